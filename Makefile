@@ -1,0 +1,178 @@
+# Ark top-level Makefile: Kconfig-driven, out-of-tree capable (O=), quiet unless V=1.
+#
+#   make                      build with $(O)/.config (created from configs/$(DEFCONFIG) if missing)
+#   make <name>_defconfig     load configs/<name>_defconfig into $(O)/.config
+#   make menuconfig           edit $(O)/.config
+#   make test                 build and run unit + integration tests
+#   make run                  build and open the sandbox (private bus, simulated host)
+#   make O=/tmp/ark SANITIZE=address,undefined WERROR=1 test
+
+SRCDIR := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+O ?= $(SRCDIR)/build
+override O := $(abspath $(O))
+DEFCONFIG ?= dev_defconfig
+PYTHON := /usr/bin/python3
+KCONFIG_CONFIG := $(O)/.config
+export KCONFIG_CONFIG
+
+ifeq ($(V),1)
+Q :=
+quiet = @true
+else
+Q := @
+quiet = @printf '  %-8s %s\n'
+endif
+
+CONFIG_TARGETS := menuconfig oldconfig savedefconfig %_defconfig
+NO_CONFIG_GOALS := $(filter $(CONFIG_TARGETS) clean distclean deps help,$(MAKECMDGOALS))
+ifeq ($(filter %_defconfig,$(MAKECMDGOALS)),)
+ifeq ($(NO_CONFIG_GOALS),)
+ifeq ($(wildcard $(KCONFIG_CONFIG)),)
+$(shell mkdir -p $(O) && cd $(SRCDIR) && KCONFIG_CONFIG=$(KCONFIG_CONFIG) $(PYTHON) -m defconfig --kconfig Kconfig configs/$(DEFCONFIG) >/dev/null)
+endif
+include $(KCONFIG_CONFIG)
+endif
+endif
+
+# ----------------------------------------------------------------------------- flags
+PKGS := libsystemd libvirt sqlite3 jansson libxml-2.0
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+	-Wundef -Wpointer-arith -Wno-unused-parameter -Wno-missing-field-initializers -Wvla
+ifeq ($(WERROR),1)
+WARNINGS += -Werror
+endif
+CFLAGS ?= -O2 -g
+ARK_CFLAGS := -std=gnu11 $(WARNINGS) -D_GNU_SOURCE -fno-strict-aliasing \
+	-include $(O)/include/generated/autoconf.h \
+	-I$(SRCDIR)/lib -I$(SRCDIR)/appliance -I$(O)/include $(PKG_CFLAGS) \
+	-DARK_VERSION='"$(ARK_VERSION)"' -DARK_SRCDIR='"$(SRCDIR)"'
+ifneq ($(SANITIZE),)
+ARK_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+ARK_VERSION := $(shell cat $(SRCDIR)/VERSION 2>/dev/null || echo 0.0.0)
+
+# ----------------------------------------------------------------------------- sources
+basic-y := $(wildcard $(SRCDIR)/lib/basic/*.c)
+shared-y := $(wildcard $(SRCDIR)/lib/shared/*.c)
+
+# arkd: every module except the entry point goes into libarkd.a so unit tests link the real code.
+arkd-main := appliance/arkd.c
+arkd-y := $(filter-out $(SRCDIR)/$(arkd-main),$(wildcard $(SRCDIR)/appliance/*.c))
+arkctl-y := $(wildcard $(SRCDIR)/ctl/*.c)
+
+bin-$(CONFIG_ARKD) += arkd
+bin-$(CONFIG_ARKCTL) += arkctl
+
+tests-$(CONFIG_TESTS_UNIT) += $(patsubst $(SRCDIR)/tests/unit/%.c,%,$(wildcard $(SRCDIR)/tests/unit/test-*.c))
+itests-$(CONFIG_TESTS_INTEGRATION) += $(patsubst $(SRCDIR)/tests/integration/%.c,%,\
+	$(filter-out %/harness.c,$(wildcard $(SRCDIR)/tests/integration/test-*.c)))
+ifneq ($(CONFIG_TESTS_REAL_HYPERVISOR),y)
+itests-y := $(filter-out test-real-hypervisor,$(itests-y))
+endif
+
+obj = $(patsubst $(SRCDIR)/%.c,$(O)/obj/%.o,$(1))
+BIN := $(O)/bin
+LIBBASIC := $(O)/lib/libbasic.a
+LIBSHARED := $(O)/lib/libshared.a
+LIBARKD := $(O)/lib/libarkd.a
+AUTOCONF := $(O)/include/generated/autoconf.h
+
+.PHONY: all clean distclean test check-unit check-integration run deps menuconfig help \
+	oldconfig savedefconfig bench
+all: $(addprefix $(BIN)/,$(bin-y)) $(addprefix $(O)/tests/,$(tests-y) $(itests-y))
+
+$(AUTOCONF): $(KCONFIG_CONFIG) $(SRCDIR)/Kconfig
+	$(quiet) GEN $@
+	$(Q)mkdir -p $(dir $@)
+	$(Q)cd $(SRCDIR) && $(PYTHON) -m genconfig --header-path $@ Kconfig
+
+$(O)/obj/%.o: $(SRCDIR)/%.c $(AUTOCONF)
+	$(quiet) CC $*.c
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(ARK_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIBBASIC): $(call obj,$(basic-y))
+$(LIBSHARED): $(call obj,$(shared-y))
+$(LIBARKD): $(call obj,$(arkd-y))
+$(O)/lib/%.a:
+	$(quiet) AR $@
+	$(Q)mkdir -p $(dir $@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+ALL_LIBS := $(LIBSHARED) $(LIBBASIC)
+
+$(BIN)/arkd: $(call obj,$(SRCDIR)/$(arkd-main)) $(LIBARKD) $(ALL_LIBS)
+	$(quiet) LD $@
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BIN)/arkctl: $(call obj,$(arkctl-y)) $(ALL_LIBS)
+	$(quiet) LD $@
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(O)/tests/test-%: $(O)/obj/tests/unit/test-%.o $(LIBARKD) $(ALL_LIBS)
+	$(quiet) LD $@
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
+# Integration tests share a harness (private dbus-daemon + arkd + arkctl runner).
+$(addprefix $(O)/tests/,$(itests-y)): $(O)/tests/%: $(O)/obj/tests/integration/%.o \
+		$(O)/obj/tests/integration/harness.o $(ALL_LIBS)
+	$(quiet) LD $@
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
+-include $(shell find $(O)/obj -name '*.d' 2>/dev/null)
+
+# ----------------------------------------------------------------------------- config targets
+%_defconfig:
+	$(Q)test -f $(SRCDIR)/configs/$@ || { echo "No such defconfig: configs/$@" >&2; exit 2; }
+	$(Q)mkdir -p $(O)
+	$(Q)cd $(SRCDIR) && $(PYTHON) -m defconfig --kconfig Kconfig configs/$@
+
+menuconfig oldconfig:
+	$(Q)mkdir -p $(O)
+	$(Q)test -f $(KCONFIG_CONFIG) || (cd $(SRCDIR) && $(PYTHON) -m defconfig --kconfig Kconfig configs/$(DEFCONFIG))
+	$(Q)cd $(SRCDIR) && $(PYTHON) -m $@ Kconfig
+
+savedefconfig:
+	$(Q)cd $(SRCDIR) && $(PYTHON) -m savedefconfig --kconfig Kconfig --out $(O)/defconfig
+	@echo "Wrote $(O)/defconfig"
+
+# ----------------------------------------------------------------------------- dev targets
+deps:
+	$(Q)$(SRCDIR)/scripts/deps.sh
+
+test:
+	$(Q)$(SRCDIR)/scripts/deps.sh --check-or-install
+	$(Q)$(MAKE) --no-print-directory -f $(SRCDIR)/Makefile O=$(O) all
+	$(Q)O=$(O) $(SRCDIR)/scripts/run-tests $(addprefix $(O)/tests/,$(tests-y)) -- \
+		$(addprefix $(O)/tests/,$(itests-y))
+
+check-unit:
+	$(Q)$(MAKE) --no-print-directory -f $(SRCDIR)/Makefile O=$(O) all
+	$(Q)O=$(O) $(SRCDIR)/scripts/run-tests $(addprefix $(O)/tests/,$(tests-y))
+
+check-integration:
+	$(Q)$(MAKE) --no-print-directory -f $(SRCDIR)/Makefile O=$(O) all
+	$(Q)O=$(O) $(SRCDIR)/scripts/run-tests -- $(addprefix $(O)/tests/,$(itests-y))
+
+run:
+	$(Q)$(SRCDIR)/scripts/deps.sh --check-or-install
+	$(Q)$(MAKE) --no-print-directory -f $(SRCDIR)/Makefile O=$(O) all
+	$(Q)ARK_BUILD_DIR=$(O) $(SRCDIR)/scripts/sandbox --banner
+
+clean:
+	$(Q)rm -rf $(O)/obj $(O)/lib $(O)/bin $(O)/tests $(O)/include
+
+distclean:
+	$(Q)rm -rf $(O)
+
+help:
+	@sed -n '2,10p' $(SRCDIR)/Makefile | sed 's/^# \{0,1\}//'

@@ -1,0 +1,182 @@
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "macro.h"
+#include "string-util.h"
+
+#define READ_FULL_MAX (64U * 1024U * 1024U)
+
+int read_full_file(const char *path, char **ret, size_t *ret_size) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, alloc = 0;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        for (;;) {
+                ssize_t n;
+
+                if (len + 4096 + 1 > alloc) {
+                        size_t a = MAX(alloc * 2, (size_t) 8192);
+                        char *t;
+
+                        if (a > READ_FULL_MAX)
+                                return -EFBIG;
+                        t = realloc(buf, a);
+                        if (!t)
+                                return -ENOMEM;
+                        buf = t;
+                        alloc = a;
+                }
+                n = read(fd, buf + len, alloc - len - 1);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+        }
+        if (!buf && !(buf = malloc(1)))
+                return -ENOMEM;
+        buf[len] = 0;
+        *ret = TAKE_PTR(buf);
+        if (ret_size)
+                *ret_size = len;
+        return 0;
+}
+
+int read_one_line_file(const char *path, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        char *nl;
+        int r;
+
+        r = read_full_file(path, &buf, NULL);
+        if (r < 0)
+                return r;
+        nl = strchr(buf, '\n');
+        if (nl)
+                *nl = 0;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+static int write_all(int fd, const char *s, size_t l) {
+        while (l > 0) {
+                ssize_t n = write(fd, s, l);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                s += n;
+                l -= (size_t) n;
+        }
+        return 0;
+}
+
+int write_string_file(const char *path, const char *s, WriteFlags flags) {
+        _cleanup_free_ char *tmp = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (flags & WRITE_ATOMIC) {
+                tmp = strprintf("%s.tmp.%d", path, (int) getpid());
+                if (!tmp)
+                        return -ENOMEM;
+                fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        } else
+                fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY | ((flags & WRITE_CREATE) ? O_CREAT | O_TRUNC : 0),
+                          0644);
+        if (fd < 0)
+                return -errno;
+
+        r = write_all(fd, s, strlen(s));
+        if (r >= 0 && (flags & WRITE_NEWLINE))
+                r = write_all(fd, "\n", 1);
+        if (r >= 0 && (flags & WRITE_ATOMIC) && fsync(fd) < 0)
+                r = -errno;
+        if (r >= 0 && (flags & WRITE_ATOMIC) && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0 && tmp)
+                (void) unlink(tmp);
+        return r;
+}
+
+int mkdir_p(const char *path, mode_t mode) {
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = 0;
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+char *path_join(const char *a, const char *b) {
+        size_t la = strlen(a);
+
+        while (la > 1 && a[la - 1] == '/')
+                la--;
+        while (*b == '/')
+                b++;
+        if (la == 1 && a[0] == '/')
+                return strprintf("/%s", b);
+        return strprintf("%.*s/%s", (int) la, a, b);
+}
+
+int rm_rf(const char *path) {
+        struct stat st;
+        DIR *d;
+        struct dirent *de;
+        int r = 0;
+
+        if (lstat(path, &st) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (!S_ISDIR(st.st_mode))
+                return unlink(path) < 0 ? -errno : 0;
+
+        d = opendir(path);
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *p = NULL;
+                int k;
+
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                p = path_join(path, de->d_name);
+                if (!p) {
+                        r = -ENOMEM;
+                        break;
+                }
+                k = rm_rf(p);
+                if (k < 0 && r == 0)
+                        r = k;
+        }
+        closedir(d);
+        if (rmdir(path) < 0 && r == 0)
+                r = -errno;
+        return r;
+}
+
+bool file_exists(const char *path) {
+        return access(path, F_OK) == 0;
+}

@@ -1,0 +1,27 @@
+#pragma once
+
+/* File helpers. libc only; nothing here logs. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Reads a whole file (up to 64 MiB) into a NUL-terminated buffer. */
+int read_full_file(const char *path, char **ret, size_t *ret_size);
+/* Reads the first line without its newline. */
+int read_one_line_file(const char *path, char **ret);
+/* Writes s to path. With WRITE_ATOMIC, through a temporary file + fsync + rename; otherwise
+ * opened O_WRONLY without O_CREAT|O_TRUNC semantics beyond what flags say (sysfs attributes). */
+typedef enum WriteFlags {
+        WRITE_CREATE = 1 << 0,
+        WRITE_ATOMIC = 1 << 1,
+        WRITE_NEWLINE = 1 << 2,
+} WriteFlags;
+int write_string_file(const char *path, const char *s, WriteFlags flags);
+/* mkdir -p with mode for created components. */
+int mkdir_p(const char *path, mode_t mode);
+/* Joins path components with exactly one '/' between them. NULL on OOM. */
+char *path_join(const char *a, const char *b);
+/* Removes a directory tree (no symlink following). */
+int rm_rf(const char *path);
+bool file_exists(const char *path);

@@ -1,0 +1,201 @@
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "macro.h"
+#include "string-util.h"
+
+const char *startswith(const char *s, const char *prefix) {
+        size_t l = strlen(prefix);
+
+        if (strncmp(s, prefix, l) != 0)
+                return NULL;
+        return s + l;
+}
+
+bool endswith(const char *s, const char *suffix) {
+        size_t ls = strlen(s), lx = strlen(suffix);
+
+        return ls >= lx && memcmp(s + ls - lx, suffix, lx) == 0;
+}
+
+char *strstrip(char *s) {
+        char *e;
+
+        while (isspace((unsigned char) *s))
+                s++;
+        e = s + strlen(s);
+        while (e > s && isspace((unsigned char) e[-1]))
+                e--;
+        *e = 0;
+        return s;
+}
+
+char *strprintf(const char *format, ...) {
+        va_list ap;
+        char *s;
+        int r;
+
+        va_start(ap, format);
+        r = vasprintf(&s, format, ap);
+        va_end(ap);
+        return r < 0 ? NULL : s;
+}
+
+int free_and_strdup(char **p, const char *s) {
+        char *t = NULL;
+
+        if (s) {
+                t = strdup(s);
+                if (!t)
+                        return -ENOMEM;
+        }
+        free(*p);
+        *p = t;
+        return 0;
+}
+
+static bool strbuf_reserve(StrBuf *b, size_t extra) {
+        if (b->oom)
+                return false;
+        if (b->len + extra + 1 > b->alloc) {
+                size_t a = MAX(b->alloc * 2, b->len + extra + 64);
+                char *n = realloc(b->buf, a);
+                if (!n) {
+                        b->oom = true;
+                        return false;
+                }
+                b->buf = n;
+                b->alloc = a;
+        }
+        return true;
+}
+
+void strbuf_append(StrBuf *b, const char *s) {
+        size_t l = strlen(s);
+
+        if (!strbuf_reserve(b, l))
+                return;
+        memcpy(b->buf + b->len, s, l + 1);
+        b->len += l;
+}
+
+void strbuf_printf(StrBuf *b, const char *format, ...) {
+        _cleanup_free_ char *s = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = vasprintf(&s, format, ap);
+        va_end(ap);
+        if (r < 0) {
+                s = NULL;
+                b->oom = true;
+                return;
+        }
+        strbuf_append(b, s);
+}
+
+void strbuf_append_xml(StrBuf *b, const char *s) {
+        _cleanup_free_ char *e = xml_escape(s);
+
+        if (!e) {
+                b->oom = true;
+                return;
+        }
+        strbuf_append(b, e);
+}
+
+char *strbuf_steal(StrBuf *b) {
+        char *r;
+
+        if (b->oom) {
+                strbuf_done(b);
+                return NULL;
+        }
+        if (!b->buf && !strbuf_reserve(b, 0))
+                return NULL;
+        if (b->len == 0)
+                b->buf[0] = 0;
+        r = b->buf;
+        *b = (StrBuf) {};
+        return r;
+}
+
+void strbuf_done(StrBuf *b) {
+        free(b->buf);
+        *b = (StrBuf) {};
+}
+
+char *xml_escape(const char *s) {
+        StrBuf b = {};
+        char one[2] = {};
+
+        if (!strbuf_reserve(&b, strlen(s)))
+                return NULL;
+        for (; *s; s++) {
+                switch (*s) {
+                case '&': strbuf_append(&b, "&amp;"); break;
+                case '<': strbuf_append(&b, "&lt;"); break;
+                case '>': strbuf_append(&b, "&gt;"); break;
+                case '\'': strbuf_append(&b, "&apos;"); break;
+                case '"': strbuf_append(&b, "&quot;"); break;
+                default:
+                        one[0] = *s;
+                        strbuf_append(&b, one);
+                }
+        }
+        return strbuf_steal(&b);
+}
+
+char **strv_free(char **l) {
+        if (l)
+                for (char **i = l; *i; i++)
+                        free(*i);
+        free(l);
+        return NULL;
+}
+
+size_t strv_length(char *const *l) {
+        size_t n = 0;
+
+        if (l)
+                while (l[n])
+                        n++;
+        return n;
+}
+
+int strv_push(char ***l, char *value) {
+        size_t n = strv_length(*l);
+        char **c = realloc(*l, sizeof(char *) * (n + 2));
+
+        if (!c)
+                return -ENOMEM;
+        c[n] = value;
+        c[n + 1] = NULL;
+        *l = c;
+        return 0;
+}
+
+int strv_extend(char ***l, const char *value) {
+        char *v = strdup(value);
+
+        if (!v)
+                return -ENOMEM;
+        if (strv_push(l, v) < 0) {
+                free(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+bool strv_contains(char *const *l, const char *s) {
+        if (l)
+                for (char *const *i = l; *i; i++)
+                        if (streq(*i, s))
+                                return true;
+        return false;
+}

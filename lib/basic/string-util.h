@@ -1,0 +1,51 @@
+#pragma once
+
+/* String helpers. libc only; nothing here logs. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Returns a pointer past `prefix` in `s`, or NULL when s does not start with it. */
+const char *startswith(const char *s, const char *prefix);
+bool endswith(const char *s, const char *suffix);
+
+/* Removes leading and trailing whitespace in place; returns s. */
+char *strstrip(char *s);
+
+/* Newly allocated printf result, or NULL on OOM. */
+char *strprintf(const char *format, ...) __attribute__((format(printf, 1, 2)));
+
+/* Replaces *p with a copy of s (NULL allowed). Returns 0 or -ENOMEM; on failure *p is unchanged. */
+int free_and_strdup(char **p, const char *s);
+
+/* Escapes &, <, >, ' and " for XML text and attribute values. Newly allocated, NULL on OOM. */
+char *xml_escape(const char *s);
+
+/* A growable string buffer. Appends never fail silently: after OOM `oom` is set and the result
+ * of strbuf_steal() is NULL. */
+typedef struct StrBuf {
+        char *buf;
+        size_t len, alloc;
+        bool oom;
+} StrBuf;
+
+void strbuf_append(StrBuf *b, const char *s);
+void strbuf_printf(StrBuf *b, const char *format, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s escaped for XML. */
+void strbuf_append_xml(StrBuf *b, const char *s);
+/* Returns the buffer (caller frees) and resets b; NULL after OOM. */
+char *strbuf_steal(StrBuf *b);
+void strbuf_done(StrBuf *b);
+
+/* NULL-terminated string vectors. */
+char **strv_free(char **l);
+size_t strv_length(char *const *l);
+int strv_push(char ***l, char *value); /* takes ownership of value on success */
+int strv_extend(char ***l, const char *value);
+bool strv_contains(char *const *l, const char *s);
+
+static inline void strv_freep(char ***l) {
+        strv_free(*l);
+}
+#define _cleanup_strv_free_ __attribute__((cleanup(strv_freep)))
