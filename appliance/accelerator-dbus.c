@@ -1,0 +1,116 @@
+/* org.ark.Ark1.Accelerator objects: one per PCI accelerator found by the inventory scan. */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-bus.h>
+
+#include "basic/macro.h"
+#include "manager.h"
+#include "shared/bus-util.h"
+
+static int property_get_string_ptr(sd_bus *bus, const char *path, const char *interface,
+                                   const char *property, sd_bus_message *reply, void *userdata,
+                                   sd_bus_error *error) {
+        char **s = userdata;
+        return sd_bus_message_append(reply, "s", strempty(*s));
+}
+
+static int property_get_address(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Accelerator *a = userdata;
+        return sd_bus_message_append(reply, "s", a->address);
+}
+
+static int property_get_vendor_name(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Accelerator *a = userdata;
+        return sd_bus_message_append(reply, "s", strempty(a->vendor_name));
+}
+
+static int property_get_members(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Accelerator *a = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(sqqusb)");
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < a->n_group; k++) {
+                PciFunction *f = &a->group[k];
+                r = sd_bus_message_append(reply, "(sqqusb)", f->address, f->vendor, f->device, f->class,
+                                          strempty(f->driver), (int) f->is_bridge);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+const sd_bus_vtable accelerator_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Address", "s", property_get_address, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Vendor", "q", NULL, offsetof(Accelerator, vendor), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Device", "q", NULL, offsetof(Accelerator, device), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("SubsystemVendor", "q", NULL, offsetof(Accelerator, subsystem_vendor),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("SubsystemDevice", "q", NULL, offsetof(Accelerator, subsystem_device),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Class", "u", NULL, offsetof(Accelerator, class), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("VendorName", "s", property_get_vendor_name, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Model", "s", property_get_string_ptr, offsetof(Accelerator, model), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("MemoryBytes", "t", NULL, offsetof(Accelerator, memory_bytes), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("IOMMUGroup", "i", NULL, offsetof(Accelerator, iommu_group), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("IOMMUGroupMembers", "a(sqqusb)", property_get_members, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("NUMANode", "i", NULL, offsetof(Accelerator, numa_node), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("LinkSpeed", "s", property_get_string_ptr, offsetof(Accelerator, link_speed),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("LinkWidth", "u", NULL, offsetof(Accelerator, link_width), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("MaxLinkSpeed", "s", property_get_string_ptr, offsetof(Accelerator, max_link_speed),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("MaxLinkWidth", "u", NULL, offsetof(Accelerator, max_link_width), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Driver", "s", property_get_string_ptr, offsetof(Accelerator, driver), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_VTABLE_END,
+};
+
+static Accelerator *manager_find_accelerator(Manager *m, const char *address) {
+        for (size_t k = 0; k < m->n_accelerators; k++)
+                if (streq(m->accelerators[k].address, address))
+                        return &m->accelerators[k];
+        return NULL;
+}
+
+int accelerator_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                            sd_bus_error *error) {
+        _cleanup_free_ char *address = NULL;
+        Accelerator *a;
+        int r;
+
+        r = sd_bus_path_decode(path, ARK_BUS_PREFIX_ACCELERATOR, &address);
+        if (r <= 0)
+                return 0;
+        a = manager_find_accelerator(userdata, address);
+        if (!a)
+                return 0;
+        *found = a;
+        return 1;
+}
+
+int accelerator_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+        Manager *m = userdata;
+        char **l;
+
+        l = calloc(m->n_accelerators + 1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        for (size_t k = 0; k < m->n_accelerators; k++) {
+                int r = sd_bus_path_encode(ARK_BUS_PREFIX_ACCELERATOR, m->accelerators[k].address, &l[k]);
+                if (r < 0) {
+                        for (size_t j = 0; j < k; j++)
+                                free(l[j]);
+                        free(l);
+                        return r;
+                }
+        }
+        *nodes = l;
+        return 1;
+}

@@ -1,0 +1,209 @@
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+
+#include "basic/fileio.h"
+#include "basic/macro.h"
+#include "basic/parse-util.h"
+#include "basic/string-util.h"
+#include "config.h"
+
+int config_init(ArkConfig *c) {
+        *c = (ArkConfig) {
+                .stop_timeout_sec = CONFIG_DEFAULT_STOP_TIMEOUT,
+                .log_level = LOG_INFO,
+        };
+        c->state_dir = strdup(CONFIG_DEFAULT_STATE_DIR);
+        c->libvirt_uri = strdup(CONFIG_DEFAULT_LIBVIRT_URI);
+        c->domain_type = strdup("auto");
+        c->sysfs_root = strdup(CONFIG_DEFAULT_SYSFS_ROOT);
+        if (!c->state_dir || !c->libvirt_uri || !c->domain_type || !c->sysfs_root) {
+                config_done(c);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+void config_done(ArkConfig *c) {
+        free(c->state_dir);
+        free(c->bus_address);
+        free(c->libvirt_uri);
+        free(c->domain_type);
+        free(c->sysfs_root);
+        *c = (ArkConfig) {};
+}
+
+const char *config_domain_type(const ArkConfig *c) {
+        if (c->domain_type && !streq(c->domain_type, "auto")) {
+                if (streq(c->domain_type, "kvm"))
+                        return "kvm";
+                if (streq(c->domain_type, "qemu"))
+                        return "qemu";
+                if (streq(c->domain_type, "test"))
+                        return "test";
+        }
+        if (c->libvirt_uri && startswith(c->libvirt_uri, "test:"))
+                return "test";
+        return IS_ENABLED(CONFIG_DOMAIN_TYPE_QEMU) ? "qemu" : "kvm";
+}
+
+static int parse_log_level(const char *v, int *ret) {
+        static const char *const names[] = { "emerg", "alert", "crit", "err",
+                                             "warning", "notice", "info", "debug" };
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (strcasecmp(v, names[i]) == 0) {
+                        *ret = (int) i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+typedef enum ValueKind {
+        VALUE_STRING,      /* any non-empty string */
+        VALUE_STRING_OPT,  /* empty clears it */
+        VALUE_PATH,        /* absolute path */
+} ValueKind;
+
+static int set_string(char **field, const char *v, ValueKind kind, const char **reason) {
+        if (kind == VALUE_STRING_OPT && isempty(v))
+                return free_and_strdup(field, NULL);
+        if (isempty(v)) {
+                *reason = "must not be empty";
+                return -EINVAL;
+        }
+        if (kind == VALUE_PATH && v[0] != '/') {
+                *reason = "must be an absolute path";
+                return -EINVAL;
+        }
+        return free_and_strdup(field, v);
+}
+
+static int config_assign(ArkConfig *c, const char *section, const char *key, const char *v,
+                         const char **reason, bool *known) {
+        *known = true;
+        if (streq(section, "Daemon")) {
+                if (streq(key, "StateDirectory"))
+                        return set_string(&c->state_dir, v, VALUE_PATH, reason);
+                if (streq(key, "BusAddress"))
+                        return set_string(&c->bus_address, v, VALUE_STRING_OPT, reason);
+                if (streq(key, "LogLevel")) {
+                        if (parse_log_level(v, &c->log_level) < 0) {
+                                *reason = "must be one of emerg, alert, crit, err, warning, notice, info, debug";
+                                return -EINVAL;
+                        }
+                        return 0;
+                }
+        } else if (streq(section, "Hypervisor")) {
+                if (streq(key, "URI"))
+                        return set_string(&c->libvirt_uri, v, VALUE_STRING, reason);
+                if (streq(key, "DomainType")) {
+                        if (!streq(v, "auto") && !streq(v, "kvm") && !streq(v, "qemu") && !streq(v, "test")) {
+                                *reason = "must be one of auto, kvm, qemu, test";
+                                return -EINVAL;
+                        }
+                        return free_and_strdup(&c->domain_type, v);
+                }
+                if (streq(key, "StopTimeoutSec")) {
+                        uint32_t u;
+                        if (parse_u32(v, &u) < 0 || u < 1 || u > 3600) {
+                                *reason = "must be a number of seconds between 1 and 3600";
+                                return -EINVAL;
+                        }
+                        c->stop_timeout_sec = u;
+                        return 0;
+                }
+        } else if (streq(section, "Hardware")) {
+                if (streq(key, "SysfsRoot"))
+                        return set_string(&c->sysfs_root, v, VALUE_PATH, reason);
+        }
+        *known = false;
+        return 0;
+}
+
+int config_parse_string(ArkConfig *c, const char *name, const char *text, char **ret_error,
+                        char **ret_warnings) {
+        _cleanup_free_ char *copy = strdup(text), *section = NULL;
+        StrBuf warnings = {};
+        unsigned line = 0;
+        int r = 0;
+
+        if (!copy)
+                return -ENOMEM;
+
+        /* strtok_r would skip empty lines and so miscount them; walk the lines by hand. */
+        for (char *l = copy, *next; l; l = next) {
+                char *s, *eq, *key, *value;
+                const char *reason = NULL;
+                bool known;
+
+                next = strchr(l, '\n');
+                if (next)
+                        *next++ = 0;
+                line++;
+                s = strstrip(l);
+                if (*s == 0 || *s == '#' || *s == ';')
+                        continue;
+                if (*s == '[') {
+                        size_t n = strlen(s);
+                        if (n < 3 || s[n - 1] != ']') {
+                                r = -EINVAL;
+                                if (ret_error)
+                                        *ret_error = strprintf("%s:%u: malformed section header '%s'", name, line, s);
+                                break;
+                        }
+                        s[n - 1] = 0;
+                        if (free_and_strdup(&section, s + 1) < 0) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        continue;
+                }
+                eq = strchr(s, '=');
+                if (!eq) {
+                        r = -EINVAL;
+                        if (ret_error)
+                                *ret_error = strprintf("%s:%u: expected 'Key=value', got '%s'", name, line, s);
+                        break;
+                }
+                *eq = 0;
+                key = strstrip(s);
+                value = strstrip(eq + 1);
+                if (!section) {
+                        r = -EINVAL;
+                        if (ret_error)
+                                *ret_error = strprintf("%s:%u: '%s' is outside of any section", name, line, key);
+                        break;
+                }
+                r = config_assign(c, section, key, value, &reason, &known);
+                if (r == -ENOMEM)
+                        break;
+                if (r < 0) {
+                        if (ret_error)
+                                *ret_error = strprintf("%s:%u: invalid %s= in [%s]: '%s' %s", name, line, key,
+                                                       section, value, strna(reason));
+                        break;
+                }
+                if (!known)
+                        strbuf_printf(&warnings, "%s%s:%u: unknown key '%s' in section [%s], ignoring",
+                                      warnings.len > 0 ? "\n" : "", name, line, key, section);
+        }
+
+        if (ret_warnings && r >= 0 && warnings.len > 0)
+                *ret_warnings = strbuf_steal(&warnings);
+        strbuf_done(&warnings);
+        return r;
+}
+
+int config_parse_file(ArkConfig *c, const char *path, char **ret_error, char **ret_warnings) {
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        r = read_full_file(path, &text, NULL);
+        if (r < 0)
+                return r;
+        return config_parse_string(c, path, text, ret_error, ret_warnings);
+}

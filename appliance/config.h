@@ -1,0 +1,33 @@
+#pragma once
+
+/* arkd configuration: built-in defaults (Kconfig), then /etc/ark/ark.conf (INI, systemd style),
+ * then command-line overrides. */
+
+#include <stdbool.h>
+
+typedef struct ArkConfig {
+        char *state_dir;
+        char *bus_address;     /* NULL = system bus */
+        char *libvirt_uri;
+        char *domain_type;     /* "auto", "kvm", "qemu", "test" */
+        char *sysfs_root;
+        unsigned stop_timeout_sec;
+        int log_level;         /* syslog level */
+} ArkConfig;
+
+/* Fills in the compiled-in defaults. Returns 0 or -ENOMEM. */
+int config_init(ArkConfig *c);
+void config_done(ArkConfig *c);
+
+/* Parses an INI file into c. A missing file is -ENOENT (callers decide whether that matters).
+ * Malformed lines and values are refused: returns -EINVAL and a newly allocated sentence naming
+ * file, line and key in *ret_error. Unknown sections and keys are ignored with a warning sentence
+ * appended to *ret_warnings (may be NULL). Logs nothing. */
+int config_parse_file(ArkConfig *c, const char *path, char **ret_error, char **ret_warnings);
+/* Same, from a buffer; `name` is used in messages. Untrusted input: fuzzed. */
+int config_parse_string(ArkConfig *c, const char *name, const char *text, char **ret_error,
+                        char **ret_warnings);
+
+/* The libvirt domain type to use: the configured one, or for "auto" "test" on test:// URIs and the
+ * Kconfig default otherwise. Static string. */
+const char *config_domain_type(const ArkConfig *c);

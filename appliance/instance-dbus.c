@@ -1,0 +1,176 @@
+/* org.ark.Ark1.Instance objects. */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-bus.h>
+
+#include "basic/macro.h"
+#include "instance.h"
+#include "manager.h"
+#include "shared/bus-util.h"
+
+static int property_get_string_ptr(sd_bus *bus, const char *path, const char *interface,
+                                   const char *property, sd_bus_message *reply, void *userdata,
+                                   sd_bus_error *error) {
+        char **s = userdata;
+        return sd_bus_message_append(reply, "s", strempty(*s));
+}
+
+static int property_get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Instance *i = userdata;
+        return sd_bus_message_append(reply, "s", instance_state_to_string(i->state));
+}
+
+static int property_get_desired(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Instance *i = userdata;
+        return sd_bus_message_append(reply, "s", i->desired_running ? "running" : "stopped");
+}
+
+static int property_get_uuid(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Instance *i = userdata;
+        return sd_bus_message_append(reply, "s", i->uuid);
+}
+
+static int property_get_bool(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        bool *b = userdata;
+        return sd_bus_message_append(reply, "b", (int) *b);
+}
+
+static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        int r = instance_start(userdata, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+int instance_method_stop_common(sd_bus_message *msg, Instance *i, int force, uint32_t timeout,
+                                sd_bus_error *error) {
+        int r;
+
+        if (force) {
+                r = instance_force_off(i, error);
+                if (r < 0)
+                        return r;
+                return sd_bus_reply_method_return(msg, NULL);
+        }
+        if (timeout > 3600)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Stop timeout %u s is out of range (0 to 3600 seconds).", timeout);
+        r = instance_stop(i, timeout, msg, error);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                return 1; /* answered when the instance has stopped */
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_stop(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        uint32_t timeout;
+        int r;
+
+        r = sd_bus_message_read(msg, "u", &timeout);
+        if (r < 0)
+                return r;
+        return instance_method_stop_common(msg, userdata, 0, timeout, error);
+}
+
+static int method_force_off(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return instance_method_stop_common(msg, userdata, 1, 0, error);
+}
+
+static int method_delete(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        int r = instance_delete(userdata, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_get_xml(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        char *xml = NULL;
+        int r;
+
+        r = instance_get_xml(userdata, &xml, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_reply_method_return(msg, "s", xml);
+        free(xml);
+        return r;
+}
+
+const sd_bus_vtable instance_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Name", "s", property_get_string_ptr, offsetof(Instance, name), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Id", "s", property_get_uuid, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Tenant", "s", property_get_string_ptr, offsetof(Instance, tenant), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Type", "s", property_get_string_ptr, offsetof(Instance, type), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("VCPUs", "u", NULL, offsetof(Instance, vcpus), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("MemoryBytes", "t", NULL, offsetof(Instance, memory_bytes), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("DiskPath", "s", property_get_string_ptr, offsetof(Instance, disk_path),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("DiskBytes", "t", NULL, offsetof(Instance, disk_bytes), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("DiskOwned", "b", property_get_bool, offsetof(Instance, disk_owned), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Image", "s", property_get_string_ptr, offsetof(Instance, image), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Kernel", "s", property_get_string_ptr, offsetof(Instance, kernel), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Initrd", "s", property_get_string_ptr, offsetof(Instance, initrd), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Cmdline", "s", property_get_string_ptr, offsetof(Instance, cmdline), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ConsoleLog", "s", property_get_string_ptr, offsetof(Instance, console_log),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("StateReason", "s", property_get_string_ptr, offsetof(Instance, state_reason),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("DesiredState", "s", property_get_desired, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("CreatedAt", "t", NULL, offsetof(Instance, created_usec), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_METHOD("Start", NULL, NULL, method_start, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Stop", SD_BUS_ARGS("u", timeout), SD_BUS_NO_RESULT, method_stop,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("ForceOff", NULL, NULL, method_force_off, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Delete", NULL, NULL, method_delete, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetXML", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", xml), method_get_xml,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+int instance_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                         sd_bus_error *error) {
+        _cleanup_free_ char *name = NULL;
+        Instance *i;
+        int r;
+
+        r = sd_bus_path_decode(path, ARK_BUS_PREFIX_INSTANCE, &name);
+        if (r <= 0)
+                return 0;
+        i = manager_find_instance(userdata, name);
+        if (!i)
+                return 0;
+        *found = i;
+        return 1;
+}
+
+int instance_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+        Manager *m = userdata;
+        char **l;
+        size_t n = 0, k = 0;
+
+        LIST_FOREACH(instances, i, m->instances)
+                n++;
+        l = calloc(n + 1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        LIST_FOREACH(instances, i, m->instances) {
+                l[k] = strdup(i->path);
+                if (!l[k]) {
+                        for (size_t j = 0; j < k; j++)
+                                free(l[j]);
+                        free(l);
+                        return -ENOMEM;
+                }
+                k++;
+        }
+        *nodes = l;
+        return 1;
+}

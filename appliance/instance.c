@@ -1,0 +1,717 @@
+/* Instances (VMs): create, start, stop, force-off, delete. Each mutation changes the store and the
+ * hypervisor together: the store transaction commits only after libvirt accepted the change, so a
+ * failure leaves both as they were. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-id128.h>
+
+#include "basic/fileio.h"
+#include "basic/log.h"
+#include "basic/parse-util.h"
+#include "basic/string-util.h"
+#include "basic/time-util.h"
+#include "disk.h"
+#include "domain-xml.h"
+#include "hypervisor.h"
+#include "instance.h"
+#include "manager.h"
+#include "shared/bus-util.h"
+#include "shared/db.h"
+#include "shared/virt-util.h"
+#include "store.h"
+
+#define VCPUS_MAX 4096U
+#define MEMORY_MIN (16ULL << 20)
+#define DISK_MIN (1ULL << 20)
+#define DISK_MAX (64ULL << 40)
+#define CMDLINE_MAX 4096
+
+static const char *const state_table[_INSTANCE_STATE_MAX] = {
+        [INSTANCE_STOPPED] = "stopped",
+        [INSTANCE_RUNNING] = "running",
+        [INSTANCE_PAUSED] = "paused",
+        [INSTANCE_SHUTTING_DOWN] = "shutting-down",
+        [INSTANCE_CRASHED] = "crashed",
+        [INSTANCE_UNKNOWN] = "unknown",
+};
+
+const char *instance_state_to_string(InstanceState s) {
+        if (s < 0 || s >= _INSTANCE_STATE_MAX)
+                return NULL;
+        return state_table[s];
+}
+
+Instance *instance_free(Instance *i) {
+        if (!i)
+                return NULL;
+        instance_stop_complete(i, ARK_ERROR_INVALID_STATE, "arkd is shutting down");
+        free(i->name);
+        free(i->tenant);
+        free(i->type);
+        free(i->disk_path);
+        free(i->image);
+        free(i->kernel);
+        free(i->initrd);
+        free(i->cmdline);
+        free(i->console_log);
+        free(i->path);
+        free(i->state_reason);
+        free(i);
+        return NULL;
+}
+
+Instance *manager_find_instance(Manager *m, const char *name) {
+        LIST_FOREACH(instances, i, m->instances)
+                if (streq(i->name, name))
+                        return i;
+        return NULL;
+}
+
+Instance *manager_find_instance_by_uuid(Manager *m, const char *uuid) {
+        LIST_FOREACH(instances, i, m->instances)
+                if (strcasecmp(i->uuid, uuid) == 0)
+                        return i;
+        return NULL;
+}
+
+int instance_build_xml(Instance *i, char **ret) {
+        DomainSpec spec = {
+                .name = i->name,
+                .uuid = i->uuid,
+                .tenant = i->tenant,
+                .domain_type = manager_domain_type(i->manager),
+                .vcpus = i->vcpus,
+                .memory_bytes = i->memory_bytes,
+                .disk_path = i->disk_path,
+                .kernel = i->kernel,
+                .initrd = i->initrd,
+                .cmdline = i->cmdline,
+                .console_log = i->console_log,
+                .created_usec = i->created_usec,
+        };
+        return domain_xml_build(&spec, ret);
+}
+
+void instance_emit_state_changed(Instance *i) {
+        Manager *m = i->manager;
+
+        (void) sd_bus_emit_properties_changed(m->bus, i->path, ARK_BUS_IFACE_INSTANCE, "State", "StateReason", NULL);
+        (void) sd_bus_emit_signal(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "InstanceStateChanged", "soss",
+                                  i->name, i->path, instance_state_to_string(i->state), strempty(i->state_reason));
+}
+
+void instance_set_state(Instance *i, InstanceState state, const char *reason) {
+        char f_instance[96], f_state[48];
+
+        if (i->state == state && (!reason || (i->state_reason && streq(i->state_reason, reason))))
+                return;
+        if (reason)
+                (void) free_and_strdup(&i->state_reason, reason);
+        if (i->state == state) {
+                instance_emit_state_changed(i);
+                return;
+        }
+        snprintf(f_instance, sizeof(f_instance), "ARK_INSTANCE=%s", i->name);
+        snprintf(f_state, sizeof(f_state), "ARK_STATE=%s", instance_state_to_string(state));
+        log_struct(LOG_INFO, 0, "MESSAGE_ID=" ARK_MESSAGE_INSTANCE_STATE, f_instance, f_state, NULL,
+                   "Instance '%s' is %s (%s).", i->name, instance_state_to_string(state), strna(reason));
+        i->state = state;
+        instance_emit_state_changed(i);
+}
+
+static void instance_stop_timer_disarm(Instance *i) {
+        i->stop_timer = sd_event_source_disable_unref(i->stop_timer);
+}
+
+void instance_stop_complete(Instance *i, const char *bus_error_name, const char *message) {
+        instance_stop_timer_disarm(i);
+        for (size_t k = 0; k < i->n_pending_stops; k++) {
+                sd_bus_message *msg = i->pending_stops[k];
+
+                if (bus_error_name)
+                        (void) sd_bus_reply_method_errorf(msg, bus_error_name, "%s", message);
+                else
+                        (void) sd_bus_reply_method_return(msg, NULL);
+                sd_bus_message_unref(msg);
+        }
+        i->pending_stops = mfree(i->pending_stops);
+        i->n_pending_stops = 0;
+}
+
+/* ---------------------------------------------------------------------------------- create */
+
+static int validate_path(const char *field, const char *path, sd_bus_error *error) {
+        struct stat st;
+
+        if (path[0] != '/')
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "%s '%s' must be an absolute path.",
+                                         field, path);
+        if (stat(path, &st) < 0)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "%s '%s' cannot be used: %s.", field,
+                                         path, strerror(errno));
+        if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "%s '%s' is not a regular file.", field,
+                                         path);
+        if (access(path, R_OK) < 0)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "%s '%s' is not readable: %s.", field,
+                                         path, strerror(errno));
+        return 0;
+}
+
+static bool image_name_is_valid(const char *s) {
+        if (isempty(s) || strlen(s) > 255 || s[0] == '.')
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                      *p == '.' || *p == '_' || *p == '-'))
+                        return false;
+        return true;
+}
+
+static int resolve_image(Manager *m, const char *image, char **ret, sd_bus_error *error) {
+        _cleanup_free_ char *dir = NULL, *p = NULL;
+        int r;
+
+        if (strchr(image, '/')) {
+                r = validate_path("Image", image, error);
+                if (r < 0)
+                        return r;
+                p = strdup(image);
+        } else {
+                if (!image_name_is_valid(image))
+                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                                 "Image '%.80s' is neither an absolute path nor a valid store image "
+                                                 "name (letters, digits, '.', '_', '-').", image);
+                dir = manager_state_path(m, "images");
+                if (!dir)
+                        return -ENOMEM;
+                p = path_join(dir, image);
+                if (!p)
+                        return -ENOMEM;
+                if (!file_exists(p))
+                        return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
+                                                 "Image '%s' is not in the image store (%s).", image, dir);
+                r = validate_path("Image", p, error);
+                if (r < 0)
+                        return r;
+        }
+        if (!p)
+                return -ENOMEM;
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+static int validate_params(Manager *m, const InstanceCreateParams *p, sd_bus_error *error) {
+        const char *reason;
+        char b1[32], b2[32];
+        int r;
+
+        if (isempty(p->name))
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "The instance spec needs a Name.");
+        reason = ark_name_invalid_reason(p->name);
+        if (reason)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Invalid instance name '%.80s%s': %s.",
+                                         p->name, strlen(p->name) > 80 ? "..." : "", reason);
+        if (isempty(p->tenant))
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Instance '%s' needs a tenant (Tenant).", p->name);
+        if (!ark_name_is_valid(p->tenant))
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Invalid tenant name '%.80s': %s.",
+                                         p->tenant, ark_name_invalid_reason(p->tenant));
+        if (!manager_find_tenant(m, p->tenant))
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
+                                         "Tenant '%s' does not exist (create it with 'arkctl tenant create %s').",
+                                         p->tenant, p->tenant);
+        if (p->type && !isempty(p->type) && !streq(p->type, "vm"))
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Instance type '%.40s' is not supported; the only type is 'vm'.", p->type);
+        if (!p->have_vcpus || p->vcpus < 1 || p->vcpus > VCPUS_MAX)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "VCPUs must be between 1 and %u (got %s).", VCPUS_MAX,
+                                         p->have_vcpus ? (snprintf(b1, sizeof(b1), "%u", p->vcpus), b1) : "none");
+        if (!p->have_memory)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Instance '%s' needs MemoryBytes.",
+                                         p->name);
+        if (p->memory_bytes < MEMORY_MIN)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Memory of %" PRIu64 " bytes is too small: a VM needs at least 16 MiB.",
+                                         p->memory_bytes);
+        if (m->host.memory_bytes > 0 && p->memory_bytes > m->host.memory_bytes)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Memory of %s is more than the host has (%s).",
+                                         format_bytes(b1, sizeof(b1), p->memory_bytes),
+                                         format_bytes(b2, sizeof(b2), m->host.memory_bytes));
+        if (p->disk_bytes > 0 && (p->disk_bytes < DISK_MIN || p->disk_bytes > DISK_MAX))
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Disk size %s is out of range (1 MiB to 64 TiB).",
+                                         format_bytes(b1, sizeof(b1), p->disk_bytes));
+        if (!isempty(p->kernel)) {
+                r = validate_path("Kernel", p->kernel, error);
+                if (r < 0)
+                        return r;
+        } else if (!isempty(p->initrd) || !isempty(p->cmdline))
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Initrd and Cmdline need a Kernel for direct boot.");
+        if (!isempty(p->initrd)) {
+                r = validate_path("Initrd", p->initrd, error);
+                if (r < 0)
+                        return r;
+        }
+        if (p->cmdline) {
+                if (strlen(p->cmdline) > CMDLINE_MAX)
+                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                                 "Cmdline is longer than %d characters.", CMDLINE_MAX);
+                for (const char *c = p->cmdline; *c; c++)
+                        if ((unsigned char) *c < 0x20)
+                                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                                         "Cmdline may not contain control characters.");
+        }
+        if (manager_find_instance(m, p->name))
+                return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS, "Instance '%s' already exists.", p->name);
+        return 0;
+}
+
+static int uuid_generate(char ret[static 37]) {
+        sd_id128_t id;
+        int r;
+
+        r = sd_id128_randomize(&id);
+        if (r < 0)
+                return r;
+        snprintf(ret, 37,
+                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                 id.bytes[0], id.bytes[1], id.bytes[2], id.bytes[3], id.bytes[4], id.bytes[5], id.bytes[6],
+                 id.bytes[7], id.bytes[8], id.bytes[9], id.bytes[10], id.bytes[11], id.bytes[12],
+                 id.bytes[13], id.bytes[14], id.bytes[15]);
+        return 0;
+}
+
+static int strdup_opt(char **dst, const char *src) {
+        if (isempty(src)) {
+                *dst = NULL;
+                return 0;
+        }
+        *dst = strdup(src);
+        return *dst ? 0 : -ENOMEM;
+}
+
+int instance_create(Manager *m, const InstanceCreateParams *p, Instance **ret, sd_bus_error *error) {
+        _cleanup_(instance_freep) Instance *i = NULL;
+        _cleanup_transaction_ DbTransaction tx = {};
+        _cleanup_free_ char *disks = NULL, *consoles = NULL, *msg = NULL, *base = NULL;
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        bool disk_created = false;
+        Instance *added;
+        int r;
+
+        r = validate_params(m, p, error);
+        if (r < 0)
+                return r;
+        r = hypervisor_require(m, error);
+        if (r < 0)
+                return r;
+        if (!isempty(p->image)) {
+                r = resolve_image(m, p->image, &base, error);
+                if (r < 0)
+                        return r;
+        }
+
+        /* A domain of that name that Ark does not know would make the define below fail with a
+         * confusing message; say what is going on instead. */
+        dom = virDomainLookupByName(hypervisor_conn(m), p->name);
+        if (dom)
+                return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS,
+                                         "A libvirt domain named '%s' already exists and is not managed by Ark "
+                                         "(see 'arkctl status' for orphans).", p->name);
+
+        i = calloc(1, sizeof(Instance));
+        if (!i)
+                return -ENOMEM;
+        i->manager = m;
+        i->state = INSTANCE_STOPPED;
+        i->vcpus = p->vcpus;
+        i->memory_bytes = p->memory_bytes;
+        i->disk_bytes = p->disk_bytes;
+        i->created_usec = now_usec(CLOCK_REALTIME);
+        r = uuid_generate(i->uuid);
+        if (r < 0)
+                return r;
+        if (strdup_opt(&i->name, p->name) < 0 || strdup_opt(&i->tenant, p->tenant) < 0 ||
+            strdup_opt(&i->type, "vm") < 0 || strdup_opt(&i->kernel, p->kernel) < 0 ||
+            strdup_opt(&i->initrd, p->initrd) < 0 || strdup_opt(&i->cmdline, p->cmdline) < 0 ||
+            free_and_strdup(&i->state_reason, "created") < 0)
+                return -ENOMEM;
+        i->image = TAKE_PTR(base);
+        r = sd_bus_path_encode(ARK_BUS_PREFIX_INSTANCE, i->name, &i->path);
+        if (r < 0)
+                return r;
+
+        consoles = manager_state_path(m, "console");
+        if (!consoles)
+                return -ENOMEM;
+        i->console_log = strprintf("%s/%s.log", consoles, i->name);
+        if (!i->console_log)
+                return -ENOMEM;
+
+        if (p->disk_bytes > 0 || i->image) {
+                disks = manager_state_path(m, "disks");
+                if (!disks)
+                        return -ENOMEM;
+                i->disk_path = strprintf("%s/%s.qcow2", disks, i->uuid);
+                if (!i->disk_path)
+                        return -ENOMEM;
+                i->disk_owned = true;
+        }
+
+        r = db_transaction_begin(m->db, &tx);
+        if (r >= 0)
+                r = store_instance_insert(m->db, i);
+        if (r == -EEXIST)
+                return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS, "Instance '%s' already exists.", i->name);
+        if (r == -ENOENT)
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "Tenant '%s' does not exist.", i->tenant);
+        if (r < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to store instance '%s': %s.", i->name,
+                                         db_errmsg(m->db));
+
+        if (i->disk_path) {
+                r = disk_create_qcow2(i->disk_path, i->disk_bytes, i->image, &msg);
+                if (r < 0)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to create the disk of '%s': %s.",
+                                                 i->name, msg ?: strerror(-r));
+                disk_created = true;
+        }
+
+        r = hypervisor_define(m, i, error);
+        if (r >= 0) {
+                r = db_transaction_commit(&tx);
+                if (r < 0) {
+                        _cleanup_(virDomainFreep) virDomainPtr d = hypervisor_lookup(m, i);
+                        if (d)
+                                (void) virDomainUndefine(d);
+                        sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to store instance '%s': %s.", i->name,
+                                          db_errmsg(m->db));
+                }
+        }
+        if (r < 0) {
+                if (disk_created)
+                        (void) unlink(i->disk_path);
+                return r;
+        }
+
+        added = TAKE_PTR(i);
+        LIST_PREPEND(instances, m->instances, added);
+        {
+                char f[96];
+                snprintf(f, sizeof(f), "ARK_INSTANCE=%s", added->name);
+                log_struct(LOG_INFO, 0, f, NULL, "Created instance '%s' (tenant '%s', %u vCPUs, %" PRIu64 " MiB).",
+                           added->name, added->tenant, added->vcpus, added->memory_bytes >> 20);
+        }
+        (void) sd_bus_emit_signal(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "InstanceNew", "so", added->name,
+                                  added->path);
+        (void) sd_bus_emit_object_added(m->bus, added->path);
+        {
+                Tenant *t = manager_find_tenant(m, added->tenant);
+                if (t)
+                        (void) sd_bus_emit_properties_changed(m->bus, t->path, ARK_BUS_IFACE_TENANT, "NInstances", NULL);
+        }
+        manager_emit_counts_changed(m);
+
+        if (p->start) {
+                r = instance_start(added, error);
+                if (r < 0) {
+                        /* The instance exists; say so, so the admin does not create it again. */
+                        _cleanup_free_ char *why = strdup(strempty(error->message));
+                        sd_bus_error_free(error);
+                        sd_bus_error_setf(error, ARK_ERROR_HYPERVISOR,
+                                          "Instance '%s' was created but could not be started: %s", added->name,
+                                          strempty(why));
+                        return r;
+                }
+        }
+        if (ret)
+                *ret = added;
+        return 0;
+}
+
+/* ---------------------------------------------------------------------------------- lifecycle */
+
+static int instance_set_desired_in(DbTransaction *tx, Instance *i, bool running, sd_bus_error *error) {
+        Manager *m = i->manager;
+        int r;
+
+        r = db_transaction_begin(m->db, tx);
+        if (r >= 0)
+                r = store_instance_set_desired(m->db, i, running);
+        if (r < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to record the desired state of '%s': %s.",
+                                         i->name, db_errmsg(m->db));
+        return 0;
+}
+
+static int instance_commit_desired(DbTransaction *tx, Instance *i, bool running, sd_bus_error *error) {
+        Manager *m = i->manager;
+        int r;
+
+        r = db_transaction_commit(tx);
+        if (r < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to record the desired state of '%s': %s.",
+                                         i->name, db_errmsg(m->db));
+        if (i->desired_running != running) {
+                i->desired_running = running;
+                (void) sd_bus_emit_properties_changed(m->bus, i->path, ARK_BUS_IFACE_INSTANCE, "DesiredState", NULL);
+        }
+        return 0;
+}
+
+/* Looks the domain up, defining it again from the stored spec when the hypervisor lost it. */
+static int instance_get_domain(Instance *i, virDomainPtr *ret, sd_bus_error *error) {
+        virDomainPtr dom;
+        int r;
+
+        dom = hypervisor_lookup(i->manager, i);
+        if (!dom) {
+                log_warning("Domain of instance '%s' is missing on the hypervisor; defining it again.", i->name);
+                r = hypervisor_define(i->manager, i, error);
+                if (r < 0)
+                        return r;
+                dom = hypervisor_lookup(i->manager, i);
+                if (!dom)
+                        return hypervisor_error(error, "Failed to look up the domain just defined");
+        }
+        *ret = dom;
+        return 0;
+}
+
+int instance_start(Instance *i, sd_bus_error *error) {
+        _cleanup_transaction_ DbTransaction tx = {};
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        _cleanup_free_ char *what = NULL;
+        int r;
+
+        r = hypervisor_require(i->manager, error);
+        if (r < 0)
+                return r;
+        if (i->state == INSTANCE_RUNNING || i->state == INSTANCE_PAUSED)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_STATE, "Instance '%s' is already %s.", i->name,
+                                         instance_state_to_string(i->state));
+        if (i->state == INSTANCE_SHUTTING_DOWN)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_STATE,
+                                         "Instance '%s' is shutting down; start it once it has stopped.", i->name);
+
+        r = instance_get_domain(i, &dom, error);
+        if (r < 0)
+                return r;
+        r = instance_set_desired_in(&tx, i, true, error);
+        if (r < 0)
+                return r;
+        if (virDomainCreate(dom) < 0) {
+                what = strprintf("Failed to start instance '%s'", i->name);
+                return hypervisor_error(error, what ?: "Failed to start instance");
+        }
+        r = instance_commit_desired(&tx, i, true, error);
+        if (r < 0) {
+                (void) virDomainDestroy(dom);
+                return r;
+        }
+        /* The lifecycle event follows; set it now so that a client that reads right after the
+         * reply sees the new state. */
+        instance_set_state(i, INSTANCE_RUNNING, "started");
+        return 0;
+}
+
+static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Instance *i = userdata;
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+
+        i->stop_timer = sd_event_source_unref(i->stop_timer);
+        log_warning("Instance '%s' did not shut down in time; forcing it off.", i->name);
+        dom = hypervisor_conn(i->manager) ? hypervisor_lookup(i->manager, i) : NULL;
+        if (!dom || (virDomainDestroy(dom) < 0 && virDomainIsActive(dom) == 1)) {
+                instance_stop_complete(i, ARK_ERROR_TIMEOUT, "The instance did not stop and could not be forced off.");
+                return 0;
+        }
+        /* virDomainDestroy is synchronous: the domain is off now. */
+        instance_set_state(i, INSTANCE_STOPPED, "destroyed after stop timeout");
+        instance_stop_complete(i, NULL, NULL);
+        return 0;
+}
+
+int instance_stop(Instance *i, unsigned timeout_sec, sd_bus_message *reply_to, sd_bus_error *error) {
+        _cleanup_transaction_ DbTransaction tx = {};
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        _cleanup_free_ char *what = NULL;
+        sd_bus_message **l;
+        int r, state, reason;
+
+        r = hypervisor_require(i->manager, error);
+        if (r < 0)
+                return r;
+        if (timeout_sec == 0)
+                timeout_sec = i->manager->config.stop_timeout_sec;
+
+        dom = hypervisor_lookup(i->manager, i);
+        r = instance_set_desired_in(&tx, i, false, error);
+        if (r < 0)
+                return r;
+        if (!dom || virDomainGetState(dom, &state, &reason, 0) < 0 || state == VIR_DOMAIN_SHUTOFF) {
+                /* Already off: only the intent changes. */
+                r = instance_commit_desired(&tx, i, false, error);
+                if (r < 0)
+                        return r;
+                instance_set_state(i, INSTANCE_STOPPED, NULL);
+                return 0;
+        }
+        if (virDomainShutdown(dom) < 0) {
+                what = strprintf("Failed to shut down instance '%s'", i->name);
+                return hypervisor_error(error, what ?: "Failed to shut down instance");
+        }
+        r = instance_commit_desired(&tx, i, false, error);
+        if (r < 0)
+                return r;
+
+        if (virDomainGetState(dom, &state, &reason, 0) >= 0 && state == VIR_DOMAIN_SHUTOFF) {
+                instance_set_state(i, INSTANCE_STOPPED, "shutdown");
+                instance_stop_complete(i, NULL, NULL);
+                return 0;
+        }
+        instance_set_state(i, INSTANCE_SHUTTING_DOWN, "shutdown requested");
+
+        if (!i->stop_timer) {
+                r = sd_event_add_time_relative(i->manager->event, &i->stop_timer, CLOCK_MONOTONIC,
+                                               (uint64_t) timeout_sec * USEC_PER_SEC, 0, on_stop_timeout, i);
+                if (r < 0)
+                        return sd_bus_error_set_errnof(error, r, "Failed to arm the stop timer: %m");
+        }
+        if (!reply_to)
+                return 0;
+        l = realloc(i->pending_stops, sizeof(sd_bus_message *) * (i->n_pending_stops + 1));
+        if (!l)
+                return -ENOMEM;
+        i->pending_stops = l;
+        i->pending_stops[i->n_pending_stops++] = sd_bus_message_ref(reply_to);
+        return 1;
+}
+
+int instance_force_off(Instance *i, sd_bus_error *error) {
+        _cleanup_transaction_ DbTransaction tx = {};
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        _cleanup_free_ char *what = NULL;
+        int r;
+
+        r = hypervisor_require(i->manager, error);
+        if (r < 0)
+                return r;
+        dom = hypervisor_lookup(i->manager, i);
+        r = instance_set_desired_in(&tx, i, false, error);
+        if (r < 0)
+                return r;
+        if (dom && virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0) {
+                what = strprintf("Failed to force off instance '%s'", i->name);
+                return hypervisor_error(error, what ?: "Failed to force off instance");
+        }
+        r = instance_commit_desired(&tx, i, false, error);
+        if (r < 0)
+                return r;
+        instance_set_state(i, INSTANCE_STOPPED, "forced off");
+        instance_stop_complete(i, NULL, NULL);
+        return 0;
+}
+
+int instance_delete(Instance *i, sd_bus_error *error) {
+        _cleanup_transaction_ DbTransaction tx = {};
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        _cleanup_free_ char *what = NULL, *name = NULL, *path = NULL, *tenant = NULL;
+        Manager *m = i->manager;
+        int r, state, reason;
+
+        r = hypervisor_require(m, error);
+        if (r < 0)
+                return r;
+        dom = hypervisor_lookup(m, i);
+        if (dom && virDomainGetState(dom, &state, &reason, 0) >= 0 && state != VIR_DOMAIN_SHUTOFF)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_STATE,
+                                         "Instance '%s' is %s; stop it first ('arkctl vm stop %s').", i->name,
+                                         instance_state_to_string(i->state == INSTANCE_UNKNOWN ? INSTANCE_RUNNING
+                                                                                              : i->state),
+                                         i->name);
+
+        r = db_transaction_begin(m->db, &tx);
+        if (r >= 0)
+                r = store_instance_delete(m->db, i);
+        if (r < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to delete instance '%s' from the store: %s.",
+                                         i->name, db_errmsg(m->db));
+        if (dom && virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+                                                       VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
+                                                       VIR_DOMAIN_UNDEFINE_NVRAM) < 0 &&
+            virDomainUndefine(dom) < 0) {
+                what = strprintf("Failed to undefine instance '%s'", i->name);
+                return hypervisor_error(error, what ?: "Failed to undefine instance");
+        }
+        r = db_transaction_commit(&tx);
+        if (r < 0) {
+                /* Put the definition back so the store and the hypervisor still agree. */
+                sd_bus_error e = SD_BUS_ERROR_NULL;
+                (void) hypervisor_define(m, i, &e);
+                sd_bus_error_free(&e);
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to delete instance '%s' from the store: %s.",
+                                         i->name, db_errmsg(m->db));
+        }
+
+        if (i->disk_owned && i->disk_path && unlink(i->disk_path) < 0 && errno != ENOENT)
+                log_warning_errno(errno, "Failed to remove disk '%s' of deleted instance '%s': %m", i->disk_path,
+                                  i->name);
+        if (i->console_log)
+                (void) unlink(i->console_log);
+
+        name = strdup(i->name);
+        path = strdup(i->path);
+        tenant = strdup(i->tenant);
+        (void) sd_bus_emit_object_removed(m->bus, i->path);
+        instance_stop_complete(i, NULL, NULL);
+        LIST_REMOVE(instances, m->instances, i);
+        instance_free(i);
+        log_info("Deleted instance '%s'.", strna(name));
+        if (name && path)
+                (void) sd_bus_emit_signal(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "InstanceRemoved", "so", name,
+                                          path);
+        if (tenant) {
+                Tenant *t = manager_find_tenant(m, tenant);
+                if (t)
+                        (void) sd_bus_emit_properties_changed(m->bus, t->path, ARK_BUS_IFACE_TENANT, "NInstances", NULL);
+        }
+        manager_emit_counts_changed(m);
+        return 0;
+}
+
+int instance_get_xml(Instance *i, char **ret, sd_bus_error *error) {
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        _cleanup_free_ char *what = NULL;
+        char *xml;
+        int r;
+
+        r = hypervisor_require(i->manager, error);
+        if (r < 0)
+                return r;
+        dom = hypervisor_lookup(i->manager, i);
+        if (!dom)
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
+                                         "Instance '%s' has no domain on the hypervisor right now.", i->name);
+        xml = virDomainGetXMLDesc(dom, 0);
+        if (!xml) {
+                what = strprintf("Failed to read the XML of '%s'", i->name);
+                return hypervisor_error(error, what ?: "Failed to read the domain XML");
+        }
+        *ret = xml;
+        return 0;
+}

@@ -1,0 +1,100 @@
+#pragma once
+
+#include <stdbool.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+#include <stdint.h>
+#include <errno.h>
+#include "basic/list.h"
+#include "basic/macro.h"
+
+typedef struct Manager Manager;
+typedef struct Instance Instance;
+
+typedef enum InstanceState {
+        INSTANCE_STOPPED,
+        INSTANCE_RUNNING,
+        INSTANCE_PAUSED,
+        INSTANCE_SHUTTING_DOWN,
+        INSTANCE_CRASHED,
+        INSTANCE_UNKNOWN,
+        _INSTANCE_STATE_MAX,
+        _INSTANCE_STATE_INVALID = -EINVAL,
+} InstanceState;
+
+const char *instance_state_to_string(InstanceState s);
+
+/* An instance: its stored spec and intent (desired state) plus what the hypervisor last said. */
+struct Instance {
+        Manager *manager;
+        int64_t id;                 /* row id */
+        char uuid[37];
+        char *name;
+        char *tenant;
+        char *type;                 /* "vm" */
+        unsigned vcpus;
+        uint64_t memory_bytes;
+        char *disk_path;            /* NULL = no disk */
+        uint64_t disk_bytes;
+        bool disk_owned;
+        char *image;                /* base image of the overlay, NULL = none */
+        char *kernel, *initrd, *cmdline;
+        char *console_log;
+        bool desired_running;
+        uint64_t created_usec;
+
+        /* runtime */
+        char *path;
+        InstanceState state;
+        char *state_reason;
+        sd_bus_message **pending_stops; /* Stop() calls waiting for the instance to stop */
+        size_t n_pending_stops;
+        sd_event_source *stop_timer;    /* forces off when a graceful stop takes too long */
+
+        LIST_FIELDS(Instance, instances);
+};
+
+/* Input of instance_create(), as received over D-Bus. Strings are borrowed. */
+typedef struct InstanceCreateParams {
+        const char *name, *tenant, *type;
+        uint32_t vcpus;
+        uint64_t memory_bytes;
+        uint64_t disk_bytes;
+        const char *image, *kernel, *initrd, *cmdline;
+        bool start;
+        bool have_vcpus, have_memory;
+} InstanceCreateParams;
+
+Instance *instance_free(Instance *i);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Instance, instance_free);
+Instance *manager_find_instance(Manager *m, const char *name);
+Instance *manager_find_instance_by_uuid(Manager *m, const char *uuid);
+
+/* All of these fill `error` with a named Ark error and a sentence on failure, and return <0. */
+int instance_create(Manager *m, const InstanceCreateParams *p, Instance **ret, sd_bus_error *error);
+int instance_start(Instance *i, sd_bus_error *error);
+/* Graceful stop with force-off after timeout_sec (0 = configured default). When `reply_to` is
+ * non-NULL the method call is answered once the instance has stopped (returns 1 = pending). */
+int instance_stop(Instance *i, unsigned timeout_sec, sd_bus_message *reply_to, sd_bus_error *error);
+int instance_force_off(Instance *i, sd_bus_error *error);
+int instance_delete(Instance *i, sd_bus_error *error);
+int instance_get_xml(Instance *i, char **ret, sd_bus_error *error);
+
+/* Builds the domain XML from the stored spec. */
+int instance_build_xml(Instance *i, char **ret);
+/* Updates the observed state; emits signals when it changed. reason may be NULL. */
+void instance_set_state(Instance *i, InstanceState state, const char *reason);
+/* The hypervisor reported the domain stopped: answer pending Stop() calls. */
+void instance_stop_complete(Instance *i, const char *bus_error_name, const char *message);
+
+/* D-Bus side (instance-dbus.c). */
+extern const struct sd_bus_vtable instance_vtable[];
+int instance_object_find(struct sd_bus *bus, const char *path, const char *interface, void *userdata,
+                         void **found, sd_bus_error *error);
+int instance_node_enumerator(struct sd_bus *bus, const char *path, void *userdata, char ***nodes,
+                             sd_bus_error *error);
+void instance_emit_state_changed(Instance *i);
+
+/* Shared by Instance.Stop/ForceOff and Manager.StopInstance: replies to msg (now or later). */
+int instance_method_stop_common(sd_bus_message *msg, Instance *i, int force, uint32_t timeout,
+                                sd_bus_error *error);

@@ -1,0 +1,540 @@
+/* org.ark.Ark1.Manager at /org/ark/Ark1, and the registration of every object tree. */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-bus.h>
+
+#include "basic/log.h"
+#include "basic/string-util.h"
+#include "hypervisor.h"
+#include "manager.h"
+#include "shared/bus-util.h"
+
+static int property_get_connected(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "b", (int) hypervisor_connected(userdata));
+}
+
+static int property_get_domain_type(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", manager_domain_type(userdata));
+}
+
+static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", ARK_VERSION);
+}
+
+static int property_get_hostname(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        char buf[256] = {};
+
+        if (m->host.hostname)
+                return sd_bus_message_append(reply, "s", m->host.hostname);
+        if (gethostname(buf, sizeof(buf) - 1) < 0)
+                buf[0] = 0;
+        return sd_bus_message_append(reply, "s", buf);
+}
+
+static int property_get_string_ptr(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        char **s = userdata;
+        return sd_bus_message_append(reply, "s", strempty(*s));
+}
+
+static int property_get_host_u(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        unsigned v = 0;
+
+        if (streq(property, "CPUs"))
+                v = m->host.cpus;
+        else if (streq(property, "Sockets"))
+                v = m->host.sockets;
+        else if (streq(property, "CoresPerSocket"))
+                v = m->host.cores;
+        else if (streq(property, "ThreadsPerCore"))
+                v = m->host.threads;
+        else if (streq(property, "NTenants"))
+                v = manager_count_tenants(m);
+        else if (streq(property, "NInstances"))
+                v = manager_count_instances(m);
+        else if (streq(property, "NAccelerators"))
+                v = (unsigned) m->n_accelerators;
+        return sd_bus_message_append(reply, "u", v);
+}
+
+static int property_get_iommu(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        return sd_bus_message_append(reply, "b", (int) m->host.iommu_enabled);
+}
+
+static int property_get_numa(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(iuts)");
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < m->host.n_numa; k++) {
+                NumaNode *n = &m->host.numa[k];
+                r = sd_bus_message_append(reply, "(iuts)", n->id, n->n_cpus, n->memory_bytes, strempty(n->cpulist));
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int property_get_orphans(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(sss)");
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < m->n_orphans; k++) {
+                r = sd_bus_message_append(reply, "(sss)", m->orphans[k].domain, m->orphans[k].uuid,
+                                          m->orphans[k].tenant);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+/* ---------------------------------------------------------------------------------- tenants */
+
+static int method_list_tenants(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(sso)");
+        if (r < 0)
+                return r;
+        LIST_FOREACH(tenants, t, m->tenants) {
+                r = sd_bus_message_append(reply, "(sso)", t->name, t->description, t->path);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static Tenant *tenant_by_name_or_error(Manager *m, const char *name, sd_bus_error *error) {
+        Tenant *t = manager_find_tenant(m, name);
+
+        if (!t)
+                sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "Tenant '%.80s' does not exist.", name);
+        return t;
+}
+
+static Instance *instance_by_name_or_error(Manager *m, const char *name, sd_bus_error *error) {
+        Instance *i = manager_find_instance(m, name);
+
+        if (!i)
+                sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "Instance '%.80s' does not exist.", name);
+        return i;
+}
+
+static int method_create_tenant(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *name, *description;
+        Tenant *t;
+        int r;
+
+        r = sd_bus_message_read(msg, "ss", &name, &description);
+        if (r < 0)
+                return r;
+        r = tenant_create(userdata, name, description, &t, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, "o", t->path);
+}
+
+static int method_get_tenant(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *name;
+        Tenant *t;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &name);
+        if (r < 0)
+                return r;
+        t = tenant_by_name_or_error(userdata, name, error);
+        if (!t)
+                return -ENOENT;
+        return sd_bus_reply_method_return(msg, "o", t->path);
+}
+
+static int method_delete_tenant(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *name;
+        Tenant *t;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &name);
+        if (r < 0)
+                return r;
+        t = tenant_by_name_or_error(userdata, name, error);
+        if (!t)
+                return -ENOENT;
+        r = tenant_delete(t, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+/* ---------------------------------------------------------------------------------- instances */
+
+static int method_list_instances(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(sssssso)");
+        if (r < 0)
+                return r;
+        LIST_FOREACH(instances, i, m->instances) {
+                r = sd_bus_message_append(reply, "(sssssso)", i->name, i->tenant, i->type,
+                                          instance_state_to_string(i->state),
+                                          i->desired_running ? "running" : "stopped", i->uuid, i->path);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+/* Reads one a{sv} entry's variant into the field that matches `key`, checking its type. */
+static int read_spec_entry(sd_bus_message *msg, const char *key, InstanceCreateParams *p, sd_bus_error *error) {
+        static const struct {
+                const char *key;
+                const char *type;
+                size_t offset;
+        } fields[] = {
+                { "Name", "s", offsetof(InstanceCreateParams, name) },
+                { "Tenant", "s", offsetof(InstanceCreateParams, tenant) },
+                { "Type", "s", offsetof(InstanceCreateParams, type) },
+                { "VCPUs", "u", offsetof(InstanceCreateParams, vcpus) },
+                { "MemoryBytes", "t", offsetof(InstanceCreateParams, memory_bytes) },
+                { "DiskBytes", "t", offsetof(InstanceCreateParams, disk_bytes) },
+                { "Image", "s", offsetof(InstanceCreateParams, image) },
+                { "Kernel", "s", offsetof(InstanceCreateParams, kernel) },
+                { "Initrd", "s", offsetof(InstanceCreateParams, initrd) },
+                { "Cmdline", "s", offsetof(InstanceCreateParams, cmdline) },
+                { "Start", "b", offsetof(InstanceCreateParams, start) },
+        };
+        const char *contents;
+        char type;
+        int r;
+
+        for (size_t k = 0; k < ELEMENTSOF(fields); k++) {
+                void *dst = (uint8_t *) p + fields[k].offset;
+
+                if (!streq(key, fields[k].key))
+                        continue;
+                r = sd_bus_message_peek_type(msg, &type, &contents);
+                if (r < 0)
+                        return r;
+                if (type != 'v' || !streq(contents, fields[k].type))
+                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                                 "Spec key '%s' must be of type '%s', got '%s'.", key, fields[k].type,
+                                                 strna(contents));
+                if (fields[k].type[0] == 'b') {
+                        int b;
+                        r = sd_bus_message_read(msg, "v", "b", &b);
+                        if (r >= 0)
+                                *(bool *) dst = b;
+                } else
+                        r = sd_bus_message_read(msg, "v", fields[k].type, dst);
+                if (r < 0)
+                        return r;
+                if (streq(key, "VCPUs"))
+                        p->have_vcpus = true;
+                if (streq(key, "MemoryBytes"))
+                        p->have_memory = true;
+                return 0;
+        }
+        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Unknown instance spec key '%.60s'.", key);
+}
+
+static int method_create_instance(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        InstanceCreateParams p = {};
+        Instance *i;
+        int r;
+
+        r = sd_bus_message_enter_container(msg, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
+                const char *key;
+
+                r = sd_bus_message_read(msg, "s", &key);
+                if (r < 0)
+                        return r;
+                r = read_spec_entry(msg, key, &p, error);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(msg);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(msg);
+        if (r < 0)
+                return r;
+
+        r = instance_create(userdata, &p, &i, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, "o", i->path);
+}
+
+static int method_get_instance(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *name;
+        Instance *i;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &name);
+        if (r < 0)
+                return r;
+        i = instance_by_name_or_error(userdata, name, error);
+        if (!i)
+                return -ENOENT;
+        return sd_bus_reply_method_return(msg, "o", i->path);
+}
+
+static int method_start_instance(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *name;
+        Instance *i;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &name);
+        if (r < 0)
+                return r;
+        i = instance_by_name_or_error(userdata, name, error);
+        if (!i)
+                return -ENOENT;
+        r = instance_start(i, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_stop_instance(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *name;
+        uint32_t timeout;
+        Instance *i;
+        int force, r;
+
+        r = sd_bus_message_read(msg, "sbu", &name, &force, &timeout);
+        if (r < 0)
+                return r;
+        i = instance_by_name_or_error(userdata, name, error);
+        if (!i)
+                return -ENOENT;
+        return instance_method_stop_common(msg, i, force, timeout, error);
+}
+
+static int method_delete_instance(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *name;
+        Instance *i;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &name);
+        if (r < 0)
+                return r;
+        i = instance_by_name_or_error(userdata, name, error);
+        if (!i)
+                return -ENOENT;
+        r = instance_delete(i, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+/* ---------------------------------------------------------------------------------- misc */
+
+static int method_list_accelerators(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(sssso)");
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < m->n_accelerators; k++) {
+                Accelerator *a = &m->accelerators[k];
+                _cleanup_free_ char *path = NULL;
+
+                r = sd_bus_path_encode(ARK_BUS_PREFIX_ACCELERATOR, a->address, &path);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_append(reply, "(sssso)", a->address, strempty(a->vendor_name), strempty(a->model),
+                                          strempty(a->driver), path);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_reconcile(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        int r;
+
+        r = hypervisor_require(m, error);
+        if (r < 0)
+                return r;
+        r = hypervisor_reconcile(m);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Reconciliation failed: %m");
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static const sd_bus_vtable manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Hostname", "s", property_get_hostname, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("StartedAt", "t", NULL, offsetof(Manager, started_usec), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("StateDirectory", "s", property_get_string_ptr, offsetof(Manager, config.state_dir),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("SysfsRoot", "s", property_get_string_ptr, offsetof(Manager, config.sysfs_root),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("HypervisorURI", "s", property_get_string_ptr, offsetof(Manager, config.libvirt_uri),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("DomainType", "s", property_get_domain_type, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("HypervisorConnected", "b", property_get_connected, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("CPUModel", "s", property_get_string_ptr, offsetof(Manager, host.cpu_model),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("CPUs", "u", property_get_host_u, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Sockets", "u", property_get_host_u, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("CoresPerSocket", "u", property_get_host_u, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ThreadsPerCore", "u", property_get_host_u, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("MemoryBytes", "t", NULL, offsetof(Manager, host.memory_bytes),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("NUMANodes", "a(iuts)", property_get_numa, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("IOMMUEnabled", "b", property_get_iommu, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("NTenants", "u", property_get_host_u, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("NInstances", "u", property_get_host_u, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("NAccelerators", "u", property_get_host_u, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Orphans", "a(sss)", property_get_orphans, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("LastReconcile", "t", NULL, offsetof(Manager, last_reconcile_usec),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+
+        SD_BUS_METHOD_WITH_ARGS("ListTenants", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sso)", tenants), method_list_tenants,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CreateTenant", SD_BUS_ARGS("s", name, "s", description), SD_BUS_RESULT("o", path),
+                                method_create_tenant, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetTenant", SD_BUS_ARGS("s", name), SD_BUS_RESULT("o", path), method_get_tenant,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DeleteTenant", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT, method_delete_tenant,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListInstances", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sssssso)", instances),
+                                method_list_instances, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CreateInstance", SD_BUS_ARGS("a{sv}", spec), SD_BUS_RESULT("o", path),
+                                method_create_instance, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetInstance", SD_BUS_ARGS("s", name), SD_BUS_RESULT("o", path), method_get_instance,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("StartInstance", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT, method_start_instance,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("StopInstance", SD_BUS_ARGS("s", name, "b", force, "u", timeout), SD_BUS_NO_RESULT,
+                                method_stop_instance, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DeleteInstance", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT, method_delete_instance,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListAccelerators", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sssso)", accelerators),
+                                method_list_accelerators, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Reconcile", NULL, NULL, method_reconcile, SD_BUS_VTABLE_UNPRIVILEGED),
+
+        SD_BUS_SIGNAL_WITH_ARGS("TenantNew", SD_BUS_ARGS("s", name, "o", path), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("TenantRemoved", SD_BUS_ARGS("s", name, "o", path), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("InstanceNew", SD_BUS_ARGS("s", name, "o", path), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("InstanceRemoved", SD_BUS_ARGS("s", name, "o", path), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("InstanceStateChanged", SD_BUS_ARGS("s", name, "o", path, "s", state, "s", reason), 0),
+        SD_BUS_VTABLE_END,
+};
+
+void manager_emit_counts_changed(Manager *m) {
+        (void) sd_bus_emit_properties_changed(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NTenants", "NInstances",
+                                              NULL);
+}
+
+int manager_bus_setup(Manager *m) {
+        int r;
+
+        (void) ark_bus_error_map_register();
+
+        if (isempty(m->config.bus_address))
+                r = sd_bus_open_system(&m->bus);
+        else {
+                r = sd_bus_new(&m->bus);
+                if (r >= 0)
+                        r = sd_bus_set_address(m->bus, m->config.bus_address);
+                if (r >= 0)
+                        r = sd_bus_set_bus_client(m->bus, 1);
+                if (r >= 0)
+                        r = sd_bus_start(m->bus);
+        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the %s bus%s%s: %m",
+                                       isempty(m->config.bus_address) ? "system" : "given",
+                                       isempty(m->config.bus_address) ? "" : " at ",
+                                       strempty(m->config.bus_address));
+
+        r = sd_bus_add_object_vtable(m->bus, NULL, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, manager_vtable, m);
+        if (r >= 0)
+                r = sd_bus_add_fallback_vtable(m->bus, NULL, ARK_BUS_PREFIX_TENANT, ARK_BUS_IFACE_TENANT, tenant_vtable,
+                                               tenant_object_find, m);
+        if (r >= 0)
+                r = sd_bus_add_node_enumerator(m->bus, NULL, ARK_BUS_PREFIX_TENANT, tenant_node_enumerator, m);
+        if (r >= 0)
+                r = sd_bus_add_fallback_vtable(m->bus, NULL, ARK_BUS_PREFIX_INSTANCE, ARK_BUS_IFACE_INSTANCE,
+                                               instance_vtable, instance_object_find, m);
+        if (r >= 0)
+                r = sd_bus_add_node_enumerator(m->bus, NULL, ARK_BUS_PREFIX_INSTANCE, instance_node_enumerator, m);
+        if (r >= 0)
+                r = sd_bus_add_fallback_vtable(m->bus, NULL, ARK_BUS_PREFIX_ACCELERATOR, ARK_BUS_IFACE_ACCELERATOR,
+                                               accelerator_vtable, accelerator_object_find, m);
+        if (r >= 0)
+                r = sd_bus_add_node_enumerator(m->bus, NULL, ARK_BUS_PREFIX_ACCELERATOR, accelerator_node_enumerator,
+                                               m);
+        if (r >= 0)
+                r = sd_bus_add_object_manager(m->bus, NULL, ARK_BUS_PATH);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register the D-Bus objects: %m");
+
+        r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
+        return 0;
+}
+
+int manager_bus_request_name(Manager *m) {
+        int r;
+
+        r = sd_bus_request_name(m->bus, ARK_BUS_NAME, 0);
+        if (r == -EEXIST)
+                return log_error_errno(r, "Another arkd already owns %s on this bus.", ARK_BUS_NAME);
+        if (r < 0)
+                return log_error_errno(r, "Failed to acquire the bus name %s: %m (is the D-Bus policy for arkd "
+                                       "installed?)", ARK_BUS_NAME);
+        return 0;
+}

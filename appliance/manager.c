@@ -1,0 +1,184 @@
+/* The Manager: owns every part of arkd and starts them in order. */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "basic/fileio.h"
+#include "basic/log.h"
+#include "basic/string-util.h"
+#include "basic/time-util.h"
+#include "hypervisor.h"
+#include "manager.h"
+#include "shared/db.h"
+#include "store.h"
+
+static int config_copy(ArkConfig *dst, const ArkConfig *src) {
+        *dst = (ArkConfig) {
+                .stop_timeout_sec = src->stop_timeout_sec,
+                .log_level = src->log_level,
+        };
+        if (free_and_strdup(&dst->state_dir, src->state_dir) < 0 ||
+            free_and_strdup(&dst->bus_address, src->bus_address) < 0 ||
+            free_and_strdup(&dst->libvirt_uri, src->libvirt_uri) < 0 ||
+            free_and_strdup(&dst->domain_type, src->domain_type) < 0 ||
+            free_and_strdup(&dst->sysfs_root, src->sysfs_root) < 0) {
+                config_done(dst);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+int manager_new(const ArkConfig *config, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = calloc(1, sizeof(Manager));
+        int r;
+
+        if (!m)
+                return -ENOMEM;
+        r = config_copy(&m->config, config);
+        if (r < 0)
+                return r;
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return r;
+        m->started_usec = now_usec(CLOCK_REALTIME);
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+void manager_orphans_clear(Manager *m) {
+        for (size_t k = 0; k < m->n_orphans; k++) {
+                free(m->orphans[k].domain);
+                free(m->orphans[k].tenant);
+        }
+        m->orphans = mfree(m->orphans);
+        m->n_orphans = 0;
+}
+
+int manager_orphan_add(Manager *m, const char *domain, const char *uuid, const char *tenant) {
+        Orphan *o = realloc(m->orphans, sizeof(Orphan) * (m->n_orphans + 1));
+
+        if (!o)
+                return -ENOMEM;
+        m->orphans = o;
+        o = &m->orphans[m->n_orphans];
+        *o = (Orphan) {};
+        o->domain = strdup(domain);
+        o->tenant = strdup(strempty(tenant));
+        snprintf(o->uuid, sizeof(o->uuid), "%s", uuid);
+        if (!o->domain || !o->tenant) {
+                free(o->domain);
+                free(o->tenant);
+                return -ENOMEM;
+        }
+        m->n_orphans++;
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        hypervisor_stop(m);
+        LIST_FOREACH_SAFE(instances, i, n, m->instances) {
+                LIST_REMOVE(instances, m->instances, i);
+                instance_free(i);
+        }
+        LIST_FOREACH_SAFE(tenants, t, n, m->tenants) {
+                LIST_REMOVE(tenants, m->tenants, t);
+                tenant_free(t);
+        }
+        manager_orphans_clear(m);
+        accelerator_array_free(m->accelerators, m->n_accelerators);
+        host_info_done(&m->host);
+        m->watchdog = sd_event_source_disable_unref(m->watchdog);
+        m->bus = sd_bus_flush_close_unref(m->bus);
+        m->db = db_close(m->db);
+        m->event = sd_event_unref(m->event);
+        config_done(&m->config);
+        free(m);
+        return NULL;
+}
+
+char *manager_state_path(Manager *m, const char *sub) {
+        return path_join(m->config.state_dir, sub);
+}
+
+unsigned manager_count_tenants(Manager *m) {
+        unsigned n = 0;
+        LIST_FOREACH(tenants, t, m->tenants)
+                n++;
+        return n;
+}
+
+unsigned manager_count_instances(Manager *m) {
+        unsigned n = 0;
+        LIST_FOREACH(instances, i, m->instances)
+                n++;
+        return n;
+}
+
+const char *manager_domain_type(Manager *m) {
+        return config_domain_type(&m->config);
+}
+
+static int manager_prepare_state_dir(Manager *m) {
+        static const char *const subdirs[] = { "disks", "images", "console" };
+        int r;
+
+        r = mkdir_p(m->config.state_dir, 0755);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the state directory '%s': %m", m->config.state_dir);
+        for (size_t k = 0; k < ELEMENTSOF(subdirs); k++) {
+                _cleanup_free_ char *p = manager_state_path(m, subdirs[k]);
+                if (!p)
+                        return log_error_errno(-ENOMEM, "Out of memory.");
+                /* QEMU runs as its own user on real hosts: it must be able to reach disks and logs. */
+                r = mkdir_p(p, 0755);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to create '%s': %m", p);
+        }
+        return 0;
+}
+
+int manager_startup(Manager *m) {
+        _cleanup_free_ char *p = NULL;
+        int r;
+
+        r = manager_prepare_state_dir(m);
+        if (r < 0)
+                return r;
+
+        r = store_open(m->config.state_dir, &m->db);
+        if (r == -EPROTO)
+                return log_error_errno(r, "The store in '%s' was written by a newer arkd (schema newer than %d); "
+                                       "refusing to touch it.", m->config.state_dir, store_schema_latest());
+        if (r < 0)
+                return log_error_errno(r, "Failed to open the store in '%s': %m", m->config.state_dir);
+        r = store_tenant_load_all(m->db, m);
+        if (r >= 0)
+                r = store_instance_load_all(m->db, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to load the store: %m (%s)", db_errmsg(m->db));
+        log_info("Loaded %u tenant%s and %u instance%s from the store.", manager_count_tenants(m),
+                 manager_count_tenants(m) == 1 ? "" : "s", manager_count_instances(m),
+                 manager_count_instances(m) == 1 ? "" : "s");
+
+        r = pci_scan_accelerators(m->config.sysfs_root, &m->accelerators, &m->n_accelerators);
+        if (r < 0)
+                log_warning_errno(r, "Failed to scan PCI devices under '%s': %m", m->config.sysfs_root);
+        else
+                log_info("Found %zu accelerator%s under '%s'.", m->n_accelerators, m->n_accelerators == 1 ? "" : "s",
+                         m->config.sysfs_root);
+        m->host.iommu_enabled = pci_iommu_enabled(m->config.sysfs_root);
+
+        r = manager_bus_setup(m);
+        if (r < 0)
+                return r;
+
+        r = hypervisor_start(m);
+        if (r < 0)
+                return r;
+        return manager_bus_request_name(m);
+}

@@ -1,0 +1,76 @@
+#pragma once
+
+/* The node controller's single object graph: configuration, event loop, bus, store, inventory,
+ * hypervisor connection, tenants and instances. Single-threaded: everything runs from sd-event. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sqlite3.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "instance.h"
+#include "inventory.h"
+#include "tenant.h"
+
+typedef struct Hypervisor Hypervisor;
+
+typedef struct Orphan {
+        char *domain;
+        char uuid[37];
+        char *tenant;
+} Orphan;
+
+struct Manager {
+        ArkConfig config;
+        sd_event *event;
+        sd_bus *bus;
+        sqlite3 *db;
+
+        HostInfo host;
+        Accelerator *accelerators;
+        size_t n_accelerators;
+
+        Hypervisor *hv;
+
+        Tenant *tenants;
+        Instance *instances;
+
+        Orphan *orphans;
+        size_t n_orphans;
+
+        uint64_t started_usec;
+        uint64_t last_reconcile_usec;
+        sd_event_source *watchdog;
+};
+
+int manager_new(const ArkConfig *config, Manager **ret);
+Manager *manager_free(Manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Manager, manager_free);
+
+/* Opens the store and loads tenants and instances; scans accelerators; connects the bus;
+ * connects the hypervisor (retrying in the background when it is not there). Logs. */
+int manager_startup(Manager *m);
+
+/* Directory helpers under the state dir; newly allocated. */
+char *manager_state_path(Manager *m, const char *sub);
+
+unsigned manager_count_tenants(Manager *m);
+unsigned manager_count_instances(Manager *m);
+const char *manager_domain_type(Manager *m);
+
+/* D-Bus (manager-dbus.c) */
+int manager_bus_setup(Manager *m);
+/* Takes org.ark.Ark1 once everything is loaded and reconciled. */
+int manager_bus_request_name(Manager *m);
+void manager_emit_counts_changed(Manager *m);
+void manager_orphans_clear(Manager *m);
+int manager_orphan_add(Manager *m, const char *domain, const char *uuid, const char *tenant);
+
+/* accelerator-dbus.c */
+extern const struct sd_bus_vtable accelerator_vtable[];
+int accelerator_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+                            void **found, sd_bus_error *error);
+int accelerator_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+                                sd_bus_error *error);

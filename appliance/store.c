@@ -1,0 +1,257 @@
+/* The state store: schema, migrations and the row <-> object mapping. */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "basic/fileio.h"
+#include "basic/string-util.h"
+#include "manager.h"
+#include "shared/bus-util.h"
+#include "shared/db.h"
+#include "store.h"
+
+/* Forward-only migrations: never edit a released step, append a new one. */
+static const DbMigration migrations[] = {
+        {
+                "tenants and instances",
+                "CREATE TABLE tenants ("
+                "  id INTEGER PRIMARY KEY,"
+                "  name TEXT NOT NULL UNIQUE,"
+                "  description TEXT NOT NULL DEFAULT '',"
+                "  created_usec INTEGER NOT NULL);"
+                "CREATE TABLE instances ("
+                "  id INTEGER PRIMARY KEY,"
+                "  uuid TEXT NOT NULL UNIQUE,"
+                "  name TEXT NOT NULL UNIQUE,"
+                "  tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE RESTRICT,"
+                "  type TEXT NOT NULL,"
+                "  vcpus INTEGER NOT NULL,"
+                "  memory_bytes INTEGER NOT NULL,"
+                "  disk_path TEXT,"
+                "  disk_bytes INTEGER NOT NULL DEFAULT 0,"
+                "  disk_owned INTEGER NOT NULL DEFAULT 0,"
+                "  image TEXT,"
+                "  kernel TEXT,"
+                "  initrd TEXT,"
+                "  cmdline TEXT,"
+                "  console_log TEXT,"
+                "  desired_state TEXT NOT NULL CHECK (desired_state IN ('running', 'stopped')),"
+                "  created_usec INTEGER NOT NULL);"
+                "CREATE INDEX instances_tenant ON instances(tenant_id);",
+        },
+};
+
+int store_schema_latest(void) {
+        return (int) ELEMENTSOF(migrations);
+}
+
+int store_open(const char *state_dir, sqlite3 **ret) {
+        _cleanup_free_ char *p = path_join(state_dir, STORE_FILE);
+
+        if (!p)
+                return -ENOMEM;
+        return db_open(p, migrations, ELEMENTSOF(migrations), ret);
+}
+
+static int bind_text_or_null(sqlite3_stmt *st, int idx, const char *s) {
+        return s ? sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, idx);
+}
+
+static int step_done(sqlite3_stmt *st) {
+        int rc = sqlite3_step(st);
+        return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
+int store_tenant_insert(sqlite3 *db, Tenant *t) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = db_prepare(db, "INSERT INTO tenants (name, description, created_usec) VALUES (?, ?, ?)", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, t->name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, strempty(t->description), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64) t->created_usec);
+        r = step_done(st);
+        if (r < 0)
+                return r;
+        t->id = sqlite3_last_insert_rowid(db);
+        return 0;
+}
+
+int store_tenant_delete(sqlite3 *db, const Tenant *t) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = db_prepare(db, "DELETE FROM tenants WHERE id = ?", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, t->id);
+        r = step_done(st);
+        if (r == -EEXIST) /* foreign key: it still owns instances */
+                return -EBUSY;
+        if (r < 0)
+                return r;
+        return sqlite3_changes(db) > 0 ? 0 : -ENOENT;
+}
+
+int store_tenant_update_description(sqlite3 *db, const Tenant *t, const char *description) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = db_prepare(db, "UPDATE tenants SET description = ? WHERE id = ?", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, description, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, t->id);
+        r = step_done(st);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(db) > 0 ? 0 : -ENOENT;
+}
+
+static int column_strdup(sqlite3_stmt *st, int col, char **ret) {
+        const unsigned char *s = sqlite3_column_text(st, col);
+
+        if (!s) {
+                *ret = NULL;
+                return 0;
+        }
+        *ret = strdup((const char *) s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int store_tenant_load_all(sqlite3 *db, Manager *m) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r, rc;
+
+        r = db_prepare(db, "SELECT id, name, description, created_usec FROM tenants ORDER BY name DESC", &st);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                _cleanup_(tenant_freep) Tenant *t = NULL;
+
+                r = tenant_new(m, (const char *) sqlite3_column_text(st, 1),
+                               (const char *) sqlite3_column_text(st, 2), &t);
+                if (r < 0)
+                        return r;
+                t->id = sqlite3_column_int64(st, 0);
+                t->created_usec = (uint64_t) sqlite3_column_int64(st, 3);
+                LIST_PREPEND(tenants, m->tenants, TAKE_PTR(t));
+        }
+        return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
+int store_instance_insert(sqlite3 *db, Instance *i) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = db_prepare(db,
+                       "INSERT INTO instances (uuid, name, tenant_id, type, vcpus, memory_bytes, disk_path,"
+                       " disk_bytes, disk_owned, image, kernel, initrd, cmdline, console_log, desired_state,"
+                       " created_usec)"
+                       " SELECT ?, ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM tenants WHERE name = ?",
+                       &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, i->uuid, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, i->name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, i->type, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 4, i->vcpus);
+        sqlite3_bind_int64(st, 5, (sqlite3_int64) i->memory_bytes);
+        bind_text_or_null(st, 6, i->disk_path);
+        sqlite3_bind_int64(st, 7, (sqlite3_int64) i->disk_bytes);
+        sqlite3_bind_int(st, 8, i->disk_owned);
+        bind_text_or_null(st, 9, i->image);
+        bind_text_or_null(st, 10, i->kernel);
+        bind_text_or_null(st, 11, i->initrd);
+        bind_text_or_null(st, 12, i->cmdline);
+        bind_text_or_null(st, 13, i->console_log);
+        sqlite3_bind_text(st, 14, i->desired_running ? "running" : "stopped", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 15, (sqlite3_int64) i->created_usec);
+        sqlite3_bind_text(st, 16, i->tenant, -1, SQLITE_TRANSIENT);
+        r = step_done(st);
+        if (r < 0)
+                return r;
+        if (sqlite3_changes(db) == 0)
+                return -ENOENT; /* no such tenant */
+        i->id = sqlite3_last_insert_rowid(db);
+        return 0;
+}
+
+int store_instance_delete(sqlite3 *db, const Instance *i) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = db_prepare(db, "DELETE FROM instances WHERE id = ?", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, i->id);
+        r = step_done(st);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(db) > 0 ? 0 : -ENOENT;
+}
+
+int store_instance_set_desired(sqlite3 *db, const Instance *i, bool running) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = db_prepare(db, "UPDATE instances SET desired_state = ? WHERE id = ?", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, running ? "running" : "stopped", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, i->id);
+        r = step_done(st);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(db) > 0 ? 0 : -ENOENT;
+}
+
+int store_instance_load_all(sqlite3 *db, Manager *m) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r, rc;
+
+        r = db_prepare(db,
+                       "SELECT i.id, i.uuid, i.name, t.name, i.type, i.vcpus, i.memory_bytes, i.disk_path,"
+                       " i.disk_bytes, i.disk_owned, i.image, i.kernel, i.initrd, i.cmdline, i.console_log,"
+                       " i.desired_state, i.created_usec"
+                       " FROM instances i JOIN tenants t ON t.id = i.tenant_id ORDER BY i.name DESC",
+                       &st);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                _cleanup_(instance_freep) Instance *i = calloc(1, sizeof(Instance));
+                const char *uuid = (const char *) sqlite3_column_text(st, 1);
+                const char *desired = (const char *) sqlite3_column_text(st, 15);
+
+                if (!i)
+                        return -ENOMEM;
+                i->manager = m;
+                i->state = INSTANCE_UNKNOWN;
+                i->id = sqlite3_column_int64(st, 0);
+                if (!uuid || strlen(uuid) != 36)
+                        return -EBADMSG;
+                memcpy(i->uuid, uuid, 37);
+                if (column_strdup(st, 2, &i->name) < 0 || column_strdup(st, 3, &i->tenant) < 0 ||
+                    column_strdup(st, 4, &i->type) < 0 || column_strdup(st, 7, &i->disk_path) < 0 ||
+                    column_strdup(st, 10, &i->image) < 0 || column_strdup(st, 11, &i->kernel) < 0 ||
+                    column_strdup(st, 12, &i->initrd) < 0 || column_strdup(st, 13, &i->cmdline) < 0 ||
+                    column_strdup(st, 14, &i->console_log) < 0)
+                        return -ENOMEM;
+                if (!i->name || !i->tenant || !i->type)
+                        return -EBADMSG;
+                i->vcpus = (unsigned) sqlite3_column_int64(st, 5);
+                i->memory_bytes = (uint64_t) sqlite3_column_int64(st, 6);
+                i->disk_bytes = (uint64_t) sqlite3_column_int64(st, 8);
+                i->disk_owned = sqlite3_column_int(st, 9) != 0;
+                i->desired_running = desired && streq(desired, "running");
+                i->created_usec = (uint64_t) sqlite3_column_int64(st, 16);
+                r = sd_bus_path_encode(ARK_BUS_PREFIX_INSTANCE, i->name, &i->path);
+                if (r < 0)
+                        return r;
+                LIST_PREPEND(instances, m->instances, TAKE_PTR(i));
+        }
+        return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}

@@ -1,0 +1,100 @@
+/* org.ark.Ark1.Tenant objects. */
+
+#include <errno.h>
+#include <string.h>
+#include <systemd/sd-bus.h>
+
+#include "basic/macro.h"
+#include "manager.h"
+#include "shared/bus-util.h"
+#include "tenant.h"
+
+static int property_get_n_instances(sd_bus *bus, const char *path, const char *interface,
+                                    const char *property, sd_bus_message *reply, void *userdata,
+                                    sd_bus_error *error) {
+        Tenant *t = userdata;
+        return sd_bus_message_append(reply, "u", tenant_count_instances(t));
+}
+
+static int property_get_string_ptr(sd_bus *bus, const char *path, const char *interface,
+                                   const char *property, sd_bus_message *reply, void *userdata,
+                                   sd_bus_error *error) {
+        char **s = userdata;
+        return sd_bus_message_append(reply, "s", strempty(*s));
+}
+
+static int method_set_description(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *d;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &d);
+        if (r < 0)
+                return r;
+        r = tenant_set_description(userdata, d, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_delete(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        int r;
+
+        r = tenant_delete(userdata, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+const sd_bus_vtable tenant_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Name", "s", property_get_string_ptr, offsetof(Tenant, name), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Description", "s", property_get_string_ptr, offsetof(Tenant, description),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("CreatedAt", "t", NULL, offsetof(Tenant, created_usec), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("NInstances", "u", property_get_n_instances, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("SetDescription", SD_BUS_ARGS("s", description), SD_BUS_NO_RESULT,
+                                method_set_description, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Delete", NULL, NULL, method_delete, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+int tenant_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                       sd_bus_error *error) {
+        _cleanup_free_ char *name = NULL;
+        Manager *m = userdata;
+        Tenant *t;
+        int r;
+
+        r = sd_bus_path_decode(path, ARK_BUS_PREFIX_TENANT, &name);
+        if (r <= 0)
+                return 0;
+        t = manager_find_tenant(m, name);
+        if (!t)
+                return 0;
+        *found = t;
+        return 1;
+}
+
+int tenant_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+        Manager *m = userdata;
+        char **l = NULL;
+        size_t n = 0, k = 0;
+
+        LIST_FOREACH(tenants, t, m->tenants)
+                n++;
+        l = calloc(n + 1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        LIST_FOREACH(tenants, t, m->tenants) {
+                l[k] = strdup(t->path);
+                if (!l[k]) {
+                        for (size_t j = 0; j < k; j++)
+                                free(l[j]);
+                        free(l);
+                        return -ENOMEM;
+                }
+                k++;
+        }
+        *nodes = l;
+        return 1;
+}

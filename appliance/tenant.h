@@ -1,0 +1,45 @@
+#pragma once
+
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+#include <errno.h>
+#include "basic/list.h"
+#include "basic/macro.h"
+
+typedef struct Manager Manager;
+typedef struct Tenant Tenant;
+
+struct Tenant {
+        Manager *manager;
+        int64_t id;             /* row id in the store */
+        char *name;
+        char *description;
+        uint64_t created_usec;
+        char *path;             /* D-Bus object path */
+        LIST_FIELDS(Tenant, tenants);
+};
+
+/* Allocates a tenant object (not yet in the store nor on the manager's list). */
+int tenant_new(Manager *m, const char *name, const char *description, Tenant **ret);
+Tenant *tenant_free(Tenant *t);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Tenant, tenant_free);
+
+Tenant *manager_find_tenant(Manager *m, const char *name);
+unsigned tenant_count_instances(Tenant *t);
+
+/* One sentence in *ret_reason (static) when the description is not acceptable. */
+int tenant_description_validate(const char *description, const char **ret_reason);
+
+/* Creates: validates, writes the store (one transaction), adds it to the manager, emits signals.
+ * On error *ret_error_name/ret_message describe it for the bus. */
+int tenant_create(Manager *m, const char *name, const char *description, Tenant **ret, sd_bus_error *error);
+int tenant_delete(Tenant *t, sd_bus_error *error);
+int tenant_set_description(Tenant *t, const char *description, sd_bus_error *error);
+
+/* D-Bus side (tenant-dbus.c). */
+extern const struct sd_bus_vtable tenant_vtable[];
+int tenant_object_find(struct sd_bus *bus, const char *path, const char *interface, void *userdata,
+                       void **found, sd_bus_error *error);
+int tenant_node_enumerator(struct sd_bus *bus, const char *path, void *userdata, char ***nodes,
+                           sd_bus_error *error);

@@ -1,0 +1,53 @@
+#include <errno.h>
+
+#include "basic/macro.h"
+#include "bus-util.h"
+
+static const sd_bus_error_map ark_error_map[] = {
+        SD_BUS_ERROR_MAP(ARK_ERROR_NOT_FOUND, ENOENT),
+        SD_BUS_ERROR_MAP(ARK_ERROR_ALREADY_EXISTS, EEXIST),
+        SD_BUS_ERROR_MAP(ARK_ERROR_INVALID_ARGUMENT, EINVAL),
+        SD_BUS_ERROR_MAP(ARK_ERROR_IN_USE, EBUSY),
+        SD_BUS_ERROR_MAP(ARK_ERROR_INVALID_STATE, EALREADY),
+        SD_BUS_ERROR_MAP(ARK_ERROR_HYPERVISOR_UNAVAILABLE, ENOTCONN),
+        SD_BUS_ERROR_MAP(ARK_ERROR_HYPERVISOR, EIO),
+        SD_BUS_ERROR_MAP(ARK_ERROR_TIMEOUT, ETIMEDOUT),
+        SD_BUS_ERROR_MAP(ARK_ERROR_ACCESS_DENIED, EACCES),
+        SD_BUS_ERROR_MAP(ARK_ERROR_QUOTA_EXCEEDED, EDQUOT),
+        SD_BUS_ERROR_MAP(ARK_ERROR_NO_CAPACITY, ENOSPC),
+        SD_BUS_ERROR_MAP(ARK_ERROR_NOT_READY, EAGAIN),
+        SD_BUS_ERROR_MAP_END,
+};
+
+int ark_bus_error_map_register(void) {
+        int r = sd_bus_error_add_map(ark_error_map);
+        return r < 0 ? r : 0;
+}
+
+int ark_bus_open(const char *address, sd_bus **ret) {
+        _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        (void) ark_bus_error_map_register();
+
+        if (isempty(address)) {
+                r = sd_bus_open_system(&bus);
+                if (r < 0)
+                        return r;
+        } else {
+                r = sd_bus_new(&bus);
+                if (r < 0)
+                        return r;
+                r = sd_bus_set_address(bus, address);
+                if (r < 0)
+                        return r;
+                r = sd_bus_set_bus_client(bus, 1);
+                if (r < 0)
+                        return r;
+                r = sd_bus_start(bus);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(bus);
+        return 0;
+}

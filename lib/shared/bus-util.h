@@ -1,0 +1,37 @@
+#pragma once
+
+/* Names and helpers shared by arkd and its clients (sd-bus). Nothing here logs. */
+
+#include <systemd/sd-bus.h>
+
+#define ARK_BUS_NAME "org.ark.Ark1"
+#define ARK_BUS_PATH "/org/ark/Ark1"
+#define ARK_BUS_PREFIX_TENANT "/org/ark/Ark1/tenant"
+#define ARK_BUS_PREFIX_INSTANCE "/org/ark/Ark1/instance"
+#define ARK_BUS_PREFIX_ACCELERATOR "/org/ark/Ark1/accelerator"
+#define ARK_BUS_IFACE_MANAGER "org.ark.Ark1.Manager"
+#define ARK_BUS_IFACE_TENANT "org.ark.Ark1.Tenant"
+#define ARK_BUS_IFACE_INSTANCE "org.ark.Ark1.Instance"
+#define ARK_BUS_IFACE_ACCELERATOR "org.ark.Ark1.Accelerator"
+
+#define ARK_ERROR_NOT_FOUND "org.ark.Ark1.Error.NotFound"
+#define ARK_ERROR_ALREADY_EXISTS "org.ark.Ark1.Error.AlreadyExists"
+#define ARK_ERROR_INVALID_ARGUMENT "org.ark.Ark1.Error.InvalidArgument"
+#define ARK_ERROR_IN_USE "org.ark.Ark1.Error.InUse"
+#define ARK_ERROR_INVALID_STATE "org.ark.Ark1.Error.InvalidState"
+#define ARK_ERROR_HYPERVISOR_UNAVAILABLE "org.ark.Ark1.Error.HypervisorUnavailable"
+#define ARK_ERROR_HYPERVISOR "org.ark.Ark1.Error.HypervisorError"
+#define ARK_ERROR_TIMEOUT "org.ark.Ark1.Error.Timeout"
+#define ARK_ERROR_ACCESS_DENIED "org.ark.Ark1.Error.AccessDenied"
+#define ARK_ERROR_QUOTA_EXCEEDED "org.ark.Ark1.Error.QuotaExceeded"
+#define ARK_ERROR_NO_CAPACITY "org.ark.Ark1.Error.NoCapacity"
+#define ARK_ERROR_NOT_READY "org.ark.Ark1.Error.NotReady"
+
+/* Registers the name <-> errno map of the errors above with sd-bus (idempotent). Returns 0 or a
+ * negative errno. */
+int ark_bus_error_map_register(void);
+
+/* Connects to the bus at `address` ("unix:path=..."), or to the system bus when address is NULL or
+ * empty.
+ * Returns 0 and a started connection, or a negative errno. */
+int ark_bus_open(const char *address, sd_bus **ret);

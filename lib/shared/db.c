@@ -1,0 +1,159 @@
+#include <errno.h>
+#include <stdio.h>
+
+#include "db.h"
+
+int db_errno(int rc) {
+        switch (rc & 0xff) {
+        case SQLITE_OK:
+        case SQLITE_ROW:
+        case SQLITE_DONE:
+                return 0;
+        case SQLITE_CONSTRAINT:
+                return -EEXIST;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                return -EBUSY;
+        case SQLITE_FULL:
+                return -ENOSPC;
+        case SQLITE_READONLY:
+                return -EROFS;
+        case SQLITE_PERM:
+        case SQLITE_AUTH:
+                return -EPERM;
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        case SQLITE_CORRUPT:
+        case SQLITE_NOTADB:
+                return -EBADMSG;
+        case SQLITE_CANTOPEN:
+                return -ENOENT;
+        case SQLITE_TOOBIG:
+                return -E2BIG;
+        case SQLITE_MISMATCH:
+        case SQLITE_RANGE:
+                return -EINVAL;
+        default:
+                return -EIO;
+        }
+}
+
+int db_exec(sqlite3 *db, const char *sql) {
+        return db_errno(sqlite3_exec(db, sql, NULL, NULL, NULL));
+}
+
+int db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret) {
+        return db_errno(sqlite3_prepare_v2(db, sql, -1, ret, NULL));
+}
+
+int db_schema_version(sqlite3 *db) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = db_prepare(db, "PRAGMA user_version", &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_step(st) != SQLITE_ROW)
+                return -EIO;
+        return sqlite3_column_int(st, 0);
+}
+
+int db_begin(sqlite3 *db) {
+        return db_exec(db, "BEGIN IMMEDIATE");
+}
+
+int db_commit(sqlite3 *db) {
+        return db_exec(db, "COMMIT");
+}
+
+void db_rollback(sqlite3 *db) {
+        (void) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int db_transaction_begin(sqlite3 *db, DbTransaction *t) {
+        int r = db_begin(db);
+
+        if (r < 0)
+                return r;
+        t->db = db;
+        t->active = 1;
+        return 0;
+}
+
+int db_transaction_commit(DbTransaction *t) {
+        int r = db_commit(t->db);
+
+        if (r < 0)
+                return r; /* the guard rolls back */
+        t->active = 0;
+        return 0;
+}
+
+const char *db_errmsg(sqlite3 *db) {
+        return db ? sqlite3_errmsg(db) : "out of memory";
+}
+
+static int db_migrate(sqlite3 *db, const DbMigration *migrations, size_t n) {
+        int version, r;
+
+        version = db_schema_version(db);
+        if (version < 0)
+                return version;
+        if ((size_t) version > n)
+                return -EPROTO; /* written by a newer arkd: never downgrade a schema */
+
+        for (size_t i = (size_t) version; i < n; i++) {
+                _cleanup_transaction_ DbTransaction t = {};
+                char pragma[64];
+
+                r = db_transaction_begin(db, &t);
+                if (r < 0)
+                        return r;
+                r = db_exec(db, migrations[i].sql);
+                if (r < 0)
+                        return r;
+                snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %zu", i + 1);
+                r = db_exec(db, pragma);
+                if (r < 0)
+                        return r;
+                r = db_transaction_commit(&t);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int db_open(const char *path, const DbMigration *migrations, size_t n_migrations, sqlite3 **ret) {
+        sqlite3 *db = NULL;
+        int r;
+
+        r = db_errno(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                     SQLITE_OPEN_NOMUTEX, NULL));
+        if (r < 0 || !db) {
+                db_close(db);
+                return r < 0 ? r : -ENOMEM;
+        }
+
+        (void) sqlite3_busy_timeout(db, 5000);
+        (void) sqlite3_extended_result_codes(db, 0);
+
+        r = db_exec(db, "PRAGMA journal_mode = WAL");
+        if (r >= 0)
+                r = db_exec(db, "PRAGMA synchronous = FULL");
+        if (r >= 0)
+                r = db_exec(db, "PRAGMA foreign_keys = ON");
+        if (r >= 0)
+                r = db_migrate(db, migrations, n_migrations);
+        if (r < 0) {
+                db_close(db);
+                return r;
+        }
+        *ret = db;
+        return 0;
+}
+
+sqlite3 *db_close(sqlite3 *db) {
+        if (db)
+                (void) sqlite3_close_v2(db);
+        return NULL;
+}
