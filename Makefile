@@ -45,6 +45,7 @@ WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wfo
 ifeq ($(WERROR),1)
 WARNINGS += -Werror
 endif
+ARK_VERSION := $(shell cat $(SRCDIR)/VERSION 2>/dev/null || echo 0.0.0)
 CFLAGS ?= -O2 -g
 ARK_CFLAGS := -std=gnu11 $(WARNINGS) -D_GNU_SOURCE -fno-strict-aliasing \
 	-include $(O)/include/generated/autoconf.h \
@@ -54,7 +55,6 @@ ifneq ($(SANITIZE),)
 ARK_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
-ARK_VERSION := $(shell cat $(SRCDIR)/VERSION 2>/dev/null || echo 0.0.0)
 
 # ----------------------------------------------------------------------------- sources
 basic-y := $(wildcard $(SRCDIR)/lib/basic/*.c)

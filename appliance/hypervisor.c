@@ -32,6 +32,7 @@ struct Hypervisor {
 };
 
 static int hypervisor_connect(Hypervisor *hv);
+static void on_close(virConnectPtr conn, int reason, void *opaque);
 
 virConnectPtr hypervisor_conn(Manager *m) {
         return m->hv ? m->hv->conn : NULL;
@@ -228,7 +229,7 @@ static void hypervisor_drop(Hypervisor *hv) {
         if (hv->lifecycle_id >= 0)
                 (void) virConnectDomainEventDeregisterAny(hv->conn, hv->lifecycle_id);
         hv->lifecycle_id = -1;
-        (void) virConnectUnregisterCloseCallback(hv->conn, NULL);
+        (void) virConnectUnregisterCloseCallback(hv->conn, on_close);
         (void) virConnectClose(hv->conn);
         hv->conn = NULL;
         virResetLastError();

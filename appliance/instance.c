@@ -69,6 +69,10 @@ Instance *instance_free(Instance *i) {
         return NULL;
 }
 
+int instance_compare(const Instance *a, const Instance *b) {
+        return strcmp(a->name, b->name);
+}
+
 Instance *manager_find_instance(Manager *m, const char *name) {
         LIST_FOREACH(instances, i, m->instances)
                 if (streq(i->name, name))
@@ -409,7 +413,7 @@ int instance_create(Manager *m, const InstanceCreateParams *p, Instance **ret, s
         }
 
         added = TAKE_PTR(i);
-        LIST_PREPEND(instances, m->instances, added);
+        LIST_INSERT_SORTED(instances, m->instances, added, instance_compare);
         {
                 char f[96];
                 snprintf(f, sizeof(f), "ARK_INSTANCE=%s", added->name);

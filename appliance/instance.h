@@ -68,6 +68,8 @@ typedef struct InstanceCreateParams {
 Instance *instance_free(Instance *i);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Instance, instance_free);
 Instance *manager_find_instance(Manager *m, const char *name);
+/* Orders instances by name (the manager's list is kept sorted). */
+int instance_compare(const Instance *a, const Instance *b);
 Instance *manager_find_instance_by_uuid(Manager *m, const char *uuid);
 
 /* All of these fill `error` with a named Ark error and a sentence on failure, and return <0. */

@@ -46,6 +46,10 @@ Tenant *tenant_free(Tenant *t) {
         return NULL;
 }
 
+int tenant_compare(const Tenant *a, const Tenant *b) {
+        return strcmp(a->name, b->name);
+}
+
 Tenant *manager_find_tenant(Manager *m, const char *name) {
         LIST_FOREACH(tenants, t, m->tenants)
                 if (streq(t->name, name))
@@ -108,7 +112,7 @@ int tenant_create(Manager *m, const char *name, const char *description, Tenant 
                 return sd_bus_error_set_errnof(error, r, "Failed to store tenant '%s': %m", name);
         }
 
-        LIST_PREPEND(tenants, m->tenants, t);
+        LIST_INSERT_SORTED(tenants, m->tenants, t, tenant_compare);
         char field[96];
         snprintf(field, sizeof(field), "ARK_TENANT=%s", name);
         log_struct(LOG_INFO, 0, field, NULL, "Created tenant '%s'.", name);

@@ -26,6 +26,8 @@ Tenant *tenant_free(Tenant *t);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Tenant, tenant_free);
 
 Tenant *manager_find_tenant(Manager *m, const char *name);
+/* Orders tenants by name (the manager's list is kept sorted). */
+int tenant_compare(const Tenant *a, const Tenant *b);
 unsigned tenant_count_instances(Tenant *t);
 
 /* One sentence in *ret_reason (static) when the description is not acceptable. */

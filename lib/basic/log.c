@@ -123,6 +123,9 @@ static int write_journal(int level, int error, const char *const *fields, size_t
 
 static int log_dispatch(int level, int error, const char *const *fields, size_t n_fields,
                         const char *file, int line, const char *func, const char *format,
+                        va_list ap) __attribute__((format(printf, 8, 0)));
+static int log_dispatch(int level, int error, const char *const *fields, size_t n_fields,
+                        const char *file, int line, const char *func, const char *format,
                         va_list ap) {
         char buf[4096];
         int saved = errno;

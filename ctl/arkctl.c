@@ -1,0 +1,462 @@
+/* arkctl: the command line client of arkd. `arkctl <noun> <verb> [ARGS] [OPTIONS]`.
+ *
+ * Options may appear anywhere on the command line: one getopt_long() pass over everything (in
+ * "return in order" mode, so POSIXLY_CORRECT does not change the meaning) collects the options
+ * and the positional words; the words select an entry of the dispatch table, which says how many
+ * arguments the verb takes and which verb options apply to it. */
+
+#include <getopt.h>
+#include <locale.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "arkctl.h"
+#include "output.h"
+#include "basic/parse-util.h"
+#include "basic/string-util.h"
+
+OutputMode arg_output = OUTPUT_TABLE;
+bool arg_legend = true;
+const char *arg_bus_address = NULL;
+unsigned arg_given = 0;
+const char *arg_description = NULL;
+const char *arg_tenant = NULL;
+uint32_t arg_vcpus = 0;
+uint64_t arg_memory = 0;
+uint64_t arg_disk = 0;
+const char *arg_image = NULL;
+const char *arg_kernel = NULL;
+const char *arg_initrd = NULL;
+const char *arg_cmdline = NULL;
+bool arg_start = false;
+bool arg_xml = false;
+bool arg_force = false;
+uint32_t arg_timeout = 0;
+
+typedef struct Verb {
+        const char *noun;
+        const char *verb;     /* NULL: the noun is the whole command ("status") */
+        const char *args;     /* positional arguments, for messages ("NAME") */
+        unsigned min_args, max_args;
+        unsigned options;     /* VerbOption bits the verb accepts */
+        int (*run)(char **args);
+} Verb;
+
+static int verb_help(char **args);
+
+static const Verb verbs[] = {
+        { "status", NULL, NULL, 0, 0, 0, verb_status },
+        { "host", "show", NULL, 0, 0, 0, verb_host_show },
+        { "host", "accelerators", NULL, 0, 0, 0, verb_host_accelerators },
+        { "tenant", "create", "NAME", 1, 1, OPT_DESCRIPTION, verb_tenant_create },
+        { "tenant", "list", NULL, 0, 0, 0, verb_tenant_list },
+        { "tenant", "show", "NAME", 1, 1, 0, verb_tenant_show },
+        { "tenant", "delete", "NAME", 1, 1, 0, verb_tenant_delete },
+        { "vm", "create", "NAME", 1, 1,
+          OPT_TENANT | OPT_VCPUS | OPT_MEMORY | OPT_DISK | OPT_IMAGE | OPT_KERNEL | OPT_INITRD |
+                  OPT_CMDLINE | OPT_START,
+          verb_vm_create },
+        { "vm", "list", NULL, 0, 0, OPT_TENANT, verb_vm_list },
+        { "vm", "show", "NAME", 1, 1, OPT_XML, verb_vm_show },
+        { "vm", "start", "NAME", 1, 1, 0, verb_vm_start },
+        { "vm", "stop", "NAME", 1, 1, OPT_FORCE | OPT_TIMEOUT, verb_vm_stop },
+        { "vm", "delete", "NAME", 1, 1, 0, verb_vm_delete },
+        { "help", NULL, NULL, 0, 0, 0, verb_help },
+};
+
+enum {
+        ARG_VERSION = 0x100,
+        ARG_BUS_ADDRESS,
+        ARG_NO_LEGEND,
+        ARG_DESCRIPTION,
+        ARG_TENANT,
+        ARG_VCPUS,
+        ARG_MEMORY,
+        ARG_DISK,
+        ARG_IMAGE,
+        ARG_KERNEL,
+        ARG_INITRD,
+        ARG_CMDLINE,
+        ARG_START,
+        ARG_XML,
+        ARG_FORCE,
+        ARG_TIMEOUT,
+};
+
+static const struct option options[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, ARG_VERSION },
+        { "output", required_argument, NULL, 'o' },
+        { "bus-address", required_argument, NULL, ARG_BUS_ADDRESS },
+        { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
+        { "description", required_argument, NULL, ARG_DESCRIPTION },
+        { "tenant", required_argument, NULL, ARG_TENANT },
+        { "vcpus", required_argument, NULL, ARG_VCPUS },
+        { "memory", required_argument, NULL, ARG_MEMORY },
+        { "disk", required_argument, NULL, ARG_DISK },
+        { "image", required_argument, NULL, ARG_IMAGE },
+        { "kernel", required_argument, NULL, ARG_KERNEL },
+        { "initrd", required_argument, NULL, ARG_INITRD },
+        { "cmdline", required_argument, NULL, ARG_CMDLINE },
+        { "start", no_argument, NULL, ARG_START },
+        { "xml", no_argument, NULL, ARG_XML },
+        { "force", no_argument, NULL, ARG_FORCE },
+        { "timeout", required_argument, NULL, ARG_TIMEOUT },
+        {}
+};
+
+/* Verb option bit -> its name, for "does not apply" messages. */
+static const struct {
+        unsigned bit;
+        const char *name;
+} verb_option_names[] = {
+        { OPT_DESCRIPTION, "--description" }, { OPT_TENANT, "--tenant" },
+        { OPT_VCPUS, "--vcpus" },             { OPT_MEMORY, "--memory" },
+        { OPT_DISK, "--disk" },               { OPT_IMAGE, "--image" },
+        { OPT_KERNEL, "--kernel" },           { OPT_INITRD, "--initrd" },
+        { OPT_CMDLINE, "--cmdline" },         { OPT_START, "--start" },
+        { OPT_XML, "--xml" },                 { OPT_FORCE, "--force" },
+        { OPT_TIMEOUT, "--timeout" },
+};
+
+int usage_error(const char *format, ...) {
+        va_list ap;
+
+        fputs("arkctl: ", stderr);
+        va_start(ap, format);
+        vfprintf(stderr, format, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        return EXIT_USAGE;
+}
+
+/* A well-formed command with a value that cannot be used (a size of "-1"): an error, not a usage
+ * error, so it exits 1 like the daemon's refusals do. */
+static int value_error(const char *format, ...) _printf_(1, 2);
+static int value_error(const char *format, ...) {
+        va_list ap;
+
+        fputs("arkctl: ", stderr);
+        va_start(ap, format);
+        vfprintf(stderr, format, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        return -EINVAL;
+}
+
+int ctl_oom(void) {
+        fputs("arkctl: out of memory\n", stderr);
+        return -ENOMEM;
+}
+
+int ctl_print_table(Table *t) {
+        int r;
+
+        if (!t)
+                return ctl_oom();
+        table_set_header(t, arg_legend);
+        r = table_print(t, stdout);
+        if (r == -ENOMEM)
+                return ctl_oom();
+        if (r < 0)
+                fprintf(stderr, "arkctl: cannot write the output: %s\n", strerror(-r));
+        return r;
+}
+
+int ctl_print_json(json_t *v) {
+        int r;
+
+        if (!v)
+                return ctl_oom();
+        r = output_json(v);
+        if (r == -ENOMEM)
+                return ctl_oom();
+        if (r < 0)
+                fprintf(stderr, "arkctl: cannot write the output: %s\n", strerror(-r));
+        return r;
+}
+
+static void help(void) {
+        printf("arkctl %s: the command line client of arkd, the Ark node controller.\n"
+               "\n"
+               "Usage: arkctl [OPTIONS] COMMAND ...\n"
+               "\n"
+               "Commands:\n"
+               "  status                     daemon, hypervisor connection, counts, orphans\n"
+               "  host show                  CPUs, memory, NUMA nodes, IOMMU, domain type\n"
+               "  host accelerators          accelerators: IOMMU group, NUMA node, link, driver\n"
+               "  tenant create NAME [--description TEXT]\n"
+               "  tenant list\n"
+               "  tenant show NAME\n"
+               "  tenant delete NAME\n"
+               "  vm create NAME --tenant TENANT --vcpus N --memory SIZE [--disk SIZE]\n"
+               "            [--image PATH|NAME] [--kernel PATH [--initrd PATH]\n"
+               "            [--cmdline TEXT]] [--start]\n"
+               "  vm list [--tenant TENANT]\n"
+               "  vm show NAME [--xml]\n"
+               "  vm start NAME\n"
+               "  vm stop NAME [--force] [--timeout SECONDS]\n"
+               "  vm delete NAME\n"
+               "  help                       show this help\n"
+               "\n"
+               "Options (anywhere on the command line):\n"
+               "  -o, --output=table|json    output format (default: table)\n"
+               "      --no-legend            no header row in tables\n"
+               "      --bus-address=ADDRESS  D-Bus address of arkd's bus (default:\n"
+               "                             $ARK_BUS_ADDRESS, else the system bus)\n"
+               "  -h, --help                 show this help\n"
+               "      --version              show the version\n"
+               "\n"
+               "SIZE takes binary units: 512M, 4G, 1.5T (K = 1024). Exit status: 0 success,\n"
+               "1 failure (including every error arkd reports), 2 usage error.\n"
+               "See arkctl(1).\n",
+               ARK_VERSION);
+}
+
+static int verb_help(char **args) {
+        help();
+        return 0;
+}
+
+static const char *option_name(int val) {
+        for (const struct option *o = options; o->name; o++)
+                if (o->val == val)
+                        return o->name;
+        return "?";
+}
+
+static int parse_size_arg(const char *option, const char *value, uint64_t *ret) {
+        int r = parse_size(value, ret);
+
+        if (r == -ERANGE)
+                return value_error("%s: '%s' is too large", option, value);
+        if (r < 0)
+                return value_error("%s: '%s' is not a valid size (use e.g. 512M, 4G)", option,
+                                   value);
+        return 0;
+}
+
+static int parse_u32_arg(const char *option, const char *value, const char *what, uint32_t *ret) {
+        int r = parse_u32(value, ret);
+
+        if (r == -ERANGE)
+                return value_error("%s: '%s' is too large", option, value);
+        if (r < 0)
+                return value_error("%s: '%s' is not %s", option, value, what);
+        return 0;
+}
+
+/* Finds the dispatch table entry for the positional words; on success *ret_args points at the
+ * words after the command. */
+static int find_verb(char **words, const Verb **ret, char ***ret_args) {
+        size_t n_words = strv_length(words), n_args;
+        const Verb *found = NULL;
+        bool noun_known = false;
+        char **args;
+
+        if (n_words == 0)
+                return usage_error("missing command (see 'arkctl --help')");
+
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
+                if (!streq(verbs[i].noun, words[0]))
+                        continue;
+                noun_known = true;
+                if (!verbs[i].verb || (n_words > 1 && streq(verbs[i].verb, words[1]))) {
+                        found = &verbs[i];
+                        break;
+                }
+        }
+        if (!noun_known)
+                return usage_error("unknown command '%s' (see 'arkctl --help')", words[0]);
+        if (!found) {
+                StrBuf b = {};
+                _cleanup_free_ char *list = NULL;
+
+                for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                        if (streq(verbs[i].noun, words[0]))
+                                strbuf_printf(&b, "%s%s", b.len > 0 ? ", " : "", verbs[i].verb);
+                list = strbuf_steal(&b);
+                if (n_words == 1)
+                        return usage_error("'%s' needs a verb: %s", words[0], strempty(list));
+                return usage_error("unknown verb '%s' for '%s' (use one of: %s)", words[1],
+                                   words[0], strempty(list));
+        }
+
+        args = words + (found->verb ? 2 : 1);
+        n_args = strv_length(args);
+        if (n_args < found->min_args)
+                return usage_error("'%s%s%s' needs a %s", found->noun, found->verb ? " " : "",
+                                   strempty(found->verb), found->args);
+        if (n_args > found->max_args)
+                return usage_error("'%s%s%s' takes %s; unexpected '%s'", found->noun,
+                                   found->verb ? " " : "", strempty(found->verb),
+                                   found->max_args == 0 ? "no arguments" : "one argument",
+                                   args[found->max_args]);
+
+        for (size_t i = 0; i < ELEMENTSOF(verb_option_names); i++)
+                if ((arg_given & verb_option_names[i].bit) &&
+                    !(found->options & verb_option_names[i].bit))
+                        return usage_error("%s does not apply to '%s%s%s'",
+                                           verb_option_names[i].name, found->noun,
+                                           found->verb ? " " : "", strempty(found->verb));
+
+        *ret = found;
+        *ret_args = args;
+        return 0;
+}
+
+/* Returns 0 with *ret_verb set to the verb to run (NULL: nothing left to do, e.g. --help),
+ * EXIT_USAGE after a usage error, or a negative errno. *ret_words is the positional words. */
+static int parse_argv(int argc, char *argv[], const Verb **ret_verb, char ***ret_words,
+                      char ***ret_args) {
+        _cleanup_strv_free_ char **words = NULL;
+        const char *e;
+        int c, r;
+
+        e = getenv("ARK_BUS_ADDRESS");
+        if (!isempty(e))
+                arg_bus_address = e;
+
+        /* '-': return positional words in order as option 1; ':': report a missing value as ':'. */
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "-:ho:", options, NULL)) >= 0) {
+                switch (c) {
+                case 1:
+                        if (strv_extend(&words, optarg) < 0)
+                                return -ENOMEM;
+                        break;
+                case 'h':
+                        help();
+                        *ret_verb = NULL;
+                        return 0;
+                case ARG_VERSION:
+                        printf("arkctl %s\n", ARK_VERSION);
+                        *ret_verb = NULL;
+                        return 0;
+                case 'o':
+                        if (streq(optarg, "table"))
+                                arg_output = OUTPUT_TABLE;
+                        else if (streq(optarg, "json"))
+                                arg_output = OUTPUT_JSON;
+                        else
+                                return usage_error("-o: '%s' is not an output format (use table "
+                                                   "or json)",
+                                                   optarg);
+                        break;
+                case ARG_BUS_ADDRESS:
+                        if (isempty(optarg))
+                                return usage_error("--bus-address: the address may not be empty");
+                        arg_bus_address = optarg;
+                        break;
+                case ARG_NO_LEGEND:
+                        arg_legend = false;
+                        break;
+                case ARG_DESCRIPTION:
+                        arg_description = optarg;
+                        arg_given |= OPT_DESCRIPTION;
+                        break;
+                case ARG_TENANT:
+                        arg_tenant = optarg;
+                        arg_given |= OPT_TENANT;
+                        break;
+                case ARG_VCPUS:
+                        r = parse_u32_arg("--vcpus", optarg, "a number of vCPUs", &arg_vcpus);
+                        if (r != 0)
+                                return r;
+                        arg_given |= OPT_VCPUS;
+                        break;
+                case ARG_MEMORY:
+                        r = parse_size_arg("--memory", optarg, &arg_memory);
+                        if (r != 0)
+                                return r;
+                        arg_given |= OPT_MEMORY;
+                        break;
+                case ARG_DISK:
+                        r = parse_size_arg("--disk", optarg, &arg_disk);
+                        if (r != 0)
+                                return r;
+                        arg_given |= OPT_DISK;
+                        break;
+                case ARG_IMAGE:
+                        arg_image = optarg;
+                        arg_given |= OPT_IMAGE;
+                        break;
+                case ARG_KERNEL:
+                        arg_kernel = optarg;
+                        arg_given |= OPT_KERNEL;
+                        break;
+                case ARG_INITRD:
+                        arg_initrd = optarg;
+                        arg_given |= OPT_INITRD;
+                        break;
+                case ARG_CMDLINE:
+                        arg_cmdline = optarg;
+                        arg_given |= OPT_CMDLINE;
+                        break;
+                case ARG_START:
+                        arg_start = true;
+                        arg_given |= OPT_START;
+                        break;
+                case ARG_XML:
+                        arg_xml = true;
+                        arg_given |= OPT_XML;
+                        break;
+                case ARG_FORCE:
+                        arg_force = true;
+                        arg_given |= OPT_FORCE;
+                        break;
+                case ARG_TIMEOUT:
+                        r = parse_u32_arg("--timeout", optarg, "a number of seconds",
+                                          &arg_timeout);
+                        if (r != 0)
+                                return r;
+                        arg_given |= OPT_TIMEOUT;
+                        break;
+                case ':':
+                        if (optopt == 'o')
+                                return usage_error("-o/--output needs a value (table or json)");
+                        return usage_error("--%s needs a value", option_name(optopt));
+                case '?':
+                        /* A long option given a value it does not take ("--force=yes"). */
+                        if (optopt >= ARG_VERSION || optopt == 'h')
+                                return usage_error("--%s takes no value", option_name(optopt));
+                        if (optopt != 0)
+                                return usage_error("unknown option '-%c' (see 'arkctl --help')",
+                                                   optopt);
+                        return usage_error("unknown option '%s' (see 'arkctl --help')",
+                                           argv[optind - 1]);
+                default:
+                        return -EINVAL;
+                }
+        }
+        /* After "--" everything is a positional word. */
+        for (; optind < argc; optind++)
+                if (strv_extend(&words, argv[optind]) < 0)
+                        return -ENOMEM;
+
+        r = find_verb(words, ret_verb, ret_args);
+        if (r != 0)
+                return r;
+        *ret_words = TAKE_PTR(words);
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        _cleanup_strv_free_ char **words = NULL;
+        const Verb *verb = NULL;
+        char **args = NULL;
+        int r;
+
+        /* Messages and the character set from the environment; numbers always with a '.'. */
+        setlocale(LC_ALL, "");
+        setlocale(LC_NUMERIC, "C");
+
+        r = parse_argv(argc, argv, &verb, &words, &args);
+        if (r == -ENOMEM)
+                (void) ctl_oom();
+        if (r != 0 || !verb)
+                return r < 0 ? EXIT_FAILURE : r;
+
+        r = verb->run(args);
+        return r < 0 ? EXIT_FAILURE : r;
+}

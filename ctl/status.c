@@ -1,0 +1,105 @@
+/* arkctl status: the daemon, its hypervisor connection, counts, orphans, last reconciliation. */
+
+#include <inttypes.h>
+
+#include "arkctl.h"
+#include "bus-props.h"
+#include "output.h"
+#include "basic/string-util.h"
+#include "shared/bus-util.h"
+
+static const FieldMap orphan_fields[] = {
+        { NULL, "name" },
+        { NULL, "uuid" },
+        { NULL, "tenant" },
+        {},
+};
+
+static const FieldMap status_fields[] = {
+        { "Version", "version" },
+        { "Hostname", "hostname" },
+        { "StartedAt", "started_at" },
+        { "StateDirectory", "state_directory" },
+        { "SysfsRoot", "sysfs_root" },
+        { "HypervisorURI", "hypervisor_uri" },
+        { "HypervisorConnected", "hypervisor_connected" },
+        { "DomainType", "domain_type" },
+        { "NTenants", "n_tenants" },
+        { "NInstances", "n_instances" },
+        { "NAccelerators", "n_accelerators" },
+        { "Orphans", "orphans", FIELD_STRUCTS, orphan_fields },
+        { "LastReconcile", "last_reconcile" },
+        {},
+};
+
+/* One line per orphan: "web1 (6f1c...), tenant 'risk'". */
+static char *format_orphans(json_t *orphans) {
+        StrBuf b = {};
+        json_t *o;
+        size_t i;
+
+        if (json_array_size(orphans) == 0)
+                return strdup("none");
+        json_array_foreach(orphans, i, o) {
+                const char *tenant = json_string_value(json_array_get(o, 2));
+
+                strbuf_printf(&b, "%s%s (%s)", i > 0 ? "\n" : "",
+                              strempty(json_string_value(json_array_get(o, 0))),
+                              strempty(json_string_value(json_array_get(o, 1))));
+                if (isempty(tenant))
+                        strbuf_append(&b, ", no tenant");
+                else
+                        strbuf_printf(&b, ", tenant '%s'", tenant);
+        }
+        return strbuf_steal(&b);
+}
+
+int verb_status(char **args) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(json_decrefp) json_t *props = NULL, *j = NULL;
+        _cleanup_(table_freep) Table *t = NULL;
+        _cleanup_free_ char *hv = NULL, *orphans = NULL;
+        char started[OUTPUT_FORMAT_MAX], reconciled[OUTPUT_FORMAT_MAX], n[3][32];
+        int r;
+
+        r = ctl_bus_open(&bus);
+        if (r < 0)
+                return r;
+        r = ctl_get_all(bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, &props);
+        if (r < 0)
+                return r;
+
+        if (arg_output == OUTPUT_JSON) {
+                j = props_to_json(props, status_fields);
+                return ctl_print_json(j);
+        }
+
+        hv = strprintf("%s (%s)", props_string(props, "HypervisorURI"),
+                       props_bool(props, "HypervisorConnected") ? "connected" : "disconnected");
+        orphans = format_orphans(json_object_get(props, "Orphans"));
+        if (!hv || !orphans)
+                return ctl_oom();
+        snprintf(n[0], sizeof(n[0]), "%" PRIu64, props_u64(props, "NTenants"));
+        snprintf(n[1], sizeof(n[1]), "%" PRIu64, props_u64(props, "NInstances"));
+        snprintf(n[2], sizeof(n[2]), "%" PRIu64, props_u64(props, "NAccelerators"));
+
+        t = table_new_fields();
+        if (!t)
+                return ctl_oom();
+        table_add_row(t, "Version", props_string(props, "Version"));
+        table_add_row(t, "Hostname", props_string(props, "Hostname"));
+        table_add_row(t, "Started",
+                      format_timestamp(started, sizeof(started), props_u64(props, "StartedAt")));
+        table_add_row(t, "Hypervisor", hv);
+        table_add_row(t, "Domain type", props_string(props, "DomainType"));
+        table_add_row(t, "State directory", props_string(props, "StateDirectory"));
+        table_add_row(t, "Sysfs root", props_string(props, "SysfsRoot"));
+        table_add_row(t, "Tenants", n[0]);
+        table_add_row(t, "Instances", n[1]);
+        table_add_row(t, "Accelerators", n[2]);
+        table_add_row(t, "Last reconcile",
+                      format_timestamp(reconciled, sizeof(reconciled),
+                                       props_u64(props, "LastReconcile")));
+        table_add_row(t, "Orphans", orphans);
+        return ctl_print_table(t);
+}

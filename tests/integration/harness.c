@@ -1,0 +1,372 @@
+/* Integration harness: see harness.h. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "basic/fileio.h"
+#include "basic/macro.h"
+#include "basic/string-util.h"
+#include "harness.h"
+#include "shared/bus-util.h"
+
+extern char **environ;
+
+const char *harness_src_dir(void) {
+        const char *e = getenv("ARK_SRCDIR");
+        return e ? e : ARK_SRCDIR;
+}
+
+const char *harness_build_dir(void) {
+        static char buf[4096];
+        const char *e = getenv("ARK_BUILD_DIR");
+
+        if (e)
+                return e;
+        snprintf(buf, sizeof(buf), "%s/build", harness_src_dir());
+        return buf;
+}
+
+static void sleep_ms(unsigned ms) {
+        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
+        nanosleep(&ts, NULL);
+}
+
+static pid_t spawn(char *const argv[], const char *out_path, const char *err_path) {
+        posix_spawn_file_actions_t fa;
+        pid_t pid;
+        int r;
+
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        if (out_path)
+                posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (err_path)
+                posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, err_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        if (r != 0) {
+                fprintf(stderr, "harness: cannot run %s: %s\n", argv[0], strerror(r));
+                return -r;
+        }
+        return pid;
+}
+
+static int wait_status(pid_t pid) {
+        int status;
+
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        if (WIFEXITED(status))
+                return WEXITSTATUS(status);
+        if (WIFSIGNALED(status))
+                return 128 + WTERMSIG(status);
+        return -ECHILD;
+}
+
+int harness_setup(Harness *h, const char *host) {
+        char tmpl[] = "/tmp/ark-itest.XXXXXX";
+        _cleanup_free_ char *conf = NULL, *conf_text = NULL, *sock = NULL;
+        char *argv[5];
+
+        *h = (Harness) {};
+        if (!mkdtemp(tmpl))
+                return -errno;
+        chmod(tmpl, 0755);
+        h->tmp = strdup(tmpl);
+        h->fixture = strprintf("%s/tests/fixtures/hosts/%s", harness_src_dir(), host);
+        h->state_dir = strprintf("%s/state", h->tmp);
+        h->libvirt_uri = strprintf("test://%s/host.xml", h->fixture);
+        h->arkd_log = strprintf("%s/arkd.log", h->tmp);
+        sock = strprintf("%s/bus", h->tmp);
+        h->bus_address = strprintf("unix:path=%s", sock);
+        conf = strprintf("%s/bus.conf", h->tmp);
+        if (!h->tmp || !h->fixture || !h->state_dir || !h->libvirt_uri || !h->arkd_log || !sock ||
+            !h->bus_address || !conf)
+                return -ENOMEM;
+
+        conf_text = strprintf(
+                "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+                " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+                "<busconfig><type>session</type><listen>unix:path=%s</listen><auth>EXTERNAL</auth>"
+                "<policy context=\"default\"><allow send_destination=\"*\" eavesdrop=\"true\"/>"
+                "<allow eavesdrop=\"true\"/><allow own=\"*\"/></policy></busconfig>\n",
+                sock);
+        if (!conf_text || write_string_file(conf, conf_text, WRITE_CREATE) < 0)
+                return -EIO;
+
+        argv[0] = (char *) "dbus-daemon";
+        argv[1] = strprintf("--config-file=%s", conf);
+        argv[2] = (char *) "--nofork";
+        argv[3] = (char *) "--nopidfile";
+        argv[4] = NULL;
+        {
+                _cleanup_free_ char *buslog = strprintf("%s/dbus.log", h->tmp);
+                h->bus_pid = spawn(argv, NULL, buslog);
+        }
+        free(argv[1]);
+        if (h->bus_pid < 0)
+                return h->bus_pid;
+        for (int k = 0; k < 200 && !file_exists(sock); k++)
+                sleep_ms(25);
+        if (!file_exists(sock))
+                return -ETIMEDOUT;
+        setenv("ARK_BUS_ADDRESS", h->bus_address, 1);
+        return 0;
+}
+
+sd_bus *harness_bus(Harness *h) {
+        if (!h->bus && ark_bus_open(h->bus_address, &h->bus) < 0)
+                return NULL;
+        return h->bus;
+}
+
+bool harness_arkd_alive(Harness *h) {
+        int status;
+
+        if (h->arkd_pid <= 0)
+                return false;
+        if (waitpid(h->arkd_pid, &status, WNOHANG) == h->arkd_pid) {
+                h->arkd_pid = 0;
+                return false;
+        }
+        return true;
+}
+
+void harness_dump_log(Harness *h) {
+        _cleanup_free_ char *out = NULL;
+
+        if (harness_sh(&out, NULL, "tail -n 40 '%s'", h->arkd_log) >= 0 && out)
+                fprintf(stderr, "---- arkd log (%s) ----\n%s---- end of log ----\n", h->arkd_log, out);
+}
+
+int harness_start_arkd(Harness *h, ...) {
+        _cleanup_free_ char *sysfs = strprintf("%s/sysfs", h->fixture);
+        _cleanup_free_ char *conf = strprintf("%s/ark.conf", h->tmp);
+        _cleanup_free_ char *arkd = strprintf("%s/bin/arkd", harness_build_dir());
+        char *argv[32];
+        size_t n = 0;
+        const char *extra;
+        va_list ap;
+        sd_bus *bus;
+
+        if (!sysfs || !conf || !arkd || write_string_file(conf, "", WRITE_CREATE) < 0)
+                return -ENOMEM;
+        argv[n++] = arkd;
+        argv[n++] = (char *) "--config";
+        argv[n++] = conf;
+        argv[n++] = (char *) "--bus-address";
+        argv[n++] = h->bus_address;
+        argv[n++] = (char *) "--state-dir";
+        argv[n++] = h->state_dir;
+        argv[n++] = (char *) "--libvirt-uri";
+        argv[n++] = h->libvirt_uri;
+        argv[n++] = (char *) "--sysfs-root";
+        argv[n++] = sysfs;
+        argv[n++] = (char *) "--log-level";
+        argv[n++] = (char *) "debug";
+        if (h->domain_type) {
+                argv[n++] = (char *) "--domain-type";
+                argv[n++] = h->domain_type;
+        }
+        va_start(ap, h);
+        while ((extra = va_arg(ap, const char *)) && n < ELEMENTSOF(argv) - 1)
+                argv[n++] = (char *) extra;
+        va_end(ap);
+        argv[n] = NULL;
+
+        {
+                FILE *f = fopen(h->arkd_log, "a");
+                if (f) {
+                        fprintf(f, "==== harness: starting arkd (start #%u)\n", h->arkd_starts + 1);
+                        fclose(f);
+                }
+        }
+        h->arkd_pid = spawn(argv, h->arkd_log, h->arkd_log);
+        if (h->arkd_pid < 0)
+                return h->arkd_pid;
+        h->arkd_starts++;
+
+        bus = harness_bus(h);
+        if (!bus)
+                return -ENOTCONN;
+        for (int k = 0; k < 600; k++) {
+                sd_bus_message *reply = NULL;
+                int has = 0, r;
+
+                if (!harness_arkd_alive(h)) {
+                        fprintf(stderr, "harness: arkd exited during start-up\n");
+                        harness_dump_log(h);
+                        return -1;
+                }
+                r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                       "NameHasOwner", NULL, &reply, "s", ARK_BUS_NAME);
+                if (r >= 0 && sd_bus_message_read(reply, "b", &has) >= 0 && has) {
+                        sd_bus_message_unref(reply);
+                        return 0;
+                }
+                sd_bus_message_unref(reply);
+                sleep_ms(50);
+        }
+        fprintf(stderr, "harness: arkd did not take %s within 30 s\n", ARK_BUS_NAME);
+        harness_dump_log(h);
+        return -1;
+}
+
+int harness_stop_arkd(Harness *h, int sig) {
+        int r;
+
+        if (h->arkd_pid <= 0)
+                return -ESRCH;
+        kill(h->arkd_pid, sig);
+        r = wait_status(h->arkd_pid);
+        h->arkd_pid = 0;
+        return r;
+}
+
+void harness_teardown(Harness *h) {
+        if (h->arkd_pid > 0) {
+                kill(h->arkd_pid, SIGTERM);
+                (void) wait_status(h->arkd_pid);
+        }
+        h->bus = sd_bus_flush_close_unref(h->bus);
+        if (h->bus_pid > 0) {
+                kill(h->bus_pid, SIGTERM);
+                (void) wait_status(h->bus_pid);
+        }
+        if (h->tmp && !getenv("ARK_TEST_KEEP"))
+                (void) rm_rf(h->tmp);
+        else if (h->tmp)
+                fprintf(stderr, "harness: kept %s\n", h->tmp);
+        free(h->tmp);
+        free(h->bus_address);
+        free(h->state_dir);
+        free(h->fixture);
+        free(h->libvirt_uri);
+        free(h->domain_type);
+        free(h->arkd_log);
+        *h = (Harness) {};
+}
+
+static int run_captured(Harness *h, char *const argv[], char **ret_out, char **ret_err) {
+        static unsigned counter;
+        _cleanup_free_ char *o = NULL, *e = NULL;
+        const char *dir = h && h->tmp ? h->tmp : "/tmp";
+        pid_t pid;
+        int r;
+
+        counter++;
+        o = strprintf("%s/out.%d.%u", dir, (int) getpid(), counter);
+        e = strprintf("%s/err.%d.%u", dir, (int) getpid(), counter);
+        if (!o || !e)
+                return -ENOMEM;
+        pid = spawn(argv, o, e);
+        if (pid < 0)
+                return pid;
+        r = wait_status(pid);
+        if (ret_out && read_full_file(o, ret_out, NULL) < 0)
+                *ret_out = strdup("");
+        if (ret_err && read_full_file(e, ret_err, NULL) < 0)
+                *ret_err = strdup("");
+        unlink(o);
+        unlink(e);
+        return r;
+}
+
+int harness_arkctl_argv(Harness *h, char **ret_out, char **ret_err, char *const *args) {
+        _cleanup_free_ char *arkctl = strprintf("%s/bin/arkctl", harness_build_dir());
+        char *argv[64];
+        size_t n = 0;
+
+        if (!arkctl)
+                return -ENOMEM;
+        argv[n++] = arkctl;
+        for (; *args && n < ELEMENTSOF(argv) - 1; args++)
+                argv[n++] = *args;
+        argv[n] = NULL;
+        return run_captured(h, argv, ret_out, ret_err);
+}
+
+int harness_arkctl(Harness *h, char **ret_out, char **ret_err, ...) {
+        char *args[64];
+        size_t n = 0;
+        const char *a;
+        va_list ap;
+
+        va_start(ap, ret_err);
+        while ((a = va_arg(ap, const char *)) && n < ELEMENTSOF(args) - 1)
+                args[n++] = (char *) a;
+        va_end(ap);
+        args[n] = NULL;
+        return harness_arkctl_argv(h, ret_out, ret_err, args);
+}
+
+json_t *harness_arkctl_json(Harness *h, ...) {
+        _cleanup_free_ char *out = NULL, *err = NULL;
+        char *args[64];
+        size_t n = 0;
+        const char *a;
+        json_error_t jerr;
+        json_t *j;
+        va_list ap;
+        int r;
+
+        args[n++] = (char *) "-o";
+        args[n++] = (char *) "json";
+        va_start(ap, h);
+        while ((a = va_arg(ap, const char *)) && n < ELEMENTSOF(args) - 1)
+                args[n++] = (char *) a;
+        va_end(ap);
+        args[n] = NULL;
+        r = harness_arkctl_argv(h, &out, &err, args);
+        if (r != 0) {
+                fprintf(stderr, "harness: arkctl %s exited %d: %s\n", args[2], r, strna(err));
+                return NULL;
+        }
+        j = json_loads(out, 0, &jerr);
+        if (!j)
+                fprintf(stderr, "harness: arkctl output is not JSON (%s): %s\n", jerr.text, strna(out));
+        return j;
+}
+
+int harness_sh(char **ret_out, char **ret_err, const char *fmt, ...) {
+        _cleanup_free_ char *cmd = NULL;
+        char *argv[4];
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&cmd, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        argv[0] = (char *) "sh";
+        argv[1] = (char *) "-c";
+        argv[2] = cmd;
+        argv[3] = NULL;
+        return run_captured(NULL, argv, ret_out, ret_err);
+}
+
+char *harness_get_string(Harness *h, const char *path, const char *iface, const char *prop) {
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        char *s = NULL;
+        int r;
+
+        r = sd_bus_get_property_string(harness_bus(h), ARK_BUS_NAME, path, iface, prop, &e, &s);
+        if (r < 0) {
+                fprintf(stderr, "harness: cannot read %s.%s on %s: %s\n", iface, prop, path, e.message ?: strerror(-r));
+                sd_bus_error_free(&e);
+                return NULL;
+        }
+        return s;
+}

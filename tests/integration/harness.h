@@ -1,0 +1,59 @@
+#pragma once
+
+/* Integration test harness: a private dbus-daemon, arkd on a fixture host (libvirt test driver by
+ * default), arkctl runs with captured output, and a client bus connection. Used by every
+ * tests/integration/test-*.c program. */
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <jansson.h>
+#include <systemd/sd-bus.h>
+
+typedef struct Harness {
+        char *tmp;           /* private temp dir, removed on teardown */
+        char *bus_address;
+        pid_t bus_pid;
+        pid_t arkd_pid;
+        char *state_dir;     /* kept across arkd restarts */
+        char *fixture;       /* tests/fixtures/hosts/<name> */
+        char *libvirt_uri;   /* default test://<fixture>/host.xml; tests may replace it */
+        char *domain_type;   /* NULL = auto */
+        char *arkd_log;
+        unsigned arkd_starts;
+        sd_bus *bus;
+} Harness;
+
+const char *harness_src_dir(void);
+const char *harness_build_dir(void);
+
+/* Creates the temp dir and starts the bus. No arkd yet. Returns 0 or negative errno. */
+int harness_setup(Harness *h, const char *host);
+/* Starts arkd and waits (up to 30 s) until it owns org.ark.Ark1. Extra arkd arguments may follow,
+ * NULL-terminated. Returns 0, or -1 when arkd died or did not become ready (its log is printed). */
+int harness_start_arkd(Harness *h, ...);
+/* Sends sig to arkd and reaps it. Returns its exit status (0..255), 128+signal when killed. */
+int harness_stop_arkd(Harness *h, int sig);
+bool harness_arkd_alive(Harness *h);
+void harness_teardown(Harness *h);
+
+/* Runs build/bin/arkctl with ARK_BUS_ADDRESS set to the harness bus; args NULL-terminated. Returns
+ * the exit status and (when non-NULL) newly allocated stdout and stderr. */
+int harness_arkctl(Harness *h, char **ret_out, char **ret_err, ...);
+/* Same with a NULL-terminated argv array. */
+int harness_arkctl_argv(Harness *h, char **ret_out, char **ret_err, char *const *args);
+/* Runs `arkctl -o json ARGS...`, expects exit 0 and parses stdout. NULL on failure (printed). */
+json_t *harness_arkctl_json(Harness *h, ...);
+
+/* Runs a shell command line (sh -c) and returns its exit status, with output captured like
+ * harness_arkctl(). */
+int harness_sh(char **ret_out, char **ret_err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* A client connection to the harness bus (owned by h). */
+sd_bus *harness_bus(Harness *h);
+
+/* Property helpers on org.ark.Ark1 objects. Return newly allocated strings / values; abort the test
+ * on failure. */
+char *harness_get_string(Harness *h, const char *path, const char *iface, const char *prop);
+
+/* Prints the last lines of arkd's log (for failing tests). */
+void harness_dump_log(Harness *h);

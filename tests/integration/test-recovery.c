@@ -1,0 +1,221 @@
+/* Recovery: arkd restarted (SIGTERM) and killed (SIGKILL) with tenants and VMs in various states
+ * comes back with every record, every VM in its desired state and nothing duplicated; orphan
+ * domains are reported and left alone; a store from a newer arkd and a broken config file are
+ * refused with a clear message. On the libvirt test driver the hypervisor lives inside arkd, so
+ * every restart is like a host reboot: the domains are defined again from the store. */
+
+#include "itest.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "basic/fileio.h"
+#include "basic/macro.h"
+#include "basic/string-util.h"
+
+typedef struct Snapshot {
+        char *text; /* "name tenant state desired id\n" per instance, sorted by name */
+        unsigned n;
+} Snapshot;
+
+static void snapshot_take(Harness *h, Snapshot *s) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *name, *tenant, *type, *state, *desired, *id, *path;
+        StrBuf b = {};
+
+        assert_true(sd_bus_call_method(harness_bus(h), ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
+                                       "ListInstances", NULL, &reply, NULL) >= 0);
+        assert_true(sd_bus_message_enter_container(reply, 'a', "(sssssso)") >= 0);
+        s->n = 0;
+        while (sd_bus_message_read(reply, "(sssssso)", &name, &tenant, &type, &state, &desired, &id, &path) > 0) {
+                strbuf_printf(&b, "%s %s %s %s %s\n", name, tenant, state, desired, id);
+                s->n++;
+        }
+        s->text = strbuf_steal(&b);
+        assert_non_null(s->text);
+}
+
+static void create_world(Harness *h) {
+        assert_arkctl(h, 0, NULL, "tenant", "create", "risk", "--description", "Risk");
+        assert_arkctl(h, 0, NULL, "tenant", "create", "ops");
+        assert_arkctl(h, 0, NULL, "vm", "create", "risk-a", "--tenant", "risk", "--vcpus", "2", "--memory", "2G",
+                      "--disk", "10G", "--start");
+        assert_arkctl(h, 0, NULL, "vm", "create", "risk-b", "--tenant", "risk", "--vcpus", "1", "--memory", "1G");
+        assert_arkctl(h, 0, NULL, "vm", "create", "ops-a", "--tenant", "ops", "--vcpus", "4", "--memory", "4G",
+                      "--start");
+        assert_arkctl(h, 0, NULL, "vm", "create", "ops-b", "--tenant", "ops", "--vcpus", "1", "--memory", "512M",
+                      "--start");
+        assert_arkctl(h, 0, NULL, "vm", "stop", "ops-b");
+}
+
+static void expect_same_world(Harness *h, const Snapshot *before) {
+        Snapshot after = {};
+
+        snapshot_take(h, &after);
+        if (!streq(before->text, after.text))
+                fail_msg("instances differ after restart:\nbefore:\n%safter:\n%s", before->text, after.text);
+        assert_int_equal(after.n, 4);
+        assert_int_equal(itest_get_u32(h, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NTenants"), 2);
+        free(after.text);
+}
+
+static void restart_with(int sig) {
+        Harness h;
+        Snapshot before = {};
+        int r;
+
+        assert_int_equal(harness_setup(&h, "dgx-h100"), 0);
+        assert_int_equal(harness_start_arkd(&h, NULL), 0);
+        create_world(&h);
+        snapshot_take(&h, &before);
+        assert_non_null(strstr(before.text, "risk-a risk running running"));
+        assert_non_null(strstr(before.text, "ops-b ops stopped stopped"));
+
+        for (int round = 0; round < 2; round++) {
+                r = harness_stop_arkd(&h, sig);
+                if (sig == SIGTERM)
+                        assert_int_equal(r, 0);
+                else
+                        assert_int_equal(r, 128 + SIGKILL);
+                assert_int_equal(harness_start_arkd(&h, NULL), 0);
+                expect_same_world(&h, &before);
+        }
+
+        /* Everything still works after recovery. */
+        assert_arkctl(&h, 0, NULL, "vm", "stop", "risk-a");
+        assert_arkctl(&h, 0, NULL, "vm", "delete", "risk-a");
+        assert_arkctl(&h, 0, NULL, "vm", "delete", "risk-b");
+        free(before.text);
+        harness_teardown(&h);
+}
+
+static void test_restart_sigterm(void **state) {
+        restart_with(SIGTERM);
+}
+
+static void test_restart_sigkill(void **state) {
+        restart_with(SIGKILL);
+}
+
+/* A reply means the change is durable: kill -9 right after each create loses nothing. */
+static void test_kill9_right_after_mutation(void **state) {
+        Harness h;
+
+        assert_int_equal(harness_setup(&h, "ws-rtx"), 0);
+        for (int k = 0; k < 3; k++) {
+                char name[32];
+
+                assert_int_equal(harness_start_arkd(&h, NULL), 0);
+                snprintf(name, sizeof(name), "t%d", k);
+                assert_arkctl(&h, 0, NULL, "tenant", "create", name);
+                snprintf(name, sizeof(name), "vm%d", k);
+                assert_arkctl(&h, 0, NULL, "vm", "create", name, "--tenant", "t0", "--vcpus", "1", "--memory", "128M",
+                              "--start");
+                assert_int_equal(harness_stop_arkd(&h, SIGKILL), 128 + SIGKILL);
+        }
+        assert_int_equal(harness_start_arkd(&h, NULL), 0);
+        assert_int_equal(itest_get_u32(&h, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NTenants"), 3);
+        assert_int_equal(itest_get_u32(&h, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 3);
+        {
+                _cleanup_free_ char *s = harness_get_string(&h, "/org/ark/Ark1/instance/vm2", ARK_BUS_IFACE_INSTANCE,
+                                                            "State");
+                assert_string_equal(s, "running");
+        }
+        harness_teardown(&h);
+}
+
+/* A domain with Ark metadata but no record is reported, survives reconciliation, and blocks its name. */
+static void test_orphan_reported(void **state) {
+        _cleanup_free_ char *hostxml = NULL, *orig = NULL, *patched = NULL, *uri = NULL, *out = NULL;
+        const char *domain =
+                "<domain type='test'><name>ghost-vm</name><uuid>5e1f1c1a-0000-4000-8000-00000000beef</uuid>"
+                "<metadata><ark:instance xmlns:ark='https://ark.dev/xmlns/instance/1'><ark:tenant>ghost</ark:tenant>"
+                "<ark:id>5e1f1c1a-0000-4000-8000-00000000beef</ark:id></ark:instance></metadata>"
+                "<memory>524288</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>"
+                "<domain type='test'><name>foreign-vm</name><memory>524288</memory><vcpu>1</vcpu>"
+                "<os><type arch='x86_64'>hvm</type></os></domain>";
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *dname, *duuid, *dtenant;
+        Harness h;
+        char *close_tag;
+
+        assert_int_equal(harness_setup(&h, "dgx-h100"), 0);
+        hostxml = strprintf("%s/host.xml", h.fixture);
+        assert_int_equal(read_full_file(hostxml, &orig, NULL), 0);
+        close_tag = strstr(orig, "</node>");
+        assert_non_null(close_tag);
+        *close_tag = 0;
+        patched = strprintf("%s%s</node>\n", orig, domain);
+        free(h.libvirt_uri);
+        uri = strprintf("%s/host-with-orphan.xml", h.tmp);
+        assert_int_equal(write_string_file(uri, patched, WRITE_CREATE), 0);
+        h.libvirt_uri = strprintf("test://%s", uri);
+        assert_int_equal(harness_start_arkd(&h, NULL), 0);
+
+        for (int round = 0; round < 2; round++) {
+                assert_true(sd_bus_get_property(harness_bus(&h), ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
+                                                "Orphans", NULL, &reply, "a(sss)") >= 0);
+                assert_true(sd_bus_message_enter_container(reply, 'a', "(sss)") >= 0);
+                assert_true(sd_bus_message_read(reply, "(sss)", &dname, &duuid, &dtenant) > 0);
+                assert_string_equal(dname, "ghost-vm");
+                assert_string_equal(duuid, "5e1f1c1a-0000-4000-8000-00000000beef");
+                assert_string_equal(dtenant, "ghost");
+                assert_int_equal(sd_bus_message_read(reply, "(sss)", &dname, &duuid, &dtenant), 0); /* one only */
+                reply = sd_bus_message_unref(reply);
+                /* Reconciling again never deletes it. */
+                assert_true(sd_bus_call_method(harness_bus(&h), ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
+                                               "Reconcile", NULL, NULL, NULL) >= 0);
+        }
+        out = itest_arkctl_expect(&h, 0, NULL, "status", NULL);
+        assert_non_null(strstr(out, "ghost-vm"));
+        /* The name stays taken; the message says why. */
+        assert_arkctl(&h, 0, NULL, "tenant", "create", "ghost");
+        assert_arkctl(&h, 1, "not managed by Ark", "vm", "create", "ghost-vm", "--tenant", "ghost", "--vcpus", "1",
+                      "--memory", "256M");
+        assert_arkctl(&h, 1, "not managed by Ark", "vm", "create", "foreign-vm", "--tenant", "ghost", "--vcpus", "1",
+                      "--memory", "256M");
+        assert_int_equal(itest_get_u32(&h, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 0);
+        harness_teardown(&h);
+}
+
+static void test_newer_store_refused(void **state) {
+        _cleanup_free_ char *out = NULL, *err = NULL, *log = NULL;
+        Harness h;
+
+        assert_int_equal(harness_setup(&h, "no-iommu"), 0);
+        assert_int_equal(harness_start_arkd(&h, NULL), 0);
+        assert_arkctl(&h, 0, NULL, "tenant", "create", "keepme");
+        assert_int_equal(harness_stop_arkd(&h, SIGTERM), 0);
+        assert_int_equal(harness_sh(&out, &err, "sqlite3 '%s/ark.db' 'PRAGMA user_version = 99'", h.state_dir), 0);
+        assert_int_not_equal(harness_start_arkd(&h, NULL), 0);
+        assert_int_equal(read_full_file(h.arkd_log, &log, NULL), 0);
+        assert_non_null(strstr(log, "newer arkd"));
+        harness_teardown(&h);
+}
+
+static void test_bad_config_refused(void **state) {
+        _cleanup_free_ char *conf = NULL, *log = NULL;
+        Harness h;
+
+        assert_int_equal(harness_setup(&h, "no-iommu"), 0);
+        conf = strprintf("%s/bad.conf", h.tmp);
+        assert_int_equal(write_string_file(conf, "[Hypervisor]\nStopTimeoutSec=soon\n", WRITE_CREATE), 0);
+        assert_int_not_equal(harness_start_arkd(&h, "--config", conf, NULL), 0);
+        assert_int_equal(read_full_file(h.arkd_log, &log, NULL), 0);
+        assert_non_null(strstr(log, "bad.conf:2"));
+        assert_non_null(strstr(log, "StopTimeoutSec"));
+        harness_teardown(&h);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_restart_sigterm),
+                cmocka_unit_test(test_restart_sigkill),
+                cmocka_unit_test(test_kill9_right_after_mutation),
+                cmocka_unit_test(test_orphan_reported),
+                cmocka_unit_test(test_newer_store_refused),
+                cmocka_unit_test(test_bad_config_refused),
+        };
+        return cmocka_run_group_tests_name("integration: recovery", tests, NULL, NULL);
+}
