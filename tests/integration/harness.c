@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,22 +41,30 @@ static void sleep_ms(unsigned ms) {
         nanosleep(&ts, NULL);
 }
 
+/* fork + exec with PR_SET_PDEATHSIG: if the test program dies (crash, abort), arkd and the bus die
+ * with it instead of lingering on the machine. */
 static pid_t spawn(char *const argv[], const char *out_path, const char *err_path) {
-        posix_spawn_file_actions_t fa;
-        pid_t pid;
-        int r;
+        pid_t parent = getpid(), pid;
 
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-        if (out_path)
-                posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (err_path)
-                posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, err_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        if (r != 0) {
-                fprintf(stderr, "harness: cannot run %s: %s\n", argv[0], strerror(r));
-                return -r;
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                int fd;
+
+                (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
+                if (getppid() != parent)
+                        _exit(127);
+                fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (fd >= 0)
+                        dup2(fd, STDIN_FILENO);
+                if (out_path && (fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) >= 0)
+                        dup2(fd, STDOUT_FILENO);
+                if (err_path && (fd = open(err_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) >= 0)
+                        dup2(fd, STDERR_FILENO);
+                execvp(argv[0], argv);
+                fprintf(stderr, "harness: cannot run %s: %m\n", argv[0]);
+                _exit(127);
         }
         return pid;
 }

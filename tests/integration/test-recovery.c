@@ -14,6 +14,19 @@
 #include "basic/macro.h"
 #include "basic/string-util.h"
 
+static Harness H;
+
+/* Per-test setup with the fixture host name as the initial state; teardown always runs, also when
+ * an assertion fails half-way, so no arkd or dbus-daemon is left behind. */
+static int setup_host(void **state) {
+        return harness_setup(&H, *state) < 0 ? -1 : 0;
+}
+
+static int teardown_host(void **state) {
+        harness_teardown(&H);
+        return 0;
+}
+
 typedef struct Snapshot {
         char *text; /* "name tenant state desired id\n" per instance, sorted by name */
         unsigned n;
@@ -61,33 +74,31 @@ static void expect_same_world(Harness *h, const Snapshot *before) {
 }
 
 static void restart_with(int sig) {
-        Harness h;
+        Harness *hp = &H;
         Snapshot before = {};
         int r;
 
-        assert_int_equal(harness_setup(&h, "dgx-h100"), 0);
-        assert_int_equal(harness_start_arkd(&h, NULL), 0);
-        create_world(&h);
-        snapshot_take(&h, &before);
+        assert_int_equal(harness_start_arkd(hp, NULL), 0);
+        create_world(hp);
+        snapshot_take(hp, &before);
         assert_non_null(strstr(before.text, "risk-a risk running running"));
         assert_non_null(strstr(before.text, "ops-b ops stopped stopped"));
 
         for (int round = 0; round < 2; round++) {
-                r = harness_stop_arkd(&h, sig);
+                r = harness_stop_arkd(hp, sig);
                 if (sig == SIGTERM)
                         assert_int_equal(r, 0);
                 else
                         assert_int_equal(r, 128 + SIGKILL);
-                assert_int_equal(harness_start_arkd(&h, NULL), 0);
-                expect_same_world(&h, &before);
+                assert_int_equal(harness_start_arkd(hp, NULL), 0);
+                expect_same_world(hp, &before);
         }
 
         /* Everything still works after recovery. */
-        assert_arkctl(&h, 0, NULL, "vm", "stop", "risk-a");
-        assert_arkctl(&h, 0, NULL, "vm", "delete", "risk-a");
-        assert_arkctl(&h, 0, NULL, "vm", "delete", "risk-b");
+        assert_arkctl(hp, 0, NULL, "vm", "stop", "risk-a");
+        assert_arkctl(hp, 0, NULL, "vm", "delete", "risk-a");
+        assert_arkctl(hp, 0, NULL, "vm", "delete", "risk-b");
         free(before.text);
-        harness_teardown(&h);
 }
 
 static void test_restart_sigterm(void **state) {
@@ -100,29 +111,27 @@ static void test_restart_sigkill(void **state) {
 
 /* A reply means the change is durable: kill -9 right after each create loses nothing. */
 static void test_kill9_right_after_mutation(void **state) {
-        Harness h;
+        Harness *hp = &H;
 
-        assert_int_equal(harness_setup(&h, "ws-rtx"), 0);
         for (int k = 0; k < 3; k++) {
                 char name[32];
 
-                assert_int_equal(harness_start_arkd(&h, NULL), 0);
+                assert_int_equal(harness_start_arkd(hp, NULL), 0);
                 snprintf(name, sizeof(name), "t%d", k);
-                assert_arkctl(&h, 0, NULL, "tenant", "create", name);
+                assert_arkctl(hp, 0, NULL, "tenant", "create", name);
                 snprintf(name, sizeof(name), "vm%d", k);
-                assert_arkctl(&h, 0, NULL, "vm", "create", name, "--tenant", "t0", "--vcpus", "1", "--memory", "128M",
+                assert_arkctl(hp, 0, NULL, "vm", "create", name, "--tenant", "t0", "--vcpus", "1", "--memory", "128M",
                               "--start");
-                assert_int_equal(harness_stop_arkd(&h, SIGKILL), 128 + SIGKILL);
+                assert_int_equal(harness_stop_arkd(hp, SIGKILL), 128 + SIGKILL);
         }
-        assert_int_equal(harness_start_arkd(&h, NULL), 0);
-        assert_int_equal(itest_get_u32(&h, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NTenants"), 3);
-        assert_int_equal(itest_get_u32(&h, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 3);
+        assert_int_equal(harness_start_arkd(hp, NULL), 0);
+        assert_int_equal(itest_get_u32(hp, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NTenants"), 3);
+        assert_int_equal(itest_get_u32(hp, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 3);
         {
-                _cleanup_free_ char *s = harness_get_string(&h, "/org/ark/Ark1/instance/vm2", ARK_BUS_IFACE_INSTANCE,
+                _cleanup_free_ char *s = harness_get_string(hp, "/org/ark/Ark1/instance/vm2", ARK_BUS_IFACE_INSTANCE,
                                                             "State");
                 assert_string_equal(s, "running");
         }
-        harness_teardown(&h);
 }
 
 /* A domain with Ark metadata but no record is reported, survives reconciliation, and blocks its name. */
@@ -137,24 +146,23 @@ static void test_orphan_reported(void **state) {
                 "<os><type arch='x86_64'>hvm</type></os></domain>";
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         const char *dname, *duuid, *dtenant;
-        Harness h;
+        Harness *hp = &H;
         char *close_tag;
 
-        assert_int_equal(harness_setup(&h, "dgx-h100"), 0);
-        hostxml = strprintf("%s/host.xml", h.fixture);
+        hostxml = strprintf("%s/host.xml", hp->fixture);
         assert_int_equal(read_full_file(hostxml, &orig, NULL), 0);
         close_tag = strstr(orig, "</node>");
         assert_non_null(close_tag);
         *close_tag = 0;
         patched = strprintf("%s%s</node>\n", orig, domain);
-        free(h.libvirt_uri);
-        uri = strprintf("%s/host-with-orphan.xml", h.tmp);
+        free(hp->libvirt_uri);
+        uri = strprintf("%s/host-with-orphan.xml", hp->tmp);
         assert_int_equal(write_string_file(uri, patched, WRITE_CREATE), 0);
-        h.libvirt_uri = strprintf("test://%s", uri);
-        assert_int_equal(harness_start_arkd(&h, NULL), 0);
+        hp->libvirt_uri = strprintf("test://%s", uri);
+        assert_int_equal(harness_start_arkd(hp, NULL), 0);
 
         for (int round = 0; round < 2; round++) {
-                assert_true(sd_bus_get_property(harness_bus(&h), ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
+                assert_true(sd_bus_get_property(harness_bus(hp), ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
                                                 "Orphans", NULL, &reply, "a(sss)") >= 0);
                 assert_true(sd_bus_message_enter_container(reply, 'a', "(sss)") >= 0);
                 assert_true(sd_bus_message_read(reply, "(sss)", &dname, &duuid, &dtenant) > 0);
@@ -164,58 +172,56 @@ static void test_orphan_reported(void **state) {
                 assert_int_equal(sd_bus_message_read(reply, "(sss)", &dname, &duuid, &dtenant), 0); /* one only */
                 reply = sd_bus_message_unref(reply);
                 /* Reconciling again never deletes it. */
-                assert_true(sd_bus_call_method(harness_bus(&h), ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
+                assert_true(sd_bus_call_method(harness_bus(hp), ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
                                                "Reconcile", NULL, NULL, NULL) >= 0);
         }
-        out = itest_arkctl_expect(&h, 0, NULL, "status", NULL);
+        out = itest_arkctl_expect(hp, 0, NULL, "status", NULL);
         assert_non_null(strstr(out, "ghost-vm"));
         /* The name stays taken; the message says why. */
-        assert_arkctl(&h, 0, NULL, "tenant", "create", "ghost");
-        assert_arkctl(&h, 1, "not managed by Ark", "vm", "create", "ghost-vm", "--tenant", "ghost", "--vcpus", "1",
+        assert_arkctl(hp, 0, NULL, "tenant", "create", "ghost");
+        assert_arkctl(hp, 1, "not managed by Ark", "vm", "create", "ghost-vm", "--tenant", "ghost", "--vcpus", "1",
                       "--memory", "256M");
-        assert_arkctl(&h, 1, "not managed by Ark", "vm", "create", "foreign-vm", "--tenant", "ghost", "--vcpus", "1",
+        assert_arkctl(hp, 1, "not managed by Ark", "vm", "create", "foreign-vm", "--tenant", "ghost", "--vcpus", "1",
                       "--memory", "256M");
-        assert_int_equal(itest_get_u32(&h, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 0);
-        harness_teardown(&h);
+        assert_int_equal(itest_get_u32(hp, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 0);
 }
 
 static void test_newer_store_refused(void **state) {
         _cleanup_free_ char *out = NULL, *err = NULL, *log = NULL;
-        Harness h;
+        Harness *hp = &H;
 
-        assert_int_equal(harness_setup(&h, "no-iommu"), 0);
-        assert_int_equal(harness_start_arkd(&h, NULL), 0);
-        assert_arkctl(&h, 0, NULL, "tenant", "create", "keepme");
-        assert_int_equal(harness_stop_arkd(&h, SIGTERM), 0);
-        assert_int_equal(harness_sh(&out, &err, "sqlite3 '%s/ark.db' 'PRAGMA user_version = 99'", h.state_dir), 0);
-        assert_int_not_equal(harness_start_arkd(&h, NULL), 0);
-        assert_int_equal(read_full_file(h.arkd_log, &log, NULL), 0);
+        assert_int_equal(harness_start_arkd(hp, NULL), 0);
+        assert_arkctl(hp, 0, NULL, "tenant", "create", "keepme");
+        assert_int_equal(harness_stop_arkd(hp, SIGTERM), 0);
+        assert_int_equal(harness_sh(&out, &err, "sqlite3 '%s/ark.db' 'PRAGMA user_version = 99'", hp->state_dir), 0);
+        assert_int_not_equal(harness_start_arkd(hp, NULL), 0);
+        assert_int_equal(read_full_file(hp->arkd_log, &log, NULL), 0);
         assert_non_null(strstr(log, "newer arkd"));
-        harness_teardown(&h);
 }
 
 static void test_bad_config_refused(void **state) {
         _cleanup_free_ char *conf = NULL, *log = NULL;
-        Harness h;
+        Harness *hp = &H;
 
-        assert_int_equal(harness_setup(&h, "no-iommu"), 0);
-        conf = strprintf("%s/bad.conf", h.tmp);
+        conf = strprintf("%s/bad.conf", hp->tmp);
         assert_int_equal(write_string_file(conf, "[Hypervisor]\nStopTimeoutSec=soon\n", WRITE_CREATE), 0);
-        assert_int_not_equal(harness_start_arkd(&h, "--config", conf, NULL), 0);
-        assert_int_equal(read_full_file(h.arkd_log, &log, NULL), 0);
+        assert_int_not_equal(harness_start_arkd(hp, "--config", conf, NULL), 0);
+        assert_int_equal(read_full_file(hp->arkd_log, &log, NULL), 0);
         assert_non_null(strstr(log, "bad.conf:2"));
         assert_non_null(strstr(log, "StopTimeoutSec"));
-        harness_teardown(&h);
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_restart_sigterm),
-                cmocka_unit_test(test_restart_sigkill),
-                cmocka_unit_test(test_kill9_right_after_mutation),
-                cmocka_unit_test(test_orphan_reported),
-                cmocka_unit_test(test_newer_store_refused),
-                cmocka_unit_test(test_bad_config_refused),
+                cmocka_unit_test_prestate_setup_teardown(test_restart_sigterm, setup_host, teardown_host, "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_restart_sigkill, setup_host, teardown_host, "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_kill9_right_after_mutation, setup_host, teardown_host,
+                                                         "ws-rtx"),
+                cmocka_unit_test_prestate_setup_teardown(test_orphan_reported, setup_host, teardown_host, "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_newer_store_refused, setup_host, teardown_host,
+                                                         "no-iommu"),
+                cmocka_unit_test_prestate_setup_teardown(test_bad_config_refused, setup_host, teardown_host,
+                                                         "no-iommu"),
         };
         return cmocka_run_group_tests_name("integration: recovery", tests, NULL, NULL);
 }

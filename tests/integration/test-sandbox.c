@@ -1,0 +1,200 @@
+/* scripts/sandbox as users run it: the fixture hosts' accelerators through arkctl JSON, state kept
+ * with --state across runs, COMMAND's exit status passed through, and everything torn down on exit
+ * and on Ctrl-C. */
+
+#include "itest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "basic/fileio.h"
+#include "basic/macro.h"
+#include "basic/string-util.h"
+
+static json_t *sandbox_json(const char *host, const char *args) {
+        _cleanup_free_ char *out = NULL, *err = NULL;
+        json_error_t jerr;
+        json_t *j;
+        int r;
+
+        r = harness_sh(&out, &err, "'%s/scripts/sandbox' --host %s -- arkctl -o json %s", harness_src_dir(), host,
+                       args);
+        if (r != 0)
+                fail_msg("sandbox --host %s -- arkctl %s exited %d: %s %s", host, args, r, strna(out), strna(err));
+        j = json_loads(out, 0, &jerr);
+        if (!j)
+                fail_msg("not JSON (%s): %s", jerr.text, out);
+        return j;
+}
+
+static const char *jstr(json_t *o, const char *key) {
+        const char *s = json_string_value(json_object_get(o, key));
+        if (!s)
+                fail_msg("key '%s' missing or not a string", key);
+        return s;
+}
+
+static void test_dgx_h100(void **state) {
+        json_t *j = sandbox_json("dgx-h100", "host accelerators"), *a;
+        unsigned numa[2] = {};
+        size_t k;
+
+        assert_true(json_is_array(j));
+        assert_int_equal(json_array_size(j), 8);
+        json_array_foreach(j, k, a) {
+                json_int_t node = json_integer_value(json_object_get(a, "numa_node"));
+
+                assert_string_equal(jstr(a, "vendor_id"), "0x10de");
+                assert_string_equal(jstr(a, "device_id"), "0x2330");
+                assert_non_null(strstr(jstr(a, "model"), "H100"));
+                assert_int_equal(strlen(jstr(a, "address")), 12);
+                assert_true(json_integer_value(json_object_get(a, "iommu_group")) >= 0);
+                assert_int_equal(json_array_size(json_object_get(a, "iommu_group_members")), 1);
+                assert_true(node == 0 || node == 1);
+                numa[node]++;
+        }
+        assert_int_equal(numa[0], 4);
+        assert_int_equal(numa[1], 4);
+        json_decref(j);
+
+        j = sandbox_json("dgx-h100", "host show");
+        assert_int_equal(json_integer_value(json_object_get(j, "cpus")), 224);
+        assert_int_equal(json_array_size(json_object_get(j, "numa_nodes")), 2);
+        assert_true(json_integer_value(json_object_get(j, "memory_bytes")) == (json_int_t) 2 << 40);
+        assert_true(json_is_true(json_object_get(j, "iommu_enabled")));
+        json_decref(j);
+}
+
+static void test_ws_rtx_groups(void **state) {
+        json_t *j = sandbox_json("ws-rtx", "host accelerators"), *a, *m;
+        size_t k, l;
+        unsigned audio = 0, usb = 0, ucsi = 0;
+
+        assert_int_equal(json_array_size(j), 2);
+        json_array_foreach(j, k, a) {
+                json_t *members = json_object_get(a, "iommu_group_members");
+                assert_true(json_array_size(members) >= 2);
+                json_array_foreach(members, l, m) {
+                        const char *cls = jstr(m, "class");
+                        /* every member shares the GPU's bus and device, i.e. is one of its functions */
+                        assert_memory_equal(jstr(m, "address"), jstr(a, "address"), 10);
+                        if (startswith(cls, "0x0403"))
+                                audio++;
+                        else if (startswith(cls, "0x0c03"))
+                                usb++;
+                        else if (startswith(cls, "0x0c80"))
+                                ucsi++;
+                }
+        }
+        assert_int_equal(audio, 2);
+        assert_int_equal(usb, 1);
+        assert_int_equal(ucsi, 1);
+        json_decref(j);
+}
+
+static void test_ascend(void **state) {
+        json_t *j = sandbox_json("ascend-910b", "host accelerators"), *a;
+        size_t k;
+
+        assert_int_equal(json_array_size(j), 8);
+        json_array_foreach(j, k, a) {
+                assert_string_equal(jstr(a, "vendor_id"), "0x19e5");
+                assert_string_equal(jstr(a, "vendor"), "Huawei");
+                assert_non_null(strstr(jstr(a, "model"), "910B"));
+        }
+        json_decref(j);
+}
+
+static void test_no_iommu(void **state) {
+        json_t *j = sandbox_json("no-iommu", "host accelerators"), *a;
+        size_t k;
+
+        assert_int_equal(json_array_size(j), 2);
+        json_array_foreach(j, k, a)
+                assert_int_equal(json_integer_value(json_object_get(a, "iommu_group")), -1);
+        json_decref(j);
+        j = sandbox_json("no-iommu", "host show");
+        assert_true(json_is_false(json_object_get(j, "iommu_enabled")));
+        json_decref(j);
+}
+
+static void test_state_kept_and_exit_status(void **state) {
+        char tmpl[] = "/tmp/ark-sbx-state.XXXXXX";
+        _cleanup_free_ char *out = NULL, *err = NULL, *sbx = NULL;
+        const char *src = harness_src_dir();
+
+        assert_non_null(mkdtemp(tmpl));
+        assert_int_equal(harness_sh(&out, &err,
+                                    "'%s/scripts/sandbox' --state %s -- sh -c 'arkctl tenant create keep && "
+                                    "arkctl vm create keep-vm --tenant keep --vcpus 1 --memory 256M --start'",
+                                    src, tmpl), 0);
+        free(out);
+        free(err);
+        /* A second run on the same state sees it again, running (as after a host reboot). */
+        assert_int_equal(harness_sh(&out, &err, "'%s/scripts/sandbox' --state %s -- arkctl vm show keep-vm", src, tmpl),
+                         0);
+        assert_non_null(strstr(out, "running"));
+        free(out);
+        free(err);
+
+        /* COMMAND's exit status is the sandbox's; its temp dir is gone afterwards. */
+        assert_int_equal(harness_sh(&out, &err, "'%s/scripts/sandbox' -- sh -c 'echo $ARK_SANDBOX; exit 7'", src), 7);
+        sbx = strdup(strstrip(out));
+        assert_true(startswith(sbx, "/tmp/ark-sandbox."));
+        assert_false(file_exists(sbx));
+        free(out);
+        free(err);
+        assert_int_equal(harness_sh(&out, &err, "'%s/scripts/sandbox' --host nosuchhost -- true", src), 2);
+        assert_non_null(strstr(err, "no fixture host 'nosuchhost'"));
+        (void) rm_rf(tmpl);
+}
+
+static void test_ctrl_c_tears_down(void **state) {
+        _cleanup_free_ char *out = NULL, *err = NULL, *dirfile = NULL, *script = NULL, *cmd = NULL, *sbx = NULL;
+        char tmpl[] = "/tmp/ark-sbx-int.XXXXXX";
+        int status;
+        pid_t pid;
+
+        assert_non_null(mkdtemp(tmpl));
+        dirfile = strprintf("%s/dir", tmpl);
+        script = strprintf("%s/scripts/sandbox", harness_src_dir());
+        cmd = strprintf("echo $ARK_SANDBOX > %s; exec sleep 60", dirfile);
+
+        /* Ctrl-C sends SIGINT to the terminal's foreground process group: start the sandbox as the
+         * leader of its own group and signal the whole group. */
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                signal(SIGINT, SIG_DFL);
+                setpgid(0, 0);
+                execl(script, script, "--", "sh", "-c", cmd, (char *) NULL);
+                _exit(127);
+        }
+        for (int k = 0; k < 400 && !file_exists(dirfile); k++)
+                usleep(50000);
+        usleep(100000);
+        assert_true(read_one_line_file(dirfile, &sbx) == 0 && startswith(sbx, "/tmp/ark-sandbox."));
+        assert_int_equal(kill(-pid, SIGINT), 0);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_not_equal(WEXITSTATUS(status), 0);
+        assert_false(file_exists(sbx));
+        /* No arkd of that sandbox survives. */
+        assert_int_equal(harness_sh(&out, &err, "pgrep -f '[a]rkd.*%s'", sbx), 1);
+        (void) rm_rf(tmpl);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_dgx_h100),
+                cmocka_unit_test(test_ws_rtx_groups),
+                cmocka_unit_test(test_ascend),
+                cmocka_unit_test(test_no_iommu),
+                cmocka_unit_test(test_state_kept_and_exit_status),
+                cmocka_unit_test(test_ctrl_c_tears_down),
+        };
+        return cmocka_run_group_tests_name("integration: sandbox", tests, NULL, NULL);
+}
