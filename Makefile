@@ -128,6 +128,8 @@ $(addprefix $(O)/tests/,$(itests-y)): $(O)/tests/%: $(O)/obj/tests/integration/%
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
+.SECONDARY:
+
 -include $(shell find $(O)/obj -name '*.d' 2>/dev/null)
 
 # ----------------------------------------------------------------------------- config targets

@@ -125,9 +125,9 @@ void instance_set_state(Instance *i, InstanceState state, const char *reason) {
                 return;
         }
         snprintf(f_instance, sizeof(f_instance), "ARK_INSTANCE=%s", i->name);
-        snprintf(f_state, sizeof(f_state), "ARK_STATE=%s", instance_state_to_string(state));
+        snprintf(f_state, sizeof(f_state), "ARK_STATE=%s", strna(instance_state_to_string(state)));
         log_struct(LOG_INFO, 0, "MESSAGE_ID=" ARK_MESSAGE_INSTANCE_STATE, f_instance, f_state, NULL,
-                   "Instance '%s' is %s (%s).", i->name, instance_state_to_string(state), strna(reason));
+                   "Instance '%s' is %s (%s).", i->name, strna(instance_state_to_string(state)), strna(reason));
         i->state = state;
         instance_emit_state_changed(i);
 }
