@@ -82,7 +82,7 @@ LIBSHARED := $(O)/lib/libshared.a
 LIBARKD := $(O)/lib/libarkd.a
 AUTOCONF := $(O)/include/generated/autoconf.h
 
-.PHONY: all clean distclean test check-unit check-integration run deps menuconfig help \
+.PHONY: all clean install distclean test check-unit check-integration run deps menuconfig help \
 	oldconfig savedefconfig bench
 all: $(addprefix $(BIN)/,$(bin-y)) $(addprefix $(O)/tests/,$(tests-y) $(itests-y))
 
@@ -146,6 +146,29 @@ menuconfig oldconfig:
 savedefconfig:
 	$(Q)cd $(SRCDIR) && $(PYTHON) -m savedefconfig --kconfig Kconfig --out $(O)/defconfig
 	@echo "Wrote $(O)/defconfig"
+
+# ----------------------------------------------------------------------------- install
+PREFIX ?= /usr
+SYSCONFDIR ?= /etc
+DESTDIR ?=
+install: $(addprefix $(BIN)/,$(bin-y))
+ifeq ($(CONFIG_ARKD),y)
+	install -D -m 0755 $(BIN)/arkd $(DESTDIR)$(PREFIX)/sbin/arkd
+	install -D -m 0644 $(SRCDIR)/appliance/data/arkd.service $(DESTDIR)/lib/systemd/system/arkd.service
+	install -D -m 0644 $(SRCDIR)/appliance/data/org.ark.Ark1.conf \
+		$(DESTDIR)$(PREFIX)/share/dbus-1/system.d/org.ark.Ark1.conf
+	test -e $(DESTDIR)$(SYSCONFDIR)/ark/ark.conf || \
+		install -D -m 0644 $(SRCDIR)/appliance/data/ark.conf $(DESTDIR)$(SYSCONFDIR)/ark/ark.conf
+	install -D -m 0644 $(SRCDIR)/docs/api.md $(DESTDIR)$(PREFIX)/share/doc/ark/api.md
+endif
+ifeq ($(CONFIG_ARKCTL),y)
+	install -D -m 0755 $(BIN)/arkctl $(DESTDIR)$(PREFIX)/bin/arkctl
+	install -D -m 0644 $(SRCDIR)/docs/man/arkctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/arkctl.1
+endif
+ifeq ($(CONFIG_ARKCTL_BASH_COMPLETION),y)
+	install -D -m 0644 $(SRCDIR)/ctl/completion/arkctl.bash \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/arkctl
+endif
 
 # ----------------------------------------------------------------------------- dev targets
 deps:
