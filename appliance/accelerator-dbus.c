@@ -9,13 +9,6 @@
 #include "manager.h"
 #include "shared/bus-util.h"
 
-static int property_get_string_ptr(sd_bus *bus, const char *path, const char *interface,
-                                   const char *property, sd_bus_message *reply, void *userdata,
-                                   sd_bus_error *error) {
-        char **s = userdata;
-        return sd_bus_message_append(reply, "s", strempty(*s));
-}
-
 static int property_get_address(sd_bus *bus, const char *path, const char *interface, const char *property,
                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Accelerator *a = userdata;
@@ -57,18 +50,18 @@ const sd_bus_vtable accelerator_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Class", "u", NULL, offsetof(Accelerator, class), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("VendorName", "s", property_get_vendor_name, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Model", "s", property_get_string_ptr, offsetof(Accelerator, model), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Model", "s", bus_property_get_string_ptr, offsetof(Accelerator, model), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("MemoryBytes", "t", NULL, offsetof(Accelerator, memory_bytes), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("IOMMUGroup", "i", NULL, offsetof(Accelerator, iommu_group), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("IOMMUGroupMembers", "a(sqqusb)", property_get_members, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("NUMANode", "i", NULL, offsetof(Accelerator, numa_node), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("LinkSpeed", "s", property_get_string_ptr, offsetof(Accelerator, link_speed),
+        SD_BUS_PROPERTY("LinkSpeed", "s", bus_property_get_string_ptr, offsetof(Accelerator, link_speed),
                         SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("LinkWidth", "u", NULL, offsetof(Accelerator, link_width), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("MaxLinkSpeed", "s", property_get_string_ptr, offsetof(Accelerator, max_link_speed),
+        SD_BUS_PROPERTY("MaxLinkSpeed", "s", bus_property_get_string_ptr, offsetof(Accelerator, max_link_speed),
                         SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("MaxLinkWidth", "u", NULL, offsetof(Accelerator, max_link_width), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Driver", "s", property_get_string_ptr, offsetof(Accelerator, driver), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Driver", "s", bus_property_get_string_ptr, offsetof(Accelerator, driver), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_VTABLE_END,
 };
 

@@ -6,16 +6,10 @@
 #include <systemd/sd-bus.h>
 
 #include "basic/macro.h"
+#include "basic/string-util.h"
 #include "instance.h"
 #include "manager.h"
 #include "shared/bus-util.h"
-
-static int property_get_string_ptr(sd_bus *bus, const char *path, const char *interface,
-                                   const char *property, sd_bus_message *reply, void *userdata,
-                                   sd_bus_error *error) {
-        char **s = userdata;
-        return sd_bus_message_append(reply, "s", strempty(*s));
-}
 
 static int property_get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -33,12 +27,6 @@ static int property_get_uuid(sd_bus *bus, const char *path, const char *interfac
                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Instance *i = userdata;
         return sd_bus_message_append(reply, "s", i->uuid);
-}
-
-static int property_get_bool(sd_bus *bus, const char *path, const char *interface, const char *property,
-                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        bool *b = userdata;
-        return sd_bus_message_append(reply, "b", (int) *b);
 }
 
 static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -104,24 +92,24 @@ static int method_get_xml(sd_bus_message *msg, void *userdata, sd_bus_error *err
 
 const sd_bus_vtable instance_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY("Name", "s", property_get_string_ptr, offsetof(Instance, name), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Name", "s", bus_property_get_string_ptr, offsetof(Instance, name), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Id", "s", property_get_uuid, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Tenant", "s", property_get_string_ptr, offsetof(Instance, tenant), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Type", "s", property_get_string_ptr, offsetof(Instance, type), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Tenant", "s", bus_property_get_string_ptr, offsetof(Instance, tenant), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Type", "s", bus_property_get_string_ptr, offsetof(Instance, type), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("VCPUs", "u", NULL, offsetof(Instance, vcpus), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("MemoryBytes", "t", NULL, offsetof(Instance, memory_bytes), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("DiskPath", "s", property_get_string_ptr, offsetof(Instance, disk_path),
+        SD_BUS_PROPERTY("DiskPath", "s", bus_property_get_string_ptr, offsetof(Instance, disk_path),
                         SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("DiskBytes", "t", NULL, offsetof(Instance, disk_bytes), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("DiskOwned", "b", property_get_bool, offsetof(Instance, disk_owned), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Image", "s", property_get_string_ptr, offsetof(Instance, image), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Kernel", "s", property_get_string_ptr, offsetof(Instance, kernel), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Initrd", "s", property_get_string_ptr, offsetof(Instance, initrd), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Cmdline", "s", property_get_string_ptr, offsetof(Instance, cmdline), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("ConsoleLog", "s", property_get_string_ptr, offsetof(Instance, console_log),
+        SD_BUS_PROPERTY("DiskOwned", "b", bus_property_get_bool, offsetof(Instance, disk_owned), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Image", "s", bus_property_get_string_ptr, offsetof(Instance, image), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Kernel", "s", bus_property_get_string_ptr, offsetof(Instance, kernel), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Initrd", "s", bus_property_get_string_ptr, offsetof(Instance, initrd), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Cmdline", "s", bus_property_get_string_ptr, offsetof(Instance, cmdline), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ConsoleLog", "s", bus_property_get_string_ptr, offsetof(Instance, console_log),
                         SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("StateReason", "s", property_get_string_ptr, offsetof(Instance, state_reason),
+        SD_BUS_PROPERTY("StateReason", "s", bus_property_get_string_ptr, offsetof(Instance, state_reason),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("DesiredState", "s", property_get_desired, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("CreatedAt", "t", NULL, offsetof(Instance, created_usec), SD_BUS_VTABLE_PROPERTY_CONST),
@@ -152,25 +140,14 @@ int instance_object_find(sd_bus *bus, const char *path, const char *interface, v
 }
 
 int instance_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+        _cleanup_strv_free_ char **l = NULL;
         Manager *m = userdata;
-        char **l;
-        size_t n = 0, k = 0;
 
         LIST_FOREACH(instances, i, m->instances)
-                n++;
-        l = calloc(n + 1, sizeof(char *));
-        if (!l)
-                return -ENOMEM;
-        LIST_FOREACH(instances, i, m->instances) {
-                l[k] = strdup(i->path);
-                if (!l[k]) {
-                        for (size_t j = 0; j < k; j++)
-                                free(l[j]);
-                        free(l);
+                if (strv_extend(&l, i->path) < 0)
                         return -ENOMEM;
-                }
-                k++;
-        }
-        *nodes = l;
+        if (!l && !(l = calloc(1, sizeof(char *))))
+                return -ENOMEM;
+        *nodes = TAKE_PTR(l);
         return 1;
 }

@@ -38,12 +38,6 @@ static int property_get_hostname(sd_bus *bus, const char *path, const char *inte
         return sd_bus_message_append(reply, "s", buf);
 }
 
-static int property_get_string_ptr(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        char **s = userdata;
-        return sd_bus_message_append(reply, "s", strempty(*s));
-}
-
 static int property_get_host_u(sd_bus *bus, const char *path, const char *interface, const char *property,
                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
@@ -415,15 +409,15 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Hostname", "s", property_get_hostname, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("StartedAt", "t", NULL, offsetof(Manager, started_usec), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("StateDirectory", "s", property_get_string_ptr, offsetof(Manager, config.state_dir),
+        SD_BUS_PROPERTY("StateDirectory", "s", bus_property_get_string_ptr, offsetof(Manager, config.state_dir),
                         SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("SysfsRoot", "s", property_get_string_ptr, offsetof(Manager, config.sysfs_root),
+        SD_BUS_PROPERTY("SysfsRoot", "s", bus_property_get_string_ptr, offsetof(Manager, config.sysfs_root),
                         SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("HypervisorURI", "s", property_get_string_ptr, offsetof(Manager, config.libvirt_uri),
+        SD_BUS_PROPERTY("HypervisorURI", "s", bus_property_get_string_ptr, offsetof(Manager, config.libvirt_uri),
                         SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("DomainType", "s", property_get_domain_type, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("HypervisorConnected", "b", property_get_connected, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("CPUModel", "s", property_get_string_ptr, offsetof(Manager, host.cpu_model),
+        SD_BUS_PROPERTY("CPUModel", "s", bus_property_get_string_ptr, offsetof(Manager, host.cpu_model),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("CPUs", "u", property_get_host_u, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Sockets", "u", property_get_host_u, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),

@@ -5,6 +5,7 @@
 #include <systemd/sd-bus.h>
 
 #include "basic/macro.h"
+#include "basic/string-util.h"
 #include "manager.h"
 #include "shared/bus-util.h"
 #include "tenant.h"
@@ -14,13 +15,6 @@ static int property_get_n_instances(sd_bus *bus, const char *path, const char *i
                                     sd_bus_error *error) {
         Tenant *t = userdata;
         return sd_bus_message_append(reply, "u", tenant_count_instances(t));
-}
-
-static int property_get_string_ptr(sd_bus *bus, const char *path, const char *interface,
-                                   const char *property, sd_bus_message *reply, void *userdata,
-                                   sd_bus_error *error) {
-        char **s = userdata;
-        return sd_bus_message_append(reply, "s", strempty(*s));
 }
 
 static int method_set_description(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -47,8 +41,8 @@ static int method_delete(sd_bus_message *msg, void *userdata, sd_bus_error *erro
 
 const sd_bus_vtable tenant_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY("Name", "s", property_get_string_ptr, offsetof(Tenant, name), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Description", "s", property_get_string_ptr, offsetof(Tenant, description),
+        SD_BUS_PROPERTY("Name", "s", bus_property_get_string_ptr, offsetof(Tenant, name), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Description", "s", bus_property_get_string_ptr, offsetof(Tenant, description),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("CreatedAt", "t", NULL, offsetof(Tenant, created_usec), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("NInstances", "u", property_get_n_instances, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
@@ -76,25 +70,14 @@ int tenant_object_find(sd_bus *bus, const char *path, const char *interface, voi
 }
 
 int tenant_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+        _cleanup_strv_free_ char **l = NULL;
         Manager *m = userdata;
-        char **l = NULL;
-        size_t n = 0, k = 0;
 
         LIST_FOREACH(tenants, t, m->tenants)
-                n++;
-        l = calloc(n + 1, sizeof(char *));
-        if (!l)
-                return -ENOMEM;
-        LIST_FOREACH(tenants, t, m->tenants) {
-                l[k] = strdup(t->path);
-                if (!l[k]) {
-                        for (size_t j = 0; j < k; j++)
-                                free(l[j]);
-                        free(l);
+                if (strv_extend(&l, t->path) < 0)
                         return -ENOMEM;
-                }
-                k++;
-        }
-        *nodes = l;
+        if (!l && !(l = calloc(1, sizeof(char *))))
+                return -ENOMEM;
+        *nodes = TAKE_PTR(l);
         return 1;
 }

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdbool.h>
 
 #include "basic/macro.h"
 #include "bus-util.h"
@@ -50,4 +51,16 @@ int ark_bus_open(const char *address, sd_bus **ret) {
         }
         *ret = TAKE_PTR(bus);
         return 0;
+}
+
+int bus_property_get_string_ptr(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        char **s = userdata;
+        return sd_bus_message_append(reply, "s", strempty(*s));
+}
+
+int bus_property_get_bool(sd_bus *bus, const char *path, const char *interface, const char *property,
+                          sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        bool *b = userdata;
+        return sd_bus_message_append(reply, "b", (int) *b);
 }

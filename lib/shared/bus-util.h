@@ -35,3 +35,10 @@ int ark_bus_error_map_register(void);
  * empty.
  * Returns 0 and a started connection, or a negative errno. */
 int ark_bus_open(const char *address, sd_bus **ret);
+
+/* sd-bus property getters for struct fields (use with offsetof): a `char *` field, NULL shown as
+ * "", and a `bool` field. */
+int bus_property_get_string_ptr(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error);
+int bus_property_get_bool(sd_bus *bus, const char *path, const char *interface, const char *property,
+                          sd_bus_message *reply, void *userdata, sd_bus_error *error);

@@ -77,6 +77,26 @@ static void test_status(void **state) {
         assert_int_equal(itest_get_u32(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CPUs"), 224);
         assert_arkctl(&H, 0, NULL, "status");
         assert_arkctl(&H, 0, NULL, "host", "show");
+
+        /* The ObjectManager lists every accelerator object with its properties. */
+        {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                unsigned n_acc = 0;
+                const char *path;
+
+                assert_true(sd_bus_call_method(harness_bus(&H), ARK_BUS_NAME, ARK_BUS_PATH,
+                                               "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL, &reply,
+                                               NULL) >= 0);
+                assert_true(sd_bus_message_enter_container(reply, 'a', "{oa{sa{sv}}}") >= 0);
+                while (sd_bus_message_enter_container(reply, 'e', "oa{sa{sv}}") > 0) {
+                        assert_true(sd_bus_message_read(reply, "o", &path) >= 0);
+                        if (startswith(path, ARK_BUS_PREFIX_ACCELERATOR "/"))
+                                n_acc++;
+                        assert_true(sd_bus_message_skip(reply, "a{sa{sv}}") >= 0);
+                        assert_true(sd_bus_message_exit_container(reply) >= 0);
+                }
+                assert_int_equal(n_acc, 8);
+        }
 }
 
 static void test_tenant_lifecycle(void **state) {
