@@ -170,6 +170,45 @@ static void test_vm_lifecycle(void **state) {
         assert_arkctl(&H, 1, "does not exist", "vm", "show", "risk-vm1");
 }
 
+/* --image: a qcow2 overlay on a given base file or on a store image, sized --disk when given. */
+static void test_vm_image(void **state) {
+        _cleanup_free_ char *base = NULL, *out = NULL, *err = NULL, *disk = NULL, *path = NULL, *images = NULL;
+        json_t *j;
+
+        base = strprintf("%s/base.qcow2", H.tmp);
+        assert_int_equal(harness_sh(&out, &err, "qemu-img create -q -f qcow2 '%s' 1G", base), 0);
+        free(out);
+        free(err);
+        assert_arkctl(&H, 0, NULL, "vm", "create", "img-path", "--tenant", "risk", "--vcpus", "1", "--memory", "512M",
+                      "--image", base, "--disk", "4G");
+        j = harness_arkctl_json(&H, "vm", "show", "img-path", NULL);
+        assert_non_null(j);
+        assert_string_equal(json_string_value(json_object_get(j, "image")), base);
+        disk = strdup(json_string_value(json_object_get(j, "disk_path")));
+        assert_true(json_is_true(json_object_get(j, "disk_owned")));
+        json_decref(j);
+        assert_int_equal(harness_sh(&out, &err, "qemu-img info '%s'", disk), 0);
+        assert_non_null(strstr(out, "virtual size: 4 GiB"));
+        assert_non_null(strstr(out, base)); /* backing file */
+        free(out);
+        free(err);
+
+        /* A store image by name. */
+        images = strprintf("%s/images", H.state_dir);
+        assert_int_equal(harness_sh(&out, &err, "cp '%s' '%s/ubuntu.qcow2'", base, images), 0);
+        assert_arkctl(&H, 0, NULL, "vm", "create", "img-store", "--tenant", "risk", "--vcpus", "1", "--memory",
+                      "512M", "--image", "ubuntu.qcow2");
+        assert_arkctl(&H, 1, "not in the image store", "vm", "create", "img-missing", "--tenant", "risk", "--vcpus",
+                      "1", "--memory", "512M", "--image", "nope.qcow2");
+        assert_arkctl(&H, 1, "Image", "vm", "create", "img-missing", "--tenant", "risk", "--vcpus", "1", "--memory",
+                      "512M", "--image", "/nonexistent/base.qcow2");
+
+        assert_arkctl(&H, 0, NULL, "vm", "delete", "img-path");
+        assert_arkctl(&H, 0, NULL, "vm", "delete", "img-store");
+        assert_false(file_exists(disk));
+        assert_true(file_exists(base)); /* the base image is not Ark's to delete */
+}
+
 static void test_force_off(void **state) {
         _cleanup_free_ char *s = NULL;
 
@@ -401,6 +440,7 @@ int main(void) {
                 cmocka_unit_test(test_status),
                 cmocka_unit_test(test_tenant_lifecycle),
                 cmocka_unit_test(test_vm_lifecycle),
+                cmocka_unit_test(test_vm_image),
                 cmocka_unit_test(test_force_off),
                 cmocka_unit_test(test_bad_input),
                 cmocka_unit_test(test_named_errors),
