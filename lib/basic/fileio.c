@@ -134,8 +134,17 @@ int mkdir_p(const char *path, mode_t mode) {
                         return -errno;
                 *s = '/';
         }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return -errno;
+        if (mkdir(p, mode) < 0) {
+                struct stat st;
+
+                if (errno != EEXIST)
+                        return -errno;
+                /* Something is there already: only a directory (or a link to one) will do. */
+                if (stat(p, &st) < 0)
+                        return -errno;
+                if (!S_ISDIR(st.st_mode))
+                        return -ENOTDIR;
+        }
         return 0;
 }
 

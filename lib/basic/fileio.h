@@ -18,7 +18,8 @@ typedef enum WriteFlags {
         WRITE_NEWLINE = 1 << 2,
 } WriteFlags;
 int write_string_file(const char *path, const char *s, WriteFlags flags);
-/* mkdir -p with mode for created components. */
+/* mkdir -p with mode for created components. -ENOTDIR if the path or a component exists and is
+ * not a directory. Does not log. */
 int mkdir_p(const char *path, mode_t mode);
 /* Joins path components with exactly one '/' between them. NULL on OOM. */
 char *path_join(const char *a, const char *b);

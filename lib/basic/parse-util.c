@@ -159,6 +159,11 @@ const char *format_bytes(char *buf, size_t l, uint64_t bytes) {
                 unit <<= 10;
                 i++;
         }
+        /* One decimal rounds 1023.95 and above up to "1024.0": show those in the next unit. */
+        if (bytes % unit != 0 && i + 1 < ELEMENTSOF(suffix) && (double) bytes / (double) unit >= 1023.95) {
+                unit <<= 10;
+                i++;
+        }
         if (bytes % unit == 0)
                 snprintf(buf, l, "%llu %s", (unsigned long long) (bytes / unit), suffix[i]);
         else

@@ -53,8 +53,9 @@ int db_schema_version(sqlite3 *db) {
         r = db_prepare(db, "PRAGMA user_version", &st);
         if (r < 0)
                 return r;
-        if (sqlite3_step(st) != SQLITE_ROW)
-                return -EIO;
+        r = sqlite3_step(st);
+        if (r != SQLITE_ROW)
+                return r == SQLITE_DONE ? -EIO : (db_errno(r) ?: -EIO);
         return sqlite3_column_int(st, 0);
 }
 
@@ -137,7 +138,14 @@ int db_open(const char *path, const DbMigration *migrations, size_t n_migrations
         (void) sqlite3_busy_timeout(db, 5000);
         (void) sqlite3_extended_result_codes(db, 0);
 
-        r = db_exec(db, "PRAGMA journal_mode = WAL");
+        /* Refuse a newer schema before anything that writes to the file: switching the journal
+         * mode of a rollback-journal database rewrites its header, and the newer arkd (after a
+         * rollback to the other A/B slot) must find its store exactly as it left it. */
+        r = db_schema_version(db);
+        if (r >= 0 && (size_t) r > n_migrations)
+                r = -EPROTO;
+        if (r >= 0)
+                r = db_exec(db, "PRAGMA journal_mode = WAL");
         if (r >= 0)
                 r = db_exec(db, "PRAGMA synchronous = FULL");
         if (r >= 0)

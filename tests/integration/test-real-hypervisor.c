@@ -1,0 +1,642 @@
+/* Real hypervisor: arkd drives the system libvirtd (qemu:///system, QEMU under TCG) and boots a
+ * Debian kernel with a busybox initramfs (tests/integration/guest/build-initramfs.sh) whose /init
+ * prints "ARK-GUEST-READY marker=<name> uuid=<SMBIOS UUID>" on the serial console. Steps, each
+ * needing the ones before it:
+ *   1. create a tenant and VM a (kernel, initrd, a 64 MiB disk), start it, wait for the marker in
+ *      its ConsoleLog; the UUID in the marker is the instance Id;
+ *   2. kill -9 arkd and start it again: a is adopted (same record, same QEMU process), one domain;
+ *   3. create VM b (left stopped), kill -9 again: b stays stopped, a keeps running, nothing twice;
+ *   4. kill -9, and while arkd is down destroy a and start b behind its back (virsh): arkd comes
+ *      back and restores both desired states (starts a again, shuts b down gracefully);
+ *   5. stop a (ACPI power button, --timeout 5), delete both: libvirt no longer knows them, and
+ *      their disk and console logs are gone.
+ *
+ * Skipped (exit 0, reason printed) when not root, when scripts/libvirtd-up cannot bring up
+ * libvirtd, or when QEMU or a kernel under /boot is missing; past those checks every failure is
+ * real. Domains are named rhv-<random>-a/-b, so parallel runs do not collide; only those are ever
+ * touched, and teardown destroys and undefines them even when a step failed.
+ * Environment: ARK_TEST_KEEP=1 keeps the temp dir (arkd log, state, guest); ARK_RHV_BOOT_TIMEOUT
+ * (seconds, default 90) bounds each wait for the marker; ARK_GUEST_KERNEL picks the guest kernel. */
+
+#include "itest.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "basic/fileio.h"
+#include "basic/macro.h"
+#include "basic/string-util.h"
+
+#define URI "qemu:///system"
+#define VIRSH "virsh -q -c " URI
+#define MARKER "ARK-GUEST-READY"
+#define BOOT_TIMEOUT_SEC 90 /* ARK_RHV_BOOT_TIMEOUT overrides (to try the failure path) */
+#define STOP_TIMEOUT "5"
+
+typedef struct Vm {
+        char *name;
+        char *id;          /* Instance Id = domain UUID */
+        char *console_log;
+        char *disk_path;
+        bool created;      /* a define was attempted: teardown cleans the domain up */
+} Vm;
+
+static struct {
+        Harness h;
+        bool harness_up;
+        char *skip_reason; /* non-NULL: every test skips */
+        char *tenant;
+        char *kernel;
+        char *initrd;
+        Vm a, b;           /* a: the booted guest; b: the VM meant to stay stopped */
+        unsigned steps_ok; /* each test needs the ones before it */
+        double t_start;
+        unsigned boot_timeout;
+} E;
+
+static double now_sec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(unsigned ms) {
+        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
+        nanosleep(&ts, NULL);
+}
+
+#define timing(...)                                                    \
+        do {                                                           \
+                fprintf(stderr, "[ timing   ] " __VA_ARGS__);          \
+                fputc('\n', stderr);                                   \
+        } while (0)
+
+/* Runs a shell command; returns its exit status and its trimmed stdout (free it) in *ret_out. */
+static int sh(char **ret_out, const char *cmd) {
+        _cleanup_free_ char *out = NULL, *err = NULL;
+        int r;
+
+        r = harness_sh(&out, &err, "%s", cmd);
+        if (ret_out) {
+                *ret_out = out ? strdup(strstrip(out)) : strdup("");
+                assert_non_null(*ret_out);
+        }
+        if (r != 0 && err && *err && getenv("ARK_TEST_VERBOSE"))
+                fprintf(stderr, "  (%s: exit %d: %s)\n", cmd, r, strstrip(err));
+        return r;
+}
+
+/* `virsh ARGS` on qemu:///system; returns the exit status and trimmed stdout when ret_out is set. */
+static int virsh(char **ret_out, const char *args) {
+        _cleanup_free_ char *cmd = strprintf(VIRSH " %s", args);
+
+        assert_non_null(cmd);
+        return sh(ret_out, cmd);
+}
+
+/* How many domains of exactly this name libvirt knows (active or not). */
+static unsigned domains_named(const char *name) {
+        _cleanup_free_ char *out = NULL;
+        unsigned n = 0;
+        char *p, *save = NULL;
+
+        assert_int_equal(virsh(&out, "list --all --name"), 0);
+        for (p = strtok_r(out, "\n", &save); p; p = strtok_r(NULL, "\n", &save))
+                if (streq(strstrip(p), name))
+                        n++;
+        return n;
+}
+
+/* Domains of this run: every name starts with the tenant name ("rhv-<random>-"). */
+static unsigned domains_of_run(void) {
+        _cleanup_free_ char *out = NULL, *prefix = strprintf("%s-", E.tenant);
+        unsigned n = 0;
+        char *p, *save = NULL;
+
+        assert_non_null(prefix);
+        assert_int_equal(virsh(&out, "list --all --name"), 0);
+        for (p = strtok_r(out, "\n", &save); p; p = strtok_r(NULL, "\n", &save))
+                if (startswith(strstrip(p), prefix))
+                        n++;
+        return n;
+}
+
+static char *domain_field(const char *verb, const char *name) {
+        _cleanup_free_ char *args = strprintf("%s '%s'", verb, name);
+        char *out = NULL;
+
+        assert_non_null(args);
+        if (virsh(&out, args) != 0)
+                out = mfree(out);
+        return out;
+}
+
+/* `arkctl -o json vm show NAME` as a JSON object (abort the test when arkctl fails). */
+static json_t *vm_show(const char *name) {
+        json_t *j = harness_arkctl_json(&E.h, "vm", "show", name, NULL);
+
+        if (!j) {
+                harness_dump_log(&E.h);
+                fail_msg("arkctl vm show %s failed", name);
+        }
+        return j;
+}
+
+static const char *jstr(json_t *j, const char *key) {
+        const char *s = json_string_value(json_object_get(j, key));
+
+        if (!s)
+                fail_msg("arkctl output has no string '%s'", key);
+        return s;
+}
+
+static void expect_vm(const Vm *vm, const char *state, const char *desired) {
+        _cleanup_(json_decrefp) json_t *j = vm_show(vm->name);
+
+        if (!streq(jstr(j, "state"), state) || !streq(jstr(j, "desired_state"), desired)) {
+                harness_dump_log(&E.h);
+                fail_msg("VM '%s' is %s (%s), desired %s; expected %s, desired %s", vm->name, jstr(j, "state"),
+                         json_string_value(json_object_get(j, "state_reason")), jstr(j, "desired_state"), state,
+                         desired);
+        }
+        assert_string_equal(jstr(j, "id"), vm->id);
+}
+
+/* Polls `arkctl vm show` until the VM is in `state` (the lifecycle event may follow a reply);
+ * returns the seconds it took. */
+static double wait_for_state(const Vm *vm, const char *state, unsigned timeout_sec) {
+        double t0 = now_sec();
+
+        for (;;) {
+                _cleanup_(json_decrefp) json_t *j = vm_show(vm->name);
+
+                if (streq(jstr(j, "state"), state))
+                        return now_sec() - t0;
+                if (now_sec() - t0 > timeout_sec) {
+                        _cleanup_free_ char *dom = domain_field("domstate --reason", vm->name);
+                        harness_dump_log(&E.h);
+                        fail_msg("VM '%s' is still %s (%s) after %u s; expected %s (domain: %s)", vm->name,
+                                 jstr(j, "state"), json_string_value(json_object_get(j, "state_reason")),
+                                 timeout_sec, state, strna(dom));
+                }
+                sleep_ms(250);
+        }
+}
+
+static void random_suffix(char buf[static 7]) {
+        unsigned char b[3] = {};
+        int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0 || read(fd, b, sizeof(b)) != (ssize_t) sizeof(b)) {
+                unsigned v = (unsigned) getpid() ^ (unsigned) time(NULL);
+                memcpy(b, &v, sizeof(b));
+        }
+        if (fd >= 0)
+                close(fd);
+        snprintf(buf, 7, "%02x%02x%02x", b[0], b[1], b[2]);
+}
+
+static void skip_because(const char *why) {
+        E.skip_reason = strdup(why);
+        fprintf(stderr, "[ SKIP     ] real-hypervisor test: %s\n", why);
+}
+
+/* ---------------------------------------------------------------------------------- setup */
+
+static int group_teardown(void **state);
+
+/* cmocka does not run the group teardown when the setup fails: stop what was started. */
+static int setup_failed(const char *what) {
+        fprintf(stderr, "real-hypervisor: set-up failed: %s\n", what);
+        (void) group_teardown(NULL);
+        return -1;
+}
+
+static int group_setup(void **state) {
+        _cleanup_free_ char *out = NULL, *cmd = NULL, *guest = NULL;
+        char sfx[7];
+        int r;
+
+        E.t_start = now_sec();
+        E.boot_timeout = BOOT_TIMEOUT_SEC;
+        if (getenv("ARK_RHV_BOOT_TIMEOUT"))
+                E.boot_timeout = (unsigned) strtoul(getenv("ARK_RHV_BOOT_TIMEOUT"), NULL, 10);
+        if (geteuid() != 0) {
+                skip_because("not root (libvirtd's system instance and QEMU need root)");
+                return 0;
+        }
+        if (sh(NULL, "command -v qemu-system-x86_64 >/dev/null") != 0) {
+                skip_because("qemu-system-x86_64 is missing (install qemu-system-x86)");
+                return 0;
+        }
+        if (sh(NULL, "ls /boot/vmlinuz-* >/dev/null 2>&1") != 0 && !getenv("ARK_GUEST_KERNEL")) {
+                skip_because("no kernel under /boot (install linux-image-amd64)");
+                return 0;
+        }
+        cmd = strprintf("'%s/scripts/libvirtd-up' 2>&1", harness_src_dir());
+        assert_non_null(cmd);
+        {
+                double t0 = now_sec();
+                r = sh(&out, cmd);
+                if (r != 0) {
+                        _cleanup_free_ char *why = strprintf("scripts/libvirtd-up failed: %s", out);
+                        skip_because(why ?: "scripts/libvirtd-up failed");
+                        return 0;
+                }
+                timing("libvirtd-up: %.1f s", now_sec() - t0);
+        }
+
+        r = harness_setup(&E.h, "dgx-h100");
+        E.harness_up = true; /* even on failure: the teardown stops what it started */
+        if (r < 0)
+                return setup_failed(strerror(-r));
+        free(E.h.libvirt_uri);
+        E.h.libvirt_uri = strdup(URI);
+        E.h.domain_type = strdup("qemu"); /* TCG: guests do not run under KVM on these machines */
+
+        random_suffix(sfx);
+        E.tenant = strprintf("rhv-%s", sfx);
+        E.a.name = strprintf("rhv-%s-a", sfx);
+        E.b.name = strprintf("rhv-%s-b", sfx);
+        guest = strprintf("%s/guest", E.h.tmp);
+        if (!E.h.libvirt_uri || !E.h.domain_type || !E.tenant || !E.a.name || !E.b.name || !guest)
+                return setup_failed("out of memory");
+
+        /* The guest lives in the harness's 0755 temp dir: QEMU runs as libvirt-qemu. */
+        {
+                _cleanup_free_ char *build = NULL;
+                double t0 = now_sec();
+
+                free(cmd);
+                cmd = strprintf("'%s/tests/integration/guest/build-initramfs.sh' '%s' 2>&1", harness_src_dir(), guest);
+                out = mfree(out);
+                if (!cmd || sh(&build, cmd) != 0) {
+                        fprintf(stderr, "%s\n", strna(build));
+                        return setup_failed("tests/integration/guest/build-initramfs.sh failed");
+                }
+                timing("guest build: %.1f s", now_sec() - t0);
+        }
+        E.kernel = strprintf("%s/vmlinuz", guest);
+        E.initrd = strprintf("%s/initramfs.cpio.gz", guest);
+        if (!E.kernel || !E.initrd)
+                return setup_failed("out of memory");
+        if (harness_start_arkd(&E.h, NULL) < 0)
+                return setup_failed("arkd did not start");
+        return 0;
+}
+
+static void cleanup_domain(Vm *vm) {
+        _cleanup_free_ char *args = NULL;
+
+        if (!vm->created || !vm->name)
+                return;
+        /* Only ever our own domain: by UUID when Ark told us one, else by our random name. */
+        args = strprintf("destroy '%s'", vm->id ?: vm->name);
+        (void) virsh(NULL, args);
+        free(args);
+        args = strprintf("undefine --nvram '%s'", vm->id ?: vm->name);
+        if (virsh(NULL, args) != 0) {
+                free(args);
+                args = strprintf("undefine '%s'", vm->id ?: vm->name);
+                (void) virsh(NULL, args);
+        }
+        free(args);
+        args = strprintf("domstate '%s'", vm->id ?: vm->name);
+        if (virsh(NULL, args) == 0)
+                fprintf(stderr, "real-hypervisor: could not remove domain '%s'\n", vm->name);
+}
+
+static void vm_done(Vm *vm) {
+        free(vm->name);
+        free(vm->id);
+        free(vm->console_log);
+        free(vm->disk_path);
+        *vm = (Vm) {};
+}
+
+static int group_teardown(void **state) {
+        if (E.harness_up) {
+                /* arkd first, so it does not react to the clean-up below. */
+                if (harness_arkd_alive(&E.h))
+                        (void) harness_stop_arkd(&E.h, SIGTERM);
+                cleanup_domain(&E.a);
+                cleanup_domain(&E.b);
+                if (E.steps_ok < 5 && getenv("ARK_TEST_KEEP") == NULL)
+                        fprintf(stderr, "real-hypervisor: set ARK_TEST_KEEP=1 to keep %s (arkd log, guest)\n",
+                                E.h.tmp);
+                harness_teardown(&E.h);
+                E.harness_up = false;
+        }
+        vm_done(&E.a);
+        vm_done(&E.b);
+        E.kernel = mfree(E.kernel);
+        E.initrd = mfree(E.initrd);
+        E.tenant = mfree(E.tenant);
+        E.skip_reason = mfree(E.skip_reason);
+        if (E.t_start > 0)
+                timing("whole test: %.1f s", now_sec() - E.t_start);
+        E.t_start = 0;
+        return 0;
+}
+
+/* Every test starts with this: skip when the machine cannot run the test, or when an earlier step
+ * failed (its failure is already reported; this one would only repeat it). */
+static void require_steps(unsigned n) {
+        if (E.skip_reason)
+                skip();
+        if (E.steps_ok < n) {
+                fprintf(stderr, "[ SKIP     ] an earlier step failed\n");
+                skip();
+        }
+}
+
+static void vm_create(Vm *vm, bool boot) {
+        _cleanup_(json_decrefp) json_t *j = NULL;
+        _cleanup_free_ char *cmdline = strprintf("console=ttyS0 quiet ark.marker=%s", vm->name);
+        double t0;
+
+        assert_non_null(cmdline);
+        /* Never adopt someone else's domain by accident. */
+        if (domains_named(vm->name) != 0)
+                fail_msg("a domain named '%s' exists before the test created it", vm->name);
+        vm->created = true;
+        t0 = now_sec();
+        if (boot)
+                j = harness_arkctl_json(&E.h, "vm", "create", vm->name, "--tenant", E.tenant, "--vcpus", "1",
+                                        "--memory", "256M", "--disk", "64M", "--kernel", E.kernel, "--initrd",
+                                        E.initrd, "--cmdline", cmdline, NULL);
+        else
+                j = harness_arkctl_json(&E.h, "vm", "create", vm->name, "--tenant", E.tenant, "--vcpus", "1",
+                                        "--memory", "128M", "--kernel", E.kernel, "--initrd", E.initrd, "--cmdline",
+                                        cmdline, NULL);
+        if (!j) {
+                harness_dump_log(&E.h);
+                fail_msg("arkctl vm create %s failed", vm->name);
+        }
+        timing("create '%s': %.2f s", vm->name, now_sec() - t0);
+        vm->id = strdup(jstr(j, "id"));
+        vm->console_log = strdup(jstr(j, "console_log"));
+        vm->disk_path = strdup(jstr(j, "disk_path"));
+        assert_true(vm->id && vm->console_log && vm->disk_path);
+        assert_string_equal(jstr(j, "state"), "stopped");
+        assert_int_equal(domains_named(vm->name), 1);
+        {
+                _cleanup_free_ char *uuid = domain_field("domuuid", vm->name);
+                assert_non_null(uuid);
+                assert_string_equal(uuid, vm->id);
+        }
+}
+
+/* Waits for the marker line in the console log; returns the line (free it). With arkd_runs, arkd
+ * dying meanwhile fails the test at once. */
+static char *wait_for_marker(const Vm *vm, bool arkd_runs, double *ret_sec) {
+        double t0 = now_sec();
+
+        for (;;) {
+                _cleanup_free_ char *log = NULL;
+                const char *p;
+
+                if (read_full_file(vm->console_log, &log, NULL) >= 0 && (p = strstr(log, MARKER))) {
+                        size_t l = strcspn(p, "\r\n");
+                        if (p[l]) { /* the whole line is there */
+                                *ret_sec = now_sec() - t0;
+                                return strndup(p, l);
+                        }
+                }
+                if (arkd_runs && !harness_arkd_alive(&E.h)) {
+                        harness_dump_log(&E.h);
+                        fail_msg("arkd died while '%s' booted", vm->name);
+                }
+                if (now_sec() - t0 > E.boot_timeout) {
+                        _cleanup_free_ char *state = domain_field("domstate --reason", vm->name);
+                        _cleanup_free_ char *tail = NULL, *cmd = strprintf("tail -c 2000 '%s'", vm->console_log);
+
+                        (void) sh(&tail, cmd);
+                        harness_dump_log(&E.h);
+                        fail_msg("no '%s' line from '%s' within %u s (domain state: %s); console log %s ends:\n%s",
+                                 MARKER, vm->name, E.boot_timeout, strna(state), vm->console_log, strna(tail));
+                }
+                sleep_ms(250);
+        }
+}
+
+static void kill9(void) {
+        assert_int_equal(harness_stop_arkd(&E.h, SIGKILL), 128 + SIGKILL);
+}
+
+/* Starts arkd again on the same state directory and checks it holds the libvirt connection. */
+static void restart(void) {
+        double t0;
+
+        t0 = now_sec();
+        if (harness_start_arkd(&E.h, NULL) < 0)
+                fail_msg("arkd did not come back after kill -9");
+        timing("arkd restart after kill -9 (start to ready): %.2f s", now_sec() - t0);
+        {
+                int b = 0;
+                assert_true(sd_bus_get_property_trivial(harness_bus(&E.h), ARK_BUS_NAME, ARK_BUS_PATH,
+                                                        ARK_BUS_IFACE_MANAGER, "HypervisorConnected", NULL, 'b',
+                                                        &b) >= 0);
+                assert_true(b);
+        }
+}
+
+/* None of this run's domains may be reported as an orphan (other runs' domains may be). */
+static void expect_no_orphans_of_run(void) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *name, *uuid, *tenant;
+
+        assert_true(sd_bus_get_property(harness_bus(&E.h), ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
+                                        "Orphans", NULL, &reply, "a(sss)") >= 0);
+        assert_true(sd_bus_message_enter_container(reply, 'a', "(sss)") >= 0);
+        while (sd_bus_message_read(reply, "(sss)", &name, &uuid, &tenant) > 0)
+                if (streq(tenant, E.tenant))
+                        fail_msg("domain '%s' of this test is reported as an orphan", name);
+}
+
+/* ---------------------------------------------------------------------------------- tests */
+
+static void test_boot_to_marker(void **state) {
+        _cleanup_free_ char *line = NULL, *want = NULL, *st = NULL;
+        double t0, boot;
+
+        require_steps(0);
+        assert_arkctl(&E.h, 0, NULL, "tenant", "create", E.tenant, "--description", "real-hypervisor test");
+        vm_create(&E.a, true);
+        assert_true(file_exists(E.a.disk_path));
+
+        t0 = now_sec();
+        assert_arkctl(&E.h, 0, NULL, "vm", "start", E.a.name);
+        timing("start call '%s': %.2f s", E.a.name, now_sec() - t0);
+        line = wait_for_marker(&E.a, true, &boot);
+        timing("start to serial marker: %.1f s (marker seen %.1f s after the start call returned; limit %u s)",
+               now_sec() - t0, boot, E.boot_timeout);
+        fprintf(stderr, "[ guest    ] %s\n", line);
+
+        /* The guest that printed the marker is the domain of this instance. */
+        want = strprintf("marker=%s uuid=%s", E.a.name, E.a.id);
+        assert_non_null(want);
+        if (!strstr(line, want))
+                fail_msg("marker line '%s' does not contain '%s'", line, want);
+
+        expect_vm(&E.a, "running", "running");
+        st = domain_field("domstate", E.a.name);
+        assert_string_equal(st, "running");
+        E.steps_ok = 1;
+}
+
+static void test_kill9_adopts_running(void **state) {
+        _cleanup_free_ char *domid = NULL, *domid2 = NULL, *log = NULL;
+
+        require_steps(1);
+        domid = domain_field("domid", E.a.name);
+        assert_non_null(domid);
+
+        kill9();
+        restart();
+
+        /* Adopted: the same record, still running, the very same QEMU process (a restart would
+         * give the domain a new id), defined once. */
+        expect_vm(&E.a, "running", "running");
+        domid2 = domain_field("domid", E.a.name);
+        assert_non_null(domid2);
+        if (!streq(domid, domid2))
+                fail_msg("domain '%s' was restarted across the arkd restart (id %s -> %s)", E.a.name, domid, domid2);
+        assert_int_equal(domains_named(E.a.name), 1);
+        assert_int_equal(domains_of_run(), 1);
+        assert_int_equal(itest_get_u32(&E.h, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 1);
+        assert_int_equal(itest_get_u32(&E.h, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NTenants"), 1);
+        expect_no_orphans_of_run();
+
+        /* The console log was not truncated by a new start. */
+        assert_int_equal(read_full_file(E.a.console_log, &log, NULL), 0);
+        assert_non_null(strstr(log, MARKER));
+        E.steps_ok = 2;
+}
+
+static void test_kill9_keeps_stopped(void **state) {
+        _cleanup_free_ char *domid = NULL, *domid2 = NULL, *st = NULL;
+
+        require_steps(2);
+        vm_create(&E.b, false);
+        expect_vm(&E.b, "stopped", "stopped");
+        domid = domain_field("domid", E.a.name);
+
+        kill9();
+        restart();
+
+        expect_vm(&E.b, "stopped", "stopped");
+        st = domain_field("domstate", E.b.name);
+        assert_string_equal(st, "shut off");
+        assert_int_equal(domains_named(E.b.name), 1);
+        expect_vm(&E.a, "running", "running");
+        domid2 = domain_field("domid", E.a.name);
+        assert_string_equal(domid, domid2);
+        assert_int_equal(domains_named(E.a.name), 1);
+        assert_int_equal(domains_of_run(), 2);
+        assert_int_equal(itest_get_u32(&E.h, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 2);
+        expect_no_orphans_of_run();
+        E.steps_ok = 3;
+}
+
+/* While arkd is down, an admin destroys the running VM and starts the stopped one behind its back
+ * (virsh). arkd comes back and restores both desired states: it starts A again (a new QEMU
+ * process that prints the marker again) and shuts B down gracefully. */
+static void test_kill9_restores_desired_states(void **state) {
+        _cleanup_free_ char *domid = NULL, *domid2 = NULL, *args = NULL, *line = NULL, *want = NULL;
+        double boot, t;
+
+        require_steps(3);
+        domid = domain_field("domid", E.a.name);
+        assert_non_null(domid);
+
+        kill9();
+        args = strprintf("destroy '%s'", E.a.id);
+        assert_int_equal(virsh(NULL, args), 0);
+        free(args);
+        args = strprintf("start '%s'", E.b.name);
+        assert_int_equal(virsh(NULL, args), 0);
+        /* Let B boot far enough to handle the power button, so its shutdown is graceful. */
+        free(wait_for_marker(&E.b, false, &boot));
+        timing("'%s' started behind arkd's back, marker after %.1f s", E.b.name, boot);
+
+        restart();
+        expect_vm(&E.a, "running", "running");
+        domid2 = domain_field("domid", E.a.name);
+        assert_non_null(domid2);
+        assert_string_not_equal(domid, domid2); /* started again, by arkd */
+
+        t = wait_for_state(&E.b, "stopped", 60);
+        timing("'%s' shut down by reconciliation %.1f s after arkd was ready", E.b.name, t);
+        expect_vm(&E.b, "stopped", "stopped");
+
+        line = wait_for_marker(&E.a, true, &boot);
+        timing("'%s' restarted by reconciliation: marker %.1f s later", E.a.name, boot);
+        want = strprintf("marker=%s uuid=%s", E.a.name, E.a.id);
+        if (!strstr(line, want))
+                fail_msg("marker line '%s' does not contain '%s'", line, want);
+        assert_int_equal(domains_named(E.a.name), 1);
+        assert_int_equal(domains_named(E.b.name), 1);
+        assert_int_equal(domains_of_run(), 2);
+        assert_int_equal(itest_get_u32(&E.h, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 2);
+        expect_no_orphans_of_run();
+        E.steps_ok = 4;
+}
+
+static void test_stop_and_delete(void **state) {
+        _cleanup_(json_decrefp) json_t *j = NULL;
+        _cleanup_free_ char *log = NULL, *st = NULL;
+        double t0;
+
+        require_steps(4);
+        t0 = now_sec();
+        assert_arkctl(&E.h, 0, NULL, "vm", "stop", E.a.name, "--timeout", STOP_TIMEOUT);
+        j = vm_show(E.a.name);
+        timing("stop '%s': %.1f s (%s)", E.a.name, now_sec() - t0,
+               json_string_value(json_object_get(j, "state_reason")));
+        expect_vm(&E.a, "stopped", "stopped");
+        st = domain_field("domstate", E.a.name);
+        assert_string_equal(st, "shut off");
+        if (read_full_file(E.a.console_log, &log, NULL) >= 0 && !strstr(log, "ARK-GUEST-POWEROFF"))
+                fprintf(stderr, "[ note     ] the guest did not see the ACPI power button; arkd forced it off\n");
+
+        assert_arkctl(&E.h, 0, NULL, "vm", "delete", E.a.name);
+        assert_arkctl(&E.h, 0, NULL, "vm", "delete", E.b.name);
+        assert_arkctl(&E.h, 1, NULL, "vm", "show", E.a.name);
+
+        /* libvirt no longer knows them, by name or by UUID, and Ark's files are gone. */
+        for (size_t k = 0; k < 2; k++) {
+                Vm *vm = k == 0 ? &E.a : &E.b;
+                _cleanup_free_ char *by_name = strprintf("dominfo '%s'", vm->name);
+                _cleanup_free_ char *by_uuid = strprintf("dominfo '%s'", vm->id);
+
+                assert_int_not_equal(virsh(NULL, by_name), 0);
+                assert_int_not_equal(virsh(NULL, by_uuid), 0);
+                if (!isempty(vm->disk_path) && file_exists(vm->disk_path))
+                        fail_msg("disk '%s' of deleted VM '%s' is still there", vm->disk_path, vm->name);
+                if (file_exists(vm->console_log))
+                        fail_msg("console log '%s' of deleted VM '%s' is still there", vm->console_log, vm->name);
+                vm->created = false;
+        }
+        assert_int_equal(domains_of_run(), 0);
+        assert_int_equal(itest_get_u32(&E.h, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 0);
+        assert_arkctl(&E.h, 0, NULL, "tenant", "delete", E.tenant);
+        E.steps_ok = 5;
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_boot_to_marker),
+                cmocka_unit_test(test_kill9_adopts_running),
+                cmocka_unit_test(test_kill9_keeps_stopped),
+                cmocka_unit_test(test_kill9_restores_desired_states),
+                cmocka_unit_test(test_stop_and_delete),
+        };
+
+        return cmocka_run_group_tests_name("real-hypervisor", tests, group_setup, group_teardown);
+}

@@ -1,0 +1,882 @@
+/* Tests for appliance/store and lib/shared/db: the schema and its migrations, tenants and
+ * instances written and read back field by field, transactions that roll back, and what is left
+ * after arkd is killed with SIGKILL right after a commit or in the middle of a transaction. The
+ * store is the source of truth for intent: what it loses, arkd forgets. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "basic/fileio.h"
+#include "basic/macro.h"
+#include "basic/string-util.h"
+#include "manager.h"
+#include "shared/bus-util.h"
+#include "shared/db.h"
+#include "store.h"
+
+/* 2024-05-01T12:00:00Z */
+#define CREATED_USEC UINT64_C(1714564800000000)
+
+/* ------------------------------------------------------------------------------------------ */
+/* helpers */
+
+/* Every test works in a directory of its own under one root, which the group teardown removes
+ * even when a test failed halfway (cmocka leaves a failed test by longjmp, skipping cleanups). */
+static char *tmp_root;
+
+static int tmp_root_setup(void **state) {
+        const char *tmp = getenv("TMPDIR");
+
+        tmp_root = strprintf("%s/test-store.XXXXXX", isempty(tmp) ? "/tmp" : tmp);
+        return tmp_root && mkdtemp(tmp_root) ? 0 : -1;
+}
+
+static int tmp_root_teardown(void **state) {
+        int r = tmp_root ? rm_rf(tmp_root) : 0;
+
+        tmp_root = mfree(tmp_root);
+        return r < 0 ? -1 : 0;
+}
+
+static char *make_tmpdir(void) {
+        char *d = strprintf("%s/t.XXXXXX", tmp_root);
+
+        assert_non_null(d);
+        assert_non_null(mkdtemp(d));
+        return d;
+}
+
+static void rm_tmpdirp(char **d) {
+        if (*d) {
+                (void) rm_rf(*d);
+                free(*d);
+        }
+}
+#define _cleanup_tmpdir_ _cleanup_(rm_tmpdirp)
+
+static char *join(const char *a, const char *b) {
+        char *p = path_join(a, b);
+
+        assert_non_null(p);
+        return p;
+}
+
+/* A Manager with nothing but the lists and the store: what store_*_load_all() fill in. */
+static Manager *manager_bare(sqlite3 *db) {
+        Manager *m = calloc(1, sizeof(Manager));
+
+        assert_non_null(m);
+        m->db = db;
+        return m;
+}
+
+static void open_store(const char *dir, sqlite3 **ret) {
+        int r = store_open(dir, ret);
+
+        if (r < 0)
+                fail_msg("store_open(%s): %s", dir, strerror(-r));
+}
+
+/* Runs a query returning one value; returns it as a newly allocated string ("" for NULL). */
+static char *query_text(sqlite3 *db, const char *sql) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        const unsigned char *s;
+        char *ret;
+
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+                fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        s = sqlite3_column_text(st, 0);
+        ret = strdup(s ? (const char *) s : "");
+        assert_non_null(ret);
+        return ret;
+}
+
+static int64_t query_int(sqlite3 *db, const char *sql) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+                fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        return sqlite3_column_int64(st, 0);
+}
+
+static bool table_exists(sqlite3 *db, const char *name) {
+        _cleanup_free_ char *sql = strprintf("SELECT count(*) FROM sqlite_master"
+                                             " WHERE type = 'table' AND name = '%s'", name);
+
+        assert_non_null(sql);
+        return query_int(db, sql) > 0;
+}
+
+static int64_t count_tenants(sqlite3 *db) {
+        return query_int(db, "SELECT count(*) FROM tenants");
+}
+
+static bool tenant_exists(sqlite3 *db, const char *name) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+        assert_int_equal(sqlite3_prepare_v2(db, "SELECT 1 FROM tenants WHERE name = ?", -1, &st, NULL),
+                         SQLITE_OK);
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+        return sqlite3_step(st) == SQLITE_ROW;
+}
+
+static void assert_integrity(sqlite3 *db) {
+        _cleanup_free_ char *ok = query_text(db, "PRAGMA integrity_check");
+        _cleanup_free_ char *fk = query_text(db, "SELECT count(*) FROM pragma_foreign_key_check");
+
+        assert_string_equal(ok, "ok");
+        assert_string_equal(fk, "0");
+}
+
+/* Inserts a tenant (outside any explicit transaction: autocommit). Returns its row id. */
+static int64_t add_tenant(sqlite3 *db, const char *name, const char *description) {
+        _cleanup_(tenant_freep) Tenant *t = NULL;
+        int r;
+
+        assert_int_equal(tenant_new(NULL, name, description, &t), 0);
+        t->created_usec = CREATED_USEC;
+        r = store_tenant_insert(db, t);
+        if (r < 0)
+                fail_msg("store_tenant_insert(%s): %s (%s)", name, strerror(-r), db_errmsg(db));
+        assert_true(t->id > 0);
+        return t->id;
+}
+
+static Instance *instance_make(const char *name, const char *tenant, const char *uuid) {
+        Instance *i = calloc(1, sizeof(Instance));
+
+        assert_non_null(i);
+        assert_int_equal(strlen(uuid), 36);
+        memcpy(i->uuid, uuid, 37);
+        i->name = strdup(name);
+        i->tenant = strdup(tenant);
+        i->type = strdup("vm");
+        assert_non_null(i->name);
+        assert_non_null(i->tenant);
+        assert_non_null(i->type);
+        i->vcpus = 2;
+        i->memory_bytes = UINT64_C(1) << 30;
+        i->created_usec = CREATED_USEC;
+        return i;
+}
+
+static void file_bytes(const char *path, char **ret, size_t *ret_size) {
+        assert_int_equal(read_full_file(path, ret, ret_size), 0);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Opening and migrating */
+
+static void test_open_creates_schema(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_free_ char *file = join(d, STORE_FILE), *mode = NULL;
+        _cleanup_(db_closep) sqlite3 *db = NULL;
+
+        open_store(d, &db);
+        assert_true(file_exists(file));
+        assert_true(store_schema_latest() >= 1);
+        assert_int_equal(db_schema_version(db), store_schema_latest());
+        assert_int_equal(query_int(db, "PRAGMA user_version"), store_schema_latest());
+        mode = query_text(db, "PRAGMA journal_mode");
+        assert_string_equal(mode, "wal");
+        /* Durable commits (the contract in db.h) and enforced references. */
+        assert_int_equal(query_int(db, "PRAGMA synchronous"), 2 /* FULL */);
+        assert_int_equal(query_int(db, "PRAGMA foreign_keys"), 1);
+        assert_true(table_exists(db, "tenants"));
+        assert_true(table_exists(db, "instances"));
+        assert_int_equal(count_tenants(db), 0);
+        assert_integrity(db);
+}
+
+static void test_reopen(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        sqlite3 *db = NULL;
+
+        open_store(d, &db);
+        add_tenant(db, "risk", "Risk analytics");
+        db = db_close(db);
+
+        /* Opening again runs no migration twice and keeps the data. */
+        for (int k = 0; k < 3; k++) {
+                open_store(d, &db);
+                assert_int_equal(db_schema_version(db), store_schema_latest());
+                assert_int_equal(count_tenants(db), 1);
+                assert_true(tenant_exists(db, "risk"));
+                db = db_close(db);
+        }
+}
+
+static void test_open_missing_dir(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_free_ char *missing = join(d, "no/such/dir");
+        sqlite3 *db = (sqlite3 *) 0x1;
+
+        /* store_open() does not create the state directory (the manager does). */
+        assert_true(store_open(missing, &db) < 0);
+        assert_ptr_equal(db, (sqlite3 *) 0x1);
+        assert_false(file_exists(missing));
+}
+
+/* A store written by a newer arkd (after a rollback to the other A/B slot) must be refused and
+ * left exactly as it was, so the newer arkd finds it again. */
+static void newer_schema(const char *journal_mode) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_free_ char *file = join(d, STORE_FILE), *wal = NULL, *before = NULL, *after = NULL,
+                            *sql = NULL;
+        size_t n_before, n_after;
+        sqlite3 *raw = NULL, *db = (sqlite3 *) 0x1;
+        int future = store_schema_latest() + 1;
+
+        assert_int_equal(sqlite3_open(file, &raw), SQLITE_OK);
+        sql = strprintf("PRAGMA journal_mode = %s;"
+                        "CREATE TABLE tenants (id INTEGER PRIMARY KEY, name TEXT, quota INTEGER);"
+                        "INSERT INTO tenants (name, quota) VALUES ('from-the-future', 8);"
+                        "PRAGMA user_version = %d;",
+                        journal_mode, future);
+        assert_non_null(sql);
+        assert_int_equal(sqlite3_exec(raw, sql, NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_close(raw), SQLITE_OK);
+        file_bytes(file, &before, &n_before);
+
+        assert_int_equal(store_open(d, &db), -EPROTO);
+        assert_ptr_equal(db, (sqlite3 *) 0x1);
+
+        file_bytes(file, &after, &n_after);
+        assert_int_equal(n_after, n_before);
+        if (memcmp(before, after, n_before) != 0)
+                fail_msg("store_open() refused a newer (%s-mode) store but modified ark.db", journal_mode);
+        wal = join(d, STORE_FILE "-wal");
+        assert_false(file_exists(wal));
+
+        assert_int_equal(sqlite3_open(file, &raw), SQLITE_OK);
+        assert_int_equal(query_int(raw, "PRAGMA user_version"), future);
+        assert_false(table_exists(raw, "instances"));
+        assert_int_equal(query_int(raw, "SELECT quota FROM tenants WHERE name = 'from-the-future'"), 8);
+        sqlite3_close(raw);
+}
+
+static void test_newer_schema_wal(void **state) {
+        newer_schema("wal");
+}
+
+static void test_newer_schema_rollback_journal(void **state) {
+        newer_schema("delete");
+}
+
+static void test_not_a_database(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_free_ char *file = join(d, STORE_FILE), *after = NULL;
+        static const char junk[] = "this is not an SQLite database, but somebody's notes\n";
+        sqlite3 *db = (sqlite3 *) 0x1;
+        int r;
+
+        assert_int_equal(write_string_file(file, junk, WRITE_CREATE), 0);
+        r = store_open(d, &db);
+        assert_int_equal(r, -EBADMSG);
+        assert_ptr_equal(db, (sqlite3 *) 0x1);
+        file_bytes(file, &after, NULL);
+        assert_string_equal(after, junk);
+}
+
+static void test_store_migrates_v0(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_free_ char *file = join(d, STORE_FILE);
+        _cleanup_(db_closep) sqlite3 *db = NULL;
+        sqlite3 *raw = NULL;
+
+        /* A version-0 file: an SQLite database nobody has migrated (user_version 0), with some
+         * unrelated content that must survive. */
+        assert_int_equal(sqlite3_open(file, &raw), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(raw, "CREATE TABLE notes (t TEXT); INSERT INTO notes VALUES ('keep');",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        assert_int_equal(query_int(raw, "PRAGMA user_version"), 0);
+        sqlite3_close(raw);
+
+        open_store(d, &db);
+        assert_int_equal(db_schema_version(db), store_schema_latest());
+        assert_true(table_exists(db, "tenants"));
+        assert_true(table_exists(db, "instances"));
+        assert_int_equal(query_int(db, "SELECT count(*) FROM notes WHERE t = 'keep'"), 1);
+}
+
+/* db_open() with migrations of our own: each step runs once, in order, in its own transaction. */
+static const DbMigration steps[] = {
+        { "one", "CREATE TABLE log (step INTEGER);"
+                 "INSERT INTO log VALUES (1);"
+                 "CREATE TABLE a (x INTEGER); INSERT INTO a VALUES (41);" },
+        { "two", "INSERT INTO log VALUES (2);"
+                 "CREATE TABLE b (y INTEGER); INSERT INTO b SELECT x + 1 FROM a;" },
+        { "three", "INSERT INTO log VALUES (3);"
+                   "ALTER TABLE b ADD COLUMN z TEXT NOT NULL DEFAULT 'three';" },
+};
+
+#define STEPS_RUN "SELECT group_concat(step, ',') FROM (SELECT step FROM log ORDER BY rowid)"
+
+static void test_migrations_in_order(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_free_ char *f0 = join(d, "v0.db"), *f1 = join(d, "v1.db"), *steps_all = NULL,
+                            *steps_later = NULL, *z = NULL;
+        sqlite3 *db = NULL;
+
+        /* From nothing to the latest. */
+        assert_int_equal(db_open(f0, steps, ELEMENTSOF(steps), &db), 0);
+        assert_int_equal(db_schema_version(db), 3);
+        steps_all = query_text(db, STEPS_RUN);
+        assert_string_equal(steps_all, "1,2,3");
+        assert_int_equal(query_int(db, "SELECT y FROM b"), 42);
+        z = query_text(db, "SELECT z FROM b");
+        assert_string_equal(z, "three");
+        db = db_close(db);
+
+        /* A file at version 1 gets steps 2 and 3 only. */
+        assert_int_equal(db_open(f1, steps, 1, &db), 0);
+        assert_int_equal(db_schema_version(db), 1);
+        assert_false(table_exists(db, "b"));
+        db = db_close(db);
+        assert_int_equal(db_open(f1, steps, ELEMENTSOF(steps), &db), 0);
+        assert_int_equal(db_schema_version(db), 3);
+        steps_later = query_text(db, STEPS_RUN);
+        assert_string_equal(steps_later, "1,2,3");
+        assert_int_equal(query_int(db, "SELECT count(*) FROM a"), 1);
+        db = db_close(db);
+
+        /* A binary that knows fewer steps than the file has refuses it. */
+        db = (sqlite3 *) 0x1;
+        assert_int_equal(db_open(f1, steps, 2, &db), -EPROTO);
+        assert_ptr_equal(db, (sqlite3 *) 0x1);
+}
+
+static void test_migration_failure(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_free_ char *f = join(d, "fail.db");
+        static const DbMigration bad[] = {
+                { "one", "CREATE TABLE a (x INTEGER); INSERT INTO a VALUES (1);" },
+                { "two, broken halfway", "CREATE TABLE c (x INTEGER); INSERT INTO a VALUES (2);"
+                                         "INSERT INTO no_such_table VALUES (1);" },
+        };
+        sqlite3 *db = (sqlite3 *) 0x1;
+
+        assert_true(db_open(f, bad, ELEMENTSOF(bad), &db) < 0);
+        assert_ptr_equal(db, (sqlite3 *) 0x1);
+
+        /* Step one stayed; nothing of step two did, and the version says so. */
+        assert_int_equal(db_open(f, bad, 1, &db), 0);
+        assert_int_equal(db_schema_version(db), 1);
+        assert_false(table_exists(db, "c"));
+        assert_int_equal(query_int(db, "SELECT count(*) FROM a"), 1);
+        db = db_close(db);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Tenants */
+
+static void test_tenants(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_(manager_freep) Manager *m = NULL;
+        _cleanup_(tenant_freep) Tenant *dup = NULL, *ghost = NULL;
+        _cleanup_(instance_freep) Instance *i = NULL;
+        sqlite3 *db = NULL;
+        int64_t risk, ops;
+        Tenant *t;
+
+        open_store(d, &db);
+        m = manager_bare(db);
+
+        risk = add_tenant(db, "risk", "Risk analytics");
+        ops = add_tenant(db, "ops", "");
+        assert_true(ops != risk);
+
+        /* A taken name: -EEXIST, nothing written. */
+        assert_int_equal(tenant_new(NULL, "risk", "another", &dup), 0);
+        dup->id = 777;
+        assert_int_equal(store_tenant_insert(db, dup), -EEXIST);
+        assert_int_equal(dup->id, 777);
+        assert_int_equal(count_tenants(db), 2);
+
+        /* Description changes, for existing tenants only. */
+        assert_int_equal(tenant_new(NULL, "ghost", "", &ghost), 0);
+        ghost->id = risk + ops + 100;
+        {
+                Tenant r = { .id = risk };
+                assert_int_equal(store_tenant_update_description(db, &r, "Risk & \"compliance\" team"), 0);
+        }
+        assert_int_equal(store_tenant_update_description(db, ghost, "x"), -ENOENT);
+        assert_int_equal(store_tenant_delete(db, ghost), -ENOENT);
+
+        /* A tenant that owns an instance cannot be deleted. */
+        i = instance_make("risk-vm1", "risk", "6f1f5a52-6c5e-4d6a-9a57-3b0e8d3c1a01");
+        assert_int_equal(store_instance_insert(db, i), 0);
+        {
+                Tenant r = { .id = risk };
+                assert_int_equal(store_tenant_delete(db, &r), -EBUSY);
+                assert_true(tenant_exists(db, "risk"));
+                assert_int_equal(store_instance_delete(db, i), 0);
+                assert_int_equal(store_tenant_delete(db, &r), 0);
+                assert_false(tenant_exists(db, "risk"));
+                assert_int_equal(store_tenant_delete(db, &r), -ENOENT);
+        }
+
+        /* The name is free again. */
+        add_tenant(db, "risk", "second life");
+
+        /* Loaded back: sorted by name, linked both ways, every field. */
+        add_tenant(db, "lab-2", "GPU lab");
+        assert_int_equal(store_tenant_load_all(db, m), 0);
+        t = m->tenants;
+        assert_non_null(t);
+        assert_null(t->tenants_prev);
+        assert_string_equal(t->name, "lab-2");
+        assert_string_equal(t->description, "GPU lab");
+        t = t->tenants_next;
+        assert_string_equal(t->name, "ops");
+        assert_string_equal(t->description, "");
+        assert_int_equal(t->id, ops);
+        assert_int_equal(t->created_usec, CREATED_USEC);
+        assert_ptr_equal(t->manager, m);
+        assert_string_equal(t->path, ARK_BUS_PREFIX_TENANT "/ops");
+        assert_ptr_equal(t->tenants_prev, m->tenants);
+        t = t->tenants_next;
+        assert_string_equal(t->name, "risk");
+        assert_string_equal(t->description, "second life");
+        assert_true(t->id > risk); /* a new row, not the old one */
+        assert_null(t->tenants_next);
+        assert_integrity(db);
+}
+
+static void test_tenant_description_roundtrip(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_(manager_freep) Manager *m = NULL;
+        static const char description[] = "O'Brien's \"team\"; DROP TABLE tenants; -- caf\xc3\xa9";
+        sqlite3 *db = NULL;
+        int64_t id;
+
+        open_store(d, &db);
+        m = manager_bare(db);
+        id = add_tenant(db, "risk", "first");
+        {
+                Tenant r = { .id = id };
+                /* Quotes, markup, SQL and UTF-8 are data. */
+                assert_int_equal(store_tenant_update_description(db, &r, description), 0);
+        }
+        assert_int_equal(store_tenant_load_all(db, m), 0);
+        assert_non_null(m->tenants);
+        assert_string_equal(m->tenants->description, description);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Instances */
+
+static void test_instance_unknown_tenant(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_(db_closep) sqlite3 *db = NULL;
+        _cleanup_(instance_freep) Instance *i = NULL;
+
+        open_store(d, &db);
+        i = instance_make("orphan", "nobody", "0b9e2c4d-1f3a-4e5b-8c7d-6a5b4c3d2e1f");
+        i->id = 99;
+        assert_int_equal(store_instance_insert(db, i), -ENOENT);
+        assert_int_equal(i->id, 99);
+        assert_int_equal(query_int(db, "SELECT count(*) FROM instances"), 0);
+}
+
+static void test_instance_roundtrip(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_(manager_freep) Manager *m = NULL;
+        _cleanup_(instance_freep) Instance *full = NULL, *bare = NULL, *same_name = NULL, *same_uuid = NULL;
+        sqlite3 *db = NULL;
+        Instance *a, *b;
+
+        open_store(d, &db);
+        m = manager_bare(db);
+        add_tenant(db, "risk", "");
+        add_tenant(db, "lab-2", "");
+
+        /* Every field set, with characters that need care. */
+        full = instance_make("web-1", "risk", "A1B2C3D4-E5F6-4A7B-8C9D-0E1F2A3B4C5D");
+        full->vcpus = 64;
+        full->memory_bytes = UINT64_C(2) << 40;
+        full->disk_path = strdup("/var/lib/ark/disks/web-1 'x'.qcow2");
+        full->disk_bytes = (UINT64_C(500) << 30) + 1;
+        full->disk_owned = true;
+        full->image = strdup("/var/lib/ark/images/debian-12.qcow2");
+        full->kernel = strdup("/var/lib/ark/boot/vmlinuz");
+        full->initrd = strdup("/var/lib/ark/boot/initrd.img");
+        full->cmdline = strdup("console=ttyS0 ark.note=\"a&b<c>\" quiet");
+        full->console_log = strdup("/var/log/ark/console/web-1.log");
+        full->desired_running = true;
+        full->created_usec = CREATED_USEC + 123456;
+        assert_non_null(full->disk_path);
+        assert_non_null(full->cmdline);
+        assert_int_equal(store_instance_insert(db, full), 0);
+        assert_true(full->id > 0);
+
+        /* Nothing optional set. */
+        bare = instance_make("api", "lab-2", "0b9e2c4d-1f3a-4e5b-8c7d-6a5b4c3d2e1f");
+        assert_int_equal(store_instance_insert(db, bare), 0);
+        assert_true(bare->id > full->id);
+
+        /* Names and UUIDs are unique across tenants. */
+        same_name = instance_make("web-1", "lab-2", "11111111-2222-4333-8444-555555555555");
+        assert_int_equal(store_instance_insert(db, same_name), -EEXIST);
+        same_uuid = instance_make("web-2", "lab-2", "A1B2C3D4-E5F6-4A7B-8C9D-0E1F2A3B4C5D");
+        assert_int_equal(store_instance_insert(db, same_uuid), -EEXIST);
+
+        /* Desired state is stored... */
+        assert_int_equal(store_instance_set_desired(db, bare, true), 0);
+        assert_int_equal(store_instance_set_desired(db, bare, false), 0);
+        assert_int_equal(store_instance_set_desired(db, same_name /* id 0 */, true), -ENOENT);
+
+        /* ...and every field comes back as it went in. */
+        assert_int_equal(store_instance_load_all(db, m), 0);
+        a = m->instances;
+        assert_non_null(a);
+        b = a->instances_next;
+        assert_non_null(b);
+        assert_null(b->instances_next);
+        assert_ptr_equal(b->instances_prev, a);
+        assert_null(a->instances_prev);
+
+        /* Sorted by name: "api" before "web-1". */
+        assert_string_equal(a->name, "api");
+        assert_int_equal(a->id, bare->id);
+        assert_string_equal(a->uuid, "0b9e2c4d-1f3a-4e5b-8c7d-6a5b4c3d2e1f");
+        assert_string_equal(a->tenant, "lab-2");
+        assert_string_equal(a->type, "vm");
+        assert_int_equal(a->vcpus, 2);
+        assert_int_equal(a->memory_bytes, UINT64_C(1) << 30);
+        assert_null(a->disk_path);
+        assert_int_equal(a->disk_bytes, 0);
+        assert_false(a->disk_owned);
+        assert_null(a->image);
+        assert_null(a->kernel);
+        assert_null(a->initrd);
+        assert_null(a->cmdline);
+        assert_null(a->console_log);
+        assert_false(a->desired_running);
+        assert_int_equal(a->created_usec, CREATED_USEC);
+        assert_ptr_equal(a->manager, m);
+        assert_int_equal(a->state, INSTANCE_UNKNOWN);
+        assert_string_equal(a->path, ARK_BUS_PREFIX_INSTANCE "/api");
+
+        assert_string_equal(b->name, "web-1");
+        assert_int_equal(b->id, full->id);
+        assert_string_equal(b->uuid, full->uuid);
+        assert_string_equal(b->tenant, "risk");
+        assert_string_equal(b->type, "vm");
+        assert_int_equal(b->vcpus, 64);
+        assert_int_equal(b->memory_bytes, UINT64_C(2) << 40);
+        assert_string_equal(b->disk_path, full->disk_path);
+        assert_int_equal(b->disk_bytes, full->disk_bytes);
+        assert_true(b->disk_owned);
+        assert_string_equal(b->image, full->image);
+        assert_string_equal(b->kernel, full->kernel);
+        assert_string_equal(b->initrd, full->initrd);
+        assert_string_equal(b->cmdline, full->cmdline);
+        assert_string_equal(b->console_log, full->console_log);
+        assert_true(b->desired_running);
+        assert_int_equal(b->created_usec, CREATED_USEC + 123456);
+        assert_int_equal(b->state, INSTANCE_UNKNOWN);
+        assert_non_null(b->path);
+        assert_true(startswith(b->path, ARK_BUS_PREFIX_INSTANCE "/"));
+
+        assert_int_equal(store_instance_delete(db, full), 0);
+        assert_int_equal(store_instance_delete(db, full), -ENOENT);
+        assert_int_equal(query_int(db, "SELECT count(*) FROM instances"), 1);
+        assert_integrity(db);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Transactions */
+
+static int insert_in_transaction(sqlite3 *db, const char *name, bool commit) {
+        _cleanup_transaction_ DbTransaction tx = {};
+        _cleanup_(tenant_freep) Tenant *t = NULL;
+        int r;
+
+        r = db_transaction_begin(db, &tx);
+        if (r < 0)
+                return r;
+        assert_int_equal(tenant_new(NULL, name, "", &t), 0);
+        r = store_tenant_insert(db, t);
+        if (r < 0)
+                return r;
+        /* Visible inside the transaction. */
+        assert_true(tenant_exists(db, name));
+        if (commit)
+                return db_transaction_commit(&tx);
+        return 0; /* the guard rolls back */
+}
+
+static void test_transactions(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        sqlite3 *db = NULL;
+
+        open_store(d, &db);
+        assert_int_equal(insert_in_transaction(db, "kept", true), 0);
+        assert_int_equal(insert_in_transaction(db, "dropped", false), 0);
+        assert_true(tenant_exists(db, "kept"));
+        assert_false(tenant_exists(db, "dropped"));
+        assert_true(sqlite3_get_autocommit(db)); /* no transaction left open */
+
+        /* A failing statement: the guard rolls back what came before it. */
+        {
+                _cleanup_transaction_ DbTransaction tx = {};
+                _cleanup_(tenant_freep) Tenant *a = NULL, *b = NULL;
+
+                assert_int_equal(db_transaction_begin(db, &tx), 0);
+                assert_int_equal(tenant_new(NULL, "first-half", "", &a), 0);
+                assert_int_equal(tenant_new(NULL, "kept", "", &b), 0);
+                assert_int_equal(store_tenant_insert(db, a), 0);
+                assert_int_equal(store_tenant_insert(db, b), -EEXIST);
+        }
+        assert_false(tenant_exists(db, "first-half"));
+        assert_true(sqlite3_get_autocommit(db));
+
+        /* And a new transaction works after a rollback. */
+        assert_int_equal(insert_in_transaction(db, "after", true), 0);
+        db = db_close(db);
+
+        open_store(d, &db);
+        assert_true(tenant_exists(db, "kept"));
+        assert_true(tenant_exists(db, "after"));
+        assert_false(tenant_exists(db, "dropped"));
+        assert_int_equal(count_tenants(db), 2);
+        db = db_close(db);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* kill -9 */
+
+#define N_COMMITS 40
+
+static void write_int(int fd, int v) {
+        if (write(fd, &v, sizeof(v)) != (ssize_t) sizeof(v))
+                _exit(3);
+}
+
+/* Child: commits one tenant per transaction, reports each index after its commit returned, and
+ * is killed right after the last one, before it could close anything. */
+static _noreturn_ void child_commit_then_die(const char *dir, int fd) {
+        sqlite3 *db = NULL;
+
+        if (store_open(dir, &db) < 0)
+                _exit(2);
+        for (int k = 0; k < N_COMMITS; k++) {
+                DbTransaction tx = {};
+                Tenant t = { .created_usec = CREATED_USEC };
+                char name[32];
+
+                snprintf(name, sizeof(name), "t-%d", k);
+                t.name = name;
+                t.description = (char *) "committed";
+                if (db_transaction_begin(db, &tx) < 0 || store_tenant_insert(db, &t) < 0 ||
+                    db_transaction_commit(&tx) < 0)
+                        _exit(4);
+                write_int(fd, k);
+        }
+        raise(SIGKILL);
+        _exit(5);
+}
+
+static size_t read_reports(int fd, int *reported, size_t max) {
+        size_t n = 0;
+        int v;
+
+        while (read(fd, &v, sizeof(v)) == (ssize_t) sizeof(v)) {
+                assert_true(n < max);
+                reported[n++] = v;
+        }
+        return n;
+}
+
+static void assert_killed(pid_t pid) {
+        int status;
+
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+                fail_msg("child did not die by SIGKILL (status 0x%x): it failed before the kill", status);
+}
+
+static void test_kill_after_commit(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_free_ char *wal = join(d, STORE_FILE "-wal");
+        int p[2], reported[N_COMMITS + 1];
+        size_t n;
+        sqlite3 *db = NULL;
+        pid_t pid;
+        struct stat st;
+
+        assert_int_equal(pipe(p), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                close(p[0]);
+                child_commit_then_die(d, p[1]);
+        }
+        close(p[1]);
+        n = read_reports(p[0], reported, ELEMENTSOF(reported));
+        close(p[0]);
+        assert_killed(pid);
+        assert_int_equal(n, N_COMMITS);
+
+        /* The commits sit in the write-ahead log, nobody checkpointed them: reopening must
+         * recover them from there. */
+        assert_int_equal(stat(wal, &st), 0);
+        assert_true(st.st_size > 0);
+
+        open_store(d, &db);
+        for (size_t k = 0; k < n; k++) {
+                char name[32];
+
+                assert_int_equal(reported[k], (int) k);
+                snprintf(name, sizeof(name), "t-%d", reported[k]);
+                if (!tenant_exists(db, name))
+                        fail_msg("tenant '%s' was committed before kill -9 and is gone", name);
+        }
+        assert_int_equal(count_tenants(db), N_COMMITS);
+        assert_integrity(db);
+        /* Writable again: the dead writer's lock is gone. */
+        add_tenant(db, "after-crash", "");
+        db = db_close(db);
+}
+
+/* Child: commits a few tenants, then opens a transaction large enough that SQLite spills its
+ * uncommitted pages into the WAL, reports -1 and waits to be killed. */
+static _noreturn_ void child_die_in_transaction(const char *dir, int fd) {
+        static char description[201];
+        DbTransaction tx = {};
+        sqlite3 *db = NULL;
+
+        if (store_open(dir, &db) < 0)
+                _exit(2);
+        for (int k = 0; k < 5; k++) {
+                Tenant t = {};
+                char name[32];
+
+                snprintf(name, sizeof(name), "c-%d", k);
+                t.name = name;
+                t.description = (char *) "";
+                if (db_transaction_begin(db, &tx) < 0 || store_tenant_insert(db, &t) < 0 ||
+                    db_transaction_commit(&tx) < 0)
+                        _exit(4);
+                write_int(fd, k);
+        }
+
+        memset(description, 'p', 200);
+        if (db_exec(db, "PRAGMA cache_size = 8") < 0 || db_transaction_begin(db, &tx) < 0)
+                _exit(6);
+        for (int k = 0; k < 5000; k++) {
+                Tenant t = {};
+                char name[32];
+
+                snprintf(name, sizeof(name), "p-%d", k);
+                t.name = name;
+                t.description = description;
+                if (store_tenant_insert(db, &t) < 0)
+                        _exit(7);
+        }
+        write_int(fd, -1);
+        for (;;)
+                pause();
+}
+
+static void test_kill_in_transaction(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_free_ char *wal = join(d, STORE_FILE "-wal");
+        int p[2], reported[16];
+        size_t n;
+        sqlite3 *db = NULL;
+        pid_t pid;
+        struct stat st;
+
+        assert_int_equal(pipe(p), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                close(p[0]);
+                child_die_in_transaction(d, p[1]);
+        }
+        close(p[1]);
+        /* Read until the child says its transaction is open, then kill it. */
+        n = 0;
+        for (;;) {
+                int v;
+
+                if (read(p[0], &v, sizeof(v)) != (ssize_t) sizeof(v))
+                        break;
+                if (v == -1) {
+                        assert_int_equal(kill(pid, SIGKILL), 0);
+                        break;
+                }
+                assert_true(n < ELEMENTSOF(reported));
+                reported[n++] = v;
+        }
+        close(p[0]);
+        assert_killed(pid);
+        assert_int_equal(n, 5);
+
+        /* The open transaction did reach the WAL (uncommitted frames): more than the five small
+         * commits could have written. */
+        assert_int_equal(stat(wal, &st), 0);
+        assert_true(st.st_size > 256 * 1024);
+
+        open_store(d, &db);
+        for (size_t k = 0; k < n; k++) {
+                char name[32];
+
+                snprintf(name, sizeof(name), "c-%d", reported[k]);
+                assert_true(tenant_exists(db, name));
+        }
+        assert_int_equal(query_int(db, "SELECT count(*) FROM tenants WHERE name LIKE 'p-%'"), 0);
+        assert_int_equal(count_tenants(db), 5);
+        assert_integrity(db);
+        add_tenant(db, "after-crash", "");
+        db = db_close(db);
+
+        /* And once more from a clean open: still consistent. */
+        open_store(d, &db);
+        assert_int_equal(count_tenants(db), 6);
+        assert_integrity(db);
+        db = db_close(db);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_open_creates_schema),
+                cmocka_unit_test(test_reopen),
+                cmocka_unit_test(test_open_missing_dir),
+                cmocka_unit_test(test_newer_schema_wal),
+                cmocka_unit_test(test_newer_schema_rollback_journal),
+                cmocka_unit_test(test_not_a_database),
+                cmocka_unit_test(test_store_migrates_v0),
+                cmocka_unit_test(test_migrations_in_order),
+                cmocka_unit_test(test_migration_failure),
+                cmocka_unit_test(test_tenants),
+                cmocka_unit_test(test_tenant_description_roundtrip),
+                cmocka_unit_test(test_instance_unknown_tenant),
+                cmocka_unit_test(test_instance_roundtrip),
+                cmocka_unit_test(test_transactions),
+                cmocka_unit_test(test_kill_after_commit),
+                cmocka_unit_test(test_kill_in_transaction),
+        };
+
+        return cmocka_run_group_tests(tests, tmp_root_setup, tmp_root_teardown);
+}
