@@ -42,6 +42,10 @@ static const PciModel models[] = {
         { VENDOR_NVIDIA, 0x1df6, 0, "NVIDIA V100S PCIe 32GB", GiB(32) },
         { VENDOR_NVIDIA, 0x1e04, 0, "NVIDIA GeForce RTX 2080 Ti", GiB(11) },
         { VENDOR_NVIDIA, 0x1e07, 0, "NVIDIA GeForce RTX 2080 Ti", GiB(11) },
+        { VENDOR_NVIDIA, 0x1e81, 0, "NVIDIA GeForce RTX 2080 SUPER", GiB(8) },
+        { VENDOR_NVIDIA, 0x1e82, 0, "NVIDIA GeForce RTX 2080", GiB(8) },
+        { VENDOR_NVIDIA, 0x1e84, 0, "NVIDIA GeForce RTX 2070 SUPER", GiB(8) },
+        { VENDOR_NVIDIA, 0x1e87, 0, "NVIDIA GeForce RTX 2080", GiB(8) },
         { VENDOR_NVIDIA, 0x1eb8, 0, "NVIDIA T4", GiB(16) },
         /* Ampere */
         { VENDOR_NVIDIA, 0x20b0, 0, "NVIDIA A100 SXM4 40GB", GiB(40) },

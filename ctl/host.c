@@ -135,11 +135,15 @@ int verb_host_show(char **args) {
 
 /* A short name for the kind of a PCI function, by its class code, for the lines listing the other
  * members of an accelerator's IOMMU group ("audio" and "USB" on consumer GPUs). */
-static const char *pci_class_description(uint32_t class, bool bridge, char *buf, size_t l) {
+static const char *pci_class_description(uint32_t vendor, uint32_t class, bool bridge, char *buf,
+                                         size_t l) {
         unsigned base = (class >> 16) & 0xff, sub = (class >> 8) & 0xff;
 
         if (bridge)
                 return "bridge";
+        /* NVIDIA's "other serial bus" function on a GPU is the UCSI controller of its USB-C port. */
+        if (vendor == 0x10de && (class & 0xffffff) == 0x0c8000)
+                return "USB-C";
         switch (base) {
         case 0x01:
                 return "storage";
@@ -202,7 +206,7 @@ static const char *format_link(char *buf, size_t l, const char *speed, uint64_t 
 }
 
 static int add_accelerator_rows(Table *t, json_t *props) {
-        const char *address = props_string(props, "Address");
+        const char *address = props_string(props, "Address"), *model, *vendor;
         char mem[OUTPUT_FORMAT_MAX] = "-", group[32] = "-", numa[32] = "-", link[64];
         int64_t g = props_int(props, "IOMMUGroup", -1), n = props_int(props, "NUMANode", -1);
         uint64_t bytes = props_u64(props, "MemoryBytes");
@@ -215,7 +219,13 @@ static int add_accelerator_rows(Table *t, json_t *props) {
                 snprintf(group, sizeof(group), "%" PRIi64, g);
         if (n >= 0)
                 snprintf(numa, sizeof(numa), "%" PRIi64, n);
-        table_add_row(t, address, props_string(props, "Model"), mem, group, numa,
+        /* The vendor's name is dropped from the model in the table (JSON has both): at 80
+         * columns "NVIDIA GeForce RTX 2080 SUPER" and "... Ti" would otherwise end alike. */
+        model = props_string(props, "Model");
+        vendor = props_string(props, "VendorName");
+        if (!isempty(vendor) && startswith(model, vendor) && model[strlen(vendor)] == ' ')
+                model += strlen(vendor) + 1;
+        table_add_row(t, address, model, mem, group, numa,
                       format_link(link, sizeof(link), props_string(props, "LinkSpeed"),
                                   props_u64(props, "LinkWidth")),
                       props_string(props, "Driver"));
@@ -234,6 +244,7 @@ static int add_accelerator_rows(Table *t, json_t *props) {
                 indented = strprintf("  %s", a);
                 what = strprintf("%s (%s)",
                                  pci_class_description(
+                                         (uint32_t) json_integer_value(json_array_get(m, 1)),
                                          (uint32_t) json_integer_value(json_array_get(m, 3)),
                                          json_is_true(json_array_get(m, 5)), buf, sizeof(buf)),
                                  isempty(driver) ? "no driver" : driver);

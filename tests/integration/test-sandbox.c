@@ -68,15 +68,18 @@ static void test_dgx_h100(void **state) {
         json_decref(j);
 }
 
+/* Each consumer GPU shares its IOMMU group with its own HDMI audio, USB 3.1 and USB-C (UCSI)
+ * functions, and the listing shows every one of them. */
 static void test_ws_rtx_groups(void **state) {
         json_t *j = sandbox_json("ws-rtx", "host accelerators"), *a, *m;
         size_t k, l;
-        unsigned audio = 0, usb = 0, ucsi = 0;
 
         assert_int_equal(json_array_size(j), 2);
         json_array_foreach(j, k, a) {
                 json_t *members = json_object_get(a, "iommu_group_members");
-                assert_true(json_array_size(members) >= 2);
+                unsigned audio = 0, usb = 0, ucsi = 0;
+
+                assert_int_equal(json_array_size(members), 4);
                 json_array_foreach(members, l, m) {
                         const char *cls = jstr(m, "class");
                         /* every member shares the GPU's bus and device, i.e. is one of its functions */
@@ -88,11 +91,37 @@ static void test_ws_rtx_groups(void **state) {
                         else if (startswith(cls, "0x0c80"))
                                 ucsi++;
                 }
+                assert_int_equal(audio, 1);
+                assert_int_equal(usb, 1);
+                assert_int_equal(ucsi, 1);
         }
-        assert_int_equal(audio, 2);
-        assert_int_equal(usb, 1);
-        assert_int_equal(ucsi, 1);
         json_decref(j);
+}
+
+/* The table at 80 columns: the two GPUs are told apart by their model (not both "NVIDIA GeForce
+ * RTX 2080 …"), and each group member is named by its kind. */
+static void test_ws_rtx_table(void **state) {
+        _cleanup_free_ char *out = NULL, *err = NULL;
+        char *line, *save = NULL;
+        unsigned lines = 0;
+        int r;
+
+        r = harness_sh(&out, &err, "COLUMNS=80 '%s/scripts/sandbox' --host ws-rtx -- arkctl host accelerators",
+                       harness_src_dir());
+        if (r != 0)
+                fail_msg("sandbox --host ws-rtx -- arkctl host accelerators exited %d: %s", r, strna(err));
+        assert_non_null(strstr(out, "GeForce RTX 2080 SUPER"));
+        assert_non_null(strstr(out, "GeForce RTX 2080 Ti"));
+        assert_null(strstr(out, "\u2026")); /* nothing had to be ellipsized */
+        assert_non_null(strstr(out, "  0000:17:00.1  audio (snd_hda_intel)"));
+        assert_non_null(strstr(out, "  0000:17:00.2  USB (xhci_hcd)"));
+        assert_non_null(strstr(out, "  0000:39:00.3  USB-C (nvidia-gpu)"));
+        for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                if (strlen(line) > 80)
+                        fail_msg("line wider than 80 columns: '%s'", line);
+                lines++;
+        }
+        assert_int_equal(lines, 1 + 2 * 4); /* header, two GPUs with three more functions each */
 }
 
 static void test_ascend(void **state) {
@@ -191,6 +220,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_dgx_h100),
                 cmocka_unit_test(test_ws_rtx_groups),
+                cmocka_unit_test(test_ws_rtx_table),
                 cmocka_unit_test(test_ascend),
                 cmocka_unit_test(test_no_iommu),
                 cmocka_unit_test(test_state_kept_and_exit_status),

@@ -131,21 +131,24 @@ static void test_ws_rtx(void **state) {
         /* The audio, USB and UCSI functions are NVIDIA's too, but not accelerators. */
         assert_int_equal(s.n, 2);
 
-        /* RTX 4090: VGA + HDMI audio in one group. Idle, its link runs at 2.5 GT/s. */
+        /* RTX 2080 SUPER: VGA, audio, USB 3.1 and USB-C UCSI in one group. Idle, its link runs
+         * at 2.5 GT/s. */
         a = &s.a[0];
         assert_string_equal(a->address, "0000:17:00.0");
-        assert_int_equal(a->device, 0x2684);
+        assert_int_equal(a->device, 0x1e81);
         assert_int_equal(a->class, 0x030000);
-        assert_string_equal(a->model, "NVIDIA GeForce RTX 4090");
-        assert_int_equal(a->memory_bytes, GiB(24));
+        assert_string_equal(a->model, "NVIDIA GeForce RTX 2080 SUPER");
+        assert_int_equal(a->memory_bytes, GiB(8));
         assert_string_equal(a->driver, "nvidia");
-        assert_link(a, "2.5 GT/s PCIe", 16, "16.0 GT/s PCIe", 16);
+        assert_link(a, "2.5 GT/s PCIe", 16, "8.0 GT/s PCIe", 16);
         /* The workstation firmware gives no proximity information. */
         assert_int_equal(a->numa_node, -1);
         assert_true(a->iommu_group >= 0);
-        assert_int_equal(a->n_group, 2);
-        assert_member(&a->group[0], "0000:17:00.0", 0x2684, 0x030000, "nvidia");
-        assert_member(&a->group[1], "0000:17:00.1", 0x22ba, 0x040300, "snd_hda_intel");
+        assert_int_equal(a->n_group, 4);
+        assert_member(&a->group[0], "0000:17:00.0", 0x1e81, 0x030000, "nvidia");
+        assert_member(&a->group[1], "0000:17:00.1", 0x10f8, 0x040300, "snd_hda_intel");
+        assert_member(&a->group[2], "0000:17:00.2", 0x1ad8, 0x0c0330, "xhci_hcd");
+        assert_member(&a->group[3], "0000:17:00.3", 0x1ad9, 0x0c8000, "nvidia-gpu");
 
         /* RTX 2080 Ti: VGA, audio, USB 3.1 and USB-C UCSI, all in one group, in an x8 slot. */
         a = &s.a[1];
