@@ -463,7 +463,15 @@ int hypervisor_read_host(Manager *m) {
         m->host.cores = info.cores;
         m->host.threads = info.threads;
         m->host.memory_bytes = (uint64_t) info.memory * 1024ULL;
-        (void) free_and_strdup(&m->host.cpu_model, info.model);
+        /* libvirt's node info names the architecture ("x86_64"), not the CPU; the kernel does. */
+        {
+                _cleanup_free_ char *model = NULL;
+
+                if (sysfs_read_cpu_model(m->config.sysfs_root, &model) >= 0)
+                        (void) free_and_strdup(&m->host.cpu_model, model);
+                else
+                        (void) free_and_strdup(&m->host.cpu_model, info.model);
+        }
         hostname = virConnectGetHostname(conn);
         if (hostname)
                 (void) free_and_strdup(&m->host.hostname, hostname);

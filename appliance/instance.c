@@ -220,7 +220,7 @@ static int validate_params(Manager *m, const InstanceCreateParams *p, sd_bus_err
         int r;
 
         if (isempty(p->name))
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "The instance spec needs a Name.");
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "The instance needs a name.");
         reason = ark_name_invalid_reason(p->name);
         if (reason)
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Invalid instance name '%.80s%s': %s.",
@@ -247,8 +247,11 @@ static int validate_params(Manager *m, const InstanceCreateParams *p, sd_bus_err
                                          p->name);
         if (p->memory_bytes < MEMORY_MIN)
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                         "Memory of %" PRIu64 " bytes is too small: a VM needs at least 16 MiB.",
-                                         p->memory_bytes);
+                                         "Memory of %s is too small: a VM needs at least 16 MiB.",
+                                         format_bytes(b1, sizeof(b1), p->memory_bytes));
+        if (p->memory_bytes % 1024 != 0)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Memory of %" PRIu64 " bytes is not a whole number of KiB.", p->memory_bytes);
         if (m->host.memory_bytes > 0 && p->memory_bytes > m->host.memory_bytes)
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                          "Memory of %s is more than the host has (%s).",
@@ -258,6 +261,10 @@ static int validate_params(Manager *m, const InstanceCreateParams *p, sd_bus_err
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                          "Disk size %s is out of range (1 MiB to 64 TiB).",
                                          format_bytes(b1, sizeof(b1), p->disk_bytes));
+        if (p->disk_bytes % 512 != 0)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Disk size of %" PRIu64 " bytes is not a whole number of 512-byte sectors.",
+                                         p->disk_bytes);
         if (!isempty(p->kernel)) {
                 r = validate_path("Kernel", p->kernel, error);
                 if (r < 0)
@@ -314,6 +321,9 @@ int instance_create(Manager *m, const InstanceCreateParams *p, Instance **ret, s
         _cleanup_free_ char *disks = NULL, *consoles = NULL, *msg = NULL, *base = NULL;
         _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
         bool disk_created = false;
+        DiskImage img = {};
+        const char *why = NULL;
+        uint64_t disk_bytes;
         Instance *added;
         int r;
 
@@ -323,10 +333,28 @@ int instance_create(Manager *m, const InstanceCreateParams *p, Instance **ret, s
         r = hypervisor_require(m, error);
         if (r < 0)
                 return r;
+        disk_bytes = p->disk_bytes;
         if (!isempty(p->image)) {
+                char b1[32], b2[32];
+
                 r = resolve_image(m, p->image, &base, error);
                 if (r < 0)
                         return r;
+                r = disk_image_inspect(base, &img, &why);
+                if (r == -EMEDIUMTYPE)
+                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                                 "Image '%s' cannot be a base image: %s.", base, why);
+                if (r < 0)
+                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Image '%s' cannot be read: %s.",
+                                                 base, strerror(-r));
+                if (disk_bytes > 0 && disk_bytes < img.virtual_size)
+                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                                 "Disk size %s is smaller than image '%s' (%s); give at least %s, or "
+                                                 "no size to use the image's.",
+                                                 format_bytes(b1, sizeof(b1), disk_bytes), base,
+                                                 format_bytes(b2, sizeof(b2), img.virtual_size), b2);
+                if (disk_bytes == 0)
+                        disk_bytes = img.virtual_size;
         }
 
         /* A domain of that name that Ark does not know would make the define below fail with a
@@ -344,7 +372,7 @@ int instance_create(Manager *m, const InstanceCreateParams *p, Instance **ret, s
         i->state = INSTANCE_STOPPED;
         i->vcpus = p->vcpus;
         i->memory_bytes = p->memory_bytes;
-        i->disk_bytes = p->disk_bytes;
+        i->disk_bytes = disk_bytes;
         i->created_usec = now_usec(CLOCK_REALTIME);
         r = uuid_generate(i->uuid);
         if (r < 0)
@@ -388,10 +416,11 @@ int instance_create(Manager *m, const InstanceCreateParams *p, Instance **ret, s
                                          db_errmsg(m->db));
 
         if (i->disk_path) {
-                r = disk_create_qcow2(i->disk_path, i->disk_bytes, i->image, &msg);
+                r = disk_create_qcow2(i->disk_path, i->disk_bytes, i->image, img.format, &msg);
                 if (r < 0)
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to create the disk of '%s': %s.",
-                                                 i->name, msg ?: strerror(-r));
+                        return sd_bus_error_setf(error, i->image ? ARK_ERROR_INVALID_ARGUMENT : SD_BUS_ERROR_FAILED,
+                                                 "Failed to create the disk of '%s': %s.", i->name,
+                                                 msg ?: strerror(-r));
                 disk_created = true;
         }
 
@@ -434,11 +463,11 @@ int instance_create(Manager *m, const InstanceCreateParams *p, Instance **ret, s
                 r = instance_start(added, error);
                 if (r < 0) {
                         /* The instance exists; say so, so the admin does not create it again. */
-                        _cleanup_free_ char *why = strdup(strempty(error->message));
+                        _cleanup_free_ char *start_error = strdup(strempty(error->message));
                         sd_bus_error_free(error);
                         sd_bus_error_setf(error, ARK_ERROR_HYPERVISOR,
                                           "Instance '%s' was created but could not be started: %s", added->name,
-                                          strempty(why));
+                                          strempty(start_error));
                         return r;
                 }
         }
@@ -505,9 +534,19 @@ int instance_start(Instance *i, sd_bus_error *error) {
         r = hypervisor_require(i->manager, error);
         if (r < 0)
                 return r;
-        if (i->state == INSTANCE_RUNNING || i->state == INSTANCE_PAUSED)
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_STATE, "Instance '%s' is already %s.", i->name,
-                                         instance_state_to_string(i->state));
+        /* Start, like Stop, brings the instance to a state: already there is success. Only the
+         * intent may need catching up (a domain started behind Ark's back). */
+        if (i->state == INSTANCE_RUNNING) {
+                if (i->desired_running)
+                        return 0;
+                r = instance_set_desired_in(&tx, i, true, error);
+                if (r < 0)
+                        return r;
+                return instance_commit_desired(&tx, i, true, error);
+        }
+        if (i->state == INSTANCE_PAUSED)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_STATE,
+                                         "Instance '%s' is paused; stop it and start it again.", i->name);
         if (i->state == INSTANCE_SHUTTING_DOWN)
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_STATE,
                                          "Instance '%s' is shutting down; start it once it has stopped.", i->name);

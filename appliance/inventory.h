@@ -83,3 +83,7 @@ void host_info_done(HostInfo *h);
  * Returns 0 with *ret_n = 0 when the directory does not exist. */
 int sysfs_read_numa(const char *sysfs_root, NumaNode **ret, size_t *ret_n);
 void numa_array_free(NumaNode *n, size_t count);
+
+/* The first "model name" in <sysfs_root>/proc/cpuinfo ("Intel(R) Xeon(R) Platinum 8480C"), newly
+ * allocated. -ENOENT when the file is missing or names no model (arm64 kernels print none). */
+int sysfs_read_cpu_model(const char *sysfs_root, char **ret);

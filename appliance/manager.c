@@ -43,6 +43,7 @@ int manager_new(const ArkConfig *config, Manager **ret) {
         r = sd_event_default(&m->event);
         if (r < 0)
                 return r;
+        m->lock_fd = -EBADF;
         m->started_usec = now_usec(CLOCK_REALTIME);
         *ret = TAKE_PTR(m);
         return 0;
@@ -95,6 +96,7 @@ Manager *manager_free(Manager *m) {
         m->watchdog = sd_event_source_disable_unref(m->watchdog);
         m->bus = sd_bus_flush_close_unref(m->bus);
         m->db = db_close(m->db);
+        m->lock_fd = safe_close(m->lock_fd);
         m->event = sd_event_unref(m->event);
         config_done(&m->config);
         free(m);
@@ -149,6 +151,26 @@ int manager_startup(Manager *m) {
         r = manager_prepare_state_dir(m);
         if (r < 0)
                 return r;
+
+        /* Two daemons on one store would each keep their own picture of it and drive the
+         * hypervisor apart. The lock goes with the process, so kill -9 never leaves it stale. */
+        p = manager_state_path(m, "arkd.lock");
+        if (!p)
+                return log_error_errno(-ENOMEM, "Out of memory.");
+        {
+                pid_t holder = 0;
+
+                r = lock_pid_file(p, &holder);
+                if (r == -EBUSY && holder > 0)
+                        return log_error_errno(r, "Another arkd (PID %ld) is using the state directory '%s'; "
+                                               "stop it first.", (long) holder, m->config.state_dir);
+                if (r == -EBUSY)
+                        return log_error_errno(r, "Another arkd is using the state directory '%s'; stop it first.",
+                                               m->config.state_dir);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to lock '%s': %m", p);
+                m->lock_fd = r;
+        }
 
         r = store_open(m->config.state_dir, &m->db);
         if (r == -EPROTO)

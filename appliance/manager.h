@@ -27,6 +27,7 @@ struct Manager {
         sd_event *event;
         sd_bus *bus;
         sqlite3 *db;
+        int lock_fd;            /* flock on <state>/arkd.lock: one arkd per state directory */
 
         HostInfo host;
         Accelerator *accelerators;

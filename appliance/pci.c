@@ -760,3 +760,32 @@ void host_info_done(HostInfo *h) {
         numa_array_free(h->numa, h->n_numa);
         *h = (HostInfo) {};
 }
+
+int sysfs_read_cpu_model(const char *sysfs_root, char **ret) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        char *line, *save = NULL;
+        int r;
+
+        path = sysfs_path(root_or_slash(sysfs_root), "proc/cpuinfo");
+        if (!path)
+                return -ENOMEM;
+        r = read_full_file(path, &text, NULL);
+        if (r < 0)
+                return r;
+        for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                const char *v = startswith(line, "model name");
+                char *colon, *model;
+
+                if (!v || !(colon = strchr(v, ':')))
+                        continue;
+                model = strstrip(colon + 1);
+                if (isempty(model))
+                        continue;
+                model = strdup(model);
+                if (!model)
+                        return -ENOMEM;
+                *ret = model;
+                return 0;
+        }
+        return -ENOENT;
+}

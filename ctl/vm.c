@@ -342,20 +342,45 @@ int verb_vm_show(char **args) {
         return 0;
 }
 
+/* The observed state of VM `name` ("running", ...) into *ret; negative errno when it cannot be
+ * read (the caller goes on without it). Does not log. */
+static int vm_state(sd_bus *bus, const char *name, char **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ char *path = NULL;
+        const char *p;
+        int r;
+
+        r = sd_bus_call_method(bus, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "GetInstance", NULL,
+                               &reply, "s", name);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "o", &p);
+        if (r < 0)
+                return r;
+        return sd_bus_get_property_string(bus, ARK_BUS_NAME, p, ARK_BUS_IFACE_INSTANCE, "State", NULL, ret);
+}
+
 int verb_vm_start(char **args) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         int r;
 
+        _cleanup_free_ char *before = NULL;
+
         r = ctl_bus_open(&bus);
         if (r < 0)
                 return r;
+        /* Only for the message: starting a running VM succeeds and changes nothing. */
+        (void) vm_state(bus, args[0], &before);
         r = ctl_call(bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "StartInstance", CTL_SLOW_CALL_USEC,
                      NULL, "s", args[0]);
         if (r < 0)
                 return r;
         if (arg_output == OUTPUT_JSON)
                 return show_instance(bus, args[0]);
-        printf("Started VM '%s'.\n", args[0]);
+        if (streq_ptr(before, "running"))
+                printf("VM '%s' is already running.\n", args[0]);
+        else
+                printf("Started VM '%s'.\n", args[0]);
         return 0;
 }
 
@@ -363,6 +388,7 @@ int verb_vm_stop(char **args) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *before = NULL;
         const char *name = args[0];
         uint64_t wait_sec;
         int r;
@@ -373,6 +399,7 @@ int verb_vm_stop(char **args) {
         r = ctl_bus_open(&bus);
         if (r < 0)
                 return r;
+        (void) vm_state(bus, name, &before);
         r = ctl_new_call(bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "StopInstance", &m);
         if (r < 0)
                 return r;
@@ -398,7 +425,10 @@ int verb_vm_stop(char **args) {
 
         if (arg_output == OUTPUT_JSON)
                 return show_instance(bus, name);
-        printf("%s VM '%s'.\n", arg_force ? "Powered off" : "Stopped", name);
+        if (streq_ptr(before, "stopped"))
+                printf("VM '%s' is already stopped.\n", name);
+        else
+                printf("%s VM '%s'.\n", arg_force ? "Powered off" : "Stopped", name);
         return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -197,4 +198,29 @@ int rm_rf(const char *path) {
 
 bool file_exists(const char *path) {
         return access(path, F_OK) == 0;
+}
+
+int lock_pid_file(const char *path, pid_t *ret_holder) {
+        _cleanup_close_ int fd = -EBADF;
+        char buf[32];
+        int n;
+
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+        if (fd < 0)
+                return -errno;
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                int r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+                ssize_t k;
+
+                if (r == -EBUSY && ret_holder) {
+                        k = pread(fd, buf, sizeof(buf) - 1, 0);
+                        buf[k > 0 ? k : 0] = 0;
+                        *ret_holder = (pid_t) strtol(buf, NULL, 10);
+                }
+                return r;
+        }
+        n = snprintf(buf, sizeof(buf), "%ld\n", (long) getpid());
+        if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t) n, 0) != n)
+                return -errno;
+        return TAKE_FD(fd);
 }

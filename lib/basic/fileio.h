@@ -26,3 +26,8 @@ char *path_join(const char *a, const char *b);
 /* Removes a directory tree (no symlink following). */
 int rm_rf(const char *path);
 bool file_exists(const char *path);
+
+/* Takes an exclusive advisory lock (flock) on path, creating it, and records our PID in it.
+ * Returns the open fd (O_CLOEXEC; the lock lives as long as it does). -EBUSY when another process
+ * holds it, with that process's PID (from the file; 0 if unknown) in *ret_holder. */
+int lock_pid_file(const char *path, pid_t *ret_holder);

@@ -199,3 +199,11 @@ bool strv_contains(char *const *l, const char *s) {
                                 return true;
         return false;
 }
+
+char *strip_final_period(char *s) {
+        size_t n = strlen(s);
+
+        while (n > 0 && (s[n - 1] == '.' || s[n - 1] == ' ' || s[n - 1] == '\n' || s[n - 1] == '\t'))
+                s[--n] = 0;
+        return s;
+}

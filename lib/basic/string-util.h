@@ -13,6 +13,10 @@ bool endswith(const char *s, const char *suffix);
 /* Removes leading and trailing whitespace in place; returns s. */
 char *strstrip(char *s);
 
+/* Removes trailing whitespace and periods in place (a message about to go into a sentence of
+ * ours); returns s. */
+char *strip_final_period(char *s);
+
 /* Newly allocated printf result, or NULL on OOM. */
 char *strprintf(const char *format, ...) __attribute__((format(printf, 1, 2)));
 

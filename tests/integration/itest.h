@@ -15,7 +15,7 @@
 #include "shared/bus-util.h"
 
 /* Runs arkctl ARGS... (NULL-terminated), asserts it exited with `code` and, when `needle` is
- * non-NULL, that stderr contains it. Prints both streams on mismatch. Returns stdout (free it). */
+ * non-NULL, that stderr (stdout when code is 0) contains it. Prints both streams on mismatch. Returns stdout (free it). */
 static inline char *itest_arkctl_expect(Harness *h, int code, const char *needle, ...) {
         char *args[64], *out = NULL, *err = NULL;
         size_t n = 0;
@@ -29,9 +29,11 @@ static inline char *itest_arkctl_expect(Harness *h, int code, const char *needle
         va_end(ap);
         args[n] = NULL;
         r = harness_arkctl_argv(h, &out, &err, args);
-        if (r != code || (needle && (!err || !strstr(err, needle)))) {
-                fprintf(stderr, "arkctl %s %s: exited %d (want %d), want stderr containing '%s'\nstdout: %s\nstderr: %s\n",
-                        args[0], n > 1 ? args[1] : "", r, code, needle ? needle : "", out ? out : "", err ? err : "");
+        const char *where = code == 0 ? out : err;
+        if (r != code || (needle && (!where || !strstr(where, needle)))) {
+                fprintf(stderr, "arkctl %s %s: exited %d (want %d), want %s containing '%s'\nstdout: %s\nstderr: %s\n",
+                        args[0], n > 1 ? args[1] : "", r, code, code == 0 ? "stdout" : "stderr", needle ? needle : "",
+                        out ? out : "", err ? err : "");
                 free(err);
                 free(out);
                 fail_msg("unexpected arkctl result");

@@ -211,6 +211,34 @@ static void test_bad_config_refused(void **state) {
         assert_non_null(strstr(log, "StopTimeoutSec"));
 }
 
+/* A second arkd on the same state directory (a second sandbox with the same --state, or a
+ * hand-started arkd next to the service) is refused before it touches the store, with the PID of
+ * the one that holds it; the first goes on undisturbed. */
+static void test_second_arkd_refused(void **state) {
+        _cleanup_free_ char *out = NULL, *err = NULL, *pid = NULL;
+        Harness *hp = &H;
+        int r;
+
+        assert_int_equal(harness_start_arkd(hp, NULL), 0);
+        assert_arkctl(hp, 0, NULL, "tenant", "create", "first");
+        r = harness_sh(&out, &err,
+                       "'%s/bin/arkd' --bus-address '%s' --state-dir '%s' --libvirt-uri '%s' "
+                       "--sysfs-root '%s/sysfs' </dev/null",
+                       harness_build_dir(), hp->bus_address, hp->state_dir, hp->libvirt_uri, hp->fixture);
+        assert_int_not_equal(r, 0);
+        pid = strprintf("Another arkd (PID %ld) is using the state directory", (long) hp->arkd_pid);
+        if (!strstr(strempty(err), pid))
+                fail_msg("second arkd exited %d; expected '%s' in: %s", r, pid, strna(err));
+        assert_true(harness_arkd_alive(hp));
+        assert_arkctl(hp, 0, NULL, "tenant", "create", "second");
+        assert_int_equal(itest_get_u32(hp, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NTenants"), 2);
+
+        /* kill -9 leaves no stale lock: the next arkd starts. */
+        assert_int_equal(harness_stop_arkd(hp, SIGKILL), 128 + SIGKILL);
+        assert_int_equal(harness_start_arkd(hp, NULL), 0);
+        assert_int_equal(itest_get_u32(hp, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NTenants"), 2);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_prestate_setup_teardown(test_restart_sigterm, setup_host, teardown_host, "dgx-h100"),
@@ -219,6 +247,8 @@ int main(void) {
                                                          "ws-rtx"),
                 cmocka_unit_test_prestate_setup_teardown(test_orphan_reported, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_newer_store_refused, setup_host, teardown_host,
+                                                         "no-iommu"),
+                cmocka_unit_test_prestate_setup_teardown(test_second_arkd_refused, setup_host, teardown_host,
                                                          "no-iommu"),
                 cmocka_unit_test_prestate_setup_teardown(test_bad_config_refused, setup_host, teardown_host,
                                                          "no-iommu"),

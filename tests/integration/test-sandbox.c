@@ -62,6 +62,7 @@ static void test_dgx_h100(void **state) {
 
         j = sandbox_json("dgx-h100", "host show");
         assert_int_equal(json_integer_value(json_object_get(j, "cpus")), 224);
+        assert_string_equal(jstr(j, "cpu_model"), "Intel(R) Xeon(R) Platinum 8480C");
         assert_int_equal(json_array_size(json_object_get(j, "numa_nodes")), 2);
         assert_true(json_integer_value(json_object_get(j, "memory_bytes")) == (json_int_t) 2 << 40);
         assert_true(json_is_true(json_object_get(j, "iommu_enabled")));

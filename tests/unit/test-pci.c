@@ -582,6 +582,23 @@ static void test_sorted(void **state) {
         }
 }
 
+/* The CPU's name comes from the kernel (proc/cpuinfo under the root): libvirt only says "x86_64". */
+static void test_cpu_model(void **state) {
+        char *model = NULL;
+
+        assert_int_equal(sysfs_read_cpu_model(HOSTS_DIR "/dgx-h100/sysfs", &model), 0);
+        assert_string_equal(model, "Intel(R) Xeon(R) Platinum 8480C");
+        model = mfree(model);
+        assert_int_equal(sysfs_read_cpu_model(HOSTS_DIR "/ws-rtx/sysfs", &model), 0);
+        assert_string_equal(model, "Intel(R) Xeon(R) w5-3435X");
+        model = mfree(model);
+        /* arm64 kernels print no model name. */
+        assert_int_equal(sysfs_read_cpu_model(HOSTS_DIR "/ascend-910b/sysfs", &model), -ENOENT);
+        assert_null(model);
+        assert_int_equal(sysfs_read_cpu_model("/nonexistent", &model), -ENOENT);
+        assert_null(model);
+}
+
 static void test_numa_garbage(void **state) {
         _cleanup_tmpdir_ char *d = make_tmpdir();
         NumaNode *nodes = NULL;
@@ -669,6 +686,7 @@ int main(void) {
                 cmocka_unit_test(test_group_without_self),
                 cmocka_unit_test(test_sorted),
                 cmocka_unit_test(test_numa_garbage),
+                cmocka_unit_test(test_cpu_model),
                 cmocka_unit_test(test_real_sysfs),
         };
 
