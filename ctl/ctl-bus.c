@@ -1,6 +1,7 @@
 /* Talking to arkd: connect, call, and say clearly what went wrong. */
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "arkctl.h"
@@ -26,9 +27,27 @@ static const char *bus_hint(void) {
                                         : "check --bus-address or ARK_BUS_ADDRESS";
 }
 
+/* A D-Bus address is "transport:key=value,..." (several separated by ';'); sd-bus reports a
+ * malformed one as a refused connection, which sends the admin looking for a daemon. */
+static bool bus_address_is_plausible(const char *a) {
+        const char *colon = strchr(a, ':');
+
+        if (!colon || colon == a)
+                return false;
+        for (const char *p = a; p < colon; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+                        return false;
+        return true;
+}
+
 int ctl_bus_open(sd_bus **ret) {
         int r;
 
+        if (!isempty(arg_bus_address) && !bus_address_is_plausible(arg_bus_address)) {
+                fprintf(stderr, "arkctl: '%s' is not a D-Bus address (for example unix:path=/run/ark/bus); "
+                                "check --bus-address or ARK_BUS_ADDRESS\n", arg_bus_address);
+                return -EINVAL;
+        }
         r = ark_bus_open(arg_bus_address, ret);
         if (r < 0)
                 fprintf(stderr, "arkctl: cannot connect to arkd %s: %s (is arkd running? %s)\n",

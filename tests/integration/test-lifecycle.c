@@ -475,6 +475,22 @@ static void test_api_doc_matches_introspection(void **state) {
         assert_arkctl(&H, 0, NULL, "vm", "delete", "doc-vm");
 }
 
+/* Where arkctl cannot reach arkd, it says which of the two is wrong: the address or the daemon. */
+static void test_bad_bus_address(void **state) {
+        _cleanup_free_ char *out = NULL, *err = NULL;
+
+        assert_int_equal(harness_sh(&out, &err, "ARK_BUS_ADDRESS=garbage '%s/bin/arkctl' status", harness_build_dir()),
+                         1);
+        assert_non_null(strstr(strempty(err), "'garbage' is not a D-Bus address"));
+        out = mfree(out);
+        err = mfree(err);
+        assert_int_equal(harness_sh(&out, &err, "'%s/bin/arkctl' --bus-address unix:path=%s/nobus status",
+                                    harness_build_dir(), H.tmp),
+                         1);
+        assert_non_null(strstr(strempty(err), "cannot connect to arkd at"));
+        assert_non_null(strstr(strempty(err), "is arkd running?"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_status),
@@ -486,6 +502,7 @@ int main(void) {
                 cmocka_unit_test(test_named_errors),
                 cmocka_unit_test(test_signals),
                 cmocka_unit_test(test_api_doc_matches_introspection),
+                cmocka_unit_test(test_bad_bus_address),
         };
         return cmocka_run_group_tests_name("integration: lifecycle", tests, group_setup, group_teardown);
 }
