@@ -60,7 +60,7 @@ static int bind_text_or_null(sqlite3_stmt *st, int idx, const char *s) {
 
 static int step_done(sqlite3_stmt *st) {
         int rc = sqlite3_step(st);
-        return rc == SQLITE_DONE ? 0 : db_errno(rc);
+        return rc == SQLITE_DONE ? 0 : db_errno_of(sqlite3_db_handle(st), rc);
 }
 
 int store_tenant_insert(sqlite3 *db, Tenant *t) {
@@ -84,13 +84,24 @@ int store_tenant_delete(sqlite3 *db, const Tenant *t) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
 
+        /* The foreign key (ON DELETE RESTRICT) would refuse it too, but SQLite reports that as a
+         * trigger's abort, which cannot be told from other refusals: ask first. */
+        r = db_prepare(db, "SELECT 1 FROM instances WHERE tenant_id = ? LIMIT 1", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, t->id);
+        r = sqlite3_step(st);
+        if (r == SQLITE_ROW)
+                return -EBUSY;
+        if (r != SQLITE_DONE)
+                return db_errno_of(db, r);
+        sqlite3_finalize(TAKE_PTR(st));
+
         r = db_prepare(db, "DELETE FROM tenants WHERE id = ?", &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, t->id);
         r = step_done(st);
-        if (r == -EEXIST) /* foreign key: it still owns instances */
-                return -EBUSY;
         if (r < 0)
                 return r;
         return sqlite3_changes(db) > 0 ? 0 : -ENOENT;

@@ -38,6 +38,21 @@ int db_errno(int rc) {
         }
 }
 
+int db_errno_of(sqlite3 *db, int rc) {
+        if ((rc & 0xff) != SQLITE_CONSTRAINT)
+                return db_errno(rc);
+        switch (db ? sqlite3_extended_errcode(db) : rc) {
+        case SQLITE_CONSTRAINT_UNIQUE:
+        case SQLITE_CONSTRAINT_PRIMARYKEY:
+        case SQLITE_CONSTRAINT_ROWID:
+                return -EEXIST;
+        case SQLITE_CONSTRAINT_FOREIGNKEY:
+                return -EBUSY;
+        default:
+                return -EIO;
+        }
+}
+
 int db_exec(sqlite3 *db, const char *sql) {
         return db_errno(sqlite3_exec(db, sql, NULL, NULL, NULL));
 }
