@@ -198,6 +198,8 @@ static void test_vm_image(void **state) {
         /* A store image by name. */
         images = strprintf("%s/images", H.state_dir);
         assert_int_equal(harness_sh(&out, &err, "cp '%s' '%s/ubuntu.qcow2'", base, images), 0);
+        out = mfree(out);
+        err = mfree(err);
         assert_arkctl(&H, 0, NULL, "vm", "create", "img-store", "--tenant", "risk", "--vcpus", "1", "--memory",
                       "512M", "--image", "ubuntu.qcow2");
         assert_arkctl(&H, 1, "not in the image store", "vm", "create", "img-missing", "--tenant", "risk", "--vcpus",
