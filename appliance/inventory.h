@@ -17,7 +17,13 @@ typedef struct PciFunction {
         uint32_t class;         /* 24-bit class code, e.g. 0x030200 */
         char *driver;           /* bound driver name, NULL when unbound */
         bool is_bridge;         /* class 0x0604 (PCI bridge / root port / switch port) */
+        uint64_t bar64_bytes;   /* sum of its 64-bit memory BARs (they go in a guest's 64-bit MMIO window) */
+        uint64_t bar32_bytes;   /* sum of its 32-bit memory BARs */
 } PciFunction;
+
+/* Sums the memory BARs (lines 0-5) of a "resource" file: the kernel's "start end flags" table.
+ * Unused lines are all zero. Returns 0, or -EBADMSG when a line is malformed. Pure. */
+int pci_parse_resource(const char *text, uint64_t *ret_bar64, uint64_t *ret_bar32);
 
 typedef struct Accelerator {
         char address[PCI_ADDRESS_MAX];       /* domain:bus:slot.function */
@@ -34,6 +40,10 @@ typedef struct Accelerator {
         char *link_speed, *max_link_speed;   /* "32.0 GT/s PCIe"; NULL when absent */
         unsigned link_width, max_link_width; /* lanes, 0 when absent */
         char *driver;                        /* bound driver, NULL when unbound */
+        uint64_t bar64_bytes, bar32_bytes;   /* its own memory BARs (see PciFunction) */
+        char *root_port;                     /* the root port it hangs off, NULL on a root bus */
+        char *switch_port;                   /* upstream port of the PCIe switch it sits behind, NULL
+                                              * when it is directly on a root port */
 } Accelerator;
 
 /* Scans <sysfs_root>/sys/bus/pci/devices and returns every accelerator (display/3D controller, class

@@ -7,6 +7,8 @@
  * tree can make it crash. Only out-of-memory fails a scan. Debug logging only. */
 
 #include <ctype.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -286,6 +288,77 @@ static int compare_functions(const void *a, const void *b) {
 
 /* One member of a group. A member whose IDs cannot be read stays in the list with zero IDs: it is
  * in the group all the same, and whoever assigns the group must know about it. */
+#define IORESOURCE_IO 0x00000100UL
+#define IORESOURCE_MEM 0x00000200UL
+#define IORESOURCE_MEM_64 0x00100000UL
+
+int pci_parse_resource(const char *text, uint64_t *ret_bar64, uint64_t *ret_bar32) {
+        uint64_t bar64 = 0, bar32 = 0;
+        const char *p = text;
+
+        for (unsigned line = 0; line < 6 && p && *p; line++) {
+                unsigned long long start, end, flags;
+                int n = 0;
+
+                if (sscanf(p, "%llx %llx %llx%n", &start, &end, &flags, &n) != 3)
+                        return -EBADMSG;
+                if (end < start)
+                        return -EBADMSG;
+                if ((start != 0 || end != 0) && (flags & IORESOURCE_MEM)) {
+                        uint64_t size = (uint64_t) (end - start) + 1;
+
+                        if (flags & IORESOURCE_MEM_64)
+                                bar64 += size;
+                        else
+                                bar32 += size;
+                }
+                p = strchr(p + n, '\n');
+                if (p)
+                        p++;
+        }
+        *ret_bar64 = bar64;
+        *ret_bar32 = bar32;
+        return 0;
+}
+
+/* BAR sizes of a function; zero when its resource file is absent or malformed. */
+static void read_bars(const char *root, const char *address, uint64_t *ret_bar64, uint64_t *ret_bar32) {
+        _cleanup_free_ char *rel = function_attr(address, "resource"), *path = NULL, *text = NULL;
+
+        *ret_bar64 = *ret_bar32 = 0;
+        if (!rel || !(path = sysfs_path(root, rel)) || read_full_file(path, &text, NULL) < 0)
+                return;
+        if (pci_parse_resource(text, ret_bar64, ret_bar32) < 0)
+                *ret_bar64 = *ret_bar32 = 0;
+}
+
+/* The PCI functions above `address`, from the devices/ link ("../../../devices/pci0000:15/
+ * 0000:15:01.0/0000:16:00.0/0000:17:00.0/0000:18:00.0"): the root port and, behind a switch,
+ * the switch's upstream port. Both NULL when the device sits on a root bus. */
+static int read_topology(const char *root, const char *address, char **ret_root_port, char **ret_switch_port) {
+        _cleanup_free_ char *rel = strprintf(PCI_DEVICES_DIR "/%s", address), *path = NULL;
+        char target[PATH_MAX], *parts[32], *save = NULL, *tok;
+        size_t n = 0;
+        ssize_t k;
+
+        *ret_root_port = *ret_switch_port = NULL;
+        if (!rel || !(path = sysfs_path(root, rel)))
+                return -ENOMEM;
+        k = readlink(path, target, sizeof(target) - 1);
+        if (k < 0)
+                return 0;
+        target[k] = 0;
+        for (tok = strtok_r(target, "/", &save); tok && n < ELEMENTSOF(parts); tok = strtok_r(NULL, "/", &save))
+                if (pci_address_is_valid(tok))
+                        parts[n++] = tok;
+        /* parts[n-1] is the device itself. */
+        if (n >= 2 && !(*ret_root_port = strdup(parts[0])))
+                return -ENOMEM;
+        if (n >= 4 && !(*ret_switch_port = strdup(parts[1])))
+                return -ENOMEM;
+        return 0;
+}
+
 static int read_function(const char *root, const char *address, PciFunction *ret) {
         PciFunction f = {};
         int r;
@@ -300,6 +373,7 @@ static int read_function(const char *root, const char *address, PciFunction *ret
         r = read_driver(root, address, &f.driver);
         if (r < 0)
                 return r;
+        read_bars(root, address, &f.bar64_bytes, &f.bar32_bytes);
         *ret = f;
         return 0;
 }
@@ -399,6 +473,8 @@ void accelerator_done(Accelerator *a) {
         free(a->link_speed);
         free(a->max_link_speed);
         free(a->driver);
+        free(a->root_port);
+        free(a->switch_port);
         *a = (Accelerator) {
                 .iommu_group = -1,
                 .numa_node = -1,
@@ -472,6 +548,10 @@ static int accelerator_read(const char *root, const char *address, uint16_t vend
         a.max_link_width = read_link_width(root, address, "max_link_width");
 
         r = read_driver(root, address, &a.driver);
+        if (r < 0)
+                return r;
+        read_bars(root, address, &a.bar64_bytes, &a.bar32_bytes);
+        r = read_topology(root, address, &a.root_port, &a.switch_port);
         if (r < 0)
                 return r;
 

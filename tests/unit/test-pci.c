@@ -586,6 +586,60 @@ static void test_sorted(void **state) {
         }
 }
 
+/* BAR sizes (what a guest's MMIO windows must hold) and the PCIe topology above each GPU (what
+ * multi-GPU placement prefers to share). */
+static void test_bars_and_topology(void **state) {
+        _cleanup_(scan_done) Scan s = {}, w = {};
+
+        scan_host("dgx-h100", &s);
+        for (size_t k = 0; k < s.n; k++) {
+                const Accelerator *a = &s.a[k];
+
+                /* BAR1 128 GiB and BAR3 32 MiB are 64-bit; BAR0 16 MiB is 32-bit. */
+                assert_true(a->bar64_bytes == (UINT64_C(128) << 30) + (UINT64_C(32) << 20));
+                assert_true(a->bar32_bytes == UINT64_C(16) << 20);
+                assert_true(a->group[0].bar64_bytes == a->bar64_bytes);
+                /* root port -> switch upstream port -> downstream port -> GPU */
+                assert_non_null(a->root_port);
+                assert_non_null(a->switch_port);
+        }
+        assert_string_equal(s.a[0].root_port, "0000:15:01.0");
+        assert_string_equal(s.a[0].switch_port, "0000:16:00.0");
+        assert_string_not_equal(s.a[0].switch_port, s.a[1].switch_port);
+
+        scan_host("ws-rtx", &w);
+        /* Directly on a root port: no switch. */
+        assert_string_equal(w.a[0].root_port, "0000:16:01.0");
+        assert_null(w.a[0].switch_port);
+        assert_true(w.a[0].bar64_bytes == (UINT64_C(256) << 20) + (UINT64_C(32) << 20));
+        /* The USB controller's BARs count too: it goes to the guest with the GPU. */
+        assert_string_equal(w.a[0].group[2].address, "0000:17:00.2");
+        assert_true(w.a[0].group[2].bar64_bytes == (UINT64_C(256) << 10) + (UINT64_C(64) << 10));
+}
+
+static void test_parse_resource(void **state) {
+        uint64_t b64 = 1, b32 = 1;
+
+        /* An I/O BAR and the expansion ROM (line 6) take no MMIO window space. */
+        assert_int_equal(pci_parse_resource("0x0000000091000000 0x0000000091ffffff 0x0000000000040200\n"
+                                            "0x0000000000002000 0x000000000000207f 0x0000000000040101\n"
+                                            "0x0000208000000000 0x0000208fffffffff 0x000000000014220c\n"
+                                            "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+                                            "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+                                            "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+                                            "0x0000000092000000 0x000000009207ffff 0x0000000000046200\n",
+                                            &b64, &b32),
+                         0);
+        assert_true(b64 == UINT64_C(64) << 30);
+        assert_true(b32 == UINT64_C(16) << 20);
+        assert_int_equal(pci_parse_resource("", &b64, &b32), 0);
+        assert_true(b64 == 0 && b32 == 0);
+        b64 = b32 = 7;
+        assert_int_equal(pci_parse_resource("0x10 garbage 0x200\n", &b64, &b32), -EBADMSG);
+        assert_int_equal(pci_parse_resource("0x2000 0x1000 0x200\n", &b64, &b32), -EBADMSG);
+        assert_true(b64 == 7 && b32 == 7);
+}
+
 /* The CPU's name comes from the kernel (proc/cpuinfo under the root): libvirt only says "x86_64". */
 static void test_cpu_model(void **state) {
         char *model = NULL;
@@ -691,6 +745,8 @@ int main(void) {
                 cmocka_unit_test(test_sorted),
                 cmocka_unit_test(test_numa_garbage),
                 cmocka_unit_test(test_cpu_model),
+                cmocka_unit_test(test_bars_and_topology),
+                cmocka_unit_test(test_parse_resource),
                 cmocka_unit_test(test_real_sysfs),
         };
 
