@@ -40,6 +40,22 @@ static const DbMigration migrations[] = {
                 "  created_usec INTEGER NOT NULL);"
                 "CREATE INDEX instances_tenant ON instances(tenant_id);",
         },
+        {
+                "accelerator claims and holds",
+                /* The primary key is what makes a GPU impossible to hand out twice: a second claim
+                 * of an address fails inside the transaction that tried it. Deleting an instance
+                 * releases its claims in the same transaction. */
+                "CREATE TABLE claims ("
+                "  address TEXT PRIMARY KEY,"
+                "  instance_id INTEGER NOT NULL REFERENCES instances(id) ON DELETE CASCADE,"
+                "  created_usec INTEGER NOT NULL);"
+                "CREATE INDEX claims_instance ON claims(instance_id);"
+                "CREATE TABLE accelerator_holds ("
+                "  address TEXT PRIMARY KEY,"
+                "  state TEXT NOT NULL CHECK (state IN ('reserved', 'quarantined')),"
+                "  reason TEXT NOT NULL DEFAULT '',"
+                "  set_usec INTEGER NOT NULL);",
+        },
 };
 
 int store_schema_latest(void) {
@@ -263,6 +279,101 @@ int store_instance_load_all(sqlite3 *db, Manager *m) {
                 if (r < 0)
                         return r;
                 LIST_PREPEND(instances, m->instances, TAKE_PTR(i));
+        }
+        return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* claims and holds */
+
+int store_claim_insert(sqlite3 *db, const char *address, int64_t instance_id, uint64_t usec) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = db_prepare(db, "INSERT INTO claims (address, instance_id, created_usec) VALUES (?, ?, ?)", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, address, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, instance_id);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64) usec);
+        r = step_done(st);
+        return r == -EBUSY ? -ENOENT : r; /* foreign key: no such instance */
+}
+
+int store_claim_delete(sqlite3 *db, const char *address) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = db_prepare(db, "DELETE FROM claims WHERE address = ?", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, address, -1, SQLITE_TRANSIENT);
+        r = step_done(st);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(db) > 0 ? 0 : -ENOENT;
+}
+
+int store_claim_foreach(sqlite3 *db, StoreClaimFunc cb, void *userdata) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r, rc;
+
+        r = db_prepare(db, "SELECT address, instance_id FROM claims ORDER BY address", &st);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                r = cb((const char *) sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1), userdata);
+                if (r < 0)
+                        return r;
+        }
+        return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
+int store_hold_set(sqlite3 *db, const char *address, const char *state, const char *reason, uint64_t usec) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = db_prepare(db,
+                       "INSERT INTO accelerator_holds (address, state, reason, set_usec) VALUES (?, ?, ?, ?) "
+                       "ON CONFLICT (address) DO UPDATE SET state = excluded.state, reason = excluded.reason, "
+                       "set_usec = excluded.set_usec",
+                       &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, address, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, state, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, strempty(reason), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64) usec);
+        r = step_done(st);
+        return r == -EIO ? -EINVAL : r; /* CHECK: not a state we know */
+}
+
+int store_hold_clear(sqlite3 *db, const char *address) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = db_prepare(db, "DELETE FROM accelerator_holds WHERE address = ?", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, address, -1, SQLITE_TRANSIENT);
+        r = step_done(st);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(db) > 0 ? 0 : -ENOENT;
+}
+
+int store_hold_foreach(sqlite3 *db, StoreHoldFunc cb, void *userdata) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r, rc;
+
+        r = db_prepare(db, "SELECT address, state, reason, set_usec FROM accelerator_holds ORDER BY address", &st);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                r = cb((const char *) sqlite3_column_text(st, 0), (const char *) sqlite3_column_text(st, 1),
+                       (const char *) sqlite3_column_text(st, 2), (uint64_t) sqlite3_column_int64(st, 3), userdata);
+                if (r < 0)
+                        return r;
         }
         return rc == SQLITE_DONE ? 0 : db_errno(rc);
 }

@@ -7,6 +7,7 @@
 
 #include <sqlite3.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef struct Manager Manager;
 typedef struct Tenant Tenant;
@@ -32,3 +33,22 @@ int store_instance_insert(sqlite3 *db, Instance *i);
 int store_instance_delete(sqlite3 *db, const Instance *i);
 int store_instance_set_desired(sqlite3 *db, const Instance *i, bool running);
 int store_instance_load_all(sqlite3 *db, Manager *m);
+
+/* Claims: which instance holds which accelerator, by PCI address. -EEXIST when the address is
+ * claimed already (by anyone: the primary key decides), -ENOENT when the instance does not exist.
+ * Deleting an instance deletes its claims (ON DELETE CASCADE). */
+int store_claim_insert(sqlite3 *db, const char *address, int64_t instance_id, uint64_t usec);
+/* -ENOENT when the address is not claimed. */
+int store_claim_delete(sqlite3 *db, const char *address);
+/* Calls cb for every claim in address order; stops at and returns the first negative result. */
+typedef int (*StoreClaimFunc)(const char *address, int64_t instance_id, void *userdata);
+int store_claim_foreach(sqlite3 *db, StoreClaimFunc cb, void *userdata);
+
+/* Holds: accelerators kept from VMs by the admin, "reserved" (for the host) or "quarantined"
+ * (after failures), with a reason. Set replaces an earlier hold; -EINVAL for another state.
+ * Clear: -ENOENT when there was none. */
+int store_hold_set(sqlite3 *db, const char *address, const char *state, const char *reason, uint64_t usec);
+int store_hold_clear(sqlite3 *db, const char *address);
+typedef int (*StoreHoldFunc)(const char *address, const char *state, const char *reason, uint64_t set_usec,
+                             void *userdata);
+int store_hold_foreach(sqlite3 *db, StoreHoldFunc cb, void *userdata);

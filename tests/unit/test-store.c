@@ -858,6 +858,124 @@ static void test_kill_in_transaction(void **state) {
         db = db_close(db);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Claims and holds */
+
+typedef struct Seen {
+        char text[512];
+} Seen;
+
+static int collect_claim(const char *address, int64_t instance_id, void *userdata) {
+        Seen *s = userdata;
+        size_t l = strlen(s->text);
+
+        snprintf(s->text + l, sizeof(s->text) - l, "%s=%" PRIi64 " ", address, instance_id);
+        return 0;
+}
+
+static int collect_hold(const char *address, const char *st, const char *reason, uint64_t usec, void *userdata) {
+        Seen *s = userdata;
+        size_t l = strlen(s->text);
+
+        snprintf(s->text + l, sizeof(s->text) - l, "%s=%s(%s) ", address, st, reason);
+        return 0;
+}
+
+static void test_claims(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_(db_closep) sqlite3 *db = NULL;
+        _cleanup_(tenant_freep) Tenant *t = NULL;
+        _cleanup_(instance_freep) Instance *a = NULL, *b = NULL;
+        Seen seen = {};
+
+        open_store(d, &db);
+        assert_int_equal(tenant_new(NULL, "risk", "", &t), 0);
+        assert_int_equal(store_tenant_insert(db, t), 0);
+        a = instance_make("vm-a", "risk", "6f1f5a52-6c5e-4d6a-9a57-3b0e8d3c1a01");
+        b = instance_make("vm-b", "risk", "6f1f5a52-6c5e-4d6a-9a57-3b0e8d3c1a02");
+        assert_int_equal(store_instance_insert(db, a), 0);
+        assert_int_equal(store_instance_insert(db, b), 0);
+
+        assert_int_equal(store_claim_insert(db, "0000:2a:00.0", a->id, CREATED_USEC), 0);
+        assert_int_equal(store_claim_insert(db, "0000:18:00.0", a->id, CREATED_USEC), 0);
+        /* A GPU is never claimed twice, not even by the instance that holds it. */
+        assert_int_equal(store_claim_insert(db, "0000:18:00.0", b->id, CREATED_USEC), -EEXIST);
+        assert_int_equal(store_claim_insert(db, "0000:18:00.0", a->id, CREATED_USEC), -EEXIST);
+        /* A claim needs an instance. */
+        assert_int_equal(store_claim_insert(db, "0000:3a:00.0", a->id + b->id + 100, CREATED_USEC), -ENOENT);
+        assert_int_equal(store_claim_insert(db, "0000:3a:00.0", b->id, CREATED_USEC), 0);
+
+        assert_int_equal(store_claim_foreach(db, collect_claim, &seen), 0);
+        {
+                _cleanup_free_ char *want = strprintf("0000:18:00.0=%" PRIi64 " 0000:2a:00.0=%" PRIi64
+                                                      " 0000:3a:00.0=%" PRIi64 " ",
+                                                      a->id, a->id, b->id);
+                assert_string_equal(seen.text, want);
+        }
+
+        /* A claim taken in a transaction that rolls back was never there. */
+        {
+                _cleanup_transaction_ DbTransaction tx = {};
+                assert_int_equal(db_transaction_begin(db, &tx), 0);
+                assert_int_equal(store_claim_insert(db, "0000:5d:00.0", b->id, CREATED_USEC), 0);
+        }
+        assert_int_equal(query_int(db, "SELECT count(*) FROM claims WHERE address = '0000:5d:00.0'"), 0);
+
+        assert_int_equal(store_claim_delete(db, "0000:2a:00.0"), 0);
+        assert_int_equal(store_claim_delete(db, "0000:2a:00.0"), -ENOENT);
+        /* Deleting an instance releases what it held, in the same statement. */
+        assert_int_equal(store_instance_delete(db, a), 0);
+        assert_int_equal(query_int(db, "SELECT count(*) FROM claims"), 1);
+        seen = (Seen) {};
+        assert_int_equal(store_claim_foreach(db, collect_claim, &seen), 0);
+        assert_non_null(strstr(seen.text, "0000:3a:00.0="));
+        assert_null(strstr(seen.text, "0000:18:00.0"));
+}
+
+static void test_holds(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_(db_closep) sqlite3 *db = NULL;
+        Seen seen = {};
+
+        open_store(d, &db);
+        assert_int_equal(store_hold_set(db, "0000:db:00.0", "reserved", "host inference service", CREATED_USEC), 0);
+        assert_int_equal(store_hold_set(db, "0000:18:00.0", "quarantined", "", CREATED_USEC), 0);
+        /* Setting again replaces the hold. */
+        assert_int_equal(store_hold_set(db, "0000:18:00.0", "quarantined", "Xid 79 three times", CREATED_USEC), 0);
+        assert_int_equal(store_hold_set(db, "0000:2a:00.0", "broken", "", CREATED_USEC), -EINVAL);
+        assert_int_equal(store_hold_foreach(db, collect_hold, &seen), 0);
+        assert_string_equal(seen.text, "0000:18:00.0=quarantined(Xid 79 three times) "
+                                       "0000:db:00.0=reserved(host inference service) ");
+        assert_int_equal(store_hold_clear(db, "0000:18:00.0"), 0);
+        assert_int_equal(store_hold_clear(db, "0000:18:00.0"), -ENOENT);
+        assert_int_equal(query_int(db, "SELECT count(*) FROM accelerator_holds"), 1);
+}
+
+/* A store of schema 1 (before claims) is migrated forward with everything in it kept. */
+static void test_migrate_v1_to_claims(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_(db_closep) sqlite3 *db = NULL;
+        _cleanup_(tenant_freep) Tenant *t = NULL;
+        _cleanup_(instance_freep) Instance *a = NULL;
+
+        open_store(d, &db);
+        assert_int_equal(tenant_new(NULL, "risk", "kept", &t), 0);
+        assert_int_equal(store_tenant_insert(db, t), 0);
+        a = instance_make("vm-a", "risk", "6f1f5a52-6c5e-4d6a-9a57-3b0e8d3c1a01");
+        assert_int_equal(store_instance_insert(db, a), 0);
+        /* Back to what schema 1 had. */
+        assert_int_equal(db_exec(db, "DROP TABLE claims; DROP TABLE accelerator_holds; PRAGMA user_version = 1"), 0);
+        db = db_close(db);
+
+        open_store(d, &db);
+        assert_int_equal(db_schema_version(db), store_schema_latest());
+        assert_true(table_exists(db, "claims"));
+        assert_true(table_exists(db, "accelerator_holds"));
+        assert_int_equal(query_int(db, "SELECT count(*) FROM instances WHERE name = 'vm-a'"), 1);
+        assert_int_equal(query_int(db, "SELECT count(*) FROM tenants WHERE description = 'kept'"), 1);
+        assert_int_equal(store_claim_insert(db, "0000:18:00.0", a->id, CREATED_USEC), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_open_creates_schema),
@@ -876,6 +994,9 @@ int main(void) {
                 cmocka_unit_test(test_transactions),
                 cmocka_unit_test(test_kill_after_commit),
                 cmocka_unit_test(test_kill_in_transaction),
+                cmocka_unit_test(test_claims),
+                cmocka_unit_test(test_holds),
+                cmocka_unit_test(test_migrate_v1_to_claims),
         };
 
         return cmocka_run_group_tests(tests, tmp_root_setup, tmp_root_teardown);
