@@ -39,6 +39,11 @@ static int property_get_members(sd_bus *bus, const char *path, const char *inter
         return sd_bus_message_close_container(reply);
 }
 
+static int property_get_claim_state(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", accelerator_claim_state(userdata));
+}
+
 const sd_bus_vtable accelerator_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Address", "s", property_get_address, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -62,10 +67,15 @@ const sd_bus_vtable accelerator_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("MaxLinkWidth", "u", NULL, offsetof(Accelerator, max_link_width), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Driver", "s", bus_property_get_string_ptr, offsetof(Accelerator, driver), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ClaimState", "s", property_get_claim_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ClaimedBy", "s", bus_property_get_string_ptr, offsetof(Accelerator, claimed_by),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("HoldReason", "s", bus_property_get_string_ptr, offsetof(Accelerator, hold_reason),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_VTABLE_END,
 };
 
-static Accelerator *manager_find_accelerator(Manager *m, const char *address) {
+Accelerator *manager_find_accelerator(Manager *m, const char *address) {
         for (size_t k = 0; k < m->n_accelerators; k++)
                 if (streq(m->accelerators[k].address, address))
                         return &m->accelerators[k];

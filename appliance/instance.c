@@ -711,6 +711,21 @@ int instance_delete(Instance *i, sd_bus_error *error) {
                                          i->name, db_errmsg(m->db));
         }
 
+        /* The store released the instance's claims with its row (ON DELETE CASCADE); so does
+         * the accelerators' view, and clients hear of it. */
+        for (size_t k = 0; k < m->n_accelerators; k++) {
+                Accelerator *a = &m->accelerators[k];
+                _cleanup_free_ char *apath = NULL;
+
+                if (!a->claimed_by || !streq(a->claimed_by, i->name))
+                        continue;
+                a->claimed_by = mfree(a->claimed_by);
+                log_info("Released accelerator %s of deleted instance '%s'.", a->address, i->name);
+                if (sd_bus_path_encode(ARK_BUS_PREFIX_ACCELERATOR, a->address, &apath) >= 0)
+                        (void) sd_bus_emit_properties_changed(m->bus, apath, ARK_BUS_IFACE_ACCELERATOR, "ClaimState",
+                                                              "ClaimedBy", NULL);
+        }
+
         if (i->disk_owned && i->disk_path && unlink(i->disk_path) < 0 && errno != ENOENT)
                 log_warning_errno(errno, "Failed to remove disk '%s' of deleted instance '%s': %m", i->disk_path,
                                   i->name);

@@ -44,7 +44,16 @@ typedef struct Accelerator {
         char *root_port;                     /* the root port it hangs off, NULL on a root bus */
         char *switch_port;                   /* upstream port of the PCIe switch it sits behind, NULL
                                               * when it is directly on a root port */
+
+        /* arkd's runtime view, from the store (not from sysfs): who holds it. */
+        char *claimed_by;                    /* instance name, NULL = not claimed */
+        char *hold;                          /* "reserved" or "quarantined", NULL = none */
+        char *hold_reason;
 } Accelerator;
+
+/* "free", "claimed", "reserved" or "quarantined" (a hold wins over a claim: a quarantined GPU
+ * stays with its VM until the VM lets it go, but is not handed out again). */
+const char *accelerator_claim_state(const Accelerator *a);
 
 /* Scans <sysfs_root>/sys/bus/pci/devices and returns every accelerator (display/3D controller, class
  * 0x03xx, or processing accelerator, class 0x12xx, from a known accelerator vendor), sorted by PCI

@@ -1,6 +1,7 @@
 /* The Manager: owns every part of arkd and starts them in order. */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -144,6 +145,51 @@ static int manager_prepare_state_dir(Manager *m) {
         return 0;
 }
 
+static int load_claim(const char *address, int64_t instance_id, void *userdata) {
+        Manager *m = userdata;
+        Accelerator *a = manager_find_accelerator(m, address);
+        Instance *owner = NULL;
+
+        LIST_FOREACH(instances, i, m->instances)
+                if (i->id == instance_id)
+                        owner = i;
+        if (!a) {
+                log_warning("Conflict: the store says accelerator %s is claimed by instance %s, but this host has "
+                            "no such accelerator (removed, or moved to another slot?). The claim is kept.",
+                            address, owner ? owner->name : "(unknown)");
+                return 0;
+        }
+        if (!owner) {
+                log_warning("Conflict: accelerator %s is claimed by instance id %" PRIi64 ", which the store does "
+                            "not have. The claim is kept.", address, instance_id);
+                return 0;
+        }
+        return free_and_strdup(&a->claimed_by, owner->name);
+}
+
+static int load_hold(const char *address, const char *state, const char *reason, uint64_t set_usec,
+                     void *userdata) {
+        Accelerator *a = manager_find_accelerator(userdata, address);
+
+        if (!a) {
+                log_warning("Accelerator %s is %s in the store, but this host has no such accelerator.", address,
+                            state);
+                return 0;
+        }
+        if (free_and_strdup(&a->hold, state) < 0 || free_and_strdup(&a->hold_reason, reason) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+int manager_load_claims(Manager *m) {
+        int r;
+
+        r = store_claim_foreach(m->db, load_claim, m);
+        if (r >= 0)
+                r = store_hold_foreach(m->db, load_hold, m);
+        return r;
+}
+
 int manager_startup(Manager *m) {
         _cleanup_free_ char *p = NULL;
         int r;
@@ -194,6 +240,10 @@ int manager_startup(Manager *m) {
                 log_info("Found %zu accelerator%s under '%s'.", m->n_accelerators, m->n_accelerators == 1 ? "" : "s",
                          m->config.sysfs_root);
         m->host.iommu_enabled = pci_iommu_enabled(m->config.sysfs_root);
+        r = manager_load_claims(m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to load accelerator claims from the store: %m (%s)",
+                                       db_errmsg(m->db));
 
         r = manager_bus_setup(m);
         if (r < 0)

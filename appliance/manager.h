@@ -69,7 +69,13 @@ void manager_emit_counts_changed(Manager *m);
 void manager_orphans_clear(Manager *m);
 int manager_orphan_add(Manager *m, const char *domain, const char *uuid, const char *tenant);
 
+/* Reads claims and holds from the store onto the accelerators. A claim of a device this host
+ * does not have, or of an instance the store does not know, is logged as a conflict and left in
+ * the store (never dropped silently). Returns 0 or a negative errno from the store. */
+int manager_load_claims(Manager *m);
+
 /* accelerator-dbus.c */
+Accelerator *manager_find_accelerator(Manager *m, const char *address);
 extern const struct sd_bus_vtable accelerator_vtable[];
 int accelerator_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
                             void **found, sd_bus_error *error);

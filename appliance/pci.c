@@ -475,6 +475,9 @@ void accelerator_done(Accelerator *a) {
         free(a->driver);
         free(a->root_port);
         free(a->switch_port);
+        free(a->claimed_by);
+        free(a->hold);
+        free(a->hold_reason);
         *a = (Accelerator) {
                 .iommu_group = -1,
                 .numa_node = -1,
@@ -868,4 +871,10 @@ int sysfs_read_cpu_model(const char *sysfs_root, char **ret) {
                 return 0;
         }
         return -ENOENT;
+}
+
+const char *accelerator_claim_state(const Accelerator *a) {
+        if (a->hold)
+                return a->hold;
+        return a->claimed_by ? "claimed" : "free";
 }

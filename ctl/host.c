@@ -62,6 +62,9 @@ static const FieldMap accelerator_fields[] = {
         { "MaxLinkSpeed", "max_link_speed" },
         { "MaxLinkWidth", "max_link_width" },
         { "Driver", "driver" },
+        { "ClaimState", "claim_state" },
+        { "ClaimedBy", "claimed_by" },
+        { "HoldReason", "hold_reason" },
         {},
 };
 

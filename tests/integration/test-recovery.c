@@ -266,6 +266,81 @@ static void test_bad_config_refused(void **state) {
         assert_non_null(strstr(log, "StopTimeoutSec"));
 }
 
+static json_t *accelerator_by_address(json_t *list, const char *address) {
+        json_t *a;
+        size_t k;
+
+        json_array_foreach(list, k, a)
+                if (streq(json_string_value(json_object_get(a, "address")), address))
+                        return a;
+        fail_msg("accelerator %s not listed", address);
+        return NULL;
+}
+
+/* Claims and holds live in the store; after a restart (here kill -9) every accelerator shows who
+ * holds it. A claim the host cannot honour (the GPU is gone) is reported, and kept. */
+static void test_claims_survive_restart(void **state) {
+        _cleanup_free_ char *out = NULL, *err = NULL, *log = NULL;
+        json_t *j, *a;
+        Harness *hp = &H;
+
+        assert_int_equal(harness_start_arkd(hp, NULL), 0);
+        assert_arkctl(hp, 0, NULL, "tenant", "create", "risk");
+        assert_arkctl(hp, 0, NULL, "vm", "create", "risk-a", "--tenant", "risk", "--vcpus", "1", "--memory", "1G");
+        j = harness_arkctl_json(hp, "host", "accelerators", NULL);
+        assert_non_null(j);
+        assert_string_equal(json_string_value(json_object_get(accelerator_by_address(j, "0000:18:00.0"),
+                                                              "claim_state")),
+                            "free");
+        json_decref(j);
+        assert_int_equal(harness_stop_arkd(hp, SIGKILL), 128 + SIGKILL);
+
+        /* What the claim path writes (until VMs ask for GPUs through the API). */
+        assert_int_equal(harness_sh(&out, &err,
+                                    "sqlite3 '%s/ark.db' \"INSERT INTO claims (address, instance_id, created_usec) "
+                                    "SELECT '0000:18:00.0', id, 1 FROM instances WHERE name = 'risk-a'; "
+                                    "INSERT INTO claims (address, instance_id, created_usec) "
+                                    "SELECT '0000:ee:00.0', id, 1 FROM instances WHERE name = 'risk-a'; "
+                                    "INSERT INTO accelerator_holds VALUES ('0000:db:00.0', 'reserved', "
+                                    "'host inference service', 1);\"",
+                                    hp->state_dir),
+                         0);
+        assert_int_equal(harness_start_arkd(hp, NULL), 0);
+        j = harness_arkctl_json(hp, "host", "accelerators", NULL);
+        assert_non_null(j);
+        a = accelerator_by_address(j, "0000:18:00.0");
+        assert_string_equal(json_string_value(json_object_get(a, "claim_state")), "claimed");
+        assert_string_equal(json_string_value(json_object_get(a, "claimed_by")), "risk-a");
+        a = accelerator_by_address(j, "0000:db:00.0");
+        assert_string_equal(json_string_value(json_object_get(a, "claim_state")), "reserved");
+        assert_string_equal(json_string_value(json_object_get(a, "hold_reason")), "host inference service");
+        a = accelerator_by_address(j, "0000:2a:00.0");
+        assert_string_equal(json_string_value(json_object_get(a, "claim_state")), "free");
+        json_decref(j);
+
+        assert_int_equal(read_full_file(hp->arkd_log, &log, NULL), 0);
+        assert_non_null(strstr(log, "Conflict: the store says accelerator 0000:ee:00.0 is claimed by instance risk-a"));
+        out = mfree(out);
+        err = mfree(err);
+        assert_int_equal(harness_sh(&out, &err, "sqlite3 '%s/ark.db' 'SELECT count(*) FROM claims'", hp->state_dir),
+                         0);
+        assert_string_equal(strstrip(out), "2");
+
+        /* Deleting the instance releases its claims, in the store and on the accelerators. */
+        assert_arkctl(hp, 0, NULL, "vm", "delete", "risk-a");
+        j = harness_arkctl_json(hp, "host", "accelerators", NULL);
+        assert_non_null(j);
+        a = accelerator_by_address(j, "0000:18:00.0");
+        assert_string_equal(json_string_value(json_object_get(a, "claim_state")), "free");
+        assert_string_equal(json_string_value(json_object_get(a, "claimed_by")), "");
+        json_decref(j);
+        out = mfree(out);
+        err = mfree(err);
+        assert_int_equal(harness_sh(&out, &err, "sqlite3 '%s/ark.db' 'SELECT count(*) FROM claims'", hp->state_dir),
+                         0);
+        assert_string_equal(strstrip(out), "0");
+}
+
 /* A second arkd on the same state directory (a second sandbox with the same --state, or a
  * hand-started arkd next to the service) is refused before it touches the store, with the PID of
  * the one that holds it; the first goes on undisturbed. */
@@ -303,6 +378,8 @@ int main(void) {
                 cmocka_unit_test_prestate_setup_teardown(test_orphan_reported, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_newer_store_refused, setup_host, teardown_host,
                                                          "no-iommu"),
+                cmocka_unit_test_prestate_setup_teardown(test_claims_survive_restart, setup_host, teardown_host,
+                                                         "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_second_arkd_refused, setup_host, teardown_host,
                                                          "no-iommu"),
                 cmocka_unit_test_prestate_setup_teardown(test_bad_config_refused, setup_host, teardown_host,
