@@ -20,7 +20,10 @@ int config_init(ArkConfig *c) {
         c->libvirt_uri = strdup(CONFIG_DEFAULT_LIBVIRT_URI);
         c->domain_type = strdup("auto");
         c->sysfs_root = strdup(CONFIG_DEFAULT_SYSFS_ROOT);
-        if (!c->state_dir || !c->libvirt_uri || !c->domain_type || !c->sysfs_root) {
+        c->firmware_code = strdup(CONFIG_DEFAULT_FIRMWARE_CODE);
+        c->firmware_vars = strdup(CONFIG_DEFAULT_FIRMWARE_VARS);
+        if (!c->state_dir || !c->libvirt_uri || !c->domain_type || !c->sysfs_root || !c->firmware_code ||
+            !c->firmware_vars) {
                 config_done(c);
                 return -ENOMEM;
         }
@@ -33,6 +36,9 @@ void config_done(ArkConfig *c) {
         free(c->libvirt_uri);
         free(c->domain_type);
         free(c->sysfs_root);
+        free(c->firmware_code);
+        free(c->firmware_vars);
+        free(c->management_interface);
         *c = (ArkConfig) {};
 }
 
@@ -82,6 +88,18 @@ static int set_string(char **field, const char *v, ValueKind kind, const char **
         return free_and_strdup(field, v);
 }
 
+/* As the kernel's dev_valid_name(): 1-15 characters, not "." or "..", no '/', ':' or white space. */
+static bool interface_name_is_valid(const char *s) {
+        size_t n = strlen(s);
+
+        if (n == 0 || n > 15 || streq(s, ".") || streq(s, ".."))
+                return false;
+        for (const char *p = s; *p; p++)
+                if (*p == '/' || *p == ':' || isspace((unsigned char) *p) || (unsigned char) *p < 0x20)
+                        return false;
+        return true;
+}
+
 static int config_assign(ArkConfig *c, const char *section, const char *key, const char *v,
                          const char **reason, bool *known) {
         *known = true;
@@ -116,9 +134,28 @@ static int config_assign(ArkConfig *c, const char *section, const char *key, con
                         c->stop_timeout_sec = u;
                         return 0;
                 }
+                if (streq(key, "FirmwareCode"))
+                        return set_string(&c->firmware_code, v, VALUE_PATH, reason);
+                if (streq(key, "FirmwareVars"))
+                        return set_string(&c->firmware_vars, v, VALUE_PATH, reason);
+                if (streq(key, "HugePages")) {
+                        if (parse_boolean(v, &c->hugepages) < 0) {
+                                *reason = "must be yes or no";
+                                return -EINVAL;
+                        }
+                        return 0;
+                }
         } else if (streq(section, "Hardware")) {
                 if (streq(key, "SysfsRoot"))
                         return set_string(&c->sysfs_root, v, VALUE_PATH, reason);
+        } else if (streq(section, "Network")) {
+                if (streq(key, "ManagementInterface")) {
+                        if (!isempty(v) && !interface_name_is_valid(v)) {
+                                *reason = "must be a network interface name (1-15 characters, no '/', ':' or spaces)";
+                                return -EINVAL;
+                        }
+                        return set_string(&c->management_interface, v, VALUE_STRING_OPT, reason);
+                }
         }
         *known = false;
         return 0;

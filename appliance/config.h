@@ -11,6 +11,10 @@ typedef struct ArkConfig {
         char *libvirt_uri;
         char *domain_type;     /* "auto", "kvm", "qemu", "test" */
         char *sysfs_root;
+        char *firmware_code;   /* OVMF code for GPU VMs */
+        char *firmware_vars;   /* OVMF variable store template */
+        bool hugepages;        /* back GPU VMs' memory with huge pages */
+        char *management_interface; /* NIC carrying the management network, NULL = any NIC that is up */
         unsigned stop_timeout_sec;
         int log_level;         /* syslog level */
 } ArkConfig;

@@ -20,12 +20,16 @@ static int config_copy(ArkConfig *dst, const ArkConfig *src) {
         *dst = (ArkConfig) {
                 .stop_timeout_sec = src->stop_timeout_sec,
                 .log_level = src->log_level,
+                .hugepages = src->hugepages,
         };
         if (free_and_strdup(&dst->state_dir, src->state_dir) < 0 ||
             free_and_strdup(&dst->bus_address, src->bus_address) < 0 ||
             free_and_strdup(&dst->libvirt_uri, src->libvirt_uri) < 0 ||
             free_and_strdup(&dst->domain_type, src->domain_type) < 0 ||
-            free_and_strdup(&dst->sysfs_root, src->sysfs_root) < 0) {
+            free_and_strdup(&dst->sysfs_root, src->sysfs_root) < 0 ||
+            free_and_strdup(&dst->firmware_code, src->firmware_code) < 0 ||
+            free_and_strdup(&dst->firmware_vars, src->firmware_vars) < 0 ||
+            free_and_strdup(&dst->management_interface, src->management_interface) < 0) {
                 config_done(dst);
                 return -ENOMEM;
         }

@@ -223,6 +223,21 @@ static void test_each_key(void **state) {
         parse_ok(&c, "[Hardware]\nSysfsRoot=/opt/ark/fixtures/dgx-h100/sysfs\n");
         assert_string_equal(c.sysfs_root, "/opt/ark/fixtures/dgx-h100/sysfs");
 
+        assert_string_equal(c.firmware_code, "/usr/share/OVMF/OVMF_CODE_4M.fd");
+        assert_false(c.hugepages);
+        parse_ok(&c, "[Hypervisor]\nFirmwareCode=/opt/edk2/CODE.fd\nFirmwareVars=/opt/edk2/VARS.fd\nHugePages=yes\n");
+        assert_string_equal(c.firmware_code, "/opt/edk2/CODE.fd");
+        assert_string_equal(c.firmware_vars, "/opt/edk2/VARS.fd");
+        assert_true(c.hugepages);
+        parse_ok(&c, "[Hypervisor]\nHugePages=no\n");
+        assert_false(c.hugepages);
+
+        assert_null(c.management_interface);
+        parse_ok(&c, "[Network]\nManagementInterface=eno1\n");
+        assert_string_equal(c.management_interface, "eno1");
+        parse_ok(&c, "[Network]\nManagementInterface=\n");
+        assert_null(c.management_interface);
+
         /* A key given twice: the last one wins, as in systemd. */
         parse_ok(&c, "[Hypervisor]\nStopTimeoutSec=10\nStopTimeoutSec=20\n");
         assert_int_equal(c.stop_timeout_sec, 20);
@@ -338,6 +353,12 @@ static void test_bad_values(void **state) {
                 { "[Daemon]\nLogLevel=\n", "LogLevel" },
                 { "[Daemon]\nStateDirectory=\n", "StateDirectory" },
                 { "[Hardware]\nSysfsRoot=\n", "SysfsRoot" },
+                { "[Hypervisor]\nFirmwareCode=OVMF_CODE.fd\n", "FirmwareCode" },
+                { "[Hypervisor]\nFirmwareVars=\n", "FirmwareVars" },
+                { "[Hypervisor]\nHugePages=sometimes\n", "HugePages" },
+                { "[Network]\nManagementInterface=eth0/1\n", "ManagementInterface" },
+                { "[Network]\nManagementInterface=a-very-long-interface\n", "ManagementInterface" },
+                { "[Network]\nManagementInterface=br 0\n", "ManagementInterface" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++)
