@@ -26,13 +26,13 @@ static int property_get_members(sd_bus *bus, const char *path, const char *inter
         Accelerator *a = userdata;
         int r;
 
-        r = sd_bus_message_open_container(reply, 'a', "(sqqusb)");
+        r = sd_bus_message_open_container(reply, 'a', "(sqqusbs)");
         if (r < 0)
                 return r;
         for (size_t k = 0; k < a->n_group; k++) {
                 PciFunction *f = &a->group[k];
-                r = sd_bus_message_append(reply, "(sqqusb)", f->address, f->vendor, f->device, f->class,
-                                          strempty(f->driver), (int) f->is_bridge);
+                r = sd_bus_message_append(reply, "(sqqusbs)", f->address, f->vendor, f->device, f->class,
+                                          strempty(f->driver), (int) f->is_bridge, strempty(f->netdev));
                 if (r < 0)
                         return r;
         }
@@ -58,7 +58,7 @@ const sd_bus_vtable accelerator_vtable[] = {
         SD_BUS_PROPERTY("Model", "s", bus_property_get_string_ptr, offsetof(Accelerator, model), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("MemoryBytes", "t", NULL, offsetof(Accelerator, memory_bytes), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("IOMMUGroup", "i", NULL, offsetof(Accelerator, iommu_group), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("IOMMUGroupMembers", "a(sqqusb)", property_get_members, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("IOMMUGroupMembers", "a(sqqusbs)", property_get_members, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("NUMANode", "i", NULL, offsetof(Accelerator, numa_node), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("LinkSpeed", "s", bus_property_get_string_ptr, offsetof(Accelerator, link_speed),
                         SD_BUS_VTABLE_PROPERTY_CONST),

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -93,6 +94,72 @@ static bool optional_path_is_valid(const char *p) {
         return !p || (p[0] == '/' && text_is_valid(p));
 }
 
+#define DOMAIN_GPUS_MAX 32
+#define DOMAIN_GPU_FUNCTIONS_MAX 8
+
+/* "dddd:bb:ss.f" in lowercase or uppercase hex, slot below 0x20, function below 8. */
+static int pci_address_split(const char *s, unsigned *ret_domain, unsigned *ret_bus, unsigned *ret_slot,
+                             unsigned *ret_function) {
+        unsigned d, b, sl, f;
+        int n = 0;
+
+        if (!s || strlen(s) != 12 || sscanf(s, "%4x:%2x:%2x.%1x%n", &d, &b, &sl, &f, &n) != 4 || n != 12)
+                return -EINVAL;
+        for (size_t i = 0; i < 12; i++)
+                if (i != 4 && i != 7 && i != 10 && !isxdigit((unsigned char) s[i]))
+                        return -EINVAL;
+        if (s[4] != ':' || s[7] != ':' || s[10] != '.' || sl > 0x1f || f > 7)
+                return -EINVAL;
+        *ret_domain = d;
+        *ret_bus = b;
+        *ret_slot = sl;
+        *ret_function = f;
+        return 0;
+}
+
+/* "0-55,112-167": digits, ',' and '-' only, starting and ending with a digit. */
+static bool number_list_is_valid(const char *s) {
+        size_t n;
+
+        if (!s)
+                return true;
+        n = strlen(s);
+        if (n == 0 || n > 4096 || !isdigit((unsigned char) s[0]) || !isdigit((unsigned char) s[n - 1]))
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!isdigit((unsigned char) *p) && *p != ',' && *p != '-')
+                        return false;
+        return true;
+}
+
+static int gpus_validate(const DomainSpec *spec) {
+        unsigned d, b, sl, f;
+
+        if (spec->n_gpus > 0 && !spec->gpus)
+                return -EINVAL;
+        if (spec->n_gpus > DOMAIN_GPUS_MAX)
+                return -EINVAL;
+        for (size_t k = 0; k < spec->n_gpus; k++) {
+                const DomainGpu *g = &spec->gpus[k];
+
+                if (g->n_functions == 0 || g->n_functions > DOMAIN_GPU_FUNCTIONS_MAX || !g->functions)
+                        return -EINVAL;
+                for (size_t j = 0; j < g->n_functions; j++)
+                        if (pci_address_split(g->functions[j], &d, &b, &sl, &f) < 0)
+                                return -EINVAL;
+        }
+        if (!number_list_is_valid(spec->cpuset) || !number_list_is_valid(spec->memory_nodes))
+                return -EINVAL;
+        if (!optional_path_is_valid(spec->firmware_code) || !optional_path_is_valid(spec->firmware_vars) ||
+            !optional_path_is_valid(spec->nvram))
+                return -EINVAL;
+        if (!spec->firmware_code && (spec->firmware_vars || spec->nvram))
+                return -EINVAL;
+        if (spec->phys_bits != 0 && (spec->phys_bits < 32 || spec->phys_bits > 52))
+                return -EINVAL;
+        return 0;
+}
+
 static int spec_validate(const DomainSpec *spec) {
         if (!spec)
                 return -EINVAL;
@@ -118,7 +185,25 @@ static int spec_validate(const DomainSpec *spec) {
         /* An initrd or a command line without a kernel would be silently meaningless. */
         if (!spec->kernel && (spec->initrd || spec->cmdline))
                 return -EINVAL;
-        return 0;
+        return gpus_validate(spec);
+}
+
+/* The hostdevs of one GPU: every function in guest slot 0 behind root port `port`, function 0
+ * marked multifunction when there are siblings. */
+static void append_gpu(StrBuf *b, const DomainGpu *g, unsigned port) {
+        for (size_t j = 0; j < g->n_functions; j++) {
+                unsigned d, bus, sl, f;
+
+                (void) pci_address_split(g->functions[j], &d, &bus, &sl, &f); /* validated */
+                strbuf_printf(b,
+                              "    <hostdev mode='subsystem' type='pci' managed='yes'>\n"
+                              "      <source>\n"
+                              "        <address domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>\n"
+                              "      </source>\n"
+                              "      <address type='pci' domain='0x0000' bus='0x%02x' slot='0x00' function='0x%zx'%s/>\n"
+                              "    </hostdev>\n",
+                              d, bus, sl, f, port, j, j == 0 && g->n_functions > 1 ? " multifunction='on'" : "");
+        }
 }
 
 static int format_created(uint64_t usec, char buf[static 32]) {
@@ -176,7 +261,26 @@ int domain_xml_build(const DomainSpec *spec, char **ret) {
         strbuf_append(&b, "  </metadata>\n");
 
         strbuf_printf(&b, "  <memory unit='KiB'>%" PRIu64 "</memory>\n", spec->memory_bytes / 1024);
-        strbuf_printf(&b, "  <vcpu placement='static'>%u</vcpu>\n", spec->vcpus);
+        if (spec->hugepages)
+                strbuf_append(&b, "  <memoryBacking>\n"
+                                  "    <hugepages/>\n"
+                                  "  </memoryBacking>\n");
+        if (spec->cpuset)
+                strbuf_printf(&b, "  <vcpu placement='static' cpuset='%s'>%u</vcpu>\n", spec->cpuset, spec->vcpus);
+        else
+                strbuf_printf(&b, "  <vcpu placement='static'>%u</vcpu>\n", spec->vcpus);
+        if (spec->memory_nodes)
+                strbuf_printf(&b, "  <numatune>\n"
+                                  "    <memory mode='strict' nodeset='%s'/>\n"
+                                  "  </numatune>\n",
+                              spec->memory_nodes);
+        /* Debian 12's OVMF maps 32 GiB of 64-bit BARs unless told more through fw_cfg; one H100
+         * alone has a 128 GiB BAR. */
+        if (spec->firmware_code && spec->mmio64_bytes > 0)
+                strbuf_printf(&b, "  <sysinfo type='fwcfg'>\n"
+                                  "    <entry name='opt/ovmf/X-PciMmio64Mb'>%" PRIu64 "</entry>\n"
+                                  "  </sysinfo>\n",
+                              (spec->mmio64_bytes + (UINT64_C(1) << 20) - 1) >> 20);
 
         strbuf_append(&b, "  <os>\n");
         strbuf_append(&b, "    <type arch='x86_64' machine='q35'>hvm</type>\n");
@@ -188,6 +292,22 @@ int domain_xml_build(const DomainSpec *spec, char **ret) {
                         append_element(&b, "    ", "cmdline", spec->cmdline);
         } else
                 strbuf_append(&b, "    <boot dev='hd'/>\n");
+        if (spec->firmware_code) {
+                strbuf_append(&b, "    <loader readonly='yes' type='pflash'>");
+                strbuf_append_xml(&b, spec->firmware_code);
+                strbuf_append(&b, "</loader>\n");
+                if (spec->nvram) {
+                        strbuf_append(&b, "    <nvram");
+                        if (spec->firmware_vars) {
+                                strbuf_append(&b, " template='");
+                                strbuf_append_xml(&b, spec->firmware_vars);
+                                strbuf_append(&b, "'");
+                        }
+                        strbuf_append(&b, ">");
+                        strbuf_append_xml(&b, spec->nvram);
+                        strbuf_append(&b, "</nvram>\n");
+                }
+        }
         strbuf_append(&b, "  </os>\n");
 
         strbuf_append(&b, "  <features>\n"
@@ -196,8 +316,19 @@ int domain_xml_build(const DomainSpec *spec, char **ret) {
                           "  </features>\n");
         /* TCG cannot pass the host CPU through, and the test driver has no host CPU: leave the
          * CPU model to libvirt's default there. */
-        if (kvm)
+        /* A GPU VM's guest needs physical address bits for its 64-bit window above its RAM: the
+         * host's under KVM, enough emulated ones elsewhere. */
+        if (kvm && spec->n_gpus > 0)
+                strbuf_append(&b, "  <cpu mode='host-passthrough' check='none' migratable='on'>\n"
+                                  "    <maxphysaddr mode='passthrough'/>\n"
+                                  "  </cpu>\n");
+        else if (kvm)
                 strbuf_append(&b, "  <cpu mode='host-passthrough' check='none' migratable='on'/>\n");
+        else if (spec->phys_bits > 0)
+                strbuf_printf(&b, "  <cpu>\n"
+                                  "    <maxphysaddr mode='emulate' bits='%u'/>\n"
+                                  "  </cpu>\n",
+                              spec->phys_bits);
         strbuf_append(&b, "  <clock offset='utc'/>\n"
                           "  <on_poweroff>destroy</on_poweroff>\n"
                           "  <on_reboot>restart</on_reboot>\n"
@@ -205,6 +336,15 @@ int domain_xml_build(const DomainSpec *spec, char **ret) {
 
         /* No <emulator>: libvirt picks the right binary for the domain type and architecture. */
         strbuf_append(&b, "  <devices>\n");
+        if (spec->mmio64_bytes > 0)
+                strbuf_printf(&b, "    <controller type='pci' index='0' model='pcie-root'>\n"
+                                  "      <pcihole64 unit='KiB'>%" PRIu64 "</pcihole64>\n"
+                                  "    </controller>\n",
+                              (spec->mmio64_bytes + 1023) / 1024);
+        for (size_t k = 0; k < spec->n_gpus; k++)
+                strbuf_printf(&b, "    <controller type='pci' index='%zu' model='pcie-root-port'/>\n", k + 1);
+        for (size_t k = 0; k < spec->n_gpus; k++)
+                append_gpu(&b, &spec->gpus[k], (unsigned) (k + 1));
         if (spec->disk_path) {
                 strbuf_append(&b, "    <disk type='file' device='disk'>\n"
                                   "      <driver name='qemu' type='qcow2'/>\n"

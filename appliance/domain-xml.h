@@ -4,10 +4,20 @@
  * element in domains found on the hypervisor. Pure string work (libxml2 for parsing); no libvirt
  * connection, no logging. */
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define ARK_METADATA_NS "https://ark.dev/xmlns/instance/1"
 #define ARK_METADATA_PREFIX "ark"
+
+/* One GPU passed through: its host PCI functions ("0000:18:00.0"), the GPU first, then the other
+ * endpoints of its IOMMU group (audio, USB, USB-C), at most 8. They share one slot in the guest,
+ * behind a PCIe root port of their own, as the GPU's driver expects its siblings. */
+typedef struct DomainGpu {
+        const char *const *functions;
+        size_t n_functions;
+} DomainGpu;
 
 /* Everything the builder needs. Strings may be NULL where noted. */
 typedef struct DomainSpec {
@@ -23,10 +33,24 @@ typedef struct DomainSpec {
         const char *cmdline;       /* NULL allowed */
         const char *console_log;   /* file the serial console is logged to; NULL = none */
         uint64_t created_usec;     /* creation time (CLOCK_REALTIME, µs), recorded in the metadata */
+
+        /* GPU VMs */
+        const DomainGpu *gpus;
+        size_t n_gpus;
+        uint64_t mmio64_bytes;     /* the guest's 64-bit PCI window (pcihole64 + OVMF's aperture); 0 = default */
+        const char *firmware_code; /* UEFI (OVMF) code: boots UEFI; NULL = BIOS */
+        const char *firmware_vars; /* UEFI variable store template; needs firmware_code */
+        const char *nvram;         /* this VM's variable store; needs firmware_code */
+        const char *cpuset;        /* host CPUs the vCPUs run on ("0-55,112-167"); NULL = any */
+        const char *memory_nodes;  /* host NUMA nodes memory is bound to ("0"); NULL = any */
+        bool hugepages;            /* back the memory with huge pages */
+        unsigned phys_bits;        /* guest physical address bits where the host's cannot be passed
+                                    * through (qemu, test); 0 = the CPU model's default */
 } DomainSpec;
 
 /* Builds the domain XML. Returns 0 and a newly allocated string, -EINVAL when a required field is
- * missing (name, uuid, tenant, domain_type, vcpus, memory), -ENOMEM on OOM. */
+ * missing (name, uuid, tenant, domain_type, vcpus, memory) or malformed (a PCI address, a CPU or
+ * node list, more than 8 functions or 32 GPUs), -ENOMEM on OOM. */
 int domain_xml_build(const DomainSpec *spec, char **ret);
 
 /* Parses the content of Ark's metadata element as returned by virDomainGetMetadata(...,

@@ -19,11 +19,14 @@ typedef struct PciFunction {
         bool is_bridge;         /* class 0x0604 (PCI bridge / root port / switch port) */
         uint64_t bar64_bytes;   /* sum of its 64-bit memory BARs (they go in a guest's 64-bit MMIO window) */
         uint64_t bar32_bytes;   /* sum of its 32-bit memory BARs */
+        uint64_t bar64_max;     /* its largest 64-bit BAR (the guest window's alignment) */
+        char *netdev;           /* network functions: the host interface on it ("eno1"), NULL = none */
+        bool netdev_up;         /* ... and whether its link is up (operstate "up") */
 } PciFunction;
 
 /* Sums the memory BARs (lines 0-5) of a "resource" file: the kernel's "start end flags" table.
  * Unused lines are all zero. Returns 0, or -EBADMSG when a line is malformed. Pure. */
-int pci_parse_resource(const char *text, uint64_t *ret_bar64, uint64_t *ret_bar32);
+int pci_parse_resource(const char *text, uint64_t *ret_bar64, uint64_t *ret_bar32, uint64_t *ret_bar64_max);
 
 typedef struct Accelerator {
         char address[PCI_ADDRESS_MAX];       /* domain:bus:slot.function */
@@ -41,6 +44,7 @@ typedef struct Accelerator {
         unsigned link_width, max_link_width; /* lanes, 0 when absent */
         char *driver;                        /* bound driver, NULL when unbound */
         uint64_t bar64_bytes, bar32_bytes;   /* its own memory BARs (see PciFunction) */
+        uint64_t bar64_max;
         char *root_port;                     /* the root port it hangs off, NULL on a root bus */
         char *switch_port;                   /* upstream port of the PCIe switch it sits behind, NULL
                                               * when it is directly on a root port */

@@ -277,8 +277,10 @@ static int function_is_virtual(const char *root, const char *address, bool *ret)
 static void pci_function_array_free(PciFunction *f, size_t n) {
         if (!f)
                 return;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 free(f[i].driver);
+                free(f[i].netdev);
+        }
         free(f);
 }
 
@@ -292,8 +294,8 @@ static int compare_functions(const void *a, const void *b) {
 #define IORESOURCE_MEM 0x00000200UL
 #define IORESOURCE_MEM_64 0x00100000UL
 
-int pci_parse_resource(const char *text, uint64_t *ret_bar64, uint64_t *ret_bar32) {
-        uint64_t bar64 = 0, bar32 = 0;
+int pci_parse_resource(const char *text, uint64_t *ret_bar64, uint64_t *ret_bar32, uint64_t *ret_bar64_max) {
+        uint64_t bar64 = 0, bar32 = 0, bar64_max = 0;
         const char *p = text;
 
         for (unsigned line = 0; line < 6 && p && *p; line++) {
@@ -307,9 +309,10 @@ int pci_parse_resource(const char *text, uint64_t *ret_bar64, uint64_t *ret_bar3
                 if ((start != 0 || end != 0) && (flags & IORESOURCE_MEM)) {
                         uint64_t size = (uint64_t) (end - start) + 1;
 
-                        if (flags & IORESOURCE_MEM_64)
+                        if (flags & IORESOURCE_MEM_64) {
                                 bar64 += size;
-                        else
+                                bar64_max = MAX(bar64_max, size);
+                        } else
                                 bar32 += size;
                 }
                 p = strchr(p + n, '\n');
@@ -318,18 +321,47 @@ int pci_parse_resource(const char *text, uint64_t *ret_bar64, uint64_t *ret_bar3
         }
         *ret_bar64 = bar64;
         *ret_bar32 = bar32;
+        if (ret_bar64_max)
+                *ret_bar64_max = bar64_max;
         return 0;
 }
 
 /* BAR sizes of a function; zero when its resource file is absent or malformed. */
-static void read_bars(const char *root, const char *address, uint64_t *ret_bar64, uint64_t *ret_bar32) {
+static void read_bars(const char *root, const char *address, uint64_t *ret_bar64, uint64_t *ret_bar32,
+                      uint64_t *ret_bar64_max) {
         _cleanup_free_ char *rel = function_attr(address, "resource"), *path = NULL, *text = NULL;
 
-        *ret_bar64 = *ret_bar32 = 0;
+        *ret_bar64 = *ret_bar32 = *ret_bar64_max = 0;
         if (!rel || !(path = sysfs_path(root, rel)) || read_full_file(path, &text, NULL) < 0)
                 return;
-        if (pci_parse_resource(text, ret_bar64, ret_bar32) < 0)
-                *ret_bar64 = *ret_bar32 = 0;
+        if (pci_parse_resource(text, ret_bar64, ret_bar32, ret_bar64_max) < 0)
+                *ret_bar64 = *ret_bar32 = *ret_bar64_max = 0;
+}
+
+/* The first host network interface on a NIC function (its net/ directory) and whether its link
+ * is up. Nothing when it has none (unbound, or bound to vfio-pci). Fails only on OOM. */
+static int read_netdev(const char *root, const char *address, char **ret_name, bool *ret_up) {
+        _cleanup_free_ char *rel = function_attr(address, "net"), *path = NULL, *state_rel = NULL, *state = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        int r;
+
+        *ret_name = NULL;
+        *ret_up = false;
+        if (!rel || !(path = sysfs_path(root, rel)))
+                return -ENOMEM;
+        r = dir_list_names(path, &names);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || !names[0] || !string_is_printable(names[0]))
+                return 0;
+        state_rel = strprintf("%s/%s/operstate", rel, names[0]);
+        if (!state_rel)
+                return -ENOMEM;
+        if (sysfs_read_string(root, state_rel, &state) == -ENOMEM)
+                return -ENOMEM;
+        *ret_up = state && streq(state, "up");
+        *ret_name = strdup(names[0]);
+        return *ret_name ? 0 : -ENOMEM;
 }
 
 /* The PCI functions above `address`, from the devices/ link ("../../../devices/pci0000:15/
@@ -373,7 +405,14 @@ static int read_function(const char *root, const char *address, PciFunction *ret
         r = read_driver(root, address, &f.driver);
         if (r < 0)
                 return r;
-        read_bars(root, address, &f.bar64_bytes, &f.bar32_bytes);
+        read_bars(root, address, &f.bar64_bytes, &f.bar32_bytes, &f.bar64_max);
+        if ((f.class >> 16) == 0x02) {
+                r = read_netdev(root, address, &f.netdev, &f.netdev_up);
+                if (r < 0) {
+                        free(f.driver);
+                        return r;
+                }
+        }
         *ret = f;
         return 0;
 }
@@ -553,7 +592,7 @@ static int accelerator_read(const char *root, const char *address, uint16_t vend
         r = read_driver(root, address, &a.driver);
         if (r < 0)
                 return r;
-        read_bars(root, address, &a.bar64_bytes, &a.bar32_bytes);
+        read_bars(root, address, &a.bar64_bytes, &a.bar32_bytes, &a.bar64_max);
         r = read_topology(root, address, &a.root_port, &a.switch_port);
         if (r < 0)
                 return r;

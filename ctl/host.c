@@ -41,6 +41,7 @@ static const FieldMap member_fields[] = {
         { NULL, "class", FIELD_HEX24 },
         { NULL, "driver" },
         { NULL, "bridge" },
+        { NULL, "interface" },
         {},
 };
 
@@ -238,18 +239,20 @@ static int add_accelerator_rows(Table *t, json_t *props) {
          * columns. */
         json_array_foreach(members, i, m) {
                 const char *a = json_string_value(json_array_get(m, 0)),
-                           *driver = json_string_value(json_array_get(m, 4));
+                           *driver = json_string_value(json_array_get(m, 4)),
+                           *ifname = json_string_value(json_array_get(m, 6));
                 _cleanup_free_ char *indented = NULL, *what = NULL;
                 char buf[32];
 
                 if (!a || streq(a, address))
                         continue;
                 indented = strprintf("  %s", a);
-                what = strprintf("%s (%s)",
+                what = strprintf("%s%s%s (%s)",
                                  pci_class_description(
                                          (uint32_t) json_integer_value(json_array_get(m, 1)),
                                          (uint32_t) json_integer_value(json_array_get(m, 3)),
                                          json_is_true(json_array_get(m, 5)), buf, sizeof(buf)),
+                                 isempty(ifname) ? "" : " ", strempty(ifname),
                                  isempty(driver) ? "no driver" : driver);
                 if (!indented || !what)
                         return -ENOMEM;

@@ -70,7 +70,8 @@ static void test_dgx_h100(void **state) {
 }
 
 /* Each consumer GPU shares its IOMMU group with its own HDMI audio, USB 3.1 and USB-C (UCSI)
- * functions, and the listing shows every one of them. */
+ * functions, and the listing shows every one of them. The 2080 Ti's group is the chipset's: it
+ * also holds the onboard NIC (eno1) and the chipset's root ports. */
 static void test_ws_rtx_groups(void **state) {
         json_t *j = sandbox_json("ws-rtx", "host accelerators"), *a, *m;
         size_t k, l;
@@ -78,23 +79,36 @@ static void test_ws_rtx_groups(void **state) {
         assert_int_equal(json_array_size(j), 2);
         json_array_foreach(j, k, a) {
                 json_t *members = json_object_get(a, "iommu_group_members");
-                unsigned audio = 0, usb = 0, ucsi = 0;
+                unsigned audio = 0, usb = 0, ucsi = 0, nic = 0, bridges = 0;
 
-                assert_int_equal(json_array_size(members), 4);
                 json_array_foreach(members, l, m) {
                         const char *cls = jstr(m, "class");
-                        /* every member shares the GPU's bus and device, i.e. is one of its functions */
-                        assert_memory_equal(jstr(m, "address"), jstr(a, "address"), 10);
-                        if (startswith(cls, "0x0403"))
+                        bool own = strneq(jstr(m, "address"), jstr(a, "address"), 10); /* one of its functions */
+
+                        if (json_is_true(json_object_get(m, "bridge")))
+                                bridges++;
+                        else if (startswith(cls, "0x0403") && own)
                                 audio++;
-                        else if (startswith(cls, "0x0c03"))
+                        else if (startswith(cls, "0x0c03") && own)
                                 usb++;
-                        else if (startswith(cls, "0x0c80"))
+                        else if (startswith(cls, "0x0c80") && own)
                                 ucsi++;
+                        else if (startswith(cls, "0x0200")) {
+                                assert_string_equal(jstr(m, "interface"), "eno1");
+                                nic++;
+                        }
                 }
                 assert_int_equal(audio, 1);
                 assert_int_equal(usb, 1);
                 assert_int_equal(ucsi, 1);
+                if (streq(jstr(a, "address"), "0000:06:00.0")) {
+                        assert_int_equal(json_array_size(members), 7);
+                        assert_int_equal(nic, 1);
+                        assert_int_equal(bridges, 2);
+                } else {
+                        assert_int_equal(json_array_size(members), 4);
+                        assert_int_equal(nic + bridges, 0);
+                }
         }
         json_decref(j);
 }
@@ -116,13 +130,15 @@ static void test_ws_rtx_table(void **state) {
         assert_null(strstr(out, "\u2026")); /* nothing had to be ellipsized */
         assert_non_null(strstr(out, "  0000:17:00.1  audio (snd_hda_intel)"));
         assert_non_null(strstr(out, "  0000:17:00.2  USB (xhci_hcd)"));
-        assert_non_null(strstr(out, "  0000:39:00.3  USB-C (nvidia-gpu)"));
+        assert_non_null(strstr(out, "  0000:06:00.3  USB-C (nvidia-gpu)"));
+        assert_non_null(strstr(out, "  0000:05:00.0  network eno1 (igc)"));
+        assert_non_null(strstr(out, "  0000:00:1c.4  bridge (pcieport)"));
         for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 if (strlen(line) > 80)
                         fail_msg("line wider than 80 columns: '%s'", line);
                 lines++;
         }
-        assert_int_equal(lines, 1 + 2 * 4); /* header, two GPUs with three more functions each */
+        assert_int_equal(lines, 1 + 4 + 7); /* header, the two GPUs with the rest of their groups */
 }
 
 static void test_ascend(void **state) {

@@ -135,9 +135,42 @@ static void test_ws_rtx(void **state) {
         /* The audio, USB and UCSI functions are NVIDIA's too, but not accelerators. */
         assert_int_equal(s.n, 2);
 
-        /* RTX 2080 SUPER: VGA, audio, USB 3.1 and USB-C UCSI in one group. Idle, its link runs
-         * at 2.5 GT/s. */
+        /* RTX 2080 Ti in the chipset's x4 slot: its group is the chipset's, with both chipset
+         * root ports (bridges, which stay with the host) and the onboard NIC eno1, whose link is
+         * up. Sorted by address, so it comes first. */
         a = &s.a[0];
+        assert_string_equal(a->address, "0000:06:00.0");
+        assert_int_equal(a->device, 0x1e04);
+        assert_string_equal(a->model, "NVIDIA GeForce RTX 2080 Ti");
+        assert_int_equal(a->memory_bytes, GiB(11));
+        assert_link(a, "8.0 GT/s PCIe", 4, "8.0 GT/s PCIe", 16);
+        assert_int_equal(a->numa_node, -1);
+        assert_true(a->iommu_group >= 0);
+        assert_int_equal(a->n_group, 7);
+        assert_string_equal(a->group[0].address, "0000:00:1c.0");
+        assert_string_equal(a->group[1].address, "0000:00:1c.4");
+        for (size_t k = 0; k < 2; k++) {
+                assert_int_equal(a->group[k].vendor, 0x8086);
+                assert_int_equal(a->group[k].class, 0x060400);
+                assert_true(a->group[k].is_bridge);
+        }
+        assert_string_equal(a->group[2].address, "0000:05:00.0");
+        assert_int_equal(a->group[2].vendor, 0x8086);
+        assert_int_equal(a->group[2].device, 0x125b);
+        assert_int_equal(a->group[2].class, 0x020000);
+        assert_string_equal(a->group[2].driver, "igc");
+        assert_false(a->group[2].is_bridge);
+        assert_string_equal(a->group[2].netdev, "eno1");
+        assert_true(a->group[2].netdev_up);
+        assert_member(&a->group[3], "0000:06:00.0", 0x1e04, 0x030000, "nvidia");
+        assert_null(a->group[3].netdev);
+        assert_member(&a->group[4], "0000:06:00.1", 0x10f7, 0x040300, "snd_hda_intel");
+        assert_member(&a->group[5], "0000:06:00.2", 0x1ad6, 0x0c0330, "xhci_hcd");
+        assert_member(&a->group[6], "0000:06:00.3", 0x1ad7, 0x0c8000, "nvidia-gpu");
+
+        /* RTX 2080 SUPER: VGA, audio, USB 3.1 and USB-C UCSI in one group of their own. Idle,
+         * its link runs at 2.5 GT/s. */
+        a = &s.a[1];
         assert_string_equal(a->address, "0000:17:00.0");
         assert_int_equal(a->device, 0x1e81);
         assert_int_equal(a->class, 0x030000);
@@ -148,27 +181,12 @@ static void test_ws_rtx(void **state) {
         /* The workstation firmware gives no proximity information. */
         assert_int_equal(a->numa_node, -1);
         assert_true(a->iommu_group >= 0);
+        assert_int_not_equal(a->iommu_group, s.a[0].iommu_group);
         assert_int_equal(a->n_group, 4);
         assert_member(&a->group[0], "0000:17:00.0", 0x1e81, 0x030000, "nvidia");
         assert_member(&a->group[1], "0000:17:00.1", 0x10f8, 0x040300, "snd_hda_intel");
         assert_member(&a->group[2], "0000:17:00.2", 0x1ad8, 0x0c0330, "xhci_hcd");
         assert_member(&a->group[3], "0000:17:00.3", 0x1ad9, 0x0c8000, "nvidia-gpu");
-
-        /* RTX 2080 Ti: VGA, audio, USB 3.1 and USB-C UCSI, all in one group, in an x8 slot. */
-        a = &s.a[1];
-        assert_string_equal(a->address, "0000:39:00.0");
-        assert_int_equal(a->device, 0x1e04);
-        assert_string_equal(a->model, "NVIDIA GeForce RTX 2080 Ti");
-        assert_int_equal(a->memory_bytes, GiB(11));
-        assert_link(a, "8.0 GT/s PCIe", 8, "8.0 GT/s PCIe", 16);
-        assert_int_equal(a->numa_node, -1);
-        assert_true(a->iommu_group >= 0);
-        assert_int_not_equal(a->iommu_group, s.a[0].iommu_group);
-        assert_int_equal(a->n_group, 4);
-        assert_member(&a->group[0], "0000:39:00.0", 0x1e04, 0x030000, "nvidia");
-        assert_member(&a->group[1], "0000:39:00.1", 0x10f7, 0x040300, "snd_hda_intel");
-        assert_member(&a->group[2], "0000:39:00.2", 0x1ad6, 0x0c0330, "xhci_hcd");
-        assert_member(&a->group[3], "0000:39:00.3", 0x1ad7, 0x0c8000, "nvidia-gpu");
 
         assert_true(pci_iommu_enabled(HOSTS_DIR "/ws-rtx/sysfs"));
 }
@@ -609,16 +627,18 @@ static void test_bars_and_topology(void **state) {
 
         scan_host("ws-rtx", &w);
         /* Directly on a root port: no switch. */
-        assert_string_equal(w.a[0].root_port, "0000:16:01.0");
-        assert_null(w.a[0].switch_port);
-        assert_true(w.a[0].bar64_bytes == (UINT64_C(256) << 20) + (UINT64_C(32) << 20));
+        assert_string_equal(w.a[1].root_port, "0000:16:01.0");
+        assert_null(w.a[1].switch_port);
+        assert_string_equal(w.a[0].root_port, "0000:00:1c.4");
+        assert_true(w.a[1].bar64_bytes == (UINT64_C(256) << 20) + (UINT64_C(32) << 20));
+        assert_true(w.a[1].bar64_max == UINT64_C(256) << 20);
         /* The USB controller's BARs count too: it goes to the guest with the GPU. */
-        assert_string_equal(w.a[0].group[2].address, "0000:17:00.2");
-        assert_true(w.a[0].group[2].bar64_bytes == (UINT64_C(256) << 10) + (UINT64_C(64) << 10));
+        assert_string_equal(w.a[1].group[2].address, "0000:17:00.2");
+        assert_true(w.a[1].group[2].bar64_bytes == (UINT64_C(256) << 10) + (UINT64_C(64) << 10));
 }
 
 static void test_parse_resource(void **state) {
-        uint64_t b64 = 1, b32 = 1;
+        uint64_t b64 = 1, b32 = 1, max = 1;
 
         /* An I/O BAR and the expansion ROM (line 6) take no MMIO window space. */
         assert_int_equal(pci_parse_resource("0x0000000091000000 0x0000000091ffffff 0x0000000000040200\n"
@@ -628,15 +648,16 @@ static void test_parse_resource(void **state) {
                                             "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
                                             "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
                                             "0x0000000092000000 0x000000009207ffff 0x0000000000046200\n",
-                                            &b64, &b32),
+                                            &b64, &b32, &max),
                          0);
+        assert_true(max == UINT64_C(64) << 30);
         assert_true(b64 == UINT64_C(64) << 30);
         assert_true(b32 == UINT64_C(16) << 20);
-        assert_int_equal(pci_parse_resource("", &b64, &b32), 0);
+        assert_int_equal(pci_parse_resource("", &b64, &b32, NULL), 0);
         assert_true(b64 == 0 && b32 == 0);
         b64 = b32 = 7;
-        assert_int_equal(pci_parse_resource("0x10 garbage 0x200\n", &b64, &b32), -EBADMSG);
-        assert_int_equal(pci_parse_resource("0x2000 0x1000 0x200\n", &b64, &b32), -EBADMSG);
+        assert_int_equal(pci_parse_resource("0x10 garbage 0x200\n", &b64, &b32, NULL), -EBADMSG);
+        assert_int_equal(pci_parse_resource("0x2000 0x1000 0x200\n", &b64, &b32, NULL), -EBADMSG);
         assert_true(b64 == 7 && b32 == 7);
 }
 
