@@ -1,0 +1,163 @@
+/* Whole-GPU passthrough decisions; see passthrough.h. */
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "basic/macro.h"
+#include "basic/string-util.h"
+#include "passthrough.h"
+
+#define GiB_ (UINT64_C(1) << 30)
+
+static const Accelerator *find(const Accelerator *all, size_t n, const char *address) {
+        for (size_t k = 0; k < n; k++)
+                if (streq(all[k].address, address))
+                        return &all[k];
+        return NULL;
+}
+
+static bool function_is_mgmt_nic(const PciFunction *f, const char *mgmt_if) {
+        if (((f->class >> 16) & 0xff) != 0x02 || !f->netdev)
+                return false;
+        return mgmt_if ? streq(f->netdev, mgmt_if) : f->netdev_up;
+}
+
+PassthroughVerdict passthrough_check(const Accelerator *a, const Accelerator *all, size_t n_all, const char *mgmt_if,
+                                     char *buf, size_t l) {
+        if (a->iommu_group < 0) {
+                snprintf(buf, l,
+                         "%s (%s) cannot be passed through: the IOMMU is off on this host, so there are no "
+                         "IOMMU groups (turn on VT-d or AMD-Vi in the firmware setup and boot with "
+                         "intel_iommu=on or amd_iommu=on; 'arkctl host check' tells more)",
+                         a->address, a->model);
+                return PASSTHROUGH_NOT_READY;
+        }
+        if (a->hold) {
+                snprintf(buf, l, "%s (%s) is %s%s%s%s", a->address, a->model,
+                         streq(a->hold, "reserved") ? "reserved for the host" : "quarantined",
+                         isempty(a->hold_reason) ? "" : " (", strempty(a->hold_reason),
+                         isempty(a->hold_reason) ? "" : ")");
+                return PASSTHROUGH_HELD;
+        }
+        if (a->claimed_by) {
+                snprintf(buf, l, "%s (%s) is claimed by instance '%s'", a->address, a->model, a->claimed_by);
+                return PASSTHROUGH_HELD;
+        }
+
+        for (size_t k = 0; k < a->n_group; k++) {
+                const PciFunction *f = &a->group[k];
+                const Accelerator *other;
+                unsigned base = (f->class >> 16) & 0xff;
+
+                if (streq(f->address, a->address) || f->is_bridge)
+                        continue;
+                /* Functions of the GPU itself (same bus and slot) go with it whatever they are. */
+                if (strneq(f->address, a->address, 10))
+                        continue;
+                other = find(all, n_all, f->address);
+                if (other && (other->claimed_by || other->hold)) {
+                        snprintf(buf, l,
+                                 "%s (%s) cannot be passed through: its IOMMU group %d also holds accelerator %s, "
+                                 "which is %s%s%s; a group goes to one VM as a whole",
+                                 a->address, a->model, a->iommu_group, f->address,
+                                 other->claimed_by ? "claimed by instance '" : other->hold,
+                                 other->claimed_by ? other->claimed_by : "", other->claimed_by ? "'" : "");
+                        return PASSTHROUGH_GROUP;
+                }
+                if (function_is_mgmt_nic(f, mgmt_if)) {
+                        snprintf(buf, l,
+                                 "%s (%s) cannot be passed through: its IOMMU group %d also holds %s (network "
+                                 "controller %s), which carries the %s and must stay with the host; put the GPU "
+                                 "in a slot with an IOMMU group of its own (a CPU-attached slot, or one behind a "
+                                 "switch with ACS)%s",
+                                 a->address, a->model, a->iommu_group, f->address, f->netdev,
+                                 mgmt_if ? "management network" : "host's network (its link is up)",
+                                 mgmt_if ? "" : ", or name the management NIC with ManagementInterface= in [Network]");
+                        return PASSTHROUGH_GROUP;
+                }
+                if (base == 0x01 && f->driver && !streq(f->driver, "vfio-pci")) {
+                        snprintf(buf, l,
+                                 "%s (%s) cannot be passed through: its IOMMU group %d also holds %s (storage "
+                                 "controller, driver %s), which the host uses and must keep; put the GPU in a "
+                                 "slot with an IOMMU group of its own",
+                                 a->address, a->model, a->iommu_group, f->address, f->driver);
+                        return PASSTHROUGH_GROUP;
+                }
+        }
+        if (l > 0)
+                buf[0] = 0;
+        return PASSTHROUGH_OK;
+}
+
+size_t passthrough_functions(const Accelerator *a, const char **ret, size_t max) {
+        size_t n = 0;
+
+        if (max == 0)
+                return 0;
+        ret[n++] = a->address;
+        for (size_t k = 0; k < a->n_group && n < max; k++)
+                if (!a->group[k].is_bridge && !streq(a->group[k].address, a->address))
+                        ret[n++] = a->group[k].address;
+        return n;
+}
+
+uint64_t passthrough_mmio64_window(const Accelerator *const *gpus, size_t n) {
+        uint64_t sum = 0, largest = 0, w;
+
+        for (size_t k = 0; k < n; k++) {
+                const Accelerator *a = gpus[k];
+                bool self_in_group = false;
+
+                for (size_t j = 0; j < a->n_group; j++) {
+                        const PciFunction *f = &a->group[j];
+
+                        if (f->is_bridge)
+                                continue;
+                        self_in_group = self_in_group || streq(f->address, a->address);
+                        sum += f->bar64_bytes;
+                        largest = MAX(largest, f->bar64_max);
+                }
+                if (!self_in_group) {
+                        sum += a->bar64_bytes;
+                        largest = MAX(largest, a->bar64_max);
+                }
+        }
+        w = sum + largest;
+        w = (w + GiB_ - 1) / GiB_ * GiB_;
+        return MAX(w, 32 * GiB_);
+}
+
+int passthrough_numa_node(const Accelerator *const *gpus, size_t n, const HostInfo *host, unsigned vcpus,
+                          uint64_t memory_bytes) {
+        int node;
+
+        if (n == 0 || !host || host->n_numa == 0)
+                return -1;
+        node = gpus[0]->numa_node;
+        if (node < 0)
+                return -1;
+        for (size_t k = 1; k < n; k++)
+                if (gpus[k]->numa_node != node)
+                        return -1;
+        for (size_t k = 0; k < host->n_numa; k++) {
+                const NumaNode *nn = &host->numa[k];
+
+                if (nn->id != node)
+                        continue;
+                if (isempty(nn->cpulist) || vcpus > nn->n_cpus || memory_bytes > nn->memory_bytes)
+                        return -1;
+                return (int) k;
+        }
+        return -1;
+}
+
+unsigned passthrough_phys_bits(uint64_t memory_bytes, uint64_t mmio64) {
+        uint64_t top = 4 * GiB_ + memory_bytes + mmio64;
+        unsigned bits = 0;
+
+        while (bits < 64 && (UINT64_C(1) << bits) < top)
+                bits++;
+        bits += 1; /* room for the window's alignment above RAM */
+        return bits < 40 ? 40 : bits > 52 ? 52 : bits;
+}
