@@ -6,6 +6,7 @@
 #include <systemd/sd-bus.h>
 
 #include "basic/macro.h"
+#include "basic/string-util.h"
 #include "manager.h"
 #include "shared/bus-util.h"
 
@@ -80,6 +81,17 @@ Accelerator *manager_find_accelerator(Manager *m, const char *address) {
                 if (streq(m->accelerators[k].address, address))
                         return &m->accelerators[k];
         return NULL;
+}
+
+void accelerator_set_claim(Manager *m, const char *address, const char *owner) {
+        _cleanup_free_ char *path = NULL;
+        Accelerator *a = manager_find_accelerator(m, address);
+
+        if (!a || free_and_strdup(&a->claimed_by, owner) < 0)
+                return;
+        if (sd_bus_path_encode(ARK_BUS_PREFIX_ACCELERATOR, a->address, &path) >= 0)
+                (void) sd_bus_emit_properties_changed(m->bus, path, ARK_BUS_IFACE_ACCELERATOR, "ClaimState", "ClaimedBy",
+                                                      NULL);
 }
 
 int accelerator_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,

@@ -94,7 +94,6 @@ static bool optional_path_is_valid(const char *p) {
         return !p || (p[0] == '/' && text_is_valid(p));
 }
 
-#define DOMAIN_GPUS_MAX 32
 #define DOMAIN_GPU_FUNCTIONS_MAX 8
 
 /* "dddd:bb:ss.f" in lowercase or uppercase hex, slot below 0x20, function below 8. */
@@ -364,8 +363,11 @@ int domain_xml_build(const DomainSpec *spec, char **ret) {
                           "    </serial>\n"
                           "    <console type='pty'>\n"
                           "      <target type='serial' port='0'/>\n"
-                          "    </console>\n"
-                          "    <memballoon model='virtio'/>\n"
+                          "    </console>\n");
+        /* A VM with passthrough devices has all its memory pinned for DMA: a balloon could not
+         * take any back. */
+        strbuf_printf(&b, "    <memballoon model='%s'/>\n", spec->n_gpus > 0 ? "none" : "virtio");
+        strbuf_append(&b,
                           "    <rng model='virtio'>\n"
                           "      <backend model='random'>/dev/urandom</backend>\n"
                           "    </rng>\n"

@@ -14,6 +14,8 @@
 /* One GPU passed through: its host PCI functions ("0000:18:00.0"), the GPU first, then the other
  * endpoints of its IOMMU group (audio, USB, USB-C), at most 8. They share one slot in the guest,
  * behind a PCIe root port of their own, as the GPU's driver expects its siblings. */
+#define DOMAIN_GPUS_MAX 32
+
 typedef struct DomainGpu {
         const char *const *functions;
         size_t n_functions;

@@ -101,6 +101,10 @@ int hypervisor_define(Manager *m, Instance *i, sd_bus_error *error) {
         if (r < 0)
                 return r;
         r = instance_build_xml(i, &xml);
+        if (r == -ENODEV)
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_READY,
+                                         "Instance '%s' claims a GPU this host does not have (removed, or moved to "
+                                         "another slot?); see 'arkctl vm show %s' and the log.", i->name, i->name);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to build the domain XML of '%s': %m", i->name);
         dom = virDomainDefineXMLFlags(hypervisor_conn(m), xml, VIR_DOMAIN_DEFINE_VALIDATE);

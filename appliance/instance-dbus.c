@@ -90,6 +90,12 @@ static int method_get_xml(sd_bus_message *msg, void *userdata, sd_bus_error *err
         return r;
 }
 
+static int property_get_gpus(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Instance *i = userdata;
+        return sd_bus_message_append_strv(reply, i->gpus);
+}
+
 const sd_bus_vtable instance_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Name", "s", bus_property_get_string_ptr, offsetof(Instance, name), SD_BUS_VTABLE_PROPERTY_CONST),
@@ -113,6 +119,7 @@ const sd_bus_vtable instance_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("DesiredState", "s", property_get_desired, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("CreatedAt", "t", NULL, offsetof(Instance, created_usec), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("GPUs", "as", property_get_gpus, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD("Start", NULL, NULL, method_start, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Stop", SD_BUS_ARGS("u", timeout), SD_BUS_NO_RESULT, method_stop,
                                 SD_BUS_VTABLE_UNPRIVILEGED),

@@ -21,9 +21,11 @@
 #include "basic/time-util.h"
 #include "disk.h"
 #include "domain-xml.h"
+#include "gpu-select.h"
 #include "hypervisor.h"
 #include "instance.h"
 #include "manager.h"
+#include "passthrough.h"
 #include "shared/bus-util.h"
 #include "shared/db.h"
 #include "shared/virt-util.h"
@@ -65,6 +67,7 @@ Instance *instance_free(Instance *i) {
         free(i->console_log);
         free(i->path);
         free(i->state_reason);
+        strv_free(i->gpus);
         free(i);
         return NULL;
 }
@@ -87,7 +90,53 @@ Instance *manager_find_instance_by_uuid(Manager *m, const char *uuid) {
         return NULL;
 }
 
+/* The GPU part of a domain spec: hostdevs for every GPU and its functions, UEFI, the 64-bit
+ * window, NUMA binding. Pointers in *spec borrow from the manager's accelerators and from the
+ * buffers passed in. -ENODEV when a claimed GPU is not on this host. */
+static int instance_gpu_spec(Instance *i, DomainSpec *spec, DomainGpu *gpus,
+                             const char *functions[][PASSTHROUGH_FUNCTIONS_MAX], const Accelerator **accels,
+                             char **nvram, char nodes[static 16]) {
+        Manager *m = i->manager;
+        size_t n = strv_length(i->gpus);
+        int node;
+
+        if (n > DOMAIN_GPUS_MAX)
+                return -E2BIG;
+        for (size_t k = 0; k < n; k++) {
+                accels[k] = manager_find_accelerator(m, i->gpus[k]);
+                if (!accels[k])
+                        return -ENODEV;
+                gpus[k].functions = functions[k];
+                gpus[k].n_functions = passthrough_functions(accels[k], functions[k], PASSTHROUGH_FUNCTIONS_MAX);
+        }
+        spec->gpus = gpus;
+        spec->n_gpus = n;
+        spec->mmio64_bytes = passthrough_mmio64_window(accels, n);
+        spec->firmware_code = m->config.firmware_code;
+        spec->firmware_vars = m->config.firmware_vars;
+        *nvram = strprintf("%s/nvram/%s_VARS.fd", m->config.state_dir, i->uuid);
+        if (!*nvram)
+                return -ENOMEM;
+        spec->nvram = *nvram;
+        spec->hugepages = m->config.hugepages;
+        node = passthrough_numa_node(accels, n, &m->host, i->vcpus, i->memory_bytes);
+        if (node >= 0) {
+                spec->cpuset = m->host.numa[node].cpulist;
+                snprintf(nodes, 16, "%d", m->host.numa[node].id);
+                spec->memory_nodes = nodes;
+        }
+        if (!streq(spec->domain_type, "kvm"))
+                spec->phys_bits = passthrough_phys_bits(i->memory_bytes, spec->mmio64_bytes);
+        return 0;
+}
+
 int instance_build_xml(Instance *i, char **ret) {
+        DomainGpu gpus[DOMAIN_GPUS_MAX];
+        const char *functions[DOMAIN_GPUS_MAX][PASSTHROUGH_FUNCTIONS_MAX];
+        const Accelerator *accels[DOMAIN_GPUS_MAX];
+        _cleanup_free_ char *nvram = NULL;
+        char nodes[16];
+        int r;
         DomainSpec spec = {
                 .name = i->name,
                 .uuid = i->uuid,
@@ -102,6 +151,12 @@ int instance_build_xml(Instance *i, char **ret) {
                 .console_log = i->console_log,
                 .created_usec = i->created_usec,
         };
+
+        if (i->gpus) {
+                r = instance_gpu_spec(i, &spec, gpus, functions, accels, &nvram, nodes);
+                if (r < 0)
+                        return r;
+        }
         return domain_xml_build(&spec, ret);
 }
 
@@ -214,6 +269,16 @@ static int resolve_image(Manager *m, const char *image, char **ret, sd_bus_error
         return 0;
 }
 
+/* "0000:3b:00.0": lowercase hex, as the kernel names devices (and as Ark stores them). */
+static bool pci_address_is_canonical(const char *s) {
+        if (strlen(s) != 12 || s[4] != ':' || s[7] != ':' || s[10] != '.' || s[11] < '0' || s[11] > '7')
+                return false;
+        for (size_t k = 0; k < 10; k++)
+                if (k != 4 && k != 7 && !((s[k] >= '0' && s[k] <= '9') || (s[k] >= 'a' && s[k] <= 'f')))
+                        return false;
+        return true;
+}
+
 static int validate_params(Manager *m, const InstanceCreateParams *p, sd_bus_error *error) {
         const char *reason;
         char b1[32], b2[32];
@@ -286,8 +351,132 @@ static int validate_params(Manager *m, const InstanceCreateParams *p, sd_bus_err
                                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                                          "Cmdline may not contain control characters.");
         }
+        if (p->gpus > DOMAIN_GPUS_MAX || strv_length(p->gpu_addresses) > DOMAIN_GPUS_MAX)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "A VM can have at most %d GPUs.",
+                                         DOMAIN_GPUS_MAX);
+        if (p->gpu_model) {
+                size_t l = strlen(p->gpu_model);
+
+                if (l == 0 || l > 64)
+                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                                 "GPUModel must be 1 to 64 characters (part of a model name, e.g. 'H100').");
+                for (const char *c = p->gpu_model; *c; c++)
+                        if ((unsigned char) *c < 0x20 || (unsigned char) *c >= 0x7f)
+                                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                                         "GPUModel may only contain printable ASCII characters.");
+        }
+        for (char **a = p->gpu_addresses; a && *a; a++)
+                if (!pci_address_is_canonical(*a))
+                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                                 "GPU address '%.40s' is not a PCI address like 0000:3b:00.0.", *a);
+        if (p->gpu_addresses && p->gpu_addresses[0] && p->gpus > 0 && p->gpus != strv_length(p->gpu_addresses))
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "GPUs (%" PRIu32 ") and the %zu GPU addresses given disagree; give one or the other.",
+                                         p->gpus, strv_length(p->gpu_addresses));
         if (manager_find_instance(m, p->name))
                 return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS, "Instance '%s' already exists.", p->name);
+        return 0;
+}
+
+/* Chooses the GPUs of a new instance and writes their addresses (sorted) to *ret. On refusal,
+ * fills `error`: NotReady (the host or the asked-for GPU cannot pass anything through), NotFound
+ * (no such device), InUse (it is held by another instance, reserved or quarantined), NoCapacity
+ * (not enough GPUs can be given out). */
+static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, char ***ret, sd_bus_error *error) {
+        _cleanup_free_ GpuCandidate *c = NULL;
+        _cleanup_free_ char *reasons = NULL;
+        _cleanup_strv_free_ char **picked = NULL;
+        const size_t reason_max = 512;
+        GpuRequest req = {
+                .count = p->gpus,
+                .model = p->gpu_model,
+                .addresses = (const char *const *) p->gpu_addresses,
+        };
+        PassthroughVerdict *verdict = NULL;
+        size_t idx[GPU_SELECT_MAX], n = 0, bad = 0;
+        int r;
+
+        if (req.addresses && !req.addresses[0])
+                req.addresses = NULL;
+        if (req.count == 0 && !req.addresses) {
+                if (!p->gpu_model)
+                        return 0;
+                req.count = 1; /* a model alone means one of that model */
+        }
+        if (!m->host.iommu_enabled)
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_READY,
+                                         "GPU passthrough needs the IOMMU, which is off on this host: turn on VT-d or "
+                                         "AMD-Vi in the firmware setup and boot with intel_iommu=on or amd_iommu=on "
+                                         "('arkctl host check' tells more).");
+
+        c = calloc(MAX(m->n_accelerators, 1U), sizeof(GpuCandidate));
+        verdict = calloc(MAX(m->n_accelerators, 1U), sizeof(PassthroughVerdict));
+        reasons = calloc(MAX(m->n_accelerators, 1U), reason_max);
+        if (!c || !verdict || !reasons) {
+                free(verdict);
+                return -ENOMEM;
+        }
+        for (size_t k = 0; k < m->n_accelerators; k++) {
+                Accelerator *a = &m->accelerators[k];
+                char *why = reasons + k * reason_max;
+
+                verdict[k] = passthrough_check(a, m->accelerators, m->n_accelerators, m->config.management_interface,
+                                               why, reason_max);
+                c[k] = (GpuCandidate) {
+                        .address = a->address,
+                        .model = a->model,
+                        .numa_node = a->numa_node,
+                        .switch_port = a->switch_port,
+                        .blocker = verdict[k] == PASSTHROUGH_OK ? NULL : why,
+                };
+        }
+
+        r = gpu_select(c, m->n_accelerators, &req, idx, &n, &bad);
+        if (r == -ENOENT)
+                r = sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
+                                      "This host has no accelerator at %s (see 'arkctl host accelerators').",
+                                      req.addresses[bad]);
+        else if (r == -EBUSY) {
+                size_t k;
+
+                for (k = 0; k < m->n_accelerators; k++)
+                        if (streq(m->accelerators[k].address, req.addresses[bad]))
+                                break;
+                r = sd_bus_error_setf(error, verdict[k] == PASSTHROUGH_HELD ? ARK_ERROR_IN_USE : ARK_ERROR_NOT_READY,
+                                      "GPU %s.", c[k].blocker);
+        } else if (r == -ENOSPC) {
+                StrBuf b = {};
+                unsigned shown = 0;
+
+                strbuf_printf(&b, "Not enough free GPUs%s%s%s: %u asked for, %zu can be given out",
+                              p->gpu_model ? " matching '" : "", strempty(p->gpu_model), p->gpu_model ? "'" : "",
+                              req.count, n);
+                /* Say why the others that are not simply taken cannot go, so the admin knows
+                 * what to change. */
+                for (size_t k = 0; k < m->n_accelerators && shown < 3; k++)
+                        if (c[k].blocker && verdict[k] != PASSTHROUGH_HELD &&
+                            (!p->gpu_model || strcasestr(c[k].model, p->gpu_model))) {
+                                strbuf_printf(&b, "; %s", c[k].blocker);
+                                shown++;
+                        }
+                {
+                        _cleanup_free_ char *msg = strbuf_steal(&b);
+                        r = sd_bus_error_setf(error, ARK_ERROR_NO_CAPACITY, "%s.", msg ?: "Not enough free GPUs");
+                }
+        } else if (r == -EINVAL)
+                r = sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                      "The GPU request is malformed (an address listed twice, or a count that does "
+                                      "not match the addresses).");
+        if (r < 0) {
+                free(verdict);
+                return r;
+        }
+        free(verdict);
+
+        for (size_t k = 0; k < n; k++)
+                if (strv_extend(&picked, m->accelerators[idx[k]].address) < 0)
+                        return -ENOMEM;
+        *ret = TAKE_PTR(picked);
         return 0;
 }
 
@@ -324,6 +513,7 @@ int instance_create(Manager *m, const InstanceCreateParams *p, Instance **ret, s
         DiskImage img = {};
         const char *why = NULL;
         uint64_t disk_bytes;
+        _cleanup_strv_free_ char **gpus = NULL;
         Instance *added;
         int r;
 
@@ -331,6 +521,11 @@ int instance_create(Manager *m, const InstanceCreateParams *p, Instance **ret, s
         if (r < 0)
                 return r;
         r = hypervisor_require(m, error);
+        if (r < 0)
+                return r;
+        /* Chosen here and claimed below in the same transaction as the record: arkd serves one
+         * request at a time, and the claims' primary key refuses a GPU taken twice regardless. */
+        r = instance_pick_gpus(m, p, &gpus, error);
         if (r < 0)
                 return r;
         disk_bytes = p->disk_bytes;
@@ -383,6 +578,7 @@ int instance_create(Manager *m, const InstanceCreateParams *p, Instance **ret, s
             free_and_strdup(&i->state_reason, "created") < 0)
                 return -ENOMEM;
         i->image = TAKE_PTR(base);
+        i->gpus = TAKE_PTR(gpus);
         r = sd_bus_path_encode(ARK_BUS_PREFIX_INSTANCE, i->name, &i->path);
         if (r < 0)
                 return r;
@@ -414,6 +610,14 @@ int instance_create(Manager *m, const InstanceCreateParams *p, Instance **ret, s
         if (r < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to store instance '%s': %s.", i->name,
                                          db_errmsg(m->db));
+        for (char **g = i->gpus; g && *g; g++) {
+                r = store_claim_insert(m->db, *g, i->id, i->created_usec);
+                if (r == -EEXIST)
+                        return sd_bus_error_setf(error, ARK_ERROR_IN_USE, "GPU %s is claimed already.", *g);
+                if (r < 0)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to claim GPU %s for '%s': %s.", *g,
+                                                 i->name, db_errmsg(m->db));
+        }
 
         if (i->disk_path) {
                 r = disk_create_qcow2(i->disk_path, i->disk_bytes, i->image, img.format, &msg);
@@ -446,9 +650,13 @@ int instance_create(Manager *m, const InstanceCreateParams *p, Instance **ret, s
         {
                 char f[96];
                 snprintf(f, sizeof(f), "ARK_INSTANCE=%s", added->name);
-                log_struct(LOG_INFO, 0, f, NULL, "Created instance '%s' (tenant '%s', %u vCPUs, %" PRIu64 " MiB).",
-                           added->name, added->tenant, added->vcpus, added->memory_bytes >> 20);
+                log_struct(LOG_INFO, 0, f, NULL,
+                           "Created instance '%s' (tenant '%s', %u vCPUs, %" PRIu64 " MiB, %zu GPU%s).", added->name,
+                           added->tenant, added->vcpus, added->memory_bytes >> 20, strv_length(added->gpus),
+                           strv_length(added->gpus) == 1 ? "" : "s");
         }
+        for (char **g = added->gpus; g && *g; g++)
+                accelerator_set_claim(m, *g, added->name);
         (void) sd_bus_emit_signal(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "InstanceNew", "so", added->name,
                                   added->path);
         (void) sd_bus_emit_object_added(m->bus, added->path);
@@ -715,15 +923,11 @@ int instance_delete(Instance *i, sd_bus_error *error) {
          * the accelerators' view, and clients hear of it. */
         for (size_t k = 0; k < m->n_accelerators; k++) {
                 Accelerator *a = &m->accelerators[k];
-                _cleanup_free_ char *apath = NULL;
 
                 if (!a->claimed_by || !streq(a->claimed_by, i->name))
                         continue;
-                a->claimed_by = mfree(a->claimed_by);
                 log_info("Released accelerator %s of deleted instance '%s'.", a->address, i->name);
-                if (sd_bus_path_encode(ARK_BUS_PREFIX_ACCELERATOR, a->address, &apath) >= 0)
-                        (void) sd_bus_emit_properties_changed(m->bus, apath, ARK_BUS_IFACE_ACCELERATOR, "ClaimState",
-                                                              "ClaimedBy", NULL);
+                accelerator_set_claim(m, a->address, NULL);
         }
 
         if (i->disk_owned && i->disk_path && unlink(i->disk_path) < 0 && errno != ENOENT)

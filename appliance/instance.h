@@ -42,6 +42,8 @@ struct Instance {
         char *console_log;
         bool desired_running;
         uint64_t created_usec;
+        char **gpus;                /* PCI addresses of the GPUs it claims (from the store's claims),
+                                     * sorted; NULL = none */
 
         /* runtime */
         char *path;
@@ -63,6 +65,9 @@ typedef struct InstanceCreateParams {
         const char *image, *kernel, *initrd, *cmdline;
         bool start;
         bool have_vcpus, have_memory;
+        uint32_t gpus;              /* whole GPUs wanted (any free ones, of gpu_model if set) */
+        const char *gpu_model;      /* case-insensitive part of the model name ("H100") */
+        char **gpu_addresses;       /* exact devices (owned by the caller) */
 } InstanceCreateParams;
 
 Instance *instance_free(Instance *i);

@@ -229,6 +229,9 @@ static int read_spec_entry(sd_bus_message *msg, const char *key, InstanceCreateP
                 { "Initrd", "s", offsetof(InstanceCreateParams, initrd) },
                 { "Cmdline", "s", offsetof(InstanceCreateParams, cmdline) },
                 { "Start", "b", offsetof(InstanceCreateParams, start) },
+                { "GPUs", "u", offsetof(InstanceCreateParams, gpus) },
+                { "GPUModel", "s", offsetof(InstanceCreateParams, gpu_model) },
+                { "GPUAddresses", "as", offsetof(InstanceCreateParams, gpu_addresses) },
         };
         const char *contents;
         char type;
@@ -251,6 +254,15 @@ static int read_spec_entry(sd_bus_message *msg, const char *key, InstanceCreateP
                         r = sd_bus_message_read(msg, "v", "b", &b);
                         if (r >= 0)
                                 *(bool *) dst = b;
+                } else if (streq(fields[k].type, "as")) {
+                        char ***l = dst;
+
+                        l[0] = strv_free(l[0]); /* a key given twice: the last one counts */
+                        r = sd_bus_message_enter_container(msg, 'v', "as");
+                        if (r >= 0)
+                                r = sd_bus_message_read_strv(msg, l);
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(msg);
                 } else
                         r = sd_bus_message_read(msg, "v", fields[k].type, dst);
                 if (r < 0)
@@ -264,8 +276,12 @@ static int read_spec_entry(sd_bus_message *msg, const char *key, InstanceCreateP
         return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Unknown instance spec key '%.60s'.", key);
 }
 
+static void instance_create_params_done(InstanceCreateParams *p) {
+        p->gpu_addresses = strv_free(p->gpu_addresses);
+}
+
 static int method_create_instance(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        InstanceCreateParams p = {};
+        _cleanup_(instance_create_params_done) InstanceCreateParams p = {};
         Instance *i;
         int r;
 

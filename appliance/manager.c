@@ -131,7 +131,7 @@ const char *manager_domain_type(Manager *m) {
 }
 
 static int manager_prepare_state_dir(Manager *m) {
-        static const char *const subdirs[] = { "disks", "images", "console" };
+        static const char *const subdirs[] = { "disks", "images", "console", "nvram" };
         int r;
 
         r = mkdir_p(m->config.state_dir, 0755);
@@ -171,6 +171,17 @@ static int load_claim(const char *address, int64_t instance_id, void *userdata) 
         return free_and_strdup(&a->claimed_by, owner->name);
 }
 
+/* Every claim is part of its instance's spec, present on this host or not: a VM whose GPU is
+ * gone must fail to define with that reason, not start without it. */
+static int load_claim_spec(const char *address, int64_t instance_id, void *userdata) {
+        Manager *m = userdata;
+
+        LIST_FOREACH(instances, i, m->instances)
+                if (i->id == instance_id)
+                        return strv_extend(&i->gpus, address);
+        return 0;
+}
+
 static int load_hold(const char *address, const char *state, const char *reason, uint64_t set_usec,
                      void *userdata) {
         Accelerator *a = manager_find_accelerator(userdata, address);
@@ -189,6 +200,8 @@ int manager_load_claims(Manager *m) {
         int r;
 
         r = store_claim_foreach(m->db, load_claim, m);
+        if (r >= 0)
+                r = store_claim_foreach(m->db, load_claim_spec, m);
         if (r >= 0)
                 r = store_hold_foreach(m->db, load_hold, m);
         return r;

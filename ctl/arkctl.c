@@ -32,6 +32,9 @@ bool arg_start = false;
 bool arg_xml = false;
 bool arg_force = false;
 uint32_t arg_timeout = 0;
+uint32_t arg_gpus = 0;
+const char *arg_gpu_model = NULL;
+char **arg_gpu_addresses = NULL;
 
 typedef struct Verb {
         const char *noun;
@@ -54,7 +57,7 @@ static const Verb verbs[] = {
         { "tenant", "delete", "NAME", 1, 1, 0, verb_tenant_delete },
         { "vm", "create", "NAME", 1, 1,
           OPT_TENANT | OPT_VCPUS | OPT_MEMORY | OPT_DISK | OPT_IMAGE | OPT_KERNEL | OPT_INITRD |
-                  OPT_CMDLINE | OPT_START,
+                  OPT_CMDLINE | OPT_START | OPT_GPUS | OPT_GPU_MODEL | OPT_GPU,
           verb_vm_create },
         { "vm", "list", NULL, 0, 0, OPT_TENANT, verb_vm_list },
         { "vm", "show", "NAME", 1, 1, OPT_XML, verb_vm_show },
@@ -81,6 +84,9 @@ enum {
         ARG_XML,
         ARG_FORCE,
         ARG_TIMEOUT,
+        ARG_GPUS,
+        ARG_GPU_MODEL,
+        ARG_GPU,
 };
 
 static const struct option options[] = {
@@ -102,6 +108,9 @@ static const struct option options[] = {
         { "xml", no_argument, NULL, ARG_XML },
         { "force", no_argument, NULL, ARG_FORCE },
         { "timeout", required_argument, NULL, ARG_TIMEOUT },
+        { "gpus", required_argument, NULL, ARG_GPUS },
+        { "gpu-model", required_argument, NULL, ARG_GPU_MODEL },
+        { "gpu", required_argument, NULL, ARG_GPU },
         {}
 };
 
@@ -116,7 +125,8 @@ static const struct {
         { OPT_KERNEL, "--kernel" },           { OPT_INITRD, "--initrd" },
         { OPT_CMDLINE, "--cmdline" },         { OPT_START, "--start" },
         { OPT_XML, "--xml" },                 { OPT_FORCE, "--force" },
-        { OPT_TIMEOUT, "--timeout" },
+        { OPT_TIMEOUT, "--timeout" },         { OPT_GPUS, "--gpus" },
+        { OPT_GPU_MODEL, "--gpu-model" },     { OPT_GPU, "--gpu" },
 };
 
 int usage_error(const char *format, ...) {
@@ -191,7 +201,8 @@ static void help(void) {
                "  tenant delete NAME\n"
                "  vm create NAME --tenant TENANT --vcpus N --memory SIZE [--disk SIZE]\n"
                "            [--image PATH|NAME] [--kernel PATH [--initrd PATH]\n"
-               "            [--cmdline TEXT]] [--start]\n"
+               "            [--cmdline TEXT]] [--gpus N] [--gpu-model MODEL]\n"
+               "            [--gpu ADDRESS]... [--start]\n"
                "  vm list [--tenant TENANT]\n"
                "  vm show NAME [--xml]\n"
                "  vm start NAME\n"
@@ -412,6 +423,35 @@ static int parse_argv(int argc, char *argv[], const Verb **ret_verb, char ***ret
                                 return r;
                         arg_given |= OPT_TIMEOUT;
                         break;
+                case ARG_GPUS:
+                        r = parse_u32_arg("--gpus", optarg, "a number of GPUs", &arg_gpus);
+                        if (r != 0)
+                                return r;
+                        if (arg_gpus == 0)
+                                return value_error("--gpus: a VM asks for at least 1 GPU (leave the option out for none)");
+                        arg_given |= OPT_GPUS;
+                        break;
+                case ARG_GPU_MODEL:
+                        if (isempty(optarg))
+                                return usage_error("--gpu-model: the model may not be empty (e.g. H100)");
+                        arg_gpu_model = optarg;
+                        arg_given |= OPT_GPU_MODEL;
+                        break;
+                case ARG_GPU: {
+                        _cleanup_free_ char *lower = strdup(optarg);
+
+                        if (!lower)
+                                return -ENOMEM;
+                        /* The kernel names devices in lowercase; "0000:3B:00.0" means the same one. */
+                        for (char *p = lower; *p; p++)
+                                if (*p >= 'A' && *p <= 'F')
+                                        *p = (char) (*p - 'A' + 'a');
+                        if (strv_push(&arg_gpu_addresses, lower) < 0)
+                                return -ENOMEM;
+                        TAKE_PTR(lower);
+                        arg_given |= OPT_GPU;
+                        break;
+                }
                 case ':':
                         if (optopt == 'o')
                                 return usage_error("-o/--output needs a value (table or json)");
@@ -454,9 +494,8 @@ int main(int argc, char *argv[]) {
         r = parse_argv(argc, argv, &verb, &words, &args);
         if (r == -ENOMEM)
                 (void) ctl_oom();
-        if (r != 0 || !verb)
-                return r < 0 ? EXIT_FAILURE : r;
-
-        r = verb->run(args);
+        if (r == 0 && verb)
+                r = verb->run(args);
+        arg_gpu_addresses = strv_free(arg_gpu_addresses);
         return r < 0 ? EXIT_FAILURE : r;
 }

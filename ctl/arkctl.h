@@ -39,6 +39,9 @@ typedef enum VerbOption {
         OPT_XML = 1 << 10,
         OPT_FORCE = 1 << 11,
         OPT_TIMEOUT = 1 << 12,
+        OPT_GPUS = 1 << 13,
+        OPT_GPU_MODEL = 1 << 14,
+        OPT_GPU = 1 << 15,
 } VerbOption;
 
 extern OutputMode arg_output;
@@ -58,6 +61,9 @@ extern bool arg_start;
 extern bool arg_xml;
 extern bool arg_force;
 extern uint32_t arg_timeout;
+extern uint32_t arg_gpus;
+extern const char *arg_gpu_model;
+extern char **arg_gpu_addresses; /* --gpu, repeatable */
 
 /* Prints "arkctl: <sentence>" to stderr and returns EXIT_USAGE. */
 int usage_error(const char *format, ...) _printf_(1, 2);

@@ -38,12 +38,13 @@ static const FieldMap instance_fields[] = {
         { "Cmdline", "cmdline" },
         { "ConsoleLog", "console_log" },
         { "CreatedAt", "created_at" },
+        { "GPUs", "gpus" },
         {},
 };
 
 static int print_instance(json_t *props) {
         _cleanup_(table_freep) Table *t = NULL;
-        _cleanup_free_ char *state = NULL, *disk = NULL;
+        _cleanup_free_ char *state = NULL, *disk = NULL, *gpu_list = NULL;
         char created[OUTPUT_FORMAT_MAX], mem[OUTPUT_FORMAT_MAX], size[OUTPUT_FORMAT_MAX],
                 vcpus[32];
         const char *reason = props_string(props, "StateReason");
@@ -80,6 +81,16 @@ static int print_instance(json_t *props) {
         table_add_row(t, "vCPUs", vcpus);
         table_add_row(t, "Memory", format_bytes(mem, sizeof(mem), props_u64(props, "MemoryBytes")));
         table_add_row(t, "Disk", disk);
+        {
+                json_t *gpus = json_object_get(props, "GPUs"), *g;
+                StrBuf b = {};
+                size_t k;
+
+                json_array_foreach(gpus, k, g)
+                        strbuf_printf(&b, "%s%s", k > 0 ? ", " : "", strempty(json_string_value(g)));
+                gpu_list = strbuf_steal(&b);
+                table_add_row(t, "GPUs", isempty(gpu_list) ? "none" : gpu_list);
+        }
         table_add_row(t, "Image", strdash(props_string(props, "Image")));
         if (!isempty(props_string(props, "Kernel"))) {
                 table_add_row(t, "Kernel", props_string(props, "Kernel"));
@@ -218,6 +229,23 @@ int verb_vm_create(char **args) {
                 r = append_spec_string(m, "Initrd", initrd);
         if (r >= 0 && arg_cmdline)
                 r = append_spec_string(m, "Cmdline", arg_cmdline);
+        if (r >= 0 && (arg_given & OPT_GPUS))
+                r = sd_bus_message_append(m, "{sv}", "GPUs", "u", arg_gpus);
+        if (r >= 0 && arg_gpu_model)
+                r = append_spec_string(m, "GPUModel", arg_gpu_model);
+        if (r >= 0 && arg_gpu_addresses) {
+                r = sd_bus_message_open_container(m, 'e', "sv");
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "s", "GPUAddresses");
+                if (r >= 0)
+                        r = sd_bus_message_open_container(m, 'v', "as");
+                if (r >= 0)
+                        r = sd_bus_message_append_strv(m, arg_gpu_addresses);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(m);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(m);
+        }
         if (r >= 0 && arg_start)
                 r = sd_bus_message_append(m, "{sv}", "Start", "b", 1);
         if (r >= 0)

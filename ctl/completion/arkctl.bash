@@ -37,7 +37,7 @@ _arkctl() {
     local _arkctl_bus=
     local nouns="status host tenant vm help"
     local global="-o --output --no-legend --bus-address -h --help --version"
-    local takes_value=" -o --output --bus-address --description --tenant --vcpus --memory --disk --image --kernel --initrd --cmdline --timeout "
+    local takes_value=" -o --output --bus-address --description --tenant --vcpus --memory --disk --image --kernel --initrd --cmdline --timeout --gpus --gpu-model --gpu "
 
     _arkctl_join_words
     n=${#_arkctl_words[@]}
@@ -75,6 +75,11 @@ _arkctl() {
                 COMPREPLY=($(compgen -W "table json" -- "$cur")) ;;
             --tenant)
                 COMPREPLY=($(compgen -W "$(_arkctl_names tenant)" -- "$cur")) ;;
+            --gpu)
+                local -a bus=()
+                [ -n "$_arkctl_bus" ] && bus=(--bus-address "$_arkctl_bus")
+                COMPREPLY=($(compgen -W "$("${COMP_WORDS[0]}" "${bus[@]}" --no-legend host accelerators 2>/dev/null |
+                    grep -o '^[0-9a-f]\{4\}:[0-9a-f:.]*')" -- "$cur")) ;;
             --image|--kernel|--initrd)
                 compopt -o filenames 2>/dev/null
                 COMPREPLY=($(compgen -f -- "$cur")) ;;
@@ -92,7 +97,7 @@ _arkctl() {
     esac
     case "$noun $verb" in
         "tenant create") options="--description" ;;
-        "vm create") options="--tenant --vcpus --memory --disk --image --kernel --initrd --cmdline --start" ;;
+        "vm create") options="--tenant --vcpus --memory --disk --image --kernel --initrd --cmdline --gpus --gpu-model --gpu --start" ;;
         "vm list") options="--tenant" ;;
         "vm show") options="--xml" ;;
         "vm stop") options="--force --timeout" ;;

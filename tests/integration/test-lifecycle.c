@@ -455,6 +455,41 @@ static void check_doc_against_introspection(const char *doc, const char *heading
                 }
         }
         assert_true(checked >= 4);
+
+        /* And the other way round: every member of Ark's interface on the object is documented in
+         * the section (introspection lists it as <property name="X" ...>, <method name="X">, ...). */
+        {
+                const char *iface = strstr(xml, "<interface name=\"org.ark.Ark1.");
+                const char *iface_end = iface ? strstr(iface, "</interface>") : NULL;
+                _cleanup_free_ char *section = NULL;
+
+                assert_non_null(iface);
+                assert_non_null(iface_end);
+                section = strndup(sec, (size_t) (end - sec));
+                assert_non_null(section);
+                for (const char *p = iface; p && p < iface_end; p = strstr(p + 1, " name=\"")) {
+                        const char *q, *tag_start = p;
+                        char name[64], needle[72];
+                        size_t l;
+
+                        while (tag_start > iface && *tag_start != '<')
+                                tag_start--;
+                        if (!(startswith(tag_start, "<property ") || startswith(tag_start, "<method ") ||
+                              startswith(tag_start, "<signal ")))
+                                continue;
+                        p += strlen(" name=\"");
+                        q = strchr(p, '"');
+                        assert_non_null(q);
+                        l = (size_t) (q - p);
+                        assert_true(l < sizeof(name));
+                        memcpy(name, p, l);
+                        name[l] = 0;
+                        snprintf(needle, sizeof(needle), "`%s`", name);
+                        if (!strstr(section, needle))
+                                fail_msg("%s has '%s', which docs/api.md does not document under '%s'", path, name,
+                                         heading);
+                }
+        }
 }
 
 static void test_api_doc_matches_introspection(void **state) {

@@ -1,0 +1,335 @@
+/* GPU passthrough through arkctl and D-Bus against arkd on the fixture hosts (libvirt test
+ * driver): GPUs picked on one NUMA node with vCPUs pinned there, the domain shape of GPU VMs (UEFI,
+ * hostdevs for every function, a 64-bit window for the BARs) checked by libvirt's schema, a group
+ * that holds the management NIC refused with a sentence naming both, no IOMMU refused with
+ * NotReady, nine concurrent requests for eight GPUs, and claims that survive kill -9. */
+
+#include "itest.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "basic/fileio.h"
+#include "basic/macro.h"
+#include "basic/string-util.h"
+
+static Harness H;
+
+static int setup_host(void **state) {
+        if (harness_setup(&H, *state) < 0)
+                return -1;
+        if (harness_start_arkd(&H, NULL) < 0)
+                return -1;
+        free(itest_arkctl_expect(&H, 0, NULL, "tenant", "create", "risk", NULL));
+        return 0;
+}
+
+static int teardown_host(void **state) {
+        harness_teardown(&H);
+        return 0;
+}
+
+static json_t *accelerators(void) {
+        json_t *j = harness_arkctl_json(&H, "host", "accelerators", NULL);
+        assert_non_null(j);
+        return j;
+}
+
+static json_t *accelerator(json_t *list, const char *address) {
+        json_t *a;
+        size_t k;
+
+        json_array_foreach(list, k, a)
+                if (streq(json_string_value(json_object_get(a, "address")), address))
+                        return a;
+        fail_msg("accelerator %s not listed", address);
+        return NULL;
+}
+
+static const char *jstr(json_t *o, const char *key) {
+        const char *s = json_string_value(json_object_get(o, key));
+        if (!s)
+                fail_msg("key '%s' missing or not a string", key);
+        return s;
+}
+
+/* The GPUs of VM `name` as `arkctl -o json vm show` lists them (a new reference). */
+static json_t *vm_gpus(const char *name) {
+        json_t *j = harness_arkctl_json(&H, "vm", "show", name, NULL), *g;
+
+        assert_non_null(j);
+        g = json_incref(json_object_get(j, "gpus"));
+        json_decref(j);
+        assert_true(json_is_array(g));
+        return g;
+}
+
+static void validate_xml(const char *xml) {
+        _cleanup_free_ char *file = strprintf("%s/vm.xml", H.tmp), *out = NULL, *err = NULL;
+        int r;
+
+        assert_int_equal(write_string_file(file, xml, WRITE_CREATE | WRITE_ATOMIC), 0);
+        r = harness_sh(&out, &err, "virt-xml-validate '%s' domain", file);
+        if (r != 0)
+                fail_msg("virt-xml-validate rejected the XML: %s %s\n%s", strna(out), strna(err), xml);
+}
+
+/* The number in `<tag ...>N</tag>` after `after`. */
+static uint64_t xml_number(const char *xml, const char *after) {
+        const char *p = strstr(xml, after);
+
+        if (!p)
+                fail_msg("'%s' not in the XML:\n%s", after, xml);
+        p = strchr(p, '>');
+        assert_non_null(p);
+        return strtoull(p + 1, NULL, 10);
+}
+
+/* Acceptance 1: two GPUs on one NUMA node, vCPUs pinned there, both hostdevs, OVMF and a 64-bit
+ * window at least the sum of their BARs; the XML passes libvirt's schema. */
+static void test_two_gpus_one_node(void **state) {
+        _cleanup_free_ char *xml = NULL;
+        json_t *gpus, *list;
+        const char *g0, *g1;
+        json_int_t node;
+        char needle[160];
+
+        assert_arkctl(&H, 0, NULL, "vm", "create", "train-1", "--tenant", "risk", "--vcpus", "16", "--memory", "64G",
+                      "--gpus", "2");
+        gpus = vm_gpus("train-1");
+        assert_int_equal(json_array_size(gpus), 2);
+        g0 = json_string_value(json_array_get(gpus, 0));
+        g1 = json_string_value(json_array_get(gpus, 1));
+
+        list = accelerators();
+        node = json_integer_value(json_object_get(accelerator(list, g0), "numa_node"));
+        assert_int_equal(json_integer_value(json_object_get(accelerator(list, g1), "numa_node")), node);
+        assert_string_equal(jstr(accelerator(list, g0), "claim_state"), "claimed");
+        assert_string_equal(jstr(accelerator(list, g0), "claimed_by"), "train-1");
+        assert_string_equal(jstr(accelerator(list, g1), "claimed_by"), "train-1");
+
+        xml = itest_arkctl_expect(&H, 0, NULL, "vm", "show", "train-1", "--xml", NULL);
+        for (size_t k = 0; k < 2; k++) {
+                const char *g = k == 0 ? g0 : g1;
+                snprintf(needle, sizeof(needle), "<address domain='0x0000' bus='0x%.2s' slot='0x00' function='0x0'/>",
+                         g + 5);
+                if (!strstr(xml, needle))
+                        fail_msg("no hostdev for %s in:\n%s", g, xml);
+        }
+        assert_non_null(strstr(xml, "managed='yes'"));
+        assert_non_null(strstr(xml, "machine='q35'"));
+        assert_non_null(strstr(xml, "<loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader>"));
+        /* Two H100s: 2 x (128 GiB + 32 MiB) of 64-bit BARs. */
+        assert_true(xml_number(xml, "<pcihole64") * 1024 >= 2 * ((UINT64_C(128) << 30) + (UINT64_C(32) << 20)));
+        assert_true(xml_number(xml, "X-PciMmio64Mb") << 20 >= 2 * ((UINT64_C(128) << 30) + (UINT64_C(32) << 20)));
+        snprintf(needle, sizeof(needle), "<vcpu placement='static' cpuset='%s'>16</vcpu>",
+                 node == 0 ? "0-55,112-167" : "56-111,168-223");
+        assert_non_null(strstr(xml, needle));
+        snprintf(needle, sizeof(needle), "<memory mode='strict' nodeset='%lld'/>", (long long) node);
+        assert_non_null(strstr(xml, needle));
+        assert_non_null(strstr(xml, "<memballoon model='none'/>"));
+        validate_xml(xml);
+
+        /* It starts (on the test driver) and stops with its GPUs. */
+        assert_arkctl(&H, 0, NULL, "vm", "start", "train-1");
+        assert_arkctl(&H, 0, NULL, "vm", "stop", "train-1");
+        /* Stopping keeps the claim; deleting releases it. */
+        json_decref(list);
+        list = accelerators();
+        assert_string_equal(jstr(accelerator(list, g0), "claimed_by"), "train-1");
+        json_decref(list);
+        assert_arkctl(&H, 0, NULL, "vm", "delete", "train-1");
+        list = accelerators();
+        assert_string_equal(jstr(accelerator(list, g0), "claim_state"), "free");
+        assert_string_equal(jstr(accelerator(list, g1), "claim_state"), "free");
+        json_decref(list);
+        json_decref(gpus);
+}
+
+static void test_model_and_exact(void **state) {
+        _cleanup_free_ char *msg = NULL;
+        json_t *gpus;
+
+        assert_arkctl(&H, 0, NULL, "vm", "create", "by-model", "--tenant", "risk", "--vcpus", "4", "--memory", "8G",
+                      "--gpu-model", "h100");
+        gpus = vm_gpus("by-model");
+        assert_int_equal(json_array_size(gpus), 1);
+        json_decref(gpus);
+        assert_arkctl(&H, 1, "Not enough free GPUs matching 'A100': 1 asked for, 0 can be given out", "vm", "create",
+                      "no-model", "--tenant", "risk", "--vcpus", "4", "--memory", "8G", "--gpu-model", "A100");
+
+        /* Exact devices, in any case of hex; one that is taken is refused with its holder. */
+        assert_arkctl(&H, 0, NULL, "vm", "create", "exact", "--tenant", "risk", "--vcpus", "4", "--memory", "8G",
+                      "--gpu", "0000:DB:00.0", "--gpu", "0000:ba:00.0");
+        gpus = vm_gpus("exact");
+        assert_int_equal(json_array_size(gpus), 2);
+        assert_string_equal(json_string_value(json_array_get(gpus, 0)), "0000:ba:00.0");
+        assert_string_equal(json_string_value(json_array_get(gpus, 1)), "0000:db:00.0");
+        json_decref(gpus);
+        assert_arkctl(&H, 1, "GPU 0000:db:00.0 (NVIDIA H100 SXM5 80GB) is claimed by instance 'exact'", "vm",
+                      "create", "again", "--tenant", "risk", "--vcpus", "4", "--memory", "8G", "--gpu", "0000:db:00.0");
+        assert_arkctl(&H, 1, "no accelerator at 0000:77:00.0", "vm", "create", "nowhere", "--tenant", "risk",
+                      "--vcpus", "4", "--memory", "8G", "--gpu", "0000:77:00.0");
+        assert_arkctl(&H, 1, "not a PCI address", "vm", "create", "garbage", "--tenant", "risk", "--vcpus", "4",
+                      "--memory", "8G", "--gpu", "18:00.0");
+        assert_arkctl(&H, 1, "at least 1 GPU", "vm", "create", "zero", "--tenant", "risk", "--vcpus", "4",
+                      "--memory", "8G", "--gpus", "0");
+        assert_arkctl(&H, 1, "disagree", "vm", "create", "both", "--tenant", "risk", "--vcpus", "4", "--memory", "8G",
+                      "--gpus", "3", "--gpu", "0000:18:00.0");
+
+        /* The named errors, over D-Bus. */
+        msg = itest_call_expect_error(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateInstance", ARK_ERROR_IN_USE,
+                                      "a{sv}", 5, "Name", "s", "dbus-1", "Tenant", "s", "risk", "VCPUs", "u", 1,
+                                      "MemoryBytes", "t", UINT64_C(1) << 30, "GPUAddresses", "as", 1, "0000:db:00.0");
+        free(msg);
+        msg = itest_call_expect_error(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateInstance", ARK_ERROR_NO_CAPACITY,
+                                      "a{sv}", 5, "Name", "s", "dbus-2", "Tenant", "s", "risk", "VCPUs", "u", 1,
+                                      "MemoryBytes", "t", UINT64_C(1) << 30, "GPUs", "u", 6);
+        assert_non_null(strstr(msg, "6 asked for, 5 can be given out"));
+
+        /* Nothing of the refused requests was created or claimed. */
+        assert_int_equal(itest_get_u32(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 2);
+        assert_arkctl(&H, 0, NULL, "vm", "delete", "by-model");
+        assert_arkctl(&H, 0, NULL, "vm", "delete", "exact");
+}
+
+/* Acceptance 4: nine requests at once for one GPU each on the 8-GPU host. Exactly eight win, the
+ * ninth gets NoCapacity, no GPU is claimed twice, and after kill -9 the eight claims are back. */
+static void test_concurrent_and_kill9(void **state) {
+        _cleanup_free_ char *script = NULL, *out = NULL, *err = NULL;
+        json_t *list, *a;
+        size_t k;
+        unsigned claimed = 0, won = 0, refused = 0;
+        char owners[8][32] = {};
+
+        script = strprintf("for n in 1 2 3 4 5 6 7 8 9; do "
+                           "  ( ARK_BUS_ADDRESS='%s' '%s/bin/arkctl' vm create par-$n --tenant risk --vcpus 2 "
+                           "      --memory 4G --gpus 1 >'%s'/par-$n.out 2>&1; echo $? >'%s'/par-$n.rc ) & "
+                           "done; wait",
+                           H.bus_address, harness_build_dir(), H.tmp, H.tmp);
+        assert_non_null(script);
+        assert_int_equal(harness_sh(&out, &err, "%s", script), 0);
+        for (int n = 1; n <= 9; n++) {
+                _cleanup_free_ char *rcfile = strprintf("%s/par-%d.rc", H.tmp, n), *outfile = strprintf("%s/par-%d.out", H.tmp, n),
+                                    *rc = NULL, *text = NULL;
+
+                assert_int_equal(read_full_file(rcfile, &rc, NULL), 0);
+                assert_int_equal(read_full_file(outfile, &text, NULL), 0);
+                if (streq(strstrip(rc), "0"))
+                        won++;
+                else {
+                        assert_non_null(strstr(text, "Not enough free GPUs: 1 asked for, 0 can be given out"));
+                        refused++;
+                }
+        }
+        assert_int_equal(won, 8);
+        assert_int_equal(refused, 1);
+
+        list = accelerators();
+        json_array_foreach(list, k, a) {
+                const char *owner = jstr(a, "claimed_by");
+
+                assert_string_equal(jstr(a, "claim_state"), "claimed");
+                for (unsigned j = 0; j < claimed; j++)
+                        if (streq(owners[j], owner))
+                                fail_msg("'%s' holds two GPUs", owner);
+                snprintf(owners[claimed++], sizeof(owners[0]), "%s", owner);
+        }
+        assert_int_equal(claimed, 8);
+        json_decref(list);
+        assert_int_equal(itest_get_u32(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 8);
+
+        /* kill -9 and back: every claim is where it was. */
+        assert_int_equal(harness_stop_arkd(&H, SIGKILL), 128 + SIGKILL);
+        assert_int_equal(harness_start_arkd(&H, NULL), 0);
+        list = accelerators();
+        claimed = 0;
+        json_array_foreach(list, k, a) {
+                bool found = false;
+
+                for (unsigned j = 0; j < 8; j++)
+                        found = found || streq(owners[j], jstr(a, "claimed_by"));
+                assert_true(found);
+                assert_string_equal(jstr(a, "claimed_by"), owners[k]);
+                claimed++;
+        }
+        assert_int_equal(claimed, 8);
+        json_decref(list);
+        /* ... and each VM's domain was defined again with its GPU. */
+        for (unsigned j = 0; j < 8; j++) {
+                _cleanup_free_ char *xml = itest_arkctl_expect(&H, 0, NULL, "vm", "show", owners[j], "--xml", NULL);
+                assert_non_null(strstr(xml, "<hostdev mode='subsystem' type='pci' managed='yes'>"));
+        }
+        assert_arkctl(&H, 1, "Not enough free GPUs", "vm", "create", "par-10", "--tenant", "risk", "--vcpus", "2",
+                      "--memory", "4G", "--gpus", "1");
+}
+
+/* Acceptance 2: the GPU comes with its audio and USB-C functions; the one whose group holds the
+ * management NIC is refused with a sentence naming both. */
+static void test_ws_rtx(void **state) {
+        _cleanup_free_ char *xml = NULL, *msg = NULL;
+        json_t *gpus;
+
+        assert_arkctl(&H, 0, NULL, "vm", "create", "ws-1", "--tenant", "risk", "--vcpus", "4", "--memory", "8G",
+                      "--gpus", "1");
+        gpus = vm_gpus("ws-1");
+        assert_int_equal(json_array_size(gpus), 1);
+        assert_string_equal(json_string_value(json_array_get(gpus, 0)), "0000:17:00.0");
+        json_decref(gpus);
+        xml = itest_arkctl_expect(&H, 0, NULL, "vm", "show", "ws-1", "--xml", NULL);
+        for (int f = 0; f < 4; f++) {
+                char needle[96];
+                snprintf(needle, sizeof(needle), "<address domain='0x0000' bus='0x17' slot='0x00' function='0x%d'/>", f);
+                if (!strstr(xml, needle))
+                        fail_msg("function %d of the GPU is not passed through:\n%s", f, xml);
+        }
+        /* One guest slot, function 0 multifunction, like on the host. */
+        assert_non_null(strstr(xml, "bus='0x01' slot='0x00' function='0x0' multifunction='on'/>"));
+        assert_non_null(strstr(xml, "bus='0x01' slot='0x00' function='0x3'/>"));
+        /* No NUMA information on the workstation: nothing pinned. */
+        assert_null(strstr(xml, "cpuset="));
+        validate_xml(xml);
+
+        msg = itest_call_expect_error(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateInstance", ARK_ERROR_NOT_READY,
+                                      "a{sv}", 5, "Name", "s", "ws-2", "Tenant", "s", "risk", "VCPUs", "u", 1,
+                                      "MemoryBytes", "t", UINT64_C(1) << 30, "GPUAddresses", "as", 1, "0000:06:00.0");
+        assert_non_null(strstr(msg, "0000:06:00.0 (NVIDIA GeForce RTX 2080 Ti)"));
+        assert_non_null(strstr(msg, "0000:05:00.0 (network controller eno1)"));
+        assert_non_null(strstr(msg, "must stay with the host"));
+        assert_arkctl(&H, 1, "also holds 0000:05:00.0 (network controller eno1)", "vm", "create", "ws-3", "--tenant",
+                      "risk", "--vcpus", "1", "--memory", "1G", "--gpu", "0000:06:00.0");
+        /* Asking for any GPU when only that one is left says why it cannot go. */
+        assert_arkctl(&H, 1, "0 can be given out; 0000:06:00.0 (NVIDIA GeForce RTX 2080 Ti) cannot be passed through",
+                      "vm", "create", "ws-4", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpus", "1");
+        assert_int_equal(itest_get_u32(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 1);
+}
+
+/* Acceptance 3 (the create half): without an IOMMU a GPU VM is refused with NotReady. */
+static void test_no_iommu(void **state) {
+        _cleanup_free_ char *msg = NULL;
+
+        msg = itest_call_expect_error(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateInstance", ARK_ERROR_NOT_READY,
+                                      "a{sv}", 5, "Name", "s", "g", "Tenant", "s", "risk", "VCPUs", "u", 1,
+                                      "MemoryBytes", "t", UINT64_C(1) << 30, "GPUs", "u", 1);
+        assert_non_null(strstr(msg, "the IOMMU, which is off on this host"));
+        assert_arkctl(&H, 1, "turn on VT-d or AMD-Vi", "vm", "create", "g", "--tenant", "risk", "--vcpus", "1",
+                      "--memory", "1G", "--gpus", "1");
+        /* VMs without GPUs are fine. */
+        assert_arkctl(&H, 0, NULL, "vm", "create", "plain", "--tenant", "risk", "--vcpus", "1", "--memory", "1G");
+        assert_int_equal(itest_get_u32(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 1);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_prestate_setup_teardown(test_two_gpus_one_node, setup_host, teardown_host, "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_model_and_exact, setup_host, teardown_host, "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_concurrent_and_kill9, setup_host, teardown_host,
+                                                         "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_ws_rtx, setup_host, teardown_host, "ws-rtx"),
+                cmocka_unit_test_prestate_setup_teardown(test_no_iommu, setup_host, teardown_host, "no-iommu"),
+        };
+        return cmocka_run_group_tests_name("integration: gpu", tests, NULL, NULL);
+}
