@@ -26,7 +26,11 @@
 #include "basic/fileio.h"
 #include "basic/macro.h"
 #include "basic/string-util.h"
+#include "config.h"
 #include "domain-xml.h"
+#include "instance.h"
+#include "inventory.h"
+#include "manager.h"
 #include "shared/virt-util.h"
 
 extern char **environ;
@@ -454,6 +458,118 @@ static int setup(void **state) {
         return virt_init() < 0 ? -1 : 0;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* GPU VMs, built the way arkd builds them: the real scanner on a fixture host, an instance that
+ * claims GPUs, instance_build_xml(). */
+
+#define HOSTS_DIR ARK_SRCDIR "/tests/fixtures/hosts"
+
+typedef struct GpuHost {
+        Manager m;
+        Instance i;
+} GpuHost;
+
+static void gpu_host_setup(GpuHost *h, const char *host, const char *domain_type, const char *const *gpus,
+                           unsigned vcpus, uint64_t memory) {
+        char root[512];
+
+        snprintf(root, sizeof(root), HOSTS_DIR "/%s/sysfs", host);
+        *h = (GpuHost) {};
+        assert_int_equal(config_init(&h->m.config), 0);
+        assert_int_equal(free_and_strdup(&h->m.config.domain_type, domain_type), 0);
+        assert_int_equal(pci_scan_accelerators(root, &h->m.accelerators, &h->m.n_accelerators), 0);
+        assert_int_equal(sysfs_read_numa(root, &h->m.host.numa, &h->m.host.n_numa), 0);
+        h->i = (Instance) {
+                .manager = &h->m,
+                .name = (char *) "gpu-vm",
+                .tenant = (char *) "risk",
+                .vcpus = vcpus,
+                .memory_bytes = memory,
+                .created_usec = CREATED_USEC,
+        };
+        memcpy(h->i.uuid, "3f6d2a1c-8b4e-4c7a-9e21-5d0c7b9a4e13", 37);
+        for (const char *const *g = gpus; *g; g++)
+                assert_int_equal(strv_extend(&h->i.gpus, *g), 0);
+}
+
+static void gpu_host_done(GpuHost *h) {
+        strv_free(h->i.gpus);
+        accelerator_array_free(h->m.accelerators, h->m.n_accelerators);
+        host_info_done(&h->m.host);
+        config_done(&h->m.config);
+}
+
+static void check_gpu_vm(GpuHost *h, const char *golden, char **ret_xml) {
+        DomainSpec spec = { .name = h->i.name, .uuid = h->i.uuid };
+        char *xml = NULL;
+
+        assert_int_equal(instance_build_xml(&h->i, &xml), 0);
+        check_golden(golden, xml);
+        check_schema(xml);
+        check_define(&spec, xml);
+        *ret_xml = xml;
+}
+
+/* One H100 on a KVM host: UEFI, one hostdev, a window for its 128 GiB BAR, pinned to node 0. */
+static void test_gpu_single(void **state) {
+        static const char *const gpus[] = { "0000:18:00.0", NULL };
+        _cleanup_free_ char *xml = NULL;
+        GpuHost h;
+
+        gpu_host_setup(&h, "dgx-h100", "kvm", gpus, 8, UINT64_C(64) << 30);
+        check_gpu_vm(&h, "domain-gpu-1-dgx-h100.xml", &xml);
+        assert_non_null(strstr(xml, "<maxphysaddr mode='passthrough'/>"));
+        assert_non_null(strstr(xml, "cpuset='0-55,112-167'"));
+        gpu_host_done(&h);
+}
+
+/* All eight H100s: they span both nodes, so nothing is pinned; the window holds 8 x 128 GiB. */
+static void test_gpu_eight(void **state) {
+        static const char *const gpus[] = { "0000:18:00.0", "0000:2a:00.0", "0000:3a:00.0", "0000:5d:00.0",
+                                            "0000:9a:00.0", "0000:ab:00.0", "0000:ba:00.0", "0000:db:00.0", NULL };
+        _cleanup_free_ char *xml = NULL;
+        GpuHost h;
+
+        gpu_host_setup(&h, "dgx-h100", "kvm", gpus, 192, UINT64_C(1536) << 30);
+        check_gpu_vm(&h, "domain-gpu-8-dgx-h100.xml", &xml);
+        assert_null(strstr(xml, "cpuset="));
+        assert_null(strstr(xml, "<numatune>"));
+        for (unsigned k = 1; k <= 8; k++) {
+                char needle[96];
+                snprintf(needle, sizeof(needle), "<controller type='pci' index='%u' model='pcie-root-port'/>", k);
+                assert_non_null(strstr(xml, needle));
+        }
+        gpu_host_done(&h);
+}
+
+/* The workstation's 2080 SUPER under TCG: four functions in one multifunction guest slot,
+ * emulated address bits, huge pages when configured. */
+static void test_gpu_grouped_functions(void **state) {
+        static const char *const gpus[] = { "0000:17:00.0", NULL };
+        _cleanup_free_ char *xml = NULL;
+        GpuHost h;
+
+        gpu_host_setup(&h, "ws-rtx", "qemu", gpus, 4, UINT64_C(16) << 30);
+        h.m.config.hugepages = true;
+        check_gpu_vm(&h, "domain-gpu-ws-rtx.xml", &xml);
+        assert_non_null(strstr(xml, "function='0x0' multifunction='on'/>"));
+        assert_non_null(strstr(xml, "<maxphysaddr mode='emulate' bits='40'/>"));
+        assert_non_null(strstr(xml, "<hugepages/>"));
+        gpu_host_done(&h);
+}
+
+/* A claimed GPU this host does not have (removed, or the slot changed): the build refuses. */
+static void test_gpu_missing(void **state) {
+        static const char *const gpus[] = { "0000:18:00.0", "0000:ee:00.0", NULL };
+        char *xml = (char *) "untouched";
+        GpuHost h;
+
+        gpu_host_setup(&h, "dgx-h100", "kvm", gpus, 8, UINT64_C(8) << 30);
+        assert_int_equal(instance_build_xml(&h.i, &xml), -ENODEV);
+        assert_string_equal(xml, "untouched");
+        gpu_host_done(&h);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_build_kvm_disk),
@@ -461,6 +577,10 @@ int main(void) {
                 cmocka_unit_test(test_build_test_driver),
                 cmocka_unit_test(test_build_invalid),
                 cmocka_unit_test(test_build_optional),
+                cmocka_unit_test(test_gpu_single),
+                cmocka_unit_test(test_gpu_eight),
+                cmocka_unit_test(test_gpu_grouped_functions),
+                cmocka_unit_test(test_gpu_missing),
                 cmocka_unit_test(test_metadata_roundtrip),
                 cmocka_unit_test(test_metadata_variants),
                 cmocka_unit_test(test_metadata_malformed),
