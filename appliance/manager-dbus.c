@@ -9,6 +9,7 @@
 #include "basic/string-util.h"
 #include "hypervisor.h"
 #include "manager.h"
+#include "readiness.h"
 #include "shared/bus-util.h"
 
 static int property_get_connected(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -378,6 +379,56 @@ static int method_delete_instance(sd_bus_message *msg, void *userdata, sd_bus_er
 
 /* ---------------------------------------------------------------------------------- misc */
 
+static int method_check_host(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(check_list_done) CheckList l = {};
+        _cleanup_strv_free_ char **addresses = NULL;
+        Manager *m = userdata;
+        ReadinessInput in = {
+                .sysfs_root = m->config.sysfs_root,
+                .firmware_code = m->config.firmware_code,
+                .firmware_vars = m->config.firmware_vars,
+                .hugepages = m->config.hugepages,
+                .management_interface = m->config.management_interface,
+                .host = &m->host,
+                .accelerators = m->accelerators,
+                .n_accelerators = m->n_accelerators,
+        };
+        int r;
+
+        r = sd_bus_message_read_strv(msg, &addresses);
+        if (r < 0)
+                return r;
+        for (char **a = addresses; a && *a; a++)
+                if (!manager_find_accelerator(m, *a))
+                        return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
+                                                 "This host has no accelerator at '%.40s' (see 'arkctl host accelerators').",
+                                                 *a);
+        r = readiness_check_host(&in, &l);
+        for (size_t k = 0; r >= 0 && k < m->n_accelerators; k++)
+                if (strv_length(addresses) == 0 || strv_contains(addresses, m->accelerators[k].address))
+                        r = readiness_check_accelerator(&in, &m->accelerators[k], &l);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(sssss)");
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < l.n; k++) {
+                r = sd_bus_message_append(reply, "(sssss)", l.r[k].subject, l.r[k].check,
+                                          check_status_to_string(l.r[k].status), l.r[k].detail, strempty(l.r[k].remedy));
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
 static int method_list_accelerators(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         Manager *m = userdata;
@@ -472,6 +523,8 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListAccelerators", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sssso)", accelerators),
                                 method_list_accelerators, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CheckHost", SD_BUS_ARGS("as", accelerators), SD_BUS_RESULT("a(sssss)", checks),
+                                method_check_host, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Reconcile", NULL, NULL, method_reconcile, SD_BUS_VTABLE_UNPRIVILEGED),
 
         SD_BUS_SIGNAL_WITH_ARGS("TenantNew", SD_BUS_ARGS("s", name, "o", path), 0),

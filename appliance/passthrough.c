@@ -23,26 +23,27 @@ static bool function_is_mgmt_nic(const PciFunction *f, const char *mgmt_if) {
         return mgmt_if ? streq(f->netdev, mgmt_if) : f->netdev_up;
 }
 
-PassthroughVerdict passthrough_check(const Accelerator *a, const Accelerator *all, size_t n_all, const char *mgmt_if,
-                                     char *buf, size_t l) {
+static void put(char *buf, size_t l, const char *s) {
+        if (buf && l > 0)
+                snprintf(buf, l, "%s", s);
+}
+
+PassthroughVerdict passthrough_check_group(const Accelerator *a, const Accelerator *all, size_t n_all,
+                                           const char *mgmt_if, char *buf, size_t l, char *remedy, size_t rl) {
+        char why[768];
+
+        put(buf, l, "");
+        put(remedy, rl, "");
         if (a->iommu_group < 0) {
-                snprintf(buf, l,
+                snprintf(why, sizeof(why),
                          "%s (%s) cannot be passed through: the IOMMU is off on this host, so there are no "
-                         "IOMMU groups (turn on VT-d or AMD-Vi in the firmware setup and boot with "
-                         "intel_iommu=on or amd_iommu=on; 'arkctl host check' tells more)",
+                         "IOMMU groups",
                          a->address, a->model);
+                put(buf, l, why);
+                put(remedy, rl,
+                    "turn on VT-d or AMD-Vi in the firmware setup and boot with intel_iommu=on or amd_iommu=on "
+                    "('arkctl host check' tells more)");
                 return PASSTHROUGH_NOT_READY;
-        }
-        if (a->hold) {
-                snprintf(buf, l, "%s (%s) is %s%s%s%s", a->address, a->model,
-                         streq(a->hold, "reserved") ? "reserved for the host" : "quarantined",
-                         isempty(a->hold_reason) ? "" : " (", strempty(a->hold_reason),
-                         isempty(a->hold_reason) ? "" : ")");
-                return PASSTHROUGH_HELD;
-        }
-        if (a->claimed_by) {
-                snprintf(buf, l, "%s (%s) is claimed by instance '%s'", a->address, a->model, a->claimed_by);
-                return PASSTHROUGH_HELD;
         }
 
         for (size_t k = 0; k < a->n_group; k++) {
@@ -57,37 +58,67 @@ PassthroughVerdict passthrough_check(const Accelerator *a, const Accelerator *al
                         continue;
                 other = find(all, n_all, f->address);
                 if (other && (other->claimed_by || other->hold)) {
-                        snprintf(buf, l,
+                        snprintf(why, sizeof(why),
                                  "%s (%s) cannot be passed through: its IOMMU group %d also holds accelerator %s, "
-                                 "which is %s%s%s; a group goes to one VM as a whole",
+                                 "which is %s%s%s",
                                  a->address, a->model, a->iommu_group, f->address,
                                  other->claimed_by ? "claimed by instance '" : other->hold,
                                  other->claimed_by ? other->claimed_by : "", other->claimed_by ? "'" : "");
+                        put(buf, l, why);
+                        put(remedy, rl, "a group goes to one VM as a whole: ask for both GPUs in one VM");
                         return PASSTHROUGH_GROUP;
                 }
                 if (function_is_mgmt_nic(f, mgmt_if)) {
-                        snprintf(buf, l,
+                        snprintf(why, sizeof(why),
                                  "%s (%s) cannot be passed through: its IOMMU group %d also holds %s (network "
-                                 "controller %s), which carries the %s and must stay with the host; put the GPU "
-                                 "in a slot with an IOMMU group of its own (a CPU-attached slot, or one behind a "
-                                 "switch with ACS)%s",
+                                 "controller %s), which carries the %s and must stay with the host",
                                  a->address, a->model, a->iommu_group, f->address, f->netdev,
-                                 mgmt_if ? "management network" : "host's network (its link is up)",
-                                 mgmt_if ? "" : ", or name the management NIC with ManagementInterface= in [Network]");
+                                 mgmt_if ? "management network" : "host's network (its link is up)");
+                        put(buf, l, why);
+                        put(remedy, rl,
+                            mgmt_if ? "put the GPU in a slot with an IOMMU group of its own (a CPU-attached slot, or "
+                                      "one behind a switch with ACS)"
+                                    : "put the GPU in a slot with an IOMMU group of its own (a CPU-attached slot, or "
+                                      "one behind a switch with ACS), or name the management NIC with "
+                                      "ManagementInterface= in [Network]");
                         return PASSTHROUGH_GROUP;
                 }
                 if (base == 0x01 && f->driver && !streq(f->driver, "vfio-pci")) {
-                        snprintf(buf, l,
+                        snprintf(why, sizeof(why),
                                  "%s (%s) cannot be passed through: its IOMMU group %d also holds %s (storage "
-                                 "controller, driver %s), which the host uses and must keep; put the GPU in a "
-                                 "slot with an IOMMU group of its own",
+                                 "controller, driver %s), which the host uses and must keep",
                                  a->address, a->model, a->iommu_group, f->address, f->driver);
+                        put(buf, l, why);
+                        put(remedy, rl, "put the GPU in a slot with an IOMMU group of its own");
                         return PASSTHROUGH_GROUP;
                 }
         }
-        if (l > 0)
-                buf[0] = 0;
         return PASSTHROUGH_OK;
+}
+
+PassthroughVerdict passthrough_check(const Accelerator *a, const Accelerator *all, size_t n_all, const char *mgmt_if,
+                                     char *buf, size_t l) {
+        char why[768], remedy[256];
+        PassthroughVerdict v;
+
+        /* The host first: a hold means nothing while nothing can be passed through at all. */
+        if (a->iommu_group >= 0 && a->hold) {
+                snprintf(buf, l, "%s (%s) is %s%s%s%s", a->address, a->model,
+                         streq(a->hold, "reserved") ? "reserved for the host" : "quarantined",
+                         isempty(a->hold_reason) ? "" : " (", strempty(a->hold_reason),
+                         isempty(a->hold_reason) ? "" : ")");
+                return PASSTHROUGH_HELD;
+        }
+        if (a->iommu_group >= 0 && a->claimed_by) {
+                snprintf(buf, l, "%s (%s) is claimed by instance '%s'", a->address, a->model, a->claimed_by);
+                return PASSTHROUGH_HELD;
+        }
+        v = passthrough_check_group(a, all, n_all, mgmt_if, why, sizeof(why), remedy, sizeof(remedy));
+        if (v == PASSTHROUGH_OK)
+                put(buf, l, "");
+        else
+                snprintf(buf, l, "%s; %s", why, remedy);
+        return v;
 }
 
 size_t passthrough_functions(const Accelerator *a, const char **ret, size_t max) {

@@ -25,6 +25,12 @@ typedef enum PassthroughVerdict {
 PassthroughVerdict passthrough_check(const Accelerator *a, const Accelerator *all, size_t n_all, const char *mgmt_if,
                                      char *buf, size_t l);
 
+/* The same without the holds (claims, reservations): only whether the host and a's IOMMU group
+ * allow passing it through. The reason goes to buf, what to do about it to remedy (either may
+ * be NULL). */
+PassthroughVerdict passthrough_check_group(const Accelerator *a, const Accelerator *all, size_t n_all,
+                                           const char *mgmt_if, char *buf, size_t l, char *remedy, size_t rl);
+
 #define PASSTHROUGH_FUNCTIONS_MAX 8
 
 /* The functions that go to the guest with a: a itself first, then the other endpoints of its

@@ -51,6 +51,7 @@ static const Verb verbs[] = {
         { "status", NULL, NULL, 0, 0, 0, verb_status },
         { "host", "show", NULL, 0, 0, 0, verb_host_show },
         { "host", "accelerators", NULL, 0, 0, 0, verb_host_accelerators },
+        { "host", "check", "ADDRESS", 0, 64, 0, verb_host_check },
         { "tenant", "create", "NAME", 1, 1, OPT_DESCRIPTION, verb_tenant_create },
         { "tenant", "list", NULL, 0, 0, 0, verb_tenant_list },
         { "tenant", "show", "NAME", 1, 1, 0, verb_tenant_show },
@@ -195,6 +196,7 @@ static void help(void) {
                "  status                     daemon, hypervisor connection, counts, orphans\n"
                "  host show                  CPUs, memory, NUMA nodes, IOMMU, domain type\n"
                "  host accelerators          accelerators: IOMMU group, NUMA node, link, driver\n"
+               "  host check [ADDRESS...]    can the host and its GPUs be passed through; why not\n"
                "  tenant create NAME [--description TEXT]\n"
                "  tenant list\n"
                "  tenant show NAME\n"

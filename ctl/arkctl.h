@@ -109,6 +109,7 @@ int ctl_get_object(sd_bus *bus, const char *getter, const char *name, const char
 int verb_status(char **args);
 int verb_host_show(char **args);
 int verb_host_accelerators(char **args);
+int verb_host_check(char **args);
 int verb_tenant_create(char **args);
 int verb_tenant_list(char **args);
 int verb_tenant_show(char **args);

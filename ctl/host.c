@@ -316,3 +316,166 @@ int verb_host_accelerators(char **args) {
         }
         return ctl_print_table(t);
 }
+
+/* ------------------------------------------------------------------------------------ host check */
+
+/* Prints `text` from column `indent` on, wrapped at the output width, the first line starting at
+ * the current column `col`. */
+static void print_wrapped(const char *text, size_t col, size_t indent) {
+        size_t width = MAX(output_columns(), indent + 20);
+        const char *p = text;
+
+        while (*p) {
+                size_t room = width > col ? width - col : 1, n = strlen(p), cut;
+
+                if (n <= room) {
+                        fputs(p, stdout);
+                        break;
+                }
+                cut = room;
+                while (cut > 0 && p[cut] != ' ')
+                        cut--;
+                if (cut == 0) /* one long word: break it where it must */
+                        cut = room;
+                fwrite(p, 1, cut, stdout);
+                p += cut;
+                while (*p == ' ')
+                        p++;
+                printf("\n%*s", (int) indent, "");
+                col = indent;
+        }
+        fputc('\n', stdout);
+}
+
+#define CHECK_STATUS_COL 2
+#define CHECK_NAME_COL 13
+#define CHECK_DETAIL_COL 34
+
+static void print_check(const char *check, const char *status, const char *detail, const char *remedy) {
+        printf("  %-10s %-20s ", streq(status, "not-ready") ? "NOT READY" : status, check);
+        print_wrapped(detail, CHECK_DETAIL_COL, CHECK_DETAIL_COL);
+        if (!isempty(remedy)) {
+                printf("%*s", CHECK_DETAIL_COL, "");
+                fputs("Remedy: ", stdout);
+                print_wrapped(remedy, CHECK_DETAIL_COL + 8, CHECK_DETAIL_COL);
+        }
+}
+
+int verb_host_check(char **args) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL, *list = NULL;
+        _cleanup_(json_decrefp) json_t *models = json_object(), *host = json_array(), *accs = json_array();
+        const char *subject, *check, *status, *detail, *remedy, *address, *vendor, *model, *driver, *path;
+        _cleanup_free_ char *last = NULL;
+        json_t *cur = NULL;
+        bool host_ready = true;
+        unsigned n_acc = 0, n_acc_ready = 0;
+        StrBuf not_ready = {};
+        int r;
+
+        if (!models || !host || !accs)
+                return ctl_oom();
+        r = ctl_bus_open(&bus);
+        if (r < 0)
+                return r;
+
+        /* Model names for the headings. */
+        r = ctl_call(bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "ListAccelerators", 0, &list, NULL);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_enter_container(list, 'a', "(sssso)");
+        while (r >= 0 && (r = sd_bus_message_read(list, "(sssso)", &address, &vendor, &model, &driver, &path)) > 0)
+                if (json_object_set_new(models, address, json_string(model)) < 0)
+                        return ctl_oom();
+        if (r < 0)
+                return ctl_log_call_error(r, NULL, "ListAccelerators");
+
+        r = ctl_new_call(bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CheckHost", &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_strv(m, args);
+        if (r < 0)
+                return ctl_log_call_error(r, NULL, "CheckHost");
+        r = ctl_send(bus, m, 0, &reply);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_message_enter_container(reply, 'a', "(sssss)");
+        if (r < 0)
+                return ctl_log_call_error(r, NULL, "CheckHost");
+        while ((r = sd_bus_message_read(reply, "(sssss)", &subject, &check, &status, &detail, &remedy)) > 0) {
+                bool bad = streq(status, "not-ready");
+                json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "check", check, "status", status, "detail", detail,
+                                      "remedy", remedy);
+
+                if (!o)
+                        return ctl_oom();
+                if (isempty(subject)) {
+                        if (json_array_append_new(host, o) < 0)
+                                return ctl_oom();
+                        if (arg_output != OUTPUT_JSON) {
+                                if (!last && !(last = strdup("")))
+                                        return ctl_oom();
+                                if (json_array_size(host) == 1)
+                                        puts("Host");
+                                print_check(check, status, detail, remedy);
+                        }
+                        host_ready = host_ready && !bad;
+                        continue;
+                }
+                if (!last || !streq(last, subject)) {
+                        const char *mod = json_string_value(json_object_get(models, subject));
+
+                        if (cur && json_is_true(json_object_get(cur, "ready")))
+                                n_acc_ready++;
+                        cur = json_pack("{s:s, s:s, s:b, s:[]}", "address", subject, "model", strempty(mod), "ready", 1,
+                                        "checks");
+                        if (!cur || json_array_append_new(accs, cur) < 0)
+                                return ctl_oom();
+                        n_acc++;
+                        free(last);
+                        last = strdup(subject);
+                        if (!last)
+                                return ctl_oom();
+                        if (arg_output != OUTPUT_JSON)
+                                printf("%s  %s\n", subject, strempty(mod));
+                }
+                if (bad) {
+                        if (json_is_true(json_object_get(cur, "ready")))
+                                strbuf_printf(&not_ready, "%s%s", not_ready.len > 0 ? ", " : "", subject);
+                        (void) json_object_set_new(cur, "ready", json_false());
+                }
+                if (json_array_append_new(json_object_get(cur, "checks"), o) < 0)
+                        return ctl_oom();
+                if (arg_output != OUTPUT_JSON)
+                        print_check(check, status, detail, remedy);
+        }
+        if (r < 0)
+                return ctl_log_call_error(r, NULL, "CheckHost");
+        if (cur && json_is_true(json_object_get(cur, "ready")))
+                n_acc_ready++;
+
+        if (arg_output == OUTPUT_JSON) {
+                _cleanup_(json_decrefp) json_t *doc = json_pack("{s:b, s:O, s:O}", "ready",
+                                                               host_ready && n_acc_ready == n_acc, "host", host,
+                                                               "accelerators", accs);
+                _cleanup_free_ char *ignore = strbuf_steal(&not_ready);
+
+                r = ctl_print_json(doc);
+                if (r < 0)
+                        return r;
+        } else {
+                _cleanup_free_ char *list_bad = strbuf_steal(&not_ready);
+
+                if (host_ready && n_acc_ready == n_acc)
+                        printf("\nReady: the host%s%u accelerator%s can be passed through.\n",
+                               n_acc > 0 ? " and " : "", n_acc, n_acc == 1 ? "" : "s");
+                else
+                        printf("\nNot ready:%s%s%s%u of %u accelerator%s%s%s%s.\n",
+                               host_ready ? "" : " the host",
+                               host_ready ? " " : "; ", "", n_acc - n_acc_ready, n_acc, n_acc == 1 ? "" : "s",
+                               isempty(list_bad) ? "" : " (", strempty(list_bad), isempty(list_bad) ? "" : ")");
+        }
+        /* 0 when everything asked about is ready, 1 otherwise (not an error of arkctl's). */
+        return host_ready && n_acc_ready == n_acc ? 0 : 1;
+}
