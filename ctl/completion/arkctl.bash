@@ -12,6 +12,14 @@ _arkctl_names() {
     "${COMP_WORDS[0]}" "${bus[@]}" --no-legend "$1" list 2>/dev/null | cut -d' ' -f1
 }
 
+_arkctl_accelerators() {
+    # The accelerators' PCI addresses (not their group members, which are indented).
+    local -a bus=()
+    [ -n "$_arkctl_bus" ] && bus=(--bus-address "$_arkctl_bus")
+    "${COMP_WORDS[0]}" "${bus[@]}" --no-legend host accelerators 2>/dev/null |
+        grep -o '^[0-9a-f]\{4\}:[0-9a-f:.]*'
+}
+
 _arkctl_join_words() {
     # bash splits words at COMP_WORDBREAKS too, so "unix:path=/x" and "--output=json" arrive in
     # pieces. Join the pieces not separated by blanks in COMP_LINE: sets _arkctl_words (up to and
@@ -76,10 +84,7 @@ _arkctl() {
             --tenant)
                 COMPREPLY=($(compgen -W "$(_arkctl_names tenant)" -- "$cur")) ;;
             --gpu)
-                local -a bus=()
-                [ -n "$_arkctl_bus" ] && bus=(--bus-address "$_arkctl_bus")
-                COMPREPLY=($(compgen -W "$("${COMP_WORDS[0]}" "${bus[@]}" --no-legend host accelerators 2>/dev/null |
-                    grep -o '^[0-9a-f]\{4\}:[0-9a-f:.]*')" -- "$cur")) ;;
+                COMPREPLY=($(compgen -W "$(_arkctl_accelerators)" -- "$cur")) ;;
             --image|--kernel|--initrd)
                 compopt -o filenames 2>/dev/null
                 COMPREPLY=($(compgen -f -- "$cur")) ;;
@@ -91,7 +96,7 @@ _arkctl() {
 
     local noun=${pos[0]} verb=${pos[1]} verbs= options=
     case "$noun" in
-        host) verbs="show accelerators" ;;
+        host) verbs="show accelerators check" ;;
         tenant) verbs="create list show delete" ;;
         vm) verbs="create list show start stop delete" ;;
     esac
@@ -117,6 +122,8 @@ _arkctl() {
             case "$noun $verb" in
                 "tenant show"|"tenant delete")
                     COMPREPLY=($(compgen -W "$(_arkctl_names tenant)" -- "$cur")) ;;
+                "host check")
+                    COMPREPLY=($(compgen -W "$(_arkctl_accelerators)" -- "$cur")) ;;
                 "vm show"|"vm start"|"vm stop"|"vm delete")
                     COMPREPLY=($(compgen -W "$(_arkctl_names vm)" -- "$cur")) ;;
             esac ;;

@@ -167,6 +167,68 @@ static void test_no_iommu(void **state) {
         json_decref(j);
 }
 
+/* arkctl host check: exit 0 when everything asked about is ready, 1 otherwise, with the reason
+ * and the remedy; -o json says the same for machines. */
+static void test_host_check(void **state) {
+        _cleanup_free_ char *out = NULL, *err = NULL;
+        json_t *j, *a;
+        size_t k;
+        int r;
+
+        r = harness_sh(&out, &err, "'%s/scripts/sandbox' -- arkctl host check", harness_src_dir());
+        if (r != 0)
+                fail_msg("host check on dgx-h100 exited %d:\n%s%s", r, strna(out), strna(err));
+        assert_non_null(strstr(out, "Ready: the host and 8 accelerators can be passed through."));
+        out = mfree(out);
+        err = mfree(err);
+
+        /* The workstation: the 2080 Ti's group holds the NIC. */
+        r = harness_sh(&out, &err, "'%s/scripts/sandbox' --host ws-rtx -- arkctl host check", harness_src_dir());
+        assert_int_equal(r, 1);
+        assert_non_null(strstr(out, "NOT READY  iommu-group"));
+        assert_non_null(strstr(out, "Remedy: put the GPU in a slot with an IOMMU"));
+        assert_non_null(strstr(out, "Not ready: 1 of 2 accelerators (0000:06:00.0)."));
+        out = mfree(out);
+        err = mfree(err);
+        /* Asking about the other GPU only: ready. */
+        r = harness_sh(&out, &err, "'%s/scripts/sandbox' --host ws-rtx -- arkctl host check 0000:17:00.0",
+                       harness_src_dir());
+        assert_int_equal(r, 0);
+        assert_null(strstr(out, "0000:06:00.0"));
+        out = mfree(out);
+        err = mfree(err);
+        r = harness_sh(&out, &err, "'%s/scripts/sandbox' --host ws-rtx -- arkctl host check 0000:99:00.0",
+                       harness_src_dir());
+        assert_int_equal(r, 1);
+        assert_non_null(strstr(strempty(err), "no accelerator at '0000:99:00.0'"));
+        out = mfree(out);
+        err = mfree(err);
+
+        /* Acceptance 3: no IOMMU, exit 1, says it is off and how to turn it on. */
+        r = harness_sh(&out, &err, "'%s/scripts/sandbox' --host no-iommu -- arkctl host check", harness_src_dir());
+        assert_int_equal(r, 1);
+        assert_non_null(strstr(out, "NOT READY  iommu                off"));
+        assert_non_null(strstr(out, "intel_iommu=on"));
+        out = mfree(out);
+        err = mfree(err);
+
+        r = harness_sh(&out, &err, "'%s/scripts/sandbox' --host no-iommu -- arkctl -o json host check", harness_src_dir());
+        assert_int_equal(r, 1);
+        j = json_loads(out, 0, NULL);
+        assert_non_null(j);
+        assert_true(json_is_false(json_object_get(j, "ready")));
+        assert_string_equal(jstr(json_array_get(json_object_get(j, "host"), 0), "check"), "iommu");
+        assert_string_equal(jstr(json_array_get(json_object_get(j, "host"), 0), "status"), "not-ready");
+        assert_true(strlen(jstr(json_array_get(json_object_get(j, "host"), 0), "remedy")) > 0);
+        assert_int_equal(json_array_size(json_object_get(j, "accelerators")), 2);
+        json_array_foreach(json_object_get(j, "accelerators"), k, a) {
+                assert_true(json_is_false(json_object_get(a, "ready")));
+                assert_non_null(strstr(jstr(a, "model"), "A100"));
+                assert_true(json_array_size(json_object_get(a, "checks")) >= 5);
+        }
+        json_decref(j);
+}
+
 static void test_state_kept_and_exit_status(void **state) {
         char tmpl[] = "/tmp/ark-sbx-state.XXXXXX";
         _cleanup_free_ char *out = NULL, *err = NULL, *sbx = NULL;
@@ -240,6 +302,7 @@ int main(void) {
                 cmocka_unit_test(test_ws_rtx_table),
                 cmocka_unit_test(test_ascend),
                 cmocka_unit_test(test_no_iommu),
+                cmocka_unit_test(test_host_check),
                 cmocka_unit_test(test_state_kept_and_exit_status),
                 cmocka_unit_test(test_ctrl_c_tears_down),
         };
