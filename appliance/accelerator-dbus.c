@@ -45,6 +45,34 @@ static int property_get_claim_state(sd_bus *bus, const char *path, const char *i
         return sd_bus_message_append(reply, "s", accelerator_claim_state(userdata));
 }
 
+static int method_hold(sd_bus_message *msg, void *userdata, sd_bus_error *error, const char *state) {
+        const char *reason;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &reason);
+        if (r < 0)
+                return r;
+        r = accelerator_hold(((Accelerator *) userdata)->manager, userdata, state, reason, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_reserve(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return method_hold(msg, userdata, error, "reserved");
+}
+
+static int method_quarantine(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return method_hold(msg, userdata, error, "quarantined");
+}
+
+static int method_release(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        int r = accelerator_release_hold(((Accelerator *) userdata)->manager, userdata, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
 const sd_bus_vtable accelerator_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Address", "s", property_get_address, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -73,6 +101,11 @@ const sd_bus_vtable accelerator_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("HoldReason", "s", bus_property_get_string_ptr, offsetof(Accelerator, hold_reason),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("Reserve", SD_BUS_ARGS("s", reason), SD_BUS_NO_RESULT, method_reserve,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Quarantine", SD_BUS_ARGS("s", reason), SD_BUS_NO_RESULT, method_quarantine,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Release", NULL, NULL, method_release, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 

@@ -39,6 +39,8 @@ void config_done(ArkConfig *c) {
         free(c->firmware_code);
         free(c->firmware_vars);
         free(c->management_interface);
+        strv_free(c->vfio_at_boot);
+        strv_free(c->reserved);
         *c = (ArkConfig) {};
 }
 
@@ -86,6 +88,28 @@ static int set_string(char **field, const char *v, ValueKind kind, const char **
                 return -EINVAL;
         }
         return free_and_strdup(field, v);
+}
+
+/* "0000:18:00.0 0000:2a:00.0": PCI addresses separated by spaces (or commas); empty clears the
+ * list. On a bad address nothing changes. */
+static int set_address_list(char ***field, const char *v, const char **reason) {
+        _cleanup_strv_free_ char **l = NULL;
+        _cleanup_free_ char *copy = strdup(v);
+        char *save = NULL;
+
+        if (!copy)
+                return -ENOMEM;
+        for (char *w = strtok_r(copy, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
+                if (!pci_address_is_canonical(w)) {
+                        *reason = "must be PCI addresses like 0000:3b:00.0 (lowercase), separated by spaces";
+                        return -EINVAL;
+                }
+                if (!strv_contains(l, w) && strv_extend(&l, w) < 0)
+                        return -ENOMEM;
+        }
+        strv_free(*field);
+        *field = TAKE_PTR(l);
+        return 0;
 }
 
 /* As the kernel's dev_valid_name(): 1-15 characters, not "." or "..", no '/', ':' or white space. */
@@ -148,6 +172,10 @@ static int config_assign(ArkConfig *c, const char *section, const char *key, con
         } else if (streq(section, "Hardware")) {
                 if (streq(key, "SysfsRoot"))
                         return set_string(&c->sysfs_root, v, VALUE_PATH, reason);
+                if (streq(key, "VfioAtBoot"))
+                        return set_address_list(&c->vfio_at_boot, v, reason);
+                if (streq(key, "ReservedAccelerators"))
+                        return set_address_list(&c->reserved, v, reason);
         } else if (streq(section, "Network")) {
                 if (streq(key, "ManagementInterface")) {
                         if (!isempty(v) && !interface_name_is_valid(v)) {

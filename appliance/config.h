@@ -15,6 +15,8 @@ typedef struct ArkConfig {
         char *firmware_vars;   /* OVMF variable store template */
         bool hugepages;        /* back GPU VMs' memory with huge pages */
         char *management_interface; /* NIC carrying the management network, NULL = any NIC that is up */
+        char **vfio_at_boot;   /* PCI addresses arkd binds to vfio-pci at start-up (with their group) */
+        char **reserved;       /* PCI addresses of accelerators kept for the host */
         unsigned stop_timeout_sec;
         int log_level;         /* syslog level */
 } ArkConfig;

@@ -30,6 +30,7 @@
 #include "shared/db.h"
 #include "shared/virt-util.h"
 #include "store.h"
+#include "vfio.h"
 
 #define VCPUS_MAX 4096U
 #define MEMORY_MIN (16ULL << 20)
@@ -269,16 +270,6 @@ static int resolve_image(Manager *m, const char *image, char **ret, sd_bus_error
         return 0;
 }
 
-/* "0000:3b:00.0": lowercase hex, as the kernel names devices (and as Ark stores them). */
-static bool pci_address_is_canonical(const char *s) {
-        if (strlen(s) != 12 || s[4] != ':' || s[7] != ':' || s[10] != '.' || s[11] < '0' || s[11] > '7')
-                return false;
-        for (size_t k = 0; k < 10; k++)
-                if (k != 4 && k != 7 && !((s[k] >= '0' && s[k] <= '9') || (s[k] >= 'a' && s[k] <= 'f')))
-                        return false;
-        return true;
-}
-
 static int validate_params(Manager *m, const InstanceCreateParams *p, sd_bus_error *error) {
         const char *reason;
         char b1[32], b2[32];
@@ -448,9 +439,26 @@ static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, char **
                 StrBuf b = {};
                 unsigned shown = 0;
 
+                unsigned claimed = 0, reserved = 0, quarantined = 0;
+
+                for (size_t k = 0; k < m->n_accelerators; k++) {
+                        const Accelerator *a = &m->accelerators[k];
+
+                        if (verdict[k] != PASSTHROUGH_HELD || (p->gpu_model && !strcasestr(a->model, p->gpu_model)))
+                                continue;
+                        if (a->hold && streq(a->hold, "reserved"))
+                                reserved++;
+                        else if (a->hold)
+                                quarantined++;
+                        else
+                                claimed++;
+                }
                 strbuf_printf(&b, "Not enough free GPUs%s%s%s: %u asked for, %zu can be given out",
                               p->gpu_model ? " matching '" : "", strempty(p->gpu_model), p->gpu_model ? "'" : "",
                               req.count, n);
+                if (claimed + reserved + quarantined > 0)
+                        strbuf_printf(&b, " (%u claimed by VMs, %u reserved for the host, %u quarantined)", claimed,
+                                      reserved, quarantined);
                 /* Say why the others that are not simply taken cannot go, so the admin knows
                  * what to change. */
                 for (size_t k = 0; k < m->n_accelerators && shown < 3; k++)
@@ -928,6 +936,19 @@ int instance_delete(Instance *i, sd_bus_error *error) {
                         continue;
                 log_info("Released accelerator %s of deleted instance '%s'.", a->address, i->name);
                 accelerator_set_claim(m, a->address, NULL);
+                /* libvirt gives managed hostdevs back when a VM stops; what is still on vfio-pci
+                 * (after a crash, or bound by hand) goes back to its host driver now, unless the
+                 * admin wants it on vfio-pci from boot. */
+                if (!strv_contains(m->config.vfio_at_boot, a->address)) {
+                        const char *functions[PASSTHROUGH_FUNCTIONS_MAX];
+                        size_t n = passthrough_functions(a, functions, ELEMENTSOF(functions));
+
+                        for (size_t f = 0; f < n; f++) {
+                                int q = vfio_release(m->config.sysfs_root, functions[f]);
+                                if (q < 0)
+                                        log_warning_errno(q, "Failed to return %s to its host driver: %m", functions[f]);
+                        }
+                }
         }
 
         if (i->disk_owned && i->disk_path && unlink(i->disk_path) < 0 && errno != ENOENT)

@@ -50,9 +50,11 @@ typedef struct Accelerator {
                                               * when it is directly on a root port */
 
         /* arkd's runtime view, from the store (not from sysfs): who holds it. */
+        struct Manager *manager;             /* set by the manager after the scan; NULL in pure use */
         char *claimed_by;                    /* instance name, NULL = not claimed */
         char *hold;                          /* "reserved" or "quarantined", NULL = none */
         char *hold_reason;
+        bool hold_from_config;               /* reserved by ReservedAccelerators=, not by the admin */
 } Accelerator;
 
 /* "free", "claimed", "reserved" or "quarantined" (a hold wins over a claim: a quarantined GPU

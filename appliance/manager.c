@@ -13,8 +13,10 @@
 #include "basic/time-util.h"
 #include "hypervisor.h"
 #include "manager.h"
+#include "passthrough.h"
 #include "shared/db.h"
 #include "store.h"
+#include "vfio.h"
 
 static int config_copy(ArkConfig *dst, const ArkConfig *src) {
         *dst = (ArkConfig) {
@@ -29,7 +31,8 @@ static int config_copy(ArkConfig *dst, const ArkConfig *src) {
             free_and_strdup(&dst->sysfs_root, src->sysfs_root) < 0 ||
             free_and_strdup(&dst->firmware_code, src->firmware_code) < 0 ||
             free_and_strdup(&dst->firmware_vars, src->firmware_vars) < 0 ||
-            free_and_strdup(&dst->management_interface, src->management_interface) < 0) {
+            free_and_strdup(&dst->management_interface, src->management_interface) < 0 ||
+            strv_copy(&dst->vfio_at_boot, src->vfio_at_boot) < 0 || strv_copy(&dst->reserved, src->reserved) < 0) {
                 config_done(dst);
                 return -ENOMEM;
         }
@@ -207,6 +210,47 @@ int manager_load_claims(Manager *m) {
         return r;
 }
 
+/* ReservedAccelerators= and VfioAtBoot=: applied at every start, never stored (the file is the
+ * source of truth for them). */
+static void manager_apply_hardware_config(Manager *m) {
+        for (char **addr = m->config.reserved; addr && *addr; addr++) {
+                Accelerator *a = manager_find_accelerator(m, *addr);
+
+                if (!a) {
+                        log_warning("ReservedAccelerators= names %s, which is not an accelerator on this host.", *addr);
+                        continue;
+                }
+                if (a->hold) /* the admin's hold (a quarantine, say) says more */
+                        continue;
+                if (free_and_strdup(&a->hold, "reserved") < 0 ||
+                    free_and_strdup(&a->hold_reason, "ReservedAccelerators= in the configuration") < 0) {
+                        (void) log_error_errno(-ENOMEM, "Out of memory.");
+                        return;
+                }
+                a->hold_from_config = true;
+        }
+
+        for (char **addr = m->config.vfio_at_boot; addr && *addr; addr++) {
+                const char *functions[PASSTHROUGH_FUNCTIONS_MAX];
+                Accelerator *a = manager_find_accelerator(m, *addr);
+                size_t n;
+
+                if (!a) {
+                        log_warning("VfioAtBoot= names %s, which is not an accelerator on this host.", *addr);
+                        continue;
+                }
+                /* Its whole group goes to vfio-pci, or the group cannot be used by VFIO at all. */
+                n = passthrough_functions(a, functions, ELEMENTSOF(functions));
+                for (size_t k = 0; k < n; k++) {
+                        int r = vfio_bind(m->config.sysfs_root, functions[k]);
+                        if (r < 0)
+                                log_warning_errno(r, "Failed to bind %s to vfio-pci (VfioAtBoot=): %m", functions[k]);
+                        else
+                                log_info("Bound %s to vfio-pci (VfioAtBoot=).", functions[k]);
+                }
+        }
+}
+
 int manager_startup(Manager *m) {
         _cleanup_free_ char *p = NULL;
         int r;
@@ -257,10 +301,13 @@ int manager_startup(Manager *m) {
                 log_info("Found %zu accelerator%s under '%s'.", m->n_accelerators, m->n_accelerators == 1 ? "" : "s",
                          m->config.sysfs_root);
         m->host.iommu_enabled = pci_iommu_enabled(m->config.sysfs_root);
+        for (size_t k = 0; k < m->n_accelerators; k++)
+                m->accelerators[k].manager = m;
         r = manager_load_claims(m);
         if (r < 0)
                 return log_error_errno(r, "Failed to load accelerator claims from the store: %m (%s)",
                                        db_errmsg(m->db));
+        manager_apply_hardware_config(m);
 
         r = manager_bus_setup(m);
         if (r < 0)

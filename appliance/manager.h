@@ -74,6 +74,11 @@ int manager_orphan_add(Manager *m, const char *domain, const char *uuid, const c
  * the store (never dropped silently). Returns 0 or a negative errno from the store. */
 int manager_load_claims(Manager *m);
 
+/* accelerator.c: the admin's holds. Fill `error` with a named error and return <0 when refused. */
+int accelerator_hold(Manager *m, Accelerator *a, const char *state, const char *reason, sd_bus_error *error);
+/* Success when there is no hold. */
+int accelerator_release_hold(Manager *m, Accelerator *a, sd_bus_error *error);
+
 /* accelerator-dbus.c */
 Accelerator *manager_find_accelerator(Manager *m, const char *address);
 /* Records that instance `owner` (NULL: nobody) holds the accelerator at address, and emits the

@@ -375,15 +375,21 @@ int readiness_check_accelerator(const ReadinessInput *in, const Accelerator *a, 
                 return r;
 
         /* Claim */
-        if (a->hold && streq(a->hold, "reserved"))
+        snprintf(remedy, sizeof(remedy),
+                 a->hold && streq(a->hold, "reserved")
+                         ? "to give it to VMs, release it: arkctl accelerator release %s"
+                         : "check the device (kernel log, vendor tools), then release it: arkctl accelerator release %s",
+                 a->address);
+        if (a->hold && streq(a->hold, "reserved") && a->hold_from_config)
                 r = add(l, a->address, "claim", CHECK_NOT_READY,
-                        "to give it to VMs, release it: arkctl host accelerator release ADDRESS",
+                        "remove it from ReservedAccelerators= in /etc/ark/ark.conf and restart arkd",
+                        "reserved for the host by ReservedAccelerators= in the configuration");
+        else if (a->hold && streq(a->hold, "reserved"))
+                r = add(l, a->address, "claim", CHECK_NOT_READY, remedy,
                         "reserved for the host%s%s%s", isempty(a->hold_reason) ? "" : " (",
                         strempty(a->hold_reason), isempty(a->hold_reason) ? "" : ")");
         else if (a->hold)
-                r = add(l, a->address, "claim", CHECK_NOT_READY,
-                        "check the device (kernel log, vendor tools), then release it: arkctl host accelerator "
-                        "release ADDRESS",
+                r = add(l, a->address, "claim", CHECK_NOT_READY, remedy,
                         "quarantined%s%s%s", isempty(a->hold_reason) ? "" : " (", strempty(a->hold_reason),
                         isempty(a->hold_reason) ? "" : ")");
         else if (a->claimed_by)

@@ -35,6 +35,7 @@ uint32_t arg_timeout = 0;
 uint32_t arg_gpus = 0;
 const char *arg_gpu_model = NULL;
 char **arg_gpu_addresses = NULL;
+const char *arg_reason = NULL;
 
 typedef struct Verb {
         const char *noun;
@@ -52,6 +53,9 @@ static const Verb verbs[] = {
         { "host", "show", NULL, 0, 0, 0, verb_host_show },
         { "host", "accelerators", NULL, 0, 0, 0, verb_host_accelerators },
         { "host", "check", "ADDRESS", 0, 64, 0, verb_host_check },
+        { "accelerator", "reserve", "ADDRESS", 1, 1, OPT_REASON, verb_accelerator_reserve },
+        { "accelerator", "quarantine", "ADDRESS", 1, 1, OPT_REASON, verb_accelerator_quarantine },
+        { "accelerator", "release", "ADDRESS", 1, 1, 0, verb_accelerator_release },
         { "tenant", "create", "NAME", 1, 1, OPT_DESCRIPTION, verb_tenant_create },
         { "tenant", "list", NULL, 0, 0, 0, verb_tenant_list },
         { "tenant", "show", "NAME", 1, 1, 0, verb_tenant_show },
@@ -88,6 +92,7 @@ enum {
         ARG_GPUS,
         ARG_GPU_MODEL,
         ARG_GPU,
+        ARG_REASON,
 };
 
 static const struct option options[] = {
@@ -112,6 +117,7 @@ static const struct option options[] = {
         { "gpus", required_argument, NULL, ARG_GPUS },
         { "gpu-model", required_argument, NULL, ARG_GPU_MODEL },
         { "gpu", required_argument, NULL, ARG_GPU },
+        { "reason", required_argument, NULL, ARG_REASON },
         {}
 };
 
@@ -128,6 +134,7 @@ static const struct {
         { OPT_XML, "--xml" },                 { OPT_FORCE, "--force" },
         { OPT_TIMEOUT, "--timeout" },         { OPT_GPUS, "--gpus" },
         { OPT_GPU_MODEL, "--gpu-model" },     { OPT_GPU, "--gpu" },
+        { OPT_REASON, "--reason" },
 };
 
 int usage_error(const char *format, ...) {
@@ -197,6 +204,9 @@ static void help(void) {
                "  host show                  CPUs, memory, NUMA nodes, IOMMU, domain type\n"
                "  host accelerators          accelerators: IOMMU group, NUMA node, link, driver\n"
                "  host check [ADDRESS...]    can the host and its GPUs be passed through; why not\n"
+               "  accelerator reserve ADDRESS [--reason TEXT]     keep a GPU for the host\n"
+               "  accelerator quarantine ADDRESS [--reason TEXT]  keep a GPU from new VMs\n"
+               "  accelerator release ADDRESS                     end a reservation or quarantine\n"
                "  tenant create NAME [--description TEXT]\n"
                "  tenant list\n"
                "  tenant show NAME\n"
@@ -454,6 +464,10 @@ static int parse_argv(int argc, char *argv[], const Verb **ret_verb, char ***ret
                         arg_given |= OPT_GPU;
                         break;
                 }
+                case ARG_REASON:
+                        arg_reason = optarg;
+                        arg_given |= OPT_REASON;
+                        break;
                 case ':':
                         if (optopt == 'o')
                                 return usage_error("-o/--output needs a value (table or json)");

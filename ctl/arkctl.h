@@ -42,6 +42,7 @@ typedef enum VerbOption {
         OPT_GPUS = 1 << 13,
         OPT_GPU_MODEL = 1 << 14,
         OPT_GPU = 1 << 15,
+        OPT_REASON = 1 << 16,
 } VerbOption;
 
 extern OutputMode arg_output;
@@ -64,6 +65,7 @@ extern uint32_t arg_timeout;
 extern uint32_t arg_gpus;
 extern const char *arg_gpu_model;
 extern char **arg_gpu_addresses; /* --gpu, repeatable */
+extern const char *arg_reason;
 
 /* Prints "arkctl: <sentence>" to stderr and returns EXIT_USAGE. */
 int usage_error(const char *format, ...) _printf_(1, 2);
@@ -110,6 +112,9 @@ int verb_status(char **args);
 int verb_host_show(char **args);
 int verb_host_accelerators(char **args);
 int verb_host_check(char **args);
+int verb_accelerator_reserve(char **args);
+int verb_accelerator_quarantine(char **args);
+int verb_accelerator_release(char **args);
 int verb_tenant_create(char **args);
 int verb_tenant_list(char **args);
 int verb_tenant_show(char **args);

@@ -43,9 +43,9 @@ _arkctl() {
     local cur=${COMP_WORDS[COMP_CWORD]} word prev= opt= i w n
     local -a pos=() _arkctl_words=()
     local _arkctl_bus=
-    local nouns="status host tenant vm help"
+    local nouns="status host accelerator tenant vm help"
     local global="-o --output --no-legend --bus-address -h --help --version"
-    local takes_value=" -o --output --bus-address --description --tenant --vcpus --memory --disk --image --kernel --initrd --cmdline --timeout --gpus --gpu-model --gpu "
+    local takes_value=" -o --output --bus-address --description --tenant --vcpus --memory --disk --image --kernel --initrd --cmdline --timeout --gpus --gpu-model --gpu --reason "
 
     _arkctl_join_words
     n=${#_arkctl_words[@]}
@@ -97,6 +97,7 @@ _arkctl() {
     local noun=${pos[0]} verb=${pos[1]} verbs= options=
     case "$noun" in
         host) verbs="show accelerators check" ;;
+        accelerator) verbs="reserve quarantine release" ;;
         tenant) verbs="create list show delete" ;;
         vm) verbs="create list show start stop delete" ;;
     esac
@@ -104,6 +105,7 @@ _arkctl() {
         "tenant create") options="--description" ;;
         "vm create") options="--tenant --vcpus --memory --disk --image --kernel --initrd --cmdline --gpus --gpu-model --gpu --start" ;;
         "vm list") options="--tenant" ;;
+        "accelerator reserve"|"accelerator quarantine") options="--reason" ;;
         "vm show") options="--xml" ;;
         "vm stop") options="--force --timeout" ;;
     esac
@@ -122,7 +124,7 @@ _arkctl() {
             case "$noun $verb" in
                 "tenant show"|"tenant delete")
                     COMPREPLY=($(compgen -W "$(_arkctl_names tenant)" -- "$cur")) ;;
-                "host check")
+                "host check"|"accelerator reserve"|"accelerator quarantine"|"accelerator release")
                     COMPREPLY=($(compgen -W "$(_arkctl_accelerators)" -- "$cur")) ;;
                 "vm show"|"vm start"|"vm stop"|"vm delete")
                     COMPREPLY=($(compgen -W "$(_arkctl_names vm)" -- "$cur")) ;;

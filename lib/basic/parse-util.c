@@ -170,3 +170,13 @@ const char *format_bytes(char *buf, size_t l, uint64_t bytes) {
                 snprintf(buf, l, "%.1f %s", (double) bytes / (double) unit, suffix[i]);
         return buf;
 }
+
+bool pci_address_is_canonical(const char *s) {
+        if (!s || strlen(s) != 12 || s[4] != ':' || s[7] != ':' || s[10] != '.' || s[11] < '0' || s[11] > '7')
+                return false;
+        for (size_t k = 0; k < 10; k++)
+                if (k != 4 && k != 7 && !((s[k] >= '0' && s[k] <= '9') || (s[k] >= 'a' && s[k] <= 'f')))
+                        return false;
+        /* Slots are 0x00-0x1f. */
+        return s[8] <= '1';
+}

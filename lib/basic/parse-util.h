@@ -22,5 +22,8 @@ bool ark_name_is_valid(const char *s);
 /* One sentence saying why s is not a valid name, for error messages. Static string. */
 const char *ark_name_invalid_reason(const char *s);
 
+/* "0000:3b:00.0": a PCI address as the kernel names devices (lowercase hex, function 0-7). */
+bool pci_address_is_canonical(const char *s);
+
 /* "80 GiB", "512 MiB", "1.5 TiB": human size. Writes into buf (at least 16 bytes). */
 const char *format_bytes(char *buf, size_t l, uint64_t bytes);

@@ -207,3 +207,16 @@ char *strip_final_period(char *s) {
                 s[--n] = 0;
         return s;
 }
+
+int strv_copy(char ***dst, char *const *src) {
+        char **l = NULL;
+
+        for (char *const *p = src; p && *p; p++)
+                if (strv_extend(&l, *p) < 0) {
+                        strv_free(l);
+                        return -ENOMEM;
+                }
+        strv_free(*dst);
+        *dst = l;
+        return 0;
+}

@@ -95,11 +95,12 @@ int harness_setup(Harness *h, const char *host) {
         h->fixture = strprintf("%s/tests/fixtures/hosts/%s", harness_src_dir(), host);
         h->state_dir = strprintf("%s/state", h->tmp);
         h->libvirt_uri = strprintf("test://%s/host.xml", h->fixture);
+        h->sysfs_root = strprintf("%s/sysfs", h->fixture);
         h->arkd_log = strprintf("%s/arkd.log", h->tmp);
         sock = strprintf("%s/bus", h->tmp);
         h->bus_address = strprintf("unix:path=%s", sock);
         conf = strprintf("%s/bus.conf", h->tmp);
-        if (!h->tmp || !h->fixture || !h->state_dir || !h->libvirt_uri || !h->arkd_log || !sock ||
+        if (!h->tmp || !h->fixture || !h->state_dir || !h->libvirt_uri || !h->sysfs_root || !h->arkd_log || !sock ||
             !h->bus_address || !conf)
                 return -ENOMEM;
 
@@ -158,8 +159,20 @@ void harness_dump_log(Harness *h) {
                 fprintf(stderr, "---- arkd log (%s) ----\n%s---- end of log ----\n", h->arkd_log, out);
 }
 
+int harness_writable_sysfs(Harness *h) {
+        _cleanup_free_ char *copy = strprintf("%s/sysfs", h->tmp);
+
+        if (!copy)
+                return -ENOMEM;
+        if (harness_sh(NULL, NULL, "rm -rf '%s' && cp -a '%s/sysfs' '%s'", copy, h->fixture, copy) != 0)
+                return -EIO;
+        free(h->sysfs_root);
+        h->sysfs_root = TAKE_PTR(copy);
+        return 0;
+}
+
 int harness_start_arkd(Harness *h, ...) {
-        _cleanup_free_ char *sysfs = strprintf("%s/sysfs", h->fixture);
+        _cleanup_free_ char *sysfs = strdup(h->sysfs_root);
         _cleanup_free_ char *conf = strprintf("%s/ark.conf", h->tmp);
         _cleanup_free_ char *arkd = strprintf("%s/bin/arkd", harness_build_dir());
         char *argv[32];
@@ -261,6 +274,7 @@ void harness_teardown(Harness *h) {
         free(h->state_dir);
         free(h->fixture);
         free(h->libvirt_uri);
+        free(h->sysfs_root);
         free(h->domain_type);
         free(h->arkd_log);
         *h = (Harness) {};

@@ -17,6 +17,7 @@ typedef struct Harness {
         char *state_dir;     /* kept across arkd restarts */
         char *fixture;       /* tests/fixtures/hosts/<name> */
         char *libvirt_uri;   /* default test://<fixture>/host.xml; tests may replace it */
+        char *sysfs_root;    /* default <fixture>/sysfs (read only); see harness_writable_sysfs() */
         char *domain_type;   /* NULL = auto */
         char *arkd_log;
         unsigned arkd_starts;
@@ -28,6 +29,9 @@ const char *harness_build_dir(void);
 
 /* Creates the temp dir and starts the bus. No arkd yet. Returns 0 or negative errno. */
 int harness_setup(Harness *h, const char *host);
+/* Makes the sysfs root a private copy of the fixture's, for tests where arkd writes to sysfs (the
+ * repository's fixtures stay as they are). Takes effect at the next harness_start_arkd(). */
+int harness_writable_sysfs(Harness *h);
 /* Starts arkd and waits (up to 30 s) until it owns org.ark.Ark1. Extra arkd arguments may follow,
  * NULL-terminated. Returns 0, or -1 when arkd died or did not become ready (its log is printed). */
 int harness_start_arkd(Harness *h, ...);

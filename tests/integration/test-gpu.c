@@ -302,7 +302,9 @@ static void test_ws_rtx(void **state) {
         assert_arkctl(&H, 1, "also holds 0000:05:00.0 (network controller eno1)", "vm", "create", "ws-3", "--tenant",
                       "risk", "--vcpus", "1", "--memory", "1G", "--gpu", "0000:06:00.0");
         /* Asking for any GPU when only that one is left says why it cannot go. */
-        assert_arkctl(&H, 1, "0 can be given out; 0000:06:00.0 (NVIDIA GeForce RTX 2080 Ti) cannot be passed through",
+        assert_arkctl(&H, 1,
+                      "0 can be given out (1 claimed by VMs, 0 reserved for the host, 0 quarantined); 0000:06:00.0 "
+                      "(NVIDIA GeForce RTX 2080 Ti) cannot be passed through",
                       "vm", "create", "ws-4", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpus", "1");
         assert_int_equal(itest_get_u32(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 1);
 }
@@ -322,12 +324,138 @@ static void test_no_iommu(void **state) {
         assert_int_equal(itest_get_u32(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 1);
 }
 
+static const char *claim_state(json_t *list, const char *address) {
+        return jstr(accelerator(list, address), "claim_state");
+}
+
+/* The admin's holds: reserved GPUs and quarantined ones are not handed out, say why, survive kill -9
+ * and are released again; a VM's GPU can be quarantined (it stays with the VM), not reserved. */
+static void test_holds(void **state) {
+        _cleanup_free_ char *msg = NULL, *out = NULL, *err = NULL;
+        json_t *list;
+
+        assert_arkctl(&H, 0, NULL, "accelerator", "reserve", "0000:db:00.0", "--reason", "host inference service");
+        assert_arkctl(&H, 0, NULL, "accelerator", "quarantine", "0000:18:00.0");
+        list = accelerators();
+        assert_string_equal(claim_state(list, "0000:db:00.0"), "reserved");
+        assert_string_equal(jstr(accelerator(list, "0000:db:00.0"), "hold_reason"), "host inference service");
+        assert_string_equal(claim_state(list, "0000:18:00.0"), "quarantined");
+        json_decref(list);
+
+        assert_arkctl(&H, 1, "0000:db:00.0 (NVIDIA H100 SXM5 80GB) is reserved for the host (host inference service)",
+                      "vm", "create", "x", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu", "0000:db:00.0");
+        msg = itest_call_expect_error(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateInstance", ARK_ERROR_NO_CAPACITY,
+                                      "a{sv}", 5, "Name", "s", "x", "Tenant", "s", "risk", "VCPUs", "u", 1,
+                                      "MemoryBytes", "t", UINT64_C(1) << 30, "GPUs", "u", 7);
+        assert_non_null(strstr(msg, "7 asked for, 6 can be given out (0 claimed by VMs, 1 reserved for the host, "
+                                    "1 quarantined)"));
+
+        /* A VM's GPU: quarantine yes (it stays), reserve no. */
+        assert_arkctl(&H, 0, NULL, "vm", "create", "v1", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu",
+                      "0000:2a:00.0");
+        assert_arkctl(&H, 1, "claimed by instance 'v1'; delete the VM first", "accelerator", "reserve", "0000:2a:00.0");
+        assert_arkctl(&H, 0, NULL, "accelerator", "quarantine", "0000:2a:00.0", "--reason", "Xid 79");
+        list = accelerators();
+        assert_string_equal(claim_state(list, "0000:2a:00.0"), "quarantined");
+        assert_string_equal(jstr(accelerator(list, "0000:2a:00.0"), "claimed_by"), "v1");
+        json_decref(list);
+
+        /* Bad input. */
+        assert_arkctl(&H, 1, "control characters", "accelerator", "reserve", "0000:3a:00.0", "--reason", "a\nb");
+        assert_arkctl(&H, 1, "no accelerator at 0000:77:00.0", "accelerator", "reserve", "0000:77:00.0");
+        assert_arkctl(&H, 1, "not a PCI address", "accelerator", "quarantine", "gpu0");
+        assert_arkctl(&H, 2, "--reason does not apply", "accelerator", "release", "0000:3a:00.0", "--reason", "x");
+
+        /* Readiness says so, with the exact command to undo it. */
+        assert_int_equal(harness_sh(&out, &err, "COLUMNS=200 ARK_BUS_ADDRESS='%s' '%s/bin/arkctl' host check 0000:18:00.0",
+                                    H.bus_address, harness_build_dir()),
+                         1);
+        assert_non_null(strstr(out, "arkctl accelerator release 0000:18:00.0"));
+
+        /* Holds are in the store. */
+        assert_int_equal(harness_stop_arkd(&H, SIGKILL), 128 + SIGKILL);
+        assert_int_equal(harness_start_arkd(&H, NULL), 0);
+        list = accelerators();
+        assert_string_equal(claim_state(list, "0000:db:00.0"), "reserved");
+        assert_string_equal(claim_state(list, "0000:18:00.0"), "quarantined");
+        assert_string_equal(jstr(accelerator(list, "0000:2a:00.0"), "hold_reason"), "Xid 79");
+        json_decref(list);
+
+        assert_arkctl(&H, 0, NULL, "accelerator", "release", "0000:db:00.0");
+        assert_arkctl(&H, 0, NULL, "accelerator", "release", "0000:db:00.0"); /* nothing held: as asked */
+        assert_arkctl(&H, 0, NULL, "accelerator", "release", "0000:2a:00.0");
+        list = accelerators();
+        assert_string_equal(claim_state(list, "0000:db:00.0"), "free");
+        assert_string_equal(claim_state(list, "0000:2a:00.0"), "claimed");
+        json_decref(list);
+        assert_arkctl(&H, 0, NULL, "vm", "create", "v2", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu",
+                      "0000:db:00.0");
+}
+
+/* ReservedAccelerators= and VfioAtBoot= from the configuration, and a released GPU returned to its
+ * host driver; on a private copy of the fixture, where the writes to sysfs land in files. */
+static void test_config_and_vfio(void **state) {
+        _cleanup_free_ char *conf = strprintf("%s/hw.conf", H.tmp), *out = NULL, *err = NULL, *text = NULL;
+        json_t *list;
+
+        assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
+        assert_int_equal(harness_writable_sysfs(&H), 0);
+        assert_int_equal(write_string_file(conf,
+                                           "[Hardware]\nReservedAccelerators=0000:db:00.0\nVfioAtBoot=0000:ba:00.0\n",
+                                           WRITE_CREATE),
+                         0);
+        /* 9a:00.0 was left on vfio-pci (a VM that crashed, or bound by hand). */
+        assert_int_equal(harness_sh(&out, &err, "ln -sfn ../../../../bus/pci/drivers/vfio-pci "
+                                                "'%s/sys/bus/pci/devices/0000:9a:00.0/driver'",
+                                    H.sysfs_root),
+                         0);
+        assert_int_equal(harness_start_arkd(&H, "--config", conf, NULL), 0);
+
+        list = accelerators();
+        assert_string_equal(claim_state(list, "0000:db:00.0"), "reserved");
+        assert_non_null(strstr(jstr(accelerator(list, "0000:db:00.0"), "hold_reason"), "ReservedAccelerators="));
+        json_decref(list);
+        assert_arkctl(&H, 1, "reserved by ReservedAccelerators= in the configuration", "accelerator", "release",
+                      "0000:db:00.0");
+
+        /* VfioAtBoot: override, unbind from nvidia, probe. */
+        out = mfree(out);
+        err = mfree(err);
+        assert_int_equal(harness_sh(&out, &err, "head -c 8 '%s/sys/bus/pci/devices/0000:ba:00.0/driver_override'; echo; "
+                                                "cat '%s/sys/bus/pci/drivers/nvidia/unbind'; echo",
+                                    H.sysfs_root, H.sysfs_root),
+                         0);
+        assert_string_equal(out, "vfio-pci\n0000:ba:00.0\n");
+
+        /* Released: back to the host driver, unless it is a VfioAtBoot device. */
+        assert_arkctl(&H, 0, NULL, "vm", "create", "v1", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu",
+                      "0000:9a:00.0", "--gpu", "0000:ba:00.0");
+        assert_arkctl(&H, 0, NULL, "vm", "delete", "v1");
+        text = strprintf("%s/sys/bus/pci/drivers/vfio-pci/unbind", H.sysfs_root);
+        out = mfree(out);
+        assert_int_equal(read_full_file(text, &out, NULL), 0);
+        assert_string_equal(out, "0000:9a:00.0");
+        free(text);
+        text = strprintf("%s/sys/bus/pci/devices/0000:9a:00.0/driver_override", H.sysfs_root);
+        out = mfree(out);
+        assert_int_equal(read_full_file(text, &out, NULL), 0);
+        assert_int_equal(out[0], '\n');
+        /* The repository's fixture is untouched. */
+        free(text);
+        text = strprintf("%s/sysfs/sys/bus/pci/devices/0000:ba:00.0/driver_override", H.fixture);
+        out = mfree(out);
+        assert_int_equal(read_full_file(text, &out, NULL), 0);
+        assert_string_equal(out, "(null)\n");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_prestate_setup_teardown(test_two_gpus_one_node, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_model_and_exact, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_concurrent_and_kill9, setup_host, teardown_host,
                                                          "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_holds, setup_host, teardown_host, "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_config_and_vfio, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_ws_rtx, setup_host, teardown_host, "ws-rtx"),
                 cmocka_unit_test_prestate_setup_teardown(test_no_iommu, setup_host, teardown_host, "no-iommu"),
         };

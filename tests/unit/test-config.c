@@ -238,6 +238,15 @@ static void test_each_key(void **state) {
         parse_ok(&c, "[Network]\nManagementInterface=\n");
         assert_null(c.management_interface);
 
+        assert_null(c.vfio_at_boot);
+        parse_ok(&c, "[Hardware]\nVfioAtBoot=0000:18:00.0 0000:2a:00.0,0000:18:00.0\n"
+                     "ReservedAccelerators=0000:db:00.0\n");
+        assert_int_equal(strv_length(c.vfio_at_boot), 2); /* the duplicate is dropped */
+        assert_string_equal(c.vfio_at_boot[1], "0000:2a:00.0");
+        assert_string_equal(c.reserved[0], "0000:db:00.0");
+        parse_ok(&c, "[Hardware]\nVfioAtBoot=\n");
+        assert_null(c.vfio_at_boot);
+
         /* A key given twice: the last one wins, as in systemd. */
         parse_ok(&c, "[Hypervisor]\nStopTimeoutSec=10\nStopTimeoutSec=20\n");
         assert_int_equal(c.stop_timeout_sec, 20);
@@ -359,6 +368,9 @@ static void test_bad_values(void **state) {
                 { "[Network]\nManagementInterface=eth0/1\n", "ManagementInterface" },
                 { "[Network]\nManagementInterface=a-very-long-interface\n", "ManagementInterface" },
                 { "[Network]\nManagementInterface=br 0\n", "ManagementInterface" },
+                { "[Hardware]\nVfioAtBoot=18:00.0\n", "VfioAtBoot" },
+                { "[Hardware]\nReservedAccelerators=0000:DB:00.0\n", "ReservedAccelerators" },
+                { "[Hardware]\nReservedAccelerators=0000:db:00.0 nvidia0\n", "ReservedAccelerators" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++)
