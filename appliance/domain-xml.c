@@ -18,6 +18,8 @@
 #include "basic/string-util.h"
 #include "domain-xml.h"
 
+#define PCI_ADDRESS_BUF 16
+
 /* Metadata is three short elements; anything much larger is not ours. */
 #define METADATA_MAX 65536
 
@@ -460,5 +462,79 @@ int domain_xml_parse_metadata(const char *xml, char **ret_tenant, char **ret_id)
 
         *ret_tenant = TAKE_PTR(tenant);
         *ret_id = TAKE_PTR(id);
+        return 0;
+}
+
+/* An address attribute: "0x1f" or "31", at most max. */
+static int hex_attribute(xmlNode *n, const char *name, unsigned long max, unsigned long *ret) {
+        _cleanup_(xmlFreep) xmlChar *v = xmlGetProp(n, BAD_CAST name);
+        unsigned long x;
+        char *end;
+
+        if (!v || !*v)
+                return -EBADMSG;
+        errno = 0;
+        x = strtoul((const char *) v, &end, 0);
+        if (errno != 0 || *end || x > max || ((const char *) v)[0] == '-')
+                return -EBADMSG;
+        *ret = x;
+        return 0;
+}
+
+#define HOSTDEVS_XML_MAX (16U << 20)
+
+int domain_xml_parse_hostdevs(const char *xml, char ***ret) {
+        _cleanup_(xmlFreeDocp) xmlDoc *doc = NULL;
+        _cleanup_strv_free_ char **l = NULL;
+        xmlNode *root, *devices = NULL;
+        size_t len;
+
+        if (!xml || !ret)
+                return -EINVAL;
+        len = strlen(xml);
+        if (len == 0 || len > HOSTDEVS_XML_MAX)
+                return -EBADMSG;
+        doc = xmlReadMemory(xml, (int) len, NULL, NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_IGNORE_ENC);
+        if (!doc || doc->intSubset || doc->extSubset)
+                return -EBADMSG;
+        root = xmlDocGetRootElement(doc);
+        if (!root || !xmlStrEqual(root->name, BAD_CAST "domain"))
+                return -EBADMSG;
+        for (xmlNode *c = root->children; c; c = c->next)
+                if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST "devices")) {
+                        if (devices) /* two <devices>: libvirt never writes that */
+                                return -EBADMSG;
+                        devices = c;
+                }
+
+        for (xmlNode *h = devices ? devices->children : NULL; h; h = h->next) {
+                _cleanup_(xmlFreep) xmlChar *mode = NULL, *type = NULL;
+                xmlNode *source = NULL, *address = NULL;
+                unsigned long dom, bus, slot, fn;
+                char buf[PCI_ADDRESS_BUF];
+
+                if (h->type != XML_ELEMENT_NODE || !xmlStrEqual(h->name, BAD_CAST "hostdev"))
+                        continue;
+                mode = xmlGetProp(h, BAD_CAST "mode");
+                type = xmlGetProp(h, BAD_CAST "type");
+                if (!type || !xmlStrEqual(type, BAD_CAST "pci") || (mode && !xmlStrEqual(mode, BAD_CAST "subsystem")))
+                        continue;
+                for (xmlNode *c = h->children; c; c = c->next)
+                        if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST "source"))
+                                source = c;
+                for (xmlNode *c = source ? source->children : NULL; c; c = c->next)
+                        if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST "address"))
+                                address = c;
+                if (!address)
+                        return -EBADMSG; /* a PCI hostdev without a source address is not one libvirt wrote */
+                if (hex_attribute(address, "domain", 0xffff, &dom) < 0 || hex_attribute(address, "bus", 0xff, &bus) < 0 ||
+                    hex_attribute(address, "slot", 0x1f, &slot) < 0 || hex_attribute(address, "function", 7, &fn) < 0)
+                        return -EBADMSG;
+                snprintf(buf, sizeof(buf), "%04lx:%02lx:%02lx.%lx", dom, bus, slot, fn);
+                if (!strv_contains(l, buf) && strv_extend(&l, buf) < 0)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(l);
         return 0;
 }

@@ -60,3 +60,10 @@ int domain_xml_build(const DomainSpec *spec, char **ret);
  * <id>..</id></instance>" in any namespace prefix. Returns 0 with newly allocated tenant and id,
  * -EBADMSG when the XML is malformed or the fields are missing. Untrusted input: fuzzed. */
 int domain_xml_parse_metadata(const char *xml, char **ret_tenant, char **ret_id);
+
+/* The host PCI functions a domain passes through: the source address of every
+ * <hostdev mode='subsystem' type='pci'> under <devices>, as "dddd:bb:ss.f" (lowercase), in
+ * document order, duplicates dropped. Returns 0 and a NULL-terminated list (NULL when there are
+ * none; free with strv_free()), -EBADMSG when the XML is malformed or an address is out of range.
+ * Untrusted input (anyone with access to libvirt can define domains): fuzzed. */
+int domain_xml_parse_hostdevs(const char *xml, char ***ret);

@@ -570,6 +570,86 @@ static void test_gpu_missing(void **state) {
         gpu_host_done(&h);
 }
 
+/* The hostdevs of a domain, as arkd reads them back from libvirt to re-derive claims. */
+static void test_parse_hostdevs(void **state) {
+        static const char *const gpus[] = { "0000:18:00.0", "0000:2a:00.0", "0000:3a:00.0", "0000:5d:00.0",
+                                            "0000:9a:00.0", "0000:ab:00.0", "0000:ba:00.0", "0000:db:00.0", NULL };
+        _cleanup_free_ char *xml = NULL, *dumped = NULL;
+        _cleanup_(virConnectClosep) virConnectPtr conn = NULL;
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        char **l = NULL;
+        GpuHost h;
+
+        gpu_host_setup(&h, "dgx-h100", "kvm", gpus, 16, UINT64_C(64) << 30);
+        assert_int_equal(instance_build_xml(&h.i, &xml), 0);
+        assert_int_equal(domain_xml_parse_hostdevs(xml, &l), 0);
+        assert_int_equal(strv_length(l), 8);
+        for (size_t k = 0; k < 8; k++)
+                assert_string_equal(l[k], gpus[k]);
+        l = strv_free(l);
+        /* What libvirt gives back (its own formatting) reads the same. */
+        conn = virConnectOpen("test:///default");
+        assert_non_null(conn);
+        dom = virDomainDefineXMLFlags(conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
+        assert_non_null(dom);
+        dumped = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+        assert_int_equal(domain_xml_parse_hostdevs(dumped, &l), 0);
+        assert_int_equal(strv_length(l), 8);
+        assert_string_equal(l[7], "0000:db:00.0");
+        l = strv_free(l);
+        assert_int_equal(virDomainUndefine(dom), 0);
+        gpu_host_done(&h);
+
+        /* None. */
+        assert_int_equal(domain_xml_parse_hostdevs("<domain><devices><disk/></devices></domain>", &l), 0);
+        assert_null(l);
+        assert_int_equal(domain_xml_parse_hostdevs("<domain/>", &l), 0);
+        assert_null(l);
+        /* Decimal and upper-case hex, a duplicate, USB hostdevs and other places are ignored. */
+        assert_int_equal(domain_xml_parse_hostdevs(
+                                 "<domain><devices>"
+                                 "<hostdev mode='subsystem' type='pci'><source><address domain='0' bus='24' slot='0' "
+                                 "function='1'/></source></hostdev>"
+                                 "<hostdev type='pci'><source><address domain='0x0000' bus='0x18' slot='0x00' "
+                                 "function='0x1'/></source></hostdev>"
+                                 "<hostdev mode='subsystem' type='usb'><source><vendor id='0x1'/></source></hostdev>"
+                                 "<hostdev mode='subsystem' type='pci'><source><address domain='0x0000' bus='0xAB' "
+                                 "slot='0x1F' function='0x7'/></source></hostdev>"
+                                 "</devices><hostdev type='pci'/></domain>",
+                                 &l),
+                         0);
+        assert_int_equal(strv_length(l), 2);
+        assert_string_equal(l[0], "0000:18:00.1");
+        assert_string_equal(l[1], "0000:ab:1f.7");
+        l = strv_free(l);
+
+        /* Malformed: nothing returned. */
+        static const char *const bad[] = {
+                "", "<domain", "<vm/>", "<domain><devices/><devices/></domain>",
+                "<domain><devices><hostdev type='pci'><source/></hostdev></devices></domain>",
+                "<domain><devices><hostdev type='pci'><source><address domain='0' bus='256' slot='0' "
+                "function='0'/></source></hostdev></devices></domain>",
+                "<domain><devices><hostdev type='pci'><source><address domain='0' bus='1' slot='0x20' "
+                "function='0'/></source></hostdev></devices></domain>",
+                "<domain><devices><hostdev type='pci'><source><address domain='0' bus='1' slot='0' "
+                "function='8'/></source></hostdev></devices></domain>",
+                "<domain><devices><hostdev type='pci'><source><address domain='-1' bus='1' slot='0' "
+                "function='0'/></source></hostdev></devices></domain>",
+                "<domain><devices><hostdev type='pci'><source><address domain='0' bus='x1' slot='0' "
+                "function='0'/></source></hostdev></devices></domain>",
+                "<domain><devices><hostdev type='pci'><source><address bus='1' slot='0' "
+                "function='0'/></source></hostdev></devices></domain>",
+                "<!DOCTYPE domain [<!ENTITY e 'x'>]><domain/>",
+        };
+        for (size_t k = 0; k < ELEMENTSOF(bad); k++) {
+                l = (char **) 0x1;
+                if (domain_xml_parse_hostdevs(bad[k], &l) != -EBADMSG)
+                        fail_msg("accepted: %s", bad[k]);
+                assert_ptr_equal(l, (char **) 0x1);
+        }
+        l = NULL;
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_build_kvm_disk),
@@ -581,6 +661,7 @@ int main(void) {
                 cmocka_unit_test(test_gpu_eight),
                 cmocka_unit_test(test_gpu_grouped_functions),
                 cmocka_unit_test(test_gpu_missing),
+                cmocka_unit_test(test_parse_hostdevs),
                 cmocka_unit_test(test_metadata_roundtrip),
                 cmocka_unit_test(test_metadata_variants),
                 cmocka_unit_test(test_metadata_malformed),
