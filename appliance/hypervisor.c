@@ -528,6 +528,48 @@ static int domain_ark_metadata(virDomainPtr dom, char **ret_tenant, char **ret_i
         return domain_xml_parse_metadata(xml, ret_tenant, ret_id);
 }
 
+/* Claims re-derived from the hypervisor: the GPUs a domain passes through (its hostdevs that are
+ * accelerators here) against what the store gives its instance. A difference is a conflict,
+ * reported and left as it is. */
+static void reconcile_domain_gpus(Manager *m, virDomainPtr dom, const char *name, Instance *i, bool orphan) {
+        _cleanup_strv_free_ char **hostdevs = NULL;
+        _cleanup_free_ char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+        int r;
+
+        if (!xml) {
+                virResetLastError();
+                return;
+        }
+        r = domain_xml_parse_hostdevs(xml, &hostdevs);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot read the hostdevs of domain '%s': %m", name);
+                return;
+        }
+        for (char **h = hostdevs; h && *h; h++) {
+                Accelerator *a = manager_find_accelerator(m, *h);
+
+                if (!a || (i && strv_contains(i->gpus, *h)))
+                        continue;
+                if (i)
+                        manager_conflict_add(m, *h,
+                                             "domain '%s' passes through %s, which the store does not give instance "
+                                             "'%s'%s%s%s",
+                                             name, *h, i->name, a->claimed_by ? " (it is claimed by instance '" : "",
+                                             strempty(a->claimed_by), a->claimed_by ? "')" : "");
+                else
+                        manager_conflict_add(m, *h, "%s domain '%s' passes through %s%s%s%s",
+                                             orphan ? "orphan" : "the non-Ark", name, *h,
+                                             a->claimed_by ? ", which is claimed by instance '" : "",
+                                             strempty(a->claimed_by), a->claimed_by ? "'" : "");
+        }
+        for (char **g = i ? i->gpus : NULL; g && *g; g++)
+                if (!strv_contains(hostdevs, *g))
+                        manager_conflict_add(m, *g,
+                                             "instance '%s' claims %s, but its domain on the hypervisor does not pass "
+                                             "it through (changed outside Ark?)",
+                                             i->name, *g);
+}
+
 int hypervisor_reconcile(Manager *m) {
         virConnectPtr conn = hypervisor_conn(m);
         virDomainPtr *doms = NULL;
@@ -545,6 +587,9 @@ int hypervisor_reconcile(Manager *m) {
         }
 
         manager_orphans_clear(m);
+        r = manager_check_claims(m);
+        if (r < 0)
+                log_warning_errno(r, "Failed to read the claims from the store: %m");
         LIST_FOREACH(instances, i, m->instances)
                 i->state = INSTANCE_UNKNOWN; /* "not seen yet" below */
 
@@ -559,14 +604,19 @@ int hypervisor_reconcile(Manager *m) {
                         continue;
                 i = manager_find_instance_by_uuid(m, uuid);
                 if (!i) {
-                        if (domain_ark_metadata(doms[k], &tenant, &id) < 0)
-                                continue; /* a foreign domain: not ours to judge */
+                        if (domain_ark_metadata(doms[k], &tenant, &id) < 0) {
+                                /* A foreign domain: not ours to judge, but it must not hold our GPUs. */
+                                reconcile_domain_gpus(m, doms[k], name, NULL, false);
+                                continue;
+                        }
                         log_struct(LOG_WARNING, 0, "MESSAGE_ID=" ARK_MESSAGE_ORPHAN_DOMAIN, NULL,
                                    "Domain '%s' (%s) carries Ark metadata for tenant '%s' but has no record; "
                                    "reported as an orphan, not touched.", name, uuid, tenant);
                         (void) manager_orphan_add(m, name, uuid, tenant);
+                        reconcile_domain_gpus(m, doms[k], name, NULL, true);
                         continue;
                 }
+                reconcile_domain_gpus(m, doms[k], name, i, false);
                 if (!streq(name, i->name))
                         log_warning("Domain %s of instance '%s' is named '%s' on the hypervisor.", uuid, i->name, name);
                 if (virDomainGetState(doms[k], &state, &reason, 0) < 0) {
@@ -629,8 +679,9 @@ int hypervisor_reconcile(Manager *m) {
 
         m->last_reconcile_usec = now_usec(CLOCK_REALTIME);
         (void) sd_bus_emit_properties_changed(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "LastReconcile", "Orphans",
-                                              NULL);
-        log_info("Reconciled with the hypervisor: %u adopted, %u defined again, %u started, %zu orphan%s.", n_adopted,
-                 n_redefined, n_started, m->n_orphans, m->n_orphans == 1 ? "" : "s");
+                                              "Conflicts", NULL);
+        log_info("Reconciled with the hypervisor: %u adopted, %u defined again, %u started, %zu orphan%s, %zu "
+                 "conflict%s.", n_adopted, n_redefined, n_started, m->n_orphans, m->n_orphans == 1 ? "" : "s",
+                 m->n_conflicts, m->n_conflicts == 1 ? "" : "s");
         return 0;
 }

@@ -101,6 +101,22 @@ static int property_get_orphans(sd_bus *bus, const char *path, const char *inter
         return sd_bus_message_close_container(reply);
 }
 
+static int property_get_conflicts(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(ss)");
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < m->n_conflicts; k++) {
+                r = sd_bus_message_append(reply, "(ss)", m->conflicts[k].device, m->conflicts[k].message);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
 /* ---------------------------------------------------------------------------------- tenants */
 
 static int method_list_tenants(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -498,6 +514,7 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("NInstances", "u", property_get_host_u, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("NAccelerators", "u", property_get_host_u, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Orphans", "a(sss)", property_get_orphans, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Conflicts", "a(ss)", property_get_conflicts, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("LastReconcile", "t", NULL, offsetof(Manager, last_reconcile_usec),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 

@@ -1,6 +1,8 @@
 /* The Manager: owns every part of arkd and starts them in order. */
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +88,36 @@ int manager_orphan_add(Manager *m, const char *domain, const char *uuid, const c
         return 0;
 }
 
+void manager_conflicts_clear(Manager *m) {
+        for (size_t k = 0; k < m->n_conflicts; k++) {
+                free(m->conflicts[k].device);
+                free(m->conflicts[k].message);
+        }
+        m->conflicts = mfree(m->conflicts);
+        m->n_conflicts = 0;
+}
+
+void manager_conflict_add(Manager *m, const char *device, const char *format, ...) {
+        _cleanup_free_ char *msg = NULL, *dev = strdup(device);
+        char field[64];
+        Conflict *c;
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = vasprintf(&msg, format, ap);
+        va_end(ap);
+        if (r < 0 || !dev)
+                return (void) log_error_errno(-ENOMEM, "Out of memory.");
+        snprintf(field, sizeof(field), "ARK_GPU=%s", device);
+        log_struct(LOG_WARNING, 0, "MESSAGE_ID=" ARK_MESSAGE_CLAIM_CONFLICT, field, NULL, "Conflict: %s", msg);
+        c = realloc(m->conflicts, sizeof(Conflict) * (m->n_conflicts + 1));
+        if (!c)
+                return (void) log_error_errno(-ENOMEM, "Out of memory.");
+        m->conflicts = c;
+        m->conflicts[m->n_conflicts++] = (Conflict) { .device = TAKE_PTR(dev), .message = TAKE_PTR(msg) };
+}
+
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
@@ -99,6 +131,7 @@ Manager *manager_free(Manager *m) {
                 tenant_free(t);
         }
         manager_orphans_clear(m);
+        manager_conflicts_clear(m);
         accelerator_array_free(m->accelerators, m->n_accelerators);
         host_info_done(&m->host);
         m->watchdog = sd_event_source_disable_unref(m->watchdog);
@@ -152,26 +185,42 @@ static int manager_prepare_state_dir(Manager *m) {
         return 0;
 }
 
+static Instance *instance_by_id(Manager *m, int64_t id) {
+        LIST_FOREACH(instances, i, m->instances)
+                if (i->id == id)
+                        return i;
+        return NULL;
+}
+
 static int load_claim(const char *address, int64_t instance_id, void *userdata) {
         Manager *m = userdata;
         Accelerator *a = manager_find_accelerator(m, address);
-        Instance *owner = NULL;
+        Instance *owner = instance_by_id(m, instance_id);
 
-        LIST_FOREACH(instances, i, m->instances)
-                if (i->id == instance_id)
-                        owner = i;
-        if (!a) {
-                log_warning("Conflict: the store says accelerator %s is claimed by instance %s, but this host has "
-                            "no such accelerator (removed, or moved to another slot?). The claim is kept.",
-                            address, owner ? owner->name : "(unknown)");
-                return 0;
-        }
-        if (!owner) {
-                log_warning("Conflict: accelerator %s is claimed by instance id %" PRIi64 ", which the store does "
-                            "not have. The claim is kept.", address, instance_id);
-                return 0;
-        }
+        if (!a || !owner)
+                return 0; /* reported by manager_check_claims() */
         return free_and_strdup(&a->claimed_by, owner->name);
+}
+
+static int check_claim(const char *address, int64_t instance_id, void *userdata) {
+        Manager *m = userdata;
+        Instance *owner = instance_by_id(m, instance_id);
+
+        if (!manager_find_accelerator(m, address))
+                manager_conflict_add(m, address,
+                                     "the store says accelerator %s is claimed by instance %s, but this host has "
+                                     "no such accelerator (removed, or moved to another slot?); the claim is kept",
+                                     address, owner ? owner->name : "(unknown)");
+        else if (!owner)
+                manager_conflict_add(m, address,
+                                     "accelerator %s is claimed by instance id %" PRIi64 ", which the store does "
+                                     "not have; the claim is kept", address, instance_id);
+        return 0;
+}
+
+int manager_check_claims(Manager *m) {
+        manager_conflicts_clear(m);
+        return store_claim_foreach(m->db, check_claim, m);
 }
 
 /* Every claim is part of its instance's spec, present on this host or not: a VM whose GPU is
@@ -308,6 +357,9 @@ int manager_startup(Manager *m) {
                 return log_error_errno(r, "Failed to load accelerator claims from the store: %m (%s)",
                                        db_errmsg(m->db));
         manager_apply_hardware_config(m);
+        r = manager_check_claims(m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read accelerator claims from the store: %m (%s)", db_errmsg(m->db));
 
         r = manager_bus_setup(m);
         if (r < 0)

@@ -16,6 +16,13 @@
 
 typedef struct Hypervisor Hypervisor;
 
+/* A claim arkd cannot honour or a GPU handed out where the store does not say so: reported (log,
+ * Conflicts property, arkctl status), never resolved behind the admin's back. */
+typedef struct Conflict {
+        char *device;   /* the PCI address concerned */
+        char *message;  /* one sentence */
+} Conflict;
+
 typedef struct Orphan {
         char *domain;
         char uuid[37];
@@ -40,6 +47,8 @@ struct Manager {
 
         Orphan *orphans;
         size_t n_orphans;
+        Conflict *conflicts;
+        size_t n_conflicts;
 
         uint64_t started_usec;
         uint64_t last_reconcile_usec;
@@ -68,6 +77,13 @@ int manager_bus_request_name(Manager *m);
 void manager_emit_counts_changed(Manager *m);
 void manager_orphans_clear(Manager *m);
 int manager_orphan_add(Manager *m, const char *domain, const char *uuid, const char *tenant);
+void manager_conflicts_clear(Manager *m);
+/* Records (and logs, as a warning with MESSAGE_ID=ARK_MESSAGE_CLAIM_CONFLICT) a conflict. */
+void manager_conflict_add(Manager *m, const char *device, const char *format, ...) _printf_(3, 4);
+/* Starts the conflict list over with what the store alone shows: claims of GPUs this host does
+ * not have, or by instances the store does not have. hypervisor_reconcile() adds what the domains
+ * show. Returns 0 or the store's negative errno. */
+int manager_check_claims(Manager *m);
 
 /* Reads claims and holds from the store onto the accelerators. A claim of a device this host
  * does not have, or of an instance the store does not know, is logged as a conflict and left in

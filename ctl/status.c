@@ -15,6 +15,12 @@ static const FieldMap orphan_fields[] = {
         {},
 };
 
+static const FieldMap conflict_fields[] = {
+        { NULL, "device" },
+        { NULL, "message" },
+        {},
+};
+
 static const FieldMap status_fields[] = {
         { "Version", "version" },
         { "Hostname", "hostname" },
@@ -28,6 +34,7 @@ static const FieldMap status_fields[] = {
         { "NInstances", "n_instances" },
         { "NAccelerators", "n_accelerators" },
         { "Orphans", "orphans", FIELD_STRUCTS, orphan_fields },
+        { "Conflicts", "conflicts", FIELD_STRUCTS, conflict_fields },
         { "LastReconcile", "last_reconcile" },
         {},
 };
@@ -58,7 +65,7 @@ int verb_status(char **args) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(json_decrefp) json_t *props = NULL, *j = NULL;
         _cleanup_(table_freep) Table *t = NULL;
-        _cleanup_free_ char *hv = NULL, *orphans = NULL;
+        _cleanup_free_ char *hv = NULL, *orphans = NULL, *conflicts = NULL;
         char started[OUTPUT_FORMAT_MAX], reconciled[OUTPUT_FORMAT_MAX], n[3][32];
         int r;
 
@@ -101,5 +108,15 @@ int verb_status(char **args) {
                       format_timestamp(reconciled, sizeof(reconciled),
                                        props_u64(props, "LastReconcile")));
         table_add_row(t, "Orphans", orphans);
+        {
+                json_t *c = json_object_get(props, "Conflicts"), *e;
+                StrBuf b = {};
+                size_t k;
+
+                json_array_foreach(c, k, e)
+                        strbuf_printf(&b, "%s%s", k > 0 ? "\n" : "", strempty(json_string_value(json_array_get(e, 1))));
+                conflicts = strbuf_steal(&b);
+                table_add_row(t, "Conflicts", isempty(conflicts) ? "none" : conflicts);
+        }
         return ctl_print_table(t);
 }

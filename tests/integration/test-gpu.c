@@ -448,6 +448,103 @@ static void test_config_and_vfio(void **state) {
         assert_string_equal(out, "(null)\n");
 }
 
+static char *instance_uuid(const char *name) {
+        json_t *j = harness_arkctl_json(&H, "vm", "show", name, NULL);
+        char *id;
+
+        assert_non_null(j);
+        id = strdup(jstr(j, "id"));
+        json_decref(j);
+        return id;
+}
+
+static const char *hostdev_xml(const char *bus) {
+        static char buf[256];
+        snprintf(buf, sizeof(buf),
+                 "<devices><hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' "
+                 "bus='0x%s' slot='0x00' function='0x0'/></source></hostdev></devices>",
+                 bus);
+        return buf;
+}
+
+/* Claims re-derived from the hypervisor's domains: a domain (Ark's, an orphan, a foreign one) that
+ * passes through a GPU the store does not give it, and an instance whose domain lacks a GPU it
+ * claims, are reported as conflicts (log, Conflicts, arkctl status) and nothing is changed. */
+static void test_conflicts_from_domains(void **state) {
+        _cleanup_free_ char *hostxml = NULL, *orig = NULL, *patched = NULL, *uri = NULL, *status = NULL,
+                            *plain_id = NULL, *gpu_id = NULL, *domains = NULL, *h1 = NULL;
+        json_t *j, *c, *list;
+        char *close_tag;
+        size_t k;
+
+        assert_arkctl(&H, 0, NULL, "vm", "create", "plain", "--tenant", "risk", "--vcpus", "1", "--memory", "1G");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "withgpu", "--tenant", "risk", "--vcpus", "1", "--memory", "1G",
+                      "--gpu", "0000:2a:00.0");
+        plain_id = instance_uuid("plain");
+        gpu_id = instance_uuid("withgpu");
+        assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
+
+        /* The hypervisor's view after a restart, as a real libvirtd would keep it: 'plain' passes
+         * through 18:00.0 (handed to it outside Ark), 'withgpu' lost its hostdev, an orphan holds
+         * 2a:00.0 (which 'withgpu' claims), a foreign domain holds 3a:00.0. */
+        h1 = strdup(hostdev_xml("18"));
+        domains = strprintf(
+                "<domain type='test'><name>plain</name><uuid>%s</uuid><memory>1048576</memory><vcpu>1</vcpu>"
+                "<os><type arch='x86_64'>hvm</type></os>%s</domain>"
+                "<domain type='test'><name>withgpu</name><uuid>%s</uuid><memory>1048576</memory><vcpu>1</vcpu>"
+                "<os><type arch='x86_64'>hvm</type></os></domain>"
+                "<domain type='test'><name>ghost</name><uuid>5e1f1c1a-0000-4000-8000-00000000beef</uuid>"
+                "<metadata><ark:instance xmlns:ark='https://ark.dev/xmlns/instance/1'><ark:tenant>gone</ark:tenant>"
+                "<ark:id>5e1f1c1a-0000-4000-8000-00000000beef</ark:id></ark:instance></metadata>"
+                "<memory>524288</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os>%s</domain>",
+                plain_id, h1, gpu_id, hostdev_xml("2a"));
+        free(h1);
+        h1 = strprintf("%s<domain type='test'><name>foreign</name><memory>524288</memory><vcpu>1</vcpu>"
+                       "<os><type arch='x86_64'>hvm</type></os>%s</domain>",
+                       domains, hostdev_xml("3a"));
+        hostxml = strprintf("%s/host.xml", H.fixture);
+        assert_int_equal(read_full_file(hostxml, &orig, NULL), 0);
+        close_tag = strstr(orig, "</node>");
+        assert_non_null(close_tag);
+        *close_tag = 0;
+        patched = strprintf("%s%s</node>\n", orig, h1);
+        uri = strprintf("%s/host-with-domains.xml", H.tmp);
+        assert_int_equal(write_string_file(uri, patched, WRITE_CREATE), 0);
+        free(H.libvirt_uri);
+        H.libvirt_uri = strprintf("test://%s", uri);
+        assert_int_equal(harness_start_arkd(&H, NULL), 0);
+
+        j = harness_arkctl_json(&H, "status", NULL);
+        assert_non_null(j);
+        c = json_object_get(j, "conflicts");
+        {
+                static const char *const want[] = {
+                        "domain 'plain' passes through 0000:18:00.0, which the store does not give instance 'plain'",
+                        "instance 'withgpu' claims 0000:2a:00.0, but its domain on the hypervisor does not pass it",
+                        "orphan domain 'ghost' passes through 0000:2a:00.0, which is claimed by instance 'withgpu'",
+                        "the non-Ark domain 'foreign' passes through 0000:3a:00.0",
+                };
+                for (size_t w = 0; w < ELEMENTSOF(want); w++) {
+                        bool found = false;
+                        json_t *e;
+
+                        json_array_foreach(c, k, e)
+                                found = found || strstr(strempty(json_string_value(json_object_get(e, "message"))), want[w]);
+                        if (!found)
+                                fail_msg("conflict '%s' not reported; got %s", want[w], json_dumps(c, 0));
+                }
+                assert_int_equal(json_array_size(c), ELEMENTSOF(want));
+        }
+        json_decref(j);
+        status = itest_arkctl_expect(&H, 0, NULL, "status", NULL);
+        assert_non_null(strstr(status, "Conflicts: "));
+        /* Reported, not resolved: the claims are as the store has them. */
+        list = accelerators();
+        assert_string_equal(jstr(accelerator(list, "0000:2a:00.0"), "claimed_by"), "withgpu");
+        assert_string_equal(claim_state(list, "0000:18:00.0"), "free");
+        json_decref(list);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_prestate_setup_teardown(test_two_gpus_one_node, setup_host, teardown_host, "dgx-h100"),
@@ -456,6 +553,8 @@ int main(void) {
                                                          "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_holds, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_config_and_vfio, setup_host, teardown_host, "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_conflicts_from_domains, setup_host, teardown_host,
+                                                         "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_ws_rtx, setup_host, teardown_host, "ws-rtx"),
                 cmocka_unit_test_prestate_setup_teardown(test_no_iommu, setup_host, teardown_host, "no-iommu"),
         };
