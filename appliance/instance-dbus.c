@@ -78,6 +78,40 @@ static int method_delete(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         return sd_bus_reply_method_return(msg, NULL);
 }
 
+static int method_add_gpus(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_strv_free_ char **addresses = NULL;
+        InstanceCreateParams p = {};
+        const char *model;
+        uint32_t count;
+        int r;
+
+        r = sd_bus_message_read(msg, "us", &count, &model);
+        if (r >= 0)
+                r = sd_bus_message_read_strv(msg, &addresses);
+        if (r < 0)
+                return r;
+        p.gpus = count;
+        p.gpu_model = isempty(model) ? NULL : model;
+        p.gpu_addresses = addresses;
+        r = instance_add_gpus(userdata, &p, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_remove_gpus(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_strv_free_ char **addresses = NULL;
+        int r;
+
+        r = sd_bus_message_read_strv(msg, &addresses);
+        if (r < 0)
+                return r;
+        r = instance_remove_gpus(userdata, addresses, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
 static int method_get_xml(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         char *xml = NULL;
         int r;
@@ -126,6 +160,10 @@ const sd_bus_vtable instance_vtable[] = {
         SD_BUS_METHOD("ForceOff", NULL, NULL, method_force_off, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Delete", NULL, NULL, method_delete, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetXML", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", xml), method_get_xml,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AddGPUs", SD_BUS_ARGS("u", count, "s", model, "as", addresses), SD_BUS_NO_RESULT,
+                                method_add_gpus, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RemoveGPUs", SD_BUS_ARGS("as", addresses), SD_BUS_NO_RESULT, method_remove_gpus,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };

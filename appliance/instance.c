@@ -998,3 +998,152 @@ int instance_get_xml(Instance *i, char **ret, sd_bus_error *error) {
         *ret = xml;
         return 0;
 }
+
+/* ---------------------------------------------------------------------------------- GPUs */
+
+static int instance_require_stopped(Instance *i, const char *what, sd_bus_error *error) {
+        if (i->state != INSTANCE_STOPPED && i->state != INSTANCE_CRASHED)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_STATE,
+                                         "Instance '%s' is %s; stop it before %s its GPUs ('arkctl vm stop %s').",
+                                         i->name, instance_state_to_string(i->state), what, i->name);
+        return 0;
+}
+
+/* Makes `gpus` the instance's GPU list in the store (claims already changed in the open
+ * transaction by the caller) and on the hypervisor. On failure the old list stays. */
+static int instance_switch_gpus(Instance *i, DbTransaction *tx, char ***gpus, sd_bus_error *error) {
+        Manager *m = i->manager;
+        char **old = i->gpus;
+        int r;
+
+        i->gpus = *gpus;
+        r = hypervisor_define(m, i, error);
+        if (r >= 0) {
+                r = db_transaction_commit(tx);
+                if (r < 0) {
+                        sd_bus_error e = SD_BUS_ERROR_NULL;
+
+                        i->gpus = old;
+                        (void) hypervisor_define(m, i, &e); /* back to what the store still says */
+                        sd_bus_error_free(&e);
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to store the GPUs of '%s': %s.",
+                                                 i->name, db_errmsg(m->db));
+                }
+        }
+        if (r < 0) {
+                i->gpus = old;
+                return r;
+        }
+        *gpus = old; /* the caller frees the old list */
+        (void) sd_bus_emit_properties_changed(m->bus, i->path, ARK_BUS_IFACE_INSTANCE, "GPUs", NULL);
+        return 0;
+}
+
+int instance_add_gpus(Instance *i, const InstanceCreateParams *p, sd_bus_error *error) {
+        _cleanup_transaction_ DbTransaction tx = {};
+        _cleanup_strv_free_ char **picked = NULL, **merged = NULL;
+        Manager *m = i->manager;
+        int r;
+
+        r = hypervisor_require(m, error);
+        if (r < 0)
+                return r;
+        r = instance_require_stopped(i, "adding", error);
+        if (r < 0)
+                return r;
+        if (p->gpus == 0 && !p->gpu_model && strv_length(p->gpu_addresses) == 0)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Say which GPUs to add: a count, a model or addresses.");
+        if (p->gpus > DOMAIN_GPUS_MAX || strv_length(p->gpu_addresses) > DOMAIN_GPUS_MAX)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "A VM can have at most %d GPUs.",
+                                         DOMAIN_GPUS_MAX);
+        for (char **a = p->gpu_addresses; a && *a; a++) {
+                if (!pci_address_is_canonical(*a))
+                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                                 "GPU address '%.40s' is not a PCI address like 0000:3b:00.0.", *a);
+                if (strv_contains(i->gpus, *a))
+                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Instance '%s' has GPU %s already.",
+                                                 i->name, *a);
+        }
+        r = instance_pick_gpus(m, p, &picked, error);
+        if (r < 0)
+                return r;
+        if (strv_length(i->gpus) + strv_length(picked) > DOMAIN_GPUS_MAX)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "A VM can have at most %d GPUs.",
+                                         DOMAIN_GPUS_MAX);
+        if (strv_copy(&merged, i->gpus) < 0)
+                return -ENOMEM;
+        for (char **g = picked; g && *g; g++)
+                if (strv_extend(&merged, *g) < 0)
+                        return -ENOMEM;
+        strv_sort(merged);
+
+        r = db_transaction_begin(m->db, &tx);
+        for (char **g = picked; r >= 0 && g && *g; g++)
+                r = store_claim_insert(m->db, *g, i->id, now_usec(CLOCK_REALTIME));
+        if (r == -EEXIST)
+                return sd_bus_error_setf(error, ARK_ERROR_IN_USE, "A GPU asked for is claimed already.");
+        if (r < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to claim GPUs for '%s': %s.", i->name,
+                                         db_errmsg(m->db));
+        r = instance_switch_gpus(i, &tx, &merged, error);
+        if (r < 0)
+                return r;
+        for (char **g = picked; g && *g; g++) {
+                accelerator_set_claim(m, *g, i->name);
+                log_info("Added GPU %s to instance '%s'.", *g, i->name);
+        }
+        return 0;
+}
+
+int instance_remove_gpus(Instance *i, char **addresses, sd_bus_error *error) {
+        _cleanup_transaction_ DbTransaction tx = {};
+        _cleanup_strv_free_ char **keep = NULL, **gone = NULL;
+        Manager *m = i->manager;
+        int r;
+
+        r = hypervisor_require(m, error);
+        if (r < 0)
+                return r;
+        r = instance_require_stopped(i, "removing", error);
+        if (r < 0)
+                return r;
+        for (char **a = addresses; a && *a; a++)
+                if (!strv_contains(i->gpus, *a))
+                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                                 "%.40s is not one of the GPUs of instance '%s'%s%s.", *a, i->name,
+                                                 i->gpus ? "; it has " : " (it has none)",
+                                                 i->gpus ? i->gpus[0] : "");
+        for (char **g = i->gpus; g && *g; g++) {
+                bool drop = strv_length(addresses) == 0 || strv_contains(addresses, *g);
+
+                if (strv_extend(drop ? &gone : &keep, *g) < 0)
+                        return -ENOMEM;
+        }
+        if (!gone)
+                return 0; /* it has none: as asked */
+
+        r = db_transaction_begin(m->db, &tx);
+        for (char **g = gone; r >= 0 && *g; g++)
+                r = store_claim_delete(m->db, *g);
+        if (r < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to release the GPUs of '%s': %s.",
+                                         i->name, db_errmsg(m->db));
+        r = instance_switch_gpus(i, &tx, &keep, error);
+        if (r < 0)
+                return r;
+        for (char **g = gone; *g; g++) {
+                Accelerator *a = manager_find_accelerator(m, *g);
+
+                accelerator_set_claim(m, *g, NULL);
+                log_info("Removed GPU %s from instance '%s'.", *g, i->name);
+                if (a && !strv_contains(m->config.vfio_at_boot, *g)) {
+                        const char *functions[PASSTHROUGH_FUNCTIONS_MAX];
+                        size_t n = passthrough_functions(a, functions, ELEMENTSOF(functions));
+
+                        for (size_t f = 0; f < n; f++)
+                                (void) vfio_release(m->config.sysfs_root, functions[f]);
+                }
+        }
+        return 0;
+}

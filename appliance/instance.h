@@ -86,6 +86,11 @@ int instance_stop(Instance *i, unsigned timeout_sec, sd_bus_message *reply_to, s
 int instance_force_off(Instance *i, sd_bus_error *error);
 int instance_delete(Instance *i, sd_bus_error *error);
 int instance_get_xml(Instance *i, char **ret, sd_bus_error *error);
+/* GPUs of a stopped instance: added as CreateInstance picks them (p->gpus, gpu_model,
+ * gpu_addresses), removed by address (NULL or empty: all). The claims and the redefined domain
+ * change together or not at all. */
+int instance_add_gpus(Instance *i, const InstanceCreateParams *p, sd_bus_error *error);
+int instance_remove_gpus(Instance *i, char **addresses, sd_bus_error *error);
 
 /* Builds the domain XML from the stored spec. */
 int instance_build_xml(Instance *i, char **ret);

@@ -36,6 +36,7 @@ uint32_t arg_gpus = 0;
 const char *arg_gpu_model = NULL;
 char **arg_gpu_addresses = NULL;
 const char *arg_reason = NULL;
+bool arg_all = false;
 
 typedef struct Verb {
         const char *noun;
@@ -69,6 +70,7 @@ static const Verb verbs[] = {
         { "vm", "start", "NAME", 1, 1, 0, verb_vm_start },
         { "vm", "stop", "NAME", 1, 1, OPT_FORCE | OPT_TIMEOUT, verb_vm_stop },
         { "vm", "delete", "NAME", 1, 1, 0, verb_vm_delete },
+        { "vm", "gpu", "add|remove NAME", 2, 2, OPT_GPUS | OPT_GPU_MODEL | OPT_GPU | OPT_ALL, verb_vm_gpu },
         { "help", NULL, NULL, 0, 0, 0, verb_help },
 };
 
@@ -93,6 +95,7 @@ enum {
         ARG_GPU_MODEL,
         ARG_GPU,
         ARG_REASON,
+        ARG_ALL,
 };
 
 static const struct option options[] = {
@@ -118,6 +121,7 @@ static const struct option options[] = {
         { "gpu-model", required_argument, NULL, ARG_GPU_MODEL },
         { "gpu", required_argument, NULL, ARG_GPU },
         { "reason", required_argument, NULL, ARG_REASON },
+        { "all", no_argument, NULL, ARG_ALL },
         {}
 };
 
@@ -134,7 +138,7 @@ static const struct {
         { OPT_XML, "--xml" },                 { OPT_FORCE, "--force" },
         { OPT_TIMEOUT, "--timeout" },         { OPT_GPUS, "--gpus" },
         { OPT_GPU_MODEL, "--gpu-model" },     { OPT_GPU, "--gpu" },
-        { OPT_REASON, "--reason" },
+        { OPT_REASON, "--reason" },           { OPT_ALL, "--all" },
 };
 
 int usage_error(const char *format, ...) {
@@ -220,6 +224,8 @@ static void help(void) {
                "  vm start NAME\n"
                "  vm stop NAME [--force] [--timeout SECONDS]\n"
                "  vm delete NAME\n"
+               "  vm gpu add NAME [--gpus N] [--gpu-model MODEL] [--gpu ADDRESS]...\n"
+               "  vm gpu remove NAME --gpu ADDRESS... | --all\n"
                "  help                       show this help\n"
                "\n"
                "Options (anywhere on the command line):\n"
@@ -464,6 +470,10 @@ static int parse_argv(int argc, char *argv[], const Verb **ret_verb, char ***ret
                         arg_given |= OPT_GPU;
                         break;
                 }
+                case ARG_ALL:
+                        arg_all = true;
+                        arg_given |= OPT_ALL;
+                        break;
                 case ARG_REASON:
                         arg_reason = optarg;
                         arg_given |= OPT_REASON;

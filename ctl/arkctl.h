@@ -43,6 +43,7 @@ typedef enum VerbOption {
         OPT_GPU_MODEL = 1 << 14,
         OPT_GPU = 1 << 15,
         OPT_REASON = 1 << 16,
+        OPT_ALL = 1 << 17,
 } VerbOption;
 
 extern OutputMode arg_output;
@@ -66,6 +67,7 @@ extern uint32_t arg_gpus;
 extern const char *arg_gpu_model;
 extern char **arg_gpu_addresses; /* --gpu, repeatable */
 extern const char *arg_reason;
+extern bool arg_all;
 
 /* Prints "arkctl: <sentence>" to stderr and returns EXIT_USAGE. */
 int usage_error(const char *format, ...) _printf_(1, 2);
@@ -112,6 +114,7 @@ int verb_status(char **args);
 int verb_host_show(char **args);
 int verb_host_accelerators(char **args);
 int verb_host_check(char **args);
+int verb_vm_gpu(char **args);
 int verb_accelerator_reserve(char **args);
 int verb_accelerator_quarantine(char **args);
 int verb_accelerator_release(char **args);

@@ -477,3 +477,61 @@ int verb_vm_delete(char **args) {
                 printf("Deleted VM '%s'.\n", args[0]);
         return 0;
 }
+
+/* vm gpu add|remove NAME: GPUs of a stopped VM. */
+int verb_vm_gpu(char **args) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_free_ char *path = NULL;
+        const char *action = args[0], *name = args[1];
+        bool add = streq(action, "add");
+        int r;
+
+        if (!add && !streq(action, "remove"))
+                return usage_error("'vm gpu' takes add or remove, not '%s'", action);
+        if (add && arg_all)
+                return usage_error("--all applies to 'vm gpu remove' only");
+        if (add && !(arg_given & (OPT_GPUS | OPT_GPU_MODEL | OPT_GPU)))
+                return usage_error("'vm gpu add' needs --gpus, --gpu-model or --gpu");
+        if (!add && (arg_given & (OPT_GPUS | OPT_GPU_MODEL)))
+                return usage_error("'vm gpu remove' takes --gpu ADDRESS... or --all");
+        if (!add && !arg_all && !arg_gpu_addresses)
+                return usage_error("'vm gpu remove' needs --gpu ADDRESS... or --all");
+        if (!add && arg_all && arg_gpu_addresses)
+                return usage_error("give --gpu or --all, not both");
+
+        r = ctl_bus_open(&bus);
+        if (r < 0)
+                return r;
+        r = ctl_get_object(bus, "GetInstance", name, ARK_BUS_IFACE_INSTANCE, &path, NULL);
+        if (r < 0)
+                return r;
+        r = ctl_new_call(bus, path, ARK_BUS_IFACE_INSTANCE, add ? "AddGPUs" : "RemoveGPUs", &m);
+        if (r < 0)
+                return r;
+        if (add)
+                r = sd_bus_message_append(m, "us", arg_gpus, strempty(arg_gpu_model));
+        if (r >= 0)
+                r = sd_bus_message_append_strv(m, arg_gpu_addresses);
+        if (r < 0)
+                return ctl_log_call_error(r, NULL, add ? "AddGPUs" : "RemoveGPUs");
+        r = ctl_send(bus, m, CTL_SLOW_CALL_USEC, NULL);
+        if (r < 0)
+                return r;
+        if (arg_output == OUTPUT_JSON)
+                return show_instance(bus, name);
+        {
+                _cleanup_(json_decrefp) json_t *props = NULL;
+                json_t *g;
+                size_t k;
+
+                r = ctl_get_object(bus, "GetInstance", name, ARK_BUS_IFACE_INSTANCE, NULL, &props);
+                if (r < 0)
+                        return r;
+                printf("VM '%s' has %s", name, json_array_size(json_object_get(props, "GPUs")) == 0 ? "no GPUs" : "GPUs");
+                json_array_foreach(json_object_get(props, "GPUs"), k, g)
+                        printf("%s%s", k == 0 ? " " : ", ", strempty(json_string_value(g)));
+                printf(".\n");
+        }
+        return 0;
+}

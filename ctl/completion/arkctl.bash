@@ -99,7 +99,7 @@ _arkctl() {
         host) verbs="show accelerators check" ;;
         accelerator) verbs="reserve quarantine release" ;;
         tenant) verbs="create list show delete" ;;
-        vm) verbs="create list show start stop delete" ;;
+        vm) verbs="create list show start stop delete gpu" ;;
     esac
     case "$noun $verb" in
         "tenant create") options="--description" ;;
@@ -108,6 +108,7 @@ _arkctl() {
         "accelerator reserve"|"accelerator quarantine") options="--reason" ;;
         "vm show") options="--xml" ;;
         "vm stop") options="--force --timeout" ;;
+        "vm gpu") options="--gpus --gpu-model --gpu --all" ;;
     esac
 
     if [[ "$cur" == -* ]]; then
@@ -128,7 +129,11 @@ _arkctl() {
                     COMPREPLY=($(compgen -W "$(_arkctl_accelerators)" -- "$cur")) ;;
                 "vm show"|"vm start"|"vm stop"|"vm delete")
                     COMPREPLY=($(compgen -W "$(_arkctl_names vm)" -- "$cur")) ;;
+                "vm gpu")
+                    COMPREPLY=($(compgen -W "add remove" -- "$cur")) ;;
             esac ;;
+        3)
+            [ "$noun $verb" = "vm gpu" ] && COMPREPLY=($(compgen -W "$(_arkctl_names vm)" -- "$cur")) ;;
     esac
     return 0
 }

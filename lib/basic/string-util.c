@@ -220,3 +220,13 @@ int strv_copy(char ***dst, char *const *src) {
         *dst = l;
         return 0;
 }
+
+static int compare_strings(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+char **strv_sort(char **l) {
+        if (l)
+                qsort(l, strv_length(l), sizeof(char *), compare_strings);
+        return l;
+}

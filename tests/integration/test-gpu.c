@@ -545,6 +545,64 @@ static void test_conflicts_from_domains(void **state) {
         json_decref(list);
 }
 
+/* GPUs added to and removed from a stopped VM: claims and domain change together; a running VM
+ * is refused; a removed GPU is free again; the change survives kill -9. */
+static void test_gpu_add_remove(void **state) {
+        _cleanup_free_ char *xml = NULL, *msg = NULL, *path = NULL;
+        json_t *gpus, *list;
+
+        assert_arkctl(&H, 0, NULL, "vm", "create", "grow", "--tenant", "risk", "--vcpus", "4", "--memory", "8G");
+        assert_arkctl(&H, 0, "VM 'grow' has GPUs 0000:18:00.0, 0000:2a:00.0.", "vm", "gpu", "add", "grow", "--gpu",
+                      "0000:2a:00.0", "--gpu", "0000:18:00.0");
+        assert_arkctl(&H, 0, NULL, "vm", "gpu", "add", "grow", "--gpus", "1");
+        gpus = vm_gpus("grow");
+        assert_int_equal(json_array_size(gpus), 3);
+        json_decref(gpus);
+        xml = itest_arkctl_expect(&H, 0, NULL, "vm", "show", "grow", "--xml", NULL);
+        assert_non_null(strstr(xml, "<controller type='pci' index='3' model='pcie-root-port'/>"));
+        assert_non_null(strstr(xml, "<loader readonly='yes' type='pflash'>"));
+        validate_xml(xml);
+
+        /* Running: refused, nothing changed. */
+        assert_arkctl(&H, 0, NULL, "vm", "start", "grow");
+        assert_arkctl(&H, 1, "stop it before adding its GPUs", "vm", "gpu", "add", "grow", "--gpus", "1");
+        assert_arkctl(&H, 1, "stop it before removing its GPUs", "vm", "gpu", "remove", "grow", "--all");
+        assert_arkctl(&H, 0, NULL, "vm", "stop", "grow");
+
+        /* Usage and bad input. */
+        assert_arkctl(&H, 2, "needs --gpu ADDRESS... or --all", "vm", "gpu", "remove", "grow");
+        assert_arkctl(&H, 2, "takes add or remove", "vm", "gpu", "swap", "grow");
+        assert_arkctl(&H, 1, "has GPU 0000:18:00.0 already", "vm", "gpu", "add", "grow", "--gpu", "0000:18:00.0");
+        assert_arkctl(&H, 1, "0000:db:00.0 is not one of the GPUs of instance 'grow'", "vm", "gpu", "remove", "grow",
+                      "--gpu", "0000:db:00.0");
+        assert_true(sd_bus_path_encode(ARK_BUS_PREFIX_INSTANCE, "grow", &path) >= 0);
+        msg = itest_call_expect_error(&H, path, ARK_BUS_IFACE_INSTANCE, "AddGPUs", ARK_ERROR_NO_CAPACITY, "usas", 6,
+                                      "", 0);
+        assert_non_null(strstr(msg, "6 asked for, 5 can be given out (3 claimed by VMs"));
+
+        assert_arkctl(&H, 0, "VM 'grow' has GPUs 0000:2a:00.0", "vm", "gpu", "remove", "grow", "--gpu", "0000:18:00.0");
+        list = accelerators();
+        assert_string_equal(claim_state(list, "0000:18:00.0"), "free");
+        assert_string_equal(jstr(accelerator(list, "0000:2a:00.0"), "claimed_by"), "grow");
+        json_decref(list);
+
+        /* The store has it: kill -9 and back. */
+        assert_int_equal(harness_stop_arkd(&H, SIGKILL), 128 + SIGKILL);
+        assert_int_equal(harness_start_arkd(&H, NULL), 0);
+        gpus = vm_gpus("grow");
+        assert_int_equal(json_array_size(gpus), 2);
+        json_decref(gpus);
+
+        assert_arkctl(&H, 0, "VM 'grow' has no GPUs.", "vm", "gpu", "remove", "grow", "--all");
+        free(xml);
+        xml = itest_arkctl_expect(&H, 0, NULL, "vm", "show", "grow", "--xml", NULL);
+        assert_null(strstr(xml, "<hostdev"));
+        list = accelerators();
+        for (size_t k = 0; k < json_array_size(list); k++)
+                assert_string_equal(jstr(json_array_get(list, k), "claim_state"), "free");
+        json_decref(list);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_prestate_setup_teardown(test_two_gpus_one_node, setup_host, teardown_host, "dgx-h100"),
@@ -553,6 +611,7 @@ int main(void) {
                                                          "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_holds, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_config_and_vfio, setup_host, teardown_host, "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_gpu_add_remove, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_conflicts_from_domains, setup_host, teardown_host,
                                                          "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_ws_rtx, setup_host, teardown_host, "ws-rtx"),
