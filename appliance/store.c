@@ -300,11 +300,12 @@ int store_claim_insert(sqlite3 *db, const char *address, int64_t instance_id, ui
         return r == -EBUSY ? -ENOENT : r; /* foreign key: no such instance */
 }
 
-int store_claim_delete(sqlite3 *db, const char *address) {
+/* Runs a "DELETE ... WHERE address = ?" statement; -ENOENT when it deleted nothing. */
+static int delete_by_address(sqlite3 *db, const char *sql, const char *address) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
 
-        r = db_prepare(db, "DELETE FROM claims WHERE address = ?", &st);
+        r = db_prepare(db, sql, &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, address, -1, SQLITE_TRANSIENT);
@@ -312,6 +313,10 @@ int store_claim_delete(sqlite3 *db, const char *address) {
         if (r < 0)
                 return r;
         return sqlite3_changes(db) > 0 ? 0 : -ENOENT;
+}
+
+int store_claim_delete(sqlite3 *db, const char *address) {
+        return delete_by_address(db, "DELETE FROM claims WHERE address = ?", address);
 }
 
 int store_claim_foreach(sqlite3 *db, StoreClaimFunc cb, void *userdata) {
@@ -349,17 +354,7 @@ int store_hold_set(sqlite3 *db, const char *address, const char *state, const ch
 }
 
 int store_hold_clear(sqlite3 *db, const char *address) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r;
-
-        r = db_prepare(db, "DELETE FROM accelerator_holds WHERE address = ?", &st);
-        if (r < 0)
-                return r;
-        sqlite3_bind_text(st, 1, address, -1, SQLITE_TRANSIENT);
-        r = step_done(st);
-        if (r < 0)
-                return r;
-        return sqlite3_changes(db) > 0 ? 0 : -ENOENT;
+        return delete_by_address(db, "DELETE FROM accelerator_holds WHERE address = ?", address);
 }
 
 int store_hold_foreach(sqlite3 *db, StoreHoldFunc cb, void *userdata) {
