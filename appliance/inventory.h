@@ -45,6 +45,7 @@ typedef struct Accelerator {
         char *driver;                        /* bound driver, NULL when unbound */
         uint64_t bar64_bytes, bar32_bytes;   /* its own memory BARs (see PciFunction) */
         uint64_t bar64_max;
+        char *health;                        /* why it is unhealthy (fatal AER errors, link down); NULL = healthy */
         char *root_port;                     /* the root port it hangs off, NULL on a root bus */
         char *switch_port;                   /* upstream port of the PCIe switch it sits behind, NULL
                                               * when it is directly on a root port */
@@ -57,8 +58,9 @@ typedef struct Accelerator {
         bool hold_from_config;               /* reserved by ReservedAccelerators=, not by the admin */
 } Accelerator;
 
-/* "free", "claimed", "reserved" or "quarantined" (a hold wins over a claim: a quarantined GPU
- * stays with its VM until the VM lets it go, but is not handed out again). */
+/* "free", "claimed", "reserved", "quarantined" or "unhealthy": the admin's hold first, then the
+ * device's health, then a claim (a quarantined or unhealthy GPU stays with its VM until the VM
+ * lets it go, but is not handed out again). */
 const char *accelerator_claim_state(const Accelerator *a);
 
 /* Scans <sysfs_root>/sys/bus/pci/devices and returns every accelerator (display/3D controller, class

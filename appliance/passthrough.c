@@ -109,6 +109,11 @@ PassthroughVerdict passthrough_check(const Accelerator *a, const Accelerator *al
                          isempty(a->hold_reason) ? "" : ")");
                 return PASSTHROUGH_HELD;
         }
+        if (a->iommu_group >= 0 && a->health) {
+                snprintf(buf, l, "%s (%s) is unhealthy: %s; check it (kernel log, vendor tools) before giving it to "
+                         "a VM", a->address, a->model, a->health);
+                return PASSTHROUGH_UNHEALTHY;
+        }
         if (a->iommu_group >= 0 && a->claimed_by) {
                 snprintf(buf, l, "%s (%s) is claimed by instance '%s'", a->address, a->model, a->claimed_by);
                 return PASSTHROUGH_HELD;

@@ -14,6 +14,7 @@ typedef enum PassthroughVerdict {
         PASSTHROUGH_OK,
         PASSTHROUGH_NOT_READY,   /* the host cannot pass anything through (IOMMU off) */
         PASSTHROUGH_HELD,        /* claimed by an instance, reserved or quarantined */
+        PASSTHROUGH_UNHEALTHY,   /* fatal PCIe errors, link down */
         PASSTHROUGH_GROUP,       /* its IOMMU group holds a device that must stay with the host */
 } PassthroughVerdict;
 

@@ -512,6 +512,7 @@ void accelerator_done(Accelerator *a) {
         free(a->link_speed);
         free(a->max_link_speed);
         free(a->driver);
+        free(a->health);
         free(a->root_port);
         free(a->switch_port);
         free(a->claimed_by);
@@ -544,6 +545,30 @@ static bool is_accelerator(uint16_t vendor, uint16_t device, uint32_t class) {
         if (vendor == VENDOR_HUAWEI && (device & 0xf000) != 0xd000)
                 return false;
         return true;
+}
+
+/* The sentence saying why the device is unhealthy, or NULL: fatal uncorrectable errors the
+ * kernel's AER counted since boot, or a link that is down. */
+static int read_health(const char *root, const Accelerator *a, char **ret) {
+        _cleanup_free_ char *rel = function_attr(a->address, "aer_dev_fatal"), *p = NULL, *text = NULL;
+        const char *t;
+
+        *ret = NULL;
+        if (!rel || !(p = sysfs_path(root, rel)))
+                return -ENOMEM;
+        if (read_full_file(p, &text, NULL) >= 0 && (t = strstr(text, "TOTAL_ERR_FATAL "))) {
+                unsigned long long n = strtoull(t + strlen("TOTAL_ERR_FATAL "), NULL, 10);
+
+                if (n > 0) {
+                        *ret = strprintf("%llu fatal PCIe error%s reported since boot (AER)", n, n == 1 ? "" : "s");
+                        return *ret ? 0 : -ENOMEM;
+                }
+        }
+        if (a->max_link_width > 0 && a->link_width == 0 && a->link_speed) {
+                *ret = strdup("its PCIe link is down");
+                return *ret ? 0 : -ENOMEM;
+        }
+        return 0;
 }
 
 static int accelerator_read(const char *root, const char *address, uint16_t vendor, uint16_t device,
@@ -593,6 +618,9 @@ static int accelerator_read(const char *root, const char *address, uint16_t vend
         if (r < 0)
                 return r;
         read_bars(root, address, &a.bar64_bytes, &a.bar32_bytes, &a.bar64_max);
+        r = read_health(root, &a, &a.health);
+        if (r < 0)
+                return r;
         r = read_topology(root, address, &a.root_port, &a.switch_port);
         if (r < 0)
                 return r;
@@ -915,5 +943,8 @@ int sysfs_read_cpu_model(const char *sysfs_root, char **ret) {
 const char *accelerator_claim_state(const Accelerator *a) {
         if (a->hold)
                 return a->hold;
+        if (a->health)
+                return "unhealthy";
         return a->claimed_by ? "claimed" : "free";
 }
+

@@ -399,6 +399,17 @@ int readiness_check_accelerator(const ReadinessInput *in, const Accelerator *a, 
         if (r < 0)
                 return r;
 
+        /* Health */
+        snprintf(remedy, sizeof(remedy),
+                 "check the GPU (kernel log: AER and Xid messages; vendor tools), reseat or replace it, and "
+                 "quarantine it meanwhile: arkctl accelerator quarantine %s", a->address);
+        if (a->health)
+                r = add(l, a->address, "health", CHECK_NOT_READY, remedy, "unhealthy: %s", a->health);
+        else
+                r = add(l, a->address, "health", CHECK_READY, NULL, "no fatal PCIe errors, link up");
+        if (r < 0)
+                return r;
+
         /* Driver */
         vga_rel = strprintf(PCI_DEVICES_DIR "/%s/boot_vga", a->address);
         reset_rel = strprintf(PCI_DEVICES_DIR "/%s/reset_method", a->address);

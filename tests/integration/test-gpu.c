@@ -404,10 +404,13 @@ static void test_config_and_vfio(void **state) {
                                            "[Hardware]\nReservedAccelerators=0000:db:00.0\nVfioAtBoot=0000:ba:00.0\n",
                                            WRITE_CREATE),
                          0);
-        /* 9a:00.0 was left on vfio-pci (a VM that crashed, or bound by hand). */
+        /* 9a:00.0 was left on vfio-pci (a VM that crashed, or bound by hand); ab:00.0 had fatal
+         * PCIe errors. */
         assert_int_equal(harness_sh(&out, &err, "ln -sfn ../../../../bus/pci/drivers/vfio-pci "
-                                                "'%s/sys/bus/pci/devices/0000:9a:00.0/driver'",
-                                    H.sysfs_root),
+                                                "'%s/sys/bus/pci/devices/0000:9a:00.0/driver' && "
+                                                "sed -i 's/^TOTAL_ERR_FATAL 0/TOTAL_ERR_FATAL 2/' "
+                                                "'%s/sys/bus/pci/devices/0000:ab:00.0/aer_dev_fatal'",
+                                    H.sysfs_root, H.sysfs_root),
                          0);
         assert_int_equal(harness_start_arkd(&H, "--config", conf, NULL), 0);
 
@@ -417,6 +420,13 @@ static void test_config_and_vfio(void **state) {
         json_decref(list);
         assert_arkctl(&H, 1, "reserved by ReservedAccelerators= in the configuration", "accelerator", "release",
                       "0000:db:00.0");
+        /* Unhealthy: shown so, and not handed out. */
+        list = accelerators();
+        assert_string_equal(claim_state(list, "0000:ab:00.0"), "unhealthy");
+        json_decref(list);
+        assert_arkctl(&H, 1, "0000:ab:00.0 (NVIDIA H100 SXM5 80GB) is unhealthy: 2 fatal PCIe errors reported since boot",
+                      "vm", "create", "sick", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu",
+                      "0000:ab:00.0");
 
         /* VfioAtBoot: override, unbind from nvidia, probe. */
         out = mfree(out);

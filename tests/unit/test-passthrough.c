@@ -87,6 +87,13 @@ static void test_held(void **state) {
         a->hold_reason = mfree(a->hold_reason);
         expect(&h, "0000:2a:00.0", NULL, PASSTHROUGH_HELD, "is quarantined");
         expect(&h, "0000:3a:00.0", NULL, PASSTHROUGH_OK, NULL);
+        a = by_address(&h, "0000:3a:00.0");
+        a->health = strdup("its PCIe link is down");
+        expect(&h, "0000:3a:00.0", NULL, PASSTHROUGH_UNHEALTHY, "0000:3a:00.0 (NVIDIA H100 SXM5 80GB) is unhealthy: its PCIe link is down");
+        assert_string_equal(accelerator_claim_state(a), "unhealthy");
+        /* The admin's hold says more than the health. */
+        a->hold = strdup("quarantined");
+        assert_string_equal(accelerator_claim_state(a), "quarantined");
 }
 
 /* The 2080 Ti shares the chipset's group with the NIC that carries the management network; the

@@ -133,7 +133,8 @@ static void test_dgx_ready(void **state) {
         expect(&h, "0000:9a:00.0", "numa", CHECK_READY, "node 1 (CPUs 56-111,168-223)");
         expect(&h, "0000:18:00.0", "link", CHECK_READY, "32.0 GT/s PCIe x16");
         assert_false(check_list_has_not_ready(&h.l, NULL));
-        assert_int_equal(h.l.n, 7 + 8 * 7);
+        expect(&h, "0000:18:00.0", "health", CHECK_READY, "no fatal PCIe errors");
+        assert_int_equal(h.l.n, 7 + 8 * 8);
 }
 
 static void test_ws_rtx(void **state) {
@@ -220,7 +221,9 @@ static void test_broken_gpu(void **state) {
 
         /* The kernel knows no reset for one GPU; another has no NUMA node on a two-node host. */
         host_load_edited(&h, "dgx-h100", ": > sys/bus/pci/devices/0000:2a:00.0/reset_method && "
-                                         "echo -1 > sys/bus/pci/devices/0000:3a:00.0/numa_node");
+                                         "echo -1 > sys/bus/pci/devices/0000:3a:00.0/numa_node && "
+                                         "sed -i 's/^TOTAL_ERR_FATAL 0/TOTAL_ERR_FATAL 3/' "
+                                         "sys/bus/pci/devices/0000:ab:00.0/aer_dev_fatal");
         a = &h.a[3];
         assert_string_equal(a->address, "0000:5d:00.0");
         a->hold = strdup("quarantined");
@@ -231,6 +234,9 @@ static void test_broken_gpu(void **state) {
         expect(&h, "0000:3a:00.0", "numa", CHECK_ADVICE, "no NUMA node for it");
         expect(&h, "0000:5d:00.0", "claim", CHECK_NOT_READY, "quarantined (Xid 79: fell off the bus)");
         expect(&h, "0000:9a:00.0", "claim", CHECK_READY, "claimed by instance 'train-1'");
+        expect(&h, "0000:ab:00.0", "health", CHECK_NOT_READY, "unhealthy: 3 fatal PCIe errors reported since boot (AER)");
+        assert_non_null(strstr(find(&h, "0000:ab:00.0", "health")->remedy, "arkctl accelerator quarantine 0000:ab:00.0"));
+        assert_string_equal(accelerator_claim_state(&h.a[5]), "unhealthy");
         assert_true(check_list_has_not_ready(&h.l, "0000:2a:00.0"));
         assert_false(check_list_has_not_ready(&h.l, "0000:9a:00.0"));
 }
