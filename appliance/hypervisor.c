@@ -550,6 +550,11 @@ static void reconcile_domain_gpus(Manager *m, virDomainPtr dom, const char *name
 
                 if (!a || (i && strv_contains(i->gpus, *h)))
                         continue;
+                /* Withheld while a domain holds it outside the claims: handing it to a VM now would
+                 * give it to two. (A claimed one is given twice already; that is reported.) */
+                if (!a->claimed_by && !a->conflict)
+                        a->conflict = strprintf("%s domain '%s'", i ? "the Ark" : orphan ? "the orphan" : "the non-Ark",
+                                                name);
                 if (i)
                         manager_conflict_add(m, *h,
                                              "domain '%s' passes through %s, which the store does not give instance "
@@ -677,6 +682,14 @@ int hypervisor_reconcile(Manager *m) {
                 virDomainFree(doms[k]);
         free(doms);
 
+        /* Conflicts may have changed what each accelerator's state is. */
+        for (size_t k = 0; k < m->n_accelerators; k++) {
+                _cleanup_free_ char *path = NULL;
+
+                if (sd_bus_path_encode(ARK_BUS_PREFIX_ACCELERATOR, m->accelerators[k].address, &path) >= 0)
+                        (void) sd_bus_emit_properties_changed(m->bus, path, ARK_BUS_IFACE_ACCELERATOR, "ClaimState",
+                                                              NULL);
+        }
         m->last_reconcile_usec = now_usec(CLOCK_REALTIME);
         (void) sd_bus_emit_properties_changed(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "LastReconcile", "Orphans",
                                               "Conflicts", NULL);

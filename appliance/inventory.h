@@ -56,10 +56,12 @@ typedef struct Accelerator {
         char *hold;                          /* "reserved" or "quarantined", NULL = none */
         char *hold_reason;
         bool hold_from_config;               /* reserved by ReservedAccelerators=, not by the admin */
+        char *conflict;                      /* a domain passes it through although no claim says so:
+                                              * which one; it is not handed out while this lasts */
 } Accelerator;
 
-/* "free", "claimed", "reserved", "quarantined" or "unhealthy": the admin's hold first, then the
- * device's health, then a claim (a quarantined or unhealthy GPU stays with its VM until the VM
+/* "free", "claimed", "reserved", "quarantined", "conflict" (a domain holds it outside Ark's claims)
+ * or "unhealthy": the admin's hold first, then a conflict, the device's health, a claim (a quarantined or unhealthy GPU stays with its VM until the VM
  * lets it go, but is not handed out again). */
 const char *accelerator_claim_state(const Accelerator *a);
 

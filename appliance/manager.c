@@ -220,6 +220,8 @@ static int check_claim(const char *address, int64_t instance_id, void *userdata)
 
 int manager_check_claims(Manager *m) {
         manager_conflicts_clear(m);
+        for (size_t k = 0; k < m->n_accelerators; k++)
+                m->accelerators[k].conflict = mfree(m->accelerators[k].conflict);
         return store_claim_foreach(m->db, check_claim, m);
 }
 
@@ -288,7 +290,18 @@ static void manager_apply_hardware_config(Manager *m) {
                         log_warning("VfioAtBoot= names %s, which is not an accelerator on this host.", *addr);
                         continue;
                 }
-                /* Its whole group goes to vfio-pci, or the group cannot be used by VFIO at all. */
+                /* Its whole group goes to vfio-pci, or the group cannot be used by VFIO at all; a
+                 * group that holds a device the host needs (its NIC) is not touched. */
+                {
+                        char why[768], remedy[256];
+
+                        if (passthrough_check_group(a, m->accelerators, m->n_accelerators,
+                                                    m->config.management_interface, why, sizeof(why), remedy,
+                                                    sizeof(remedy)) != PASSTHROUGH_OK) {
+                                log_error("VfioAtBoot=: not binding %s to vfio-pci: %s; %s.", a->address, why, remedy);
+                                continue;
+                        }
+                }
                 n = passthrough_functions(a, functions, ELEMENTSOF(functions));
                 for (size_t k = 0; k < n; k++) {
                         int r = vfio_bind(m->config.sysfs_root, functions[k]);

@@ -109,6 +109,11 @@ PassthroughVerdict passthrough_check(const Accelerator *a, const Accelerator *al
                          isempty(a->hold_reason) ? "" : ")");
                 return PASSTHROUGH_HELD;
         }
+        if (a->iommu_group >= 0 && a->conflict) {
+                snprintf(buf, l, "%s (%s) is passed through by %s although no claim gives it there; it is not handed "
+                         "out until that is resolved (see 'arkctl status')", a->address, a->model, a->conflict);
+                return PASSTHROUGH_HELD;
+        }
         if (a->iommu_group >= 0 && a->health) {
                 snprintf(buf, l, "%s (%s) is unhealthy: %s; check it (kernel log, vendor tools) before giving it to "
                          "a VM", a->address, a->model, a->health);

@@ -513,6 +513,7 @@ void accelerator_done(Accelerator *a) {
         free(a->max_link_speed);
         free(a->driver);
         free(a->health);
+        free(a->conflict);
         free(a->root_port);
         free(a->switch_port);
         free(a->claimed_by);
@@ -943,6 +944,8 @@ int sysfs_read_cpu_model(const char *sysfs_root, char **ret) {
 const char *accelerator_claim_state(const Accelerator *a) {
         if (a->hold)
                 return a->hold;
+        if (a->conflict)
+                return "conflict";
         if (a->health)
                 return "unhealthy";
         return a->claimed_by ? "claimed" : "free";

@@ -392,6 +392,11 @@ int readiness_check_accelerator(const ReadinessInput *in, const Accelerator *a, 
                 r = add(l, a->address, "claim", CHECK_NOT_READY, remedy,
                         "quarantined%s%s%s", isempty(a->hold_reason) ? "" : " (", strempty(a->hold_reason),
                         isempty(a->hold_reason) ? "" : ")");
+        else if (a->conflict)
+                r = add(l, a->address, "claim", CHECK_NOT_READY,
+                        "resolve the conflict (see 'arkctl status'): remove the hostdev from that domain (virsh edit), "
+                        "or delete the domain, then run 'arkctl reconcile'",
+                        "passed through by %s although no claim gives it there", a->conflict);
         else if (a->claimed_by)
                 r = add(l, a->address, "claim", CHECK_READY, NULL, "claimed by instance '%s'", a->claimed_by);
         else

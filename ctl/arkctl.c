@@ -51,6 +51,7 @@ static int verb_help(char **args);
 
 static const Verb verbs[] = {
         { "status", NULL, NULL, 0, 0, 0, verb_status },
+        { "reconcile", NULL, NULL, 0, 0, 0, verb_reconcile },
         { "host", "show", NULL, 0, 0, 0, verb_host_show },
         { "host", "accelerators", NULL, 0, 0, 0, verb_host_accelerators },
         { "host", "check", "ADDRESS", 0, 64, 0, verb_host_check },
@@ -205,6 +206,7 @@ static void help(void) {
                "\n"
                "Commands:\n"
                "  status                     daemon, hypervisor connection, counts, orphans\n"
+               "  reconcile                  compare store and hypervisor now, then show status\n"
                "  host show                  CPUs, memory, NUMA nodes, IOMMU, domain type\n"
                "  host accelerators          accelerators: IOMMU group, NUMA node, link, driver\n"
                "  host check [ADDRESS...]    can the host and its GPUs be passed through; why not\n"

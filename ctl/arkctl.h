@@ -115,6 +115,7 @@ int verb_host_show(char **args);
 int verb_host_accelerators(char **args);
 int verb_host_check(char **args);
 int verb_vm_gpu(char **args);
+int verb_reconcile(char **args);
 int verb_accelerator_reserve(char **args);
 int verb_accelerator_quarantine(char **args);
 int verb_accelerator_release(char **args);

@@ -116,7 +116,29 @@ int verb_status(char **args) {
                 json_array_foreach(c, k, e)
                         strbuf_printf(&b, "%s%s", k > 0 ? "\n" : "", strempty(json_string_value(json_array_get(e, 1))));
                 conflicts = strbuf_steal(&b);
+                if (!isempty(conflicts)) {
+                        char *with_hint = strprintf("%s\n(resolve each by hand: virsh edit the domain, or delete the "
+                                                    "VM; then 'arkctl reconcile')", conflicts);
+                        if (!with_hint)
+                                return ctl_oom();
+                        free(conflicts);
+                        conflicts = with_hint;
+                }
                 table_add_row(t, "Conflicts", isempty(conflicts) ? "none" : conflicts);
         }
         return ctl_print_table(t);
+}
+
+/* arkctl reconcile: compare store and hypervisor now, then show what is left over. */
+int verb_reconcile(char **args) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        r = ctl_bus_open(&bus);
+        if (r < 0)
+                return r;
+        r = ctl_call(bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "Reconcile", CTL_SLOW_CALL_USEC, NULL, NULL);
+        if (r < 0)
+                return r;
+        return verb_status(args);
 }

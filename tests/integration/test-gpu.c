@@ -483,7 +483,7 @@ static const char *hostdev_xml(const char *bus) {
 static void test_conflicts_from_domains(void **state) {
         _cleanup_free_ char *hostxml = NULL, *orig = NULL, *patched = NULL, *uri = NULL, *status = NULL,
                             *plain_id = NULL, *gpu_id = NULL, *domains = NULL, *h1 = NULL;
-        json_t *j, *c, *list;
+        json_t *j, *c, *list, *gpus;
         char *close_tag;
         size_t k;
 
@@ -548,11 +548,38 @@ static void test_conflicts_from_domains(void **state) {
         json_decref(j);
         status = itest_arkctl_expect(&H, 0, NULL, "status", NULL);
         assert_non_null(strstr(status, "Conflicts: "));
-        /* Reported, not resolved: the claims are as the store has them. */
+        /* Reported, not resolved: the claims are as the store has them; but a GPU another domain
+         * holds is not handed out (it would then be in two VMs). */
         list = accelerators();
         assert_string_equal(jstr(accelerator(list, "0000:2a:00.0"), "claimed_by"), "withgpu");
-        assert_string_equal(claim_state(list, "0000:18:00.0"), "free");
+        assert_string_equal(claim_state(list, "0000:18:00.0"), "conflict");
+        assert_string_equal(claim_state(list, "0000:3a:00.0"), "conflict");
         json_decref(list);
+        assert_arkctl(&H, 1, "0000:18:00.0 (NVIDIA H100 SXM5 80GB) is passed through by the Ark domain 'plain' although "
+                             "no claim gives it there",
+                      "vm", "create", "x", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu", "0000:18:00.0");
+        /* Five of eight can go: not 18 and 3a (held by domains), not 2a (claimed). */
+        assert_arkctl(&H, 1, "6 asked for, 5 can be given out", "vm", "create", "x", "--tenant", "risk", "--vcpus", "1",
+                      "--memory", "1G", "--gpus", "6");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "x", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpus",
+                      "5");
+        gpus = vm_gpus("x");
+        for (k = 0; k < json_array_size(gpus); k++) {
+                const char *g = json_string_value(json_array_get(gpus, k));
+                assert_false(streq(g, "0000:18:00.0") || streq(g, "0000:3a:00.0") || streq(g, "0000:2a:00.0"));
+        }
+        json_decref(gpus);
+        /* host check says it and what to do. */
+        free(status);
+        status = NULL;
+        {
+                _cleanup_free_ char *err = NULL;
+                assert_int_equal(harness_sh(&status, &err,
+                                            "COLUMNS=200 ARK_BUS_ADDRESS='%s' '%s/bin/arkctl' host check 0000:3a:00.0",
+                                            H.bus_address, harness_build_dir()),
+                                 1);
+                assert_non_null(strstr(status, "passed through by the non-Ark domain 'foreign'"));
+        }
 }
 
 /* GPUs added to and removed from a stopped VM: claims and domain change together; a running VM
@@ -613,6 +640,30 @@ static void test_gpu_add_remove(void **state) {
         json_decref(list);
 }
 
+/* VfioAtBoot= on a GPU whose group holds the management NIC: nothing is unbound (the host keeps
+ * its network), and the log says why. */
+static void test_vfio_at_boot_blocked(void **state) {
+        _cleanup_free_ char *conf = strprintf("%s/hw.conf", H.tmp), *unbind = NULL, *log = NULL, *file = NULL;
+
+        assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
+        assert_int_equal(harness_writable_sysfs(&H), 0);
+        assert_int_equal(write_string_file(conf, "[Hardware]\nVfioAtBoot=0000:06:00.0 0000:17:00.0\n", WRITE_CREATE),
+                         0);
+        assert_int_equal(harness_start_arkd(&H, "--config", conf, NULL), 0);
+        file = strprintf("%s/sys/bus/pci/drivers/igc/unbind", H.sysfs_root);
+        assert_int_equal(read_full_file(file, &unbind, NULL), 0);
+        assert_string_equal(unbind, "");
+        assert_int_equal(read_full_file(H.arkd_log, &log, NULL), 0);
+        assert_non_null(strstr(log, "VfioAtBoot=: not binding 0000:06:00.0 to vfio-pci: 0000:06:00.0 (NVIDIA GeForce "
+                                    "RTX 2080 Ti) cannot be passed through: its IOMMU group 1 also holds 0000:05:00.0"));
+        /* The other GPU, whose group is its own, is bound with all its functions. */
+        free(file);
+        free(unbind);
+        file = strprintf("%s/sys/bus/pci/drivers/snd_hda_intel/unbind", H.sysfs_root);
+        assert_int_equal(read_full_file(file, &unbind, NULL), 0);
+        assert_string_equal(unbind, "0000:17:00.1");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_prestate_setup_teardown(test_two_gpus_one_node, setup_host, teardown_host, "dgx-h100"),
@@ -625,6 +676,7 @@ int main(void) {
                 cmocka_unit_test_prestate_setup_teardown(test_conflicts_from_domains, setup_host, teardown_host,
                                                          "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_ws_rtx, setup_host, teardown_host, "ws-rtx"),
+                cmocka_unit_test_prestate_setup_teardown(test_vfio_at_boot_blocked, setup_host, teardown_host, "ws-rtx"),
                 cmocka_unit_test_prestate_setup_teardown(test_no_iommu, setup_host, teardown_host, "no-iommu"),
         };
         return cmocka_run_group_tests_name("integration: gpu", tests, NULL, NULL);
