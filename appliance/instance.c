@@ -26,6 +26,7 @@
 #include "instance.h"
 #include "manager.h"
 #include "passthrough.h"
+#include "readiness.h"
 #include "shared/bus-util.h"
 #include "shared/db.h"
 #include "shared/virt-util.h"
@@ -399,6 +400,19 @@ static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, char **
                                          "GPU passthrough needs the IOMMU, which is off on this host: turn on VT-d or "
                                          "AMD-Vi in the firmware setup and boot with intel_iommu=on or amd_iommu=on "
                                          "('arkctl host check' tells more).");
+        /* What 'arkctl host check' would say is not ready refuses the request now, not libvirt at
+         * start time. */
+        {
+                _cleanup_free_ char *why = NULL;
+                ReadinessInput in;
+
+                manager_readiness_input(m, &in);
+                r = readiness_host_blocker(&in, streq(manager_domain_type(m), "kvm"), &why);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        return sd_bus_error_setf(error, ARK_ERROR_NOT_READY, "GPU passthrough is not ready: %s.", why);
+        }
 
         c = calloc(MAX(m->n_accelerators, 1U), sizeof(GpuCandidate));
         verdict = calloc(MAX(m->n_accelerators, 1U), sizeof(PassthroughVerdict));

@@ -46,6 +46,7 @@ typedef struct Accelerator {
         uint64_t bar64_bytes, bar32_bytes;   /* its own memory BARs (see PciFunction) */
         uint64_t bar64_max;
         char *health;                        /* why it is unhealthy (fatal AER errors, link down); NULL = healthy */
+        bool no_reset;                       /* the kernel knows no way to reset it (empty reset_method) */
         char *root_port;                     /* the root port it hangs off, NULL on a root bus */
         char *switch_port;                   /* upstream port of the PCIe switch it sits behind, NULL
                                               * when it is directly on a root port */

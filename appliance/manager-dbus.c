@@ -400,17 +400,10 @@ static int method_check_host(sd_bus_message *msg, void *userdata, sd_bus_error *
         _cleanup_(check_list_done) CheckList l = {};
         _cleanup_strv_free_ char **addresses = NULL;
         Manager *m = userdata;
-        ReadinessInput in = {
-                .sysfs_root = m->config.sysfs_root,
-                .firmware_code = m->config.firmware_code,
-                .firmware_vars = m->config.firmware_vars,
-                .hugepages = m->config.hugepages,
-                .management_interface = m->config.management_interface,
-                .host = &m->host,
-                .accelerators = m->accelerators,
-                .n_accelerators = m->n_accelerators,
-        };
+        ReadinessInput in;
         int r;
+
+        manager_readiness_input(m, &in);
 
         r = sd_bus_message_read_strv(msg, &addresses);
         if (r < 0)

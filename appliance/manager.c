@@ -16,6 +16,7 @@
 #include "hypervisor.h"
 #include "manager.h"
 #include "passthrough.h"
+#include "readiness.h"
 #include "shared/db.h"
 #include "store.h"
 #include "vfio.h"
@@ -311,6 +312,19 @@ static void manager_apply_hardware_config(Manager *m) {
                                 log_info("Bound %s to vfio-pci (VfioAtBoot=).", functions[k]);
                 }
         }
+}
+
+void manager_readiness_input(Manager *m, ReadinessInput *ret) {
+        *ret = (ReadinessInput) {
+                .sysfs_root = m->config.sysfs_root,
+                .firmware_code = m->config.firmware_code,
+                .firmware_vars = m->config.firmware_vars,
+                .hugepages = m->config.hugepages,
+                .management_interface = m->config.management_interface,
+                .host = &m->host,
+                .accelerators = m->accelerators,
+                .n_accelerators = m->n_accelerators,
+        };
 }
 
 int manager_startup(Manager *m) {

@@ -90,6 +90,10 @@ int manager_check_claims(Manager *m);
  * the store (never dropped silently). Returns 0 or a negative errno from the store. */
 int manager_load_claims(Manager *m);
 
+/* What the readiness checks look at, from the manager's configuration and inventory. */
+struct ReadinessInput;
+void manager_readiness_input(Manager *m, struct ReadinessInput *ret);
+
 /* accelerator.c: the admin's holds. Fill `error` with a named error and return <0 when refused. */
 int accelerator_hold(Manager *m, Accelerator *a, const char *state, const char *reason, sd_bus_error *error);
 /* Success when there is no hold. */

@@ -46,6 +46,18 @@ PassthroughVerdict passthrough_check_group(const Accelerator *a, const Accelerat
                 return PASSTHROUGH_NOT_READY;
         }
 
+        if (a->no_reset) {
+                snprintf(why, sizeof(why),
+                         "%s (%s) cannot be passed through: the kernel knows no way to reset it, so it cannot go "
+                         "cleanly from one VM to the next",
+                         a->address, a->model);
+                put(buf, l, why);
+                put(remedy, rl,
+                    "update the GPU's firmware, or put it in a slot whose port can reset its link; until then "
+                    "reserve it (arkctl accelerator reserve)");
+                return PASSTHROUGH_NOT_READY;
+        }
+
         for (size_t k = 0; k < a->n_group; k++) {
                 const PciFunction *f = &a->group[k];
                 const Accelerator *other;

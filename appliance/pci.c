@@ -622,6 +622,18 @@ static int accelerator_read(const char *root, const char *address, uint16_t vend
         r = read_health(root, &a, &a.health);
         if (r < 0)
                 return r;
+        {
+                /* Kernel 5.15+ lists the methods in reset_method (empty: none); older kernels have a
+                 * "reset" file exactly when there is one. */
+                _cleanup_free_ char *methods = NULL, *rel = function_attr(address, "reset"), *p = NULL;
+
+                r = read_text(root, address, "reset_method", &methods);
+                if (r < 0)
+                        return r;
+                if (!rel || !(p = sysfs_path(root, rel)))
+                        return -ENOMEM;
+                a.no_reset = !methods && access(p, F_OK) < 0;
+        }
         r = read_topology(root, address, &a.root_port, &a.switch_port);
         if (r < 0)
                 return r;

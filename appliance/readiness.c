@@ -352,11 +352,16 @@ int readiness_check_accelerator(const ReadinessInput *in, const Accelerator *a, 
         PassthroughVerdict v;
         int r;
 
-        /* IOMMU group */
-        v = passthrough_check_group(a, in->accelerators, in->n_accelerators, in->management_interface, why, sizeof(why),
-                                    remedy, sizeof(remedy));
+        /* IOMMU group (the reset has a check of its own below) */
+        {
+                Accelerator g = *a;
+
+                g.no_reset = false;
+                v = passthrough_check_group(&g, in->accelerators, in->n_accelerators, in->management_interface, why,
+                                            sizeof(why), remedy, sizeof(remedy));
+        }
         describe_functions(a, funcs, sizeof(funcs));
-        if (v == PASSTHROUGH_NOT_READY)
+        if (a->iommu_group < 0)
                 r = add(l, a->address, "iommu-group", CHECK_NOT_READY, "turn the IOMMU on (see the host's iommu check)",
                         "no IOMMU group: the IOMMU is off on this host");
         else if (v != PASSTHROUGH_OK) {
@@ -507,4 +512,29 @@ int readiness_check_accelerator(const ReadinessInput *in, const Accelerator *a, 
         else
                 r = add(l, a->address, "link", CHECK_READY, NULL, "no PCIe link information");
         return r;
+}
+
+int readiness_host_blocker(const ReadinessInput *in, bool kvm, char **ret) {
+        static const char *const gating[] = {
+                "iommu", "interrupt-remapping", "vfio-pci", "uefi-firmware", "hugepages", "kvm",
+        };
+        _cleanup_(check_list_done) CheckList l = {};
+        int r;
+
+        *ret = NULL;
+        r = readiness_check_host(in, &l);
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < l.n; k++) {
+                bool gates = false;
+
+                for (size_t g = 0; g < ELEMENTSOF(gating); g++)
+                        gates = gates || streq(l.r[k].check, gating[g]);
+                if (!gates || l.r[k].status != CHECK_NOT_READY || (streq(l.r[k].check, "kvm") && !kvm))
+                        continue;
+                *ret = strprintf("this host cannot pass GPUs through: %s (%s); %s", l.r[k].detail, l.r[k].check,
+                                 strempty(l.r[k].remedy));
+                return *ret ? 1 : -ENOMEM;
+        }
+        return 0;
 }

@@ -56,3 +56,8 @@ int readiness_check_accelerator(const ReadinessInput *in, const Accelerator *a, 
 
 /* Whether any result for `subject` (NULL = any subject) is not ready. */
 bool check_list_has_not_ready(const CheckList *l, const char *subject);
+
+/* Whether a host check that makes GPU passthrough fail is not ready (IOMMU, interrupt remapping,
+ * vfio-pci, UEFI firmware, huge pages when configured; KVM when `kvm`). Returns 1 with a newly
+ * allocated sentence (what, why, what to do), 0 when nothing blocks, or -ENOMEM. */
+int readiness_host_blocker(const ReadinessInput *in, bool kvm, char **ret);

@@ -664,6 +664,43 @@ static void test_vfio_at_boot_blocked(void **state) {
         assert_string_equal(unbind, "0000:17:00.1");
 }
 
+/* What host check says is not ready stops a GPU VM before anything is created: a host without
+ * interrupt remapping, a GPU the kernel cannot reset. */
+static void test_not_ready_refused(void **state) {
+        _cleanup_free_ char *out = NULL, *err = NULL, *msg = NULL;
+
+        assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
+        assert_int_equal(harness_writable_sysfs(&H), 0);
+        assert_int_equal(harness_sh(&out, &err, ": > '%s/sys/bus/pci/devices/0000:2a:00.0/reset_method'; "
+                                                "rm -f '%s/sys/bus/pci/devices/0000:2a:00.0/reset'",
+                                    H.sysfs_root, H.sysfs_root),
+                         0);
+        assert_int_equal(harness_start_arkd(&H, NULL), 0);
+        assert_arkctl(&H, 1, "0000:2a:00.0 (NVIDIA H100 SXM5 80GB) cannot be passed through: the kernel knows no way to "
+                             "reset it",
+                      "vm", "create", "x", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu", "0000:2a:00.0");
+        assert_arkctl(&H, 1, "8 asked for, 7 can be given out", "vm", "create", "x", "--tenant", "risk", "--vcpus", "1",
+                      "--memory", "1G", "--gpus", "8");
+
+        /* Interrupt remapping off on every VT-d unit: no GPU VM at all, NotReady, with the remedy. */
+        assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
+        out = mfree(out);
+        err = mfree(err);
+        assert_int_equal(harness_sh(&out, &err, "for f in '%s'/sys/devices/virtual/iommu/*/intel-iommu/ecap; do "
+                                                "echo f02056 > \"$f\"; done",
+                                    H.sysfs_root),
+                         0);
+        assert_int_equal(harness_start_arkd(&H, NULL), 0);
+        msg = itest_call_expect_error(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateInstance", ARK_ERROR_NOT_READY,
+                                      "a{sv}", 5, "Name", "s", "x", "Tenant", "s", "risk", "VCPUs", "u", 1,
+                                      "MemoryBytes", "t", UINT64_C(1) << 30, "GPUs", "u", 1);
+        assert_non_null(strstr(msg, "cannot remap interrupts"));
+        assert_non_null(strstr(msg, "Interrupt Remapping"));
+        /* VMs without GPUs do not care. */
+        assert_arkctl(&H, 0, NULL, "vm", "create", "plain", "--tenant", "risk", "--vcpus", "1", "--memory", "1G");
+        assert_int_equal(itest_get_u32(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_prestate_setup_teardown(test_two_gpus_one_node, setup_host, teardown_host, "dgx-h100"),
@@ -677,6 +714,7 @@ int main(void) {
                                                          "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_ws_rtx, setup_host, teardown_host, "ws-rtx"),
                 cmocka_unit_test_prestate_setup_teardown(test_vfio_at_boot_blocked, setup_host, teardown_host, "ws-rtx"),
+                cmocka_unit_test_prestate_setup_teardown(test_not_ready_refused, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_no_iommu, setup_host, teardown_host, "no-iommu"),
         };
         return cmocka_run_group_tests_name("integration: gpu", tests, NULL, NULL);
