@@ -688,7 +688,7 @@ int hypervisor_reconcile(Manager *m) {
 
                 if (sd_bus_path_encode(ARK_BUS_PREFIX_ACCELERATOR, m->accelerators[k].address, &path) >= 0)
                         (void) sd_bus_emit_properties_changed(m->bus, path, ARK_BUS_IFACE_ACCELERATOR, "ClaimState",
-                                                              NULL);
+                                                              "Conflict", NULL);
         }
         m->last_reconcile_usec = now_usec(CLOCK_REALTIME);
         (void) sd_bus_emit_properties_changed(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "LastReconcile", "Orphans",

@@ -357,10 +357,14 @@ static int validate_params(Manager *m, const InstanceCreateParams *p, sd_bus_err
                                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                                          "GPUModel may only contain printable ASCII characters.");
         }
-        for (char **a = p->gpu_addresses; a && *a; a++)
+        for (char **a = p->gpu_addresses; a && *a; a++) {
                 if (!pci_address_is_canonical(*a))
                         return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                                  "GPU address '%.40s' is not a PCI address like 0000:3b:00.0.", *a);
+                for (char **b = p->gpu_addresses; b < a; b++)
+                        if (streq(*a, *b))
+                                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "GPU %s is listed twice.", *a);
+        }
         if (p->gpu_addresses && p->gpu_addresses[0] && p->gpus > 0 && p->gpus != strv_length(p->gpu_addresses))
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                          "GPUs (%" PRIu32 ") and the %zu GPU addresses given disagree; give one or the other.",
@@ -436,11 +440,38 @@ static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, char **
                 };
         }
 
+        /* Exact devices and a model: each device must be of that model. */
+        for (const char *const *a = req.addresses; a && *a && p->gpu_model; a++) {
+                Accelerator *acc = manager_find_accelerator(m, *a);
+
+                if (acc && !strcasestr(acc->model, p->gpu_model)) {
+                        free(verdict);
+                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                                 "GPU %s (%s) does not match the model '%s'.", *a, acc->model,
+                                                 p->gpu_model);
+                }
+        }
+
         r = gpu_select(c, m->n_accelerators, &req, idx, &n, &bad);
-        if (r == -ENOENT)
-                r = sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
-                                      "This host has no accelerator at %s (see 'arkctl host accelerators').",
-                                      req.addresses[bad]);
+        if (r == -ENOENT) {
+                /* Perhaps a function of a GPU (its audio, say), which goes with the GPU anyway. */
+                const Accelerator *owner = NULL;
+
+                for (size_t k = 0; k < m->n_accelerators && !owner; k++)
+                        for (size_t f = 0; f < m->accelerators[k].n_group; f++)
+                                if (streq(m->accelerators[k].group[f].address, req.addresses[bad]) &&
+                                    strneq(m->accelerators[k].address, req.addresses[bad], 10))
+                                        owner = &m->accelerators[k];
+                if (owner)
+                        r = sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
+                                              "%s is a function of GPU %s (%s), not a GPU; ask for %s, and its "
+                                              "functions go with it.",
+                                              req.addresses[bad], owner->address, owner->model, owner->address);
+                else
+                        r = sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
+                                              "This host has no accelerator at %s (see 'arkctl host accelerators').",
+                                              req.addresses[bad]);
+        }
         else if (r == -EBUSY) {
                 size_t k;
 

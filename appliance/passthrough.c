@@ -91,8 +91,9 @@ PassthroughVerdict passthrough_check_group(const Accelerator *a, const Accelerat
                             mgmt_if ? "put the GPU in a slot with an IOMMU group of its own (a CPU-attached slot, or "
                                       "one behind a switch with ACS)"
                                     : "put the GPU in a slot with an IOMMU group of its own (a CPU-attached slot, or "
-                                      "one behind a switch with ACS), or name the management NIC with "
-                                      "ManagementInterface= in [Network]");
+                                      "one behind a switch with ACS); if this NIC does not carry the management "
+                                      "network, say which one does with ManagementInterface= in [Network] of "
+                                      "/etc/ark/ark.conf, and this one goes to the VM with the GPU");
                         return PASSTHROUGH_GROUP;
                 }
                 if (base == 0x01 && f->driver && !streq(f->driver, "vfio-pci")) {

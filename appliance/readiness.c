@@ -302,8 +302,10 @@ int readiness_check_host(const ReadinessInput *in, CheckList *l) {
                 if (!in->hugepages && total_bytes == 0)
                         r = add(l, NULL, "hugepages", CHECK_READY, NULL, "not used (HugePages=no), none reserved");
                 else if (!in->hugepages)
-                        r = add(l, NULL, "hugepages", CHECK_READY, NULL,
-                                "not used (HugePages=no); %s of huge pages are reserved",
+                        r = add(l, NULL, "hugepages", CHECK_ADVICE,
+                                "set HugePages=yes in [Hypervisor] of /etc/ark/ark.conf, or stop reserving them on the "
+                                "kernel command line",
+                                "%s of huge pages are reserved, but GPU VMs do not use them (HugePages=no)",
                                 format_bytes(b1, sizeof(b1), total_bytes));
                 else if (free_bytes == 0)
                         r = add(l, NULL, "hugepages", CHECK_NOT_READY,

@@ -30,7 +30,7 @@ static int hold(char **args, const char *method, const char *done) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_free_ char *path = NULL;
+        _cleanup_free_ char *path = NULL, *before = NULL;
         int r;
 
         r = accelerator_path(args[0], &path);
@@ -39,6 +39,9 @@ static int hold(char **args, const char *method, const char *done) {
         r = ctl_bus_open(&bus);
         if (r < 0)
                 return r;
+        /* Only for the message: releasing a GPU that holds nothing succeeds and changes nothing. */
+        (void) sd_bus_get_property_string(bus, ARK_BUS_NAME, path, ARK_BUS_IFACE_ACCELERATOR, "ClaimState", NULL,
+                                          &before);
         r = ctl_new_call(bus, path, ARK_BUS_IFACE_ACCELERATOR, method, &m);
         if (r < 0)
                 return r;
@@ -57,6 +60,8 @@ static int hold(char **args, const char *method, const char *done) {
                 return ctl_log_call_error(r, &error, method);
         if (arg_output == OUTPUT_JSON)
                 puts("{}");
+        else if (streq(method, "Release") && before && !streq(before, "reserved") && !streq(before, "quarantined"))
+                printf("%s was neither reserved nor quarantined (it is %s).\n", args[0], before);
         else
                 printf("%s %s.\n", done, args[0]);
         return 0;

@@ -66,6 +66,8 @@ static const FieldMap accelerator_fields[] = {
         { "ClaimState", "claim_state" },
         { "ClaimedBy", "claimed_by" },
         { "HoldReason", "hold_reason" },
+        { "Health", "health" },
+        { "Conflict", "conflict" },
         {},
 };
 
@@ -233,6 +235,25 @@ static int add_accelerator_rows(Table *t, json_t *props) {
                       format_link(link, sizeof(link), props_string(props, "LinkSpeed"),
                                   props_u64(props, "LinkWidth")),
                       props_string(props, "Driver"));
+
+        /* Who has it, when anyone does: a line of its own, under MODEL like the group members. */
+        {
+                const char *st = props_string(props, "ClaimState"), *reason = props_string(props, "HoldReason");
+                _cleanup_free_ char *line = NULL;
+
+                /* Short: the table is fitted to 80 columns; -o json has it all. */
+                if (streq(st, "claimed"))
+                        line = strprintf("claimed by '%s'", props_string(props, "ClaimedBy"));
+                else if (streq(st, "reserved") || streq(st, "quarantined"))
+                        line = strprintf("%s%s%s", streq(st, "reserved") ? "reserved for the host" : "quarantined",
+                                         isempty(reason) ? "" : ": ", reason);
+                else if (streq(st, "unhealthy"))
+                        line = strprintf("unhealthy: %s", props_string(props, "Health"));
+                else if (streq(st, "conflict"))
+                        line = strprintf("conflict: held by %s", props_string(props, "Conflict"));
+                if (line && table_add_row(t, NULL, line, NULL, NULL, NULL, NULL, NULL) < 0)
+                        return -ENOMEM;
+        }
 
         /* The other functions in the IOMMU group go to a VM together with the accelerator: one
          * indented line each, "audio (snd_hda_intel)" under MODEL, so the table stays within 80

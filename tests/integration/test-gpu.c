@@ -110,6 +110,14 @@ static void test_two_gpus_one_node(void **state) {
         assert_string_equal(jstr(accelerator(list, g0), "claim_state"), "claimed");
         assert_string_equal(jstr(accelerator(list, g0), "claimed_by"), "train-1");
         assert_string_equal(jstr(accelerator(list, g1), "claimed_by"), "train-1");
+        {
+                _cleanup_free_ char *table = itest_arkctl_expect(&H, 0, NULL, "host", "accelerators", NULL);
+                char line[128];
+
+                snprintf(line, sizeof(line), "%s  H100 SXM5 80GB", g0);
+                assert_non_null(strstr(table, line));
+                assert_non_null(strstr(table, "\n              claimed by 'train-1'"));
+        }
 
         xml = itest_arkctl_expect(&H, 0, NULL, "vm", "show", "train-1", "--xml", NULL);
         for (size_t k = 0; k < 2; k++) {
@@ -179,6 +187,15 @@ static void test_model_and_exact(void **state) {
                       "--memory", "8G", "--gpus", "0");
         assert_arkctl(&H, 1, "disagree", "vm", "create", "both", "--tenant", "risk", "--vcpus", "4", "--memory", "8G",
                       "--gpus", "3", "--gpu", "0000:18:00.0");
+        assert_arkctl(&H, 1, "GPU 0000:18:00.0 is listed twice", "vm", "create", "twice", "--tenant", "risk", "--vcpus",
+                      "4", "--memory", "8G", "--gpu", "0000:18:00.0", "--gpu", "0000:18:00.0");
+        assert_arkctl(&H, 1, "GPU 0000:18:00.0 (NVIDIA H100 SXM5 80GB) does not match the model 'A100'", "vm", "create",
+                      "mixed", "--tenant", "risk", "--vcpus", "4", "--memory", "8G", "--gpu", "0000:18:00.0",
+                      "--gpu-model", "A100");
+        {
+                _cleanup_free_ char *o = itest_arkctl_expect(&H, 0, NULL, "accelerator", "release", "0000:5d:00.0", NULL);
+                assert_non_null(strstr(o, "0000:5d:00.0 was neither reserved nor quarantined (it is free)."));
+        }
 
         /* The named errors, over D-Bus. */
         msg = itest_call_expect_error(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateInstance", ARK_ERROR_IN_USE,
@@ -301,6 +318,10 @@ static void test_ws_rtx(void **state) {
         assert_non_null(strstr(msg, "must stay with the host"));
         assert_arkctl(&H, 1, "also holds 0000:05:00.0 (network controller eno1)", "vm", "create", "ws-3", "--tenant",
                       "risk", "--vcpus", "1", "--memory", "1G", "--gpu", "0000:06:00.0");
+        /* A function of a GPU is not a GPU: the sentence says which one to ask for. */
+        assert_arkctl(&H, 1, "0000:17:00.1 is a function of GPU 0000:17:00.0 (NVIDIA GeForce RTX 2080 SUPER), not a GPU",
+                      "vm", "create", "ws-5", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu",
+                      "0000:17:00.1");
         /* Asking for any GPU when only that one is left says why it cannot go. */
         assert_arkctl(&H, 1,
                       "0 can be given out (1 claimed by VMs, 0 reserved for the host, 0 quarantined); 0000:06:00.0 "
