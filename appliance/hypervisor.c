@@ -682,6 +682,9 @@ int hypervisor_reconcile(Manager *m) {
                 virDomainFree(doms[k]);
         free(doms);
 
+        /* Now that the orphans are known, what an interrupted create left behind can go. */
+        manager_remove_stray_files(m);
+
         /* Conflicts may have changed what each accelerator's state is. */
         for (size_t k = 0; k < m->n_accelerators; k++) {
                 _cleanup_free_ char *path = NULL;

@@ -6,9 +6,11 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "basic/dirent-util.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
 #include "basic/string-util.h"
@@ -310,6 +312,58 @@ static void manager_apply_hardware_config(Manager *m) {
                                 log_warning_errno(r, "Failed to bind %s to vfio-pci (VfioAtBoot=): %m", functions[k]);
                         else
                                 log_info("Bound %s to vfio-pci (VfioAtBoot=).", functions[k]);
+                }
+        }
+}
+
+/* "<uuid><suffix>": the names Ark gives the files it creates per instance. */
+static bool stray_name(const char *name, const char *suffix, char uuid[static 37]) {
+        size_t l = strlen(name), ls = strlen(suffix);
+
+        if (l != 36 + ls || !streq(name + 36, suffix))
+                return false;
+        for (size_t k = 0; k < 36; k++) {
+                char c = name[k];
+                bool dash = k == 8 || k == 13 || k == 18 || k == 23;
+
+                if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+                        return false;
+        }
+        memcpy(uuid, name, 36);
+        uuid[36] = 0;
+        return true;
+}
+
+void manager_remove_stray_files(Manager *m) {
+        static const struct {
+                const char *dir, *suffix, *what;
+        } kinds[] = {
+                { "disks", ".qcow2", "disk" },
+                { "nvram", "_VARS.fd", "UEFI variable store" },
+        };
+
+        for (size_t k = 0; k < ELEMENTSOF(kinds); k++) {
+                _cleanup_free_ char *dir = manager_state_path(m, kinds[k].dir);
+                _cleanup_strv_free_ char **names = NULL;
+
+                if (!dir || dir_list_names(dir, &names) < 0)
+                        continue;
+                for (char **n = names; *n; n++) {
+                        _cleanup_free_ char *path = NULL;
+                        char uuid[37];
+                        bool used = false;
+
+                        if (!stray_name(*n, kinds[k].suffix, uuid))
+                                continue; /* not a name Ark gives: not Ark's to remove */
+                        used = manager_find_instance_by_uuid(m, uuid) != NULL;
+                        for (size_t o = 0; o < m->n_orphans && !used; o++)
+                                used = strcasecmp(m->orphans[o].uuid, uuid) == 0; /* an orphan domain may use it */
+                        if (used)
+                                continue;
+                        path = path_join(dir, *n);
+                        if (path && unlink(path) >= 0)
+                                log_notice("Removed %s '%s', left by a VM creation that did not complete.",
+                                           kinds[k].what, path);
                 }
         }
 }

@@ -90,6 +90,10 @@ int manager_check_claims(Manager *m);
  * the store (never dropped silently). Returns 0 or a negative errno from the store. */
 int manager_load_claims(Manager *m);
 
+/* Removes the per-instance files Ark created (disks/<uuid>.qcow2, nvram/<uuid>_VARS.fd) that
+ * belong to no instance and no orphan domain: what a create interrupted by a crash leaves. Logs. */
+void manager_remove_stray_files(Manager *m);
+
 /* What the readiness checks look at, from the manager's configuration and inventory. */
 struct ReadinessInput;
 void manager_readiness_input(Manager *m, struct ReadinessInput *ret);

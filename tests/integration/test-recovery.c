@@ -341,6 +341,38 @@ static void test_claims_survive_restart(void **state) {
         assert_string_equal(strstrip(out), "0");
 }
 
+/* A create interrupted by a crash (after the disk was made, before the record was committed)
+ * leaves a disk no instance has: the next start removes it, and only what is Ark's. */
+static void test_stray_files_removed(void **state) {
+        _cleanup_free_ char *out = NULL, *err = NULL, *log = NULL, *stray = NULL, *nv = NULL, *notes = NULL, *kept = NULL;
+        json_t *j;
+        Harness *hp = &H;
+
+        assert_int_equal(harness_start_arkd(hp, NULL), 0);
+        assert_arkctl(hp, 0, NULL, "tenant", "create", "risk");
+        assert_arkctl(hp, 0, NULL, "vm", "create", "keep", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--disk",
+                      "1G");
+        j = harness_arkctl_json(hp, "vm", "show", "keep", NULL);
+        assert_non_null(j);
+        kept = strdup(json_string_value(json_object_get(j, "disk_path")));
+        json_decref(j);
+        assert_int_equal(harness_stop_arkd(hp, SIGKILL), 128 + SIGKILL);
+
+        stray = strprintf("%s/disks/0b9e2c4d-1f3a-4e5b-8c7d-6a5b4c3d2e1f.qcow2", hp->state_dir);
+        nv = strprintf("%s/nvram/0b9e2c4d-1f3a-4e5b-8c7d-6a5b4c3d2e1f_VARS.fd", hp->state_dir);
+        notes = strprintf("%s/disks/notes.txt", hp->state_dir);
+        assert_int_equal(harness_sh(&out, &err, "qemu-img create -q -f qcow2 '%s' 1G && : > '%s' && : > '%s'", stray, nv,
+                                    notes),
+                         0);
+        assert_int_equal(harness_start_arkd(hp, NULL), 0);
+        assert_false(file_exists(stray));
+        assert_false(file_exists(nv));
+        assert_true(file_exists(notes)); /* not a name Ark gives */
+        assert_true(file_exists(kept));
+        assert_int_equal(read_full_file(hp->arkd_log, &log, NULL), 0);
+        assert_non_null(strstr(log, "left by a VM creation that did not complete"));
+}
+
 /* A second arkd on the same state directory (a second sandbox with the same --state, or a
  * hand-started arkd next to the service) is refused before it touches the store, with the PID of
  * the one that holds it; the first goes on undisturbed. */
@@ -380,6 +412,8 @@ int main(void) {
                                                          "no-iommu"),
                 cmocka_unit_test_prestate_setup_teardown(test_claims_survive_restart, setup_host, teardown_host,
                                                          "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_stray_files_removed, setup_host, teardown_host,
+                                                         "no-iommu"),
                 cmocka_unit_test_prestate_setup_teardown(test_second_arkd_refused, setup_host, teardown_host,
                                                          "no-iommu"),
                 cmocka_unit_test_prestate_setup_teardown(test_bad_config_refused, setup_host, teardown_host,
