@@ -722,12 +722,145 @@ static void test_not_ready_refused(void **state) {
         assert_int_equal(itest_get_u32(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 1);
 }
 
+typedef struct Race {
+        unsigned done, won, no_capacity, other;
+        char other_error[256];
+} Race;
+
+static int on_create_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Race *r = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+
+        r->done++;
+        if (!e)
+                r->won++;
+        else if (sd_bus_error_has_name(e, ARK_ERROR_NO_CAPACITY))
+                r->no_capacity++;
+        else {
+                r->other++;
+                snprintf(r->other_error, sizeof(r->other_error), "%s: %s", strna(e->name), strna(e->message));
+        }
+        return 0;
+}
+
+/* Sends `n` CreateInstance calls for GPU VMs at once, each on a connection of its own, before
+ * any reply is read, and waits for the replies (or returns early when `stop_after` replies have
+ * come, leaving the rest in flight). */
+static void race(unsigned n, const char *prefix, uint32_t gpus, unsigned stop_after, Race *r) {
+        sd_bus *buses[16] = {};
+        sd_bus_slot *slots[16] = {};
+
+        assert_true(n <= ELEMENTSOF(buses));
+        *r = (Race) {};
+        for (unsigned k = 0; k < n; k++) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+                char name[32];
+
+                snprintf(name, sizeof(name), "%s-%u", prefix, k);
+                assert_true(sd_bus_new(&buses[k]) >= 0);
+                assert_true(sd_bus_set_address(buses[k], H.bus_address) >= 0);
+                assert_true(sd_bus_set_bus_client(buses[k], 1) >= 0);
+                assert_true(sd_bus_start(buses[k]) >= 0);
+                assert_true(sd_bus_message_new_method_call(buses[k], &m, ARK_BUS_NAME, ARK_BUS_PATH,
+                                                           ARK_BUS_IFACE_MANAGER, "CreateInstance") >= 0);
+                assert_true(sd_bus_message_append(m, "a{sv}", 6, "Name", "s", name, "Tenant", "s", "risk", "VCPUs",
+                                                       "u", 1, "MemoryBytes", "t", UINT64_C(1) << 30, "GPUs", "u", gpus,
+                                                       "DiskBytes", "t", UINT64_C(1) << 30) >= 0);
+                assert_true(sd_bus_call_async(buses[k], &slots[k], m, on_create_reply, r, 60 * 1000000ULL) >= 0);
+        }
+        while (r->done < n && (stop_after == 0 || r->done < stop_after)) {
+                bool progress = false;
+
+                for (unsigned k = 0; k < n; k++)
+                        while (sd_bus_process(buses[k], NULL) > 0)
+                                progress = true;
+                if (!progress)
+                        (void) sd_bus_wait(buses[0], 20000);
+        }
+        for (unsigned k = 0; k < n; k++) {
+                sd_bus_slot_unref(slots[k]);
+                sd_bus_flush_close_unref(buses[k]);
+        }
+}
+
+/* The last free GPU, asked for by twelve requests at once: exactly one wins, eleven get NoCapacity
+ * (by error name), and it is claimed once. */
+static void test_race_last_gpu(void **state) {
+        json_t *list;
+        unsigned claimed = 0;
+        Race r;
+
+        assert_arkctl(&H, 0, NULL, "vm", "create", "big", "--tenant", "risk", "--vcpus", "8", "--memory", "8G", "--gpus",
+                      "7");
+        race(12, "last", 1, 0, &r);
+        if (r.other > 0)
+                fail_msg("unexpected reply: %s", r.other_error);
+        assert_int_equal(r.won, 1);
+        assert_int_equal(r.no_capacity, 11);
+        list = accelerators();
+        for (size_t k = 0; k < json_array_size(list); k++)
+                if (streq(jstr(json_array_get(list, k), "claim_state"), "claimed"))
+                        claimed++;
+        assert_int_equal(claimed, 8);
+        json_decref(list);
+        assert_int_equal(itest_get_u32(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 2);
+}
+
+/* kill -9 while nine GPU VMs are being created: after the restart every instance has its GPU and
+ * its disk, no GPU is claimed twice, nothing is claimed by nobody, no disk is left over and no
+ * conflict is reported. */
+static void test_kill9_mid_workload(void **state) {
+        _cleanup_free_ char *disks = strprintf("%s/disks", H.state_dir), *out = NULL, *err = NULL, *orphans = NULL;
+        json_t *list, *vms, *v;
+        unsigned claimed = 0, n_vms;
+        size_t k;
+        Race r;
+
+        race(9, "mid", 1, 2, &r);
+        assert_true(r.won >= 1);
+        assert_int_equal(harness_stop_arkd(&H, SIGKILL), 128 + SIGKILL);
+        assert_int_equal(harness_start_arkd(&H, NULL), 0);
+
+        vms = harness_arkctl_json(&H, "vm", "list", NULL);
+        assert_non_null(vms);
+        n_vms = (unsigned) json_array_size(vms);
+        assert_true(n_vms >= r.won && n_vms <= 9);
+        json_array_foreach(vms, k, v) {
+                json_t *g = vm_gpus(json_string_value(json_object_get(v, "name")));
+                assert_int_equal(json_array_size(g), 1);
+                json_decref(g);
+        }
+        json_decref(vms);
+        list = accelerators();
+        for (k = 0; k < json_array_size(list); k++)
+                if (streq(jstr(json_array_get(list, k), "claim_state"), "claimed"))
+                        claimed++;
+        json_decref(list);
+        assert_int_equal(claimed, n_vms);
+        /* Every claim has its instance; every disk its instance. */
+        assert_int_equal(harness_sh(&out, &err, "sqlite3 '%s/ark.db' 'SELECT count(*) FROM claims WHERE instance_id NOT "
+                                                "IN (SELECT id FROM instances)'; ls '%s' | wc -l",
+                                    H.state_dir, disks),
+                         0);
+        {
+                unsigned dangling = 99, files = 99;
+                assert_int_equal(sscanf(out, "%u %u", &dangling, &files), 2);
+                assert_int_equal(dangling, 0);
+                assert_int_equal(files, n_vms);
+        }
+        list = harness_arkctl_json(&H, "status", NULL);
+        assert_int_equal(json_array_size(json_object_get(list, "conflicts")), 0);
+        json_decref(list);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_prestate_setup_teardown(test_two_gpus_one_node, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_model_and_exact, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_concurrent_and_kill9, setup_host, teardown_host,
                                                          "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_race_last_gpu, setup_host, teardown_host, "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_kill9_mid_workload, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_holds, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_config_and_vfio, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_gpu_add_remove, setup_host, teardown_host, "dgx-h100"),
