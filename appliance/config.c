@@ -20,10 +20,7 @@ int config_init(ArkConfig *c) {
         c->libvirt_uri = strdup(CONFIG_DEFAULT_LIBVIRT_URI);
         c->domain_type = strdup("auto");
         c->sysfs_root = strdup(CONFIG_DEFAULT_SYSFS_ROOT);
-        c->firmware_code = strdup(CONFIG_DEFAULT_FIRMWARE_CODE);
-        c->firmware_vars = strdup(CONFIG_DEFAULT_FIRMWARE_VARS);
-        if (!c->state_dir || !c->libvirt_uri || !c->domain_type || !c->sysfs_root || !c->firmware_code ||
-            !c->firmware_vars) {
+        if (!c->state_dir || !c->libvirt_uri || !c->domain_type || !c->sysfs_root) {
                 config_done(c);
                 return -ENOMEM;
         }
@@ -42,6 +39,22 @@ void config_done(ArkConfig *c) {
         strv_free(c->vfio_at_boot);
         strv_free(c->reserved);
         *c = (ArkConfig) {};
+}
+
+static bool arch_is_arm64(const char *arch) {
+        return arch && (streq(arch, "aarch64") || streq(arch, "arm64"));
+}
+
+const char *config_firmware_code(const ArkConfig *c, const char *arch) {
+        if (c->firmware_code)
+                return c->firmware_code;
+        return arch_is_arm64(arch) ? CONFIG_DEFAULT_FIRMWARE_CODE_AARCH64 : CONFIG_DEFAULT_FIRMWARE_CODE;
+}
+
+const char *config_firmware_vars(const ArkConfig *c, const char *arch) {
+        if (c->firmware_vars)
+                return c->firmware_vars;
+        return arch_is_arm64(arch) ? CONFIG_DEFAULT_FIRMWARE_VARS_AARCH64 : CONFIG_DEFAULT_FIRMWARE_VARS;
 }
 
 const char *config_domain_type(const ArkConfig *c) {

@@ -11,8 +11,8 @@ typedef struct ArkConfig {
         char *libvirt_uri;
         char *domain_type;     /* "auto", "kvm", "qemu", "test" */
         char *sysfs_root;
-        char *firmware_code;   /* OVMF code for GPU VMs */
-        char *firmware_vars;   /* OVMF variable store template */
+        char *firmware_code;   /* UEFI code for GPU VMs; NULL = the build default for the host's architecture */
+        char *firmware_vars;   /* UEFI variable store template; NULL likewise */
         bool hugepages;        /* back GPU VMs' memory with huge pages */
         char *management_interface; /* NIC carrying the management network, NULL = any NIC that is up */
         char **vfio_at_boot;   /* PCI addresses arkd binds to vfio-pci at start-up (with their group) */
@@ -33,6 +33,11 @@ int config_parse_file(ArkConfig *c, const char *path, char **ret_error, char **r
 /* Same, from a buffer; `name` is used in messages. Untrusted input: fuzzed. */
 int config_parse_string(ArkConfig *c, const char *name, const char *text, char **ret_error,
                         char **ret_warnings);
+
+/* The UEFI firmware (code, variable store template) of GPU VMs on a host of architecture `arch`
+ * ("x86_64", "aarch64"): the configured files, or the build default for the architecture. */
+const char *config_firmware_code(const ArkConfig *c, const char *arch);
+const char *config_firmware_vars(const ArkConfig *c, const char *arch);
 
 /* The libvirt domain type to use: the configured one, or for "auto" "test" on test:// URIs and the
  * Kconfig default otherwise. Static string. */

@@ -171,6 +171,8 @@ static int spec_validate(const DomainSpec *spec) {
         /* The parser accepts only valid names; never write what we could not read back. */
         if (!ark_name_is_valid(spec->tenant))
                 return -EINVAL;
+        if (spec->arch && !streq(spec->arch, "aarch64") && !streq(spec->arch, "x86_64"))
+                return -EINVAL;
         if (!spec->domain_type ||
             !(streq(spec->domain_type, "kvm") || streq(spec->domain_type, "qemu") ||
               streq(spec->domain_type, "test")))
@@ -231,7 +233,7 @@ static void append_element(StrBuf *b, const char *indent, const char *tag, const
 int domain_xml_build(const DomainSpec *spec, char **ret) {
         _cleanup_(strbuf_donep) StrBuf b = {};
         char uuid[37], created[32];
-        bool kvm;
+        bool kvm, arm;
         char *s;
         int r;
 
@@ -246,6 +248,7 @@ int domain_xml_build(const DomainSpec *spec, char **ret) {
         for (size_t i = 0; i < sizeof(uuid); i++)
                 uuid[i] = (char) tolower((unsigned char) spec->uuid[i]);
         kvm = streq(spec->domain_type, "kvm");
+        arm = spec->arch && streq(spec->arch, "aarch64");
 
         strbuf_printf(&b, "<domain type='%s'>\n", spec->domain_type);
         append_element(&b, "  ", "name", spec->name);
@@ -277,14 +280,15 @@ int domain_xml_build(const DomainSpec *spec, char **ret) {
                               spec->memory_nodes);
         /* Debian 12's OVMF maps 32 GiB of 64-bit BARs unless told more through fw_cfg; one H100
          * alone has a 128 GiB BAR. */
-        if (spec->firmware_code && spec->mmio64_bytes > 0)
+        if (spec->firmware_code && spec->mmio64_bytes > 0 && !arm)
                 strbuf_printf(&b, "  <sysinfo type='fwcfg'>\n"
                                   "    <entry name='opt/ovmf/X-PciMmio64Mb'>%" PRIu64 "</entry>\n"
                                   "  </sysinfo>\n",
                               (spec->mmio64_bytes + (UINT64_C(1) << 20) - 1) >> 20);
 
         strbuf_append(&b, "  <os>\n");
-        strbuf_append(&b, "    <type arch='x86_64' machine='q35'>hvm</type>\n");
+        strbuf_append(&b, arm ? "    <type arch='aarch64' machine='virt'>hvm</type>\n"
+                              : "    <type arch='x86_64' machine='q35'>hvm</type>\n");
         if (spec->kernel) {
                 append_element(&b, "    ", "kernel", spec->kernel);
                 if (spec->initrd)
@@ -311,20 +315,28 @@ int domain_xml_build(const DomainSpec *spec, char **ret) {
         }
         strbuf_append(&b, "  </os>\n");
 
-        strbuf_append(&b, "  <features>\n"
-                          "    <acpi/>\n"
-                          "    <apic/>\n"
-                          "  </features>\n");
+        strbuf_append(&b, arm ? "  <features>\n"
+                                "    <acpi/>\n"
+                                "    <gic version='3'/>\n"
+                                "  </features>\n"
+                              : "  <features>\n"
+                                "    <acpi/>\n"
+                                "    <apic/>\n"
+                                "  </features>\n");
         /* TCG cannot pass the host CPU through, and the test driver has no host CPU: leave the
          * CPU model to libvirt's default there. */
         /* A GPU VM's guest needs physical address bits for its 64-bit window above its RAM: the
          * host's under KVM, enough emulated ones elsewhere. */
-        if (kvm && spec->n_gpus > 0)
+        /* maxphysaddr is x86's; an arm64 guest takes the host's address size. */
+        if (kvm && spec->n_gpus > 0 && !arm)
                 strbuf_append(&b, "  <cpu mode='host-passthrough' check='none' migratable='on'>\n"
                                   "    <maxphysaddr mode='passthrough'/>\n"
                                   "  </cpu>\n");
         else if (kvm)
                 strbuf_append(&b, "  <cpu mode='host-passthrough' check='none' migratable='on'/>\n");
+        else if (arm)
+                /* QEMU's default CPU for 'virt' is a 32-bit Cortex-A15: emulate the most it can. */
+                strbuf_append(&b, "  <cpu mode='maximum' check='none'/>\n");
         else if (spec->phys_bits > 0)
                 strbuf_printf(&b, "  <cpu>\n"
                                   "    <maxphysaddr mode='emulate' bits='%u'/>\n"
@@ -337,7 +349,8 @@ int domain_xml_build(const DomainSpec *spec, char **ret) {
 
         /* No <emulator>: libvirt picks the right binary for the domain type and architecture. */
         strbuf_append(&b, "  <devices>\n");
-        if (spec->mmio64_bytes > 0)
+        /* QEMU's arm64 'virt' machine has a fixed high MMIO window of its own (512 GiB). */
+        if (spec->mmio64_bytes > 0 && !arm)
                 strbuf_printf(&b, "    <controller type='pci' index='0' model='pcie-root'>\n"
                                   "      <pcihole64 unit='KiB'>%" PRIu64 "</pcihole64>\n"
                                   "    </controller>\n",

@@ -27,6 +27,7 @@ typedef struct DomainSpec {
         const char *uuid;          /* instance id, 36-char UUID = domain UUID */
         const char *tenant;        /* tenant name, recorded in the metadata */
         const char *domain_type;   /* "kvm", "qemu" or "test" */
+        const char *arch;          /* "aarch64" for an arm64 guest (machine 'virt'); NULL = x86_64 (q35) */
         unsigned vcpus;
         uint64_t memory_bytes;     /* rounded down to KiB in the XML */
         const char *disk_path;     /* qcow2 file; NULL = no disk */

@@ -467,6 +467,7 @@ int hypervisor_read_host(Manager *m) {
         m->host.cores = info.cores;
         m->host.threads = info.threads;
         m->host.memory_bytes = (uint64_t) info.memory * 1024ULL;
+        (void) free_and_strdup(&m->host.arch, info.model);
         /* libvirt's node info names the architecture ("x86_64"), not the CPU; the kernel does. */
         {
                 _cleanup_free_ char *model = NULL;

@@ -114,8 +114,8 @@ static int instance_gpu_spec(Instance *i, DomainSpec *spec, DomainGpu *gpus,
         spec->gpus = gpus;
         spec->n_gpus = n;
         spec->mmio64_bytes = passthrough_mmio64_window(accels, n);
-        spec->firmware_code = m->config.firmware_code;
-        spec->firmware_vars = m->config.firmware_vars;
+        spec->firmware_code = config_firmware_code(&m->config, m->host.arch);
+        spec->firmware_vars = config_firmware_vars(&m->config, m->host.arch);
         *nvram = strprintf("%s/nvram/%s_VARS.fd", m->config.state_dir, i->uuid);
         if (!*nvram)
                 return -ENOMEM;
@@ -127,9 +127,14 @@ static int instance_gpu_spec(Instance *i, DomainSpec *spec, DomainGpu *gpus,
                 snprintf(nodes, 16, "%d", m->host.numa[node].id);
                 spec->memory_nodes = nodes;
         }
-        if (!streq(spec->domain_type, "kvm"))
+        if (!streq(spec->domain_type, "kvm") && !spec->arch)
                 spec->phys_bits = passthrough_phys_bits(i->memory_bytes, spec->mmio64_bytes);
         return 0;
+}
+
+/* The guest architecture for the builder: NULL (x86_64, the default) or "aarch64". */
+static const char *domain_arch(const char *host_arch) {
+        return host_arch && (streq(host_arch, "aarch64") || streq(host_arch, "arm64")) ? "aarch64" : NULL;
 }
 
 int instance_build_xml(Instance *i, char **ret) {
@@ -144,6 +149,7 @@ int instance_build_xml(Instance *i, char **ret) {
                 .uuid = i->uuid,
                 .tenant = i->tenant,
                 .domain_type = manager_domain_type(i->manager),
+                .arch = domain_arch(i->manager->host.arch),
                 .vcpus = i->vcpus,
                 .memory_bytes = i->memory_bytes,
                 .disk_path = i->disk_path,

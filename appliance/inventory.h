@@ -100,6 +100,7 @@ typedef struct NumaNode {
 typedef struct HostInfo {
         char *hostname;
         char *cpu_model;
+        char *arch;             /* "x86_64", "aarch64" (libvirt's node info) */
         unsigned cpus, sockets, cores, threads, mhz;
         uint64_t memory_bytes;
         NumaNode *numa;

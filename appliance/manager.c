@@ -371,8 +371,8 @@ void manager_remove_stray_files(Manager *m) {
 void manager_readiness_input(Manager *m, ReadinessInput *ret) {
         *ret = (ReadinessInput) {
                 .sysfs_root = m->config.sysfs_root,
-                .firmware_code = m->config.firmware_code,
-                .firmware_vars = m->config.firmware_vars,
+                .firmware_code = config_firmware_code(&m->config, m->host.arch),
+                .firmware_vars = config_firmware_vars(&m->config, m->host.arch),
                 .hugepages = m->config.hugepages,
                 .management_interface = m->config.management_interface,
                 .host = &m->host,

@@ -920,6 +920,7 @@ void host_info_done(HostInfo *h) {
                 return;
         free(h->hostname);
         free(h->cpu_model);
+        free(h->arch);
         numa_array_free(h->numa, h->n_numa);
         *h = (HostInfo) {};
 }

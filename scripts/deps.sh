@@ -11,8 +11,8 @@ packages=(
     libsystemd-dev libvirt-dev libsqlite3-dev libjansson-dev libxml2-dev libcmocka-dev
     # run: bus, hypervisor (test driver ships in libvirt0; libvirtd + QEMU for real VMs), disks
     dbus dbus-daemon libvirt-clients libvirt-daemon libvirt-daemon-system qemu-system-x86 qemu-utils
-    # UEFI firmware of GPU VMs (FirmwareCode=)
-    ovmf
+    # UEFI firmware of GPU VMs (FirmwareCode=): x86_64 and arm64 hosts
+    ovmf qemu-efi-aarch64
     # tests: schema validation, a guest kernel + busybox initramfs for the real-hypervisor test,
     # fuzzing, man page checks
     libxml2-utils sqlite3 busybox-static cpio linux-image-amd64 clang groff-base man-db

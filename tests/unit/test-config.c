@@ -223,10 +223,15 @@ static void test_each_key(void **state) {
         parse_ok(&c, "[Hardware]\nSysfsRoot=/opt/ark/fixtures/dgx-h100/sysfs\n");
         assert_string_equal(c.sysfs_root, "/opt/ark/fixtures/dgx-h100/sysfs");
 
-        assert_string_equal(c.firmware_code, "/usr/share/OVMF/OVMF_CODE_4M.fd");
+        assert_null(c.firmware_code);
+        assert_string_equal(config_firmware_code(&c, "x86_64"), "/usr/share/OVMF/OVMF_CODE_4M.fd");
+        assert_string_equal(config_firmware_vars(&c, NULL), "/usr/share/OVMF/OVMF_VARS_4M.fd");
+        assert_string_equal(config_firmware_code(&c, "aarch64"), "/usr/share/AAVMF/AAVMF_CODE.fd");
+        assert_string_equal(config_firmware_vars(&c, "aarch64"), "/usr/share/AAVMF/AAVMF_VARS.fd");
         assert_false(c.hugepages);
         parse_ok(&c, "[Hypervisor]\nFirmwareCode=/opt/edk2/CODE.fd\nFirmwareVars=/opt/edk2/VARS.fd\nHugePages=yes\n");
         assert_string_equal(c.firmware_code, "/opt/edk2/CODE.fd");
+        assert_string_equal(config_firmware_code(&c, "aarch64"), "/opt/edk2/CODE.fd"); /* configured wins */
         assert_string_equal(c.firmware_vars, "/opt/edk2/VARS.fd");
         assert_true(c.hugepages);
         parse_ok(&c, "[Hypervisor]\nHugePages=no\n");

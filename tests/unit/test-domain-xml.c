@@ -558,6 +558,42 @@ static void test_gpu_grouped_functions(void **state) {
         gpu_host_done(&h);
 }
 
+/* An Ascend 910B on the Kunpeng (arm64) host: machine 'virt', GIC, AAVMF; no x86-only parts
+ * (apic, maxphysaddr, pcihole64, OVMF's fw_cfg aperture). */
+static void test_gpu_arm64(void **state) {
+        static const char *const gpus[] = { "0000:01:00.0", NULL };
+        _cleanup_free_ char *xml = NULL;
+        GpuHost h;
+
+        gpu_host_setup(&h, "ascend-910b", "kvm", gpus, 16, UINT64_C(64) << 30);
+        h.m.host.arch = strdup("aarch64");
+        check_gpu_vm(&h, "domain-gpu-ascend-910b.xml", &xml);
+        assert_non_null(strstr(xml, "<type arch='aarch64' machine='virt'>hvm</type>"));
+        assert_non_null(strstr(xml, "<gic version='3'/>"));
+        assert_non_null(strstr(xml, "/usr/share/AAVMF/AAVMF_CODE.fd"));
+        assert_null(strstr(xml, "<apic/>"));
+        assert_null(strstr(xml, "maxphysaddr"));
+        assert_null(strstr(xml, "pcihole64"));
+        assert_null(strstr(xml, "X-PciMmio64Mb"));
+        assert_non_null(strstr(xml, "cpuset='0-63'"));
+        gpu_host_done(&h);
+
+        /* An arm64 guest under TCG emulates the most capable CPU, not QEMU's 32-bit default. */
+        {
+                _cleanup_free_ char *plain = NULL;
+                DomainSpec spec = spec_qemu_direct;
+
+                spec.arch = "aarch64";
+                assert_int_equal(domain_xml_build(&spec, &plain), 0);
+                assert_non_null(strstr(plain, "<cpu mode='maximum' check='none'/>"));
+                assert_non_null(strstr(plain, "machine='virt'"));
+                check_schema(plain);
+                check_define(&spec, plain);
+                spec.arch = "riscv64";
+                assert_int_equal(domain_xml_build(&spec, &plain), -EINVAL);
+        }
+}
+
 /* A claimed GPU this host does not have (removed, or the slot changed): the build refuses. */
 static void test_gpu_missing(void **state) {
         static const char *const gpus[] = { "0000:18:00.0", "0000:ee:00.0", NULL };
@@ -660,6 +696,7 @@ int main(void) {
                 cmocka_unit_test(test_gpu_single),
                 cmocka_unit_test(test_gpu_eight),
                 cmocka_unit_test(test_gpu_grouped_functions),
+                cmocka_unit_test(test_gpu_arm64),
                 cmocka_unit_test(test_gpu_missing),
                 cmocka_unit_test(test_parse_hostdevs),
                 cmocka_unit_test(test_metadata_roundtrip),
