@@ -258,6 +258,45 @@ int readiness_check_host(const ReadinessInput *in, CheckList *l) {
         if (r < 0)
                 return r;
 
+        /* Physical address bits (x86): a guest's RAM and its 64-bit PCI window must fit in what
+         * the CPU can address, as KVM passes the host's size through. */
+        {
+                _cleanup_free_ char *cpuinfo = read_root_file(root, "proc/cpuinfo");
+                const char *p = cpuinfo ? strstr(cpuinfo, "address sizes") : NULL;
+                unsigned bits = 0;
+
+                if (p && (p = strchr(p, ':')) && sscanf(p + 1, "%u bits physical", &bits) == 1 && bits > 0) {
+                        const Accelerator *all[64];
+                        size_t n = MIN(in->n_accelerators, ELEMENTSOF(all));
+                        uint64_t memory = in->host ? in->host->memory_bytes : 0, window;
+                        unsigned need;
+                        char b1[32], b2[32];
+
+                        for (size_t k = 0; k < n; k++)
+                                all[k] = &in->accelerators[k];
+                        window = passthrough_mmio64_window(all, n);
+                        need = passthrough_phys_bits(memory, window);
+                        if (memory == 0)
+                                r = add(l, NULL, "address-bits", CHECK_READY, NULL,
+                                        "the CPU addresses %u bits physical", bits);
+                        else if (need <= bits)
+                                r = add(l, NULL, "address-bits", CHECK_READY, NULL,
+                                        "the CPU's %u physical address bits hold a VM with all %zu GPUs (a %s window) "
+                                        "and all %s of memory (%u bits)",
+                                        bits, n, format_bytes(b1, sizeof(b1), window),
+                                        format_bytes(b2, sizeof(b2), memory), need);
+                        else
+                                r = add(l, NULL, "address-bits", CHECK_ADVICE,
+                                        "give such VMs less memory or fewer GPUs",
+                                        "a VM with all %zu GPUs (a %s window) and all %s of memory needs %u physical "
+                                        "address bits; the CPU has %u",
+                                        n, format_bytes(b1, sizeof(b1), window), format_bytes(b2, sizeof(b2), memory),
+                                        need, bits);
+                        if (r < 0)
+                                return r;
+                }
+        }
+
         /* UEFI firmware of GPU VMs (a real path: the hypervisor reads it, not the sysfs root). */
         if (!in->firmware_code || access(in->firmware_code, R_OK) < 0)
                 r = add(l, NULL, "uefi-firmware", CHECK_NOT_READY,

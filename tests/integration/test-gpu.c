@@ -853,6 +853,51 @@ static void test_kill9_mid_workload(void **state) {
         json_decref(list);
 }
 
+/* All or nothing: when the store refuses a claim halfway (a trigger stands in for a full disk),
+ * a GPU VM's create leaves no record, disk, domain or claim behind, and adding GPUs leaves the
+ * VM and its domain as they were. */
+static void test_store_failure_all_or_nothing(void **state) {
+        _cleanup_free_ char *out = NULL, *err = NULL, *xml_before = NULL, *xml_after = NULL, *disks = NULL;
+        json_t *list, *gpus;
+
+        assert_arkctl(&H, 0, NULL, "vm", "create", "keep", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu",
+                      "0000:18:00.0");
+        xml_before = itest_arkctl_expect(&H, 0, NULL, "vm", "show", "keep", "--xml", NULL);
+        assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
+        assert_int_equal(harness_sh(&out, &err,
+                                    "sqlite3 '%s/ark.db' \"CREATE TRIGGER full BEFORE INSERT ON claims WHEN "
+                                    "NEW.address = '0000:ba:00.0' BEGIN SELECT RAISE(ABORT, 'database or disk is "
+                                    "full'); END;\"",
+                                    H.state_dir),
+                         0);
+        assert_int_equal(harness_start_arkd(&H, NULL), 0);
+
+        assert_arkctl(&H, 1, "Failed to claim GPU 0000:ba:00.0", "vm", "create", "doomed", "--tenant", "risk", "--vcpus",
+                      "1", "--memory", "1G", "--disk", "1G", "--gpu", "0000:db:00.0", "--gpu", "0000:ba:00.0");
+        assert_int_equal(itest_get_u32(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 1);
+        assert_arkctl(&H, 1, "does not exist", "vm", "show", "doomed");
+        disks = strprintf("%s/disks", H.state_dir);
+        out = mfree(out);
+        err = mfree(err);
+        assert_int_equal(harness_sh(&out, &err, "ls '%s' | wc -l", disks), 0);
+        assert_string_equal(strstrip(out), "0");
+        list = accelerators();
+        assert_string_equal(claim_state(list, "0000:db:00.0"), "free");
+        assert_string_equal(claim_state(list, "0000:ba:00.0"), "free");
+        json_decref(list);
+
+        assert_arkctl(&H, 1, "Failed to claim GPUs for 'keep'", "vm", "gpu", "add", "keep", "--gpu", "0000:db:00.0",
+                      "--gpu", "0000:ba:00.0");
+        gpus = vm_gpus("keep");
+        assert_int_equal(json_array_size(gpus), 1);
+        json_decref(gpus);
+        xml_after = itest_arkctl_expect(&H, 0, NULL, "vm", "show", "keep", "--xml", NULL);
+        assert_string_equal(xml_after, xml_before);
+        list = accelerators();
+        assert_string_equal(claim_state(list, "0000:db:00.0"), "free");
+        json_decref(list);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_prestate_setup_teardown(test_two_gpus_one_node, setup_host, teardown_host, "dgx-h100"),
@@ -861,6 +906,8 @@ int main(void) {
                                                          "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_race_last_gpu, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_kill9_mid_workload, setup_host, teardown_host, "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_store_failure_all_or_nothing, setup_host, teardown_host,
+                                                         "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_holds, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_config_and_vfio, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_gpu_add_remove, setup_host, teardown_host, "dgx-h100"),

@@ -38,6 +38,8 @@ typedef struct Host {
 static void host_load_root(Host *h, const char *root) {
         assert_int_equal(pci_scan_accelerators(root, &h->a, &h->n), 0);
         assert_int_equal(sysfs_read_numa(root, &h->info.numa, &h->info.n_numa), 0);
+        for (size_t k = 0; k < h->info.n_numa; k++)
+                h->info.memory_bytes += h->info.numa[k].memory_bytes;
         h->in = (ReadinessInput) {
                 .sysfs_root = root,
                 .firmware_code = SOME_FILE,
@@ -127,6 +129,22 @@ static void test_dgx_ready(void **state) {
         expect(&h, NULL, "vfio-pci", CHECK_READY, "loaded");
         expect(&h, NULL, "uefi-firmware", CHECK_READY, NULL);
         expect(&h, NULL, "hugepages", CHECK_READY, "1.5 TiB of huge pages free of 1.5 TiB reserved");
+        /* Reserved but not used: advice. */
+        {
+                CheckList l2 = {};
+                const CheckResult *r;
+
+                h.in.hugepages = false;
+                assert_int_equal(readiness_check_host(&h.in, &l2), 0);
+                for (size_t k = 0; k < l2.n; k++)
+                        if (streq(l2.r[k].check, "hugepages")) {
+                                r = &l2.r[k];
+                                assert_int_equal(r->status, CHECK_ADVICE);
+                                assert_non_null(strstr(r->detail, "GPU VMs do not use them"));
+                        }
+                check_list_done(&l2);
+                h.in.hugepages = true;
+        }
         expect(&h, "0000:18:00.0", "iommu-group", CHECK_READY, "holds the GPU alone");
         expect(&h, "0000:18:00.0", "reset", CHECK_READY, "flr/bus");
         expect(&h, "0000:18:00.0", "mmio", CHECK_READY, "window of 257 GiB");
@@ -134,7 +152,8 @@ static void test_dgx_ready(void **state) {
         expect(&h, "0000:18:00.0", "link", CHECK_READY, "32.0 GT/s PCIe x16");
         assert_false(check_list_has_not_ready(&h.l, NULL));
         expect(&h, "0000:18:00.0", "health", CHECK_READY, "no fatal PCIe errors");
-        assert_int_equal(h.l.n, 7 + 8 * 8);
+        expect(&h, NULL, "address-bits", CHECK_READY, "46 physical address bits hold a VM with all 8 GPUs");
+        assert_int_equal(h.l.n, 8 + 8 * 8);
 }
 
 static void test_ws_rtx(void **state) {
@@ -204,6 +223,16 @@ static void test_broken_host(void **state) {
         expect(&h, NULL, "uefi-firmware", CHECK_NOT_READY, "/nonexistent/OVMF_CODE_4M.fd");
 }
 
+/* A CPU with few address bits (a small desktop part) cannot hold the whole host's GPUs and memory. */
+static void test_address_bits(void **state) {
+        _cleanup_(host_done) Host h;
+
+        host_load_edited(&h, "dgx-h100", "sed -i 's/46 bits physical/39 bits physical/' proc/cpuinfo");
+        check_all(&h);
+        expect(&h, NULL, "address-bits", CHECK_ADVICE, "needs 43 physical address bits; the CPU has 39");
+        assert_false(check_list_has_not_ready(&h.l, NULL));
+}
+
 static void test_vfio_module(void **state) {
         _cleanup_(host_done) Host h;
 
@@ -249,6 +278,7 @@ int main(void) {
                 cmocka_unit_test(test_ascend),
                 cmocka_unit_test(test_broken_host),
                 cmocka_unit_test(test_vfio_module),
+                cmocka_unit_test(test_address_bits),
                 cmocka_unit_test(test_broken_gpu),
         };
         return cmocka_run_group_tests_name("readiness", tests, NULL, NULL);
