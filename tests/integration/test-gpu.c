@@ -569,6 +569,11 @@ static void test_conflicts_from_domains(void **state) {
         json_decref(j);
         status = itest_arkctl_expect(&H, 0, NULL, "status", NULL);
         assert_non_null(strstr(status, "Conflicts: "));
+        assert_non_null(strstr(status, "then 'arkctl reconcile'"));
+        /* Reconciling again finds the same, and says so. */
+        free(status);
+        status = itest_arkctl_expect(&H, 0, NULL, "reconcile", NULL);
+        assert_non_null(strstr(status, "the non-Ark domain 'foreign' passes through 0000:3a:00.0"));
         /* Reported, not resolved: the claims are as the store has them; but a GPU another domain
          * holds is not handed out (it would then be in two VMs). */
         list = accelerators();
