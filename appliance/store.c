@@ -56,6 +56,18 @@ static const DbMigration migrations[] = {
                 "  reason TEXT NOT NULL DEFAULT '',"
                 "  set_usec INTEGER NOT NULL);",
         },
+        {
+                "tenant members",
+                /* Unix users and groups, by number (what the kernel tells arkd about a caller) and by
+                 * name (what the admin typed, shown back). */
+                "CREATE TABLE tenant_members ("
+                "  tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+                "  kind TEXT NOT NULL CHECK (kind IN ('user', 'group')),"
+                "  id INTEGER NOT NULL,"
+                "  name TEXT NOT NULL,"
+                "  added_usec INTEGER NOT NULL,"
+                "  PRIMARY KEY (tenant_id, kind, id));",
+        },
 };
 
 int store_schema_latest(void) {
@@ -367,6 +379,64 @@ int store_hold_foreach(sqlite3 *db, StoreHoldFunc cb, void *userdata) {
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 r = cb((const char *) sqlite3_column_text(st, 0), (const char *) sqlite3_column_text(st, 1),
                        (const char *) sqlite3_column_text(st, 2), (uint64_t) sqlite3_column_int64(st, 3), userdata);
+                if (r < 0)
+                        return r;
+        }
+        return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* tenant members */
+
+int store_member_insert(sqlite3 *db, int64_t tenant_id, const char *kind, uint32_t id, const char *name,
+                        uint64_t usec) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = db_prepare(db, "INSERT INTO tenant_members (tenant_id, kind, id, name, added_usec) VALUES (?, ?, ?, ?, ?)",
+                       &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, tenant_id);
+        sqlite3_bind_text(st, 2, kind, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, id);
+        sqlite3_bind_text(st, 4, name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 5, (sqlite3_int64) usec);
+        r = step_done(st);
+        if (r == -EBUSY)
+                return -ENOENT; /* foreign key: no such tenant */
+        return r == -EIO ? -EINVAL : r; /* CHECK: a kind we do not know */
+}
+
+int store_member_delete(sqlite3 *db, int64_t tenant_id, const char *kind, uint32_t id) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = db_prepare(db, "DELETE FROM tenant_members WHERE tenant_id = ? AND kind = ? AND id = ?", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, tenant_id);
+        sqlite3_bind_text(st, 2, kind, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, id);
+        r = step_done(st);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(db) > 0 ? 0 : -ENOENT;
+}
+
+int store_member_foreach(sqlite3 *db, StoreMemberFunc cb, void *userdata) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r, rc;
+
+        r = db_prepare(db,
+                       "SELECT t.name, m.kind, m.id, m.name FROM tenant_members m JOIN tenants t ON t.id = m.tenant_id "
+                       "ORDER BY t.name, m.kind DESC, m.name",
+                       &st);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                r = cb((const char *) sqlite3_column_text(st, 0), (const char *) sqlite3_column_text(st, 1),
+                       (uint32_t) sqlite3_column_int64(st, 2), (const char *) sqlite3_column_text(st, 3), userdata);
                 if (r < 0)
                         return r;
         }

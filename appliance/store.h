@@ -52,3 +52,13 @@ int store_hold_clear(sqlite3 *db, const char *address);
 typedef int (*StoreHoldFunc)(const char *address, const char *state, const char *reason, uint64_t set_usec,
                              void *userdata);
 int store_hold_foreach(sqlite3 *db, StoreHoldFunc cb, void *userdata);
+
+/* Tenant members: Unix users and groups ("user"/"group", the numeric id, the name). -EEXIST when
+ * already a member, -ENOENT when the tenant does not exist; delete: -ENOENT when not a member.
+ * Deleting a tenant deletes its members. */
+int store_member_insert(sqlite3 *db, int64_t tenant_id, const char *kind, uint32_t id, const char *name,
+                        uint64_t usec);
+int store_member_delete(sqlite3 *db, int64_t tenant_id, const char *kind, uint32_t id);
+/* Every member, by tenant name, users before groups. */
+typedef int (*StoreMemberFunc)(const char *tenant, const char *kind, uint32_t id, const char *name, void *userdata);
+int store_member_foreach(sqlite3 *db, StoreMemberFunc cb, void *userdata);

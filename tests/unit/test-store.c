@@ -964,7 +964,9 @@ static void test_migrate_v1_to_claims(void **state) {
         a = instance_make("vm-a", "risk", "6f1f5a52-6c5e-4d6a-9a57-3b0e8d3c1a01");
         assert_int_equal(store_instance_insert(db, a), 0);
         /* Back to what schema 1 had. */
-        assert_int_equal(db_exec(db, "DROP TABLE claims; DROP TABLE accelerator_holds; PRAGMA user_version = 1"), 0);
+        assert_int_equal(db_exec(db, "DROP TABLE tenant_members; DROP TABLE claims; DROP TABLE accelerator_holds; "
+                                     "PRAGMA user_version = 1"),
+                         0);
         db = db_close(db);
 
         open_store(d, &db);
@@ -974,6 +976,42 @@ static void test_migrate_v1_to_claims(void **state) {
         assert_int_equal(query_int(db, "SELECT count(*) FROM instances WHERE name = 'vm-a'"), 1);
         assert_int_equal(query_int(db, "SELECT count(*) FROM tenants WHERE description = 'kept'"), 1);
         assert_int_equal(store_claim_insert(db, "0000:18:00.0", a->id, CREATED_USEC), 0);
+}
+
+static int collect_member(const char *tenant, const char *kind, uint32_t id, const char *name, void *userdata) {
+        Seen *s = userdata;
+        size_t l = strlen(s->text);
+
+        snprintf(s->text + l, sizeof(s->text) - l, "%s:%s:%u:%s ", tenant, kind, id, name);
+        return 0;
+}
+
+static void test_members(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_(db_closep) sqlite3 *db = NULL;
+        _cleanup_(tenant_freep) Tenant *risk = NULL, *ops = NULL;
+        Seen seen = {};
+
+        open_store(d, &db);
+        assert_int_equal(tenant_new(NULL, "risk", "", &risk), 0);
+        assert_int_equal(tenant_new(NULL, "ops", "", &ops), 0);
+        assert_int_equal(store_tenant_insert(db, risk), 0);
+        assert_int_equal(store_tenant_insert(db, ops), 0);
+
+        assert_int_equal(store_member_insert(db, risk->id, "user", 1001, "alice", CREATED_USEC), 0);
+        assert_int_equal(store_member_insert(db, risk->id, "group", 2000, "risk-team", CREATED_USEC), 0);
+        assert_int_equal(store_member_insert(db, ops->id, "user", 1001, "alice", CREATED_USEC), 0);
+        assert_int_equal(store_member_insert(db, risk->id, "user", 1001, "alice", CREATED_USEC), -EEXIST);
+        assert_int_equal(store_member_insert(db, risk->id, "role", 1, "x", CREATED_USEC), -EINVAL);
+        assert_int_equal(store_member_insert(db, risk->id + ops->id + 10, "user", 1, "x", CREATED_USEC), -ENOENT);
+        assert_int_equal(store_member_foreach(db, collect_member, &seen), 0);
+        assert_string_equal(seen.text, "ops:user:1001:alice risk:user:1001:alice risk:group:2000:risk-team ");
+
+        assert_int_equal(store_member_delete(db, risk->id, "user", 1001), 0);
+        assert_int_equal(store_member_delete(db, risk->id, "user", 1001), -ENOENT);
+        /* Deleting a tenant deletes its members. */
+        assert_int_equal(store_tenant_delete(db, risk), 0);
+        assert_int_equal(query_int(db, "SELECT count(*) FROM tenant_members"), 1);
 }
 
 int main(void) {
@@ -997,6 +1035,7 @@ int main(void) {
                 cmocka_unit_test(test_claims),
                 cmocka_unit_test(test_holds),
                 cmocka_unit_test(test_migrate_v1_to_claims),
+                cmocka_unit_test(test_members),
         };
 
         return cmocka_run_group_tests(tests, tmp_root_setup, tmp_root_teardown);
