@@ -8,6 +8,7 @@
 #include "basic/log.h"
 #include "basic/string-util.h"
 #include "hypervisor.h"
+#include "access.h"
 #include "manager.h"
 #include "readiness.h"
 #include "shared/bus-util.h"
@@ -121,9 +122,13 @@ static int property_get_conflicts(sd_bus *bus, const char *path, const char *int
 
 static int method_list_tenants(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(caller_done) Caller c = {};
         Manager *m = userdata;
         int r;
 
+        r = access_require_member(m, msg, &c, "list tenants", error);
+        if (r < 0)
+                return r;
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r < 0)
                 return r;
@@ -131,6 +136,8 @@ static int method_list_tenants(sd_bus_message *msg, void *userdata, sd_bus_error
         if (r < 0)
                 return r;
         LIST_FOREACH(tenants, t, m->tenants) {
+                if (!caller_in_tenant(&c, t))
+                        continue; /* not even its name */
                 r = sd_bus_message_append(reply, "(sso)", t->name, t->description, t->path);
                 if (r < 0)
                         return r;
@@ -141,20 +148,44 @@ static int method_list_tenants(sd_bus_message *msg, void *userdata, sd_bus_error
         return sd_bus_send(NULL, reply, NULL);
 }
 
-static Tenant *tenant_by_name_or_error(Manager *m, const char *name, sd_bus_error *error) {
-        Tenant *t = manager_find_tenant(m, name);
+/* The tenant or instance `name`, when the caller of msg may see it; otherwise NULL with `error`
+ * set (NotFound for an admin, who sees everything; AccessDenied for anyone else, whether it exists
+ * or not). */
+static Tenant *tenant_by_name_or_error(Manager *m, sd_bus_message *msg, const char *name, const char *what,
+                                       sd_bus_error *error) {
+        _cleanup_(caller_done) Caller c = {};
+        Tenant *t;
 
-        if (!t)
+        if (caller_get(m, msg, &c, error) < 0)
+                return NULL;
+        t = manager_find_tenant(m, name);
+        if (t && caller_in_tenant(&c, t))
+                return t;
+        if (c.admin)
                 sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "Tenant '%.80s' does not exist.", name);
-        return t;
+        else
+                sd_bus_error_setf(error, ARK_ERROR_ACCESS_DENIED, "User %u may not %s '%.80s': it is not a member of it.",
+                                  (unsigned) c.uid, what, name);
+        return NULL;
 }
 
-static Instance *instance_by_name_or_error(Manager *m, const char *name, sd_bus_error *error) {
-        Instance *i = manager_find_instance(m, name);
+static Instance *instance_by_name_or_error(Manager *m, sd_bus_message *msg, const char *name, const char *what,
+                                           sd_bus_error *error) {
+        _cleanup_(caller_done) Caller c = {};
+        Instance *i;
 
-        if (!i)
+        if (caller_get(m, msg, &c, error) < 0)
+                return NULL;
+        i = manager_find_instance(m, name);
+        if (i && caller_in_tenant_named(m, &c, i->tenant))
+                return i;
+        if (c.admin)
                 sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "Instance '%.80s' does not exist.", name);
-        return i;
+        else
+                sd_bus_error_setf(error, ARK_ERROR_ACCESS_DENIED,
+                                  "User %u may not %s instance '%.80s': it is not a member of its tenant.",
+                                  (unsigned) c.uid, what, name);
+        return NULL;
 }
 
 static int method_create_tenant(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -163,6 +194,9 @@ static int method_create_tenant(sd_bus_message *msg, void *userdata, sd_bus_erro
         int r;
 
         r = sd_bus_message_read(msg, "ss", &name, &description);
+        if (r < 0)
+                return r;
+        r = access_require_admin(userdata, msg, "create tenants", error);
         if (r < 0)
                 return r;
         r = tenant_create(userdata, name, description, &t, error);
@@ -179,7 +213,7 @@ static int method_get_tenant(sd_bus_message *msg, void *userdata, sd_bus_error *
         r = sd_bus_message_read(msg, "s", &name);
         if (r < 0)
                 return r;
-        t = tenant_by_name_or_error(userdata, name, error);
+        t = tenant_by_name_or_error(userdata, msg, name, "see tenant", error);
         if (!t)
                 return -ENOENT;
         return sd_bus_reply_method_return(msg, "o", t->path);
@@ -193,7 +227,10 @@ static int method_delete_tenant(sd_bus_message *msg, void *userdata, sd_bus_erro
         r = sd_bus_message_read(msg, "s", &name);
         if (r < 0)
                 return r;
-        t = tenant_by_name_or_error(userdata, name, error);
+        r = access_require_admin(userdata, msg, "delete tenants", error);
+        if (r < 0)
+                return r;
+        t = tenant_by_name_or_error(userdata, msg, name, "delete tenant", error);
         if (!t)
                 return -ENOENT;
         r = tenant_delete(t, error);
@@ -206,9 +243,13 @@ static int method_delete_tenant(sd_bus_message *msg, void *userdata, sd_bus_erro
 
 static int method_list_instances(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(caller_done) Caller c = {};
         Manager *m = userdata;
         int r;
 
+        r = access_require_member(m, msg, &c, "list instances", error);
+        if (r < 0)
+                return r;
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r < 0)
                 return r;
@@ -216,6 +257,8 @@ static int method_list_instances(sd_bus_message *msg, void *userdata, sd_bus_err
         if (r < 0)
                 return r;
         LIST_FOREACH(instances, i, m->instances) {
+                if (!caller_in_tenant_named(m, &c, i->tenant))
+                        continue;
                 r = sd_bus_message_append(reply, "(sssssso)", i->name, i->tenant, i->type,
                                           instance_state_to_string(i->state),
                                           i->desired_running ? "running" : "stopped", i->uuid, i->path);
@@ -324,6 +367,20 @@ static int method_create_instance(sd_bus_message *msg, void *userdata, sd_bus_er
         if (r < 0)
                 return r;
 
+        /* Only into a tenant the caller is a member of (an admin: any; one that does not exist is
+         * then instance_create()'s to refuse). */
+        {
+                _cleanup_(caller_done) Caller c = {};
+
+                r = caller_get(userdata, msg, &c, error);
+                if (r < 0)
+                        return r;
+                if (!c.admin && !caller_in_tenant_named(userdata, &c, p.tenant))
+                        return sd_bus_error_setf(error, ARK_ERROR_ACCESS_DENIED,
+                                                 "User %u may not create instances in tenant '%.80s': it is not a "
+                                                 "member of it.",
+                                                 (unsigned) c.uid, strempty(p.tenant));
+        }
         r = instance_create(userdata, &p, &i, error);
         if (r < 0)
                 return r;
@@ -338,7 +395,7 @@ static int method_get_instance(sd_bus_message *msg, void *userdata, sd_bus_error
         r = sd_bus_message_read(msg, "s", &name);
         if (r < 0)
                 return r;
-        i = instance_by_name_or_error(userdata, name, error);
+        i = instance_by_name_or_error(userdata, msg, name, "see", error);
         if (!i)
                 return -ENOENT;
         return sd_bus_reply_method_return(msg, "o", i->path);
@@ -352,7 +409,7 @@ static int method_start_instance(sd_bus_message *msg, void *userdata, sd_bus_err
         r = sd_bus_message_read(msg, "s", &name);
         if (r < 0)
                 return r;
-        i = instance_by_name_or_error(userdata, name, error);
+        i = instance_by_name_or_error(userdata, msg, name, "start", error);
         if (!i)
                 return -ENOENT;
         r = instance_start(i, error);
@@ -370,7 +427,7 @@ static int method_stop_instance(sd_bus_message *msg, void *userdata, sd_bus_erro
         r = sd_bus_message_read(msg, "sbu", &name, &force, &timeout);
         if (r < 0)
                 return r;
-        i = instance_by_name_or_error(userdata, name, error);
+        i = instance_by_name_or_error(userdata, msg, name, "stop", error);
         if (!i)
                 return -ENOENT;
         return instance_method_stop_common(msg, i, force, timeout, error);
@@ -384,7 +441,7 @@ static int method_delete_instance(sd_bus_message *msg, void *userdata, sd_bus_er
         r = sd_bus_message_read(msg, "s", &name);
         if (r < 0)
                 return r;
-        i = instance_by_name_or_error(userdata, name, error);
+        i = instance_by_name_or_error(userdata, msg, name, "delete", error);
         if (!i)
                 return -ENOENT;
         r = instance_delete(i, error);
@@ -402,6 +459,10 @@ static int method_check_host(sd_bus_message *msg, void *userdata, sd_bus_error *
         Manager *m = userdata;
         ReadinessInput in;
         int r;
+
+        r = access_require_admin(m, msg, "check the host", error);
+        if (r < 0)
+                return r;
 
         manager_readiness_input(m, &in);
 
@@ -440,8 +501,13 @@ static int method_check_host(sd_bus_message *msg, void *userdata, sd_bus_error *
 
 static int method_list_accelerators(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(caller_done) Caller c = {};
         Manager *m = userdata;
         int r;
+
+        r = access_require_member(m, msg, &c, "list accelerators", error);
+        if (r < 0)
+                return r;
 
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r < 0)
@@ -470,6 +536,10 @@ static int method_list_accelerators(sd_bus_message *msg, void *userdata, sd_bus_
 static int method_reconcile(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         int r;
+
+        r = access_require_admin(m, msg, "reconcile", error);
+        if (r < 0)
+                return r;
 
         r = hypervisor_require(m, error);
         if (r < 0)

@@ -381,6 +381,12 @@ void manager_readiness_input(Manager *m, ReadinessInput *ret) {
         };
 }
 
+static int load_member(const char *tenant, const char *kind, uint32_t id, const char *name, void *userdata) {
+        Tenant *t = manager_find_tenant(userdata, tenant);
+
+        return t ? tenant_member_push(t, kind, id, name) : 0;
+}
+
 int manager_startup(Manager *m) {
         _cleanup_free_ char *p = NULL;
         int r;
@@ -416,6 +422,8 @@ int manager_startup(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to open the store in '%s': %m", m->config.state_dir);
         r = store_tenant_load_all(m->db, m);
+        if (r >= 0)
+                r = store_member_foreach(m->db, load_member, m);
         if (r >= 0)
                 r = store_instance_load_all(m->db, m);
         if (r < 0)

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-bus.h>
+#include <grp.h>
+#include <pwd.h>
 
 #include "basic/log.h"
 #include "basic/parse-util.h"
@@ -39,6 +41,9 @@ int tenant_new(Manager *m, const char *name, const char *description, Tenant **r
 Tenant *tenant_free(Tenant *t) {
         if (!t)
                 return NULL;
+        for (size_t k = 0; k < t->n_members; k++)
+                free(t->members[k].name);
+        free(t->members);
         free(t->name);
         free(t->description);
         free(t->path);
@@ -186,5 +191,116 @@ int tenant_set_description(Tenant *t, const char *description, sd_bus_error *err
         free(t->description);
         t->description = TAKE_PTR(copy);
         (void) sd_bus_emit_properties_changed(m->bus, t->path, ARK_BUS_IFACE_TENANT, "Description", NULL);
+        return 0;
+}
+
+int tenant_member_push(Tenant *t, const char *kind, uint32_t id, const char *name) {
+        TenantMember *m = realloc(t->members, sizeof(TenantMember) * (t->n_members + 1));
+
+        if (!m)
+                return -ENOMEM;
+        t->members = m;
+        m = &t->members[t->n_members];
+        *m = (TenantMember) { .id = id, .name = strdup(name) };
+        snprintf(m->kind, sizeof(m->kind), "%s", kind);
+        if (!m->name)
+                return -ENOMEM;
+        t->n_members++;
+        return 0;
+}
+
+/* A user or group by name or number, as the system knows it. */
+static int resolve_member(const char *kind, const char *name, uint32_t *ret_id, char **ret_name,
+                          sd_bus_error *error) {
+        uint32_t n;
+        bool numeric = parse_u32(name, &n) >= 0;
+
+        if (isempty(name) || strlen(name) > 64)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "A %s name must be 1 to 64 characters.",
+                                         kind);
+        if (streq(kind, "user")) {
+                struct passwd *pw = numeric ? getpwuid(n) : getpwnam(name);
+
+                if (!pw)
+                        return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
+                                                 "There is no user '%.64s' on this host (see getent passwd).", name);
+                *ret_id = pw->pw_uid;
+                *ret_name = strdup(pw->pw_name);
+        } else if (streq(kind, "group")) {
+                struct group *gr = numeric ? getgrgid(n) : getgrnam(name);
+
+                if (!gr)
+                        return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
+                                                 "There is no group '%.64s' on this host (see getent group).", name);
+                *ret_id = gr->gr_gid;
+                *ret_name = strdup(gr->gr_name);
+        } else
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "A member is a 'user' or a 'group', not '%.20s'.", kind);
+        return *ret_name ? 0 : -ENOMEM;
+}
+
+static void emit_members_changed(Tenant *t) {
+        (void) sd_bus_emit_properties_changed(t->manager->bus, t->path, ARK_BUS_IFACE_TENANT, "Members", NULL);
+}
+
+int tenant_member_add(Tenant *t, const char *kind, const char *name, sd_bus_error *error) {
+        _cleanup_transaction_ DbTransaction tx = {};
+        _cleanup_free_ char *resolved = NULL;
+        Manager *m = t->manager;
+        uint32_t id = 0;
+        int r;
+
+        r = resolve_member(kind, name, &id, &resolved, error);
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < t->n_members; k++)
+                if (streq(t->members[k].kind, kind) && t->members[k].id == id)
+                        return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS, "The %s '%s' is a member of tenant '%s' "
+                                                 "already.", kind, resolved, t->name);
+        r = db_transaction_begin(m->db, &tx);
+        if (r >= 0)
+                r = store_member_insert(m->db, t->id, kind, id, resolved, now_usec(CLOCK_REALTIME));
+        if (r >= 0)
+                r = db_transaction_commit(&tx);
+        if (r < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to store the member of '%s': %s.", t->name,
+                                         db_errmsg(m->db));
+        r = tenant_member_push(t, kind, id, resolved);
+        if (r < 0)
+                return r;
+        log_info("Added %s '%s' (%u) to tenant '%s'.", kind, resolved, id, t->name);
+        emit_members_changed(t);
+        return 0;
+}
+
+int tenant_member_remove(Tenant *t, const char *kind, const char *name, sd_bus_error *error) {
+        _cleanup_transaction_ DbTransaction tx = {};
+        Manager *m = t->manager;
+        size_t k;
+        uint32_t n;
+        int r;
+
+        /* By the name or number stored: the user may be gone from the system by now. */
+        for (k = 0; k < t->n_members; k++)
+                if (streq(t->members[k].kind, kind) &&
+                    (streq(t->members[k].name, name) || (parse_u32(name, &n) >= 0 && n == t->members[k].id)))
+                        break;
+        if (k == t->n_members)
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "The %s '%.64s' is not a member of tenant '%s'.",
+                                         streq(kind, "group") ? "group" : "user", name, t->name);
+        r = db_transaction_begin(m->db, &tx);
+        if (r >= 0)
+                r = store_member_delete(m->db, t->id, kind, t->members[k].id);
+        if (r >= 0)
+                r = db_transaction_commit(&tx);
+        if (r < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to remove the member of '%s': %s.",
+                                         t->name, db_errmsg(m->db));
+        log_info("Removed %s '%s' from tenant '%s'.", kind, t->members[k].name, t->name);
+        free(t->members[k].name);
+        memmove(&t->members[k], &t->members[k + 1], sizeof(TenantMember) * (t->n_members - k - 1));
+        t->n_members--;
+        emit_members_changed(t);
         return 0;
 }

@@ -10,8 +10,17 @@
 typedef struct Manager Manager;
 typedef struct Tenant Tenant;
 
+/* A member of a tenant: a Unix user or group. */
+typedef struct TenantMember {
+        char kind[8];           /* "user" or "group" */
+        uint32_t id;            /* uid or gid */
+        char *name;
+} TenantMember;
+
 struct Tenant {
         Manager *manager;
+        TenantMember *members;
+        size_t n_members;
         int64_t id;             /* row id in the store */
         char *name;
         char *description;
@@ -38,6 +47,11 @@ int tenant_description_validate(const char *description, const char **ret_reason
 int tenant_create(Manager *m, const char *name, const char *description, Tenant **ret, sd_bus_error *error);
 int tenant_delete(Tenant *t, sd_bus_error *error);
 int tenant_set_description(Tenant *t, const char *description, sd_bus_error *error);
+/* Adds or removes a member ("user" or "group", by name or number). Refusals fill `error`. */
+int tenant_member_add(Tenant *t, const char *kind, const char *name, sd_bus_error *error);
+int tenant_member_remove(Tenant *t, const char *kind, const char *name, sd_bus_error *error);
+/* Appends a member to t's runtime list (loading). Returns 0 or -ENOMEM. */
+int tenant_member_push(Tenant *t, const char *kind, uint32_t id, const char *name);
 
 /* D-Bus side (tenant-dbus.c). */
 extern const struct sd_bus_vtable tenant_vtable[];

@@ -1,0 +1,151 @@
+/* Callers and what they may do; see access.h. */
+
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "access.h"
+#include "basic/log.h"
+#include "basic/macro.h"
+#include "basic/string-util.h"
+#include "manager.h"
+#include "shared/bus-util.h"
+#include "tenant.h"
+
+void caller_done(Caller *c) {
+        free(c->gids);
+        *c = (Caller) {};
+}
+
+static bool has_gid(const Caller *c, gid_t g) {
+        for (size_t k = 0; k < c->n_gids; k++)
+                if (c->gids[k] == g)
+                        return true;
+        return false;
+}
+
+int caller_get(Manager *m, sd_bus_message *msg, Caller *ret, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        const gid_t *supplementary = NULL;
+        Caller c = {};
+        gid_t egid;
+        int r, n;
+
+        if (!msg) {
+                *ret = (Caller) { .uid = 0, .admin = true };
+                return 0;
+        }
+        r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS |
+                                                   SD_BUS_CREDS_AUGMENT,
+                                      &creds);
+        if (r >= 0)
+                r = sd_bus_creds_get_euid(creds, &c.uid);
+        if (r < 0)
+                return sd_bus_error_setf(error, ARK_ERROR_ACCESS_DENIED,
+                                         "arkd cannot tell who is calling (%s), so it refuses.", strerror(-r));
+        n = sd_bus_creds_get_supplementary_gids(creds, &supplementary);
+        c.gids = calloc((size_t) MAX(n, 0) + 1, sizeof(gid_t));
+        if (!c.gids)
+                return -ENOMEM;
+        if (sd_bus_creds_get_egid(creds, &egid) >= 0)
+                c.gids[c.n_gids++] = egid;
+        for (int k = 0; k < n; k++)
+                c.gids[c.n_gids++] = supplementary[k];
+
+        c.admin = c.uid == 0;
+        if (!c.admin) {
+                struct group *gr = getgrnam(ARK_ADMIN_GROUP);
+                c.admin = gr && has_gid(&c, gr->gr_gid);
+        }
+        *ret = c;
+        return 0;
+}
+
+int caller_current(Manager *m, sd_bus *bus, Caller *ret) {
+        sd_bus_message *msg = bus ? sd_bus_get_current_message(bus) : NULL;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = caller_get(m, msg, ret, &e);
+        sd_bus_error_free(&e);
+        return r;
+}
+
+bool caller_in_tenant(const Caller *c, const Tenant *t) {
+        if (c->admin)
+                return true;
+        if (!t)
+                return false;
+        for (size_t k = 0; k < t->n_members; k++) {
+                const TenantMember *mb = &t->members[k];
+
+                if (streq(mb->kind, "user") ? mb->id == c->uid : has_gid(c, (gid_t) mb->id))
+                        return true;
+        }
+        return false;
+}
+
+bool caller_in_tenant_named(Manager *m, const Caller *c, const char *tenant) {
+        return c->admin || (tenant && caller_in_tenant(c, manager_find_tenant(m, tenant)));
+}
+
+bool caller_in_any_tenant(Manager *m, const Caller *c) {
+        if (c->admin)
+                return true;
+        LIST_FOREACH(tenants, t, m->tenants)
+                if (caller_in_tenant(c, t))
+                        return true;
+        return false;
+}
+
+static int denied(sd_bus_error *error, const Caller *c, const char *what) {
+        return sd_bus_error_setf(error, ARK_ERROR_ACCESS_DENIED,
+                                 "User %u may not %s: that takes root or the group '%s'.", (unsigned) c->uid, what,
+                                 ARK_ADMIN_GROUP);
+}
+
+int access_require_admin(Manager *m, sd_bus_message *msg, const char *what, sd_bus_error *error) {
+        _cleanup_(caller_done) Caller c = {};
+        int r;
+
+        r = caller_get(m, msg, &c, error);
+        if (r < 0)
+                return r;
+        return c.admin ? 0 : denied(error, &c, what);
+}
+
+int access_require_tenant(Manager *m, sd_bus_message *msg, const char *tenant, const char *what,
+                          sd_bus_error *error) {
+        _cleanup_(caller_done) Caller c = {};
+        int r;
+
+        r = caller_get(m, msg, &c, error);
+        if (r < 0)
+                return r;
+        if (caller_in_tenant_named(m, &c, tenant))
+                return 0;
+        return sd_bus_error_setf(error, ARK_ERROR_ACCESS_DENIED,
+                                 "User %u may not %s: it is not a member of the tenant that owns it.",
+                                 (unsigned) c.uid, what);
+}
+
+int access_require_member(Manager *m, sd_bus_message *msg, Caller *ret, const char *what, sd_bus_error *error) {
+        Caller c = {};
+        int r;
+
+        r = caller_get(m, msg, &c, error);
+        if (r < 0)
+                return r;
+        if (!caller_in_any_tenant(m, &c)) {
+                r = sd_bus_error_setf(error, ARK_ERROR_ACCESS_DENIED,
+                                      "User %u may not %s: it is a member of no tenant (an admin adds it with "
+                                      "'arkctl tenant member add').",
+                                      (unsigned) c.uid, what);
+                caller_done(&c);
+                return r;
+        }
+        *ret = c;
+        return 0;
+}
