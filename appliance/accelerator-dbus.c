@@ -7,6 +7,7 @@
 
 #include "basic/macro.h"
 #include "basic/string-util.h"
+#include "access.h"
 #include "manager.h"
 #include "shared/bus-util.h"
 
@@ -45,11 +46,41 @@ static int property_get_claim_state(sd_bus *bus, const char *path, const char *i
         return sd_bus_message_append(reply, "s", accelerator_claim_state(userdata));
 }
 
+/* The instance holding it, for callers who may see that instance; "" for everyone else (they
+ * still see that it is claimed, not by whom). */
+static int property_get_claimed_by(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        _cleanup_(caller_done) Caller c = {};
+        Accelerator *a = userdata;
+        Instance *i = a->claimed_by ? manager_find_instance(a->manager, a->claimed_by) : NULL;
+        bool visible = false;
+
+        if (a->claimed_by && caller_current(a->manager, bus, &c) >= 0)
+                visible = c.admin || (i && caller_in_tenant_named(a->manager, &c, i->tenant));
+        return sd_bus_message_append(reply, "s", visible ? a->claimed_by : "");
+}
+
+/* The domain named in a conflict is for admins; others learn only that there is one. */
+static int property_get_conflict(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        _cleanup_(caller_done) Caller c = {};
+        Accelerator *a = userdata;
+
+        if (!a->conflict)
+                return sd_bus_message_append(reply, "s", "");
+        if (caller_current(a->manager, bus, &c) >= 0 && c.admin)
+                return sd_bus_message_append(reply, "s", a->conflict);
+        return sd_bus_message_append(reply, "s", "a domain outside Ark's claims");
+}
+
 static int method_hold(sd_bus_message *msg, void *userdata, sd_bus_error *error, const char *state) {
         const char *reason;
         int r;
 
         r = sd_bus_message_read(msg, "s", &reason);
+        if (r < 0)
+                return r;
+        r = access_require_admin(((Accelerator *) userdata)->manager, msg, "reserve or quarantine GPUs", error);
         if (r < 0)
                 return r;
         r = accelerator_hold(((Accelerator *) userdata)->manager, userdata, state, reason, error);
@@ -67,7 +98,11 @@ static int method_quarantine(sd_bus_message *msg, void *userdata, sd_bus_error *
 }
 
 static int method_release(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        int r = accelerator_release_hold(((Accelerator *) userdata)->manager, userdata, error);
+        int r = access_require_admin(((Accelerator *) userdata)->manager, msg, "release GPUs", error);
+
+        if (r < 0)
+                return r;
+        r = accelerator_release_hold(((Accelerator *) userdata)->manager, userdata, error);
         if (r < 0)
                 return r;
         return sd_bus_reply_method_return(msg, NULL);
@@ -97,14 +132,12 @@ const sd_bus_vtable accelerator_vtable[] = {
         SD_BUS_PROPERTY("MaxLinkWidth", "u", NULL, offsetof(Accelerator, max_link_width), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Driver", "s", bus_property_get_string_ptr, offsetof(Accelerator, driver), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("ClaimState", "s", property_get_claim_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("ClaimedBy", "s", bus_property_get_string_ptr, offsetof(Accelerator, claimed_by),
-                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ClaimedBy", "s", property_get_claimed_by, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("HoldReason", "s", bus_property_get_string_ptr, offsetof(Accelerator, hold_reason),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Health", "s", bus_property_get_string_ptr, offsetof(Accelerator, health),
                         SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Conflict", "s", bus_property_get_string_ptr, offsetof(Accelerator, conflict),
-                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Conflict", "s", property_get_conflict, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("Reserve", SD_BUS_ARGS("s", reason), SD_BUS_NO_RESULT, method_reserve,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Quarantine", SD_BUS_ARGS("s", reason), SD_BUS_NO_RESULT, method_quarantine,

@@ -7,6 +7,7 @@
 
 #include "basic/macro.h"
 #include "basic/string-util.h"
+#include "access.h"
 #include "instance.h"
 #include "manager.h"
 #include "shared/bus-util.h"
@@ -180,6 +181,12 @@ int instance_object_find(sd_bus *bus, const char *path, const char *interface, v
         i = manager_find_instance(userdata, name);
         if (!i)
                 return 0;
+        /* Another tenant's instance does not exist for the caller. */
+        {
+                _cleanup_(caller_done) Caller c = {};
+                if (caller_current(userdata, bus, &c) < 0 || !caller_in_tenant_named(userdata, &c, i->tenant))
+                        return 0;
+        }
         *found = i;
         return 1;
 }
@@ -188,8 +195,12 @@ int instance_node_enumerator(sd_bus *bus, const char *path, void *userdata, char
         _cleanup_strv_free_ char **l = NULL;
         Manager *m = userdata;
 
+        _cleanup_(caller_done) Caller c = {};
+
+        if (caller_current(m, bus, &c) < 0)
+                c.admin = false;
         LIST_FOREACH(instances, i, m->instances)
-                if (strv_extend(&l, i->path) < 0)
+                if (caller_in_tenant_named(m, &c, i->tenant) && strv_extend(&l, i->path) < 0)
                         return -ENOMEM;
         if (!l && !(l = calloc(1, sizeof(char *))))
                 return -ENOMEM;

@@ -53,10 +53,19 @@ static int property_get_host_u(sd_bus *bus, const char *path, const char *interf
                 v = m->host.cores;
         else if (streq(property, "ThreadsPerCore"))
                 v = m->host.threads;
-        else if (streq(property, "NTenants"))
-                v = manager_count_tenants(m);
-        else if (streq(property, "NInstances"))
-                v = manager_count_instances(m);
+        else if (streq(property, "NTenants") || streq(property, "NInstances")) {
+                /* Counted as the caller sees them: no counts of other tenants. */
+                _cleanup_(caller_done) Caller c = {};
+
+                if (caller_current(m, bus, &c) >= 0) {
+                        if (streq(property, "NTenants")) {
+                                LIST_FOREACH(tenants, t, m->tenants)
+                                        v += caller_in_tenant(&c, t);
+                        } else
+                                LIST_FOREACH(instances, i, m->instances)
+                                        v += caller_in_tenant_named(m, &c, i->tenant);
+                }
+        }
         else if (streq(property, "NAccelerators"))
                 v = (unsigned) m->n_accelerators;
         return sd_bus_message_append(reply, "u", v);
@@ -85,15 +94,23 @@ static int property_get_numa(sd_bus *bus, const char *path, const char *interfac
         return sd_bus_message_close_container(reply);
 }
 
+/* Whether the caller of the current message administers (orphans and conflicts name domains of
+ * any tenant). */
+static bool current_is_admin(Manager *m, sd_bus *bus) {
+        _cleanup_(caller_done) Caller c = {};
+        return caller_current(m, bus, &c) >= 0 && c.admin;
+}
+
 static int property_get_orphans(sd_bus *bus, const char *path, const char *interface, const char *property,
                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
+        bool admin = current_is_admin(m, bus);
         int r;
 
         r = sd_bus_message_open_container(reply, 'a', "(sss)");
         if (r < 0)
                 return r;
-        for (size_t k = 0; k < m->n_orphans; k++) {
+        for (size_t k = 0; admin && k < m->n_orphans; k++) {
                 r = sd_bus_message_append(reply, "(sss)", m->orphans[k].domain, m->orphans[k].uuid,
                                           m->orphans[k].tenant);
                 if (r < 0)
@@ -105,12 +122,13 @@ static int property_get_orphans(sd_bus *bus, const char *path, const char *inter
 static int property_get_conflicts(sd_bus *bus, const char *path, const char *interface, const char *property,
                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
+        bool admin = current_is_admin(m, bus);
         int r;
 
         r = sd_bus_message_open_container(reply, 'a', "(ss)");
         if (r < 0)
                 return r;
-        for (size_t k = 0; k < m->n_conflicts; k++) {
+        for (size_t k = 0; admin && k < m->n_conflicts; k++) {
                 r = sd_bus_message_append(reply, "(ss)", m->conflicts[k].device, m->conflicts[k].message);
                 if (r < 0)
                         return r;
