@@ -153,6 +153,16 @@ Accelerator *manager_find_accelerator(Manager *m, const char *address) {
         return NULL;
 }
 
+Accelerator *manager_accelerator_of_function(Manager *m, const char *address) {
+        Accelerator *a = manager_find_accelerator(m, address);
+
+        for (size_t k = 0; !a && k < m->n_accelerators; k++)
+                for (size_t f = 0; f < m->accelerators[k].n_group; f++)
+                        if (!m->accelerators[k].group[f].is_bridge && streq(m->accelerators[k].group[f].address, address))
+                                return &m->accelerators[k];
+        return a;
+}
+
 void accelerator_set_claim(Manager *m, const char *address, const char *owner) {
         _cleanup_free_ char *path = NULL;
         Accelerator *a = manager_find_accelerator(m, address);

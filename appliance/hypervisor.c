@@ -101,10 +101,18 @@ int hypervisor_define(Manager *m, Instance *i, sd_bus_error *error) {
         if (r < 0)
                 return r;
         r = instance_build_xml(i, &xml);
-        if (r == -ENODEV)
+        if (r == -ENODEV) {
+                const char *gone = NULL;
+
+                for (char **g = i->gpus; g && *g && !gone; g++)
+                        if (!manager_find_accelerator(m, *g))
+                                gone = *g;
                 return sd_bus_error_setf(error, ARK_ERROR_NOT_READY,
-                                         "Instance '%s' claims a GPU this host does not have (removed, or moved to "
-                                         "another slot?); see 'arkctl vm show %s' and the log.", i->name, i->name);
+                                         "Instance '%s' claims GPU %s, which this host does not have (removed, or "
+                                         "moved to another slot?); put it back, or give it up with 'arkctl vm gpu "
+                                         "remove %s --gpu %s'.",
+                                         i->name, strna(gone), i->name, strna(gone));
+        }
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to build the domain XML of '%s': %m", i->name);
         dom = virDomainDefineXMLFlags(hypervisor_conn(m), xml, VIR_DOMAIN_DEFINE_VALIDATE);
@@ -155,11 +163,17 @@ static const char *stopped_reason(int detail) {
         }
 }
 
+static void hypervisor_refresh_conflicts(Manager *m);
+
 static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque) {
         Hypervisor *hv = opaque;
         Manager *m = hv->manager;
         Instance *i = instance_of_domain(m, dom);
 
+        /* A domain defined, changed or removed (by Ark or by anyone with virsh): which GPUs the
+         * domains hold may have changed. */
+        if (event == VIR_DOMAIN_EVENT_DEFINED || event == VIR_DOMAIN_EVENT_UNDEFINED)
+                hypervisor_refresh_conflicts(m);
         if (!i)
                 return 0; /* not ours */
 
@@ -468,6 +482,7 @@ int hypervisor_read_host(Manager *m) {
         m->host.threads = info.threads;
         m->host.memory_bytes = (uint64_t) info.memory * 1024ULL;
         (void) free_and_strdup(&m->host.arch, info.model);
+        m->host.phys_bits = sysfs_read_phys_bits(m->config.sysfs_root);
         /* libvirt's node info names the architecture ("x86_64"), not the CPU; the kernel does. */
         {
                 _cleanup_free_ char *model = NULL;
@@ -547,9 +562,10 @@ static void reconcile_domain_gpus(Manager *m, virDomainPtr dom, const char *name
                 return;
         }
         for (char **h = hostdevs; h && *h; h++) {
-                Accelerator *a = manager_find_accelerator(m, *h);
+                /* A GPU, or a function that goes with one (its audio, a device of its group). */
+                Accelerator *a = manager_accelerator_of_function(m, *h);
 
-                if (!a || (i && strv_contains(i->gpus, *h)))
+                if (!a || (i && strv_contains(i->gpus, a->address)))
                         continue;
                 /* Withheld while a domain holds it outside the claims: handing it to a VM now would
                  * give it to two. (A claimed one is given twice already; that is reported.) */
@@ -557,14 +573,18 @@ static void reconcile_domain_gpus(Manager *m, virDomainPtr dom, const char *name
                         a->conflict = strprintf("%s domain '%s'", i ? "the Ark" : orphan ? "the orphan" : "the non-Ark",
                                                 name);
                 if (i)
-                        manager_conflict_add(m, *h,
-                                             "domain '%s' passes through %s, which the store does not give instance "
+                        manager_conflict_add(m, a->address,
+                                             "domain '%s' passes through %s%s%s, which the store does not give instance "
                                              "'%s'%s%s%s",
-                                             name, *h, i->name, a->claimed_by ? " (it is claimed by instance '" : "",
+                                             name, *h, streq(*h, a->address) ? "" : ", a function of GPU ",
+                                             streq(*h, a->address) ? "" : a->address, i->name,
+                                             a->claimed_by ? " (it is claimed by instance '" : "",
                                              strempty(a->claimed_by), a->claimed_by ? "')" : "");
                 else
-                        manager_conflict_add(m, *h, "%s domain '%s' passes through %s%s%s%s",
+                        manager_conflict_add(m, a->address, "%s domain '%s' passes through %s%s%s%s%s%s",
                                              orphan ? "orphan" : "the non-Ark", name, *h,
+                                             streq(*h, a->address) ? "" : ", a function of GPU ",
+                                             streq(*h, a->address) ? "" : a->address,
                                              a->claimed_by ? ", which is claimed by instance '" : "",
                                              strempty(a->claimed_by), a->claimed_by ? "'" : "");
         }
@@ -574,6 +594,36 @@ static void reconcile_domain_gpus(Manager *m, virDomainPtr dom, const char *name
                                              "instance '%s' claims %s, but its domain on the hypervisor does not pass "
                                              "it through (changed outside Ark?)",
                                              i->name, *g);
+}
+
+/* Conflicts again from the store and every domain, without touching any instance. */
+static void hypervisor_refresh_conflicts(Manager *m) {
+        virConnectPtr conn = hypervisor_conn(m);
+        virDomainPtr *doms = NULL;
+        int n;
+
+        if (!conn || manager_check_claims(m) < 0)
+                return;
+        n = virConnectListAllDomains(conn, &doms, 0);
+        for (int k = 0; k < n; k++) {
+                _cleanup_free_ char *tenant = NULL, *id = NULL;
+                char uuid[VIR_UUID_STRING_BUFLEN];
+                Instance *i = virDomainGetUUIDString(doms[k], uuid) >= 0 ? manager_find_instance_by_uuid(m, uuid) : NULL;
+                bool orphan = !i && domain_ark_metadata(doms[k], &tenant, &id) >= 0;
+
+                reconcile_domain_gpus(m, doms[k], virDomainGetName(doms[k]), i, orphan);
+                virDomainFree(doms[k]);
+        }
+        free(doms);
+        virResetLastError();
+        (void) sd_bus_emit_properties_changed(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "Conflicts", NULL);
+        for (size_t k = 0; k < m->n_accelerators; k++) {
+                _cleanup_free_ char *path = NULL;
+
+                if (sd_bus_path_encode(ARK_BUS_PREFIX_ACCELERATOR, m->accelerators[k].address, &path) >= 0)
+                        (void) sd_bus_emit_properties_changed(m->bus, path, ARK_BUS_IFACE_ACCELERATOR, "ClaimState",
+                                                              "Conflict", NULL);
+        }
 }
 
 int hypervisor_reconcile(Manager *m) {

@@ -38,6 +38,7 @@
 #define DISK_MIN (1ULL << 20)
 #define DISK_MAX (64ULL << 40)
 #define CMDLINE_MAX 4096
+#define VIRT_HIGHMEM_MMIO (UINT64_C(512) << 30) /* QEMU's arm64 'virt': its high PCI MMIO window */
 
 static const char *const state_table[_INSTANCE_STATE_MAX] = {
         [INSTANCE_STOPPED] = "stopped",
@@ -99,20 +100,46 @@ static int instance_gpu_spec(Instance *i, DomainSpec *spec, DomainGpu *gpus,
                              const char *functions[][PASSTHROUGH_FUNCTIONS_MAX], const Accelerator **accels,
                              char **nvram, char nodes[static 16]) {
         Manager *m = i->manager;
-        size_t n = strv_length(i->gpus);
+        size_t n = strv_length(i->gpus), slots = 0;
         int node;
 
         if (n > DOMAIN_GPUS_MAX)
                 return -E2BIG;
         for (size_t k = 0; k < n; k++) {
+                const char *all[PASSTHROUGH_FUNCTIONS_MAX];
+                size_t nf;
+
                 accels[k] = manager_find_accelerator(m, i->gpus[k]);
                 if (!accels[k])
                         return -ENODEV;
-                gpus[k].functions = functions[k];
-                gpus[k].n_functions = passthrough_functions(accels[k], functions[k], PASSTHROUGH_FUNCTIONS_MAX);
+                /* One guest slot per host device (bus:slot), its functions in it as on the host; a
+                 * function that two GPUs of one group bring goes once. */
+                nf = passthrough_functions(accels[k], all, PASSTHROUGH_FUNCTIONS_MAX);
+                for (size_t f = 0; f < nf; f++) {
+                        size_t e;
+                        bool seen = false;
+
+                        for (e = 0; e < slots && !seen; e++)
+                                for (size_t g = 0; g < gpus[e].n_functions && !seen; g++)
+                                        seen = streq(gpus[e].functions[g], all[f]);
+                        if (seen)
+                                continue;
+                        for (e = 0; e < slots; e++)
+                                if (strneq(gpus[e].functions[0], all[f], 10))
+                                        break;
+                        if (e == slots) {
+                                if (slots == DOMAIN_GPUS_MAX)
+                                        return -E2BIG;
+                                gpus[slots] = (DomainGpu) { .functions = functions[slots] };
+                                slots++;
+                        }
+                        if (gpus[e].n_functions >= 8)
+                                return -E2BIG;
+                        functions[e][gpus[e].n_functions++] = all[f];
+                }
         }
         spec->gpus = gpus;
-        spec->n_gpus = n;
+        spec->n_gpus = slots;
         spec->mmio64_bytes = passthrough_mmio64_window(accels, n);
         spec->firmware_code = config_firmware_code(&m->config, m->host.arch);
         spec->firmware_vars = config_firmware_vars(&m->config, m->host.arch);
@@ -384,11 +411,12 @@ static int validate_params(Manager *m, const InstanceCreateParams *p, sd_bus_err
  * fills `error`: NotReady (the host or the asked-for GPU cannot pass anything through), NotFound
  * (no such device), InUse (it is held by another instance, reserved or quarantined), NoCapacity
  * (not enough GPUs can be given out). */
-static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, char ***ret, sd_bus_error *error) {
+static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, char **already, uint64_t memory_bytes,
+                              char ***ret, sd_bus_error *error) {
         _cleanup_free_ GpuCandidate *c = NULL;
         _cleanup_free_ char *reasons = NULL;
-        _cleanup_strv_free_ char **picked = NULL;
-        const size_t reason_max = 512;
+        _cleanup_strv_free_ char **picked = NULL, **together = NULL;
+        const size_t reason_max = 1280;
         GpuRequest req = {
                 .count = p->gpus,
                 .model = p->gpu_model,
@@ -424,6 +452,16 @@ static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, char **
                         return sd_bus_error_setf(error, ARK_ERROR_NOT_READY, "GPU passthrough is not ready: %s.", why);
         }
 
+        /* The GPUs that will share the VM: another GPU of a group may only go with them. */
+        if (strv_copy(&together, p->gpu_addresses) < 0)
+                return -ENOMEM;
+        for (char **g = already; g && *g; g++)
+                if (strv_extend(&together, *g) < 0)
+                        return -ENOMEM;
+        /* Health changes while arkd runs (AER counts fatal errors as they happen). */
+        for (size_t k = 0; k < m->n_accelerators; k++)
+                (void) pci_refresh_health(m->config.sysfs_root, &m->accelerators[k]);
+
         c = calloc(MAX(m->n_accelerators, 1U), sizeof(GpuCandidate));
         verdict = calloc(MAX(m->n_accelerators, 1U), sizeof(PassthroughVerdict));
         reasons = calloc(MAX(m->n_accelerators, 1U), reason_max);
@@ -436,7 +474,7 @@ static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, char **
                 char *why = reasons + k * reason_max;
 
                 verdict[k] = passthrough_check(a, m->accelerators, m->n_accelerators, m->config.management_interface,
-                                               why, reason_max);
+                                               together, why, reason_max);
                 c[k] = (GpuCandidate) {
                         .address = a->address,
                         .model = a->model,
@@ -490,7 +528,7 @@ static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, char **
                 StrBuf b = {};
                 unsigned shown = 0;
 
-                unsigned claimed = 0, reserved = 0, quarantined = 0;
+                unsigned claimed = 0, reserved = 0, quarantined = 0, conflicted = 0;
 
                 for (size_t k = 0; k < m->n_accelerators; k++) {
                         const Accelerator *a = &m->accelerators[k];
@@ -501,15 +539,37 @@ static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, char **
                                 reserved++;
                         else if (a->hold)
                                 quarantined++;
+                        else if (a->conflict)
+                                conflicted++;
                         else
                                 claimed++;
+                }
+                bool model_exists = !p->gpu_model;
+
+                for (size_t k = 0; k < m->n_accelerators && !model_exists; k++)
+                        model_exists = strcasestr(m->accelerators[k].model, p->gpu_model) != NULL;
+                if (!model_exists) {
+                        StrBuf have = {};
+                        _cleanup_free_ char *list = NULL;
+
+                        for (size_t k = 0; k < m->n_accelerators; k++)
+                                if (!strstr(strempty(have.buf), m->accelerators[k].model))
+                                        strbuf_printf(&have, "%s%s", have.len > 0 ? ", " : "", m->accelerators[k].model);
+                        list = strbuf_steal(&have);
+                        free(verdict);
+                        return sd_bus_error_setf(error, ARK_ERROR_NO_CAPACITY,
+                                                 "This host has no GPU matching '%s'%s%s%s.", p->gpu_model,
+                                                 isempty(list) ? "" : " (it has ", strempty(list),
+                                                 isempty(list) ? "" : ")");
                 }
                 strbuf_printf(&b, "Not enough free GPUs%s%s%s: %u asked for, %zu can be given out",
                               p->gpu_model ? " matching '" : "", strempty(p->gpu_model), p->gpu_model ? "'" : "",
                               req.count, n);
-                if (claimed + reserved + quarantined > 0)
-                        strbuf_printf(&b, " (%u claimed by VMs, %u reserved for the host, %u quarantined)", claimed,
-                                      reserved, quarantined);
+                if (claimed + reserved + quarantined + conflicted > 0)
+                        strbuf_printf(&b, " (%u claimed by VMs, %u reserved for the host, %u quarantined%s)", claimed,
+                                      reserved, quarantined,
+                                      conflicted > 0 ? ", and some held by domains outside Ark's claims: see "
+                                                       "'arkctl status'" : "");
                 /* Say why the others that are not simply taken cannot go, so the admin knows
                  * what to change. */
                 for (size_t k = 0; k < m->n_accelerators && shown < 3; k++)
@@ -535,6 +595,34 @@ static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, char **
         for (size_t k = 0; k < n; k++)
                 if (strv_extend(&picked, m->accelerators[idx[k]].address) < 0)
                         return -ENOMEM;
+
+        /* The guest must be able to address its memory and the GPUs' BARs. */
+        {
+                const Accelerator *all[DOMAIN_GPUS_MAX * 2];
+                size_t na = 0;
+                uint64_t window;
+                char b1[32], b2[32];
+
+                for (char **g = picked; g && *g && na < ELEMENTSOF(all); g++)
+                        all[na++] = manager_find_accelerator(m, *g);
+                for (char **g = already; g && *g && na < ELEMENTSOF(all); g++)
+                        if (manager_find_accelerator(m, *g))
+                                all[na++] = manager_find_accelerator(m, *g);
+                window = passthrough_mmio64_window(all, na);
+                if (m->host.arch && streq(m->host.arch, "aarch64") && window > VIRT_HIGHMEM_MMIO)
+                        return sd_bus_error_setf(error, ARK_ERROR_NOT_READY,
+                                                 "These GPUs need a 64-bit PCI window of %s; QEMU's arm64 'virt' "
+                                                 "machine has 512 GiB; give the VM fewer GPUs.",
+                                                 format_bytes(b1, sizeof(b1), window));
+                if (m->host.phys_bits > 0 && streq(manager_domain_type(m), "kvm") &&
+                    passthrough_phys_bits(memory_bytes, window) > m->host.phys_bits)
+                        return sd_bus_error_setf(error, ARK_ERROR_NOT_READY,
+                                                 "A VM with %s of memory and these GPUs (a %s window) needs %u physical "
+                                                 "address bits; this CPU has %u: give it less memory or fewer GPUs.",
+                                                 format_bytes(b1, sizeof(b1), memory_bytes),
+                                                 format_bytes(b2, sizeof(b2), window),
+                                                 passthrough_phys_bits(memory_bytes, window), m->host.phys_bits);
+        }
         *ret = TAKE_PTR(picked);
         return 0;
 }
@@ -584,7 +672,7 @@ int instance_create(Manager *m, const InstanceCreateParams *p, Instance **ret, s
                 return r;
         /* Chosen here and claimed below in the same transaction as the record: arkd serves one
          * request at a time, and the claims' primary key refuses a GPU taken twice regardless. */
-        r = instance_pick_gpus(m, p, &gpus, error);
+        r = instance_pick_gpus(m, p, NULL, p->memory_bytes, &gpus, error);
         if (r < 0)
                 return r;
         disk_bytes = p->disk_bytes;
@@ -1116,7 +1204,7 @@ int instance_add_gpus(Instance *i, const InstanceCreateParams *p, sd_bus_error *
                         return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Instance '%s' has GPU %s already.",
                                                  i->name, *a);
         }
-        r = instance_pick_gpus(m, p, &picked, error);
+        r = instance_pick_gpus(m, p, i->gpus, i->memory_bytes, &picked, error);
         if (r < 0)
                 return r;
         if (strv_length(i->gpus) + strv_length(picked) > DOMAIN_GPUS_MAX)

@@ -101,6 +101,7 @@ typedef struct HostInfo {
         char *hostname;
         char *cpu_model;
         char *arch;             /* "x86_64", "aarch64" (libvirt's node info) */
+        unsigned phys_bits;     /* the CPU's physical address bits (x86 /proc/cpuinfo), 0 = unknown */
         unsigned cpus, sockets, cores, threads, mhz;
         uint64_t memory_bytes;
         NumaNode *numa;
@@ -118,3 +119,9 @@ void numa_array_free(NumaNode *n, size_t count);
 /* The first "model name" in <sysfs_root>/proc/cpuinfo ("Intel(R) Xeon(R) Platinum 8480C"), newly
  * allocated. -ENOENT when the file is missing or names no model (arm64 kernels print none). */
 int sysfs_read_cpu_model(const char *sysfs_root, char **ret);
+/* The CPU's physical address bits ("address sizes : 46 bits physical" in proc/cpuinfo), 0 when
+ * the kernel does not say (arm64). */
+unsigned sysfs_read_phys_bits(const char *sysfs_root);
+/* Reads a's health again (fatal AER errors since boot, link down) into a->health. Returns 0 or
+ * -ENOMEM. */
+int pci_refresh_health(const char *sysfs_root, Accelerator *a);

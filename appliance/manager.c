@@ -222,10 +222,32 @@ static int check_claim(const char *address, int64_t instance_id, void *userdata)
 }
 
 int manager_check_claims(Manager *m) {
+        int r;
+
         manager_conflicts_clear(m);
         for (size_t k = 0; k < m->n_accelerators; k++)
                 m->accelerators[k].conflict = mfree(m->accelerators[k].conflict);
-        return store_claim_foreach(m->db, check_claim, m);
+        r = store_claim_foreach(m->db, check_claim, m);
+        if (r < 0)
+                return r;
+
+        /* The hardware may have changed under the claims (a card moved to another slot, a firmware
+         * update that changed ACS): a claimed GPU whose group now holds another VM's GPU or a
+         * device the host needs cannot be passed through as claimed. */
+        LIST_FOREACH(instances, i, m->instances)
+                for (char **g = i->gpus; g && *g; g++) {
+                        Accelerator *a = manager_find_accelerator(m, *g);
+                        char why[768], remedy[512];
+
+                        if (!a || a->iommu_group < 0)
+                                continue;
+                        if (passthrough_check_group(a, m->accelerators, m->n_accelerators,
+                                                    m->config.management_interface, i->gpus, why, sizeof(why), remedy,
+                                                    sizeof(remedy)) == PASSTHROUGH_GROUP)
+                                manager_conflict_add(m, a->address, "instance '%s' claims it, but %s; %s", i->name,
+                                                     why, remedy);
+                }
+        return 0;
 }
 
 /* Every claim is part of its instance's spec, present on this host or not: a VM whose GPU is
@@ -296,10 +318,11 @@ static void manager_apply_hardware_config(Manager *m) {
                 /* Its whole group goes to vfio-pci, or the group cannot be used by VFIO at all; a
                  * group that holds a device the host needs (its NIC) is not touched. */
                 {
-                        char why[768], remedy[256];
+                        char why[768], remedy[512];
 
                         if (passthrough_check_group(a, m->accelerators, m->n_accelerators,
-                                                    m->config.management_interface, why, sizeof(why), remedy,
+                                                    m->config.management_interface, m->config.vfio_at_boot, why,
+                                                    sizeof(why), remedy,
                                                     sizeof(remedy)) != PASSTHROUGH_OK) {
                                 log_error("VfioAtBoot=: not binding %s to vfio-pci: %s; %s.", a->address, why, remedy);
                                 continue;

@@ -105,6 +105,9 @@ int accelerator_release_hold(Manager *m, Accelerator *a, sd_bus_error *error);
 
 /* accelerator-dbus.c */
 Accelerator *manager_find_accelerator(Manager *m, const char *address);
+/* The accelerator at `address`, or the one whose passthrough group `address` is an endpoint of
+ * (its audio, USB-C, or another device of its IOMMU group). NULL when neither. */
+Accelerator *manager_accelerator_of_function(Manager *m, const char *address);
 /* Records that instance `owner` (NULL: nobody) holds the accelerator at address, and emits the
  * property changes. No-op for an address this host does not have. */
 void accelerator_set_claim(Manager *m, const char *address, const char *owner);

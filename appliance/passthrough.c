@@ -28,8 +28,17 @@ static void put(char *buf, size_t l, const char *s) {
                 snprintf(buf, l, "%s", s);
 }
 
+static bool in_list(char *const *l, const char *s) {
+        for (char *const *p = l; p && *p; p++)
+                if (streq(*p, s))
+                        return true;
+        return false;
+}
+
 PassthroughVerdict passthrough_check_group(const Accelerator *a, const Accelerator *all, size_t n_all,
-                                           const char *mgmt_if, char *buf, size_t l, char *remedy, size_t rl) {
+                                           const char *mgmt_if, char *const *together, char *buf, size_t l,
+                                           char *remedy, size_t rl) {
+        size_t endpoints = 0;
         char why[768];
 
         put(buf, l, "");
@@ -63,23 +72,42 @@ PassthroughVerdict passthrough_check_group(const Accelerator *a, const Accelerat
                 const Accelerator *other;
                 unsigned base = (f->class >> 16) & 0xff;
 
-                if (streq(f->address, a->address) || f->is_bridge)
+                if (f->is_bridge)
+                        continue;
+                endpoints++;
+                if (streq(f->address, a->address))
                         continue;
                 /* Functions of the GPU itself (same bus and slot) go with it whatever they are. */
                 if (strneq(f->address, a->address, 10))
                         continue;
                 other = find(all, n_all, f->address);
-                if (other && (other->claimed_by || other->hold)) {
-                        snprintf(why, sizeof(why),
-                                 "%s (%s) cannot be passed through: its IOMMU group %d also holds accelerator %s, "
-                                 "which is %s%s%s",
-                                 a->address, a->model, a->iommu_group, f->address,
-                                 other->claimed_by ? "claimed by instance '" : other->hold,
-                                 other->claimed_by ? other->claimed_by : "", other->claimed_by ? "'" : "");
+                /* Another GPU in the group goes to the same VM or the group cannot be used. */
+                if (other && !in_list(together, other->address)) {
+                        if (other->claimed_by || other->hold)
+                                snprintf(why, sizeof(why),
+                                         "%s (%s) cannot be passed through: its IOMMU group %d also holds GPU %s, "
+                                         "which is %s%s%s",
+                                         a->address, a->model, a->iommu_group, f->address,
+                                         other->claimed_by ? "claimed by instance '" : other->hold,
+                                         other->claimed_by ? other->claimed_by : "", other->claimed_by ? "'" : "");
+                        else
+                                snprintf(why, sizeof(why),
+                                         "%s (%s) cannot be passed through alone: its IOMMU group %d also holds GPU "
+                                         "%s (%s), and a group goes to one VM as a whole",
+                                         a->address, a->model, a->iommu_group, other->address, other->model);
                         put(buf, l, why);
-                        put(remedy, rl, "a group goes to one VM as a whole: ask for both GPUs in one VM");
+                        if (other->claimed_by || other->hold)
+                                put(remedy, rl, "a group goes to one VM as a whole: give both GPUs to one VM");
+                        else {
+                                char rem[160];
+                                snprintf(rem, sizeof(rem), "ask for both in one VM: --gpu %s --gpu %s", a->address,
+                                         other->address);
+                                put(remedy, rl, rem);
+                        }
                         return PASSTHROUGH_GROUP;
                 }
+                if (other)
+                        continue; /* its sibling GPU, going to the same VM */
                 if (function_is_mgmt_nic(f, mgmt_if)) {
                         snprintf(why, sizeof(why),
                                  "%s (%s) cannot be passed through: its IOMMU group %d also holds %s (network "
@@ -106,12 +134,21 @@ PassthroughVerdict passthrough_check_group(const Accelerator *a, const Accelerat
                         return PASSTHROUGH_GROUP;
                 }
         }
+        if (endpoints > PASSTHROUGH_FUNCTIONS_MAX) {
+                snprintf(why, sizeof(why),
+                         "%s (%s) cannot be passed through: its IOMMU group %d holds %zu devices that would go to the "
+                         "VM with it, more than the %d Ark passes through with one GPU",
+                         a->address, a->model, a->iommu_group, endpoints, PASSTHROUGH_FUNCTIONS_MAX);
+                put(buf, l, why);
+                put(remedy, rl, "put the GPU in a slot with an IOMMU group of its own");
+                return PASSTHROUGH_GROUP;
+        }
         return PASSTHROUGH_OK;
 }
 
 PassthroughVerdict passthrough_check(const Accelerator *a, const Accelerator *all, size_t n_all, const char *mgmt_if,
-                                     char *buf, size_t l) {
-        char why[768], remedy[256];
+                                     char *const *together, char *buf, size_t l) {
+        char why[768], remedy[512];
         PassthroughVerdict v;
 
         /* The host first: a hold means nothing while nothing can be passed through at all. */
@@ -136,7 +173,7 @@ PassthroughVerdict passthrough_check(const Accelerator *a, const Accelerator *al
                 snprintf(buf, l, "%s (%s) is claimed by instance '%s'", a->address, a->model, a->claimed_by);
                 return PASSTHROUGH_HELD;
         }
-        v = passthrough_check_group(a, all, n_all, mgmt_if, why, sizeof(why), remedy, sizeof(remedy));
+        v = passthrough_check_group(a, all, n_all, mgmt_if, together, why, sizeof(why), remedy, sizeof(remedy));
         if (v == PASSTHROUGH_OK)
                 put(buf, l, "");
         else

@@ -22,17 +22,20 @@ typedef enum PassthroughVerdict {
  * sentence to buf that names the device, and for a group the group and the other device and why
  * ("its IOMMU group 1 also holds 0000:05:00.0 (network controller eno1), which carries the
  * management network and must stay with the host; ..."). mgmt_if is the configured management
- * interface; NULL means every NIC whose link is up may carry it. */
+ * interface; NULL means every NIC whose link is up may carry it. `together` lists the GPUs going to
+ * the same VM (NULL-terminated, may be NULL): another GPU in a's group must be among them, or a
+ * cannot go (a group goes to one VM as a whole). */
 PassthroughVerdict passthrough_check(const Accelerator *a, const Accelerator *all, size_t n_all, const char *mgmt_if,
-                                     char *buf, size_t l);
+                                     char *const *together, char *buf, size_t l);
 
 /* The same without the holds (claims, reservations): only whether the host and a's IOMMU group
  * allow passing it through. The reason goes to buf, what to do about it to remedy (either may
  * be NULL). */
 PassthroughVerdict passthrough_check_group(const Accelerator *a, const Accelerator *all, size_t n_all,
-                                           const char *mgmt_if, char *buf, size_t l, char *remedy, size_t rl);
+                                           const char *mgmt_if, char *const *together, char *buf, size_t l,
+                                           char *remedy, size_t rl);
 
-#define PASSTHROUGH_FUNCTIONS_MAX 8
+#define PASSTHROUGH_FUNCTIONS_MAX 32
 
 /* The functions that go to the guest with a: a itself first, then the other endpoints of its
  * group in address order (bridges stay). Borrowed pointers into a. Returns how many (at most max). */

@@ -964,3 +964,29 @@ const char *accelerator_claim_state(const Accelerator *a) {
         return a->claimed_by ? "claimed" : "free";
 }
 
+
+unsigned sysfs_read_phys_bits(const char *sysfs_root) {
+        _cleanup_free_ char *path = sysfs_path(root_or_slash(sysfs_root), "proc/cpuinfo"), *text = NULL;
+        const char *p;
+        unsigned bits = 0;
+
+        if (!path || read_full_file(path, &text, NULL) < 0)
+                return 0;
+        p = strstr(text, "address sizes");
+        if (p && (p = strchr(p, ':')) && sscanf(p + 1, "%u bits physical", &bits) == 1 && bits <= 64)
+                return bits;
+        return 0;
+}
+
+int pci_refresh_health(const char *sysfs_root, Accelerator *a) {
+        char *h = NULL;
+        int r;
+
+        a->link_width = read_link_width(root_or_slash(sysfs_root), a->address, "current_link_width");
+        r = read_health(root_or_slash(sysfs_root), a, &h);
+        if (r < 0)
+                return r;
+        free(a->health);
+        a->health = h;
+        return 0;
+}

@@ -388,7 +388,7 @@ static void describe_functions(const Accelerator *a, char *buf, size_t l) {
 
 int readiness_check_accelerator(const ReadinessInput *in, const Accelerator *a, CheckList *l) {
         const Accelerator *one[1] = { a };
-        char why[768], remedy[256], funcs[256], b1[32], b2[32];
+        char why[768], remedy[512], funcs[256], b1[32], b2[32];
         _cleanup_free_ char *reset_rel = NULL, *reset = NULL, *vga_rel = NULL, *vga = NULL;
         PassthroughVerdict v;
         int r;
@@ -398,7 +398,7 @@ int readiness_check_accelerator(const ReadinessInput *in, const Accelerator *a, 
                 Accelerator g = *a;
 
                 g.no_reset = false;
-                v = passthrough_check_group(&g, in->accelerators, in->n_accelerators, in->management_interface, why,
+                v = passthrough_check_group(&g, in->accelerators, in->n_accelerators, in->management_interface, NULL, why,
                                             sizeof(why), remedy, sizeof(remedy));
         }
         describe_functions(a, funcs, sizeof(funcs));

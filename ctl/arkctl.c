@@ -453,7 +453,7 @@ static int parse_argv(int argc, char *argv[], const Verb **ret_verb, char ***ret
                         break;
                 case ARG_GPU_MODEL:
                         if (isempty(optarg))
-                                return usage_error("--gpu-model: the model may not be empty (e.g. H100)");
+                                return value_error("--gpu-model: the model may not be empty (e.g. H100)");
                         arg_gpu_model = optarg;
                         arg_given |= OPT_GPU_MODEL;
                         break;

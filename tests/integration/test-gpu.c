@@ -166,7 +166,7 @@ static void test_model_and_exact(void **state) {
         gpus = vm_gpus("by-model");
         assert_int_equal(json_array_size(gpus), 1);
         json_decref(gpus);
-        assert_arkctl(&H, 1, "Not enough free GPUs matching 'A100': 1 asked for, 0 can be given out", "vm", "create",
+        assert_arkctl(&H, 1, "This host has no GPU matching 'A100' (it has NVIDIA H100 SXM5 80GB)", "vm", "create",
                       "no-model", "--tenant", "risk", "--vcpus", "4", "--memory", "8G", "--gpu-model", "A100");
 
         /* Exact devices, in any case of hex; one that is taken is refused with its holder. */
@@ -903,6 +903,121 @@ static void test_store_failure_all_or_nothing(void **state) {
         json_decref(list);
 }
 
+/* ws-rtx with both GPUs in the chipset's group (as if the 2080 SUPER moved to a chipset slot):
+ * two GPUs of one group go to one VM together or not at all, each function once. */
+static const char *merge_groups =
+        "for f in 0 1 2 3; do "
+        "  ln -sfn ../../../../kernel/iommu_groups/1 sys/devices/pci0000:16/0000:16:01.0/0000:17:00.$f/iommu_group && "
+        "  mv sys/kernel/iommu_groups/4/devices/0000:17:00.$f sys/kernel/iommu_groups/1/devices/; "
+        "done";
+
+static void restart_on_merged_groups(const char *conf) {
+        _cleanup_free_ char *out = NULL, *err = NULL;
+
+        assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
+        if (!strstr(H.sysfs_root, H.tmp))
+                assert_int_equal(harness_writable_sysfs(&H), 0);
+        assert_int_equal(harness_sh(&out, &err, "cd '%s' && %s", H.sysfs_root, merge_groups), 0);
+        assert_int_equal(harness_start_arkd(&H, "--config", conf, NULL), 0);
+}
+
+static void test_shared_group(void **state) {
+        _cleanup_free_ char *conf = strprintf("%s/mgmt.conf", H.tmp), *xml = NULL;
+        json_t *gpus;
+
+        /* eno1 is not the management NIC here, so the group may go to a VM. */
+        assert_int_equal(write_string_file(conf, "[Network]\nManagementInterface=eno9\n", WRITE_CREATE), 0);
+        restart_on_merged_groups(conf);
+
+        assert_arkctl(&H, 1, "0000:06:00.0 (NVIDIA GeForce RTX 2080 Ti) cannot be passed through alone: its IOMMU group "
+                             "1 also holds GPU 0000:17:00.0",
+                      "vm", "create", "one", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu", "0000:06:00.0");
+        assert_arkctl(&H, 1, "ask for both in one VM: --gpu 0000:17:00.0 --gpu 0000:06:00.0", "vm", "create", "one",
+                      "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu", "0000:17:00.0");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "both", "--tenant", "risk", "--vcpus", "2", "--memory", "2G", "--gpu",
+                      "0000:06:00.0", "--gpu", "0000:17:00.0");
+        gpus = vm_gpus("both");
+        assert_int_equal(json_array_size(gpus), 2);
+        json_decref(gpus);
+        xml = itest_arkctl_expect(&H, 0, NULL, "vm", "show", "both", "--xml", NULL);
+        /* Every function of the group once: NIC, 06:00.0-3, 17:00.0-3. */
+        {
+                size_t count = 0;
+                for (const char *p = xml; (p = strstr(p, "<hostdev ")); p++)
+                        count++;
+                assert_int_equal(count, 9);
+        }
+        assert_non_null(strstr(xml, "bus='0x05' slot='0x00' function='0x0'"));
+        validate_xml(xml);
+}
+
+/* The hardware changed under two VMs' claims (their GPUs now share one group): reported as
+ * conflicts at the next start, nothing changed. */
+static void test_group_changed(void **state) {
+        _cleanup_free_ char *conf = strprintf("%s/mgmt.conf", H.tmp);
+        json_t *j, *c, *e;
+        size_t k;
+        unsigned found = 0;
+
+        assert_int_equal(write_string_file(conf, "[Network]\nManagementInterface=eno9\n", WRITE_CREATE), 0);
+        assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
+        assert_int_equal(harness_start_arkd(&H, "--config", conf, NULL), 0);
+        assert_arkctl(&H, 0, NULL, "vm", "create", "a", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu",
+                      "0000:06:00.0");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "b", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu",
+                      "0000:17:00.0");
+        restart_on_merged_groups(conf);
+        j = harness_arkctl_json(&H, "status", NULL);
+        assert_non_null(j);
+        c = json_object_get(j, "conflicts");
+        json_array_foreach(c, k, e) {
+                const char *msg = json_string_value(json_object_get(e, "message"));
+                if (strstr(msg, "instance 'a' claims it, but 0000:06:00.0") && strstr(msg, "also holds GPU 0000:17:00.0"))
+                        found++;
+                if (strstr(msg, "instance 'b' claims it, but 0000:17:00.0") && strstr(msg, "also holds GPU 0000:06:00.0"))
+                        found++;
+        }
+        if (found != 2)
+                fail_msg("group change not reported: %s", json_dumps(c, 0));
+        json_decref(j);
+}
+
+/* A non-Ark domain that holds a function of a GPU (its audio): the GPU is withheld. */
+static void test_companion_function_conflict(void **state) {
+        _cleanup_free_ char *hostxml = NULL, *orig = NULL, *patched = NULL, *uri = NULL;
+        json_t *list;
+        char *close_tag;
+
+        assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
+        hostxml = strprintf("%s/host.xml", H.fixture);
+        assert_int_equal(read_full_file(hostxml, &orig, NULL), 0);
+        close_tag = strstr(orig, "</node>");
+        assert_non_null(close_tag);
+        *close_tag = 0;
+        patched = strprintf("%s<domain type='test'><name>media</name><memory>524288</memory><vcpu>1</vcpu>"
+                            "<os><type arch='x86_64'>hvm</type></os>"
+                            "<devices><hostdev mode='subsystem' type='pci' managed='yes'><source><address "
+                            "domain='0x0000' bus='0x17' slot='0x00' function='0x1'/></source></hostdev></devices>"
+                            "</domain></node>\n",
+                            orig);
+        uri = strprintf("%s/host-media.xml", H.tmp);
+        assert_int_equal(write_string_file(uri, patched, WRITE_CREATE), 0);
+        free(H.libvirt_uri);
+        H.libvirt_uri = strprintf("test://%s", uri);
+        assert_int_equal(harness_start_arkd(&H, NULL), 0);
+        list = accelerators();
+        assert_string_equal(claim_state(list, "0000:17:00.0"), "conflict");
+        json_decref(list);
+        {
+                _cleanup_free_ char *st = itest_arkctl_expect(&H, 0, NULL, "status", NULL);
+                assert_non_null(strstr(st, "passes through 0000:17:00.1, a function of GPU 0000:17:00.0"));
+        }
+        assert_arkctl(&H, 1, "held by domains outside Ark's claims", "vm", "create", "x", "--tenant", "risk", "--vcpus",
+                      "1", "--memory", "1G", "--gpus", "1");
+        assert_arkctl(&H, 1, "is passed through by the non-Ark domain 'media'", "vm", "create", "x", "--tenant", "risk",
+                      "--vcpus", "1", "--memory", "1G", "--gpu", "0000:17:00.0");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_prestate_setup_teardown(test_two_gpus_one_node, setup_host, teardown_host, "dgx-h100"),
@@ -919,6 +1034,10 @@ int main(void) {
                 cmocka_unit_test_prestate_setup_teardown(test_conflicts_from_domains, setup_host, teardown_host,
                                                          "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_ws_rtx, setup_host, teardown_host, "ws-rtx"),
+                cmocka_unit_test_prestate_setup_teardown(test_shared_group, setup_host, teardown_host, "ws-rtx"),
+                cmocka_unit_test_prestate_setup_teardown(test_group_changed, setup_host, teardown_host, "ws-rtx"),
+                cmocka_unit_test_prestate_setup_teardown(test_companion_function_conflict, setup_host, teardown_host,
+                                                         "ws-rtx"),
                 cmocka_unit_test_prestate_setup_teardown(test_vfio_at_boot_blocked, setup_host, teardown_host, "ws-rtx"),
                 cmocka_unit_test_prestate_setup_teardown(test_not_ready_refused, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_no_iommu, setup_host, teardown_host, "no-iommu"),

@@ -52,7 +52,7 @@ static Accelerator *by_address(Host *h, const char *address) {
 
 static void expect(Host *h, const char *address, const char *mgmt, PassthroughVerdict want, const char *needle) {
         char buf[1024] = "unset";
-        PassthroughVerdict v = passthrough_check(by_address(h, address), h->a, h->n, mgmt, buf, sizeof(buf));
+        PassthroughVerdict v = passthrough_check(by_address(h, address), h->a, h->n, mgmt, NULL, buf, sizeof(buf));
 
         if (v != want)
                 fail_msg("%s: verdict %d, want %d (%s)", address, v, want, buf);
