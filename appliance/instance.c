@@ -192,6 +192,19 @@ int instance_build_xml(Instance *i, char **ret) {
                 if (r < 0)
                         return r;
         }
+        /* The firmware is the instance's, not its GPUs': it stays when they go. */
+        if (!i->uefi) {
+                spec.firmware_code = spec.firmware_vars = spec.nvram = NULL;
+        } else if (!spec.firmware_code) {
+                Manager *m = i->manager;
+
+                spec.firmware_code = config_firmware_code(&m->config, m->host.arch);
+                spec.firmware_vars = config_firmware_vars(&m->config, m->host.arch);
+                nvram = strprintf("%s/nvram/%s_VARS.fd", m->config.state_dir, i->uuid);
+                if (!nvram)
+                        return -ENOMEM;
+                spec.nvram = nvram;
+        }
         return domain_xml_build(&spec, ret);
 }
 
@@ -726,6 +739,7 @@ int instance_create(Manager *m, const InstanceCreateParams *p, Instance **ret, s
                 return -ENOMEM;
         i->image = TAKE_PTR(base);
         i->gpus = TAKE_PTR(gpus);
+        i->uefi = i->gpus != NULL;
         r = sd_bus_path_encode(ARK_BUS_PREFIX_INSTANCE, i->name, &i->path);
         if (r < 0)
                 return r;
@@ -1204,6 +1218,13 @@ int instance_add_gpus(Instance *i, const InstanceCreateParams *p, sd_bus_error *
                         return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Instance '%s' has GPU %s already.",
                                                  i->name, *a);
         }
+        /* GPU VMs boot UEFI. A VM created without GPUs boots BIOS, and the system on its disk
+         * would not boot under UEFI; one without a disk (direct kernel boot) can switch. */
+        if (!i->uefi && i->disk_path)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_STATE,
+                                         "Instance '%s' boots BIOS (it was created without GPUs) and the system on its "
+                                         "disk would not boot under the UEFI firmware GPU VMs need; create a VM with "
+                                         "--gpus instead.", i->name);
         r = instance_pick_gpus(m, p, i->gpus, i->memory_bytes, &picked, error);
         if (r < 0)
                 return r;
@@ -1220,14 +1241,23 @@ int instance_add_gpus(Instance *i, const InstanceCreateParams *p, sd_bus_error *
         r = db_transaction_begin(m->db, &tx);
         for (char **g = picked; r >= 0 && g && *g; g++)
                 r = store_claim_insert(m->db, *g, i->id, now_usec(CLOCK_REALTIME));
+        if (r >= 0 && !i->uefi)
+                r = store_instance_set_firmware(m->db, i, true);
         if (r == -EEXIST)
                 return sd_bus_error_setf(error, ARK_ERROR_IN_USE, "A GPU asked for is claimed already.");
         if (r < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to claim GPUs for '%s': %s.", i->name,
                                          db_errmsg(m->db));
-        r = instance_switch_gpus(i, &tx, &merged, error);
-        if (r < 0)
-                return r;
+        {
+                bool was_uefi = i->uefi;
+
+                i->uefi = true;
+                r = instance_switch_gpus(i, &tx, &merged, error);
+                if (r < 0) {
+                        i->uefi = was_uefi;
+                        return r;
+                }
+        }
         for (char **g = picked; g && *g; g++) {
                 accelerator_set_claim(m, *g, i->name);
                 log_info("Added GPU %s to instance '%s'.", *g, i->name);

@@ -41,6 +41,7 @@ struct Instance {
         char *kernel, *initrd, *cmdline;
         char *console_log;
         bool desired_running;
+        bool uefi;                  /* boots UEFI (GPU VMs); fixed at creation */
         uint64_t created_usec;
         char **gpus;                /* PCI addresses of the GPUs it claims (from the store's claims),
                                      * sorted; NULL = none */

@@ -481,6 +481,9 @@ static int method_check_host(sd_bus_message *msg, void *userdata, sd_bus_error *
         r = access_require_admin(m, msg, "check the host", error);
         if (r < 0)
                 return r;
+        /* Health changes while arkd runs. */
+        for (size_t k = 0; k < m->n_accelerators; k++)
+                (void) pci_refresh_health(m->config.sysfs_root, &m->accelerators[k]);
 
         manager_readiness_input(m, &in);
 

@@ -18,6 +18,7 @@
 #include "hypervisor.h"
 #include "manager.h"
 #include "passthrough.h"
+#include "inventory.h"
 #include "readiness.h"
 #include "shared/db.h"
 #include "store.h"
@@ -298,6 +299,9 @@ static void manager_apply_hardware_config(Manager *m) {
                 }
                 if (a->hold) /* the admin's hold (a quarantine, say) says more */
                         continue;
+                if (a->claimed_by)
+                        log_warning("ReservedAccelerators= names %s, which instance '%s' claims; it stays with the VM "
+                                    "until the VM lets it go, and no other VM gets it.", *addr, a->claimed_by);
                 if (free_and_strdup(&a->hold, "reserved") < 0 ||
                     free_and_strdup(&a->hold_reason, "ReservedAccelerators= in the configuration") < 0) {
                         (void) log_error_errno(-ENOMEM, "Out of memory.");
@@ -313,6 +317,11 @@ static void manager_apply_hardware_config(Manager *m) {
 
                 if (!a) {
                         log_warning("VfioAtBoot= names %s, which is not an accelerator on this host.", *addr);
+                        continue;
+                }
+                if (a->hold_from_config) {
+                        log_warning("VfioAtBoot= and ReservedAccelerators= both name %s; it stays with the host "
+                                    "and is not bound to vfio-pci.", *addr);
                         continue;
                 }
                 /* Its whole group goes to vfio-pci, or the group cannot be used by VFIO at all; a

@@ -68,6 +68,12 @@ static const DbMigration migrations[] = {
                 "  added_usec INTEGER NOT NULL,"
                 "  PRIMARY KEY (tenant_id, kind, id));",
         },
+        {
+                "instance firmware",
+                /* Fixed at creation: an installed guest does not boot under another firmware. */
+                "ALTER TABLE instances ADD COLUMN firmware TEXT NOT NULL DEFAULT 'bios' "
+                "CHECK (firmware IN ('bios', 'uefi'));",
+        },
 };
 
 int store_schema_latest(void) {
@@ -189,8 +195,8 @@ int store_instance_insert(sqlite3 *db, Instance *i) {
         r = db_prepare(db,
                        "INSERT INTO instances (uuid, name, tenant_id, type, vcpus, memory_bytes, disk_path,"
                        " disk_bytes, disk_owned, image, kernel, initrd, cmdline, console_log, desired_state,"
-                       " created_usec)"
-                       " SELECT ?, ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM tenants WHERE name = ?",
+                       " created_usec, firmware)"
+                       " SELECT ?, ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM tenants WHERE name = ?",
                        &st);
         if (r < 0)
                 return r;
@@ -209,7 +215,8 @@ int store_instance_insert(sqlite3 *db, Instance *i) {
         bind_text_or_null(st, 13, i->console_log);
         sqlite3_bind_text(st, 14, i->desired_running ? "running" : "stopped", -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 15, (sqlite3_int64) i->created_usec);
-        sqlite3_bind_text(st, 16, i->tenant, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 16, i->uefi ? "uefi" : "bios", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 17, i->tenant, -1, SQLITE_TRANSIENT);
         r = step_done(st);
         if (r < 0)
                 return r;
@@ -255,7 +262,7 @@ int store_instance_load_all(sqlite3 *db, Manager *m) {
         r = db_prepare(db,
                        "SELECT i.id, i.uuid, i.name, t.name, i.type, i.vcpus, i.memory_bytes, i.disk_path,"
                        " i.disk_bytes, i.disk_owned, i.image, i.kernel, i.initrd, i.cmdline, i.console_log,"
-                       " i.desired_state, i.created_usec"
+                       " i.desired_state, i.created_usec, i.firmware"
                        " FROM instances i JOIN tenants t ON t.id = i.tenant_id ORDER BY i.name DESC",
                        &st);
         if (r < 0)
@@ -287,6 +294,7 @@ int store_instance_load_all(sqlite3 *db, Manager *m) {
                 i->disk_owned = sqlite3_column_int(st, 9) != 0;
                 i->desired_running = desired && streq(desired, "running");
                 i->created_usec = (uint64_t) sqlite3_column_int64(st, 16);
+                i->uefi = sqlite3_column_text(st, 17) && streq((const char *) sqlite3_column_text(st, 17), "uefi");
                 r = sd_bus_path_encode(ARK_BUS_PREFIX_INSTANCE, i->name, &i->path);
                 if (r < 0)
                         return r;
@@ -441,4 +449,19 @@ int store_member_foreach(sqlite3 *db, StoreMemberFunc cb, void *userdata) {
                         return r;
         }
         return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
+int store_instance_set_firmware(sqlite3 *db, const Instance *i, bool uefi) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = db_prepare(db, "UPDATE instances SET firmware = ? WHERE id = ?", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, uefi ? "uefi" : "bios", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, i->id);
+        r = step_done(st);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(db) > 0 ? 0 : -ENOENT;
 }

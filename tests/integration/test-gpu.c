@@ -660,6 +660,12 @@ static void test_gpu_add_remove(void **state) {
         free(xml);
         xml = itest_arkctl_expect(&H, 0, NULL, "vm", "show", "grow", "--xml", NULL);
         assert_null(strstr(xml, "<hostdev"));
+        /* Its firmware stays: the guest installed under UEFI still boots (and it survived kill -9). */
+        assert_non_null(strstr(xml, "<loader readonly='yes' type='pflash'>"));
+        /* A VM created without GPUs, with a disk, boots BIOS: adding GPUs would change that. */
+        assert_arkctl(&H, 0, NULL, "vm", "create", "bios", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--disk",
+                      "1G");
+        assert_arkctl(&H, 1, "boots BIOS (it was created without GPUs)", "vm", "gpu", "add", "bios", "--gpus", "1");
         list = accelerators();
         for (size_t k = 0; k < json_array_size(list); k++)
                 assert_string_equal(jstr(json_array_get(list, k), "claim_state"), "free");

@@ -486,6 +486,7 @@ static void gpu_host_setup(GpuHost *h, const char *host, const char *domain_type
                 .vcpus = vcpus,
                 .memory_bytes = memory,
                 .created_usec = CREATED_USEC,
+                .uefi = true, /* created with GPUs */
         };
         memcpy(h->i.uuid, "3f6d2a1c-8b4e-4c7a-9e21-5d0c7b9a4e13", 37);
         for (const char *const *g = gpus; *g; g++)
