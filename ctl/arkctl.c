@@ -37,6 +37,7 @@ const char *arg_gpu_model = NULL;
 char **arg_gpu_addresses = NULL;
 const char *arg_reason = NULL;
 bool arg_all = false;
+char **arg_member_users = NULL, **arg_member_groups = NULL;
 
 typedef struct Verb {
         const char *noun;
@@ -62,6 +63,7 @@ static const Verb verbs[] = {
         { "tenant", "list", NULL, 0, 0, 0, verb_tenant_list },
         { "tenant", "show", "NAME", 1, 1, 0, verb_tenant_show },
         { "tenant", "delete", "NAME", 1, 1, 0, verb_tenant_delete },
+        { "tenant", "member", "add|remove|list TENANT", 2, 2, OPT_MEMBER, verb_tenant_member },
         { "vm", "create", "NAME", 1, 1,
           OPT_TENANT | OPT_VCPUS | OPT_MEMORY | OPT_DISK | OPT_IMAGE | OPT_KERNEL | OPT_INITRD |
                   OPT_CMDLINE | OPT_START | OPT_GPUS | OPT_GPU_MODEL | OPT_GPU,
@@ -97,6 +99,8 @@ enum {
         ARG_GPU,
         ARG_REASON,
         ARG_ALL,
+        ARG_USER,
+        ARG_GROUP,
 };
 
 static const struct option options[] = {
@@ -123,6 +127,8 @@ static const struct option options[] = {
         { "gpu", required_argument, NULL, ARG_GPU },
         { "reason", required_argument, NULL, ARG_REASON },
         { "all", no_argument, NULL, ARG_ALL },
+        { "user", required_argument, NULL, ARG_USER },
+        { "group", required_argument, NULL, ARG_GROUP },
         {}
 };
 
@@ -140,6 +146,7 @@ static const struct {
         { OPT_TIMEOUT, "--timeout" },         { OPT_GPUS, "--gpus" },
         { OPT_GPU_MODEL, "--gpu-model" },     { OPT_GPU, "--gpu" },
         { OPT_REASON, "--reason" },           { OPT_ALL, "--all" },
+        { OPT_MEMBER, "--user/--group" },
 };
 
 int usage_error(const char *format, ...) {
@@ -217,6 +224,8 @@ static void help(void) {
                "  tenant list\n"
                "  tenant show NAME\n"
                "  tenant delete NAME\n"
+               "  tenant member add|remove TENANT --user NAME|--group NAME...\n"
+               "  tenant member list TENANT\n"
                "  vm create NAME --tenant TENANT --vcpus N --memory SIZE [--disk SIZE]\n"
                "            [--image PATH|NAME] [--kernel PATH [--initrd PATH]\n"
                "            [--cmdline TEXT]] [--gpus N] [--gpu-model MODEL]\n"
@@ -472,6 +481,14 @@ static int parse_argv(int argc, char *argv[], const Verb **ret_verb, char ***ret
                         arg_given |= OPT_GPU;
                         break;
                 }
+                case ARG_USER:
+                case ARG_GROUP:
+                        if (isempty(optarg))
+                                return value_error("--%s: the name may not be empty", c == ARG_USER ? "user" : "group");
+                        if (strv_extend(c == ARG_USER ? &arg_member_users : &arg_member_groups, optarg) < 0)
+                                return -ENOMEM;
+                        arg_given |= OPT_MEMBER;
+                        break;
                 case ARG_ALL:
                         arg_all = true;
                         arg_given |= OPT_ALL;
@@ -525,5 +542,7 @@ int main(int argc, char *argv[]) {
         if (r == 0 && verb)
                 r = verb->run(args);
         arg_gpu_addresses = strv_free(arg_gpu_addresses);
+        arg_member_users = strv_free(arg_member_users);
+        arg_member_groups = strv_free(arg_member_groups);
         return r < 0 ? EXIT_FAILURE : r;
 }

@@ -44,6 +44,7 @@ typedef enum VerbOption {
         OPT_GPU = 1 << 15,
         OPT_REASON = 1 << 16,
         OPT_ALL = 1 << 17,
+        OPT_MEMBER = 1 << 18,
 } VerbOption;
 
 extern OutputMode arg_output;
@@ -68,6 +69,7 @@ extern const char *arg_gpu_model;
 extern char **arg_gpu_addresses; /* --gpu, repeatable */
 extern const char *arg_reason;
 extern bool arg_all;
+extern char **arg_member_users, **arg_member_groups; /* --user, --group (repeatable) */
 
 /* Prints "arkctl: <sentence>" to stderr and returns EXIT_USAGE. */
 int usage_error(const char *format, ...) _printf_(1, 2);
@@ -115,6 +117,7 @@ int verb_host_show(char **args);
 int verb_host_accelerators(char **args);
 int verb_host_check(char **args);
 int verb_vm_gpu(char **args);
+int verb_tenant_member(char **args);
 int verb_reconcile(char **args);
 int verb_accelerator_reserve(char **args);
 int verb_accelerator_quarantine(char **args);

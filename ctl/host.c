@@ -400,6 +400,16 @@ int verb_host_check(char **args) {
         if (r < 0)
                 return r;
 
+        r = ctl_new_call(bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CheckHost", &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_strv(m, args);
+        if (r < 0)
+                return ctl_log_call_error(r, NULL, "CheckHost");
+        r = ctl_send(bus, m, 0, &reply);
+        if (r < 0)
+                return r;
+
         /* Model names for the headings. */
         r = ctl_call(bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "ListAccelerators", 0, &list, NULL);
         if (r < 0)
@@ -410,16 +420,6 @@ int verb_host_check(char **args) {
                         return ctl_oom();
         if (r < 0)
                 return ctl_log_call_error(r, NULL, "ListAccelerators");
-
-        r = ctl_new_call(bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CheckHost", &m);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append_strv(m, args);
-        if (r < 0)
-                return ctl_log_call_error(r, NULL, "CheckHost");
-        r = ctl_send(bus, m, 0, &reply);
-        if (r < 0)
-                return r;
 
         r = sd_bus_message_enter_container(reply, 'a', "(sssss)");
         if (r < 0)

@@ -155,3 +155,74 @@ int verb_tenant_delete(char **args) {
                 printf("Deleted tenant '%s'.\n", args[0]);
         return 0;
 }
+
+/* tenant member add|remove|list TENANT [--user NAME]... [--group NAME]... */
+int verb_tenant_member(char **args) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(json_decrefp) json_t *props = NULL;
+        _cleanup_free_ char *path = NULL;
+        const char *action = args[0], *tenant = args[1];
+        bool list = streq(action, "list");
+        int r;
+
+        if (!list && !streq(action, "add") && !streq(action, "remove"))
+                return usage_error("'tenant member' takes add, remove or list, not '%s'", action);
+        if (list && (arg_member_users || arg_member_groups))
+                return usage_error("'tenant member list' takes no --user or --group");
+        if (!list && !arg_member_users && !arg_member_groups)
+                return usage_error("'tenant member %s' needs --user NAME or --group NAME", action);
+
+        r = ctl_bus_open(&bus);
+        if (r < 0)
+                return r;
+        r = ctl_get_object(bus, "GetTenant", tenant, ARK_BUS_IFACE_TENANT, &path, NULL);
+        if (r < 0)
+                return r;
+        for (int kind = 0; kind < 2 && !list; kind++)
+                for (char **n = kind == 0 ? arg_member_users : arg_member_groups; n && *n; n++) {
+                        r = ctl_call(bus, path, ARK_BUS_IFACE_TENANT, streq(action, "add") ? "AddMember" : "RemoveMember",
+                                     0, NULL, "ss", kind == 0 ? "user" : "group", *n);
+                        if (r < 0)
+                                return r;
+                        if (arg_output != OUTPUT_JSON)
+                                printf("%s %s '%s' %s tenant '%s'.\n", streq(action, "add") ? "Added" : "Removed",
+                                       kind == 0 ? "user" : "group", *n, streq(action, "add") ? "to" : "from", tenant);
+                }
+        if (!list && arg_output != OUTPUT_JSON)
+                return 0;
+
+        r = ctl_get_all(bus, path, ARK_BUS_IFACE_TENANT, &props);
+        if (r < 0)
+                return r;
+        {
+                json_t *members = json_object_get(props, "Members"), *m;
+                _cleanup_(json_decrefp) json_t *out = json_array();
+                _cleanup_(table_freep) Table *t = table_new("KIND", "NAME", "ID", NULL);
+                size_t k;
+
+                if (!out || !t)
+                        return ctl_oom();
+                json_array_foreach(members, k, m) {
+                        char id[32];
+
+                        snprintf(id, sizeof(id), "%" JSON_INTEGER_FORMAT, json_integer_value(json_array_get(m, 2)));
+                        if (arg_output == OUTPUT_JSON) {
+                                if (json_array_append_new(out, json_pack("{s:s, s:s, s:I}", "kind",
+                                                                         json_string_value(json_array_get(m, 0)), "name",
+                                                                         json_string_value(json_array_get(m, 1)), "id",
+                                                                         json_integer_value(json_array_get(m, 2)))) < 0)
+                                        return ctl_oom();
+                        } else
+                                table_add_row(t, json_string_value(json_array_get(m, 0)),
+                                              json_string_value(json_array_get(m, 1)), id);
+                }
+                if (arg_output == OUTPUT_JSON)
+                        return ctl_print_json(out);
+                if (table_rows(t) == 0) {
+                        if (arg_legend)
+                                printf("Tenant '%s' has no members.\n", tenant);
+                        return 0;
+                }
+                return ctl_print_table(t);
+        }
+}

@@ -45,7 +45,7 @@ _arkctl() {
     local _arkctl_bus=
     local nouns="status reconcile host accelerator tenant vm help"
     local global="-o --output --no-legend --bus-address -h --help --version"
-    local takes_value=" -o --output --bus-address --description --tenant --vcpus --memory --disk --image --kernel --initrd --cmdline --timeout --gpus --gpu-model --gpu --reason "
+    local takes_value=" -o --output --bus-address --description --tenant --vcpus --memory --disk --image --kernel --initrd --cmdline --timeout --gpus --gpu-model --gpu --reason --user --group "
 
     _arkctl_join_words
     n=${#_arkctl_words[@]}
@@ -98,11 +98,12 @@ _arkctl() {
     case "$noun" in
         host) verbs="show accelerators check" ;;
         accelerator) verbs="reserve quarantine release" ;;
-        tenant) verbs="create list show delete" ;;
+        tenant) verbs="create list show delete member" ;;
         vm) verbs="create list show start stop delete gpu" ;;
     esac
     case "$noun $verb" in
         "tenant create") options="--description" ;;
+        "tenant member") options="--user --group" ;;
         "vm create") options="--tenant --vcpus --memory --disk --image --kernel --initrd --cmdline --gpus --gpu-model --gpu --start" ;;
         "vm list") options="--tenant" ;;
         "accelerator reserve"|"accelerator quarantine") options="--reason" ;;
@@ -131,9 +132,12 @@ _arkctl() {
                     COMPREPLY=($(compgen -W "$(_arkctl_names vm)" -- "$cur")) ;;
                 "vm gpu")
                     COMPREPLY=($(compgen -W "add remove" -- "$cur")) ;;
+                "tenant member")
+                    COMPREPLY=($(compgen -W "add remove list" -- "$cur")) ;;
             esac ;;
         3)
-            [ "$noun $verb" = "vm gpu" ] && COMPREPLY=($(compgen -W "$(_arkctl_names vm)" -- "$cur")) ;;
+            [ "$noun $verb" = "vm gpu" ] && COMPREPLY=($(compgen -W "$(_arkctl_names vm)" -- "$cur"))
+            [ "$noun $verb" = "tenant member" ] && COMPREPLY=($(compgen -W "$(_arkctl_names tenant)" -- "$cur")) ;;
     esac
     return 0
 }
