@@ -1,0 +1,72 @@
+/* Quota arithmetic; see quota.h. */
+
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+
+#include "basic/macro.h"
+#include "quota.h"
+
+static const char *const resource_table[_QUOTA_RESOURCE_MAX] = {
+        [QUOTA_GPUS] = "gpus",
+        [QUOTA_GPU_MEMORY] = "gpu-memory",
+        [QUOTA_VCPUS] = "vcpus",
+        [QUOTA_MEMORY] = "memory",
+        [QUOTA_DISK] = "disk",
+        [QUOTA_INSTANCES] = "instances",
+};
+
+const char *quota_resource_to_string(QuotaResource r) {
+        if (r < 0 || r >= _QUOTA_RESOURCE_MAX)
+                return NULL;
+        return resource_table[r];
+}
+
+QuotaResource quota_resource_from_string(const char *s) {
+        for (size_t k = 0; s && k < ELEMENTSOF(resource_table); k++)
+                if (strcmp(s, resource_table[k]) == 0)
+                        return (QuotaResource) k;
+        return _QUOTA_RESOURCE_INVALID;
+}
+
+bool quota_resource_is_bytes(QuotaResource r) {
+        return r == QUOTA_GPU_MEMORY || r == QUOTA_MEMORY || r == QUOTA_DISK;
+}
+
+static bool model_matches(const char *model, const char *want) {
+        size_t lw = strlen(want);
+
+        for (const char *p = model; p && *p; p++)
+                if (strncasecmp(p, want, lw) == 0)
+                        return true;
+        return false;
+}
+
+uint64_t quota_used(const Quota *q, const QuotaUsage *u) {
+        uint64_t n = 0;
+
+        if (q->resource != QUOTA_GPUS || q->model[0] == 0)
+                return u->amount[q->resource];
+        for (size_t k = 0; k < u->n_gpu_models; k++)
+                n += model_matches(u->gpu_models[k], q->model);
+        return n;
+}
+
+int quota_admit(const Quota *quotas, size_t n, const QuotaUsage *used, const QuotaUsage *request,
+                size_t *ret_index, uint64_t *ret_total) {
+        for (size_t k = 0; k < n; k++) {
+                uint64_t have = quota_used(&quotas[k], used), want = quota_used(&quotas[k], request), total;
+
+                if (want == 0 || quotas[k].limit == QUOTA_UNLIMITED)
+                        continue;
+                total = have + want < have ? UINT64_MAX : have + want; /* saturate */
+                if (total > quotas[k].limit) {
+                        if (ret_index)
+                                *ret_index = k;
+                        if (ret_total)
+                                *ret_total = total;
+                        return -EDQUOT;
+                }
+        }
+        return 0;
+}
