@@ -711,6 +711,10 @@ int instance_create(Manager *m, const InstanceCreateParams *p, Instance **ret, s
                 if (disk_bytes == 0)
                         disk_bytes = img.virtual_size;
         }
+        r = tenant_admit(manager_find_tenant(m, p->tenant), 1, p->vcpus, p->memory_bytes,
+                         p->disk_bytes > 0 || !isempty(p->image) ? disk_bytes : 0, gpus, error);
+        if (r < 0)
+                return r;
 
         /* A domain of that name that Ark does not know would make the define below fail with a
          * confusing message; say what is going on instead. */
@@ -1226,6 +1230,9 @@ int instance_add_gpus(Instance *i, const InstanceCreateParams *p, sd_bus_error *
                                          "disk would not boot under the UEFI firmware GPU VMs need; create a VM with "
                                          "--gpus instead.", i->name);
         r = instance_pick_gpus(m, p, i->gpus, i->memory_bytes, &picked, error);
+        if (r < 0)
+                return r;
+        r = tenant_admit(manager_find_tenant(m, i->tenant), 0, 0, 0, 0, picked, error);
         if (r < 0)
                 return r;
         if (strv_length(i->gpus) + strv_length(picked) > DOMAIN_GPUS_MAX)

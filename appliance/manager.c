@@ -419,6 +419,12 @@ static int load_member(const char *tenant, const char *kind, uint32_t id, const 
         return t ? tenant_member_push(t, kind, id, name) : 0;
 }
 
+static int load_quota(const char *tenant, const Quota *q, void *userdata) {
+        Tenant *t = manager_find_tenant(userdata, tenant);
+
+        return t ? tenant_quota_put(t, q) : 0;
+}
+
 int manager_startup(Manager *m) {
         _cleanup_free_ char *p = NULL;
         int r;
@@ -456,6 +462,8 @@ int manager_startup(Manager *m) {
         r = store_tenant_load_all(m->db, m);
         if (r >= 0)
                 r = store_member_foreach(m->db, load_member, m);
+        if (r >= 0)
+                r = store_quota_foreach(m->db, load_quota, m);
         if (r >= 0)
                 r = store_instance_load_all(m->db, m);
         if (r < 0)

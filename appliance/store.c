@@ -1,6 +1,7 @@
 /* The state store: schema, migrations and the row <-> object mapping. */
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,6 +74,19 @@ static const DbMigration migrations[] = {
                 /* Fixed at creation: an installed guest does not boot under another firmware. */
                 "ALTER TABLE instances ADD COLUMN firmware TEXT NOT NULL DEFAULT 'bios' "
                 "CHECK (firmware IN ('bios', 'uefi'));",
+        },
+        {
+                "tenant quotas",
+                /* One row per resource (and GPU model) a tenant has a guarantee or limit on;
+                 * limit_amount NULL = no limit. */
+                "CREATE TABLE tenant_quotas ("
+                "  tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+                "  resource TEXT NOT NULL CHECK (resource IN "
+                "    ('gpus', 'gpu-memory', 'vcpus', 'memory', 'disk', 'instances')),"
+                "  model TEXT NOT NULL DEFAULT '',"
+                "  guarantee INTEGER NOT NULL DEFAULT 0 CHECK (guarantee >= 0),"
+                "  limit_amount INTEGER CHECK (limit_amount IS NULL OR limit_amount >= 0),"
+                "  PRIMARY KEY (tenant_id, resource, model));",
         },
 };
 
@@ -464,4 +478,66 @@ int store_instance_set_firmware(sqlite3 *db, const Instance *i, bool uefi) {
         if (r < 0)
                 return r;
         return sqlite3_changes(db) > 0 ? 0 : -ENOENT;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* tenant quotas */
+
+int store_quota_set(sqlite3 *db, int64_t tenant_id, const Quota *q) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        if (q->guarantee == 0 && q->limit == QUOTA_UNLIMITED)
+                r = db_prepare(db, "DELETE FROM tenant_quotas WHERE tenant_id = ? AND resource = ? AND model = ?", &st);
+        else
+                r = db_prepare(db,
+                               "INSERT INTO tenant_quotas (tenant_id, resource, model, guarantee, limit_amount) "
+                               "VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant_id, resource, model) DO UPDATE SET "
+                               "guarantee = excluded.guarantee, limit_amount = excluded.limit_amount",
+                               &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, tenant_id);
+        sqlite3_bind_text(st, 2, quota_resource_to_string(q->resource), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, q->model, -1, SQLITE_TRANSIENT);
+        if (!(q->guarantee == 0 && q->limit == QUOTA_UNLIMITED)) {
+                if (q->guarantee > INT64_MAX || (q->limit != QUOTA_UNLIMITED && q->limit > INT64_MAX))
+                        return -ERANGE;
+                sqlite3_bind_int64(st, 4, (sqlite3_int64) q->guarantee);
+                if (q->limit == QUOTA_UNLIMITED)
+                        sqlite3_bind_null(st, 5);
+                else
+                        sqlite3_bind_int64(st, 5, (sqlite3_int64) q->limit);
+        }
+        r = step_done(st);
+        if (r == -EBUSY)
+                return -ENOENT;
+        return r == -EIO ? -EINVAL : r;
+}
+
+int store_quota_foreach(sqlite3 *db, StoreQuotaFunc cb, void *userdata) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r, rc;
+
+        r = db_prepare(db,
+                       "SELECT t.name, q.resource, q.model, q.guarantee, q.limit_amount FROM tenant_quotas q "
+                       "JOIN tenants t ON t.id = q.tenant_id ORDER BY t.name, q.resource, q.model",
+                       &st);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                Quota q = {
+                        .resource = quota_resource_from_string((const char *) sqlite3_column_text(st, 1)),
+                        .guarantee = (uint64_t) sqlite3_column_int64(st, 3),
+                        .limit = sqlite3_column_type(st, 4) == SQLITE_NULL ? QUOTA_UNLIMITED
+                                                                           : (uint64_t) sqlite3_column_int64(st, 4),
+                };
+                if (q.resource < 0)
+                        return -EBADMSG;
+                snprintf(q.model, sizeof(q.model), "%s", (const char *) sqlite3_column_text(st, 2));
+                r = cb((const char *) sqlite3_column_text(st, 0), &q, userdata);
+                if (r < 0)
+                        return r;
+        }
+        return rc == SQLITE_DONE ? 0 : db_errno(rc);
 }

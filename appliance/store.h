@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "quota.h"
+
 typedef struct Manager Manager;
 typedef struct Tenant Tenant;
 typedef struct Instance Instance;
@@ -63,3 +65,9 @@ int store_member_delete(sqlite3 *db, int64_t tenant_id, const char *kind, uint32
 /* Every member, by tenant name, users before groups. */
 typedef int (*StoreMemberFunc)(const char *tenant, const char *kind, uint32_t id, const char *name, void *userdata);
 int store_member_foreach(sqlite3 *db, StoreMemberFunc cb, void *userdata);
+
+/* Sets a tenant's quota on one resource (and model); no guarantee and no limit deletes the row.
+ * -ENOENT: no such tenant. */
+int store_quota_set(sqlite3 *db, int64_t tenant_id, const Quota *q);
+typedef int (*StoreQuotaFunc)(const char *tenant, const Quota *q, void *userdata);
+int store_quota_foreach(sqlite3 *db, StoreQuotaFunc cb, void *userdata);

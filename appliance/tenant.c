@@ -1,6 +1,7 @@
 /* Tenants: creation, deletion and description changes, each one store transaction. */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "basic/parse-util.h"
 #include "basic/string-util.h"
 #include "basic/time-util.h"
+#include "instance.h"
 #include "manager.h"
 #include "shared/bus-util.h"
 #include "shared/db.h"
@@ -44,6 +46,7 @@ Tenant *tenant_free(Tenant *t) {
         for (size_t k = 0; k < t->n_members; k++)
                 free(t->members[k].name);
         free(t->members);
+        free(t->quotas);
         free(t->name);
         free(t->description);
         free(t->path);
@@ -302,5 +305,235 @@ int tenant_member_remove(Tenant *t, const char *kind, const char *name, sd_bus_e
         memmove(&t->members[k], &t->members[k + 1], sizeof(TenantMember) * (t->n_members - k - 1));
         t->n_members--;
         emit_members_changed(t);
+        return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* quotas */
+
+static int quota_compare(const Quota *a, const Quota *b) {
+        if (a->resource != b->resource)
+                return a->resource < b->resource ? -1 : 1;
+        return strcmp(a->model, b->model);
+}
+
+static Quota *tenant_find_quota(Tenant *t, QuotaResource r, const char *model) {
+        Quota key = { .resource = r };
+
+        snprintf(key.model, sizeof(key.model), "%s", model);
+        for (size_t k = 0; k < t->n_quotas; k++)
+                if (quota_compare(&t->quotas[k], &key) == 0)
+                        return &t->quotas[k];
+        return NULL;
+}
+
+int tenant_quota_put(Tenant *t, const Quota *q) {
+        Quota *have = tenant_find_quota(t, q->resource, q->model), *n;
+        size_t k;
+
+        if (have) {
+                if (q->guarantee == 0 && q->limit == QUOTA_UNLIMITED) {
+                        k = (size_t) (have - t->quotas);
+                        memmove(have, have + 1, sizeof(Quota) * (t->n_quotas - k - 1));
+                        t->n_quotas--;
+                } else
+                        *have = *q;
+                return 0;
+        }
+        if (q->guarantee == 0 && q->limit == QUOTA_UNLIMITED)
+                return 0;
+        n = realloc(t->quotas, sizeof(Quota) * (t->n_quotas + 1));
+        if (!n)
+                return -ENOMEM;
+        t->quotas = n;
+        for (k = 0; k < t->n_quotas && quota_compare(&t->quotas[k], q) < 0; k++)
+                ;
+        memmove(&t->quotas[k + 1], &t->quotas[k], sizeof(Quota) * (t->n_quotas - k));
+        t->quotas[k] = *q;
+        t->n_quotas++;
+        return 0;
+}
+
+static void usage_add_gpus(Manager *m, QuotaUsage *u, const char **models, char **gpus) {
+        for (char **g = gpus; g && *g; g++) {
+                Accelerator *a = manager_find_accelerator(m, *g);
+
+                u->amount[QUOTA_GPUS]++;
+                u->amount[QUOTA_GPU_MEMORY] += a ? a->memory_bytes : 0;
+                models[u->n_gpu_models++] = a && a->model ? a->model : "";
+        }
+}
+
+int tenant_usage(Tenant *t, QuotaUsage *u) {
+        const char **models;
+        size_t n = 0;
+
+        *u = (QuotaUsage) {};
+        LIST_FOREACH(instances, i, t->manager->instances)
+                if (streq(i->tenant, t->name))
+                        n += strv_length(i->gpus);
+        models = calloc(n + 1, sizeof(char *));
+        if (!models)
+                return -ENOMEM;
+        LIST_FOREACH(instances, i, t->manager->instances) {
+                if (!streq(i->tenant, t->name))
+                        continue;
+                u->amount[QUOTA_INSTANCES]++;
+                u->amount[QUOTA_VCPUS] += i->vcpus;
+                u->amount[QUOTA_MEMORY] += i->memory_bytes;
+                u->amount[QUOTA_DISK] += i->disk_path ? i->disk_bytes : 0;
+                usage_add_gpus(t->manager, u, models, i->gpus);
+        }
+        u->gpu_models = models;
+        return 0;
+}
+
+static const char *quota_noun(const Quota *q, char *buf, size_t l) {
+        static const char *const nouns[_QUOTA_RESOURCE_MAX] = {
+                [QUOTA_GPUS] = "GPUs", [QUOTA_GPU_MEMORY] = "GPU memory", [QUOTA_VCPUS] = "vCPUs",
+                [QUOTA_MEMORY] = "memory", [QUOTA_DISK] = "disk", [QUOTA_INSTANCES] = "instances",
+        };
+
+        if (q->resource == QUOTA_GPUS && q->model[0])
+                snprintf(buf, l, "%s GPUs", q->model);
+        else
+                snprintf(buf, l, "%s", nouns[q->resource]);
+        return buf;
+}
+
+static const char *quota_amount(const Quota *q, uint64_t v, char *buf, size_t l) {
+        if (quota_resource_is_bytes(q->resource))
+                return format_bytes(buf, l, v);
+        snprintf(buf, l, "%" PRIu64, v);
+        return buf;
+}
+
+int tenant_admit(Tenant *t, unsigned instances, unsigned vcpus, uint64_t memory_bytes, uint64_t disk_bytes,
+                 char **request_gpus, sd_bus_error *error) {
+        _cleanup_free_ const char **models = NULL;
+        QuotaUsage used = {}, req = {
+                .amount = { [QUOTA_INSTANCES] = instances, [QUOTA_VCPUS] = vcpus, [QUOTA_MEMORY] = memory_bytes,
+                            [QUOTA_DISK] = disk_bytes },
+        };
+        char b1[32], b2[32], b3[32], noun[96];
+        uint64_t total = 0;
+        size_t k = 0;
+        int r;
+
+        if (t->n_quotas == 0)
+                return 0;
+        models = calloc(strv_length(request_gpus) + 1, sizeof(char *));
+        if (!models)
+                return -ENOMEM;
+        usage_add_gpus(t->manager, &req, models, request_gpus);
+        req.gpu_models = models;
+        r = tenant_usage(t, &used);
+        if (r < 0)
+                return r;
+        r = quota_admit(t->quotas, t->n_quotas, &used, &req, &k, &total);
+        if (r == -EDQUOT)
+                r = sd_bus_error_setf(error, ARK_ERROR_QUOTA_EXCEEDED, "Tenant '%s' would use %s of its %s %s (it uses %s now).",
+                                 t->name, quota_amount(&t->quotas[k], total, b1, sizeof(b1)),
+                                 quota_amount(&t->quotas[k], t->quotas[k].limit, b2, sizeof(b2)),
+                                 quota_noun(&t->quotas[k], noun, sizeof(noun)),
+                                 quota_amount(&t->quotas[k], quota_used(&t->quotas[k], &used), b3, sizeof(b3)));
+        free((void *) used.gpu_models);
+        return r;
+}
+
+/* GPUs of the host a quota can be guaranteed: all of them, or those of its model. */
+static uint64_t host_gpus(Manager *m, const Quota *q) {
+        const char *name = "";
+        QuotaUsage u = { .gpu_models = &name, .n_gpu_models = 1 };
+        uint64_t n = 0;
+
+        if (q->model[0] == 0)
+                return m->n_accelerators;
+        for (size_t k = 0; k < m->n_accelerators; k++) {
+                name = m->accelerators[k].model ?: "";
+                n += quota_used(q, &u) > 0;
+        }
+        return n;
+}
+
+static bool model_is_printable(const char *s) {
+        for (; *s; s++)
+                if ((unsigned char) *s < 0x20 || (unsigned char) *s >= 0x7f)
+                        return false;
+        return true;
+}
+
+int tenant_quota_set(Tenant *t, const char *resource, const char *model, uint64_t guarantee, uint64_t limit,
+                     sd_bus_error *error) {
+        _cleanup_transaction_ DbTransaction tx = {};
+        Manager *m = t->manager;
+        char b1[32], b2[32], noun[96];
+        QuotaUsage used = {};
+        Quota q = { .guarantee = guarantee, .limit = limit };
+        uint64_t now, guaranteed = guarantee, cap;
+        int r;
+
+        q.resource = quota_resource_from_string(resource);
+        if (q.resource < 0)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Unknown quota resource '%.40s'; use gpus, gpu-memory, vcpus, memory, disk or "
+                                         "instances.", resource);
+        model = model ?: "";
+        if (!isempty(model) && q.resource != QUOTA_GPUS)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Only the gpus quota can name a GPU model, not %s.", resource);
+        if (strlen(model) >= sizeof(q.model) || !model_is_printable(model))
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "GPU model '%.40s' must be printable and shorter than %zu characters.", model,
+                                         sizeof(q.model));
+        snprintf(q.model, sizeof(q.model), "%s", model);
+        if (limit != QUOTA_UNLIMITED && guarantee > limit)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "The guarantee on %s (%s) is above the limit (%s).",
+                                         quota_noun(&q, noun, sizeof(noun)), quota_amount(&q, guarantee, b1, sizeof(b1)),
+                                         quota_amount(&q, limit, b2, sizeof(b2)));
+        if (guarantee > INT64_MAX || (limit != QUOTA_UNLIMITED && limit > INT64_MAX))
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Quota amounts must be below 2^63.");
+
+        /* A guarantee is a promise the host must be able to keep for every tenant at once. */
+        if (q.resource == QUOTA_GPUS && guarantee > 0) {
+                LIST_FOREACH(tenants, o, m->tenants) {
+                        Quota *oq = o == t ? NULL : tenant_find_quota(o, q.resource, q.model);
+                        guaranteed += oq ? oq->guarantee : 0;
+                }
+                cap = host_gpus(m, &q);
+                if (guaranteed > cap)
+                        return sd_bus_error_setf(error, ARK_ERROR_NO_CAPACITY,
+                                                 "Guaranteeing %" PRIu64 " %s to '%s' would promise %" PRIu64
+                                                 " in all, and this host has %" PRIu64 ".",
+                                                 guarantee, quota_noun(&q, noun, sizeof(noun)), t->name, guaranteed, cap);
+        }
+
+        r = tenant_usage(t, &used);
+        if (r < 0)
+                return r;
+        now = quota_used(&q, &used);
+        free((void *) used.gpu_models);
+        if (limit != QUOTA_UNLIMITED && now > limit)
+                return sd_bus_error_setf(error, ARK_ERROR_IN_USE,
+                                         "Tenant '%s' uses %s %s now, above the limit of %s; remove instances first.",
+                                         t->name, quota_amount(&q, now, b1, sizeof(b1)),
+                                         quota_noun(&q, noun, sizeof(noun)), quota_amount(&q, limit, b2, sizeof(b2)));
+
+        r = db_transaction_begin(m->db, &tx);
+        if (r >= 0)
+                r = store_quota_set(m->db, t->id, &q);
+        if (r >= 0)
+                r = db_transaction_commit(&tx);
+        if (r < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to store the quota of '%s': %s.", t->name,
+                                         db_errmsg(m->db));
+        r = tenant_quota_put(t, &q);
+        if (r < 0)
+                return r;
+        log_info("Set quota of tenant '%s' on %s: guarantee %s, limit %s.", t->name,
+                 quota_noun(&q, noun, sizeof(noun)), quota_amount(&q, guarantee, b1, sizeof(b1)),
+                 limit == QUOTA_UNLIMITED ? "none" : quota_amount(&q, limit, b2, sizeof(b2)));
+        (void) sd_bus_emit_properties_changed(m->bus, t->path, ARK_BUS_IFACE_TENANT, "Quotas", NULL);
         return 0;
 }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include "basic/list.h"
 #include "basic/macro.h"
+#include "quota.h"
 
 typedef struct Manager Manager;
 typedef struct Tenant Tenant;
@@ -21,6 +22,8 @@ struct Tenant {
         Manager *manager;
         TenantMember *members;
         size_t n_members;
+        Quota *quotas;          /* sorted by resource, then model */
+        size_t n_quotas;
         int64_t id;             /* row id in the store */
         char *name;
         char *description;
@@ -52,6 +55,20 @@ int tenant_member_add(Tenant *t, const char *kind, const char *name, sd_bus_erro
 int tenant_member_remove(Tenant *t, const char *kind, const char *name, sd_bus_error *error);
 /* Appends a member to t's runtime list (loading). Returns 0 or -ENOMEM. */
 int tenant_member_push(Tenant *t, const char *kind, uint32_t id, const char *name);
+
+/* Sets the guarantee and limit on one resource ("gpus" with a model: GPUs of that model).
+ * No guarantee and no limit removes the quota. Refuses a guarantee above the limit, guarantees
+ * on GPUs that together exceed the host's, and a limit below what the tenant uses now. */
+int tenant_quota_set(Tenant *t, const char *resource, const char *model, uint64_t guarantee, uint64_t limit,
+                     sd_bus_error *error);
+/* Appends a quota to t's runtime list (loading), replacing one on the same resource and model. */
+int tenant_quota_put(Tenant *t, const Quota *q);
+/* What the tenant's instances use; u->gpu_models is allocated (free it). */
+int tenant_usage(Tenant *t, QuotaUsage *u);
+/* Whether the tenant may add `request` (GPUs by address in request_gpus). Refusals fill `error`
+ * with QuotaExceeded. */
+int tenant_admit(Tenant *t, unsigned instances, unsigned vcpus, uint64_t memory_bytes, uint64_t disk_bytes,
+                 char **request_gpus, sd_bus_error *error);
 
 /* D-Bus side (tenant-dbus.c). */
 extern const struct sd_bus_vtable tenant_vtable[];

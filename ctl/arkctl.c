@@ -64,6 +64,7 @@ static const Verb verbs[] = {
         { "tenant", "show", "NAME", 1, 1, 0, verb_tenant_show },
         { "tenant", "delete", "NAME", 1, 1, 0, verb_tenant_delete },
         { "tenant", "member", "add|remove|list TENANT", 2, 2, OPT_MEMBER, verb_tenant_member },
+        { "tenant", "quota", "set|show TENANT [RESOURCE[:MODEL]=[GUARANTEE..]LIMIT]...", 2, 64, 0, verb_tenant_quota },
         { "vm", "create", "NAME", 1, 1,
           OPT_TENANT | OPT_VCPUS | OPT_MEMORY | OPT_DISK | OPT_IMAGE | OPT_KERNEL | OPT_INITRD |
                   OPT_CMDLINE | OPT_START | OPT_GPUS | OPT_GPU_MODEL | OPT_GPU,
@@ -226,6 +227,8 @@ static void help(void) {
                "  tenant delete NAME\n"
                "  tenant member add|remove TENANT --user NAME|--group NAME...\n"
                "  tenant member list TENANT\n"
+               "  tenant quota set TENANT RESOURCE[:MODEL]=[GUARANTEE..]LIMIT...\n"
+               "  tenant quota show TENANT\n"
                "  vm create NAME --tenant TENANT --vcpus N --memory SIZE [--disk SIZE]\n"
                "            [--image PATH|NAME] [--kernel PATH [--initrd PATH]\n"
                "            [--cmdline TEXT]] [--gpus N] [--gpu-model MODEL]\n"

@@ -118,6 +118,7 @@ int verb_host_accelerators(char **args);
 int verb_host_check(char **args);
 int verb_vm_gpu(char **args);
 int verb_tenant_member(char **args);
+int verb_tenant_quota(char **args);
 int verb_reconcile(char **args);
 int verb_accelerator_reserve(char **args);
 int verb_accelerator_quarantine(char **args);

@@ -734,7 +734,7 @@ static void test_not_ready_refused(void **state) {
 }
 
 typedef struct Race {
-        unsigned done, won, no_capacity, other;
+        unsigned done, won, no_capacity, quota, other;
         char other_error[256];
 } Race;
 
@@ -747,6 +747,8 @@ static int on_create_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
                 r->won++;
         else if (sd_bus_error_has_name(e, ARK_ERROR_NO_CAPACITY))
                 r->no_capacity++;
+        else if (sd_bus_error_has_name(e, ARK_ERROR_QUOTA_EXCEEDED))
+                r->quota++;
         else {
                 r->other++;
                 snprintf(r->other_error, sizeof(r->other_error), "%s: %s", strna(e->name), strna(e->message));
@@ -758,8 +760,8 @@ static int on_create_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
  * any reply is read, and waits for the replies (or returns early when `stop_after` replies have
  * come, leaving the rest in flight). */
 static void race(unsigned n, const char *prefix, uint32_t gpus, unsigned stop_after, Race *r) {
-        sd_bus *buses[16] = {};
-        sd_bus_slot *slots[16] = {};
+        sd_bus *buses[64] = {};
+        sd_bus_slot *slots[64] = {};
 
         assert_true(n <= ELEMENTSOF(buses));
         *r = (Race) {};
@@ -862,6 +864,86 @@ static void test_kill9_mid_workload(void **state) {
         list = harness_arkctl_json(&H, "status", NULL);
         assert_int_equal(json_array_size(json_object_get(list, "conflicts")), 0);
         json_decref(list);
+}
+
+/* Tenant quotas: a limit of two GPUs lets two one-GPU VMs in and refuses the third with a sentence
+ * that says so, and adding a GPU to a VM; the quota survives a restart; a guarantee beyond the
+ * host and a limit below what the tenant uses are refused; a tenant without a quota is not held
+ * back by another's. */
+static void test_quota_limit(void **state) {
+        json_t *q, *row;
+        size_t k;
+        bool seen = false;
+
+        assert_arkctl(&H, 0, "Set quota gpus=2 on tenant 'risk'.", "tenant", "quota", "set", "risk", "gpus=2");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "a", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpus", "1");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "b", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpus", "1");
+        assert_arkctl(&H, 1, "Tenant 'risk' would use 3 of its 2 GPUs (it uses 2 now).", "vm", "create", "c", "--tenant",
+                      "risk", "--vcpus", "1", "--memory", "1G", "--gpus", "1");
+        assert_arkctl(&H, 1, "Tenant 'risk' would use 3 of its 2 GPUs", "vm", "gpu", "add", "a", "--gpus", "1");
+        assert_arkctl(&H, 1, "does not exist", "vm", "show", "c");
+        /* A VM without GPUs is not held back by the GPU quota. */
+        assert_arkctl(&H, 0, NULL, "vm", "create", "d", "--tenant", "risk", "--vcpus", "1", "--memory", "1G");
+
+        /* Model quotas and byte quotas. */
+        assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "risk", "gpus:H100=1..2", "memory=3G");
+        assert_arkctl(&H, 1, "Tenant 'risk' would use 4 GiB of its 3 GiB memory", "vm", "create", "e", "--tenant", "risk",
+                      "--vcpus", "1", "--memory", "1G");
+
+        /* Survives a restart. */
+        assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
+        assert_int_equal(harness_start_arkd(&H, NULL), 0);
+        q = harness_arkctl_json(&H, "tenant", "quota", "show", "risk", NULL);
+        assert_non_null(q);
+        json_array_foreach(q, k, row)
+                if (streq(jstr(row, "resource"), "gpus") && streq(jstr(row, "model"), "H100")) {
+                        assert_int_equal(json_integer_value(json_object_get(row, "used")), 2);
+                        assert_int_equal(json_integer_value(json_object_get(row, "guarantee")), 1);
+                        assert_int_equal(json_integer_value(json_object_get(row, "limit")), 2);
+                        seen = true;
+                }
+        assert_true(seen);
+        json_decref(q);
+        assert_arkctl(&H, 1, "would use 3 of its 2 GPUs", "vm", "create", "c", "--tenant", "risk", "--vcpus", "1",
+                      "--memory", "1G", "--gpus", "1");
+
+        /* Refusals: above the limit now, a guarantee above the limit or the host, bad input. */
+        assert_arkctl(&H, 1, "uses 2 GPUs now, above the limit of 1", "tenant", "quota", "set", "risk", "gpus=1");
+        assert_arkctl(&H, 1, "is above the limit", "tenant", "quota", "set", "risk", "gpus=3..2");
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "ml");
+        assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "ml", "gpus=6..8");
+        assert_arkctl(&H, 1, "would promise 9 in all, and this host has 8", "tenant", "quota", "set", "risk", "gpus=3..4");
+        assert_arkctl(&H, 1, "Unknown quota resource 'tpus'", "tenant", "quota", "set", "risk", "tpus=1");
+        assert_arkctl(&H, 1, "Only the gpus quota can name a GPU model", "tenant", "quota", "set", "risk", "vcpus:H100=1");
+        assert_arkctl(&H, 2, "is not RESOURCE[:MODEL]", "tenant", "quota", "set", "risk", "gpus");
+        assert_arkctl(&H, 2, "'lots' is not a whole number", "tenant", "quota", "set", "risk", "gpus=lots");
+        /* ml has a quota of its own; risk's does not hold it back. */
+        assert_arkctl(&H, 0, NULL, "vm", "create", "m", "--tenant", "ml", "--vcpus", "1", "--memory", "1G", "--gpus", "3");
+        /* Removing the limit lets risk grow again. */
+        assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "risk", "gpus=none", "gpus:H100=none", "memory=none");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "c", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpus", "1");
+}
+
+/* Fifty creates at once against a quota of four GPUs on a host of eight: exactly four win, the
+ * rest are refused with QuotaExceeded, and four GPUs are claimed. */
+static void test_quota_race(void **state) {
+        json_t *list;
+        unsigned claimed = 0;
+        Race r;
+
+        assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "risk", "gpus=4");
+        race(50, "q", 1, 0, &r);
+        if (r.other > 0)
+                fail_msg("unexpected reply: %s", r.other_error);
+        assert_int_equal(r.won, 4);
+        assert_int_equal(r.quota, 46);
+        list = accelerators();
+        for (size_t k = 0; k < json_array_size(list); k++)
+                if (streq(jstr(json_array_get(list, k), "claim_state"), "claimed"))
+                        claimed++;
+        json_decref(list);
+        assert_int_equal(claimed, 4);
+        assert_int_equal(itest_get_u32(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 4);
 }
 
 /* All or nothing: when the store refuses a claim halfway (a trigger stands in for a full disk),
@@ -1035,6 +1117,8 @@ int main(void) {
                 cmocka_unit_test_prestate_setup_teardown(test_store_failure_all_or_nothing, setup_host, teardown_host,
                                                          "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_holds, setup_host, teardown_host, "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_quota_limit, setup_host, teardown_host, "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_quota_race, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_config_and_vfio, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_gpu_add_remove, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_conflicts_from_domains, setup_host, teardown_host,
