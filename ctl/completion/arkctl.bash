@@ -98,7 +98,7 @@ _arkctl() {
     case "$noun" in
         host) verbs="show accelerators check" ;;
         accelerator) verbs="reserve quarantine release" ;;
-        tenant) verbs="create list show delete member" ;;
+        tenant) verbs="create list show delete member quota" ;;
         vm) verbs="create list show start stop delete gpu" ;;
     esac
     case "$noun $verb" in
@@ -134,10 +134,18 @@ _arkctl() {
                     COMPREPLY=($(compgen -W "add remove" -- "$cur")) ;;
                 "tenant member")
                     COMPREPLY=($(compgen -W "add remove list" -- "$cur")) ;;
+                "tenant quota")
+                    COMPREPLY=($(compgen -W "set show" -- "$cur")) ;;
             esac ;;
         3)
             [ "$noun $verb" = "vm gpu" ] && COMPREPLY=($(compgen -W "$(_arkctl_names vm)" -- "$cur"))
-            [ "$noun $verb" = "tenant member" ] && COMPREPLY=($(compgen -W "$(_arkctl_names tenant)" -- "$cur")) ;;
+            case "$noun $verb" in
+                "tenant member"|"tenant quota")
+                    COMPREPLY=($(compgen -W "$(_arkctl_names tenant)" -- "$cur")) ;;
+            esac ;;
+        *)
+            [ "$noun $verb" = "tenant quota" ] &&
+                COMPREPLY=($(compgen -W "gpus= gpu-memory= vcpus= memory= disk= instances=" -- "$cur")) ;;
     esac
     return 0
 }

@@ -964,7 +964,7 @@ static void test_migrate_v1_to_claims(void **state) {
         a = instance_make("vm-a", "risk", "6f1f5a52-6c5e-4d6a-9a57-3b0e8d3c1a01");
         assert_int_equal(store_instance_insert(db, a), 0);
         /* Back to what schema 1 had. */
-        assert_int_equal(db_exec(db, "ALTER TABLE instances DROP COLUMN firmware; DROP TABLE tenant_members; "
+        assert_int_equal(db_exec(db, "ALTER TABLE instances DROP COLUMN firmware; DROP TABLE tenant_quotas; DROP TABLE tenant_members; "
                                      "DROP TABLE claims; DROP TABLE accelerator_holds; PRAGMA user_version = 1"),
                          0);
         db = db_close(db);
@@ -1014,6 +1014,47 @@ static void test_members(void **state) {
         assert_int_equal(query_int(db, "SELECT count(*) FROM tenant_members"), 1);
 }
 
+static int collect_quota(const char *tenant, const Quota *q, void *userdata) {
+        Seen *s = userdata;
+        size_t l = strlen(s->text);
+
+        snprintf(s->text + l, sizeof(s->text) - l, "%s:%s:%s:%" PRIu64 ":%s ", tenant,
+                 quota_resource_to_string(q->resource), q->model, q->guarantee,
+                 q->limit == QUOTA_UNLIMITED ? "none" : (q->limit == 4 ? "4" : "other"));
+        return 0;
+}
+
+/* Quotas: set, replaced on the same resource and model, removed by no guarantee and no limit,
+ * refused for a tenant that does not exist, gone with their tenant. */
+static void test_quotas(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_(db_closep) sqlite3 *db = NULL;
+        _cleanup_(tenant_freep) Tenant *risk = NULL;
+        Quota q = { .resource = QUOTA_GPUS, .guarantee = 1, .limit = 2 };
+        Seen seen = {};
+
+        open_store(d, &db);
+        assert_int_equal(tenant_new(NULL, "risk", "", &risk), 0);
+        assert_int_equal(store_tenant_insert(db, risk), 0);
+        assert_int_equal(store_quota_set(db, risk->id, &q), 0);
+        q.limit = 4;
+        assert_int_equal(store_quota_set(db, risk->id, &q), 0);
+        snprintf(q.model, sizeof(q.model), "H100");
+        q.limit = QUOTA_UNLIMITED;
+        assert_int_equal(store_quota_set(db, risk->id, &q), 0);
+        assert_int_equal(store_quota_foreach(db, collect_quota, &seen), 0);
+        assert_string_equal(seen.text, "risk:gpus::1:4 risk:gpus:H100:1:none ");
+        q.guarantee = 0;
+        assert_int_equal(store_quota_set(db, risk->id, &q), 0);
+        assert_int_equal(query_int(db, "SELECT count(*) FROM tenant_quotas"), 1);
+        q.limit = (uint64_t) INT64_MAX + 1;
+        assert_int_equal(store_quota_set(db, risk->id, &q), -ERANGE);
+        q.limit = 4;
+        assert_int_equal(store_quota_set(db, risk->id + 10, &q), -ENOENT);
+        assert_int_equal(store_tenant_delete(db, risk), 0);
+        assert_int_equal(query_int(db, "SELECT count(*) FROM tenant_quotas"), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_open_creates_schema),
@@ -1036,6 +1077,7 @@ int main(void) {
                 cmocka_unit_test(test_holds),
                 cmocka_unit_test(test_migrate_v1_to_claims),
                 cmocka_unit_test(test_members),
+                cmocka_unit_test(test_quotas),
         };
 
         return cmocka_run_group_tests(tests, tmp_root_setup, tmp_root_teardown);
