@@ -733,6 +733,17 @@ static void test_not_ready_refused(void **state) {
         assert_int_equal(itest_get_u32(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 1);
 }
 
+/* How many GPUs `arkctl host accelerators` shows as claimed. */
+static unsigned count_claimed(void) {
+        json_t *list = accelerators();
+        unsigned n = 0;
+
+        for (size_t k = 0; k < json_array_size(list); k++)
+                n += streq(jstr(json_array_get(list, k), "claim_state"), "claimed");
+        json_decref(list);
+        return n;
+}
+
 typedef struct Race {
         unsigned done, won, no_capacity, quota, other;
         char other_error[256];
@@ -799,8 +810,6 @@ static void race(unsigned n, const char *prefix, uint32_t gpus, unsigned stop_af
 /* The last free GPU, asked for by twelve requests at once: exactly one wins, eleven get NoCapacity
  * (by error name), and it is claimed once. */
 static void test_race_last_gpu(void **state) {
-        json_t *list;
-        unsigned claimed = 0;
         Race r;
 
         assert_arkctl(&H, 0, NULL, "vm", "create", "big", "--tenant", "risk", "--vcpus", "8", "--memory", "8G", "--gpus",
@@ -810,12 +819,7 @@ static void test_race_last_gpu(void **state) {
                 fail_msg("unexpected reply: %s", r.other_error);
         assert_int_equal(r.won, 1);
         assert_int_equal(r.no_capacity, 11);
-        list = accelerators();
-        for (size_t k = 0; k < json_array_size(list); k++)
-                if (streq(jstr(json_array_get(list, k), "claim_state"), "claimed"))
-                        claimed++;
-        assert_int_equal(claimed, 8);
-        json_decref(list);
+        assert_int_equal(count_claimed(), 8);
         assert_int_equal(itest_get_u32(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 2);
 }
 
@@ -825,7 +829,7 @@ static void test_race_last_gpu(void **state) {
 static void test_kill9_mid_workload(void **state) {
         _cleanup_free_ char *disks = strprintf("%s/disks", H.state_dir), *out = NULL, *err = NULL, *orphans = NULL;
         json_t *list, *vms, *v;
-        unsigned claimed = 0, n_vms;
+        unsigned n_vms;
         size_t k;
         Race r;
 
@@ -844,12 +848,7 @@ static void test_kill9_mid_workload(void **state) {
                 json_decref(g);
         }
         json_decref(vms);
-        list = accelerators();
-        for (k = 0; k < json_array_size(list); k++)
-                if (streq(jstr(json_array_get(list, k), "claim_state"), "claimed"))
-                        claimed++;
-        json_decref(list);
-        assert_int_equal(claimed, n_vms);
+        assert_int_equal(count_claimed(), n_vms);
         /* Every claim has its instance; every disk its instance. */
         assert_int_equal(harness_sh(&out, &err, "sqlite3 '%s/ark.db' 'SELECT count(*) FROM claims WHERE instance_id NOT "
                                                 "IN (SELECT id FROM instances)'; ls '%s' | wc -l",
@@ -927,8 +926,6 @@ static void test_quota_limit(void **state) {
 /* Fifty creates at once against a quota of four GPUs on a host of eight: exactly four win, the
  * rest are refused with QuotaExceeded, and four GPUs are claimed. */
 static void test_quota_race(void **state) {
-        json_t *list;
-        unsigned claimed = 0;
         Race r;
 
         assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "risk", "gpus=4");
@@ -937,12 +934,7 @@ static void test_quota_race(void **state) {
                 fail_msg("unexpected reply: %s", r.other_error);
         assert_int_equal(r.won, 4);
         assert_int_equal(r.quota, 46);
-        list = accelerators();
-        for (size_t k = 0; k < json_array_size(list); k++)
-                if (streq(jstr(json_array_get(list, k), "claim_state"), "claimed"))
-                        claimed++;
-        json_decref(list);
-        assert_int_equal(claimed, 4);
+        assert_int_equal(count_claimed(), 4);
         assert_int_equal(itest_get_u32(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 4);
 }
 
