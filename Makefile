@@ -35,7 +35,7 @@ endif
 endif
 
 # ----------------------------------------------------------------------------- flags
-PKGS := libsystemd libvirt sqlite3 jansson libxml-2.0
+PKGS := libsystemd libvirt sqlite3 jansson libxml-2.0 libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)

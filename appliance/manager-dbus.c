@@ -9,6 +9,8 @@
 #include "basic/string-util.h"
 #include "hypervisor.h"
 #include "access.h"
+#include "audit.h"
+#include "shared/db.h"
 #include "manager.h"
 #include "readiness.h"
 #include "shared/bus-util.h"
@@ -571,6 +573,57 @@ static int method_reconcile(sd_bus_message *msg, void *userdata, sd_bus_error *e
         return sd_bus_reply_method_return(msg, NULL);
 }
 
+static int append_audit(const AuditEntry *e, void *userdata) {
+        return sd_bus_message_append(userdata, "(ttussssss)", e->seq, e->usec, e->uid, e->caller, e->action, e->object,
+                                     e->arguments, e->result, e->hash);
+}
+
+static int method_list_audit_log(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        uint64_t after;
+        uint32_t max;
+        int r;
+
+        r = sd_bus_message_read(msg, "tu", &after, &max);
+        if (r < 0)
+                return r;
+        r = access_require_admin(m, msg, "read the audit log", error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "(ttussssss)");
+        if (r >= 0)
+                r = audit_foreach(m->db, after, max, append_audit, reply);
+        if (r == -EIO || r == -EBUSY)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to read the audit log: %s.",
+                                         db_errmsg(m->db));
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_verify_audit_log(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        uint64_t rows = 0, bad = 0;
+        char reason[256] = "";
+        int r;
+
+        r = access_require_admin(m, msg, "verify the audit log", error);
+        if (r < 0)
+                return r;
+        r = audit_verify(m->db, &rows, &bad, reason, sizeof(reason));
+        if (r < 0 && r != -EBADMSG)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to read the audit log: %s.",
+                                         db_errmsg(m->db));
+        return sd_bus_reply_method_return(msg, "btts", r == 0, rows, bad, reason);
+}
+
+static sd_bus_vtable *vt_manager, *vt_tenant, *vt_instance, *vt_accelerator;
+
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -627,6 +680,12 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("CheckHost", SD_BUS_ARGS("as", accelerators), SD_BUS_RESULT("a(sssss)", checks),
                                 method_check_host, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Reconcile", NULL, NULL, method_reconcile, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListAuditLog", SD_BUS_ARGS("t", after, "u", max),
+                                SD_BUS_RESULT("a(ttussssss)", entries), method_list_audit_log,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("VerifyAuditLog", SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("b", intact, "t", rows, "t", first_bad, "s", reason),
+                                method_verify_audit_log, SD_BUS_VTABLE_UNPRIVILEGED),
 
         SD_BUS_SIGNAL_WITH_ARGS("TenantNew", SD_BUS_ARGS("s", name, "o", path), 0),
         SD_BUS_SIGNAL_WITH_ARGS("TenantRemoved", SD_BUS_ARGS("s", name, "o", path), 0),
@@ -663,20 +722,30 @@ int manager_bus_setup(Manager *m) {
                                        isempty(m->config.bus_address) ? "" : " at ",
                                        strempty(m->config.bus_address));
 
-        r = sd_bus_add_object_vtable(m->bus, NULL, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, manager_vtable, m);
+        /* Every mutating call goes through the audit log (audit.h). */
+        r = audit_wrap_vtable(manager_vtable, ARK_BUS_IFACE_MANAGER, &vt_manager);
         if (r >= 0)
-                r = sd_bus_add_fallback_vtable(m->bus, NULL, ARK_BUS_PREFIX_TENANT, ARK_BUS_IFACE_TENANT, tenant_vtable,
+                r = audit_wrap_vtable(tenant_vtable, ARK_BUS_IFACE_TENANT, &vt_tenant);
+        if (r >= 0)
+                r = audit_wrap_vtable(instance_vtable, ARK_BUS_IFACE_INSTANCE, &vt_instance);
+        if (r >= 0)
+                r = audit_wrap_vtable(accelerator_vtable, ARK_BUS_IFACE_ACCELERATOR, &vt_accelerator);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the audit log's D-Bus hooks: %m");
+        r = sd_bus_add_object_vtable(m->bus, NULL, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, vt_manager, m);
+        if (r >= 0)
+                r = sd_bus_add_fallback_vtable(m->bus, NULL, ARK_BUS_PREFIX_TENANT, ARK_BUS_IFACE_TENANT, vt_tenant,
                                                tenant_object_find, m);
         if (r >= 0)
                 r = sd_bus_add_node_enumerator(m->bus, NULL, ARK_BUS_PREFIX_TENANT, tenant_node_enumerator, m);
         if (r >= 0)
                 r = sd_bus_add_fallback_vtable(m->bus, NULL, ARK_BUS_PREFIX_INSTANCE, ARK_BUS_IFACE_INSTANCE,
-                                               instance_vtable, instance_object_find, m);
+                                               vt_instance, instance_object_find, m);
         if (r >= 0)
                 r = sd_bus_add_node_enumerator(m->bus, NULL, ARK_BUS_PREFIX_INSTANCE, instance_node_enumerator, m);
         if (r >= 0)
                 r = sd_bus_add_fallback_vtable(m->bus, NULL, ARK_BUS_PREFIX_ACCELERATOR, ARK_BUS_IFACE_ACCELERATOR,
-                                               accelerator_vtable, accelerator_object_find, m);
+                                               vt_accelerator, accelerator_object_find, m);
         if (r >= 0)
                 r = sd_bus_add_node_enumerator(m->bus, NULL, ARK_BUS_PREFIX_ACCELERATOR, accelerator_node_enumerator,
                                                m);

@@ -88,6 +88,21 @@ static const DbMigration migrations[] = {
                 "  limit_amount INTEGER CHECK (limit_amount IS NULL OR limit_amount >= 0),"
                 "  PRIMARY KEY (tenant_id, resource, model));",
         },
+        {
+                "audit log",
+                /* Append-only; each row's hash covers the previous row's (see audit.h). */
+                "CREATE TABLE audit_log ("
+                "  seq INTEGER PRIMARY KEY,"
+                "  usec INTEGER NOT NULL,"
+                "  uid INTEGER NOT NULL,"
+                "  caller TEXT NOT NULL,"
+                "  action TEXT NOT NULL,"
+                "  object TEXT NOT NULL,"
+                "  arguments TEXT NOT NULL,"
+                "  result TEXT NOT NULL,"
+                "  prev_hash TEXT NOT NULL,"
+                "  hash TEXT NOT NULL);",
+        },
 };
 
 int store_schema_latest(void) {

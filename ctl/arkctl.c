@@ -75,6 +75,9 @@ static const Verb verbs[] = {
         { "vm", "stop", "NAME", 1, 1, OPT_FORCE | OPT_TIMEOUT, verb_vm_stop },
         { "vm", "delete", "NAME", 1, 1, 0, verb_vm_delete },
         { "vm", "gpu", "add|remove NAME", 2, 2, OPT_GPUS | OPT_GPU_MODEL | OPT_GPU | OPT_ALL, verb_vm_gpu },
+        { "audit", "list", NULL, 0, 0, 0, verb_audit_list },
+        { "audit", "verify", NULL, 0, 0, 0, verb_audit_verify },
+        { "audit", "export", NULL, 0, 0, 0, verb_audit_export },
         { "help", NULL, NULL, 0, 0, 0, verb_help },
 };
 
@@ -229,6 +232,7 @@ static void help(void) {
                "  tenant member list TENANT\n"
                "  tenant quota set TENANT RESOURCE[:MODEL]=[GUARANTEE..]LIMIT...\n"
                "  tenant quota show TENANT\n"
+               "  audit list|verify|export\n"
                "  vm create NAME --tenant TENANT --vcpus N --memory SIZE [--disk SIZE]\n"
                "            [--image PATH|NAME] [--kernel PATH [--initrd PATH]\n"
                "            [--cmdline TEXT]] [--gpus N] [--gpu-model MODEL]\n"

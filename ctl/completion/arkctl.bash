@@ -43,7 +43,7 @@ _arkctl() {
     local cur=${COMP_WORDS[COMP_CWORD]} word prev= opt= i w n
     local -a pos=() _arkctl_words=()
     local _arkctl_bus=
-    local nouns="status reconcile host accelerator tenant vm help"
+    local nouns="status reconcile host accelerator tenant vm audit help"
     local global="-o --output --no-legend --bus-address -h --help --version"
     local takes_value=" -o --output --bus-address --description --tenant --vcpus --memory --disk --image --kernel --initrd --cmdline --timeout --gpus --gpu-model --gpu --reason --user --group "
 
@@ -100,6 +100,7 @@ _arkctl() {
         accelerator) verbs="reserve quarantine release" ;;
         tenant) verbs="create list show delete member quota" ;;
         vm) verbs="create list show start stop delete gpu" ;;
+        audit) verbs="list verify export" ;;
     esac
     case "$noun $verb" in
         "tenant create") options="--description" ;;

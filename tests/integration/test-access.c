@@ -105,6 +105,8 @@ static void test_tenants_do_not_see_each_other(void **state) {
         /* Its own quota it may read, not change. */
         expect_as("ark-t-retail", 1, "may not set tenant quotas", "tenant quota set retail gpus=8");
         expect_as("ark-t-retail", 0, "instances", "tenant quota show retail");
+        expect_as("ark-t-retail", 1, "may not read the audit log", "audit list");
+        expect_as("ark-t-retail", 1, "may not verify the audit log", "audit verify");
         expect_as("ark-t-retail", 1, "may not reserve or quarantine GPUs", "accelerator reserve 0000:18:00.0");
         /* Counts and GPU owners of other tenants do not leak. */
         out = mfree(out);

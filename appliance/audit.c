@@ -1,0 +1,424 @@
+/* The audit log; see audit.h. */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-journal.h>
+
+#include "access.h"
+#include "inventory.h"
+#include "audit.h"
+#include "basic/log.h"
+#include "basic/macro.h"
+#include "basic/string-util.h"
+#include "basic/time-util.h"
+#include "instance.h"
+#include "manager.h"
+#include "shared/bus-util.h"
+#include "shared/db.h"
+#include "tenant.h"
+
+#define AUDIT_GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
+
+/* ------------------------------------------------------------------------------------------ */
+/* the chain */
+
+static int digest_field(EVP_MD_CTX *ctx, const char *s) {
+        char len[32];
+        size_t l = strlen(strempty(s));
+
+        snprintf(len, sizeof(len), "%zu:", l);
+        return EVP_DigestUpdate(ctx, len, strlen(len)) && EVP_DigestUpdate(ctx, strempty(s), l) ? 0 : -EIO;
+}
+
+int audit_hash(const AuditEntry *e, char ret[AUDIT_HASH_HEX]) {
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        unsigned char md[EVP_MAX_MD_SIZE];
+        char num[64];
+        unsigned n = 0;
+        int r = -EIO;
+
+        if (!ctx)
+                return -ENOMEM;
+        if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+                goto finish;
+        snprintf(num, sizeof(num), "%" PRIu64 " %" PRIu64 " %" PRIu32, e->seq, e->usec, e->uid);
+        if (digest_field(ctx, e->prev_hash) < 0 || digest_field(ctx, num) < 0 || digest_field(ctx, e->caller) < 0 ||
+            digest_field(ctx, e->action) < 0 || digest_field(ctx, e->object) < 0 ||
+            digest_field(ctx, e->arguments) < 0 || digest_field(ctx, e->result) < 0)
+                goto finish;
+        if (EVP_DigestFinal_ex(ctx, md, &n) != 1 || n != 32)
+                goto finish;
+        for (unsigned k = 0; k < n; k++)
+                snprintf(ret + 2 * k, 3, "%02x", md[k]);
+        r = 0;
+finish:
+        EVP_MD_CTX_free(ctx);
+        return r;
+}
+
+static int last_row(sqlite3 *db, uint64_t *ret_seq, char ret_hash[AUDIT_HASH_HEX]) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r, rc;
+
+        r = db_prepare(db, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", &st);
+        if (r < 0)
+                return r;
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE) {
+                *ret_seq = 0;
+                snprintf(ret_hash, AUDIT_HASH_HEX, "%s", AUDIT_GENESIS);
+                return 0;
+        }
+        if (rc != SQLITE_ROW)
+                return db_errno(rc);
+        *ret_seq = (uint64_t) sqlite3_column_int64(st, 0);
+        snprintf(ret_hash, AUDIT_HASH_HEX, "%s", strempty((const char *) sqlite3_column_text(st, 1)));
+        return 0;
+}
+
+int audit_append(sqlite3 *db, AuditEntry *e) {
+        _cleanup_transaction_ DbTransaction tx = {};
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        uint64_t last = 0;
+        int r, rc;
+
+        r = db_transaction_begin(db, &tx);
+        if (r < 0)
+                return r;
+        r = last_row(db, &last, e->prev_hash);
+        if (r < 0)
+                return r;
+        e->seq = last + 1;
+        r = audit_hash(e, e->hash);
+        if (r < 0)
+                return r;
+        r = db_prepare(db,
+                       "INSERT INTO audit_log (seq, usec, uid, caller, action, object, arguments, result, prev_hash, hash) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, (sqlite3_int64) e->seq);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64) e->usec);
+        sqlite3_bind_int64(st, 3, e->uid);
+        sqlite3_bind_text(st, 4, strempty(e->caller), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, strempty(e->action), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, strempty(e->object), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 7, strempty(e->arguments), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 8, strempty(e->result), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 9, e->prev_hash, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 10, e->hash, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_DONE)
+                return db_errno_of(db, rc);
+        return db_transaction_commit(&tx);
+}
+
+int audit_foreach(sqlite3 *db, uint64_t after, uint64_t max, AuditFunc cb, void *userdata) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r, rc;
+
+        r = db_prepare(db,
+                       "SELECT seq, usec, uid, caller, action, object, arguments, result, prev_hash, hash FROM audit_log "
+                       "WHERE seq > ? ORDER BY seq LIMIT ?",
+                       &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, after > INT64_MAX ? INT64_MAX : (sqlite3_int64) after);
+        sqlite3_bind_int64(st, 2, max == 0 || max > INT64_MAX ? -1 : (sqlite3_int64) max);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                AuditEntry e = {
+                        .seq = (uint64_t) sqlite3_column_int64(st, 0),
+                        .usec = (uint64_t) sqlite3_column_int64(st, 1),
+                        .uid = (uint32_t) sqlite3_column_int64(st, 2),
+                        .caller = (const char *) sqlite3_column_text(st, 3),
+                        .action = (const char *) sqlite3_column_text(st, 4),
+                        .object = (const char *) sqlite3_column_text(st, 5),
+                        .arguments = (const char *) sqlite3_column_text(st, 6),
+                        .result = (const char *) sqlite3_column_text(st, 7),
+                };
+                snprintf(e.prev_hash, sizeof(e.prev_hash), "%s", strempty((const char *) sqlite3_column_text(st, 8)));
+                snprintf(e.hash, sizeof(e.hash), "%s", strempty((const char *) sqlite3_column_text(st, 9)));
+                r = cb(&e, userdata);
+                if (r < 0)
+                        return r;
+        }
+        return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
+typedef struct Verify {
+        uint64_t rows, bad_seq;
+        char prev[AUDIT_HASH_HEX];
+        char *reason;
+        size_t reason_size;
+} Verify;
+
+static int verify_one(const AuditEntry *e, void *userdata) {
+        Verify *v = userdata;
+        char h[AUDIT_HASH_HEX];
+        int r;
+
+        if (e->seq != v->rows + 1) {
+                v->bad_seq = v->rows + 1;
+                snprintf(v->reason, v->reason_size, "row %" PRIu64 " is missing (the next row is %" PRIu64 ")",
+                         v->rows + 1, e->seq);
+                return -EBADMSG;
+        }
+        if (!streq(e->prev_hash, v->prev)) {
+                v->bad_seq = e->seq;
+                snprintf(v->reason, v->reason_size, "row %" PRIu64 " does not follow row %" PRIu64
+                         " (its previous hash differs)", e->seq, v->rows);
+                return -EBADMSG;
+        }
+        r = audit_hash(e, h);
+        if (r < 0)
+                return r;
+        if (!streq(h, e->hash)) {
+                v->bad_seq = e->seq;
+                snprintf(v->reason, v->reason_size, "row %" PRIu64 " was changed after it was written (its hash "
+                         "does not match its contents)", e->seq);
+                return -EBADMSG;
+        }
+        memcpy(v->prev, e->hash, sizeof(v->prev));
+        v->rows++;
+        return 0;
+}
+
+int audit_verify(sqlite3 *db, uint64_t *ret_rows, uint64_t *ret_bad_seq, char *reason, size_t reason_size) {
+        Verify v = { .reason = reason, .reason_size = reason_size };
+        int r;
+
+        snprintf(v.prev, sizeof(v.prev), "%s", AUDIT_GENESIS);
+        if (reason_size > 0)
+                reason[0] = 0;
+        r = audit_foreach(db, 0, 0, verify_one, &v);
+        *ret_rows = v.rows;
+        *ret_bad_seq = v.bad_seq;
+        return r;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* recording calls */
+
+static void audit_write(Manager *m, AuditEntry *e) {
+        int r = audit_append(m->db, e);
+
+        if (r < 0) {
+                log_error_errno(r, "Failed to append to the audit log (%s %s by uid %" PRIu32 "): %m (%s)", e->action,
+                                e->object, e->uid, db_errmsg(m->db));
+                return;
+        }
+        (void) sd_journal_send("MESSAGE=Audit %" PRIu64 ": %s %s by uid %" PRIu32 " (%s): %s", e->seq, e->action,
+                               e->object, e->uid, e->caller, e->result, "SYSLOG_IDENTIFIER=arkd",
+                               "ARK_AUDIT_SEQ=%" PRIu64, e->seq, "ARK_AUDIT_UID=%" PRIu32, e->uid,
+                               "ARK_AUDIT_CALLER=%s", e->caller, "ARK_AUDIT_ACTION=%s", e->action,
+                               "ARK_AUDIT_OBJECT=%s", e->object, "ARK_AUDIT_ARGUMENTS=%s", e->arguments,
+                               "ARK_AUDIT_RESULT=%s", e->result, "ARK_AUDIT_HASH=%s", e->hash, NULL);
+}
+
+int audit_record_internal(Manager *m, const char *action, const char *object, const char *arguments,
+                          const char *result) {
+        AuditEntry e = {
+                .usec = now_usec(CLOCK_REALTIME), .caller = "arkd", .action = action, .object = object,
+                .arguments = arguments ?: "[]", .result = result ?: "ok",
+        };
+
+        audit_write(m, &e);
+        return 0;
+}
+
+/* The body of a message as JSON: a{sv} and other string-keyed dicts become objects, other arrays
+ * and structs arrays, variants their value. */
+static json_t *message_to_json(sd_bus_message *msg);
+
+static json_t *basic_to_json(sd_bus_message *msg, char type) {
+        union {
+                uint8_t y;
+                int b;
+                int16_t n;
+                uint16_t q;
+                int32_t i;
+                uint32_t u;
+                int64_t x;
+                uint64_t t;
+                double d;
+                const char *s;
+                int h;
+        } v;
+
+        if (sd_bus_message_read_basic(msg, type, &v) < 0)
+                return NULL;
+        switch (type) {
+        case 'y': return json_integer(v.y);
+        case 'b': return json_boolean(v.b);
+        case 'n': return json_integer(v.n);
+        case 'q': return json_integer(v.q);
+        case 'i': return json_integer(v.i);
+        case 'u': return json_integer(v.u);
+        case 'x': return json_integer(v.x);
+        case 't': return v.t > INT64_MAX ? json_real((double) v.t) : json_integer((json_int_t) v.t);
+        case 'd': return json_real(v.d);
+        case 'h': return json_string("<fd>");
+        default: return json_string(strempty(v.s));
+        }
+}
+
+static json_t *message_to_json(sd_bus_message *msg) {
+        json_t *out = json_array();
+        const char *contents;
+        char type;
+        int r;
+
+        while (out && (r = sd_bus_message_peek_type(msg, &type, &contents)) > 0) {
+                json_t *item;
+
+                if (type == 'a' || type == 'r' || type == 'v' || type == 'e') {
+                        if (sd_bus_message_enter_container(msg, type, contents) < 0)
+                                goto fail;
+                        item = message_to_json(msg);
+                        if (sd_bus_message_exit_container(msg) < 0)
+                                goto fail;
+                        if (item && type == 'v') {
+                                json_t *inner = json_incref(json_array_get(item, 0));
+                                json_decref(item);
+                                item = inner ?: json_null();
+                        } else if (item && type == 'a' && contents[0] == '{' && contents[1] == 's') {
+                                json_t *obj = json_object(), *pair;
+                                size_t k;
+
+                                json_array_foreach(item, k, pair)
+                                        if (obj)
+                                                json_object_set(obj, json_string_value(json_array_get(pair, 0)),
+                                                                json_array_get(pair, 1));
+                                json_decref(item);
+                                item = obj;
+                        }
+                } else
+                        item = basic_to_json(msg, type);
+                if (!item || json_array_append_new(out, item) < 0)
+                        goto fail;
+        }
+        return out;
+fail:
+        json_decref(out);
+        return NULL;
+}
+
+typedef struct Wrapped {
+        const char *interface, *member;
+        sd_bus_message_handler_t handler;
+} Wrapped;
+
+static Wrapped *wrapped;
+static size_t n_wrapped;
+
+static bool method_is_read_only(const char *member) {
+        return startswith(member, "List") || startswith(member, "Get") || streq(member, "CheckHost") ||
+               streq(member, "VerifyAuditLog");
+}
+
+static Manager *manager_of(const char *interface, void *userdata) {
+        if (streq(interface, ARK_BUS_IFACE_MANAGER))
+                return userdata;
+        if (streq(interface, ARK_BUS_IFACE_TENANT))
+                return ((Tenant *) userdata)->manager;
+        if (streq(interface, ARK_BUS_IFACE_INSTANCE))
+                return ((Instance *) userdata)->manager;
+        if (streq(interface, ARK_BUS_IFACE_ACCELERATOR))
+                return ((Accelerator *) userdata)->manager;
+        return NULL;
+}
+
+/* "admin", "tenant:a,b" or "none". */
+static char *caller_describe(Manager *m, const Caller *c) {
+        _cleanup_free_ char *s = NULL;
+
+        if (c->admin)
+                return strdup("admin");
+        LIST_FOREACH(tenants, t, m->tenants)
+                if (caller_in_tenant(c, t)) {
+                        char *n = strprintf("%s%s%s", s ? s : "tenant:", s ? "," : "", t->name);
+                        if (!n)
+                                return NULL;
+                        free(s);
+                        s = n;
+                }
+        return s ? TAKE_PTR(s) : strdup("none");
+}
+
+static int audit_trampoline(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *interface = sd_bus_message_get_interface(msg), *member = sd_bus_message_get_member(msg);
+        _cleanup_free_ char *args = NULL, *who = NULL, *result = NULL, *action = NULL;
+        sd_bus_message_handler_t handler = NULL;
+        json_t *j;
+        Caller c = {};
+        Manager *m;
+        int r;
+
+        for (size_t k = 0; k < n_wrapped && !handler; k++)
+                if (streq(wrapped[k].interface, strempty(interface)) && streq(wrapped[k].member, strempty(member)))
+                        handler = wrapped[k].handler;
+        if (!handler)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_UNKNOWN_METHOD, "Unknown method %s.", strna(member));
+
+        j = message_to_json(msg);
+        args = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        (void) sd_bus_message_rewind(msg, true);
+
+        /* Before the call: Delete frees the object. */
+        m = manager_of(interface, userdata);
+        r = handler(msg, userdata, error);
+        if (!m || !m->db)
+                return r;
+        if (caller_get(m, msg, &c, NULL) >= 0)
+                who = caller_describe(m, &c);
+        if (r < 0 && sd_bus_error_is_set(error))
+                result = strprintf("%s: %s", error->name, strempty(error->message));
+        else if (r < 0)
+                result = strprintf("failed: %s", strerror(-r));
+        action = strprintf("%s.%s", strrchr(interface, '.') + 1, member);
+        {
+                AuditEntry e = {
+                        .usec = now_usec(CLOCK_REALTIME), .uid = (uint32_t) c.uid, .caller = who ?: "unknown",
+                        .action = action ?: member, .object = sd_bus_message_get_path(msg),
+                        .arguments = args ?: "[]", .result = r < 0 ? (result ?: "failed") : "ok",
+                };
+                audit_write(m, &e);
+        }
+        caller_done(&c);
+        return r;
+}
+
+int audit_wrap_vtable(const sd_bus_vtable *vtable, const char *interface, sd_bus_vtable **ret) {
+        size_t n = 0;
+        sd_bus_vtable *copy;
+
+        while (vtable[n].type != _SD_BUS_VTABLE_END)
+                n++;
+        copy = calloc(n + 1, sizeof(sd_bus_vtable));
+        if (!copy)
+                return -ENOMEM;
+        memcpy(copy, vtable, sizeof(sd_bus_vtable) * (n + 1));
+        for (size_t k = 0; k < n; k++) {
+                Wrapped *w;
+
+                if (copy[k].type != _SD_BUS_VTABLE_METHOD || method_is_read_only(copy[k].x.method.member))
+                        continue;
+                w = realloc(wrapped, sizeof(Wrapped) * (n_wrapped + 1));
+                if (!w) {
+                        free(copy);
+                        return -ENOMEM;
+                }
+                wrapped = w;
+                wrapped[n_wrapped++] = (Wrapped) { interface, copy[k].x.method.member, copy[k].x.method.handler };
+                copy[k].x.method.handler = audit_trampoline;
+        }
+        *ret = copy;
+        return 0;
+}

@@ -1,0 +1,122 @@
+/* The audit log through arkctl against arkd: every mutating call, allowed or refused, becomes a
+ * row naming who, what, the arguments and the result; reads do not; the chain verifies, survives
+ * a restart, and `arkctl audit verify` fails (naming the row) after a row is edited, deleted or
+ * re-hashed in the database by hand. */
+
+#include "itest.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "basic/macro.h"
+#include "basic/string-util.h"
+
+static Harness H;
+
+static int setup(void **state) {
+        if (harness_setup(&H, *state) < 0)
+                return -1;
+        return harness_start_arkd(&H, NULL);
+}
+
+static int teardown(void **state) {
+        harness_teardown(&H);
+        return 0;
+}
+
+static json_t *row(json_t *rows, size_t k) {
+        json_t *r = json_array_get(rows, k);
+
+        if (!r)
+                fail_msg("audit row %zu missing", k);
+        return r;
+}
+
+static const char *field(json_t *r, const char *key) {
+        return strempty(json_string_value(json_object_get(r, key)));
+}
+
+static void sql(const char *statement) {
+        _cleanup_free_ char *out = NULL, *err = NULL;
+
+        if (harness_sh(&out, &err, "sqlite3 '%s/ark.db' \"%s\"", H.state_dir, statement) != 0)
+                fail_msg("sqlite3 %s: %s", statement, strna(err));
+}
+
+static void test_calls_recorded(void **state) {
+        json_t *rows;
+
+        assert_arkctl(&H, 0, "The audit log is intact: 0 rows.", "audit", "verify");
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "risk", "--description", "Risk models");
+        assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "risk", "gpus=2");
+        assert_arkctl(&H, 1, NULL, "tenant", "create", "Bad Name");
+        assert_arkctl(&H, 0, NULL, "tenant", "list");   /* a read: not recorded */
+        assert_arkctl(&H, 0, NULL, "vm", "create", "a", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpus",
+                      "1");
+        assert_arkctl(&H, 0, NULL, "vm", "delete", "a");
+
+        rows = harness_arkctl_json(&H, "audit", "list", NULL);
+        assert_non_null(rows);
+        assert_int_equal(json_array_size(rows), 5);
+        assert_string_equal(field(row(rows, 0), "action"), "Manager.CreateTenant");
+        assert_string_equal(field(row(rows, 0), "arguments"), "[\"risk\",\"Risk models\"]");
+        assert_string_equal(field(row(rows, 0), "result"), "ok");
+        assert_string_equal(field(row(rows, 0), "caller"), "admin");
+        assert_int_equal(json_integer_value(json_object_get(row(rows, 0), "uid")), (json_int_t) getuid());
+        assert_string_equal(field(row(rows, 1), "action"), "Tenant.SetQuota");
+        assert_string_equal(field(row(rows, 1), "object"), "/org/ark/Ark1/tenant/risk");
+        assert_string_equal(field(row(rows, 1), "arguments"), "[\"gpus\",\"\",0,2]");
+        assert_string_equal(field(row(rows, 2), "action"), "Manager.CreateTenant");
+        assert_non_null(strstr(field(row(rows, 2), "result"), "org.ark.Ark1.Error.InvalidArgument: "));
+        assert_string_equal(field(row(rows, 3), "action"), "Manager.CreateInstance");
+        assert_non_null(strstr(field(row(rows, 3), "arguments"), "\"Name\":\"a\""));
+        assert_string_equal(field(row(rows, 4), "action"), "Manager.DeleteInstance");
+        json_decref(rows);
+
+        assert_arkctl(&H, 0, "The audit log is intact: 5 rows.", "audit", "verify");
+        /* Survives a restart, and the chain goes on across it. */
+        assert_int_equal(harness_stop_arkd(&H, SIGKILL), 128 + SIGKILL);
+        assert_int_equal(harness_start_arkd(&H, NULL), 0);
+        assert_arkctl(&H, 0, NULL, "tenant", "delete", "risk");
+        assert_arkctl(&H, 0, "The audit log is intact: 6 rows.", "audit", "verify");
+        {
+                _cleanup_free_ char *out = itest_arkctl_expect(&H, 0, NULL, "audit", "export", NULL);
+                unsigned lines = 0;
+
+                for (const char *p = out; p && *p; p++)
+                        lines += *p == '\n';
+                assert_int_equal(lines, 6);
+                assert_non_null(strstr(out, "\"hash\":\""));
+        }
+}
+
+/* Tampering: an edited row, a deleted row and a row re-hashed to match its edit (which breaks its
+ * successor) are each found, naming the row. */
+static void test_tamper_detected(void **state) {
+        for (unsigned k = 0; k < 4; k++) {
+                char name[16];
+
+                snprintf(name, sizeof(name), "t%u", k);
+                assert_arkctl(&H, 0, NULL, "tenant", "create", name);
+        }
+        assert_arkctl(&H, 0, "intact: 4 rows", "audit", "verify");
+        sql("UPDATE audit_log SET arguments = '[\\\"t9\\\",\\\"\\\"]' WHERE seq = 2");
+        assert_arkctl(&H, 1, "row 2 was changed after it was written", "audit", "verify");
+        assert_arkctl(&H, 1, "the 1 row before it are intact", "audit", "verify");
+
+        /* Forging the hash of the edited row breaks the link to the next one. */
+        sql("UPDATE audit_log SET hash = 'f00d' WHERE seq = 2");
+        assert_arkctl(&H, 1, "row 2 was changed", "audit", "verify");
+        sql("DELETE FROM audit_log WHERE seq = 2");
+        assert_arkctl(&H, 1, "row 2 is missing (the next row is 3)", "audit", "verify");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_prestate_setup_teardown(test_calls_recorded, setup, teardown, "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_tamper_detected, setup, teardown, "dgx-h100"),
+        };
+        return cmocka_run_group_tests_name("integration: audit", tests, NULL, NULL);
+}
