@@ -18,6 +18,7 @@
 #include "basic/time-util.h"
 #include "instance.h"
 #include "manager.h"
+#include "shared/bus-json.h"
 #include "shared/bus-util.h"
 #include "shared/db.h"
 #include "tenant.h"
@@ -232,83 +233,6 @@ int audit_record_internal(Manager *m, const char *action, const char *object, co
         return 0;
 }
 
-/* The body of a message as JSON: a{sv} and other string-keyed dicts become objects, other arrays
- * and structs arrays, variants their value. */
-static json_t *message_to_json(sd_bus_message *msg);
-
-static json_t *basic_to_json(sd_bus_message *msg, char type) {
-        union {
-                uint8_t y;
-                int b;
-                int16_t n;
-                uint16_t q;
-                int32_t i;
-                uint32_t u;
-                int64_t x;
-                uint64_t t;
-                double d;
-                const char *s;
-                int h;
-        } v;
-
-        if (sd_bus_message_read_basic(msg, type, &v) < 0)
-                return NULL;
-        switch (type) {
-        case 'y': return json_integer(v.y);
-        case 'b': return json_boolean(v.b);
-        case 'n': return json_integer(v.n);
-        case 'q': return json_integer(v.q);
-        case 'i': return json_integer(v.i);
-        case 'u': return json_integer(v.u);
-        case 'x': return json_integer(v.x);
-        case 't': return v.t > INT64_MAX ? json_real((double) v.t) : json_integer((json_int_t) v.t);
-        case 'd': return json_real(v.d);
-        case 'h': return json_string("<fd>");
-        default: return json_string(strempty(v.s));
-        }
-}
-
-static json_t *message_to_json(sd_bus_message *msg) {
-        json_t *out = json_array();
-        const char *contents;
-        char type;
-        int r;
-
-        while (out && (r = sd_bus_message_peek_type(msg, &type, &contents)) > 0) {
-                json_t *item;
-
-                if (type == 'a' || type == 'r' || type == 'v' || type == 'e') {
-                        if (sd_bus_message_enter_container(msg, type, contents) < 0)
-                                goto fail;
-                        item = message_to_json(msg);
-                        if (sd_bus_message_exit_container(msg) < 0)
-                                goto fail;
-                        if (item && type == 'v') {
-                                json_t *inner = json_incref(json_array_get(item, 0));
-                                json_decref(item);
-                                item = inner ?: json_null();
-                        } else if (item && type == 'a' && contents[0] == '{' && contents[1] == 's') {
-                                json_t *obj = json_object(), *pair;
-                                size_t k;
-
-                                json_array_foreach(item, k, pair)
-                                        if (obj)
-                                                json_object_set(obj, json_string_value(json_array_get(pair, 0)),
-                                                                json_array_get(pair, 1));
-                                json_decref(item);
-                                item = obj;
-                        }
-                } else
-                        item = basic_to_json(msg, type);
-                if (!item || json_array_append_new(out, item) < 0)
-                        goto fail;
-        }
-        return out;
-fail:
-        json_decref(out);
-        return NULL;
-}
-
 typedef struct Wrapped {
         const char *interface, *member;
         sd_bus_message_handler_t handler;
@@ -355,7 +279,7 @@ static int audit_trampoline(sd_bus_message *msg, void *userdata, sd_bus_error *e
         const char *interface = sd_bus_message_get_interface(msg), *member = sd_bus_message_get_member(msg);
         _cleanup_free_ char *args = NULL, *who = NULL, *result = NULL, *action = NULL;
         sd_bus_message_handler_t handler = NULL;
-        json_t *j;
+        json_t *j = NULL;
         Caller c = {};
         Manager *m;
         int r;
@@ -366,9 +290,10 @@ static int audit_trampoline(sd_bus_message *msg, void *userdata, sd_bus_error *e
         if (!handler)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_UNKNOWN_METHOD, "Unknown method %s.", strna(member));
 
-        j = message_to_json(msg);
-        args = j ? json_dumps(j, JSON_COMPACT) : NULL;
-        json_decref(j);
+        if (bus_message_read_json_all(msg, &j) >= 0) {
+                args = json_dumps(j, JSON_COMPACT);
+                json_decref(j);
+        }
         (void) sd_bus_message_rewind(msg, true);
 
         /* Before the call: Delete frees the object. */

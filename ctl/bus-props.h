@@ -9,11 +9,7 @@
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 
-/* Reads the next complete value of m (any type) into a new JSON value: integers and booleans as
- * themselves, strings/object paths/signatures as strings, doubles as reals, arrays and structs as
- * arrays, dictionaries as objects (keys turned into strings), variants as their content.
- * Returns 0, -ENXIO at the end of the current container, or a negative errno. */
-int bus_message_read_json(sd_bus_message *m, json_t **ret);
+#include "shared/bus-json.h"
 
 /* Decodes a reply of org.freedesktop.DBus.Properties.GetAll (a{sv}) into a JSON object keyed by
  * property name. Returns 0 and a new reference, or a negative errno. */
