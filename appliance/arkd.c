@@ -33,6 +33,7 @@ static void help(void) {
                "     --domain-type TYPE   auto, kvm, qemu or test\n"
                "     --sysfs-root DIR     prefix of every hardware read (a fixture tree in tests)\n"
                "     --log-level LEVEL    err, warning, notice, info, debug\n"
+               "     --metrics-address A  serve Prometheus metrics on A (IP:PORT, port 0: any; '' = off)\n"
                "  -h --help               show this help\n"
                "     --version            show the version\n");
 }
@@ -44,6 +45,7 @@ enum {
         ARG_DOMAIN_TYPE,
         ARG_SYSFS_ROOT,
         ARG_LOG_LEVEL,
+        ARG_METRICS_ADDRESS,
         ARG_VERSION,
 };
 
@@ -56,6 +58,7 @@ static int parse_argv(int argc, char *argv[], ArkConfig *c) {
                 { "domain-type", required_argument, NULL, ARG_DOMAIN_TYPE },
                 { "sysfs-root", required_argument, NULL, ARG_SYSFS_ROOT },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "metrics-address", required_argument, NULL, ARG_METRICS_ADDRESS },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
@@ -63,7 +66,8 @@ static int parse_argv(int argc, char *argv[], ArkConfig *c) {
         const char *config_file = CONFIG_DEFAULT_CONFIG_FILE;
         bool config_given = false;
         /* Overrides are applied after the file, so remember them first. */
-        const char *o_bus = NULL, *o_state = NULL, *o_uri = NULL, *o_type = NULL, *o_sysfs = NULL, *o_level = NULL;
+        const char *o_bus = NULL, *o_state = NULL, *o_uri = NULL, *o_type = NULL, *o_sysfs = NULL, *o_level = NULL,
+                   *o_metrics = NULL;
         _cleanup_free_ char *err = NULL, *warnings = NULL;
         int ch, r;
 
@@ -79,6 +83,7 @@ static int parse_argv(int argc, char *argv[], ArkConfig *c) {
                 case ARG_DOMAIN_TYPE: o_type = optarg; break;
                 case ARG_SYSFS_ROOT: o_sysfs = optarg; break;
                 case ARG_LOG_LEVEL: o_level = optarg; break;
+                case ARG_METRICS_ADDRESS: o_metrics = optarg; break;
                 case 'h':
                         help();
                         return 0;
@@ -117,6 +122,8 @@ static int parse_argv(int argc, char *argv[], ArkConfig *c) {
                         strbuf_printf(&b, "StateDirectory=%s\n", o_state);
                 if (o_level)
                         strbuf_printf(&b, "LogLevel=%s\n", o_level);
+                if (o_metrics)
+                        strbuf_printf(&b, "MetricsAddress=%s\n", o_metrics);
                 strbuf_append(&b, "[Hypervisor]\n");
                 if (o_uri)
                         strbuf_printf(&b, "URI=%s\n", o_uri);

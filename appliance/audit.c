@@ -18,6 +18,7 @@
 #include "basic/time-util.h"
 #include "instance.h"
 #include "manager.h"
+#include "metrics.h"
 #include "shared/bus-json.h"
 #include "shared/bus-util.h"
 #include "shared/db.h"
@@ -216,26 +217,17 @@ static void audit_write(Manager *m, AuditEntry *e) {
         }
         (void) sd_journal_send("MESSAGE=Audit %" PRIu64 ": %s %s by uid %" PRIu32 " (%s): %s", e->seq, e->action,
                                e->object, e->uid, e->caller, e->result, "SYSLOG_IDENTIFIER=arkd",
+                               "MESSAGE_ID=9a1c3e2f5b7d4e0aa1b2c3d4e5f60705",
                                "ARK_AUDIT_SEQ=%" PRIu64, e->seq, "ARK_AUDIT_UID=%" PRIu32, e->uid,
                                "ARK_AUDIT_CALLER=%s", e->caller, "ARK_AUDIT_ACTION=%s", e->action,
                                "ARK_AUDIT_OBJECT=%s", e->object, "ARK_AUDIT_ARGUMENTS=%s", e->arguments,
                                "ARK_AUDIT_RESULT=%s", e->result, "ARK_AUDIT_HASH=%s", e->hash, NULL);
 }
 
-int audit_record_internal(Manager *m, const char *action, const char *object, const char *arguments,
-                          const char *result) {
-        AuditEntry e = {
-                .usec = now_usec(CLOCK_REALTIME), .caller = "arkd", .action = action, .object = object,
-                .arguments = arguments ?: "[]", .result = result ?: "ok",
-        };
-
-        audit_write(m, &e);
-        return 0;
-}
-
 typedef struct Wrapped {
         const char *interface, *member;
         sd_bus_message_handler_t handler;
+        bool audited;
 } Wrapped;
 
 static Wrapped *wrapped;
@@ -279,18 +271,22 @@ static int audit_trampoline(sd_bus_message *msg, void *userdata, sd_bus_error *e
         const char *interface = sd_bus_message_get_interface(msg), *member = sd_bus_message_get_member(msg);
         _cleanup_free_ char *args = NULL, *who = NULL, *result = NULL, *action = NULL;
         sd_bus_message_handler_t handler = NULL;
+        bool audited = false;
+        uint64_t t0 = now_usec(CLOCK_MONOTONIC);
         json_t *j = NULL;
         Caller c = {};
         Manager *m;
         int r;
 
         for (size_t k = 0; k < n_wrapped && !handler; k++)
-                if (streq(wrapped[k].interface, strempty(interface)) && streq(wrapped[k].member, strempty(member)))
+                if (streq(wrapped[k].interface, strempty(interface)) && streq(wrapped[k].member, strempty(member))) {
                         handler = wrapped[k].handler;
+                        audited = wrapped[k].audited;
+                }
         if (!handler)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_UNKNOWN_METHOD, "Unknown method %s.", strna(member));
 
-        if (bus_message_read_json_all(msg, &j) >= 0) {
+        if (audited && bus_message_read_json_all(msg, &j) >= 0) {
                 args = json_dumps(j, JSON_COMPACT);
                 json_decref(j);
         }
@@ -299,7 +295,12 @@ static int audit_trampoline(sd_bus_message *msg, void *userdata, sd_bus_error *e
         /* Before the call: Delete frees the object. */
         m = manager_of(interface, userdata);
         r = handler(msg, userdata, error);
-        if (!m || !m->db)
+        action = strprintf("%s.%s", strrchr(interface, '.') + 1, member);
+        if (m && action)
+                metrics_note_call(m, action,
+                                  r < 0 ? (sd_bus_error_is_set(error) ? error->name : "org.ark.Ark1.Error.Failed") : NULL,
+                                  now_usec(CLOCK_MONOTONIC) - t0);
+        if (!audited || !m || !m->db)
                 return r;
         if (caller_get(m, msg, &c, NULL) >= 0)
                 who = caller_describe(m, &c);
@@ -307,7 +308,6 @@ static int audit_trampoline(sd_bus_message *msg, void *userdata, sd_bus_error *e
                 result = strprintf("%s: %s", error->name, strempty(error->message));
         else if (r < 0)
                 result = strprintf("failed: %s", strerror(-r));
-        action = strprintf("%s.%s", strrchr(interface, '.') + 1, member);
         {
                 AuditEntry e = {
                         .usec = now_usec(CLOCK_REALTIME), .uid = (uint32_t) c.uid, .caller = who ?: "unknown",
@@ -333,7 +333,7 @@ int audit_wrap_vtable(const sd_bus_vtable *vtable, const char *interface, sd_bus
         for (size_t k = 0; k < n; k++) {
                 Wrapped *w;
 
-                if (copy[k].type != _SD_BUS_VTABLE_METHOD || method_is_read_only(copy[k].x.method.member))
+                if (copy[k].type != _SD_BUS_VTABLE_METHOD)
                         continue;
                 w = realloc(wrapped, sizeof(Wrapped) * (n_wrapped + 1));
                 if (!w) {
@@ -341,7 +341,8 @@ int audit_wrap_vtable(const sd_bus_vtable *vtable, const char *interface, sd_bus
                         return -ENOMEM;
                 }
                 wrapped = w;
-                wrapped[n_wrapped++] = (Wrapped) { interface, copy[k].x.method.member, copy[k].x.method.handler };
+                wrapped[n_wrapped++] = (Wrapped) { interface, copy[k].x.method.member, copy[k].x.method.handler,
+                                                   !method_is_read_only(copy[k].x.method.member) };
                 copy[k].x.method.handler = audit_trampoline;
         }
         *ret = copy;

@@ -3,8 +3,9 @@
 /* The audit log: every mutating D-Bus call (who, what, arguments, result) appended to the store's
  * audit_log table, each row carrying the SHA-256 of the row before it and of itself, so editing
  * or deleting a row breaks the chain where it happened; and sent to the journal with structured
- * fields. Calls are caught in one place: the vtables arkd registers are copies whose mutating
- * methods go through a trampoline (audit_wrap_vtable()). */
+ * fields. Calls are caught in one place: the vtables arkd registers are copies whose methods go
+ * through a trampoline (audit_wrap_vtable()), which also counts and times every call for the
+ * metrics; only mutating ones are recorded. */
 
 #include <sqlite3.h>
 #include <stdbool.h>
@@ -43,10 +44,7 @@ int audit_foreach(sqlite3 *db, uint64_t after, uint64_t max, AuditFunc cb, void 
  * (*ret_bad_seq, and a sentence in reason), or another negative errno when the store fails. */
 int audit_verify(sqlite3 *db, uint64_t *ret_rows, uint64_t *ret_bad_seq, char *reason, size_t reason_size);
 
-/* A copy of `vtable` whose mutating methods (all but List*, Get* and CheckHost, and the audit
- * log's own readers) are recorded. The copy lives as long as the process. */
+/* A copy of `vtable` whose methods are counted and timed (metrics.h) and whose mutating ones (all
+ * but List*, Get*, CheckHost and VerifyAuditLog) are recorded. The copy lives as long as the
+ * process. */
 int audit_wrap_vtable(const sd_bus_vtable *vtable, const char *interface, sd_bus_vtable **ret);
-
-/* Records an internal action (a preemption, a hold from config) as uid 0, caller "arkd". */
-int audit_record_internal(Manager *m, const char *action, const char *object, const char *arguments,
-                          const char *result);

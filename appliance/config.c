@@ -1,4 +1,5 @@
 #include <ctype.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,8 @@ int config_init(ArkConfig *c) {
         c->libvirt_uri = strdup(CONFIG_DEFAULT_LIBVIRT_URI);
         c->domain_type = strdup("auto");
         c->sysfs_root = strdup(CONFIG_DEFAULT_SYSFS_ROOT);
-        if (!c->state_dir || !c->libvirt_uri || !c->domain_type || !c->sysfs_root) {
+        c->metrics_address = strdup("127.0.0.1:9464");
+        if (!c->state_dir || !c->libvirt_uri || !c->domain_type || !c->sysfs_root || !c->metrics_address) {
                 config_done(c);
                 return -ENOMEM;
         }
@@ -30,6 +32,7 @@ int config_init(ArkConfig *c) {
 void config_done(ArkConfig *c) {
         free(c->state_dir);
         free(c->bus_address);
+        free(c->metrics_address);
         free(c->libvirt_uri);
         free(c->domain_type);
         free(c->sysfs_root);
@@ -137,6 +140,20 @@ static bool interface_name_is_valid(const char *s) {
         return true;
 }
 
+/* "A.B.C.D:PORT", port 0-65535. */
+bool metrics_address_is_valid(const char *s) {
+        const char *colon = strrchr(s, ':');
+        char ip[INET_ADDRSTRLEN];
+        struct in_addr a;
+        uint32_t port;
+
+        if (!colon || (size_t) (colon - s) >= sizeof(ip))
+                return false;
+        memcpy(ip, s, (size_t) (colon - s));
+        ip[colon - s] = 0;
+        return inet_pton(AF_INET, ip, &a) == 1 && parse_u32(colon + 1, &port) >= 0 && port <= 65535;
+}
+
 static int config_assign(ArkConfig *c, const char *section, const char *key, const char *v,
                          const char **reason, bool *known) {
         *known = true;
@@ -145,6 +162,13 @@ static int config_assign(ArkConfig *c, const char *section, const char *key, con
                         return set_string(&c->state_dir, v, VALUE_PATH, reason);
                 if (streq(key, "BusAddress"))
                         return set_string(&c->bus_address, v, VALUE_STRING_OPT, reason);
+                if (streq(key, "MetricsAddress")) {
+                        if (!isempty(v) && !metrics_address_is_valid(v)) {
+                                *reason = "must be an IPv4 address and port (127.0.0.1:9464), or empty for no metrics";
+                                return -EINVAL;
+                        }
+                        return set_string(&c->metrics_address, v, VALUE_STRING_OPT, reason);
+                }
                 if (streq(key, "LogLevel")) {
                         if (parse_log_level(v, &c->log_level) < 0) {
                                 *reason = "must be one of emerg, alert, crit, err, warning, notice, info, debug";

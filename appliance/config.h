@@ -19,7 +19,11 @@ typedef struct ArkConfig {
         char **reserved;       /* PCI addresses of accelerators kept for the host */
         unsigned stop_timeout_sec;
         int log_level;         /* syslog level */
+        char *metrics_address; /* "127.0.0.1:9464" (port 0: any free port); NULL = no metrics endpoint */
 } ArkConfig;
+
+/* Whether s is "A.B.C.D:PORT" (MetricsAddress=). */
+bool metrics_address_is_valid(const char *s);
 
 /* Fills in the compiled-in defaults. Returns 0 or -ENOMEM. */
 int config_init(ArkConfig *c);

@@ -17,6 +17,7 @@
 #include "basic/time-util.h"
 #include "hypervisor.h"
 #include "manager.h"
+#include "metrics.h"
 #include "passthrough.h"
 #include "inventory.h"
 #include "readiness.h"
@@ -38,6 +39,7 @@ static int config_copy(ArkConfig *dst, const ArkConfig *src) {
             free_and_strdup(&dst->firmware_code, src->firmware_code) < 0 ||
             free_and_strdup(&dst->firmware_vars, src->firmware_vars) < 0 ||
             free_and_strdup(&dst->management_interface, src->management_interface) < 0 ||
+            free_and_strdup(&dst->metrics_address, src->metrics_address) < 0 ||
             strv_copy(&dst->vfio_at_boot, src->vfio_at_boot) < 0 || strv_copy(&dst->reserved, src->reserved) < 0) {
                 config_done(dst);
                 return -ENOMEM;
@@ -126,6 +128,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         hypervisor_stop(m);
+        metrics_free(m);
         LIST_FOREACH_SAFE(instances, i, n, m->instances) {
                 LIST_REMOVE(instances, m->instances, i);
                 instance_free(i);
@@ -497,5 +500,6 @@ int manager_startup(Manager *m) {
         r = hypervisor_start(m);
         if (r < 0)
                 return r;
+        (void) metrics_start(m);
         return manager_bus_request_name(m);
 }

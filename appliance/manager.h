@@ -53,6 +53,7 @@ struct Manager {
         uint64_t started_usec;
         uint64_t last_reconcile_usec;
         sd_event_source *watchdog;
+        struct Metrics *metrics;        /* NULL = no metrics endpoint */
 };
 
 int manager_new(const ArkConfig *config, Manager **ret);

@@ -16,6 +16,8 @@ packages=(
     # tests: schema validation, a guest kernel + busybox initramfs for the real-hypervisor test,
     # fuzzing, man page checks
     libxml2-utils sqlite3 busybox-static cpio linux-image-amd64 clang groff-base man-db
+    # metrics checks (promtool)
+    prometheus curl
 )
 
 mode=${1:-install}

@@ -38,6 +38,8 @@ static void check_valid(const ArkConfig *c) {
                 abort();
         if (c->bus_address && c->bus_address[0] == 0)
                 abort(); /* empty means NULL (the system bus) */
+        if (c->metrics_address && !metrics_address_is_valid(c->metrics_address))
+                abort(); /* empty means NULL (no metrics) */
         if (!c->domain_type || !is_one_of(c->domain_type, types))
                 abort();
         if (!is_one_of(config_domain_type(c), resolved))

@@ -196,6 +196,9 @@ int harness_start_arkd(Harness *h, ...) {
         argv[n++] = sysfs;
         argv[n++] = (char *) "--log-level";
         argv[n++] = (char *) "debug";
+        /* Any free port: test programs run side by side. */
+        argv[n++] = (char *) "--metrics-address";
+        argv[n++] = (char *) "127.0.0.1:0";
         if (h->domain_type) {
                 argv[n++] = (char *) "--domain-type";
                 argv[n++] = h->domain_type;

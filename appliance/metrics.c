@@ -1,0 +1,445 @@
+/* Prometheus metrics; see metrics.h. */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "basic/fileio.h"
+#include "basic/log.h"
+#include "basic/macro.h"
+#include "basic/parse-util.h"
+#include "basic/string-util.h"
+#include "basic/time-util.h"
+#include "http.h"
+#include "instance.h"
+#include "inventory.h"
+#include "manager.h"
+#include "metrics.h"
+#include "quota.h"
+#include "tenant.h"
+
+/* Latency buckets of ark_api_call_duration_seconds, in µs. */
+static const uint64_t buckets_usec[] = { 1000, 5000, 25000, 100000, 500000, 2500000, 10000000 };
+#define N_BUCKETS ELEMENTSOF(buckets_usec)
+
+typedef struct ApiStat {
+        char *action;
+        uint64_t ok, failed;
+        uint64_t bucket[N_BUCKETS];     /* cumulative counts are summed when rendering */
+        uint64_t count, sum_usec;
+} ApiStat;
+
+typedef struct Refusal {
+        char *action, *reason;
+        uint64_t count;
+} Refusal;
+
+struct Metrics {
+        int fd;
+        sd_event_source *listen;
+        ApiStat *api;
+        size_t n_api;
+        Refusal *refusals;
+        size_t n_refusals;
+};
+
+#define REQUEST_MAX HTTP_REQUEST_MAX
+
+typedef struct Conn {
+        Manager *m;
+        int fd;
+        sd_event_source *io, *timer;
+        char buf[REQUEST_MAX + 1];
+        size_t len;
+} Conn;
+
+/* ------------------------------------------------------------------------------------------ */
+/* counting */
+
+void metrics_note_call(Manager *m, const char *action, const char *error_name, uint64_t usec) {
+        Metrics *x = m->metrics;
+        ApiStat *s = NULL;
+
+        if (!x)
+                return;
+        for (size_t k = 0; k < x->n_api && !s; k++)
+                if (streq(x->api[k].action, action))
+                        s = &x->api[k];
+        if (!s) {
+                ApiStat *n = realloc(x->api, sizeof(ApiStat) * (x->n_api + 1));
+                if (!n)
+                        return;
+                x->api = n;
+                s = &x->api[x->n_api];
+                *s = (ApiStat) { .action = strdup(action) };
+                if (!s->action)
+                        return;
+                x->n_api++;
+        }
+        if (error_name)
+                s->failed++;
+        else
+                s->ok++;
+        s->count++;
+        s->sum_usec += usec;
+        for (size_t b = 0; b < N_BUCKETS; b++)
+                if (usec <= buckets_usec[b]) {
+                        s->bucket[b]++;
+                        break;
+                }
+
+        /* Admission: requests for capacity refused, by the reason's error name. */
+        if (error_name && (streq(action, "Manager.CreateInstance") || streq(action, "Instance.AddGPUs"))) {
+                const char *reason = strrchr(error_name, '.') ? strrchr(error_name, '.') + 1 : error_name;
+                Refusal *f = NULL;
+
+                for (size_t k = 0; k < x->n_refusals && !f; k++)
+                        if (streq(x->refusals[k].action, action) && streq(x->refusals[k].reason, reason))
+                                f = &x->refusals[k];
+                if (!f) {
+                        Refusal *n = realloc(x->refusals, sizeof(Refusal) * (x->n_refusals + 1));
+                        if (!n)
+                                return;
+                        x->refusals = n;
+                        f = &x->refusals[x->n_refusals];
+                        *f = (Refusal) { .action = strdup(action), .reason = strdup(reason) };
+                        if (!f->action || !f->reason)
+                                return;
+                        x->n_refusals++;
+                }
+                f->count++;
+        }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* rendering */
+
+/* A label value: backslash, double quote and newline escaped. */
+static void label(StrBuf *b, const char *v) {
+        for (const char *p = strempty(v); *p; p++) {
+                char c[2] = { *p, 0 };
+
+                if (*p == '\\')
+                        strbuf_append(b, "\\\\");
+                else if (*p == '"')
+                        strbuf_append(b, "\\\"");
+                else if (*p == '\n')
+                        strbuf_append(b, "\\n");
+                else
+                        strbuf_append(b, c);
+        }
+}
+
+static void header(StrBuf *b, const char *name, const char *type, const char *help) {
+        strbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static const char *tenant_of_instance(Manager *m, const char *name) {
+        LIST_FOREACH(instances, i, m->instances)
+                if (streq(i->name, name))
+                        return i->tenant;
+        return "";
+}
+
+static void render_tenants(Manager *m, StrBuf *b) {
+        header(b, "ark_tenants", "gauge", "Tenants.");
+        strbuf_printf(b, "ark_tenants %u\n", manager_count_tenants(m));
+
+        header(b, "ark_tenant_allocated", "gauge",
+                  "What a tenant's instances are given, by resource (bytes for gpu-memory, memory and disk).");
+        LIST_FOREACH(tenants, t, m->tenants) {
+                QuotaUsage u;
+
+                if (tenant_usage(t, &u) < 0)
+                        continue;
+                for (QuotaResource r = 0; r < _QUOTA_RESOURCE_MAX; r++) {
+                        strbuf_append(b, "ark_tenant_allocated{tenant=\"");
+                        label(b, t->name);
+                        strbuf_printf(b, "\",resource=\"%s\"} %" PRIu64 "\n", quota_resource_to_string(r), u.amount[r]);
+                }
+                free((void *) u.gpu_models);
+        }
+
+        header(b, "ark_tenant_quota_limit", "gauge", "A tenant's quota limit by resource and GPU model (\"\" = any).");
+        LIST_FOREACH(tenants, t, m->tenants)
+                for (size_t k = 0; k < t->n_quotas; k++) {
+                        if (t->quotas[k].limit == QUOTA_UNLIMITED)
+                                continue;
+                        strbuf_append(b, "ark_tenant_quota_limit{tenant=\"");
+                        label(b, t->name);
+                        strbuf_printf(b, "\",resource=\"%s\",model=\"", quota_resource_to_string(t->quotas[k].resource));
+                        label(b, t->quotas[k].model);
+                        strbuf_printf(b, "\"} %" PRIu64 "\n", t->quotas[k].limit);
+                }
+        header(b, "ark_tenant_quota_guarantee", "gauge", "A tenant's guaranteed amount by resource and GPU model.");
+        LIST_FOREACH(tenants, t, m->tenants)
+                for (size_t k = 0; k < t->n_quotas; k++) {
+                        strbuf_append(b, "ark_tenant_quota_guarantee{tenant=\"");
+                        label(b, t->name);
+                        strbuf_printf(b, "\",resource=\"%s\",model=\"", quota_resource_to_string(t->quotas[k].resource));
+                        label(b, t->quotas[k].model);
+                        strbuf_printf(b, "\"} %" PRIu64 "\n", t->quotas[k].guarantee);
+                }
+}
+
+static void render_instances(Manager *m, StrBuf *b) {
+        header(b, "ark_instances", "gauge", "Instances by state.");
+        for (InstanceState s = 0; s < _INSTANCE_STATE_MAX; s++) {
+                unsigned n = 0;
+
+                LIST_FOREACH(instances, i, m->instances)
+                        n += i->state == s;
+                strbuf_printf(b, "ark_instances{state=\"%s\"} %u\n", instance_state_to_string(s), n);
+        }
+}
+
+static void render_accelerators(Manager *m, StrBuf *b) {
+        header(b, "ark_accelerator_info", "gauge",
+                  "One per accelerator: its model, claim state, and the instance and tenant holding it.");
+        for (size_t k = 0; k < m->n_accelerators; k++) {
+                const Accelerator *a = &m->accelerators[k];
+
+                strbuf_append(b, "ark_accelerator_info{address=\"");
+                label(b, a->address);
+                strbuf_append(b, "\",model=\"");
+                label(b, a->model);
+                strbuf_printf(b, "\",state=\"%s\",instance=\"", accelerator_claim_state(a));
+                label(b, a->claimed_by);
+                strbuf_append(b, "\",tenant=\"");
+                label(b, a->claimed_by ? tenant_of_instance(m, a->claimed_by) : "");
+                strbuf_append(b, "\"} 1\n");
+        }
+        header(b, "ark_accelerator_memory_bytes", "gauge", "Device memory of each accelerator.");
+        for (size_t k = 0; k < m->n_accelerators; k++)
+                strbuf_printf(b, "ark_accelerator_memory_bytes{address=\"%s\"} %" PRIu64 "\n", m->accelerators[k].address,
+                              m->accelerators[k].memory_bytes);
+}
+
+static void render_api(Manager *m, StrBuf *b) {
+        Metrics *x = m->metrics;
+
+        header(b, "ark_admission_refusals_total", "counter", "Requests for capacity refused, by call and reason.");
+        for (size_t k = 0; k < x->n_refusals; k++)
+                strbuf_printf(b, "ark_admission_refusals_total{call=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
+                              x->refusals[k].action, x->refusals[k].reason, x->refusals[k].count);
+
+        header(b, "ark_api_calls_total", "counter", "D-Bus method calls served, by method and result.");
+        for (size_t k = 0; k < x->n_api; k++)
+                strbuf_printf(b, "ark_api_calls_total{method=\"%s\",result=\"ok\"} %" PRIu64 "\n"
+                                 "ark_api_calls_total{method=\"%s\",result=\"error\"} %" PRIu64 "\n",
+                              x->api[k].action, x->api[k].ok, x->api[k].action, x->api[k].failed);
+
+        header(b, "ark_api_call_duration_seconds", "histogram", "How long D-Bus method calls took.");
+        for (size_t k = 0; k < x->n_api; k++) {
+                const ApiStat *s = &x->api[k];
+                uint64_t cum = 0;
+
+                for (size_t j = 0; j < N_BUCKETS; j++) {
+                        cum += s->bucket[j];
+                        strbuf_printf(b, "ark_api_call_duration_seconds_bucket{method=\"%s\",le=\"%g\"} %" PRIu64 "\n",
+                                      s->action, (double) buckets_usec[j] / 1e6, cum);
+                }
+                strbuf_printf(b, "ark_api_call_duration_seconds_bucket{method=\"%s\",le=\"+Inf\"} %" PRIu64 "\n"
+                                 "ark_api_call_duration_seconds_sum{method=\"%s\"} %.6f\n"
+                                 "ark_api_call_duration_seconds_count{method=\"%s\"} %" PRIu64 "\n",
+                              s->action, s->count, s->action, (double) s->sum_usec / 1e6, s->action, s->count);
+        }
+}
+
+char *metrics_render(Manager *m) {
+        StrBuf b = {};
+
+        header(&b, "ark_up", "gauge", "1 while arkd serves.");
+        strbuf_append(&b, "ark_up 1\n");
+        header(&b, "ark_start_time_seconds", "gauge", "When arkd started, in seconds since the epoch.");
+        strbuf_printf(&b, "ark_start_time_seconds %" PRIu64 "\n", (uint64_t) (m->started_usec / USEC_PER_SEC));
+        render_tenants(m, &b);
+        render_instances(m, &b);
+        render_accelerators(m, &b);
+        if (m->metrics)
+                render_api(m, &b);
+        return strbuf_steal(&b);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* HTTP */
+
+static Conn *conn_free(Conn *c) {
+        if (!c)
+                return NULL;
+        sd_event_source_disable_unref(c->io);
+        sd_event_source_disable_unref(c->timer);
+        if (c->fd >= 0)
+                close(c->fd);
+        free(c);
+        return NULL;
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+        while (n > 0) {
+                ssize_t k = write(fd, p, n);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return -errno;
+                p += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
+static void conn_reply(Conn *c, const char *status, const char *type, const char *body) {
+        _cleanup_free_ char *head = strprintf("HTTP/1.0 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                                              "Connection: close\r\n\r\n",
+                                              status, type, strlen(body));
+        int flags = fcntl(c->fd, F_GETFL);
+        struct timeval tv = { .tv_sec = 2 };
+
+        if (!head)
+                return;
+        /* The answer is small: write it out at once, blocking for at most 2 s. */
+        if (flags >= 0)
+                (void) fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK);
+        (void) setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        if (write_all(c->fd, head, strlen(head)) >= 0)
+                (void) write_all(c->fd, body, strlen(body));
+}
+
+static void conn_handle(Conn *c, const HttpRequest *req) {
+        if (!streq(req->method, "GET"))
+                return conn_reply(c, "405 Method Not Allowed", "text/plain", "Only GET.\n");
+        if (!streq(req->path, "/metrics"))
+                return conn_reply(c, "404 Not Found", "text/plain", "Metrics are at /metrics.\n");
+        {
+                _cleanup_free_ char *text = metrics_render(c->m);
+                if (!text)
+                        return conn_reply(c, "500 Internal Server Error", "text/plain", "Out of memory.\n");
+                conn_reply(c, "200 OK", "text/plain; version=0.0.4; charset=utf-8", text);
+        }
+}
+
+static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Conn *c = userdata;
+        HttpRequest req;
+        ssize_t n;
+        int r;
+
+        n = read(fd, c->buf + c->len, REQUEST_MAX - c->len);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return 0;
+        if (n <= 0) {
+                conn_free(c);
+                return 0;
+        }
+        c->len += (size_t) n;
+        r = http_parse_request(c->buf, c->len, &req);
+        if (r == -EAGAIN)
+                return 0;
+        if (r == 0)
+                conn_handle(c, &req);
+        else if (r == -E2BIG)
+                conn_reply(c, "431 Request Header Fields Too Large", "text/plain", "Request too large.\n");
+        else
+                conn_reply(c, "400 Bad Request", "text/plain", "Bad request.\n");
+        conn_free(c);
+        return 0;
+}
+
+static int on_conn_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        conn_free(userdata);
+        return 0;
+}
+
+static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+        Conn *c;
+        int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (cfd < 0)
+                return 0;
+        c = calloc(1, sizeof(Conn));
+        if (!c) {
+                close(cfd);
+                return 0;
+        }
+        c->m = m;
+        c->fd = cfd;
+        if (sd_event_add_io(m->event, &c->io, cfd, EPOLLIN, on_conn_io, c) < 0 ||
+            sd_event_add_time_relative(m->event, &c->timer, CLOCK_MONOTONIC, 5 * USEC_PER_SEC, 0, on_conn_timeout, c) < 0)
+                conn_free(c);
+        return 0;
+}
+
+int metrics_start(Manager *m) {
+        _cleanup_free_ char *ip = NULL, *file = NULL, *bound = NULL;
+        struct sockaddr_in sa = { .sin_family = AF_INET };
+        socklen_t sl = sizeof(sa);
+        const char *addr = m->config.metrics_address, *colon;
+        Metrics *x;
+        int one = 1;
+        uint32_t port;
+
+        if (isempty(addr))
+                return 0;
+        x = calloc(1, sizeof(Metrics));
+        if (!x)
+                return log_error_errno(-ENOMEM, "Out of memory.");
+        x->fd = -1;
+        m->metrics = x;
+
+        colon = strrchr(addr, ':');
+        ip = colon ? strndup(addr, (size_t) (colon - addr)) : NULL;
+        if (!ip || inet_pton(AF_INET, ip, &sa.sin_addr) != 1 || parse_u32(colon + 1, &port) < 0 || port > 65535)
+                return log_warning_errno(-EINVAL, "MetricsAddress '%s' is not IP:PORT; serving no metrics.", addr);
+        sa.sin_port = htons((uint16_t) port);
+        x->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (x->fd < 0)
+                return log_warning_errno(-errno, "Failed to create the metrics socket: %m");
+        (void) setsockopt(x->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(x->fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(x->fd, 16) < 0 ||
+            getsockname(x->fd, (struct sockaddr *) &sa, &sl) < 0) {
+                int e = -errno;
+                close(x->fd);
+                x->fd = -1;
+                return log_warning_errno(e, "Cannot serve metrics on %s: %m; arkd runs without them.", addr);
+        }
+        if (sd_event_add_io(m->event, &x->listen, x->fd, EPOLLIN, on_accept, m) < 0)
+                return log_warning_errno(-ENOMEM, "Failed to watch the metrics socket.");
+        bound = strprintf("%s:%u", ip, (unsigned) ntohs(sa.sin_port));
+        file = manager_state_path(m, "metrics.address");
+        if (!bound || !file)
+                return log_error_errno(-ENOMEM, "Out of memory.");
+        if (write_string_file(file, bound, WRITE_CREATE | WRITE_ATOMIC) < 0)
+                log_warning("Failed to write %s.", file);
+        log_info("Serving Prometheus metrics on http://%s/metrics.", bound);
+        return 0;
+}
+
+void metrics_free(Manager *m) {
+        Metrics *x = m->metrics;
+
+        if (!x)
+                return;
+        sd_event_source_disable_unref(x->listen);
+        if (x->fd >= 0)
+                close(x->fd);
+        for (size_t k = 0; k < x->n_api; k++)
+                free(x->api[k].action);
+        free(x->api);
+        for (size_t k = 0; k < x->n_refusals; k++) {
+                free(x->refusals[k].action);
+                free(x->refusals[k].reason);
+        }
+        free(x->refusals);
+        free(x);
+        m->metrics = NULL;
+}

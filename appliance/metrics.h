@@ -1,0 +1,24 @@
+#pragma once
+
+/* Prometheus metrics: arkd serves the text exposition format (version 0.0.4) over HTTP on
+ * MetricsAddress= (default 127.0.0.1:9464), GET /metrics, from its event loop: per-tenant
+ * allocations and quota limits, per-GPU claim state and owner, instances by state, admission
+ * refusals by reason, D-Bus API calls and their latency. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct Manager Manager;
+typedef struct Metrics Metrics;
+
+/* Binds and listens (logs; a failure leaves arkd running without metrics). Writes the address
+ * bound to <state>/metrics.address, so port 0 can be found. */
+int metrics_start(Manager *m);
+void metrics_free(Manager *m);
+
+/* One D-Bus call: its "Interface.Method", how it ended (NULL = ok, else the error name) and how
+ * long it took. */
+void metrics_note_call(Manager *m, const char *action, const char *error_name, uint64_t usec);
+
+/* The exposition text (newly allocated), or NULL on OOM. */
+char *metrics_render(Manager *m);
