@@ -17,6 +17,7 @@
 #include "basic/time-util.h"
 #include "domain-xml.h"
 #include "hypervisor.h"
+#include "meter.h"
 #include "manager.h"
 #include "shared/bus-util.h"
 #include "shared/virt-util.h"
@@ -728,6 +729,7 @@ int hypervisor_reconcile(Manager *m) {
                 }
                 instance_emit_state_changed(i);
         }
+        meter_sync(m);
 
         for (int k = 0; k < n; k++)
                 virDomainFree(doms[k]);

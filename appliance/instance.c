@@ -24,6 +24,7 @@
 #include "gpu-select.h"
 #include "hypervisor.h"
 #include "instance.h"
+#include "meter.h"
 #include "manager.h"
 #include "passthrough.h"
 #include "readiness.h"
@@ -59,6 +60,7 @@ Instance *instance_free(Instance *i) {
         if (!i)
                 return NULL;
         instance_stop_complete(i, ARK_ERROR_INVALID_STATE, "arkd is shutting down");
+        meter_close(i);
         free(i->name);
         free(i->tenant);
         free(i->type);
@@ -233,6 +235,7 @@ void instance_set_state(Instance *i, InstanceState state, const char *reason) {
                    "Instance '%s' is %s (%s).", i->name, strna(instance_state_to_string(state)), strna(reason));
         i->state = state;
         instance_emit_state_changed(i);
+        meter_sync(i->manager);
 }
 
 static void instance_stop_timer_disarm(Instance *i) {

@@ -53,6 +53,7 @@ struct Instance {
         sd_bus_message **pending_stops; /* Stop() calls waiting for the instance to stop */
         size_t n_pending_stops;
         sd_event_source *stop_timer;    /* forces off when a graceful stop takes too long */
+        int64_t usage_interval;         /* row of its open usage interval, 0 = none (meter.h) */
 
         LIST_FIELDS(Instance, instances);
 };

@@ -10,6 +10,7 @@
 #include "hypervisor.h"
 #include "access.h"
 #include "audit.h"
+#include "meter.h"
 #include "shared/db.h"
 #include "manager.h"
 #include "readiness.h"
@@ -622,6 +623,59 @@ static int method_verify_audit_log(sd_bus_message *msg, void *userdata, sd_bus_e
         return sd_bus_reply_method_return(msg, "btts", r == 0, rows, bad, reason);
 }
 
+typedef struct UsageCtx {
+        Manager *m;
+        Caller *caller;
+        sd_bus_message *reply;
+} UsageCtx;
+
+static int append_usage(const UsageRow *u, void *userdata) {
+        UsageCtx *c = userdata;
+
+        /* A member sees its tenants' usage only (also of instances deleted since). */
+        if (!c->caller->admin && !caller_in_tenant_named(c->m, c->caller, u->tenant))
+                return 0;
+        return sd_bus_message_append(c->reply, "(ssstddddd)", u->tenant, u->instance, u->gpu_models, u->intervals,
+                                     u->seconds, u->gpu_seconds, u->gpu_memory_gib_seconds, u->vcpu_seconds,
+                                     u->memory_gib_seconds);
+}
+
+static int method_get_usage_report(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(caller_done) Caller c = {};
+        Manager *m = userdata;
+        const char *tenant;
+        uint64_t from, to;
+        UsageCtx ctx = { .m = m, .caller = &c };
+        int r;
+
+        r = sd_bus_message_read(msg, "stt", &tenant, &from, &to);
+        if (r < 0)
+                return r;
+        r = access_require_member(m, msg, &c, "read usage", error);
+        if (r < 0)
+                return r;
+        if (!isempty(tenant) && !c.admin && !caller_in_tenant_named(m, &c, tenant))
+                return sd_bus_error_setf(error, ARK_ERROR_ACCESS_DENIED,
+                                         "User %u may not read the usage of tenant '%.64s': it is not a member.",
+                                         (unsigned) c.uid, tenant);
+        if (from > to)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "The report's start is after its end.");
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "(ssstddddd)");
+        ctx.reply = reply;
+        if (r >= 0)
+                r = meter_report(m, tenant, from, to, append_usage, &ctx);
+        if (r == -EIO || r == -EBUSY)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to read usage: %s.", db_errmsg(m->db));
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
 static sd_bus_vtable *vt_manager, *vt_tenant, *vt_instance, *vt_accelerator;
 
 static const sd_bus_vtable manager_vtable[] = {
@@ -682,6 +736,9 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD("Reconcile", NULL, NULL, method_reconcile, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListAuditLog", SD_BUS_ARGS("t", after, "u", max),
                                 SD_BUS_RESULT("a(ttussssss)", entries), method_list_audit_log,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetUsageReport", SD_BUS_ARGS("s", tenant, "t", from, "t", to),
+                                SD_BUS_RESULT("a(ssstddddd)", usage), method_get_usage_report,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("VerifyAuditLog", SD_BUS_NO_ARGS,
                                 SD_BUS_RESULT("b", intact, "t", rows, "t", first_bad, "s", reason),

@@ -17,6 +17,7 @@
 #include "basic/time-util.h"
 #include "hypervisor.h"
 #include "manager.h"
+#include "meter.h"
 #include "metrics.h"
 #include "passthrough.h"
 #include "inventory.h"
@@ -129,6 +130,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         hypervisor_stop(m);
         metrics_free(m);
+        m->meter_timer = sd_event_source_disable_unref(m->meter_timer);
         LIST_FOREACH_SAFE(instances, i, n, m->instances) {
                 LIST_REMOVE(instances, m->instances, i);
                 instance_free(i);
@@ -469,6 +471,8 @@ int manager_startup(Manager *m) {
                 r = store_quota_foreach(m->db, load_quota, m);
         if (r >= 0)
                 r = store_instance_load_all(m->db, m);
+        if (r >= 0)
+                r = meter_recover(m);
         if (r < 0)
                 return log_error_errno(r, "Failed to load the store: %m (%s)", db_errmsg(m->db));
         log_info("Loaded %u tenant%s and %u instance%s from the store.", manager_count_tenants(m),
@@ -501,5 +505,8 @@ int manager_startup(Manager *m) {
         if (r < 0)
                 return r;
         (void) metrics_start(m);
+        r = meter_start(m);
+        if (r < 0)
+                return r;
         return manager_bus_request_name(m);
 }

@@ -54,6 +54,7 @@ struct Manager {
         uint64_t last_reconcile_usec;
         sd_event_source *watchdog;
         struct Metrics *metrics;        /* NULL = no metrics endpoint */
+        sd_event_source *meter_timer;   /* usage heartbeat (meter.h) */
 };
 
 int manager_new(const ArkConfig *config, Manager **ret);

@@ -103,6 +103,24 @@ static const DbMigration migrations[] = {
                 "  prev_hash TEXT NOT NULL,"
                 "  hash TEXT NOT NULL);",
         },
+        {
+                "usage intervals",
+                /* Kept after the instance is deleted: the bill outlives the VM. */
+                "CREATE TABLE usage_intervals ("
+                "  id INTEGER PRIMARY KEY,"
+                "  instance_uuid TEXT NOT NULL,"
+                "  instance TEXT NOT NULL,"
+                "  tenant TEXT NOT NULL,"
+                "  start_usec INTEGER NOT NULL,"
+                "  end_usec INTEGER CHECK (end_usec IS NULL OR end_usec >= start_usec),"
+                "  last_alive_usec INTEGER NOT NULL,"
+                "  vcpus INTEGER NOT NULL,"
+                "  memory_bytes INTEGER NOT NULL,"
+                "  gpus INTEGER NOT NULL,"
+                "  gpu_memory_bytes INTEGER NOT NULL,"
+                "  gpu_models TEXT NOT NULL);"
+                "CREATE INDEX usage_intervals_tenant ON usage_intervals (tenant, start_usec);",
+        },
 };
 
 int store_schema_latest(void) {

@@ -6,6 +6,8 @@
  * arguments the verb takes and which verb options apply to it. */
 
 #include <getopt.h>
+#include <stdlib.h>
+#include <time.h>
 #include <locale.h>
 #include <stdarg.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include "output.h"
 #include "basic/parse-util.h"
 #include "basic/string-util.h"
+#include "basic/time-util.h"
 
 OutputMode arg_output = OUTPUT_TABLE;
 bool arg_legend = true;
@@ -36,6 +39,7 @@ uint32_t arg_gpus = 0;
 const char *arg_gpu_model = NULL;
 char **arg_gpu_addresses = NULL;
 const char *arg_reason = NULL;
+uint64_t arg_from = 0, arg_to = UINT64_MAX;
 bool arg_all = false;
 char **arg_member_users = NULL, **arg_member_groups = NULL;
 
@@ -75,6 +79,7 @@ static const Verb verbs[] = {
         { "vm", "stop", "NAME", 1, 1, OPT_FORCE | OPT_TIMEOUT, verb_vm_stop },
         { "vm", "delete", "NAME", 1, 1, 0, verb_vm_delete },
         { "vm", "gpu", "add|remove NAME", 2, 2, OPT_GPUS | OPT_GPU_MODEL | OPT_GPU | OPT_ALL, verb_vm_gpu },
+        { "usage", "report", NULL, 0, 0, OPT_TENANT | OPT_FROM_TO, verb_usage_report },
         { "audit", "list", NULL, 0, 0, 0, verb_audit_list },
         { "audit", "verify", NULL, 0, 0, 0, verb_audit_verify },
         { "audit", "export", NULL, 0, 0, 0, verb_audit_export },
@@ -105,6 +110,8 @@ enum {
         ARG_ALL,
         ARG_USER,
         ARG_GROUP,
+        ARG_FROM,
+        ARG_TO,
 };
 
 static const struct option options[] = {
@@ -133,6 +140,8 @@ static const struct option options[] = {
         { "all", no_argument, NULL, ARG_ALL },
         { "user", required_argument, NULL, ARG_USER },
         { "group", required_argument, NULL, ARG_GROUP },
+        { "from", required_argument, NULL, ARG_FROM },
+        { "to", required_argument, NULL, ARG_TO },
         {}
 };
 
@@ -150,8 +159,52 @@ static const struct {
         { OPT_TIMEOUT, "--timeout" },         { OPT_GPUS, "--gpus" },
         { OPT_GPU_MODEL, "--gpu-model" },     { OPT_GPU, "--gpu" },
         { OPT_REASON, "--reason" },           { OPT_ALL, "--all" },
-        { OPT_MEMBER, "--user/--group" },
+        { OPT_MEMBER, "--user/--group" },     { OPT_FROM_TO, "--from/--to" },
 };
+
+/* "now", "@SECONDS" (since the epoch), "YYYY-MM-DD[ HH:MM[:SS]]" or "...T..." in UTC, or
+ * "-N[smhd]" before now; µs since the epoch. */
+static int parse_time_arg(const char *option, const char *value, uint64_t *ret) {
+        uint64_t now = now_usec(CLOCK_REALTIME), n;
+        struct tm tm = {};
+        const char *end;
+        char unit;
+
+        if (streq(value, "now")) {
+                *ret = now;
+                return 0;
+        }
+        if (value[0] == '@' && parse_u64(value + 1, &n) >= 0 && n < UINT64_MAX / USEC_PER_SEC) {
+                *ret = n * USEC_PER_SEC;
+                return 0;
+        }
+        if (value[0] == '-' && strlen(value) >= 3) {
+                _cleanup_free_ char *num = strndup(value + 1, strlen(value) - 2);
+                uint64_t mul;
+
+                unit = value[strlen(value) - 1];
+                mul = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 : 0;
+                if (num && mul && parse_u64(num, &n) >= 0 && n < now / USEC_PER_SEC / mul) {
+                        *ret = now - n * mul * USEC_PER_SEC;
+                        return 0;
+                }
+        }
+        for (const char *const *f = (const char *const[]) { "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
+                                                            "%Y-%m-%dT%H:%M", "%Y-%m-%d", NULL };
+             *f; f++) {
+                tm = (struct tm) {};
+                end = strptime(value, *f, &tm);
+                if (end && *end == 0) {
+                        time_t t = timegm(&tm);
+                        if (t >= 0) {
+                                *ret = (uint64_t) t * USEC_PER_SEC;
+                                return 0;
+                        }
+                }
+        }
+        return usage_error("%s: '%s' is not a time (now, @SECONDS, YYYY-MM-DD[ HH:MM[:SS]] in UTC, or -N[smhd])",
+                           option, value);
+}
 
 int usage_error(const char *format, ...) {
         va_list ap;
@@ -232,6 +285,7 @@ static void help(void) {
                "  tenant member list TENANT\n"
                "  tenant quota set TENANT RESOURCE[:MODEL]=[GUARANTEE..]LIMIT...\n"
                "  tenant quota show TENANT\n"
+               "  usage report [--tenant T] [--from TIME] [--to TIME] [-o table|json|csv]\n"
                "  audit list|verify|export\n"
                "  vm create NAME --tenant TENANT --vcpus N --memory SIZE [--disk SIZE]\n"
                "            [--image PATH|NAME] [--kernel PATH [--initrd PATH]\n"
@@ -385,9 +439,11 @@ static int parse_argv(int argc, char *argv[], const Verb **ret_verb, char ***ret
                                 arg_output = OUTPUT_TABLE;
                         else if (streq(optarg, "json"))
                                 arg_output = OUTPUT_JSON;
+                        else if (streq(optarg, "csv"))
+                                arg_output = OUTPUT_CSV;
                         else
-                                return usage_error("-o: '%s' is not an output format (use table "
-                                                   "or json)",
+                                return usage_error("-o: '%s' is not an output format (use table, "
+                                                   "json, or csv for 'usage report')",
                                                    optarg);
                         break;
                 case ARG_BUS_ADDRESS:
@@ -504,6 +560,14 @@ static int parse_argv(int argc, char *argv[], const Verb **ret_verb, char ***ret
                         arg_reason = optarg;
                         arg_given |= OPT_REASON;
                         break;
+                case ARG_FROM:
+                case ARG_TO:
+                        r = parse_time_arg(c == ARG_FROM ? "--from" : "--to", optarg,
+                                           c == ARG_FROM ? &arg_from : &arg_to);
+                        if (r != 0)
+                                return r;
+                        arg_given |= OPT_FROM_TO;
+                        break;
                 case ':':
                         if (optopt == 'o')
                                 return usage_error("-o/--output needs a value (table or json)");
@@ -546,6 +610,8 @@ int main(int argc, char *argv[]) {
         r = parse_argv(argc, argv, &verb, &words, &args);
         if (r == -ENOMEM)
                 (void) ctl_oom();
+        if (r == 0 && verb && arg_output == OUTPUT_CSV && verb->run != verb_usage_report)
+                r = usage_error("-o csv is only for 'usage report'");
         if (r == 0 && verb)
                 r = verb->run(args);
         arg_gpu_addresses = strv_free(arg_gpu_addresses);

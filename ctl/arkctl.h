@@ -22,6 +22,7 @@
 typedef enum OutputMode {
         OUTPUT_TABLE,
         OUTPUT_JSON,
+        OUTPUT_CSV,     /* usage report only */
 } OutputMode;
 
 /* Options that only some verbs take; each entry of the dispatch table lists the ones it accepts. */
@@ -45,6 +46,7 @@ typedef enum VerbOption {
         OPT_REASON = 1 << 16,
         OPT_ALL = 1 << 17,
         OPT_MEMBER = 1 << 18,
+        OPT_FROM_TO = 1 << 19,
 } VerbOption;
 
 extern OutputMode arg_output;
@@ -68,6 +70,7 @@ extern uint32_t arg_gpus;
 extern const char *arg_gpu_model;
 extern char **arg_gpu_addresses; /* --gpu, repeatable */
 extern const char *arg_reason;
+extern uint64_t arg_from, arg_to;
 extern bool arg_all;
 extern char **arg_member_users, **arg_member_groups; /* --user, --group (repeatable) */
 
@@ -119,6 +122,7 @@ int verb_host_check(char **args);
 int verb_vm_gpu(char **args);
 int verb_tenant_member(char **args);
 int verb_tenant_quota(char **args);
+int verb_usage_report(char **args);
 int verb_audit_list(char **args);
 int verb_audit_verify(char **args);
 int verb_audit_export(char **args);

@@ -43,7 +43,7 @@ _arkctl() {
     local cur=${COMP_WORDS[COMP_CWORD]} word prev= opt= i w n
     local -a pos=() _arkctl_words=()
     local _arkctl_bus=
-    local nouns="status reconcile host accelerator tenant vm audit help"
+    local nouns="status reconcile host accelerator tenant vm usage audit help"
     local global="-o --output --no-legend --bus-address -h --help --version"
     local takes_value=" -o --output --bus-address --description --tenant --vcpus --memory --disk --image --kernel --initrd --cmdline --timeout --gpus --gpu-model --gpu --reason --user --group "
 
@@ -101,12 +101,14 @@ _arkctl() {
         tenant) verbs="create list show delete member quota" ;;
         vm) verbs="create list show start stop delete gpu" ;;
         audit) verbs="list verify export" ;;
+        usage) verbs="report" ;;
     esac
     case "$noun $verb" in
         "tenant create") options="--description" ;;
         "tenant member") options="--user --group" ;;
         "vm create") options="--tenant --vcpus --memory --disk --image --kernel --initrd --cmdline --gpus --gpu-model --gpu --start" ;;
         "vm list") options="--tenant" ;;
+        "usage report") options="--tenant --from --to" ;;
         "accelerator reserve"|"accelerator quarantine") options="--reason" ;;
         "vm show") options="--xml" ;;
         "vm stop") options="--force --timeout" ;;

@@ -107,6 +107,8 @@ static void test_tenants_do_not_see_each_other(void **state) {
         expect_as("ark-t-retail", 0, "instances", "tenant quota show retail");
         expect_as("ark-t-retail", 1, "may not read the audit log", "audit list");
         expect_as("ark-t-retail", 1, "may not verify the audit log", "audit verify");
+        expect_as("ark-t-retail", 1, "may not read the usage of tenant 'risk'", "usage report --tenant risk");
+        expect_as("ark-t-retail", 0, NULL, "usage report --tenant retail");
         expect_as("ark-t-retail", 1, "may not reserve or quarantine GPUs", "accelerator reserve 0000:18:00.0");
         /* Counts and GPU owners of other tenants do not leak. */
         out = mfree(out);
