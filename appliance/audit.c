@@ -274,7 +274,7 @@ static int audit_trampoline(sd_bus_message *msg, void *userdata, sd_bus_error *e
         bool audited = false;
         uint64_t t0 = now_usec(CLOCK_MONOTONIC);
         json_t *j = NULL;
-        Caller c = {};
+        Caller c = { .uid = (uid_t) -1 };       /* unknown until the bus says */
         Manager *m;
         int r;
 
