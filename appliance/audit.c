@@ -292,8 +292,10 @@ static int audit_trampoline(sd_bus_message *msg, void *userdata, sd_bus_error *e
         }
         (void) sd_bus_message_rewind(msg, true);
 
-        /* Before the call: Delete frees the object. */
+        /* Before the call: Delete frees the object, and membership may change. */
         m = manager_of(interface, userdata);
+        if (audited && m && caller_get(m, msg, &c, NULL) >= 0)
+                who = caller_describe(m, &c);
         r = handler(msg, userdata, error);
         action = strprintf("%s.%s", strrchr(interface, '.') + 1, member);
         if (m && action)
@@ -302,8 +304,6 @@ static int audit_trampoline(sd_bus_message *msg, void *userdata, sd_bus_error *e
                                   now_usec(CLOCK_MONOTONIC) - t0);
         if (!audited || !m || !m->db)
                 return r;
-        if (caller_get(m, msg, &c, NULL) >= 0)
-                who = caller_describe(m, &c);
         if (r < 0 && sd_bus_error_is_set(error))
                 result = strprintf("%s: %s", error->name, strempty(error->message));
         else if (r < 0)

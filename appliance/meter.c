@@ -92,7 +92,8 @@ void meter_close(Instance *i) {
 
         if (i->usage_interval <= 0 || !m || !m->db)
                 return;
-        if (exec_bound(m->db, "UPDATE usage_intervals SET end_usec = ?, last_alive_usec = ?1 WHERE id = ?2",
+        if (exec_bound(m->db, "UPDATE usage_intervals SET end_usec = MAX(?1, start_usec), last_alive_usec = MAX(?1, start_usec) "
+                       "WHERE id = ?2",
                        (int64_t) now, i->usage_interval) < 0)
                 log_warning("Failed to close the usage interval of instance '%s': %s", i->name, db_errmsg(m->db));
         i->usage_interval = 0;
@@ -107,6 +108,9 @@ void meter_sync(Manager *m) {
                 bool running = i->state == INSTANCE_RUNNING || i->state == INSTANCE_PAUSED ||
                                i->state == INSTANCE_SHUTTING_DOWN;
 
+                /* Unknown (libvirt is away): the VM most likely runs on; reconciliation decides. */
+                if (i->state == INSTANCE_UNKNOWN)
+                        continue;
                 if (running && i->usage_interval <= 0)
                         meter_open(i, now);
                 else if (!running && i->usage_interval > 0)

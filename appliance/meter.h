@@ -1,7 +1,8 @@
 #pragma once
 
 /* Metering: durable usage intervals per instance in the store (usage_intervals). An interval opens
- * when arkd sees an instance running and closes when it stops, is deleted or arkd shuts down;
+ * when arkd sees an instance running and closes when it stops, is deleted or arkd shuts down
+ * (not while its state is unknown because libvirt is away: reconciliation decides);
  * while open, its last-alive time is brought forward every second. An interval still open when
  * arkd starts (arkd was killed, or the host crashed) is closed at its last-alive time: never
  * left open, never counted twice. Each interval records what the instance had: vCPUs, memory,

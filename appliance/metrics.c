@@ -2,14 +2,12 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "basic/fileio.h"
@@ -42,9 +40,12 @@ typedef struct Refusal {
         uint64_t count;
 } Refusal;
 
+#define CONNECTIONS_MAX 16
+
 struct Metrics {
         int fd;
-        sd_event_source *listen;
+        sd_event_source *listen, *resume;
+        unsigned n_conns;
         ApiStat *api;
         size_t n_api;
         Refusal *refusals;
@@ -59,6 +60,8 @@ typedef struct Conn {
         sd_event_source *io, *timer;
         char buf[REQUEST_MAX + 1];
         size_t len;
+        char *out;              /* the answer, once there is one */
+        size_t out_len, out_off;
 } Conn;
 
 /* ------------------------------------------------------------------------------------------ */
@@ -279,39 +282,22 @@ static Conn *conn_free(Conn *c) {
         sd_event_source_disable_unref(c->timer);
         if (c->fd >= 0)
                 close(c->fd);
+        if (c->m->metrics)
+                c->m->metrics->n_conns--;
+        free(c->out);
         free(c);
         return NULL;
 }
 
-static int write_all(int fd, const char *p, size_t n) {
-        while (n > 0) {
-                ssize_t k = write(fd, p, n);
-
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        return -errno;
-                p += k;
-                n -= (size_t) k;
-        }
-        return 0;
-}
-
+/* Queues the answer; on_conn_io() writes it out as the client reads, without blocking the loop
+ * (the connection's timer bounds how long that may take). */
 static void conn_reply(Conn *c, const char *status, const char *type, const char *body) {
-        _cleanup_free_ char *head = strprintf("HTTP/1.0 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                                              "Connection: close\r\n\r\n",
-                                              status, type, strlen(body));
-        int flags = fcntl(c->fd, F_GETFL);
-        struct timeval tv = { .tv_sec = 2 };
-
-        if (!head)
-                return;
-        /* The answer is small: write it out at once, blocking for at most 2 s. */
-        if (flags >= 0)
-                (void) fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK);
-        (void) setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-        if (write_all(c->fd, head, strlen(head)) >= 0)
-                (void) write_all(c->fd, body, strlen(body));
+        free(c->out);
+        c->out = strprintf("HTTP/1.0 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                           status, type, strlen(body), body);
+        c->out_off = 0;
+        c->out_len = c->out ? strlen(c->out) : 0;
+        (void) sd_event_source_set_io_events(c->io, EPOLLOUT);
 }
 
 static void conn_handle(Conn *c, const HttpRequest *req) {
@@ -333,6 +319,19 @@ static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userda
         ssize_t n;
         int r;
 
+        if (c->out) {
+                while (c->out_off < c->out_len) {
+                        n = write(fd, c->out + c->out_off, c->out_len - c->out_off);
+                        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                                return 0;
+                        if (n <= 0)
+                                break;
+                        c->out_off += (size_t) n;
+                }
+                conn_free(c);
+                return 0;
+        }
+
         n = read(fd, c->buf + c->len, REQUEST_MAX - c->len);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
                 return 0;
@@ -350,7 +349,8 @@ static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userda
                 conn_reply(c, "431 Request Header Fields Too Large", "text/plain", "Request too large.\n");
         else
                 conn_reply(c, "400 Bad Request", "text/plain", "Bad request.\n");
-        conn_free(c);
+        if (!c->out)
+                conn_free(c); /* out of memory: nothing to send */
         return 0;
 }
 
@@ -359,18 +359,45 @@ static int on_conn_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+static int on_resume(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        (void) sd_event_source_set_enabled(m->metrics->listen, SD_EVENT_ON);
+        return 0;
+}
+
+/* Stops accepting for a second: out of file descriptors, or too many clients at once. Accepting
+ * again at once would spin (the listening socket stays readable). */
+static void pause_accepting(Manager *m) {
+        Metrics *x = m->metrics;
+
+        (void) sd_event_source_set_enabled(x->listen, SD_EVENT_OFF);
+        x->resume = sd_event_source_disable_unref(x->resume);
+        if (sd_event_add_time_relative(m->event, &x->resume, CLOCK_MONOTONIC, USEC_PER_SEC, 0, on_resume, m) < 0)
+                (void) sd_event_source_set_enabled(x->listen, SD_EVENT_ON);
+}
+
 static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Manager *m = userdata;
         Conn *c;
-        int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int cfd;
 
-        if (cfd < 0)
+        if (m->metrics->n_conns >= CONNECTIONS_MAX) {
+                pause_accepting(m);
                 return 0;
+        }
+        cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd < 0) {
+                if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                        pause_accepting(m);
+                return 0;
+        }
         c = calloc(1, sizeof(Conn));
         if (!c) {
                 close(cfd);
                 return 0;
         }
+        m->metrics->n_conns++;
         c->m = m;
         c->fd = cfd;
         if (sd_event_add_io(m->event, &c->io, cfd, EPOLLIN, on_conn_io, c) < 0 ||
@@ -430,6 +457,7 @@ void metrics_free(Manager *m) {
         if (!x)
                 return;
         sd_event_source_disable_unref(x->listen);
+        sd_event_source_disable_unref(x->resume);
         if (x->fd >= 0)
                 close(x->fd);
         for (size_t k = 0; k < x->n_api; k++)

@@ -1,5 +1,6 @@
 /* Quota arithmetic; see quota.h. */
 
+#include <ctype.h>
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
@@ -33,11 +34,14 @@ bool quota_resource_is_bytes(QuotaResource r) {
         return r == QUOTA_GPU_MEMORY || r == QUOTA_MEMORY || r == QUOTA_DISK;
 }
 
+/* Whether `want` occurs in `model` as whole words, case-insensitively: "H100" matches "NVIDIA
+ * H100 SXM5 80GB" and "A10" does not match "NVIDIA A100". */
 static bool model_matches(const char *model, const char *want) {
         size_t lw = strlen(want);
 
         for (const char *p = model; p && *p; p++)
-                if (strncasecmp(p, want, lw) == 0)
+                if ((p == model || !isalnum((unsigned char) p[-1])) && strncasecmp(p, want, lw) == 0 &&
+                    !isalnum((unsigned char) p[lw]))
                         return true;
         return false;
 }

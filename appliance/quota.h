@@ -28,7 +28,7 @@ bool quota_resource_is_bytes(QuotaResource r);
 
 typedef struct Quota {
         QuotaResource resource;
-        char model[64];         /* QUOTA_GPUS only: "" = any GPU, else part of a model name ("H100") */
+        char model[64];         /* QUOTA_GPUS only: "" = any GPU, else whole words of a model name ("H100") */
         uint64_t guarantee;     /* 0 = none */
         uint64_t limit;         /* QUOTA_UNLIMITED = none */
 } Quota;

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -71,6 +72,18 @@ static void test_admit(void **state) {
                 static const char *const l40s[] = { "NVIDIA L40S" };
                 req.gpu_models = l40s;
                 assert_int_equal(quota_admit(q, ELEMENTSOF(q), &used, &req, NULL, NULL), 0);
+        }
+        /* Models match as whole words: an A10 quota does not count A100s, but counts "a10" GPUs. */
+        {
+                static const char *const models[] = { "NVIDIA A100-SXM4-80GB", "NVIDIA A10G", "NVIDIA a10" };
+                Quota a10 = { .resource = QUOTA_GPUS, .model = "A10", .limit = 1 };
+                QuotaUsage u = { .gpu_models = models, .n_gpu_models = ELEMENTSOF(models) };
+
+                assert_int_equal(quota_used(&a10, &u), 1);
+                snprintf(a10.model, sizeof(a10.model), "A100");
+                assert_int_equal(quota_used(&a10, &u), 1);
+                snprintf(a10.model, sizeof(a10.model), "NVIDIA");
+                assert_int_equal(quota_used(&a10, &u), 3);
         }
         /* Asking for nothing of a resource is never refused, even over the limit already. */
         used.amount[QUOTA_MEMORY] = GiB(100);
