@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <systemd/sd-bus.h>
 #include <grp.h>
 #include <pwd.h>
@@ -441,17 +442,18 @@ int tenant_admit(Tenant *t, unsigned instances, unsigned vcpus, uint64_t memory_
         return r;
 }
 
-/* GPUs of the host a quota can be guaranteed: all of them, or those of its model. */
+/* GPUs of the host a quota can be guaranteed: all of them, or those of its model; not those the
+ * admin reserved for the host or quarantined. */
 static uint64_t host_gpus(Manager *m, const Quota *q) {
         const char *name = "";
         QuotaUsage u = { .gpu_models = &name, .n_gpu_models = 1 };
         uint64_t n = 0;
 
-        if (q->model[0] == 0)
-                return m->n_accelerators;
         for (size_t k = 0; k < m->n_accelerators; k++) {
+                if (m->accelerators[k].hold)
+                        continue;
                 name = m->accelerators[k].model ?: "";
-                n += quota_used(q, &u) > 0;
+                n += q->model[0] == 0 || quota_used(q, &u) > 0;
         }
         return n;
 }
@@ -497,16 +499,34 @@ int tenant_quota_set(Tenant *t, const char *resource, const char *model, uint64_
 
         /* A guarantee is a promise the host must be able to keep for every tenant at once. */
         if (q.resource == QUOTA_GPUS && guarantee > 0) {
-                LIST_FOREACH(tenants, o, m->tenants) {
-                        Quota *oq = o == t ? NULL : tenant_find_quota(o, q.resource, q.model);
-                        guaranteed += oq ? oq->guarantee : 0;
-                }
+                const Quota any = { .resource = QUOTA_GPUS };
+                uint64_t all = guarantee;
+
+                /* Guarantees of every model draw on the same GPUs: they add up, also across
+                 * models (conservatively: an H100 guarantee beside an any-GPU one counts twice). */
+                LIST_FOREACH(tenants, o, m->tenants)
+                        for (size_t k = 0; k < o->n_quotas; k++) {
+                                const Quota *oq = &o->quotas[k];
+
+                                if (oq->resource != QUOTA_GPUS || (o == t && quota_compare(oq, &q) == 0))
+                                        continue;
+                                all += oq->guarantee;
+                                if (strcasecmp(oq->model, q.model) == 0)
+                                        guaranteed += oq->guarantee;
+                        }
                 cap = host_gpus(m, &q);
                 if (guaranteed > cap)
                         return sd_bus_error_setf(error, ARK_ERROR_NO_CAPACITY,
                                                  "Guaranteeing %" PRIu64 " %s to '%s' would promise %" PRIu64
                                                  " in all, and this host has %" PRIu64 ".",
                                                  guarantee, quota_noun(&q, noun, sizeof(noun)), t->name, guaranteed, cap);
+                cap = host_gpus(m, &any);
+                if (all > cap)
+                        return sd_bus_error_setf(error, ARK_ERROR_NO_CAPACITY,
+                                                 "Guaranteeing %" PRIu64 " %s to '%s' would promise %" PRIu64
+                                                 " GPUs in all (guarantees of every model add up), and this host "
+                                                 "has %" PRIu64 " to give out.",
+                                                 guarantee, quota_noun(&q, noun, sizeof(noun)), t->name, all, cap);
         }
 
         r = tenant_usage(t, &used);

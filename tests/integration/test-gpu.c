@@ -912,6 +912,14 @@ static void test_quota_limit(void **state) {
         assert_arkctl(&H, 0, NULL, "tenant", "create", "ml");
         assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "ml", "gpus=6..8");
         assert_arkctl(&H, 1, "would promise 9 in all, and this host has 8", "tenant", "quota", "set", "risk", "gpus=3..4");
+        /* Guarantees of different models add up too (ml 6 of any GPU + risk 3 H100s > 8)... */
+        assert_arkctl(&H, 1, "would promise 9 GPUs in all (guarantees of every model add up), and this host has 8",
+                      "tenant", "quota", "set", "risk", "gpus:H100=3..3");
+        /* ...and a quarantined GPU cannot be promised. */
+        assert_arkctl(&H, 0, NULL, "accelerator", "quarantine", "0000:db:00.0");
+        assert_arkctl(&H, 1, "would promise 8 GPUs in all (guarantees of every model add up), and this host has 7",
+                      "tenant", "quota", "set", "risk", "gpus:H100=2..2");
+        assert_arkctl(&H, 0, NULL, "accelerator", "release", "0000:db:00.0");
         assert_arkctl(&H, 1, "Unknown quota resource 'tpus'", "tenant", "quota", "set", "risk", "tpus=1");
         assert_arkctl(&H, 1, "Only the gpus quota can name a GPU model", "tenant", "quota", "set", "risk", "vcpus:H100=1");
         assert_arkctl(&H, 2, "is not RESOURCE[:MODEL]", "tenant", "quota", "set", "risk", "gpus");
