@@ -301,7 +301,7 @@ static void help(void) {
                "  help                       show this help\n"
                "\n"
                "Options (anywhere on the command line):\n"
-               "  -o, --output=table|json    output format (default: table)\n"
+               "  -o, --output=table|json|csv  output format (default: table; csv: usage report)\n"
                "      --no-legend            no header row in tables\n"
                "      --bus-address=ADDRESS  D-Bus address of arkd's bus (default:\n"
                "                             $ARK_BUS_ADDRESS, else the system bus)\n"

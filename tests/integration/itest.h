@@ -43,6 +43,20 @@ static inline char *itest_arkctl_expect(Harness *h, int code, const char *needle
 }
 #define assert_arkctl(h, code, needle, ...) free(itest_arkctl_expect((h), (code), (needle), __VA_ARGS__, NULL))
 
+/* The entry of `address` in `arkctl -o json host accelerators` output (borrowed); fails the test
+ * when it is not listed. */
+static inline json_t *itest_accelerator(json_t *list, const char *address) {
+        json_t *a;
+        size_t k;
+
+        json_array_foreach(list, k, a)
+                if (json_string_value(json_object_get(a, "address")) &&
+                    strcmp(json_string_value(json_object_get(a, "address")), address) == 0)
+                        return a;
+        fail_msg("accelerator %s not listed", address);
+        return NULL;
+}
+
 static inline uint32_t itest_get_u32(Harness *h, const char *path, const char *iface, const char *prop) {
         sd_bus_error e = SD_BUS_ERROR_NULL;
         uint32_t v = 0;

@@ -38,17 +38,6 @@ static json_t *accelerators(void) {
         return j;
 }
 
-static json_t *accelerator(json_t *list, const char *address) {
-        json_t *a;
-        size_t k;
-
-        json_array_foreach(list, k, a)
-                if (streq(json_string_value(json_object_get(a, "address")), address))
-                        return a;
-        fail_msg("accelerator %s not listed", address);
-        return NULL;
-}
-
 static const char *jstr(json_t *o, const char *key) {
         const char *s = json_string_value(json_object_get(o, key));
         if (!s)
@@ -105,11 +94,11 @@ static void test_two_gpus_one_node(void **state) {
         g1 = json_string_value(json_array_get(gpus, 1));
 
         list = accelerators();
-        node = json_integer_value(json_object_get(accelerator(list, g0), "numa_node"));
-        assert_int_equal(json_integer_value(json_object_get(accelerator(list, g1), "numa_node")), node);
-        assert_string_equal(jstr(accelerator(list, g0), "claim_state"), "claimed");
-        assert_string_equal(jstr(accelerator(list, g0), "claimed_by"), "train-1");
-        assert_string_equal(jstr(accelerator(list, g1), "claimed_by"), "train-1");
+        node = json_integer_value(json_object_get(itest_accelerator(list, g0), "numa_node"));
+        assert_int_equal(json_integer_value(json_object_get(itest_accelerator(list, g1), "numa_node")), node);
+        assert_string_equal(jstr(itest_accelerator(list, g0), "claim_state"), "claimed");
+        assert_string_equal(jstr(itest_accelerator(list, g0), "claimed_by"), "train-1");
+        assert_string_equal(jstr(itest_accelerator(list, g1), "claimed_by"), "train-1");
         {
                 _cleanup_free_ char *table = itest_arkctl_expect(&H, 0, NULL, "host", "accelerators", NULL);
                 char line[128];
@@ -147,12 +136,12 @@ static void test_two_gpus_one_node(void **state) {
         /* Stopping keeps the claim; deleting releases it. */
         json_decref(list);
         list = accelerators();
-        assert_string_equal(jstr(accelerator(list, g0), "claimed_by"), "train-1");
+        assert_string_equal(jstr(itest_accelerator(list, g0), "claimed_by"), "train-1");
         json_decref(list);
         assert_arkctl(&H, 0, NULL, "vm", "delete", "train-1");
         list = accelerators();
-        assert_string_equal(jstr(accelerator(list, g0), "claim_state"), "free");
-        assert_string_equal(jstr(accelerator(list, g1), "claim_state"), "free");
+        assert_string_equal(jstr(itest_accelerator(list, g0), "claim_state"), "free");
+        assert_string_equal(jstr(itest_accelerator(list, g1), "claim_state"), "free");
         json_decref(list);
         json_decref(gpus);
 }
@@ -346,7 +335,7 @@ static void test_no_iommu(void **state) {
 }
 
 static const char *claim_state(json_t *list, const char *address) {
-        return jstr(accelerator(list, address), "claim_state");
+        return jstr(itest_accelerator(list, address), "claim_state");
 }
 
 /* The admin's holds: reserved GPUs and quarantined ones are not handed out, say why, survive kill -9
@@ -359,7 +348,7 @@ static void test_holds(void **state) {
         assert_arkctl(&H, 0, NULL, "accelerator", "quarantine", "0000:18:00.0");
         list = accelerators();
         assert_string_equal(claim_state(list, "0000:db:00.0"), "reserved");
-        assert_string_equal(jstr(accelerator(list, "0000:db:00.0"), "hold_reason"), "host inference service");
+        assert_string_equal(jstr(itest_accelerator(list, "0000:db:00.0"), "hold_reason"), "host inference service");
         assert_string_equal(claim_state(list, "0000:18:00.0"), "quarantined");
         json_decref(list);
 
@@ -378,7 +367,7 @@ static void test_holds(void **state) {
         assert_arkctl(&H, 0, NULL, "accelerator", "quarantine", "0000:2a:00.0", "--reason", "Xid 79");
         list = accelerators();
         assert_string_equal(claim_state(list, "0000:2a:00.0"), "quarantined");
-        assert_string_equal(jstr(accelerator(list, "0000:2a:00.0"), "claimed_by"), "v1");
+        assert_string_equal(jstr(itest_accelerator(list, "0000:2a:00.0"), "claimed_by"), "v1");
         json_decref(list);
 
         /* Bad input. */
@@ -399,7 +388,7 @@ static void test_holds(void **state) {
         list = accelerators();
         assert_string_equal(claim_state(list, "0000:db:00.0"), "reserved");
         assert_string_equal(claim_state(list, "0000:18:00.0"), "quarantined");
-        assert_string_equal(jstr(accelerator(list, "0000:2a:00.0"), "hold_reason"), "Xid 79");
+        assert_string_equal(jstr(itest_accelerator(list, "0000:2a:00.0"), "hold_reason"), "Xid 79");
         json_decref(list);
 
         assert_arkctl(&H, 0, NULL, "accelerator", "release", "0000:db:00.0");
@@ -437,7 +426,7 @@ static void test_config_and_vfio(void **state) {
 
         list = accelerators();
         assert_string_equal(claim_state(list, "0000:db:00.0"), "reserved");
-        assert_non_null(strstr(jstr(accelerator(list, "0000:db:00.0"), "hold_reason"), "ReservedAccelerators="));
+        assert_non_null(strstr(jstr(itest_accelerator(list, "0000:db:00.0"), "hold_reason"), "ReservedAccelerators="));
         json_decref(list);
         assert_arkctl(&H, 1, "reserved by ReservedAccelerators= in the configuration", "accelerator", "release",
                       "0000:db:00.0");
@@ -577,7 +566,7 @@ static void test_conflicts_from_domains(void **state) {
         /* Reported, not resolved: the claims are as the store has them; but a GPU another domain
          * holds is not handed out (it would then be in two VMs). */
         list = accelerators();
-        assert_string_equal(jstr(accelerator(list, "0000:2a:00.0"), "claimed_by"), "withgpu");
+        assert_string_equal(jstr(itest_accelerator(list, "0000:2a:00.0"), "claimed_by"), "withgpu");
         assert_string_equal(claim_state(list, "0000:18:00.0"), "conflict");
         assert_string_equal(claim_state(list, "0000:3a:00.0"), "conflict");
         json_decref(list);
@@ -646,7 +635,7 @@ static void test_gpu_add_remove(void **state) {
         assert_arkctl(&H, 0, "VM 'grow' has GPUs 0000:2a:00.0", "vm", "gpu", "remove", "grow", "--gpu", "0000:18:00.0");
         list = accelerators();
         assert_string_equal(claim_state(list, "0000:18:00.0"), "free");
-        assert_string_equal(jstr(accelerator(list, "0000:2a:00.0"), "claimed_by"), "grow");
+        assert_string_equal(jstr(itest_accelerator(list, "0000:2a:00.0"), "claimed_by"), "grow");
         json_decref(list);
 
         /* The store has it: kill -9 and back. */

@@ -266,17 +266,6 @@ static void test_bad_config_refused(void **state) {
         assert_non_null(strstr(log, "StopTimeoutSec"));
 }
 
-static json_t *accelerator_by_address(json_t *list, const char *address) {
-        json_t *a;
-        size_t k;
-
-        json_array_foreach(list, k, a)
-                if (streq(json_string_value(json_object_get(a, "address")), address))
-                        return a;
-        fail_msg("accelerator %s not listed", address);
-        return NULL;
-}
-
 /* Claims and holds live in the store; after a restart (here kill -9) every accelerator shows who
  * holds it. A claim the host cannot honour (the GPU is gone) is reported, and kept. */
 static void test_claims_survive_restart(void **state) {
@@ -289,7 +278,7 @@ static void test_claims_survive_restart(void **state) {
         assert_arkctl(hp, 0, NULL, "vm", "create", "risk-a", "--tenant", "risk", "--vcpus", "1", "--memory", "1G");
         j = harness_arkctl_json(hp, "host", "accelerators", NULL);
         assert_non_null(j);
-        assert_string_equal(json_string_value(json_object_get(accelerator_by_address(j, "0000:18:00.0"),
+        assert_string_equal(json_string_value(json_object_get(itest_accelerator(j, "0000:18:00.0"),
                                                               "claim_state")),
                             "free");
         json_decref(j);
@@ -308,13 +297,13 @@ static void test_claims_survive_restart(void **state) {
         assert_int_equal(harness_start_arkd(hp, NULL), 0);
         j = harness_arkctl_json(hp, "host", "accelerators", NULL);
         assert_non_null(j);
-        a = accelerator_by_address(j, "0000:18:00.0");
+        a = itest_accelerator(j, "0000:18:00.0");
         assert_string_equal(json_string_value(json_object_get(a, "claim_state")), "claimed");
         assert_string_equal(json_string_value(json_object_get(a, "claimed_by")), "risk-a");
-        a = accelerator_by_address(j, "0000:db:00.0");
+        a = itest_accelerator(j, "0000:db:00.0");
         assert_string_equal(json_string_value(json_object_get(a, "claim_state")), "reserved");
         assert_string_equal(json_string_value(json_object_get(a, "hold_reason")), "host inference service");
-        a = accelerator_by_address(j, "0000:2a:00.0");
+        a = itest_accelerator(j, "0000:2a:00.0");
         assert_string_equal(json_string_value(json_object_get(a, "claim_state")), "free");
         json_decref(j);
 
@@ -330,7 +319,7 @@ static void test_claims_survive_restart(void **state) {
         assert_arkctl(hp, 0, NULL, "vm", "delete", "risk-a");
         j = harness_arkctl_json(hp, "host", "accelerators", NULL);
         assert_non_null(j);
-        a = accelerator_by_address(j, "0000:18:00.0");
+        a = itest_accelerator(j, "0000:18:00.0");
         assert_string_equal(json_string_value(json_object_get(a, "claim_state")), "free");
         assert_string_equal(json_string_value(json_object_get(a, "claimed_by")), "");
         json_decref(j);
