@@ -34,11 +34,12 @@ bool quota_resource_is_bytes(QuotaResource r) {
         return r == QUOTA_GPU_MEMORY || r == QUOTA_MEMORY || r == QUOTA_DISK;
 }
 
-/* Whether `want` occurs in `model` as whole words, case-insensitively: "H100" matches "NVIDIA
- * H100 SXM5 80GB" and "A10" does not match "NVIDIA A100". */
-static bool model_matches(const char *model, const char *want) {
-        size_t lw = strlen(want);
+bool quota_model_matches(const char *model, const char *want) {
+        size_t lw;
 
+        if (!want || !*want)
+                return true;
+        lw = strlen(want);
         for (const char *p = model; p && *p; p++)
                 if ((p == model || !isalnum((unsigned char) p[-1])) && strncasecmp(p, want, lw) == 0 &&
                     !isalnum((unsigned char) p[lw]))
@@ -52,7 +53,7 @@ uint64_t quota_used(const Quota *q, const QuotaUsage *u) {
         if (q->resource != QUOTA_GPUS || q->model[0] == 0)
                 return u->amount[q->resource];
         for (size_t k = 0; k < u->n_gpu_models; k++)
-                n += model_matches(u->gpu_models[k], q->model);
+                n += quota_model_matches(u->gpu_models[k], q->model);
         return n;
 }
 

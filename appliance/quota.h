@@ -41,6 +41,10 @@ typedef struct QuotaUsage {
         size_t n_gpu_models;
 } QuotaUsage;
 
+/* Whether `want` occurs in `model` as whole words, case-insensitively ("H100" matches "NVIDIA H100
+ * SXM5 80GB", "A10" does not match "NVIDIA A100"); "" matches every model. */
+bool quota_model_matches(const char *model, const char *want);
+
 /* How much of `q`'s resource `u` uses (for a model quota: the GPUs whose model matches). */
 uint64_t quota_used(const Quota *q, const QuotaUsage *u);
 
