@@ -217,7 +217,7 @@ static void audit_write(Manager *m, AuditEntry *e) {
         }
         (void) sd_journal_send("MESSAGE=Audit %" PRIu64 ": %s %s by uid %" PRIu32 " (%s): %s", e->seq, e->action,
                                e->object, e->uid, e->caller, e->result, "SYSLOG_IDENTIFIER=arkd",
-                               "MESSAGE_ID=9a1c3e2f5b7d4e0aa1b2c3d4e5f60705",
+                               "MESSAGE_ID=" ARK_MESSAGE_AUDIT,
                                "ARK_AUDIT_SEQ=%" PRIu64, e->seq, "ARK_AUDIT_UID=%" PRIu32, e->uid,
                                "ARK_AUDIT_CALLER=%s", e->caller, "ARK_AUDIT_ACTION=%s", e->action,
                                "ARK_AUDIT_OBJECT=%s", e->object, "ARK_AUDIT_ARGUMENTS=%s", e->arguments,
@@ -312,12 +312,67 @@ static int audit_trampoline(sd_bus_message *msg, void *userdata, sd_bus_error *e
                 AuditEntry e = {
                         .usec = now_usec(CLOCK_REALTIME), .uid = (uint32_t) c.uid, .caller = who ?: "unknown",
                         .action = action ?: member, .object = sd_bus_message_get_path(msg),
-                        .arguments = args ?: "[]", .result = r < 0 ? (result ?: "failed") : "ok",
+                        .arguments = args ?: "[]",
+                        .result = r < 0 ? (result ?: "failed") : m->call_pending ?: "ok",
                 };
                 audit_write(m, &e);
         }
+        m->call_pending = mfree(m->call_pending);
         caller_done(&c);
         return r;
+}
+
+int audit_caller(Manager *m, sd_bus_message *msg, uint32_t *ret_uid, char **ret_who) {
+        _cleanup_(caller_done) Caller c = { .uid = (uid_t) -1 };
+        char *who;
+
+        if (caller_get(m, msg, &c, NULL) < 0) {
+                *ret_uid = (uint32_t) -1;
+                who = strdup("unknown");
+        } else {
+                *ret_uid = (uint32_t) c.uid;
+                who = caller_describe(m, &c);
+        }
+        if (!who)
+                return -ENOMEM;
+        *ret_who = who;
+        return 0;
+}
+
+void audit_record_answer(Manager *m, sd_bus_message *msg, uint32_t uid, const char *who, const char *result) {
+        const char *interface = sd_bus_message_get_interface(msg), *member = sd_bus_message_get_member(msg);
+        _cleanup_free_ char *args = NULL, *action = NULL;
+        json_t *j = NULL;
+
+        if (!m->db)
+                return;
+        (void) sd_bus_message_rewind(msg, true);
+        if (bus_message_read_json_all(msg, &j) >= 0) {
+                args = json_dumps(j, JSON_COMPACT);
+                json_decref(j);
+        }
+        (void) sd_bus_message_rewind(msg, true);
+        action = strprintf("%s.%s", interface && strrchr(interface, '.') ? strrchr(interface, '.') + 1 : "",
+                           strempty(member));
+        {
+                AuditEntry e = {
+                        .usec = now_usec(CLOCK_REALTIME), .uid = uid, .caller = who ?: "unknown",
+                        .action = action ?: strempty(member), .object = strempty(sd_bus_message_get_path(msg)),
+                        .arguments = args ?: "[]", .result = result,
+                };
+                audit_write(m, &e);
+        }
+}
+
+void audit_record_internal(Manager *m, const char *action, const char *object, const char *arguments,
+                           const char *result) {
+        AuditEntry e = {
+                .usec = now_usec(CLOCK_REALTIME), .uid = 0, .caller = "arkd", .action = action, .object = object,
+                .arguments = arguments, .result = result,
+        };
+
+        if (m->db)
+                audit_write(m, &e);
 }
 
 int audit_wrap_vtable(const sd_bus_vtable *vtable, const char *interface, sd_bus_vtable **ret) {

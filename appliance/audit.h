@@ -20,7 +20,7 @@ typedef struct AuditEntry {
         uint64_t seq;           /* 1, 2, ... without gaps */
         uint64_t usec;          /* CLOCK_REALTIME */
         uint32_t uid;
-        const char *caller;     /* "admin", "tenant:risk,retail" or "none" */
+        const char *caller;     /* "admin", "tenant:risk,retail", "none", or "arkd" (its own actions) */
         const char *action;     /* "Tenant.SetQuota" */
         const char *object;     /* the object path called */
         const char *arguments;  /* the call's arguments as JSON */
@@ -43,6 +43,16 @@ int audit_foreach(sqlite3 *db, uint64_t after, uint64_t max, AuditFunc cb, void 
 /* Walks the chain. Returns 0 when intact (*ret_rows rows), -EBADMSG at the first broken row
  * (*ret_bad_seq, and a sentence in reason), or another negative errno when the store fails. */
 int audit_verify(sqlite3 *db, uint64_t *ret_rows, uint64_t *ret_bad_seq, char *reason, size_t reason_size);
+
+/* For a call answered later than its handler returned (a CreateInstance that waits for a
+ * reclaim, reclaim.h): who sent it, as rows name callers (taken when the call comes in: the
+ * sender may be gone by the answer), and the row of its answer. While the handler runs,
+ * Manager.call_pending (when set) is the result its own row records instead of "ok". */
+int audit_caller(Manager *m, sd_bus_message *msg, uint32_t *ret_uid, char **ret_who);
+void audit_record_answer(Manager *m, sd_bus_message *msg, uint32_t uid, const char *who, const char *result);
+/* What arkd does on its own (stopping a preemptible instance): uid 0, caller "arkd". */
+void audit_record_internal(Manager *m, const char *action, const char *object, const char *arguments,
+                           const char *result);
 
 /* A copy of `vtable` whose methods are counted and timed (metrics.h) and whose mutating ones (all
  * but List*, Get*, CheckHost and VerifyAuditLog) are recorded. The copy lives as long as the

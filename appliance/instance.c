@@ -27,6 +27,7 @@
 #include "meter.h"
 #include "manager.h"
 #include "passthrough.h"
+#include "reclaim.h"
 #include "readiness.h"
 #include "shared/bus-util.h"
 #include "shared/db.h"
@@ -61,6 +62,8 @@ Instance *instance_free(Instance *i) {
                 return NULL;
         instance_stop_complete(i, ARK_ERROR_INVALID_STATE, "arkd is shutting down");
         meter_close(i);
+        if (i->preempting && i->manager)
+                reclaim_kick(i->manager);
         free(i->name);
         free(i->tenant);
         free(i->type);
@@ -69,6 +72,7 @@ Instance *instance_free(Instance *i) {
         free(i->kernel);
         free(i->initrd);
         free(i->cmdline);
+        free(i->preempted_model);
         free(i->console_log);
         free(i->path);
         free(i->state_reason);
@@ -223,6 +227,10 @@ void instance_set_state(Instance *i, InstanceState state, const char *reason) {
 
         if (i->state == state && (!reason || (i->state_reason && streq(i->state_reason, reason))))
                 return;
+        /* Why a preempted instance stopped stays said until it changes state (the hypervisor's
+         * own report of the stop may come after). */
+        if (i->state == state && i->preempted_gpus > 0 && startswith(strempty(i->state_reason), "preempted"))
+                return;
         if (reason)
                 (void) free_and_strdup(&i->state_reason, reason);
         if (i->state == state) {
@@ -236,6 +244,7 @@ void instance_set_state(Instance *i, InstanceState state, const char *reason) {
         i->state = state;
         instance_emit_state_changed(i);
         meter_sync(i->manager);
+        reclaim_kick(i->manager);
 }
 
 static void instance_stop_timer_disarm(Instance *i) {
@@ -427,8 +436,11 @@ static int validate_params(Manager *m, const InstanceCreateParams *p, sd_bus_err
  * fills `error`: NotReady (the host or the asked-for GPU cannot pass anything through), NotFound
  * (no such device), InUse (it is held by another instance, reserved or quarantined), NoCapacity
  * (not enough GPUs can be given out). */
-static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, char **already, uint64_t memory_bytes,
-                              char ***ret, sd_bus_error *error) {
+/* One try at picking GPUs for p as the inventory stands. *ret_short is set when the refusal is
+ * only that too few GPUs are free (or an exact one is claimed by an instance): the refusal a
+ * reclaim may cure. */
+static int pick_gpus_once(Manager *m, const InstanceCreateParams *p, char **already, uint64_t memory_bytes,
+                          char ***ret, bool *ret_short, sd_bus_error *error) {
         _cleanup_free_ GpuCandidate *c = NULL;
         _cleanup_free_ char *reasons = NULL;
         _cleanup_strv_free_ char **picked = NULL, **together = NULL;
@@ -540,6 +552,8 @@ static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, char **
                                 break;
                 r = sd_bus_error_setf(error, verdict[k] == PASSTHROUGH_HELD ? ARK_ERROR_IN_USE : ARK_ERROR_NOT_READY,
                                       "GPU %s.", c[k].blocker);
+                *ret_short = verdict[k] == PASSTHROUGH_HELD && m->accelerators[k].claimed_by &&
+                             !m->accelerators[k].hold && !m->accelerators[k].conflict;
         } else if (r == -ENOSPC) {
                 StrBuf b = {};
                 unsigned shown = 0;
@@ -578,6 +592,7 @@ static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, char **
                                                  isempty(list) ? "" : " (it has ", strempty(list),
                                                  isempty(list) ? "" : ")");
                 }
+                *ret_short = true;
                 strbuf_printf(&b, "Not enough free GPUs%s%s%s: %u asked for, %zu can be given out",
                               p->gpu_model ? " matching '" : "", strempty(p->gpu_model), p->gpu_model ? "'" : "",
                               req.count, n);
@@ -643,6 +658,120 @@ static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, char **
         return 0;
 }
 
+typedef struct SavedClaim {
+        Accelerator *accelerator;
+        char *claimed_by;
+} SavedClaim;
+
+/* Picks GPUs for p, for tenant `tenant`, under the borrowing rules (borrow.h, reclaim.h): a
+ * request that is not preemptible must leave the other tenants' unused guarantees keepable; when
+ * too few GPUs are free and the tenant asks within its own guarantee, borrowing preemptible
+ * instances of other tenants are picked to be stopped, youngest first, until the request fits.
+ * They go to *ret_victims (NULL-terminated; the caller stops them and tries again); a caller
+ * that cannot wait passes NULL and gets the refusal instead. */
+static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, const char *tenant, char **already,
+                              uint64_t memory_bytes, char ***ret, Instance ***ret_victims, sd_bus_error *error) {
+        _cleanup_(sd_bus_error_free) sd_bus_error first = SD_BUS_ERROR_NULL;
+        _cleanup_strv_free_ char **picked = NULL;
+        _cleanup_free_ Instance **victims = NULL;
+        _cleanup_free_ SavedClaim *saved = NULL;
+        size_t n_victims = 0, n_saved = 0;
+        unsigned want = p->gpus > 0 ? p->gpus : (unsigned) strv_length(p->gpu_addresses);
+        bool is_short = false;
+        int r;
+
+        if (want == 0 && p->gpu_model)
+                want = 1;
+        r = pick_gpus_once(m, p, already, memory_bytes, &picked, &is_short, error);
+        if (r < 0 && is_short && ret_victims && want > 0 && lending_unused_guarantee(m, tenant) >= want) {
+                bool short_again = true;
+
+                sd_bus_error_move(&first, error);
+                while (r < 0 && short_again) {
+                        Instance *v, **nv;
+                        SavedClaim *ns;
+                        int k;
+
+                        v = lending_next_victim(m, tenant, p->gpu_model, p->gpu_addresses, victims, n_victims, &k);
+                        if (k < 0) {
+                                r = k;
+                                break;
+                        }
+                        if (!v)
+                                break;
+                        nv = realloc(victims, sizeof(Instance *) * (n_victims + 2));
+                        ns = realloc(saved, sizeof(SavedClaim) * (n_saved + strv_length(v->gpus) + 1));
+                        if (nv)
+                                victims = nv;
+                        if (ns)
+                                saved = ns;
+                        if (!nv || !ns) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        victims[n_victims++] = v;
+                        victims[n_victims] = NULL;
+                        /* As if it were stopped: its GPUs free for this try. */
+                        for (char **g = v->gpus; g && *g; g++) {
+                                Accelerator *a = manager_find_accelerator(m, *g);
+
+                                if (!a)
+                                        continue;
+                                saved[n_saved++] = (SavedClaim) { a, a->claimed_by };
+                                a->claimed_by = NULL;
+                        }
+                        sd_bus_error_free(error);
+                        short_again = false;
+                        r = pick_gpus_once(m, p, already, memory_bytes, &picked, &short_again, error);
+                }
+                for (size_t k = n_saved; k > 0; k--)
+                        saved[k - 1].accelerator->claimed_by = saved[k - 1].claimed_by;
+
+                if (r >= 0) {
+                        /* Only those whose GPUs the request takes. */
+                        size_t kept = 0;
+
+                        for (size_t k = 0; k < n_victims; k++) {
+                                bool used = false;
+
+                                for (char **g = victims[k]->gpus; g && *g && !used; g++)
+                                        used = strv_contains(picked, *g);
+                                if (used)
+                                        victims[kept++] = victims[k];
+                        }
+                        n_victims = kept;
+                        if (victims)
+                                victims[n_victims] = NULL;
+                        if (!lending_entitled(m, tenant, picked)) {
+                                picked = strv_free(picked);
+                                r = -ENOSPC;
+                        }
+                }
+                if (r < 0 && r != -ENOMEM && (short_again || r == -ENOSPC)) {
+                        sd_bus_error_free(error);
+                        sd_bus_error_move(error, &first);
+                        return -ENOSPC;
+                }
+        }
+        if (r < 0)
+                return r;
+
+        if (!p->preemptible && picked) {
+                r = lending_guarantees_kept(m, tenant, picked, victims, n_victims);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return sd_bus_error_setf(error, ARK_ERROR_NO_CAPACITY,
+                                                 "The free GPUs are guaranteed to other tenants, which do not use "
+                                                 "them now: only a preemptible instance may borrow them "
+                                                 "(--preemptible), and it is stopped when they are needed.");
+        }
+        *ret = TAKE_PTR(picked);
+        if (ret_victims)
+                *ret_victims = n_victims > 0 ? TAKE_PTR(victims) : NULL;
+        return 0;
+}
+
 static int uuid_generate(char ret[static 37]) {
         sd_id128_t id;
         int r;
@@ -667,7 +796,8 @@ static int strdup_opt(char **dst, const char *src) {
         return *dst ? 0 : -ENOMEM;
 }
 
-int instance_create(Manager *m, const InstanceCreateParams *p, Instance **ret, sd_bus_error *error) {
+int instance_create(Manager *m, const InstanceCreateParams *p, Instance ***ret_victims, Instance **ret,
+                    sd_bus_error *error) {
         _cleanup_(instance_freep) Instance *i = NULL;
         _cleanup_transaction_ DbTransaction tx = {};
         _cleanup_free_ char *disks = NULL, *consoles = NULL, *msg = NULL, *base = NULL;
@@ -677,9 +807,12 @@ int instance_create(Manager *m, const InstanceCreateParams *p, Instance **ret, s
         const char *why = NULL;
         uint64_t disk_bytes;
         _cleanup_strv_free_ char **gpus = NULL;
+        _cleanup_free_ Instance **victims = NULL;
         Instance *added;
         int r;
 
+        if (ret_victims)
+                *ret_victims = NULL;
         r = validate_params(m, p, error);
         if (r < 0)
                 return r;
@@ -688,7 +821,7 @@ int instance_create(Manager *m, const InstanceCreateParams *p, Instance **ret, s
                 return r;
         /* Chosen here and claimed below in the same transaction as the record: arkd serves one
          * request at a time, and the claims' primary key refuses a GPU taken twice regardless. */
-        r = instance_pick_gpus(m, p, NULL, p->memory_bytes, &gpus, error);
+        r = instance_pick_gpus(m, p, p->tenant, NULL, p->memory_bytes, &gpus, ret_victims ? &victims : NULL, error);
         if (r < 0)
                 return r;
         disk_bytes = p->disk_bytes;
@@ -726,6 +859,16 @@ int instance_create(Manager *m, const InstanceCreateParams *p, Instance **ret, s
                 return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS,
                                          "A libvirt domain named '%s' already exists and is not managed by Ark "
                                          "(see 'arkctl status' for orphans).", p->name);
+        if (manager_find_instance(m, p->name))
+                return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS, "Instance '%s' already exists.", p->name);
+        /* Everything that could refuse the request has been asked: now the borrowers may be
+         * stopped, and the call made again once they are. */
+        if (victims) {
+                *ret_victims = TAKE_PTR(victims);
+                if (ret)
+                        *ret = NULL;
+                return 0;
+        }
 
         i = calloc(1, sizeof(Instance));
         if (!i)
@@ -747,6 +890,7 @@ int instance_create(Manager *m, const InstanceCreateParams *p, Instance **ret, s
         i->image = TAKE_PTR(base);
         i->gpus = TAKE_PTR(gpus);
         i->uefi = i->gpus != NULL;
+        i->preemptible = p->preemptible;
         r = sd_bus_path_encode(ARK_BUS_PREFIX_INSTANCE, i->name, &i->path);
         if (r < 0)
                 return r;
@@ -927,6 +1071,21 @@ int instance_start(Instance *i, sd_bus_error *error) {
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_STATE,
                                          "Instance '%s' is shutting down; start it once it has stopped.", i->name);
 
+        /* Preempted: it asks for as many GPUs as were taken, of their model. */
+        if (i->preempted_gpus > 0 && !i->gpus) {
+                InstanceCreateParams q = { .gpus = i->preempted_gpus, .gpu_model = i->preempted_model };
+                sd_bus_error e = SD_BUS_ERROR_NULL;
+                unsigned n = i->preempted_gpus;
+
+                r = instance_add_gpus(i, &q, &e);
+                if (r < 0) {
+                        sd_bus_error_setf(error, e.name, "Instance '%s' gave its %u GPU%s back to the tenant guaranteed "
+                                          "them and cannot get %u again now: %s", i->name, n, n == 1 ? "" : "s", n,
+                                          strempty(e.message));
+                        sd_bus_error_free(&e);
+                        return r;
+                }
+        }
         r = instance_get_domain(i, &dom, error);
         if (r < 0)
                 return r;
@@ -1232,7 +1391,12 @@ int instance_add_gpus(Instance *i, const InstanceCreateParams *p, sd_bus_error *
                                          "Instance '%s' boots BIOS (it was created without GPUs) and the system on its "
                                          "disk would not boot under the UEFI firmware GPU VMs need; create a VM with "
                                          "--gpus instead.", i->name);
-        r = instance_pick_gpus(m, p, i->gpus, i->memory_bytes, &picked, error);
+        {
+                InstanceCreateParams q = *p;
+
+                q.preemptible = i->preemptible;
+                r = instance_pick_gpus(m, &q, i->tenant, i->gpus, i->memory_bytes, &picked, NULL, error);
+        }
         if (r < 0)
                 return r;
         r = tenant_admit(manager_find_tenant(m, i->tenant), 0, 0, 0, 0, picked, error);
@@ -1253,6 +1417,8 @@ int instance_add_gpus(Instance *i, const InstanceCreateParams *p, sd_bus_error *
                 r = store_claim_insert(m->db, *g, i->id, now_usec(CLOCK_REALTIME));
         if (r >= 0 && !i->uefi)
                 r = store_instance_set_firmware(m->db, i, true);
+        if (r >= 0 && i->preempted_gpus > 0)
+                r = store_instance_set_preempted(m->db, i, 0, NULL); /* it has GPUs again */
         if (r == -EEXIST)
                 return sd_bus_error_setf(error, ARK_ERROR_IN_USE, "A GPU asked for is claimed already.");
         if (r < 0)
@@ -1272,13 +1438,22 @@ int instance_add_gpus(Instance *i, const InstanceCreateParams *p, sd_bus_error *
                 accelerator_set_claim(m, *g, i->name);
                 log_info("Added GPU %s to instance '%s'.", *g, i->name);
         }
+        if (i->preempted_gpus > 0) {
+                i->preempted_gpus = 0;
+                i->preempted_model = mfree(i->preempted_model);
+                (void) sd_bus_emit_properties_changed(m->bus, i->path, ARK_BUS_IFACE_INSTANCE, "PreemptedGPUs", NULL);
+        }
         return 0;
 }
 
-int instance_remove_gpus(Instance *i, char **addresses, sd_bus_error *error) {
+/* Releases the GPUs at `addresses` (NULL: all). For a preemption, records how many were taken
+ * (and their model when they share one) in the same transaction, for the next start. */
+static int instance_drop_gpus(Instance *i, char **addresses, bool preempted, sd_bus_error *error) {
         _cleanup_transaction_ DbTransaction tx = {};
         _cleanup_strv_free_ char **keep = NULL, **gone = NULL;
+        _cleanup_free_ char *model = NULL;
         Manager *m = i->manager;
+        unsigned n_preempted = 0;
         int r;
 
         r = hypervisor_require(m, error);
@@ -1301,16 +1476,43 @@ int instance_remove_gpus(Instance *i, char **addresses, sd_bus_error *error) {
         }
         if (!gone)
                 return 0; /* it has none: as asked */
+        if (preempted) {
+                /* One model for every GPU taken (now and before), or none: mixed. */
+                const char *common = i->preempted_gpus > 0 ? i->preempted_model : NULL;
+                bool mixed = i->preempted_gpus > 0 && !i->preempted_model;
+
+                for (char **g = gone; *g; g++) {
+                        Accelerator *a = manager_find_accelerator(m, *g);
+
+                        if (!a || !a->model)
+                                mixed = true;
+                        else if (!common)
+                                common = a->model;
+                        else if (!streq(common, a->model))
+                                mixed = true;
+                }
+                if (!mixed && common && !(model = strdup(common)))
+                        return -ENOMEM;
+                n_preempted = i->preempted_gpus + (unsigned) strv_length(gone);
+        }
 
         r = db_transaction_begin(m->db, &tx);
         for (char **g = gone; r >= 0 && *g; g++)
                 r = store_claim_delete(m->db, *g);
+        if (r >= 0 && preempted)
+                r = store_instance_set_preempted(m->db, i, n_preempted, model);
         if (r < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to release the GPUs of '%s': %s.",
                                          i->name, db_errmsg(m->db));
         r = instance_switch_gpus(i, &tx, &keep, error);
         if (r < 0)
                 return r;
+        if (preempted) {
+                i->preempted_gpus = n_preempted;
+                free(i->preempted_model);
+                i->preempted_model = TAKE_PTR(model);
+                (void) sd_bus_emit_properties_changed(m->bus, i->path, ARK_BUS_IFACE_INSTANCE, "PreemptedGPUs", NULL);
+        }
         for (char **g = gone; *g; g++) {
                 Accelerator *a = manager_find_accelerator(m, *g);
 
@@ -1324,5 +1526,19 @@ int instance_remove_gpus(Instance *i, char **addresses, sd_bus_error *error) {
                                 (void) vfio_release(m->config.sysfs_root, functions[f]);
                 }
         }
+        return 0;
+}
+
+int instance_remove_gpus(Instance *i, char **addresses, sd_bus_error *error) {
+        return instance_drop_gpus(i, addresses, false, error);
+}
+
+int instance_preempt_release(Instance *i, const char *reason, sd_bus_error *error) {
+        int r;
+
+        r = instance_drop_gpus(i, NULL, true, error);
+        if (r < 0)
+                return r;
+        instance_set_state(i, i->state, reason);
         return 0;
 }

@@ -45,6 +45,10 @@ struct Instance {
         uint64_t created_usec;
         char **gpus;                /* PCI addresses of the GPUs it claims (from the store's claims),
                                      * sorted; NULL = none */
+        bool preemptible;           /* may borrow other tenants' guaranteed GPUs (borrow.h); fixed
+                                     * at creation */
+        unsigned preempted_gpus;    /* GPUs taken from it by a reclaim, asked for again at start */
+        char *preempted_model;      /* their model, NULL = mixed or none */
 
         /* runtime */
         char *path;
@@ -54,6 +58,7 @@ struct Instance {
         size_t n_pending_stops;
         sd_event_source *stop_timer;    /* forces off when a graceful stop takes too long */
         int64_t usage_interval;         /* row of its open usage interval, 0 = none (meter.h) */
+        bool preempting;                /* being stopped to give its GPUs back (reclaim.h) */
 
         LIST_FIELDS(Instance, instances);
 };
@@ -70,6 +75,7 @@ typedef struct InstanceCreateParams {
         uint32_t gpus;              /* whole GPUs wanted (any free ones, of gpu_model if set) */
         const char *gpu_model;      /* case-insensitive part of the model name ("H100") */
         char **gpu_addresses;       /* exact devices (owned by the caller) */
+        bool preemptible;           /* may borrow GPUs other tenants are guaranteed */
 } InstanceCreateParams;
 
 Instance *instance_free(Instance *i);
@@ -80,7 +86,11 @@ int instance_compare(const Instance *a, const Instance *b);
 Instance *manager_find_instance_by_uuid(Manager *m, const char *uuid);
 
 /* All of these fill `error` with a named Ark error and a sentence on failure, and return <0. */
-int instance_create(Manager *m, const InstanceCreateParams *p, Instance **ret, sd_bus_error *error);
+/* When ret_victims is non-NULL and the GPUs asked for are lent to preemptible instances the
+ * tenant may reclaim (reclaim.h), nothing is created: *ret_victims (NULL-terminated, freed by the
+ * caller) lists the instances to stop first, and *ret is NULL. */
+int instance_create(Manager *m, const InstanceCreateParams *p, Instance ***ret_victims, Instance **ret,
+                    sd_bus_error *error);
 int instance_start(Instance *i, sd_bus_error *error);
 /* Graceful stop with force-off after timeout_sec (0 = configured default). When `reply_to` is
  * non-NULL the method call is answered once the instance has stopped (returns 1 = pending). */
@@ -93,6 +103,9 @@ int instance_get_xml(Instance *i, char **ret, sd_bus_error *error);
  * change together or not at all. */
 int instance_add_gpus(Instance *i, const InstanceCreateParams *p, sd_bus_error *error);
 int instance_remove_gpus(Instance *i, char **addresses, sd_bus_error *error);
+/* A stopped instance preempted for a reclaim: releases all its GPUs, remembers how many (and
+ * their model) for its next start, and says why in its state reason. */
+int instance_preempt_release(Instance *i, const char *reason, sd_bus_error *error);
 
 /* Builds the domain XML from the stored spec. */
 int instance_build_xml(Instance *i, char **ret);

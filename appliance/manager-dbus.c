@@ -13,6 +13,7 @@
 #include "meter.h"
 #include "shared/db.h"
 #include "manager.h"
+#include "reclaim.h"
 #include "readiness.h"
 #include "shared/bus-util.h"
 
@@ -313,6 +314,7 @@ static int read_spec_entry(sd_bus_message *msg, const char *key, InstanceCreateP
                 { "GPUs", "u", offsetof(InstanceCreateParams, gpus) },
                 { "GPUModel", "s", offsetof(InstanceCreateParams, gpu_model) },
                 { "GPUAddresses", "as", offsetof(InstanceCreateParams, gpu_addresses) },
+                { "Preemptible", "b", offsetof(InstanceCreateParams, preemptible) },
         };
         const char *contents;
         char type;
@@ -361,9 +363,7 @@ static void instance_create_params_done(InstanceCreateParams *p) {
         p->gpu_addresses = strv_free(p->gpu_addresses);
 }
 
-static int method_create_instance(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        _cleanup_(instance_create_params_done) InstanceCreateParams p = {};
-        Instance *i;
+static int read_create_spec(sd_bus_message *msg, InstanceCreateParams *p, sd_bus_error *error) {
         int r;
 
         r = sd_bus_message_enter_container(msg, 'a', "{sv}");
@@ -375,7 +375,7 @@ static int method_create_instance(sd_bus_message *msg, void *userdata, sd_bus_er
                 r = sd_bus_message_read(msg, "s", &key);
                 if (r < 0)
                         return r;
-                r = read_spec_entry(msg, key, &p, error);
+                r = read_spec_entry(msg, key, p, error);
                 if (r < 0)
                         return r;
                 r = sd_bus_message_exit_container(msg);
@@ -384,7 +384,34 @@ static int method_create_instance(sd_bus_message *msg, void *userdata, sd_bus_er
         }
         if (r < 0)
                 return r;
-        r = sd_bus_message_exit_container(msg);
+        return sd_bus_message_exit_container(msg);
+}
+
+/* After a reclaim: the same call again, now that the borrowers' GPUs are free. It does not
+ * reclaim a second time: what is still missing then is refused. */
+static int create_instance_continue(Manager *m, sd_bus_message *msg, sd_bus_error *error) {
+        _cleanup_(instance_create_params_done) InstanceCreateParams p = {};
+        Instance *i;
+        int r;
+
+        r = sd_bus_message_rewind(msg, true);
+        if (r >= 0)
+                r = read_create_spec(msg, &p, error);
+        if (r < 0)
+                return r;
+        r = instance_create(m, &p, NULL, &i, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, "o", i->path);
+}
+
+static int method_create_instance(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(instance_create_params_done) InstanceCreateParams p = {};
+        _cleanup_free_ Instance **victims = NULL;
+        Instance *i;
+        int r;
+
+        r = read_create_spec(msg, &p, error);
         if (r < 0)
                 return r;
 
@@ -402,9 +429,17 @@ static int method_create_instance(sd_bus_message *msg, void *userdata, sd_bus_er
                                                  "member of it.",
                                                  (unsigned) c.uid, strempty(p.tenant));
         }
-        r = instance_create(userdata, &p, &i, error);
+        r = instance_create(userdata, &p, &victims, &i, error);
         if (r < 0)
                 return r;
+        if (victims) {
+                size_t n = 0;
+
+                while (victims[n])
+                        n++;
+                r = reclaim_start(userdata, msg, create_instance_continue, p.tenant, p.name, victims, n, error);
+                return r < 0 ? r : 1; /* answered once the borrowers are down */
+        }
         return sd_bus_reply_method_return(msg, "o", i->path);
 }
 

@@ -17,6 +17,7 @@
 #include "basic/time-util.h"
 #include "hypervisor.h"
 #include "manager.h"
+#include "reclaim.h"
 #include "meter.h"
 #include "metrics.h"
 #include "passthrough.h"
@@ -128,6 +129,8 @@ void manager_conflict_add(Manager *m, const char *device, const char *format, ..
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        reclaim_abort_all(m);
+        m->call_pending = mfree(m->call_pending);
         hypervisor_stop(m);
         metrics_free(m);
         m->meter_timer = sd_event_source_disable_unref(m->meter_timer);

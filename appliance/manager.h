@@ -15,6 +15,7 @@
 #include "tenant.h"
 
 typedef struct Hypervisor Hypervisor;
+typedef struct Reclaim Reclaim;
 
 /* A claim arkd cannot honour or a GPU handed out where the store does not say so: reported (log,
  * Conflicts property, arkctl status), never resolved behind the admin's back. */
@@ -55,6 +56,9 @@ struct Manager {
         sd_event_source *watchdog;
         struct Metrics *metrics;        /* NULL = no metrics endpoint */
         sd_event_source *meter_timer;   /* usage heartbeat (meter.h) */
+        struct Reclaim *reclaims;       /* calls waiting for preemptible instances to stop (reclaim.h) */
+        sd_event_source *reclaim_defer;
+        char *call_pending;             /* set by a handler whose call is answered later (audit.h) */
 };
 
 int manager_new(const ArkConfig *config, Manager **ret);

@@ -121,6 +121,17 @@ static const DbMigration migrations[] = {
                 "  gpu_models TEXT NOT NULL);"
                 "CREATE INDEX usage_intervals_tenant ON usage_intervals (tenant, start_usec);",
         },
+        {
+                "preemptible instances",
+                /* A preemptible instance may run on GPUs another tenant is guaranteed and is stopped
+                 * when they are reclaimed; preempted_gpus GPUs (of preempted_model, NULL = mixed)
+                 * were taken from it then, and it asks for them again when it starts. */
+                "ALTER TABLE instances ADD COLUMN preemptible INTEGER NOT NULL DEFAULT 0 "
+                "CHECK (preemptible IN (0, 1));"
+                "ALTER TABLE instances ADD COLUMN preempted_gpus INTEGER NOT NULL DEFAULT 0 "
+                "CHECK (preempted_gpus >= 0);"
+                "ALTER TABLE instances ADD COLUMN preempted_model TEXT;",
+        },
 };
 
 int store_schema_latest(void) {
@@ -242,8 +253,8 @@ int store_instance_insert(sqlite3 *db, Instance *i) {
         r = db_prepare(db,
                        "INSERT INTO instances (uuid, name, tenant_id, type, vcpus, memory_bytes, disk_path,"
                        " disk_bytes, disk_owned, image, kernel, initrd, cmdline, console_log, desired_state,"
-                       " created_usec, firmware)"
-                       " SELECT ?, ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM tenants WHERE name = ?",
+                       " created_usec, firmware, preemptible)"
+                       " SELECT ?, ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM tenants WHERE name = ?",
                        &st);
         if (r < 0)
                 return r;
@@ -263,7 +274,8 @@ int store_instance_insert(sqlite3 *db, Instance *i) {
         sqlite3_bind_text(st, 14, i->desired_running ? "running" : "stopped", -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 15, (sqlite3_int64) i->created_usec);
         sqlite3_bind_text(st, 16, i->uefi ? "uefi" : "bios", -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 17, i->tenant, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 17, i->preemptible);
+        sqlite3_bind_text(st, 18, i->tenant, -1, SQLITE_TRANSIENT);
         r = step_done(st);
         if (r < 0)
                 return r;
@@ -309,7 +321,8 @@ int store_instance_load_all(sqlite3 *db, Manager *m) {
         r = db_prepare(db,
                        "SELECT i.id, i.uuid, i.name, t.name, i.type, i.vcpus, i.memory_bytes, i.disk_path,"
                        " i.disk_bytes, i.disk_owned, i.image, i.kernel, i.initrd, i.cmdline, i.console_log,"
-                       " i.desired_state, i.created_usec, i.firmware"
+                       " i.desired_state, i.created_usec, i.firmware, i.preemptible, i.preempted_gpus,"
+                       " i.preempted_model"
                        " FROM instances i JOIN tenants t ON t.id = i.tenant_id ORDER BY i.name DESC",
                        &st);
         if (r < 0)
@@ -331,7 +344,7 @@ int store_instance_load_all(sqlite3 *db, Manager *m) {
                     column_strdup(st, 4, &i->type) < 0 || column_strdup(st, 7, &i->disk_path) < 0 ||
                     column_strdup(st, 10, &i->image) < 0 || column_strdup(st, 11, &i->kernel) < 0 ||
                     column_strdup(st, 12, &i->initrd) < 0 || column_strdup(st, 13, &i->cmdline) < 0 ||
-                    column_strdup(st, 14, &i->console_log) < 0)
+                    column_strdup(st, 14, &i->console_log) < 0 || column_strdup(st, 20, &i->preempted_model) < 0)
                         return -ENOMEM;
                 if (!i->name || !i->tenant || !i->type)
                         return -EBADMSG;
@@ -342,6 +355,8 @@ int store_instance_load_all(sqlite3 *db, Manager *m) {
                 i->desired_running = desired && streq(desired, "running");
                 i->created_usec = (uint64_t) sqlite3_column_int64(st, 16);
                 i->uefi = sqlite3_column_text(st, 17) && streq((const char *) sqlite3_column_text(st, 17), "uefi");
+                i->preemptible = sqlite3_column_int(st, 18) != 0;
+                i->preempted_gpus = (unsigned) sqlite3_column_int64(st, 19);
                 r = sd_bus_path_encode(ARK_BUS_PREFIX_INSTANCE, i->name, &i->path);
                 if (r < 0)
                         return r;
@@ -507,6 +522,22 @@ int store_instance_set_firmware(sqlite3 *db, const Instance *i, bool uefi) {
                 return r;
         sqlite3_bind_text(st, 1, uefi ? "uefi" : "bios", -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, i->id);
+        r = step_done(st);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(db) > 0 ? 0 : -ENOENT;
+}
+
+int store_instance_set_preempted(sqlite3 *db, const Instance *i, unsigned gpus, const char *model) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = db_prepare(db, "UPDATE instances SET preempted_gpus = ?, preempted_model = ? WHERE id = ?", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, gpus);
+        bind_text_or_null(st, 2, gpus > 0 ? model : NULL);
+        sqlite3_bind_int64(st, 3, i->id);
         r = step_done(st);
         if (r < 0)
                 return r;

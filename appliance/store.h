@@ -35,6 +35,8 @@ int store_instance_insert(sqlite3 *db, Instance *i);
 int store_instance_delete(sqlite3 *db, const Instance *i);
 int store_instance_set_desired(sqlite3 *db, const Instance *i, bool running);
 int store_instance_set_firmware(sqlite3 *db, const Instance *i, bool uefi);
+/* Records the GPUs a reclaim took from the instance (0: none, it has them again). */
+int store_instance_set_preempted(sqlite3 *db, const Instance *i, unsigned gpus, const char *model);
 int store_instance_load_all(sqlite3 *db, Manager *m);
 
 /* Claims: which instance holds which accelerator, by PCI address. -EEXIST when the address is

@@ -32,6 +32,7 @@ const char *arg_kernel = NULL;
 const char *arg_initrd = NULL;
 const char *arg_cmdline = NULL;
 bool arg_start = false;
+bool arg_preemptible = false;
 bool arg_xml = false;
 bool arg_force = false;
 uint32_t arg_timeout = 0;
@@ -71,7 +72,7 @@ static const Verb verbs[] = {
         { "tenant", "quota", "set|show TENANT [RESOURCE[:MODEL]=[GUARANTEE..]LIMIT]...", 2, 64, 0, verb_tenant_quota },
         { "vm", "create", "NAME", 1, 1,
           OPT_TENANT | OPT_VCPUS | OPT_MEMORY | OPT_DISK | OPT_IMAGE | OPT_KERNEL | OPT_INITRD |
-                  OPT_CMDLINE | OPT_START | OPT_GPUS | OPT_GPU_MODEL | OPT_GPU,
+                  OPT_CMDLINE | OPT_START | OPT_GPUS | OPT_GPU_MODEL | OPT_GPU | OPT_PREEMPTIBLE,
           verb_vm_create },
         { "vm", "list", NULL, 0, 0, OPT_TENANT, verb_vm_list },
         { "vm", "show", "NAME", 1, 1, OPT_XML, verb_vm_show },
@@ -112,6 +113,7 @@ enum {
         ARG_GROUP,
         ARG_FROM,
         ARG_TO,
+        ARG_PREEMPTIBLE,
 };
 
 static const struct option options[] = {
@@ -142,6 +144,7 @@ static const struct option options[] = {
         { "group", required_argument, NULL, ARG_GROUP },
         { "from", required_argument, NULL, ARG_FROM },
         { "to", required_argument, NULL, ARG_TO },
+        { "preemptible", no_argument, NULL, ARG_PREEMPTIBLE },
         {}
 };
 
@@ -160,6 +163,7 @@ static const struct {
         { OPT_GPU_MODEL, "--gpu-model" },     { OPT_GPU, "--gpu" },
         { OPT_REASON, "--reason" },           { OPT_ALL, "--all" },
         { OPT_MEMBER, "--user/--group" },     { OPT_FROM_TO, "--from/--to" },
+        { OPT_PREEMPTIBLE, "--preemptible" },
 };
 
 /* "now", "@SECONDS" (since the epoch), "YYYY-MM-DD[ HH:MM[:SS]]" or "...T..." in UTC, or
@@ -290,7 +294,7 @@ static void help(void) {
                "  vm create NAME --tenant TENANT --vcpus N --memory SIZE [--disk SIZE]\n"
                "            [--image PATH|NAME] [--kernel PATH [--initrd PATH]\n"
                "            [--cmdline TEXT]] [--gpus N] [--gpu-model MODEL]\n"
-               "            [--gpu ADDRESS]... [--start]\n"
+               "            [--gpu ADDRESS]... [--preemptible] [--start]\n"
                "  vm list [--tenant TENANT]\n"
                "  vm show NAME [--xml]\n"
                "  vm start NAME\n"
@@ -499,6 +503,10 @@ static int parse_argv(int argc, char *argv[], const Verb **ret_verb, char ***ret
                 case ARG_START:
                         arg_start = true;
                         arg_given |= OPT_START;
+                        break;
+                case ARG_PREEMPTIBLE:
+                        arg_preemptible = true;
+                        arg_given |= OPT_PREEMPTIBLE;
                         break;
                 case ARG_XML:
                         arg_xml = true;

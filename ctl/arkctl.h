@@ -47,6 +47,7 @@ typedef enum VerbOption {
         OPT_ALL = 1 << 17,
         OPT_MEMBER = 1 << 18,
         OPT_FROM_TO = 1 << 19,
+        OPT_PREEMPTIBLE = 1 << 20,
 } VerbOption;
 
 extern OutputMode arg_output;
@@ -63,6 +64,7 @@ extern const char *arg_kernel;
 extern const char *arg_initrd;
 extern const char *arg_cmdline;
 extern bool arg_start;
+extern bool arg_preemptible;
 extern bool arg_xml;
 extern bool arg_force;
 extern uint32_t arg_timeout;

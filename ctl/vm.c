@@ -39,6 +39,8 @@ static const FieldMap instance_fields[] = {
         { "ConsoleLog", "console_log" },
         { "CreatedAt", "created_at" },
         { "GPUs", "gpus" },
+        { "Preemptible", "preemptible" },
+        { "PreemptedGPUs", "preempted_gpus" },
         {},
 };
 
@@ -90,6 +92,15 @@ static int print_instance(json_t *props) {
                         strbuf_printf(&b, "%s%s", k > 0 ? ", " : "", strempty(json_string_value(g)));
                 gpu_list = strbuf_steal(&b);
                 table_add_row(t, "GPUs", isempty(gpu_list) ? "none" : gpu_list);
+        }
+        if (props_bool(props, "Preemptible")) {
+                _cleanup_free_ char *p = NULL;
+                uint64_t n = props_u64(props, "PreemptedGPUs");
+
+                if (n > 0)
+                        p = strprintf("yes (%" PRIu64 " GPU%s taken back, asked for again at start)", n,
+                                      n == 1 ? "" : "s");
+                table_add_row(t, "Preemptible", p ?: "yes");
         }
         table_add_row(t, "Image", strdash(props_string(props, "Image")));
         if (!isempty(props_string(props, "Kernel"))) {
@@ -246,6 +257,8 @@ int verb_vm_create(char **args) {
                 if (r >= 0)
                         r = sd_bus_message_close_container(m);
         }
+        if (r >= 0 && arg_preemptible)
+                r = sd_bus_message_append(m, "{sv}", "Preemptible", "b", 1);
         if (r >= 0 && arg_start)
                 r = sd_bus_message_append(m, "{sv}", "Start", "b", 1);
         if (r >= 0)

@@ -225,6 +225,17 @@ static int compare_strings(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
+char *strv_join(char *const *l, const char *sep) {
+        StrBuf b = {};
+
+        for (char *const *s = l; s && *s; s++) {
+                if (s != l)
+                        strbuf_append(&b, sep);
+                strbuf_append(&b, *s);
+        }
+        return strbuf_steal(&b);
+}
+
 char **strv_sort(char **l) {
         if (l)
                 qsort(l, strv_length(l), sizeof(char *), compare_strings);

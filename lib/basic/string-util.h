@@ -48,6 +48,8 @@ size_t strv_length(char *const *l);
 int strv_push(char ***l, char *value); /* takes ownership of value on success */
 int strv_extend(char ***l, const char *value);
 bool strv_contains(char *const *l, const char *s);
+/* The strings joined with sep between them ("" for none); NULL after OOM. */
+char *strv_join(char *const *l, const char *sep);
 /* Sorts l in place with strcmp(); returns l. */
 char **strv_sort(char **l);
 /* *dst = a copy of src (NULL stays NULL). Returns 0 or -ENOMEM (then *dst is unchanged). */

@@ -915,9 +915,148 @@ static void test_quota_limit(void **state) {
         assert_arkctl(&H, 2, "'lots' is not a whole number", "tenant", "quota", "set", "risk", "gpus=lots");
         /* ml has a quota of its own; risk's does not hold it back. */
         assert_arkctl(&H, 0, NULL, "vm", "create", "m", "--tenant", "ml", "--vcpus", "1", "--memory", "1G", "--gpus", "3");
-        /* Removing the limit lets risk grow again. */
+        /* Removing the limit lets risk grow again, but not into what ml is guaranteed and does
+         * not use (3 of its 6, and 3 GPUs are free): only a preemptible instance may borrow that. */
         assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "risk", "gpus=none", "gpus:H100=none", "memory=none");
-        assert_arkctl(&H, 0, NULL, "vm", "create", "c", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpus", "1");
+        assert_arkctl(&H, 1, "The free GPUs are guaranteed to other tenants", "vm", "create", "c", "--tenant", "risk",
+                      "--vcpus", "1", "--memory", "1G", "--gpus", "1");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "c", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpus", "1",
+                      "--preemptible");
+}
+
+static json_t *vm_show(const char *name) {
+        json_t *j = harness_arkctl_json(&H, "vm", "show", name, NULL);
+        assert_non_null(j);
+        return j;
+}
+
+static void assert_vm(const char *name, const char *state, size_t n_gpus, const char *reason_part) {
+        json_t *j = vm_show(name);
+
+        if (!streq(jstr(j, "state"), state) || json_array_size(json_object_get(j, "gpus")) != n_gpus ||
+            (reason_part && !strstr(jstr(j, "state_reason"), reason_part)))
+                fail_msg("VM %s: state %s (%s), %zu GPUs; expected %s, %zu GPUs%s%s", name, jstr(j, "state"),
+                         jstr(j, "state_reason"), json_array_size(json_object_get(j, "gpus")), state, n_gpus,
+                         reason_part ? ", reason with " : "", strempty(reason_part));
+        json_decref(j);
+}
+
+static void create_gpu_vm(const char *name, const char *tenant, const char *gpus, bool preemptible) {
+        assert_arkctl(&H, 0, NULL, "vm", "create", name, "--tenant", tenant, "--vcpus", "1", "--memory", "1G", "--gpus",
+                      gpus, "--start", preemptible ? "--preemptible" : NULL, NULL);
+}
+
+/* Borrowing and reclaim: research is guaranteed 4 of the 8 GPUs and idle; risk takes 4 for good,
+ * retail borrows research's 4 with preemptible VMs; research asks for its GPUs back, 2 and then
+ * 2, and gets them from the youngest borrowers first; nothing non-preemptible is ever stopped,
+ * and the audit log says why each borrower stopped. */
+static void test_preemption(void **state) {
+        json_t *rows, *r;
+        size_t k, preempt_rows = 0;
+        const char *order[4];
+
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "research");
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "retail");
+        assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "research", "gpus=4..8");
+
+        create_gpu_vm("risk-big", "risk", "4", false);
+        /* The 4 GPUs left are research's: not for anything that cannot give them back. */
+        assert_arkctl(&H, 1, "The free GPUs are guaranteed to other tenants", "vm", "create", "risk-more", "--tenant",
+                      "risk", "--vcpus", "1", "--memory", "1G", "--gpus", "1");
+        assert_arkctl(&H, 1, "only a preemptible instance may borrow them", "vm", "create", "retail-x", "--tenant",
+                      "retail", "--vcpus", "1", "--memory", "1G", "--gpus", "1");
+        create_gpu_vm("p1", "retail", "1", true);
+        create_gpu_vm("p2", "retail", "1", true);
+        create_gpu_vm("p3", "retail", "1", true);
+        create_gpu_vm("p4", "retail", "1", true);
+        assert_arkctl(&H, 0, "Preemptible", "vm", "show", "p1");
+        /* The host is full; retail, with no guarantee, cannot take more. */
+        assert_arkctl(&H, 1, "Not enough free GPUs", "vm", "create", "p5", "--tenant", "retail", "--vcpus", "1",
+                      "--memory", "1G", "--gpus", "1", "--preemptible");
+
+        /* research asks for 2: the two youngest borrowers stop. */
+        create_gpu_vm("r1", "research", "2", false);
+        assert_vm("r1", "running", 2, NULL);
+        assert_vm("p4", "stopped", 0, "preempted");
+        assert_vm("p3", "stopped", 0, "tenant 'research'");
+        assert_vm("p2", "running", 1, NULL);
+        assert_vm("p1", "running", 1, NULL);
+        assert_vm("risk-big", "running", 4, NULL);
+        assert_int_equal(count_claimed(), 8);
+        {
+                json_t *j = vm_show("p4");
+                assert_int_equal(json_integer_value(json_object_get(j, "preempted_gpus")), 1);
+                assert_true(json_is_true(json_object_get(j, "preemptible")));
+                assert_string_equal(jstr(j, "desired_state"), "stopped");
+                json_decref(j);
+        }
+
+        /* ... and for 2 more, in two VMs of one GPU: the next youngest, one each. */
+        create_gpu_vm("r2", "research", "1", false);
+        assert_vm("p2", "stopped", 0, "preempted");
+        assert_vm("p1", "running", 1, NULL);
+        create_gpu_vm("r3", "research", "1", true);
+        assert_vm("p1", "stopped", 0, "preempted");
+        assert_vm("r2", "running", 1, NULL);
+        assert_vm("r3", "running", 1, NULL);
+
+        /* Beyond its guarantee research is like anyone else: nothing left to reclaim, and
+         * risk's VM, not preemptible, is never touched. */
+        assert_arkctl(&H, 1, "Not enough free GPUs", "vm", "create", "r4", "--tenant", "research", "--vcpus", "1",
+                      "--memory", "1G", "--gpus", "1");
+        assert_vm("risk-big", "running", 4, NULL);
+
+        /* The audit log: who was stopped, in which order, and why. */
+        rows = harness_arkctl_json(&H, "audit", "list", NULL);
+        assert_non_null(rows);
+        json_array_foreach(rows, k, r) {
+                if (!streq(jstr(r, "action"), "Instance.Preempt"))
+                        continue;
+                assert_true(preempt_rows < 4);
+                assert_string_equal(jstr(r, "caller"), "arkd");
+                assert_non_null(strstr(jstr(r, "result"), "back to tenant 'research', which is guaranteed them"));
+                order[preempt_rows++] = strrchr(jstr(r, "object"), '/') + 1;
+        }
+        assert_int_equal(preempt_rows, 4);
+        assert_string_equal(order[0], "p4");
+        assert_string_equal(order[1], "p3");
+        assert_string_equal(order[2], "p2");
+        assert_string_equal(order[3], "p1");
+        {
+                bool pending = false, answered = false;
+
+                json_array_foreach(rows, k, r) {
+                        if (!streq(jstr(r, "action"), "Manager.CreateInstance") ||
+                            !strstr(jstr(r, "arguments"), "\"Name\":\"r1\""))
+                                continue;
+                        if (strstr(jstr(r, "result"), "pending: stopping 2 preemptible instances ([\"p4\",\"p3\"])"))
+                                pending = true;
+                        else if (pending && streq(jstr(r, "result"), "ok"))
+                                answered = true;
+                }
+                assert_true(pending);
+                assert_true(answered);
+        }
+        json_decref(rows);
+        assert_arkctl(&H, 0, "intact", "audit", "verify");
+
+        /* A preempted VM asks for its GPU again when started: none free now, then one. */
+        assert_arkctl(&H, 1, "gave its 1 GPU back to the tenant guaranteed them and cannot get 1 again now", "vm",
+                      "start", "p1");
+        assert_vm("p1", "stopped", 0, NULL);
+        assert_arkctl(&H, 0, NULL, "vm", "stop", "r3", "--force");
+        assert_arkctl(&H, 0, NULL, "vm", "delete", "r3");
+        /* Survives a restart. */
+        assert_int_equal(harness_stop_arkd(&H, SIGKILL), 128 + SIGKILL);
+        assert_int_equal(harness_start_arkd(&H, NULL), 0);
+        assert_arkctl(&H, 0, "1 GPU taken back", "vm", "show", "p1");
+        assert_arkctl(&H, 0, NULL, "vm", "start", "p1");
+        assert_vm("p1", "running", 1, NULL);
+        {
+                json_t *j = vm_show("p1");
+                assert_int_equal(json_integer_value(json_object_get(j, "preempted_gpus")), 0);
+                json_decref(j);
+        }
 }
 
 /* Fifty creates at once against a quota of four GPUs on a host of eight: exactly four win, the
@@ -1108,6 +1247,7 @@ int main(void) {
                 cmocka_unit_test_prestate_setup_teardown(test_holds, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_quota_limit, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_quota_race, setup_host, teardown_host, "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_preemption, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_config_and_vfio, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_gpu_add_remove, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_conflicts_from_domains, setup_host, teardown_host,

@@ -23,6 +23,7 @@
 #include "basic/dirent-util.h"
 #include "basic/fileio.h"
 #include "basic/list.h"
+#include "basic/log.h"
 #include "basic/macro.h"
 #include "basic/parse-util.h"
 #include "basic/spawn-util.h"
@@ -392,6 +393,13 @@ static void test_strv(void **state) {
         assert_true(strv_contains(l, "ops"));
         assert_false(strv_contains(l, "op"));
         assert_false(strv_contains(l, "OPS"));
+        {
+                _cleanup_free_ char *all = strv_join(l, ","), *none = strv_join(NULL, ","),
+                                    *one = strv_join((char *[]) { (char *) "a", NULL }, ", ");
+                assert_string_equal(all, "risk,ops,lab-2");
+                assert_string_equal(none, "");
+                assert_string_equal(one, "a");
+        }
 }
 
 static void test_string_misc(void **state) {
@@ -695,6 +703,22 @@ static void test_list_insert_sorted(void **state) {
         assert_list(head, (int[]) { 10, 10, 30, 50, 50, 90 }, (int[]) { 1, 5, 4, 0, 3, 2 }, 6);
 }
 
+/* The journal's message ids name one kind of event each (the audit record once shared the claim
+ * conflict's id). */
+static void test_message_ids(void **state) {
+        static const char *const ids[] = {
+                ARK_MESSAGE_STARTED,        ARK_MESSAGE_INSTANCE_STATE, ARK_MESSAGE_ORPHAN_DOMAIN,
+                ARK_MESSAGE_HV_CONNECTION,  ARK_MESSAGE_CLAIM_CONFLICT, ARK_MESSAGE_AUDIT,
+                ARK_MESSAGE_PREEMPT,
+        };
+
+        for (size_t a = 0; a < ELEMENTSOF(ids); a++) {
+                assert_int_equal(strlen(ids[a]), 32);
+                for (size_t b = a + 1; b < ELEMENTSOF(ids); b++)
+                        assert_string_not_equal(ids[a], ids[b]);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_size),
@@ -714,6 +738,7 @@ int main(void) {
                 cmocka_unit_test(test_read_full_file),
                 cmocka_unit_test(test_spawn_wait),
                 cmocka_unit_test(test_list_insert_sorted),
+                cmocka_unit_test(test_message_ids),
         };
 
         return cmocka_run_group_tests(tests, tmp_root_setup, tmp_root_teardown);

@@ -925,7 +925,7 @@ static void test_migrate_v1_to_claims(void **state) {
         a = instance_make("vm-a", "risk", "6f1f5a52-6c5e-4d6a-9a57-3b0e8d3c1a01");
         assert_int_equal(store_instance_insert(db, a), 0);
         /* Back to what schema 1 had. */
-        assert_int_equal(db_exec(db, "ALTER TABLE instances DROP COLUMN firmware; DROP TABLE tenant_quotas; DROP TABLE audit_log; DROP TABLE usage_intervals; DROP TABLE tenant_members; "
+        assert_int_equal(db_exec(db, "ALTER TABLE instances DROP COLUMN firmware; ALTER TABLE instances DROP COLUMN preemptible; ALTER TABLE instances DROP COLUMN preempted_gpus; ALTER TABLE instances DROP COLUMN preempted_model; DROP TABLE tenant_quotas; DROP TABLE audit_log; DROP TABLE usage_intervals; DROP TABLE tenant_members; "
                                      "DROP TABLE claims; DROP TABLE accelerator_holds; PRAGMA user_version = 1"),
                          0);
         db = db_close(db);

@@ -1,0 +1,510 @@
+/* Borrowing and reclaim on the live object graph; see reclaim.h. */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+
+#include "audit.h"
+#include "basic/list.h"
+#include "basic/log.h"
+#include "basic/macro.h"
+#include "basic/string-util.h"
+#include "basic/time-util.h"
+#include "borrow.h"
+#include "instance.h"
+#include "inventory.h"
+#include "manager.h"
+#include "reclaim.h"
+#include "shared/bus-util.h"
+#include "tenant.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* admission */
+
+/* Every tenant and instance as borrow.h sees them. Instances being stopped for a reclaim are
+ * left out (their GPUs are spoken for) and do not count as their tenant's. */
+typedef struct Lending {
+        Tenant **tenants;
+        BorrowTenant *bt;
+        size_t n_tenants;
+        Instance **instances;
+        BorrowInstance *bi;
+        size_t n_instances;
+} Lending;
+
+static void lending_done(Lending *l) {
+        free(l->tenants);
+        free(l->bt);
+        free(l->instances);
+        free(l->bi);
+        *l = (Lending) {};
+}
+
+static uint64_t tenant_gpu_guarantee(const Tenant *t) {
+        uint64_t g = 0;
+
+        for (size_t k = 0; k < t->n_quotas; k++)
+                if (t->quotas[k].resource == QUOTA_GPUS)
+                        g += t->quotas[k].guarantee;
+        return g;
+}
+
+static size_t lending_tenant_index(const Lending *l, const char *name) {
+        for (size_t k = 0; k < l->n_tenants; k++)
+                if (streq(l->tenants[k]->name, strempty(name)))
+                        return k;
+        return SIZE_MAX;
+}
+
+static int lending_gather(Manager *m, Lending *ret) {
+        Lending l = {};
+        size_t nt = 0, ni = 0;
+
+        LIST_FOREACH(tenants, t, m->tenants)
+                nt++;
+        LIST_FOREACH(instances, i, m->instances)
+                ni++;
+        l.tenants = calloc(MAX(nt, 1U), sizeof(Tenant *));
+        l.bt = calloc(MAX(nt, 1U), sizeof(BorrowTenant));
+        l.instances = calloc(MAX(ni, 1U), sizeof(Instance *));
+        l.bi = calloc(MAX(ni, 1U), sizeof(BorrowInstance));
+        if (!l.tenants || !l.bt || !l.instances || !l.bi) {
+                lending_done(&l);
+                return -ENOMEM;
+        }
+        LIST_FOREACH(tenants, t, m->tenants) {
+                l.tenants[l.n_tenants] = t;
+                l.bt[l.n_tenants++].guarantee = tenant_gpu_guarantee(t);
+        }
+        LIST_FOREACH(instances, i, m->instances) {
+                size_t t = lending_tenant_index(&l, i->tenant);
+
+                if (t == SIZE_MAX)
+                        continue;
+                l.instances[l.n_instances] = i;
+                l.bi[l.n_instances++] = (BorrowInstance) {
+                        .name = i->name,
+                        .tenant = t,
+                        .created_usec = i->created_usec,
+                        .gpus = (unsigned) strv_length(i->gpus),
+                        .preemptible = i->preemptible,
+                        .chosen = i->preempting,
+                };
+                if (!i->preempting)
+                        l.bt[t].held += strv_length(i->gpus);
+        }
+        *ret = l;
+        return 0;
+}
+
+/* What of quota q the tenant's GPUs (usage u) leave unused. */
+static uint64_t unused_of(const Quota *q, const QuotaUsage *u) {
+        uint64_t used = quota_used(q, u);
+
+        return q->guarantee > used ? q->guarantee - used : 0;
+}
+
+uint64_t lending_unused_guarantee(Manager *m, const char *tenant) {
+        Tenant *t = manager_find_tenant(m, strempty(tenant));
+        QuotaUsage u = {};
+        uint64_t n = 0;
+
+        if (!t || tenant_gpu_guarantee(t) == 0 || tenant_usage(t, &u) < 0)
+                return 0;
+        for (size_t k = 0; k < t->n_quotas; k++)
+                if (t->quotas[k].resource == QUOTA_GPUS)
+                        n += unused_of(&t->quotas[k], &u);
+        free((void *) u.gpu_models);
+        return n;
+}
+
+bool lending_entitled(Manager *m, const char *tenant, char **picked) {
+        Tenant *t = manager_find_tenant(m, strempty(tenant));
+        QuotaUsage u = {};
+        uint64_t covered = 0;
+
+        if (!t || tenant_gpu_guarantee(t) == 0 || tenant_usage(t, &u) < 0)
+                return false;
+        /* Each guarantee covers the picked GPUs of its model, up to what it leaves unused (an
+         * any-GPU guarantee beside a model one may count a GPU twice, as SetQuota counts both). */
+        for (size_t k = 0; k < t->n_quotas; k++) {
+                const Quota *q = &t->quotas[k];
+                uint64_t match = 0, unused;
+
+                if (q->resource != QUOTA_GPUS || q->guarantee == 0)
+                        continue;
+                for (char **g = picked; g && *g; g++) {
+                        const Accelerator *a = manager_find_accelerator(m, *g);
+                        match += quota_model_matches(a && a->model ? a->model : "", q->model);
+                }
+                unused = unused_of(q, &u);
+                covered += MIN(match, unused);
+        }
+        free((void *) u.gpu_models);
+        return covered >= strv_length(picked);
+}
+
+static bool instance_useful(Manager *m, const Instance *i, const char *model, char *const *addresses) {
+        for (char **g = i->gpus; g && *g; g++) {
+                const Accelerator *a = manager_find_accelerator(m, *g);
+
+                if (addresses && !strv_contains(addresses, *g))
+                        continue;
+                if (model && !(a && a->model && strcasestr(a->model, model)))
+                        continue;
+                return true;
+        }
+        return false;
+}
+
+static bool in_list(Instance *const *l, size_t n, const Instance *i) {
+        for (size_t k = 0; k < n; k++)
+                if (l[k] == i)
+                        return true;
+        return false;
+}
+
+Instance *lending_next_victim(Manager *m, const char *tenant, const char *model, char *const *addresses,
+                              Instance *const *chosen, size_t n_chosen, int *ret_error) {
+        _cleanup_(lending_done) Lending l = {};
+        Instance *victim = NULL;
+        ssize_t k;
+        int r;
+
+        *ret_error = 0;
+        r = lending_gather(m, &l);
+        if (r < 0) {
+                *ret_error = r;
+                return NULL;
+        }
+        if (addresses && !addresses[0])
+                addresses = NULL;
+        for (size_t j = 0; j < l.n_instances; j++) {
+                l.bi[j].useful = instance_useful(m, l.instances[j], model, addresses);
+                /* Already picked for this request: as if stopped. */
+                if (in_list(chosen, n_chosen, l.instances[j]) && !l.bi[j].chosen) {
+                        BorrowTenant *bt = &l.bt[l.bi[j].tenant];
+
+                        l.bi[j].chosen = true;
+                        bt->held -= MIN(bt->held, (uint64_t) l.bi[j].gpus);
+                }
+        }
+        k = borrow_next_victim(l.bi, l.n_instances, l.bt, lending_tenant_index(&l, tenant));
+        if (k >= 0)
+                victim = l.instances[k];
+        return victim;
+}
+
+int lending_guarantees_kept(Manager *m, const char *tenant, char **picked, Instance *const *victims, size_t n_victims) {
+        _cleanup_(lending_done) Lending l = {};
+        _cleanup_free_ BorrowDemand *d = NULL;
+        _cleanup_free_ const char **supply = NULL;
+        size_t nd = 0, ns = 0, nq = 0;
+        int r;
+
+        r = lending_gather(m, &l);
+        if (r < 0)
+                return r;
+        for (size_t t = 0; t < l.n_tenants; t++)
+                nq += l.tenants[t]->n_quotas;
+        d = calloc(MAX(nq, 1U), sizeof(BorrowDemand));
+        supply = calloc(MAX(m->n_accelerators, 1U), sizeof(char *));
+        if (!d || !supply)
+                return -ENOMEM;
+
+        /* What the others are promised and do not use. */
+        for (size_t t = 0; t < l.n_tenants; t++) {
+                Tenant *o = l.tenants[t];
+                QuotaUsage u = {};
+
+                if (streq(o->name, strempty(tenant)) || l.bt[t].guarantee == 0)
+                        continue;
+                r = tenant_usage(o, &u);
+                if (r < 0)
+                        return r;
+                for (size_t k = 0; k < o->n_quotas; k++)
+                        if (o->quotas[k].resource == QUOTA_GPUS && unused_of(&o->quotas[k], &u) > 0)
+                                d[nd++] = (BorrowDemand) { o->quotas[k].model, unused_of(&o->quotas[k], &u) };
+                free((void *) u.gpu_models);
+        }
+        if (nd == 0)
+                return 1;
+
+        /* What could keep the promises: GPUs that are free, or will be (victims), or are lent. */
+        for (size_t k = 0; k < m->n_accelerators; k++) {
+                const Accelerator *a = &m->accelerators[k];
+                bool available = false;
+
+                if (a->hold || a->conflict || strv_contains(picked, a->address))
+                        continue;
+                if (!a->claimed_by)
+                        available = true;
+                else
+                        for (size_t j = 0; j < l.n_instances && !available; j++)
+                                if (streq(l.instances[j]->name, a->claimed_by))
+                                        available = l.instances[j]->preempting ||
+                                                    in_list(victims, n_victims, l.instances[j]) ||
+                                                    borrow_is_borrowing(&l.bi[j], l.bt);
+                if (available)
+                        supply[ns++] = a->model ?: "";
+        }
+        return borrow_demands_met(d, nd, supply, ns);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* waiting calls */
+
+struct Reclaim {
+        Manager *manager;
+        sd_bus_message *call;
+        ReclaimContinue cont;
+        char *tenant, *instance;
+        char **victims;                 /* uuids */
+        uint32_t uid;                   /* the caller, as the audit log names it */
+        char *who;
+        sd_event_source *deadline;
+        LIST_FIELDS(Reclaim, reclaims);
+};
+
+static Reclaim *reclaim_free(Reclaim *rc) {
+        if (!rc)
+                return NULL;
+        if (rc->manager)
+                LIST_REMOVE(reclaims, rc->manager->reclaims, rc);
+        sd_bus_message_unref(rc->call);
+        sd_event_source_disable_unref(rc->deadline);
+        free(rc->tenant);
+        free(rc->instance);
+        free(rc->who);
+        strv_free(rc->victims);
+        free(rc);
+        return NULL;
+}
+
+static void reclaim_release_victims(Reclaim *rc) {
+        for (char **u = rc->victims; u && *u; u++) {
+                Instance *v = manager_find_instance_by_uuid(rc->manager, *u);
+                if (v)
+                        v->preempting = false;
+        }
+}
+
+/* Answers the call with `error` (the victims stay stopped: they were, and the audit says so). */
+static void reclaim_fail(Reclaim *rc, const sd_bus_error *error) {
+        _cleanup_free_ char *result = strprintf("%s: %s", error->name, strempty(error->message));
+
+        (void) sd_bus_reply_method_error(rc->call, error);
+        audit_record_answer(rc->manager, rc->call, rc->uid, rc->who, result ?: error->name);
+        reclaim_release_victims(rc);
+        reclaim_free(rc);
+}
+
+static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
+        Reclaim *rc = userdata;
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        const char *stuck = NULL;
+
+        for (char **u = rc->victims; u && *u && !stuck; u++) {
+                Instance *v = manager_find_instance_by_uuid(rc->manager, *u);
+                if (v && v->state != INSTANCE_STOPPED && v->state != INSTANCE_CRASHED)
+                        stuck = v->name;
+        }
+        sd_bus_error_setf(&e, ARK_ERROR_TIMEOUT,
+                          "Preemptible instance '%s' did not stop, so the GPUs guaranteed to tenant '%s' could not be "
+                          "given back; see 'arkctl vm show %s'.",
+                          strna(stuck), rc->tenant, strna(stuck));
+        reclaim_fail(rc, &e);
+        return 0;
+}
+
+/* Whether every victim is down (or gone); then takes their GPUs. Returns 1 when done, 0 when
+ * still waiting, <0 with `error` set when a GPU could not be released. */
+static int reclaim_collect(Reclaim *rc, sd_bus_error *error) {
+        Manager *m = rc->manager;
+
+        for (char **u = rc->victims; u && *u; u++) {
+                Instance *v = manager_find_instance_by_uuid(m, *u);
+                if (v && v->state != INSTANCE_STOPPED && v->state != INSTANCE_CRASHED)
+                        return 0;
+        }
+        for (char **u = rc->victims; u && *u; u++) {
+                Instance *v = manager_find_instance_by_uuid(m, *u);
+                _cleanup_free_ char *reason = NULL;
+                int r;
+
+                if (!v)
+                        continue;
+                reason = strprintf("preempted: its GPUs went back to tenant '%s', which is guaranteed them", rc->tenant);
+                r = instance_preempt_release(v, reason ?: "preempted", error);
+                if (r < 0)
+                        return r;
+        }
+        return 1;
+}
+
+static int on_kick(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+
+        LIST_FOREACH_SAFE(reclaims, rc, next, m->reclaims) {
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+                int r;
+
+                r = reclaim_collect(rc, &e);
+                if (r == 0)
+                        continue;
+                if (r < 0) {
+                        if (!sd_bus_error_is_set(&e))
+                                sd_bus_error_set_errnof(&e, r, "Failed to release the preempted GPUs: %m");
+                        reclaim_fail(rc, &e);
+                        continue;
+                }
+                reclaim_release_victims(rc);
+                r = rc->cont(m, rc->call, &e);
+                if (r < 0) {
+                        if (!sd_bus_error_is_set(&e))
+                                sd_bus_error_set_errnof(&e, r, "Failed to finish the call: %m");
+                        reclaim_fail(rc, &e);
+                        continue;
+                }
+                audit_record_answer(m, rc->call, rc->uid, rc->who, "ok");
+                reclaim_free(rc);
+        }
+        return 0;
+}
+
+void reclaim_kick(Manager *m) {
+        if (!m->reclaims || !m->event)
+                return;
+        if (m->reclaim_defer)
+                (void) sd_event_source_set_enabled(m->reclaim_defer, SD_EVENT_ONESHOT);
+        else if (sd_event_add_defer(m->event, &m->reclaim_defer, on_kick, m) < 0)
+                log_error("Failed to schedule the check of reclaims in progress.");
+}
+
+static int victims_json(Instance *const *victims, size_t n, char **ret) {
+        json_t *a = json_array();
+
+        if (!a)
+                return -ENOMEM;
+        for (size_t k = 0; k < n; k++)
+                if (json_array_append_new(a, json_string(victims[k]->name)) < 0) {
+                        json_decref(a);
+                        return -ENOMEM;
+                }
+        *ret = json_dumps(a, JSON_COMPACT);
+        json_decref(a);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* The audit row's arguments for one victim. */
+static char *preempt_args(const Instance *v, const char *tenant, const char *instance) {
+        json_t *gpus = json_array(), *o;
+        char *s = NULL;
+
+        for (char **g = v->gpus; gpus && g && *g; g++)
+                (void) json_array_append_new(gpus, json_string(*g));
+        o = json_pack("{s:s,s:s,s:o*,s:s,s:s}", "instance", v->name, "tenant", v->tenant, "gpus", gpus, "for_tenant",
+                      strempty(tenant), "for_instance", strempty(instance));
+        if (o)
+                s = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        return s;
+}
+
+int reclaim_start(Manager *m, sd_bus_message *call, ReclaimContinue cont, const char *tenant, const char *instance,
+                  Instance *const *victims, size_t n_victims, sd_bus_error *error) {
+        Reclaim *rc;
+        _cleanup_free_ char *names = NULL;
+        uint64_t gpus = 0;
+        int r;
+
+        rc = calloc(1, sizeof(Reclaim));
+        if (!rc)
+                return -ENOMEM;
+        rc->call = sd_bus_message_ref(call);
+        rc->cont = cont;
+        rc->tenant = strdup(strempty(tenant));
+        rc->instance = strdup(strempty(instance));
+        if (!rc->tenant || !rc->instance || audit_caller(m, call, &rc->uid, &rc->who) < 0 ||
+            victims_json(victims, n_victims, &names) < 0) {
+                reclaim_free(rc);
+                return -ENOMEM;
+        }
+        for (size_t k = 0; k < n_victims; k++) {
+                if (strv_extend(&rc->victims, victims[k]->uuid) < 0) {
+                        reclaim_free(rc);
+                        return -ENOMEM;
+                }
+                gpus += strv_length(victims[k]->gpus);
+        }
+
+        /* A victim that cannot even be asked to stop is forced off; if that fails too, nothing
+         * is waited for and the caller hears why. */
+        for (size_t k = 0; k < n_victims; k++) {
+                Instance *v = victims[k];
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+                _cleanup_free_ char *args = NULL, *result = NULL, *gpu_list = NULL;
+                char f[96];
+
+                v->preempting = true;
+                r = instance_stop(v, 0, NULL, &e);
+                if (r < 0) {
+                        sd_bus_error_free(&e);
+                        r = instance_force_off(v, &e);
+                }
+                gpu_list = strv_join(v->gpus, ",");
+                args = preempt_args(v, tenant, instance);
+                if (r < 0) {
+                        result = strprintf("%s: %s", strna(e.name), strempty(e.message));
+                        audit_record_internal(m, "Instance.Preempt", v->path, args ?: "{}", result ?: "failed");
+                        reclaim_release_victims(rc);
+                        reclaim_free(rc);
+                        return sd_bus_error_setf(error, ARK_ERROR_HYPERVISOR,
+                                                 "Preemptible instance '%s' holds GPUs guaranteed to tenant '%s' and "
+                                                 "could not be stopped: %s",
+                                                 v->name, strempty(tenant), strempty(e.message));
+                }
+                result = strprintf("ok: stopping it (%s of tenant '%s', preemptible, youngest first) to give its "
+                                   "GPUs %s back to tenant '%s', which is guaranteed them and asked for them for "
+                                   "instance '%s'",
+                                   v->name, v->tenant, strna(gpu_list), strempty(tenant), strempty(instance));
+                audit_record_internal(m, "Instance.Preempt", v->path, args ?: "{}", result ?: "ok");
+                snprintf(f, sizeof(f), "ARK_INSTANCE=%s", v->name);
+                log_struct(LOG_NOTICE, 0, "MESSAGE_ID=" ARK_MESSAGE_PREEMPT, f, NULL,
+                           "Preempting instance '%s' of tenant '%s' (GPUs %s): tenant '%s' needs the GPUs it is "
+                           "guaranteed for instance '%s'.",
+                           v->name, v->tenant, strna(gpu_list), strempty(tenant), strempty(instance));
+        }
+
+        r = sd_event_add_time_relative(m->event, &rc->deadline, CLOCK_MONOTONIC,
+                                       ((uint64_t) m->config.stop_timeout_sec + 30) * USEC_PER_SEC, 0, on_deadline, rc);
+        if (r < 0) {
+                reclaim_release_victims(rc);
+                reclaim_free(rc);
+                return sd_bus_error_set_errnof(error, r, "Failed to arm the reclaim deadline: %m");
+        }
+        rc->manager = m;
+        LIST_PREPEND(reclaims, m->reclaims, rc);
+        free(m->call_pending);
+        m->call_pending = strprintf("pending: stopping %zu preemptible instance%s (%s) to free %" PRIu64
+                                    " GPU%s guaranteed to tenant '%s'",
+                                    n_victims, n_victims == 1 ? "" : "s", names, gpus, gpus == 1 ? "" : "s",
+                                    strempty(tenant));
+        reclaim_kick(m);
+        return 0;
+}
+
+void reclaim_abort_all(Manager *m) {
+        while (m->reclaims) {
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+
+                sd_bus_error_setf(&e, ARK_ERROR_INVALID_STATE,
+                                  "arkd is shutting down; the GPUs guaranteed to tenant '%s' were not handed over yet.",
+                                  m->reclaims->tenant);
+                reclaim_fail(m->reclaims, &e);
+        }
+        m->reclaim_defer = sd_event_source_disable_unref(m->reclaim_defer);
+}
