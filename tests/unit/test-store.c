@@ -484,6 +484,7 @@ static void test_instance_roundtrip(void **state) {
         full->console_log = strdup("/var/log/ark/console/web-1.log");
         full->desired_running = true;
         full->created_usec = CREATED_USEC + 123456;
+        full->preemptible = true;
         assert_non_null(full->disk_path);
         assert_non_null(full->cmdline);
         assert_int_equal(store_instance_insert(db, full), 0);
@@ -504,6 +505,11 @@ static void test_instance_roundtrip(void **state) {
         assert_int_equal(store_instance_set_desired(db, bare, true), 0);
         assert_int_equal(store_instance_set_desired(db, bare, false), 0);
         assert_int_equal(store_instance_set_desired(db, same_name /* id 0 */, true), -ENOENT);
+        /* ...and what a reclaim took. */
+        assert_int_equal(store_instance_set_preempted(db, full, 2, "NVIDIA H100 SXM5 80GB"), 0);
+        assert_int_equal(store_instance_set_preempted(db, bare, 1, "NVIDIA L40S"), 0);
+        assert_int_equal(store_instance_set_preempted(db, bare, 0, "NVIDIA L40S"), 0); /* back: no model kept */
+        assert_int_equal(store_instance_set_preempted(db, same_name, 1, NULL), -ENOENT);
 
         /* ...and every field comes back as it went in. */
         assert_int_equal(store_instance_load_all(db, m), 0);
@@ -532,6 +538,9 @@ static void test_instance_roundtrip(void **state) {
         assert_null(a->cmdline);
         assert_null(a->console_log);
         assert_false(a->desired_running);
+        assert_false(a->preemptible);
+        assert_int_equal(a->preempted_gpus, 0);
+        assert_null(a->preempted_model);
         assert_int_equal(a->created_usec, CREATED_USEC);
         assert_ptr_equal(a->manager, m);
         assert_int_equal(a->state, INSTANCE_UNKNOWN);
@@ -553,6 +562,9 @@ static void test_instance_roundtrip(void **state) {
         assert_string_equal(b->cmdline, full->cmdline);
         assert_string_equal(b->console_log, full->console_log);
         assert_true(b->desired_running);
+        assert_true(b->preemptible);
+        assert_int_equal(b->preempted_gpus, 2);
+        assert_string_equal(b->preempted_model, "NVIDIA H100 SXM5 80GB");
         assert_int_equal(b->created_usec, CREATED_USEC + 123456);
         assert_int_equal(b->state, INSTANCE_UNKNOWN);
         assert_non_null(b->path);
