@@ -670,9 +670,9 @@ static int append_usage(const UsageRow *u, void *userdata) {
         /* A member sees its tenants' usage only (also of instances deleted since). */
         if (!c->caller->admin && !caller_in_tenant_named(c->m, c->caller, u->tenant))
                 return 0;
-        return sd_bus_message_append(c->reply, "(ssstddddd)", u->tenant, u->instance, u->gpu_models, u->intervals,
+        return sd_bus_message_append(c->reply, "(ssstdddddd)", u->tenant, u->instance, u->gpu_models, u->intervals,
                                      u->seconds, u->gpu_seconds, u->gpu_memory_gib_seconds, u->vcpu_seconds,
-                                     u->memory_gib_seconds);
+                                     u->memory_gib_seconds, u->compute_unit_seconds);
 }
 
 static int method_get_usage_report(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -698,7 +698,7 @@ static int method_get_usage_report(sd_bus_message *msg, void *userdata, sd_bus_e
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "The report's start is after its end.");
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "(ssstddddd)");
+                r = sd_bus_message_open_container(reply, 'a', "(ssstdddddd)");
         ctx.reply = reply;
         if (r >= 0)
                 r = meter_report(m, tenant, from, to, append_usage, &ctx);
@@ -773,7 +773,7 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_RESULT("a(ttussssss)", entries), method_list_audit_log,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetUsageReport", SD_BUS_ARGS("s", tenant, "t", from, "t", to),
-                                SD_BUS_RESULT("a(ssstddddd)", usage), method_get_usage_report,
+                                SD_BUS_RESULT("a(ssstdddddd)", usage), method_get_usage_report,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("VerifyAuditLog", SD_BUS_NO_ARGS,
                                 SD_BUS_RESULT("b", intact, "t", rows, "t", first_bad, "s", reason),

@@ -13,6 +13,7 @@
 #include "inventory.h"
 #include "manager.h"
 #include "meter.h"
+#include "compute-unit.h"
 #include "shared/db.h"
 
 #define METER_HEARTBEAT_USEC (1 * USEC_PER_SEC)
@@ -140,10 +141,20 @@ int meter_start(Manager *m) {
         return 0;
 }
 
+/* ark_compute_units(gpu_models): the CUs of an interval's GPUs (compute-unit.h). */
+static void sql_compute_units(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+        sqlite3_result_double(ctx, compute_units_of_list((const char *) sqlite3_value_text(argv[0])));
+}
+
 int meter_report(Manager *m, const char *tenant, uint64_t from, uint64_t to, UsageFunc cb, void *userdata) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int64_t now = (int64_t) now_usec(CLOCK_REALTIME);
         int r, rc;
+
+        rc = sqlite3_create_function(m->db, "ark_compute_units", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                                     sql_compute_units, NULL, NULL);
+        if (rc != SQLITE_OK)
+                return db_errno_of(m->db, rc);
 
         /* Each interval clipped to [from, to]; an open one runs until now. */
         r = db_prepare(m->db,
@@ -153,7 +164,8 @@ int meter_report(Manager *m, const char *tenant, uint64_t from, uint64_t to, Usa
                        "  AND COALESCE(end_usec, ?3) > ?1) "
                        "SELECT tenant, instance, group_concat(DISTINCT gpu_models), SUM(s), SUM(s * gpus), "
                        "  SUM(s * gpu_memory_bytes / 1073741824.0), SUM(s * vcpus), SUM(s * memory_bytes / 1073741824.0), "
-                       "  COUNT(*) FROM c GROUP BY tenant, instance ORDER BY tenant, instance",
+                       "  COUNT(*), SUM(s * ark_compute_units(gpu_models)) "
+                       "  FROM c GROUP BY tenant, instance ORDER BY tenant, instance",
                        &st);
         if (r < 0)
                 return r;
@@ -172,6 +184,7 @@ int meter_report(Manager *m, const char *tenant, uint64_t from, uint64_t to, Usa
                         .vcpu_seconds = sqlite3_column_double(st, 6),
                         .memory_gib_seconds = sqlite3_column_double(st, 7),
                         .intervals = (uint64_t) sqlite3_column_int64(st, 8),
+                        .compute_unit_seconds = sqlite3_column_double(st, 9),
                 };
                 r = cb(&u, userdata);
                 if (r < 0)

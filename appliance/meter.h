@@ -29,6 +29,7 @@ int meter_start(Manager *m);
 typedef struct UsageRow {
         const char *tenant, *instance, *gpu_models;
         double seconds, gpu_seconds, gpu_memory_gib_seconds, vcpu_seconds, memory_gib_seconds;
+        double compute_unit_seconds;    /* GPU-seconds weighted by model (compute-unit.h) */
         uint64_t intervals;
 } UsageRow;
 typedef int (*UsageFunc)(const UsageRow *row, void *userdata);

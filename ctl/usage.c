@@ -28,11 +28,11 @@ int verb_usage_report(char **args) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(table_freep) Table *t = table_new("TENANT", "INSTANCE", "GPU MODELS", "INTERVALS", "SECONDS",
-                                                    "GPU-S", "GPU-MEM GIB-S", "VCPU-S", "MEM GIB-S", NULL);
+                                                    "GPU-S", "CU-S", "GPU-MEM GIB-S", "VCPU-S", "MEM GIB-S", NULL);
         _cleanup_(json_decrefp) json_t *j = json_array();
         uint64_t to = arg_to == UINT64_MAX ? now_usec(CLOCK_REALTIME) : arg_to;
         const char *tenant, *instance, *models;
-        double s, gs, gms, vs, ms;
+        double s, gs, gms, vs, ms, cus;
         uint64_t n;
         int r;
 
@@ -47,21 +47,22 @@ int verb_usage_report(char **args) {
                      arg_from, to);
         if (r < 0)
                 return r;
-        r = sd_bus_message_enter_container(reply, 'a', "(ssstddddd)");
+        r = sd_bus_message_enter_container(reply, 'a', "(ssstdddddd)");
         if (r < 0)
                 return ctl_log_call_error(r, NULL, "GetUsageReport");
         if (arg_output == OUTPUT_CSV)
-                printf("tenant,instance,gpu_models,intervals,seconds,gpu_seconds,gpu_memory_gib_seconds,vcpu_seconds,"
-                       "memory_gib_seconds\n");
-        while ((r = sd_bus_message_read(reply, "(ssstddddd)", &tenant, &instance, &models, &n, &s, &gs, &gms, &vs,
-                                        &ms)) > 0) {
-                char c[5][32], ns[32];
+                printf("tenant,instance,gpu_models,intervals,seconds,gpu_seconds,compute_unit_seconds,"
+                       "gpu_memory_gib_seconds,vcpu_seconds,memory_gib_seconds\n");
+        while ((r = sd_bus_message_read(reply, "(ssstdddddd)", &tenant, &instance, &models, &n, &s, &gs, &gms, &vs,
+                                        &ms, &cus)) > 0) {
+                char c[6][32], ns[32];
 
                 if (arg_output == OUTPUT_JSON) {
-                        if (json_array_append_new(j, json_pack("{s:s, s:s, s:s, s:I, s:f, s:f, s:f, s:f, s:f}", "tenant",
-                                                               tenant, "instance", instance, "gpu_models", models,
-                                                               "intervals", (json_int_t) n, "seconds", s, "gpu_seconds",
-                                                               gs, "gpu_memory_gib_seconds", gms, "vcpu_seconds", vs,
+                        if (json_array_append_new(j, json_pack("{s:s, s:s, s:s, s:I, s:f, s:f, s:f, s:f, s:f, s:f}",
+                                                               "tenant", tenant, "instance", instance, "gpu_models",
+                                                               models, "intervals", (json_int_t) n, "seconds", s,
+                                                               "gpu_seconds", gs, "compute_unit_seconds", cus,
+                                                               "gpu_memory_gib_seconds", gms, "vcpu_seconds", vs,
                                                                "memory_gib_seconds", ms)) < 0)
                                 return ctl_oom();
                         continue;
@@ -69,19 +70,20 @@ int verb_usage_report(char **args) {
                 snprintf(ns, sizeof(ns), "%" PRIu64, n);
                 snprintf(c[0], sizeof(c[0]), "%.1f", s);
                 snprintf(c[1], sizeof(c[1]), "%.1f", gs);
-                snprintf(c[2], sizeof(c[2]), "%.1f", gms);
-                snprintf(c[3], sizeof(c[3]), "%.1f", vs);
-                snprintf(c[4], sizeof(c[4]), "%.1f", ms);
+                snprintf(c[2], sizeof(c[2]), "%.1f", cus);
+                snprintf(c[3], sizeof(c[3]), "%.1f", gms);
+                snprintf(c[4], sizeof(c[4]), "%.1f", vs);
+                snprintf(c[5], sizeof(c[5]), "%.1f", ms);
                 if (arg_output == OUTPUT_CSV) {
                         csv_field(tenant, false);
                         csv_field(instance, false);
                         csv_field(models, false);
                         csv_field(ns, false);
-                        for (int k = 0; k < 5; k++)
-                                csv_field(c[k], k == 4);
+                        for (int k = 0; k < 6; k++)
+                                csv_field(c[k], k == 5);
                         continue;
                 }
-                table_add_row(t, tenant, instance, *models ? models : "-", ns, c[0], c[1], c[2], c[3], c[4]);
+                table_add_row(t, tenant, instance, *models ? models : "-", ns, c[0], c[1], c[2], c[3], c[4], c[5]);
         }
         if (r < 0)
                 return ctl_log_call_error(r, NULL, "GetUsageReport");

@@ -81,6 +81,9 @@ static void test_known_time_and_kill9(void **state) {
         assert_near(num(row, "vcpu_seconds"), 2 * num(row, "seconds"), 0.001, "vcpu_seconds");
         assert_near(num(row, "memory_gib_seconds"), 2 * num(row, "seconds"), 0.001, "memory_gib_seconds");
         assert_near(num(row, "gpu_memory_gib_seconds"), 80 * num(row, "seconds"), 0.01, "gpu_memory_gib_seconds");
+        /* An H100 SXM5 is 989 dense BF16 TFLOPS, 989/312 compute units of the A100 reference. */
+        assert_near(num(row, "compute_unit_seconds"), 989.0 / 312.0 * num(row, "gpu_seconds"), 0.01,
+                    "compute_unit_seconds");
         assert_non_null(strstr(json_string_value(json_object_get(row, "gpu_models")), "H100"));
         json_decref(row);
 
