@@ -1054,6 +1054,10 @@ int instance_start(Instance *i, sd_bus_error *error) {
         r = hypervisor_require(i->manager, error);
         if (r < 0)
                 return r;
+        if (i->preempting)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_STATE,
+                                         "Instance '%s' is being stopped to give its GPUs back to the tenant guaranteed "
+                                         "them; start it once it has stopped.", i->name);
         /* Start, like Stop, brings the instance to a state: already there is success. Only the
          * intent may need catching up (a domain started behind Ark's back). */
         if (i->state == INSTANCE_RUNNING) {
