@@ -14,12 +14,14 @@
 #include "basic/string-util.h"
 #include "config.h"
 #include "manager.h"
+#include "reclaim.h"
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
 
         log_info("Received %s, shutting down.", strsignal((int) si->ssi_signo));
         (void) sd_notify(0, "STOPPING=1\nSTATUS=Shutting down...");
+        reclaim_abort_all(m);
         return sd_event_exit(m->event, 0);
 }
 

@@ -249,6 +249,7 @@ void instance_set_state(Instance *i, InstanceState state, const char *reason) {
 
 static void instance_stop_timer_disarm(Instance *i) {
         i->stop_timer = sd_event_source_disable_unref(i->stop_timer);
+        i->guest_shutdown = sd_event_source_disable_unref(i->guest_shutdown);
 }
 
 void instance_stop_complete(Instance *i, const char *bus_error_name, const char *message) {
@@ -503,6 +504,11 @@ static int pick_gpus_once(Manager *m, const InstanceCreateParams *p, char **alre
 
                 verdict[k] = passthrough_check(a, m->accelerators, m->n_accelerators, m->config.management_interface,
                                                together, why, reason_max);
+                if (verdict[k] == PASSTHROUGH_OK && reclaim_reserved(m, a->address)) {
+                        verdict[k] = PASSTHROUGH_HELD;
+                        snprintf(why, reason_max, "%s (%s) is kept for an instance waiting for preemptible instances "
+                                 "to give their GPUs back", a->address, a->model);
+                }
                 c[k] = (GpuCandidate) {
                         .address = a->address,
                         .model = a->model,
@@ -796,7 +802,13 @@ static int strdup_opt(char **dst, const char *src) {
         return *dst ? 0 : -ENOMEM;
 }
 
-int instance_create(Manager *m, const InstanceCreateParams *p, Instance ***ret_victims, Instance **ret,
+void instance_reclaim_done(InstanceReclaim *r) {
+        r->victims = mfree(r->victims);
+        r->n_victims = 0;
+        r->gpus = strv_free(r->gpus);
+}
+
+int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *ret_reclaim, Instance **ret,
                     sd_bus_error *error) {
         _cleanup_(instance_freep) Instance *i = NULL;
         _cleanup_transaction_ DbTransaction tx = {};
@@ -811,8 +823,8 @@ int instance_create(Manager *m, const InstanceCreateParams *p, Instance ***ret_v
         Instance *added;
         int r;
 
-        if (ret_victims)
-                *ret_victims = NULL;
+        if (ret_reclaim)
+                *ret_reclaim = (InstanceReclaim) {};
         r = validate_params(m, p, error);
         if (r < 0)
                 return r;
@@ -821,7 +833,12 @@ int instance_create(Manager *m, const InstanceCreateParams *p, Instance ***ret_v
                 return r;
         /* Chosen here and claimed below in the same transaction as the record: arkd serves one
          * request at a time, and the claims' primary key refuses a GPU taken twice regardless. */
-        r = instance_pick_gpus(m, p, p->tenant, NULL, p->memory_bytes, &gpus, ret_victims ? &victims : NULL, error);
+        /* A name a call waiting on a reclaim will create is taken. */
+        if (reclaim_pending_name(m, p->name))
+                return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS,
+                                         "Instance '%s' is being created already (waiting for preemptible instances to "
+                                         "give their GPUs back).", p->name);
+        r = instance_pick_gpus(m, p, p->tenant, NULL, p->memory_bytes, &gpus, ret_reclaim ? &victims : NULL, error);
         if (r < 0)
                 return r;
         disk_bytes = p->disk_bytes;
@@ -864,7 +881,10 @@ int instance_create(Manager *m, const InstanceCreateParams *p, Instance ***ret_v
         /* Everything that could refuse the request has been asked: now the borrowers may be
          * stopped, and the call made again once they are. */
         if (victims) {
-                *ret_victims = TAKE_PTR(victims);
+                while (victims[ret_reclaim->n_victims])
+                        ret_reclaim->n_victims++;
+                ret_reclaim->victims = TAKE_PTR(victims);
+                ret_reclaim->gpus = TAKE_PTR(gpus);
                 if (ret)
                         *ret = NULL;
                 return 0;
@@ -1128,6 +1148,36 @@ static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* The test driver's guests power off the moment they are asked; a real guest takes its time, or
+ * ignores the power button. With the test driver only, ARK_TEST_GUEST_SHUTDOWN_MSEC=N makes the
+ * simulated guests take N ms to act on it, so tests can see a graceful stop in progress and one
+ * forced off after the timeout. 0 = as the driver does. */
+static uint64_t simulated_shutdown_usec(Manager *m) {
+        const char *e = getenv("ARK_TEST_GUEST_SHUTDOWN_MSEC");
+        uint64_t ms;
+
+        if (!e || !startswith(strempty(m->config.libvirt_uri), "test:") || parse_u64(e, &ms) < 0 ||
+            ms > UINT64_MAX / USEC_PER_MSEC)
+                return 0;
+        return ms * USEC_PER_MSEC;
+}
+
+static int on_guest_shutdown(sd_event_source *s, uint64_t usec, void *userdata) {
+        Instance *i = userdata;
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        int state, reason;
+
+        i->guest_shutdown = sd_event_source_disable_unref(i->guest_shutdown);
+        dom = hypervisor_conn(i->manager) ? hypervisor_lookup(i->manager, i) : NULL;
+        if (!dom || virDomainShutdown(dom) < 0)
+                return 0; /* the stop timer forces it off */
+        if (virDomainGetState(dom, &state, &reason, 0) >= 0 && state == VIR_DOMAIN_SHUTOFF) {
+                instance_set_state(i, INSTANCE_STOPPED, "shutdown");
+                instance_stop_complete(i, NULL, NULL);
+        }
+        return 0;
+}
+
 int instance_stop(Instance *i, unsigned timeout_sec, sd_bus_message *reply_to, sd_bus_error *error) {
         _cleanup_transaction_ DbTransaction tx = {};
         _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
@@ -1153,7 +1203,14 @@ int instance_stop(Instance *i, unsigned timeout_sec, sd_bus_message *reply_to, s
                 instance_set_state(i, INSTANCE_STOPPED, NULL);
                 return 0;
         }
-        if (virDomainShutdown(dom) < 0) {
+        if (simulated_shutdown_usec(i->manager) > 0) {
+                if (!i->guest_shutdown) {
+                        r = sd_event_add_time_relative(i->manager->event, &i->guest_shutdown, CLOCK_MONOTONIC,
+                                                       simulated_shutdown_usec(i->manager), 0, on_guest_shutdown, i);
+                        if (r < 0)
+                                return sd_bus_error_set_errnof(error, r, "Failed to simulate the guest: %m");
+                }
+        } else if (virDomainShutdown(dom) < 0) {
                 what = strprintf("Failed to shut down instance '%s'", i->name);
                 return hypervisor_error(error, what ?: "Failed to shut down instance");
         }

@@ -57,6 +57,7 @@ struct Instance {
         sd_bus_message **pending_stops; /* Stop() calls waiting for the instance to stop */
         size_t n_pending_stops;
         sd_event_source *stop_timer;    /* forces off when a graceful stop takes too long */
+        sd_event_source *guest_shutdown; /* a simulated slow guest (test driver only, instance.c) */
         int64_t usage_interval;         /* row of its open usage interval, 0 = none (meter.h) */
         bool preempting;                /* being stopped to give its GPUs back (reclaim.h) */
 
@@ -86,10 +87,18 @@ int instance_compare(const Instance *a, const Instance *b);
 Instance *manager_find_instance_by_uuid(Manager *m, const char *uuid);
 
 /* All of these fill `error` with a named Ark error and a sentence on failure, and return <0. */
-/* When ret_victims is non-NULL and the GPUs asked for are lent to preemptible instances the
- * tenant may reclaim (reclaim.h), nothing is created: *ret_victims (NULL-terminated, freed by the
- * caller) lists the instances to stop first, and *ret is NULL. */
-int instance_create(Manager *m, const InstanceCreateParams *p, Instance ***ret_victims, Instance **ret,
+/* What a create needs first when the GPUs it asks for are lent to preemptible instances the
+ * tenant may reclaim (reclaim.h): the instances to stop, and the GPUs it will then take. */
+typedef struct InstanceReclaim {
+        Instance **victims;
+        size_t n_victims;
+        char **gpus;
+} InstanceReclaim;
+void instance_reclaim_done(InstanceReclaim *r);
+
+/* When ret_reclaim is non-NULL and a reclaim is needed, nothing is created: *ret_reclaim says
+ * what to stop (n_victims > 0), and *ret is NULL. */
+int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *ret_reclaim, Instance **ret,
                     sd_bus_error *error);
 int instance_start(Instance *i, sd_bus_error *error);
 /* Graceful stop with force-off after timeout_sec (0 = configured default). When `reply_to` is

@@ -402,12 +402,16 @@ static int create_instance_continue(Manager *m, sd_bus_message *msg, sd_bus_erro
         r = instance_create(m, &p, NULL, &i, error);
         if (r < 0)
                 return r;
-        return sd_bus_reply_method_return(msg, "o", i->path);
+        /* Created: a failed answer (the caller has gone) does not undo that. */
+        r = sd_bus_reply_method_return(msg, "o", i->path);
+        if (r < 0)
+                log_warning_errno(r, "Failed to answer CreateInstance of '%s' after the reclaim: %m", i->name);
+        return 0;
 }
 
 static int method_create_instance(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(instance_create_params_done) InstanceCreateParams p = {};
-        _cleanup_free_ Instance **victims = NULL;
+        _cleanup_(instance_reclaim_done) InstanceReclaim rc = {};
         Instance *i;
         int r;
 
@@ -429,15 +433,12 @@ static int method_create_instance(sd_bus_message *msg, void *userdata, sd_bus_er
                                                  "member of it.",
                                                  (unsigned) c.uid, strempty(p.tenant));
         }
-        r = instance_create(userdata, &p, &victims, &i, error);
+        r = instance_create(userdata, &p, &rc, &i, error);
         if (r < 0)
                 return r;
-        if (victims) {
-                size_t n = 0;
-
-                while (victims[n])
-                        n++;
-                r = reclaim_start(userdata, msg, create_instance_continue, p.tenant, p.name, victims, n, error);
+        if (rc.n_victims > 0) {
+                r = reclaim_start(userdata, msg, create_instance_continue, p.tenant, p.name, rc.gpus, rc.victims,
+                                  rc.n_victims, error);
                 return r < 0 ? r : 1; /* answered once the borrowers are down */
         }
         return sd_bus_reply_method_return(msg, "o", i->path);

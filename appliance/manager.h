@@ -57,6 +57,7 @@ struct Manager {
         struct Metrics *metrics;        /* NULL = no metrics endpoint */
         sd_event_source *meter_timer;   /* usage heartbeat (meter.h) */
         struct Reclaim *reclaims;       /* calls waiting for preemptible instances to stop (reclaim.h) */
+        struct Reclaim *reclaim_current; /* the one being answered now */
         sd_event_source *reclaim_defer;
         char *call_pending;             /* set by a handler whose call is answered later (audit.h) */
 };

@@ -17,9 +17,55 @@
 #include "instance.h"
 #include "inventory.h"
 #include "manager.h"
+#include "passthrough.h"
 #include "reclaim.h"
 #include "shared/bus-util.h"
 #include "tenant.h"
+
+struct Reclaim {
+        Manager *manager;
+        bool linked;                    /* on manager->reclaims */
+        bool started;                   /* the victims were asked to stop */
+        sd_bus_message *call;
+        ReclaimContinue cont;
+        char *tenant, *instance;
+        char **gpus;                    /* the GPUs the call will take: kept for it until answered */
+        char **victims;                 /* uuids */
+        bool *was_running;              /* per victim: restarted if the reclaim fails before release */
+        bool released;                  /* the victims' GPUs were taken */
+        uint32_t uid;                   /* the caller, as the audit log names it */
+        char *who;
+        sd_event_source *deadline;
+        LIST_FIELDS(Reclaim, reclaims);
+};
+
+/* The pending reclaims other than the one being answered now. */
+static bool reclaim_counts(Manager *m, const Reclaim *rc) {
+        return rc != m->reclaim_current;
+}
+
+bool reclaim_reserved(Manager *m, const char *address) {
+        LIST_FOREACH(reclaims, rc, m->reclaims)
+                if (reclaim_counts(m, rc) && strv_contains(rc->gpus, address))
+                        return true;
+        return false;
+}
+
+bool reclaim_pending_name(Manager *m, const char *name) {
+        LIST_FOREACH(reclaims, rc, m->reclaims)
+                if (reclaim_counts(m, rc) && streq(rc->instance, strempty(name)))
+                        return true;
+        return false;
+}
+
+static uint64_t reclaim_pending_gpus(Manager *m, const char *tenant) {
+        uint64_t n = 0;
+
+        LIST_FOREACH(reclaims, rc, m->reclaims)
+                if (reclaim_counts(m, rc) && streq(rc->tenant, strempty(tenant)))
+                        n += strv_length(rc->gpus);
+        return n;
+}
 
 /* ------------------------------------------------------------------------------------------ */
 /* admission */
@@ -110,7 +156,7 @@ static uint64_t unused_of(const Quota *q, const QuotaUsage *u) {
 uint64_t lending_unused_guarantee(Manager *m, const char *tenant) {
         Tenant *t = manager_find_tenant(m, strempty(tenant));
         QuotaUsage u = {};
-        uint64_t n = 0;
+        uint64_t n = 0, pending;
 
         if (!t || tenant_gpu_guarantee(t) == 0 || tenant_usage(t, &u) < 0)
                 return 0;
@@ -118,7 +164,9 @@ uint64_t lending_unused_guarantee(Manager *m, const char *tenant) {
                 if (t->quotas[k].resource == QUOTA_GPUS)
                         n += unused_of(&t->quotas[k], &u);
         free((void *) u.gpu_models);
-        return n;
+        /* What its calls waiting for a reclaim will take is as good as used. */
+        pending = reclaim_pending_gpus(m, tenant);
+        return n > pending ? n - pending : 0;
 }
 
 bool lending_entitled(Manager *m, const char *tenant, char **picked) {
@@ -126,13 +174,14 @@ bool lending_entitled(Manager *m, const char *tenant, char **picked) {
         QuotaUsage u = {};
         uint64_t covered = 0;
 
-        if (!t || tenant_gpu_guarantee(t) == 0 || tenant_usage(t, &u) < 0)
+        if (!t || tenant_gpu_guarantee(t) == 0 || lending_unused_guarantee(m, tenant) < strv_length(picked) ||
+            tenant_usage(t, &u) < 0)
                 return false;
         /* Each guarantee covers the picked GPUs of its model, up to what it leaves unused (an
          * any-GPU guarantee beside a model one may count a GPU twice, as SetQuota counts both). */
         for (size_t k = 0; k < t->n_quotas; k++) {
                 const Quota *q = &t->quotas[k];
-                uint64_t match = 0, unused;
+                uint64_t match = 0;
 
                 if (q->resource != QUOTA_GPUS || q->guarantee == 0)
                         continue;
@@ -140,22 +189,29 @@ bool lending_entitled(Manager *m, const char *tenant, char **picked) {
                         const Accelerator *a = manager_find_accelerator(m, *g);
                         match += quota_model_matches(a && a->model ? a->model : "", q->model);
                 }
-                unused = unused_of(q, &u);
-                covered += MIN(match, unused);
+                covered += MIN(match, unused_of(q, &u));
         }
         free((void *) u.gpu_models);
         return covered >= strv_length(picked);
 }
 
-static bool instance_useful(Manager *m, const Instance *i, const char *model, char *const *addresses) {
+/* Whether instance i holds a GPU the request (model substring, addresses) can take that one of
+ * the requester's unused guarantees (models in `wanted`, "" = any) covers. */
+static bool instance_useful(Manager *m, const Instance *i, const char *model, char *const *addresses,
+                            char *const *wanted) {
         for (char **g = i->gpus; g && *g; g++) {
                 const Accelerator *a = manager_find_accelerator(m, *g);
+                const char *am = a && a->model ? a->model : "";
+                bool covered = false;
 
                 if (addresses && !strv_contains(addresses, *g))
                         continue;
-                if (model && !(a && a->model && strcasestr(a->model, model)))
+                if (model && !strcasestr(am, model))
                         continue;
-                return true;
+                for (char *const *w = wanted; w && *w && !covered; w++)
+                        covered = quota_model_matches(am, *w);
+                if (covered)
+                        return true;
         }
         return false;
 }
@@ -170,12 +226,24 @@ static bool in_list(Instance *const *l, size_t n, const Instance *i) {
 Instance *lending_next_victim(Manager *m, const char *tenant, const char *model, char *const *addresses,
                               Instance *const *chosen, size_t n_chosen, int *ret_error) {
         _cleanup_(lending_done) Lending l = {};
-        Instance *victim = NULL;
+        _cleanup_strv_free_ char **wanted = NULL;
+        Tenant *t = manager_find_tenant(m, strempty(tenant));
+        QuotaUsage u = {};
         ssize_t k;
         int r;
 
         *ret_error = 0;
-        r = lending_gather(m, &l);
+        if (!t)
+                return NULL;
+        /* The models the requester's unused guarantees are for: a borrower holding only other
+         * GPUs would be stopped for nothing. */
+        r = tenant_usage(t, &u);
+        for (size_t q = 0; r >= 0 && q < t->n_quotas; q++)
+                if (t->quotas[q].resource == QUOTA_GPUS && unused_of(&t->quotas[q], &u) > 0)
+                        r = strv_extend(&wanted, t->quotas[q].model);
+        free((void *) u.gpu_models);
+        if (r >= 0)
+                r = lending_gather(m, &l);
         if (r < 0) {
                 *ret_error = r;
                 return NULL;
@@ -183,7 +251,7 @@ Instance *lending_next_victim(Manager *m, const char *tenant, const char *model,
         if (addresses && !addresses[0])
                 addresses = NULL;
         for (size_t j = 0; j < l.n_instances; j++) {
-                l.bi[j].useful = instance_useful(m, l.instances[j], model, addresses);
+                l.bi[j].useful = instance_useful(m, l.instances[j], model, addresses, wanted);
                 /* Already picked for this request: as if stopped. */
                 if (in_list(chosen, n_chosen, l.instances[j]) && !l.bi[j].chosen) {
                         BorrowTenant *bt = &l.bt[l.bi[j].tenant];
@@ -193,15 +261,14 @@ Instance *lending_next_victim(Manager *m, const char *tenant, const char *model,
                 }
         }
         k = borrow_next_victim(l.bi, l.n_instances, l.bt, lending_tenant_index(&l, tenant));
-        if (k >= 0)
-                victim = l.instances[k];
-        return victim;
+        return k >= 0 ? l.instances[k] : NULL;
 }
 
 int lending_guarantees_kept(Manager *m, const char *tenant, char **picked, Instance *const *victims, size_t n_victims) {
         _cleanup_(lending_done) Lending l = {};
         _cleanup_free_ BorrowDemand *d = NULL;
         _cleanup_free_ const char **supply = NULL;
+        _cleanup_free_ uint64_t *lendable = NULL;
         size_t nd = 0, ns = 0, nq = 0;
         int r;
 
@@ -212,42 +279,62 @@ int lending_guarantees_kept(Manager *m, const char *tenant, char **picked, Insta
                 nq += l.tenants[t]->n_quotas;
         d = calloc(MAX(nq, 1U), sizeof(BorrowDemand));
         supply = calloc(MAX(m->n_accelerators, 1U), sizeof(char *));
-        if (!d || !supply)
+        lendable = calloc(MAX(l.n_tenants, 1U), sizeof(uint64_t));
+        if (!d || !supply || !lendable)
                 return -ENOMEM;
 
         /* What the others are promised and do not use. */
         for (size_t t = 0; t < l.n_tenants; t++) {
                 Tenant *o = l.tenants[t];
                 QuotaUsage u = {};
+                uint64_t pending = 0;
 
+                lendable[t] = l.bt[t].held > l.bt[t].guarantee ? l.bt[t].held - l.bt[t].guarantee : 0;
                 if (streq(o->name, strempty(tenant)) || l.bt[t].guarantee == 0)
                         continue;
                 r = tenant_usage(o, &u);
                 if (r < 0)
                         return r;
-                for (size_t k = 0; k < o->n_quotas; k++)
-                        if (o->quotas[k].resource == QUOTA_GPUS && unused_of(&o->quotas[k], &u) > 0)
-                                d[nd++] = (BorrowDemand) { o->quotas[k].model, unused_of(&o->quotas[k], &u) };
+                pending = reclaim_pending_gpus(m, o->name); /* its waiting calls: already provided for */
+                for (size_t k = 0; k < o->n_quotas; k++) {
+                        uint64_t n = o->quotas[k].resource == QUOTA_GPUS ? unused_of(&o->quotas[k], &u) : 0,
+                                 cut = MIN(n, pending);
+
+                        pending -= cut;
+                        if (n - cut > 0)
+                                d[nd++] = (BorrowDemand) { o->quotas[k].model, n - cut };
+                }
                 free((void *) u.gpu_models);
         }
         if (nd == 0)
                 return 1;
 
-        /* What could keep the promises: GPUs that are free, or will be (victims), or are lent. */
+        /* What could keep the promises: GPUs that are free and can be given out, or will be free
+         * (those of the victims), or are lent (no more of a tenant's than it holds beyond its
+         * guarantee). Not those kept for a call waiting on a reclaim. */
         for (size_t k = 0; k < m->n_accelerators; k++) {
                 const Accelerator *a = &m->accelerators[k];
                 bool available = false;
 
-                if (a->hold || a->conflict || strv_contains(picked, a->address))
+                if (a->hold || a->conflict || strv_contains(picked, a->address) || reclaim_reserved(m, a->address))
                         continue;
-                if (!a->claimed_by)
-                        available = true;
-                else
-                        for (size_t j = 0; j < l.n_instances && !available; j++)
-                                if (streq(l.instances[j]->name, a->claimed_by))
-                                        available = l.instances[j]->preempting ||
-                                                    in_list(victims, n_victims, l.instances[j]) ||
-                                                    borrow_is_borrowing(&l.bi[j], l.bt);
+                if (!a->claimed_by) {
+                        char why[16];
+                        available = passthrough_check(a, m->accelerators, m->n_accelerators,
+                                                      m->config.management_interface, NULL, why,
+                                                      sizeof(why)) == PASSTHROUGH_OK;
+                } else
+                        for (size_t j = 0; j < l.n_instances; j++) {
+                                if (!streq(l.instances[j]->name, a->claimed_by))
+                                        continue;
+                                if (l.instances[j]->preempting || in_list(victims, n_victims, l.instances[j]))
+                                        available = true;
+                                else if (borrow_is_borrowing(&l.bi[j], l.bt) && lendable[l.bi[j].tenant] > 0) {
+                                        lendable[l.bi[j].tenant]--;
+                                        available = true;
+                                }
+                                break;
+                        }
                 if (available)
                         supply[ns++] = a->model ?: "";
         }
@@ -257,48 +344,56 @@ int lending_guarantees_kept(Manager *m, const char *tenant, char **picked, Insta
 /* ------------------------------------------------------------------------------------------ */
 /* waiting calls */
 
-struct Reclaim {
-        Manager *manager;
-        sd_bus_message *call;
-        ReclaimContinue cont;
-        char *tenant, *instance;
-        char **victims;                 /* uuids */
-        uint32_t uid;                   /* the caller, as the audit log names it */
-        char *who;
-        sd_event_source *deadline;
-        LIST_FIELDS(Reclaim, reclaims);
-};
-
 static Reclaim *reclaim_free(Reclaim *rc) {
         if (!rc)
                 return NULL;
-        if (rc->manager)
+        if (rc->linked)
                 LIST_REMOVE(reclaims, rc->manager->reclaims, rc);
-        sd_bus_message_unref(rc->call);
-        sd_event_source_disable_unref(rc->deadline);
-        free(rc->tenant);
-        free(rc->instance);
-        free(rc->who);
-        strv_free(rc->victims);
-        free(rc);
-        return NULL;
-}
-
-static void reclaim_release_victims(Reclaim *rc) {
         for (char **u = rc->victims; u && *u; u++) {
                 Instance *v = manager_find_instance_by_uuid(rc->manager, *u);
                 if (v)
                         v->preempting = false;
         }
+        sd_bus_message_unref(rc->call);
+        sd_event_source_disable_unref(rc->deadline);
+        free(rc->tenant);
+        free(rc->instance);
+        free(rc->who);
+        free(rc->was_running);
+        strv_free(rc->gpus);
+        strv_free(rc->victims);
+        free(rc);
+        return NULL;
 }
 
-/* Answers the call with `error` (the victims stay stopped: they were, and the audit says so). */
+/* The reclaim will not happen: the victims it stopped run again (a preempted one asks for its
+ * GPUs again, and may not get them), each recorded. */
+static void reclaim_undo(Reclaim *rc) {
+        Manager *m = rc->manager;
+        size_t k = 0;
+
+        for (char **u = rc->victims; u && *u; u++, k++) {
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+                _cleanup_free_ char *result = NULL;
+                Instance *v = manager_find_instance_by_uuid(m, *u);
+
+                if (!v || !rc->started || !rc->was_running[k])
+                        continue;
+                v->preempting = false;
+                if (instance_start(v, &e) < 0)
+                        result = strprintf("%s: %s", strna(e.name), strempty(e.message));
+                audit_record_internal(m, "Instance.Start", v->path, "[]",
+                                      result ?: "ok: started again, the reclaim it was stopped for did not happen");
+        }
+}
+
+/* Answers the call with `error` and lets the victims run again. */
 static void reclaim_fail(Reclaim *rc, const sd_bus_error *error) {
         _cleanup_free_ char *result = strprintf("%s: %s", error->name, strempty(error->message));
 
         (void) sd_bus_reply_method_error(rc->call, error);
         audit_record_answer(rc->manager, rc->call, rc->uid, rc->who, result ?: error->name);
-        reclaim_release_victims(rc);
+        reclaim_undo(rc);
         reclaim_free(rc);
 }
 
@@ -320,6 +415,71 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* The audit row's arguments for one victim. */
+static char *preempt_args(const Instance *v, const char *tenant, const char *instance) {
+        json_t *gpus = json_array(), *o;
+        char *s = NULL;
+
+        for (char **g = v->gpus; gpus && g && *g; g++)
+                (void) json_array_append_new(gpus, json_string(*g));
+        o = json_pack("{s:s,s:s,s:o*,s:s,s:s}", "instance", v->name, "tenant", v->tenant, "gpus", gpus, "for_tenant",
+                      strempty(tenant), "for_instance", strempty(instance));
+        if (o)
+                s = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        return s;
+}
+
+/* Asks each victim to stop (forced off after StopTimeoutSec=, sooner than a longer stop already
+ * under way). A victim that can be neither stopped nor forced off fails the call. */
+static int reclaim_stop_victims(Reclaim *rc, sd_bus_error *error) {
+        Manager *m = rc->manager;
+        size_t k = 0;
+
+        rc->started = true;
+        for (char **u = rc->victims; u && *u; u++, k++) {
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+                _cleanup_free_ char *args = NULL, *result = NULL, *gpu_list = NULL;
+                Instance *v = manager_find_instance_by_uuid(m, *u);
+                uint64_t deadline, at;
+                char f[96];
+                int r;
+
+                if (!v)
+                        continue;
+                rc->was_running[k] = v->state != INSTANCE_STOPPED && v->state != INSTANCE_CRASHED;
+                gpu_list = strv_join(v->gpus, ",");
+                args = preempt_args(v, rc->tenant, rc->instance);
+                r = instance_stop(v, 0, NULL, &e);
+                if (r < 0) {
+                        sd_bus_error_free(&e);
+                        r = instance_force_off(v, &e);
+                }
+                if (r < 0) {
+                        result = strprintf("%s: %s", strna(e.name), strempty(e.message));
+                        audit_record_internal(m, "Instance.Preempt", v->path, args ?: "{}", result ?: "failed");
+                        return sd_bus_error_setf(error, ARK_ERROR_HYPERVISOR,
+                                                 "Preemptible instance '%s' holds GPUs guaranteed to tenant '%s' and "
+                                                 "could not be stopped: %s",
+                                                 v->name, rc->tenant, strempty(e.message));
+                }
+                deadline = now_usec(CLOCK_MONOTONIC) + (uint64_t) m->config.stop_timeout_sec * USEC_PER_SEC;
+                if (v->stop_timer && sd_event_source_get_time(v->stop_timer, &at) >= 0 && at > deadline)
+                        (void) sd_event_source_set_time(v->stop_timer, deadline);
+                result = strprintf("ok: stopping it (%s of tenant '%s', preemptible, youngest first) to give its "
+                                   "GPUs %s back to tenant '%s', which is guaranteed them and asked for them for "
+                                   "instance '%s'",
+                                   v->name, v->tenant, strna(gpu_list), rc->tenant, rc->instance);
+                audit_record_internal(m, "Instance.Preempt", v->path, args ?: "{}", result ?: "ok");
+                snprintf(f, sizeof(f), "ARK_INSTANCE=%s", v->name);
+                log_struct(LOG_NOTICE, 0, "MESSAGE_ID=" ARK_MESSAGE_PREEMPT, f, NULL,
+                           "Preempting instance '%s' of tenant '%s' (GPUs %s): tenant '%s' needs the GPUs it is "
+                           "guaranteed for instance '%s'.",
+                           v->name, v->tenant, strna(gpu_list), rc->tenant, rc->instance);
+        }
+        return 0;
+}
+
 /* Whether every victim is down (or gone); then takes their GPUs. Returns 1 when done, 0 when
  * still waiting, <0 with `error` set when a GPU could not be released. */
 static int reclaim_collect(Reclaim *rc, sd_bus_error *error) {
@@ -330,6 +490,7 @@ static int reclaim_collect(Reclaim *rc, sd_bus_error *error) {
                 if (v && v->state != INSTANCE_STOPPED && v->state != INSTANCE_CRASHED)
                         return 0;
         }
+        rc->released = true;
         for (char **u = rc->victims; u && *u; u++) {
                 Instance *v = manager_find_instance_by_uuid(m, *u);
                 _cleanup_free_ char *reason = NULL;
@@ -350,19 +511,20 @@ static int on_kick(sd_event_source *s, void *userdata) {
 
         LIST_FOREACH_SAFE(reclaims, rc, next, m->reclaims) {
                 _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-                int r;
+                int r = 0;
 
-                r = reclaim_collect(rc, &e);
+                /* Stopped here, not in the handler: the call's own audit row comes first. */
+                if (!rc->started)
+                        r = reclaim_stop_victims(rc, &e);
+                if (r >= 0)
+                        r = reclaim_collect(rc, &e);
                 if (r == 0)
                         continue;
-                if (r < 0) {
-                        if (!sd_bus_error_is_set(&e))
-                                sd_bus_error_set_errnof(&e, r, "Failed to release the preempted GPUs: %m");
-                        reclaim_fail(rc, &e);
-                        continue;
+                if (r > 0) {
+                        m->reclaim_current = rc;
+                        r = rc->cont(m, rc->call, &e);
+                        m->reclaim_current = NULL;
                 }
-                reclaim_release_victims(rc);
-                r = rc->cont(m, rc->call, &e);
                 if (r < 0) {
                         if (!sd_bus_error_is_set(&e))
                                 sd_bus_error_set_errnof(&e, r, "Failed to finish the call: %m");
@@ -399,37 +561,24 @@ static int victims_json(Instance *const *victims, size_t n, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-/* The audit row's arguments for one victim. */
-static char *preempt_args(const Instance *v, const char *tenant, const char *instance) {
-        json_t *gpus = json_array(), *o;
-        char *s = NULL;
-
-        for (char **g = v->gpus; gpus && g && *g; g++)
-                (void) json_array_append_new(gpus, json_string(*g));
-        o = json_pack("{s:s,s:s,s:o*,s:s,s:s}", "instance", v->name, "tenant", v->tenant, "gpus", gpus, "for_tenant",
-                      strempty(tenant), "for_instance", strempty(instance));
-        if (o)
-                s = json_dumps(o, JSON_COMPACT);
-        json_decref(o);
-        return s;
-}
-
 int reclaim_start(Manager *m, sd_bus_message *call, ReclaimContinue cont, const char *tenant, const char *instance,
-                  Instance *const *victims, size_t n_victims, sd_bus_error *error) {
-        Reclaim *rc;
+                  char **gpus, Instance *const *victims, size_t n_victims, sd_bus_error *error) {
         _cleanup_free_ char *names = NULL;
-        uint64_t gpus = 0;
+        uint64_t freed = 0;
+        Reclaim *rc;
         int r;
 
         rc = calloc(1, sizeof(Reclaim));
         if (!rc)
                 return -ENOMEM;
+        rc->manager = m;
         rc->call = sd_bus_message_ref(call);
         rc->cont = cont;
         rc->tenant = strdup(strempty(tenant));
         rc->instance = strdup(strempty(instance));
-        if (!rc->tenant || !rc->instance || audit_caller(m, call, &rc->uid, &rc->who) < 0 ||
-            victims_json(victims, n_victims, &names) < 0) {
+        rc->was_running = calloc(n_victims + 1, sizeof(bool));
+        if (!rc->tenant || !rc->instance || !rc->was_running || strv_copy(&rc->gpus, gpus) < 0 ||
+            audit_caller(m, call, &rc->uid, &rc->who) < 0 || victims_json(victims, n_victims, &names) < 0) {
                 reclaim_free(rc);
                 return -ENOMEM;
         }
@@ -438,60 +587,23 @@ int reclaim_start(Manager *m, sd_bus_message *call, ReclaimContinue cont, const 
                         reclaim_free(rc);
                         return -ENOMEM;
                 }
-                gpus += strv_length(victims[k]->gpus);
+                freed += strv_length(victims[k]->gpus);
         }
-
-        /* A victim that cannot even be asked to stop is forced off; if that fails too, nothing
-         * is waited for and the caller hears why. */
-        for (size_t k = 0; k < n_victims; k++) {
-                Instance *v = victims[k];
-                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-                _cleanup_free_ char *args = NULL, *result = NULL, *gpu_list = NULL;
-                char f[96];
-
-                v->preempting = true;
-                r = instance_stop(v, 0, NULL, &e);
-                if (r < 0) {
-                        sd_bus_error_free(&e);
-                        r = instance_force_off(v, &e);
-                }
-                gpu_list = strv_join(v->gpus, ",");
-                args = preempt_args(v, tenant, instance);
-                if (r < 0) {
-                        result = strprintf("%s: %s", strna(e.name), strempty(e.message));
-                        audit_record_internal(m, "Instance.Preempt", v->path, args ?: "{}", result ?: "failed");
-                        reclaim_release_victims(rc);
-                        reclaim_free(rc);
-                        return sd_bus_error_setf(error, ARK_ERROR_HYPERVISOR,
-                                                 "Preemptible instance '%s' holds GPUs guaranteed to tenant '%s' and "
-                                                 "could not be stopped: %s",
-                                                 v->name, strempty(tenant), strempty(e.message));
-                }
-                result = strprintf("ok: stopping it (%s of tenant '%s', preemptible, youngest first) to give its "
-                                   "GPUs %s back to tenant '%s', which is guaranteed them and asked for them for "
-                                   "instance '%s'",
-                                   v->name, v->tenant, strna(gpu_list), strempty(tenant), strempty(instance));
-                audit_record_internal(m, "Instance.Preempt", v->path, args ?: "{}", result ?: "ok");
-                snprintf(f, sizeof(f), "ARK_INSTANCE=%s", v->name);
-                log_struct(LOG_NOTICE, 0, "MESSAGE_ID=" ARK_MESSAGE_PREEMPT, f, NULL,
-                           "Preempting instance '%s' of tenant '%s' (GPUs %s): tenant '%s' needs the GPUs it is "
-                           "guaranteed for instance '%s'.",
-                           v->name, v->tenant, strna(gpu_list), strempty(tenant), strempty(instance));
-        }
-
         r = sd_event_add_time_relative(m->event, &rc->deadline, CLOCK_MONOTONIC,
                                        ((uint64_t) m->config.stop_timeout_sec + 30) * USEC_PER_SEC, 0, on_deadline, rc);
         if (r < 0) {
-                reclaim_release_victims(rc);
                 reclaim_free(rc);
                 return sd_bus_error_set_errnof(error, r, "Failed to arm the reclaim deadline: %m");
         }
-        rc->manager = m;
+        /* From now on nobody else picks them, nor the GPUs the call will take. */
+        for (size_t k = 0; k < n_victims; k++)
+                victims[k]->preempting = true;
+        rc->linked = true;
         LIST_PREPEND(reclaims, m->reclaims, rc);
         free(m->call_pending);
         m->call_pending = strprintf("pending: stopping %zu preemptible instance%s (%s) to free %" PRIu64
                                     " GPU%s guaranteed to tenant '%s'",
-                                    n_victims, n_victims == 1 ? "" : "s", names, gpus, gpus == 1 ? "" : "s",
+                                    n_victims, n_victims == 1 ? "" : "s", names, freed, freed == 1 ? "" : "s",
                                     strempty(tenant));
         reclaim_kick(m);
         return 0;
@@ -502,9 +614,14 @@ void reclaim_abort_all(Manager *m) {
                 _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
 
                 sd_bus_error_setf(&e, ARK_ERROR_INVALID_STATE,
-                                  "arkd is shutting down; the GPUs guaranteed to tenant '%s' were not handed over yet.",
+                                  "arkd is shutting down; the GPUs guaranteed to tenant '%s' were not handed over, "
+                                  "ask again once it is back.",
                                   m->reclaims->tenant);
+                /* No restarts now: the instances a reclaim stopped stay stopped, as the audit says. */
+                m->reclaims->started = false;
                 reclaim_fail(m->reclaims, &e);
         }
+        if (m->bus)
+                (void) sd_bus_flush(m->bus);
         m->reclaim_defer = sd_event_source_disable_unref(m->reclaim_defer);
 }

@@ -41,16 +41,24 @@ Instance *lending_next_victim(Manager *m, const char *tenant, const char *model,
  * instances. 1 or 0, or a negative errno. */
 int lending_guarantees_kept(Manager *m, const char *tenant, char **picked, Instance *const *victims, size_t n_victims);
 
-/* Called once the victims are down and their GPUs released: runs `call` again and answers it.
- * Returns <0 with `error` set to have the call answered with that error. */
+/* Called once the victims are down and their GPUs released: runs `call` again and answers it
+ * (Manager.reclaim_current is the reclaim meanwhile, so its GPUs and name are not held against
+ * it). Returns <0 with `error` set to have the call answered with that error. */
 typedef int (*ReclaimContinue)(Manager *m, sd_bus_message *call, sd_bus_error *error);
 
-/* Stops the victims for `call` (by `tenant`, for instance `instance`) and keeps the call until
- * they are down. Each victim gets an audit row and the state reason "preempted: ...". */
+/* Keeps `call` (by `tenant`, for instance `instance`, which will take `gpus`) until the victims
+ * are down: from now on the victims and `gpus` are nobody else's to pick, nor `instance` as a
+ * name. The victims are asked to stop from the event loop (after the call's own audit row);
+ * each gets an audit row and the state reason "preempted: ...". When the reclaim fails, the
+ * victims it stopped are started again. */
 int reclaim_start(Manager *m, sd_bus_message *call, ReclaimContinue cont, const char *tenant, const char *instance,
-                  Instance *const *victims, size_t n_victims, sd_bus_error *error);
+                  char **gpus, Instance *const *victims, size_t n_victims, sd_bus_error *error);
+/* Whether a waiting call will take the GPU at `address` / create an instance of that name. */
+bool reclaim_reserved(Manager *m, const char *address);
+bool reclaim_pending_name(Manager *m, const char *name);
 /* An instance changed state or went away: look at the waiting calls (from an idle event, not
  * now). */
 void reclaim_kick(Manager *m);
-/* Answers every waiting call with an error (arkd is stopping). */
+/* Answers every waiting call with an error and sends the answers (arkd is stopping: call it
+ * before leaving the event loop, while the bus is still there). */
 void reclaim_abort_all(Manager *m);

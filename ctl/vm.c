@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "arkctl.h"
+#include "basic/time-util.h"
 #include "bus-props.h"
 #include "output.h"
 #include "basic/fileio.h"
@@ -266,7 +267,13 @@ int verb_vm_create(char **args) {
         if (r < 0)
                 return ctl_log_call_error(r, NULL, "CreateInstance");
 
-        r = ctl_send(bus, m, CTL_SLOW_CALL_USEC, &reply);
+        /* A create that reclaims GPUs from preemptible VMs answers once they are down: up to the
+         * daemon's stop timeout (at most an hour) and its margin. */
+        r = ctl_send(bus, m,
+                     arg_given & (OPT_GPUS | OPT_GPU_MODEL | OPT_GPU)
+                             ? (uint64_t) (STOP_DEFAULT_TIMEOUT_MAX_SEC + 2 * STOP_MARGIN_SEC) * USEC_PER_SEC
+                             : CTL_SLOW_CALL_USEC,
+                     &reply);
         if (r < 0)
                 return r;
 

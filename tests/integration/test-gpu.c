@@ -6,6 +6,7 @@
 
 #include "itest.h"
 
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,10 +16,12 @@
 #include "basic/fileio.h"
 #include "basic/macro.h"
 #include "basic/string-util.h"
+#include "basic/time-util.h"
 
 static Harness H;
 
 static int setup_host(void **state) {
+        (void) unsetenv("ARK_TEST_GUEST_SHUTDOWN_MSEC"); /* a failed test may have left it */
         if (harness_setup(&H, *state) < 0)
                 return -1;
         if (harness_start_arkd(&H, NULL) < 0)
@@ -734,7 +737,7 @@ static unsigned count_claimed(void) {
 }
 
 typedef struct Race {
-        unsigned done, won, no_capacity, quota, other;
+        unsigned done, won, no_capacity, quota, exists, other;
         char other_error[256];
 } Race;
 
@@ -749,6 +752,8 @@ static int on_create_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
                 r->no_capacity++;
         else if (sd_bus_error_has_name(e, ARK_ERROR_QUOTA_EXCEEDED))
                 r->quota++;
+        else if (sd_bus_error_has_name(e, ARK_ERROR_ALREADY_EXISTS))
+                r->exists++;
         else {
                 r->other++;
                 snprintf(r->other_error, sizeof(r->other_error), "%s: %s", strna(e->name), strna(e->message));
@@ -756,10 +761,12 @@ static int on_create_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
         return 0;
 }
 
-/* Sends `n` CreateInstance calls for GPU VMs at once, each on a connection of its own, before
- * any reply is read, and waits for the replies (or returns early when `stop_after` replies have
- * come, leaving the rest in flight). */
-static void race(unsigned n, const char *prefix, uint32_t gpus, unsigned stop_after, Race *r) {
+/* Sends `n` CreateInstance calls for GPU VMs of `tenant` at once, each on a connection of its
+ * own, before any reply is read, and waits for the replies (or returns early when `stop_after`
+ * replies have come, leaving the rest in flight). Names are prefix-K, or all `prefix` when
+ * same_name. */
+static void race_as(unsigned n, const char *prefix, const char *tenant, bool same_name, uint32_t gpus,
+                    unsigned stop_after, Race *r) {
         sd_bus *buses[64] = {};
         sd_bus_slot *slots[64] = {};
 
@@ -769,17 +776,20 @@ static void race(unsigned n, const char *prefix, uint32_t gpus, unsigned stop_af
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
                 char name[32];
 
-                snprintf(name, sizeof(name), "%s-%u", prefix, k);
+                if (same_name)
+                        snprintf(name, sizeof(name), "%s", prefix);
+                else
+                        snprintf(name, sizeof(name), "%s-%u", prefix, k);
                 assert_true(sd_bus_new(&buses[k]) >= 0);
                 assert_true(sd_bus_set_address(buses[k], H.bus_address) >= 0);
                 assert_true(sd_bus_set_bus_client(buses[k], 1) >= 0);
                 assert_true(sd_bus_start(buses[k]) >= 0);
                 assert_true(sd_bus_message_new_method_call(buses[k], &m, ARK_BUS_NAME, ARK_BUS_PATH,
                                                            ARK_BUS_IFACE_MANAGER, "CreateInstance") >= 0);
-                assert_true(sd_bus_message_append(m, "a{sv}", 6, "Name", "s", name, "Tenant", "s", "risk", "VCPUs",
+                assert_true(sd_bus_message_append(m, "a{sv}", 6, "Name", "s", name, "Tenant", "s", tenant, "VCPUs",
                                                        "u", 1, "MemoryBytes", "t", UINT64_C(1) << 30, "GPUs", "u", gpus,
                                                        "DiskBytes", "t", UINT64_C(1) << 30) >= 0);
-                assert_true(sd_bus_call_async(buses[k], &slots[k], m, on_create_reply, r, 60 * 1000000ULL) >= 0);
+                assert_true(sd_bus_call_async(buses[k], &slots[k], m, on_create_reply, r, 120 * 1000000ULL) >= 0);
         }
         while (r->done < n && (stop_after == 0 || r->done < stop_after)) {
                 bool progress = false;
@@ -794,6 +804,10 @@ static void race(unsigned n, const char *prefix, uint32_t gpus, unsigned stop_af
                 sd_bus_slot_unref(slots[k]);
                 sd_bus_flush_close_unref(buses[k]);
         }
+}
+
+static void race(unsigned n, const char *prefix, uint32_t gpus, unsigned stop_after, Race *r) {
+        race_as(n, prefix, "risk", false, gpus, stop_after, r);
 }
 
 /* The last free GPU, asked for by twelve requests at once: exactly one wins, eleven get NoCapacity
@@ -922,6 +936,18 @@ static void test_quota_limit(void **state) {
                       "--vcpus", "1", "--memory", "1G", "--gpus", "1");
         assert_arkctl(&H, 0, NULL, "vm", "create", "c", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpus", "1",
                       "--preemptible");
+}
+
+static unsigned count_state(const char *tenant, const char *state) {
+        json_t *list = harness_arkctl_json(&H, "vm", "list", "--tenant", tenant, NULL), *v;
+        unsigned n = 0;
+        size_t k;
+
+        assert_non_null(list);
+        json_array_foreach(list, k, v)
+                n += streq(json_string_value(json_object_get(v, "state")), state);
+        json_decref(list);
+        return n;
 }
 
 static json_t *vm_show(const char *name) {
@@ -1234,6 +1260,117 @@ static void test_companion_function_conflict(void **state) {
                       "--vcpus", "1", "--memory", "1G", "--gpu", "0000:17:00.0");
 }
 
+/* Concurrent reclaims: what calls waiting for borrowers to stop will take counts against the
+ * guarantee, and the GPUs they will take are nobody else's meanwhile. research (guaranteed 4)
+ * sends six creates at once while retail borrows all 8 GPUs: exactly 4 win and exactly 4
+ * borrowers are stopped. Then two creates of one name (2 GPUs each): one wins, the other is
+ * AlreadyExists, and no borrower is stopped for it. */
+static void test_reclaim_races(void **state) {
+        Race r;
+        char name[16];
+
+        /* Guests that take 300 ms to shut down (the test driver's stop at once): the calls
+         * overlap while the borrowers stop. */
+        assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
+        assert_int_equal(setenv("ARK_TEST_GUEST_SHUTDOWN_MSEC", "300", 1), 0);
+        assert_int_equal(harness_start_arkd(&H, NULL), 0);
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "research");
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "retail");
+        assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "research", "gpus=4..8");
+        for (int k = 0; k < 8; k++) {
+                snprintf(name, sizeof(name), "b%d", k);
+                create_gpu_vm(name, "retail", "1", true);
+        }
+        assert_int_equal(count_claimed(), 8);
+
+        race_as(6, "r", "research", false, 1, 0, &r);
+        if (r.other > 0)
+                fail_msg("unexpected reply: %s", r.other_error);
+        assert_int_equal(r.won, 4);
+        assert_int_equal(r.no_capacity, 2);
+        assert_int_equal(count_state("retail", "running"), 4);
+        assert_int_equal(count_state("retail", "stopped"), 4);
+        assert_int_equal(count_claimed(), 8);
+
+        /* A second guarantee, and two calls for one name. */
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "ml");
+        assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "ml", "gpus=4..8");
+        race_as(2, "dup", "ml", true, 2, 0, &r);
+        if (r.other > 0)
+                fail_msg("unexpected reply: %s", r.other_error);
+        assert_int_equal(r.won, 1);
+        assert_int_equal(r.exists, 1);
+        assert_int_equal(count_state("retail", "running"), 2);
+        assert_vm("dup", "stopped", 2, NULL);
+        assert_arkctl(&H, 0, "intact", "audit", "verify");
+        assert_int_equal(unsetenv("ARK_TEST_GUEST_SHUTDOWN_MSEC"), 0);
+}
+
+/* A borrower whose guest ignores the shutdown is forced off after StopTimeoutSec=, and the owner
+ * gets its GPUs then. */
+static void test_reclaim_forced(void **state) {
+        _cleanup_free_ char *conf = strprintf("%s/slow.conf", H.tmp), *log = NULL;
+        uint64_t t0;
+
+        assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
+        assert_int_equal(write_string_file(conf, "[Hypervisor]\nStopTimeoutSec=1\n", WRITE_CREATE), 0);
+        assert_int_equal(setenv("ARK_TEST_GUEST_SHUTDOWN_MSEC", "60000", 1), 0);
+        assert_int_equal(harness_start_arkd(&H, "--config", conf, NULL), 0);
+        assert_int_equal(unsetenv("ARK_TEST_GUEST_SHUTDOWN_MSEC"), 0);
+
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "research");
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "retail");
+        assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "research", "gpus=1..8");
+        create_gpu_vm("fill", "risk", "7", false);
+        create_gpu_vm("p1", "retail", "1", true);
+        t0 = now_usec(CLOCK_MONOTONIC);
+        create_gpu_vm("r1", "research", "1", false);
+        if (now_usec(CLOCK_MONOTONIC) - t0 < 900 * USEC_PER_MSEC)
+                fail_msg("the create answered after %" PRIu64 " ms, before the borrower's stop timeout",
+                         (now_usec(CLOCK_MONOTONIC) - t0) / USEC_PER_MSEC);
+        assert_vm("r1", "running", 1, NULL);
+        assert_vm("p1", "stopped", 0, "preempted");
+        assert_int_equal(read_full_file(H.arkd_log, &log, NULL), 0);
+        assert_non_null(strstr(log, "Instance 'p1' did not shut down in time; forcing it off."));
+}
+
+/* A borrower that can be neither stopped nor forced off (its record cannot be written) fails the
+ * owner's create with the reason, arkd carries on, and the borrower stopped before it runs again:
+ * a reclaim happens whole or not at all. */
+static void test_reclaim_stop_fails(void **state) {
+        _cleanup_free_ char *out = NULL, *err = NULL;
+
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "research");
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "retail");
+        assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "research", "gpus=2..8");
+        create_gpu_vm("fill", "risk", "6", false);
+        create_gpu_vm("p1", "retail", "1", true);
+        create_gpu_vm("p2", "retail", "1", true);
+        /* p2 (the youngest) stops first; p1's desired state cannot be recorded. */
+        if (harness_sh(&out, &err,
+                       "sqlite3 '%s/ark.db' \"CREATE TRIGGER t_no_stop BEFORE UPDATE OF desired_state ON instances "
+                       "WHEN NEW.name = 'p1' BEGIN SELECT RAISE(FAIL, 'refused by the test'); END;\"",
+                       H.state_dir) != 0)
+                fail_msg("sqlite3: %s", strna(err));
+        assert_arkctl(&H, 1, "Preemptible instance 'p1' holds GPUs guaranteed to tenant 'research' and could not be "
+                      "stopped", "vm", "create", "r1", "--tenant", "research", "--vcpus", "1", "--memory", "1G",
+                      "--gpus", "2", "--start");
+        assert_arkctl(&H, 1, "does not exist", "vm", "show", "r1");
+        assert_vm("p1", "running", 1, NULL);
+        assert_vm("p2", "running", 1, NULL);
+        assert_arkctl(&H, 0, "started again, the reclaim it was stopped for did not happen", "audit", "list");
+        free(out);
+        free(err);
+        out = err = NULL;
+        if (harness_sh(&out, &err, "sqlite3 '%s/ark.db' 'DROP TRIGGER t_no_stop'", H.state_dir) != 0)
+                fail_msg("sqlite3: %s", strna(err));
+        /* Without the fault the same request goes through. */
+        create_gpu_vm("r1", "research", "2", false);
+        assert_vm("p1", "stopped", 0, "preempted");
+        assert_vm("p2", "stopped", 0, "preempted");
+        assert_vm("r1", "running", 2, NULL);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_prestate_setup_teardown(test_two_gpus_one_node, setup_host, teardown_host, "dgx-h100"),
@@ -1248,6 +1385,10 @@ int main(void) {
                 cmocka_unit_test_prestate_setup_teardown(test_quota_limit, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_quota_race, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_preemption, setup_host, teardown_host, "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_reclaim_races, setup_host, teardown_host, "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_reclaim_stop_fails, setup_host, teardown_host,
+                                                         "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_reclaim_forced, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_config_and_vfio, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_gpu_add_remove, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_conflicts_from_domains, setup_host, teardown_host,
