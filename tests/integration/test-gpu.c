@@ -1371,6 +1371,91 @@ static void test_reclaim_stop_fails(void **state) {
         assert_vm("r1", "running", 2, NULL);
 }
 
+/* arkd stopping while a create waits for a borrower: the caller hears why before arkd goes. */
+static void test_reclaim_shutdown(void **state) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        Race r = {};
+
+        assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
+        assert_int_equal(setenv("ARK_TEST_GUEST_SHUTDOWN_MSEC", "30000", 1), 0);
+        assert_int_equal(harness_start_arkd(&H, NULL), 0);
+        assert_int_equal(unsetenv("ARK_TEST_GUEST_SHUTDOWN_MSEC"), 0);
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "research");
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "retail");
+        assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "research", "gpus=1..8");
+        create_gpu_vm("fill", "risk", "7", false);
+        create_gpu_vm("p1", "retail", "1", true);
+
+        assert_true(sd_bus_new(&bus) >= 0);
+        assert_true(sd_bus_set_address(bus, H.bus_address) >= 0);
+        assert_true(sd_bus_set_bus_client(bus, 1) >= 0);
+        assert_true(sd_bus_start(bus) >= 0);
+        assert_true(sd_bus_message_new_method_call(bus, &m, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
+                                                   "CreateInstance") >= 0);
+        assert_true(sd_bus_message_append(m, "a{sv}", 5, "Name", "s", "r1", "Tenant", "s", "research", "VCPUs", "u", 1,
+                                          "MemoryBytes", "t", UINT64_C(1) << 30, "GPUs", "u", 1) >= 0);
+        assert_true(sd_bus_call_async(bus, &slot, m, on_create_reply, &r, 60 * 1000000ULL) >= 0);
+        /* Until p1 is shutting down: the call waits. */
+        for (int k = 0; k < 200; k++) {
+                _cleanup_free_ char *o = itest_arkctl_expect(&H, 0, NULL, "vm", "show", "p1", NULL);
+                while (sd_bus_process(bus, NULL) > 0)
+                        ;
+                if (strstr(o, "shutting-down"))
+                        break;
+                usleep(20000);
+        }
+        assert_int_equal(r.done, 0);
+        assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
+        for (int k = 0; k < 250 && r.done == 0; k++) {
+                while (sd_bus_process(bus, NULL) > 0)
+                        ;
+                if (r.done == 0)
+                        (void) sd_bus_wait(bus, 20000);
+        }
+        assert_int_equal(r.done, 1);
+        assert_int_equal(r.other, 1);
+        if (!strstr(r.other_error, "org.ark.Ark1.Error.InvalidState: arkd is shutting down"))
+                fail_msg("reply: %s", r.other_error);
+        assert_int_equal(harness_start_arkd(&H, NULL), 0);
+        assert_arkctl(&H, 1, "does not exist", "vm", "show", "r1");
+        assert_arkctl(&H, 0, "arkd is shutting down", "audit", "list");
+}
+
+/* The issue's acceptance, as it is worded: research guaranteed 4 and idle, retail runs 4
+ * preemptible GPU VMs on them, research asks for 4 in one VM: retail's VMs stop, research's
+ * starts, and the audit log says why. */
+static void test_preemption_four(void **state) {
+        json_t *rows, *r;
+        size_t k;
+        unsigned preempted = 0;
+        char name[8];
+
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "research");
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "retail");
+        assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "research", "gpus=4..4");
+        create_gpu_vm("risk-4", "risk", "4", false);
+        for (int n = 1; n <= 4; n++) {
+                snprintf(name, sizeof(name), "p%d", n);
+                create_gpu_vm(name, "retail", "1", true);
+        }
+        assert_int_equal(count_state("retail", "running"), 4);
+        create_gpu_vm("train", "research", "4", false);
+        assert_vm("train", "running", 4, NULL);
+        assert_int_equal(count_state("retail", "stopped"), 4);
+        assert_vm("risk-4", "running", 4, NULL);
+        rows = harness_arkctl_json(&H, "audit", "list", NULL);
+        assert_non_null(rows);
+        json_array_foreach(rows, k, r)
+                if (streq(jstr(r, "action"), "Instance.Preempt") &&
+                    strstr(jstr(r, "result"), "to tenant 'research', which is guaranteed them and asked for them for "
+                                              "instance 'train'"))
+                        preempted++;
+        json_decref(rows);
+        assert_int_equal(preempted, 4);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_prestate_setup_teardown(test_two_gpus_one_node, setup_host, teardown_host, "dgx-h100"),
@@ -1385,10 +1470,13 @@ int main(void) {
                 cmocka_unit_test_prestate_setup_teardown(test_quota_limit, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_quota_race, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_preemption, setup_host, teardown_host, "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_preemption_four, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_reclaim_races, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_reclaim_stop_fails, setup_host, teardown_host,
                                                          "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_reclaim_forced, setup_host, teardown_host, "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_reclaim_shutdown, setup_host, teardown_host,
+                                                         "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_config_and_vfio, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_gpu_add_remove, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_conflicts_from_domains, setup_host, teardown_host,
