@@ -1260,6 +1260,24 @@ static void test_companion_function_conflict(void **state) {
                       "--vcpus", "1", "--memory", "1G", "--gpu", "0000:17:00.0");
 }
 
+/* arkd again, with simulated guests that take `msec` ms to act on a shutdown (instance.c), and
+ * the configuration file `config` when not NULL. */
+static void restart_with_slow_guests(const char *msec, const char *config) {
+        assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
+        assert_int_equal(setenv("ARK_TEST_GUEST_SHUTDOWN_MSEC", msec, 1), 0);
+        assert_int_equal(config ? harness_start_arkd(&H, "--config", config, NULL) : harness_start_arkd(&H, NULL), 0);
+        assert_int_equal(unsetenv("ARK_TEST_GUEST_SHUTDOWN_MSEC"), 0);
+}
+
+/* research guaranteed 1 GPU and idle, risk holding 7, retail's preemptible p1 on the last. */
+static void one_borrower(void) {
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "research");
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "retail");
+        assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "research", "gpus=1..8");
+        create_gpu_vm("fill", "risk", "7", false);
+        create_gpu_vm("p1", "retail", "1", true);
+}
+
 /* Concurrent reclaims: what calls waiting for borrowers to stop will take counts against the
  * guarantee, and the GPUs they will take are nobody else's meanwhile. research (guaranteed 4)
  * sends six creates at once while retail borrows all 8 GPUs: exactly 4 win and exactly 4
@@ -1271,9 +1289,7 @@ static void test_reclaim_races(void **state) {
 
         /* Guests that take 300 ms to shut down (the test driver's stop at once): the calls
          * overlap while the borrowers stop. */
-        assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
-        assert_int_equal(setenv("ARK_TEST_GUEST_SHUTDOWN_MSEC", "300", 1), 0);
-        assert_int_equal(harness_start_arkd(&H, NULL), 0);
+        restart_with_slow_guests("300", NULL);
         assert_arkctl(&H, 0, NULL, "tenant", "create", "research");
         assert_arkctl(&H, 0, NULL, "tenant", "create", "retail");
         assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "research", "gpus=4..8");
@@ -1303,7 +1319,6 @@ static void test_reclaim_races(void **state) {
         assert_int_equal(count_state("retail", "running"), 2);
         assert_vm("dup", "stopped", 2, NULL);
         assert_arkctl(&H, 0, "intact", "audit", "verify");
-        assert_int_equal(unsetenv("ARK_TEST_GUEST_SHUTDOWN_MSEC"), 0);
 }
 
 /* A borrower whose guest ignores the shutdown is forced off after StopTimeoutSec=, and the owner
@@ -1312,17 +1327,9 @@ static void test_reclaim_forced(void **state) {
         _cleanup_free_ char *conf = strprintf("%s/slow.conf", H.tmp), *log = NULL;
         uint64_t t0;
 
-        assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
         assert_int_equal(write_string_file(conf, "[Hypervisor]\nStopTimeoutSec=1\n", WRITE_CREATE), 0);
-        assert_int_equal(setenv("ARK_TEST_GUEST_SHUTDOWN_MSEC", "60000", 1), 0);
-        assert_int_equal(harness_start_arkd(&H, "--config", conf, NULL), 0);
-        assert_int_equal(unsetenv("ARK_TEST_GUEST_SHUTDOWN_MSEC"), 0);
-
-        assert_arkctl(&H, 0, NULL, "tenant", "create", "research");
-        assert_arkctl(&H, 0, NULL, "tenant", "create", "retail");
-        assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "research", "gpus=1..8");
-        create_gpu_vm("fill", "risk", "7", false);
-        create_gpu_vm("p1", "retail", "1", true);
+        restart_with_slow_guests("60000", conf);
+        one_borrower();
         t0 = now_usec(CLOCK_MONOTONIC);
         create_gpu_vm("r1", "research", "1", false);
         if (now_usec(CLOCK_MONOTONIC) - t0 < 900 * USEC_PER_MSEC)
@@ -1378,15 +1385,8 @@ static void test_reclaim_shutdown(void **state) {
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
         Race r = {};
 
-        assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
-        assert_int_equal(setenv("ARK_TEST_GUEST_SHUTDOWN_MSEC", "30000", 1), 0);
-        assert_int_equal(harness_start_arkd(&H, NULL), 0);
-        assert_int_equal(unsetenv("ARK_TEST_GUEST_SHUTDOWN_MSEC"), 0);
-        assert_arkctl(&H, 0, NULL, "tenant", "create", "research");
-        assert_arkctl(&H, 0, NULL, "tenant", "create", "retail");
-        assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "research", "gpus=1..8");
-        create_gpu_vm("fill", "risk", "7", false);
-        create_gpu_vm("p1", "retail", "1", true);
+        restart_with_slow_guests("30000", NULL);
+        one_borrower();
 
         assert_true(sd_bus_new(&bus) >= 0);
         assert_true(sd_bus_set_address(bus, H.bus_address) >= 0);
