@@ -50,6 +50,7 @@ struct Metrics {
         size_t n_api;
         Refusal *refusals;
         size_t n_refusals;
+        uint64_t preemptions;
 };
 
 #define REQUEST_MAX HTTP_REQUEST_MAX
@@ -66,6 +67,11 @@ typedef struct Conn {
 
 /* ------------------------------------------------------------------------------------------ */
 /* counting */
+
+void metrics_note_preemption(Manager *m) {
+        if (m->metrics)
+                m->metrics->preemptions++;
+}
 
 void metrics_note_call(Manager *m, const char *action, const char *error_name, uint64_t usec) {
         Metrics *x = m->metrics;
@@ -233,6 +239,10 @@ static void render_api(Manager *m, StrBuf *b) {
         for (size_t k = 0; k < x->n_refusals; k++)
                 strbuf_printf(b, "ark_admission_refusals_total{call=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
                               x->refusals[k].action, x->refusals[k].reason, x->refusals[k].count);
+
+        header(b, "ark_preemptions_total", "counter",
+               "Preemptible instances stopped to give GPUs back to the tenant guaranteed them.");
+        strbuf_printf(b, "ark_preemptions_total %" PRIu64 "\n", x->preemptions);
 
         header(b, "ark_api_calls_total", "counter", "D-Bus method calls served, by method and result.");
         for (size_t k = 0; k < x->n_api; k++)

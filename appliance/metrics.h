@@ -19,6 +19,8 @@ void metrics_free(Manager *m);
 /* One D-Bus call: its "Interface.Method", how it ended (NULL = ok, else the error name) and how
  * long it took. */
 void metrics_note_call(Manager *m, const char *action, const char *error_name, uint64_t usec);
+/* A preemptible instance was stopped for a reclaim (reclaim.h). */
+void metrics_note_preemption(Manager *m);
 
 /* The exposition text (newly allocated), or NULL on OOM. */
 char *metrics_render(Manager *m);

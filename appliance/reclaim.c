@@ -17,6 +17,7 @@
 #include "instance.h"
 #include "inventory.h"
 #include "manager.h"
+#include "metrics.h"
 #include "passthrough.h"
 #include "reclaim.h"
 #include "shared/bus-util.h"
@@ -471,6 +472,7 @@ static int reclaim_stop_victims(Reclaim *rc, sd_bus_error *error) {
                                    "instance '%s'",
                                    v->name, v->tenant, strna(gpu_list), rc->tenant, rc->instance);
                 audit_record_internal(m, "Instance.Preempt", v->path, args ?: "{}", result ?: "ok");
+                metrics_note_preemption(m);
                 snprintf(f, sizeof(f), "ARK_INSTANCE=%s", v->name);
                 log_struct(LOG_NOTICE, 0, "MESSAGE_ID=" ARK_MESSAGE_PREEMPT, f, NULL,
                            "Preempting instance '%s' of tenant '%s' (GPUs %s): tenant '%s' needs the GPUs it is "

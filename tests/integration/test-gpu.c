@@ -1454,6 +1454,15 @@ static void test_preemption_four(void **state) {
                         preempted++;
         json_decref(rows);
         assert_int_equal(preempted, 4);
+        {
+                _cleanup_free_ char *file = strprintf("%s/metrics.address", H.state_dir), *addr = NULL, *out = NULL,
+                                    *err = NULL;
+
+                assert_int_equal(read_full_file(file, &addr, NULL), 0);
+                addr[strcspn(addr, "\n")] = 0;
+                assert_int_equal(harness_sh(&out, &err, "curl -sf 'http://%s/metrics'", addr), 0);
+                assert_non_null(strstr(out, "\nark_preemptions_total 4\n"));
+        }
 }
 
 int main(void) {

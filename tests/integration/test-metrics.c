@@ -76,6 +76,7 @@ static void test_metrics(void **state) {
         assert_line(text, "ark_accelerator_info{address=\"0000:18:00.0\",model=\"NVIDIA H100 SXM5 80GB\",state=\"claimed\","
                           "instance=\"a\",tenant=\"risk\"} 1");
         assert_line(text, "ark_admission_refusals_total{call=\"Manager.CreateInstance\",reason=\"QuotaExceeded\"} 1");
+        assert_line(text, "ark_preemptions_total 0");
         assert_line(text, "ark_api_calls_total{method=\"Manager.CreateTenant\",result=\"ok\"} 1");
         assert_line(text, "ark_api_calls_total{method=\"Manager.CreateInstance\",result=\"error\"} 1");
         assert_line(text, "ark_api_call_duration_seconds_count{method=\"Manager.CreateInstance\"} 2");
