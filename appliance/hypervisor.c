@@ -19,6 +19,7 @@
 #include "hypervisor.h"
 #include "meter.h"
 #include "manager.h"
+#include "reclaim.h"
 #include "shared/bus-util.h"
 #include "shared/virt-util.h"
 
@@ -703,8 +704,10 @@ int hypervisor_reconcile(Manager *m) {
                         n_redefined++;
                         seen = INSTANCE_STOPPED;
                 }
+                /* A preempted instance keeps saying why it stopped. */
+                if (!(i->state == seen && i->preempted_gpus > 0 && startswith(strempty(i->state_reason), "preempted")))
+                        (void) free_and_strdup(&i->state_reason, "reconciled");
                 i->state = seen;
-                (void) free_and_strdup(&i->state_reason, "reconciled");
 
                 if (i->desired_running && (seen == INSTANCE_STOPPED || seen == INSTANCE_CRASHED)) {
                         _cleanup_(virDomainFreep) virDomainPtr dom = hypervisor_lookup(m, i);
@@ -730,6 +733,7 @@ int hypervisor_reconcile(Manager *m) {
                 instance_emit_state_changed(i);
         }
         meter_sync(m);
+        reclaim_kick(m); /* a borrower may have stopped while libvirt was away */
 
         for (int k = 0; k < n; k++)
                 virDomainFree(doms[k]);

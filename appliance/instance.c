@@ -564,7 +564,7 @@ static int pick_gpus_once(Manager *m, const InstanceCreateParams *p, char **alre
                 StrBuf b = {};
                 unsigned shown = 0;
 
-                unsigned claimed = 0, reserved = 0, quarantined = 0, conflicted = 0;
+                unsigned claimed = 0, reserved = 0, quarantined = 0, conflicted = 0, kept = 0;
 
                 for (size_t k = 0; k < m->n_accelerators; k++) {
                         const Accelerator *a = &m->accelerators[k];
@@ -577,6 +577,8 @@ static int pick_gpus_once(Manager *m, const InstanceCreateParams *p, char **alre
                                 quarantined++;
                         else if (a->conflict)
                                 conflicted++;
+                        else if (!a->claimed_by && reclaim_reserved(m, a->address))
+                                kept++;
                         else
                                 claimed++;
                 }
@@ -602,11 +604,16 @@ static int pick_gpus_once(Manager *m, const InstanceCreateParams *p, char **alre
                 strbuf_printf(&b, "Not enough free GPUs%s%s%s: %u asked for, %zu can be given out",
                               p->gpu_model ? " matching '" : "", strempty(p->gpu_model), p->gpu_model ? "'" : "",
                               req.count, n);
-                if (claimed + reserved + quarantined + conflicted > 0)
-                        strbuf_printf(&b, " (%u claimed by VMs, %u reserved for the host, %u quarantined%s)", claimed,
-                                      reserved, quarantined,
+                if (claimed + reserved + quarantined + conflicted + kept > 0) {
+                        char k_text[64] = "";
+
+                        if (kept > 0)
+                                snprintf(k_text, sizeof(k_text), "%u kept for calls waiting on a reclaim, ", kept);
+                        strbuf_printf(&b, " (%u claimed by VMs, %s%u reserved for the host, %u quarantined%s)", claimed,
+                                      k_text, reserved, quarantined,
                                       conflicted > 0 ? ", and some held by domains outside Ark's claims: see "
                                                        "'arkctl status'" : "");
+                }
                 /* Say why the others that are not simply taken cannot go, so the admin knows
                  * what to change. */
                 for (size_t k = 0; k < m->n_accelerators && shown < 3; k++)
@@ -885,6 +892,9 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
                         ret_reclaim->n_victims++;
                 ret_reclaim->victims = TAKE_PTR(victims);
                 ret_reclaim->gpus = TAKE_PTR(gpus);
+                ret_reclaim->vcpus = p->vcpus;
+                ret_reclaim->memory_bytes = p->memory_bytes;
+                ret_reclaim->disk_bytes = p->disk_bytes > 0 || !isempty(p->image) ? disk_bytes : 0;
                 if (ret)
                         *ret = NULL;
                 return 0;
@@ -1431,6 +1441,10 @@ int instance_add_gpus(Instance *i, const InstanceCreateParams *p, sd_bus_error *
         r = instance_require_stopped(i, "adding", error);
         if (r < 0)
                 return r;
+        if (i->preempting)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_STATE,
+                                         "Instance '%s' is giving its GPUs back to the tenant guaranteed them; add GPUs "
+                                         "once that is done.", i->name);
         if (p->gpus == 0 && !p->gpu_model && strv_length(p->gpu_addresses) == 0)
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                          "Say which GPUs to add: a count, a model or addresses.");

@@ -93,6 +93,9 @@ typedef struct InstanceReclaim {
         Instance **victims;
         size_t n_victims;
         char **gpus;
+        /* what the instance will have, counted against the tenant's quotas while it waits */
+        unsigned vcpus;
+        uint64_t memory_bytes, disk_bytes;
 } InstanceReclaim;
 void instance_reclaim_done(InstanceReclaim *r);
 

@@ -437,8 +437,7 @@ static int method_create_instance(sd_bus_message *msg, void *userdata, sd_bus_er
         if (r < 0)
                 return r;
         if (rc.n_victims > 0) {
-                r = reclaim_start(userdata, msg, create_instance_continue, p.tenant, p.name, rc.gpus, rc.victims,
-                                  rc.n_victims, error);
+                r = reclaim_start(userdata, msg, create_instance_continue, p.tenant, p.name, &rc, error);
                 return r < 0 ? r : 1; /* answered once the borrowers are down */
         }
         return sd_bus_reply_method_return(msg, "o", i->path);

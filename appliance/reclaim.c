@@ -31,6 +31,7 @@ struct Reclaim {
         ReclaimContinue cont;
         char *tenant, *instance;
         char **gpus;                    /* the GPUs the call will take: kept for it until answered */
+        InstanceReclaim request;        /* its amounts (victims not used), counted as the tenant's */
         char **victims;                 /* uuids */
         bool *was_running;              /* per victim: restarted if the reclaim fails before release */
         bool released;                  /* the victims' GPUs were taken */
@@ -59,13 +60,10 @@ bool reclaim_pending_name(Manager *m, const char *name) {
         return false;
 }
 
-static uint64_t reclaim_pending_gpus(Manager *m, const char *tenant) {
-        uint64_t n = 0;
-
+void reclaim_foreach_pending(Manager *m, const char *tenant, ReclaimRequestFunc cb, void *userdata) {
         LIST_FOREACH(reclaims, rc, m->reclaims)
                 if (reclaim_counts(m, rc) && streq(rc->tenant, strempty(tenant)))
-                        n += strv_length(rc->gpus);
-        return n;
+                        cb(&rc->request, userdata);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -143,6 +141,13 @@ static int lending_gather(Manager *m, Lending *ret) {
                 if (!i->preempting)
                         l.bt[t].held += strv_length(i->gpus);
         }
+        /* What a tenant's waiting calls will take is as good as held. */
+        LIST_FOREACH(reclaims, rc, m->reclaims) {
+                size_t t = lending_tenant_index(&l, rc->tenant);
+
+                if (reclaim_counts(m, rc) && t != SIZE_MAX)
+                        l.bt[t].held += strv_length(rc->gpus);
+        }
         *ret = l;
         return 0;
 }
@@ -157,17 +162,16 @@ static uint64_t unused_of(const Quota *q, const QuotaUsage *u) {
 uint64_t lending_unused_guarantee(Manager *m, const char *tenant) {
         Tenant *t = manager_find_tenant(m, strempty(tenant));
         QuotaUsage u = {};
-        uint64_t n = 0, pending;
+        uint64_t n = 0;
 
+        /* tenant_usage() counts what its calls waiting on a reclaim will take, by model. */
         if (!t || tenant_gpu_guarantee(t) == 0 || tenant_usage(t, &u) < 0)
                 return 0;
         for (size_t k = 0; k < t->n_quotas; k++)
                 if (t->quotas[k].resource == QUOTA_GPUS)
                         n += unused_of(&t->quotas[k], &u);
         free((void *) u.gpu_models);
-        /* What its calls waiting for a reclaim will take is as good as used. */
-        pending = reclaim_pending_gpus(m, tenant);
-        return n > pending ? n - pending : 0;
+        return n;
 }
 
 bool lending_entitled(Manager *m, const char *tenant, char **picked) {
@@ -288,7 +292,6 @@ int lending_guarantees_kept(Manager *m, const char *tenant, char **picked, Insta
         for (size_t t = 0; t < l.n_tenants; t++) {
                 Tenant *o = l.tenants[t];
                 QuotaUsage u = {};
-                uint64_t pending = 0;
 
                 lendable[t] = l.bt[t].held > l.bt[t].guarantee ? l.bt[t].held - l.bt[t].guarantee : 0;
                 if (streq(o->name, strempty(tenant)) || l.bt[t].guarantee == 0)
@@ -296,15 +299,10 @@ int lending_guarantees_kept(Manager *m, const char *tenant, char **picked, Insta
                 r = tenant_usage(o, &u);
                 if (r < 0)
                         return r;
-                pending = reclaim_pending_gpus(m, o->name); /* its waiting calls: already provided for */
-                for (size_t k = 0; k < o->n_quotas; k++) {
-                        uint64_t n = o->quotas[k].resource == QUOTA_GPUS ? unused_of(&o->quotas[k], &u) : 0,
-                                 cut = MIN(n, pending);
-
-                        pending -= cut;
-                        if (n - cut > 0)
-                                d[nd++] = (BorrowDemand) { o->quotas[k].model, n - cut };
-                }
+                /* (its waiting calls' GPUs count as used, by model: tenant_usage()) */
+                for (size_t k = 0; k < o->n_quotas; k++)
+                        if (o->quotas[k].resource == QUOTA_GPUS && unused_of(&o->quotas[k], &u) > 0)
+                                d[nd++] = (BorrowDemand) { o->quotas[k].model, unused_of(&o->quotas[k], &u) };
                 free((void *) u.gpu_models);
         }
         if (nd == 0)
@@ -363,6 +361,7 @@ static Reclaim *reclaim_free(Reclaim *rc) {
         free(rc->was_running);
         strv_free(rc->gpus);
         strv_free(rc->victims);
+        /* rc->request.gpus is rc->gpus */
         free(rc);
         return NULL;
 }
@@ -394,6 +393,11 @@ static void reclaim_fail(Reclaim *rc, const sd_bus_error *error) {
 
         (void) sd_bus_reply_method_error(rc->call, error);
         audit_record_answer(rc->manager, rc->call, rc->uid, rc->who, result ?: error->name);
+        /* Off the list first: what it kept is free for the victims to take back. */
+        if (rc->linked) {
+                LIST_REMOVE(reclaims, rc->manager->reclaims, rc);
+                rc->linked = false;
+        }
         reclaim_undo(rc);
         reclaim_free(rc);
 }
@@ -407,6 +411,13 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
                 Instance *v = manager_find_instance_by_uuid(rc->manager, *u);
                 if (v && v->state != INSTANCE_STOPPED && v->state != INSTANCE_CRASHED)
                         stuck = v->name;
+        }
+        if (!stuck) {
+                /* All down, and the check is about to run: let it. */
+                reclaim_kick(rc->manager);
+                (void) sd_event_source_set_time_relative(s, USEC_PER_SEC);
+                (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+                return 0;
         }
         sd_bus_error_setf(&e, ARK_ERROR_TIMEOUT,
                           "Preemptible instance '%s' did not stop, so the GPUs guaranteed to tenant '%s' could not be "
@@ -457,6 +468,7 @@ static int reclaim_stop_victims(Reclaim *rc, sd_bus_error *error) {
                         r = instance_force_off(v, &e);
                 }
                 if (r < 0) {
+                        rc->was_running[k] = false; /* it never stopped: nothing to start again */
                         result = strprintf("%s: %s", strna(e.name), strempty(e.message));
                         audit_record_internal(m, "Instance.Preempt", v->path, args ?: "{}", result ?: "failed");
                         return sd_bus_error_setf(error, ARK_ERROR_HYPERVISOR,
@@ -564,7 +576,9 @@ static int victims_json(Instance *const *victims, size_t n, char **ret) {
 }
 
 int reclaim_start(Manager *m, sd_bus_message *call, ReclaimContinue cont, const char *tenant, const char *instance,
-                  char **gpus, Instance *const *victims, size_t n_victims, sd_bus_error *error) {
+                  const InstanceReclaim *req, sd_bus_error *error) {
+        Instance *const *victims = req->victims;
+        size_t n_victims = req->n_victims;
         _cleanup_free_ char *names = NULL;
         uint64_t freed = 0;
         Reclaim *rc;
@@ -579,11 +593,15 @@ int reclaim_start(Manager *m, sd_bus_message *call, ReclaimContinue cont, const 
         rc->tenant = strdup(strempty(tenant));
         rc->instance = strdup(strempty(instance));
         rc->was_running = calloc(n_victims + 1, sizeof(bool));
-        if (!rc->tenant || !rc->instance || !rc->was_running || strv_copy(&rc->gpus, gpus) < 0 ||
+        rc->request = (InstanceReclaim) {
+                .vcpus = req->vcpus, .memory_bytes = req->memory_bytes, .disk_bytes = req->disk_bytes,
+        };
+        if (!rc->tenant || !rc->instance || !rc->was_running || strv_copy(&rc->gpus, req->gpus) < 0 ||
             audit_caller(m, call, &rc->uid, &rc->who) < 0 || victims_json(victims, n_victims, &names) < 0) {
                 reclaim_free(rc);
                 return -ENOMEM;
         }
+        rc->request.gpus = rc->gpus;
         for (size_t k = 0; k < n_victims; k++) {
                 if (strv_extend(&rc->victims, victims[k]->uuid) < 0) {
                         reclaim_free(rc);

@@ -18,8 +18,9 @@
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 
+#include "instance.h"
+
 typedef struct Manager Manager;
-typedef struct Instance Instance;
 
 /* GPUs tenant `tenant` is guaranteed and does not hold now (each guarantee counted up to what
  * its own GPUs use of it). 0 for an unknown tenant or one without guarantees. */
@@ -52,7 +53,11 @@ typedef int (*ReclaimContinue)(Manager *m, sd_bus_message *call, sd_bus_error *e
  * each gets an audit row and the state reason "preempted: ...". When the reclaim fails, the
  * victims it stopped are started again. */
 int reclaim_start(Manager *m, sd_bus_message *call, ReclaimContinue cont, const char *tenant, const char *instance,
-                  char **gpus, Instance *const *victims, size_t n_victims, sd_bus_error *error);
+                  const InstanceReclaim *req, sd_bus_error *error);
+/* The requests of `tenant`'s waiting calls (not the one being answered): tenant_usage() counts
+ * them as the tenant's, so quotas and guarantees see them (req->victims is not set). */
+typedef void (*ReclaimRequestFunc)(const InstanceReclaim *req, void *userdata);
+void reclaim_foreach_pending(Manager *m, const char *tenant, ReclaimRequestFunc cb, void *userdata);
 /* Whether a waiting call will take the GPU at `address` / create an instance of that name. */
 bool reclaim_reserved(Manager *m, const char *address);
 bool reclaim_pending_name(Manager *m, const char *name);

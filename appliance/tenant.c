@@ -16,6 +16,7 @@
 #include "basic/time-util.h"
 #include "instance.h"
 #include "manager.h"
+#include "reclaim.h"
 #include "shared/bus-util.h"
 #include "shared/db.h"
 #include "store.h"
@@ -365,7 +366,29 @@ static void usage_add_gpus(Manager *m, QuotaUsage *u, const char **models, char 
         }
 }
 
+typedef struct PendingUsage {
+        Manager *m;
+        QuotaUsage *u;
+        const char **models;    /* NULL: only count the GPUs into n */
+        size_t n;
+} PendingUsage;
+
+static void add_pending(const InstanceReclaim *req, void *userdata) {
+        PendingUsage *p = userdata;
+
+        if (!p->models) {
+                p->n += strv_length(req->gpus);
+                return;
+        }
+        p->u->amount[QUOTA_INSTANCES]++;
+        p->u->amount[QUOTA_VCPUS] += req->vcpus;
+        p->u->amount[QUOTA_MEMORY] += req->memory_bytes;
+        p->u->amount[QUOTA_DISK] += req->disk_bytes;
+        usage_add_gpus(p->m, p->u, p->models, req->gpus);
+}
+
 int tenant_usage(Tenant *t, QuotaUsage *u) {
+        PendingUsage pending = { .m = t->manager, .u = u };
         const char **models;
         size_t n = 0;
 
@@ -373,9 +396,13 @@ int tenant_usage(Tenant *t, QuotaUsage *u) {
         LIST_FOREACH(instances, i, t->manager->instances)
                 if (streq(i->tenant, t->name))
                         n += strv_length(i->gpus);
-        models = calloc(n + 1, sizeof(char *));
+        /* A create waiting on a reclaim has what it asked for, for quotas and guarantees. */
+        reclaim_foreach_pending(t->manager, t->name, add_pending, &pending);
+        models = calloc(n + pending.n + 1, sizeof(char *));
         if (!models)
                 return -ENOMEM;
+        pending.models = models;
+        reclaim_foreach_pending(t->manager, t->name, add_pending, &pending);
         LIST_FOREACH(instances, i, t->manager->instances) {
                 if (!streq(i->tenant, t->name))
                         continue;

@@ -63,7 +63,8 @@ int tenant_quota_set(Tenant *t, const char *resource, const char *model, uint64_
                      sd_bus_error *error);
 /* Appends a quota to t's runtime list (loading), replacing one on the same resource and model. */
 int tenant_quota_put(Tenant *t, const Quota *q);
-/* What the tenant's instances use; u->gpu_models is allocated (free it). */
+/* What the tenant's instances use, and its creates waiting on a reclaim (reclaim.h) will;
+ * u->gpu_models is allocated (free it). */
 int tenant_usage(Tenant *t, QuotaUsage *u);
 /* Whether the tenant may add `request` (GPUs by address in request_gpus). Refusals fill `error`
  * with QuotaExceeded. */

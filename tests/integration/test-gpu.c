@@ -1371,6 +1371,23 @@ static void test_reclaim_stop_fails(void **state) {
         out = err = NULL;
         if (harness_sh(&out, &err, "sqlite3 '%s/ark.db' 'DROP TRIGGER t_no_stop'", H.state_dir) != 0)
                 fail_msg("sqlite3: %s", strna(err));
+        /* A fault after the borrowers gave their GPUs back (r1 cannot be stored): they get them
+         * back and run again. */
+        if (harness_sh(&out, &err,
+                       "sqlite3 '%s/ark.db' \"CREATE TRIGGER t_no_r1 BEFORE INSERT ON instances "
+                       "WHEN NEW.name = 'r1' BEGIN SELECT RAISE(FAIL, 'refused by the test'); END;\"",
+                       H.state_dir) != 0)
+                fail_msg("sqlite3: %s", strna(err));
+        assert_arkctl(&H, 1, "Failed to store instance 'r1'", "vm", "create", "r1", "--tenant", "research", "--vcpus",
+                      "1", "--memory", "1G", "--gpus", "2", "--start");
+        assert_vm("p1", "running", 1, NULL);
+        assert_vm("p2", "running", 1, NULL);
+        free(out);
+        free(err);
+        out = err = NULL;
+        if (harness_sh(&out, &err, "sqlite3 '%s/ark.db' 'DROP TRIGGER t_no_r1'", H.state_dir) != 0)
+                fail_msg("sqlite3: %s", strna(err));
+
         /* Without the fault the same request goes through. */
         create_gpu_vm("r1", "research", "2", false);
         assert_vm("p1", "stopped", 0, "preempted");
@@ -1465,6 +1482,64 @@ static void test_preemption_four(void **state) {
         }
 }
 
+/* A create waiting on a reclaim has, for quotas, what it asked for: another create of the same
+ * tenant cannot take the quota meanwhile and leave the first refused after the borrowers were
+ * stopped. */
+static void test_reclaim_pending_quota(void **state) {
+        json_t *g1, *g2;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        Race r = {};
+
+        restart_with_slow_guests("1500", NULL);
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "research");
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "retail");
+        assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "research", "gpus=2..2");
+        create_gpu_vm("fill", "risk", "5", false);
+        create_gpu_vm("p1", "retail", "1", true);
+        create_gpu_vm("p2", "retail", "1", true);
+        g1 = vm_gpus("p1");
+        g2 = vm_gpus("p2");
+        /* One GPU is free; research's "ra" asks for p1's and p2's by address and waits. */
+        assert_true(sd_bus_new(&bus) >= 0);
+        assert_true(sd_bus_set_address(bus, H.bus_address) >= 0);
+        assert_true(sd_bus_set_bus_client(bus, 1) >= 0);
+        assert_true(sd_bus_start(bus) >= 0);
+        assert_true(sd_bus_message_new_method_call(bus, &m, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
+                                                   "CreateInstance") >= 0);
+        assert_true(sd_bus_message_append(m, "a{sv}", 5, "Name", "s", "ra", "Tenant", "s", "research", "VCPUs", "u", 1,
+                                          "MemoryBytes", "t", UINT64_C(1) << 30, "GPUAddresses", "as", 2,
+                                          json_string_value(json_array_get(g1, 0)),
+                                          json_string_value(json_array_get(g2, 0))) >= 0);
+        assert_true(sd_bus_call_async(bus, &slot, m, on_create_reply, &r, 60 * 1000000ULL) >= 0);
+        for (int k = 0; k < 100 && count_state("retail", "shutting-down") < 1; k++) {
+                while (sd_bus_process(bus, NULL) > 0)
+                        ;
+                usleep(20000);
+        }
+        assert_int_equal(r.done, 0);
+        /* The free GPU stays free, but research's quota is spoken for by ra. */
+        assert_arkctl(&H, 1, "Tenant 'research' would use 3 of its 2 GPUs (it uses 2 now).", "vm", "create", "rb",
+                      "--tenant", "research", "--vcpus", "1", "--memory", "1G", "--gpus", "1");
+        assert_arkctl(&H, 1, "is being created already", "vm", "create", "ra", "--tenant", "research", "--vcpus", "1",
+                      "--memory", "1G");
+        for (int k = 0; k < 250 && r.done == 0; k++) {
+                while (sd_bus_process(bus, NULL) > 0)
+                        ;
+                if (r.done == 0)
+                        (void) sd_bus_wait(bus, 20000);
+        }
+        if (r.other > 0)
+                fail_msg("reply: %s", r.other_error);
+        assert_int_equal(r.won, 1);
+        assert_vm("ra", "stopped", 2, NULL);
+        assert_vm("p1", "stopped", 0, "preempted");
+        assert_vm("p2", "stopped", 0, "preempted");
+        json_decref(g1);
+        json_decref(g2);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_prestate_setup_teardown(test_two_gpus_one_node, setup_host, teardown_host, "dgx-h100"),
@@ -1485,6 +1560,8 @@ int main(void) {
                                                          "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_reclaim_forced, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_reclaim_shutdown, setup_host, teardown_host,
+                                                         "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_reclaim_pending_quota, setup_host, teardown_host,
                                                          "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_config_and_vfio, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_gpu_add_remove, setup_host, teardown_host, "dgx-h100"),
