@@ -1341,12 +1341,18 @@ static void test_reclaim_forced(void **state) {
         assert_non_null(strstr(log, "Instance 'p1' did not shut down in time; forcing it off."));
 }
 
+/* Runs SQL on arkd's store behind its back (to make writes fail). */
+static void store_sql(const char *statement) {
+        _cleanup_free_ char *out = NULL, *err = NULL;
+
+        if (harness_sh(&out, &err, "sqlite3 '%s/ark.db' \"%s\"", H.state_dir, statement) != 0)
+                fail_msg("sqlite3 %s: %s", statement, strna(err));
+}
+
 /* A borrower that can be neither stopped nor forced off (its record cannot be written) fails the
  * owner's create with the reason, arkd carries on, and the borrower stopped before it runs again:
  * a reclaim happens whole or not at all. */
 static void test_reclaim_stop_fails(void **state) {
-        _cleanup_free_ char *out = NULL, *err = NULL;
-
         assert_arkctl(&H, 0, NULL, "tenant", "create", "research");
         assert_arkctl(&H, 0, NULL, "tenant", "create", "retail");
         assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "research", "gpus=2..8");
@@ -1354,11 +1360,8 @@ static void test_reclaim_stop_fails(void **state) {
         create_gpu_vm("p1", "retail", "1", true);
         create_gpu_vm("p2", "retail", "1", true);
         /* p2 (the youngest) stops first; p1's desired state cannot be recorded. */
-        if (harness_sh(&out, &err,
-                       "sqlite3 '%s/ark.db' \"CREATE TRIGGER t_no_stop BEFORE UPDATE OF desired_state ON instances "
-                       "WHEN NEW.name = 'p1' BEGIN SELECT RAISE(FAIL, 'refused by the test'); END;\"",
-                       H.state_dir) != 0)
-                fail_msg("sqlite3: %s", strna(err));
+        store_sql("CREATE TRIGGER t_no_stop BEFORE UPDATE OF desired_state ON instances "
+                  "WHEN NEW.name = 'p1' BEGIN SELECT RAISE(FAIL, 'refused by the test'); END;");
         assert_arkctl(&H, 1, "Preemptible instance 'p1' holds GPUs guaranteed to tenant 'research' and could not be "
                       "stopped", "vm", "create", "r1", "--tenant", "research", "--vcpus", "1", "--memory", "1G",
                       "--gpus", "2", "--start");
@@ -1366,27 +1369,16 @@ static void test_reclaim_stop_fails(void **state) {
         assert_vm("p1", "running", 1, NULL);
         assert_vm("p2", "running", 1, NULL);
         assert_arkctl(&H, 0, "started again, the reclaim it was stopped for did not happen", "audit", "list");
-        free(out);
-        free(err);
-        out = err = NULL;
-        if (harness_sh(&out, &err, "sqlite3 '%s/ark.db' 'DROP TRIGGER t_no_stop'", H.state_dir) != 0)
-                fail_msg("sqlite3: %s", strna(err));
+        store_sql("DROP TRIGGER t_no_stop");
         /* A fault after the borrowers gave their GPUs back (r1 cannot be stored): they get them
          * back and run again. */
-        if (harness_sh(&out, &err,
-                       "sqlite3 '%s/ark.db' \"CREATE TRIGGER t_no_r1 BEFORE INSERT ON instances "
-                       "WHEN NEW.name = 'r1' BEGIN SELECT RAISE(FAIL, 'refused by the test'); END;\"",
-                       H.state_dir) != 0)
-                fail_msg("sqlite3: %s", strna(err));
+        store_sql("CREATE TRIGGER t_no_r1 BEFORE INSERT ON instances "
+                  "WHEN NEW.name = 'r1' BEGIN SELECT RAISE(FAIL, 'refused by the test'); END;");
         assert_arkctl(&H, 1, "Failed to store instance 'r1'", "vm", "create", "r1", "--tenant", "research", "--vcpus",
                       "1", "--memory", "1G", "--gpus", "2", "--start");
         assert_vm("p1", "running", 1, NULL);
         assert_vm("p2", "running", 1, NULL);
-        free(out);
-        free(err);
-        out = err = NULL;
-        if (harness_sh(&out, &err, "sqlite3 '%s/ark.db' 'DROP TRIGGER t_no_r1'", H.state_dir) != 0)
-                fail_msg("sqlite3: %s", strna(err));
+        store_sql("DROP TRIGGER t_no_r1");
 
         /* Without the fault the same request goes through. */
         create_gpu_vm("r1", "research", "2", false);
