@@ -59,6 +59,7 @@ endif
 # ----------------------------------------------------------------------------- sources
 basic-y := $(wildcard $(SRCDIR)/lib/basic/*.c)
 shared-y := $(wildcard $(SRCDIR)/lib/shared/*.c)
+pool-y := $(wildcard $(SRCDIR)/lib/pool/*.c)
 
 # arkd: every module except the entry point goes into libarkd.a so unit tests link the real code.
 arkd-main := appliance/arkd.c
@@ -79,6 +80,7 @@ obj = $(patsubst $(SRCDIR)/%.c,$(O)/obj/%.o,$(1))
 BIN := $(O)/bin
 LIBBASIC := $(O)/lib/libbasic.a
 LIBSHARED := $(O)/lib/libshared.a
+LIBPOOL := $(O)/lib/libpool.a
 LIBARKD := $(O)/lib/libarkd.a
 AUTOCONF := $(O)/include/generated/autoconf.h
 
@@ -98,13 +100,21 @@ $(O)/obj/%.o: $(SRCDIR)/%.c $(AUTOCONF)
 
 $(LIBBASIC): $(call obj,$(basic-y))
 $(LIBSHARED): $(call obj,$(shared-y))
+$(LIBPOOL): $(call obj,$(pool-y))
 $(LIBARKD): $(call obj,$(arkd-y))
 $(O)/lib/%.a:
 	$(quiet) AR $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-ALL_LIBS := $(LIBSHARED) $(LIBBASIC)
+ALL_LIBS := $(LIBPOOL) $(LIBSHARED) $(LIBBASIC)
+
+# The pooler benchmark: pure C, the pool library and libc only (make bench; bench/trace-replay).
+bench: $(O)/bench/trace-replay
+$(O)/bench/trace-replay: $(O)/obj/bench/trace-replay.o $(LIBPOOL)
+	$(quiet) LD $@
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lm
 
 $(BIN)/arkd: $(call obj,$(SRCDIR)/$(arkd-main)) $(LIBARKD) $(ALL_LIBS)
 	$(quiet) LD $@

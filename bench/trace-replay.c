@@ -1,0 +1,612 @@
+/* bench/trace-replay: replays the Alibaba GPU cluster trace (openb, USENIX ATC'23) through the GPU
+ * pooler under the published protocol, and says how much of the cluster's GPU capacity stays
+ * unallocated. See bench/README.md and docs/pooler.md.
+ *
+ *   trace-replay --nodes FILE --pods FILE --policy P --seed N [--log FILE]
+ *   trace-replay --summary --data DIR [--policies P,P...] [--seeds A-B]
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pool/pool.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* input */
+
+typedef struct Pod {
+        char name[40];
+        PoolRequest req;
+        char spec[80];          /* gpu_spec as given */
+} Pod;
+
+typedef struct Trace {
+        Pool pool;
+        char **node_names;
+        size_t n_nodes;
+        Pod *pods;
+        size_t n_pods;
+        int64_t total_gpu_milli;
+        unsigned total_gpus;
+} Trace;
+
+static void trace_done(Trace *t) {
+        for (size_t k = 0; k < t->n_nodes; k++)
+                free(t->node_names[k]);
+        free(t->node_names);
+        free(t->pods);
+        pool_done(&t->pool);
+        *t = (Trace) {};
+}
+
+/* Splits a CSV line in place (no quoting in these files). Returns the number of fields. */
+static size_t split(char *line, char **f, size_t max) {
+        size_t n = 0;
+
+        line[strcspn(line, "\r\n")] = 0;
+        while (n < max) {
+                f[n++] = line;
+                line = strchr(line, ',');
+                if (!line)
+                        break;
+                *line++ = 0;
+        }
+        return n;
+}
+
+static int parse_i64(const char *s, int64_t *ret) {
+        char *e;
+        long long v;
+
+        errno = 0;
+        v = strtoll(s, &e, 10);
+        if (errno || e == s || *e || v < 0)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static int read_nodes(Trace *t, const char *path) {
+        FILE *f = fopen(path, "re");
+        char line[512], *fl[8];
+        unsigned lineno = 0;
+
+        if (!f) {
+                fprintf(stderr, "trace-replay: %s: %s\n", path, strerror(errno));
+                return -errno;
+        }
+        while (fgets(line, sizeof(line), f)) {
+                int64_t cpu, mem, gpus;
+                int model = -1, r;
+                char **nn;
+
+                if (++lineno == 1)
+                        continue; /* header */
+                if (split(line, fl, 8) < 5 || parse_i64(fl[1], &cpu) < 0 || parse_i64(fl[2], &mem) < 0 ||
+                    parse_i64(fl[3], &gpus) < 0 || gpus > POOL_GPUS_MAX) {
+                        fprintf(stderr, "trace-replay: %s:%u: not 'sn,cpu_milli,memory_mib,gpu,model'\n", path, lineno);
+                        fclose(f);
+                        return -EINVAL;
+                }
+                if (gpus > 0) {
+                        model = pool_model(&t->pool, fl[4]);
+                        if (model < 0) {
+                                fclose(f);
+                                return model;
+                        }
+                }
+                nn = realloc(t->node_names, (t->n_nodes + 1) * sizeof(char *));
+                if (!nn || !(nn[t->n_nodes] = strdup(fl[0]))) {
+                        fclose(f);
+                        return -ENOMEM;
+                }
+                t->node_names = nn;
+                r = pool_add_node(&t->pool, nn[t->n_nodes], cpu, mem, model, (unsigned) gpus);
+                if (r < 0) {
+                        fclose(f);
+                        return r;
+                }
+                t->n_nodes++;
+                t->total_gpus += (unsigned) gpus;
+        }
+        fclose(f);
+        /* The node names moved with realloc: point the pool at the final array. */
+        for (size_t k = 0; k < t->n_nodes; k++)
+                t->pool.nodes[k].name = t->node_names[k];
+        t->total_gpu_milli = (int64_t) t->total_gpus * POOL_MILLI;
+        return t->n_nodes > 0 ? 0 : -ENODATA;
+}
+
+/* "V100M16|V100M32" -> a mask of the pool's models; models the pool lacks add nothing. A spec
+ * naming only models the pool lacks gets the impossible mask bit 31 (never a node's). */
+static uint32_t spec_mask(Pool *p, const char *spec) {
+        uint32_t m = 0;
+        char buf[80], *s, *save = NULL;
+
+        if (!*spec)
+                return 0;
+        snprintf(buf, sizeof(buf), "%s", spec);
+        for (s = strtok_r(buf, "|", &save); s; s = strtok_r(NULL, "|", &save))
+                for (size_t k = 0; k < p->n_models; k++)
+                        if (strcmp(p->models[k], s) == 0)
+                                m |= UINT32_C(1) << k;
+        return m ? m : UINT32_C(1) << 31;
+}
+
+static int compare_pods(const void *a, const void *b) {
+        return strcmp(((const Pod *) a)->name, ((const Pod *) b)->name);
+}
+
+static int read_pods(Trace *t, const char *path) {
+        FILE *f = fopen(path, "re");
+        char line[1024], *fl[16];
+        unsigned lineno = 0;
+        size_t alloc = 0;
+
+        if (!f) {
+                fprintf(stderr, "trace-replay: %s: %s\n", path, strerror(errno));
+                return -errno;
+        }
+        while (fgets(line, sizeof(line), f)) {
+                int64_t cpu, mem, ng, gm;
+                size_t n;
+                Pod *pod;
+
+                if (++lineno == 1)
+                        continue;
+                n = split(line, fl, 16);
+                if (n < 5 || parse_i64(fl[1], &cpu) < 0 || parse_i64(fl[2], &mem) < 0 || parse_i64(fl[3], &ng) < 0 ||
+                    parse_i64(fl[4], &gm) < 0 || ng > POOL_GPUS_MAX || gm > POOL_MILLI || (ng > 1 && gm != POOL_MILLI) ||
+                    (ng == 0) != (gm == 0)) {
+                        fprintf(stderr, "trace-replay: %s:%u: not 'name,cpu_milli,memory_mib,num_gpu,gpu_milli,...' "
+                                        "with a request the protocol knows\n", path, lineno);
+                        fclose(f);
+                        return -EINVAL;
+                }
+                if (t->n_pods == alloc) {
+                        Pod *np = realloc(t->pods, (alloc = alloc ? alloc * 2 : 4096) * sizeof(Pod));
+                        if (!np) {
+                                fclose(f);
+                                return -ENOMEM;
+                        }
+                        t->pods = np;
+                }
+                pod = &t->pods[t->n_pods++];
+                *pod = (Pod) { .req = { .cpu_milli = cpu, .memory_mib = mem, .num_gpu = (unsigned) ng,
+                                        .gpu_milli = (unsigned) gm } };
+                snprintf(pod->name, sizeof(pod->name), "%s", fl[0]);
+                snprintf(pod->spec, sizeof(pod->spec), "%s", n > 5 ? fl[5] : "");
+                pod->req.models = spec_mask(&t->pool, pod->spec);
+        }
+        fclose(f);
+        qsort(t->pods, t->n_pods, sizeof(Pod), compare_pods);
+        return t->n_pods > 0 ? 0 : -ENODATA;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* the protocol */
+
+/* splitmix64: small, fast, and the same everywhere. */
+static uint64_t rng_next(uint64_t *s) {
+        uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
+
+        z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+        z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+        return z ^ (z >> 31);
+}
+
+static size_t rng_below(uint64_t *s, size_t n) {
+        return (size_t) (rng_next(s) % n);
+}
+
+static int64_t demand(const Pod *p) {
+        return (int64_t) p->req.num_gpu * p->req.gpu_milli;
+}
+
+/* The arrivals for a seed: sorted by name, shuffled, tuned to 1.3 x the cluster's GPU capacity. */
+static int make_arrivals(const Trace *t, uint64_t seed, Pod **ret, size_t *ret_n) {
+        uint64_t s = seed;
+        int64_t target = t->total_gpu_milli * 13 / 10, sum = 0;
+        size_t n = t->n_pods, alloc = n + n / 2 + 16;
+        Pod *a = malloc(alloc * sizeof(Pod));
+
+        if (!a)
+                return -ENOMEM;
+        memcpy(a, t->pods, n * sizeof(Pod));
+        for (size_t k = n; k > 1; k--) {
+                size_t j = rng_below(&s, k);
+                Pod tmp = a[k - 1];
+
+                a[k - 1] = a[j];
+                a[j] = tmp;
+        }
+        for (size_t k = 0; k < n; k++)
+                sum += demand(&a[k]);
+        if (sum < target) {
+                for (;;) {
+                        const Pod *d = &t->pods[rng_below(&s, t->n_pods)];
+
+                        if (sum + demand(d) > target)
+                                break;
+                        if (n == alloc) {
+                                Pod *na = realloc(a, (alloc *= 2) * sizeof(Pod));
+                                if (!na) {
+                                        free(a);
+                                        return -ENOMEM;
+                                }
+                                a = na;
+                        }
+                        a[n++] = *d;
+                        sum += demand(d);
+                }
+        } else
+                while (sum > target && n > 0) {
+                        size_t j = rng_below(&s, n);
+
+                        sum -= demand(&a[j]);
+                        memmove(&a[j], &a[j + 1], (n - j - 1) * sizeof(Pod));
+                        n--;
+                }
+        *ret = a;
+        *ret_n = n;
+        return 0;
+}
+
+static int compare_shape_weight(const void *a, const void *b) {
+        double x = ((const PoolShape *) a)->weight, y = ((const PoolShape *) b)->weight;
+        return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static bool same_request(const PoolRequest *a, const PoolRequest *b) {
+        return a->cpu_milli == b->cpu_milli && a->memory_mib == b->memory_mib && a->num_gpu == b->num_gpu &&
+               a->gpu_milli == b->gpu_milli && a->models == b->models;
+}
+
+/* FGD's target workload: the most frequent request shapes of the trace's pods that together make
+ * up 95 % of them, weighted by frequency. */
+static int set_workload(Trace *t) {
+        PoolShape *s = calloc(t->n_pods, sizeof(PoolShape));
+        size_t n = 0, keep = 0;
+        double covered = 0;
+        int r;
+
+        if (!s)
+                return -ENOMEM;
+        for (size_t k = 0; k < t->n_pods; k++) {
+                size_t j;
+
+                for (j = 0; j < n; j++)
+                        if (same_request(&s[j].request, &t->pods[k].req))
+                                break;
+                if (j == n)
+                        s[n++] = (PoolShape) { .request = t->pods[k].req };
+                s[j].weight += 1;
+        }
+        qsort(s, n, sizeof(PoolShape), compare_shape_weight);
+        while (keep < n && covered < 0.95 * (double) t->n_pods)
+                covered += s[keep++].weight;
+        r = pool_set_workload(&t->pool, s, keep);
+        free(s);
+        return r;
+}
+
+typedef struct Result {
+        double unalloc100, unalloc130;
+        double usec_per_pod;
+        size_t arrivals, failed;
+        bool feasible;
+} Result;
+
+static double round_to(double v, int digits) {
+        double m = pow(10, digits);
+        return round(v * m) / m;
+}
+
+/* One run; the pool starts empty. */
+static int run(Trace *t, PoolPolicy policy, uint64_t seed, FILE *log, Result *ret) {
+        Pod *a = NULL;
+        size_t n = 0;
+        int64_t arrived = 0, allocated = 0;
+        double sum[131] = {}, near_sum[131] = {};
+        size_t cnt[131] = {}, near_cnt[131] = {};
+        double cap = (double) t->total_gpus * 10; /* milli per percent */
+        struct timespec t0, t1;
+        int r;
+
+        /* A fresh pool: every node free again. */
+        for (size_t k = 0; k < t->pool.n_nodes; k++) {
+                PoolNode *nd = &t->pool.nodes[k];
+
+                nd->cpu_left = nd->cpu_milli;
+                nd->memory_left = nd->memory_mib;
+                for (unsigned g = 0; g < nd->n_gpus; g++)
+                        nd->gpu[g].milli_left = POOL_MILLI;
+                nd->cache_valid = false;
+        }
+        r = make_arrivals(t, seed, &a, &n);
+        if (r < 0)
+                return r;
+        *ret = (Result) { .arrivals = n, .feasible = true };
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+        for (size_t e = 0; e < n; e++) {
+                PoolPlacement pl;
+                int x;
+
+                r = pool_place(&t->pool, policy, &a[e].req, &pl);
+                if (r == 0) {
+                        pool_commit(&t->pool, &a[e].req, &pl);
+                        allocated += demand(&a[e]);
+                } else
+                        ret->failed++;
+                arrived += demand(&a[e]);
+                if (log) {
+                        fprintf(log, "%zu,%s,%" PRId64 ",%" PRId64 ",%u,%u,%s,%s,", e, a[e].name, a[e].req.cpu_milli,
+                                a[e].req.memory_mib, a[e].req.num_gpu, a[e].req.gpu_milli, a[e].spec,
+                                r == 0 ? t->pool.nodes[pl.node].name : "FAIL");
+                        for (unsigned g = 0; r == 0 && g < pl.n_gpus; g++)
+                                fprintf(log, "%s%u", g ? "+" : "", pl.gpus[g]);
+                        fputc('\n', log);
+                }
+                /* round half to even, as Python's round() */
+                x = (int) nearbyint((double) arrived / cap);
+                if (x >= 0 && x <= 130) {
+                        sum[x] += round_to((double) allocated / cap, 2);
+                        cnt[x]++;
+                }
+                for (int d = -1; d <= 1; d++)
+                        if (x + d >= 0 && x + d <= 130) {
+                                near_sum[x + d] += round_to((double) allocated / cap, 2);
+                                near_cnt[x + d]++;
+                        }
+        }
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+        ret->usec_per_pod = ((double) (t1.tv_sec - t0.tv_sec) * 1e6 + (double) (t1.tv_nsec - t0.tv_nsec) / 1e3) /
+                            (double) (n ? n : 1);
+        ret->unalloc100 = 100 - (cnt[100] ? sum[100] / (double) cnt[100]
+                                          : near_cnt[100] ? near_sum[100] / (double) near_cnt[100] : 0);
+        ret->unalloc130 = 100 - (cnt[130] ? sum[130] / (double) cnt[130]
+                                          : near_cnt[130] ? near_sum[130] / (double) near_cnt[130] : 0);
+        /* Feasibility of the end state: nothing below zero, no GPU over its capacity. */
+        for (size_t k = 0; k < t->pool.n_nodes; k++) {
+                const PoolNode *nd = &t->pool.nodes[k];
+
+                if (nd->cpu_left < 0 || nd->memory_left < 0)
+                        ret->feasible = false;
+                for (unsigned g = 0; g < nd->n_gpus; g++)
+                        if (nd->gpu[g].milli_left > POOL_MILLI)
+                                ret->feasible = false;
+        }
+        free(a);
+        return 0;
+}
+
+static int load(Trace *t, const char *nodes, const char *pods) {
+        int r = read_nodes(t, nodes);
+
+        if (r >= 0)
+                r = read_pods(t, pods);
+        if (r >= 0)
+                r = set_workload(t);
+        return r;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* summary */
+
+static const char *const published_traces[] = {
+        "default",    "cpu050",     "cpu100",     "cpu200",     "cpu250",     "gpushare40",
+        "gpushare60", "gpushare80", "gpushare100", "gpuspec10", "gpuspec20",  "gpuspec25",
+        "gpuspec33",  "multigpu20", "multigpu30", "multigpu40", "multigpu50",
+};
+
+/* Mean unallocated % at x = 100 of a published policy on a trace, NAN when not found. */
+static double published_mean(const char *dir, const char *trace, const char *policy) {
+        char path[4096], line[8192], *fl[160], want[64];
+        FILE *f;
+        double sum = 0;
+        int n = 0, col = -1;
+
+        snprintf(path, sizeof(path), "%s/published_fgd_results_alloc.csv", dir);
+        snprintf(want, sizeof(want), "openb_pod_list_%s", trace);
+        f = fopen(path, "re");
+        if (!f)
+                return NAN;
+        while (fgets(line, sizeof(line), f)) {
+                size_t nf = split(line, fl, 160);
+
+                if (col < 0) {
+                        for (size_t k = 0; k < nf; k++)
+                                if (strcmp(fl[k], "100") == 0)
+                                        col = (int) k;
+                        continue;
+                }
+                if (nf > (size_t) col && strcmp(fl[0], want) == 0 && strcmp(fl[1], policy) == 0) {
+                        sum += 100 - strtod(fl[col], NULL);
+                        n++;
+                }
+        }
+        fclose(f);
+        return n ? sum / n : NAN;
+}
+
+static int summary(const char *dir, const PoolPolicy *policies, size_t n_pol, unsigned seed_from, unsigned seed_to) {
+        char nodes[4096], pods[4096];
+        bool all_feasible = true;
+
+        snprintf(nodes, sizeof(nodes), "%s/openb_node_list_gpu_node.csv", dir);
+        printf("%-12s %9s %9s", "trace", "pub-BF", "pub-FGD");
+        for (size_t k = 0; k < n_pol; k++)
+                printf(" %9s", pool_policy_to_string(policies[k]));
+        printf("   (unallocated GPU %% at arrived = 100 %%, mean of seeds %u-%u; us/pod last)\n", seed_from, seed_to);
+        for (size_t tr = 0; tr < sizeof(published_traces) / sizeof(published_traces[0]); tr++) {
+                Trace t = {};
+                double us = 0;
+                int r;
+
+                snprintf(pods, sizeof(pods), "%s/openb_pod_list_%s.csv", dir, published_traces[tr]);
+                r = load(&t, nodes, pods);
+                if (r < 0) {
+                        fprintf(stderr, "trace-replay: cannot load %s: %s\n", pods, strerror(-r));
+                        trace_done(&t);
+                        return r;
+                }
+                printf("%-12s %9.2f %9.2f", published_traces[tr], published_mean(dir, published_traces[tr], "05-BestFit"),
+                       published_mean(dir, published_traces[tr], "06-FGD"));
+                for (size_t k = 0; k < n_pol; k++) {
+                        double sum = 0;
+
+                        for (unsigned s = seed_from; s <= seed_to; s++) {
+                                Result res;
+
+                                r = run(&t, policies[k], s, NULL, &res);
+                                if (r < 0) {
+                                        trace_done(&t);
+                                        return r;
+                                }
+                                sum += res.unalloc100;
+                                us = res.usec_per_pod;
+                                all_feasible = all_feasible && res.feasible;
+                        }
+                        printf(" %9.2f", sum / (seed_to - seed_from + 1));
+                }
+                printf("   %.1f\n", us);
+                fflush(stdout);
+                trace_done(&t);
+        }
+        if (!all_feasible) {
+                fprintf(stderr, "trace-replay: a run ended infeasible\n");
+                return -EBADMSG;
+        }
+        return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static void usage(FILE *f) {
+        fprintf(f, "Usage: trace-replay --nodes FILE --pods FILE --policy first-fit|best-fit|fgd|ark --seed N [--log FILE]\n"
+                   "       trace-replay --summary --data DIR [--policies P,P...] [--seeds FROM-TO]\n");
+}
+
+int main(int argc, char **argv) {
+        static const struct option opts[] = {
+                { "nodes", required_argument, NULL, 'n' },   { "pods", required_argument, NULL, 'p' },
+                { "policy", required_argument, NULL, 'P' },  { "seed", required_argument, NULL, 's' },
+                { "log", required_argument, NULL, 'l' },     { "summary", no_argument, NULL, 'S' },
+                { "data", required_argument, NULL, 'd' },    { "policies", required_argument, NULL, 'A' },
+                { "seeds", required_argument, NULL, 'R' },   { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        const char *nodes = NULL, *pods = NULL, *logpath = NULL, *data = NULL, *policies = "best-fit,fgd,ark";
+        PoolPolicy policy = _POOL_POLICY_INVALID, list[_POOL_POLICY_MAX];
+        unsigned long long seed = 42;
+        unsigned seed_from = 42, seed_to = 51;
+        bool have_seed = false, do_summary = false;
+        size_t n_list = 0;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0)
+                switch (c) {
+                case 'n': nodes = optarg; break;
+                case 'p': pods = optarg; break;
+                case 'P':
+                        policy = pool_policy_from_string(optarg);
+                        if (policy < 0) {
+                                fprintf(stderr, "trace-replay: --policy: unknown policy '%s'\n", optarg);
+                                return 2;
+                        }
+                        break;
+                case 's': {
+                        char *e;
+                        errno = 0;
+                        seed = strtoull(optarg, &e, 10);
+                        if (errno || e == optarg || *e) {
+                                fprintf(stderr, "trace-replay: --seed: '%s' is not a number\n", optarg);
+                                return 2;
+                        }
+                        have_seed = true;
+                        break;
+                }
+                case 'l': logpath = optarg; break;
+                case 'S': do_summary = true; break;
+                case 'd': data = optarg; break;
+                case 'A': policies = optarg; break;
+                case 'R':
+                        if (sscanf(optarg, "%u-%u", &seed_from, &seed_to) != 2 || seed_from > seed_to) {
+                                fprintf(stderr, "trace-replay: --seeds: '%s' is not FROM-TO\n", optarg);
+                                return 2;
+                        }
+                        break;
+                case 'h': usage(stdout); return 0;
+                default: usage(stderr); return 2;
+                }
+        if (optind < argc) {
+                usage(stderr);
+                return 2;
+        }
+
+        if (do_summary) {
+                char buf[256], *s, *save = NULL;
+
+                if (!data) {
+                        fprintf(stderr, "trace-replay: --summary needs --data DIR\n");
+                        return 2;
+                }
+                snprintf(buf, sizeof(buf), "%s", policies);
+                for (s = strtok_r(buf, ",", &save); s && n_list < _POOL_POLICY_MAX; s = strtok_r(NULL, ",", &save)) {
+                        list[n_list] = pool_policy_from_string(s);
+                        if (list[n_list] < 0) {
+                                fprintf(stderr, "trace-replay: --policies: unknown policy '%s'\n", s);
+                                return 2;
+                        }
+                        n_list++;
+                }
+                return summary(data, list, n_list, seed_from, seed_to) < 0 ? 1 : 0;
+        }
+
+        if (!nodes || !pods || policy < 0 || !have_seed) {
+                fprintf(stderr, "trace-replay: --nodes, --pods, --policy and --seed are needed\n");
+                usage(stderr);
+                return 2;
+        }
+        {
+                Trace t = {};
+                Result res;
+                FILE *log = NULL;
+
+                r = load(&t, nodes, pods);
+                if (r < 0) {
+                        fprintf(stderr, "trace-replay: cannot load the trace: %s\n", strerror(-r));
+                        trace_done(&t);
+                        return 1;
+                }
+                if (logpath) {
+                        log = fopen(logpath, "we");
+                        if (!log) {
+                                fprintf(stderr, "trace-replay: %s: %s\n", logpath, strerror(errno));
+                                trace_done(&t);
+                                return 1;
+                        }
+                        fprintf(log, "seq,pod,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,node,gpus\n");
+                }
+                r = run(&t, policy, seed, log, &res);
+                if (log && fclose(log) != 0)
+                        r = -EIO;
+                if (r < 0) {
+                        fprintf(stderr, "trace-replay: %s\n", strerror(-r));
+                        trace_done(&t);
+                        return 1;
+                }
+                printf("policy %s seed %llu: %zu arrivals, %zu failed; unallocated GPU %% at arrived 100 %%: %.2f, "
+                       "at 130 %%: %.2f; %.2f us per decision%s\n",
+                       pool_policy_to_string(policy), seed, res.arrivals, res.failed, res.unalloc100, res.unalloc130,
+                       res.usec_per_pod, res.feasible ? "" : "; INFEASIBLE");
+                trace_done(&t);
+                return res.feasible ? 0 : 1;
+        }
+}

@@ -1,0 +1,96 @@
+#pragma once
+
+/* The GPU pooler: which node and which GPUs a request gets. A pool is a set of nodes, each with
+ * CPUs, memory and GPUs of one model; a GPU is handed out whole or in shares (milli-GPU, a share
+ * never spans GPUs). Policies score the nodes a request fits on; the best one wins, ties going to
+ * the lower node index (deterministic). Pure: no I/O, no logging, no clock, no global state; the
+ * same calls give the same placements. Used by arkd for its host and by bench/trace-replay for
+ * the Alibaba trace. */
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define POOL_GPUS_MAX 16
+#define POOL_MODELS_MAX 32
+#define POOL_MILLI 1000         /* a whole GPU */
+
+typedef struct PoolGpu {
+        uint16_t milli_left;    /* POOL_MILLI = free */
+} PoolGpu;
+
+typedef struct PoolNode {
+        const char *name;       /* borrowed */
+        int64_t cpu_milli, memory_mib;  /* capacity (1000 = one vCPU) */
+        int64_t cpu_left, memory_left;
+        int model;              /* index into Pool.models; -1 = no GPUs */
+        unsigned n_gpus;
+        PoolGpu gpu[POOL_GPUS_MAX];
+        /* Policy caches, valid until the node changes (pool_commit/pool_release). */
+        bool cache_valid;
+        double frag;            /* its fragmentation under the pool's workload (FGD, ark) */
+} PoolNode;
+
+typedef struct PoolRequest {
+        int64_t cpu_milli, memory_mib;
+        unsigned num_gpu;       /* 0: no GPU */
+        unsigned gpu_milli;     /* per GPU: POOL_MILLI whole, 1..999 a share of one GPU (num_gpu 1) */
+        uint32_t models;        /* acceptable models, bit i = Pool.models[i]; 0 = any */
+} PoolRequest;
+
+typedef struct PoolPlacement {
+        size_t node;
+        unsigned n_gpus;        /* as many as the request's num_gpu */
+        uint8_t gpus[POOL_GPUS_MAX];    /* GPU indices on the node, ascending */
+} PoolPlacement;
+
+typedef enum PoolPolicy {
+        POOL_POLICY_FIRST_FIT,  /* the first node it fits on; the first GPUs that fit */
+        POOL_POLICY_BEST_FIT,   /* the node left with the least free resources */
+        POOL_POLICY_FGD,        /* fragmentation gradient descent (Weng et al., ATC'23) */
+        POOL_POLICY_ARK,        /* Ark's own (docs/pooler.md) */
+        _POOL_POLICY_MAX,
+        _POOL_POLICY_INVALID = -EINVAL,
+} PoolPolicy;
+
+const char *pool_policy_to_string(PoolPolicy p);
+PoolPolicy pool_policy_from_string(const char *s);
+
+/* One kind of request the workload is expected to bring, and how often (weights need not add
+ * up to 1). FGD and Ark's policy measure fragmentation against it. */
+typedef struct PoolShape {
+        PoolRequest request;
+        double weight;
+} PoolShape;
+
+typedef struct Pool {
+        PoolNode *nodes;
+        size_t n_nodes, n_alloc;
+        char *models[POOL_MODELS_MAX];
+        size_t n_models;
+        PoolShape *shapes;
+        size_t n_shapes;
+} Pool;
+
+void pool_done(Pool *p);
+
+/* The index of a GPU model by name, added when new. -E2BIG past POOL_MODELS_MAX. */
+int pool_model(Pool *p, const char *name);
+/* Adds a node (name borrowed; model -1 when it has no GPUs). Returns its index or -errno. */
+int pool_add_node(Pool *p, const char *name, int64_t cpu_milli, int64_t memory_mib, int model, unsigned n_gpus);
+/* The workload fragmentation is measured against (copied). */
+int pool_set_workload(Pool *p, const PoolShape *shapes, size_t n);
+
+/* Whether the request can go on the node at all (CPU, memory, model, GPUs). */
+bool pool_node_fits(const Pool *p, const PoolNode *n, const PoolRequest *r);
+/* The fragmentation of a node: the GPU milli that the workload's requests, weighted by how
+ * often they come, could not use on it (FGD's definition). */
+double pool_node_fragmentation(const Pool *p, const PoolNode *n);
+
+/* Where the request should go under the policy. -ENOSPC when it fits nowhere, -EINVAL for a
+ * malformed request. The pool is not changed. */
+int pool_place(Pool *p, PoolPolicy policy, const PoolRequest *r, PoolPlacement *ret);
+/* Takes / gives back what the placement holds. */
+void pool_commit(Pool *p, const PoolRequest *r, const PoolPlacement *pl);
+void pool_release(Pool *p, const PoolRequest *r, const PoolPlacement *pl);
