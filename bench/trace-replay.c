@@ -232,7 +232,9 @@ static int make_arrivals(const Trace *t, uint64_t seed, Pod **ret, size_t *ret_n
                 for (;;) {
                         const Pod *d = &t->pods[rng_below(&s, t->n_pods)];
 
-                        if (sum + demand(d) > target)
+                        /* The published tuner compares with the per-GPU milli, so a multi-GPU
+                         * pod may overshoot the target. */
+                        if (sum + d->req.gpu_milli > target)
                                 break;
                         if (n == alloc) {
                                 Pod *na = realloc(a, (alloc *= 2) * sizeof(Pod));
@@ -258,20 +260,33 @@ static int make_arrivals(const Trace *t, uint64_t seed, Pod **ret, size_t *ret_n
         return 0;
 }
 
-static int compare_shape_weight(const void *a, const void *b) {
-        double x = ((const PoolShape *) a)->weight, y = ((const PoolShape *) b)->weight;
-        return x < y ? 1 : x > y ? -1 : 0;
+typedef struct Shape {
+        PoolShape shape;
+        const char *spec;
+} Shape;
+
+/* By count, then larger first: CPU, GPU milli, GPU count, model list (the published order). */
+static int compare_shape(const void *a, const void *b) {
+        const Shape *x = a, *y = b;
+        const PoolRequest *p = &x->shape.request, *q = &y->shape.request;
+
+        if (x->shape.weight != y->shape.weight)
+                return x->shape.weight < y->shape.weight ? 1 : -1;
+        if (p->cpu_milli != q->cpu_milli)
+                return p->cpu_milli < q->cpu_milli ? 1 : -1;
+        if (p->gpu_milli != q->gpu_milli)
+                return p->gpu_milli < q->gpu_milli ? 1 : -1;
+        if (p->num_gpu != q->num_gpu)
+                return p->num_gpu < q->num_gpu ? 1 : -1;
+        return -strcmp(x->spec, y->spec);
 }
 
-static bool same_request(const PoolRequest *a, const PoolRequest *b) {
-        return a->cpu_milli == b->cpu_milli && a->memory_mib == b->memory_mib && a->num_gpu == b->num_gpu &&
-               a->gpu_milli == b->gpu_milli && a->models == b->models;
-}
-
-/* FGD's target workload: the most frequent request shapes of the trace's pods that together make
- * up 95 % of them, weighted by frequency. */
+/* FGD's target workload ("typical pods"): the trace's pods grouped by CPU, GPU milli, GPU count
+ * and model list (not memory), the most frequent groups that together make up 95 % of the pods,
+ * weighted by frequency. */
 static int set_workload(Trace *t) {
-        PoolShape *s = calloc(t->n_pods, sizeof(PoolShape));
+        Shape *s = calloc(t->n_pods, sizeof(Shape));
+        PoolShape *ps;
         size_t n = 0, keep = 0;
         double covered = 0;
         int r;
@@ -279,19 +294,34 @@ static int set_workload(Trace *t) {
         if (!s)
                 return -ENOMEM;
         for (size_t k = 0; k < t->n_pods; k++) {
+                const Pod *pod = &t->pods[k];
                 size_t j;
 
-                for (j = 0; j < n; j++)
-                        if (same_request(&s[j].request, &t->pods[k].req))
+                for (j = 0; j < n; j++) {
+                        const PoolRequest *q = &s[j].shape.request;
+
+                        if (q->cpu_milli == pod->req.cpu_milli && q->gpu_milli == pod->req.gpu_milli &&
+                            q->num_gpu == pod->req.num_gpu && strcmp(s[j].spec, pod->spec) == 0)
                                 break;
-                if (j == n)
-                        s[n++] = (PoolShape) { .request = t->pods[k].req };
-                s[j].weight += 1;
+                }
+                if (j == n) {
+                        s[n] = (Shape) { .shape.request = pod->req, .spec = pod->spec };
+                        s[n++].shape.request.memory_mib = 0;
+                }
+                s[j].shape.weight += 1;
         }
-        qsort(s, n, sizeof(PoolShape), compare_shape_weight);
+        qsort(s, n, sizeof(Shape), compare_shape);
         while (keep < n && covered < 0.95 * (double) t->n_pods)
-                covered += s[keep++].weight;
-        r = pool_set_workload(&t->pool, s, keep);
+                covered += s[keep++].shape.weight;
+        ps = calloc(keep + 1, sizeof(PoolShape));
+        if (!ps) {
+                free(s);
+                return -ENOMEM;
+        }
+        for (size_t k = 0; k < keep; k++)
+                ps[k] = s[k].shape;
+        r = pool_set_workload(&t->pool, ps, keep);
+        free(ps);
         free(s);
         return r;
 }
@@ -329,6 +359,7 @@ static int run(Trace *t, PoolPolicy policy, uint64_t seed, FILE *log, Result *re
                         nd->gpu[g].milli_left = POOL_MILLI;
                 nd->cache_valid = false;
         }
+        pool_seed(&t->pool, seed);
         r = make_arrivals(t, seed, &a, &n);
         if (r < 0)
                 return r;
@@ -435,7 +466,19 @@ static double published_mean(const char *dir, const char *trace, const char *pol
         return n ? sum / n : NAN;
 }
 
-static int summary(const char *dir, const PoolPolicy *policies, size_t n_pol, unsigned seed_from, unsigned seed_to) {
+static bool listed(const char *list, const char *name) {
+        size_t l = strlen(name);
+
+        if (!list)
+                return true;
+        for (const char *s = list; (s = strstr(s, name)); s += l)
+                if ((s == list || s[-1] == ',') && (s[l] == ',' || s[l] == 0))
+                        return true;
+        return false;
+}
+
+static int summary(const char *dir, const char *traces, const PoolPolicy *policies, size_t n_pol, unsigned seed_from,
+                   unsigned seed_to) {
         char nodes[4096], pods[4096];
         bool all_feasible = true;
 
@@ -449,6 +492,8 @@ static int summary(const char *dir, const PoolPolicy *policies, size_t n_pol, un
                 double us = 0;
                 int r;
 
+                if (!listed(traces, published_traces[tr]))
+                        continue;
                 snprintf(pods, sizeof(pods), "%s/openb_pod_list_%s.csv", dir, published_traces[tr]);
                 r = load(&t, nodes, pods);
                 if (r < 0) {
@@ -490,7 +535,7 @@ static int summary(const char *dir, const PoolPolicy *policies, size_t n_pol, un
 
 static void usage(FILE *f) {
         fprintf(f, "Usage: trace-replay --nodes FILE --pods FILE --policy first-fit|best-fit|fgd|ark --seed N [--log FILE]\n"
-                   "       trace-replay --summary --data DIR [--policies P,P...] [--seeds FROM-TO]\n");
+                   "       trace-replay --summary --data DIR [--policies P,P...] [--traces T,T...] [--seeds FROM-TO]\n");
 }
 
 int main(int argc, char **argv) {
@@ -500,9 +545,11 @@ int main(int argc, char **argv) {
                 { "log", required_argument, NULL, 'l' },     { "summary", no_argument, NULL, 'S' },
                 { "data", required_argument, NULL, 'd' },    { "policies", required_argument, NULL, 'A' },
                 { "seeds", required_argument, NULL, 'R' },   { "help", no_argument, NULL, 'h' },
+                { "traces", required_argument, NULL, 'T' },
                 {},
         };
-        const char *nodes = NULL, *pods = NULL, *logpath = NULL, *data = NULL, *policies = "best-fit,fgd,ark";
+        const char *nodes = NULL, *pods = NULL, *logpath = NULL, *data = NULL, *policies = "best-fit,fgd,ark",
+                   *traces = NULL;
         PoolPolicy policy = _POOL_POLICY_INVALID, list[_POOL_POLICY_MAX];
         unsigned long long seed = 42;
         unsigned seed_from = 42, seed_to = 51;
@@ -536,6 +583,7 @@ int main(int argc, char **argv) {
                 case 'S': do_summary = true; break;
                 case 'd': data = optarg; break;
                 case 'A': policies = optarg; break;
+                case 'T': traces = optarg; break;
                 case 'R':
                         if (sscanf(optarg, "%u-%u", &seed_from, &seed_to) != 2 || seed_from > seed_to) {
                                 fprintf(stderr, "trace-replay: --seeds: '%s' is not FROM-TO\n", optarg);
@@ -566,7 +614,7 @@ int main(int argc, char **argv) {
                         }
                         n_list++;
                 }
-                return summary(data, list, n_list, seed_from, seed_to) < 0 ? 1 : 0;
+                return summary(data, traces, list, n_list, seed_from, seed_to) < 0 ? 1 : 0;
         }
 
         if (!nodes || !pods || policy < 0 || !have_seed) {

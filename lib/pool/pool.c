@@ -1,5 +1,6 @@
 /* The GPU pooler; see pool.h and docs/pooler.md. */
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +29,42 @@ void pool_done(Pool *p) {
         for (size_t k = 0; k < p->n_models; k++)
                 free(p->models[k]);
         free(p->shapes);
+        free(p->order);
         *p = (Pool) {};
+}
+
+static uint32_t *mfree_u32(uint32_t *p) {
+        free(p);
+        return NULL;
+}
+
+static uint64_t rng_next(uint64_t *s) {
+        uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
+
+        z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+        z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+        return z ^ (z >> 31);
+}
+
+int pool_seed(Pool *p, uint64_t seed) {
+        uint64_t s = seed;
+
+        p->order = mfree_u32(p->order);
+        if (seed == 0)
+                return 0;
+        p->order = malloc(p->n_nodes * sizeof(uint32_t) + 1);
+        if (!p->order)
+                return -ENOMEM;
+        for (size_t k = 0; k < p->n_nodes; k++)
+                p->order[k] = (uint32_t) k;
+        for (size_t k = p->n_nodes; k > 1; k--) {
+                size_t j = (size_t) (rng_next(&s) % k);
+                uint32_t t = p->order[k - 1];
+
+                p->order[k - 1] = p->order[j];
+                p->order[j] = t;
+        }
+        return 0;
 }
 
 int pool_model(Pool *p, const char *name) {
@@ -118,9 +154,7 @@ bool pool_node_fits(const Pool *p, const PoolNode *n, const PoolRequest *r) {
 /* ------------------------------------------------------------------------------------------ */
 /* fragmentation */
 
-/* The GPU milli of node n that request r could not use (FGD's F_n(m)): all of it when r does not
- * fit on the node for other reasons (CPU, memory, model); else the GPUs too small for r's
- * per-GPU demand, and for a multi-GPU request all of them when too few whole ones are left. */
+/* The GPU milli of node n that request r could not use (FGD's F_n(m)); see pool.h. */
 static double request_fragmentation(const PoolNode *n, const PoolRequest *r) {
         unsigned free_total = 0, unusable = 0, big = 0;
 
@@ -133,9 +167,7 @@ static double request_fragmentation(const PoolNode *n, const PoolRequest *r) {
         }
         if (free_total == 0)
                 return 0;
-        if (n->cpu_left < r->cpu_milli || n->memory_left < r->memory_mib || !model_ok(n, r) || r->num_gpu == 0)
-                return free_total;
-        if (big < r->num_gpu)
+        if (r->num_gpu == 0 || !model_ok(n, r) || big < r->num_gpu || n->cpu_left < r->cpu_milli)
                 return free_total;
         return unusable;
 }
@@ -202,62 +234,84 @@ static void pick_tightest(const PoolNode *n, const PoolRequest *r, PoolPlacement
         pl->gpus[0] = (uint8_t) best;
 }
 
-/* For FGD: the share's GPU whose use leaves the node least fragmented. */
-static double pick_least_frag(const Pool *p, PoolNode *n, const PoolRequest *r, PoolPlacement *pl) {
-        double best = 0;
-        int best_g = -1;
+/* The CPU a request counts with in scores: kube-scheduler's non-zero request (100m for none). */
+static int64_t score_cpu(const PoolRequest *r) {
+        return r->cpu_milli > 0 ? r->cpu_milli : 100;
+}
+
+static unsigned free_milli(const PoolNode *n) {
+        unsigned f = 0;
+
+        for (unsigned g = 0; g < n->n_gpus; g++)
+                f += n->gpu[g].milli_left;
+        return f;
+}
+
+/* Best fit, as the published simulator scores it: 100 x (1 - what is left of CPU and GPU, each
+ * against the largest node spec of 128 CPUs and 8 GPUs, half and half), whole points. */
+static int best_fit_score(const PoolNode *n, const PoolRequest *r) {
+        double s = 0.5 * (double) (n->cpu_left - score_cpu(r)) / 128000.0 +
+                   0.5 * ((double) free_milli(n) - (double) (r->num_gpu * r->gpu_milli)) / 8000.0;
+
+        return (int) ((1 - s) * 100);
+}
+
+/* FGD's score of a fragmentation change: the sigmoid of the reduction in GPUs, in whole points
+ * (50 = no change). */
+static int fgd_points(double before, double after) {
+        return (int) (100.0 / (1.0 + exp(-(before - after) / 1000.0)));
+}
+
+/* FGD on node n: a share goes to the GPU that scores best (the lowest index on ties); whole GPUs
+ * are the first free ones. Returns the score, the GPUs in pl. */
+static int fgd_score(const Pool *p, PoolNode *n, const PoolRequest *r, PoolPlacement *pl) {
+        double before = node_frag_cached(p, n);
+        int best = -1;
 
         if (r->num_gpu != 1 || r->gpu_milli == POOL_MILLI) {
+                PoolRequest c = *r;
+                double after;
+
                 pick_first(n, r, pl);
-                apply(n, r, pl, 1);
-                best = pool_node_fragmentation(p, n);
-                apply(n, r, pl, -1);
-                return best;
+                c.cpu_milli = score_cpu(r);
+                apply(n, &c, pl, 1);
+                after = pool_node_fragmentation(p, n);
+                apply(n, &c, pl, -1);
+                n->cache_valid = true; /* as it was */
+                return fgd_points(before, after);
         }
         for (unsigned g = 0; g < n->n_gpus; g++) {
                 PoolPlacement t = { .node = pl->node, .n_gpus = 1, .gpus = { (uint8_t) g } };
-                double f;
+                PoolRequest c = *r;
+                int s;
 
                 if (n->gpu[g].milli_left < r->gpu_milli)
                         continue;
-                apply(n, r, &t, 1);
-                f = pool_node_fragmentation(p, n);
-                apply(n, r, &t, -1);
-                if (best_g < 0 || f < best) {
-                        best = f;
-                        best_g = (int) g;
+                c.cpu_milli = score_cpu(r);
+                apply(n, &c, &t, 1);
+                s = fgd_points(before, pool_node_fragmentation(p, n));
+                apply(n, &c, &t, -1);
+                n->cache_valid = true;
+                if (s > best) {
+                        best = s;
+                        pl->n_gpus = 1;
+                        pl->gpus[0] = (uint8_t) g;
                 }
         }
-        pl->n_gpus = 1;
-        pl->gpus[0] = (uint8_t) best_g;
         return best;
-}
-
-/* Best fit: what is left on the node after the request, CPU and GPU as fractions of the node. */
-static double best_fit_score(const PoolNode *n, const PoolRequest *r) {
-        double cpu = n->cpu_milli > 0 ? (double) (n->cpu_left - r->cpu_milli) / (double) n->cpu_milli : 0;
-        double gpu = 0;
-
-        if (n->n_gpus > 0) {
-                unsigned free_total = 0;
-
-                for (unsigned g = 0; g < n->n_gpus; g++)
-                        free_total += n->gpu[g].milli_left;
-                gpu = (double) ((int) free_total - (int) (r->num_gpu * r->gpu_milli)) / (double) (n->n_gpus * POOL_MILLI);
-        }
-        return -(cpu + gpu);
 }
 
 int pool_place(Pool *p, PoolPolicy policy, const PoolRequest *r, PoolPlacement *ret) {
         PoolPlacement best = {}, cur;
-        double best_score = 0;
+        int best_score = 0;
         bool found = false;
 
         if (!request_valid(r) || policy < 0 || policy >= _POOL_POLICY_MAX)
                 return -EINVAL;
-        for (size_t k = 0; k < p->n_nodes; k++) {
+        for (size_t i = 0; i < p->n_nodes; i++) {
+                size_t k = p->order ? p->order[i] : i;
                 PoolNode *n = &p->nodes[k];
-                double score = 0;
+                int score = 0;
 
                 if (!pool_node_fits(p, n, r))
                         continue;
@@ -273,11 +327,12 @@ int pool_place(Pool *p, PoolPolicy policy, const PoolRequest *r, PoolPlacement *
                         break;
                 case POOL_POLICY_FGD:
                 case POOL_POLICY_ARK:
-                        score = node_frag_cached(p, n) - pick_least_frag(p, n, r, &cur);
+                        score = fgd_score(p, n, r, &cur);
                         break;
                 default:
                         return -EINVAL;
                 }
+                /* The best score; among equals the first in the pool's order. */
                 if (!found || score > best_score) {
                         best = cur;
                         best_score = score;

@@ -2,10 +2,12 @@
 
 /* The GPU pooler: which node and which GPUs a request gets. A pool is a set of nodes, each with
  * CPUs, memory and GPUs of one model; a GPU is handed out whole or in shares (milli-GPU, a share
- * never spans GPUs). Policies score the nodes a request fits on; the best one wins, ties going to
- * the lower node index (deterministic). Pure: no I/O, no logging, no clock, no global state; the
- * same calls give the same placements. Used by arkd for its host and by bench/trace-replay for
- * the Alibaba trace. */
+ * never spans GPUs). Policies score the nodes a request fits on and the best one wins. The
+ * baselines (best-fit, FGD) score as the published simulator does, in whole points; ties go to
+ * the node that comes first in the pool's order, which pool_seed() shuffles (the simulator
+ * orders its nodes by a random prefix per seed). Pure: no I/O, no logging, no clock, no global
+ * state; the same seed and calls give the same placements. Used by arkd for its host and by
+ * bench/trace-replay for the Alibaba trace. */
 
 #include <errno.h>
 #include <stdbool.h>
@@ -71,7 +73,12 @@ typedef struct Pool {
         size_t n_models;
         PoolShape *shapes;
         size_t n_shapes;
+        uint32_t *order;        /* order[i] = the node scored i-th; NULL = by index */
 } Pool;
+
+/* Puts the nodes in an order drawn from the seed (ties go to the earlier node); seed 0 = by
+ * index. Call after the nodes are added. */
+int pool_seed(Pool *p, uint64_t seed);
 
 void pool_done(Pool *p);
 
@@ -85,7 +92,9 @@ int pool_set_workload(Pool *p, const PoolShape *shapes, size_t n);
 /* Whether the request can go on the node at all (CPU, memory, model, GPUs). */
 bool pool_node_fits(const Pool *p, const PoolNode *n, const PoolRequest *r);
 /* The fragmentation of a node: the GPU milli that the workload's requests, weighted by how
- * often they come, could not use on it (FGD's definition). */
+ * often they come, could not use on it (FGD's definition: all of the node's free GPU milli for a
+ * request that does not fit for its CPU, model or GPUs, or that wants no GPU; else the free milli
+ * of the GPUs too small for it). Memory does not count, as in the published simulator. */
 double pool_node_fragmentation(const Pool *p, const PoolNode *n);
 
 /* Where the request should go under the policy. -ENOSPC when it fits nowhere, -EINVAL for a
