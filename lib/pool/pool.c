@@ -234,6 +234,18 @@ static void pick_tightest(const PoolNode *n, const PoolRequest *r, PoolPlacement
         pl->gpus[0] = (uint8_t) best;
 }
 
+/* The CPU the workload's GPU requests bring per milli-GPU. */
+static double cpu_per_gpu_milli(const Pool *p) {
+        double cpu = 0, gpu = 0;
+
+        for (size_t k = 0; k < p->n_shapes; k++)
+                if (p->shapes[k].request.num_gpu > 0) {
+                        cpu += p->shapes[k].weight * (double) p->shapes[k].request.cpu_milli;
+                        gpu += p->shapes[k].weight * (double) (p->shapes[k].request.num_gpu * p->shapes[k].request.gpu_milli);
+                }
+        return gpu > 0 ? cpu / gpu : 0;
+}
+
 /* The CPU a request counts with in scores: kube-scheduler's non-zero request (100m for none). */
 static int64_t score_cpu(const PoolRequest *r) {
         return r->cpu_milli > 0 ? r->cpu_milli : 100;
@@ -263,37 +275,36 @@ static int fgd_points(double before, double after) {
 }
 
 /* FGD on node n: a share goes to the GPU that scores best (the lowest index on ties); whole GPUs
- * are the first free ones. Returns the score, the GPUs in pl. */
-static int fgd_score(const Pool *p, PoolNode *n, const PoolRequest *r, PoolPlacement *pl) {
-        double before = node_frag_cached(p, n);
-        int best = -1;
+ * are the first free ones. Returns the score, the GPUs in pl: in whole points as published, or
+ * (exact) the reduction of fragmentation itself. */
+static double fgd_eval(const Pool *p, PoolNode *n, const PoolRequest *r, PoolPlacement *pl, bool exact) {
+        double before = node_frag_cached(p, n), best = -1e18;
+        PoolRequest c = *r;
 
+        c.cpu_milli = score_cpu(r);
         if (r->num_gpu != 1 || r->gpu_milli == POOL_MILLI) {
-                PoolRequest c = *r;
                 double after;
 
                 pick_first(n, r, pl);
-                c.cpu_milli = score_cpu(r);
                 apply(n, &c, pl, 1);
                 after = pool_node_fragmentation(p, n);
                 apply(n, &c, pl, -1);
                 n->cache_valid = true; /* as it was */
-                return fgd_points(before, after);
+                return exact ? before - after : fgd_points(before, after);
         }
         for (unsigned g = 0; g < n->n_gpus; g++) {
                 PoolPlacement t = { .node = pl->node, .n_gpus = 1, .gpus = { (uint8_t) g } };
-                PoolRequest c = *r;
-                int s;
+                double sc, after;
 
                 if (n->gpu[g].milli_left < r->gpu_milli)
                         continue;
-                c.cpu_milli = score_cpu(r);
                 apply(n, &c, &t, 1);
-                s = fgd_points(before, pool_node_fragmentation(p, n));
+                after = pool_node_fragmentation(p, n);
                 apply(n, &c, &t, -1);
                 n->cache_valid = true;
-                if (s > best) {
-                        best = s;
+                sc = exact ? before - after : fgd_points(before, after);
+                if (sc > best) {
+                        best = sc;
                         pl->n_gpus = 1;
                         pl->gpus[0] = (uint8_t) g;
                 }
@@ -303,7 +314,7 @@ static int fgd_score(const Pool *p, PoolNode *n, const PoolRequest *r, PoolPlace
 
 int pool_place(Pool *p, PoolPolicy policy, const PoolRequest *r, PoolPlacement *ret) {
         PoolPlacement best = {}, cur;
-        int best_score = 0;
+        double best_score = 0;
         bool found = false;
 
         if (!request_valid(r) || policy < 0 || policy >= _POOL_POLICY_MAX)
@@ -311,7 +322,7 @@ int pool_place(Pool *p, PoolPolicy policy, const PoolRequest *r, PoolPlacement *
         for (size_t i = 0; i < p->n_nodes; i++) {
                 size_t k = p->order ? p->order[i] : i;
                 PoolNode *n = &p->nodes[k];
-                int score = 0;
+                double score = 0;
 
                 if (!pool_node_fits(p, n, r))
                         continue;
@@ -326,8 +337,23 @@ int pool_place(Pool *p, PoolPolicy policy, const PoolRequest *r, PoolPlacement *
                         score = best_fit_score(n, r);
                         break;
                 case POOL_POLICY_FGD:
+                        score = fgd_eval(p, n, r, &cur, false);
+                        break;
                 case POOL_POLICY_ARK:
-                        score = fgd_score(p, n, r, &cur);
+                        if (r->num_gpu == 0) {
+                                /* CPU-only: where the CPU left over beyond what the free GPUs will
+                                 * need is largest. */
+                                score = (double) (n->cpu_left - r->cpu_milli) -
+                                        (double) free_milli(n) * cpu_per_gpu_milli(p);
+                                score = floor(score / 4000.0);
+                        } else {
+                                /* FGD's points; among equals the node whose CPU and GPU left over stay
+                                 * in the workload's proportion. */
+                                double excess = (double) (n->cpu_left - r->cpu_milli) -
+                                                ((double) free_milli(n) - (double) (r->num_gpu * r->gpu_milli)) *
+                                                        cpu_per_gpu_milli(p);
+                                score = fgd_eval(p, n, r, &cur, false) * 1000 - fmin(999, floor(fabs(excess) / 4000.0));
+                        }
                         break;
                 default:
                         return -EINVAL;
