@@ -349,17 +349,10 @@ static int run(Trace *t, PoolPolicy policy, uint64_t seed, FILE *log, Result *re
         struct timespec t0, t1;
         int r;
 
-        /* A fresh pool: every node free again. */
-        for (size_t k = 0; k < t->pool.n_nodes; k++) {
-                PoolNode *nd = &t->pool.nodes[k];
-
-                nd->cpu_left = nd->cpu_milli;
-                nd->memory_left = nd->memory_mib;
-                for (unsigned g = 0; g < nd->n_gpus; g++)
-                        nd->gpu[g].milli_left = POOL_MILLI;
-                nd->cache_valid = false;
-        }
-        pool_seed(&t->pool, seed);
+        pool_reset(&t->pool);
+        r = pool_seed(&t->pool, seed);
+        if (r < 0)
+                return r;
         r = make_arrivals(t, seed, &a, &n);
         if (r < 0)
                 return r;

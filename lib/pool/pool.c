@@ -30,6 +30,8 @@ void pool_done(Pool *p) {
                 free(p->models[k]);
         free(p->shapes);
         free(p->order);
+        free(p->classes);
+        free(p->scores);
         *p = (Pool) {};
 }
 
@@ -114,8 +116,20 @@ int pool_set_workload(Pool *p, const PoolShape *shapes, size_t n) {
         free(p->shapes);
         p->shapes = c;
         p->n_shapes = n;
-        for (size_t k = 0; k < p->n_nodes; k++)
+        for (size_t k = 0; k < p->n_nodes; k++) {
                 p->nodes[k].cache_valid = false;
+                p->nodes[k].version++;
+        }
+        {
+                double cpu = 0, gpu = 0;
+
+                for (size_t k = 0; k < n; k++)
+                        if (c[k].request.num_gpu > 0) {
+                                cpu += c[k].weight * (double) c[k].request.cpu_milli;
+                                gpu += c[k].weight * (double) (c[k].request.num_gpu * c[k].request.gpu_milli);
+                        }
+                p->cpu_per_gpu = gpu > 0 ? cpu / gpu : 0;
+        }
         return 0;
 }
 
@@ -199,6 +213,20 @@ static void apply(PoolNode *n, const PoolRequest *r, const PoolPlacement *pl, in
         for (unsigned k = 0; k < pl->n_gpus; k++)
                 n->gpu[pl->gpus[k]].milli_left = (uint16_t) (n->gpu[pl->gpus[k]].milli_left - sign * (int) r->gpu_milli);
         n->cache_valid = false;
+        n->version++;
+}
+
+void pool_reset(Pool *p) {
+        for (size_t k = 0; k < p->n_nodes; k++) {
+                PoolNode *n = &p->nodes[k];
+
+                n->cpu_left = n->cpu_milli;
+                n->memory_left = n->memory_mib;
+                for (unsigned g = 0; g < n->n_gpus; g++)
+                        n->gpu[g].milli_left = POOL_MILLI;
+                n->cache_valid = false;
+                n->version++;
+        }
 }
 
 void pool_commit(Pool *p, const PoolRequest *r, const PoolPlacement *pl) {
@@ -232,18 +260,6 @@ static void pick_tightest(const PoolNode *n, const PoolRequest *r, PoolPlacement
                         best = (int) g;
         pl->n_gpus = 1;
         pl->gpus[0] = (uint8_t) best;
-}
-
-/* The CPU the workload's GPU requests bring per milli-GPU. */
-static double cpu_per_gpu_milli(const Pool *p) {
-        double cpu = 0, gpu = 0;
-
-        for (size_t k = 0; k < p->n_shapes; k++)
-                if (p->shapes[k].request.num_gpu > 0) {
-                        cpu += p->shapes[k].weight * (double) p->shapes[k].request.cpu_milli;
-                        gpu += p->shapes[k].weight * (double) (p->shapes[k].request.num_gpu * p->shapes[k].request.gpu_milli);
-                }
-        return gpu > 0 ? cpu / gpu : 0;
 }
 
 /* The CPU a request counts with in scores: kube-scheduler's non-zero request (100m for none). */
@@ -290,6 +306,7 @@ static double fgd_eval(const Pool *p, PoolNode *n, const PoolRequest *r, PoolPla
                 after = pool_node_fragmentation(p, n);
                 apply(n, &c, pl, -1);
                 n->cache_valid = true; /* as it was */
+                n->version -= 2;
                 return exact ? before - after : fgd_points(before, after);
         }
         for (unsigned g = 0; g < n->n_gpus; g++) {
@@ -301,7 +318,8 @@ static double fgd_eval(const Pool *p, PoolNode *n, const PoolRequest *r, PoolPla
                 apply(n, &c, &t, 1);
                 after = pool_node_fragmentation(p, n);
                 apply(n, &c, &t, -1);
-                n->cache_valid = true;
+                n->cache_valid = true; /* as it was */
+                n->version -= 2;
                 sc = exact ? before - after : fgd_points(before, after);
                 if (sc > best) {
                         best = sc;
@@ -312,13 +330,67 @@ static double fgd_eval(const Pool *p, PoolNode *n, const PoolRequest *r, PoolPla
         return best;
 }
 
+/* The class of request r (what scores depend on), added when new; the score table grows with
+ * the classes. -ENOMEM. */
+static int request_class(Pool *p, const PoolRequest *r) {
+        for (size_t k = 0; k < p->n_classes; k++)
+                if (p->classes[k].cpu_milli == r->cpu_milli && p->classes[k].num_gpu == r->num_gpu &&
+                    p->classes[k].gpu_milli == r->gpu_milli)
+                        return (int) k;
+        if (p->n_classes == p->class_cap || p->scores_nodes != p->n_nodes) {
+                size_t cap = p->n_classes == p->class_cap ? (p->class_cap ? p->class_cap * 2 : 64) : p->class_cap;
+                PoolRequest *c = realloc(p->classes, cap * sizeof(PoolRequest));
+                PoolScore *s;
+
+                if (!c)
+                        return -ENOMEM;
+                p->classes = c;
+                s = calloc(p->n_nodes * cap + 1, sizeof(PoolScore));
+                if (!s)
+                        return -ENOMEM;
+                for (size_t n = 0; n < p->n_nodes && n < p->scores_nodes; n++)
+                        memcpy(&s[n * cap], &p->scores[n * p->class_cap], p->class_cap * sizeof(PoolScore));
+                free(p->scores);
+                p->scores = s;
+                p->class_cap = cap;
+                p->scores_nodes = p->n_nodes;
+        }
+        p->classes[p->n_classes] = (PoolRequest) { .cpu_milli = r->cpu_milli, .num_gpu = r->num_gpu,
+                                                   .gpu_milli = r->gpu_milli };
+        return (int) p->n_classes++;
+}
+
+/* The fragmentation-based scores (FGD, ark) of node n for request r; GPUs in pl. */
+static double frag_policy_score(Pool *p, PoolPolicy policy, PoolNode *n, const PoolRequest *r, PoolPlacement *pl) {
+        double excess;
+
+        if (policy == POOL_POLICY_FGD)
+                return fgd_eval(p, n, r, pl, false);
+        if (r->num_gpu == 0) {
+                /* CPU-only: where the CPU left over beyond what the free GPUs will need is largest. */
+                pl->n_gpus = 0;
+                return floor(((double) (n->cpu_left - r->cpu_milli) - (double) free_milli(n) * p->cpu_per_gpu) / 4000.0);
+        }
+        /* FGD's points; among equals the node whose CPU and GPU left over stay in the workload's
+         * proportion. */
+        excess = (double) (n->cpu_left - r->cpu_milli) -
+                 ((double) free_milli(n) - (double) (r->num_gpu * r->gpu_milli)) * p->cpu_per_gpu;
+        return fgd_eval(p, n, r, pl, false) * 1000 - fmin(999, floor(fabs(excess) / 4000.0));
+}
+
 int pool_place(Pool *p, PoolPolicy policy, const PoolRequest *r, PoolPlacement *ret) {
         PoolPlacement best = {}, cur;
         double best_score = 0;
         bool found = false;
+        int cls = -1;
 
         if (!request_valid(r) || policy < 0 || policy >= _POOL_POLICY_MAX)
                 return -EINVAL;
+        if (policy == POOL_POLICY_FGD || policy == POOL_POLICY_ARK) {
+                cls = request_class(p, r);
+                if (cls < 0)
+                        return cls;
+        }
         for (size_t i = 0; i < p->n_nodes; i++) {
                 size_t k = p->order ? p->order[i] : i;
                 PoolNode *n = &p->nodes[k];
@@ -337,24 +409,23 @@ int pool_place(Pool *p, PoolPolicy policy, const PoolRequest *r, PoolPlacement *
                         score = best_fit_score(n, r);
                         break;
                 case POOL_POLICY_FGD:
-                        score = fgd_eval(p, n, r, &cur, false);
-                        break;
-                case POOL_POLICY_ARK:
-                        if (r->num_gpu == 0) {
-                                /* CPU-only: where the CPU left over beyond what the free GPUs will
-                                 * need is largest. */
-                                score = (double) (n->cpu_left - r->cpu_milli) -
-                                        (double) free_milli(n) * cpu_per_gpu_milli(p);
-                                score = floor(score / 4000.0);
+                case POOL_POLICY_ARK: {
+                        PoolScore *e = &p->scores[k * p->class_cap + (size_t) cls];
+
+                        if (e->version == n->version + 1) {
+                                score = e->score;
+                                if (r->num_gpu == 1 && r->gpu_milli < POOL_MILLI) {
+                                        cur.n_gpus = 1;
+                                        cur.gpus[0] = e->gpu;
+                                } else
+                                        pick_first(n, r, &cur);
                         } else {
-                                /* FGD's points; among equals the node whose CPU and GPU left over stay
-                                 * in the workload's proportion. */
-                                double excess = (double) (n->cpu_left - r->cpu_milli) -
-                                                ((double) free_milli(n) - (double) (r->num_gpu * r->gpu_milli)) *
-                                                        cpu_per_gpu_milli(p);
-                                score = fgd_eval(p, n, r, &cur, false) * 1000 - fmin(999, floor(fabs(excess) / 4000.0));
+                                score = frag_policy_score(p, policy, n, r, &cur);
+                                *e = (PoolScore) { .version = n->version + 1, .score = score,
+                                                   .gpu = cur.n_gpus > 0 ? cur.gpus[0] : 0 };
                         }
                         break;
+                }
                 default:
                         return -EINVAL;
                 }

@@ -30,9 +30,19 @@ typedef struct PoolNode {
         unsigned n_gpus;
         PoolGpu gpu[POOL_GPUS_MAX];
         /* Policy caches, valid until the node changes (pool_commit/pool_release). */
+        uint32_t version;       /* bumped on every change */
         bool cache_valid;
         double frag;            /* its fragmentation under the pool's workload (FGD, ark) */
 } PoolNode;
+
+/* A node's score for one class of request (CPU, GPU count and milli: what scores depend on),
+ * kept until the node changes: a decision rescans the nodes but scores only those changed since
+ * the class was last seen. */
+typedef struct PoolScore {
+        uint32_t version;       /* the node's version + 1 when computed; 0 = none */
+        uint8_t gpu;            /* the share's GPU */
+        double score;
+} PoolScore;
 
 typedef struct PoolRequest {
         int64_t cpu_milli, memory_mib;
@@ -74,6 +84,11 @@ typedef struct Pool {
         PoolShape *shapes;
         size_t n_shapes;
         uint32_t *order;        /* order[i] = the node scored i-th; NULL = by index */
+        double cpu_per_gpu;     /* CPU milli the workload's GPU requests bring per GPU milli */
+        PoolRequest *classes;   /* request classes seen (cpu_milli, num_gpu, gpu_milli) */
+        size_t n_classes, class_cap;
+        PoolScore *scores;      /* n_nodes x class_cap */
+        size_t scores_nodes;    /* nodes the score table was made for */
 } Pool;
 
 /* Puts the nodes in an order drawn from the seed (ties go to the earlier node); seed 0 = by
@@ -100,6 +115,8 @@ double pool_node_fragmentation(const Pool *p, const PoolNode *n);
 /* Where the request should go under the policy. -ENOSPC when it fits nowhere, -EINVAL for a
  * malformed request. The pool is not changed. */
 int pool_place(Pool *p, PoolPolicy policy, const PoolRequest *r, PoolPlacement *ret);
+/* Every node empty again (what was committed is forgotten). */
+void pool_reset(Pool *p);
 /* Takes / gives back what the placement holds. */
 void pool_commit(Pool *p, const PoolRequest *r, const PoolPlacement *pl);
 void pool_release(Pool *p, const PoolRequest *r, const PoolPlacement *pl);
