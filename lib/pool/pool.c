@@ -106,6 +106,8 @@ int pool_add_node(Pool *p, const char *name, int64_t cpu_milli, int64_t memory_m
         return (int) p->n_nodes++;
 }
 
+static void compute_pressure(Pool *p);
+
 int pool_set_workload(Pool *p, const PoolShape *shapes, size_t n) {
         PoolShape *c = n > 0 ? malloc(n * sizeof(PoolShape)) : NULL;
 
@@ -130,6 +132,7 @@ int pool_set_workload(Pool *p, const PoolShape *shapes, size_t n) {
                         }
                 p->cpu_per_gpu = gpu > 0 ? cpu / gpu : 0;
         }
+        compute_pressure(p);
         return 0;
 }
 
@@ -360,22 +363,74 @@ static int request_class(Pool *p, const PoolRequest *r) {
         return (int) p->n_classes++;
 }
 
-/* The fragmentation-based scores (FGD, ark) of node n for request r; GPUs in pl. */
-static double frag_policy_score(Pool *p, PoolPolicy policy, PoolNode *n, const PoolRequest *r, PoolPlacement *pl) {
-        double excess;
+/* How much of a model's capacity the requests that can only run on some models want: their
+ * share of the workload's GPU demand that falls on the model (split over the models they accept
+ * by capacity), over the model's share of the pool's GPUs. And what share of the workload's GPU
+ * demand multi-GPU requests bring. Computed with the workload. */
+static void compute_pressure(Pool *p) {
+        double cap[POOL_MODELS_MAX] = {}, d[POOL_MODELS_MAX] = {}, tot = 0, all = 0, multi = 0;
 
-        if (policy == POOL_POLICY_FGD)
-                return fgd_eval(p, n, r, pl, false);
+        for (size_t k = 0; k < p->n_nodes; k++)
+                if (p->nodes[k].model >= 0)
+                        cap[p->nodes[k].model] += p->nodes[k].n_gpus * POOL_MILLI;
+        for (size_t m = 0; m < POOL_MODELS_MAX; m++)
+                all += cap[m];
+        for (size_t k = 0; k < p->n_shapes; k++) {
+                const PoolRequest *q = &p->shapes[k].request;
+                double acc = 0, dem = p->shapes[k].weight * q->num_gpu * q->gpu_milli;
+
+                tot += dem;
+                if (q->num_gpu > 1)
+                        multi += dem;
+                if (q->num_gpu == 0 || q->models == 0)
+                        continue;
+                for (size_t m = 0; m < p->n_models; m++)
+                        if ((q->models >> m) & 1)
+                                acc += cap[m];
+                for (size_t m = 0; acc > 0 && m < p->n_models; m++)
+                        if ((q->models >> m) & 1)
+                                d[m] += dem * cap[m] / acc;
+        }
+        for (size_t m = 0; m < POOL_MODELS_MAX; m++)
+                p->pressure[m] = tot > 0 && cap[m] > 0 ? (d[m] / tot) / (cap[m] / all) : 0;
+        p->multi_gpu_share = tot > 0 ? multi / tot : 0;
+}
+
+/* Ark's policy (docs/pooler.md). Keys, most important first, packed into one number:
+ *   CPU-only requests: where the CPU left over beyond what the node's free GPUs will need (at the
+ *   workload's CPU per GPU) is largest, in steps of 4 CPUs;
+ *   GPU requests: FGD's points; then, for a request any model can take, the model least wanted by
+ *   requests bound to models; then the node whose CPU and GPU left over stay in the workload's
+ *   proportion (steps of 4 CPUs), and the node left with the fewest whole free GPUs (kept for
+ *   multi-GPU requests) -- the two in the other order when multi-GPU requests bring a large
+ *   share of the workload's GPU demand. */
+static double ark_score(Pool *p, PoolNode *n, const PoolRequest *r, PoolPlacement *pl) {
+        double fgd, pressure, balance, excess;
+        unsigned whole = 0;
+
         if (r->num_gpu == 0) {
-                /* CPU-only: where the CPU left over beyond what the free GPUs will need is largest. */
                 pl->n_gpus = 0;
                 return floor(((double) (n->cpu_left - r->cpu_milli) - (double) free_milli(n) * p->cpu_per_gpu) / 4000.0);
         }
-        /* FGD's points; among equals the node whose CPU and GPU left over stay in the workload's
-         * proportion. */
+        fgd = fgd_eval(p, n, r, pl, false);
+        pressure = r->models == 0 && n->model >= 0 ? floor(p->pressure[n->model] * 20) : 0;
         excess = (double) (n->cpu_left - r->cpu_milli) -
                  ((double) free_milli(n) - (double) (r->num_gpu * r->gpu_milli)) * p->cpu_per_gpu;
-        return fgd_eval(p, n, r, pl, false) * 1000 - fmin(999, floor(fabs(excess) / 4000.0));
+        balance = fmin(999, floor(fabs(excess) / 4000.0));
+        for (unsigned g = 0; g < n->n_gpus; g++)
+                whole += n->gpu[g].milli_left == POOL_MILLI;
+        if (r->gpu_milli == POOL_MILLI)
+                whole -= r->num_gpu;
+        else if (n->gpu[pl->gpus[0]].milli_left == POOL_MILLI)
+                whole--;
+        if (p->multi_gpu_share >= 0.15)
+                return fgd * 1e9 - pressure * 1e6 - whole * 1e3 - balance;
+        return fgd * 1e9 - pressure * 1e6 - balance * 1e3 - whole;
+}
+
+/* The fragmentation-based scores (FGD, ark) of node n for request r; GPUs in pl. */
+static double frag_policy_score(Pool *p, PoolPolicy policy, PoolNode *n, const PoolRequest *r, PoolPlacement *pl) {
+        return policy == POOL_POLICY_FGD ? fgd_eval(p, n, r, pl, false) : ark_score(p, n, r, pl);
 }
 
 int pool_place(Pool *p, PoolPolicy policy, const PoolRequest *r, PoolPlacement *ret) {

@@ -85,6 +85,8 @@ typedef struct Pool {
         size_t n_shapes;
         uint32_t *order;        /* order[i] = the node scored i-th; NULL = by index */
         double cpu_per_gpu;     /* CPU milli the workload's GPU requests bring per GPU milli */
+        double pressure[POOL_MODELS_MAX]; /* per model: how wanted by requests bound to models */
+        double multi_gpu_share; /* of the workload's GPU demand, what multi-GPU requests bring */
         PoolRequest *classes;   /* request classes seen (cpu_milli, num_gpu, gpu_milli) */
         size_t n_classes, class_cap;
         PoolScore *scores;      /* n_nodes x class_cap */
