@@ -397,35 +397,44 @@ static void compute_pressure(Pool *p) {
 }
 
 /* Ark's policy (docs/pooler.md). Keys, most important first, packed into one number:
- *   CPU-only requests: where the CPU left over beyond what the node's free GPUs will need (at the
- *   workload's CPU per GPU) is largest, in steps of 4 CPUs;
- *   GPU requests: FGD's points; then, for a request any model can take, the model least wanted by
- *   requests bound to models; then the node whose CPU and GPU left over stay in the workload's
- *   proportion (steps of 4 CPUs), and the node left with the fewest whole free GPUs (kept for
- *   multi-GPU requests) -- the two in the other order when multi-GPU requests bring a large
- *   share of the workload's GPU demand. */
+ *   CPU-only requests: the node with the most CPU left over beyond what its free GPUs will need
+ *   (at the workload's CPU per GPU), in steps of 16 CPUs (nodes within a step are equal and go
+ *   by the pool's order, which spreads them);
+ *   GPU requests: FGD's points; then, for a request any model can take, the model least wanted
+ *   by requests bound to models (steps of 1/20); then, when multi-GPU requests bring at least
+ *   ARK_MULTI_GPU_SHARE of the workload's GPU demand, not breaking into a node whose GPUs are all
+ *   free (the larger it is, the worse); then the node whose CPU and GPU left over stay in the
+ *   workload's proportion (steps of 4 CPUs); then the node left with the fewest whole free GPUs. */
+#define ARK_CPU_STEP 16000.0
+#define ARK_BALANCE_STEP 4000.0
+#define ARK_MULTI_GPU_SHARE 0.1
+
 static double ark_score(Pool *p, PoolNode *n, const PoolRequest *r, PoolPlacement *pl) {
-        double fgd, pressure, balance, excess;
+        double fgd, pressure, balance, excess, broken = 0;
         unsigned whole = 0;
+        bool all_free = true;
 
         if (r->num_gpu == 0) {
                 pl->n_gpus = 0;
-                return floor(((double) (n->cpu_left - r->cpu_milli) - (double) free_milli(n) * p->cpu_per_gpu) / 4000.0);
+                return floor(((double) (n->cpu_left - r->cpu_milli) - (double) free_milli(n) * p->cpu_per_gpu) /
+                             ARK_CPU_STEP);
         }
         fgd = fgd_eval(p, n, r, pl, false);
         pressure = r->models == 0 && n->model >= 0 ? floor(p->pressure[n->model] * 20) : 0;
         excess = (double) (n->cpu_left - r->cpu_milli) -
                  ((double) free_milli(n) - (double) (r->num_gpu * r->gpu_milli)) * p->cpu_per_gpu;
-        balance = fmin(999, floor(fabs(excess) / 4000.0));
-        for (unsigned g = 0; g < n->n_gpus; g++)
+        balance = fmin(999, floor(fabs(excess) / ARK_BALANCE_STEP));
+        for (unsigned g = 0; g < n->n_gpus; g++) {
                 whole += n->gpu[g].milli_left == POOL_MILLI;
+                all_free = all_free && n->gpu[g].milli_left == POOL_MILLI;
+        }
         if (r->gpu_milli == POOL_MILLI)
                 whole -= r->num_gpu;
         else if (n->gpu[pl->gpus[0]].milli_left == POOL_MILLI)
                 whole--;
-        if (p->multi_gpu_share >= 0.15)
-                return fgd * 1e9 - pressure * 1e6 - whole * 1e3 - balance;
-        return fgd * 1e9 - pressure * 1e6 - balance * 1e3 - whole;
+        if (p->multi_gpu_share >= ARK_MULTI_GPU_SHARE && all_free && r->num_gpu * r->gpu_milli < n->n_gpus * POOL_MILLI)
+                broken = n->n_gpus;
+        return fgd * 1e12 - pressure * 1e9 - broken * 1e6 - balance * 1e3 - whole;
 }
 
 /* The fragmentation-based scores (FGD, ark) of node n for request r; GPUs in pl. */
