@@ -400,14 +400,17 @@ static void compute_pressure(Pool *p) {
  *   CPU-only requests: the node with the most CPU left over beyond what its free GPUs will need
  *   (at the workload's CPU per GPU), in steps of 16 CPUs (nodes within a step are equal and go
  *   by the pool's order, which spreads them);
- *   GPU requests: FGD's points; then, for a request any model can take, the model least wanted
- *   by requests bound to models (steps of 1/20); then, when multi-GPU requests bring at least
+ *   GPU requests: for a request any model can take, first the model least wanted by requests
+ *   bound to models (their share of demand on it over its share of the GPUs, in steps of 1/6: a
+ *   scarce model is kept for the requests that can only run there); then FGD's points; then,
+ *   when multi-GPU requests bring at least
  *   ARK_MULTI_GPU_SHARE of the workload's GPU demand, not breaking into a node whose GPUs are all
  *   free (the larger it is, the worse); then the node whose CPU and GPU left over stay in the
  *   workload's proportion (steps of 4 CPUs); then the node left with the fewest whole free GPUs. */
 #define ARK_CPU_STEP 16000.0
 #define ARK_BALANCE_STEP 4000.0
 #define ARK_MULTI_GPU_SHARE 0.1
+#define ARK_PRESSURE_STEPS 6.0
 
 static double ark_score(Pool *p, PoolNode *n, const PoolRequest *r, PoolPlacement *pl) {
         double fgd, pressure, balance, excess, broken = 0;
@@ -420,7 +423,7 @@ static double ark_score(Pool *p, PoolNode *n, const PoolRequest *r, PoolPlacemen
                              ARK_CPU_STEP);
         }
         fgd = fgd_eval(p, n, r, pl, false);
-        pressure = r->models == 0 && n->model >= 0 ? floor(p->pressure[n->model] * 20) : 0;
+        pressure = r->models == 0 && n->model >= 0 ? floor(p->pressure[n->model] * ARK_PRESSURE_STEPS) : 0;
         excess = (double) (n->cpu_left - r->cpu_milli) -
                  ((double) free_milli(n) - (double) (r->num_gpu * r->gpu_milli)) * p->cpu_per_gpu;
         balance = fmin(999, floor(fabs(excess) / ARK_BALANCE_STEP));
@@ -434,7 +437,7 @@ static double ark_score(Pool *p, PoolNode *n, const PoolRequest *r, PoolPlacemen
                 whole--;
         if (p->multi_gpu_share >= ARK_MULTI_GPU_SHARE && all_free && r->num_gpu * r->gpu_milli < n->n_gpus * POOL_MILLI)
                 broken = n->n_gpus;
-        return fgd * 1e12 - pressure * 1e9 - broken * 1e6 - balance * 1e3 - whole;
+        return -pressure * 1e15 + fgd * 1e12 - broken * 1e6 - balance * 1e3 - whole;
 }
 
 /* The fragmentation-based scores (FGD, ark) of node n for request r; GPUs in pl. */
