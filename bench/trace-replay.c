@@ -326,11 +326,85 @@ static int set_workload(Trace *t) {
         return r;
 }
 
+/* An accounting of its own, kept beside the pool's: every placement is checked against it, so a
+ * bug in the pool cannot hide an overcommitted node. */
+typedef struct Ledger {
+        int64_t *cpu, *mem;
+        int *milli;             /* node * POOL_GPUS_MAX + gpu */
+        char why[256];
+} Ledger;
+
+static int ledger_init(Ledger *l, const Trace *t) {
+        size_t n = t->pool.n_nodes;
+
+        *l = (Ledger) {};
+        l->cpu = calloc(n + 1, sizeof(int64_t));
+        l->mem = calloc(n + 1, sizeof(int64_t));
+        l->milli = calloc(n * POOL_GPUS_MAX + 1, sizeof(int));
+        if (!l->cpu || !l->mem || !l->milli)
+                return -ENOMEM;
+        for (size_t k = 0; k < n; k++) {
+                l->cpu[k] = t->pool.nodes[k].cpu_milli;
+                l->mem[k] = t->pool.nodes[k].memory_mib;
+                for (unsigned g = 0; g < t->pool.nodes[k].n_gpus; g++)
+                        l->milli[k * POOL_GPUS_MAX + g] = POOL_MILLI;
+        }
+        return 0;
+}
+
+static void ledger_done(Ledger *l) {
+        free(l->cpu);
+        free(l->mem);
+        free(l->milli);
+}
+
+/* Whether the placement is feasible on the ledger (then books it); else says why. */
+static bool ledger_take(Ledger *l, const Trace *t, const Pod *pod, const PoolPlacement *pl) {
+        const PoolNode *nd = &t->pool.nodes[pl->node];
+        const PoolRequest *r = &pod->req;
+        int *m = &l->milli[pl->node * POOL_GPUS_MAX];
+
+        if (pl->node >= t->pool.n_nodes) {
+                snprintf(l->why, sizeof(l->why), "%s: no such node", pod->name);
+                return false;
+        }
+        if (l->cpu[pl->node] < r->cpu_milli || l->mem[pl->node] < r->memory_mib) {
+                snprintf(l->why, sizeof(l->why), "%s on %s: CPU or memory exceeded", pod->name, nd->name);
+                return false;
+        }
+        if (r->num_gpu > 0 && r->models && (nd->model < 0 || !((r->models >> nd->model) & 1))) {
+                snprintf(l->why, sizeof(l->why), "%s on %s: model %s not in '%s'", pod->name, nd->name,
+                         nd->model >= 0 ? t->pool.models[nd->model] : "none", pod->spec);
+                return false;
+        }
+        if (pl->n_gpus != r->num_gpu) {
+                snprintf(l->why, sizeof(l->why), "%s on %s: %u GPUs for a request of %u", pod->name, nd->name,
+                         pl->n_gpus, r->num_gpu);
+                return false;
+        }
+        for (unsigned k = 0; k < pl->n_gpus; k++) {
+                unsigned g = pl->gpus[k];
+
+                if (g >= nd->n_gpus || (k > 0 && pl->gpus[k - 1] >= g) || m[g] < (int) r->gpu_milli ||
+                    (r->num_gpu > 1 && m[g] != POOL_MILLI)) {
+                        snprintf(l->why, sizeof(l->why), "%s on %s: GPU %u cannot take %u milli (it has %d)", pod->name,
+                                 nd->name, g, r->gpu_milli, g < nd->n_gpus ? m[g] : -1);
+                        return false;
+                }
+        }
+        l->cpu[pl->node] -= r->cpu_milli;
+        l->mem[pl->node] -= r->memory_mib;
+        for (unsigned k = 0; k < pl->n_gpus; k++)
+                m[pl->gpus[k]] -= (int) r->gpu_milli;
+        return true;
+}
+
 typedef struct Result {
         double unalloc100, unalloc130;
-        double usec_per_pod;
+        double usec_per_pod, cpu_seconds;
         size_t arrivals, failed;
         bool feasible;
+        char infeasible[320];   /* the first placement that was not */
 } Result;
 
 static double round_to(double v, int digits) {
@@ -353,9 +427,17 @@ static int run(Trace *t, PoolPolicy policy, uint64_t seed, FILE *log, Result *re
         r = pool_seed(&t->pool, seed);
         if (r < 0)
                 return r;
+        Ledger ledger;
+
         r = make_arrivals(t, seed, &a, &n);
         if (r < 0)
                 return r;
+        r = ledger_init(&ledger, t);
+        if (r < 0) {
+                free(a);
+                ledger_done(&ledger);
+                return r;
+        }
         *ret = (Result) { .arrivals = n, .feasible = true };
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
         for (size_t e = 0; e < n; e++) {
@@ -364,6 +446,10 @@ static int run(Trace *t, PoolPolicy policy, uint64_t seed, FILE *log, Result *re
 
                 r = pool_place(&t->pool, policy, &a[e].req, &pl);
                 if (r == 0) {
+                        if (!ledger_take(&ledger, t, &a[e], &pl) && ret->feasible) {
+                                ret->feasible = false;
+                                snprintf(ret->infeasible, sizeof(ret->infeasible), "arrival %zu: %s", e, ledger.why);
+                        }
                         pool_commit(&t->pool, &a[e].req, &pl);
                         allocated += demand(&a[e]);
                 } else
@@ -390,22 +476,26 @@ static int run(Trace *t, PoolPolicy policy, uint64_t seed, FILE *log, Result *re
                         }
         }
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
-        ret->usec_per_pod = ((double) (t1.tv_sec - t0.tv_sec) * 1e6 + (double) (t1.tv_nsec - t0.tv_nsec) / 1e3) /
-                            (double) (n ? n : 1);
+        ret->cpu_seconds = (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
+        ret->usec_per_pod = ret->cpu_seconds * 1e6 / (double) (n ? n : 1);
         ret->unalloc100 = 100 - (cnt[100] ? sum[100] / (double) cnt[100]
                                           : near_cnt[100] ? near_sum[100] / (double) near_cnt[100] : 0);
         ret->unalloc130 = 100 - (cnt[130] ? sum[130] / (double) cnt[130]
                                           : near_cnt[130] ? near_sum[130] / (double) near_cnt[130] : 0);
-        /* Feasibility of the end state: nothing below zero, no GPU over its capacity. */
-        for (size_t k = 0; k < t->pool.n_nodes; k++) {
+        /* And the pool's own books agree with the ledger at the end. */
+        for (size_t k = 0; k < t->pool.n_nodes && ret->feasible; k++) {
                 const PoolNode *nd = &t->pool.nodes[k];
 
-                if (nd->cpu_left < 0 || nd->memory_left < 0)
+                if (nd->cpu_left != ledger.cpu[k] || nd->memory_left != ledger.mem[k])
                         ret->feasible = false;
                 for (unsigned g = 0; g < nd->n_gpus; g++)
-                        if (nd->gpu[g].milli_left > POOL_MILLI)
+                        if (nd->gpu[g].milli_left != ledger.milli[k * POOL_GPUS_MAX + g])
                                 ret->feasible = false;
+                if (!ret->feasible)
+                        snprintf(ret->infeasible, sizeof(ret->infeasible), "node %s: the pool's books differ",
+                                 nd->name);
         }
+        ledger_done(&ledger);
         free(a);
         return 0;
 }
@@ -509,7 +599,12 @@ static int summary(const char *dir, const char *traces, const PoolPolicy *polici
                                 }
                                 sum += res.unalloc100;
                                 us = res.usec_per_pod;
-                                all_feasible = all_feasible && res.feasible;
+                                if (!res.feasible) {
+                                        fprintf(stderr, "trace-replay: %s %s seed %u: infeasible: %s\n",
+                                                published_traces[tr], pool_policy_to_string(policies[k]), s,
+                                                res.infeasible);
+                                        all_feasible = false;
+                                }
                         }
                         printf(" %9.2f", sum / (seed_to - seed_from + 1));
                 }
@@ -644,9 +739,11 @@ int main(int argc, char **argv) {
                         return 1;
                 }
                 printf("policy %s seed %llu: %zu arrivals, %zu failed; unallocated GPU %% at arrived 100 %%: %.2f, "
-                       "at 130 %%: %.2f; %.2f us per decision%s\n",
+                       "at 130 %%: %.2f; %.2f us per decision, %.3f s CPU in all; every placement feasible: %s\n",
                        pool_policy_to_string(policy), seed, res.arrivals, res.failed, res.unalloc100, res.unalloc130,
-                       res.usec_per_pod, res.feasible ? "" : "; INFEASIBLE");
+                       res.usec_per_pod, res.cpu_seconds, res.feasible ? "yes" : "NO");
+                if (!res.feasible)
+                        fprintf(stderr, "trace-replay: infeasible: %s\n", res.infeasible);
                 trace_done(&t);
                 return res.feasible ? 0 : 1;
         }
