@@ -1,0 +1,318 @@
+/* Tests for lib/pool: what fits where, FGD's fragmentation and scores, the baselines' choices,
+ * determinism, the score cache, and Ark's policy on small pools built by hand. */
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "basic/macro.h"
+#include "pool/pool.h"
+
+static PoolRequest gpu_req(int64_t cpu, unsigned n, unsigned milli) {
+        return (PoolRequest) { .cpu_milli = cpu, .memory_mib = 1024, .num_gpu = n, .gpu_milli = milli };
+}
+
+static void test_names_and_validation(void **state) {
+        Pool p = {};
+        PoolPlacement pl;
+        PoolRequest bad[] = {
+                { .cpu_milli = 1000, .num_gpu = 2, .gpu_milli = 500 },  /* a share spans GPUs */
+                { .cpu_milli = 1000, .num_gpu = 1, .gpu_milli = 1001 }, /* more than a GPU */
+                { .cpu_milli = 1000, .num_gpu = 0, .gpu_milli = 100 },  /* milli without GPUs */
+                { .cpu_milli = -1 },
+                { .cpu_milli = 1000, .num_gpu = POOL_GPUS_MAX + 1, .gpu_milli = 1000 },
+        };
+
+        for (int k = 0; k < _POOL_POLICY_MAX; k++)
+                assert_int_equal(pool_policy_from_string(pool_policy_to_string((PoolPolicy) k)), k);
+        assert_int_equal(pool_policy_from_string("worst-fit"), _POOL_POLICY_INVALID);
+        assert_null(pool_policy_to_string(_POOL_POLICY_MAX));
+
+        assert_int_equal(pool_model(&p, "A100"), 0);
+        assert_int_equal(pool_model(&p, "H100"), 1);
+        assert_int_equal(pool_model(&p, "A100"), 0);
+        assert_int_equal(pool_add_node(&p, "n0", 64000, 262144, 0, 8), 0);
+        assert_int_equal(pool_add_node(&p, "bad", 1000, 1000, 5, 1), -EINVAL); /* no such model */
+        assert_int_equal(pool_add_node(&p, "bad", 1000, 1000, 0, POOL_GPUS_MAX + 1), -EINVAL);
+        for (size_t k = 0; k < ELEMENTSOF(bad); k++)
+                assert_int_equal(pool_place(&p, POOL_POLICY_FGD, &bad[k], &pl), -EINVAL);
+        assert_int_equal(pool_place(&p, _POOL_POLICY_MAX, &(PoolRequest) { .cpu_milli = 1 }, &pl), -EINVAL);
+        pool_done(&p);
+}
+
+static void test_fits(void **state) {
+        Pool p = {};
+        PoolRequest r;
+        PoolPlacement pl;
+        int a100 = pool_model(&p, "A100"), h100 = pool_model(&p, "H100");
+
+        assert_int_equal(pool_add_node(&p, "a", 16000, 65536, a100, 2), 0);
+        assert_int_equal(pool_add_node(&p, "h", 16000, 65536, h100, 2), 1);
+        assert_int_equal(pool_add_node(&p, "cpu", 64000, 65536, -1, 0), 2);
+
+        r = gpu_req(8000, 1, 1000);
+        assert_true(pool_node_fits(&p, &p.nodes[0], &r));
+        assert_false(pool_node_fits(&p, &p.nodes[2], &r)); /* no GPUs */
+        r.models = UINT32_C(1) << h100;
+        assert_false(pool_node_fits(&p, &p.nodes[0], &r));
+        assert_true(pool_node_fits(&p, &p.nodes[1], &r));
+        r = gpu_req(17000, 1, 1000); /* more CPU than the node */
+        assert_false(pool_node_fits(&p, &p.nodes[0], &r));
+        r = gpu_req(1000, 1, 1000);
+        r.memory_mib = 65537;
+        assert_false(pool_node_fits(&p, &p.nodes[0], &r));
+        /* CPU-only requests fit anywhere with the CPU, whatever the models they name. */
+        r = (PoolRequest) { .cpu_milli = 32000, .models = UINT32_C(1) << h100 };
+        assert_true(pool_node_fits(&p, &p.nodes[2], &r));
+
+        /* Shares: 600 + 400 fill a GPU; another 400 needs the other GPU; a 2-GPU request then
+         * needs two whole GPUs and there are none. */
+        r = gpu_req(1000, 1, 600);
+        assert_int_equal(pool_place(&p, POOL_POLICY_FIRST_FIT, &r, &pl), 0);
+        assert_int_equal(pl.node, 0);
+        assert_int_equal(pl.n_gpus, 1);
+        assert_int_equal(pl.gpus[0], 0);
+        pool_commit(&p, &r, &pl);
+        r = gpu_req(1000, 1, 400);
+        assert_int_equal(pool_place(&p, POOL_POLICY_BEST_FIT, &r, &pl), 0);
+        assert_int_equal(pl.node, 0);
+        assert_int_equal(pl.gpus[0], 0); /* the tightest GPU that takes it */
+        pool_commit(&p, &r, &pl);
+        assert_int_equal(p.nodes[0].gpu[0].milli_left, 0);
+        r = gpu_req(1000, 2, 1000);
+        assert_false(pool_node_fits(&p, &p.nodes[0], &r));
+        assert_true(pool_node_fits(&p, &p.nodes[1], &r));
+        r.models = UINT32_C(1) << a100;
+        assert_int_equal(pool_place(&p, POOL_POLICY_ARK, &r, &pl), -ENOSPC);
+
+        /* Release gives everything back. */
+        pl = (PoolPlacement) { .node = 0, .n_gpus = 1, .gpus = { 0 } };
+        r = gpu_req(1000, 1, 400);
+        pool_release(&p, &r, &pl);
+        r = gpu_req(1000, 1, 600);
+        pool_release(&p, &r, &pl);
+        assert_int_equal(p.nodes[0].gpu[0].milli_left, POOL_MILLI);
+        assert_int_equal(p.nodes[0].cpu_left, 16000);
+        assert_int_equal(p.nodes[0].memory_left, 65536);
+        pool_done(&p);
+}
+
+static void test_fragmentation(void **state) {
+        Pool p = {};
+        int m = pool_model(&p, "T4");
+        PoolShape shapes[] = {
+                { .request = { .cpu_milli = 2000, .num_gpu = 1, .gpu_milli = 1000 }, .weight = 1 },
+                { .request = { .cpu_milli = 2000, .num_gpu = 1, .gpu_milli = 500 }, .weight = 1 },
+                { .request = { .cpu_milli = 4000 }, .weight = 2 },
+        };
+        PoolNode *n;
+
+        assert_int_equal(pool_add_node(&p, "n", 10000, 65536, m, 2), 0);
+        assert_int_equal(pool_set_workload(&p, shapes, ELEMENTSOF(shapes)), 0);
+        n = &p.nodes[0];
+        n->gpu[1].milli_left = 300;
+        /* Whole GPU and 500-share: the 300 left on GPU 1 is too small (fragment); CPU-only: all
+         * 1300 free milli are fragment. (300 + 300 + 2 x 1300) / 4. */
+        assert_float_equal(pool_node_fragmentation(&p, n), 800, 1e-9);
+        /* Without the CPU for the GPU requests everything free is fragment. */
+        n->cpu_left = 1000;
+        assert_float_equal(pool_node_fragmentation(&p, n), 1300, 1e-9);
+        n->cpu_left = 10000;
+        /* A model the requests cannot use: all fragment. */
+        shapes[0].request.models = shapes[1].request.models = UINT32_C(1) << 7;
+        assert_int_equal(pool_set_workload(&p, shapes, ELEMENTSOF(shapes)), 0);
+        assert_float_equal(pool_node_fragmentation(&p, n), 1300, 1e-9);
+        /* A multi-GPU request with too few whole GPUs: all fragment. */
+        shapes[0] = (PoolShape) { .request = { .cpu_milli = 2000, .num_gpu = 2, .gpu_milli = 1000 }, .weight = 1 };
+        assert_int_equal(pool_set_workload(&p, shapes, 1), 0);
+        assert_float_equal(pool_node_fragmentation(&p, n), 1300, 1e-9);
+        n->gpu[1].milli_left = 1000;
+        assert_float_equal(pool_node_fragmentation(&p, n), 0, 1e-9);
+        /* Nothing free, nothing fragmented. */
+        n->gpu[0].milli_left = n->gpu[1].milli_left = 0;
+        assert_float_equal(pool_node_fragmentation(&p, n), 0, 1e-9);
+        pool_done(&p);
+}
+
+/* FGD puts a share where it fills a GPU's gap rather than opening a whole GPU. */
+static void test_fgd_choice(void **state) {
+        Pool p = {};
+        int m = pool_model(&p, "V100");
+        PoolShape shapes[] = {
+                { .request = { .cpu_milli = 1000, .num_gpu = 1, .gpu_milli = 1000 }, .weight = 3 },
+                { .request = { .cpu_milli = 1000, .num_gpu = 1, .gpu_milli = 300 }, .weight = 1 },
+        };
+        PoolRequest r = gpu_req(1000, 1, 300);
+        PoolPlacement pl;
+
+        assert_int_equal(pool_add_node(&p, "fresh", 32000, 65536, m, 2), 0);
+        assert_int_equal(pool_add_node(&p, "used", 32000, 65536, m, 2), 1);
+        assert_int_equal(pool_set_workload(&p, shapes, ELEMENTSOF(shapes)), 0);
+        p.nodes[1].gpu[1].milli_left = 300; /* a 300 gap on node "used", GPU 1 */
+        assert_int_equal(pool_place(&p, POOL_POLICY_FGD, &r, &pl), 0);
+        assert_int_equal(pl.node, 1);
+        assert_int_equal(pl.n_gpus, 1);
+        assert_int_equal(pl.gpus[0], 1);
+        assert_int_equal(pool_place(&p, POOL_POLICY_ARK, &r, &pl), 0);
+        assert_int_equal(pl.node, 1);
+        assert_int_equal(pl.gpus[0], 1);
+        /* First fit takes the first node and GPU that fit. */
+        assert_int_equal(pool_place(&p, POOL_POLICY_FIRST_FIT, &r, &pl), 0);
+        assert_int_equal(pl.node, 0);
+        assert_int_equal(pl.gpus[0], 0);
+        pool_done(&p);
+}
+
+/* Best fit scores 100 x (1 - (CPU left / 128 CPUs + GPU left / 8 GPUs) / 2) in whole points:
+ * the node that is left with less wins; equal points go to the earlier node in the order. */
+static void test_best_fit(void **state) {
+        Pool p = {};
+        int m = pool_model(&p, "G2");
+        PoolRequest r = gpu_req(8000, 1, 1000);
+        PoolPlacement pl;
+
+        assert_int_equal(pool_add_node(&p, "big", 96000, 393216, m, 8), 0);
+        assert_int_equal(pool_add_node(&p, "small", 16000, 65536, m, 2), 1);
+        assert_int_equal(pool_add_node(&p, "small2", 16000, 65536, m, 2), 2);
+        assert_int_equal(pool_place(&p, POOL_POLICY_BEST_FIT, &r, &pl), 0);
+        assert_int_equal(pl.node, 1);
+        /* With the order reversed, the tie between the two small ones goes to the other. */
+        assert_int_equal(pool_seed(&p, 0), 0);
+        p.order = malloc(3 * sizeof(uint32_t));
+        assert_non_null(p.order);
+        p.order[0] = 2, p.order[1] = 1, p.order[2] = 0;
+        assert_int_equal(pool_place(&p, POOL_POLICY_BEST_FIT, &r, &pl), 0);
+        assert_int_equal(pl.node, 2);
+        pool_done(&p);
+}
+
+/* The same seed gives the same order; another seed another; 0 the index order. */
+static void test_seed_order(void **state) {
+        Pool p = {};
+        uint32_t first[64];
+        bool differs = false;
+
+        for (int k = 0; k < 64; k++)
+                assert_int_equal(pool_add_node(&p, "n", 1000, 1000, -1, 0), k);
+        assert_int_equal(pool_seed(&p, 42), 0);
+        memcpy(first, p.order, sizeof(first));
+        assert_int_equal(pool_seed(&p, 42), 0);
+        assert_memory_equal(first, p.order, sizeof(first));
+        assert_int_equal(pool_seed(&p, 43), 0);
+        for (int k = 0; k < 64; k++)
+                differs = differs || first[k] != p.order[k];
+        assert_true(differs);
+        /* A permutation. */
+        {
+                bool seen[64] = {};
+                for (int k = 0; k < 64; k++) {
+                        assert_true(p.order[k] < 64);
+                        assert_false(seen[p.order[k]]);
+                        seen[p.order[k]] = true;
+                }
+        }
+        assert_int_equal(pool_seed(&p, 0), 0);
+        assert_null(p.order);
+        pool_done(&p);
+}
+
+/* Scores kept per node and request class give the placements a fresh computation gives. */
+static void test_cache_consistent(void **state) {
+        static const PoolRequest kinds[] = {
+                { .cpu_milli = 4000, .memory_mib = 8192, .num_gpu = 1, .gpu_milli = 300 },
+                { .cpu_milli = 8000, .memory_mib = 8192, .num_gpu = 1, .gpu_milli = 700 },
+                { .cpu_milli = 12000, .memory_mib = 8192, .num_gpu = 1, .gpu_milli = 1000 },
+                { .cpu_milli = 16000, .memory_mib = 8192, .num_gpu = 2, .gpu_milli = 1000 },
+                { .cpu_milli = 6000, .memory_mib = 8192 },
+        };
+        PoolShape shapes[ELEMENTSOF(kinds)];
+        Pool a = {}, b = {};
+        uint64_t s = 7;
+
+        for (size_t k = 0; k < ELEMENTSOF(kinds); k++)
+                shapes[k] = (PoolShape) { .request = kinds[k], .weight = (double) (k + 1) };
+        for (int k = 0; k < 40; k++) {
+                int ma = pool_model(&a, k % 3 ? "T4" : "G2"), mb = pool_model(&b, k % 3 ? "T4" : "G2");
+
+                assert_int_equal(pool_add_node(&a, "n", 32000 + 8000 * (k % 4), 131072, ma, k % 3 ? 2 : 8), k);
+                assert_int_equal(pool_add_node(&b, "n", 32000 + 8000 * (k % 4), 131072, mb, k % 3 ? 2 : 8), k);
+        }
+        assert_int_equal(pool_set_workload(&a, shapes, ELEMENTSOF(shapes)), 0);
+        assert_int_equal(pool_set_workload(&b, shapes, ELEMENTSOF(shapes)), 0);
+        assert_int_equal(pool_seed(&a, 9), 0);
+        assert_int_equal(pool_seed(&b, 9), 0);
+        for (PoolPolicy pol = POOL_POLICY_FGD; pol <= POOL_POLICY_ARK; pol++) {
+                pool_reset(&a);
+                pool_reset(&b);
+                for (int e = 0; e < 300; e++) {
+                        PoolPlacement pa, pb;
+                        const PoolRequest *r;
+                        int ra, rb;
+
+                        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+                        r = &kinds[(s >> 33) % ELEMENTSOF(kinds)];
+                        /* b forgets every kept score before each decision. */
+                        assert_int_equal(pool_set_workload(&b, shapes, ELEMENTSOF(shapes)), 0);
+                        ra = pool_place(&a, pol, r, &pa);
+                        rb = pool_place(&b, pol, r, &pb);
+                        assert_int_equal(ra, rb);
+                        if (ra < 0)
+                                continue;
+                        assert_int_equal(pa.node, pb.node);
+                        assert_int_equal(pa.n_gpus, pb.n_gpus);
+                        assert_memory_equal(pa.gpus, pb.gpus, pa.n_gpus);
+                        pool_commit(&a, r, &pa);
+                        pool_commit(&b, r, &pb);
+                }
+        }
+        pool_done(&a);
+        pool_done(&b);
+}
+
+/* Ark: a CPU-only request goes where CPU is left over beyond the free GPUs' needs; a request
+ * any model can take stays off the model that model-bound requests want. */
+static void test_ark(void **state) {
+        Pool p = {};
+        int g2 = pool_model(&p, "G2"), t4 = pool_model(&p, "T4");
+        PoolShape shapes[] = {
+                { .request = { .cpu_milli = 12000, .num_gpu = 1, .gpu_milli = 1000 }, .weight = 4 },
+                { .request = { .cpu_milli = 12000, .num_gpu = 1, .gpu_milli = 1000, .models = UINT32_C(1) << 1 },
+                  .weight = 4 },
+        };
+        PoolRequest cpu = { .cpu_milli = 8000, .memory_mib = 1024 }, any = gpu_req(12000, 1, 1000);
+        PoolPlacement pl;
+
+        assert_int_equal(t4, 1);
+        assert_int_equal(pool_add_node(&p, "g2", 96000, 393216, g2, 8), 0);  /* 12 CPUs per GPU */
+        assert_int_equal(pool_add_node(&p, "t4", 104000, 524288, t4, 2), 1); /* 52 CPUs per GPU */
+        assert_int_equal(pool_set_workload(&p, shapes, ELEMENTSOF(shapes)), 0);
+        assert_int_equal(pool_place(&p, POOL_POLICY_ARK, &cpu, &pl), 0);
+        assert_int_equal(pl.node, 1);
+        assert_int_equal(pl.n_gpus, 0);
+        /* Half of the GPU demand can only run on T4, which has a fifth of the GPUs. */
+        assert_true(p.pressure[t4] > p.pressure[g2]);
+        assert_int_equal(pool_place(&p, POOL_POLICY_ARK, &any, &pl), 0);
+        assert_int_equal(pl.node, 0);
+        pool_done(&p);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_names_and_validation),
+                cmocka_unit_test(test_fits),
+                cmocka_unit_test(test_fragmentation),
+                cmocka_unit_test(test_fgd_choice),
+                cmocka_unit_test(test_best_fit),
+                cmocka_unit_test(test_seed_order),
+                cmocka_unit_test(test_cache_consistent),
+                cmocka_unit_test(test_ark),
+        };
+        return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
+}
