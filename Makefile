@@ -87,7 +87,7 @@ AUTOCONF := $(O)/include/generated/autoconf.h
 
 .PHONY: all clean install distclean test check-unit check-integration run deps menuconfig help \
 	oldconfig savedefconfig bench
-all: $(addprefix $(BIN)/,$(bin-y)) $(addprefix $(O)/tests/,$(tests-y) $(itests-y))
+all: $(addprefix $(BIN)/,$(bin-y)) $(addprefix $(O)/tests/,$(tests-y) $(itests-y)) $(O)/bench/trace-replay
 
 $(AUTOCONF): $(KCONFIG_CONFIG) $(SRCDIR)/Kconfig
 	$(quiet) GEN $@
