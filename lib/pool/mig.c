@@ -48,7 +48,7 @@ int mig_check(const MigGpu *g, MigProfile p, unsigned start) {
 }
 
 /* Room left for others: for each profile the placements still possible, weighted by size. */
-static unsigned room(const MigGpu *g) {
+unsigned mig_room(const MigGpu *g) {
         unsigned r = 0;
 
         for (int p = 0; p < _MIG_PROFILE_MAX; p++)
@@ -69,7 +69,7 @@ int mig_choose(const MigGpu *g, MigProfile p, unsigned *ret_start) {
                 if (mig_check(g, p, s) != 0)
                         continue;
                 (void) mig_add(&t, p, s);
-                r = room(&t);
+                r = mig_room(&t);
                 if (best < 0 || r >= best_room) {
                         best = (int) s;
                         best_room = r;

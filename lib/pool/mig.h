@@ -48,6 +48,8 @@ int mig_check(const MigGpu *g, MigProfile p, unsigned start);
  * for the larger profiles afterwards (the highest start on ties, keeping slice 0 for 4g and
  * 7g). -EBUSY when none fits. */
 int mig_choose(const MigGpu *g, MigProfile p, unsigned *ret_start);
+/* How much room is left on the GPU for further instances (larger profiles count more). */
+unsigned mig_room(const MigGpu *g);
 /* Takes / gives back an instance (mig_check() must have said 0 / it must be there). */
 int mig_add(MigGpu *g, MigProfile p, unsigned start);
 void mig_remove(MigGpu *g, MigProfile p, unsigned start);

@@ -139,6 +139,8 @@ int pool_set_workload(Pool *p, const PoolShape *shapes, size_t n) {
 static bool request_valid(const PoolRequest *r) {
         if (r->cpu_milli < 0 || r->memory_mib < 0 || r->num_gpu > POOL_GPUS_MAX)
                 return false;
+        if (r->mig)
+                return r->mig > 0 && r->mig <= _MIG_PROFILE_MAX && r->num_gpu == 1 && r->gpu_milli == 0;
         if (r->num_gpu == 0)
                 return r->gpu_milli == 0;
         if (r->gpu_milli == 0 || r->gpu_milli > POOL_MILLI)
@@ -161,10 +163,37 @@ static unsigned gpus_with(const PoolNode *n, unsigned milli) {
         return c;
 }
 
+/* The GPU and start for a MIG request on node n: the GPU left with the least room (packing
+ * instances), -1 when none takes it. */
+static int mig_pick(const PoolNode *n, const PoolRequest *r, unsigned *ret_start) {
+        int best = -1;
+        unsigned best_room = 0;
+
+        for (unsigned g = 0; g < n->n_gpus; g++) {
+                MigGpu t = n->gpu[g].instances;
+                unsigned s, room;
+
+                if (!n->gpu[g].mig || mig_choose(&t, (MigProfile) (r->mig - 1), &s) < 0)
+                        continue;
+                (void) mig_add(&t, (MigProfile) (r->mig - 1), s);
+                room = mig_room(&t);
+                if (best < 0 || room < best_room) {
+                        best = (int) g;
+                        best_room = room;
+                        *ret_start = s;
+                }
+        }
+        return best;
+}
+
 bool pool_node_fits(const Pool *p, const PoolNode *n, const PoolRequest *r) {
+        unsigned s;
+
         (void) p;
         if (n->cpu_left < r->cpu_milli || n->memory_left < r->memory_mib || !model_ok(n, r))
                 return false;
+        if (r->mig)
+                return mig_pick(n, r, &s) >= 0;
         return r->num_gpu == 0 || gpus_with(n, r->gpu_milli) >= r->num_gpu;
 }
 
@@ -213,10 +242,41 @@ static double node_frag_cached(const Pool *p, PoolNode *n) {
 static void apply(PoolNode *n, const PoolRequest *r, const PoolPlacement *pl, int sign) {
         n->cpu_left -= sign * r->cpu_milli;
         n->memory_left -= sign * r->memory_mib;
+        if (r->mig && pl->n_gpus == 1) {
+                if (sign > 0)
+                        (void) mig_add(&n->gpu[pl->gpus[0]].instances, (MigProfile) (r->mig - 1), pl->mig_start);
+                else
+                        mig_remove(&n->gpu[pl->gpus[0]].instances, (MigProfile) (r->mig - 1), pl->mig_start);
+                n->cache_valid = false;
+                n->version++;
+                return;
+        }
         for (unsigned k = 0; k < pl->n_gpus; k++)
                 n->gpu[pl->gpus[k]].milli_left = (uint16_t) (n->gpu[pl->gpus[k]].milli_left - sign * (int) r->gpu_milli);
         n->cache_valid = false;
         n->version++;
+}
+
+int pool_set_mig(Pool *p, size_t node, unsigned gpu, bool on) {
+        PoolNode *n;
+        PoolGpu *g;
+
+        if (node >= p->n_nodes || gpu >= p->nodes[node].n_gpus)
+                return -EINVAL;
+        n = &p->nodes[node];
+        g = &n->gpu[gpu];
+        if (on && !mig_model_supported(p->models[n->model]))
+                return -EOPNOTSUPP;
+        if (g->mig == on)
+                return 0;
+        if ((g->mig && g->instances.used) || (!g->mig && g->milli_left != POOL_MILLI))
+                return -EBUSY;
+        g->mig = on;
+        g->instances = (MigGpu) {};
+        g->milli_left = on ? 0 : POOL_MILLI;
+        n->cache_valid = false;
+        n->version++;
+        return 0;
 }
 
 void pool_reset(Pool *p) {
@@ -225,8 +285,10 @@ void pool_reset(Pool *p) {
 
                 n->cpu_left = n->cpu_milli;
                 n->memory_left = n->memory_mib;
-                for (unsigned g = 0; g < n->n_gpus; g++)
-                        n->gpu[g].milli_left = POOL_MILLI;
+                for (unsigned g = 0; g < n->n_gpus; g++) {
+                        n->gpu[g].milli_left = n->gpu[g].mig ? 0 : POOL_MILLI;
+                        n->gpu[g].instances = (MigGpu) {};
+                }
                 n->cache_valid = false;
                 n->version++;
         }
@@ -453,6 +515,36 @@ int pool_place(Pool *p, PoolPolicy policy, const PoolRequest *r, PoolPlacement *
 
         if (!request_valid(r) || policy < 0 || policy >= _POOL_POLICY_MAX)
                 return -EINVAL;
+        if (r->mig) {
+                /* MIG instances pack: the GPU (on any node) left with the least room. */
+                for (size_t i = 0; i < p->n_nodes; i++) {
+                        size_t k = p->order ? p->order[i] : i;
+                        PoolNode *n = &p->nodes[k];
+                        unsigned s = 0;
+                        int g;
+                        double score;
+
+                        if (n->cpu_left < r->cpu_milli || n->memory_left < r->memory_mib || !model_ok(n, r))
+                                continue;
+                        g = mig_pick(n, r, &s);
+                        if (g < 0)
+                                continue;
+                        {
+                                MigGpu t = n->gpu[g].instances;
+                                (void) mig_add(&t, (MigProfile) (r->mig - 1), s);
+                                score = -(double) mig_room(&t);
+                        }
+                        if (!found || score > best_score) {
+                                best = (PoolPlacement) { .node = k, .n_gpus = 1, .gpus = { (uint8_t) g }, .mig_start = (uint8_t) s };
+                                best_score = score;
+                                found = true;
+                        }
+                }
+                if (!found)
+                        return -ENOSPC;
+                *ret = best;
+                return 0;
+        }
         if (policy == POOL_POLICY_FGD || policy == POOL_POLICY_ARK) {
                 cls = request_class(p, r);
                 if (cls < 0)

@@ -14,12 +14,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pool/mig.h"
+
 #define POOL_GPUS_MAX 16
 #define POOL_MODELS_MAX 32
 #define POOL_MILLI 1000         /* a whole GPU */
 
 typedef struct PoolGpu {
-        uint16_t milli_left;    /* POOL_MILLI = free */
+        uint16_t milli_left;    /* POOL_MILLI = free; 0 while in MIG mode */
+        bool mig;               /* partitioned into MIG instances (pool_set_mig()) */
+        MigGpu instances;
 } PoolGpu;
 
 typedef struct PoolNode {
@@ -49,12 +53,14 @@ typedef struct PoolRequest {
         unsigned num_gpu;       /* 0: no GPU */
         unsigned gpu_milli;     /* per GPU: POOL_MILLI whole, 1..999 a share of one GPU (num_gpu 1) */
         uint32_t models;        /* acceptable models, bit i = Pool.models[i]; 0 = any */
+        int8_t mig;             /* 0, or a MIG instance of profile mig - 1 (then num_gpu 1, gpu_milli 0) */
 } PoolRequest;
 
 typedef struct PoolPlacement {
         size_t node;
         unsigned n_gpus;        /* as many as the request's num_gpu */
         uint8_t gpus[POOL_GPUS_MAX];    /* GPU indices on the node, ascending */
+        uint8_t mig_start;      /* a MIG instance: its first memory slice */
 } PoolPlacement;
 
 typedef enum PoolPolicy {
@@ -117,7 +123,11 @@ double pool_node_fragmentation(const Pool *p, const PoolNode *n);
 /* Where the request should go under the policy. -ENOSPC when it fits nowhere, -EINVAL for a
  * malformed request. The pool is not changed. */
 int pool_place(Pool *p, PoolPolicy policy, const PoolRequest *r, PoolPlacement *ret);
-/* Every node empty again (what was committed is forgotten). */
+/* Puts a free GPU into MIG mode (it then only takes MIG instances) or back. -EOPNOTSUPP for a
+ * model without the MIG geometry (mig.h), -EBUSY for a GPU in use, -EINVAL for no such GPU. */
+int pool_set_mig(Pool *p, size_t node, unsigned gpu, bool on);
+
+/* Every node empty again (what was committed is forgotten; MIG modes stay). */
 void pool_reset(Pool *p);
 /* Takes / gives back what the placement holds. */
 void pool_commit(Pool *p, const PoolRequest *r, const PoolPlacement *pl);

@@ -303,6 +303,58 @@ static void test_ark(void **state) {
         pool_done(&p);
 }
 
+/* MIG: a GPU in MIG mode takes instances by NVIDIA's geometry and nothing else; instances pack
+ * onto the fullest GPU that takes them. */
+static void test_mig(void **state) {
+        Pool p = {};
+        int h100 = pool_model(&p, "NVIDIA H100 SXM5 80GB"), l40s = pool_model(&p, "NVIDIA L40S");
+        PoolRequest g3 = { .cpu_milli = 4000, .memory_mib = 1024, .num_gpu = 1, .mig = MIG_3G_40GB + 1 };
+        PoolRequest g4 = { .cpu_milli = 4000, .memory_mib = 1024, .num_gpu = 1, .mig = MIG_4G_40GB + 1 };
+        PoolRequest g1 = { .cpu_milli = 1000, .memory_mib = 1024, .num_gpu = 1, .mig = MIG_1G_10GB + 1 };
+        PoolRequest whole = gpu_req(4000, 1, 1000);
+        PoolPlacement pl, a, b;
+
+        assert_int_equal(pool_add_node(&p, "h", 64000, 262144, h100, 2), 0);
+        assert_int_equal(pool_add_node(&p, "l", 64000, 262144, l40s, 1), 1);
+        assert_int_equal(pool_set_mig(&p, 1, 0, true), -EOPNOTSUPP);
+        assert_int_equal(pool_set_mig(&p, 0, 5, true), -EINVAL);
+        /* No GPU in MIG mode: no instance anywhere. */
+        assert_int_equal(pool_place(&p, POOL_POLICY_ARK, &g3, &pl), -ENOSPC);
+        assert_int_equal(pool_set_mig(&p, 0, 0, true), 0);
+        /* A malformed MIG request. */
+        {
+                PoolRequest bad = g3;
+                bad.gpu_milli = 500;
+                assert_int_equal(pool_place(&p, POOL_POLICY_ARK, &bad, &pl), -EINVAL);
+        }
+        /* Two 3g.40gb on GPU 0, in its two halves; a third has nowhere to go. */
+        assert_int_equal(pool_place(&p, POOL_POLICY_FGD, &g3, &a), 0);
+        assert_int_equal(a.node, 0);
+        assert_int_equal(a.gpus[0], 0);
+        pool_commit(&p, &g3, &a);
+        assert_int_equal(pool_place(&p, POOL_POLICY_FGD, &g3, &b), 0);
+        assert_int_equal(b.gpus[0], 0);
+        assert_int_not_equal(a.mig_start, b.mig_start);
+        pool_commit(&p, &g3, &b);
+        assert_int_equal(pool_place(&p, POOL_POLICY_FGD, &g3, &pl), -ENOSPC);
+        /* The seventh compute slice is there, but no memory: no 1g either. */
+        assert_int_equal(pool_place(&p, POOL_POLICY_FGD, &g1, &pl), -ENOSPC);
+        /* A whole GPU goes to GPU 1; GPU 0 is not for whole or shared use. */
+        assert_int_equal(pool_place(&p, POOL_POLICY_ARK, &whole, &pl), 0);
+        assert_int_equal(pl.gpus[0], 1);
+        pool_commit(&p, &whole, &pl);
+        assert_int_equal(pool_set_mig(&p, 0, 1, true), -EBUSY); /* in use */
+        assert_int_equal(pool_set_mig(&p, 0, 0, false), -EBUSY); /* has instances */
+        /* Free one half: a 4g.40gb only starts at 0, so it fits only if the half at 0 is free. */
+        pool_release(&p, &g3, a.mig_start == 0 ? &a : &b);
+        assert_int_equal(pool_place(&p, POOL_POLICY_FGD, &g4, &pl), 0);
+        assert_int_equal(pl.mig_start, 0);
+        pool_commit(&p, &g4, &pl);
+        assert_int_equal(p.nodes[0].gpu[0].instances.compute, 7);
+        assert_int_equal(p.nodes[0].cpu_left, 64000 - 4000 - 4000 - 4000);
+        pool_done(&p);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_names_and_validation),
@@ -313,6 +365,7 @@ int main(void) {
                 cmocka_unit_test(test_seed_order),
                 cmocka_unit_test(test_cache_consistent),
                 cmocka_unit_test(test_ark),
+                cmocka_unit_test(test_mig),
         };
         return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
 }
