@@ -135,8 +135,19 @@ int harness_setup(Harness *h, const char *host) {
 }
 
 sd_bus *harness_bus(Harness *h) {
-        if (!h->bus && ark_bus_open(h->bus_address, &h->bus) < 0)
-                return NULL;
+        int r = 0;
+
+        /* The socket file appears at bind(), a moment before dbus-daemon listens: a connection in
+         * between is refused, so try again for a while. */
+        for (int k = 0; !h->bus && k < 100; k++) {
+                r = ark_bus_open(h->bus_address, &h->bus);
+                if (r >= 0)
+                        break;
+                h->bus = NULL;
+                sleep_ms(50);
+        }
+        if (!h->bus)
+                fprintf(stderr, "harness: cannot connect to the test bus %s: %s\n", h->bus_address, strerror(-r));
         return h->bus;
 }
 
