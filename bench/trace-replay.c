@@ -60,6 +60,13 @@ static size_t split(char *line, char **f, size_t max) {
         return n;
 }
 
+/* A line that did not fit the buffer is an error, not two lines. */
+static bool line_complete(const char *line, FILE *f) {
+        size_t l = strlen(line);
+
+        return (l > 0 && line[l - 1] == '\n') || feof(f);
+}
+
 static int parse_i64(const char *s, int64_t *ret) {
         char *e;
         long long v;
@@ -86,6 +93,11 @@ static int read_nodes(Trace *t, const char *path) {
                 int model = -1, r;
                 char **nn;
 
+                if (!line_complete(line, f)) {
+                        fprintf(stderr, "trace-replay: %s:%u: line too long\n", path, lineno + 1);
+                        fclose(f);
+                        return -EINVAL;
+                }
                 if (++lineno == 1)
                         continue; /* header */
                 if (split(line, fl, 8) < 5 || parse_i64(fl[1], &cpu) < 0 || parse_i64(fl[2], &mem) < 0 ||
@@ -120,14 +132,18 @@ static int read_nodes(Trace *t, const char *path) {
         for (size_t k = 0; k < t->n_nodes; k++)
                 t->pool.nodes[k].name = t->node_names[k];
         t->total_gpu_milli = (int64_t) t->total_gpus * POOL_MILLI;
-        return t->n_nodes > 0 ? 0 : -ENODATA;
+        if (t->total_gpus == 0) {
+                fprintf(stderr, "trace-replay: %s: no node has GPUs\n", path);
+                return -ENODATA;
+        }
+        return 0;
 }
 
 /* "V100M16|V100M32" -> a mask of the pool's models; models the pool lacks add nothing. A spec
  * naming only models the pool lacks gets the impossible mask bit 31 (never a node's). */
 static uint32_t spec_mask(Pool *p, const char *spec) {
         uint32_t m = 0;
-        char buf[80], *s, *save = NULL;
+        char buf[sizeof(((Pod *) NULL)->spec)], *s, *save = NULL;
 
         if (!*spec)
                 return 0;
@@ -158,6 +174,11 @@ static int read_pods(Trace *t, const char *path) {
                 size_t n;
                 Pod *pod;
 
+                if (!line_complete(line, f)) {
+                        fprintf(stderr, "trace-replay: %s:%u: line too long\n", path, lineno + 1);
+                        fclose(f);
+                        return -EINVAL;
+                }
                 if (++lineno == 1)
                         continue;
                 n = split(line, fl, 16);
@@ -176,6 +197,12 @@ static int read_pods(Trace *t, const char *path) {
                                 return -ENOMEM;
                         }
                         t->pods = np;
+                }
+                if (strlen(fl[0]) >= sizeof(pod->name) || (n > 5 && strlen(fl[5]) >= sizeof(pod->spec))) {
+                        fprintf(stderr, "trace-replay: %s:%u: the pod name or gpu_spec is too long (at most %zu and "
+                                        "%zu characters)\n", path, lineno, sizeof(pod->name) - 1, sizeof(pod->spec) - 1);
+                        fclose(f);
+                        return -EINVAL;
                 }
                 pod = &t->pods[t->n_pods++];
                 *pod = (Pod) { .req = { .cpu_milli = cpu, .memory_mib = mem, .num_gpu = (unsigned) ng,
@@ -229,7 +256,7 @@ static int make_arrivals(const Trace *t, uint64_t seed, Pod **ret, size_t *ret_n
         for (size_t k = 0; k < n; k++)
                 sum += demand(&a[k]);
         if (sum < target) {
-                for (;;) {
+                while (sum < target) {
                         const Pod *d = &t->pods[rng_below(&s, t->n_pods)];
 
                         /* The published tuner compares with the per-GPU milli, so a multi-GPU
@@ -358,6 +385,45 @@ static void ledger_done(Ledger *l) {
         free(l->milli);
 }
 
+/* Whether the gpu_spec string ("" = any) names the model: from the pod's text, not the pool's
+ * masks. */
+static bool spec_allows(const char *spec, const char *model) {
+        size_t l;
+
+        if (!*spec)
+                return model != NULL;
+        if (!model)
+                return false;
+        l = strlen(model);
+        for (const char *s = spec; (s = strstr(s, model)); s += l)
+                if ((s == spec || s[-1] == '|') && (s[l] == '|' || s[l] == 0))
+                        return true;
+        return false;
+}
+
+/* Whether the pod fits anywhere on the ledger: a failure must be one. */
+static bool ledger_fits_somewhere(const Ledger *l, const Trace *t, const Pod *pod) {
+        const PoolRequest *r = &pod->req;
+
+        for (size_t k = 0; k < t->pool.n_nodes; k++) {
+                const PoolNode *nd = &t->pool.nodes[k];
+                const int *m = &l->milli[k * POOL_GPUS_MAX];
+                unsigned ok = 0;
+
+                if (l->cpu[k] < r->cpu_milli || l->mem[k] < r->memory_mib)
+                        continue;
+                if (r->num_gpu == 0)
+                        return true;
+                if (!spec_allows(pod->spec, nd->model >= 0 ? t->pool.models[nd->model] : NULL))
+                        continue;
+                for (unsigned g = 0; g < nd->n_gpus; g++)
+                        ok += m[g] >= (int) r->gpu_milli;
+                if (ok >= r->num_gpu)
+                        return true;
+        }
+        return false;
+}
+
 /* Whether the placement is feasible on the ledger (then books it); else says why. */
 static bool ledger_take(Ledger *l, const Trace *t, const Pod *pod, const PoolPlacement *pl) {
         const PoolNode *nd = &t->pool.nodes[pl->node];
@@ -372,7 +438,7 @@ static bool ledger_take(Ledger *l, const Trace *t, const Pod *pod, const PoolPla
                 snprintf(l->why, sizeof(l->why), "%s on %s: CPU or memory exceeded", pod->name, nd->name);
                 return false;
         }
-        if (r->num_gpu > 0 && r->models && (nd->model < 0 || !((r->models >> nd->model) & 1))) {
+        if (r->num_gpu > 0 && !spec_allows(pod->spec, nd->model >= 0 ? t->pool.models[nd->model] : NULL)) {
                 snprintf(l->why, sizeof(l->why), "%s on %s: model %s not in '%s'", pod->name, nd->name,
                          nd->model >= 0 ? t->pool.models[nd->model] : "none", pod->spec);
                 return false;
@@ -450,10 +516,20 @@ static int run(Trace *t, PoolPolicy policy, uint64_t seed, FILE *log, Result *re
                                 ret->feasible = false;
                                 snprintf(ret->infeasible, sizeof(ret->infeasible), "arrival %zu: %s", e, ledger.why);
                         }
-                        pool_commit(&t->pool, &a[e].req, &pl);
+                        if (pool_commit(&t->pool, &a[e].req, &pl) < 0 && ret->feasible) {
+                                ret->feasible = false;
+                                snprintf(ret->infeasible, sizeof(ret->infeasible),
+                                         "arrival %zu: the pool refused its own placement", e);
+                        }
                         allocated += demand(&a[e]);
-                } else
+                } else {
                         ret->failed++;
+                        if (ledger_fits_somewhere(&ledger, t, &a[e]) && ret->feasible) {
+                                ret->feasible = false;
+                                snprintf(ret->infeasible, sizeof(ret->infeasible),
+                                         "arrival %zu: %s was refused but fits on some node", e, a[e].name);
+                        }
+                }
                 arrived += demand(&a[e]);
                 if (log) {
                         fprintf(log, "%zu,%s,%" PRId64 ",%" PRId64 ",%u,%u,%s,%s,", e, a[e].name, a[e].req.cpu_milli,
@@ -478,10 +554,11 @@ static int run(Trace *t, PoolPolicy policy, uint64_t seed, FILE *log, Result *re
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
         ret->cpu_seconds = (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
         ret->usec_per_pod = ret->cpu_seconds * 1e6 / (double) (n ? n : 1);
-        ret->unalloc100 = 100 - (cnt[100] ? sum[100] / (double) cnt[100]
-                                          : near_cnt[100] ? near_sum[100] / (double) near_cnt[100] : 0);
-        ret->unalloc130 = 100 - (cnt[130] ? sum[130] / (double) cnt[130]
-                                          : near_cnt[130] ? near_sum[130] / (double) near_cnt[130] : 0);
+        /* No event at (or next to) x: no value (NAN, printed n/a). */
+        ret->unalloc100 = cnt[100] ? 100 - sum[100] / (double) cnt[100]
+                          : near_cnt[100] ? 100 - near_sum[100] / (double) near_cnt[100] : NAN;
+        ret->unalloc130 = cnt[130] ? 100 - sum[130] / (double) cnt[130]
+                          : near_cnt[130] ? 100 - near_sum[130] / (double) near_cnt[130] : NAN;
         /* And the pool's own books agree with the ledger at the end. */
         for (size_t k = 0; k < t->pool.n_nodes && ret->feasible; k++) {
                 const PoolNode *nd = &t->pool.nodes[k];
@@ -738,10 +815,18 @@ int main(int argc, char **argv) {
                         trace_done(&t);
                         return 1;
                 }
-                printf("policy %s seed %llu: %zu arrivals, %zu failed; unallocated GPU %% at arrived 100 %%: %.2f, "
-                       "at 130 %%: %.2f; %.2f us per decision, %.3f s CPU in all; every placement feasible: %s\n",
-                       pool_policy_to_string(policy), seed, res.arrivals, res.failed, res.unalloc100, res.unalloc130,
-                       res.usec_per_pod, res.cpu_seconds, res.feasible ? "yes" : "NO");
+                {
+                        char u100[16] = "n/a", u130[16] = "n/a";
+
+                        if (!isnan(res.unalloc100))
+                                snprintf(u100, sizeof(u100), "%.2f", res.unalloc100);
+                        if (!isnan(res.unalloc130))
+                                snprintf(u130, sizeof(u130), "%.2f", res.unalloc130);
+                        printf("policy %s seed %llu: %zu arrivals, %zu failed; unallocated GPU %% at arrived 100 %%: %s, "
+                               "at 130 %%: %s; %.2f us per decision, %.3f s CPU in all; every placement feasible: %s\n",
+                               pool_policy_to_string(policy), seed, res.arrivals, res.failed, u100, u130,
+                               res.usec_per_pod, res.cpu_seconds, res.feasible ? "yes" : "NO");
+                }
                 if (!res.feasible)
                         fprintf(stderr, "trace-replay: infeasible: %s\n", res.infeasible);
                 trace_done(&t);

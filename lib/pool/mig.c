@@ -88,14 +88,17 @@ int mig_add(MigGpu *g, MigProfile p, unsigned start) {
                 return r;
         g->used |= mask(&profiles[p], start);
         g->compute += profiles[p].compute;
+        g->at[start] = (int8_t) (p + 1);
         return 0;
 }
 
-void mig_remove(MigGpu *g, MigProfile p, unsigned start) {
+int mig_remove(MigGpu *g, MigProfile p, unsigned start) {
         const MigProfileInfo *i = mig_profile_info(p);
 
-        if (!i || start >= MIG_MEMORY_SLICES)
-                return;
+        if (!i || start >= MIG_MEMORY_SLICES || g->at[start] != p + 1)
+                return -ENOENT;
         g->used &= (uint8_t) ~mask(i, start);
-        g->compute -= i->compute <= g->compute ? i->compute : g->compute;
+        g->compute -= i->compute;
+        g->at[start] = 0;
+        return 0;
 }

@@ -39,6 +39,7 @@ bool mig_model_supported(const char *model);
 typedef struct MigGpu {
         uint8_t used;           /* memory slices taken, bit i = slice i */
         unsigned compute;       /* compute slices taken */
+        int8_t at[MIG_MEMORY_SLICES]; /* the profile + 1 of the instance starting at a slice, 0 = none */
 } MigGpu;
 
 /* Whether an instance of p may start at `start` now: -EINVAL when the profile never starts
@@ -52,4 +53,5 @@ int mig_choose(const MigGpu *g, MigProfile p, unsigned *ret_start);
 unsigned mig_room(const MigGpu *g);
 /* Takes / gives back an instance (mig_check() must have said 0 / it must be there). */
 int mig_add(MigGpu *g, MigProfile p, unsigned start);
-void mig_remove(MigGpu *g, MigProfile p, unsigned start);
+/* -ENOENT when no instance of p starts there. */
+int mig_remove(MigGpu *g, MigProfile p, unsigned start);

@@ -103,6 +103,7 @@ int pool_add_node(Pool *p, const char *name, int64_t cpu_milli, int64_t memory_m
         };
         for (unsigned g = 0; g < n_gpus; g++)
                 n->gpu[g].milli_left = POOL_MILLI;
+        p->order = mfree_u32(p->order); /* by index until seeded again */
         return (int) p->n_nodes++;
 }
 
@@ -294,12 +295,63 @@ void pool_reset(Pool *p) {
         }
 }
 
-void pool_commit(Pool *p, const PoolRequest *r, const PoolPlacement *pl) {
-        apply(&p->nodes[pl->node], r, pl, 1);
+/* Whether pl is a placement of r the node can take (commit) or give back (release). */
+static int placement_check(const Pool *p, const PoolRequest *r, const PoolPlacement *pl, bool take) {
+        const PoolNode *n;
+
+        if (!request_valid(r) || pl->node >= p->n_nodes || pl->n_gpus != r->num_gpu || pl->n_gpus > POOL_GPUS_MAX)
+                return -EINVAL;
+        n = &p->nodes[pl->node];
+        for (unsigned k = 0; k < pl->n_gpus; k++)
+                if (pl->gpus[k] >= n->n_gpus || (k > 0 && pl->gpus[k - 1] >= pl->gpus[k]))
+                        return -EINVAL;
+        if (take) {
+                if (n->cpu_left < r->cpu_milli || n->memory_left < r->memory_mib || !model_ok(n, r))
+                        return -EBUSY;
+                if (r->mig)
+                        return n->gpu[pl->gpus[0]].mig
+                                       ? mig_check(&n->gpu[pl->gpus[0]].instances, (MigProfile) (r->mig - 1), pl->mig_start)
+                                       : -EBUSY;
+                for (unsigned k = 0; k < pl->n_gpus; k++) {
+                        const PoolGpu *g = &n->gpu[pl->gpus[k]];
+
+                        if (g->mig || g->milli_left < r->gpu_milli || (r->num_gpu > 1 && g->milli_left != POOL_MILLI))
+                                return -EBUSY;
+                }
+                return 0;
+        }
+        if (n->cpu_left + r->cpu_milli > n->cpu_milli || n->memory_left + r->memory_mib > n->memory_mib)
+                return -ENOENT;
+        if (r->mig)
+                return n->gpu[pl->gpus[0]].mig && pl->mig_start < MIG_MEMORY_SLICES &&
+                                       n->gpu[pl->gpus[0]].instances.at[pl->mig_start] == r->mig
+                               ? 0
+                               : -ENOENT;
+        for (unsigned k = 0; k < pl->n_gpus; k++) {
+                const PoolGpu *g = &n->gpu[pl->gpus[k]];
+
+                if (g->mig || g->milli_left + r->gpu_milli > POOL_MILLI)
+                        return -ENOENT;
+        }
+        return 0;
 }
 
-void pool_release(Pool *p, const PoolRequest *r, const PoolPlacement *pl) {
+int pool_commit(Pool *p, const PoolRequest *r, const PoolPlacement *pl) {
+        int k = placement_check(p, r, pl, true);
+
+        if (k < 0)
+                return k;
+        apply(&p->nodes[pl->node], r, pl, 1);
+        return 0;
+}
+
+int pool_release(Pool *p, const PoolRequest *r, const PoolPlacement *pl) {
+        int k = placement_check(p, r, pl, false);
+
+        if (k < 0)
+                return k;
         apply(&p->nodes[pl->node], r, pl, -1);
+        return 0;
 }
 
 /* The first GPUs (ascending) that take the request. */
@@ -398,11 +450,17 @@ static double fgd_eval(const Pool *p, PoolNode *n, const PoolRequest *r, PoolPla
 /* The class of request r (what scores depend on), added when new; the score table grows with
  * the classes. -ENOMEM. */
 static int request_class(Pool *p, const PoolRequest *r) {
-        for (size_t k = 0; k < p->n_classes; k++)
+        int found = -1;
+
+        for (size_t k = 0; k < p->n_classes && found < 0; k++)
                 if (p->classes[k].cpu_milli == r->cpu_milli && p->classes[k].num_gpu == r->num_gpu &&
-                    p->classes[k].gpu_milli == r->gpu_milli)
-                        return (int) k;
-        if (p->n_classes == p->class_cap || p->scores_nodes != p->n_nodes) {
+                    p->classes[k].gpu_milli == r->gpu_milli && p->classes[k].models == r->models &&
+                    p->classes[k].mig == r->mig)
+                        found = (int) k;
+        if (found >= 0 && p->scores_nodes == p->n_nodes)
+                return found;
+        /* A new class, or nodes added since the table was made: (re)make it. */
+        if (found < 0 || p->n_classes == p->class_cap || p->scores_nodes != p->n_nodes) {
                 size_t cap = p->n_classes == p->class_cap ? (p->class_cap ? p->class_cap * 2 : 64) : p->class_cap;
                 PoolRequest *c = realloc(p->classes, cap * sizeof(PoolRequest));
                 PoolScore *s;
@@ -420,8 +478,10 @@ static int request_class(Pool *p, const PoolRequest *r) {
                 p->class_cap = cap;
                 p->scores_nodes = p->n_nodes;
         }
+        if (found >= 0)
+                return found;
         p->classes[p->n_classes] = (PoolRequest) { .cpu_milli = r->cpu_milli, .num_gpu = r->num_gpu,
-                                                   .gpu_milli = r->gpu_milli };
+                                                   .gpu_milli = r->gpu_milli, .models = r->models, .mig = r->mig };
         return (int) p->n_classes++;
 }
 
@@ -463,7 +523,7 @@ static void compute_pressure(Pool *p) {
  *   (at the workload's CPU per GPU), in steps of 16 CPUs (nodes within a step are equal and go
  *   by the pool's order, which spreads them);
  *   GPU requests: for a request any model can take, first the model least wanted by requests
- *   bound to models (their share of demand on it over its share of the GPUs, in steps of 1/6: a
+ *   bound to models (their share of demand on it over its share of the GPUs, in steps of 1/4: a
  *   scarce model is kept for the requests that can only run there); then FGD's points; then,
  *   when multi-GPU requests bring at least
  *   ARK_MULTI_GPU_SHARE of the workload's GPU demand, not breaking into a node whose GPUs are all
@@ -472,7 +532,7 @@ static void compute_pressure(Pool *p) {
 #define ARK_CPU_STEP 16000.0
 #define ARK_BALANCE_STEP 4000.0
 #define ARK_MULTI_GPU_SHARE 0.1
-#define ARK_PRESSURE_STEPS 6.0
+#define ARK_PRESSURE_STEPS 4.0
 
 static double ark_score(Pool *p, PoolNode *n, const PoolRequest *r, PoolPlacement *pl) {
         double fgd, pressure, balance, excess, broken = 0;
@@ -499,7 +559,9 @@ static double ark_score(Pool *p, PoolNode *n, const PoolRequest *r, PoolPlacemen
                 whole--;
         if (p->multi_gpu_share >= ARK_MULTI_GPU_SHARE && all_free && r->num_gpu * r->gpu_milli < n->n_gpus * POOL_MILLI)
                 broken = n->n_gpus;
-        return -pressure * 1e15 + fgd * 1e12 - broken * 1e6 - balance * 1e3 - whole;
+        /* Packed exactly (well below 2^53): each key within its range, most important highest. */
+        pressure = fmin(pressure, 999);
+        return ((((999 - pressure) * 101 + fgd) * 17 + (16 - broken)) * 1000 + (999 - balance)) * 17 + (16 - whole);
 }
 
 /* The fragmentation-based scores (FGD, ark) of node n for request r; GPUs in pl. */

@@ -129,6 +129,8 @@ int pool_set_mig(Pool *p, size_t node, unsigned gpu, bool on);
 
 /* Every node empty again (what was committed is forgotten; MIG modes stay). */
 void pool_reset(Pool *p);
-/* Takes / gives back what the placement holds. */
-void pool_commit(Pool *p, const PoolRequest *r, const PoolPlacement *pl);
-void pool_release(Pool *p, const PoolRequest *r, const PoolPlacement *pl);
+/* Takes / gives back what the placement holds. -EINVAL for a placement that does not match the
+ * request or the node, -EBUSY when the node cannot take it, -ENOENT when it does not hold it;
+ * nothing changes then. */
+int pool_commit(Pool *p, const PoolRequest *r, const PoolPlacement *pl);
+int pool_release(Pool *p, const PoolRequest *r, const PoolPlacement *pl);

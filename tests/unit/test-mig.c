@@ -52,7 +52,9 @@ static void test_forbidden(void **state) {
                 unsigned s;
                 assert_int_equal(mig_choose(&g, (MigProfile) p, &s), -EBUSY);
         }
-        mig_remove(&g, MIG_7G_80GB, 0);
+        assert_int_equal(mig_remove(&g, MIG_1G_10GB, 0), -ENOENT); /* not what is there */
+        assert_int_equal(mig_remove(&g, MIG_7G_80GB, 0), 0);
+        assert_int_equal(mig_remove(&g, MIG_7G_80GB, 0), -ENOENT);
         assert_int_equal(g.used, 0);
         assert_int_equal(g.compute, 0);
 }

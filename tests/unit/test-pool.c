@@ -79,12 +79,12 @@ static void test_fits(void **state) {
         assert_int_equal(pl.node, 0);
         assert_int_equal(pl.n_gpus, 1);
         assert_int_equal(pl.gpus[0], 0);
-        pool_commit(&p, &r, &pl);
+        assert_int_equal(pool_commit(&p, &r, &pl), 0);
         r = gpu_req(1000, 1, 400);
         assert_int_equal(pool_place(&p, POOL_POLICY_BEST_FIT, &r, &pl), 0);
         assert_int_equal(pl.node, 0);
         assert_int_equal(pl.gpus[0], 0); /* the tightest GPU that takes it */
-        pool_commit(&p, &r, &pl);
+        assert_int_equal(pool_commit(&p, &r, &pl), 0);
         assert_int_equal(p.nodes[0].gpu[0].milli_left, 0);
         r = gpu_req(1000, 2, 1000);
         assert_false(pool_node_fits(&p, &p.nodes[0], &r));
@@ -95,9 +95,9 @@ static void test_fits(void **state) {
         /* Release gives everything back. */
         pl = (PoolPlacement) { .node = 0, .n_gpus = 1, .gpus = { 0 } };
         r = gpu_req(1000, 1, 400);
-        pool_release(&p, &r, &pl);
+        assert_int_equal(pool_release(&p, &r, &pl), 0);
         r = gpu_req(1000, 1, 600);
-        pool_release(&p, &r, &pl);
+        assert_int_equal(pool_release(&p, &r, &pl), 0);
         assert_int_equal(p.nodes[0].gpu[0].milli_left, POOL_MILLI);
         assert_int_equal(p.nodes[0].cpu_left, 16000);
         assert_int_equal(p.nodes[0].memory_left, 65536);
@@ -231,6 +231,8 @@ static void test_cache_consistent(void **state) {
                 { .cpu_milli = 12000, .memory_mib = 8192, .num_gpu = 1, .gpu_milli = 1000 },
                 { .cpu_milli = 16000, .memory_mib = 8192, .num_gpu = 2, .gpu_milli = 1000 },
                 { .cpu_milli = 6000, .memory_mib = 8192 },
+                /* The same class as the third but bound to T4 (model 1): its score differs. */
+                { .cpu_milli = 12000, .memory_mib = 8192, .num_gpu = 1, .gpu_milli = 1000, .models = 2 },
         };
         PoolShape shapes[ELEMENTSOF(kinds)];
         Pool a = {}, b = {};
@@ -268,8 +270,8 @@ static void test_cache_consistent(void **state) {
                         assert_int_equal(pa.node, pb.node);
                         assert_int_equal(pa.n_gpus, pb.n_gpus);
                         assert_memory_equal(pa.gpus, pb.gpus, pa.n_gpus);
-                        pool_commit(&a, r, &pa);
-                        pool_commit(&b, r, &pb);
+                        assert_int_equal(pool_commit(&a, r, &pa), 0);
+                        assert_int_equal(pool_commit(&b, r, &pb), 0);
                 }
         }
         pool_done(&a);
@@ -331,27 +333,66 @@ static void test_mig(void **state) {
         assert_int_equal(pool_place(&p, POOL_POLICY_FGD, &g3, &a), 0);
         assert_int_equal(a.node, 0);
         assert_int_equal(a.gpus[0], 0);
-        pool_commit(&p, &g3, &a);
+        assert_int_equal(pool_commit(&p, &g3, &a), 0);
         assert_int_equal(pool_place(&p, POOL_POLICY_FGD, &g3, &b), 0);
         assert_int_equal(b.gpus[0], 0);
         assert_int_not_equal(a.mig_start, b.mig_start);
-        pool_commit(&p, &g3, &b);
+        assert_int_equal(pool_commit(&p, &g3, &b), 0);
         assert_int_equal(pool_place(&p, POOL_POLICY_FGD, &g3, &pl), -ENOSPC);
         /* The seventh compute slice is there, but no memory: no 1g either. */
         assert_int_equal(pool_place(&p, POOL_POLICY_FGD, &g1, &pl), -ENOSPC);
         /* A whole GPU goes to GPU 1; GPU 0 is not for whole or shared use. */
         assert_int_equal(pool_place(&p, POOL_POLICY_ARK, &whole, &pl), 0);
         assert_int_equal(pl.gpus[0], 1);
-        pool_commit(&p, &whole, &pl);
+        assert_int_equal(pool_commit(&p, &whole, &pl), 0);
         assert_int_equal(pool_set_mig(&p, 0, 1, true), -EBUSY); /* in use */
         assert_int_equal(pool_set_mig(&p, 0, 0, false), -EBUSY); /* has instances */
         /* Free one half: a 4g.40gb only starts at 0, so it fits only if the half at 0 is free. */
-        pool_release(&p, &g3, a.mig_start == 0 ? &a : &b);
+        assert_int_equal(pool_release(&p, &g3, a.mig_start == 0 ? &a : &b), 0);
         assert_int_equal(pool_place(&p, POOL_POLICY_FGD, &g4, &pl), 0);
         assert_int_equal(pl.mig_start, 0);
-        pool_commit(&p, &g4, &pl);
+        assert_int_equal(pool_commit(&p, &g4, &pl), 0);
         assert_int_equal(p.nodes[0].gpu[0].instances.compute, 7);
         assert_int_equal(p.nodes[0].cpu_left, 64000 - 4000 - 4000 - 4000);
+        pool_done(&p);
+}
+
+/* Placements that do not fit are refused by commit and release, with nothing changed; nodes
+ * added after requests were scored, or after seeding, are scored too. */
+static void test_commit_checks(void **state) {
+        Pool p = {};
+        int m = pool_model(&p, "T4");
+        PoolRequest share = gpu_req(1000, 1, 600), two = gpu_req(1000, 2, 1000);
+        PoolPlacement g0 = { .node = 0, .n_gpus = 1, .gpus = { 0 } }, pl;
+
+        assert_int_equal(pool_add_node(&p, "n", 16000, 65536, m, 2), 0);
+        assert_int_equal(pool_commit(&p, &share, &g0), 0);
+        assert_int_equal(pool_commit(&p, &share, &g0), -EBUSY); /* 600 + 600 > 1000 */
+        assert_int_equal(p.nodes[0].gpu[0].milli_left, 400);
+        assert_int_equal(pool_commit(&p, &two, &(PoolPlacement) { .node = 0, .n_gpus = 2, .gpus = { 0, 1 } }), -EBUSY);
+        assert_int_equal(pool_commit(&p, &two, &(PoolPlacement) { .node = 0, .n_gpus = 2, .gpus = { 1, 1 } }), -EINVAL);
+        assert_int_equal(pool_commit(&p, &share, &(PoolPlacement) { .node = 0, .n_gpus = 1, .gpus = { 2 } }), -EINVAL);
+        assert_int_equal(pool_commit(&p, &share, &(PoolPlacement) { .node = 3, .n_gpus = 1 }), -EINVAL);
+        assert_int_equal(pool_commit(&p, &share, &(PoolPlacement) { .node = 0, .n_gpus = 0 }), -EINVAL);
+        assert_int_equal(pool_release(&p, &share, &(PoolPlacement) { .node = 0, .n_gpus = 1, .gpus = { 1 } }), -ENOENT);
+        assert_int_equal(pool_release(&p, &share, &g0), 0);
+        assert_int_equal(pool_release(&p, &share, &g0), -ENOENT);
+        assert_int_equal(p.nodes[0].gpu[0].milli_left, POOL_MILLI);
+        assert_int_equal(p.nodes[0].cpu_left, 16000);
+
+        /* Score a class, then add nodes (and seed first): the new node is scored, not read past
+         * the table; a seed taken before the node was added no longer applies. */
+        assert_int_equal(pool_set_workload(&p, &(PoolShape) { .request = share, .weight = 1 }, 1), 0);
+        assert_int_equal(pool_place(&p, POOL_POLICY_ARK, &two, &pl), 0);
+        assert_int_equal(pool_commit(&p, &two, &pl), 0);
+        assert_int_equal(pool_seed(&p, 5), 0);
+        for (int k = 1; k <= 70; k++)
+                assert_int_equal(pool_add_node(&p, "more", 16000, 65536, m, 2), k);
+        assert_null(p.order);
+        assert_int_equal(pool_place(&p, POOL_POLICY_ARK, &two, &pl), 0);
+        assert_true(pl.node >= 1);
+        assert_int_equal(pool_place(&p, POOL_POLICY_FGD, &two, &pl), 0);
+        assert_true(pl.node >= 1);
         pool_done(&p);
 }
 
@@ -366,6 +407,7 @@ int main(void) {
                 cmocka_unit_test(test_cache_consistent),
                 cmocka_unit_test(test_ark),
                 cmocka_unit_test(test_mig),
+                cmocka_unit_test(test_commit_checks),
         };
         return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
 }
