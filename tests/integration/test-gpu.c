@@ -1387,6 +1387,27 @@ static void test_reclaim_stop_fails(void **state) {
         assert_vm("r1", "running", 2, NULL);
 }
 
+/* A connection of the test's own to the bus, for calls answered later. */
+static sd_bus *client_bus(void) {
+        sd_bus *bus = NULL;
+
+        assert_true(sd_bus_new(&bus) >= 0);
+        assert_true(sd_bus_set_address(bus, H.bus_address) >= 0);
+        assert_true(sd_bus_set_bus_client(bus, 1) >= 0);
+        assert_true(sd_bus_start(bus) >= 0);
+        return bus;
+}
+
+/* Processes the bus until `n` replies have come (at most 5 s). */
+static void wait_replies(sd_bus *bus, Race *r, unsigned n) {
+        for (int k = 0; k < 250 && r->done < n; k++) {
+                while (sd_bus_process(bus, NULL) > 0)
+                        ;
+                if (r->done < n)
+                        (void) sd_bus_wait(bus, 20000);
+        }
+}
+
 /* arkd stopping while a create waits for a borrower: the caller hears why before arkd goes. */
 static void test_reclaim_shutdown(void **state) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -1397,10 +1418,7 @@ static void test_reclaim_shutdown(void **state) {
         restart_with_slow_guests("30000", NULL);
         one_borrower();
 
-        assert_true(sd_bus_new(&bus) >= 0);
-        assert_true(sd_bus_set_address(bus, H.bus_address) >= 0);
-        assert_true(sd_bus_set_bus_client(bus, 1) >= 0);
-        assert_true(sd_bus_start(bus) >= 0);
+        bus = client_bus();
         assert_true(sd_bus_message_new_method_call(bus, &m, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
                                                    "CreateInstance") >= 0);
         assert_true(sd_bus_message_append(m, "a{sv}", 5, "Name", "s", "r1", "Tenant", "s", "research", "VCPUs", "u", 1,
@@ -1417,12 +1435,7 @@ static void test_reclaim_shutdown(void **state) {
         }
         assert_int_equal(r.done, 0);
         assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
-        for (int k = 0; k < 250 && r.done == 0; k++) {
-                while (sd_bus_process(bus, NULL) > 0)
-                        ;
-                if (r.done == 0)
-                        (void) sd_bus_wait(bus, 20000);
-        }
+        wait_replies(bus, &r, 1);
         assert_int_equal(r.done, 1);
         assert_int_equal(r.other, 1);
         if (!strstr(r.other_error, "org.ark.Ark1.Error.InvalidState: arkd is shutting down"))
@@ -1494,10 +1507,7 @@ static void test_reclaim_pending_quota(void **state) {
         g1 = vm_gpus("p1");
         g2 = vm_gpus("p2");
         /* One GPU is free; research's "ra" asks for p1's and p2's by address and waits. */
-        assert_true(sd_bus_new(&bus) >= 0);
-        assert_true(sd_bus_set_address(bus, H.bus_address) >= 0);
-        assert_true(sd_bus_set_bus_client(bus, 1) >= 0);
-        assert_true(sd_bus_start(bus) >= 0);
+        bus = client_bus();
         assert_true(sd_bus_message_new_method_call(bus, &m, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
                                                    "CreateInstance") >= 0);
         assert_true(sd_bus_message_append(m, "a{sv}", 5, "Name", "s", "ra", "Tenant", "s", "research", "VCPUs", "u", 1,
@@ -1516,12 +1526,7 @@ static void test_reclaim_pending_quota(void **state) {
                       "--tenant", "research", "--vcpus", "1", "--memory", "1G", "--gpus", "1");
         assert_arkctl(&H, 1, "is being created already", "vm", "create", "ra", "--tenant", "research", "--vcpus", "1",
                       "--memory", "1G");
-        for (int k = 0; k < 250 && r.done == 0; k++) {
-                while (sd_bus_process(bus, NULL) > 0)
-                        ;
-                if (r.done == 0)
-                        (void) sd_bus_wait(bus, 20000);
-        }
+        wait_replies(bus, &r, 1);
         if (r.other > 0)
                 fail_msg("reply: %s", r.other_error);
         assert_int_equal(r.won, 1);
