@@ -102,7 +102,7 @@ int pool_add_node(Pool *p, const char *name, int64_t cpu_milli, int64_t memory_m
                 .memory_left = memory_mib, .model = n_gpus > 0 ? model : -1, .n_gpus = n_gpus,
         };
         for (unsigned g = 0; g < n_gpus; g++)
-                n->gpu[g].milli_left = POOL_MILLI;
+                n->gpu[g] = (PoolGpu) { .milli_left = POOL_MILLI, .numa = -1, .sw = -1 };
         p->order = mfree_u32(p->order); /* by index until seeded again */
         return (int) p->n_nodes++;
 }
@@ -258,6 +258,20 @@ static void apply(PoolNode *n, const PoolRequest *r, const PoolPlacement *pl, in
         n->version++;
 }
 
+int pool_set_topology(Pool *p, size_t node, unsigned gpu, int numa, int sw) {
+        PoolNode *n;
+
+        if (node >= p->n_nodes || gpu >= p->nodes[node].n_gpus || numa < -1 || numa > INT16_MAX || sw < -1 ||
+            sw > INT16_MAX)
+                return -EINVAL;
+        n = &p->nodes[node];
+        n->gpu[gpu].numa = (int16_t) numa;
+        n->gpu[gpu].sw = (int16_t) sw;
+        n->cache_valid = false;
+        n->version++;
+        return 0;
+}
+
 int pool_set_mig(Pool *p, size_t node, unsigned gpu, bool on) {
         PoolNode *n;
         PoolGpu *g;
@@ -355,7 +369,60 @@ int pool_release(Pool *p, const PoolRequest *r, const PoolPlacement *pl) {
 }
 
 /* The first GPUs (ascending) that take the request. */
+/* Whole free GPUs of node n within a group (numa, sw; -2 = any) and how many. */
+static unsigned free_in(const PoolNode *n, int numa, int sw) {
+        unsigned c = 0;
+
+        for (unsigned g = 0; g < n->n_gpus; g++)
+                c += n->gpu[g].milli_left == POOL_MILLI && !n->gpu[g].mig && (numa == -2 || n->gpu[g].numa == numa) &&
+                     (sw == -2 || n->gpu[g].sw == sw);
+        return c;
+}
+
+/* Whole GPUs with topology: the NUMA node, then within it the switch, with the fewest free GPUs
+ * that still suffice; lowest indices within. False when the node has no topology or no NUMA node
+ * has enough (the caller then takes the first ones). */
+static bool pick_topology(const PoolNode *n, unsigned k, PoolPlacement *pl) {
+        int numa = -2, sw = -2;
+        unsigned best = UINT32_MAX;
+
+        for (unsigned g = 0; g < n->n_gpus; g++) {
+                unsigned c;
+
+                if (n->gpu[g].numa < 0)
+                        continue;
+                c = free_in(n, n->gpu[g].numa, -2);
+                if (c >= k && c < best) {
+                        best = c;
+                        numa = n->gpu[g].numa;
+                }
+        }
+        if (numa == -2)
+                return false;
+        best = UINT32_MAX;
+        for (unsigned g = 0; g < n->n_gpus; g++) {
+                unsigned c;
+
+                if (n->gpu[g].numa != numa || n->gpu[g].sw < 0)
+                        continue;
+                c = free_in(n, numa, n->gpu[g].sw);
+                if (c >= k && c < best) {
+                        best = c;
+                        sw = n->gpu[g].sw;
+                }
+        }
+        pl->n_gpus = 0;
+        for (unsigned g = 0; g < n->n_gpus && pl->n_gpus < k; g++)
+                if (n->gpu[g].milli_left == POOL_MILLI && !n->gpu[g].mig && n->gpu[g].numa == numa &&
+                    (sw == -2 || n->gpu[g].sw == sw))
+                        pl->gpus[pl->n_gpus++] = (uint8_t) g;
+        return pl->n_gpus == k;
+}
+
+/* The first GPUs (ascending) that take the request; whole GPUs by topology when known. */
 static void pick_first(const PoolNode *n, const PoolRequest *r, PoolPlacement *pl) {
+        if (r->gpu_milli == POOL_MILLI && r->num_gpu > 0 && pick_topology(n, r->num_gpu, pl))
+                return;
         pl->n_gpus = 0;
         for (unsigned g = 0; g < n->n_gpus && pl->n_gpus < r->num_gpu; g++)
                 if (n->gpu[g].milli_left >= r->gpu_milli)

@@ -22,6 +22,8 @@
 
 typedef struct PoolGpu {
         uint16_t milli_left;    /* POOL_MILLI = free; 0 while in MIG mode */
+        int16_t numa;           /* NUMA node, -1 = unknown (pool_set_topology()) */
+        int16_t sw;             /* PCIe switch it is behind, -1 = none or unknown */
         bool mig;               /* partitioned into MIG instances (pool_set_mig()) */
         MigGpu instances;
 } PoolGpu;
@@ -123,6 +125,12 @@ double pool_node_fragmentation(const Pool *p, const PoolNode *n);
 /* Where the request should go under the policy. -ENOSPC when it fits nowhere, -EINVAL for a
  * malformed request. The pool is not changed. */
 int pool_place(Pool *p, PoolPolicy policy, const PoolRequest *r, PoolPlacement *ret);
+/* Where a GPU sits: its NUMA node and PCIe switch (-1 = unknown / none). Whole GPUs are then
+ * picked on one NUMA node where possible, behind one switch where possible, from the NUMA node
+ * and switch with the fewest free GPUs that suffice (keeping larger groups whole). -EINVAL for
+ * no such GPU. */
+int pool_set_topology(Pool *p, size_t node, unsigned gpu, int numa, int sw);
+
 /* Puts a free GPU into MIG mode (it then only takes MIG instances) or back. -EOPNOTSUPP for a
  * model without the MIG geometry (mig.h), -EBUSY for a GPU in use, -EINVAL for no such GPU. */
 int pool_set_mig(Pool *p, size_t node, unsigned gpu, bool on);

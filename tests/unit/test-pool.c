@@ -396,6 +396,41 @@ static void test_commit_checks(void **state) {
         pool_done(&p);
 }
 
+/* Whole GPUs by topology: two GPUs behind one switch, four on one NUMA node, a single GPU from
+ * the NUMA node with the fewest free (keeping the other whole). */
+static void test_topology(void **state) {
+        Pool p = {};
+        int m = pool_model(&p, "H100");
+        PoolRequest one = gpu_req(1000, 1, 1000), two = gpu_req(1000, 2, 1000), four = gpu_req(1000, 4, 1000);
+        PoolPlacement pl;
+
+        /* 8 GPUs: 0-3 on NUMA 0 (switches 0: GPUs 0, 2; 1: GPUs 1, 3), 4-7 on NUMA 1 (switches 2, 3). */
+        assert_int_equal(pool_add_node(&p, "dgx", 224000, 2097152, m, 8), 0);
+        for (unsigned g = 0; g < 8; g++)
+                assert_int_equal(pool_set_topology(&p, 0, g, g < 4 ? 0 : 1, (int) (g < 4 ? g % 2 : 2 + g % 2)), 0);
+        assert_int_equal(pool_set_topology(&p, 0, 8, 0, 0), -EINVAL);
+        assert_int_equal(pool_place(&p, POOL_POLICY_ARK, &two, &pl), 0);
+        assert_int_equal(pl.n_gpus, 2);
+        assert_int_equal(pl.gpus[0], 0);
+        assert_int_equal(pl.gpus[1], 2); /* behind one switch, not 0 and 1 */
+        assert_int_equal(pool_commit(&p, &two, &pl), 0);
+        /* Four: NUMA 0 has two free, so NUMA 1. */
+        assert_int_equal(pool_place(&p, POOL_POLICY_FGD, &four, &pl), 0);
+        assert_int_equal(pl.gpus[0], 4);
+        assert_int_equal(pl.gpus[3], 7);
+        /* One: from NUMA 0 (two free), keeping NUMA 1's four together. */
+        assert_int_equal(pool_place(&p, POOL_POLICY_BEST_FIT, &one, &pl), 0);
+        assert_true(pl.gpus[0] == 1 || pl.gpus[0] == 3);
+        assert_int_equal(pool_commit(&p, &one, &pl), 0);
+        /* Five whole GPUs are not free on one NUMA node: the first free ones. */
+        {
+                PoolRequest six = gpu_req(1000, 5, 1000);
+                assert_int_equal(pool_place(&p, POOL_POLICY_FIRST_FIT, &six, &pl), 0);
+                assert_int_equal(pl.n_gpus, 5);
+        }
+        pool_done(&p);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_names_and_validation),
@@ -408,6 +443,7 @@ int main(void) {
                 cmocka_unit_test(test_ark),
                 cmocka_unit_test(test_mig),
                 cmocka_unit_test(test_commit_checks),
+                cmocka_unit_test(test_topology),
         };
         return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
 }
