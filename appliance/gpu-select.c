@@ -9,6 +9,7 @@
 
 #include "basic/macro.h"
 #include "gpu-select.h"
+#include "pool/pool.h"
 
 static bool model_matches(const char *model, const char *want) {
         size_t lw;
@@ -24,17 +25,9 @@ static bool model_matches(const char *model, const char *want) {
         return false;
 }
 
-static bool usable(const GpuCandidate *c, const GpuRequest *req) {
-        return !c->blocker && model_matches(c->model, req->model);
-}
-
 static int compare_index_by_address(const void *a, const void *b, void *userdata) {
         const GpuCandidate *c = userdata;
         return strcmp(c[*(const size_t *) a].address, c[*(const size_t *) b].address);
-}
-
-static bool same_switch(const GpuCandidate *a, const GpuCandidate *b) {
-        return a->switch_port && b->switch_port && strcmp(a->switch_port, b->switch_port) == 0;
 }
 
 static int select_exact(const GpuCandidate *c, size_t n, const GpuRequest *req, size_t ret[static GPU_SELECT_MAX],
@@ -71,60 +64,113 @@ static int select_exact(const GpuCandidate *c, size_t n, const GpuRequest *req, 
         return 0;
 }
 
-/* Number of usable candidates on NUMA node `node` (-1 counts the unknown ones). */
-static size_t free_on_node(const GpuCandidate *c, size_t n, const GpuRequest *req, int node) {
-        size_t f = 0;
+/* The host as a pool (lib/pool): one pool node per GPU model (a pool node has GPUs of one model),
+ * split in nodes of POOL_GPUS_MAX; GPUs in address order with their NUMA node and switch; the
+ * GPUs that cannot be given out are taken. CPU and memory are not the pooler's business here
+ * (arkd checks them against the quotas), so the nodes have plenty. */
+typedef struct HostPool {
+        Pool pool;
+        size_t *cand;           /* pool node k, GPU g -> candidate index: cand[k * POOL_GPUS_MAX + g] */
+        uint32_t models;        /* the pool models the request accepts */
+} HostPool;
 
-        for (size_t j = 0; j < n; j++)
-                if (usable(&c[j], req) && c[j].numa_node == node)
-                        f++;
-        return f;
+static void host_pool_done(HostPool *h) {
+        pool_done(&h->pool);
+        free(h->cand);
 }
 
-/* Takes up to `want` usable GPUs of `node` not taken yet, switch by switch: first the GPUs of the
- * switch with the most usable GPUs, then the next; candidates without a switch last. */
-static size_t take_from_node(const GpuCandidate *c, size_t n, const GpuRequest *req, int node, bool *taken,
-                             size_t want, size_t *out, size_t have) {
-        while (want > 0) {
-                size_t best = SIZE_MAX, best_count = 0;
+static int host_pool_make(HostPool *h, const GpuCandidate *c, size_t n, const GpuRequest *req) {
+        _cleanup_free_ size_t *order = NULL;
+        _cleanup_free_ char **switches = NULL;
+        size_t n_switches = 0;
+        int r;
 
-                for (size_t j = 0; j < n; j++) {
-                        size_t count = 0;
+        order = malloc(MAX(n, 1U) * sizeof(size_t));
+        switches = calloc(MAX(n, 1U), sizeof(char *));
+        h->cand = malloc(MAX(n, 1U) * POOL_GPUS_MAX * sizeof(size_t));
+        if (!order || !switches || !h->cand)
+                return -ENOMEM;
+        for (size_t j = 0; j < n; j++)
+                order[j] = j;
+        qsort_r(order, n, sizeof(size_t), compare_index_by_address, (void *) c);
 
-                        if (taken[j] || !usable(&c[j], req) || c[j].numa_node != node)
+        /* Models in the order they first come, each one's GPUs in nodes of up to POOL_GPUS_MAX. */
+        for (size_t i = 0; i < n; i++) {
+                const GpuCandidate *first = &c[order[i]];
+                bool seen = false;
+                int model, node = -1;
+                unsigned g = 0;
+
+                for (size_t l = 0; l < i && !seen; l++)
+                        seen = strcmp(c[order[l]].model ?: "", first->model ?: "") == 0;
+                if (seen)
+                        continue;
+                model = pool_model(&h->pool, first->model ?: "");
+                if (model < 0)
+                        return model;
+                if (model_matches(first->model, req->model))
+                        h->models |= UINT32_C(1) << model;
+                for (size_t l = i; l < n; l++) {
+                        const GpuCandidate *x = &c[order[l]];
+                        int sw = -1;
+
+                        if (strcmp(x->model ?: "", first->model ?: "") != 0)
                                 continue;
-                        for (size_t l = 0; l < n; l++)
-                                if (!taken[l] && usable(&c[l], req) && c[l].numa_node == node &&
-                                    (l == j || same_switch(&c[j], &c[l])))
-                                        count++;
-                        if (!c[j].switch_port)
-                                count = 1; /* on its own */
-                        if (best == SIZE_MAX || count > best_count ||
-                            (count == best_count && strcmp(c[j].address, c[best].address) < 0)) {
-                                best = j;
-                                best_count = count;
+                        if (node < 0 || g == POOL_GPUS_MAX) {
+                                size_t left = 0;
+
+                                for (size_t q = l; q < n; q++)
+                                        left += strcmp(c[order[q]].model ?: "", first->model ?: "") == 0;
+                                node = pool_add_node(&h->pool, first->model ?: "", INT64_C(1) << 40, INT64_C(1) << 40,
+                                                     model, (unsigned) MIN(left, (size_t) POOL_GPUS_MAX));
+                                if (node < 0)
+                                        return node;
+                                g = 0;
                         }
+                        if (x->switch_port) {
+                                for (size_t s = 0; s < n_switches && sw < 0; s++)
+                                        if (strcmp(switches[s], x->switch_port) == 0)
+                                                sw = (int) s;
+                                if (sw < 0) {
+                                        switches[n_switches] = (char *) x->switch_port;
+                                        sw = (int) n_switches++;
+                                }
+                        }
+                        r = pool_set_topology(&h->pool, (size_t) node, g, x->numa_node, sw);
+                        if (r < 0)
+                                return r;
+                        h->cand[(size_t) node * POOL_GPUS_MAX + g] = order[l];
+                        if (x->blocker) {
+                                PoolRequest one = { .num_gpu = 1, .gpu_milli = POOL_MILLI };
+                                PoolPlacement pl = { .node = (size_t) node, .n_gpus = 1, .gpus = { (uint8_t) g } };
+
+                                r = pool_commit(&h->pool, &one, &pl);
+                                if (r < 0)
+                                        return r;
+                        }
+                        g++;
                 }
-                if (best == SIZE_MAX)
-                        break;
-                /* The whole switch of `best`, in address order, as far as wanted. */
-                for (size_t j = 0; j < n && want > 0; j++)
-                        if (!taken[j] && usable(&c[j], req) && c[j].numa_node == node &&
-                            (j == best || same_switch(&c[best], &c[j]))) {
-                                taken[j] = true;
-                                out[have++] = j;
-                                want--;
-                        }
         }
-        return have;
+        return 0;
+}
+
+/* Free GPUs of the accepted models on the node. */
+static unsigned node_free(const HostPool *h, size_t k) {
+        const PoolNode *nd = &h->pool.nodes[k];
+        unsigned f = 0;
+
+        if (nd->model < 0 || !((h->models >> nd->model) & 1))
+                return 0;
+        for (unsigned g = 0; g < nd->n_gpus; g++)
+                f += nd->gpu[g].milli_left == POOL_MILLI;
+        return f;
 }
 
 int gpu_select(const GpuCandidate *c, size_t n, const GpuRequest *req, size_t ret[static GPU_SELECT_MAX],
                size_t *ret_n, size_t *ret_index) {
-        bool taken_buf[256] = {}, *taken = taken_buf;
-        _cleanup_free_ bool *taken_heap = NULL;
-        int nodes[256];
-        size_t n_nodes = 0, total = 0, have = 0;
+        _cleanup_(host_pool_done) HostPool h = {};
+        size_t total = 0, have = 0;
+        int r;
 
         if (!c && n > 0)
                 return -EINVAL;
@@ -132,66 +178,37 @@ int gpu_select(const GpuCandidate *c, size_t n, const GpuRequest *req, size_t re
                 return select_exact(c, n, req, ret, ret_n, ret_index);
         if (req->count == 0 || req->count > GPU_SELECT_MAX)
                 return -EINVAL;
-        if (n > ELEMENTSOF(taken_buf)) {
-                taken = taken_heap = calloc(n, sizeof(bool));
-                if (!taken)
-                        return -ENOMEM;
-        }
-
-        /* The NUMA nodes that have usable GPUs, and how many there are in all. */
-        for (size_t j = 0; j < n; j++) {
-                bool seen = false;
-
-                if (!usable(&c[j], req))
-                        continue;
-                total++;
-                for (size_t k = 0; k < n_nodes; k++)
-                        seen = seen || nodes[k] == c[j].numa_node;
-                if (!seen && n_nodes < ELEMENTSOF(nodes))
-                        nodes[n_nodes++] = c[j].numa_node;
-        }
+        r = host_pool_make(&h, c, n, req);
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < h.pool.n_nodes; k++)
+                total += node_free(&h, k);
         if (total < req->count) {
                 *ret_n = total;
                 return -ENOSPC;
         }
 
-        /* Best fit: the node with the fewest usable GPUs that still holds the whole request, the
-         * lower node id on a tie. */
-        {
-                int best = 0;
-                size_t best_free = SIZE_MAX;
-
-                for (size_t k = 0; k < n_nodes; k++) {
-                        size_t f = free_on_node(c, n, req, nodes[k]);
-
-                        if (f >= req->count && (f < best_free || (f == best_free && nodes[k] < best))) {
-                                best = nodes[k];
-                                best_free = f;
-                        }
-                }
-                if (best_free != SIZE_MAX)
-                        have = take_from_node(c, n, req, best, taken, req->count, ret, 0);
-        }
-
-        /* No node holds it all: span nodes, the fullest first. */
+        /* The pooler's choice among the nodes that hold the whole request; when none does (a
+         * request for more GPUs than one model has, with any model allowed), as many as the
+         * fullest node holds, again and again. */
         while (have < req->count) {
-                int best = 0;
-                size_t best_free = 0;
+                unsigned most = 0, want;
+                PoolRequest pr;
+                PoolPlacement pl;
 
-                for (size_t k = 0; k < n_nodes; k++) {
-                        size_t f = 0;
-
-                        for (size_t j = 0; j < n; j++)
-                                if (!taken[j] && usable(&c[j], req) && c[j].numa_node == nodes[k])
-                                        f++;
-                        if (f > best_free || (f == best_free && f > 0 && nodes[k] < best)) {
-                                best = nodes[k];
-                                best_free = f;
-                        }
-                }
-                if (best_free == 0)
-                        break; /* cannot happen: total >= count */
-                have = take_from_node(c, n, req, best, taken, req->count - have, ret, have);
+                for (size_t k = 0; k < h.pool.n_nodes; k++)
+                        most = MAX(most, node_free(&h, k));
+                want = (unsigned) MIN((size_t) most, req->count - have);
+                if (want == 0)
+                        return -ENOSPC; /* cannot happen: total >= count */
+                pr = (PoolRequest) { .num_gpu = want, .gpu_milli = POOL_MILLI, .models = h.models };
+                r = pool_place(&h.pool, POOL_POLICY_ARK, &pr, &pl);
+                if (r >= 0)
+                        r = pool_commit(&h.pool, &pr, &pl);
+                if (r < 0)
+                        return r;
+                for (unsigned g = 0; g < pl.n_gpus; g++)
+                        ret[have++] = h.cand[pl.node * POOL_GPUS_MAX + pl.gpus[g]];
         }
 
         qsort_r(ret, have, sizeof(size_t), compare_index_by_address, (void *) c);

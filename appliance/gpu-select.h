@@ -1,10 +1,13 @@
 #pragma once
 
-/* Choosing which whole GPUs a VM gets: any N free ones, N of a model, or exact devices. Pure (no
- * I/O, no allocation, deterministic), so it is tested on its own and can later be folded into the
- * pooler. Multi-GPU requests prefer GPUs on one NUMA node, and among those GPUs behind the same
- * PCIe switch; a single GPU comes from the node with the fewest free GPUs, so whole nodes stay
- * free for the multi-GPU requests that need them. Nothing here logs. */
+/* Choosing which whole GPUs a VM gets: any N free ones, N of a model, or exact devices. Counted
+ * requests are placed by the pooler (lib/pool, Ark's policy) with the host as a pool: one pool
+ * node per GPU model, each GPU with its NUMA node and PCIe switch. Multi-GPU requests get GPUs of
+ * one model, on one NUMA node where possible and behind one switch where possible, from the
+ * group with the fewest free GPUs that suffice, so larger groups stay whole for the multi-GPU
+ * requests that need them; a single GPU likewise comes from the fullest group. Only a request
+ * that no model can hold alone (any model allowed) spans models, the fullest first. Pure (no
+ * I/O, deterministic), so it is tested on its own. Nothing here logs. */
 
 #include <stddef.h>
 

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "basic/macro.h"
+#include "basic/string-util.h"
 #include "gpu-select.h"
 
 #define H100 "NVIDIA H100 SXM5 80GB"
@@ -199,6 +200,56 @@ static void test_workstation(void **state) {
         assert_int_equal(gpu_select(NULL, 0, &one, out, &n, NULL), -ENOSPC);
 }
 
+/* Any model: a pair is never split across models; the fuller model's side gives the single GPU;
+ * only a request no model holds alone spans them, all of the fuller side first. */
+static void test_models_mixed(void **state) {
+        size_t out[GPU_SELECT_MAX], n;
+        unsigned h100 = 0;
+
+        reset(paired, ELEMENTSOF(paired));
+        paired[0].blocker = "it is claimed";
+        n = pick(paired, ELEMENTSOF(paired), 1, NULL, out);
+        assert_string_equal(paired[out[0]].model, H100); /* 3 H100 left against 4 L40S */
+        claim(paired, out, n);
+        n = pick(paired, ELEMENTSOF(paired), 2, NULL, out);
+        assert_string_equal(paired[out[0]].model, paired[out[1]].model);
+        assert_string_equal(paired[out[0]].switch_port, paired[out[1]].switch_port);
+
+        reset(paired, ELEMENTSOF(paired));
+        paired[4].blocker = "it is claimed";
+        n = pick(paired, ELEMENTSOF(paired), 6, NULL, out);
+        for (size_t k = 0; k < n; k++)
+                h100 += streq(paired[out[k]].model, H100);
+        assert_int_equal(h100, 4); /* 4 H100 + 2 of the 3 L40S */
+        claim(paired, out, n);
+        n = pick(paired, ELEMENTSOF(paired), 1, NULL, out);
+        assert_string_equal(paired[out[0]].model, L40S);
+}
+
+/* More GPUs of one model than a pool node holds (16): all of them still go to one VM. */
+static void test_many_gpus(void **state) {
+        GpuCandidate big[24];
+        char addr[24][16];
+        size_t out[GPU_SELECT_MAX], n;
+
+        for (size_t k = 0; k < ELEMENTSOF(big); k++) {
+                snprintf(addr[k], sizeof(addr[k]), "0000:%02zx:00.0", k + 1);
+                big[k] = (GpuCandidate) { addr[k], H100, (int) (k / 12), NULL, NULL };
+        }
+        n = pick(big, ELEMENTSOF(big), 24, NULL, out);
+        assert_int_equal(n, 24);
+        for (size_t k = 1; k < n; k++)
+                assert_true(strcmp(big[out[k - 1]].address, big[out[k]].address) < 0);
+        n = pick(big, ELEMENTSOF(big), 12, "h100", out);
+        for (size_t k = 0; k < n; k++)
+                assert_int_equal(big[out[k]].numa_node, big[out[0]].numa_node);
+        claim(big, out, n);
+        n = pick(big, ELEMENTSOF(big), 12, NULL, out);
+        claim(big, out, n);
+        assert_int_equal(gpu_select(big, ELEMENTSOF(big), &(GpuRequest) { .count = 1 }, out, &n, NULL), -ENOSPC);
+        assert_int_equal(n, 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_two_on_one_node),
@@ -209,6 +260,8 @@ int main(void) {
                 cmocka_unit_test(test_last_gpu),
                 cmocka_unit_test(test_exact),
                 cmocka_unit_test(test_workstation),
+                cmocka_unit_test(test_models_mixed),
+                cmocka_unit_test(test_many_gpus),
         };
         return cmocka_run_group_tests_name("gpu-select", tests, NULL, NULL);
 }
