@@ -35,7 +35,7 @@ endif
 endif
 
 # ----------------------------------------------------------------------------- flags
-PKGS := libsystemd libvirt sqlite3 jansson libxml-2.0 libcrypto
+PKGS := libsystemd libvirt sqlite3 jansson libxml-2.0 libcrypto libarchive
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 PKG_LIBS += -lm

@@ -34,6 +34,7 @@ static void help(void) {
                "     --libvirt-uri URI    libvirt connection (test:///abs/host.xml for a simulated host)\n"
                "     --domain-type TYPE   auto, kvm, qemu or test\n"
                "     --sysfs-root DIR     prefix of every hardware read (a fixture tree in tests)\n"
+               "     --trust-dir DIR      trusted bundle signing keys (default " CONFIG_DEFAULT_TRUST_DIR ")\n"
                "     --log-level LEVEL    err, warning, notice, info, debug\n"
                "     --metrics-address A  serve Prometheus metrics on A (IP:PORT, port 0: any; '' = off)\n"
                "  -h --help               show this help\n"
@@ -48,6 +49,7 @@ enum {
         ARG_SYSFS_ROOT,
         ARG_LOG_LEVEL,
         ARG_METRICS_ADDRESS,
+        ARG_TRUST_DIR,
         ARG_VERSION,
 };
 
@@ -61,6 +63,7 @@ static int parse_argv(int argc, char *argv[], ArkConfig *c) {
                 { "sysfs-root", required_argument, NULL, ARG_SYSFS_ROOT },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "metrics-address", required_argument, NULL, ARG_METRICS_ADDRESS },
+                { "trust-dir", required_argument, NULL, ARG_TRUST_DIR },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
@@ -69,7 +72,7 @@ static int parse_argv(int argc, char *argv[], ArkConfig *c) {
         bool config_given = false;
         /* Overrides are applied after the file, so remember them first. */
         const char *o_bus = NULL, *o_state = NULL, *o_uri = NULL, *o_type = NULL, *o_sysfs = NULL, *o_level = NULL,
-                   *o_metrics = NULL;
+                   *o_metrics = NULL, *o_trust = NULL;
         _cleanup_free_ char *err = NULL, *warnings = NULL;
         int ch, r;
 
@@ -86,6 +89,7 @@ static int parse_argv(int argc, char *argv[], ArkConfig *c) {
                 case ARG_SYSFS_ROOT: o_sysfs = optarg; break;
                 case ARG_LOG_LEVEL: o_level = optarg; break;
                 case ARG_METRICS_ADDRESS: o_metrics = optarg; break;
+                case ARG_TRUST_DIR: o_trust = optarg; break;
                 case 'h':
                         help();
                         return 0;
@@ -134,6 +138,9 @@ static int parse_argv(int argc, char *argv[], ArkConfig *c) {
                 strbuf_append(&b, "[Hardware]\n");
                 if (o_sysfs)
                         strbuf_printf(&b, "SysfsRoot=%s\n", o_sysfs);
+                strbuf_append(&b, "[Bundles]\n");
+                if (o_trust)
+                        strbuf_printf(&b, "TrustDirectory=%s\n", o_trust);
                 text = strbuf_steal(&b);
                 if (!text)
                         return log_error_errno(-ENOMEM, "Out of memory.");

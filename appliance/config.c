@@ -18,11 +18,12 @@ int config_init(ArkConfig *c) {
                 .log_level = LOG_INFO,
         };
         c->state_dir = strdup(CONFIG_DEFAULT_STATE_DIR);
+        c->trust_dir = strdup(CONFIG_DEFAULT_TRUST_DIR);
         c->libvirt_uri = strdup(CONFIG_DEFAULT_LIBVIRT_URI);
         c->domain_type = strdup("auto");
         c->sysfs_root = strdup(CONFIG_DEFAULT_SYSFS_ROOT);
         c->metrics_address = strdup("127.0.0.1:9464");
-        if (!c->state_dir || !c->libvirt_uri || !c->domain_type || !c->sysfs_root || !c->metrics_address) {
+        if (!c->state_dir || !c->trust_dir || !c->libvirt_uri || !c->domain_type || !c->sysfs_root || !c->metrics_address) {
                 config_done(c);
                 return -ENOMEM;
         }
@@ -31,6 +32,7 @@ int config_init(ArkConfig *c) {
 
 void config_done(ArkConfig *c) {
         free(c->state_dir);
+        free(c->trust_dir);
         free(c->bus_address);
         free(c->metrics_address);
         free(c->libvirt_uri);
@@ -213,6 +215,9 @@ static int config_assign(ArkConfig *c, const char *section, const char *key, con
                         return set_address_list(&c->vfio_at_boot, v, reason);
                 if (streq(key, "ReservedAccelerators"))
                         return set_address_list(&c->reserved, v, reason);
+        } else if (streq(section, "Bundles")) {
+                if (streq(key, "TrustDirectory"))
+                        return set_string(&c->trust_dir, v, VALUE_PATH, reason);
         } else if (streq(section, "Network")) {
                 if (streq(key, "ManagementInterface")) {
                         if (!isempty(v) && !interface_name_is_valid(v)) {

@@ -20,6 +20,7 @@ typedef struct ArkConfig {
         unsigned stop_timeout_sec;
         int log_level;         /* syslog level */
         char *metrics_address; /* "127.0.0.1:9464" (port 0: any free port); NULL = no metrics endpoint */
+        char *trust_dir;       /* trusted bundle signing keys (shared/trust.h) */
 } ArkConfig;
 
 /* Whether s is "A.B.C.D:PORT" (MetricsAddress=). */

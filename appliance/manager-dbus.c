@@ -10,6 +10,7 @@
 #include "hypervisor.h"
 #include "access.h"
 #include "audit.h"
+#include "bundles.h"
 #include "meter.h"
 #include "shared/db.h"
 #include "manager.h"
@@ -778,6 +779,15 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("VerifyAuditLog", SD_BUS_NO_ARGS,
                                 SD_BUS_RESULT("b", intact, "t", rows, "t", first_bad, "s", reason),
                                 method_verify_audit_log, SD_BUS_VTABLE_UNPRIVILEGED),
+
+        SD_BUS_METHOD_WITH_ARGS("TrustKey", SD_BUS_ARGS("s", public_key_pem), SD_BUS_RESULT("s", key_id),
+                                method_trust_key, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("UntrustKey", SD_BUS_ARGS("s", key_id), SD_BUS_NO_RESULT, method_untrust_key,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RevokeKey", SD_BUS_ARGS("s", key_id), SD_BUS_NO_RESULT, method_revoke_key,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListTrustedKeys", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sbb)", keys),
+                                method_list_trusted_keys, SD_BUS_VTABLE_UNPRIVILEGED),
 
         SD_BUS_SIGNAL_WITH_ARGS("TenantNew", SD_BUS_ARGS("s", name, "o", path), 0),
         SD_BUS_SIGNAL_WITH_ARGS("TenantRemoved", SD_BUS_ARGS("s", name, "o", path), 0),

@@ -43,6 +43,12 @@ const char *arg_reason = NULL;
 uint64_t arg_from = 0, arg_to = UINT64_MAX;
 bool arg_all = false;
 char **arg_member_users = NULL, **arg_member_groups = NULL;
+const char *arg_bundle_kind = NULL, *arg_bundle_name = NULL, *arg_bundle_version = NULL, *arg_key = NULL;
+const char *arg_out_file = NULL, *arg_compress = NULL;
+const char *arg_architecture = NULL, *arg_dtype = NULL, *arg_runtime = NULL, *arg_license = NULL;
+uint64_t arg_parameters = 0, arg_min_gpu_memory = 0;
+char **arg_compatible = NULL;
+const char *arg_trust_dir = NULL;
 
 typedef struct Verb {
         const char *noun;
@@ -84,6 +90,11 @@ static const Verb verbs[] = {
         { "audit", "list", NULL, 0, 0, 0, verb_audit_list },
         { "audit", "verify", NULL, 0, 0, 0, verb_audit_verify },
         { "audit", "export", NULL, 0, 0, 0, verb_audit_export },
+        { "bundle", "keygen", "PREFIX", 1, 1, 0, verb_bundle_keygen },
+        { "bundle", "create", "DIR", 1, 1, OPT_BUNDLE_CREATE, verb_bundle_create },
+        { "bundle", "verify", "FILE.ark", 1, 1, OPT_TRUST_DIR, verb_bundle_verify },
+        { "bundle", "inspect", "FILE.ark", 1, 1, OPT_TRUST_DIR, verb_bundle_inspect },
+        { "bundle", "trust", "add FILE.pub | list | remove ID | revoke ID", 1, 2, 0, verb_bundle_trust },
         { "help", NULL, NULL, 0, 0, 0, verb_help },
 };
 
@@ -114,6 +125,19 @@ enum {
         ARG_FROM,
         ARG_TO,
         ARG_PREEMPTIBLE,
+        ARG_KIND,
+        ARG_NAME,
+        ARG_BUNDLE_VERSION,
+        ARG_KEY,
+        ARG_COMPRESS,
+        ARG_ARCHITECTURE,
+        ARG_PARAMETERS,
+        ARG_DTYPE,
+        ARG_MIN_GPU_MEMORY,
+        ARG_RUNTIME,
+        ARG_LICENSE,
+        ARG_COMPATIBLE,
+        ARG_TRUST_DIR,
 };
 
 static const struct option options[] = {
@@ -145,6 +169,18 @@ static const struct option options[] = {
         { "from", required_argument, NULL, ARG_FROM },
         { "to", required_argument, NULL, ARG_TO },
         { "preemptible", no_argument, NULL, ARG_PREEMPTIBLE },
+        { "kind", required_argument, NULL, ARG_KIND },
+        { "name", required_argument, NULL, ARG_NAME },
+        { "key", required_argument, NULL, ARG_KEY },
+        { "compress", required_argument, NULL, ARG_COMPRESS },
+        { "architecture", required_argument, NULL, ARG_ARCHITECTURE },
+        { "parameters", required_argument, NULL, ARG_PARAMETERS },
+        { "dtype", required_argument, NULL, ARG_DTYPE },
+        { "min-gpu-memory", required_argument, NULL, ARG_MIN_GPU_MEMORY },
+        { "runtime", required_argument, NULL, ARG_RUNTIME },
+        { "license", required_argument, NULL, ARG_LICENSE },
+        { "compatible", required_argument, NULL, ARG_COMPATIBLE },
+        { "trust-dir", required_argument, NULL, ARG_TRUST_DIR },
         {}
 };
 
@@ -164,6 +200,8 @@ static const struct {
         { OPT_REASON, "--reason" },           { OPT_ALL, "--all" },
         { OPT_MEMBER, "--user/--group" },     { OPT_FROM_TO, "--from/--to" },
         { OPT_PREEMPTIBLE, "--preemptible" },
+        { OPT_BUNDLE_CREATE, "--kind/--name/--version/--key/--compress/--compatible and the model options" },
+        { OPT_TRUST_DIR, "--trust-dir" },
 };
 
 /* "now", "@SECONDS" (since the epoch), "YYYY-MM-DD[ HH:MM[:SS]]" or "...T..." in UTC, or
@@ -291,6 +329,14 @@ static void help(void) {
                "  tenant quota show TENANT\n"
                "  usage report [--tenant T] [--from TIME] [--to TIME] [-o table|json|csv]\n"
                "  audit list|verify|export\n"
+               "  bundle keygen PREFIX       write PREFIX.key (private) and PREFIX.pub\n"
+               "  bundle create DIR --kind model|image|update --name N --version V\n"
+               "            --key PREFIX.key -o FILE.ark [--compress none|zstd|xz]\n"
+               "            [--architecture A --parameters N --dtype D --min-gpu-memory SIZE\n"
+               "            --runtime R --license L] [--compatible VERSION]...\n"
+               "  bundle verify FILE.ark [--trust-dir DIR]   signature and every hash\n"
+               "  bundle inspect FILE.ark [--trust-dir DIR]  the manifest and its signer\n"
+               "  bundle trust add FILE.pub | list | remove ID | revoke ID\n"
                "  vm create NAME --tenant TENANT --vcpus N --memory SIZE [--disk SIZE]\n"
                "            [--image PATH|NAME] [--kernel PATH [--initrd PATH]\n"
                "            [--cmdline TEXT]] [--gpus N] [--gpu-model MODEL]\n"
@@ -415,6 +461,8 @@ static int find_verb(char **words, const Verb **ret, char ***ret_args) {
 static int parse_argv(int argc, char *argv[], const Verb **ret_verb, char ***ret_words,
                       char ***ret_args) {
         _cleanup_strv_free_ char **words = NULL;
+        struct option opts[ELEMENTSOF(options)];
+        bool bundle_create = false;
         const char *e;
         int c, r;
 
@@ -422,9 +470,20 @@ static int parse_argv(int argc, char *argv[], const Verb **ret_verb, char ***ret
         if (!isempty(e))
                 arg_bus_address = e;
 
+        /* 'bundle create' takes --version VERSION (the bundle's) and -o FILE.ark (where to write
+         * it), as tar and packaging tools do; everywhere else they are arkctl's version and the
+         * output format. */
+        for (int i = 1; i + 1 < argc; i++)
+                if (streq(argv[i], "bundle") && streq(argv[i + 1], "create"))
+                        bundle_create = true;
+        memcpy(opts, options, sizeof(options));
+        for (struct option *o = opts; bundle_create && o->name; o++)
+                if (streq(o->name, "version"))
+                        *o = (struct option) { "version", required_argument, NULL, ARG_BUNDLE_VERSION };
+
         /* '-': return positional words in order as option 1; ':': report a missing value as ':'. */
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "-:ho:", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "-:ho:", opts, NULL)) >= 0) {
                 switch (c) {
                 case 1:
                         if (strv_extend(&words, optarg) < 0)
@@ -439,7 +498,10 @@ static int parse_argv(int argc, char *argv[], const Verb **ret_verb, char ***ret
                         *ret_verb = NULL;
                         return 0;
                 case 'o':
-                        if (streq(optarg, "table"))
+                        if (bundle_create) {
+                                arg_out_file = optarg;
+                                arg_given |= OPT_BUNDLE_CREATE;
+                        } else if (streq(optarg, "table"))
                                 arg_output = OUTPUT_TABLE;
                         else if (streq(optarg, "json"))
                                 arg_output = OUTPUT_JSON;
@@ -576,6 +638,51 @@ static int parse_argv(int argc, char *argv[], const Verb **ret_verb, char ***ret
                                 return r;
                         arg_given |= OPT_FROM_TO;
                         break;
+                case ARG_KIND:
+                case ARG_NAME:
+                case ARG_BUNDLE_VERSION:
+                case ARG_KEY:
+                case ARG_COMPRESS:
+                case ARG_ARCHITECTURE:
+                case ARG_DTYPE:
+                case ARG_RUNTIME:
+                case ARG_LICENSE: {
+                        const char **t = c == ARG_KIND ? &arg_bundle_kind : c == ARG_NAME ? &arg_bundle_name
+                                         : c == ARG_BUNDLE_VERSION ? &arg_bundle_version : c == ARG_KEY ? &arg_key
+                                         : c == ARG_COMPRESS ? &arg_compress : c == ARG_ARCHITECTURE ? &arg_architecture
+                                         : c == ARG_DTYPE ? &arg_dtype : c == ARG_RUNTIME ? &arg_runtime : &arg_license;
+
+                        if (isempty(optarg))
+                                return value_error("--%s: the value may not be empty", option_name(c));
+                        *t = optarg;
+                        arg_given |= OPT_BUNDLE_CREATE;
+                        break;
+                }
+                case ARG_PARAMETERS:
+                        r = parse_u64(optarg, &arg_parameters);
+                        if (r < 0 || arg_parameters == 0)
+                                return value_error("--parameters: '%s' is not a number of parameters (8000000000)", optarg);
+                        arg_given |= OPT_BUNDLE_CREATE;
+                        break;
+                case ARG_MIN_GPU_MEMORY:
+                        r = parse_size_arg("--min-gpu-memory", optarg, &arg_min_gpu_memory);
+                        if (r != 0)
+                                return r;
+                        arg_given |= OPT_BUNDLE_CREATE;
+                        break;
+                case ARG_COMPATIBLE:
+                        if (isempty(optarg))
+                                return value_error("--compatible: the version may not be empty");
+                        if (strv_extend(&arg_compatible, optarg) < 0)
+                                return -ENOMEM;
+                        arg_given |= OPT_BUNDLE_CREATE;
+                        break;
+                case ARG_TRUST_DIR:
+                        if (isempty(optarg))
+                                return value_error("--trust-dir: the directory may not be empty");
+                        arg_trust_dir = optarg;
+                        arg_given |= OPT_TRUST_DIR;
+                        break;
                 case ':':
                         if (optopt == 'o')
                                 return usage_error("-o/--output needs a value (table or json)");
@@ -625,5 +732,6 @@ int main(int argc, char *argv[]) {
         arg_gpu_addresses = strv_free(arg_gpu_addresses);
         arg_member_users = strv_free(arg_member_users);
         arg_member_groups = strv_free(arg_member_groups);
+        arg_compatible = strv_free(arg_compatible);
         return r < 0 ? EXIT_FAILURE : r;
 }

@@ -48,6 +48,8 @@ typedef enum VerbOption {
         OPT_MEMBER = 1 << 18,
         OPT_FROM_TO = 1 << 19,
         OPT_PREEMPTIBLE = 1 << 20,
+        OPT_BUNDLE_CREATE = 1 << 21, /* --kind, --name, --version, --key, -o FILE, --compress, model fields */
+        OPT_TRUST_DIR = 1 << 22,
 } VerbOption;
 
 extern OutputMode arg_output;
@@ -75,6 +77,12 @@ extern const char *arg_reason;
 extern uint64_t arg_from, arg_to;
 extern bool arg_all;
 extern char **arg_member_users, **arg_member_groups; /* --user, --group (repeatable) */
+/* bundle create */
+extern const char *arg_bundle_kind, *arg_bundle_name, *arg_bundle_version, *arg_key, *arg_out_file, *arg_compress;
+extern const char *arg_architecture, *arg_dtype, *arg_runtime, *arg_license;
+extern uint64_t arg_parameters, arg_min_gpu_memory;
+extern char **arg_compatible; /* --compatible, repeatable */
+extern const char *arg_trust_dir;
 
 /* Prints "arkctl: <sentence>" to stderr and returns EXIT_USAGE. */
 int usage_error(const char *format, ...) _printf_(1, 2);
@@ -142,3 +150,8 @@ int verb_vm_show(char **args);
 int verb_vm_start(char **args);
 int verb_vm_stop(char **args);
 int verb_vm_delete(char **args);
+int verb_bundle_keygen(char **args);
+int verb_bundle_create(char **args);
+int verb_bundle_verify(char **args);
+int verb_bundle_inspect(char **args);
+int verb_bundle_trust(char **args);

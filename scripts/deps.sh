@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
     # build
     build-essential pkg-config python3 python3-kconfiglib
-    libsystemd-dev libvirt-dev libsqlite3-dev libjansson-dev libxml2-dev libcmocka-dev libssl-dev
+    libsystemd-dev libvirt-dev libsqlite3-dev libjansson-dev libxml2-dev libcmocka-dev libssl-dev libarchive-dev
     # run: bus, hypervisor (test driver ships in libvirt0; libvirtd + QEMU for real VMs), disks
     dbus dbus-daemon libvirt-clients libvirt-daemon libvirt-daemon-system qemu-system-x86 qemu-utils
     # UEFI firmware of GPU VMs (FirmwareCode=): x86_64 and arm64 hosts
