@@ -106,6 +106,17 @@ static int archive_fail(Reader *rd, const char *after, char **ret_error) {
         return set_error(ret_error, r, "%s: %s.", rd->name, archive_why(rd));
 }
 
+/* The archive cannot be opened or its first header read: truncated (the file ended while
+ * libarchive still wanted more), or not a bundle at all. */
+static int open_fail(Reader *rd, char **ret_error) {
+        const char *e = archive_error_string(rd->a);
+
+        if (rd->bomb || rd->io_error || (rd->eof && e && !startswith(e, "Unrecognized")))
+                return archive_fail(rd, NULL, ret_error);
+        return set_error(ret_error, -EINVAL, "%s is not a bundle: %s (a bundle is a tar archive, plain or compressed "
+                         "with zstd or xz).", rd->name, e ?: "unreadable");
+}
+
 /* A whole small member into a buffer of up to max bytes. */
 static int read_member(Reader *rd, struct archive_entry *e, const char *what, size_t max, char **ret, size_t *ret_n,
                        char **ret_error) {
@@ -366,11 +377,8 @@ static int read_archive(Reader *rd, const BundleReadOptions *o, BundleResult *re
         if (r == ARCHIVE_EOF)
                 return set_error(ret_error, -EINVAL, "%s: the archive is empty.", rd->name);
         if (r != ARCHIVE_OK)
-                return rd->bomb || rd->eof || rd->io_error
-                        ? archive_fail(rd, NULL, ret_error)
-                        : set_error(ret_error, -EINVAL, "%s is not a bundle: %s (a bundle is a tar archive, plain or "
-                                    "compressed with zstd or xz).", rd->name, archive_error_string(rd->a) ?: "unreadable");
-        if (!streq_ptr(archive_entry_pathname(e), "manifest.json"))
+                return open_fail(rd, ret_error);
+        if (!archive_entry_pathname(e) || !streq(archive_entry_pathname(e), "manifest.json"))
                 return set_error(ret_error, -EINVAL, "%s: the first entry is '%.200s', not manifest.json.", rd->name,
                                  strna(archive_entry_pathname(e)));
         r = read_member(rd, e, "manifest.json", MANIFEST_MAX_BYTES, &manifest, &n_manifest, ret_error);
@@ -385,7 +393,7 @@ static int read_archive(Reader *rd, const BundleReadOptions *o, BundleResult *re
                 return set_error(ret_error, -EINVAL, "%s: the entry 'manifest.sig' is missing.", rd->name);
         if (r != ARCHIVE_OK)
                 return archive_fail(rd, "manifest.json", ret_error);
-        if (!streq_ptr(archive_entry_pathname(e), "manifest.sig"))
+        if (!archive_entry_pathname(e) || !streq(archive_entry_pathname(e), "manifest.sig"))
                 return set_error(ret_error, -EINVAL, "%s: the second entry is '%.200s', not manifest.sig.", rd->name,
                                  strna(archive_entry_pathname(e)));
         r = read_member(rd, e, "manifest.sig", ED25519_SIG_BYTES, &sig, &n_sig, ret_error);
@@ -520,10 +528,7 @@ int bundle_read(int fd, const char *name, const BundleReadOptions *o, BundleResu
         if (archive_read_support_format_tar(rd.a) != ARCHIVE_OK || archive_read_support_filter_zstd(rd.a) != ARCHIVE_OK ||
             archive_read_support_filter_xz(rd.a) != ARCHIVE_OK ||
             archive_read_open(rd.a, &rd, NULL, reader_read, NULL) != ARCHIVE_OK) {
-                r = rd.io_error ? set_error(ret_error, -EIO, "%s: %s.", name, archive_why(&rd))
-                                : set_error(ret_error, -EINVAL, "%s is not a bundle: %s (a bundle is a tar archive, "
-                                            "plain or compressed with zstd or xz).", name,
-                                            archive_error_string(rd.a) ?: "unreadable");
+                r = open_fail(&rd, ret_error);
                 goto out;
         }
         r = read_archive(&rd, o, &res, ret_error);
