@@ -13,6 +13,7 @@
 #include "basic/log.h"
 #include "basic/string-util.h"
 #include "config.h"
+#include "bundles.h"
 #include "manager.h"
 #include "reclaim.h"
 
@@ -22,6 +23,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         log_info("Received %s, shutting down.", strsignal((int) si->ssi_signo));
         (void) sd_notify(0, "STOPPING=1\nSTATUS=Shutting down...");
         reclaim_abort_all(m);
+        bundles_abort_all(m);
         return sd_event_exit(m->event, 0);
 }
 

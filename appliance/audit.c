@@ -12,6 +12,7 @@
 #include "access.h"
 #include "inventory.h"
 #include "audit.h"
+#include "bundles.h"
 #include "basic/log.h"
 #include "basic/macro.h"
 #include "basic/string-util.h"
@@ -247,6 +248,8 @@ static Manager *manager_of(const char *interface, void *userdata) {
                 return ((Instance *) userdata)->manager;
         if (streq(interface, ARK_BUS_IFACE_ACCELERATOR))
                 return ((Accelerator *) userdata)->manager;
+        if (streq(interface, ARK_BUS_IFACE_BUNDLE))
+                return ((Bundle *) userdata)->manager;
         return NULL;
 }
 

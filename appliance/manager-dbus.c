@@ -712,7 +712,7 @@ static int method_get_usage_report(sd_bus_message *msg, void *userdata, sd_bus_e
         return sd_bus_send(NULL, reply, NULL);
 }
 
-static sd_bus_vtable *vt_manager, *vt_tenant, *vt_instance, *vt_accelerator;
+static sd_bus_vtable *vt_manager, *vt_tenant, *vt_instance, *vt_accelerator, *vt_bundle;
 
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
@@ -788,12 +788,21 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListTrustedKeys", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sbb)", keys),
                                 method_list_trusted_keys, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ImportBundle", SD_BUS_ARGS("h", bundle, "s", name, "s", tenant),
+                                SD_BUS_RESULT("o", path), method_import_bundle, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CancelImport", SD_BUS_ARGS("u", id), SD_BUS_NO_RESULT, method_cancel_import,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListBundles", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sssso)", bundles),
+                                method_list_bundles, SD_BUS_VTABLE_UNPRIVILEGED),
 
         SD_BUS_SIGNAL_WITH_ARGS("TenantNew", SD_BUS_ARGS("s", name, "o", path), 0),
         SD_BUS_SIGNAL_WITH_ARGS("TenantRemoved", SD_BUS_ARGS("s", name, "o", path), 0),
         SD_BUS_SIGNAL_WITH_ARGS("InstanceNew", SD_BUS_ARGS("s", name, "o", path), 0),
         SD_BUS_SIGNAL_WITH_ARGS("InstanceRemoved", SD_BUS_ARGS("s", name, "o", path), 0),
         SD_BUS_SIGNAL_WITH_ARGS("InstanceStateChanged", SD_BUS_ARGS("s", name, "o", path, "s", state, "s", reason), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("ImportProgress", SD_BUS_ARGS("u", id, "s", sender, "s", name, "t", done, "t", total), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("BundleNew", SD_BUS_ARGS("s", name, "o", path), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("BundleRemoved", SD_BUS_ARGS("s", name, "o", path), 0),
         SD_BUS_VTABLE_END,
 };
 
@@ -832,6 +841,8 @@ int manager_bus_setup(Manager *m) {
                 r = audit_wrap_vtable(instance_vtable, ARK_BUS_IFACE_INSTANCE, &vt_instance);
         if (r >= 0)
                 r = audit_wrap_vtable(accelerator_vtable, ARK_BUS_IFACE_ACCELERATOR, &vt_accelerator);
+        if (r >= 0)
+                r = audit_wrap_vtable(bundle_vtable, ARK_BUS_IFACE_BUNDLE, &vt_bundle);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the audit log's D-Bus hooks: %m");
         r = sd_bus_add_object_vtable(m->bus, NULL, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, vt_manager, m);
@@ -851,6 +862,11 @@ int manager_bus_setup(Manager *m) {
         if (r >= 0)
                 r = sd_bus_add_node_enumerator(m->bus, NULL, ARK_BUS_PREFIX_ACCELERATOR, accelerator_node_enumerator,
                                                m);
+        if (r >= 0)
+                r = sd_bus_add_fallback_vtable(m->bus, NULL, ARK_BUS_PREFIX_BUNDLE, ARK_BUS_IFACE_BUNDLE, vt_bundle,
+                                               bundle_object_find, m);
+        if (r >= 0)
+                r = sd_bus_add_node_enumerator(m->bus, NULL, ARK_BUS_PREFIX_BUNDLE, bundle_node_enumerator, m);
         if (r >= 0)
                 r = sd_bus_add_object_manager(m->bus, NULL, ARK_BUS_PATH);
         if (r < 0)

@@ -16,6 +16,7 @@
 #include "basic/string-util.h"
 #include "basic/time-util.h"
 #include "hypervisor.h"
+#include "bundles.h"
 #include "manager.h"
 #include "reclaim.h"
 #include "meter.h"
@@ -42,6 +43,7 @@ static int config_copy(ArkConfig *dst, const ArkConfig *src) {
             free_and_strdup(&dst->firmware_vars, src->firmware_vars) < 0 ||
             free_and_strdup(&dst->management_interface, src->management_interface) < 0 ||
             free_and_strdup(&dst->metrics_address, src->metrics_address) < 0 ||
+            free_and_strdup(&dst->trust_dir, src->trust_dir) < 0 ||
             strv_copy(&dst->vfio_at_boot, src->vfio_at_boot) < 0 || strv_copy(&dst->reserved, src->reserved) < 0) {
                 config_done(dst);
                 return -ENOMEM;
@@ -130,6 +132,8 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         reclaim_abort_all(m);
+        bundles_abort_all(m);
+        bundles_free_all(m);
         m->call_pending = mfree(m->call_pending);
         hypervisor_stop(m);
         metrics_free(m);
@@ -478,6 +482,9 @@ int manager_startup(Manager *m) {
                 r = meter_recover(m);
         if (r < 0)
                 return log_error_errno(r, "Failed to load the store: %m (%s)", db_errmsg(m->db));
+        r = bundles_startup(m);
+        if (r < 0)
+                return r;
         log_info("Loaded %u tenant%s and %u instance%s from the store.", manager_count_tenants(m),
                  manager_count_tenants(m) == 1 ? "" : "s", manager_count_instances(m),
                  manager_count_instances(m) == 1 ? "" : "s");

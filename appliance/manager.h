@@ -60,6 +60,9 @@ struct Manager {
         struct Reclaim *reclaim_current; /* the one being answered now */
         sd_event_source *reclaim_defer;
         char *call_pending;             /* set by a handler whose call is answered later (audit.h) */
+        struct Bundle *bundles;         /* what signed bundles installed (bundles.h) */
+        struct Import *imports;         /* imports in progress */
+        uint32_t last_import_id;
 };
 
 int manager_new(const ArkConfig *config, Manager **ret);

@@ -132,6 +132,26 @@ static const DbMigration migrations[] = {
                 "CHECK (preempted_gpus >= 0);"
                 "ALTER TABLE instances ADD COLUMN preempted_model TEXT;",
         },
+        {
+                "bundles",
+                /* What signed bundles installed: one row per (kind, tenant, name, version); tenant_id
+                 * NULL = shared with every tenant. The directory holds the verified payload. */
+                "CREATE TABLE bundles ("
+                "  id INTEGER PRIMARY KEY,"
+                "  kind TEXT NOT NULL CHECK (kind IN ('model', 'image', 'update')),"
+                "  tenant_id INTEGER REFERENCES tenants(id) ON DELETE RESTRICT,"
+                "  name TEXT NOT NULL,"
+                "  version TEXT NOT NULL,"
+                "  key_id TEXT NOT NULL,"
+                "  sha256 TEXT NOT NULL,"
+                "  size_bytes INTEGER NOT NULL CHECK (size_bytes >= 0),"
+                "  files INTEGER NOT NULL CHECK (files > 0),"
+                "  directory TEXT NOT NULL UNIQUE,"
+                "  manifest TEXT NOT NULL,"
+                "  imported_usec INTEGER NOT NULL,"
+                "  imported_uid INTEGER NOT NULL);"
+                "CREATE UNIQUE INDEX bundles_name ON bundles (kind, IFNULL(tenant_id, 0), name, version);",
+        },
 };
 
 int store_schema_latest(void) {
@@ -600,6 +620,88 @@ int store_quota_foreach(sqlite3 *db, StoreQuotaFunc cb, void *userdata) {
                         return -EBADMSG;
                 snprintf(q.model, sizeof(q.model), "%s", (const char *) sqlite3_column_text(st, 2));
                 r = cb((const char *) sqlite3_column_text(st, 0), &q, userdata);
+                if (r < 0)
+                        return r;
+        }
+        return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
+int store_bundle_insert(sqlite3 *db, StoreBundle *b) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = db_prepare(db,
+                       "INSERT INTO bundles (kind, tenant_id, name, version, key_id, sha256, size_bytes, files,"
+                       " directory, manifest, imported_usec, imported_uid)"
+                       " SELECT ?1, (SELECT id FROM tenants WHERE name = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12"
+                       " WHERE ?2 IS NULL OR EXISTS (SELECT 1 FROM tenants WHERE name = ?2)",
+                       &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, b->kind, -1, SQLITE_TRANSIENT);
+        bind_text_or_null(st, 2, b->tenant);
+        sqlite3_bind_text(st, 3, b->name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 4, b->version, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, b->key_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 6, b->sha256, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 7, (sqlite3_int64) b->size_bytes);
+        sqlite3_bind_int64(st, 8, b->files);
+        sqlite3_bind_text(st, 9, b->directory, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 10, b->manifest, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 11, (sqlite3_int64) b->imported_usec);
+        sqlite3_bind_int64(st, 12, b->imported_uid);
+        r = step_done(st);
+        if (r < 0)
+                return r;
+        if (sqlite3_changes(db) == 0)
+                return -ENOENT; /* no such tenant */
+        b->id = sqlite3_last_insert_rowid(db);
+        return 0;
+}
+
+int store_bundle_delete(sqlite3 *db, int64_t id) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = db_prepare(db, "DELETE FROM bundles WHERE id = ?", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, id);
+        r = step_done(st);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(db) > 0 ? 0 : -ENOENT;
+}
+
+int store_bundle_foreach(sqlite3 *db, StoreBundleFunc cb, void *userdata) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r, rc;
+
+        r = db_prepare(db,
+                       "SELECT b.id, b.kind, t.name, b.name, b.version, b.key_id, b.sha256, b.size_bytes, b.files,"
+                       " b.directory, b.manifest, b.imported_usec, b.imported_uid"
+                       " FROM bundles b LEFT JOIN tenants t ON t.id = b.tenant_id ORDER BY b.id",
+                       &st);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                StoreBundle b = {
+                        .id = sqlite3_column_int64(st, 0),
+                        .kind = (const char *) sqlite3_column_text(st, 1),
+                        .tenant = (const char *) sqlite3_column_text(st, 2),
+                        .name = (const char *) sqlite3_column_text(st, 3),
+                        .version = (const char *) sqlite3_column_text(st, 4),
+                        .key_id = (const char *) sqlite3_column_text(st, 5),
+                        .sha256 = (const char *) sqlite3_column_text(st, 6),
+                        .size_bytes = (uint64_t) sqlite3_column_int64(st, 7),
+                        .files = (unsigned) sqlite3_column_int64(st, 8),
+                        .directory = (const char *) sqlite3_column_text(st, 9),
+                        .manifest = (const char *) sqlite3_column_text(st, 10),
+                        .imported_usec = (uint64_t) sqlite3_column_int64(st, 11),
+                        .imported_uid = (uint32_t) sqlite3_column_int64(st, 12),
+                };
+
+                r = cb(&b, userdata);
                 if (r < 0)
                         return r;
         }

@@ -73,3 +73,18 @@ int store_member_foreach(sqlite3 *db, StoreMemberFunc cb, void *userdata);
 int store_quota_set(sqlite3 *db, int64_t tenant_id, const Quota *q);
 typedef int (*StoreQuotaFunc)(const char *tenant, const Quota *q, void *userdata);
 int store_quota_foreach(sqlite3 *db, StoreQuotaFunc cb, void *userdata);
+
+/* Bundles: what signed bundles installed (bundles.h). tenant NULL = shared. Insert sets b->id;
+ * -EEXIST when that kind, tenant, name and version (or the directory) is taken, -ENOENT when the
+ * tenant does not exist. Delete: -ENOENT when there is no such row. */
+typedef struct StoreBundle {
+        int64_t id;
+        const char *kind, *tenant, *name, *version, *key_id, *sha256, *directory, *manifest;
+        uint64_t size_bytes, imported_usec;
+        uint32_t imported_uid;
+        unsigned files;
+} StoreBundle;
+int store_bundle_insert(sqlite3 *db, StoreBundle *b);
+int store_bundle_delete(sqlite3 *db, int64_t id);
+typedef int (*StoreBundleFunc)(const StoreBundle *b, void *userdata);
+int store_bundle_foreach(sqlite3 *db, StoreBundleFunc cb, void *userdata);

@@ -20,6 +20,7 @@
 #include "shared/bus-util.h"
 #include "shared/db.h"
 #include "store.h"
+#include "bundles.h"
 #include "tenant.h"
 
 #define TENANT_DESCRIPTION_MAX 256
@@ -147,6 +148,12 @@ int tenant_delete(Tenant *t, sd_bus_error *error) {
                 return sd_bus_error_setf(error, ARK_ERROR_IN_USE,
                                          "Tenant '%s' still owns %u instance%s; delete %s first.", t->name, n,
                                          n == 1 ? "" : "s", n == 1 ? "it" : "them");
+        n = bundle_count_for_tenant(m, t->name);
+        if (n > 0)
+                return sd_bus_error_setf(error, ARK_ERROR_IN_USE,
+                                         "Tenant '%s' still owns %u model%s or other bundles; delete %s first "
+                                         "('arkctl model list --tenant %s').", t->name, n, n == 1 ? "" : "s",
+                                         n == 1 ? "it" : "them", t->name);
 
         r = db_transaction_begin(m->db, &tx);
         if (r >= 0)

@@ -49,6 +49,7 @@ const char *arg_architecture = NULL, *arg_dtype = NULL, *arg_runtime = NULL, *ar
 uint64_t arg_parameters = 0, arg_min_gpu_memory = 0;
 char **arg_compatible = NULL;
 const char *arg_trust_dir = NULL;
+const char *arg_model_version = NULL;
 
 typedef struct Verb {
         const char *noun;
@@ -95,6 +96,10 @@ static const Verb verbs[] = {
         { "bundle", "verify", "FILE.ark", 1, 1, OPT_TRUST_DIR, verb_bundle_verify },
         { "bundle", "inspect", "FILE.ark", 1, 1, OPT_TRUST_DIR, verb_bundle_inspect },
         { "bundle", "trust", "add FILE.pub | list | remove ID | revoke ID", 1, 2, 0, verb_bundle_trust },
+        { "bundle", "import", "FILE.ark", 1, 1, OPT_TENANT, verb_bundle_import },
+        { "model", "list", NULL, 0, 0, OPT_TENANT, verb_model_list },
+        { "model", "show", "NAME", 1, 1, OPT_TENANT | OPT_MODEL_VERSION, verb_model_show },
+        { "model", "delete", "NAME", 1, 1, OPT_TENANT | OPT_MODEL_VERSION, verb_model_delete },
         { "help", NULL, NULL, 0, 0, 0, verb_help },
 };
 
@@ -202,6 +207,7 @@ static const struct {
         { OPT_PREEMPTIBLE, "--preemptible" },
         { OPT_BUNDLE_CREATE, "--kind/--name/--version/--key/--compress/--compatible and the model options" },
         { OPT_TRUST_DIR, "--trust-dir" },
+        { OPT_MODEL_VERSION, "--version VERSION" },
 };
 
 /* "now", "@SECONDS" (since the epoch), "YYYY-MM-DD[ HH:MM[:SS]]" or "...T..." in UTC, or
@@ -337,6 +343,9 @@ static void help(void) {
                "  bundle verify FILE.ark [--trust-dir DIR]   signature and every hash\n"
                "  bundle inspect FILE.ark [--trust-dir DIR]  the manifest and its signer\n"
                "  bundle trust add FILE.pub | list | remove ID | revoke ID\n"
+               "  bundle import FILE.ark [--tenant T]        verify and install it\n"
+               "  model list [--tenant T]\n"
+               "  model show|delete NAME [--version V] [--tenant T]\n"
                "  vm create NAME --tenant TENANT --vcpus N --memory SIZE [--disk SIZE]\n"
                "            [--image PATH|NAME] [--kernel PATH [--initrd PATH]\n"
                "            [--cmdline TEXT]] [--gpus N] [--gpu-model MODEL]\n"
@@ -462,7 +471,7 @@ static int parse_argv(int argc, char *argv[], const Verb **ret_verb, char ***ret
                       char ***ret_args) {
         _cleanup_strv_free_ char **words = NULL;
         struct option opts[ELEMENTSOF(options)];
-        bool bundle_create = false;
+        bool bundle_create = false, model_version = false;
         const char *e;
         int c, r;
 
@@ -473,11 +482,14 @@ static int parse_argv(int argc, char *argv[], const Verb **ret_verb, char ***ret
         /* 'bundle create' takes --version VERSION (the bundle's) and -o FILE.ark (where to write
          * it), as tar and packaging tools do; everywhere else they are arkctl's version and the
          * output format. */
-        for (int i = 1; i + 1 < argc; i++)
+        for (int i = 1; i + 1 < argc; i++) {
                 if (streq(argv[i], "bundle") && streq(argv[i + 1], "create"))
                         bundle_create = true;
+                if (streq(argv[i], "model") && (streq(argv[i + 1], "show") || streq(argv[i + 1], "delete")))
+                        model_version = true;
+        }
         memcpy(opts, options, sizeof(options));
-        for (struct option *o = opts; bundle_create && o->name; o++)
+        for (struct option *o = opts; (bundle_create || model_version) && o->name; o++)
                 if (streq(o->name, "version"))
                         *o = (struct option) { "version", required_argument, NULL, ARG_BUNDLE_VERSION };
 
@@ -638,9 +650,17 @@ static int parse_argv(int argc, char *argv[], const Verb **ret_verb, char ***ret
                                 return r;
                         arg_given |= OPT_FROM_TO;
                         break;
+                case ARG_BUNDLE_VERSION:
+                        if (model_version) {
+                                if (isempty(optarg))
+                                        return value_error("--version: the value may not be empty");
+                                arg_model_version = optarg;
+                                arg_given |= OPT_MODEL_VERSION;
+                                break;
+                        }
+                        _fallthrough_;
                 case ARG_KIND:
                 case ARG_NAME:
-                case ARG_BUNDLE_VERSION:
                 case ARG_KEY:
                 case ARG_COMPRESS:
                 case ARG_ARCHITECTURE:

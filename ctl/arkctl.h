@@ -50,6 +50,7 @@ typedef enum VerbOption {
         OPT_PREEMPTIBLE = 1 << 20,
         OPT_BUNDLE_CREATE = 1 << 21, /* --kind, --name, --version, --key, -o FILE, --compress, model fields */
         OPT_TRUST_DIR = 1 << 22,
+        OPT_MODEL_VERSION = 1 << 23,
 } VerbOption;
 
 extern OutputMode arg_output;
@@ -83,6 +84,7 @@ extern const char *arg_architecture, *arg_dtype, *arg_runtime, *arg_license;
 extern uint64_t arg_parameters, arg_min_gpu_memory;
 extern char **arg_compatible; /* --compatible, repeatable */
 extern const char *arg_trust_dir;
+extern const char *arg_model_version; /* model show/delete --version */
 
 /* Prints "arkctl: <sentence>" to stderr and returns EXIT_USAGE. */
 int usage_error(const char *format, ...) _printf_(1, 2);
@@ -155,3 +157,7 @@ int verb_bundle_create(char **args);
 int verb_bundle_verify(char **args);
 int verb_bundle_inspect(char **args);
 int verb_bundle_trust(char **args);
+int verb_bundle_import(char **args);
+int verb_model_list(char **args);
+int verb_model_show(char **args);
+int verb_model_delete(char **args);

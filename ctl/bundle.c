@@ -4,12 +4,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "arkctl.h"
+#include "bus-props.h"
 #include "output.h"
 #include "progress.h"
 #include "basic/fileio.h"
@@ -385,4 +387,149 @@ int verb_bundle_trust(char **args) {
                 }
                 return ctl_print_table(t);
         }
+}
+
+/* ------------------------------------------------------------------------------ import */
+
+typedef struct ImportWait {
+        const char *unique;     /* our unique bus name: only our import's progress is ours */
+        uint32_t id;            /* its id, once arkd said */
+        bool answered;
+        sd_bus_message *reply;
+        sd_bus_error error;
+        ProgressBar pb;
+} ImportWait;
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig) {
+        interrupted = 1;
+}
+
+static int on_progress(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        ImportWait *w = userdata;
+        const char *sender, *name;
+        uint64_t done, total;
+        uint32_t id;
+
+        if (sd_bus_message_read(m, "usstt", &id, &sender, &name, &done, &total) < 0 || !streq(sender, w->unique))
+                return 0;
+        w->id = id;
+        if (total > 0)
+                progress_bar_update(&w->pb, done, total);
+        return 0;
+}
+
+static int on_import_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        ImportWait *w = userdata;
+
+        w->answered = true;
+        if (sd_bus_message_is_method_error(m, NULL))
+                (void) sd_bus_error_copy(&w->error, sd_bus_message_get_error(m));
+        else
+                w->reply = sd_bus_message_ref(m);
+        return 0;
+}
+
+static const FieldMap bundle_fields[] = {
+        { "Kind", "kind" },
+        { "Name", "name" },
+        { "Version", "version" },
+        { "Tenant", "tenant" },
+        { "KeyId", "key_id" },
+        { "SHA256", "sha256" },
+        { "SizeBytes", "size_bytes" },
+        { "Files", "files" },
+        { "Created", "created" },
+        { "ImportedAt", "imported_usec" },
+        { "ImportedBy", "imported_uid" },
+        { "Directory", "directory" },
+        { "Architecture", "architecture" },
+        { "Parameters", "parameters" },
+        { "Dtype", "dtype" },
+        { "MinGPUMemoryBytes", "min_gpu_memory_bytes" },
+        { "Runtime", "runtime" },
+        { "License", "license" },
+        {},
+};
+
+int verb_bundle_import(char **args) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *match = NULL, *slot = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_(json_decrefp) json_t *props = NULL;
+        ImportWait w = { .error = SD_BUS_ERROR_NULL };
+        const char *base = strrchr(args[0], '/') ? strrchr(args[0], '/') + 1 : args[0], *path;
+        struct sigaction sa = { .sa_handler = on_sigint }, old_int, old_term;
+        bool cancel_sent = false;
+        int r;
+
+        fd = open_bundle(args[0]);
+        if (fd < 0)
+                return fd;
+        r = ctl_bus_open(&bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_get_unique_name(bus, &w.unique);
+        if (r >= 0)
+                r = sd_bus_match_signal(bus, &match, "org.ark.Ark1", "/org/ark/Ark1", "org.ark.Ark1.Manager",
+                                        "ImportProgress", on_progress, &w);
+        if (r >= 0)
+                r = ctl_new_call(bus, "/org/ark/Ark1", "org.ark.Ark1.Manager", "ImportBundle", &call);
+        if (r >= 0)
+                r = sd_bus_message_append(call, "hss", fd, base, strempty(arg_tenant));
+        if (r >= 0)
+                r = sd_bus_call_async(bus, &slot, call, on_import_reply, &w, 24ULL * 3600 * 1000000);
+        if (r < 0)
+                return ctl_log_call_error(r, NULL, "ImportBundle");
+        progress_bar_init(&w.pb, "Importing");
+        sigemptyset(&sa.sa_mask);
+        (void) sigaction(SIGINT, &sa, &old_int);
+        (void) sigaction(SIGTERM, &sa, &old_term);
+        while (!w.answered) {
+                if (interrupted && !cancel_sent && w.id > 0) {
+                        _cleanup_(sd_bus_message_unrefp) sd_bus_message *c = NULL;
+
+                        if (ctl_new_call(bus, "/org/ark/Ark1", "org.ark.Ark1.Manager", "CancelImport", &c) >= 0 &&
+                            sd_bus_message_append(c, "u", w.id) >= 0)
+                                (void) sd_bus_send(bus, c, NULL);
+                        cancel_sent = true;
+                }
+                r = sd_bus_process(bus, NULL);
+                if (r < 0)
+                        break;
+                if (r == 0)
+                        (void) sd_bus_wait(bus, 200000);
+        }
+        (void) sigaction(SIGINT, &old_int, NULL);
+        (void) sigaction(SIGTERM, &old_term, NULL);
+        progress_bar_end(&w.pb);
+        if (r < 0 || sd_bus_error_is_set(&w.error)) {
+                r = ctl_log_call_error(r < 0 ? r : -EIO, &w.error, "ImportBundle");
+                sd_bus_error_free(&w.error);
+                return r;
+        }
+        r = sd_bus_message_read(w.reply, "o", &path);
+        if (r >= 0)
+                r = ctl_get_all(bus, path, "org.ark.Ark1.Bundle", &props);
+        sd_bus_message_unref(w.reply);
+        if (r < 0)
+                return r;
+        if (arg_output == OUTPUT_JSON) {
+                _cleanup_(json_decrefp) json_t *j = props_to_json(props, bundle_fields);
+
+                return ctl_print_json(j);
+        }
+        {
+                char size[OUTPUT_FORMAT_MAX];
+
+                printf("Imported %s %s %s%s%s: %" PRIu64 " files, %s, signed by key %s.\nBundle SHA-256: %s\n",
+                       props_string(props, "Kind"), props_string(props, "Name"), props_string(props, "Version"),
+                       isempty(props_string(props, "Tenant")) ? " (shared)" : " for tenant ",
+                       props_string(props, "Tenant"), props_u64(props, "Files"),
+                       format_bytes(size, sizeof(size), props_u64(props, "SizeBytes")), props_string(props, "KeyId"),
+                       props_string(props, "SHA256"));
+        }
+        return 0;
 }

@@ -26,6 +26,8 @@
 #define ARK_ERROR_QUOTA_EXCEEDED "org.ark.Ark1.Error.QuotaExceeded"
 #define ARK_ERROR_NO_CAPACITY "org.ark.Ark1.Error.NoCapacity"
 #define ARK_ERROR_NOT_READY "org.ark.Ark1.Error.NotReady"
+#define ARK_ERROR_VERIFICATION_FAILED "org.ark.Ark1.Error.VerificationFailed"
+#define ARK_ERROR_CANCELLED "org.ark.Ark1.Error.Cancelled"
 
 /* Registers the name <-> errno map of the errors above with sd-bus (idempotent). Returns 0 or a
  * negative errno. */
