@@ -247,6 +247,21 @@ static int load_one(const StoreBundle *s, void *userdata) {
         return 0;
 }
 
+/* Removes the name and tenant directories above a bundle's directory that are empty now. */
+static void remove_empty_parents(const char *dir) {
+        _cleanup_free_ char *p = strdup(dir);
+
+        for (int k = 0; p && k < 2; k++) {
+                char *slash = strrchr(p, '/');
+
+                if (!slash)
+                        break;
+                *slash = 0;
+                if (rmdir(p) < 0)
+                        break;
+        }
+}
+
 /* Removes whatever under <state>/bundles/<kind>/<tenant>/<name>/<version> the store does not know. */
 static void remove_unrecorded(Manager *m) {
         static const char *const kinds[] = { "model", "image", "update" };
@@ -287,6 +302,8 @@ static void remove_unrecorded(Manager *m) {
                                                 log_warning("Removing %s: no bundle in the store installed it (an import "
                                                             "cut short by a crash).", vdir);
                                                 (void) rm_rf(vdir);
+                                                (void) rmdir(ndir);
+                                                (void) rmdir(tdir);
                                         }
                                 }
                         }
@@ -407,6 +424,11 @@ static void import_fail(Import *im, const char *name, const char *fmt, ...) {
         if (vasprintf(&msg, fmt, ap) < 0)
                 msg = NULL;
         va_end(ap);
+        /* Gone before the caller hears of it. */
+        im->staging_fd = safe_close(im->staging_fd);
+        if (im->staging)
+                (void) rm_rf(im->staging);
+        im->staging = mfree(im->staging);
         log_warning("Import of %s refused: %s", im->name, strna(msg));
         (void) sd_bus_error_set(&e, name, msg ?: "The import failed.");
         (void) sd_bus_reply_method_error(im->call, &e);
@@ -707,6 +729,7 @@ static int method_delete(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                                          b->version, db_errmsg(m->db));
         }
         (void) rm_rf(trash);
+        remove_empty_parents(b->directory);
         log_info("Deleted %s %s %s%s%s.", b->kind, b->name, b->version, b->tenant ? " of tenant " : " (shared)",
                  strempty(b->tenant));
         free(m->call_pending);

@@ -131,6 +131,11 @@ int harness_setup(Harness *h, const char *host) {
         if (!file_exists(sock))
                 return -ETIMEDOUT;
         setenv("ARK_BUS_ADDRESS", h->bus_address, 1);
+        /* arkd's trusted keys; arkctl's offline verify reads the same directory. */
+        h->trust_dir = strprintf("%s/trust.d", h->tmp);
+        if (!h->trust_dir)
+                return -ENOMEM;
+        setenv("ARK_TRUST_DIR", h->trust_dir, 1);
         return 0;
 }
 
@@ -210,6 +215,8 @@ int harness_start_arkd(Harness *h, ...) {
         /* Any free port: test programs run side by side. */
         argv[n++] = (char *) "--metrics-address";
         argv[n++] = (char *) "127.0.0.1:0";
+        argv[n++] = (char *) "--trust-dir";
+        argv[n++] = h->trust_dir;
         if (h->domain_type) {
                 argv[n++] = (char *) "--domain-type";
                 argv[n++] = h->domain_type;
@@ -291,6 +298,7 @@ void harness_teardown(Harness *h) {
         free(h->sysfs_root);
         free(h->domain_type);
         free(h->arkd_log);
+        free(h->trust_dir);
         *h = (Harness) {};
 }
 

@@ -20,6 +20,7 @@ typedef struct Harness {
         char *sysfs_root;    /* default <fixture>/sysfs (read only); see harness_writable_sysfs() */
         char *domain_type;   /* NULL = auto */
         char *arkd_log;
+        char *trust_dir;     /* <tmp>/trust.d: arkd's --trust-dir, and $ARK_TRUST_DIR for arkctl */
         unsigned arkd_starts;
         sd_bus *bus;
 } Harness;
