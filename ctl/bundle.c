@@ -208,8 +208,8 @@ int verb_bundle_create(char **args) {
         {
                 char size[OUTPUT_FORMAT_MAX];
 
-                printf("Created %s: %s %s %s, %zu files, %s, signed by key %s.\n", arg_out_file,
-                       bundle_kind_to_string(m->kind), m->name, m->version, m->n_files,
+                printf("Created %s: %s %s %s, %zu file%s, %s, signed by key %s.\n", arg_out_file,
+                       bundle_kind_to_string(m->kind), m->name, m->version, m->n_files, m->n_files == 1 ? "" : "s",
                        format_bytes(size, sizeof(size), m->total_bytes), m->key_id);
         }
         return 0;
@@ -256,9 +256,9 @@ int verb_bundle_verify(char **args) {
         } else {
                 char size[OUTPUT_FORMAT_MAX], rate[64];
 
-                printf("%s: valid. %s %s %s, signed by trusted key %s; %zu files, %s, every SHA-256 matches (%s).\n",
+                printf("%s: valid. %s %s %s, signed by trusted key %s; %zu file%s, %s, every SHA-256 matches (%s).\n",
                        args[0], bundle_kind_to_string(res.manifest->kind), res.manifest->name, res.manifest->version,
-                       res.manifest->key_id, res.manifest->n_files,
+                       res.manifest->key_id, res.manifest->n_files, res.manifest->n_files == 1 ? "" : "s",
                        format_bytes(size, sizeof(size), res.manifest->total_bytes),
                        progress_format_rate(rate, sizeof(rate), res.archive_bytes, res.archive_bytes,
                                             now_usec(CLOCK_MONOTONIC) - start));
@@ -524,10 +524,10 @@ int verb_bundle_import(char **args) {
         {
                 char size[OUTPUT_FORMAT_MAX];
 
-                printf("Imported %s %s %s%s%s: %" PRIu64 " files, %s, signed by key %s.\nBundle SHA-256: %s\n",
+                printf("Imported %s %s %s%s%s: %" PRIu64 " file%s, %s, signed by key %s.\nBundle SHA-256: %s\n",
                        props_string(props, "Kind"), props_string(props, "Name"), props_string(props, "Version"),
                        isempty(props_string(props, "Tenant")) ? " (shared)" : " for tenant ",
-                       props_string(props, "Tenant"), props_u64(props, "Files"),
+                       props_string(props, "Tenant"), props_u64(props, "Files"), props_u64(props, "Files") == 1 ? "" : "s",
                        format_bytes(size, sizeof(size), props_u64(props, "SizeBytes")), props_string(props, "KeyId"),
                        props_string(props, "SHA256"));
         }

@@ -509,6 +509,36 @@ static void test_api_doc_matches_introspection(void **state) {
         check_doc_against_introspection(doc, "\n## Tenant —", "/org/ark/Ark1/tenant/risk");
         check_doc_against_introspection(doc, "\n## Instance —", "/org/ark/Ark1/instance/doc_2dvm");
         check_doc_against_introspection(doc, "\n## Accelerator —", acc);
+        /* A bundle object: a one-file model, signed and imported. */
+        {
+                _cleanup_free_ char *dir = strprintf("%s/doc-model", H.tmp), *prefix = strprintf("%s/doc-key", H.tmp),
+                                    *key = strprintf("%s.key", prefix), *pub = strprintf("%s.pub", prefix),
+                                    *ark = strprintf("%s/doc.ark", H.tmp), *out = NULL, *err = NULL, *path = NULL;
+                json_t *l;
+
+                assert_int_equal(harness_sh(&out, &err, "mkdir -p '%s' && echo weights > '%s/w.bin'", dir, dir), 0);
+                assert_arkctl(&H, 0, NULL, "bundle", "keygen", prefix);
+                assert_arkctl(&H, 0, NULL, "bundle", "trust", "add", pub);
+                assert_arkctl(&H, 0, NULL, "bundle", "create", dir, "--kind", "model", "--name", "doc", "--version", "1",
+                              "--key", key, "-o", ark, "--architecture", "llama", "--parameters", "1000", "--dtype",
+                              "bf16", "--runtime", "vllm", "--license", "test");
+                assert_arkctl(&H, 0, NULL, "bundle", "import", ark);
+                l = harness_arkctl_json(&H, "model", "list", NULL);
+                assert_int_equal(json_array_size(l), 1);
+                json_decref(l);
+                {
+                        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                        sd_bus_error e = SD_BUS_ERROR_NULL;
+                        const char *kind, *tenant, *name, *version, *p;
+
+                        assert_true(sd_bus_call_method(harness_bus(&H), ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
+                                                       "ListBundles", &e, &reply, NULL) >= 0);
+                        assert_true(sd_bus_message_read(reply, "a(sssso)", 1, &kind, &tenant, &name, &version, &p) > 0);
+                        path = strdup(p);
+                }
+                check_doc_against_introspection(doc, "\n## Bundle —", path);
+                assert_arkctl(&H, 0, NULL, "model", "delete", "doc");
+        }
         assert_arkctl(&H, 0, NULL, "vm", "delete", "doc-vm");
 }
 

@@ -938,7 +938,7 @@ static void test_migrate_v1_to_claims(void **state) {
         assert_int_equal(store_instance_insert(db, a), 0);
         /* Back to what schema 1 had. */
         assert_int_equal(db_exec(db, "ALTER TABLE instances DROP COLUMN firmware; ALTER TABLE instances DROP COLUMN preemptible; ALTER TABLE instances DROP COLUMN preempted_gpus; ALTER TABLE instances DROP COLUMN preempted_model; DROP TABLE tenant_quotas; DROP TABLE audit_log; DROP TABLE usage_intervals; DROP TABLE tenant_members; "
-                                     "DROP TABLE claims; DROP TABLE accelerator_holds; PRAGMA user_version = 1"),
+                                     "DROP TABLE claims; DROP TABLE accelerator_holds; DROP TABLE bundles; PRAGMA user_version = 1"),
                          0);
         db = db_close(db);
 
@@ -949,6 +949,46 @@ static void test_migrate_v1_to_claims(void **state) {
         assert_int_equal(query_int(db, "SELECT count(*) FROM instances WHERE name = 'vm-a'"), 1);
         assert_int_equal(query_int(db, "SELECT count(*) FROM tenants WHERE description = 'kept'"), 1);
         assert_int_equal(store_claim_insert(db, "0000:18:00.0", a->id, CREATED_USEC), 0);
+}
+
+static int collect_bundle(const StoreBundle *b, void *userdata) {
+        Seen *s = userdata;
+        size_t l = strlen(s->text);
+
+        snprintf(s->text + l, sizeof(s->text) - l, "%s:%s:%s:%s:%u ", b->kind, b->tenant ? b->tenant : "-", b->name,
+                 b->version, b->files);
+        return 0;
+}
+
+/* Bundles: shared and per tenant, one row per kind, tenant, name and version; a tenant that owns
+ * one cannot be deleted under it. */
+static void test_bundles(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_(db_closep) sqlite3 *db = NULL;
+        _cleanup_(tenant_freep) Tenant *t = NULL;
+        StoreBundle b = { .kind = "model", .name = "qwen", .version = "1", .key_id = "0123456789abcdef",
+                          .sha256 = "00", .size_bytes = 10, .files = 2, .directory = "/s/model/@shared/qwen/1",
+                          .manifest = "{}", .imported_usec = CREATED_USEC };
+        Seen seen = {};
+
+        open_store(d, &db);
+        assert_int_equal(tenant_new(NULL, "risk", "", &t), 0);
+        assert_int_equal(store_tenant_insert(db, t), 0);
+        assert_int_equal(store_bundle_insert(db, &b), 0);
+        assert_true(b.id > 0);
+        b.directory = "/s/model/@shared/qwen/1-again";
+        assert_int_equal(store_bundle_insert(db, &b), -EEXIST); /* shared qwen 1 again */
+        b.tenant = "risk";
+        b.directory = "/s/model/risk/qwen/1";
+        assert_int_equal(store_bundle_insert(db, &b), 0);
+        b.tenant = "nobody";
+        b.directory = "/s/model/nobody/qwen/1";
+        assert_int_equal(store_bundle_insert(db, &b), -ENOENT);
+        assert_int_equal(store_bundle_foreach(db, collect_bundle, &seen), 0);
+        assert_string_equal(seen.text, "model:-:qwen:1:2 model:risk:qwen:1:2 ");
+        assert_int_not_equal(store_tenant_delete(db, t), 0); /* it owns a bundle */
+        assert_int_equal(store_bundle_delete(db, b.id), 0);
+        assert_int_equal(store_bundle_delete(db, b.id), -ENOENT);
 }
 
 static int collect_member(const char *tenant, const char *kind, uint32_t id, const char *name, void *userdata) {
@@ -1049,6 +1089,7 @@ int main(void) {
                 cmocka_unit_test(test_claims),
                 cmocka_unit_test(test_holds),
                 cmocka_unit_test(test_migrate_v1_to_claims),
+                cmocka_unit_test(test_bundles),
                 cmocka_unit_test(test_members),
                 cmocka_unit_test(test_quotas),
         };
