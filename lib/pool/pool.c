@@ -554,14 +554,18 @@ static int request_class(Pool *p, const PoolRequest *r) {
 
 /* How much of a model's capacity the requests that can only run on some models want: their
  * share of the workload's GPU demand that falls on the model (split over the models they accept
- * by capacity), over the model's share of the pool's GPUs. And what share of the workload's GPU
- * demand multi-GPU requests bring. Computed with the workload. */
+ * by capacity), over the model's share of the pool's GPUs. And how much CPU the pool has to
+ * spare for GPU requests: its CPU per GPU milli, less what the CPU-only requests take per GPU
+ * milli of demand, over what GPU requests bring per GPU milli. Computed with the workload. */
 static void compute_pressure(Pool *p) {
-        double cap[POOL_MODELS_MAX] = {}, d[POOL_MODELS_MAX] = {}, tot = 0, all = 0, multi = 0;
+        double cap[POOL_MODELS_MAX] = {}, d[POOL_MODELS_MAX] = {}, tot = 0, all = 0, pool_cpu = 0,
+               cpu_only = 0;
 
-        for (size_t k = 0; k < p->n_nodes; k++)
+        for (size_t k = 0; k < p->n_nodes; k++) {
+                pool_cpu += (double) p->nodes[k].cpu_milli;
                 if (p->nodes[k].model >= 0)
                         cap[p->nodes[k].model] += p->nodes[k].n_gpus * POOL_MILLI;
+        }
         for (size_t m = 0; m < POOL_MODELS_MAX; m++)
                 all += cap[m];
         for (size_t k = 0; k < p->n_shapes; k++) {
@@ -569,8 +573,8 @@ static void compute_pressure(Pool *p) {
                 double acc = 0, dem = p->shapes[k].weight * q->num_gpu * q->gpu_milli;
 
                 tot += dem;
-                if (q->num_gpu > 1)
-                        multi += dem;
+                if (q->num_gpu == 0)
+                        cpu_only += p->shapes[k].weight * (double) q->cpu_milli;
                 if (q->num_gpu == 0 || q->models == 0)
                         continue;
                 for (size_t m = 0; m < p->n_models; m++)
@@ -582,7 +586,9 @@ static void compute_pressure(Pool *p) {
         }
         for (size_t m = 0; m < POOL_MODELS_MAX; m++)
                 p->pressure[m] = tot > 0 && cap[m] > 0 ? (d[m] / tot) / (cap[m] / all) : 0;
-        p->multi_gpu_share = tot > 0 ? multi / tot : 0;
+        p->cpu_slack = all > 0 && tot > 0 && p->cpu_per_gpu > 0
+                               ? (pool_cpu / all - cpu_only / tot) / p->cpu_per_gpu
+                               : 0;
 }
 
 /* Ark's policy (docs/pooler.md). Keys, most important first, packed into one number:
@@ -591,20 +597,22 @@ static void compute_pressure(Pool *p) {
  *   by the pool's order, which spreads them);
  *   GPU requests: for a request any model can take, first the model least wanted by requests
  *   bound to models (their share of demand on it over its share of the GPUs, in steps of 1/4: a
- *   scarce model is kept for the requests that can only run there); then FGD's points; then,
- *   when multi-GPU requests bring at least
- *   ARK_MULTI_GPU_SHARE of the workload's GPU demand, not breaking into a node whose GPUs are all
- *   free (the larger it is, the worse); then the node whose CPU and GPU left over stay in the
- *   workload's proportion (steps of 4 CPUs); then the node left with the fewest whole free GPUs. */
+ *   scarce model is kept for the requests that can only run there); then, when the pool has CPU
+ *   to spare (cpu_slack > 1), the smallest CPU shortfall left on the node: how far its CPU left
+ *   falls short of what its free GPU milli will need at the workload's CPU per GPU, times
+ *   (cpu_slack - 1), in whole steps of 1.6 CPUs. GPUs left without the CPU to use them are
+ *   lost; the more CPU the pool has to spare, the more finely it keeps it next to the GPUs; a
+ *   pool short of CPU cannot keep it, and the key would only fight fragmentation. Then FGD's
+ *   points; then the node whose CPU and GPU left over stay in the workload's proportion (steps
+ *   of 4 CPUs); then the node left with the fewest whole free GPUs. */
 #define ARK_CPU_STEP 16000.0
 #define ARK_BALANCE_STEP 4000.0
-#define ARK_MULTI_GPU_SHARE 0.1
+#define ARK_SHORTFALL_STEP 1600.0
 #define ARK_PRESSURE_STEPS 4.0
 
 static double ark_score(Pool *p, PoolNode *n, const PoolRequest *r, PoolPlacement *pl) {
-        double fgd, pressure, balance, excess, broken = 0;
+        double fgd, pressure, balance, excess, shortfall = 0;
         unsigned whole = 0;
-        bool all_free = true;
 
         if (r->num_gpu == 0) {
                 pl->n_gpus = 0;
@@ -613,22 +621,22 @@ static double ark_score(Pool *p, PoolNode *n, const PoolRequest *r, PoolPlacemen
         }
         fgd = fgd_eval(p, n, r, pl, false);
         pressure = r->models == 0 && n->model >= 0 ? floor(p->pressure[n->model] * ARK_PRESSURE_STEPS) : 0;
+        /* CPU left over beyond what the GPU milli left will need (negative: short). */
         excess = (double) (n->cpu_left - r->cpu_milli) -
                  ((double) free_milli(n) - (double) (r->num_gpu * r->gpu_milli)) * p->cpu_per_gpu;
+        if (p->cpu_slack > 1 && excess < 0)
+                shortfall = fmin(999, floor(-excess * (p->cpu_slack - 1) / ARK_SHORTFALL_STEP));
         balance = fmin(999, floor(fabs(excess) / ARK_BALANCE_STEP));
-        for (unsigned g = 0; g < n->n_gpus; g++) {
+        for (unsigned g = 0; g < n->n_gpus; g++)
                 whole += n->gpu[g].milli_left == POOL_MILLI;
-                all_free = all_free && n->gpu[g].milli_left == POOL_MILLI;
-        }
         if (r->gpu_milli == POOL_MILLI)
                 whole -= r->num_gpu;
         else if (n->gpu[pl->gpus[0]].milli_left == POOL_MILLI)
                 whole--;
-        if (p->multi_gpu_share >= ARK_MULTI_GPU_SHARE && all_free && r->num_gpu * r->gpu_milli < n->n_gpus * POOL_MILLI)
-                broken = n->n_gpus;
         /* Packed exactly (well below 2^53): each key within its range, most important highest. */
         pressure = fmin(pressure, 999);
-        return ((((999 - pressure) * 101 + fgd) * 17 + (16 - broken)) * 1000 + (999 - balance)) * 17 + (16 - whole);
+        return ((((999 - pressure) * 1000 + (999 - shortfall)) * 101 + fgd) * 1000 + (999 - balance)) * 17 +
+               (16 - whole);
 }
 
 /* The fragmentation-based scores (FGD, ark) of node n for request r; GPUs in pl. */
@@ -678,6 +686,11 @@ int pool_place(Pool *p, PoolPolicy policy, const PoolRequest *r, PoolPlacement *
                 cls = request_class(p, r);
                 if (cls < 0)
                         return cls;
+                /* The table holds one policy's scores: another's are not reused. */
+                if (p->scores_policy != policy) {
+                        memset(p->scores, 0, p->scores_nodes * p->class_cap * sizeof(PoolScore));
+                        p->scores_policy = policy;
+                }
         }
         for (size_t i = 0; i < p->n_nodes; i++) {
                 size_t k = p->order ? p->order[i] : i;

@@ -94,11 +94,13 @@ typedef struct Pool {
         uint32_t *order;        /* order[i] = the node scored i-th; NULL = by index */
         double cpu_per_gpu;     /* CPU milli the workload's GPU requests bring per GPU milli */
         double pressure[POOL_MODELS_MAX]; /* per model: how wanted by requests bound to models */
-        double multi_gpu_share; /* of the workload's GPU demand, what multi-GPU requests bring */
+        double cpu_slack;       /* the pool's CPU per GPU milli, less what the workload's CPU-only
+                                 * requests take of it, over cpu_per_gpu (> 1: CPU to spare) */
         PoolRequest *classes;   /* request classes seen (cpu_milli, num_gpu, gpu_milli) */
         size_t n_classes, class_cap;
         PoolScore *scores;      /* n_nodes x class_cap */
         size_t scores_nodes;    /* nodes the score table was made for */
+        PoolPolicy scores_policy; /* the policy whose scores it holds */
 } Pool;
 
 /* Puts the nodes in an order drawn from the seed (ties go to the earlier node); seed 0 = by

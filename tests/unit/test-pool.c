@@ -305,6 +305,38 @@ static void test_ark(void **state) {
         pool_done(&p);
 }
 
+/* Ark: where the pool has CPU to spare, a GPU request goes where it leaves the free GPUs the
+ * CPU they will need; where it has none to spare, that key is off. */
+static void test_ark_cpu_shortfall(void **state) {
+        Pool p = {};
+        int m = pool_model(&p, "V100");
+        PoolShape shapes[] = {
+                { .request = { .cpu_milli = 8000, .num_gpu = 1, .gpu_milli = 1000 }, .weight = 4 },
+                { .request = { .cpu_milli = 40000 }, .weight = 4 },
+        };
+        PoolRequest hungry = gpu_req(24000, 1, 1000);
+        PoolPlacement pl;
+
+        assert_int_equal(pool_add_node(&p, "poor", 32000, 262144, m, 4), 0);  /* 8 CPUs per GPU */
+        assert_int_equal(pool_add_node(&p, "rich", 104000, 262144, m, 2), 1); /* 52 CPUs per GPU */
+        /* GPU requests only: 136 CPUs for 6 GPUs, 8 wanted per GPU. */
+        assert_int_equal(pool_set_workload(&p, shapes, 1), 0);
+        assert_true(p.cpu_slack > 2.8 && p.cpu_slack < 2.9);
+        /* FGD scores both the same (the typical request still fits on either): the first node. On
+         * the first, 8 CPUs would be left for 3 GPUs that need 24. */
+        assert_int_equal(pool_place(&p, POOL_POLICY_FGD, &hungry, &pl), 0);
+        assert_int_equal(pl.node, 0);
+        assert_int_equal(pool_place(&p, POOL_POLICY_ARK, &hungry, &pl), 0);
+        assert_int_equal(pl.node, 1);
+        /* CPU-only requests as well, taking more CPU than the pool has: no slack, so by balance
+         * (CPU and GPU left in proportion), which the CPU-poor node keeps better. */
+        assert_int_equal(pool_set_workload(&p, shapes, 2), 0);
+        assert_true(p.cpu_slack < 1);
+        assert_int_equal(pool_place(&p, POOL_POLICY_ARK, &hungry, &pl), 0);
+        assert_int_equal(pl.node, 0);
+        pool_done(&p);
+}
+
 /* MIG: a GPU in MIG mode takes instances by NVIDIA's geometry and nothing else; instances pack
  * onto the fullest GPU that takes them. */
 static void test_mig(void **state) {
@@ -441,6 +473,7 @@ int main(void) {
                 cmocka_unit_test(test_seed_order),
                 cmocka_unit_test(test_cache_consistent),
                 cmocka_unit_test(test_ark),
+                cmocka_unit_test(test_ark_cpu_shortfall),
                 cmocka_unit_test(test_mig),
                 cmocka_unit_test(test_commit_checks),
                 cmocka_unit_test(test_topology),
