@@ -5,6 +5,8 @@
 #   make menuconfig           edit $(O)/.config
 #   make test                 build and run unit + integration tests
 #   make run                  build and open the sandbox (private bus, simulated host)
+#   make bench                build the benchmarks (bench/trace-replay, bench/bundle-import)
+#   make fuzz                 run every libFuzzer target (FUZZ_SECONDS each, default 60)
 #   make O=/tmp/ark SANITIZE=address,undefined WERROR=1 test
 
 SRCDIR := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
@@ -86,7 +88,7 @@ LIBARKD := $(O)/lib/libarkd.a
 AUTOCONF := $(O)/include/generated/autoconf.h
 
 .PHONY: all clean install distclean test check-unit check-integration run deps menuconfig help \
-	oldconfig savedefconfig bench
+	oldconfig savedefconfig bench fuzz
 all: $(addprefix $(BIN)/,$(bin-y)) $(addprefix $(O)/tests/,$(tests-y) $(itests-y)) $(O)/bench/trace-replay
 
 $(AUTOCONF): $(KCONFIG_CONFIG) $(SRCDIR)/Kconfig
@@ -111,7 +113,7 @@ $(O)/lib/%.a:
 ALL_LIBS := $(LIBPOOL) $(LIBSHARED) $(LIBBASIC)
 
 # The pooler benchmark: pure C, the pool library and libc only (make bench; bench/trace-replay).
-bench: $(O)/bench/trace-replay
+bench: $(O)/bench/trace-replay $(BIN)/arkd $(BIN)/arkctl
 $(O)/bench/trace-replay: $(O)/obj/bench/trace-replay.o $(LIBPOOL)
 	$(quiet) LD $@
 	$(Q)mkdir -p $(dir $@)
@@ -190,6 +192,13 @@ test:
 	$(Q)$(MAKE) --no-print-directory -f $(SRCDIR)/Makefile O=$(O) all
 	$(Q)O=$(O) $(SRCDIR)/scripts/run-tests $(addprefix $(O)/tests/,$(tests-y)) -- \
 		$(addprefix $(O)/tests/,$(itests-y))
+
+# Every libFuzzer target over its seeds, then FUZZ_SECONDS of fuzzing each (clang, ASan + UBSan).
+FUZZ_SECONDS ?= 60
+fuzz:
+	$(Q)$(SRCDIR)/scripts/deps.sh --check-or-install
+	$(Q)$(MAKE) --no-print-directory -f $(SRCDIR)/Makefile O=$(O) all
+	$(Q)O=$(O) $(SRCDIR)/scripts/fuzz --seconds $(FUZZ_SECONDS)
 
 check-unit:
 	$(Q)$(MAKE) --no-print-directory -f $(SRCDIR)/Makefile O=$(O) all

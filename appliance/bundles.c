@@ -522,9 +522,13 @@ static void import_finish(Import *im) {
 }
 
 static void emit_progress(Import *im) {
-        (void) sd_bus_emit_signal(im->manager->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "ImportProgress", "usstt",
-                                  im->id, im->sender, im->name, (uint64_t) atomic_load(&im->done),
-                                  (uint64_t) atomic_load(&im->total));
+        uint64_t done = atomic_load(&im->done), total = atomic_load(&im->total);
+        uint64_t elapsed = now_usec(CLOCK_MONOTONIC) - im->start_usec;
+        uint64_t rate = elapsed > 0 ? (uint64_t) ((double) done * 1e6 / (double) elapsed) : 0;
+        uint64_t eta = rate > 0 && total > done ? (total - done + rate - 1) / rate : 0;
+
+        (void) sd_bus_emit_signal(im->manager->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "ImportProgress", "usstttt",
+                                  im->id, im->sender, im->name, done, total, rate, eta);
 }
 
 static int on_import_event(sd_event_source *s, int fd, uint32_t revents, void *userdata) {

@@ -409,10 +409,11 @@ static void on_sigint(int sig) {
 static int on_progress(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         ImportWait *w = userdata;
         const char *sender, *name;
-        uint64_t done, total;
+        uint64_t done, total, rate, left;
         uint32_t id;
 
-        if (sd_bus_message_read(m, "usstt", &id, &sender, &name, &done, &total) < 0 || !streq(sender, w->unique))
+        if (sd_bus_message_read(m, "usstttt", &id, &sender, &name, &done, &total, &rate, &left) < 0 ||
+            !streq(sender, w->unique))
                 return 0;
         w->id = id;
         if (total > 0)

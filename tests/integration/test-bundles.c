@@ -386,18 +386,23 @@ static void test_concurrent(void **state) {
 typedef struct Progress {
         unsigned signals;
         uint64_t last_done, total;
-        bool monotonic, answered;
+        bool monotonic, answered, rate_ok, eta_ok;
         char *error;
 } Progress;
 
 static int on_progress(sd_bus_message *m, void *userdata, sd_bus_error *e) {
         Progress *p = userdata;
         const char *sender, *name;
-        uint64_t done, total;
+        uint64_t done, total, rate, left;
         uint32_t id;
 
-        if (sd_bus_message_read(m, "usstt", &id, &sender, &name, &done, &total) < 0)
+        if (sd_bus_message_read(m, "usstttt", &id, &sender, &name, &done, &total, &rate, &left) < 0)
                 return 0;
+        /* Throttled to 32 MiB/s: the rate stays below, and the time left follows from it. */
+        if (done > 8 << 20 && done < total) {
+                p->rate_ok = p->rate_ok && rate > 0 && rate < 40 << 20;
+                p->eta_ok = p->eta_ok && left == (total - done + rate - 1) / rate;
+        }
         p->monotonic = p->monotonic && done >= p->last_done;
         p->last_done = done;
         p->total = total;
@@ -420,7 +425,7 @@ static void test_progress_and_tenant(void **state) {
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *match = NULL, *slot = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
         _cleanup_close_ int fd = open(ark, O_RDONLY | O_CLOEXEC);
-        Progress p = { .monotonic = true };
+        Progress p = { .monotonic = true, .rate_ok = true, .eta_ok = true };
         sd_bus *bus = harness_bus(&H);
         json_t *list;
 
@@ -446,6 +451,8 @@ static void test_progress_and_tenant(void **state) {
         assert_true(p.answered);
         assert_true(p.signals >= 4);
         assert_true(p.monotonic);
+        assert_true(p.rate_ok);
+        assert_true(p.eta_ok);
         assert_int_equal(p.last_done, p.total);
         assert_true(p.total > 20 << 20);
         list = harness_arkctl_json(&H, "model", "list", "--tenant", "risk", NULL);
