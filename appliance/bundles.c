@@ -19,6 +19,7 @@
 #include "access.h"
 #include "audit.h"
 #include "bundles.h"
+#include "instance.h"
 #include "manager.h"
 #include "store.h"
 #include "tenant.h"
@@ -219,6 +220,62 @@ unsigned bundle_count_for_tenant(Manager *m, const char *tenant) {
         LIST_FOREACH(bundles, b, m->bundles)
                 n += streq_ptr(b->tenant, tenant);
         return n;
+}
+
+Bundle *bundle_by_id(Manager *m, int64_t id) {
+        LIST_FOREACH(bundles, b, m->bundles)
+                if (b->id == id)
+                        return b;
+        return NULL;
+}
+
+int bundle_find_model(Manager *m, const char *tenant, const char *spec, Bundle **ret, sd_bus_error *error) {
+        _cleanup_free_ char *name = strdup(spec);
+        const char *version = NULL;
+        Bundle *found = NULL;
+        StrBuf versions = {};
+        unsigned hits = 0;
+        char *at;
+
+        if (!name)
+                return -ENOMEM;
+        at = strchr(name, '@');
+        if (at) {
+                *at = 0;
+                version = at + 1;
+        }
+        if (manifest_check_name(name) || (version && manifest_check_version(version)))
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Model '%.80s' is not NAME or NAME@VERSION of an imported model.", spec);
+        /* The tenant's own models first: they shadow a shared one of the same name and version. */
+        for (int pass = 0; pass < 2 && hits == 0; pass++)
+                LIST_FOREACH(bundles, b, m->bundles) {
+                        if (!streq(b->kind, "model") || !streq(b->name, name) || (version && !streq(b->version, version)))
+                                continue;
+                        if (pass == 0 ? !streq_ptr(b->tenant, tenant) : b->tenant != NULL)
+                                continue;
+                        strbuf_printf(&versions, "%s%s", hits ? ", " : "", b->version);
+                        found = b;
+                        hits++;
+                }
+        if (hits == 1) {
+                strbuf_done(&versions);
+                *ret = found;
+                return 0;
+        }
+        if (hits == 0) {
+                strbuf_done(&versions);
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
+                                         "Tenant '%s' has no model '%s'%s%s (see 'arkctl model list'; import it with "
+                                         "'arkctl bundle import').", tenant, name, version ? " version " : "",
+                                         strempty(version));
+        }
+        {
+                _cleanup_free_ char *v = strbuf_steal(&versions);
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Model '%s' has versions %s; say which (Model '%s@VERSION').", name, strna(v),
+                                         name);
+        }
 }
 
 static Bundle *find_bundle(Manager *m, const char *kind, const char *tenant, const char *name, const char *version) {
@@ -712,6 +769,27 @@ static int method_delete(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                 return sd_bus_error_setf(error, ARK_ERROR_ACCESS_DENIED, "User %u may not delete %s %s %s%s.",
                                          (unsigned) c.uid, b->kind, b->name, b->version,
                                          b->tenant ? "" : ": it is shared, only an admin may");
+        {
+                StrBuf users = {};
+                unsigned n = 0;
+
+                LIST_FOREACH(instances, i, m->instances)
+                        if (i->model_id == b->id) {
+                                /* Another tenant's instance is not named to this caller. */
+                                if (caller_in_tenant_named(m, &c, i->tenant))
+                                        strbuf_printf(&users, "%s'%s'", users.len > 0 ? ", " : "", i->name);
+                                n++;
+                        }
+                if (n > 0) {
+                        _cleanup_free_ char *l = strbuf_steal(&users);
+                        _cleanup_free_ char *named = isempty(l) ? strdup("") : strprintf(" (%s)", l);
+
+                        return sd_bus_error_setf(error, ARK_ERROR_IN_USE,
+                                                 "%s %s %s is used by %u instance%s%s; delete %s first.", b->kind, b->name,
+                                                 b->version, n, n == 1 ? "" : "s", strempty(named),
+                                                 n == 1 ? "it" : "them");
+                }
+        }
         /* Out of sight at once (one rename into staging), then forgotten by the store, then removed. */
         staging_root = strprintf("%s/bundles/staging", m->config.state_dir);
         trash = staging_root ? strprintf("%s/delete-XXXXXX", staging_root) : NULL;

@@ -48,6 +48,11 @@ int bundles_startup(Manager *m);
 void bundles_abort_all(Manager *m);
 void bundles_free_all(Manager *m);
 unsigned bundle_count_for_tenant(Manager *m, const char *tenant);
+Bundle *bundle_by_id(Manager *m, int64_t id);
+/* The model an instance of `tenant` asks for: NAME or NAME@VERSION, the tenant's own before a
+ * shared one. Fills `error` (InvalidArgument, NotFound) and returns <0 when there is none, or
+ * several versions and no version was given. */
+int bundle_find_model(Manager *m, const char *tenant, const char *spec, Bundle **ret, sd_bus_error *error);
 
 int method_trust_key(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int method_untrust_key(sd_bus_message *msg, void *userdata, sd_bus_error *error);

@@ -181,7 +181,8 @@ static int spec_validate(const DomainSpec *spec) {
                 return -EINVAL;
         /* Relative paths would be resolved by libvirtd, against its own working directory. */
         if (!optional_path_is_valid(spec->disk_path) || !optional_path_is_valid(spec->kernel) ||
-            !optional_path_is_valid(spec->initrd) || !optional_path_is_valid(spec->console_log))
+            !optional_path_is_valid(spec->initrd) || !optional_path_is_valid(spec->console_log) ||
+            !optional_path_is_valid(spec->model_dir))
                 return -EINVAL;
         if (spec->cmdline && !text_is_valid(spec->cmdline))
                 return -EINVAL;
@@ -367,6 +368,16 @@ int domain_xml_build(const DomainSpec *spec, char **ret) {
                 strbuf_append(&b, "'/>\n"
                                   "      <target dev='vda' bus='virtio'/>\n"
                                   "    </disk>\n");
+        }
+        /* The model it serves: read-only, so a tenant's VM cannot change what was verified. */
+        if (spec->model_dir) {
+                strbuf_append(&b, "    <filesystem type='mount' accessmode='squash'>\n"
+                                  "      <source dir='");
+                strbuf_append_xml(&b, spec->model_dir);
+                strbuf_append(&b, "'/>\n"
+                                  "      <target dir='ark-model'/>\n"
+                                  "      <readonly/>\n"
+                                  "    </filesystem>\n");
         }
         strbuf_append(&b, "    <serial type='pty'>\n");
         if (spec->console_log) {

@@ -35,6 +35,8 @@ typedef struct DomainSpec {
         const char *initrd;        /* NULL allowed */
         const char *cmdline;       /* NULL allowed */
         const char *console_log;   /* file the serial console is logged to; NULL = none */
+        const char *model_dir;     /* an imported model's directory, shared read-only with the guest
+                                    * (virtio 9p, mount tag "ark-model"); NULL = none */
         uint64_t created_usec;     /* creation time (CLOCK_REALTIME, µs), recorded in the metadata */
 
         /* GPU VMs */

@@ -8,6 +8,7 @@
 #include "basic/macro.h"
 #include "basic/string-util.h"
 #include "access.h"
+#include "bundles.h"
 #include "instance.h"
 #include "manager.h"
 #include "shared/bus-util.h"
@@ -125,6 +126,16 @@ static int method_get_xml(sd_bus_message *msg, void *userdata, sd_bus_error *err
         return r;
 }
 
+/* "NAME VERSION" of the model it serves, "" = none. */
+static int property_get_model(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Instance *i = userdata;
+        const Bundle *b = i->model_id > 0 ? bundle_by_id(i->manager, i->model_id) : NULL;
+        _cleanup_free_ char *s = b ? strprintf("%s %s", b->name, b->version) : NULL;
+
+        return sd_bus_message_append(reply, "s", strempty(s));
+}
+
 static int property_get_gpus(sd_bus *bus, const char *path, const char *interface, const char *property,
                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Instance *i = userdata;
@@ -157,6 +168,7 @@ const sd_bus_vtable instance_vtable[] = {
         SD_BUS_PROPERTY("GPUs", "as", property_get_gpus, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Preemptible", "b", bus_property_get_bool, offsetof(Instance, preemptible),
                         SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Model", "s", property_get_model, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("PreemptedGPUs", "u", NULL, offsetof(Instance, preempted_gpus),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD("Start", NULL, NULL, method_start, SD_BUS_VTABLE_UNPRIVILEGED),

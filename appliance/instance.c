@@ -23,6 +23,7 @@
 #include "domain-xml.h"
 #include "gpu-select.h"
 #include "hypervisor.h"
+#include "bundles.h"
 #include "instance.h"
 #include "meter.h"
 #include "manager.h"
@@ -192,6 +193,9 @@ int instance_build_xml(Instance *i, char **ret) {
                 .console_log = i->console_log,
                 .created_usec = i->created_usec,
         };
+        const Bundle *model = i->model_id > 0 ? bundle_by_id(i->manager, i->model_id) : NULL;
+
+        spec.model_dir = model ? model->directory : NULL;
 
         if (i->gpus) {
                 r = instance_gpu_spec(i, &spec, gpus, functions, accels, &nvram, nodes);
@@ -827,6 +831,7 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
         uint64_t disk_bytes;
         _cleanup_strv_free_ char **gpus = NULL;
         _cleanup_free_ Instance **victims = NULL;
+        Bundle *model = NULL;
         Instance *added;
         int r;
 
@@ -875,6 +880,33 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
                          p->disk_bytes > 0 || !isempty(p->image) ? disk_bytes : 0, gpus, error);
         if (r < 0)
                 return r;
+        if (!isempty(p->model)) {
+                uint64_t have = 0;
+                bool known = true;
+                char b1[32], b2[32], b3[64];
+
+                r = bundle_find_model(m, p->tenant, p->model, &model, error);
+                if (r < 0)
+                        return r;
+                /* It must fit in the GPUs' memory, as its publisher says; a VM without GPUs can only
+                 * hold a model that needs none. */
+                for (char **g = gpus; g && *g; g++) {
+                        const Accelerator *a = manager_find_accelerator(m, *g);
+
+                        if (a && a->memory_bytes > 0)
+                                have += a->memory_bytes;
+                        else
+                                known = false;
+                }
+                if (model->manifest->model.min_gpu_memory_bytes > 0 && known &&
+                    have < model->manifest->model.min_gpu_memory_bytes)
+                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                                 "Model %s %s needs %s of GPU memory; %s.", model->name, model->version,
+                                                 format_bytes(b1, sizeof(b1), model->manifest->model.min_gpu_memory_bytes),
+                                                 gpus ? (snprintf(b3, sizeof(b3), "the VM's GPUs have %s",
+                                                                  format_bytes(b2, sizeof(b2), have)), b3)
+                                                      : "the VM has no GPUs (add GPUs or GPUModel)");
+        }
 
         /* A domain of that name that Ark does not know would make the define below fail with a
          * confusing message; say what is going on instead. */
@@ -921,6 +953,7 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
         i->gpus = TAKE_PTR(gpus);
         i->uefi = i->gpus != NULL;
         i->preemptible = p->preemptible;
+        i->model_id = model ? model->id : 0;
         r = sd_bus_path_encode(ARK_BUS_PREFIX_INSTANCE, i->name, &i->path);
         if (r < 0)
                 return r;

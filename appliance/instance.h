@@ -49,6 +49,8 @@ struct Instance {
                                      * at creation */
         unsigned preempted_gpus;    /* GPUs taken from it by a reclaim, asked for again at start */
         char *preempted_model;      /* their model, NULL = mixed or none */
+        int64_t model_id;           /* store row of the model bundle it serves (bundles.h), 0 = none;
+                                     * fixed at creation */
 
         /* runtime */
         char *path;
@@ -77,6 +79,7 @@ typedef struct InstanceCreateParams {
         const char *gpu_model;      /* case-insensitive part of the model name ("H100") */
         char **gpu_addresses;       /* exact devices (owned by the caller) */
         bool preemptible;           /* may borrow GPUs other tenants are guaranteed */
+        const char *model;          /* an imported model to serve: NAME or NAME@VERSION */
 } InstanceCreateParams;
 
 Instance *instance_free(Instance *i);

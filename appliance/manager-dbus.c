@@ -316,6 +316,7 @@ static int read_spec_entry(sd_bus_message *msg, const char *key, InstanceCreateP
                 { "GPUModel", "s", offsetof(InstanceCreateParams, gpu_model) },
                 { "GPUAddresses", "as", offsetof(InstanceCreateParams, gpu_addresses) },
                 { "Preemptible", "b", offsetof(InstanceCreateParams, preemptible) },
+                { "Model", "s", offsetof(InstanceCreateParams, model) },
         };
         const char *contents;
         char type;

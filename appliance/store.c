@@ -152,6 +152,11 @@ static const DbMigration migrations[] = {
                 "  imported_uid INTEGER NOT NULL);"
                 "CREATE UNIQUE INDEX bundles_name ON bundles (kind, IFNULL(tenant_id, 0), name, version);",
         },
+        {
+                "instance models",
+                /* The model an instance serves; a bundle in use cannot be deleted under it. */
+                "ALTER TABLE instances ADD COLUMN model_bundle_id INTEGER REFERENCES bundles(id) ON DELETE RESTRICT;",
+        },
 };
 
 int store_schema_latest(void) {
@@ -273,8 +278,8 @@ int store_instance_insert(sqlite3 *db, Instance *i) {
         r = db_prepare(db,
                        "INSERT INTO instances (uuid, name, tenant_id, type, vcpus, memory_bytes, disk_path,"
                        " disk_bytes, disk_owned, image, kernel, initrd, cmdline, console_log, desired_state,"
-                       " created_usec, firmware, preemptible)"
-                       " SELECT ?, ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM tenants WHERE name = ?",
+                       " created_usec, firmware, preemptible, model_bundle_id)"
+                       " SELECT ?, ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM tenants WHERE name = ?",
                        &st);
         if (r < 0)
                 return r;
@@ -295,7 +300,11 @@ int store_instance_insert(sqlite3 *db, Instance *i) {
         sqlite3_bind_int64(st, 15, (sqlite3_int64) i->created_usec);
         sqlite3_bind_text(st, 16, i->uefi ? "uefi" : "bios", -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 17, i->preemptible);
-        sqlite3_bind_text(st, 18, i->tenant, -1, SQLITE_TRANSIENT);
+        if (i->model_id > 0)
+                sqlite3_bind_int64(st, 18, i->model_id);
+        else
+                sqlite3_bind_null(st, 18);
+        sqlite3_bind_text(st, 19, i->tenant, -1, SQLITE_TRANSIENT);
         r = step_done(st);
         if (r < 0)
                 return r;
@@ -342,7 +351,7 @@ int store_instance_load_all(sqlite3 *db, Manager *m) {
                        "SELECT i.id, i.uuid, i.name, t.name, i.type, i.vcpus, i.memory_bytes, i.disk_path,"
                        " i.disk_bytes, i.disk_owned, i.image, i.kernel, i.initrd, i.cmdline, i.console_log,"
                        " i.desired_state, i.created_usec, i.firmware, i.preemptible, i.preempted_gpus,"
-                       " i.preempted_model"
+                       " i.preempted_model, i.model_bundle_id"
                        " FROM instances i JOIN tenants t ON t.id = i.tenant_id ORDER BY i.name DESC",
                        &st);
         if (r < 0)
@@ -377,6 +386,7 @@ int store_instance_load_all(sqlite3 *db, Manager *m) {
                 i->uefi = sqlite3_column_text(st, 17) && streq((const char *) sqlite3_column_text(st, 17), "uefi");
                 i->preemptible = sqlite3_column_int(st, 18) != 0;
                 i->preempted_gpus = (unsigned) sqlite3_column_int64(st, 19);
+                i->model_id = sqlite3_column_int64(st, 21);
                 r = sd_bus_path_encode(ARK_BUS_PREFIX_INSTANCE, i->name, &i->path);
                 if (r < 0)
                         return r;

@@ -50,6 +50,7 @@ uint64_t arg_parameters = 0, arg_min_gpu_memory = 0;
 char **arg_compatible = NULL;
 const char *arg_trust_dir = NULL;
 const char *arg_model_version = NULL;
+const char *arg_model = NULL;
 
 typedef struct Verb {
         const char *noun;
@@ -79,7 +80,7 @@ static const Verb verbs[] = {
         { "tenant", "quota", "set|show TENANT [RESOURCE[:MODEL]=[GUARANTEE..]LIMIT]...", 2, 64, 0, verb_tenant_quota },
         { "vm", "create", "NAME", 1, 1,
           OPT_TENANT | OPT_VCPUS | OPT_MEMORY | OPT_DISK | OPT_IMAGE | OPT_KERNEL | OPT_INITRD |
-                  OPT_CMDLINE | OPT_START | OPT_GPUS | OPT_GPU_MODEL | OPT_GPU | OPT_PREEMPTIBLE,
+                  OPT_CMDLINE | OPT_START | OPT_GPUS | OPT_GPU_MODEL | OPT_GPU | OPT_PREEMPTIBLE | OPT_MODEL,
           verb_vm_create },
         { "vm", "list", NULL, 0, 0, OPT_TENANT, verb_vm_list },
         { "vm", "show", "NAME", 1, 1, OPT_XML, verb_vm_show },
@@ -143,6 +144,7 @@ enum {
         ARG_LICENSE,
         ARG_COMPATIBLE,
         ARG_TRUST_DIR,
+        ARG_MODEL,
 };
 
 static const struct option options[] = {
@@ -186,6 +188,7 @@ static const struct option options[] = {
         { "license", required_argument, NULL, ARG_LICENSE },
         { "compatible", required_argument, NULL, ARG_COMPATIBLE },
         { "trust-dir", required_argument, NULL, ARG_TRUST_DIR },
+        { "model", required_argument, NULL, ARG_MODEL },
         {}
 };
 
@@ -208,6 +211,7 @@ static const struct {
         { OPT_BUNDLE_CREATE, "--kind/--name/--version/--key/--compress/--compatible and the model options" },
         { OPT_TRUST_DIR, "--trust-dir" },
         { OPT_MODEL_VERSION, "--version VERSION" },
+        { OPT_MODEL, "--model" },
 };
 
 /* "now", "@SECONDS" (since the epoch), "YYYY-MM-DD[ HH:MM[:SS]]" or "...T..." in UTC, or
@@ -349,7 +353,8 @@ static void help(void) {
                "  vm create NAME --tenant TENANT --vcpus N --memory SIZE [--disk SIZE]\n"
                "            [--image PATH|NAME] [--kernel PATH [--initrd PATH]\n"
                "            [--cmdline TEXT]] [--gpus N] [--gpu-model MODEL]\n"
-               "            [--gpu ADDRESS]... [--preemptible] [--start]\n"
+               "            [--gpu ADDRESS]... [--preemptible] [--model NAME[@VERSION]]\n"
+               "            [--start]\n"
                "  vm list [--tenant TENANT]\n"
                "  vm show NAME [--xml]\n"
                "  vm start NAME\n"
@@ -696,6 +701,12 @@ static int parse_argv(int argc, char *argv[], const Verb **ret_verb, char ***ret
                         if (strv_extend(&arg_compatible, optarg) < 0)
                                 return -ENOMEM;
                         arg_given |= OPT_BUNDLE_CREATE;
+                        break;
+                case ARG_MODEL:
+                        if (isempty(optarg))
+                                return value_error("--model: give NAME or NAME@VERSION of an imported model");
+                        arg_model = optarg;
+                        arg_given |= OPT_MODEL;
                         break;
                 case ARG_TRUST_DIR:
                         if (isempty(optarg))

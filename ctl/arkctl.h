@@ -51,6 +51,7 @@ typedef enum VerbOption {
         OPT_BUNDLE_CREATE = 1 << 21, /* --kind, --name, --version, --key, -o FILE, --compress, model fields */
         OPT_TRUST_DIR = 1 << 22,
         OPT_MODEL_VERSION = 1 << 23,
+        OPT_MODEL = 1 << 24,
 } VerbOption;
 
 extern OutputMode arg_output;
@@ -85,6 +86,7 @@ extern uint64_t arg_parameters, arg_min_gpu_memory;
 extern char **arg_compatible; /* --compatible, repeatable */
 extern const char *arg_trust_dir;
 extern const char *arg_model_version; /* model show/delete --version */
+extern const char *arg_model;         /* vm create --model NAME[@VERSION] */
 
 /* Prints "arkctl: <sentence>" to stderr and returns EXIT_USAGE. */
 int usage_error(const char *format, ...) _printf_(1, 2);

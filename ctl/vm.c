@@ -41,6 +41,7 @@ static const FieldMap instance_fields[] = {
         { "CreatedAt", "created_at" },
         { "GPUs", "gpus" },
         { "Preemptible", "preemptible" },
+        { "Model", "model" },
         { "PreemptedGPUs", "preempted_gpus" },
         {},
 };
@@ -103,6 +104,8 @@ static int print_instance(json_t *props) {
                                       n == 1 ? "" : "s");
                 table_add_row(t, "Preemptible", p ?: "yes");
         }
+        if (!isempty(props_string(props, "Model")))
+                table_add_row(t, "Model", props_string(props, "Model"));
         table_add_row(t, "Image", strdash(props_string(props, "Image")));
         if (!isempty(props_string(props, "Kernel"))) {
                 table_add_row(t, "Kernel", props_string(props, "Kernel"));
@@ -260,6 +263,8 @@ int verb_vm_create(char **args) {
         }
         if (r >= 0 && arg_preemptible)
                 r = sd_bus_message_append(m, "{sv}", "Preemptible", "b", 1);
+        if (r >= 0 && arg_model)
+                r = sd_bus_message_append(m, "{sv}", "Model", "s", arg_model);
         if (r >= 0 && arg_start)
                 r = sd_bus_message_append(m, "{sv}", "Start", "b", 1);
         if (r >= 0)

@@ -464,6 +464,46 @@ static void test_progress_and_tenant(void **state) {
         restart_throttled(NULL);
 }
 
+/* A VM that serves a model: the model's directory is shared with it read-only, and the model cannot
+ * be deleted while the VM is there. */
+static void test_model_in_use(void **state) {
+        _cleanup_free_ char *payload = make_payload("m7", 1 << 16, 9), *ark = make_bundle("m7.ark", payload, "9.0", "none");
+        _cleanup_free_ char *xml = NULL, *out = NULL;
+        json_t *j;
+
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "serve");
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "other");
+        assert_arkctl(&H, 0, "Imported", "bundle", "import", ark, "--tenant", "serve");
+        /* The model asks for 16 GiB of GPU memory: a VM without GPUs cannot serve it. */
+        assert_arkctl(&H, 1, "needs 16 GiB of GPU memory; the VM has no GPUs", "vm", "create", "srv", "--tenant",
+                      "serve", "--vcpus", "2", "--memory", "1G", "--model", "llama-test");
+        /* Another tenant does not see it. */
+        assert_arkctl(&H, 1, "has no model 'llama-test'", "vm", "create", "srv", "--tenant", "other", "--vcpus", "2",
+                      "--memory", "1G", "--gpus", "1", "--model", "llama-test");
+        assert_arkctl(&H, 1, "has no model 'llama-test' version 1.0", "vm", "create", "srv", "--tenant", "serve",
+                      "--vcpus", "2", "--memory", "1G", "--gpus", "1", "--model", "llama-test@1.0");
+        assert_arkctl(&H, 1, "not NAME or NAME@VERSION", "vm", "create", "srv", "--tenant", "serve", "--vcpus", "2",
+                      "--memory", "1G", "--gpus", "1", "--model", "../etc");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "srv", "--tenant", "serve", "--vcpus", "2", "--memory", "1G",
+                      "--gpus", "1", "--model", "llama-test@9.0");
+        j = harness_arkctl_json(&H, "vm", "show", "srv", NULL);
+        assert_string_equal(json_string_value(json_object_get(j, "model")), "llama-test 9.0");
+        json_decref(j);
+        xml = itest_arkctl_expect(&H, 0, "<target dir='ark-model'/>", "vm", "show", "srv", "--xml", NULL);
+        assert_non_null(strstr(xml, "/bundles/model/serve/llama-test/9.0'"));
+        assert_non_null(strstr(xml, "<readonly/>"));
+        assert_arkctl(&H, 1, "is used by 1 instance ('srv'); delete it first", "model", "delete", "llama-test",
+                      "--tenant", "serve");
+        /* The link survives a restart (the store keeps it). */
+        restart_throttled(NULL);
+        assert_arkctl(&H, 1, "is used by 1 instance", "model", "delete", "llama-test", "--tenant", "serve");
+        out = itest_arkctl_expect(&H, 0, "ark-model", "vm", "show", "srv", "--xml", NULL);
+        assert_arkctl(&H, 0, NULL, "vm", "delete", "srv");
+        assert_arkctl(&H, 0, NULL, "model", "delete", "llama-test", "--tenant", "serve");
+        assert_arkctl(&H, 0, NULL, "tenant", "delete", "serve");
+        assert_arkctl(&H, 0, NULL, "tenant", "delete", "other");
+}
+
 static void test_trust_management(void **state) {
         _cleanup_free_ char *payload = make_payload("m6", 1 << 16, 8), *ark = make_bundle("m6.ark", payload, "8.0", "none");
         _cleanup_free_ char *id = NULL, *out = NULL;
@@ -499,6 +539,7 @@ int main(void) {
                 cmocka_unit_test(test_cancel),
                 cmocka_unit_test(test_concurrent),
                 cmocka_unit_test(test_progress_and_tenant),
+                cmocka_unit_test(test_model_in_use),
                 cmocka_unit_test(test_trust_management),
         };
         return cmocka_run_group_tests_name("bundles", tests, setup, teardown);

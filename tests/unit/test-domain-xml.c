@@ -52,6 +52,19 @@ static const DomainSpec spec_kvm_disk = {
         .created_usec = CREATED_USEC,
 };
 
+/* (a') a VM serving an imported model: its directory shared read-only (9p). */
+static const DomainSpec spec_model = {
+        .name = "serve-1",
+        .uuid = "6f1f5a52-6c5e-4d6a-9a57-3b0e8d3c1a02",
+        .tenant = "risk",
+        .domain_type = "kvm",
+        .vcpus = 8,
+        .memory_bytes = UINT64_C(32) << 30,
+        .disk_path = "/var/lib/ark/disks/serve-1.qcow2",
+        .model_dir = "/var/lib/ark/bundles/model/risk/qwen&co/2.5.1",
+        .created_usec = CREATED_USEC,
+};
+
 /* (b) direct kernel boot under TCG with initrd, a command line full of markup characters, and a
  * console log. */
 static const DomainSpec spec_qemu_direct = {
@@ -194,6 +207,15 @@ static void check_spec(const DomainSpec *spec, const char *golden) {
 
 static void test_build_kvm_disk(void **state) {
         check_spec(&spec_kvm_disk, "domain-kvm-disk.xml");
+}
+
+static void test_build_model(void **state) {
+        _cleanup_free_ char *xml = NULL;
+        DomainSpec relative = spec_model;
+
+        check_spec(&spec_model, "domain-model.xml");
+        relative.model_dir = "bundles/model";
+        assert_int_equal(domain_xml_build(&relative, &xml), -EINVAL);
 }
 
 static void test_build_qemu_direct(void **state) {
@@ -690,6 +712,7 @@ static void test_parse_hostdevs(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_build_kvm_disk),
+                cmocka_unit_test(test_build_model),
                 cmocka_unit_test(test_build_qemu_direct),
                 cmocka_unit_test(test_build_test_driver),
                 cmocka_unit_test(test_build_invalid),
