@@ -937,9 +937,26 @@ static void test_migrate_v1_to_claims(void **state) {
         a = instance_make("vm-a", "risk", "6f1f5a52-6c5e-4d6a-9a57-3b0e8d3c1a01");
         assert_int_equal(store_instance_insert(db, a), 0);
         /* Back to what schema 1 had. */
-        assert_int_equal(db_exec(db, "ALTER TABLE instances DROP COLUMN firmware; ALTER TABLE instances DROP COLUMN preemptible; ALTER TABLE instances DROP COLUMN preempted_gpus; ALTER TABLE instances DROP COLUMN preempted_model; DROP TABLE tenant_quotas; DROP TABLE audit_log; DROP TABLE usage_intervals; DROP TABLE tenant_members; "
-                                     "DROP TABLE claims; DROP TABLE accelerator_holds; DROP TABLE bundles; PRAGMA user_version = 1"),
-                         0);
+        /* The instances table as schema 1 made it (a column with a foreign key cannot be dropped:
+         * the table is made again). */
+        if (db_exec(db, "PRAGMA foreign_keys = OFF; DROP TABLE tenant_quotas; DROP TABLE audit_log; "
+                                     "DROP TABLE usage_intervals; DROP TABLE tenant_members; DROP TABLE claims; "
+                                     "DROP TABLE accelerator_holds; "
+                                     "CREATE TABLE v1 ("
+                                     "  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, name TEXT NOT NULL UNIQUE,"
+                                     "  tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE RESTRICT,"
+                                     "  type TEXT NOT NULL, vcpus INTEGER NOT NULL, memory_bytes INTEGER NOT NULL,"
+                                     "  disk_path TEXT, disk_bytes INTEGER NOT NULL DEFAULT 0,"
+                                     "  disk_owned INTEGER NOT NULL DEFAULT 0, image TEXT, kernel TEXT, initrd TEXT,"
+                                     "  cmdline TEXT, console_log TEXT, desired_state TEXT NOT NULL CHECK (desired_state"
+                                     "  IN ('running', 'stopped')), created_usec INTEGER NOT NULL);"
+                                     "INSERT INTO v1 SELECT id, uuid, name, tenant_id, type, vcpus, memory_bytes, "
+                                     "disk_path, disk_bytes, disk_owned, image, kernel, initrd, cmdline, console_log, "
+                                     "desired_state, created_usec FROM instances; DROP TABLE instances; "
+                                     "DROP TABLE bundles; ALTER TABLE v1 RENAME TO instances; "
+                                     "CREATE INDEX instances_tenant ON instances(tenant_id); PRAGMA user_version = 1; "
+                                     "PRAGMA foreign_keys = ON") < 0)
+                fail_msg("back to schema 1: %s", sqlite3_errmsg(db));
         db = db_close(db);
 
         open_store(d, &db);
