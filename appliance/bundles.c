@@ -97,8 +97,10 @@ int method_trust_key(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         return sd_bus_reply_method_return(msg, "s", id);
 }
 
-int method_untrust_key(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
+/* UntrustKey and RevokeKey: an admin names a key id, the trust directory changes. */
+static int key_id_method(sd_bus_message *msg, Manager *m, const char *what,
+                         int (*op)(const char *dir, const char *key_id, char **ret_error), const char *done,
+                         sd_bus_error *error) {
         _cleanup_free_ char *err = NULL;
         const char *id;
         int r;
@@ -106,33 +108,22 @@ int method_untrust_key(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         r = sd_bus_message_read(msg, "s", &id);
         if (r < 0)
                 return r;
-        r = access_require_admin(m, msg, "remove trusted keys", error);
+        r = access_require_admin(m, msg, what, error);
         if (r < 0)
                 return r;
-        r = trust_remove(m->config.trust_dir, id, &err);
+        r = op(m->config.trust_dir, id, &err);
         if (r < 0)
                 return trust_error(error, r, err);
-        log_info("No longer trusting bundle signing key %s.", id);
+        log_notice("%s bundle signing key %s.", done, id);
         return sd_bus_reply_method_return(msg, NULL);
 }
 
-int method_revoke_key(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
-        _cleanup_free_ char *err = NULL;
-        const char *id;
-        int r;
+int method_untrust_key(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return key_id_method(msg, userdata, "remove trusted keys", trust_remove, "No longer trusting", error);
+}
 
-        r = sd_bus_message_read(msg, "s", &id);
-        if (r < 0)
-                return r;
-        r = access_require_admin(m, msg, "revoke keys", error);
-        if (r < 0)
-                return r;
-        r = trust_revoke(m->config.trust_dir, id, &err);
-        if (r < 0)
-                return trust_error(error, r, err);
-        log_notice("Revoked bundle signing key %s.", id);
-        return sd_bus_reply_method_return(msg, NULL);
+int method_revoke_key(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return key_id_method(msg, userdata, "revoke keys", trust_revoke, "Revoked", error);
 }
 
 int method_list_trusted_keys(sd_bus_message *msg, void *userdata, sd_bus_error *error) {

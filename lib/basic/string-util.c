@@ -45,6 +45,22 @@ char *strprintf(const char *format, ...) {
         return r < 0 ? NULL : s;
 }
 
+int set_error_sentence(char **ret_error, int r, const char *format, ...) {
+        va_list ap;
+        char *s = NULL;
+
+        va_start(ap, format);
+        if (vasprintf(&s, format, ap) < 0)
+                s = NULL;
+        va_end(ap);
+        if (ret_error) {
+                free(*ret_error);
+                *ret_error = s;
+        } else
+                free(s);
+        return s ? r : -ENOMEM;
+}
+
 int free_and_strdup(char **p, const char *s) {
         char *t = NULL;
 

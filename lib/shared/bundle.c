@@ -23,23 +23,6 @@
 #define PROGRESS_STEP (4 * 1024 * 1024)
 #define WRITEBACK_STEP (16 * 1024 * 1024)
 
-static int set_error(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
-static int set_error(char **ret_error, int r, const char *fmt, ...) {
-        va_list ap;
-        char *s = NULL;
-
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        if (ret_error) {
-                free(*ret_error);
-                *ret_error = s;
-        } else
-                free(s);
-        return s ? r : -ENOMEM;
-}
-
 void bundle_result_done(BundleResult *r) {
         manifest_free(r->manifest);
         *r = (BundleResult) {};
@@ -102,8 +85,8 @@ static int archive_fail(Reader *rd, const char *after, char **ret_error) {
         int r = rd->io_error ? -EIO : -EINVAL;
 
         if (after)
-                return set_error(ret_error, r, "%s: %s (after the entry '%.200s').", rd->name, archive_why(rd), after);
-        return set_error(ret_error, r, "%s: %s.", rd->name, archive_why(rd));
+                return set_error_sentence(ret_error, r, "%s: %s (after the entry '%.200s').", rd->name, archive_why(rd), after);
+        return set_error_sentence(ret_error, r, "%s: %s.", rd->name, archive_why(rd));
 }
 
 /* The archive cannot be opened or its first header read: truncated (the file ended while
@@ -113,7 +96,7 @@ static int open_fail(Reader *rd, char **ret_error) {
 
         if (rd->bomb || rd->io_error || (rd->eof && e && !startswith(e, "Unrecognized")))
                 return archive_fail(rd, NULL, ret_error);
-        return set_error(ret_error, -EINVAL, "%s is not a bundle: %s (a bundle is a tar archive, plain or compressed "
+        return set_error_sentence(ret_error, -EINVAL, "%s is not a bundle: %s (a bundle is a tar archive, plain or compressed "
                          "with zstd or xz).", rd->name, e ?: "unreadable");
 }
 
@@ -125,22 +108,22 @@ static int read_member(Reader *rd, struct archive_entry *e, const char *what, si
         la_ssize_t k;
 
         if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e))
-                return set_error(ret_error, -EINVAL, "%s: the entry '%s' is not a regular file.", rd->name, what);
+                return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%s' is not a regular file.", rd->name, what);
         if (!archive_entry_size_is_set(e) || archive_entry_size(e) < 0 || (uint64_t) archive_entry_size(e) > max)
-                return set_error(ret_error, -EINVAL, "%s: the entry '%s' is larger than %zu bytes.", rd->name, what, max);
+                return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%s' is larger than %zu bytes.", rd->name, what, max);
         b = malloc(max + 1);
         if (!b)
                 return -ENOMEM;
         while ((k = archive_read_data(rd->a, b + n, max + 1 - n)) > 0) {
                 n += (size_t) k;
                 if (n > max)
-                        return set_error(ret_error, -EINVAL, "%s: the entry '%s' is larger than %zu bytes.", rd->name, what,
+                        return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%s' is larger than %zu bytes.", rd->name, what,
                                          max);
         }
         if (k < 0)
                 return archive_fail(rd, what, ret_error);
         if (n != (size_t) archive_entry_size(e))
-                return set_error(ret_error, -EINVAL, "%s: the entry '%s' is truncated.", rd->name, what);
+                return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%s' is truncated.", rd->name, what);
         b[n] = 0;
         *ret = TAKE_PTR(b);
         *ret_n = n;
@@ -269,11 +252,11 @@ static int read_payload(Reader *rd, const BundleReadOptions *o, const ManifestFi
         if (o->dest_fd >= 0) {
                 pfd = open_parent(o->dest_fd, f->path, made);
                 if (pfd < 0)
-                        return set_error(ret_error, pfd, "%s: cannot create the directories of '%.200s': %s.", rd->name,
+                        return set_error_sentence(ret_error, pfd, "%s: cannot create the directories of '%.200s': %s.", rd->name,
                                          f->path, strerror(-pfd));
                 fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
                 if (fd < 0)
-                        return set_error(ret_error, -errno, "%s: cannot create '%.200s': %s.", rd->name, f->path,
+                        return set_error_sentence(ret_error, -errno, "%s: cannot create '%.200s': %s.", rd->name, f->path,
                                          strerror(errno));
         }
         r = sha256_init(&h);
@@ -290,18 +273,18 @@ static int read_payload(Reader *rd, const BundleReadOptions *o, const ManifestFi
                 if (k < ARCHIVE_WARN || k == ARCHIVE_WARN) {
                         sha256_done(&h);
                         if (rd->eof || k == ARCHIVE_WARN)
-                                return set_error(ret_error, -EINVAL, "%s: the entry '%.200s' is truncated.", rd->name,
+                                return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%.200s' is truncated.", rd->name,
                                                  f->path);
                         return archive_fail(rd, f->path, ret_error);
                 }
                 if (off < 0 || (uint64_t) off != got) {
                         sha256_done(&h);
-                        return set_error(ret_error, -EINVAL, "%s: the entry '%.200s' has holes (a sparse file).",
+                        return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%.200s' has holes (a sparse file).",
                                          rd->name, f->path);
                 }
                 if (len > f->size - got) {
                         sha256_done(&h);
-                        return set_error(ret_error, -EBADMSG,
+                        return set_error_sentence(ret_error, -EBADMSG,
                                          "%s: the entry '%.200s' holds more than the %llu bytes the manifest declares.",
                                          rd->name, f->path, (unsigned long long) f->size);
                 }
@@ -314,7 +297,7 @@ static int read_payload(Reader *rd, const BundleReadOptions *o, const ManifestFi
                         r = full_write(fd, block, len);
                         if (r < 0) {
                                 sha256_done(&h);
-                                return set_error(ret_error, r, "%s: cannot write '%.200s': %s.", rd->name, f->path,
+                                return set_error_sentence(ret_error, r, "%s: cannot write '%.200s': %s.", rd->name, f->path,
                                                  strerror(-r));
                         }
                         /* Start writing back early, so that the final fsync has little left. */
@@ -326,26 +309,26 @@ static int read_payload(Reader *rd, const BundleReadOptions *o, const ManifestFi
                 r = progress_step(pg, len, false);
                 if (r < 0) {
                         sha256_done(&h);
-                        return set_error(ret_error, r, r == -ECANCELED ? "%s: cancelled." : "%s: stopped.", rd->name);
+                        return set_error_sentence(ret_error, r, r == -ECANCELED ? "%s: cancelled." : "%s: stopped.", rd->name);
                 }
         }
         r = sha256_final(&h, digest);
         if (r < 0)
                 return r;
         if (got != f->size)
-                return set_error(ret_error, -EBADMSG, "%s: the entry '%.200s' holds %llu bytes; the manifest declares %llu.",
+                return set_error_sentence(ret_error, -EBADMSG, "%s: the entry '%.200s' holds %llu bytes; the manifest declares %llu.",
                                  rd->name, f->path, (unsigned long long) got, (unsigned long long) f->size);
         hex_encode(digest, SHA256_BYTES, hex);
         if (!streq(hex, f->sha256))
-                return set_error(ret_error, -EBADMSG,
+                return set_error_sentence(ret_error, -EBADMSG,
                                  "%s: the entry '%.200s' does not match its SHA-256 in the manifest (it is %s).", rd->name,
                                  f->path, hex);
         if (fd >= 0) {
                 if (fchmod(fd, f->mode) < 0 || (o->sync && fsync(fd) < 0))
-                        return set_error(ret_error, -errno, "%s: cannot write '%.200s': %s.", rd->name, f->path,
+                        return set_error_sentence(ret_error, -errno, "%s: cannot write '%.200s': %s.", rd->name, f->path,
                                          strerror(errno));
                 if (close(TAKE_FD(fd)) < 0)
-                        return set_error(ret_error, -EIO, "%s: cannot write '%.200s'.", rd->name, f->path);
+                        return set_error_sentence(ret_error, -EIO, "%s: cannot write '%.200s'.", rd->name, f->path);
         }
         return 0;
 }
@@ -375,32 +358,32 @@ static int read_archive(Reader *rd, const BundleReadOptions *o, BundleResult *re
         /* manifest.json, then manifest.sig. */
         r = archive_read_next_header(rd->a, &e);
         if (r == ARCHIVE_EOF)
-                return set_error(ret_error, -EINVAL, "%s: the archive is empty.", rd->name);
+                return set_error_sentence(ret_error, -EINVAL, "%s: the archive is empty.", rd->name);
         if (r != ARCHIVE_OK)
                 return open_fail(rd, ret_error);
         if (!archive_entry_pathname(e) || !streq(archive_entry_pathname(e), "manifest.json"))
-                return set_error(ret_error, -EINVAL, "%s: the first entry is '%.200s', not manifest.json.", rd->name,
+                return set_error_sentence(ret_error, -EINVAL, "%s: the first entry is '%.200s', not manifest.json.", rd->name,
                                  strna(archive_entry_pathname(e)));
         r = read_member(rd, e, "manifest.json", MANIFEST_MAX_BYTES, &manifest, &n_manifest, ret_error);
         if (r < 0)
                 return r;
         r = manifest_parse(manifest, n_manifest, &res->manifest, &err);
         if (r < 0)
-                return set_error(ret_error, r, "%s: %s", rd->name, err);
+                return set_error_sentence(ret_error, r, "%s: %s", rd->name, err);
         m = res->manifest;
         r = archive_read_next_header(rd->a, &e);
         if (r == ARCHIVE_EOF)
-                return set_error(ret_error, -EINVAL, "%s: the entry 'manifest.sig' is missing.", rd->name);
+                return set_error_sentence(ret_error, -EINVAL, "%s: the entry 'manifest.sig' is missing.", rd->name);
         if (r != ARCHIVE_OK)
                 return archive_fail(rd, "manifest.json", ret_error);
         if (!archive_entry_pathname(e) || !streq(archive_entry_pathname(e), "manifest.sig"))
-                return set_error(ret_error, -EINVAL, "%s: the second entry is '%.200s', not manifest.sig.", rd->name,
+                return set_error_sentence(ret_error, -EINVAL, "%s: the second entry is '%.200s', not manifest.sig.", rd->name,
                                  strna(archive_entry_pathname(e)));
         r = read_member(rd, e, "manifest.sig", ED25519_SIG_BYTES, &sig, &n_sig, ret_error);
         if (r < 0)
                 return r;
         if (n_sig != ED25519_SIG_BYTES)
-                return set_error(ret_error, -EINVAL, "%s: manifest.sig holds %zu bytes, not an Ed25519 signature (64).",
+                return set_error_sentence(ret_error, -EINVAL, "%s: manifest.sig holds %zu bytes, not an Ed25519 signature (64).",
                                  rd->name, n_sig);
 
         /* The signature, before any payload byte. */
@@ -410,15 +393,15 @@ static int read_archive(Reader *rd, const BundleReadOptions *o, BundleResult *re
                                  : r == -ENOKEY ? BUNDLE_SIGNATURE_UNKNOWN_KEY : BUNDLE_SIGNATURE_BAD;
                 if (o->manifest_only && o->allow_untrusted && (r == -ENOKEY || r == -EKEYREVOKED))
                         return 0;
-                return set_error(ret_error, r, "%s: %s", rd->name, err);
+                return set_error_sentence(ret_error, r, "%s: %s", rd->name, err);
         }
         r = ark_verify(key, manifest, n_manifest, (const uint8_t *) sig);
         if (r < 0) {
                 res->signature = BUNDLE_SIGNATURE_BAD;
                 if (r == -EBADMSG)
-                        return set_error(ret_error, r, "%s: the manifest's signature does not verify with key %s: the "
+                        return set_error_sentence(ret_error, r, "%s: the manifest's signature does not verify with key %s: the "
                                          "manifest was changed or signed with another key.", rd->name, m->key_id);
-                return set_error(ret_error, r, "%s: cannot check the signature.", rd->name);
+                return set_error_sentence(ret_error, r, "%s: cannot check the signature.", rd->name);
         }
         res->signature = BUNDLE_SIGNATURE_VALID;
         if (o->manifest_only)
@@ -432,7 +415,7 @@ static int read_archive(Reader *rd, const BundleReadOptions *o, BundleResult *re
 
                 if (fstatvfs(o->dest_fd, &sv) >= 0 &&
                     (uint64_t) sv.f_bavail * sv.f_frsize < m->total_bytes + 16 * 1024 * 1024)
-                        return set_error(ret_error, -ENOSPC, "%s: the payload needs %llu MiB; the store has %llu MiB free.",
+                        return set_error_sentence(ret_error, -ENOSPC, "%s: the payload needs %llu MiB; the store has %llu MiB free.",
                                          rd->name, (unsigned long long) (m->total_bytes >> 20) + 16,
                                          (unsigned long long) (((uint64_t) sv.f_bavail * sv.f_frsize) >> 20));
         }
@@ -454,7 +437,7 @@ static int read_archive(Reader *rd, const BundleReadOptions *o, BundleResult *re
                         return archive_fail(rd, last, ret_error);
                 p = archive_entry_pathname(e);
                 if (!p)
-                        return set_error(ret_error, -EINVAL, "%s: an entry after '%.200s' has no name.", rd->name, last);
+                        return set_error_sentence(ret_error, -EINVAL, "%s: an entry after '%.200s' has no name.", rd->name, last);
                 path = strdup(p);
                 if (!path)
                         return -ENOMEM;
@@ -467,25 +450,25 @@ static int read_archive(Reader *rd, const BundleReadOptions *o, BundleResult *re
                 if (!why)
                         why = manifest_check_path(path);
                 if (why)
-                        return set_error(ret_error, -EINVAL, "%s: the entry '%.200s' %s; a bundle holds regular files only, "
+                        return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%.200s' %s; a bundle holds regular files only, "
                                          "under relative paths.", rd->name, p, why);
                 if (archive_entry_filetype(e) == AE_IFDIR) {
                         if (!is_manifest_directory(m, path))
-                                return set_error(ret_error, -EINVAL, "%s: the directory '%.200s' is not in the manifest.",
+                                return set_error_sentence(ret_error, -EINVAL, "%s: the directory '%.200s' is not in the manifest.",
                                                  rd->name, p);
                         continue; /* made as its files need it */
                 }
                 f = manifest_find(m, path);
                 if (!f)
-                        return set_error(ret_error, -EINVAL, "%s: the entry '%.200s' is not in the manifest.", rd->name, p);
+                        return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%.200s' is not in the manifest.", rd->name, p);
                 idx = (size_t) (f - m->files);
                 if (seen[idx])
-                        return set_error(ret_error, -EINVAL, "%s: the entry '%.200s' comes twice.", rd->name, p);
+                        return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%.200s' comes twice.", rd->name, p);
                 seen[idx] = true;
                 n_seen++;
                 if (!archive_entry_size_is_set(e) || archive_entry_size(e) < 0 ||
                     (uint64_t) archive_entry_size(e) != f->size)
-                        return set_error(ret_error, -EBADMSG,
+                        return set_error_sentence(ret_error, -EBADMSG,
                                          "%s: the entry '%.200s' is %lld bytes; the manifest declares %llu.", rd->name, p,
                                          (long long) archive_entry_size(e), (unsigned long long) f->size);
                 r = read_payload(rd, o, f, &made, &pg, ret_error);
@@ -496,18 +479,18 @@ static int read_archive(Reader *rd, const BundleReadOptions *o, BundleResult *re
         if (n_seen != m->n_files)
                 for (size_t k = 0; k < m->n_files; k++)
                         if (!seen[k])
-                                return set_error(ret_error, -EINVAL,
+                                return set_error_sentence(ret_error, -EINVAL,
                                                  "%s: '%.200s' is in the manifest but not in the archive.", rd->name,
                                                  m->files[k].path);
         if (o->dest_fd >= 0 && o->sync) {
                 r = sync_directories(o->dest_fd, made);
                 if (r < 0)
-                        return set_error(ret_error, r, "%s: cannot sync the payload's directories: %s.", rd->name,
+                        return set_error_sentence(ret_error, r, "%s: cannot sync the payload's directories: %s.", rd->name,
                                          strerror(-r));
         }
         r = progress_step(&pg, 0, true);
         if (r < 0)
-                return set_error(ret_error, r, r == -ECANCELED ? "%s: cancelled." : "%s: stopped.", rd->name);
+                return set_error_sentence(ret_error, r, r == -ECANCELED ? "%s: cancelled." : "%s: stopped.", rd->name);
         return 0;
 }
 
@@ -538,7 +521,7 @@ int bundle_read(int fd, const char *name, const BundleReadOptions *o, BundleResu
                 while (reader_read(rd.a, &rd, &p) > 0)
                         ;
                 if (rd.io_error)
-                        r = set_error(ret_error, -EIO, "%s: %s.", name, archive_why(&rd));
+                        r = set_error_sentence(ret_error, -EIO, "%s: %s.", name, archive_why(&rd));
         }
 out:
         archive_read_free(rd.a);
@@ -578,12 +561,12 @@ static int walk(Walk *w, int dfd, const char *rel, unsigned depth, char **ret_er
         int r = 0;
 
         if (depth > 64)
-                return set_error(ret_error, -ELOOP, "%s/%s: directories nest too deep.", w->root, rel);
+                return set_error_sentence(ret_error, -ELOOP, "%s/%s: directories nest too deep.", w->root, rel);
         d = fdopendir(dfd);
         if (!d) {
                 r = -errno;
                 close(dfd);
-                return set_error(ret_error, r, "Cannot read %s/%s: %s.", w->root, rel, strerror(-r));
+                return set_error_sentence(ret_error, r, "Cannot read %s/%s: %s.", w->root, rel, strerror(-r));
         }
         while ((de = readdir(d))) {
                 _cleanup_free_ char *path = NULL;
@@ -598,14 +581,14 @@ static int walk(Walk *w, int dfd, const char *rel, unsigned depth, char **ret_er
                         break;
                 }
                 if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-                        r = set_error(ret_error, -errno, "Cannot stat %s/%s: %s.", w->root, path, strerror(errno));
+                        r = set_error_sentence(ret_error, -errno, "Cannot stat %s/%s: %s.", w->root, path, strerror(errno));
                         break;
                 }
                 if (S_ISDIR(st.st_mode)) {
                         int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
                         if (sub < 0) {
-                                r = set_error(ret_error, -errno, "Cannot open %s/%s: %s.", w->root, path, strerror(errno));
+                                r = set_error_sentence(ret_error, -errno, "Cannot open %s/%s: %s.", w->root, path, strerror(errno));
                                 break;
                         }
                         r = walk(w, sub, path, depth + 1, ret_error);
@@ -614,13 +597,13 @@ static int walk(Walk *w, int dfd, const char *rel, unsigned depth, char **ret_er
                         continue;
                 }
                 if (!S_ISREG(st.st_mode)) {
-                        r = set_error(ret_error, -EINVAL, "%s/%s is %s; a bundle holds regular files only.", w->root, path,
+                        r = set_error_sentence(ret_error, -EINVAL, "%s/%s is %s; a bundle holds regular files only.", w->root, path,
                                       S_ISLNK(st.st_mode) ? "a symbolic link" : "not a regular file");
                         break;
                 }
                 why = manifest_check_path(path);
                 if (why) {
-                        r = set_error(ret_error, -EINVAL, "%s/%s: its path %s.", w->root, path, why);
+                        r = set_error_sentence(ret_error, -EINVAL, "%s/%s: its path %s.", w->root, path, why);
                         break;
                 }
                 if (w->n == w->cap) {
@@ -633,7 +616,7 @@ static int walk(Walk *w, int dfd, const char *rel, unsigned depth, char **ret_er
                         w->files = nf;
                 }
                 if (w->n >= MANIFEST_FILES_MAX) {
-                        r = set_error(ret_error, -E2BIG, "%s holds more than %d files.", w->root, MANIFEST_FILES_MAX);
+                        r = set_error_sentence(ret_error, -E2BIG, "%s holds more than %d files.", w->root, MANIFEST_FILES_MAX);
                         break;
                 }
                 w->files[w->n++] = (ManifestFile) { .path = TAKE_PTR(path), .size = (uint64_t) st.st_size,
@@ -655,7 +638,7 @@ static int pass_file(const char *root, const ManifestFile *f, struct archive *a,
                 return -ENOMEM;
         fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
-                return set_error(ret_error, -errno, "Cannot read %s: %s.", full, strerror(errno));
+                return set_error_sentence(ret_error, -errno, "Cannot read %s: %s.", full, strerror(errno));
         (void) posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
         for (;;) {
                 ssize_t n = read(fd, buf, IO_BUFFER);
@@ -663,7 +646,7 @@ static int pass_file(const char *root, const ManifestFile *f, struct archive *a,
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0)
-                        return set_error(ret_error, -errno, "Cannot read %s: %s.", full, strerror(errno));
+                        return set_error_sentence(ret_error, -errno, "Cannot read %s: %s.", full, strerror(errno));
                 if (n == 0)
                         break;
                 got += (uint64_t) n;
@@ -672,18 +655,18 @@ static int pass_file(const char *root, const ManifestFile *f, struct archive *a,
                 if (sha256_update(h, buf, (size_t) n) < 0)
                         return -EIO;
                 if (a && archive_write_data(a, buf, (size_t) n) != n)
-                        return set_error(ret_error, -EIO, "Cannot write the bundle: %s.", archive_error_string(a) ?: "error");
+                        return set_error_sentence(ret_error, -EIO, "Cannot write the bundle: %s.", archive_error_string(a) ?: "error");
                 *done += (uint64_t) n;
                 if (o->progress && *done >= next) {
                         int r = o->progress(*done, total, o->userdata);
 
                         if (r < 0)
-                                return set_error(ret_error, r, "Cancelled.");
+                                return set_error_sentence(ret_error, r, "Cancelled.");
                         next = *done + PROGRESS_STEP;
                 }
         }
         if (got != f->size)
-                return set_error(ret_error, -EBUSY, "%s changed while the bundle was made.", full);
+                return set_error_sentence(ret_error, -EBUSY, "%s changed while the bundle was made.", full);
         return 0;
 }
 
@@ -723,26 +706,26 @@ int bundle_create(const BundleCreateOptions *o, Manifest **ret_manifest, char **
         int dfd, r;
 
         if (!streq(compression, "none") && !streq(compression, "zstd") && !streq(compression, "xz"))
-                return set_error(ret_error, -EINVAL, "Unknown compression '%s' (none, zstd or xz).", compression);
+                return set_error_sentence(ret_error, -EINVAL, "Unknown compression '%s' (none, zstd or xz).", compression);
         r = ark_key_load_private(o->key_path, &key, &err);
         if (r < 0)
-                return set_error(ret_error, r, "%s", err);
+                return set_error_sentence(ret_error, r, "%s", err);
         if (access(o->output, F_OK) >= 0)
-                return set_error(ret_error, -EEXIST, "%s already exists; not overwriting it.", o->output);
+                return set_error_sentence(ret_error, -EEXIST, "%s already exists; not overwriting it.", o->output);
         buf = malloc(IO_BUFFER);
         m = calloc(1, sizeof(Manifest));
         if (!buf || !m)
                 return -ENOMEM;
         dfd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
-                return set_error(ret_error, -errno, "Cannot read the payload directory %s: %s.", o->dir, strerror(errno));
+                return set_error_sentence(ret_error, -errno, "Cannot read the payload directory %s: %s.", o->dir, strerror(errno));
         r = walk(&w, dfd, "", 0, ret_error);
         m->files = w.files;
         m->n_files = w.n;
         if (r < 0)
                 return r;
         if (w.n == 0)
-                return set_error(ret_error, -EINVAL, "%s holds no files; a bundle needs at least one.", o->dir);
+                return set_error_sentence(ret_error, -EINVAL, "%s holds no files; a bundle needs at least one.", o->dir);
         qsort(m->files, m->n_files, sizeof(ManifestFile), compare_files);
         m->total_bytes = w.total;
         m->format = MANIFEST_FORMAT;
@@ -794,11 +777,11 @@ int bundle_create(const BundleCreateOptions *o, Manifest **ret_manifest, char **
 
                 r = manifest_parse(text, strlen(text), &check, &err);
                 if (r < 0)
-                        return set_error(ret_error, r, "%s", err);
+                        return set_error_sentence(ret_error, r, "%s", err);
         }
         r = ark_sign(key, text, strlen(text), sig);
         if (r < 0)
-                return set_error(ret_error, r, "Cannot sign the manifest with %s.", o->key_path);
+                return set_error_sentence(ret_error, r, "Cannot sign the manifest with %s.", o->key_path);
 
         /* The archive, through a temporary file next to it. */
         tmp = strprintf("%s.tmp-XXXXXX", o->output);
@@ -806,7 +789,7 @@ int bundle_create(const BundleCreateOptions *o, Manifest **ret_manifest, char **
                 return -ENOMEM;
         out = mkostemp(tmp, O_CLOEXEC);
         if (out < 0)
-                return set_error(ret_error, -errno, "Cannot create %s: %s.", o->output, strerror(errno));
+                return set_error_sentence(ret_error, -errno, "Cannot create %s: %s.", o->output, strerror(errno));
         (void) fchmod(out, 0644);
         a = archive_write_new();
         if (!a) {
@@ -817,12 +800,12 @@ int bundle_create(const BundleCreateOptions *o, Manifest **ret_manifest, char **
             (streq(compression, "zstd") && archive_write_add_filter_zstd(a) != ARCHIVE_OK) ||
             (streq(compression, "xz") && archive_write_add_filter_xz(a) != ARCHIVE_OK) ||
             archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK || archive_write_open_fd(a, out) != ARCHIVE_OK) {
-                r = set_error(ret_error, -EIO, "Cannot write %s: %s.", o->output, archive_error_string(a) ?: "error");
+                r = set_error_sentence(ret_error, -EIO, "Cannot write %s: %s.", o->output, archive_error_string(a) ?: "error");
                 goto fail;
         }
         if (write_member(a, "manifest.json", text, strlen(text), now) < 0 ||
             write_member(a, "manifest.sig", sig, sizeof(sig), now) < 0) {
-                r = set_error(ret_error, -EIO, "Cannot write %s: %s.", o->output, archive_error_string(a) ?: "error");
+                r = set_error_sentence(ret_error, -EIO, "Cannot write %s: %s.", o->output, archive_error_string(a) ?: "error");
                 goto fail;
         }
         for (size_t k = 0; k < m->n_files; k++) {
@@ -846,7 +829,7 @@ int bundle_create(const BundleCreateOptions *o, Manifest **ret_manifest, char **
                 r = archive_write_header(a, e) == ARCHIVE_OK ? 0 : -EIO;
                 archive_entry_free(e);
                 if (r < 0) {
-                        r = set_error(ret_error, -EIO, "Cannot write %s: %s.", o->output, archive_error_string(a) ?: "error");
+                        r = set_error_sentence(ret_error, -EIO, "Cannot write %s: %s.", o->output, archive_error_string(a) ?: "error");
                         goto fail;
                 }
                 r = sha256_init(&h);
@@ -863,18 +846,18 @@ int bundle_create(const BundleCreateOptions *o, Manifest **ret_manifest, char **
                 }
                 hex_encode(d, SHA256_BYTES, hex);
                 if (!streq(hex, f->sha256)) {
-                        r = set_error(ret_error, -EBUSY, "%s/%s changed while the bundle was made.", o->dir, f->path);
+                        r = set_error_sentence(ret_error, -EBUSY, "%s/%s changed while the bundle was made.", o->dir, f->path);
                         goto fail;
                 }
         }
         if (archive_write_close(a) != ARCHIVE_OK) {
-                r = set_error(ret_error, -EIO, "Cannot write %s: %s.", o->output, archive_error_string(a) ?: "error");
+                r = set_error_sentence(ret_error, -EIO, "Cannot write %s: %s.", o->output, archive_error_string(a) ?: "error");
                 goto fail;
         }
         archive_write_free(a);
         a = NULL;
         if (fsync(out) < 0 || link(tmp, o->output) < 0) {
-                r = set_error(ret_error, -errno, errno == EEXIST ? "%s already exists; not overwriting it."
+                r = set_error_sentence(ret_error, -errno, errno == EEXIST ? "%s already exists; not overwriting it."
                                                                  : "Cannot write %s.", o->output);
                 goto fail;
         }

@@ -136,23 +136,6 @@ static const char *check_text(const char *s, size_t max) {
         return NULL;
 }
 
-static int fail(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
-static int fail(char **ret_error, int r, const char *fmt, ...) {
-        va_list ap;
-        char *s = NULL;
-
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        if (ret_error) {
-                free(*ret_error);
-                *ret_error = s;
-        } else
-                free(s);
-        return s ? r : -ENOMEM;
-}
-
 /* Only the keys in `allowed` (NULL-terminated) may appear in object o. */
 static int check_keys(json_t *o, const char *where, const char *const *allowed, char **ret_error) {
         const char *key;
@@ -164,7 +147,7 @@ static int check_keys(json_t *o, const char *where, const char *const *allowed, 
                 for (const char *const *a = allowed; *a && !ok; a++)
                         ok = streq(*a, key);
                 if (!ok)
-                        return fail(ret_error, -EINVAL, "The manifest's %s has an unknown field '%s'.", where, key);
+                        return set_error_sentence(ret_error, -EINVAL, "The manifest's %s has an unknown field '%s'.", where, key);
         }
         return 0;
 }
@@ -175,12 +158,12 @@ static int get_string(json_t *o, const char *where, const char *key, bool requir
         if (!v) {
                 if (!required)
                         return 0;
-                return fail(ret_error, -EINVAL, "The manifest's %s lacks '%s'.", where, key);
+                return set_error_sentence(ret_error, -EINVAL, "The manifest's %s lacks '%s'.", where, key);
         }
         if (!json_is_string(v))
-                return fail(ret_error, -EINVAL, "The manifest's %s.%s must be a string.", where, key);
+                return set_error_sentence(ret_error, -EINVAL, "The manifest's %s.%s must be a string.", where, key);
         if (json_string_length(v) != strlen(json_string_value(v)))
-                return fail(ret_error, -EINVAL, "The manifest's %s.%s holds a NUL byte.", where, key);
+                return set_error_sentence(ret_error, -EINVAL, "The manifest's %s.%s holds a NUL byte.", where, key);
         *ret = strdup(json_string_value(v));
         return *ret ? 0 : -ENOMEM;
 }
@@ -190,9 +173,9 @@ static int get_uint(json_t *o, const char *where, const char *key, uint64_t *ret
         json_t *v = json_object_get(o, key);
 
         if (!v)
-                return fail(ret_error, -EINVAL, "The manifest's %s lacks '%s'.", where, key);
+                return set_error_sentence(ret_error, -EINVAL, "The manifest's %s lacks '%s'.", where, key);
         if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > (INT64_C(1) << 53))
-                return fail(ret_error, -EINVAL, "The manifest's %s.%s must be a whole number from 0 to 2^53.", where, key);
+                return set_error_sentence(ret_error, -EINVAL, "The manifest's %s.%s must be a whole number from 0 to 2^53.", where, key);
         *ret = (uint64_t) json_integer_value(v);
         return 0;
 }
@@ -206,7 +189,7 @@ static int parse_file(json_t *f, size_t index, ManifestFile *ret, char **ret_err
         if (!where)
                 return -ENOMEM;
         if (!json_is_object(f))
-                return fail(ret_error, -EINVAL, "The manifest's %s must be an object.", where);
+                return set_error_sentence(ret_error, -EINVAL, "The manifest's %s must be an object.", where);
         r = check_keys(f, where, keys, ret_error);
         if (r < 0)
                 return r;
@@ -215,7 +198,7 @@ static int parse_file(json_t *f, size_t index, ManifestFile *ret, char **ret_err
                 return r;
         why = manifest_check_path(ret->path);
         if (why)
-                return fail(ret_error, -EINVAL, "The manifest's %s.path '%.200s' %s.", where, ret->path, why);
+                return set_error_sentence(ret_error, -EINVAL, "The manifest's %s.path '%.200s' %s.", where, ret->path, why);
         r = get_uint(f, where, "size", &ret->size, ret_error);
         if (r < 0)
                 return r;
@@ -223,13 +206,13 @@ static int parse_file(json_t *f, size_t index, ManifestFile *ret, char **ret_err
         if (r < 0)
                 return r;
         if (!is_lower_hex(sha, SHA256_HEX - 1))
-                return fail(ret_error, -EINVAL, "The manifest's %s.sha256 must be 64 lowercase hex digits.", where);
+                return set_error_sentence(ret_error, -EINVAL, "The manifest's %s.sha256 must be 64 lowercase hex digits.", where);
         memcpy(ret->sha256, sha, SHA256_HEX);
         r = get_string(f, where, "mode", true, &mode, ret_error);
         if (r < 0)
                 return r;
         if (!streq(mode, "0644") && !streq(mode, "0755"))
-                return fail(ret_error, -EINVAL, "The manifest's %s.mode must be \"0644\" or \"0755\" (no setuid, setgid "
+                return set_error_sentence(ret_error, -EINVAL, "The manifest's %s.mode must be \"0644\" or \"0755\" (no setuid, setgid "
                             "or other bits).", where);
         ret->mode = streq(mode, "0644") ? 0644 : 0755;
         return 0;
@@ -245,7 +228,7 @@ static int parse_model(json_t *o, ManifestModel *m, char **ret_error) {
         int r;
 
         if (!json_is_object(o))
-                return fail(ret_error, -EINVAL, "The manifest's model must be an object.");
+                return set_error_sentence(ret_error, -EINVAL, "The manifest's model must be an object.");
         r = check_keys(o, "model", keys, ret_error);
         if (r < 0)
                 return r;
@@ -257,7 +240,7 @@ static int parse_model(json_t *o, ManifestModel *m, char **ret_error) {
                         return r;
                 why = strings[k].token ? check_token(*strings[k].field, true) : check_text(*strings[k].field, 256);
                 if (why)
-                        return fail(ret_error, -EINVAL, "The manifest's model.%s %s.", strings[k].key, why);
+                        return set_error_sentence(ret_error, -EINVAL, "The manifest's model.%s %s.", strings[k].key, why);
         }
         r = get_uint(o, "model", "parameters", &m->parameters, ret_error);
         if (r < 0)
@@ -266,7 +249,7 @@ static int parse_model(json_t *o, ManifestModel *m, char **ret_error) {
         if (r < 0)
                 return r;
         if (m->parameters == 0)
-                return fail(ret_error, -EINVAL, "The manifest's model.parameters must be more than 0.");
+                return set_error_sentence(ret_error, -EINVAL, "The manifest's model.parameters must be more than 0.");
         return 0;
 }
 
@@ -277,22 +260,22 @@ static int parse_update(json_t *o, char ***compatible, char **ret_error) {
         int r;
 
         if (!json_is_object(o))
-                return fail(ret_error, -EINVAL, "The manifest's update must be an object.");
+                return set_error_sentence(ret_error, -EINVAL, "The manifest's update must be an object.");
         r = check_keys(o, "update", keys, ret_error);
         if (r < 0)
                 return r;
         l = json_object_get(o, "compatible");
         if (!json_is_array(l) || json_array_size(l) == 0 || json_array_size(l) > 256)
-                return fail(ret_error, -EINVAL, "The manifest's update.compatible must be a list of 1 to 256 product "
+                return set_error_sentence(ret_error, -EINVAL, "The manifest's update.compatible must be a list of 1 to 256 product "
                             "versions.");
         json_array_foreach(l, i, v) {
                 const char *why;
 
                 if (!json_is_string(v))
-                        return fail(ret_error, -EINVAL, "The manifest's update.compatible[%zu] must be a string.", i);
+                        return set_error_sentence(ret_error, -EINVAL, "The manifest's update.compatible[%zu] must be a string.", i);
                 why = check_token(json_string_value(v), true);
                 if (why)
-                        return fail(ret_error, -EINVAL, "The manifest's update.compatible[%zu] %s.", i, why);
+                        return set_error_sentence(ret_error, -EINVAL, "The manifest's update.compatible[%zu] %s.", i, why);
                 if (strv_extend(compatible, json_string_value(v)) < 0)
                         return -ENOMEM;
         }
@@ -304,46 +287,46 @@ int manifest_validate(const Manifest *m, char **ret_error) {
         uint64_t total = 0;
 
         if (m->format != MANIFEST_FORMAT)
-                return fail(ret_error, -EINVAL, "The manifest's format is %u; this Ark reads format %d.", m->format,
+                return set_error_sentence(ret_error, -EINVAL, "The manifest's format is %u; this Ark reads format %d.", m->format,
                             MANIFEST_FORMAT);
         if (!bundle_kind_to_string(m->kind))
-                return fail(ret_error, -EINVAL, "The manifest's kind must be model, image or update.");
+                return set_error_sentence(ret_error, -EINVAL, "The manifest's kind must be model, image or update.");
         why = manifest_check_name(m->name);
         if (why)
-                return fail(ret_error, -EINVAL, "The manifest's name %s.", why);
+                return set_error_sentence(ret_error, -EINVAL, "The manifest's name %s.", why);
         why = manifest_check_version(m->version);
         if (why)
-                return fail(ret_error, -EINVAL, "The manifest's version %s.", why);
+                return set_error_sentence(ret_error, -EINVAL, "The manifest's version %s.", why);
         if (!m->created || !is_timestamp(m->created))
-                return fail(ret_error, -EINVAL, "The manifest's created must be a UTC time like 2026-12-01T23:00:00Z.");
+                return set_error_sentence(ret_error, -EINVAL, "The manifest's created must be a UTC time like 2026-12-01T23:00:00Z.");
         if (!is_lower_hex(m->key_id, KEY_ID_HEX - 1))
-                return fail(ret_error, -EINVAL, "The manifest's key_id must be 16 lowercase hex digits.");
+                return set_error_sentence(ret_error, -EINVAL, "The manifest's key_id must be 16 lowercase hex digits.");
         if (m->n_files == 0 || m->n_files > MANIFEST_FILES_MAX)
-                return fail(ret_error, -EINVAL, "The manifest must list 1 to %d payload files.", MANIFEST_FILES_MAX);
+                return set_error_sentence(ret_error, -EINVAL, "The manifest must list 1 to %d payload files.", MANIFEST_FILES_MAX);
         for (size_t k = 0; k < m->n_files; k++) {
                 why = manifest_check_path(m->files[k].path);
                 if (why)
-                        return fail(ret_error, -EINVAL, "The manifest's path '%.200s' %s.", strempty(m->files[k].path), why);
+                        return set_error_sentence(ret_error, -EINVAL, "The manifest's path '%.200s' %s.", strempty(m->files[k].path), why);
                 if (k > 0 && strcmp(m->files[k - 1].path, m->files[k].path) >= 0)
-                        return fail(ret_error, -EINVAL, streq(m->files[k - 1].path, m->files[k].path)
+                        return set_error_sentence(ret_error, -EINVAL, streq(m->files[k - 1].path, m->files[k].path)
                                     ? "The manifest lists '%.200s' twice."
                                     : "The manifest's files are not in byte order of their paths (at '%.200s').",
                                     m->files[k].path);
                 /* A file may not also be a directory of another: "a" and "a/b". */
                 if (k > 0 && startswith(m->files[k].path, m->files[k - 1].path) &&
                     m->files[k].path[strlen(m->files[k - 1].path)] == '/')
-                        return fail(ret_error, -EINVAL, "The manifest lists '%.200s' both as a file and as a directory.",
+                        return set_error_sentence(ret_error, -EINVAL, "The manifest lists '%.200s' both as a file and as a directory.",
                                     m->files[k - 1].path);
                 if (m->files[k].size > (UINT64_C(1) << 53) - total)
-                        return fail(ret_error, -EINVAL, "The manifest's files add up to more than 2^53 bytes.");
+                        return set_error_sentence(ret_error, -EINVAL, "The manifest's files add up to more than 2^53 bytes.");
                 total += m->files[k].size;
         }
         if (total != m->total_bytes)
-                return fail(ret_error, -EINVAL, "The manifest's sizes do not add up.");
+                return set_error_sentence(ret_error, -EINVAL, "The manifest's sizes do not add up.");
         if (m->kind == BUNDLE_UPDATE && strv_length(m->compatible) == 0)
-                return fail(ret_error, -EINVAL, "An update's manifest must list the compatible product versions.");
+                return set_error_sentence(ret_error, -EINVAL, "An update's manifest must list the compatible product versions.");
         if (m->kind == BUNDLE_MODEL && (!m->model.architecture || !m->model.dtype || !m->model.runtime || !m->model.license))
-                return fail(ret_error, -EINVAL, "A model's manifest must describe the model.");
+                return set_error_sentence(ret_error, -EINVAL, "A model's manifest must describe the model.");
         return 0;
 }
 
@@ -359,10 +342,10 @@ int manifest_parse(const char *data, size_t n, Manifest **ret, char **ret_error)
         int r;
 
         if (n > MANIFEST_MAX_BYTES)
-                return fail(ret_error, -EINVAL, "The manifest is larger than 1 MiB.");
+                return set_error_sentence(ret_error, -EINVAL, "The manifest is larger than 1 MiB.");
         root = json_loadb(data, n, JSON_REJECT_DUPLICATES, &jerr);
         if (!root)
-                return fail(ret_error, -EINVAL, "The manifest is not valid UTF-8 JSON (line %d, column %d: %s).", jerr.line,
+                return set_error_sentence(ret_error, -EINVAL, "The manifest is not valid UTF-8 JSON (line %d, column %d: %s).", jerr.line,
                             jerr.column, jerr.text);
         m = calloc(1, sizeof(Manifest));
         if (!m) {
@@ -370,7 +353,7 @@ int manifest_parse(const char *data, size_t n, Manifest **ret, char **ret_error)
                 return -ENOMEM;
         }
         if (!json_is_object(root)) {
-                r = fail(ret_error, -EINVAL, "The manifest must be a JSON object.");
+                r = set_error_sentence(ret_error, -EINVAL, "The manifest must be a JSON object.");
                 goto out;
         }
         r = check_keys(root, "top level", keys, ret_error);
@@ -380,7 +363,7 @@ int manifest_parse(const char *data, size_t n, Manifest **ret, char **ret_error)
         if (r < 0)
                 goto out;
         if (format != MANIFEST_FORMAT) {
-                r = fail(ret_error, -EINVAL, "The manifest's format is %llu; this Ark reads format %d.",
+                r = set_error_sentence(ret_error, -EINVAL, "The manifest's format is %llu; this Ark reads format %d.",
                          (unsigned long long) format, MANIFEST_FORMAT);
                 goto out;
         }
@@ -390,7 +373,7 @@ int manifest_parse(const char *data, size_t n, Manifest **ret, char **ret_error)
                 goto out;
         m->kind = bundle_kind_from_string(kind);
         if (m->kind < 0) {
-                r = fail(ret_error, -EINVAL, "The manifest's kind '%.64s' is not one of model, image, update.", kind);
+                r = set_error_sentence(ret_error, -EINVAL, "The manifest's kind '%.64s' is not one of model, image, update.", kind);
                 goto out;
         }
         if ((r = get_string(root, "top level", "name", true, &m->name, ret_error)) < 0 ||
@@ -399,13 +382,13 @@ int manifest_parse(const char *data, size_t n, Manifest **ret, char **ret_error)
             (r = get_string(root, "top level", "key_id", true, &key_id, ret_error)) < 0)
                 goto out;
         if (!is_lower_hex(key_id, KEY_ID_HEX - 1)) {
-                r = fail(ret_error, -EINVAL, "The manifest's key_id must be 16 lowercase hex digits.");
+                r = set_error_sentence(ret_error, -EINVAL, "The manifest's key_id must be 16 lowercase hex digits.");
                 goto out;
         }
         memcpy(m->key_id, key_id, KEY_ID_HEX);
         files = json_object_get(root, "files");
         if (!json_is_array(files) || json_array_size(files) == 0 || json_array_size(files) > MANIFEST_FILES_MAX) {
-                r = fail(ret_error, -EINVAL, "The manifest's files must be a list of 1 to %d payload files.",
+                r = set_error_sentence(ret_error, -EINVAL, "The manifest's files must be a list of 1 to %d payload files.",
                          MANIFEST_FILES_MAX);
                 goto out;
         }
@@ -427,7 +410,7 @@ int manifest_parse(const char *data, size_t n, Manifest **ret, char **ret_error)
         v = json_object_get(root, "model");
         if (m->kind == BUNDLE_MODEL) {
                 if (!v) {
-                        r = fail(ret_error, -EINVAL, "A model's manifest lacks 'model' (architecture, parameters, dtype, "
+                        r = set_error_sentence(ret_error, -EINVAL, "A model's manifest lacks 'model' (architecture, parameters, dtype, "
                                  "min_gpu_memory_bytes, runtime, license).");
                         goto out;
                 }
@@ -435,20 +418,20 @@ int manifest_parse(const char *data, size_t n, Manifest **ret, char **ret_error)
                 if (r < 0)
                         goto out;
         } else if (v) {
-                r = fail(ret_error, -EINVAL, "Only a model's manifest has 'model'.");
+                r = set_error_sentence(ret_error, -EINVAL, "Only a model's manifest has 'model'.");
                 goto out;
         }
         v = json_object_get(root, "update");
         if (m->kind == BUNDLE_UPDATE) {
                 if (!v) {
-                        r = fail(ret_error, -EINVAL, "An update's manifest lacks 'update' (compatible).");
+                        r = set_error_sentence(ret_error, -EINVAL, "An update's manifest lacks 'update' (compatible).");
                         goto out;
                 }
                 r = parse_update(v, &m->compatible, ret_error);
                 if (r < 0)
                         goto out;
         } else if (v) {
-                r = fail(ret_error, -EINVAL, "Only an update's manifest has 'update'.");
+                r = set_error_sentence(ret_error, -EINVAL, "Only an update's manifest has 'update'.");
                 goto out;
         }
         r = manifest_validate(m, ret_error);
