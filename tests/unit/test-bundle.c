@@ -270,7 +270,10 @@ static void test_signature(void **state) {
         assert_int_equal(mkdir(work, 0755), 0);
         assert_int_equal(import_into(work, ark, &err), -EBADMSG);
         assert_non_null(strstr(err, "signature does not verify"));
-        assert_string_equal(list_dir(work), "staging");
+        {
+                _cleanup_free_ char *names = list_dir(work);
+                assert_string_equal(names, "staging");
+        }
         err = mfree(err);
 
         /* Signed by a key that is not in the trust directory. */
