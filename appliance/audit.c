@@ -300,6 +300,17 @@ static int audit_trampoline(sd_bus_message *msg, void *userdata, sd_bus_error *e
         if (audited && m && caller_get(m, msg, &c, NULL) >= 0)
                 who = caller_describe(m, &c);
         r = handler(msg, userdata, error);
+        /* A sentence that quotes the caller's input cut short, or a file's name, may not be UTF-8;
+         * sd-bus would then send no reply at all and the caller wait for its timeout. */
+        if (r < 0 && sd_bus_error_is_set(error) && error->message && !utf8_is_valid(error->message)) {
+                _cleanup_free_ char *name = strdup(error->name), *text = strdup(error->message);
+
+                if (name && text) {
+                        utf8_sanitize(text);
+                        sd_bus_error_free(error);
+                        (void) sd_bus_error_set(error, name, text);
+                }
+        }
         action = strprintf("%s.%s", strrchr(interface, '.') + 1, member);
         if (m && action)
                 metrics_note_call(m, action,

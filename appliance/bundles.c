@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include "basic/fileio.h"
 #include "basic/log.h"
 #include "basic/macro.h"
+#include "basic/parse-util.h"
 #include "basic/string-util.h"
 #include "basic/time-util.h"
 #include "shared/bundle.h"
@@ -38,7 +40,9 @@ static void closedirp(DIR **d) {
                 closedir(*d);
 }
 
-#define SHARED_DIR "@shared"    /* the tenant directory of shared bundles; no tenant name has '@' */
+#define SHARED_DIR "@shared"
+#define IMPORTS_MAX 4           /* at once, in all */
+#define IMPORTS_PER_USER_MAX 2  /* for a tenant member */    /* the tenant directory of shared bundles; no tenant name has '@' */
 
 struct Import {
         Manager *manager;
@@ -54,6 +58,7 @@ struct Import {
         pthread_t thread;
         bool thread_started;
         uint64_t throttle_bps;          /* tests only (ARK_TEST_IMPORT_BYTES_PER_SEC) */
+        _Atomic uint64_t reserved;      /* of Manager.import_reserved, once admitted */
         uint64_t start_usec;
         _Atomic uint64_t done, total;
         atomic_bool cancel, finished;
@@ -237,7 +242,7 @@ int bundle_find_model(Manager *m, const char *tenant, const char *spec, Bundle *
         }
         if (manifest_check_name(name) || (version && manifest_check_version(version)))
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                         "Model '%.80s' is not NAME or NAME@VERSION of an imported model.", spec);
+                                         "Model '%s' is not NAME or NAME@VERSION of an imported model.", printable(spec));
         /* The tenant's own models first: they shadow a shared one of the same name and version. */
         for (int pass = 0; pass < 2 && hits == 0; pass++)
                 LIST_FOREACH(bundles, b, m->bundles) {
@@ -284,10 +289,20 @@ static char *bundle_directory(Manager *m, const char *kind, const char *tenant, 
 static int load_one(const StoreBundle *s, void *userdata) {
         Manager *m = userdata;
         Bundle *b = NULL;
+        char *dir;
         int r = bundle_new(m, s, &b);
 
         if (r < 0)
                 return r;
+        /* Where it is under this state directory, however that is spelled today (moved, a trailing
+         * '/', a symbolic link): the stored path is what it was at import. */
+        dir = bundle_directory(m, b->kind, b->tenant, b->name, b->version);
+        if (!dir) {
+                bundle_free(b);
+                return -ENOMEM;
+        }
+        free(b->directory);
+        b->directory = dir;
         LIST_PREPEND(bundles, m->bundles, b);
         if (!file_exists(b->directory))
                 log_warning("Bundle %s %s %s is recorded but its directory %s is gone.", b->kind, b->name, b->version,
@@ -344,8 +359,12 @@ static void remove_unrecorded(Manager *m) {
                                         if (v->d_name[0] == '.')
                                                 continue;
                                         vdir = path_join(ndir, v->d_name);
+                                        /* By its names, not its path's spelling. */
                                         LIST_FOREACH(bundles, b, m->bundles)
-                                                known = known || (vdir && streq(b->directory, vdir));
+                                                known = known || (streq(b->kind, kinds[k]) &&
+                                                                  streq(b->tenant ?: SHARED_DIR, t->d_name) &&
+                                                                  streq(b->name, n->d_name) &&
+                                                                  streq(b->version, v->d_name));
                                         if (vdir && !known) {
                                                 log_warning("Removing %s: no bundle in the store installed it (an import "
                                                             "cut short by a crash).", vdir);
@@ -435,10 +454,37 @@ static int import_progress(uint64_t done, uint64_t total, void *userdata) {
         return atomic_load(&im->cancel) ? -ECANCELED : 0;
 }
 
+/* In the worker, once the signature verified: the space the imports under way will take counts
+ * against what is free, so two imports cannot both fit in space only one has. */
+static int import_admit(const Manifest *mf, void *userdata, char **ret_error) {
+        Import *im = userdata;
+        uint64_t others = atomic_fetch_add(&im->manager->import_reserved, mf->total_bytes), avail;
+        struct statvfs sv;
+        char a[32], b[32];
+
+        atomic_store(&im->reserved, mf->total_bytes);
+        if (fstatvfs(im->staging_fd, &sv) < 0)
+                return 0;
+        avail = (uint64_t) sv.f_bavail * sv.f_frsize;
+        if (avail >= others + mf->total_bytes + (64ULL << 20))
+                return 0;
+        return set_error_sentence(ret_error, -ENOSPC,
+                                  "%s: the payload needs %s; the store has %s free, of which imports under way will take "
+                                  "%s.", im->name, format_bytes(a, sizeof(a), mf->total_bytes),
+                                  format_bytes(b, sizeof(b), avail), format_bytes((char[32]) {}, 32, others));
+}
+
+static void import_unreserve(Import *im) {
+        uint64_t r = atomic_exchange(&im->reserved, 0);
+
+        if (r > 0)
+                atomic_fetch_sub(&im->manager->import_reserved, r);
+}
+
 static void *import_thread(void *userdata) {
         Import *im = userdata;
         BundleReadOptions o = { .trust_dir = im->manager->config.trust_dir, .dest_fd = im->staging_fd, .sync = true,
-                                .progress = import_progress, .userdata = im };
+                                .progress = import_progress, .admit = import_admit, .userdata = im };
 
         im->result = bundle_read(im->fd, im->name, &o, &im->res, &im->error);
         atomic_store(&im->finished, true);
@@ -477,9 +523,12 @@ static void import_fail(Import *im, const char *name, const char *fmt, ...) {
         if (im->staging)
                 (void) rm_rf(im->staging);
         im->staging = mfree(im->staging);
+        if (msg)
+                utf8_sanitize(msg); /* D-Bus sends nothing that is not UTF-8: the caller would wait */
         log_warning("Import of %s refused: %s", im->name, strna(msg));
         (void) sd_bus_error_set(&e, name, msg ?: "The import failed.");
-        (void) sd_bus_reply_method_error(im->call, &e);
+        if (sd_bus_reply_method_error(im->call, &e) < 0)
+                (void) sd_bus_reply_method_errorf(im->call, name, "The import of %s failed.", printable(im->name));
         result = strprintf("%s: %s", name, strna(msg));
         audit_record_answer(im->manager, im->call, im->uid, im->who, result ?: name);
 }
@@ -515,10 +564,16 @@ static void import_install(Import *im) {
         if (r < 0)
                 return import_fail(im, SD_BUS_ERROR_FAILED, "Cannot move the verified payload to %s: %s.", dir,
                                    strerror(-r));
-        {
+        /* The rename, and the directories mkdir_p() may have made above it, down to the disk. */
+        for (int k = 0; k < 4; k++) {
                 _cleanup_close_ int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                char *slash = strrchr(parent, '/');
+
                 if (pfd >= 0)
                         (void) fsync(pfd);
+                if (!slash)
+                        break;
+                *slash = 0; /* name, tenant, kind, bundles */
         }
         s = (StoreBundle) {
                 .kind = kind, .tenant = im->tenant, .name = mf->name, .version = mf->version, .key_id = mf->key_id,
@@ -562,6 +617,7 @@ static void import_finish(Import *im) {
         (void) pthread_join(im->thread, NULL);
         im->thread_started = false;
         LIST_REMOVE(imports, m->imports, im);
+        import_unreserve(im);
         if (im->result < 0)
                 import_fail(im, import_error_name(im->result), "%s", im->error ?: strerror(-im->result));
         else
@@ -569,14 +625,19 @@ static void import_finish(Import *im) {
         import_free(im);
 }
 
+/* To the caller only: the file's name is nobody else's business (the bus policy lets everyone
+ * receive this one signal, so that a tenant's arkctl sees its progress). */
 static void emit_progress(Import *im) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
         uint64_t done = atomic_load(&im->done), total = atomic_load(&im->total);
         uint64_t elapsed = now_usec(CLOCK_MONOTONIC) - im->start_usec;
         uint64_t rate = elapsed > 0 ? (uint64_t) ((double) done * 1e6 / (double) elapsed) : 0;
         uint64_t eta = rate > 0 && total > done ? (total - done + rate - 1) / rate : 0;
 
-        (void) sd_bus_emit_signal(im->manager->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "ImportProgress", "usstttt",
-                                  im->id, im->sender, im->name, done, total, rate, eta);
+        if (sd_bus_message_new_signal(im->manager->bus, &s, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "ImportProgress") >= 0 &&
+            (isempty(im->sender) || sd_bus_message_set_destination(s, im->sender) >= 0) &&
+            sd_bus_message_append(s, "usstttt", im->id, im->sender, im->name, done, total, rate, eta) >= 0)
+                (void) sd_bus_send(im->manager->bus, s, NULL);
 }
 
 static int on_import_event(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -597,6 +658,7 @@ void bundles_abort_all(Manager *m) {
                         (void) pthread_join(im->thread, NULL);
                 im->thread_started = false;
                 LIST_REMOVE(imports, m->imports, im);
+                import_unreserve(im);
                 import_fail(im, ARK_ERROR_INVALID_STATE, "arkd is stopping; the import of %s was cancelled and left "
                             "nothing behind.", im->name);
                 import_free(im);
@@ -624,15 +686,29 @@ int method_import_bundle(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                         return r;
         } else {
                 if (!manager_find_tenant(m, tenant))
-                        return c.admin ? sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "Tenant '%.80s' does not exist.",
-                                                           tenant)
+                        return c.admin ? sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "Tenant '%s' does not exist.",
+                                                           printable(tenant))
                                        : sd_bus_error_setf(error, ARK_ERROR_ACCESS_DENIED,
-                                                           "User %u may not import bundles for tenant '%.80s'.",
-                                                           (unsigned) c.uid, tenant);
+                                                           "User %u may not import bundles for tenant '%s'.",
+                                                           (unsigned) c.uid, printable(tenant));
                 if (!caller_in_tenant_named(m, &c, tenant))
                         return sd_bus_error_setf(error, ARK_ERROR_ACCESS_DENIED,
-                                                 "User %u may not import bundles for tenant '%.80s': it is not a member.",
-                                                 (unsigned) c.uid, tenant);
+                                                 "User %u may not import bundles for tenant '%s': it is not a member.",
+                                                 (unsigned) c.uid, printable(tenant));
+        }
+        {
+                unsigned all = 0, mine = 0;
+
+                LIST_FOREACH(imports, x, m->imports) {
+                        all++;
+                        mine += x->uid == (uint32_t) c.uid;
+                }
+                if (all >= IMPORTS_MAX || (!c.admin && mine >= IMPORTS_PER_USER_MAX))
+                        return sd_bus_error_setf(error, ARK_ERROR_NO_CAPACITY,
+                                                 "%u imports are under way%s; start this one when %s finished.",
+                                                 all >= IMPORTS_MAX ? all : mine,
+                                                 all >= IMPORTS_MAX ? "" : " for this user",
+                                                 all >= IMPORTS_MAX ? "one has" : "one of them has");
         }
         if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "%s is not a regular file.",
@@ -781,27 +857,27 @@ static int method_delete(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                                                  n == 1 ? "it" : "them");
                 }
         }
-        /* Out of sight at once (one rename into staging), then forgotten by the store, then removed. */
-        staging_root = strprintf("%s/bundles/staging", m->config.state_dir);
-        trash = staging_root ? strprintf("%s/delete-XXXXXX", staging_root) : NULL;
-        if (!trash || mkdir_p(staging_root, 0700) < 0 || !mkdtemp(trash))
-                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Cannot make room to delete %s.", b->directory);
-        if (rename(b->directory, trash) < 0 && errno != ENOENT) {
-                r = -errno;
-                (void) rmdir(trash);
-                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Cannot remove %s: %s.", b->directory, strerror(-r));
-        }
+        /* Forgotten by the store first: from then on its directory is one the store does not know,
+         * which the next start removes should this be cut short. Then out of sight at once (one
+         * rename into staging), then removed. */
         r = db_transaction_begin(m->db, &tx);
         if (r >= 0)
                 r = store_bundle_delete(m->db, b->id);
         if (r >= 0)
                 r = db_transaction_commit(&tx);
-        if (r < 0) {
-                (void) rename(trash, b->directory);
+        if (r < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Cannot delete %s %s from the store: %s.", b->name,
                                          b->version, db_errmsg(m->db));
+        staging_root = strprintf("%s/bundles/staging", m->config.state_dir);
+        trash = staging_root ? strprintf("%s/delete-XXXXXX", staging_root) : NULL;
+        if (trash && mkdir_p(staging_root, 0700) >= 0 && mkdtemp(trash) && rename(b->directory, trash) >= 0)
+                (void) rm_rf(trash);
+        else {
+                log_warning_errno(errno ? -errno : -ENOMEM, "Cannot move %s out of the way (%m); it goes at the next start.",
+                                  b->directory);
+                if (trash)
+                        (void) rmdir(trash);
         }
-        (void) rm_rf(trash);
         remove_empty_parents(b->directory);
         log_info("Deleted %s %s %s%s%s.", b->kind, b->name, b->version, b->tenant ? " of tenant " : " (shared)",
                  strempty(b->tenant));

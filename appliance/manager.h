@@ -3,6 +3,7 @@
 /* The node controller's single object graph: configuration, event loop, bus, store, inventory,
  * hypervisor connection, tenants and instances. Single-threaded: everything runs from sd-event. */
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sqlite3.h>
@@ -63,6 +64,7 @@ struct Manager {
         struct Bundle *bundles;         /* what signed bundles installed (bundles.h) */
         struct Import *imports;         /* imports in progress */
         uint32_t last_import_id;
+        _Atomic uint64_t import_reserved; /* payload bytes the imports in progress will write */
 };
 
 int manager_new(const ArkConfig *config, Manager **ret);

@@ -403,7 +403,7 @@ typedef struct ImportWait {
 static volatile sig_atomic_t interrupted;
 
 static void on_sigint(int sig) {
-        interrupted = 1;
+        interrupted++;
 }
 
 static int on_progress(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
@@ -489,6 +489,15 @@ int verb_bundle_import(char **args) {
         (void) sigaction(SIGINT, &sa, &old_int);
         (void) sigaction(SIGTERM, &sa, &old_term);
         while (!w.answered) {
+                /* The first Ctrl-C asks arkd to cancel (as soon as arkd said which import is ours);
+                 * a second one stops waiting. */
+                if (interrupted > 1) {
+                        progress_bar_end(&w.pb);
+                        fprintf(stderr, "arkctl: interrupted; %s\n", cancel_sent ? "arkd was asked to cancel the import"
+                                                                                 : "the import had not started");
+                        r = -EINTR;
+                        break;
+                }
                 if (interrupted && !cancel_sent && w.id > 0) {
                         _cleanup_(sd_bus_message_unrefp) sd_bus_message *c = NULL;
 
@@ -506,6 +515,8 @@ int verb_bundle_import(char **args) {
         (void) sigaction(SIGINT, &old_int, NULL);
         (void) sigaction(SIGTERM, &old_term, NULL);
         progress_bar_end(&w.pb);
+        if (r == -EINTR)
+                return r;
         if (r < 0 || sd_bus_error_is_set(&w.error)) {
                 r = ctl_log_call_error(r < 0 ? r : -EIO, &w.error, "ImportBundle");
                 sd_bus_error_free(&w.error);

@@ -161,36 +161,58 @@ char *path_join(const char *a, const char *b) {
         return strprintf("%.*s/%s", (int) la, a, b);
 }
 
-int rm_rf(const char *path) {
-        struct stat st;
+/* Removes everything in the directory dfd (taken: closed here), relative to it, so no path ever
+ * gets long: a tree deeper than PATH_MAX is removed too. One fd per level. */
+static int rm_rf_children(int dfd, unsigned depth) {
         DIR *d;
         struct dirent *de;
         int r = 0;
+
+        if (depth > 256) {
+                close(dfd);
+                return -ELOOP;
+        }
+        d = fdopendir(dfd);
+        if (!d) {
+                r = -errno;
+                close(dfd);
+                return r;
+        }
+        while ((de = readdir(d))) {
+                struct stat st;
+                int k = 0;
+
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        k = errno == ENOENT ? 0 : -errno;
+                else if (S_ISDIR(st.st_mode)) {
+                        int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+                        k = sub < 0 ? -errno : rm_rf_children(sub, depth + 1);
+                        if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0 && k == 0 && errno != ENOENT)
+                                k = -errno;
+                } else if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
+                        k = -errno;
+                if (k < 0 && r == 0)
+                        r = k;
+        }
+        closedir(d);
+        return r;
+}
+
+int rm_rf(const char *path) {
+        struct stat st;
+        int fd, r;
 
         if (lstat(path, &st) < 0)
                 return errno == ENOENT ? 0 : -errno;
         if (!S_ISDIR(st.st_mode))
                 return unlink(path) < 0 ? -errno : 0;
-
-        d = opendir(path);
-        if (!d)
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
                 return -errno;
-        while ((de = readdir(d))) {
-                _cleanup_free_ char *p = NULL;
-                int k;
-
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                p = path_join(path, de->d_name);
-                if (!p) {
-                        r = -ENOMEM;
-                        break;
-                }
-                k = rm_rf(p);
-                if (k < 0 && r == 0)
-                        r = k;
-        }
-        closedir(d);
+        r = rm_rf_children(fd, 0);
         if (rmdir(path) < 0 && r == 0)
                 r = -errno;
         return r;

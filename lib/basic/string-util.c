@@ -45,6 +45,93 @@ char *strprintf(const char *format, ...) {
         return r < 0 ? NULL : s;
 }
 
+/* Whether s is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
+bool utf8_is_valid(const char *s) {
+        const unsigned char *p = (const unsigned char *) s;
+
+        while (*p) {
+                unsigned n, cp;
+
+                if (*p < 0x80) {
+                        p++;
+                        continue;
+                }
+                if ((*p & 0xe0) == 0xc0)
+                        n = 1, cp = *p & 0x1f;
+                else if ((*p & 0xf0) == 0xe0)
+                        n = 2, cp = *p & 0x0f;
+                else if ((*p & 0xf8) == 0xf0)
+                        n = 3, cp = *p & 0x07;
+                else
+                        return false;
+                for (unsigned k = 1; k <= n; k++) {
+                        if ((p[k] & 0xc0) != 0x80)
+                                return false;
+                        cp = cp << 6 | (p[k] & 0x3f);
+                }
+                if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+                    (cp >= 0xd800 && cp <= 0xdfff))
+                        return false;
+                p += n + 1;
+        }
+        return true;
+}
+
+const char *printable(const char *s) {
+        static _Thread_local char bufs[4][260];
+        static _Thread_local unsigned next;
+        char *out = bufs[next++ % 4];
+        const unsigned char *p = (const unsigned char *) (s ?: "");
+        size_t o = 0;
+
+        while (*p && o < 200) {
+                unsigned n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : 9;
+                bool ok = n <= 3;
+                char one[5] = {};
+
+                for (unsigned k = 1; ok && k <= n; k++)
+                        ok = (p[k] & 0xc0) == 0x80;
+                if (ok && n > 0) {
+                        memcpy(one, p, n + 1);
+                        ok = utf8_is_valid(one);
+                }
+                if (!ok || *p < 0x20 || *p == 0x7f) {
+                        o += (size_t) snprintf(out + o, 260 - o, "\\x%02x", *p);
+                        p++;
+                } else {
+                        memcpy(out + o, p, n + 1);
+                        o += n + 1;
+                        p += n + 1;
+                }
+        }
+        if (*p)
+                o += (size_t) snprintf(out + o, 260 - o, "...");
+        out[o] = 0;
+        return out;
+}
+
+void utf8_sanitize(char *s) {
+        char one[5];
+
+        for (unsigned char *p = (unsigned char *) s; p && *p;) {
+                unsigned n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : 9;
+                bool ok = n <= 3;
+
+                for (unsigned k = 1; ok && k <= n; k++)
+                        ok = (p[k] & 0xc0) == 0x80;
+                if (ok && n > 0) {
+                        memcpy(one, p, n + 1);
+                        one[n + 1] = 0;
+                        ok = utf8_is_valid(one);
+                }
+                if (!ok) {
+                        *p++ = '?';
+                        continue;
+                }
+                p += n + 1;
+        }
+}
+
 int set_error_sentence(char **ret_error, int r, const char *format, ...) {
         va_list ap;
         char *s = NULL;

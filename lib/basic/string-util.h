@@ -20,6 +20,16 @@ char *strip_final_period(char *s);
 /* Newly allocated printf result, or NULL on OOM. */
 char *strprintf(const char *format, ...) __attribute__((format(printf, 1, 2)));
 
+/* Whether s is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
+bool utf8_is_valid(const char *s);
+/* Replaces every byte of s that is not part of well-formed UTF-8 with '?', in place: D-Bus
+ * refuses to send a string that is not UTF-8. */
+void utf8_sanitize(char *s);
+/* s for a message: control characters and bytes that are not UTF-8 as \xNN, cut at about 200
+ * bytes on a character boundary ("..." then). Returns one of a few buffers of the calling thread,
+ * so several can appear in one message. */
+const char *printable(const char *s);
+
 /* For functions that explain a failure in a sentence: replaces *ret_error (when ret_error is not
  * NULL) with the formatted sentence and returns r, or -ENOMEM when the sentence could not be
  * made. */

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <locale.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,15 +42,21 @@ typedef struct Reader {
         bool bomb, eof, io_error;
 } Reader;
 
+/* Bounded output per input byte, and in all: checked whenever libarchive wants input, after
+ * every header and after every block of data. */
+static bool expanded_too_far(Reader *rd) {
+        int64_t out = archive_filter_bytes(rd->a, 0);
+
+        if (out > 0 && ((uint64_t) out > rd->limit || (uint64_t) out > IO_BUFFER + rd->raw * BUNDLE_MAX_EXPANSION))
+                rd->bomb = true;
+        return rd->bomb;
+}
+
 static la_ssize_t reader_read(struct archive *a, void *userdata, const void **ret) {
         Reader *rd = userdata;
-        int64_t out = archive_filter_bytes(a, 0);
         ssize_t n;
 
-        /* Bounded output per input byte, and in all. */
-        if (out > 0 && ((uint64_t) out > rd->limit ||
-                        (uint64_t) out > IO_BUFFER + rd->raw * BUNDLE_MAX_EXPANSION)) {
-                rd->bomb = true;
+        if (expanded_too_far(rd)) {
                 archive_set_error(a, EFBIG, "decompression bomb");
                 return -1;
         }
@@ -85,7 +92,7 @@ static int archive_fail(Reader *rd, const char *after, char **ret_error) {
         int r = rd->io_error ? -EIO : -EINVAL;
 
         if (after)
-                return set_error_sentence(ret_error, r, "%s: %s (after the entry '%.200s').", rd->name, archive_why(rd), after);
+                return set_error_sentence(ret_error, r, "%s: %s (after the entry '%s').", rd->name, archive_why(rd), printable(after));
         return set_error_sentence(ret_error, r, "%s: %s.", rd->name, archive_why(rd));
 }
 
@@ -252,11 +259,11 @@ static int read_payload(Reader *rd, const BundleReadOptions *o, const ManifestFi
         if (o->dest_fd >= 0) {
                 pfd = open_parent(o->dest_fd, f->path, made);
                 if (pfd < 0)
-                        return set_error_sentence(ret_error, pfd, "%s: cannot create the directories of '%.200s': %s.", rd->name,
-                                         f->path, strerror(-pfd));
+                        return set_error_sentence(ret_error, pfd, "%s: cannot create the directories of '%s': %s.", rd->name,
+                                         printable(f->path), strerror(-pfd));
                 fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
                 if (fd < 0)
-                        return set_error_sentence(ret_error, -errno, "%s: cannot create '%.200s': %s.", rd->name, f->path,
+                        return set_error_sentence(ret_error, -errno, "%s: cannot create '%s': %s.", rd->name, printable(f->path),
                                          strerror(errno));
         }
         r = sha256_init(&h);
@@ -273,20 +280,24 @@ static int read_payload(Reader *rd, const BundleReadOptions *o, const ManifestFi
                 if (k < ARCHIVE_WARN || k == ARCHIVE_WARN) {
                         sha256_done(&h);
                         if (rd->eof || k == ARCHIVE_WARN)
-                                return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%.200s' is truncated.", rd->name,
-                                                 f->path);
+                                return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%s' is truncated.", rd->name,
+                                                 printable(f->path));
+                        return archive_fail(rd, f->path, ret_error);
+                }
+                if (expanded_too_far(rd)) {
+                        sha256_done(&h);
                         return archive_fail(rd, f->path, ret_error);
                 }
                 if (off < 0 || (uint64_t) off != got) {
                         sha256_done(&h);
-                        return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%.200s' has holes (a sparse file).",
-                                         rd->name, f->path);
+                        return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%s' has holes (a sparse file).",
+                                         rd->name, printable(f->path));
                 }
                 if (len > f->size - got) {
                         sha256_done(&h);
                         return set_error_sentence(ret_error, -EBADMSG,
-                                         "%s: the entry '%.200s' holds more than the %llu bytes the manifest declares.",
-                                         rd->name, f->path, (unsigned long long) f->size);
+                                         "%s: the entry '%s' holds more than the %llu bytes the manifest declares.",
+                                         rd->name, printable(f->path), (unsigned long long) f->size);
                 }
                 got += len;
                 if (sha256_update(&h, block, len) < 0) {
@@ -297,7 +308,7 @@ static int read_payload(Reader *rd, const BundleReadOptions *o, const ManifestFi
                         r = full_write(fd, block, len);
                         if (r < 0) {
                                 sha256_done(&h);
-                                return set_error_sentence(ret_error, r, "%s: cannot write '%.200s': %s.", rd->name, f->path,
+                                return set_error_sentence(ret_error, r, "%s: cannot write '%s': %s.", rd->name, printable(f->path),
                                                  strerror(-r));
                         }
                         /* Start writing back early, so that the final fsync has little left. */
@@ -316,19 +327,19 @@ static int read_payload(Reader *rd, const BundleReadOptions *o, const ManifestFi
         if (r < 0)
                 return r;
         if (got != f->size)
-                return set_error_sentence(ret_error, -EBADMSG, "%s: the entry '%.200s' holds %llu bytes; the manifest declares %llu.",
-                                 rd->name, f->path, (unsigned long long) got, (unsigned long long) f->size);
+                return set_error_sentence(ret_error, -EBADMSG, "%s: the entry '%s' holds %llu bytes; the manifest declares %llu.",
+                                 rd->name, printable(f->path), (unsigned long long) got, (unsigned long long) f->size);
         hex_encode(digest, SHA256_BYTES, hex);
         if (!streq(hex, f->sha256))
                 return set_error_sentence(ret_error, -EBADMSG,
-                                 "%s: the entry '%.200s' does not match its SHA-256 in the manifest (it is %s).", rd->name,
-                                 f->path, hex);
+                                 "%s: the entry '%s' does not match its SHA-256 in the manifest (it is %s).", rd->name,
+                                 printable(f->path), hex);
         if (fd >= 0) {
                 if (fchmod(fd, f->mode) < 0 || (o->sync && fsync(fd) < 0))
-                        return set_error_sentence(ret_error, -errno, "%s: cannot write '%.200s': %s.", rd->name, f->path,
+                        return set_error_sentence(ret_error, -errno, "%s: cannot write '%s': %s.", rd->name, printable(f->path),
                                          strerror(errno));
                 if (close(TAKE_FD(fd)) < 0)
-                        return set_error_sentence(ret_error, -EIO, "%s: cannot write '%.200s'.", rd->name, f->path);
+                        return set_error_sentence(ret_error, -EIO, "%s: cannot write '%s'.", rd->name, printable(f->path));
         }
         return 0;
 }
@@ -362,8 +373,8 @@ static int read_archive(Reader *rd, const BundleReadOptions *o, BundleResult *re
         if (r != ARCHIVE_OK)
                 return open_fail(rd, ret_error);
         if (!archive_entry_pathname(e) || !streq(archive_entry_pathname(e), "manifest.json"))
-                return set_error_sentence(ret_error, -EINVAL, "%s: the first entry is '%.200s', not manifest.json.", rd->name,
-                                 strna(archive_entry_pathname(e)));
+                return set_error_sentence(ret_error, -EINVAL, "%s: the first entry is '%s', not manifest.json.", rd->name,
+                                 printable(archive_entry_pathname(e)));
         r = read_member(rd, e, "manifest.json", MANIFEST_MAX_BYTES, &manifest, &n_manifest, ret_error);
         if (r < 0)
                 return r;
@@ -377,8 +388,8 @@ static int read_archive(Reader *rd, const BundleReadOptions *o, BundleResult *re
         if (r != ARCHIVE_OK)
                 return archive_fail(rd, "manifest.json", ret_error);
         if (!archive_entry_pathname(e) || !streq(archive_entry_pathname(e), "manifest.sig"))
-                return set_error_sentence(ret_error, -EINVAL, "%s: the second entry is '%.200s', not manifest.sig.", rd->name,
-                                 strna(archive_entry_pathname(e)));
+                return set_error_sentence(ret_error, -EINVAL, "%s: the second entry is '%s', not manifest.sig.", rd->name,
+                                 printable(archive_entry_pathname(e)));
         r = read_member(rd, e, "manifest.sig", ED25519_SIG_BYTES, &sig, &n_sig, ret_error);
         if (r < 0)
                 return r;
@@ -410,6 +421,11 @@ static int read_archive(Reader *rd, const BundleReadOptions *o, BundleResult *re
         /* What the rest may decompress to: the payload, and headers (pax records with long paths). */
         rd->limit = archive_filter_bytes(rd->a, 0) + m->total_bytes + (m->n_files + 16) * (uint64_t) (4 * 512 + 3 * MANIFEST_PATH_MAX) +
                     1024 * 1024;
+        if (o->admit) {
+                r = o->admit(m, o->userdata, ret_error);
+                if (r < 0)
+                        return r;
+        }
         if (o->dest_fd >= 0) {
                 struct statvfs sv;
 
@@ -433,11 +449,11 @@ static int read_archive(Reader *rd, const BundleReadOptions *o, BundleResult *re
                 r = archive_read_next_header(rd->a, &e);
                 if (r == ARCHIVE_EOF)
                         break;
-                if (r != ARCHIVE_OK)
+                if (r != ARCHIVE_OK || expanded_too_far(rd))
                         return archive_fail(rd, last, ret_error);
                 p = archive_entry_pathname(e);
                 if (!p)
-                        return set_error_sentence(ret_error, -EINVAL, "%s: an entry after '%.200s' has no name.", rd->name, last);
+                        return set_error_sentence(ret_error, -EINVAL, "%s: an entry after '%s' has no name.", rd->name, printable(last));
                 path = strdup(p);
                 if (!path)
                         return -ENOMEM;
@@ -450,26 +466,26 @@ static int read_archive(Reader *rd, const BundleReadOptions *o, BundleResult *re
                 if (!why)
                         why = manifest_check_path(path);
                 if (why)
-                        return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%.200s' %s; a bundle holds regular files only, "
-                                         "under relative paths.", rd->name, p, why);
+                        return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%s' %s; a bundle holds regular files only, "
+                                         "under relative paths.", rd->name, printable(p), why);
                 if (archive_entry_filetype(e) == AE_IFDIR) {
                         if (!is_manifest_directory(m, path))
-                                return set_error_sentence(ret_error, -EINVAL, "%s: the directory '%.200s' is not in the manifest.",
-                                                 rd->name, p);
+                                return set_error_sentence(ret_error, -EINVAL, "%s: the directory '%s' is not in the manifest.",
+                                                 rd->name, printable(p));
                         continue; /* made as its files need it */
                 }
                 f = manifest_find(m, path);
                 if (!f)
-                        return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%.200s' is not in the manifest.", rd->name, p);
+                        return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%s' is not in the manifest.", rd->name, printable(p));
                 idx = (size_t) (f - m->files);
                 if (seen[idx])
-                        return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%.200s' comes twice.", rd->name, p);
+                        return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%s' comes twice.", rd->name, printable(p));
                 seen[idx] = true;
                 n_seen++;
                 if (!archive_entry_size_is_set(e) || archive_entry_size(e) < 0 ||
                     (uint64_t) archive_entry_size(e) != f->size)
                         return set_error_sentence(ret_error, -EBADMSG,
-                                         "%s: the entry '%.200s' is %lld bytes; the manifest declares %llu.", rd->name, p,
+                                         "%s: the entry '%s' is %lld bytes; the manifest declares %llu.", rd->name, printable(p),
                                          (long long) archive_entry_size(e), (unsigned long long) f->size);
                 r = read_payload(rd, o, f, &made, &pg, ret_error);
                 if (r < 0)
@@ -480,8 +496,8 @@ static int read_archive(Reader *rd, const BundleReadOptions *o, BundleResult *re
                 for (size_t k = 0; k < m->n_files; k++)
                         if (!seen[k])
                                 return set_error_sentence(ret_error, -EINVAL,
-                                                 "%s: '%.200s' is in the manifest but not in the archive.", rd->name,
-                                                 m->files[k].path);
+                                                 "%s: '%s' is in the manifest but not in the archive.", rd->name,
+                                                 printable(m->files[k].path));
         if (o->dest_fd >= 0 && o->sync) {
                 r = sync_directories(o->dest_fd, made);
                 if (r < 0)
@@ -494,7 +510,7 @@ static int read_archive(Reader *rd, const BundleReadOptions *o, BundleResult *re
         return 0;
 }
 
-int bundle_read(int fd, const char *name, const BundleReadOptions *o, BundleResult *ret, char **ret_error) {
+static int read_in_locale(int fd, const char *name, const BundleReadOptions *o, BundleResult *ret, char **ret_error) {
         Reader rd = { .fd = fd, .name = name, .limit = 4 * 1024 * 1024 };
         BundleResult res = {};
         uint8_t digest[SHA256_BYTES];
@@ -689,7 +705,7 @@ static int write_member(struct archive *a, const char *path, const void *data, s
         return r;
 }
 
-int bundle_create(const BundleCreateOptions *o, Manifest **ret_manifest, char **ret_error) {
+static int create_in_locale(const BundleCreateOptions *o, Manifest **ret_manifest, char **ret_error) {
         _cleanup_(manifest_freep) Manifest *m = NULL;
         _cleanup_(ark_key_freep) ArkKey *key = NULL;
         _cleanup_free_ char *err = NULL, *text = NULL, *tmp = NULL;
@@ -869,5 +885,40 @@ fail:
         if (a)
                 archive_write_free(a);
         (void) unlink(tmp);
+        return r;
+}
+
+/* Paths in a bundle are UTF-8 (pax headers carry them so); libarchive converts them to and from
+ * the current locale's charset, which in the C locale cannot hold them. The calling thread works in
+ * C.UTF-8 while it reads or writes a bundle, whatever the process's locale. */
+static locale_t utf8_begin(locale_t *ret_old) {
+        locale_t l = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t) 0);
+
+        *ret_old = uselocale((locale_t) 0);
+        if (l)
+                (void) uselocale(l);
+        return l;
+}
+
+static void utf8_end(locale_t l, locale_t old) {
+        if (!l)
+                return;
+        (void) uselocale(old);
+        freelocale(l);
+}
+
+int bundle_read(int fd, const char *name, const BundleReadOptions *o, BundleResult *ret, char **ret_error) {
+        locale_t old, l = utf8_begin(&old);
+        int r = read_in_locale(fd, name, o, ret, ret_error);
+
+        utf8_end(l, old);
+        return r;
+}
+
+int bundle_create(const BundleCreateOptions *o, Manifest **ret_manifest, char **ret_error) {
+        locale_t old, l = utf8_begin(&old);
+        int r = create_in_locale(o, ret_manifest, ret_error);
+
+        utf8_end(l, old);
         return r;
 }

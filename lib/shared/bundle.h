@@ -32,7 +32,10 @@ typedef struct BundleReadOptions {
         bool manifest_only;             /* stop after the manifest and its signature */
         bool allow_untrusted;           /* manifest_only: an unknown or revoked key is no error (inspect) */
         BundleProgressFn progress;
-        void *userdata;
+        /* Called once the signature verified, before any payload byte: may refuse (a negative
+         * errno and a sentence), e.g. when the space other imports took leaves too little. */
+        int (*admit)(const Manifest *m, void *userdata, char **ret_error);
+        void *userdata;                 /* of progress and admit */
 } BundleReadOptions;
 
 typedef enum BundleSignature {

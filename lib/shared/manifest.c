@@ -75,6 +75,7 @@ const char *manifest_check_version(const char *s) {
 
 const char *manifest_check_path(const char *s) {
         size_t n = s ? strlen(s) : 0;
+        unsigned depth = 1;
         const char *c;
 
         if (n == 0)
@@ -83,9 +84,15 @@ const char *manifest_check_path(const char *s) {
                 return "is longer than 4096 bytes";
         if (s[0] == '/')
                 return "is absolute";
-        for (size_t k = 0; k < n; k++)
+        for (size_t k = 0; k < n; k++) {
                 if ((unsigned char) s[k] < 0x20 || s[k] == 0x7f)
                         return "holds a control character";
+                depth += s[k] == '/';
+        }
+        if (!utf8_is_valid(s))
+                return "is not valid UTF-8";
+        if (depth > MANIFEST_DEPTH_MAX)
+                return "is more than 32 directories deep";
         c = s;
         for (;;) {
                 const char *e = strchrnul(c, '/');
@@ -147,7 +154,7 @@ static int check_keys(json_t *o, const char *where, const char *const *allowed, 
                 for (const char *const *a = allowed; *a && !ok; a++)
                         ok = streq(*a, key);
                 if (!ok)
-                        return set_error_sentence(ret_error, -EINVAL, "The manifest's %s has an unknown field '%s'.", where, key);
+                        return set_error_sentence(ret_error, -EINVAL, "The manifest's %s has an unknown field '%s'.", where, printable(key));
         }
         return 0;
 }
@@ -198,7 +205,7 @@ static int parse_file(json_t *f, size_t index, ManifestFile *ret, char **ret_err
                 return r;
         why = manifest_check_path(ret->path);
         if (why)
-                return set_error_sentence(ret_error, -EINVAL, "The manifest's %s.path '%.200s' %s.", where, ret->path, why);
+                return set_error_sentence(ret_error, -EINVAL, "The manifest's %s.path '%s' %s.", where, printable(ret->path), why);
         r = get_uint(f, where, "size", &ret->size, ret_error);
         if (r < 0)
                 return r;
@@ -282,9 +289,14 @@ static int parse_update(json_t *o, char ***compatible, char **ret_error) {
         return 0;
 }
 
+static int compare_path_prefix(const void *key, const void *elem) {
+        return strcmp(key, ((const ManifestFile *) elem)->path);
+}
+
 int manifest_validate(const Manifest *m, char **ret_error) {
         const char *why;
         uint64_t total = 0;
+        int r;
 
         if (m->format != MANIFEST_FORMAT)
                 return set_error_sentence(ret_error, -EINVAL, "The manifest's format is %u; this Ark reads format %d.", m->format,
@@ -306,17 +318,29 @@ int manifest_validate(const Manifest *m, char **ret_error) {
         for (size_t k = 0; k < m->n_files; k++) {
                 why = manifest_check_path(m->files[k].path);
                 if (why)
-                        return set_error_sentence(ret_error, -EINVAL, "The manifest's path '%.200s' %s.", strempty(m->files[k].path), why);
+                        return set_error_sentence(ret_error, -EINVAL, "The manifest's path '%s' %s.", printable(m->files[k].path), why);
                 if (k > 0 && strcmp(m->files[k - 1].path, m->files[k].path) >= 0)
                         return set_error_sentence(ret_error, -EINVAL, streq(m->files[k - 1].path, m->files[k].path)
-                                    ? "The manifest lists '%.200s' twice."
-                                    : "The manifest's files are not in byte order of their paths (at '%.200s').",
-                                    m->files[k].path);
-                /* A file may not also be a directory of another: "a" and "a/b". */
-                if (k > 0 && startswith(m->files[k].path, m->files[k - 1].path) &&
-                    m->files[k].path[strlen(m->files[k - 1].path)] == '/')
-                        return set_error_sentence(ret_error, -EINVAL, "The manifest lists '%.200s' both as a file and as a directory.",
-                                    m->files[k - 1].path);
+                                    ? "The manifest lists '%s' twice."
+                                    : "The manifest's files are not in byte order of their paths (at '%s').",
+                                    printable(m->files[k].path));
+                /* A file may not also be a directory of another: "a" and "a/b" (which need not be
+                 * neighbours: "a", "a-b", "a/b"). */
+                for (char *slash = strchr(m->files[k].path, '/'); slash; slash = strchr(slash + 1, '/')) {
+                        bool hit;
+
+                        *slash = 0;
+                        hit = bsearch(m->files[k].path, m->files, k, sizeof(ManifestFile), compare_path_prefix) != NULL;
+                        *slash = '/';
+                        if (hit) {
+                                *slash = 0;
+                                r = set_error_sentence(ret_error, -EINVAL,
+                                                       "The manifest lists '%s' both as a file and as a directory.",
+                                                       printable(m->files[k].path));
+                                *slash = '/';
+                                return r;
+                        }
+                }
                 if (m->files[k].size > (UINT64_C(1) << 53) - total)
                         return set_error_sentence(ret_error, -EINVAL, "The manifest's files add up to more than 2^53 bytes.");
                 total += m->files[k].size;
@@ -373,7 +397,7 @@ int manifest_parse(const char *data, size_t n, Manifest **ret, char **ret_error)
                 goto out;
         m->kind = bundle_kind_from_string(kind);
         if (m->kind < 0) {
-                r = set_error_sentence(ret_error, -EINVAL, "The manifest's kind '%.64s' is not one of model, image, update.", kind);
+                r = set_error_sentence(ret_error, -EINVAL, "The manifest's kind '%s' is not one of model, image, update.", printable(kind));
                 goto out;
         }
         if ((r = get_string(root, "top level", "name", true, &m->name, ret_error)) < 0 ||

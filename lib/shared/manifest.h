@@ -17,6 +17,7 @@
 #define MANIFEST_PATH_MAX 4096
 #define MANIFEST_FILES_MAX 65536
 #define MANIFEST_NAME_MAX 64
+#define MANIFEST_DEPTH_MAX 32   /* path components */
 
 typedef enum BundleKind {
         BUNDLE_MODEL,
@@ -75,7 +76,9 @@ int manifest_validate(const Manifest *m, char **ret_error);
 const char *manifest_check_name(const char *s);
 const char *manifest_check_version(const char *s);
 /* A payload path: relative, '/'-separated, no empty, "." or ".." component, at most
- * MANIFEST_PATH_MAX bytes, printable UTF-8 without control characters, not the manifest's own. */
+ * MANIFEST_PATH_MAX bytes and MANIFEST_DEPTH_MAX components, valid UTF-8 without control
+ * characters, not the manifest's own. */
 const char *manifest_check_path(const char *s);
 /* The file of the manifest with that path, NULL when none (binary search: files are sorted). */
 const ManifestFile *manifest_find(const Manifest *m, const char *path);
+

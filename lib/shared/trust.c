@@ -75,7 +75,7 @@ int trust_lookup(const char *dir, const char *key_id, ArkKey **ret, char **ret_e
         int r;
 
         if (!is_lower_hex(key_id, KEY_ID_HEX - 1))
-                return set_error(ret_error, -EINVAL, strprintf("'%.64s' is not a key id (16 lowercase hex digits).", key_id));
+                return set_error(ret_error, -EINVAL, strprintf("'%s' is not a key id (16 lowercase hex digits).", printable(key_id)));
         r = read_revoked(dir, &revoked);
         if (r < 0)
                 return set_error(ret_error, r, strprintf("Cannot read the revocation list in %s: %s.", dir, strerror(-r)));
@@ -201,7 +201,7 @@ int trust_remove(const char *dir, const char *key_id, char **ret_error) {
         _cleanup_free_ char *path = NULL;
 
         if (!is_lower_hex(key_id, KEY_ID_HEX - 1))
-                return set_error(ret_error, -EINVAL, strprintf("'%.64s' is not a key id (16 lowercase hex digits).", key_id));
+                return set_error(ret_error, -EINVAL, strprintf("'%s' is not a key id (16 lowercase hex digits).", printable(key_id)));
         path = key_path(dir, key_id);
         if (!path)
                 return -ENOMEM;
@@ -219,7 +219,7 @@ int trust_revoke(const char *dir, const char *key_id, char **ret_error) {
         int r;
 
         if (!is_lower_hex(key_id, KEY_ID_HEX - 1))
-                return set_error(ret_error, -EINVAL, strprintf("'%.64s' is not a key id (16 lowercase hex digits).", key_id));
+                return set_error(ret_error, -EINVAL, strprintf("'%s' is not a key id (16 lowercase hex digits).", printable(key_id)));
         r = read_revoked(dir, &revoked);
         if (r < 0)
                 return set_error(ret_error, r, strprintf("Cannot read the revocation list in %s: %s.", dir, strerror(-r)));

@@ -155,10 +155,53 @@ static void test_members_survive_restart(void **state) {
                       "no-such-user-x");
 }
 
+/* Bundles: a member imports for its own tenant only, never shared ones, trusts no keys, and other
+ * tenants do not see its models. */
+static void test_bundles(void **state) {
+        _cleanup_free_ char *out = NULL, *err = NULL, *dir = NULL;
+        char tmpl[] = "/tmp/ark-access-bundle.XXXXXX";
+
+        if (geteuid() != 0)
+                skip();
+        dir = strdup(mkdtemp(tmpl));
+        assert_non_null(dir);
+        /* Where the members can read it. */
+        assert_int_equal(harness_sh(&out, &err,
+                                    "chmod 755 '%s' && mkdir '%s/m' && echo weights > '%s/m/w.bin' && "
+                                    "'%s/bin/arkctl' bundle keygen '%s/k' >/dev/null && "
+                                    "'%s/bin/arkctl' bundle create '%s/m' --kind model --name shared-m --version 1 "
+                                    "--key '%s/k.key' -o '%s/b.ark' --architecture llama --parameters 1000 --dtype bf16 "
+                                    "--runtime vllm --license x >/dev/null && chmod 644 '%s/b.ark'",
+                                    dir, dir, dir, harness_build_dir(), dir, harness_build_dir(), dir, dir, dir, dir),
+                         0);
+        {
+                _cleanup_free_ char *pub = strprintf("%s/k.pub", dir), *ark = strprintf("%s/b.ark", dir),
+                                    *import_risk = strprintf("bundle import %s --tenant risk", ark),
+                                    *import_shared = strprintf("bundle import %s", ark),
+                                    *import_retail = strprintf("bundle import %s --tenant retail", ark),
+                                    *trust = strprintf("bundle trust add %s", pub);
+
+                expect_as("ark-t-risk", 1, "may not trust bundle signing keys", trust);
+                assert_arkctl(&H, 0, NULL, "bundle", "trust", "add", pub);
+                expect_as("ark-t-risk", 1, "may not import shared bundles", import_shared);
+                expect_as("ark-t-risk", 1, "may not import bundles for tenant 'retail'", import_retail);
+                expect_as("ark-t-risk", 0, "Imported model shared-m 1 for tenant risk", import_risk);
+                expect_as("ark-t-risk", 0, "shared-m", "model list");
+                expect_as("ark-t-viagroup", 0, "No models.", "model list");
+                expect_as("ark-t-viagroup", 1, "no model 'shared-m'", "model delete shared-m");
+                expect_as("ark-t-none", 0, "No models.", "model list");
+                expect_as("ark-t-risk", 0, "Deleted model shared-m", "model delete shared-m");
+        }
+        out = mfree(out);
+        err = mfree(err);
+        (void) harness_sh(&out, &err, "rm -rf '%s'", dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_tenants_do_not_see_each_other),
                 cmocka_unit_test(test_members_survive_restart),
+                cmocka_unit_test(test_bundles),
         };
         return cmocka_run_group_tests_name("integration: access", tests, setup, teardown);
 }

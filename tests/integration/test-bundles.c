@@ -505,6 +505,99 @@ static void test_model_in_use(void **state) {
         assert_arkctl(&H, 0, NULL, "tenant", "delete", "other");
 }
 
+/* Review findings, each a test that failed before its fix. */
+
+/* The state directory spelled another way at the next start (here with a trailing '/'): the
+ * installed models are still there, files and all. */
+static void test_state_dir_spelling(void **state) {
+        _cleanup_free_ char *payload = make_payload("m8", 1 << 16, 10), *ark = make_bundle("m8.ark", payload, "10.0", "none");
+        _cleanup_free_ char *plain = NULL, *o = NULL, *e = NULL;
+        json_t *list;
+
+        assert_arkctl(&H, 0, "Imported", "bundle", "import", ark);
+        assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
+        plain = H.state_dir;
+        H.state_dir = strprintf("%s/", plain);
+        assert_int_equal(harness_start_arkd(&H, NULL), 0);
+        list = harness_arkctl_json(&H, "model", "list", NULL);
+        assert_int_equal(json_array_size(list), 1);
+        json_decref(list);
+        assert_int_equal(harness_sh(&o, &e, "test -s '%s/bundles/model/@shared/llama-test/10.0/weights/model.bin'", plain),
+                         0);
+        assert_arkctl(&H, 0, NULL, "model", "delete", "llama-test");
+        assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
+        free(H.state_dir);
+        H.state_dir = TAKE_PTR(plain);
+        assert_int_equal(harness_start_arkd(&H, NULL), 0);
+}
+
+/* A refusal that quotes bytes that are not UTF-8, or input cut short, still reaches the caller
+ * (D-Bus sends no string that is not UTF-8: the caller used to wait for its timeout). */
+static void test_messages_reach_the_caller(void **state) {
+        _cleanup_(ark_key_freep) ArkKey *key = NULL;
+        _cleanup_free_ char *err = NULL, *ark = wpath("binary.ark"), *o = NULL, *e = NULL, *tenant = NULL;
+        static const TFile two[] = { { "a.bin", "alpha" }, { "dir/b.bin", "bravo" } };
+        const TEntry binary[] = { { "a.bin" }, { "\xff\xfe" "evil", .data = "x" } };
+        StrBuf b = {};
+
+        ensure_key();
+        assert_int_equal(ark_key_load_private(key_file, &key, &err), 0);
+        build_signed(key, ark, two, 2, binary, 2, "none");
+        assert_int_equal(harness_sh(&o, &e, "timeout 60 '%s/bin/arkctl' bundle import '%s'", harness_build_dir(), ark), 1);
+        assert_non_null(strstr(e, "is not valid UTF-8"));
+        o = mfree(o);
+        e = mfree(e);
+        /* A tenant name of 40 three-byte characters, quoted in the refusal cut at 80 bytes. */
+        for (int k = 0; k < 40; k++)
+                strbuf_append(&b, "\xe9\x87\x91");
+        tenant = strbuf_steal(&b);
+        assert_int_equal(harness_sh(&o, &e, "timeout 60 '%s/bin/arkctl' vm create x --tenant '%s' --vcpus 1 --memory 1G",
+                                    harness_build_dir(), tenant),
+                         1);
+        assert_non_null(strstr(e, "Invalid tenant name"));
+}
+
+/* At most four imports at once (a tenant member: two; test-access). */
+static void test_import_limit(void **state) {
+        _cleanup_free_ char *p = make_payload("l1", 24 << 20, 11);
+        char *arks[4], *logs[4];
+        pid_t pids[4];
+
+        restart_throttled("4194304");
+        for (int k = 0; k < 4; k++) {
+                _cleanup_free_ char *name = strprintf("l%d.ark", k), *log = strprintf("l%d.log", k),
+                                    *version = strprintf("%d.0", 20 + k);
+
+                arks[k] = make_bundle(name, p, version, "none");
+                logs[k] = wpath(log);
+        }
+        for (int k = 0; k < 4; k++)
+                pids[k] = import_in_background(arks[k], logs[k]);
+        for (int k = 0; k < 400; k++) {
+                _cleanup_free_ char *o = NULL, *e = NULL;
+
+                if (harness_sh(&o, &e, "ls '%s/bundles/staging' | grep -c import-", H.state_dir) == 0 && atoi(o) >= 4)
+                        break;
+                usleep(25000);
+        }
+        assert_arkctl(&H, 1, "4 imports are under way; start this one when one has finished", "bundle", "import",
+                      arks[0]);
+        for (int k = 0; k < 4; k++)
+                assert_int_equal(kill(pids[k], SIGINT), 0);
+        for (int k = 0; k < 4; k++) {
+                _cleanup_free_ char *text = NULL;
+                size_t n;
+
+                wait_gone(pids[k]);
+                if (read_full_file(logs[k], &text, &n) >= 0 && !strstr(text, "cancelled"))
+                        fail_msg("import %d: %s", k, text);
+                free(arks[k]);
+                free(logs[k]);
+        }
+        restart_throttled(NULL);
+        assert_arkctl(&H, 0, "No models.", "model", "list");
+}
+
 static void test_trust_management(void **state) {
         _cleanup_free_ char *payload = make_payload("m6", 1 << 16, 8), *ark = make_bundle("m6.ark", payload, "8.0", "none");
         _cleanup_free_ char *id = NULL, *out = NULL;
@@ -541,6 +634,9 @@ int main(void) {
                 cmocka_unit_test(test_concurrent),
                 cmocka_unit_test(test_progress_and_tenant),
                 cmocka_unit_test(test_model_in_use),
+                cmocka_unit_test(test_state_dir_spelling),
+                cmocka_unit_test(test_messages_reach_the_caller),
+                cmocka_unit_test(test_import_limit),
                 cmocka_unit_test(test_trust_management),
         };
         return cmocka_run_group_tests_name("bundles", tests, setup, teardown);

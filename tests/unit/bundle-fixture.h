@@ -6,6 +6,7 @@
  * id is taken from the key. */
 
 #include <archive.h>
+#include <locale.h>
 #include <archive_entry.h>
 #include <sys/sysmacros.h>
 
@@ -43,6 +44,7 @@ static void build_signed(ArkKey *key, const char *out, const TFile *files, size_
         uint8_t sig[ED25519_SIG_BYTES];
         struct archive *a = archive_write_new();
         struct archive_entry *e;
+        locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t) 0), old = uselocale(utf8);
 
         assert_true(nf <= ELEMENTSOF(mf));
         ark_key_id(key, m.key_id);
@@ -103,12 +105,15 @@ static void build_signed(ArkKey *key, const char *out, const TFile *files, size_
                 if (t.type == AE_IFCHR)
                         archive_entry_set_rdev(e, makedev(1, 3));
                 archive_entry_set_size(e, (!t.type || t.type == AE_IFREG) && !t.hardlink ? (la_int64_t) size : 0);
-                assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+                /* A name that is not UTF-8 makes libarchive warn (and write it as binary). */
+                assert_true(archive_write_header(a, e) >= ARCHIVE_WARN);
                 if (data && size && (!t.type || t.type == AE_IFREG) && !t.hardlink)
                         assert_int_equal(archive_write_data(a, data, size), (la_ssize_t) size);
                 archive_entry_free(e);
         }
         assert_int_equal(archive_write_close(a), ARCHIVE_OK);
         archive_write_free(a);
+        uselocale(old);
+        freelocale(utf8);
 }
 

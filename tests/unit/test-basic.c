@@ -500,6 +500,31 @@ static void test_rm_rf(void **state) {
         assert_int_equal(write_string_file(lone, "z", WRITE_CREATE), 0);
         assert_int_equal(rm_rf(lone), 0);
         assert_false(file_exists(lone));
+
+        /* A tree whose paths are longer than PATH_MAX (made relative to each directory): removed
+         * all the same (a refused import's staging can be this deep). */
+        {
+                _cleanup_free_ char *top = join(d, "long");
+                char name[201];
+                int fd;
+
+                memset(name, 'n', 200);
+                name[200] = 0;
+                assert_int_equal(mkdir(top, 0755), 0);
+                fd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                for (int k = 0; k < 30; k++) {
+                        int sub;
+
+                        assert_int_equal(mkdirat(fd, name, 0755), 0);
+                        sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        close(fd);
+                        fd = sub;
+                }
+                close(openat(fd, "f", O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+                close(fd);
+                assert_int_equal(rm_rf(top), 0);
+                assert_false(file_exists(top));
+        }
 }
 
 static void test_write_string_file(void **state) {

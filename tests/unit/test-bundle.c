@@ -7,6 +7,7 @@
 #include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -116,6 +117,15 @@ static char *list_dir(const char *dir) {
         return strbuf_steal(&b) ?: strdup("");
 }
 
+/* Bytes the last refused import had written into its staging directory (summed over files). */
+static uint64_t staged_bytes;
+
+static int add_size(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        if (flag == FTW_F)
+                staged_bytes += (uint64_t) st->st_size;
+        return 0;
+}
+
 /* Builds and imports; asserts the refusal (error r, sentence containing `says`) and that nothing
  * landed next to the staging directory. */
 static void refused(const TFile *files, size_t nf, const TEntry *entries, size_t ne, const char *filter, int r,
@@ -134,6 +144,10 @@ static void refused(const TFile *files, size_t nf, const TEntry *entries, size_t
         free(names);
         names = list_dir(d);
         assert_string_equal(names, "b.ark work");
+        staged_bytes = 0;
+        assert_int_equal(nftw(work, add_size, 16, FTW_PHYS), 0);
+        /* What a caller shows: a sentence D-Bus can carry. */
+        assert_true(utf8_is_valid(err));
 }
 
 static const TFile two[] = { { "a.bin", "alpha" }, { "dir/b.bin", "bravo" } };
@@ -202,6 +216,44 @@ static void test_hostile_kinds(void **state) {
         refused(two, 2, dir, 3, "none", -EINVAL, "directory 'other/' is not in the manifest");
 }
 
+/* Names: a tar entry whose name is not UTF-8 is refused with a sentence that is (its bytes as
+ * \xNN); paths in any script round-trip, whatever the locale (tests run in the C locale). */
+static void test_names(void **state) {
+        const TEntry binary[] = { { "a.bin" }, { "\xff\xfe" "evil", .data = "x" } };
+        static const TFile intl[] = { { "mod\xc3\xa8le/\xe6\x9d\x83\xe9\x87\x8d.bin", "poids" },
+                                      { "r\xc3\xa9sum\xc3\xa9.txt", "ok" } };
+        const TEntry deep_e[] = { { "a.bin" }, { "dir/b.bin" } };
+        char deep[200] = "";
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_free_ char *ark = join(d, "b.ark"), *err = NULL, *copy = NULL, *text = NULL;
+        size_t n;
+
+        refused(two, 2, binary, 2, "none", -EINVAL, "'\\xff\\xfeevil' is not valid UTF-8");
+        build(ark, intl, 2, NULL, 0, "none");
+        assert_int_equal(import_into(d, ark, &err), 0);
+        copy = strprintf("%s/staging/mod\xc3\xa8le/\xe6\x9d\x83\xe9\x87\x8d.bin", d);
+        assert_int_equal(read_full_file(copy, &text, &n), 0);
+        assert_string_equal(text, "poids");
+        /* Deeper than 32 components: refused by the manifest's rules. */
+        for (int k = 0; k < 33; k++)
+                strcat(deep, "d/");
+        strcat(deep, "f");
+        assert_string_equal(manifest_check_path(deep), "is more than 32 directories deep");
+        assert_string_equal(manifest_check_path("\xc3("), "is not valid UTF-8");
+        (void) deep_e;
+}
+
+/* A file may not also be a directory, also when the two are not neighbours in byte order. */
+static void test_file_and_directory(void **state) {
+        static const TFile f[] = { { "a", "1" }, { "a-b", "2" }, { "a/b", "3" } };
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_free_ char *ark = join(d, "b.ark"), *err = NULL;
+
+        build(ark, f, 3, NULL, 0, "none");
+        assert_int_equal(import_into(d, ark, &err), -EINVAL);
+        assert_non_null(strstr(err, "lists 'a' both as a file and as a directory"));
+}
+
 static void test_hostile_content(void **state) {
         const TEntry dup[] = { { "a.bin" }, { "a.bin" }, { "dir/b.bin" } };
         const TEntry extra[] = { { "a.bin" }, { "c.bin", .data = "charlie" }, { "dir/b.bin" } };
@@ -246,8 +298,12 @@ static void test_bomb(void **state) {
         const TFile f[] = { { "zeros.bin", zeros, 64 << 20 } };
 
         assert_non_null(zeros);
+        /* Stopped while it expands, not after: a few KiB of input may give at most 1 MiB plus
+         * BUNDLE_MAX_EXPANSION times itself. */
         refused(f, 1, NULL, 0, "zstd", -EINVAL, "decompression bomb");
+        assert_true(staged_bytes < 16 << 20);
         refused(f, 1, NULL, 0, "xz", -EINVAL, "decompression bomb");
+        assert_true(staged_bytes < 16 << 20);
 }
 
 /* The signature: a manifest changed after signing, a key nobody trusts, a revoked key. */
@@ -459,6 +515,8 @@ int main(void) {
                 cmocka_unit_test(test_hostile_paths),
                 cmocka_unit_test(test_hostile_kinds),
                 cmocka_unit_test(test_hostile_content),
+                cmocka_unit_test(test_names),
+                cmocka_unit_test(test_file_and_directory),
                 cmocka_unit_test(test_truncated),
                 cmocka_unit_test(test_bomb),
                 cmocka_unit_test(test_signature),
