@@ -42,6 +42,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 PKG_LIBS += -lm
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+NCURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null)
 
 WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
 	-Wundef -Wpointer-arith -Wno-unused-parameter -Wno-missing-field-initializers -Wvla
@@ -68,9 +69,13 @@ pool-y := $(wildcard $(SRCDIR)/lib/pool/*.c)
 arkd-main := appliance/arkd.c
 arkd-y := $(filter-out $(SRCDIR)/$(arkd-main),$(wildcard $(SRCDIR)/appliance/*.c))
 arkctl-y := $(wildcard $(SRCDIR)/ctl/*.c)
+arktui-y := $(wildcard $(SRCDIR)/tui/*.c)
 
 bin-$(CONFIG_ARKD) += arkd
 bin-$(CONFIG_ARKCTL) += arkctl
+bin-$(CONFIG_ARKTUI) += arktui
+# The console's message catalogs (gettext), next to the binaries: $(O)/locale/<lang>/LC_MESSAGES.
+locales-$(CONFIG_ARKTUI) += zh_CN
 
 tests-$(CONFIG_TESTS_UNIT) += $(patsubst $(SRCDIR)/tests/unit/%.c,%,$(wildcard $(SRCDIR)/tests/unit/test-*.c))
 itests-$(CONFIG_TESTS_INTEGRATION) += $(patsubst $(SRCDIR)/tests/integration/%.c,%,\
@@ -89,7 +94,8 @@ AUTOCONF := $(O)/include/generated/autoconf.h
 
 .PHONY: all clean install distclean test check-unit check-integration run deps menuconfig help \
 	oldconfig savedefconfig bench fuzz
-all: $(addprefix $(BIN)/,$(bin-y)) $(addprefix $(O)/tests/,$(tests-y) $(itests-y)) $(O)/bench/trace-replay
+all: $(addprefix $(BIN)/,$(bin-y)) $(addprefix $(O)/tests/,$(tests-y) $(itests-y)) $(O)/bench/trace-replay \
+	$(foreach l,$(locales-y),$(O)/locale/$(l)/LC_MESSAGES/arktui.mo)
 
 $(AUTOCONF): $(KCONFIG_CONFIG) $(SRCDIR)/Kconfig
 	$(quiet) GEN $@
@@ -128,6 +134,16 @@ $(BIN)/arkctl: $(call obj,$(arkctl-y)) $(ALL_LIBS)
 	$(quiet) LD $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BIN)/arktui: $(call obj,$(arktui-y)) $(ALL_LIBS)
+	$(quiet) LD $@
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(NCURSES_LIBS)
+
+$(O)/locale/%/LC_MESSAGES/arktui.mo: $(SRCDIR)/po/%.po
+	$(quiet) MSGFMT $@
+	$(Q)mkdir -p $(dir $@)
+	$(Q)msgfmt --check -o $@ $<
 
 $(O)/tests/test-%: $(O)/obj/tests/unit/test-%.o $(LIBARKD) $(ALL_LIBS)
 	$(quiet) LD $@
@@ -173,6 +189,11 @@ ifeq ($(CONFIG_ARKD),y)
 	test -e $(DESTDIR)$(SYSCONFDIR)/ark/ark.conf || \
 		install -D -m 0644 $(SRCDIR)/appliance/data/ark.conf $(DESTDIR)$(SYSCONFDIR)/ark/ark.conf
 	install -D -m 0644 $(SRCDIR)/docs/api.md $(DESTDIR)$(PREFIX)/share/doc/ark/api.md
+endif
+ifeq ($(CONFIG_ARKTUI),y)
+	install -D -m 0755 $(BIN)/arktui $(DESTDIR)$(PREFIX)/bin/arktui
+	$(foreach l,$(locales-y),install -D -m 0644 $(O)/locale/$(l)/LC_MESSAGES/arktui.mo \
+		$(DESTDIR)$(PREFIX)/share/locale/$(l)/LC_MESSAGES/arktui.mo;)
 endif
 ifeq ($(CONFIG_ARKCTL),y)
 	install -D -m 0755 $(BIN)/arkctl $(DESTDIR)$(PREFIX)/bin/arkctl

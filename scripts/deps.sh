@@ -9,6 +9,7 @@ packages=(
     # build
     build-essential pkg-config python3 python3-kconfiglib
     libsystemd-dev libvirt-dev libsqlite3-dev libjansson-dev libxml2-dev libcmocka-dev libssl-dev libarchive-dev
+    libncurses-dev gettext
     # run: bus, hypervisor (test driver ships in libvirt0; libvirtd + QEMU for real VMs), disks
     dbus dbus-daemon libvirt-clients libvirt-daemon libvirt-daemon-system qemu-system-x86 qemu-utils
     # UEFI firmware of GPU VMs (FirmwareCode=): x86_64 and arm64 hosts
@@ -18,6 +19,8 @@ packages=(
     libxml2-utils sqlite3 busybox-static cpio linux-image-amd64 clang groff-base man-db
     # metrics checks (promtool)
     prometheus curl
+    # console tests
+    tmux
 )
 
 mode=${1:-install}

@@ -1,0 +1,371 @@
+/* arktui: the on-site console of the Ark appliance (docs/console.md). It talks to arkd only over
+ * D-Bus and redraws when arkd signals a change (no polling, but a retry every few seconds while arkd
+ * is unavailable). `arktui --dump SCREEN` draws one screen once as text, for tests, docs and
+ * support bundles. */
+
+#include <errno.h>
+#include <getopt.h>
+#include <langinfo.h>
+#include <libgen.h>
+#include <limits.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NCURSES_WIDECHAR 1
+#include <ncursesw/ncurses.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "canvas.h"
+#include "model.h"
+#include "screens.h"
+#include "basic/fileio.h"
+#include "basic/macro.h"
+#include "basic/string-util.h"
+#include "shared/bus-util.h"
+
+#define RETRY_USEC (3ULL * 1000000ULL)
+#define COALESCE_USEC (100ULL * 1000ULL)
+
+static const char *arg_bus_address = NULL;
+static const char *arg_dump = NULL;
+static const char *arg_lang = NULL;
+static int arg_cols = 80, arg_rows = 24;
+static bool arg_ascii = false;
+
+static void help(void) {
+        printf("arktui %s: the Ark console.\n\n"
+               "Usage: arktui [--bus-address ADDRESS] [--lang en|zh] [--ascii]\n"
+               "       arktui --dump SCREEN [--size COLSxROWS] [--lang en|zh] [--ascii]\n\n"
+               "Screens: dashboard, accelerators, tenants, instances, network, bundles, logs, system.\n"
+               "Keys: 1-8 screens, Tab/arrows move, Enter acts, ? help, q quits.\n",
+               ARK_VERSION);
+}
+
+/* Where the message catalogs are: next to the binary in a build tree (build/bin/../locale), else
+ * the system's. $ARKTUI_LOCALEDIR wins. */
+static const char *locale_dir(char *buf, size_t l) {
+        const char *e = getenv("ARKTUI_LOCALEDIR");
+        char exe[PATH_MAX];
+        ssize_t n;
+
+        if (!isempty(e))
+                return e;
+        n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        if (n > 0) {
+                exe[n] = 0;
+                snprintf(buf, l, "%s/../locale", dirname(exe));
+                if (file_exists(buf))
+                        return buf;
+        }
+        return "/usr/share/locale";
+}
+
+/* The language: --lang, else the locale. gettext needs a locale that is not plain C for
+ * translations, and the console needs UTF-8 to draw CJK and lines; without a UTF-8 locale it
+ * draws ASCII (unless --dump, whose text is UTF-8). */
+static void setup_language(void) {
+        char dir[PATH_MAX];
+        bool utf8;
+
+        setlocale(LC_ALL, "");
+        utf8 = streq(nl_langinfo(CODESET), "UTF-8");
+        if (!utf8) {
+                if (!arg_dump)
+                        arg_ascii = true;
+                setlocale(LC_CTYPE, "C.UTF-8");
+                setlocale(LC_MESSAGES, "C.UTF-8");
+        }
+        if (arg_lang) {
+                setenv("LANGUAGE", streq(arg_lang, "zh") ? "zh_CN" : "en", 1);
+                if (streq(strempty(setlocale(LC_MESSAGES, NULL)), "C") || streq(strempty(setlocale(LC_MESSAGES, NULL)), "POSIX"))
+                        setlocale(LC_MESSAGES, "C.UTF-8");
+        }
+        bindtextdomain("arktui", locale_dir(dir, sizeof(dir)));
+        bind_textdomain_codeset("arktui", "UTF-8");
+        textdomain("arktui");
+}
+
+static int parse_argv(int argc, char *argv[]) {
+        enum { ARG_BUS = 0x100, ARG_DUMP, ARG_SIZE, ARG_LANG, ARG_ASCII, ARG_VERSION };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },        { "version", no_argument, NULL, ARG_VERSION },
+                { "bus-address", required_argument, NULL, ARG_BUS }, { "dump", required_argument, NULL, ARG_DUMP },
+                { "size", required_argument, NULL, ARG_SIZE }, { "lang", required_argument, NULL, ARG_LANG },
+                { "ascii", no_argument, NULL, ARG_ASCII },  {},
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("arktui %s\n", ARK_VERSION);
+                        return 0;
+                case ARG_BUS:
+                        arg_bus_address = optarg;
+                        break;
+                case ARG_DUMP:
+                        if (screen_from_string(optarg) < 0) {
+                                fprintf(stderr, "arktui: --dump: '%s' is not a screen (dashboard, accelerators, tenants, "
+                                                "instances, network, bundles, logs, system)\n", optarg);
+                                return -EINVAL;
+                        }
+                        arg_dump = optarg;
+                        break;
+                case ARG_SIZE: {
+                        char x;
+
+                        if (sscanf(optarg, "%d%c%d", &arg_cols, &x, &arg_rows) != 3 || x != 'x' || arg_cols < 80 ||
+                            arg_rows < 24 || arg_cols > 1000 || arg_rows > 1000) {
+                                fprintf(stderr, "arktui: --size: '%s' is not COLSxROWS of at least 80x24\n", optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                }
+                case ARG_LANG:
+                        if (!streq(optarg, "en") && !streq(optarg, "zh")) {
+                                fprintf(stderr, "arktui: --lang: '%s' is not en or zh\n", optarg);
+                                return -EINVAL;
+                        }
+                        arg_lang = optarg;
+                        break;
+                case ARG_ASCII:
+                        arg_ascii = true;
+                        break;
+                default:
+                        fprintf(stderr, "arktui: unknown option (see --help)\n");
+                        return -EINVAL;
+                }
+        if (optind < argc) {
+                fprintf(stderr, "arktui: unexpected argument '%s' (see --help)\n", argv[optind]);
+                return -EINVAL;
+        }
+        return 1;
+}
+
+static int dump(void) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        TuiModel m = {};
+        ScreenState st = { .screen = screen_from_string(arg_dump) };
+        Canvas c;
+        int r;
+
+        r = ark_bus_open(arg_bus_address ?: getenv("ARK_BUS_ADDRESS"), &bus);
+        if (r >= 0)
+                (void) model_refresh(&m, bus);
+        else
+                m.error = strprintf("cannot connect to the bus: %s", strerror(-r));
+        r = canvas_init(&c, arg_cols, arg_rows, arg_ascii);
+        if (r < 0)
+                return r;
+        screen_draw(&c, &m, &st);
+        r = canvas_dump(&c, stdout);
+        canvas_done(&c);
+        model_done(&m);
+        return r;
+}
+
+/* ------------------------------------------------------------------------------ interactive */
+
+typedef struct Console {
+        sd_event *event;
+        sd_bus *bus;
+        sd_event_source *input, *refresh_timer;
+        TuiModel model;
+        ScreenState st;
+        Canvas canvas;
+        bool colour;
+} Console;
+
+static attr_t curses_attr(const Console *con, uint8_t a) {
+        switch (a) {
+        case ATTR_BOLD:
+                return A_BOLD;
+        case ATTR_DIM:
+                return con->colour ? COLOR_PAIR(1) : A_DIM;
+        case ATTR_TITLE:
+                return A_BOLD | (con->colour ? COLOR_PAIR(2) : A_REVERSE);
+        case ATTR_SELECTED:
+                return A_REVERSE;
+        case ATTR_OK:
+                return con->colour ? COLOR_PAIR(3) : A_NORMAL;
+        case ATTR_WARN:
+                return con->colour ? COLOR_PAIR(4) : A_BOLD;
+        case ATTR_BAD:
+                return con->colour ? COLOR_PAIR(5) | A_BOLD : A_BOLD | A_UNDERLINE;
+        case ATTR_BAR:
+                return con->colour ? COLOR_PAIR(3) : A_NORMAL;
+        default:
+                return A_NORMAL;
+        }
+}
+
+static void redraw(Console *con) {
+        int rows, cols;
+
+        getmaxyx(stdscr, rows, cols);
+        if (rows < 24 || cols < 80) {
+                erase();
+                mvaddstr(0, 0, _("The console needs a terminal of at least 80x24."));
+                refresh();
+                return;
+        }
+        if (con->canvas.cols != cols || con->canvas.rows != rows) {
+                canvas_done(&con->canvas);
+                if (canvas_init(&con->canvas, cols, rows, arg_ascii) < 0)
+                        return;
+        }
+        screen_draw(&con->canvas, &con->model, &con->st);
+        for (int y = 0; y < rows; y++)
+                for (int x = 0; x < cols; x++) {
+                        const Cell *cell = &con->canvas.cells[y * cols + x];
+                        wchar_t w[2] = { cell->ch, 0 };
+                        cchar_t cc;
+
+                        if (cell->ch == 0)
+                                continue;
+                        setcchar(&cc, w, curses_attr(con, cell->attr), 0, NULL);
+                        mvadd_wch(y, x, &cc);
+                }
+        refresh();
+}
+
+static int refresh_now(Console *con) {
+        if (!con->bus && ark_bus_open(arg_bus_address ?: getenv("ARK_BUS_ADDRESS"), &con->bus) >= 0)
+                (void) sd_bus_attach_event(con->bus, con->event, 0);
+        if (con->bus)
+                (void) model_refresh(&con->model, con->bus);
+        else {
+                model_done(&con->model);
+                con->model.error = strdup(_("The bus is not reachable."));
+        }
+        if (con->bus && !con->model.connected && !sd_bus_is_open(con->bus))
+                con->bus = sd_bus_flush_close_unref(con->bus); /* reconnect next time */
+        {
+                int n = screen_rows(&con->model, con->st.screen);
+                if (con->st.selected >= n)
+                        con->st.selected = MAX(n - 1, 0);
+        }
+        redraw(con);
+        /* While arkd is unavailable, try again; when it answers, wait for its signals. */
+        return sd_event_source_set_time_relative(con->refresh_timer, con->model.connected ? 60ULL * 1000000ULL : RETRY_USEC);
+}
+
+static int on_refresh_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Console *con = userdata;
+
+        (void) refresh_now(con);
+        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+/* A change from arkd: refresh soon (several signals in a row make one refresh). */
+static int on_signal(sd_bus_message *m, void *userdata, sd_bus_error *e) {
+        Console *con = userdata;
+
+        (void) sd_event_source_set_time_relative(con->refresh_timer, COALESCE_USEC);
+        (void) sd_event_source_set_enabled(con->refresh_timer, SD_EVENT_ONESHOT);
+        return 0;
+}
+
+static int on_input(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Console *con = userdata;
+        wint_t key;
+        int r;
+
+        while ((r = get_wch(&key)) != ERR) {
+                int n = screen_rows(&con->model, con->st.screen);
+
+                con->st.status = NULL;
+                if (r == OK && (key == L'q' || key == L'Q'))
+                        return sd_event_exit(con->event, 0);
+                if (r == OK && key >= L'1' && key <= L'8') {
+                        con->st.screen = (ScreenId) (key - L'1');
+                        con->st.selected = 0;
+                } else if ((r == OK && key == L'\t') || (r == KEY_CODE_YES && key == KEY_RIGHT)) {
+                        con->st.screen = (ScreenId) ((con->st.screen + 1) % _SCREEN_MAX);
+                        con->st.selected = 0;
+                } else if (r == KEY_CODE_YES && (key == KEY_BTAB || key == KEY_LEFT)) {
+                        con->st.screen = (ScreenId) ((con->st.screen + _SCREEN_MAX - 1) % _SCREEN_MAX);
+                        con->st.selected = 0;
+                } else if (r == KEY_CODE_YES && key == KEY_DOWN && con->st.selected + 1 < n)
+                        con->st.selected++;
+                else if (r == KEY_CODE_YES && key == KEY_UP && con->st.selected > 0)
+                        con->st.selected--;
+                else if (r == OK && key == L'?')
+                        con->st.help = !con->st.help;
+                else if (r == OK && (key == L'r' || key == L'R')) {
+                        (void) refresh_now(con);
+                        continue;
+                } else if (r == OK && key == L'\n')
+                        con->st.status = _("Nothing to do here yet.");
+                /* KEY_RESIZE and anything else: redrawn at the size the terminal has now. */
+                redraw(con);
+        }
+        return 0;
+}
+
+static int interactive(void) {
+        Console con = {};
+        int r;
+
+        if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+                fprintf(stderr, "arktui: needs a terminal (or use --dump SCREEN)\n");
+                return -ENOTTY;
+        }
+        r = sd_event_default(&con.event);
+        if (r < 0)
+                return r;
+        initscr();
+        cbreak();
+        noecho();
+        nonl();
+        keypad(stdscr, TRUE);
+        nodelay(stdscr, TRUE);
+        curs_set(0);
+        if (has_colors()) {
+                start_color();
+                use_default_colors();
+                init_pair(1, COLOR_BLUE, -1);
+                init_pair(2, COLOR_WHITE, COLOR_BLUE);
+                init_pair(3, COLOR_GREEN, -1);
+                init_pair(4, COLOR_YELLOW, -1);
+                init_pair(5, COLOR_RED, -1);
+                con.colour = true;
+        }
+        r = sd_event_add_io(con.event, &con.input, STDIN_FILENO, EPOLLIN, on_input, &con);
+        if (r >= 0)
+                r = sd_event_add_time_relative(con.event, &con.refresh_timer, CLOCK_MONOTONIC, 0, 0, on_refresh_timer, &con);
+        if (r >= 0 && ark_bus_open(arg_bus_address ?: getenv("ARK_BUS_ADDRESS"), &con.bus) >= 0) {
+                (void) sd_bus_attach_event(con.bus, con.event, 0);
+                /* Every change arkd announces, and arkd coming and going. */
+                (void) sd_bus_match_signal(con.bus, NULL, ARK_BUS_NAME, NULL, NULL, NULL, on_signal, &con);
+                (void) sd_bus_match_signal(con.bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                           "org.freedesktop.DBus", "NameOwnerChanged", on_signal, &con);
+        }
+        if (r >= 0)
+                r = sd_event_loop(con.event);
+        endwin();
+        canvas_done(&con.canvas);
+        model_done(&con.model);
+        sd_event_source_unref(con.input);
+        sd_event_source_unref(con.refresh_timer);
+        sd_bus_flush_close_unref(con.bus);
+        sd_event_unref(con.event);
+        return r;
+}
+
+int main(int argc, char *argv[]) {
+        int r = parse_argv(argc, argv);
+
+        if (r <= 0)
+                return r < 0 ? 2 : 0;
+        setup_language();
+        r = arg_dump ? dump() : interactive();
+        return r < 0 ? 1 : 0;
+}

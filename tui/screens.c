@@ -1,0 +1,465 @@
+/* The console's screens (screens.h). */
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <inttypes.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "screens.h"
+#include "basic/macro.h"
+#include "basic/parse-util.h"
+#include "basic/string-util.h"
+#include "basic/time-util.h"
+
+static const char *const screen_names[_SCREEN_MAX] = {
+        [SCREEN_DASHBOARD] = "dashboard", [SCREEN_ACCELERATORS] = "accelerators", [SCREEN_TENANTS] = "tenants",
+        [SCREEN_INSTANCES] = "instances", [SCREEN_NETWORK] = "network",           [SCREEN_BUNDLES] = "bundles",
+        [SCREEN_LOGS] = "logs",           [SCREEN_SYSTEM] = "system",
+};
+
+/* Tab labels, short enough that all eight fit on 80 columns in either language. */
+static const char *const screen_tabs[_SCREEN_MAX] = {
+        [SCREEN_DASHBOARD] = N_("Dashboard"), [SCREEN_ACCELERATORS] = N_("GPUs"), [SCREEN_TENANTS] = N_("Tenants"),
+        [SCREEN_INSTANCES] = N_("VMs"),       [SCREEN_NETWORK] = N_("Network"),   [SCREEN_BUNDLES] = N_("Bundles"),
+        [SCREEN_LOGS] = N_("Logs"),           [SCREEN_SYSTEM] = N_("System"),
+};
+
+const char *screen_to_string(ScreenId s) {
+        return s >= 0 && s < _SCREEN_MAX ? screen_names[s] : NULL;
+}
+
+ScreenId screen_from_string(const char *s) {
+        for (int k = 0; s && k < _SCREEN_MAX; k++)
+                if (streq(screen_names[k], s))
+                        return (ScreenId) k;
+        return _SCREEN_INVALID;
+}
+
+/* "2h 05m", "3d 4h", "45s" */
+static const char *format_duration(char *buf, size_t l, uint64_t sec) {
+        if (sec >= 86400)
+                snprintf(buf, l, "%" PRIu64 "d %" PRIu64 "h", sec / 86400, sec / 3600 % 24);
+        else if (sec >= 3600)
+                snprintf(buf, l, "%" PRIu64 "h %02" PRIu64 "m", sec / 3600, sec / 60 % 60);
+        else if (sec >= 60)
+                snprintf(buf, l, "%" PRIu64 "m %02" PRIu64 "s", sec / 60, sec % 60);
+        else
+                snprintf(buf, l, "%" PRIu64 "s", sec);
+        return buf;
+}
+
+/* A label and its value: the label in the first `w` columns (its own width, whatever the
+ * language), the value after. Returns the next row. */
+static int field(Canvas *c, int y, int w, const char *label, CanvasAttr attr, const char *value) {
+        canvas_cell(c, 1, y, w, false, ATTR_BOLD, label);
+        canvas_text(c, 1 + w + 1, y, c->cols - w - 3, attr, value);
+        return y + 1;
+}
+
+/* The widest of the labels, for aligned fields. */
+static int label_width(const char *const *labels, size_t n) {
+        int w = 0;
+
+        for (size_t k = 0; k < n; k++)
+                w = MAX(w, text_width(labels[k]));
+        return w;
+}
+
+/* The instance's tenant, "" when unknown. */
+static const char *tenant_of(const TuiModel *m, const char *instance) {
+        json_t *i = model_instance(m, instance);
+
+        return i ? jstr(i, "Tenant") : "";
+}
+
+/* "risk/train-1", "free", "reserved", ... for a GPU. */
+static const char *gpu_owner(char *buf, size_t l, const TuiModel *m, json_t *a) {
+        const char *state = jstr(a, "ClaimState"), *by = jstr(a, "ClaimedBy");
+
+        if (streq(state, "claimed") && !isempty(by))
+                snprintf(buf, l, "%s/%s", tenant_of(m, by), by);
+        else if (streq(state, "claimed"))
+                snprintf(buf, l, "%s", _("another tenant"));
+        else if (streq(state, "free"))
+                snprintf(buf, l, "%s", _("free"));
+        else if (streq(state, "reserved"))
+                snprintf(buf, l, "%s", _("reserved for the host"));
+        else if (streq(state, "quarantined"))
+                snprintf(buf, l, "%s", _("quarantined"));
+        else if (streq(state, "conflict"))
+                snprintf(buf, l, "%s", _("conflict"));
+        else if (streq(state, "unhealthy"))
+                snprintf(buf, l, "%s", _("unhealthy"));
+        else
+                snprintf(buf, l, "%s", state);
+        return buf;
+}
+
+static CanvasAttr state_attr(const char *state) {
+        if (streq(state, "claimed") || streq(state, "running"))
+                return ATTR_OK;
+        if (streq(state, "free") || streq(state, "stopped"))
+                return ATTR_NORMAL;
+        if (streq(state, "reserved") || streq(state, "quarantined") || streq(state, "shutting-down"))
+                return ATTR_WARN;
+        return ATTR_BAD;
+}
+
+/* The host's IPv4 addresses on interfaces that are up (not loopback), "addr/prefix (ifname)". */
+static void host_addresses(char *buf, size_t l) {
+        struct ifaddrs *ifa = NULL;
+        size_t o = 0;
+
+        buf[0] = 0;
+        if (getifaddrs(&ifa) < 0)
+                return;
+        for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+                char a[INET_ADDRSTRLEN];
+                struct sockaddr_in *sin = (struct sockaddr_in *) i->ifa_addr, *mask = (struct sockaddr_in *) i->ifa_netmask;
+                unsigned prefix = 0;
+
+                if (!sin || sin->sin_family != AF_INET || (i->ifa_flags & IFF_LOOPBACK) || !(i->ifa_flags & IFF_UP))
+                        continue;
+                if (mask)
+                        prefix = (unsigned) __builtin_popcount(mask->sin_addr.s_addr);
+                inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
+                o += (size_t) snprintf(buf + o, o < l ? l - o : 0, "%s%s/%u (%s)", o ? ", " : "", a, prefix, i->ifa_name);
+                if (o >= l)
+                        break;
+        }
+        freeifaddrs(ifa);
+}
+
+static void draw_dashboard(Canvas *c, const TuiModel *m, const ScreenState *st, int y) {
+        const char *labels[] = { _("Version"), _("Host"), _("Management"), _("Health"), _("GPUs"), _("Tenants"),
+                                 _("Instances") };
+        int w = label_width(labels, ELEMENTSOF(labels));
+        char buf[512], a[64], b[64];
+        unsigned ready = 0, n = (unsigned) json_array_size(m->accelerators), running = 0, stopped = 0, other = 0;
+        json_t *x;
+        size_t k;
+        FILE *f;
+        double up = 0;
+
+        f = fopen("/proc/uptime", "re");
+        if (f) {
+                if (fscanf(f, "%lf", &up) != 1)
+                        up = 0;
+                fclose(f);
+        }
+        y = field(c, y, w, labels[0], ATTR_NORMAL, jstr(m->manager, "Version"));
+        snprintf(buf, sizeof(buf), _("%s, up %s (arkd up %s)"), jstr(m->manager, "Hostname"),
+                 format_duration(a, sizeof(a), (uint64_t) up),
+                 format_duration(b, sizeof(b), (now_usec(CLOCK_REALTIME) - ju64(m->manager, "StartedAt")) / 1000000));
+        y = field(c, y, w, labels[1], ATTR_NORMAL, buf);
+        host_addresses(buf, sizeof(buf));
+        y = field(c, y, w, labels[2], ATTR_NORMAL, buf[0] == 0 ? _("no address (set one on the Network screen)") : buf);
+        snprintf(buf, sizeof(buf), "arkd %s, libvirt %s", _("running"),
+                 ju64(m->manager, "HypervisorConnected") ? _("connected") : _("not connected"));
+        y = field(c, y, w, labels[3], ju64(m->manager, "HypervisorConnected") ? ATTR_OK : ATTR_BAD, buf);
+        json_array_foreach(m->accelerators, k, x)
+                ready += model_gpu_ready(m, jstr(x, "Address"), NULL) && !streq(jstr(x, "ClaimState"), "unhealthy");
+        if (m->checks)
+                snprintf(buf, sizeof(buf), _("%u, %u ready for passthrough"), n, ready);
+        else
+                snprintf(buf, sizeof(buf), "%u", n);
+        y = field(c, y, w, labels[4], ready == n ? ATTR_NORMAL : ATTR_WARN, buf);
+        snprintf(buf, sizeof(buf), "%zu", json_array_size(m->tenants));
+        y = field(c, y, w, labels[5], ATTR_NORMAL, buf);
+        json_array_foreach(m->instances, k, x) {
+                const char *s = jstr(x, "State");
+
+                running += streq(s, "running");
+                stopped += streq(s, "stopped");
+                other += !streq(s, "running") && !streq(s, "stopped");
+        }
+        snprintf(buf, sizeof(buf), _("%zu: %u running, %u stopped, %u other"), json_array_size(m->instances), running,
+                 stopped, other);
+        y = field(c, y, w, labels[6], ATTR_NORMAL, buf);
+        y++;
+        /* A bar per GPU: filled when it is someone's. */
+        json_array_foreach(m->accelerators, k, x) {
+                char owner[160];
+                int bw = 10, used;
+
+                if (y >= c->rows - 1)
+                        break;
+                used = canvas_cell(c, 1, y, 13, false, ATTR_NORMAL, jstr(x, "Address"));
+                used += 1 + canvas_cell(c, 1 + used + 1, y, 22, false, ATTR_NORMAL, jstr(x, "Model"));
+                canvas_bar(c, 1 + used + 1, y, bw, streq(jstr(x, "ClaimState"), "free") ? 0 : 1,
+                           state_attr(jstr(x, "ClaimState")));
+                canvas_text(c, 1 + used + 1 + bw + 1, y, c->cols - used - bw - 4, state_attr(jstr(x, "ClaimState")),
+                            gpu_owner(owner, sizeof(owner), m, x));
+                y++;
+        }
+}
+
+static void table_header(Canvas *c, int y, const int *widths, const char *const *heads, size_t n) {
+        int x = 1;
+
+        for (size_t k = 0; k < n; k++) {
+                canvas_cell(c, x, y, widths[k], false, ATTR_BOLD, heads[k]);
+                x += widths[k] + 1;
+        }
+}
+
+static void draw_accelerators(Canvas *c, const TuiModel *m, const ScreenState *st, int y) {
+        const char *heads[] = { _("ADDRESS"), _("MODEL"), _("STATE"), _("OWNER"), _("GROUP"), _("NUMA"), _("READY") };
+        const int widths[] = { 12, 21, 11, 15, 5, 4, 5 };
+        json_t *a, *sel = NULL;
+        size_t k;
+
+        table_header(c, y++, widths, heads, ELEMENTSOF(heads));
+        json_array_foreach(m->accelerators, k, a) {
+                char owner[160], num[16];
+                const char *why = NULL;
+                bool ready = model_gpu_ready(m, jstr(a, "Address"), &why);
+                CanvasAttr row = (int) k == st->selected ? ATTR_SELECTED : ATTR_NORMAL;
+                int x = 1;
+
+                if (y >= c->rows - 4)
+                        break;
+                if ((int) k == st->selected)
+                        sel = a;
+                x += canvas_cell(c, x, y, widths[0], false, row, jstr(a, "Address")) + 1;
+                x += canvas_cell(c, x, y, widths[1], false, row, jstr(a, "Model")) + 1;
+                x += canvas_cell(c, x, y, widths[2], false, row == ATTR_SELECTED ? row : state_attr(jstr(a, "ClaimState")),
+                                 jstr(a, "ClaimState")) + 1;
+                x += canvas_cell(c, x, y, widths[3], false, row, gpu_owner(owner, sizeof(owner), m, a)) + 1;
+                snprintf(num, sizeof(num), "%" PRId64, (int64_t) json_integer_value(json_object_get(a, "IOMMUGroup")));
+                x += canvas_cell(c, x, y, widths[4], true, row, num) + 1;
+                snprintf(num, sizeof(num), "%" PRId64, (int64_t) json_integer_value(json_object_get(a, "NUMANode")));
+                x += canvas_cell(c, x, y, widths[5], true, row, num) + 1;
+                canvas_cell(c, x, y, widths[6], false, row == ATTR_SELECTED ? row : ready ? ATTR_OK : ATTR_BAD,
+                            !m->checks ? "?" : ready ? _("yes") : _("no"));
+                y++;
+        }
+        if (json_array_size(m->accelerators) == 0)
+                canvas_text(c, 1, y++, -1, ATTR_DIM, _("No accelerators found on this host."));
+        /* The selected one in more words. */
+        if (sel) {
+                const char *why = NULL;
+
+                y++;
+                canvas_hline(c, 1, y++, c->cols - 2);
+                if (!model_gpu_ready(m, jstr(sel, "Address"), &why))
+                        canvas_printf(c, 1, y++, -1, ATTR_BAD, "%s %s", _("Not ready:"), strempty(why));
+                else if (!isempty(jstr(sel, "HoldReason")))
+                        canvas_printf(c, 1, y++, -1, ATTR_WARN, "%s %s", _("Held:"), jstr(sel, "HoldReason"));
+                else
+                        canvas_printf(c, 1, y++, -1, ATTR_NORMAL, "%s  %s  %s %s", jstr(sel, "Address"), jstr(sel, "Model"),
+                                      _("driver"), isempty(jstr(sel, "Driver")) ? "-" : jstr(sel, "Driver"));
+        }
+}
+
+/* A tenant's GPU use against its limit, from its Quotas a(sstt) and Usage a(sst). */
+static void tenant_gpus(json_t *t, uint64_t *used, uint64_t *limit) {
+        json_t *q;
+        size_t k;
+
+        *used = 0;
+        *limit = 0;
+        json_array_foreach(json_object_get(t, "Usage"), k, q)
+                if (streq(strempty(json_string_value(json_array_get(q, 0))), "gpus") &&
+                    isempty(json_string_value(json_array_get(q, 1))))
+                        *used = (uint64_t) json_integer_value(json_array_get(q, 2));
+        json_array_foreach(json_object_get(t, "Quotas"), k, q)
+                if (streq(strempty(json_string_value(json_array_get(q, 0))), "gpus") &&
+                    isempty(json_string_value(json_array_get(q, 1))))
+                        *limit = (uint64_t) json_integer_value(json_array_get(q, 3));
+}
+
+static void draw_tenants(Canvas *c, const TuiModel *m, const ScreenState *st, int y) {
+        const char *heads[] = { _("TENANT"), _("VMS"), _("GPUS"), "", _("DESCRIPTION") };
+        const int widths[] = { 16, 4, 9, 12, 33 };
+        json_t *t;
+        size_t k;
+
+        table_header(c, y++, widths, heads, ELEMENTSOF(heads));
+        json_array_foreach(m->tenants, k, t) {
+                CanvasAttr row = (int) k == st->selected ? ATTR_SELECTED : ATTR_NORMAL;
+                uint64_t used, limit;
+                char num[32];
+                int x = 1;
+
+                if (y >= c->rows - 2)
+                        break;
+                tenant_gpus(t, &used, &limit);
+                x += canvas_cell(c, x, y, widths[0], false, row, jstr(t, "Name")) + 1;
+                snprintf(num, sizeof(num), "%" PRIu64, ju64(t, "NInstances"));
+                x += canvas_cell(c, x, y, widths[1], true, row, num) + 1;
+                if (limit > 0 && limit < UINT64_MAX)
+                        snprintf(num, sizeof(num), "%" PRIu64 "/%" PRIu64, used, limit);
+                else
+                        snprintf(num, sizeof(num), "%" PRIu64 "/-", used);
+                x += canvas_cell(c, x, y, widths[2], true, row, num) + 1;
+                canvas_bar(c, x, y, widths[3], limit > 0 && limit < UINT64_MAX ? (double) used / (double) limit : 0,
+                           used > limit && limit > 0 ? ATTR_BAD : ATTR_BAR);
+                x += widths[3] + 1;
+                canvas_cell(c, x, y, widths[4], false, row, jstr(t, "Description"));
+                y++;
+        }
+        if (json_array_size(m->tenants) == 0)
+                canvas_text(c, 1, y, -1, ATTR_DIM, _("No tenants yet."));
+}
+
+static void draw_instances(Canvas *c, const TuiModel *m, const ScreenState *st, int y) {
+        const char *heads[] = { _("NAME"), _("TENANT"), _("STATE"), _("VCPUS"), _("MEMORY"), _("GPUS"), _("MODEL") };
+        const int widths[] = { 16, 12, 13, 5, 9, 4, 14 };
+        json_t *i;
+        size_t k;
+
+        table_header(c, y++, widths, heads, ELEMENTSOF(heads));
+        json_array_foreach(m->instances, k, i) {
+                CanvasAttr row = (int) k == st->selected ? ATTR_SELECTED : ATTR_NORMAL;
+                char num[32], mem[32];
+                int x = 1;
+
+                if (y >= c->rows - 2)
+                        break;
+                x += canvas_cell(c, x, y, widths[0], false, row, jstr(i, "Name")) + 1;
+                x += canvas_cell(c, x, y, widths[1], false, row, jstr(i, "Tenant")) + 1;
+                x += canvas_cell(c, x, y, widths[2], false, row == ATTR_SELECTED ? row : state_attr(jstr(i, "State")),
+                                 jstr(i, "State")) + 1;
+                snprintf(num, sizeof(num), "%" PRIu64, ju64(i, "VCPUs"));
+                x += canvas_cell(c, x, y, widths[3], true, row, num) + 1;
+                x += canvas_cell(c, x, y, widths[4], true, row, format_bytes(mem, sizeof(mem), ju64(i, "MemoryBytes"))) + 1;
+                snprintf(num, sizeof(num), "%zu", json_array_size(json_object_get(i, "GPUs")));
+                x += canvas_cell(c, x, y, widths[5], true, row, num) + 1;
+                canvas_cell(c, x, y, widths[6], false, row, isempty(jstr(i, "Model")) ? "-" : jstr(i, "Model"));
+                y++;
+        }
+        if (json_array_size(m->instances) == 0)
+                canvas_text(c, 1, y, -1, ATTR_DIM, _("No instances yet."));
+}
+
+static void draw_bundles(Canvas *c, const TuiModel *m, const ScreenState *st, int y) {
+        const char *heads[] = { _("KIND"), _("NAME"), _("VERSION"), _("TENANT") };
+        const int widths[] = { 7, 30, 14, 20 };
+        json_t *b;
+        size_t k;
+
+        canvas_text(c, 1, y++, -1, ATTR_NORMAL, _("Installed bundles (import from removable media: not in the console yet;"));
+        canvas_text(c, 1, y++, -1, ATTR_NORMAL, _("use 'arkctl bundle import FILE.ark')."));
+        y++;
+        table_header(c, y++, widths, heads, ELEMENTSOF(heads));
+        json_array_foreach(m->bundles, k, b) {
+                CanvasAttr row = (int) k == st->selected ? ATTR_SELECTED : ATTR_NORMAL;
+                int x = 1;
+
+                if (y >= c->rows - 2)
+                        break;
+                for (int f = 0; f < 4; f++) {
+                        const char *v = json_string_value(json_array_get(b, (size_t) f));
+
+                        x += canvas_cell(c, x, y, widths[f], false, row, f == 3 && isempty(v) ? _("(shared)") : strempty(v)) + 1;
+                }
+                y++;
+        }
+        if (json_array_size(m->bundles) == 0)
+                canvas_text(c, 1, y, -1, ATTR_DIM, _("No bundles imported yet."));
+}
+
+/* Screens whose parts have not landed: what exists, what is missing; no made-up data. */
+static void draw_missing(Canvas *c, ScreenId s, int y) {
+        const char *lines[3] = {};
+
+        switch (s) {
+        case SCREEN_NETWORK:
+                lines[0] = _("The management network is not configurable from the console yet.");
+                lines[1] = _("Missing: systemd-networkd configuration with a timed revert.");
+                break;
+        case SCREEN_LOGS:
+                lines[0] = _("The journal viewer is not built yet.");
+                lines[1] = _("Meanwhile: journalctl -u arkd -u libvirtd");
+                break;
+        case SCREEN_SYSTEM:
+                lines[0] = _("System actions (restart, reboot, support bundle) are not built yet.");
+                lines[1] = _("The readiness check is on the GPUs screen.");
+                break;
+        default:
+                break;
+        }
+        for (int k = 0; k < 3 && lines[k]; k++)
+                canvas_text(c, 1, y + k, -1, ATTR_NORMAL, lines[k]);
+}
+
+static void draw_help(Canvas *c, int y) {
+        const char *lines[] = {
+                _("1-8       go to a screen"),        _("Tab/Right next screen, Shift-Tab/Left previous"),
+                _("Up/Down   select a row"),          _("r         refresh now"),
+                _("?         this help"),             _("q         quit"),
+        };
+
+        canvas_box(c, 4, y, c->cols - 8, (int) ELEMENTSOF(lines) + 2, _("Keys"));
+        for (size_t k = 0; k < ELEMENTSOF(lines); k++) {
+                canvas_text(c, 6, y + 1 + (int) k, c->cols - 12, ATTR_NORMAL, "                                                                        ");
+                canvas_text(c, 6, y + 1 + (int) k, c->cols - 12, ATTR_NORMAL, lines[k]);
+        }
+}
+
+int screen_rows(const TuiModel *m, ScreenId s) {
+        switch (s) {
+        case SCREEN_ACCELERATORS:
+                return (int) json_array_size(m->accelerators);
+        case SCREEN_TENANTS:
+                return (int) json_array_size(m->tenants);
+        case SCREEN_INSTANCES:
+                return (int) json_array_size(m->instances);
+        case SCREEN_BUNDLES:
+                return (int) json_array_size(m->bundles);
+        default:
+                return 0;
+        }
+}
+
+void screen_draw(Canvas *c, const TuiModel *m, const ScreenState *st) {
+        int x = 1, y = 3;
+
+        canvas_clear(c);
+        /* Title: product and host; tabs; a line. */
+        canvas_printf(c, 1, 0, c->cols - 2, ATTR_TITLE, "Ark %s  %s", m->connected ? jstr(m->manager, "Version") : "",
+                      m->connected ? jstr(m->manager, "Hostname") : "");
+        for (int k = 0; k < _SCREEN_MAX; k++) {
+                char tab[64];
+
+                snprintf(tab, sizeof(tab), "%d %s", k + 1, _(screen_tabs[k]));
+                x += canvas_text(c, x, 1, c->cols - x - 1, k == (int) st->screen ? ATTR_SELECTED : ATTR_NORMAL, tab) + 2;
+        }
+        canvas_hline(c, 0, 2, c->cols);
+        if (!m->connected) {
+                canvas_text(c, 1, y++, -1, ATTR_BAD, _("The control plane is unavailable: arkd does not answer."));
+                canvas_printf(c, 1, y++, -1, ATTR_NORMAL, "%s", strempty(m->error));
+                y++;
+                canvas_text(c, 1, y++, -1, ATTR_NORMAL, _("The console retries every few seconds."));
+                canvas_text(c, 1, y++, -1, ATTR_NORMAL, _("Its log: journalctl -u arkd; restart: systemctl restart arkd"));
+        } else
+                switch (st->screen) {
+                case SCREEN_DASHBOARD:
+                        draw_dashboard(c, m, st, y);
+                        break;
+                case SCREEN_ACCELERATORS:
+                        draw_accelerators(c, m, st, y);
+                        break;
+                case SCREEN_TENANTS:
+                        draw_tenants(c, m, st, y);
+                        break;
+                case SCREEN_INSTANCES:
+                        draw_instances(c, m, st, y);
+                        break;
+                case SCREEN_BUNDLES:
+                        draw_bundles(c, m, st, y);
+                        break;
+                default:
+                        draw_missing(c, st->screen, y);
+                        break;
+                }
+        if (st->help)
+                draw_help(c, 5);
+        canvas_hline(c, 0, c->rows - 2, c->cols);
+        canvas_text(c, 1, c->rows - 1, c->cols - 2, st->status ? ATTR_WARN : ATTR_DIM,
+                    st->status ?: _("1-8 screens  Tab next  Up/Down select  r refresh  ? help  q quit"));
+}

@@ -1,0 +1,41 @@
+#pragma once
+
+/* The console's screens, drawn from the model into a canvas. Every string a person reads goes
+ * through gettext (_()), so the Chinese catalog (po/zh_CN.po) covers them. */
+
+#include <libintl.h>
+
+#include "canvas.h"
+#include "model.h"
+
+#define _(s) gettext(s)
+#define N_(s) (s)
+
+typedef enum ScreenId {
+        SCREEN_DASHBOARD,
+        SCREEN_ACCELERATORS,
+        SCREEN_TENANTS,
+        SCREEN_INSTANCES,
+        SCREEN_NETWORK,
+        SCREEN_BUNDLES,
+        SCREEN_LOGS,
+        SCREEN_SYSTEM,
+        _SCREEN_MAX,
+        _SCREEN_INVALID = -1,
+} ScreenId;
+
+/* "dashboard", "accelerators", ...: the names --dump takes. */
+const char *screen_to_string(ScreenId s);
+ScreenId screen_from_string(const char *s);
+
+typedef struct ScreenState {
+        ScreenId screen;
+        int selected;           /* the selected row of the screen's list */
+        const char *status;     /* a message for the status line, NULL = the key help */
+        bool help;              /* the help overlay */
+} ScreenState;
+
+/* Draws the whole screen: title, tabs, the screen's content and the key line. */
+void screen_draw(Canvas *c, const TuiModel *m, const ScreenState *st);
+/* How many rows the screen's list has (for moving the selection). */
+int screen_rows(const TuiModel *m, ScreenId s);
