@@ -232,7 +232,9 @@ check-integration:
 run:
 	$(Q)$(SRCDIR)/scripts/deps.sh --check-or-install
 	$(Q)$(MAKE) --no-print-directory -f $(SRCDIR)/Makefile O=$(O) all
-	$(Q)ARK_BUILD_DIR=$(O) $(SRCDIR)/scripts/sandbox --banner
+	$(Q)ARK_BUILD_DIR=$(O) $(SRCDIR)/scripts/sandbox -- bash -c 'arktui; \
+		echo "The console closed. This shell has arkctl and arktui on PATH; exit stops the sandbox."; \
+		exec bash -i'
 
 clean:
 	$(Q)rm -rf $(O)/obj $(O)/lib $(O)/bin $(O)/tests $(O)/include

@@ -75,7 +75,24 @@ static const char *tenant_of(const TuiModel *m, const char *instance) {
         return i ? jstr(i, "Tenant") : "";
 }
 
-/* "risk/train-1", "free", "reserved", ... for a GPU. */
+/* A state as arkd names it (ClaimState, State), in the console's language. */
+static const char *state_label(const char *state) {
+        static const char *const known[][2] = {
+                { "claimed", N_("claimed") },     { "free", N_("free") },
+                { "reserved", N_("reserved") },   { "quarantined", N_("quarantined") },
+                { "conflict", N_("conflict") },   { "unhealthy", N_("unhealthy") },
+                { "running", N_("running") },     { "stopped", N_("stopped") },
+                { "paused", N_("paused") },       { "shutting-down", N_("shutting down") },
+                { "crashed", N_("crashed") },     { "unknown", N_("unknown") },
+        };
+
+        for (size_t k = 0; k < ELEMENTSOF(known); k++)
+                if (streq(known[k][0], state))
+                        return _(known[k][1]);
+        return state;
+}
+
+/* "risk/train-1", "-", "reserved for the host", ... for a GPU. */
 static const char *gpu_owner(char *buf, size_t l, const TuiModel *m, json_t *a) {
         const char *state = jstr(a, "ClaimState"), *by = jstr(a, "ClaimedBy");
 
@@ -84,7 +101,7 @@ static const char *gpu_owner(char *buf, size_t l, const TuiModel *m, json_t *a) 
         else if (streq(state, "claimed"))
                 snprintf(buf, l, "%s", _("another tenant"));
         else if (streq(state, "free"))
-                snprintf(buf, l, "%s", _("free"));
+                snprintf(buf, l, "-");
         else if (streq(state, "reserved"))
                 snprintf(buf, l, "%s", _("reserved for the host"));
         else if (streq(state, "quarantined"))
@@ -192,7 +209,7 @@ static void draw_dashboard(Canvas *c, const TuiModel *m, const ScreenState *st, 
                 canvas_bar(c, 1 + used + 1, y, bw, streq(jstr(x, "ClaimState"), "free") ? 0 : 1,
                            state_attr(jstr(x, "ClaimState")));
                 canvas_text(c, 1 + used + 1 + bw + 1, y, c->cols - used - bw - 4, state_attr(jstr(x, "ClaimState")),
-                            gpu_owner(owner, sizeof(owner), m, x));
+                            streq(jstr(x, "ClaimState"), "free") ? _("free") : gpu_owner(owner, sizeof(owner), m, x));
                 y++;
         }
 }
@@ -227,7 +244,7 @@ static void draw_accelerators(Canvas *c, const TuiModel *m, const ScreenState *s
                 x += canvas_cell(c, x, y, widths[0], false, row, jstr(a, "Address")) + 1;
                 x += canvas_cell(c, x, y, widths[1], false, row, jstr(a, "Model")) + 1;
                 x += canvas_cell(c, x, y, widths[2], false, row == ATTR_SELECTED ? row : state_attr(jstr(a, "ClaimState")),
-                                 jstr(a, "ClaimState")) + 1;
+                                 state_label(jstr(a, "ClaimState"))) + 1;
                 x += canvas_cell(c, x, y, widths[3], false, row, gpu_owner(owner, sizeof(owner), m, a)) + 1;
                 snprintf(num, sizeof(num), "%" PRId64, (int64_t) json_integer_value(json_object_get(a, "IOMMUGroup")));
                 x += canvas_cell(c, x, y, widths[4], true, row, num) + 1;
@@ -274,7 +291,7 @@ static void tenant_gpus(json_t *t, uint64_t *used, uint64_t *limit) {
 
 static void draw_tenants(Canvas *c, const TuiModel *m, const ScreenState *st, int y) {
         const char *heads[] = { _("TENANT"), _("VMS"), _("GPUS"), "", _("DESCRIPTION") };
-        const int widths[] = { 16, 4, 9, 12, 33 };
+        const int widths[] = { 16, 6, 9, 12, 31 };
         json_t *t;
         size_t k;
 
@@ -323,7 +340,7 @@ static void draw_instances(Canvas *c, const TuiModel *m, const ScreenState *st, 
                 x += canvas_cell(c, x, y, widths[0], false, row, jstr(i, "Name")) + 1;
                 x += canvas_cell(c, x, y, widths[1], false, row, jstr(i, "Tenant")) + 1;
                 x += canvas_cell(c, x, y, widths[2], false, row == ATTR_SELECTED ? row : state_attr(jstr(i, "State")),
-                                 jstr(i, "State")) + 1;
+                                 state_label(jstr(i, "State"))) + 1;
                 snprintf(num, sizeof(num), "%" PRIu64, ju64(i, "VCPUs"));
                 x += canvas_cell(c, x, y, widths[3], true, row, num) + 1;
                 x += canvas_cell(c, x, y, widths[4], true, row, format_bytes(mem, sizeof(mem), ju64(i, "MemoryBytes"))) + 1;

@@ -1,0 +1,257 @@
+/* arktui against arkd on the sandbox host (dgx-h100): golden --dump captures of every screen at
+ * 80x24 in English and Chinese; the dashboard's GPUs and owners; Chinese columns aligned by display
+ * width; the interactive console in a tmux pane (screens by number keys, help, q restores the
+ * terminal); and arkd going away and coming back. Regenerate the captures after an intended change
+ * with ARK_REGENERATE_GOLDEN=1 build/tests/test-console and review the diff. */
+
+#include "itest.h"
+
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <wchar.h>
+
+#include "basic/fileio.h"
+#include "basic/macro.h"
+#include "basic/string-util.h"
+
+static Harness H;
+static char tmux_socket[64];
+
+static int setup(void **state) {
+        snprintf(tmux_socket, sizeof(tmux_socket), "ark-test-console-%d", (int) getpid());
+        if (harness_setup(&H, "dgx-h100") < 0 || harness_start_arkd(&H, NULL) < 0)
+                return -1;
+        return 0;
+}
+
+static int teardown(void **state) {
+        _cleanup_free_ char *o = NULL, *e = NULL;
+
+        (void) harness_sh(&o, &e, "tmux -L %s kill-server 2>/dev/null; true", tmux_socket);
+        harness_teardown(&H);
+        return 0;
+}
+
+/* Tenants, quotas and VMs, so that the screens have something to show. */
+static void populate(void) {
+        static bool done;
+
+        if (done)
+                return;
+        done = true;
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "risk", "--description", "Risk analytics");
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "retail");
+        assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "risk", "gpus=4");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "train-1", "--tenant", "risk", "--vcpus", "8", "--memory", "32G",
+                      "--gpus", "2", "--start");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "db-1", "--tenant", "retail", "--vcpus", "2", "--memory", "4G");
+        assert_arkctl(&H, 0, NULL, "accelerator", "reserve", "0000:db:00.0", "--reason", "host display");
+}
+
+/* `arktui --dump` with what differs from machine to machine (host name, uptimes, addresses,
+ * version) replaced by placeholders. */
+static char *dump(const char *screen, const char *lang) {
+        _cleanup_free_ char *host = harness_get_string(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "Hostname"),
+                            *version = harness_get_string(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "Version"), *e = NULL;
+        char *o = NULL;
+
+        if (harness_sh(&o, &e,
+                       "'%s/bin/arktui' --dump %s --size 80x24 --lang %s | sed -E "
+                       "-e 's/(up|已运行) [0-9]+[dhms]( [0-9]+[dhms])?/\\1 T/g' "
+                       "-e 's/^( Management | 管理地址 )(.*)$/\\1ADDRESSES/' "
+                       "-e 's/%s/HOST/g' -e 's/%s/VERSION/g'",
+                       harness_build_dir(), screen, lang, host, version) != 0)
+                fail_msg("arktui --dump %s: %s", screen, strna(e));
+        return o;
+}
+
+static void test_golden(void **state) {
+        static const char *const screens[] = { "dashboard", "accelerators", "tenants", "instances",
+                                               "network", "bundles", "logs", "system" };
+        static const char *const langs[] = { "en", "zh" };
+
+        populate();
+        for (size_t s = 0; s < ELEMENTSOF(screens); s++)
+                for (size_t l = 0; l < ELEMENTSOF(langs); l++) {
+                        _cleanup_free_ char *text = dump(screens[s], langs[l]), *want = NULL,
+                                            *path = strprintf("%s/tests/integration/golden/console-%s-%s.txt",
+                                                              harness_src_dir(), screens[s], langs[l]);
+                        size_t n;
+
+                        if (getenv("ARK_REGENERATE_GOLDEN")) {
+                                assert_int_equal(write_string_file(path, text, WRITE_CREATE | WRITE_ATOMIC), 0);
+                                continue;
+                        }
+                        if (read_full_file(path, &want, &n) < 0)
+                                fail_msg("%s is missing (ARK_REGENERATE_GOLDEN=1 makes it)", path);
+                        if (!streq(text, want))
+                                fail_msg("%s differs:\n%s", path, text);
+                }
+}
+
+static void test_dashboard(void **state) {
+        _cleanup_free_ char *en = NULL;
+        unsigned gpus = 0;
+
+        populate();
+        en = dump("dashboard", "en");
+        for (const char *p = en; (p = strstr(p, "NVIDIA H100")); p++)
+                gpus++;
+        assert_int_equal(gpus, 8);
+        assert_non_null(strstr(en, "GPUs       8, 7 ready for passthrough"));
+        /* The owners: two GPUs risk's VM holds, one reserved. */
+        assert_non_null(strstr(en, "risk/train-1"));
+        assert_non_null(strstr(strstr(en, "risk/train-1") + 1, "risk/train-1"));
+        assert_non_null(strstr(en, "reserved for the host"));
+        assert_non_null(strstr(en, "Ark VERSION"));
+        assert_non_null(strstr(en, "2: 1 running, 1 stopped, 0 other"));
+}
+
+/* Display columns up to the first character of the value after the label (skipping the label's
+ * own text, then spaces). */
+static int value_column(const char *line) {
+        wchar_t w[256];
+        size_t n = mbstowcs(w, line, ELEMENTSOF(w) - 1);
+        size_t k = 1;
+
+        assert_int_not_equal(n, (size_t) -1);
+        while (k < n && w[k] != L' ')
+                k++;
+        while (k < n && w[k] == L' ')
+                k++;
+        return wcswidth(w, k);
+}
+
+static void test_chinese_alignment(void **state) {
+        _cleanup_free_ char *zh = NULL;
+        char *save = NULL, *line;
+        int row = 0, col = -1, labelled = 0;
+
+        populate();
+        zh = dump("dashboard", "zh");
+        assert_non_null(strstr(zh, "版本"));
+        assert_non_null(setlocale(LC_CTYPE, "C.UTF-8"));
+        /* Rows 3 to 9 are the fields: every value starts in the same display column, although the
+         * labels have 2 to 4 characters of width 2. */
+        for (line = strtok_r(zh, "\n", &save); line; line = strtok_r(NULL, "\n", &save), row++) {
+                if (row < 3 || row > 9)
+                        continue;
+                if (col < 0)
+                        col = value_column(line);
+                assert_int_equal(value_column(line), col);
+                labelled++;
+        }
+        assert_int_equal(labelled, 7);
+        assert_int_equal(col, 10); /* 1 + the widest label (管理地址, 8 columns) + 1 */
+}
+
+/* ------------------------------------------------------------------------------ tmux */
+
+static int tmux(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int tmux(char **out, const char *fmt, ...) {
+        _cleanup_free_ char *cmd = NULL, *e = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        if (vasprintf(&cmd, fmt, ap) < 0)
+                cmd = NULL;
+        va_end(ap);
+        assert_non_null(cmd);
+        r = harness_sh(out, &e, "tmux -u -L %s %s", tmux_socket, cmd);
+        return r;
+}
+
+/* Waits (up to 10 s) until the pane shows `text`; returns the capture. */
+static char *pane_wait(const char *text) {
+        for (int k = 0; k < 200; k++) {
+                char *o = NULL;
+
+                if (tmux(&o, "capture-pane -p -t console") == 0 && o && strstr(o, text))
+                        return o;
+                if (k == 199)
+                        fail_msg("the pane never showed '%s'; it shows:\n%s", text, strna(o));
+                free(o);
+                usleep(50000);
+        }
+        return NULL;
+}
+
+static void keys(const char *k) {
+        _cleanup_free_ char *o = NULL;
+
+        assert_int_equal(tmux(&o, "send-keys -t console %s", k), 0);
+}
+
+static void test_interactive(void **state) {
+        _cleanup_free_ char *o = NULL, *cap = NULL;
+
+        populate();
+        (void) tmux(&o, "kill-server 2>/dev/null");
+        o = mfree(o);
+        assert_int_equal(tmux(&o,
+                              "-f /dev/null new-session -d -s console -x 80 -y 24 -e ARK_BUS_ADDRESS='%s' "
+                              "-e LANG=C.UTF-8 -e TERM=screen 'PS1=\"$ \" sh'",
+                              H.bus_address),
+                         0);
+        {
+                _cleanup_free_ char *run = strprintf("\"'%s/bin/arktui'\" Enter", harness_build_dir());
+                keys(run);
+        }
+        cap = pane_wait("risk/train-1");
+        assert_non_null(strstr(cap, "0000:18:00.0"));
+        cap = mfree(cap);
+        keys("2");
+        free(pane_wait("READY"));
+        keys("3");
+        cap = pane_wait("Risk analytics");
+        assert_non_null(strstr(cap, "2/4"));
+        cap = mfree(cap);
+        keys("4");
+        free(pane_wait("train-1"));
+        keys("?");
+        free(pane_wait("this help"));
+        keys("?");
+        keys("q");
+        /* The shell is back, and the console's screen with it gone. */
+        keys("\"echo console-exited-\\$?\" Enter");
+        cap = pane_wait("console-exited-0");
+        assert_null(strstr(cap, "1-8 screens"));
+        o = mfree(o);
+        (void) tmux(&o, "kill-session -t console");
+}
+
+static void test_arkd_away(void **state) {
+        _cleanup_free_ char *o = NULL;
+
+        populate();
+        (void) tmux(&o, "kill-server 2>/dev/null");
+        o = mfree(o);
+        assert_int_equal(tmux(&o,
+                              "-f /dev/null new-session -d -s console -x 80 -y 24 -e ARK_BUS_ADDRESS='%s' "
+                              "-e LANG=C.UTF-8 -e TERM=screen '%s/bin/arktui'",
+                              H.bus_address, harness_build_dir()),
+                         0);
+        free(pane_wait("risk/train-1"));
+        assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
+        free(pane_wait("The control plane is unavailable"));
+        assert_int_equal(harness_start_arkd(&H, NULL), 0);
+        free(pane_wait("risk/train-1"));
+        keys("q");
+        o = mfree(o);
+        (void) tmux(&o, "kill-session -t console 2>/dev/null");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_golden),
+                cmocka_unit_test(test_dashboard),
+                cmocka_unit_test(test_chinese_alignment),
+                cmocka_unit_test(test_interactive),
+                cmocka_unit_test(test_arkd_away),
+        };
+        return cmocka_run_group_tests_name("console", tests, setup, teardown);
+}
