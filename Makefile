@@ -83,6 +83,9 @@ itests-$(CONFIG_TESTS_INTEGRATION) += $(patsubst $(SRCDIR)/tests/integration/%.c
 ifneq ($(CONFIG_TESTS_REAL_HYPERVISOR),y)
 itests-y := $(filter-out test-real-hypervisor,$(itests-y))
 endif
+ifneq ($(CONFIG_ARKTUI),y)
+itests-y := $(filter-out test-console,$(itests-y))
+endif
 
 obj = $(patsubst $(SRCDIR)/%.c,$(O)/obj/%.o,$(1))
 BIN := $(O)/bin
