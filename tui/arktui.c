@@ -4,6 +4,8 @@
  * support bundles. */
 
 #include <errno.h>
+#include <stdarg.h>
+#include <wchar.h>
 #include <getopt.h>
 #include <langinfo.h>
 #include <libgen.h>
@@ -173,7 +175,21 @@ static int dump(void) {
 
 /* ------------------------------------------------------------------------------ interactive */
 
-typedef struct Console {
+typedef struct Console Console;
+/* What a dialog does when the admin says yes: input is what was typed (NULL for a question). */
+typedef int (*ActionFn)(Console *con, const char *input);
+
+typedef struct Dialog {
+        bool open, typing;
+        int confirms;           /* yes-answers still needed (2: double confirmation) */
+        char title[128], text[512], question[512], again[512];
+        char buf[256];
+        size_t len;
+        char target[256];       /* the tenant, instance or GPU acted on */
+        ActionFn act;
+} Dialog;
+
+struct Console {
         sd_event *event;
         sd_bus *bus;
         sd_event_source *input, *refresh_timer;
@@ -181,7 +197,10 @@ typedef struct Console {
         ScreenState st;
         Canvas canvas;
         bool colour;
-} Console;
+        Dialog dlg;
+        char status[512];
+        char pending[128];      /* the action waiting for arkd's answer */
+};
 
 static attr_t curses_attr(const Console *con, uint8_t a) {
         switch (a) {
@@ -206,9 +225,19 @@ static attr_t curses_attr(const Console *con, uint8_t a) {
         }
 }
 
+static void sync_dialog(Console *con) {
+        Dialog *d = &con->dlg;
+
+        con->st.dialog_title = d->open ? d->title : NULL;
+        con->st.dialog_text = d->open ? d->text : NULL;
+        con->st.dialog_input = d->open && d->typing ? d->buf : NULL;
+        con->st.status = con->status[0] ? con->status : NULL;
+}
+
 static void redraw(Console *con) {
         int rows, cols;
 
+        sync_dialog(con);
         getmaxyx(stdscr, rows, cols);
         if (rows < 24 || cols < 80) {
                 erase();
@@ -273,6 +302,247 @@ static int on_signal(sd_bus_message *m, void *userdata, sd_bus_error *e) {
         return 0;
 }
 
+/* ------------------------------------------------------------------------------ actions */
+
+static int refresh_now(Console *con);
+
+static int on_action_reply(sd_bus_message *m, void *userdata, sd_bus_error *e) {
+        Console *con = userdata;
+        const sd_bus_error *err = sd_bus_message_get_error(m);
+
+        if (err)
+                snprintf(con->status, sizeof(con->status), "%s: %s", con->pending, strempty(err->message));
+        else
+                snprintf(con->status, sizeof(con->status), "%s: %s", con->pending, _("done."));
+        con->pending[0] = 0;
+        (void) refresh_now(con);
+        return 0;
+}
+
+/* Calls a method on arkd without waiting: its answer lands in the status line. */
+static int call(Console *con, const char *what, const char *path, const char *iface, const char *member,
+                const char *types, ...) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        va_list ap;
+        int r;
+
+        if (!con->bus)
+                return -ENOTCONN;
+        r = sd_bus_message_new_method_call(con->bus, &m, ARK_BUS_NAME, path, iface, member);
+        if (r >= 0 && types) {
+                va_start(ap, types);
+                r = sd_bus_message_appendv(m, types, ap);
+                va_end(ap);
+        }
+        if (r >= 0)
+                r = sd_bus_call_async(con->bus, NULL, m, on_action_reply, con, 120ULL * 1000000ULL);
+        if (r < 0) {
+                snprintf(con->status, sizeof(con->status), "%s: %s", what, strerror(-r));
+                return r;
+        }
+        snprintf(con->pending, sizeof(con->pending), "%s", what);
+        snprintf(con->status, sizeof(con->status), "%s…", what);
+        return 0;
+}
+
+static int act_create_tenant(Console *con, const char *input) {
+        return call(con, _("Create tenant"), ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateTenant", "ss", input, "");
+}
+
+/* "4" or "2..4": a limit, or a guarantee and a limit, of whole GPUs; "-" for none. */
+static int act_gpu_quota(Console *con, const char *input) {
+        _cleanup_free_ char *path = NULL;
+        unsigned long long g = 0, l = 0;
+        char tail;
+
+        if (streq(input, "-"))
+                g = 0, l = UINT64_MAX;
+        else if (sscanf(input, "%llu..%llu%c", &g, &l, &tail) == 2)
+                ;
+        else if (sscanf(input, "%llu%c", &l, &tail) == 1)
+                g = 0;
+        else {
+                snprintf(con->status, sizeof(con->status), _("'%s' is not a number of GPUs (4, 2..4, or - for no limit)"),
+                         input);
+                return -EINVAL;
+        }
+        if (sd_bus_path_encode(ARK_BUS_PREFIX_TENANT, con->dlg.target, &path) < 0)
+                return -ENOMEM;
+        return call(con, _("Set GPU quota"), path, ARK_BUS_IFACE_TENANT, "SetQuota", "sstt", "gpus", "", (uint64_t) g,
+                    (uint64_t) l);
+}
+
+static int act_delete_tenant(Console *con, const char *input) {
+        return call(con, _("Delete tenant"), ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "DeleteTenant", "s", con->dlg.target);
+}
+
+static int act_start(Console *con, const char *input) {
+        return call(con, _("Start"), ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "StartInstance", "s", con->dlg.target);
+}
+
+static int act_stop(Console *con, const char *input) {
+        return call(con, _("Stop"), ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "StopInstance", "sbu", con->dlg.target, 0, 0);
+}
+
+static int act_force_off(Console *con, const char *input) {
+        return call(con, _("Force off"), ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "StopInstance", "sbu", con->dlg.target, 1, 0);
+}
+
+static int accelerator_call(Console *con, const char *what, const char *member, const char *reason) {
+        _cleanup_free_ char *path = NULL;
+
+        if (sd_bus_path_encode(ARK_BUS_PREFIX_ACCELERATOR, con->dlg.target, &path) < 0)
+                return -ENOMEM;
+        if (reason)
+                return call(con, what, path, ARK_BUS_IFACE_ACCELERATOR, member, "s", reason);
+        return call(con, what, path, ARK_BUS_IFACE_ACCELERATOR, member, NULL);
+}
+
+static int act_reserve(Console *con, const char *input) {
+        return accelerator_call(con, _("Reserve"), "Reserve", input);
+}
+
+static int act_quarantine(Console *con, const char *input) {
+        return accelerator_call(con, _("Quarantine"), "Quarantine", input);
+}
+
+static int act_release(Console *con, const char *input) {
+        return accelerator_call(con, _("Release"), "Release", NULL);
+}
+
+/* Opens a dialog: typing first when prompt is set, then the question (twice when confirms is 2). */
+static void dialog_open(Console *con, const char *title, const char *prompt, const char *question, const char *again,
+                        int confirms, const char *target, ActionFn act) {
+        Dialog *d = &con->dlg;
+
+        *d = (Dialog) { .open = true, .typing = prompt != NULL, .confirms = confirms, .act = act };
+        snprintf(d->title, sizeof(d->title), "%s", title);
+        snprintf(d->question, sizeof(d->question), "%s", question);
+        snprintf(d->again, sizeof(d->again), "%s", again ?: question);
+        snprintf(d->text, sizeof(d->text), "%s", prompt ?: question);
+        snprintf(d->target, sizeof(d->target), "%s", strempty(target));
+}
+
+/* The screen's action for a key, or false when the key is not one. */
+static bool screen_key(Console *con, wint_t key) {
+        json_t *sel = screen_selected(&con->model, &con->st);
+        const char *name = sel ? jstr(sel, con->st.screen == SCREEN_ACCELERATORS ? "Address" : "Name") : NULL;
+        char q[512];
+
+        switch (con->st.screen) {
+        case SCREEN_TENANTS:
+                if (key == L'n') {
+                        dialog_open(con, _("New tenant"), _("Name (lowercase letters, digits, '-'):"), "", NULL, 1, NULL,
+                                    act_create_tenant);
+                        return true;
+                }
+                if (!name)
+                        return false;
+                if (key == L'g') {
+                        snprintf(q, sizeof(q), _("Tenant '%s': GPUs (4, 2..4 guaranteed..limit, - none):"), name);
+                        dialog_open(con, _("GPU quota"), q, "", NULL, 1, name, act_gpu_quota);
+                        return true;
+                }
+                if (key == L'd') {
+                        snprintf(q, sizeof(q), _("Delete tenant '%s'?"), name);
+                        dialog_open(con, _("Delete tenant"), NULL, q, NULL, 1, name, act_delete_tenant);
+                        return true;
+                }
+                return false;
+        case SCREEN_INSTANCES:
+                if (!name)
+                        return false;
+                if (key == L's') {
+                        snprintf(q, sizeof(q), _("Start VM '%s'?"), name);
+                        dialog_open(con, _("Start"), NULL, q, NULL, 1, name, act_start);
+                        return true;
+                }
+                if (key == L't') {
+                        snprintf(q, sizeof(q), _("Stop VM '%s' (shut it down)?"), name);
+                        dialog_open(con, _("Stop"), NULL, q, NULL, 1, name, act_stop);
+                        return true;
+                }
+                if (key == L'f') {
+                        char again[512];
+
+                        snprintf(q, sizeof(q), _("Force VM '%s' off?"), name);
+                        snprintf(again, sizeof(again), _("Really? '%s' loses what it has not written, like a pulled plug."),
+                                 name);
+                        dialog_open(con, _("Force off"), NULL, q, again, 2, name, act_force_off);
+                        return true;
+                }
+                return false;
+        case SCREEN_ACCELERATORS:
+                if (!name)
+                        return false;
+                if (key == L'v' || key == L'x') {
+                        snprintf(q, sizeof(q), key == L'v' ? _("Reserve %s for the host; why?")
+                                                           : _("Quarantine %s (no new VMs); why?"), name);
+                        dialog_open(con, key == L'v' ? _("Reserve") : _("Quarantine"), q, "", NULL, 1, name,
+                                    key == L'v' ? act_reserve : act_quarantine);
+                        return true;
+                }
+                if (key == L'u') {
+                        snprintf(q, sizeof(q), _("Release %s (end its reservation or quarantine)?"), name);
+                        dialog_open(con, _("Release"), NULL, q, NULL, 1, name, act_release);
+                        return true;
+                }
+                return false;
+        default:
+                return false;
+        }
+}
+
+/* A key while a dialog is open. */
+static void dialog_key(Console *con, int r, wint_t key) {
+        Dialog *d = &con->dlg;
+
+        if (r == OK && key == 27) { /* Esc */
+                d->open = false;
+                snprintf(con->status, sizeof(con->status), "%s", _("Cancelled."));
+                return;
+        }
+        if (d->typing) {
+                if (r == OK && (key == L'\n' || key == L'\r')) {
+                        if (d->len == 0)
+                                return;
+                        d->typing = false;
+                        /* Typed, then asked: "Create tenant 'x'?" */
+                        snprintf(d->text, sizeof(d->text), "%s: %s  %s", d->title, d->buf, _("- go ahead?"));
+                } else if ((r == KEY_CODE_YES && key == KEY_BACKSPACE) || (r == OK && (key == 127 || key == 8))) {
+                        while (d->len > 0 && ((unsigned char) d->buf[d->len - 1] & 0xc0) == 0x80)
+                                d->len--;
+                        if (d->len > 0)
+                                d->len--;
+                        d->buf[d->len] = 0;
+                } else if (r == OK && key >= 0x20) {
+                        char mb[MB_LEN_MAX];
+                        mbstate_t st = {};
+                        size_t n = wcrtomb(mb, (wchar_t) key, &st);
+
+                        if (n != (size_t) -1 && d->len + n < sizeof(d->buf) - 1) {
+                                memcpy(d->buf + d->len, mb, n);
+                                d->len += n;
+                                d->buf[d->len] = 0;
+                        }
+                }
+                return;
+        }
+        if (r == OK && (key == L'y' || key == L'Y')) {
+                if (--d->confirms > 0) {
+                        snprintf(d->text, sizeof(d->text), "%s", d->again);
+                        return;
+                }
+                d->open = false;
+                (void) d->act(con, d->len > 0 ? d->buf : NULL);
+                return;
+        }
+        if (r == OK && (key == L'n' || key == L'N')) {
+                d->open = false;
+                snprintf(con->status, sizeof(con->status), "%s", _("Cancelled."));
+        }
+}
+
 static int on_input(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Console *con = userdata;
         wint_t key;
@@ -281,7 +551,17 @@ static int on_input(sd_event_source *s, int fd, uint32_t revents, void *userdata
         while ((r = get_wch(&key)) != ERR) {
                 int n = screen_rows(&con->model, con->st.screen);
 
-                con->st.status = NULL;
+                if (con->dlg.open) {
+                        dialog_key(con, r, key);
+                        redraw(con);
+                        continue;
+                }
+                if (!con->pending[0])
+                        con->status[0] = 0;
+                if (r == OK && con->model.connected && screen_key(con, key)) {
+                        redraw(con);
+                        continue;
+                }
                 if (r == OK && (key == L'q' || key == L'Q'))
                         return sd_event_exit(con->event, 0);
                 if (r == OK && key >= L'1' && key <= L'8') {
@@ -302,8 +582,8 @@ static int on_input(sd_event_source *s, int fd, uint32_t revents, void *userdata
                 else if (r == OK && (key == L'r' || key == L'R')) {
                         (void) refresh_now(con);
                         continue;
-                } else if (r == OK && key == L'\n')
-                        con->st.status = _("Nothing to do here yet.");
+                } else if (r == OK && (key == L'\n' || key == L'\r'))
+                        snprintf(con->status, sizeof(con->status), "%s", screen_actions(con->st.screen));
                 /* KEY_RESIZE and anything else: redrawn at the size the terminal has now. */
                 redraw(con);
         }

@@ -433,6 +433,45 @@ int screen_rows(const TuiModel *m, ScreenId s) {
         }
 }
 
+json_t *screen_selected(const TuiModel *m, const ScreenState *st) {
+        json_t *list = st->screen == SCREEN_ACCELERATORS ? m->accelerators
+                       : st->screen == SCREEN_TENANTS   ? m->tenants
+                       : st->screen == SCREEN_INSTANCES ? m->instances
+                                                        : NULL;
+
+        return list ? json_array_get(list, (size_t) st->selected) : NULL;
+}
+
+const char *screen_actions(ScreenId s) {
+        switch (s) {
+        case SCREEN_ACCELERATORS:
+                return _("v reserve  x quarantine  u release  ? help  q quit");
+        case SCREEN_TENANTS:
+                return _("n new tenant  g GPU quota  d delete  ? help  q quit");
+        case SCREEN_INSTANCES:
+                return _("s start  t stop  f force off  ? help  q quit");
+        default:
+                return _("1-8 screens  Tab next  Up/Down select  r refresh  ? help  q quit");
+        }
+}
+
+static void draw_dialog(Canvas *c, const ScreenState *st) {
+        int w = MIN(c->cols - 8, 70), x = (c->cols - w) / 2, y = c->rows / 2 - 3;
+        char line[512];
+
+        canvas_box(c, x, y, w, 6, st->dialog_title);
+        for (int k = 1; k < 5; k++)
+                canvas_text(c, x + 1, y + k, w - 2, ATTR_NORMAL,
+                            "                                                                                ");
+        canvas_text(c, x + 2, y + 1, w - 4, ATTR_BOLD, strempty(st->dialog_text));
+        if (st->dialog_input) {
+                snprintf(line, sizeof(line), "> %s_", st->dialog_input);
+                canvas_text(c, x + 2, y + 3, w - 4, ATTR_SELECTED, line);
+                canvas_text(c, x + 2, y + 4, w - 4, ATTR_DIM, _("Enter: OK   Esc: cancel"));
+        } else
+                canvas_text(c, x + 2, y + 3, w - 4, ATTR_WARN, _("y: yes   n or Esc: no"));
+}
+
 void screen_draw(Canvas *c, const TuiModel *m, const ScreenState *st) {
         int x = 1, y = 3;
 
@@ -476,7 +515,9 @@ void screen_draw(Canvas *c, const TuiModel *m, const ScreenState *st) {
                 }
         if (st->help)
                 draw_help(c, 5);
+        if (st->dialog_title)
+                draw_dialog(c, st);
         canvas_hline(c, 0, c->rows - 2, c->cols);
         canvas_text(c, 1, c->rows - 1, c->cols - 2, st->status ? ATTR_WARN : ATTR_DIM,
-                    st->status ?: _("1-8 screens  Tab next  Up/Down select  r refresh  ? help  q quit"));
+                    st->status ?: screen_actions(m->connected ? st->screen : SCREEN_DASHBOARD));
 }

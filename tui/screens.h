@@ -33,7 +33,16 @@ typedef struct ScreenState {
         int selected;           /* the selected row of the screen's list */
         const char *status;     /* a message for the status line, NULL = the key help */
         bool help;              /* the help overlay */
+        /* A dialog over the screen: a question to confirm, or a line to type. */
+        const char *dialog_title;
+        const char *dialog_text;
+        const char *dialog_input;       /* NULL: a yes/no question */
 } ScreenState;
+
+/* The selected row's object on the screen (NULL when none). */
+json_t *screen_selected(const TuiModel *m, const ScreenState *st);
+/* The keys the screen's actions take, for the key line. */
+const char *screen_actions(ScreenId s);
 
 /* Draws the whole screen: title, tabs, the screen's content and the key line. */
 void screen_draw(Canvas *c, const TuiModel *m, const ScreenState *st);

@@ -75,7 +75,11 @@ static void test_golden(void **state) {
                                                "network", "bundles", "logs", "system" };
         static const char *const langs[] = { "en", "zh" };
 
+        _cleanup_free_ char *doc = NULL, *docpath = strprintf("%s/docs/console.md", harness_src_dir());
+        size_t dn;
+
         populate();
+        assert_int_equal(read_full_file(docpath, &doc, &dn), 0);
         for (size_t s = 0; s < ELEMENTSOF(screens); s++)
                 for (size_t l = 0; l < ELEMENTSOF(langs); l++) {
                         _cleanup_free_ char *text = dump(screens[s], langs[l]), *want = NULL,
@@ -91,6 +95,11 @@ static void test_golden(void **state) {
                                 fail_msg("%s is missing (ARK_REGENERATE_GOLDEN=1 makes it)", path);
                         if (!streq(text, want))
                                 fail_msg("%s differs:\n%s", path, text);
+                        /* docs/console.md shows the same (scripts/gen-console-doc). */
+                        want[strlen(want) - 1] = 0; /* its trailing newline: the doc closes the block */
+                        if (!strstr(doc, want))
+                                fail_msg("docs/console.md lacks the capture of %s (%s); run scripts/gen-console-doc",
+                                         screens[s], langs[l]);
                 }
 }
 
@@ -226,6 +235,75 @@ static void test_interactive(void **state) {
         (void) tmux(&o, "kill-session -t console");
 }
 
+/* What an admin does from the console alone: a tenant and its quota, a VM stopped, started and
+ * forced off (each asking first; forcing off twice). */
+static void test_actions(void **state) {
+        _cleanup_free_ char *o = NULL, *cap = NULL;
+        json_t *j;
+
+        populate();
+        (void) tmux(&o, "kill-server 2>/dev/null");
+        o = mfree(o);
+        assert_int_equal(tmux(&o,
+                              "-f /dev/null new-session -d -s console -x 80 -y 24 -e ARK_BUS_ADDRESS='%s' "
+                              "-e LANG=C.UTF-8 -e TERM=screen '%s/bin/arktui'",
+                              H.bus_address, harness_build_dir()),
+                         0);
+        free(pane_wait("risk/train-1"));
+        /* A tenant: n, its name, Enter, then yes. */
+        keys("3");
+        free(pane_wait("Risk analytics"));
+        keys("n");
+        free(pane_wait("New tenant"));
+        keys("ops Enter");
+        free(pane_wait("go ahead?"));
+        keys("y");
+        free(pane_wait("Create tenant: done."));
+        o = itest_arkctl_expect(&H, 0, "ops", "tenant", "list", NULL);
+        o = mfree(o);
+        /* Its GPU quota (ops sorts first): 3. */
+        free(pane_wait(" ops "));
+        keys("g");
+        free(pane_wait("GPU quota"));
+        keys("3 Enter y");
+        free(pane_wait("Set GPU quota: done."));
+        j = harness_arkctl_json(&H, "tenant", "quota", "show", "ops", NULL);
+        assert_non_null(j);
+        assert_non_null(strstr(json_dumps(j, 0), "\"limit\": 3"));
+        json_decref(j);
+        /* The VM: stop asks first, and "n" leaves it running. */
+        keys("4");
+        free(pane_wait("train-1"));
+        keys("Down t");
+        free(pane_wait("Stop VM 'train-1'"));
+        keys("n");
+        free(pane_wait("Cancelled."));
+        assert_string_equal(harness_get_string(&H, "/org/ark/Ark1/instance/train_2d1", ARK_BUS_IFACE_INSTANCE, "State"),
+                            "running");
+        keys("t y");
+        free(pane_wait("Stop: done."));
+        cap = harness_get_string(&H, "/org/ark/Ark1/instance/train_2d1", ARK_BUS_IFACE_INSTANCE, "State");
+        assert_string_equal(cap, "stopped");
+        cap = mfree(cap);
+        keys("s y");
+        free(pane_wait("Start: done."));
+        /* Forcing off asks twice. */
+        keys("f");
+        free(pane_wait("Force VM 'train-1' off?"));
+        keys("y");
+        free(pane_wait("Really?"));
+        cap = harness_get_string(&H, "/org/ark/Ark1/instance/train_2d1", ARK_BUS_IFACE_INSTANCE, "State");
+        assert_string_equal(cap, "running");
+        cap = mfree(cap);
+        keys("y");
+        free(pane_wait("Force off: done."));
+        cap = harness_get_string(&H, "/org/ark/Ark1/instance/train_2d1", ARK_BUS_IFACE_INSTANCE, "State");
+        assert_string_equal(cap, "stopped");
+        keys("q");
+        o = mfree(o);
+        (void) tmux(&o, "kill-session -t console 2>/dev/null");
+}
+
 static void test_arkd_away(void **state) {
         _cleanup_free_ char *o = NULL;
 
@@ -253,6 +331,7 @@ int main(void) {
                 cmocka_unit_test(test_dashboard),
                 cmocka_unit_test(test_chinese_alignment),
                 cmocka_unit_test(test_interactive),
+                cmocka_unit_test(test_actions),
                 cmocka_unit_test(test_arkd_away),
         };
         return cmocka_run_group_tests_name("console", tests, setup, teardown);
