@@ -235,7 +235,7 @@ check-integration:
 run:
 	$(Q)$(SRCDIR)/scripts/deps.sh --check-or-install
 	$(Q)$(MAKE) --no-print-directory -f $(SRCDIR)/Makefile O=$(O) all
-	$(Q)ARK_BUILD_DIR=$(O) $(SRCDIR)/scripts/sandbox -- bash -c 'arktui; \
+	$(Q)ARK_BUILD_DIR=$(O) $(SRCDIR)/scripts/sandbox -- bash -c 'arktui --log-file "$$ARK_SANDBOX/arkd.log"; \
 		echo "The console closed. This shell has arkctl and arktui on PATH; exit stops the sandbox."; \
 		exec bash -i'
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <unistd.h>
 
 #define NCURSES_WIDECHAR 1
@@ -22,6 +23,7 @@
 #include <systemd/sd-event.h>
 
 #include "canvas.h"
+#include "logs.h"
 #include "model.h"
 #include "screens.h"
 #include "basic/fileio.h"
@@ -37,10 +39,11 @@ static const char *arg_dump = NULL;
 static const char *arg_lang = NULL;
 static int arg_cols = 80, arg_rows = 24;
 static bool arg_ascii = false;
+static const char *arg_log_file = NULL;
 
 static void help(void) {
         printf("arktui %s: the Ark console.\n\n"
-               "Usage: arktui [--bus-address ADDRESS] [--lang en|zh] [--ascii]\n"
+               "Usage: arktui [--bus-address ADDRESS] [--lang en|zh] [--ascii] [--log-file FILE]\n"
                "       arktui --dump SCREEN [--size COLSxROWS] [--lang en|zh] [--ascii]\n\n"
                "Screens: dashboard, accelerators, tenants, instances, network, bundles, logs, system.\n"
                "Keys: 1-8 screens, Tab/arrows move, Enter acts, ? help, q quits.\n",
@@ -92,12 +95,13 @@ static void setup_language(void) {
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_BUS = 0x100, ARG_DUMP, ARG_SIZE, ARG_LANG, ARG_ASCII, ARG_VERSION };
+        enum { ARG_BUS = 0x100, ARG_DUMP, ARG_SIZE, ARG_LANG, ARG_ASCII, ARG_VERSION, ARG_LOG_FILE };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },        { "version", no_argument, NULL, ARG_VERSION },
                 { "bus-address", required_argument, NULL, ARG_BUS }, { "dump", required_argument, NULL, ARG_DUMP },
                 { "size", required_argument, NULL, ARG_SIZE }, { "lang", required_argument, NULL, ARG_LANG },
-                { "ascii", no_argument, NULL, ARG_ASCII },  {},
+                { "ascii", no_argument, NULL, ARG_ASCII },  { "log-file", required_argument, NULL, ARG_LOG_FILE },
+                {},
         };
         int c;
 
@@ -140,6 +144,9 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_ASCII:
                         arg_ascii = true;
                         break;
+                case ARG_LOG_FILE:
+                        arg_log_file = optarg;
+                        break;
                 default:
                         fprintf(stderr, "arktui: unknown option (see --help)\n");
                         return -EINVAL;
@@ -155,9 +162,14 @@ static int dump(void) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         TuiModel m = {};
         ScreenState st = { .screen = screen_from_string(arg_dump) };
+        LogView logs = { .file = arg_log_file, .max_priority = 6 };
         Canvas c;
         int r;
 
+        if (st.screen == SCREEN_LOGS) {
+                (void) logs_load(&logs, (size_t) arg_rows);
+                st.logs = &logs;
+        }
         r = ark_bus_open(arg_bus_address ?: getenv("ARK_BUS_ADDRESS"), &bus);
         if (r >= 0)
                 (void) model_refresh(&m, bus);
@@ -170,6 +182,7 @@ static int dump(void) {
         r = canvas_dump(&c, stdout);
         canvas_done(&c);
         model_done(&m);
+        logs_done(&logs);
         return r;
 }
 
@@ -200,6 +213,10 @@ struct Console {
         Dialog dlg;
         char status[512];
         char pending[128];      /* the action waiting for arkd's answer */
+        LogView logs;
+        sd_journal *journal_watch;      /* tells when the journal grew */
+        sd_event_source *log_source;
+        int inotify_fd;
 };
 
 static attr_t curses_attr(const Console *con, uint8_t a) {
@@ -223,6 +240,15 @@ static attr_t curses_attr(const Console *con, uint8_t a) {
         default:
                 return A_NORMAL;
         }
+}
+
+static void reload_logs(Console *con) {
+        int rows, cols;
+
+        getmaxyx(stdscr, rows, cols);
+        (void) cols;
+        (void) logs_load(&con->logs, (size_t) MAX(rows, 24));
+        con->st.logs = &con->logs;
 }
 
 static void sync_dialog(Console *con) {
@@ -562,11 +588,24 @@ static int on_input(sd_event_source *s, int fd, uint32_t revents, void *userdata
                         redraw(con);
                         continue;
                 }
+                if (r == OK && con->st.screen == SCREEN_LOGS && (key == L'u' || key == L'p' || key == L'f')) {
+                        if (key == L'u' && !con->logs.file)
+                                con->logs.unit = (LogUnit) ((con->logs.unit + 1) % _LOG_UNIT_MAX);
+                        else if (key == L'p' && !con->logs.file)
+                                con->logs.max_priority = con->logs.max_priority >= 7 ? 3 : con->logs.max_priority + 1;
+                        else if (key == L'f')
+                                con->logs.follow = !con->logs.follow;
+                        reload_logs(con);
+                        redraw(con);
+                        continue;
+                }
                 if (r == OK && (key == L'q' || key == L'Q'))
                         return sd_event_exit(con->event, 0);
                 if (r == OK && key >= L'1' && key <= L'8') {
                         con->st.screen = (ScreenId) (key - L'1');
                         con->st.selected = 0;
+                        if (con->st.screen == SCREEN_LOGS)
+                                reload_logs(con);
                 } else if ((r == OK && key == L'\t') || (r == KEY_CODE_YES && key == KEY_RIGHT)) {
                         con->st.screen = (ScreenId) ((con->st.screen + 1) % _SCREEN_MAX);
                         con->st.selected = 0;
@@ -580,6 +619,8 @@ static int on_input(sd_event_source *s, int fd, uint32_t revents, void *userdata
                 else if (r == OK && key == L'?')
                         con->st.help = !con->st.help;
                 else if (r == OK && (key == L'r' || key == L'R')) {
+                        if (con->st.screen == SCREEN_LOGS)
+                                reload_logs(con);
                         (void) refresh_now(con);
                         continue;
                 } else if (r == OK && (key == L'\n' || key == L'\r'))
@@ -590,8 +631,38 @@ static int on_input(sd_event_source *s, int fd, uint32_t revents, void *userdata
         return 0;
 }
 
+/* The log grew: show it when following. */
+static int on_log_change(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Console *con = userdata;
+        char buf[4096];
+
+        if (con->journal_watch)
+                (void) sd_journal_process(con->journal_watch);
+        else
+                while (read(fd, buf, sizeof(buf)) > 0)
+                        ;
+        if (con->st.screen == SCREEN_LOGS && con->logs.follow) {
+                reload_logs(con);
+                redraw(con);
+        }
+        return 0;
+}
+
+static void watch_logs(Console *con) {
+        int fd = -1;
+
+        if (arg_log_file) {
+                con->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+                if (con->inotify_fd >= 0 && inotify_add_watch(con->inotify_fd, arg_log_file, IN_MODIFY) >= 0)
+                        fd = con->inotify_fd;
+        } else if (sd_journal_open(&con->journal_watch, SD_JOURNAL_LOCAL_ONLY) >= 0)
+                fd = sd_journal_get_fd(con->journal_watch);
+        if (fd >= 0)
+                (void) sd_event_add_io(con->event, &con->log_source, fd, EPOLLIN, on_log_change, con);
+}
+
 static int interactive(void) {
-        Console con = {};
+        Console con = { .inotify_fd = -1, .logs = { .file = arg_log_file, .max_priority = 6, .follow = true } };
         int r;
 
         if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
@@ -628,9 +699,17 @@ static int interactive(void) {
                 (void) sd_bus_match_signal(con.bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                                            "org.freedesktop.DBus", "NameOwnerChanged", on_signal, &con);
         }
-        if (r >= 0)
+        if (r >= 0) {
+                watch_logs(&con);
                 r = sd_event_loop(con.event);
+        }
         endwin();
+        logs_done(&con.logs);
+        sd_event_source_unref(con.log_source);
+        if (con.journal_watch)
+                sd_journal_close(con.journal_watch);
+        if (con.inotify_fd >= 0)
+                close(con.inotify_fd);
         canvas_done(&con.canvas);
         model_done(&con.model);
         sd_event_source_unref(con.input);

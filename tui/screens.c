@@ -380,6 +380,36 @@ static void draw_bundles(Canvas *c, const TuiModel *m, const ScreenState *st, in
                 canvas_text(c, 1, y, -1, ATTR_DIM, _("No bundles imported yet."));
 }
 
+static void draw_logs(Canvas *c, const ScreenState *st, int y) {
+        const LogView *v = st->logs;
+        static const char *const prios[8] = { "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug" };
+        int room = c->rows - 2 - (y + 1);
+        size_t first;
+
+        if (!v) {
+                canvas_text(c, 1, y, -1, ATTR_DIM, _("No log."));
+                return;
+        }
+        if (v->file)
+                canvas_printf(c, 1, y++, -1, ATTR_BOLD, "%s %s%s", _("File:"), v->file, v->follow ? _(", following") : "");
+        else
+                canvas_printf(c, 1, y++, -1, ATTR_BOLD, "%s %s, %s %s%s", _("Journal:"), log_unit_label(v->unit),
+                              _("up to"), v->max_priority >= 7 ? _("everything") : prios[v->max_priority],
+                              v->follow ? _(", following") : "");
+        if (v->error) {
+                canvas_text(c, 1, y, -1, ATTR_BAD, v->error);
+                return;
+        }
+        if (v->n == 0) {
+                canvas_text(c, 1, y, -1, ATTR_DIM, _("No entries."));
+                return;
+        }
+        first = v->n > (size_t) room ? v->n - (size_t) room : 0;
+        for (size_t k = first; k < v->n; k++)
+                canvas_text(c, 1, y++, c->cols - 2,
+                            v->priorities[k] <= 3 ? ATTR_BAD : v->priorities[k] == 4 ? ATTR_WARN : ATTR_NORMAL, v->lines[k]);
+}
+
 /* Screens whose parts have not landed: what exists, what is missing; no made-up data. */
 static void draw_missing(Canvas *c, ScreenId s, int y) {
         const char *lines[3] = {};
@@ -388,10 +418,6 @@ static void draw_missing(Canvas *c, ScreenId s, int y) {
         case SCREEN_NETWORK:
                 lines[0] = _("The management network is not configurable from the console yet.");
                 lines[1] = _("Missing: systemd-networkd configuration with a timed revert.");
-                break;
-        case SCREEN_LOGS:
-                lines[0] = _("The journal viewer is not built yet.");
-                lines[1] = _("Meanwhile: journalctl -u arkd -u libvirtd");
                 break;
         case SCREEN_SYSTEM:
                 lines[0] = _("System actions (restart, reboot, support bundle) are not built yet.");
@@ -450,6 +476,8 @@ const char *screen_actions(ScreenId s) {
                 return _("n new tenant  g GPU quota  d delete  ? help  q quit");
         case SCREEN_INSTANCES:
                 return _("s start  t stop  f force off  ? help  q quit");
+        case SCREEN_LOGS:
+                return _("u unit  p priority  f follow  r reload  ? help  q quit");
         default:
                 return _("1-8 screens  Tab next  Up/Down select  r refresh  ? help  q quit");
         }
@@ -486,12 +514,12 @@ void screen_draw(Canvas *c, const TuiModel *m, const ScreenState *st) {
                 x += canvas_text(c, x, 1, c->cols - x - 1, k == (int) st->screen ? ATTR_SELECTED : ATTR_NORMAL, tab) + 2;
         }
         canvas_hline(c, 0, 2, c->cols);
-        if (!m->connected) {
+        if (!m->connected && st->screen != SCREEN_LOGS) {
                 canvas_text(c, 1, y++, -1, ATTR_BAD, _("The control plane is unavailable: arkd does not answer."));
                 canvas_printf(c, 1, y++, -1, ATTR_NORMAL, "%s", strempty(m->error));
                 y++;
                 canvas_text(c, 1, y++, -1, ATTR_NORMAL, _("The console retries every few seconds."));
-                canvas_text(c, 1, y++, -1, ATTR_NORMAL, _("Its log: journalctl -u arkd; restart: systemctl restart arkd"));
+                canvas_text(c, 1, y++, -1, ATTR_NORMAL, _("7 shows arkd's log; restart it with: systemctl restart arkd"));
         } else
                 switch (st->screen) {
                 case SCREEN_DASHBOARD:
@@ -509,6 +537,9 @@ void screen_draw(Canvas *c, const TuiModel *m, const ScreenState *st) {
                 case SCREEN_BUNDLES:
                         draw_bundles(c, m, st, y);
                         break;
+                case SCREEN_LOGS:
+                        draw_logs(c, st, y);
+                        break;
                 default:
                         draw_missing(c, st->screen, y);
                         break;
@@ -519,5 +550,5 @@ void screen_draw(Canvas *c, const TuiModel *m, const ScreenState *st) {
                 draw_dialog(c, st);
         canvas_hline(c, 0, c->rows - 2, c->cols);
         canvas_text(c, 1, c->rows - 1, c->cols - 2, st->status ? ATTR_WARN : ATTR_DIM,
-                    st->status ?: screen_actions(m->connected ? st->screen : SCREEN_DASHBOARD));
+                    st->status ?: screen_actions(m->connected || st->screen == SCREEN_LOGS ? st->screen : SCREEN_DASHBOARD));
 }

@@ -6,6 +6,7 @@
 #include <libintl.h>
 
 #include "canvas.h"
+#include "logs.h"
 #include "model.h"
 
 #define _(s) gettext(s)
@@ -37,6 +38,7 @@ typedef struct ScreenState {
         const char *dialog_title;
         const char *dialog_text;
         const char *dialog_input;       /* NULL: a yes/no question */
+        const LogView *logs;            /* the Logs screen's lines */
 } ScreenState;
 
 /* The selected row's object on the screen (NULL when none). */
