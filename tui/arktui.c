@@ -4,6 +4,7 @@
  * support bundles. */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <wchar.h>
 #include <getopt.h>
@@ -24,10 +25,13 @@
 
 #include "canvas.h"
 #include "logs.h"
+#include "media.h"
+#include "shared/bundle.h"
 #include "model.h"
 #include "screens.h"
 #include "basic/fileio.h"
 #include "basic/macro.h"
+#include "basic/parse-util.h"
 #include "basic/string-util.h"
 #include "shared/bus-util.h"
 
@@ -40,10 +44,11 @@ static const char *arg_lang = NULL;
 static int arg_cols = 80, arg_rows = 24;
 static bool arg_ascii = false;
 static const char *arg_log_file = NULL;
+static char **arg_media = NULL;
 
 static void help(void) {
         printf("arktui %s: the Ark console.\n\n"
-               "Usage: arktui [--bus-address ADDRESS] [--lang en|zh] [--ascii] [--log-file FILE]\n"
+               "Usage: arktui [--bus-address ADDRESS] [--lang en|zh] [--ascii] [--log-file FILE] [--media DIR]...\n"
                "       arktui --dump SCREEN [--size COLSxROWS] [--lang en|zh] [--ascii]\n\n"
                "Screens: dashboard, accelerators, tenants, instances, network, bundles, logs, system.\n"
                "Keys: 1-8 screens, Tab/arrows move, Enter acts, ? help, q quits.\n",
@@ -95,12 +100,13 @@ static void setup_language(void) {
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_BUS = 0x100, ARG_DUMP, ARG_SIZE, ARG_LANG, ARG_ASCII, ARG_VERSION, ARG_LOG_FILE };
+        enum { ARG_BUS = 0x100, ARG_DUMP, ARG_SIZE, ARG_LANG, ARG_ASCII, ARG_VERSION, ARG_LOG_FILE, ARG_MEDIA };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },        { "version", no_argument, NULL, ARG_VERSION },
                 { "bus-address", required_argument, NULL, ARG_BUS }, { "dump", required_argument, NULL, ARG_DUMP },
                 { "size", required_argument, NULL, ARG_SIZE }, { "lang", required_argument, NULL, ARG_LANG },
                 { "ascii", no_argument, NULL, ARG_ASCII },  { "log-file", required_argument, NULL, ARG_LOG_FILE },
+                { "media", required_argument, NULL, ARG_MEDIA },
                 {},
         };
         int c;
@@ -147,6 +153,10 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_LOG_FILE:
                         arg_log_file = optarg;
                         break;
+                case ARG_MEDIA:
+                        if (strv_extend(&arg_media, optarg) < 0)
+                                return -ENOMEM;
+                        break;
                 default:
                         fprintf(stderr, "arktui: unknown option (see --help)\n");
                         return -EINVAL;
@@ -166,9 +176,15 @@ static int dump(void) {
         Canvas c;
         int r;
 
+        MediaList media = {};
+
         if (st.screen == SCREEN_LOGS) {
                 (void) logs_load(&logs, (size_t) arg_rows);
                 st.logs = &logs;
+        }
+        if (st.screen == SCREEN_BUNDLES) {
+                (void) media_scan(&media, "/", arg_media);
+                st.media = &media;
         }
         r = ark_bus_open(arg_bus_address ?: getenv("ARK_BUS_ADDRESS"), &bus);
         if (r >= 0)
@@ -183,6 +199,7 @@ static int dump(void) {
         canvas_done(&c);
         model_done(&m);
         logs_done(&logs);
+        media_done(&media);
         return r;
 }
 
@@ -211,9 +228,13 @@ struct Console {
         Canvas canvas;
         bool colour;
         Dialog dlg;
-        char status[512];
-        char pending[128];      /* the action waiting for arkd's answer */
+        char status[2048];
+        char pending[256];      /* the action waiting for arkd's answer */
         LogView logs;
+        MediaList media;
+        char progress[1024];            /* the import under way */
+        int import_fd;
+        uint64_t import_start;
         sd_journal *journal_watch;      /* tells when the journal grew */
         sd_event_source *log_source;
         int inotify_fd;
@@ -254,6 +275,7 @@ static void reload_logs(Console *con) {
 static void sync_dialog(Console *con) {
         Dialog *d = &con->dlg;
 
+        con->st.progress = con->progress[0] ? con->progress : NULL;
         con->st.dialog_title = d->open ? d->title : NULL;
         con->st.dialog_text = d->open ? d->text : NULL;
         con->st.dialog_input = d->open && d->typing ? d->buf : NULL;
@@ -436,6 +458,98 @@ static int act_release(Console *con, const char *input) {
         return accelerator_call(con, _("Release"), "Release", NULL);
 }
 
+static void dialog_open(Console *con, const char *title, const char *prompt, const char *question, const char *again,
+                        int confirms, const char *target, ActionFn act);
+
+static int on_import_reply(sd_bus_message *m, void *userdata, sd_bus_error *e) {
+        Console *con = userdata;
+        const sd_bus_error *err = sd_bus_message_get_error(m);
+
+        con->progress[0] = 0;
+        con->import_fd = safe_close(con->import_fd);
+        if (err)
+                snprintf(con->status, sizeof(con->status), "%s %s", _("Import refused:"), strempty(err->message));
+        else
+                snprintf(con->status, sizeof(con->status), "%s %s", _("Imported:"), con->pending);
+        con->pending[0] = 0;
+        (void) refresh_now(con);
+        return 0;
+}
+
+/* ImportProgress, sent to us alone: the progress line. */
+static int on_import_progress(sd_bus_message *m, void *userdata, sd_bus_error *e) {
+        Console *con = userdata;
+        const char *sender, *name;
+        uint64_t done, total, rate, left;
+        uint32_t id;
+        char a[32], b[32], c[32];
+        int bar = 20, fill;
+        char bars[64];
+
+        if (sd_bus_message_read(m, "usstttt", &id, &sender, &name, &done, &total, &rate, &left) < 0 || total == 0)
+                return 0;
+        fill = (int) ((double) done / (double) total * bar);
+        for (int k = 0; k < bar; k++)
+                bars[k] = k < fill ? '#' : '.';
+        bars[bar] = 0;
+        snprintf(con->progress, sizeof(con->progress), _("Importing %s [%s] %u%% %s of %s, %s/s, %us left"), name, bars,
+                 (unsigned) (done * 100 / total), format_bytes(a, sizeof(a), done), format_bytes(b, sizeof(b), total),
+                 format_bytes(c, sizeof(c), rate), (unsigned) left);
+        redraw(con);
+        return 0;
+}
+
+static int act_import(Console *con, const char *input) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        const char *base = strrchr(con->dlg.target, '/') ? strrchr(con->dlg.target, '/') + 1 : con->dlg.target;
+        int r;
+
+        if (!con->bus)
+                return -ENOTCONN;
+        con->import_fd = safe_close(con->import_fd);
+        con->import_fd = open(con->dlg.target, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (con->import_fd < 0) {
+                snprintf(con->status, sizeof(con->status), "%s: %s", con->dlg.target, strerror(errno));
+                return -errno;
+        }
+        r = sd_bus_message_new_method_call(con->bus, &m, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "ImportBundle");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "hss", con->import_fd, base, "");
+        if (r >= 0)
+                r = sd_bus_call_async(con->bus, NULL, m, on_import_reply, con, 24ULL * 3600 * 1000000ULL);
+        if (r < 0) {
+                snprintf(con->status, sizeof(con->status), "%s: %s", _("Import"), strerror(-r));
+                return r;
+        }
+        snprintf(con->pending, sizeof(con->pending), "%s", base);
+        snprintf(con->progress, sizeof(con->progress), _("Importing %s: checking its signature..."), base);
+        return 0;
+}
+
+/* Reads the bundle's manifest and says who signed it: the question before importing. */
+static void inspect_media_file(Console *con, const char *path) {
+        const char *trust = getenv("ARK_TRUST_DIR");
+        BundleReadOptions o = { .trust_dir = isempty(trust) ? CONFIG_DEFAULT_TRUST_DIR : trust, .dest_fd = -1,
+                                .manifest_only = true, .allow_untrusted = true };
+        _cleanup_free_ char *err = NULL;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        BundleResult res = {};
+        char q[512], size[32];
+
+        if (fd < 0 || bundle_read(fd, path, &o, &res, &err) < 0) {
+                snprintf(con->status, sizeof(con->status), "%s", err ? err : strerror(errno));
+                return;
+        }
+        snprintf(q, sizeof(q), _("%s %s %s, %zu files, %s, key %s (%s). Import it, shared?"),
+                 bundle_kind_to_string(res.manifest->kind), res.manifest->name, res.manifest->version, res.manifest->n_files,
+                 format_bytes(size, sizeof(size), res.manifest->total_bytes), res.manifest->key_id,
+                 res.signature == BUNDLE_SIGNATURE_VALID ? _("trusted")
+                 : res.signature == BUNDLE_SIGNATURE_REVOKED_KEY ? _("REVOKED: arkd will refuse it")
+                                                                 : _("NOT TRUSTED: arkd will refuse it"));
+        dialog_open(con, _("Import bundle"), NULL, q, NULL, 1, path, act_import);
+        bundle_result_done(&res);
+}
+
 /* Opens a dialog: typing first when prompt is set, then the question (twice when confirms is 2). */
 static void dialog_open(Console *con, const char *title, const char *prompt, const char *question, const char *again,
                         int confirms, const char *target, ActionFn act) {
@@ -496,6 +610,21 @@ static bool screen_key(Console *con, wint_t key) {
                                  name);
                         dialog_open(con, _("Force off"), NULL, q, again, 2, name, act_force_off);
                         return true;
+                }
+                return false;
+        case SCREEN_BUNDLES:
+                if ((key == L'\n' || key == L'\r') && con->st.selected < (int) con->media.n) {
+                        if (con->progress[0]) {
+                                snprintf(con->status, sizeof(con->status), "%s", _("An import is under way."));
+                                return true;
+                        }
+                        inspect_media_file(con, con->media.files[con->st.selected]);
+                        return true;
+                }
+                if (key == L'r') {
+                        (void) media_scan(&con->media, "/", arg_media);
+                        con->st.media = &con->media;
+                        return false; /* refresh too */
                 }
                 return false;
         case SCREEN_ACCELERATORS:
@@ -575,7 +704,7 @@ static int on_input(sd_event_source *s, int fd, uint32_t revents, void *userdata
         int r;
 
         while ((r = get_wch(&key)) != ERR) {
-                int n = screen_rows(&con->model, con->st.screen);
+                int n = con->st.screen == SCREEN_BUNDLES ? (int) con->media.n : screen_rows(&con->model, con->st.screen);
 
                 if (con->dlg.open) {
                         dialog_key(con, r, key);
@@ -606,6 +735,10 @@ static int on_input(sd_event_source *s, int fd, uint32_t revents, void *userdata
                         con->st.selected = 0;
                         if (con->st.screen == SCREEN_LOGS)
                                 reload_logs(con);
+                        if (con->st.screen == SCREEN_BUNDLES) {
+                                (void) media_scan(&con->media, "/", arg_media);
+                                con->st.media = &con->media;
+                        }
                 } else if ((r == OK && key == L'\t') || (r == KEY_CODE_YES && key == KEY_RIGHT)) {
                         con->st.screen = (ScreenId) ((con->st.screen + 1) % _SCREEN_MAX);
                         con->st.selected = 0;
@@ -662,7 +795,8 @@ static void watch_logs(Console *con) {
 }
 
 static int interactive(void) {
-        Console con = { .inotify_fd = -1, .logs = { .file = arg_log_file, .max_priority = 6, .follow = true } };
+        Console con = { .inotify_fd = -1, .import_fd = -1,
+                        .logs = { .file = arg_log_file, .max_priority = 6, .follow = true } };
         int r;
 
         if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
@@ -698,6 +832,8 @@ static int interactive(void) {
                 (void) sd_bus_match_signal(con.bus, NULL, ARK_BUS_NAME, NULL, NULL, NULL, on_signal, &con);
                 (void) sd_bus_match_signal(con.bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                                            "org.freedesktop.DBus", "NameOwnerChanged", on_signal, &con);
+                (void) sd_bus_match_signal(con.bus, NULL, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
+                                           "ImportProgress", on_import_progress, &con);
         }
         if (r >= 0) {
                 watch_logs(&con);
@@ -705,6 +841,8 @@ static int interactive(void) {
         }
         endwin();
         logs_done(&con.logs);
+        media_done(&con.media);
+        safe_close(con.import_fd);
         sd_event_source_unref(con.log_source);
         if (con.journal_watch)
                 sd_journal_close(con.journal_watch);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "canvas.h"
+#include "basic/macro.h"
 
 int canvas_init(Canvas *c, int cols, int rows, bool ascii) {
         if (cols < 1 || rows < 1 || cols > 1000 || rows > 1000)
@@ -132,6 +133,49 @@ int canvas_printf(Canvas *c, int x, int y, int max, CanvasAttr attr, const char 
         vsnprintf(buf, sizeof(buf), fmt, ap);
         va_end(ap);
         return canvas_text(c, x, y, max, attr, buf);
+}
+
+void canvas_fill(Canvas *c, int x, int y, int w) {
+        for (int k = 0; k < w; k++)
+                put(c, x + k, y, L' ', 1, ATTR_NORMAL);
+}
+
+int canvas_wrap(Canvas *c, int x, int y, int w, int lines, CanvasAttr attr, const char *s) {
+        int used = 0;
+
+        while (s && *s && used < lines) {
+                const char *p = s, *cut = NULL;
+                int width = 0;
+
+                /* As far as fits; back to the last space when the rest goes on. */
+                while (*p) {
+                        size_t len;
+                        wchar_t ch = next_char(p, &len);
+                        int cw = char_width(ch);
+
+                        if (width + cw > w)
+                                break;
+                        if (ch == L' ')
+                                cut = p;
+                        width += cw;
+                        p += len;
+                }
+                if (*p && cut && cut > s && used < lines - 1)
+                        p = cut;
+                {
+                        char line[1024];
+                        size_t n = MIN((size_t) (p - s), sizeof(line) - 1);
+
+                        memcpy(line, s, n);
+                        line[n] = 0;
+                        canvas_text(c, x, y + used, w, attr, used == lines - 1 ? s : line);
+                }
+                used++;
+                s = p;
+                while (*s == ' ')
+                        s++;
+        }
+        return used;
 }
 
 void canvas_hline(Canvas *c, int x, int y, int w) {

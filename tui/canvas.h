@@ -48,6 +48,11 @@ int canvas_cell(Canvas *c, int x, int y, int width, bool right, CanvasAttr attr,
 int canvas_printf(Canvas *c, int x, int y, int max, CanvasAttr attr, const char *fmt, ...)
         __attribute__((format(printf, 6, 7)));
 void canvas_hline(Canvas *c, int x, int y, int w);
+/* Blanks w columns at (x, y). */
+void canvas_fill(Canvas *c, int x, int y, int w);
+/* Draws text wrapped at spaces into lines of at most w columns, from (x, y), at most `lines` of
+ * them. Returns the lines used. */
+int canvas_wrap(Canvas *c, int x, int y, int w, int lines, CanvasAttr attr, const char *s);
 void canvas_box(Canvas *c, int x, int y, int w, int h, const char *title);
 /* A bar of w columns, `fill` of it (0..1) filled. */
 void canvas_bar(Canvas *c, int x, int y, int w, double fill, CanvasAttr attr);

@@ -6,6 +6,7 @@
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "screens.h"
@@ -356,15 +357,32 @@ static void draw_instances(Canvas *c, const TuiModel *m, const ScreenState *st, 
 static void draw_bundles(Canvas *c, const TuiModel *m, const ScreenState *st, int y) {
         const char *heads[] = { _("KIND"), _("NAME"), _("VERSION"), _("TENANT") };
         const int widths[] = { 7, 30, 14, 20 };
+        const MediaList *media = st->media;
         json_t *b;
         size_t k;
 
-        canvas_text(c, 1, y++, -1, ATTR_NORMAL, _("Installed bundles (import from removable media: not in the console yet;"));
-        canvas_text(c, 1, y++, -1, ATTR_NORMAL, _("use 'arkctl bundle import FILE.ark')."));
+        canvas_text(c, 1, y++, -1, ATTR_BOLD, _("On removable media (Enter: inspect and import)"));
+        for (size_t f = 0; media && f < media->n && y < c->rows / 2; f++) {
+                struct stat sb;
+                char size[32] = "";
+                const char *slash = strrchr(media->files[f], '/');
+
+                if (stat(media->files[f], &sb) >= 0)
+                        format_bytes(size, sizeof(size), (uint64_t) sb.st_size);
+                canvas_cell(c, 3, y, 52, false, (int) f == st->selected ? ATTR_SELECTED : ATTR_NORMAL,
+                            slash ? slash + 1 : media->files[f]);
+                canvas_cell(c, 56, y, 12, true, (int) f == st->selected ? ATTR_SELECTED : ATTR_NORMAL, size);
+                y++;
+        }
+        if (!media || media->n == 0)
+                canvas_text(c, 3, y++, -1, ATTR_DIM, _("No .ark files on removable media (r looks again)."));
+        if (st->progress)
+                canvas_text(c, 1, y++, -1, ATTR_WARN, st->progress);
         y++;
+        canvas_text(c, 1, y++, -1, ATTR_BOLD, _("Installed"));
         table_header(c, y++, widths, heads, ELEMENTSOF(heads));
         json_array_foreach(m->bundles, k, b) {
-                CanvasAttr row = (int) k == st->selected ? ATTR_SELECTED : ATTR_NORMAL;
+                CanvasAttr row = ATTR_NORMAL;
                 int x = 1;
 
                 if (y >= c->rows - 2)
@@ -439,7 +457,7 @@ static void draw_help(Canvas *c, int y) {
 
         canvas_box(c, 4, y, c->cols - 8, (int) ELEMENTSOF(lines) + 2, _("Keys"));
         for (size_t k = 0; k < ELEMENTSOF(lines); k++) {
-                canvas_text(c, 6, y + 1 + (int) k, c->cols - 12, ATTR_NORMAL, "                                                                        ");
+                canvas_fill(c, 5, y + 1 + (int) k, c->cols - 10);
                 canvas_text(c, 6, y + 1 + (int) k, c->cols - 12, ATTR_NORMAL, lines[k]);
         }
 }
@@ -453,7 +471,7 @@ int screen_rows(const TuiModel *m, ScreenId s) {
         case SCREEN_INSTANCES:
                 return (int) json_array_size(m->instances);
         case SCREEN_BUNDLES:
-                return (int) json_array_size(m->bundles);
+                return 0; /* the media list's: the console knows it (screen_rows_media) */
         default:
                 return 0;
         }
@@ -478,26 +496,27 @@ const char *screen_actions(ScreenId s) {
                 return _("s start  t stop  f force off  ? help  q quit");
         case SCREEN_LOGS:
                 return _("u unit  p priority  f follow  r reload  ? help  q quit");
+        case SCREEN_BUNDLES:
+                return _("Enter inspect and import  r look again  ? help  q quit");
         default:
                 return _("1-8 screens  Tab next  Up/Down select  r refresh  ? help  q quit");
         }
 }
 
 static void draw_dialog(Canvas *c, const ScreenState *st) {
-        int w = MIN(c->cols - 8, 70), x = (c->cols - w) / 2, y = c->rows / 2 - 3;
+        int w = MIN(c->cols - 8, 70), x = (c->cols - w) / 2, y = c->rows / 2 - 4;
         char line[512];
 
-        canvas_box(c, x, y, w, 6, st->dialog_title);
-        for (int k = 1; k < 5; k++)
-                canvas_text(c, x + 1, y + k, w - 2, ATTR_NORMAL,
-                            "                                                                                ");
-        canvas_text(c, x + 2, y + 1, w - 4, ATTR_BOLD, strempty(st->dialog_text));
+        canvas_box(c, x, y, w, 8, st->dialog_title);
+        for (int k = 1; k < 7; k++)
+                canvas_fill(c, x + 1, y + k, w - 2);
+        canvas_wrap(c, x + 2, y + 1, w - 4, 3, ATTR_BOLD, strempty(st->dialog_text));
         if (st->dialog_input) {
                 snprintf(line, sizeof(line), "> %s_", st->dialog_input);
-                canvas_text(c, x + 2, y + 3, w - 4, ATTR_SELECTED, line);
-                canvas_text(c, x + 2, y + 4, w - 4, ATTR_DIM, _("Enter: OK   Esc: cancel"));
+                canvas_text(c, x + 2, y + 5, w - 4, ATTR_SELECTED, line);
+                canvas_text(c, x + 2, y + 6, w - 4, ATTR_DIM, _("Enter: OK   Esc: cancel"));
         } else
-                canvas_text(c, x + 2, y + 3, w - 4, ATTR_WARN, _("y: yes   n or Esc: no"));
+                canvas_text(c, x + 2, y + 5, w - 4, ATTR_WARN, _("y: yes   n or Esc: no"));
 }
 
 void screen_draw(Canvas *c, const TuiModel *m, const ScreenState *st) {

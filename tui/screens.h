@@ -7,6 +7,7 @@
 
 #include "canvas.h"
 #include "logs.h"
+#include "media.h"
 #include "model.h"
 
 #define _(s) gettext(s)
@@ -39,6 +40,8 @@ typedef struct ScreenState {
         const char *dialog_text;
         const char *dialog_input;       /* NULL: a yes/no question */
         const LogView *logs;            /* the Logs screen's lines */
+        const MediaList *media;         /* the Bundles screen's removable media */
+        const char *progress;           /* an import under way, as a line */
 } ScreenState;
 
 /* The selected row's object on the screen (NULL when none). */

@@ -213,6 +213,7 @@ static void test_interactive(void **state) {
                               "-e LANG=C.UTF-8 -e TERM=screen 'PS1=\"$ \" sh'",
                               H.bus_address),
                          0);
+        o = mfree(o);
         {
                 _cleanup_free_ char *run = strprintf("\"'%s/bin/arktui' --log-file '%s'\" Enter", harness_build_dir(),
                                                      H.arkd_log);
@@ -251,6 +252,7 @@ static void test_interactive(void **state) {
 static void test_actions(void **state) {
         _cleanup_free_ char *o = NULL, *cap = NULL;
         json_t *j;
+        char *dumped;
 
         populate();
         (void) tmux(&o, "kill-server 2>/dev/null");
@@ -260,6 +262,7 @@ static void test_actions(void **state) {
                               "-e LANG=C.UTF-8 -e TERM=screen '%s/bin/arktui'",
                               H.bus_address, harness_build_dir()),
                          0);
+        o = mfree(o);
         free(pane_wait("risk/train-1"));
         /* A tenant: n, its name, Enter, then yes. */
         keys("3");
@@ -280,7 +283,9 @@ static void test_actions(void **state) {
         free(pane_wait("Set GPU quota: done."));
         j = harness_arkctl_json(&H, "tenant", "quota", "show", "ops", NULL);
         assert_non_null(j);
-        assert_non_null(strstr(json_dumps(j, 0), "\"limit\": 3"));
+        dumped = json_dumps(j, 0);
+        assert_non_null(strstr(dumped, "\"limit\": 3"));
+        free(dumped);
         json_decref(j);
         /* The VM: stop asks first, and "n" leaves it running. */
         keys("4");
@@ -289,8 +294,9 @@ static void test_actions(void **state) {
         free(pane_wait("Stop VM 'train-1'"));
         keys("n");
         free(pane_wait("Cancelled."));
-        assert_string_equal(harness_get_string(&H, "/org/ark/Ark1/instance/train_2d1", ARK_BUS_IFACE_INSTANCE, "State"),
-                            "running");
+        cap = harness_get_string(&H, "/org/ark/Ark1/instance/train_2d1", ARK_BUS_IFACE_INSTANCE, "State");
+        assert_string_equal(cap, "running");
+        cap = mfree(cap);
         keys("t y");
         free(pane_wait("Stop: done."));
         cap = harness_get_string(&H, "/org/ark/Ark1/instance/train_2d1", ARK_BUS_IFACE_INSTANCE, "State");
@@ -310,6 +316,56 @@ static void test_actions(void **state) {
         free(pane_wait("Force off: done."));
         cap = harness_get_string(&H, "/org/ark/Ark1/instance/train_2d1", ARK_BUS_IFACE_INSTANCE, "State");
         assert_string_equal(cap, "stopped");
+        cap = mfree(cap);
+        keys("q");
+        o = mfree(o);
+        (void) tmux(&o, "kill-session -t console 2>/dev/null");
+}
+
+/* A bundle from a (test) removable medium: listed, inspected (signer shown), imported with a
+ * progress line, installed. */
+static void test_import_from_media(void **state) {
+        _cleanup_free_ char *media = strprintf("%s/usb", H.tmp), *prefix = strprintf("%s/pub", H.tmp),
+                            *key = strprintf("%s.key", prefix), *pub = strprintf("%s.pub", prefix),
+                            *payload = strprintf("%s/payload", H.tmp), *ark = strprintf("%s/usb/llama-3.ark", H.tmp),
+                            *o = NULL, *e = NULL, *cap = NULL;
+
+        populate();
+        assert_int_equal(harness_sh(&o, &e,
+                                    "mkdir -p '%s' '%s' && head -c 25165824 /dev/urandom > '%s/weights.bin'", media,
+                                    payload, payload),
+                         0);
+        assert_arkctl(&H, 0, NULL, "bundle", "keygen", prefix);
+        assert_arkctl(&H, 0, NULL, "bundle", "trust", "add", pub);
+        assert_arkctl(&H, 0, NULL, "bundle", "create", payload, "--kind", "model", "--name", "llama-3", "--version", "1",
+                      "--key", key, "-o", ark, "--architecture", "llama", "--parameters", "8000000000", "--dtype",
+                      "bf16", "--runtime", "vllm", "--license", "test");
+        /* Slow, so that the progress can be seen. */
+        assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
+        setenv("ARK_TEST_IMPORT_BYTES_PER_SEC", "8388608", 1);
+        assert_int_equal(harness_start_arkd(&H, NULL), 0);
+        unsetenv("ARK_TEST_IMPORT_BYTES_PER_SEC");
+        o = mfree(o);
+        (void) tmux(&o, "kill-server 2>/dev/null");
+        o = mfree(o);
+        assert_int_equal(tmux(&o,
+                              "-f /dev/null new-session -d -s console -x 80 -y 24 -e ARK_BUS_ADDRESS='%s' "
+                              "-e ARK_TRUST_DIR='%s' -e LANG=C.UTF-8 -e TERM=screen '%s/bin/arktui' --media '%s'",
+                              H.bus_address, H.trust_dir, harness_build_dir(), media),
+                         0);
+        o = mfree(o);
+        free(pane_wait("risk/train-1"));
+        keys("6");
+        free(pane_wait("llama-3.ark"));
+        keys("Enter");
+        cap = pane_wait("Import it, shared?");
+        assert_non_null(strstr(cap, "trusted"));
+        cap = mfree(cap);
+        keys("y");
+        free(pane_wait("Importing llama-3.ark ["));
+        free(pane_wait("Imported: llama-3.ark"));
+        o = mfree(o);
+        o = itest_arkctl_expect(&H, 0, "llama-3", "model", "list", NULL);
         keys("q");
         o = mfree(o);
         (void) tmux(&o, "kill-session -t console 2>/dev/null");
@@ -326,6 +382,7 @@ static void test_arkd_away(void **state) {
                               "-e LANG=C.UTF-8 -e TERM=screen '%s/bin/arktui'",
                               H.bus_address, harness_build_dir()),
                          0);
+        o = mfree(o);
         free(pane_wait("risk/train-1"));
         assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
         free(pane_wait("The control plane is unavailable"));
@@ -343,6 +400,7 @@ int main(void) {
                 cmocka_unit_test(test_chinese_alignment),
                 cmocka_unit_test(test_interactive),
                 cmocka_unit_test(test_actions),
+                cmocka_unit_test(test_import_from_media),
                 cmocka_unit_test(test_arkd_away),
         };
         return cmocka_run_group_tests_name("console", tests, setup, teardown);
