@@ -151,7 +151,10 @@ $(O)/locale/%/LC_MESSAGES/arktui.mo: $(SRCDIR)/po/%.po
 $(O)/tests/test-%: $(O)/obj/tests/unit/test-%.o $(LIBARKD) $(ALL_LIBS)
 	$(quiet) LD $@
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(CMOCKA_LIBS)
+
+# The console's pure parts are tested on their own.
+$(O)/tests/test-netconf: $(O)/obj/tui/netconf.o
 
 # Integration tests share a harness (private dbus-daemon + arkd + arkctl runner).
 $(addprefix $(O)/tests/,$(itests-y)): $(O)/tests/%: $(O)/obj/tests/integration/%.o \

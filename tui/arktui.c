@@ -4,6 +4,8 @@
  * support bundles. */
 
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <wchar.h>
@@ -26,6 +28,7 @@
 #include "canvas.h"
 #include "logs.h"
 #include "media.h"
+#include "netconf.h"
 #include "shared/bundle.h"
 #include "model.h"
 #include "screens.h"
@@ -45,10 +48,16 @@ static int arg_cols = 80, arg_rows = 24;
 static bool arg_ascii = false;
 static const char *arg_log_file = NULL;
 static char **arg_media = NULL;
+static const char *arg_network_dir = "/etc/systemd/network";
+static const char *arg_network_iface = NULL;
+static const char *arg_network_reload = "networkctl reload";
+static unsigned arg_revert_sec = 60;
 
 static void help(void) {
         printf("arktui %s: the Ark console.\n\n"
                "Usage: arktui [--bus-address ADDRESS] [--lang en|zh] [--ascii] [--log-file FILE] [--media DIR]...\n"
+               "              [--network-dir DIR] [--network-interface IF] [--network-reload CMD]\n"
+               "              [--revert-seconds N]\n"
                "       arktui --dump SCREEN [--size COLSxROWS] [--lang en|zh] [--ascii]\n\n"
                "Screens: dashboard, accelerators, tenants, instances, network, bundles, logs, system.\n"
                "Keys: 1-8 screens, Tab/arrows move, Enter acts, ? help, q quits.\n",
@@ -100,13 +109,18 @@ static void setup_language(void) {
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_BUS = 0x100, ARG_DUMP, ARG_SIZE, ARG_LANG, ARG_ASCII, ARG_VERSION, ARG_LOG_FILE, ARG_MEDIA };
+        enum { ARG_BUS = 0x100, ARG_DUMP, ARG_SIZE, ARG_LANG, ARG_ASCII, ARG_VERSION, ARG_LOG_FILE, ARG_MEDIA,
+               ARG_NETWORK_DIR, ARG_NETWORK_IFACE, ARG_NETWORK_RELOAD, ARG_REVERT };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },        { "version", no_argument, NULL, ARG_VERSION },
                 { "bus-address", required_argument, NULL, ARG_BUS }, { "dump", required_argument, NULL, ARG_DUMP },
                 { "size", required_argument, NULL, ARG_SIZE }, { "lang", required_argument, NULL, ARG_LANG },
                 { "ascii", no_argument, NULL, ARG_ASCII },  { "log-file", required_argument, NULL, ARG_LOG_FILE },
                 { "media", required_argument, NULL, ARG_MEDIA },
+                { "network-dir", required_argument, NULL, ARG_NETWORK_DIR },
+                { "network-interface", required_argument, NULL, ARG_NETWORK_IFACE },
+                { "network-reload", required_argument, NULL, ARG_NETWORK_RELOAD },
+                { "revert-seconds", required_argument, NULL, ARG_REVERT },
                 {},
         };
         int c;
@@ -157,6 +171,26 @@ static int parse_argv(int argc, char *argv[]) {
                         if (strv_extend(&arg_media, optarg) < 0)
                                 return -ENOMEM;
                         break;
+                case ARG_NETWORK_DIR:
+                        arg_network_dir = optarg;
+                        break;
+                case ARG_NETWORK_IFACE:
+                        arg_network_iface = optarg;
+                        break;
+                case ARG_NETWORK_RELOAD:
+                        arg_network_reload = optarg;
+                        break;
+                case ARG_REVERT: {
+                        char *end;
+                        unsigned long v = strtoul(optarg, &end, 10);
+
+                        if (*end || v < 1 || v > 3600) {
+                                fprintf(stderr, "arktui: --revert-seconds: '%s' is not 1 to 3600\n", optarg);
+                                return -EINVAL;
+                        }
+                        arg_revert_sec = (unsigned) v;
+                        break;
+                }
                 default:
                         fprintf(stderr, "arktui: unknown option (see --help)\n");
                         return -EINVAL;
@@ -167,6 +201,8 @@ static int parse_argv(int argc, char *argv[]) {
         }
         return 1;
 }
+
+static const char *default_iface(void);
 
 static int dump(void) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -186,6 +222,15 @@ static int dump(void) {
                 (void) media_scan(&media, "/", arg_media);
                 st.media = &media;
         }
+        _cleanup_free_ char *net_file = path_join(arg_network_dir, NETCONF_FILE), *net_text = NULL;
+        NetConf net;
+        size_t net_n;
+
+        st.revert_left = -1;
+        st.net_iface = default_iface();
+        st.net_file = net_file;
+        if (net_file && read_full_file(net_file, &net_text, &net_n) >= 0 && netconf_parse(net_text, &net) >= 0)
+                st.net = &net;
         r = ark_bus_open(arg_bus_address ?: getenv("ARK_BUS_ADDRESS"), &bus);
         if (r >= 0)
                 (void) model_refresh(&m, bus);
@@ -204,6 +249,20 @@ static int dump(void) {
 }
 
 /* ------------------------------------------------------------------------------ interactive */
+
+/* glibc's catalog generation: bumping it makes gettext look up the language again. */
+extern int _nl_msg_cat_cntr;
+
+/* Switches between English and Chinese at once (L). */
+static void toggle_language(void) {
+        const char *now = getenv("LANGUAGE");
+        bool zh = now ? startswith(now, "zh") : startswith(strempty(setlocale(LC_MESSAGES, NULL)), "zh");
+
+        setenv("LANGUAGE", zh ? "en" : "zh_CN", 1);
+        if (streq(strempty(setlocale(LC_MESSAGES, NULL)), "C"))
+                setlocale(LC_MESSAGES, "C.UTF-8");
+        ++_nl_msg_cat_cntr;
+}
 
 typedef struct Console Console;
 /* What a dialog does when the admin says yes: input is what was typed (NULL for a question). */
@@ -235,6 +294,13 @@ struct Console {
         char progress[1024];            /* the import under way */
         int import_fd;
         uint64_t import_start;
+        /* The management network: what the file says, and a change waiting to be kept. */
+        NetConf net, edit;
+        bool have_net;
+        char *net_file, *net_previous;  /* the file's text before the change, NULL = there was none */
+        bool net_pending, net_had_file;
+        int revert_left;
+        sd_event_source *revert_timer;
         sd_journal *journal_watch;      /* tells when the journal grew */
         sd_event_source *log_source;
         int inotify_fd;
@@ -550,6 +616,177 @@ static void inspect_media_file(Console *con, const char *path) {
         bundle_result_done(&res);
 }
 
+/* ------------------------------------------------------------------------------ network */
+
+static const char *default_iface(void) {
+        static char name[IF_NAMESIZE];
+        struct ifaddrs *ifa = NULL;
+
+        if (arg_network_iface)
+                return arg_network_iface;
+        if (!name[0] && getifaddrs(&ifa) >= 0) {
+                for (struct ifaddrs *i = ifa; i && !name[0]; i = i->ifa_next)
+                        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && !(i->ifa_flags & IFF_LOOPBACK))
+                                snprintf(name, sizeof(name), "%s", i->ifa_name);
+                freeifaddrs(ifa);
+        }
+        return name[0] ? name : "eth0";
+}
+
+static void load_network(Console *con) {
+        _cleanup_free_ char *text = NULL;
+        size_t n;
+
+        if (!con->net_file)
+                con->net_file = path_join(arg_network_dir, NETCONF_FILE);
+        con->have_net = con->net_file && read_full_file(con->net_file, &text, &n) >= 0 &&
+                        netconf_parse(text, &con->net) >= 0;
+        con->st.net = con->have_net ? &con->net : NULL;
+        con->st.net_iface = default_iface();
+        con->st.net_file = con->net_file;
+        con->st.revert_left = con->net_pending ? con->revert_left : -1;
+}
+
+static int run_reload(Console *con) {
+        int r = system(arg_network_reload);
+
+        if (r != 0)
+                snprintf(con->status, sizeof(con->status), _("'%s' failed (%d)."), arg_network_reload, r);
+        return r == 0 ? 0 : -EIO;
+}
+
+static void revert_network(Console *con) {
+        int r;
+
+        if (con->net_had_file)
+                r = write_string_file(con->net_file, con->net_previous, WRITE_CREATE | WRITE_ATOMIC);
+        else
+                r = unlink(con->net_file) < 0 && errno != ENOENT ? -errno : 0;
+        con->net_pending = false;
+        con->revert_timer = sd_event_source_disable_unref(con->revert_timer);
+        con->net_previous = mfree(con->net_previous);
+        if (r < 0)
+                snprintf(con->status, sizeof(con->status), _("Cannot restore %s: %s."), con->net_file, strerror(-r));
+        else if (run_reload(con) >= 0)
+                snprintf(con->status, sizeof(con->status), "%s", _("Not kept: the previous network settings are back."));
+        load_network(con);
+}
+
+static int on_revert_tick(sd_event_source *s, uint64_t usec, void *userdata) {
+        Console *con = userdata;
+
+        if (--con->revert_left <= 0) {
+                revert_network(con);
+                redraw(con);
+                return 0;
+        }
+        load_network(con);
+        redraw(con);
+        (void) sd_event_source_set_time_relative(s, 1000000);
+        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+static int apply_network(Console *con, const char *input) {
+        _cleanup_free_ char *text = NULL, *old = NULL;
+        char why[256];
+        const char *bad;
+        size_t n;
+        int r;
+
+        snprintf(con->edit.iface, sizeof(con->edit.iface), "%s", default_iface());
+        bad = netconf_validate(&con->edit, why, sizeof(why));
+        if (bad) {
+                snprintf(con->status, sizeof(con->status), "%s: %s.", _("Not applied"), bad);
+                return -EINVAL;
+        }
+        if (con->net_pending) {
+                snprintf(con->status, sizeof(con->status), "%s", _("Keep or let revert the change first."));
+                return -EBUSY;
+        }
+        text = netconf_format(&con->edit);
+        if (!text || !con->net_file)
+                return -ENOMEM;
+        con->net_had_file = read_full_file(con->net_file, &old, &n) >= 0;
+        (void) mkdir_p(arg_network_dir, 0755);
+        r = write_string_file(con->net_file, text, WRITE_CREATE | WRITE_ATOMIC);
+        if (r < 0) {
+                snprintf(con->status, sizeof(con->status), _("Cannot write %s: %s."), con->net_file, strerror(-r));
+                return r;
+        }
+        free(con->net_previous);
+        con->net_previous = TAKE_PTR(old);
+        con->net_pending = true;
+        con->revert_left = (int) arg_revert_sec;
+        (void) run_reload(con);
+        con->revert_timer = sd_event_source_disable_unref(con->revert_timer);
+        (void) sd_event_add_time_relative(con->event, &con->revert_timer, CLOCK_MONOTONIC, 1000000, 0, on_revert_tick, con);
+        snprintf(con->status, sizeof(con->status), _("Applied. Press c to keep it; it reverts in %d s."), con->revert_left);
+        load_network(con);
+        return 0;
+}
+
+static void keep_network(Console *con) {
+        if (!con->net_pending)
+                return;
+        con->net_pending = false;
+        con->revert_timer = sd_event_source_disable_unref(con->revert_timer);
+        con->net_previous = mfree(con->net_previous);
+        snprintf(con->status, sizeof(con->status), "%s", _("Kept: the new network settings stay."));
+        load_network(con);
+}
+
+/* The static settings, one question after the other. */
+static int net_ask_ntp(Console *con, const char *input);
+static int net_ask_dns(Console *con, const char *input);
+static int net_ask_gateway(Console *con, const char *input);
+
+static int net_got_ntp(Console *con, const char *input) {
+        snprintf(con->edit.ntp, sizeof(con->edit.ntp), "%s", streq(strempty(input), "-") ? "" : strempty(input));
+        return apply_network(con, NULL);
+}
+
+static void dialog_open(Console *con, const char *title, const char *prompt, const char *question, const char *again,
+                        int confirms, const char *target, ActionFn act);
+
+static int net_ask_ntp(Console *con, const char *input) {
+        snprintf(con->edit.dns, sizeof(con->edit.dns), "%s", streq(strempty(input), "-") ? "" : strempty(input));
+        dialog_open(con, _("Static address"), _("NTP servers (spaces between; - for none):"), "", NULL, 1, NULL,
+                    net_got_ntp); /* the last step: asks before it applies */
+        return 0;
+}
+
+static int net_ask_dns(Console *con, const char *input) {
+        snprintf(con->edit.gateway, sizeof(con->edit.gateway), "%s", streq(strempty(input), "-") ? "" : strempty(input));
+        dialog_open(con, _("Static address"), _("DNS servers (spaces between; - for none):"), "", NULL, 0, NULL,
+                    net_ask_ntp);
+        return 0;
+}
+
+static int net_ask_gateway(Console *con, const char *input) {
+        char why[256];
+        const char *bad;
+
+        con->edit = (NetConf) {};
+        snprintf(con->edit.iface, sizeof(con->edit.iface), "%s", default_iface());
+        snprintf(con->edit.address, sizeof(con->edit.address), "%s", strempty(input));
+        bad = netconf_validate(&con->edit, why, sizeof(why));
+        if (bad) {
+                snprintf(con->status, sizeof(con->status), "%s: %s.", _("Not applied"), bad);
+                return -EINVAL;
+        }
+        dialog_open(con, _("Static address"), _("Gateway (- for none):"), "", NULL, 0, NULL, net_ask_dns);
+        return 0;
+}
+
+static int net_dhcp(Console *con, const char *input) {
+        con->edit = (NetConf) { .dhcp = true };
+        if (con->have_net) {
+                snprintf(con->edit.dns, sizeof(con->edit.dns), "%s", con->net.dns);
+                snprintf(con->edit.ntp, sizeof(con->edit.ntp), "%s", con->net.ntp);
+        }
+        return apply_network(con, NULL);
+}
+
 /* Opens a dialog: typing first when prompt is set, then the question (twice when confirms is 2). */
 static void dialog_open(Console *con, const char *title, const char *prompt, const char *question, const char *again,
                         int confirms, const char *target, ActionFn act) {
@@ -612,6 +849,25 @@ static bool screen_key(Console *con, wint_t key) {
                         return true;
                 }
                 return false;
+        case SCREEN_NETWORK: {
+                char q2[256];
+
+                if (key == L'c' && con->net_pending) {
+                        keep_network(con);
+                        return true;
+                }
+                if (key == L's') {
+                        snprintf(q2, sizeof(q2), _("Address of %s with its prefix (192.0.2.10/24):"), default_iface());
+                        dialog_open(con, _("Static address"), q2, "", NULL, 0, NULL, net_ask_gateway);
+                        return true;
+                }
+                if (key == L'd') {
+                        snprintf(q2, sizeof(q2), _("Use DHCP on %s?"), default_iface());
+                        dialog_open(con, _("DHCP"), NULL, q2, NULL, 1, NULL, net_dhcp);
+                        return true;
+                }
+                return false;
+        }
         case SCREEN_BUNDLES:
                 if ((key == L'\n' || key == L'\r') && con->st.selected < (int) con->media.n) {
                         if (con->progress[0]) {
@@ -662,6 +918,15 @@ static void dialog_key(Console *con, int r, wint_t key) {
                         if (d->len == 0)
                                 return;
                         d->typing = false;
+                        /* One step of several: the question comes at the end. */
+                        if (d->confirms == 0) {
+                                char typed[sizeof(d->buf)];
+
+                                memcpy(typed, d->buf, sizeof(typed));
+                                d->open = false;
+                                (void) d->act(con, typed);
+                                return;
+                        }
                         /* Typed, then asked: "Create tenant 'x'?" */
                         snprintf(d->text, sizeof(d->text), "%s: %s  %s", d->title, d->buf, _("- go ahead?"));
                 } else if ((r == KEY_CODE_YES && key == KEY_BACKSPACE) || (r == OK && (key == 127 || key == 8))) {
@@ -728,6 +993,11 @@ static int on_input(sd_event_source *s, int fd, uint32_t revents, void *userdata
                         redraw(con);
                         continue;
                 }
+                if (r == OK && key == L'L') {
+                        toggle_language();
+                        redraw(con);
+                        continue;
+                }
                 if (r == OK && (key == L'q' || key == L'Q'))
                         return sd_event_exit(con->event, 0);
                 if (r == OK && key >= L'1' && key <= L'8') {
@@ -739,6 +1009,8 @@ static int on_input(sd_event_source *s, int fd, uint32_t revents, void *userdata
                                 (void) media_scan(&con->media, "/", arg_media);
                                 con->st.media = &con->media;
                         }
+                        if (con->st.screen == SCREEN_NETWORK)
+                                load_network(con);
                 } else if ((r == OK && key == L'\t') || (r == KEY_CODE_YES && key == KEY_RIGHT)) {
                         con->st.screen = (ScreenId) ((con->st.screen + 1) % _SCREEN_MAX);
                         con->st.selected = 0;
@@ -837,12 +1109,19 @@ static int interactive(void) {
         }
         if (r >= 0) {
                 watch_logs(&con);
+                load_network(&con);
                 r = sd_event_loop(con.event);
         }
+        /* Leaving with a change not kept: it is not kept. */
+        if (con.net_pending)
+                revert_network(&con);
         endwin();
         logs_done(&con.logs);
         media_done(&con.media);
         safe_close(con.import_fd);
+        free(con.net_file);
+        free(con.net_previous);
+        sd_event_source_unref(con.revert_timer);
         sd_event_source_unref(con.log_source);
         if (con.journal_watch)
                 sd_journal_close(con.journal_watch);

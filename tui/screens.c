@@ -428,15 +428,38 @@ static void draw_logs(Canvas *c, const ScreenState *st, int y) {
                             v->priorities[k] <= 3 ? ATTR_BAD : v->priorities[k] == 4 ? ATTR_WARN : ATTR_NORMAL, v->lines[k]);
 }
 
+static void draw_network(Canvas *c, const ScreenState *st, int y) {
+        const char *labels[] = { _("Interface"), _("Mode"), _("Address"), _("Gateway"), _("DNS"), _("NTP"), _("File") };
+        int w = label_width(labels, ELEMENTSOF(labels));
+        const NetConf *n = st->net;
+
+        y = field(c, y, w, labels[0], ATTR_NORMAL, strempty(st->net_iface));
+        if (!n) {
+                y = field(c, y, w, labels[1], ATTR_DIM, _("not set by the console (the system's own configuration)"));
+        } else {
+                y = field(c, y, w, labels[1], ATTR_NORMAL, n->dhcp ? "DHCP" : _("static"));
+                if (!n->dhcp) {
+                        y = field(c, y, w, labels[2], ATTR_NORMAL, n->address);
+                        y = field(c, y, w, labels[3], ATTR_NORMAL, isempty(n->gateway) ? "-" : n->gateway);
+                }
+                y = field(c, y, w, labels[4], ATTR_NORMAL, isempty(n->dns) ? "-" : n->dns);
+                y = field(c, y, w, labels[5], ATTR_NORMAL, isempty(n->ntp) ? "-" : n->ntp);
+        }
+        y = field(c, y, w, labels[6], ATTR_DIM, strempty(st->net_file));
+        y++;
+        if (st->revert_left >= 0)
+                canvas_printf(c, 1, y++, -1, ATTR_WARN, _("New settings are active: press c to keep them. Reverting in %d s."),
+                              st->revert_left);
+        else
+                canvas_text(c, 1, y++, -1, ATTR_DIM,
+                            _("A change is applied at once and undone after a countdown unless you keep it."));
+}
+
 /* Screens whose parts have not landed: what exists, what is missing; no made-up data. */
 static void draw_missing(Canvas *c, ScreenId s, int y) {
         const char *lines[3] = {};
 
         switch (s) {
-        case SCREEN_NETWORK:
-                lines[0] = _("The management network is not configurable from the console yet.");
-                lines[1] = _("Missing: systemd-networkd configuration with a timed revert.");
-                break;
         case SCREEN_SYSTEM:
                 lines[0] = _("System actions (restart, reboot, support bundle) are not built yet.");
                 lines[1] = _("The readiness check is on the GPUs screen.");
@@ -452,7 +475,8 @@ static void draw_help(Canvas *c, int y) {
         const char *lines[] = {
                 _("1-8       go to a screen"),        _("Tab/Right next screen, Shift-Tab/Left previous"),
                 _("Up/Down   select a row"),          _("r         refresh now"),
-                _("?         this help"),             _("q         quit"),
+                _("?         this help"),             _("L         English / 中文"),
+                _("q         quit"),
         };
 
         canvas_box(c, 4, y, c->cols - 8, (int) ELEMENTSOF(lines) + 2, _("Keys"));
@@ -498,6 +522,8 @@ const char *screen_actions(ScreenId s) {
                 return _("u unit  p priority  f follow  r reload  ? help  q quit");
         case SCREEN_BUNDLES:
                 return _("Enter inspect and import  r look again  ? help  q quit");
+        case SCREEN_NETWORK:
+                return _("s static address  d DHCP  c keep new settings  ? help  q quit");
         default:
                 return _("1-8 screens  Tab next  Up/Down select  r refresh  ? help  q quit");
         }
@@ -533,7 +559,7 @@ void screen_draw(Canvas *c, const TuiModel *m, const ScreenState *st) {
                 x += canvas_text(c, x, 1, c->cols - x - 1, k == (int) st->screen ? ATTR_SELECTED : ATTR_NORMAL, tab) + 2;
         }
         canvas_hline(c, 0, 2, c->cols);
-        if (!m->connected && st->screen != SCREEN_LOGS) {
+        if (!m->connected && st->screen != SCREEN_LOGS && st->screen != SCREEN_NETWORK) {
                 canvas_text(c, 1, y++, -1, ATTR_BAD, _("The control plane is unavailable: arkd does not answer."));
                 canvas_printf(c, 1, y++, -1, ATTR_NORMAL, "%s", strempty(m->error));
                 y++;
@@ -559,6 +585,9 @@ void screen_draw(Canvas *c, const TuiModel *m, const ScreenState *st) {
                 case SCREEN_LOGS:
                         draw_logs(c, st, y);
                         break;
+                case SCREEN_NETWORK:
+                        draw_network(c, st, y);
+                        break;
                 default:
                         draw_missing(c, st->screen, y);
                         break;
@@ -569,5 +598,6 @@ void screen_draw(Canvas *c, const TuiModel *m, const ScreenState *st) {
                 draw_dialog(c, st);
         canvas_hline(c, 0, c->rows - 2, c->cols);
         canvas_text(c, 1, c->rows - 1, c->cols - 2, st->status ? ATTR_WARN : ATTR_DIM,
-                    st->status ?: screen_actions(m->connected || st->screen == SCREEN_LOGS ? st->screen : SCREEN_DASHBOARD));
+                    st->status ?: screen_actions(m->connected || st->screen == SCREEN_LOGS || st->screen == SCREEN_NETWORK
+                                                         ? st->screen : SCREEN_DASHBOARD));
 }

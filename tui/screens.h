@@ -9,6 +9,7 @@
 #include "logs.h"
 #include "media.h"
 #include "model.h"
+#include "netconf.h"
 
 #define _(s) gettext(s)
 #define N_(s) (s)
@@ -42,6 +43,10 @@ typedef struct ScreenState {
         const LogView *logs;            /* the Logs screen's lines */
         const MediaList *media;         /* the Bundles screen's removable media */
         const char *progress;           /* an import under way, as a line */
+        /* The Network screen: the management interface's settings as the file has them. */
+        const NetConf *net;             /* NULL: no file written by the console */
+        const char *net_iface, *net_file;
+        int revert_left;                /* seconds until a change reverts; < 0: none pending */
 } ScreenState;
 
 /* The selected row's object on the screen (NULL when none). */

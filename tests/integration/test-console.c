@@ -64,13 +64,14 @@ static char *dump(const char *screen, const char *lang) {
         assert_int_equal(write_string_file(log, "arkd: Starting arkd.\narkd: Failed to frobnicate: it is a test.\n"
                                                 "arkd: Ready.\n", WRITE_CREATE), 0);
         if (harness_sh(&o, &e,
-                       "'%s/bin/arktui' --dump %s --size 80x24 --lang %s --log-file '%s' | sed -E "
+                       "'%s/bin/arktui' --dump %s --size 80x24 --lang %s --log-file '%s' --network-dir '%s/net' "
+                       "--network-interface eth9 | sed -E "
                        "-e '1s/^ Ark .*$/ Ark VERSION  HOST/' "
                        "-e 's/^( Version +| 版本 +).*$/\\1VERSION/' "
                        "-e 's/^( Host +| 主机 +)[^,，]*/\\1HOST/' "
                        "-e 's/(up|已运行) [0-9]+[dhms]( [0-9]+[dhms])?/\\1 T/g' "
                        "-e 's/^( Management | 管理地址 )(.*)$/\\1ADDRESSES/' -e 's|%s|TMP|g'",
-                       harness_build_dir(), screen, lang, log, H.tmp) != 0)
+                       harness_build_dir(), screen, lang, log, H.tmp, H.tmp) != 0)
                 fail_msg("arktui --dump %s: %s", screen, strna(e));
         return o;
 }
@@ -233,6 +234,11 @@ static void test_interactive(void **state) {
         keys("?");
         free(pane_wait("this help"));
         keys("?");
+        /* The language, switched from the console. */
+        keys("1 L");
+        free(pane_wait("管理地址"));
+        keys("L");
+        free(pane_wait("Management"));
         /* The log (the harness's arkd logs to a file, as in the sandbox). */
         keys("7");
         cap = pane_wait("File:");
@@ -371,6 +377,66 @@ static void test_import_from_media(void **state) {
         (void) tmux(&o, "kill-session -t console 2>/dev/null");
 }
 
+/* Network: a static address applied and not kept reverts by itself; one kept stays. */
+static void test_network_revert(void **state) {
+        _cleanup_free_ char *dir = strprintf("%s/netrev", H.tmp), *file = strprintf("%s/netrev/10-ark-management.network", H.tmp),
+                            *before = strdup("[Match]\nName=eth9\n\n[Network]\nDHCP=ipv4\n"), *now = NULL, *o = NULL;
+        size_t n;
+
+        assert_int_equal(mkdir_p(dir, 0755), 0);
+        assert_int_equal(write_string_file(file, before, WRITE_CREATE), 0);
+        (void) tmux(&o, "kill-server 2>/dev/null");
+        o = mfree(o);
+        assert_int_equal(tmux(&o,
+                              "-f /dev/null new-session -d -s console -x 80 -y 24 -e ARK_BUS_ADDRESS='%s' "
+                              "-e LANG=C.UTF-8 -e TERM=screen '%s/bin/arktui' --network-dir '%s' "
+                              "--network-interface eth9 --network-reload true --revert-seconds 3",
+                              H.bus_address, harness_build_dir(), dir),
+                         0);
+        o = mfree(o);
+        keys("5");
+        free(pane_wait("DHCP"));
+        for (int round = 0; round < 2; round++) {
+                keys("s");
+                free(pane_wait("Address of eth9"));
+                keys("192.0.2.10/24 Enter");
+                free(pane_wait("Gateway"));
+                keys("192.0.2.1 Enter");
+                free(pane_wait("DNS servers"));
+                keys("192.0.2.53 Enter");
+                free(pane_wait("NTP servers"));
+                keys("- Enter");
+                free(pane_wait("go ahead?"));
+                keys("y");
+                free(pane_wait("Reverting in"));
+                assert_int_equal(read_full_file(file, &now, &n), 0);
+                assert_non_null(strstr(now, "Address=192.0.2.10/24"));
+                now = mfree(now);
+                if (round == 0) {
+                        /* Not confirmed: the old file is back after the countdown. */
+                        free(pane_wait("Not kept"));
+                        assert_int_equal(read_full_file(file, &now, &n), 0);
+                        assert_string_equal(now, before);
+                        now = mfree(now);
+                } else {
+                        keys("c");
+                        free(pane_wait("Kept"));
+                        sleep(4);
+                        assert_int_equal(read_full_file(file, &now, &n), 0);
+                        assert_non_null(strstr(now, "Address=192.0.2.10/24"));
+                        assert_non_null(strstr(now, "Gateway=192.0.2.1"));
+                        now = mfree(now);
+                }
+        }
+        /* A gateway outside the subnet is refused, naming it. */
+        keys("s");
+        free(pane_wait("Address of eth9"));
+        keys("192.0.2.20/24 Enter 10.0.0.1 Enter - Enter - Enter y");
+        free(pane_wait("is not in 192.0.2.20/24's subnet"));
+        keys("q");
+        (void) tmux(&o, "kill-session -t console 2>/dev/null");
+}
+
 static void test_arkd_away(void **state) {
         _cleanup_free_ char *o = NULL;
 
@@ -401,6 +467,7 @@ int main(void) {
                 cmocka_unit_test(test_interactive),
                 cmocka_unit_test(test_actions),
                 cmocka_unit_test(test_import_from_media),
+                cmocka_unit_test(test_network_revert),
                 cmocka_unit_test(test_arkd_away),
         };
         return cmocka_run_group_tests_name("console", tests, setup, teardown);
