@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NCURSES_WIDECHAR 1
@@ -29,6 +30,7 @@
 #include "logs.h"
 #include "media.h"
 #include "netconf.h"
+#include "support.h"
 #include "shared/bundle.h"
 #include "model.h"
 #include "screens.h"
@@ -52,12 +54,19 @@ static const char *arg_network_dir = "/etc/systemd/network";
 static const char *arg_network_iface = NULL;
 static const char *arg_network_reload = "networkctl reload";
 static unsigned arg_revert_sec = 60;
+/* What the System screen runs (the appliance's systemd; tests give their own). */
+static const char *arg_cmd_arkd = "systemctl restart arkd";
+static const char *arg_cmd_libvirtd = "systemctl restart libvirtd";
+static const char *arg_cmd_reboot = "systemctl reboot";
+static const char *arg_cmd_poweroff = "systemctl poweroff";
+static const char *arg_config_file = "/etc/ark/ark.conf";
 
 static void help(void) {
         printf("arktui %s: the Ark console.\n\n"
                "Usage: arktui [--bus-address ADDRESS] [--lang en|zh] [--ascii] [--log-file FILE] [--media DIR]...\n"
                "              [--network-dir DIR] [--network-interface IF] [--network-reload CMD]\n"
-               "              [--revert-seconds N]\n"
+               "              [--revert-seconds N] [--config FILE] [--restart-arkd-command CMD]\n"
+               "              [--restart-libvirtd-command CMD] [--reboot-command CMD] [--poweroff-command CMD]\n"
                "       arktui --dump SCREEN [--size COLSxROWS] [--lang en|zh] [--ascii]\n\n"
                "Screens: dashboard, accelerators, tenants, instances, network, bundles, logs, system.\n"
                "Keys: 1-8 screens, Tab/arrows move, Enter acts, ? help, q quits.\n",
@@ -110,7 +119,8 @@ static void setup_language(void) {
 
 static int parse_argv(int argc, char *argv[]) {
         enum { ARG_BUS = 0x100, ARG_DUMP, ARG_SIZE, ARG_LANG, ARG_ASCII, ARG_VERSION, ARG_LOG_FILE, ARG_MEDIA,
-               ARG_NETWORK_DIR, ARG_NETWORK_IFACE, ARG_NETWORK_RELOAD, ARG_REVERT };
+               ARG_NETWORK_DIR, ARG_NETWORK_IFACE, ARG_NETWORK_RELOAD, ARG_REVERT, ARG_CMD_ARKD, ARG_CMD_LIBVIRTD,
+               ARG_CMD_REBOOT, ARG_CMD_POWEROFF, ARG_CONFIG };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },        { "version", no_argument, NULL, ARG_VERSION },
                 { "bus-address", required_argument, NULL, ARG_BUS }, { "dump", required_argument, NULL, ARG_DUMP },
@@ -121,6 +131,11 @@ static int parse_argv(int argc, char *argv[]) {
                 { "network-interface", required_argument, NULL, ARG_NETWORK_IFACE },
                 { "network-reload", required_argument, NULL, ARG_NETWORK_RELOAD },
                 { "revert-seconds", required_argument, NULL, ARG_REVERT },
+                { "restart-arkd-command", required_argument, NULL, ARG_CMD_ARKD },
+                { "restart-libvirtd-command", required_argument, NULL, ARG_CMD_LIBVIRTD },
+                { "reboot-command", required_argument, NULL, ARG_CMD_REBOOT },
+                { "poweroff-command", required_argument, NULL, ARG_CMD_POWEROFF },
+                { "config", required_argument, NULL, ARG_CONFIG },
                 {},
         };
         int c;
@@ -173,6 +188,21 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_NETWORK_DIR:
                         arg_network_dir = optarg;
+                        break;
+                case ARG_CMD_ARKD:
+                        arg_cmd_arkd = optarg;
+                        break;
+                case ARG_CMD_LIBVIRTD:
+                        arg_cmd_libvirtd = optarg;
+                        break;
+                case ARG_CMD_REBOOT:
+                        arg_cmd_reboot = optarg;
+                        break;
+                case ARG_CMD_POWEROFF:
+                        arg_cmd_poweroff = optarg;
+                        break;
+                case ARG_CONFIG:
+                        arg_config_file = optarg;
                         break;
                 case ARG_NETWORK_IFACE:
                         arg_network_iface = optarg;
@@ -787,6 +817,59 @@ static int net_dhcp(Console *con, const char *input) {
         return apply_network(con, NULL);
 }
 
+/* ------------------------------------------------------------------------------ system */
+
+static int run_command(Console *con, const char *what, const char *cmd) {
+        int r = system(cmd);
+
+        if (r == 0)
+                snprintf(con->status, sizeof(con->status), "%s: %s", what, _("done."));
+        else
+                snprintf(con->status, sizeof(con->status), _("%s: '%s' failed (%d)."), what, cmd, r);
+        return r == 0 ? 0 : -EIO;
+}
+
+static int act_restart_arkd(Console *con, const char *input) {
+        return run_command(con, _("Restart arkd"), arg_cmd_arkd);
+}
+
+static int act_restart_libvirtd(Console *con, const char *input) {
+        return run_command(con, _("Restart libvirtd"), arg_cmd_libvirtd);
+}
+
+static int act_reboot(Console *con, const char *input) {
+        return run_command(con, _("Reboot"), arg_cmd_reboot);
+}
+
+static int act_poweroff(Console *con, const char *input) {
+        return run_command(con, _("Power off"), arg_cmd_poweroff);
+}
+
+static int act_support_bundle(Console *con, const char *input) {
+        _cleanup_free_ char *err = NULL, *path = NULL, *net = path_join(arg_network_dir, NETCONF_FILE);
+        char *files[] = { (char *) arg_config_file, net, NULL };
+        LogView logs = { .file = arg_log_file, .max_priority = 7 };
+        char when[32];
+        time_t t = time(NULL);
+        struct tm tm;
+        int r;
+
+        gmtime_r(&t, &tm);
+        strftime(when, sizeof(when), "%Y%m%d-%H%M%S", &tm);
+        path = strprintf("%s/ark-support-%s-%s.tar.gz", con->dlg.target,
+                         isempty(jstr(con->model.manager, "Hostname")) ? "host" : jstr(con->model.manager, "Hostname"), when);
+        if (!path)
+                return -ENOMEM;
+        (void) logs_load(&logs, 5000);
+        r = support_bundle_write(path, &con->model, &logs, files, &err);
+        logs_done(&logs);
+        if (r < 0)
+                snprintf(con->status, sizeof(con->status), "%s", strna(err));
+        else
+                snprintf(con->status, sizeof(con->status), _("Support bundle written: %s"), path);
+        return r;
+}
+
 /* Opens a dialog: typing first when prompt is set, then the question (twice when confirms is 2). */
 static void dialog_open(Console *con, const char *title, const char *prompt, const char *question, const char *again,
                         int confirms, const char *target, ActionFn act) {
@@ -846,6 +929,41 @@ static bool screen_key(Console *con, wint_t key) {
                         snprintf(again, sizeof(again), _("Really? '%s' loses what it has not written, like a pulled plug."),
                                  name);
                         dialog_open(con, _("Force off"), NULL, q, again, 2, name, act_force_off);
+                        return true;
+                }
+                return false;
+        case SCREEN_SYSTEM:
+                if (key == L'a') {
+                        dialog_open(con, _("Restart arkd"), NULL, _("Restart arkd? VMs keep running."), NULL, 1, NULL,
+                                    act_restart_arkd);
+                        return true;
+                }
+                if (key == L'l') {
+                        dialog_open(con, _("Restart libvirtd"), NULL, _("Restart libvirtd? VMs keep running."), NULL, 1,
+                                    NULL, act_restart_libvirtd);
+                        return true;
+                }
+                if (key == L'b') {
+                        dialog_open(con, _("Reboot"), NULL, _("Reboot the appliance?"),
+                                    _("Really reboot? Every VM stops."), 2, NULL, act_reboot);
+                        return true;
+                }
+                if (key == L'o') {
+                        dialog_open(con, _("Power off"), NULL, _("Power the appliance off?"),
+                                    _("Really power off? Every VM stops, and someone must press the power button."), 2,
+                                    NULL, act_poweroff);
+                        return true;
+                }
+                if (key == L'e') {
+                        (void) media_scan(&con->media, "/", arg_media);
+                        if (!con->media.roots || !con->media.roots[0]) {
+                                snprintf(con->status, sizeof(con->status), "%s",
+                                         _("No removable medium to write to: plug in a USB stick."));
+                                return true;
+                        }
+                        snprintf(q, sizeof(q), _("Write a support bundle (logs, inventory, configuration; no secrets) to %s?"),
+                                 con->media.roots[0]);
+                        dialog_open(con, _("Support bundle"), NULL, q, NULL, 1, con->media.roots[0], act_support_bundle);
                         return true;
                 }
                 return false;
@@ -978,7 +1096,8 @@ static int on_input(sd_event_source *s, int fd, uint32_t revents, void *userdata
                 }
                 if (!con->pending[0])
                         con->status[0] = 0;
-                if (r == OK && con->model.connected && screen_key(con, key)) {
+                if (r == OK && (con->model.connected || con->st.screen == SCREEN_SYSTEM || con->st.screen == SCREEN_NETWORK) &&
+                    screen_key(con, key)) {
                         redraw(con);
                         continue;
                 }

@@ -455,15 +455,45 @@ static void draw_network(Canvas *c, const ScreenState *st, int y) {
                             _("A change is applied at once and undone after a countdown unless you keep it."));
 }
 
+static void draw_system(Canvas *c, const TuiModel *m, const ScreenState *st, int y) {
+        json_t *row;
+        size_t k;
+        int shown = 0, ready = 0;
+
+        canvas_text(c, 1, y++, -1, ATTR_BOLD, _("Readiness for GPU passthrough"));
+        if (!m->checks) {
+                canvas_text(c, 3, y++, -1, ATTR_DIM, _("Not available (an admin sees it)."));
+        } else {
+                /* What is not ready first, then advice; the ready ones counted. */
+                for (int pass = 0; pass < 2; pass++)
+                        json_array_foreach(m->checks, k, row) {
+                                const char *status = strempty(json_string_value(json_array_get(row, 2)));
+                                const char *subject = strempty(json_string_value(json_array_get(row, 0)));
+
+                                if (pass == 0 && streq(status, "ready"))
+                                        ready++;
+                                if (!streq(status, pass == 0 ? "not-ready" : "advice") || y >= c->rows - 6)
+                                        continue;
+                                canvas_printf(c, 3, y++, c->cols - 4, pass == 0 ? ATTR_BAD : ATTR_WARN, "%-12s %-20s %s",
+                                              isempty(subject) ? _("host") : subject,
+                                              strempty(json_string_value(json_array_get(row, 1))),
+                                              strempty(json_string_value(json_array_get(row, 3))));
+                                shown++;
+                        }
+                canvas_printf(c, 3, y++, -1, ATTR_OK, _("%d checks ready, %d to look at"), ready, shown);
+        }
+        y++;
+        canvas_text(c, 1, y++, -1, ATTR_BOLD, _("Actions"));
+        canvas_text(c, 3, y++, -1, ATTR_NORMAL, _("a restart arkd      l restart libvirtd"));
+        canvas_text(c, 3, y++, -1, ATTR_NORMAL, _("b reboot            o power off (both ask twice)"));
+        canvas_text(c, 3, y++, -1, ATTR_NORMAL, _("e support bundle to removable media (logs, inventory, config; no secrets)"));
+}
+
 /* Screens whose parts have not landed: what exists, what is missing; no made-up data. */
 static void draw_missing(Canvas *c, ScreenId s, int y) {
         const char *lines[3] = {};
 
         switch (s) {
-        case SCREEN_SYSTEM:
-                lines[0] = _("System actions (restart, reboot, support bundle) are not built yet.");
-                lines[1] = _("The readiness check is on the GPUs screen.");
-                break;
         default:
                 break;
         }
@@ -524,6 +554,8 @@ const char *screen_actions(ScreenId s) {
                 return _("Enter inspect and import  r look again  ? help  q quit");
         case SCREEN_NETWORK:
                 return _("s static address  d DHCP  c keep new settings  ? help  q quit");
+        case SCREEN_SYSTEM:
+                return _("a arkd  l libvirtd  b reboot  o power off  e support bundle  q quit");
         default:
                 return _("1-8 screens  Tab next  Up/Down select  r refresh  ? help  q quit");
         }
@@ -559,12 +591,12 @@ void screen_draw(Canvas *c, const TuiModel *m, const ScreenState *st) {
                 x += canvas_text(c, x, 1, c->cols - x - 1, k == (int) st->screen ? ATTR_SELECTED : ATTR_NORMAL, tab) + 2;
         }
         canvas_hline(c, 0, 2, c->cols);
-        if (!m->connected && st->screen != SCREEN_LOGS && st->screen != SCREEN_NETWORK) {
+        if (!m->connected && st->screen != SCREEN_LOGS && st->screen != SCREEN_NETWORK && st->screen != SCREEN_SYSTEM) {
                 canvas_text(c, 1, y++, -1, ATTR_BAD, _("The control plane is unavailable: arkd does not answer."));
                 canvas_printf(c, 1, y++, -1, ATTR_NORMAL, "%s", strempty(m->error));
                 y++;
                 canvas_text(c, 1, y++, -1, ATTR_NORMAL, _("The console retries every few seconds."));
-                canvas_text(c, 1, y++, -1, ATTR_NORMAL, _("7 shows arkd's log; restart it with: systemctl restart arkd"));
+                canvas_text(c, 1, y++, -1, ATTR_NORMAL, _("7 shows arkd's log; 8 restarts it (a)."));
         } else
                 switch (st->screen) {
                 case SCREEN_DASHBOARD:
@@ -588,6 +620,9 @@ void screen_draw(Canvas *c, const TuiModel *m, const ScreenState *st) {
                 case SCREEN_NETWORK:
                         draw_network(c, st, y);
                         break;
+                case SCREEN_SYSTEM:
+                        draw_system(c, m, st, y);
+                        break;
                 default:
                         draw_missing(c, st->screen, y);
                         break;
@@ -598,6 +633,7 @@ void screen_draw(Canvas *c, const TuiModel *m, const ScreenState *st) {
                 draw_dialog(c, st);
         canvas_hline(c, 0, c->rows - 2, c->cols);
         canvas_text(c, 1, c->rows - 1, c->cols - 2, st->status ? ATTR_WARN : ATTR_DIM,
-                    st->status ?: screen_actions(m->connected || st->screen == SCREEN_LOGS || st->screen == SCREEN_NETWORK
+                    st->status ?: screen_actions(m->connected || st->screen == SCREEN_LOGS || st->screen == SCREEN_NETWORK ||
+                                                                 st->screen == SCREEN_SYSTEM
                                                          ? st->screen : SCREEN_DASHBOARD));
 }

@@ -437,6 +437,60 @@ static void test_network_revert(void **state) {
         (void) tmux(&o, "kill-session -t console 2>/dev/null");
 }
 
+/* System: restart arkd (the command given), reboot asks twice, a support bundle on the medium
+ * without the secrets of the configuration. */
+static void test_system(void **state) {
+        _cleanup_free_ char *usb = strprintf("%s/usb-sys", H.tmp), *conf = strprintf("%s/sys-ark.conf", H.tmp),
+                            *marker = strprintf("%s/restarted", H.tmp), *rebooted = strprintf("%s/rebooted", H.tmp),
+                            *o = NULL, *e = NULL, *list = NULL;
+
+        populate();
+        assert_int_equal(mkdir_p(usb, 0755), 0);
+        assert_int_equal(write_string_file(conf, "[Daemon]\nLogLevel=info\nApiToken=hunter2\n", WRITE_CREATE), 0);
+        (void) tmux(&o, "kill-server 2>/dev/null");
+        o = mfree(o);
+        assert_int_equal(tmux(&o,
+                              "-f /dev/null new-session -d -s console -x 80 -y 24 -e ARK_BUS_ADDRESS='%s' "
+                              "-e LANG=C.UTF-8 -e TERM=screen '%s/bin/arktui' --media '%s' --config '%s' "
+                              "--log-file '%s' --restart-arkd-command 'touch %s' --reboot-command 'touch %s'",
+                              H.bus_address, harness_build_dir(), usb, conf, H.arkd_log, marker, rebooted),
+                         0);
+        o = mfree(o);
+        keys("8");
+        free(pane_wait("Readiness for GPU passthrough"));
+        keys("a");
+        free(pane_wait("Restart arkd? VMs keep running."));
+        keys("y");
+        free(pane_wait("Restart arkd: done."));
+        assert_true(file_exists(marker));
+        keys("b y");
+        free(pane_wait("Really reboot?"));
+        keys("n");
+        free(pane_wait("Cancelled."));
+        assert_false(file_exists(rebooted));
+        keys("e");
+        free(pane_wait("Write a support bundle"));
+        keys("y");
+        free(pane_wait("Support bundle written"));
+        assert_int_equal(harness_sh(&list, &e, "tar tzf '%s'/ark-support-*.tar.gz | sort", usb), 0);
+        assert_non_null(strstr(list, "inventory.json"));
+        assert_non_null(strstr(list, "screens/dashboard.txt"));
+        assert_non_null(strstr(list, "log.txt"));
+        assert_non_null(strstr(list, "config/sys-ark.conf"));
+        e = mfree(e);
+        o = mfree(o);
+        assert_int_equal(harness_sh(&o, &e, "tar xzOf '%s'/ark-support-*.tar.gz config/sys-ark.conf", usb), 0);
+        assert_non_null(strstr(o, "ApiToken=<removed>"));
+        assert_null(strstr(o, "hunter2"));
+        o = mfree(o);
+        e = mfree(e);
+        assert_int_equal(harness_sh(&o, &e, "tar xzOf '%s'/ark-support-*.tar.gz inventory.json", usb), 0);
+        assert_non_null(strstr(o, "0000:18:00.0"));
+        keys("q");
+        o = mfree(o);
+        (void) tmux(&o, "kill-session -t console 2>/dev/null");
+}
+
 static void test_arkd_away(void **state) {
         _cleanup_free_ char *o = NULL;
 
@@ -468,6 +522,7 @@ int main(void) {
                 cmocka_unit_test(test_actions),
                 cmocka_unit_test(test_import_from_media),
                 cmocka_unit_test(test_network_revert),
+                cmocka_unit_test(test_system),
                 cmocka_unit_test(test_arkd_away),
         };
         return cmocka_run_group_tests_name("console", tests, setup, teardown);
