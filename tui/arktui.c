@@ -4,6 +4,7 @@
  * support bundles. */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <fcntl.h>
@@ -375,6 +376,7 @@ static void sync_dialog(Console *con) {
         con->st.dialog_title = d->open ? d->title : NULL;
         con->st.dialog_text = d->open ? d->text : NULL;
         con->st.dialog_input = d->open && d->typing ? d->buf : NULL;
+        con->st.dialog_info = d->open && !d->act;
         con->st.status = con->status[0] ? con->status : NULL;
 }
 
@@ -514,6 +516,24 @@ static int act_gpu_quota(Console *con, const char *input) {
                 return -ENOMEM;
         return call(con, _("Set GPU quota"), path, ARK_BUS_IFACE_TENANT, "SetQuota", "sstt", "gpus", "", (uint64_t) g,
                     (uint64_t) l);
+}
+
+/* "user NAME" or "group NAME" (a bare name is a user). */
+static int act_add_member(Console *con, const char *input) {
+        _cleanup_free_ char *path = NULL;
+        char kind[16] = "user", name[256];
+
+        if (sscanf(input, "%15s %255s", kind, name) != 2) {
+                snprintf(kind, sizeof(kind), "user");
+                snprintf(name, sizeof(name), "%s", input);
+        }
+        if (!streq(kind, "user") && !streq(kind, "group")) {
+                snprintf(con->status, sizeof(con->status), _("'%s': give 'user NAME' or 'group NAME'."), input);
+                return -EINVAL;
+        }
+        if (sd_bus_path_encode(ARK_BUS_PREFIX_TENANT, con->dlg.target, &path) < 0)
+                return -ENOMEM;
+        return call(con, _("Add member"), path, ARK_BUS_IFACE_TENANT, "AddMember", "ss", kind, name);
 }
 
 static int act_delete_tenant(Console *con, const char *input) {
@@ -903,6 +923,11 @@ static bool screen_key(Console *con, wint_t key) {
                         dialog_open(con, _("GPU quota"), q, "", NULL, 1, name, act_gpu_quota);
                         return true;
                 }
+                if (key == L'm') {
+                        snprintf(q, sizeof(q), _("Add a member to '%s': user NAME or group NAME:"), name);
+                        dialog_open(con, _("Add member"), q, "", NULL, 1, name, act_add_member);
+                        return true;
+                }
                 if (key == L'd') {
                         snprintf(q, sizeof(q), _("Delete tenant '%s'?"), name);
                         dialog_open(con, _("Delete tenant"), NULL, q, NULL, 1, name, act_delete_tenant);
@@ -912,6 +937,26 @@ static bool screen_key(Console *con, wint_t key) {
         case SCREEN_INSTANCES:
                 if (!name)
                         return false;
+                if (key == L'\n' || key == L'\r') {
+                        json_t *gpus = json_object_get(sel, "GPUs"), *g;
+                        StrBuf b = {};
+                        char mem[32];
+                        size_t k;
+
+                        json_array_foreach(gpus, k, g)
+                                strbuf_printf(&b, "%s%s", k ? " " : "", strempty(json_string_value(g)));
+                        {
+                                _cleanup_free_ char *list = strbuf_steal(&b);
+
+                                snprintf(q, sizeof(q), _("%s of %s: %s, %" PRIu64 " vCPUs, %s, GPUs %s, model %s, disk %s"),
+                                         name, jstr(sel, "Tenant"), jstr(sel, "State"), ju64(sel, "VCPUs"),
+                                         format_bytes(mem, sizeof(mem), ju64(sel, "MemoryBytes")),
+                                         isempty(list) ? "-" : list, isempty(jstr(sel, "Model")) ? "-" : jstr(sel, "Model"),
+                                         isempty(jstr(sel, "DiskPath")) ? "-" : jstr(sel, "DiskPath"));
+                        }
+                        dialog_open(con, _("Details"), NULL, q, NULL, 1, name, NULL);
+                        return true;
+                }
                 if (key == L's') {
                         snprintf(q, sizeof(q), _("Start VM '%s'?"), name);
                         dialog_open(con, _("Start"), NULL, q, NULL, 1, name, act_start);
@@ -1026,6 +1071,10 @@ static bool screen_key(Console *con, wint_t key) {
 static void dialog_key(Console *con, int r, wint_t key) {
         Dialog *d = &con->dlg;
 
+        if (!d->act) { /* information only: any key closes it */
+                d->open = false;
+                return;
+        }
         if (r == OK && key == 27) { /* Esc */
                 d->open = false;
                 snprintf(con->status, sizeof(con->status), "%s", _("Cancelled."));

@@ -545,9 +545,9 @@ const char *screen_actions(ScreenId s) {
         case SCREEN_ACCELERATORS:
                 return _("v reserve  x quarantine  u release  ? help  q quit");
         case SCREEN_TENANTS:
-                return _("n new tenant  g GPU quota  d delete  ? help  q quit");
+                return _("n new  g GPU quota  m add member  d delete  ? help  q quit");
         case SCREEN_INSTANCES:
-                return _("s start  t stop  f force off  ? help  q quit");
+                return _("Enter details  s start  t stop  f force off  ? help  q quit");
         case SCREEN_LOGS:
                 return _("u unit  p priority  f follow  r reload  ? help  q quit");
         case SCREEN_BUNDLES:
@@ -574,7 +574,8 @@ static void draw_dialog(Canvas *c, const ScreenState *st) {
                 canvas_text(c, x + 2, y + 5, w - 4, ATTR_SELECTED, line);
                 canvas_text(c, x + 2, y + 6, w - 4, ATTR_DIM, _("Enter: OK   Esc: cancel"));
         } else
-                canvas_text(c, x + 2, y + 5, w - 4, ATTR_WARN, _("y: yes   n or Esc: no"));
+                canvas_text(c, x + 2, y + 5, w - 4, st->dialog_info ? ATTR_DIM : ATTR_WARN,
+                            st->dialog_info ? _("Any key closes this.") : _("y: yes   n or Esc: no"));
 }
 
 void screen_draw(Canvas *c, const TuiModel *m, const ScreenState *st) {

@@ -40,6 +40,7 @@ typedef struct ScreenState {
         const char *dialog_title;
         const char *dialog_text;
         const char *dialog_input;       /* NULL: a yes/no question */
+        bool dialog_info;               /* nothing to answer: any key closes it */
         const LogView *logs;            /* the Logs screen's lines */
         const MediaList *media;         /* the Bundles screen's removable media */
         const char *progress;           /* an import under way, as a line */

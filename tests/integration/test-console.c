@@ -293,10 +293,22 @@ static void test_actions(void **state) {
         assert_non_null(strstr(dumped, "\"limit\": 3"));
         free(dumped);
         json_decref(j);
-        /* The VM: stop asks first, and "n" leaves it running. */
+        /* A member, by user name. */
+        keys("m");
+        free(pane_wait("Add a member to 'ops'"));
+        keys("root Enter y");
+        free(pane_wait("Add member: done."));
+        o = itest_arkctl_expect(&H, 0, "root", "tenant", "member", "list", "ops", NULL);
+        o = mfree(o);
+        /* The VM: its details, then stop asks first, and "n" leaves it running. */
         keys("4");
         free(pane_wait("train-1"));
-        keys("Down t");
+        keys("Down Enter");
+        cap = pane_wait("train-1 of risk");
+        assert_non_null(strstr(cap, "0000:18:00.0"));
+        cap = mfree(cap);
+        keys("x");
+        keys("t");
         free(pane_wait("Stop VM 'train-1'"));
         keys("n");
         free(pane_wait("Cancelled."));
