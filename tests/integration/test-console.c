@@ -503,6 +503,36 @@ static void test_system(void **state) {
         (void) tmux(&o, "kill-session -t console 2>/dev/null");
 }
 
+/* Acceptance: `make run` opens the console on the simulated dgx-h100, and q leaves it cleanly: the
+ * terminal is the shell's again. */
+static void test_make_run(void **state) {
+        _cleanup_free_ char *o = NULL, *cap = NULL;
+
+        (void) tmux(&o, "kill-server 2>/dev/null");
+        o = mfree(o);
+        assert_int_equal(tmux(&o,
+                              "-f /dev/null new-session -d -s console -x 80 -y 24 -e LANG=C.UTF-8 -e TERM=screen "
+                              "'PS1=\"$ \" sh'"),
+                         0);
+        o = mfree(o);
+        {
+                _cleanup_free_ char *run = strprintf("\"make -s -C '%s' O='%s' run\" Enter", harness_src_dir(),
+                                                     harness_build_dir());
+                keys(run);
+        }
+        cap = pane_wait("NVIDIA H100 SXM5 80GB");
+        assert_non_null(strstr(cap, "8, 8 ready for passthrough"));
+        cap = mfree(cap);
+        keys("q");
+        free(pane_wait("The console closed"));
+        keys("\"echo shell-is-back-\\$((20+22))\" Enter");
+        cap = pane_wait("shell-is-back-42");
+        assert_null(strstr(cap, "1-8 screens"));
+        keys("exit Enter");
+        o = mfree(o);
+        (void) tmux(&o, "kill-session -t console 2>/dev/null");
+}
+
 static void test_arkd_away(void **state) {
         _cleanup_free_ char *o = NULL;
 
@@ -535,6 +565,7 @@ int main(void) {
                 cmocka_unit_test(test_import_from_media),
                 cmocka_unit_test(test_network_revert),
                 cmocka_unit_test(test_system),
+                cmocka_unit_test(test_make_run),
                 cmocka_unit_test(test_arkd_away),
         };
         return cmocka_run_group_tests_name("console", tests, setup, teardown);
