@@ -61,6 +61,8 @@ static const char *arg_cmd_libvirtd = "systemctl restart libvirtd";
 static const char *arg_cmd_reboot = "systemctl reboot";
 static const char *arg_cmd_poweroff = "systemctl poweroff";
 static const char *arg_config_file = "/etc/ark/ark.conf";
+static const char *arg_hostname_file = "/etc/hostname";
+static const char *arg_hostname_cmd = "hostnamectl set-hostname";
 
 static void help(void) {
         printf("arktui %s: the Ark console.\n\n"
@@ -68,6 +70,7 @@ static void help(void) {
                "              [--network-dir DIR] [--network-interface IF] [--network-reload CMD]\n"
                "              [--revert-seconds N] [--config FILE] [--restart-arkd-command CMD]\n"
                "              [--restart-libvirtd-command CMD] [--reboot-command CMD] [--poweroff-command CMD]\n"
+               "              [--hostname-file FILE] [--hostname-command CMD]\n"
                "       arktui --dump SCREEN [--size COLSxROWS] [--lang en|zh] [--ascii]\n\n"
                "Screens: dashboard, accelerators, tenants, instances, network, bundles, logs, system.\n"
                "Keys: 1-8 screens, Tab/arrows move, Enter acts, ? help, q quits.\n",
@@ -121,7 +124,7 @@ static void setup_language(void) {
 static int parse_argv(int argc, char *argv[]) {
         enum { ARG_BUS = 0x100, ARG_DUMP, ARG_SIZE, ARG_LANG, ARG_ASCII, ARG_VERSION, ARG_LOG_FILE, ARG_MEDIA,
                ARG_NETWORK_DIR, ARG_NETWORK_IFACE, ARG_NETWORK_RELOAD, ARG_REVERT, ARG_CMD_ARKD, ARG_CMD_LIBVIRTD,
-               ARG_CMD_REBOOT, ARG_CMD_POWEROFF, ARG_CONFIG };
+               ARG_CMD_REBOOT, ARG_CMD_POWEROFF, ARG_CONFIG, ARG_HOSTNAME_FILE, ARG_HOSTNAME_CMD };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },        { "version", no_argument, NULL, ARG_VERSION },
                 { "bus-address", required_argument, NULL, ARG_BUS }, { "dump", required_argument, NULL, ARG_DUMP },
@@ -137,6 +140,8 @@ static int parse_argv(int argc, char *argv[]) {
                 { "reboot-command", required_argument, NULL, ARG_CMD_REBOOT },
                 { "poweroff-command", required_argument, NULL, ARG_CMD_POWEROFF },
                 { "config", required_argument, NULL, ARG_CONFIG },
+                { "hostname-file", required_argument, NULL, ARG_HOSTNAME_FILE },
+                { "hostname-command", required_argument, NULL, ARG_HOSTNAME_CMD },
                 {},
         };
         int c;
@@ -205,6 +210,12 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_CONFIG:
                         arg_config_file = optarg;
                         break;
+                case ARG_HOSTNAME_FILE:
+                        arg_hostname_file = optarg;
+                        break;
+                case ARG_HOSTNAME_CMD:
+                        arg_hostname_cmd = optarg;
+                        break;
                 case ARG_NETWORK_IFACE:
                         arg_network_iface = optarg;
                         break;
@@ -234,6 +245,8 @@ static int parse_argv(int argc, char *argv[]) {
 }
 
 static const char *default_iface(void);
+static char *read_hostname(void);
+static bool vlan_supported(void);
 
 static int dump(void) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -257,7 +270,11 @@ static int dump(void) {
         NetConf net;
         size_t net_n;
 
+        _cleanup_free_ char *hostname = read_hostname();
+
         st.revert_left = -1;
+        st.net_hostname = hostname;
+        st.vlan_supported = vlan_supported();
         st.net_iface = default_iface();
         st.net_file = net_file;
         if (net_file && read_full_file(net_file, &net_text, &net_n) >= 0 && netconf_parse(net_text, &net) >= 0)
@@ -329,6 +346,7 @@ struct Console {
         NetConf net, edit;
         bool have_net;
         char *net_file, *net_previous;  /* the file's text before the change, NULL = there was none */
+        char *hostname;
         bool net_pending, net_had_file;
         int revert_left;
         sd_event_source *revert_timer;
@@ -683,10 +701,26 @@ static const char *default_iface(void) {
         return name[0] ? name : "eth0";
 }
 
+static char *read_hostname(void) {
+        char *s = NULL;
+
+        if (read_one_line_file(arg_hostname_file, &s) < 0)
+                return NULL;
+        return s;
+}
+
+static bool vlan_supported(void) {
+        return file_exists("/proc/net/vlan") || file_exists("/sys/module/8021q");
+}
+
 static void load_network(Console *con) {
         _cleanup_free_ char *text = NULL;
         size_t n;
 
+        free(con->hostname);
+        con->hostname = read_hostname();
+        con->st.net_hostname = con->hostname;
+        con->st.vlan_supported = vlan_supported();
         if (!con->net_file)
                 con->net_file = path_join(arg_network_dir, NETCONF_FILE);
         con->have_net = con->net_file && read_full_file(con->net_file, &text, &n) >= 0 &&
@@ -826,6 +860,31 @@ static int net_ask_gateway(Console *con, const char *input) {
         }
         dialog_open(con, _("Static address"), _("Gateway (- for none):"), "", NULL, 0, NULL, net_ask_dns);
         return 0;
+}
+
+static int run_command(Console *con, const char *what, const char *cmd);
+
+/* The host name: its file, then the command that tells the running system. */
+static int act_hostname(Console *con, const char *input) {
+        _cleanup_free_ char *cmd = NULL;
+        const char *bad = hostname_invalid_reason(input);
+        int r;
+
+        if (bad) {
+                snprintf(con->status, sizeof(con->status), _("'%s' is not a host name: %s."), input, _(bad));
+                return -EINVAL;
+        }
+        r = write_string_file(arg_hostname_file, input, WRITE_CREATE | WRITE_ATOMIC | WRITE_NEWLINE);
+        if (r < 0) {
+                snprintf(con->status, sizeof(con->status), _("Cannot write %s: %s."), arg_hostname_file, strerror(-r));
+                return r;
+        }
+        cmd = strprintf("%s '%s'", arg_hostname_cmd, input); /* checked above: no quotes in it */
+        if (!cmd)
+                return -ENOMEM;
+        r = run_command(con, _("Host name"), cmd);
+        load_network(con);
+        return r;
 }
 
 static int net_dhcp(Console *con, const char *input) {
@@ -1022,6 +1081,10 @@ static bool screen_key(Console *con, wint_t key) {
                 if (key == L's') {
                         snprintf(q2, sizeof(q2), _("Address of %s with its prefix (192.0.2.10/24):"), default_iface());
                         dialog_open(con, _("Static address"), q2, "", NULL, 0, NULL, net_ask_gateway);
+                        return true;
+                }
+                if (key == L'h') {
+                        dialog_open(con, _("Host name"), _("The appliance's host name:"), "", NULL, 1, NULL, act_hostname);
                         return true;
                 }
                 if (key == L'd') {
@@ -1289,6 +1352,7 @@ static int interactive(void) {
         safe_close(con.import_fd);
         free(con.net_file);
         free(con.net_previous);
+        free(con.hostname);
         sd_event_source_unref(con.revert_timer);
         sd_event_source_unref(con.log_source);
         if (con.journal_watch)

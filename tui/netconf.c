@@ -46,6 +46,36 @@ static bool words_are(const char *s, bool addresses_only) {
         return true;
 }
 
+#define N_(s) (s) /* translated where shown */
+
+const char *hostname_invalid_reason(const char *s) {
+        size_t n = s ? strlen(s) : 0, label = 0;
+
+        if (n == 0)
+                return N_("it is empty");
+        if (n > 253)
+                return N_("it is longer than 253 characters");
+        for (size_t k = 0; k <= n; k++) {
+                char c = s[k];
+
+                if (c == '.' || c == 0) {
+                        if (label == 0)
+                                return N_("it has an empty label");
+                        if (s[k - 1] == '-')
+                                return N_("a label ends with '-'");
+                        label = 0;
+                        continue;
+                }
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
+                        return N_("it may only hold letters, digits, '-' and '.'");
+                if (label == 0 && c == '-')
+                        return N_("a label starts with '-'");
+                if (++label > 63)
+                        return N_("a label is longer than 63 characters");
+        }
+        return NULL;
+}
+
 const char *netconf_validate(const NetConf *c, char *buf, size_t l) {
         struct in_addr a, g;
         unsigned prefix = 0;

@@ -19,6 +19,9 @@ typedef struct NetConf {
         char ntp[256];          /* names or addresses separated by spaces */
 } NetConf;
 
+/* NULL when s is a host name (RFC 1123: labels of letters, digits and '-', each 1-63, 253 in all),
+ * else why not. */
+const char *hostname_invalid_reason(const char *s);
 /* NULL when c can be written, else why not ("the gateway 10.0.0.1 is not in 192.0.2.0/24"). */
 const char *netconf_validate(const NetConf *c, char *buf, size_t l);
 /* The .network file's text. NULL on OOM. */

@@ -429,7 +429,8 @@ static void draw_logs(Canvas *c, const ScreenState *st, int y) {
 }
 
 static void draw_network(Canvas *c, const ScreenState *st, int y) {
-        const char *labels[] = { _("Interface"), _("Mode"), _("Address"), _("Gateway"), _("DNS"), _("NTP"), _("File") };
+        const char *labels[] = { _("Interface"), _("Mode"), _("Address"), _("Gateway"), _("DNS"), _("NTP"), _("File"),
+                                 _("Host name"), _("VLAN") };
         int w = label_width(labels, ELEMENTSOF(labels));
         const NetConf *n = st->net;
 
@@ -446,6 +447,10 @@ static void draw_network(Canvas *c, const ScreenState *st, int y) {
                 y = field(c, y, w, labels[5], ATTR_NORMAL, isempty(n->ntp) ? "-" : n->ntp);
         }
         y = field(c, y, w, labels[6], ATTR_DIM, strempty(st->net_file));
+        y = field(c, y, w, labels[7], ATTR_NORMAL, isempty(st->net_hostname) ? "-" : st->net_hostname);
+        y = field(c, y, w, labels[8], ATTR_DIM,
+                  st->vlan_supported ? _("the kernel supports it; not set from the console yet")
+                                     : _("not supported by this kernel (no 8021q module)"));
         y++;
         if (st->revert_left >= 0)
                 canvas_printf(c, 1, y++, -1, ATTR_WARN, _("New settings are active: press c to keep them. Reverting in %d s."),
@@ -553,7 +558,7 @@ const char *screen_actions(ScreenId s) {
         case SCREEN_BUNDLES:
                 return _("Enter inspect and import  r look again  ? help  q quit");
         case SCREEN_NETWORK:
-                return _("s static address  d DHCP  c keep new settings  ? help  q quit");
+                return _("s static  d DHCP  c keep  h host name  ? help  q quit");
         case SCREEN_SYSTEM:
                 return _("a arkd  l libvirtd  b reboot  o power off  e support bundle  q quit");
         default:

@@ -47,6 +47,8 @@ typedef struct ScreenState {
         /* The Network screen: the management interface's settings as the file has them. */
         const NetConf *net;             /* NULL: no file written by the console */
         const char *net_iface, *net_file;
+        const char *net_hostname;       /* the host name file's */
+        bool vlan_supported;            /* the kernel has 802.1Q (8021q) */
         int revert_left;                /* seconds until a change reverts; < 0: none pending */
 } ScreenState;
 

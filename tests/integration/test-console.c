@@ -61,17 +61,20 @@ static char *dump(const char *screen, const char *lang) {
         _cleanup_free_ char *log = strprintf("%s/console-test.log", H.tmp);
 
         /* The Logs screen reads a file of known lines (the journal differs from machine to machine). */
+        _cleanup_free_ char *hostfile = strprintf("%s/console-hostname", H.tmp);
+
         assert_int_equal(write_string_file(log, "arkd: Starting arkd.\narkd: Failed to frobnicate: it is a test.\n"
                                                 "arkd: Ready.\n", WRITE_CREATE), 0);
+        assert_int_equal(write_string_file(hostfile, "ark-appliance-01", WRITE_CREATE | WRITE_NEWLINE), 0);
         if (harness_sh(&o, &e,
                        "'%s/bin/arktui' --dump %s --size 80x24 --lang %s --log-file '%s' --network-dir '%s/net' "
-                       "--network-interface eth9 | sed -E "
+                       "--network-interface eth9 --hostname-file '%s' | sed -E "
                        "-e '1s/^ Ark .*$/ Ark VERSION  HOST/' "
                        "-e 's/^( Version +| 版本 +).*$/\\1VERSION/' "
                        "-e 's/^( Host +| 主机 +)[^,，]*/\\1HOST/' "
                        "-e 's/(up|已运行) [0-9]+[dhms]( [0-9]+[dhms])?/\\1 T/g' "
                        "-e 's/^( Management | 管理地址 )(.*)$/\\1ADDRESSES/' -e 's|%s|TMP|g'",
-                       harness_build_dir(), screen, lang, log, H.tmp, H.tmp) != 0)
+                       harness_build_dir(), screen, lang, log, H.tmp, hostfile, H.tmp) != 0)
                 fail_msg("arktui --dump %s: %s", screen, strna(e));
         return o;
 }
@@ -402,8 +405,9 @@ static void test_network_revert(void **state) {
         assert_int_equal(tmux(&o,
                               "-f /dev/null new-session -d -s console -x 80 -y 24 -e ARK_BUS_ADDRESS='%s' "
                               "-e LANG=C.UTF-8 -e TERM=screen '%s/bin/arktui' --network-dir '%s' "
-                              "--network-interface eth9 --network-reload true --revert-seconds 3",
-                              H.bus_address, harness_build_dir(), dir),
+                              "--network-interface eth9 --network-reload true --revert-seconds 3 "
+                              "--hostname-file '%s/hostname' --hostname-command true",
+                              H.bus_address, harness_build_dir(), dir, dir),
                          0);
         o = mfree(o);
         keys("5");
@@ -439,6 +443,21 @@ static void test_network_revert(void **state) {
                         assert_non_null(strstr(now, "Gateway=192.0.2.1"));
                         now = mfree(now);
                 }
+        }
+        /* The host name: refused when it is not one, written when it is. */
+        keys("h");
+        free(pane_wait("host name:"));
+        keys("bad_name Enter y");
+        free(pane_wait("is not a host name"));
+        keys("h");
+        free(pane_wait("host name:"));
+        keys("ark-plant-7 Enter y");
+        free(pane_wait("Host name: done."));
+        {
+                _cleanup_free_ char *hn = strprintf("%s/hostname", dir), *text = NULL;
+
+                assert_int_equal(read_full_file(hn, &text, &n), 0);
+                assert_string_equal(text, "ark-plant-7\n");
         }
         /* A gateway outside the subnet is refused, naming it. */
         keys("s");

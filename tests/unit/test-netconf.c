@@ -56,6 +56,10 @@ static void test_refused(void **state) {
         strcpy(c.dns, "");
         strcpy(c.ntp, "pool=evil");
         assert_non_null(netconf_validate(&c, buf, sizeof(buf)));
+        assert_null(hostname_invalid_reason("ark-01.plant.example"));
+        assert_string_equal(hostname_invalid_reason("-ark"), "a label starts with '-'");
+        assert_string_equal(hostname_invalid_reason("ark..x"), "it has an empty label");
+        assert_string_equal(hostname_invalid_reason("ark_01"), "it may only hold letters, digits, '-' and '.'");
         assert_int_equal(netconf_parse("no sections at all", &(NetConf) {}), -EINVAL);
         assert_int_equal(netconf_parse("[Network]\nDHCP=yes\n", &(NetConf) {}), -EINVAL); /* no interface */
 }
