@@ -155,6 +155,7 @@ $(O)/tests/test-%: $(O)/obj/tests/unit/test-%.o $(LIBARKD) $(ALL_LIBS)
 
 # The console's pure parts are tested on their own.
 $(O)/tests/test-netconf: $(O)/obj/tui/netconf.o
+$(O)/tests/test-canvas: $(O)/obj/tui/canvas.o
 
 # Integration tests share a harness (private dbus-daemon + arkd + arkctl runner).
 $(addprefix $(O)/tests/,$(itests-y)): $(O)/tests/%: $(O)/obj/tests/integration/%.o \

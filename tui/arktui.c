@@ -18,7 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/inotify.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -167,8 +171,10 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_SIZE: {
                         char x;
+                        int end = 0;
 
-                        if (sscanf(optarg, "%d%c%d", &arg_cols, &x, &arg_rows) != 3 || x != 'x' || arg_cols < 80 ||
+                        if (sscanf(optarg, "%d%c%d%n", &arg_cols, &x, &arg_rows, &end) != 3 || x != 'x' ||
+                            optarg[end] != 0 || arg_cols < 80 ||
                             arg_rows < 24 || arg_cols > 1000 || arg_rows > 1000) {
                                 fprintf(stderr, "arktui: --size: '%s' is not COLSxROWS of at least 80x24\n", optarg);
                                 return -EINVAL;
@@ -348,6 +354,7 @@ struct Console {
         char *net_file, *net_previous;  /* the file's text before the change, NULL = there was none */
         char *hostname;
         bool net_pending, net_had_file;
+        mode_t net_mode;
         int revert_left;
         sd_event_source *revert_timer;
         sd_journal *journal_watch;      /* tells when the journal grew */
@@ -411,8 +418,13 @@ static void redraw(Console *con) {
         }
         if (con->canvas.cols != cols || con->canvas.rows != rows) {
                 canvas_done(&con->canvas);
-                if (canvas_init(&con->canvas, cols, rows, arg_ascii) < 0)
+                if (canvas_init(&con->canvas, cols, rows, arg_ascii) < 0) {
+                        con->canvas = (Canvas) {};
+                        erase();
+                        mvaddstr(0, 0, _("The terminal is too large for the console (at most 1000x1000)."));
+                        refresh();
                         return;
+                }
         }
         screen_draw(&con->canvas, &con->model, &con->st);
         for (int y = 0; y < rows; y++)
@@ -429,9 +441,30 @@ static void redraw(Console *con) {
         refresh();
 }
 
+static int on_signal(sd_bus_message *m, void *userdata, sd_bus_error *e);
+static int on_import_progress(sd_bus_message *m, void *userdata, sd_bus_error *e);
+
+/* The bus, with what the console listens to: arkd's changes, arkd coming and going, and the
+ * progress of its own imports. A call arkd does not answer within 2 s leaves the console usable
+ * (a hung arkd shows as unavailable). */
+static void bus_connect(Console *con) {
+        if (con->bus)
+                return;
+        if (ark_bus_open(arg_bus_address ?: getenv("ARK_BUS_ADDRESS"), &con->bus) < 0)
+                return;
+        (void) sd_bus_set_method_call_timeout(con->bus, 2ULL * 1000000ULL);
+        (void) sd_bus_attach_event(con->bus, con->event, 0);
+        (void) sd_bus_match_signal(con->bus, NULL, ARK_BUS_NAME, NULL, NULL, NULL, on_signal, con);
+        (void) sd_bus_add_match(con->bus, NULL,
+                                "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
+                                "member='NameOwnerChanged',arg0='" ARK_BUS_NAME "'",
+                                on_signal, con);
+        (void) sd_bus_match_signal(con->bus, NULL, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "ImportProgress",
+                                   on_import_progress, con);
+}
+
 static int refresh_now(Console *con) {
-        if (!con->bus && ark_bus_open(arg_bus_address ?: getenv("ARK_BUS_ADDRESS"), &con->bus) >= 0)
-                (void) sd_bus_attach_event(con->bus, con->event, 0);
+        bus_connect(con);
         if (con->bus)
                 (void) model_refresh(&con->model, con->bus);
         else {
@@ -441,7 +474,7 @@ static int refresh_now(Console *con) {
         if (con->bus && !con->model.connected && !sd_bus_is_open(con->bus))
                 con->bus = sd_bus_flush_close_unref(con->bus); /* reconnect next time */
         {
-                int n = screen_rows(&con->model, con->st.screen);
+                int n = con->st.screen == SCREEN_BUNDLES ? (int) con->media.n : screen_rows(&con->model, con->st.screen);
                 if (con->st.selected >= n)
                         con->st.selected = MAX(n - 1, 0);
         }
@@ -461,6 +494,9 @@ static int on_refresh_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 static int on_signal(sd_bus_message *m, void *userdata, sd_bus_error *e) {
         Console *con = userdata;
 
+        /* Progress is drawn where it arrives; it changes nothing to fetch. */
+        if (sd_bus_message_is_signal(m, ARK_BUS_IFACE_MANAGER, "ImportProgress"))
+                return 0;
         (void) sd_event_source_set_time_relative(con->refresh_timer, COALESCE_USEC);
         (void) sd_event_source_set_enabled(con->refresh_timer, SD_EVENT_ONESHOT);
         return 0;
@@ -686,16 +722,41 @@ static void inspect_media_file(Console *con, const char *path) {
 
 /* ------------------------------------------------------------------------------ network */
 
+/* The management interface: --network-interface, else arkd's ManagementInterface= from the
+ * configuration, else the first physical interface (one with a device in sysfs, so not a bridge
+ * like virbr0), with an IPv4 address if one has. */
 static const char *default_iface(void) {
         static char name[IF_NAMESIZE];
+        _cleanup_free_ char *conf = NULL;
         struct ifaddrs *ifa = NULL;
+        size_t n;
 
         if (arg_network_iface)
                 return arg_network_iface;
-        if (!name[0] && getifaddrs(&ifa) >= 0) {
-                for (struct ifaddrs *i = ifa; i && !name[0]; i = i->ifa_next)
-                        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && !(i->ifa_flags & IFF_LOOPBACK))
-                                snprintf(name, sizeof(name), "%s", i->ifa_name);
+        if (!name[0] && read_full_file(arg_config_file, &conf, &n) >= 0) {
+                bool network = false;
+                char *save = NULL;
+
+                for (char *line = strtok_r(conf, "\n", &save); line && !name[0]; line = strtok_r(NULL, "\n", &save)) {
+                        line = strstrip(line);
+                        if (*line == '[')
+                                network = streq(line, "[Network]");
+                        else if (network && startswith(line, "ManagementInterface="))
+                                snprintf(name, sizeof(name), "%s", strstrip(line + strlen("ManagementInterface=")));
+                }
+        }
+        for (int pass = 0; !name[0] && pass < 2; pass++) {
+                if (getifaddrs(&ifa) < 0)
+                        break;
+                for (struct ifaddrs *i = ifa; i && !name[0]; i = i->ifa_next) {
+                        _cleanup_free_ char *dev = strprintf("/sys/class/net/%s/device", i->ifa_name);
+
+                        if ((i->ifa_flags & IFF_LOOPBACK) || !dev || !file_exists(dev))
+                                continue;
+                        if (pass == 0 && !(i->ifa_addr && i->ifa_addr->sa_family == AF_INET))
+                                continue;
+                        snprintf(name, sizeof(name), "%s", i->ifa_name);
+                }
                 freeifaddrs(ifa);
         }
         return name[0] ? name : "eth0";
@@ -731,8 +792,45 @@ static void load_network(Console *con) {
         con->st.revert_left = con->net_pending ? con->revert_left : -1;
 }
 
+/* Starts `sh -c cmd` with its output away from the screen and the console's blocked signals
+ * unblocked. Returns its pid or -errno. */
+static pid_t spawn_command(const char *cmd) {
+        pid_t pid = fork();
+
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                sigset_t none;
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+                sigemptyset(&none);
+                sigprocmask(SIG_SETMASK, &none, NULL);
+                if (null >= 0) {
+                        dup2(null, STDIN_FILENO);
+                        dup2(null, STDOUT_FILENO);
+                        dup2(null, STDERR_FILENO);
+                }
+                execl("/bin/sh", "sh", "-c", cmd, (char *) NULL);
+                _exit(127);
+        }
+        return pid;
+}
+
+/* Runs it and waits: the exit code, or -errno. */
+static int run_wait(const char *cmd) {
+        pid_t pid = spawn_command(cmd);
+        int status;
+
+        if (pid < 0)
+                return pid;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 static int run_reload(Console *con) {
-        int r = system(arg_network_reload);
+        int r = run_wait(arg_network_reload);
 
         if (r != 0)
                 snprintf(con->status, sizeof(con->status), _("'%s' failed (%d)."), arg_network_reload, r);
@@ -742,8 +840,11 @@ static int run_reload(Console *con) {
 static void revert_network(Console *con) {
         int r;
 
-        if (con->net_had_file)
+        if (con->net_had_file) {
                 r = write_string_file(con->net_file, con->net_previous, WRITE_CREATE | WRITE_ATOMIC);
+                if (r >= 0 && chmod(con->net_file, con->net_mode) < 0)
+                        r = -errno;
+        }
         else
                 r = unlink(con->net_file) < 0 && errno != ENOENT ? -errno : 0;
         con->net_pending = false;
@@ -791,6 +892,11 @@ static int apply_network(Console *con, const char *input) {
         if (!text || !con->net_file)
                 return -ENOMEM;
         con->net_had_file = read_full_file(con->net_file, &old, &n) >= 0;
+        {
+                struct stat st;
+
+                con->net_mode = con->net_had_file && stat(con->net_file, &st) >= 0 ? st.st_mode & 07777 : 0644;
+        }
         (void) mkdir_p(arg_network_dir, 0755);
         r = write_string_file(con->net_file, text, WRITE_CREATE | WRITE_ATOMIC);
         if (r < 0) {
@@ -801,7 +907,15 @@ static int apply_network(Console *con, const char *input) {
         con->net_previous = TAKE_PTR(old);
         con->net_pending = true;
         con->revert_left = (int) arg_revert_sec;
-        (void) run_reload(con);
+        if (run_reload(con) < 0) {
+                /* Not loaded: nothing to keep. The old file back, and said why. */
+                char failed[sizeof(con->status)];
+
+                memcpy(failed, con->status, sizeof(failed));
+                revert_network(con);
+                snprintf(con->status, sizeof(con->status), "%.1500s %s", failed, _("The previous settings are back."));
+                return -EIO;
+        }
         con->revert_timer = sd_event_source_disable_unref(con->revert_timer);
         (void) sd_event_add_time_relative(con->event, &con->revert_timer, CLOCK_MONOTONIC, 1000000, 0, on_revert_tick, con);
         snprintf(con->status, sizeof(con->status), _("Applied. Press c to keep it; it reverts in %d s."), con->revert_left);
@@ -824,9 +938,21 @@ static int net_ask_ntp(Console *con, const char *input);
 static int net_ask_dns(Console *con, const char *input);
 static int net_ask_gateway(Console *con, const char *input);
 
-static int net_got_ntp(Console *con, const char *input) {
+
+static void dialog_open(Console *con, const char *title, const char *prompt, const char *question, const char *again,
+                        int confirms, const char *target, ActionFn act);
+
+/* The last answer given: the whole setting shown, then asked once. */
+static int net_confirm(Console *con, const char *input) {
+        char q[512];
+
         snprintf(con->edit.ntp, sizeof(con->edit.ntp), "%s", streq(strempty(input), "-") ? "" : strempty(input));
-        return apply_network(con, NULL);
+        snprintf(q, sizeof(q), _("Apply on %s: %s, gateway %s, DNS %s, NTP %s? It reverts in %u s unless kept."),
+                 default_iface(), con->edit.address, isempty(con->edit.gateway) ? "-" : con->edit.gateway,
+                 isempty(con->edit.dns) ? "-" : con->edit.dns, isempty(con->edit.ntp) ? "-" : con->edit.ntp,
+                 arg_revert_sec);
+        dialog_open(con, _("Static address"), NULL, q, NULL, 1, NULL, apply_network);
+        return 0;
 }
 
 static void dialog_open(Console *con, const char *title, const char *prompt, const char *question, const char *again,
@@ -834,8 +960,8 @@ static void dialog_open(Console *con, const char *title, const char *prompt, con
 
 static int net_ask_ntp(Console *con, const char *input) {
         snprintf(con->edit.dns, sizeof(con->edit.dns), "%s", streq(strempty(input), "-") ? "" : strempty(input));
-        dialog_open(con, _("Static address"), _("NTP servers (spaces between; - for none):"), "", NULL, 1, NULL,
-                    net_got_ntp); /* the last step: asks before it applies */
+        dialog_open(con, _("Static address"), _("NTP servers (spaces between; - for none):"), "", NULL, 0, NULL,
+                    net_confirm); /* then the whole setting, asked */
         return 0;
 }
 
@@ -898,14 +1024,51 @@ static int net_dhcp(Console *con, const char *input) {
 
 /* ------------------------------------------------------------------------------ system */
 
-static int run_command(Console *con, const char *what, const char *cmd) {
-        int r = system(cmd);
+typedef struct Job {
+        Console *con;
+        char what[128], cmd[512];
+} Job;
 
-        if (r == 0)
-                snprintf(con->status, sizeof(con->status), "%s: %s", what, _("done."));
+static int on_job_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        Job *j = userdata;
+        Console *con = j->con;
+        int code = si->si_code == CLD_EXITED ? si->si_status : 128 + si->si_status;
+
+        if (code == 0)
+                snprintf(con->status, sizeof(con->status), "%s: %s", j->what, _("done."));
         else
-                snprintf(con->status, sizeof(con->status), _("%s: '%s' failed (%d)."), what, cmd, r);
-        return r == 0 ? 0 : -EIO;
+                snprintf(con->status, sizeof(con->status), _("%s: '%s' failed (%d)."), j->what, j->cmd, code);
+        free(j);
+        sd_event_source_unref(s);
+        redraw(con);
+        return 0;
+}
+
+/* Runs the command without holding the console up: its result lands in the key line. */
+static int run_command(Console *con, const char *what, const char *cmd) {
+        Job *j = calloc(1, sizeof(Job));
+        pid_t pid;
+        int r;
+
+        if (!j)
+                return -ENOMEM;
+        *j = (Job) { .con = con };
+        snprintf(j->what, sizeof(j->what), "%s", what);
+        snprintf(j->cmd, sizeof(j->cmd), "%s", cmd);
+        pid = spawn_command(cmd);
+        if (pid < 0) {
+                free(j);
+                snprintf(con->status, sizeof(con->status), "%s: %s", what, strerror(-pid));
+                return pid;
+        }
+        r = sd_event_add_child(con->event, NULL, pid, WEXITED, on_job_exit, j);
+        if (r < 0) {
+                (void) waitpid(pid, NULL, 0);
+                free(j);
+                return r;
+        }
+        snprintf(con->status, sizeof(con->status), "%s…", what);
+        return 0;
 }
 
 static int act_restart_arkd(Console *con, const char *input) {
@@ -935,12 +1098,24 @@ static int act_support_bundle(Console *con, const char *input) {
 
         gmtime_r(&t, &tm);
         strftime(when, sizeof(when), "%Y%m%d-%H%M%S", &tm);
-        path = strprintf("%s/ark-support-%s-%s.tar.gz", con->dlg.target,
-                         isempty(jstr(con->model.manager, "Hostname")) ? "host" : jstr(con->model.manager, "Hostname"), when);
+        {
+                char host[64];
+
+                snprintf(host, sizeof(host), "%s",
+                         isempty(jstr(con->model.manager, "Hostname")) ? "host" : jstr(con->model.manager, "Hostname"));
+                for (char *p = host; *p; p++)
+                        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+                              *p == '.'))
+                                *p = '_';
+                if (host[0] == '.')
+                        host[0] = '_';
+                path = strprintf("%s/ark-support-%s-%s.tar.gz", con->dlg.target, host, when);
+        }
         if (!path)
                 return -ENOMEM;
         (void) logs_load(&logs, 5000);
-        r = support_bundle_write(path, &con->model, &logs, files, &err);
+        load_network(con);
+        r = support_bundle_write(path, &con->model, &con->st, &logs, files, &err);
         logs_done(&logs);
         if (r < 0)
                 snprintf(con->status, sizeof(con->status), "%s", strna(err));
@@ -1267,6 +1442,23 @@ static int on_input(sd_event_source *s, int fd, uint32_t revents, void *userdata
         return 0;
 }
 
+static int on_quit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Console *con = userdata;
+
+        return sd_event_exit(con->event, 0);
+}
+
+static int on_winch(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Console *con = userdata;
+        struct winsize ws;
+
+        if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) >= 0 && ws.ws_col > 0 && ws.ws_row > 0)
+                resize_term(ws.ws_row, ws.ws_col);
+        clear();
+        redraw(con);
+        return 0;
+}
+
 /* The log grew: show it when following. */
 static int on_log_change(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Console *con = userdata;
@@ -1329,14 +1521,24 @@ static int interactive(void) {
         r = sd_event_add_io(con.event, &con.input, STDIN_FILENO, EPOLLIN, on_input, &con);
         if (r >= 0)
                 r = sd_event_add_time_relative(con.event, &con.refresh_timer, CLOCK_MONOTONIC, 0, 0, on_refresh_timer, &con);
-        if (r >= 0 && ark_bus_open(arg_bus_address ?: getenv("ARK_BUS_ADDRESS"), &con.bus) >= 0) {
-                (void) sd_bus_attach_event(con.bus, con.event, 0);
-                /* Every change arkd announces, and arkd coming and going. */
-                (void) sd_bus_match_signal(con.bus, NULL, ARK_BUS_NAME, NULL, NULL, NULL, on_signal, &con);
-                (void) sd_bus_match_signal(con.bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                           "org.freedesktop.DBus", "NameOwnerChanged", on_signal, &con);
-                (void) sd_bus_match_signal(con.bus, NULL, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
-                                           "ImportProgress", on_import_progress, &con);
+        if (r >= 0)
+                bus_connect(&con);
+        /* Ctrl-C, a hangup or a stop end the console as q does (a network change not kept is
+         * reverted); a resize redraws at once. */
+        if (r >= 0) {
+                sigset_t mask;
+
+                sigemptyset(&mask);
+                sigaddset(&mask, SIGINT);
+                sigaddset(&mask, SIGTERM);
+                sigaddset(&mask, SIGHUP);
+                sigaddset(&mask, SIGWINCH);
+                sigaddset(&mask, SIGCHLD); /* for the commands the System screen runs */
+                sigprocmask(SIG_BLOCK, &mask, NULL);
+                (void) sd_event_add_signal(con.event, NULL, SIGINT, on_quit_signal, &con);
+                (void) sd_event_add_signal(con.event, NULL, SIGTERM, on_quit_signal, &con);
+                (void) sd_event_add_signal(con.event, NULL, SIGHUP, on_quit_signal, &con);
+                (void) sd_event_add_signal(con.event, NULL, SIGWINCH, on_winch, &con);
         }
         if (r >= 0) {
                 watch_logs(&con);

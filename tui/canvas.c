@@ -67,23 +67,30 @@ int text_width(const char *s) {
         return w;
 }
 
+/* Makes cell (x, y) a whole cell of its own: a wide character it is half of becomes a blank. */
+static void split(Canvas *c, int x, int y) {
+        Cell *a = at(c, x, y), *l = at(c, x - 1, y), *r = at(c, x + 1, y);
+
+        if (!a)
+                return;
+        if (a->ch == 0 && l) /* the right half: its left half goes */
+                *l = (Cell) { .ch = L' ', .attr = l->attr };
+        else if (a->ch != 0 && r && r->ch == 0) /* the left half: its right half goes */
+                *r = (Cell) { .ch = L' ', .attr = r->attr };
+}
+
 /* Puts one character of display width cw at (x, y). */
 static void put(Canvas *c, int x, int y, wchar_t ch, int cw, CanvasAttr attr) {
         Cell *a = at(c, x, y);
 
         if (!a)
                 return;
-        /* Overwriting half of a wide character leaves a blank, not half a glyph. */
-        if (a->ch == 0 && x > 0)
-                *at(c, x - 1, y) = (Cell) { .ch = L' ', .attr = a->attr };
+        if (cw == 2 && !at(c, x + 1, y))
+                return; /* a wide character never lands in the last column */
+        split(c, x, y);
         if (cw == 2) {
-                Cell *b = at(c, x + 1, y);
-
-                if (!b)
-                        return;
-                if (b->ch != 0 && x + 2 < c->cols && at(c, x + 2, y)->ch == 0)
-                        *at(c, x + 2, y) = (Cell) { .ch = L' ', .attr = b->attr };
-                *b = (Cell) { .ch = 0, .attr = (uint8_t) attr };
+                split(c, x + 1, y);
+                *at(c, x + 1, y) = (Cell) { .ch = 0, .attr = (uint8_t) attr };
         }
         *a = (Cell) { .ch = cw == 0 ? L' ' : ch, .attr = (uint8_t) attr };
 }

@@ -215,6 +215,13 @@ static void draw_dashboard(Canvas *c, const TuiModel *m, const ScreenState *st, 
         }
 }
 
+/* The first row to show of a list of n in `room` rows, so that the selected one is in view. */
+static size_t list_first(int selected, size_t n, int room) {
+        if (room <= 0 || n <= (size_t) room || selected < room)
+                return 0;
+        return (size_t) (selected - room + 1);
+}
+
 static void table_header(Canvas *c, int y, const int *widths, const char *const *heads, size_t n) {
         int x = 1;
 
@@ -231,6 +238,8 @@ static void draw_accelerators(Canvas *c, const TuiModel *m, const ScreenState *s
         size_t k;
 
         table_header(c, y++, widths, heads, ELEMENTSOF(heads));
+        size_t first = list_first(st->selected, json_array_size(m->accelerators), c->rows - 4 - y);
+
         json_array_foreach(m->accelerators, k, a) {
                 char owner[160], num[16];
                 const char *why = NULL;
@@ -238,10 +247,12 @@ static void draw_accelerators(Canvas *c, const TuiModel *m, const ScreenState *s
                 CanvasAttr row = (int) k == st->selected ? ATTR_SELECTED : ATTR_NORMAL;
                 int x = 1;
 
-                if (y >= c->rows - 4)
-                        break;
                 if ((int) k == st->selected)
                         sel = a;
+                if (k < first)
+                        continue;
+                if (y >= c->rows - 4)
+                        break;
                 x += canvas_cell(c, x, y, widths[0], false, row, jstr(a, "Address")) + 1;
                 x += canvas_cell(c, x, y, widths[1], false, row, jstr(a, "Model")) + 1;
                 x += canvas_cell(c, x, y, widths[2], false, row == ATTR_SELECTED ? row : state_attr(jstr(a, "ClaimState")),
@@ -297,12 +308,16 @@ static void draw_tenants(Canvas *c, const TuiModel *m, const ScreenState *st, in
         size_t k;
 
         table_header(c, y++, widths, heads, ELEMENTSOF(heads));
+        size_t first = list_first(st->selected, json_array_size(m->tenants), c->rows - 2 - y);
+
         json_array_foreach(m->tenants, k, t) {
                 CanvasAttr row = (int) k == st->selected ? ATTR_SELECTED : ATTR_NORMAL;
                 uint64_t used, limit;
                 char num[32];
                 int x = 1;
 
+                if (k < first)
+                        continue;
                 if (y >= c->rows - 2)
                         break;
                 tenant_gpus(t, &used, &limit);
@@ -331,11 +346,15 @@ static void draw_instances(Canvas *c, const TuiModel *m, const ScreenState *st, 
         size_t k;
 
         table_header(c, y++, widths, heads, ELEMENTSOF(heads));
+        size_t first = list_first(st->selected, json_array_size(m->instances), c->rows - 2 - y);
+
         json_array_foreach(m->instances, k, i) {
                 CanvasAttr row = (int) k == st->selected ? ATTR_SELECTED : ATTR_NORMAL;
                 char num[32], mem[32];
                 int x = 1;
 
+                if (k < first)
+                        continue;
                 if (y >= c->rows - 2)
                         break;
                 x += canvas_cell(c, x, y, widths[0], false, row, jstr(i, "Name")) + 1;
@@ -387,8 +406,11 @@ static void draw_bundles(Canvas *c, const TuiModel *m, const ScreenState *st, in
 
                 if (y >= c->rows - 2)
                         break;
+                /* ListBundles: kind, tenant, name, version; shown as kind, name, version, tenant. */
+                static const size_t order[] = { 0, 2, 3, 1 };
+
                 for (int f = 0; f < 4; f++) {
-                        const char *v = json_string_value(json_array_get(b, (size_t) f));
+                        const char *v = json_string_value(json_array_get(b, order[f]));
 
                         x += canvas_cell(c, x, y, widths[f], false, row, f == 3 && isempty(v) ? _("(shared)") : strempty(v)) + 1;
                 }
@@ -479,18 +501,22 @@ static void draw_system(Canvas *c, const TuiModel *m, const ScreenState *st, int
                                         ready++;
                                 if (!streq(status, pass == 0 ? "not-ready" : "advice") || y >= c->rows - 6)
                                         continue;
-                                canvas_printf(c, 3, y++, c->cols - 4, pass == 0 ? ATTR_BAD : ATTR_WARN, "%-12s %-20s %s",
-                                              isempty(subject) ? _("host") : subject,
-                                              strempty(json_string_value(json_array_get(row, 1))),
-                                              strempty(json_string_value(json_array_get(row, 3))));
+                                canvas_cell(c, 3, y, 12, false, pass == 0 ? ATTR_BAD : ATTR_WARN,
+                                            isempty(subject) ? _("host") : subject);
+                                canvas_cell(c, 16, y, 20, false, pass == 0 ? ATTR_BAD : ATTR_WARN,
+                                            strempty(json_string_value(json_array_get(row, 1))));
+                                canvas_text(c, 37, y++, c->cols - 38, pass == 0 ? ATTR_BAD : ATTR_WARN,
+                                            strempty(json_string_value(json_array_get(row, 3))));
                                 shown++;
                         }
                 canvas_printf(c, 3, y++, -1, ATTR_OK, _("%d checks ready, %d to look at"), ready, shown);
         }
         y++;
         canvas_text(c, 1, y++, -1, ATTR_BOLD, _("Actions"));
-        canvas_text(c, 3, y++, -1, ATTR_NORMAL, _("a restart arkd      l restart libvirtd"));
-        canvas_text(c, 3, y++, -1, ATTR_NORMAL, _("b reboot            o power off (both ask twice)"));
+        canvas_cell(c, 3, y, 24, false, ATTR_NORMAL, _("a restart arkd"));
+        canvas_text(c, 28, y++, -1, ATTR_NORMAL, _("l restart libvirtd"));
+        canvas_cell(c, 3, y, 24, false, ATTR_NORMAL, _("b reboot"));
+        canvas_text(c, 28, y++, -1, ATTR_NORMAL, _("o power off (both ask twice)"));
         canvas_text(c, 3, y++, -1, ATTR_NORMAL, _("e support bundle to removable media (logs, inventory, config; no secrets)"));
 }
 

@@ -37,7 +37,7 @@ static int add(struct archive *a, const char *name, const char *data, size_t n) 
 
 /* A configuration file with the values of secret-looking keys removed. */
 static char *scrub(const char *text) {
-        static const char *const words[] = { "password", "secret", "token", "key" };
+        static const char *const words[] = { "pass", "secret", "token", "key", "credential", "auth", "cert" };
         _cleanup_free_ char *copy = strdup(text);
         StrBuf b = {};
         char *save = NULL;
@@ -62,8 +62,21 @@ static char *scrub(const char *text) {
         return strbuf_steal(&b);
 }
 
-int support_bundle_write(const char *path, const TuiModel *m, const LogView *logs, char *const *files,
-                         char **ret_error) {
+/* "qemu+ssh://user:pw@host/system" -> "qemu+ssh://<removed>@host/system" */
+static void scrub_uri(json_t *manager) {
+        const char *uri = json_string_value(json_object_get(manager, "HypervisorURI"));
+        const char *scheme = uri ? strstr(uri, "://") : NULL, *at = scheme ? strchr(scheme + 3, '@') : NULL;
+        _cleanup_free_ char *clean = NULL;
+
+        if (!at)
+                return;
+        clean = strprintf("%.*s<removed>%s", (int) (scheme + 3 - uri), uri, at);
+        if (clean)
+                (void) json_object_set_new(manager, "HypervisorURI", json_string(clean));
+}
+
+int support_bundle_write(const char *path, const TuiModel *m, const ScreenState *base, const LogView *logs,
+                         char *const *files, char **ret_error) {
         _cleanup_free_ char *tmp = strprintf("%s.tmp-XXXXXX", path);
         struct archive *a = NULL;
         json_t *inv = NULL;
@@ -80,21 +93,29 @@ int support_bundle_write(const char *path, const TuiModel *m, const LogView *log
             archive_write_open_fd(a, fd) != ARCHIVE_OK)
                 goto fail;
         /* arkd's view. */
-        inv = json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:b, s:s?}", "manager", m->manager, "accelerators",
+        inv = json_pack("{s:o?, s:O?, s:O?, s:O?, s:O?, s:O?, s:b, s:s?}", "manager",
+                        m->manager ? json_deep_copy(m->manager) : NULL, "accelerators",
                         m->accelerators, "tenants", m->tenants, "instances", m->instances, "bundles", m->bundles,
                         "checks", m->checks, "connected", m->connected, "error", m->error);
+        if (inv)
+                scrub_uri(json_object_get(inv, "manager"));
         text = inv ? json_dumps(inv, JSON_INDENT(2)) : NULL;
         if (!text || add(a, "inventory.json", text, strlen(text)) < 0)
                 goto fail;
         text = mfree(text);
         /* Every screen as the admin saw it. */
         for (int s = 0; s < _SCREEN_MAX; s++) {
-                ScreenState st = { .screen = (ScreenId) s, .logs = logs, .revert_left = -1 };
+                ScreenState st = base ? *base : (ScreenState) { .revert_left = -1 };
                 _cleanup_free_ char *name = strprintf("screens/%s.txt", screen_to_string((ScreenId) s));
                 Canvas c;
                 size_t n = 0;
                 FILE *f;
 
+                st.screen = (ScreenId) s;
+                st.logs = logs;
+                st.dialog_title = NULL;
+                st.help = false;
+                st.status = NULL;
                 if (!name || canvas_init(&c, 100, 40, false) < 0)
                         goto fail;
                 screen_draw(&c, m, &st);
@@ -124,13 +145,13 @@ int support_bundle_write(const char *path, const TuiModel *m, const LogView *log
         /* Configuration, scrubbed. */
         for (char *const *f = files; f && *f; f++) {
                 _cleanup_free_ char *data = NULL, *name = NULL, *clean = NULL;
-                const char *base = strrchr(*f, '/');
+                const char *file = strrchr(*f, '/');
                 size_t n;
 
                 if (read_full_file(*f, &data, &n) < 0)
                         continue;
                 clean = scrub(data);
-                name = strprintf("config/%s", base ? base + 1 : *f);
+                name = strprintf("config/%s", file ? file + 1 : *f);
                 if (!clean || !name || add(a, name, clean, strlen(clean)) < 0)
                         goto fail;
         }

@@ -8,7 +8,9 @@
 
 #include "logs.h"
 #include "model.h"
+#include "screens.h"
 
 /* files: NULL-terminated paths to include as config/<basename>; missing ones are skipped. */
-int support_bundle_write(const char *path, const TuiModel *m, const LogView *logs, char *const *files,
-                         char **ret_error);
+/* base: the screens' state (network, media, ...) as the console has it; each screen drawn from it. */
+int support_bundle_write(const char *path, const TuiModel *m, const ScreenState *base, const LogView *logs,
+                         char *const *files, char **ret_error);

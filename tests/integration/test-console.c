@@ -71,7 +71,7 @@ static char *dump(const char *screen, const char *lang) {
                        "--network-interface eth9 --hostname-file '%s' | sed -E "
                        "-e '1s/^ Ark .*$/ Ark VERSION  HOST/' "
                        "-e 's/^( Version +| 版本 +).*$/\\1VERSION/' "
-                       "-e 's/^( Host +| 主机 +)[^,，]*/\\1HOST/' "
+                       "-e 's/^( Host +| 主机 +)[^,，]+([,，] ?(up|已运行))/\\1HOST\\2/' "
                        "-e 's/(up|已运行) [0-9]+[dhms]( [0-9]+[dhms])?/\\1 T/g' "
                        "-e 's/^( Management | 管理地址 )(.*)$/\\1ADDRESSES/' -e 's|%s|TMP|g'",
                        harness_build_dir(), screen, lang, log, H.tmp, hostfile, H.tmp) != 0)
@@ -385,6 +385,10 @@ static void test_import_from_media(void **state) {
         keys("y");
         free(pane_wait("Importing llama-3.ark ["));
         free(pane_wait("Imported: llama-3.ark"));
+        /* Installed: kind, name, version and tenant each in its column. */
+        cap = pane_wait("(shared)");
+        assert_non_null(strstr(cap, " model   llama-3                        1              (shared)"));
+        cap = mfree(cap);
         o = mfree(o);
         o = itest_arkctl_expect(&H, 0, "llama-3", "model", "list", NULL);
         keys("q");
@@ -422,7 +426,8 @@ static void test_network_revert(void **state) {
                 keys("192.0.2.53 Enter");
                 free(pane_wait("NTP servers"));
                 keys("- Enter");
-                free(pane_wait("go ahead?"));
+                /* The whole setting, asked once. */
+                free(pane_wait("Apply on eth9: 192.0.2.10/24, gateway 192.0.2.1, DNS 192.0.2.53"));
                 keys("y");
                 free(pane_wait("Reverting in"));
                 assert_int_equal(read_full_file(file, &now, &n), 0);
@@ -552,6 +557,88 @@ static void test_make_run(void **state) {
         (void) tmux(&o, "kill-session -t console 2>/dev/null");
 }
 
+/* Review findings, each a test that failed before its fix. */
+static void test_review_fixes(void **state) {
+        _cleanup_free_ char *dir = strprintf("%s/netrev2", H.tmp), *file = strprintf("%s/netrev2/10-ark-management.network", H.tmp),
+                            *before = strdup("[Match]\nName=eth9\n\n[Network]\nDHCP=ipv4\n"), *now = NULL, *o = NULL,
+                            *cap = NULL, *e = NULL;
+        size_t n;
+
+        populate();
+        for (int k = 0; k < 30; k++) {
+                _cleanup_free_ char *name = strprintf("t%02d", k);
+                assert_arkctl(&H, 0, NULL, "tenant", "create", name);
+        }
+        assert_int_equal(mkdir_p(dir, 0755), 0);
+        assert_int_equal(write_string_file(file, before, WRITE_CREATE), 0);
+        (void) tmux(&o, "kill-server 2>/dev/null");
+        o = mfree(o);
+        assert_int_equal(tmux(&o,
+                              "-f /dev/null new-session -d -s console -x 80 -y 24 -e ARK_BUS_ADDRESS='%s' "
+                              "-e LANG=C.UTF-8 -e TERM=screen '%s/bin/arktui' --network-dir '%s' "
+                              "--network-interface eth9 --network-reload true --revert-seconds 60 "
+                              "--restart-arkd-command 'echo NOISE-OUT; echo NOISE-ERR >&2'",
+                              H.bus_address, harness_build_dir(), dir),
+                         0);
+        o = mfree(o);
+        free(pane_wait("risk/train-1"));
+        /* A resize redraws at once, no key needed; and a terminal over 1000 columns and back is no
+         * crash. */
+        assert_int_equal(tmux(&o, "resize-window -t console -x 100 -y 30"), 0);
+        o = mfree(o);
+        free(pane_wait("────────────────────────────────────────────────────────────────────────────────────────────────────"));
+        assert_int_equal(tmux(&o, "resize-window -t console -x 1001 -y 30"), 0);
+        o = mfree(o);
+        free(pane_wait("too large"));
+        assert_int_equal(tmux(&o, "resize-window -t console -x 80 -y 24"), 0);
+        o = mfree(o);
+        keys("1");
+        free(pane_wait("risk/train-1"));
+        /* Lists scroll: the last of 33 tenants comes into view. */
+        keys("3");
+        free(pane_wait("Risk analytics"));
+        for (int k = 0; k < 32; k++)
+                keys("Down");
+        free(pane_wait(" t29 "));
+        /* A command's output stays off the screen. */
+        keys("8 a y");
+        cap = pane_wait("Restart arkd: done.");
+        assert_null(strstr(cap, "NOISE"));
+        cap = mfree(cap);
+        /* A hung arkd (stopped) does not freeze the console: it says so and keys still work. */
+        assert_int_equal(kill(H.arkd_pid, SIGSTOP), 0);
+        keys("1 r");
+        free(pane_wait("The control plane is unavailable"));
+        keys("7");
+        free(pane_wait("u unit"));
+        assert_int_equal(kill(H.arkd_pid, SIGCONT), 0);
+        keys("1 r");
+        free(pane_wait("risk/train-1"));
+        /* Ctrl-C with a network change not kept: it reverts. */
+        keys("5 s");
+        free(pane_wait("Address of eth9"));
+        keys("192.0.2.10/24 Enter - Enter - Enter - Enter y");
+        free(pane_wait("Reverting in"));
+        assert_int_equal(read_full_file(file, &now, &n), 0);
+        assert_non_null(strstr(now, "Address=192.0.2.10/24"));
+        now = mfree(now);
+        keys("C-c");
+        for (int k = 0; k < 100; k++) {
+                if (read_full_file(file, &now, &n) >= 0 && streq(now, before))
+                        break;
+                now = mfree(now);
+                usleep(50000);
+        }
+        assert_non_null(now);
+        assert_string_equal(now, before);
+        e = mfree(e);
+        (void) tmux(&o, "kill-session -t console 2>/dev/null");
+        for (int k = 0; k < 30; k++) {
+                _cleanup_free_ char *name = strprintf("t%02d", k);
+                assert_arkctl(&H, 0, NULL, "tenant", "delete", name);
+        }
+}
+
 static void test_arkd_away(void **state) {
         _cleanup_free_ char *o = NULL;
 
@@ -585,6 +672,7 @@ int main(void) {
                 cmocka_unit_test(test_network_revert),
                 cmocka_unit_test(test_system),
                 cmocka_unit_test(test_make_run),
+                cmocka_unit_test(test_review_fixes),
                 cmocka_unit_test(test_arkd_away),
         };
         return cmocka_run_group_tests_name("console", tests, setup, teardown);
