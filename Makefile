@@ -70,10 +70,14 @@ arkd-main := appliance/arkd.c
 arkd-y := $(filter-out $(SRCDIR)/$(arkd-main),$(wildcard $(SRCDIR)/appliance/*.c))
 arkctl-y := $(wildcard $(SRCDIR)/ctl/*.c)
 arktui-y := $(wildcard $(SRCDIR)/tui/*.c)
+update-y := $(SRCDIR)/firmware/update.c
+# ark-update links lib/ and the bundle verifier only: no libvirt, no D-Bus.
+UPDATE_LIBS := $(shell pkg-config --libs jansson libcrypto libarchive 2>/dev/null)
 
 bin-$(CONFIG_ARKD) += arkd
 bin-$(CONFIG_ARKCTL) += arkctl
 bin-$(CONFIG_ARKTUI) += arktui
+bin-$(CONFIG_ARK_UPDATE) += ark-update
 # The console's message catalogs (gettext), next to the binaries: $(O)/locale/<lang>/LC_MESSAGES.
 locales-$(CONFIG_ARKTUI) += zh_CN
 
@@ -138,6 +142,11 @@ $(BIN)/arkctl: $(call obj,$(arkctl-y)) $(ALL_LIBS)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+$(BIN)/ark-update: $(call obj,$(SRCDIR)/firmware/ark-update.c $(update-y)) $(LIBSHARED) $(LIBBASIC)
+	$(quiet) LD $@
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(UPDATE_LIBS)
+
 $(BIN)/arktui: $(call obj,$(arktui-y)) $(ALL_LIBS)
 	$(quiet) LD $@
 	$(Q)mkdir -p $(dir $@)
@@ -156,6 +165,7 @@ $(O)/tests/test-%: $(O)/obj/tests/unit/test-%.o $(LIBARKD) $(ALL_LIBS)
 # The console's pure parts are tested on their own.
 $(O)/tests/test-netconf: $(O)/obj/tui/netconf.o
 $(O)/tests/test-canvas: $(O)/obj/tui/canvas.o
+$(O)/tests/test-update: $(O)/obj/firmware/update.o
 
 # Integration tests share a harness (private dbus-daemon + arkd + arkctl runner).
 $(addprefix $(O)/tests/,$(itests-y)): $(O)/tests/%: $(O)/obj/tests/integration/%.o \

@@ -256,7 +256,14 @@ static int read_payload(Reader *rd, const BundleReadOptions *o, const ManifestFi
         int r;
 
         base = base ? base + 1 : f->path;
-        if (o->dest_fd >= 0) {
+        if (o->open_file) {
+                /* The caller says where this file goes (an update's root image: a partition). */
+                fd = o->open_file(f, o->userdata, ret_error);
+                if (fd < 0 && fd != -ENOENT)
+                        return fd;
+                if (fd == -ENOENT)
+                        fd = -EBADF; /* hashed and checked, not written */
+        } else if (o->dest_fd >= 0) {
                 pfd = open_parent(o->dest_fd, f->path, made);
                 if (pfd < 0)
                         return set_error_sentence(ret_error, pfd, "%s: cannot create the directories of '%s': %s.", rd->name,
@@ -335,7 +342,7 @@ static int read_payload(Reader *rd, const BundleReadOptions *o, const ManifestFi
                                  "%s: the entry '%s' does not match its SHA-256 in the manifest (it is %s).", rd->name,
                                  printable(f->path), hex);
         if (fd >= 0) {
-                if (fchmod(fd, f->mode) < 0 || (o->sync && fsync(fd) < 0))
+                if ((!o->open_file && fchmod(fd, f->mode) < 0) || (o->sync && fsync(fd) < 0))
                         return set_error_sentence(ret_error, -errno, "%s: cannot write '%s': %s.", rd->name, printable(f->path),
                                          strerror(errno));
                 if (close(TAKE_FD(fd)) < 0)

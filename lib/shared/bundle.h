@@ -35,6 +35,9 @@ typedef struct BundleReadOptions {
         /* Called once the signature verified, before any payload byte: may refuse (a negative
          * errno and a sentence), e.g. when the space other imports took leaves too little. */
         int (*admit)(const Manifest *m, void *userdata, char **ret_error);
+        /* Where a payload file goes instead of dest_fd: an fd open for writing (closed here), or
+         * -ENOENT to only check it, or another -errno (with a sentence) to stop. */
+        int (*open_file)(const ManifestFile *f, void *userdata, char **ret_error);
         void *userdata;                 /* of progress and admit */
 } BundleReadOptions;
 

@@ -1,0 +1,194 @@
+/* ark-update: A/B system updates (docs/updates.md). `status`, `install FILE.ark [--force]`,
+ * `mark-good`, `rollback`. Links lib/ and the bundle verifier only. */
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "update.h"
+#include "basic/fileio.h"
+#include "basic/macro.h"
+#include "basic/string-util.h"
+
+#ifndef CONFIG_DEFAULT_TRUST_DIR
+#define CONFIG_DEFAULT_TRUST_DIR "/etc/ark/trust.d"
+#endif
+
+static void help(void) {
+        printf("ark-update %s: A/B system updates.\n\n"
+               "Usage: ark-update [OPTIONS] status | install FILE.ark [--force] | mark-good | rollback\n\n"
+               "  --esp DIR          the EFI system partition (default /boot/efi)\n"
+               "  --slot-a PATH      root slot A (default /dev/disk/by-partlabel/ark-root-a)\n"
+               "  --slot-b PATH      root slot B (default /dev/disk/by-partlabel/ark-root-b)\n"
+               "  --state FILE       the record (default /var/lib/ark-update/state.json)\n"
+               "  --booted a|b       the slot running now (default: ark.slot= on the kernel command line)\n"
+               "  --running VERSION  the product version running now (default %s)\n"
+               "  --trust-dir DIR    trusted bundle keys (default $ARK_TRUST_DIR, else %s)\n"
+               "  --tries N          boot attempts a new slot gets (default 3)\n"
+               "  -o json            status as JSON\n",
+               ARK_VERSION, ARK_VERSION, CONFIG_DEFAULT_TRUST_DIR);
+}
+
+/* ark.slot=a|b from /proc/cmdline, -1 when not there. */
+static int booted_from_cmdline(void) {
+        _cleanup_free_ char *line = NULL;
+        const char *p;
+
+        if (read_one_line_file("/proc/cmdline", &line) < 0)
+                return -1;
+        p = strstr(line, "ark.slot=");
+        if (!p)
+                return -1;
+        return p[9] == 'a' ? 0 : p[9] == 'b' ? 1 : -1;
+}
+
+static int print_status(const UpdateLayout *l, bool json) {
+        _cleanup_free_ char *err = NULL;
+        UpdateStatus st;
+        int r = update_status(l, &st, &err);
+
+        if (r < 0) {
+                fprintf(stderr, "ark-update: %s\n", err ?: strerror(-r));
+                return 1;
+        }
+        if (json) {
+                json_t *j = json_object(), *slots = json_array();
+
+                for (int k = 0; k < UPDATE_SLOTS; k++)
+                        json_array_append_new(slots, json_pack("{s:s, s:s, s:s, s:i, s:i, s:b, s:b}", "slot", slot_name(k),
+                                                               "state", slot_state_to_string(st.slot[k].state), "version",
+                                                               st.slot[k].version, "tries_left", (int) st.slot[k].left,
+                                                               "tries_done", (int) st.slot[k].done, "booted",
+                                                               st.booted == k, "default", st.default_slot == k));
+                json_object_set_new(j, "slots", slots);
+                json_object_set_new(j, "last_install", json_string(st.last_install));
+                json_object_set_new(j, "last_error", json_string(st.last_error));
+                {
+                        char *text = json_dumps(j, JSON_INDENT(2));
+                        puts(strempty(text));
+                        free(text);
+                }
+                json_decref(j);
+                return 0;
+        }
+        printf("SLOT  STATE   VERSION   TRIES  BOOTED  NEXT\n");
+        for (int k = 0; k < UPDATE_SLOTS; k++) {
+                char tries[32] = "-";
+
+                if (st.slot[k].state == SLOT_TRYING || st.slot[k].state == SLOT_BAD)
+                        snprintf(tries, sizeof(tries), "%u left", st.slot[k].left);
+                printf("%-4s  %-6s  %-8s  %-6s %-6s  %s\n", slot_name(k), slot_state_to_string(st.slot[k].state),
+                       isempty(st.slot[k].version) ? "-" : st.slot[k].version, tries, st.booted == k ? "yes" : "",
+                       st.default_slot == k ? "yes" : "");
+        }
+        if (!isempty(st.last_install))
+                printf("Last install: %s\n", st.last_install);
+        if (!isempty(st.last_error))
+                printf("Last error: %s\n", st.last_error);
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        enum { ARG_ESP = 0x100, ARG_SLOT_A, ARG_SLOT_B, ARG_STATE, ARG_BOOTED, ARG_RUNNING, ARG_TRUST, ARG_TRIES, ARG_FORCE,
+               ARG_VERSION };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },       { "version", no_argument, NULL, ARG_VERSION },
+                { "esp", required_argument, NULL, ARG_ESP }, { "slot-a", required_argument, NULL, ARG_SLOT_A },
+                { "slot-b", required_argument, NULL, ARG_SLOT_B }, { "state", required_argument, NULL, ARG_STATE },
+                { "booted", required_argument, NULL, ARG_BOOTED }, { "running", required_argument, NULL, ARG_RUNNING },
+                { "trust-dir", required_argument, NULL, ARG_TRUST }, { "tries", required_argument, NULL, ARG_TRIES },
+                { "force", no_argument, NULL, ARG_FORCE },  {},
+        };
+        const char *trust = getenv("ARK_TRUST_DIR");
+        UpdateLayout l = {
+                .esp = "/boot/efi",
+                .slot = { "/dev/disk/by-partlabel/ark-root-a", "/dev/disk/by-partlabel/ark-root-b" },
+                .state_file = "/var/lib/ark-update/state.json",
+                .booted = booted_from_cmdline(),
+                .version = ARK_VERSION,
+                .trust_dir = isempty(trust) ? CONFIG_DEFAULT_TRUST_DIR : trust,
+                .tries = 3,
+        };
+        bool force = false, json = false;
+        _cleanup_free_ char *err = NULL;
+        const char *verb;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "ho:", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("ark-update %s\n", ARK_VERSION);
+                        return 0;
+                case 'o':
+                        if (!streq(optarg, "json") && !streq(optarg, "table")) {
+                                fprintf(stderr, "ark-update: -o: '%s' is not table or json\n", optarg);
+                                return 2;
+                        }
+                        json = streq(optarg, "json");
+                        break;
+                case ARG_ESP: l.esp = optarg; break;
+                case ARG_SLOT_A: l.slot[0] = optarg; break;
+                case ARG_SLOT_B: l.slot[1] = optarg; break;
+                case ARG_STATE: l.state_file = optarg; break;
+                case ARG_BOOTED:
+                        if (!streq(optarg, "a") && !streq(optarg, "b")) {
+                                fprintf(stderr, "ark-update: --booted: '%s' is not a or b\n", optarg);
+                                return 2;
+                        }
+                        l.booted = streq(optarg, "a") ? 0 : 1;
+                        break;
+                case ARG_RUNNING: l.version = optarg; break;
+                case ARG_TRUST: l.trust_dir = optarg; break;
+                case ARG_TRIES: {
+                        char *end;
+                        unsigned long t = strtoul(optarg, &end, 10);
+
+                        if (*end || t < 1 || t > 9) {
+                                fprintf(stderr, "ark-update: --tries: '%s' is not 1 to 9\n", optarg);
+                                return 2;
+                        }
+                        l.tries = (unsigned) t;
+                        break;
+                }
+                case ARG_FORCE: force = true; break;
+                default:
+                        fprintf(stderr, "ark-update: unknown option (see --help)\n");
+                        return 2;
+                }
+        if (optind >= argc) {
+                fprintf(stderr, "ark-update: needs a command: status, install FILE.ark, mark-good or rollback\n");
+                return 2;
+        }
+        verb = argv[optind];
+        if (streq(verb, "status") && optind + 1 == argc)
+                return print_status(&l, json);
+        if (streq(verb, "install") && optind + 2 == argc) {
+                printf("Verifying %s...\n", argv[optind + 1]);
+                r = update_install(&l, argv[optind + 1], force, &err);
+                if (r >= 0)
+                        printf("Installed into slot %s; it boots next (%u tries), then 'ark-update mark-good' once healthy.\n",
+                               slot_name(1 - l.booted), l.tries);
+        } else if (streq(verb, "mark-good") && optind + 1 == argc)
+                r = update_mark_good(&l, &err);
+        else if (streq(verb, "rollback") && optind + 1 == argc) {
+                r = update_rollback(&l, &err);
+                if (r >= 0)
+                        printf("Slot %s boots next.\n", slot_name(1 - l.booted));
+        } else {
+                fprintf(stderr, "ark-update: '%s' is not status, install FILE.ark, mark-good or rollback (see --help)\n",
+                        verb);
+                return 2;
+        }
+        if (r < 0) {
+                fprintf(stderr, "ark-update: %s\n", err ?: strerror(-r));
+                return 1;
+        }
+        return 0;
+}

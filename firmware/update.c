@@ -1,0 +1,414 @@
+/* A/B system updates (update.h). */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "update.h"
+#include "basic/fileio.h"
+#include "basic/macro.h"
+#include "basic/string-util.h"
+#include "shared/bundle.h"
+
+#define ROOT_FILE "root.img"
+#define UKI_FILE "ark.efi"
+
+const char *slot_name(int slot) {
+        return slot == 0 ? "a" : slot == 1 ? "b" : "?";
+}
+
+const char *slot_state_to_string(SlotState s) {
+        static const char *const t[] = { "empty", "good", "trying", "bad" };
+
+        return s >= 0 && s <= SLOT_BAD ? t[s] : "?";
+}
+
+int version_compare(const char *a, const char *b) {
+        while (*a || *b) {
+                char *ea, *eb;
+                unsigned long x = strtoul(a, &ea, 10), y = strtoul(b, &eb, 10);
+                size_t la, lb;
+                int c;
+
+                if (ea != a && eb != b) {
+                        if (x != y)
+                                return x < y ? -1 : 1;
+                        a = ea;
+                        b = eb;
+                } else {
+                        la = strcspn(a, ".");
+                        lb = strcspn(b, ".");
+                        c = strncmp(a, b, MIN(la, lb));
+                        if (c != 0 || la != lb)
+                                return c != 0 ? (c < 0 ? -1 : 1) : (la < lb ? -1 : 1);
+                        a += la;
+                        b += lb;
+                }
+                if (*a == '.')
+                        a++;
+                if (*b == '.')
+                        b++;
+        }
+        return 0;
+}
+
+/* ark-<a|b>-<version>[+<left>[-<done>]].efi */
+int entry_parse(const char *name, int *ret_slot, SlotInfo *ret) {
+        SlotInfo s = { .state = SLOT_GOOD };
+        const char *v, *plus, *end;
+        size_t vl;
+
+        if (!startswith(name, "ark-") || strlen(name) < 10 || !endswith(name, ".efi") || name[5] != '-' ||
+            (name[4] != 'a' && name[4] != 'b'))
+                return -EINVAL;
+        v = name + 6;
+        end = name + strlen(name) - 4;
+        plus = memchr(v, '+', (size_t) (end - v));
+        vl = (size_t) ((plus ?: end) - v);
+        if (vl == 0 || vl >= sizeof(s.version))
+                return -EINVAL;
+        memcpy(s.version, v, vl);
+        if (plus) {
+                char tail[32];
+                unsigned left = 0, done = 0;
+                int n = 0;
+
+                snprintf(tail, sizeof(tail), "%.*s", (int) (end - plus - 1), plus + 1);
+                if (sscanf(tail, "%u-%u%n", &left, &done, &n) == 2 && tail[n] == 0)
+                        ;
+                else if (sscanf(tail, "%u%n", &left, &n) == 1 && tail[n] == 0)
+                        done = 0;
+                else
+                        return -EINVAL;
+                s.left = left;
+                s.done = done;
+                s.state = left > 0 ? SLOT_TRYING : SLOT_BAD;
+        }
+        snprintf(s.entry, sizeof(s.entry), "%s", name);
+        *ret_slot = name[4] == 'a' ? 0 : 1;
+        *ret = s;
+        return 0;
+}
+
+static char *uki_dir(const UpdateLayout *l) {
+        return strprintf("%s/EFI/Linux", l->esp);
+}
+
+static char *loader_conf(const UpdateLayout *l) {
+        return strprintf("%s/loader/loader.conf", l->esp);
+}
+
+static int read_record(const UpdateLayout *l, json_t **ret) {
+        json_t *j = json_load_file(l->state_file, 0, NULL);
+
+        *ret = j && json_is_object(j) ? j : json_object();
+        if (j && !json_is_object(j))
+                json_decref(j);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int write_record(const UpdateLayout *l, json_t *j) {
+        _cleanup_free_ char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS), *dir = strdup(l->state_file);
+        char *slash;
+
+        if (!text || !dir)
+                return -ENOMEM;
+        slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+                *slash = 0;
+                (void) mkdir_p(dir, 0755);
+        }
+        return write_string_file(l->state_file, text, WRITE_CREATE | WRITE_ATOMIC | WRITE_NEWLINE);
+}
+
+/* Notes the outcome of an operation in the record (error NULL: it went well). */
+static void record(const UpdateLayout *l, const char *key, const char *value, const char *error) {
+        json_t *j = NULL;
+
+        if (read_record(l, &j) < 0)
+                return;
+        if (key)
+                json_object_set_new(j, key, json_string(value));
+        json_object_set_new(j, "last_error", error ? json_string(error) : json_string(""));
+        (void) write_record(l, j);
+        json_decref(j);
+}
+
+int update_status(const UpdateLayout *l, UpdateStatus *ret, char **ret_error) {
+        _cleanup_free_ char *dir = uki_dir(l), *conf = loader_conf(l), *text = NULL;
+        UpdateStatus st = { .default_slot = -1, .booted = l->booted };
+        json_t *j = NULL;
+        DIR *d;
+        struct dirent *de;
+        size_t n;
+
+        if (!dir || !conf)
+                return -ENOMEM;
+        d = opendir(dir);
+        while (d && (de = readdir(d))) {
+                SlotInfo s;
+                int slot;
+
+                if (entry_parse(de->d_name, &slot, &s) < 0)
+                        continue;
+                /* The newest entry of a slot is what it holds. */
+                if (st.slot[slot].state == SLOT_EMPTY || version_compare(s.version, st.slot[slot].version) > 0)
+                        st.slot[slot] = s;
+        }
+        if (d)
+                closedir(d);
+        if (read_full_file(conf, &text, &n) >= 0) {
+                char *p = strstr(text, "default ark-");
+
+                if (p && (p[12] == 'a' || p[12] == 'b'))
+                        st.default_slot = p[12] == 'a' ? 0 : 1;
+        }
+        if (read_record(l, &j) >= 0) {
+                snprintf(st.last_error, sizeof(st.last_error), "%s", strempty(json_string_value(json_object_get(j, "last_error"))));
+                snprintf(st.last_install, sizeof(st.last_install), "%s",
+                         strempty(json_string_value(json_object_get(j, "last_install"))));
+                json_decref(j);
+        }
+        *ret = st;
+        return 0;
+}
+
+static int set_default(const UpdateLayout *l, int slot) {
+        _cleanup_free_ char *conf = loader_conf(l), *dir = strprintf("%s/loader", l->esp), *text = NULL;
+
+        if (!conf || !dir)
+                return -ENOMEM;
+        (void) mkdir_p(dir, 0755);
+        /* A glob: whatever counter systemd-boot has put on the name by then. */
+        text = strprintf("# Written by ark-update: the slot to boot.\ndefault ark-%s-*\ntimeout 0\n", slot_name(slot));
+        if (!text)
+                return -ENOMEM;
+        return write_string_file(conf, text, WRITE_CREATE | WRITE_ATOMIC);
+}
+
+typedef struct Install {
+        const UpdateLayout *l;
+        int slot;
+        char *uki_tmp;
+        bool wrote_root, wrote_uki;
+} Install;
+
+static int open_target(const ManifestFile *f, void *userdata, char **ret_error) {
+        Install *in = userdata;
+        const char *target;
+        struct stat st;
+        int fd;
+
+        if (streq(f->path, ROOT_FILE))
+                target = in->l->slot[in->slot];
+        else if (streq(f->path, UKI_FILE))
+                target = in->uki_tmp;
+        else
+                return -ENOENT; /* release notes and the like: checked, not written */
+        /* A partition is written in place; an image file (tests) is replaced. */
+        fd = open(target, O_WRONLY | O_CLOEXEC | O_NOCTTY |
+                                  (stat(target, &st) >= 0 && S_ISBLK(st.st_mode) ? 0 : O_CREAT | O_TRUNC),
+                  0600);
+        if (fd < 0)
+                return set_error_sentence(ret_error, -errno, "Cannot write %s: %s.", target, strerror(errno));
+        if (streq(f->path, ROOT_FILE))
+                in->wrote_root = true;
+        else
+                in->wrote_uki = true;
+        return fd;
+}
+
+/* The bundle's manifest, checked as an update this system may take. */
+static int check_manifest(const UpdateLayout *l, const char *bundle, bool force, Manifest **ret, char **ret_error) {
+        _cleanup_close_ int fd = open(bundle, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        BundleReadOptions o = { .trust_dir = l->trust_dir, .dest_fd = -1 };
+        BundleResult res = {};
+        bool root = false, uki = false;
+        int r;
+
+        if (fd < 0)
+                return set_error_sentence(ret_error, -errno, "Cannot open %s: %s.", bundle, strerror(errno));
+        /* All of it, signature and every hash, before a byte goes anywhere. */
+        r = bundle_read(fd, bundle, &o, &res, ret_error);
+        if (r < 0)
+                return r;
+        if (res.manifest->kind != BUNDLE_UPDATE) {
+                r = set_error_sentence(ret_error, -EINVAL, "%s is a %s bundle, not a system update.", bundle,
+                                       bundle_kind_to_string(res.manifest->kind));
+                goto out;
+        }
+        if (!strv_contains(res.manifest->compatible, l->version)) {
+                _cleanup_free_ char *list = strv_join(res.manifest->compatible, ", ");
+                r = set_error_sentence(ret_error, -EINVAL, "Update %s is for %s, not for the running %s.",
+                                       res.manifest->version, strna(list), l->version);
+                goto out;
+        }
+        for (size_t k = 0; k < res.manifest->n_files; k++) {
+                root = root || streq(res.manifest->files[k].path, ROOT_FILE);
+                uki = uki || streq(res.manifest->files[k].path, UKI_FILE);
+        }
+        if (!root || !uki) {
+                r = set_error_sentence(ret_error, -EINVAL, "Update %s lacks %s.", res.manifest->version,
+                                       !root ? ROOT_FILE " (the root image)" : UKI_FILE " (the kernel image)");
+                goto out;
+        }
+        if (!force && version_compare(res.manifest->version, l->version) <= 0) {
+                r = set_error_sentence(ret_error, -ESTALE, "Update %s is %s the running %s; --force installs it anyway.",
+                                       res.manifest->version,
+                                       version_compare(res.manifest->version, l->version) == 0 ? "the same as" : "older than",
+                                       l->version);
+                goto out;
+        }
+        *ret = TAKE_PTR(res.manifest);
+        r = 0;
+out:
+        bundle_result_done(&res);
+        return r;
+}
+
+int update_install(const UpdateLayout *l, const char *bundle, bool force, char **ret_error) {
+        _cleanup_(manifest_freep) Manifest *m = NULL;
+        _cleanup_free_ char *dir = uki_dir(l), *final = NULL, *tmp = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        BundleReadOptions o = { .trust_dir = l->trust_dir, .dest_fd = -1, .sync = true };
+        BundleResult res = {};
+        Install in = { .l = l };
+        UpdateStatus st;
+        char *err = NULL;
+        int r;
+
+        if (!dir)
+                return -ENOMEM;
+        if (l->booted < 0 || l->booted >= UPDATE_SLOTS)
+                return set_error_sentence(ret_error, -ENXIO, "Which slot booted is unknown (ark.slot= on the kernel command "
+                                          "line); not installing.");
+        r = check_manifest(l, bundle, force, &m, ret_error);
+        if (r < 0) {
+                record(l, NULL, NULL, ret_error ? *ret_error : "refused");
+                return r;
+        }
+        in.slot = 1 - l->booted;
+        (void) mkdir_p(dir, 0755);
+        tmp = strprintf("%s/.ark-update-%s.efi.tmp", dir, slot_name(in.slot));
+        final = strprintf("%s/ark-%s-%s+%u.efi", dir, slot_name(in.slot), m->version, l->tries);
+        if (!tmp || !final)
+                return -ENOMEM;
+        in.uki_tmp = tmp;
+        /* The inactive slot is not bootable from here on: its old entry goes first. */
+        if (update_status(l, &st, &err) >= 0 && st.slot[in.slot].state != SLOT_EMPTY) {
+                _cleanup_free_ char *old = strprintf("%s/%s", dir, st.slot[in.slot].entry);
+                if (old)
+                        (void) unlink(old);
+        }
+        free(err);
+        if (st.default_slot == in.slot) {
+                r = set_default(l, l->booted);
+                if (r < 0)
+                        return set_error_sentence(ret_error, r, "Cannot write loader.conf: %s.", strerror(-r));
+        }
+        /* Stream it again into place, checking every hash on the way (the medium may change). */
+        fd = open(bundle, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return set_error_sentence(ret_error, -errno, "Cannot open %s: %s.", bundle, strerror(errno));
+        o.open_file = open_target;
+        o.userdata = &in;
+        r = bundle_read(fd, bundle, &o, &res, ret_error);
+        bundle_result_done(&res);
+        if (r < 0) {
+                (void) unlink(tmp);
+                record(l, NULL, NULL, ret_error ? *ret_error : "install failed");
+                return r;
+        }
+        /* Bootable: the kernel image under its counted name, then the default pointed at it. */
+        if (rename(tmp, final) < 0) {
+                r = -errno;
+                (void) unlink(tmp);
+                return set_error_sentence(ret_error, r, "Cannot install %s: %s.", final, strerror(-r));
+        }
+        {
+                _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (dfd >= 0)
+                        (void) fsync(dfd);
+        }
+        r = set_default(l, in.slot);
+        if (r < 0)
+                return set_error_sentence(ret_error, r, "Cannot write loader.conf: %s.", strerror(-r));
+        {
+                char what[128];
+
+                snprintf(what, sizeof(what), "%s %s", slot_name(in.slot), m->version);
+                record(l, "last_install", what, NULL);
+        }
+        return 0;
+}
+
+static int rename_entry(const UpdateLayout *l, const char *from, const char *to) {
+        _cleanup_free_ char *dir = uki_dir(l), *a = NULL, *b = NULL;
+
+        if (!dir)
+                return -ENOMEM;
+        a = strprintf("%s/%s", dir, from);
+        b = strprintf("%s/%s", dir, to);
+        if (!a || !b)
+                return -ENOMEM;
+        return rename(a, b) < 0 ? -errno : 0;
+}
+
+int update_mark_good(const UpdateLayout *l, char **ret_error) {
+        UpdateStatus st;
+        SlotInfo *s;
+        char good[300];
+        int r;
+
+        r = update_status(l, &st, ret_error);
+        if (r < 0)
+                return r;
+        if (l->booted < 0)
+                return set_error_sentence(ret_error, -ENXIO, "Which slot booted is unknown.");
+        s = &st.slot[l->booted];
+        if (s->state == SLOT_GOOD)
+                return 0;
+        if (s->state == SLOT_EMPTY)
+                return set_error_sentence(ret_error, -ENOENT, "Slot %s has no boot entry.", slot_name(l->booted));
+        snprintf(good, sizeof(good), "ark-%s-%s.efi", slot_name(l->booted), s->version);
+        r = rename_entry(l, s->entry, good);
+        if (r < 0)
+                return set_error_sentence(ret_error, r, "Cannot mark %s good: %s.", s->entry, strerror(-r));
+        record(l, NULL, NULL, NULL);
+        return 0;
+}
+
+int update_rollback(const UpdateLayout *l, char **ret_error) {
+        UpdateStatus st;
+        int other, r;
+
+        r = update_status(l, &st, ret_error);
+        if (r < 0)
+                return r;
+        if (l->booted < 0)
+                return set_error_sentence(ret_error, -ENXIO, "Which slot booted is unknown.");
+        other = 1 - l->booted;
+        if (st.slot[other].state != SLOT_GOOD)
+                return set_error_sentence(ret_error, -ENOENT, "Slot %s holds no good system to go back to (it is %s).",
+                                          slot_name(other), slot_state_to_string(st.slot[other].state));
+        /* The booted one: no tries left, so nothing boots it by itself again. */
+        if (st.slot[l->booted].state != SLOT_EMPTY) {
+                char bad[300];
+
+                snprintf(bad, sizeof(bad), "ark-%s-%s+0-%u.efi", slot_name(l->booted), st.slot[l->booted].version,
+                         st.slot[l->booted].done + 1);
+                (void) rename_entry(l, st.slot[l->booted].entry, bad);
+        }
+        r = set_default(l, other);
+        if (r < 0)
+                return set_error_sentence(ret_error, r, "Cannot write loader.conf: %s.", strerror(-r));
+        record(l, NULL, NULL, NULL);
+        return 0;
+}

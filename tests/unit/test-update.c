@@ -1,0 +1,326 @@
+/* Tests for firmware/update: the A/B slot state machine against image files as slots and an ESP
+ * directory, with systemd-boot's boot counting emulated here (it renames the chosen entry
+ * +N -> +(N-1)-1 on every attempt and skips entries with no tries left): a good update boots and is
+ * marked good; a bad one is tried N times and the old slot boots again by itself; interrupted,
+ * tampered, untrusted, wrong-product and downgrade bundles leave the slots as they were. */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tmpdir.h"
+#include "../../firmware/update.h"
+#include "shared/bundle.h"
+#include "shared/crypto.h"
+#include "shared/trust.h"
+
+static char *dir, *esp, *slot_a, *slot_b, *state, *trust, *key;
+
+static int setup(void **s) {
+        _cleanup_free_ char *prefix = NULL, *pub = NULL, *pem = NULL, *err = NULL;
+        char id[KEY_ID_HEX];
+        size_t n;
+
+        if (tmp_root_setup(s) < 0)
+                return -1;
+        dir = make_tmpdir();
+        esp = join(dir, "esp");
+        slot_a = path_join(dir, "root-a.img");
+        slot_b = path_join(dir, "root-b.img");
+        state = path_join(dir, "state/state.json");
+        trust = path_join(dir, "trust");
+        prefix = path_join(dir, "vendor");
+        key = strprintf("%s.key", prefix);
+        pub = strprintf("%s.pub", prefix);
+        if (ark_key_generate(prefix, id, &err) < 0 || read_full_file(pub, &pem, &n) < 0 ||
+            trust_add(trust, pub, pem, n, id, &err) < 0)
+                return -1;
+        return 0;
+}
+
+static int teardown(void **s) {
+        _cleanup_tmpdir_ char *d = dir;
+
+        free(esp);
+        free(slot_a);
+        free(slot_b);
+        free(state);
+        free(trust);
+        free(key);
+        return tmp_root_teardown(s);
+}
+
+static UpdateLayout layout(int booted, const char *running) {
+        return (UpdateLayout) { .esp = esp, .slot = { slot_a, slot_b }, .state_file = state, .booted = booted,
+                                .version = running, .trust_dir = trust, .tries = 3 };
+}
+
+/* A fresh appliance: slot A holds 1.0.0 and is good and the default; slot B holds old bytes. */
+static void fresh(void) {
+        _cleanup_free_ char *linux_dir = strprintf("%s/EFI/Linux", esp), *good = NULL, *loader = NULL;
+
+        (void) rm_rf(esp);
+        (void) unlink(state);
+        assert_int_equal(mkdir_p(linux_dir, 0755), 0);
+        good = strprintf("%s/ark-a-1.0.0.efi", linux_dir);
+        loader = strprintf("%s/loader/loader.conf", esp);
+        assert_int_equal(write_string_file(good, "uki-a", WRITE_CREATE), 0);
+        {
+                _cleanup_free_ char *ldir = strprintf("%s/loader", esp);
+                assert_int_equal(mkdir_p(ldir, 0755), 0);
+        }
+        assert_int_equal(write_string_file(loader, "default ark-a-*\n", WRITE_CREATE), 0);
+        assert_int_equal(write_string_file(slot_a, "root-a-1.0.0", WRITE_CREATE), 0);
+        assert_int_equal(write_string_file(slot_b, "old bytes of slot b", WRITE_CREATE), 0);
+}
+
+/* An update bundle of `version` for `compatible`, root.img of n pseudo-random bytes. */
+static char *make_update(const char *version, const char *compatible, size_t n, const char *with_key) {
+        _cleanup_free_ char *payload = strprintf("%s/payload-%s", dir, version), *root = NULL, *uki = NULL, *err = NULL;
+        char *out = strprintf("%s/update-%s-%s.ark", dir, version, compatible);
+        char *compat[] = { (char *) compatible, NULL };
+        BundleCreateOptions o = { .kind = BUNDLE_UPDATE, .name = "ark", .version = version, .key_path = with_key ?: key,
+                                  .dir = payload, .output = out, .compatible = compat };
+        uint8_t *buf = malloc(n);
+        FILE *f;
+
+        assert_non_null(buf);
+        for (size_t k = 0; k < n; k++)
+                buf[k] = (uint8_t) (k * 2654435761u >> 13);
+        (void) unlink(out);
+        (void) rm_rf(payload);
+        assert_int_equal(mkdir_p(payload, 0755), 0);
+        root = path_join(payload, "root.img");
+        uki = path_join(payload, "ark.efi");
+        f = fopen(root, "we");
+        assert_int_equal(fwrite(buf, 1, n, f), n);
+        fclose(f);
+        free(buf);
+        assert_int_equal(write_string_file(uki, version, WRITE_CREATE), 0);
+        if (bundle_create(&o, NULL, &err) < 0)
+                fail_msg("bundle_create: %s", strna(err));
+        return out;
+}
+
+/* What systemd-boot does at power on: the default entry (a glob on the slot), counted down; an
+ * entry with no tries left is skipped for the other slot's good one. Returns the slot booted. */
+static int boot(void) {
+        _cleanup_free_ char *linux_dir = strprintf("%s/EFI/Linux", esp);
+        UpdateLayout l = layout(-1, "x");
+        UpdateStatus st;
+        char *err = NULL;
+        int slot;
+
+        assert_int_equal(update_status(&l, &st, &err), 0);
+        slot = st.default_slot;
+        if (st.slot[slot].state == SLOT_BAD || st.slot[slot].state == SLOT_EMPTY)
+                slot = 1 - slot;
+        assert_true(st.slot[slot].state == SLOT_GOOD || st.slot[slot].state == SLOT_TRYING);
+        if (st.slot[slot].state == SLOT_TRYING) {
+                _cleanup_free_ char *from = strprintf("%s/%s", linux_dir, st.slot[slot].entry),
+                                    *to = strprintf("%s/ark-%s-%s+%u-%u.efi", linux_dir, slot_name(slot), st.slot[slot].version,
+                                                    st.slot[slot].left - 1, st.slot[slot].done + 1);
+                assert_int_equal(rename(from, to), 0);
+        }
+        return slot;
+}
+
+static void assert_file(const char *path, const char *want) {
+        _cleanup_free_ char *text = NULL;
+        size_t n;
+
+        assert_int_equal(read_full_file(path, &text, &n), 0);
+        assert_string_equal(text, want);
+}
+
+static void test_parse(void **s) {
+        SlotInfo i;
+        int slot;
+
+        assert_int_equal(entry_parse("ark-b-1.2.0+3.efi", &slot, &i), 0);
+        assert_int_equal(slot, 1);
+        assert_string_equal(i.version, "1.2.0");
+        assert_int_equal(i.state, SLOT_TRYING);
+        assert_int_equal(i.left, 3);
+        assert_int_equal(entry_parse("ark-a-1.2.0+0-3.efi", &slot, &i), 0);
+        assert_int_equal(i.state, SLOT_BAD);
+        assert_int_equal(i.done, 3);
+        assert_int_equal(entry_parse("ark-a-1.0.0.efi", &slot, &i), 0);
+        assert_int_equal(i.state, SLOT_GOOD);
+        assert_int_equal(entry_parse("ark-c-1.0.0.efi", &slot, &i), -EINVAL);
+        assert_int_equal(entry_parse("ark-a-1.0+x.efi", &slot, &i), -EINVAL);
+        assert_int_equal(entry_parse("linux.efi", &slot, &i), -EINVAL);
+        assert_true(version_compare("1.10.0", "1.9.2") > 0);
+        assert_true(version_compare("1.0.0", "1.0.0") == 0);
+        assert_true(version_compare("0.9", "1.0") < 0);
+        assert_true(version_compare("1.0.0-rc1", "1.0.0-rc2") < 0);
+}
+
+static void test_good_update(void **s) {
+        _cleanup_free_ char *ark = make_update("1.1.0", "1.0.0", 3 << 20, NULL), *err = NULL, *root = NULL, *slot = NULL;
+        UpdateLayout l = layout(0, "1.0.0");
+        UpdateStatus st;
+        size_t n1, n2;
+
+        fresh();
+        assert_int_equal(boot(), 0);
+        assert_int_equal(update_install(&l, ark, false, &err), 0);
+        assert_int_equal(update_status(&l, &st, &err), 0);
+        assert_int_equal(st.default_slot, 1);
+        assert_int_equal(st.slot[1].state, SLOT_TRYING);
+        assert_int_equal(st.slot[1].left, 3);
+        assert_string_equal(st.slot[1].version, "1.1.0");
+        assert_string_equal(st.last_install, "b 1.1.0");
+        /* Slot B holds the root image, byte for byte. */
+        {
+                _cleanup_free_ char *payload_root = strprintf("%s/payload-1.1.0/root.img", dir);
+                assert_int_equal(read_full_file(payload_root, &root, &n1), 0);
+                assert_int_equal(read_full_file(slot_b, &slot, &n2), 0);
+                assert_int_equal(n1, n2);
+                assert_memory_equal(root, slot, n1);
+        }
+        assert_file(slot_a, "root-a-1.0.0"); /* the running slot untouched */
+        /* It boots, is healthy, and is marked good. */
+        assert_int_equal(boot(), 1);
+        l = layout(1, "1.1.0");
+        assert_int_equal(update_mark_good(&l, &err), 0);
+        assert_int_equal(update_status(&l, &st, &err), 0);
+        assert_int_equal(st.slot[1].state, SLOT_GOOD);
+        assert_int_equal(boot(), 1);
+}
+
+/* 1.2.0 never becomes healthy: three tries, then slot B (1.1.0, good) boots again by itself. */
+static void test_bad_update_rolls_back(void **s) {
+        _cleanup_free_ char *good = make_update("1.1.0", "1.0.0", 1 << 20, NULL), *bad = make_update("1.2.0", "1.1.0", 1 << 20, NULL),
+                            *err = NULL;
+        UpdateLayout l = layout(0, "1.0.0");
+        UpdateStatus st;
+
+        fresh();
+        assert_int_equal(update_install(&l, good, false, &err), 0);
+        assert_int_equal(boot(), 1);
+        l = layout(1, "1.1.0");
+        assert_int_equal(update_mark_good(&l, &err), 0);
+        assert_int_equal(update_install(&l, bad, false, &err), 0);
+        for (int k = 0; k < 3; k++)
+                assert_int_equal(boot(), 0); /* tried, never marked good */
+        assert_int_equal(boot(), 1);         /* no tries left: back on B */
+        assert_int_equal(update_status(&l, &st, &err), 0);
+        assert_int_equal(st.slot[0].state, SLOT_BAD);
+        assert_int_equal(st.slot[1].state, SLOT_GOOD);
+        /* An explicit rollback from a slot that boots but is unwell does the same at once. */
+        fresh();
+        l = layout(0, "1.0.0");
+        assert_int_equal(update_install(&l, good, false, &err), 0);
+        assert_int_equal(boot(), 1);
+        l = layout(1, "1.1.0");
+        assert_int_equal(update_rollback(&l, &err), 0);
+        assert_int_equal(boot(), 0);
+        assert_int_equal(update_status(&l, &st, &err), 0);
+        assert_int_equal(st.slot[1].state, SLOT_BAD);
+}
+
+/* Refused: nothing reaches slot B, slot A still boots. */
+static void expect_refused(const char *ark, int want, const char *says) {
+        _cleanup_free_ char *err = NULL;
+        UpdateLayout l = layout(0, "1.0.0");
+        UpdateStatus st;
+
+        fresh();
+        assert_int_equal(update_install(&l, ark, false, &err), want);
+        assert_non_null(err);
+        if (!strstr(err, says))
+                fail_msg("'%s' does not say '%s'", err, says);
+        assert_file(slot_b, "old bytes of slot b");
+        assert_file(slot_a, "root-a-1.0.0");
+        assert_int_equal(update_status(&l, &st, &err), 0);
+        assert_int_equal(st.default_slot, 0);
+        assert_int_equal(boot(), 0);
+        /* And the record says why. */
+        assert_non_null(strstr(st.last_error, says));
+}
+
+static void test_refused(void **s) {
+        _cleanup_free_ char *tampered = make_update("1.1.0", "1.0.0", 1 << 20, NULL), *other = strprintf("%s/stranger", dir),
+                            *other_key = strprintf("%s/stranger.key", dir), *err = NULL;
+        char id[KEY_ID_HEX];
+
+        /* A payload byte flipped: refused by the first, verify-only pass. */
+        {
+                int fd = open(tampered, O_RDWR | O_CLOEXEC);
+                char c;
+
+                assert_true(fd >= 0);
+                assert_int_equal(pread(fd, &c, 1, 600 * 1024), 1);
+                c ^= 1;
+                assert_int_equal(pwrite(fd, &c, 1, 600 * 1024), 1);
+                close(fd);
+        }
+        expect_refused(tampered, -EBADMSG, "does not match its SHA-256");
+        /* Signed by a key nobody trusts. */
+        assert_int_equal(ark_key_generate(other, id, &err), 0);
+        {
+                _cleanup_free_ char *untrusted = make_update("1.1.0", "1.0.0", 1 << 16, other_key);
+                expect_refused(untrusted, -ENOKEY, "is not trusted");
+        }
+        /* For another product version. */
+        {
+                _cleanup_free_ char *wrong = make_update("2.0.0", "1.9.0", 1 << 16, NULL);
+                expect_refused(wrong, -EINVAL, "is for 1.9.0, not for the running 1.0.0");
+        }
+        /* A downgrade, unless forced. */
+        {
+                _cleanup_free_ char *older = make_update("0.9.0", "1.0.0", 1 << 16, NULL);
+                UpdateLayout l = layout(0, "1.0.0");
+
+                expect_refused(older, -ESTALE, "older than the running 1.0.0");
+                err = mfree(err);
+                assert_int_equal(update_install(&l, older, true, &err), 0);
+        }
+}
+
+/* The bundle ends halfway (a USB stick pulled): nothing becomes bootable, A still boots. */
+static void test_interrupted(void **s) {
+        _cleanup_free_ char *ark = make_update("1.1.0", "1.0.0", 2 << 20, NULL), *err = NULL;
+        UpdateLayout l = layout(0, "1.0.0");
+        UpdateStatus st;
+        struct stat sb;
+
+        fresh();
+        /* B had an older good entry once: it is gone at the start of any install. */
+        assert_int_equal(stat(ark, &sb), 0);
+        assert_int_equal(truncate(ark, sb.st_size / 2), 0);
+        assert_true(update_install(&l, ark, false, &err) < 0);
+        assert_non_null(strstr(err, "truncated"));
+        assert_int_equal(update_status(&l, &st, &err), 0);
+        assert_int_equal(st.default_slot, 0);
+        assert_int_equal(st.slot[1].state, SLOT_EMPTY);
+        assert_int_equal(boot(), 0);
+        assert_file(slot_a, "root-a-1.0.0");
+        {
+                _cleanup_free_ char *tmp = strprintf("%s/EFI/Linux/.ark-update-b.efi.tmp", esp);
+                assert_false(file_exists(tmp));
+        }
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_parse),
+                cmocka_unit_test(test_good_update),
+                cmocka_unit_test(test_bad_update_rolls_back),
+                cmocka_unit_test(test_refused),
+                cmocka_unit_test(test_interrupted),
+        };
+        return cmocka_run_group_tests_name("update", tests, setup, teardown);
+}
