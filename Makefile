@@ -70,7 +70,7 @@ arkd-main := appliance/arkd.c
 arkd-y := $(filter-out $(SRCDIR)/$(arkd-main),$(wildcard $(SRCDIR)/appliance/*.c))
 arkctl-y := $(wildcard $(SRCDIR)/ctl/*.c)
 arktui-y := $(wildcard $(SRCDIR)/tui/*.c)
-update-y := $(SRCDIR)/firmware/update.c
+update-y := $(SRCDIR)/firmware/update.c $(SRCDIR)/firmware/inventory.c
 # ark-update links lib/ and the bundle verifier only: no libvirt, no D-Bus.
 UPDATE_LIBS := $(shell pkg-config --libs jansson libcrypto libarchive 2>/dev/null)
 
@@ -165,7 +165,7 @@ $(O)/tests/test-%: $(O)/obj/tests/unit/test-%.o $(LIBARKD) $(ALL_LIBS)
 # The console's pure parts are tested on their own.
 $(O)/tests/test-netconf: $(O)/obj/tui/netconf.o
 $(O)/tests/test-canvas: $(O)/obj/tui/canvas.o
-$(O)/tests/test-update: $(O)/obj/firmware/update.o
+$(O)/tests/test-update: $(O)/obj/firmware/update.o $(O)/obj/firmware/inventory.o
 
 # Integration tests share a harness (private dbus-daemon + arkd + arkctl runner).
 $(addprefix $(O)/tests/,$(itests-y)): $(O)/tests/%: $(O)/obj/tests/integration/%.o \

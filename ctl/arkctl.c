@@ -96,7 +96,7 @@ static const Verb verbs[] = {
         { "bundle", "create", "DIR", 1, 1, OPT_BUNDLE_CREATE, verb_bundle_create },
         { "bundle", "verify", "FILE.ark", 1, 1, OPT_TRUST_DIR, verb_bundle_verify },
         { "bundle", "inspect", "FILE.ark", 1, 1, OPT_TRUST_DIR, verb_bundle_inspect },
-        { "bundle", "trust", "add FILE.pub | list | remove ID | revoke ID", 1, 2, 0, verb_bundle_trust },
+        { "bundle", "trust", "add FILE.pub | list | remove ID | revoke ID", 1, 2, OPT_TRUST_DIR, verb_bundle_trust },
         { "bundle", "import", "FILE.ark", 1, 1, OPT_TENANT, verb_bundle_import },
         { "model", "list", NULL, 0, 0, OPT_TENANT, verb_model_list },
         { "model", "show", "NAME", 1, 1, OPT_TENANT | OPT_MODEL_VERSION, verb_model_show },
@@ -346,7 +346,7 @@ static void help(void) {
                "            --runtime R --license L] [--compatible VERSION]...\n"
                "  bundle verify FILE.ark [--trust-dir DIR]   signature and every hash\n"
                "  bundle inspect FILE.ark [--trust-dir DIR]  the manifest and its signer\n"
-               "  bundle trust add FILE.pub | list | remove ID | revoke ID\n"
+               "  bundle trust add FILE.pub [--trust-dir DIR] | list | remove ID | revoke ID\n"
                "  bundle import FILE.ark [--tenant T]        verify and install it\n"
                "  model list [--tenant T]\n"
                "  model show|delete NAME [--version V] [--tenant T]\n"

@@ -318,6 +318,9 @@ int verb_bundle_trust(char **args) {
                 return usage_error(streq(op, "list") ? "'bundle trust list' takes no argument"
                                    : streq(op, "add") ? "'bundle trust add' needs the public key file (PREFIX.pub)"
                                                       : "'bundle trust %s' needs a key id", op);
+        if (arg_trust_dir && !streq(op, "add"))
+                return usage_error("--trust-dir applies to 'bundle trust add' only (the daemon's keys are listed and "
+                                   "removed through it)");
         if (streq(op, "add")) {
                 _cleanup_free_ char *pem = NULL;
                 const char *id;
@@ -327,6 +330,24 @@ int verb_bundle_trust(char **args) {
                 if (r < 0) {
                         fprintf(stderr, "arkctl: cannot read %s: %s\n", arg, strerror(-r));
                         return r;
+                }
+                if (arg_trust_dir) {
+                        /* Offline, into a directory (an image being built): no daemon, no audit. */
+                        _cleanup_free_ char *err = NULL;
+                        char kid[KEY_ID_HEX];
+
+                        r = trust_add(arg_trust_dir, arg, pem, n, kid, &err);
+                        if (r < 0) {
+                                fprintf(stderr, "arkctl: %s\n", err ?: strerror(-r));
+                                return r;
+                        }
+                        if (arg_output == OUTPUT_JSON) {
+                                _cleanup_(json_decrefp) json_t *j = json_pack("{s:s}", "key_id", kid);
+
+                                return ctl_print_json(j);
+                        }
+                        printf("Trusted key %s in %s.\n", kid, arg_trust_dir);
+                        return 0;
                 }
                 r = ctl_bus_open(&bus);
                 if (r < 0)

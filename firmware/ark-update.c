@@ -2,13 +2,16 @@
  * `mark-good`, `rollback`. Links lib/ and the bundle verifier only. */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
+#include "inventory.h"
 #include "update.h"
 #include "basic/fileio.h"
 #include "basic/macro.h"
@@ -20,7 +23,8 @@
 
 static void help(void) {
         printf("ark-update %s: A/B system updates.\n\n"
-               "Usage: ark-update [OPTIONS] status | install FILE.ark [--force] | mark-good | rollback\n\n"
+               "Usage: ark-update [OPTIONS] status | install FILE.ark [--force] | mark-good | rollback\n"
+               "       ark-update [--root DIR] [-o json] firmware list | firmware install FILE.cab\n\n"
                "  --esp DIR          the EFI system partition (default /boot/efi)\n"
                "  --slot-a PATH      root slot A (default /dev/disk/by-partlabel/ark-root-a)\n"
                "  --slot-b PATH      root slot B (default /dev/disk/by-partlabel/ark-root-b)\n"
@@ -29,7 +33,8 @@ static void help(void) {
                "  --running VERSION  the product version running now (default %s)\n"
                "  --trust-dir DIR    trusted bundle keys (default $ARK_TRUST_DIR, else %s)\n"
                "  --tries N          boot attempts a new slot gets (default 3)\n"
-               "  -o json            status as JSON\n",
+               "  --root DIR         where sysfs and /proc are read (firmware list; a fixture tree in tests)\n"
+               "  -o json            status and firmware list as JSON\n",
                ARK_VERSION, ARK_VERSION, CONFIG_DEFAULT_TRUST_DIR);
 }
 
@@ -92,16 +97,91 @@ static int print_status(const UpdateLayout *l, bool json) {
         return 0;
 }
 
+static int print_firmware(const char *root, bool json) {
+        FirmwareItem *l = NULL;
+        size_t n = 0;
+        int r = firmware_list(root, &l, &n);
+
+        if (r < 0) {
+                fprintf(stderr, "ark-update: cannot list firmware: %s\n", strerror(-r));
+                return 1;
+        }
+        if (json) {
+                json_t *a = json_array();
+                char *text;
+
+                for (size_t k = 0; k < n; k++)
+                        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s}", "device", l[k].device, "kind",
+                                                           l[k].kind, "model", l[k].model, "component", l[k].component,
+                                                           "version", l[k].version[0] ? l[k].version : NULL, "source",
+                                                           l[k].source));
+                text = json_dumps(a, JSON_INDENT(2));
+                puts(strempty(text));
+                free(text);
+                json_decref(a);
+        } else {
+                printf("%-13s %-11s %-24s %-9s %-16s %s\n", "DEVICE", "KIND", "MODEL", "PART", "VERSION", "SOURCE");
+                for (size_t k = 0; k < n; k++)
+                        printf("%-13s %-11s %-24.24s %-9s %-16s %s\n", l[k].device, l[k].kind, l[k].model, l[k].component,
+                               l[k].version[0] ? l[k].version : "-", l[k].source);
+        }
+        free(l);
+        return 0;
+}
+
+/* An LVFS cabinet goes to fwupd, which checks its signature and flashes it offline; ark-update
+ * only refuses what is not a cabinet and says plainly when fwupd is absent. */
+static bool in_path(const char *name) {
+        _cleanup_free_ char *path = strdup(getenv("PATH") ?: "/usr/sbin:/usr/bin:/sbin:/bin");
+
+        for (char *save = NULL, *d = path ? strtok_r(path, ":", &save) : NULL; d; d = strtok_r(NULL, ":", &save)) {
+                _cleanup_free_ char *p = strprintf("%s/%s", d, name);
+
+                if (p && access(p, X_OK) == 0)
+                        return true;
+        }
+        return false;
+}
+
+static int install_cabinet(const char *path) {
+        char magic[4];
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, magic, sizeof(magic)) : -1;
+
+        if (fd < 0 || n < 0) {
+                fprintf(stderr, "ark-update: %s: %s\n", path, strerror(errno));
+                if (fd >= 0)
+                        close(fd);
+                return 1;
+        }
+        close(fd);
+        if (n < 4 || memcmp(magic, "MSCF", 4) != 0) {
+                fprintf(stderr, "ark-update: %s: not a cabinet archive (an LVFS .cab starts with MSCF)\n", path);
+                return 1;
+        }
+        if (!in_path("fwupdmgr")) {
+                fprintf(stderr, "ark-update: %s: fwupd is not installed on this system (no fwupdmgr in PATH); "
+                                "device firmware cannot be flashed here\n", path);
+                return 1;
+        }
+        printf("Handing %s to fwupd...\n", path);
+        fflush(stdout);
+        execlp("fwupdmgr", "fwupdmgr", "--no-reboot-check", "install", path, (char *) NULL);
+        fprintf(stderr, "ark-update: cannot run fwupdmgr: %s\n", strerror(errno));
+        return 1;
+}
+
 int main(int argc, char *argv[]) {
         enum { ARG_ESP = 0x100, ARG_SLOT_A, ARG_SLOT_B, ARG_STATE, ARG_BOOTED, ARG_RUNNING, ARG_TRUST, ARG_TRIES, ARG_FORCE,
-               ARG_VERSION };
+               ARG_VERSION, ARG_ROOT };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },       { "version", no_argument, NULL, ARG_VERSION },
                 { "esp", required_argument, NULL, ARG_ESP }, { "slot-a", required_argument, NULL, ARG_SLOT_A },
                 { "slot-b", required_argument, NULL, ARG_SLOT_B }, { "state", required_argument, NULL, ARG_STATE },
                 { "booted", required_argument, NULL, ARG_BOOTED }, { "running", required_argument, NULL, ARG_RUNNING },
                 { "trust-dir", required_argument, NULL, ARG_TRUST }, { "tries", required_argument, NULL, ARG_TRIES },
-                { "force", no_argument, NULL, ARG_FORCE },  {},
+                { "force", no_argument, NULL, ARG_FORCE },  { "root", required_argument, NULL, ARG_ROOT },
+                {},
         };
         const char *trust = getenv("ARK_TRUST_DIR");
         UpdateLayout l = {
@@ -114,6 +194,7 @@ int main(int argc, char *argv[]) {
                 .tries = 3,
         };
         bool force = false, json = false;
+        const char *root = "/";
         _cleanup_free_ char *err = NULL;
         const char *verb;
         int c, r;
@@ -158,6 +239,7 @@ int main(int argc, char *argv[]) {
                         break;
                 }
                 case ARG_FORCE: force = true; break;
+                case ARG_ROOT: root = optarg; break;
                 default:
                         fprintf(stderr, "ark-update: unknown option (see --help)\n");
                         return 2;
@@ -169,6 +251,14 @@ int main(int argc, char *argv[]) {
         verb = argv[optind];
         if (streq(verb, "status") && optind + 1 == argc)
                 return print_status(&l, json);
+        if (streq(verb, "firmware") && optind + 2 == argc && streq(argv[optind + 1], "list"))
+                return print_firmware(root, json);
+        if (streq(verb, "firmware") && optind + 3 == argc && streq(argv[optind + 1], "install"))
+                return install_cabinet(argv[optind + 2]);
+        if (streq(verb, "firmware")) {
+                fprintf(stderr, "ark-update: firmware takes 'list' or 'install FILE.cab'\n");
+                return 2;
+        }
         if (streq(verb, "install") && optind + 2 == argc) {
                 printf("Verifying %s...\n", argv[optind + 1]);
                 r = update_install(&l, argv[optind + 1], force, &err);

@@ -18,7 +18,7 @@
 #include "shared/bundle.h"
 
 #define ROOT_FILE "root.img"
-#define UKI_FILE "ark.efi"
+#define UKI_FILE "ark.efi"       /* a kernel image for either slot; "ark-a.efi" / "ark-b.efi" for one */
 
 const char *slot_name(int slot) {
         return slot == 0 ? "a" : slot == 1 ? "b" : "?";
@@ -197,6 +197,7 @@ typedef struct Install {
         const UpdateLayout *l;
         int slot;
         char *uki_tmp;
+        const char *uki_file;   /* the bundle's kernel image for this slot */
         bool wrote_root, wrote_uki;
 } Install;
 
@@ -208,7 +209,7 @@ static int open_target(const ManifestFile *f, void *userdata, char **ret_error) 
 
         if (streq(f->path, ROOT_FILE))
                 target = in->l->slot[in->slot];
-        else if (streq(f->path, UKI_FILE))
+        else if (streq(f->path, in->uki_file))
                 target = in->uki_tmp;
         else
                 return -ENOENT; /* release notes and the like: checked, not written */
@@ -226,11 +227,29 @@ static int open_target(const ManifestFile *f, void *userdata, char **ret_error) 
 }
 
 /* The bundle's manifest, checked as an update this system may take. */
+/* The slot's own kernel image (its command line names its root), else one for either slot. */
+static const char *slot_uki(int slot) {
+        return slot == 0 ? "ark-a.efi" : "ark-b.efi";
+}
+
+static const char *manifest_uki(const Manifest *m, int slot) {
+        const char *any = NULL;
+
+        for (size_t k = 0; k < m->n_files; k++) {
+                if (streq(m->files[k].path, slot_uki(slot)))
+                        return slot_uki(slot);
+                if (streq(m->files[k].path, UKI_FILE))
+                        any = UKI_FILE;
+        }
+        return any;
+}
+
 static int check_manifest(const UpdateLayout *l, const char *bundle, bool force, Manifest **ret, char **ret_error) {
         _cleanup_close_ int fd = open(bundle, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         BundleReadOptions o = { .trust_dir = l->trust_dir, .dest_fd = -1 };
         BundleResult res = {};
-        bool root = false, uki = false;
+        bool root = false;
+        const char *uki;
         int r;
 
         if (fd < 0)
@@ -250,13 +269,14 @@ static int check_manifest(const UpdateLayout *l, const char *bundle, bool force,
                                        res.manifest->version, strna(list), l->version);
                 goto out;
         }
-        for (size_t k = 0; k < res.manifest->n_files; k++) {
+        for (size_t k = 0; k < res.manifest->n_files; k++)
                 root = root || streq(res.manifest->files[k].path, ROOT_FILE);
-                uki = uki || streq(res.manifest->files[k].path, UKI_FILE);
-        }
+        uki = manifest_uki(res.manifest, 1 - l->booted);
         if (!root || !uki) {
                 r = set_error_sentence(ret_error, -EINVAL, "Update %s lacks %s.", res.manifest->version,
-                                       !root ? ROOT_FILE " (the root image)" : UKI_FILE " (the kernel image)");
+                                       !root ? ROOT_FILE " (the root image)"
+                                             : (1 - l->booted) == 0 ? "ark-a.efi or ark.efi (the kernel image)"
+                                                                    : "ark-b.efi or ark.efi (the kernel image)");
                 goto out;
         }
         if (!force && version_compare(res.manifest->version, l->version) <= 0) {
@@ -295,6 +315,7 @@ int update_install(const UpdateLayout *l, const char *bundle, bool force, char *
                 return r;
         }
         in.slot = 1 - l->booted;
+        in.uki_file = manifest_uki(m, in.slot);
         (void) mkdir_p(dir, 0755);
         tmp = strprintf("%s/.ark-update-%s.efi.tmp", dir, slot_name(in.slot));
         final = strprintf("%s/ark-%s-%s+%u.efi", dir, slot_name(in.slot), m->version, l->tries);

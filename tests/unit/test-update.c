@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "tmpdir.h"
+#include "../../firmware/inventory.h"
 #include "../../firmware/update.h"
 #include "shared/bundle.h"
 #include "shared/crypto.h"
@@ -314,6 +315,42 @@ static void test_interrupted(void **s) {
         }
 }
 
+/* Device firmware on the fixture hosts: the DMI BIOS, each NVIDIA GPU's VBIOS from the driver's
+ * /proc file, a NIC that is not live said so, and the passed-through GPUs of another host named. */
+static void test_firmware_list(void **s) {
+        FirmwareItem *l = NULL;
+        size_t n = 0, gpus = 0, nics = 0;
+
+        (void) s;
+        assert_int_equal(firmware_list(ARK_SRCDIR "/tests/fixtures/hosts/dgx-h100/sysfs", &l, &n), 0);
+        assert_true(n > 0);
+        assert_string_equal(l[0].device, "system");
+        assert_string_equal(l[0].version, "1.5.4");
+        assert_string_equal(l[0].model, "NVIDIA DGXH100");
+        for (size_t k = 1; k < n; k++) {
+                assert_true(strcmp(l[k - 1].device, l[k].device) < 0 || k == 1);
+                if (streq(l[k].kind, "gpu") && strstr(l[k].model, "H100")) {
+                        assert_string_equal(l[k].version, "96.00.74.00.1C");
+                        assert_string_equal(l[k].component, "VBIOS");
+                        gpus++;
+                } else if (streq(l[k].kind, "nic")) {
+                        assert_string_equal(l[k].version, "");
+                        assert_non_null(strstr(l[k].source, "not live"));
+                        nics++;
+                }
+        }
+        assert_int_equal(gpus, 8);
+        assert_int_equal(nics, 2);
+        free(l);
+
+        /* A host without DMI or a driver that reports: every item says why it is not known. */
+        assert_int_equal(firmware_list("/nonexistent-root", &l, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(l[0].version, "");
+        assert_non_null(strstr(l[0].source, "no DMI"));
+        free(l);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse),
@@ -321,6 +358,7 @@ int main(void) {
                 cmocka_unit_test(test_bad_update_rolls_back),
                 cmocka_unit_test(test_refused),
                 cmocka_unit_test(test_interrupted),
+                cmocka_unit_test(test_firmware_list),
         };
         return cmocka_run_group_tests_name("update", tests, setup, teardown);
 }
