@@ -23,16 +23,16 @@
 
 static void help(void) {
         printf("ark-update %s: A/B system updates.\n\n"
-               "Usage: ark-update [OPTIONS] status | install FILE.ark [--force] | mark-good | rollback\n"
+               "Usage: ark-update [OPTIONS] status | install FILE.ark [--force] | mark-good | rollback | on-trial\n"
                "       ark-update [--root DIR] [-o json] firmware list | firmware install FILE.cab\n\n"
                "  --esp DIR          the EFI system partition (default /boot/efi)\n"
                "  --slot-a PATH      root slot A (default /dev/disk/by-partlabel/ark-root-a)\n"
                "  --slot-b PATH      root slot B (default /dev/disk/by-partlabel/ark-root-b)\n"
                "  --state FILE       the record (default /var/lib/ark-update/state.json)\n"
                "  --booted a|b       the slot running now (default: ark.slot= on the kernel command line)\n"
-               "  --running VERSION  the product version running now (default %s)\n"
+               "  --running VERSION  the product version running now (default: IMAGE_VERSION in os-release, else %s)\n"
                "  --trust-dir DIR    trusted bundle keys (default $ARK_TRUST_DIR, else %s)\n"
-               "  --tries N          boot attempts a new slot gets (default 3)\n"
+               "  --tries N          boot attempts a new slot gets (default: Tries= in /etc/ark/update.conf, else 3)\n"
                "  --root DIR         where sysfs and /proc are read (firmware list; a fixture tree in tests)\n"
                "  -o json            status and firmware list as JSON\n",
                ARK_VERSION, ARK_VERSION, CONFIG_DEFAULT_TRUST_DIR);
@@ -49,6 +49,41 @@ static int booted_from_cmdline(void) {
         if (!p)
                 return -1;
         return p[9] == 'a' ? 0 : p[9] == 'b' ? 1 : -1;
+}
+
+/* IMAGE_VERSION of the running system's os-release (the appliance image sets it): the product
+ * version. NULL elsewhere. */
+static char *os_release_version(void) {
+        _cleanup_free_ char *text = NULL;
+        const char *p;
+        size_t n;
+
+        if (read_full_file("/etc/os-release", &text, &n) < 0 && read_full_file("/usr/lib/os-release", &text, &n) < 0)
+                return NULL;
+        for (p = text; p && !startswith(p, "IMAGE_VERSION="); p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+                ;
+        if (!p)
+                return NULL;
+        p += strlen("IMAGE_VERSION=");
+        n = strcspn(p, "\n");
+        if (n >= 2 && (p[0] == '"' || p[0] == '\'') && p[n - 1] == p[0])
+                return strndup(p + 1, n - 2);
+        return n > 0 ? strndup(p, n) : NULL;
+}
+
+/* Tries=N from /etc/ark/update.conf (the image's boot attempts of an update), else def. */
+static unsigned conf_tries(unsigned def) {
+        _cleanup_free_ char *text = NULL;
+        size_t n;
+        const char *p;
+        unsigned v;
+
+        if (read_full_file("/etc/ark/update.conf", &text, &n) < 0)
+                return def;
+        p = strstr(text, "Tries=");
+        if (!p || (p != text && p[-1] != '\n') || sscanf(p + 6, "%u", &v) != 1 || v < 1 || v > 9)
+                return def;
+        return v;
 }
 
 static int print_status(const UpdateLayout *l, bool json) {
@@ -184,14 +219,15 @@ int main(int argc, char *argv[]) {
                 {},
         };
         const char *trust = getenv("ARK_TRUST_DIR");
+        _cleanup_free_ char *running = os_release_version();
         UpdateLayout l = {
                 .esp = "/boot/efi",
                 .slot = { "/dev/disk/by-partlabel/ark-root-a", "/dev/disk/by-partlabel/ark-root-b" },
                 .state_file = "/var/lib/ark-update/state.json",
                 .booted = booted_from_cmdline(),
-                .version = ARK_VERSION,
+                .version = running ?: ARK_VERSION,
                 .trust_dir = isempty(trust) ? CONFIG_DEFAULT_TRUST_DIR : trust,
-                .tries = 3,
+                .tries = conf_tries(3),
         };
         bool force = false, json = false;
         const char *root = "/";
@@ -267,6 +303,15 @@ int main(int argc, char *argv[]) {
                                slot_name(1 - l.booted), l.tries);
         } else if (streq(verb, "mark-good") && optind + 1 == argc)
                 r = update_mark_good(&l, &err);
+        else if (streq(verb, "on-trial") && optind + 1 == argc) {
+                /* For the boot check: exit 0 when the booted slot is still counting its tries. */
+                UpdateStatus st;
+
+                r = update_status(&l, &st, &err);
+                if (r >= 0)
+                        return l.booted >= 0 && (st.slot[l.booted].state == SLOT_TRYING ||
+                                                 st.slot[l.booted].state == SLOT_BAD) ? 0 : 1;
+        }
         else if (streq(verb, "rollback") && optind + 1 == argc) {
                 r = update_rollback(&l, &err);
                 if (r >= 0)

@@ -101,10 +101,6 @@ static char *uki_dir(const UpdateLayout *l) {
         return strprintf("%s/EFI/Linux", l->esp);
 }
 
-static char *loader_conf(const UpdateLayout *l) {
-        return strprintf("%s/loader/loader.conf", l->esp);
-}
-
 static int read_record(const UpdateLayout *l, json_t **ret) {
         json_t *j = json_load_file(l->state_file, 0, NULL);
 
@@ -141,15 +137,55 @@ static void record(const UpdateLayout *l, const char *key, const char *value, co
         json_decref(j);
 }
 
+static int rename_entry(const UpdateLayout *l, const char *from, const char *to) {
+        _cleanup_free_ char *dir = uki_dir(l), *a = NULL, *b = NULL;
+
+        if (!dir)
+                return -ENOMEM;
+        a = strprintf("%s/%s", dir, from);
+        b = strprintf("%s/%s", dir, to);
+        if (!a || !b)
+                return -ENOMEM;
+        return rename(a, b) < 0 ? -errno : 0;
+}
+
+/* What systemd-boot boots with no default set: entries with tries left or no counter before those
+ * with none left, then the newest version (IMAGE_VERSION in the kernel image's .osrel) first, then
+ * the greater name (b before a). */
+static int boots_first(const UpdateStatus *st) {
+        int best = -1;
+
+        for (int k = 0; k < UPDATE_SLOTS; k++) {
+                const SlotInfo *s = &st->slot[k], *b;
+                int c;
+
+                if (s->state == SLOT_EMPTY)
+                        continue;
+                if (best < 0) {
+                        best = k;
+                        continue;
+                }
+                b = &st->slot[best];
+                if ((s->state == SLOT_BAD) != (b->state == SLOT_BAD)) {
+                        if (b->state == SLOT_BAD)
+                                best = k;
+                        continue;
+                }
+                c = version_compare(s->version, b->version);
+                if (c > 0 || (c == 0 && k > best))
+                        best = k;
+        }
+        return best;
+}
+
 int update_status(const UpdateLayout *l, UpdateStatus *ret, char **ret_error) {
-        _cleanup_free_ char *dir = uki_dir(l), *conf = loader_conf(l), *text = NULL;
+        _cleanup_free_ char *dir = uki_dir(l);
         UpdateStatus st = { .default_slot = -1, .booted = l->booted };
         json_t *j = NULL;
         DIR *d;
         struct dirent *de;
-        size_t n;
 
-        if (!dir || !conf)
+        if (!dir)
                 return -ENOMEM;
         d = opendir(dir);
         while (d && (de = readdir(d))) {
@@ -164,12 +200,7 @@ int update_status(const UpdateLayout *l, UpdateStatus *ret, char **ret_error) {
         }
         if (d)
                 closedir(d);
-        if (read_full_file(conf, &text, &n) >= 0) {
-                char *p = strstr(text, "default ark-");
-
-                if (p && (p[12] == 'a' || p[12] == 'b'))
-                        st.default_slot = p[12] == 'a' ? 0 : 1;
-        }
+        st.default_slot = boots_first(&st);
         if (read_record(l, &j) >= 0) {
                 snprintf(st.last_error, sizeof(st.last_error), "%s", strempty(json_string_value(json_object_get(j, "last_error"))));
                 snprintf(st.last_install, sizeof(st.last_install), "%s",
@@ -178,19 +209,6 @@ int update_status(const UpdateLayout *l, UpdateStatus *ret, char **ret_error) {
         }
         *ret = st;
         return 0;
-}
-
-static int set_default(const UpdateLayout *l, int slot) {
-        _cleanup_free_ char *conf = loader_conf(l), *dir = strprintf("%s/loader", l->esp), *text = NULL;
-
-        if (!conf || !dir)
-                return -ENOMEM;
-        (void) mkdir_p(dir, 0755);
-        /* A glob: whatever counter systemd-boot has put on the name by then. */
-        text = strprintf("# Written by ark-update: the slot to boot.\ndefault ark-%s-*\ntimeout 0\n", slot_name(slot));
-        if (!text)
-                return -ENOMEM;
-        return write_string_file(conf, text, WRITE_CREATE | WRITE_ATOMIC);
 }
 
 typedef struct Install {
@@ -329,11 +347,6 @@ int update_install(const UpdateLayout *l, const char *bundle, bool force, char *
                         (void) unlink(old);
         }
         free(err);
-        if (st.default_slot == in.slot) {
-                r = set_default(l, l->booted);
-                if (r < 0)
-                        return set_error_sentence(ret_error, r, "Cannot write loader.conf: %s.", strerror(-r));
-        }
         /* Stream it again into place, checking every hash on the way (the medium may change). */
         fd = open(bundle, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
@@ -358,9 +371,19 @@ int update_install(const UpdateLayout *l, const char *bundle, bool force, char *
                 if (dfd >= 0)
                         (void) fsync(dfd);
         }
-        r = set_default(l, in.slot);
-        if (r < 0)
-                return set_error_sentence(ret_error, r, "Cannot write loader.conf: %s.", strerror(-r));
+        /* An older (or the same) version installed on purpose sorts after the running one: the running
+         * slot goes to the end of the line (no tries left) so the new one boots next. Should the new
+         * one never come up, systemd-boot boots the newest of two slots without tries, this one. */
+        if (update_status(l, &st, NULL) >= 0 && st.default_slot != in.slot && st.slot[l->booted].state != SLOT_EMPTY) {
+                char last[300];
+
+                snprintf(last, sizeof(last), "ark-%s-%s+0-%u.efi", slot_name(l->booted), st.slot[l->booted].version,
+                         st.slot[l->booted].done);
+                r = rename_entry(l, st.slot[l->booted].entry, last);
+                if (r < 0)
+                        return set_error_sentence(ret_error, r, "Cannot put %s after the new slot: %s.",
+                                                  st.slot[l->booted].entry, strerror(-r));
+        }
         {
                 char what[128];
 
@@ -368,18 +391,6 @@ int update_install(const UpdateLayout *l, const char *bundle, bool force, char *
                 record(l, "last_install", what, NULL);
         }
         return 0;
-}
-
-static int rename_entry(const UpdateLayout *l, const char *from, const char *to) {
-        _cleanup_free_ char *dir = uki_dir(l), *a = NULL, *b = NULL;
-
-        if (!dir)
-                return -ENOMEM;
-        a = strprintf("%s/%s", dir, from);
-        b = strprintf("%s/%s", dir, to);
-        if (!a || !b)
-                return -ENOMEM;
-        return rename(a, b) < 0 ? -errno : 0;
 }
 
 int update_mark_good(const UpdateLayout *l, char **ret_error) {
@@ -425,11 +436,11 @@ int update_rollback(const UpdateLayout *l, char **ret_error) {
 
                 snprintf(bad, sizeof(bad), "ark-%s-%s+0-%u.efi", slot_name(l->booted), st.slot[l->booted].version,
                          st.slot[l->booted].done + 1);
-                (void) rename_entry(l, st.slot[l->booted].entry, bad);
+                r = rename_entry(l, st.slot[l->booted].entry, bad);
+                if (r < 0)
+                        return set_error_sentence(ret_error, r, "Cannot mark %s bad: %s.", st.slot[l->booted].entry,
+                                                  strerror(-r));
         }
-        r = set_default(l, other);
-        if (r < 0)
-                return set_error_sentence(ret_error, r, "Cannot write loader.conf: %s.", strerror(-r));
         record(l, NULL, NULL, NULL);
         return 0;
 }

@@ -2,10 +2,11 @@
 
 /* A/B system updates (docs/updates.md): two root slots, a unified kernel image (UKI) per slot on
  * the EFI system partition named the way systemd-boot counts boot attempts
- * (ark-<slot>-<version>+<tries left>[-<tries done>].efi, no counter once good), and loader.conf's
- * default naming the slot to boot. An install verifies the whole signed bundle first, then streams
- * the root image into the inactive slot (verifying it again on the way), installs that slot's
- * UKI with a try counter and only then points the default at it: power lost at any moment before
+ * (ark-<slot>-<version>+<tries left>[-<tries done>].efi, no counter once good). loader.conf sets no
+ * default, so systemd-boot boots what sorts first: entries with tries left (or none counted)
+ * before those without, then the newest version. An install verifies the whole signed bundle
+ * first, then streams the root image into the inactive slot (verifying it again on the way), and
+ * only then renames that slot's UKI into place with a try counter: power lost at any moment before
  * that leaves the running slot the one that boots. Nothing here knows about libvirt or D-Bus. */
 
 #include <stdbool.h>
@@ -39,7 +40,7 @@ typedef struct SlotInfo {
 
 typedef struct UpdateStatus {
         SlotInfo slot[UPDATE_SLOTS];
-        int default_slot;               /* what loader.conf boots, -1 = none */
+        int default_slot;               /* what systemd-boot boots next, -1 = none */
         int booted;
         char last_error[512];
         char last_install[128];         /* "b 1.2.0" */
@@ -57,7 +58,7 @@ int update_status(const UpdateLayout *l, UpdateStatus *ret, char **ret_error);
 int update_install(const UpdateLayout *l, const char *bundle, bool force, char **ret_error);
 /* The booted slot is healthy: its entry loses its counter. */
 int update_mark_good(const UpdateLayout *l, char **ret_error);
-/* Boot the other slot next (it must be good); the booted one is marked bad. */
+/* Boot the other slot next (it must be good); the booted one is marked bad (no tries left). */
 int update_rollback(const UpdateLayout *l, char **ret_error);
 
 /* "1.10.0" > "1.9.2": dotted numbers compared as numbers, other parts as strings. */

@@ -67,7 +67,9 @@ static UpdateLayout layout(int booted, const char *running) {
                                 .version = running, .trust_dir = trust, .tries = 3 };
 }
 
-/* A fresh appliance: slot A holds 1.0.0 and is good and the default; slot B holds old bytes. */
+static bool per_slot_uki; /* bundles carry ark-a.efi and ark-b.efi instead of ark.efi */
+
+/* A fresh appliance: slot A holds 1.0.0 and is good and boots; slot B holds old bytes. */
 static void fresh(void) {
         _cleanup_free_ char *linux_dir = strprintf("%s/EFI/Linux", esp), *good = NULL, *loader = NULL;
 
@@ -81,7 +83,7 @@ static void fresh(void) {
                 _cleanup_free_ char *ldir = strprintf("%s/loader", esp);
                 assert_int_equal(mkdir_p(ldir, 0755), 0);
         }
-        assert_int_equal(write_string_file(loader, "default ark-a-*\n", WRITE_CREATE), 0);
+        assert_int_equal(write_string_file(loader, "timeout 0\n", WRITE_CREATE), 0);
         assert_int_equal(write_string_file(slot_a, "root-a-1.0.0", WRITE_CREATE), 0);
         assert_int_equal(write_string_file(slot_b, "old bytes of slot b", WRITE_CREATE), 0);
 }
@@ -108,30 +110,57 @@ static char *make_update(const char *version, const char *compatible, size_t n, 
         assert_int_equal(fwrite(buf, 1, n, f), n);
         fclose(f);
         free(buf);
-        assert_int_equal(write_string_file(uki, version, WRITE_CREATE), 0);
+        if (per_slot_uki)
+                for (int k = 0; k < 2; k++) {
+                        _cleanup_free_ char *p = strprintf("%s/ark-%s.efi", payload, slot_name(k)),
+                                            *text = strprintf("%s for slot %s", version, slot_name(k));
+                        assert_int_equal(write_string_file(p, text, WRITE_CREATE), 0);
+                }
+        else
+                assert_int_equal(write_string_file(uki, version, WRITE_CREATE), 0);
         if (bundle_create(&o, NULL, &err) < 0)
                 fail_msg("bundle_create: %s", strna(err));
         return out;
 }
 
-/* What systemd-boot does at power on: the default entry (a glob on the slot), counted down; an
- * entry with no tries left is skipped for the other slot's good one. Returns the slot booted. */
+/* systemd-boot's choice (no default in loader.conf): entries with tries left or no counter before
+ * those with none, the newest version first, then the greater name. It takes one try from the
+ * entry it boots, as systemd-boot does by renaming it. */
 static int boot(void) {
         _cleanup_free_ char *linux_dir = strprintf("%s/EFI/Linux", esp);
-        UpdateLayout l = layout(-1, "x");
-        UpdateStatus st;
-        char *err = NULL;
-        int slot;
+        DIR *d = opendir(linux_dir);
+        struct dirent *de;
+        SlotInfo best = {};
+        int slot = -1;
 
-        assert_int_equal(update_status(&l, &st, &err), 0);
-        slot = st.default_slot;
-        if (st.slot[slot].state == SLOT_BAD || st.slot[slot].state == SLOT_EMPTY)
-                slot = 1 - slot;
-        assert_true(st.slot[slot].state == SLOT_GOOD || st.slot[slot].state == SLOT_TRYING);
-        if (st.slot[slot].state == SLOT_TRYING) {
-                _cleanup_free_ char *from = strprintf("%s/%s", linux_dir, st.slot[slot].entry),
-                                    *to = strprintf("%s/ark-%s-%s+%u-%u.efi", linux_dir, slot_name(slot), st.slot[slot].version,
-                                                    st.slot[slot].left - 1, st.slot[slot].done + 1);
+        assert_non_null(d);
+        while ((de = readdir(d))) {
+                SlotInfo i;
+                int k, c;
+
+                if (entry_parse(de->d_name, &k, &i) < 0)
+                        continue;
+                if (slot >= 0) {
+                        bool bad = i.state == SLOT_BAD, best_bad = best.state == SLOT_BAD;
+
+                        if (bad != best_bad) {
+                                if (bad)
+                                        continue;
+                        } else {
+                                c = version_compare(i.version, best.version);
+                                if (c < 0 || (c == 0 && strcmp(i.entry, best.entry) < 0))
+                                        continue;
+                        }
+                }
+                best = i;
+                slot = k;
+        }
+        closedir(d);
+        assert_true(slot >= 0);
+        if (best.state == SLOT_TRYING) {
+                _cleanup_free_ char *from = strprintf("%s/%s", linux_dir, best.entry),
+                                    *to = strprintf("%s/ark-%s-%s+%u-%u.efi", linux_dir, slot_name(slot), best.version,
+                                                    best.left - 1, best.done + 1);
                 assert_int_equal(rename(from, to), 0);
         }
         return slot;
@@ -351,6 +380,49 @@ static void test_firmware_list(void **s) {
         free(l);
 }
 
+/* A kernel image per slot (its command line names its root): the target slot's is installed. An
+ * older version installed with --force boots next, the running slot going to the end of the line;
+ * and when the older one never comes up, the newer one boots again. */
+static void test_per_slot_and_downgrade(void **s) {
+        _cleanup_free_ char *upd = NULL, *old = NULL, *err = NULL;
+        UpdateLayout l = layout(0, "1.0.0");
+        UpdateStatus st;
+
+        per_slot_uki = true;
+        upd = make_update("1.1.0", "1.0.0", 1 << 16, NULL);
+        old = make_update("0.9.0", "1.1.0", 1 << 16, NULL);
+        per_slot_uki = false;
+        fresh();
+        assert_int_equal(update_install(&l, upd, false, &err), 0);
+        {
+                _cleanup_free_ char *e = strprintf("%s/EFI/Linux/ark-b-1.1.0+3.efi", esp);
+                assert_file(e, "1.1.0 for slot b");
+        }
+        assert_int_equal(boot(), 1);
+        l = layout(1, "1.1.0");
+        assert_int_equal(update_mark_good(&l, &err), 0);
+        /* 0.9.0 into slot A: refused without --force, then taken. */
+        assert_int_equal(update_install(&l, old, false, &err), -ESTALE);
+        assert_non_null(strstr(err, "older than"));
+        free(err);
+        err = NULL;
+        assert_int_equal(boot(), 1);
+        assert_int_equal(update_install(&l, old, true, &err), 0);
+        {
+                _cleanup_free_ char *e = strprintf("%s/EFI/Linux/ark-a-0.9.0+3.efi", esp);
+                assert_file(e, "0.9.0 for slot a");
+        }
+        assert_int_equal(update_status(&l, &st, &err), 0);
+        assert_int_equal(st.default_slot, 0);
+        for (int k = 0; k < 3; k++)
+                assert_int_equal(boot(), 0);
+        assert_int_equal(boot(), 1); /* both without tries: the newer one */
+        assert_int_equal(update_mark_good(&l, &err), 0);
+        assert_int_equal(update_status(&l, &st, &err), 0);
+        assert_int_equal(st.slot[1].state, SLOT_GOOD);
+        assert_int_equal(st.default_slot, 1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse),
@@ -359,6 +431,7 @@ int main(void) {
                 cmocka_unit_test(test_refused),
                 cmocka_unit_test(test_interrupted),
                 cmocka_unit_test(test_firmware_list),
+                cmocka_unit_test(test_per_slot_and_downgrade),
         };
         return cmocka_run_group_tests_name("update", tests, setup, teardown);
 }
