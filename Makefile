@@ -7,6 +7,8 @@
 #   make run                  build and open the sandbox (private bus, simulated host)
 #   make bench                build the benchmarks (bench/trace-replay, bench/bundle-import)
 #   make fuzz                 run every libFuzzer target (FUZZ_SECONDS each, default 60)
+#   make deb / image          Debian packages / the appliance disk image and update bundle
+#   make image-test           boot the image under QEMU: updates, rollback, Secure Boot, seed
 #   make O=/tmp/ark SANITIZE=address,undefined WERROR=1 test
 
 SRCDIR := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
@@ -77,7 +79,7 @@ UPDATE_LIBS := $(shell pkg-config --libs jansson libcrypto libarchive 2>/dev/nul
 bin-$(CONFIG_ARKD) += arkd
 bin-$(CONFIG_ARKCTL) += arkctl
 bin-$(CONFIG_ARKTUI) += arktui
-bin-$(CONFIG_ARK_UPDATE) += ark-update
+bin-$(CONFIG_ARK_UPDATE) += ark-update ark-seed
 # The console's message catalogs (gettext), next to the binaries: $(O)/locale/<lang>/LC_MESSAGES.
 locales-$(CONFIG_ARKTUI) += zh_CN
 
@@ -99,7 +101,7 @@ LIBPOOL := $(O)/lib/libpool.a
 LIBARKD := $(O)/lib/libarkd.a
 AUTOCONF := $(O)/include/generated/autoconf.h
 
-.PHONY: all clean install distclean test check-unit check-integration run deps menuconfig help \
+.PHONY: all clean install deb image image-test distclean test check-unit check-integration run deps menuconfig help \
 	oldconfig savedefconfig bench fuzz
 all: $(addprefix $(BIN)/,$(bin-y)) $(addprefix $(O)/tests/,$(tests-y) $(itests-y)) $(O)/bench/trace-replay \
 	$(foreach l,$(locales-y),$(O)/locale/$(l)/LC_MESSAGES/arktui.mo)
@@ -142,6 +144,12 @@ $(BIN)/arkctl: $(call obj,$(arkctl-y)) $(ALL_LIBS)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+$(BIN)/ark-seed: $(call obj,$(SRCDIR)/firmware/ark-seed.c $(SRCDIR)/firmware/seed.c $(SRCDIR)/tui/netconf.c) \
+		$(LIBSHARED) $(LIBBASIC)
+	$(quiet) LD $@
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(UPDATE_LIBS)
+
 $(BIN)/ark-update: $(call obj,$(SRCDIR)/firmware/ark-update.c $(update-y)) $(LIBSHARED) $(LIBBASIC)
 	$(quiet) LD $@
 	$(Q)mkdir -p $(dir $@)
@@ -166,6 +174,7 @@ $(O)/tests/test-%: $(O)/obj/tests/unit/test-%.o $(LIBARKD) $(ALL_LIBS)
 $(O)/tests/test-netconf: $(O)/obj/tui/netconf.o
 $(O)/tests/test-canvas: $(O)/obj/tui/canvas.o
 $(O)/tests/test-update: $(O)/obj/firmware/update.o $(O)/obj/firmware/inventory.o
+$(O)/tests/test-seed: $(O)/obj/firmware/seed.o $(O)/obj/tui/netconf.o $(BIN)/ark-seed
 
 # Integration tests share a harness (private dbus-daemon + arkd + arkctl runner).
 $(addprefix $(O)/tests/,$(itests-y)): $(O)/tests/%: $(O)/obj/tests/integration/%.o \
@@ -220,6 +229,26 @@ ifeq ($(CONFIG_ARKCTL_BASH_COMPLETION),y)
 	install -D -m 0644 $(SRCDIR)/ctl/completion/arkctl.bash \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/arkctl
 endif
+ifeq ($(CONFIG_ARK_UPDATE),y)
+	install -D -m 0755 $(BIN)/ark-update $(DESTDIR)$(PREFIX)/sbin/ark-update
+	install -D -m 0755 $(BIN)/ark-seed $(DESTDIR)$(PREFIX)/sbin/ark-seed
+endif
+
+# ----------------------------------------------------------------------------- appliance image
+# Debian packages (ark, ark-appliance) in $(O)/image/, the disk image, the update bundle and the
+# block map from them, and the image's boot test under QEMU (image/README.md).
+deb:
+	$(Q)$(SRCDIR)/scripts/deps.sh --check-or-install
+	$(Q)$(MAKE) --no-print-directory -f $(SRCDIR)/Makefile O=$(O) all
+	$(Q)$(SRCDIR)/scripts/mkdeb $(O) $(O)/image
+
+image: deb
+	$(Q)$(SRCDIR)/image/build-image $(O)
+
+image-test:
+	$(Q)$(SRCDIR)/scripts/deps.sh --check-or-install
+	$(Q)test -e $(O)/image/ark.raw || $(MAKE) --no-print-directory -f $(SRCDIR)/Makefile O=$(O) image
+	$(Q)$(SRCDIR)/image/image-test $(O)
 
 # ----------------------------------------------------------------------------- dev targets
 deps:

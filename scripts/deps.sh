@@ -21,6 +21,9 @@ packages=(
     prometheus curl
     # console tests
     tmux
+    # the appliance image (make image, make image-test)
+    mmdebstrap squashfs-tools dosfstools mtools fdisk e2fsprogs bmap-tools sbsigntool systemd-boot-efi
+    initramfs-tools-core
 )
 
 mode=${1:-install}
