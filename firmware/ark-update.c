@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,31 @@ static int print_firmware(const char *root, bool json) {
         return 0;
 }
 
+/* Progress on stdout: a line that rewrites itself on a terminal, a line per tenth otherwise (logs,
+ * the console's pane, a serial port). */
+static void print_progress(const char *phase, uint64_t done, uint64_t total, void *userdata) {
+        static char last_phase[16];
+        static int last_tenth = -1;
+        bool tty = isatty(STDOUT_FILENO);
+        int pct = total ? (int) (done * 100 / total) : 100, tenth = pct / 10;
+        const char *what = streq(phase, "verify") ? "Verifying" : "Writing the inactive slot";
+
+        if (!streq(last_phase, phase)) {
+                if (tty && last_phase[0])
+                        putchar('\n');
+                snprintf(last_phase, sizeof(last_phase), "%s", phase);
+                last_tenth = -1;
+        }
+        if (tty)
+                printf("\r%s: %3d%% (%" PRIu64 " of %" PRIu64 " MiB)", what, pct, done >> 20, total >> 20);
+        else if (tenth != last_tenth)
+                printf("%s: %d%% (%" PRIu64 " of %" PRIu64 " MiB)\n", what, pct, done >> 20, total >> 20);
+        if (tty && done == total && streq(phase, "write"))
+                putchar('\n');
+        last_tenth = tenth;
+        fflush(stdout);
+}
+
 /* An LVFS cabinet goes to fwupd, which checks its signature and flashes it offline; ark-update
  * only refuses what is not a cabinet and says plainly when fwupd is absent. */
 static bool in_path(const char *name) {
@@ -296,8 +322,11 @@ int main(int argc, char *argv[]) {
                 return 2;
         }
         if (streq(verb, "install") && optind + 2 == argc) {
-                printf("Verifying %s...\n", argv[optind + 1]);
+                printf("Installing %s (signature, compatibility and every hash first)\n", argv[optind + 1]);
+                l.progress = print_progress;
                 r = update_install(&l, argv[optind + 1], force, &err);
+                if (isatty(STDOUT_FILENO))
+                        putchar('\n');
                 if (r >= 0)
                         printf("Installed into slot %s; it boots next (%u tries), then 'ark-update mark-good' once healthy.\n",
                                slot_name(1 - l.booted), l.tries);

@@ -245,6 +245,20 @@ static int open_target(const ManifestFile *f, void *userdata, char **ret_error) 
 }
 
 /* The bundle's manifest, checked as an update this system may take. */
+static int progress_verify(uint64_t done, uint64_t total, void *userdata) {
+        const UpdateLayout *l = userdata;
+
+        l->progress("verify", done, total, l->userdata);
+        return 0;
+}
+
+static int progress_write(uint64_t done, uint64_t total, void *userdata) {
+        const Install *in = userdata;
+
+        in->l->progress("write", done, total, in->l->userdata);
+        return 0;
+}
+
 /* The slot's own kernel image (its command line names its root), else one for either slot. */
 static const char *slot_uki(int slot) {
         return slot == 0 ? "ark-a.efi" : "ark-b.efi";
@@ -264,7 +278,8 @@ static const char *manifest_uki(const Manifest *m, int slot) {
 
 static int check_manifest(const UpdateLayout *l, const char *bundle, bool force, Manifest **ret, char **ret_error) {
         _cleanup_close_ int fd = open(bundle, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        BundleReadOptions o = { .trust_dir = l->trust_dir, .dest_fd = -1 };
+        BundleReadOptions o = { .trust_dir = l->trust_dir, .dest_fd = -1, .progress = l->progress ? progress_verify : NULL,
+                                .userdata = (void *) l };
         BundleResult res = {};
         bool root = false;
         const char *uki;
@@ -353,6 +368,8 @@ int update_install(const UpdateLayout *l, const char *bundle, bool force, char *
                 return set_error_sentence(ret_error, -errno, "Cannot open %s: %s.", bundle, strerror(errno));
         o.open_file = open_target;
         o.userdata = &in;
+        if (l->progress)
+                o.progress = progress_write;
         r = bundle_read(fd, bundle, &o, &res, ret_error);
         bundle_result_done(&res);
         if (r < 0) {

@@ -11,8 +11,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define UPDATE_SLOTS 2
+
+/* Install progress: phase "verify" (the first pass, nothing written), then "write" (the slot). */
+typedef void (*UpdateProgressFn)(const char *phase, uint64_t done, uint64_t total, void *userdata);
 
 typedef struct UpdateLayout {
         const char *esp;                /* where EFI/Linux/ and loader/ are */
@@ -22,6 +26,8 @@ typedef struct UpdateLayout {
         const char *version;            /* the running product version */
         const char *trust_dir;          /* trusted bundle keys */
         unsigned tries;                 /* boot attempts a new slot gets */
+        UpdateProgressFn progress;      /* may be NULL */
+        void *userdata;
 } UpdateLayout;
 
 typedef enum SlotState {

@@ -16,14 +16,27 @@ load_config() {
 stub=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
 sdboot=/usr/lib/systemd/boot/efi/systemd-bootx64.efi
 
-# Signs an EFI binary in place when a Secure Boot key is configured.
+# Signs an EFI binary in place when a Secure Boot key is configured. A key with a passphrase is
+# opened once into the work directory with ARK_SB_KEY_PASSPHRASE (Debian's snakeoil test key
+# has the passphrase "snakeoil").
 sb_sign() {
-    local f=$1
-    [ -n "${CONFIG_IMAGE_SB_KEY:-}" ] || return 0
-    [ -r "$CONFIG_IMAGE_SB_KEY" ] || die "CONFIG_IMAGE_SB_KEY: cannot read $CONFIG_IMAGE_SB_KEY"
+    local f=$1 key=${CONFIG_IMAGE_SB_KEY:-} plain=${work:?}/sb-signing.key pass
+    [ -n "$key" ] || return 0
+    [ -r "$key" ] || die "CONFIG_IMAGE_SB_KEY: cannot read $key"
     [ -r "$CONFIG_IMAGE_SB_CERT" ] || die "CONFIG_IMAGE_SB_CERT: cannot read $CONFIG_IMAGE_SB_CERT"
-    sbsign --key "$CONFIG_IMAGE_SB_KEY" --cert "$CONFIG_IMAGE_SB_CERT" --output "$f.signed" "$f" 2>/dev/null ||
-        die "sbsign failed on $f"
+    if grep -q ENCRYPTED "$key"; then
+        if [ ! -f "$plain" ]; then
+            pass=${ARK_SB_KEY_PASSPHRASE:-}
+            [ -n "$pass" ] || [ "$key" != /usr/share/ovmf/PkKek-1-snakeoil.key ] || pass=snakeoil
+            [ -n "$pass" ] || die "CONFIG_IMAGE_SB_KEY: $key has a passphrase; set ARK_SB_KEY_PASSPHRASE"
+            (umask 077; ARK_PASS=$pass openssl pkey -in "$key" -passin env:ARK_PASS -out "$plain") ||
+                die "CONFIG_IMAGE_SB_KEY: cannot open $key with the passphrase given"
+        fi
+        key=$plain
+    fi
+    sbsign --key "$key" --cert "$CONFIG_IMAGE_SB_CERT" --output "$f.signed" "$f" >/dev/null 2>"$f.sbsign.log" ||
+        die "sbsign failed on $f: $(tail -n 3 "$f.sbsign.log")"
+    rm -f "$f.sbsign.log"
     mv "$f.signed" "$f"
 }
 
@@ -57,7 +70,11 @@ make_uki() {
 make_root() {
     rm -f "$2"
     mksquashfs "$1" "$2" -comp zstd -Xcompression-level 6 -noappend -quiet -no-progress \
-        -wildcards -e 'proc/*' 'sys/*' 'dev/*' 'run/*' 'tmp/*' >/dev/null || die "mksquashfs failed"
+        -wildcards -e 'proc/*' 'sys/*' 'dev/*' 'run/*' 'tmp/*' >/dev/null 2>"$2.log" ||
+        die "mksquashfs failed: $(tail -n 5 "$2.log")"
+    # squashfs-tools 4.5 keeps no POSIX ACLs (none are set in the image) and says so per file.
+    grep -v 'Unrecognised xattr prefix system.posix_acl' "$2.log" >&2 || true
+    rm -f "$2.log"
     local size max
     size=$(stat -c %s "$2")
     max=$(( CONFIG_IMAGE_ROOT_SIZE * 1024 * 1024 ))

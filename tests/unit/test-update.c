@@ -197,15 +197,40 @@ static void test_parse(void **s) {
         assert_true(version_compare("1.0.0-rc1", "1.0.0-rc2") < 0);
 }
 
+/* Progress seen: the phases in order, each ending with done == total. */
+typedef struct Seen {
+        int verify_end, write_end, write_before_verify_end;
+} Seen;
+
+static void seen_progress(const char *phase, uint64_t done, uint64_t total, void *userdata) {
+        Seen *s = userdata;
+
+        assert_true(done <= total);
+        if (strcmp(phase, "verify") == 0)
+                s->verify_end += done == total;
+        else {
+                assert_string_equal(phase, "write");
+                s->write_before_verify_end += !s->verify_end;
+                s->write_end += done == total;
+        }
+}
+
 static void test_good_update(void **s) {
         _cleanup_free_ char *ark = make_update("1.1.0", "1.0.0", 3 << 20, NULL), *err = NULL, *root = NULL, *slot = NULL;
         UpdateLayout l = layout(0, "1.0.0");
         UpdateStatus st;
         size_t n1, n2;
 
+        Seen seen = {};
+
         fresh();
         assert_int_equal(boot(), 0);
+        l.progress = seen_progress;
+        l.userdata = &seen;
         assert_int_equal(update_install(&l, ark, false, &err), 0);
+        assert_int_equal(seen.verify_end, 1);
+        assert_int_equal(seen.write_end, 1);
+        assert_int_equal(seen.write_before_verify_end, 0);
         assert_int_equal(update_status(&l, &st, &err), 0);
         assert_int_equal(st.default_slot, 1);
         assert_int_equal(st.slot[1].state, SLOT_TRYING);
