@@ -23,7 +23,7 @@ packages=(
     tmux
     # the appliance image (make image, make image-test)
     mmdebstrap squashfs-tools dosfstools mtools fdisk e2fsprogs bmap-tools sbsigntool systemd-boot-efi
-    initramfs-tools-core
+    initramfs-tools-core procps
 )
 
 mode=${1:-install}

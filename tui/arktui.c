@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/inotify.h>
+#include <sys/mman.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -64,6 +66,8 @@ static const char *arg_cmd_arkd = "systemctl restart arkd";
 static const char *arg_cmd_libvirtd = "systemctl restart libvirtd";
 static const char *arg_cmd_reboot = "systemctl reboot";
 static const char *arg_cmd_poweroff = "systemctl poweroff";
+/* ark-update, with options (words separated by spaces): status and install FILE are added. */
+static const char *arg_cmd_update = "ark-update";
 static const char *arg_config_file = "/etc/ark/ark.conf";
 static const char *arg_hostname_file = "/etc/hostname";
 static const char *arg_hostname_cmd = "hostnamectl set-hostname";
@@ -74,7 +78,7 @@ static void help(void) {
                "              [--network-dir DIR] [--network-interface IF] [--network-reload CMD]\n"
                "              [--revert-seconds N] [--config FILE] [--restart-arkd-command CMD]\n"
                "              [--restart-libvirtd-command CMD] [--reboot-command CMD] [--poweroff-command CMD]\n"
-               "              [--hostname-file FILE] [--hostname-command CMD]\n"
+               "              [--hostname-file FILE] [--hostname-command CMD] [--update-command CMD]\n"
                "       arktui --dump SCREEN [--size COLSxROWS] [--lang en|zh] [--ascii]\n\n"
                "Screens: dashboard, accelerators, tenants, instances, network, bundles, logs, system.\n"
                "Keys: 1-8 screens, Tab/arrows move, Enter acts, ? help, q quits.\n",
@@ -128,7 +132,7 @@ static void setup_language(void) {
 static int parse_argv(int argc, char *argv[]) {
         enum { ARG_BUS = 0x100, ARG_DUMP, ARG_SIZE, ARG_LANG, ARG_ASCII, ARG_VERSION, ARG_LOG_FILE, ARG_MEDIA,
                ARG_NETWORK_DIR, ARG_NETWORK_IFACE, ARG_NETWORK_RELOAD, ARG_REVERT, ARG_CMD_ARKD, ARG_CMD_LIBVIRTD,
-               ARG_CMD_REBOOT, ARG_CMD_POWEROFF, ARG_CONFIG, ARG_HOSTNAME_FILE, ARG_HOSTNAME_CMD };
+               ARG_CMD_REBOOT, ARG_CMD_POWEROFF, ARG_CONFIG, ARG_HOSTNAME_FILE, ARG_HOSTNAME_CMD, ARG_CMD_UPDATE };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },        { "version", no_argument, NULL, ARG_VERSION },
                 { "bus-address", required_argument, NULL, ARG_BUS }, { "dump", required_argument, NULL, ARG_DUMP },
@@ -146,6 +150,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "config", required_argument, NULL, ARG_CONFIG },
                 { "hostname-file", required_argument, NULL, ARG_HOSTNAME_FILE },
                 { "hostname-command", required_argument, NULL, ARG_HOSTNAME_CMD },
+                { "update-command", required_argument, NULL, ARG_CMD_UPDATE },
                 {},
         };
         int c;
@@ -212,6 +217,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_CMD_POWEROFF:
                         arg_cmd_poweroff = optarg;
+                        break;
+                case ARG_CMD_UPDATE:
+                        arg_cmd_update = optarg;
                         break;
                 case ARG_CONFIG:
                         arg_config_file = optarg;
@@ -360,6 +368,12 @@ struct Console {
         sd_journal *journal_watch;      /* tells when the journal grew */
         sd_event_source *log_source;
         int inotify_fd;
+        /* A system update: ark-update's status lines, and an install under way. */
+        char update_status[2048];
+        bool have_update_status;
+        char update_line[512], update_version[64];
+        sd_event_source *update_io;
+        int update_fd;
 };
 
 static attr_t curses_attr(const Console *con, uint8_t a) {
@@ -398,6 +412,7 @@ static void sync_dialog(Console *con) {
         Dialog *d = &con->dlg;
 
         con->st.progress = con->progress[0] ? con->progress : NULL;
+        con->st.update_status = con->have_update_status ? con->update_status : NULL;
         con->st.dialog_title = d->open ? d->title : NULL;
         con->st.dialog_text = d->open ? d->text : NULL;
         con->st.dialog_input = d->open && d->typing ? d->buf : NULL;
@@ -718,6 +733,250 @@ static void inspect_media_file(Console *con, const char *path) {
                                                                  : _("NOT TRUSTED: arkd will refuse it"));
         dialog_open(con, _("Import bundle"), NULL, q, NULL, 1, path, act_import);
         bundle_result_done(&res);
+}
+
+/* ------------------------------------------------------------------------------ system update */
+
+/* argv of arg_cmd_update's words plus more (NULL-terminated); free the array only. */
+static char **update_argv(char *words, const char *a, const char *b) {
+        char **argv = calloc(32, sizeof(char *));
+        size_t n = 0;
+
+        if (!argv)
+                return NULL;
+        for (char *save = NULL, *w = strtok_r(words, " ", &save); w && n < 28; w = strtok_r(NULL, " ", &save))
+                argv[n++] = w;
+        argv[n++] = (char *) a;
+        if (b)
+                argv[n++] = (char *) b;
+        return argv;
+}
+
+/* Starts argv with stdout (and stderr too, or /dev/null) on out and the console's blocked
+ * signals unblocked: its pid or -errno. */
+static pid_t spawn_argv(char **argv, int out, bool with_stderr) {
+        pid_t pid = fork();
+
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                sigset_t none;
+
+                sigemptyset(&none);
+                sigprocmask(SIG_SETMASK, &none, NULL);
+                dup2(null, STDIN_FILENO);
+                dup2(out, STDOUT_FILENO);
+                dup2(with_stderr ? out : null, STDERR_FILENO);
+                execvp(argv[0], argv);
+                dprintf(out, "cannot run %s: %s\n", argv[0], strerror(errno));
+                _exit(127);
+        }
+        return pid;
+}
+
+/* `ark-update status`, kept for the System screen. */
+static void load_update_status(Console *con) {
+        _cleanup_free_ char *words = strdup(arg_cmd_update);
+        _cleanup_free_ char **argv = words ? update_argv(words, "status", NULL) : NULL;
+        int p[2];
+        pid_t pid;
+        size_t n = 0;
+        ssize_t k;
+        int status;
+
+        con->have_update_status = false;
+        if (!argv || pipe2(p, O_CLOEXEC) < 0)
+                return;
+        pid = spawn_argv(argv, p[1], false);
+        close(p[1]);
+        while (pid > 0 && n < sizeof(con->update_status) - 1 &&
+               (k = read(p[0], con->update_status + n, sizeof(con->update_status) - 1 - n)) != 0) {
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        break;
+                n += (size_t) k;
+        }
+        close(p[0]);
+        con->update_status[n] = 0;
+        if (pid > 0) {
+                while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                        ;
+                con->have_update_status = WIFEXITED(status) && WEXITSTATUS(status) == 0 && n > 0;
+        }
+}
+
+static int on_update_output(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Console *con = userdata;
+        char buf[1024];
+        ssize_t k = read(fd, buf, sizeof(buf) - 1);
+
+        if (k <= 0) {
+                con->update_io = sd_event_source_disable_unref(con->update_io);
+                return 0;
+        }
+        buf[k] = 0;
+        /* The last whole line is the progress ("Writing the inactive slot: 40% ..."). */
+        for (char *line = buf, *end; line && *line; line = end) {
+                end = strpbrk(line, "\r\n");
+                if (end)
+                        *end++ = 0;
+                if (*line)
+                        snprintf(con->update_line, sizeof(con->update_line), "%.511s", line);
+        }
+        snprintf(con->progress, sizeof(con->progress), _("System update %s: %s"), con->update_version, con->update_line);
+        redraw(con);
+        return 0;
+}
+
+static int on_update_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        Console *con = userdata;
+        int code = si->si_code == CLD_EXITED ? si->si_status : 128 + si->si_status;
+
+        /* What is left in the pipe is the last word. */
+        if (con->update_io)
+                while (on_update_output(NULL, con->update_fd, EPOLLIN, con) == 0 && con->update_io)
+                        ;
+        con->update_io = sd_event_source_disable_unref(con->update_io);
+        con->update_fd = safe_close(con->update_fd);
+        con->progress[0] = 0;
+        if (code == 0)
+                snprintf(con->status, sizeof(con->status), _("System update %s installed: b reboots into it."),
+                         con->update_version);
+        else
+                snprintf(con->status, sizeof(con->status), _("System update %s failed: %s"), con->update_version,
+                         con->update_line[0] ? con->update_line : strerror(EIO));
+        sd_event_source_unref(s);
+        load_update_status(con);
+        redraw(con);
+        return 0;
+}
+
+/* Runs `ark-update install FILE`, its output read for the progress line. */
+static int act_install_update(Console *con, const char *input) {
+        _cleanup_free_ char *words = strdup(arg_cmd_update);
+        _cleanup_free_ char **argv = words ? update_argv(words, "install", con->dlg.target) : NULL;
+        int p[2], r;
+        pid_t pid;
+
+        if (!argv)
+                return -ENOMEM;
+        if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+                return -errno;
+        pid = spawn_argv(argv, p[1], true);
+        close(p[1]);
+        if (pid < 0) {
+                close(p[0]);
+                return pid;
+        }
+        con->update_fd = p[0];
+        con->update_line[0] = 0;
+        r = sd_event_add_io(con->event, &con->update_io, p[0], EPOLLIN, on_update_output, con);
+        if (r >= 0)
+                r = sd_event_add_child(con->event, NULL, pid, WEXITED, on_update_exit, con);
+        if (r < 0) {
+                (void) waitpid(pid, NULL, 0);
+                con->update_io = sd_event_source_disable_unref(con->update_io);
+                con->update_fd = safe_close(con->update_fd);
+                return r;
+        }
+        snprintf(con->progress, sizeof(con->progress), _("System update %s: starting..."), con->update_version);
+        return 0;
+}
+
+/* The release notes: RELEASE-NOTES, the first file of an update bundle, read into memory and the
+ * read stopped at the next file (the slot image is not hashed for this). */
+typedef struct Notes {
+        int fd;
+} Notes;
+
+static int notes_open(const ManifestFile *f, void *userdata, char **ret_error) {
+        Notes *n = userdata;
+
+        if (!streq(f->path, "RELEASE-NOTES") || f->size > 64 * 1024 || n->fd >= 0) {
+                if (ret_error)
+                        *ret_error = strdup("Stopped after the release notes.");
+                return -ECANCELED;
+        }
+        n->fd = memfd_create("release-notes", MFD_CLOEXEC);
+        return n->fd < 0 ? -errno : fcntl(n->fd, F_DUPFD_CLOEXEC, 3);
+}
+
+static void read_notes(const char *path, char *buf, size_t size) {
+        const char *trust = getenv("ARK_TRUST_DIR");
+        Notes n = { .fd = -1 };
+        BundleReadOptions o = { .trust_dir = isempty(trust) ? CONFIG_DEFAULT_TRUST_DIR : trust, .dest_fd = -1,
+                                .open_file = notes_open, .userdata = &n };
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        _cleanup_free_ char *err = NULL;
+        BundleResult res = {};
+        ssize_t k = 0;
+
+        buf[0] = 0;
+        if (fd < 0)
+                return;
+        (void) bundle_read(fd, path, &o, &res, &err);
+        bundle_result_done(&res);
+        if (n.fd >= 0) {
+                k = pread(n.fd, buf, size - 1, 0);
+                close(n.fd);
+        }
+        buf[k > 0 ? k : 0] = 0;
+        /* One line for the dialog. */
+        for (char *p = buf; *p; p++)
+                if (*p == '\n' || *p == '\r' || *p == '\t')
+                        *p = ' ';
+        strstrip(buf);
+}
+
+/* u on the System screen: the newest update bundle on removable media, its version, signer and
+ * release notes, and the question. */
+static void pick_update(Console *con) {
+        const char *trust = getenv("ARK_TRUST_DIR");
+        char best_version[64] = "", best[PATH_MAX] = "", q[512], notes[300];
+        BundleSignature sig = BUNDLE_SIGNATURE_UNKNOWN_KEY;
+        char key[KEY_ID_HEX + 1] = "";
+
+        if (con->progress[0]) {
+                snprintf(con->status, sizeof(con->status), "%s", _("An import or an update is under way."));
+                return;
+        }
+        (void) media_scan(&con->media, "/", arg_media);
+        for (size_t k = 0; k < con->media.n; k++) {
+                BundleReadOptions o = { .trust_dir = isempty(trust) ? CONFIG_DEFAULT_TRUST_DIR : trust, .dest_fd = -1,
+                                        .manifest_only = true, .allow_untrusted = true };
+                _cleanup_close_ int fd = open(con->media.files[k], O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                _cleanup_free_ char *err = NULL;
+                BundleResult res = {};
+
+                if (fd < 0 || bundle_read(fd, con->media.files[k], &o, &res, &err) < 0)
+                        continue;
+                if (res.manifest->kind == BUNDLE_UPDATE &&
+                    (!best[0] || strverscmp(res.manifest->version, best_version) > 0)) {
+                        snprintf(best, sizeof(best), "%s", con->media.files[k]);
+                        snprintf(best_version, sizeof(best_version), "%s", res.manifest->version);
+                        snprintf(key, sizeof(key), "%s", res.manifest->key_id);
+                        sig = res.signature;
+                }
+                bundle_result_done(&res);
+        }
+        if (!best[0]) {
+                snprintf(con->status, sizeof(con->status), "%s",
+                         _("No system update (an .ark bundle of kind update) on removable media."));
+                return;
+        }
+        if (sig != BUNDLE_SIGNATURE_VALID) {
+                snprintf(con->status, sizeof(con->status), _("%s (%s) is signed by key %s, which is %s: it cannot be installed."),
+                         basename(best), best_version, key, sig == BUNDLE_SIGNATURE_REVOKED_KEY ? _("revoked") : _("not trusted"));
+                return;
+        }
+        read_notes(best, notes, sizeof(notes));
+        snprintf(con->update_version, sizeof(con->update_version), "%s", best_version);
+        snprintf(q, sizeof(q), _("System update %s from %s, signed by trusted key %s. %s%s Install it into the inactive slot? "
+                                 "Nothing changes until you reboot."),
+                 best_version, basename(best), key, notes[0] ? _("Notes:") : _("No release notes."), notes);
+        dialog_open(con, _("System update"), NULL, q, NULL, 1, best, act_install_update);
 }
 
 /* ------------------------------------------------------------------------------ network */
@@ -1212,6 +1471,10 @@ static bool screen_key(Console *con, wint_t key) {
                 }
                 return false;
         case SCREEN_SYSTEM:
+                if (key == L'u') {
+                        pick_update(con);
+                        return true;
+                }
                 if (key == L'a') {
                         dialog_open(con, _("Restart arkd"), NULL, _("Restart arkd? VMs keep running."), NULL, 1, NULL,
                                     act_restart_arkd);
@@ -1417,6 +1680,8 @@ static int on_input(sd_event_source *s, int fd, uint32_t revents, void *userdata
                         }
                         if (con->st.screen == SCREEN_NETWORK)
                                 load_network(con);
+                        if (con->st.screen == SCREEN_SYSTEM)
+                                load_update_status(con);
                 } else if ((r == OK && key == L'\t') || (r == KEY_CODE_YES && key == KEY_RIGHT)) {
                         con->st.screen = (ScreenId) ((con->st.screen + 1) % _SCREEN_MAX);
                         con->st.selected = 0;
@@ -1490,7 +1755,7 @@ static void watch_logs(Console *con) {
 }
 
 static int interactive(void) {
-        Console con = { .inotify_fd = -1, .import_fd = -1,
+        Console con = { .inotify_fd = -1, .import_fd = -1, .update_fd = -1,
                         .logs = { .file = arg_log_file, .max_priority = 6, .follow = true } };
         int r;
 

@@ -499,7 +499,7 @@ static void draw_system(Canvas *c, const TuiModel *m, const ScreenState *st, int
 
                                 if (pass == 0 && streq(status, "ready"))
                                         ready++;
-                                if (!streq(status, pass == 0 ? "not-ready" : "advice") || y >= c->rows - 6)
+                                if (!streq(status, pass == 0 ? "not-ready" : "advice") || y >= c->rows - 16)
                                         continue;
                                 canvas_cell(c, 3, y, 12, false, pass == 0 ? ATTR_BAD : ATTR_WARN,
                                             isempty(subject) ? _("host") : subject);
@@ -512,7 +512,23 @@ static void draw_system(Canvas *c, const TuiModel *m, const ScreenState *st, int
                 canvas_printf(c, 3, y++, -1, ATTR_OK, _("%d checks ready, %d to look at"), ready, shown);
         }
         y++;
+        canvas_text(c, 1, y++, -1, ATTR_BOLD, _("System update (A/B slots)"));
+        if (st->progress && y < c->rows - 8)
+                canvas_text(c, 3, y++, c->cols - 4, ATTR_WARN, st->progress);
+        if (!st->update_status)
+                canvas_text(c, 3, y++, -1, ATTR_DIM, _("Not known here (ark-update status says nothing)."));
+        else
+                for (const char *l = st->update_status; *l && y < c->rows - 7;) {
+                        size_t n = strcspn(l, "\n");
+                        char line[256];
+
+                        snprintf(line, sizeof(line), "%.*s", (int) MIN(n, sizeof(line) - 1), l);
+                        canvas_text(c, 3, y++, c->cols - 4, ATTR_NORMAL, line);
+                        l += n + (l[n] == '\n');
+                }
+        y++;
         canvas_text(c, 1, y++, -1, ATTR_BOLD, _("Actions"));
+        canvas_text(c, 3, y++, -1, ATTR_NORMAL, _("u install a system update from removable media, then b reboots into it"));
         canvas_cell(c, 3, y, 24, false, ATTR_NORMAL, _("a restart arkd"));
         canvas_text(c, 28, y++, -1, ATTR_NORMAL, _("l restart libvirtd"));
         canvas_cell(c, 3, y, 24, false, ATTR_NORMAL, _("b reboot"));
@@ -586,7 +602,7 @@ const char *screen_actions(ScreenId s) {
         case SCREEN_NETWORK:
                 return _("s static  d DHCP  c keep  h host name  ? help  q quit");
         case SCREEN_SYSTEM:
-                return _("a arkd  l libvirtd  b reboot  o power off  e support bundle  q quit");
+                return _("u update  a arkd  l libvirtd  b reboot  o power off  e support bundle  q quit");
         default:
                 return _("1-8 screens  Tab next  Up/Down select  r refresh  ? help  q quit");
         }

@@ -43,7 +43,8 @@ typedef struct ScreenState {
         bool dialog_info;               /* nothing to answer: any key closes it */
         const LogView *logs;            /* the Logs screen's lines */
         const MediaList *media;         /* the Bundles screen's removable media */
-        const char *progress;           /* an import under way, as a line */
+        const char *progress;           /* an import or a system update under way, as a line */
+        const char *update_status;      /* the System screen: `ark-update status`, lines; NULL = not known */
         /* The Network screen: the management interface's settings as the file has them. */
         const NetConf *net;             /* NULL: no file written by the console */
         const char *net_iface, *net_file;

@@ -527,6 +527,83 @@ static void test_system(void **state) {
         (void) tmux(&o, "kill-session -t console 2>/dev/null");
 }
 
+/* System ▸ Update: none on the medium said so; then a signed update bundle found, its version,
+ * signer and release notes shown, installed by ark-update into the inactive slot (image files
+ * here) with progress, and the slots' state on the screen after. */
+static void test_system_update(void **state) {
+        _cleanup_free_ char *d = strprintf("%s/upd", H.tmp), *o = NULL, *e = NULL, *cap = NULL, *text = NULL,
+                            *cmd = NULL;
+        size_t n;
+
+        populate();
+        assert_int_equal(harness_sh(&o, &e,
+                                    "set -e; cd '%s/..' && rm -rf upd && mkdir -p upd/esp/EFI/Linux upd/esp/loader upd/usb "
+                                    "upd/payload && cd upd && echo uki-a > esp/EFI/Linux/ark-a-1.0.0.efi && "
+                                    "echo old-a > slot-a.img && echo old-b > slot-b.img && "
+                                    "head -c 3145728 /dev/urandom > payload/root.img && echo uki-b > payload/ark-b.efi && "
+                                    "echo uki-a-new > payload/ark-a.efi && "
+                                    "printf 'Fixes the frobnicator.\nSecond line.\n' > payload/RELEASE-NOTES",
+                                    d),
+                         0);
+        o = mfree(o);
+        e = mfree(e);
+        {
+                _cleanup_free_ char *prefix = strprintf("%s/vendor", d), *pub = strprintf("%s/vendor.pub", d),
+                                    *key = strprintf("%s/vendor.key", d), *trust = strprintf("%s/trust", d),
+                                    *payload = strprintf("%s/payload", d), *ark = strprintf("%s/ark-1.1.0.ark", d);
+
+                assert_arkctl(&H, 0, NULL, "bundle", "keygen", prefix);
+                assert_arkctl(&H, 0, NULL, "bundle", "trust", "add", "--trust-dir", trust, pub);
+                assert_arkctl(&H, 0, NULL, "bundle", "create", payload, "--kind", "update", "--name", "ark", "--version",
+                              "1.1.0", "--key", key, "-o", ark, "--compatible", "1.0.0");
+        }
+        cmd = strprintf("%s/bin/ark-update --esp %s/esp --slot-a %s/slot-a.img --slot-b %s/slot-b.img --state %s/state.json "
+                        "--booted a --running 1.0.0 --trust-dir %s/trust",
+                        harness_build_dir(), d, d, d, d, d);
+        (void) tmux(&o, "kill-server 2>/dev/null");
+        o = mfree(o);
+        assert_int_equal(tmux(&o,
+                              "-f /dev/null new-session -d -s console -x 100 -y 30 -e ARK_BUS_ADDRESS='%s' "
+                              "-e ARK_TRUST_DIR='%s/trust' -e LANG=C.UTF-8 -e TERM=screen '%s/bin/arktui' --media '%s/usb' "
+                              "--update-command '%s'",
+                              H.bus_address, d, harness_build_dir(), d, cmd),
+                         0);
+        o = mfree(o);
+        keys("8");
+        cap = pane_wait("System update (A/B slots)");
+        assert_non_null(strstr(cap, "a     good    1.0.0"));
+        cap = mfree(cap);
+        keys("u");
+        free(pane_wait("No system update"));
+        assert_int_equal(harness_sh(&o, &e, "cp '%s/ark-1.1.0.ark' '%s/usb/'", d, d), 0);
+        o = mfree(o);
+        keys("u");
+        cap = pane_wait("Install it into the inactive slot?");
+        assert_non_null(strstr(cap, "1.1.0"));
+        assert_non_null(strstr(cap, "trusted key"));
+        assert_non_null(strstr(cap, "Fixes the frobnicator."));
+        cap = mfree(cap);
+        keys("y");
+        cap = pane_wait("System update 1.1.0 installed");
+        cap = mfree(cap);
+        cap = pane_wait("b     trying  1.1.0");
+        cap = mfree(cap);
+        /* Slot B holds the root image; its kernel image (the slot's own) is in place with tries. */
+        assert_int_equal(harness_sh(&o, &e, "cmp '%s/payload/root.img' '%s/slot-b.img' && cat '%s/esp/EFI/Linux/ark-b-1.1.0+3.efi'",
+                                    d, d, d),
+                         0);
+        assert_string_equal(o, "uki-b\n");
+        o = mfree(o);
+        {
+                _cleanup_free_ char *a = strprintf("%s/slot-a.img", d);
+
+                assert_int_equal(read_full_file(a, &text, &n), 0);
+                assert_string_equal(text, "old-a\n");
+        }
+        keys("q");
+        (void) tmux(&o, "kill-session -t console 2>/dev/null");
+}
+
 /* Acceptance: `make run` opens the console on the simulated dgx-h100, and q leaves it cleanly: the
  * terminal is the shell's again. */
 static void test_make_run(void **state) {
@@ -671,6 +748,7 @@ int main(void) {
                 cmocka_unit_test(test_import_from_media),
                 cmocka_unit_test(test_network_revert),
                 cmocka_unit_test(test_system),
+                cmocka_unit_test(test_system_update),
                 cmocka_unit_test(test_make_run),
                 cmocka_unit_test(test_review_fixes),
                 cmocka_unit_test(test_arkd_away),
