@@ -577,6 +577,7 @@ static void test_system_update(void **state) {
         free(pane_wait("No system update"));
         assert_int_equal(harness_sh(&o, &e, "cp '%s/ark-1.1.0.ark' '%s/usb/'", d, d), 0);
         o = mfree(o);
+        e = mfree(e);
         keys("u");
         cap = pane_wait("Install it into the inactive slot?");
         assert_non_null(strstr(cap, "1.1.0"));
