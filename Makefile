@@ -73,8 +73,9 @@ arkd-y := $(filter-out $(SRCDIR)/$(arkd-main),$(wildcard $(SRCDIR)/appliance/*.c
 arkctl-y := $(wildcard $(SRCDIR)/ctl/*.c)
 arktui-y := $(wildcard $(SRCDIR)/tui/*.c)
 update-y := $(SRCDIR)/firmware/update.c $(SRCDIR)/firmware/inventory.c
-# ark-update links lib/ and the bundle verifier only: no libvirt, no D-Bus.
-UPDATE_LIBS := $(shell pkg-config --libs jansson libcrypto libarchive 2>/dev/null)
+# ark-update links lib/ and the bundle verifier only: no libvirt (libsystemd for its progress
+# signals, sent when a bus is there).
+UPDATE_LIBS := $(shell pkg-config --libs libsystemd jansson libcrypto libarchive 2>/dev/null)
 
 bin-$(CONFIG_ARKD) += arkd
 bin-$(CONFIG_ARKCTL) += arkctl
@@ -232,6 +233,8 @@ endif
 ifeq ($(CONFIG_ARK_UPDATE),y)
 	install -D -m 0755 $(BIN)/ark-update $(DESTDIR)$(PREFIX)/sbin/ark-update
 	install -D -m 0755 $(BIN)/ark-seed $(DESTDIR)$(PREFIX)/sbin/ark-seed
+	install -D -m 0644 $(SRCDIR)/appliance/data/org.ark.Update1.conf \
+		$(DESTDIR)$(PREFIX)/share/dbus-1/system.d/org.ark.Update1.conf
 endif
 
 # ----------------------------------------------------------------------------- appliance image

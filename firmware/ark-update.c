@@ -5,18 +5,21 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <jansson.h>
+#include <systemd/sd-bus.h>
 
 #include "inventory.h"
 #include "update.h"
 #include "basic/fileio.h"
 #include "basic/macro.h"
 #include "basic/string-util.h"
+#include "shared/bus-util.h"
 
 #ifndef CONFIG_DEFAULT_TRUST_DIR
 #define CONFIG_DEFAULT_TRUST_DIR "/etc/ark/trust.d"
@@ -165,11 +168,63 @@ static int print_firmware(const char *root, bool json) {
         return 0;
 }
 
+/* Installs are announced on the bus too, so every console shows one started anywhere (over SSH,
+ * or from the other console): see docs/api.md, "System updates". The signals come from
+ * org.ark.Update1, which only root may own, so consoles believe them; $ARK_UPDATE_ORIGIN (the
+ * console that started this one) goes with them. No arkd is needed; without a bus (a recovery
+ * shell) nothing is sent and nothing fails. */
+typedef struct Announce {
+        sd_bus *bus;
+        const char *bundle, *origin;
+        char phase[16];
+        int pct;
+} Announce;
+
+static void announce_open(Announce *a, const char *bundle) {
+        *a = (Announce) { .bundle = bundle, .origin = strempty(getenv("ARK_UPDATE_ORIGIN")), .pct = -1 };
+        if (ark_bus_open(getenv("ARK_BUS_ADDRESS"), &a->bus) < 0)
+                a->bus = NULL;
+        /* When the name is not ours to have (a bus policy without Ark's), the signals go anyway
+         * and consoles do not take them for an update's. */
+        if (a->bus)
+                (void) sd_bus_request_name(a->bus, ARK_UPDATE_BUS_NAME, 0);
+}
+
+static void announce_flush(Announce *a) {
+        if (a->bus && sd_bus_flush(a->bus) < 0)
+                a->bus = sd_bus_flush_close_unref(a->bus); /* gone: stop trying */
+}
+
+static void announce(Announce *a, const char *member, const char *types, ...) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        va_list ap;
+        int r;
+
+        if (!a->bus)
+                return;
+        r = sd_bus_message_new_signal(a->bus, &m, ARK_UPDATE_BUS_PATH, ARK_UPDATE_BUS_IFACE, member);
+        if (r >= 0 && types) {
+                va_start(ap, types);
+                r = sd_bus_message_appendv(m, types, ap);
+                va_end(ap);
+        }
+        if (r >= 0)
+                r = sd_bus_send(a->bus, m, NULL);
+        if (r < 0)
+                a->bus = sd_bus_flush_close_unref(a->bus);
+        announce_flush(a);
+}
+
+static void announce_done(Announce *a) {
+        a->bus = a->bus ? sd_bus_flush_close_unref(a->bus) : NULL;
+}
+
 /* Progress on stdout: a line that rewrites itself on a terminal, a line per tenth otherwise (logs,
- * the console's pane, a serial port). */
+ * the console's pane, a serial port); on the bus, a signal per percent. */
 static void print_progress(const char *phase, uint64_t done, uint64_t total, void *userdata) {
         static char last_phase[16];
         static int last_tenth = -1;
+        Announce *a = userdata;
         bool tty = isatty(STDOUT_FILENO);
         int pct = total ? (int) (done * 100 / total) : 100, tenth = pct / 10;
         const char *what = streq(phase, "verify") ? "Verifying" : "Writing the inactive slot";
@@ -188,6 +243,11 @@ static void print_progress(const char *phase, uint64_t done, uint64_t total, voi
                 putchar('\n');
         last_tenth = tenth;
         fflush(stdout);
+        if (a && (pct != a->pct || !streq(a->phase, phase))) {
+                snprintf(a->phase, sizeof(a->phase), "%s", phase);
+                a->pct = pct;
+                announce(a, "Progress", "ssstt", a->bundle, a->origin, phase, done, total);
+        }
 }
 
 /* An LVFS cabinet goes to fwupd, which checks its signature and flashes it offline; ark-update
@@ -255,7 +315,8 @@ int main(int argc, char *argv[]) {
                 .trust_dir = isempty(trust) ? CONFIG_DEFAULT_TRUST_DIR : trust,
                 .tries = conf_tries(3),
         };
-        bool force = false, json = false;
+        bool force = false, json = false, changed = false;
+        Announce a = {};
         const char *root = "/";
         _cleanup_free_ char *err = NULL;
         const char *verb;
@@ -322,16 +383,30 @@ int main(int argc, char *argv[]) {
                 return 2;
         }
         if (streq(verb, "install") && optind + 2 == argc) {
+                _cleanup_free_ char *done = NULL;
+
                 printf("Installing %s (signature, compatibility and every hash first)\n", argv[optind + 1]);
+                announce_open(&a, argv[optind + 1]);
                 l.progress = print_progress;
+                l.userdata = &a;
                 r = update_install(&l, argv[optind + 1], force, &err);
                 if (isatty(STDOUT_FILENO))
                         putchar('\n');
-                if (r >= 0)
-                        printf("Installed into slot %s; it boots next (%u tries), then 'ark-update mark-good' once healthy.\n",
-                               slot_name(1 - l.booted), l.tries);
-        } else if (streq(verb, "mark-good") && optind + 1 == argc)
+                if (r >= 0) {
+                        done = strprintf("Installed into slot %s; it boots next (%u tries), then 'ark-update mark-good' "
+                                         "once healthy.", slot_name(1 - l.booted), l.tries);
+                        puts(strna(done));
+                }
+                announce(&a, "Finished", "ssbs", argv[optind + 1], a.origin, r >= 0,
+                         r >= 0 ? strempty(done) : err ?: strerror(-r));
+                if (r != -EBUSY)
+                        announce(&a, "SlotsChanged", NULL);
+                announce_done(&a);
+        } else if (streq(verb, "mark-good") && optind + 1 == argc) {
                 r = update_mark_good(&l, &err);
+                if (r >= 0)
+                        changed = true;
+        }
         else if (streq(verb, "on-trial") && optind + 1 == argc) {
                 /* For the boot check: exit 0 when the booted slot is still counting its tries. */
                 UpdateStatus st;
@@ -343,12 +418,19 @@ int main(int argc, char *argv[]) {
         }
         else if (streq(verb, "rollback") && optind + 1 == argc) {
                 r = update_rollback(&l, &err);
-                if (r >= 0)
+                if (r >= 0) {
                         printf("Slot %s boots next.\n", slot_name(1 - l.booted));
+                        changed = true;
+                }
         } else {
                 fprintf(stderr, "ark-update: '%s' is not status, install FILE.ark, mark-good or rollback (see --help)\n",
                         verb);
                 return 2;
+        }
+        if (changed) {
+                announce_open(&a, "");
+                announce(&a, "SlotsChanged", NULL);
+                announce_done(&a);
         }
         if (r < 0) {
                 fprintf(stderr, "ark-update: %s\n", err ?: strerror(-r));

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -110,17 +111,27 @@ static int read_record(const UpdateLayout *l, json_t **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-static int write_record(const UpdateLayout *l, json_t *j) {
-        _cleanup_free_ char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS), *dir = strdup(l->state_file);
+/* The directory of the record (and its lock). */
+static int make_state_dir(const UpdateLayout *l) {
+        _cleanup_free_ char *dir = strdup(l->state_file);
         char *slash;
 
-        if (!text || !dir)
+        if (!dir)
                 return -ENOMEM;
         slash = strrchr(dir, '/');
         if (slash && slash != dir) {
                 *slash = 0;
-                (void) mkdir_p(dir, 0755);
+                return mkdir_p(dir, 0755);
         }
+        return 0;
+}
+
+static int write_record(const UpdateLayout *l, json_t *j) {
+        _cleanup_free_ char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+        if (!text)
+                return -ENOMEM;
+        (void) make_state_dir(l);
         return write_string_file(l->state_file, text, WRITE_CREATE | WRITE_ATOMIC | WRITE_NEWLINE);
 }
 
@@ -135,6 +146,32 @@ static void record(const UpdateLayout *l, const char *key, const char *value, co
         json_object_set_new(j, "last_error", error ? json_string(error) : json_string(""));
         (void) write_record(l, j);
         json_decref(j);
+}
+
+/* One ark-update at a time changes the slots: an install from the console and another over SSH
+ * would write the same inactive slot. The lock is the record's own lock file, held until
+ * ret_fd is closed; -EBUSY (with the sentence) when another holds it. */
+static int lock_slots(const UpdateLayout *l, int *ret_fd, char **ret_error) {
+        _cleanup_free_ char *path = strprintf("%s.lock", l->state_file);
+        int fd;
+
+        if (!path)
+                return -ENOMEM;
+        (void) make_state_dir(l);
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+        if (fd < 0)
+                return set_error_sentence(ret_error, -errno, "Cannot open the lock %s: %s.", path, strerror(errno));
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                int r = -errno;
+
+                close(fd);
+                if (r == -EWOULDBLOCK)
+                        return set_error_sentence(ret_error, -EBUSY, "Another ark-update is installing or changing "
+                                                  "the slots; try again when it has finished.");
+                return set_error_sentence(ret_error, r, "Cannot lock %s: %s.", path, strerror(-r));
+        }
+        *ret_fd = fd;
+        return 0;
 }
 
 static int rename_entry(const UpdateLayout *l, const char *from, const char *to) {
@@ -329,7 +366,7 @@ out:
 int update_install(const UpdateLayout *l, const char *bundle, bool force, char **ret_error) {
         _cleanup_(manifest_freep) Manifest *m = NULL;
         _cleanup_free_ char *dir = uki_dir(l), *final = NULL, *tmp = NULL;
-        _cleanup_close_ int fd = -EBADF;
+        _cleanup_close_ int fd = -EBADF, lock = -EBADF;
         BundleReadOptions o = { .trust_dir = l->trust_dir, .dest_fd = -1, .sync = true };
         BundleResult res = {};
         Install in = { .l = l };
@@ -342,6 +379,9 @@ int update_install(const UpdateLayout *l, const char *bundle, bool force, char *
         if (l->booted < 0 || l->booted >= UPDATE_SLOTS)
                 return set_error_sentence(ret_error, -ENXIO, "Which slot booted is unknown (ark.slot= on the kernel command "
                                           "line); not installing.");
+        r = lock_slots(l, &lock, ret_error);
+        if (r < 0)
+                return r;
         r = check_manifest(l, bundle, force, &m, ret_error);
         if (r < 0) {
                 record(l, NULL, NULL, ret_error ? *ret_error : "refused");
@@ -414,8 +454,12 @@ int update_mark_good(const UpdateLayout *l, char **ret_error) {
         UpdateStatus st;
         SlotInfo *s;
         char good[300];
+        _cleanup_close_ int lock = -EBADF;
         int r;
 
+        r = lock_slots(l, &lock, ret_error);
+        if (r < 0)
+                return r;
         r = update_status(l, &st, ret_error);
         if (r < 0)
                 return r;
@@ -436,8 +480,12 @@ int update_mark_good(const UpdateLayout *l, char **ret_error) {
 
 int update_rollback(const UpdateLayout *l, char **ret_error) {
         UpdateStatus st;
+        _cleanup_close_ int lock = -EBADF;
         int other, r;
 
+        r = lock_slots(l, &lock, ret_error);
+        if (r < 0)
+                return r;
         r = update_status(l, &st, ret_error);
         if (r < 0)
                 return r;

@@ -374,6 +374,9 @@ struct Console {
         char update_line[512], update_version[64];
         sd_event_source *update_io;
         int update_fd;
+        char origin[32];                /* ARK_UPDATE_ORIGIN of the console's own installs */
+        sd_bus_track *remote_update;    /* an install started elsewhere, while its sender is there */
+        sd_event_source *remote_timer;  /* ... and while it keeps talking */
 };
 
 static attr_t curses_attr(const Console *con, uint8_t a) {
@@ -458,6 +461,8 @@ static void redraw(Console *con) {
 
 static int on_signal(sd_bus_message *m, void *userdata, sd_bus_error *e);
 static int on_import_progress(sd_bus_message *m, void *userdata, sd_bus_error *e);
+static int on_update_signal(sd_bus_message *m, void *userdata, sd_bus_error *e);
+static void remote_update_end(Console *con, const char *status);
 
 /* The bus, with what the console listens to: arkd's changes, arkd coming and going, and the
  * progress of its own imports. A call arkd does not answer within 2 s leaves the console usable
@@ -476,6 +481,8 @@ static void bus_connect(Console *con) {
                                 on_signal, con);
         (void) sd_bus_match_signal(con->bus, NULL, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "ImportProgress",
                                    on_import_progress, con);
+        (void) sd_bus_match_signal(con->bus, NULL, ARK_UPDATE_BUS_NAME, ARK_UPDATE_BUS_PATH, ARK_UPDATE_BUS_IFACE, NULL,
+                                   on_update_signal, con);
 }
 
 static int refresh_now(Console *con) {
@@ -486,8 +493,11 @@ static int refresh_now(Console *con) {
                 model_done(&con->model);
                 con->model.error = strdup(_("The bus is not reachable."));
         }
-        if (con->bus && !con->model.connected && !sd_bus_is_open(con->bus))
+        if (con->bus && !con->model.connected && !sd_bus_is_open(con->bus)) {
+                if (con->remote_update)
+                        remote_update_end(con, NULL);
                 con->bus = sd_bus_flush_close_unref(con->bus); /* reconnect next time */
+        }
         {
                 int n = con->st.screen == SCREEN_BUNDLES ? (int) con->media.n : screen_rows(&con->model, con->st.screen);
                 if (con->st.selected >= n)
@@ -849,6 +859,81 @@ static int on_update_exit(sd_event_source *s, const siginfo_t *si, void *userdat
                          con->update_line[0] ? con->update_line : strerror(EIO));
         sd_event_source_unref(s);
         load_update_status(con);
+        redraw(con);
+        return 0;
+}
+
+/* An install started elsewhere (ark-update over SSH, the other console) announces itself on the
+ * bus: its progress in the progress line, its outcome in the status line. Only signals from
+ * org.ark.Update1 are matched (only root may own it), and those of the console's own install
+ * (its origin) are left to its stdout. */
+#define REMOTE_SILENCE_USEC (30ULL * 1000000ULL)
+
+/* The install started elsewhere is over: its line goes, status (NULL: keep the line) in its place. */
+static void remote_update_end(Console *con, const char *status) {
+        con->remote_update = sd_bus_track_unref(con->remote_update);
+        con->remote_timer = sd_event_source_disable_unref(con->remote_timer);
+        con->progress[0] = 0;
+        if (status)
+                snprintf(con->status, sizeof(con->status), "%s", status);
+}
+
+/* Its ark-update left the bus (killed, the SSH session gone) or fell silent without a word. */
+static int on_remote_update_gone(sd_bus_track *t, void *userdata) {
+        Console *con = userdata;
+
+        remote_update_end(con, _("The system update started elsewhere stopped without finishing."));
+        load_update_status(con);
+        redraw(con);
+        return 0;
+}
+
+static int on_remote_update_silent(sd_event_source *s, uint64_t usec, void *userdata) {
+        return on_remote_update_gone(NULL, userdata);
+}
+
+static int on_update_signal(sd_bus_message *m, void *userdata, sd_bus_error *e) {
+        Console *con = userdata;
+        const char *bundle = NULL, *origin = NULL, *phase = NULL, *message = NULL;
+        uint64_t done = 0, total = 0;
+        int ok = 0;
+
+        if (sd_bus_message_is_signal(m, ARK_UPDATE_BUS_IFACE, "SlotsChanged")) {
+                if (con->st.screen == SCREEN_SYSTEM)
+                        load_update_status(con);
+                redraw(con);
+                return 0;
+        }
+        if (sd_bus_message_is_signal(m, ARK_UPDATE_BUS_IFACE, "Progress")) {
+                if (sd_bus_message_read(m, "ssstt", &bundle, &origin, &phase, &done, &total) < 0 ||
+                    streq(origin, con->origin) || (con->progress[0] && !con->remote_timer))
+                        return 0; /* the console's own install or an import has the line */
+                if (!con->remote_update && sd_bus_track_new(con->bus, &con->remote_update, on_remote_update_gone, con) >= 0)
+                        (void) sd_bus_track_add_sender(con->remote_update, m);
+                /* A sender gone before the track's match was in place is caught by its silence. */
+                if (con->remote_timer)
+                        (void) sd_event_source_set_time_relative(con->remote_timer, REMOTE_SILENCE_USEC);
+                else
+                        (void) sd_event_add_time_relative(con->event, &con->remote_timer, CLOCK_MONOTONIC,
+                                                          REMOTE_SILENCE_USEC, 0, on_remote_update_silent, con);
+                (void) sd_event_source_set_enabled(con->remote_timer, SD_EVENT_ONESHOT);
+                snprintf(con->progress, sizeof(con->progress), _("System update from %s (started elsewhere): %s: %d%%"),
+                         printable(path_last(bundle)), streq(phase, "verify") ? _("verifying") : _("writing the inactive slot"),
+                         total ? (int) (MIN(done, total) * 100 / total) : 100);
+        } else if (sd_bus_message_is_signal(m, ARK_UPDATE_BUS_IFACE, "Finished")) {
+                if (sd_bus_message_read(m, "ssbs", &bundle, &origin, &ok, &message) < 0 || streq(origin, con->origin))
+                        return 0;
+                if (con->remote_update || con->remote_timer)
+                        remote_update_end(con, NULL);
+                if (ok)
+                        snprintf(con->status, sizeof(con->status),
+                                 _("System update from %s (started elsewhere) installed: b reboots into it."),
+                                 printable(path_last(bundle)));
+                else
+                        snprintf(con->status, sizeof(con->status), _("System update from %s (started elsewhere) failed: %s"),
+                                 printable(path_last(bundle)), printable(message));
+        } else
+                return 0;
         redraw(con);
         return 0;
 }
@@ -1759,6 +1844,10 @@ static int interactive(void) {
                         .logs = { .file = arg_log_file, .max_priority = 6, .follow = true } };
         int r;
 
+        /* The ark-update this console starts says so in its signals (on_update_signal). */
+        snprintf(con.origin, sizeof(con.origin), "arktui-%d", (int) getpid());
+        (void) setenv("ARK_UPDATE_ORIGIN", con.origin, 1);
+
         if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
                 fprintf(stderr, "arktui: needs a terminal (or use --dump SCREEN)\n");
                 return -ENOTTY;
@@ -1830,6 +1919,7 @@ static int interactive(void) {
         model_done(&con.model);
         sd_event_source_unref(con.input);
         sd_event_source_unref(con.refresh_timer);
+        remote_update_end(&con, NULL);
         sd_bus_flush_close_unref(con.bus);
         sd_event_unref(con.event);
         return r;

@@ -22,6 +22,12 @@ bool endswith(const char *s, const char *suffix) {
         return ls >= lx && memcmp(s + ls - lx, suffix, lx) == 0;
 }
 
+const char *path_last(const char *p) {
+        const char *slash = strrchr(p, '/');
+
+        return slash ? slash + 1 : p;
+}
+
 char *strstrip(char *s) {
         char *e;
 

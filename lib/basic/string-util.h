@@ -9,6 +9,8 @@
 /* Returns a pointer past `prefix` in `s`, or NULL when s does not start with it. */
 const char *startswith(const char *s, const char *prefix);
 bool endswith(const char *s, const char *suffix);
+/* The part of a path after its last '/' (a pointer into p; p itself when it has none). */
+const char *path_last(const char *p);
 
 /* Removes leading and trailing whitespace in place; returns s. */
 char *strstrip(char *s);

@@ -14,6 +14,11 @@
 #define ARK_BUS_IFACE_INSTANCE "org.ark.Ark1.Instance"
 #define ARK_BUS_IFACE_ACCELERATOR "org.ark.Ark1.Accelerator"
 
+/* ark-update's announcements (signals only, under a name only root may own): docs/api.md. */
+#define ARK_UPDATE_BUS_NAME "org.ark.Update1"
+#define ARK_UPDATE_BUS_PATH "/org/ark/Update1"
+#define ARK_UPDATE_BUS_IFACE "org.ark.Update1"
+
 #define ARK_ERROR_NOT_FOUND "org.ark.Ark1.Error.NotFound"
 #define ARK_ERROR_ALREADY_EXISTS "org.ark.Ark1.Error.AlreadyExists"
 #define ARK_ERROR_INVALID_ARGUMENT "org.ark.Ark1.Error.InvalidArgument"

@@ -601,6 +601,71 @@ static void test_system_update(void **state) {
                 assert_int_equal(read_full_file(a, &text, &n), 0);
                 assert_string_equal(text, "old-a\n");
         }
+        /* An install started elsewhere (over SSH, say) is announced on the bus, and the console
+         * shows it: its progress, then its outcome; signals from users other than root are not
+         * believed. */
+        assert_int_equal(harness_sh(&o, &e,
+                                    "cd '%s' && (dbus-monitor --address '%s' \"type='signal',interface='org.ark.Update1'\" "
+                                    "> mon.txt 2>&1 & echo $! > mon.pid) && for i in $(seq 100); do "
+                                    "grep -q NameAcquired mon.txt && exit 0; sleep 0.1; done; exit 1",
+                                    d, H.bus_address),
+                         0);
+        o = mfree(o);
+        e = mfree(e);
+        assert_int_equal(harness_sh(&o, &e, "ARK_BUS_ADDRESS='%s' %s install '%s/ark-1.1.0.ark'", H.bus_address, cmd, d), 0);
+        o = mfree(o);
+        e = mfree(e);
+        cap = pane_wait("System update from ark-1.1.0.ark (started elsewhere) installed");
+        cap = mfree(cap);
+        assert_int_equal(harness_sh(&o, &e, "sleep 0.5; kill $(cat '%s/mon.pid'); cat '%s/mon.txt'", d, d), 0);
+        {
+                const char *p = strstr(o, "member=Progress"), *fin = strstr(o, "member=Finished");
+
+                assert_non_null(p);
+                assert_non_null(strstr(p, "string \"verify\""));
+                assert_non_null(strstr(p, "string \"write\""));
+                assert_non_null(fin);
+                assert_non_null(strstr(fin, "boolean true"));
+                assert_non_null(strstr(fin, "member=SlotsChanged"));
+        }
+        o = mfree(o);
+        e = mfree(e);
+        /* An install elsewhere in progress (its bundle trickles through a FIFO), with its progress
+         * on the console; a signal from a sender without the name is not believed; killed, the
+         * install's line goes and the console says it stopped. */
+        assert_int_equal(harness_sh(&o, &e,
+                                    "cd '%s' && mkfifo slow.ark && (timeout 30 sh -c 'for pass in 1 2; do "
+                                    "{ head -c 1048576 ark-1.1.0.ark; sleep 4; tail -c +1048577 ark-1.1.0.ark; } > slow.ark; "
+                                    "done' >/dev/null 2>&1 &) && (ARK_BUS_ADDRESS='%s' %s install '%s/slow.ark' >/dev/null 2>&1 & "
+                                    "echo $! > upd.pid)",
+                                    d, H.bus_address, cmd, d),
+                         0);
+        o = mfree(o);
+        e = mfree(e);
+        cap = pane_wait("System update from slow.ark (started elsewhere): verifying: ");
+        cap = mfree(cap);
+        assert_int_equal(harness_sh(&o, &e,
+                                    "setpriv --reuid=65534 --regid=65534 --clear-groups dbus-send --address='%s' --type=signal "
+                                    "/org/ark/Update1 org.ark.Update1.Finished string:/x/evil.ark string:ssh boolean:true "
+                                    "string:fake && dbus-send --address='%s' --type=signal /org/ark/Update1 "
+                                    "org.ark.Update1.Finished string:/x/evil2.ark string:ssh boolean:true string:fake && "
+                                    "kill -9 $(cat '%s/upd.pid')",
+                                    H.bus_address, H.bus_address, d),
+                         0);
+        o = mfree(o);
+        e = mfree(e);
+        cap = pane_wait("The system update started elsewhere stopped without finishing.");
+        assert_null(strstr(cap, "evil"));
+        assert_null(strstr(cap, "verifying: "));
+        cap = mfree(cap);
+        /* Killed while it verified: the running slot is as it was. */
+        {
+                _cleanup_free_ char *a = strprintf("%s/slot-a.img", d);
+
+                text = mfree(text);
+                assert_int_equal(read_full_file(a, &text, &n), 0);
+                assert_string_equal(text, "old-a\n");
+        }
         keys("q");
         (void) tmux(&o, "kill-session -t console 2>/dev/null");
 }

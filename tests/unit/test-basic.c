@@ -414,6 +414,9 @@ static void test_string_misc(void **state) {
         assert_null(startswith("qemu:///system", "test:"));
         assert_true(endswith("disk.qcow2", ".qcow2"));
         assert_false(endswith("qcow2", "disk.qcow2"));
+        assert_string_equal(path_last("/media/usb/ark-1.1.0.ark"), "ark-1.1.0.ark");
+        assert_string_equal(path_last("ark.ark"), "ark.ark");
+        assert_string_equal(path_last("dir/"), "");
 
         assert_int_equal(free_and_strdup(&p, "a"), 0);
         assert_string_equal(p, "a");

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -369,6 +370,43 @@ static void test_interrupted(void **s) {
         }
 }
 
+/* Two ark-updates at once (the console and SSH): the second is refused while the first holds the
+ * slots, and writes nothing; mark-good and rollback wait their turn the same way. */
+static void test_one_at_a_time(void **s) {
+        _cleanup_free_ char *ark = make_update("1.1.0", "1.0.0", 1 << 16, NULL), *err = NULL,
+                            *lock = strprintf("%s.lock", state);
+        UpdateLayout l = layout(0, "1.0.0");
+        UpdateStatus st;
+        int fd;
+
+        fresh();
+        {
+                _cleanup_free_ char *sdir = path_join(dir, "state");
+                assert_int_equal(mkdir_p(sdir, 0755), 0);
+        }
+        fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        /* Another process holds it (an open file description of its own: flock is per description). */
+        assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+        assert_int_equal(update_install(&l, ark, false, &err), -EBUSY);
+        assert_non_null(strstr(err, "Another ark-update"));
+        err = mfree(err);
+        assert_file(slot_b, "old bytes of slot b");
+        assert_int_equal(update_status(&l, &st, &err), 0);
+        assert_int_equal(st.slot[1].state, SLOT_EMPTY);
+        assert_int_equal(update_mark_good(&l, &err), -EBUSY);
+        err = mfree(err);
+        assert_int_equal(update_rollback(&l, &err), -EBUSY);
+        err = mfree(err);
+        close(fd);
+        /* Released: the install goes through, and leaves the lock free again. */
+        assert_int_equal(update_install(&l, ark, false, &err), 0);
+        fd = open(lock, O_RDWR | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+        close(fd);
+}
+
 /* Device firmware on the fixture hosts: the DMI BIOS, each NVIDIA GPU's VBIOS from the driver's
  * /proc file, a NIC that is not live said so, and the passed-through GPUs of another host named. */
 static void test_firmware_list(void **s) {
@@ -455,6 +493,7 @@ int main(void) {
                 cmocka_unit_test(test_bad_update_rolls_back),
                 cmocka_unit_test(test_refused),
                 cmocka_unit_test(test_interrupted),
+                cmocka_unit_test(test_one_at_a_time),
                 cmocka_unit_test(test_firmware_list),
                 cmocka_unit_test(test_per_slot_and_downgrade),
         };
