@@ -24,6 +24,8 @@ packages=(
     # the appliance image (make image, make image-test)
     mmdebstrap squashfs-tools dosfstools mtools fdisk e2fsprogs bmap-tools sbsigntool systemd-boot-efi
     initramfs-tools-core procps
+    # the image's firewall rules, tried in a network namespace (tests)
+    nftables iproute2
 )
 
 mode=${1:-install}
