@@ -450,6 +450,24 @@ int update_install(const UpdateLayout *l, const char *bundle, bool force, char *
         return 0;
 }
 
+/* Back on a good slot while the other holds the last install with no tries left: systemd-boot
+ * gave up on it. The record says so (once), for `ark-update status` and the console. */
+static void note_fallback(const UpdateLayout *l, const UpdateStatus *st) {
+        int other = 1 - l->booted;
+        const SlotInfo *o = &st->slot[other], *b = &st->slot[l->booted];
+        char installed[128], what[512];
+
+        if (o->state != SLOT_BAD || b->state == SLOT_EMPTY)
+                return;
+        snprintf(installed, sizeof(installed), "%s %s", slot_name(other), o->version);
+        if (!streq(st->last_install, installed))
+                return;
+        snprintf(what, sizeof(what), "Update %s in slot %s did not become healthy in %u %s; slot %s (%s) booted again.",
+                 o->version, slot_name(other), o->done, o->done == 1 ? "try" : "tries", slot_name(l->booted), b->version);
+        if (!streq(st->last_error, what))
+                record(l, NULL, NULL, what);
+}
+
 int update_mark_good(const UpdateLayout *l, char **ret_error) {
         UpdateStatus st;
         SlotInfo *s;
@@ -465,6 +483,7 @@ int update_mark_good(const UpdateLayout *l, char **ret_error) {
                 return r;
         if (l->booted < 0)
                 return set_error_sentence(ret_error, -ENXIO, "Which slot booted is unknown.");
+        note_fallback(l, &st);
         s = &st.slot[l->booted];
         if (s->state == SLOT_GOOD)
                 return 0;

@@ -275,6 +275,12 @@ static void test_bad_update_rolls_back(void **s) {
         assert_int_equal(update_status(&l, &st, &err), 0);
         assert_int_equal(st.slot[0].state, SLOT_BAD);
         assert_int_equal(st.slot[1].state, SLOT_GOOD);
+        /* The boot check on B says what happened. */
+        assert_int_equal(update_mark_good(&l, &err), 0);
+        assert_int_equal(update_status(&l, &st, &err), 0);
+        assert_string_equal(st.last_error, "Update 1.2.0 in slot a did not become healthy in 3 tries; slot b (1.1.0) "
+                                           "booted again.");
+        assert_string_equal(st.last_install, "a 1.2.0");
         /* An explicit rollback from a slot that boots but is unwell does the same at once. */
         fresh();
         l = layout(0, "1.0.0");
