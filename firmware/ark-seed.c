@@ -2,7 +2,8 @@
  * docs/flashing.md). The seed is read from a partition labelled ARK-SEED (mounted read-only for
  * the purpose) or from --seed-dir; everything is checked before anything is written, and the
  * marker /var/lib/ark/seed.applied is written last, so a seed with a mistake changes nothing and
- * is tried again on the next boot once fixed. */
+ * is tried again on the next boot once fixed. A first boot without a seed partition writes the
+ * marker too: a seed plugged in later is not applied. */
 
 #include <errno.h>
 #include <getopt.h>
@@ -29,6 +30,7 @@ static const char *arg_root = "";
 static const char *arg_user = "admin";
 static const char *arg_marker = "/var/lib/ark/seed.applied";
 static const char *arg_trust_dir = CONFIG_DEFAULT_TRUST_DIR;
+static unsigned arg_wait = 10;
 
 static char *rooted(const char *path) {
         return strprintf("%s%s", arg_root, path);
@@ -78,7 +80,7 @@ static int write_file(const char *path, const char *text, mode_t mode) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_DEVICE = 0x100, ARG_SEED_DIR, ARG_ROOT, ARG_USER, ARG_MARKER, ARG_TRUST };
+        enum { ARG_DEVICE = 0x100, ARG_SEED_DIR, ARG_ROOT, ARG_USER, ARG_MARKER, ARG_TRUST, ARG_WAIT };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "device", required_argument, NULL, ARG_DEVICE },
@@ -87,6 +89,7 @@ int main(int argc, char *argv[]) {
                 { "user", required_argument, NULL, ARG_USER },
                 { "marker", required_argument, NULL, ARG_MARKER },
                 { "trust-dir", required_argument, NULL, ARG_TRUST },
+                { "wait", required_argument, NULL, ARG_WAIT },
                 {},
         };
         _cleanup_free_ char *conf = NULL, *text = NULL, *err = NULL, *marker = NULL, *keys = NULL;
@@ -107,8 +110,9 @@ int main(int argc, char *argv[]) {
                                "  --root DIR       apply to the system under DIR (tests)\n"
                                "  --user NAME      the admin account that gets AdminKey= (default admin)\n"
                                "  --marker PATH    written once applied (default %s)\n"
-                               "  --trust-dir DIR  trusted bundle keys (default %s)\n",
-                               arg_device, arg_marker, arg_trust_dir);
+                               "  --trust-dir DIR  trusted bundle keys (default %s)\n"
+                               "  --wait SECONDS   how long the first boot waits for the partition (default %u)\n",
+                               arg_device, arg_marker, arg_trust_dir, arg_wait);
                         return 0;
                 case ARG_DEVICE: arg_device = optarg; break;
                 case ARG_SEED_DIR: arg_seed_dir = optarg; break;
@@ -116,6 +120,17 @@ int main(int argc, char *argv[]) {
                 case ARG_USER: arg_user = optarg; break;
                 case ARG_MARKER: arg_marker = optarg; break;
                 case ARG_TRUST: arg_trust_dir = optarg; break;
+                case ARG_WAIT: {
+                        char *end;
+                        unsigned long w = strtoul(optarg, &end, 10);
+
+                        if (*end || end == optarg || w > 300) {
+                                fprintf(stderr, "ark-seed: --wait: '%s' is not 0 to 300 seconds\n", optarg);
+                                return 2;
+                        }
+                        arg_wait = (unsigned) w;
+                        break;
+                }
                 default: return 2;
                 }
         marker = rooted(arg_marker);
@@ -129,8 +144,18 @@ int main(int argc, char *argv[]) {
         if (!dir) {
                 static const char *const types[] = { "vfat", "ext4", "iso9660", "exfat" };
 
+                /* A USB stick may show up a moment after udev settled: this is its one chance. */
+                for (unsigned k = 0; k < arg_wait * 4 && access(arg_device, F_OK) < 0; k++)
+                        usleep(250 * 1000);
                 if (access(arg_device, F_OK) < 0) {
-                        printf("ark-seed: no seed partition (%s).\n", arg_device);
+                        /* A seed is for the first boot only: a stick plugged in later must not add
+                         * trusted keys or admin keys to a running appliance. */
+                        printf("ark-seed: no seed partition (%s); none will be taken from now on.\n", arg_device);
+                        r = write_file(arg_marker, "none: no seed partition on the first boot\n", 0644);
+                        if (r < 0) {
+                                fprintf(stderr, "ark-seed: cannot write %s: %s\n", marker, strerror(-r));
+                                return 1;
+                        }
                         return 0;
                 }
                 dir = "/run/ark-seed";

@@ -413,8 +413,7 @@ int main(int argc, char *argv[]) {
 
                 r = update_status(&l, &st, &err);
                 if (r >= 0)
-                        return l.booted >= 0 && (st.slot[l.booted].state == SLOT_TRYING ||
-                                                 st.slot[l.booted].state == SLOT_BAD) ? 0 : 1;
+                        return update_on_trial(&st, l.booted) ? 0 : 1;
         }
         else if (streq(verb, "rollback") && optind + 1 == argc) {
                 r = update_rollback(&l, &err);

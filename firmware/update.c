@@ -60,6 +60,22 @@ int version_compare(const char *a, const char *b) {
         return 0;
 }
 
+bool version_is_valid(const char *v) {
+        unsigned digits = 0; /* of the current component */
+
+        if (strlen(v) >= 64)
+                return false;
+        for (const char *p = v; *p; p++) {
+                if (*p == '.' && digits > 0)
+                        digits = 0;
+                else if (*p >= '0' && *p <= '9' && digits < 9)
+                        digits++;
+                else
+                        return false;
+        }
+        return digits > 0;
+}
+
 /* ark-<a|b>-<version>[+<left>[-<done>]].efi */
 int entry_parse(const char *name, int *ret_slot, SlotInfo *ret) {
         SlotInfo s = { .state = SLOT_GOOD };
@@ -71,11 +87,14 @@ int entry_parse(const char *name, int *ret_slot, SlotInfo *ret) {
                 return -EINVAL;
         v = name + 6;
         end = name + strlen(name) - 4;
-        plus = memchr(v, '+', (size_t) (end - v));
+        /* systemd-boot takes the counter from the last '+'. */
+        plus = memrchr(v, '+', (size_t) (end - v));
         vl = (size_t) ((plus ?: end) - v);
         if (vl == 0 || vl >= sizeof(s.version))
                 return -EINVAL;
         memcpy(s.version, v, vl);
+        if (!version_is_valid(s.version))
+                return -EINVAL;
         if (plus) {
                 char tail[32];
                 unsigned left = 0, done = 0;
@@ -174,6 +193,30 @@ static int lock_slots(const UpdateLayout *l, int *ret_fd, char **ret_error) {
         return 0;
 }
 
+/* A change of the ESP's directory reaches the disk before anything else happens: on FAT a rename
+ * is a new entry and the old one's removal, and the boot order is the names. */
+static int sync_dir(const char *dir) {
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0 || fsync(fd) < 0)
+                return -errno;
+        return 0;
+}
+
+/* Sets (value NULL: removes) one key of the record, the rest as it was. */
+static void record_set(const UpdateLayout *l, const char *key, const char *value) {
+        json_t *j = NULL;
+
+        if (read_record(l, &j) < 0)
+                return;
+        if (value)
+                json_object_set_new(j, key, json_string(value));
+        else
+                json_object_del(j, key);
+        (void) write_record(l, j);
+        json_decref(j);
+}
+
 static int rename_entry(const UpdateLayout *l, const char *from, const char *to) {
         _cleanup_free_ char *dir = uki_dir(l), *a = NULL, *b = NULL;
 
@@ -183,7 +226,9 @@ static int rename_entry(const UpdateLayout *l, const char *from, const char *to)
         b = strprintf("%s/%s", dir, to);
         if (!a || !b)
                 return -ENOMEM;
-        return rename(a, b) < 0 ? -errno : 0;
+        if (rename(a, b) < 0)
+                return -errno;
+        return sync_dir(dir);
 }
 
 /* What systemd-boot boots with no default set: entries with tries left or no counter before those
@@ -253,6 +298,7 @@ typedef struct Install {
         int slot;
         char *uki_tmp;
         const char *uki_file;   /* the bundle's kernel image for this slot */
+        const Manifest *first;  /* what the first pass verified */
         bool wrote_root, wrote_uki;
 } Install;
 
@@ -333,6 +379,11 @@ static int check_manifest(const UpdateLayout *l, const char *bundle, bool force,
                                        bundle_kind_to_string(res.manifest->kind));
                 goto out;
         }
+        if (!version_is_valid(res.manifest->version)) {
+                r = set_error_sentence(ret_error, -EINVAL, "Update version '%s' is not dotted numbers such as 1.2.0.",
+                                       printable(res.manifest->version));
+                goto out;
+        }
         if (!strv_contains(res.manifest->compatible, l->version)) {
                 _cleanup_free_ char *list = strv_join(res.manifest->compatible, ", ");
                 r = set_error_sentence(ret_error, -EINVAL, "Update %s is for %s, not for the running %s.",
@@ -363,6 +414,92 @@ out:
         return r;
 }
 
+/* The second pass must read the bundle the first one checked: a medium that answers differently
+ * the second time (or a file swapped in between) is refused before a byte is written. */
+static int admit_same(const Manifest *m, void *userdata, char **ret_error) {
+        const Install *in = userdata;
+        _cleanup_free_ char *a = NULL, *b = NULL;
+
+        if (manifest_format(in->first, &a) < 0 || manifest_format(m, &b) < 0)
+                return -ENOMEM;
+        if (!streq(a, b))
+                return set_error_sentence(ret_error, -EBADMSG, "The bundle changed between its check and its installation "
+                                          "(the medium or the file); nothing was written.");
+        return 0;
+}
+
+/* Removes every boot entry of the slot, whatever its name says, and syncs the directory: from
+ * here on nothing boots the slot about to be written. */
+static int forget_slot(const UpdateLayout *l, int slot, char **ret_error) {
+        _cleanup_free_ char *dir = uki_dir(l), *prefix = strprintf("ark-%s-", slot_name(slot));
+        DIR *d;
+        struct dirent *de;
+        int r = 0;
+
+        if (!dir || !prefix)
+                return -ENOMEM;
+        d = opendir(dir);
+        if (!d)
+                return errno == ENOENT ? 0 : set_error_sentence(ret_error, -errno, "Cannot read %s: %s.", dir, strerror(errno));
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *path = NULL;
+
+                if (!startswith(de->d_name, prefix) || !endswith(de->d_name, ".efi"))
+                        continue;
+                path = strprintf("%s/%s", dir, de->d_name);
+                if (!path || unlink(path) < 0) {
+                        r = set_error_sentence(ret_error, path ? -errno : -ENOMEM, "Cannot remove %s: %s.", strna(path),
+                                               strerror(path ? errno : ENOMEM));
+                        break;
+                }
+        }
+        closedir(d);
+        if (r < 0)
+                return r;
+        r = sync_dir(dir);
+        return r < 0 ? set_error_sentence(ret_error, r, "Cannot sync %s: %s.", dir, strerror(-r)) : 0;
+}
+
+/* The running slot must be one to come back to: good. A forced older install of ours took its
+ * tries away ("demoted" in the record); replacing that install gives them back. */
+static int check_running(const UpdateLayout *l, bool force, char **ret_error) {
+        _cleanup_free_ char *err = NULL;
+        UpdateStatus st;
+        const SlotInfo *b;
+        char was[128];
+        json_t *j = NULL;
+        bool demoted = false;
+        int r;
+
+        r = update_status(l, &st, &err);
+        if (r < 0)
+                return set_error_sentence(ret_error, r, "%s", strna(err));
+        b = &st.slot[l->booted];
+        snprintf(was, sizeof(was), "%s %s", slot_name(l->booted), b->version);
+        if (b->state == SLOT_BAD && read_record(l, &j) >= 0) {
+                demoted = streq(strempty(json_string_value(json_object_get(j, "demoted"))), was);
+                json_decref(j);
+        }
+        if (demoted) {
+                char good[300];
+
+                snprintf(good, sizeof(good), "ark-%s-%s.efi", slot_name(l->booted), b->version);
+                r = rename_entry(l, b->entry, good);
+                if (r < 0)
+                        return set_error_sentence(ret_error, r, "Cannot give %s its place back: %s.", b->entry, strerror(-r));
+                record_set(l, "demoted", NULL);
+                return 0;
+        }
+        if (b->state == SLOT_GOOD || force)
+                return 0;
+        return set_error_sentence(ret_error, -EBUSY,
+                                  "The running slot %s (%s) is %s, not confirmed good: an update would overwrite the only "
+                                  "slot to go back to. Confirm it first (ark-update mark-good once it is healthy) or "
+                                  "go back (ark-update rollback); --force installs anyway.",
+                                  slot_name(l->booted), b->state == SLOT_EMPTY ? "unknown" : b->version,
+                                  b->state == SLOT_TRYING ? "on trial" : slot_state_to_string(b->state));
+}
+
 int update_install(const UpdateLayout *l, const char *bundle, bool force, char **ret_error) {
         _cleanup_(manifest_freep) Manifest *m = NULL;
         _cleanup_free_ char *dir = uki_dir(l), *final = NULL, *tmp = NULL;
@@ -371,7 +508,6 @@ int update_install(const UpdateLayout *l, const char *bundle, bool force, char *
         BundleResult res = {};
         Install in = { .l = l };
         UpdateStatus st;
-        char *err = NULL;
         int r;
 
         if (!dir)
@@ -382,36 +518,42 @@ int update_install(const UpdateLayout *l, const char *bundle, bool force, char *
         r = lock_slots(l, &lock, ret_error);
         if (r < 0)
                 return r;
-        r = check_manifest(l, bundle, force, &m, ret_error);
+        r = check_running(l, force, ret_error);
+        if (r >= 0)
+                r = check_manifest(l, bundle, force, &m, ret_error);
         if (r < 0) {
                 record(l, NULL, NULL, ret_error ? *ret_error : "refused");
                 return r;
         }
         in.slot = 1 - l->booted;
         in.uki_file = manifest_uki(m, in.slot);
+        in.first = m;
         (void) mkdir_p(dir, 0755);
         tmp = strprintf("%s/.ark-update-%s.efi.tmp", dir, slot_name(in.slot));
         final = strprintf("%s/ark-%s-%s+%u.efi", dir, slot_name(in.slot), m->version, l->tries);
         if (!tmp || !final)
                 return -ENOMEM;
         in.uki_tmp = tmp;
-        /* The inactive slot is not bootable from here on: its old entry goes first. */
-        if (update_status(l, &st, &err) >= 0 && st.slot[in.slot].state != SLOT_EMPTY) {
-                _cleanup_free_ char *old = strprintf("%s/%s", dir, st.slot[in.slot].entry);
-                if (old)
-                        (void) unlink(old);
+        /* The inactive slot is not bootable from here on: its old entries go first. */
+        r = forget_slot(l, in.slot, ret_error);
+        if (r < 0) {
+                record(l, NULL, NULL, *ret_error);
+                return r;
         }
-        free(err);
         /* Stream it again into place, checking every hash on the way (the medium may change). */
         fd = open(bundle, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return set_error_sentence(ret_error, -errno, "Cannot open %s: %s.", bundle, strerror(errno));
         o.open_file = open_target;
+        o.admit = admit_same;
         o.userdata = &in;
         if (l->progress)
                 o.progress = progress_write;
         r = bundle_read(fd, bundle, &o, &res, ret_error);
         bundle_result_done(&res);
+        if (r >= 0 && (!in.wrote_root || !in.wrote_uki))
+                r = set_error_sentence(ret_error, -EBADMSG, "Update %s wrote no %s; nothing of it boots.", m->version,
+                                       !in.wrote_root ? "root image" : "kernel image");
         if (r < 0) {
                 (void) unlink(tmp);
                 record(l, NULL, NULL, ret_error ? *ret_error : "install failed");
@@ -423,17 +565,16 @@ int update_install(const UpdateLayout *l, const char *bundle, bool force, char *
                 (void) unlink(tmp);
                 return set_error_sentence(ret_error, r, "Cannot install %s: %s.", final, strerror(-r));
         }
-        {
-                _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (dfd >= 0)
-                        (void) fsync(dfd);
-        }
+        (void) sync_dir(dir);
         /* An older (or the same) version installed on purpose sorts after the running one: the running
          * slot goes to the end of the line (no tries left) so the new one boots next. Should the new
-         * one never come up, systemd-boot boots the newest of two slots without tries, this one. */
+         * one never come up, systemd-boot boots the newest of two slots without tries, this one. The
+         * record remembers it was good, for an install that replaces this one. */
         if (update_status(l, &st, NULL) >= 0 && st.default_slot != in.slot && st.slot[l->booted].state != SLOT_EMPTY) {
-                char last[300];
+                char last[300], was[128];
 
+                snprintf(was, sizeof(was), "%s %s", slot_name(l->booted), st.slot[l->booted].version);
+                record_set(l, "demoted", was);
                 snprintf(last, sizeof(last), "ark-%s-%s+0-%u.efi", slot_name(l->booted), st.slot[l->booted].version,
                          st.slot[l->booted].done);
                 r = rename_entry(l, st.slot[l->booted].entry, last);
@@ -493,6 +634,7 @@ int update_mark_good(const UpdateLayout *l, char **ret_error) {
         r = rename_entry(l, s->entry, good);
         if (r < 0)
                 return set_error_sentence(ret_error, r, "Cannot mark %s good: %s.", s->entry, strerror(-r));
+        record_set(l, "demoted", NULL);
         record(l, NULL, NULL, NULL);
         return 0;
 }
@@ -525,6 +667,20 @@ int update_rollback(const UpdateLayout *l, char **ret_error) {
                         return set_error_sentence(ret_error, r, "Cannot mark %s bad: %s.", st.slot[l->booted].entry,
                                                   strerror(-r));
         }
+        record_set(l, "demoted", NULL);
         record(l, NULL, NULL, NULL);
         return 0;
+}
+
+bool update_on_trial(const UpdateStatus *st, int booted) {
+        const SlotInfo *b, *o;
+
+        if (booted < 0 || booted >= UPDATE_SLOTS)
+                return false;
+        b = &st->slot[booted];
+        o = &st->slot[1 - booted];
+        if (b->state == SLOT_TRYING)
+                return true;
+        /* Out of tries but booted anyway: only worth a reboot when the other slot would boot. */
+        return b->state == SLOT_BAD && (o->state == SLOT_GOOD || o->state == SLOT_TRYING);
 }

@@ -67,7 +67,15 @@ int update_mark_good(const UpdateLayout *l, char **ret_error);
 /* Boot the other slot next (it must be good); the booted one is marked bad (no tries left). */
 int update_rollback(const UpdateLayout *l, char **ret_error);
 
+/* Whether the booted slot is on trial, so that a reboot (the boot check's, when arkd does not
+ * become healthy) uses one of its tries or brings the other slot back: it has tries left, or it
+ * has none and the other slot would boot. False when there is nothing better to reboot into. */
+bool update_on_trial(const UpdateStatus *st, int booted);
+
 /* "1.10.0" > "1.9.2": dotted numbers compared as numbers, other parts as strings. */
 int version_compare(const char *a, const char *b);
+/* A product version an update may carry: dotted numbers ("1.2.0"), each at most 9 digits, under
+ * 64 bytes. Only these order the same way here, in systemd-boot and in sort -V. */
+bool version_is_valid(const char *v);
 /* Parses a UKI file name; -EINVAL when it is not one of Ark's. */
 int entry_parse(const char *name, int *ret_slot, SlotInfo *ret);

@@ -206,10 +206,39 @@ static void test_apply(void **state) {
         free(p);
 }
 
+/* No seed partition on the first boot: none is taken later (a stick plugged into a running
+ * appliance would add trusted keys and admin keys). */
+static void test_first_boot_only(void **state) {
+        _cleanup_tmpdir_ char *dir = make_tmpdir();
+        _cleanup_free_ char *root = join(dir, "root"), *seed = join(dir, "seed"), *conf = join(seed, "seed.conf"),
+                            *marker = NULL, *hostname = NULL, *text = NULL, *cmd = NULL;
+        const char *build = getenv("ARK_BUILD_DIR");
+        size_t n;
+        int st;
+
+        (void) state;
+        assert_int_equal(mkdir_p(root, 0755), 0);
+        assert_int_equal(mkdir_p(seed, 0755), 0);
+        cmd = strprintf("%s/bin/ark-seed --root %s --device %s/no-such-partition --wait 1 --marker /var/lib/ark/seed.applied "
+                        ">/dev/null 2>&1",
+                        build ?: ARK_SRCDIR "/build", root, root);
+        st = system(cmd);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        marker = strprintf("%s/var/lib/ark/seed.applied", root);
+        assert_int_equal(read_full_file(marker, &text, &n), 0);
+        assert_non_null(strstr(text, "none"));
+        /* The stick comes later: nothing of it is applied. */
+        assert_int_equal(write_string_file(conf, "Hostname=intruder\n", WRITE_CREATE), 0);
+        assert_int_equal(run_seed(root, seed, NULL), 0);
+        hostname = strprintf("%s/etc/hostname", root);
+        assert_false(file_exists(hostname));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse),
                 cmocka_unit_test(test_apply),
+                cmocka_unit_test(test_first_boot_only),
         };
         return cmocka_run_group_tests_name("seed", tests, tmp_root_setup, tmp_root_teardown);
 }

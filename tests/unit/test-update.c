@@ -413,6 +413,146 @@ static void test_one_at_a_time(void **s) {
         close(fd);
 }
 
+/* Installs that would leave nothing to come back to are refused: from a slot on trial, from one
+ * rolled back from; --force takes them. A forced older install replaced before its reboot gives
+ * the running slot its place back. */
+static void test_keeps_a_fallback(void **s) {
+        _cleanup_free_ char *v11 = make_update("1.1.0", "1.0.0", 1 << 16, NULL), *v12 = make_update("1.2.0", "1.1.0", 1 << 16, NULL),
+                            *v09 = make_update("0.9.0", "1.1.0", 1 << 16, NULL), *err = NULL;
+        UpdateLayout l = layout(0, "1.0.0");
+        UpdateStatus st;
+
+        fresh();
+        assert_int_equal(update_install(&l, v11, false, &err), 0);
+        assert_int_equal(boot(), 1);
+        l = layout(1, "1.1.0");
+        /* B on trial: A (good) is the only way back. */
+        assert_int_equal(update_install(&l, v12, false, &err), -EBUSY);
+        assert_non_null(strstr(err, "The running slot b (1.1.0) is on trial"));
+        err = mfree(err);
+        assert_file(slot_a, "root-a-1.0.0");
+        assert_int_equal(update_status(&l, &st, &err), 0);
+        assert_int_equal(st.slot[0].state, SLOT_GOOD);
+        assert_non_null(strstr(st.last_error, "on trial"));
+        /* Rolled back from B: booting B is not good either. */
+        assert_int_equal(update_rollback(&l, &err), 0);
+        assert_int_equal(update_install(&l, v12, false, &err), -EBUSY);
+        assert_non_null(strstr(err, "is bad"));
+        err = mfree(err);
+        /* The boot check would reboot B (A is good), but not once A were gone too. */
+        assert_int_equal(update_status(&l, &st, &err), 0);
+        assert_true(update_on_trial(&st, 1));
+        st.slot[0].state = SLOT_BAD;
+        assert_false(update_on_trial(&st, 1));
+        st.slot[0].state = SLOT_EMPTY;
+        assert_false(update_on_trial(&st, 1));
+
+        /* A forced 0.9.0 takes B's tries; 1.2.0 in its place before the reboot gives them back. */
+        fresh();
+        l = layout(0, "1.0.0");
+        assert_int_equal(update_install(&l, v11, false, &err), 0);
+        assert_int_equal(boot(), 1);
+        l = layout(1, "1.1.0");
+        assert_int_equal(update_mark_good(&l, &err), 0);
+        assert_int_equal(update_install(&l, v09, true, &err), 0);
+        assert_int_equal(update_status(&l, &st, &err), 0);
+        assert_int_equal(st.slot[1].state, SLOT_BAD);
+        assert_int_equal(update_install(&l, v12, false, &err), 0);
+        assert_int_equal(update_status(&l, &st, &err), 0);
+        assert_int_equal(st.slot[1].state, SLOT_GOOD);
+        assert_int_equal(st.slot[0].state, SLOT_TRYING);
+        assert_string_equal(st.slot[0].version, "1.2.0");
+        /* 1.2.0 never comes up: B, good, boots again. */
+        for (int k = 0; k < 3; k++)
+                assert_int_equal(boot(), 0);
+        assert_int_equal(boot(), 1);
+}
+
+/* Every old entry of the inactive slot goes, even ones ark-update cannot read; versions that
+ * would sort differently in systemd-boot are refused. */
+static void test_entries_and_versions(void **s) {
+        _cleanup_free_ char *v11 = make_update("1.1.0", "1.0.0", 1 << 16, NULL), *rc = make_update("1.1.0-rc1", "1.0.0", 1 << 16, NULL),
+                            *err = NULL, *linux_dir = strprintf("%s/EFI/Linux", esp);
+        static const char *const stale[] = { "ark-b-0.9.0.efi", "ark-b-1.0+git+2.efi", "ark-b-junk.efi" };
+        UpdateLayout l = layout(0, "1.0.0");
+        SlotInfo i;
+        int slot;
+
+        fresh();
+        for (size_t k = 0; k < ELEMENTSOF(stale); k++) {
+                _cleanup_free_ char *p = strprintf("%s/%s", linux_dir, stale[k]);
+                assert_int_equal(write_string_file(p, "old", WRITE_CREATE), 0);
+        }
+        assert_int_equal(update_install(&l, v11, false, &err), 0);
+        for (size_t k = 0; k < ELEMENTSOF(stale); k++) {
+                _cleanup_free_ char *p = strprintf("%s/%s", linux_dir, stale[k]);
+                assert_false(file_exists(p));
+        }
+        {
+                _cleanup_free_ char *p = strprintf("%s/ark-b-1.1.0+3.efi", linux_dir);
+                assert_true(file_exists(p));
+        }
+        fresh();
+        assert_int_equal(update_install(&l, rc, false, &err), -EINVAL);
+        assert_non_null(strstr(err, "'1.1.0-rc1' is not dotted numbers"));
+        err = mfree(err);
+        assert_file(slot_b, "old bytes of slot b");
+        assert_true(version_is_valid("1.2.0"));
+        assert_true(version_is_valid("2026.12.999999999"));
+        assert_false(version_is_valid("2026.12.1000000000"));
+        assert_false(version_is_valid("1..2"));
+        assert_false(version_is_valid("1.2."));
+        assert_false(version_is_valid(".1"));
+        assert_false(version_is_valid(""));
+        assert_false(version_is_valid("-1"));
+        /* The counter is after the last '+', as systemd-boot reads it. */
+        assert_int_equal(entry_parse("ark-a-1.0+git+2.efi", &slot, &i), -EINVAL);
+        assert_int_equal(entry_parse("ark-a-1.0+2-1.efi", &slot, &i), 0);
+        assert_int_equal(i.left, 2);
+        assert_int_equal(i.done, 1);
+}
+
+/* The medium answers differently the second time (a file swapped after the check): refused
+ * before a byte reaches the slot. */
+typedef struct Swap {
+        const char *bundle, *other;
+        bool done;
+} Swap;
+
+static void swap_after_verify(const char *phase, uint64_t done, uint64_t total, void *userdata) {
+        Swap *w = userdata;
+
+        if (!w->done && strcmp(phase, "verify") == 0 && done == total) {
+                assert_int_equal(rename(w->other, w->bundle), 0);
+                w->done = true;
+        }
+}
+
+static void test_bundle_swapped(void **s) {
+        _cleanup_free_ char *v11 = NULL, *err = NULL, *other = strprintf("%s/other.ark", dir);
+        UpdateLayout l = layout(0, "1.0.0");
+        Swap w = { .other = other };
+        UpdateStatus st;
+
+        /* Another signed update of the same version for the same product, a different payload. */
+        {
+                _cleanup_free_ char *v = make_update("1.1.0", "1.0.0", 1 << 17, NULL);
+                assert_int_equal(rename(v, other), 0);
+        }
+        v11 = make_update("1.1.0", "1.0.0", 1 << 16, NULL);
+        w.bundle = v11;
+        fresh();
+        l.progress = swap_after_verify;
+        l.userdata = &w;
+        assert_int_equal(update_install(&l, v11, false, &err), -EBADMSG);
+        assert_true(w.done);
+        assert_non_null(strstr(err, "The bundle changed between its check and its installation"));
+        assert_file(slot_b, "old bytes of slot b");
+        assert_int_equal(update_status(&l, &st, NULL), 0);
+        assert_int_equal(st.slot[1].state, SLOT_EMPTY);
+        assert_int_equal(st.default_slot, 0);
+}
+
 /* Device firmware on the fixture hosts: the DMI BIOS, each NVIDIA GPU's VBIOS from the driver's
  * /proc file, a NIC that is not live said so, and the passed-through GPUs of another host named. */
 static void test_firmware_list(void **s) {
@@ -500,6 +640,9 @@ int main(void) {
                 cmocka_unit_test(test_refused),
                 cmocka_unit_test(test_interrupted),
                 cmocka_unit_test(test_one_at_a_time),
+                cmocka_unit_test(test_keeps_a_fallback),
+                cmocka_unit_test(test_entries_and_versions),
+                cmocka_unit_test(test_bundle_swapped),
                 cmocka_unit_test(test_firmware_list),
                 cmocka_unit_test(test_per_slot_and_downgrade),
         };
