@@ -10,7 +10,9 @@ load_config() {
     [ -f "$O/.config" ] || die "$O/.config: no configuration (make defconfig first)"
     eval "$(grep -E '^CONFIG_(IMAGE_[A-Z_]+|ARK_UPDATE)=' "$O/.config")"
     IMAGE_VERSION=${CONFIG_IMAGE_VERSION:-$(cat "$SRC/VERSION")}
-    case "$IMAGE_VERSION" in *[!A-Za-z0-9.~+-]*|'') die "CONFIG_IMAGE_VERSION: '$IMAGE_VERSION' is not a version";; esac
+    # Dotted numbers only: ark-update, systemd-boot and sort -V order them alike.
+    echo "$IMAGE_VERSION" | grep -Eqx '[0-9]{1,9}(\.[0-9]{1,9})*' ||
+        die "CONFIG_IMAGE_VERSION: '$IMAGE_VERSION' is not dotted numbers such as 1.2.0"
 }
 
 stub=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
