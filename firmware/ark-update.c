@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -30,8 +31,9 @@ static void help(void) {
                "Usage: ark-update [OPTIONS] status | install FILE.ark [--force] | mark-good | rollback | on-trial\n"
                "       ark-update [--root DIR] [-o json] firmware list | firmware install FILE.cab\n\n"
                "  --esp DIR          the EFI system partition (default /boot/efi)\n"
-               "  --slot-a PATH      root slot A (default /dev/disk/by-partlabel/ark-root-a)\n"
-               "  --slot-b PATH      root slot B (default /dev/disk/by-partlabel/ark-root-b)\n"
+               "  --slot-a PATH      root slot A (default: the partition ark-root-a on the running root's disk,\n"
+               "                     else /dev/disk/by-partlabel/ark-root-a)\n"
+               "  --slot-b PATH      root slot B (likewise, ark-root-b)\n"
                "  --state FILE       the record (default /var/lib/ark-update/state.json)\n"
                "  --booted a|b       the slot running now (default: ark.slot= on the kernel command line)\n"
                "  --running VERSION  the product version running now (default: IMAGE_VERSION in os-release, else %s)\n"
@@ -315,7 +317,8 @@ int main(int argc, char *argv[]) {
                 .trust_dir = isempty(trust) ? CONFIG_DEFAULT_TRUST_DIR : trust,
                 .tries = conf_tries(3),
         };
-        bool force = false, json = false, changed = false;
+        bool force = false, json = false, changed = false, slots_given = false;
+        _cleanup_free_ char *found_a = NULL, *found_b = NULL;
         Announce a = {};
         const char *root = "/";
         _cleanup_free_ char *err = NULL;
@@ -338,8 +341,8 @@ int main(int argc, char *argv[]) {
                         json = streq(optarg, "json");
                         break;
                 case ARG_ESP: l.esp = optarg; break;
-                case ARG_SLOT_A: l.slot[0] = optarg; break;
-                case ARG_SLOT_B: l.slot[1] = optarg; break;
+                case ARG_SLOT_A: l.slot[0] = optarg; slots_given = true; break;
+                case ARG_SLOT_B: l.slot[1] = optarg; slots_given = true; break;
                 case ARG_STATE: l.state_file = optarg; break;
                 case ARG_BOOTED:
                         if (!streq(optarg, "a") && !streq(optarg, "b")) {
@@ -372,6 +375,15 @@ int main(int argc, char *argv[]) {
                 return 2;
         }
         verb = argv[optind];
+        /* The slots on the running root's disk, not whichever disk's partitions carry the labels. */
+        if (!slots_given) {
+                struct stat st;
+
+                if (stat("/", &st) >= 0 && update_find_slots("/sys", st.st_dev, &found_a, &found_b) >= 0) {
+                        l.slot[0] = found_a;
+                        l.slot[1] = found_b;
+                }
+        }
         if (streq(verb, "status") && optind + 1 == argc)
                 return print_status(&l, json);
         if (streq(verb, "firmware") && optind + 2 == argc && streq(argv[optind + 1], "list"))

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -314,9 +315,10 @@ static int open_target(const ManifestFile *f, void *userdata, char **ret_error) 
                 target = in->uki_tmp;
         else
                 return -ENOENT; /* release notes and the like: checked, not written */
-        /* A partition is written in place; an image file (tests) is replaced. */
+        /* A partition is written in place, and never while mounted (O_EXCL: the running root would
+         * be); an image file (tests) is replaced. */
         fd = open(target, O_WRONLY | O_CLOEXEC | O_NOCTTY |
-                                  (stat(target, &st) >= 0 && S_ISBLK(st.st_mode) ? 0 : O_CREAT | O_TRUNC),
+                                  (stat(target, &st) >= 0 && S_ISBLK(st.st_mode) ? O_EXCL : O_CREAT | O_TRUNC),
                   0600);
         if (fd < 0)
                 return set_error_sentence(ret_error, -errno, "Cannot write %s: %s.", target, strerror(errno));
@@ -683,4 +685,75 @@ bool update_on_trial(const UpdateStatus *st, int booted) {
                 return true;
         /* Out of tries but booted anyway: only worth a reboot when the other slot would boot. */
         return b->state == SLOT_BAD && (o->state == SLOT_GOOD || o->state == SLOT_TRYING);
+}
+
+/* PARTNAME= of a partition's uevent in sysfs, into buf ("" when it has none). */
+static void partname(const char *part_dir, char *buf, size_t size) {
+        _cleanup_free_ char *path = strprintf("%s/uevent", part_dir), *text = NULL;
+        const char *p;
+        size_t n;
+
+        buf[0] = 0;
+        if (!path || read_full_file(path, &text, &n) < 0)
+                return;
+        for (p = text; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+                if (startswith(p, "PARTNAME=")) {
+                        snprintf(buf, size, "%.*s", (int) strcspn(p + 9, "\n"), p + 9);
+                        return;
+                }
+}
+
+int update_find_slots(const char *sysfs, dev_t root_dev, char **ret_a, char **ret_b) {
+        _cleanup_free_ char *link = strprintf("%s/dev/block/%u:%u", sysfs, major(root_dev), minor(root_dev)), *part = NULL,
+                            *disk = NULL;
+        char *found[UPDATE_SLOTS] = {};
+        DIR *d;
+        struct dirent *de;
+        char *slash;
+
+        if (!link)
+                return -ENOMEM;
+        part = realpath(link, NULL);
+        if (!part)
+                return -errno;
+        disk = strdup(part);
+        if (!disk)
+                return -ENOMEM;
+        slash = strrchr(disk, '/');
+        if (!slash || slash == disk)
+                return -ENODEV;
+        *slash = 0;
+        /* The root is a partition of a disk: its siblings are the other partitions. */
+        {
+                _cleanup_free_ char *is_part = strprintf("%s/partition", part);
+
+                if (!is_part || !file_exists(is_part))
+                        return -ENODEV;
+        }
+        d = opendir(disk);
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *dir = strprintf("%s/%s", disk, de->d_name), *is_part = NULL;
+                char name[64];
+
+                if (de->d_name[0] == '.' || !dir)
+                        continue;
+                is_part = strprintf("%s/partition", dir);
+                if (!is_part || !file_exists(is_part))
+                        continue;
+                partname(dir, name, sizeof(name));
+                for (int k = 0; k < UPDATE_SLOTS; k++)
+                        if (streq(name, k == 0 ? "ark-root-a" : "ark-root-b") && !found[k])
+                                found[k] = strprintf("/dev/%s", de->d_name);
+        }
+        closedir(d);
+        if (!found[0] || !found[1]) {
+                free(found[0]);
+                free(found[1]);
+                return -ENODEV;
+        }
+        *ret_a = found[0];
+        *ret_b = found[1];
+        return 0;
 }

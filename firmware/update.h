@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define UPDATE_SLOTS 2
 
@@ -71,6 +72,12 @@ int update_rollback(const UpdateLayout *l, char **ret_error);
  * become healthy) uses one of its tries or brings the other slot back: it has tries left, or it
  * has none and the other slot would boot. False when there is nothing better to reboot into. */
 bool update_on_trial(const UpdateStatus *st, int booted);
+
+/* The root slots on the disk the running root is on (root_dev, the st_dev of "/"): its sibling
+ * partitions named ark-root-a and ark-root-b, as /dev/NAME (caller frees). Not by label alone:
+ * a second Ark disk (a stick flashed with the image) has partitions of the same names. -ENODEV
+ * when the root is not a partition of such a disk, -errno when sysfs cannot be read. */
+int update_find_slots(const char *sysfs, dev_t root_dev, char **ret_a, char **ret_b);
 
 /* "1.10.0" > "1.9.2": dotted numbers compared as numbers, other parts as strings. */
 int version_compare(const char *a, const char *b);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -553,6 +554,55 @@ static void test_bundle_swapped(void **s) {
         assert_int_equal(st.default_slot, 0);
 }
 
+/* The slots are the running root's sibling partitions, not a second Ark disk's (a stick flashed
+ * with the image carries the same partition names). */
+static void test_find_slots(void **s) {
+        _cleanup_free_ char *sys = path_join(dir, "sys"), *a = NULL, *b = NULL;
+        static const struct { const char *disk, *part, *name, *dev; } parts[] = {
+                { "vda", "vda1", "ark-esp", "254:1" },    { "vda", "vda2", "ark-root-a", "254:2" },
+                { "vda", "vda3", "ark-root-b", "254:3" }, { "vda", "vda4", "ark-data", "254:4" },
+                { "sda", "sda1", "ark-esp", "8:1" },      { "sda", "sda2", "ark-root-a", "8:2" },
+                { "sda", "sda3", "ark-root-b", "8:3" },   { "sdb", "sdb1", "", "8:17" },
+        };
+
+        (void) rm_rf(sys);
+        for (size_t k = 0; k < ELEMENTSOF(parts); k++) {
+                _cleanup_free_ char *pdir = strprintf("%s/devices/pci0000:00/block/%s/%s", sys, parts[k].disk, parts[k].part),
+                                    *uevent = strprintf("%s/uevent", pdir), *pfile = strprintf("%s/partition", pdir),
+                                    *text = strprintf("MAJOR=1\nDEVNAME=%s\nDEVTYPE=partition\n%s%s%s", parts[k].part,
+                                                      parts[k].name[0] ? "PARTNAME=" : "", parts[k].name,
+                                                      parts[k].name[0] ? "\n" : ""),
+                                    *devdir = strprintf("%s/dev/block", sys), *link = strprintf("%s/%s", devdir, parts[k].dev);
+
+                assert_int_equal(mkdir_p(pdir, 0755), 0);
+                assert_int_equal(mkdir_p(devdir, 0755), 0);
+                assert_int_equal(write_string_file(uevent, text, WRITE_CREATE), 0);
+                assert_int_equal(write_string_file(pfile, "1", WRITE_CREATE), 0);
+                assert_int_equal(symlink(pdir, link), 0);
+        }
+        /* The whole disk vda as 254:0: not a partition. */
+        {
+                _cleanup_free_ char *link = strprintf("%s/dev/block/254:0", sys),
+                                    *ddir = strprintf("%s/devices/pci0000:00/block/vda", sys);
+                assert_int_equal(symlink(ddir, link), 0);
+        }
+        assert_int_equal(update_find_slots(sys, makedev(254, 2), &a, &b), 0);
+        assert_string_equal(a, "/dev/vda2");
+        assert_string_equal(b, "/dev/vda3");
+        a = mfree(a);
+        b = mfree(b);
+        assert_int_equal(update_find_slots(sys, makedev(254, 3), &a, &b), 0); /* booted from B: the same */
+        assert_string_equal(a, "/dev/vda2");
+        a = mfree(a);
+        b = mfree(b);
+        assert_int_equal(update_find_slots(sys, makedev(8, 2), &a, &b), 0);
+        assert_string_equal(a, "/dev/sda2");
+        assert_string_equal(b, "/dev/sda3");
+        assert_int_equal(update_find_slots(sys, makedev(8, 17), &a, &b), -ENODEV);  /* no slots there */
+        assert_int_equal(update_find_slots(sys, makedev(254, 0), &a, &b), -ENODEV); /* not a partition */
+        assert_int_equal(update_find_slots(sys, makedev(9, 9), &a, &b), -ENOENT);   /* not in sysfs */
+}
+
 /* Device firmware on the fixture hosts: the DMI BIOS, each NVIDIA GPU's VBIOS from the driver's
  * /proc file, a NIC that is not live said so, and the passed-through GPUs of another host named. */
 static void test_firmware_list(void **s) {
@@ -643,6 +693,7 @@ int main(void) {
                 cmocka_unit_test(test_keeps_a_fallback),
                 cmocka_unit_test(test_entries_and_versions),
                 cmocka_unit_test(test_bundle_swapped),
+                cmocka_unit_test(test_find_slots),
                 cmocka_unit_test(test_firmware_list),
                 cmocka_unit_test(test_per_slot_and_downgrade),
         };
