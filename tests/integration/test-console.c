@@ -595,6 +595,7 @@ static void test_system_update(void **state) {
                          0);
         assert_string_equal(o, "uki-b\n");
         o = mfree(o);
+        e = mfree(e);
         {
                 _cleanup_free_ char *a = strprintf("%s/slot-a.img", d);
 
@@ -634,11 +635,11 @@ static void test_system_update(void **state) {
          * on the console; a signal from a sender without the name is not believed; killed, the
          * install's line goes and the console says it stopped. */
         assert_int_equal(harness_sh(&o, &e,
-                                    "cd '%s' && mkfifo slow.ark && (timeout 30 sh -c 'for pass in 1 2; do "
+                                    "mkfifo '%s/slow.ark' && (cd '%s' && timeout 30 sh -c 'for pass in 1 2; do "
                                     "{ head -c 1048576 ark-1.1.0.ark; sleep 4; tail -c +1048577 ark-1.1.0.ark; } > slow.ark; "
                                     "done' >/dev/null 2>&1 &) && (ARK_BUS_ADDRESS='%s' %s install '%s/slow.ark' >/dev/null 2>&1 & "
-                                    "echo $! > upd.pid)",
-                                    d, H.bus_address, cmd, d),
+                                    "echo $! > '%s/upd.pid')",
+                                    d, d, H.bus_address, cmd, d, d),
                          0);
         o = mfree(o);
         e = mfree(e);

@@ -48,6 +48,7 @@ static int load(const char *conf, char **ret_out, char **ret_chain) {
         e = mfree(e);
         r = harness_sh(ret_out, &e, "ip netns exec %s '%s/image/rootfs/usr/lib/ark/firewall' '%s' '%s/firewall.d' 2>&1", ns,
                        harness_src_dir(), path, dir);
+        e = mfree(e);
         assert_int_equal(harness_sh(ret_chain, &e, "ip netns exec %s nft list chain inet ark input", ns), 0);
         return r;
 }
