@@ -141,7 +141,18 @@ static int print_status(const UpdateLayout *l, bool json) {
 static int print_firmware(const char *root, bool json) {
         FirmwareItem *l = NULL;
         size_t n = 0;
-        int r = firmware_list(root, &l, &n);
+        int r;
+
+        /* A tree to read must look like one (a fixture host's sysfs/, not the host's directory). */
+        {
+                _cleanup_free_ char *sys = strprintf("%s/sys", root);
+
+                if (!sys || !file_exists(sys)) {
+                        fprintf(stderr, "ark-update: --root: '%s' has no sys/ to read\n", root);
+                        return 2;
+                }
+        }
+        r = firmware_list(root, &l, &n);
 
         if (r < 0) {
                 fprintf(stderr, "ark-update: cannot list firmware: %s\n", strerror(-r));
