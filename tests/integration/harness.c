@@ -244,6 +244,7 @@ int harness_start_arkd(Harness *h, ...) {
                 return -ENOTCONN;
         for (int k = 0; k < 600; k++) {
                 sd_bus_message *reply = NULL;
+                uint32_t owner_pid = 0;
                 int has = 0, r;
 
                 if (!harness_arkd_alive(h)) {
@@ -251,13 +252,15 @@ int harness_start_arkd(Harness *h, ...) {
                         harness_dump_log(h);
                         return -1;
                 }
+                /* The name's owner must be this arkd: after a kill -9 the bus may still show the
+                 * dead one's for a moment. */
                 r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                                       "NameHasOwner", NULL, &reply, "s", ARK_BUS_NAME);
-                if (r >= 0 && sd_bus_message_read(reply, "b", &has) >= 0 && has) {
-                        sd_bus_message_unref(reply);
-                        return 0;
-                }
+                                       "GetConnectionUnixProcessID", NULL, &reply, "s", ARK_BUS_NAME);
+                if (r >= 0 && sd_bus_message_read(reply, "u", &owner_pid) >= 0 && (pid_t) owner_pid == h->arkd_pid)
+                        has = 1;
                 sd_bus_message_unref(reply);
+                if (has)
+                        return 0;
                 sleep_ms(50);
         }
         fprintf(stderr, "harness: arkd did not take %s within 30 s\n", ARK_BUS_NAME);
