@@ -422,8 +422,7 @@ int main(int argc, char *argv[]) {
                 }
                 announce(&a, "Finished", "ssbs", argv[optind + 1], a.origin, r >= 0,
                          r >= 0 ? strempty(done) : err ?: strerror(-r));
-                if (r != -EBUSY)
-                        announce(&a, "SlotsChanged", NULL);
+                announce(&a, "SlotsChanged", NULL); /* the record's last install or error, at least */
                 announce_done(&a);
         } else if (streq(verb, "mark-good") && optind + 1 == argc) {
                 r = update_mark_good(&l, &err);

@@ -462,8 +462,28 @@ static int forget_slot(const UpdateLayout *l, int slot, char **ret_error) {
         return r < 0 ? set_error_sentence(ret_error, r, "Cannot sync %s: %s.", dir, strerror(-r)) : 0;
 }
 
+/* The running slot was demoted by a forced install that is being replaced: good again. */
+static int give_back_place(const UpdateLayout *l, char **ret_error) {
+        UpdateStatus st;
+        const SlotInfo *b;
+        char good[300];
+        int r;
+
+        r = update_status(l, &st, NULL);
+        if (r < 0)
+                return r;
+        b = &st.slot[l->booted];
+        snprintf(good, sizeof(good), "ark-%s-%s.efi", slot_name(l->booted), b->version);
+        r = rename_entry(l, b->entry, good);
+        if (r < 0)
+                return set_error_sentence(ret_error, r, "Cannot give %s its place back: %s.", b->entry, strerror(-r));
+        record_set(l, "demoted", NULL);
+        return 0;
+}
+
 /* The running slot must be one to come back to: good. A forced older install of ours took its
- * tries away ("demoted" in the record); replacing that install gives them back. */
+ * tries away ("demoted" in the record): 1, and an install that replaces that one gives them back
+ * (give_back_place), once the new bundle is accepted. 0 when the slot is good (or force). */
 static int check_running(const UpdateLayout *l, bool force, char **ret_error) {
         _cleanup_free_ char *err = NULL;
         UpdateStatus st;
@@ -482,16 +502,8 @@ static int check_running(const UpdateLayout *l, bool force, char **ret_error) {
                 demoted = streq(strempty(json_string_value(json_object_get(j, "demoted"))), was);
                 json_decref(j);
         }
-        if (demoted) {
-                char good[300];
-
-                snprintf(good, sizeof(good), "ark-%s-%s.efi", slot_name(l->booted), b->version);
-                r = rename_entry(l, b->entry, good);
-                if (r < 0)
-                        return set_error_sentence(ret_error, r, "Cannot give %s its place back: %s.", b->entry, strerror(-r));
-                record_set(l, "demoted", NULL);
-                return 0;
-        }
+        if (demoted)
+                return 1;
         if (b->state == SLOT_GOOD || force)
                 return 0;
         return set_error_sentence(ret_error, -EBUSY,
@@ -510,7 +522,7 @@ int update_install(const UpdateLayout *l, const char *bundle, bool force, char *
         BundleResult res = {};
         Install in = { .l = l };
         UpdateStatus st;
-        int r;
+        int r, demoted;
 
         if (!dir)
                 return -ENOMEM;
@@ -520,9 +532,13 @@ int update_install(const UpdateLayout *l, const char *bundle, bool force, char *
         r = lock_slots(l, &lock, ret_error);
         if (r < 0)
                 return r;
-        r = check_running(l, force, ret_error);
+        r = demoted = check_running(l, force, ret_error);
         if (r >= 0)
                 r = check_manifest(l, bundle, force, &m, ret_error);
+        /* Accepted: a running slot a forced install had demoted is good again before that install
+         * is overwritten (a refused bundle leaves the forced one as it was). */
+        if (r >= 0 && demoted)
+                r = give_back_place(l, ret_error);
         if (r < 0) {
                 record(l, NULL, NULL, ret_error ? *ret_error : "refused");
                 return r;

@@ -35,10 +35,14 @@ static int teardown(void **state) {
 }
 
 /* Loads nftables.conf afresh, runs the firewall script with ark.conf holding `conf`; returns its
- * exit code, its output in *ret_out and the input chain in *ret_chain. */
+ * exit code, its output in *ret_out and the input chain in *ret_chain (what they held before is
+ * freed). */
 static int load(const char *conf, char **ret_out, char **ret_chain) {
         _cleanup_free_ char *path = strprintf("%s/ark.conf", dir), *e = NULL, *o = NULL;
         int r;
+
+        *ret_out = mfree(*ret_out);
+        *ret_chain = mfree(*ret_chain);
 
         assert_int_equal(write_string_file(path, conf, WRITE_CREATE), 0);
         assert_int_equal(harness_sh(&o, &e, "ip netns exec %s nft -f '%s/image/rootfs/etc/nftables.conf'", ns,
@@ -70,12 +74,8 @@ static void test_ssh_only(void **state) {
         assert_non_null(strstr(chain, "policy drop"));
         assert_non_null(strstr(chain, "tcp dport 22 accept"));
         assert_null(strstr(chain, "9464"));
-        out = mfree(out);
-        chain = mfree(chain);
         assert_int_equal(load("[Daemon]\nMetricsAddress=127.0.0.1:9464\n", &out, &chain), 0);
         assert_null(strstr(chain, "9464"));
-        out = mfree(out);
-        chain = mfree(chain);
         /* Port 0 is picked at start: not known here, said so. */
         assert_int_equal(load("[Daemon]\nMetricsAddress=0.0.0.0:0\n", &out, &chain), 0);
         assert_non_null(strstr(out, "picks its port at start"));
@@ -106,15 +106,11 @@ static void test_refused(void **state) {
         assert_non_null(strstr(out, "b.nft:1"));
         assert_null(strstr(chain, "443"));
         assert_null(strstr(chain, "9464"));
-        out = mfree(out);
-        chain = mfree(chain);
         rules("b.nft", "tcp dport 80 accept; flush ruleset\n");
         assert_int_equal(load("", &out, &chain), 1);
         assert_non_null(strstr(out, "b.nft line 1: one rule per line"));
         assert_null(strstr(chain, "443"));
         assert_non_null(strstr(chain, "tcp dport 22 accept"));
-        out = mfree(out);
-        chain = mfree(chain);
         rules("b.nft", NULL);
         assert_int_equal(load("[Daemon]\nMetricsAddress=somewhere\n", &out, &chain), 1);
         assert_non_null(strstr(out, "MetricsAddress='somewhere' is not ADDRESS:PORT"));

@@ -458,6 +458,16 @@ static void test_keeps_a_fallback(void **s) {
         assert_int_equal(update_install(&l, v09, true, &err), 0);
         assert_int_equal(update_status(&l, &st, &err), 0);
         assert_int_equal(st.slot[1].state, SLOT_BAD);
+        /* A bundle refused on the way changes none of that: 0.9.0 still boots next. */
+        {
+                _cleanup_free_ char *wrong = make_update("2.0.0", "1.9.0", 1 << 16, NULL);
+
+                assert_int_equal(update_install(&l, wrong, false, &err), -EINVAL);
+                err = mfree(err);
+                assert_int_equal(update_status(&l, &st, &err), 0);
+                assert_int_equal(st.slot[1].state, SLOT_BAD);
+                assert_int_equal(st.default_slot, 0);
+        }
         assert_int_equal(update_install(&l, v12, false, &err), 0);
         assert_int_equal(update_status(&l, &st, &err), 0);
         assert_int_equal(st.slot[1].state, SLOT_GOOD);
