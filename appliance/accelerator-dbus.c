@@ -174,6 +174,12 @@ void accelerator_set_claim(Manager *m, const char *address, const char *owner) {
                                                       NULL);
 }
 
+static bool caller_current_may_see_accelerators(Manager *m, sd_bus *bus) {
+        _cleanup_(caller_done) Caller c = {};
+
+        return caller_current(m, bus, &c) >= 0 && caller_in_any_tenant(m, &c);
+}
+
 int accelerator_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                             sd_bus_error *error) {
         _cleanup_free_ char *address = NULL;
@@ -186,18 +192,22 @@ int accelerator_object_find(sd_bus *bus, const char *path, const char *interface
         a = manager_find_accelerator(userdata, address);
         if (!a)
                 return 0;
+        /* As ListAccelerators: not there for a caller who is a member of no tenant. */
+        if (!caller_current_may_see_accelerators(userdata, bus))
+                return 0;
         *found = a;
         return 1;
 }
 
 int accelerator_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
         Manager *m = userdata;
+        size_t n = caller_current_may_see_accelerators(m, bus) ? m->n_accelerators : 0;
         char **l;
 
-        l = calloc(m->n_accelerators + 1, sizeof(char *));
+        l = calloc(n + 1, sizeof(char *));
         if (!l)
                 return -ENOMEM;
-        for (size_t k = 0; k < m->n_accelerators; k++) {
+        for (size_t k = 0; k < n; k++) {
                 int r = sd_bus_path_encode(ARK_BUS_PREFIX_ACCELERATOR, m->accelerators[k].address, &l[k]);
                 if (r < 0) {
                         for (size_t j = 0; j < k; j++)

@@ -1,10 +1,12 @@
 /* Callers and what they may do; see access.h. */
 
 #include <errno.h>
+#include <ctype.h>
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "access.h"
 #include "basic/log.h"
@@ -12,6 +14,7 @@
 #include "basic/string-util.h"
 #include "manager.h"
 #include "shared/bus-util.h"
+#include "instance.h"
 #include "tenant.h"
 
 void caller_done(Caller *c) {
@@ -148,4 +151,69 @@ int access_require_member(Manager *m, sd_bus_message *msg, Caller *ret, const ch
         }
         *ret = c;
         return 0;
+}
+
+static bool name_is_foreign(Manager *m, const Caller *c, char *const *given, const char *name, size_t len) {
+        bool foreign = false;
+
+        for (char *const *g = given; g && *g; g++)
+                if (strlen(*g) == len && strneq(*g, name, len))
+                        return false;
+
+        LIST_FOREACH(tenants, t, m->tenants)
+                if (strlen(t->name) == len && strneq(t->name, name, len)) {
+                        if (caller_in_tenant(c, t))
+                                return false;
+                        foreign = true;
+                }
+        LIST_FOREACH(instances, i, m->instances)
+                if (strlen(i->name) == len && strneq(i->name, name, len)) {
+                        if (caller_in_tenant_named(m, c, i->tenant))
+                                return false;
+                        foreign = true;
+                }
+        return foreign;
+}
+
+/* Whether the len bytes before `end` in text are `word` (case-insensitively). */
+static bool ends_with_word(const char *text, const char *end, const char *word) {
+        size_t n = strlen(word);
+
+        return (size_t) (end - text) >= n && strncasecmp(end - n, word, n) == 0 &&
+               (end - n == text || end[-(ssize_t) n - 1] == ' ' || end[-(ssize_t) n - 1] == '(');
+}
+
+char *access_redact(Manager *m, const Caller *c, char *const *given, const char *text) {
+        StrBuf b = {};
+        const char *p = text, *copied = text;
+        bool changed = false;
+
+        if (c->admin || !text)
+                return NULL;
+        while ((p = strchr(p, '\''))) {
+                const char *close = strchr(p + 1, '\'');
+                const char *from = p, *with = "'(hidden)'";
+
+                if (!close)
+                        break;
+                if (!name_is_foreign(m, c, given, p + 1, (size_t) (close - p - 1))) {
+                        p = close + 1;
+                        continue;
+                }
+                if (ends_with_word(text, p, "instance ")) {
+                        from = p - strlen("instance ");
+                        with = isupper((unsigned char) from[0]) ? "An instance of another tenant"
+                                                                 : "an instance of another tenant";
+                } else if (ends_with_word(text, p, "tenant ")) {
+                        from = p - strlen("tenant ");
+                        with = isupper((unsigned char) from[0]) ? "Another tenant" : "another tenant";
+                }
+                strbuf_printf(&b, "%.*s%s", (int) (from - copied), copied, with);
+                copied = p = close + 1;
+                changed = true;
+        }
+        if (!changed)
+                return NULL;
+        strbuf_append(&b, copied);
+        return strbuf_steal(&b);
 }

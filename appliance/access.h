@@ -47,3 +47,12 @@ int access_require_member(Manager *m, sd_bus_message *msg, Caller *ret, const ch
 /* For property getters and object lookups: the caller of the message sd-bus is processing now on
  * `bus` (NULL when there is none: an internal call, which sees everything). */
 int caller_current(Manager *m, sd_bus *bus, Caller *ret);
+
+/* `text` (an error sentence about to go to caller c) with every quoted name of a tenant or instance
+ * the caller may not see replaced: "instance 'x'" becomes "an instance of another tenant",
+ * "tenant 'x'" "another tenant", any other 'x' "'(hidden)'". Names in `given` (what the caller
+ * itself sent) are left as they are: replacing those would tell it that they exist. The one
+ * backstop that keeps other tenants' names out of what a member is told, whichever module wrote
+ * the sentence. Returns a newly allocated string, or NULL when nothing needs replacing (admins:
+ * never) or on OOM. */
+char *access_redact(Manager *m, const Caller *c, char *const *given, const char *text);

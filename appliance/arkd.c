@@ -39,6 +39,9 @@ static void help(void) {
                "     --trust-dir DIR      trusted bundle signing keys (default " CONFIG_DEFAULT_TRUST_DIR ")\n"
                "     --log-level LEVEL    err, warning, notice, info, debug\n"
                "     --metrics-address A  serve Prometheus metrics on A (IP:PORT, port 0: any; '' = off)\n"
+               "     --metrics-token-file FILE\n"
+               "                          require the bearer token in FILE for metrics (created when\n"
+               "                          missing; '' = none)\n"
                "  -h --help               show this help\n"
                "     --version            show the version\n");
 }
@@ -51,6 +54,7 @@ enum {
         ARG_SYSFS_ROOT,
         ARG_LOG_LEVEL,
         ARG_METRICS_ADDRESS,
+        ARG_METRICS_TOKEN_FILE,
         ARG_TRUST_DIR,
         ARG_VERSION,
 };
@@ -65,6 +69,7 @@ static int parse_argv(int argc, char *argv[], ArkConfig *c) {
                 { "sysfs-root", required_argument, NULL, ARG_SYSFS_ROOT },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "metrics-address", required_argument, NULL, ARG_METRICS_ADDRESS },
+                { "metrics-token-file", required_argument, NULL, ARG_METRICS_TOKEN_FILE },
                 { "trust-dir", required_argument, NULL, ARG_TRUST_DIR },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -74,7 +79,7 @@ static int parse_argv(int argc, char *argv[], ArkConfig *c) {
         bool config_given = false;
         /* Overrides are applied after the file, so remember them first. */
         const char *o_bus = NULL, *o_state = NULL, *o_uri = NULL, *o_type = NULL, *o_sysfs = NULL, *o_level = NULL,
-                   *o_metrics = NULL, *o_trust = NULL;
+                   *o_metrics = NULL, *o_metrics_token = NULL, *o_trust = NULL;
         _cleanup_free_ char *err = NULL, *warnings = NULL;
         int ch, r;
 
@@ -91,6 +96,7 @@ static int parse_argv(int argc, char *argv[], ArkConfig *c) {
                 case ARG_SYSFS_ROOT: o_sysfs = optarg; break;
                 case ARG_LOG_LEVEL: o_level = optarg; break;
                 case ARG_METRICS_ADDRESS: o_metrics = optarg; break;
+                case ARG_METRICS_TOKEN_FILE: o_metrics_token = optarg; break;
                 case ARG_TRUST_DIR: o_trust = optarg; break;
                 case 'h':
                         help();
@@ -132,6 +138,8 @@ static int parse_argv(int argc, char *argv[], ArkConfig *c) {
                         strbuf_printf(&b, "LogLevel=%s\n", o_level);
                 if (o_metrics)
                         strbuf_printf(&b, "MetricsAddress=%s\n", o_metrics);
+                if (o_metrics_token)
+                        strbuf_printf(&b, "MetricsTokenFile=%s\n", o_metrics_token);
                 strbuf_append(&b, "[Hypervisor]\n");
                 if (o_uri)
                         strbuf_printf(&b, "URI=%s\n", o_uri);
@@ -214,5 +222,5 @@ int main(int argc, char *argv[]) {
                 log_error_errno(r, "Event loop failed: %m");
                 return EXIT_FAILURE;
         }
-        return EXIT_SUCCESS;
+        return r == 0 ? EXIT_SUCCESS : EXIT_FAILURE; /* what sd_event_exit() was told */
 }

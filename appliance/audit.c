@@ -10,6 +10,7 @@
 #include <systemd/sd-journal.h>
 
 #include "access.h"
+#include "api-guard.h"
 #include "inventory.h"
 #include "audit.h"
 #include "bundles.h"
@@ -226,7 +227,7 @@ static void audit_write(Manager *m, AuditEntry *e) {
 }
 
 typedef struct Wrapped {
-        const char *interface, *member;
+        const char *interface, *member, *names;
         sd_bus_message_handler_t handler;
         bool audited;
 } Wrapped;
@@ -270,56 +271,108 @@ static char *caller_describe(Manager *m, const Caller *c) {
         return s ? TAKE_PTR(s) : strdup("none");
 }
 
-static int audit_trampoline(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        const char *interface = sd_bus_message_get_interface(msg), *member = sd_bus_message_get_member(msg);
-        _cleanup_free_ char *args = NULL, *who = NULL, *result = NULL, *action = NULL;
-        sd_bus_message_handler_t handler = NULL;
-        bool audited = false;
-        uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+/* A refusal, as far as the limit on refused calls goes: the caller asked for what it may not have
+ * or sent what cannot be used. */
+static bool error_is_refusal(const sd_bus_error *error) {
+        return sd_bus_error_has_name(error, ARK_ERROR_ACCESS_DENIED) ||
+               sd_bus_error_has_name(error, ARK_ERROR_INVALID_ARGUMENT);
+}
+
+/* The call's arguments as compact JSON; NULL when they cannot be read (or on OOM). */
+static char *arguments_json(sd_bus_message *msg) {
         json_t *j = NULL;
-        Caller c = { .uid = (uid_t) -1 };       /* unknown until the bus says */
-        Manager *m;
-        int r;
+        char *s = NULL;
 
-        for (size_t k = 0; k < n_wrapped && !handler; k++)
-                if (streq(wrapped[k].interface, strempty(interface)) && streq(wrapped[k].member, strempty(member))) {
-                        handler = wrapped[k].handler;
-                        audited = wrapped[k].audited;
-                }
-        if (!handler)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_UNKNOWN_METHOD, "Unknown method %s.", strna(member));
-
-        if (audited && bus_message_read_json_all(msg, &j) >= 0) {
-                args = json_dumps(j, JSON_COMPACT);
+        (void) sd_bus_message_rewind(msg, true);
+        if (bus_message_read_json_all(msg, &j) >= 0) {
+                s = json_dumps(j, JSON_COMPACT);
                 json_decref(j);
         }
         (void) sd_bus_message_rewind(msg, true);
+        return s;
+}
 
-        /* Before the call: Delete frees the object, and membership may change. */
+static int audit_trampoline(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *interface = sd_bus_message_get_interface(msg), *member = sd_bus_message_get_member(msg);
+        _cleanup_free_ char *args = NULL, *who = NULL, *result = NULL, *action = NULL, *unredacted = NULL;
+        _cleanup_(caller_done) Caller c = { .uid = (uid_t) -1 }; /* unknown until the bus says */
+        const Wrapped *w = NULL;
+        uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+        bool have_caller = false, record;
+        Manager *m;
+        int r;
+
+        for (size_t k = 0; k < n_wrapped && !w; k++)
+                if (streq(wrapped[k].interface, strempty(interface)) && streq(wrapped[k].member, strempty(member)))
+                        w = &wrapped[k];
+        if (!w)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_UNKNOWN_METHOD, "Unknown method %s.", strna(member));
         m = manager_of(interface, userdata);
-        if (audited && m && caller_get(m, msg, &c, NULL) >= 0)
-                who = caller_describe(m, &c);
-        r = handler(msg, userdata, error);
-        /* A sentence that quotes the caller's input cut short, or a file's name, may not be UTF-8;
-         * sd-bus would then send no reply at all and the caller wait for its timeout. */
-        if (r < 0 && sd_bus_error_is_set(error) && error->message && !utf8_is_valid(error->message)) {
-                _cleanup_free_ char *name = strdup(error->name), *text = strdup(error->message);
+        action = strprintf("%s.%s", strrchr(interface, '.') + 1, member);
 
-                if (name && text) {
-                        utf8_sanitize(text);
-                        sd_bus_error_free(error);
-                        (void) sd_bus_error_set(error, name, text);
+        /* A caller over its limit of refused calls is answered at once: nothing runs, nothing is
+         * recorded (the refusals are counted; api-guard.h). */
+        if (m) {
+                r = api_guard_admit(m, sd_bus_message_get_sender(msg), error);
+                if (r < 0) {
+                        if (action)
+                                metrics_note_call(m, action, error->name, now_usec(CLOCK_MONOTONIC) - t0);
+                        return r;
                 }
         }
-        action = strprintf("%s.%s", strrchr(interface, '.') + 1, member);
+        /* Before the call: Delete frees the object, and membership may change. */
+        if (m && w->audited && caller_get(m, msg, &c, NULL) >= 0) {
+                have_caller = true;
+                who = caller_describe(m, &c);
+        }
+
+        /* The limits on every argument, before the handler or the audit log reads them at length. */
+        r = api_guard_check_arguments(interface, member, w->names, msg, error);
+        if (r >= 0)
+                r = w->handler(msg, userdata, error);
+        /* A sentence that quotes the caller's input is cut short, and made UTF-8: sd-bus would send
+         * no reply at all for one that is not, and the caller wait for its timeout. */
+        api_guard_bound_error(error);
+        /* Nor may it name another tenant's tenant or instances to a member (access.h). */
+        if (r < 0 && m && sd_bus_error_is_set(error) && error->message) {
+                _cleanup_free_ char *redacted = NULL, *name = NULL;
+
+                if (!have_caller)
+                        have_caller = caller_get(m, msg, &c, NULL) >= 0;
+                if (have_caller && !c.admin) {
+                        _cleanup_strv_free_ char **given = NULL;
+
+                        if (api_guard_strings(msg, &given) >= 0)
+                                redacted = access_redact(m, &c, given, error->message);
+                }
+                name = redacted ? strdup(error->name) : NULL;
+                unredacted = name ? strdup(error->message) : NULL; /* for the audit log */
+                if (name) {
+                        sd_bus_error_free(error);
+                        (void) sd_bus_error_set(error, name, redacted);
+                }
+        }
+
         if (m && action)
                 metrics_note_call(m, action,
                                   r < 0 ? (sd_bus_error_is_set(error) ? error->name : "org.ark.Ark1.Error.Failed") : NULL,
                                   now_usec(CLOCK_MONOTONIC) - t0);
-        if (!audited || !m || !m->db)
+        record = w->audited;
+        if (r < 0 && m && have_caller && !c.admin && error_is_refusal(error))
+                record = api_guard_note_refusal(m, sd_bus_message_get_sender(msg), c.uid) && record;
+        if (!record || !m || !m->db)
                 return r;
+
+        args = arguments_json(msg);
+        if (r < 0 && args) {
+                /* A refused call's arguments are whatever the caller chose to send: a digest. */
+                char *d = api_guard_digest(args);
+
+                free(args);
+                args = d;
+        }
         if (r < 0 && sd_bus_error_is_set(error))
-                result = strprintf("%s: %s", error->name, strempty(error->message));
+                result = strprintf("%s: %s", error->name, unredacted ?: strempty(error->message));
         else if (r < 0)
                 result = strprintf("failed: %s", strerror(-r));
         {
@@ -332,7 +385,6 @@ static int audit_trampoline(sd_bus_message *msg, void *userdata, sd_bus_error *e
                 audit_write(m, &e);
         }
         m->call_pending = mfree(m->call_pending);
-        caller_done(&c);
         return r;
 }
 
@@ -356,16 +408,10 @@ int audit_caller(Manager *m, sd_bus_message *msg, uint32_t *ret_uid, char **ret_
 void audit_record_answer(Manager *m, sd_bus_message *msg, uint32_t uid, const char *who, const char *result) {
         const char *interface = sd_bus_message_get_interface(msg), *member = sd_bus_message_get_member(msg);
         _cleanup_free_ char *args = NULL, *action = NULL;
-        json_t *j = NULL;
 
         if (!m->db)
                 return;
-        (void) sd_bus_message_rewind(msg, true);
-        if (bus_message_read_json_all(msg, &j) >= 0) {
-                args = json_dumps(j, JSON_COMPACT);
-                json_decref(j);
-        }
-        (void) sd_bus_message_rewind(msg, true);
+        args = arguments_json(msg);
         action = strprintf("%s.%s", interface && strrchr(interface, '.') ? strrchr(interface, '.') + 1 : "",
                            strempty(member));
         {
@@ -410,7 +456,8 @@ int audit_wrap_vtable(const sd_bus_vtable *vtable, const char *interface, sd_bus
                         return -ENOMEM;
                 }
                 wrapped = w;
-                wrapped[n_wrapped++] = (Wrapped) { interface, copy[k].x.method.member, copy[k].x.method.handler,
+                wrapped[n_wrapped++] = (Wrapped) { interface, copy[k].x.method.member, copy[k].x.method.names,
+                                                   copy[k].x.method.handler,
                                                    !method_is_read_only(copy[k].x.method.member) };
                 copy[k].x.method.handler = audit_trampoline;
         }

@@ -685,12 +685,10 @@ int method_import_bundle(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                 if (r < 0)
                         return r;
         } else {
-                if (!manager_find_tenant(m, tenant))
-                        return c.admin ? sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "Tenant '%s' does not exist.",
-                                                           printable(tenant))
-                                       : sd_bus_error_setf(error, ARK_ERROR_ACCESS_DENIED,
-                                                           "User %u may not import bundles for tenant '%s'.",
-                                                           (unsigned) c.uid, printable(tenant));
+                if (c.admin && !manager_find_tenant(m, tenant))
+                        return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "Tenant '%s' does not exist.",
+                                                 printable(tenant));
+                /* The same sentence whether the tenant exists or not. */
                 if (!caller_in_tenant_named(m, &c, tenant))
                         return sd_bus_error_setf(error, ARK_ERROR_ACCESS_DENIED,
                                                  "User %u may not import bundles for tenant '%s': it is not a member.",

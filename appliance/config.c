@@ -23,6 +23,7 @@ int config_init(ArkConfig *c) {
         c->domain_type = strdup("auto");
         c->sysfs_root = strdup(CONFIG_DEFAULT_SYSFS_ROOT);
         c->metrics_address = strdup("127.0.0.1:9464");
+        c->refused_call_burst = 20;
         if (!c->state_dir || !c->trust_dir || !c->libvirt_uri || !c->domain_type || !c->sysfs_root || !c->metrics_address) {
                 config_done(c);
                 return -ENOMEM;
@@ -35,6 +36,7 @@ void config_done(ArkConfig *c) {
         free(c->trust_dir);
         free(c->bus_address);
         free(c->metrics_address);
+        free(c->metrics_token_file);
         free(c->libvirt_uri);
         free(c->domain_type);
         free(c->sysfs_root);
@@ -43,6 +45,7 @@ void config_done(ArkConfig *c) {
         free(c->management_interface);
         strv_free(c->vfio_at_boot);
         strv_free(c->reserved);
+        strv_free(c->image_admin_dirs);
         *c = (ArkConfig) {};
 }
 
@@ -130,6 +133,29 @@ static int set_address_list(char ***field, const char *v, const char **reason) {
         return 0;
 }
 
+/* "/srv/images /mnt/usb": absolute directories separated by spaces, without '.' or '..'
+ * components (they are compared as text before anything is opened); empty clears the list. */
+static int set_directory_list(char ***field, const char *v, const char **reason) {
+        _cleanup_strv_free_ char **l = NULL;
+        _cleanup_free_ char *copy = strdup(v);
+        char *save = NULL;
+
+        if (!copy)
+                return -ENOMEM;
+        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                if (!path_is_normalized_absolute(w) || streq(w, "/")) {
+                        *reason = "must be absolute directories other than '/' without '.' or '..' components, "
+                                  "separated by spaces";
+                        return -EINVAL;
+                }
+                if (!strv_contains(l, w) && strv_extend(&l, w) < 0)
+                        return -ENOMEM;
+        }
+        strv_free(*field);
+        *field = TAKE_PTR(l);
+        return 0;
+}
+
 /* As the kernel's dev_valid_name(): 1-15 characters, not "." or "..", no '/', ':' or white space. */
 static bool interface_name_is_valid(const char *s) {
         size_t n = strlen(s);
@@ -170,6 +196,19 @@ static int config_assign(ArkConfig *c, const char *section, const char *key, con
                                 return -EINVAL;
                         }
                         return set_string(&c->metrics_address, v, VALUE_STRING_OPT, reason);
+                }
+                /* Empty: no token, as if unset (the command line's way to turn one off). */
+                if (streq(key, "MetricsTokenFile"))
+                        return isempty(v) ? free_and_strdup(&c->metrics_token_file, NULL)
+                                          : set_string(&c->metrics_token_file, v, VALUE_PATH, reason);
+                if (streq(key, "RefusedCallBurst")) {
+                        uint32_t u;
+                        if (parse_u32(v, &u) < 0 || u > 1000000) {
+                                *reason = "must be a number of calls between 0 (no limit) and 1000000";
+                                return -EINVAL;
+                        }
+                        c->refused_call_burst = u;
+                        return 0;
                 }
                 if (streq(key, "LogLevel")) {
                         if (parse_log_level(v, &c->log_level) < 0) {
@@ -215,6 +254,9 @@ static int config_assign(ArkConfig *c, const char *section, const char *key, con
                         return set_address_list(&c->vfio_at_boot, v, reason);
                 if (streq(key, "ReservedAccelerators"))
                         return set_address_list(&c->reserved, v, reason);
+        } else if (streq(section, "Images")) {
+                if (streq(key, "AdminDirectories"))
+                        return set_directory_list(&c->image_admin_dirs, v, reason);
         } else if (streq(section, "Bundles")) {
                 if (streq(key, "TrustDirectory"))
                         return set_string(&c->trust_dir, v, VALUE_PATH, reason);

@@ -20,7 +20,10 @@ typedef struct ArkConfig {
         unsigned stop_timeout_sec;
         int log_level;         /* syslog level */
         char *metrics_address; /* "127.0.0.1:9464" (port 0: any free port); NULL = no metrics endpoint */
+        char *metrics_token_file; /* absolute path of the bearer token /metrics requires; NULL = none */
         char *trust_dir;       /* trusted bundle signing keys (shared/trust.h) */
+        char **image_admin_dirs; /* directories below which admins may name host files by path */
+        unsigned refused_call_burst; /* refused calls a non-admin may make at once (api-guard.h); 0 = no limit */
 } ArkConfig;
 
 /* Whether s is "A.B.C.D:PORT" (MetricsAddress=). */

@@ -23,6 +23,7 @@
 #include "domain-xml.h"
 #include "gpu-select.h"
 #include "hypervisor.h"
+#include "image-store.h"
 #include "bundles.h"
 #include "instance.h"
 #include "meter.h"
@@ -273,71 +274,9 @@ void instance_stop_complete(Instance *i, const char *bus_error_name, const char 
 
 /* ---------------------------------------------------------------------------------- create */
 
-static int validate_path(const char *field, const char *path, sd_bus_error *error) {
-        struct stat st;
-
-        if (path[0] != '/')
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "%s '%s' must be an absolute path.",
-                                         field, path);
-        if (stat(path, &st) < 0)
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "%s '%s' cannot be used: %s.", field,
-                                         path, strerror(errno));
-        if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "%s '%s' is not a regular file.", field,
-                                         path);
-        if (access(path, R_OK) < 0)
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "%s '%s' is not readable: %s.", field,
-                                         path, strerror(errno));
-        return 0;
-}
-
-static bool image_name_is_valid(const char *s) {
-        if (isempty(s) || strlen(s) > 255 || s[0] == '.')
-                return false;
-        for (const char *p = s; *p; p++)
-                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                      *p == '.' || *p == '_' || *p == '-'))
-                        return false;
-        return true;
-}
-
-static int resolve_image(Manager *m, const char *image, char **ret, sd_bus_error *error) {
-        _cleanup_free_ char *dir = NULL, *p = NULL;
-        int r;
-
-        if (strchr(image, '/')) {
-                r = validate_path("Image", image, error);
-                if (r < 0)
-                        return r;
-                p = strdup(image);
-        } else {
-                if (!image_name_is_valid(image))
-                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                                 "Image '%.80s' is neither an absolute path nor a valid store image "
-                                                 "name (letters, digits, '.', '_', '-').", image);
-                dir = manager_state_path(m, "images");
-                if (!dir)
-                        return -ENOMEM;
-                p = path_join(dir, image);
-                if (!p)
-                        return -ENOMEM;
-                if (!file_exists(p))
-                        return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
-                                                 "Image '%s' is not in the image store (%s).", image, dir);
-                r = validate_path("Image", p, error);
-                if (r < 0)
-                        return r;
-        }
-        if (!p)
-                return -ENOMEM;
-        *ret = TAKE_PTR(p);
-        return 0;
-}
-
 static int validate_params(Manager *m, const InstanceCreateParams *p, sd_bus_error *error) {
         const char *reason;
         char b1[32], b2[32];
-        int r;
 
         if (isempty(p->name))
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "The instance needs a name.");
@@ -385,18 +324,10 @@ static int validate_params(Manager *m, const InstanceCreateParams *p, sd_bus_err
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                          "Disk size of %" PRIu64 " bytes is not a whole number of 512-byte sectors.",
                                          p->disk_bytes);
-        if (!isempty(p->kernel)) {
-                r = validate_path("Kernel", p->kernel, error);
-                if (r < 0)
-                        return r;
-        } else if (!isempty(p->initrd) || !isempty(p->cmdline))
+        /* The files themselves are image_store_resolve()'s to check, in instance_create(). */
+        if (isempty(p->kernel) && (!isempty(p->initrd) || !isempty(p->cmdline)))
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                          "Initrd and Cmdline need a Kernel for direct boot.");
-        if (!isempty(p->initrd)) {
-                r = validate_path("Initrd", p->initrd, error);
-                if (r < 0)
-                        return r;
-        }
         if (p->cmdline) {
                 if (strlen(p->cmdline) > CMDLINE_MAX)
                         return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
@@ -789,21 +720,6 @@ static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, const c
         return 0;
 }
 
-static int uuid_generate(char ret[static 37]) {
-        sd_id128_t id;
-        int r;
-
-        r = sd_id128_randomize(&id);
-        if (r < 0)
-                return r;
-        snprintf(ret, 37,
-                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                 id.bytes[0], id.bytes[1], id.bytes[2], id.bytes[3], id.bytes[4], id.bytes[5], id.bytes[6],
-                 id.bytes[7], id.bytes[8], id.bytes[9], id.bytes[10], id.bytes[11], id.bytes[12],
-                 id.bytes[13], id.bytes[14], id.bytes[15]);
-        return 0;
-}
-
 static int strdup_opt(char **dst, const char *src) {
         if (isempty(src)) {
                 *dst = NULL;
@@ -823,7 +739,8 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
                     sd_bus_error *error) {
         _cleanup_(instance_freep) Instance *i = NULL;
         _cleanup_transaction_ DbTransaction tx = {};
-        _cleanup_free_ char *disks = NULL, *consoles = NULL, *msg = NULL, *base = NULL;
+        _cleanup_free_ char *disks = NULL, *consoles = NULL, *msg = NULL, *base = NULL, *kernel = NULL,
+                            *initrd = NULL;
         _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
         bool disk_created = false;
         DiskImage img = {};
@@ -854,10 +771,20 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
         if (r < 0)
                 return r;
         disk_bytes = p->disk_bytes;
+        if (!isempty(p->kernel)) {
+                r = image_store_resolve(m, p->tenant, p->caller_admin, "Kernel", p->kernel, &kernel, error);
+                if (r < 0)
+                        return r;
+        }
+        if (!isempty(p->initrd)) {
+                r = image_store_resolve(m, p->tenant, p->caller_admin, "Initrd", p->initrd, &initrd, error);
+                if (r < 0)
+                        return r;
+        }
         if (!isempty(p->image)) {
                 char b1[32], b2[32];
 
-                r = resolve_image(m, p->image, &base, error);
+                r = image_store_resolve(m, p->tenant, p->caller_admin, "Image", p->image, &base, error);
                 if (r < 0)
                         return r;
                 r = disk_image_inspect(base, &img, &why);
@@ -941,15 +868,16 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
         i->memory_bytes = p->memory_bytes;
         i->disk_bytes = disk_bytes;
         i->created_usec = now_usec(CLOCK_REALTIME);
-        r = uuid_generate(i->uuid);
+        r = ark_uuid_generate(i->uuid);
         if (r < 0)
                 return r;
         if (strdup_opt(&i->name, p->name) < 0 || strdup_opt(&i->tenant, p->tenant) < 0 ||
-            strdup_opt(&i->type, "vm") < 0 || strdup_opt(&i->kernel, p->kernel) < 0 ||
-            strdup_opt(&i->initrd, p->initrd) < 0 || strdup_opt(&i->cmdline, p->cmdline) < 0 ||
+            strdup_opt(&i->type, "vm") < 0 || strdup_opt(&i->cmdline, p->cmdline) < 0 ||
             free_and_strdup(&i->state_reason, "created") < 0)
                 return -ENOMEM;
         i->image = TAKE_PTR(base);
+        i->kernel = TAKE_PTR(kernel);
+        i->initrd = TAKE_PTR(initrd);
         i->gpus = TAKE_PTR(gpus);
         i->uefi = i->gpus != NULL;
         i->preemptible = p->preemptible;

@@ -80,6 +80,7 @@ typedef struct InstanceCreateParams {
         char **gpu_addresses;       /* exact devices (owned by the caller) */
         bool preemptible;           /* may borrow GPUs other tenants are guaranteed */
         const char *model;          /* an imported model to serve: NAME or NAME@VERSION */
+        bool caller_admin;          /* may name host files by path (image-store.h); not from the spec */
 } InstanceCreateParams;
 
 Instance *instance_free(Instance *i);

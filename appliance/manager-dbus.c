@@ -4,11 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-bus.h>
+#include <systemd/sd-daemon.h>
 
 #include "basic/log.h"
 #include "basic/string-util.h"
 #include "hypervisor.h"
 #include "access.h"
+#include "api-guard.h"
 #include "audit.h"
 #include "bundles.h"
 #include "meter.h"
@@ -401,6 +403,12 @@ static int create_instance_continue(Manager *m, sd_bus_message *msg, sd_bus_erro
                 r = read_create_spec(msg, &p, error);
         if (r < 0)
                 return r;
+        {
+                /* A caller that has gone since is no admin: paths are then refused. */
+                _cleanup_(caller_done) Caller c = {};
+
+                p.caller_admin = caller_get(m, msg, &c, NULL) >= 0 && c.admin;
+        }
         r = instance_create(m, &p, NULL, &i, error);
         if (r < 0)
                 return r;
@@ -434,6 +442,7 @@ static int method_create_instance(sd_bus_message *msg, void *userdata, sd_bus_er
                                                  "User %u may not create instances in tenant '%.80s': it is not a "
                                                  "member of it.",
                                                  (unsigned) c.uid, strempty(p.tenant));
+                p.caller_admin = c.admin;
         }
         r = instance_create(userdata, &p, &rc, &i, error);
         if (r < 0)
@@ -611,14 +620,51 @@ static int method_reconcile(sd_bus_message *msg, void *userdata, sd_bus_error *e
         return sd_bus_reply_method_return(msg, NULL);
 }
 
+/* One reply of ListAuditLog stays far below the bus' limit on a message (dbus-daemon's default is
+ * 32 MiB on the system bus): at most this many rows and bytes; the caller pages with `after`. */
+#define AUDIT_PAGE_ROWS_MAX 1000U
+#define AUDIT_PAGE_BYTES_MAX (4U << 20)
+/* A field longer than this (a row written before arguments were bounded) is sent as a digest. */
+#define AUDIT_FIELD_BYTES_MAX (64U << 10)
+
+typedef struct AuditPage {
+        sd_bus_message *reply;
+        size_t bytes;
+        unsigned rows;
+} AuditPage;
+
 static int append_audit(const AuditEntry *e, void *userdata) {
-        return sd_bus_message_append(userdata, "(ttussssss)", e->seq, e->usec, e->uid, e->caller, e->action, e->object,
-                                     e->arguments, e->result, e->hash);
+        _cleanup_free_ char *args = NULL, *result = NULL;
+        const char *a = strempty(e->arguments), *res = strempty(e->result);
+        AuditPage *p = userdata;
+        size_t size;
+
+        if (strlen(a) > AUDIT_FIELD_BYTES_MAX) {
+                args = api_guard_digest(a);
+                if (!args)
+                        return -ENOMEM;
+                a = args;
+        }
+        if (strlen(res) > AUDIT_FIELD_BYTES_MAX) {
+                result = api_guard_digest(res);
+                if (!result)
+                        return -ENOMEM;
+                res = result;
+        }
+        size = 64 + strlen(strempty(e->caller)) + strlen(strempty(e->action)) + strlen(strempty(e->object)) +
+               strlen(a) + strlen(res) + strlen(e->hash);
+        if (p->rows > 0 && p->bytes + size > AUDIT_PAGE_BYTES_MAX)
+                return -ENOBUFS; /* the page is full */
+        p->bytes += size;
+        p->rows++;
+        return sd_bus_message_append(p->reply, "(ttussssss)", e->seq, e->usec, e->uid, e->caller, e->action,
+                                     e->object, a, res, e->hash);
 }
 
 static int method_list_audit_log(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         Manager *m = userdata;
+        AuditPage page = {};
         uint64_t after;
         uint32_t max;
         int r;
@@ -629,11 +675,16 @@ static int method_list_audit_log(sd_bus_message *msg, void *userdata, sd_bus_err
         r = access_require_admin(m, msg, "read the audit log", error);
         if (r < 0)
                 return r;
+        if (max == 0 || max > AUDIT_PAGE_ROWS_MAX)
+                max = AUDIT_PAGE_ROWS_MAX;
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "(ttussssss)");
+        page.reply = reply;
         if (r >= 0)
-                r = audit_foreach(m->db, after, max, append_audit, reply);
+                r = audit_foreach(m->db, after, max, append_audit, &page);
+        if (r == -ENOBUFS)
+                r = 0;
         if (r == -EIO || r == -EBUSY)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to read the audit log: %s.",
                                          db_errmsg(m->db));
@@ -669,9 +720,17 @@ typedef struct UsageCtx {
 static int append_usage(const UsageRow *u, void *userdata) {
         UsageCtx *c = userdata;
 
-        /* A member sees its tenants' usage only (also of instances deleted since). */
-        if (!c->caller->admin && !caller_in_tenant_named(c->m, c->caller, u->tenant))
-                return 0;
+        /* A member sees its tenants' usage only (also of instances deleted since), by the
+         * tenant's identity: not a deleted tenant's that had the same name. */
+        if (!c->caller->admin) {
+                bool mine = false;
+
+                LIST_FOREACH(tenants, t, c->m->tenants)
+                        if (u->tenant_uuid && streq(t->uuid, u->tenant_uuid) && caller_in_tenant(c->caller, t))
+                                mine = true;
+                if (!mine)
+                        return 0;
+        }
         return sd_bus_message_append(c->reply, "(ssstdddddd)", u->tenant, u->instance, u->gpu_models, u->intervals,
                                      u->seconds, u->gpu_seconds, u->gpu_memory_gib_seconds, u->vcpu_seconds,
                                      u->memory_gib_seconds, u->compute_unit_seconds);
@@ -684,6 +743,7 @@ static int method_get_usage_report(sd_bus_message *msg, void *userdata, sd_bus_e
         const char *tenant;
         uint64_t from, to;
         UsageCtx ctx = { .m = m, .caller = &c };
+        Tenant *t;
         int r;
 
         r = sd_bus_message_read(msg, "stt", &tenant, &from, &to);
@@ -698,12 +758,15 @@ static int method_get_usage_report(sd_bus_message *msg, void *userdata, sd_bus_e
                                          (unsigned) c.uid, tenant);
         if (from > to)
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "The report's start is after its end.");
+        /* A tenant that exists is this tenant, not an earlier one of its name; an admin may still
+         * ask for a deleted tenant's usage by its name. */
+        t = isempty(tenant) ? NULL : manager_find_tenant(m, tenant);
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "(ssstdddddd)");
         ctx.reply = reply;
         if (r >= 0)
-                r = meter_report(m, tenant, from, to, append_usage, &ctx);
+                r = meter_report(m, tenant, t ? t->uuid : "", from, to, append_usage, &ctx);
         if (r == -EIO || r == -EBUSY)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to read usage: %s.", db_errmsg(m->db));
         if (r >= 0)
@@ -813,6 +876,18 @@ void manager_emit_counts_changed(Manager *m) {
                                               NULL);
 }
 
+/* arkd without its bus serves no one, and a process that merely stays alive would fool a watchdog:
+ * it says why and leaves with a failure, so the service manager restarts it. */
+static int on_bus_disconnected(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+
+        log_struct(LOG_ERR, 0, "MESSAGE_ID=" ARK_MESSAGE_BUS_LOST, NULL,
+                   "Lost the connection to the %s bus; exiting so that the service manager restarts arkd.",
+                   isempty(m->config.bus_address) ? "system" : "configured");
+        (void) sd_notify(0, "STOPPING=1\nSTATUS=Lost the bus connection.");
+        return sd_event_exit(m->event, EXIT_FAILURE);
+}
+
 int manager_bus_setup(Manager *m) {
         int r;
 
@@ -874,6 +949,10 @@ int manager_bus_setup(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to register the D-Bus objects: %m");
 
+        r = sd_bus_match_signal(m->bus, NULL, "org.freedesktop.DBus.Local", NULL, "org.freedesktop.DBus.Local",
+                                "Disconnected", on_bus_disconnected, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch the bus connection: %m");
         r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return log_error_errno(r, "Failed to attach the bus to the event loop: %m");

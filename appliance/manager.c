@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api-guard.h"
 #include "basic/dirent-util.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
@@ -33,6 +34,7 @@ static int config_copy(ArkConfig *dst, const ArkConfig *src) {
                 .stop_timeout_sec = src->stop_timeout_sec,
                 .log_level = src->log_level,
                 .hugepages = src->hugepages,
+                .refused_call_burst = src->refused_call_burst,
         };
         if (free_and_strdup(&dst->state_dir, src->state_dir) < 0 ||
             free_and_strdup(&dst->bus_address, src->bus_address) < 0 ||
@@ -43,8 +45,10 @@ static int config_copy(ArkConfig *dst, const ArkConfig *src) {
             free_and_strdup(&dst->firmware_vars, src->firmware_vars) < 0 ||
             free_and_strdup(&dst->management_interface, src->management_interface) < 0 ||
             free_and_strdup(&dst->metrics_address, src->metrics_address) < 0 ||
+            free_and_strdup(&dst->metrics_token_file, src->metrics_token_file) < 0 ||
             free_and_strdup(&dst->trust_dir, src->trust_dir) < 0 ||
-            strv_copy(&dst->vfio_at_boot, src->vfio_at_boot) < 0 || strv_copy(&dst->reserved, src->reserved) < 0) {
+            strv_copy(&dst->vfio_at_boot, src->vfio_at_boot) < 0 || strv_copy(&dst->reserved, src->reserved) < 0 ||
+            strv_copy(&dst->image_admin_dirs, src->image_admin_dirs) < 0) {
                 config_done(dst);
                 return -ENOMEM;
         }
@@ -135,6 +139,7 @@ Manager *manager_free(Manager *m) {
         bundles_abort_all(m);
         bundles_free_all(m);
         m->call_pending = mfree(m->call_pending);
+        api_guard_done(m);
         hypervisor_stop(m);
         metrics_free(m);
         m->meter_timer = sd_event_source_disable_unref(m->meter_timer);
@@ -514,7 +519,10 @@ int manager_startup(Manager *m) {
         r = hypervisor_start(m);
         if (r < 0)
                 return r;
-        (void) metrics_start(m);
+        /* Fails only for a metrics token file arkd must not serve with (metrics.h). */
+        r = metrics_start(m);
+        if (r < 0)
+                return r;
         r = meter_start(m);
         if (r < 0)
                 return r;

@@ -65,6 +65,7 @@ struct Manager {
         struct Import *imports;         /* imports in progress */
         uint32_t last_import_id;
         _Atomic uint64_t import_reserved; /* payload bytes the imports in progress will write */
+        struct ApiGuard *guard;         /* refused calls per caller (api-guard.h) */
 };
 
 int manager_new(const ArkConfig *config, Manager **ret);

@@ -65,7 +65,8 @@ static void meter_open(Instance *i, uint64_t now) {
         ms = strbuf_steal(&models);
         r = db_prepare(m->db,
                        "INSERT INTO usage_intervals (instance_uuid, instance, tenant, start_usec, last_alive_usec, vcpus, "
-                       "memory_bytes, gpus, gpu_memory_bytes, gpu_models) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       "memory_bytes, gpus, gpu_memory_bytes, gpu_models, tenant_uuid) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        &st);
         if (r < 0)
                 goto fail;
@@ -79,6 +80,14 @@ static void meter_open(Instance *i, uint64_t now) {
         sqlite3_bind_int64(st, 8, n);
         sqlite3_bind_int64(st, 9, (sqlite3_int64) gpu_mem);
         sqlite3_bind_text(st, 10, strempty(ms), -1, SQLITE_STATIC);
+        {
+                Tenant *t = manager_find_tenant(m, i->tenant);
+
+                if (t)
+                        sqlite3_bind_text(st, 11, t->uuid, -1, SQLITE_STATIC);
+                else
+                        sqlite3_bind_null(st, 11);
+        }
         if (sqlite3_step(st) != SQLITE_DONE)
                 goto fail;
         i->usage_interval = sqlite3_last_insert_rowid(m->db);
@@ -146,7 +155,8 @@ static void sql_compute_units(sqlite3_context *ctx, int argc, sqlite3_value **ar
         sqlite3_result_double(ctx, compute_units_of_list((const char *) sqlite3_value_text(argv[0])));
 }
 
-int meter_report(Manager *m, const char *tenant, uint64_t from, uint64_t to, UsageFunc cb, void *userdata) {
+int meter_report(Manager *m, const char *tenant, const char *tenant_uuid, uint64_t from, uint64_t to, UsageFunc cb,
+                 void *userdata) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int64_t now = (int64_t) now_usec(CLOCK_REALTIME);
         int r, rc;
@@ -158,14 +168,14 @@ int meter_report(Manager *m, const char *tenant, uint64_t from, uint64_t to, Usa
 
         /* Each interval clipped to [from, to]; an open one runs until now. */
         r = db_prepare(m->db,
-                       "WITH c AS (SELECT tenant, instance, gpu_models, gpus, gpu_memory_bytes, vcpus, memory_bytes, "
-                       "  MAX(0, MIN(COALESCE(end_usec, ?3), ?2) - MAX(start_usec, ?1)) / 1e6 AS s "
-                       "  FROM usage_intervals WHERE (?4 = '' OR tenant = ?4) AND start_usec < ?2 "
-                       "  AND COALESCE(end_usec, ?3) > ?1) "
+                       "WITH c AS (SELECT tenant, tenant_uuid, instance, gpu_models, gpus, gpu_memory_bytes, vcpus, "
+                       "  memory_bytes, MAX(0, MIN(COALESCE(end_usec, ?3), ?2) - MAX(start_usec, ?1)) / 1e6 AS s "
+                       "  FROM usage_intervals WHERE (?4 = '' OR tenant = ?4) AND (?5 = '' OR tenant_uuid = ?5) "
+                       "  AND start_usec < ?2 AND COALESCE(end_usec, ?3) > ?1) "
                        "SELECT tenant, instance, group_concat(DISTINCT gpu_models), SUM(s), SUM(s * gpus), "
                        "  SUM(s * gpu_memory_bytes / 1073741824.0), SUM(s * vcpus), SUM(s * memory_bytes / 1073741824.0), "
-                       "  COUNT(*), SUM(s * ark_compute_units(gpu_models)) "
-                       "  FROM c GROUP BY tenant, instance ORDER BY tenant, instance",
+                       "  COUNT(*), SUM(s * ark_compute_units(gpu_models)), tenant_uuid "
+                       "  FROM c GROUP BY tenant_uuid, tenant, instance ORDER BY tenant, instance",
                        &st);
         if (r < 0)
                 return r;
@@ -173,6 +183,7 @@ int meter_report(Manager *m, const char *tenant, uint64_t from, uint64_t to, Usa
         sqlite3_bind_int64(st, 2, (sqlite3_int64) MIN(to, (uint64_t) INT64_MAX));
         sqlite3_bind_int64(st, 3, now);
         sqlite3_bind_text(st, 4, strempty(tenant), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, strempty(tenant_uuid), -1, SQLITE_STATIC);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 UsageRow u = {
                         .tenant = (const char *) sqlite3_column_text(st, 0),
@@ -185,6 +196,7 @@ int meter_report(Manager *m, const char *tenant, uint64_t from, uint64_t to, Usa
                         .memory_gib_seconds = sqlite3_column_double(st, 7),
                         .intervals = (uint64_t) sqlite3_column_int64(st, 8),
                         .compute_unit_seconds = sqlite3_column_double(st, 9),
+                        .tenant_uuid = (const char *) sqlite3_column_text(st, 10),
                 };
                 r = cb(&u, userdata);
                 if (r < 0)

@@ -24,13 +24,18 @@ void meter_close(Instance *i);
 /* Starts the 1-second heartbeat. */
 int meter_start(Manager *m);
 
-/* Usage between from and to (µs, CLOCK_REALTIME), per instance, of one tenant ("" = all);
- * intervals are clipped to the window. */
+/* Usage between from and to (µs, CLOCK_REALTIME), per instance, of the tenant named `tenant` and
+ * with UUID `tenant_uuid` (either "" = any: a name alone finds every tenant that had it, deleted
+ * ones too); intervals are clipped to the window. Rows of a tenant deleted and created again under
+ * its name are apart (tenant_uuid differs; NULL for usage older than tenant UUIDs whose tenant is
+ * gone). */
 typedef struct UsageRow {
         const char *tenant, *instance, *gpu_models;
+        const char *tenant_uuid;        /* NULL: a tenant deleted before UUIDs were recorded */
         double seconds, gpu_seconds, gpu_memory_gib_seconds, vcpu_seconds, memory_gib_seconds;
         double compute_unit_seconds;    /* GPU-seconds weighted by model (compute-unit.h) */
         uint64_t intervals;
 } UsageRow;
 typedef int (*UsageFunc)(const UsageRow *row, void *userdata);
-int meter_report(Manager *m, const char *tenant, uint64_t from, uint64_t to, UsageFunc cb, void *userdata);
+int meter_report(Manager *m, const char *tenant, const char *tenant_uuid, uint64_t from, uint64_t to, UsageFunc cb,
+                 void *userdata);

@@ -2,12 +2,15 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "basic/fileio.h"
@@ -46,6 +49,8 @@ struct Metrics {
         int fd;
         sd_event_source *listen, *resume;
         unsigned n_conns;
+        char *token;            /* the bearer token every request must carry; NULL = none asked */
+        uint64_t unauthorized;  /* requests refused for a missing or wrong token */
         ApiStat *api;
         size_t n_api;
         Refusal *refusals;
@@ -240,6 +245,10 @@ static void render_api(Manager *m, StrBuf *b) {
                 strbuf_printf(b, "ark_admission_refusals_total{call=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
                               x->refusals[k].action, x->refusals[k].reason, x->refusals[k].count);
 
+        header(b, "ark_metrics_unauthorized_total", "counter",
+               "Requests to this endpoint refused for a missing or wrong bearer token (MetricsTokenFile=).");
+        strbuf_printf(b, "ark_metrics_unauthorized_total %" PRIu64 "\n", x->unauthorized);
+
         header(b, "ark_preemptions_total", "counter",
                "Preemptible instances stopped to give GPUs back to the tenant guaranteed them.");
         strbuf_printf(b, "ark_preemptions_total %" PRIu64 "\n", x->preemptions);
@@ -283,6 +292,174 @@ char *metrics_render(Manager *m) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* the bearer token (MetricsTokenFile=) */
+
+#define TOKEN_MIN 16            /* characters; arkd's own tokens have 64 */
+#define TOKEN_MAX 512           /* fits HTTP_AUTHORIZATION_MAX with "Bearer " */
+#define TOKEN_RANDOM_BYTES 32
+
+static void erase_and_freep(char **p) {
+        if (*p) {
+                explicit_bzero(*p, strlen(*p));
+                free(*p);
+        }
+}
+
+/* A new token file at `path`: 32 bytes from getrandom() as 64 hex digits and a newline, mode 0600,
+ * owned by arkd. Written and synced under a temporary name and linked into place, so a crash
+ * leaves no half-written token, and a file (or symlink) that appears at `path` meanwhile is
+ * neither replaced nor followed (-EEXIST). Returns 0 and the token (without the newline). */
+static int token_create(const char *path, char **ret_token) {
+        _cleanup_(erase_and_freep) char *token = NULL;
+        _cleanup_free_ char *tmp = strprintf("%s.XXXXXX", path), *dir = NULL;
+        _cleanup_close_ int fd = -EBADF, dfd = -EBADF;
+        uint8_t raw[TOKEN_RANDOM_BYTES];
+        const char *slash;
+        size_t got = 0;
+        int r = 0;
+
+        if (!tmp)
+                return -ENOMEM;
+        while (got < sizeof(raw)) {
+                ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        explicit_bzero(raw, sizeof(raw));
+                        return -errno;
+                }
+                got += (size_t) n;
+        }
+        token = malloc(2 * sizeof(raw) + 2);
+        if (!token) {
+                explicit_bzero(raw, sizeof(raw));
+                return -ENOMEM;
+        }
+        for (size_t k = 0; k < sizeof(raw); k++) {
+                token[2 * k] = "0123456789abcdef"[raw[k] >> 4];
+                token[2 * k + 1] = "0123456789abcdef"[raw[k] & 15];
+        }
+        explicit_bzero(raw, sizeof(raw));
+        token[2 * sizeof(raw)] = '\n';
+        token[2 * sizeof(raw) + 1] = 0;
+
+        fd = mkostemp(tmp, O_CLOEXEC); /* mode 0600 */
+        if (fd < 0)
+                return -errno;
+        for (size_t off = 0, len = strlen(token); off < len && r >= 0;) {
+                ssize_t n = write(fd, token + off, len - off);
+
+                if (n < 0 && errno != EINTR)
+                        r = -errno;
+                else if (n > 0)
+                        off += (size_t) n;
+        }
+        if (r >= 0 && fchmod(fd, 0600) < 0)
+                r = -errno;
+        if (r >= 0 && fsync(fd) < 0)
+                r = -errno;
+        if (r >= 0 && link(tmp, path) < 0)
+                r = -errno;
+        (void) unlink(tmp);
+        if (r < 0)
+                return r;
+
+        /* The new name is durable once its directory is. */
+        slash = strrchr(path, '/');
+        dir = slash ? strndup(path, slash == path ? 1 : (size_t) (slash - path)) : strdup(".");
+        if (dir && (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
+                (void) fsync(dfd);
+
+        token[2 * sizeof(raw)] = 0;
+        *ret_token = TAKE_PTR(token);
+        return 0;
+}
+
+/* Reads the token from `path` (MetricsTokenFile=), or creates the file when it does not exist.
+ * Returns 0 (read) or 1 (created) and the token, newly allocated (erase it before freeing); or a
+ * negative errno, logged with the file's name and what to do: arkd then refuses to start. A file
+ * that others may read or change, that belongs to another user, or whose content is not one
+ * b64token (RFC 6750; one trailing newline is allowed) of TOKEN_MIN..TOKEN_MAX characters is
+ * refused rather than served with: a scrape that works but is not protected is worse than an
+ * arkd that does not start. */
+static int load_token(const char *path, char **ret_token) {
+        _cleanup_(erase_and_freep) char *buf = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        size_t len = 0;
+        int r;
+
+        /* O_NONBLOCK: a FIFO planted at the path must not hang the start. */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0 && errno == ENOENT) {
+                r = token_create(path, ret_token);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to create the metrics token file '%s': %m", path);
+                return 1;
+        }
+        if (fd < 0)
+                return log_error_errno(-errno, "Failed to open the metrics token file '%s': %m", path);
+        if (fstat(fd, &st) < 0)
+                return log_error_errno(-errno, "Failed to stat the metrics token file '%s': %m", path);
+        if (!S_ISREG(st.st_mode))
+                return log_error_errno(-EBADFD, "The metrics token file '%s' is not a regular file; refusing to start.",
+                                       path);
+        if (st.st_uid != 0 && st.st_uid != geteuid())
+                return log_error_errno(-EPERM,
+                                       "The metrics token file '%s' belongs to UID %u, not to root or arkd's user; "
+                                       "refusing to start. Make root its owner (chown root: '%s').",
+                                       path, (unsigned) st.st_uid, path);
+        if (st.st_mode & 0077)
+                return log_error_errno(-EPERM,
+                                       "The metrics token file '%s' has mode %04o: group or others may read or change "
+                                       "it; refusing to start. Make it 0600 (chmod 0600 '%s').",
+                                       path, (unsigned) (st.st_mode & 07777), path);
+
+        buf = calloc(1, TOKEN_MAX + 3);
+        if (!buf)
+                return log_error_errno(-ENOMEM, "Out of memory.");
+        /* One byte more than a token and its newline: enough to tell that it is too long. */
+        while (len < TOKEN_MAX + 2) {
+                ssize_t n = read(fd, buf + len, TOKEN_MAX + 2 - len);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        r = -errno;
+                        buf[len] = 0;
+                        return log_error_errno(r, "Failed to read the metrics token file '%s': %m", path);
+                }
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+        }
+        buf[len] = 0;
+        if (len > 0 && buf[len - 1] == '\n')
+                buf[--len] = 0;
+        if (len == 0)
+                return log_error_errno(-EINVAL,
+                                       "The metrics token file '%s' is empty; refusing to start. Remove it to have arkd "
+                                       "create one, or write a token of %u to %u characters into it.",
+                                       path, TOKEN_MIN, TOKEN_MAX);
+        if (len > TOKEN_MAX)
+                return log_error_errno(-EINVAL,
+                                       "The metrics token in '%s' is longer than %u characters; refusing to start.", path,
+                                       TOKEN_MAX);
+        if (memchr(buf, 0, len) || !http_token_is_valid(buf))
+                return log_error_errno(-EINVAL,
+                                       "The metrics token file '%s' holds characters other than A-Z a-z 0-9 - . _ ~ + / "
+                                       "(and '=' at the end), or more than one line; refusing to start.",
+                                       path);
+        if (len < TOKEN_MIN)
+                return log_error_errno(-EINVAL,
+                                       "The metrics token in '%s' is shorter than %u characters; refusing to start.", path,
+                                       TOKEN_MIN);
+        *ret_token = TAKE_PTR(buf);
+        return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* HTTP */
 
 static Conn *conn_free(Conn *c) {
@@ -295,31 +472,59 @@ static Conn *conn_free(Conn *c) {
         if (c->m->metrics)
                 c->m->metrics->n_conns--;
         free(c->out);
+        explicit_bzero(c->buf, sizeof(c->buf)); /* it may hold the token */
         free(c);
         return NULL;
 }
 
 /* Queues the answer; on_conn_io() writes it out as the client reads, without blocking the loop
- * (the connection's timer bounds how long that may take). */
-static void conn_reply(Conn *c, const char *status, const char *type, const char *body) {
+ * (the connection's timer bounds how long that may take). `headers` are extra header lines, each
+ * ending in CRLF, or NULL. */
+static void conn_reply(Conn *c, const char *status, const char *headers, const char *type, const char *body) {
         free(c->out);
-        c->out = strprintf("HTTP/1.0 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                           status, type, strlen(body), body);
+        c->out = strprintf("HTTP/1.0 %s\r\n%sContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                           status, strempty(headers), type, strlen(body), body);
         c->out_off = 0;
         c->out_len = c->out ? strlen(c->out) : 0;
         (void) sd_event_source_set_io_events(c->io, EPOLLOUT);
 }
 
+/* With a token configured, every request (any method, any path) must carry it before anything
+ * else is answered. RFC 6750 §3: no credentials get the bare challenge, wrong ones
+ * error="invalid_token". The comparison takes the same time wherever the tokens differ. */
+static bool conn_authorized(Conn *c, const HttpRequest *req) {
+        Metrics *x = c->m->metrics;
+        const char *given = NULL;
+        int r;
+
+        if (!x->token)
+                return true;
+        r = http_request_bearer_token(req, &given);
+        if (r >= 0 && http_token_equal(given, x->token))
+                return true;
+        x->unauthorized++;
+        conn_reply(c, "401 Unauthorized",
+                   r == -ENOENT || r == -EOPNOTSUPP ? "WWW-Authenticate: Bearer realm=\"ark\"\r\n"
+                                                    : "WWW-Authenticate: Bearer realm=\"ark\", error=\"invalid_token\"\r\n",
+                   "text/plain", "A bearer token is required (Authorization: Bearer TOKEN).\n");
+        return false;
+}
+
 static void conn_handle(Conn *c, const HttpRequest *req) {
+        /* Connections are freed with the endpoint; fail closed all the same. */
+        if (!c->m->metrics)
+                return conn_reply(c, "503 Service Unavailable", NULL, "text/plain", "Shutting down.\n");
+        if (!conn_authorized(c, req))
+                return;
         if (!streq(req->method, "GET"))
-                return conn_reply(c, "405 Method Not Allowed", "text/plain", "Only GET.\n");
+                return conn_reply(c, "405 Method Not Allowed", "Allow: GET\r\n", "text/plain", "Only GET.\n");
         if (!streq(req->path, "/metrics"))
-                return conn_reply(c, "404 Not Found", "text/plain", "Metrics are at /metrics.\n");
+                return conn_reply(c, "404 Not Found", NULL, "text/plain", "Metrics are at /metrics.\n");
         {
                 _cleanup_free_ char *text = metrics_render(c->m);
                 if (!text)
-                        return conn_reply(c, "500 Internal Server Error", "text/plain", "Out of memory.\n");
-                conn_reply(c, "200 OK", "text/plain; version=0.0.4; charset=utf-8", text);
+                        return conn_reply(c, "500 Internal Server Error", NULL, "text/plain", "Out of memory.\n");
+                conn_reply(c, "200 OK", NULL, "text/plain; version=0.0.4; charset=utf-8", text);
         }
 }
 
@@ -353,12 +558,13 @@ static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userda
         r = http_parse_request(c->buf, c->len, &req);
         if (r == -EAGAIN)
                 return 0;
-        if (r == 0)
+        if (r == 0) {
                 conn_handle(c, &req);
-        else if (r == -E2BIG)
-                conn_reply(c, "431 Request Header Fields Too Large", "text/plain", "Request too large.\n");
+                explicit_bzero(req.authorization, sizeof(req.authorization));
+        } else if (r == -E2BIG)
+                conn_reply(c, "431 Request Header Fields Too Large", NULL, "text/plain", "Request too large.\n");
         else
-                conn_reply(c, "400 Bad Request", "text/plain", "Bad request.\n");
+                conn_reply(c, "400 Bad Request", NULL, "text/plain", "Bad request.\n");
         if (!c->out)
                 conn_free(c); /* out of memory: nothing to send */
         return 0;
@@ -418,46 +624,83 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 
 int metrics_start(Manager *m) {
         _cleanup_free_ char *ip = NULL, *file = NULL, *bound = NULL;
+        _cleanup_(erase_and_freep) char *token = NULL;
         struct sockaddr_in sa = { .sin_family = AF_INET };
         socklen_t sl = sizeof(sa);
-        const char *addr = m->config.metrics_address, *colon;
+        const char *addr = m->config.metrics_address, *token_file = m->config.metrics_token_file, *colon;
         Metrics *x;
-        int one = 1;
+        int one = 1, r;
         uint32_t port;
 
-        if (isempty(addr))
+        if (isempty(addr)) {
+                if (token_file)
+                        log_debug("No MetricsAddress=, so MetricsTokenFile='%s' is not read.", token_file);
                 return 0;
+        }
+        /* The token first: with an unusable token file, arkd does not start at all. */
+        if (token_file) {
+                r = load_token(token_file, &token);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        log_notice("Created the metrics token file '%s' (mode 0600, a new random token). Copy it "
+                                   "to the Prometheus server (bearer_token_file, or authorization: credentials_file); "
+                                   "requests to /metrics without it are refused.",
+                                   token_file);
+        }
+
         x = calloc(1, sizeof(Metrics));
         if (!x)
                 return log_error_errno(-ENOMEM, "Out of memory.");
         x->fd = -1;
+        x->token = TAKE_PTR(token);
         m->metrics = x;
 
+        /* From here on, what goes wrong leaves arkd running without metrics. */
         colon = strrchr(addr, ':');
         ip = colon ? strndup(addr, (size_t) (colon - addr)) : NULL;
-        if (!ip || inet_pton(AF_INET, ip, &sa.sin_addr) != 1 || parse_u32(colon + 1, &port) < 0 || port > 65535)
-                return log_warning_errno(-EINVAL, "MetricsAddress '%s' is not IP:PORT; serving no metrics.", addr);
+        if (!ip || inet_pton(AF_INET, ip, &sa.sin_addr) != 1 || parse_u32(colon + 1, &port) < 0 || port > 65535) {
+                log_warning("MetricsAddress '%s' is not IP:PORT; serving no metrics.", addr);
+                return 0;
+        }
         sa.sin_port = htons((uint16_t) port);
+        /* Off loopback without a token, anyone who reaches the port reads every tenant's and
+         * instance's name. Refusing to start would turn an update into a rollback on appliances
+         * that are firewalled on purpose, so this is a warning (docs/operations.md). */
+        if (!x->token && (ntohl(sa.sin_addr.s_addr) >> 24) != 127)
+                log_warning("MetricsAddress=%s is not a loopback address and no MetricsTokenFile= is set: anyone who "
+                            "can reach the port reads every tenant's and instance's name. Set MetricsTokenFile= "
+                            "(docs/operations.md) or firewall the port.",
+                            addr);
         x->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (x->fd < 0)
-                return log_warning_errno(-errno, "Failed to create the metrics socket: %m");
+        if (x->fd < 0) {
+                log_warning_errno(-errno, "Failed to create the metrics socket: %m");
+                return 0;
+        }
         (void) setsockopt(x->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         if (bind(x->fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(x->fd, 16) < 0 ||
             getsockname(x->fd, (struct sockaddr *) &sa, &sl) < 0) {
                 int e = -errno;
                 close(x->fd);
                 x->fd = -1;
-                return log_warning_errno(e, "Cannot serve metrics on %s: %m; arkd runs without them.", addr);
+                log_warning_errno(e, "Cannot serve metrics on %s: %m; arkd runs without them.", addr);
+                return 0;
         }
-        if (sd_event_add_io(m->event, &x->listen, x->fd, EPOLLIN, on_accept, m) < 0)
-                return log_warning_errno(-ENOMEM, "Failed to watch the metrics socket.");
+        if (sd_event_add_io(m->event, &x->listen, x->fd, EPOLLIN, on_accept, m) < 0) {
+                log_warning("Failed to watch the metrics socket.");
+                return 0;
+        }
         bound = strprintf("%s:%u", ip, (unsigned) ntohs(sa.sin_port));
         file = manager_state_path(m, "metrics.address");
         if (!bound || !file)
                 return log_error_errno(-ENOMEM, "Out of memory.");
         if (write_string_file(file, bound, WRITE_CREATE | WRITE_ATOMIC) < 0)
                 log_warning("Failed to write %s.", file);
-        log_info("Serving Prometheus metrics on http://%s/metrics.", bound);
+        if (x->token)
+                log_info("Serving Prometheus metrics on http://%s/metrics to clients with the bearer token in '%s'.",
+                         bound, token_file);
+        else
+                log_info("Serving Prometheus metrics on http://%s/metrics without authentication.", bound);
         return 0;
 }
 
@@ -478,6 +721,7 @@ void metrics_free(Manager *m) {
                 free(x->refusals[k].reason);
         }
         free(x->refusals);
+        erase_and_freep(&x->token);
         free(x);
         m->metrics = NULL;
 }

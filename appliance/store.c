@@ -157,6 +157,21 @@ static const DbMigration migrations[] = {
                 /* The model an instance serves; a bundle in use cannot be deleted under it. */
                 "ALTER TABLE instances ADD COLUMN model_bundle_id INTEGER REFERENCES bundles(id) ON DELETE RESTRICT;",
         },
+        {
+                "tenant identity",
+                /* A tenant deleted and created again under its name is another tenant: history
+                 * (usage) is keyed by a UUID, never reused (row ids can be: the largest one is given
+                 * again after its row is deleted). Usage already recorded belongs to the tenant of
+                 * that name that existed when it started, or to none (a deleted one). */
+                "ALTER TABLE tenants ADD COLUMN uuid TEXT;"
+                "UPDATE tenants SET uuid = lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-' || "
+                "  hex(randomblob(2)) || '-' || hex(randomblob(2)) || '-' || hex(randomblob(6)));"
+                "CREATE UNIQUE INDEX tenants_uuid ON tenants (uuid);"
+                "ALTER TABLE usage_intervals ADD COLUMN tenant_uuid TEXT;"
+                "UPDATE usage_intervals SET tenant_uuid = (SELECT t.uuid FROM tenants t WHERE t.name = "
+                "  usage_intervals.tenant AND t.created_usec <= usage_intervals.start_usec);"
+                "CREATE INDEX usage_intervals_tenant_uuid ON usage_intervals (tenant_uuid, start_usec);",
+        },
 };
 
 int store_schema_latest(void) {
@@ -184,12 +199,18 @@ int store_tenant_insert(sqlite3 *db, Tenant *t) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
 
-        r = db_prepare(db, "INSERT INTO tenants (name, description, created_usec) VALUES (?, ?, ?)", &st);
+        if (isempty(t->uuid)) {
+                r = ark_uuid_generate(t->uuid);
+                if (r < 0)
+                        return r;
+        }
+        r = db_prepare(db, "INSERT INTO tenants (name, description, created_usec, uuid) VALUES (?, ?, ?, ?)", &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, t->name, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 2, strempty(t->description), -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 3, (sqlite3_int64) t->created_usec);
+        sqlite3_bind_text(st, 4, t->uuid, -1, SQLITE_TRANSIENT);
         r = step_done(st);
         if (r < 0)
                 return r;
@@ -254,7 +275,7 @@ int store_tenant_load_all(sqlite3 *db, Manager *m) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r, rc;
 
-        r = db_prepare(db, "SELECT id, name, description, created_usec FROM tenants ORDER BY name DESC", &st);
+        r = db_prepare(db, "SELECT id, name, description, created_usec, uuid FROM tenants ORDER BY name DESC", &st);
         if (r < 0)
                 return r;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -266,6 +287,7 @@ int store_tenant_load_all(sqlite3 *db, Manager *m) {
                         return r;
                 t->id = sqlite3_column_int64(st, 0);
                 t->created_usec = (uint64_t) sqlite3_column_int64(st, 3);
+                snprintf(t->uuid, sizeof(t->uuid), "%s", strempty((const char *) sqlite3_column_text(st, 4)));
                 LIST_PREPEND(tenants, m->tenants, TAKE_PTR(t));
         }
         return rc == SQLITE_DONE ? 0 : db_errno(rc);

@@ -109,7 +109,7 @@ int tenant_create(Manager *m, const char *name, const char *description, Tenant 
         r = tenant_new(m, name, description, &t);
         if (r < 0)
                 return r;
-        t->created_usec = now_usec(CLOCK_REALTIME);
+        t->created_usec = now_usec(CLOCK_REALTIME); /* the store gives it its UUID */
 
         r = db_transaction_begin(m->db, &tx);
         if (r >= 0)

@@ -25,6 +25,7 @@ struct Tenant {
         Quota *quotas;          /* sorted by resource, then model */
         size_t n_quotas;
         int64_t id;             /* row id in the store */
+        char uuid[37];          /* never reused: what history (usage) is keyed by */
         char *name;
         char *description;
         uint64_t created_usec;

@@ -52,7 +52,9 @@ static int audit_walk(sd_bus *bus, int (*cb)(const AuditRow *a, void *userdata),
                 }
                 if (r < 0)
                         return ctl_log_call_error(r, NULL, "ListAuditLog");
-                if (n < AUDIT_PAGE)
+                /* arkd may send fewer rows than asked for (it keeps each reply small): only an
+                 * empty page is the end. */
+                if (n == 0)
                         return 0;
         }
 }

@@ -199,18 +199,18 @@ int verb_vm_create(char **args) {
                 return usage_error("%s needs --kernel", arg_given & OPT_INITRD ? "--initrd"
                                                                                  : "--cmdline");
 
-        /* An image without '/' names a file in arkd's image store and goes as it is. */
+        /* A file without '/' names a file in arkd's image store and goes as it is. */
         if (arg_image && strchr(arg_image, '/')) {
                 r = absolute_path("--image", arg_image, &image);
                 if (r < 0)
                         return r;
         }
-        if (arg_kernel) {
+        if (arg_kernel && strchr(arg_kernel, '/')) {
                 r = absolute_path("--kernel", arg_kernel, &kernel);
                 if (r < 0)
                         return r;
         }
-        if (arg_initrd) {
+        if (arg_initrd && strchr(arg_initrd, '/')) {
                 r = absolute_path("--initrd", arg_initrd, &initrd);
                 if (r < 0)
                         return r;
@@ -238,10 +238,10 @@ int verb_vm_create(char **args) {
                 r = sd_bus_message_append(m, "{sv}", "DiskBytes", "t", arg_disk);
         if (r >= 0 && arg_image)
                 r = append_spec_string(m, "Image", image ?: arg_image);
-        if (r >= 0 && kernel)
-                r = append_spec_string(m, "Kernel", kernel);
-        if (r >= 0 && initrd)
-                r = append_spec_string(m, "Initrd", initrd);
+        if (r >= 0 && arg_kernel)
+                r = append_spec_string(m, "Kernel", kernel ?: arg_kernel);
+        if (r >= 0 && arg_initrd)
+                r = append_spec_string(m, "Initrd", initrd ?: arg_initrd);
         if (r >= 0 && arg_cmdline)
                 r = append_spec_string(m, "Cmdline", arg_cmdline);
         if (r >= 0 && (arg_given & OPT_GPUS))

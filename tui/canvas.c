@@ -8,6 +8,7 @@
 
 #include "canvas.h"
 #include "basic/macro.h"
+#include "basic/string-util.h"
 
 int canvas_init(Canvas *c, int cols, int rows, bool ascii) {
         if (cols < 1 || rows < 1 || cols > 1000 || rows > 1000)
@@ -34,7 +35,9 @@ static Cell *at(Canvas *c, int x, int y) {
         return x >= 0 && y >= 0 && x < c->cols && y < c->rows ? &c->cells[y * c->cols + x] : NULL;
 }
 
-/* One character of UTF-8 at s: its code point and length; an invalid byte is '?' of length 1. */
+/* One character of UTF-8 at s: its code point and length; an invalid byte is '?' of length 1, and
+ * a control or bidirectional formatting character (which would make text display as something
+ * else, say a name written backwards) is '?' too. */
 static wchar_t next_char(const char *s, size_t *len) {
         mbstate_t st = {};
         wchar_t w;
@@ -45,6 +48,9 @@ static wchar_t next_char(const char *s, size_t *len) {
                 return L'?';
         }
         *len = n;
+        if ((uint32_t) w < 0x20 || ((uint32_t) w >= 0x7f && (uint32_t) w < 0xa0) ||
+            unichar_is_bidi_control((uint32_t) w))
+                return L'?';
         return w;
 }
 

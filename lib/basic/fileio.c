@@ -161,6 +161,30 @@ char *path_join(const char *a, const char *b) {
         return strprintf("%.*s/%s", (int) la, a, b);
 }
 
+bool path_is_normalized_absolute(const char *p) {
+        if (!p || p[0] != '/')
+                return false;
+        if (p[1] == 0)
+                return true;
+        for (const char *c = p + 1;;) {
+                size_t n = strcspn(c, "/");
+
+                if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+                        return false;
+                if (!c[n])
+                        return true;
+                c += n + 1;
+        }
+}
+
+bool path_is_below(const char *path, const char *dir) {
+        size_t n = strlen(dir);
+
+        if (n == 1 && dir[0] == '/')
+                return path[0] == '/' && path[1] != 0;
+        return strncmp(path, dir, n) == 0 && path[n] == '/' && path[n + 1] != 0;
+}
+
 /* Removes everything in the directory dfd (taken: closed here), relative to it, so no path ever
  * gets long: a tree deeper than PATH_MAX is removed too. One fd per level. */
 static int rm_rf_children(int dfd, unsigned depth) {

@@ -23,6 +23,10 @@ int write_string_file(const char *path, const char *s, WriteFlags flags);
 int mkdir_p(const char *path, mode_t mode);
 /* Joins path components with exactly one '/' between them. NULL on OOM. */
 char *path_join(const char *a, const char *b);
+/* Whether p is absolute with no empty, '.' or '..' component and no trailing '/' ("/" itself is). */
+bool path_is_normalized_absolute(const char *p);
+/* Whether path lies strictly below directory dir, compared as text (both normalized absolute). */
+bool path_is_below(const char *path, const char *dir);
 /* Removes a directory tree (no symlink following). */
 int rm_rf(const char *path);
 bool file_exists(const char *path);

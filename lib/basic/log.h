@@ -52,3 +52,4 @@ int log_internal_fields(int level, int error, const char *file, int line, const 
 #define ARK_MESSAGE_CLAIM_CONFLICT "9a1c3e2f5b7d4e0aa1b2c3d4e5f60705"
 #define ARK_MESSAGE_AUDIT          "9a1c3e2f5b7d4e0aa1b2c3d4e5f60706"
 #define ARK_MESSAGE_PREEMPT        "9a1c3e2f5b7d4e0aa1b2c3d4e5f60707"
+#define ARK_MESSAGE_BUS_LOST       "9a1c3e2f5b7d4e0aa1b2c3d4e5f60708"

@@ -52,6 +52,37 @@ char *strprintf(const char *format, ...) {
 }
 
 /* Whether s is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
+bool unichar_is_bidi_control(uint32_t c) {
+        return c == 0x061c || c == 0x200e || c == 0x200f || (c >= 0x202a && c <= 0x202e) ||
+               (c >= 0x2066 && c <= 0x2069);
+}
+
+bool utf8_has_display_trap(const char *s) {
+        const unsigned char *u = (const unsigned char *) s;
+
+        while (u && *u) {
+                uint32_t c;
+
+                if (u[0] < 0x80) {
+                        u++;
+                        continue;
+                }
+                if ((u[0] & 0xe0) == 0xc0 && u[1]) {
+                        c = ((uint32_t) (u[0] & 0x1f) << 6) | (u[1] & 0x3f);
+                        u += 2;
+                } else if ((u[0] & 0xf0) == 0xe0 && u[1] && u[2]) {
+                        c = ((uint32_t) (u[0] & 0x0f) << 12) | ((uint32_t) (u[1] & 0x3f) << 6) | (u[2] & 0x3f);
+                        u += 3;
+                } else {
+                        u++; /* four-byte characters (and stray bytes) hold none */
+                        continue;
+                }
+                if ((c >= 0x80 && c < 0xa0) || unichar_is_bidi_control(c))
+                        return true;
+        }
+        return false;
+}
+
 bool utf8_is_valid(const char *s) {
         const unsigned char *p = (const unsigned char *) s;
 

@@ -27,6 +27,11 @@ bool utf8_is_valid(const char *s);
 /* Replaces every byte of s that is not part of well-formed UTF-8 with '?', in place: D-Bus
  * refuses to send a string that is not UTF-8. */
 void utf8_sanitize(char *s);
+/* Whether c is a Unicode bidirectional formatting character (U+061C, U+200E/F, U+202A-U+202E,
+ * U+2066-U+2069): text holding one can display as something else. */
+bool unichar_is_bidi_control(uint32_t c);
+/* Whether UTF-8 text s holds a bidirectional formatting character or a C1 control (U+0080-U+009F). */
+bool utf8_has_display_trap(const char *s);
 /* s for a message: control characters and bytes that are not UTF-8 as \xNN, cut at about 200
  * bytes on a character boundary ("..." then). Returns one of a few buffers of the calling thread,
  * so several can appear in one message. */

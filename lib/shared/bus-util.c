@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdio.h>
 #include <stdbool.h>
 
 #include "basic/macro.h"
@@ -19,6 +20,7 @@ static const sd_bus_error_map ark_error_map[] = {
         SD_BUS_ERROR_MAP(ARK_ERROR_NOT_READY, EAGAIN),
         SD_BUS_ERROR_MAP(ARK_ERROR_VERIFICATION_FAILED, EBADMSG),
         SD_BUS_ERROR_MAP(ARK_ERROR_CANCELLED, ECANCELED),
+        SD_BUS_ERROR_MAP(ARK_ERROR_TOO_MANY_REQUESTS, EUSERS),
         SD_BUS_ERROR_MAP_END,
 };
 
@@ -65,4 +67,18 @@ int bus_property_get_bool(sd_bus *bus, const char *path, const char *interface, 
                           sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         bool *b = userdata;
         return sd_bus_message_append(reply, "b", (int) *b);
+}
+
+int ark_uuid_generate(char ret[static 37]) {
+        sd_id128_t id;
+        int r;
+
+        r = sd_id128_randomize(&id);
+        if (r < 0)
+                return r;
+        snprintf(ret, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", id.bytes[0],
+                 id.bytes[1], id.bytes[2], id.bytes[3], id.bytes[4], id.bytes[5], id.bytes[6], id.bytes[7],
+                 id.bytes[8], id.bytes[9], id.bytes[10], id.bytes[11], id.bytes[12], id.bytes[13], id.bytes[14],
+                 id.bytes[15]);
+        return 0;
 }

@@ -33,6 +33,7 @@
 #define ARK_ERROR_NOT_READY "org.ark.Ark1.Error.NotReady"
 #define ARK_ERROR_VERIFICATION_FAILED "org.ark.Ark1.Error.VerificationFailed"
 #define ARK_ERROR_CANCELLED "org.ark.Ark1.Error.Cancelled"
+#define ARK_ERROR_TOO_MANY_REQUESTS "org.ark.Ark1.Error.TooManyRequests"
 
 /* Registers the name <-> errno map of the errors above with sd-bus (idempotent). Returns 0 or a
  * negative errno. */
@@ -49,3 +50,6 @@ int bus_property_get_string_ptr(sd_bus *bus, const char *path, const char *inter
                                 sd_bus_message *reply, void *userdata, sd_bus_error *error);
 int bus_property_get_bool(sd_bus *bus, const char *path, const char *interface, const char *property,
                           sd_bus_message *reply, void *userdata, sd_bus_error *error);
+
+/* A random (version 4 style) UUID as 36 lowercase characters and NUL. Returns 0 or negative errno. */
+int ark_uuid_generate(char ret[static 37]);

@@ -91,6 +91,8 @@ const char *manifest_check_path(const char *s) {
         }
         if (!utf8_is_valid(s))
                 return "is not valid UTF-8";
+        if (utf8_has_display_trap(s))
+                return "holds a bidirectional formatting or control character";
         if (depth > MANIFEST_DEPTH_MAX)
                 return "is more than 32 directories deep";
         c = s;
@@ -140,6 +142,8 @@ static const char *check_text(const char *s, size_t max) {
         for (size_t k = 0; k < n; k++)
                 if ((unsigned char) s[k] < 0x20 || s[k] == 0x7f)
                         return "holds a control character";
+        if (utf8_has_display_trap(s))
+                return "holds a bidirectional formatting or control character";
         return NULL;
 }
 

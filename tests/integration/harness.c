@@ -191,13 +191,16 @@ int harness_start_arkd(Harness *h, ...) {
         _cleanup_free_ char *sysfs = strdup(h->sysfs_root);
         _cleanup_free_ char *conf = strprintf("%s/ark.conf", h->tmp);
         _cleanup_free_ char *arkd = strprintf("%s/bin/arkd", harness_build_dir());
+        /* Admins may name files by path below the test's own directory (the state directory
+         * inside it excepted, as arkd always does). */
+        _cleanup_free_ char *conf_text = strprintf("[Images]\nAdminDirectories=%s\n%s", h->tmp, strempty(h->extra_conf));
         char *argv[32];
         size_t n = 0;
         const char *extra;
         va_list ap;
         sd_bus *bus;
 
-        if (!sysfs || !conf || !arkd || write_string_file(conf, "", WRITE_CREATE) < 0)
+        if (!sysfs || !conf || !arkd || !conf_text || write_string_file(conf, conf_text, WRITE_CREATE) < 0)
                 return -ENOMEM;
         argv[n++] = arkd;
         argv[n++] = (char *) "--config";

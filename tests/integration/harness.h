@@ -22,6 +22,7 @@ typedef struct Harness {
         char *arkd_log;
         char *trust_dir;     /* <tmp>/trust.d: arkd's --trust-dir, and $ARK_TRUST_DIR for arkctl */
         unsigned arkd_starts;
+        const char *extra_conf; /* appended to arkd's ark.conf at each start ("[Daemon]\nX=y\n"); borrowed */
         sd_bus *bus;
 } Harness;
 

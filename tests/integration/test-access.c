@@ -7,6 +7,7 @@
 #include "itest.h"
 
 #include <grp.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "basic/fileio.h"
 #include "basic/macro.h"
 #include "basic/string-util.h"
+#include "basic/time-util.h"
 
 static Harness H;
 
@@ -25,7 +27,7 @@ static void cleanup_accounts(void) {
         _cleanup_free_ char *out = NULL, *err = NULL;
 
         (void) harness_sh(&out, &err,
-                          "for u in ark-t-risk ark-t-retail ark-t-none ark-t-viagroup; do userdel $u 2>/dev/null; done; "
+                          "for u in ark-t-risk ark-t-retail ark-t-none ark-t-viagroup ark-t-flood; do userdel $u 2>/dev/null; done; "
                           "groupdel " GROUP " 2>/dev/null; true");
 }
 
@@ -37,7 +39,7 @@ static int setup(void **state) {
         cleanup_accounts();
         if (harness_sh(&out, &err,
                        "groupadd --system " GROUP " && "
-                       "for u in ark-t-risk ark-t-retail ark-t-none; do "
+                       "for u in ark-t-risk ark-t-retail ark-t-none ark-t-flood; do "
                        "  useradd --system --no-create-home --shell /usr/sbin/nologin $u || exit 1; done && "
                        "useradd --system --no-create-home --shell /usr/sbin/nologin -G " GROUP " ark-t-viagroup") != 0) {
                 fprintf(stderr, "cannot create test users: %s %s\n", strna(out), strna(err));
@@ -197,11 +199,352 @@ static void test_bundles(void **state) {
         (void) harness_sh(&out, &err, "rm -rf '%s'", dir);
 }
 
+
+/* Runs fn in a child process as `user` (its uid, gid and groups) with a bus connection of its own,
+ * as a local program of that user would; returns fn's result (0..255), or -1 when the child could
+ * not become the user or connect. fn must not use cmocka's asserts (it runs in the child). */
+static int as_user(const char *user, int (*fn)(sd_bus *bus, void *userdata), void *userdata) {
+        int status;
+        pid_t pid;
+
+        fflush(stdout);
+        fflush(stderr);
+        pid = fork();
+        if (pid < 0)
+                return -1;
+        if (pid == 0) {
+                struct passwd *pw = getpwnam(user);
+                sd_bus *bus = NULL;
+                int r;
+
+                if (!pw || initgroups(user, pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
+                    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
+                        _exit(250);
+                if (sd_bus_new(&bus) < 0 || sd_bus_set_address(bus, H.bus_address) < 0 ||
+                    sd_bus_set_bus_client(bus, 1) < 0 || sd_bus_start(bus) < 0)
+                        _exit(251);
+                r = fn(bus, userdata);
+                sd_bus_flush_close_unref(bus);
+                _exit(r < 0 ? 252 : r);
+        }
+        if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+                return -1;
+        return WEXITSTATUS(status) >= 250 ? -1 : WEXITSTATUS(status);
+}
+
+/* Sizes of the files below dir, in bytes. */
+static uint64_t tree_bytes(const char *dir) {
+        _cleanup_free_ char *out = NULL, *err = NULL;
+
+        assert_int_equal(harness_sh(&out, &err, "du -sb '%s' | cut -f1", dir), 0);
+        return strtoull(out, NULL, 10);
+}
+
+typedef struct Flood {
+        size_t bytes;
+        unsigned calls;
+        const char *only;       /* every answer must be this error; NULL: InvalidArgument, then TooManyRequests */
+        unsigned invalid, limited, other;
+} Flood;
+
+/* The child: calls TrustKey `calls` times with a string of `bytes` bytes. Exit status 0 when every
+ * call was answered InvalidArgument or TooManyRequests with a short sentence that does not echo the
+ * argument, 1 otherwise; the counts go to stdout. */
+static int flood_child(sd_bus *bus, void *userdata) {
+        Flood *f = userdata;
+        char *big = malloc(f->bytes + 1);
+        int bad = 0;
+
+        if (!big)
+                return 2;
+        memset(big, 'A', f->bytes);
+        big[f->bytes] = 0;
+        for (unsigned k = 0; k < f->calls; k++) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                sd_bus_error e = SD_BUS_ERROR_NULL;
+                int r;
+
+                r = sd_bus_call_method(bus, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "TrustKey", &e, &reply,
+                                       "s", big);
+                if (r >= 0)
+                        bad = 1, f->other++;
+                else if (f->only) {
+                        if (!sd_bus_error_has_name(&e, f->only)) {
+                                fprintf(stderr, "call %u: %s: %s\n", k, strna(e.name), strna(e.message));
+                                bad = 1;
+                        }
+                } else if (sd_bus_error_has_name(&e, ARK_ERROR_INVALID_ARGUMENT))
+                        f->invalid++;
+                else if (sd_bus_error_has_name(&e, ARK_ERROR_TOO_MANY_REQUESTS))
+                        f->limited++;
+                else {
+                        fprintf(stderr, "call %u: %s: %s\n", k, strna(e.name), strna(e.message));
+                        bad = 1, f->other++;
+                }
+                if (e.message && (strlen(e.message) > 512 || strstr(e.message, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))) {
+                        fprintf(stderr, "call %u: the answer echoes the argument (%zu bytes)\n", k, strlen(e.message));
+                        bad = 1;
+                }
+                sd_bus_error_free(&e);
+        }
+        printf("flood: %u invalid, %u limited, %u other\n", f->invalid, f->limited, f->other);
+        free(big);
+        return bad || (!f->only && (f->invalid == 0 || f->limited == 0));
+}
+
+/* Acceptance (issue 14): a user in no tenant sending 100 calls of 10 MiB each leaves arkd on the
+ * bus, the audit log listed and verified, and the state directory grown by less than 5 MB. */
+static void test_flood_of_large_refused_calls(void **state) {
+        _cleanup_free_ char *out = NULL, *err = NULL;
+        Flood f = { .bytes = 10 << 20, .calls = 100 };
+        uint64_t before, after, t0;
+        json_t *rows, *row;
+        unsigned mine = 0, seconds;
+        size_t k;
+
+        if (geteuid() != 0)
+                skip();
+        before = tree_bytes(H.state_dir);
+        t0 = now_usec(CLOCK_MONOTONIC);
+        assert_int_equal(as_user("ark-t-flood", flood_child, &f), 0);
+        seconds = (unsigned) ((now_usec(CLOCK_MONOTONIC) - t0) / 1000000) + 1;
+        assert_true(harness_arkd_alive(&H));
+        assert_arkctl(&H, 0, "intact", "audit", "verify");
+        rows = harness_arkctl_json(&H, "audit", "list", NULL);
+        assert_non_null(rows);
+        json_array_foreach(rows, k, row) {
+                const char *args = json_string_value(json_object_get(row, "arguments"));
+
+                if (!streq(strempty(json_string_value(json_object_get(row, "action"))), "Manager.TrustKey") ||
+                    !streq(strempty(json_string_value(json_object_get(row, "caller"))), "none"))
+                        continue;
+                mine++;
+                /* A digest: a bounded prefix, the length and the SHA-256, never the whole. */
+                assert_true(strlen(args) < 1024);
+                assert_non_null(strstr(args, "\"bytes\":104857")); /* 10 MiB and the JSON around it */
+                assert_non_null(strstr(args, "sha256"));
+        }
+        json_decref(rows);
+        /* The first refusals are recorded, then one a second; the rest only counted
+         * (RefusedCallBurst=, 20). */
+        print_message("%u rows of the flood recorded in %u s\n", mine, seconds);
+        assert_true(mine >= 20 && mine <= 20 + seconds);
+        after = tree_bytes(H.state_dir);
+        print_message("state directory: %" PRIu64 " -> %" PRIu64 " bytes; %u audit rows\n", before, after, mine);
+        assert_true(after < before + 5 * 1000 * 1000);
+
+        /* Once its bucket has refilled the user is answered again, and what it was refused in the
+         * meantime is summed up in one row. */
+        f = (Flood) { .bytes = 64, .calls = 1, .only = ARK_ERROR_ACCESS_DENIED };
+        sleep(2);
+        assert_int_equal(as_user("ark-t-flood", flood_child, &f), 0);
+        assert_arkctl(&H, 0, "RefusalsNotRecorded", "audit", "list");
+        (void) out;
+        (void) err;
+}
+
+/* What a member may name on the host (docs/api.md, "Files a caller may name"). */
+static void test_member_host_paths(void **state) {
+        _cleanup_free_ char *out = NULL, *err = NULL, *disk = NULL, *db = NULL, *images = NULL;
+        const char *refusal = "must be the name of a file in the image store: only admins may give a path";
+        json_t *j;
+
+        if (geteuid() != 0)
+                skip();
+        images = strprintf("%s/images", H.state_dir);
+        assert_int_equal(harness_sh(&out, &err,
+                                    "mkdir -p '%s/tenants/retail' && qemu-img create -q -f qcow2 "
+                                    "'%s/tenants/retail/retail-only.qcow2' 64M && qemu-img create -q -f qcow2 "
+                                    "'%s/shared.qcow2' 64M && ln -s /etc/shadow '%s/escape.qcow2' && "
+                                    "echo kernel > '%s/vmlinuz'",
+                                    images, images, images, images, images),
+                         0);
+        /* Another tenant's disk, a bundle's payload, the database, /etc/shadow, a file that does
+         * not exist: one answer, whether the path exists or not. */
+        assert_arkctl(&H, 0, NULL, "vm", "create", "retail-disk", "--tenant", "retail", "--vcpus", "1", "--memory",
+                      "256M", "--disk", "16M");
+        j = harness_arkctl_json(&H, "vm", "show", "retail-disk", NULL);
+        assert_non_null(j);
+        disk = strdup(json_string_value(json_object_get(j, "disk_path")));
+        json_decref(j);
+        db = strprintf("%s/ark.db", H.state_dir);
+        {
+                const char *paths[] = { disk, db, "/etc/shadow", "/nonexistent/x.qcow2", "/var/lib/ark/bundles/x" };
+
+                for (size_t k = 0; k < ELEMENTSOF(paths); k++)
+                        for (size_t f = 0; f < 3; f++) {
+                                static const char *const opts[] = { "--image", "--kernel", "--initrd" };
+                                _cleanup_free_ char *args =
+                                        strprintf("vm create sneaky --tenant risk --vcpus 1 --memory 256M %s %s%s",
+                                                  opts[f], paths[k], f == 2 ? " --kernel vmlinuz" : "");
+
+                                expect_as("ark-t-risk", 1, refusal, args);
+                        }
+        }
+        expect_as("ark-t-risk", 1, refusal, "vm create sneaky --tenant risk --vcpus 1 --memory 256M --image ../disks/x");
+        /* Store names: the tenant's own images and the shared ones; not another tenant's. */
+        expect_as("ark-t-viagroup", 0, "Created", "vm create own-img --tenant retail --vcpus 1 --memory 256M "
+                                                "--image retail-only.qcow2");
+        expect_as("ark-t-risk", 1, "not in the image store", "vm create own-img2 --tenant risk --vcpus 1 --memory 256M "
+                                                             "--image retail-only.qcow2");
+        expect_as("ark-t-risk", 0, "Created", "vm create shared-img --tenant risk --vcpus 1 --memory 256M "
+                                              "--image shared.qcow2");
+        expect_as("ark-t-risk", 1, "link that leads out", "vm create esc --tenant risk --vcpus 1 --memory 256M "
+                                                          "--kernel escape.qcow2");
+        assert_arkctl(&H, 0, NULL, "vm", "delete", "own-img");
+        assert_arkctl(&H, 0, NULL, "vm", "delete", "shared-img");
+        assert_arkctl(&H, 0, NULL, "vm", "delete", "retail-disk");
+}
+
+/* A GPU another tenant's VM holds: the refusal says so without naming the VM. */
+static void test_claimer_not_named(void **state) {
+        _cleanup_free_ char *args = NULL, *addr = NULL;
+        json_t *j;
+
+        if (geteuid() != 0)
+                skip();
+        j = harness_arkctl_json(&H, "vm", "show", "retail-vm1", NULL);
+        assert_non_null(j);
+        addr = strdup(json_string_value(json_array_get(json_object_get(j, "gpus"), 0)));
+        json_decref(j);
+        assert_non_null(addr);
+        args = strprintf("vm create grab --tenant risk --vcpus 1 --memory 1G --gpu %s", addr);
+        {
+                _cleanup_free_ char *out = NULL, *err = NULL;
+
+                assert_int_equal(arkctl_as("ark-t-risk", &out, &err, args), 1);
+                assert_non_null(strstr(err, "another tenant"));
+                assert_null(strstr(err, "retail"));
+                out = mfree(out);
+                err = mfree(err);
+                free(args);
+                args = strprintf("vm gpu add risk-vm1 --gpu %s", addr);
+                assert_int_equal(arkctl_as("ark-t-risk", &out, &err, args), 1);
+                assert_null(strstr(err, "retail"));
+        }
+        /* The admin is told who holds it. */
+        free(args);
+        args = strprintf("%s", addr);
+        assert_arkctl(&H, 1, "retail-vm1", "vm", "create", "grab", "--tenant", "risk", "--vcpus", "1", "--memory",
+                      "1G", "--gpu", addr);
+}
+
+/* Existence oracles: what a member is told about another tenant's names does not depend on
+ * whether they exist. */
+static void test_no_existence_oracles(void **state) {
+        _cleanup_free_ char *o1 = NULL, *e1 = NULL, *o2 = NULL, *e2 = NULL;
+
+        if (geteuid() != 0)
+                skip();
+        /* Importing for a tenant one is not in: an existing and a missing tenant read the same. */
+        assert_int_equal(arkctl_as("ark-t-risk", &o1, &e1, "bundle import /dev/null --tenant retail"), 1);
+        assert_int_equal(arkctl_as("ark-t-risk", &o2, &e2, "bundle import /dev/null --tenant no-such-tenant"), 1);
+        assert_non_null(strstr(e1, "may not import bundles for tenant 'retail': it is not a member"));
+        assert_non_null(strstr(e2, "may not import bundles for tenant 'no-such-tenant': it is not a member"));
+        o1 = mfree(o1), e1 = mfree(e1), o2 = mfree(o2), e2 = mfree(e2);
+        /* Another tenant's instance named, or a missing one: the same words. */
+        assert_int_equal(arkctl_as("ark-t-risk", &o1, &e1, "vm show retail-vm1"), 1);
+        assert_int_equal(arkctl_as("ark-t-risk", &o2, &e2, "vm show no-such-vm"), 1);
+        assert_non_null(strstr(e1, "may not see instance"));
+        assert_non_null(strstr(e2, "may not see instance"));
+}
+
+/* Accelerator objects: not there for a user whom ListAccelerators refuses. */
+static void test_accelerator_objects_hidden(void **state) {
+        _cleanup_free_ char *o = NULL, *e = NULL;
+
+        if (geteuid() != 0)
+                skip();
+        assert_int_equal(harness_sh(&o, &e,
+                                    "setpriv --reuid=ark-t-none --regid=ark-t-none --init-groups busctl --address='%s' "
+                                    "tree --list org.ark.Ark1",
+                                    H.bus_address),
+                         0);
+        assert_null(strstr(o, "/org/ark/Ark1/accelerator/"));
+        o = mfree(o), e = mfree(e);
+        assert_int_equal(harness_sh(&o, &e,
+                                    "setpriv --reuid=ark-t-none --regid=ark-t-none --init-groups busctl --address='%s' "
+                                    "get-property org.ark.Ark1 /org/ark/Ark1/accelerator/0000_3a18_3a00_2e0 "
+                                    "org.ark.Ark1.Accelerator ClaimState",
+                                    H.bus_address),
+                         1);
+        o = mfree(o), e = mfree(e);
+        /* A member sees them (ListAccelerators answers it). */
+        assert_int_equal(harness_sh(&o, &e,
+                                    "setpriv --reuid=ark-t-risk --regid=ark-t-risk --init-groups busctl --address='%s' "
+                                    "get-property org.ark.Ark1 /org/ark/Ark1/accelerator/0000_3a18_3a00_2e0 "
+                                    "org.ark.Ark1.Accelerator ClaimState",
+                                    H.bus_address),
+                         0);
+}
+
+/* A tenant deleted and created again under its name is another tenant: its new members see none
+ * of the old one's usage, and the admin's report of the name shows the new one's only. */
+static void test_recreated_tenant_usage(void **state) {
+        _cleanup_free_ char *out = NULL, *err = NULL;
+
+        if (geteuid() != 0)
+                skip();
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "phoenix");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "phoenix-old", "--tenant", "phoenix", "--vcpus", "1", "--memory",
+                      "256M", "--start");
+        sleep(2);
+        assert_arkctl(&H, 0, NULL, "vm", "stop", "phoenix-old", "--force");
+        assert_arkctl(&H, 0, NULL, "vm", "delete", "phoenix-old");
+        assert_arkctl(&H, 0, "phoenix-old", "usage", "report", "--tenant", "phoenix");
+        assert_arkctl(&H, 0, NULL, "tenant", "delete", "phoenix");
+
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "phoenix");
+        assert_arkctl(&H, 0, NULL, "tenant", "member", "add", "phoenix", "--user", "ark-t-none");
+        assert_int_equal(arkctl_as("ark-t-none", &out, &err, "-o json usage report"), 0);
+        assert_null(strstr(out, "phoenix-old"));
+        out = mfree(out), err = mfree(err);
+        assert_int_equal(arkctl_as("ark-t-none", &out, &err, "-o json usage report --tenant phoenix"), 0);
+        assert_null(strstr(out, "phoenix-old"));
+        out = mfree(out), err = mfree(err);
+        assert_int_equal(harness_arkctl(&H, &out, &err, "-o", "json", "usage", "report", "--tenant", "phoenix", NULL), 0);
+        assert_null(strstr(out, "phoenix-old"));
+        assert_arkctl(&H, 0, NULL, "tenant", "member", "remove", "phoenix", "--user", "ark-t-none");
+        assert_arkctl(&H, 0, NULL, "tenant", "delete", "phoenix");
+}
+
+/* Bidirectional overrides are refused in every string argument, naming the field. */
+static void test_bidi_refused(void **state) {
+        _cleanup_free_ char *o = NULL, *e = NULL;
+
+        if (geteuid() != 0)
+                skip();
+        assert_arkctl(&H, 1, "bidirectional formatting character", "tenant", "create", "bidi", "--description",
+                      "payroll \u202Etxt.exe");
+        assert_int_equal(harness_sh(&o, &e,
+                                    "busctl --address='%s' call org.ark.Ark1 /org/ark/Ark1/tenant/risk "
+                                    "org.ark.Ark1.Tenant SetDescription s $(printf 'evil\\342\\201\\246')",
+                                    H.bus_address),
+                         1);
+        assert_non_null(strstr(e, "The argument 'description' of SetDescription contains a bidirectional"));
+        o = mfree(o), e = mfree(e);
+        assert_int_equal(harness_sh(&o, &e,
+                                    "busctl --address='%s' call org.ark.Ark1 /org/ark/Ark1 org.ark.Ark1.Manager "
+                                    "CreateTenant ss bell \"$(printf 'ring\\007')\"",
+                                    H.bus_address),
+                         1);
+        assert_non_null(strstr(e, "control character (U+0007)"));
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "bidi-ok", "--description", "风险 (risk) — ok");
+        assert_arkctl(&H, 0, NULL, "tenant", "delete", "bidi-ok");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_tenants_do_not_see_each_other),
                 cmocka_unit_test(test_members_survive_restart),
                 cmocka_unit_test(test_bundles),
+                cmocka_unit_test(test_member_host_paths),
+                cmocka_unit_test(test_claimer_not_named),
+                cmocka_unit_test(test_no_existence_oracles),
+                cmocka_unit_test(test_accelerator_objects_hidden),
+                cmocka_unit_test(test_bidi_refused),
+                cmocka_unit_test(test_recreated_tenant_usage),
+                cmocka_unit_test(test_flood_of_large_refused_calls),
         };
         return cmocka_run_group_tests_name("integration: access", tests, setup, teardown);
 }

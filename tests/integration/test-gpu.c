@@ -374,7 +374,7 @@ static void test_holds(void **state) {
         json_decref(list);
 
         /* Bad input. */
-        assert_arkctl(&H, 1, "control characters", "accelerator", "reserve", "0000:3a:00.0", "--reason", "a\nb");
+        assert_arkctl(&H, 1, "contains a control character (U+000A)", "accelerator", "reserve", "0000:3a:00.0", "--reason", "a\nb");
         assert_arkctl(&H, 1, "no accelerator at 0000:77:00.0", "accelerator", "reserve", "0000:77:00.0");
         assert_arkctl(&H, 1, "not a PCI address", "accelerator", "quarantine", "gpu0");
         assert_arkctl(&H, 2, "--reason does not apply", "accelerator", "release", "0000:3a:00.0", "--reason", "x");

@@ -204,8 +204,32 @@ static void test_vm_image(void **state) {
                       "512M", "--image", "ubuntu.qcow2");
         assert_arkctl(&H, 1, "not in the image store", "vm", "create", "img-missing", "--tenant", "risk", "--vcpus",
                       "1", "--memory", "512M", "--image", "nope.qcow2");
-        assert_arkctl(&H, 1, "Image", "vm", "create", "img-missing", "--tenant", "risk", "--vcpus", "1", "--memory",
-                      "512M", "--image", "/nonexistent/base.qcow2");
+        /* Paths: only below [Images] AdminDirectories= (the harness allows its temp dir), and the
+         * refusal does not tell whether the file exists. */
+        assert_arkctl(&H, 1, "not a normalized path below a directory of [Images] AdminDirectories=", "vm", "create",
+                      "img-missing", "--tenant", "risk", "--vcpus", "1", "--memory", "512M", "--image",
+                      "/nonexistent/base.qcow2");
+        assert_arkctl(&H, 1, "not a normalized path below a directory of [Images] AdminDirectories=", "vm", "create",
+                      "img-missing", "--tenant", "risk", "--vcpus", "1", "--memory", "512M", "--image",
+                      "/etc/passwd");
+        path = strprintf("%s/missing.qcow2", H.tmp);
+        assert_arkctl(&H, 1, "it does not exist", "vm", "create", "img-missing", "--tenant", "risk", "--vcpus", "1",
+                      "--memory", "512M", "--image", path);
+        path = mfree(path);
+        /* A link out of the allowed directory, and arkd's own state inside it, are refused too. */
+        path = strprintf("%s/shadow-link", H.tmp);
+        assert_int_equal(harness_sh(&out, &err, "ln -s /etc/shadow '%s'", path), 0);
+        out = mfree(out);
+        err = mfree(err);
+        assert_arkctl(&H, 1, "link that leads out of the directory", "vm", "create", "img-link", "--tenant", "risk",
+                      "--vcpus", "1", "--memory", "512M", "--kernel", path);
+        assert_arkctl(&H, 1, "it is part of arkd's state", "vm", "create", "img-state", "--tenant", "risk",
+                      "--vcpus", "1", "--memory", "512M", "--image", disk);
+        path = mfree(path);
+        path = strprintf("%s/ark.db", H.state_dir);
+        assert_arkctl(&H, 1, "it is part of arkd's state", "vm", "create", "img-state", "--tenant", "risk",
+                      "--vcpus", "1", "--memory", "512M", "--initrd", path, "--kernel", base);
+        path = mfree(path);
 
         /* Without --disk the overlay is as large as the image, and says so. */
         j = harness_arkctl_json(&H, "vm", "show", "img-store", NULL);
@@ -216,10 +240,15 @@ static void test_vm_image(void **state) {
         /* An overlay smaller than its image would cut the guest's disk off. */
         assert_arkctl(&H, 1, "smaller than image", "vm", "create", "img-small", "--tenant", "risk", "--vcpus", "1",
                       "--memory", "512M", "--image", base, "--disk", "512M");
-        /* A file that is no disk image (here a host file an admin might name by mistake, or on
-         * purpose) is refused before anything is created, with a named error. */
+        /* A file that is no disk image (here a copy of a host file an admin might name by mistake)
+         * is refused before anything is created, with a named error. */
+        path = strprintf("%s/passwd", H.tmp);
+        assert_int_equal(harness_sh(&out, &err, "cp /etc/passwd '%s'", path), 0);
+        out = mfree(out);
+        err = mfree(err);
         assert_arkctl(&H, 1, "cannot be a base image", "vm", "create", "img-passwd", "--tenant", "risk", "--vcpus",
-                      "1", "--memory", "512M", "--image", "/etc/passwd");
+                      "1", "--memory", "512M", "--image", path);
+        path = mfree(path);
         path = strprintf("%s/chained.qcow2", H.tmp);
         assert_int_equal(harness_sh(&out, &err, "qemu-img create -q -f qcow2 -b '%s' -F qcow2 '%s'", base, path), 0);
         out = mfree(out);

@@ -417,6 +417,11 @@ static void test_manifest_rules(void **state) {
         assert_string_equal(manifest_check_path("a/./b"), "has a '.' component");
         assert_string_equal(manifest_check_path("a//b"), "has an empty component (// or a trailing /)");
         assert_string_equal(manifest_check_path("a\nb"), "holds a control character");
+        /* A file name that displays as another ("gpj.exe" shown as "exe.jpg"). */
+        assert_string_equal(manifest_check_path("weights/\u202Egpj.exe"),
+                            "holds a bidirectional formatting or control character");
+        assert_string_equal(manifest_check_path("a\xc2\x85" "b"), "holds a bidirectional formatting or control character");
+        assert_null(manifest_check_path("权重/模型.bin"));
         assert_string_equal(manifest_check_path("manifest.json"), "is the name of the manifest itself");
         assert_null(manifest_check_path("weights/model-00001.safetensors"));
 }

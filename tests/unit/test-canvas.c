@@ -89,12 +89,28 @@ static void test_box_over_cjk(void **state) {
         canvas_done(&c);
 }
 
+/* A description stored before arkd refused bidi overrides (or one in a bundle) displays as what it
+ * is: U+202E would show "txt.exe" as "exe.txt". Control characters likewise. */
+static void test_bidi_and_controls_shown_as_marks(void **state) {
+        Canvas c;
+        char *text;
+
+        assert_int_equal(text_width("a\u202Eb\u2066c\u200Fd"), 7);
+        assert_int_equal(canvas_init(&c, 12, 1, false), 0);
+        canvas_text(&c, 0, 0, -1, ATTR_NORMAL, "ok\u202Eexe.txt\x07");
+        text = dump(&c);
+        assert_string_equal(text, "ok?exe.txt?\n");
+        free(text);
+        canvas_done(&c);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_widths),
                 cmocka_unit_test(test_overwrite_halves),
                 cmocka_unit_test(test_edge),
                 cmocka_unit_test(test_box_over_cjk),
+                cmocka_unit_test(test_bidi_and_controls_shown_as_marks),
         };
         if (!setlocale(LC_CTYPE, "C.UTF-8"))
                 return 77;

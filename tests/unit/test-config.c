@@ -82,6 +82,8 @@ static void test_defaults(void **state) {
         assert_string_equal(c.domain_type, "auto");
         assert_null(c.bus_address); /* the system bus */
         assert_int_equal(c.log_level, LOG_INFO);
+        assert_string_equal(c.metrics_address, "127.0.0.1:9464"); /* loopback only */
+        assert_null(c.metrics_token_file);                        /* the image's ark.conf sets one */
 
         /* The Kconfig defaults themselves must pass the file's own validation. */
         assert_true(CONFIG_DEFAULT_STATE_DIR[0] == '/');
@@ -243,6 +245,12 @@ static void test_each_key(void **state) {
         parse_ok(&c, "[Network]\nManagementInterface=\n");
         assert_null(c.management_interface);
 
+        parse_ok(&c, "[Daemon]\nMetricsTokenFile=/etc/ark/metrics.token\n");
+        assert_string_equal(c.metrics_token_file, "/etc/ark/metrics.token");
+        /* Empty turns it off again (arkd --metrics-token-file ''). */
+        parse_ok(&c, "[Daemon]\nMetricsTokenFile=\n");
+        assert_null(c.metrics_token_file);
+
         assert_null(c.vfio_at_boot);
         parse_ok(&c, "[Hardware]\nVfioAtBoot=0000:18:00.0 0000:2a:00.0,0000:18:00.0\n"
                      "ReservedAccelerators=0000:db:00.0\n");
@@ -370,6 +378,7 @@ static void test_bad_values(void **state) {
                 { "[Hypervisor]\nFirmwareCode=OVMF_CODE.fd\n", "FirmwareCode" },
                 { "[Hypervisor]\nFirmwareVars=\n", "FirmwareVars" },
                 { "[Hypervisor]\nHugePages=sometimes\n", "HugePages" },
+                { "[Daemon]\nMetricsTokenFile=metrics.token\n", "MetricsTokenFile" },
                 { "[Network]\nManagementInterface=eth0/1\n", "ManagementInterface" },
                 { "[Network]\nManagementInterface=a-very-long-interface\n", "ManagementInterface" },
                 { "[Network]\nManagementInterface=br 0\n", "ManagementInterface" },
@@ -401,11 +410,13 @@ static void test_relative_paths(void **state) {
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 _cleanup_free_ char *s = strprintf("[Daemon]\nStateDirectory=%s\n", bad[i]),
-                                    *h = strprintf("[Hardware]\nSysfsRoot=%s\n", bad[i]);
+                                    *h = strprintf("[Hardware]\nSysfsRoot=%s\n", bad[i]),
+                                    *t = strprintf("[Daemon]\nMetricsTokenFile=%s\n", bad[i]);
 
                 /* " relative" is stripped to "relative": still relative. */
                 parse_fails(s, (const char *[]) { "x.conf:2:", "StateDirectory", "absolute", NULL });
                 parse_fails(h, (const char *[]) { "x.conf:2:", "SysfsRoot", "absolute", NULL });
+                parse_fails(t, (const char *[]) { "x.conf:2:", "MetricsTokenFile", "absolute", NULL });
         }
 }
 

@@ -939,7 +939,8 @@ static void test_migrate_v1_to_claims(void **state) {
         /* Back to what schema 1 had. */
         /* The instances table as schema 1 made it (a column with a foreign key cannot be dropped:
          * the table is made again). */
-        if (db_exec(db, "PRAGMA foreign_keys = OFF; DROP TABLE tenant_quotas; DROP TABLE audit_log; "
+        if (db_exec(db, "PRAGMA foreign_keys = OFF; DROP INDEX tenants_uuid; ALTER TABLE tenants DROP COLUMN uuid; "
+                                     "DROP TABLE tenant_quotas; DROP TABLE audit_log; "
                                      "DROP TABLE usage_intervals; DROP TABLE tenant_members; DROP TABLE claims; "
                                      "DROP TABLE accelerator_holds; "
                                      "CREATE TABLE v1 ("
@@ -966,6 +967,44 @@ static void test_migrate_v1_to_claims(void **state) {
         assert_int_equal(query_int(db, "SELECT count(*) FROM instances WHERE name = 'vm-a'"), 1);
         assert_int_equal(query_int(db, "SELECT count(*) FROM tenants WHERE description = 'kept'"), 1);
         assert_int_equal(store_claim_insert(db, "0000:18:00.0", a->id, CREATED_USEC), 0);
+}
+
+/* The tenant identity migration: tenants get a UUID each, and usage recorded before it belongs to
+ * the tenant of its name that existed when it started, or to none (an earlier tenant of that name,
+ * since deleted). */
+static void test_migrate_tenant_uuid(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_(db_closep) sqlite3 *db = NULL;
+        _cleanup_(tenant_freep) Tenant *t = NULL;
+        _cleanup_free_ char *sql = NULL;
+
+        open_store(d, &db);
+        assert_int_equal(tenant_new(NULL, "risk", "", &t), 0);
+        t->created_usec = CREATED_USEC;
+        assert_int_equal(store_tenant_insert(db, t), 0);
+        assert_int_equal(strlen(t->uuid), 36);
+        /* Back to the schema before: no UUIDs; one interval of an earlier 'risk', one of this one. */
+        sql = strprintf("DROP INDEX usage_intervals_tenant_uuid; ALTER TABLE usage_intervals DROP COLUMN tenant_uuid; "
+                        "DROP INDEX tenants_uuid; ALTER TABLE tenants DROP COLUMN uuid; "
+                        "INSERT INTO usage_intervals (instance_uuid, instance, tenant, start_usec, end_usec, "
+                        "last_alive_usec, vcpus, memory_bytes, gpus, gpu_memory_bytes, gpu_models) VALUES "
+                        "('u1', 'old-vm', 'risk', %" PRIu64 ", %" PRIu64 ", 0, 1, 1, 0, 0, ''), "
+                        "('u2', 'new-vm', 'risk', %" PRIu64 ", NULL, 0, 1, 1, 0, 0, ''); PRAGMA user_version = %d",
+                        CREATED_USEC - 1000, CREATED_USEC - 500, CREATED_USEC + 1000, store_schema_latest() - 1);
+        assert_non_null(sql);
+        if (db_exec(db, sql) < 0)
+                fail_msg("back one schema: %s", sqlite3_errmsg(db));
+        db = db_close(db);
+
+        open_store(d, &db);
+        assert_int_equal(db_schema_version(db), store_schema_latest());
+        assert_int_equal(query_int(db, "SELECT count(*) FROM tenants WHERE length(uuid) = 36"), 1);
+        assert_int_equal(query_int(db, "SELECT count(*) FROM usage_intervals WHERE instance = 'old-vm' AND "
+                                       "tenant_uuid IS NULL"),
+                         1);
+        assert_int_equal(query_int(db, "SELECT count(*) FROM usage_intervals u JOIN tenants t ON u.tenant_uuid = "
+                                       "t.uuid WHERE u.instance = 'new-vm' AND t.name = 'risk'"),
+                         1);
 }
 
 static int collect_bundle(const StoreBundle *b, void *userdata) {
@@ -1106,6 +1145,7 @@ int main(void) {
                 cmocka_unit_test(test_claims),
                 cmocka_unit_test(test_holds),
                 cmocka_unit_test(test_migrate_v1_to_claims),
+                cmocka_unit_test(test_migrate_tenant_uuid),
                 cmocka_unit_test(test_bundles),
                 cmocka_unit_test(test_members),
                 cmocka_unit_test(test_quotas),
