@@ -351,7 +351,7 @@ static void help(void) {
                "  model list [--tenant T]\n"
                "  model show|delete NAME [--version V] [--tenant T]\n"
                "  vm create NAME --tenant TENANT --vcpus N --memory SIZE [--disk SIZE]\n"
-               "            [--image PATH|NAME] [--kernel PATH [--initrd PATH]\n"
+               "            [--image PATH|NAME] [--kernel FILE [--initrd FILE]\n"
                "            [--cmdline TEXT]] [--gpus N] [--gpu-model MODEL]\n"
                "            [--gpu ADDRESS]... [--preemptible] [--model NAME[@VERSION]]\n"
                "            [--start]\n"

@@ -113,10 +113,47 @@ static void test_tamper_detected(void **state) {
         assert_arkctl(&H, 1, "row 2 is missing (the next row is 3)", "audit", "verify");
 }
 
+/* No reply may exceed the bus' limit on a message (arkd was dropped from the bus when one did,
+ * issue 14): ListAuditLog answers a page of at most 1000 rows and a few MiB, fields written before
+ * arguments were bounded come as a digest, and arkctl pages through everything. */
+static void test_pages_bounded(void **state) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        const char *args;
+        json_t *rows;
+        unsigned n = 0;
+
+        /* 1,500 small rows, then 20 of 10 MB each, as an earlier arkd could have written. */
+        sql("WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 1500) "
+            "INSERT INTO audit_log (seq, usec, uid, caller, action, object, arguments, result, prev_hash, hash) "
+            "SELECT i, 0, 0, 'admin', 'Manager.CreateTenant', '/org/ark/Ark1', '[]', 'ok', '', '' FROM k");
+        sql("WITH RECURSIVE k(i) AS (SELECT 1501 UNION ALL SELECT i + 1 FROM k WHERE i < 1520) "
+            "INSERT INTO audit_log (seq, usec, uid, caller, action, object, arguments, result, prev_hash, hash) "
+            "SELECT i, 0, 1000, 'none', 'Manager.TrustKey', '/org/ark/Ark1', hex(zeroblob(5000000)), 'refused', "
+            "'', '' FROM k");
+        assert_true(sd_bus_call_method(harness_bus(&H), ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
+                                       "ListAuditLog", &e, &reply, "tu", UINT64_C(1490), UINT32_C(0)) >= 0);
+        assert_true(sd_bus_message_enter_container(reply, 'a', "(ttussssss)") >= 0);
+        while (sd_bus_message_read(reply, "(ttussssss)", NULL, NULL, NULL, NULL, NULL, NULL, &args, NULL, NULL) > 0) {
+                n++;
+                assert_true(strlen(args) < 1024);
+        }
+        assert_int_equal(n, 30); /* 10 small rows and the 20 digested ones */
+        sd_bus_error_free(&e);
+
+        rows = harness_arkctl_json(&H, "audit", "list", NULL);
+        assert_non_null(rows);
+        assert_int_equal(json_array_size(rows), 1520);
+        assert_non_null(strstr(field(row(rows, 1519), "arguments"), "\"bytes\":10000000"));
+        json_decref(rows);
+        assert_true(harness_arkd_alive(&H));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_prestate_setup_teardown(test_calls_recorded, setup, teardown, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_tamper_detected, setup, teardown, "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_pages_bounded, setup, teardown, "dgx-h100"),
         };
         return cmocka_run_group_tests_name("integration: audit", tests, NULL, NULL);
 }

@@ -216,10 +216,39 @@ static void test_libvirtd_goes_away(void **state) {
         free(l.sock);
 }
 
+/* arkd without its bus serves no one: when the bus goes away it says why and exits non-zero, so
+ * that the service manager restarts it (a process merely alive would fool a watchdog). Issue 14:
+ * arkd used to stay alive, off the bus, without a word. */
+static void test_bus_lost(void **state) {
+        _cleanup_free_ char *log = NULL;
+        int status = 0;
+        pid_t pid;
+
+        assert_int_equal(harness_start_arkd(&H, NULL), 0);
+        pid = H.arkd_pid;
+        assert_int_equal(kill(H.bus_pid, SIGKILL), 0);
+        assert_int_equal(waitpid(H.bus_pid, NULL, 0), H.bus_pid);
+        H.bus_pid = 0;
+        for (unsigned k = 0; k < 300; k++) {
+                if (waitpid(pid, &status, WNOHANG) == pid)
+                        break;
+                usleep(50 * 1000);
+        }
+        if (!WIFEXITED(status)) {
+                harness_dump_log(&H);
+                fail_msg("arkd did not exit after the bus went away");
+        }
+        H.arkd_pid = 0;
+        assert_int_equal(WEXITSTATUS(status), 1);
+        assert_int_equal(read_full_file(H.arkd_log, &log, NULL), 0);
+        assert_non_null(strstr(log, "Lost the connection to the configured bus"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_sd_notify, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_libvirtd_goes_away, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_bus_lost, setup, teardown),
         };
         return cmocka_run_group_tests_name("integration: daemon", tests, NULL, NULL);
 }
