@@ -111,18 +111,21 @@ static int set_string(char **field, const char *v, ValueKind kind, const char **
         return free_and_strdup(field, v);
 }
 
-/* "0000:18:00.0 0000:2a:00.0": PCI addresses separated by spaces (or commas); empty clears the
- * list. On a bad address nothing changes. */
-static int set_address_list(char ***field, const char *v, const char **reason) {
+/* A list of words separated by spaces (or commas, when `commas`), each checked by `valid`
+ * (*reason set from `bad` otherwise); duplicates dropped; empty clears the list. On a bad word
+ * nothing changes. */
+static int set_word_list(char ***field, const char *v, bool commas, bool (*valid)(const char *), const char *bad,
+                         const char **reason) {
         _cleanup_strv_free_ char **l = NULL;
         _cleanup_free_ char *copy = strdup(v);
+        const char *seps = commas ? " \t," : " \t";
         char *save = NULL;
 
         if (!copy)
                 return -ENOMEM;
-        for (char *w = strtok_r(copy, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
-                if (!pci_address_is_canonical(w)) {
-                        *reason = "must be PCI addresses like 0000:3b:00.0 (lowercase), separated by spaces";
+        for (char *w = strtok_r(copy, seps, &save); w; w = strtok_r(NULL, seps, &save)) {
+                if (!valid(w)) {
+                        *reason = bad;
                         return -EINVAL;
                 }
                 if (!strv_contains(l, w) && strv_extend(&l, w) < 0)
@@ -133,27 +136,23 @@ static int set_address_list(char ***field, const char *v, const char **reason) {
         return 0;
 }
 
-/* "/srv/images /mnt/usb": absolute directories separated by spaces, without '.' or '..'
- * components (they are compared as text before anything is opened); empty clears the list. */
-static int set_directory_list(char ***field, const char *v, const char **reason) {
-        _cleanup_strv_free_ char **l = NULL;
-        _cleanup_free_ char *copy = strdup(v);
-        char *save = NULL;
+/* "0000:18:00.0 0000:2a:00.0": PCI addresses separated by spaces (or commas). */
+static int set_address_list(char ***field, const char *v, const char **reason) {
+        return set_word_list(field, v, true, pci_address_is_canonical,
+                             "must be PCI addresses like 0000:3b:00.0 (lowercase), separated by spaces", reason);
+}
 
-        if (!copy)
-                return -ENOMEM;
-        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
-                if (!path_is_normalized_absolute(w) || streq(w, "/")) {
-                        *reason = "must be absolute directories other than '/' without '.' or '..' components, "
-                                  "separated by spaces";
-                        return -EINVAL;
-                }
-                if (!strv_contains(l, w) && strv_extend(&l, w) < 0)
-                        return -ENOMEM;
-        }
-        strv_free(*field);
-        *field = TAKE_PTR(l);
-        return 0;
+static bool directory_is_valid(const char *w) {
+        return path_is_normalized_absolute(w) && !streq(w, "/");
+}
+
+/* "/srv/images /mnt/usb": absolute directories separated by spaces, without '.' or '..'
+ * components (they are compared as text before anything is opened). */
+static int set_directory_list(char ***field, const char *v, const char **reason) {
+        return set_word_list(field, v, false, directory_is_valid,
+                             "must be absolute directories other than '/' without '.' or '..' components, "
+                             "separated by spaces",
+                             reason);
 }
 
 /* As the kernel's dev_valid_name(): 1-15 characters, not "." or "..", no '/', ':' or white space. */

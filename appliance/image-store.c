@@ -49,11 +49,28 @@ static char *canonical_below(const char *path, const char *root, const char **re
         return TAKE_PTR(real);
 }
 
+/* Looks for `name` in directory dir of the store (canonical root): 1 with *ret set when it is there
+ * and usable, 0 when it is not there, or a negative errno with `error` set. */
+static int store_lookup(const char *root, const char *dir, const char *field, const char *name, char **ret,
+                        sd_bus_error *error) {
+        _cleanup_free_ char *path = path_join(dir, name);
+        const char *reason = NULL;
+
+        if (!path)
+                return -ENOMEM;
+        if (!file_exists(path))
+                return 0;
+        *ret = canonical_below(path, root, &reason);
+        if (!*ret)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "%s '%s' of the image store cannot be used: %s.",
+                                         field, name, reason);
+        return 1;
+}
+
 static int resolve_store_name(Manager *m, const char *tenant, const char *field, const char *name, char **ret,
                               sd_bus_error *error) {
         _cleanup_free_ char *store = manager_state_path(m, "images"), *root = NULL, *own = NULL;
-        const char *reason = NULL;
-        char *p;
+        int r = 0;
 
         if (!store)
                 return -ENOMEM;
@@ -63,38 +80,17 @@ static int resolve_store_name(Manager *m, const char *tenant, const char *field,
                                          "not starting with '.').",
                                          field, name);
         root = realpath(store, NULL);
+        /* The tenant's own first, then the shared ones. */
         if (root && tenant && ark_name_is_valid(tenant)) {
-                _cleanup_free_ char *dir = path_join(root, "tenants");
-                _cleanup_free_ char *tdir = dir ? path_join(dir, tenant) : NULL;
-
-                own = tdir ? path_join(tdir, name) : NULL;
+                own = strprintf("%s/tenants/%s", root, tenant);
                 if (!own)
                         return -ENOMEM;
-                if (file_exists(own)) {
-                        p = canonical_below(own, root, &reason);
-                        if (!p)
-                                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                                         "%s '%s' of the image store cannot be used: %s.", field, name,
-                                                         reason);
-                        *ret = p;
-                        return 0;
-                }
+                r = store_lookup(root, own, field, name, ret, error);
         }
-        if (root) {
-                _cleanup_free_ char *shared = path_join(root, name);
-
-                if (!shared)
-                        return -ENOMEM;
-                if (file_exists(shared)) {
-                        p = canonical_below(shared, root, &reason);
-                        if (!p)
-                                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                                         "%s '%s' of the image store cannot be used: %s.", field, name,
-                                                         reason);
-                        *ret = p;
-                        return 0;
-                }
-        }
+        if (root && r == 0)
+                r = store_lookup(root, root, field, name, ret, error);
+        if (r != 0)
+                return r < 0 ? r : 0;
         return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
                                  "%s '%s' is not in the image store (an admin puts shared images in %s/ and tenant '%s' "
                                  "images in %s/tenants/%s/).",

@@ -733,11 +733,43 @@ static void test_list_insert_sorted(void **state) {
 
 /* The journal's message ids name one kind of event each (the audit record once shared the claim
  * conflict's id). */
+/* Paths compared as text (image-store.c): only normalized absolute ones, strictly below. */
+static void test_path_below(void **state) {
+        assert_true(path_is_normalized_absolute("/"));
+        assert_true(path_is_normalized_absolute("/srv/images/a.qcow2"));
+        assert_false(path_is_normalized_absolute("srv/images"));
+        assert_false(path_is_normalized_absolute("/srv/../etc/shadow"));
+        assert_false(path_is_normalized_absolute("/srv/./x"));
+        assert_false(path_is_normalized_absolute("/srv//x"));
+        assert_false(path_is_normalized_absolute("/srv/"));
+        assert_false(path_is_normalized_absolute("/srv/.."));
+        assert_true(path_is_normalized_absolute("/srv/..x/.y"));
+        assert_true(path_is_below("/srv/images/a", "/srv/images"));
+        assert_false(path_is_below("/srv/images", "/srv/images"));
+        assert_false(path_is_below("/srv/images2/a", "/srv/images"));
+        assert_false(path_is_below("/srv/images/", "/srv/images"));
+        assert_true(path_is_below("/a", "/"));
+        assert_false(path_is_below("/", "/"));
+}
+
+/* Text that would display as something else. */
+static void test_display_traps(void **state) {
+        assert_false(utf8_has_display_trap("plain, 中文, émigré, 🙂"));
+        assert_true(utf8_has_display_trap("abc\u202Edef"));
+        assert_true(utf8_has_display_trap("\u2066x\u2069"));
+        assert_true(utf8_has_display_trap("x\u200F"));
+        assert_true(utf8_has_display_trap("x\u061C"));
+        assert_true(utf8_has_display_trap("x\xc2\x85"));
+        assert_false(utf8_has_display_trap("x\u2070"));
+        assert_true(unichar_is_bidi_control(0x202e));
+        assert_false(unichar_is_bidi_control(0x2030));
+}
+
 static void test_message_ids(void **state) {
         static const char *const ids[] = {
                 ARK_MESSAGE_STARTED,        ARK_MESSAGE_INSTANCE_STATE, ARK_MESSAGE_ORPHAN_DOMAIN,
                 ARK_MESSAGE_HV_CONNECTION,  ARK_MESSAGE_CLAIM_CONFLICT, ARK_MESSAGE_AUDIT,
-                ARK_MESSAGE_PREEMPT,
+                ARK_MESSAGE_PREEMPT,        ARK_MESSAGE_BUS_LOST,
         };
 
         for (size_t a = 0; a < ELEMENTSOF(ids); a++) {
@@ -767,6 +799,8 @@ int main(void) {
                 cmocka_unit_test(test_spawn_wait),
                 cmocka_unit_test(test_list_insert_sorted),
                 cmocka_unit_test(test_message_ids),
+                cmocka_unit_test(test_path_below),
+                cmocka_unit_test(test_display_traps),
         };
 
         return cmocka_run_group_tests(tests, tmp_root_setup, tmp_root_teardown);

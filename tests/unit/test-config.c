@@ -260,6 +260,17 @@ static void test_each_key(void **state) {
         parse_ok(&c, "[Hardware]\nVfioAtBoot=\n");
         assert_null(c.vfio_at_boot);
 
+        /* Directories admins may name files below; the refused-call allowance. */
+        assert_null(c.image_admin_dirs);
+        assert_int_equal(c.refused_call_burst, 20);
+        parse_ok(&c, "[Images]\nAdminDirectories=/srv/images /mnt/usb /srv/images\n"
+                     "[Daemon]\nRefusedCallBurst=0\n");
+        assert_int_equal(strv_length(c.image_admin_dirs), 2);
+        assert_string_equal(c.image_admin_dirs[1], "/mnt/usb");
+        assert_int_equal(c.refused_call_burst, 0);
+        parse_ok(&c, "[Images]\nAdminDirectories=\n");
+        assert_null(c.image_admin_dirs);
+
         /* A key given twice: the last one wins, as in systemd. */
         parse_ok(&c, "[Hypervisor]\nStopTimeoutSec=10\nStopTimeoutSec=20\n");
         assert_int_equal(c.stop_timeout_sec, 20);
@@ -385,6 +396,12 @@ static void test_bad_values(void **state) {
                 { "[Hardware]\nVfioAtBoot=18:00.0\n", "VfioAtBoot" },
                 { "[Hardware]\nReservedAccelerators=0000:DB:00.0\n", "ReservedAccelerators" },
                 { "[Hardware]\nReservedAccelerators=0000:db:00.0 nvidia0\n", "ReservedAccelerators" },
+                { "[Images]\nAdminDirectories=images\n", "AdminDirectories" },
+                { "[Images]\nAdminDirectories=/srv/../etc\n", "AdminDirectories" },
+                { "[Images]\nAdminDirectories=/\n", "AdminDirectories" },
+                { "[Images]\nAdminDirectories=/srv//x\n", "AdminDirectories" },
+                { "[Daemon]\nRefusedCallBurst=-1\n", "RefusedCallBurst" },
+                { "[Daemon]\nRefusedCallBurst=lots\n", "RefusedCallBurst" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++)
