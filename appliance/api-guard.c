@@ -428,19 +428,45 @@ static SenderUid *sender_of(struct ApiGuard *g, const char *sender) {
         return NULL;
 }
 
-int api_guard_admit(Manager *m, const char *sender, sd_bus_error *error) {
+static bool any_dry(struct ApiGuard *g, uint64_t now) {
+        for (size_t k = 0; k < g->n_buckets; k++) {
+                refill(g, &g->buckets[k], now);
+                if (g->buckets[k].tokens == 0)
+                        return true;
+        }
+        return false;
+}
+
+static void remember_sender(struct ApiGuard *g, const char *sender, uid_t uid);
+
+int api_guard_admit(Manager *m, sd_bus_message *msg, sd_bus_error *error) {
         struct ApiGuard *g = m->guard;
-        uint64_t now, wait;
+        const char *sender = sd_bus_message_get_sender(msg);
+        uint64_t now = now_usec(CLOCK_MONOTONIC), wait;
         SenderUid *s;
-        Bucket *b;
+        Bucket *b = NULL;
 
         if (!g || !sender)
                 return 0;
         s = sender_of(g, sender);
-        b = s ? bucket_of(g, s->uid, false) : NULL;
+        if (s)
+                b = bucket_of(g, s->uid, false);
+        else if (any_dry(g, now)) {
+                /* A caller over its limit does not get a fresh allowance by connecting again: while
+                 * some caller is limited, a new connection is asked who it is first (the bus
+                 * answers; this costs nothing while no one is limited). */
+                _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+                uid_t uid;
+
+                if (sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID, &creds) >= 0 &&
+                    sd_bus_creds_get_euid(creds, &uid) >= 0) {
+                        b = bucket_of(g, uid, false);
+                        if (b)
+                                remember_sender(g, sender, uid);
+                }
+        }
         if (!b)
                 return 0;
-        now = now_usec(CLOCK_MONOTONIC);
         refill(g, b, now);
         if (b->tokens > 0)
                 return 0;

@@ -56,9 +56,10 @@ char *api_guard_digest(const char *args);
  * (sd-bus sends no reply for a message that is not). */
 void api_guard_bound_error(sd_bus_error *error);
 
-/* Whether the caller `sender` (a unique bus name) has used up its refused calls. Returns 0 when it
- * may go on, or -EBUSY with `error` set (TooManyRequests, with the seconds to wait). */
-int api_guard_admit(Manager *m, const char *sender, sd_bus_error *error);
+/* Whether the caller of msg has used up its refused calls (by UID: a new connection of a caller over
+ * its limit is refused too). Returns 0 when it may go on, or a negative errno with `error` set
+ * (TooManyRequests, with the seconds to wait). */
+int api_guard_admit(Manager *m, sd_bus_message *msg, sd_bus_error *error);
 
 /* Notes a refused call by `uid` from `sender`. Returns true when it should be recorded in the
  * audit log, false when the caller is over its limit (it is then only counted). Writes the summary

@@ -313,7 +313,7 @@ static int audit_trampoline(sd_bus_message *msg, void *userdata, sd_bus_error *e
         /* A caller over its limit of refused calls is answered at once: nothing runs, nothing is
          * recorded (the refusals are counted; api-guard.h). */
         if (m) {
-                r = api_guard_admit(m, sd_bus_message_get_sender(msg), error);
+                r = api_guard_admit(m, msg, error);
                 if (r < 0) {
                         if (action)
                                 metrics_note_call(m, action, error->name, now_usec(CLOCK_MONOTONIC) - t0);

@@ -45,7 +45,12 @@ static int setup(void **state) {
                 fprintf(stderr, "cannot create test users: %s %s\n", strna(out), strna(err));
                 return -1;
         }
-        if (harness_setup(&H, "dgx-h100") < 0 || harness_start_arkd(&H, NULL) < 0)
+        /* The tests below make many refused calls as the same users on purpose: a larger
+         * allowance than the default, which test_flood_of_large_refused_calls restores. */
+        if (harness_setup(&H, "dgx-h100") < 0)
+                return -1;
+        H.extra_conf = "[Daemon]\nRefusedCallBurst=500\n";
+        if (harness_start_arkd(&H, NULL) < 0)
                 return -1;
         return 0;
 }
@@ -289,6 +294,28 @@ static int flood_child(sd_bus *bus, void *userdata) {
         }
         printf("flood: %u invalid, %u limited, %u other\n", f->invalid, f->limited, f->other);
         free(big);
+        if (!f->only) {
+                /* Connecting again brings no fresh allowance: of 5 quick calls on a new
+                 * connection at most one (a second's refill) is run. */
+                sd_bus *again = NULL;
+                unsigned limited = 0;
+
+                if (sd_bus_new(&again) < 0 || sd_bus_set_address(again, H.bus_address) < 0 ||
+                    sd_bus_set_bus_client(again, 1) < 0 || sd_bus_start(again) < 0)
+                        return 3;
+                for (unsigned k = 0; k < 5; k++) {
+                        sd_bus_error e = SD_BUS_ERROR_NULL;
+
+                        (void) sd_bus_call_method(again, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "TrustKey",
+                                                  &e, NULL, "s", "x");
+                        limited += sd_bus_error_has_name(&e, ARK_ERROR_TOO_MANY_REQUESTS);
+                        sd_bus_error_free(&e);
+                }
+                sd_bus_flush_close_unref(again);
+                printf("flood: %u of 5 calls on a new connection limited\n", limited);
+                if (limited < 4)
+                        bad = 1;
+        }
         return bad || (!f->only && (f->invalid == 0 || f->limited == 0));
 }
 
@@ -304,6 +331,10 @@ static void test_flood_of_large_refused_calls(void **state) {
 
         if (geteuid() != 0)
                 skip();
+        /* The default allowance of refused calls (RefusedCallBurst=20). */
+        assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
+        H.extra_conf = NULL;
+        assert_int_equal(harness_start_arkd(&H, NULL), 0);
         before = tree_bytes(H.state_dir);
         t0 = now_usec(CLOCK_MONOTONIC);
         assert_int_equal(as_user("ark-t-flood", flood_child, &f), 0);
