@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
@@ -169,6 +170,11 @@ int main(int argc, char *argv[]) {
         sigset_t ss;
         int r;
 
+        /* Before anything is created: what arkd makes (the store, disks, console and bundle
+         * directories, the metrics address) is root's alone unless it says otherwise
+         * (manager_prepare_state_dir() opens the way to the disks for QEMU's group). The unit
+         * sets UMask=0077 too; this holds for an arkd started by hand. */
+        umask(0077);
         log_set_ident("arkd");
         r = config_init(&config);
         if (r < 0)

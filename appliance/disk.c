@@ -86,6 +86,7 @@ int disk_image_inspect(const char *path, DiskImage *ret, const char **ret_reason
 int disk_create_qcow2(const char *path, uint64_t size, const char *backing, const char *backing_format,
                       char **ret_message) {
         _cleanup_free_ char *output = NULL;
+        _cleanup_close_ int fd = -EBADF;
         char sizebuf[32];
         const char *fmt = backing_format ?: "raw";
         char *argv[12];
@@ -124,6 +125,16 @@ int disk_create_qcow2(const char *path, uint64_t size, const char *backing, cons
                         *ret_message = strprintf("qemu-img failed: %s",
                                                  isempty(output) ? "no message" : strip_final_period(output));
                 return -EIO;
+        }
+        /* A VM's disk is root's alone (libvirt hands it to QEMU's user while the VM runs), whatever
+         * the umask qemu-img ran with. Through an fd that did not follow a link. */
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0 || fchmod(fd, 0600) < 0) {
+                r = -errno;
+                (void) unlink(path);
+                if (ret_message)
+                        *ret_message = strprintf("cannot make '%s' private: %s", path, strerror(-r));
+                return r;
         }
         return 0;
 }

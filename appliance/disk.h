@@ -29,9 +29,9 @@ int disk_parse_header(const uint8_t *buf, size_t n, uint64_t file_size, DiskImag
  * the negative errno of a failed open/read (reason NULL). Does not log. */
 int disk_image_inspect(const char *path, DiskImage *ret, const char **ret_reason);
 
-/* Creates a qcow2 image at path: empty of `size` bytes, or an overlay on `backing` (a file
- * disk_image_inspect() accepted, of format backing_format; sized `size` when non-zero, else as
- * the backing file). Returns 0, or a negative errno with a newly allocated sentence (without a
+/* Creates a qcow2 image at path, mode 0600: empty of `size` bytes, or an overlay on `backing` (a
+ * file disk_image_inspect() accepted, of format backing_format; sized `size` when non-zero, else
+ * as the backing file). Returns 0, or a negative errno with a newly allocated sentence (without a
  * final period) in *ret_message. Does not log. */
 int disk_create_qcow2(const char *path, uint64_t size, const char *backing, const char *backing_format,
                       char **ret_message);

@@ -1,6 +1,8 @@
 /* The Manager: owns every part of arkd and starts them in order. */
 
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <inttypes.h>
@@ -14,6 +16,7 @@
 #include "basic/dirent-util.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
+#include "basic/perm-util.h"
 #include "basic/string-util.h"
 #include "basic/time-util.h"
 #include "hypervisor.h"
@@ -187,22 +190,165 @@ const char *manager_domain_type(Manager *m) {
         return config_domain_type(&m->config);
 }
 
-static int manager_prepare_state_dir(Manager *m) {
+/* QEMU runs as a user of its own (libvirt's qemu.conf user= and group=: libvirt-qemu on Debian and
+ * Ubuntu, qemu on Fedora, RHEL and SUSE) and opens VM disks, base images and UEFI variable stores
+ * by their paths, so it must be able to search (not list) the directories on the way to them.
+ * The files themselves libvirt hands to that user while the VM runs (dynamic_ownership, its
+ * default); they stay 0600. The serial console logs are written by virtlogd, as root. */
+static const char *const qemu_groups[] = { "libvirt-qemu", "qemu" };
+static const char *const qemu_dirs[] = { ".", "disks", "images", "nvram" };
+/* Search for QEMU's group; for everyone where this host has no such group (or arkd cannot give
+ * a directory to it): not listable either way. */
+#define STATE_DIR_MODE_QEMU_GROUP 0710
+#define STATE_DIR_MODE_QEMU_ANY 0711
+/* Directories an admin makes below images/ (tenants/<tenant>/): QEMU passes them as "other",
+ * which nobody else reaches, images/ being closed to everyone but QEMU's group. */
+#define STATE_DIR_MODE_IMAGES_BELOW 0711
+
+/* Gives a directory QEMU passes through exactly `mode`, and group `gid` unless it is -1. A symbolic
+ * link in its place (images/ on a bigger disk) is left alone: its target is not arkd's to change.
+ * Returns 0, -EPERM when the group cannot be given (not logged: the caller falls back), or
+ * another negative errno (logged). */
+static int state_dir_set_qemu(const char *state_dir, int rootfd, const char *name, mode_t mode, gid_t gid) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+
+        if (streq(name, "."))
+                fd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        else
+                fd = openat(rootfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 && (errno == ELOOP || errno == ENOTDIR) && fstatat(rootfd, name, &st, 0) >= 0 &&
+            S_ISDIR(st.st_mode)) {
+                log_notice("'%s/%s' is a symbolic link; arkd leaves the modes of what it points to as they are "
+                           "(QEMU must be able to search it).", state_dir, name);
+                return 0;
+        }
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return log_error_errno(-errno, "Failed to open '%s/%s': %m", state_dir, name);
+        if (gid != (gid_t) -1 && st.st_gid != gid && fchown(fd, (uid_t) -1, gid) < 0)
+                return errno == EPERM ? -EPERM : log_error_errno(-errno, "Failed to give '%s/%s' to group %u: %m",
+                                                                 state_dir, name, (unsigned) gid);
+        if ((st.st_mode & 07777) != mode && fchmod(fd, mode) < 0)
+                return log_error_errno(-errno, "Failed to change the mode of '%s/%s' to %04o: %m", state_dir, name,
+                                       (unsigned) mode);
+        return 0;
+}
+
+/* Creates the state directory's layout, each directory closed to other users, and gives the
+ * directories QEMU passes through to QEMU's group. Their mode goes to *ret_qemu_mode. Logs. */
+static int manager_prepare_state_dir(Manager *m, mode_t *ret_qemu_mode) {
         static const char *const subdirs[] = { "disks", "images", "console", "nvram" };
+        const char *dir = m->config.state_dir, *group = NULL;
+        _cleanup_free_ char *parent = strdup(dir);
+        _cleanup_close_ int fd = -EBADF;
+        mode_t mode = STATE_DIR_MODE_QEMU_ANY;
+        gid_t gid = (gid_t) -1;
+        char *slash;
         int r;
 
-        r = mkdir_p(m->config.state_dir, 0755);
-        if (r < 0)
-                return log_error_errno(r, "Failed to create the state directory '%s': %m", m->config.state_dir);
-        for (size_t k = 0; k < ELEMENTSOF(subdirs); k++) {
-                _cleanup_free_ char *p = manager_state_path(m, subdirs[k]);
-                if (!p)
-                        return log_error_errno(-ENOMEM, "Out of memory.");
-                /* QEMU runs as its own user on real hosts: it must be able to reach disks and logs. */
-                r = mkdir_p(p, 0755);
+        if (!parent)
+                return log_error_errno(-ENOMEM, "Out of memory.");
+        /* Directories above it are not state: searchable, as any system directory. */
+        while ((slash = strrchr(parent, '/')) && !slash[1] && slash > parent)
+                *slash = 0;
+        slash = strrchr(parent, '/');
+        if (slash && slash > parent) {
+                *slash = 0;
+                r = mkdir_p_mode(parent, 0755);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to create '%s': %m", p);
+                        return log_error_errno(r, "Failed to create '%s': %m", parent);
         }
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return log_error_errno(-errno, "Failed to create the state directory '%s': %m", dir);
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(-errno, "Failed to open the state directory '%s': %m", dir);
+        for (size_t k = 0; k < ELEMENTSOF(subdirs); k++) {
+                struct stat st;
+
+                if (mkdirat(fd, subdirs[k], 0700) < 0 && errno != EEXIST)
+                        return log_error_errno(-errno, "Failed to create '%s/%s': %m", dir, subdirs[k]);
+                /* Something there already: only a directory (or a link to one) will do. */
+                if (fstatat(fd, subdirs[k], &st, 0) < 0)
+                        return log_error_errno(-errno, "Failed to create '%s/%s': %m", dir, subdirs[k]);
+                if (!S_ISDIR(st.st_mode))
+                        return log_error_errno(-ENOTDIR, "Failed to create '%s/%s': %m", dir, subdirs[k]);
+        }
+
+        for (size_t k = 0; k < ELEMENTSOF(qemu_groups) && !group; k++) {
+                const struct group *g = getgrnam(qemu_groups[k]);
+
+                if (g) {
+                        group = qemu_groups[k];
+                        gid = g->gr_gid;
+                        mode = STATE_DIR_MODE_QEMU_GROUP;
+                }
+        }
+        r = 0;
+        for (size_t k = 0; k < ELEMENTSOF(qemu_dirs) && r >= 0; k++)
+                r = state_dir_set_qemu(dir, fd, qemu_dirs[k], mode, gid);
+        if (r == -EPERM) {
+                /* Not root (a sandbox, a test): searchable by every user instead. */
+                log_debug("Cannot give '%s' to group '%s'; searchable by every user instead.", dir, group);
+                group = NULL;
+                mode = STATE_DIR_MODE_QEMU_ANY;
+                r = 0;
+                for (size_t k = 0; k < ELEMENTSOF(qemu_dirs) && r >= 0; k++)
+                        r = state_dir_set_qemu(dir, fd, qemu_dirs[k], mode, (gid_t) -1);
+        }
+        if (r < 0)
+                return r;
+        log_debug("State directory '%s': it, disks/, images/ and nvram/ are mode %04o%s%s; everything else is "
+                  "closed to other users.", dir, (unsigned) mode, group ? ", searchable by QEMU's group " :
+                  " (no QEMU group: searchable, not listable, by every user)", strempty(group));
+        *ret_qemu_mode = mode;
+        return 0;
+}
+
+typedef struct TightenLog {
+        const char *state_dir;
+        unsigned n_changed, n_skipped;
+        char *example;
+} TightenLog;
+
+#define TIGHTEN_SKIPS_LOGGED 10
+
+static void log_tightened(const char *relpath, mode_t old_mode, mode_t new_mode, int error, void *userdata) {
+        TightenLog *t = userdata;
+
+        if (error < 0) {
+                if (++t->n_skipped <= TIGHTEN_SKIPS_LOGGED)
+                        log_warning_errno(error, "Cannot close '%s/%s' (mode %04o) to other users: %m; left as it is.",
+                                          t->state_dir, relpath, (unsigned) old_mode);
+                return;
+        }
+        if (t->n_changed++ == 0)
+                t->example = strprintf("'%s' %04o -> %04o", relpath, (unsigned) old_mode, (unsigned) new_mode);
+}
+
+/* An existing state directory (from an arkd before 0700/0600, a restore, a hand-copied image)
+ * is closed to other users at every start: every bit beyond what arkd would have created is
+ * cleared, nothing is opened up, no link is followed. One summary line; each entry that cannot be
+ * fixed is logged (the first few) and skipped. */
+static int manager_close_state_dir(Manager *m, mode_t qemu_mode) {
+        PermRule rules[ELEMENTSOF(qemu_dirs) + 1];
+        TightenLog t = { .state_dir = m->config.state_dir };
+        int r;
+
+        for (size_t k = 0; k < ELEMENTSOF(qemu_dirs); k++)
+                rules[k] = (PermRule) { .path = qemu_dirs[k], .max = qemu_mode };
+        rules[ELEMENTSOF(qemu_dirs)] = (PermRule) { .path = "images", .max = STATE_DIR_MODE_IMAGES_BELOW,
+                                                    .dirs_below = true };
+        r = perm_tighten_tree(m->config.state_dir, 0700, rules, ELEMENTSOF(rules), log_tightened, &t);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open the state directory '%s': %m", m->config.state_dir);
+        if (t.n_changed > 0)
+                log_notice("Closed %u entr%s of the state directory '%s' to other users (e.g. %s).", t.n_changed,
+                           t.n_changed == 1 ? "y" : "ies", m->config.state_dir, strna(t.example));
+        if (t.n_skipped > TIGHTEN_SKIPS_LOGGED)
+                log_warning("%u more entries of '%s' could not be closed to other users.",
+                            t.n_skipped - TIGHTEN_SKIPS_LOGGED, m->config.state_dir);
+        free(t.example);
         return 0;
 }
 
@@ -444,9 +590,10 @@ static int load_quota(const char *tenant, const Quota *q, void *userdata) {
 
 int manager_startup(Manager *m) {
         _cleanup_free_ char *p = NULL;
+        mode_t qemu_mode = 0;
         int r;
 
-        r = manager_prepare_state_dir(m);
+        r = manager_prepare_state_dir(m, &qemu_mode);
         if (r < 0)
                 return r;
 
@@ -469,6 +616,9 @@ int manager_startup(Manager *m) {
                         return log_error_errno(r, "Failed to lock '%s': %m", p);
                 m->lock_fd = r;
         }
+        r = manager_close_state_dir(m, qemu_mode);
+        if (r < 0)
+                return r;
 
         r = store_open(m->config.state_dir, &m->db);
         if (r == -EPROTO)

@@ -31,7 +31,7 @@ bool path_is_below(const char *path, const char *dir);
 int rm_rf(const char *path);
 bool file_exists(const char *path);
 
-/* Takes an exclusive advisory lock (flock) on path, creating it, and records our PID in it.
+/* Takes an exclusive advisory lock (flock) on path, creating it (mode 0600), and records our PID in it.
  * Returns the open fd (O_CLOEXEC; the lock lives as long as it does). -EBUSY when another process
  * holds it, with that process's PID (from the file; 0 if unknown) in *ret_holder. */
 int lock_pid_file(const char *path, pid_t *ret_holder);

@@ -2,12 +2,14 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "basic/fileio.h"
+#include "basic/perm-util.h"
 #include "basic/macro.h"
 #include "basic/string-util.h"
 #include "shared/trust.h"
@@ -165,6 +167,16 @@ int trust_list(const char *dir, TrustedKey **ret, size_t *ret_n, char **ret_erro
         return 0;
 }
 
+/* Keys and the revocation list are public: readable by every user (a non-root 'arkctl bundle
+ * verify' reads them), whatever the writer's umask (arkd's is 0077). */
+static int write_public_file(const char *path, const char *text) {
+        int r = write_string_file(path, text, WRITE_CREATE | WRITE_ATOMIC);
+
+        if (r >= 0 && chmod(path, 0644) < 0)
+                r = -errno;
+        return r;
+}
+
 int trust_add(const char *dir, const char *name, const char *pem, size_t n, char ret_id[static KEY_ID_HEX],
               char **ret_error) {
         _cleanup_(ark_key_freep) ArkKey *k = NULL;
@@ -183,14 +195,14 @@ int trust_add(const char *dir, const char *name, const char *pem, size_t n, char
                 return -ENOMEM;
         if (file_exists(path))
                 return set_error(ret_error, -EEXIST, strprintf("The key %s is already trusted (%s).", id, path));
-        r = mkdir_p(dir, 0755);
+        r = mkdir_p_mode(dir, 0755);
         if (r < 0)
                 return set_error(ret_error, r, strprintf("Cannot create %s: %s.", dir, strerror(-r)));
         /* Written as we print it: the comment line names the id. */
         r = ark_key_public_pem(k, &text);
         if (r < 0)
                 return r;
-        r = write_string_file(path, text, WRITE_CREATE | WRITE_ATOMIC);
+        r = write_public_file(path, text);
         if (r < 0)
                 return set_error(ret_error, r, strprintf("Cannot write %s: %s.", path, strerror(-r)));
         memcpy(ret_id, id, KEY_ID_HEX);
@@ -233,9 +245,9 @@ int trust_revoke(const char *dir, const char *key_id, char **ret_error) {
         path = path_join(dir, TRUST_REVOKED_FILE);
         if (!text || !path)
                 return -ENOMEM;
-        r = mkdir_p(dir, 0755);
+        r = mkdir_p_mode(dir, 0755);
         if (r >= 0)
-                r = write_string_file(path, text, WRITE_CREATE | WRITE_ATOMIC);
+                r = write_public_file(path, text);
         if (r < 0)
                 return set_error(ret_error, r, strprintf("Cannot write %s: %s.", path, strerror(-r)));
         return 0;

@@ -489,7 +489,21 @@ static void test_trust_dir(void **state) {
         assert_int_equal(read_full_file(pub, &pem, &n), 0);
         assert_int_equal(trust_lookup(dir, id, &k, &err), -ENOKEY);
         err = mfree(err);
-        assert_int_equal(trust_add(dir, pub, pem, n, id2, &err), 0);
+        {
+                /* Public whatever the writer's umask (arkd's is 0077): a non-root 'arkctl bundle
+                 * verify' reads them. */
+                mode_t old = umask(0077);
+                _cleanup_free_ char *written = NULL;
+                struct stat st;
+
+                assert_int_equal(trust_add(dir, pub, pem, n, id2, &err), 0);
+                umask(old);
+                written = strprintf("%s/%s.pub", dir, id2);
+                assert_int_equal(stat(written, &st), 0);
+                assert_int_equal(st.st_mode & 07777, 0644);
+                assert_int_equal(stat(dir, &st), 0);
+                assert_int_equal(st.st_mode & 07777, 0755);
+        }
         assert_string_equal(id, id2);
         assert_int_equal(trust_add(dir, pub, pem, n, id2, &err), -EEXIST);
         err = mfree(err);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -178,14 +179,21 @@ static void test_create(void **state) {
         _cleanup_free_ char *empty = tmp_file("empty.qcow2"), *base = tmp_file("b.raw"), *ov = tmp_file("ov2.qcow2"),
                             *bad = tmp_file("no/such/dir/x.qcow2"), *msg = NULL;
         DiskImage img = {};
+        struct stat st;
+        mode_t old_umask = umask(022);
 
         assert_int_equal(disk_create_qcow2(empty, UINT64_C(5) << 30, NULL, NULL, &msg), 0);
         assert_int_equal(disk_image_inspect(empty, &img, NULL), 0);
         assert_true(img.virtual_size == UINT64_C(5) << 30);
+        /* A VM's disk is root's alone, whatever the umask (libvirt hands it to QEMU's user). */
+        assert_int_equal(stat(empty, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
 
         /* An overlay on a raw image, larger than the image. */
         qemu_img("create", "-q", "-f", "raw", base, "1M", NULL, NULL);
         assert_int_equal(disk_create_qcow2(ov, UINT64_C(2) << 30, base, "raw", &msg), 0);
+        assert_int_equal(stat(ov, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
 
         /* A failure carries qemu-img's sentence, without its final period, and leaves no file. */
         assert_int_equal(disk_create_qcow2(bad, UINT64_C(1) << 30, NULL, NULL, &msg), -EIO);
@@ -193,6 +201,7 @@ static void test_create(void **state) {
         assert_non_null(strstr(msg, "qemu-img failed: "));
         assert_false(endswith(msg, "."));
         assert_false(file_exists(bad));
+        umask(old_umask);
 }
 
 int main(void) {
