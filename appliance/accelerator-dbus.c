@@ -52,7 +52,7 @@ static int property_get_claimed_by(sd_bus *bus, const char *path, const char *in
                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         _cleanup_(caller_done) Caller c = {};
         Accelerator *a = userdata;
-        Instance *i = a->claimed_by ? manager_find_instance(a->manager, a->claimed_by) : NULL;
+        Instance *i = a->claimed_by ? manager_find_instance_in(a->manager, a->claimed_by_tenant, a->claimed_by) : NULL;
         bool visible = false;
 
         if (a->claimed_by && caller_current(a->manager, bus, &c) >= 0)
@@ -163,11 +163,12 @@ Accelerator *manager_accelerator_of_function(Manager *m, const char *address) {
         return a;
 }
 
-void accelerator_set_claim(Manager *m, const char *address, const char *owner) {
+void accelerator_set_claim(Manager *m, const char *address, const Instance *owner) {
         _cleanup_free_ char *path = NULL;
         Accelerator *a = manager_find_accelerator(m, address);
 
-        if (!a || free_and_strdup(&a->claimed_by, owner) < 0)
+        if (!a || free_and_strdup(&a->claimed_by, owner ? owner->name : NULL) < 0 ||
+            free_and_strdup(&a->claimed_by_tenant, owner ? owner->tenant : NULL) < 0)
                 return;
         if (sd_bus_path_encode(ARK_BUS_PREFIX_ACCELERATOR, a->address, &path) >= 0)
                 (void) sd_bus_emit_properties_changed(m->bus, path, ARK_BUS_IFACE_ACCELERATOR, "ClaimState", "ClaimedBy",

@@ -675,7 +675,7 @@ int hypervisor_reconcile(Manager *m) {
                         continue;
                 }
                 reconcile_domain_gpus(m, doms[k], name, i, false);
-                if (!streq(name, i->name))
+                if (!streq(name, i->domain_name ?: i->name))
                         log_warning("Domain %s of instance '%s' is named '%s' on the hypervisor.", uuid, i->name, name);
                 if (virDomainGetState(doms[k], &state, &reason, 0) < 0) {
                         virResetLastError();

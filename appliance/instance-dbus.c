@@ -187,14 +187,14 @@ const sd_bus_vtable instance_vtable[] = {
 
 int instance_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                          sd_bus_error *error) {
-        _cleanup_free_ char *name = NULL;
+        _cleanup_free_ char *tenant = NULL, *name = NULL;
         Instance *i;
         int r;
 
-        r = sd_bus_path_decode(path, ARK_BUS_PREFIX_INSTANCE, &name);
+        r = sd_bus_path_decode_many(path, ARK_BUS_PREFIX_INSTANCE "/%/%", &tenant, &name);
         if (r <= 0)
                 return 0;
-        i = manager_find_instance(userdata, name);
+        i = manager_find_instance_in(userdata, tenant, name);
         if (!i)
                 return 0;
         /* Another tenant's instance does not exist for the caller. */

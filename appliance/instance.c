@@ -67,6 +67,7 @@ Instance *instance_free(Instance *i) {
         if (i->preempting && i->manager)
                 reclaim_kick(i->manager);
         free(i->name);
+        free(i->domain_name);
         free(i->tenant);
         free(i->type);
         free(i->disk_path);
@@ -84,14 +85,47 @@ Instance *instance_free(Instance *i) {
 }
 
 int instance_compare(const Instance *a, const Instance *b) {
-        return strcmp(a->name, b->name);
+        int c = strcmp(a->name, b->name);
+
+        return c != 0 ? c : strcmp(a->tenant, b->tenant);
 }
 
-Instance *manager_find_instance(Manager *m, const char *name) {
+Instance *manager_find_instance_in(Manager *m, const char *tenant, const char *name) {
+        if (!tenant || !name)
+                return NULL;
         LIST_FOREACH(instances, i, m->instances)
-                if (streq(i->name, name))
+                if (streq(i->name, name) && streq(i->tenant, tenant))
                         return i;
         return NULL;
+}
+
+int manager_resolve_instance(Manager *m, const char *ref, bool (*visible)(const Instance *i, void *userdata),
+                             void *userdata, Instance **ret) {
+        const char *slash = strchr(ref, '/');
+        Instance *found = NULL;
+
+        if (slash) {
+                _cleanup_free_ char *tenant = strndup(ref, (size_t) (slash - ref));
+
+                if (!tenant)
+                        return -ENOMEM;
+                found = manager_find_instance_in(m, tenant, slash + 1);
+                *ret = found && visible(found, userdata) ? found : NULL;
+                return 0;
+        }
+        LIST_FOREACH(instances, i, m->instances) {
+                if (!streq(i->name, ref) || !visible(i, userdata))
+                        continue;
+                if (found)
+                        return -ENOTUNIQ;
+                found = i;
+        }
+        *ret = found;
+        return 0;
+}
+
+int instance_object_path(const char *tenant, const char *name, char **ret) {
+        return sd_bus_path_encode_many(ret, ARK_BUS_PREFIX_INSTANCE "/%/%", tenant, name);
 }
 
 Instance *manager_find_instance_by_uuid(Manager *m, const char *uuid) {
@@ -180,7 +214,7 @@ int instance_build_xml(Instance *i, char **ret) {
         char nodes[16];
         int r;
         DomainSpec spec = {
-                .name = i->name,
+                .name = i->domain_name ?: i->name,
                 .uuid = i->uuid,
                 .tenant = i->tenant,
                 .domain_type = manager_domain_type(i->manager),
@@ -363,8 +397,11 @@ static int validate_params(Manager *m, const InstanceCreateParams *p, sd_bus_err
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                          "GPUs (%" PRIu32 ") and the %zu GPU addresses given disagree; give one or the other.",
                                          p->gpus, strv_length(p->gpu_addresses));
-        if (manager_find_instance(m, p->name))
-                return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS, "Instance '%s' already exists.", p->name);
+        /* Unique within the tenant only: another tenant's instances are none of this caller's
+         * business, not even their names. */
+        if (manager_find_instance_in(m, p->tenant, p->name))
+                return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS, "Instance '%s' of tenant '%s' already exists.",
+                                         p->name, p->tenant);
         return 0;
 }
 
@@ -735,12 +772,22 @@ void instance_reclaim_done(InstanceReclaim *r) {
         r->gpus = strv_free(r->gpus);
 }
 
+static int choose_domain_name(Manager *m, const char *tenant, const char *name, char **ret) {
+        bool taken = false;
+
+        LIST_FOREACH(instances, i, m->instances)
+                if (streq_ptr(i->domain_name, name))
+                        taken = true;
+        *ret = taken ? strprintf("%s.%s", tenant, name) : strdup(name);
+        return *ret ? 0 : -ENOMEM;
+}
+
 int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *ret_reclaim, Instance **ret,
                     sd_bus_error *error) {
         _cleanup_(instance_freep) Instance *i = NULL;
         _cleanup_transaction_ DbTransaction tx = {};
         _cleanup_free_ char *disks = NULL, *consoles = NULL, *msg = NULL, *base = NULL, *kernel = NULL,
-                            *initrd = NULL;
+                            *initrd = NULL, *domain_name = NULL;
         _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
         bool disk_created = false;
         DiskImage img = {};
@@ -763,7 +810,7 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
         /* Chosen here and claimed below in the same transaction as the record: arkd serves one
          * request at a time, and the claims' primary key refuses a GPU taken twice regardless. */
         /* A name a call waiting on a reclaim will create is taken. */
-        if (reclaim_pending_name(m, p->name))
+        if (reclaim_pending_name(m, p->tenant, p->name))
                 return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS,
                                          "Instance '%s' is being created already (waiting for preemptible instances to "
                                          "give their GPUs back).", p->name);
@@ -837,13 +884,19 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
 
         /* A domain of that name that Ark does not know would make the define below fail with a
          * confusing message; say what is going on instead. */
-        dom = virDomainLookupByName(hypervisor_conn(m), p->name);
+        /* The domain is named as the instance unless another tenant's domain is (then
+         * "<tenant>.<name>": names hold no '.', so that one is free); members never see it. */
+        r = choose_domain_name(m, p->tenant, p->name, &domain_name);
+        if (r < 0)
+                return r;
+        dom = virDomainLookupByName(hypervisor_conn(m), domain_name);
         if (dom)
                 return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS,
                                          "A libvirt domain named '%s' already exists and is not managed by Ark "
-                                         "(see 'arkctl status' for orphans).", p->name);
-        if (manager_find_instance(m, p->name))
-                return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS, "Instance '%s' already exists.", p->name);
+                                         "(see 'arkctl status' for orphans).", domain_name);
+        if (manager_find_instance_in(m, p->tenant, p->name))
+                return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS, "Instance '%s' of tenant '%s' already exists.",
+                                         p->name, p->tenant);
         /* Everything that could refuse the request has been asked: now the borrowers may be
          * stopped, and the call made again once they are. */
         if (victims) {
@@ -871,6 +924,7 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
         r = ark_uuid_generate(i->uuid);
         if (r < 0)
                 return r;
+        i->domain_name = TAKE_PTR(domain_name);
         if (strdup_opt(&i->name, p->name) < 0 || strdup_opt(&i->tenant, p->tenant) < 0 ||
             strdup_opt(&i->type, "vm") < 0 || strdup_opt(&i->cmdline, p->cmdline) < 0 ||
             free_and_strdup(&i->state_reason, "created") < 0)
@@ -882,14 +936,15 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
         i->uefi = i->gpus != NULL;
         i->preemptible = p->preemptible;
         i->model_id = model ? model->id : 0;
-        r = sd_bus_path_encode(ARK_BUS_PREFIX_INSTANCE, i->name, &i->path);
+        r = instance_object_path(i->tenant, i->name, &i->path);
         if (r < 0)
                 return r;
 
         consoles = manager_state_path(m, "console");
         if (!consoles)
                 return -ENOMEM;
-        i->console_log = strprintf("%s/%s.log", consoles, i->name);
+        /* By tenant and name, so that the path says nothing about other tenants. */
+        i->console_log = strprintf("%s/%s.%s.log", consoles, i->tenant, i->name);
         if (!i->console_log)
                 return -ENOMEM;
 
@@ -959,7 +1014,7 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
                            strv_length(added->gpus) == 1 ? "" : "s");
         }
         for (char **g = added->gpus; g && *g; g++)
-                accelerator_set_claim(m, *g, added->name);
+                accelerator_set_claim(m, *g, added);
         (void) sd_bus_emit_signal(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "InstanceNew", "so", added->name,
                                   added->path);
         (void) sd_bus_emit_object_added(m->bus, added->path);
@@ -1283,7 +1338,7 @@ int instance_delete(Instance *i, sd_bus_error *error) {
         for (size_t k = 0; k < m->n_accelerators; k++) {
                 Accelerator *a = &m->accelerators[k];
 
-                if (!a->claimed_by || !streq(a->claimed_by, i->name))
+                if (!a->claimed_by || !streq(a->claimed_by, i->name) || !streq_ptr(a->claimed_by_tenant, i->tenant))
                         continue;
                 log_info("Released accelerator %s of deleted instance '%s'.", a->address, i->name);
                 accelerator_set_claim(m, a->address, NULL);
@@ -1471,7 +1526,7 @@ int instance_add_gpus(Instance *i, const InstanceCreateParams *p, sd_bus_error *
                 }
         }
         for (char **g = picked; g && *g; g++) {
-                accelerator_set_claim(m, *g, i->name);
+                accelerator_set_claim(m, *g, i);
                 log_info("Added GPU %s to instance '%s'.", *g, i->name);
         }
         if (i->preempted_gpus > 0) {

@@ -29,8 +29,10 @@ struct Instance {
         Manager *manager;
         int64_t id;                 /* row id */
         char uuid[37];
-        char *name;
+        char *name;                 /* unique within its tenant */
         char *tenant;
+        char *domain_name;          /* its libvirt domain's, unique on the host: the name, or
+                                     * "<tenant>.<name>" when another tenant's domain has the name */
         char *type;                 /* "vm" */
         unsigned vcpus;
         uint64_t memory_bytes;
@@ -85,8 +87,17 @@ typedef struct InstanceCreateParams {
 
 Instance *instance_free(Instance *i);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Instance, instance_free);
-Instance *manager_find_instance(Manager *m, const char *name);
-/* Orders instances by name (the manager's list is kept sorted). */
+/* The instance `name` of tenant `tenant`; NULL when there is none. */
+Instance *manager_find_instance_in(Manager *m, const char *tenant, const char *name);
+/* Instance names are unique per tenant, so a caller names one as "TENANT/NAME", or as "NAME" when
+ * only one of the instances it may see (`visible`, with `userdata`) has that name. Returns 0 and
+ * *ret (NULL: none it may see), or -ENOTUNIQ when several it may see have the name. */
+int manager_resolve_instance(Manager *m, const char *ref, bool (*visible)(const Instance *i, void *userdata),
+                             void *userdata, Instance **ret);
+/* The D-Bus object path of instance `name` of `tenant`: /org/ark/Ark1/instance/<tenant>/<name>,
+ * each part escaped. Newly allocated in *ret. */
+int instance_object_path(const char *tenant, const char *name, char **ret);
+/* Orders instances by name, then tenant (the manager's list is kept sorted). */
 int instance_compare(const Instance *a, const Instance *b);
 Instance *manager_find_instance_by_uuid(Manager *m, const char *uuid);
 

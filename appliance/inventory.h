@@ -54,6 +54,7 @@ typedef struct Accelerator {
         /* arkd's runtime view, from the store (not from sysfs): who holds it. */
         struct Manager *manager;             /* set by the manager after the scan; NULL in pure use */
         char *claimed_by;                    /* instance name, NULL = not claimed */
+        char *claimed_by_tenant;             /* its tenant (instance names are unique per tenant) */
         char *hold;                          /* "reserved" or "quarantined", NULL = none */
         char *hold_reason;
         bool hold_from_config;               /* reserved by ReservedAccelerators=, not by the admin */

@@ -194,15 +194,39 @@ static Tenant *tenant_by_name_or_error(Manager *m, sd_bus_message *msg, const ch
         return NULL;
 }
 
+typedef struct VisibleTo {
+        Manager *m;
+        const Caller *caller;
+} VisibleTo;
+
+static bool instance_visible_to(const Instance *i, void *userdata) {
+        VisibleTo *v = userdata;
+
+        return caller_in_tenant_named(v->m, v->caller, i->tenant);
+}
+
+/* `name` is NAME or TENANT/NAME (instance names are unique per tenant). */
 static Instance *instance_by_name_or_error(Manager *m, sd_bus_message *msg, const char *name, const char *what,
                                            sd_bus_error *error) {
         _cleanup_(caller_done) Caller c = {};
-        Instance *i;
+        Instance *i = NULL;
+        int r;
 
         if (caller_get(m, msg, &c, error) < 0)
                 return NULL;
-        i = manager_find_instance(m, name);
-        if (i && caller_in_tenant_named(m, &c, i->tenant))
+        r = manager_resolve_instance(m, name, instance_visible_to, &(VisibleTo) { m, &c }, &i);
+        if (r == -ENOTUNIQ) {
+                sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                  "More than one tenant you may see has an instance named '%.80s': name it as "
+                                  "TENANT/%.80s.",
+                                  name, name);
+                return NULL;
+        }
+        if (r < 0) {
+                sd_bus_error_set_errno(error, r);
+                return NULL;
+        }
+        if (i)
                 return i;
         if (c.admin)
                 sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "Instance '%.80s' does not exist.", name);

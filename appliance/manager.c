@@ -363,10 +363,12 @@ static int load_claim(const char *address, int64_t instance_id, void *userdata) 
         Manager *m = userdata;
         Accelerator *a = manager_find_accelerator(m, address);
         Instance *owner = instance_by_id(m, instance_id);
+        int r;
 
         if (!a || !owner)
                 return 0; /* reported by manager_check_claims() */
-        return free_and_strdup(&a->claimed_by, owner->name);
+        r = free_and_strdup(&a->claimed_by, owner->name);
+        return r < 0 ? r : free_and_strdup(&a->claimed_by_tenant, owner->tenant);
 }
 
 static int check_claim(const char *address, int64_t instance_id, void *userdata) {

@@ -123,7 +123,7 @@ Accelerator *manager_find_accelerator(Manager *m, const char *address);
 Accelerator *manager_accelerator_of_function(Manager *m, const char *address);
 /* Records that instance `owner` (NULL: nobody) holds the accelerator at address, and emits the
  * property changes. No-op for an address this host does not have. */
-void accelerator_set_claim(Manager *m, const char *address, const char *owner);
+void accelerator_set_claim(Manager *m, const char *address, const Instance *owner);
 extern const struct sd_bus_vtable accelerator_vtable[];
 int accelerator_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
                             void **found, sd_bus_error *error);

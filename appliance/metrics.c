@@ -156,13 +156,6 @@ static void header(StrBuf *b, const char *name, const char *type, const char *he
         strbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static const char *tenant_of_instance(Manager *m, const char *name) {
-        LIST_FOREACH(instances, i, m->instances)
-                if (streq(i->name, name))
-                        return i->tenant;
-        return "";
-}
-
 static void render_tenants(Manager *m, StrBuf *b) {
         header(b, "ark_tenants", "gauge", "Tenants.");
         strbuf_printf(b, "ark_tenants %u\n", manager_count_tenants(m));
@@ -228,7 +221,7 @@ static void render_accelerators(Manager *m, StrBuf *b) {
                 strbuf_printf(b, "\",state=\"%s\",instance=\"", accelerator_claim_state(a));
                 label(b, a->claimed_by);
                 strbuf_append(b, "\",tenant=\"");
-                label(b, a->claimed_by ? tenant_of_instance(m, a->claimed_by) : "");
+                label(b, a->claimed_by ? strempty(a->claimed_by_tenant) : "");
                 strbuf_append(b, "\"} 1\n");
         }
         header(b, "ark_accelerator_memory_bytes", "gauge", "Device memory of each accelerator.");

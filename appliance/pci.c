@@ -517,6 +517,7 @@ void accelerator_done(Accelerator *a) {
         free(a->root_port);
         free(a->switch_port);
         free(a->claimed_by);
+        free(a->claimed_by_tenant);
         free(a->hold);
         free(a->hold_reason);
         *a = (Accelerator) {

@@ -53,9 +53,9 @@ bool reclaim_reserved(Manager *m, const char *address) {
         return false;
 }
 
-bool reclaim_pending_name(Manager *m, const char *name) {
+bool reclaim_pending_name(Manager *m, const char *tenant, const char *name) {
         LIST_FOREACH(reclaims, rc, m->reclaims)
-                if (reclaim_counts(m, rc) && streq(rc->instance, strempty(name)))
+                if (reclaim_counts(m, rc) && streq(rc->instance, strempty(name)) && streq(rc->tenant, strempty(tenant)))
                         return true;
         return false;
 }

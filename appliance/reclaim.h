@@ -60,7 +60,7 @@ typedef void (*ReclaimRequestFunc)(const InstanceReclaim *req, void *userdata);
 void reclaim_foreach_pending(Manager *m, const char *tenant, ReclaimRequestFunc cb, void *userdata);
 /* Whether a waiting call will take the GPU at `address` / create an instance of that name. */
 bool reclaim_reserved(Manager *m, const char *address);
-bool reclaim_pending_name(Manager *m, const char *name);
+bool reclaim_pending_name(Manager *m, const char *tenant, const char *name);
 /* An instance changed state or went away: look at the waiting calls (from an idle event, not
  * now). */
 void reclaim_kick(Manager *m);

@@ -172,6 +172,49 @@ static const DbMigration migrations[] = {
                 "  usage_intervals.tenant AND t.created_usec <= usage_intervals.start_usec);"
                 "CREATE INDEX usage_intervals_tenant_uuid ON usage_intervals (tenant_uuid, start_usec);",
         },
+        {
+                "instance names per tenant",
+                /* Instance names are unique within their tenant, not on the host: one tenant's
+                 * choice of name says nothing about another's instances. The libvirt domain keeps a
+                 * host-wide name of its own (the instance's, or "<tenant>.<name>" when another
+                 * tenant's domain has it). A column's UNIQUE cannot be dropped: the table is made
+                 * again, and the claims its rows had (removed with them, ON DELETE CASCADE) are
+                 * put back. */
+                "CREATE TEMP TABLE claims_kept AS SELECT * FROM claims;"
+                "CREATE TABLE instances_new ("
+                "  id INTEGER PRIMARY KEY,"
+                "  uuid TEXT NOT NULL UNIQUE,"
+                "  name TEXT NOT NULL,"
+                "  tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE RESTRICT,"
+                "  type TEXT NOT NULL,"
+                "  vcpus INTEGER NOT NULL,"
+                "  memory_bytes INTEGER NOT NULL,"
+                "  disk_path TEXT,"
+                "  disk_bytes INTEGER NOT NULL DEFAULT 0,"
+                "  disk_owned INTEGER NOT NULL DEFAULT 0,"
+                "  image TEXT,"
+                "  kernel TEXT,"
+                "  initrd TEXT,"
+                "  cmdline TEXT,"
+                "  console_log TEXT,"
+                "  desired_state TEXT NOT NULL CHECK (desired_state IN ('running', 'stopped')),"
+                "  created_usec INTEGER NOT NULL,"
+                "  firmware TEXT NOT NULL DEFAULT 'bios' CHECK (firmware IN ('bios', 'uefi')),"
+                "  preemptible INTEGER NOT NULL DEFAULT 0 CHECK (preemptible IN (0, 1)),"
+                "  preempted_gpus INTEGER NOT NULL DEFAULT 0 CHECK (preempted_gpus >= 0),"
+                "  preempted_model TEXT,"
+                "  model_bundle_id INTEGER REFERENCES bundles(id) ON DELETE RESTRICT,"
+                "  domain_name TEXT NOT NULL UNIQUE,"
+                "  UNIQUE (tenant_id, name));"
+                "INSERT INTO instances_new SELECT id, uuid, name, tenant_id, type, vcpus, memory_bytes, disk_path,"
+                "  disk_bytes, disk_owned, image, kernel, initrd, cmdline, console_log, desired_state, created_usec,"
+                "  firmware, preemptible, preempted_gpus, preempted_model, model_bundle_id, name FROM instances;"
+                "DROP TABLE instances;"
+                "ALTER TABLE instances_new RENAME TO instances;"
+                "CREATE INDEX instances_tenant ON instances(tenant_id);"
+                "INSERT INTO claims SELECT * FROM claims_kept;"
+                "DROP TABLE claims_kept;",
+        },
 };
 
 int store_schema_latest(void) {
@@ -300,8 +343,8 @@ int store_instance_insert(sqlite3 *db, Instance *i) {
         r = db_prepare(db,
                        "INSERT INTO instances (uuid, name, tenant_id, type, vcpus, memory_bytes, disk_path,"
                        " disk_bytes, disk_owned, image, kernel, initrd, cmdline, console_log, desired_state,"
-                       " created_usec, firmware, preemptible, model_bundle_id)"
-                       " SELECT ?, ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM tenants WHERE name = ?",
+                       " created_usec, firmware, preemptible, model_bundle_id, domain_name)"
+                       " SELECT ?, ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM tenants WHERE name = ?",
                        &st);
         if (r < 0)
                 return r;
@@ -326,7 +369,8 @@ int store_instance_insert(sqlite3 *db, Instance *i) {
                 sqlite3_bind_int64(st, 18, i->model_id);
         else
                 sqlite3_bind_null(st, 18);
-        sqlite3_bind_text(st, 19, i->tenant, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 19, i->domain_name ?: i->name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 20, i->tenant, -1, SQLITE_TRANSIENT);
         r = step_done(st);
         if (r < 0)
                 return r;
@@ -373,8 +417,8 @@ int store_instance_load_all(sqlite3 *db, Manager *m) {
                        "SELECT i.id, i.uuid, i.name, t.name, i.type, i.vcpus, i.memory_bytes, i.disk_path,"
                        " i.disk_bytes, i.disk_owned, i.image, i.kernel, i.initrd, i.cmdline, i.console_log,"
                        " i.desired_state, i.created_usec, i.firmware, i.preemptible, i.preempted_gpus,"
-                       " i.preempted_model, i.model_bundle_id"
-                       " FROM instances i JOIN tenants t ON t.id = i.tenant_id ORDER BY i.name DESC",
+                       " i.preempted_model, i.model_bundle_id, i.domain_name"
+                       " FROM instances i JOIN tenants t ON t.id = i.tenant_id ORDER BY i.name DESC, t.name DESC",
                        &st);
         if (r < 0)
                 return r;
@@ -395,7 +439,8 @@ int store_instance_load_all(sqlite3 *db, Manager *m) {
                     column_strdup(st, 4, &i->type) < 0 || column_strdup(st, 7, &i->disk_path) < 0 ||
                     column_strdup(st, 10, &i->image) < 0 || column_strdup(st, 11, &i->kernel) < 0 ||
                     column_strdup(st, 12, &i->initrd) < 0 || column_strdup(st, 13, &i->cmdline) < 0 ||
-                    column_strdup(st, 14, &i->console_log) < 0 || column_strdup(st, 20, &i->preempted_model) < 0)
+                    column_strdup(st, 14, &i->console_log) < 0 || column_strdup(st, 20, &i->preempted_model) < 0 ||
+                    column_strdup(st, 22, &i->domain_name) < 0)
                         return -ENOMEM;
                 if (!i->name || !i->tenant || !i->type)
                         return -EBADMSG;
@@ -409,7 +454,7 @@ int store_instance_load_all(sqlite3 *db, Manager *m) {
                 i->preemptible = sqlite3_column_int(st, 18) != 0;
                 i->preempted_gpus = (unsigned) sqlite3_column_int64(st, 19);
                 i->model_id = sqlite3_column_int64(st, 21);
-                r = sd_bus_path_encode(ARK_BUS_PREFIX_INSTANCE, i->name, &i->path);
+                r = instance_object_path(i->tenant, i->name, &i->path);
                 if (r < 0)
                         return r;
                 LIST_PREPEND(instances, m->instances, TAKE_PTR(i));

@@ -1485,6 +1485,7 @@ static void dialog_open(Console *con, const char *title, const char *prompt, con
 static bool screen_key(Console *con, wint_t key) {
         json_t *sel = screen_selected(&con->model, &con->st);
         const char *name = sel ? jstr(sel, con->st.screen == SCREEN_ACCELERATORS ? "Address" : "Name") : NULL;
+        char ref[256];
         char q[512];
 
         switch (con->st.screen) {
@@ -1515,6 +1516,8 @@ static bool screen_key(Console *con, wint_t key) {
         case SCREEN_INSTANCES:
                 if (!name)
                         return false;
+                /* Instance names are unique per tenant: act on TENANT/NAME. */
+                snprintf(ref, sizeof(ref), "%s/%s", jstr(sel, "Tenant"), name);
                 if (key == L'\n' || key == L'\r') {
                         json_t *gpus = json_object_get(sel, "GPUs"), *g;
                         StrBuf b = {};
@@ -1537,12 +1540,12 @@ static bool screen_key(Console *con, wint_t key) {
                 }
                 if (key == L's') {
                         snprintf(q, sizeof(q), _("Start VM '%s'?"), name);
-                        dialog_open(con, _("Start"), NULL, q, NULL, 1, name, act_start);
+                        dialog_open(con, _("Start"), NULL, q, NULL, 1, ref, act_start);
                         return true;
                 }
                 if (key == L't') {
                         snprintf(q, sizeof(q), _("Stop VM '%s' (shut it down)?"), name);
-                        dialog_open(con, _("Stop"), NULL, q, NULL, 1, name, act_stop);
+                        dialog_open(con, _("Stop"), NULL, q, NULL, 1, ref, act_stop);
                         return true;
                 }
                 if (key == L'f') {
@@ -1551,7 +1554,7 @@ static bool screen_key(Console *con, wint_t key) {
                         snprintf(q, sizeof(q), _("Force VM '%s' off?"), name);
                         snprintf(again, sizeof(again), _("Really? '%s' loses what it has not written, like a pulled plug."),
                                  name);
-                        dialog_open(con, _("Force off"), NULL, q, again, 2, name, act_force_off);
+                        dialog_open(con, _("Force off"), NULL, q, again, 2, ref, act_force_off);
                         return true;
                 }
                 return false;

@@ -420,3 +420,21 @@ char *harness_get_string(Harness *h, const char *path, const char *iface, const 
         }
         return s;
 }
+
+char *harness_instance_path(Harness *h, const char *name) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        const char *path;
+        int r;
+
+        r = sd_bus_call_method(harness_bus(h), ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "GetInstance", &e,
+                               &reply, "s", name);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0) {
+                fprintf(stderr, "harness: no instance '%s': %s\n", name, e.message ?: strerror(-r));
+                sd_bus_error_free(&e);
+                return NULL;
+        }
+        return strdup(path);
+}

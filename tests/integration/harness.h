@@ -61,5 +61,9 @@ sd_bus *harness_bus(Harness *h);
  * on failure. */
 char *harness_get_string(Harness *h, const char *path, const char *iface, const char *prop);
 
+/* The object path of instance `name` (NAME or TENANT/NAME), as arkd answers GetInstance to root;
+ * NULL (printed) when there is none. Paths are arkd's to make (instance/<tenant>/<name>). */
+char *harness_instance_path(Harness *h, const char *name);
+
 /* Prints the last lines of arkd's log (for failing tests). */
 void harness_dump_log(Harness *h);

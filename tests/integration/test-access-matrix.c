@@ -182,10 +182,13 @@ static const char *act_tenant(Role role, const Target *t) {
         return t->tenant ?: TENANT_A;
 }
 
+/* The path of a fixture instance (docs/api.md: instance/<tenant>/<name>); built here rather than
+ * asked for, as the calls run in children that cannot use the harness's connection. */
 static char *instance_path(const char *name) {
+        const char *tenant = streq(name, VM_A) || streq(name, IDLE_A) ? TENANT_A : TENANT_B;
         char *p = NULL;
 
-        return sd_bus_path_encode(ARK_BUS_PREFIX_INSTANCE, name, &p) < 0 ? NULL : p;
+        return sd_bus_path_encode_many(&p, ARK_BUS_PREFIX_INSTANCE "/%/%", tenant, name) < 0 ? NULL : p;
 }
 
 /* ---------------------------------------------------------------------------------- the table */
@@ -1373,6 +1376,8 @@ static int setup(void **state) {
                         t->path = strdup(ARK_BUS_PATH);
                 else if (t->kind == K_BUNDLE)
                         t->path = bundle_path(k == T_BUNDLE_A ? MODEL_A : k == T_BUNDLE_B ? MODEL_B : MODEL_SHARED);
+                else if (t->kind == K_INSTANCE)
+                        t->path = instance_path(t->name);
                 else if (sd_bus_path_encode(prefix, t->name, &t->path) < 0)
                         t->path = NULL;
                 if (!t->path)
@@ -1385,7 +1390,9 @@ static int setup(void **state) {
                                      : k == K_ACCEL ? ARK_BUS_PREFIX_ACCELERATOR
                                                     : PREFIX_BUNDLE;
 
-                if (sd_bus_path_encode(prefix, t->name ?: "999999", &t->path) < 0)
+                if (k == K_INSTANCE ? sd_bus_path_encode_many(&t->path, ARK_BUS_PREFIX_INSTANCE "/%/%", TENANT_A,
+                                                              t->name) < 0
+                                    : sd_bus_path_encode(prefix, t->name ?: "999999", &t->path) < 0)
                         return -1;
         }
 

@@ -480,6 +480,38 @@ static void test_no_existence_oracles(void **state) {
         assert_non_null(strstr(e2, "may not see instance"));
 }
 
+/* Instance names are unique per tenant: creating one tells a member nothing about another
+ * tenant's names (it used to answer "already exists" for a name another tenant had taken). */
+static void test_instance_names_per_tenant(void **state) {
+        _cleanup_free_ char *o = NULL, *e = NULL;
+
+        if (geteuid() != 0)
+                skip();
+        /* retail-vm1 is retail's; risk may have one of its own. */
+        expect_as("ark-t-risk", 0, "Created", "vm create retail-vm1 --tenant risk --vcpus 1 --memory 256M");
+        expect_as("ark-t-risk", 1, "Instance 'retail-vm1' of tenant 'risk' already exists",
+                  "vm create retail-vm1 --tenant risk --vcpus 1 --memory 256M");
+        /* Each member sees its own under the name. */
+        assert_int_equal(arkctl_as("ark-t-risk", &o, &e, "-o json vm show retail-vm1"), 0);
+        assert_non_null(strstr(o, "\"tenant\": \"risk\""));
+        o = mfree(o), e = mfree(e);
+        assert_int_equal(arkctl_as("ark-t-viagroup", &o, &e, "-o json vm show retail-vm1"), 0);
+        assert_non_null(strstr(o, "\"tenant\": \"retail\""));
+        o = mfree(o), e = mfree(e);
+        /* Another tenant's, named in full, reads as one that does not exist. */
+        expect_as("ark-t-risk", 1, "may not see instance 'retail/retail-vm1'", "vm show retail/retail-vm1");
+        expect_as("ark-t-risk", 1, "may not see instance 'retail/no-such'", "vm show retail/no-such");
+        /* The admin, who sees both, names one. */
+        assert_arkctl(&H, 1, "More than one tenant you may see has an instance named 'retail-vm1'", "vm", "show",
+                      "retail-vm1");
+        assert_arkctl(&H, 0, "risk", "vm", "show", "risk/retail-vm1");
+        /* Its libvirt domain needs a name of its own on the host (only admins see it). */
+        assert_arkctl(&H, 0, "<name>risk.retail-vm1</name>", "vm", "show", "risk/retail-vm1", "--xml");
+        assert_arkctl(&H, 0, "<name>retail-vm1</name>", "vm", "show", "retail/retail-vm1", "--xml");
+        assert_arkctl(&H, 0, NULL, "vm", "delete", "risk/retail-vm1");
+        assert_arkctl(&H, 0, "retail", "vm", "show", "retail-vm1");
+}
+
 /* Accelerator objects: not there for a user whom ListAccelerators refuses. */
 static void test_accelerator_objects_hidden(void **state) {
         _cleanup_free_ char *o = NULL, *e = NULL;
@@ -572,6 +604,7 @@ int main(void) {
                 cmocka_unit_test(test_member_host_paths),
                 cmocka_unit_test(test_claimer_not_named),
                 cmocka_unit_test(test_no_existence_oracles),
+                cmocka_unit_test(test_instance_names_per_tenant),
                 cmocka_unit_test(test_accelerator_objects_hidden),
                 cmocka_unit_test(test_bidi_refused),
                 cmocka_unit_test(test_recreated_tenant_usage),

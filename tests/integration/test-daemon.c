@@ -148,8 +148,8 @@ static bool wait_connected(Harness *h, int want, unsigned seconds) {
 }
 
 static char *state_of(Harness *h, const char *name) {
-        _cleanup_free_ char *path = NULL;
-        assert_true(sd_bus_path_encode(ARK_BUS_PREFIX_INSTANCE, name, &path) >= 0);
+        _cleanup_free_ char *path = harness_instance_path(h, name);
+        assert_non_null(path);
         return harness_get_string(h, path, ARK_BUS_IFACE_INSTANCE, "State");
 }
 

@@ -630,7 +630,8 @@ static void test_gpu_add_remove(void **state) {
         assert_arkctl(&H, 1, "has GPU 0000:18:00.0 already", "vm", "gpu", "add", "grow", "--gpu", "0000:18:00.0");
         assert_arkctl(&H, 1, "0000:db:00.0 is not one of the GPUs of instance 'grow'", "vm", "gpu", "remove", "grow",
                       "--gpu", "0000:db:00.0");
-        assert_true(sd_bus_path_encode(ARK_BUS_PREFIX_INSTANCE, "grow", &path) >= 0);
+        path = harness_instance_path(&H, "grow");
+        assert_non_null(path);
         msg = itest_call_expect_error(&H, path, ARK_BUS_IFACE_INSTANCE, "AddGPUs", ARK_ERROR_NO_CAPACITY, "usas", 6,
                                       "", 0);
         assert_non_null(strstr(msg, "6 asked for, 5 can be given out (3 claimed by VMs"));

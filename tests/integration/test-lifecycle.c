@@ -41,8 +41,8 @@ static unsigned count_files(const char *dir) {
 }
 
 static char *instance_state(const char *name) {
-        _cleanup_free_ char *path = NULL;
-        assert_true(sd_bus_path_encode(ARK_BUS_PREFIX_INSTANCE, name, &path) >= 0);
+        _cleanup_free_ char *path = harness_instance_path(&H, name);
+        assert_non_null(path);
         return harness_get_string(&H, path, ARK_BUS_IFACE_INSTANCE, "State");
 }
 
@@ -373,7 +373,7 @@ static void test_named_errors(void **state) {
         assert_true(sd_bus_call(bus, m, 0, &e, &reply) >= 0);
         assert_true(sd_bus_message_read(reply, "o", &p) >= 0);
         path = strdup(p);
-        assert_string_equal(path, "/org/ark/Ark1/instance/named_2derr");
+        assert_string_equal(path, "/org/ark/Ark1/instance/risk/named_2derr");
 
         msg = itest_call_expect_error(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "DeleteTenant", ARK_ERROR_IN_USE, "s",
                                       "risk");
@@ -418,7 +418,7 @@ static void test_signals(void **state) {
         assert_arkctl(&H, 0, NULL, "vm", "create", "sig-vm", "--tenant", "risk", "--vcpus", "1", "--memory", "256M");
         assert_true(sd_bus_match_signal(bus, &s1, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
                                         "InstanceStateChanged", on_state_changed, &seen_signal) >= 0);
-        assert_true(sd_bus_match_signal(bus, &s2, ARK_BUS_NAME, "/org/ark/Ark1/instance/sig_2dvm",
+        assert_true(sd_bus_match_signal(bus, &s2, ARK_BUS_NAME, "/org/ark/Ark1/instance/risk/sig_2dvm",
                                         "org.freedesktop.DBus.Properties", "PropertiesChanged", on_props_changed,
                                         &seen_props) >= 0);
         assert_arkctl(&H, 0, NULL, "vm", "start", "sig-vm");
@@ -536,7 +536,7 @@ static void test_api_doc_matches_introspection(void **state) {
 
         check_doc_against_introspection(doc, "\n## Manager", ARK_BUS_PATH);
         check_doc_against_introspection(doc, "\n## Tenant —", "/org/ark/Ark1/tenant/risk");
-        check_doc_against_introspection(doc, "\n## Instance —", "/org/ark/Ark1/instance/doc_2dvm");
+        check_doc_against_introspection(doc, "\n## Instance —", "/org/ark/Ark1/instance/risk/doc_2dvm");
         check_doc_against_introspection(doc, "\n## Accelerator —", acc);
         /* A bundle object: a one-file model, signed and imported. */
         {

@@ -183,7 +183,7 @@ static void test_kill9_right_after_mutation(void **state) {
         assert_int_equal(itest_get_u32(hp, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NTenants"), 3);
         assert_int_equal(itest_get_u32(hp, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 3);
         {
-                _cleanup_free_ char *s = harness_get_string(hp, "/org/ark/Ark1/instance/vm2", ARK_BUS_IFACE_INSTANCE,
+                _cleanup_free_ char *s = harness_get_string(hp, "/org/ark/Ark1/instance/t0/vm2", ARK_BUS_IFACE_INSTANCE,
                                                             "State");
                 assert_string_equal(s, "running");
         }

@@ -495,16 +495,25 @@ static void test_instance_roundtrip(void **state) {
         assert_int_equal(store_instance_insert(db, bare), 0);
         assert_true(bare->id > full->id);
 
-        /* Names and UUIDs are unique across tenants. */
+        /* Names are unique within a tenant, UUIDs and domain names on the host. */
+        {
+                _cleanup_(instance_freep) Instance *dup = instance_make("web-1", "risk",
+                                                                        "22222222-2222-4333-8444-555555555555");
+
+                assert_int_equal(store_instance_insert(db, dup), -EEXIST);
+        }
         same_name = instance_make("web-1", "lab-2", "11111111-2222-4333-8444-555555555555");
-        assert_int_equal(store_instance_insert(db, same_name), -EEXIST);
+        assert_int_equal(store_instance_insert(db, same_name), -EEXIST); /* its domain's name is taken */
+        same_name->domain_name = strdup("lab-2.web-1");
+        assert_int_equal(store_instance_insert(db, same_name), 0);
+        assert_int_equal(store_instance_delete(db, same_name), 0);
         same_uuid = instance_make("web-2", "lab-2", "A1B2C3D4-E5F6-4A7B-8C9D-0E1F2A3B4C5D");
         assert_int_equal(store_instance_insert(db, same_uuid), -EEXIST);
 
         /* Desired state is stored... */
         assert_int_equal(store_instance_set_desired(db, bare, true), 0);
         assert_int_equal(store_instance_set_desired(db, bare, false), 0);
-        assert_int_equal(store_instance_set_desired(db, same_name /* id 0 */, true), -ENOENT);
+        assert_int_equal(store_instance_set_desired(db, same_name /* deleted */, true), -ENOENT);
         /* ...and what a reclaim took. */
         assert_int_equal(store_instance_set_preempted(db, full, 2, "NVIDIA H100 SXM5 80GB"), 0);
         assert_int_equal(store_instance_set_preempted(db, bare, 1, "NVIDIA L40S"), 0);
@@ -544,7 +553,7 @@ static void test_instance_roundtrip(void **state) {
         assert_int_equal(a->created_usec, CREATED_USEC);
         assert_ptr_equal(a->manager, m);
         assert_int_equal(a->state, INSTANCE_UNKNOWN);
-        assert_string_equal(a->path, ARK_BUS_PREFIX_INSTANCE "/api");
+        assert_string_equal(a->path, ARK_BUS_PREFIX_INSTANCE "/lab_2d2/api");
 
         assert_string_equal(b->name, "web-1");
         assert_int_equal(b->id, full->id);
@@ -983,14 +992,15 @@ static void test_migrate_tenant_uuid(void **state) {
         t->created_usec = CREATED_USEC;
         assert_int_equal(store_tenant_insert(db, t), 0);
         assert_int_equal(strlen(t->uuid), 36);
-        /* Back to the schema before: no UUIDs; one interval of an earlier 'risk', one of this one. */
+        /* Back to the schema before (and the one after it, which runs again harmlessly): no UUIDs;
+         * one interval of an earlier 'risk', one of this one. */
         sql = strprintf("DROP INDEX usage_intervals_tenant_uuid; ALTER TABLE usage_intervals DROP COLUMN tenant_uuid; "
                         "DROP INDEX tenants_uuid; ALTER TABLE tenants DROP COLUMN uuid; "
                         "INSERT INTO usage_intervals (instance_uuid, instance, tenant, start_usec, end_usec, "
                         "last_alive_usec, vcpus, memory_bytes, gpus, gpu_memory_bytes, gpu_models) VALUES "
                         "('u1', 'old-vm', 'risk', %" PRIu64 ", %" PRIu64 ", 0, 1, 1, 0, 0, ''), "
                         "('u2', 'new-vm', 'risk', %" PRIu64 ", NULL, 0, 1, 1, 0, 0, ''); PRAGMA user_version = %d",
-                        CREATED_USEC - 1000, CREATED_USEC - 500, CREATED_USEC + 1000, store_schema_latest() - 1);
+                        CREATED_USEC - 1000, CREATED_USEC - 500, CREATED_USEC + 1000, store_schema_latest() - 2);
         assert_non_null(sql);
         if (db_exec(db, sql) < 0)
                 fail_msg("back one schema: %s", sqlite3_errmsg(db));
