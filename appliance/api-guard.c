@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "api-guard.h"
 #include "audit.h"
 #include "basic/macro.h"
@@ -20,6 +21,9 @@
 /* limits (docs/api.md, "Limits") */
 
 #define STRING_MAX_DEFAULT 1024
+/* Arguments of the interfaces sd-bus answers itself are interface and property names (at most 255
+ * bytes by the D-Bus specification) and object paths; sd-bus quotes them back whole. */
+#define STRING_MAX_FOREIGN 255
 #define ARRAY_MAX_DEFAULT 64
 #define DEPTH_MAX 8
 
@@ -47,9 +51,15 @@ static const ArgumentLimit *limit_for(const char *member, const char *field) {
         return NULL;
 }
 
-static size_t string_max(const char *member, const char *field) {
-        const ArgumentLimit *l = limit_for(member, field);
-        return l ? l->max : STRING_MAX_DEFAULT;
+typedef struct Walk {
+        const char *member;
+        size_t string_max;      /* for arguments the table does not name */
+        sd_bus_error *error;
+} Walk;
+
+static size_t string_max(const Walk *w, const char *field) {
+        const ArgumentLimit *l = limit_for(w->member, field);
+        return l ? l->max : w->string_max;
 }
 
 static size_t array_max(const char *member, const char *field) {
@@ -99,11 +109,6 @@ static const char *text_problem(const char *s, bool multiline, uint32_t *ret_cha
         return NULL;
 }
 
-typedef struct Walk {
-        const char *member;
-        sd_bus_error *error;
-} Walk;
-
 /* "argument 'x'" or "spec key 'Image'", for sentences. */
 static void describe_field(const char *field, char *buf, size_t size) {
         const char *key = startswith(field, "spec.");
@@ -117,7 +122,7 @@ static void describe_field(const char *field, char *buf, size_t size) {
 static int check_value(sd_bus_message *msg, Walk *w, const char *field, unsigned depth);
 
 static int check_string(Walk *w, const char *field, char type, const char *s) {
-        size_t len = strlen(s), max = string_max(w->member, field);
+        size_t len = strlen(s), max = string_max(w, field);
         const ArgumentLimit *l = limit_for(w->member, field);
         const char *problem;
         char what[96];
@@ -231,7 +236,11 @@ static int check_value(sd_bus_message *msg, Walk *w, const char *field, unsigned
 
 int api_guard_check_arguments(const char *interface, const char *member, const char *names, sd_bus_message *msg,
                               sd_bus_error *error) {
-        Walk w = { .member = strempty(member), .error = error };
+        Walk w = {
+                .member = strempty(member),
+                .string_max = interface && startswith(interface, "org.ark.") ? STRING_MAX_DEFAULT : STRING_MAX_FOREIGN,
+                .error = error,
+        };
         const char *name = names && *names ? names : NULL;
         unsigned k = 0;
         int r;
@@ -355,6 +364,61 @@ void api_guard_bound_error(sd_bus_error *error) {
         }
         sd_bus_error_free(error);
         (void) sd_bus_error_set(error, name, text);
+}
+
+void api_guard_prepare_error(Manager *m, sd_bus_message *msg, const Caller *c, sd_bus_error *error,
+                             char **ret_original) {
+        _cleanup_strv_free_ char **given = NULL;
+        _cleanup_free_ char *redacted = NULL, *name = NULL;
+        Caller nobody = { .uid = (uid_t) -1 };
+
+        if (ret_original)
+                *ret_original = NULL;
+        api_guard_bound_error(error);
+        if (!sd_bus_error_is_set(error) || !error->message || (c && c->admin))
+                return;
+        if (api_guard_strings(msg, &given) < 0)
+                given = NULL; /* then nothing is excepted */
+        redacted = access_redact(m, c ?: &nobody, given, error->message);
+        name = redacted ? strdup(error->name) : NULL;
+        if (!name)
+                return;
+        if (ret_original)
+                *ret_original = strdup(error->message);
+        sd_bus_error_free(error);
+        (void) sd_bus_error_set(error, name, redacted);
+}
+
+int api_guard_reply_error(Manager *m, sd_bus_message *msg, const sd_bus_error *error) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(caller_done) Caller c = {};
+        bool known;
+
+        if (sd_bus_error_copy(&e, error) < 0)
+                return sd_bus_reply_method_errorf(msg, error->name, "The call failed.");
+        if (!m) {
+                api_guard_bound_error(&e);
+                return sd_bus_reply_method_error(msg, &e);
+        }
+        known = caller_get(m, msg, &c, NULL) >= 0;
+        api_guard_prepare_error(m, msg, known ? &c : NULL, &e, NULL);
+        return sd_bus_reply_method_error(msg, &e);
+}
+
+int api_guard_filter(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        const char *interface = sd_bus_message_get_interface(msg);
+        uint8_t type = 0;
+
+        if (sd_bus_message_get_type(msg, &type) < 0 || type != SD_BUS_MESSAGE_METHOD_CALL)
+                return 0;
+        /* arkd's own methods are checked in audit.c's trampoline, with their arguments' names. */
+        if (interface && startswith(interface, "org.ark."))
+                return 0;
+        if (api_guard_check_arguments(interface, strempty(sd_bus_message_get_member(msg)), NULL, msg, &e) >= 0)
+                return 0;
+        (void) sd_bus_reply_method_error(msg, &e);
+        return 1; /* answered: sd-bus goes no further */
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -56,6 +56,23 @@ char *api_guard_digest(const char *args);
  * (sd-bus sends no reply for a message that is not). */
 void api_guard_bound_error(sd_bus_error *error);
 
+/* Makes `error` fit to send to the caller of msg: bounded (api_guard_bound_error()) and, unless the
+ * caller `c` is an admin, without the names of tenants and instances it may not see
+ * (access_redact(); the names it sent itself stay). A caller that cannot be told (c NULL) sees
+ * none. *ret_original (when not NULL) gets the sentence before redaction, NULL when unchanged. */
+typedef struct Caller Caller;
+void api_guard_prepare_error(Manager *m, sd_bus_message *msg, const Caller *c, sd_bus_error *error,
+                             char **ret_original);
+/* Answers msg, a call answered later than its handler returned, with `error` prepared as above for
+ * its caller. Returns what sd_bus_reply_method_error() does. */
+int api_guard_reply_error(Manager *m, sd_bus_message *msg, const sd_bus_error *error);
+
+/* A filter for the bus (sd_bus_add_filter()): calls of interfaces that are not arkd's own
+ * (org.freedesktop.DBus.Properties, Introspectable, ObjectManager, Peer), which sd-bus answers
+ * itself and which quote their arguments back, are held to the same limits; one over them is
+ * answered InvalidArgument here. */
+int api_guard_filter(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+
 /* Whether the caller of msg has used up its refused calls (by UID: a new connection of a caller over
  * its limit is refused too). Returns 0 when it may go on, or a negative errno with `error` set
  * (TooManyRequests, with the seconds to wait). */

@@ -332,26 +332,13 @@ static int audit_trampoline(sd_bus_message *msg, void *userdata, sd_bus_error *e
                 r = w->handler(msg, userdata, error);
         /* A sentence that quotes the caller's input is cut short, and made UTF-8: sd-bus would send
          * no reply at all for one that is not, and the caller wait for its timeout. */
-        api_guard_bound_error(error);
         /* Nor may it name another tenant's tenant or instances to a member (access.h). */
-        if (r < 0 && m && sd_bus_error_is_set(error) && error->message) {
-                _cleanup_free_ char *redacted = NULL, *name = NULL;
-
+        if (r < 0 && m && sd_bus_error_is_set(error)) {
                 if (!have_caller)
                         have_caller = caller_get(m, msg, &c, NULL) >= 0;
-                if (have_caller && !c.admin) {
-                        _cleanup_strv_free_ char **given = NULL;
-
-                        if (api_guard_strings(msg, &given) >= 0)
-                                redacted = access_redact(m, &c, given, error->message);
-                }
-                name = redacted ? strdup(error->name) : NULL;
-                unredacted = name ? strdup(error->message) : NULL; /* for the audit log */
-                if (name) {
-                        sd_bus_error_free(error);
-                        (void) sd_bus_error_set(error, name, redacted);
-                }
-        }
+                api_guard_prepare_error(m, msg, have_caller ? &c : NULL, error, &unredacted);
+        } else
+                api_guard_bound_error(error);
 
         if (m && action)
                 metrics_note_call(m, action,

@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "api-guard.h"
 #include "access.h"
 #include "audit.h"
 #include "bundles.h"
@@ -527,7 +528,7 @@ static void import_fail(Import *im, const char *name, const char *fmt, ...) {
                 utf8_sanitize(msg); /* D-Bus sends nothing that is not UTF-8: the caller would wait */
         log_warning("Import of %s refused: %s", im->name, strna(msg));
         (void) sd_bus_error_set(&e, name, msg ?: "The import failed.");
-        if (sd_bus_reply_method_error(im->call, &e) < 0)
+        if (api_guard_reply_error(im->manager, im->call, &e) < 0)
                 (void) sd_bus_reply_method_errorf(im->call, name, "The import of %s failed.", printable(im->name));
         result = strprintf("%s: %s", name, strna(msg));
         audit_record_answer(im->manager, im->call, im->uid, im->who, result ?: name);

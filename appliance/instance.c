@@ -14,6 +14,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-id128.h>
 
+#include "api-guard.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
 #include "basic/parse-util.h"
@@ -296,9 +297,12 @@ void instance_stop_complete(Instance *i, const char *bus_error_name, const char 
         for (size_t k = 0; k < i->n_pending_stops; k++) {
                 sd_bus_message *msg = i->pending_stops[k];
 
-                if (bus_error_name)
-                        (void) sd_bus_reply_method_errorf(msg, bus_error_name, "%s", message);
-                else
+                if (bus_error_name) {
+                        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+
+                        (void) sd_bus_error_set(&e, bus_error_name, message);
+                        (void) api_guard_reply_error(i->manager, msg, &e);
+                } else
                         (void) sd_bus_reply_method_return(msg, NULL);
                 sd_bus_message_unref(msg);
         }

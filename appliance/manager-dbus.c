@@ -973,6 +973,10 @@ int manager_bus_setup(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to register the D-Bus objects: %m");
 
+        /* The limits hold for the interfaces sd-bus answers itself too (api-guard.h). */
+        r = sd_bus_add_filter(m->bus, NULL, api_guard_filter, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to install the bus filter: %m");
         r = sd_bus_match_signal(m->bus, NULL, "org.freedesktop.DBus.Local", NULL, "org.freedesktop.DBus.Local",
                                 "Disconnected", on_bus_disconnected, m);
         if (r < 0)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <jansson.h>
 
+#include "api-guard.h"
 #include "audit.h"
 #include "basic/list.h"
 #include "basic/log.h"
@@ -391,7 +392,7 @@ static void reclaim_undo(Reclaim *rc) {
 static void reclaim_fail(Reclaim *rc, const sd_bus_error *error) {
         _cleanup_free_ char *result = strprintf("%s: %s", error->name, strempty(error->message));
 
-        (void) sd_bus_reply_method_error(rc->call, error);
+        (void) api_guard_reply_error(rc->manager, rc->call, error);
         audit_record_answer(rc->manager, rc->call, rc->uid, rc->who, result ?: error->name);
         /* Off the list first: what it kept is free for the victims to take back. */
         if (rc->linked) {

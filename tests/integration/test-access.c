@@ -319,6 +319,46 @@ static int flood_child(sd_bus *bus, void *userdata) {
         return bad || (!f->only && (f->invalid == 0 || f->limited == 0));
 }
 
+/* The child: Properties.Get with an interface name of `bytes` bytes ('A's, or U+202E when
+ * f->only is set), which sd-bus would answer quoting it whole. 0 when refused InvalidArgument in
+ * a short sentence. */
+static int property_child(sd_bus *bus, void *userdata) {
+        Flood *f = userdata;
+        char *name = malloc(f->bytes + 1);
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        int bad;
+
+        if (!name)
+                return 2;
+        if (f->only)
+                for (size_t k = 0; k + 3 <= f->bytes; k += 3)
+                        memcpy(name + k, "\xe2\x80\xae", 3);
+        else
+                memset(name, 'A', f->bytes);
+        name[f->only ? f->bytes / 3 * 3 : f->bytes] = 0;
+        (void) sd_bus_call_method(bus, ARK_BUS_NAME, ARK_BUS_PATH, "org.freedesktop.DBus.Properties", "Get", &e, NULL,
+                                  "ss", name, "Version");
+        bad = !sd_bus_error_has_name(&e, ARK_ERROR_INVALID_ARGUMENT) || !e.message || strlen(e.message) > 512 ||
+              strstr(e.message, "AAAAAAAAAAAAAAAAAAAAAAAA") || strstr(e.message, "\xe2\x80\xae");
+        if (bad)
+                fprintf(stderr, "Get: %s: %.300s\n", strna(e.name), strna(e.message));
+        sd_bus_error_free(&e);
+        free(name);
+        return bad;
+}
+
+/* What sd-bus answers itself (Properties, Introspectable) is held to the same limits: it would
+ * quote a 3 MiB or bidi-laden interface name back whole (found by the API fuzzer). */
+static void test_sd_bus_answers_bounded(void **state) {
+        Flood f = { .bytes = 3 << 20 };
+
+        if (geteuid() != 0)
+                skip();
+        assert_int_equal(as_user("ark-t-none", property_child, &f), 0);
+        f = (Flood) { .bytes = 300, .only = "bidi" };
+        assert_int_equal(as_user("ark-t-none", property_child, &f), 0);
+}
+
 /* Acceptance (issue 14): a user in no tenant sending 100 calls of 10 MiB each leaves arkd on the
  * bus, the audit log listed and verified, and the state directory grown by less than 5 MB. */
 static void test_flood_of_large_refused_calls(void **state) {
@@ -607,6 +647,7 @@ int main(void) {
                 cmocka_unit_test(test_instance_names_per_tenant),
                 cmocka_unit_test(test_accelerator_objects_hidden),
                 cmocka_unit_test(test_bidi_refused),
+                cmocka_unit_test(test_sd_bus_answers_bounded),
                 cmocka_unit_test(test_recreated_tenant_usage),
                 cmocka_unit_test(test_flood_of_large_refused_calls),
         };
