@@ -394,7 +394,10 @@ int api_guard_reply_error(Manager *m, sd_bus_message *msg, const sd_bus_error *e
         _cleanup_(caller_done) Caller c = {};
         bool known;
 
-        if (sd_bus_error_copy(&e, error) < 0)
+        /* sd_bus_error_copy() returns the errno the error maps to: whether it copied is whether
+         * the copy has a name. */
+        (void) sd_bus_error_copy(&e, error);
+        if (!sd_bus_error_is_set(&e))
                 return sd_bus_reply_method_errorf(msg, error->name, "The call failed.");
         if (!m) {
                 api_guard_bound_error(&e);
