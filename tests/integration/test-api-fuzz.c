@@ -275,8 +275,17 @@ static void call_done(Call *c) {
         *c = (Call) {};
 }
 
+/* What one call's arguments may add up to: nested arrays of 300 elements of 64 KiB strings would
+ * make a message larger than the bus takes (the bus then drops the caller: the fuzzer's fault, not
+ * arkd's). Reset for every call; long strings and array elements are taken from it. */
+#define CALL_BYTES_BUDGET (24U << 20) /* dbus-daemon refuses messages over 32 MiB */
+#define CALL_ITEMS_BUDGET 20000U
+static size_t bytes_left = CALL_BYTES_BUDGET, items_left = CALL_ITEMS_BUDGET;
+
 static void call_init(Call *c, Role role, const char *path, const char *iface, const char *member,
                       const char *origin) {
+        bytes_left = CALL_BYTES_BUDGET;
+        items_left = CALL_ITEMS_BUDGET;
         *c = (Call) { .role = role,
                      .path = strdup(path),
                      .iface = strdup(iface),
@@ -2379,7 +2388,12 @@ typedef struct Ctx {
 
 static char *gen_fill(size_t n, const char *unit) {
         size_t u = strlen(unit);
-        char *s = malloc(n + 1);
+        char *s;
+
+        if (n > bytes_left) /* over the call's budget: short, whole units */
+                n = MIN(n, 16 * u);
+        bytes_left -= MIN(n, bytes_left);
+        s = malloc(n + 1);
 
         assert_non_null(s);
         for (size_t k = 0; k < n; k++)
@@ -2558,11 +2572,17 @@ static size_t sig_one(const char *s) {
 
 static void gen_value(Value *v, const char *sig, size_t len, const Ctx *ctx);
 
+/* How deep the value being generated is nested: D-Bus allows 32 levels of arrays and of structs
+ * (64 in all), and a message past that is malformed (the bus drops its sender). */
+static unsigned gen_depth;
+#define GEN_DEPTH_MAX 12
+
 static void gen_variant(Value *v, const Ctx *ctx) {
         static const char *const sigs[] = {
                 "s", "s", "u", "t", "b", "i", "as", "d", "o", "g", "y", "a{sv}"
         };
-        const char *sig = PICK(R, sigs);
+        /* Deep enough: a plain value ends the nesting. */
+        const char *sig = gen_depth < GEN_DEPTH_MAX ? PICK(R, sigs) : "s";
 
         v->type = 'v';
         v->contents = strdup(sig);
@@ -2658,7 +2678,15 @@ static void gen_spec(Value *v) {
                 gen_spec_value(v, PICK(R, ((const char *const[]){ "Bogus", "name", "", "Name" })));
 }
 
+static void gen_value_at(Value *v, const char *sig, size_t len, const Ctx *ctx);
+
 static void gen_value(Value *v, const char *sig, size_t len, const Ctx *ctx) {
+        gen_depth++;
+        gen_value_at(v, sig, len, ctx);
+        gen_depth--;
+}
+
+static void gen_value_at(Value *v, const char *sig, size_t len, const Ctx *ctx) {
         *v = (Value) { .type = sig[0] };
         switch (sig[0]) {
         case 'y': v->u = gen_int(ctx, 8); break;
@@ -2698,6 +2726,8 @@ static void gen_value(Value *v, const char *sig, size_t len, const Ctx *ctx) {
                         break;
                 }
                 n = rng_chance(R, 2) ? 300 : rng_chance(R, 20) ? 4 + rng_below(R, 5) : rng_below(R, 4);
+                n = MIN(n, items_left);
+                items_left -= n;
                 for (size_t k = 0; k < n; k++)
                         gen_value(value_push(v), sig + 1, len - 1, ctx);
                 break;
