@@ -144,10 +144,22 @@ int tenant_delete(Tenant *t, sd_bus_error *error) {
         int r;
 
         n = tenant_count_instances(t);
-        if (n > 0)
+        if (n > 0) {
+                /* Which ones: the admin's next command deletes them (the first few named). */
+                StrBuf b = {};
+                unsigned listed = 0;
+                _cleanup_free_ char *names = NULL;
+
+                LIST_FOREACH(instances, i, m->instances)
+                        if (streq(i->tenant, t->name) && listed++ < 5)
+                                strbuf_printf(&b, "%s'%s'", listed > 1 ? ", " : "", i->name);
+                if (n > 5)
+                        strbuf_printf(&b, " and %u more", n - 5);
+                names = strbuf_steal(&b);
                 return sd_bus_error_setf(error, ARK_ERROR_IN_USE,
-                                         "Tenant '%s' still owns %u instance%s; delete %s first.", t->name, n,
-                                         n == 1 ? "" : "s", n == 1 ? "it" : "them");
+                                         "Tenant '%s' still owns %u instance%s (%s); delete %s first.", t->name, n,
+                                         n == 1 ? "" : "s", strna(names), n == 1 ? "it" : "them");
+        }
         n = bundle_count_for_tenant(m, t->name);
         if (n > 0)
                 return sd_bus_error_setf(error, ARK_ERROR_IN_USE,

@@ -269,8 +269,9 @@ int usage_error(const char *format, ...) {
         return EXIT_USAGE;
 }
 
-/* A well-formed command with a value that cannot be used (a size of "-1"): an error, not a usage
- * error, so it exits 1 like the daemon's refusals do. */
+/* A value arkctl parses itself that cannot be used (a size of "8X"): the command line is wrong,
+ * so it exits 2 like every other usage error; what only arkd can judge (a name taken, too much
+ * memory for the host) exits 1 (docs/arkctl.md, "Exit status"). */
 static int value_error(const char *format, ...) _printf_(1, 2);
 static int value_error(const char *format, ...) {
         va_list ap;
@@ -280,7 +281,7 @@ static int value_error(const char *format, ...) {
         vfprintf(stderr, format, ap);
         va_end(ap);
         fputc('\n', stderr);
-        return -EINVAL;
+        return EXIT_USAGE;
 }
 
 int ctl_oom(void) {

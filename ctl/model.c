@@ -84,6 +84,18 @@ static int list_models(sd_bus *bus, ModelRef **ret, size_t *ret_n) {
         return 0;
 }
 
+/* 8.0B, 125.0M, 1.0K, 999: never "0.0M" for a small model. */
+static void format_parameters(char *buf, size_t size, uint64_t p) {
+        if (p >= 1000000000ULL)
+                snprintf(buf, size, "%.1fB", (double) p / 1e9);
+        else if (p >= 1000000ULL)
+                snprintf(buf, size, "%.1fM", (double) p / 1e6);
+        else if (p >= 1000ULL)
+                snprintf(buf, size, "%.1fK", (double) p / 1e3);
+        else
+                snprintf(buf, size, "%" PRIu64, p);
+}
+
 int verb_model_list(char **args) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(table_freep) Table *t = table_new("NAME", "VERSION", "TENANT", "PARAMS", "DTYPE", "RUNTIME", "SIZE",
@@ -113,10 +125,7 @@ int verb_model_list(char **args) {
                         continue;
                 json_array_append_new(list, props_to_json(props, model_fields));
                 p = props_u64(props, "Parameters");
-                if (p >= 1000000000ULL)
-                        snprintf(params, sizeof(params), "%.1fB", (double) p / 1e9);
-                else
-                        snprintf(params, sizeof(params), "%.1fM", (double) p / 1e6);
+                format_parameters(params, sizeof(params), p);
                 table_add_row(t, props_string(props, "Name"), props_string(props, "Version"),
                               isempty(props_string(props, "Tenant")) ? "(shared)" : props_string(props, "Tenant"), params,
                               props_string(props, "Dtype"), props_string(props, "Runtime"),

@@ -194,6 +194,7 @@ static void test_bundles(void **state) {
                 expect_as("ark-t-risk", 1, "may not import bundles for tenant 'retail'", import_retail);
                 expect_as("ark-t-risk", 0, "Imported model shared-m 1 for tenant risk", import_risk);
                 expect_as("ark-t-risk", 0, "shared-m", "model list");
+                expect_as("ark-t-risk", 0, "1.0K", "model list"); /* 1,000 parameters, not "0.0M" */
                 expect_as("ark-t-viagroup", 0, "No models.", "model list");
                 expect_as("ark-t-viagroup", 1, "no model 'shared-m'", "model delete shared-m");
                 expect_as("ark-t-none", 0, "No models.", "model list");

@@ -175,7 +175,7 @@ static void test_model_and_exact(void **state) {
                       "--vcpus", "4", "--memory", "8G", "--gpu", "0000:77:00.0");
         assert_arkctl(&H, 1, "not a PCI address", "vm", "create", "garbage", "--tenant", "risk", "--vcpus", "4",
                       "--memory", "8G", "--gpu", "18:00.0");
-        assert_arkctl(&H, 1, "at least 1 GPU", "vm", "create", "zero", "--tenant", "risk", "--vcpus", "4",
+        assert_arkctl(&H, 2, "at least 1 GPU", "vm", "create", "zero", "--tenant", "risk", "--vcpus", "4",
                       "--memory", "8G", "--gpus", "0");
         assert_arkctl(&H, 1, "disagree", "vm", "create", "both", "--tenant", "risk", "--vcpus", "4", "--memory", "8G",
                       "--gpus", "3", "--gpu", "0000:18:00.0");

@@ -291,6 +291,57 @@ static void test_force_off(void **state) {
 }
 
 /* Every refusal exits 1 with a sentence naming the problem and leaves nothing behind. */
+/* One rule for exit statuses (docs/arkctl.md): 2 when the command line is wrong, values arkctl
+ * parses itself included; 1 when the operation failed (arkd refused, or cannot be reached). */
+static void test_exit_statuses(void **state) {
+        static const struct {
+                int status;
+                const char *args[12];
+        } cases[] = {
+                /* the command line */
+                { 2, { "frobnicate" } },
+                { 2, { "vm", "frobnicate" } },
+                { 2, { "vm", "list", "--no-such-option" } },
+                { 2, { "vm", "create", "x", "--tenant", "risk", "--vcpus", "1" } },
+                { 2, { "vm", "create", "x", "--tenant", "risk", "--vcpus", "1", "--memory", "8X" } },
+                { 2, { "vm", "create", "x", "--tenant", "risk", "--vcpus", "lots", "--memory", "1G" } },
+                { 2, { "vm", "create", "x", "--tenant", "risk", "--vcpus", "99999999999", "--memory", "1G" } },
+                { 2, { "vm", "create", "x", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--disk", "-1" } },
+                { 2, { "usage", "report", "--from", "yesterday" } },
+                { 2, { "tenant", "quota", "set", "risk", "gpus=many" } },
+                { 2, { "vm", "show" } },
+                { 2, { "-o", "yaml", "vm", "list" } },
+                /* the operation */
+                { 1, { "vm", "show", "no-such-vm" } },
+                { 1, { "tenant", "create", "Bad_Name" } },
+                { 1, { "vm", "create", "x", "--tenant", "no-such-tenant", "--vcpus", "1", "--memory", "1G" } },
+                { 1, { "vm", "create", "x", "--tenant", "risk", "--vcpus", "1", "--memory", "64T" } },
+                { 1, { "vm", "create", "x", "--tenant", "risk", "--vcpus", "5000", "--memory", "1G" } },
+                /* success */
+                { 0, { "vm", "list" } },
+        };
+
+        for (size_t k = 0; k < ELEMENTSOF(cases); k++) {
+                _cleanup_free_ char *out = NULL, *err = NULL;
+                int r = harness_arkctl_argv(&H, &out, &err, (char *const *) cases[k].args);
+
+                if (r != cases[k].status)
+                        fail_msg("arkctl %s %s ...: exit %d, want %d\nstderr: %s", cases[k].args[0],
+                                 strempty(cases[k].args[1]), r, cases[k].status, strna(err));
+                if (r != 0 && !startswith(strempty(err), "arkctl: "))
+                        fail_msg("arkctl %s: the error does not begin with 'arkctl: ': %s", cases[k].args[0],
+                                 strna(err));
+        }
+        /* arkd out of reach: the operation failed. */
+        {
+                _cleanup_free_ char *out = NULL, *err = NULL;
+
+                assert_int_equal(harness_sh(&out, &err, "ARK_BUS_ADDRESS=unix:path=/nonexistent/bus '%s/bin/arkctl' vm list",
+                                            harness_build_dir()),
+                                 1);
+        }
+}
+
 static void test_bad_input(void **state) {
         _cleanup_free_ char *disks = strprintf("%s/disks", H.state_dir);
         char longname[301];
@@ -308,14 +359,14 @@ static void test_bad_input(void **state) {
         longname[300] = 0;
         assert_arkctl(&H, 1, "at most 63 characters", "vm", "create", longname, "--tenant", "risk", "--vcpus", "1",
                       "--memory", "1G");
-        assert_arkctl(&H, 1, "memory", "vm", "create", "okname", "--tenant", "risk", "--vcpus", "1", "--memory", "-1");
+        assert_arkctl(&H, 2, "memory", "vm", "create", "okname", "--tenant", "risk", "--vcpus", "1", "--memory", "-1");
         assert_arkctl(&H, 1, "not a whole number of KiB", "vm", "create", "okname", "--tenant", "risk", "--vcpus",
                       "1", "--memory", "1073741825");
         assert_arkctl(&H, 1, "Memory of 15 MiB is too small", "vm", "create", "okname", "--tenant", "risk",
                       "--vcpus", "1", "--memory", "15M");
         assert_arkctl(&H, 1, "Tenant 'nobody' does not exist", "vm", "create", "okname", "--tenant", "nobody",
                       "--vcpus", "1", "--memory", "1G", "--disk", "1G");
-        assert_arkctl(&H, 1, "still owns 1 instance", "tenant", "delete", "risk");
+        assert_arkctl(&H, 1, "still owns 1 instance ('risk-keep'); delete it first", "tenant", "delete", "risk");
         assert_arkctl(&H, 1, "VCPUs", "vm", "create", "okname", "--tenant", "risk", "--vcpus", "0", "--memory", "1G");
         assert_arkctl(&H, 1, "more than the host has", "vm", "create", "okname", "--tenant", "risk", "--vcpus", "1",
                       "--memory", "64T");
@@ -595,6 +646,7 @@ int main(void) {
                 cmocka_unit_test(test_vm_image),
                 cmocka_unit_test(test_force_off),
                 cmocka_unit_test(test_bad_input),
+                cmocka_unit_test(test_exit_statuses),
                 cmocka_unit_test(test_named_errors),
                 cmocka_unit_test(test_signals),
                 cmocka_unit_test(test_api_doc_matches_introspection),
