@@ -59,9 +59,14 @@ if [ "$(id -u)" != 0 ]; then
     fi
 fi
 export DEBIAN_FRONTEND=noninteractive
-if ! $sudo apt-get install -y --no-install-recommends "${missing[@]}" >/tmp/ark-deps.log 2>&1; then
-    $sudo apt-get update >>/tmp/ark-deps.log 2>&1 || true
-    if ! $sudo apt-get install -y --no-install-recommends "${missing[@]}" >>/tmp/ark-deps.log 2>&1; then
+# Another apt-get or dpkg (unattended upgrades, a second terminal) may hold the package lock:
+# wait for it, a bounded time, rather than fail at once.
+lock_wait=${ARK_DEPS_LOCK_TIMEOUT:-600}
+apt=(apt-get -o "DPkg::Lock::Timeout=$lock_wait")
+echo "deps.sh: (if another apt-get or dpkg holds the package lock, waiting up to $lock_wait s for it)" >&2
+if ! $sudo "${apt[@]}" install -y --no-install-recommends "${missing[@]}" >/tmp/ark-deps.log 2>&1; then
+    $sudo "${apt[@]}" update >>/tmp/ark-deps.log 2>&1 || true
+    if ! $sudo "${apt[@]}" install -y --no-install-recommends "${missing[@]}" >>/tmp/ark-deps.log 2>&1; then
         echo "deps.sh: apt-get failed; last lines of /tmp/ark-deps.log:" >&2
         tail -n 20 /tmp/ark-deps.log >&2
         exit 1
