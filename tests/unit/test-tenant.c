@@ -190,12 +190,12 @@ static void test_delete(void **state) {
         assert_int_equal(tenant_create(&f->m, "risk", "", &t, &e), 0);
         assert_int_equal(tenant_create(&f->m, "ops", "", NULL, &e), 0);
 
-        /* Refused while it owns an instance, with the count. */
+        /* Refused while it owns an instance, with the count and its name. */
         LIST_PREPEND(instances, f->m.instances, &vm);
         assert_int_equal(tenant_count_instances(t), 1);
         assert_true(tenant_delete(t, &e) < 0);
         assert_true(sd_bus_error_has_name(&e, ARK_ERROR_IN_USE));
-        assert_non_null(strstr(e.message, "still owns 1 instance; delete it first"));
+        assert_non_null(strstr(e.message, "still owns 1 instance ('risk-vm1'); delete it first"));
         sd_bus_error_free(&e);
         assert_ptr_equal(manager_find_tenant(&f->m, "risk"), t);
         assert_int_equal(count_rows(f->m.db, "name = 'risk'"), 1);
