@@ -57,20 +57,109 @@ static int arg_cols = 80, arg_rows = 24;
 static bool arg_ascii = false;
 static const char *arg_log_file = NULL;
 static char **arg_media = NULL;
-static const char *arg_network_dir = "/etc/systemd/network";
 static const char *arg_network_iface = NULL;
-static const char *arg_network_reload = "networkctl reload";
 static unsigned arg_revert_sec = 60;
-/* What the System screen runs (the appliance's systemd; tests give their own). */
-static const char *arg_cmd_arkd = "systemctl restart arkd";
-static const char *arg_cmd_libvirtd = "systemctl restart libvirtd";
-static const char *arg_cmd_reboot = "systemctl reboot";
-static const char *arg_cmd_poweroff = "systemctl poweroff";
+/* The host the console acts on. NULL until parse_argv() has read the options: then what an option
+ * did not name is the appliance's own (host_defaults[]), or the simulated host's. A command that
+ * is NULL after that is one a simulated host does not do: the console says so and runs nothing. */
+static const char *arg_network_dir = NULL;
+static const char *arg_network_reload = NULL;
+static const char *arg_cmd_arkd = NULL;
+static const char *arg_cmd_libvirtd = NULL;
+static const char *arg_cmd_reboot = NULL;
+static const char *arg_cmd_poweroff = NULL;
 /* ark-update, with options (words separated by spaces): status and install FILE are added. */
-static const char *arg_cmd_update = "ark-update";
-static const char *arg_config_file = "/etc/ark/ark.conf";
-static const char *arg_hostname_file = "/etc/hostname";
-static const char *arg_hostname_cmd = "hostnamectl set-hostname";
+static const char *arg_cmd_update = NULL;
+static const char *arg_config_file = NULL;
+static const char *arg_hostname_file = NULL;
+static const char *arg_hostname_cmd = NULL;
+/* --simulated-host DIR (or $ARK_SIMULATED_HOST): the sandbox's. Files under DIR, removable media
+ * DIR/media/usb, commands DIR/commands/NAME where the simulation has one. */
+static const char *arg_simulated_host = NULL;
+/* Where removable block devices are recognized (media_scan): the machine's, or none. */
+static const char *arg_sysfs_root = "/";
+
+typedef struct HostDefault {
+        const char **arg;
+        const char *appliance; /* the appliance's own */
+        const char *simulated; /* under DIR: a path below it, or a command in DIR/commands; NULL: none */
+        bool command;
+} HostDefault;
+
+static const HostDefault host_defaults[] = {
+        { &arg_network_dir, "/etc/systemd/network", "etc/systemd/network", false },
+        { &arg_network_reload, "networkctl reload", NULL, true },
+        { &arg_config_file, "/etc/ark/ark.conf", "etc/ark/ark.conf", false },
+        { &arg_hostname_file, "/etc/hostname", "etc/hostname", false },
+        { &arg_hostname_cmd, "hostnamectl set-hostname", NULL, true },
+        { &arg_cmd_arkd, "systemctl restart arkd", "restart-arkd", true },
+        { &arg_cmd_libvirtd, "systemctl restart libvirtd", "restart-libvirtd", true },
+        { &arg_cmd_reboot, "systemctl reboot", "reboot", true },
+        { &arg_cmd_poweroff, "systemctl poweroff", "poweroff", true },
+        { &arg_cmd_update, "ark-update", NULL, true }, /* simulated: ark-update on DIR's slot files */
+};
+
+static bool is_directory(const char *path) {
+        struct stat st;
+
+        return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* What the simulation runs for `name`: DIR/commands/NAME when it is there and executable (the
+ * sandbox's restart-arkd restarts its own arkd), else NULL (not done, and said so). */
+static char *simulated_command(const char *dir, const char *name) {
+        _cleanup_free_ char *path = strprintf("%s/commands/%s", dir, name);
+
+        if (!path || access(path, X_OK) < 0)
+                return NULL;
+        return strprintf("'%s'", path); /* dir has no quote: checked */
+}
+
+/* Every setting no option named: the appliance's, or under the simulated host. The strings live
+ * as long as the program. */
+static int resolve_host(void) {
+        const char *dir = arg_simulated_host ?: getenv("ARK_SIMULATED_HOST");
+
+        if (isempty(dir))
+                dir = NULL;
+        if (dir) {
+                if (!path_is_normalized_absolute(dir) || strpbrk(dir, "'\" \t\n\\") || !is_directory(dir)) {
+                        fprintf(stderr, "arktui: simulated host '%s': not an existing directory given by an absolute "
+                                        "path without spaces or quotes\n", dir);
+                        return -EINVAL;
+                }
+                arg_simulated_host = dir;
+                arg_sysfs_root = dir; /* no removable device of this machine counts */
+                {
+                        char *usb = strprintf("%s/media/usb", dir);
+
+                        if (!usb || (is_directory(usb) && strv_extend(&arg_media, usb) < 0)) {
+                                free(usb);
+                                return -ENOMEM;
+                        }
+                        free(usb);
+                }
+        }
+        for (size_t k = 0; k < ELEMENTSOF(host_defaults); k++) {
+                const HostDefault *d = &host_defaults[k];
+
+                if (*d->arg)
+                        continue;
+                if (!dir)
+                        *d->arg = d->appliance;
+                else if (d->arg == &arg_cmd_update)
+                        *d->arg = strprintf("ark-update --esp %1$s/boot/efi --slot-a %1$s/slots/ark-root-a.img "
+                                            "--slot-b %1$s/slots/ark-root-b.img --state %1$s/var/lib/ark-update/state.json "
+                                            "--booted a", dir);
+                else if (d->simulated && d->command)
+                        *d->arg = simulated_command(dir, d->simulated);
+                else if (d->simulated)
+                        *d->arg = path_join(dir, d->simulated);
+                if (!*d->arg && (!d->command || d->arg == &arg_cmd_update))
+                        return -ENOMEM;
+        }
+        return 0;
+}
 
 static void help(void) {
         printf("arktui %s: the Ark console.\n\n"
@@ -79,9 +168,15 @@ static void help(void) {
                "              [--revert-seconds N] [--config FILE] [--restart-arkd-command CMD]\n"
                "              [--restart-libvirtd-command CMD] [--reboot-command CMD] [--poweroff-command CMD]\n"
                "              [--hostname-file FILE] [--hostname-command CMD] [--update-command CMD]\n"
+               "              [--simulated-host DIR]\n"
                "       arktui --dump SCREEN [--size COLSxROWS] [--lang en|zh] [--ascii]\n\n"
                "Screens: dashboard, accelerators, tenants, instances, network, bundles, logs, system.\n"
-               "Keys: 1-8 screens, Tab/arrows move, Enter acts, ? help, q quits.\n",
+               "Keys: 1-8 screens, Tab/arrows move, Enter acts, ? help, q quits.\n\n"
+               "--simulated-host DIR (default $ARK_SIMULATED_HOST; the sandbox of `make run` sets it) acts on a\n"
+               "simulated host instead of this machine: the network, host name and ark.conf files under DIR/etc,\n"
+               "removable media DIR/media/usb, ark-update on DIR/slots, and DIR/commands/NAME for restart-arkd,\n"
+               "restart-libvirtd, reboot and poweroff; what DIR/commands lacks is not done, and the console says\n"
+               "so. An option given explicitly still wins.\n",
                ARK_VERSION);
 }
 
@@ -132,7 +227,8 @@ static void setup_language(void) {
 static int parse_argv(int argc, char *argv[]) {
         enum { ARG_BUS = 0x100, ARG_DUMP, ARG_SIZE, ARG_LANG, ARG_ASCII, ARG_VERSION, ARG_LOG_FILE, ARG_MEDIA,
                ARG_NETWORK_DIR, ARG_NETWORK_IFACE, ARG_NETWORK_RELOAD, ARG_REVERT, ARG_CMD_ARKD, ARG_CMD_LIBVIRTD,
-               ARG_CMD_REBOOT, ARG_CMD_POWEROFF, ARG_CONFIG, ARG_HOSTNAME_FILE, ARG_HOSTNAME_CMD, ARG_CMD_UPDATE };
+               ARG_CMD_REBOOT, ARG_CMD_POWEROFF, ARG_CONFIG, ARG_HOSTNAME_FILE, ARG_HOSTNAME_CMD, ARG_CMD_UPDATE,
+               ARG_SIMULATED_HOST };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },        { "version", no_argument, NULL, ARG_VERSION },
                 { "bus-address", required_argument, NULL, ARG_BUS }, { "dump", required_argument, NULL, ARG_DUMP },
@@ -151,9 +247,10 @@ static int parse_argv(int argc, char *argv[]) {
                 { "hostname-file", required_argument, NULL, ARG_HOSTNAME_FILE },
                 { "hostname-command", required_argument, NULL, ARG_HOSTNAME_CMD },
                 { "update-command", required_argument, NULL, ARG_CMD_UPDATE },
+                { "simulated-host", required_argument, NULL, ARG_SIMULATED_HOST },
                 {},
         };
-        int c;
+        int c, r;
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
@@ -221,6 +318,9 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_CMD_UPDATE:
                         arg_cmd_update = optarg;
                         break;
+                case ARG_SIMULATED_HOST:
+                        arg_simulated_host = optarg;
+                        break;
                 case ARG_CONFIG:
                         arg_config_file = optarg;
                         break;
@@ -255,7 +355,8 @@ static int parse_argv(int argc, char *argv[]) {
                 fprintf(stderr, "arktui: unexpected argument '%s' (see --help)\n", argv[optind]);
                 return -EINVAL;
         }
-        return 1;
+        r = resolve_host();
+        return r < 0 ? r : 1;
 }
 
 static const char *default_iface(void);
@@ -277,7 +378,7 @@ static int dump(void) {
                 st.logs = &logs;
         }
         if (st.screen == SCREEN_BUNDLES) {
-                (void) media_scan(&media, "/", arg_media);
+                (void) media_scan(&media, arg_sysfs_root, arg_media);
                 st.media = &media;
         }
         _cleanup_free_ char *net_file = path_join(arg_network_dir, NETCONF_FILE), *net_text = NULL;
@@ -287,6 +388,7 @@ static int dump(void) {
         _cleanup_free_ char *hostname = read_hostname();
 
         st.revert_left = -1;
+        st.simulated_host = arg_simulated_host;
         st.net_hostname = hostname;
         st.vlan_supported = vlan_supported();
         st.net_iface = default_iface();
@@ -1027,7 +1129,7 @@ static void pick_update(Console *con) {
                 snprintf(con->status, sizeof(con->status), "%s", _("An import or an update is under way."));
                 return;
         }
-        (void) media_scan(&con->media, "/", arg_media);
+        (void) media_scan(&con->media, arg_sysfs_root, arg_media);
         for (size_t k = 0; k < con->media.n; k++) {
                 BundleReadOptions o = { .trust_dir = isempty(trust) ? CONFIG_DEFAULT_TRUST_DIR : trust, .dest_fd = -1,
                                         .manifest_only = true, .allow_untrusted = true };
@@ -1134,6 +1236,7 @@ static void load_network(Console *con) {
         con->st.net_iface = default_iface();
         con->st.net_file = con->net_file;
         con->st.revert_left = con->net_pending ? con->revert_left : -1;
+        con->st.simulated_host = arg_simulated_host;
 }
 
 /* Starts `sh -c cmd` with its output away from the screen and the console's blocked signals
@@ -1174,7 +1277,11 @@ static int run_wait(const char *cmd) {
 }
 
 static int run_reload(Console *con) {
-        int r = run_wait(arg_network_reload);
+        int r;
+
+        if (!arg_network_reload) /* a simulated host: the file is all there is */
+                return 0;
+        r = run_wait(arg_network_reload);
 
         if (r != 0)
                 snprintf(con->status, sizeof(con->status), _("'%s' failed (%d)."), arg_network_reload, r);
@@ -1262,7 +1369,12 @@ static int apply_network(Console *con, const char *input) {
         }
         con->revert_timer = sd_event_source_disable_unref(con->revert_timer);
         (void) sd_event_add_time_relative(con->event, &con->revert_timer, CLOCK_MONOTONIC, 1000000, 0, on_revert_tick, con);
-        snprintf(con->status, sizeof(con->status), _("Applied. Press c to keep it; it reverts in %d s."), con->revert_left);
+        if (arg_network_reload)
+                snprintf(con->status, sizeof(con->status), _("Applied. Press c to keep it; it reverts in %d s."),
+                         con->revert_left);
+        else
+                snprintf(con->status, sizeof(con->status),
+                         _("Written to the simulated host's file only. c keeps it; it reverts in %d s."), con->revert_left);
         load_network(con);
         return 0;
 }
@@ -1349,6 +1461,11 @@ static int act_hostname(Console *con, const char *input) {
                 snprintf(con->status, sizeof(con->status), _("Cannot write %s: %s."), arg_hostname_file, strerror(-r));
                 return r;
         }
+        if (!arg_hostname_cmd) {
+                snprintf(con->status, sizeof(con->status), "%s", _("Host name set in the simulated host's file only."));
+                load_network(con);
+                return 0;
+        }
         cmd = strprintf("%s '%s'", arg_hostname_cmd, input); /* checked above: no quotes in it */
         if (!cmd)
                 return -ENOMEM;
@@ -1394,6 +1511,11 @@ static int run_command(Console *con, const char *what, const char *cmd) {
         pid_t pid;
         int r;
 
+        if (!cmd) {
+                free(j);
+                snprintf(con->status, sizeof(con->status), _("%s: not done; this is a simulated host (the sandbox)."), what);
+                return 0;
+        }
         if (!j)
                 return -ENOMEM;
         *j = (Job) { .con = con };
@@ -1585,7 +1707,7 @@ static bool screen_key(Console *con, wint_t key) {
                         return true;
                 }
                 if (key == L'e') {
-                        (void) media_scan(&con->media, "/", arg_media);
+                        (void) media_scan(&con->media, arg_sysfs_root, arg_media);
                         if (!con->media.roots || !con->media.roots[0]) {
                                 snprintf(con->status, sizeof(con->status), "%s",
                                          _("No removable medium to write to: plug in a USB stick."));
@@ -1630,7 +1752,7 @@ static bool screen_key(Console *con, wint_t key) {
                         return true;
                 }
                 if (key == L'r') {
-                        (void) media_scan(&con->media, "/", arg_media);
+                        (void) media_scan(&con->media, arg_sysfs_root, arg_media);
                         con->st.media = &con->media;
                         return false; /* refresh too */
                 }
@@ -1763,7 +1885,7 @@ static int on_input(sd_event_source *s, int fd, uint32_t revents, void *userdata
                         if (con->st.screen == SCREEN_LOGS)
                                 reload_logs(con);
                         if (con->st.screen == SCREEN_BUNDLES) {
-                                (void) media_scan(&con->media, "/", arg_media);
+                                (void) media_scan(&con->media, arg_sysfs_root, arg_media);
                                 con->st.media = &con->media;
                         }
                         if (con->st.screen == SCREEN_NETWORK)

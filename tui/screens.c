@@ -456,6 +456,8 @@ static void draw_network(Canvas *c, const ScreenState *st, int y) {
         int w = label_width(labels, ELEMENTSOF(labels));
         const NetConf *n = st->net;
 
+        if (st->simulated_host)
+                canvas_text(c, 1, y++, -1, ATTR_WARN, _("A simulated host (the sandbox): changes go to its files, not to this machine."));
         y = field(c, y, w, labels[0], ATTR_NORMAL, strempty(st->net_iface));
         if (!n) {
                 y = field(c, y, w, labels[1], ATTR_DIM, _("not set by the console (the system's own configuration)"));
@@ -528,6 +530,8 @@ static void draw_system(Canvas *c, const TuiModel *m, const ScreenState *st, int
                 }
         y++;
         canvas_text(c, 1, y++, -1, ATTR_BOLD, _("Actions"));
+        if (st->simulated_host)
+                canvas_text(c, 3, y++, -1, ATTR_WARN, _("A simulated host (the sandbox): these do not touch this machine."));
         canvas_text(c, 3, y++, -1, ATTR_NORMAL, _("u install a system update from removable media, then b reboots into it"));
         canvas_cell(c, 3, y, 24, false, ATTR_NORMAL, _("a restart arkd"));
         canvas_text(c, 28, y++, -1, ATTR_NORMAL, _("l restart libvirtd"));

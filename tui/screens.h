@@ -51,6 +51,7 @@ typedef struct ScreenState {
         const char *net_hostname;       /* the host name file's */
         bool vlan_supported;            /* the kernel has 802.1Q (8021q) */
         int revert_left;                /* seconds until a change reverts; < 0: none pending */
+        const char *simulated_host;     /* the directory the console acts on instead of this machine */
 } ScreenState;
 
 /* The selected row's object on the screen (NULL when none). */

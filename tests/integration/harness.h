@@ -5,6 +5,7 @@
  * tests/integration/test-*.c program. */
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <jansson.h>
 #include <systemd/sd-bus.h>
@@ -40,6 +41,11 @@ int harness_start_arkd(Harness *h, ...);
 /* Sends sig to arkd and reaps it. Returns its exit status (0..255), 128+signal when killed. */
 int harness_stop_arkd(Harness *h, int sig);
 bool harness_arkd_alive(Harness *h);
+
+/* A wait for a condition ends at harness_wait_deadline(): a bound long enough for a machine busy
+ * on every core, so that only a broken component reaches it. Loop while !harness_wait_over(d). */
+uint64_t harness_wait_deadline(void);
+bool harness_wait_over(uint64_t deadline);
 void harness_teardown(Harness *h);
 
 /* Runs build/bin/arkctl with ARK_BUS_ADDRESS set to the harness bus; args NULL-terminated. Returns

@@ -265,7 +265,7 @@ static pid_t import_in_background(const char *ark, const char *log) {
 
 /* Waits until some staging file holds data (an import is under way). */
 static void wait_for_staging_data(void) {
-        for (int k = 0; k < 400; k++) {
+        for (uint64_t end = harness_wait_deadline(); !harness_wait_over(end);) {
                 _cleanup_free_ char *out = NULL, *err = NULL;
 
                 if (harness_sh(&out, &err, "find '%s/bundles/staging' -type f -size +1k 2>/dev/null | wc -l",
@@ -278,7 +278,7 @@ static void wait_for_staging_data(void) {
 }
 
 static void wait_gone(pid_t pid) {
-        for (int k = 0; k < 400 && kill(pid, 0) == 0; k++)
+        for (uint64_t end = harness_wait_deadline(); !harness_wait_over(end) && kill(pid, 0) == 0;)
                 usleep(25000);
         assert_int_not_equal(kill(pid, 0), 0);
 }
@@ -333,7 +333,7 @@ static void test_cancel(void **state) {
         assert_int_equal(read_full_file(log, &text, &n), 0);
         if (!strstr(text, "cancelled"))
                 fail_msg("arkctl said: %s", text);
-        for (int t = 0; t < 200; t++) {
+        for (uint64_t end = harness_wait_deadline(); !harness_wait_over(end);) {
                 _cleanup_free_ char *o = NULL, *e = NULL;
 
                 if (harness_sh(&o, &e, "ls -A '%s/bundles/staging' | wc -l", H.state_dir) == 0 && atoi(o) == 0)
@@ -573,7 +573,7 @@ static void test_import_limit(void **state) {
         }
         for (int k = 0; k < 4; k++)
                 pids[k] = import_in_background(arks[k], logs[k]);
-        for (int k = 0; k < 400; k++) {
+        for (uint64_t end = harness_wait_deadline(); !harness_wait_over(end);) {
                 _cleanup_free_ char *o = NULL, *e = NULL;
 
                 if (harness_sh(&o, &e, "ls '%s/bundles/staging' | grep -c import-", H.state_dir) == 0 && atoi(o) >= 4)

@@ -8,6 +8,7 @@
 
 #include <locale.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include "basic/fileio.h"
 #include "basic/macro.h"
 #include "basic/string-util.h"
+#include "basic/time-util.h"
 
 static Harness H;
 static char tmux_socket[64];
@@ -185,19 +187,46 @@ static int tmux(char **out, const char *fmt, ...) {
         return r;
 }
 
-/* Waits (up to 10 s) until the pane shows `text`; returns the capture. */
+/* A console in a tmux server of its own: `tmux kill-server` returns before the old server has gone,
+ * and a client that reaches it meanwhile fails with "server exited unexpectedly" (issue 15: the
+ * session that did not start under load). So the old server is killed and left to go, and the new
+ * session is made on a socket name not used before. `args` are new-session's size, environment
+ * and command. */
+static void console_new(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void console_new(const char *fmt, ...) {
+        static unsigned generation;
+        _cleanup_free_ char *args = NULL, *o = NULL;
+        va_list ap;
+
+        (void) tmux(&o, "kill-server 2>/dev/null");
+        o = mfree(o);
+        snprintf(tmux_socket, sizeof(tmux_socket), "ark-test-console-%d-%u", (int) getpid(), ++generation);
+        va_start(ap, fmt);
+        if (vasprintf(&args, fmt, ap) < 0)
+                args = NULL;
+        va_end(ap);
+        assert_non_null(args);
+        if (tmux(&o, "-f /dev/null new-session -d -s console %s", args) != 0)
+                fail_msg("tmux new-session on %s failed: %s", tmux_socket, strna(o));
+}
+
+/* Waits until the pane shows `text` and returns the capture. A condition, not a time: the bound
+ * (PANE_WAIT_SEC) is only there so that a broken console fails instead of hanging, and is long
+ * enough for a machine loaded on every core. */
+#define PANE_WAIT_SEC 90
 static char *pane_wait(const char *text) {
-        for (int k = 0; k < 200; k++) {
+        usec_t deadline = now_usec(CLOCK_MONOTONIC) + PANE_WAIT_SEC * USEC_PER_SEC;
+
+        for (;;) {
                 char *o = NULL;
 
                 if (tmux(&o, "capture-pane -p -t console") == 0 && o && strstr(o, text))
                         return o;
-                if (k == 199)
-                        fail_msg("the pane never showed '%s'; it shows:\n%s", text, strna(o));
+                if (now_usec(CLOCK_MONOTONIC) > deadline)
+                        fail_msg("the pane never showed '%s' in %d s; it shows:\n%s", text, PANE_WAIT_SEC, strna(o));
                 free(o);
                 usleep(50000);
         }
-        return NULL;
 }
 
 static void keys(const char *k) {
@@ -210,13 +239,9 @@ static void test_interactive(void **state) {
         _cleanup_free_ char *o = NULL, *cap = NULL;
 
         populate();
-        (void) tmux(&o, "kill-server 2>/dev/null");
-        o = mfree(o);
-        assert_int_equal(tmux(&o,
-                              "-f /dev/null new-session -d -s console -x 80 -y 24 -e ARK_BUS_ADDRESS='%s' "
-                              "-e LANG=C.UTF-8 -e TERM=screen 'PS1=\"$ \" sh'",
-                              H.bus_address),
-                         0);
+        console_new("-x 80 -y 24 -e ARK_BUS_ADDRESS='%s' "
+                    "-e LANG=C.UTF-8 -e TERM=screen 'PS1=\"$ \" sh'",
+                    H.bus_address);
         o = mfree(o);
         {
                 _cleanup_free_ char *run = strprintf("\"'%s/bin/arktui' --log-file '%s'\" Enter", harness_build_dir(),
@@ -264,13 +289,9 @@ static void test_actions(void **state) {
         char *dumped;
 
         populate();
-        (void) tmux(&o, "kill-server 2>/dev/null");
-        o = mfree(o);
-        assert_int_equal(tmux(&o,
-                              "-f /dev/null new-session -d -s console -x 80 -y 24 -e ARK_BUS_ADDRESS='%s' "
-                              "-e LANG=C.UTF-8 -e TERM=screen '%s/bin/arktui'",
-                              H.bus_address, harness_build_dir()),
-                         0);
+        console_new("-x 80 -y 24 -e ARK_BUS_ADDRESS='%s' "
+                    "-e LANG=C.UTF-8 -e TERM=screen '%s/bin/arktui'",
+                    H.bus_address, harness_build_dir());
         o = mfree(o);
         free(pane_wait("risk/train-1"));
         /* A tenant: n, its name, Enter, then yes. */
@@ -367,13 +388,9 @@ static void test_import_from_media(void **state) {
         assert_int_equal(harness_start_arkd(&H, NULL), 0);
         unsetenv("ARK_TEST_IMPORT_BYTES_PER_SEC");
         o = mfree(o);
-        (void) tmux(&o, "kill-server 2>/dev/null");
-        o = mfree(o);
-        assert_int_equal(tmux(&o,
-                              "-f /dev/null new-session -d -s console -x 80 -y 24 -e ARK_BUS_ADDRESS='%s' "
-                              "-e ARK_TRUST_DIR='%s' -e LANG=C.UTF-8 -e TERM=screen '%s/bin/arktui' --media '%s'",
-                              H.bus_address, H.trust_dir, harness_build_dir(), media),
-                         0);
+        console_new("-x 80 -y 24 -e ARK_BUS_ADDRESS='%s' "
+                    "-e ARK_TRUST_DIR='%s' -e LANG=C.UTF-8 -e TERM=screen '%s/bin/arktui' --media '%s'",
+                    H.bus_address, H.trust_dir, harness_build_dir(), media);
         o = mfree(o);
         free(pane_wait("risk/train-1"));
         keys("6");
@@ -396,23 +413,22 @@ static void test_import_from_media(void **state) {
         (void) tmux(&o, "kill-session -t console 2>/dev/null");
 }
 
-/* Network: a static address applied and not kept reverts by itself; one kept stays. */
+/* Network: a static address applied and not kept reverts by itself; one kept stays. The revert
+ * time leaves a loaded machine room between "applied" and the test's next look. */
+#define REVERT_SEC 6
 static void test_network_revert(void **state) {
         _cleanup_free_ char *dir = strprintf("%s/netrev", H.tmp), *file = strprintf("%s/netrev/10-ark-management.network", H.tmp),
                             *before = strdup("[Match]\nName=eth9\n\n[Network]\nDHCP=ipv4\n"), *now = NULL, *o = NULL;
+        usec_t applied = 0;
         size_t n;
 
         assert_int_equal(mkdir_p(dir, 0755), 0);
         assert_int_equal(write_string_file(file, before, WRITE_CREATE), 0);
-        (void) tmux(&o, "kill-server 2>/dev/null");
-        o = mfree(o);
-        assert_int_equal(tmux(&o,
-                              "-f /dev/null new-session -d -s console -x 80 -y 24 -e ARK_BUS_ADDRESS='%s' "
-                              "-e LANG=C.UTF-8 -e TERM=screen '%s/bin/arktui' --network-dir '%s' "
-                              "--network-interface eth9 --network-reload true --revert-seconds 3 "
-                              "--hostname-file '%s/hostname' --hostname-command true",
-                              H.bus_address, harness_build_dir(), dir, dir),
-                         0);
+        console_new("-x 80 -y 24 -e ARK_BUS_ADDRESS='%s' "
+                    "-e LANG=C.UTF-8 -e TERM=screen '%s/bin/arktui' --network-dir '%s' "
+                    "--network-interface eth9 --network-reload true --revert-seconds %d "
+                    "--hostname-file '%s/hostname' --hostname-command true",
+                    H.bus_address, harness_build_dir(), dir, REVERT_SEC, dir);
         o = mfree(o);
         keys("5");
         free(pane_wait("DHCP"));
@@ -430,6 +446,7 @@ static void test_network_revert(void **state) {
                 free(pane_wait("Apply on eth9: 192.0.2.10/24, gateway 192.0.2.1, DNS 192.0.2.53"));
                 keys("y");
                 free(pane_wait("Reverting in"));
+                applied = now_usec(CLOCK_MONOTONIC);
                 assert_int_equal(read_full_file(file, &now, &n), 0);
                 assert_non_null(strstr(now, "Address=192.0.2.10/24"));
                 now = mfree(now);
@@ -442,7 +459,8 @@ static void test_network_revert(void **state) {
                 } else {
                         keys("c");
                         free(pane_wait("Kept"));
-                        sleep(4);
+                        /* Past the moment it would have reverted. */
+                        usleep(REVERT_SEC * USEC_PER_SEC + 500000 - MIN(now_usec(CLOCK_MONOTONIC) - applied, REVERT_SEC * USEC_PER_SEC));
                         assert_int_equal(read_full_file(file, &now, &n), 0);
                         assert_non_null(strstr(now, "Address=192.0.2.10/24"));
                         assert_non_null(strstr(now, "Gateway=192.0.2.1"));
@@ -483,14 +501,10 @@ static void test_system(void **state) {
         populate();
         assert_int_equal(mkdir_p(usb, 0755), 0);
         assert_int_equal(write_string_file(conf, "[Daemon]\nLogLevel=info\nApiToken=hunter2\n", WRITE_CREATE), 0);
-        (void) tmux(&o, "kill-server 2>/dev/null");
-        o = mfree(o);
-        assert_int_equal(tmux(&o,
-                              "-f /dev/null new-session -d -s console -x 80 -y 24 -e ARK_BUS_ADDRESS='%s' "
-                              "-e LANG=C.UTF-8 -e TERM=screen '%s/bin/arktui' --media '%s' --config '%s' "
-                              "--log-file '%s' --restart-arkd-command 'touch %s' --reboot-command 'touch %s'",
-                              H.bus_address, harness_build_dir(), usb, conf, H.arkd_log, marker, rebooted),
-                         0);
+        console_new("-x 80 -y 24 -e ARK_BUS_ADDRESS='%s' "
+                    "-e LANG=C.UTF-8 -e TERM=screen '%s/bin/arktui' --media '%s' --config '%s' "
+                    "--log-file '%s' --restart-arkd-command 'touch %s' --reboot-command 'touch %s'",
+                    H.bus_address, harness_build_dir(), usb, conf, H.arkd_log, marker, rebooted);
         o = mfree(o);
         keys("8");
         free(pane_wait("Readiness for GPU passthrough"));
@@ -560,14 +574,10 @@ static void test_system_update(void **state) {
         cmd = strprintf("%s/bin/ark-update --esp %s/esp --slot-a %s/slot-a.img --slot-b %s/slot-b.img --state %s/state.json "
                         "--booted a --running 1.0.0 --trust-dir %s/trust",
                         harness_build_dir(), d, d, d, d, d);
-        (void) tmux(&o, "kill-server 2>/dev/null");
-        o = mfree(o);
-        assert_int_equal(tmux(&o,
-                              "-f /dev/null new-session -d -s console -x 100 -y 30 -e ARK_BUS_ADDRESS='%s' "
-                              "-e ARK_TRUST_DIR='%s/trust' -e LANG=C.UTF-8 -e TERM=screen '%s/bin/arktui' --media '%s/usb' "
-                              "--update-command '%s'",
-                              H.bus_address, d, harness_build_dir(), d, cmd),
-                         0);
+        console_new("-x 100 -y 30 -e ARK_BUS_ADDRESS='%s' "
+                    "-e ARK_TRUST_DIR='%s/trust' -e LANG=C.UTF-8 -e TERM=screen '%s/bin/arktui' --media '%s/usb' "
+                    "--update-command '%s'",
+                    H.bus_address, d, harness_build_dir(), d, cmd);
         o = mfree(o);
         keys("8");
         cap = pane_wait("System update (A/B slots)");
@@ -676,12 +686,8 @@ static void test_system_update(void **state) {
 static void test_make_run(void **state) {
         _cleanup_free_ char *o = NULL, *cap = NULL;
 
-        (void) tmux(&o, "kill-server 2>/dev/null");
-        o = mfree(o);
-        assert_int_equal(tmux(&o,
-                              "-f /dev/null new-session -d -s console -x 80 -y 24 -e LANG=C.UTF-8 -e TERM=screen "
-                              "'PS1=\"$ \" sh'"),
-                         0);
+        console_new("-x 80 -y 24 -e LANG=C.UTF-8 -e TERM=screen "
+                    "'PS1=\"$ \" sh'");
         o = mfree(o);
         {
                 _cleanup_free_ char *run = strprintf("\"make -s -C '%s' O='%s' run\" Enter", harness_src_dir(),
@@ -701,6 +707,131 @@ static void test_make_run(void **state) {
         (void) tmux(&o, "kill-session -t console 2>/dev/null");
 }
 
+/* The sandbox's console acts on the sandbox (issue 15): every action of the System and Network
+ * screens, with systemctl, hostnamectl, networkctl, reboot, poweroff, shutdown and halt on PATH
+ * replaced by recorders that note any call. None is called, this machine's host name and network
+ * files stay as they were, and restarting arkd restarts the sandbox's own. */
+static void test_sandbox_acts_on_itself(void **state) {
+        static const char *const recorded[] = { "systemctl", "hostnamectl", "networkctl", "reboot", "poweroff",
+                                                "shutdown", "halt" };
+        static const char *const host_files[] = { "/etc/hostname", "/etc/systemd/network/10-ark-management.network" };
+        _cleanup_free_ char *rec = strprintf("%s/recorders", H.tmp), *calls = strprintf("%s/recorders/calls", H.tmp),
+                            *where = strprintf("%s/sandbox-dir", H.tmp), *sbx = NULL, *o = NULL, *e = NULL, *pidfile = NULL, *pid1 = NULL, *pid2 = NULL,
+                            *hostname = NULL, *cmdline = NULL;
+        char *before[ELEMENTSOF(host_files)] = {};
+        size_t n;
+
+        assert_int_equal(mkdir_p(rec, 0755), 0);
+        for (size_t k = 0; k < ELEMENTSOF(recorded); k++) {
+                _cleanup_free_ char *path = strprintf("%s/%s", rec, recorded[k]),
+                                    *text = strprintf("#!/bin/sh\necho \"%s $*\" >> '%s'\nexit 1\n", recorded[k], calls);
+
+                assert_int_equal(write_string_file(path, text, WRITE_CREATE), 0);
+                assert_int_equal(chmod(path, 0755), 0);
+        }
+        for (size_t k = 0; k < ELEMENTSOF(host_files); k++)
+                (void) read_full_file(host_files[k], &before[k], &n);
+
+        console_new("-x 100 -y 30 -e LANG=C.UTF-8 -e TERM=screen 'PS1=\"$ \" sh'");
+        {
+                _cleanup_free_ char *run = strprintf(
+                        "\"PATH='%s':\\$PATH ARK_BUILD_DIR='%s' '%s/scripts/sandbox' -- sh -c "
+                        "'echo \\$ARK_SANDBOX > %s; arktui --log-file \\$ARK_SANDBOX/arkd.log'\" Enter",
+                        rec, harness_build_dir(), harness_src_dir(), where);
+                keys(run);
+        }
+        free(pane_wait("NVIDIA H100 SXM5 80GB"));
+        assert_int_equal(read_one_line_file(where, &sbx), 0);
+        pidfile = strprintf("%s/arkd.pid", sbx);
+        assert_int_equal(read_one_line_file(pidfile, &pid1), 0);
+
+        /* System: restart arkd restarts the sandbox's; the console finds the new one. */
+        keys("8");
+        free(pane_wait("A simulated host (the sandbox)"));
+        keys("a");
+        free(pane_wait("Restart arkd? VMs keep running."));
+        keys("y");
+        free(pane_wait("Restart arkd: done."));
+        assert_int_equal(read_one_line_file(pidfile, &pid2), 0);
+        assert_string_not_equal(pid1, pid2);
+        assert_int_not_equal(kill(atoi(pid1), 0), 0);
+        {
+                _cleanup_free_ char *proc = strprintf("/proc/%s/cmdline", pid2);
+
+                assert_int_equal(read_full_file(proc, &cmdline, &n), 0);
+                assert_non_null(strstr(cmdline, "arkd"));
+        }
+        keys("1");
+        free(pane_wait("NVIDIA H100 SXM5 80GB"));
+        keys("8");
+        /* The others are not done on a simulated host, and the console says so. */
+        keys("l");
+        free(pane_wait("Restart libvirtd? VMs keep running."));
+        keys("y");
+        free(pane_wait("Restart libvirtd: not done; this is a simulated host"));
+        keys("b y");
+        free(pane_wait("Really reboot?"));
+        keys("y");
+        free(pane_wait("Reboot: not done; this is a simulated host"));
+        keys("o y");
+        free(pane_wait("Really power off?"));
+        keys("y");
+        free(pane_wait("Power off: not done; this is a simulated host"));
+        /* The support bundle goes to the simulated removable medium. */
+        keys("e");
+        free(pane_wait("Write a support bundle"));
+        keys("y");
+        free(pane_wait("Support bundle written"));
+        assert_int_equal(harness_sh(&o, &e, "ls '%s'/host/media/usb/ark-support-*.tar.gz", sbx), 0);
+        o = mfree(o);
+        e = mfree(e);
+        keys("u");
+        free(pane_wait("update"));
+
+        /* Network: a static address, kept; DHCP; the host name. All in the sandbox's files. */
+        keys("5");
+        free(pane_wait("changes go to its files"));
+        keys("s");
+        free(pane_wait("Address of"));
+        keys("192.0.2.10/24 Enter - Enter - Enter - Enter y");
+        free(pane_wait("Written to the simulated host's file only."));
+        keys("c");
+        free(pane_wait("Kept"));
+        assert_int_equal(harness_sh(&o, &e, "grep -q Address=192.0.2.10/24 '%s'/host/etc/systemd/network/10-ark-management.network",
+                                    sbx), 0);
+        o = mfree(o);
+        e = mfree(e);
+        keys("d y");
+        free(pane_wait("Written to the simulated host's file only."));
+        keys("c");
+        keys("h");
+        free(pane_wait("host name:"));
+        keys("ark-demo-7 Enter y");
+        free(pane_wait("Host name set in the simulated host's file only."));
+        {
+                _cleanup_free_ char *path = strprintf("%s/host/etc/hostname", sbx);
+
+                assert_int_equal(read_one_line_file(path, &hostname), 0);
+                assert_string_equal(hostname, "ark-demo-7");
+        }
+        keys("q");
+        keys("exit Enter");
+
+        /* Nothing reached this machine. */
+        if (read_full_file(calls, &o, &n) >= 0)
+                fail_msg("the sandbox's console ran host commands:\n%s", o);
+        for (size_t k = 0; k < ELEMENTSOF(host_files); k++) {
+                _cleanup_free_ char *now = NULL;
+
+                (void) read_full_file(host_files[k], &now, &n);
+                if ((now == NULL) != (before[k] == NULL) || (now && !streq(now, before[k])))
+                        fail_msg("%s changed", host_files[k]);
+                free(before[k]);
+        }
+        o = mfree(o);
+        (void) tmux(&o, "kill-session -t console 2>/dev/null");
+}
+
 /* Review findings, each a test that failed before its fix. */
 static void test_review_fixes(void **state) {
         _cleanup_free_ char *dir = strprintf("%s/netrev2", H.tmp), *file = strprintf("%s/netrev2/10-ark-management.network", H.tmp),
@@ -715,15 +846,11 @@ static void test_review_fixes(void **state) {
         }
         assert_int_equal(mkdir_p(dir, 0755), 0);
         assert_int_equal(write_string_file(file, before, WRITE_CREATE), 0);
-        (void) tmux(&o, "kill-server 2>/dev/null");
-        o = mfree(o);
-        assert_int_equal(tmux(&o,
-                              "-f /dev/null new-session -d -s console -x 80 -y 24 -e ARK_BUS_ADDRESS='%s' "
-                              "-e LANG=C.UTF-8 -e TERM=screen '%s/bin/arktui' --network-dir '%s' "
-                              "--network-interface eth9 --network-reload true --revert-seconds 60 "
-                              "--restart-arkd-command 'echo NOISE-OUT; echo NOISE-ERR >&2'",
-                              H.bus_address, harness_build_dir(), dir),
-                         0);
+        console_new("-x 80 -y 24 -e ARK_BUS_ADDRESS='%s' "
+                    "-e LANG=C.UTF-8 -e TERM=screen '%s/bin/arktui' --network-dir '%s' "
+                    "--network-interface eth9 --network-reload true --revert-seconds 60 "
+                    "--restart-arkd-command 'echo NOISE-OUT; echo NOISE-ERR >&2'",
+                    H.bus_address, harness_build_dir(), dir);
         o = mfree(o);
         free(pane_wait("risk/train-1"));
         /* A resize redraws at once, no key needed; and a terminal over 1000 columns and back is no
@@ -787,13 +914,9 @@ static void test_arkd_away(void **state) {
         _cleanup_free_ char *o = NULL;
 
         populate();
-        (void) tmux(&o, "kill-server 2>/dev/null");
-        o = mfree(o);
-        assert_int_equal(tmux(&o,
-                              "-f /dev/null new-session -d -s console -x 80 -y 24 -e ARK_BUS_ADDRESS='%s' "
-                              "-e LANG=C.UTF-8 -e TERM=screen '%s/bin/arktui'",
-                              H.bus_address, harness_build_dir()),
-                         0);
+        console_new("-x 80 -y 24 -e ARK_BUS_ADDRESS='%s' "
+                    "-e LANG=C.UTF-8 -e TERM=screen '%s/bin/arktui'",
+                    H.bus_address, harness_build_dir());
         o = mfree(o);
         free(pane_wait("risk/train-1"));
         assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
@@ -817,6 +940,7 @@ int main(void) {
                 cmocka_unit_test(test_system),
                 cmocka_unit_test(test_system_update),
                 cmocka_unit_test(test_make_run),
+                cmocka_unit_test(test_sandbox_acts_on_itself),
                 cmocka_unit_test(test_review_fixes),
                 cmocka_unit_test(test_arkd_away),
         };

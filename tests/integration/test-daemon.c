@@ -110,7 +110,7 @@ static int libvirtd_start(Libvirtd *l) {
                 _exit(127);
         }
         l->pid = pid;
-        for (int k = 0; k < 200; k++) {
+        for (uint64_t end = harness_wait_deadline(); !harness_wait_over(end);) {
                 if (harness_sh(&out, &err, "virsh -q -c 'test+unix:///default?socket=%s' version >/dev/null 2>&1",
                                l->sock) == 0)
                         return 0;
@@ -229,7 +229,7 @@ static void test_bus_lost(void **state) {
         assert_int_equal(kill(H.bus_pid, SIGKILL), 0);
         assert_int_equal(waitpid(H.bus_pid, NULL, 0), H.bus_pid);
         H.bus_pid = 0;
-        for (unsigned k = 0; k < 300; k++) {
+        for (uint64_t end = harness_wait_deadline(); !harness_wait_over(end);) {
                 if (waitpid(pid, &status, WNOHANG) == pid)
                         break;
                 usleep(50 * 1000);

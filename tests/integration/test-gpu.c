@@ -1426,7 +1426,7 @@ static void test_reclaim_shutdown(void **state) {
                                           "MemoryBytes", "t", UINT64_C(1) << 30, "GPUs", "u", 1) >= 0);
         assert_true(sd_bus_call_async(bus, &slot, m, on_create_reply, &r, 60 * 1000000ULL) >= 0);
         /* Until p1 is shutting down: the call waits. */
-        for (int k = 0; k < 200; k++) {
+        for (uint64_t end = harness_wait_deadline(); !harness_wait_over(end);) {
                 _cleanup_free_ char *o = itest_arkctl_expect(&H, 0, NULL, "vm", "show", "p1", NULL);
                 while (sd_bus_process(bus, NULL) > 0)
                         ;
@@ -1516,7 +1516,7 @@ static void test_reclaim_pending_quota(void **state) {
                                           json_string_value(json_array_get(g1, 0)),
                                           json_string_value(json_array_get(g2, 0))) >= 0);
         assert_true(sd_bus_call_async(bus, &slot, m, on_create_reply, &r, 60 * 1000000ULL) >= 0);
-        for (int k = 0; k < 100 && count_state("retail", "shutting-down") < 1; k++) {
+        for (uint64_t end = harness_wait_deadline(); !harness_wait_over(end) && count_state("retail", "shutting-down") < 1;) {
                 while (sd_bus_process(bus, NULL) > 0)
                         ;
                 usleep(20000);

@@ -283,7 +283,7 @@ static void test_ctrl_c_tears_down(void **state) {
                 execl(script, script, "--", "sh", "-c", cmd, (char *) NULL);
                 _exit(127);
         }
-        for (int k = 0; k < 400 && !file_exists(dirfile); k++)
+        for (uint64_t end = harness_wait_deadline(); !harness_wait_over(end) && !file_exists(dirfile);)
                 usleep(50000);
         usleep(100000);
         assert_true(read_one_line_file(dirfile, &sbx) == 0 && startswith(sbx, "/tmp/ark-sandbox."));
