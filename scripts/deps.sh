@@ -21,6 +21,8 @@ packages=(
     prometheus curl
     # console tests
     tmux
+    # the suite under load (scripts/test-under-load)
+    stress-ng
     # the appliance image (make image, make image-test)
     mmdebstrap squashfs-tools dosfstools mtools fdisk e2fsprogs bmap-tools sbsigntool systemd-boot-efi
     initramfs-tools-core procps
