@@ -67,8 +67,7 @@ int accelerator_hold(Manager *m, Accelerator *a, const char *state, const char *
         if (r >= 0)
                 r = db_transaction_commit(&tx);
         if (r < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to record the hold of %s: %s.", a->address,
-                                         db_errmsg(m->db));
+                return manager_store_error(m, error, r, "Failed to record the hold of %s", a->address);
 
         free(a->hold);
         free(a->hold_reason);
@@ -102,8 +101,7 @@ int accelerator_release_hold(Manager *m, Accelerator *a, sd_bus_error *error) {
         if (r >= 0)
                 r = db_transaction_commit(&tx);
         if (r < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to release the hold of %s: %s.", a->address,
-                                         db_errmsg(m->db));
+                return manager_store_error(m, error, r, "Failed to release the hold of %s", a->address);
 
         a->hold = mfree(a->hold);
         a->hold_reason = mfree(a->hold_reason);

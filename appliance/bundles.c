@@ -863,8 +863,7 @@ static int method_delete(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         if (r >= 0)
                 r = db_transaction_commit(&tx);
         if (r < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Cannot delete %s %s from the store: %s.", b->name,
-                                         b->version, db_errmsg(m->db));
+                return manager_store_error(m, error, r, "Cannot delete %s %s from the store", b->name, b->version);
         staging_root = strprintf("%s/bundles/staging", m->config.state_dir);
         trash = staging_root ? strprintf("%s/delete-XXXXXX", staging_root) : NULL;
         if (trash && mkdir_p(staging_root, 0700) >= 0 && mkdtemp(trash) && rename(b->directory, trash) >= 0)

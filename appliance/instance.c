@@ -970,15 +970,13 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
         if (r == -ENOENT)
                 return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "Tenant '%s' does not exist.", i->tenant);
         if (r < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to store instance '%s': %s.", i->name,
-                                         db_errmsg(m->db));
+                return manager_store_error(m, error, r, "Failed to store instance '%s'", i->name);
         for (char **g = i->gpus; g && *g; g++) {
                 r = store_claim_insert(m->db, *g, i->id, i->created_usec);
                 if (r == -EEXIST)
                         return sd_bus_error_setf(error, ARK_ERROR_IN_USE, "GPU %s is claimed already.", *g);
                 if (r < 0)
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to claim GPU %s for '%s': %s.", *g,
-                                                 i->name, db_errmsg(m->db));
+                        return manager_store_error(m, error, r, "Failed to claim GPU %s for '%s'", *g, i->name);
         }
 
         if (i->disk_path) {
@@ -997,8 +995,7 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
                         _cleanup_(virDomainFreep) virDomainPtr d = hypervisor_lookup(m, i);
                         if (d)
                                 (void) virDomainUndefine(d);
-                        sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to store instance '%s': %s.", i->name,
-                                          db_errmsg(m->db));
+                        manager_store_error(m, error, r, "Failed to store instance '%s'", i->name);
                 }
         }
         if (r < 0) {
@@ -1056,8 +1053,7 @@ static int instance_set_desired_in(DbTransaction *tx, Instance *i, bool running,
         if (r >= 0)
                 r = store_instance_set_desired(m->db, i, running);
         if (r < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to record the desired state of '%s': %s.",
-                                         i->name, db_errmsg(m->db));
+                return manager_store_error(m, error, r, "Failed to record the desired state of '%s'", i->name);
         return 0;
 }
 
@@ -1067,8 +1063,7 @@ static int instance_commit_desired(DbTransaction *tx, Instance *i, bool running,
 
         r = db_transaction_commit(tx);
         if (r < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to record the desired state of '%s': %s.",
-                                         i->name, db_errmsg(m->db));
+                return manager_store_error(m, error, r, "Failed to record the desired state of '%s'", i->name);
         if (i->desired_running != running) {
                 i->desired_running = running;
                 (void) sd_bus_emit_properties_changed(m->bus, i->path, ARK_BUS_IFACE_INSTANCE, "DesiredState", NULL);
@@ -1318,8 +1313,7 @@ int instance_delete(Instance *i, sd_bus_error *error) {
         if (r >= 0)
                 r = store_instance_delete(m->db, i);
         if (r < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to delete instance '%s' from the store: %s.",
-                                         i->name, db_errmsg(m->db));
+                return manager_store_error(m, error, r, "Failed to delete instance '%s' from the store", i->name);
         if (dom && virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
                                                        VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
                                                        VIR_DOMAIN_UNDEFINE_NVRAM) < 0 &&
@@ -1333,8 +1327,7 @@ int instance_delete(Instance *i, sd_bus_error *error) {
                 sd_bus_error e = SD_BUS_ERROR_NULL;
                 (void) hypervisor_define(m, i, &e);
                 sd_bus_error_free(&e);
-                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to delete instance '%s' from the store: %s.",
-                                         i->name, db_errmsg(m->db));
+                return manager_store_error(m, error, r, "Failed to delete instance '%s' from the store", i->name);
         }
 
         /* The store released the instance's claims with its row (ON DELETE CASCADE); so does
@@ -1436,8 +1429,7 @@ static int instance_switch_gpus(Instance *i, DbTransaction *tx, char ***gpus, sd
                         i->gpus = old;
                         (void) hypervisor_define(m, i, &e); /* back to what the store still says */
                         sd_bus_error_free(&e);
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to store the GPUs of '%s': %s.",
-                                                 i->name, db_errmsg(m->db));
+                        return manager_store_error(m, error, r, "Failed to store the GPUs of '%s'", i->name);
                 }
         }
         if (r < 0) {
@@ -1517,8 +1509,7 @@ int instance_add_gpus(Instance *i, const InstanceCreateParams *p, sd_bus_error *
         if (r == -EEXIST)
                 return sd_bus_error_setf(error, ARK_ERROR_IN_USE, "A GPU asked for is claimed already.");
         if (r < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to claim GPUs for '%s': %s.", i->name,
-                                         db_errmsg(m->db));
+                return manager_store_error(m, error, r, "Failed to claim GPUs for '%s'", i->name);
         {
                 bool was_uefi = i->uefi;
 
@@ -1597,8 +1588,7 @@ static int instance_drop_gpus(Instance *i, char **addresses, bool preempted, sd_
         if (r >= 0 && preempted)
                 r = store_instance_set_preempted(m->db, i, n_preempted, model);
         if (r < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to release the GPUs of '%s': %s.",
-                                         i->name, db_errmsg(m->db));
+                return manager_store_error(m, error, r, "Failed to release the GPUs of '%s'", i->name);
         r = instance_switch_gpus(i, &tx, &keep, error);
         if (r < 0)
                 return r;

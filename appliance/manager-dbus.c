@@ -709,9 +709,8 @@ static int method_list_audit_log(sd_bus_message *msg, void *userdata, sd_bus_err
                 r = audit_foreach(m->db, after, max, append_audit, &page);
         if (r == -ENOBUFS)
                 r = 0;
-        if (r == -EIO || r == -EBUSY)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to read the audit log: %s.",
-                                         db_errmsg(m->db));
+        if (r == -EIO || r == -ETIMEDOUT)
+                return manager_store_error(m, error, r, "Failed to read the audit log");
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         if (r < 0)
@@ -730,8 +729,7 @@ static int method_verify_audit_log(sd_bus_message *msg, void *userdata, sd_bus_e
                 return r;
         r = audit_verify(m->db, &rows, &bad, reason, sizeof(reason));
         if (r < 0 && r != -EBADMSG)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to read the audit log: %s.",
-                                         db_errmsg(m->db));
+                return manager_store_error(m, error, r, "Failed to read the audit log");
         return sd_bus_reply_method_return(msg, "btts", r == 0, rows, bad, reason);
 }
 
@@ -791,8 +789,8 @@ static int method_get_usage_report(sd_bus_message *msg, void *userdata, sd_bus_e
         ctx.reply = reply;
         if (r >= 0)
                 r = meter_report(m, tenant, t ? t->uuid : "", from, to, append_usage, &ctx);
-        if (r == -EIO || r == -EBUSY)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to read usage: %s.", db_errmsg(m->db));
+        if (r == -EIO || r == -ETIMEDOUT)
+                return manager_store_error(m, error, r, "Failed to read usage");
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         if (r < 0)

@@ -28,6 +28,7 @@
 #include "passthrough.h"
 #include "inventory.h"
 #include "readiness.h"
+#include "shared/bus-util.h"
 #include "shared/db.h"
 #include "store.h"
 #include "vfio.h"
@@ -385,6 +386,20 @@ static int check_claim(const char *address, int64_t instance_id, void *userdata)
                                      "accelerator %s is claimed by instance id %" PRIi64 ", which the store does "
                                      "not have; the claim is kept", address, instance_id);
         return 0;
+}
+
+int manager_store_error(Manager *m, sd_bus_error *error, int r, const char *format, ...) {
+        char what[512];
+        va_list ap;
+
+        va_start(ap, format);
+        (void) vsnprintf(what, sizeof(what), format, ap);
+        va_end(ap);
+        if (r == -ETIMEDOUT)
+                return sd_bus_error_setf(error, ARK_ERROR_TIMEOUT,
+                                         "%s: the state database stayed locked by another process for %d s; nothing was "
+                                         "changed, try again.", what, DB_BUSY_TIMEOUT_MSEC / 1000);
+        return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "%s: %s.", what, db_errmsg(m->db));
 }
 
 int manager_check_claims(Manager *m) {

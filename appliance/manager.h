@@ -98,6 +98,12 @@ void manager_conflict_add(Manager *m, const char *device, const char *format, ..
  * show. Returns 0 or the store's negative errno. */
 int manager_check_claims(Manager *m);
 
+/* The answer to a failed read or write of the store, "FORMAT: why.": a lock another process held
+ * past the busy timeout is org.ark.Ark1.Error.Timeout and says so (the caller may try again;
+ * nothing was changed), anything else Failed with SQLite's sentence. Returns the negative errno
+ * sd-bus gives. */
+int manager_store_error(Manager *m, sd_bus_error *error, int r, const char *format, ...) _printf_(4, 5);
+
 /* Reads claims and holds from the store onto the accelerators. A claim of a device this host
  * does not have, or of an instance the store does not know, is logged as a conflict and left in
  * the store (never dropped silently). Returns 0 or a negative errno from the store. */

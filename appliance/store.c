@@ -476,7 +476,7 @@ int store_claim_insert(sqlite3 *db, const char *address, int64_t instance_id, ui
         sqlite3_bind_int64(st, 2, instance_id);
         sqlite3_bind_int64(st, 3, (sqlite3_int64) usec);
         r = step_done(st);
-        return r == -EBUSY ? -ENOENT : r; /* foreign key: no such instance */
+        return r == -ENOLINK ? -ENOENT : r; /* foreign key: no such instance */
 }
 
 /* Runs a "DELETE ... WHERE address = ?" statement; -ENOENT when it deleted nothing. */
@@ -570,7 +570,7 @@ int store_member_insert(sqlite3 *db, int64_t tenant_id, const char *kind, uint32
         sqlite3_bind_text(st, 4, name, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 5, (sqlite3_int64) usec);
         r = step_done(st);
-        if (r == -EBUSY)
+        if (r == -ENOLINK)
                 return -ENOENT; /* foreign key: no such tenant */
         return r == -EIO ? -EINVAL : r; /* CHECK: a kind we do not know */
 }
@@ -671,8 +671,8 @@ int store_quota_set(sqlite3 *db, int64_t tenant_id, const Quota *q) {
                         sqlite3_bind_int64(st, 5, (sqlite3_int64) q->limit);
         }
         r = step_done(st);
-        if (r == -EBUSY)
-                return -ENOENT;
+        if (r == -ENOLINK)
+                return -ENOENT; /* foreign key: no such tenant */
         return r == -EIO ? -EINVAL : r;
 }
 

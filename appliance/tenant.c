@@ -120,7 +120,7 @@ int tenant_create(Manager *m, const char *name, const char *description, Tenant 
                 return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS, "Tenant '%s' already exists.", name);
         if (r < 0) {
                 log_error_errno(r, "Failed to store tenant '%s': %s", name, db_errmsg(m->db));
-                return sd_bus_error_set_errnof(error, r, "Failed to store tenant '%s': %m", name);
+                return manager_store_error(m, error, r, "Failed to store tenant '%s'", name);
         }
 
         LIST_INSERT_SORTED(tenants, m->tenants, t, tenant_compare);
@@ -176,7 +176,7 @@ int tenant_delete(Tenant *t, sd_bus_error *error) {
                 return sd_bus_error_setf(error, ARK_ERROR_IN_USE, "Tenant '%s' still owns instances.", t->name);
         if (r < 0) {
                 log_error_errno(r, "Failed to delete tenant '%s' from the store: %s", t->name, db_errmsg(m->db));
-                return sd_bus_error_set_errnof(error, r, "Failed to delete tenant '%s': %m", t->name);
+                return manager_store_error(m, error, r, "Failed to delete tenant '%s'", t->name);
         }
 
         name = strdup(t->name);
@@ -210,7 +210,7 @@ int tenant_set_description(Tenant *t, const char *description, sd_bus_error *err
         if (r >= 0)
                 r = db_transaction_commit(&tx);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Failed to update tenant '%s': %m", t->name);
+                return manager_store_error(m, error, r, "Failed to update tenant '%s'", t->name);
 
         free(t->description);
         t->description = TAKE_PTR(copy);
@@ -288,8 +288,7 @@ int tenant_member_add(Tenant *t, const char *kind, const char *name, sd_bus_erro
         if (r >= 0)
                 r = db_transaction_commit(&tx);
         if (r < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to store the member of '%s': %s.", t->name,
-                                         db_errmsg(m->db));
+                return manager_store_error(m, error, r, "Failed to store the member of '%s'", t->name);
         r = tenant_member_push(t, kind, id, resolved);
         if (r < 0)
                 return r;
@@ -319,8 +318,7 @@ int tenant_member_remove(Tenant *t, const char *kind, const char *name, sd_bus_e
         if (r >= 0)
                 r = db_transaction_commit(&tx);
         if (r < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to remove the member of '%s': %s.",
-                                         t->name, db_errmsg(m->db));
+                return manager_store_error(m, error, r, "Failed to remove the member of '%s'", t->name);
         log_info("Removed %s '%s' from tenant '%s'.", kind, t->members[k].name, t->name);
         free(t->members[k].name);
         memmove(&t->members[k], &t->members[k + 1], sizeof(TenantMember) * (t->n_members - k - 1));
@@ -592,8 +590,7 @@ int tenant_quota_set(Tenant *t, const char *resource, const char *model, uint64_
         if (r >= 0)
                 r = db_transaction_commit(&tx);
         if (r < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to store the quota of '%s': %s.", t->name,
-                                         db_errmsg(m->db));
+                return manager_store_error(m, error, r, "Failed to store the quota of '%s'", t->name);
         r = tenant_quota_put(t, &q);
         if (r < 0)
                 return r;

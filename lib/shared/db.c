@@ -13,7 +13,7 @@ int db_errno(int rc) {
                 return -EEXIST;
         case SQLITE_BUSY:
         case SQLITE_LOCKED:
-                return -EBUSY;
+                return -ETIMEDOUT; /* the busy timeout passed with the lock still held elsewhere */
         case SQLITE_FULL:
                 return -ENOSPC;
         case SQLITE_READONLY:
@@ -47,7 +47,7 @@ int db_errno_of(sqlite3 *db, int rc) {
         case SQLITE_CONSTRAINT_ROWID:
                 return -EEXIST;
         case SQLITE_CONSTRAINT_FOREIGNKEY:
-                return -EBUSY;
+                return -ENOLINK;
         default:
                 return -EIO;
         }
@@ -150,7 +150,7 @@ int db_open(const char *path, const DbMigration *migrations, size_t n_migrations
                 return r < 0 ? r : -ENOMEM;
         }
 
-        (void) sqlite3_busy_timeout(db, 5000);
+        (void) sqlite3_busy_timeout(db, DB_BUSY_TIMEOUT_MSEC);
         (void) sqlite3_extended_result_codes(db, 0);
 
         /* Refuse a newer schema before anything that writes to the file: switching the journal

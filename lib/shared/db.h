@@ -11,12 +11,17 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(sqlite3_stmt, sqlite3_finalize);
 #define _cleanup_stmt_ _cleanup_(sqlite3_finalizep)
 
 /* Maps an SQLite result code to a negative errno (SQLITE_CONSTRAINT -> -EEXIST; see db_errno_of(),
- * SQLITE_BUSY/LOCKED -> -EBUSY, SQLITE_FULL -> -ENOSPC, SQLITE_READONLY/PERM -> -EROFS/-EPERM,
- * SQLITE_NOMEM -> -ENOMEM, SQLITE_CORRUPT/NOTADB -> -EBADMSG, anything else -> -EIO). */
+ * SQLITE_BUSY/LOCKED -> -ETIMEDOUT: another connection held the lock past the busy timeout,
+ * SQLITE_FULL -> -ENOSPC, SQLITE_READONLY/PERM -> -EROFS/-EPERM, SQLITE_NOMEM -> -ENOMEM,
+ * SQLITE_CORRUPT/NOTADB -> -EBADMSG, anything else -> -EIO). Each condition has its own errno, so
+ * that a caller that gives one a meaning (a missing parent is "no such tenant") cannot mistake
+ * another (a lock) for it. */
 int db_errno(int sqlite_rc);
+/* How long a statement waits for a lock another connection holds before it fails (-ETIMEDOUT). */
+#define DB_BUSY_TIMEOUT_MSEC 5000
 /* db_errno() for a failed statement of db, telling constraints apart by their extended code:
  * a duplicate key (UNIQUE, PRIMARY KEY) is -EEXIST, a row still referenced or a missing parent
- * (FOREIGN KEY) -EBUSY, anything else (a trigger or CHECK that refused the write) -EIO. */
+ * (FOREIGN KEY) -ENOLINK, anything else (a trigger or CHECK that refused the write) -EIO. */
 int db_errno_of(sqlite3 *db, int sqlite_rc);
 
 /* One migration step: SQL run to go from version (index) to version (index + 1). */

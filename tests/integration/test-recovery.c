@@ -390,6 +390,40 @@ static void test_second_arkd_refused(void **state) {
         assert_int_equal(itest_get_u32(hp, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NTenants"), 2);
 }
 
+/* The store locked by another process for longer than the busy timeout: arkd answers that it was
+ * locked, a Timeout, and changes nothing; not "no such tenant" or "still owns instances" (issue 16:
+ * a lock and a foreign key were one errno). Afterwards the same calls work. */
+static void test_store_locked(void **state) {
+        _cleanup_free_ char *out = NULL, *err = NULL, *pidfile = strprintf("%s/locker.pid", H.tmp), *pid = NULL;
+        Harness *hp = &H;
+        bool locked = false;
+
+        assert_int_equal(harness_start_arkd(hp, NULL), 0);
+        assert_arkctl(hp, 0, NULL, "tenant", "create", "held");
+        assert_int_equal(harness_sh(&out, &err,
+                                    "setsid sh -c '(echo \"BEGIN EXCLUSIVE;\"; sleep 120) | sqlite3 \"%s/ark.db\"' "
+                                    ">/dev/null 2>&1 & echo $! > '%s'",
+                                    hp->state_dir, pidfile),
+                         0);
+        for (uint64_t end = harness_wait_deadline(); !locked && !harness_wait_over(end);) {
+                out = mfree(out);
+                err = mfree(err);
+                locked = harness_sh(&out, &err, "sqlite3 '%s/ark.db' 'BEGIN IMMEDIATE; ROLLBACK;' 2>&1", hp->state_dir) != 0;
+                if (!locked)
+                        usleep(50000);
+        }
+        assert_true(locked);
+        assert_arkctl(hp, 1, "the state database stayed locked by another process", "tenant", "member", "add", "held",
+                      "--user", "root");
+        assert_arkctl(hp, 1, "the state database stayed locked by another process", "tenant", "delete", "held");
+        assert_int_equal(read_one_line_file(pidfile, &pid), 0);
+        assert_int_equal(kill(-atoi(pid), SIGKILL), 0);
+
+        assert_arkctl(hp, 0, NULL, "tenant", "member", "add", "held", "--user", "root");
+        assert_arkctl(hp, 0, "root", "tenant", "member", "list", "held");
+        assert_arkctl(hp, 0, NULL, "tenant", "delete", "held");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_prestate_setup_teardown(test_restart_sigterm, setup_host, teardown_host, "dgx-h100"),
@@ -407,6 +441,7 @@ int main(void) {
                                                          "no-iommu"),
                 cmocka_unit_test_prestate_setup_teardown(test_bad_config_refused, setup_host, teardown_host,
                                                          "no-iommu"),
+                cmocka_unit_test_prestate_setup_teardown(test_store_locked, setup_host, teardown_host, "no-iommu"),
         };
         return cmocka_run_group_tests_name("integration: recovery", tests, NULL, NULL);
 }

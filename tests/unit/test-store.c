@@ -1093,6 +1093,35 @@ static void test_members(void **state) {
         assert_int_equal(query_int(db, "SELECT count(*) FROM tenant_members"), 1);
 }
 
+/* Another connection holding the write lock past the busy timeout is a lock timeout, -ETIMEDOUT,
+ * for every write: not "no such tenant" (a missing parent, the foreign key's -ENOENT) and not
+ * "still owns instances" (issue 16: both were -EBUSY, which the store turned into those). */
+static void test_lock_timeout(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_(db_closep) sqlite3 *holder = NULL, *db = NULL;
+        _cleanup_(tenant_freep) Tenant *risk = NULL;
+        Quota q = { .resource = QUOTA_GPUS, .limit = 2 };
+
+        open_store(d, &db);
+        open_store(d, &holder);
+        assert_int_equal(tenant_new(NULL, "risk", "", &risk), 0);
+        assert_int_equal(store_tenant_insert(db, risk), 0);
+        assert_int_equal(sqlite3_busy_timeout(db, 50), SQLITE_OK);
+
+        assert_int_equal(db_exec(holder, "BEGIN EXCLUSIVE"), 0);
+        assert_int_equal(store_member_insert(db, risk->id, "user", 1001, "alice", CREATED_USEC), -ETIMEDOUT);
+        assert_int_equal(store_quota_set(db, risk->id, &q), -ETIMEDOUT);
+        assert_int_equal(store_tenant_delete(db, risk), -ETIMEDOUT);
+        assert_int_equal(db_exec(holder, "COMMIT"), 0);
+
+        /* With the lock gone: the same calls do what they say, and a missing tenant is -ENOENT. */
+        assert_int_equal(store_member_insert(db, risk->id, "user", 1001, "alice", CREATED_USEC), 0);
+        assert_int_equal(store_quota_set(db, risk->id, &q), 0);
+        assert_int_equal(store_member_insert(db, risk->id + 10, "user", 1, "x", CREATED_USEC), -ENOENT);
+        assert_int_equal(store_quota_set(db, risk->id + 10, &q), -ENOENT);
+        assert_int_equal(store_tenant_delete(db, risk), 0);
+}
+
 static int collect_quota(const char *tenant, const Quota *q, void *userdata) {
         Seen *s = userdata;
         size_t l = strlen(s->text);
@@ -1158,6 +1187,7 @@ int main(void) {
                 cmocka_unit_test(test_migrate_tenant_uuid),
                 cmocka_unit_test(test_bundles),
                 cmocka_unit_test(test_members),
+                cmocka_unit_test(test_lock_timeout),
                 cmocka_unit_test(test_quotas),
         };
 
