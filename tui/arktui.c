@@ -747,6 +747,15 @@ static bool vm_image_known(const VmDraft *v, const char *name) {
 
 static int vm_answer(Console *con, const char *input);
 
+/* The questions that do not depend on what arkd has. */
+static const char *const vm_prompts[_VM_STEP_MAX] = {
+        [VM_STEP_NAME] = N_("Name of the VM (lowercase letters, digits, '-'):"),
+        [VM_STEP_VCPUS] = N_("vCPUs (a number: 1, 2, 8...):"),
+        [VM_STEP_MEMORY] = N_("Memory (512M, 8G...):"),
+        [VM_STEP_DISK] = N_("Disk size (20G...; - for none):"),
+        [VM_STEP_GPUS] = N_("GPUs: a number, and a model if it matters (2, 2 H100; - for none):"),
+};
+
 /* Asks the draft's current step, after `reason` (why the last answer was not taken; NULL: none). */
 static void vm_ask(Console *con, const char *reason) {
         VmDraft *v = &con->vm;
@@ -762,18 +771,6 @@ static void vm_ask(Console *con, const char *reason) {
                 snprintf(prompt, sizeof(prompt), _("Tenant (Up/Down: %s):"), list);
                 q = prompt;
                 break;
-        case VM_STEP_NAME:
-                q = _("Name of the VM (lowercase letters, digits, '-'):");
-                break;
-        case VM_STEP_VCPUS:
-                q = _("vCPUs (a number: 1, 2, 8...):");
-                break;
-        case VM_STEP_MEMORY:
-                q = _("Memory (512M, 8G...):");
-                break;
-        case VM_STEP_DISK:
-                q = _("Disk size (20G...; - for none):");
-                break;
         case VM_STEP_IMAGE:
                 if (v->n_images < 0)
                         q = _("Image: the name of a file in the image store (- for none):");
@@ -787,11 +784,11 @@ static void vm_ask(Console *con, const char *reason) {
                         q = prompt;
                 }
                 break;
-        case VM_STEP_GPUS:
-                q = _("GPUs: a number, and a model if it matters (2, 2 H100; - for none):");
-                break;
         default:
-                return;
+                if (v->step < 0 || v->step >= _VM_STEP_MAX)
+                        return;
+                q = _(vm_prompts[v->step]);
+                break;
         }
         if (reason) {
                 char text[1100];
