@@ -818,8 +818,8 @@ static int act_create_vm(Console *con, const char *input) {
         const VmDraft *v = &con->vm;
         int r;
 
-        if (!con->bus)
-                return -ENOTCONN;
+        if (!con->bus) /* said in the status line, as any call that cannot go */
+                return call_message(con, _("Create VM"), NULL, -ENOTCONN);
         r = sd_bus_message_new_method_call(con->bus, &m, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
                                            "CreateInstance");
         if (r >= 0)
