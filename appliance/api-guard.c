@@ -12,6 +12,7 @@
 #include "api-guard.h"
 #include "audit.h"
 #include "basic/macro.h"
+#include "basic/parse-util.h"
 #include "basic/string-util.h"
 #include "basic/time-util.h"
 #include "manager.h"
@@ -42,6 +43,7 @@ static const ArgumentLimit limits[] = {
         { "CreateInstance", "spec.Initrd", 4096, false },
         { "CreateInstance", "spec.Cmdline", 4096, false },
         { "CheckHost", "accelerators", 256, false },
+        { "ListImages", "tenant", ARK_NAME_MAX, false },
 };
 
 static const ArgumentLimit *limit_for(const char *member, const char *field) {

@@ -1,5 +1,6 @@
 /* What a caller may name on the host; see image-store.h. */
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,4 +160,42 @@ int image_store_resolve(Manager *m, const char *tenant, bool admin, const char *
                                          "path.",
                                          field);
         return resolve_admin_path(m, field, value, ret, error);
+}
+
+/* The usable files of directory `dir` (below canonical `root`), sorted, each handed to fn. */
+static int store_list_dir(const char *root, const char *dir, const char *scope, ImageStoreFn fn, void *userdata) {
+        struct dirent **names = NULL;
+        int n, r = 0;
+
+        n = scandir(dir, &names, NULL, alphasort);
+        if (n < 0)
+                return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+        for (int k = 0; k < n; k++) {
+                _cleanup_free_ char *path = NULL, *real = NULL;
+                const char *reason = NULL;
+                struct stat st;
+
+                if (r >= 0 && store_name_is_valid(names[k]->d_name) && (path = path_join(dir, names[k]->d_name)) &&
+                    (real = canonical_below(path, root, &reason)) && stat(real, &st) >= 0 && S_ISREG(st.st_mode))
+                        r = fn(names[k]->d_name, scope, (uint64_t) st.st_size, userdata);
+                free(names[k]);
+        }
+        free(names);
+        return r;
+}
+
+int image_store_foreach(Manager *m, const char *tenant, ImageStoreFn fn, void *userdata) {
+        _cleanup_free_ char *store = manager_state_path(m, "images"), *root = NULL, *dir = NULL;
+
+        if (!store)
+                return -ENOMEM;
+        if (tenant && !ark_name_is_valid(tenant))
+                return -EINVAL;
+        root = realpath(store, NULL);
+        if (!root)
+                return errno == ENOENT ? 0 : -errno;
+        dir = tenant ? strprintf("%s/tenants/%s", root, tenant) : strdup(root);
+        if (!dir)
+                return -ENOMEM;
+        return store_list_dir(root, dir, strempty(tenant), fn, userdata);
 }

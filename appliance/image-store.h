@@ -15,6 +15,7 @@
  * file or block device, and readable by arkd. */
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <systemd/sd-bus.h>
 
 typedef struct Manager Manager;
@@ -25,3 +26,15 @@ typedef struct Manager Manager;
  * there). Logs nothing. */
 int image_store_resolve(Manager *m, const char *tenant, bool admin, const char *field, const char *value,
                         char **ret, sd_bus_error *error);
+
+/* One file of the store, as image_store_foreach() hands it out: the name a spec gives, the tenant
+ * whose directory holds it ("" for a shared one), its size in bytes. */
+typedef int (*ImageStoreFn)(const char *name, const char *scope, uint64_t size, void *userdata);
+
+/* Calls fn for every file of one directory of the store: tenant `tenant`'s own
+ * (<state>/images/tenants/<TENANT>/; scope `tenant`), or with tenant NULL the shared ones
+ * (<state>/images/; scope ""). Sorted by name; a file image_store_resolve() would refuse (a bad
+ * name, a link that leads out, not a regular file) is left out, and a directory that does not
+ * exist has none. Returns 0, the first negative value fn returns, or a negative errno (-EINVAL for
+ * a tenant name that is not valid). Logs nothing. */
+int image_store_foreach(Manager *m, const char *tenant, ImageStoreFn fn, void *userdata);

@@ -9,6 +9,7 @@
 #include "basic/log.h"
 #include "basic/string-util.h"
 #include "hypervisor.h"
+#include "image-store.h"
 #include "access.h"
 #include "api-guard.h"
 #include "audit.h"
@@ -798,6 +799,50 @@ static int method_get_usage_report(sd_bus_message *msg, void *userdata, sd_bus_e
         return sd_bus_send(NULL, reply, NULL);
 }
 
+static int append_image(const char *name, const char *scope, uint64_t size, void *userdata) {
+        return sd_bus_message_append(userdata, "(sst)", name, scope, size);
+}
+
+/* The image store's files a caller may name in a spec: of one tenant (its own, then the shared
+ * ones), or with "" the shared ones and those of every tenant the caller is a member of. */
+static int method_list_images(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(caller_done) Caller c = {};
+        Manager *m = userdata;
+        const char *tenant;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &tenant);
+        if (r < 0)
+                return r;
+        r = access_require_member(m, msg, &c, "list images", error);
+        if (r < 0)
+                return r;
+        /* Another tenant's and one that does not exist read the same to a member. */
+        if (!isempty(tenant) && !caller_in_tenant_named(m, &c, tenant))
+                return sd_bus_error_setf(error, ARK_ERROR_ACCESS_DENIED,
+                                         "User %u may not list the images of tenant '%.64s': it is not a member.",
+                                         (unsigned) c.uid, tenant);
+        if (!isempty(tenant) && !manager_find_tenant(m, tenant))
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "Tenant '%.64s' does not exist.", tenant);
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "(sst)");
+        if (r >= 0 && !isempty(tenant))
+                r = image_store_foreach(m, tenant, append_image, reply);
+        if (r >= 0)
+                r = image_store_foreach(m, NULL, append_image, reply);
+        if (isempty(tenant))
+                LIST_FOREACH(tenants, t, m->tenants)
+                        if (r >= 0 && caller_in_tenant(&c, t))
+                                r = image_store_foreach(m, t->name, append_image, reply);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to list the image store: %m");
+        return sd_bus_send(NULL, reply, NULL);
+}
+
 static sd_bus_vtable *vt_manager, *vt_tenant, *vt_instance, *vt_accelerator, *vt_bundle;
 
 static const sd_bus_vtable manager_vtable[] = {
@@ -880,6 +925,8 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListBundles", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sssso)", bundles),
                                 method_list_bundles, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListImages", SD_BUS_ARGS("s", tenant), SD_BUS_RESULT("a(sst)", images),
+                                method_list_images, SD_BUS_VTABLE_UNPRIVILEGED),
 
         SD_BUS_SIGNAL_WITH_ARGS("TenantNew", SD_BUS_ARGS("s", name, "o", path), 0),
         SD_BUS_SIGNAL_WITH_ARGS("TenantRemoved", SD_BUS_ARGS("s", name, "o", path), 0),

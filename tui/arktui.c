@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <wchar.h>
+#include <wctype.h>
 #include <getopt.h>
 #include <langinfo.h>
 #include <libgen.h>
@@ -432,15 +433,43 @@ typedef struct Console Console;
 /* What a dialog does when the admin says yes: input is what was typed (NULL for a question). */
 typedef int (*ActionFn)(Console *con, const char *input);
 
+#define DIALOG_CHOICES_MAX 32
+
 typedef struct Dialog {
         bool open, typing;
         int confirms;           /* yes-answers still needed (2: double confirmation) */
         char title[128], text[512], question[512], again[512];
         char buf[256];
         size_t len;
+        bool fresh;             /* buf holds a choice, not typing: a key typed replaces it */
         char target[256];       /* the tenant, instance or GPU acted on */
         ActionFn act;
+        /* What Up and Down put in the line to type (dialog_offer). */
+        char choices[DIALOG_CHOICES_MAX][128];
+        size_t n_choices;
+        size_t choice;
 } Dialog;
+
+/* A VM being made from the console, one answer after the other (vm_answer). */
+typedef enum VmStep {
+        VM_STEP_TENANT,
+        VM_STEP_NAME,
+        VM_STEP_VCPUS,
+        VM_STEP_MEMORY,
+        VM_STEP_DISK,
+        VM_STEP_IMAGE,
+        VM_STEP_GPUS,
+        _VM_STEP_MAX,
+} VmStep;
+
+typedef struct VmDraft {
+        VmStep step;
+        char tenant[64], name[64], image[256], gpu_model[64];
+        uint32_t vcpus, gpus;
+        uint64_t memory, disk;          /* disk 0: none of its own size */
+        char images[DIALOG_CHOICES_MAX][128];   /* the store's, ListImages; n_images < 0: not known */
+        int n_images;
+} VmDraft;
 
 struct Console {
         sd_event *event;
@@ -451,6 +480,7 @@ struct Console {
         Canvas canvas;
         bool colour;
         Dialog dlg;
+        VmDraft vm;
         char status[2048];
         char pending[256];      /* the action waiting for arkd's answer */
         LogView logs;
@@ -646,6 +676,20 @@ static int on_action_reply(sd_bus_message *m, void *userdata, sd_bus_error *e) {
         return 0;
 }
 
+/* Sends method call m (r: how building it went) without waiting: its answer lands in the status
+ * line, under `what`. */
+static int call_message(Console *con, const char *what, sd_bus_message *m, int r) {
+        if (r >= 0)
+                r = sd_bus_call_async(con->bus, NULL, m, on_action_reply, con, 120ULL * 1000000ULL);
+        if (r < 0) {
+                snprintf(con->status, sizeof(con->status), "%s: %s", what, strerror(-r));
+                return r;
+        }
+        snprintf(con->pending, sizeof(con->pending), "%s", what);
+        snprintf(con->status, sizeof(con->status), "%s…", what);
+        return 0;
+}
+
 /* Calls a method on arkd without waiting: its answer lands in the status line. */
 static int call(Console *con, const char *what, const char *path, const char *iface, const char *member,
                 const char *types, ...) {
@@ -661,15 +705,7 @@ static int call(Console *con, const char *what, const char *path, const char *if
                 r = sd_bus_message_appendv(m, types, ap);
                 va_end(ap);
         }
-        if (r >= 0)
-                r = sd_bus_call_async(con->bus, NULL, m, on_action_reply, con, 120ULL * 1000000ULL);
-        if (r < 0) {
-                snprintf(con->status, sizeof(con->status), "%s: %s", what, strerror(-r));
-                return r;
-        }
-        snprintf(con->pending, sizeof(con->pending), "%s", what);
-        snprintf(con->status, sizeof(con->status), "%s…", what);
-        return 0;
+        return call_message(con, what, m, r);
 }
 
 static int act_create_tenant(Console *con, const char *input) {
@@ -757,6 +793,269 @@ static int act_release(Console *con, const char *input) {
 
 static void dialog_open(Console *con, const char *title, const char *prompt, const char *question, const char *again,
                         int confirms, const char *target, ActionFn act);
+
+/* ------------------------------------------------------------------------------ VM create */
+
+/* Adds a choice that Up and Down put in the open dialog's line; the first one offered is there
+ * already when `preselect`. */
+static void dialog_offer(Console *con, const char *choice, bool preselect) {
+        Dialog *d = &con->dlg;
+
+        if (d->n_choices >= DIALOG_CHOICES_MAX || isempty(choice))
+                return;
+        snprintf(d->choices[d->n_choices], sizeof(d->choices[0]), "%s", choice);
+        if (preselect && d->n_choices == 0) {
+                snprintf(d->buf, sizeof(d->buf), "%s", choice);
+                d->len = strlen(d->buf);
+                d->fresh = true;
+        }
+        d->n_choices++;
+}
+
+/* The image store's files tenant t may name (ListImages), kept in the draft; n_images -1 when
+ * arkd cannot say (then a name typed goes to arkd unchecked). */
+static void vm_load_images(Console *con) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        VmDraft *v = &con->vm;
+        const char *name, *scope;
+        uint64_t size;
+        int r;
+
+        v->n_images = -1;
+        if (!con->bus || sd_bus_call_method(con->bus, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "ListImages",
+                                            NULL, &reply, "s", v->tenant) < 0)
+                return;
+        r = sd_bus_message_enter_container(reply, 'a', "(sst)");
+        if (r < 0)
+                return;
+        v->n_images = 0;
+        while (v->n_images < DIALOG_CHOICES_MAX - 1 && sd_bus_message_read(reply, "(sst)", &name, &scope, &size) > 0) {
+                bool seen = false;
+
+                /* A tenant's own file hides a shared one of its name. */
+                for (int k = 0; k < v->n_images; k++)
+                        seen = seen || streq(v->images[k], name);
+                if (!seen)
+                        snprintf(v->images[v->n_images++], sizeof(v->images[0]), "%s", name);
+        }
+}
+
+static bool vm_image_known(const VmDraft *v, const char *name) {
+        for (int k = 0; k < v->n_images; k++)
+                if (streq(v->images[k], name))
+                        return true;
+        return v->n_images < 0;
+}
+
+static int vm_answer(Console *con, const char *input);
+
+/* The questions that do not depend on what arkd has. */
+static const char *const vm_prompts[_VM_STEP_MAX] = {
+        [VM_STEP_NAME] = N_("Name of the VM (lowercase letters, digits, '-'):"),
+        [VM_STEP_VCPUS] = N_("vCPUs (a number: 1, 2, 8...):"),
+        [VM_STEP_MEMORY] = N_("Memory (512M, 8G...):"),
+        [VM_STEP_DISK] = N_("Disk size (20G...; - for none):"),
+        [VM_STEP_GPUS] = N_("GPUs: a number, and a model if it matters (2, 2 H100; - for none):"),
+};
+
+/* Asks the draft's current step, after `reason` (why the last answer was not taken; NULL: none). */
+static void vm_ask(Console *con, const char *reason) {
+        VmDraft *v = &con->vm;
+        char prompt[512], list[256] = "";
+        const char *q = NULL;
+        size_t k;
+        json_t *t;
+
+        switch (v->step) {
+        case VM_STEP_TENANT:
+                json_array_foreach(con->model.tenants, k, t)
+                        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", k ? ", " : "", jstr(t, "Name"));
+                snprintf(prompt, sizeof(prompt), _("Tenant (Up/Down: %s):"), list);
+                q = prompt;
+                break;
+        case VM_STEP_IMAGE:
+                if (v->n_images < 0)
+                        q = _("Image: the name of a file in the image store (- for none):");
+                else if (v->n_images == 0)
+                        q = _("Image: the image store has none for this tenant (- for none):");
+                else {
+                        for (int n = 0; n < v->n_images; n++)
+                                snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", n ? ", " : "",
+                                         v->images[n]);
+                        snprintf(prompt, sizeof(prompt), _("Image from the store (Up/Down: %s; - for none):"), list);
+                        q = prompt;
+                }
+                break;
+        default:
+                if (v->step < 0 || v->step >= _VM_STEP_MAX)
+                        return;
+                q = _(vm_prompts[v->step]);
+                break;
+        }
+        if (reason) {
+                char text[1100];
+
+                snprintf(text, sizeof(text), "%s %s", reason, q);
+                dialog_open(con, _("New VM"), text, "", NULL, 0, NULL, vm_answer);
+        } else
+                dialog_open(con, _("New VM"), q, "", NULL, 0, NULL, vm_answer);
+        /* The choices Up and Down go through; the tenant of the selected VM, or the first, ready. */
+        if (v->step == VM_STEP_TENANT) {
+                json_t *sel = screen_selected(&con->model, &con->st);
+
+                if (sel)
+                        dialog_offer(con, jstr(sel, "Tenant"), true);
+                json_array_foreach(con->model.tenants, k, t)
+                        if (!sel || !streq(jstr(sel, "Tenant"), jstr(t, "Name")))
+                                dialog_offer(con, jstr(t, "Name"), true);
+        } else if (v->step == VM_STEP_IMAGE) {
+                dialog_offer(con, "-", false);
+                for (int n = 0; n < v->n_images; n++)
+                        dialog_offer(con, v->images[n], false);
+        }
+}
+
+static int act_create_vm(Console *con, const char *input) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        const VmDraft *v = &con->vm;
+        int r;
+
+        if (!con->bus) /* said in the status line, as any call that cannot go */
+                return call_message(con, _("Create VM"), NULL, -ENOTCONN);
+        r = sd_bus_message_new_method_call(con->bus, &m, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
+                                           "CreateInstance");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "{sv}{sv}{sv}{sv}{sv}", "Name", "s", v->name, "Tenant", "s", v->tenant,
+                                          "Type", "s", "vm", "VCPUs", "u", v->vcpus, "MemoryBytes", "t", v->memory);
+        if (r >= 0 && v->disk > 0)
+                r = sd_bus_message_append(m, "{sv}", "DiskBytes", "t", v->disk);
+        if (r >= 0 && !isempty(v->image))
+                r = sd_bus_message_append(m, "{sv}", "Image", "s", v->image);
+        if (r >= 0 && v->gpus > 0)
+                r = sd_bus_message_append(m, "{sv}", "GPUs", "u", v->gpus);
+        if (r >= 0 && !isempty(v->gpu_model))
+                r = sd_bus_message_append(m, "{sv}", "GPUModel", "s", v->gpu_model);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        return call_message(con, _("Create VM"), m, r);
+}
+
+/* "2", "2 H100", "H100" (one of that model), "-" or "0" (none). */
+static int vm_parse_gpus(VmDraft *v, const char *input) {
+        char first[64] = "", model[64] = "", extra;
+        int n = sscanf(input, "%63s %63s %c", first, model, &extra);
+
+        v->gpus = 0;
+        v->gpu_model[0] = 0;
+        if (n < 1 || n > 2)
+                return -EINVAL;
+        if (streq(first, "-") || streq(first, "0"))
+                return n == 1 ? 0 : -EINVAL;
+        if (parse_u32(first, &v->gpus) < 0) {
+                if (n != 1)
+                        return -EINVAL;
+                snprintf(v->gpu_model, sizeof(v->gpu_model), "%s", first);
+                return 0;
+        }
+        snprintf(v->gpu_model, sizeof(v->gpu_model), "%s", model);
+        return v->gpus > 0 ? 0 : -EINVAL;
+}
+
+/* Takes the answer to the current step: the next question, or the same again with the reason it
+ * was not taken (naming the field), or at the end the whole spec to confirm. */
+static int vm_answer(Console *con, const char *input) {
+        VmDraft *v = &con->vm;
+        char why[512] = "", mem[32], disk[32], gpus[96], q[512];
+        bool dash = streq(strempty(input), "-");
+
+        input = strempty(input);
+        switch (v->step) {
+        case VM_STEP_TENANT: {
+                json_t *t;
+                size_t k;
+                bool known = false;
+
+                json_array_foreach(con->model.tenants, k, t)
+                        known = known || streq(jstr(t, "Name"), input);
+                if (!known)
+                        snprintf(why, sizeof(why), _("Tenant: '%s' is not a tenant you may use."), input);
+                else
+                        snprintf(v->tenant, sizeof(v->tenant), "%s", input);
+                break;
+        }
+        case VM_STEP_NAME:
+                if (!ark_name_is_valid(input))
+                        snprintf(why, sizeof(why),
+                                 _("Name: '%s' is not valid (1-63 lowercase letters, digits and '-', starting with a letter)."),
+                                 input);
+                else
+                        snprintf(v->name, sizeof(v->name), "%s", input);
+                break;
+        case VM_STEP_VCPUS:
+                if (parse_u32(input, &v->vcpus) < 0 || v->vcpus == 0)
+                        snprintf(why, sizeof(why), _("vCPUs: '%s' is not a number of vCPUs."), input);
+                break;
+        case VM_STEP_MEMORY:
+                if (parse_size(input, &v->memory) < 0 || v->memory == 0)
+                        snprintf(why, sizeof(why), _("Memory: '%s' is not a size (use e.g. 512M, 8G)."), input);
+                break;
+        case VM_STEP_DISK:
+                v->disk = 0;
+                if (!dash && (parse_size(input, &v->disk) < 0 || v->disk == 0))
+                        snprintf(why, sizeof(why), _("Disk size: '%s' is not a size (use e.g. 20G, or - for none)."), input);
+                break;
+        case VM_STEP_IMAGE:
+                v->image[0] = 0;
+                if (!dash && !vm_image_known(v, input))
+                        snprintf(why, sizeof(why), _("Image: '%s' is not in the image store of tenant '%s'."), input,
+                                 v->tenant);
+                else if (!dash)
+                        snprintf(v->image, sizeof(v->image), "%s", input);
+                break;
+        case VM_STEP_GPUS:
+                if (vm_parse_gpus(v, input) < 0)
+                        snprintf(why, sizeof(why), _("GPUs: '%s' is not a number of GPUs (2, 2 H100, or - for none)."),
+                                 input);
+                break;
+        default:
+                return -EINVAL;
+        }
+        if (why[0]) {
+                vm_ask(con, why);
+                return -EINVAL;
+        }
+        if (++v->step == VM_STEP_IMAGE)
+                vm_load_images(con);
+        if (v->step < _VM_STEP_MAX) {
+                vm_ask(con, NULL);
+                return 0;
+        }
+        /* Everything asked: the whole spec, and the question. */
+        if (v->gpus == 0 && isempty(v->gpu_model))
+                snprintf(gpus, sizeof(gpus), "%s", _("no GPUs"));
+        else if (isempty(v->gpu_model))
+                snprintf(gpus, sizeof(gpus), _("%u GPUs"), v->gpus);
+        else
+                snprintf(gpus, sizeof(gpus), _("%u GPUs of model %s"), v->gpus ?: 1, v->gpu_model);
+        snprintf(q, sizeof(q), _("Create VM '%s' for tenant '%s': %u vCPUs, %s memory, disk %s, image %s, %s?"), v->name,
+                 v->tenant, v->vcpus, format_bytes(mem, sizeof(mem), v->memory),
+                 v->disk > 0 ? format_bytes(disk, sizeof(disk), v->disk) : "-", isempty(v->image) ? "-" : v->image, gpus);
+        dialog_open(con, _("New VM"), NULL, q, NULL, 1, v->name, act_create_vm);
+        return 0;
+}
+
+/* n on the VMs screen: the first question. */
+static void vm_new(Console *con) {
+        if (json_array_size(con->model.tenants) == 0) {
+                snprintf(con->status, sizeof(con->status), "%s",
+                         _("No tenant to create a VM in: create one on the Tenants screen (3, then n)."));
+                return;
+        }
+        con->vm = (VmDraft) { .n_images = -1 };
+        vm_ask(con, NULL);
+}
 
 static int on_import_reply(sd_bus_message *m, void *userdata, sd_bus_error *e) {
         Console *con = userdata;
@@ -1636,6 +1935,10 @@ static bool screen_key(Console *con, wint_t key) {
                 }
                 return false;
         case SCREEN_INSTANCES:
+                if (key == L'n') {
+                        vm_new(con);
+                        return true;
+                }
                 if (!name)
                         return false;
                 /* Instance names are unique per tenant: act on TENANT/NAME. */
@@ -1778,6 +2081,44 @@ static bool screen_key(Console *con, wint_t key) {
         }
 }
 
+/* u, p and f on the Logs screen: the filter changed, said in the status line too. */
+static void logs_key(Console *con, wint_t key) {
+        static const char *const prios[8] = { "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug" };
+        LogView *v = &con->logs;
+
+        if (key == L'f') {
+                v->follow = !v->follow;
+                snprintf(con->status, sizeof(con->status), "%s",
+                         v->follow ? _("f: following: the newest lines show as they come.")
+                                   : _("f: not following: the lines stay as they are."));
+        } else if (v->file)
+                /* A log file's lines have no unit or priority to filter by. */
+                snprintf(con->status, sizeof(con->status), _("%lc: %s is a log file: every line shows (unit and priority "
+                                                             "filter the journal)."),
+                         (wint_t) key, v->file);
+        else if (key == L'u') {
+                v->unit = (LogUnit) ((v->unit + 1) % _LOG_UNIT_MAX);
+                snprintf(con->status, sizeof(con->status), _("u: showing %s."), log_unit_label(v->unit));
+        } else {
+                v->max_priority = v->max_priority >= 7 ? 3 : v->max_priority + 1;
+                if (v->max_priority >= 7)
+                        snprintf(con->status, sizeof(con->status), "%s", _("p: showing every priority."));
+                else
+                        snprintf(con->status, sizeof(con->status), _("p: showing priority %s and more severe."),
+                                 prios[v->max_priority]);
+        }
+}
+
+/* A key that does nothing here says so, rather than nothing at all. */
+static void unbound_key(Console *con, int r, wint_t key) {
+        if (r == OK && key == 27)
+                snprintf(con->status, sizeof(con->status), "%s", _("Esc: nothing to close here."));
+        else if (r == OK && iswprint((wint_t) key))
+                snprintf(con->status, sizeof(con->status), _("%lc: no action here; ? shows the keys."), (wint_t) key);
+        else
+                snprintf(con->status, sizeof(con->status), "%s", _("That key has no action here; ? shows the keys."));
+}
+
 /* A key while a dialog is open. */
 static void dialog_key(Console *con, int r, wint_t key) {
         Dialog *d = &con->dlg;
@@ -1807,7 +2148,16 @@ static void dialog_key(Console *con, int r, wint_t key) {
                         }
                         /* Typed, then asked: "Create tenant 'x'?" */
                         snprintf(d->text, sizeof(d->text), "%s: %s  %s", d->title, d->buf, _("- go ahead?"));
+                } else if (r == KEY_CODE_YES && (key == KEY_UP || key == KEY_DOWN) && d->n_choices > 0) {
+                        /* The next or previous choice; from a line typed, the first or the last. */
+                        if (!d->fresh)
+                                d->choice = key == KEY_DOWN ? d->n_choices - 1 : 0;
+                        d->choice = (d->choice + (key == KEY_DOWN ? 1 : d->n_choices - 1)) % d->n_choices;
+                        snprintf(d->buf, sizeof(d->buf), "%s", d->choices[d->choice]);
+                        d->len = strlen(d->buf);
+                        d->fresh = true;
                 } else if ((r == KEY_CODE_YES && key == KEY_BACKSPACE) || (r == OK && (key == 127 || key == 8))) {
+                        d->fresh = false;
                         while (d->len > 0 && ((unsigned char) d->buf[d->len - 1] & 0xc0) == 0x80)
                                 d->len--;
                         if (d->len > 0)
@@ -1818,6 +2168,8 @@ static void dialog_key(Console *con, int r, wint_t key) {
                         mbstate_t st = {};
                         size_t n = wcrtomb(mb, (wchar_t) key, &st);
 
+                        if (d->fresh) /* typing replaces a choice shown */
+                                d->len = 0, d->buf[0] = 0, d->fresh = false;
                         if (n != (size_t) -1 && d->len + n < sizeof(d->buf) - 1) {
                                 memcpy(d->buf + d->len, mb, n);
                                 d->len += n;
@@ -1856,18 +2208,21 @@ static int on_input(sd_event_source *s, int fd, uint32_t revents, void *userdata
                 }
                 if (!con->pending[0])
                         con->status[0] = 0;
+                /* The help box: Esc or ? closes it; any other key closes it and does its work. */
+                if (con->st.help) {
+                        con->st.help = false;
+                        if (r == OK && (key == 27 || key == L'?')) {
+                                redraw(con);
+                                continue;
+                        }
+                }
                 if (r == OK && (con->model.connected || con->st.screen == SCREEN_SYSTEM || con->st.screen == SCREEN_NETWORK) &&
                     screen_key(con, key)) {
                         redraw(con);
                         continue;
                 }
                 if (r == OK && con->st.screen == SCREEN_LOGS && (key == L'u' || key == L'p' || key == L'f')) {
-                        if (key == L'u' && !con->logs.file)
-                                con->logs.unit = (LogUnit) ((con->logs.unit + 1) % _LOG_UNIT_MAX);
-                        else if (key == L'p' && !con->logs.file)
-                                con->logs.max_priority = con->logs.max_priority >= 7 ? 3 : con->logs.max_priority + 1;
-                        else if (key == L'f')
-                                con->logs.follow = !con->logs.follow;
+                        logs_key(con, key);
                         reload_logs(con);
                         redraw(con);
                         continue;
@@ -1911,6 +2266,8 @@ static int on_input(sd_event_source *s, int fd, uint32_t revents, void *userdata
                         continue;
                 } else if (r == OK && (key == L'\n' || key == L'\r'))
                         snprintf(con->status, sizeof(con->status), "%s", screen_actions(con->st.screen));
+                else if (!(r == KEY_CODE_YES && (key == KEY_RESIZE || key == KEY_UP || key == KEY_DOWN)))
+                        unbound_key(con, r, key);
                 /* KEY_RESIZE and anything else: redrawn at the size the terminal has now. */
                 redraw(con);
         }
@@ -1985,6 +2342,7 @@ static int interactive(void) {
         noecho();
         nonl();
         keypad(stdscr, TRUE);
+        set_escdelay(25); /* Esc closes a dialog at once, not after a second */
         nodelay(stdscr, TRUE);
         curs_set(0);
         if (has_colors()) {

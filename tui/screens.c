@@ -222,49 +222,133 @@ static size_t list_first(int selected, size_t n, int room) {
         return (size_t) (selected - room + 1);
 }
 
-static void table_header(Canvas *c, int y, const int *widths, const char *const *heads, size_t n) {
+/* A table's column: its head, and how it gives way when the table is wider than the screen. The
+ * widths come from the content (never less than a width that reads well, while there is room), so
+ * nothing is cut while there is room (120 columns); at 80 the padding goes first, then the least
+ * important columns give up room; a column whose cells are names that identify the row or its
+ * owner is never cut. */
+typedef struct Column {
+        const char *head;
+        int shrink;     /* 0: never cut; else the order columns give up room in, highest first */
+        int floor;      /* the narrowest a column that gives way becomes */
+        bool right;     /* numbers, right-aligned */
+        int pref;       /* the width it has when there is room, content or not */
+        int width;      /* the widest cell (column_measure), then the width it gets (table_fit) */
+        int content;    /* table_fit: the widest cell or the head */
+} Column;
+
+#define TABLE_CELL_MAX 160
+
+static void column_measure(Column *col, const char *cell) {
+        col->width = MAX(col->width, text_width(cell));
+}
+
+/* Takes up to `excess` columns from cols[k], down to `to`: what is left of the excess. */
+static int column_give(Column *col, int to, int excess) {
+        int cut = MIN(excess, col->width - to);
+
+        if (cut <= 0)
+                return excess;
+        col->width -= cut;
+        return excess - cut;
+}
+
+/* The widths within `room` columns (one column between cells). */
+static void table_fit(Column *cols, size_t n, int room) {
+        int total = -1, top = 0;
+
+        for (size_t k = 0; k < n; k++) {
+                cols[k].content = cols[k].width = MAX(cols[k].width, text_width(cols[k].head));
+                cols[k].width = MAX(cols[k].width, cols[k].pref);
+                total += cols[k].width + 1;
+                top = MAX(top, cols[k].shrink);
+        }
+        total -= room; /* the excess */
+        /* The padding first, then the content of the columns that may be cut. */
+        for (int level = top; level >= 0 && total > 0; level--)
+                for (size_t k = 0; k < n && total > 0; k++)
+                        if (cols[k].shrink == level)
+                                total = column_give(&cols[k], cols[k].content, total);
+        for (int level = top; level > 0 && total > 0; level--)
+                for (size_t k = 0; k < n && total > 0; k++)
+                        if (cols[k].shrink == level)
+                                total = column_give(&cols[k], cols[k].floor, total);
+}
+
+static void table_header(Canvas *c, int y, const Column *cols, size_t n) {
         int x = 1;
 
         for (size_t k = 0; k < n; k++) {
-                canvas_cell(c, x, y, widths[k], false, ATTR_BOLD, heads[k]);
-                x += widths[k] + 1;
+                canvas_cell(c, x, y, cols[k].width, cols[k].right, ATTR_BOLD, cols[k].head);
+                x += cols[k].width + 1;
         }
 }
 
+/* One row: each cell in its column's width, in attrs[k] (ATTR_SELECTED for every cell of the
+ * selected row). */
+static void table_row(Canvas *c, int y, const Column *cols, size_t n, char cells[][TABLE_CELL_MAX],
+                      const CanvasAttr *attrs, bool selected) {
+        int x = 1;
+
+        for (size_t k = 0; k < n; k++) {
+                canvas_cell(c, x, y, cols[k].width, cols[k].right, selected ? ATTR_SELECTED : attrs[k], cells[k]);
+                x += cols[k].width + 1;
+        }
+}
+
+enum { ACC_ADDRESS, ACC_MODEL, ACC_STATE, ACC_OWNER, ACC_GROUP, ACC_NUMA, ACC_READY, _ACC_MAX };
+
+/* An accelerator's cells and their colours. */
+static void accelerator_cells(const TuiModel *m, json_t *a, char cells[][TABLE_CELL_MAX], CanvasAttr *attrs) {
+        bool ready = model_gpu_ready(m, jstr(a, "Address"), NULL);
+
+        for (size_t k = 0; k < _ACC_MAX; k++)
+                attrs[k] = ATTR_NORMAL;
+        snprintf(cells[ACC_ADDRESS], TABLE_CELL_MAX, "%s", jstr(a, "Address"));
+        snprintf(cells[ACC_MODEL], TABLE_CELL_MAX, "%s", jstr(a, "Model"));
+        snprintf(cells[ACC_STATE], TABLE_CELL_MAX, "%s", state_label(jstr(a, "ClaimState")));
+        attrs[ACC_STATE] = state_attr(jstr(a, "ClaimState"));
+        gpu_owner(cells[ACC_OWNER], TABLE_CELL_MAX, m, a);
+        snprintf(cells[ACC_GROUP], TABLE_CELL_MAX, "%" PRId64, (int64_t) json_integer_value(json_object_get(a, "IOMMUGroup")));
+        snprintf(cells[ACC_NUMA], TABLE_CELL_MAX, "%" PRId64, (int64_t) json_integer_value(json_object_get(a, "NUMANode")));
+        snprintf(cells[ACC_READY], TABLE_CELL_MAX, "%s", !m->checks ? "?" : ready ? _("yes") : _("no"));
+        attrs[ACC_READY] = ready ? ATTR_OK : ATTR_BAD;
+}
+
 static void draw_accelerators(Canvas *c, const TuiModel *m, const ScreenState *st, int y) {
-        const char *heads[] = { _("ADDRESS"), _("MODEL"), _("STATE"), _("OWNER"), _("GROUP"), _("NUMA"), _("READY") };
-        const int widths[] = { 12, 21, 11, 15, 5, 4, 5 };
+        /* The model gives way first (the line below the table shows the selected one's whole). */
+        Column cols[_ACC_MAX] = {
+                [ACC_ADDRESS] = { _("ADDRESS"), .pref = 12 },
+                [ACC_MODEL] = { _("MODEL"), 2, 8, .pref = 21 },
+                [ACC_STATE] = { _("STATE"), 1, 6, .pref = 11 },
+                [ACC_OWNER] = { _("OWNER"), .pref = 15 },
+                [ACC_GROUP] = { _("GROUP"), .right = true, .pref = 5 },
+                [ACC_NUMA] = { _("NUMA"), .right = true, .pref = 4 },
+                [ACC_READY] = { _("READY"), .pref = 5 },
+        };
+        char cells[_ACC_MAX][TABLE_CELL_MAX];
+        CanvasAttr attrs[_ACC_MAX];
         json_t *a, *sel = NULL;
         size_t k;
 
-        table_header(c, y++, widths, heads, ELEMENTSOF(heads));
+        json_array_foreach(m->accelerators, k, a) {
+                accelerator_cells(m, a, cells, attrs);
+                for (size_t f = 0; f < _ACC_MAX; f++)
+                        column_measure(&cols[f], cells[f]);
+        }
+        table_fit(cols, _ACC_MAX, c->cols - 2);
+        table_header(c, y++, cols, _ACC_MAX);
         size_t first = list_first(st->selected, json_array_size(m->accelerators), c->rows - 4 - y);
 
         json_array_foreach(m->accelerators, k, a) {
-                char owner[160], num[16];
-                const char *why = NULL;
-                bool ready = model_gpu_ready(m, jstr(a, "Address"), &why);
-                CanvasAttr row = (int) k == st->selected ? ATTR_SELECTED : ATTR_NORMAL;
-                int x = 1;
-
                 if ((int) k == st->selected)
                         sel = a;
                 if (k < first)
                         continue;
                 if (y >= c->rows - 4)
                         break;
-                x += canvas_cell(c, x, y, widths[0], false, row, jstr(a, "Address")) + 1;
-                x += canvas_cell(c, x, y, widths[1], false, row, jstr(a, "Model")) + 1;
-                x += canvas_cell(c, x, y, widths[2], false, row == ATTR_SELECTED ? row : state_attr(jstr(a, "ClaimState")),
-                                 state_label(jstr(a, "ClaimState"))) + 1;
-                x += canvas_cell(c, x, y, widths[3], false, row, gpu_owner(owner, sizeof(owner), m, a)) + 1;
-                snprintf(num, sizeof(num), "%" PRId64, (int64_t) json_integer_value(json_object_get(a, "IOMMUGroup")));
-                x += canvas_cell(c, x, y, widths[4], true, row, num) + 1;
-                snprintf(num, sizeof(num), "%" PRId64, (int64_t) json_integer_value(json_object_get(a, "NUMANode")));
-                x += canvas_cell(c, x, y, widths[5], true, row, num) + 1;
-                canvas_cell(c, x, y, widths[6], false, row == ATTR_SELECTED ? row : ready ? ATTR_OK : ATTR_BAD,
-                            !m->checks ? "?" : ready ? _("yes") : _("no"));
-                y++;
+                accelerator_cells(m, a, cells, attrs);
+                table_row(c, y++, cols, _ACC_MAX, cells, attrs, (int) k == st->selected);
         }
         if (json_array_size(m->accelerators) == 0)
                 canvas_text(c, 1, y++, -1, ATTR_DIM, _("No accelerators found on this host."));
@@ -301,81 +385,121 @@ static void tenant_gpus(json_t *t, uint64_t *used, uint64_t *limit) {
                         *limit = (uint64_t) json_integer_value(json_array_get(q, 3));
 }
 
+enum { TEN_NAME, TEN_VMS, TEN_GPUS, TEN_BAR, TEN_DESCRIPTION, _TEN_MAX };
+
+static void tenant_cells(json_t *t, char cells[][TABLE_CELL_MAX], uint64_t *ret_used, uint64_t *ret_limit) {
+        tenant_gpus(t, ret_used, ret_limit);
+        snprintf(cells[TEN_NAME], TABLE_CELL_MAX, "%s", jstr(t, "Name"));
+        snprintf(cells[TEN_VMS], TABLE_CELL_MAX, "%" PRIu64, ju64(t, "NInstances"));
+        if (*ret_limit > 0 && *ret_limit < UINT64_MAX)
+                snprintf(cells[TEN_GPUS], TABLE_CELL_MAX, "%" PRIu64 "/%" PRIu64, *ret_used, *ret_limit);
+        else
+                snprintf(cells[TEN_GPUS], TABLE_CELL_MAX, "%" PRIu64 "/-", *ret_used);
+        cells[TEN_BAR][0] = 0;
+        snprintf(cells[TEN_DESCRIPTION], TABLE_CELL_MAX, "%s", jstr(t, "Description"));
+}
+
 static void draw_tenants(Canvas *c, const TuiModel *m, const ScreenState *st, int y) {
-        const char *heads[] = { _("TENANT"), _("VMS"), _("GPUS"), "", _("DESCRIPTION") };
-        const int widths[] = { 16, 6, 9, 12, 31 };
+        /* The description gives way first, then the bar. */
+        Column cols[_TEN_MAX] = {
+                [TEN_NAME] = { _("TENANT"), .pref = 16 },
+                [TEN_VMS] = { _("VMS"), .right = true, .pref = 6 },
+                [TEN_GPUS] = { _("GPUS"), .right = true, .pref = 9 },
+                [TEN_BAR] = { "", 1, 4, .width = 12 },
+                [TEN_DESCRIPTION] = { _("DESCRIPTION"), 2, 11, .pref = 31 },
+        };
+        char cells[_TEN_MAX][TABLE_CELL_MAX];
+        const CanvasAttr attrs[_TEN_MAX] = {};
+        uint64_t used, limit;
         json_t *t;
         size_t k;
 
-        table_header(c, y++, widths, heads, ELEMENTSOF(heads));
+        json_array_foreach(m->tenants, k, t) {
+                tenant_cells(t, cells, &used, &limit);
+                for (size_t f = 0; f < _TEN_MAX; f++)
+                        column_measure(&cols[f], cells[f]);
+        }
+        table_fit(cols, _TEN_MAX, c->cols - 2);
+        table_header(c, y++, cols, _TEN_MAX);
         size_t first = list_first(st->selected, json_array_size(m->tenants), c->rows - 2 - y);
 
         json_array_foreach(m->tenants, k, t) {
-                CanvasAttr row = (int) k == st->selected ? ATTR_SELECTED : ATTR_NORMAL;
-                uint64_t used, limit;
-                char num[32];
-                int x = 1;
+                int bar = 1 + cols[TEN_NAME].width + 1 + cols[TEN_VMS].width + 1 + cols[TEN_GPUS].width + 1;
 
                 if (k < first)
                         continue;
                 if (y >= c->rows - 2)
                         break;
-                tenant_gpus(t, &used, &limit);
-                x += canvas_cell(c, x, y, widths[0], false, row, jstr(t, "Name")) + 1;
-                snprintf(num, sizeof(num), "%" PRIu64, ju64(t, "NInstances"));
-                x += canvas_cell(c, x, y, widths[1], true, row, num) + 1;
-                if (limit > 0 && limit < UINT64_MAX)
-                        snprintf(num, sizeof(num), "%" PRIu64 "/%" PRIu64, used, limit);
-                else
-                        snprintf(num, sizeof(num), "%" PRIu64 "/-", used);
-                x += canvas_cell(c, x, y, widths[2], true, row, num) + 1;
-                canvas_bar(c, x, y, widths[3], limit > 0 && limit < UINT64_MAX ? (double) used / (double) limit : 0,
+                tenant_cells(t, cells, &used, &limit);
+                table_row(c, y, cols, _TEN_MAX, cells, attrs, (int) k == st->selected);
+                canvas_bar(c, bar, y, cols[TEN_BAR].width,
+                           limit > 0 && limit < UINT64_MAX ? (double) used / (double) limit : 0,
                            used > limit && limit > 0 ? ATTR_BAD : ATTR_BAR);
-                x += widths[3] + 1;
-                canvas_cell(c, x, y, widths[4], false, row, jstr(t, "Description"));
                 y++;
         }
         if (json_array_size(m->tenants) == 0)
                 canvas_text(c, 1, y, -1, ATTR_DIM, _("No tenants yet."));
 }
 
+enum { INS_NAME, INS_TENANT, INS_STATE, INS_VCPUS, INS_MEMORY, INS_GPUS, INS_MODEL, _INS_MAX };
+
+static void instance_cells(json_t *i, char cells[][TABLE_CELL_MAX], CanvasAttr *attrs) {
+        for (size_t k = 0; k < _INS_MAX; k++)
+                attrs[k] = ATTR_NORMAL;
+        snprintf(cells[INS_NAME], TABLE_CELL_MAX, "%s", jstr(i, "Name"));
+        snprintf(cells[INS_TENANT], TABLE_CELL_MAX, "%s", jstr(i, "Tenant"));
+        snprintf(cells[INS_STATE], TABLE_CELL_MAX, "%s", state_label(jstr(i, "State")));
+        attrs[INS_STATE] = state_attr(jstr(i, "State"));
+        snprintf(cells[INS_VCPUS], TABLE_CELL_MAX, "%" PRIu64, ju64(i, "VCPUs"));
+        format_bytes(cells[INS_MEMORY], TABLE_CELL_MAX, ju64(i, "MemoryBytes"));
+        snprintf(cells[INS_GPUS], TABLE_CELL_MAX, "%zu", json_array_size(json_object_get(i, "GPUs")));
+        snprintf(cells[INS_MODEL], TABLE_CELL_MAX, "%s", isempty(jstr(i, "Model")) ? "-" : jstr(i, "Model"));
+}
+
 static void draw_instances(Canvas *c, const TuiModel *m, const ScreenState *st, int y) {
-        const char *heads[] = { _("NAME"), _("TENANT"), _("STATE"), _("VCPUS"), _("MEMORY"), _("GPUS"), _("MODEL") };
-        const int widths[] = { 16, 12, 13, 5, 9, 4, 14 };
+        /* The served model gives way first, then the state; names never. */
+        Column cols[_INS_MAX] = {
+                [INS_NAME] = { _("NAME"), .pref = 16 },
+                [INS_TENANT] = { _("TENANT"), .pref = 12 },
+                [INS_STATE] = { _("STATE"), 1, 7, .pref = 13 },
+                [INS_VCPUS] = { _("VCPUS"), .right = true, .pref = 5 },
+                [INS_MEMORY] = { _("MEMORY"), .right = true, .pref = 9 },
+                [INS_GPUS] = { _("GPUS"), .right = true, .pref = 4 },
+                [INS_MODEL] = { _("MODEL"), 2, 5, .pref = 14 },
+        };
+        char cells[_INS_MAX][TABLE_CELL_MAX];
+        CanvasAttr attrs[_INS_MAX];
         json_t *i;
         size_t k;
 
-        table_header(c, y++, widths, heads, ELEMENTSOF(heads));
+        json_array_foreach(m->instances, k, i) {
+                instance_cells(i, cells, attrs);
+                for (size_t f = 0; f < _INS_MAX; f++)
+                        column_measure(&cols[f], cells[f]);
+        }
+        table_fit(cols, _INS_MAX, c->cols - 2);
+        table_header(c, y++, cols, _INS_MAX);
         size_t first = list_first(st->selected, json_array_size(m->instances), c->rows - 2 - y);
 
         json_array_foreach(m->instances, k, i) {
-                CanvasAttr row = (int) k == st->selected ? ATTR_SELECTED : ATTR_NORMAL;
-                char num[32], mem[32];
-                int x = 1;
-
                 if (k < first)
                         continue;
                 if (y >= c->rows - 2)
                         break;
-                x += canvas_cell(c, x, y, widths[0], false, row, jstr(i, "Name")) + 1;
-                x += canvas_cell(c, x, y, widths[1], false, row, jstr(i, "Tenant")) + 1;
-                x += canvas_cell(c, x, y, widths[2], false, row == ATTR_SELECTED ? row : state_attr(jstr(i, "State")),
-                                 state_label(jstr(i, "State"))) + 1;
-                snprintf(num, sizeof(num), "%" PRIu64, ju64(i, "VCPUs"));
-                x += canvas_cell(c, x, y, widths[3], true, row, num) + 1;
-                x += canvas_cell(c, x, y, widths[4], true, row, format_bytes(mem, sizeof(mem), ju64(i, "MemoryBytes"))) + 1;
-                snprintf(num, sizeof(num), "%zu", json_array_size(json_object_get(i, "GPUs")));
-                x += canvas_cell(c, x, y, widths[5], true, row, num) + 1;
-                canvas_cell(c, x, y, widths[6], false, row, isempty(jstr(i, "Model")) ? "-" : jstr(i, "Model"));
-                y++;
+                instance_cells(i, cells, attrs);
+                table_row(c, y++, cols, _INS_MAX, cells, attrs, (int) k == st->selected);
         }
         if (json_array_size(m->instances) == 0)
                 canvas_text(c, 1, y, -1, ATTR_DIM, _("No instances yet."));
 }
 
 static void draw_bundles(Canvas *c, const TuiModel *m, const ScreenState *st, int y) {
-        const char *heads[] = { _("KIND"), _("NAME"), _("VERSION"), _("TENANT") };
-        const int widths[] = { 7, 30, 14, 20 };
+        /* ListBundles: kind, tenant, name, version; shown as kind, name, version, tenant. */
+        static const size_t order[] = { 0, 2, 3, 1 };
+        Column cols[] = { { _("KIND"), .pref = 7 }, { _("NAME"), .pref = 30 }, { _("VERSION"), 1, 8, .pref = 14 },
+                          { _("TENANT"), .pref = 20 } };
+        char cells[ELEMENTSOF(cols)][TABLE_CELL_MAX];
+        const CanvasAttr attrs[ELEMENTSOF(cols)] = {};
         const MediaList *media = st->media;
         json_t *b;
         size_t k;
@@ -388,9 +512,9 @@ static void draw_bundles(Canvas *c, const TuiModel *m, const ScreenState *st, in
 
                 if (stat(media->files[f], &sb) >= 0)
                         format_bytes(size, sizeof(size), (uint64_t) sb.st_size);
-                canvas_cell(c, 3, y, 52, false, (int) f == st->selected ? ATTR_SELECTED : ATTR_NORMAL,
+                canvas_cell(c, 3, y, c->cols - 28, false, (int) f == st->selected ? ATTR_SELECTED : ATTR_NORMAL,
                             slash ? slash + 1 : media->files[f]);
-                canvas_cell(c, 56, y, 12, true, (int) f == st->selected ? ATTR_SELECTED : ATTR_NORMAL, size);
+                canvas_cell(c, c->cols - 24, y, 12, true, (int) f == st->selected ? ATTR_SELECTED : ATTR_NORMAL, size);
                 y++;
         }
         if (!media || media->n == 0)
@@ -399,22 +523,25 @@ static void draw_bundles(Canvas *c, const TuiModel *m, const ScreenState *st, in
                 canvas_text(c, 1, y++, -1, ATTR_WARN, st->progress);
         y++;
         canvas_text(c, 1, y++, -1, ATTR_BOLD, _("Installed"));
-        table_header(c, y++, widths, heads, ELEMENTSOF(heads));
-        json_array_foreach(m->bundles, k, b) {
-                CanvasAttr row = ATTR_NORMAL;
-                int x = 1;
-
-                if (y >= c->rows - 2)
-                        break;
-                /* ListBundles: kind, tenant, name, version; shown as kind, name, version, tenant. */
-                static const size_t order[] = { 0, 2, 3, 1 };
-
-                for (int f = 0; f < 4; f++) {
-                        const char *v = json_string_value(json_array_get(b, order[f]));
-
-                        x += canvas_cell(c, x, y, widths[f], false, row, f == 3 && isempty(v) ? _("(shared)") : strempty(v)) + 1;
+        for (int pass = 0; pass < 2; pass++) {
+                if (pass == 1) {
+                        table_fit(cols, ELEMENTSOF(cols), c->cols - 2);
+                        table_header(c, y++, cols, ELEMENTSOF(cols));
                 }
-                y++;
+                json_array_foreach(m->bundles, k, b) {
+                        for (size_t f = 0; f < ELEMENTSOF(cols); f++) {
+                                const char *v = json_string_value(json_array_get(b, order[f]));
+
+                                snprintf(cells[f], TABLE_CELL_MAX, "%s", f == 3 && isempty(v) ? _("(shared)") : strempty(v));
+                                if (pass == 0)
+                                        column_measure(&cols[f], cells[f]);
+                        }
+                        if (pass == 0)
+                                continue;
+                        if (y >= c->rows - 2)
+                                break;
+                        table_row(c, y++, cols, ELEMENTSOF(cols), cells, attrs, false);
+                }
         }
         if (json_array_size(m->bundles) == 0)
                 canvas_text(c, 1, y, -1, ATTR_DIM, _("No bundles imported yet."));
@@ -552,19 +679,25 @@ static void draw_missing(Canvas *c, ScreenId s, int y) {
                 canvas_text(c, 1, y + k, -1, ATTR_NORMAL, lines[k]);
 }
 
-static void draw_help(Canvas *c, int y) {
+/* The keys: everywhere, then this screen's. */
+static void draw_help(Canvas *c, ScreenId screen, int y) {
         const char *lines[] = {
                 _("1-8       go to a screen"),        _("Tab/Right next screen, Shift-Tab/Left previous"),
                 _("Up/Down   select a row"),          _("r         refresh now"),
-                _("?         this help"),             _("L         English / 中文"),
-                _("q         quit"),
+                _("?         this help"),             _("Esc       close a dialog or this help"),
+                _("L         English / 中文"),         _("q         quit"),
+                _("This screen:"),
         };
+        int n = (int) ELEMENTSOF(lines);
 
-        canvas_box(c, 4, y, c->cols - 8, (int) ELEMENTSOF(lines) + 2, _("Keys"));
-        for (size_t k = 0; k < ELEMENTSOF(lines); k++) {
-                canvas_fill(c, 5, y + 1 + (int) k, c->cols - 10);
-                canvas_text(c, 6, y + 1 + (int) k, c->cols - 12, ATTR_NORMAL, lines[k]);
+        /* This screen's keys wrap onto two lines of their own. */
+        canvas_box(c, 4, y, c->cols - 8, n + 4, _("Keys"));
+        for (int k = 0; k < n + 2; k++) {
+                canvas_fill(c, 5, y + 1 + k, c->cols - 10);
+                if (k < n)
+                        canvas_text(c, 6, y + 1 + k, c->cols - 12, ATTR_NORMAL, lines[k]);
         }
+        canvas_wrap(c, 6, y + 1 + n, c->cols - 12, 2, ATTR_NORMAL, screen_actions(screen));
 }
 
 int screen_rows(const TuiModel *m, ScreenId s) {
@@ -598,7 +731,7 @@ const char *screen_actions(ScreenId s) {
         case SCREEN_TENANTS:
                 return _("n new  g GPU quota  m add member  d delete  ? help  q quit");
         case SCREEN_INSTANCES:
-                return _("Enter details  s start  t stop  f force off  ? help  q quit");
+                return _("n new VM  Enter details  s start  t stop  f force off  ? help  q quit");
         case SCREEN_LOGS:
                 return _("u unit  p priority  f follow  r reload  ? help  q quit");
         case SCREEN_BUNDLES:
@@ -680,7 +813,7 @@ void screen_draw(Canvas *c, const TuiModel *m, const ScreenState *st) {
                         break;
                 }
         if (st->help)
-                draw_help(c, 5);
+                draw_help(c, st->screen, 5);
         if (st->dialog_title)
                 draw_dialog(c, st);
         canvas_hline(c, 0, c->rows - 2, c->cols);

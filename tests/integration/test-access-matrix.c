@@ -275,6 +275,10 @@ static int args_usage_of_tenant(sd_bus_message *m, Role role, const Target *t) {
         return sd_bus_message_append(m, "stt", t->name, UINT64_C(0), UINT64_MAX / 2);
 }
 
+static int args_no_tenant(sd_bus_message *m, Role role, const Target *t) {
+        return sd_bus_message_append(m, "s", "");
+}
+
 static int args_usage_all(sd_bus_message *m, Role role, const Target *t) {
         return sd_bus_message_append(m, "stt", "", UINT64_C(0), UINT64_MAX / 2);
 }
@@ -437,6 +441,11 @@ static const Row matrix[] = {
          * no import, so it has none to cancel. */
         METHOD(MANAGER, "CancelImport", K_HOST, "RRRD", NULL, .later = "NotFound", .args = args_no_such_import),
         METHOD(MANAGER, "ListBundles", K_HOST, "OOOO", NULL),
+        /* The image store: a tenant's files to its members (another tenant's reads as one that does
+         * not exist), the shared ones and one's own tenants' with ""; nothing to a user in no
+         * tenant. */
+        METHOD(MANAGER, "ListImages", K_TENANT, NULL, "OOII", .args = args_name),
+        METHOD(MANAGER, "ListImages", K_HOST, "OOOD", NULL, .args = args_no_tenant),
 
         /* ---- org.ark.Ark1.Tenant: a member reads its tenant, only an admin changes it */
         PROPERTY(TENANT, "Name", K_TENANT, NULL, "OOII"),

@@ -463,6 +463,40 @@ static void test_member_host_paths(void **state) {
                                               "--image shared.qcow2");
         expect_as("ark-t-risk", 1, "link that leads out", "vm create esc --tenant risk --vcpus 1 --memory 256M "
                                                           "--kernel escape.qcow2");
+        /* ListImages: what each may name; not another tenant's files, nor the link that leads out. */
+        {
+                static const char *const call = "setpriv --reuid=%s --regid=%s --init-groups busctl --address='%s' "
+                                                "call org.ark.Ark1 /org/ark/Ark1 org.ark.Ark1.Manager ListImages s %s";
+
+                out = mfree(out), err = mfree(err);
+                assert_int_equal(harness_sh(&out, &err, call, "ark-t-viagroup", "ark-t-viagroup", H.bus_address,
+                                            "retail"), 0);
+                assert_non_null(strstr(out, "\"retail-only.qcow2\" \"retail\" 196"));
+                assert_non_null(strstr(out, "\"shared.qcow2\" \"\""));
+                assert_non_null(strstr(out, "\"vmlinuz\" \"\" 7"));
+                assert_null(strstr(out, "escape"));
+                out = mfree(out), err = mfree(err);
+                assert_int_equal(harness_sh(&out, &err, call, "ark-t-risk", "ark-t-risk", H.bus_address, "''"), 0);
+                assert_non_null(strstr(out, "shared.qcow2"));
+                assert_null(strstr(out, "retail"));
+                out = mfree(out), err = mfree(err);
+                /* Another tenant's, and one that does not exist: the same refusal. */
+                assert_int_not_equal(harness_sh(&out, &err, call, "ark-t-risk", "ark-t-risk", H.bus_address, "retail"), 0);
+                assert_non_null(strstr(err, "may not list the images of tenant 'retail': it is not a member"));
+                assert_null(strstr(strempty(out), "retail-only"));
+                out = mfree(out), err = mfree(err);
+                assert_int_not_equal(harness_sh(&out, &err, call, "ark-t-risk", "ark-t-risk", H.bus_address, "nosuch"), 0);
+                assert_non_null(strstr(err, "may not list the images of tenant 'nosuch': it is not a member"));
+                out = mfree(out), err = mfree(err);
+                assert_int_not_equal(harness_sh(&out, &err, call, "ark-t-none", "ark-t-none", H.bus_address, "''"), 0);
+                assert_non_null(strstr(err, "is a member of no tenant"));
+                out = mfree(out), err = mfree(err);
+                /* The admin sees every tenant's with "". */
+                assert_int_equal(harness_sh(&out, &err, "busctl --address='%s' call org.ark.Ark1 /org/ark/Ark1 "
+                                            "org.ark.Ark1.Manager ListImages s ''", H.bus_address), 0);
+                assert_non_null(strstr(out, "\"retail-only.qcow2\" \"retail\""));
+                out = mfree(out), err = mfree(err);
+        }
         assert_arkctl(&H, 0, NULL, "vm", "delete", "own-img");
         assert_arkctl(&H, 0, NULL, "vm", "delete", "shared-img");
         assert_arkctl(&H, 0, NULL, "vm", "delete", "retail-disk");

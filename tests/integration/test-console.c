@@ -55,7 +55,7 @@ static void populate(void) {
 
 /* `arktui --dump` with what differs from machine to machine (host name, uptimes, addresses,
  * version) replaced by placeholders. */
-static char *dump(const char *screen, const char *lang) {
+static char *dump_size(const char *screen, const char *lang, const char *size) {
         _cleanup_free_ char *e = NULL;
         char *o = NULL;
 
@@ -69,23 +69,85 @@ static char *dump(const char *screen, const char *lang) {
                                                 "arkd: Ready.\n", WRITE_CREATE), 0);
         assert_int_equal(write_string_file(hostfile, "ark-appliance-01", WRITE_CREATE | WRITE_NEWLINE), 0);
         if (harness_sh(&o, &e,
-                       "'%s/bin/arktui' --dump %s --size 80x24 --lang %s --log-file '%s' --network-dir '%s/net' "
+                       "'%s/bin/arktui' --dump %s --size %s --lang %s --log-file '%s' --network-dir '%s/net' "
                        "--network-interface eth9 --hostname-file '%s' | sed -E "
                        "-e '1s/^ Ark .*$/ Ark VERSION  HOST/' "
                        "-e 's/^( Version +| 版本 +).*$/\\1VERSION/' "
                        "-e 's/^( Host +| 主机 +)[^,，]+([,，] ?(up|已运行))/\\1HOST\\2/' "
                        "-e 's/(up|已运行) [0-9]+[dhms]( [0-9]+[dhms])?/\\1 T/g' "
                        "-e 's/^( Management | 管理地址 )(.*)$/\\1ADDRESSES/' -e 's|%s|TMP|g'",
-                       harness_build_dir(), screen, lang, log, H.tmp, hostfile, H.tmp) != 0)
+                       harness_build_dir(), screen, size, lang, log, H.tmp, hostfile, H.tmp) != 0)
                 fail_msg("arktui --dump %s: %s", screen, strna(e));
         return o;
 }
 
-static void test_golden(void **state) {
-        static const char *const screens[] = { "dashboard", "accelerators", "tenants", "instances",
-                                               "network", "bundles", "logs", "system" };
-        static const char *const langs[] = { "en", "zh" };
+static char *dump(const char *screen, const char *lang) {
+        return dump_size(screen, lang, "80x24");
+}
 
+static const char *const screens[] = { "dashboard", "accelerators", "tenants", "instances",
+                                       "network", "bundles", "logs", "system" };
+static const char *const langs[] = { "en", "zh" };
+
+/* The capture of a screen compared with its golden file (written instead under
+ * ARK_REGENERATE_GOLDEN): the golden text, or NULL when it was written. */
+static char *golden_check(const char *screen, const char *lang, const char *size, const char *suffix) {
+        _cleanup_free_ char *text = dump_size(screen, lang, size),
+                            *path = strprintf("%s/tests/integration/golden/console-%s-%s%s.txt", harness_src_dir(),
+                                              screen, lang, suffix);
+        char *want = NULL;
+        size_t n;
+
+        if (getenv("ARK_REGENERATE_GOLDEN")) {
+                assert_int_equal(write_string_file(path, text, WRITE_CREATE | WRITE_ATOMIC), 0);
+                return NULL;
+        }
+        if (read_full_file(path, &want, &n) < 0)
+                fail_msg("%s is missing (ARK_REGENERATE_GOLDEN=1 makes it)", path);
+        if (!streq(text, want))
+                fail_msg("%s differs:\n%s", path, text);
+        return want;
+}
+
+/* The wide captures (120x40): their own golden files, not in the docs. */
+static void test_golden_wide(void **state) {
+        populate();
+        for (size_t s = 0; s < ELEMENTSOF(screens); s++)
+                for (size_t l = 0; l < ELEMENTSOF(langs); l++)
+                        free(golden_check(screens[s], langs[l], "120x40", "-120x40"));
+}
+
+/* Acceptance (issue 15): no name the test made (tenants, VMs, GPU owners, "reserved for the host"
+ * in either language) is cut to "…" on any screen, at 80x24 or 120x40, in English or Chinese: no
+ * leading part of one followed by the ellipsis. */
+static void test_no_cut_names(void **state) {
+        static const char *const names[] = { "risk", "retail", "train-1", "db-1", "risk/train-1",
+                                             "reserved for the host", "保留给主机" };
+        static const char *const sizes[] = { "80x24", "120x40" };
+
+        populate();
+        assert_non_null(setlocale(LC_CTYPE, "C.UTF-8"));
+        for (size_t s = 0; s < ELEMENTSOF(screens); s++)
+                for (size_t l = 0; l < ELEMENTSOF(langs); l++)
+                        for (size_t z = 0; z < ELEMENTSOF(sizes); z++) {
+                                _cleanup_free_ char *text = dump_size(screens[s], langs[l], sizes[z]);
+
+                                for (size_t k = 0; k < ELEMENTSOF(names); k++)
+                                        /* Every leading part, cut at a character (not a byte). */
+                                        for (size_t cut = 1; names[k][cut]; cut++) {
+                                                _cleanup_free_ char *cutname = NULL;
+
+                                                if (((unsigned char) names[k][cut] & 0xc0) == 0x80)
+                                                        continue;
+                                                cutname = strprintf("%.*s…", (int) cut, names[k]);
+                                                if (strstr(text, cutname))
+                                                        fail_msg("%s (%s, %s) cuts '%s' to '%s':\n%s", screens[s],
+                                                                 langs[l], sizes[z], names[k], cutname, text);
+                                        }
+                        }
+}
+
+static void test_golden(void **state) {
         _cleanup_free_ char *doc = NULL, *docpath = strprintf("%s/docs/console.md", harness_src_dir());
         size_t dn;
 
@@ -93,19 +155,10 @@ static void test_golden(void **state) {
         assert_int_equal(read_full_file(docpath, &doc, &dn), 0);
         for (size_t s = 0; s < ELEMENTSOF(screens); s++)
                 for (size_t l = 0; l < ELEMENTSOF(langs); l++) {
-                        _cleanup_free_ char *text = dump(screens[s], langs[l]), *want = NULL,
-                                            *path = strprintf("%s/tests/integration/golden/console-%s-%s.txt",
-                                                              harness_src_dir(), screens[s], langs[l]);
-                        size_t n;
+                        _cleanup_free_ char *want = golden_check(screens[s], langs[l], "80x24", "");
 
-                        if (getenv("ARK_REGENERATE_GOLDEN")) {
-                                assert_int_equal(write_string_file(path, text, WRITE_CREATE | WRITE_ATOMIC), 0);
+                        if (!want)
                                 continue;
-                        }
-                        if (read_full_file(path, &want, &n) < 0)
-                                fail_msg("%s is missing (ARK_REGENERATE_GOLDEN=1 makes it)", path);
-                        if (!streq(text, want))
-                                fail_msg("%s differs:\n%s", path, text);
                         /* docs/console.md shows the same (scripts/gen-console-doc). */
                         want[strlen(want) - 1] = 0; /* its trailing newline: the doc closes the block */
                         if (!strstr(doc, want))
@@ -225,6 +278,19 @@ static char *pane_wait(const char *text) {
                 if (now_usec(CLOCK_MONOTONIC) > deadline)
                         fail_msg("the pane never showed '%s' in %d s; it shows:\n%s", text, PANE_WAIT_SEC, strna(o));
                 free(o);
+                usleep(50000);
+        }
+}
+
+/* Waits (up to 10 s) until the pane no longer shows `text`. */
+static void pane_wait_gone(const char *text) {
+        for (int k = 0; k < 200; k++) {
+                _cleanup_free_ char *o = NULL;
+
+                if (tmux(&o, "capture-pane -p -t console") == 0 && o && !strstr(o, text))
+                        return;
+                if (k == 199)
+                        fail_msg("the pane still shows '%s':\n%s", text, strna(o));
                 usleep(50000);
         }
 }
@@ -362,6 +428,103 @@ static void test_actions(void **state) {
         keys("q");
         o = mfree(o);
         (void) tmux(&o, "kill-session -t console 2>/dev/null");
+}
+
+/* Acceptance (issue 15): a VM with 2 GPUs made from the console alone, every answer typed, the
+ * ones not taken asked again naming the field; Esc closes the help box and a dialog and leaves the
+ * console running; a key with no action and Logs p say what they did. */
+static void test_create_vm(void **state) {
+        _cleanup_free_ char *o = NULL, *e = NULL, *cap = NULL;
+        json_t *j;
+
+        populate();
+        assert_int_equal(harness_sh(&o, &e, "mkdir -p '%s/images' && qemu-img create -q -f qcow2 '%s/images/base.qcow2' 64M",
+                                    H.state_dir, H.state_dir),
+                         0);
+        o = mfree(o);
+        (void) tmux(&o, "kill-server 2>/dev/null");
+        o = mfree(o);
+        assert_int_equal(tmux(&o,
+                              "-f /dev/null new-session -d -s console -x 80 -y 24 -e ARK_BUS_ADDRESS='%s' "
+                              "-e LANG=C.UTF-8 -e TERM=screen \"'%s/bin/arktui' --log-file '%s'\"",
+                              H.bus_address, harness_build_dir(), H.arkd_log),
+                         0);
+        o = mfree(o);
+        free(pane_wait("risk/train-1"));
+        keys("4");
+        free(pane_wait("n new VM"));
+        /* The help box: Esc closes it, and the console is still there. */
+        keys("?");
+        free(pane_wait("close a dialog or this help"));
+        keys("Escape");
+        pane_wait_gone("close a dialog or this help");
+        free(pane_wait("train-1"));
+        /* A key that does nothing here says so. */
+        keys("z");
+        free(pane_wait("z: no action here; ? shows the keys."));
+        /* A dialog: Esc closes it. */
+        keys("n");
+        free(pane_wait("Tenant (Up/Down:"));
+        keys("Escape");
+        free(pane_wait("Cancelled."));
+        pane_wait_gone("Tenant (Up/Down:");
+        /* The VM. */
+        keys("n");
+        free(pane_wait("Tenant (Up/Down:"));
+        keys("risk Enter");
+        free(pane_wait("Name of the VM"));
+        keys("gpu-2 Enter");
+        free(pane_wait("vCPUs (a number"));
+        keys("four Enter");
+        free(pane_wait("vCPUs: 'four' is not a number of vCPUs."));
+        keys("4 Enter");
+        free(pane_wait("Memory (512M"));
+        keys("8X Enter");
+        free(pane_wait("Memory: '8X' is not a size"));
+        keys("8G Enter");
+        free(pane_wait("Disk size"));
+        keys("20G Enter");
+        cap = pane_wait("Image from the store");
+        assert_non_null(strstr(cap, "base.qcow2"));
+        cap = mfree(cap);
+        keys("nosuch.qcow2 Enter");
+        free(pane_wait("Image: 'nosuch.qcow2' is not in the image store"));
+        /* Up and Down go through the store's: "-", then base.qcow2. */
+        keys("Down Down");
+        free(pane_wait("> base.qcow2_"));
+        keys("Enter");
+        free(pane_wait("GPUs: a number"));
+        keys("2 Enter");
+        cap = pane_wait("Create VM 'gpu-2' for tenant 'risk'");
+        assert_non_null(strstr(cap, "4 vCPUs, 8 GiB memory"));
+        assert_non_null(strstr(cap, "20 GiB, image base.qcow2, 2 GPUs?"));
+        cap = mfree(cap);
+        keys("y");
+        free(pane_wait("Create VM: done."));
+        j = harness_arkctl_json(&H, "vm", "show", "risk/gpu-2", NULL);
+        assert_non_null(j);
+        assert_int_equal(json_array_size(json_object_get(j, "gpus")), 2);
+        assert_int_equal(json_integer_value(json_object_get(j, "vcpus")), 4);
+        assert_int_equal(json_integer_value(json_object_get(j, "memory_bytes")), 8LL << 30);
+        assert_non_null(strstr(json_string_value(json_object_get(j, "image")), "base.qcow2"));
+        json_decref(j);
+        free(pane_wait(" gpu-2 "));
+        /* arkd's refusal in its own words: the name is taken. */
+        keys("n");
+        free(pane_wait("Tenant (Up/Down:"));
+        keys("risk Enter gpu-2 Enter 1 Enter 1G Enter - Enter - Enter - Enter");
+        free(pane_wait("Create VM 'gpu-2'"));
+        keys("y");
+        free(pane_wait("already exists"));
+        /* Logs p: what it changed, or why it changes nothing. */
+        keys("7");
+        free(pane_wait("File:"));
+        keys("p");
+        free(pane_wait("is a log file: every line shows"));
+        keys("q");
+        o = mfree(o);
+        (void) tmux(&o, "kill-session -t console 2>/dev/null");
+        assert_arkctl(&H, 0, NULL, "vm", "delete", "risk/gpu-2");
 }
 
 /* A bundle from a (test) removable medium: listed, inspected (signer shown), imported with a
@@ -931,10 +1094,13 @@ static void test_arkd_away(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_golden),
+                cmocka_unit_test(test_golden_wide),
+                cmocka_unit_test(test_no_cut_names),
                 cmocka_unit_test(test_dashboard),
                 cmocka_unit_test(test_chinese_alignment),
                 cmocka_unit_test(test_interactive),
                 cmocka_unit_test(test_actions),
+                cmocka_unit_test(test_create_vm),
                 cmocka_unit_test(test_import_from_media),
                 cmocka_unit_test(test_network_revert),
                 cmocka_unit_test(test_system),
