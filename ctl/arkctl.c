@@ -3,7 +3,8 @@
  * Options may appear anywhere on the command line: one getopt_long() pass over everything (in
  * "return in order" mode, so POSIXLY_CORRECT does not change the meaning) collects the options
  * and the positional words; the words select an entry of the dispatch table, which says how many
- * arguments the verb takes and which verb options apply to it. */
+ * arguments the verb takes and which verb options apply to it. The same tables (commands.h) make
+ * every help text, --list-commands and the "did you mean" hints (help.c). */
 
 #include <getopt.h>
 #include <stdlib.h>

@@ -105,7 +105,8 @@ static bool help_lists_option(const char *help, const char *o) {
         if (o[1] != '-')
                 return strstr(help, needle);
         for (const char *p = strstr(help, needle); p; p = strstr(p + 1, needle))
-                if ((startswith(p - 7, "\n      ") || startswith(p - 2, ", ")) && strchr("= \n", p[strlen(o)]))
+                if (p - help >= 7 && (startswith(p - 7, "\n      ") || startswith(p - 2, ", ")) &&
+                    strchr("= \n", p[strlen(o)]))
                         return true;
         return false;
 }
