@@ -283,7 +283,7 @@ run:
 	$(Q)$(MAKE) --no-print-directory -f $(SRCDIR)/Makefile O=$(O) all
 	$(Q)ARK_BUILD_DIR=$(O) $(SRCDIR)/scripts/sandbox -- bash -c 'arktui --log-file "$$ARK_SANDBOX/arkd.log"; \
 		echo "The console closed. This shell has arkctl and arktui on PATH; exit stops the sandbox."; \
-		exec bash -i'
+		exec bash --rcfile "$$ARK_SANDBOX_RC" -i'
 
 clean:
 	$(Q)rm -rf $(O)/obj $(O)/lib $(O)/bin $(O)/tests $(O)/include

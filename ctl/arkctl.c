@@ -3,7 +3,8 @@
  * Options may appear anywhere on the command line: one getopt_long() pass over everything (in
  * "return in order" mode, so POSIXLY_CORRECT does not change the meaning) collects the options
  * and the positional words; the words select an entry of the dispatch table, which says how many
- * arguments the verb takes and which verb options apply to it. */
+ * arguments the verb takes and which verb options apply to it. The same tables (commands.h) make
+ * every help text, --list-commands and the "did you mean" hints (help.c). */
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "arkctl.h"
+#include "commands.h"
 #include "output.h"
 #include "basic/parse-util.h"
 #include "basic/string-util.h"
@@ -52,167 +54,134 @@ const char *arg_trust_dir = NULL;
 const char *arg_model_version = NULL;
 const char *arg_model = NULL;
 
-typedef struct Verb {
-        const char *noun;
-        const char *verb;     /* NULL: the noun is the whole command ("status") */
-        const char *args;     /* positional arguments, for messages ("NAME") */
-        unsigned min_args, max_args;
-        unsigned options;     /* VerbOption bits the verb accepts */
-        int (*run)(char **args);
-} Verb;
-
 static int verb_help(char **args);
 
-static const Verb verbs[] = {
-        { "status", NULL, NULL, 0, 0, 0, verb_status },
-        { "reconcile", NULL, NULL, 0, 0, 0, verb_reconcile },
-        { "host", "show", NULL, 0, 0, 0, verb_host_show },
-        { "host", "accelerators", NULL, 0, 0, 0, verb_host_accelerators },
-        { "host", "check", "ADDRESS", 0, 64, 0, verb_host_check },
-        { "accelerator", "reserve", "ADDRESS", 1, 1, OPT_REASON, verb_accelerator_reserve },
-        { "accelerator", "quarantine", "ADDRESS", 1, 1, OPT_REASON, verb_accelerator_quarantine },
-        { "accelerator", "release", "ADDRESS", 1, 1, 0, verb_accelerator_release },
-        { "tenant", "create", "NAME", 1, 1, OPT_DESCRIPTION, verb_tenant_create },
-        { "tenant", "list", NULL, 0, 0, 0, verb_tenant_list },
-        { "tenant", "show", "NAME", 1, 1, 0, verb_tenant_show },
-        { "tenant", "delete", "NAME", 1, 1, 0, verb_tenant_delete },
-        { "tenant", "member", "add|remove|list TENANT", 2, 2, OPT_MEMBER, verb_tenant_member },
-        { "tenant", "quota", "set|show TENANT [RESOURCE[:MODEL]=[GUARANTEE..]LIMIT]...", 2, 64, 0, verb_tenant_quota },
+/* The command table: parsing, help, the "did you mean" hints and --list-commands all read it. */
+const Verb ctl_verbs[] = {
+        { "status", NULL, NULL, 0, 0, 0, 0, "the daemon's state: hypervisor connection, counts, orphaned domains", verb_status },
+        { "reconcile", NULL, NULL, 0, 0, 0, 0, "compare the store and the hypervisor now, then show the status",
+          verb_reconcile },
+        { "host", "show", NULL, 0, 0, 0, 0, "CPUs, memory, NUMA nodes, IOMMU, domain type", verb_host_show },
+        { "host", "accelerators", NULL, 0, 0, 0, 0, "the accelerators: IOMMU group, NUMA node, PCIe link, driver",
+          verb_host_accelerators },
+        { "host", "check", "[ADDRESS...]", 0, 64, 0, 0, "whether the host and its GPUs can do passthrough, and why not",
+          verb_host_check },
+        { "accelerator", "reserve", "ADDRESS", 1, 1, OPT_REASON, 0, "keep a GPU for the host: no VM gets it",
+          verb_accelerator_reserve },
+        { "accelerator", "quarantine", "ADDRESS", 1, 1, OPT_REASON, 0, "keep a GPU from new VMs",
+          verb_accelerator_quarantine },
+        { "accelerator", "release", "ADDRESS", 1, 1, 0, 0, "end a reservation or quarantine", verb_accelerator_release },
+        { "tenant", "create", "NAME", 1, 1, OPT_DESCRIPTION, 0, "create a tenant", verb_tenant_create },
+        { "tenant", "list", NULL, 0, 0, 0, 0, "list the tenants with their number of instances", verb_tenant_list },
+        { "tenant", "show", "NAME", 1, 1, 0, 0, "show a tenant", verb_tenant_show },
+        { "tenant", "delete", "NAME", 1, 1, 0, 0, "delete a tenant; refused while it owns instances", verb_tenant_delete },
+        { "tenant", "member", "add|remove|list TENANT", 2, 2, OPT_MEMBER, 0,
+          "add or remove the Unix users and groups that act for a tenant, or list them", verb_tenant_member },
+        { "tenant", "quota", "set|show TENANT [RESOURCE[:MODEL]=[GUARANTEE..]LIMIT]...", 2, 64, 0, 0,
+          "set a tenant's guarantees and limits, or show them with what it uses", verb_tenant_quota },
         { "vm", "create", "NAME", 1, 1,
           OPT_TENANT | OPT_VCPUS | OPT_MEMORY | OPT_DISK | OPT_IMAGE | OPT_KERNEL | OPT_INITRD |
                   OPT_CMDLINE | OPT_START | OPT_GPUS | OPT_GPU_MODEL | OPT_GPU | OPT_PREEMPTIBLE | OPT_MODEL,
-          verb_vm_create },
-        { "vm", "list", NULL, 0, 0, OPT_TENANT, verb_vm_list },
-        { "vm", "show", "NAME", 1, 1, OPT_XML, verb_vm_show },
-        { "vm", "start", "NAME", 1, 1, 0, verb_vm_start },
-        { "vm", "stop", "NAME", 1, 1, OPT_FORCE | OPT_TIMEOUT, verb_vm_stop },
-        { "vm", "delete", "NAME", 1, 1, 0, verb_vm_delete },
-        { "vm", "gpu", "add|remove NAME", 2, 2, OPT_GPUS | OPT_GPU_MODEL | OPT_GPU | OPT_ALL, verb_vm_gpu },
-        { "usage", "report", NULL, 0, 0, OPT_TENANT | OPT_FROM_TO, verb_usage_report },
-        { "audit", "list", NULL, 0, 0, 0, verb_audit_list },
-        { "audit", "verify", NULL, 0, 0, 0, verb_audit_verify },
-        { "audit", "export", NULL, 0, 0, 0, verb_audit_export },
-        { "bundle", "keygen", "PREFIX", 1, 1, 0, verb_bundle_keygen },
-        { "bundle", "create", "DIR", 1, 1, OPT_BUNDLE_CREATE, verb_bundle_create },
-        { "bundle", "verify", "FILE.ark", 1, 1, OPT_TRUST_DIR, verb_bundle_verify },
-        { "bundle", "inspect", "FILE.ark", 1, 1, OPT_TRUST_DIR, verb_bundle_inspect },
-        { "bundle", "trust", "add FILE.pub | list | remove ID | revoke ID", 1, 2, OPT_TRUST_DIR, verb_bundle_trust },
-        { "bundle", "import", "FILE.ark", 1, 1, OPT_TENANT, verb_bundle_import },
-        { "model", "list", NULL, 0, 0, OPT_TENANT, verb_model_list },
-        { "model", "show", "NAME", 1, 1, OPT_TENANT | OPT_MODEL_VERSION, verb_model_show },
-        { "model", "delete", "NAME", 1, 1, OPT_TENANT | OPT_MODEL_VERSION, verb_model_delete },
-        { "help", NULL, NULL, 0, 0, 0, verb_help },
+          OPT_TENANT | OPT_VCPUS | OPT_MEMORY,
+          "create a VM for a tenant and define it on the hypervisor, stopped unless --start", verb_vm_create },
+        { "vm", "list", NULL, 0, 0, OPT_TENANT, 0, "list the VMs with their state, vCPUs, memory and disk", verb_vm_list },
+        { "vm", "show", "NAME", 1, 1, OPT_XML, 0, "every property of a VM, or its domain XML", verb_vm_show },
+        { "vm", "start", "NAME", 1, 1, 0, 0, "start a VM", verb_vm_start },
+        { "vm", "stop", "NAME", 1, 1, OPT_FORCE | OPT_TIMEOUT, 0,
+          "shut a VM down (ACPI, forced off after a timeout) and wait until it has stopped", verb_vm_stop },
+        { "vm", "delete", "NAME", 1, 1, 0, 0, "delete a stopped VM with the disks Ark created for it", verb_vm_delete },
+        { "vm", "gpu", "add|remove NAME", 2, 2, OPT_GPUS | OPT_GPU_MODEL | OPT_GPU | OPT_ALL, 0,
+          "add GPUs to a stopped VM, or remove them", verb_vm_gpu },
+        { "usage", "report", NULL, 0, 0, OPT_TENANT | OPT_FROM_TO, 0,
+          "per instance: run time, GPU-, compute-unit-, GPU-memory-, vCPU- and memory-seconds in a window",
+          verb_usage_report },
+        { "audit", "list", NULL, 0, 0, 0, 0, "every mutating call arkd served: who, what, on which object, the result",
+          verb_audit_list },
+        { "audit", "verify", NULL, 0, 0, 0, 0, "check the audit log's hash chain", verb_audit_verify },
+        { "audit", "export", NULL, 0, 0, 0, 0, "the audit log with its hashes, one JSON object a line",
+          verb_audit_export },
+        { "bundle", "keygen", "PREFIX", 1, 1, 0, 0, "write a new signing key: PREFIX.key (private) and PREFIX.pub",
+          verb_bundle_keygen },
+        { "bundle", "create", "DIR", 1, 1, OPT_BUNDLE_CREATE | OPT_BUNDLE_EXTRA, OPT_BUNDLE_CREATE,
+          "make a signed bundle of every regular file under DIR", verb_bundle_create },
+        { "bundle", "verify", "FILE.ark", 1, 1, OPT_TRUST_DIR, 0, "check the signature, then every file's size and hash",
+          verb_bundle_verify },
+        { "bundle", "inspect", "FILE.ark", 1, 1, OPT_TRUST_DIR, 0, "show the manifest and whether its signer is trusted",
+          verb_bundle_inspect },
+        { "bundle", "trust", "add FILE.pub | list | remove ID | revoke ID", 1, 2, OPT_TRUST_DIR, 0,
+          "manage the keys bundles may be signed with", verb_bundle_trust },
+        { "bundle", "import", "FILE.ark", 1, 1, OPT_TENANT, 0, "have arkd verify and install a bundle",
+          verb_bundle_import },
+        { "model", "list", NULL, 0, 0, OPT_TENANT, 0, "the imported models the caller can see", verb_model_list },
+        { "model", "show", "NAME", 1, 1, OPT_TENANT | OPT_MODEL_VERSION, 0, "one model in full", verb_model_show },
+        { "model", "delete", "NAME", 1, 1, OPT_TENANT | OPT_MODEL_VERSION, 0, "delete a model and its files",
+          verb_model_delete },
+        { "help", NULL, "[NOUN [VERB]]", 0, 64, 0, 0, "show this help, a noun's commands or a command's options",
+          verb_help },
 };
+const size_t ctl_n_verbs = ELEMENTSOF(ctl_verbs);
 
-enum {
-        ARG_VERSION = 0x100,
-        ARG_BUS_ADDRESS,
-        ARG_NO_LEGEND,
-        ARG_DESCRIPTION,
-        ARG_TENANT,
-        ARG_VCPUS,
-        ARG_MEMORY,
-        ARG_DISK,
-        ARG_IMAGE,
-        ARG_KERNEL,
-        ARG_INITRD,
-        ARG_CMDLINE,
-        ARG_START,
-        ARG_XML,
-        ARG_FORCE,
-        ARG_TIMEOUT,
-        ARG_GPUS,
-        ARG_GPU_MODEL,
-        ARG_GPU,
-        ARG_REASON,
-        ARG_ALL,
-        ARG_USER,
-        ARG_GROUP,
-        ARG_FROM,
-        ARG_TO,
-        ARG_PREEMPTIBLE,
-        ARG_KIND,
-        ARG_NAME,
-        ARG_BUNDLE_VERSION,
-        ARG_KEY,
-        ARG_COMPRESS,
-        ARG_ARCHITECTURE,
-        ARG_PARAMETERS,
-        ARG_DTYPE,
-        ARG_MIN_GPU_MEMORY,
-        ARG_RUNTIME,
-        ARG_LICENSE,
-        ARG_COMPATIBLE,
-        ARG_TRUST_DIR,
-        ARG_MODEL,
+/* The option table, in the order help lists them. getopt_long()'s table is made from it for each
+ * command line (parse_argv()). */
+const CtlOption ctl_options[] = {
+        /* global */
+        { "output", 'o', true, 'o', 0, "table|json|csv", "output format (default: table; csv: usage report only)" },
+        { "no-legend", 0, false, ARG_NO_LEGEND, 0, NULL, "no header row in tables" },
+        { "bus-address", 0, true, ARG_BUS_ADDRESS, 0, "ADDRESS",
+          "D-Bus address of arkd's bus (default: $ARK_BUS_ADDRESS, else the system bus)" },
+        { "help", 'h', false, 'h', 0, NULL, "show this help (with a command: its own), and exit" },
+        { "version", 0, false, ARG_VERSION, 0, NULL, "show the version, and exit" },
+        { "list-commands", 0, false, ARG_LIST_COMMANDS, 0, NULL, NULL },
+        /* the commands' own */
+        { "tenant", 0, true, ARG_TENANT, OPT_TENANT, "TENANT", "the tenant: the owner of what is made, or whose to list" },
+        { "description", 0, true, ARG_DESCRIPTION, OPT_DESCRIPTION, "TEXT", "a description of the tenant" },
+        { "vcpus", 0, true, ARG_VCPUS, OPT_VCPUS, "N", "the number of vCPUs" },
+        { "memory", 0, true, ARG_MEMORY, OPT_MEMORY, "SIZE", "memory, e.g. 4G" },
+        { "disk", 0, true, ARG_DISK, OPT_DISK, "SIZE", "create a qcow2 disk of this size (with --image, the overlay's)" },
+        { "image", 0, true, ARG_IMAGE, OPT_IMAGE, "PATH|NAME", "base the disk on an image of arkd's store, or a path" },
+        { "kernel", 0, true, ARG_KERNEL, OPT_KERNEL, "PATH|NAME", "boot this kernel directly" },
+        { "initrd", 0, true, ARG_INITRD, OPT_INITRD, "PATH|NAME", "the initial ramdisk for --kernel" },
+        { "cmdline", 0, true, ARG_CMDLINE, OPT_CMDLINE, "TEXT", "the kernel command line for --kernel" },
+        { "gpus", 0, true, ARG_GPUS, OPT_GPUS, "N", "N whole GPUs, on one NUMA node when possible" },
+        { "gpu-model", 0, true, ARG_GPU_MODEL, OPT_GPU_MODEL, "MODEL", "only GPUs whose model contains MODEL (e.g. H100)" },
+        { "gpu", 0, true, ARG_GPU, OPT_GPU, "ADDRESS", "this GPU (PCI address, 0000:3b:00.0); repeat for more" },
+        { "all", 0, false, ARG_ALL, OPT_ALL, NULL, "every GPU of the VM (gpu remove)" },
+        { "preemptible", 0, false, ARG_PREEMPTIBLE, OPT_PREEMPTIBLE, NULL,
+          "may borrow GPUs other tenants are guaranteed; stopped when they want them" },
+        { "model", 0, true, ARG_MODEL, OPT_MODEL, "NAME[@VERSION]", "serve an imported model (shared read-only)" },
+        { "start", 0, false, ARG_START, OPT_START, NULL, "start the VM right after creating it" },
+        { "xml", 0, false, ARG_XML, OPT_XML, NULL, "print the domain XML as the hypervisor has it" },
+        { "force", 0, false, ARG_FORCE, OPT_FORCE, NULL, "power the VM off at once" },
+        { "timeout", 0, true, ARG_TIMEOUT, OPT_TIMEOUT, "SECONDS",
+          "force it off after SECONDS (default 0: arkd's StopTimeoutSec=)" },
+        { "reason", 0, true, ARG_REASON, OPT_REASON, "TEXT", "why, shown with the accelerator" },
+        { "user", 0, true, ARG_USER, OPT_MEMBER, "NAME", "a Unix user (add, remove); repeat for more" },
+        { "group", 0, true, ARG_GROUP, OPT_MEMBER, "NAME", "every user of a Unix group (add, remove); repeat for more" },
+        { "from", 0, true, ARG_FROM, OPT_FROM_TO, "TIME",
+          "start of the window: now, @SECONDS, YYYY-MM-DD[ HH:MM[:SS]] (UTC), -N[smhd]" },
+        { "to", 0, true, ARG_TO, OPT_FROM_TO, "TIME", "end of the window (default: now)" },
+        { "kind", 0, true, ARG_KIND, OPT_BUNDLE_CREATE, "model|image|update", "what the bundle holds" },
+        { "name", 0, true, ARG_NAME, OPT_BUNDLE_CREATE, "NAME", "the bundle's name" },
+        { "version", 0, true, ARG_BUNDLE_VERSION, OPT_BUNDLE_CREATE, "VERSION", "the bundle's version" },
+        { "key", 0, true, ARG_KEY, OPT_BUNDLE_CREATE, "PREFIX.key", "the signing key ('bundle keygen')" },
+        { "output", 'o', true, ARG_OUT_FILE, OPT_BUNDLE_CREATE, "FILE.ark", "the bundle file to write" },
+        { "compress", 0, true, ARG_COMPRESS, OPT_BUNDLE_EXTRA, "none|zstd|xz", "compression (default: none)" },
+        { "architecture", 0, true, ARG_ARCHITECTURE, OPT_BUNDLE_EXTRA, "A", "a model's architecture" },
+        { "parameters", 0, true, ARG_PARAMETERS, OPT_BUNDLE_EXTRA, "N", "a model's number of parameters" },
+        { "dtype", 0, true, ARG_DTYPE, OPT_BUNDLE_EXTRA, "D", "a model's data type (bf16)" },
+        { "min-gpu-memory", 0, true, ARG_MIN_GPU_MEMORY, OPT_BUNDLE_EXTRA, "SIZE", "the GPU memory a model needs" },
+        { "runtime", 0, true, ARG_RUNTIME, OPT_BUNDLE_EXTRA, "R", "the runtime a model is for" },
+        { "license", 0, true, ARG_LICENSE, OPT_BUNDLE_EXTRA, "L", "a model's license" },
+        { "compatible", 0, true, ARG_COMPATIBLE, OPT_BUNDLE_EXTRA, "VERSION",
+          "a product version an update applies to; repeat for more" },
+        { "trust-dir", 0, true, ARG_TRUST_DIR, OPT_TRUST_DIR, "DIR",
+          "the trusted keys (default: $ARK_TRUST_DIR, else /etc/ark/trust.d)" },
+        { "version", 0, true, ARG_MODEL_VERSION, OPT_MODEL_VERSION, "VERSION", "which version of the model" },
 };
+const size_t ctl_n_options = ELEMENTSOF(ctl_options);
 
-static const struct option options[] = {
-        { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, ARG_VERSION },
-        { "output", required_argument, NULL, 'o' },
-        { "bus-address", required_argument, NULL, ARG_BUS_ADDRESS },
-        { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
-        { "description", required_argument, NULL, ARG_DESCRIPTION },
-        { "tenant", required_argument, NULL, ARG_TENANT },
-        { "vcpus", required_argument, NULL, ARG_VCPUS },
-        { "memory", required_argument, NULL, ARG_MEMORY },
-        { "disk", required_argument, NULL, ARG_DISK },
-        { "image", required_argument, NULL, ARG_IMAGE },
-        { "kernel", required_argument, NULL, ARG_KERNEL },
-        { "initrd", required_argument, NULL, ARG_INITRD },
-        { "cmdline", required_argument, NULL, ARG_CMDLINE },
-        { "start", no_argument, NULL, ARG_START },
-        { "xml", no_argument, NULL, ARG_XML },
-        { "force", no_argument, NULL, ARG_FORCE },
-        { "timeout", required_argument, NULL, ARG_TIMEOUT },
-        { "gpus", required_argument, NULL, ARG_GPUS },
-        { "gpu-model", required_argument, NULL, ARG_GPU_MODEL },
-        { "gpu", required_argument, NULL, ARG_GPU },
-        { "reason", required_argument, NULL, ARG_REASON },
-        { "all", no_argument, NULL, ARG_ALL },
-        { "user", required_argument, NULL, ARG_USER },
-        { "group", required_argument, NULL, ARG_GROUP },
-        { "from", required_argument, NULL, ARG_FROM },
-        { "to", required_argument, NULL, ARG_TO },
-        { "preemptible", no_argument, NULL, ARG_PREEMPTIBLE },
-        { "kind", required_argument, NULL, ARG_KIND },
-        { "name", required_argument, NULL, ARG_NAME },
-        { "key", required_argument, NULL, ARG_KEY },
-        { "compress", required_argument, NULL, ARG_COMPRESS },
-        { "architecture", required_argument, NULL, ARG_ARCHITECTURE },
-        { "parameters", required_argument, NULL, ARG_PARAMETERS },
-        { "dtype", required_argument, NULL, ARG_DTYPE },
-        { "min-gpu-memory", required_argument, NULL, ARG_MIN_GPU_MEMORY },
-        { "runtime", required_argument, NULL, ARG_RUNTIME },
-        { "license", required_argument, NULL, ARG_LICENSE },
-        { "compatible", required_argument, NULL, ARG_COMPATIBLE },
-        { "trust-dir", required_argument, NULL, ARG_TRUST_DIR },
-        { "model", required_argument, NULL, ARG_MODEL },
-        {}
-};
-
-/* Verb option bit -> its name, for "does not apply" messages. */
-static const struct {
-        unsigned bit;
-        const char *name;
-} verb_option_names[] = {
-        { OPT_DESCRIPTION, "--description" }, { OPT_TENANT, "--tenant" },
-        { OPT_VCPUS, "--vcpus" },             { OPT_MEMORY, "--memory" },
-        { OPT_DISK, "--disk" },               { OPT_IMAGE, "--image" },
-        { OPT_KERNEL, "--kernel" },           { OPT_INITRD, "--initrd" },
-        { OPT_CMDLINE, "--cmdline" },         { OPT_START, "--start" },
-        { OPT_XML, "--xml" },                 { OPT_FORCE, "--force" },
-        { OPT_TIMEOUT, "--timeout" },         { OPT_GPUS, "--gpus" },
-        { OPT_GPU_MODEL, "--gpu-model" },     { OPT_GPU, "--gpu" },
-        { OPT_REASON, "--reason" },           { OPT_ALL, "--all" },
-        { OPT_MEMBER, "--user/--group" },     { OPT_FROM_TO, "--from/--to" },
-        { OPT_PREEMPTIBLE, "--preemptible" },
-        { OPT_BUNDLE_CREATE, "--kind/--name/--version/--key/--compress/--compatible and the model options" },
-        { OPT_TRUST_DIR, "--trust-dir" },
-        { OPT_MODEL_VERSION, "--version VERSION" },
-        { OPT_MODEL, "--model" },
-};
+/* getopt_long() returns OPTION_BASE + the entry's index for a long option. */
+#define OPTION_BASE 0x1000
 
 /* "now", "@SECONDS" (since the epoch), "YYYY-MM-DD[ HH:MM[:SS]]" or "...T..." in UTC, or
  * "-N[smhd]" before now; µs since the epoch. */
@@ -316,79 +285,8 @@ int ctl_print_json(json_t *v) {
         return r;
 }
 
-static void help(void) {
-        printf("arkctl %s: the command line client of arkd, the Ark node controller.\n"
-               "\n"
-               "Usage: arkctl [OPTIONS] COMMAND ...\n"
-               "\n"
-               "Commands:\n"
-               "  status                     daemon, hypervisor connection, counts, orphans\n"
-               "  reconcile                  compare store and hypervisor now, then show status\n"
-               "  host show                  CPUs, memory, NUMA nodes, IOMMU, domain type\n"
-               "  host accelerators          accelerators: IOMMU group, NUMA node, link, driver\n"
-               "  host check [ADDRESS...]    can the host and its GPUs do passthrough; why not\n"
-               "  accelerator reserve ADDRESS [--reason TEXT]     keep a GPU for the host\n"
-               "  accelerator quarantine ADDRESS [--reason TEXT]  keep a GPU from new VMs\n"
-               "  accelerator release ADDRESS                     end reservation/quarantine\n"
-               "  tenant create NAME [--description TEXT]\n"
-               "  tenant list\n"
-               "  tenant show NAME\n"
-               "  tenant delete NAME\n"
-               "  tenant member add|remove TENANT --user NAME|--group NAME...\n"
-               "  tenant member list TENANT\n"
-               "  tenant quota set TENANT RESOURCE[:MODEL]=[GUARANTEE..]LIMIT...\n"
-               "  tenant quota show TENANT\n"
-               "  usage report [--tenant T] [--from TIME] [--to TIME] [-o table|json|csv]\n"
-               "  audit list|verify|export\n"
-               "  bundle keygen PREFIX       write PREFIX.key (private) and PREFIX.pub\n"
-               "  bundle create DIR --kind model|image|update --name N --version V\n"
-               "            --key PREFIX.key -o FILE.ark [--compress none|zstd|xz]\n"
-               "            [--architecture A --parameters N --dtype D --min-gpu-memory SIZE\n"
-               "            --runtime R --license L] [--compatible VERSION]...\n"
-               "  bundle verify FILE.ark [--trust-dir DIR]   signature and every hash\n"
-               "  bundle inspect FILE.ark [--trust-dir DIR]  the manifest and its signer\n"
-               "  bundle trust add FILE.pub [--trust-dir DIR] | list | remove ID | revoke ID\n"
-               "  bundle import FILE.ark [--tenant T]        verify and install it\n"
-               "  model list [--tenant T]\n"
-               "  model show|delete NAME [--version V] [--tenant T]\n"
-               "  vm create NAME --tenant TENANT --vcpus N --memory SIZE [--disk SIZE]\n"
-               "            [--image PATH|NAME] [--kernel FILE [--initrd FILE]\n"
-               "            [--cmdline TEXT]] [--gpus N] [--gpu-model MODEL]\n"
-               "            [--gpu ADDRESS]... [--preemptible] [--model NAME[@VERSION]]\n"
-               "            [--start]\n"
-               "  vm list [--tenant TENANT]\n"
-               "  vm show NAME [--xml]\n"
-               "  vm start NAME\n"
-               "  vm stop NAME [--force] [--timeout SECONDS]\n"
-               "  vm delete NAME\n"
-               "  vm gpu add NAME [--gpus N] [--gpu-model MODEL] [--gpu ADDRESS]...\n"
-               "  vm gpu remove NAME --gpu ADDRESS... | --all\n"
-               "  help                       show this help\n"
-               "\n"
-               "Options (anywhere on the command line):\n"
-               "  -o, --output=table|json|csv  output format (default: table; csv: usage report)\n"
-               "      --no-legend            no header row in tables\n"
-               "      --bus-address=ADDRESS  D-Bus address of arkd's bus (default:\n"
-               "                             $ARK_BUS_ADDRESS, else the system bus)\n"
-               "  -h, --help                 show this help\n"
-               "      --version              show the version\n"
-               "\n"
-               "SIZE takes binary units: 512M, 4G, 1.5T (K = 1024). Exit status: 0 success,\n"
-               "1 failure (including every error arkd reports), 2 usage error.\n"
-               "See arkctl(1).\n",
-               ARK_VERSION);
-}
-
 static int verb_help(char **args) {
-        help();
-        return 0;
-}
-
-static const char *option_name(int val) {
-        for (const struct option *o = options; o->name; o++)
-                if (o->val == val)
-                        return o->name;
-        return "?";
+        return ctl_help(args);
 }
 
 static int parse_size_arg(const char *option, const char *value, uint64_t *ret) {
@@ -412,63 +310,298 @@ static int parse_u32_arg(const char *option, const char *value, const char *what
         return 0;
 }
 
+/* Which options were given, by index into ctl_options. */
+static bool option_given[ELEMENTSOF(ctl_options)];
+
 /* Finds the dispatch table entry for the positional words; on success *ret_args points at the
  * words after the command. */
 static int find_verb(char **words, const Verb **ret, char ***ret_args) {
-        size_t n_words = strv_length(words), n_args;
         const Verb *found = NULL;
-        bool noun_known = false;
+        size_t n_words = strv_length(words), n_args;
         char **args;
 
-        if (n_words == 0)
-                return usage_error("missing command (see 'arkctl --help')");
-
-        for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
-                if (!streq(verbs[i].noun, words[0]))
-                        continue;
-                noun_known = true;
-                if (!verbs[i].verb || (n_words > 1 && streq(verbs[i].verb, words[1]))) {
-                        found = &verbs[i];
+        for (size_t i = 0; n_words > 0 && i < ELEMENTSOF(ctl_verbs); i++)
+                if (streq(ctl_verbs[i].noun, words[0]) &&
+                    (!ctl_verbs[i].verb || (n_words > 1 && streq(ctl_verbs[i].verb, words[1])))) {
+                        found = &ctl_verbs[i];
                         break;
                 }
-        }
-        if (!noun_known)
-                return usage_error("unknown command '%s' (see 'arkctl --help')", words[0]);
-        if (!found) {
-                StrBuf b = {};
-                _cleanup_free_ char *list = NULL;
-
-                for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                        if (streq(verbs[i].noun, words[0]))
-                                strbuf_printf(&b, "%s%s", b.len > 0 ? ", " : "", verbs[i].verb);
-                list = strbuf_steal(&b);
-                if (n_words == 1)
-                        return usage_error("'%s' needs a verb: %s", words[0], strempty(list));
-                return usage_error("unknown verb '%s' for '%s' (use one of: %s)", words[1],
-                                   words[0], strempty(list));
-        }
+        if (!found)
+                return ctl_unknown_command(words);
 
         args = words + (found->verb ? 2 : 1);
         n_args = strv_length(args);
         if (n_args < found->min_args)
-                return usage_error("'%s%s%s' needs a %s", found->noun, found->verb ? " " : "",
-                                   strempty(found->verb), found->args);
+                return usage_error("'%s' needs a %s", ctl_verb_name(found), found->args);
         if (n_args > found->max_args)
-                return usage_error("'%s%s%s' takes %s; unexpected '%s'", found->noun,
-                                   found->verb ? " " : "", strempty(found->verb),
+                return usage_error("'%s' takes %s; unexpected '%s'", ctl_verb_name(found),
                                    found->max_args == 0 ? "no arguments" : "one argument",
                                    args[found->max_args]);
-
-        for (size_t i = 0; i < ELEMENTSOF(verb_option_names); i++)
-                if ((arg_given & verb_option_names[i].bit) &&
-                    !(found->options & verb_option_names[i].bit))
-                        return usage_error("%s does not apply to '%s%s%s'",
-                                           verb_option_names[i].name, found->noun,
-                                           found->verb ? " " : "", strempty(found->verb));
-
         *ret = found;
         *ret_args = args;
         return 0;
+}
+
+/* The options given that the verb does not take, then the ones it needs and lacks. */
+static int check_verb_options(const Verb *v) {
+        _cleanup_free_ char *missing = NULL;
+        StrBuf b = {};
+
+        for (size_t i = 0; i < ELEMENTSOF(ctl_options); i++)
+                if (option_given[i] && ctl_options[i].bit && !(v->options & ctl_options[i].bit))
+                        return usage_error("--%s does not apply to '%s' (see 'arkctl %s --help')",
+                                           ctl_options[i].name, ctl_verb_name(v), ctl_verb_name(v));
+
+        for (size_t i = 0; i < ELEMENTSOF(ctl_options); i++)
+                if ((v->required & ctl_options[i].bit) && !option_given[i])
+                        strbuf_printf(&b, "%s%s", b.len > 0 ? ", " : "", ctl_option_synopsis(&ctl_options[i]));
+        missing = strbuf_steal(&b);
+        if (!missing)
+                return -ENOMEM;
+        if (!isempty(missing))
+                return usage_error("'%s' needs %s", ctl_verb_name(v), missing);
+        return 0;
+}
+
+/* The VerbOption bits of the commands named on the line (a noun followed by one of its verbs),
+ * before the options are parsed: they pick the entry of an option name that has several. */
+static unsigned line_context(int argc, char *argv[]) {
+        unsigned bits = 0;
+
+        for (int i = 1; i + 1 < argc; i++)
+                for (size_t k = 0; k < ELEMENTSOF(ctl_verbs); k++)
+                        if (ctl_verbs[k].verb && streq(argv[i], ctl_verbs[k].noun) &&
+                            streq(argv[i + 1], ctl_verbs[k].verb))
+                                bits |= ctl_verbs[k].options;
+        return bits;
+}
+
+/* getopt_long()'s tables for the line: the selected entries, each returning OPTION_BASE + its
+ * index; '-' returns positional words in order as option 1, ':' reports a missing value. */
+static void make_getopt_tables(unsigned context, struct option *opts, char *shorts) {
+        size_t n = 0, k = 0;
+
+        shorts[k++] = '-';
+        shorts[k++] = ':';
+        for (size_t i = 0; i < ELEMENTSOF(ctl_options); i++) {
+                const CtlOption *o = &ctl_options[i];
+
+                if (!ctl_option_selected(o, context))
+                        continue;
+                opts[n++] = (struct option) { o->name, o->takes_value ? required_argument : no_argument, NULL,
+                                              OPTION_BASE + (int) i };
+                if (o->short_name) {
+                        shorts[k++] = o->short_name;
+                        if (o->takes_value)
+                                shorts[k++] = ':';
+                }
+        }
+        opts[n] = (struct option) {};
+        shorts[k] = 0;
+}
+
+/* The entry getopt_long() returned c for: a long option's index, or the selected entry of a
+ * short one. */
+static const CtlOption *option_entry(int c, unsigned context) {
+        if (c >= OPTION_BASE && c < OPTION_BASE + (int) ELEMENTSOF(ctl_options))
+                return &ctl_options[c - OPTION_BASE];
+        for (size_t i = 0; i < ELEMENTSOF(ctl_options); i++)
+                if (ctl_options[i].short_name == c && ctl_option_selected(&ctl_options[i], context))
+                        return &ctl_options[i];
+        return NULL;
+}
+
+/* A getopt_long() error (c is ':' or '?') as a usage error. */
+static int option_error(int c, const char *arg, unsigned context) {
+        const CtlOption *o = option_entry(optopt, context);
+
+        if (c == ':' && o && o->short_name)
+                return usage_error("-%c/--%s needs a value (%s)", o->short_name, o->name, o->value);
+        if (c == ':' && o)
+                return usage_error("--%s needs a value (%s)", o->name, o->value);
+        /* A long option given a value it does not take ("--force=yes"). */
+        if (o && optopt >= OPTION_BASE)
+                return usage_error("--%s takes no value", o->name);
+        if (optopt != 0)
+                return usage_error("unknown option '-%c' (see 'arkctl --help')", optopt);
+        return ctl_unknown_option(arg, context);
+}
+
+/* Whether -h or --help is anywhere among the options: then the line only says which help to
+ * show, and nothing else on it is parsed or checked. */
+static bool line_asks_for_help(int argc, char *argv[], const struct option *opts, const char *shorts,
+                               unsigned context) {
+        bool help = false;
+        int c;
+
+        optind = 0; /* glibc: start over */
+        while ((c = getopt_long(argc, argv, shorts, opts, NULL)) >= 0) {
+                const CtlOption *o = option_entry(c, context);
+
+                if (o && o->val == 'h')
+                        help = true;
+        }
+        optind = 0;
+        return help;
+}
+
+/* Parses one option's value into its arg_* variable. Returns 0, EXIT_USAGE (printed) or a
+ * negative errno. */
+static int parse_option(const CtlOption *o, const char *value) {
+        int r;
+
+        switch (o->val) {
+        case 'o':
+                if (streq(value, "table"))
+                        arg_output = OUTPUT_TABLE;
+                else if (streq(value, "json"))
+                        arg_output = OUTPUT_JSON;
+                else if (streq(value, "csv"))
+                        arg_output = OUTPUT_CSV;
+                else
+                        return usage_error("-o: '%s' is not an output format (use table, json, or csv for "
+                                           "'usage report')",
+                                           value);
+                return 0;
+        case ARG_BUS_ADDRESS:
+                if (isempty(value))
+                        return usage_error("--bus-address: the address may not be empty");
+                arg_bus_address = value;
+                return 0;
+        case ARG_NO_LEGEND:
+                arg_legend = false;
+                return 0;
+        case ARG_DESCRIPTION:
+                arg_description = value;
+                return 0;
+        case ARG_TENANT:
+                arg_tenant = value;
+                return 0;
+        case ARG_VCPUS:
+                return parse_u32_arg("--vcpus", value, "a number of vCPUs", &arg_vcpus);
+        case ARG_MEMORY:
+                return parse_size_arg("--memory", value, &arg_memory);
+        case ARG_DISK:
+                return parse_size_arg("--disk", value, &arg_disk);
+        case ARG_IMAGE:
+                arg_image = value;
+                return 0;
+        case ARG_KERNEL:
+                arg_kernel = value;
+                return 0;
+        case ARG_INITRD:
+                arg_initrd = value;
+                return 0;
+        case ARG_CMDLINE:
+                arg_cmdline = value;
+                return 0;
+        case ARG_START:
+                arg_start = true;
+                return 0;
+        case ARG_PREEMPTIBLE:
+                arg_preemptible = true;
+                return 0;
+        case ARG_XML:
+                arg_xml = true;
+                return 0;
+        case ARG_FORCE:
+                arg_force = true;
+                return 0;
+        case ARG_TIMEOUT:
+                return parse_u32_arg("--timeout", value, "a number of seconds", &arg_timeout);
+        case ARG_GPUS:
+                r = parse_u32_arg("--gpus", value, "a number of GPUs", &arg_gpus);
+                if (r == 0 && arg_gpus == 0)
+                        return value_error("--gpus: a VM asks for at least 1 GPU (leave the option out for none)");
+                return r;
+        case ARG_GPU_MODEL:
+                if (isempty(value))
+                        return value_error("--gpu-model: the model may not be empty (e.g. H100)");
+                arg_gpu_model = value;
+                return 0;
+        case ARG_GPU: {
+                _cleanup_free_ char *lower = strdup(value);
+
+                if (!lower)
+                        return -ENOMEM;
+                /* The kernel names devices in lowercase; "0000:3B:00.0" means the same one. */
+                for (char *p = lower; *p; p++)
+                        if (*p >= 'A' && *p <= 'F')
+                                *p = (char) (*p - 'A' + 'a');
+                if (strv_push(&arg_gpu_addresses, lower) < 0)
+                        return -ENOMEM;
+                TAKE_PTR(lower);
+                return 0;
+        }
+        case ARG_USER:
+        case ARG_GROUP:
+                if (isempty(value))
+                        return value_error("--%s: the name may not be empty", o->name);
+                if (strv_extend(o->val == ARG_USER ? &arg_member_users : &arg_member_groups, value) < 0)
+                        return -ENOMEM;
+                return 0;
+        case ARG_ALL:
+                arg_all = true;
+                return 0;
+        case ARG_REASON:
+                arg_reason = value;
+                return 0;
+        case ARG_FROM:
+                return parse_time_arg("--from", value, &arg_from);
+        case ARG_TO:
+                return parse_time_arg("--to", value, &arg_to);
+        case ARG_MODEL_VERSION:
+                if (isempty(value))
+                        return value_error("--version: the value may not be empty");
+                arg_model_version = value;
+                return 0;
+        case ARG_KIND:
+        case ARG_NAME:
+        case ARG_BUNDLE_VERSION:
+        case ARG_KEY:
+        case ARG_OUT_FILE:
+        case ARG_COMPRESS:
+        case ARG_ARCHITECTURE:
+        case ARG_DTYPE:
+        case ARG_RUNTIME:
+        case ARG_LICENSE: {
+                const char **t = o->val == ARG_KIND ? &arg_bundle_kind : o->val == ARG_NAME ? &arg_bundle_name
+                                 : o->val == ARG_BUNDLE_VERSION ? &arg_bundle_version : o->val == ARG_KEY ? &arg_key
+                                 : o->val == ARG_OUT_FILE ? &arg_out_file : o->val == ARG_COMPRESS ? &arg_compress
+                                 : o->val == ARG_ARCHITECTURE ? &arg_architecture : o->val == ARG_DTYPE ? &arg_dtype
+                                 : o->val == ARG_RUNTIME ? &arg_runtime : &arg_license;
+
+                if (isempty(value))
+                        return value_error("--%s: the value may not be empty", o->name);
+                *t = value;
+                return 0;
+        }
+        case ARG_PARAMETERS:
+                r = parse_u64(value, &arg_parameters);
+                if (r < 0 || arg_parameters == 0)
+                        return value_error("--parameters: '%s' is not a number of parameters (8000000000)", value);
+                return 0;
+        case ARG_MIN_GPU_MEMORY:
+                return parse_size_arg("--min-gpu-memory", value, &arg_min_gpu_memory);
+        case ARG_COMPATIBLE:
+                if (isempty(value))
+                        return value_error("--compatible: the version may not be empty");
+                if (strv_extend(&arg_compatible, value) < 0)
+                        return -ENOMEM;
+                return 0;
+        case ARG_MODEL:
+                if (isempty(value))
+                        return value_error("--model: give NAME or NAME@VERSION of an imported model");
+                arg_model = value;
+                return 0;
+        case ARG_TRUST_DIR:
+                if (isempty(value))
+                        return value_error("--trust-dir: the directory may not be empty");
+                arg_trust_dir = value;
+                return 0;
+        default:
+                return -EINVAL;
+        }
 }
 
 /* Returns 0 with *ret_verb set to the verb to run (NULL: nothing left to do, e.g. --help),
@@ -476,8 +609,10 @@ static int find_verb(char **words, const Verb **ret, char ***ret_args) {
 static int parse_argv(int argc, char *argv[], const Verb **ret_verb, char ***ret_words,
                       char ***ret_args) {
         _cleanup_strv_free_ char **words = NULL;
-        struct option opts[ELEMENTSOF(options)];
-        bool bundle_create = false, model_version = false;
+        struct option opts[ELEMENTSOF(ctl_options) + 1];
+        char shorts[2 + 2 * ELEMENTSOF(ctl_options) + 1];
+        unsigned context = line_context(argc, argv);
+        bool help;
         const char *e;
         int c, r;
 
@@ -485,261 +620,52 @@ static int parse_argv(int argc, char *argv[], const Verb **ret_verb, char ***ret
         if (!isempty(e))
                 arg_bus_address = e;
 
-        /* 'bundle create' takes --version VERSION (the bundle's) and -o FILE.ark (where to write
-         * it), as tar and packaging tools do; everywhere else they are arkctl's version and the
-         * output format. */
-        for (int i = 1; i + 1 < argc; i++) {
-                if (streq(argv[i], "bundle") && streq(argv[i + 1], "create"))
-                        bundle_create = true;
-                if (streq(argv[i], "model") && (streq(argv[i + 1], "show") || streq(argv[i + 1], "delete")))
-                        model_version = true;
-        }
-        memcpy(opts, options, sizeof(options));
-        for (struct option *o = opts; (bundle_create || model_version) && o->name; o++)
-                if (streq(o->name, "version"))
-                        *o = (struct option) { "version", required_argument, NULL, ARG_BUNDLE_VERSION };
-
-        /* '-': return positional words in order as option 1; ':': report a missing value as ':'. */
+        make_getopt_tables(context, opts, shorts);
+        /* Our own messages, with a "did you mean" for a misspelled option. */
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "-:ho:", opts, NULL)) >= 0) {
-                switch (c) {
-                case 1:
+        help = line_asks_for_help(argc, argv, opts, shorts, context);
+        *ret_verb = NULL;
+        while ((c = getopt_long(argc, argv, shorts, opts, NULL)) >= 0) {
+                const CtlOption *o;
+
+                if (c == 1) {
                         if (strv_extend(&words, optarg) < 0)
                                 return -ENOMEM;
-                        break;
-                case 'h':
-                        help();
-                        *ret_verb = NULL;
-                        return 0;
-                case ARG_VERSION:
-                        printf("arkctl %s\n", ARK_VERSION);
-                        *ret_verb = NULL;
-                        return 0;
-                case 'o':
-                        if (bundle_create) {
-                                arg_out_file = optarg;
-                                arg_given |= OPT_BUNDLE_CREATE;
-                        } else if (streq(optarg, "table"))
-                                arg_output = OUTPUT_TABLE;
-                        else if (streq(optarg, "json"))
-                                arg_output = OUTPUT_JSON;
-                        else if (streq(optarg, "csv"))
-                                arg_output = OUTPUT_CSV;
-                        else
-                                return usage_error("-o: '%s' is not an output format (use table, "
-                                                   "json, or csv for 'usage report')",
-                                                   optarg);
-                        break;
-                case ARG_BUS_ADDRESS:
-                        if (isempty(optarg))
-                                return usage_error("--bus-address: the address may not be empty");
-                        arg_bus_address = optarg;
-                        break;
-                case ARG_NO_LEGEND:
-                        arg_legend = false;
-                        break;
-                case ARG_DESCRIPTION:
-                        arg_description = optarg;
-                        arg_given |= OPT_DESCRIPTION;
-                        break;
-                case ARG_TENANT:
-                        arg_tenant = optarg;
-                        arg_given |= OPT_TENANT;
-                        break;
-                case ARG_VCPUS:
-                        r = parse_u32_arg("--vcpus", optarg, "a number of vCPUs", &arg_vcpus);
-                        if (r != 0)
-                                return r;
-                        arg_given |= OPT_VCPUS;
-                        break;
-                case ARG_MEMORY:
-                        r = parse_size_arg("--memory", optarg, &arg_memory);
-                        if (r != 0)
-                                return r;
-                        arg_given |= OPT_MEMORY;
-                        break;
-                case ARG_DISK:
-                        r = parse_size_arg("--disk", optarg, &arg_disk);
-                        if (r != 0)
-                                return r;
-                        arg_given |= OPT_DISK;
-                        break;
-                case ARG_IMAGE:
-                        arg_image = optarg;
-                        arg_given |= OPT_IMAGE;
-                        break;
-                case ARG_KERNEL:
-                        arg_kernel = optarg;
-                        arg_given |= OPT_KERNEL;
-                        break;
-                case ARG_INITRD:
-                        arg_initrd = optarg;
-                        arg_given |= OPT_INITRD;
-                        break;
-                case ARG_CMDLINE:
-                        arg_cmdline = optarg;
-                        arg_given |= OPT_CMDLINE;
-                        break;
-                case ARG_START:
-                        arg_start = true;
-                        arg_given |= OPT_START;
-                        break;
-                case ARG_PREEMPTIBLE:
-                        arg_preemptible = true;
-                        arg_given |= OPT_PREEMPTIBLE;
-                        break;
-                case ARG_XML:
-                        arg_xml = true;
-                        arg_given |= OPT_XML;
-                        break;
-                case ARG_FORCE:
-                        arg_force = true;
-                        arg_given |= OPT_FORCE;
-                        break;
-                case ARG_TIMEOUT:
-                        r = parse_u32_arg("--timeout", optarg, "a number of seconds",
-                                          &arg_timeout);
-                        if (r != 0)
-                                return r;
-                        arg_given |= OPT_TIMEOUT;
-                        break;
-                case ARG_GPUS:
-                        r = parse_u32_arg("--gpus", optarg, "a number of GPUs", &arg_gpus);
-                        if (r != 0)
-                                return r;
-                        if (arg_gpus == 0)
-                                return value_error("--gpus: a VM asks for at least 1 GPU (leave the option out for none)");
-                        arg_given |= OPT_GPUS;
-                        break;
-                case ARG_GPU_MODEL:
-                        if (isempty(optarg))
-                                return value_error("--gpu-model: the model may not be empty (e.g. H100)");
-                        arg_gpu_model = optarg;
-                        arg_given |= OPT_GPU_MODEL;
-                        break;
-                case ARG_GPU: {
-                        _cleanup_free_ char *lower = strdup(optarg);
-
-                        if (!lower)
-                                return -ENOMEM;
-                        /* The kernel names devices in lowercase; "0000:3B:00.0" means the same one. */
-                        for (char *p = lower; *p; p++)
-                                if (*p >= 'A' && *p <= 'F')
-                                        *p = (char) (*p - 'A' + 'a');
-                        if (strv_push(&arg_gpu_addresses, lower) < 0)
-                                return -ENOMEM;
-                        TAKE_PTR(lower);
-                        arg_given |= OPT_GPU;
-                        break;
+                        continue;
                 }
-                case ARG_USER:
-                case ARG_GROUP:
-                        if (isempty(optarg))
-                                return value_error("--%s: the name may not be empty", c == ARG_USER ? "user" : "group");
-                        if (strv_extend(c == ARG_USER ? &arg_member_users : &arg_member_groups, optarg) < 0)
-                                return -ENOMEM;
-                        arg_given |= OPT_MEMBER;
-                        break;
-                case ARG_ALL:
-                        arg_all = true;
-                        arg_given |= OPT_ALL;
-                        break;
-                case ARG_REASON:
-                        arg_reason = optarg;
-                        arg_given |= OPT_REASON;
-                        break;
-                case ARG_FROM:
-                case ARG_TO:
-                        r = parse_time_arg(c == ARG_FROM ? "--from" : "--to", optarg,
-                                           c == ARG_FROM ? &arg_from : &arg_to);
-                        if (r != 0)
-                                return r;
-                        arg_given |= OPT_FROM_TO;
-                        break;
-                case ARG_BUNDLE_VERSION:
-                        if (model_version) {
-                                if (isempty(optarg))
-                                        return value_error("--version: the value may not be empty");
-                                arg_model_version = optarg;
-                                arg_given |= OPT_MODEL_VERSION;
-                                break;
-                        }
-                        _fallthrough_;
-                case ARG_KIND:
-                case ARG_NAME:
-                case ARG_KEY:
-                case ARG_COMPRESS:
-                case ARG_ARCHITECTURE:
-                case ARG_DTYPE:
-                case ARG_RUNTIME:
-                case ARG_LICENSE: {
-                        const char **t = c == ARG_KIND ? &arg_bundle_kind : c == ARG_NAME ? &arg_bundle_name
-                                         : c == ARG_BUNDLE_VERSION ? &arg_bundle_version : c == ARG_KEY ? &arg_key
-                                         : c == ARG_COMPRESS ? &arg_compress : c == ARG_ARCHITECTURE ? &arg_architecture
-                                         : c == ARG_DTYPE ? &arg_dtype : c == ARG_RUNTIME ? &arg_runtime : &arg_license;
-
-                        if (isempty(optarg))
-                                return value_error("--%s: the value may not be empty", option_name(c));
-                        *t = optarg;
-                        arg_given |= OPT_BUNDLE_CREATE;
-                        break;
-                }
-                case ARG_PARAMETERS:
-                        r = parse_u64(optarg, &arg_parameters);
-                        if (r < 0 || arg_parameters == 0)
-                                return value_error("--parameters: '%s' is not a number of parameters (8000000000)", optarg);
-                        arg_given |= OPT_BUNDLE_CREATE;
-                        break;
-                case ARG_MIN_GPU_MEMORY:
-                        r = parse_size_arg("--min-gpu-memory", optarg, &arg_min_gpu_memory);
-                        if (r != 0)
-                                return r;
-                        arg_given |= OPT_BUNDLE_CREATE;
-                        break;
-                case ARG_COMPATIBLE:
-                        if (isempty(optarg))
-                                return value_error("--compatible: the version may not be empty");
-                        if (strv_extend(&arg_compatible, optarg) < 0)
-                                return -ENOMEM;
-                        arg_given |= OPT_BUNDLE_CREATE;
-                        break;
-                case ARG_MODEL:
-                        if (isempty(optarg))
-                                return value_error("--model: give NAME or NAME@VERSION of an imported model");
-                        arg_model = optarg;
-                        arg_given |= OPT_MODEL;
-                        break;
-                case ARG_TRUST_DIR:
-                        if (isempty(optarg))
-                                return value_error("--trust-dir: the directory may not be empty");
-                        arg_trust_dir = optarg;
-                        arg_given |= OPT_TRUST_DIR;
-                        break;
-                case ':':
-                        if (optopt == 'o')
-                                return usage_error("-o/--output needs a value (table or json)");
-                        return usage_error("--%s needs a value", option_name(optopt));
-                case '?':
-                        /* A long option given a value it does not take ("--force=yes"). */
-                        if (optopt >= ARG_VERSION || optopt == 'h')
-                                return usage_error("--%s takes no value", option_name(optopt));
-                        if (optopt != 0)
-                                return usage_error("unknown option '-%c' (see 'arkctl --help')",
-                                                   optopt);
-                        return usage_error("unknown option '%s' (see 'arkctl --help')",
-                                           argv[optind - 1]);
-                default:
+                if (help)
+                        continue;
+                if (c == ':' || c == '?')
+                        return option_error(c, argv[optind - 1], context);
+                o = option_entry(c, context);
+                if (!o)
                         return -EINVAL;
+                if (o->val == ARG_VERSION) {
+                        printf("arkctl %s\n", ARK_VERSION);
+                        return 0;
                 }
+                if (o->val == ARG_LIST_COMMANDS)
+                        return ctl_list_commands();
+                r = parse_option(o, optarg);
+                if (r != 0)
+                        return r;
+                arg_given |= o->bit;
+                option_given[o - ctl_options] = true;
         }
         /* After "--" everything is a positional word. */
         for (; optind < argc; optind++)
                 if (strv_extend(&words, argv[optind]) < 0)
                         return -ENOMEM;
 
+        if (help)
+                return ctl_help(words);
         r = find_verb(words, ret_verb, ret_args);
-        if (r != 0)
+        if (r == 0)
+                r = check_verb_options(*ret_verb);
+        if (r != 0) {
+                *ret_verb = NULL;
                 return r;
+        }
         *ret_words = TAKE_PTR(words);
         return 0;
 }

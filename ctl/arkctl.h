@@ -48,10 +48,11 @@ typedef enum VerbOption {
         OPT_MEMBER = 1 << 18,
         OPT_FROM_TO = 1 << 19,
         OPT_PREEMPTIBLE = 1 << 20,
-        OPT_BUNDLE_CREATE = 1 << 21, /* --kind, --name, --version, --key, -o FILE, --compress, model fields */
+        OPT_BUNDLE_CREATE = 1 << 21, /* --kind, --name, --version, --key, -o FILE (all needed) */
         OPT_TRUST_DIR = 1 << 22,
         OPT_MODEL_VERSION = 1 << 23,
         OPT_MODEL = 1 << 24,
+        OPT_BUNDLE_EXTRA = 1 << 25, /* --compress, --compatible, the model fields */
 } VerbOption;
 
 extern OutputMode arg_output;

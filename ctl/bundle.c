@@ -168,13 +168,10 @@ int verb_bundle_create(char **args) {
         ProgressBar pb;
         int r;
 
-        if (!arg_bundle_kind)
-                return usage_error("'bundle create' needs --kind model|image|update");
+        /* The dispatcher has checked that --kind, --name, --version, --key and -o are there. */
         o.kind = bundle_kind_from_string(arg_bundle_kind);
         if (o.kind < 0)
                 return usage_error("--kind: '%s' is not model, image or update", arg_bundle_kind);
-        if (!arg_bundle_name || !arg_bundle_version || !arg_key || !arg_out_file)
-                return usage_error("'bundle create' needs --name, --version, --key PREFIX.key and -o FILE.ark");
         if (manifest_check_name(arg_bundle_name))
                 return usage_error("--name: '%s' %s", arg_bundle_name, manifest_check_name(arg_bundle_name));
         if (manifest_check_version(arg_bundle_version))

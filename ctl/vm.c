@@ -180,13 +180,8 @@ int verb_vm_create(char **args) {
         int r;
 
         /* The name and every range are arkd's to check (exit status 1, its sentence); here only
-         * what makes the command line itself incomplete or contradictory. */
-        if (!(arg_given & OPT_TENANT))
-                return usage_error("'vm create' needs --tenant TENANT");
-        if (!(arg_given & OPT_VCPUS))
-                return usage_error("'vm create' needs --vcpus N");
-        if (!(arg_given & OPT_MEMORY))
-                return usage_error("'vm create' needs --memory SIZE (e.g. 4G)");
+         * what makes the command line itself incomplete or contradictory. The dispatcher has
+         * seen --tenant, --vcpus and --memory (ctl_verbs[]). */
         if (isempty(arg_tenant))
                 return usage_error("--tenant: the tenant name may not be empty");
         if ((arg_given & OPT_IMAGE) && isempty(arg_image))

@@ -17,6 +17,8 @@ packages=(
     # tests: schema validation, a guest kernel + busybox initramfs for the real-hypervisor test,
     # fuzzing, man page checks
     libxml2-utils sqlite3 busybox-static cpio linux-image-amd64 clang groff-base man-db
+    # the sandbox shell: `man arkctl` (man-db, above) and Tab completion
+    bash-completion
     # metrics checks (promtool)
     prometheus curl
     # console tests

@@ -2,7 +2,35 @@
 #
 # Completes nouns, verbs, options, -o values, file names for --image/--kernel/--initrd, and the
 # names of tenants and VMs by asking arkd (`arkctl --no-legend tenant list`, whose rows begin with
-# the name). Self-contained: works with or without the bash-completion package.
+# the name). The commands and their options come from arkctl itself (`arkctl --list-commands`,
+# made from the table it parses with), so they cannot drift from it. Self-contained: works with
+# or without the bash-completion package.
+
+_arkctl_commands() {
+    # $1: the arkctl to ask. Sets the caller's _arkctl_nouns, _arkctl_global (the global options),
+    # _arkctl_takes_value (" -o --tenant ... ": every option that takes a value) and the
+    # associative array _arkctl_cmds ("noun verb", or "noun" alone, to the command's options).
+    local -a words
+    local w kind cmd opts
+    while read -r -a words; do
+        [ ${#words[@]} -gt 0 ] || continue
+        kind=${words[0]} cmd= opts=
+        for w in "${words[@]:1}"; do
+            if [[ "$w" == -* ]]; then
+                opts+=" ${w%%=*}"
+                [[ "$w" == *=* && "$_arkctl_takes_value" != *" ${w%%=*} "* ]] && _arkctl_takes_value+="${w%%=*} "
+            else
+                cmd+="${cmd:+ }$w"
+            fi
+        done
+        if [ "$kind" = options ]; then
+            _arkctl_global=$opts
+        elif [ "$kind" = command ] && [ -n "$cmd" ]; then
+            _arkctl_cmds[$cmd]=$opts
+            [[ "$_arkctl_nouns" == *" ${cmd%% *} "* ]] || _arkctl_nouns+="${cmd%% *} "
+        fi
+    done < <("$1" --list-commands 2>/dev/null)
+}
 
 _arkctl_names() {
     # $1: the noun whose names to list (tenant or vm), through the same bus as the command line:
@@ -40,13 +68,12 @@ _arkctl_join_words() {
 }
 
 _arkctl() {
-    local cur=${COMP_WORDS[COMP_CWORD]} word prev= opt= i w n
+    local cur=${COMP_WORDS[COMP_CWORD]} word prev= opt= i w n c
     local -a pos=() _arkctl_words=()
-    local _arkctl_bus=
-    local nouns="status reconcile host accelerator tenant vm usage audit help"
-    local global="-o --output --no-legend --bus-address -h --help --version"
-    local takes_value=" -o --output --bus-address --description --tenant --vcpus --memory --disk --image --kernel --initrd --cmdline --timeout --gpus --gpu-model --gpu --reason --user --group "
+    local -A _arkctl_cmds=()
+    local _arkctl_bus= _arkctl_nouns=" " _arkctl_global= _arkctl_takes_value=" "
 
+    _arkctl_commands "${COMP_WORDS[0]}"
     _arkctl_join_words
     n=${#_arkctl_words[@]}
     word=${_arkctl_words[n - 1]}
@@ -56,7 +83,7 @@ _arkctl() {
 
     if [[ "$word" == --*=* ]]; then
         opt=${word%%=*}
-    elif [[ "$takes_value" == *" $prev "* ]]; then
+    elif [[ "$_arkctl_takes_value" == *" $prev "* ]]; then
         opt=$prev
     fi
 
@@ -68,7 +95,7 @@ _arkctl() {
         elif [[ "$w" == --bus-address=* ]]; then
             _arkctl_bus=${w#*=}
         elif [[ "$w" == -* ]]; then
-            if [[ "$takes_value" == *" $w "* ]]; then
+            if [[ "$_arkctl_takes_value" == *" $w "* ]]; then
                 ((i++))
                 [ "$w" = "--bus-address" ] && _arkctl_bus=${_arkctl_words[i]}
             fi
@@ -77,52 +104,68 @@ _arkctl() {
         fi
     done
 
+    local noun=${pos[0]} verb=${pos[1]} verbs= options=
+    for c in "${!_arkctl_cmds[@]}"; do
+        [[ "$c" == "$noun "* ]] && verbs+=" ${c#* }"
+    done
+    if [ -n "$noun" ] && [ -n "${_arkctl_cmds[$noun]+set}" ]; then
+        options=${_arkctl_cmds[$noun]}
+    elif [ -n "${_arkctl_cmds["$noun $verb"]+set}" ]; then
+        options=${_arkctl_cmds["$noun $verb"]}
+    fi
+
     if [ -n "$opt" ]; then
         case "$opt" in
             -o|--output)
-                COMPREPLY=($(compgen -W "table json" -- "$cur")) ;;
+                if [ "$noun $verb" = "bundle create" ]; then
+                    compopt -o filenames 2>/dev/null
+                    COMPREPLY=($(compgen -f -- "$cur"))
+                elif [ "$noun $verb" = "usage report" ]; then
+                    COMPREPLY=($(compgen -W "table json csv" -- "$cur"))
+                else
+                    COMPREPLY=($(compgen -W "table json" -- "$cur"))
+                fi ;;
             --tenant)
                 COMPREPLY=($(compgen -W "$(_arkctl_names tenant)" -- "$cur")) ;;
             --gpu)
                 COMPREPLY=($(compgen -W "$(_arkctl_accelerators)" -- "$cur")) ;;
-            --image|--kernel|--initrd)
+            --image|--kernel|--initrd|--key|--trust-dir)
                 compopt -o filenames 2>/dev/null
                 COMPREPLY=($(compgen -f -- "$cur")) ;;
+            --kind)
+                COMPREPLY=($(compgen -W "model image update" -- "$cur")) ;;
+            --compress)
+                COMPREPLY=($(compgen -W "none zstd xz" -- "$cur")) ;;
             *)
                 COMPREPLY=() ;;
         esac
         return 0
     fi
 
-    local noun=${pos[0]} verb=${pos[1]} verbs= options=
-    case "$noun" in
-        host) verbs="show accelerators check" ;;
-        accelerator) verbs="reserve quarantine release" ;;
-        tenant) verbs="create list show delete member quota" ;;
-        vm) verbs="create list show start stop delete gpu" ;;
-        audit) verbs="list verify export" ;;
-        usage) verbs="report" ;;
-    esac
-    case "$noun $verb" in
-        "tenant create") options="--description" ;;
-        "tenant member") options="--user --group" ;;
-        "vm create") options="--tenant --vcpus --memory --disk --image --kernel --initrd --cmdline --gpus --gpu-model --gpu --start" ;;
-        "vm list") options="--tenant" ;;
-        "usage report") options="--tenant --from --to" ;;
-        "accelerator reserve"|"accelerator quarantine") options="--reason" ;;
-        "vm show") options="--xml" ;;
-        "vm stop") options="--force --timeout" ;;
-        "vm gpu") options="--gpus --gpu-model --gpu --all" ;;
-    esac
+    # 'arkctl help NOUN VERB': the command words only.
+    if [ "$noun" = help ]; then
+        if [[ "$cur" == -* ]]; then
+            COMPREPLY=($(compgen -W "$_arkctl_global" -- "$cur"))
+        elif [ ${#pos[@]} -eq 1 ]; then
+            COMPREPLY=($(compgen -W "$_arkctl_nouns" -- "$cur"))
+        elif [ ${#pos[@]} -eq 2 ]; then
+            verbs=
+            for c in "${!_arkctl_cmds[@]}"; do
+                [[ "$c" == "${pos[1]} "* ]] && verbs+=" ${c#* }"
+            done
+            COMPREPLY=($(compgen -W "$verbs" -- "$cur"))
+        fi
+        return 0
+    fi
 
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W "$global $options" -- "$cur"))
+        COMPREPLY=($(compgen -W "$_arkctl_global $options" -- "$cur"))
         return 0
     fi
 
     case ${#pos[@]} in
         0)
-            COMPREPLY=($(compgen -W "$nouns" -- "$cur")) ;;
+            COMPREPLY=($(compgen -W "$_arkctl_nouns" -- "$cur")) ;;
         1)
             COMPREPLY=($(compgen -W "$verbs" -- "$cur")) ;;
         2)

@@ -361,6 +361,32 @@ int strv_copy(char ***dst, char *const *src) {
         return 0;
 }
 
+size_t string_distance(const char *a, const char *b) {
+        size_t la = strlen(a), lb = strlen(b);
+        /* Three rows of the dynamic programming table: i - 2, i - 1 and i. */
+        size_t d[3][256];
+
+        if (la > 255 || lb > 255)
+                return SIZE_MAX;
+        for (size_t j = 0; j <= lb; j++)
+                d[0][j] = j;
+        for (size_t i = 1; i <= la; i++) {
+                size_t *cur = d[i % 3], *prev = d[(i - 1) % 3], *prev2 = d[(i + 1) % 3];
+
+                cur[0] = i;
+                for (size_t j = 1; j <= lb; j++) {
+                        size_t cost = a[i - 1] != b[j - 1], v = prev[j - 1] + cost;
+
+                        v = MIN(v, prev[j] + 1);
+                        v = MIN(v, cur[j - 1] + 1);
+                        if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                                v = MIN(v, prev2[j - 2] + 1);
+                        cur[j] = v;
+                }
+        }
+        return d[la % 3][lb];
+}
+
 static int compare_strings(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }

@@ -19,6 +19,11 @@ char *strstrip(char *s);
  * ours); returns s. */
 char *strip_final_period(char *s);
 
+/* The optimal string alignment distance between a and b: the fewest insertions, deletions,
+ * substitutions and swaps of two adjacent bytes that turn one into the other ("strat" and
+ * "start" are 1 apart). For "did you mean" hints; SIZE_MAX when either is longer than 255 bytes. */
+size_t string_distance(const char *a, const char *b);
+
 /* Newly allocated printf result, or NULL on OOM. */
 char *strprintf(const char *format, ...) __attribute__((format(printf, 1, 2)));
 

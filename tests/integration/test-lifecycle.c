@@ -311,6 +311,21 @@ static void test_exit_statuses(void **state) {
                 { 2, { "tenant", "quota", "set", "risk", "gpus=many" } },
                 { 2, { "vm", "show" } },
                 { 2, { "-o", "yaml", "vm", "list" } },
+                /* misspelled: a "did you mean" (test-help), still a wrong command line */
+                { 2, { "tenat", "list" } },
+                { 2, { "vm", "strat", "x" } },
+                { 2, { "vm", "list", "--tenat", "risk" } },
+                { 2, { "help", "frobnicate" } },
+                { 2, { "help", "vm", "strat" } },
+                /* help at every level; --help wins over the rest of the line */
+                { 0, { "--help" } },
+                { 0, { "help" } },
+                { 0, { "vm", "--help" } },
+                { 0, { "help", "vm" } },
+                { 0, { "vm", "create", "--help" } },
+                { 0, { "help", "vm", "create" } },
+                { 0, { "vm", "create", "x", "--memory", "8X", "--help" } },
+                { 0, { "--list-commands" } },
                 /* the operation */
                 { 1, { "vm", "show", "no-such-vm" } },
                 { 1, { "tenant", "create", "Bad_Name" } },

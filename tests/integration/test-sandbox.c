@@ -297,6 +297,45 @@ static void test_ctrl_c_tears_down(void **state) {
         (void) rm_rf(tmpl);
 }
 
+/* The interactive shell, without COMMAND and as `make run` opens it after the console (a COMMAND
+ * that execs `bash --rcfile "$ARK_SANDBOX_RC" -i`): `man arkctl` finds the manual page of the
+ * sources, and arkctl's bash completion is loaded and completes from the arkctl on PATH (issue
+ * 15). */
+static void test_interactive_shell(void **state) {
+        static const char *const commands[] = { "", "-- bash -c 'exec bash --rcfile \"$ARK_SANDBOX_RC\" -i'" };
+        _cleanup_free_ char *input = NULL;
+        char tmpl[] = "/tmp/ark-sbx-shell.XXXXXX";
+
+        assert_non_null(mkdtemp(tmpl));
+        input = strprintf("%s/input", tmpl);
+        assert_int_equal(write_string_file(input,
+                                           "echo \"man: $(man -w arkctl)\"\n"
+                                           "man arkctl 2>/dev/null | grep -m1 -o 'ARKCTL(1)'\n"
+                                           "complete -p arkctl\n"
+                                           "COMP_WORDS=(arkctl vm cr); COMP_CWORD=2; COMP_LINE='arkctl vm cr'; "
+                                           "COMP_POINT=${#COMP_LINE}; _arkctl; echo \"completes: ${COMPREPLY[*]}\"\n"
+                                           "exit\n",
+                                           WRITE_CREATE),
+                         0);
+        for (size_t k = 0; k < ELEMENTSOF(commands); k++) {
+                _cleanup_free_ char *out = NULL, *err = NULL;
+
+                assert_int_equal(harness_sh(&out, &err, "'%s/scripts/sandbox' %s < '%s'", harness_src_dir(),
+                                            commands[k], input),
+                                 0);
+                if (!strstr(out, "man: ") || !strstr(out, "docs/man/arkctl.1\n"))
+                        fail_msg("sandbox %s: man -w arkctl does not find docs/man/arkctl.1:\n%s\n%s", commands[k],
+                                 out, strna(err));
+                assert_non_null(strstr(out, "ARKCTL(1)"));
+                assert_non_null(strstr(out, "complete -F _arkctl arkctl"));
+                if (!strstr(out, "completes: create\n"))
+                        fail_msg("sandbox %s: no completion in the shell:\n%s\n%s", commands[k], out, strna(err));
+                /* The prompt says where one is. */
+                assert_non_null(strstr(strempty(err), "[ark-sandbox "));
+        }
+        (void) rm_rf(tmpl);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_dgx_h100),
@@ -307,6 +346,7 @@ int main(void) {
                 cmocka_unit_test(test_host_check),
                 cmocka_unit_test(test_state_kept_and_exit_status),
                 cmocka_unit_test(test_ctrl_c_tears_down),
+                cmocka_unit_test(test_interactive_shell),
         };
         return cmocka_run_group_tests_name("integration: sandbox", tests, NULL, NULL);
 }

@@ -426,6 +426,25 @@ static void test_string_misc(void **state) {
         assert_null(p);
 }
 
+/* Optimal string alignment: an adjacent swap counts once (arkctl's "did you mean"). */
+static void test_string_distance(void **state) {
+        char longer[300];
+
+        assert_int_equal(string_distance("", ""), 0);
+        assert_int_equal(string_distance("vm", "vm"), 0);
+        assert_int_equal(string_distance("", "vm"), 2);
+        assert_int_equal(string_distance("tenat", "tenant"), 1);
+        assert_int_equal(string_distance("tenant", "tenat"), 1);
+        assert_int_equal(string_distance("strat", "start"), 1);
+        assert_int_equal(string_distance("vn", "vm"), 1);
+        assert_int_equal(string_distance("kitten", "sitting"), 3);
+        assert_int_equal(string_distance("ca", "abc"), 3); /* OSA, not Damerau: no edit of a swap */
+        assert_int_equal(string_distance("frobnicate", "reconcile"), 7);
+        memset(longer, 'a', sizeof(longer) - 1);
+        longer[sizeof(longer) - 1] = 0;
+        assert_true(string_distance(longer, "a") == SIZE_MAX);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* fileio */
 
@@ -791,6 +810,7 @@ int main(void) {
                 cmocka_unit_test(test_strbuf),
                 cmocka_unit_test(test_strv),
                 cmocka_unit_test(test_string_misc),
+                cmocka_unit_test(test_string_distance),
                 cmocka_unit_test(test_path_join),
                 cmocka_unit_test(test_mkdir_p),
                 cmocka_unit_test(test_rm_rf),
