@@ -102,7 +102,7 @@ LIBPOOL := $(O)/lib/libpool.a
 LIBARKD := $(O)/lib/libarkd.a
 AUTOCONF := $(O)/include/generated/autoconf.h
 
-.PHONY: all clean install deb image image-test distclean test check-unit check-integration run deps menuconfig help \
+.PHONY: all clean install deb image image-test distclean test check-unit check-integration run deps menuconfig help po \
 	oldconfig savedefconfig bench fuzz
 all: $(addprefix $(BIN)/,$(bin-y)) $(addprefix $(O)/tests/,$(tests-y) $(itests-y)) $(O)/bench/trace-replay \
 	$(foreach l,$(locales-y),$(O)/locale/$(l)/LC_MESSAGES/arktui.mo)
@@ -284,6 +284,13 @@ run:
 	$(Q)ARK_BUILD_DIR=$(O) $(SRCDIR)/scripts/sandbox -- bash -c 'arktui --log-file "$$ARK_SANDBOX/arkd.log"; \
 		echo "The console closed. This shell has arkctl and arktui on PATH; exit stops the sandbox."; \
 		exec bash --rcfile "$$ARK_SANDBOX_RC" -i'
+
+# The console's message catalog: po/arktui.pot from the sources, then each translation merged with
+# it (new strings appear untranslated in po/LANG.po: translate them, the zh goldens show them).
+po:
+	$(Q)cd $(SRCDIR) && xgettext --from-code=UTF-8 --language=C --keyword=_ --keyword=N_ --package-name=arktui \
+		-o po/arktui.pot tui/*.c && sed -i 's/charset=CHARSET/charset=UTF-8/' po/arktui.pot
+	$(Q)cd $(SRCDIR) && for f in po/*.po; do msgmerge -q --no-fuzzy-matching -U --backup=none "$$f" po/arktui.pot; done
 
 clean:
 	$(Q)rm -rf $(O)/obj $(O)/lib $(O)/bin $(O)/tests $(O)/include
