@@ -865,7 +865,10 @@ static void test_make_run(void **state) {
         keys("\"echo shell-is-back-\\$((20+22))\" Enter");
         cap = pane_wait("shell-is-back-42");
         assert_null(strstr(cap, "1-8 screens"));
+        /* Leaving the shell stops the sandbox, all of it, before make returns. */
         keys("exit Enter");
+        keys("\"echo make-run-exited-\\$?\" Enter");
+        free(pane_wait("make-run-exited-0"));
         o = mfree(o);
         (void) tmux(&o, "kill-session -t console 2>/dev/null");
 }
@@ -978,7 +981,11 @@ static void test_sandbox_acts_on_itself(void **state) {
                 assert_string_equal(hostname, "ark-demo-7");
         }
         keys("q");
-        keys("exit Enter");
+        keys("\"echo sandbox-exited-\\$?\" Enter");
+        free(pane_wait("sandbox-exited-0"));
+        /* The sandbox is gone, with the arkd the console restarted. */
+        assert_false(file_exists(sbx));
+        assert_int_not_equal(kill(atoi(pid2), 0), 0);
 
         /* Nothing reached this machine. */
         if (read_full_file(calls, &o, &n) >= 0)

@@ -262,7 +262,11 @@ static void test_state_kept_and_exit_status(void **state) {
         (void) rm_rf(tmpl);
 }
 
-static void test_ctrl_c_tears_down(void **state) {
+/* The sandbox stopped by signals to its process group (`signals`, 50 ms apart: the second one lands
+ * in the middle of the teardown): it exits non-zero, its directory is gone, and neither its arkd
+ * nor its dbus-daemon survives. Before the teardown ignored further signals, Ctrl-C then a hangup
+ * (a terminal closed, tmux killing the pane) left the bus running. */
+static void tear_down_by(const int *signals, size_t n) {
         _cleanup_free_ char *out = NULL, *err = NULL, *dirfile = NULL, *script = NULL, *cmd = NULL, *sbx = NULL;
         char tmpl[] = "/tmp/ark-sbx-int.XXXXXX";
         int status;
@@ -287,14 +291,27 @@ static void test_ctrl_c_tears_down(void **state) {
                 usleep(50000);
         usleep(100000);
         assert_true(read_one_line_file(dirfile, &sbx) == 0 && startswith(sbx, "/tmp/ark-sandbox."));
-        assert_int_equal(kill(-pid, SIGINT), 0);
+        for (size_t k = 0; k < n; k++) {
+                assert_int_equal(kill(-pid, signals[k]), 0);
+                usleep(50000);
+        }
         assert_int_equal(waitpid(pid, &status, 0), pid);
         assert_true(WIFEXITED(status));
         assert_int_not_equal(WEXITSTATUS(status), 0);
         assert_false(file_exists(sbx));
-        /* No arkd of that sandbox survives. */
+        /* No arkd and no bus of that sandbox survive. */
         assert_int_equal(harness_sh(&out, &err, "pgrep -f '[a]rkd.*%s'", sbx), 1);
+        assert_int_equal(harness_sh(&out, &err, "pgrep -f '[d]bus-daemon.*%s'", sbx), 1);
         (void) rm_rf(tmpl);
+}
+
+static void test_ctrl_c_tears_down(void **state) {
+        tear_down_by((const int[]) { SIGINT }, 1);
+}
+
+static void test_signal_during_teardown(void **state) {
+        tear_down_by((const int[]) { SIGINT, SIGINT }, 2);
+        tear_down_by((const int[]) { SIGHUP, SIGTERM }, 2);
 }
 
 /* The interactive shell, without COMMAND and as `make run` opens it after the console (a COMMAND
@@ -346,6 +363,7 @@ int main(void) {
                 cmocka_unit_test(test_host_check),
                 cmocka_unit_test(test_state_kept_and_exit_status),
                 cmocka_unit_test(test_ctrl_c_tears_down),
+                cmocka_unit_test(test_signal_during_teardown),
                 cmocka_unit_test(test_interactive_shell),
         };
         return cmocka_run_group_tests_name("integration: sandbox", tests, NULL, NULL);
