@@ -74,7 +74,7 @@ int accelerator_hold(Manager *m, Accelerator *a, const char *state, const char *
         a->hold = TAKE_PTR(h);
         a->hold_reason = TAKE_PTR(why);
         snprintf(field, sizeof(field), "ARK_GPU=%s", a->address);
-        log_struct(LOG_NOTICE, 0, field, NULL, "Accelerator %s is %s%s%s%s.", a->address,
+        log_struct(LOG_NOTICE, 0, LOG_FIELDS(field), "Accelerator %s is %s%s%s%s.", a->address,
                    streq(state, "reserved") ? "reserved for the host" : "quarantined", isempty(reason) ? "" : " (",
                    reason, isempty(reason) ? "" : ")");
         emit_hold_changed(m, a);
@@ -106,7 +106,7 @@ int accelerator_release_hold(Manager *m, Accelerator *a, sd_bus_error *error) {
         a->hold = mfree(a->hold);
         a->hold_reason = mfree(a->hold_reason);
         snprintf(field, sizeof(field), "ARK_GPU=%s", a->address);
-        log_struct(LOG_NOTICE, 0, field, NULL, "Accelerator %s is released%s.", a->address,
+        log_struct(LOG_NOTICE, 0, LOG_FIELDS(field), "Accelerator %s is released%s.", a->address,
                    a->claimed_by ? " (it stays with its VM)" : "");
         emit_hold_changed(m, a);
         return 0;

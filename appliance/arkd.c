@@ -216,7 +216,7 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
 
-        log_struct(LOG_INFO, 0, "MESSAGE_ID=" ARK_MESSAGE_STARTED, NULL,
+        log_struct(LOG_INFO, 0, LOG_FIELDS("MESSAGE_ID=" ARK_MESSAGE_STARTED),
                    "arkd %s ready: %u tenants, %u instances, %zu accelerators, hypervisor %s (%s).", ARK_VERSION,
                    manager_count_tenants(m), manager_count_instances(m), m->n_accelerators, m->config.libvirt_uri,
                    m->hv && m->bus ? "see HypervisorConnected" : "n/a");

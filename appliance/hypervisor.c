@@ -263,7 +263,7 @@ static int on_disconnect(sd_event_source *s, void *userdata) {
         if (!hv->conn)
                 return 0;
         hypervisor_drop(hv);
-        log_struct(LOG_WARNING, 0, "MESSAGE_ID=" ARK_MESSAGE_HV_CONNECTION, NULL,
+        log_struct(LOG_WARNING, 0, LOG_FIELDS("MESSAGE_ID=" ARK_MESSAGE_HV_CONNECTION),
                    "Lost the connection to the hypervisor (%s).", m->config.libvirt_uri);
         LIST_FOREACH(instances, i, m->instances) {
                 instance_stop_complete(i, ARK_ERROR_HYPERVISOR_UNAVAILABLE,
@@ -321,7 +321,7 @@ static int hypervisor_connect(Hypervisor *hv) {
                 return r;
         }
         hv->backoff_sec = 0;
-        log_struct(LOG_INFO, 0, "MESSAGE_ID=" ARK_MESSAGE_HV_CONNECTION, NULL, "Connected to the hypervisor at %s%s.",
+        log_struct(LOG_INFO, 0, LOG_FIELDS("MESSAGE_ID=" ARK_MESSAGE_HV_CONNECTION), "Connected to the hypervisor at %s%s.",
                    m->config.libvirt_uri, hv->attempts > 1 ? " (reconnected)" : "");
         hv->attempts = 0;
 
@@ -667,7 +667,7 @@ int hypervisor_reconcile(Manager *m) {
                                 reconcile_domain_gpus(m, doms[k], name, NULL, false);
                                 continue;
                         }
-                        log_struct(LOG_WARNING, 0, "MESSAGE_ID=" ARK_MESSAGE_ORPHAN_DOMAIN, NULL,
+                        log_struct(LOG_WARNING, 0, LOG_FIELDS("MESSAGE_ID=" ARK_MESSAGE_ORPHAN_DOMAIN),
                                    "Domain '%s' (%s) carries Ark metadata for tenant '%s' but has no record; "
                                    "reported as an orphan, not touched.", name, uuid, tenant);
                         (void) manager_orphan_add(m, name, uuid, tenant);

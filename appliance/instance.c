@@ -279,7 +279,7 @@ void instance_set_state(Instance *i, InstanceState state, const char *reason) {
         }
         snprintf(f_instance, sizeof(f_instance), "ARK_INSTANCE=%s", i->name);
         snprintf(f_state, sizeof(f_state), "ARK_STATE=%s", strna(instance_state_to_string(state)));
-        log_struct(LOG_INFO, 0, "MESSAGE_ID=" ARK_MESSAGE_INSTANCE_STATE, f_instance, f_state, NULL,
+        log_struct(LOG_INFO, 0, LOG_FIELDS("MESSAGE_ID=" ARK_MESSAGE_INSTANCE_STATE, f_instance, f_state),
                    "Instance '%s' is %s (%s).", i->name, strna(instance_state_to_string(state)), strna(reason));
         i->state = state;
         instance_emit_state_changed(i);
@@ -1009,7 +1009,7 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
         {
                 char f[96];
                 snprintf(f, sizeof(f), "ARK_INSTANCE=%s", added->name);
-                log_struct(LOG_INFO, 0, f, NULL,
+                log_struct(LOG_INFO, 0, LOG_FIELDS(f),
                            "Created instance '%s' (tenant '%s', %u vCPUs, %" PRIu64 " MiB, %zu GPU%s).", added->name,
                            added->tenant, added->vcpus, added->memory_bytes >> 20, strv_length(added->gpus),
                            strv_length(added->gpus) == 1 ? "" : "s");

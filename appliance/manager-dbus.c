@@ -950,7 +950,7 @@ void manager_emit_counts_changed(Manager *m) {
 static int on_bus_disconnected(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
 
-        log_struct(LOG_ERR, 0, "MESSAGE_ID=" ARK_MESSAGE_BUS_LOST, NULL,
+        log_struct(LOG_ERR, 0, LOG_FIELDS("MESSAGE_ID=" ARK_MESSAGE_BUS_LOST),
                    "Lost the connection to the %s bus; exiting so that the service manager restarts arkd.",
                    isempty(m->config.bus_address) ? "system" : "configured");
         (void) sd_notify(0, "STOPPING=1\nSTATUS=Lost the bus connection.");

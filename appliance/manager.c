@@ -128,7 +128,7 @@ void manager_conflict_add(Manager *m, const char *device, const char *format, ..
         if (r < 0 || !dev)
                 return (void) log_error_errno(-ENOMEM, "Out of memory.");
         snprintf(field, sizeof(field), "ARK_GPU=%s", device);
-        log_struct(LOG_WARNING, 0, "MESSAGE_ID=" ARK_MESSAGE_CLAIM_CONFLICT, field, NULL, "Conflict: %s", msg);
+        log_struct(LOG_WARNING, 0, LOG_FIELDS("MESSAGE_ID=" ARK_MESSAGE_CLAIM_CONFLICT, field), "Conflict: %s", msg);
         c = realloc(m->conflicts, sizeof(Conflict) * (m->n_conflicts + 1));
         if (!c)
                 return (void) log_error_errno(-ENOMEM, "Out of memory.");

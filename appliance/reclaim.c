@@ -487,7 +487,7 @@ static int reclaim_stop_victims(Reclaim *rc, sd_bus_error *error) {
                 audit_record_internal(m, "Instance.Preempt", v->path, args ?: "{}", result ?: "ok");
                 metrics_note_preemption(m);
                 snprintf(f, sizeof(f), "ARK_INSTANCE=%s", v->name);
-                log_struct(LOG_NOTICE, 0, "MESSAGE_ID=" ARK_MESSAGE_PREEMPT, f, NULL,
+                log_struct(LOG_NOTICE, 0, LOG_FIELDS("MESSAGE_ID=" ARK_MESSAGE_PREEMPT, f),
                            "Preempting instance '%s' of tenant '%s' (GPUs %s): tenant '%s' needs the GPUs it is "
                            "guaranteed for instance '%s'.",
                            v->name, v->tenant, strna(gpu_list), rc->tenant, rc->instance);

@@ -126,7 +126,7 @@ int tenant_create(Manager *m, const char *name, const char *description, Tenant 
         LIST_INSERT_SORTED(tenants, m->tenants, t, tenant_compare);
         char field[96];
         snprintf(field, sizeof(field), "ARK_TENANT=%s", name);
-        log_struct(LOG_INFO, 0, field, NULL, "Created tenant '%s'.", name);
+        log_struct(LOG_INFO, 0, LOG_FIELDS(field), "Created tenant '%s'.", name);
         (void) sd_bus_emit_signal(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "TenantNew", "so", t->name, t->path);
         (void) sd_bus_emit_object_added(m->bus, t->path);
         manager_emit_counts_changed(m);

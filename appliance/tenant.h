@@ -47,7 +47,7 @@ unsigned tenant_count_instances(Tenant *t);
 int tenant_description_validate(const char *description, const char **ret_reason);
 
 /* Creates: validates, writes the store (one transaction), adds it to the manager, emits signals.
- * On error *ret_error_name/ret_message describe it for the bus. */
+ * A refusal or failure fills `error` (its name and sentence for the bus) and returns < 0. */
 int tenant_create(Manager *m, const char *name, const char *description, Tenant **ret, sd_bus_error *error);
 int tenant_delete(Tenant *t, sd_bus_error *error);
 int tenant_set_description(Tenant *t, const char *description, sd_bus_error *error);

@@ -164,20 +164,3 @@ int log_internal(int level, int error, const char *const *fields, const char *fi
         va_end(ap);
         return r;
 }
-
-int log_internal_fields(int level, int error, const char *file, int line, const char *func, ...) {
-        const char *fields[16];
-        const char *f, *format;
-        size_t n = 0;
-        va_list ap;
-        int r;
-
-        va_start(ap, func);
-        while ((f = va_arg(ap, const char *)))
-                if (n < ELEMENTSOF(fields))
-                        fields[n++] = f;
-        format = va_arg(ap, const char *);
-        r = log_dispatch(level, error, fields, n, file, line, func, format, ap);
-        va_end(ap);
-        return r;
-}

@@ -39,10 +39,11 @@ int log_internal(int level, int error, const char *const *fields, const char *fi
 #define log_warning_errno(e, ...) log_full_errno(LOG_WARNING, (e), __VA_ARGS__)
 #define log_error_errno(e, ...) log_full_errno(LOG_ERR, (e), __VA_ARGS__)
 
-/* Structured: log_struct(LOG_INFO, 0, "MESSAGE_ID=...", "ARK_TENANT=risk", NULL, "fmt", ...) */
-#define log_struct(level, error, ...) \
-        log_internal_fields((level), (error), __FILE__, __LINE__, __func__, __VA_ARGS__)
-int log_internal_fields(int level, int error, const char *file, int line, const char *func, ...);
+/* Structured: log_struct(LOG_INFO, 0, LOG_FIELDS("MESSAGE_ID=...", "ARK_TENANT=risk"), "fmt", ...).
+ * The format and its arguments are checked by the compiler as printf's are. */
+#define LOG_FIELDS(...) ((const char *const[]) { __VA_ARGS__, NULL })
+#define log_struct(level, error, fields, ...) \
+        log_internal((level), (error), (fields), __FILE__, __LINE__, __func__, __VA_ARGS__)
 
 /* Fixed message ids an operator can search the journal for. */
 #define ARK_MESSAGE_STARTED        "9a1c3e2f5b7d4e0aa1b2c3d4e5f60701"
