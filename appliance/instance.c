@@ -413,11 +413,21 @@ static int validate_params(Manager *m, const InstanceCreateParams *p, sd_bus_err
  * fills `error`: NotReady (the host or the asked-for GPU cannot pass anything through), NotFound
  * (no such device), InUse (it is held by another instance, reserved or quarantined), NoCapacity
  * (not enough GPUs can be given out). */
-/* One try at picking GPUs for p as the inventory stands. *ret_short is set when the refusal is
- * only that too few GPUs are free (or an exact one is claimed by an instance): the refusal a
- * reclaim may cure. */
-static int pick_gpus_once(Manager *m, const InstanceCreateParams *p, char **already, uint64_t memory_bytes,
-                          char ***ret, bool *ret_short, sd_bus_error *error) {
+/* The accelerator at `address` in a view of the inventory (NULL when none). */
+static const Accelerator *view_find(const Accelerator *accs, size_t n, const char *address) {
+        for (size_t k = 0; k < n; k++)
+                if (streq(accs[k].address, address))
+                        return &accs[k];
+        return NULL;
+}
+
+/* One try at picking GPUs for p on `accs`, a view of the manager's accelerators (the same ones,
+ * in the same order; claims may differ: a snapshot with the victims' GPUs free asks "what if they
+ * stopped" without touching the live inventory). *ret_short is set when the refusal is only that
+ * too few GPUs are free (or an exact one is claimed by an instance): the refusal a reclaim may
+ * cure. */
+static int pick_gpus_once(Manager *m, const Accelerator *accs, const InstanceCreateParams *p, char **already,
+                          uint64_t memory_bytes, char ***ret, bool *ret_short, sd_bus_error *error) {
         _cleanup_free_ GpuCandidate *c = NULL;
         _cleanup_free_ char *reasons = NULL;
         _cleanup_strv_free_ char **picked = NULL, **together = NULL;
@@ -463,10 +473,6 @@ static int pick_gpus_once(Manager *m, const InstanceCreateParams *p, char **alre
         for (char **g = already; g && *g; g++)
                 if (strv_extend(&together, *g) < 0)
                         return -ENOMEM;
-        /* Health changes while arkd runs (AER counts fatal errors as they happen). */
-        for (size_t k = 0; k < m->n_accelerators; k++)
-                (void) pci_refresh_health(m->config.sysfs_root, &m->accelerators[k]);
-
         c = calloc(MAX(m->n_accelerators, 1U), sizeof(GpuCandidate));
         verdict = calloc(MAX(m->n_accelerators, 1U), sizeof(PassthroughVerdict));
         reasons = calloc(MAX(m->n_accelerators, 1U), reason_max);
@@ -475,10 +481,10 @@ static int pick_gpus_once(Manager *m, const InstanceCreateParams *p, char **alre
                 return -ENOMEM;
         }
         for (size_t k = 0; k < m->n_accelerators; k++) {
-                Accelerator *a = &m->accelerators[k];
+                const Accelerator *a = &accs[k];
                 char *why = reasons + k * reason_max;
 
-                verdict[k] = passthrough_check(a, m->accelerators, m->n_accelerators, m->config.management_interface,
+                verdict[k] = passthrough_check(a, accs, m->n_accelerators, m->config.management_interface,
                                                together, why, reason_max);
                 if (verdict[k] == PASSTHROUGH_OK && reclaim_reserved(m, a->address)) {
                         verdict[k] = PASSTHROUGH_HELD;
@@ -496,7 +502,7 @@ static int pick_gpus_once(Manager *m, const InstanceCreateParams *p, char **alre
 
         /* Exact devices and a model: each device must be of that model. */
         for (const char *const *a = req.addresses; a && *a && p->gpu_model; a++) {
-                Accelerator *acc = manager_find_accelerator(m, *a);
+                const Accelerator *acc = view_find(accs, m->n_accelerators, *a);
 
                 if (acc && !strcasestr(acc->model, p->gpu_model)) {
                         free(verdict);
@@ -512,10 +518,10 @@ static int pick_gpus_once(Manager *m, const InstanceCreateParams *p, char **alre
                 const Accelerator *owner = NULL;
 
                 for (size_t k = 0; k < m->n_accelerators && !owner; k++)
-                        for (size_t f = 0; f < m->accelerators[k].n_group; f++)
-                                if (streq(m->accelerators[k].group[f].address, req.addresses[bad]) &&
-                                    strneq(m->accelerators[k].address, req.addresses[bad], 10))
-                                        owner = &m->accelerators[k];
+                        for (size_t f = 0; f < accs[k].n_group; f++)
+                                if (streq(accs[k].group[f].address, req.addresses[bad]) &&
+                                    strneq(accs[k].address, req.addresses[bad], 10))
+                                        owner = &accs[k];
                 if (owner)
                         r = sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
                                               "%s is a function of GPU %s (%s), not a GPU; ask for %s, and its "
@@ -530,12 +536,11 @@ static int pick_gpus_once(Manager *m, const InstanceCreateParams *p, char **alre
                 size_t k;
 
                 for (k = 0; k < m->n_accelerators; k++)
-                        if (streq(m->accelerators[k].address, req.addresses[bad]))
+                        if (streq(accs[k].address, req.addresses[bad]))
                                 break;
                 r = sd_bus_error_setf(error, verdict[k] == PASSTHROUGH_HELD ? ARK_ERROR_IN_USE : ARK_ERROR_NOT_READY,
                                       "GPU %s.", c[k].blocker);
-                *ret_short = verdict[k] == PASSTHROUGH_HELD && m->accelerators[k].claimed_by &&
-                             !m->accelerators[k].hold && !m->accelerators[k].conflict;
+                *ret_short = verdict[k] == PASSTHROUGH_HELD && accs[k].claimed_by && !accs[k].hold && !accs[k].conflict;
         } else if (r == -ENOSPC) {
                 StrBuf b = {};
                 unsigned shown = 0;
@@ -543,7 +548,7 @@ static int pick_gpus_once(Manager *m, const InstanceCreateParams *p, char **alre
                 unsigned claimed = 0, reserved = 0, quarantined = 0, conflicted = 0, kept = 0;
 
                 for (size_t k = 0; k < m->n_accelerators; k++) {
-                        const Accelerator *a = &m->accelerators[k];
+                        const Accelerator *a = &accs[k];
 
                         if (verdict[k] != PASSTHROUGH_HELD || (p->gpu_model && !strcasestr(a->model, p->gpu_model)))
                                 continue;
@@ -561,14 +566,14 @@ static int pick_gpus_once(Manager *m, const InstanceCreateParams *p, char **alre
                 bool model_exists = !p->gpu_model;
 
                 for (size_t k = 0; k < m->n_accelerators && !model_exists; k++)
-                        model_exists = strcasestr(m->accelerators[k].model, p->gpu_model) != NULL;
+                        model_exists = strcasestr(accs[k].model, p->gpu_model) != NULL;
                 if (!model_exists) {
                         StrBuf have = {};
                         _cleanup_free_ char *list = NULL;
 
                         for (size_t k = 0; k < m->n_accelerators; k++)
-                                if (!strstr(strempty(have.buf), m->accelerators[k].model))
-                                        strbuf_printf(&have, "%s%s", have.len > 0 ? ", " : "", m->accelerators[k].model);
+                                if (!strstr(strempty(have.buf), accs[k].model))
+                                        strbuf_printf(&have, "%s%s", have.len > 0 ? ", " : "", accs[k].model);
                         list = strbuf_steal(&have);
                         free(verdict);
                         return sd_bus_error_setf(error, ARK_ERROR_NO_CAPACITY,
@@ -613,7 +618,7 @@ static int pick_gpus_once(Manager *m, const InstanceCreateParams *p, char **alre
         free(verdict);
 
         for (size_t k = 0; k < n; k++)
-                if (strv_extend(&picked, m->accelerators[idx[k]].address) < 0)
+                if (strv_extend(&picked, accs[idx[k]].address) < 0)
                         return -ENOMEM;
 
         /* The guest must be able to address its memory and the GPUs' BARs. */
@@ -624,10 +629,10 @@ static int pick_gpus_once(Manager *m, const InstanceCreateParams *p, char **alre
                 char b1[32], b2[32];
 
                 for (char **g = picked; g && *g && na < ELEMENTSOF(all); g++)
-                        all[na++] = manager_find_accelerator(m, *g);
+                        all[na++] = view_find(accs, m->n_accelerators, *g);
                 for (char **g = already; g && *g && na < ELEMENTSOF(all); g++)
-                        if (manager_find_accelerator(m, *g))
-                                all[na++] = manager_find_accelerator(m, *g);
+                        if (view_find(accs, m->n_accelerators, *g))
+                                all[na++] = view_find(accs, m->n_accelerators, *g);
                 window = passthrough_mmio64_window(all, na);
                 if (m->host.arch && streq(m->host.arch, "aarch64") && window > VIRT_HIGHMEM_MMIO)
                         return sd_bus_error_setf(error, ARK_ERROR_NOT_READY,
@@ -647,11 +652,6 @@ static int pick_gpus_once(Manager *m, const InstanceCreateParams *p, char **alre
         return 0;
 }
 
-typedef struct SavedClaim {
-        Accelerator *accelerator;
-        char *claimed_by;
-} SavedClaim;
-
 /* Picks GPUs for p, for tenant `tenant`, under the borrowing rules (borrow.h, reclaim.h): a
  * request that is not preemptible must leave the other tenants' unused guarantees keepable; when
  * too few GPUs are free and the tenant asks within its own guarantee, borrowing preemptible
@@ -663,22 +663,31 @@ static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, const c
         _cleanup_(sd_bus_error_free) sd_bus_error first = SD_BUS_ERROR_NULL;
         _cleanup_strv_free_ char **picked = NULL;
         _cleanup_free_ Instance **victims = NULL;
-        _cleanup_free_ SavedClaim *saved = NULL;
-        size_t n_victims = 0, n_saved = 0;
+        _cleanup_free_ Accelerator *view = NULL;
+        size_t n_victims = 0;
         unsigned want = p->gpus > 0 ? p->gpus : (unsigned) strv_length(p->gpu_addresses);
         bool is_short = false;
         int r;
 
         if (want == 0 && p->gpu_model)
                 want = 1;
-        r = pick_gpus_once(m, p, already, memory_bytes, &picked, &is_short, error);
+        /* Health changes while arkd runs (AER counts fatal errors as they happen). */
+        for (size_t k = 0; k < m->n_accelerators; k++)
+                (void) pci_refresh_health(m->config.sysfs_root, &m->accelerators[k]);
+        r = pick_gpus_once(m, m->accelerators, p, already, memory_bytes, &picked, &is_short, error);
         if (r < 0 && is_short && ret_victims && want > 0 && lending_unused_guarantee(m, tenant) >= want) {
                 bool short_again = true;
 
+                /* "What if these stopped" is asked of a copy of the inventory with their GPUs
+                 * unclaimed; the live claims never change for a question. */
+                view = malloc(sizeof(Accelerator) * MAX(m->n_accelerators, 1U)); /* shallow: only claims differ */
+                if (!view)
+                        return -ENOMEM;
+                if (m->n_accelerators > 0)
+                        memcpy(view, m->accelerators, sizeof(Accelerator) * m->n_accelerators);
                 sd_bus_error_move(&first, error);
                 while (r < 0 && short_again) {
                         Instance *v, **nv;
-                        SavedClaim *ns;
                         int k;
 
                         v = lending_next_victim(m, tenant, p->gpu_model, p->gpu_addresses, victims, n_victims, &k);
@@ -689,32 +698,21 @@ static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, const c
                         if (!v)
                                 break;
                         nv = realloc(victims, sizeof(Instance *) * (n_victims + 2));
-                        ns = realloc(saved, sizeof(SavedClaim) * (n_saved + strv_length(v->gpus) + 1));
-                        if (nv)
-                                victims = nv;
-                        if (ns)
-                                saved = ns;
-                        if (!nv || !ns) {
+                        if (!nv) {
                                 r = -ENOMEM;
                                 break;
                         }
+                        victims = nv;
                         victims[n_victims++] = v;
                         victims[n_victims] = NULL;
-                        /* As if it were stopped: its GPUs free for this try. */
-                        for (char **g = v->gpus; g && *g; g++) {
-                                Accelerator *a = manager_find_accelerator(m, *g);
-
-                                if (!a)
-                                        continue;
-                                saved[n_saved++] = (SavedClaim) { a, a->claimed_by };
-                                a->claimed_by = NULL;
-                        }
+                        for (char **g = v->gpus; g && *g; g++)
+                                for (size_t a = 0; a < m->n_accelerators; a++)
+                                        if (streq(view[a].address, *g))
+                                                view[a].claimed_by = NULL;
                         sd_bus_error_free(error);
                         short_again = false;
-                        r = pick_gpus_once(m, p, already, memory_bytes, &picked, &short_again, error);
+                        r = pick_gpus_once(m, view, p, already, memory_bytes, &picked, &short_again, error);
                 }
-                for (size_t k = n_saved; k > 0; k--)
-                        saved[k - 1].accelerator->claimed_by = saved[k - 1].claimed_by;
 
                 if (r >= 0) {
                         /* Only those whose GPUs the request takes. */
