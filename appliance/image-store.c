@@ -25,9 +25,19 @@ static bool store_name_is_valid(const char *s) {
         return true;
 }
 
-/* The canonical form of `path` when it is a usable file below canonical directory `root`; NULL
+/* Where a file of the store may lead: into the tenant's own directory `own` (NULL: none), or into
+ * the shared part of canonical `root`, never into another tenant's (root/tenants/...). */
+static bool store_target_allowed(const char *real, const char *root, const char *own) {
+        _cleanup_free_ char *tenants = path_join(root, "tenants");
+
+        if (own && path_is_below(real, own))
+                return true;
+        return tenants && path_is_below(real, root) && !path_is_below(real, tenants);
+}
+
+/* The canonical form of `path` when it is a usable file that store_target_allowed(); NULL
  * otherwise (why in *ret_reason). */
-static char *canonical_below(const char *path, const char *root, const char **ret_reason) {
+static char *canonical_below(const char *path, const char *root, const char *own, const char **ret_reason) {
         _cleanup_free_ char *real = realpath(path, NULL);
         struct stat st;
 
@@ -35,7 +45,7 @@ static char *canonical_below(const char *path, const char *root, const char **re
                 *ret_reason = errno == ENOENT ? "it does not exist" : "it cannot be resolved";
                 return NULL;
         }
-        if (!path_is_below(real, root)) {
+        if (!store_target_allowed(real, root, own)) {
                 *ret_reason = "it is a link that leads out of the directory";
                 return NULL;
         }
@@ -61,7 +71,7 @@ static int store_lookup(const char *root, const char *dir, const char *field, co
                 return -ENOMEM;
         if (!file_exists(path))
                 return 0;
-        *ret = canonical_below(path, root, &reason);
+        *ret = canonical_below(path, root, streq(dir, root) ? NULL : dir, &reason);
         if (!*ret)
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "%s '%s' of the image store cannot be used: %s.",
                                          field, name, reason);
@@ -118,7 +128,7 @@ static int resolve_admin_path(Manager *m, const char *field, const char *path, c
                                                          "%s '%.200s' cannot be used: directory %s of [Images] "
                                                          "AdminDirectories= does not exist.",
                                                          field, path, *d);
-                        p = canonical_below(path, root, &reason);
+                        p = canonical_below(path, root, root, &reason); /* anything below an admin directory */
                         if (!p)
                                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                                          "%s '%.200s' cannot be used: %s.", field, path, reason);
@@ -175,8 +185,10 @@ static int store_list_dir(const char *root, const char *dir, const char *scope, 
                 const char *reason = NULL;
                 struct stat st;
 
+                /* What image_store_resolve() would take: a regular file or a block device. */
                 if (r >= 0 && store_name_is_valid(names[k]->d_name) && (path = path_join(dir, names[k]->d_name)) &&
-                    (real = canonical_below(path, root, &reason)) && stat(real, &st) >= 0 && S_ISREG(st.st_mode))
+                    (real = canonical_below(path, root, streq(dir, root) ? NULL : dir, &reason)) &&
+                    stat(real, &st) >= 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
                         r = fn(names[k]->d_name, scope, (uint64_t) st.st_size, userdata);
                 free(names[k]);
         }

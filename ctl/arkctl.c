@@ -332,11 +332,12 @@ static int find_verb(char **words, const Verb **ret, char ***ret_args) {
         args = words + (found->verb ? 2 : 1);
         n_args = strv_length(args);
         if (n_args < found->min_args)
-                return usage_error("'%s' needs a %s", ctl_verb_name(found), found->args);
+                return usage_error("'%s' needs %s (see 'arkctl %s --help')", ctl_verb_name(found), found->args,
+                                   ctl_verb_name(found));
         if (n_args > found->max_args)
-                return usage_error("'%s' takes %s; unexpected '%s'", ctl_verb_name(found),
-                                   found->max_args == 0 ? "no arguments" : "one argument",
-                                   args[found->max_args]);
+                return usage_error("'%s' takes %s%s; unexpected '%s'", ctl_verb_name(found),
+                                   found->max_args == 0 ? "no arguments" : "only ",
+                                   found->max_args == 0 ? "" : found->args, args[found->max_args]);
         *ret = found;
         *ret_args = args;
         return 0;

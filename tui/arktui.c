@@ -106,12 +106,21 @@ static bool is_directory(const char *path) {
         return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* What the simulation runs for `name`: DIR/commands/NAME when it is there and executable (the
- * sandbox's restart-arkd restarts its own arkd), else NULL (not done, and said so). */
-static char *simulated_command(const char *dir, const char *name) {
-        _cleanup_free_ char *path = strprintf("%s/commands/%s", dir, name);
+/* Whether path is this user's and no one else may change it: what the console runs or writes on a
+ * simulated host must not be another user's (a root console told ARK_SIMULATED_HOST=/tmp/x). */
+static bool owned_and_closed(const char *path) {
+        struct stat st;
 
-        if (!path || access(path, X_OK) < 0)
+        return lstat(path, &st) == 0 && st.st_uid == geteuid() && !(st.st_mode & 022);
+}
+
+/* What the simulation runs for `name`: DIR/commands/NAME when it is there, executable, and (with
+ * its directory) this user's alone (the sandbox's restart-arkd restarts its own arkd), else NULL
+ * (not done, and said so). */
+static char *simulated_command(const char *dir, const char *name) {
+        _cleanup_free_ char *cmds = strprintf("%s/commands", dir), *path = strprintf("%s/commands/%s", dir, name);
+
+        if (!cmds || !path || access(path, X_OK) < 0 || !owned_and_closed(cmds) || !owned_and_closed(path))
                 return NULL;
         return strprintf("'%s'", path); /* dir has no quote: checked */
 }
@@ -119,18 +128,25 @@ static char *simulated_command(const char *dir, const char *name) {
 /* Every setting no option named: the appliance's, or under the simulated host. The strings live
  * as long as the program. */
 static int resolve_host(void) {
-        const char *dir = arg_simulated_host ?: getenv("ARK_SIMULATED_HOST");
+        const char *given = arg_simulated_host ?: getenv("ARK_SIMULATED_HOST");
+        char *dir = NULL;
 
-        if (isempty(dir))
-                dir = NULL;
-        if (dir) {
-                if (!path_is_normalized_absolute(dir) || strpbrk(dir, "'\" \t\n\\") || !is_directory(dir)) {
-                        fprintf(stderr, "arktui: simulated host '%s': not an existing directory given by an absolute "
-                                        "path without spaces or quotes\n", dir);
+        if (!isempty(given)) {
+                dir = realpath(given, NULL);
+                if (!dir || strpbrk(dir, "'\" \t\n\\") || !is_directory(dir)) {
+                        fprintf(stderr, "arktui: simulated host '%s': not an existing directory whose path has no "
+                                        "spaces or quotes\n", given);
+                        free(dir);
                         return -EINVAL;
                 }
-                arg_simulated_host = dir;
-                arg_sysfs_root = dir; /* no removable device of this machine counts */
+                if (!owned_and_closed(dir)) {
+                        fprintf(stderr, "arktui: simulated host '%s': not owned by this user alone (another user could "
+                                        "change what the console runs and writes there)\n", dir);
+                        free(dir);
+                        return -EPERM;
+                }
+                arg_simulated_host = dir; /* lives as long as the program */
+                arg_sysfs_root = dir;     /* no removable device of this machine counts */
                 {
                         char *usb = strprintf("%s/media/usb", dir);
 
@@ -140,6 +156,9 @@ static int resolve_host(void) {
                         }
                         free(usb);
                 }
+                /* Its arkd's log, not this machine's journal. */
+                if (!arg_log_file && !(arg_log_file = strprintf("%s/var/log/arkd.log", dir)))
+                        return -ENOMEM;
         }
         for (size_t k = 0; k < ELEMENTSOF(host_defaults); k++) {
                 const HostDefault *d = &host_defaults[k];
@@ -151,7 +170,7 @@ static int resolve_host(void) {
                 else if (d->arg == &arg_cmd_update)
                         *d->arg = strprintf("ark-update --esp %1$s/boot/efi --slot-a %1$s/slots/ark-root-a.img "
                                             "--slot-b %1$s/slots/ark-root-b.img --state %1$s/var/lib/ark-update/state.json "
-                                            "--booted a", dir);
+                                            "--booted a --running %2$s", dir, ARK_VERSION);
                 else if (d->simulated && d->command)
                         *d->arg = simulated_command(dir, d->simulated);
                 else if (d->simulated)
@@ -176,8 +195,9 @@ static void help(void) {
                "--simulated-host DIR (default $ARK_SIMULATED_HOST; the sandbox of `make run` sets it) acts on a\n"
                "simulated host instead of this machine: the network, host name and ark.conf files under DIR/etc,\n"
                "removable media DIR/media/usb, ark-update on DIR/slots, and DIR/commands/NAME for restart-arkd,\n"
-               "restart-libvirtd, reboot and poweroff; what DIR/commands lacks is not done, and the console says\n"
-               "so. An option given explicitly still wins.\n",
+               "restart-libvirtd, reboot and poweroff, arkd's log DIR/var/log/arkd.log; what DIR/commands lacks\n"
+               "(or what is not this user's alone) is not done, and the console says so. DIR must be this\n"
+               "user's and closed to others. An option given explicitly still wins.\n",
                ARK_VERSION);
 }
 
@@ -829,9 +849,15 @@ static void vm_load_images(Console *con) {
         if (r < 0)
                 return;
         v->n_images = 0;
-        while (v->n_images < DIALOG_CHOICES_MAX - 1 && sd_bus_message_read(reply, "(sst)", &name, &scope, &size) > 0) {
+        while (sd_bus_message_read(reply, "(sst)", &name, &scope, &size) > 0) {
                 bool seen = false;
 
+                /* More than the picker holds, or a name longer than it keeps: the list is not
+                 * the whole truth, so a name typed goes to arkd unchecked. */
+                if (v->n_images >= DIALOG_CHOICES_MAX - 1 || strlen(name) >= sizeof(v->images[0])) {
+                        v->n_images = -1;
+                        return;
+                }
                 /* A tenant's own file hides a shared one of its name. */
                 for (int k = 0; k < v->n_images; k++)
                         seen = seen || streq(v->images[k], name);
@@ -2111,7 +2137,11 @@ static void logs_key(Console *con, wint_t key) {
 
 /* A key that does nothing here says so, rather than nothing at all. */
 static void unbound_key(Console *con, int r, wint_t key) {
-        if (r == OK && key == 27)
+        if (r == OK && !con->model.connected && con->st.screen != SCREEN_SYSTEM && con->st.screen != SCREEN_NETWORK &&
+            con->st.screen != SCREEN_LOGS && screen_actions(con->st.screen) && iswprint((wint_t) key))
+                snprintf(con->status, sizeof(con->status),
+                         _("%lc: not now, arkd does not answer; 7 shows its log, 8 restarts it."), (wint_t) key);
+        else if (r == OK && key == 27)
                 snprintf(con->status, sizeof(con->status), "%s", _("Esc: nothing to close here."));
         else if (r == OK && iswprint((wint_t) key))
                 snprintf(con->status, sizeof(con->status), _("%lc: no action here; ? shows the keys."), (wint_t) key);
@@ -2134,8 +2164,10 @@ static void dialog_key(Console *con, int r, wint_t key) {
         }
         if (d->typing) {
                 if (r == OK && (key == L'\n' || key == L'\r')) {
-                        if (d->len == 0)
+                        if (d->len == 0) {
+                                snprintf(con->status, sizeof(con->status), "%s", _("Type an answer first; Esc cancels."));
                                 return;
+                        }
                         d->typing = false;
                         /* One step of several: the question comes at the end. */
                         if (d->confirms == 0) {
@@ -2190,7 +2222,9 @@ static void dialog_key(Console *con, int r, wint_t key) {
         if (r == OK && (key == L'n' || key == L'N')) {
                 d->open = false;
                 snprintf(con->status, sizeof(con->status), "%s", _("Cancelled."));
+                return;
         }
+        snprintf(con->status, sizeof(con->status), "%s", _("Answer y or n; Esc cancels."));
 }
 
 static int on_input(sd_event_source *s, int fd, uint32_t revents, void *userdata) {

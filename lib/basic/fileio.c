@@ -100,10 +100,17 @@ int write_string_file(const char *path, const char *s, WriteFlags flags) {
         int r;
 
         if (flags & WRITE_ATOMIC) {
-                tmp = strprintf("%s.tmp.%d", path, (int) getpid());
+                /* A name nobody can have prepared: created new (O_EXCL), so never through a link
+                 * planted in a directory someone else may write to. */
+                tmp = strprintf("%s.tmp.XXXXXX", path);
                 if (!tmp)
                         return -ENOMEM;
-                fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                fd = mkostemp(tmp, O_CLOEXEC);
+                if (fd >= 0 && fchmod(fd, 0644) < 0) {
+                        r = -errno;
+                        (void) unlink(tmp);
+                        return r;
+                }
         } else
                 fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY | ((flags & WRITE_CREATE) ? O_CREAT | O_TRUNC : 0),
                           0644);

@@ -428,8 +428,9 @@ static void test_member_host_paths(void **state) {
                                     "mkdir -p '%s/tenants/retail' && qemu-img create -q -f qcow2 "
                                     "'%s/tenants/retail/retail-only.qcow2' 64M && qemu-img create -q -f qcow2 "
                                     "'%s/shared.qcow2' 64M && ln -s /etc/shadow '%s/escape.qcow2' && "
-                                    "echo kernel > '%s/vmlinuz'",
-                                    images, images, images, images, images),
+                                    "echo kernel > '%s/vmlinuz' && mkdir -p '%s/tenants/risk' && "
+                                    "ln -s ../retail/retail-only.qcow2 '%s/tenants/risk/borrowed.qcow2'",
+                                    images, images, images, images, images, images, images),
                          0);
         /* Another tenant's disk, a bundle's payload, the database, /etc/shadow, a file that does
          * not exist: one answer, whether the path exists or not. */
@@ -463,6 +464,9 @@ static void test_member_host_paths(void **state) {
                                               "--image shared.qcow2");
         expect_as("ark-t-risk", 1, "link that leads out", "vm create esc --tenant risk --vcpus 1 --memory 256M "
                                                           "--kernel escape.qcow2");
+        /* A link in a tenant's directory into another tenant's: not that tenant's file. */
+        expect_as("ark-t-risk", 1, "link that leads out", "vm create esc2 --tenant risk --vcpus 1 --memory 256M "
+                                                          "--image borrowed.qcow2");
         /* ListImages: what each may name; not another tenant's files, nor the link that leads out. */
         {
                 static const char *const call = "setpriv --reuid=%s --regid=%s --init-groups busctl --address='%s' "
@@ -479,6 +483,7 @@ static void test_member_host_paths(void **state) {
                 assert_int_equal(harness_sh(&out, &err, call, "ark-t-risk", "ark-t-risk", H.bus_address, "''"), 0);
                 assert_non_null(strstr(out, "shared.qcow2"));
                 assert_null(strstr(out, "retail"));
+                assert_null(strstr(out, "borrowed")); /* nor its size */
                 out = mfree(out), err = mfree(err);
                 /* Another tenant's, and one that does not exist: the same refusal. */
                 assert_int_not_equal(harness_sh(&out, &err, call, "ark-t-risk", "ark-t-risk", H.bus_address, "retail"), 0);

@@ -440,7 +440,7 @@ static void test_progress_and_tenant(void **state) {
                                                    "ImportBundle") >= 0);
         assert_true(sd_bus_message_append(call, "hss", fd, "m5.ark", "risk") >= 0);
         assert_true(sd_bus_call_async(bus, &slot, call, on_reply, &p, 120 * 1000000ULL) >= 0);
-        for (int k = 0; k < 6000 && !p.answered; k++) {
+        for (int k = 0; k < 6000 && !p.answered; k++) { /* up to 600 s, past the call's own 120 s */
                 if (sd_bus_process(bus, NULL) == 0)
                         (void) sd_bus_wait(bus, 100000);
         }

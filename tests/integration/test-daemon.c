@@ -50,7 +50,7 @@ static void test_sd_notify(void **state) {
         unsetenv("NOTIFY_SOCKET");
         unsetenv("WATCHDOG_USEC");
 
-        for (int k = 0; k < 50 && !(ready && watchdog && status); k++) {
+        for (uint64_t end = harness_wait_deadline(); !harness_wait_over(end) && !(ready && watchdog && status);) {
                 char buf[1024];
                 ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
                 if (n <= 0)
@@ -66,7 +66,7 @@ static void test_sd_notify(void **state) {
 
         /* SIGTERM: STOPPING=1, then a clean exit. */
         kill(H.arkd_pid, SIGTERM);
-        for (int k = 0; k < 50 && !stopping; k++) {
+        for (uint64_t end = harness_wait_deadline(); !harness_wait_over(end) && !stopping;) {
                 char buf[1024];
                 ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
                 if (n <= 0)

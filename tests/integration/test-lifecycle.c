@@ -488,7 +488,7 @@ static void test_signals(void **state) {
                                         "org.freedesktop.DBus.Properties", "PropertiesChanged", on_props_changed,
                                         &seen_props) >= 0);
         assert_arkctl(&H, 0, NULL, "vm", "start", "sig-vm");
-        for (int k = 0; k < 100 && !(seen_signal && seen_props); k++) {
+        for (uint64_t end = harness_wait_deadline(); !harness_wait_over(end) && !(seen_signal && seen_props);) {
                 int r = sd_bus_process(bus, NULL);
                 assert_true(r >= 0);
                 if (r == 0)

@@ -798,6 +798,34 @@ static void test_message_ids(void **state) {
         }
 }
 
+/* An atomic write goes through a temporary file nobody could have prepared: a link planted at the
+ * name the old code used (PATH.tmp.PID) is not followed, the file gets mode 0644, and nothing is
+ * left behind (the simulated host's files live in a directory another user might write to). */
+static void test_write_atomic_no_planted_link(void **state) {
+        _cleanup_free_ char *d = make_tmpdir(), *path = NULL, *planted = NULL, *victim = NULL, *text = NULL;
+        struct stat st;
+        size_t n;
+
+        path = strprintf("%s/hostname", d);
+        planted = strprintf("%s/hostname.tmp.%d", d, (int) getpid());
+        victim = strprintf("%s/victim", d);
+        assert_int_equal(write_string_file(victim, "precious", WRITE_CREATE), 0);
+        assert_int_equal(symlink(victim, planted), 0);
+        assert_int_equal(write_string_file(path, "ark-7", WRITE_CREATE | WRITE_ATOMIC | WRITE_NEWLINE), 0);
+        assert_int_equal(read_full_file(victim, &text, &n), 0);
+        assert_string_equal(text, "precious");
+        text = mfree(text);
+        assert_int_equal(read_full_file(path, &text, &n), 0);
+        assert_string_equal(text, "ark-7\n");
+        assert_int_equal(lstat(path, &st), 0);
+        assert_true(S_ISREG(st.st_mode));
+        assert_int_equal(st.st_mode & 07777, 0644);
+        assert_int_equal(unlink(planted), 0);
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(unlink(victim), 0);
+        assert_int_equal(rmdir(d), 0); /* nothing else left */
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_size),
@@ -821,6 +849,7 @@ int main(void) {
                 cmocka_unit_test(test_message_ids),
                 cmocka_unit_test(test_path_below),
                 cmocka_unit_test(test_display_traps),
+                cmocka_unit_test(test_write_atomic_no_planted_link),
         };
 
         return cmocka_run_group_tests(tests, tmp_root_setup, tmp_root_teardown);
