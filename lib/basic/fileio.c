@@ -1,5 +1,7 @@
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <sys/random.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,17 +102,23 @@ int write_string_file(const char *path, const char *s, WriteFlags flags) {
         int r;
 
         if (flags & WRITE_ATOMIC) {
-                /* A name nobody can have prepared: created new (O_EXCL), so never through a link
-                 * planted in a directory someone else may write to. */
-                tmp = strprintf("%s.tmp.XXXXXX", path);
-                if (!tmp)
-                        return -ENOMEM;
-                fd = mkostemp(tmp, O_CLOEXEC);
-                if (fd >= 0 && fchmod(fd, 0644) < 0) {
-                        r = -errno;
-                        (void) unlink(tmp);
-                        return r;
+                /* A name nobody can have prepared, created new (O_EXCL: never through a link planted
+                 * in a directory someone else may write to), with mode 0644 less the umask. */
+                for (int tries = 0; fd < 0 && tries < 64; tries++) {
+                        uint64_t rnd = 0;
+
+                        if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t) sizeof(rnd))
+                                return -EIO;
+                        free(tmp);
+                        tmp = strprintf("%s.tmp.%016" PRIx64, path, rnd);
+                        if (!tmp)
+                                return -ENOMEM;
+                        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+                        if (fd < 0 && errno != EEXIST)
+                                return -errno;
                 }
+                if (fd < 0)
+                        return -EEXIST;
         } else
                 fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY | ((flags & WRITE_CREATE) ? O_CREAT | O_TRUNC : 0),
                           0644);

@@ -820,6 +820,15 @@ static void test_write_atomic_no_planted_link(void **state) {
         assert_int_equal(lstat(path, &st), 0);
         assert_true(S_ISREG(st.st_mode));
         assert_int_equal(st.st_mode & 07777, 0644);
+        /* The umask still applies (arkd runs with 0077: its files are 0600). */
+        {
+                mode_t old = umask(0077);
+
+                assert_int_equal(write_string_file(path, "ark-8", WRITE_CREATE | WRITE_ATOMIC), 0);
+                umask(old);
+                assert_int_equal(lstat(path, &st), 0);
+                assert_int_equal(st.st_mode & 07777, 0600);
+        }
         assert_int_equal(unlink(planted), 0);
         assert_int_equal(unlink(path), 0);
         assert_int_equal(unlink(victim), 0);
