@@ -203,6 +203,33 @@ static const char *stopped_reason(int detail) {
 
 static void hypervisor_refresh_conflicts(Manager *m);
 
+/* Whether `event` still describes the domain. libvirt queues events and the loop dispatches them
+ * after the calls that caused them have returned: the STARTED of a Start may come after the Stop
+ * that followed it. Acted on, such a stale event showed the instance running again for a moment,
+ * and opened and closed a usage interval of nothing (two more commits, each an fdatasync). The
+ * event that brought the domain to its present state comes later and is acted on. Events this
+ * cannot judge (crashes, or no state to read) still count. */
+static bool event_is_current(virDomainPtr dom, int event) {
+        int state, reason;
+
+        if (virDomainGetState(dom, &state, &reason, 0) < 0)
+                return true;
+        switch (event) {
+        case VIR_DOMAIN_EVENT_STARTED:
+        case VIR_DOMAIN_EVENT_RESUMED:
+                return state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_BLOCKED;
+        case VIR_DOMAIN_EVENT_SUSPENDED:
+        case VIR_DOMAIN_EVENT_PMSUSPENDED:
+                return state == VIR_DOMAIN_PAUSED || state == VIR_DOMAIN_PMSUSPENDED;
+        case VIR_DOMAIN_EVENT_SHUTDOWN: /* the guest was asked; it may still run for a while */
+                return state != VIR_DOMAIN_SHUTOFF;
+        case VIR_DOMAIN_EVENT_STOPPED:
+                return state != VIR_DOMAIN_RUNNING && state != VIR_DOMAIN_BLOCKED && state != VIR_DOMAIN_PAUSED;
+        default:
+                return true;
+        }
+}
+
 static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque) {
         Hypervisor *hv = opaque;
         Manager *m = hv->manager;
@@ -215,6 +242,10 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
         if (!i)
                 return 0; /* not ours */
 
+        if (!event_is_current(dom, event)) {
+                log_debug("Lifecycle event %d/%d for instance '%s' is stale; skipped.", event, detail, i->name);
+                return 0;
+        }
         log_debug("Lifecycle event %d/%d for instance '%s'.", event, detail, i->name);
         switch (event) {
         case VIR_DOMAIN_EVENT_STARTED:
