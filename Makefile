@@ -5,7 +5,7 @@
 #   make menuconfig           edit $(O)/.config
 #   make test                 build and run unit + integration tests
 #   make run                  build and open the sandbox (private bus, simulated host)
-#   make bench                build the benchmarks (bench/trace-replay, bench/bundle-import)
+#   make bench                build the benchmarks (bench/trace-replay, bench/api, bench/bundle-import)
 #   make fuzz                 run every libFuzzer target (FUZZ_SECONDS each, default 60)
 #   make deb / image          Debian packages / the appliance disk image and update bundle
 #   make image-test           boot the image under QEMU: updates, rollback, Secure Boot, seed
@@ -104,7 +104,7 @@ AUTOCONF := $(O)/include/generated/autoconf.h
 
 .PHONY: all clean install deb image image-test distclean test check-unit check-integration run deps menuconfig help po \
 	oldconfig savedefconfig bench fuzz
-all: $(addprefix $(BIN)/,$(bin-y)) $(addprefix $(O)/tests/,$(tests-y) $(itests-y)) $(O)/bench/trace-replay \
+all: $(addprefix $(BIN)/,$(bin-y)) $(addprefix $(O)/tests/,$(tests-y) $(itests-y)) $(O)/bench/trace-replay $(O)/bench/api \
 	$(foreach l,$(locales-y),$(O)/locale/$(l)/LC_MESSAGES/arktui.mo)
 
 $(AUTOCONF): $(KCONFIG_CONFIG) $(SRCDIR)/Kconfig
@@ -129,11 +129,17 @@ $(O)/lib/%.a:
 ALL_LIBS := $(LIBPOOL) $(LIBSHARED) $(LIBBASIC)
 
 # The pooler benchmark: pure C, the pool library and libc only (make bench; bench/trace-replay).
-bench: $(O)/bench/trace-replay $(BIN)/arkd $(BIN)/arkctl
+bench: $(O)/bench/trace-replay $(O)/bench/api $(BIN)/arkd $(BIN)/arkctl
 $(O)/bench/trace-replay: $(O)/obj/bench/trace-replay.o $(LIBPOOL)
 	$(quiet) LD $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lm
+
+# The API benchmark: arkd started by the integration tests' harness, and libvirt (bench/api).
+$(O)/bench/api: $(O)/obj/bench/api.o $(O)/obj/tests/integration/harness.o $(ALL_LIBS) $(BIN)/arkd
+	$(quiet) LD $@
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(PKG_LIBS)
 
 $(BIN)/arkd: $(call obj,$(SRCDIR)/$(arkd-main)) $(LIBARKD) $(ALL_LIBS)
 	$(quiet) LD $@

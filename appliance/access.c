@@ -29,6 +29,41 @@ static bool has_gid(const Caller *c, gid_t g) {
         return false;
 }
 
+static int caller_copy(const Caller *c, Caller *ret) {
+        gid_t *gids = calloc(c->n_gids + 1, sizeof(gid_t));
+
+        if (!gids)
+                return -ENOMEM;
+        memcpy(gids, c->gids, c->n_gids * sizeof(gid_t));
+        *ret = *c;
+        ret->gids = gids;
+        return 0;
+}
+
+void caller_forget(Manager *m) {
+        if (m->caller_of_msg) {
+                caller_done(m->caller_of_msg);
+                m->caller_of_msg = mfree(m->caller_of_msg);
+        }
+        m->caller_msg = sd_bus_message_unref(m->caller_msg);
+}
+
+/* One D-Bus call asks who its caller is several times (the audit trampoline, the handler,
+ * property callbacks for each object listed), and each answer takes a call to the bus and reads
+ * of /proc/PID/status (SD_BUS_CREDS_AUGMENT), hundreds of syscalls: the last answer is kept. The
+ * reference on the message keeps its address from being reused by another while it is kept. */
+static void caller_remember(Manager *m, sd_bus_message *msg, const Caller *c) {
+        Caller *copy = calloc(1, sizeof(Caller));
+
+        caller_forget(m);
+        if (!copy || caller_copy(c, copy) < 0) {
+                free(copy);
+                return;
+        }
+        m->caller_of_msg = copy;
+        m->caller_msg = sd_bus_message_ref(msg);
+}
+
 int caller_get(Manager *m, sd_bus_message *msg, Caller *ret, sd_bus_error *error) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         const gid_t *supplementary = NULL;
@@ -40,6 +75,8 @@ int caller_get(Manager *m, sd_bus_message *msg, Caller *ret, sd_bus_error *error
                 *ret = (Caller) { .uid = 0, .admin = true };
                 return 0;
         }
+        if (m && m->caller_msg == msg)
+                return caller_copy(m->caller_of_msg, ret);
         r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS |
                                                    SD_BUS_CREDS_AUGMENT,
                                       &creds);
@@ -62,6 +99,8 @@ int caller_get(Manager *m, sd_bus_message *msg, Caller *ret, sd_bus_error *error
                 struct group *gr = getgrnam(ARK_ADMIN_GROUP);
                 c.admin = gr && has_gid(&c, gr->gr_gid);
         }
+        if (m)
+                caller_remember(m, msg, &c);
         *ret = c;
         return 0;
 }

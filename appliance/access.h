@@ -25,8 +25,12 @@ typedef struct Caller {
 void caller_done(Caller *c);
 
 /* The caller of `msg`. Fails (negative errno, `error` set) only when the bus cannot say who it is;
- * that caller is then refused. A NULL message (an internal call) is an admin. */
+ * that caller is then refused. A NULL message (an internal call) is an admin. The bus is asked
+ * once per message: the answer for the last message asked about is kept in m (with a reference
+ * on the message) and copied to later askers. */
 int caller_get(Manager *m, sd_bus_message *msg, Caller *ret, sd_bus_error *error);
+/* Drops what caller_get() keeps in m. */
+void caller_forget(Manager *m);
 
 /* Whether the caller is a member of tenant t (as a user or through one of its groups). Admins are
  * members of every tenant. */

@@ -11,7 +11,9 @@
 #include <time.h>
 
 #include <libxml/parser.h>
+#include <libxml/relaxng.h>
 #include <libxml/tree.h>
+#include <unistd.h>
 
 #include "basic/macro.h"
 #include "basic/parse-util.h"
@@ -561,4 +563,92 @@ int domain_xml_parse_hostdevs(const char *xml, char ***ret) {
         }
         *ret = TAKE_PTR(l);
         return 0;
+}
+
+/* ---------------------------------------------------------------------------------- schema */
+
+struct DomainSchema {
+        xmlRelaxNGPtr grammar;
+};
+
+static void schema_error_ignore(void *userdata, xmlErrorPtr e) {
+}
+
+/* Keeps the first complaint, "line N: message", in the buffer userdata points to. */
+typedef struct SchemaComplaint {
+        char *buf;
+        size_t size;
+} SchemaComplaint;
+
+static void schema_error_keep(void *userdata, xmlErrorPtr e) {
+        SchemaComplaint *c = userdata;
+        size_t n;
+
+        if (!e || c->size == 0 || c->buf[0])
+                return;
+        snprintf(c->buf, c->size, "line %d: %s", e->line, e->message ? e->message : "invalid");
+        n = strlen(c->buf);
+        while (n > 0 && (c->buf[n - 1] == '\n' || c->buf[n - 1] == ' '))
+                c->buf[--n] = 0;
+}
+
+int domain_schema_load(const char *path, DomainSchema **ret) {
+        xmlRelaxNGParserCtxtPtr pc;
+        DomainSchema *s;
+
+        if (access(path, R_OK) < 0)
+                return -errno;
+        pc = xmlRelaxNGNewParserCtxt(path);
+        if (!pc)
+                return -ENOMEM;
+        s = calloc(1, sizeof(DomainSchema));
+        if (!s) {
+                xmlRelaxNGFreeParserCtxt(pc);
+                return -ENOMEM;
+        }
+        xmlRelaxNGSetParserStructuredErrors(pc, schema_error_ignore, NULL);
+        s->grammar = xmlRelaxNGParse(pc);
+        xmlRelaxNGFreeParserCtxt(pc);
+        if (!s->grammar) {
+                free(s);
+                return -EBADMSG;
+        }
+        *ret = s;
+        return 0;
+}
+
+DomainSchema *domain_schema_free(DomainSchema *s) {
+        if (s) {
+                xmlRelaxNGFree(s->grammar);
+                free(s);
+        }
+        return NULL;
+}
+
+int domain_schema_validate(DomainSchema *s, const char *xml, char *reason, size_t reason_size) {
+        _cleanup_(xmlFreeDocp) xmlDoc *doc = NULL;
+        SchemaComplaint c = { reason, reason_size };
+        xmlRelaxNGValidCtxtPtr vc;
+        int r;
+
+        if (reason_size > 0)
+                reason[0] = 0;
+        doc = xmlReadMemory(xml, (int) strlen(xml), "domain.xml", NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+        if (!doc) {
+                if (reason_size > 0)
+                        snprintf(reason, reason_size, "not well-formed XML");
+                return -EBADMSG;
+        }
+        vc = xmlRelaxNGNewValidCtxt(s->grammar);
+        if (!vc)
+                return -ENOMEM;
+        xmlRelaxNGSetValidStructuredErrors(vc, schema_error_keep, &c);
+        r = xmlRelaxNGValidateDoc(vc, doc);
+        xmlRelaxNGFreeValidCtxt(vc);
+        if (r == 0)
+                return 0;
+        if (reason_size > 0 && !reason[0])
+                snprintf(reason, reason_size, "does not match the schema");
+        return r < 0 ? -EIO : -EBADMSG;
 }

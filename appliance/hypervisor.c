@@ -31,6 +31,8 @@ struct Hypervisor {
         sd_event_source *disconnect_defer;
         unsigned backoff_sec;
         unsigned attempts;
+        DomainSchema *schema;   /* compiled on the first define, kept across reconnects */
+        bool schema_unavailable;
 };
 
 static int hypervisor_connect(Hypervisor *hv);
@@ -94,9 +96,40 @@ virDomainPtr hypervisor_lookup(Manager *m, const Instance *i) {
         return dom;
 }
 
+/* Checks the XML against libvirt's domain schema, compiled once (domain-xml.h), and says in
+ * *ret_flags how to define it: where this host has no schema to compile, libvirt validates. */
+static int hypervisor_validate(Hypervisor *hv, const Instance *i, const char *xml, unsigned *ret_flags,
+                               sd_bus_error *error) {
+        char reason[256];
+        int r;
+
+        if (!hv->schema && !hv->schema_unavailable) {
+                r = domain_schema_load(DOMAIN_SCHEMA_PATH, &hv->schema);
+                if (r < 0) {
+                        hv->schema_unavailable = true;
+                        log_warning_errno(r, "Cannot compile libvirt's domain schema '%s' (%m); libvirt validates "
+                                          "each definition instead, which is slower.", DOMAIN_SCHEMA_PATH);
+                }
+        }
+        if (!hv->schema) {
+                *ret_flags = VIR_DOMAIN_DEFINE_VALIDATE;
+                return 0;
+        }
+        r = domain_schema_validate(hv->schema, xml, reason, sizeof(reason));
+        if (r == -EBADMSG)
+                return sd_bus_error_setf(error, ARK_ERROR_HYPERVISOR,
+                                         "Failed to define instance '%s': its domain XML does not match libvirt's "
+                                         "schema %s: %s.", i->name, DOMAIN_SCHEMA_PATH, reason);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to check the domain XML of '%s': %m", i->name);
+        *ret_flags = 0;
+        return 0;
+}
+
 int hypervisor_define(Manager *m, Instance *i, sd_bus_error *error) {
         _cleanup_free_ char *xml = NULL, *what = NULL;
         _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        unsigned flags;
         int r;
 
         r = hypervisor_require(m, error);
@@ -117,7 +150,10 @@ int hypervisor_define(Manager *m, Instance *i, sd_bus_error *error) {
         }
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to build the domain XML of '%s': %m", i->name);
-        dom = virDomainDefineXMLFlags(hypervisor_conn(m), xml, VIR_DOMAIN_DEFINE_VALIDATE);
+        r = hypervisor_validate(m->hv, i, xml, &flags, error);
+        if (r < 0)
+                return r;
+        dom = virDomainDefineXMLFlags(hypervisor_conn(m), xml, flags);
         if (!dom) {
                 what = strprintf("Failed to define instance '%s'", i->name);
                 return hypervisor_error(error, what ?: "Failed to define instance");
@@ -167,6 +203,33 @@ static const char *stopped_reason(int detail) {
 
 static void hypervisor_refresh_conflicts(Manager *m);
 
+/* Whether `event` still describes the domain. libvirt queues events and the loop dispatches them
+ * after the calls that caused them have returned: the STARTED of a Start may come after the Stop
+ * that followed it. Acted on, such a stale event showed the instance running again for a moment,
+ * and opened and closed a usage interval of nothing (two more commits, each an fdatasync). The
+ * event that brought the domain to its present state comes later and is acted on. Events this
+ * cannot judge (crashes, or no state to read) still count. */
+static bool event_is_current(virDomainPtr dom, int event) {
+        int state, reason;
+
+        if (virDomainGetState(dom, &state, &reason, 0) < 0)
+                return true;
+        switch (event) {
+        case VIR_DOMAIN_EVENT_STARTED:
+        case VIR_DOMAIN_EVENT_RESUMED:
+                return state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_BLOCKED;
+        case VIR_DOMAIN_EVENT_SUSPENDED:
+        case VIR_DOMAIN_EVENT_PMSUSPENDED:
+                return state == VIR_DOMAIN_PAUSED || state == VIR_DOMAIN_PMSUSPENDED;
+        case VIR_DOMAIN_EVENT_SHUTDOWN: /* the guest was asked; it may still run for a while */
+                return state != VIR_DOMAIN_SHUTOFF;
+        case VIR_DOMAIN_EVENT_STOPPED:
+                return state != VIR_DOMAIN_RUNNING && state != VIR_DOMAIN_BLOCKED && state != VIR_DOMAIN_PAUSED;
+        default:
+                return true;
+        }
+}
+
 static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque) {
         Hypervisor *hv = opaque;
         Manager *m = hv->manager;
@@ -179,6 +242,10 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
         if (!i)
                 return 0; /* not ours */
 
+        if (!event_is_current(dom, event)) {
+                log_debug("Lifecycle event %d/%d for instance '%s' is stale; skipped.", event, detail, i->name);
+                return 0;
+        }
         log_debug("Lifecycle event %d/%d for instance '%s'.", event, detail, i->name);
         switch (event) {
         case VIR_DOMAIN_EVENT_STARTED:
@@ -362,6 +429,7 @@ void hypervisor_stop(Manager *m) {
         hv->disconnect_defer = sd_event_source_disable_unref(hv->disconnect_defer);
         hypervisor_drop(hv);
         virt_event_unregister();
+        domain_schema_free(hv->schema);
         free(hv);
         m->hv = NULL;
 }

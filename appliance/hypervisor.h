@@ -33,7 +33,8 @@ int hypervisor_error(sd_bus_error *error, const char *what);
 /* Looks up the domain of an instance by UUID. NULL when it does not exist (or on error). */
 virDomainPtr hypervisor_lookup(Manager *m, const Instance *i);
 
-/* Defines the instance's domain from its stored spec (validated). */
+/* Defines the instance's domain from its stored spec, checked against libvirt's domain schema (compiled
+ * once, domain-xml.h; libvirt checks it where the schema cannot be compiled here). */
 int hypervisor_define(Manager *m, Instance *i, sd_bus_error *error);
 
 /* Reads CPU, memory and NUMA facts from libvirt into m->host (NUMA falls back to the sysfs root

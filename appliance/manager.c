@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "api-guard.h"
 #include "basic/dirent-util.h"
 #include "basic/fileio.h"
@@ -144,6 +145,7 @@ Manager *manager_free(Manager *m) {
         bundles_free_all(m);
         m->call_pending = mfree(m->call_pending);
         api_guard_done(m);
+        caller_forget(m);
         hypervisor_stop(m);
         metrics_free(m);
         m->meter_timer = sd_event_source_disable_unref(m->meter_timer);

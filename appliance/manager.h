@@ -69,6 +69,8 @@ struct Manager {
         uint32_t last_import_id;
         _Atomic uint64_t import_reserved; /* payload bytes the imports in progress will write */
         struct ApiGuard *guard;         /* refused calls per caller (api-guard.h) */
+        sd_bus_message *caller_msg;     /* the last message whose caller was asked, referenced */
+        struct Caller *caller_of_msg;   /* ... and its caller (access.h) */
 };
 
 int manager_new(const ArkConfig *config, Manager **ret);

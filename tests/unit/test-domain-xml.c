@@ -195,6 +195,35 @@ static void check_define(const DomainSpec *spec, const char *xml) {
         assert_int_equal(virDomainUndefine(dom), 0);
 }
 
+/* arkd's own check (the schema compiled once, domain-xml.h), loaded on first use; NULL (with a
+ * message) where libvirt's schemas are not installed. */
+static DomainSchema *own_schema(void) {
+        static DomainSchema *schema;
+        static bool tried;
+        int r;
+
+        if (!tried) {
+                tried = true;
+                r = domain_schema_load(DOMAIN_SCHEMA_PATH, &schema);
+                if (r == -ENOENT)
+                        print_message("%s not found (package libvirt0): skipping arkd's schema check\n",
+                                      DOMAIN_SCHEMA_PATH);
+                else
+                        assert_int_equal(r, 0);
+        }
+        return schema;
+}
+
+/* arkd's check agrees with virt-xml-validate on the XML arkd makes. */
+static void check_own_schema(const char *xml) {
+        char reason[256];
+
+        if (!own_schema())
+                return;
+        if (domain_schema_validate(own_schema(), xml, reason, sizeof(reason)) != 0)
+                fail_msg("arkd's schema check rejected the XML: %s\n%s", reason, xml);
+}
+
 static void check_spec(const DomainSpec *spec, const char *golden) {
         _cleanup_free_ char *xml = NULL;
 
@@ -202,6 +231,7 @@ static void check_spec(const DomainSpec *spec, const char *golden) {
         assert_non_null(xml);
         check_golden(golden, xml);
         check_schema(xml);
+        check_own_schema(xml);
         check_define(spec, xml);
 }
 
@@ -239,6 +269,41 @@ static void test_build_test_driver(void **state) {
         assert_int_equal(domain_xml_build(&spec_test, &xml), 0);
         assert_non_null(strstr(xml, "<uuid>a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d</uuid>"));
         assert_non_null(strstr(xml, "<name>web&amp;&lt;x&gt;&apos;s &quot;vm&quot;</name>"));
+}
+
+/* What libvirt's schema refuses, arkd's check refuses before libvirt sees it, saying where. */
+static void test_schema_refuses(void **state) {
+        _cleanup_free_ char *xml = NULL, *bad = NULL;
+        const char *at;
+        char reason[256];
+
+        if (!own_schema())
+                skip();
+        assert_int_equal(domain_xml_build(&spec_test, &xml), 0);
+        assert_int_equal(domain_schema_validate(own_schema(), xml, reason, sizeof(reason)), 0);
+
+        /* An element the schema does not know, inside <devices>. */
+        at = strstr(xml, "</devices>");
+        assert_non_null(at);
+        bad = strprintf("%.*s<gadget/>%s", (int) (at - xml), xml, at);
+        assert_non_null(bad);
+        assert_int_equal(domain_schema_validate(own_schema(), bad, reason, sizeof(reason)), -EBADMSG);
+        assert_non_null(startswith(reason, "line "));
+
+        /* A value out of its type: vCPUs are a positive number. */
+        free(bad);
+        at = strstr(xml, "<vcpu");
+        assert_non_null(at);
+        at = strchr(at, '>');
+        bad = strprintf("%.*s>many%s", (int) (at - xml), xml, strchr(at, '<'));
+        assert_non_null(bad);
+        assert_int_equal(domain_schema_validate(own_schema(), bad, reason, sizeof(reason)), -EBADMSG);
+
+        /* Not XML at all. */
+        assert_int_equal(domain_schema_validate(own_schema(), "<domain type='test'>", reason, sizeof(reason)),
+                         -EBADMSG);
+        assert_string_equal(reason, "not well-formed XML");
+        assert_int_equal(domain_schema_load("/nonexistent/domain.rng", &(DomainSchema *) { NULL }), -ENOENT);
 }
 
 static void test_build_invalid(void **state) {
@@ -716,6 +781,7 @@ int main(void) {
                 cmocka_unit_test(test_build_qemu_direct),
                 cmocka_unit_test(test_build_test_driver),
                 cmocka_unit_test(test_build_invalid),
+                cmocka_unit_test(test_schema_refuses),
                 cmocka_unit_test(test_build_optional),
                 cmocka_unit_test(test_gpu_single),
                 cmocka_unit_test(test_gpu_eight),
