@@ -301,6 +301,8 @@ static void tear_down_by(const int *signals, size_t n) {
         assert_false(file_exists(sbx));
         /* No arkd and no bus of that sandbox survive. */
         assert_int_equal(harness_sh(&out, &err, "pgrep -f '[a]rkd.*%s'", sbx), 1);
+        out = mfree(out);
+        err = mfree(err);
         assert_int_equal(harness_sh(&out, &err, "pgrep -f '[d]bus-daemon.*%s'", sbx), 1);
         (void) rm_rf(tmpl);
 }
