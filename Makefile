@@ -46,6 +46,10 @@ PKG_LIBS += -lm
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 NCURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null)
 
+# arkd's folders (README, "Architecture"): the daemon core, then hardware, tenants, instances
+# (with the VM driver) and bundles.
+ARKD_DIRS := . hw tenant instance instance/vm bundle
+
 WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
 	-Wundef -Wpointer-arith -Wno-unused-parameter -Wno-missing-field-initializers -Wvla
 ifeq ($(WERROR),1)
@@ -55,7 +59,7 @@ ARK_VERSION := $(shell cat $(SRCDIR)/VERSION 2>/dev/null || echo 0.0.0)
 CFLAGS ?= -O2 -g
 ARK_CFLAGS := -std=gnu11 $(WARNINGS) -D_GNU_SOURCE -fno-strict-aliasing \
 	-include $(O)/include/generated/autoconf.h \
-	-I$(SRCDIR)/lib -I$(SRCDIR)/appliance -I$(O)/include $(PKG_CFLAGS) \
+	-I$(SRCDIR)/lib $(addprefix -I$(SRCDIR)/appliance/,$(ARKD_DIRS)) -I$(O)/include $(PKG_CFLAGS) \
 	-DARK_VERSION='"$(ARK_VERSION)"' -DARK_SRCDIR='"$(SRCDIR)"'
 ifneq ($(SANITIZE),)
 ARK_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -69,7 +73,7 @@ pool-y := $(wildcard $(SRCDIR)/lib/pool/*.c)
 
 # arkd: every module except the entry point goes into libarkd.a so unit tests link the real code.
 arkd-main := appliance/arkd.c
-arkd-y := $(filter-out $(SRCDIR)/$(arkd-main),$(wildcard $(SRCDIR)/appliance/*.c))
+arkd-y := $(filter-out $(SRCDIR)/$(arkd-main),$(subst /./,/,$(foreach d,$(ARKD_DIRS),$(wildcard $(SRCDIR)/appliance/$(d)/*.c))))
 arkctl-y := $(wildcard $(SRCDIR)/ctl/*.c)
 arktui-y := $(wildcard $(SRCDIR)/tui/*.c)
 update-y := $(SRCDIR)/firmware/update.c $(SRCDIR)/firmware/inventory.c
@@ -190,7 +194,9 @@ $(addprefix $(O)/tests/,$(itests-y)): $(O)/tests/%: $(O)/obj/tests/integration/%
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
-.SECONDARY:
+# Objects made on the way to a test stay (they are not intermediate files to delete); a bare
+# .SECONDARY would also make a library skip objects that do not exist yet (a new source file).
+.PRECIOUS: $(O)/obj/%.o
 
 -include $(shell find $(O)/obj -name '*.d' 2>/dev/null)
 
