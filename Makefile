@@ -38,8 +38,20 @@ include $(KCONFIG_CONFIG)
 endif
 endif
 
+# Features that have no code yet (Kconfig, "Features"): refused rather than silently not built.
+$(foreach f,CONTAINERS TENANT_NETWORKS FLEET HTTP_API MAAS,$(if $(filter y,$(CONFIG_$(f))),\
+	$(error CONFIG_$(f) is set, but that feature is not implemented yet: unset it (make menuconfig))))
+
 # ----------------------------------------------------------------------------- flags
 PKGS := libsystemd libvirt sqlite3 jansson libxml-2.0 libcrypto libarchive
+# A library pkg-config does not know stops a build with its name. Goals that install what is
+# missing first (scripts/deps.sh) and then build are not stopped here.
+ifeq ($(NO_CONFIG_GOALS)$(filter test run fuzz deb image image-test,$(MAKECMDGOALS)),)
+PKGS_MISSING := $(strip $(foreach p,$(PKGS) cmocka ncursesw,$(if $(shell pkg-config --exists $(p) && echo y),,$(p))))
+ifneq ($(PKGS_MISSING),)
+$(error pkg-config does not find $(PKGS_MISSING): install them with scripts/deps.sh (or make deps))
+endif
+endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 PKG_LIBS += -lm
@@ -59,7 +71,7 @@ ARK_VERSION := $(shell cat $(SRCDIR)/VERSION 2>/dev/null || echo 0.0.0)
 CFLAGS ?= -O2 -g
 ARK_CFLAGS := -std=gnu11 $(WARNINGS) -D_GNU_SOURCE -fno-strict-aliasing \
 	-include $(O)/include/generated/autoconf.h \
-	-I$(SRCDIR)/lib $(addprefix -I$(SRCDIR)/appliance/,$(ARKD_DIRS)) -I$(O)/include $(PKG_CFLAGS) \
+	-I$(SRCDIR)/lib -I$(O)/include $(PKG_CFLAGS) \
 	-DARK_VERSION='"$(ARK_VERSION)"' -DARK_SRCDIR='"$(SRCDIR)"'
 ifneq ($(SANITIZE),)
 ARK_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -67,16 +79,21 @@ LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
 # ----------------------------------------------------------------------------- sources
-basic-y := $(wildcard $(SRCDIR)/lib/basic/*.c)
-shared-y := $(wildcard $(SRCDIR)/lib/shared/*.c)
-pool-y := $(wildcard $(SRCDIR)/lib/pool/*.c)
-
-# arkd: every module except the entry point goes into libarkd.a so unit tests link the real code.
-arkd-main := appliance/arkd.c
-arkd-y := $(filter-out $(SRCDIR)/$(arkd-main),$(subst /./,/,$(foreach d,$(ARKD_DIRS),$(wildcard $(SRCDIR)/appliance/$(d)/*.c))))
-arkctl-y := $(wildcard $(SRCDIR)/ctl/*.c)
-arktui-y := $(wildcard $(SRCDIR)/tui/*.c)
-update-y := $(SRCDIR)/firmware/update.c $(SRCDIR)/firmware/inventory.c
+# kbuild style: each folder's Kbuild file adds its sources to a program's list by option
+# (`arkd-$(CONFIG_METRICS) += $(src)/metrics.c`). A source file in none of the lists (-y, -n or
+# an empty option) stops the build, naming it: nothing is built or left out by accident.
+KBUILD_DIRS := lib/basic lib/shared lib/pool appliance $(addprefix appliance/,$(filter-out .,$(ARKD_DIRS))) \
+	ctl tui firmware bench tests/unit tests/integration
+KBUILD_LISTS := basic shared pool arkd arkctl arktui update seed bench tests itests
+$(foreach l,$(KBUILD_LISTS),$(eval $(l)-y :=)$(eval $(l)-n :=)$(eval $(l)- :=))
+$(foreach d,$(KBUILD_DIRS),$(eval src := $(SRCDIR)/$(d))$(eval include $(SRCDIR)/$(d)/Kbuild))
+KBUILD_LISTED := $(arkd-main) $(update-main) $(seed-main) $(itest-harness) \
+	$(foreach l,$(KBUILD_LISTS),$($(l)-y) $($(l)-n) $($(l)-))
+KBUILD_UNLISTED := $(filter-out $(KBUILD_LISTED),$(foreach d,$(KBUILD_DIRS),$(wildcard $(SRCDIR)/$(d)/*.c)))
+ifneq ($(KBUILD_UNLISTED),)
+$(error $(patsubst $(SRCDIR)/%,%,$(firstword $(KBUILD_UNLISTED))) is in no list of its folder's Kbuild file: \
+	add it to one (e.g. arkd-y += $$(src)/$(notdir $(firstword $(KBUILD_UNLISTED)))))
+endif
 # ark-update links lib/ and the bundle verifier only: no libvirt (libsystemd for its progress
 # signals, sent when a bus is there).
 UPDATE_LIBS := $(shell pkg-config --libs libsystemd jansson libcrypto libarchive 2>/dev/null)
@@ -88,15 +105,9 @@ bin-$(CONFIG_ARK_UPDATE) += ark-update ark-seed
 # The console's message catalogs (gettext), next to the binaries: $(O)/locale/<lang>/LC_MESSAGES.
 locales-$(CONFIG_ARKTUI) += zh_CN
 
-tests-$(CONFIG_TESTS_UNIT) += $(patsubst $(SRCDIR)/tests/unit/%.c,%,$(wildcard $(SRCDIR)/tests/unit/test-*.c))
-itests-$(CONFIG_TESTS_INTEGRATION) += $(patsubst $(SRCDIR)/tests/integration/%.c,%,\
-	$(filter-out %/harness.c,$(wildcard $(SRCDIR)/tests/integration/test-*.c)))
-ifneq ($(CONFIG_TESTS_REAL_HYPERVISOR),y)
-itests-y := $(filter-out test-real-hypervisor,$(itests-y))
-endif
-ifneq ($(CONFIG_ARKTUI),y)
-itests-y := $(filter-out test-console,$(itests-y))
-endif
+# Tests by name (test-x) from their sources.
+unit-tests := $(patsubst %.c,%,$(notdir $(tests-y)))
+integration-tests := $(patsubst %.c,%,$(notdir $(itests-y)))
 
 obj = $(patsubst $(SRCDIR)/%.c,$(O)/obj/%.o,$(1))
 BIN := $(O)/bin
@@ -108,18 +119,29 @@ AUTOCONF := $(O)/include/generated/autoconf.h
 
 .PHONY: all clean install deb image image-test distclean test check-unit check-integration run deps menuconfig help po \
 	oldconfig savedefconfig bench fuzz
-all: $(addprefix $(BIN)/,$(bin-y)) $(addprefix $(O)/tests/,$(tests-y) $(itests-y)) $(O)/bench/trace-replay $(O)/bench/api \
+all: $(addprefix $(BIN)/,$(bin-y)) $(addprefix $(O)/tests/,$(unit-tests) $(integration-tests)) $(O)/bench/trace-replay $(O)/bench/api \
 	$(foreach l,$(locales-y),$(O)/locale/$(l)/LC_MESSAGES/arktui.mo)
+
+# A .config made before a Kconfig change gets the new options at their defaults (olddefconfig),
+# so the Makefile's lists and the generated header agree on them.
+$(KCONFIG_CONFIG): $(SRCDIR)/Kconfig $(wildcard $(SRCDIR)/*/Kconfig)
+	$(quiet) OLDDEFCONFIG $@
+	$(Q)cd $(SRCDIR) && $(PYTHON) -m olddefconfig Kconfig >/dev/null
 
 $(AUTOCONF): $(KCONFIG_CONFIG) $(SRCDIR)/Kconfig
 	$(quiet) GEN $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)cd $(SRCDIR) && $(PYTHON) -m genconfig --header-path $@ Kconfig
 
+# Include paths per program: lib/ for all; arkd's folders for arkd and the unit tests of its parts
+# only (arkctl, arktui, ark-update and the integration tests see arkd through D-Bus).
+$(O)/obj/appliance/%.o: PROG_INCLUDES := $(patsubst %/.,%,$(addprefix -I$(SRCDIR)/appliance/,$(ARKD_DIRS)))
+$(O)/obj/tests/unit/%.o: PROG_INCLUDES := $(patsubst %/.,%,$(addprefix -I$(SRCDIR)/appliance/,$(ARKD_DIRS)))
+
 $(O)/obj/%.o: $(SRCDIR)/%.c $(AUTOCONF)
 	$(quiet) CC $*.c
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(ARK_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(Q)$(CC) $(ARK_CFLAGS) $(PROG_INCLUDES) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(LIBBASIC): $(call obj,$(basic-y))
 $(LIBSHARED): $(call obj,$(shared-y))
@@ -145,7 +167,7 @@ $(O)/bench/api: $(O)/obj/bench/api.o $(O)/obj/tests/integration/harness.o $(ALL_
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(PKG_LIBS)
 
-$(BIN)/arkd: $(call obj,$(SRCDIR)/$(arkd-main)) $(LIBARKD) $(ALL_LIBS)
+$(BIN)/arkd: $(call obj,$(arkd-main)) $(LIBARKD) $(ALL_LIBS)
 	$(quiet) LD $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -155,13 +177,13 @@ $(BIN)/arkctl: $(call obj,$(arkctl-y)) $(ALL_LIBS)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BIN)/ark-seed: $(call obj,$(SRCDIR)/firmware/ark-seed.c $(SRCDIR)/firmware/seed.c $(SRCDIR)/tui/netconf.c) \
+$(BIN)/ark-seed: $(call obj,$(seed-main) $(seed-y) $(SRCDIR)/tui/netconf.c) \
 		$(LIBSHARED) $(LIBBASIC)
 	$(quiet) LD $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(UPDATE_LIBS)
 
-$(BIN)/ark-update: $(call obj,$(SRCDIR)/firmware/ark-update.c $(update-y)) $(LIBSHARED) $(LIBBASIC)
+$(BIN)/ark-update: $(call obj,$(update-main) $(update-y)) $(LIBSHARED) $(LIBBASIC)
 	$(quiet) LD $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(UPDATE_LIBS)
@@ -188,7 +210,7 @@ $(O)/tests/test-update: $(O)/obj/firmware/update.o $(O)/obj/firmware/inventory.o
 $(O)/tests/test-seed: $(O)/obj/firmware/seed.o $(O)/obj/tui/netconf.o $(BIN)/ark-seed
 
 # Integration tests share a harness (private dbus-daemon + arkd + arkctl runner).
-$(addprefix $(O)/tests/,$(itests-y)): $(O)/tests/%: $(O)/obj/tests/integration/%.o \
+$(addprefix $(O)/tests/,$(integration-tests)): $(O)/tests/%: $(O)/obj/tests/integration/%.o \
 		$(O)/obj/tests/integration/harness.o $(ALL_LIBS)
 	$(quiet) LD $@
 	$(Q)mkdir -p $(dir $@)
@@ -272,8 +294,8 @@ deps:
 test:
 	$(Q)$(SRCDIR)/scripts/deps.sh --check-or-install
 	$(Q)$(MAKE) --no-print-directory -f $(SRCDIR)/Makefile O=$(O) all
-	$(Q)O=$(O) $(SRCDIR)/scripts/run-tests $(addprefix $(O)/tests/,$(tests-y)) -- \
-		$(addprefix $(O)/tests/,$(itests-y))
+	$(Q)O=$(O) $(SRCDIR)/scripts/run-tests $(addprefix $(O)/tests/,$(unit-tests)) -- \
+		$(addprefix $(O)/tests/,$(integration-tests))
 
 # Every libFuzzer target over its seeds, then FUZZ_SECONDS of fuzzing each (clang, ASan + UBSan).
 FUZZ_SECONDS ?= 60
@@ -284,11 +306,11 @@ fuzz:
 
 check-unit:
 	$(Q)$(MAKE) --no-print-directory -f $(SRCDIR)/Makefile O=$(O) all
-	$(Q)O=$(O) $(SRCDIR)/scripts/run-tests $(addprefix $(O)/tests/,$(tests-y))
+	$(Q)O=$(O) $(SRCDIR)/scripts/run-tests $(addprefix $(O)/tests/,$(unit-tests))
 
 check-integration:
 	$(Q)$(MAKE) --no-print-directory -f $(SRCDIR)/Makefile O=$(O) all
-	$(Q)O=$(O) $(SRCDIR)/scripts/run-tests -- $(addprefix $(O)/tests/,$(itests-y))
+	$(Q)O=$(O) $(SRCDIR)/scripts/run-tests -- $(addprefix $(O)/tests/,$(integration-tests))
 
 run:
 	$(Q)$(SRCDIR)/scripts/deps.sh --check-or-install

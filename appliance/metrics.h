@@ -12,6 +12,8 @@
 typedef struct Manager Manager;
 typedef struct Metrics Metrics;
 
+#ifdef CONFIG_METRICS
+
 /* Reads the token file (MetricsTokenFile=; creates it, 0600 with a random token, when missing),
  * binds and listens; writes the address bound to <state>/metrics.address, so port 0 can be
  * found. Logs. Returns a negative errno, and arkd must not start, only when the token file is
@@ -28,3 +30,15 @@ void metrics_note_preemption(Manager *m);
 
 /* The exposition text (newly allocated), or NULL on OOM. */
 char *metrics_render(Manager *m);
+#else
+/* Built without the endpoint (CONFIG_METRICS off): nothing is served and nothing is counted. */
+static inline int metrics_start(Manager *m) {
+        return 0;
+}
+static inline void metrics_free(Manager *m) {
+}
+static inline void metrics_note_call(Manager *m, const char *action, const char *error_name, uint64_t usec) {
+}
+static inline void metrics_note_preemption(Manager *m) {
+}
+#endif
