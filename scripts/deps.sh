@@ -15,8 +15,8 @@ packages=(
     # UEFI firmware of GPU VMs (FirmwareCode=): x86_64 and arm64 hosts
     ovmf qemu-efi-aarch64
     # tests: schema validation, a guest kernel + busybox initramfs for the real-hypervisor test,
-    # fuzzing, man page checks
-    libxml2-utils sqlite3 busybox-static cpio linux-image-amd64 clang groff-base man-db
+    # fuzzing, the layout check (scripts/check-format), man page checks
+    libxml2-utils sqlite3 busybox-static cpio linux-image-amd64 clang clang-format groff-base man-db
     # the sandbox shell: `man arkctl` (man-db, above) and Tab completion
     bash-completion
     # metrics checks (promtool)
