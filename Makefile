@@ -161,8 +161,10 @@ $(O)/bench/trace-replay: $(O)/obj/bench/trace-replay.o $(LIBPOOL)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lm
 
-# The API benchmark: arkd started by the integration tests' harness, and libvirt (bench/api).
-$(O)/bench/api: $(O)/obj/bench/api.o $(O)/obj/tests/integration/harness.o $(ALL_LIBS) $(BIN)/arkd
+# The API benchmark: arkd started by the integration tests' harness, and libvirt through the VM
+# driver's virt-util (bench/api).
+$(O)/bench/api: $(O)/obj/bench/api.o $(O)/obj/tests/integration/harness.o \
+		$(O)/obj/appliance/instance/vm/virt-util.o $(ALL_LIBS) $(BIN)/arkd
 	$(quiet) LD $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(PKG_LIBS)

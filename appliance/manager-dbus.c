@@ -8,7 +8,7 @@
 
 #include "basic/log.h"
 #include "basic/string-util.h"
-#include "hypervisor.h"
+#include "driver.h"
 #include "image-store.h"
 #include "access.h"
 #include "api-guard.h"
@@ -21,9 +21,10 @@
 #include "readiness.h"
 #include "shared/bus-util.h"
 
+/* HypervisorConnected: the VM driver's backend, libvirt. */
 static int property_get_connected(sd_bus *bus, const char *path, const char *interface, const char *property,
                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        return sd_bus_message_append(reply, "b", (int) hypervisor_connected(userdata));
+        return sd_bus_message_append(reply, "b", (int) vm_driver.connected(userdata));
 }
 
 static int property_get_domain_type(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -636,12 +637,9 @@ static int method_reconcile(sd_bus_message *msg, void *userdata, sd_bus_error *e
         if (r < 0)
                 return r;
 
-        r = hypervisor_require(m, error);
+        r = instance_drivers_reconcile(m, error);
         if (r < 0)
                 return r;
-        r = hypervisor_reconcile(m);
-        if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Reconciliation failed: %m");
         return sd_bus_reply_method_return(msg, NULL);
 }
 

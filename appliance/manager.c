@@ -20,7 +20,7 @@
 #include "basic/perm-util.h"
 #include "basic/string-util.h"
 #include "basic/time-util.h"
-#include "hypervisor.h"
+#include "driver.h"
 #include "bundles.h"
 #include "manager.h"
 #include "reclaim.h"
@@ -146,7 +146,7 @@ Manager *manager_free(Manager *m) {
         m->call_pending = mfree(m->call_pending);
         api_guard_done(m);
         caller_forget(m);
-        hypervisor_stop(m);
+        instance_drivers_teardown(m);
         metrics_free(m);
         m->meter_timer = sd_event_source_disable_unref(m->meter_timer);
         LIST_FOREACH_SAFE(instances, i, n, m->instances) {
@@ -685,7 +685,7 @@ int manager_startup(Manager *m) {
         if (r < 0)
                 return r;
 
-        r = hypervisor_start(m);
+        r = instance_drivers_setup(m);
         if (r < 0)
                 return r;
         /* Fails only for a metrics token file arkd must not serve with (metrics.h). */

@@ -22,8 +22,8 @@
 #include "basic/time-util.h"
 #include "disk.h"
 #include "domain-xml.h"
+#include "driver.h"
 #include "gpu-select.h"
-#include "hypervisor.h"
 #include "image-store.h"
 #include "bundles.h"
 #include "instance.h"
@@ -34,7 +34,6 @@
 #include "readiness.h"
 #include "shared/bus-util.h"
 #include "shared/db.h"
-#include "shared/virt-util.h"
 #include "store.h"
 #include "vfio.h"
 
@@ -136,124 +135,6 @@ Instance *manager_find_instance_by_uuid(Manager *m, const char *uuid) {
         return NULL;
 }
 
-/* The GPU part of a domain spec: hostdevs for every GPU and its functions, UEFI, the 64-bit
- * window, NUMA binding. Pointers in *spec borrow from the manager's accelerators and from the
- * buffers passed in. -ENODEV when a claimed GPU is not on this host. */
-static int instance_gpu_spec(Instance *i, DomainSpec *spec, DomainGpu *gpus,
-                             const char *functions[][PASSTHROUGH_FUNCTIONS_MAX], const Accelerator **accels,
-                             char **nvram, char nodes[static 16]) {
-        Manager *m = i->manager;
-        size_t n = strv_length(i->gpus), slots = 0;
-        int node;
-
-        if (n > DOMAIN_GPUS_MAX)
-                return -E2BIG;
-        for (size_t k = 0; k < n; k++) {
-                const char *all[PASSTHROUGH_FUNCTIONS_MAX];
-                size_t nf;
-
-                accels[k] = manager_find_accelerator(m, i->gpus[k]);
-                if (!accels[k])
-                        return -ENODEV;
-                /* One guest slot per host device (bus:slot), its functions in it as on the host; a
-                 * function that two GPUs of one group bring goes once. */
-                nf = passthrough_functions(accels[k], all, PASSTHROUGH_FUNCTIONS_MAX);
-                for (size_t f = 0; f < nf; f++) {
-                        size_t e;
-                        bool seen = false;
-
-                        for (e = 0; e < slots && !seen; e++)
-                                for (size_t g = 0; g < gpus[e].n_functions && !seen; g++)
-                                        seen = streq(gpus[e].functions[g], all[f]);
-                        if (seen)
-                                continue;
-                        for (e = 0; e < slots; e++)
-                                if (strneq(gpus[e].functions[0], all[f], 10))
-                                        break;
-                        if (e == slots) {
-                                if (slots == DOMAIN_GPUS_MAX)
-                                        return -E2BIG;
-                                gpus[slots] = (DomainGpu) { .functions = functions[slots] };
-                                slots++;
-                        }
-                        if (gpus[e].n_functions >= 8)
-                                return -E2BIG;
-                        functions[e][gpus[e].n_functions++] = all[f];
-                }
-        }
-        spec->gpus = gpus;
-        spec->n_gpus = slots;
-        spec->mmio64_bytes = passthrough_mmio64_window(accels, n);
-        spec->firmware_code = config_firmware_code(&m->config, m->host.arch);
-        spec->firmware_vars = config_firmware_vars(&m->config, m->host.arch);
-        *nvram = strprintf("%s/nvram/%s_VARS.fd", m->config.state_dir, i->uuid);
-        if (!*nvram)
-                return -ENOMEM;
-        spec->nvram = *nvram;
-        spec->hugepages = m->config.hugepages;
-        node = passthrough_numa_node(accels, n, &m->host, i->vcpus, i->memory_bytes);
-        if (node >= 0) {
-                spec->cpuset = m->host.numa[node].cpulist;
-                snprintf(nodes, 16, "%d", m->host.numa[node].id);
-                spec->memory_nodes = nodes;
-        }
-        if (!streq(spec->domain_type, "kvm") && !spec->arch)
-                spec->phys_bits = passthrough_phys_bits(i->memory_bytes, spec->mmio64_bytes);
-        return 0;
-}
-
-/* The guest architecture for the builder: NULL (x86_64, the default) or "aarch64". */
-static const char *domain_arch(const char *host_arch) {
-        return host_arch && (streq(host_arch, "aarch64") || streq(host_arch, "arm64")) ? "aarch64" : NULL;
-}
-
-int instance_build_xml(Instance *i, char **ret) {
-        DomainGpu gpus[DOMAIN_GPUS_MAX];
-        const char *functions[DOMAIN_GPUS_MAX][PASSTHROUGH_FUNCTIONS_MAX];
-        const Accelerator *accels[DOMAIN_GPUS_MAX];
-        _cleanup_free_ char *nvram = NULL;
-        char nodes[16];
-        int r;
-        DomainSpec spec = {
-                .name = i->domain_name ?: i->name,
-                .uuid = i->uuid,
-                .tenant = i->tenant,
-                .domain_type = manager_domain_type(i->manager),
-                .arch = domain_arch(i->manager->host.arch),
-                .vcpus = i->vcpus,
-                .memory_bytes = i->memory_bytes,
-                .disk_path = i->disk_path,
-                .kernel = i->kernel,
-                .initrd = i->initrd,
-                .cmdline = i->cmdline,
-                .console_log = i->console_log,
-                .created_usec = i->created_usec,
-        };
-        const Bundle *model = i->model_id > 0 ? bundle_by_id(i->manager, i->model_id) : NULL;
-
-        spec.model_dir = model ? model->directory : NULL;
-
-        if (i->gpus) {
-                r = instance_gpu_spec(i, &spec, gpus, functions, accels, &nvram, nodes);
-                if (r < 0)
-                        return r;
-        }
-        /* The firmware is the instance's, not its GPUs': it stays when they go. */
-        if (!i->uefi) {
-                spec.firmware_code = spec.firmware_vars = spec.nvram = NULL;
-        } else if (!spec.firmware_code) {
-                Manager *m = i->manager;
-
-                spec.firmware_code = config_firmware_code(&m->config, m->host.arch);
-                spec.firmware_vars = config_firmware_vars(&m->config, m->host.arch);
-                nvram = strprintf("%s/nvram/%s_VARS.fd", m->config.state_dir, i->uuid);
-                if (!nvram)
-                        return -ENOMEM;
-                spec.nvram = nvram;
-        }
-        return domain_xml_build(&spec, ret);
-}
-
 void instance_emit_state_changed(Instance *i) {
         Manager *m = i->manager;
 
@@ -289,7 +170,6 @@ void instance_set_state(Instance *i, InstanceState state, const char *reason) {
 
 static void instance_stop_timer_disarm(Instance *i) {
         i->stop_timer = sd_event_source_disable_unref(i->stop_timer);
-        i->guest_shutdown = sd_event_source_disable_unref(i->guest_shutdown);
 }
 
 void instance_stop_complete(Instance *i, const char *bus_error_name, const char *message) {
@@ -312,6 +192,29 @@ void instance_stop_complete(Instance *i, const char *bus_error_name, const char 
 
 /* ---------------------------------------------------------------------------------- create */
 
+/* The driver of the type a create asks for (INSTANCE_TYPE_DEFAULT when none); NULL when unknown. */
+static const InstanceDriver *params_driver(const InstanceCreateParams *p) {
+        return instance_driver_find(isempty(p->type) ? INSTANCE_TYPE_DEFAULT : p->type);
+}
+
+/* The instance's driver, its backend there (in *ret when ret is not NULL); fills `error` when
+ * there is none for its type or its backend is away. */
+static int instance_driver(Instance *i, const InstanceDriver **ret, sd_bus_error *error) {
+        const InstanceDriver *d = instance_driver_find(i->type);
+        int r;
+
+        if (!d)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_STATE,
+                                         "Instance '%s' is of type '%s', which this arkd has no driver for.", i->name,
+                                         strna(i->type));
+        r = d->require(i->manager, error);
+        if (r < 0)
+                return r;
+        if (ret)
+                *ret = d;
+        return 0;
+}
+
 static int validate_params(Manager *m, const InstanceCreateParams *p, sd_bus_error *error) {
         const char *reason;
         char b1[32], b2[32];
@@ -332,9 +235,13 @@ static int validate_params(Manager *m, const InstanceCreateParams *p, sd_bus_err
                 return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
                                          "Tenant '%s' does not exist (create it with 'arkctl tenant create %s').",
                                          p->tenant, p->tenant);
-        if (p->type && !isempty(p->type) && !streq(p->type, "vm"))
+        if (!params_driver(p)) {
+                _cleanup_free_ char *types = instance_driver_types();
+
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                         "Instance type '%.40s' is not supported; the only type is 'vm'.", p->type);
+                                         "Instance type '%.40s' is not supported; arkd runs instances of type %s.",
+                                         p->type, strna(types));
+        }
         if (!p->have_vcpus || p->vcpus < 1 || p->vcpus > VCPUS_MAX)
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                          "VCPUs must be between 1 and %u (got %s).", VCPUS_MAX,
@@ -790,7 +697,7 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
         _cleanup_transaction_ DbTransaction tx = {};
         _cleanup_free_ char *disks = NULL, *consoles = NULL, *msg = NULL, *base = NULL, *kernel = NULL,
                             *initrd = NULL, *domain_name = NULL;
-        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        const InstanceDriver *driver;
         bool disk_created = false;
         DiskImage img = {};
         const char *why = NULL;
@@ -806,7 +713,8 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
         r = validate_params(m, p, error);
         if (r < 0)
                 return r;
-        r = hypervisor_require(m, error);
+        driver = params_driver(p);
+        r = driver->require(m, error);
         if (r < 0)
                 return r;
         /* Chosen here and claimed below in the same transaction as the record: arkd serves one
@@ -891,8 +799,7 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
         r = choose_domain_name(m, p->tenant, p->name, &domain_name);
         if (r < 0)
                 return r;
-        dom = virDomainLookupByName(hypervisor_conn(m), domain_name);
-        if (dom)
+        if (driver->name_in_use(m, domain_name) > 0)
                 return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS,
                                          "A libvirt domain named '%s' already exists and is not managed by Ark "
                                          "(see 'arkctl status' for orphans).", domain_name);
@@ -928,7 +835,7 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
                 return r;
         i->domain_name = TAKE_PTR(domain_name);
         if (strdup_opt(&i->name, p->name) < 0 || strdup_opt(&i->tenant, p->tenant) < 0 ||
-            strdup_opt(&i->type, "vm") < 0 || strdup_opt(&i->cmdline, p->cmdline) < 0 ||
+            strdup_opt(&i->type, driver->type) < 0 || strdup_opt(&i->cmdline, p->cmdline) < 0 ||
             free_and_strdup(&i->state_reason, "created") < 0)
                 return -ENOMEM;
         i->image = TAKE_PTR(base);
@@ -986,13 +893,14 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
                 disk_created = true;
         }
 
-        r = hypervisor_define(m, i, error);
+        r = driver->define(i, error);
         if (r >= 0) {
                 r = db_transaction_commit(&tx);
                 if (r < 0) {
-                        _cleanup_(virDomainFreep) virDomainPtr d = hypervisor_lookup(m, i);
-                        if (d)
-                                (void) virDomainUndefine(d);
+                        sd_bus_error e = SD_BUS_ERROR_NULL;
+
+                        (void) driver->remove(i, &e);
+                        sd_bus_error_free(&e);
                         manager_store_error(m, error, r, "Failed to store instance '%s'", i->name);
                 }
         }
@@ -1069,32 +977,12 @@ static int instance_commit_desired(DbTransaction *tx, Instance *i, bool running,
         return 0;
 }
 
-/* Looks the domain up, defining it again from the stored spec when the hypervisor lost it. */
-static int instance_get_domain(Instance *i, virDomainPtr *ret, sd_bus_error *error) {
-        virDomainPtr dom;
-        int r;
-
-        dom = hypervisor_lookup(i->manager, i);
-        if (!dom) {
-                log_warning("Domain of instance '%s' is missing on the hypervisor; defining it again.", i->name);
-                r = hypervisor_define(i->manager, i, error);
-                if (r < 0)
-                        return r;
-                dom = hypervisor_lookup(i->manager, i);
-                if (!dom)
-                        return hypervisor_error(error, "Failed to look up the domain just defined");
-        }
-        *ret = dom;
-        return 0;
-}
-
 int instance_start(Instance *i, sd_bus_error *error) {
         _cleanup_transaction_ DbTransaction tx = {};
-        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
-        _cleanup_free_ char *what = NULL;
+        const InstanceDriver *driver;
         int r;
 
-        r = hypervisor_require(i->manager, error);
+        r = instance_driver(i, &driver, error);
         if (r < 0)
                 return r;
         if (i->preempting)
@@ -1133,19 +1021,18 @@ int instance_start(Instance *i, sd_bus_error *error) {
                         return r;
                 }
         }
-        r = instance_get_domain(i, &dom, error);
-        if (r < 0)
-                return r;
         r = instance_set_desired_in(&tx, i, true, error);
         if (r < 0)
                 return r;
-        if (virDomainCreate(dom) < 0) {
-                what = strprintf("Failed to start instance '%s'", i->name);
-                return hypervisor_error(error, what ?: "Failed to start instance");
-        }
+        r = driver->start(i, error);
+        if (r < 0)
+                return r;
         r = instance_commit_desired(&tx, i, true, error);
         if (r < 0) {
-                (void) virDomainDestroy(dom);
+                sd_bus_error e = SD_BUS_ERROR_NULL;
+
+                (void) driver->force_off(i, &e);
+                sd_bus_error_free(&e);
                 return r;
         }
         /* The lifecycle event follows; set it now so that a client that reads right after the
@@ -1155,70 +1042,40 @@ int instance_start(Instance *i, sd_bus_error *error) {
 }
 
 static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         Instance *i = userdata;
-        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        const InstanceDriver *driver;
 
         i->stop_timer = sd_event_source_unref(i->stop_timer);
         log_warning("Instance '%s' did not shut down in time; forcing it off.", i->name);
-        dom = hypervisor_conn(i->manager) ? hypervisor_lookup(i->manager, i) : NULL;
-        if (!dom || (virDomainDestroy(dom) < 0 && virDomainIsActive(dom) == 1)) {
+        if (instance_driver(i, &driver, &error) < 0 || driver->force_off(i, &error) < 0) {
+                log_debug("Forcing off instance '%s' failed: %s", i->name, strna(error.message));
                 instance_stop_complete(i, ARK_ERROR_TIMEOUT, "The instance did not stop and could not be forced off.");
                 return 0;
         }
-        /* virDomainDestroy is synchronous: the domain is off now. */
         instance_set_state(i, INSTANCE_STOPPED, "destroyed after stop timeout");
         instance_stop_complete(i, NULL, NULL);
         return 0;
 }
 
-/* The test driver's guests power off the moment they are asked; a real guest takes its time, or
- * ignores the power button. With the test driver only, ARK_TEST_GUEST_SHUTDOWN_MSEC=N makes the
- * simulated guests take N ms to act on it, so tests can see a graceful stop in progress and one
- * forced off after the timeout. 0 = as the driver does. */
-static uint64_t simulated_shutdown_usec(Manager *m) {
-        const char *e = getenv("ARK_TEST_GUEST_SHUTDOWN_MSEC");
-        uint64_t ms;
-
-        if (!e || !startswith(strempty(m->config.libvirt_uri), "test:") || parse_u64(e, &ms) < 0 ||
-            ms > UINT64_MAX / USEC_PER_MSEC)
-                return 0;
-        return ms * USEC_PER_MSEC;
-}
-
-static int on_guest_shutdown(sd_event_source *s, uint64_t usec, void *userdata) {
-        Instance *i = userdata;
-        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
-        int state, reason;
-
-        i->guest_shutdown = sd_event_source_disable_unref(i->guest_shutdown);
-        dom = hypervisor_conn(i->manager) ? hypervisor_lookup(i->manager, i) : NULL;
-        if (!dom || virDomainShutdown(dom) < 0)
-                return 0; /* the stop timer forces it off */
-        if (virDomainGetState(dom, &state, &reason, 0) >= 0 && state == VIR_DOMAIN_SHUTOFF) {
-                instance_set_state(i, INSTANCE_STOPPED, "shutdown");
-                instance_stop_complete(i, NULL, NULL);
-        }
-        return 0;
-}
-
 int instance_stop(Instance *i, unsigned timeout_sec, sd_bus_message *reply_to, sd_bus_error *error) {
         _cleanup_transaction_ DbTransaction tx = {};
-        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
-        _cleanup_free_ char *what = NULL;
+        const InstanceDriver *driver;
+        InstanceState state;
         sd_bus_message **l;
-        int r, state, reason;
+        bool off;
+        int r;
 
-        r = hypervisor_require(i->manager, error);
+        r = instance_driver(i, &driver, error);
         if (r < 0)
                 return r;
         if (timeout_sec == 0)
                 timeout_sec = i->manager->config.stop_timeout_sec;
 
-        dom = hypervisor_lookup(i->manager, i);
         r = instance_set_desired_in(&tx, i, false, error);
         if (r < 0)
                 return r;
-        if (!dom || virDomainGetState(dom, &state, &reason, 0) < 0 || state == VIR_DOMAIN_SHUTOFF) {
+        if (driver->get_state(i, &state) < 0 || state == INSTANCE_STOPPED) {
                 /* Already off: only the intent changes. */
                 r = instance_commit_desired(&tx, i, false, error);
                 if (r < 0)
@@ -1226,22 +1083,15 @@ int instance_stop(Instance *i, unsigned timeout_sec, sd_bus_message *reply_to, s
                 instance_set_state(i, INSTANCE_STOPPED, NULL);
                 return 0;
         }
-        if (simulated_shutdown_usec(i->manager) > 0) {
-                if (!i->guest_shutdown) {
-                        r = sd_event_add_time_relative(i->manager->event, &i->guest_shutdown, CLOCK_MONOTONIC,
-                                                       simulated_shutdown_usec(i->manager), 0, on_guest_shutdown, i);
-                        if (r < 0)
-                                return sd_bus_error_set_errnof(error, r, "Failed to simulate the guest: %m");
-                }
-        } else if (virDomainShutdown(dom) < 0) {
-                what = strprintf("Failed to shut down instance '%s'", i->name);
-                return hypervisor_error(error, what ?: "Failed to shut down instance");
-        }
+        r = driver->stop(i, error);
+        if (r < 0)
+                return r;
+        off = r > 0;
         r = instance_commit_desired(&tx, i, false, error);
         if (r < 0)
                 return r;
 
-        if (virDomainGetState(dom, &state, &reason, 0) >= 0 && state == VIR_DOMAIN_SHUTOFF) {
+        if (off) {
                 instance_set_state(i, INSTANCE_STOPPED, "shutdown");
                 instance_stop_complete(i, NULL, NULL);
                 return 0;
@@ -1266,21 +1116,20 @@ int instance_stop(Instance *i, unsigned timeout_sec, sd_bus_message *reply_to, s
 
 int instance_force_off(Instance *i, sd_bus_error *error) {
         _cleanup_transaction_ DbTransaction tx = {};
-        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
-        _cleanup_free_ char *what = NULL;
+        const InstanceDriver *driver;
         int r;
 
-        r = hypervisor_require(i->manager, error);
+        r = instance_driver(i, &driver, error);
         if (r < 0)
                 return r;
-        dom = hypervisor_lookup(i->manager, i);
         r = instance_set_desired_in(&tx, i, false, error);
         if (r < 0)
                 return r;
-        if (dom && virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0) {
-                what = strprintf("Failed to force off instance '%s'", i->name);
-                return hypervisor_error(error, what ?: "Failed to force off instance");
-        }
+        r = driver->force_off(i, error);
+        if (r == -ENOENT)
+                sd_bus_error_free(error); /* nothing on the backend: off */
+        else if (r < 0)
+                return r;
         r = instance_commit_desired(&tx, i, false, error);
         if (r < 0)
                 return r;
@@ -1291,16 +1140,16 @@ int instance_force_off(Instance *i, sd_bus_error *error) {
 
 int instance_delete(Instance *i, sd_bus_error *error) {
         _cleanup_transaction_ DbTransaction tx = {};
-        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
-        _cleanup_free_ char *what = NULL, *name = NULL, *path = NULL, *tenant = NULL;
+        _cleanup_free_ char *name = NULL, *path = NULL, *tenant = NULL;
+        const InstanceDriver *driver;
         Manager *m = i->manager;
-        int r, state, reason;
+        InstanceState state;
+        int r;
 
-        r = hypervisor_require(m, error);
+        r = instance_driver(i, &driver, error);
         if (r < 0)
                 return r;
-        dom = hypervisor_lookup(m, i);
-        if (dom && virDomainGetState(dom, &state, &reason, 0) >= 0 && state != VIR_DOMAIN_SHUTOFF)
+        if (driver->get_state(i, &state) >= 0 && state != INSTANCE_STOPPED)
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_STATE,
                                          "Instance '%s' is %s; stop it first ('arkctl vm stop %s').", i->name,
                                          instance_state_to_string(i->state == INSTANCE_UNKNOWN ? INSTANCE_RUNNING
@@ -1312,18 +1161,14 @@ int instance_delete(Instance *i, sd_bus_error *error) {
                 r = store_instance_delete(m->db, i);
         if (r < 0)
                 return manager_store_error(m, error, r, "Failed to delete instance '%s' from the store", i->name);
-        if (dom && virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
-                                                       VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
-                                                       VIR_DOMAIN_UNDEFINE_NVRAM) < 0 &&
-            virDomainUndefine(dom) < 0) {
-                what = strprintf("Failed to undefine instance '%s'", i->name);
-                return hypervisor_error(error, what ?: "Failed to undefine instance");
-        }
+        r = driver->remove(i, error);
+        if (r < 0)
+                return r;
         r = db_transaction_commit(&tx);
         if (r < 0) {
                 /* Put the definition back so the store and the hypervisor still agree. */
                 sd_bus_error e = SD_BUS_ERROR_NULL;
-                (void) hypervisor_define(m, i, &e);
+                (void) driver->define(i, &e);
                 sd_bus_error_free(&e);
                 return manager_store_error(m, error, r, "Failed to delete instance '%s' from the store", i->name);
         }
@@ -1379,25 +1224,13 @@ int instance_delete(Instance *i, sd_bus_error *error) {
 }
 
 int instance_get_xml(Instance *i, char **ret, sd_bus_error *error) {
-        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
-        _cleanup_free_ char *what = NULL;
-        char *xml;
+        const InstanceDriver *driver;
         int r;
 
-        r = hypervisor_require(i->manager, error);
+        r = instance_driver(i, &driver, error);
         if (r < 0)
                 return r;
-        dom = hypervisor_lookup(i->manager, i);
-        if (!dom)
-                return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
-                                         "Instance '%s' has no domain on the hypervisor right now.", i->name);
-        xml = virDomainGetXMLDesc(dom, 0);
-        if (!xml) {
-                what = strprintf("Failed to read the XML of '%s'", i->name);
-                return hypervisor_error(error, what ?: "Failed to read the domain XML");
-        }
-        *ret = xml;
-        return 0;
+        return driver->describe(i, ret, error);
 }
 
 /* ---------------------------------------------------------------------------------- GPUs */
@@ -1410,6 +1243,17 @@ static int instance_require_stopped(Instance *i, const char *what, sd_bus_error 
         return 0;
 }
 
+/* Defines the instance again on its driver's backend from its spec. */
+static int instance_define(Instance *i, sd_bus_error *error) {
+        const InstanceDriver *driver;
+        int r;
+
+        r = instance_driver(i, &driver, error);
+        if (r < 0)
+                return r;
+        return driver->define(i, error);
+}
+
 /* Makes `gpus` the instance's GPU list in the store (claims already changed in the open
  * transaction by the caller) and on the hypervisor. On failure the old list stays. */
 static int instance_switch_gpus(Instance *i, DbTransaction *tx, char ***gpus, sd_bus_error *error) {
@@ -1418,14 +1262,14 @@ static int instance_switch_gpus(Instance *i, DbTransaction *tx, char ***gpus, sd
         int r;
 
         i->gpus = *gpus;
-        r = hypervisor_define(m, i, error);
+        r = instance_define(i, error);
         if (r >= 0) {
                 r = db_transaction_commit(tx);
                 if (r < 0) {
                         sd_bus_error e = SD_BUS_ERROR_NULL;
 
                         i->gpus = old;
-                        (void) hypervisor_define(m, i, &e); /* back to what the store still says */
+                        (void) instance_define(i, &e); /* back to what the store still says */
                         sd_bus_error_free(&e);
                         return manager_store_error(m, error, r, "Failed to store the GPUs of '%s'", i->name);
                 }
@@ -1445,7 +1289,7 @@ int instance_add_gpus(Instance *i, const InstanceCreateParams *p, sd_bus_error *
         Manager *m = i->manager;
         int r;
 
-        r = hypervisor_require(m, error);
+        r = instance_driver(i, NULL, error);
         if (r < 0)
                 return r;
         r = instance_require_stopped(i, "adding", error);
@@ -1540,7 +1384,7 @@ static int instance_drop_gpus(Instance *i, char **addresses, bool preempted, sd_
         unsigned n_preempted = 0;
         int r;
 
-        r = hypervisor_require(m, error);
+        r = instance_driver(i, NULL, error);
         if (r < 0)
                 return r;
         r = instance_require_stopped(i, "removing", error);

@@ -33,7 +33,7 @@ struct Instance {
         char *tenant;
         char *domain_name;          /* its libvirt domain's, unique on the host: the name, or
                                      * "<tenant>.<name>" when another tenant's domain has the name */
-        char *type;                 /* "vm" */
+        char *type;                 /* its driver's (driver.h): "vm" */
         unsigned vcpus;
         uint64_t memory_bytes;
         char *disk_path;            /* NULL = no disk */
@@ -61,7 +61,6 @@ struct Instance {
         sd_bus_message **pending_stops; /* Stop() calls waiting for the instance to stop */
         size_t n_pending_stops;
         sd_event_source *stop_timer;    /* forces off when a graceful stop takes too long */
-        sd_event_source *guest_shutdown; /* a simulated slow guest (test driver only, instance.c) */
         int64_t usage_interval;         /* row of its open usage interval, 0 = none (meter.h) */
         bool preempting;                /* being stopped to give its GPUs back (reclaim.h) */
 
@@ -134,8 +133,6 @@ int instance_remove_gpus(Instance *i, char **addresses, sd_bus_error *error);
  * their model) for its next start, and says why in its state reason. */
 int instance_preempt_release(Instance *i, const char *reason, sd_bus_error *error);
 
-/* Builds the domain XML from the stored spec. */
-int instance_build_xml(Instance *i, char **ret);
 /* Updates the observed state; emits signals when it changed. reason may be NULL. */
 void instance_set_state(Instance *i, InstanceState state, const char *reason);
 /* The hypervisor reported the domain stopped: answer pending Stop() calls. */

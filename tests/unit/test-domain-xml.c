@@ -31,7 +31,8 @@
 #include "instance.h"
 #include "inventory.h"
 #include "manager.h"
-#include "shared/virt-util.h"
+#include "virt-util.h"
+#include "vm-driver.h"
 
 extern char **environ;
 
@@ -547,7 +548,7 @@ static int setup(void **state) {
 
 /* ------------------------------------------------------------------------------------------ */
 /* GPU VMs, built the way arkd builds them: the real scanner on a fixture host, an instance that
- * claims GPUs, instance_build_xml(). */
+ * claims GPUs, vm_build_xml(). */
 
 #define HOSTS_DIR ARK_SRCDIR "/tests/fixtures/hosts"
 
@@ -591,7 +592,7 @@ static void check_gpu_vm(GpuHost *h, const char *golden, char **ret_xml) {
         DomainSpec spec = { .name = h->i.name, .uuid = h->i.uuid };
         char *xml = NULL;
 
-        assert_int_equal(instance_build_xml(&h->i, &xml), 0);
+        assert_int_equal(vm_build_xml(&h->i, &xml), 0);
         check_golden(golden, xml);
         check_schema(xml);
         check_define(&spec, xml);
@@ -689,7 +690,7 @@ static void test_gpu_missing(void **state) {
         GpuHost h;
 
         gpu_host_setup(&h, "dgx-h100", "kvm", gpus, 8, UINT64_C(8) << 30);
-        assert_int_equal(instance_build_xml(&h.i, &xml), -ENODEV);
+        assert_int_equal(vm_build_xml(&h.i, &xml), -ENODEV);
         assert_string_equal(xml, "untouched");
         gpu_host_done(&h);
 }
@@ -705,7 +706,7 @@ static void test_parse_hostdevs(void **state) {
         GpuHost h;
 
         gpu_host_setup(&h, "dgx-h100", "kvm", gpus, 16, UINT64_C(64) << 30);
-        assert_int_equal(instance_build_xml(&h.i, &xml), 0);
+        assert_int_equal(vm_build_xml(&h.i, &xml), 0);
         assert_int_equal(domain_xml_parse_hostdevs(xml, &l), 0);
         assert_int_equal(strv_length(l), 8);
         for (size_t k = 0; k < 8; k++)

@@ -1,6 +1,6 @@
-/* Tests for lib/shared/virt-util: libvirt error conversion and the libvirt event loop running on
- * sd-event, against libvirt's embedded test driver (test:///default, which starts with one
- * running domain named "test"). */
+/* Tests for the VM driver's virt-util (appliance/instance/vm/): libvirt error conversion and the
+ * libvirt event loop running on sd-event, against libvirt's embedded test driver
+ * (test:///default, which starts with one running domain named "test"). */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "basic/macro.h"
-#include "shared/virt-util.h"
+#include "virt-util.h"
 
 static void sd_event_unrefp_local(sd_event **e) {
         if (*e)

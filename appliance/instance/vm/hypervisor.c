@@ -16,12 +16,14 @@
 #include "basic/string-util.h"
 #include "basic/time-util.h"
 #include "domain-xml.h"
+#include "driver.h"
 #include "hypervisor.h"
 #include "meter.h"
 #include "manager.h"
 #include "reclaim.h"
 #include "shared/bus-util.h"
-#include "shared/virt-util.h"
+#include "virt-util.h"
+#include "vm-driver.h"
 
 struct Hypervisor {
         Manager *manager;
@@ -37,6 +39,11 @@ struct Hypervisor {
 
 static int hypervisor_connect(Hypervisor *hv);
 static void on_close(virConnectPtr conn, int reason, void *opaque);
+
+/* The instances this driver runs (the manager's list holds every type). */
+static bool is_vm(const Instance *i) {
+        return streq_ptr(i->type, vm_driver.type);
+}
 
 virConnectPtr hypervisor_conn(Manager *m) {
         return m->hv ? m->hv->conn : NULL;
@@ -126,16 +133,17 @@ static int hypervisor_validate(Hypervisor *hv, const Instance *i, const char *xm
         return 0;
 }
 
-int hypervisor_define(Manager *m, Instance *i, sd_bus_error *error) {
+int hypervisor_define(Instance *i, sd_bus_error *error) {
         _cleanup_free_ char *xml = NULL, *what = NULL;
         _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        Manager *m = i->manager;
         unsigned flags;
         int r;
 
         r = hypervisor_require(m, error);
         if (r < 0)
                 return r;
-        r = instance_build_xml(i, &xml);
+        r = vm_build_xml(i, &xml);
         if (r == -ENODEV) {
                 const char *gone = NULL;
 
@@ -171,7 +179,7 @@ static Instance *instance_of_domain(Manager *m, virDomainPtr dom) {
         return manager_find_instance_by_uuid(m, uuid);
 }
 
-static InstanceState state_from_libvirt(int state) {
+InstanceState hypervisor_instance_state(int state) {
         switch (state) {
         case VIR_DOMAIN_RUNNING:
         case VIR_DOMAIN_BLOCKED:
@@ -333,6 +341,8 @@ static int on_disconnect(sd_event_source *s, void *userdata) {
         log_struct(LOG_WARNING, 0, LOG_FIELDS("MESSAGE_ID=" ARK_MESSAGE_HV_CONNECTION),
                    "Lost the connection to the hypervisor (%s).", m->config.libvirt_uri);
         LIST_FOREACH(instances, i, m->instances) {
+                if (!is_vm(i))
+                        continue;
                 instance_stop_complete(i, ARK_ERROR_HYPERVISOR_UNAVAILABLE,
                                        "The connection to the hypervisor was lost; the stop is resumed after reconnect.");
                 instance_set_state(i, INSTANCE_UNKNOWN, "hypervisor disconnected");
@@ -717,7 +727,8 @@ int hypervisor_reconcile(Manager *m) {
         if (r < 0)
                 log_warning_errno(r, "Failed to read the claims from the store: %m");
         LIST_FOREACH(instances, i, m->instances)
-                i->state = INSTANCE_UNKNOWN; /* "not seen yet" below */
+                if (is_vm(i))
+                        i->state = INSTANCE_UNKNOWN; /* "not seen yet" below */
 
         for (int k = 0; k < n; k++) {
                 _cleanup_free_ char *tenant = NULL, *id = NULL;
@@ -749,7 +760,7 @@ int hypervisor_reconcile(Manager *m) {
                         virResetLastError();
                         continue;
                 }
-                i->state = state_from_libvirt(state);
+                i->state = hypervisor_instance_state(state);
                 n_adopted++;
         }
 
@@ -757,10 +768,12 @@ int hypervisor_reconcile(Manager *m) {
                 sd_bus_error error = SD_BUS_ERROR_NULL;
                 InstanceState seen = i->state;
 
+                if (!is_vm(i))
+                        continue;
                 if (seen == INSTANCE_UNKNOWN) {
                         /* Intent without a definition: the hypervisor lost it (host reinstall,
                          * A/B update, test driver restart). Define it again from the stored spec. */
-                        r = hypervisor_define(m, i, &error);
+                        r = hypervisor_define(i, &error);
                         if (r < 0) {
                                 log_error("Instance '%s' is missing on the hypervisor and could not be defined "
                                           "again: %s", i->name, strna(error.message));

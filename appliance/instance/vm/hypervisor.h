@@ -2,15 +2,19 @@
 
 /* The libvirt connection of arkd: opened from the configured URI, its event loop bridged into
  * sd-event, lifecycle events turned into instance state changes, reconnect with exponential
- * backoff when libvirtd goes away, and reconciliation on every (re)connect. */
+ * backoff when libvirtd goes away, and reconciliation on every (re)connect.
+ *
+ * Part of the VM driver: only appliance/instance/vm/ includes this (it brings libvirt's types);
+ * the rest of arkd reaches it through vm_driver (driver.h). */
 
 #include <stdbool.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 #include <libvirt/libvirt.h>
 
+#include "instance.h"
+
 typedef struct Manager Manager;
-typedef struct Instance Instance;
 
 typedef struct Hypervisor Hypervisor;
 
@@ -35,7 +39,10 @@ virDomainPtr hypervisor_lookup(Manager *m, const Instance *i);
 
 /* Defines the instance's domain from its stored spec, checked against libvirt's domain schema (compiled
  * once, domain-xml.h; libvirt checks it where the schema cannot be compiled here). */
-int hypervisor_define(Manager *m, Instance *i, sd_bus_error *error);
+int hypervisor_define(Instance *i, sd_bus_error *error);
+
+/* Ark's state for a libvirt domain state (VIR_DOMAIN_RUNNING, ...); anything unknown is stopped. */
+InstanceState hypervisor_instance_state(int state);
 
 /* Reads CPU, memory and NUMA facts from libvirt into m->host (NUMA falls back to the sysfs root
  * when libvirt reports no cells, as the test driver does). */

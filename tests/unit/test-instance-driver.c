@@ -1,0 +1,192 @@
+/* Tests for the instance driver seam (appliance/instance/driver.h): no source outside the VM
+ * driver (appliance/instance/vm/) reaches libvirt's headers, directly or through a header of
+ * ours; and the driver table as instances find it. */
+
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "basic/fileio.h"
+#include "basic/macro.h"
+#include "basic/string-util.h"
+
+/* The folders whose sources make programs (tests/ and bench/ may use libvirt: test-daemon and
+ * bench/api talk to it directly, to check arkd and as a baseline). */
+static const char *const scanned[] = { "appliance", "lib", "ctl", "tui", "firmware" };
+/* Where the one user of libvirt lives. */
+#define VM_DRIVER_DIR "appliance/instance/vm/"
+/* The compiler's -I folders, in the Makefile's order (a quoted include is looked up next to the
+ * including file first). */
+static const char *const include_dirs[] = {
+        "lib", "appliance", "appliance/hw", "appliance/tenant", "appliance/instance", "appliance/instance/vm",
+        "appliance/bundle",
+};
+
+static const char *src_dir(void) {
+        const char *e = getenv("ARK_SRCDIR");
+
+        return isempty(e) ? ARK_SRCDIR : e;
+}
+
+/* The name in an #include line ("x.h" or <x.h>), copied to `name`; *ret_quoted says which form.
+ * Returns false for any other line. */
+static bool parse_include(const char *line, char *name, size_t size, bool *ret_quoted) {
+        const char *p = line, *end;
+        char close;
+
+        p += strspn(p, " \t");
+        if (*p++ != '#')
+                return false;
+        p += strspn(p, " \t");
+        if (!startswith(p, "include"))
+                return false;
+        p += strlen("include");
+        p += strspn(p, " \t");
+        if (*p != '"' && *p != '<')
+                return false;
+        close = *p == '"' ? '"' : '>';
+        *ret_quoted = *p == '"';
+        p++;
+        end = strchr(p, close);
+        if (!end || (size_t) (end - p) >= size)
+                return false;
+        memcpy(name, p, (size_t) (end - p));
+        name[end - p] = 0;
+        return true;
+}
+
+/* Resolves a quoted include of `from` (relative to the source tree) as the compiler would;
+ * returns a newly allocated path relative to the tree, or NULL for a header not ours. */
+static char *resolve(const char *from, const char *name) {
+        const char *slash = strrchr(from, '/');
+        _cleanup_free_ char *dir = slash ? strndup(from, (size_t) (slash - from)) : strdup(".");
+        char *rel;
+
+        assert_non_null(dir);
+        rel = strprintf("%s/%s", dir, name);
+        assert_non_null(rel);
+        {
+                _cleanup_free_ char *abs = strprintf("%s/%s", src_dir(), rel);
+                if (file_exists(abs))
+                        return rel;
+        }
+        free(rel);
+        for (size_t k = 0; k < ELEMENTSOF(include_dirs); k++) {
+                _cleanup_free_ char *abs = strprintf("%s/%s/%s", src_dir(), include_dirs[k], name);
+
+                if (file_exists(abs))
+                        return strprintf("%s/%s", include_dirs[k], name);
+        }
+        return NULL;
+}
+
+/* Follows the quoted includes of `file` (relative to the tree) depth first. Returns a newly
+ * allocated chain "a.c -> b.h -> <libvirt/libvirt.h>" for the first way to libvirt, or NULL.
+ * `seen` holds the headers already followed (each is followed once). */
+static char *libvirt_chain(const char *file, char ***seen) {
+        _cleanup_free_ char *abs = strprintf("%s/%s", src_dir(), file), *text = NULL;
+        char *line, *save = NULL;
+
+        assert_int_equal(read_full_file(abs, &text, NULL), 0);
+        for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char name[256];
+                bool quoted;
+
+                if (!parse_include(line, name, sizeof(name), &quoted))
+                        continue;
+                if (startswith(name, "libvirt/"))
+                        return strprintf("%s -> %c%s%c", file, quoted ? '"' : '<', name, quoted ? '"' : '>');
+                if (!quoted)
+                        continue;
+                {
+                        _cleanup_free_ char *header = resolve(file, name), *rest = NULL;
+
+                        if (!header || strv_contains(*seen, header))
+                                continue;
+                        assert_int_equal(strv_extend(seen, header), 0);
+                        rest = libvirt_chain(header, seen);
+                        if (rest)
+                                return strprintf("%s -> %s", file, rest);
+                }
+        }
+        return NULL;
+}
+
+/* Every .c and .h below `dir` (relative to the tree), appended to *files. */
+static void list_sources(const char *dir, char ***files) {
+        _cleanup_free_ char *abs = strprintf("%s/%s", src_dir(), dir);
+        DIR *d = opendir(abs);
+        struct dirent *de;
+
+        if (!d)
+                fail_msg("cannot open %s: %s", abs, strerror(errno));
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *rel = NULL, *full = NULL;
+                struct stat st;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                rel = strprintf("%s/%s", dir, de->d_name);
+                full = strprintf("%s/%s", src_dir(), rel);
+                assert_non_null(rel);
+                assert_non_null(full);
+                if (stat(full, &st) < 0)
+                        continue;
+                if (S_ISDIR(st.st_mode))
+                        list_sources(rel, files);
+                else if (S_ISREG(st.st_mode) && (endswith(rel, ".c") || endswith(rel, ".h")))
+                        assert_int_equal(strv_extend(files, rel), 0);
+        }
+        closedir(d);
+}
+
+/* Acceptance of issue 16: nothing outside the VM driver includes libvirt/, not even through a
+ * header of ours. */
+static void test_libvirt_only_in_vm_driver(void **state) {
+        _cleanup_strv_free_ char **files = NULL;
+        unsigned n_outside = 0, n_inside_libvirt = 0, n_bad = 0;
+
+        for (size_t k = 0; k < ELEMENTSOF(scanned); k++)
+                list_sources(scanned[k], &files);
+        strv_sort(files);
+        for (char **f = files; f && *f; f++) {
+                _cleanup_strv_free_ char **seen = NULL;
+                _cleanup_free_ char *chain = libvirt_chain(*f, &seen);
+
+                if (startswith(*f, VM_DRIVER_DIR)) {
+                        n_inside_libvirt += chain != NULL;
+                        continue;
+                }
+                n_outside++;
+                if (chain) {
+                        fprintf(stderr, "%s includes libvirt outside the VM driver (%s): %s\n", *f, VM_DRIVER_DIR,
+                                chain);
+                        n_bad++;
+                }
+        }
+        /* The scan saw the tree (not an empty or wrong ARK_SRCDIR) and finds libvirt where it is. */
+        if (n_outside < 100 || n_inside_libvirt == 0)
+                fail_msg("the scan of %s found %u files outside the VM driver and %u inside it using libvirt; wrong "
+                         "ARK_SRCDIR?", src_dir(), n_outside, n_inside_libvirt);
+        if (n_bad > 0)
+                fail_msg("%u file%s outside %s reach libvirt's headers (listed above)", n_bad, n_bad == 1 ? "" : "s",
+                         VM_DRIVER_DIR);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_libvirt_only_in_vm_driver),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
