@@ -218,6 +218,14 @@ $(addprefix $(O)/tests/,$(integration-tests)): $(O)/tests/%: $(O)/obj/tests/inte
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
+# Guests that take their time to shut down, preloaded into arkd by test-gpu's reclaim tests
+# (tests/integration/slow-guest.c). Built without sanitizers: it is preloaded ahead of their runtime.
+$(O)/tests/slow-guest.so: $(SRCDIR)/tests/integration/slow-guest.c $(AUTOCONF)
+	$(quiet) CC $@
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(filter-out -fsanitize=% -fno-sanitize-recover=%,$(ARK_CFLAGS)) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
+$(O)/tests/test-gpu: | $(O)/tests/slow-guest.so
+
 # Objects made on the way to a test stay (they are not intermediate files to delete); a bare
 # .SECONDARY would also make a library skip objects that do not exist yet (a new source file).
 .PRECIOUS: $(O)/obj/%.o

@@ -21,7 +21,6 @@
 static Harness H;
 
 static int setup_host(void **state) {
-        (void) unsetenv("ARK_TEST_GUEST_SHUTDOWN_MSEC"); /* a failed test may have left it */
         if (harness_setup(&H, *state) < 0)
                 return -1;
         if (harness_start_arkd(&H, NULL) < 0)
@@ -1261,13 +1260,43 @@ static void test_companion_function_conflict(void **state) {
                       "--vcpus", "1", "--memory", "1G", "--gpu", "0000:17:00.0");
 }
 
-/* arkd again, with simulated guests that take `msec` ms to act on a shutdown (instance.c), and
- * the configuration file `config` when not NULL. */
+/* Puts `value` before the variable's value, joined by `sep`, and returns the old value (newly
+ * allocated, NULL when it was unset) for env_restore(). */
+static char *env_prepend(const char *name, const char *value, const char *sep) {
+        const char *old = getenv(name);
+        _cleanup_free_ char *v = isempty(old) ? strdup(value) : strprintf("%s%s%s", value, sep, old);
+
+        assert_non_null(v);
+        assert_int_equal(setenv(name, v, 1), 0);
+        return old ? strdup(old) : NULL;
+}
+
+static void env_restore(const char *name, char *old) {
+        assert_int_equal(old ? setenv(name, old, 1) : unsetenv(name), 0);
+        free(old);
+}
+
+/* arkd again, with guests that take `msec` ms to act on a shutdown (slow-guest.so preloaded into
+ * arkd: the test driver's stop at once), and the configuration file `config` when not NULL. The
+ * environment is the test's own again when this returns. */
 static void restart_with_slow_guests(const char *msec, const char *config) {
+        _cleanup_free_ char *preload = strprintf("%s/tests/slow-guest.so", harness_build_dir());
+        char *old_preload, *old_asan;
+        int r;
+
+        assert_non_null(preload);
+        if (access(preload, R_OK) < 0)
+                fail_msg("%s is missing (make %s)", preload, preload);
         assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
-        assert_int_equal(setenv("ARK_TEST_GUEST_SHUTDOWN_MSEC", msec, 1), 0);
-        assert_int_equal(config ? harness_start_arkd(&H, "--config", config, NULL) : harness_start_arkd(&H, NULL), 0);
-        assert_int_equal(unsetenv("ARK_TEST_GUEST_SHUTDOWN_MSEC"), 0);
+        old_preload = env_prepend("LD_PRELOAD", preload, ":");
+        /* In an ASan build, the runtime would refuse a library loaded ahead of it. */
+        old_asan = env_prepend("ASAN_OPTIONS", "verify_asan_link_order=0", ":");
+        assert_int_equal(setenv("ARK_SLOW_GUEST_MSEC", msec, 1), 0);
+        r = config ? harness_start_arkd(&H, "--config", config, NULL) : harness_start_arkd(&H, NULL);
+        env_restore("LD_PRELOAD", old_preload);
+        env_restore("ASAN_OPTIONS", old_asan);
+        assert_int_equal(unsetenv("ARK_SLOW_GUEST_MSEC"), 0);
+        assert_int_equal(r, 0);
 }
 
 /* research guaranteed 1 GPU and idle, risk holding 7, retail's preemptible p1 on the last. */

@@ -19,6 +19,11 @@
 #include "basic/fileio.h"
 #include "basic/macro.h"
 #include "basic/string-util.h"
+#include "config.h"
+#include "driver.h"
+#include "instance.h"
+#include "manager.h"
+#include "shared/bus-util.h"
 
 /* The folders whose sources make programs (tests/ and bench/ may use libvirt: test-daemon and
  * bench/api talk to it directly, to check arkd and as a baseline). */
@@ -169,7 +174,7 @@ static void test_libvirt_only_in_vm_driver(void **state) {
                 }
                 n_outside++;
                 if (chain) {
-                        fprintf(stderr, "%s includes libvirt outside the VM driver (%s): %s\n", *f, VM_DRIVER_DIR,
+                        fprintf(stderr, "%s reaches libvirt outside the VM driver (%s): %s\n", *f, VM_DRIVER_DIR,
                                 chain);
                         n_bad++;
                 }
@@ -183,9 +188,115 @@ static void test_libvirt_only_in_vm_driver(void **state) {
                          VM_DRIVER_DIR);
 }
 
+/* ------------------------------------------------------------------------------ the table */
+
+static void test_find(void **state) {
+        const InstanceDriver *d = instance_driver_find("vm");
+        _cleanup_free_ char *types = instance_driver_types();
+
+        assert_ptr_equal(d, &vm_driver);
+        assert_string_equal(d->type, "vm");
+        assert_ptr_equal(instance_driver_find(INSTANCE_TYPE_DEFAULT), &vm_driver);
+        assert_null(instance_driver_find("container"));
+        assert_null(instance_driver_find("VM"));
+        assert_null(instance_driver_find(""));
+        assert_null(instance_driver_find(NULL));
+        assert_string_equal(types, "'vm'");
+}
+
+/* Every operation is there: one a driver does not do yet answers NotSupported, never a NULL call. */
+static void test_complete(void **state) {
+        const InstanceDriver *d = &vm_driver;
+        const void *const ops[] = {
+                d->setup, d->teardown, d->connected, d->require, d->reconcile, d->name_in_use,
+                d->define, d->remove, d->start, d->stop, d->force_off, d->get_state, d->describe,
+                d->console, d->attach_device, d->detach_device, d->attach_network, d->detach_network,
+        };
+
+        /* A new member of the table must be added here (and to every driver). */
+        assert_int_equal(sizeof(InstanceDriver), sizeof(const char *) + sizeof(ops));
+        for (size_t k = 0; k < ELEMENTSOF(ops); k++)
+                assert_non_null(ops[k]);
+}
+
+typedef struct Fixture {
+        Manager m;
+        Instance i;
+} Fixture;
+
+static void fixture_init(Fixture *f) {
+        *f = (Fixture) {};
+        assert_int_equal(config_init(&f->m.config), 0);
+        f->i = (Instance) { .manager = &f->m, .name = (char *) "web", .tenant = (char *) "risk",
+                            .type = (char *) "vm" };
+        memcpy(f->i.uuid, "3f6d2a1c-8b4e-4c7a-9e21-5d0c7b9a4e13", 37);
+}
+
+static void check_not_supported(int r, sd_bus_error *e, const char *what) {
+        assert_int_equal(r, -EOPNOTSUPP);
+        assert_string_equal(e->name, SD_BUS_ERROR_NOT_SUPPORTED);
+        assert_non_null(strstr(e->message, "Instance 'web'"));
+        assert_non_null(strstr(e->message, what));
+        sd_bus_error_free(e);
+}
+
+static void test_not_yet(void **state) {
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        Fixture f;
+        int fd = -1;
+
+        fixture_init(&f);
+        check_not_supported(vm_driver.console(&f.i, &fd, &e), &e, "console");
+        assert_int_equal(fd, -1);
+        check_not_supported(vm_driver.attach_device(&f.i, "0000:3b:00.0", &e), &e, "attaching a device");
+        check_not_supported(vm_driver.detach_device(&f.i, "0000:3b:00.0", &e), &e, "detaching a device");
+        check_not_supported(vm_driver.attach_network(&f.i, "lab", &e), &e, "attaching a network");
+        check_not_supported(vm_driver.detach_network(&f.i, "lab", &e), &e, "detaching a network");
+        config_done(&f.m.config);
+}
+
+/* Without its backend (never set up, or libvirt away) the VM driver says so and touches nothing. */
+static void test_no_backend(void **state) {
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        InstanceState s = INSTANCE_RUNNING;
+        char *xml = NULL;
+        Fixture f;
+
+        fixture_init(&f);
+        assert_false(vm_driver.connected(&f.m));
+        assert_int_equal(vm_driver.require(&f.m, &e), -ENOTCONN);
+        assert_string_equal(e.name, ARK_ERROR_HYPERVISOR_UNAVAILABLE);
+        assert_non_null(strstr(e.message, f.m.config.libvirt_uri));
+        sd_bus_error_free(&e);
+        assert_int_equal(vm_driver.get_state(&f.i, &s), -ENOTCONN);
+        assert_int_equal(s, INSTANCE_RUNNING);
+        assert_int_equal(vm_driver.name_in_use(&f.m, "web"), -ENOTCONN);
+        assert_int_equal(vm_driver.reconcile(&f.m), -ENOTCONN);
+        assert_int_equal(vm_driver.start(&f.i, &e), -ENOTCONN);
+        assert_string_equal(e.name, ARK_ERROR_HYPERVISOR_UNAVAILABLE);
+        sd_bus_error_free(&e);
+        assert_int_equal(vm_driver.stop(&f.i, &e), -ENOTCONN);
+        sd_bus_error_free(&e);
+        assert_int_equal(vm_driver.force_off(&f.i, &e), -ENOTCONN);
+        sd_bus_error_free(&e);
+        assert_int_equal(vm_driver.remove(&f.i, &e), -ENOTCONN);
+        sd_bus_error_free(&e);
+        assert_int_equal(vm_driver.define(&f.i, &e), -ENOTCONN);
+        sd_bus_error_free(&e);
+        assert_int_equal(vm_driver.describe(&f.i, &xml, &e), -ENOTCONN);
+        assert_null(xml);
+        sd_bus_error_free(&e);
+        vm_driver.teardown(&f.m); /* without setup: nothing to do */
+        config_done(&f.m.config);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_libvirt_only_in_vm_driver),
+                cmocka_unit_test(test_find),
+                cmocka_unit_test(test_complete),
+                cmocka_unit_test(test_not_yet),
+                cmocka_unit_test(test_no_backend),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
