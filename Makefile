@@ -87,7 +87,7 @@ KBUILD_DIRS := lib/basic lib/shared lib/pool appliance $(addprefix appliance/,$(
 KBUILD_LISTS := basic shared pool arkd arkctl arktui update seed bench tests itests
 $(foreach l,$(KBUILD_LISTS),$(eval $(l)-y :=)$(eval $(l)-n :=)$(eval $(l)- :=))
 $(foreach d,$(KBUILD_DIRS),$(eval src := $(SRCDIR)/$(d))$(eval include $(SRCDIR)/$(d)/Kbuild))
-KBUILD_LISTED := $(arkd-main) $(update-main) $(seed-main) $(itest-harness) \
+KBUILD_LISTED := $(arkd-main) $(update-main) $(seed-main) $(itest-harness) $(itest-preload) \
 	$(foreach l,$(KBUILD_LISTS),$($(l)-y) $($(l)-n) $($(l)-))
 KBUILD_UNLISTED := $(filter-out $(KBUILD_LISTED),$(foreach d,$(KBUILD_DIRS),$(wildcard $(SRCDIR)/$(d)/*.c)))
 ifneq ($(KBUILD_UNLISTED),)
@@ -220,7 +220,7 @@ $(addprefix $(O)/tests/,$(integration-tests)): $(O)/tests/%: $(O)/obj/tests/inte
 
 # Guests that take their time to shut down, preloaded into arkd by test-gpu's reclaim tests
 # (tests/integration/slow-guest.c). Built without sanitizers: it is preloaded ahead of their runtime.
-$(O)/tests/slow-guest.so: $(SRCDIR)/tests/integration/slow-guest.c $(AUTOCONF)
+$(O)/tests/slow-guest.so: $(itest-preload) $(AUTOCONF)
 	$(quiet) CC $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(filter-out -fsanitize=% -fno-sanitize-recover=%,$(ARK_CFLAGS)) $(CFLAGS) -fPIC -shared -o $@ $< -ldl

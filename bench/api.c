@@ -24,7 +24,7 @@
 #include "basic/string-util.h"
 #include "basic/time-util.h"
 #include "shared/bus-util.h"
-#include "virt-util.h"
+#include "../appliance/instance/vm/virt-util.h"
 
 #define BENCH_TENANT "bench"
 #define BENCH_MEMORY (256ULL << 20)
