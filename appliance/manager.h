@@ -45,7 +45,7 @@ struct Manager {
         Accelerator *accelerators;
         size_t n_accelerators;
 
-        Hypervisor *hv;
+        Hypervisor *hv;         /* the VM driver's libvirt connection (vm/hypervisor.c); opaque here */
 
         Tenant *tenants;
         Instance *instances;

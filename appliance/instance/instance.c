@@ -1,6 +1,6 @@
-/* Instances (VMs): create, start, stop, force-off, delete. Each mutation changes the store and the
- * hypervisor together: the store transaction commits only after libvirt accepted the change, so a
- * failure leaves both as they were. */
+/* Instances: create, start, stop, force-off, delete. Each mutation changes the store and the
+ * instance's driver (driver.h; libvirt for VMs) together: the store transaction commits only after
+ * the driver carried the change out, so a failure leaves both as they were. */
 
 #include <errno.h>
 #include <fcntl.h>
