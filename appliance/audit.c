@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,15 +86,12 @@ static int last_row(sqlite3 *db, uint64_t *ret_seq, char ret_hash[AUDIT_HASH_HEX
         return 0;
 }
 
-int audit_append(sqlite3 *db, AuditEntry *e) {
-        _cleanup_transaction_ DbTransaction tx = {};
+/* Inserts e into the transaction open on db. */
+static int audit_insert(sqlite3 *db, AuditEntry *e) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         uint64_t last = 0;
         int r, rc;
 
-        r = db_transaction_begin(db, &tx);
-        if (r < 0)
-                return r;
         r = last_row(db, &last, e->prev_hash);
         if (r < 0)
                 return r;
@@ -120,7 +118,27 @@ int audit_append(sqlite3 *db, AuditEntry *e) {
         rc = sqlite3_step(st);
         if (rc != SQLITE_DONE)
                 return db_errno_of(db, rc);
-        return db_transaction_commit(&tx);
+        return 0;
+}
+
+/* Set while audit_append() commits a row of its own: the call being handled does not get its
+ * row from that commit, which holds no change of its. */
+static __thread bool appending;
+
+int audit_append(sqlite3 *db, AuditEntry *e) {
+        _cleanup_transaction_ DbTransaction tx = {};
+        int r;
+
+        r = db_transaction_begin(db, &tx);
+        if (r < 0)
+                return r;
+        r = audit_insert(db, e);
+        if (r < 0)
+                return r;
+        appending = true;
+        r = db_transaction_commit(&tx);
+        appending = false;
+        return r;
 }
 
 int audit_foreach(sqlite3 *db, uint64_t after, uint64_t max, AuditFunc cb, void *userdata) {
@@ -209,6 +227,16 @@ int audit_verify(sqlite3 *db, uint64_t *ret_rows, uint64_t *ret_bad_seq, char *r
 /* ------------------------------------------------------------------------------------------ */
 /* recording calls */
 
+static void audit_journal(const AuditEntry *e) {
+        (void) sd_journal_send("MESSAGE=Audit %" PRIu64 ": %s %s by uid %" PRIu32 " (%s): %s", e->seq, e->action,
+                               e->object, e->uid, e->caller, e->result, "SYSLOG_IDENTIFIER=arkd",
+                               "MESSAGE_ID=" ARK_MESSAGE_AUDIT,
+                               "ARK_AUDIT_SEQ=%" PRIu64, e->seq, "ARK_AUDIT_UID=%" PRIu32, e->uid,
+                               "ARK_AUDIT_CALLER=%s", e->caller, "ARK_AUDIT_ACTION=%s", e->action,
+                               "ARK_AUDIT_OBJECT=%s", e->object, "ARK_AUDIT_ARGUMENTS=%s", e->arguments,
+                               "ARK_AUDIT_RESULT=%s", e->result, "ARK_AUDIT_HASH=%s", e->hash, NULL);
+}
+
 static void audit_write(Manager *m, AuditEntry *e) {
         int r = audit_append(m->db, e);
 
@@ -217,13 +245,97 @@ static void audit_write(Manager *m, AuditEntry *e) {
                                 e->object, e->uid, db_errmsg(m->db));
                 return;
         }
-        (void) sd_journal_send("MESSAGE=Audit %" PRIu64 ": %s %s by uid %" PRIu32 " (%s): %s", e->seq, e->action,
-                               e->object, e->uid, e->caller, e->result, "SYSLOG_IDENTIFIER=arkd",
-                               "MESSAGE_ID=" ARK_MESSAGE_AUDIT,
-                               "ARK_AUDIT_SEQ=%" PRIu64, e->seq, "ARK_AUDIT_UID=%" PRIu32, e->uid,
-                               "ARK_AUDIT_CALLER=%s", e->caller, "ARK_AUDIT_ACTION=%s", e->action,
-                               "ARK_AUDIT_OBJECT=%s", e->object, "ARK_AUDIT_ARGUMENTS=%s", e->arguments,
-                               "ARK_AUDIT_RESULT=%s", e->result, "ARK_AUDIT_HASH=%s", e->hash, NULL);
+        audit_journal(e);
+}
+
+/* The row of the call being handled, written by the first commit the handler makes (the
+ * precommit function of arkd's store connection): the change and the row that records it are one
+ * transaction, one fdatasync, and durable before the reply. Calls that commit nothing (reads,
+ * refusals, failures before any change) get their row after the handler, in a transaction of
+ * their own, as does the end of a call that turned out otherwise after its commit (an error, or
+ * a result the handler set in Manager.call_pending). Only the thread that handles calls writes
+ * it: a bundle import's worker commits without. */
+typedef struct AuditPending {
+        Manager *manager;
+        pthread_t thread;
+        bool armed;             /* a call is being handled and its row not written yet */
+        bool written;           /* its row went into a commit; `result` says what it recorded */
+        uint32_t uid;
+        const char *caller, *action, *object, *arguments;
+        char *result;
+        AuditEntry entry;       /* as written (for the journal, after the commit) */
+} AuditPending;
+
+static AuditPending pending;
+
+static int audit_precommit(sqlite3 *db, void *userdata) {
+        int r;
+
+        if (appending || !pending.armed || pending.manager != userdata ||
+            !pthread_equal(pending.thread, pthread_self()))
+                return 0;
+        free(pending.result);
+        pending.result = strdup(pending.manager->call_pending ?: "ok");
+        if (!pending.result)
+                return -ENOMEM;
+        pending.entry = (AuditEntry) {
+                .usec = now_usec(CLOCK_REALTIME), .uid = pending.uid, .caller = pending.caller,
+                .action = pending.action, .object = pending.object, .arguments = pending.arguments,
+                .result = pending.result,
+        };
+        r = audit_insert(db, &pending.entry);
+        if (r < 0) {
+                /* The change is not made either: a mutation is never left unrecorded. */
+                log_error_errno(r, "Failed to append to the audit log (%s %s by uid %" PRIu32 "): %m (%s)",
+                                pending.action, pending.object, pending.uid, db_errmsg(db));
+                return r;
+        }
+        pending.armed = false;
+        pending.written = true;
+        return 0;
+}
+
+static void audit_arm(Manager *m, uint32_t uid, const char *caller, const char *action, const char *object,
+                      const char *arguments) {
+        int r;
+
+        /* Set on every call (cheap): the connection may have been opened again. A failure leaves
+         * the row to be written after the call. */
+        r = db_set_precommit(m->db, audit_precommit, m);
+        if (r < 0)
+                return;
+        pending = (AuditPending) {
+                .manager = m, .thread = pthread_self(), .armed = true, .uid = uid, .caller = caller,
+                .action = action, .object = object, .arguments = arguments,
+        };
+}
+
+/* Whether the row written at a commit is in the store (that commit may have failed after it). */
+static bool audit_row_present(sqlite3 *db, const AuditEntry *e) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+
+        if (db_prepare(db, "SELECT 1 FROM audit_log WHERE seq = ? AND hash = ?", &st) < 0)
+                return false;
+        sqlite3_bind_int64(st, 1, (sqlite3_int64) e->seq);
+        sqlite3_bind_text(st, 2, e->hash, -1, SQLITE_STATIC);
+        return sqlite3_step(st) == SQLITE_ROW;
+}
+
+/* After the handler: the result the row written at its commit recorded (sent to the journal now
+ * that it is committed), or NULL when no row was written. */
+static char *audit_disarm(Manager *m) {
+        char *recorded = NULL;
+
+        if (!m || pending.manager != m)
+                return NULL;
+        if (pending.written && audit_row_present(m->db, &pending.entry)) {
+                audit_journal(&pending.entry);
+                recorded = TAKE_PTR(pending.result);
+        }
+        pending.result = mfree(pending.result);
+        pending.armed = pending.written = false;
+        pending.caller = pending.action = pending.object = pending.arguments = NULL;
+        return recorded;
 }
 
 typedef struct Wrapped {
@@ -294,7 +406,8 @@ static char *arguments_json(sd_bus_message *msg) {
 
 static int audit_trampoline(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         const char *interface = sd_bus_message_get_interface(msg), *member = sd_bus_message_get_member(msg);
-        _cleanup_free_ char *args = NULL, *who = NULL, *result = NULL, *action = NULL, *unredacted = NULL;
+        _cleanup_free_ char *args = NULL, *who = NULL, *result = NULL, *action = NULL, *unredacted = NULL,
+                            *recorded = NULL;
         _cleanup_(caller_done) Caller c = { .uid = (uid_t) -1 }; /* unknown until the bus says */
         const Wrapped *w = NULL;
         uint64_t t0 = now_usec(CLOCK_MONOTONIC);
@@ -328,8 +441,15 @@ static int audit_trampoline(sd_bus_message *msg, void *userdata, sd_bus_error *e
 
         /* The limits on every argument, before the handler or the audit log reads them at length. */
         r = api_guard_check_arguments(interface, member, w->names, msg, error);
-        if (r >= 0)
+        if (r >= 0) {
+                if (m && w->audited && m->db) {
+                        args = arguments_json(msg);
+                        audit_arm(m, (uint32_t) c.uid, who ?: "unknown", action ?: member,
+                                  strempty(sd_bus_message_get_path(msg)), args ?: "[]");
+                }
                 r = w->handler(msg, userdata, error);
+                recorded = audit_disarm(m);
+        }
         /* A sentence that quotes the caller's input is cut short, and made UTF-8: sd-bus would send
          * no reply at all for one that is not, and the caller wait for its timeout. */
         /* Nor may it name another tenant's tenant or instances to a member (access.h). */
@@ -349,8 +469,14 @@ static int audit_trampoline(sd_bus_message *msg, void *userdata, sd_bus_error *e
                 record = api_guard_note_refusal(m, sd_bus_message_get_sender(msg), c.uid) && record;
         if (!record || !m || !m->db)
                 return r;
+        /* The row went into the handler's commit and says how the call ended. */
+        if (recorded && r >= 0 && streq(recorded, m->call_pending ?: "ok")) {
+                m->call_pending = mfree(m->call_pending);
+                return r;
+        }
 
-        args = arguments_json(msg);
+        if (!args)
+                args = arguments_json(msg);
         if (r < 0 && args) {
                 /* A refused call's arguments are whatever the caller chose to send: a digest. */
                 char *d = api_guard_digest(args);

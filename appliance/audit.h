@@ -33,7 +33,9 @@ typedef struct AuditEntry {
  * encode alike), as lowercase hex. */
 int audit_hash(const AuditEntry *e, char ret[AUDIT_HASH_HEX]);
 
-/* Appends e (seq, prev_hash and hash are filled in) in a transaction of its own. */
+/* Appends e (seq, prev_hash and hash are filled in) in a transaction of its own. (The row of a
+ * D-Bus call that changes something is written by the change's own commit instead: audit.c,
+ * "AuditPending".) */
 int audit_append(sqlite3 *db, AuditEntry *e);
 
 typedef int (*AuditFunc)(const AuditEntry *e, void *userdata);

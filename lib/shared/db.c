@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 
 #include "db.h"
@@ -78,7 +79,58 @@ int db_begin(sqlite3 *db) {
         return db_exec(db, "BEGIN IMMEDIATE");
 }
 
+/* The precommit functions, by connection (a few connections per process at most). */
+typedef struct Precommit {
+        sqlite3 *db;
+        DbPrecommitFunc f;
+        void *userdata;
+} Precommit;
+#define PRECOMMIT_MAX 8
+static Precommit precommits[PRECOMMIT_MAX];
+static pthread_mutex_t precommit_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int db_set_precommit(sqlite3 *db, DbPrecommitFunc f, void *userdata) {
+        Precommit *free_slot = NULL;
+        int r = -E2BIG;
+
+        pthread_mutex_lock(&precommit_lock);
+        for (size_t k = 0; k < PRECOMMIT_MAX; k++) {
+                if (precommits[k].db == db) {
+                        free_slot = &precommits[k];
+                        break;
+                }
+                if (!precommits[k].db && !free_slot)
+                        free_slot = &precommits[k];
+        }
+        if (free_slot) {
+                *free_slot = f ? (Precommit) { .db = db, .f = f, .userdata = userdata } : (Precommit) {};
+                r = 0;
+        } else if (!f)
+                r = 0;
+        pthread_mutex_unlock(&precommit_lock);
+        return r;
+}
+
+static Precommit precommit_of(sqlite3 *db) {
+        Precommit p = {};
+
+        pthread_mutex_lock(&precommit_lock);
+        for (size_t k = 0; k < PRECOMMIT_MAX; k++)
+                if (precommits[k].db == db)
+                        p = precommits[k];
+        pthread_mutex_unlock(&precommit_lock);
+        return p;
+}
+
 int db_commit(sqlite3 *db) {
+        Precommit p = precommit_of(db);
+
+        if (p.f) {
+                int r = p.f(db, p.userdata);
+
+                if (r < 0)
+                        return r;
+        }
         return db_exec(db, "COMMIT");
 }
 
@@ -176,7 +228,9 @@ int db_open(const char *path, const DbMigration *migrations, size_t n_migrations
 }
 
 sqlite3 *db_close(sqlite3 *db) {
-        if (db)
+        if (db) {
+                (void) db_set_precommit(db, NULL, NULL);
                 (void) sqlite3_close_v2(db);
+        }
         return NULL;
 }

@@ -44,6 +44,14 @@ int db_schema_version(sqlite3 *db);
 int db_exec(sqlite3 *db, const char *sql);
 int db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret);
 
+/* A function run inside every transaction of db just before it commits (db_commit(),
+ * db_transaction_commit()): what it writes commits with the transaction, in the same fdatasync.
+ * When it fails, the transaction is not committed (the caller's guard rolls it back) and its
+ * error is returned. One per connection; NULL removes it; db_close() forgets it. Connections
+ * may be used from several threads: the function is called on the committing thread. */
+typedef int (*DbPrecommitFunc)(sqlite3 *db, void *userdata);
+int db_set_precommit(sqlite3 *db, DbPrecommitFunc f, void *userdata);
+
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. db_rollbackp() is a cleanup helper: a transaction that
  * was not committed is rolled back when the guard leaves scope. */
 int db_begin(sqlite3 *db);

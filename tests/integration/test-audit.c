@@ -113,6 +113,49 @@ static void test_tamper_detected(void **state) {
         assert_arkctl(&H, 1, "row 2 is missing (the next row is 3)", "audit", "verify");
 }
 
+/* A change and the row that records it commit together (issue 16: one fdatasync, and the row is
+ * durable before the reply): when the row cannot be written, the change is not made either and
+ * the caller is told. A trigger refusing new rows stands in for a full disk or a broken log. */
+static void test_change_and_row_commit_together(void **state) {
+        _cleanup_free_ char *out = NULL, *err = NULL;
+        json_t *rows;
+
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "risk");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "a", "--tenant", "risk", "--vcpus", "1", "--memory", "1G");
+        sql("CREATE TRIGGER no_rows BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'the log is closed'); END");
+
+        assert_int_not_equal(harness_arkctl(&H, &out, &err, "tenant", "create", "retail", NULL), 0);
+        assert_int_not_equal(harness_arkctl(&H, NULL, NULL, "tenant", "quota", "set", "risk", "gpus=2", NULL), 0);
+        assert_int_not_equal(harness_arkctl(&H, NULL, NULL, "vm", "start", "a", NULL), 0);
+        assert_int_not_equal(harness_arkctl(&H, NULL, NULL, "vm", "delete", "a", NULL), 0);
+        /* Nothing changed. */
+        assert_arkctl(&H, 1, "retail", "tenant", "show", "retail");
+        {
+                json_t *q = harness_arkctl_json(&H, "tenant", "quota", "show", "risk", NULL), *r;
+                size_t k;
+
+                assert_non_null(q);
+                json_array_foreach(q, k, r)
+                        assert_int_not_equal(json_integer_value(json_object_get(r, "limit")), 2);
+                json_decref(q);
+        }
+        {
+                _cleanup_free_ char *vm = itest_arkctl_expect(&H, 0, NULL, "vm", "show", "a", NULL);
+                assert_non_null(strstr(vm, "stopped"));
+        }
+
+        sql("DROP TRIGGER no_rows");
+        assert_arkctl(&H, 0, NULL, "vm", "start", "a");
+        rows = harness_arkctl_json(&H, "audit", "list", NULL);
+        assert_non_null(rows);
+        /* CreateTenant, CreateInstance, StartInstance: one row each, the changes refused above none. */
+        assert_int_equal(json_array_size(rows), 3);
+        assert_string_equal(field(row(rows, 2), "action"), "Manager.StartInstance");
+        assert_string_equal(field(row(rows, 2), "result"), "ok");
+        json_decref(rows);
+        assert_arkctl(&H, 0, "The audit log is intact: 3 rows.", "audit", "verify");
+}
+
 /* No reply may exceed the bus' limit on a message (arkd was dropped from the bus when one did,
  * issue 14): ListAuditLog answers a page of at most 1000 rows and a few MiB, fields written before
  * arguments were bounded come as a digest, and arkctl pages through everything. */
@@ -153,6 +196,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_prestate_setup_teardown(test_calls_recorded, setup, teardown, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_tamper_detected, setup, teardown, "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_change_and_row_commit_together, setup, teardown,
+                                                         "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_pages_bounded, setup, teardown, "dgx-h100"),
         };
         return cmocka_run_group_tests_name("integration: audit", tests, NULL, NULL);
