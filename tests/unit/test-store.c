@@ -325,6 +325,61 @@ static void test_migrations_in_order(void **state) {
         assert_ptr_equal(db, (sqlite3 *) 0x1);
 }
 
+/* db_set_precommit(): what the function writes commits with the transaction; when it fails, the
+ * transaction does not commit and its error is returned; it is per connection and can be removed. */
+static int precommit_log(sqlite3 *db, void *userdata) {
+        int *calls = userdata;
+
+        (*calls)++;
+        if (*calls == 2)
+                return -ENOSPC;
+        return db_exec(db, "INSERT INTO log VALUES (100)");
+}
+
+static void test_precommit(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_free_ char *f = join(d, "pre.db");
+        _cleanup_(db_closep) sqlite3 *db = NULL, *other = NULL;
+        int calls = 0;
+
+        assert_int_equal(db_open(f, steps, ELEMENTSOF(steps), &db), 0);
+        assert_int_equal(db_open(f, steps, ELEMENTSOF(steps), &other), 0);
+        assert_int_equal(db_set_precommit(db, precommit_log, &calls), 0);
+
+        {
+                _cleanup_transaction_ DbTransaction tx = {};
+
+                assert_int_equal(db_transaction_begin(db, &tx), 0);
+                assert_int_equal(db_exec(db, "INSERT INTO log VALUES (10)"), 0);
+                assert_int_equal(db_transaction_commit(&tx), 0);
+        }
+        assert_int_equal(calls, 1);
+        assert_int_equal(query_int(other, "SELECT count(*) FROM log WHERE step IN (10, 100)"), 2);
+
+        /* It fails: nothing of the transaction is there. */
+        {
+                _cleanup_transaction_ DbTransaction tx = {};
+
+                assert_int_equal(db_transaction_begin(db, &tx), 0);
+                assert_int_equal(db_exec(db, "INSERT INTO log VALUES (20)"), 0);
+                assert_int_equal(db_transaction_commit(&tx), -ENOSPC);
+        }
+        assert_int_equal(calls, 2);
+        assert_int_equal(query_int(other, "SELECT count(*) FROM log WHERE step = 20"), 0);
+
+        /* Another connection's commits do not call it; removed, it is not called either. */
+        assert_int_equal(db_begin(other), 0);
+        assert_int_equal(db_exec(other, "INSERT INTO log VALUES (30)"), 0);
+        assert_int_equal(db_commit(other), 0);
+        assert_int_equal(calls, 2);
+        assert_int_equal(db_set_precommit(db, NULL, NULL), 0);
+        assert_int_equal(db_begin(db), 0);
+        assert_int_equal(db_exec(db, "INSERT INTO log VALUES (40)"), 0);
+        assert_int_equal(db_commit(db), 0);
+        assert_int_equal(calls, 2);
+        assert_int_equal(query_int(other, "SELECT count(*) FROM log WHERE step = 100"), 1);
+}
+
 static void test_migration_failure(void **state) {
         _cleanup_tmpdir_ char *d = make_tmpdir();
         _cleanup_free_ char *f = join(d, "fail.db");
@@ -1188,6 +1243,7 @@ int main(void) {
                 cmocka_unit_test(test_bundles),
                 cmocka_unit_test(test_members),
                 cmocka_unit_test(test_lock_timeout),
+                cmocka_unit_test(test_precommit),
                 cmocka_unit_test(test_quotas),
         };
 
