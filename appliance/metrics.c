@@ -24,6 +24,7 @@
 #include "inventory.h"
 #include "manager.h"
 #include "metrics.h"
+#include "shared/db.h"
 #include "quota.h"
 #include "tenant.h"
 
@@ -241,6 +242,10 @@ static void render_api(Manager *m, StrBuf *b) {
         header(b, "ark_metrics_unauthorized_total", "counter",
                "Requests to this endpoint refused for a missing or wrong bearer token (MetricsTokenFile=).");
         strbuf_printf(b, "ark_metrics_unauthorized_total %" PRIu64 "\n", x->unauthorized);
+
+        header(b, "ark_store_commits_total", "counter",
+               "Transactions committed to the state database (each one fdatasync of its write-ahead log).");
+        strbuf_printf(b, "ark_store_commits_total %" PRIu64 "\n", db_commits_total());
 
         header(b, "ark_preemptions_total", "counter",
                "Preemptible instances stopped to give GPUs back to the tenant guaranteed them.");

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "db.h"
@@ -191,6 +192,18 @@ static int db_migrate(sqlite3 *db, const DbMigration *migrations, size_t n) {
         return 0;
 }
 
+static _Atomic uint64_t commits;
+
+/* Every commit of every connection db_open() made, explicit or not (SQLite calls it for each). */
+static int count_commit(void *userdata) {
+        commits++;
+        return 0; /* go on with the commit */
+}
+
+uint64_t db_commits_total(void) {
+        return commits;
+}
+
 int db_open(const char *path, const DbMigration *migrations, size_t n_migrations, sqlite3 **ret) {
         sqlite3 *db = NULL;
         int r;
@@ -204,6 +217,7 @@ int db_open(const char *path, const DbMigration *migrations, size_t n_migrations
 
         (void) sqlite3_busy_timeout(db, DB_BUSY_TIMEOUT_MSEC);
         (void) sqlite3_extended_result_codes(db, 0);
+        (void) sqlite3_commit_hook(db, count_commit, NULL);
 
         /* Refuse a newer schema before anything that writes to the file: switching the journal
          * mode of a rollback-journal database rewrites its header, and the newer arkd (after a

@@ -5,6 +5,7 @@
  * is available through db_errmsg(). */
 
 #include <sqlite3.h>
+#include <stdint.h>
 #include "basic/macro.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(sqlite3_stmt, sqlite3_finalize);
@@ -74,3 +75,8 @@ int db_transaction_begin(sqlite3 *db, DbTransaction *t);
 int db_transaction_commit(DbTransaction *t);
 
 const char *db_errmsg(sqlite3 *db);
+
+/* Transactions committed by the connections db_open() made in this process, explicit or not:
+ * with synchronous=FULL each is an fdatasync of the write-ahead log. A commit hook set on such a
+ * connection with sqlite3_commit_hook() replaces this count's. */
+uint64_t db_commits_total(void);
