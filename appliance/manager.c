@@ -645,13 +645,13 @@ int manager_startup(Manager *m) {
                                        "refusing to touch it.", m->config.state_dir, store_schema_latest());
         if (r < 0)
                 return log_error_errno(r, "Failed to open the store in '%s': %m", m->config.state_dir);
-        r = store_tenant_load_all(m->db, m);
+        r = tenant_load_all(m);
         if (r >= 0)
                 r = store_member_foreach(m->db, load_member, m);
         if (r >= 0)
                 r = store_quota_foreach(m->db, load_quota, m);
         if (r >= 0)
-                r = store_instance_load_all(m->db, m);
+                r = instance_load_all(m);
         if (r >= 0)
                 r = meter_recover(m);
         if (r < 0)

@@ -1,4 +1,5 @@
-/* The state store: schema, migrations and the row <-> object mapping. */
+/* The state store: schema, migrations and the row <-> record mapping (store.h: plain records;
+ * their owners build objects). */
 
 #include <errno.h>
 #include <stdio.h>
@@ -7,8 +8,6 @@
 
 #include "basic/fileio.h"
 #include "basic/string-util.h"
-#include "manager.h"
-#include "shared/bus-util.h"
 #include "shared/db.h"
 #include "store.h"
 
@@ -238,15 +237,12 @@ static int step_done(sqlite3_stmt *st) {
         return rc == SQLITE_DONE ? 0 : db_errno_of(sqlite3_db_handle(st), rc);
 }
 
-int store_tenant_insert(sqlite3 *db, Tenant *t) {
+int store_tenant_insert(sqlite3 *db, StoreTenant *t) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
 
-        if (isempty(t->uuid)) {
-                r = ark_uuid_generate(t->uuid);
-                if (r < 0)
-                        return r;
-        }
+        if (!t->uuid || strlen(t->uuid) != 36)
+                return -EINVAL;
         r = db_prepare(db, "INSERT INTO tenants (name, description, created_usec, uuid) VALUES (?, ?, ?, ?)", &st);
         if (r < 0)
                 return r;
@@ -261,7 +257,7 @@ int store_tenant_insert(sqlite3 *db, Tenant *t) {
         return 0;
 }
 
-int store_tenant_delete(sqlite3 *db, const Tenant *t) {
+int store_tenant_delete(sqlite3 *db, int64_t id) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
 
@@ -270,7 +266,7 @@ int store_tenant_delete(sqlite3 *db, const Tenant *t) {
         r = db_prepare(db, "SELECT 1 FROM instances WHERE tenant_id = ? LIMIT 1", &st);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(st, 1, t->id);
+        sqlite3_bind_int64(st, 1, id);
         r = sqlite3_step(st);
         if (r == SQLITE_ROW)
                 return -EBUSY;
@@ -281,14 +277,14 @@ int store_tenant_delete(sqlite3 *db, const Tenant *t) {
         r = db_prepare(db, "DELETE FROM tenants WHERE id = ?", &st);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(st, 1, t->id);
+        sqlite3_bind_int64(st, 1, id);
         r = step_done(st);
         if (r < 0)
                 return r;
         return sqlite3_changes(db) > 0 ? 0 : -ENOENT;
 }
 
-int store_tenant_update_description(sqlite3 *db, const Tenant *t, const char *description) {
+int store_tenant_update_description(sqlite3 *db, int64_t id, const char *description) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
 
@@ -296,25 +292,18 @@ int store_tenant_update_description(sqlite3 *db, const Tenant *t, const char *de
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, description, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 2, t->id);
+        sqlite3_bind_int64(st, 2, id);
         r = step_done(st);
         if (r < 0)
                 return r;
         return sqlite3_changes(db) > 0 ? 0 : -ENOENT;
 }
 
-static int column_strdup(sqlite3_stmt *st, int col, char **ret) {
-        const unsigned char *s = sqlite3_column_text(st, col);
-
-        if (!s) {
-                *ret = NULL;
-                return 0;
-        }
-        *ret = strdup((const char *) s);
-        return *ret ? 0 : -ENOMEM;
+static const char *column_text(sqlite3_stmt *st, int col) {
+        return (const char *) sqlite3_column_text(st, col);
 }
 
-int store_tenant_load_all(sqlite3 *db, Manager *m) {
+int store_tenant_foreach(sqlite3 *db, StoreTenantFunc cb, void *userdata) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r, rc;
 
@@ -322,21 +311,24 @@ int store_tenant_load_all(sqlite3 *db, Manager *m) {
         if (r < 0)
                 return r;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                _cleanup_(tenant_freep) Tenant *t = NULL;
+                StoreTenant t = {
+                        .id = sqlite3_column_int64(st, 0),
+                        .name = column_text(st, 1),
+                        .description = strempty(column_text(st, 2)),
+                        .created_usec = (uint64_t) sqlite3_column_int64(st, 3),
+                        .uuid = strempty(column_text(st, 4)),
+                };
 
-                r = tenant_new(m, (const char *) sqlite3_column_text(st, 1),
-                               (const char *) sqlite3_column_text(st, 2), &t);
+                if (!t.name)
+                        return -EBADMSG;
+                r = cb(&t, userdata);
                 if (r < 0)
                         return r;
-                t->id = sqlite3_column_int64(st, 0);
-                t->created_usec = (uint64_t) sqlite3_column_int64(st, 3);
-                snprintf(t->uuid, sizeof(t->uuid), "%s", strempty((const char *) sqlite3_column_text(st, 4)));
-                LIST_PREPEND(tenants, m->tenants, TAKE_PTR(t));
         }
         return rc == SQLITE_DONE ? 0 : db_errno(rc);
 }
 
-int store_instance_insert(sqlite3 *db, Instance *i) {
+int store_instance_insert(sqlite3 *db, StoreInstance *i) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
 
@@ -380,21 +372,21 @@ int store_instance_insert(sqlite3 *db, Instance *i) {
         return 0;
 }
 
-int store_instance_delete(sqlite3 *db, const Instance *i) {
+int store_instance_delete(sqlite3 *db, int64_t id) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
 
         r = db_prepare(db, "DELETE FROM instances WHERE id = ?", &st);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(st, 1, i->id);
+        sqlite3_bind_int64(st, 1, id);
         r = step_done(st);
         if (r < 0)
                 return r;
         return sqlite3_changes(db) > 0 ? 0 : -ENOENT;
 }
 
-int store_instance_set_desired(sqlite3 *db, const Instance *i, bool running) {
+int store_instance_set_desired(sqlite3 *db, int64_t id, bool running) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
 
@@ -402,14 +394,14 @@ int store_instance_set_desired(sqlite3 *db, const Instance *i, bool running) {
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, running ? "running" : "stopped", -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, i->id);
+        sqlite3_bind_int64(st, 2, id);
         r = step_done(st);
         if (r < 0)
                 return r;
         return sqlite3_changes(db) > 0 ? 0 : -ENOENT;
 }
 
-int store_instance_load_all(sqlite3 *db, Manager *m) {
+int store_instance_foreach(sqlite3 *db, StoreInstanceFunc cb, void *userdata) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r, rc;
 
@@ -423,41 +415,37 @@ int store_instance_load_all(sqlite3 *db, Manager *m) {
         if (r < 0)
                 return r;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                _cleanup_(instance_freep) Instance *i = calloc(1, sizeof(Instance));
-                const char *uuid = (const char *) sqlite3_column_text(st, 1);
-                const char *desired = (const char *) sqlite3_column_text(st, 15);
+                StoreInstance i = {
+                        .id = sqlite3_column_int64(st, 0),
+                        .uuid = column_text(st, 1),
+                        .name = column_text(st, 2),
+                        .tenant = column_text(st, 3),
+                        .type = column_text(st, 4),
+                        .vcpus = (unsigned) sqlite3_column_int64(st, 5),
+                        .memory_bytes = (uint64_t) sqlite3_column_int64(st, 6),
+                        .disk_path = column_text(st, 7),
+                        .disk_bytes = (uint64_t) sqlite3_column_int64(st, 8),
+                        .disk_owned = sqlite3_column_int(st, 9) != 0,
+                        .image = column_text(st, 10),
+                        .kernel = column_text(st, 11),
+                        .initrd = column_text(st, 12),
+                        .cmdline = column_text(st, 13),
+                        .console_log = column_text(st, 14),
+                        .desired_running = streq_ptr(column_text(st, 15), "running"),
+                        .created_usec = (uint64_t) sqlite3_column_int64(st, 16),
+                        .uefi = streq_ptr(column_text(st, 17), "uefi"),
+                        .preemptible = sqlite3_column_int(st, 18) != 0,
+                        .preempted_gpus = (unsigned) sqlite3_column_int64(st, 19),
+                        .preempted_model = column_text(st, 20),
+                        .model_id = sqlite3_column_int64(st, 21),
+                        .domain_name = column_text(st, 22),
+                };
 
-                if (!i)
-                        return -ENOMEM;
-                i->manager = m;
-                i->state = INSTANCE_UNKNOWN;
-                i->id = sqlite3_column_int64(st, 0);
-                if (!uuid || strlen(uuid) != 36)
+                if (!i.uuid || strlen(i.uuid) != 36 || !i.name || !i.tenant || !i.type)
                         return -EBADMSG;
-                memcpy(i->uuid, uuid, 37);
-                if (column_strdup(st, 2, &i->name) < 0 || column_strdup(st, 3, &i->tenant) < 0 ||
-                    column_strdup(st, 4, &i->type) < 0 || column_strdup(st, 7, &i->disk_path) < 0 ||
-                    column_strdup(st, 10, &i->image) < 0 || column_strdup(st, 11, &i->kernel) < 0 ||
-                    column_strdup(st, 12, &i->initrd) < 0 || column_strdup(st, 13, &i->cmdline) < 0 ||
-                    column_strdup(st, 14, &i->console_log) < 0 || column_strdup(st, 20, &i->preempted_model) < 0 ||
-                    column_strdup(st, 22, &i->domain_name) < 0)
-                        return -ENOMEM;
-                if (!i->name || !i->tenant || !i->type)
-                        return -EBADMSG;
-                i->vcpus = (unsigned) sqlite3_column_int64(st, 5);
-                i->memory_bytes = (uint64_t) sqlite3_column_int64(st, 6);
-                i->disk_bytes = (uint64_t) sqlite3_column_int64(st, 8);
-                i->disk_owned = sqlite3_column_int(st, 9) != 0;
-                i->desired_running = desired && streq(desired, "running");
-                i->created_usec = (uint64_t) sqlite3_column_int64(st, 16);
-                i->uefi = sqlite3_column_text(st, 17) && streq((const char *) sqlite3_column_text(st, 17), "uefi");
-                i->preemptible = sqlite3_column_int(st, 18) != 0;
-                i->preempted_gpus = (unsigned) sqlite3_column_int64(st, 19);
-                i->model_id = sqlite3_column_int64(st, 21);
-                r = instance_object_path(i->tenant, i->name, &i->path);
+                r = cb(&i, userdata);
                 if (r < 0)
                         return r;
-                LIST_PREPEND(instances, m->instances, TAKE_PTR(i));
         }
         return rc == SQLITE_DONE ? 0 : db_errno(rc);
 }
@@ -610,7 +598,7 @@ int store_member_foreach(sqlite3 *db, StoreMemberFunc cb, void *userdata) {
         return rc == SQLITE_DONE ? 0 : db_errno(rc);
 }
 
-int store_instance_set_firmware(sqlite3 *db, const Instance *i, bool uefi) {
+int store_instance_set_firmware(sqlite3 *db, int64_t id, bool uefi) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
 
@@ -618,14 +606,14 @@ int store_instance_set_firmware(sqlite3 *db, const Instance *i, bool uefi) {
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, uefi ? "uefi" : "bios", -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, i->id);
+        sqlite3_bind_int64(st, 2, id);
         r = step_done(st);
         if (r < 0)
                 return r;
         return sqlite3_changes(db) > 0 ? 0 : -ENOENT;
 }
 
-int store_instance_set_preempted(sqlite3 *db, const Instance *i, unsigned gpus, const char *model) {
+int store_instance_set_preempted(sqlite3 *db, int64_t id, unsigned gpus, const char *model) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
 
@@ -634,7 +622,7 @@ int store_instance_set_preempted(sqlite3 *db, const Instance *i, unsigned gpus, 
                 return r;
         sqlite3_bind_int64(st, 1, gpus);
         bind_text_or_null(st, 2, gpus > 0 ? model : NULL);
-        sqlite3_bind_int64(st, 3, i->id);
+        sqlite3_bind_int64(st, 3, id);
         r = step_done(st);
         if (r < 0)
                 return r;

@@ -11,10 +11,6 @@
 
 #include "quota.h"
 
-typedef struct Manager Manager;
-typedef struct Tenant Tenant;
-typedef struct Instance Instance;
-
 #define STORE_FILE "ark.db"
 
 /* Opens <state_dir>/ark.db, creating it and migrating the schema forward. */
@@ -22,22 +18,61 @@ int store_open(const char *state_dir, sqlite3 **ret);
 /* Number of schema versions this binary knows. */
 int store_schema_latest(void);
 
-/* Inserts t and sets t->id. -EEXIST when the name is taken. */
-int store_tenant_insert(sqlite3 *db, Tenant *t);
-int store_tenant_delete(sqlite3 *db, const Tenant *t);
-int store_tenant_update_description(sqlite3 *db, const Tenant *t, const char *description);
-/* Loads every tenant onto m's list. */
-int store_tenant_load_all(sqlite3 *db, Manager *m);
+/* The store hands out plain records: strings are borrowed (from the caller on insert, from SQLite
+ * for the duration of the callback in foreach); the owners (tenant.c, instance.c) build their
+ * objects from them. */
 
-/* Inserts i (its full spec) and sets i->id. -EEXIST when the name or id is taken; -ENOENT when the
- * tenant does not exist. */
-int store_instance_insert(sqlite3 *db, Instance *i);
-int store_instance_delete(sqlite3 *db, const Instance *i);
-int store_instance_set_desired(sqlite3 *db, const Instance *i, bool running);
-int store_instance_set_firmware(sqlite3 *db, const Instance *i, bool uefi);
+/* A tenant. uuid: 36 characters, never reused. */
+typedef struct StoreTenant {
+        int64_t id;
+        const char *uuid, *name, *description;
+        uint64_t created_usec;
+} StoreTenant;
+
+/* Inserts t (id ignored) and sets t->id. -EINVAL when t->uuid is not 36 characters; -EEXIST when
+ * the name or UUID is taken. */
+int store_tenant_insert(sqlite3 *db, StoreTenant *t);
+/* -EBUSY when the tenant still owns instances, -ENOENT when there is no such row. */
+int store_tenant_delete(sqlite3 *db, int64_t id);
+int store_tenant_update_description(sqlite3 *db, int64_t id, const char *description);
+/* Calls cb for every tenant, by name in descending order (an owner prepending to a list gets it
+ * sorted); stops at and returns the first negative result. */
+typedef int (*StoreTenantFunc)(const StoreTenant *t, void *userdata);
+int store_tenant_foreach(sqlite3 *db, StoreTenantFunc cb, void *userdata);
+
+/* An instance: its full spec and desired state. Optional strings are NULL when unset;
+ * domain_name NULL on insert = the name. */
+typedef struct StoreInstance {
+        int64_t id;
+        const char *uuid, *name, *tenant, *domain_name, *type;
+        unsigned vcpus;
+        uint64_t memory_bytes;
+        const char *disk_path;
+        uint64_t disk_bytes;
+        bool disk_owned;
+        const char *image, *kernel, *initrd, *cmdline, *console_log;
+        bool desired_running;
+        bool uefi;
+        uint64_t created_usec;
+        bool preemptible;
+        unsigned preempted_gpus;
+        const char *preempted_model;
+        int64_t model_id;           /* 0 = none */
+} StoreInstance;
+
+/* Inserts i (id, preempted_gpus and preempted_model ignored) and sets i->id. -EEXIST when the name
+ * (within the tenant), the UUID or the domain name is taken; -ENOENT when the tenant does not exist. */
+int store_instance_insert(sqlite3 *db, StoreInstance *i);
+/* These return -ENOENT when there is no such row. */
+int store_instance_delete(sqlite3 *db, int64_t id);
+int store_instance_set_desired(sqlite3 *db, int64_t id, bool running);
+int store_instance_set_firmware(sqlite3 *db, int64_t id, bool uefi);
 /* Records the GPUs a reclaim took from the instance (0: none, it has them again). */
-int store_instance_set_preempted(sqlite3 *db, const Instance *i, unsigned gpus, const char *model);
-int store_instance_load_all(sqlite3 *db, Manager *m);
+int store_instance_set_preempted(sqlite3 *db, int64_t id, unsigned gpus, const char *model);
+/* Calls cb for every instance, by name then tenant in descending order; stops at and returns the
+ * first negative result. -EBADMSG for a row without a 36-character UUID, a name, a tenant or a type. */
+typedef int (*StoreInstanceFunc)(const StoreInstance *i, void *userdata);
+int store_instance_foreach(sqlite3 *db, StoreInstanceFunc cb, void *userdata);
 
 /* Claims: which instance holds which accelerator, by PCI address. -EEXIST when the address is
  * claimed already (by anyone: the primary key decides), -ENOENT when the instance does not exist.

@@ -135,6 +135,86 @@ Instance *manager_find_instance_by_uuid(Manager *m, const char *uuid) {
         return NULL;
 }
 
+/* Inserts i (its spec, as the store's record) in the caller's transaction and sets i->id. Errors
+ * as store_instance_insert(). */
+static int instance_store_insert(Instance *i) {
+        StoreInstance rec = {
+                .uuid = i->uuid,
+                .name = i->name,
+                .tenant = i->tenant,
+                .domain_name = i->domain_name,
+                .type = i->type,
+                .vcpus = i->vcpus,
+                .memory_bytes = i->memory_bytes,
+                .disk_path = i->disk_path,
+                .disk_bytes = i->disk_bytes,
+                .disk_owned = i->disk_owned,
+                .image = i->image,
+                .kernel = i->kernel,
+                .initrd = i->initrd,
+                .cmdline = i->cmdline,
+                .console_log = i->console_log,
+                .desired_running = i->desired_running,
+                .uefi = i->uefi,
+                .created_usec = i->created_usec,
+                .preemptible = i->preemptible,
+                .model_id = i->model_id,
+        };
+        int r;
+
+        r = store_instance_insert(i->manager->db, &rec);
+        if (r < 0)
+                return r;
+        i->id = rec.id;
+        return 0;
+}
+
+/* A copy of s, or NULL for NULL. */
+static int strdup_or_null(char **dst, const char *s) {
+        *dst = s ? strdup(s) : NULL;
+        return !s || *dst ? 0 : -ENOMEM;
+}
+
+static int load_instance(const StoreInstance *rec, void *userdata) {
+        _cleanup_(instance_freep) Instance *i = calloc(1, sizeof(Instance));
+        Manager *m = userdata;
+        int r;
+
+        if (!i)
+                return -ENOMEM;
+        i->manager = m;
+        i->state = INSTANCE_UNKNOWN;
+        i->id = rec->id;
+        snprintf(i->uuid, sizeof(i->uuid), "%s", rec->uuid);
+        if (strdup_or_null(&i->name, rec->name) < 0 || strdup_or_null(&i->tenant, rec->tenant) < 0 ||
+            strdup_or_null(&i->type, rec->type) < 0 || strdup_or_null(&i->domain_name, rec->domain_name) < 0 ||
+            strdup_or_null(&i->disk_path, rec->disk_path) < 0 || strdup_or_null(&i->image, rec->image) < 0 ||
+            strdup_or_null(&i->kernel, rec->kernel) < 0 || strdup_or_null(&i->initrd, rec->initrd) < 0 ||
+            strdup_or_null(&i->cmdline, rec->cmdline) < 0 || strdup_or_null(&i->console_log, rec->console_log) < 0 ||
+            strdup_or_null(&i->preempted_model, rec->preempted_model) < 0)
+                return -ENOMEM;
+        i->vcpus = rec->vcpus;
+        i->memory_bytes = rec->memory_bytes;
+        i->disk_bytes = rec->disk_bytes;
+        i->disk_owned = rec->disk_owned;
+        i->desired_running = rec->desired_running;
+        i->uefi = rec->uefi;
+        i->created_usec = rec->created_usec;
+        i->preemptible = rec->preemptible;
+        i->preempted_gpus = rec->preempted_gpus;
+        i->model_id = rec->model_id;
+        r = instance_object_path(i->tenant, i->name, &i->path);
+        if (r < 0)
+                return r;
+        /* The store hands them out in descending order: prepending keeps the list sorted. */
+        LIST_PREPEND(instances, m->instances, TAKE_PTR(i));
+        return 0;
+}
+
+int instance_load_all(Manager *m) {
+        return store_instance_foreach(m->db, load_instance, m);
+}
+
 void instance_emit_state_changed(Instance *i) {
         Manager *m = i->manager;
 
@@ -869,7 +949,7 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
 
         r = db_transaction_begin(m->db, &tx);
         if (r >= 0)
-                r = store_instance_insert(m->db, i);
+                r = instance_store_insert(i);
         if (r == -EEXIST)
                 return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS, "Instance '%s' already exists.", i->name);
         if (r == -ENOENT)
@@ -957,7 +1037,7 @@ static int instance_set_desired_in(DbTransaction *tx, Instance *i, bool running,
 
         r = db_transaction_begin(m->db, tx);
         if (r >= 0)
-                r = store_instance_set_desired(m->db, i, running);
+                r = store_instance_set_desired(m->db, i->id, running);
         if (r < 0)
                 return manager_store_error(m, error, r, "Failed to record the desired state of '%s'", i->name);
         return 0;
@@ -1164,7 +1244,7 @@ int instance_delete(Instance *i, sd_bus_error *error) {
 
         r = db_transaction_begin(m->db, &tx);
         if (r >= 0)
-                r = store_instance_delete(m->db, i);
+                r = store_instance_delete(m->db, i->id);
         if (r < 0)
                 return manager_store_error(m, error, r, "Failed to delete instance '%s' from the store", i->name);
         r = driver->remove(i, error);
@@ -1351,9 +1431,9 @@ int instance_add_gpus(Instance *i, const InstanceCreateParams *p, sd_bus_error *
         for (char **g = picked; r >= 0 && g && *g; g++)
                 r = store_claim_insert(m->db, *g, i->id, now_usec(CLOCK_REALTIME));
         if (r >= 0 && !i->uefi)
-                r = store_instance_set_firmware(m->db, i, true);
+                r = store_instance_set_firmware(m->db, i->id, true);
         if (r >= 0 && i->preempted_gpus > 0)
-                r = store_instance_set_preempted(m->db, i, 0, NULL); /* it has GPUs again */
+                r = store_instance_set_preempted(m->db, i->id, 0, NULL); /* it has GPUs again */
         if (r == -EEXIST)
                 return sd_bus_error_setf(error, ARK_ERROR_IN_USE, "A GPU asked for is claimed already.");
         if (r < 0)
@@ -1434,7 +1514,7 @@ static int instance_drop_gpus(Instance *i, char **addresses, bool preempted, sd_
         for (char **g = gone; r >= 0 && *g; g++)
                 r = store_claim_delete(m->db, *g);
         if (r >= 0 && preempted)
-                r = store_instance_set_preempted(m->db, i, n_preempted, model);
+                r = store_instance_set_preempted(m->db, i->id, n_preempted, model);
         if (r < 0)
                 return manager_store_error(m, error, r, "Failed to release the GPUs of '%s'", i->name);
         r = instance_switch_gpus(i, &tx, &keep, error);

@@ -86,6 +86,10 @@ typedef struct InstanceCreateParams {
 
 Instance *instance_free(Instance *i);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Instance, instance_free);
+/* Puts every instance in the store on m's list (empty before), sorted by name then tenant, in
+ * state INSTANCE_UNKNOWN (their GPUs come from the claims, loaded after). Returns 0 or a negative
+ * errno (the store's message in db_errmsg()); does not log. */
+int instance_load_all(Manager *m);
 /* The instance `name` of tenant `tenant`; NULL when there is none. */
 Instance *manager_find_instance_in(Manager *m, const char *tenant, const char *name);
 /* Instance names are unique per tenant, so a caller names one as "TENANT/NAME", or as "NAME" when

@@ -57,6 +57,26 @@ Tenant *tenant_free(Tenant *t) {
         return NULL;
 }
 
+static int load_tenant(const StoreTenant *rec, void *userdata) {
+        _cleanup_(tenant_freep) Tenant *t = NULL;
+        Manager *m = userdata;
+        int r;
+
+        r = tenant_new(m, rec->name, rec->description, &t);
+        if (r < 0)
+                return r;
+        t->id = rec->id;
+        t->created_usec = rec->created_usec;
+        snprintf(t->uuid, sizeof(t->uuid), "%s", rec->uuid);
+        /* The store hands them out in descending order: prepending keeps the list sorted. */
+        LIST_PREPEND(tenants, m->tenants, TAKE_PTR(t));
+        return 0;
+}
+
+int tenant_load_all(Manager *m) {
+        return store_tenant_foreach(m->db, load_tenant, m);
+}
+
 int tenant_compare(const Tenant *a, const Tenant *b) {
         return strcmp(a->name, b->name);
 }
@@ -93,6 +113,7 @@ int tenant_description_validate(const char *description, const char **ret_reason
 int tenant_create(Manager *m, const char *name, const char *description, Tenant **ret, sd_bus_error *error) {
         _cleanup_transaction_ DbTransaction tx = {};
         _cleanup_(tenant_freep) Tenant *t = NULL;
+        StoreTenant rec;
         const char *reason;
         int r;
 
@@ -109,11 +130,20 @@ int tenant_create(Manager *m, const char *name, const char *description, Tenant 
         r = tenant_new(m, name, description, &t);
         if (r < 0)
                 return r;
-        t->created_usec = now_usec(CLOCK_REALTIME); /* the store gives it its UUID */
+        t->created_usec = now_usec(CLOCK_REALTIME);
+        r = ark_uuid_generate(t->uuid);
+        if (r < 0)
+                return r;
+        rec = (StoreTenant) {
+                .uuid = t->uuid,
+                .name = t->name,
+                .description = t->description,
+                .created_usec = t->created_usec,
+        };
 
         r = db_transaction_begin(m->db, &tx);
         if (r >= 0)
-                r = store_tenant_insert(m->db, t);
+                r = store_tenant_insert(m->db, &rec);
         if (r >= 0)
                 r = db_transaction_commit(&tx);
         if (r == -EEXIST)
@@ -123,6 +153,7 @@ int tenant_create(Manager *m, const char *name, const char *description, Tenant 
                 return manager_store_error(m, error, r, "Failed to store tenant '%s'", name);
         }
 
+        t->id = rec.id;
         LIST_INSERT_SORTED(tenants, m->tenants, t, tenant_compare);
         char field[96];
         snprintf(field, sizeof(field), "ARK_TENANT=%s", name);
@@ -169,7 +200,7 @@ int tenant_delete(Tenant *t, sd_bus_error *error) {
 
         r = db_transaction_begin(m->db, &tx);
         if (r >= 0)
-                r = store_tenant_delete(m->db, t);
+                r = store_tenant_delete(m->db, t->id);
         if (r >= 0)
                 r = db_transaction_commit(&tx);
         if (r == -EBUSY)
@@ -206,7 +237,7 @@ int tenant_set_description(Tenant *t, const char *description, sd_bus_error *err
                 return -ENOMEM;
         r = db_transaction_begin(m->db, &tx);
         if (r >= 0)
-                r = store_tenant_update_description(m->db, t, description);
+                r = store_tenant_update_description(m->db, t->id, description);
         if (r >= 0)
                 r = db_transaction_commit(&tx);
         if (r < 0)

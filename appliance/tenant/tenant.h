@@ -38,6 +38,10 @@ int tenant_new(Manager *m, const char *name, const char *description, Tenant **r
 Tenant *tenant_free(Tenant *t);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Tenant, tenant_free);
 
+/* Puts every tenant in the store on m's list (empty before), sorted by name; members and quotas
+ * are loaded after. Returns 0 or a negative errno (the store's message in db_errmsg()); does not log. */
+int tenant_load_all(Manager *m);
+
 Tenant *manager_find_tenant(Manager *m, const char *name);
 /* Orders tenants by name (the manager's list is kept sorted). */
 int tenant_compare(const Tenant *a, const Tenant *b);

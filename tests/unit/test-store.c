@@ -24,7 +24,6 @@
 #include "basic/fileio.h"
 #include "basic/macro.h"
 #include "basic/string-util.h"
-#include "manager.h"
 #include "shared/bus-util.h"
 #include "shared/db.h"
 #include "store.h"
@@ -36,15 +35,6 @@
 /* helpers */
 
 #include "tmpdir.h"
-
-/* A Manager with nothing but the lists and the store: what store_*_load_all() fill in. */
-static Manager *manager_bare(sqlite3 *db) {
-        Manager *m = calloc(1, sizeof(Manager));
-
-        assert_non_null(m);
-        m->db = db;
-        return m;
-}
 
 static void open_store(const char *dir, sqlite3 **ret) {
         int r = store_open(dir, ret);
@@ -106,36 +96,116 @@ static void assert_integrity(sqlite3 *db) {
         assert_string_equal(fk, "0");
 }
 
-/* Inserts a tenant (outside any explicit transaction: autocommit). Returns its row id. */
-static int64_t add_tenant(sqlite3 *db, const char *name, const char *description) {
-        _cleanup_(tenant_freep) Tenant *t = NULL;
+/* Inserts a tenant with a new UUID (outside any explicit transaction: autocommit, unless the caller
+ * opened one). Returns what store_tenant_insert() returned; the row id in *ret_id. */
+static int insert_tenant(sqlite3 *db, const char *name, const char *description, int64_t *ret_id) {
+        char uuid[37];
+        StoreTenant t = { .uuid = uuid, .name = name, .description = description, .created_usec = CREATED_USEC };
         int r;
 
-        assert_int_equal(tenant_new(NULL, name, description, &t), 0);
-        t->created_usec = CREATED_USEC;
-        r = store_tenant_insert(db, t);
-        if (r < 0)
-                fail_msg("store_tenant_insert(%s): %s (%s)", name, strerror(-r), db_errmsg(db));
-        assert_true(t->id > 0);
-        return t->id;
+        assert_int_equal(ark_uuid_generate(uuid), 0);
+        r = store_tenant_insert(db, &t);
+        if (r >= 0 && ret_id)
+                *ret_id = t.id;
+        return r;
 }
 
-static Instance *instance_make(const char *name, const char *tenant, const char *uuid) {
-        Instance *i = calloc(1, sizeof(Instance));
+/* Inserts a tenant that must go in. Returns its row id. */
+static int64_t add_tenant(sqlite3 *db, const char *name, const char *description) {
+        int64_t id = 0;
+        int r;
 
-        assert_non_null(i);
+        r = insert_tenant(db, name, description, &id);
+        if (r < 0)
+                fail_msg("store_tenant_insert(%s): %s (%s)", name, strerror(-r), db_errmsg(db));
+        assert_true(id > 0);
+        return id;
+}
+
+/* An instance record with the required fields and nothing optional. */
+static StoreInstance instance_record(const char *name, const char *tenant, const char *uuid) {
         assert_int_equal(strlen(uuid), 36);
-        memcpy(i->uuid, uuid, 37);
-        i->name = strdup(name);
-        i->tenant = strdup(tenant);
-        i->type = strdup("vm");
-        assert_non_null(i->name);
-        assert_non_null(i->tenant);
-        assert_non_null(i->type);
-        i->vcpus = 2;
-        i->memory_bytes = UINT64_C(1) << 30;
-        i->created_usec = CREATED_USEC;
-        return i;
+        return (StoreInstance) {
+                .uuid = uuid,
+                .name = name,
+                .tenant = tenant,
+                .type = "vm",
+                .vcpus = 2,
+                .memory_bytes = UINT64_C(1) << 30,
+                .created_usec = CREATED_USEC,
+        };
+}
+
+/* What a foreach must hand out, in order: each record checked field by field in the callback
+ * (its strings live only until the callback returns). */
+typedef struct Expected {
+        const void *records;
+        size_t n, seen;
+} Expected;
+
+static void assert_string_or_null(const char *got, const char *want) {
+        if (!want)
+                assert_null(got);
+        else {
+                assert_non_null(got);
+                assert_string_equal(got, want);
+        }
+}
+
+static int expect_tenant(const StoreTenant *t, void *userdata) {
+        Expected *e = userdata;
+        const StoreTenant *want;
+
+        assert_true(e->seen < e->n);
+        want = (const StoreTenant *) e->records + e->seen++;
+        if (want->id > 0)
+                assert_int_equal(t->id, want->id);
+        else
+                assert_true(t->id > 0);
+        assert_string_equal(t->name, want->name);
+        assert_string_equal(t->description, want->description);
+        if (want->uuid)
+                assert_string_equal(t->uuid, want->uuid);
+        assert_int_equal(strlen(t->uuid), 36);
+        assert_int_equal(t->created_usec, want->created_usec);
+        return 0;
+}
+
+static int expect_instance(const StoreInstance *i, void *userdata) {
+        Expected *e = userdata;
+        const StoreInstance *want;
+
+        assert_true(e->seen < e->n);
+        want = (const StoreInstance *) e->records + e->seen++;
+        assert_int_equal(i->id, want->id);
+        assert_string_equal(i->uuid, want->uuid);
+        assert_string_equal(i->name, want->name);
+        assert_string_equal(i->tenant, want->tenant);
+        assert_string_equal(i->domain_name, want->domain_name ?: want->name);
+        assert_string_equal(i->type, want->type);
+        assert_int_equal(i->vcpus, want->vcpus);
+        assert_int_equal(i->memory_bytes, want->memory_bytes);
+        assert_string_or_null(i->disk_path, want->disk_path);
+        assert_int_equal(i->disk_bytes, want->disk_bytes);
+        assert_int_equal(i->disk_owned, want->disk_owned);
+        assert_string_or_null(i->image, want->image);
+        assert_string_or_null(i->kernel, want->kernel);
+        assert_string_or_null(i->initrd, want->initrd);
+        assert_string_or_null(i->cmdline, want->cmdline);
+        assert_string_or_null(i->console_log, want->console_log);
+        assert_int_equal(i->desired_running, want->desired_running);
+        assert_int_equal(i->uefi, want->uefi);
+        assert_int_equal(i->created_usec, want->created_usec);
+        assert_int_equal(i->preemptible, want->preemptible);
+        assert_int_equal(i->preempted_gpus, want->preempted_gpus);
+        assert_string_or_null(i->preempted_model, want->preempted_model);
+        assert_int_equal(i->model_id, want->model_id);
+        return 0;
+}
+
+static int stop_at_first(const StoreTenant *t, void *userdata) {
+        (*(unsigned *) userdata)++;
+        return -ECANCELED;
 }
 
 static void file_bytes(const char *path, char **ret, size_t *ret_size) {
@@ -406,95 +476,96 @@ static void test_migration_failure(void **state) {
 
 static void test_tenants(void **state) {
         _cleanup_tmpdir_ char *d = make_tmpdir();
-        _cleanup_(manager_freep) Manager *m = NULL;
-        _cleanup_(tenant_freep) Tenant *dup = NULL, *ghost = NULL;
-        _cleanup_(instance_freep) Instance *i = NULL;
-        sqlite3 *db = NULL;
-        int64_t risk, ops;
-        Tenant *t;
+        _cleanup_(db_closep) sqlite3 *db = NULL;
+        char uuid[37];
+        int64_t risk, ops, risk2, id;
+        unsigned calls = 0;
 
         open_store(d, &db);
-        m = manager_bare(db);
-
         risk = add_tenant(db, "risk", "Risk analytics");
         ops = add_tenant(db, "ops", "");
         assert_true(ops != risk);
 
-        /* A taken name: -EEXIST, nothing written. */
-        assert_int_equal(tenant_new(NULL, "risk", "another", &dup), 0);
-        dup->id = 777;
-        assert_int_equal(store_tenant_insert(db, dup), -EEXIST);
-        assert_int_equal(dup->id, 777);
+        /* A taken name or UUID: -EEXIST, nothing written, no id. */
+        id = 777;
+        assert_int_equal(insert_tenant(db, "risk", "another", &id), -EEXIST);
+        assert_int_equal(id, 777);
+        assert_int_equal(ark_uuid_generate(uuid), 0);
+        {
+                StoreTenant t = { .uuid = uuid, .name = "lab-1", .description = "" };
+
+                assert_int_equal(store_tenant_insert(db, &t), 0);
+                t.name = "lab-3";
+                assert_int_equal(store_tenant_insert(db, &t), -EEXIST);
+                assert_int_equal(store_tenant_delete(db, t.id), 0);
+                /* The owner gives the UUID; the store refuses a record without one. */
+                t.uuid = NULL;
+                assert_int_equal(store_tenant_insert(db, &t), -EINVAL);
+                t.uuid = "not-a-uuid";
+                assert_int_equal(store_tenant_insert(db, &t), -EINVAL);
+        }
         assert_int_equal(count_tenants(db), 2);
 
         /* Description changes, for existing tenants only. */
-        assert_int_equal(tenant_new(NULL, "ghost", "", &ghost), 0);
-        ghost->id = risk + ops + 100;
-        {
-                Tenant r = { .id = risk };
-                assert_int_equal(store_tenant_update_description(db, &r, "Risk & \"compliance\" team"), 0);
-        }
-        assert_int_equal(store_tenant_update_description(db, ghost, "x"), -ENOENT);
-        assert_int_equal(store_tenant_delete(db, ghost), -ENOENT);
+        assert_int_equal(store_tenant_update_description(db, risk, "Risk & \"compliance\" team"), 0);
+        assert_int_equal(store_tenant_update_description(db, risk + ops + 100, "x"), -ENOENT);
+        assert_int_equal(store_tenant_delete(db, risk + ops + 100), -ENOENT);
 
         /* A tenant that owns an instance cannot be deleted. */
-        i = instance_make("risk-vm1", "risk", "6f1f5a52-6c5e-4d6a-9a57-3b0e8d3c1a01");
-        assert_int_equal(store_instance_insert(db, i), 0);
         {
-                Tenant r = { .id = risk };
-                assert_int_equal(store_tenant_delete(db, &r), -EBUSY);
+                StoreInstance i = instance_record("risk-vm1", "risk", "6f1f5a52-6c5e-4d6a-9a57-3b0e8d3c1a01");
+
+                assert_int_equal(store_instance_insert(db, &i), 0);
+                assert_int_equal(store_tenant_delete(db, risk), -EBUSY);
                 assert_true(tenant_exists(db, "risk"));
-                assert_int_equal(store_instance_delete(db, i), 0);
-                assert_int_equal(store_tenant_delete(db, &r), 0);
+                assert_int_equal(store_instance_delete(db, i.id), 0);
+                assert_int_equal(store_tenant_delete(db, risk), 0);
                 assert_false(tenant_exists(db, "risk"));
-                assert_int_equal(store_tenant_delete(db, &r), -ENOENT);
+                assert_int_equal(store_tenant_delete(db, risk), -ENOENT);
         }
 
-        /* The name is free again. */
-        add_tenant(db, "risk", "second life");
+        /* The name is free again: a new row, not the old one. */
+        risk2 = add_tenant(db, "risk", "second life");
+        assert_true(risk2 > risk);
 
-        /* Loaded back: sorted by name, linked both ways, every field. */
+        /* Handed out by name, descending (an owner prepending to its list gets it sorted), every field. */
         add_tenant(db, "lab-2", "GPU lab");
-        assert_int_equal(store_tenant_load_all(db, m), 0);
-        t = m->tenants;
-        assert_non_null(t);
-        assert_null(t->tenants_prev);
-        assert_string_equal(t->name, "lab-2");
-        assert_string_equal(t->description, "GPU lab");
-        t = t->tenants_next;
-        assert_string_equal(t->name, "ops");
-        assert_string_equal(t->description, "");
-        assert_int_equal(t->id, ops);
-        assert_int_equal(t->created_usec, CREATED_USEC);
-        assert_ptr_equal(t->manager, m);
-        assert_string_equal(t->path, ARK_BUS_PREFIX_TENANT "/ops");
-        assert_ptr_equal(t->tenants_prev, m->tenants);
-        t = t->tenants_next;
-        assert_string_equal(t->name, "risk");
-        assert_string_equal(t->description, "second life");
-        assert_true(t->id > risk); /* a new row, not the old one */
-        assert_null(t->tenants_next);
+        {
+                const StoreTenant want[] = {
+                        { .id = risk2, .name = "risk", .description = "second life", .created_usec = CREATED_USEC },
+                        { .id = ops, .name = "ops", .description = "", .created_usec = CREATED_USEC },
+                        { .name = "lab-2", .description = "GPU lab", .created_usec = CREATED_USEC },
+                };
+                Expected e = { want, ELEMENTSOF(want), 0 };
+
+                assert_int_equal(store_tenant_foreach(db, expect_tenant, &e), 0);
+                assert_int_equal(e.seen, ELEMENTSOF(want));
+        }
+        /* A callback's error stops the walk and is returned. */
+        assert_int_equal(store_tenant_foreach(db, stop_at_first, &calls), -ECANCELED);
+        assert_int_equal(calls, 1);
         assert_integrity(db);
 }
 
 static void test_tenant_description_roundtrip(void **state) {
         _cleanup_tmpdir_ char *d = make_tmpdir();
-        _cleanup_(manager_freep) Manager *m = NULL;
+        _cleanup_(db_closep) sqlite3 *db = NULL;
         static const char description[] = "O'Brien's \"team\"; DROP TABLE tenants; -- caf\xc3\xa9";
-        sqlite3 *db = NULL;
-        int64_t id;
+        char uuid[37];
+        StoreTenant t = { .uuid = uuid, .name = "risk", .description = "first", .created_usec = CREATED_USEC };
 
         open_store(d, &db);
-        m = manager_bare(db);
-        id = add_tenant(db, "risk", "first");
+        assert_int_equal(ark_uuid_generate(uuid), 0);
+        assert_int_equal(store_tenant_insert(db, &t), 0);
+        /* Quotes, markup, SQL and UTF-8 are data. */
+        assert_int_equal(store_tenant_update_description(db, t.id, description), 0);
+        t.description = description;
         {
-                Tenant r = { .id = id };
-                /* Quotes, markup, SQL and UTF-8 are data. */
-                assert_int_equal(store_tenant_update_description(db, &r, description), 0);
+                Expected e = { &t, 1, 0 };
+
+                assert_int_equal(store_tenant_foreach(db, expect_tenant, &e), 0);
+                assert_int_equal(e.seen, 1);
         }
-        assert_int_equal(store_tenant_load_all(db, m), 0);
-        assert_non_null(m->tenants);
-        assert_string_equal(m->tenants->description, description);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -503,141 +574,125 @@ static void test_tenant_description_roundtrip(void **state) {
 static void test_instance_unknown_tenant(void **state) {
         _cleanup_tmpdir_ char *d = make_tmpdir();
         _cleanup_(db_closep) sqlite3 *db = NULL;
-        _cleanup_(instance_freep) Instance *i = NULL;
+        StoreInstance i = instance_record("orphan", "nobody", "0b9e2c4d-1f3a-4e5b-8c7d-6a5b4c3d2e1f");
 
         open_store(d, &db);
-        i = instance_make("orphan", "nobody", "0b9e2c4d-1f3a-4e5b-8c7d-6a5b4c3d2e1f");
-        i->id = 99;
-        assert_int_equal(store_instance_insert(db, i), -ENOENT);
-        assert_int_equal(i->id, 99);
+        i.id = 99;
+        assert_int_equal(store_instance_insert(db, &i), -ENOENT);
+        assert_int_equal(i.id, 99);
         assert_int_equal(query_int(db, "SELECT count(*) FROM instances"), 0);
 }
 
 static void test_instance_roundtrip(void **state) {
         _cleanup_tmpdir_ char *d = make_tmpdir();
-        _cleanup_(manager_freep) Manager *m = NULL;
-        _cleanup_(instance_freep) Instance *full = NULL, *bare = NULL, *same_name = NULL, *same_uuid = NULL;
-        sqlite3 *db = NULL;
-        Instance *a, *b;
+        _cleanup_(db_closep) sqlite3 *db = NULL;
+        StoreInstance full, bare, same_name, same_uuid;
 
         open_store(d, &db);
-        m = manager_bare(db);
         add_tenant(db, "risk", "");
         add_tenant(db, "lab-2", "");
 
         /* Every field set, with characters that need care. */
-        full = instance_make("web-1", "risk", "A1B2C3D4-E5F6-4A7B-8C9D-0E1F2A3B4C5D");
-        full->vcpus = 64;
-        full->memory_bytes = UINT64_C(2) << 40;
-        full->disk_path = strdup("/var/lib/ark/disks/web-1 'x'.qcow2");
-        full->disk_bytes = (UINT64_C(500) << 30) + 1;
-        full->disk_owned = true;
-        full->image = strdup("/var/lib/ark/images/debian-12.qcow2");
-        full->kernel = strdup("/var/lib/ark/boot/vmlinuz");
-        full->initrd = strdup("/var/lib/ark/boot/initrd.img");
-        full->cmdline = strdup("console=ttyS0 ark.note=\"a&b<c>\" quiet");
-        full->console_log = strdup("/var/log/ark/console/web-1.log");
-        full->desired_running = true;
-        full->created_usec = CREATED_USEC + 123456;
-        full->preemptible = true;
-        assert_non_null(full->disk_path);
-        assert_non_null(full->cmdline);
-        assert_int_equal(store_instance_insert(db, full), 0);
-        assert_true(full->id > 0);
+        full = instance_record("web-1", "risk", "A1B2C3D4-E5F6-4A7B-8C9D-0E1F2A3B4C5D");
+        full.vcpus = 64;
+        full.memory_bytes = UINT64_C(2) << 40;
+        full.disk_path = "/var/lib/ark/disks/web-1 'x'.qcow2";
+        full.disk_bytes = (UINT64_C(500) << 30) + 1;
+        full.disk_owned = true;
+        full.image = "/var/lib/ark/images/debian-12.qcow2";
+        full.kernel = "/var/lib/ark/boot/vmlinuz";
+        full.initrd = "/var/lib/ark/boot/initrd.img";
+        full.cmdline = "console=ttyS0 ark.note=\"a&b<c>\" quiet";
+        full.console_log = "/var/log/ark/console/web-1.log";
+        full.desired_running = true;
+        full.uefi = true;
+        full.created_usec = CREATED_USEC + 123456;
+        full.preemptible = true;
+        /* What a reclaim took is set on its own (store_instance_set_preempted), not on insert. */
+        full.preempted_gpus = 7;
+        full.preempted_model = "ignored";
+        assert_int_equal(store_instance_insert(db, &full), 0);
+        assert_true(full.id > 0);
 
         /* Nothing optional set. */
-        bare = instance_make("api", "lab-2", "0b9e2c4d-1f3a-4e5b-8c7d-6a5b4c3d2e1f");
-        assert_int_equal(store_instance_insert(db, bare), 0);
-        assert_true(bare->id > full->id);
+        bare = instance_record("api", "lab-2", "0b9e2c4d-1f3a-4e5b-8c7d-6a5b4c3d2e1f");
+        assert_int_equal(store_instance_insert(db, &bare), 0);
+        assert_true(bare.id > full.id);
 
         /* Names are unique within a tenant, UUIDs and domain names on the host. */
         {
-                _cleanup_(instance_freep) Instance *dup = instance_make("web-1", "risk",
-                                                                        "22222222-2222-4333-8444-555555555555");
+                StoreInstance dup = instance_record("web-1", "risk", "22222222-2222-4333-8444-555555555555");
 
-                assert_int_equal(store_instance_insert(db, dup), -EEXIST);
+                assert_int_equal(store_instance_insert(db, &dup), -EEXIST);
         }
-        same_name = instance_make("web-1", "lab-2", "11111111-2222-4333-8444-555555555555");
-        assert_int_equal(store_instance_insert(db, same_name), -EEXIST); /* its domain's name is taken */
-        same_name->domain_name = strdup("lab-2.web-1");
-        assert_int_equal(store_instance_insert(db, same_name), 0);
-        assert_int_equal(store_instance_delete(db, same_name), 0);
-        same_uuid = instance_make("web-2", "lab-2", "A1B2C3D4-E5F6-4A7B-8C9D-0E1F2A3B4C5D");
-        assert_int_equal(store_instance_insert(db, same_uuid), -EEXIST);
+        same_name = instance_record("web-1", "lab-2", "11111111-2222-4333-8444-555555555555");
+        assert_int_equal(store_instance_insert(db, &same_name), -EEXIST); /* its domain's name is taken */
+        same_name.domain_name = "lab-2.web-1";
+        assert_int_equal(store_instance_insert(db, &same_name), 0);
+        assert_int_equal(store_instance_delete(db, same_name.id), 0);
+        same_uuid = instance_record("web-2", "lab-2", "A1B2C3D4-E5F6-4A7B-8C9D-0E1F2A3B4C5D");
+        assert_int_equal(store_instance_insert(db, &same_uuid), -EEXIST);
 
         /* Desired state is stored... */
-        assert_int_equal(store_instance_set_desired(db, bare, true), 0);
-        assert_int_equal(store_instance_set_desired(db, bare, false), 0);
-        assert_int_equal(store_instance_set_desired(db, same_name /* deleted */, true), -ENOENT);
+        assert_int_equal(store_instance_set_desired(db, bare.id, true), 0);
+        assert_int_equal(store_instance_set_desired(db, bare.id, false), 0);
+        assert_int_equal(store_instance_set_desired(db, same_name.id /* deleted */, true), -ENOENT);
+        /* ...and the firmware... */
+        assert_int_equal(store_instance_set_firmware(db, bare.id, true), 0);
+        assert_int_equal(store_instance_set_firmware(db, bare.id, false), 0);
+        assert_int_equal(store_instance_set_firmware(db, same_name.id, true), -ENOENT);
         /* ...and what a reclaim took. */
-        assert_int_equal(store_instance_set_preempted(db, full, 2, "NVIDIA H100 SXM5 80GB"), 0);
-        assert_int_equal(store_instance_set_preempted(db, bare, 1, "NVIDIA L40S"), 0);
-        assert_int_equal(store_instance_set_preempted(db, bare, 0, "NVIDIA L40S"), 0); /* back: no model kept */
-        assert_int_equal(store_instance_set_preempted(db, same_name, 1, NULL), -ENOENT);
+        assert_int_equal(store_instance_set_preempted(db, full.id, 2, "NVIDIA H100 SXM5 80GB"), 0);
+        assert_int_equal(store_instance_set_preempted(db, bare.id, 1, "NVIDIA L40S"), 0);
+        assert_int_equal(store_instance_set_preempted(db, bare.id, 0, "NVIDIA L40S"), 0); /* back: no model kept */
+        assert_int_equal(store_instance_set_preempted(db, same_name.id, 1, NULL), -ENOENT);
 
-        /* ...and every field comes back as it went in. */
-        assert_int_equal(store_instance_load_all(db, m), 0);
-        a = m->instances;
-        assert_non_null(a);
-        b = a->instances_next;
-        assert_non_null(b);
-        assert_null(b->instances_next);
-        assert_ptr_equal(b->instances_prev, a);
-        assert_null(a->instances_prev);
+        /* ...and every field comes back as it went in, by name descending: "web-1", then "api". */
+        full.preempted_gpus = 2;
+        full.preempted_model = "NVIDIA H100 SXM5 80GB";
+        {
+                const StoreInstance want[] = { full, bare };
+                Expected e = { want, ELEMENTSOF(want), 0 };
 
-        /* Sorted by name: "api" before "web-1". */
-        assert_string_equal(a->name, "api");
-        assert_int_equal(a->id, bare->id);
-        assert_string_equal(a->uuid, "0b9e2c4d-1f3a-4e5b-8c7d-6a5b4c3d2e1f");
-        assert_string_equal(a->tenant, "lab-2");
-        assert_string_equal(a->type, "vm");
-        assert_int_equal(a->vcpus, 2);
-        assert_int_equal(a->memory_bytes, UINT64_C(1) << 30);
-        assert_null(a->disk_path);
-        assert_int_equal(a->disk_bytes, 0);
-        assert_false(a->disk_owned);
-        assert_null(a->image);
-        assert_null(a->kernel);
-        assert_null(a->initrd);
-        assert_null(a->cmdline);
-        assert_null(a->console_log);
-        assert_false(a->desired_running);
-        assert_false(a->preemptible);
-        assert_int_equal(a->preempted_gpus, 0);
-        assert_null(a->preempted_model);
-        assert_int_equal(a->created_usec, CREATED_USEC);
-        assert_ptr_equal(a->manager, m);
-        assert_int_equal(a->state, INSTANCE_UNKNOWN);
-        assert_string_equal(a->path, ARK_BUS_PREFIX_INSTANCE "/lab_2d2/api");
+                assert_int_equal(store_instance_foreach(db, expect_instance, &e), 0);
+                assert_int_equal(e.seen, ELEMENTSOF(want));
+        }
 
-        assert_string_equal(b->name, "web-1");
-        assert_int_equal(b->id, full->id);
-        assert_string_equal(b->uuid, full->uuid);
-        assert_string_equal(b->tenant, "risk");
-        assert_string_equal(b->type, "vm");
-        assert_int_equal(b->vcpus, 64);
-        assert_int_equal(b->memory_bytes, UINT64_C(2) << 40);
-        assert_string_equal(b->disk_path, full->disk_path);
-        assert_int_equal(b->disk_bytes, full->disk_bytes);
-        assert_true(b->disk_owned);
-        assert_string_equal(b->image, full->image);
-        assert_string_equal(b->kernel, full->kernel);
-        assert_string_equal(b->initrd, full->initrd);
-        assert_string_equal(b->cmdline, full->cmdline);
-        assert_string_equal(b->console_log, full->console_log);
-        assert_true(b->desired_running);
-        assert_true(b->preemptible);
-        assert_int_equal(b->preempted_gpus, 2);
-        assert_string_equal(b->preempted_model, "NVIDIA H100 SXM5 80GB");
-        assert_int_equal(b->created_usec, CREATED_USEC + 123456);
-        assert_int_equal(b->state, INSTANCE_UNKNOWN);
-        assert_non_null(b->path);
-        assert_true(startswith(b->path, ARK_BUS_PREFIX_INSTANCE "/"));
-
-        assert_int_equal(store_instance_delete(db, full), 0);
-        assert_int_equal(store_instance_delete(db, full), -ENOENT);
+        assert_int_equal(store_instance_delete(db, full.id), 0);
+        assert_int_equal(store_instance_delete(db, full.id), -ENOENT);
         assert_int_equal(query_int(db, "SELECT count(*) FROM instances"), 1);
         assert_integrity(db);
+}
+
+/* Same names in two tenants: by name, then tenant, descending. A row the store cannot hand out as
+ * a record (here a UUID cut short behind its back) is -EBADMSG, not a half-filled record. */
+static void test_instance_order_and_bad_rows(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_(db_closep) sqlite3 *db = NULL;
+        StoreInstance a, b;
+
+        open_store(d, &db);
+        add_tenant(db, "risk", "");
+        add_tenant(db, "lab-2", "");
+        a = instance_record("web", "lab-2", "11111111-2222-4333-8444-555555555555");
+        a.domain_name = "lab-2.web";
+        b = instance_record("web", "risk", "22222222-2222-4333-8444-555555555555");
+        assert_int_equal(store_instance_insert(db, &a), 0);
+        assert_int_equal(store_instance_insert(db, &b), 0);
+        {
+                const StoreInstance want[] = { b, a };
+                Expected e = { want, ELEMENTSOF(want), 0 };
+
+                assert_int_equal(store_instance_foreach(db, expect_instance, &e), 0);
+                assert_int_equal(e.seen, 2);
+        }
+        assert_int_equal(db_exec(db, "UPDATE instances SET uuid = '1234' WHERE name = 'web' AND domain_name = 'web'"),
+                         0);
+        {
+                Expected e = { NULL, 0, 0 };
+
+                assert_int_equal(store_instance_foreach(db, expect_instance, &e), -EBADMSG);
+        }
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -645,14 +700,12 @@ static void test_instance_roundtrip(void **state) {
 
 static int insert_in_transaction(sqlite3 *db, const char *name, bool commit) {
         _cleanup_transaction_ DbTransaction tx = {};
-        _cleanup_(tenant_freep) Tenant *t = NULL;
         int r;
 
         r = db_transaction_begin(db, &tx);
         if (r < 0)
                 return r;
-        assert_int_equal(tenant_new(NULL, name, "", &t), 0);
-        r = store_tenant_insert(db, t);
+        r = insert_tenant(db, name, "", NULL);
         if (r < 0)
                 return r;
         /* Visible inside the transaction. */
@@ -676,13 +729,10 @@ static void test_transactions(void **state) {
         /* A failing statement: the guard rolls back what came before it. */
         {
                 _cleanup_transaction_ DbTransaction tx = {};
-                _cleanup_(tenant_freep) Tenant *a = NULL, *b = NULL;
 
                 assert_int_equal(db_transaction_begin(db, &tx), 0);
-                assert_int_equal(tenant_new(NULL, "first-half", "", &a), 0);
-                assert_int_equal(tenant_new(NULL, "kept", "", &b), 0);
-                assert_int_equal(store_tenant_insert(db, a), 0);
-                assert_int_equal(store_tenant_insert(db, b), -EEXIST);
+                assert_int_equal(insert_tenant(db, "first-half", "", NULL), 0);
+                assert_int_equal(insert_tenant(db, "kept", "", NULL), -EEXIST);
         }
         assert_false(tenant_exists(db, "first-half"));
         assert_true(sqlite3_get_autocommit(db));
@@ -718,13 +768,12 @@ static _noreturn_ void child_commit_then_die(const char *dir, int fd) {
                 _exit(2);
         for (int k = 0; k < N_COMMITS; k++) {
                 DbTransaction tx = {};
-                Tenant t = { .created_usec = CREATED_USEC };
-                char name[32];
+                char name[32], uuid[37];
+                StoreTenant t = { .uuid = uuid, .name = name, .description = "committed",
+                                  .created_usec = CREATED_USEC };
 
                 snprintf(name, sizeof(name), "t-%d", k);
-                t.name = name;
-                t.description = (char *) "committed";
-                if (db_transaction_begin(db, &tx) < 0 || store_tenant_insert(db, &t) < 0 ||
+                if (ark_uuid_generate(uuid) < 0 || db_transaction_begin(db, &tx) < 0 || store_tenant_insert(db, &t) < 0 ||
                     db_transaction_commit(&tx) < 0)
                         _exit(4);
                 write_int(fd, k);
@@ -805,13 +854,11 @@ static _noreturn_ void child_die_in_transaction(const char *dir, int fd) {
         if (store_open(dir, &db) < 0)
                 _exit(2);
         for (int k = 0; k < 5; k++) {
-                Tenant t = {};
-                char name[32];
+                char name[32], uuid[37];
+                StoreTenant t = { .uuid = uuid, .name = name, .description = "" };
 
                 snprintf(name, sizeof(name), "c-%d", k);
-                t.name = name;
-                t.description = (char *) "";
-                if (db_transaction_begin(db, &tx) < 0 || store_tenant_insert(db, &t) < 0 ||
+                if (ark_uuid_generate(uuid) < 0 || db_transaction_begin(db, &tx) < 0 || store_tenant_insert(db, &t) < 0 ||
                     db_transaction_commit(&tx) < 0)
                         _exit(4);
                 write_int(fd, k);
@@ -821,13 +868,11 @@ static _noreturn_ void child_die_in_transaction(const char *dir, int fd) {
         if (db_exec(db, "PRAGMA cache_size = 8") < 0 || db_transaction_begin(db, &tx) < 0)
                 _exit(6);
         for (int k = 0; k < 5000; k++) {
-                Tenant t = {};
-                char name[32];
+                char name[32], uuid[37];
+                StoreTenant t = { .uuid = uuid, .name = name, .description = description };
 
                 snprintf(name, sizeof(name), "p-%d", k);
-                t.name = name;
-                t.description = description;
-                if (store_tenant_insert(db, &t) < 0)
+                if (ark_uuid_generate(uuid) < 0 || store_tenant_insert(db, &t) < 0)
                         _exit(7);
         }
         write_int(fd, -1);
@@ -921,15 +966,13 @@ static int collect_hold(const char *address, const char *st, const char *reason,
 static void test_claims(void **state) {
         _cleanup_tmpdir_ char *d = make_tmpdir();
         _cleanup_(db_closep) sqlite3 *db = NULL;
-        _cleanup_(tenant_freep) Tenant *t = NULL;
-        _cleanup_(instance_freep) Instance *a = NULL, *b = NULL;
+        StoreInstance vm_a = instance_record("vm-a", "risk", "6f1f5a52-6c5e-4d6a-9a57-3b0e8d3c1a01");
+        StoreInstance vm_b = instance_record("vm-b", "risk", "6f1f5a52-6c5e-4d6a-9a57-3b0e8d3c1a02");
+        StoreInstance *a = &vm_a, *b = &vm_b;
         Seen seen = {};
 
         open_store(d, &db);
-        assert_int_equal(tenant_new(NULL, "risk", "", &t), 0);
-        assert_int_equal(store_tenant_insert(db, t), 0);
-        a = instance_make("vm-a", "risk", "6f1f5a52-6c5e-4d6a-9a57-3b0e8d3c1a01");
-        b = instance_make("vm-b", "risk", "6f1f5a52-6c5e-4d6a-9a57-3b0e8d3c1a02");
+        add_tenant(db, "risk", "");
         assert_int_equal(store_instance_insert(db, a), 0);
         assert_int_equal(store_instance_insert(db, b), 0);
 
@@ -961,7 +1004,7 @@ static void test_claims(void **state) {
         assert_int_equal(store_claim_delete(db, "0000:2a:00.0"), 0);
         assert_int_equal(store_claim_delete(db, "0000:2a:00.0"), -ENOENT);
         /* Deleting an instance releases what it held, in the same statement. */
-        assert_int_equal(store_instance_delete(db, a), 0);
+        assert_int_equal(store_instance_delete(db, a->id), 0);
         assert_int_equal(query_int(db, "SELECT count(*) FROM claims"), 1);
         seen = (Seen) {};
         assert_int_equal(store_claim_foreach(db, collect_claim, &seen), 0);
@@ -992,14 +1035,11 @@ static void test_holds(void **state) {
 static void test_migrate_v1_to_claims(void **state) {
         _cleanup_tmpdir_ char *d = make_tmpdir();
         _cleanup_(db_closep) sqlite3 *db = NULL;
-        _cleanup_(tenant_freep) Tenant *t = NULL;
-        _cleanup_(instance_freep) Instance *a = NULL;
+        StoreInstance a = instance_record("vm-a", "risk", "6f1f5a52-6c5e-4d6a-9a57-3b0e8d3c1a01");
 
         open_store(d, &db);
-        assert_int_equal(tenant_new(NULL, "risk", "kept", &t), 0);
-        assert_int_equal(store_tenant_insert(db, t), 0);
-        a = instance_make("vm-a", "risk", "6f1f5a52-6c5e-4d6a-9a57-3b0e8d3c1a01");
-        assert_int_equal(store_instance_insert(db, a), 0);
+        add_tenant(db, "risk", "kept");
+        assert_int_equal(store_instance_insert(db, &a), 0);
         /* Back to what schema 1 had. */
         /* The instances table as schema 1 made it (a column with a foreign key cannot be dropped:
          * the table is made again). */
@@ -1030,7 +1070,7 @@ static void test_migrate_v1_to_claims(void **state) {
         assert_true(table_exists(db, "accelerator_holds"));
         assert_int_equal(query_int(db, "SELECT count(*) FROM instances WHERE name = 'vm-a'"), 1);
         assert_int_equal(query_int(db, "SELECT count(*) FROM tenants WHERE description = 'kept'"), 1);
-        assert_int_equal(store_claim_insert(db, "0000:18:00.0", a->id, CREATED_USEC), 0);
+        assert_int_equal(store_claim_insert(db, "0000:18:00.0", a.id, CREATED_USEC), 0);
 }
 
 /* The tenant identity migration: tenants get a UUID each, and usage recorded before it belongs to
@@ -1039,14 +1079,10 @@ static void test_migrate_v1_to_claims(void **state) {
 static void test_migrate_tenant_uuid(void **state) {
         _cleanup_tmpdir_ char *d = make_tmpdir();
         _cleanup_(db_closep) sqlite3 *db = NULL;
-        _cleanup_(tenant_freep) Tenant *t = NULL;
         _cleanup_free_ char *sql = NULL;
 
         open_store(d, &db);
-        assert_int_equal(tenant_new(NULL, "risk", "", &t), 0);
-        t->created_usec = CREATED_USEC;
-        assert_int_equal(store_tenant_insert(db, t), 0);
-        assert_int_equal(strlen(t->uuid), 36);
+        add_tenant(db, "risk", "");
         /* Back to the schema before (and the one after it, which runs again harmlessly): no UUIDs;
          * one interval of an earlier 'risk', one of this one. */
         sql = strprintf("DROP INDEX usage_intervals_tenant_uuid; ALTER TABLE usage_intervals DROP COLUMN tenant_uuid; "
@@ -1086,15 +1122,14 @@ static int collect_bundle(const StoreBundle *b, void *userdata) {
 static void test_bundles(void **state) {
         _cleanup_tmpdir_ char *d = make_tmpdir();
         _cleanup_(db_closep) sqlite3 *db = NULL;
-        _cleanup_(tenant_freep) Tenant *t = NULL;
+        int64_t t;
         StoreBundle b = { .kind = "model", .name = "qwen", .version = "1", .key_id = "0123456789abcdef",
                           .sha256 = "00", .size_bytes = 10, .files = 2, .directory = "/s/model/@shared/qwen/1",
                           .manifest = "{}", .imported_usec = CREATED_USEC };
         Seen seen = {};
 
         open_store(d, &db);
-        assert_int_equal(tenant_new(NULL, "risk", "", &t), 0);
-        assert_int_equal(store_tenant_insert(db, t), 0);
+        t = add_tenant(db, "risk", "");
         assert_int_equal(store_bundle_insert(db, &b), 0);
         assert_true(b.id > 0);
         b.directory = "/s/model/@shared/qwen/1-again";
@@ -1123,26 +1158,24 @@ static int collect_member(const char *tenant, const char *kind, uint32_t id, con
 static void test_members(void **state) {
         _cleanup_tmpdir_ char *d = make_tmpdir();
         _cleanup_(db_closep) sqlite3 *db = NULL;
-        _cleanup_(tenant_freep) Tenant *risk = NULL, *ops = NULL;
+        int64_t risk, ops;
         Seen seen = {};
 
         open_store(d, &db);
-        assert_int_equal(tenant_new(NULL, "risk", "", &risk), 0);
-        assert_int_equal(tenant_new(NULL, "ops", "", &ops), 0);
-        assert_int_equal(store_tenant_insert(db, risk), 0);
-        assert_int_equal(store_tenant_insert(db, ops), 0);
+        risk = add_tenant(db, "risk", "");
+        ops = add_tenant(db, "ops", "");
 
-        assert_int_equal(store_member_insert(db, risk->id, "user", 1001, "alice", CREATED_USEC), 0);
-        assert_int_equal(store_member_insert(db, risk->id, "group", 2000, "risk-team", CREATED_USEC), 0);
-        assert_int_equal(store_member_insert(db, ops->id, "user", 1001, "alice", CREATED_USEC), 0);
-        assert_int_equal(store_member_insert(db, risk->id, "user", 1001, "alice", CREATED_USEC), -EEXIST);
-        assert_int_equal(store_member_insert(db, risk->id, "role", 1, "x", CREATED_USEC), -EINVAL);
-        assert_int_equal(store_member_insert(db, risk->id + ops->id + 10, "user", 1, "x", CREATED_USEC), -ENOENT);
+        assert_int_equal(store_member_insert(db, risk, "user", 1001, "alice", CREATED_USEC), 0);
+        assert_int_equal(store_member_insert(db, risk, "group", 2000, "risk-team", CREATED_USEC), 0);
+        assert_int_equal(store_member_insert(db, ops, "user", 1001, "alice", CREATED_USEC), 0);
+        assert_int_equal(store_member_insert(db, risk, "user", 1001, "alice", CREATED_USEC), -EEXIST);
+        assert_int_equal(store_member_insert(db, risk, "role", 1, "x", CREATED_USEC), -EINVAL);
+        assert_int_equal(store_member_insert(db, risk + ops + 10, "user", 1, "x", CREATED_USEC), -ENOENT);
         assert_int_equal(store_member_foreach(db, collect_member, &seen), 0);
         assert_string_equal(seen.text, "ops:user:1001:alice risk:user:1001:alice risk:group:2000:risk-team ");
 
-        assert_int_equal(store_member_delete(db, risk->id, "user", 1001), 0);
-        assert_int_equal(store_member_delete(db, risk->id, "user", 1001), -ENOENT);
+        assert_int_equal(store_member_delete(db, risk, "user", 1001), 0);
+        assert_int_equal(store_member_delete(db, risk, "user", 1001), -ENOENT);
         /* Deleting a tenant deletes its members. */
         assert_int_equal(store_tenant_delete(db, risk), 0);
         assert_int_equal(query_int(db, "SELECT count(*) FROM tenant_members"), 1);
@@ -1154,26 +1187,25 @@ static void test_members(void **state) {
 static void test_lock_timeout(void **state) {
         _cleanup_tmpdir_ char *d = make_tmpdir();
         _cleanup_(db_closep) sqlite3 *holder = NULL, *db = NULL;
-        _cleanup_(tenant_freep) Tenant *risk = NULL;
+        int64_t risk;
         Quota q = { .resource = QUOTA_GPUS, .limit = 2 };
 
         open_store(d, &db);
         open_store(d, &holder);
-        assert_int_equal(tenant_new(NULL, "risk", "", &risk), 0);
-        assert_int_equal(store_tenant_insert(db, risk), 0);
+        risk = add_tenant(db, "risk", "");
         assert_int_equal(sqlite3_busy_timeout(db, 50), SQLITE_OK);
 
         assert_int_equal(db_exec(holder, "BEGIN EXCLUSIVE"), 0);
-        assert_int_equal(store_member_insert(db, risk->id, "user", 1001, "alice", CREATED_USEC), -ETIMEDOUT);
-        assert_int_equal(store_quota_set(db, risk->id, &q), -ETIMEDOUT);
+        assert_int_equal(store_member_insert(db, risk, "user", 1001, "alice", CREATED_USEC), -ETIMEDOUT);
+        assert_int_equal(store_quota_set(db, risk, &q), -ETIMEDOUT);
         assert_int_equal(store_tenant_delete(db, risk), -ETIMEDOUT);
         assert_int_equal(db_exec(holder, "COMMIT"), 0);
 
         /* With the lock gone: the same calls do what they say, and a missing tenant is -ENOENT. */
-        assert_int_equal(store_member_insert(db, risk->id, "user", 1001, "alice", CREATED_USEC), 0);
-        assert_int_equal(store_quota_set(db, risk->id, &q), 0);
-        assert_int_equal(store_member_insert(db, risk->id + 10, "user", 1, "x", CREATED_USEC), -ENOENT);
-        assert_int_equal(store_quota_set(db, risk->id + 10, &q), -ENOENT);
+        assert_int_equal(store_member_insert(db, risk, "user", 1001, "alice", CREATED_USEC), 0);
+        assert_int_equal(store_quota_set(db, risk, &q), 0);
+        assert_int_equal(store_member_insert(db, risk + 10, "user", 1, "x", CREATED_USEC), -ENOENT);
+        assert_int_equal(store_quota_set(db, risk + 10, &q), -ENOENT);
         assert_int_equal(store_tenant_delete(db, risk), 0);
 }
 
@@ -1192,28 +1224,27 @@ static int collect_quota(const char *tenant, const Quota *q, void *userdata) {
 static void test_quotas(void **state) {
         _cleanup_tmpdir_ char *d = make_tmpdir();
         _cleanup_(db_closep) sqlite3 *db = NULL;
-        _cleanup_(tenant_freep) Tenant *risk = NULL;
+        int64_t risk;
         Quota q = { .resource = QUOTA_GPUS, .guarantee = 1, .limit = 2 };
         Seen seen = {};
 
         open_store(d, &db);
-        assert_int_equal(tenant_new(NULL, "risk", "", &risk), 0);
-        assert_int_equal(store_tenant_insert(db, risk), 0);
-        assert_int_equal(store_quota_set(db, risk->id, &q), 0);
+        risk = add_tenant(db, "risk", "");
+        assert_int_equal(store_quota_set(db, risk, &q), 0);
         q.limit = 4;
-        assert_int_equal(store_quota_set(db, risk->id, &q), 0);
+        assert_int_equal(store_quota_set(db, risk, &q), 0);
         snprintf(q.model, sizeof(q.model), "H100");
         q.limit = QUOTA_UNLIMITED;
-        assert_int_equal(store_quota_set(db, risk->id, &q), 0);
+        assert_int_equal(store_quota_set(db, risk, &q), 0);
         assert_int_equal(store_quota_foreach(db, collect_quota, &seen), 0);
         assert_string_equal(seen.text, "risk:gpus::1:4 risk:gpus:H100:1:none ");
         q.guarantee = 0;
-        assert_int_equal(store_quota_set(db, risk->id, &q), 0);
+        assert_int_equal(store_quota_set(db, risk, &q), 0);
         assert_int_equal(query_int(db, "SELECT count(*) FROM tenant_quotas"), 1);
         q.limit = (uint64_t) INT64_MAX + 1;
-        assert_int_equal(store_quota_set(db, risk->id, &q), -ERANGE);
+        assert_int_equal(store_quota_set(db, risk, &q), -ERANGE);
         q.limit = 4;
-        assert_int_equal(store_quota_set(db, risk->id + 10, &q), -ENOENT);
+        assert_int_equal(store_quota_set(db, risk + 10, &q), -ENOENT);
         assert_int_equal(store_tenant_delete(db, risk), 0);
         assert_int_equal(query_int(db, "SELECT count(*) FROM tenant_quotas"), 0);
 }
@@ -1233,6 +1264,7 @@ int main(void) {
                 cmocka_unit_test(test_tenant_description_roundtrip),
                 cmocka_unit_test(test_instance_unknown_tenant),
                 cmocka_unit_test(test_instance_roundtrip),
+                cmocka_unit_test(test_instance_order_and_bad_rows),
                 cmocka_unit_test(test_transactions),
                 cmocka_unit_test(test_kill_after_commit),
                 cmocka_unit_test(test_kill_in_transaction),

@@ -242,26 +242,101 @@ static void test_description(void **state) {
         assert_int_equal(count_rows(f->m.db, "description = 'new words'"), 1);
 }
 
-/* What tenant_create() wrote is what arkd loads after a restart. */
+/* What tenant_create() wrote is what arkd loads after a restart: the owners build their objects
+ * from the store's records (tenant_load_all(), instance_load_all()), sorted as the lists are kept. */
 static void test_reload(void **state) {
         Fixture *f = *state;
         sd_bus_error e = SD_BUS_ERROR_NULL;
         Manager again = {};
         Tenant *a, *b;
+        Instance *x;
 
         assert_int_equal(tenant_create(&f->m, "risk", "Risk analytics, 2nd floor", NULL, &e), 0);
         assert_int_equal(tenant_create(&f->m, "ops", "", NULL, &e), 0);
+        assert_int_equal(tenant_create(&f->m, "lab-2", "GPU lab", NULL, &e), 0);
         again.db = f->m.db;
-        assert_int_equal(store_tenant_load_all(again.db, &again), 0);
-        assert_int_equal(count_list(&again), 2);
+        assert_int_equal(tenant_load_all(&again), 0);
+        assert_int_equal(count_list(&again), 3);
         LIST_FOREACH(tenants, t, f->m.tenants) {
                 a = t;
                 b = manager_find_tenant(&again, t->name);
                 assert_non_null(b);
                 assert_string_equal(a->description, b->description);
                 assert_int_equal(a->id, b->id);
+                assert_string_equal(a->uuid, b->uuid);
+                assert_int_equal(strlen(b->uuid), 36);
                 assert_true(a->created_usec == b->created_usec);
                 assert_string_equal(a->path, b->path);
+                assert_ptr_equal(b->manager, &again);
+        }
+        /* Sorted by name, linked both ways. */
+        b = again.tenants;
+        assert_null(b->tenants_prev);
+        assert_string_equal(b->name, "lab-2");
+        assert_string_equal(b->tenants_next->name, "ops");
+        assert_ptr_equal(b->tenants_next->tenants_prev, b);
+        assert_string_equal(b->tenants_next->tenants_next->name, "risk");
+        assert_null(b->tenants_next->tenants_next->tenants_next);
+
+        /* Instances: the spec from the record, runtime state unknown until the hypervisor says. */
+        {
+                StoreInstance web_risk = {
+                        .uuid = "A1B2C3D4-E5F6-4A7B-8C9D-0E1F2A3B4C5D", .name = "web", .tenant = "risk",
+                        .type = "vm", .vcpus = 4, .memory_bytes = UINT64_C(8) << 30,
+                        .disk_path = "/var/lib/ark/disks/a.qcow2", .disk_owned = true, .cmdline = "",
+                        .desired_running = true, .uefi = true, .preemptible = true, .created_usec = 42,
+                };
+                StoreInstance web_lab = {
+                        .uuid = "0b9e2c4d-1f3a-4e5b-8c7d-6a5b4c3d2e1f", .name = "web", .tenant = "lab-2",
+                        .domain_name = "lab-2.web", .type = "vm", .vcpus = 1, .memory_bytes = 1,
+                };
+                StoreInstance api = {
+                        .uuid = "11111111-2222-4333-8444-555555555555", .name = "api", .tenant = "ops",
+                        .type = "vm", .vcpus = 1, .memory_bytes = 1,
+                };
+
+                assert_int_equal(store_instance_insert(f->m.db, &web_risk), 0);
+                assert_int_equal(store_instance_insert(f->m.db, &web_lab), 0);
+                assert_int_equal(store_instance_insert(f->m.db, &api), 0);
+                assert_int_equal(store_instance_set_preempted(f->m.db, web_risk.id, 1, "NVIDIA L40S"), 0);
+                assert_int_equal(instance_load_all(&again), 0);
+
+                x = again.instances;
+                assert_null(x->instances_prev);
+                assert_string_equal(x->name, "api");
+                x = x->instances_next;
+                assert_string_equal(x->name, "web");
+                assert_string_equal(x->tenant, "lab-2");
+                assert_string_equal(x->domain_name, "lab-2.web");
+                assert_null(x->disk_path);
+                assert_null(x->cmdline);
+                x = x->instances_next;
+                assert_null(x->instances_next);
+                assert_ptr_equal(x->manager, &again);
+                assert_int_equal(x->id, web_risk.id);
+                assert_string_equal(x->uuid, web_risk.uuid);
+                assert_string_equal(x->name, "web");
+                assert_string_equal(x->tenant, "risk");
+                assert_string_equal(x->domain_name, "web");
+                assert_string_equal(x->type, "vm");
+                assert_int_equal(x->vcpus, 4);
+                assert_int_equal(x->memory_bytes, UINT64_C(8) << 30);
+                assert_string_equal(x->disk_path, "/var/lib/ark/disks/a.qcow2");
+                assert_true(x->disk_owned);
+                assert_string_equal(x->cmdline, "");
+                assert_true(x->desired_running);
+                assert_true(x->uefi);
+                assert_true(x->preemptible);
+                assert_int_equal(x->preempted_gpus, 1);
+                assert_string_equal(x->preempted_model, "NVIDIA L40S");
+                assert_int_equal(x->created_usec, 42);
+                assert_int_equal(x->state, INSTANCE_UNKNOWN);
+                assert_string_equal(x->path, ARK_BUS_PREFIX_INSTANCE "/risk/web");
+                assert_null(x->gpus);
+        }
+        LIST_FOREACH_SAFE(instances, i, n, again.instances) {
+                LIST_REMOVE(instances, again.instances, i);
+                instance_free(i);
         }
         free_tenants(&again);
 }
