@@ -179,7 +179,7 @@ $(BIN)/arkctl: $(call obj,$(arkctl-y)) $(ALL_LIBS)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BIN)/ark-seed: $(call obj,$(seed-main) $(seed-y) $(SRCDIR)/tui/netconf.c) \
+$(BIN)/ark-seed: $(call obj,$(seed-main) $(seed-y)) \
 		$(LIBSHARED) $(LIBBASIC)
 	$(quiet) LD $@
 	$(Q)mkdir -p $(dir $@)
@@ -206,10 +206,9 @@ $(O)/tests/test-%: $(O)/obj/tests/unit/test-%.o $(LIBARKD) $(ALL_LIBS)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(CMOCKA_LIBS)
 
 # The console's pure parts are tested on their own.
-$(O)/tests/test-netconf: $(O)/obj/tui/netconf.o
 $(O)/tests/test-canvas: $(O)/obj/tui/canvas.o
-$(O)/tests/test-update: $(O)/obj/firmware/update.o $(O)/obj/firmware/inventory.o
-$(O)/tests/test-seed: $(O)/obj/firmware/seed.o $(O)/obj/tui/netconf.o $(BIN)/ark-seed
+$(O)/tests/test-update: $(O)/obj/firmware/update.o $(O)/obj/firmware/device-firmware.o
+$(O)/tests/test-seed: $(O)/obj/firmware/seed.o $(BIN)/ark-seed
 
 # Integration tests share a harness (private dbus-daemon + arkd + arkctl runner).
 $(addprefix $(O)/tests/,$(integration-tests)): $(O)/tests/%: $(O)/obj/tests/integration/%.o \
@@ -333,7 +332,7 @@ run:
 # it (new strings appear untranslated in po/LANG.po: translate them, the zh goldens show them).
 po:
 	$(Q)cd $(SRCDIR) && xgettext --from-code=UTF-8 --language=C --keyword=_ --keyword=N_ --package-name=arktui \
-		-o po/arktui.pot tui/*.c && sed -i 's/charset=CHARSET/charset=UTF-8/' po/arktui.pot
+		-o po/arktui.pot tui/*.c lib/basic/netconf.c && sed -i 's/charset=CHARSET/charset=UTF-8/' po/arktui.pot
 	$(Q)cd $(SRCDIR) && for f in po/*.po; do msgmerge -q --no-fuzzy-matching -U --backup=none "$$f" po/arktui.pot; done
 
 clean:

@@ -12,7 +12,7 @@
 
 #include "access.h"
 #include "api-guard.h"
-#include "inventory.h"
+#include "host-inventory.h"
 #include "audit.h"
 #include "bundles.h"
 #include "basic/log.h"

@@ -27,7 +27,7 @@
 #include "meter.h"
 #include "metrics.h"
 #include "passthrough.h"
-#include "inventory.h"
+#include "host-inventory.h"
 #include "readiness.h"
 #include "shared/bus-util.h"
 #include "shared/db.h"

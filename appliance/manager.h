@@ -15,7 +15,7 @@
 
 #include "config.h"
 #include "instance.h"
-#include "inventory.h"
+#include "host-inventory.h"
 #include "tenant.h"
 
 typedef struct Hypervisor Hypervisor;

@@ -21,7 +21,7 @@
 #include "basic/time-util.h"
 #include "http.h"
 #include "instance.h"
-#include "inventory.h"
+#include "host-inventory.h"
 #include "manager.h"
 #include "metrics.h"
 #include "shared/db.h"

@@ -15,7 +15,7 @@
 #include <jansson.h>
 #include <systemd/sd-bus.h>
 
-#include "inventory.h"
+#include "device-firmware.h"
 #include "update.h"
 #include "basic/fileio.h"
 #include "basic/macro.h"

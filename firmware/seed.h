@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "../tui/netconf.h"
+#include "basic/netconf.h"
 
 #define SEED_MAX_SIZE (64 * 1024)
 #define SEED_MAX_KEYS 32

@@ -37,7 +37,7 @@
 #include "canvas.h"
 #include "logs.h"
 #include "media.h"
-#include "netconf.h"
+#include "basic/netconf.h"
 #include "support.h"
 #include "shared/bundle.h"
 #include "model.h"

@@ -9,7 +9,7 @@
 #include "logs.h"
 #include "media.h"
 #include "model.h"
-#include "netconf.h"
+#include "basic/netconf.h"
 
 #define _(s) gettext(s)
 #define N_(s) (s)

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "inventory.h"
+#include "host-inventory.h"
 
 typedef enum PassthroughVerdict {
         PASSTHROUGH_OK,

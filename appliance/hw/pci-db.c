@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "inventory.h"
+#include "host-inventory.h"
 #include "basic/macro.h"
 
 #define GiB(x) ((uint64_t) (x) << 30)

@@ -17,7 +17,7 @@
 
 #include "basic/dirent-util.h"
 #include "basic/fileio.h"
-#include "inventory.h"
+#include "host-inventory.h"
 #include "basic/log.h"
 #include "basic/macro.h"
 #include "basic/parse-util.h"

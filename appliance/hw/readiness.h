@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "inventory.h"
+#include "host-inventory.h"
 
 typedef enum CheckStatus {
         CHECK_READY,

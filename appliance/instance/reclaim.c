@@ -16,7 +16,7 @@
 #include "basic/time-util.h"
 #include "borrow.h"
 #include "instance.h"
-#include "inventory.h"
+#include "host-inventory.h"
 #include "manager.h"
 #include "metrics.h"
 #include "passthrough.h"

@@ -10,7 +10,7 @@
 #include "basic/string-util.h"
 #include "basic/time-util.h"
 #include "instance.h"
-#include "inventory.h"
+#include "host-inventory.h"
 #include "manager.h"
 #include "meter.h"
 #include "compute-unit.h"

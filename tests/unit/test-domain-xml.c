@@ -29,7 +29,7 @@
 #include "config.h"
 #include "domain-xml.h"
 #include "instance.h"
-#include "inventory.h"
+#include "host-inventory.h"
 #include "manager.h"
 #include "virt-util.h"
 #include "vm-driver.h"

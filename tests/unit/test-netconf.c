@@ -1,4 +1,4 @@
-/* Tests for tui/netconf: the management network's .network file the console writes and reads
+/* Tests for lib/basic/netconf: the management network's .network file the console writes and reads
  * back, and what it refuses. */
 
 #include <errno.h>
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "../../tui/netconf.h"
+#include "basic/netconf.h"
 
 static void test_roundtrip(void **state) {
         NetConf c = { .iface = "eno1", .address = "192.0.2.10/24", .gateway = "192.0.2.1", .dns = "192.0.2.53 192.0.2.54",

@@ -15,7 +15,7 @@
 
 #include "basic/macro.h"
 #include "basic/string-util.h"
-#include "inventory.h"
+#include "host-inventory.h"
 #include "passthrough.h"
 
 #define HOSTS_DIR ARK_SRCDIR "/tests/fixtures/hosts"

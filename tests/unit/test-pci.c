@@ -20,7 +20,7 @@
 #include "basic/fileio.h"
 #include "basic/macro.h"
 #include "basic/string-util.h"
-#include "inventory.h"
+#include "host-inventory.h"
 
 #define HOSTS_DIR ARK_SRCDIR "/tests/fixtures/hosts"
 #define GiB(x) ((uint64_t) (x) << 30)

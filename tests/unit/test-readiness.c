@@ -18,7 +18,7 @@
 #include "basic/macro.h"
 #include "basic/spawn-util.h"
 #include "basic/string-util.h"
-#include "inventory.h"
+#include "host-inventory.h"
 #include "readiness.h"
 
 #define HOSTS_DIR ARK_SRCDIR "/tests/fixtures/hosts"

@@ -22,7 +22,7 @@
 #include <cmocka.h>
 
 #include "tmpdir.h"
-#include "../../firmware/inventory.h"
+#include "../../firmware/device-firmware.h"
 #include "../../firmware/update.h"
 #include "shared/bundle.h"
 #include "shared/crypto.h"

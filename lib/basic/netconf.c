@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "macro.h"
 #include "netconf.h"
-#include "basic/macro.h"
-#include "basic/string-util.h"
+#include "string-util.h"
 
 static bool parse_ipv4(const char *s, struct in_addr *ret) {
         return s && inet_pton(AF_INET, s, ret) == 1;

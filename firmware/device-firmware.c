@@ -1,4 +1,4 @@
-/* Device firmware (inventory.h). */
+/* Device firmware (device-firmware.h). */
 
 #include <dirent.h>
 #include <errno.h>
@@ -12,7 +12,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
-#include "inventory.h"
+#include "device-firmware.h"
 #include "basic/fileio.h"
 #include "basic/macro.h"
 #include "basic/string-util.h"
