@@ -32,6 +32,8 @@
 /* ------------------------------------------------------------------------------------------ */
 /* the chain */
 
+DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX, EVP_MD_CTX_free);
+
 static int digest_field(EVP_MD_CTX *ctx, const char *s) {
         char len[32];
         size_t l = strlen(strempty(s));
@@ -41,29 +43,25 @@ static int digest_field(EVP_MD_CTX *ctx, const char *s) {
 }
 
 int audit_hash(const AuditEntry *e, char ret[AUDIT_HASH_HEX]) {
-        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
         unsigned char md[EVP_MAX_MD_SIZE];
         char num[64];
         unsigned n = 0;
-        int r = -EIO;
 
         if (!ctx)
                 return -ENOMEM;
         if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
-                goto finish;
+                return -EIO;
         snprintf(num, sizeof(num), "%" PRIu64 " %" PRIu64 " %" PRIu32, e->seq, e->usec, e->uid);
         if (digest_field(ctx, e->prev_hash) < 0 || digest_field(ctx, num) < 0 || digest_field(ctx, e->caller) < 0 ||
             digest_field(ctx, e->action) < 0 || digest_field(ctx, e->object) < 0 ||
             digest_field(ctx, e->arguments) < 0 || digest_field(ctx, e->result) < 0)
-                goto finish;
+                return -EIO;
         if (EVP_DigestFinal_ex(ctx, md, &n) != 1 || n != 32)
-                goto finish;
+                return -EIO;
         for (unsigned k = 0; k < n; k++)
                 snprintf(ret + 2 * k, 3, "%02x", md[k]);
-        r = 0;
-finish:
-        EVP_MD_CTX_free(ctx);
-        return r;
+        return 0;
 }
 
 static int last_row(sqlite3 *db, uint64_t *ret_seq, char ret_hash[AUDIT_HASH_HEX]) {
@@ -392,14 +390,12 @@ static bool error_is_refusal(const sd_bus_error *error) {
 
 /* The call's arguments as compact JSON; NULL when they cannot be read (or on OOM). */
 static char *arguments_json(sd_bus_message *msg) {
-        json_t *j = NULL;
+        _cleanup_(json_decrefp) json_t *j = NULL;
         char *s = NULL;
 
         (void) sd_bus_message_rewind(msg, true);
-        if (bus_message_read_json_all(msg, &j) >= 0) {
+        if (bus_message_read_json_all(msg, &j) >= 0)
                 s = json_dumps(j, JSON_COMPACT);
-                json_decref(j);
-        }
         (void) sd_bus_message_rewind(msg, true);
         return s;
 }

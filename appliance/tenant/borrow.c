@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/macro.h"
 #include "borrow.h"
 #include "quota.h"
 
@@ -33,11 +34,16 @@ static bool augment(Matching *mt, size_t u) {
         return false;
 }
 
+static void matching_done(Matching *mt) {
+        free(mt->unit_demand);
+        free(mt->owner);
+        free(mt->seen);
+}
+
 int borrow_demands_met(const BorrowDemand *d, size_t n_demands, const char *const *supply, size_t n_supply) {
-        Matching mt = { .d = d, .supply = supply, .n_supply = n_supply };
+        _cleanup_(matching_done) Matching mt = { .d = d, .supply = supply, .n_supply = n_supply };
         uint64_t total = 0;
         size_t u = 0;
-        int r = 1;
 
         for (size_t k = 0; k < n_demands; k++) {
                 if (d[k].units > n_supply)
@@ -51,25 +57,19 @@ int borrow_demands_met(const BorrowDemand *d, size_t n_demands, const char *cons
         mt.unit_demand = calloc(total, sizeof(size_t));
         mt.owner = calloc(n_supply, sizeof(ssize_t));
         mt.seen = calloc(n_supply, sizeof(bool));
-        if (!mt.unit_demand || !mt.owner || !mt.seen) {
-                r = -ENOMEM;
-                goto finish;
-        }
+        if (!mt.unit_demand || !mt.owner || !mt.seen)
+                return -ENOMEM;
         for (size_t k = 0; k < n_demands; k++)
                 for (uint64_t j = 0; j < d[k].units; j++)
                         mt.unit_demand[u++] = k;
         for (size_t g = 0; g < n_supply; g++)
                 mt.owner[g] = -1;
-        for (u = 0; u < total && r > 0; u++) {
+        for (u = 0; u < total; u++) {
                 memset(mt.seen, 0, n_supply * sizeof(bool));
                 if (!augment(&mt, u))
-                        r = 0;
+                        return 0;
         }
-finish:
-        free(mt.unit_demand);
-        free(mt.owner);
-        free(mt.seen);
-        return r;
+        return 1;
 }
 
 bool borrow_is_borrowing(const BorrowInstance *i, const BorrowTenant *tenants) {

@@ -47,14 +47,15 @@ int meter_recover(Manager *m) {
         return 0;
 }
 
-static void meter_open(Instance *i, uint64_t now) {
+/* Inserts i's open usage interval and sets i->usage_interval. */
+static int meter_insert_interval(Instance *i, uint64_t now) {
         Manager *m = i->manager;
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         StrBuf models = {};
         _cleanup_free_ char *ms = NULL;
         uint64_t gpu_mem = 0;
         unsigned n = 0;
-        int r;
+        int r, rc;
 
         for (char **g = i->gpus; g && *g; g++) {
                 Accelerator *a = manager_find_accelerator(m, *g);
@@ -69,7 +70,7 @@ static void meter_open(Instance *i, uint64_t now) {
                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        &st);
         if (r < 0)
-                goto fail;
+                return r;
         sqlite3_bind_text(st, 1, i->uuid, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, i->name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, i->tenant, -1, SQLITE_STATIC);
@@ -88,12 +89,16 @@ static void meter_open(Instance *i, uint64_t now) {
                 else
                         sqlite3_bind_null(st, 11);
         }
-        if (sqlite3_step(st) != SQLITE_DONE)
-                goto fail;
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_DONE)
+                return db_errno_of(m->db, rc);
         i->usage_interval = sqlite3_last_insert_rowid(m->db);
-        return;
-fail:
-        log_warning("Failed to open a usage interval for instance '%s': %s", i->name, db_errmsg(m->db));
+        return 0;
+}
+
+static void meter_open(Instance *i, uint64_t now) {
+        if (meter_insert_interval(i, now) < 0)
+                log_warning("Failed to open a usage interval for instance '%s': %s", i->name, db_errmsg(i->manager->db));
 }
 
 void meter_close(Instance *i) {

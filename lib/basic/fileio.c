@@ -16,6 +16,13 @@
 
 #define READ_FULL_MAX (64U * 1024U * 1024U)
 
+void unlink_and_freep(char **p) {
+        if (!*p)
+                return;
+        (void) unlink(*p);
+        *p = mfree(*p);
+}
+
 int read_full_file(const char *path, char **ret, size_t *ret_size) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *buf = NULL;

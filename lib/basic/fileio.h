@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* For _cleanup_: unlinks the file named *p (when set), then frees the name; errors ignored. For a
+ * temporary file that goes whichever way the function returns. */
+void unlink_and_freep(char **p);
+
 /* Reads a whole file (up to 64 MiB) into a NUL-terminated buffer. */
 int read_full_file(const char *path, char **ret, size_t *ret_size);
 /* Reads the first line without its newline. */

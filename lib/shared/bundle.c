@@ -15,8 +15,10 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "basic/fileio.h"
 #include "basic/macro.h"
 #include "basic/string-util.h"
+#include "shared/archive-util.h"
 #include "shared/bundle.h"
 #include "shared/trust.h"
 
@@ -517,50 +519,45 @@ static int read_archive(Reader *rd, const BundleReadOptions *o, BundleResult *re
         return 0;
 }
 
+/* Frees what a Reader holds (for _cleanup_): the archive first, which may still use the buffer. */
+static void reader_done(Reader *rd) {
+        if (rd->a)
+                archive_read_free(rd->a);
+        free(rd->buf);
+        sha256_done(&rd->file_hash);
+}
+
 static int read_in_locale(int fd, const char *name, const BundleReadOptions *o, BundleResult *ret, char **ret_error) {
-        Reader rd = { .fd = fd, .name = name, .limit = 4 * 1024 * 1024 };
-        BundleResult res = {};
+        _cleanup_(reader_done) Reader rd = { .fd = fd, .name = name, .limit = 4 * 1024 * 1024 };
+        _cleanup_(bundle_result_done) BundleResult res = {};
         uint8_t digest[SHA256_BYTES];
         int r;
 
         rd.buf = malloc(IO_BUFFER);
         rd.a = archive_read_new();
-        if (!rd.buf || !rd.a || sha256_init(&rd.file_hash) < 0) {
-                free(rd.buf);
-                if (rd.a)
-                        archive_read_free(rd.a);
+        if (!rd.buf || !rd.a || sha256_init(&rd.file_hash) < 0)
                 return -ENOMEM;
-        }
         if (archive_read_support_format_tar(rd.a) != ARCHIVE_OK || archive_read_support_filter_zstd(rd.a) != ARCHIVE_OK ||
             archive_read_support_filter_xz(rd.a) != ARCHIVE_OK ||
-            archive_read_open(rd.a, &rd, NULL, reader_read, NULL) != ARCHIVE_OK) {
-                r = open_fail(&rd, ret_error);
-                goto out;
-        }
+            archive_read_open(rd.a, &rd, NULL, reader_read, NULL) != ARCHIVE_OK)
+                return open_fail(&rd, ret_error);
         r = read_archive(&rd, o, &res, ret_error);
-        if (r >= 0 && !o->manifest_only) {
+        if (r < 0)
+                return r;
+        if (!o->manifest_only) {
                 /* The rest of the file (the archive's end blocks), so the hash covers all of it. */
                 const void *p;
                 while (reader_read(rd.a, &rd, &p) > 0)
                         ;
                 if (rd.io_error)
-                        r = set_error_sentence(ret_error, -EIO, "%s: %s.", name, archive_why(&rd));
+                        return set_error_sentence(ret_error, -EIO, "%s: %s.", name, archive_why(&rd));
         }
-out:
-        archive_read_free(rd.a);
-        free(rd.buf);
-        if (r < 0) {
-                sha256_done(&rd.file_hash);
-                bundle_result_done(&res);
-                return r;
-        }
-        if (sha256_final(&rd.file_hash, digest) < 0) {
-                bundle_result_done(&res);
+        if (sha256_final(&rd.file_hash, digest) < 0)
                 return -EIO;
-        }
         hex_encode(digest, SHA256_BYTES, res.sha256);
         res.archive_bytes = rd.raw;
         *ret = res;
+        res = (BundleResult) {}; /* handed on */
         return 0;
 }
 
@@ -694,8 +691,7 @@ static int pass_file(const char *root, const ManifestFile *f, struct archive *a,
 }
 
 static int write_member(struct archive *a, const char *path, const void *data, size_t n, time_t t) {
-        struct archive_entry *e = archive_entry_new();
-        int r = 0;
+        _cleanup_(archive_entry_freep) struct archive_entry *e = archive_entry_new();
 
         if (!e)
                 return -ENOMEM;
@@ -707,20 +703,20 @@ static int write_member(struct archive *a, const char *path, const void *data, s
         archive_entry_set_uname(e, "root");
         archive_entry_set_gname(e, "root");
         if (archive_write_header(a, e) != ARCHIVE_OK || (n > 0 && archive_write_data(a, data, n) != (la_ssize_t) n))
-                r = -EIO;
-        archive_entry_free(e);
-        return r;
+                return -EIO;
+        return 0;
 }
 
 static int create_in_locale(const BundleCreateOptions *o, Manifest **ret_manifest, char **ret_error) {
         _cleanup_(manifest_freep) Manifest *m = NULL;
         _cleanup_(ark_key_freep) ArkKey *key = NULL;
-        _cleanup_free_ char *err = NULL, *text = NULL, *tmp = NULL;
+        _cleanup_free_ char *err = NULL, *text = NULL, *template = NULL;
+        _cleanup_(unlink_and_freep) char *tmp = NULL;
         _cleanup_free_ uint8_t *buf = NULL;
         _cleanup_close_ int out = -EBADF;
+        _cleanup_(archive_write_freep) struct archive *a = NULL; /* freed before out is closed */
         const char *compression = o->compression ?: "none";
         uint8_t sig[ED25519_SIG_BYTES];
-        struct archive *a = NULL;
         Walk w = { .root = o->dir };
         time_t now = o->created ?: time(NULL);
         struct tm tm;
@@ -806,42 +802,36 @@ static int create_in_locale(const BundleCreateOptions *o, Manifest **ret_manifes
         if (r < 0)
                 return set_error_sentence(ret_error, r, "Cannot sign the manifest with %s.", o->key_path);
 
-        /* The archive, through a temporary file next to it. */
-        tmp = strprintf("%s.tmp-XXXXXX", o->output);
-        if (!tmp)
+        /* The archive, through a temporary file next to it, removed on every return from here on
+         * (linked to o->output on success). */
+        template = strprintf("%s.tmp-XXXXXX", o->output);
+        if (!template)
                 return -ENOMEM;
-        out = mkostemp(tmp, O_CLOEXEC);
+        out = mkostemp(template, O_CLOEXEC);
         if (out < 0)
                 return set_error_sentence(ret_error, -errno, "Cannot create %s: %s.", o->output, strerror(errno));
+        tmp = TAKE_PTR(template);
         (void) fchmod(out, 0644);
         a = archive_write_new();
-        if (!a) {
-                r = -ENOMEM;
-                goto fail;
-        }
+        if (!a)
+                return -ENOMEM;
         if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
             (streq(compression, "zstd") && archive_write_add_filter_zstd(a) != ARCHIVE_OK) ||
             (streq(compression, "xz") && archive_write_add_filter_xz(a) != ARCHIVE_OK) ||
-            archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK || archive_write_open_fd(a, out) != ARCHIVE_OK) {
-                r = set_error_sentence(ret_error, -EIO, "Cannot write %s: %s.", o->output, archive_error_string(a) ?: "error");
-                goto fail;
-        }
+            archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK || archive_write_open_fd(a, out) != ARCHIVE_OK)
+                return set_error_sentence(ret_error, -EIO, "Cannot write %s: %s.", o->output, archive_error_string(a) ?: "error");
         if (write_member(a, "manifest.json", text, strlen(text), now) < 0 ||
-            write_member(a, "manifest.sig", sig, sizeof(sig), now) < 0) {
-                r = set_error_sentence(ret_error, -EIO, "Cannot write %s: %s.", o->output, archive_error_string(a) ?: "error");
-                goto fail;
-        }
+            write_member(a, "manifest.sig", sig, sizeof(sig), now) < 0)
+                return set_error_sentence(ret_error, -EIO, "Cannot write %s: %s.", o->output, archive_error_string(a) ?: "error");
         for (size_t k = 0; k < m->n_files; k++) {
                 const ManifestFile *f = &m->files[k];
-                struct archive_entry *e = archive_entry_new();
+                _cleanup_(archive_entry_freep) struct archive_entry *e = archive_entry_new();
+                _cleanup_(sha256_done) Sha256 h = {};
                 uint8_t d[SHA256_BYTES];
                 char hex[SHA256_HEX];
-                Sha256 h;
 
-                if (!e) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
+                if (!e)
+                        return -ENOMEM;
                 archive_entry_set_pathname(e, f->path);
                 archive_entry_set_filetype(e, AE_IFREG);
                 archive_entry_set_perm(e, f->mode);
@@ -849,50 +839,31 @@ static int create_in_locale(const BundleCreateOptions *o, Manifest **ret_manifes
                 archive_entry_set_mtime(e, now, 0);
                 archive_entry_set_uname(e, "root");
                 archive_entry_set_gname(e, "root");
-                r = archive_write_header(a, e) == ARCHIVE_OK ? 0 : -EIO;
-                archive_entry_free(e);
-                if (r < 0) {
-                        r = set_error_sentence(ret_error, -EIO, "Cannot write %s: %s.", o->output, archive_error_string(a) ?: "error");
-                        goto fail;
-                }
+                if (archive_write_header(a, e) != ARCHIVE_OK)
+                        return set_error_sentence(ret_error, -EIO, "Cannot write %s: %s.", o->output,
+                                                  archive_error_string(a) ?: "error");
                 r = sha256_init(&h);
                 if (r < 0)
-                        goto fail;
+                        return r;
                 r = pass_file(o->dir, f, a, buf, &h, o, &done, 2 * m->total_bytes, ret_error);
-                if (r < 0) {
-                        sha256_done(&h);
-                        goto fail;
-                }
-                if (sha256_final(&h, d) < 0) {
-                        r = -EIO;
-                        goto fail;
-                }
+                if (r < 0)
+                        return r;
+                if (sha256_final(&h, d) < 0)
+                        return -EIO;
                 hex_encode(d, SHA256_BYTES, hex);
-                if (!streq(hex, f->sha256)) {
-                        r = set_error_sentence(ret_error, -EBUSY, "%s/%s changed while the bundle was made.", o->dir, f->path);
-                        goto fail;
-                }
+                if (!streq(hex, f->sha256))
+                        return set_error_sentence(ret_error, -EBUSY, "%s/%s changed while the bundle was made.", o->dir,
+                                                  f->path);
         }
-        if (archive_write_close(a) != ARCHIVE_OK) {
-                r = set_error_sentence(ret_error, -EIO, "Cannot write %s: %s.", o->output, archive_error_string(a) ?: "error");
-                goto fail;
-        }
-        archive_write_free(a);
-        a = NULL;
-        if (fsync(out) < 0 || link(tmp, o->output) < 0) {
-                r = set_error_sentence(ret_error, -errno, errno == EEXIST ? "%s already exists; not overwriting it."
-                                                                 : "Cannot write %s.", o->output);
-                goto fail;
-        }
-        (void) unlink(tmp);
+        if (archive_write_close(a) != ARCHIVE_OK)
+                return set_error_sentence(ret_error, -EIO, "Cannot write %s: %s.", o->output, archive_error_string(a) ?: "error");
+        archive_write_free(TAKE_PTR(a));
+        if (fsync(out) < 0 || link(tmp, o->output) < 0)
+                return set_error_sentence(ret_error, -errno, errno == EEXIST ? "%s already exists; not overwriting it."
+                                                                    : "Cannot write %s.", o->output);
         if (ret_manifest)
                 *ret_manifest = TAKE_PTR(m);
         return 0;
-fail:
-        if (a)
-                archive_write_free(a);
-        (void) unlink(tmp);
-        return r;
 }
 
 /* Paths in a bundle are UTF-8 (pax headers carry them so); libarchive converts them to and from

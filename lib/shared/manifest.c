@@ -363,7 +363,8 @@ int manifest_parse(const char *data, size_t n, Manifest **ret, char **ret_error)
                                             "model", "update", NULL };
         _cleanup_(manifest_freep) Manifest *m = NULL;
         _cleanup_free_ char *kind = NULL, *key_id = NULL;
-        json_t *root, *files, *v;
+        _cleanup_(json_decrefp) json_t *root = NULL;
+        json_t *files, *v;
         json_error_t jerr;
         uint64_t format = 0;
         size_t i;
@@ -376,60 +377,47 @@ int manifest_parse(const char *data, size_t n, Manifest **ret, char **ret_error)
                 return set_error_sentence(ret_error, -EINVAL, "The manifest is not valid UTF-8 JSON (line %d, column %d: %s).", jerr.line,
                             jerr.column, jerr.text);
         m = calloc(1, sizeof(Manifest));
-        if (!m) {
-                json_decref(root);
+        if (!m)
                 return -ENOMEM;
-        }
-        if (!json_is_object(root)) {
-                r = set_error_sentence(ret_error, -EINVAL, "The manifest must be a JSON object.");
-                goto out;
-        }
+        if (!json_is_object(root))
+                return set_error_sentence(ret_error, -EINVAL, "The manifest must be a JSON object.");
         r = check_keys(root, "top level", keys, ret_error);
         if (r < 0)
-                goto out;
+                return r;
         r = get_uint(root, "top level", "format", &format, ret_error);
         if (r < 0)
-                goto out;
-        if (format != MANIFEST_FORMAT) {
-                r = set_error_sentence(ret_error, -EINVAL, "The manifest's format is %llu; this Ark reads format %d.",
-                         (unsigned long long) format, MANIFEST_FORMAT);
-                goto out;
-        }
+                return r;
+        if (format != MANIFEST_FORMAT)
+                return set_error_sentence(ret_error, -EINVAL, "The manifest's format is %llu; this Ark reads format %d.",
+                                          (unsigned long long) format, MANIFEST_FORMAT);
         m->format = (unsigned) format;
         r = get_string(root, "top level", "kind", true, &kind, ret_error);
         if (r < 0)
-                goto out;
+                return r;
         m->kind = bundle_kind_from_string(kind);
-        if (m->kind < 0) {
-                r = set_error_sentence(ret_error, -EINVAL, "The manifest's kind '%s' is not one of model, image, update.", printable(kind));
-                goto out;
-        }
+        if (m->kind < 0)
+                return set_error_sentence(ret_error, -EINVAL, "The manifest's kind '%s' is not one of model, image, update.",
+                                          printable(kind));
         if ((r = get_string(root, "top level", "name", true, &m->name, ret_error)) < 0 ||
             (r = get_string(root, "top level", "version", true, &m->version, ret_error)) < 0 ||
             (r = get_string(root, "top level", "created", true, &m->created, ret_error)) < 0 ||
             (r = get_string(root, "top level", "key_id", true, &key_id, ret_error)) < 0)
-                goto out;
-        if (!is_lower_hex(key_id, KEY_ID_HEX - 1)) {
-                r = set_error_sentence(ret_error, -EINVAL, "The manifest's key_id must be 16 lowercase hex digits.");
-                goto out;
-        }
+                return r;
+        if (!is_lower_hex(key_id, KEY_ID_HEX - 1))
+                return set_error_sentence(ret_error, -EINVAL, "The manifest's key_id must be 16 lowercase hex digits.");
         memcpy(m->key_id, key_id, KEY_ID_HEX);
         files = json_object_get(root, "files");
-        if (!json_is_array(files) || json_array_size(files) == 0 || json_array_size(files) > MANIFEST_FILES_MAX) {
-                r = set_error_sentence(ret_error, -EINVAL, "The manifest's files must be a list of 1 to %d payload files.",
-                         MANIFEST_FILES_MAX);
-                goto out;
-        }
+        if (!json_is_array(files) || json_array_size(files) == 0 || json_array_size(files) > MANIFEST_FILES_MAX)
+                return set_error_sentence(ret_error, -EINVAL, "The manifest's files must be a list of 1 to %d payload files.",
+                                          MANIFEST_FILES_MAX);
         m->files = calloc(json_array_size(files), sizeof(ManifestFile));
-        if (!m->files) {
-                r = -ENOMEM;
-                goto out;
-        }
+        if (!m->files)
+                return -ENOMEM;
         json_array_foreach(files, i, v) {
                 r = parse_file(v, i, &m->files[i], ret_error);
                 m->n_files = i + 1;
                 if (r < 0)
-                        goto out;
+                        return r;
                 if (m->files[i].size <= (UINT64_C(1) << 53) - m->total_bytes)
                         m->total_bytes += m->files[i].size;
                 else
@@ -437,69 +425,67 @@ int manifest_parse(const char *data, size_t n, Manifest **ret, char **ret_error)
         }
         v = json_object_get(root, "model");
         if (m->kind == BUNDLE_MODEL) {
-                if (!v) {
-                        r = set_error_sentence(ret_error, -EINVAL, "A model's manifest lacks 'model' (architecture, parameters, dtype, "
-                                 "min_gpu_memory_bytes, runtime, license).");
-                        goto out;
-                }
+                if (!v)
+                        return set_error_sentence(ret_error, -EINVAL, "A model's manifest lacks 'model' (architecture, parameters, "
+                                                  "dtype, min_gpu_memory_bytes, runtime, license).");
                 r = parse_model(v, &m->model, ret_error);
                 if (r < 0)
-                        goto out;
-        } else if (v) {
-                r = set_error_sentence(ret_error, -EINVAL, "Only a model's manifest has 'model'.");
-                goto out;
-        }
+                        return r;
+        } else if (v)
+                return set_error_sentence(ret_error, -EINVAL, "Only a model's manifest has 'model'.");
         v = json_object_get(root, "update");
         if (m->kind == BUNDLE_UPDATE) {
-                if (!v) {
-                        r = set_error_sentence(ret_error, -EINVAL, "An update's manifest lacks 'update' (compatible).");
-                        goto out;
-                }
+                if (!v)
+                        return set_error_sentence(ret_error, -EINVAL, "An update's manifest lacks 'update' (compatible).");
                 r = parse_update(v, &m->compatible, ret_error);
                 if (r < 0)
-                        goto out;
-        } else if (v) {
-                r = set_error_sentence(ret_error, -EINVAL, "Only an update's manifest has 'update'.");
-                goto out;
-        }
+                        return r;
+        } else if (v)
+                return set_error_sentence(ret_error, -EINVAL, "Only an update's manifest has 'update'.");
         r = manifest_validate(m, ret_error);
         if (r < 0)
-                goto out;
+                return r;
         *ret = TAKE_PTR(m);
-        r = 0;
-out:
-        json_decref(root);
-        return r;
+        return 0;
 }
 
 static json_t *str_or_null(const char *s) {
         return s ? json_string(s) : json_null();
 }
 
+/* update.compatible as a new JSON array; NULL when out of memory. */
+static json_t *compatible_to_json(char **compatible) {
+        _cleanup_(json_decrefp) json_t *c = json_array();
+
+        for (char **v = compatible; c && v && *v; v++)
+                if (json_array_append_new(c, json_string(*v)) < 0)
+                        return NULL;
+        return TAKE_PTR(c);
+}
+
 int manifest_format(const Manifest *m, char **ret) {
-        json_t *root = json_object(), *files = json_array();
-        char *text = NULL;
-        int r = -ENOMEM;
+        _cleanup_(json_decrefp) json_t *root = json_object(), *files = json_array();
+        _cleanup_free_ char *text = NULL;
 
         if (!root || !files)
-                goto out;
+                return -ENOMEM;
         if (json_object_set_new(root, "format", json_integer(m->format)) < 0 ||
             json_object_set_new(root, "kind", json_string(bundle_kind_to_string(m->kind))) < 0 ||
             json_object_set_new(root, "name", str_or_null(m->name)) < 0 ||
             json_object_set_new(root, "version", str_or_null(m->version)) < 0 ||
             json_object_set_new(root, "created", str_or_null(m->created)) < 0 ||
             json_object_set_new(root, "key_id", json_string(m->key_id)) < 0)
-                goto out;
+                return -ENOMEM;
         for (size_t k = 0; k < m->n_files; k++) {
                 const ManifestFile *f = &m->files[k];
 
                 if (json_array_append_new(files, json_pack("{s:s, s:I, s:s, s:s}", "path", f->path, "size",
                                                            (json_int_t) f->size, "sha256", f->sha256, "mode",
                                                            f->mode == 0755 ? "0755" : "0644")) < 0)
-                        goto out;
+                        return -ENOMEM;
         }
         if (json_object_set(root, "files", files) < 0)
-                goto out;
+                return -ENOMEM;
         if (m->kind == BUNDLE_MODEL &&
             json_object_set_new(root, "model", json_pack("{s:s?, s:I, s:s?, s:I, s:s?, s:s?}", "architecture",
                                                          m->model.architecture, "parameters",
@@ -507,26 +493,18 @@ int manifest_format(const Manifest *m, char **ret) {
                                                          "min_gpu_memory_bytes",
                                                          (json_int_t) m->model.min_gpu_memory_bytes, "runtime",
                                                          m->model.runtime, "license", m->model.license)) < 0)
-                goto out;
+                return -ENOMEM;
         if (m->kind == BUNDLE_UPDATE) {
-                json_t *c = json_array();
+                _cleanup_(json_decrefp) json_t *c = compatible_to_json(m->compatible);
 
-                for (char **v = m->compatible; c && v && *v; v++)
-                        if (json_array_append_new(c, json_string(*v)) < 0)
-                                c = NULL;
-                if (!c || json_object_set_new(root, "update", json_pack("{s:o}", "compatible", c)) < 0)
-                        goto out;
+                if (!c || json_object_set_new(root, "update", json_pack("{s:O}", "compatible", c)) < 0)
+                        return -ENOMEM;
         }
         text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
         if (!text)
-                goto out;
+                return -ENOMEM;
         *ret = strprintf("%s\n", text);
-        r = *ret ? 0 : -ENOMEM;
-out:
-        free(text);
-        json_decref(files);
-        json_decref(root);
-        return r;
+        return *ret ? 0 : -ENOMEM;
 }
 
 static int compare_path(const void *key, const void *elem) {
