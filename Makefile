@@ -217,13 +217,15 @@ $(addprefix $(O)/tests/,$(integration-tests)): $(O)/tests/%: $(O)/obj/tests/inte
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
-# Guests that take their time to shut down, preloaded into arkd by test-gpu's reclaim tests
-# (tests/integration/slow-guest.c). Built without sanitizers: it is preloaded ahead of their runtime.
-$(O)/tests/slow-guest.so: $(itest-preload) $(AUTOCONF)
+# Fakes at an edge, preloaded into arkd by tests (tests/integration/Kbuild): guests that take their
+# time to shut down (test-gpu's reclaim tests), bundles read slowly (imports caught in the middle).
+# Built without sanitizers: they are preloaded ahead of their runtime.
+$(O)/tests/%.so: $(SRCDIR)/tests/integration/%.c $(AUTOCONF)
 	$(quiet) CC $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(filter-out -fsanitize=% -fno-sanitize-recover=%,$(ARK_CFLAGS)) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
 $(O)/tests/test-gpu: | $(O)/tests/slow-guest.so
+$(O)/tests/test-bundles $(O)/tests/test-console: | $(O)/tests/slow-import.so
 
 # Objects made on the way to a test stay (they are not intermediate files to delete); a bare
 # .SECONDARY would also make a library skip objects that do not exist yet (a new source file).

@@ -58,7 +58,6 @@ struct Import {
         sd_event_source *event_source;
         pthread_t thread;
         bool thread_started;
-        uint64_t throttle_bps;          /* tests only (ARK_TEST_IMPORT_BYTES_PER_SEC) */
         _Atomic uint64_t reserved;      /* of Manager.import_reserved, once admitted */
         uint64_t start_usec;
         _Atomic uint64_t done, total;
@@ -439,16 +438,6 @@ static Import *import_free(Import *im) {
 static int import_progress(uint64_t done, uint64_t total, void *userdata) {
         Import *im = userdata;
 
-        if (im->throttle_bps > 0) {
-                uint64_t due = im->start_usec + done * 1000000 / im->throttle_bps, now = now_usec(CLOCK_MONOTONIC);
-
-                if (due > now) {
-                        struct timespec ts = { .tv_sec = (time_t) ((due - now) / 1000000),
-                                               .tv_nsec = (long) ((due - now) % 1000000) * 1000 };
-                        while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !atomic_load(&im->cancel))
-                                ;
-                }
-        }
         atomic_store(&im->done, done);
         atomic_store(&im->total, total);
         (void) eventfd_write(im->event_fd, 1);
@@ -670,7 +659,7 @@ int method_import_bundle(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         _cleanup_(caller_done) Caller c = {};
         Manager *m = userdata;
         Import *im = NULL;
-        const char *tenant, *name, *throttle;
+        const char *tenant, *name;
         _cleanup_free_ char *staging_root = NULL;
         struct stat st;
         int fd, r;
@@ -747,9 +736,6 @@ int method_import_bundle(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                 return r;
         }
         (void) lseek(im->fd, 0, SEEK_SET);
-        throttle = getenv("ARK_TEST_IMPORT_BYTES_PER_SEC");
-        if (throttle && startswith(m->config.libvirt_uri, "test:"))
-                im->throttle_bps = strtoull(throttle, NULL, 10);
         r = sd_event_add_io(m->event, &im->event_source, im->event_fd, EPOLLIN, on_import_event, im);
         if (r < 0) {
                 import_free(im);

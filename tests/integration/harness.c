@@ -286,6 +286,60 @@ int harness_start_arkd(Harness *h, ...) {
         return -1;
 }
 
+/* Puts `value` before the variable's value (joined by ':') and returns the old value, newly
+ * allocated (NULL when unset), in *ret_old for env_restore(). */
+static int env_prepend(const char *name, const char *value, char **ret_old) {
+        const char *old = getenv(name);
+        _cleanup_free_ char *v = isempty(old) ? strdup(value) : strprintf("%s:%s", value, old);
+        _cleanup_free_ char *saved = old ? strdup(old) : NULL;
+
+        if (!v || (old && !saved))
+                return -ENOMEM;
+        if (setenv(name, v, 1) < 0)
+                return -errno;
+        *ret_old = TAKE_PTR(saved);
+        return 0;
+}
+
+static void env_restore(const char *name, char *old) {
+        if (old)
+                (void) setenv(name, old, 1);
+        else
+                (void) unsetenv(name);
+        free(old);
+}
+
+int harness_start_arkd_with(Harness *h, const char *lib, const char *setting) {
+        _cleanup_free_ char *path = strprintf("%s/tests/%s", harness_build_dir(), lib), *name = NULL;
+        char *old_preload = NULL, *old_asan = NULL, *old_setting = NULL;
+        const char *eq = strchr(setting, '=');
+        int r;
+
+        if (!path || !eq)
+                return -EINVAL;
+        if (access(path, R_OK) < 0) {
+                fprintf(stderr, "harness: %s is missing (make %s)\n", path, path);
+                return -ENOENT;
+        }
+        name = strndup(setting, (size_t) (eq - setting));
+        if (!name || (getenv(name) && !(old_setting = strdup(getenv(name)))))
+                return -ENOMEM;
+        r = env_prepend("LD_PRELOAD", path, &old_preload);
+        if (r < 0) {
+                free(old_setting);
+                return r;
+        }
+        /* In an ASan build, the runtime would refuse a library loaded ahead of it. */
+        r = env_prepend("ASAN_OPTIONS", "verify_asan_link_order=0", &old_asan);
+        if (r >= 0) {
+                r = setenv(name, eq + 1, 1) < 0 ? -errno : harness_start_arkd(h, NULL);
+                env_restore("ASAN_OPTIONS", old_asan);
+        }
+        env_restore("LD_PRELOAD", old_preload);
+        env_restore(name, old_setting);
+        return r;
+}
+
 int harness_stop_arkd(Harness *h, int sig) {
         int r;
 

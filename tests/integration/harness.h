@@ -38,6 +38,10 @@ int harness_writable_sysfs(Harness *h);
 /* Starts arkd and waits (up to 30 s) until it owns org.ark.Ark1. Extra arkd arguments may follow,
  * NULL-terminated. Returns 0, or -1 when arkd died or did not become ready (its log is printed). */
 int harness_start_arkd(Harness *h, ...);
+/* Starts arkd as harness_start_arkd() does, with tests/<lib> (a fake at an edge, built beside the
+ * tests: slow-import.so) preloaded and `setting` ("NAME=value", which that library reads) in arkd's
+ * environment. The test's own environment is as before when this returns. */
+int harness_start_arkd_with(Harness *h, const char *lib, const char *setting);
 /* Sends sig to arkd and reaps it. Returns its exit status (0..255), 128+signal when killed. */
 int harness_stop_arkd(Harness *h, int sig);
 bool harness_arkd_alive(Harness *h);

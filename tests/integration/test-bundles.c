@@ -3,7 +3,8 @@
  * manifest, hostile archives) leave the model store's files and its table as they were and no
  * staging behind; kill -9 during an import leaves no model and its staging is cleaned at the next
  * start; cancel; concurrent imports; progress signals; delete; audit rows. Imports are slowed down
- * with ARK_TEST_IMPORT_BYTES_PER_SEC where a test must catch one in the middle. */
+ * with slow-import.so (preloaded into arkd: bundles read slowly) where a test must catch one in the
+ * middle. */
 
 #include "itest.h"
 
@@ -283,13 +284,15 @@ static void wait_gone(pid_t pid) {
         assert_int_not_equal(kill(pid, 0), 0);
 }
 
+/* arkd again, reading bundles at bps bytes per second (slow-import.so), or at full speed (NULL). */
 static void restart_throttled(const char *bps) {
+        _cleanup_free_ char *setting = bps ? strprintf("ARK_SLOW_IMPORT_BPS=%s", bps) : NULL;
+
         assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
         if (bps)
-                setenv("ARK_TEST_IMPORT_BYTES_PER_SEC", bps, 1);
+                assert_int_equal(harness_start_arkd_with(&H, "slow-import.so", setting), 0);
         else
-                unsetenv("ARK_TEST_IMPORT_BYTES_PER_SEC");
-        assert_int_equal(harness_start_arkd(&H, NULL), 0);
+                assert_int_equal(harness_start_arkd(&H, NULL), 0);
 }
 
 static void test_kill_during_import(void **state) {
@@ -305,7 +308,6 @@ static void test_kill_during_import(void **state) {
         /* As if a crash had also come between the rename and the record. */
         ghost = strprintf("%s/bundles/model/@shared/ghost/1.0", H.state_dir);
         assert_int_equal(mkdir_p(ghost, 0755), 0);
-        unsetenv("ARK_TEST_IMPORT_BYTES_PER_SEC");
         assert_int_equal(harness_start_arkd(&H, NULL), 0);
         assert_arkctl(&H, 0, "No models.", "model", "list");
         assert_no_staging();

@@ -543,9 +543,7 @@ static void test_import_from_media(void **state) {
                       "bf16", "--runtime", "vllm", "--license", "test");
         /* Slow, so that the progress can be seen. */
         assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
-        setenv("ARK_TEST_IMPORT_BYTES_PER_SEC", "8388608", 1);
-        assert_int_equal(harness_start_arkd(&H, NULL), 0);
-        unsetenv("ARK_TEST_IMPORT_BYTES_PER_SEC");
+        assert_int_equal(harness_start_arkd_with(&H, "slow-import.so", "ARK_SLOW_IMPORT_BPS=8388608"), 0);
         o = mfree(o);
         console_new("-x 80 -y 24 -e ARK_BUS_ADDRESS='%s' "
                     "-e ARK_TRUST_DIR='%s' -e LANG=C.UTF-8 -e TERM=screen '%s/bin/arktui' --media '%s'",
