@@ -2,7 +2,7 @@
 
 /* The node controller's single object graph: configuration, event loop, bus, store, inventory,
  * hypervisor connection, tenants and instances. One thread owns it all and runs from sd-event. The
- * only other threads are bundle imports' workers (bundles.c): each reads its bundle into its own
+ * only other threads are bundle imports' workers (bundle-import.c): each reads its bundle into its own
  * staging directory and touches nothing of the manager's but the atomic import_reserved; it
  * reports through atomics and an eventfd that the event loop reads. */
 

@@ -10,7 +10,10 @@
  * move it into place with one rename and record it in the store; any failure removes the staging
  * directory and leaves the store as it was. Progress goes out as ImportProgress signals; an import
  * can be cancelled. At start-up, staging left by a crash is removed, and so is a directory the
- * store does not know (a crash between the rename and the record). */
+ * store does not know (a crash between the rename and the record).
+ *
+ * bundles.c: the objects, start-up and deletion; bundle-import.c: the imports and their worker
+ * threads; bundles-dbus.c: the D-Bus methods and the Bundle objects' vtable. */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,7 +22,9 @@
 #include "basic/list.h"
 #include "shared/manifest.h"
 
+typedef struct Caller Caller;
 typedef struct Manager Manager;
+typedef struct StoreBundle StoreBundle;
 
 #define ARK_BUS_PREFIX_BUNDLE "/org/ark/Ark1/bundle"
 #define ARK_BUS_IFACE_BUNDLE "org.ark.Ark1.Bundle"
@@ -42,6 +47,16 @@ struct Bundle {
 typedef struct Import Import;
 
 Bundle *bundle_free(Bundle *b);
+/* A new object for the store's record s (not on the manager's list). Logs when the stored manifest
+ * is unreadable. */
+int bundle_new(Manager *m, const StoreBundle *s, Bundle **ret);
+/* The installed bundle of that kind, tenant (NULL = shared), name and version; NULL if none. */
+Bundle *bundle_find(Manager *m, const char *kind, const char *tenant, const char *name, const char *version);
+/* <state>/bundles/<kind>/<tenant or @shared>/<name>/<version>, newly allocated; NULL on OOM. */
+char *bundle_directory(Manager *m, const char *kind, const char *tenant, const char *name, const char *version);
+/* Deletes b: refused (InUse, naming the instances c may see) while instances serve it; otherwise
+ * forgotten by the store, its directory removed, signals sent, and b freed. */
+int bundle_delete(Bundle *b, const Caller *c, sd_bus_error *error);
 /* Loads the store's bundles, then removes staging and unrecorded directories (logs). */
 int bundles_startup(Manager *m);
 /* Cancels every import in progress, waits for its thread and fails its call (shutdown). */
@@ -54,6 +69,7 @@ Bundle *bundle_by_id(Manager *m, int64_t id);
  * several versions and no version was given. */
 int bundle_find_model(Manager *m, const char *tenant, const char *spec, Bundle **ret, sd_bus_error *error);
 
+/* D-Bus side (bundles-dbus.c). */
 int method_trust_key(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int method_untrust_key(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int method_revoke_key(sd_bus_message *msg, void *userdata, sd_bus_error *error);
