@@ -11,11 +11,13 @@
 #include "basic/parse-util.h"
 #include "basic/string-util.h"
 #include "config.h"
+#include "pool/pool.h"
 
 int config_init(ArkConfig *c) {
         *c = (ArkConfig) {
                 .stop_timeout_sec = CONFIG_DEFAULT_STOP_TIMEOUT,
                 .log_level = LOG_INFO,
+                .placement_policy = POOL_POLICY_ARK,
         };
         c->state_dir = strdup(CONFIG_DEFAULT_STATE_DIR);
         c->trust_dir = strdup(CONFIG_DEFAULT_TRUST_DIR);
@@ -37,6 +39,7 @@ void config_done(ArkConfig *c) {
         free(c->bus_address);
         free(c->metrics_address);
         free(c->metrics_token_file);
+        free(c->placement_workload);
         free(c->libvirt_uri);
         free(c->domain_type);
         free(c->sysfs_root);
@@ -253,6 +256,31 @@ static int config_assign(ArkConfig *c, const char *section, const char *key, con
                         return set_address_list(&c->vfio_at_boot, v, reason);
                 if (streq(key, "ReservedAccelerators"))
                         return set_address_list(&c->reserved, v, reason);
+        } else if (streq(section, "Placement")) {
+                if (streq(key, "Policy")) {
+                        PoolPolicy pp = pool_policy_from_string(v);
+
+                        if (pp < 0) {
+                                *reason = "must be one of ark, fgd, best-fit, first-fit";
+                                return -EINVAL;
+                        }
+                        c->placement_policy = pp;
+                        return 0;
+                }
+                if (streq(key, "Seed")) {
+                        uint64_t u;
+
+                        if (parse_u64(v, &u) < 0) {
+                                *reason = "must be a whole number (0: the nodes in their own order)";
+                                return -EINVAL;
+                        }
+                        c->placement_seed = u;
+                        return 0;
+                }
+                /* Empty: the built-in workload, as if unset. */
+                if (streq(key, "Workload"))
+                        return isempty(v) ? free_and_strdup(&c->placement_workload, NULL)
+                                          : set_string(&c->placement_workload, v, VALUE_PATH, reason);
         } else if (streq(section, "Images")) {
                 if (streq(key, "AdminDirectories"))
                         return set_directory_list(&c->image_admin_dirs, v, reason);

@@ -4,6 +4,7 @@
  * then command-line overrides. */
 
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef struct ArkConfig {
         char *state_dir;
@@ -24,6 +25,9 @@ typedef struct ArkConfig {
         char *trust_dir;       /* trusted bundle signing keys (shared/trust.h) */
         char **image_admin_dirs; /* directories below which admins may name host files by path */
         unsigned refused_call_burst; /* refused calls a non-admin may make at once (api-guard.h); 0 = no limit */
+        int placement_policy;  /* PoolPolicy (lib/pool/pool.h) GPU VMs are placed by */
+        uint64_t placement_seed; /* the pool's node order (pool_seed()); 0 = by index */
+        char *placement_workload; /* the expected requests (lib/pool/workload.h); NULL = the default */
 } ArkConfig;
 
 /* Whether s is "A.B.C.D:PORT" (MetricsAddress=). */

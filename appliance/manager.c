@@ -166,6 +166,7 @@ Manager *manager_free(Manager *m) {
         m->db = db_close(m->db);
         m->lock_fd = safe_close(m->lock_fd);
         m->event = sd_event_unref(m->event);
+        pool_workload_done(&m->workload);
         config_done(&m->config);
         free(m);
         return NULL;
@@ -607,11 +608,36 @@ static int load_quota(const char *tenant, const Quota *q, void *userdata) {
         return t ? tenant_quota_put(t, q) : 0;
 }
 
+/* The workload GPU placement measures fragmentation against ([Placement] Workload=): a bad file
+ * stops arkd from starting, with the line and field at fault. */
+static int manager_load_workload(Manager *m) {
+        _cleanup_free_ char *text = NULL, *err = NULL;
+        size_t size = 0;
+        int r;
+
+        if (!m->config.placement_workload)
+                return 0;
+        r = read_full_file(m->config.placement_workload, &text, &size);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the placement workload '%s' ([Placement] Workload=): %m",
+                                       m->config.placement_workload);
+        r = pool_workload_parse(m->config.placement_workload, text, size, &m->workload, &err);
+        if (r == -ENOMEM)
+                return log_error_errno(r, "Out of memory.");
+        if (r < 0)
+                return log_error_errno(r, "Invalid placement workload ([Placement] Workload=): %s.", strna(err));
+        log_debug("Placement: %zu request shapes from '%s'.", m->workload.n_shapes, m->config.placement_workload);
+        return 0;
+}
+
 int manager_startup(Manager *m) {
         _cleanup_free_ char *p = NULL;
         mode_t qemu_mode = 0;
         int r;
 
+        r = manager_load_workload(m);
+        if (r < 0)
+                return r;
         r = manager_prepare_state_dir(m, &qemu_mode);
         if (r < 0)
                 return r;

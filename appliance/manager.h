@@ -16,6 +16,7 @@
 #include "config.h"
 #include "instance.h"
 #include "host-inventory.h"
+#include "pool/workload.h"
 #include "tenant.h"
 
 typedef struct Hypervisor Hypervisor;
@@ -44,6 +45,7 @@ struct Manager {
         HostInfo host;
         Accelerator *accelerators;
         size_t n_accelerators;
+        PoolWorkload workload;  /* [Placement] Workload=; no shapes = the built-in default */
 
         Hypervisor *hv;         /* the VM driver's libvirt connection (vm/hypervisor.c); opaque here */
 

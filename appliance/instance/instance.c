@@ -23,13 +23,13 @@
 #include "disk.h"
 #include "domain-xml.h"
 #include "driver.h"
-#include "gpu-select.h"
 #include "image-store.h"
 #include "bundles.h"
 #include "instance.h"
 #include "meter.h"
 #include "manager.h"
 #include "passthrough.h"
+#include "pool/host.h"
 #include "reclaim.h"
 #include "readiness.h"
 #include "shared/bus-util.h"
@@ -408,32 +408,162 @@ static const Accelerator *view_find(const Accelerator *accs, size_t n, const cha
         return NULL;
 }
 
-/* One try at picking GPUs for p on `accs`, a view of the manager's accelerators (the same ones,
- * in the same order; claims may differ: a snapshot with the victims' GPUs free asks "what if they
- * stopped" without touching the live inventory). *ret_short is set when the refusal is only that
- * too few GPUs are free (or an exact one is claimed by an instance): the refusal a reclaim may
- * cure. */
-static int pick_gpus_once(Manager *m, const Accelerator *accs, const InstanceCreateParams *p, char **already,
-                          uint64_t memory_bytes, char ***ret, bool *ret_short, sd_bus_error *error) {
-        _cleanup_free_ GpuCandidate *c = NULL;
-        _cleanup_free_ char *reasons = NULL;
-        _cleanup_strv_free_ char **picked = NULL, **together = NULL;
-        const size_t reason_max = 1280;
-        GpuRequest req = {
-                .count = p->gpus,
-                .model = p->gpu_model,
-                .addresses = (const char *const *) p->gpu_addresses,
-        };
-        PassthroughVerdict *verdict = NULL;
-        size_t idx[GPU_SELECT_MAX], n = 0, bad = 0;
+static bool instance_in(Instance *const *l, size_t n, const Instance *i) {
+        for (size_t k = 0; k < n; k++)
+                if (l[k] == i)
+                        return true;
+        return false;
+}
+
+/* The memory of a VM as the pooler counts it: MiB, rounded up. */
+static int64_t memory_mib(uint64_t bytes) {
+        return (int64_t) ((bytes + (UINT64_C(1) << 20) - 1) >> 20);
+}
+
+/* The host as a pool (lib/pool/host.h) with `c` (parallel to the manager's accelerators) as its
+ * GPUs: the instances holding GPUs booked, but not `skip` (victims asked about as if stopped). */
+static int instance_host_pool(Manager *m, const HostGpu *c, Instance *const *skip, size_t n_skip, HostPool *ret) {
+        _cleanup_free_ HostNuma *numa = NULL;
+        size_t idx[HOST_GPUS_MAX];
         int r;
 
-        if (req.addresses && !req.addresses[0])
-                req.addresses = NULL;
-        if (req.count == 0 && !req.addresses) {
+        numa = calloc(MAX(m->host.n_numa, 1U), sizeof(HostNuma));
+        if (!numa)
+                return -ENOMEM;
+        for (size_t k = 0; k < m->host.n_numa; k++)
+                numa[k] = (HostNuma) { .id = m->host.numa[k].id, .n_cpus = m->host.numa[k].n_cpus,
+                                       .memory_bytes = m->host.numa[k].memory_bytes };
+        r = host_pool_make(ret, c, m->n_accelerators, numa, m->host.n_numa,
+                           m->workload.n_shapes > 0 ? &m->workload : NULL, m->config.placement_seed);
+        if (r < 0)
+                return r;
+        LIST_FOREACH(instances, i, m->instances) {
+                size_t n = 0;
+
+                if (instance_in(skip, n_skip, i))
+                        continue;
+                for (char **g = i->gpus; g && *g && n < ELEMENTSOF(idx); g++)
+                        for (size_t k = 0; k < m->n_accelerators; k++)
+                                if (streq(c[k].address, *g))
+                                        idx[n++] = k;
+                r = host_pool_occupy(ret, (int64_t) i->vcpus * 1000, memory_mib(i->memory_bytes), idx, n);
+                if (r < 0) {
+                        host_pool_done(ret);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+/* The refusal of a request the pool has no room for (HostShortage). */
+static int pick_refusal(Manager *m, const Accelerator *accs, const HostGpu *c, const PassthroughVerdict *verdict,
+                        const char *reasons, size_t reason_max, const InstanceCreateParams *p, unsigned count, int64_t cpu_milli, int64_t mem_mib,
+                        const HostShortage *sh, sd_bus_error *error) {
+        StrBuf b = {};
+        unsigned shown = 0, claimed = 0, reserved = 0, quarantined = 0, conflicted = 0, kept = 0;
+        bool model_exists = !p->gpu_model;
+        char b1[32], b2[32];
+
+        for (size_t k = 0; k < m->n_accelerators && !model_exists; k++)
+                model_exists = strcasestr(accs[k].model, p->gpu_model) != NULL;
+        if (!model_exists) {
+                StrBuf have = {};
+                _cleanup_free_ char *list = NULL;
+
+                for (size_t k = 0; k < m->n_accelerators; k++)
+                        if (!strstr(strempty(have.buf), accs[k].model))
+                                strbuf_printf(&have, "%s%s", have.len > 0 ? ", " : "", accs[k].model);
+                list = strbuf_steal(&have);
+                return sd_bus_error_setf(error, ARK_ERROR_NO_CAPACITY, "This host has no GPU matching '%s'%s%s%s.",
+                                         p->gpu_model, isempty(list) ? "" : " (it has ", strempty(list),
+                                         isempty(list) ? "" : ")");
+        }
+        if (sh->why == HOST_SHORT_CPU_MEMORY) {
+                /* The GPUs are there; the NUMA node they sit on lacks the CPU or memory. */
+                return sd_bus_error_setf(error, ARK_ERROR_NO_CAPACITY,
+                                         "No NUMA node with %u free GPU%s%s%s%s has %s%s%s free for the VM: the most "
+                                         "left beside such GPUs is %" PRId64 " vCPUs and %s; ask for less, or stop a "
+                                         "VM there.",
+                                         count, count == 1 ? "" : "s", p->gpu_model ? " matching '" : "",
+                                         strempty(p->gpu_model), p->gpu_model ? "'" : "",
+                                         sh->cpu ? (snprintf(b1, sizeof(b1), "%" PRId64 " vCPUs", cpu_milli / 1000), b1) : "",
+                                         sh->cpu && sh->memory ? " and " : "",
+                                         sh->memory ? format_bytes(b2, sizeof(b2), (uint64_t) mem_mib << 20) : "",
+                                         sh->cpu_left / 1000,
+                                         format_bytes(b1, sizeof(b1), (uint64_t) sh->memory_left << 20));
+        }
+        for (size_t k = 0; k < m->n_accelerators; k++) {
+                const Accelerator *a = &accs[k];
+
+                if (verdict[k] != PASSTHROUGH_HELD || (p->gpu_model && !strcasestr(a->model, p->gpu_model)))
+                        continue;
+                if (a->hold && streq(a->hold, "reserved"))
+                        reserved++;
+                else if (a->hold)
+                        quarantined++;
+                else if (a->conflict)
+                        conflicted++;
+                else if (!a->claimed_by && reclaim_reserved(m, a->address))
+                        kept++;
+                else
+                        claimed++;
+        }
+        if (sh->why == HOST_SHORT_SPREAD)
+                strbuf_printf(&b, "Not enough free GPUs%s%s%s on one NUMA node: %u asked for, %u free, at most %u on "
+                              "one NUMA node (a VM's GPUs come from one NUMA node when one has that many)",
+                              p->gpu_model ? " matching '" : "", strempty(p->gpu_model), p->gpu_model ? "'" : "", count,
+                              sh->free_gpus, sh->most_on_node);
+        else
+                strbuf_printf(&b, "Not enough free GPUs%s%s%s: %u asked for, %u can be given out",
+                              p->gpu_model ? " matching '" : "", strempty(p->gpu_model), p->gpu_model ? "'" : "", count,
+                              sh->free_gpus);
+        if (claimed + reserved + quarantined + conflicted + kept > 0) {
+                char k_text[64] = "";
+
+                if (kept > 0)
+                        snprintf(k_text, sizeof(k_text), "%u kept for calls waiting on a reclaim, ", kept);
+                strbuf_printf(&b, " (%u claimed by VMs, %s%u reserved for the host, %u quarantined%s)", claimed, k_text,
+                              reserved, quarantined,
+                              conflicted > 0 ? ", and some held by domains outside Ark's claims: see 'arkctl status'" : "");
+        }
+        /* Say why the others that are not simply taken cannot go, so the admin knows what to
+         * change. */
+        for (size_t k = 0; k < m->n_accelerators && shown < 3; k++)
+                if (c[k].blocked && verdict[k] != PASSTHROUGH_HELD && (!p->gpu_model || strcasestr(accs[k].model, p->gpu_model))) {
+                        strbuf_printf(&b, "; %s", reasons + k * reason_max);
+                        shown++;
+                }
+        {
+                _cleanup_free_ char *msg = strbuf_steal(&b);
+                return sd_bus_error_setf(error, ARK_ERROR_NO_CAPACITY, "%s.", msg ?: "Not enough free GPUs");
+        }
+}
+
+/* One try at picking GPUs for p on `accs`, a view of the manager's accelerators (the same ones,
+ * in the same order; claims may differ: a snapshot with the victims' GPUs free asks "what if they
+ * stopped" without touching the live inventory; the victims, `skip`, are then not booked in the
+ * pool either). *ret_short is set when the refusal is only that too few GPUs (or too little CPU
+ * or memory beside them) are free (or an exact one is claimed by an instance): the refusal a
+ * reclaim may cure. */
+static int pick_gpus_once(Manager *m, const Accelerator *accs, const InstanceCreateParams *p, char **already,
+                          Instance *const *skip, size_t n_skip, uint64_t memory_bytes, char ***ret, bool *ret_short,
+                          sd_bus_error *error) {
+        _cleanup_free_ HostGpu *c = NULL;
+        _cleanup_free_ char *reasons = NULL;
+        _cleanup_free_ PassthroughVerdict *verdict = NULL;
+        _cleanup_strv_free_ char **picked = NULL, **together = NULL;
+        const size_t reason_max = 1280;
+        const char *const *addresses = (const char *const *) p->gpu_addresses;
+        unsigned count = p->gpus;
+        size_t idx[HOST_GPUS_MAX], n = 0, bad = 0;
+        int r;
+
+        if (addresses && !addresses[0])
+                addresses = NULL;
+        if (count == 0 && !addresses) {
                 if (!p->gpu_model)
                         return 0;
-                req.count = 1; /* a model alone means one of that model */
+                count = 1; /* a model alone means one of that model */
         }
         if (!m->host.iommu_enabled)
                 return sd_bus_error_setf(error, ARK_ERROR_NOT_READY,
@@ -460,13 +590,11 @@ static int pick_gpus_once(Manager *m, const Accelerator *accs, const InstanceCre
         for (char **g = already; g && *g; g++)
                 if (strv_extend(&together, *g) < 0)
                         return -ENOMEM;
-        c = calloc(MAX(m->n_accelerators, 1U), sizeof(GpuCandidate));
+        c = calloc(MAX(m->n_accelerators, 1U), sizeof(HostGpu));
         verdict = calloc(MAX(m->n_accelerators, 1U), sizeof(PassthroughVerdict));
         reasons = calloc(MAX(m->n_accelerators, 1U), reason_max);
-        if (!c || !verdict || !reasons) {
-                free(verdict);
+        if (!c || !verdict || !reasons)
                 return -ENOMEM;
-        }
         for (size_t k = 0; k < m->n_accelerators; k++) {
                 const Accelerator *a = &accs[k];
                 char *why = reasons + k * reason_max;
@@ -478,131 +606,84 @@ static int pick_gpus_once(Manager *m, const Accelerator *accs, const InstanceCre
                         snprintf(why, reason_max, "%s (%s) is kept for an instance waiting for preemptible instances "
                                  "to give their GPUs back", a->address, a->model);
                 }
-                c[k] = (GpuCandidate) {
+                c[k] = (HostGpu) {
                         .address = a->address,
                         .model = a->model,
                         .numa_node = a->numa_node,
                         .switch_port = a->switch_port,
-                        .blocker = verdict[k] == PASSTHROUGH_OK ? NULL : why,
+                        .blocked = verdict[k] != PASSTHROUGH_OK,
+                        .held = a->claimed_by != NULL,
                 };
         }
 
         /* Exact devices and a model: each device must be of that model. */
-        for (const char *const *a = req.addresses; a && *a && p->gpu_model; a++) {
+        for (const char *const *a = addresses; a && *a && p->gpu_model; a++) {
                 const Accelerator *acc = view_find(accs, m->n_accelerators, *a);
 
-                if (acc && !strcasestr(acc->model, p->gpu_model)) {
-                        free(verdict);
+                if (acc && !strcasestr(acc->model, p->gpu_model))
                         return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                                  "GPU %s (%s) does not match the model '%s'.", *a, acc->model,
                                                  p->gpu_model);
-                }
         }
 
-        r = gpu_select(c, m->n_accelerators, &req, idx, &n, &bad);
+        if (addresses)
+                r = host_gpus_exact(c, m->n_accelerators, addresses, p->gpus, idx, &n, &bad);
+        else if (count > HOST_GPUS_MAX)
+                r = -EINVAL;
+        else {
+                _cleanup_(host_pool_done) HostPool h = {};
+                /* GPUs added to a VM that has some already: its CPU and memory are booked. */
+                bool has_gpus = strv_length(already) > 0;
+                HostRequest req = {
+                        .cpu_milli = has_gpus ? 0 : (int64_t) p->vcpus * 1000,
+                        .memory_mib = has_gpus ? 0 : memory_mib(memory_bytes),
+                        .count = count,
+                        .model = p->gpu_model,
+                };
+                HostShortage sh = {};
+
+                r = instance_host_pool(m, c, skip, n_skip, &h);
+                if (r < 0)
+                        return r;
+                r = host_pool_place(&h, (PoolPolicy) m->config.placement_policy, &req, idx, &n, &sh);
+                if (r == -ENOSPC) {
+                        *ret_short = true;
+                        return pick_refusal(m, accs, c, verdict, reasons, reason_max, p, count, req.cpu_milli, req.memory_mib, &sh, error);
+                }
+        }
         if (r == -ENOENT) {
                 /* Perhaps a function of a GPU (its audio, say), which goes with the GPU anyway. */
                 const Accelerator *owner = NULL;
 
                 for (size_t k = 0; k < m->n_accelerators && !owner; k++)
                         for (size_t f = 0; f < accs[k].n_group; f++)
-                                if (streq(accs[k].group[f].address, req.addresses[bad]) &&
-                                    strneq(accs[k].address, req.addresses[bad], 10))
+                                if (streq(accs[k].group[f].address, addresses[bad]) &&
+                                    strneq(accs[k].address, addresses[bad], 10))
                                         owner = &accs[k];
                 if (owner)
                         r = sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
                                               "%s is a function of GPU %s (%s), not a GPU; ask for %s, and its "
                                               "functions go with it.",
-                                              req.addresses[bad], owner->address, owner->model, owner->address);
+                                              addresses[bad], owner->address, owner->model, owner->address);
                 else
                         r = sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
                                               "This host has no accelerator at %s (see 'arkctl host accelerators').",
-                                              req.addresses[bad]);
-        }
-        else if (r == -EBUSY) {
+                                              addresses[bad]);
+        } else if (r == -EBUSY) {
                 size_t k;
 
                 for (k = 0; k < m->n_accelerators; k++)
-                        if (streq(accs[k].address, req.addresses[bad]))
+                        if (streq(accs[k].address, addresses[bad]))
                                 break;
                 r = sd_bus_error_setf(error, verdict[k] == PASSTHROUGH_HELD ? ARK_ERROR_IN_USE : ARK_ERROR_NOT_READY,
-                                      "GPU %s.", c[k].blocker);
+                                      "GPU %s.", reasons + k * reason_max);
                 *ret_short = verdict[k] == PASSTHROUGH_HELD && accs[k].claimed_by && !accs[k].hold && !accs[k].conflict;
-        } else if (r == -ENOSPC) {
-                StrBuf b = {};
-                unsigned shown = 0;
-
-                unsigned claimed = 0, reserved = 0, quarantined = 0, conflicted = 0, kept = 0;
-
-                for (size_t k = 0; k < m->n_accelerators; k++) {
-                        const Accelerator *a = &accs[k];
-
-                        if (verdict[k] != PASSTHROUGH_HELD || (p->gpu_model && !strcasestr(a->model, p->gpu_model)))
-                                continue;
-                        if (a->hold && streq(a->hold, "reserved"))
-                                reserved++;
-                        else if (a->hold)
-                                quarantined++;
-                        else if (a->conflict)
-                                conflicted++;
-                        else if (!a->claimed_by && reclaim_reserved(m, a->address))
-                                kept++;
-                        else
-                                claimed++;
-                }
-                bool model_exists = !p->gpu_model;
-
-                for (size_t k = 0; k < m->n_accelerators && !model_exists; k++)
-                        model_exists = strcasestr(accs[k].model, p->gpu_model) != NULL;
-                if (!model_exists) {
-                        StrBuf have = {};
-                        _cleanup_free_ char *list = NULL;
-
-                        for (size_t k = 0; k < m->n_accelerators; k++)
-                                if (!strstr(strempty(have.buf), accs[k].model))
-                                        strbuf_printf(&have, "%s%s", have.len > 0 ? ", " : "", accs[k].model);
-                        list = strbuf_steal(&have);
-                        free(verdict);
-                        return sd_bus_error_setf(error, ARK_ERROR_NO_CAPACITY,
-                                                 "This host has no GPU matching '%s'%s%s%s.", p->gpu_model,
-                                                 isempty(list) ? "" : " (it has ", strempty(list),
-                                                 isempty(list) ? "" : ")");
-                }
-                *ret_short = true;
-                strbuf_printf(&b, "Not enough free GPUs%s%s%s: %u asked for, %zu can be given out",
-                              p->gpu_model ? " matching '" : "", strempty(p->gpu_model), p->gpu_model ? "'" : "",
-                              req.count, n);
-                if (claimed + reserved + quarantined + conflicted + kept > 0) {
-                        char k_text[64] = "";
-
-                        if (kept > 0)
-                                snprintf(k_text, sizeof(k_text), "%u kept for calls waiting on a reclaim, ", kept);
-                        strbuf_printf(&b, " (%u claimed by VMs, %s%u reserved for the host, %u quarantined%s)", claimed,
-                                      k_text, reserved, quarantined,
-                                      conflicted > 0 ? ", and some held by domains outside Ark's claims: see "
-                                                       "'arkctl status'" : "");
-                }
-                /* Say why the others that are not simply taken cannot go, so the admin knows
-                 * what to change. */
-                for (size_t k = 0; k < m->n_accelerators && shown < 3; k++)
-                        if (c[k].blocker && verdict[k] != PASSTHROUGH_HELD &&
-                            (!p->gpu_model || strcasestr(c[k].model, p->gpu_model))) {
-                                strbuf_printf(&b, "; %s", c[k].blocker);
-                                shown++;
-                        }
-                {
-                        _cleanup_free_ char *msg = strbuf_steal(&b);
-                        r = sd_bus_error_setf(error, ARK_ERROR_NO_CAPACITY, "%s.", msg ?: "Not enough free GPUs");
-                }
         } else if (r == -EINVAL)
                 r = sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                       "The GPU request is malformed (an address listed twice, or a count that does "
                                       "not match the addresses).");
-        if (r < 0) {
-                free(verdict);
+        if (r < 0)
                 return r;
-        }
-        free(verdict);
 
         for (size_t k = 0; k < n; k++)
                 if (strv_extend(&picked, accs[idx[k]].address) < 0)
@@ -661,7 +742,7 @@ static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, const c
         /* Health changes while arkd runs (AER counts fatal errors as they happen). */
         for (size_t k = 0; k < m->n_accelerators; k++)
                 (void) pci_refresh_health(m->config.sysfs_root, &m->accelerators[k]);
-        r = pick_gpus_once(m, m->accelerators, p, already, memory_bytes, &picked, &is_short, error);
+        r = pick_gpus_once(m, m->accelerators, p, already, NULL, 0, memory_bytes, &picked, &is_short, error);
         if (r < 0 && is_short && ret_victims && want > 0 && lending_unused_guarantee(m, tenant) >= want) {
                 bool short_again = true;
 
@@ -698,7 +779,7 @@ static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, const c
                                                 view[a].claimed_by = NULL;
                         sd_bus_error_free(error);
                         short_again = false;
-                        r = pick_gpus_once(m, view, p, already, memory_bytes, &picked, &short_again, error);
+                        r = pick_gpus_once(m, view, p, already, victims, n_victims, memory_bytes, &picked, &short_again, error);
                 }
 
                 if (r >= 0) {
@@ -1410,6 +1491,7 @@ int instance_add_gpus(Instance *i, const InstanceCreateParams *p, sd_bus_error *
                 InstanceCreateParams q = *p;
 
                 q.preemptible = i->preemptible;
+                q.vcpus = i->vcpus; /* booked with its GPUs when it has none yet */
                 r = instance_pick_gpus(m, &q, i->tenant, i->gpus, i->memory_bytes, &picked, NULL, error);
         }
         if (r < 0)

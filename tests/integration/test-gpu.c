@@ -197,6 +197,15 @@ static void test_model_and_exact(void **state) {
                                       "a{sv}", 5, "Name", "s", "dbus-2", "Tenant", "s", "risk", "VCPUs", "u", 1,
                                       "MemoryBytes", "t", UINT64_C(1) << 30, "GPUs", "u", 6);
         assert_non_null(strstr(msg, "6 asked for, 5 can be given out"));
+        free(msg);
+        /* A GPU VM takes its CPU and memory from the NUMA node of its GPUs (112 CPUs and 1 TiB
+         * each on this host): more than one has is refused, naming what is short. */
+        msg = itest_call_expect_error(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateInstance", ARK_ERROR_NO_CAPACITY,
+                                      "a{sv}", 5, "Name", "s", "dbus-3", "Tenant", "s", "risk", "VCPUs", "u", 113,
+                                      "MemoryBytes", "t", UINT64_C(1) << 30, "GPUs", "u", 1);
+        if (!strstr(msg, "No NUMA node with 1 free GPU has 113 vCPUs free for the VM: the most left beside such "
+                         "GPUs is 108 vCPUs and "))
+                fail_msg("unexpected refusal: %s", msg);
 
         /* Nothing of the refused requests was created or claimed. */
         assert_int_equal(itest_get_u32(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 2);

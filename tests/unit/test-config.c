@@ -19,6 +19,7 @@
 #include "basic/macro.h"
 #include "basic/string-util.h"
 #include "config.h"
+#include "pool/pool.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* helpers */
@@ -84,6 +85,9 @@ static void test_defaults(void **state) {
         assert_int_equal(c.log_level, LOG_INFO);
         assert_string_equal(c.metrics_address, "127.0.0.1:9464"); /* loopback only */
         assert_null(c.metrics_token_file);                        /* the image's ark.conf sets one */
+        assert_int_equal(c.placement_policy, POOL_POLICY_ARK);
+        assert_int_equal(c.placement_seed, 0);
+        assert_null(c.placement_workload);                        /* the built-in workload */
 
         /* The Kconfig defaults themselves must pass the file's own validation. */
         assert_true(CONFIG_DEFAULT_STATE_DIR[0] == '/');
@@ -221,6 +225,20 @@ static void test_each_key(void **state) {
         assert_int_equal(c.stop_timeout_sec, 3600);
         parse_ok(&c, "[Hypervisor]\nStopTimeoutSec=045\n");
         assert_int_equal(c.stop_timeout_sec, 45);
+
+        static const char *const policies[] = { "fgd", "best-fit", "first-fit", "ark" };
+        for (size_t i = 0; i < ELEMENTSOF(policies); i++) {
+                _cleanup_free_ char *text = strprintf("[Placement]\nPolicy=%s\n", policies[i]);
+
+                parse_ok(&c, text);
+                assert_string_equal(pool_policy_to_string(c.placement_policy), policies[i]);
+        }
+        parse_ok(&c, "[Placement]\nSeed=18446744073709551615\nWorkload=/etc/ark/workload.csv\n");
+        assert_true(c.placement_seed == UINT64_MAX);
+        assert_string_equal(c.placement_workload, "/etc/ark/workload.csv");
+        parse_ok(&c, "[Placement]\nSeed=0\nWorkload=\n");
+        assert_int_equal(c.placement_seed, 0);
+        assert_null(c.placement_workload);
 
         parse_ok(&c, "[Hardware]\nSysfsRoot=/opt/ark/fixtures/dgx-h100/sysfs\n");
         assert_string_equal(c.sysfs_root, "/opt/ark/fixtures/dgx-h100/sysfs");
@@ -379,6 +397,11 @@ static void test_bad_values(void **state) {
                 { "[Hypervisor]\nStopTimeoutSec=4294967306\n", "StopTimeoutSec" }, /* 10 after wrapping */
                 { "[Hypervisor]\nStopTimeoutSec=99999999999999999999999\n", "StopTimeoutSec" },
                 { "[Hypervisor]\nDomainType=xen\n", "DomainType" },
+                { "[Placement]\nPolicy=random\n", "Policy" },
+                { "[Placement]\nPolicy=\n", "Policy" },
+                { "[Placement]\nSeed=-1\n", "Seed" },
+                { "[Placement]\nSeed=18446744073709551616\n", "Seed" },
+                { "[Placement]\nWorkload=workload.csv\n", "Workload" },
                 { "[Hypervisor]\nDomainType=\n", "DomainType" },
                 { "[Hypervisor]\nURI=\n", "URI" },
                 { "[Daemon]\nLogLevel=verbose\n", "LogLevel" },
