@@ -14,6 +14,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-id128.h>
 
+#include "admission.h"
 #include "api-guard.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
@@ -29,7 +30,6 @@
 #include "meter.h"
 #include "manager.h"
 #include "passthrough.h"
-#include "pool/host.h"
 #include "reclaim.h"
 #include "readiness.h"
 #include "shared/bus-util.h"
@@ -396,175 +396,205 @@ static int validate_params(Manager *m, const InstanceCreateParams *p, sd_bus_err
         return 0;
 }
 
-/* Chooses the GPUs of a new instance and writes their addresses (sorted) to *ret. On refusal,
- * fills `error`: NotReady (the host or the asked-for GPU cannot pass anything through), NotFound
- * (no such device), InUse (it is held by another instance, reserved or quarantined), NoCapacity
- * (not enough GPUs can be given out). */
-/* The accelerator at `address` in a view of the inventory (NULL when none). */
-static const Accelerator *view_find(const Accelerator *accs, size_t n, const char *address) {
-        for (size_t k = 0; k < n; k++)
-                if (streq(accs[k].address, address))
-                        return &accs[k];
-        return NULL;
+/* ------------------------------------------------------------------------- GPU admission */
+
+/* A snapshot of the host, the tenants and the instances for admission (admission.h), with the
+ * objects it was taken from. Taken per request: who may take what is decided on it, and only the
+ * caller's transaction changes live claims. */
+typedef struct AdmissionView {
+        AdmissionSnapshot s;
+        AdmissionTenant *tenants;
+        AdmissionInstance *instances;
+        Instance **objects;             /* instance k of the snapshot */
+        AdmissionGpu *gpus;             /* the manager's accelerators, in their order */
+        HostNuma *numa;
+        char *reasons;                  /* per GPU, VIEW_REASON_MAX each */
+        const char **functions;         /* per GPU, VIEW_FUNCTIONS_MAX + 1 each */
+} AdmissionView;
+
+#define VIEW_REASON_MAX 1280
+#define VIEW_FUNCTIONS_MAX 8
+
+static void admission_view_done(AdmissionView *v) {
+        for (size_t t = 0; v->tenants && t < v->s.n_tenants; t++)
+                free((void *) v->tenants[t].usage.gpu_models);
+        free(v->tenants);
+        free(v->instances);
+        free(v->objects);
+        free(v->gpus);
+        free(v->numa);
+        free(v->reasons);
+        free(v->functions);
+        *v = (AdmissionView) {};
 }
 
-static bool instance_in(Instance *const *l, size_t n, const Instance *i) {
-        for (size_t k = 0; k < n; k++)
-                if (l[k] == i)
-                        return true;
-        return false;
+static void count_pending_gpus(const InstanceReclaim *req, void *userdata) {
+        *(uint64_t *) userdata += strv_length(req->gpus);
 }
 
-/* The memory of a VM as the pooler counts it: MiB, rounded up. */
-static int64_t memory_mib(uint64_t bytes) {
-        return (int64_t) ((bytes + (UINT64_C(1) << 20) - 1) >> 20);
+static size_t view_tenant(const AdmissionView *v, const char *name) {
+        for (size_t k = 0; k < v->s.n_tenants; k++)
+                if (streq(v->tenants[k].name, strempty(name)))
+                        return k;
+        return ADMISSION_NONE;
 }
 
-/* The host as a pool (lib/pool/host.h) with `c` (parallel to the manager's accelerators) as its
- * GPUs: the instances holding GPUs booked, but not `skip` (victims asked about as if stopped). */
-static int instance_host_pool(Manager *m, const HostGpu *c, Instance *const *skip, size_t n_skip, HostPool *ret) {
-        _cleanup_free_ HostNuma *numa = NULL;
-        size_t idx[HOST_GPUS_MAX];
+static size_t view_instance(const AdmissionView *v, const Instance *i) {
+        for (size_t k = 0; i && k < v->s.n_instances; k++)
+                if (v->objects[k] == i)
+                        return k;
+        return ADMISSION_NONE;
+}
+
+/* The GPU's state for admission, its reason in `why`: whether it can be given out to a VM with
+ * `together` (passthrough_check()), or who holds it. */
+static AdmissionHold view_hold(Manager *m, const Accelerator *a, char *const *together, char *why, size_t l,
+                               bool *ret_free_if_released) {
+        PassthroughVerdict pv = passthrough_check(a, m->accelerators, m->n_accelerators,
+                                                  m->config.management_interface, together, why, l);
+
+        *ret_free_if_released = false;
+        if (a->claimed_by && !reclaim_reserved(m, a->address)) {
+                Accelerator released = *a; /* shallow: only its claim differs */
+                char buf[16];
+
+                released.claimed_by = NULL;
+                *ret_free_if_released = passthrough_check(&released, m->accelerators, m->n_accelerators,
+                                                          m->config.management_interface, together, buf,
+                                                          sizeof(buf)) == PASSTHROUGH_OK;
+        }
+        if (pv == PASSTHROUGH_OK && reclaim_reserved(m, a->address)) {
+                snprintf(why, l, "%s (%s) is kept for an instance waiting for preemptible instances to give their GPUs "
+                         "back", a->address, a->model);
+                return ADMISSION_GPU_KEPT;
+        }
+        if (pv == PASSTHROUGH_OK)
+                return ADMISSION_GPU_FREE;
+        if (pv != PASSTHROUGH_HELD)
+                return ADMISSION_GPU_NOT_READY;
+        if (a->hold)
+                return streq(a->hold, "reserved") ? ADMISSION_GPU_RESERVED : ADMISSION_GPU_QUARANTINED;
+        return a->conflict ? ADMISSION_GPU_CONFLICT : ADMISSION_GPU_CLAIMED;
+}
+
+static int admission_view_make(Manager *m, char *const *together, AdmissionView *ret) {
+        AdmissionView v = {};
+        size_t nt = 0, ni = 0, n = m->n_accelerators;
         int r;
 
-        numa = calloc(MAX(m->host.n_numa, 1U), sizeof(HostNuma));
-        if (!numa)
+        LIST_FOREACH(tenants, t, m->tenants)
+                nt++;
+        LIST_FOREACH(instances, i, m->instances)
+                ni++;
+        v.tenants = calloc(nt + 1, sizeof(AdmissionTenant));
+        v.instances = calloc(ni + 1, sizeof(AdmissionInstance));
+        v.objects = calloc(ni + 1, sizeof(Instance *));
+        v.gpus = calloc(n + 1, sizeof(AdmissionGpu));
+        v.numa = calloc(m->host.n_numa + 1, sizeof(HostNuma));
+        v.reasons = calloc(n + 1, VIEW_REASON_MAX);
+        v.functions = calloc((n + 1) * (VIEW_FUNCTIONS_MAX + 1), sizeof(char *));
+        if (!v.tenants || !v.instances || !v.objects || !v.gpus || !v.numa || !v.reasons || !v.functions) {
+                admission_view_done(&v);
                 return -ENOMEM;
-        for (size_t k = 0; k < m->host.n_numa; k++)
-                numa[k] = (HostNuma) { .id = m->host.numa[k].id, .n_cpus = m->host.numa[k].n_cpus,
-                                       .memory_bytes = m->host.numa[k].memory_bytes };
-        r = host_pool_make(ret, c, m->n_accelerators, numa, m->host.n_numa,
-                           m->workload.n_shapes > 0 ? &m->workload : NULL, m->config.placement_seed);
-        if (r < 0)
-                return r;
-        LIST_FOREACH(instances, i, m->instances) {
-                size_t n = 0;
+        }
+        LIST_FOREACH(tenants, t, m->tenants) {
+                AdmissionTenant *a = &v.tenants[v.s.n_tenants++];
 
-                if (instance_in(skip, n_skip, i))
-                        continue;
-                for (char **g = i->gpus; g && *g && n < ELEMENTSOF(idx); g++)
-                        for (size_t k = 0; k < m->n_accelerators; k++)
-                                if (streq(c[k].address, *g))
-                                        idx[n++] = k;
-                r = host_pool_occupy(ret, (int64_t) i->vcpus * 1000, memory_mib(i->memory_bytes), idx, n);
+                *a = (AdmissionTenant) { .name = t->name, .quotas = t->quotas, .n_quotas = t->n_quotas };
+                /* tenant_usage() counts what its calls waiting on a reclaim will take. */
+                r = tenant_usage(t, &a->usage);
                 if (r < 0) {
-                        host_pool_done(ret);
+                        admission_view_done(&v);
                         return r;
                 }
+                reclaim_foreach_pending(m, t->name, count_pending_gpus, &a->pending_gpus);
         }
+        LIST_FOREACH(instances, i, m->instances) {
+                v.objects[v.s.n_instances] = i;
+                v.instances[v.s.n_instances++] = (AdmissionInstance) {
+                        .name = i->name,
+                        .tenant = view_tenant(&v, i->tenant),
+                        .vcpus = i->vcpus,
+                        .memory_bytes = i->memory_bytes,
+                        .created_usec = i->created_usec,
+                        .n_gpus = (unsigned) strv_length(i->gpus),
+                        .preemptible = i->preemptible,
+                        .preempting = i->preempting,
+                };
+        }
+        for (size_t k = 0; k < m->host.n_numa; k++)
+                v.numa[k] = (HostNuma) { .id = m->host.numa[k].id, .n_cpus = m->host.numa[k].n_cpus,
+                                         .memory_bytes = m->host.numa[k].memory_bytes };
+        for (size_t k = 0; k < n; k++) {
+                const Accelerator *a = &m->accelerators[k];
+                const char **fn = v.functions + k * (VIEW_FUNCTIONS_MAX + 1);
+                Instance *holder = a->claimed_by ? manager_find_instance_in(m, a->claimed_by_tenant, a->claimed_by) : NULL;
+                char *why = v.reasons + k * VIEW_REASON_MAX;
+                size_t nf = 0;
+                bool free_if_released;
+                AdmissionHold hold = view_hold(m, a, together, why, VIEW_REASON_MAX, &free_if_released);
+
+                /* The other functions of the device (its audio, say), which go with it. */
+                for (size_t f = 0; f < a->n_group && nf < VIEW_FUNCTIONS_MAX; f++)
+                        if (!streq(a->group[f].address, a->address) && strneq(a->group[f].address, a->address, 10))
+                                fn[nf++] = a->group[f].address;
+                v.gpus[k] = (AdmissionGpu) {
+                        .address = a->address,
+                        .model = a->model,
+                        .numa_node = a->numa_node,
+                        .switch_port = a->switch_port,
+                        .hold = hold,
+                        .why = why,
+                        .holder = view_instance(&v, holder),
+                        .free_if_released = free_if_released,
+                        .functions = fn,
+                };
+        }
+        v.s = (AdmissionSnapshot) {
+                .tenants = v.tenants, .n_tenants = v.s.n_tenants,
+                .instances = v.instances, .n_instances = v.s.n_instances,
+                .gpus = v.gpus, .n_gpus = n,
+                .numa = v.numa, .n_numa = m->host.n_numa,
+                .workload = m->workload.n_shapes > 0 ? &m->workload : NULL,
+                .policy = (PoolPolicy) m->config.placement_policy,
+                .seed = m->config.placement_seed,
+        };
+        *ret = v;
         return 0;
 }
 
-/* The refusal of a request the pool has no room for (HostShortage). */
-static int pick_refusal(Manager *m, const Accelerator *accs, const HostGpu *c, const PassthroughVerdict *verdict,
-                        const char *reasons, size_t reason_max, const InstanceCreateParams *p, unsigned count, int64_t cpu_milli, int64_t mem_mib,
-                        const HostShortage *sh, sd_bus_error *error) {
-        StrBuf b = {};
-        unsigned shown = 0, claimed = 0, reserved = 0, quarantined = 0, conflicted = 0, kept = 0;
-        bool model_exists = !p->gpu_model;
-        char b1[32], b2[32];
+static const char *const refusal_error[] = {
+        [ADMISSION_INVALID] = ARK_ERROR_INVALID_ARGUMENT,
+        [ADMISSION_NOT_FOUND] = ARK_ERROR_NOT_FOUND,
+        [ADMISSION_IN_USE] = ARK_ERROR_IN_USE,
+        [ADMISSION_NOT_READY] = ARK_ERROR_NOT_READY,
+        [ADMISSION_NO_CAPACITY] = ARK_ERROR_NO_CAPACITY,
+        [ADMISSION_GUARANTEED] = ARK_ERROR_NO_CAPACITY,
+};
 
-        for (size_t k = 0; k < m->n_accelerators && !model_exists; k++)
-                model_exists = strcasestr(accs[k].model, p->gpu_model) != NULL;
-        if (!model_exists) {
-                StrBuf have = {};
-                _cleanup_free_ char *list = NULL;
-
-                for (size_t k = 0; k < m->n_accelerators; k++)
-                        if (!strstr(strempty(have.buf), accs[k].model))
-                                strbuf_printf(&have, "%s%s", have.len > 0 ? ", " : "", accs[k].model);
-                list = strbuf_steal(&have);
-                return sd_bus_error_setf(error, ARK_ERROR_NO_CAPACITY, "This host has no GPU matching '%s'%s%s%s.",
-                                         p->gpu_model, isempty(list) ? "" : " (it has ", strempty(list),
-                                         isempty(list) ? "" : ")");
-        }
-        if (sh->why == HOST_SHORT_CPU_MEMORY) {
-                /* The GPUs are there; the NUMA node they sit on lacks the CPU or memory. */
-                return sd_bus_error_setf(error, ARK_ERROR_NO_CAPACITY,
-                                         "No NUMA node with %u free GPU%s%s%s%s has %s%s%s free for the VM: the most "
-                                         "left beside such GPUs is %" PRId64 " vCPUs and %s; ask for less, or stop a "
-                                         "VM there.",
-                                         count, count == 1 ? "" : "s", p->gpu_model ? " matching '" : "",
-                                         strempty(p->gpu_model), p->gpu_model ? "'" : "",
-                                         sh->cpu ? (snprintf(b1, sizeof(b1), "%" PRId64 " vCPUs", cpu_milli / 1000), b1) : "",
-                                         sh->cpu && sh->memory ? " and " : "",
-                                         sh->memory ? format_bytes(b2, sizeof(b2), (uint64_t) mem_mib << 20) : "",
-                                         sh->cpu_left / 1000,
-                                         format_bytes(b1, sizeof(b1), (uint64_t) sh->memory_left << 20));
-        }
-        for (size_t k = 0; k < m->n_accelerators; k++) {
-                const Accelerator *a = &accs[k];
-
-                if (verdict[k] != PASSTHROUGH_HELD || (p->gpu_model && !strcasestr(a->model, p->gpu_model)))
-                        continue;
-                if (a->hold && streq(a->hold, "reserved"))
-                        reserved++;
-                else if (a->hold)
-                        quarantined++;
-                else if (a->conflict)
-                        conflicted++;
-                else if (!a->claimed_by && reclaim_reserved(m, a->address))
-                        kept++;
-                else
-                        claimed++;
-        }
-        if (sh->why == HOST_SHORT_SPREAD)
-                strbuf_printf(&b, "Not enough free GPUs%s%s%s on one NUMA node: %u asked for, %u free, at most %u on "
-                              "one NUMA node (a VM's GPUs come from one NUMA node when one has that many)",
-                              p->gpu_model ? " matching '" : "", strempty(p->gpu_model), p->gpu_model ? "'" : "", count,
-                              sh->free_gpus, sh->most_on_node);
-        else
-                strbuf_printf(&b, "Not enough free GPUs%s%s%s: %u asked for, %u can be given out",
-                              p->gpu_model ? " matching '" : "", strempty(p->gpu_model), p->gpu_model ? "'" : "", count,
-                              sh->free_gpus);
-        if (claimed + reserved + quarantined + conflicted + kept > 0) {
-                char k_text[64] = "";
-
-                if (kept > 0)
-                        snprintf(k_text, sizeof(k_text), "%u kept for calls waiting on a reclaim, ", kept);
-                strbuf_printf(&b, " (%u claimed by VMs, %s%u reserved for the host, %u quarantined%s)", claimed, k_text,
-                              reserved, quarantined,
-                              conflicted > 0 ? ", and some held by domains outside Ark's claims: see 'arkctl status'" : "");
-        }
-        /* Say why the others that are not simply taken cannot go, so the admin knows what to
-         * change. */
-        for (size_t k = 0; k < m->n_accelerators && shown < 3; k++)
-                if (c[k].blocked && verdict[k] != PASSTHROUGH_HELD && (!p->gpu_model || strcasestr(accs[k].model, p->gpu_model))) {
-                        strbuf_printf(&b, "; %s", reasons + k * reason_max);
-                        shown++;
-                }
-        {
-                _cleanup_free_ char *msg = strbuf_steal(&b);
-                return sd_bus_error_setf(error, ARK_ERROR_NO_CAPACITY, "%s.", msg ?: "Not enough free GPUs");
-        }
-}
-
-/* One try at picking GPUs for p on `accs`, a view of the manager's accelerators (the same ones,
- * in the same order; claims may differ: a snapshot with the victims' GPUs free asks "what if they
- * stopped" without touching the live inventory; the victims, `skip`, are then not booked in the
- * pool either). *ret_short is set when the refusal is only that too few GPUs (or too little CPU
- * or memory beside them) are free (or an exact one is claimed by an instance): the refusal a
- * reclaim may cure. */
-static int pick_gpus_once(Manager *m, const Accelerator *accs, const InstanceCreateParams *p, char **already,
-                          Instance *const *skip, size_t n_skip, uint64_t memory_bytes, char ***ret, bool *ret_short,
-                          sd_bus_error *error) {
-        _cleanup_free_ HostGpu *c = NULL;
-        _cleanup_free_ char *reasons = NULL;
-        _cleanup_free_ PassthroughVerdict *verdict = NULL;
+/* Chooses the GPUs for p (a new instance of p->tenant, or GPUs added to `extend`) and writes their
+ * addresses (sorted) to *ret, admission_decide() on a snapshot: a request that is not preemptible
+ * must leave the other tenants' unused guarantees keepable; when too few GPUs are free and the
+ * tenant asks within its own guarantee, borrowing preemptible instances of other tenants are
+ * picked to be stopped, youngest first. They go to *ret_victims (NULL-terminated; the caller
+ * stops them and tries again); a caller that cannot wait passes NULL and gets the refusal
+ * instead. On refusal, fills `error`: NotReady (the host or the asked-for GPU cannot pass
+ * anything through), NotFound (no such device), InUse (it is held by another instance, reserved
+ * or quarantined), NoCapacity (not enough GPUs can be given out, or not with the CPU and memory
+ * beside them), InvalidArgument. */
+static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, Instance *extend, char ***ret,
+                              Instance ***ret_victims, sd_bus_error *error) {
+        _cleanup_(admission_view_done) AdmissionView v = {};
+        _cleanup_(admission_decision_done) AdmissionDecision d = {};
         _cleanup_strv_free_ char **picked = NULL, **together = NULL;
-        const size_t reason_max = 1280;
-        const char *const *addresses = (const char *const *) p->gpu_addresses;
-        unsigned count = p->gpus;
-        size_t idx[HOST_GPUS_MAX], n = 0, bad = 0;
+        _cleanup_free_ Instance **victims = NULL;
+        char **already = extend ? extend->gpus : NULL;
+        uint64_t memory_bytes = extend ? extend->memory_bytes : p->memory_bytes;
+        AdmissionRequest req;
         int r;
 
-        if (addresses && !addresses[0])
-                addresses = NULL;
-        if (count == 0 && !addresses) {
-                if (!p->gpu_model)
-                        return 0;
-                count = 1; /* a model alone means one of that model */
-        }
+        if (p->gpus == 0 && strv_length(p->gpu_addresses) == 0 && !p->gpu_model)
+                return 0;
         if (!m->host.iommu_enabled)
                 return sd_bus_error_setf(error, ARK_ERROR_NOT_READY,
                                          "GPU passthrough needs the IOMMU, which is off on this host: turn on VT-d or "
@@ -583,6 +613,18 @@ static int pick_gpus_once(Manager *m, const Accelerator *accs, const InstanceCre
                 if (r > 0)
                         return sd_bus_error_setf(error, ARK_ERROR_NOT_READY, "GPU passthrough is not ready: %s.", why);
         }
+        /* Exact devices and a model: each device must be of that model. */
+        for (char **a = p->gpu_addresses; a && *a && p->gpu_model; a++) {
+                const Accelerator *acc = manager_find_accelerator(m, *a);
+
+                if (acc && !strcasestr(acc->model, p->gpu_model))
+                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                                 "GPU %s (%s) does not match the model '%s'.", *a, acc->model,
+                                                 p->gpu_model);
+        }
+        /* Health changes while arkd runs (AER counts fatal errors as they happen). */
+        for (size_t k = 0; k < m->n_accelerators; k++)
+                (void) pci_refresh_health(m->config.sysfs_root, &m->accelerators[k]);
 
         /* The GPUs that will share the VM: another GPU of a group may only go with them. */
         if (strv_copy(&together, p->gpu_addresses) < 0)
@@ -590,103 +632,31 @@ static int pick_gpus_once(Manager *m, const Accelerator *accs, const InstanceCre
         for (char **g = already; g && *g; g++)
                 if (strv_extend(&together, *g) < 0)
                         return -ENOMEM;
-        c = calloc(MAX(m->n_accelerators, 1U), sizeof(HostGpu));
-        verdict = calloc(MAX(m->n_accelerators, 1U), sizeof(PassthroughVerdict));
-        reasons = calloc(MAX(m->n_accelerators, 1U), reason_max);
-        if (!c || !verdict || !reasons)
-                return -ENOMEM;
-        for (size_t k = 0; k < m->n_accelerators; k++) {
-                const Accelerator *a = &accs[k];
-                char *why = reasons + k * reason_max;
-
-                verdict[k] = passthrough_check(a, accs, m->n_accelerators, m->config.management_interface,
-                                               together, why, reason_max);
-                if (verdict[k] == PASSTHROUGH_OK && reclaim_reserved(m, a->address)) {
-                        verdict[k] = PASSTHROUGH_HELD;
-                        snprintf(why, reason_max, "%s (%s) is kept for an instance waiting for preemptible instances "
-                                 "to give their GPUs back", a->address, a->model);
-                }
-                c[k] = (HostGpu) {
-                        .address = a->address,
-                        .model = a->model,
-                        .numa_node = a->numa_node,
-                        .switch_port = a->switch_port,
-                        .blocked = verdict[k] != PASSTHROUGH_OK,
-                        .held = a->claimed_by != NULL,
-                };
-        }
-
-        /* Exact devices and a model: each device must be of that model. */
-        for (const char *const *a = addresses; a && *a && p->gpu_model; a++) {
-                const Accelerator *acc = view_find(accs, m->n_accelerators, *a);
-
-                if (acc && !strcasestr(acc->model, p->gpu_model))
-                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                                 "GPU %s (%s) does not match the model '%s'.", *a, acc->model,
-                                                 p->gpu_model);
-        }
-
-        if (addresses)
-                r = host_gpus_exact(c, m->n_accelerators, addresses, p->gpus, idx, &n, &bad);
-        else if (count > HOST_GPUS_MAX)
-                r = -EINVAL;
-        else {
-                _cleanup_(host_pool_done) HostPool h = {};
-                /* GPUs added to a VM that has some already: its CPU and memory are booked. */
-                bool has_gpus = strv_length(already) > 0;
-                HostRequest req = {
-                        .cpu_milli = has_gpus ? 0 : (int64_t) p->vcpus * 1000,
-                        .memory_mib = has_gpus ? 0 : memory_mib(memory_bytes),
-                        .count = count,
-                        .model = p->gpu_model,
-                };
-                HostShortage sh = {};
-
-                r = instance_host_pool(m, c, skip, n_skip, &h);
-                if (r < 0)
-                        return r;
-                r = host_pool_place(&h, (PoolPolicy) m->config.placement_policy, &req, idx, &n, &sh);
-                if (r == -ENOSPC) {
-                        *ret_short = true;
-                        return pick_refusal(m, accs, c, verdict, reasons, reason_max, p, count, req.cpu_milli, req.memory_mib, &sh, error);
-                }
-        }
-        if (r == -ENOENT) {
-                /* Perhaps a function of a GPU (its audio, say), which goes with the GPU anyway. */
-                const Accelerator *owner = NULL;
-
-                for (size_t k = 0; k < m->n_accelerators && !owner; k++)
-                        for (size_t f = 0; f < accs[k].n_group; f++)
-                                if (streq(accs[k].group[f].address, addresses[bad]) &&
-                                    strneq(accs[k].address, addresses[bad], 10))
-                                        owner = &accs[k];
-                if (owner)
-                        r = sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
-                                              "%s is a function of GPU %s (%s), not a GPU; ask for %s, and its "
-                                              "functions go with it.",
-                                              addresses[bad], owner->address, owner->model, owner->address);
-                else
-                        r = sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
-                                              "This host has no accelerator at %s (see 'arkctl host accelerators').",
-                                              addresses[bad]);
-        } else if (r == -EBUSY) {
-                size_t k;
-
-                for (k = 0; k < m->n_accelerators; k++)
-                        if (streq(accs[k].address, addresses[bad]))
-                                break;
-                r = sd_bus_error_setf(error, verdict[k] == PASSTHROUGH_HELD ? ARK_ERROR_IN_USE : ARK_ERROR_NOT_READY,
-                                      "GPU %s.", reasons + k * reason_max);
-                *ret_short = verdict[k] == PASSTHROUGH_HELD && accs[k].claimed_by && !accs[k].hold && !accs[k].conflict;
-        } else if (r == -EINVAL)
-                r = sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                      "The GPU request is malformed (an address listed twice, or a count that does "
-                                      "not match the addresses).");
+        r = admission_view_make(m, together, &v);
         if (r < 0)
                 return r;
+        req = (AdmissionRequest) {
+                .tenant = view_tenant(&v, extend ? extend->tenant : p->tenant),
+                .vcpus = extend ? extend->vcpus : p->vcpus,
+                .memory_bytes = memory_bytes,
+                .count = p->gpus,
+                .model = p->gpu_model,
+                .addresses = (const char *const *) p->gpu_addresses,
+                .instance = view_instance(&v, extend),
+                .preemptible = extend ? extend->preemptible : p->preemptible,
+                .may_reclaim = ret_victims != NULL,
+        };
+        if (req.tenant == ADMISSION_NONE)
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "Tenant '%s' does not exist.",
+                                         extend ? extend->tenant : strempty(p->tenant));
+        r = admission_decide(&v.s, &req, &d);
+        if (r < 0)
+                return r;
+        if (d.verdict == ADMISSION_REFUSE)
+                return sd_bus_error_setf(error, refusal_error[d.refusal] ?: ARK_ERROR_NO_CAPACITY, "%s", d.message);
 
-        for (size_t k = 0; k < n; k++)
-                if (strv_extend(&picked, accs[idx[k]].address) < 0)
+        for (size_t k = 0; k < d.n_gpus; k++)
+                if (strv_extend(&picked, m->accelerators[d.gpus[k]].address) < 0)
                         return -ENOMEM;
 
         /* The guest must be able to address its memory and the GPUs' BARs. */
@@ -697,10 +667,10 @@ static int pick_gpus_once(Manager *m, const Accelerator *accs, const InstanceCre
                 char b1[32], b2[32];
 
                 for (char **g = picked; g && *g && na < ELEMENTSOF(all); g++)
-                        all[na++] = view_find(accs, m->n_accelerators, *g);
+                        all[na++] = manager_find_accelerator(m, *g);
                 for (char **g = already; g && *g && na < ELEMENTSOF(all); g++)
-                        if (view_find(accs, m->n_accelerators, *g))
-                                all[na++] = view_find(accs, m->n_accelerators, *g);
+                        if (manager_find_accelerator(m, *g))
+                                all[na++] = manager_find_accelerator(m, *g);
                 window = passthrough_mmio64_window(all, na);
                 if (m->host.arch && streq(m->host.arch, "aarch64") && window > VIRT_HIGHMEM_MMIO)
                         return sd_bus_error_setf(error, ARK_ERROR_NOT_READY,
@@ -716,114 +686,16 @@ static int pick_gpus_once(Manager *m, const Accelerator *accs, const InstanceCre
                                                  format_bytes(b2, sizeof(b2), window),
                                                  passthrough_phys_bits(memory_bytes, window), m->host.phys_bits);
         }
-        *ret = TAKE_PTR(picked);
-        return 0;
-}
-
-/* Picks GPUs for p, for tenant `tenant`, under the borrowing rules (borrow.h, reclaim.h): a
- * request that is not preemptible must leave the other tenants' unused guarantees keepable; when
- * too few GPUs are free and the tenant asks within its own guarantee, borrowing preemptible
- * instances of other tenants are picked to be stopped, youngest first, until the request fits.
- * They go to *ret_victims (NULL-terminated; the caller stops them and tries again); a caller
- * that cannot wait passes NULL and gets the refusal instead. */
-static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, const char *tenant, char **already,
-                              uint64_t memory_bytes, char ***ret, Instance ***ret_victims, sd_bus_error *error) {
-        _cleanup_(sd_bus_error_free) sd_bus_error first = SD_BUS_ERROR_NULL;
-        _cleanup_strv_free_ char **picked = NULL;
-        _cleanup_free_ Instance **victims = NULL;
-        _cleanup_free_ Accelerator *view = NULL;
-        size_t n_victims = 0;
-        unsigned want = p->gpus > 0 ? p->gpus : (unsigned) strv_length(p->gpu_addresses);
-        bool is_short = false;
-        int r;
-
-        if (want == 0 && p->gpu_model)
-                want = 1;
-        /* Health changes while arkd runs (AER counts fatal errors as they happen). */
-        for (size_t k = 0; k < m->n_accelerators; k++)
-                (void) pci_refresh_health(m->config.sysfs_root, &m->accelerators[k]);
-        r = pick_gpus_once(m, m->accelerators, p, already, NULL, 0, memory_bytes, &picked, &is_short, error);
-        if (r < 0 && is_short && ret_victims && want > 0 && lending_unused_guarantee(m, tenant) >= want) {
-                bool short_again = true;
-
-                /* "What if these stopped" is asked of a copy of the inventory with their GPUs
-                 * unclaimed; the live claims never change for a question. */
-                view = malloc(sizeof(Accelerator) * MAX(m->n_accelerators, 1U)); /* shallow: only claims differ */
-                if (!view)
+        if (d.n_victims > 0) {
+                victims = calloc(d.n_victims + 1, sizeof(Instance *));
+                if (!victims)
                         return -ENOMEM;
-                if (m->n_accelerators > 0)
-                        memcpy(view, m->accelerators, sizeof(Accelerator) * m->n_accelerators);
-                sd_bus_error_move(&first, error);
-                while (r < 0 && short_again) {
-                        Instance *v, **nv;
-                        int k;
-
-                        v = lending_next_victim(m, tenant, p->gpu_model, p->gpu_addresses, victims, n_victims, &k);
-                        if (k < 0) {
-                                r = k;
-                                break;
-                        }
-                        if (!v)
-                                break;
-                        nv = realloc(victims, sizeof(Instance *) * (n_victims + 2));
-                        if (!nv) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        victims = nv;
-                        victims[n_victims++] = v;
-                        victims[n_victims] = NULL;
-                        for (char **g = v->gpus; g && *g; g++)
-                                for (size_t a = 0; a < m->n_accelerators; a++)
-                                        if (streq(view[a].address, *g))
-                                                view[a].claimed_by = NULL;
-                        sd_bus_error_free(error);
-                        short_again = false;
-                        r = pick_gpus_once(m, view, p, already, victims, n_victims, memory_bytes, &picked, &short_again, error);
-                }
-
-                if (r >= 0) {
-                        /* Only those whose GPUs the request takes. */
-                        size_t kept = 0;
-
-                        for (size_t k = 0; k < n_victims; k++) {
-                                bool used = false;
-
-                                for (char **g = victims[k]->gpus; g && *g && !used; g++)
-                                        used = strv_contains(picked, *g);
-                                if (used)
-                                        victims[kept++] = victims[k];
-                        }
-                        n_victims = kept;
-                        if (victims)
-                                victims[n_victims] = NULL;
-                        if (!lending_entitled(m, tenant, picked)) {
-                                picked = strv_free(picked);
-                                r = -ENOSPC;
-                        }
-                }
-                if (r < 0 && r != -ENOMEM && (short_again || r == -ENOSPC)) {
-                        sd_bus_error_free(error);
-                        sd_bus_error_move(error, &first);
-                        return -ENOSPC;
-                }
-        }
-        if (r < 0)
-                return r;
-
-        if (!p->preemptible && picked) {
-                r = lending_guarantees_kept(m, tenant, picked, victims, n_victims);
-                if (r < 0)
-                        return r;
-                if (r == 0)
-                        return sd_bus_error_setf(error, ARK_ERROR_NO_CAPACITY,
-                                                 "The free GPUs are guaranteed to other tenants, which do not use "
-                                                 "them now: only a preemptible instance may borrow them "
-                                                 "(--preemptible), and it is stopped when they are needed.");
+                for (size_t k = 0; k < d.n_victims; k++)
+                        victims[k] = v.objects[d.victims[k]];
         }
         *ret = TAKE_PTR(picked);
         if (ret_victims)
-                *ret_victims = n_victims > 0 ? TAKE_PTR(victims) : NULL;
+                *ret_victims = TAKE_PTR(victims);
         return 0;
 }
 
@@ -885,7 +757,7 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
                 return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS,
                                          "Instance '%s' is being created already (waiting for preemptible instances to "
                                          "give their GPUs back).", p->name);
-        r = instance_pick_gpus(m, p, p->tenant, NULL, p->memory_bytes, &gpus, ret_reclaim ? &victims : NULL, error);
+        r = instance_pick_gpus(m, p, NULL, &gpus, ret_reclaim ? &victims : NULL, error);
         if (r < 0)
                 return r;
         disk_bytes = p->disk_bytes;
@@ -1487,13 +1359,7 @@ int instance_add_gpus(Instance *i, const InstanceCreateParams *p, sd_bus_error *
                                          "Instance '%s' boots BIOS (it was created without GPUs) and the system on its "
                                          "disk would not boot under the UEFI firmware GPU VMs need; create a VM with "
                                          "--gpus instead.", i->name);
-        {
-                InstanceCreateParams q = *p;
-
-                q.preemptible = i->preemptible;
-                q.vcpus = i->vcpus; /* booked with its GPUs when it has none yet */
-                r = instance_pick_gpus(m, &q, i->tenant, i->gpus, i->memory_bytes, &picked, NULL, error);
-        }
+        r = instance_pick_gpus(m, p, i, &picked, NULL, error);
         if (r < 0)
                 return r;
         r = tenant_admit(manager_find_tenant(m, i->tenant), 0, 0, 0, 0, picked, error);

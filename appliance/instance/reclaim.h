@@ -1,11 +1,12 @@
 #pragma once
 
-/* Borrowing and reclaim on the live object graph (borrow.h has the arithmetic).
+/* Reclaim of lent GPUs on the live object graph.
  *
- * Admission: instance_pick_gpus() asks lending_* whether a request may take the GPUs it found
- * (a request that is not preemptible must leave every other tenant's unused guarantee keepable)
- * and, when the requester is within its guarantee and too few GPUs are free, which borrowing
- * preemptible instances to stop, youngest first.
+ * Admission: instance_pick_gpus() takes a snapshot and asks admission_decide() (admission.h,
+ * with borrow.h's arithmetic) whether a request may take the GPUs it finds (a request that is
+ * not preemptible must leave every other tenant's unused guarantee keepable) and, when the
+ * requester is within its guarantee and too few GPUs are free, which borrowing preemptible
+ * instances to stop, youngest first.
  *
  * Reclaim: CreateInstance then does not answer at once. reclaim_start() stops the victims
  * (gracefully, forced off after StopTimeoutSec), records each in the audit log with the reason,
@@ -21,26 +22,6 @@
 #include "instance.h"
 
 typedef struct Manager Manager;
-
-/* GPUs tenant `tenant` is guaranteed and does not hold now (each guarantee counted up to what
- * its own GPUs use of it). 0 for an unknown tenant or one without guarantees. */
-uint64_t lending_unused_guarantee(Manager *m, const char *tenant);
-
-/* Whether the GPUs `picked` (addresses), given to `tenant`, are all within its unused
- * guarantees. */
-bool lending_entitled(Manager *m, const char *tenant, char **picked);
-
-/* The next instance to stop so that a request of `tenant` for GPUs of `model` (substring, NULL =
- * any) or at `addresses` (NULL = any) can be met: a preemptible instance of another tenant that
- * holds more GPUs than it is guaranteed, the youngest first, never one already being stopped nor
- * one in `chosen` (n_chosen of them). NULL when there is none; -ENOMEM as *ret_error. */
-Instance *lending_next_victim(Manager *m, const char *tenant, const char *model, char *const *addresses,
-                              Instance *const *chosen, size_t n_chosen, int *ret_error);
-
-/* Whether, after `picked` go to `tenant` (and the `victims` are stopped), every other tenant's
- * unused GPU guarantee can still be met from the GPUs that are free or lent to preemptible
- * instances. 1 or 0, or a negative errno. */
-int lending_guarantees_kept(Manager *m, const char *tenant, char **picked, Instance *const *victims, size_t n_victims);
 
 /* Called once the victims are down and their GPUs released: runs `call` again and answers it
  * (Manager.reclaim_current is the reclaim meanwhile, so its GPUs and name are not held against
