@@ -40,6 +40,8 @@ static int config_copy(ArkConfig *dst, const ArkConfig *src) {
                 .log_level = src->log_level,
                 .hugepages = src->hugepages,
                 .refused_call_burst = src->refused_call_burst,
+                .placement_policy = src->placement_policy,
+                .placement_seed = src->placement_seed,
         };
         if (free_and_strdup(&dst->state_dir, src->state_dir) < 0 ||
             free_and_strdup(&dst->bus_address, src->bus_address) < 0 ||
@@ -52,6 +54,7 @@ static int config_copy(ArkConfig *dst, const ArkConfig *src) {
             free_and_strdup(&dst->metrics_address, src->metrics_address) < 0 ||
             free_and_strdup(&dst->metrics_token_file, src->metrics_token_file) < 0 ||
             free_and_strdup(&dst->trust_dir, src->trust_dir) < 0 ||
+            free_and_strdup(&dst->placement_workload, src->placement_workload) < 0 ||
             strv_copy(&dst->vfio_at_boot, src->vfio_at_boot) < 0 || strv_copy(&dst->reserved, src->reserved) < 0 ||
             strv_copy(&dst->image_admin_dirs, src->image_admin_dirs) < 0) {
                 config_done(dst);

@@ -479,6 +479,52 @@ static void test_config_and_vfio(void **state) {
         assert_string_equal(out, "(null)\n");
 }
 
+/* [Placement]: the policy, seed and workload arkd places GPU VMs by; a workload file it cannot
+ * parse stops it from starting, naming the file, line and field. */
+static void test_placement_config(void **state) {
+        _cleanup_free_ char *wl = strprintf("%s/workload.csv", H.tmp), *bad = strprintf("%s/bad.csv", H.tmp),
+                            *conf = strprintf("[Placement]\nPolicy=first-fit\nSeed=0\nWorkload=%s\n", wl),
+                            *bad_conf = strprintf("[Placement]\nWorkload=%s\n", bad), *log = NULL;
+        json_t *gpus;
+
+        /* Ark's policy: with a GPU of NUMA node 1 taken, the next single GPU comes from NUMA node 1
+         * too, which keeps NUMA node 0 whole. */
+        assert_arkctl(&H, 0, NULL, "vm", "create", "one", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu",
+                      "0000:9a:00.0");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "by-ark", "--tenant", "risk", "--vcpus", "1", "--memory", "1G",
+                      "--gpus", "1");
+        gpus = vm_gpus("by-ark");
+        assert_string_equal(json_string_value(json_array_get(gpus, 0)), "0000:ab:00.0");
+        json_decref(gpus);
+        assert_arkctl(&H, 0, NULL, "vm", "delete", "by-ark");
+
+        /* First fit, with a workload file: the first free GPU of the first NUMA node. */
+        assert_int_equal(write_string_file(wl, "cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n"
+                                               "8000,1,1000,,3\n16000,2,1000,NVIDIA H100 SXM5 80GB,1\n",
+                                           WRITE_CREATE),
+                         0);
+        assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
+        H.extra_conf = conf;
+        assert_int_equal(harness_start_arkd(&H, NULL), 0);
+        assert_arkctl(&H, 0, NULL, "vm", "create", "by-first-fit", "--tenant", "risk", "--vcpus", "1", "--memory", "1G",
+                      "--gpus", "1");
+        gpus = vm_gpus("by-first-fit");
+        assert_string_equal(json_string_value(json_array_get(gpus, 0)), "0000:18:00.0");
+        json_decref(gpus);
+
+        /* A workload arkd cannot parse: it does not start, and says where. */
+        assert_int_equal(write_string_file(bad, "cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n1000,1,1000,,0\n",
+                                           WRITE_CREATE),
+                         0);
+        assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
+        H.extra_conf = bad_conf;
+        assert_int_equal(harness_start_arkd(&H, NULL), -1);
+        H.extra_conf = NULL;
+        assert_int_equal(read_full_file(H.arkd_log, &log, NULL), 0);
+        if (!strstr(log, "Invalid placement workload ([Placement] Workload=): ") || !strstr(log, "bad.csv:2: weight: '0'"))
+                fail_msg("arkd's log does not say what is wrong with the workload:\n%s", log);
+}
+
 static char *instance_uuid(const char *name) {
         json_t *j = harness_arkctl_json(&H, "vm", "show", name, NULL);
         char *id;
@@ -1600,6 +1646,7 @@ int main(void) {
                 cmocka_unit_test_prestate_setup_teardown(test_reclaim_pending_quota, setup_host, teardown_host,
                                                          "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_config_and_vfio, setup_host, teardown_host, "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_placement_config, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_gpu_add_remove, setup_host, teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_conflicts_from_domains, setup_host, teardown_host,
                                                          "dgx-h100"),
