@@ -2,7 +2,7 @@
  * pooler under the published protocol, and says how much of the cluster's GPU capacity stays
  * unallocated. See bench/README.md and docs/pooler.md.
  *
- *   trace-replay --nodes FILE --pods FILE --policy P --seed N [--log FILE]
+ *   trace-replay --nodes FILE --pods FILE --policy P --seed N [--log FILE] [--workload-out FILE]
  *   trace-replay --summary --data DIR [--policies P,P...] [--seeds A-B]
  */
 
@@ -310,8 +310,9 @@ static int compare_shape(const void *a, const void *b) {
 
 /* FGD's target workload ("typical pods"): the trace's pods grouped by CPU, GPU milli, GPU count
  * and model list (not memory), the most frequent groups that together make up 95 % of the pods,
- * weighted by frequency. */
-static int set_workload(Trace *t) {
+ * weighted by frequency. With out, the shapes kept are also written there as
+ * cpu_milli,num_gpu,gpu_milli,gpu_spec,weight (the file arkd's [Placement] Workload= reads). */
+static int set_workload(Trace *t, FILE *out) {
         Shape *s = calloc(t->n_pods, sizeof(Shape));
         PoolShape *ps;
         size_t n = 0, keep = 0;
@@ -347,6 +348,12 @@ static int set_workload(Trace *t) {
         }
         for (size_t k = 0; k < keep; k++)
                 ps[k] = s[k].shape;
+        if (out) {
+                fprintf(out, "cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n");
+                for (size_t k = 0; k < keep; k++)
+                        fprintf(out, "%" PRId64 ",%u,%u,%s,%.17g\n", s[k].shape.request.cpu_milli,
+                                s[k].shape.request.num_gpu, s[k].shape.request.gpu_milli, s[k].spec, s[k].shape.weight);
+        }
         r = pool_set_workload(&t->pool, ps, keep);
         free(ps);
         free(s);
@@ -577,13 +584,13 @@ static int run(Trace *t, PoolPolicy policy, uint64_t seed, FILE *log, Result *re
         return 0;
 }
 
-static int load(Trace *t, const char *nodes, const char *pods) {
+static int load(Trace *t, const char *nodes, const char *pods, FILE *workload_out) {
         int r = read_nodes(t, nodes);
 
         if (r >= 0)
                 r = read_pods(t, pods);
         if (r >= 0)
-                r = set_workload(t);
+                r = set_workload(t, workload_out);
         return r;
 }
 
@@ -655,7 +662,7 @@ static int summary(const char *dir, const char *traces, const PoolPolicy *polici
                 if (!listed(traces, published_traces[tr]))
                         continue;
                 snprintf(pods, sizeof(pods), "%s/openb_pod_list_%s.csv", dir, published_traces[tr]);
-                r = load(&t, nodes, pods);
+                r = load(&t, nodes, pods, NULL);
                 if (r < 0) {
                         fprintf(stderr, "trace-replay: cannot load %s: %s\n", pods, strerror(-r));
                         trace_done(&t);
@@ -700,6 +707,7 @@ static int summary(const char *dir, const char *traces, const PoolPolicy *polici
 
 static void usage(FILE *f) {
         fprintf(f, "Usage: trace-replay --nodes FILE --pods FILE --policy first-fit|best-fit|fgd|ark --seed N [--log FILE]\n"
+                   "                    [--workload-out FILE]\n"
                    "       trace-replay --summary --data DIR [--policies P,P...] [--traces T,T...] [--seeds FROM-TO]\n");
 }
 
@@ -711,10 +719,11 @@ int main(int argc, char **argv) {
                 { "data", required_argument, NULL, 'd' },    { "policies", required_argument, NULL, 'A' },
                 { "seeds", required_argument, NULL, 'R' },   { "help", no_argument, NULL, 'h' },
                 { "traces", required_argument, NULL, 'T' },
+                { "workload-out", required_argument, NULL, 'W' },
                 {},
         };
         const char *nodes = NULL, *pods = NULL, *logpath = NULL, *data = NULL, *policies = "best-fit,fgd,ark",
-                   *traces = NULL;
+                   *traces = NULL, *workload_out = NULL;
         PoolPolicy policy = _POOL_POLICY_INVALID, list[_POOL_POLICY_MAX];
         unsigned long long seed = 42;
         unsigned seed_from = 42, seed_to = 51;
@@ -745,6 +754,7 @@ int main(int argc, char **argv) {
                         break;
                 }
                 case 'l': logpath = optarg; break;
+                case 'W': workload_out = optarg; break;
                 case 'S': do_summary = true; break;
                 case 'd': data = optarg; break;
                 case 'A': policies = optarg; break;
@@ -790,9 +800,21 @@ int main(int argc, char **argv) {
         {
                 Trace t = {};
                 Result res;
-                FILE *log = NULL;
+                FILE *log = NULL, *wl = NULL;
 
-                r = load(&t, nodes, pods);
+                if (workload_out) {
+                        wl = fopen(workload_out, "we");
+                        if (!wl) {
+                                fprintf(stderr, "trace-replay: %s: %s\n", workload_out, strerror(errno));
+                                return 1;
+                        }
+                }
+                r = load(&t, nodes, pods, wl);
+                if (wl && fclose(wl) != 0 && r >= 0) {
+                        fprintf(stderr, "trace-replay: %s: %s\n", workload_out, strerror(errno));
+                        trace_done(&t);
+                        return 1;
+                }
                 if (r < 0) {
                         fprintf(stderr, "trace-replay: cannot load the trace: %s\n", strerror(-r));
                         trace_done(&t);
