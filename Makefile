@@ -5,7 +5,7 @@
 #   make menuconfig           edit $(O)/.config
 #   make test                 build and run unit + integration tests
 #   make run                  build and open the sandbox (private bus, simulated host)
-#   make bench                build the benchmarks (bench/trace-replay, bench/api, bench/bundle-import)
+#   make bench                build the benchmarks (bench/trace-replay, bench/api, bench/arkd-replay, bench/bundle-import)
 #   make fuzz                 run every libFuzzer target (FUZZ_SECONDS each, default 60)
 #   make deb / image          Debian packages / the appliance disk image and update bundle
 #   make image-test           boot the image under QEMU: updates, rollback, Secure Boot, seed
@@ -120,7 +120,7 @@ AUTOCONF := $(O)/include/generated/autoconf.h
 .PHONY: all clean install deb image image-test distclean test check-unit check-integration run deps menuconfig help po \
 	oldconfig savedefconfig bench fuzz
 all: $(addprefix $(BIN)/,$(bin-y)) $(addprefix $(O)/tests/,$(unit-tests) $(integration-tests)) $(O)/bench/trace-replay $(O)/bench/api \
-	$(foreach l,$(locales-y),$(O)/locale/$(l)/LC_MESSAGES/arktui.mo)
+	$(O)/bench/arkd-replay $(foreach l,$(locales-y),$(O)/locale/$(l)/LC_MESSAGES/arktui.mo)
 
 # A .config made before a Kconfig change gets the new options at their defaults (olddefconfig),
 # so the Makefile's lists and the generated header agree on them.
@@ -155,7 +155,7 @@ $(O)/lib/%.a:
 ALL_LIBS := $(LIBPOOL) $(LIBSHARED) $(LIBBASIC)
 
 # The pooler benchmark: pure C, the pool library and libc only (make bench; bench/trace-replay).
-bench: $(O)/bench/trace-replay $(O)/bench/api $(BIN)/arkd $(BIN)/arkctl
+bench: $(O)/bench/trace-replay $(O)/bench/api $(O)/bench/arkd-replay $(BIN)/arkd $(BIN)/arkctl
 $(O)/bench/trace-replay: $(O)/obj/bench/trace-replay.o $(LIBPOOL)
 	$(quiet) LD $@
 	$(Q)mkdir -p $(dir $@)
@@ -165,6 +165,13 @@ $(O)/bench/trace-replay: $(O)/obj/bench/trace-replay.o $(LIBPOOL)
 # driver's virt-util (bench/api).
 $(O)/bench/api: $(O)/obj/bench/api.o $(O)/obj/tests/integration/harness.o \
 		$(O)/obj/appliance/instance/vm/virt-util.o $(ALL_LIBS) $(BIN)/arkd
+	$(quiet) LD $@
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(PKG_LIBS)
+
+# arkd's placements against trace-replay's on a slice of the trace (bench/arkd-replay).
+$(O)/bench/arkd-replay: $(O)/obj/bench/arkd-replay.o $(O)/obj/tests/integration/harness.o $(ALL_LIBS) $(BIN)/arkd \
+		$(O)/bench/trace-replay
 	$(quiet) LD $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(PKG_LIBS)
@@ -216,6 +223,8 @@ $(addprefix $(O)/tests/,$(integration-tests)): $(O)/tests/%: $(O)/obj/tests/inte
 	$(quiet) LD $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+# test-arkd-replay runs bench/arkd-replay (which runs bench/trace-replay and arkd).
+$(O)/tests/test-arkd-replay: | $(O)/bench/arkd-replay
 
 # Fakes at an edge, preloaded into arkd by tests (tests/integration/Kbuild): guests that take their
 # time to shut down (test-gpu's reclaim tests), bundles read slowly (imports caught in the middle).
