@@ -77,14 +77,16 @@ int caller_get(Manager *m, sd_bus_message *msg, Caller *ret, sd_bus_error *error
         }
         if (m && m->caller_msg == msg)
                 return caller_copy(m->caller_of_msg, ret);
-        r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS |
-                                                   SD_BUS_CREDS_AUGMENT,
+        r = sd_bus_query_sender_creds(msg,
+                                      SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID |
+                                              SD_BUS_CREDS_SUPPLEMENTARY_GIDS | SD_BUS_CREDS_AUGMENT,
                                       &creds);
         if (r >= 0)
                 r = sd_bus_creds_get_euid(creds, &c.uid);
         if (r < 0)
                 return sd_bus_error_setf(error, ARK_ERROR_ACCESS_DENIED,
-                                         "arkd cannot tell who is calling (%s), so it refuses.", strerror(-r));
+                                         "arkd cannot tell who is calling (%s), so it refuses.",
+                                         strerror(-r));
         n = sd_bus_creds_get_supplementary_gids(creds, &supplementary);
         c.gids = calloc((size_t) MAX(n, 0) + 1, sizeof(gid_t));
         if (!c.gids)
@@ -144,8 +146,8 @@ bool caller_in_any_tenant(Manager *m, const Caller *c) {
 
 static int denied(sd_bus_error *error, const Caller *c, const char *what) {
         return sd_bus_error_setf(error, ARK_ERROR_ACCESS_DENIED,
-                                 "User %u may not %s: that takes root or the group '%s'.", (unsigned) c->uid, what,
-                                 ARK_ADMIN_GROUP);
+                                 "User %u may not %s: that takes root or the group '%s'.", (unsigned) c->uid,
+                                 what, ARK_ADMIN_GROUP);
 }
 
 int access_require_admin(Manager *m, sd_bus_message *msg, const char *what, sd_bus_error *error) {
@@ -173,7 +175,8 @@ int access_require_tenant(Manager *m, sd_bus_message *msg, const char *tenant, c
                                  (unsigned) c.uid, what);
 }
 
-int access_require_member(Manager *m, sd_bus_message *msg, Caller *ret, const char *what, sd_bus_error *error) {
+int access_require_member(Manager *m, sd_bus_message *msg, Caller *ret, const char *what,
+                          sd_bus_error *error) {
         Caller c = {};
         int r;
 
@@ -181,10 +184,11 @@ int access_require_member(Manager *m, sd_bus_message *msg, Caller *ret, const ch
         if (r < 0)
                 return r;
         if (!caller_in_any_tenant(m, &c)) {
-                r = sd_bus_error_setf(error, ARK_ERROR_ACCESS_DENIED,
-                                      "User %u may not %s: it is a member of no tenant (an admin adds it with "
-                                      "'arkctl tenant member add').",
-                                      (unsigned) c.uid, what);
+                r = sd_bus_error_setf(
+                        error, ARK_ERROR_ACCESS_DENIED,
+                        "User %u may not %s: it is a member of no tenant (an admin adds it with "
+                        "'arkctl tenant member add').",
+                        (unsigned) c.uid, what);
                 caller_done(&c);
                 return r;
         }
@@ -219,7 +223,7 @@ static bool ends_with_word(const char *text, const char *end, const char *word) 
         size_t n = strlen(word);
 
         return (size_t) (end - text) >= n && strncasecmp(end - n, word, n) == 0 &&
-               (end - n == text || end[-(ssize_t) n - 1] == ' ' || end[-(ssize_t) n - 1] == '(');
+                (end - n == text || end[-(ssize_t) n - 1] == ' ' || end[-(ssize_t) n - 1] == '(');
 }
 
 char *access_redact(Manager *m, const Caller *c, char *const *given, const char *text) {
@@ -242,7 +246,7 @@ char *access_redact(Manager *m, const Caller *c, char *const *given, const char 
                 if (ends_with_word(text, p, "instance ")) {
                         from = p - strlen("instance ");
                         with = isupper((unsigned char) from[0]) ? "An instance of another tenant"
-                                                                 : "an instance of another tenant";
+                                                                : "an instance of another tenant";
                 } else if (ends_with_word(text, p, "tenant ")) {
                         from = p - strlen("tenant ");
                         with = isupper((unsigned char) from[0]) ? "Another tenant" : "another tenant";

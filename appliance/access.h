@@ -18,7 +18,7 @@ typedef struct Tenant Tenant;
 typedef struct Caller {
         uid_t uid;
         bool admin;
-        gid_t *gids;            /* primary and supplementary */
+        gid_t *gids; /* primary and supplementary */
         size_t n_gids;
 } Caller;
 
@@ -46,7 +46,8 @@ int access_require_admin(Manager *m, sd_bus_message *msg, const char *what, sd_b
 int access_require_tenant(Manager *m, sd_bus_message *msg, const char *tenant, const char *what,
                           sd_bus_error *error);
 /* Refuse unless the caller is an admin or a member of some tenant (listing calls, which then filter). */
-int access_require_member(Manager *m, sd_bus_message *msg, Caller *ret, const char *what, sd_bus_error *error);
+int access_require_member(Manager *m, sd_bus_message *msg, Caller *ret, const char *what,
+                          sd_bus_error *error);
 
 /* For property getters and object lookups: the caller of the message sd-bus is processing now on
  * `bus` (NULL when there is none: an internal call, which sees everything). */

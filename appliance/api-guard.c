@@ -29,21 +29,17 @@
 #define DEPTH_MAX 8
 
 typedef struct ArgumentLimit {
-        const char *member;     /* NULL: any method */
-        const char *field;      /* argument name, or "spec.Key" inside CreateInstance's spec */
-        size_t max;             /* bytes for a string, elements for an array */
-        bool multiline;         /* may hold line breaks */
+        const char *member; /* NULL: any method */
+        const char *field;  /* argument name, or "spec.Key" inside CreateInstance's spec */
+        size_t max;         /* bytes for a string, elements for an array */
+        bool multiline;     /* may hold line breaks */
 } ArgumentLimit;
 
 static const ArgumentLimit limits[] = {
-        { "TrustKey", "public_key_pem", 16384, true },
-        { "CreateInstance", "spec", 32, false },
-        { "CreateInstance", "spec.Image", 4096, false },
-        { "CreateInstance", "spec.Kernel", 4096, false },
-        { "CreateInstance", "spec.Initrd", 4096, false },
-        { "CreateInstance", "spec.Cmdline", 4096, false },
-        { "CheckHost", "accelerators", 256, false },
-        { "ListImages", "tenant", ARK_NAME_MAX, false },
+        { "TrustKey", "public_key_pem", 16384, true },    { "CreateInstance", "spec", 32, false },
+        { "CreateInstance", "spec.Image", 4096, false },  { "CreateInstance", "spec.Kernel", 4096, false },
+        { "CreateInstance", "spec.Initrd", 4096, false }, { "CreateInstance", "spec.Cmdline", 4096, false },
+        { "CheckHost", "accelerators", 256, false },      { "ListImages", "tenant", ARK_NAME_MAX, false },
 };
 
 static const ArgumentLimit *limit_for(const char *member, const char *field) {
@@ -55,7 +51,7 @@ static const ArgumentLimit *limit_for(const char *member, const char *field) {
 
 typedef struct Walk {
         const char *member;
-        size_t string_max;      /* for arguments the table does not name */
+        size_t string_max; /* for arguments the table does not name */
         sd_bus_error *error;
 } Walk;
 
@@ -87,7 +83,7 @@ static size_t utf8_decode(const char *s, uint32_t *ret) {
         }
         if ((u[0] & 0xf8) == 0xf0 && u[1] && u[2] && u[3]) {
                 *ret = ((uint32_t) (u[0] & 0x07) << 18) | ((uint32_t) (u[1] & 0x3f) << 12) |
-                       ((uint32_t) (u[2] & 0x3f) << 6) | (u[3] & 0x3f);
+                        ((uint32_t) (u[2] & 0x3f) << 6) | (u[3] & 0x3f);
                 return 4;
         }
         *ret = 0xfffd;
@@ -133,19 +129,21 @@ static int check_string(Walk *w, const char *field, char type, const char *s) {
         describe_field(field, what, sizeof(what));
         if (len > max)
                 return sd_bus_error_setf(w->error, ARK_ERROR_INVALID_ARGUMENT,
-                                         "The %s of %s is %zu bytes long; at most %zu are accepted.", what, w->member,
-                                         len, max);
+                                         "The %s of %s is %zu bytes long; at most %zu are accepted.", what,
+                                         w->member, len, max);
         if (type != 's')
                 return 0;
         problem = text_problem(s, l && l->multiline, &c);
         if (problem)
                 return sd_bus_error_setf(w->error, ARK_ERROR_INVALID_ARGUMENT,
-                                         "The %s of %s contains %s (U+%04" PRIX32 "), which is not accepted.", what,
-                                         w->member, problem, c);
+                                         "The %s of %s contains %s (U+%04" PRIX32
+                                         "), which is not accepted.",
+                                         what, w->member, problem, c);
         return 0;
 }
 
-static int check_array(sd_bus_message *msg, Walk *w, const char *field, const char *contents, unsigned depth) {
+static int check_array(sd_bus_message *msg, Walk *w, const char *field, const char *contents,
+                       unsigned depth) {
         size_t n = 0, max = array_max(w->member, field);
         bool dict = contents[0] == '{';
         int r;
@@ -159,7 +157,8 @@ static int check_array(sd_bus_message *msg, Walk *w, const char *field, const ch
                 if (++n > max) {
                         describe_field(field, what, sizeof(what));
                         return sd_bus_error_setf(w->error, ARK_ERROR_INVALID_ARGUMENT,
-                                                 "The %s of %s has more than %zu elements.", what, w->member, max);
+                                                 "The %s of %s has more than %zu elements.", what, w->member,
+                                                 max);
                 }
                 if (dict && streq(contents, "{sv}")) {
                         /* A spec: the key names the value's field ("spec.Image"). */
@@ -236,11 +235,12 @@ static int check_value(sd_bus_message *msg, Walk *w, const char *field, unsigned
         }
 }
 
-int api_guard_check_arguments(const char *interface, const char *member, const char *names, sd_bus_message *msg,
-                              sd_bus_error *error) {
+int api_guard_check_arguments(const char *interface, const char *member, const char *names,
+                              sd_bus_message *msg, sd_bus_error *error) {
         Walk w = {
                 .member = strempty(member),
-                .string_max = interface && startswith(interface, "org.ark.") ? STRING_MAX_DEFAULT : STRING_MAX_FOREIGN,
+                .string_max = interface && startswith(interface, "org.ark.") ? STRING_MAX_DEFAULT
+                                                                             : STRING_MAX_FOREIGN,
                 .error = error,
         };
         const char *name = names && *names ? names : NULL;
@@ -264,8 +264,8 @@ int api_guard_check_arguments(const char *interface, const char *member, const c
         }
         (void) sd_bus_message_rewind(msg, true);
         if (r < 0 && !sd_bus_error_is_set(error))
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "The arguments of %s cannot be read: %s.",
-                                         w.member, strerror(-r));
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "The arguments of %s cannot be read: %s.", w.member, strerror(-r));
         return r < 0 ? r : 0;
 }
 
@@ -420,7 +420,8 @@ int api_guard_filter(sd_bus_message *msg, void *userdata, sd_bus_error *ret_erro
         /* arkd's own methods are checked in audit.c's trampoline, with their arguments' names. */
         if (interface && startswith(interface, "org.ark."))
                 return 0;
-        if (api_guard_check_arguments(interface, strempty(sd_bus_message_get_member(msg)), NULL, msg, &e) >= 0)
+        if (api_guard_check_arguments(interface, strempty(sd_bus_message_get_member(msg)), NULL, msg, &e) >=
+            0)
                 return 0;
         (void) sd_bus_reply_method_error(msg, &e);
         return 1; /* answered: sd-bus goes no further */
@@ -542,10 +543,10 @@ int api_guard_admit(Manager *m, sd_bus_message *msg, sd_bus_error *error) {
         if (b->suppressed++ == 0)
                 b->dry_since = now_usec(CLOCK_REALTIME);
         wait = (API_REFUSALS_REFILL_USEC - (now - b->refilled_usec) + 999999) / 1000000;
-        return sd_bus_error_setf(error, ARK_ERROR_TOO_MANY_REQUESTS,
-                                 "User %u made too many refused calls; arkd answers its calls again in %" PRIu64
-                                 " s.",
-                                 (unsigned) b->uid, wait);
+        return sd_bus_error_setf(
+                error, ARK_ERROR_TOO_MANY_REQUESTS,
+                "User %u made too many refused calls; arkd answers its calls again in %" PRIu64 " s.",
+                (unsigned) b->uid, wait);
 }
 
 static void remember_sender(struct ApiGuard *g, const char *sender, uid_t uid) {
@@ -582,9 +583,9 @@ bool api_guard_note_refusal(Manager *m, const char *sender, uid_t uid) {
                 return false;
         }
         if (b->suppressed > 0) {
-                _cleanup_free_ char *args = strprintf("{\"uid\":%u,\"refused_calls\":%" PRIu64 ",\"since_usec\":%" PRIu64
-                                                      "}",
-                                                      (unsigned) uid, b->suppressed, b->dry_since);
+                _cleanup_free_ char *args =
+                        strprintf("{\"uid\":%u,\"refused_calls\":%" PRIu64 ",\"since_usec\":%" PRIu64 "}",
+                                  (unsigned) uid, b->suppressed, b->dry_since);
 
                 audit_record_internal(m, "Manager.RefusalsNotRecorded", "/org/ark/Ark1", args ?: "{}",
                                       "refused calls over the limit, counted and not recorded one by one");

@@ -40,8 +40,8 @@ typedef struct Manager Manager;
  * (sd-bus' NUL-separated list from SD_BUS_ARGS, may be NULL). Returns 0 when they are within the
  * limits, or a negative errno with `error` set (InvalidArgument naming the argument). Leaves the
  * message rewound. Logs nothing. */
-int api_guard_check_arguments(const char *interface, const char *member, const char *names, sd_bus_message *msg,
-                              sd_bus_error *error);
+int api_guard_check_arguments(const char *interface, const char *member, const char *names,
+                              sd_bus_message *msg, sd_bus_error *error);
 
 /* Every string in the arguments of msg (at any depth), newly allocated in *ret; the message is left
  * rewound. Returns 0 or a negative errno. */

@@ -37,7 +37,8 @@ static void help(void) {
                "     --libvirt-uri URI    libvirt connection (test:///abs/host.xml for a simulated host)\n"
                "     --domain-type TYPE   auto, kvm, qemu or test\n"
                "     --sysfs-root DIR     prefix of every hardware read (a fixture tree in tests)\n"
-               "     --trust-dir DIR      trusted bundle signing keys (default " CONFIG_DEFAULT_TRUST_DIR ")\n"
+               "     --trust-dir DIR      trusted bundle signing keys (default " CONFIG_DEFAULT_TRUST_DIR
+               ")\n"
                "     --log-level LEVEL    err, warning, notice, info, debug\n"
                "     --metrics-address A  serve Prometheus metrics on A (IP:PORT, port 0: any; '' = off)\n"
                "     --metrics-token-file FILE\n"
@@ -79,8 +80,8 @@ static int parse_argv(int argc, char *argv[], ArkConfig *c) {
         const char *config_file = CONFIG_DEFAULT_CONFIG_FILE;
         bool config_given = false;
         /* Overrides are applied after the file, so remember them first. */
-        const char *o_bus = NULL, *o_state = NULL, *o_uri = NULL, *o_type = NULL, *o_sysfs = NULL, *o_level = NULL,
-                   *o_metrics = NULL, *o_metrics_token = NULL, *o_trust = NULL;
+        const char *o_bus = NULL, *o_state = NULL, *o_uri = NULL, *o_type = NULL, *o_sysfs = NULL,
+                   *o_level = NULL, *o_metrics = NULL, *o_metrics_token = NULL, *o_trust = NULL;
         _cleanup_free_ char *err = NULL, *warnings = NULL;
         int ch, r;
 
@@ -90,15 +91,33 @@ static int parse_argv(int argc, char *argv[], ArkConfig *c) {
                         config_file = optarg;
                         config_given = true;
                         break;
-                case ARG_BUS_ADDRESS: o_bus = optarg; break;
-                case ARG_STATE_DIR: o_state = optarg; break;
-                case ARG_LIBVIRT_URI: o_uri = optarg; break;
-                case ARG_DOMAIN_TYPE: o_type = optarg; break;
-                case ARG_SYSFS_ROOT: o_sysfs = optarg; break;
-                case ARG_LOG_LEVEL: o_level = optarg; break;
-                case ARG_METRICS_ADDRESS: o_metrics = optarg; break;
-                case ARG_METRICS_TOKEN_FILE: o_metrics_token = optarg; break;
-                case ARG_TRUST_DIR: o_trust = optarg; break;
+                case ARG_BUS_ADDRESS:
+                        o_bus = optarg;
+                        break;
+                case ARG_STATE_DIR:
+                        o_state = optarg;
+                        break;
+                case ARG_LIBVIRT_URI:
+                        o_uri = optarg;
+                        break;
+                case ARG_DOMAIN_TYPE:
+                        o_type = optarg;
+                        break;
+                case ARG_SYSFS_ROOT:
+                        o_sysfs = optarg;
+                        break;
+                case ARG_LOG_LEVEL:
+                        o_level = optarg;
+                        break;
+                case ARG_METRICS_ADDRESS:
+                        o_metrics = optarg;
+                        break;
+                case ARG_METRICS_TOKEN_FILE:
+                        o_metrics_token = optarg;
+                        break;
+                case ARG_TRUST_DIR:
+                        o_trust = optarg;
+                        break;
                 case 'h':
                         help();
                         return 0;
@@ -217,11 +236,11 @@ int main(int argc, char *argv[]) {
         }
 
         log_struct(LOG_INFO, 0, LOG_FIELDS("MESSAGE_ID=" ARK_MESSAGE_STARTED),
-                   "arkd %s ready: %u tenants, %u instances, %zu accelerators, hypervisor %s (%s).", ARK_VERSION,
-                   manager_count_tenants(m), manager_count_instances(m), m->n_accelerators, m->config.libvirt_uri,
-                   m->hv && m->bus ? "see HypervisorConnected" : "n/a");
-        (void) sd_notifyf(0, "READY=1\nSTATUS=Managing %u tenants and %u instances.", manager_count_tenants(m),
-                          manager_count_instances(m));
+                   "arkd %s ready: %u tenants, %u instances, %zu accelerators, hypervisor %s (%s).",
+                   ARK_VERSION, manager_count_tenants(m), manager_count_instances(m), m->n_accelerators,
+                   m->config.libvirt_uri, m->hv && m->bus ? "see HypervisorConnected" : "n/a");
+        (void) sd_notifyf(0, "READY=1\nSTATUS=Managing %u tenants and %u instances.",
+                          manager_count_tenants(m), manager_count_instances(m));
 
         r = sd_event_loop(m->event);
         if (r < 0) {

@@ -53,9 +53,10 @@ int audit_hash(const AuditEntry *e, char ret[AUDIT_HASH_HEX]) {
         if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
                 return -EIO;
         snprintf(num, sizeof(num), "%" PRIu64 " %" PRIu64 " %" PRIu32, e->seq, e->usec, e->uid);
-        if (digest_field(ctx, e->prev_hash) < 0 || digest_field(ctx, num) < 0 || digest_field(ctx, e->caller) < 0 ||
-            digest_field(ctx, e->action) < 0 || digest_field(ctx, e->object) < 0 ||
-            digest_field(ctx, e->arguments) < 0 || digest_field(ctx, e->result) < 0)
+        if (digest_field(ctx, e->prev_hash) < 0 || digest_field(ctx, num) < 0 ||
+            digest_field(ctx, e->caller) < 0 || digest_field(ctx, e->action) < 0 ||
+            digest_field(ctx, e->object) < 0 || digest_field(ctx, e->arguments) < 0 ||
+            digest_field(ctx, e->result) < 0)
                 return -EIO;
         if (EVP_DigestFinal_ex(ctx, md, &n) != 1 || n != 32)
                 return -EIO;
@@ -97,10 +98,11 @@ static int audit_insert(sqlite3 *db, AuditEntry *e) {
         r = audit_hash(e, e->hash);
         if (r < 0)
                 return r;
-        r = db_prepare(db,
-                       "INSERT INTO audit_log (seq, usec, uid, caller, action, object, arguments, result, prev_hash, hash) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       &st);
+        r = db_prepare(
+                db,
+                "INSERT INTO audit_log (seq, usec, uid, caller, action, object, arguments, result, prev_hash, hash) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, (sqlite3_int64) e->seq);
@@ -143,10 +145,11 @@ int audit_foreach(sqlite3 *db, uint64_t after, uint64_t max, AuditFunc cb, void 
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r, rc;
 
-        r = db_prepare(db,
-                       "SELECT seq, usec, uid, caller, action, object, arguments, result, prev_hash, hash FROM audit_log "
-                       "WHERE seq > ? ORDER BY seq LIMIT ?",
-                       &st);
+        r = db_prepare(
+                db,
+                "SELECT seq, usec, uid, caller, action, object, arguments, result, prev_hash, hash FROM audit_log "
+                "WHERE seq > ? ORDER BY seq LIMIT ?",
+                &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, after > INT64_MAX ? INT64_MAX : (sqlite3_int64) after);
@@ -162,7 +165,8 @@ int audit_foreach(sqlite3 *db, uint64_t after, uint64_t max, AuditFunc cb, void 
                         .arguments = (const char *) sqlite3_column_text(st, 6),
                         .result = (const char *) sqlite3_column_text(st, 7),
                 };
-                snprintf(e.prev_hash, sizeof(e.prev_hash), "%s", strempty((const char *) sqlite3_column_text(st, 8)));
+                snprintf(e.prev_hash, sizeof(e.prev_hash), "%s",
+                         strempty((const char *) sqlite3_column_text(st, 8)));
                 snprintf(e.hash, sizeof(e.hash), "%s", strempty((const char *) sqlite3_column_text(st, 9)));
                 r = cb(&e, userdata);
                 if (r < 0)
@@ -185,14 +189,15 @@ static int verify_one(const AuditEntry *e, void *userdata) {
 
         if (e->seq != v->rows + 1) {
                 v->bad_seq = v->rows + 1;
-                snprintf(v->reason, v->reason_size, "row %" PRIu64 " is missing (the next row is %" PRIu64 ")",
-                         v->rows + 1, e->seq);
+                snprintf(v->reason, v->reason_size,
+                         "row %" PRIu64 " is missing (the next row is %" PRIu64 ")", v->rows + 1, e->seq);
                 return -EBADMSG;
         }
         if (!streq(e->prev_hash, v->prev)) {
                 v->bad_seq = e->seq;
-                snprintf(v->reason, v->reason_size, "row %" PRIu64 " does not follow row %" PRIu64
-                         " (its previous hash differs)", e->seq, v->rows);
+                snprintf(v->reason, v->reason_size,
+                         "row %" PRIu64 " does not follow row %" PRIu64 " (its previous hash differs)",
+                         e->seq, v->rows);
                 return -EBADMSG;
         }
         r = audit_hash(e, h);
@@ -200,8 +205,10 @@ static int verify_one(const AuditEntry *e, void *userdata) {
                 return r;
         if (!streq(h, e->hash)) {
                 v->bad_seq = e->seq;
-                snprintf(v->reason, v->reason_size, "row %" PRIu64 " was changed after it was written (its hash "
-                         "does not match its contents)", e->seq);
+                snprintf(v->reason, v->reason_size,
+                         "row %" PRIu64 " was changed after it was written (its hash "
+                         "does not match its contents)",
+                         e->seq);
                 return -EBADMSG;
         }
         memcpy(v->prev, e->hash, sizeof(v->prev));
@@ -226,21 +233,21 @@ int audit_verify(sqlite3 *db, uint64_t *ret_rows, uint64_t *ret_bad_seq, char *r
 /* recording calls */
 
 static void audit_journal(const AuditEntry *e) {
-        (void) sd_journal_send("MESSAGE=Audit %" PRIu64 ": %s %s by uid %" PRIu32 " (%s): %s", e->seq, e->action,
-                               e->object, e->uid, e->caller, e->result, "SYSLOG_IDENTIFIER=arkd",
-                               "MESSAGE_ID=" ARK_MESSAGE_AUDIT,
-                               "ARK_AUDIT_SEQ=%" PRIu64, e->seq, "ARK_AUDIT_UID=%" PRIu32, e->uid,
-                               "ARK_AUDIT_CALLER=%s", e->caller, "ARK_AUDIT_ACTION=%s", e->action,
-                               "ARK_AUDIT_OBJECT=%s", e->object, "ARK_AUDIT_ARGUMENTS=%s", e->arguments,
-                               "ARK_AUDIT_RESULT=%s", e->result, "ARK_AUDIT_HASH=%s", e->hash, NULL);
+        (void) sd_journal_send("MESSAGE=Audit %" PRIu64 ": %s %s by uid %" PRIu32 " (%s): %s", e->seq,
+                               e->action, e->object, e->uid, e->caller, e->result, "SYSLOG_IDENTIFIER=arkd",
+                               "MESSAGE_ID=" ARK_MESSAGE_AUDIT, "ARK_AUDIT_SEQ=%" PRIu64, e->seq,
+                               "ARK_AUDIT_UID=%" PRIu32, e->uid, "ARK_AUDIT_CALLER=%s", e->caller,
+                               "ARK_AUDIT_ACTION=%s", e->action, "ARK_AUDIT_OBJECT=%s", e->object,
+                               "ARK_AUDIT_ARGUMENTS=%s", e->arguments, "ARK_AUDIT_RESULT=%s", e->result,
+                               "ARK_AUDIT_HASH=%s", e->hash, NULL);
 }
 
 static void audit_write(Manager *m, AuditEntry *e) {
         int r = audit_append(m->db, e);
 
         if (r < 0) {
-                log_error_errno(r, "Failed to append to the audit log (%s %s by uid %" PRIu32 "): %m (%s)", e->action,
-                                e->object, e->uid, db_errmsg(m->db));
+                log_error_errno(r, "Failed to append to the audit log (%s %s by uid %" PRIu32 "): %m (%s)",
+                                e->action, e->object, e->uid, db_errmsg(m->db));
                 return;
         }
         audit_journal(e);
@@ -256,12 +263,12 @@ static void audit_write(Manager *m, AuditEntry *e) {
 typedef struct AuditPending {
         Manager *manager;
         pthread_t thread;
-        bool armed;             /* a call is being handled and its row not written yet */
-        bool written;           /* its row went into a commit; `result` says what it recorded */
+        bool armed;   /* a call is being handled and its row not written yet */
+        bool written; /* its row went into a commit; `result` says what it recorded */
         uint32_t uid;
         const char *caller, *action, *object, *arguments;
         char *result;
-        AuditEntry entry;       /* as written (for the journal, after the commit) */
+        AuditEntry entry; /* as written (for the journal, after the commit) */
 } AuditPending;
 
 static AuditPending pending;
@@ -277,8 +284,12 @@ static int audit_precommit(sqlite3 *db, void *userdata) {
         if (!pending.result)
                 return -ENOMEM;
         pending.entry = (AuditEntry) {
-                .usec = now_usec(CLOCK_REALTIME), .uid = pending.uid, .caller = pending.caller,
-                .action = pending.action, .object = pending.object, .arguments = pending.arguments,
+                .usec = now_usec(CLOCK_REALTIME),
+                .uid = pending.uid,
+                .caller = pending.caller,
+                .action = pending.action,
+                .object = pending.object,
+                .arguments = pending.arguments,
                 .result = pending.result,
         };
         r = audit_insert(db, &pending.entry);
@@ -303,8 +314,14 @@ static void audit_arm(Manager *m, uint32_t uid, const char *caller, const char *
         if (r < 0)
                 return;
         pending = (AuditPending) {
-                .manager = m, .thread = pthread_self(), .armed = true, .uid = uid, .caller = caller,
-                .action = action, .object = object, .arguments = arguments,
+                .manager = m,
+                .thread = pthread_self(),
+                .armed = true,
+                .uid = uid,
+                .caller = caller,
+                .action = action,
+                .object = object,
+                .arguments = arguments,
         };
 }
 
@@ -347,7 +364,7 @@ static size_t n_wrapped;
 
 static bool method_is_read_only(const char *member) {
         return startswith(member, "List") || startswith(member, "Get") || streq(member, "CheckHost") ||
-               streq(member, "VerifyAuditLog");
+                streq(member, "VerifyAuditLog");
 }
 
 static Manager *manager_of(const char *interface, void *userdata) {
@@ -385,7 +402,7 @@ static char *caller_describe(Manager *m, const Caller *c) {
  * or sent what cannot be used. */
 static bool error_is_refusal(const sd_bus_error *error) {
         return sd_bus_error_has_name(error, ARK_ERROR_ACCESS_DENIED) ||
-               sd_bus_error_has_name(error, ARK_ERROR_INVALID_ARGUMENT);
+                sd_bus_error_has_name(error, ARK_ERROR_INVALID_ARGUMENT);
 }
 
 /* The call's arguments as compact JSON; NULL when they cannot be read (or on OOM). */
@@ -412,10 +429,12 @@ static int audit_trampoline(sd_bus_message *msg, void *userdata, sd_bus_error *e
         int r;
 
         for (size_t k = 0; k < n_wrapped && !w; k++)
-                if (streq(wrapped[k].interface, strempty(interface)) && streq(wrapped[k].member, strempty(member)))
+                if (streq(wrapped[k].interface, strempty(interface)) &&
+                    streq(wrapped[k].member, strempty(member)))
                         w = &wrapped[k];
         if (!w)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_UNKNOWN_METHOD, "Unknown method %s.", strna(member));
+                return sd_bus_error_setf(error, SD_BUS_ERROR_UNKNOWN_METHOD, "Unknown method %s.",
+                                         strna(member));
         m = manager_of(interface, userdata);
         action = strprintf("%s.%s", strrchr(interface, '.') + 1, member);
 
@@ -457,9 +476,11 @@ static int audit_trampoline(sd_bus_message *msg, void *userdata, sd_bus_error *e
                 api_guard_bound_error(error);
 
         if (m && action)
-                metrics_note_call(m, action,
-                                  r < 0 ? (sd_bus_error_is_set(error) ? error->name : "org.ark.Ark1.Error.Failed") : NULL,
-                                  now_usec(CLOCK_MONOTONIC) - t0);
+                metrics_note_call(
+                        m, action,
+                        r < 0 ? (sd_bus_error_is_set(error) ? error->name : "org.ark.Ark1.Error.Failed")
+                              : NULL,
+                        now_usec(CLOCK_MONOTONIC) - t0);
         record = w->audited;
         if (r < 0 && m && have_caller && !c.admin && error_is_refusal(error))
                 record = api_guard_note_refusal(m, sd_bus_message_get_sender(msg), c.uid) && record;
@@ -514,7 +535,8 @@ int audit_caller(Manager *m, sd_bus_message *msg, uint32_t *ret_uid, char **ret_
         return 0;
 }
 
-void audit_record_answer(Manager *m, sd_bus_message *msg, uint32_t uid, const char *who, const char *result) {
+void audit_record_answer(Manager *m, sd_bus_message *msg, uint32_t uid, const char *who,
+                         const char *result) {
         const char *interface = sd_bus_message_get_interface(msg), *member = sd_bus_message_get_member(msg);
         _cleanup_free_ char *args = NULL, *action = NULL;
 
@@ -525,9 +547,13 @@ void audit_record_answer(Manager *m, sd_bus_message *msg, uint32_t uid, const ch
                            strempty(member));
         {
                 AuditEntry e = {
-                        .usec = now_usec(CLOCK_REALTIME), .uid = uid, .caller = who ?: "unknown",
-                        .action = action ?: strempty(member), .object = strempty(sd_bus_message_get_path(msg)),
-                        .arguments = args ?: "[]", .result = result,
+                        .usec = now_usec(CLOCK_REALTIME),
+                        .uid = uid,
+                        .caller = who ?: "unknown",
+                        .action = action ?: strempty(member),
+                        .object = strempty(sd_bus_message_get_path(msg)),
+                        .arguments = args ?: "[]",
+                        .result = result,
                 };
                 audit_write(m, &e);
         }
@@ -536,8 +562,13 @@ void audit_record_answer(Manager *m, sd_bus_message *msg, uint32_t uid, const ch
 void audit_record_internal(Manager *m, const char *action, const char *object, const char *arguments,
                            const char *result) {
         AuditEntry e = {
-                .usec = now_usec(CLOCK_REALTIME), .uid = 0, .caller = "arkd", .action = action, .object = object,
-                .arguments = arguments, .result = result,
+                .usec = now_usec(CLOCK_REALTIME),
+                .uid = 0,
+                .caller = "arkd",
+                .action = action,
+                .object = object,
+                .arguments = arguments,
+                .result = result,
         };
 
         if (m->db)
@@ -565,8 +596,8 @@ int audit_wrap_vtable(const sd_bus_vtable *vtable, const char *interface, sd_bus
                         return -ENOMEM;
                 }
                 wrapped = w;
-                wrapped[n_wrapped++] = (Wrapped) { interface, copy[k].x.method.member, copy[k].x.method.names,
-                                                   copy[k].x.method.handler,
+                wrapped[n_wrapped++] = (Wrapped) { interface, copy[k].x.method.member,
+                                                   copy[k].x.method.names, copy[k].x.method.handler,
                                                    !method_is_read_only(copy[k].x.method.member) };
                 copy[k].x.method.handler = audit_trampoline;
         }

@@ -14,17 +14,17 @@
 
 typedef struct Manager Manager;
 
-#define AUDIT_HASH_HEX 65       /* 64 hex digits and NUL */
+#define AUDIT_HASH_HEX 65 /* 64 hex digits and NUL */
 
 typedef struct AuditEntry {
-        uint64_t seq;           /* 1, 2, ... without gaps */
-        uint64_t usec;          /* CLOCK_REALTIME */
+        uint64_t seq;  /* 1, 2, ... without gaps */
+        uint64_t usec; /* CLOCK_REALTIME */
         uint32_t uid;
-        const char *caller;     /* "admin", "tenant:risk,retail", "none", or "arkd" (its own actions) */
-        const char *action;     /* "Tenant.SetQuota" */
-        const char *object;     /* the object path called */
-        const char *arguments;  /* the call's arguments as JSON */
-        const char *result;     /* "ok", or the error name and message */
+        const char *caller;    /* "admin", "tenant:risk,retail", "none", or "arkd" (its own actions) */
+        const char *action;    /* "Tenant.SetQuota" */
+        const char *object;    /* the object path called */
+        const char *arguments; /* the call's arguments as JSON */
+        const char *result;    /* "ok", or the error name and message */
         char prev_hash[AUDIT_HASH_HEX];
         char hash[AUDIT_HASH_HEX];
 } AuditEntry;

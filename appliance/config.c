@@ -26,7 +26,8 @@ int config_init(ArkConfig *c) {
         c->sysfs_root = strdup(CONFIG_DEFAULT_SYSFS_ROOT);
         c->metrics_address = strdup("127.0.0.1:9464");
         c->refused_call_burst = 20;
-        if (!c->state_dir || !c->trust_dir || !c->libvirt_uri || !c->domain_type || !c->sysfs_root || !c->metrics_address) {
+        if (!c->state_dir || !c->trust_dir || !c->libvirt_uri || !c->domain_type || !c->sysfs_root ||
+            !c->metrics_address) {
                 config_done(c);
                 return -ENOMEM;
         }
@@ -83,7 +84,7 @@ const char *config_domain_type(const ArkConfig *c) {
 }
 
 static int parse_log_level(const char *v, int *ret) {
-        static const char *const names[] = { "emerg", "alert", "crit", "err",
+        static const char *const names[] = { "emerg",   "alert",  "crit", "err",
                                              "warning", "notice", "info", "debug" };
 
         for (size_t i = 0; i < ELEMENTSOF(names); i++)
@@ -95,9 +96,9 @@ static int parse_log_level(const char *v, int *ret) {
 }
 
 typedef enum ValueKind {
-        VALUE_STRING,      /* any non-empty string */
-        VALUE_STRING_OPT,  /* empty clears it */
-        VALUE_PATH,        /* absolute path */
+        VALUE_STRING,     /* any non-empty string */
+        VALUE_STRING_OPT, /* empty clears it */
+        VALUE_PATH,       /* absolute path */
 } ValueKind;
 
 static int set_string(char **field, const char *v, ValueKind kind, const char **reason) {
@@ -117,8 +118,8 @@ static int set_string(char **field, const char *v, ValueKind kind, const char **
 /* A list of words separated by spaces (or commas, when `commas`), each checked by `valid`
  * (*reason set from `bad` otherwise); duplicates dropped; empty clears the list. On a bad word
  * nothing changes. */
-static int set_word_list(char ***field, const char *v, bool commas, bool (*valid)(const char *), const char *bad,
-                         const char **reason) {
+static int set_word_list(char ***field, const char *v, bool commas, bool (*valid)(const char *),
+                         const char *bad, const char **reason) {
         _cleanup_strv_free_ char **l = NULL;
         _cleanup_free_ char *copy = strdup(v);
         const char *seps = commas ? " \t," : " \t";
@@ -142,7 +143,8 @@ static int set_word_list(char ***field, const char *v, bool commas, bool (*valid
 /* "0000:18:00.0 0000:2a:00.0": PCI addresses separated by spaces (or commas). */
 static int set_address_list(char ***field, const char *v, const char **reason) {
         return set_word_list(field, v, true, pci_address_is_canonical,
-                             "must be PCI addresses like 0000:3b:00.0 (lowercase), separated by spaces", reason);
+                             "must be PCI addresses like 0000:3b:00.0 (lowercase), separated by spaces",
+                             reason);
 }
 
 static bool directory_is_valid(const char *w) {
@@ -194,7 +196,8 @@ static int config_assign(ArkConfig *c, const char *section, const char *key, con
                         return set_string(&c->bus_address, v, VALUE_STRING_OPT, reason);
                 if (streq(key, "MetricsAddress")) {
                         if (!isempty(v) && !metrics_address_is_valid(v)) {
-                                *reason = "must be an IPv4 address and port (127.0.0.1:9464), or empty for no metrics";
+                                *reason =
+                                        "must be an IPv4 address and port (127.0.0.1:9464), or empty for no metrics";
                                 return -EINVAL;
                         }
                         return set_string(&c->metrics_address, v, VALUE_STRING_OPT, reason);
@@ -214,7 +217,8 @@ static int config_assign(ArkConfig *c, const char *section, const char *key, con
                 }
                 if (streq(key, "LogLevel")) {
                         if (parse_log_level(v, &c->log_level) < 0) {
-                                *reason = "must be one of emerg, alert, crit, err, warning, notice, info, debug";
+                                *reason =
+                                        "must be one of emerg, alert, crit, err, warning, notice, info, debug";
                                 return -EINVAL;
                         }
                         return 0;
@@ -223,7 +227,8 @@ static int config_assign(ArkConfig *c, const char *section, const char *key, con
                 if (streq(key, "URI"))
                         return set_string(&c->libvirt_uri, v, VALUE_STRING, reason);
                 if (streq(key, "DomainType")) {
-                        if (!streq(v, "auto") && !streq(v, "kvm") && !streq(v, "qemu") && !streq(v, "test")) {
+                        if (!streq(v, "auto") && !streq(v, "kvm") && !streq(v, "qemu") &&
+                            !streq(v, "test")) {
                                 *reason = "must be one of auto, kvm, qemu, test";
                                 return -EINVAL;
                         }
@@ -290,7 +295,8 @@ static int config_assign(ArkConfig *c, const char *section, const char *key, con
         } else if (streq(section, "Network")) {
                 if (streq(key, "ManagementInterface")) {
                         if (!isempty(v) && !interface_name_is_valid(v)) {
-                                *reason = "must be a network interface name (1-15 characters, no '/', ':' or spaces)";
+                                *reason =
+                                        "must be a network interface name (1-15 characters, no '/', ':' or spaces)";
                                 return -EINVAL;
                         }
                         return set_string(&c->management_interface, v, VALUE_STRING_OPT, reason);
@@ -328,7 +334,8 @@ int config_parse_string(ArkConfig *c, const char *name, const char *text, char *
                         if (n < 3 || s[n - 1] != ']') {
                                 r = -EINVAL;
                                 if (ret_error)
-                                        *ret_error = strprintf("%s:%u: malformed section header '%s'", name, line, s);
+                                        *ret_error = strprintf("%s:%u: malformed section header '%s'", name,
+                                                               line, s);
                                 break;
                         }
                         s[n - 1] = 0;
@@ -342,7 +349,8 @@ int config_parse_string(ArkConfig *c, const char *name, const char *text, char *
                 if (!eq) {
                         r = -EINVAL;
                         if (ret_error)
-                                *ret_error = strprintf("%s:%u: expected 'Key=value', got '%s'", name, line, s);
+                                *ret_error =
+                                        strprintf("%s:%u: expected 'Key=value', got '%s'", name, line, s);
                         break;
                 }
                 *eq = 0;
@@ -351,7 +359,8 @@ int config_parse_string(ArkConfig *c, const char *name, const char *text, char *
                 if (!section) {
                         r = -EINVAL;
                         if (ret_error)
-                                *ret_error = strprintf("%s:%u: '%s' is outside of any section", name, line, key);
+                                *ret_error =
+                                        strprintf("%s:%u: '%s' is outside of any section", name, line, key);
                         break;
                 }
                 r = config_assign(c, section, key, value, &reason, &known);
@@ -359,8 +368,8 @@ int config_parse_string(ArkConfig *c, const char *name, const char *text, char *
                         break;
                 if (r < 0) {
                         if (ret_error)
-                                *ret_error = strprintf("%s:%u: invalid %s= in [%s]: '%s' %s", name, line, key,
-                                                       section, value, strna(reason));
+                                *ret_error = strprintf("%s:%u: invalid %s= in [%s]: '%s' %s", name, line,
+                                                       key, section, value, strna(reason));
                         break;
                 }
                 if (!known)

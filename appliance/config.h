@@ -8,25 +8,26 @@
 
 typedef struct ArkConfig {
         char *state_dir;
-        char *bus_address;     /* NULL = system bus */
+        char *bus_address; /* NULL = system bus */
         char *libvirt_uri;
-        char *domain_type;     /* "auto", "kvm", "qemu", "test" */
+        char *domain_type; /* "auto", "kvm", "qemu", "test" */
         char *sysfs_root;
-        char *firmware_code;   /* UEFI code for GPU VMs; NULL = the build default for the host's architecture */
-        char *firmware_vars;   /* UEFI variable store template; NULL likewise */
-        bool hugepages;        /* back GPU VMs' memory with huge pages */
+        char *firmware_code; /* UEFI code for GPU VMs; NULL = the build default for the host's architecture */
+        char *firmware_vars;        /* UEFI variable store template; NULL likewise */
+        bool hugepages;             /* back GPU VMs' memory with huge pages */
         char *management_interface; /* NIC carrying the management network, NULL = any NIC that is up */
-        char **vfio_at_boot;   /* PCI addresses arkd binds to vfio-pci at start-up (with their group) */
-        char **reserved;       /* PCI addresses of accelerators kept for the host */
+        char **vfio_at_boot;        /* PCI addresses arkd binds to vfio-pci at start-up (with their group) */
+        char **reserved;            /* PCI addresses of accelerators kept for the host */
         unsigned stop_timeout_sec;
-        int log_level;         /* syslog level */
-        char *metrics_address; /* "127.0.0.1:9464" (port 0: any free port); NULL = no metrics endpoint */
+        int log_level;            /* syslog level */
+        char *metrics_address;    /* "127.0.0.1:9464" (port 0: any free port); NULL = no metrics endpoint */
         char *metrics_token_file; /* absolute path of the bearer token /metrics requires; NULL = none */
-        char *trust_dir;       /* trusted bundle signing keys (shared/trust.h) */
-        char **image_admin_dirs; /* directories below which admins may name host files by path */
-        unsigned refused_call_burst; /* refused calls a non-admin may make at once (api-guard.h); 0 = no limit */
-        int placement_policy;  /* PoolPolicy (lib/pool/pool.h) GPU VMs are placed by */
-        uint64_t placement_seed; /* the pool's node order (pool_seed()); 0 = by index */
+        char *trust_dir;          /* trusted bundle signing keys (shared/trust.h) */
+        char **image_admin_dirs;  /* directories below which admins may name host files by path */
+        unsigned
+                refused_call_burst; /* refused calls a non-admin may make at once (api-guard.h); 0 = no limit */
+        int placement_policy;       /* PoolPolicy (lib/pool/pool.h) GPU VMs are placed by */
+        uint64_t placement_seed;    /* the pool's node order (pool_seed()); 0 = by index */
         char *placement_workload; /* the expected requests (lib/pool/workload.h); NULL = the default */
 } ArkConfig;
 

@@ -19,7 +19,7 @@ static const char *find_head_end(const char *buf, size_t len) {
 /* tchar of RFC 9110 §5.6.2: what a header name is made of. */
 static bool is_tchar(unsigned char c) {
         return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-               (c && strchr("!#$%&'*+-.^_`|~", c));
+                (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
 /* One header line, [l, e) without its line end. Keeps Authorization in ret. */
@@ -39,7 +39,8 @@ static int parse_header(const char *l, const char *e, HttpRequest *ret, bool *se
         for (const char *p = colon + 1; p < e; p++)
                 if (((unsigned char) *p < 0x20 && *p != '\t') || (unsigned char) *p == 0x7f)
                         return -EBADMSG;
-        if ((size_t) (colon - l) != strlen("Authorization") || strncasecmp(l, "Authorization", (size_t) (colon - l)) != 0)
+        if ((size_t) (colon - l) != strlen("Authorization") ||
+            strncasecmp(l, "Authorization", (size_t) (colon - l)) != 0)
                 return 0;
 
         if (*seen_authorization)

@@ -14,7 +14,7 @@
 
 typedef struct HttpRequest {
         char method[HTTP_METHOD_MAX];
-        char path[HTTP_PATH_MAX];       /* without the query string */
+        char path[HTTP_PATH_MAX]; /* without the query string */
         /* The Authorization header's value without the white space around it; "" when none was
          * sent (or it was empty). */
         char authorization[HTTP_AUTHORIZATION_MAX];

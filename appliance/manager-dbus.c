@@ -27,8 +27,9 @@ static int property_get_connected(sd_bus *bus, const char *path, const char *int
         return sd_bus_message_append(reply, "b", (int) vm_driver.connected(userdata));
 }
 
-static int property_get_domain_type(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+static int property_get_domain_type(sd_bus *bus, const char *path, const char *interface,
+                                    const char *property, sd_bus_message *reply, void *userdata,
+                                    sd_bus_error *error) {
         return sd_bus_message_append(reply, "s", manager_domain_type(userdata));
 }
 
@@ -74,8 +75,7 @@ static int property_get_host_u(sd_bus *bus, const char *path, const char *interf
                                 LIST_FOREACH(instances, i, m->instances)
                                         v += caller_in_tenant_named(m, &c, i->tenant);
                 }
-        }
-        else if (streq(property, "NAccelerators"))
+        } else if (streq(property, "NAccelerators"))
                 v = (unsigned) m->n_accelerators;
         return sd_bus_message_append(reply, "u", v);
 }
@@ -96,7 +96,8 @@ static int property_get_numa(sd_bus *bus, const char *path, const char *interfac
                 return r;
         for (size_t k = 0; k < m->host.n_numa; k++) {
                 NumaNode *n = &m->host.numa[k];
-                r = sd_bus_message_append(reply, "(iuts)", n->id, n->n_cpus, n->memory_bytes, strempty(n->cpulist));
+                r = sd_bus_message_append(reply, "(iuts)", n->id, n->n_cpus, n->memory_bytes,
+                                          strempty(n->cpulist));
                 if (r < 0)
                         return r;
         }
@@ -191,8 +192,9 @@ static Tenant *tenant_by_name_or_error(Manager *m, sd_bus_message *msg, const ch
         if (c.admin)
                 sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "Tenant '%.80s' does not exist.", name);
         else
-                sd_bus_error_setf(error, ARK_ERROR_ACCESS_DENIED, "User %u may not %s '%.80s': it is not a member of it.",
-                                  (unsigned) c.uid, what, name);
+                sd_bus_error_setf(error, ARK_ERROR_ACCESS_DENIED,
+                                  "User %u may not %s '%.80s': it is not a member of it.", (unsigned) c.uid,
+                                  what, name);
         return NULL;
 }
 
@@ -208,8 +210,8 @@ static bool instance_visible_to(const Instance *i, void *userdata) {
 }
 
 /* `name` is NAME or TENANT/NAME (instance names are unique per tenant). */
-static Instance *instance_by_name_or_error(Manager *m, sd_bus_message *msg, const char *name, const char *what,
-                                           sd_bus_error *error) {
+static Instance *instance_by_name_or_error(Manager *m, sd_bus_message *msg, const char *name,
+                                           const char *what, sd_bus_error *error) {
         _cleanup_(caller_done) Caller c = {};
         Instance *i = NULL;
         int r;
@@ -218,10 +220,11 @@ static Instance *instance_by_name_or_error(Manager *m, sd_bus_message *msg, cons
                 return NULL;
         r = manager_resolve_instance(m, name, instance_visible_to, &(VisibleTo) { m, &c }, &i);
         if (r == -ENOTUNIQ) {
-                sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                  "More than one tenant you may see has an instance named '%.80s': name it as "
-                                  "TENANT/%.80s.",
-                                  name, name);
+                sd_bus_error_setf(
+                        error, ARK_ERROR_INVALID_ARGUMENT,
+                        "More than one tenant you may see has an instance named '%.80s': name it as "
+                        "TENANT/%.80s.",
+                        name, name);
                 return NULL;
         }
         if (r < 0) {
@@ -323,7 +326,8 @@ static int method_list_instances(sd_bus_message *msg, void *userdata, sd_bus_err
 }
 
 /* Reads one a{sv} entry's variant into the field that matches `key`, checking its type. */
-static int read_spec_entry(sd_bus_message *msg, const char *key, InstanceCreateParams *p, sd_bus_error *error) {
+static int read_spec_entry(sd_bus_message *msg, const char *key, InstanceCreateParams *p,
+                           sd_bus_error *error) {
         static const struct {
                 const char *key;
                 const char *type;
@@ -360,8 +364,8 @@ static int read_spec_entry(sd_bus_message *msg, const char *key, InstanceCreateP
                         return r;
                 if (type != 'v' || !streq(contents, fields[k].type))
                         return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                                 "Spec key '%s' must be of type '%s', got '%s'.", key, fields[k].type,
-                                                 strna(contents));
+                                                 "Spec key '%s' must be of type '%s', got '%s'.", key,
+                                                 fields[k].type, strna(contents));
                 if (fields[k].type[0] == 'b') {
                         int b;
                         r = sd_bus_message_read(msg, "v", "b", &b);
@@ -386,7 +390,8 @@ static int read_spec_entry(sd_bus_message *msg, const char *key, InstanceCreateP
                         p->have_memory = true;
                 return 0;
         }
-        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Unknown instance spec key '%.60s'.", key);
+        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Unknown instance spec key '%.60s'.",
+                                 key);
 }
 
 static void instance_create_params_done(InstanceCreateParams *p) {
@@ -441,7 +446,8 @@ static int create_instance_continue(Manager *m, sd_bus_message *msg, sd_bus_erro
         /* Created: a failed answer (the caller has gone) does not undo that. */
         r = sd_bus_reply_method_return(msg, "o", i->path);
         if (r < 0)
-                log_warning_errno(r, "Failed to answer CreateInstance of '%s' after the reclaim: %m", i->name);
+                log_warning_errno(r, "Failed to answer CreateInstance of '%s' after the reclaim: %m",
+                                  i->name);
         return 0;
 }
 
@@ -464,10 +470,11 @@ static int method_create_instance(sd_bus_message *msg, void *userdata, sd_bus_er
                 if (r < 0)
                         return r;
                 if (!c.admin && !caller_in_tenant_named(userdata, &c, p.tenant))
-                        return sd_bus_error_setf(error, ARK_ERROR_ACCESS_DENIED,
-                                                 "User %u may not create instances in tenant '%.80s': it is not a "
-                                                 "member of it.",
-                                                 (unsigned) c.uid, strempty(p.tenant));
+                        return sd_bus_error_setf(
+                                error, ARK_ERROR_ACCESS_DENIED,
+                                "User %u may not create instances in tenant '%.80s': it is not a "
+                                "member of it.",
+                                (unsigned) c.uid, strempty(p.tenant));
                 p.caller_admin = c.admin;
         }
         r = instance_create(userdata, &p, &rc, &i, error);
@@ -567,9 +574,10 @@ static int method_check_host(sd_bus_message *msg, void *userdata, sd_bus_error *
                 return r;
         for (char **a = addresses; a && *a; a++)
                 if (!manager_find_accelerator(m, *a))
-                        return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
-                                                 "This host has no accelerator at '%.40s' (see 'arkctl host accelerators').",
-                                                 *a);
+                        return sd_bus_error_setf(
+                                error, ARK_ERROR_NOT_FOUND,
+                                "This host has no accelerator at '%.40s' (see 'arkctl host accelerators').",
+                                *a);
         r = readiness_check_host(&in, &l);
         for (size_t k = 0; r >= 0 && k < m->n_accelerators; k++)
                 if (strv_length(addresses) == 0 || strv_contains(addresses, m->accelerators[k].address))
@@ -585,7 +593,8 @@ static int method_check_host(sd_bus_message *msg, void *userdata, sd_bus_error *
                 return r;
         for (size_t k = 0; k < l.n; k++) {
                 r = sd_bus_message_append(reply, "(sssss)", l.r[k].subject, l.r[k].check,
-                                          check_status_to_string(l.r[k].status), l.r[k].detail, strempty(l.r[k].remedy));
+                                          check_status_to_string(l.r[k].status), l.r[k].detail,
+                                          strempty(l.r[k].remedy));
                 if (r < 0)
                         return r;
         }
@@ -618,8 +627,8 @@ static int method_list_accelerators(sd_bus_message *msg, void *userdata, sd_bus_
                 r = sd_bus_path_encode(ARK_BUS_PREFIX_ACCELERATOR, a->address, &path);
                 if (r < 0)
                         return r;
-                r = sd_bus_message_append(reply, "(sssso)", a->address, strempty(a->vendor_name), strempty(a->model),
-                                          strempty(a->driver), path);
+                r = sd_bus_message_append(reply, "(sssso)", a->address, strempty(a->vendor_name),
+                                          strempty(a->model), strempty(a->driver), path);
                 if (r < 0)
                         return r;
         }
@@ -675,7 +684,7 @@ static int append_audit(const AuditEntry *e, void *userdata) {
                 res = result;
         }
         size = 64 + strlen(strempty(e->caller)) + strlen(strempty(e->action)) + strlen(strempty(e->object)) +
-               strlen(a) + strlen(res) + strlen(e->hash);
+                strlen(a) + strlen(res) + strlen(e->hash);
         if (p->rows > 0 && p->bytes + size > AUDIT_PAGE_BYTES_MAX)
                 return -ENOBUFS; /* the page is full */
         p->bytes += size;
@@ -747,14 +756,15 @@ static int append_usage(const UsageRow *u, void *userdata) {
                 bool mine = false;
 
                 LIST_FOREACH(tenants, t, c->m->tenants)
-                        if (u->tenant_uuid && streq(t->uuid, u->tenant_uuid) && caller_in_tenant(c->caller, t))
+                        if (u->tenant_uuid && streq(t->uuid, u->tenant_uuid) &&
+                            caller_in_tenant(c->caller, t))
                                 mine = true;
                 if (!mine)
                         return 0;
         }
-        return sd_bus_message_append(c->reply, "(ssstdddddd)", u->tenant, u->instance, u->gpu_models, u->intervals,
-                                     u->seconds, u->gpu_seconds, u->gpu_memory_gib_seconds, u->vcpu_seconds,
-                                     u->memory_gib_seconds, u->compute_unit_seconds);
+        return sd_bus_message_append(c->reply, "(ssstdddddd)", u->tenant, u->instance, u->gpu_models,
+                                     u->intervals, u->seconds, u->gpu_seconds, u->gpu_memory_gib_seconds,
+                                     u->vcpu_seconds, u->memory_gib_seconds, u->compute_unit_seconds);
 }
 
 static int method_get_usage_report(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -774,11 +784,13 @@ static int method_get_usage_report(sd_bus_message *msg, void *userdata, sd_bus_e
         if (r < 0)
                 return r;
         if (!isempty(tenant) && !c.admin && !caller_in_tenant_named(m, &c, tenant))
-                return sd_bus_error_setf(error, ARK_ERROR_ACCESS_DENIED,
-                                         "User %u may not read the usage of tenant '%.64s': it is not a member.",
-                                         (unsigned) c.uid, tenant);
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_ACCESS_DENIED,
+                        "User %u may not read the usage of tenant '%.64s': it is not a member.",
+                        (unsigned) c.uid, tenant);
         if (from > to)
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "The report's start is after its end.");
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "The report's start is after its end.");
         /* A tenant that exists is this tenant, not an earlier one of its name; an admin may still
          * ask for a deleted tenant's usage by its name. */
         t = isempty(tenant) ? NULL : manager_find_tenant(m, tenant);
@@ -818,11 +830,13 @@ static int method_list_images(sd_bus_message *msg, void *userdata, sd_bus_error 
                 return r;
         /* Another tenant's and one that does not exist read the same to a member. */
         if (!isempty(tenant) && !caller_in_tenant_named(m, &c, tenant))
-                return sd_bus_error_setf(error, ARK_ERROR_ACCESS_DENIED,
-                                         "User %u may not list the images of tenant '%.64s': it is not a member.",
-                                         (unsigned) c.uid, tenant);
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_ACCESS_DENIED,
+                        "User %u may not list the images of tenant '%.64s': it is not a member.",
+                        (unsigned) c.uid, tenant);
         if (!isempty(tenant) && !manager_find_tenant(m, tenant))
-                return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "Tenant '%.64s' does not exist.", tenant);
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "Tenant '%.64s' does not exist.",
+                                         tenant);
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "(sst)");
@@ -847,15 +861,17 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Hostname", "s", property_get_hostname, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("StartedAt", "t", NULL, offsetof(Manager, started_usec), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("StateDirectory", "s", bus_property_get_string_ptr, offsetof(Manager, config.state_dir),
+        SD_BUS_PROPERTY("StartedAt", "t", NULL, offsetof(Manager, started_usec),
                         SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("StateDirectory", "s", bus_property_get_string_ptr,
+                        offsetof(Manager, config.state_dir), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("SysfsRoot", "s", bus_property_get_string_ptr, offsetof(Manager, config.sysfs_root),
                         SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("HypervisorURI", "s", bus_property_get_string_ptr, offsetof(Manager, config.libvirt_uri),
-                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("HypervisorURI", "s", bus_property_get_string_ptr,
+                        offsetof(Manager, config.libvirt_uri), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("DomainType", "s", property_get_domain_type, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("HypervisorConnected", "b", property_get_connected, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("HypervisorConnected", "b", property_get_connected, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("CPUModel", "s", bus_property_get_string_ptr, offsetof(Manager, host.cpu_model),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("CPUs", "u", property_get_host_u, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
@@ -870,34 +886,36 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("NInstances", "u", property_get_host_u, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("NAccelerators", "u", property_get_host_u, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Orphans", "a(sss)", property_get_orphans, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Conflicts", "a(ss)", property_get_conflicts, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Conflicts", "a(ss)", property_get_conflicts, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("LastReconcile", "t", NULL, offsetof(Manager, last_reconcile_usec),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 
-        SD_BUS_METHOD_WITH_ARGS("ListTenants", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sso)", tenants), method_list_tenants,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("CreateTenant", SD_BUS_ARGS("s", name, "s", description), SD_BUS_RESULT("o", path),
-                                method_create_tenant, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("GetTenant", SD_BUS_ARGS("s", name), SD_BUS_RESULT("o", path), method_get_tenant,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("DeleteTenant", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT, method_delete_tenant,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListTenants", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sso)", tenants),
+                                method_list_tenants, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CreateTenant", SD_BUS_ARGS("s", name, "s", description),
+                                SD_BUS_RESULT("o", path), method_create_tenant, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetTenant", SD_BUS_ARGS("s", name), SD_BUS_RESULT("o", path),
+                                method_get_tenant, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DeleteTenant", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT,
+                                method_delete_tenant, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListInstances", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sssssso)", instances),
                                 method_list_instances, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("CreateInstance", SD_BUS_ARGS("a{sv}", spec), SD_BUS_RESULT("o", path),
                                 method_create_instance, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("GetInstance", SD_BUS_ARGS("s", name), SD_BUS_RESULT("o", path), method_get_instance,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("StartInstance", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT, method_start_instance,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("StopInstance", SD_BUS_ARGS("s", name, "b", force, "u", timeout), SD_BUS_NO_RESULT,
-                                method_stop_instance, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("DeleteInstance", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT, method_delete_instance,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetInstance", SD_BUS_ARGS("s", name), SD_BUS_RESULT("o", path),
+                                method_get_instance, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("StartInstance", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT,
+                                method_start_instance, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("StopInstance", SD_BUS_ARGS("s", name, "b", force, "u", timeout),
+                                SD_BUS_NO_RESULT, method_stop_instance, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DeleteInstance", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT,
+                                method_delete_instance, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListAccelerators", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sssso)", accelerators),
                                 method_list_accelerators, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("CheckHost", SD_BUS_ARGS("as", accelerators), SD_BUS_RESULT("a(sssss)", checks),
-                                method_check_host, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CheckHost", SD_BUS_ARGS("as", accelerators),
+                                SD_BUS_RESULT("a(sssss)", checks), method_check_host,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Reconcile", NULL, NULL, method_reconcile, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListAuditLog", SD_BUS_ARGS("t", after, "u", max),
                                 SD_BUS_RESULT("a(ttussssss)", entries), method_list_audit_log,
@@ -930,17 +948,20 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_SIGNAL_WITH_ARGS("TenantRemoved", SD_BUS_ARGS("s", name, "o", path), 0),
         SD_BUS_SIGNAL_WITH_ARGS("InstanceNew", SD_BUS_ARGS("s", name, "o", path), 0),
         SD_BUS_SIGNAL_WITH_ARGS("InstanceRemoved", SD_BUS_ARGS("s", name, "o", path), 0),
-        SD_BUS_SIGNAL_WITH_ARGS("InstanceStateChanged", SD_BUS_ARGS("s", name, "o", path, "s", state, "s", reason), 0),
-        SD_BUS_SIGNAL_WITH_ARGS("ImportProgress", SD_BUS_ARGS("u", id, "s", sender, "s", name, "t", done, "t", total,
-                                                              "t", bytes_per_sec, "t", seconds_left), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("InstanceStateChanged",
+                                SD_BUS_ARGS("s", name, "o", path, "s", state, "s", reason), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("ImportProgress",
+                                SD_BUS_ARGS("u", id, "s", sender, "s", name, "t", done, "t", total, "t",
+                                            bytes_per_sec, "t", seconds_left),
+                                0),
         SD_BUS_SIGNAL_WITH_ARGS("BundleNew", SD_BUS_ARGS("s", name, "o", path), 0),
         SD_BUS_SIGNAL_WITH_ARGS("BundleRemoved", SD_BUS_ARGS("s", name, "o", path), 0),
         SD_BUS_VTABLE_END,
 };
 
 void manager_emit_counts_changed(Manager *m) {
-        (void) sd_bus_emit_properties_changed(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NTenants", "NInstances",
-                                              NULL);
+        (void) sd_bus_emit_properties_changed(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NTenants",
+                                              "NInstances", NULL);
 }
 
 /* arkd without its bus serves no one, and a process that merely stays alive would fool a watchdog:
@@ -991,26 +1012,30 @@ int manager_bus_setup(Manager *m) {
                 return log_error_errno(r, "Failed to set up the audit log's D-Bus hooks: %m");
         r = sd_bus_add_object_vtable(m->bus, NULL, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, vt_manager, m);
         if (r >= 0)
-                r = sd_bus_add_fallback_vtable(m->bus, NULL, ARK_BUS_PREFIX_TENANT, ARK_BUS_IFACE_TENANT, vt_tenant,
-                                               tenant_object_find, m);
+                r = sd_bus_add_fallback_vtable(m->bus, NULL, ARK_BUS_PREFIX_TENANT, ARK_BUS_IFACE_TENANT,
+                                               vt_tenant, tenant_object_find, m);
         if (r >= 0)
-                r = sd_bus_add_node_enumerator(m->bus, NULL, ARK_BUS_PREFIX_TENANT, tenant_node_enumerator, m);
+                r = sd_bus_add_node_enumerator(m->bus, NULL, ARK_BUS_PREFIX_TENANT, tenant_node_enumerator,
+                                               m);
         if (r >= 0)
                 r = sd_bus_add_fallback_vtable(m->bus, NULL, ARK_BUS_PREFIX_INSTANCE, ARK_BUS_IFACE_INSTANCE,
                                                vt_instance, instance_object_find, m);
         if (r >= 0)
-                r = sd_bus_add_node_enumerator(m->bus, NULL, ARK_BUS_PREFIX_INSTANCE, instance_node_enumerator, m);
+                r = sd_bus_add_node_enumerator(m->bus, NULL, ARK_BUS_PREFIX_INSTANCE,
+                                               instance_node_enumerator, m);
         if (r >= 0)
-                r = sd_bus_add_fallback_vtable(m->bus, NULL, ARK_BUS_PREFIX_ACCELERATOR, ARK_BUS_IFACE_ACCELERATOR,
-                                               vt_accelerator, accelerator_object_find, m);
+                r = sd_bus_add_fallback_vtable(m->bus, NULL, ARK_BUS_PREFIX_ACCELERATOR,
+                                               ARK_BUS_IFACE_ACCELERATOR, vt_accelerator,
+                                               accelerator_object_find, m);
         if (r >= 0)
-                r = sd_bus_add_node_enumerator(m->bus, NULL, ARK_BUS_PREFIX_ACCELERATOR, accelerator_node_enumerator,
+                r = sd_bus_add_node_enumerator(m->bus, NULL, ARK_BUS_PREFIX_ACCELERATOR,
+                                               accelerator_node_enumerator, m);
+        if (r >= 0)
+                r = sd_bus_add_fallback_vtable(m->bus, NULL, ARK_BUS_PREFIX_BUNDLE, ARK_BUS_IFACE_BUNDLE,
+                                               vt_bundle, bundle_object_find, m);
+        if (r >= 0)
+                r = sd_bus_add_node_enumerator(m->bus, NULL, ARK_BUS_PREFIX_BUNDLE, bundle_node_enumerator,
                                                m);
-        if (r >= 0)
-                r = sd_bus_add_fallback_vtable(m->bus, NULL, ARK_BUS_PREFIX_BUNDLE, ARK_BUS_IFACE_BUNDLE, vt_bundle,
-                                               bundle_object_find, m);
-        if (r >= 0)
-                r = sd_bus_add_node_enumerator(m->bus, NULL, ARK_BUS_PREFIX_BUNDLE, bundle_node_enumerator, m);
         if (r >= 0)
                 r = sd_bus_add_object_manager(m->bus, NULL, ARK_BUS_PATH);
         if (r < 0)
@@ -1020,8 +1045,8 @@ int manager_bus_setup(Manager *m) {
         r = sd_bus_add_filter(m->bus, NULL, api_guard_filter, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to install the bus filter: %m");
-        r = sd_bus_match_signal(m->bus, NULL, "org.freedesktop.DBus.Local", NULL, "org.freedesktop.DBus.Local",
-                                "Disconnected", on_bus_disconnected, m);
+        r = sd_bus_match_signal(m->bus, NULL, "org.freedesktop.DBus.Local", NULL,
+                                "org.freedesktop.DBus.Local", "Disconnected", on_bus_disconnected, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch the bus connection: %m");
         r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
@@ -1037,7 +1062,9 @@ int manager_bus_request_name(Manager *m) {
         if (r == -EEXIST)
                 return log_error_errno(r, "Another arkd already owns %s on this bus.", ARK_BUS_NAME);
         if (r < 0)
-                return log_error_errno(r, "Failed to acquire the bus name %s: %m (is the D-Bus policy for arkd "
-                                       "installed?)", ARK_BUS_NAME);
+                return log_error_errno(r,
+                                       "Failed to acquire the bus name %s: %m (is the D-Bus policy for arkd "
+                                       "installed?)",
+                                       ARK_BUS_NAME);
         return 0;
 }

@@ -55,7 +55,8 @@ static int config_copy(ArkConfig *dst, const ArkConfig *src) {
             free_and_strdup(&dst->metrics_token_file, src->metrics_token_file) < 0 ||
             free_and_strdup(&dst->trust_dir, src->trust_dir) < 0 ||
             free_and_strdup(&dst->placement_workload, src->placement_workload) < 0 ||
-            strv_copy(&dst->vfio_at_boot, src->vfio_at_boot) < 0 || strv_copy(&dst->reserved, src->reserved) < 0 ||
+            strv_copy(&dst->vfio_at_boot, src->vfio_at_boot) < 0 ||
+            strv_copy(&dst->reserved, src->reserved) < 0 ||
             strv_copy(&dst->image_admin_dirs, src->image_admin_dirs) < 0) {
                 config_done(dst);
                 return -ENOMEM;
@@ -132,7 +133,8 @@ void manager_conflict_add(Manager *m, const char *device, const char *format, ..
         if (r < 0 || !dev)
                 return (void) log_error_errno(-ENOMEM, "Out of memory.");
         snprintf(field, sizeof(field), "ARK_GPU=%s", device);
-        log_struct(LOG_WARNING, 0, LOG_FIELDS("MESSAGE_ID=" ARK_MESSAGE_CLAIM_CONFLICT, field), "Conflict: %s", msg);
+        log_struct(LOG_WARNING, 0, LOG_FIELDS("MESSAGE_ID=" ARK_MESSAGE_CLAIM_CONFLICT, field),
+                   "Conflict: %s", msg);
         c = realloc(m->conflicts, sizeof(Conflict) * (m->n_conflicts + 1));
         if (!c)
                 return (void) log_error_errno(-ENOMEM, "Out of memory.");
@@ -226,18 +228,21 @@ static int state_dir_set_qemu(const char *state_dir, int rootfd, const char *nam
                 fd = openat(rootfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0 && (errno == ELOOP || errno == ENOTDIR) && fstatat(rootfd, name, &st, 0) >= 0 &&
             S_ISDIR(st.st_mode)) {
-                log_notice("'%s/%s' is a symbolic link; arkd leaves the modes of what it points to as they are "
-                           "(QEMU must be able to search it).", state_dir, name);
+                log_notice(
+                        "'%s/%s' is a symbolic link; arkd leaves the modes of what it points to as they are "
+                        "(QEMU must be able to search it).",
+                        state_dir, name);
                 return 0;
         }
         if (fd < 0 || fstat(fd, &st) < 0)
                 return log_error_errno(-errno, "Failed to open '%s/%s': %m", state_dir, name);
         if (gid != (gid_t) -1 && st.st_gid != gid && fchown(fd, (uid_t) -1, gid) < 0)
-                return errno == EPERM ? -EPERM : log_error_errno(-errno, "Failed to give '%s/%s' to group %u: %m",
-                                                                 state_dir, name, (unsigned) gid);
+                return errno == EPERM ? -EPERM
+                                      : log_error_errno(-errno, "Failed to give '%s/%s' to group %u: %m",
+                                                        state_dir, name, (unsigned) gid);
         if ((st.st_mode & 07777) != mode && fchmod(fd, mode) < 0)
-                return log_error_errno(-errno, "Failed to change the mode of '%s/%s' to %04o: %m", state_dir, name,
-                                       (unsigned) mode);
+                return log_error_errno(-errno, "Failed to change the mode of '%s/%s' to %04o: %m", state_dir,
+                                       name, (unsigned) mode);
         return 0;
 }
 
@@ -305,9 +310,13 @@ static int manager_prepare_state_dir(Manager *m, mode_t *ret_qemu_mode) {
         }
         if (r < 0)
                 return r;
-        log_debug("State directory '%s': it, disks/, images/ and nvram/ are mode %04o%s%s; everything else is "
-                  "closed to other users.", dir, (unsigned) mode, group ? ", searchable by QEMU's group " :
-                  " (no QEMU group: searchable, not listable, by every user)", strempty(group));
+        log_debug(
+                "State directory '%s': it, disks/, images/ and nvram/ are mode %04o%s%s; everything else is "
+                "closed to other users.",
+                dir, (unsigned) mode,
+                group ? ", searchable by QEMU's group "
+                      : " (no QEMU group: searchable, not listable, by every user)",
+                strempty(group));
         *ret_qemu_mode = mode;
         return 0;
 }
@@ -325,12 +334,14 @@ static void log_tightened(const char *relpath, mode_t old_mode, mode_t new_mode,
 
         if (error < 0) {
                 if (++t->n_skipped <= TIGHTEN_SKIPS_LOGGED)
-                        log_warning_errno(error, "Cannot close '%s/%s' (mode %04o) to other users: %m; left as it is.",
-                                          t->state_dir, relpath, (unsigned) old_mode);
+                        log_warning_errno(
+                                error, "Cannot close '%s/%s' (mode %04o) to other users: %m; left as it is.",
+                                t->state_dir, relpath, (unsigned) old_mode);
                 return;
         }
         if (t->n_changed++ == 0)
-                t->example = strprintf("'%s' %04o -> %04o", relpath, (unsigned) old_mode, (unsigned) new_mode);
+                t->example =
+                        strprintf("'%s' %04o -> %04o", relpath, (unsigned) old_mode, (unsigned) new_mode);
 }
 
 /* An existing state directory (from an arkd before 0700/0600, a restore, a hand-copied image)
@@ -344,14 +355,16 @@ static int manager_close_state_dir(Manager *m, mode_t qemu_mode) {
 
         for (size_t k = 0; k < ELEMENTSOF(qemu_dirs); k++)
                 rules[k] = (PermRule) { .path = qemu_dirs[k], .max = qemu_mode };
-        rules[ELEMENTSOF(qemu_dirs)] = (PermRule) { .path = "images", .max = STATE_DIR_MODE_IMAGES_BELOW,
-                                                    .dirs_below = true };
+        rules[ELEMENTSOF(qemu_dirs)] =
+                (PermRule) { .path = "images", .max = STATE_DIR_MODE_IMAGES_BELOW, .dirs_below = true };
         r = perm_tighten_tree(m->config.state_dir, 0700, rules, ELEMENTSOF(rules), log_tightened, &t);
         if (r < 0)
-                return log_error_errno(r, "Failed to open the state directory '%s': %m", m->config.state_dir);
+                return log_error_errno(r, "Failed to open the state directory '%s': %m",
+                                       m->config.state_dir);
         if (t.n_changed > 0)
-                log_notice("Closed %u entr%s of the state directory '%s' to other users (e.g. %s).", t.n_changed,
-                           t.n_changed == 1 ? "y" : "ies", m->config.state_dir, strna(t.example));
+                log_notice("Closed %u entr%s of the state directory '%s' to other users (e.g. %s).",
+                           t.n_changed, t.n_changed == 1 ? "y" : "ies", m->config.state_dir,
+                           strna(t.example));
         if (t.n_skipped > TIGHTEN_SKIPS_LOGGED)
                 log_warning("%u more entries of '%s' could not be closed to other users.",
                             t.n_skipped - TIGHTEN_SKIPS_LOGGED, m->config.state_dir);
@@ -383,14 +396,17 @@ static int check_claim(const char *address, int64_t instance_id, void *userdata)
         Instance *owner = instance_by_id(m, instance_id);
 
         if (!manager_find_accelerator(m, address))
-                manager_conflict_add(m, address,
-                                     "the store says accelerator %s is claimed by instance %s, but this host has "
-                                     "no such accelerator (removed, or moved to another slot?); the claim is kept",
-                                     address, owner ? owner->name : "(unknown)");
+                manager_conflict_add(
+                        m, address,
+                        "the store says accelerator %s is claimed by instance %s, but this host has "
+                        "no such accelerator (removed, or moved to another slot?); the claim is kept",
+                        address, owner ? owner->name : "(unknown)");
         else if (!owner)
                 manager_conflict_add(m, address,
-                                     "accelerator %s is claimed by instance id %" PRIi64 ", which the store does "
-                                     "not have; the claim is kept", address, instance_id);
+                                     "accelerator %s is claimed by instance id %" PRIi64
+                                     ", which the store does "
+                                     "not have; the claim is kept",
+                                     address, instance_id);
         return 0;
 }
 
@@ -402,9 +418,11 @@ int manager_store_error(Manager *m, sd_bus_error *error, int r, const char *form
         (void) vsnprintf(what, sizeof(what), format, ap);
         va_end(ap);
         if (r == -ETIMEDOUT)
-                return sd_bus_error_setf(error, ARK_ERROR_TIMEOUT,
-                                         "%s: the state database stayed locked by another process for %d s; nothing was "
-                                         "changed, try again.", what, DB_BUSY_TIMEOUT_MSEC / 1000);
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_TIMEOUT,
+                        "%s: the state database stayed locked by another process for %d s; nothing was "
+                        "changed, try again.",
+                        what, DB_BUSY_TIMEOUT_MSEC / 1000);
         return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "%s: %s.", what, db_errmsg(m->db));
 }
 
@@ -428,11 +446,11 @@ int manager_check_claims(Manager *m) {
 
                         if (!a || a->iommu_group < 0)
                                 continue;
-                        if (passthrough_check_group(a, m->accelerators, m->n_accelerators,
-                                                    m->config.management_interface, i->gpus, why, sizeof(why), remedy,
-                                                    sizeof(remedy)) == PASSTHROUGH_GROUP)
-                                manager_conflict_add(m, a->address, "instance '%s' claims it, but %s; %s", i->name,
-                                                     why, remedy);
+                        if (passthrough_check_group(
+                                    a, m->accelerators, m->n_accelerators, m->config.management_interface,
+                                    i->gpus, why, sizeof(why), remedy, sizeof(remedy)) == PASSTHROUGH_GROUP)
+                                manager_conflict_add(m, a->address, "instance '%s' claims it, but %s; %s",
+                                                     i->name, why, remedy);
                 }
         return 0;
 }
@@ -453,8 +471,8 @@ static int load_hold(const char *address, const char *state, const char *reason,
         Accelerator *a = manager_find_accelerator(userdata, address);
 
         if (!a) {
-                log_warning("Accelerator %s is %s in the store, but this host has no such accelerator.", address,
-                            state);
+                log_warning("Accelerator %s is %s in the store, but this host has no such accelerator.",
+                            address, state);
                 return 0;
         }
         if (free_and_strdup(&a->hold, state) < 0 || free_and_strdup(&a->hold_reason, reason) < 0)
@@ -480,14 +498,18 @@ static void manager_apply_hardware_config(Manager *m) {
                 Accelerator *a = manager_find_accelerator(m, *addr);
 
                 if (!a) {
-                        log_warning("ReservedAccelerators= names %s, which is not an accelerator on this host.", *addr);
+                        log_warning(
+                                "ReservedAccelerators= names %s, which is not an accelerator on this host.",
+                                *addr);
                         continue;
                 }
                 if (a->hold) /* the admin's hold (a quarantine, say) says more */
                         continue;
                 if (a->claimed_by)
-                        log_warning("ReservedAccelerators= names %s, which instance '%s' claims; it stays with the VM "
-                                    "until the VM lets it go, and no other VM gets it.", *addr, a->claimed_by);
+                        log_warning(
+                                "ReservedAccelerators= names %s, which instance '%s' claims; it stays with the VM "
+                                "until the VM lets it go, and no other VM gets it.",
+                                *addr, a->claimed_by);
                 if (free_and_strdup(&a->hold, "reserved") < 0 ||
                     free_and_strdup(&a->hold_reason, "ReservedAccelerators= in the configuration") < 0) {
                         (void) log_error_errno(-ENOMEM, "Out of memory.");
@@ -502,12 +524,15 @@ static void manager_apply_hardware_config(Manager *m) {
                 size_t n;
 
                 if (!a) {
-                        log_warning("VfioAtBoot= names %s, which is not an accelerator on this host.", *addr);
+                        log_warning("VfioAtBoot= names %s, which is not an accelerator on this host.",
+                                    *addr);
                         continue;
                 }
                 if (a->hold_from_config) {
-                        log_warning("VfioAtBoot= and ReservedAccelerators= both name %s; it stays with the host "
-                                    "and is not bound to vfio-pci.", *addr);
+                        log_warning(
+                                "VfioAtBoot= and ReservedAccelerators= both name %s; it stays with the host "
+                                "and is not bound to vfio-pci.",
+                                *addr);
                         continue;
                 }
                 /* Its whole group goes to vfio-pci, or the group cannot be used by VFIO at all; a
@@ -516,10 +541,11 @@ static void manager_apply_hardware_config(Manager *m) {
                         char why[768], remedy[512];
 
                         if (passthrough_check_group(a, m->accelerators, m->n_accelerators,
-                                                    m->config.management_interface, m->config.vfio_at_boot, why,
-                                                    sizeof(why), remedy,
+                                                    m->config.management_interface, m->config.vfio_at_boot,
+                                                    why, sizeof(why), remedy,
                                                     sizeof(remedy)) != PASSTHROUGH_OK) {
-                                log_error("VfioAtBoot=: not binding %s to vfio-pci: %s; %s.", a->address, why, remedy);
+                                log_error("VfioAtBoot=: not binding %s to vfio-pci: %s; %s.", a->address,
+                                          why, remedy);
                                 continue;
                         }
                 }
@@ -527,7 +553,8 @@ static void manager_apply_hardware_config(Manager *m) {
                 for (size_t k = 0; k < n; k++) {
                         int r = vfio_bind(m->config.sysfs_root, functions[k]);
                         if (r < 0)
-                                log_warning_errno(r, "Failed to bind %s to vfio-pci (VfioAtBoot=): %m", functions[k]);
+                                log_warning_errno(r, "Failed to bind %s to vfio-pci (VfioAtBoot=): %m",
+                                                  functions[k]);
                         else
                                 log_info("Bound %s to vfio-pci (VfioAtBoot=).", functions[k]);
                 }
@@ -575,7 +602,8 @@ void manager_remove_stray_files(Manager *m) {
                                 continue; /* not a name Ark gives: not Ark's to remove */
                         used = manager_find_instance_by_uuid(m, uuid) != NULL;
                         for (size_t o = 0; o < m->n_orphans && !used; o++)
-                                used = strcasecmp(m->orphans[o].uuid, uuid) == 0; /* an orphan domain may use it */
+                                used = strcasecmp(m->orphans[o].uuid, uuid) ==
+                                        0; /* an orphan domain may use it */
                         if (used)
                                 continue;
                         path = path_join(dir, *n);
@@ -622,14 +650,17 @@ static int manager_load_workload(Manager *m) {
                 return 0;
         r = read_full_file(m->config.placement_workload, &text, &size);
         if (r < 0)
-                return log_error_errno(r, "Failed to read the placement workload '%s' ([Placement] Workload=): %m",
-                                       m->config.placement_workload);
+                return log_error_errno(
+                        r, "Failed to read the placement workload '%s' ([Placement] Workload=): %m",
+                        m->config.placement_workload);
         r = pool_workload_parse(m->config.placement_workload, text, size, &m->workload, &err);
         if (r == -ENOMEM)
                 return log_error_errno(r, "Out of memory.");
         if (r < 0)
-                return log_error_errno(r, "Invalid placement workload ([Placement] Workload=): %s.", strna(err));
-        log_debug("Placement: %zu request shapes from '%s'.", m->workload.n_shapes, m->config.placement_workload);
+                return log_error_errno(r, "Invalid placement workload ([Placement] Workload=): %s.",
+                                       strna(err));
+        log_debug("Placement: %zu request shapes from '%s'.", m->workload.n_shapes,
+                  m->config.placement_workload);
         return 0;
 }
 
@@ -655,11 +686,14 @@ int manager_startup(Manager *m) {
 
                 r = lock_pid_file(p, &holder);
                 if (r == -EBUSY && holder > 0)
-                        return log_error_errno(r, "Another arkd (PID %ld) is using the state directory '%s'; "
-                                               "stop it first.", (long) holder, m->config.state_dir);
+                        return log_error_errno(r,
+                                               "Another arkd (PID %ld) is using the state directory '%s'; "
+                                               "stop it first.",
+                                               (long) holder, m->config.state_dir);
                 if (r == -EBUSY)
-                        return log_error_errno(r, "Another arkd is using the state directory '%s'; stop it first.",
-                                               m->config.state_dir);
+                        return log_error_errno(
+                                r, "Another arkd is using the state directory '%s'; stop it first.",
+                                m->config.state_dir);
                 if (r < 0)
                         return log_error_errno(r, "Failed to lock '%s': %m", p);
                 m->lock_fd = r;
@@ -670,8 +704,11 @@ int manager_startup(Manager *m) {
 
         r = store_open(m->config.state_dir, &m->db);
         if (r == -EPROTO)
-                return log_error_errno(r, "The store in '%s' was written by a newer arkd (schema newer than %d); "
-                                       "refusing to touch it.", m->config.state_dir, store_schema_latest());
+                return log_error_errno(
+                        r,
+                        "The store in '%s' was written by a newer arkd (schema newer than %d); "
+                        "refusing to touch it.",
+                        m->config.state_dir, store_schema_latest());
         if (r < 0)
                 return log_error_errno(r, "Failed to open the store in '%s': %m", m->config.state_dir);
         r = tenant_load_all(m);
@@ -696,8 +733,8 @@ int manager_startup(Manager *m) {
         if (r < 0)
                 log_warning_errno(r, "Failed to scan PCI devices under '%s': %m", m->config.sysfs_root);
         else
-                log_info("Found %zu accelerator%s under '%s'.", m->n_accelerators, m->n_accelerators == 1 ? "" : "s",
-                         m->config.sysfs_root);
+                log_info("Found %zu accelerator%s under '%s'.", m->n_accelerators,
+                         m->n_accelerators == 1 ? "" : "s", m->config.sysfs_root);
         m->host.iommu_enabled = pci_iommu_enabled(m->config.sysfs_root);
         for (size_t k = 0; k < m->n_accelerators; k++)
                 m->accelerators[k].manager = m;
@@ -708,7 +745,8 @@ int manager_startup(Manager *m) {
         manager_apply_hardware_config(m);
         r = manager_check_claims(m);
         if (r < 0)
-                return log_error_errno(r, "Failed to read accelerator claims from the store: %m (%s)", db_errmsg(m->db));
+                return log_error_errno(r, "Failed to read accelerator claims from the store: %m (%s)",
+                                       db_errmsg(m->db));
 
         r = manager_bus_setup(m);
         if (r < 0)

@@ -25,8 +25,8 @@ typedef struct Reclaim Reclaim;
 /* A claim arkd cannot honour or a GPU handed out where the store does not say so: reported (log,
  * Conflicts property, arkctl status), never resolved behind the admin's back. */
 typedef struct Conflict {
-        char *device;   /* the PCI address concerned */
-        char *message;  /* one sentence */
+        char *device;  /* the PCI address concerned */
+        char *message; /* one sentence */
 } Conflict;
 
 typedef struct Orphan {
@@ -40,14 +40,14 @@ struct Manager {
         sd_event *event;
         sd_bus *bus;
         sqlite3 *db;
-        int lock_fd;            /* flock on <state>/arkd.lock: one arkd per state directory */
+        int lock_fd; /* flock on <state>/arkd.lock: one arkd per state directory */
 
         HostInfo host;
         Accelerator *accelerators;
         size_t n_accelerators;
-        PoolWorkload workload;  /* [Placement] Workload=; no shapes = the built-in default */
+        PoolWorkload workload; /* [Placement] Workload=; no shapes = the built-in default */
 
-        Hypervisor *hv;         /* the VM driver's libvirt connection (vm/hypervisor.c); opaque here */
+        Hypervisor *hv; /* the VM driver's libvirt connection (vm/hypervisor.c); opaque here */
 
         Tenant *tenants;
         Instance *instances;
@@ -60,19 +60,19 @@ struct Manager {
         uint64_t started_usec;
         uint64_t last_reconcile_usec;
         sd_event_source *watchdog;
-        struct Metrics *metrics;        /* NULL = no metrics endpoint */
-        sd_event_source *meter_timer;   /* usage heartbeat (meter.h) */
-        struct Reclaim *reclaims;       /* calls waiting for preemptible instances to stop (reclaim.h) */
+        struct Metrics *metrics;         /* NULL = no metrics endpoint */
+        sd_event_source *meter_timer;    /* usage heartbeat (meter.h) */
+        struct Reclaim *reclaims;        /* calls waiting for preemptible instances to stop (reclaim.h) */
         struct Reclaim *reclaim_current; /* the one being answered now */
         sd_event_source *reclaim_defer;
-        char *call_pending;             /* set by a handler whose call is answered later (audit.h) */
-        struct Bundle *bundles;         /* what signed bundles installed (bundles.h) */
-        struct Import *imports;         /* imports in progress */
+        char *call_pending;     /* set by a handler whose call is answered later (audit.h) */
+        struct Bundle *bundles; /* what signed bundles installed (bundles.h) */
+        struct Import *imports; /* imports in progress */
         uint32_t last_import_id;
         _Atomic uint64_t import_reserved; /* payload bytes the imports in progress will write */
-        struct ApiGuard *guard;         /* refused calls per caller (api-guard.h) */
-        sd_bus_message *caller_msg;     /* the last message whose caller was asked, referenced */
-        struct Caller *caller_of_msg;   /* ... and its caller (access.h) */
+        struct ApiGuard *guard;           /* refused calls per caller (api-guard.h) */
+        sd_bus_message *caller_msg;       /* the last message whose caller was asked, referenced */
+        struct Caller *caller_of_msg;     /* ... and its caller (access.h) */
 };
 
 int manager_new(const ArkConfig *config, Manager **ret);

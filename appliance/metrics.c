@@ -35,7 +35,7 @@ static const uint64_t buckets_usec[] = { 1000, 5000, 25000, 100000, 500000, 2500
 typedef struct ApiStat {
         char *action;
         uint64_t ok, failed;
-        uint64_t bucket[N_BUCKETS];     /* cumulative counts are summed when rendering */
+        uint64_t bucket[N_BUCKETS]; /* cumulative counts are summed when rendering */
         uint64_t count, sum_usec;
 } ApiStat;
 
@@ -50,8 +50,8 @@ struct Metrics {
         int fd;
         sd_event_source *listen, *resume;
         unsigned n_conns;
-        char *token;            /* the bearer token every request must carry; NULL = none asked */
-        uint64_t unauthorized;  /* requests refused for a missing or wrong token */
+        char *token;           /* the bearer token every request must carry; NULL = none asked */
+        uint64_t unauthorized; /* requests refused for a missing or wrong token */
         ApiStat *api;
         size_t n_api;
         Refusal *refusals;
@@ -67,7 +67,7 @@ typedef struct Conn {
         sd_event_source *io, *timer;
         char buf[REQUEST_MAX + 1];
         size_t len;
-        char *out;              /* the answer, once there is one */
+        char *out; /* the answer, once there is one */
         size_t out_len, out_off;
 } Conn;
 
@@ -162,7 +162,7 @@ static void render_tenants(Manager *m, StrBuf *b) {
         strbuf_printf(b, "ark_tenants %u\n", manager_count_tenants(m));
 
         header(b, "ark_tenant_allocated", "gauge",
-                  "What a tenant's instances are given, by resource (bytes for gpu-memory, memory and disk).");
+               "What a tenant's instances are given, by resource (bytes for gpu-memory, memory and disk).");
         LIST_FOREACH(tenants, t, m->tenants) {
                 QuotaUsage u;
 
@@ -171,28 +171,33 @@ static void render_tenants(Manager *m, StrBuf *b) {
                 for (QuotaResource r = 0; r < _QUOTA_RESOURCE_MAX; r++) {
                         strbuf_append(b, "ark_tenant_allocated{tenant=\"");
                         label(b, t->name);
-                        strbuf_printf(b, "\",resource=\"%s\"} %" PRIu64 "\n", quota_resource_to_string(r), u.amount[r]);
+                        strbuf_printf(b, "\",resource=\"%s\"} %" PRIu64 "\n", quota_resource_to_string(r),
+                                      u.amount[r]);
                 }
                 free((void *) u.gpu_models);
         }
 
-        header(b, "ark_tenant_quota_limit", "gauge", "A tenant's quota limit by resource and GPU model (\"\" = any).");
+        header(b, "ark_tenant_quota_limit", "gauge",
+               "A tenant's quota limit by resource and GPU model (\"\" = any).");
         LIST_FOREACH(tenants, t, m->tenants)
                 for (size_t k = 0; k < t->n_quotas; k++) {
                         if (t->quotas[k].limit == QUOTA_UNLIMITED)
                                 continue;
                         strbuf_append(b, "ark_tenant_quota_limit{tenant=\"");
                         label(b, t->name);
-                        strbuf_printf(b, "\",resource=\"%s\",model=\"", quota_resource_to_string(t->quotas[k].resource));
+                        strbuf_printf(b, "\",resource=\"%s\",model=\"",
+                                      quota_resource_to_string(t->quotas[k].resource));
                         label(b, t->quotas[k].model);
                         strbuf_printf(b, "\"} %" PRIu64 "\n", t->quotas[k].limit);
                 }
-        header(b, "ark_tenant_quota_guarantee", "gauge", "A tenant's guaranteed amount by resource and GPU model.");
+        header(b, "ark_tenant_quota_guarantee", "gauge",
+               "A tenant's guaranteed amount by resource and GPU model.");
         LIST_FOREACH(tenants, t, m->tenants)
                 for (size_t k = 0; k < t->n_quotas; k++) {
                         strbuf_append(b, "ark_tenant_quota_guarantee{tenant=\"");
                         label(b, t->name);
-                        strbuf_printf(b, "\",resource=\"%s\",model=\"", quota_resource_to_string(t->quotas[k].resource));
+                        strbuf_printf(b, "\",resource=\"%s\",model=\"",
+                                      quota_resource_to_string(t->quotas[k].resource));
                         label(b, t->quotas[k].model);
                         strbuf_printf(b, "\"} %" PRIu64 "\n", t->quotas[k].guarantee);
                 }
@@ -211,7 +216,7 @@ static void render_instances(Manager *m, StrBuf *b) {
 
 static void render_accelerators(Manager *m, StrBuf *b) {
         header(b, "ark_accelerator_info", "gauge",
-                  "One per accelerator: its model, claim state, and the instance and tenant holding it.");
+               "One per accelerator: its model, claim state, and the instance and tenant holding it.");
         for (size_t k = 0; k < m->n_accelerators; k++) {
                 const Accelerator *a = &m->accelerators[k];
 
@@ -227,14 +232,15 @@ static void render_accelerators(Manager *m, StrBuf *b) {
         }
         header(b, "ark_accelerator_memory_bytes", "gauge", "Device memory of each accelerator.");
         for (size_t k = 0; k < m->n_accelerators; k++)
-                strbuf_printf(b, "ark_accelerator_memory_bytes{address=\"%s\"} %" PRIu64 "\n", m->accelerators[k].address,
-                              m->accelerators[k].memory_bytes);
+                strbuf_printf(b, "ark_accelerator_memory_bytes{address=\"%s\"} %" PRIu64 "\n",
+                              m->accelerators[k].address, m->accelerators[k].memory_bytes);
 }
 
 static void render_api(Manager *m, StrBuf *b) {
         Metrics *x = m->metrics;
 
-        header(b, "ark_admission_refusals_total", "counter", "Requests for capacity refused, by call and reason.");
+        header(b, "ark_admission_refusals_total", "counter",
+               "Requests for capacity refused, by call and reason.");
         for (size_t k = 0; k < x->n_refusals; k++)
                 strbuf_printf(b, "ark_admission_refusals_total{call=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
                               x->refusals[k].action, x->refusals[k].reason, x->refusals[k].count);
@@ -253,8 +259,9 @@ static void render_api(Manager *m, StrBuf *b) {
 
         header(b, "ark_api_calls_total", "counter", "D-Bus method calls served, by method and result.");
         for (size_t k = 0; k < x->n_api; k++)
-                strbuf_printf(b, "ark_api_calls_total{method=\"%s\",result=\"ok\"} %" PRIu64 "\n"
-                                 "ark_api_calls_total{method=\"%s\",result=\"error\"} %" PRIu64 "\n",
+                strbuf_printf(b,
+                              "ark_api_calls_total{method=\"%s\",result=\"ok\"} %" PRIu64 "\n"
+                              "ark_api_calls_total{method=\"%s\",result=\"error\"} %" PRIu64 "\n",
                               x->api[k].action, x->api[k].ok, x->api[k].action, x->api[k].failed);
 
         header(b, "ark_api_call_duration_seconds", "histogram", "How long D-Bus method calls took.");
@@ -264,13 +271,18 @@ static void render_api(Manager *m, StrBuf *b) {
 
                 for (size_t j = 0; j < N_BUCKETS; j++) {
                         cum += s->bucket[j];
-                        strbuf_printf(b, "ark_api_call_duration_seconds_bucket{method=\"%s\",le=\"%g\"} %" PRIu64 "\n",
-                                      s->action, (double) buckets_usec[j] / 1e6, cum);
+                        strbuf_printf(
+                                b,
+                                "ark_api_call_duration_seconds_bucket{method=\"%s\",le=\"%g\"} %" PRIu64
+                                "\n",
+                                s->action, (double) buckets_usec[j] / 1e6, cum);
                 }
-                strbuf_printf(b, "ark_api_call_duration_seconds_bucket{method=\"%s\",le=\"+Inf\"} %" PRIu64 "\n"
-                                 "ark_api_call_duration_seconds_sum{method=\"%s\"} %.6f\n"
-                                 "ark_api_call_duration_seconds_count{method=\"%s\"} %" PRIu64 "\n",
-                              s->action, s->count, s->action, (double) s->sum_usec / 1e6, s->action, s->count);
+                strbuf_printf(b,
+                              "ark_api_call_duration_seconds_bucket{method=\"%s\",le=\"+Inf\"} %" PRIu64 "\n"
+                              "ark_api_call_duration_seconds_sum{method=\"%s\"} %.6f\n"
+                              "ark_api_call_duration_seconds_count{method=\"%s\"} %" PRIu64 "\n",
+                              s->action, s->count, s->action, (double) s->sum_usec / 1e6, s->action,
+                              s->count);
         }
 }
 
@@ -280,7 +292,8 @@ char *metrics_render(Manager *m) {
         header(&b, "ark_up", "gauge", "1 while arkd serves.");
         strbuf_append(&b, "ark_up 1\n");
         header(&b, "ark_start_time_seconds", "gauge", "When arkd started, in seconds since the epoch.");
-        strbuf_printf(&b, "ark_start_time_seconds %" PRIu64 "\n", (uint64_t) (m->started_usec / USEC_PER_SEC));
+        strbuf_printf(&b, "ark_start_time_seconds %" PRIu64 "\n",
+                      (uint64_t) (m->started_usec / USEC_PER_SEC));
         render_tenants(m, &b);
         render_instances(m, &b);
         render_accelerators(m, &b);
@@ -292,8 +305,8 @@ char *metrics_render(Manager *m) {
 /* ------------------------------------------------------------------------------------------ */
 /* the bearer token (MetricsTokenFile=) */
 
-#define TOKEN_MIN 16            /* characters; arkd's own tokens have 64 */
-#define TOKEN_MAX 512           /* fits HTTP_AUTHORIZATION_MAX with "Bearer " */
+#define TOKEN_MIN 16  /* characters; arkd's own tokens have 64 */
+#define TOKEN_MAX 512 /* fits HTTP_AUTHORIZATION_MAX with "Bearer " */
 #define TOKEN_RANDOM_BYTES 32
 
 static void erase_and_freep(char **p) {
@@ -401,18 +414,21 @@ static int load_token(const char *path, char **ret_token) {
         if (fstat(fd, &st) < 0)
                 return log_error_errno(-errno, "Failed to stat the metrics token file '%s': %m", path);
         if (!S_ISREG(st.st_mode))
-                return log_error_errno(-EBADFD, "The metrics token file '%s' is not a regular file; refusing to start.",
-                                       path);
+                return log_error_errno(
+                        -EBADFD, "The metrics token file '%s' is not a regular file; refusing to start.",
+                        path);
         if (st.st_uid != 0 && st.st_uid != geteuid())
-                return log_error_errno(-EPERM,
-                                       "The metrics token file '%s' belongs to UID %u, not to root or arkd's user; "
-                                       "refusing to start. Make root its owner (chown root: '%s').",
-                                       path, (unsigned) st.st_uid, path);
+                return log_error_errno(
+                        -EPERM,
+                        "The metrics token file '%s' belongs to UID %u, not to root or arkd's user; "
+                        "refusing to start. Make root its owner (chown root: '%s').",
+                        path, (unsigned) st.st_uid, path);
         if (st.st_mode & 0077)
-                return log_error_errno(-EPERM,
-                                       "The metrics token file '%s' has mode %04o: group or others may read or change "
-                                       "it; refusing to start. Make it 0600 (chmod 0600 '%s').",
-                                       path, (unsigned) (st.st_mode & 07777), path);
+                return log_error_errno(
+                        -EPERM,
+                        "The metrics token file '%s' has mode %04o: group or others may read or change "
+                        "it; refusing to start. Make it 0600 (chmod 0600 '%s').",
+                        path, (unsigned) (st.st_mode & 07777), path);
 
         buf = calloc(1, TOKEN_MAX + 3);
         if (!buf)
@@ -436,23 +452,27 @@ static int load_token(const char *path, char **ret_token) {
         if (len > 0 && buf[len - 1] == '\n')
                 buf[--len] = 0;
         if (len == 0)
-                return log_error_errno(-EINVAL,
-                                       "The metrics token file '%s' is empty; refusing to start. Remove it to have arkd "
-                                       "create one, or write a token of %u to %u characters into it.",
-                                       path, TOKEN_MIN, TOKEN_MAX);
+                return log_error_errno(
+                        -EINVAL,
+                        "The metrics token file '%s' is empty; refusing to start. Remove it to have arkd "
+                        "create one, or write a token of %u to %u characters into it.",
+                        path, TOKEN_MIN, TOKEN_MAX);
         if (len > TOKEN_MAX)
-                return log_error_errno(-EINVAL,
-                                       "The metrics token in '%s' is longer than %u characters; refusing to start.", path,
-                                       TOKEN_MAX);
+                return log_error_errno(
+                        -EINVAL,
+                        "The metrics token in '%s' is longer than %u characters; refusing to start.", path,
+                        TOKEN_MAX);
         if (memchr(buf, 0, len) || !http_token_is_valid(buf))
-                return log_error_errno(-EINVAL,
-                                       "The metrics token file '%s' holds characters other than A-Z a-z 0-9 - . _ ~ + / "
-                                       "(and '=' at the end), or more than one line; refusing to start.",
-                                       path);
+                return log_error_errno(
+                        -EINVAL,
+                        "The metrics token file '%s' holds characters other than A-Z a-z 0-9 - . _ ~ + / "
+                        "(and '=' at the end), or more than one line; refusing to start.",
+                        path);
         if (len < TOKEN_MIN)
-                return log_error_errno(-EINVAL,
-                                       "The metrics token in '%s' is shorter than %u characters; refusing to start.", path,
-                                       TOKEN_MIN);
+                return log_error_errno(
+                        -EINVAL,
+                        "The metrics token in '%s' is shorter than %u characters; refusing to start.", path,
+                        TOKEN_MIN);
         *ret_token = TAKE_PTR(buf);
         return 0;
 }
@@ -478,10 +498,12 @@ static Conn *conn_free(Conn *c) {
 /* Queues the answer; on_conn_io() writes it out as the client reads, without blocking the loop
  * (the connection's timer bounds how long that may take). `headers` are extra header lines, each
  * ending in CRLF, or NULL. */
-static void conn_reply(Conn *c, const char *status, const char *headers, const char *type, const char *body) {
+static void conn_reply(Conn *c, const char *status, const char *headers, const char *type,
+                       const char *body) {
         free(c->out);
-        c->out = strprintf("HTTP/1.0 %s\r\n%sContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                           status, strempty(headers), type, strlen(body), body);
+        c->out = strprintf(
+                "HTTP/1.0 %s\r\n%sContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                status, strempty(headers), type, strlen(body), body);
         c->out_off = 0;
         c->out_len = c->out ? strlen(c->out) : 0;
         (void) sd_event_source_set_io_events(c->io, EPOLLOUT);
@@ -502,8 +524,9 @@ static bool conn_authorized(Conn *c, const HttpRequest *req) {
                 return true;
         x->unauthorized++;
         conn_reply(c, "401 Unauthorized",
-                   r == -ENOENT || r == -EOPNOTSUPP ? "WWW-Authenticate: Bearer realm=\"ark\"\r\n"
-                                                    : "WWW-Authenticate: Bearer realm=\"ark\", error=\"invalid_token\"\r\n",
+                   r == -ENOENT || r == -EOPNOTSUPP
+                           ? "WWW-Authenticate: Bearer realm=\"ark\"\r\n"
+                           : "WWW-Authenticate: Bearer realm=\"ark\", error=\"invalid_token\"\r\n",
                    "text/plain", "A bearer token is required (Authorization: Bearer TOKEN).\n");
         return false;
 }
@@ -515,13 +538,15 @@ static void conn_handle(Conn *c, const HttpRequest *req) {
         if (!conn_authorized(c, req))
                 return;
         if (!streq(req->method, "GET"))
-                return conn_reply(c, "405 Method Not Allowed", "Allow: GET\r\n", "text/plain", "Only GET.\n");
+                return conn_reply(c, "405 Method Not Allowed", "Allow: GET\r\n", "text/plain",
+                                  "Only GET.\n");
         if (!streq(req->path, "/metrics"))
                 return conn_reply(c, "404 Not Found", NULL, "text/plain", "Metrics are at /metrics.\n");
         {
                 _cleanup_free_ char *text = metrics_render(c->m);
                 if (!text)
-                        return conn_reply(c, "500 Internal Server Error", NULL, "text/plain", "Out of memory.\n");
+                        return conn_reply(c, "500 Internal Server Error", NULL, "text/plain",
+                                          "Out of memory.\n");
                 conn_reply(c, "200 OK", NULL, "text/plain; version=0.0.4; charset=utf-8", text);
         }
 }
@@ -560,7 +585,8 @@ static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userda
                 conn_handle(c, &req);
                 explicit_bzero(req.authorization, sizeof(req.authorization));
         } else if (r == -E2BIG)
-                conn_reply(c, "431 Request Header Fields Too Large", NULL, "text/plain", "Request too large.\n");
+                conn_reply(c, "431 Request Header Fields Too Large", NULL, "text/plain",
+                           "Request too large.\n");
         else
                 conn_reply(c, "400 Bad Request", NULL, "text/plain", "Bad request.\n");
         if (!c->out)
@@ -587,7 +613,8 @@ static void pause_accepting(Manager *m) {
 
         (void) sd_event_source_set_enabled(x->listen, SD_EVENT_OFF);
         x->resume = sd_event_source_disable_unref(x->resume);
-        if (sd_event_add_time_relative(m->event, &x->resume, CLOCK_MONOTONIC, USEC_PER_SEC, 0, on_resume, m) < 0)
+        if (sd_event_add_time_relative(m->event, &x->resume, CLOCK_MONOTONIC, USEC_PER_SEC, 0, on_resume,
+                                       m) < 0)
                 (void) sd_event_source_set_enabled(x->listen, SD_EVENT_ON);
 }
 
@@ -615,7 +642,8 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
         c->m = m;
         c->fd = cfd;
         if (sd_event_add_io(m->event, &c->io, cfd, EPOLLIN, on_conn_io, c) < 0 ||
-            sd_event_add_time_relative(m->event, &c->timer, CLOCK_MONOTONIC, 5 * USEC_PER_SEC, 0, on_conn_timeout, c) < 0)
+            sd_event_add_time_relative(m->event, &c->timer, CLOCK_MONOTONIC, 5 * USEC_PER_SEC, 0,
+                                       on_conn_timeout, c) < 0)
                 conn_free(c);
         return 0;
 }
@@ -641,10 +669,11 @@ int metrics_start(Manager *m) {
                 if (r < 0)
                         return r;
                 if (r > 0)
-                        log_notice("Created the metrics token file '%s' (mode 0600, a new random token). Copy it "
-                                   "to the Prometheus server (bearer_token_file, or authorization: credentials_file); "
-                                   "requests to /metrics without it are refused.",
-                                   token_file);
+                        log_notice(
+                                "Created the metrics token file '%s' (mode 0600, a new random token). Copy it "
+                                "to the Prometheus server (bearer_token_file, or authorization: credentials_file); "
+                                "requests to /metrics without it are refused.",
+                                token_file);
         }
 
         x = calloc(1, sizeof(Metrics));
@@ -657,7 +686,8 @@ int metrics_start(Manager *m) {
         /* From here on, what goes wrong leaves arkd running without metrics. */
         colon = strrchr(addr, ':');
         ip = colon ? strndup(addr, (size_t) (colon - addr)) : NULL;
-        if (!ip || inet_pton(AF_INET, ip, &sa.sin_addr) != 1 || parse_u32(colon + 1, &port) < 0 || port > 65535) {
+        if (!ip || inet_pton(AF_INET, ip, &sa.sin_addr) != 1 || parse_u32(colon + 1, &port) < 0 ||
+            port > 65535) {
                 log_warning("MetricsAddress '%s' is not IP:PORT; serving no metrics.", addr);
                 return 0;
         }
@@ -666,10 +696,11 @@ int metrics_start(Manager *m) {
          * instance's name. Refusing to start would turn an update into a rollback on appliances
          * that are firewalled on purpose, so this is a warning (docs/operations.md). */
         if (!x->token && (ntohl(sa.sin_addr.s_addr) >> 24) != 127)
-                log_warning("MetricsAddress=%s is not a loopback address and no MetricsTokenFile= is set: anyone who "
-                            "can reach the port reads every tenant's and instance's name. Set MetricsTokenFile= "
-                            "(docs/operations.md) or firewall the port.",
-                            addr);
+                log_warning(
+                        "MetricsAddress=%s is not a loopback address and no MetricsTokenFile= is set: anyone who "
+                        "can reach the port reads every tenant's and instance's name. Set MetricsTokenFile= "
+                        "(docs/operations.md) or firewall the port.",
+                        addr);
         x->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (x->fd < 0) {
                 log_warning_errno(-errno, "Failed to create the metrics socket: %m");
@@ -695,8 +726,9 @@ int metrics_start(Manager *m) {
         if (write_string_file(file, bound, WRITE_CREATE | WRITE_ATOMIC) < 0)
                 log_warning("Failed to write %s.", file);
         if (x->token)
-                log_info("Serving Prometheus metrics on http://%s/metrics to clients with the bearer token in '%s'.",
-                         bound, token_file);
+                log_info(
+                        "Serving Prometheus metrics on http://%s/metrics to clients with the bearer token in '%s'.",
+                        bound, token_file);
         else
                 log_info("Serving Prometheus metrics on http://%s/metrics without authentication.", bound);
         return 0;

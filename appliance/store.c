@@ -243,7 +243,8 @@ int store_tenant_insert(sqlite3 *db, StoreTenant *t) {
 
         if (!t->uuid || strlen(t->uuid) != 36)
                 return -EINVAL;
-        r = db_prepare(db, "INSERT INTO tenants (name, description, created_usec, uuid) VALUES (?, ?, ?, ?)", &st);
+        r = db_prepare(db, "INSERT INTO tenants (name, description, created_usec, uuid) VALUES (?, ?, ?, ?)",
+                       &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, t->name, -1, SQLITE_TRANSIENT);
@@ -307,7 +308,8 @@ int store_tenant_foreach(sqlite3 *db, StoreTenantFunc cb, void *userdata) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r, rc;
 
-        r = db_prepare(db, "SELECT id, name, description, created_usec, uuid FROM tenants ORDER BY name DESC", &st);
+        r = db_prepare(
+                db, "SELECT id, name, description, created_usec, uuid FROM tenants ORDER BY name DESC", &st);
         if (r < 0)
                 return r;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -332,12 +334,13 @@ int store_instance_insert(sqlite3 *db, StoreInstance *i) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
 
-        r = db_prepare(db,
-                       "INSERT INTO instances (uuid, name, tenant_id, type, vcpus, memory_bytes, disk_path,"
-                       " disk_bytes, disk_owned, image, kernel, initrd, cmdline, console_log, desired_state,"
-                       " created_usec, firmware, preemptible, model_bundle_id, domain_name)"
-                       " SELECT ?, ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM tenants WHERE name = ?",
-                       &st);
+        r = db_prepare(
+                db,
+                "INSERT INTO instances (uuid, name, tenant_id, type, vcpus, memory_bytes, disk_path,"
+                " disk_bytes, disk_owned, image, kernel, initrd, cmdline, console_log, desired_state,"
+                " created_usec, firmware, preemptible, model_bundle_id, domain_name)"
+                " SELECT ?, ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM tenants WHERE name = ?",
+                &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, i->uuid, -1, SQLITE_TRANSIENT);
@@ -405,13 +408,14 @@ int store_instance_foreach(sqlite3 *db, StoreInstanceFunc cb, void *userdata) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r, rc;
 
-        r = db_prepare(db,
-                       "SELECT i.id, i.uuid, i.name, t.name, i.type, i.vcpus, i.memory_bytes, i.disk_path,"
-                       " i.disk_bytes, i.disk_owned, i.image, i.kernel, i.initrd, i.cmdline, i.console_log,"
-                       " i.desired_state, i.created_usec, i.firmware, i.preemptible, i.preempted_gpus,"
-                       " i.preempted_model, i.model_bundle_id, i.domain_name"
-                       " FROM instances i JOIN tenants t ON t.id = i.tenant_id ORDER BY i.name DESC, t.name DESC",
-                       &st);
+        r = db_prepare(
+                db,
+                "SELECT i.id, i.uuid, i.name, t.name, i.type, i.vcpus, i.memory_bytes, i.disk_path,"
+                " i.disk_bytes, i.disk_owned, i.image, i.kernel, i.initrd, i.cmdline, i.console_log,"
+                " i.desired_state, i.created_usec, i.firmware, i.preemptible, i.preempted_gpus,"
+                " i.preempted_model, i.model_bundle_id, i.domain_name"
+                " FROM instances i JOIN tenants t ON t.id = i.tenant_id ORDER BY i.name DESC, t.name DESC",
+                &st);
         if (r < 0)
                 return r;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -505,11 +509,12 @@ int store_hold_set(sqlite3 *db, const char *address, const char *state, const ch
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
 
-        r = db_prepare(db,
-                       "INSERT INTO accelerator_holds (address, state, reason, set_usec) VALUES (?, ?, ?, ?) "
-                       "ON CONFLICT (address) DO UPDATE SET state = excluded.state, reason = excluded.reason, "
-                       "set_usec = excluded.set_usec",
-                       &st);
+        r = db_prepare(
+                db,
+                "INSERT INTO accelerator_holds (address, state, reason, set_usec) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (address) DO UPDATE SET state = excluded.state, reason = excluded.reason, "
+                "set_usec = excluded.set_usec",
+                &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, address, -1, SQLITE_TRANSIENT);
@@ -528,12 +533,14 @@ int store_hold_foreach(sqlite3 *db, StoreHoldFunc cb, void *userdata) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r, rc;
 
-        r = db_prepare(db, "SELECT address, state, reason, set_usec FROM accelerator_holds ORDER BY address", &st);
+        r = db_prepare(db, "SELECT address, state, reason, set_usec FROM accelerator_holds ORDER BY address",
+                       &st);
         if (r < 0)
                 return r;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 r = cb((const char *) sqlite3_column_text(st, 0), (const char *) sqlite3_column_text(st, 1),
-                       (const char *) sqlite3_column_text(st, 2), (uint64_t) sqlite3_column_int64(st, 3), userdata);
+                       (const char *) sqlite3_column_text(st, 2), (uint64_t) sqlite3_column_int64(st, 3),
+                       userdata);
                 if (r < 0)
                         return r;
         }
@@ -548,8 +555,10 @@ int store_member_insert(sqlite3 *db, int64_t tenant_id, const char *kind, uint32
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
 
-        r = db_prepare(db, "INSERT INTO tenant_members (tenant_id, kind, id, name, added_usec) VALUES (?, ?, ?, ?, ?)",
-                       &st);
+        r = db_prepare(
+                db,
+                "INSERT INTO tenant_members (tenant_id, kind, id, name, added_usec) VALUES (?, ?, ?, ?, ?)",
+                &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, tenant_id);
@@ -559,7 +568,7 @@ int store_member_insert(sqlite3 *db, int64_t tenant_id, const char *kind, uint32
         sqlite3_bind_int64(st, 5, (sqlite3_int64) usec);
         r = step_done(st);
         if (r == -ENOLINK)
-                return -ENOENT; /* foreign key: no such tenant */
+                return -ENOENT;         /* foreign key: no such tenant */
         return r == -EIO ? -EINVAL : r; /* CHECK: a kind we do not know */
 }
 
@@ -583,15 +592,17 @@ int store_member_foreach(sqlite3 *db, StoreMemberFunc cb, void *userdata) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r, rc;
 
-        r = db_prepare(db,
-                       "SELECT t.name, m.kind, m.id, m.name FROM tenant_members m JOIN tenants t ON t.id = m.tenant_id "
-                       "ORDER BY t.name, m.kind DESC, m.name",
-                       &st);
+        r = db_prepare(
+                db,
+                "SELECT t.name, m.kind, m.id, m.name FROM tenant_members m JOIN tenants t ON t.id = m.tenant_id "
+                "ORDER BY t.name, m.kind DESC, m.name",
+                &st);
         if (r < 0)
                 return r;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 r = cb((const char *) sqlite3_column_text(st, 0), (const char *) sqlite3_column_text(st, 1),
-                       (uint32_t) sqlite3_column_int64(st, 2), (const char *) sqlite3_column_text(st, 3), userdata);
+                       (uint32_t) sqlite3_column_int64(st, 2), (const char *) sqlite3_column_text(st, 3),
+                       userdata);
                 if (r < 0)
                         return r;
         }
@@ -637,13 +648,16 @@ int store_quota_set(sqlite3 *db, int64_t tenant_id, const Quota *q) {
         int r;
 
         if (q->guarantee == 0 && q->limit == QUOTA_UNLIMITED)
-                r = db_prepare(db, "DELETE FROM tenant_quotas WHERE tenant_id = ? AND resource = ? AND model = ?", &st);
+                r = db_prepare(
+                        db, "DELETE FROM tenant_quotas WHERE tenant_id = ? AND resource = ? AND model = ?",
+                        &st);
         else
-                r = db_prepare(db,
-                               "INSERT INTO tenant_quotas (tenant_id, resource, model, guarantee, limit_amount) "
-                               "VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant_id, resource, model) DO UPDATE SET "
-                               "guarantee = excluded.guarantee, limit_amount = excluded.limit_amount",
-                               &st);
+                r = db_prepare(
+                        db,
+                        "INSERT INTO tenant_quotas (tenant_id, resource, model, guarantee, limit_amount) "
+                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant_id, resource, model) DO UPDATE SET "
+                        "guarantee = excluded.guarantee, limit_amount = excluded.limit_amount",
+                        &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, tenant_id);
@@ -668,18 +682,20 @@ int store_quota_foreach(sqlite3 *db, StoreQuotaFunc cb, void *userdata) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r, rc;
 
-        r = db_prepare(db,
-                       "SELECT t.name, q.resource, q.model, q.guarantee, q.limit_amount FROM tenant_quotas q "
-                       "JOIN tenants t ON t.id = q.tenant_id ORDER BY t.name, q.resource, q.model",
-                       &st);
+        r = db_prepare(
+                db,
+                "SELECT t.name, q.resource, q.model, q.guarantee, q.limit_amount FROM tenant_quotas q "
+                "JOIN tenants t ON t.id = q.tenant_id ORDER BY t.name, q.resource, q.model",
+                &st);
         if (r < 0)
                 return r;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 Quota q = {
                         .resource = quota_resource_from_string((const char *) sqlite3_column_text(st, 1)),
                         .guarantee = (uint64_t) sqlite3_column_int64(st, 3),
-                        .limit = sqlite3_column_type(st, 4) == SQLITE_NULL ? QUOTA_UNLIMITED
-                                                                           : (uint64_t) sqlite3_column_int64(st, 4),
+                        .limit = sqlite3_column_type(st, 4) == SQLITE_NULL
+                                ? QUOTA_UNLIMITED
+                                : (uint64_t) sqlite3_column_int64(st, 4),
                 };
                 if (q.resource < 0)
                         return -EBADMSG;
@@ -695,12 +711,13 @@ int store_bundle_insert(sqlite3 *db, StoreBundle *b) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
 
-        r = db_prepare(db,
-                       "INSERT INTO bundles (kind, tenant_id, name, version, key_id, sha256, size_bytes, files,"
-                       " directory, manifest, imported_usec, imported_uid)"
-                       " SELECT ?1, (SELECT id FROM tenants WHERE name = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12"
-                       " WHERE ?2 IS NULL OR EXISTS (SELECT 1 FROM tenants WHERE name = ?2)",
-                       &st);
+        r = db_prepare(
+                db,
+                "INSERT INTO bundles (kind, tenant_id, name, version, key_id, sha256, size_bytes, files,"
+                " directory, manifest, imported_usec, imported_uid)"
+                " SELECT ?1, (SELECT id FROM tenants WHERE name = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12"
+                " WHERE ?2 IS NULL OR EXISTS (SELECT 1 FROM tenants WHERE name = ?2)",
+                &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, b->kind, -1, SQLITE_TRANSIENT);
@@ -742,11 +759,12 @@ int store_bundle_foreach(sqlite3 *db, StoreBundleFunc cb, void *userdata) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r, rc;
 
-        r = db_prepare(db,
-                       "SELECT b.id, b.kind, t.name, b.name, b.version, b.key_id, b.sha256, b.size_bytes, b.files,"
-                       " b.directory, b.manifest, b.imported_usec, b.imported_uid"
-                       " FROM bundles b LEFT JOIN tenants t ON t.id = b.tenant_id ORDER BY b.id",
-                       &st);
+        r = db_prepare(
+                db,
+                "SELECT b.id, b.kind, t.name, b.name, b.version, b.key_id, b.sha256, b.size_bytes, b.files,"
+                " b.directory, b.manifest, b.imported_usec, b.imported_uid"
+                " FROM bundles b LEFT JOIN tenants t ON t.id = b.tenant_id ORDER BY b.id",
+                &st);
         if (r < 0)
                 return r;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -57,7 +57,7 @@ typedef struct StoreInstance {
         bool preemptible;
         unsigned preempted_gpus;
         const char *preempted_model;
-        int64_t model_id;           /* 0 = none */
+        int64_t model_id; /* 0 = none */
 } StoreInstance;
 
 /* Inserts i (id, preempted_gpus and preempted_model ignored) and sets i->id. -EEXIST when the name
@@ -100,7 +100,8 @@ int store_member_insert(sqlite3 *db, int64_t tenant_id, const char *kind, uint32
                         uint64_t usec);
 int store_member_delete(sqlite3 *db, int64_t tenant_id, const char *kind, uint32_t id);
 /* Every member, by tenant name, users before groups. */
-typedef int (*StoreMemberFunc)(const char *tenant, const char *kind, uint32_t id, const char *name, void *userdata);
+typedef int (*StoreMemberFunc)(const char *tenant, const char *kind, uint32_t id, const char *name,
+                               void *userdata);
 int store_member_foreach(sqlite3 *db, StoreMemberFunc cb, void *userdata);
 
 /* Sets a tenant's quota on one resource (and model); no guarantee and no limit deletes the row.

@@ -29,7 +29,13 @@
 #define BENCH_TENANT "bench"
 #define BENCH_MEMORY (256ULL << 20)
 
-enum { STEP_CREATE, STEP_START, STEP_STOP, STEP_DELETE, _STEP_MAX };
+enum {
+        STEP_CREATE,
+        STEP_START,
+        STEP_STOP,
+        STEP_DELETE,
+        _STEP_MAX
+};
 
 typedef struct Timing {
         usec_t step[_STEP_MAX];
@@ -42,13 +48,11 @@ static unsigned arg_rounds = 4;
 static const char *arg_host = "dgx-h100";
 
 static int parse_argv(int argc, char *argv[]) {
-        static const struct option options[] = {
-                { "count", required_argument, NULL, 'n' },
-                { "rounds", required_argument, NULL, 'r' },
-                { "host", required_argument, NULL, 'H' },
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
+        static const struct option options[] = { { "count", required_argument, NULL, 'n' },
+                                                 { "rounds", required_argument, NULL, 'r' },
+                                                 { "host", required_argument, NULL, 'H' },
+                                                 { "help", no_argument, NULL, 'h' },
+                                                 {} };
         int c;
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
@@ -92,9 +96,9 @@ static int ark_create(sd_bus *bus, const char *name, char **ret_path) {
         const char *path;
         int r;
 
-        r = sd_bus_call_method(bus, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateInstance", &e, &reply,
-                               "a{sv}", 5, "Name", "s", name, "Tenant", "s", BENCH_TENANT, "Type", "s", "vm", "VCPUs",
-                               "u", 1, "MemoryBytes", "t", BENCH_MEMORY);
+        r = sd_bus_call_method(bus, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateInstance", &e,
+                               &reply, "a{sv}", 5, "Name", "s", name, "Tenant", "s", BENCH_TENANT, "Type",
+                               "s", "vm", "VCPUs", "u", 1, "MemoryBytes", "t", BENCH_MEMORY);
         if (r >= 0)
                 r = sd_bus_message_read(reply, "o", &path);
         if (r < 0)
@@ -113,11 +117,11 @@ static int ark_call(sd_bus *bus, const char *method, const char *ref) {
         int r;
 
         if (streq(method, "StopInstance"))
-                r = sd_bus_call_method(bus, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, method, &e, NULL,
-                                       "sbu", ref, 0, 0);
+                r = sd_bus_call_method(bus, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, method, &e,
+                                       NULL, "sbu", ref, 0, 0);
         else
-                r = sd_bus_call_method(bus, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, method, &e, NULL,
-                                       "s", ref);
+                r = sd_bus_call_method(bus, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, method, &e,
+                                       NULL, "s", ref);
         return r < 0 ? call_failed(method, ref, r, &e) : 0;
 }
 
@@ -138,7 +142,8 @@ static int ark_domain_xml(sd_bus *bus, const char *path, char **ret) {
 }
 
 static int ark_lifecycle(sd_bus *bus, unsigned k, Timing *t, char **ret_xml) {
-        _cleanup_free_ char *name = strprintf("vm-%u", k), *ref = strprintf(BENCH_TENANT "/vm-%u", k), *path = NULL;
+        _cleanup_free_ char *name = strprintf("vm-%u", k), *ref = strprintf(BENCH_TENANT "/vm-%u", k),
+                            *path = NULL;
         static const char *const steps[] = { "StartInstance", "StopInstance", "DeleteInstance" };
         usec_t t0, t1;
         int r;
@@ -179,8 +184,9 @@ static char *domain_xml_renamed(const char *xml, const char *name) {
 
         if (!n1 || !u1 || u0 < n1)
                 return NULL; /* libvirt writes <name> first, then <uuid> */
-        return strprintf("%.*s<name>%s</name>%.*s%s", (int) (n0 - xml), xml, name, (int) (u0 - n1 - strlen("</name>")),
-                         n1 + strlen("</name>"), u1 + strlen("</uuid>"));
+        return strprintf("%.*s<name>%s</name>%.*s%s", (int) (n0 - xml), xml, name,
+                         (int) (u0 - n1 - strlen("</name>")), n1 + strlen("</name>"),
+                         u1 + strlen("</uuid>"));
 }
 
 static int virt_failed(const char *what, const char *name) {
@@ -284,7 +290,8 @@ static void print_row(const char *label, const Timing *t) {
 }
 
 static void print_report(const Timing *ark, const Timing *lv, double sync_msec) {
-        printf("%u lifecycles each, in %u alternating rounds, fixture host %s\n", ark->n, arg_rounds, arg_host);
+        printf("%u lifecycles each, in %u alternating rounds, fixture host %s\n", ark->n, arg_rounds,
+               arg_host);
         printf("%-22s %8s %8s %8s %8s %10s\n", "mean ms per step", "create", "start", "stop", "delete",
                "cycles/s");
         print_row("arkd over D-Bus", ark);
@@ -308,8 +315,8 @@ static int bench(Harness *h) {
         if (r < 0)
                 return r;
         bus = harness_bus(h);
-        r = sd_bus_call_method(bus, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateTenant", &e, NULL, "ss",
-                               BENCH_TENANT, "bench/api");
+        r = sd_bus_call_method(bus, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateTenant", &e,
+                               NULL, "ss", BENCH_TENANT, "bench/api");
         if (r < 0)
                 return call_failed("CreateTenant", BENCH_TENANT, r, &e);
 

@@ -30,7 +30,7 @@
 #include "shared/bus-util.h"
 
 #define REPLAY_TENANT "replay"
-#define MEMORY_MIN_MIB 16       /* arkd's least VM memory */
+#define MEMORY_MIN_MIB 16 /* arkd's least VM memory */
 #define MISMATCHES_SHOWN 20
 
 static const char *arg_nodes, *arg_pods, *arg_policy, *arg_dir;
@@ -42,7 +42,7 @@ static unsigned arg_count = 400, arg_node_count = 48;
 /* small CSV files (no quoting in these) */
 
 typedef struct Csv {
-        char **lines;           /* without the header */
+        char **lines; /* without the header */
         size_t n;
 } Csv;
 
@@ -122,11 +122,11 @@ static int flush_out(FILE *f, const char *path) {
 /* the slice */
 
 typedef struct Slice {
-        Csv nodes_in;           /* the slice's nodes as the trace names them, split */
-        const char **node_model;        /* per node: its model (in nodes_in) */
-        unsigned *node_gpus;            /* per node: its GPUs */
-        Csv models;             /* trace_model,ark_model (from the fixture's models.csv) */
-        Csv gpus;               /* address,sn,gpu (from the fixture's gpus.csv) */
+        Csv nodes_in;            /* the slice's nodes as the trace names them, split */
+        const char **node_model; /* per node: its model (in nodes_in) */
+        unsigned *node_gpus;     /* per node: its GPUs */
+        Csv models;              /* trace_model,ark_model (from the fixture's models.csv) */
+        Csv gpus;                /* address,sn,gpu (from the fixture's gpus.csv) */
         char *dir, *host, *nodes, *pods, *log, *workload;
 } Slice;
 
@@ -198,8 +198,8 @@ static int write_nodes(Slice *s, const char *trace_nodes) {
                 char *fl[5];
 
                 if (split(s->nodes_in.lines[k], fl, 5) < 5) {
-                        fprintf(stderr, "arkd-replay: %s:%zu: not 'sn,cpu_milli,memory_mib,gpu,model'\n", trace_nodes,
-                                k + 2);
+                        fprintf(stderr, "arkd-replay: %s:%zu: not 'sn,cpu_milli,memory_mib,gpu,model'\n",
+                                trace_nodes, k + 2);
                         return -EINVAL;
                 }
                 fprintf(f, "%s,%s,%s,%s,%s\n", fl[0], fl[1], fl[2], fl[3], ark_model(s, fl[4]));
@@ -248,11 +248,13 @@ static int write_pods(const Slice *s) {
 
                 if (split(in.lines[k], fl, 6) < 5 || !parse_u64(fl[1], &cpu) || !parse_u64(fl[2], &mem) ||
                     !parse_u64(fl[3], &ng) || !parse_u64(fl[4], &gm)) {
-                        fprintf(stderr, "arkd-replay: %s:%zu: not 'name,cpu_milli,memory_mib,num_gpu,gpu_milli,...'\n",
+                        fprintf(stderr,
+                                "arkd-replay: %s:%zu: not 'name,cpu_milli,memory_mib,num_gpu,gpu_milli,...'\n",
                                 arg_pods, k + 2);
                         return -EINVAL;
                 }
-                if (ng == 0 || gm != 1000 || (fl[5] && strchr(fl[5], '|')) || !pod_comparable(s, ng, strempty(fl[5])))
+                if (ng == 0 || gm != 1000 || (fl[5] && strchr(fl[5], '|')) ||
+                    !pod_comparable(s, ng, strempty(fl[5])))
                         continue;
                 cpu = MAX((cpu + 999) / 1000, 1U) * 1000;
                 mem = MAX(mem, (uint64_t) MEMORY_MIN_MIB);
@@ -288,7 +290,8 @@ static int make_slice(Slice *s) {
         r = harness_sh(&out, &err, "python3 '%s/tests/fixtures/gen-hosts.py' --trace-nodes '%s' --out '%s'",
                        harness_src_dir(), trace_nodes, s->host);
         if (r != 0) {
-                fprintf(stderr, "arkd-replay: the fixture host generator failed:\n%s%s", strempty(out), strempty(err));
+                fprintf(stderr, "arkd-replay: the fixture host generator failed:\n%s%s", strempty(out),
+                        strempty(err));
                 return -EIO;
         }
         r = csv_read(models, &s->models);
@@ -305,10 +308,11 @@ static int run_trace_replay(const Slice *s) {
         _cleanup_free_ char *out = NULL, *err = NULL;
         int r;
 
-        r = harness_sh(&out, &err,
-                       "'%s/bench/trace-replay' --nodes '%s' --pods '%s' --policy '%s' --seed %llu --log '%s' "
-                       "--workload-out '%s'",
-                       harness_build_dir(), s->nodes, s->pods, arg_policy, arg_seed, s->log, s->workload);
+        r = harness_sh(
+                &out, &err,
+                "'%s/bench/trace-replay' --nodes '%s' --pods '%s' --policy '%s' --seed %llu --log '%s' "
+                "--workload-out '%s'",
+                harness_build_dir(), s->nodes, s->pods, arg_policy, arg_seed, s->log, s->workload);
         printf("trace-replay: %s", strempty(out));
         if (r != 0) {
                 fprintf(stderr, "arkd-replay: trace-replay failed (%d):\n%s", r, strempty(err));
@@ -342,8 +346,8 @@ static int start_arkd(Harness *h, const Slice *s, const char *conf) {
         r = harness_start_arkd(h, "--log-level", "info", NULL);
         if (r < 0)
                 return -EIO;
-        r = sd_bus_call_method(harness_bus(h), ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateTenant", &e,
-                               NULL, "ss", REPLAY_TENANT, "bench/arkd-replay");
+        r = sd_bus_call_method(harness_bus(h), ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
+                               "CreateTenant", &e, NULL, "ss", REPLAY_TENANT, "bench/arkd-replay");
         if (r < 0) {
                 fprintf(stderr, "arkd-replay: CreateTenant failed: %s\n", e.message ?: strerror(-r));
                 return r;
@@ -361,15 +365,16 @@ static int ark_create(sd_bus *bus, const char *name, unsigned vcpus, uint64_t me
         int r;
 
         if (*model)
-                r = sd_bus_call_method(bus, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateInstance", &e,
-                                       &reply, "a{sv}", 7, "Name", "s", name, "Tenant", "s", REPLAY_TENANT, "Type",
-                                       "s", "vm", "VCPUs", "u", vcpus, "MemoryBytes", "t", memory_mib << 20, "GPUs",
-                                       "u", gpus, "GPUModel", "s", model);
+                r = sd_bus_call_method(bus, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
+                                       "CreateInstance", &e, &reply, "a{sv}", 7, "Name", "s", name, "Tenant",
+                                       "s", REPLAY_TENANT, "Type", "s", "vm", "VCPUs", "u", vcpus,
+                                       "MemoryBytes", "t", memory_mib << 20, "GPUs", "u", gpus, "GPUModel",
+                                       "s", model);
         else
-                r = sd_bus_call_method(bus, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateInstance", &e,
-                                       &reply, "a{sv}", 6, "Name", "s", name, "Tenant", "s", REPLAY_TENANT, "Type",
-                                       "s", "vm", "VCPUs", "u", vcpus, "MemoryBytes", "t", memory_mib << 20, "GPUs",
-                                       "u", gpus);
+                r = sd_bus_call_method(bus, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
+                                       "CreateInstance", &e, &reply, "a{sv}", 6, "Name", "s", name, "Tenant",
+                                       "s", REPLAY_TENANT, "Type", "s", "vm", "VCPUs", "u", vcpus,
+                                       "MemoryBytes", "t", memory_mib << 20, "GPUs", "u", gpus);
         if (r < 0) {
                 if (!sd_bus_error_is_set(&e))
                         return r;
@@ -381,7 +386,8 @@ static int ark_create(sd_bus *bus, const char *name, unsigned vcpus, uint64_t me
                 return r;
         r = sd_bus_get_property_strv(bus, ARK_BUS_NAME, path, ARK_BUS_IFACE_INSTANCE, "GPUs", &e, ret_gpus);
         if (r < 0) {
-                fprintf(stderr, "arkd-replay: reading the GPUs of %s failed: %s\n", path, e.message ?: strerror(-r));
+                fprintf(stderr, "arkd-replay: reading the GPUs of %s failed: %s\n", path,
+                        e.message ?: strerror(-r));
                 return r;
         }
         return 1;
@@ -462,7 +468,8 @@ static int replay(Harness *h, const Slice *s, unsigned *ret_arrivals, unsigned *
                 name = strprintf("a%s", fl[0]);
                 if (!name)
                         return -ENOMEM;
-                r = ark_create(bus, name, (unsigned) (cpu / 1000), mem, (unsigned) ng, fl[6], &gpus, &refusal);
+                r = ark_create(bus, name, (unsigned) (cpu / 1000), mem, (unsigned) ng, fl[6], &gpus,
+                               &refusal);
                 if (r < 0) {
                         fprintf(stderr, "arkd-replay: CreateInstance '%s' failed: %s\n", name, strerror(-r));
                         return r;
@@ -474,10 +481,11 @@ static int replay(Harness *h, const Slice *s, unsigned *ret_arrivals, unsigned *
                 refused += r == 0;
                 if (!streq(want, got)) {
                         if (++mismatches <= MISMATCHES_SHOWN)
-                                printf("MISMATCH arrival %s (pod %s, %" PRIu64 " vCPUs, %s MiB, %s GPUs%s%s): "
+                                printf("MISMATCH arrival %s (pod %s, %" PRIu64
+                                       " vCPUs, %s MiB, %s GPUs%s%s): "
                                        "trace-replay %s, arkd %s%s%s\n",
-                                       fl[0], fl[1], cpu / 1000, fl[3], fl[4], *fl[6] ? " of " : "", fl[6], want, got,
-                                       refusal ? ": " : "", strempty(refusal));
+                                       fl[0], fl[1], cpu / 1000, fl[3], fl[4], *fl[6] ? " of " : "", fl[6],
+                                       want, got, refusal ? ": " : "", strempty(refusal));
                 }
         }
         *ret_arrivals = (unsigned) log.n;
@@ -488,12 +496,13 @@ static int replay(Harness *h, const Slice *s, unsigned *ret_arrivals, unsigned *
 /* ------------------------------------------------------------------------------------------ */
 
 static void help(FILE *f) {
-        fprintf(f, "arkd-replay --nodes FILE --pods FILE --policy first-fit|best-fit|fgd|ark --seed N\n"
-                   "            [--count N] [--node-count N] [--arkd-seed N] [--dir DIR]\n"
-                   "  Replays a slice of the trace (N whole-GPU pods, default 400, on N nodes, default 48)\n"
-                   "  through arkd over D-Bus and compares each placement with bench/trace-replay's.\n"
-                   "  --arkd-seed gives arkd another seed (a check that a mismatch is seen); --dir keeps\n"
-                   "  the slice, the log, the fixture host and arkd's log there.\n");
+        fprintf(f,
+                "arkd-replay --nodes FILE --pods FILE --policy first-fit|best-fit|fgd|ark --seed N\n"
+                "            [--count N] [--node-count N] [--arkd-seed N] [--dir DIR]\n"
+                "  Replays a slice of the trace (N whole-GPU pods, default 400, on N nodes, default 48)\n"
+                "  through arkd over D-Bus and compares each placement with bench/trace-replay's.\n"
+                "  --arkd-seed gives arkd another seed (a check that a mismatch is seen); --dir keeps\n"
+                "  the slice, the log, the fixture host and arkd's log there.\n");
 }
 
 static bool parse_seed(const char *s, unsigned long long *ret) {
@@ -506,22 +515,33 @@ static bool parse_seed(const char *s, unsigned long long *ret) {
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        static const struct option options[] = {
-                { "nodes", required_argument, NULL, 'n' },   { "pods", required_argument, NULL, 'p' },
-                { "policy", required_argument, NULL, 'P' },  { "seed", required_argument, NULL, 's' },
-                { "count", required_argument, NULL, 'c' },   { "node-count", required_argument, NULL, 'N' },
-                { "arkd-seed", required_argument, NULL, 'S' }, { "dir", required_argument, NULL, 'd' },
-                { "help", no_argument, NULL, 'h' },          {}
-        };
+        static const struct option options[] = { { "nodes", required_argument, NULL, 'n' },
+                                                 { "pods", required_argument, NULL, 'p' },
+                                                 { "policy", required_argument, NULL, 'P' },
+                                                 { "seed", required_argument, NULL, 's' },
+                                                 { "count", required_argument, NULL, 'c' },
+                                                 { "node-count", required_argument, NULL, 'N' },
+                                                 { "arkd-seed", required_argument, NULL, 'S' },
+                                                 { "dir", required_argument, NULL, 'd' },
+                                                 { "help", no_argument, NULL, 'h' },
+                                                 {} };
         uint64_t v;
         int c;
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
-                case 'n': arg_nodes = optarg; break;
-                case 'p': arg_pods = optarg; break;
-                case 'P': arg_policy = optarg; break;
-                case 'd': arg_dir = optarg; break;
+                case 'n':
+                        arg_nodes = optarg;
+                        break;
+                case 'p':
+                        arg_pods = optarg;
+                        break;
+                case 'P':
+                        arg_policy = optarg;
+                        break;
+                case 'd':
+                        arg_dir = optarg;
+                        break;
                 case 's':
                         if (!parse_seed(optarg, &arg_seed)) {
                                 fprintf(stderr, "arkd-replay: --seed: '%s' is not a number\n", optarg);
@@ -545,8 +565,12 @@ static int parse_argv(int argc, char *argv[]) {
                         }
                         *(c == 'c' ? &arg_count : &arg_node_count) = (unsigned) v;
                         break;
-                case 'h': help(stdout); return 0;
-                default: help(stderr); return -EINVAL;
+                case 'h':
+                        help(stdout);
+                        return 0;
+                default:
+                        help(stderr);
+                        return -EINVAL;
                 }
         if (optind < argc || !arg_nodes || !arg_pods || !arg_policy || !arg_have_seed) {
                 fprintf(stderr, "arkd-replay: --nodes, --pods, --policy and --seed are needed\n");
@@ -600,8 +624,8 @@ int main(int argc, char *argv[]) {
         } else
                 printf("policy %s seed %llu (arkd seed %llu): %u arrivals on %zu GPUs, %u refused by arkd; %u match, "
                        "%d mismatch%s\n",
-                       arg_policy, arg_seed, arg_have_arkd_seed ? arg_arkd_seed : arg_seed, arrivals, s.gpus.n, refused,
-                       arrivals - (unsigned) r, r, r == 1 ? "" : "es");
+                       arg_policy, arg_seed, arg_have_arkd_seed ? arg_arkd_seed : arg_seed, arrivals,
+                       s.gpus.n, refused, arrivals - (unsigned) r, r, r == 1 ? "" : "es");
         if (arg_dir)
                 (void) harness_sh(NULL, NULL, "cp '%s' '%s/arkd.log'", h.arkd_log, arg_dir);
         harness_teardown(&h);

@@ -23,7 +23,7 @@
 typedef struct Pod {
         char name[40];
         PoolRequest req;
-        char spec[80];          /* gpu_spec as given */
+        char spec[80]; /* gpu_spec as given */
 } Pod;
 
 typedef struct Trace {
@@ -102,7 +102,8 @@ static int read_nodes(Trace *t, const char *path) {
                         continue; /* header */
                 if (split(line, fl, 8) < 5 || parse_i64(fl[1], &cpu) < 0 || parse_i64(fl[2], &mem) < 0 ||
                     parse_i64(fl[3], &gpus) < 0 || gpus > POOL_GPUS_MAX) {
-                        fprintf(stderr, "trace-replay: %s:%u: not 'sn,cpu_milli,memory_mib,gpu,model'\n", path, lineno);
+                        fprintf(stderr, "trace-replay: %s:%u: not 'sn,cpu_milli,memory_mib,gpu,model'\n",
+                                path, lineno);
                         fclose(f);
                         return -EINVAL;
                 }
@@ -182,11 +183,13 @@ static int read_pods(Trace *t, const char *path) {
                 if (++lineno == 1)
                         continue;
                 n = split(line, fl, 16);
-                if (n < 5 || parse_i64(fl[1], &cpu) < 0 || parse_i64(fl[2], &mem) < 0 || parse_i64(fl[3], &ng) < 0 ||
-                    parse_i64(fl[4], &gm) < 0 || ng > POOL_GPUS_MAX || gm > POOL_MILLI || (ng > 1 && gm != POOL_MILLI) ||
-                    (ng == 0) != (gm == 0)) {
-                        fprintf(stderr, "trace-replay: %s:%u: not 'name,cpu_milli,memory_mib,num_gpu,gpu_milli,...' "
-                                        "with a request the protocol knows\n", path, lineno);
+                if (n < 5 || parse_i64(fl[1], &cpu) < 0 || parse_i64(fl[2], &mem) < 0 ||
+                    parse_i64(fl[3], &ng) < 0 || parse_i64(fl[4], &gm) < 0 || ng > POOL_GPUS_MAX ||
+                    gm > POOL_MILLI || (ng > 1 && gm != POOL_MILLI) || (ng == 0) != (gm == 0)) {
+                        fprintf(stderr,
+                                "trace-replay: %s:%u: not 'name,cpu_milli,memory_mib,num_gpu,gpu_milli,...' "
+                                "with a request the protocol knows\n",
+                                path, lineno);
                         fclose(f);
                         return -EINVAL;
                 }
@@ -199,13 +202,17 @@ static int read_pods(Trace *t, const char *path) {
                         t->pods = np;
                 }
                 if (strlen(fl[0]) >= sizeof(pod->name) || (n > 5 && strlen(fl[5]) >= sizeof(pod->spec))) {
-                        fprintf(stderr, "trace-replay: %s:%u: the pod name or gpu_spec is too long (at most %zu and "
-                                        "%zu characters)\n", path, lineno, sizeof(pod->name) - 1, sizeof(pod->spec) - 1);
+                        fprintf(stderr,
+                                "trace-replay: %s:%u: the pod name or gpu_spec is too long (at most %zu and "
+                                "%zu characters)\n",
+                                path, lineno, sizeof(pod->name) - 1, sizeof(pod->spec) - 1);
                         fclose(f);
                         return -EINVAL;
                 }
                 pod = &t->pods[t->n_pods++];
-                *pod = (Pod) { .req = { .cpu_milli = cpu, .memory_mib = mem, .num_gpu = (unsigned) ng,
+                *pod = (Pod) { .req = { .cpu_milli = cpu,
+                                        .memory_mib = mem,
+                                        .num_gpu = (unsigned) ng,
                                         .gpu_milli = (unsigned) gm } };
                 snprintf(pod->name, sizeof(pod->name), "%s", fl[0]);
                 snprintf(pod->spec, sizeof(pod->spec), "%s", n > 5 ? fl[5] : "");
@@ -352,7 +359,8 @@ static int set_workload(Trace *t, FILE *out) {
                 fprintf(out, "cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n");
                 for (size_t k = 0; k < keep; k++)
                         fprintf(out, "%" PRId64 ",%u,%u,%s,%.17g\n", s[k].shape.request.cpu_milli,
-                                s[k].shape.request.num_gpu, s[k].shape.request.gpu_milli, s[k].spec, s[k].shape.weight);
+                                s[k].shape.request.num_gpu, s[k].shape.request.gpu_milli, s[k].spec,
+                                s[k].shape.weight);
         }
         r = pool_set_workload(&t->pool, ps, keep);
         free(ps);
@@ -364,7 +372,7 @@ static int set_workload(Trace *t, FILE *out) {
  * bug in the pool cannot hide an overcommitted node. */
 typedef struct Ledger {
         int64_t *cpu, *mem;
-        int *milli;             /* node * POOL_GPUS_MAX + gpu */
+        int *milli; /* node * POOL_GPUS_MAX + gpu */
         char why[256];
 } Ledger;
 
@@ -451,8 +459,8 @@ static bool ledger_take(Ledger *l, const Trace *t, const Pod *pod, const PoolPla
                 return false;
         }
         if (pl->n_gpus != r->num_gpu) {
-                snprintf(l->why, sizeof(l->why), "%s on %s: %u GPUs for a request of %u", pod->name, nd->name,
-                         pl->n_gpus, r->num_gpu);
+                snprintf(l->why, sizeof(l->why), "%s on %s: %u GPUs for a request of %u", pod->name,
+                         nd->name, pl->n_gpus, r->num_gpu);
                 return false;
         }
         for (unsigned k = 0; k < pl->n_gpus; k++) {
@@ -460,8 +468,8 @@ static bool ledger_take(Ledger *l, const Trace *t, const Pod *pod, const PoolPla
 
                 if (g >= nd->n_gpus || (k > 0 && pl->gpus[k - 1] >= g) || m[g] < (int) r->gpu_milli ||
                     (r->num_gpu > 1 && m[g] != POOL_MILLI)) {
-                        snprintf(l->why, sizeof(l->why), "%s on %s: GPU %u cannot take %u milli (it has %d)", pod->name,
-                                 nd->name, g, r->gpu_milli, g < nd->n_gpus ? m[g] : -1);
+                        snprintf(l->why, sizeof(l->why), "%s on %s: GPU %u cannot take %u milli (it has %d)",
+                                 pod->name, nd->name, g, r->gpu_milli, g < nd->n_gpus ? m[g] : -1);
                         return false;
                 }
         }
@@ -477,7 +485,7 @@ typedef struct Result {
         double usec_per_pod, cpu_seconds;
         size_t arrivals, failed;
         bool feasible;
-        char infeasible[320];   /* the first placement that was not */
+        char infeasible[320]; /* the first placement that was not */
 } Result;
 
 static double round_to(double v, int digits) {
@@ -521,7 +529,8 @@ static int run(Trace *t, PoolPolicy policy, uint64_t seed, FILE *log, Result *re
                 if (r == 0) {
                         if (!ledger_take(&ledger, t, &a[e], &pl) && ret->feasible) {
                                 ret->feasible = false;
-                                snprintf(ret->infeasible, sizeof(ret->infeasible), "arrival %zu: %s", e, ledger.why);
+                                snprintf(ret->infeasible, sizeof(ret->infeasible), "arrival %zu: %s", e,
+                                         ledger.why);
                         }
                         if (pool_commit(&t->pool, &a[e].req, &pl) < 0 && ret->feasible) {
                                 ret->feasible = false;
@@ -539,8 +548,9 @@ static int run(Trace *t, PoolPolicy policy, uint64_t seed, FILE *log, Result *re
                 }
                 arrived += demand(&a[e]);
                 if (log) {
-                        fprintf(log, "%zu,%s,%" PRId64 ",%" PRId64 ",%u,%u,%s,%s,", e, a[e].name, a[e].req.cpu_milli,
-                                a[e].req.memory_mib, a[e].req.num_gpu, a[e].req.gpu_milli, a[e].spec,
+                        fprintf(log, "%zu,%s,%" PRId64 ",%" PRId64 ",%u,%u,%s,%s,", e, a[e].name,
+                                a[e].req.cpu_milli, a[e].req.memory_mib, a[e].req.num_gpu,
+                                a[e].req.gpu_milli, a[e].spec,
                                 r == 0 ? t->pool.nodes[pl.node].name : "FAIL");
                         for (unsigned g = 0; r == 0 && g < pl.n_gpus; g++)
                                 fprintf(log, "%s%u", g ? "+" : "", pl.gpus[g]);
@@ -563,9 +573,11 @@ static int run(Trace *t, PoolPolicy policy, uint64_t seed, FILE *log, Result *re
         ret->usec_per_pod = ret->cpu_seconds * 1e6 / (double) (n ? n : 1);
         /* No event at (or next to) x: no value (NAN, printed n/a). */
         ret->unalloc100 = cnt[100] ? 100 - sum[100] / (double) cnt[100]
-                          : near_cnt[100] ? 100 - near_sum[100] / (double) near_cnt[100] : NAN;
+                : near_cnt[100]    ? 100 - near_sum[100] / (double) near_cnt[100]
+                                   : NAN;
         ret->unalloc130 = cnt[130] ? 100 - sum[130] / (double) cnt[130]
-                          : near_cnt[130] ? 100 - near_sum[130] / (double) near_cnt[130] : NAN;
+                : near_cnt[130]    ? 100 - near_sum[130] / (double) near_cnt[130]
+                                   : NAN;
         /* And the pool's own books agree with the ledger at the end. */
         for (size_t k = 0; k < t->pool.n_nodes && ret->feasible; k++) {
                 const PoolNode *nd = &t->pool.nodes[k];
@@ -576,8 +588,8 @@ static int run(Trace *t, PoolPolicy policy, uint64_t seed, FILE *log, Result *re
                         if (nd->gpu[g].milli_left != ledger.milli[k * POOL_GPUS_MAX + g])
                                 ret->feasible = false;
                 if (!ret->feasible)
-                        snprintf(ret->infeasible, sizeof(ret->infeasible), "node %s: the pool's books differ",
-                                 nd->name);
+                        snprintf(ret->infeasible, sizeof(ret->infeasible),
+                                 "node %s: the pool's books differ", nd->name);
         }
         ledger_done(&ledger);
         free(a);
@@ -598,9 +610,9 @@ static int load(Trace *t, const char *nodes, const char *pods, FILE *workload_ou
 /* summary */
 
 static const char *const published_traces[] = {
-        "default",    "cpu050",     "cpu100",     "cpu200",     "cpu250",     "gpushare40",
-        "gpushare60", "gpushare80", "gpushare100", "gpuspec10", "gpuspec20",  "gpuspec25",
-        "gpuspec33",  "multigpu20", "multigpu30", "multigpu40", "multigpu50",
+        "default",    "cpu050",     "cpu100",      "cpu200",     "cpu250",     "gpushare40",
+        "gpushare60", "gpushare80", "gpushare100", "gpuspec10",  "gpuspec20",  "gpuspec25",
+        "gpuspec33",  "multigpu20", "multigpu30",  "multigpu40", "multigpu50",
 };
 
 /* Mean unallocated % at x = 100 of a published policy on a trace, NAN when not found. */
@@ -644,8 +656,8 @@ static bool listed(const char *list, const char *name) {
         return false;
 }
 
-static int summary(const char *dir, const char *traces, const PoolPolicy *policies, size_t n_pol, unsigned seed_from,
-                   unsigned seed_to) {
+static int summary(const char *dir, const char *traces, const PoolPolicy *policies, size_t n_pol,
+                   unsigned seed_from, unsigned seed_to) {
         char nodes[4096], pods[4096];
         bool all_feasible = true;
 
@@ -653,7 +665,8 @@ static int summary(const char *dir, const char *traces, const PoolPolicy *polici
         printf("%-12s %9s %9s", "trace", "pub-BF", "pub-FGD");
         for (size_t k = 0; k < n_pol; k++)
                 printf(" %9s", pool_policy_to_string(policies[k]));
-        printf("   (unallocated GPU %% at arrived = 100 %%, mean of seeds %u-%u; us/pod last)\n", seed_from, seed_to);
+        printf("   (unallocated GPU %% at arrived = 100 %%, mean of seeds %u-%u; us/pod last)\n", seed_from,
+               seed_to);
         for (size_t tr = 0; tr < sizeof(published_traces) / sizeof(published_traces[0]); tr++) {
                 Trace t = {};
                 double us = 0;
@@ -668,7 +681,8 @@ static int summary(const char *dir, const char *traces, const PoolPolicy *polici
                         trace_done(&t);
                         return r;
                 }
-                printf("%-12s %9.2f %9.2f", published_traces[tr], published_mean(dir, published_traces[tr], "05-BestFit"),
+                printf("%-12s %9.2f %9.2f", published_traces[tr],
+                       published_mean(dir, published_traces[tr], "05-BestFit"),
                        published_mean(dir, published_traces[tr], "06-FGD"));
                 for (size_t k = 0; k < n_pol; k++) {
                         double sum = 0;
@@ -706,24 +720,30 @@ static int summary(const char *dir, const char *traces, const PoolPolicy *polici
 /* ------------------------------------------------------------------------------------------ */
 
 static void usage(FILE *f) {
-        fprintf(f, "Usage: trace-replay --nodes FILE --pods FILE --policy first-fit|best-fit|fgd|ark --seed N [--log FILE]\n"
-                   "                    [--workload-out FILE]\n"
-                   "       trace-replay --summary --data DIR [--policies P,P...] [--traces T,T...] [--seeds FROM-TO]\n");
+        fprintf(f,
+                "Usage: trace-replay --nodes FILE --pods FILE --policy first-fit|best-fit|fgd|ark --seed N [--log FILE]\n"
+                "                    [--workload-out FILE]\n"
+                "       trace-replay --summary --data DIR [--policies P,P...] [--traces T,T...] [--seeds FROM-TO]\n");
 }
 
 int main(int argc, char **argv) {
         static const struct option opts[] = {
-                { "nodes", required_argument, NULL, 'n' },   { "pods", required_argument, NULL, 'p' },
-                { "policy", required_argument, NULL, 'P' },  { "seed", required_argument, NULL, 's' },
-                { "log", required_argument, NULL, 'l' },     { "summary", no_argument, NULL, 'S' },
-                { "data", required_argument, NULL, 'd' },    { "policies", required_argument, NULL, 'A' },
-                { "seeds", required_argument, NULL, 'R' },   { "help", no_argument, NULL, 'h' },
+                { "nodes", required_argument, NULL, 'n' },
+                { "pods", required_argument, NULL, 'p' },
+                { "policy", required_argument, NULL, 'P' },
+                { "seed", required_argument, NULL, 's' },
+                { "log", required_argument, NULL, 'l' },
+                { "summary", no_argument, NULL, 'S' },
+                { "data", required_argument, NULL, 'd' },
+                { "policies", required_argument, NULL, 'A' },
+                { "seeds", required_argument, NULL, 'R' },
+                { "help", no_argument, NULL, 'h' },
                 { "traces", required_argument, NULL, 'T' },
                 { "workload-out", required_argument, NULL, 'W' },
                 {},
         };
-        const char *nodes = NULL, *pods = NULL, *logpath = NULL, *data = NULL, *policies = "best-fit,fgd,ark",
-                   *traces = NULL, *workload_out = NULL;
+        const char *nodes = NULL, *pods = NULL, *logpath = NULL, *data = NULL,
+                   *policies = "best-fit,fgd,ark", *traces = NULL, *workload_out = NULL;
         PoolPolicy policy = _POOL_POLICY_INVALID, list[_POOL_POLICY_MAX];
         unsigned long long seed = 42;
         unsigned seed_from = 42, seed_to = 51;
@@ -733,8 +753,12 @@ int main(int argc, char **argv) {
 
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0)
                 switch (c) {
-                case 'n': nodes = optarg; break;
-                case 'p': pods = optarg; break;
+                case 'n':
+                        nodes = optarg;
+                        break;
+                case 'p':
+                        pods = optarg;
+                        break;
                 case 'P':
                         policy = pool_policy_from_string(optarg);
                         if (policy < 0) {
@@ -753,20 +777,36 @@ int main(int argc, char **argv) {
                         have_seed = true;
                         break;
                 }
-                case 'l': logpath = optarg; break;
-                case 'W': workload_out = optarg; break;
-                case 'S': do_summary = true; break;
-                case 'd': data = optarg; break;
-                case 'A': policies = optarg; break;
-                case 'T': traces = optarg; break;
+                case 'l':
+                        logpath = optarg;
+                        break;
+                case 'W':
+                        workload_out = optarg;
+                        break;
+                case 'S':
+                        do_summary = true;
+                        break;
+                case 'd':
+                        data = optarg;
+                        break;
+                case 'A':
+                        policies = optarg;
+                        break;
+                case 'T':
+                        traces = optarg;
+                        break;
                 case 'R':
                         if (sscanf(optarg, "%u-%u", &seed_from, &seed_to) != 2 || seed_from > seed_to) {
                                 fprintf(stderr, "trace-replay: --seeds: '%s' is not FROM-TO\n", optarg);
                                 return 2;
                         }
                         break;
-                case 'h': usage(stdout); return 0;
-                default: usage(stderr); return 2;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return 2;
                 }
         if (optind < argc) {
                 usage(stderr);
@@ -781,7 +821,8 @@ int main(int argc, char **argv) {
                         return 2;
                 }
                 snprintf(buf, sizeof(buf), "%s", policies);
-                for (s = strtok_r(buf, ",", &save); s && n_list < _POOL_POLICY_MAX; s = strtok_r(NULL, ",", &save)) {
+                for (s = strtok_r(buf, ",", &save); s && n_list < _POOL_POLICY_MAX;
+                     s = strtok_r(NULL, ",", &save)) {
                         list[n_list] = pool_policy_from_string(s);
                         if (list[n_list] < 0) {
                                 fprintf(stderr, "trace-replay: --policies: unknown policy '%s'\n", s);

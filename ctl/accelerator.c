@@ -40,8 +40,8 @@ static int hold(char **args, const char *method, const char *done) {
         if (r < 0)
                 return r;
         /* Only for the message: releasing a GPU that holds nothing succeeds and changes nothing. */
-        (void) sd_bus_get_property_string(bus, ARK_BUS_NAME, path, ARK_BUS_IFACE_ACCELERATOR, "ClaimState", NULL,
-                                          &before);
+        (void) sd_bus_get_property_string(bus, ARK_BUS_NAME, path, ARK_BUS_IFACE_ACCELERATOR, "ClaimState",
+                                          NULL, &before);
         r = ctl_new_call(bus, path, ARK_BUS_IFACE_ACCELERATOR, method, &m);
         if (r < 0)
                 return r;
@@ -52,7 +52,8 @@ static int hold(char **args, const char *method, const char *done) {
         }
         r = sd_bus_call(bus, m, 0, &error, NULL);
         if (r < 0 && sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_OBJECT)) {
-                fprintf(stderr, "arkctl: this host has no accelerator at %s (see 'arkctl host accelerators')\n",
+                fprintf(stderr,
+                        "arkctl: this host has no accelerator at %s (see 'arkctl host accelerators')\n",
                         args[0]);
                 return r;
         }
@@ -60,7 +61,8 @@ static int hold(char **args, const char *method, const char *done) {
                 return ctl_log_call_error(r, &error, method);
         if (arg_output == OUTPUT_JSON)
                 puts("{}");
-        else if (streq(method, "Release") && before && !streq(before, "reserved") && !streq(before, "quarantined"))
+        else if (streq(method, "Release") && before && !streq(before, "reserved") &&
+                 !streq(before, "quarantined"))
                 printf("%s was neither reserved nor quarantined (it is %s).\n", args[0], before);
         else
                 printf("%s %s.\n", done, args[0]);

@@ -58,66 +58,77 @@ static int verb_help(char **args);
 
 /* The command table: parsing, help, the "did you mean" hints and --list-commands all read it. */
 const Verb ctl_verbs[] = {
-        { "status", NULL, NULL, 0, 0, 0, 0, "the daemon's state: hypervisor connection, counts, orphaned domains", verb_status },
-        { "reconcile", NULL, NULL, 0, 0, 0, 0, "compare the store and the hypervisor now, then show the status",
-          verb_reconcile },
+        { "status", NULL, NULL, 0, 0, 0, 0,
+          "the daemon's state: hypervisor connection, counts, orphaned domains", verb_status },
+        { "reconcile", NULL, NULL, 0, 0, 0, 0,
+          "compare the store and the hypervisor now, then show the status", verb_reconcile },
         { "host", "show", NULL, 0, 0, 0, 0, "CPUs, memory, NUMA nodes, IOMMU, domain type", verb_host_show },
-        { "host", "accelerators", NULL, 0, 0, 0, 0, "the accelerators: IOMMU group, NUMA node, PCIe link, driver",
-          verb_host_accelerators },
-        { "host", "check", "[ADDRESS...]", 0, 64, 0, 0, "whether the host and its GPUs can do passthrough, and why not",
-          verb_host_check },
+        { "host", "accelerators", NULL, 0, 0, 0, 0,
+          "the accelerators: IOMMU group, NUMA node, PCIe link, driver", verb_host_accelerators },
+        { "host", "check", "[ADDRESS...]", 0, 64, 0, 0,
+          "whether the host and its GPUs can do passthrough, and why not", verb_host_check },
         { "accelerator", "reserve", "ADDRESS", 1, 1, OPT_REASON, 0, "keep a GPU for the host: no VM gets it",
           verb_accelerator_reserve },
         { "accelerator", "quarantine", "ADDRESS", 1, 1, OPT_REASON, 0, "keep a GPU from new VMs",
           verb_accelerator_quarantine },
-        { "accelerator", "release", "ADDRESS", 1, 1, 0, 0, "end a reservation or quarantine", verb_accelerator_release },
+        { "accelerator", "release", "ADDRESS", 1, 1, 0, 0, "end a reservation or quarantine",
+          verb_accelerator_release },
         { "tenant", "create", "NAME", 1, 1, OPT_DESCRIPTION, 0, "create a tenant", verb_tenant_create },
-        { "tenant", "list", NULL, 0, 0, 0, 0, "list the tenants with their number of instances", verb_tenant_list },
+        { "tenant", "list", NULL, 0, 0, 0, 0, "list the tenants with their number of instances",
+          verb_tenant_list },
         { "tenant", "show", "NAME", 1, 1, 0, 0, "show a tenant", verb_tenant_show },
-        { "tenant", "delete", "NAME", 1, 1, 0, 0, "delete a tenant; refused while it owns instances", verb_tenant_delete },
+        { "tenant", "delete", "NAME", 1, 1, 0, 0, "delete a tenant; refused while it owns instances",
+          verb_tenant_delete },
         { "tenant", "member", "add|remove|list TENANT", 2, 2, OPT_MEMBER, 0,
-          "add or remove the Unix users and groups that act for a tenant, or list them", verb_tenant_member },
+          "add or remove the Unix users and groups that act for a tenant, or list them",
+          verb_tenant_member },
         { "tenant", "quota", "set|show TENANT [RESOURCE[:MODEL]=[GUARANTEE..]LIMIT]...", 2, 64, 0, 0,
           "set a tenant's guarantees and limits, or show them with what it uses", verb_tenant_quota },
         { "vm", "create", "NAME", 1, 1,
           OPT_TENANT | OPT_VCPUS | OPT_MEMORY | OPT_DISK | OPT_IMAGE | OPT_KERNEL | OPT_INITRD |
                   OPT_CMDLINE | OPT_START | OPT_GPUS | OPT_GPU_MODEL | OPT_GPU | OPT_PREEMPTIBLE | OPT_MODEL,
           OPT_TENANT | OPT_VCPUS | OPT_MEMORY,
-          "create a VM for a tenant and define it on the hypervisor, stopped unless --start", verb_vm_create },
-        { "vm", "list", NULL, 0, 0, OPT_TENANT, 0, "list the VMs with their state, vCPUs, memory and disk", verb_vm_list },
-        { "vm", "show", "NAME", 1, 1, OPT_XML, 0, "every property of a VM, or its domain XML", verb_vm_show },
+          "create a VM for a tenant and define it on the hypervisor, stopped unless --start",
+          verb_vm_create },
+        { "vm", "list", NULL, 0, 0, OPT_TENANT, 0, "list the VMs with their state, vCPUs, memory and disk",
+          verb_vm_list },
+        { "vm", "show", "NAME", 1, 1, OPT_XML, 0, "every property of a VM, or its domain XML",
+          verb_vm_show },
         { "vm", "start", "NAME", 1, 1, 0, 0, "start a VM", verb_vm_start },
         { "vm", "stop", "NAME", 1, 1, OPT_FORCE | OPT_TIMEOUT, 0,
           "shut a VM down (ACPI, forced off after a timeout) and wait until it has stopped", verb_vm_stop },
-        { "vm", "delete", "NAME", 1, 1, 0, 0, "delete a stopped VM with the disks Ark created for it", verb_vm_delete },
+        { "vm", "delete", "NAME", 1, 1, 0, 0, "delete a stopped VM with the disks Ark created for it",
+          verb_vm_delete },
         { "vm", "gpu", "add|remove NAME", 2, 2, OPT_GPUS | OPT_GPU_MODEL | OPT_GPU | OPT_ALL, 0,
           "add GPUs to a stopped VM, or remove them", verb_vm_gpu },
         { "usage", "report", NULL, 0, 0, OPT_TENANT | OPT_FROM_TO, 0,
           "per instance: run time, GPU-, compute-unit-, GPU-memory-, vCPU- and memory-seconds in a window",
           verb_usage_report },
-        { "audit", "list", NULL, 0, 0, 0, 0, "every mutating call arkd served: who, what, on which object, the result",
-          verb_audit_list },
+        { "audit", "list", NULL, 0, 0, 0, 0,
+          "every mutating call arkd served: who, what, on which object, the result", verb_audit_list },
         { "audit", "verify", NULL, 0, 0, 0, 0, "check the audit log's hash chain", verb_audit_verify },
         { "audit", "export", NULL, 0, 0, 0, 0, "the audit log with its hashes, one JSON object a line",
           verb_audit_export },
-        { "bundle", "keygen", "PREFIX", 1, 1, 0, 0, "write a new signing key: PREFIX.key (private) and PREFIX.pub",
-          verb_bundle_keygen },
+        { "bundle", "keygen", "PREFIX", 1, 1, 0, 0,
+          "write a new signing key: PREFIX.key (private) and PREFIX.pub", verb_bundle_keygen },
         { "bundle", "create", "DIR", 1, 1, OPT_BUNDLE_CREATE | OPT_BUNDLE_EXTRA, OPT_BUNDLE_CREATE,
           "make a signed bundle of every regular file under DIR", verb_bundle_create },
-        { "bundle", "verify", "FILE.ark", 1, 1, OPT_TRUST_DIR, 0, "check the signature, then every file's size and hash",
-          verb_bundle_verify },
-        { "bundle", "inspect", "FILE.ark", 1, 1, OPT_TRUST_DIR, 0, "show the manifest and whether its signer is trusted",
-          verb_bundle_inspect },
+        { "bundle", "verify", "FILE.ark", 1, 1, OPT_TRUST_DIR, 0,
+          "check the signature, then every file's size and hash", verb_bundle_verify },
+        { "bundle", "inspect", "FILE.ark", 1, 1, OPT_TRUST_DIR, 0,
+          "show the manifest and whether its signer is trusted", verb_bundle_inspect },
         { "bundle", "trust", "add FILE.pub | list | remove ID | revoke ID", 1, 2, OPT_TRUST_DIR, 0,
           "manage the keys bundles may be signed with", verb_bundle_trust },
         { "bundle", "import", "FILE.ark", 1, 1, OPT_TENANT, 0, "have arkd verify and install a bundle",
           verb_bundle_import },
-        { "model", "list", NULL, 0, 0, OPT_TENANT, 0, "the imported models the caller can see", verb_model_list },
-        { "model", "show", "NAME", 1, 1, OPT_TENANT | OPT_MODEL_VERSION, 0, "one model in full", verb_model_show },
+        { "model", "list", NULL, 0, 0, OPT_TENANT, 0, "the imported models the caller can see",
+          verb_model_list },
+        { "model", "show", "NAME", 1, 1, OPT_TENANT | OPT_MODEL_VERSION, 0, "one model in full",
+          verb_model_show },
         { "model", "delete", "NAME", 1, 1, OPT_TENANT | OPT_MODEL_VERSION, 0, "delete a model and its files",
           verb_model_delete },
-        { "help", NULL, "[NOUN [VERB]]", 0, 64, 0, 0, "show this help, a noun's commands or a command's options",
-          verb_help },
+        { "help", NULL, "[NOUN [VERB]]", 0, 64, 0, 0,
+          "show this help, a noun's commands or a command's options", verb_help },
 };
 const size_t ctl_n_verbs = ELEMENTSOF(ctl_verbs);
 
@@ -125,7 +136,8 @@ const size_t ctl_n_verbs = ELEMENTSOF(ctl_verbs);
  * command line (parse_argv()). */
 const CtlOption ctl_options[] = {
         /* global */
-        { "output", 'o', true, 'o', 0, "table|json|csv", "output format (default: table; csv: usage report only)" },
+        { "output", 'o', true, 'o', 0, "table|json|csv",
+          "output format (default: table; csv: usage report only)" },
         { "no-legend", 0, false, ARG_NO_LEGEND, 0, NULL, "no header row in tables" },
         { "bus-address", 0, true, ARG_BUS_ADDRESS, 0, "ADDRESS",
           "D-Bus address of arkd's bus (default: $ARK_BUS_ADDRESS, else the system bus)" },
@@ -133,22 +145,28 @@ const CtlOption ctl_options[] = {
         { "version", 0, false, ARG_VERSION, 0, NULL, "show the version, and exit" },
         { "list-commands", 0, false, ARG_LIST_COMMANDS, 0, NULL, NULL },
         /* the commands' own */
-        { "tenant", 0, true, ARG_TENANT, OPT_TENANT, "TENANT", "the tenant: the owner of what is made, or whose to list" },
+        { "tenant", 0, true, ARG_TENANT, OPT_TENANT, "TENANT",
+          "the tenant: the owner of what is made, or whose to list" },
         { "description", 0, true, ARG_DESCRIPTION, OPT_DESCRIPTION, "TEXT", "a description of the tenant" },
         { "vcpus", 0, true, ARG_VCPUS, OPT_VCPUS, "N", "the number of vCPUs" },
         { "memory", 0, true, ARG_MEMORY, OPT_MEMORY, "SIZE", "memory, e.g. 4G" },
-        { "disk", 0, true, ARG_DISK, OPT_DISK, "SIZE", "create a qcow2 disk of this size (with --image, the overlay's)" },
-        { "image", 0, true, ARG_IMAGE, OPT_IMAGE, "PATH|NAME", "base the disk on an image of arkd's store, or a path" },
+        { "disk", 0, true, ARG_DISK, OPT_DISK, "SIZE",
+          "create a qcow2 disk of this size (with --image, the overlay's)" },
+        { "image", 0, true, ARG_IMAGE, OPT_IMAGE, "PATH|NAME",
+          "base the disk on an image of arkd's store, or a path" },
         { "kernel", 0, true, ARG_KERNEL, OPT_KERNEL, "PATH|NAME", "boot this kernel directly" },
         { "initrd", 0, true, ARG_INITRD, OPT_INITRD, "PATH|NAME", "the initial ramdisk for --kernel" },
         { "cmdline", 0, true, ARG_CMDLINE, OPT_CMDLINE, "TEXT", "the kernel command line for --kernel" },
         { "gpus", 0, true, ARG_GPUS, OPT_GPUS, "N", "N whole GPUs, on one NUMA node when possible" },
-        { "gpu-model", 0, true, ARG_GPU_MODEL, OPT_GPU_MODEL, "MODEL", "only GPUs whose model contains MODEL (e.g. H100)" },
-        { "gpu", 0, true, ARG_GPU, OPT_GPU, "ADDRESS", "this GPU (PCI address, 0000:3b:00.0); repeat for more" },
+        { "gpu-model", 0, true, ARG_GPU_MODEL, OPT_GPU_MODEL, "MODEL",
+          "only GPUs whose model contains MODEL (e.g. H100)" },
+        { "gpu", 0, true, ARG_GPU, OPT_GPU, "ADDRESS",
+          "this GPU (PCI address, 0000:3b:00.0); repeat for more" },
         { "all", 0, false, ARG_ALL, OPT_ALL, NULL, "every GPU of the VM (gpu remove)" },
         { "preemptible", 0, false, ARG_PREEMPTIBLE, OPT_PREEMPTIBLE, NULL,
           "may borrow GPUs other tenants are guaranteed; stopped when they want them" },
-        { "model", 0, true, ARG_MODEL, OPT_MODEL, "NAME[@VERSION]", "serve an imported model (shared read-only)" },
+        { "model", 0, true, ARG_MODEL, OPT_MODEL, "NAME[@VERSION]",
+          "serve an imported model (shared read-only)" },
         { "start", 0, false, ARG_START, OPT_START, NULL, "start the VM right after creating it" },
         { "xml", 0, false, ARG_XML, OPT_XML, NULL, "print the domain XML as the hypervisor has it" },
         { "force", 0, false, ARG_FORCE, OPT_FORCE, NULL, "power the VM off at once" },
@@ -156,7 +174,8 @@ const CtlOption ctl_options[] = {
           "force it off after SECONDS (default 0: arkd's StopTimeoutSec=)" },
         { "reason", 0, true, ARG_REASON, OPT_REASON, "TEXT", "why, shown with the accelerator" },
         { "user", 0, true, ARG_USER, OPT_MEMBER, "NAME", "a Unix user (add, remove); repeat for more" },
-        { "group", 0, true, ARG_GROUP, OPT_MEMBER, "NAME", "every user of a Unix group (add, remove); repeat for more" },
+        { "group", 0, true, ARG_GROUP, OPT_MEMBER, "NAME",
+          "every user of a Unix group (add, remove); repeat for more" },
         { "from", 0, true, ARG_FROM, OPT_FROM_TO, "TIME",
           "start of the window: now, @SECONDS, YYYY-MM-DD[ HH:MM[:SS]] (UTC), -N[smhd]" },
         { "to", 0, true, ARG_TO, OPT_FROM_TO, "TIME", "end of the window (default: now)" },
@@ -165,18 +184,21 @@ const CtlOption ctl_options[] = {
         { "version", 0, true, ARG_BUNDLE_VERSION, OPT_BUNDLE_CREATE, "VERSION", "the bundle's version" },
         { "key", 0, true, ARG_KEY, OPT_BUNDLE_CREATE, "PREFIX.key", "the signing key ('bundle keygen')" },
         { "output", 'o', true, ARG_OUT_FILE, OPT_BUNDLE_CREATE, "FILE.ark", "the bundle file to write" },
-        { "compress", 0, true, ARG_COMPRESS, OPT_BUNDLE_EXTRA, "none|zstd|xz", "compression (default: none)" },
+        { "compress", 0, true, ARG_COMPRESS, OPT_BUNDLE_EXTRA, "none|zstd|xz",
+          "compression (default: none)" },
         { "architecture", 0, true, ARG_ARCHITECTURE, OPT_BUNDLE_EXTRA, "A", "a model's architecture" },
         { "parameters", 0, true, ARG_PARAMETERS, OPT_BUNDLE_EXTRA, "N", "a model's number of parameters" },
         { "dtype", 0, true, ARG_DTYPE, OPT_BUNDLE_EXTRA, "D", "a model's data type (bf16)" },
-        { "min-gpu-memory", 0, true, ARG_MIN_GPU_MEMORY, OPT_BUNDLE_EXTRA, "SIZE", "the GPU memory a model needs" },
+        { "min-gpu-memory", 0, true, ARG_MIN_GPU_MEMORY, OPT_BUNDLE_EXTRA, "SIZE",
+          "the GPU memory a model needs" },
         { "runtime", 0, true, ARG_RUNTIME, OPT_BUNDLE_EXTRA, "R", "the runtime a model is for" },
         { "license", 0, true, ARG_LICENSE, OPT_BUNDLE_EXTRA, "L", "a model's license" },
         { "compatible", 0, true, ARG_COMPATIBLE, OPT_BUNDLE_EXTRA, "VERSION",
           "a product version an update applies to; repeat for more" },
         { "trust-dir", 0, true, ARG_TRUST_DIR, OPT_TRUST_DIR, "DIR",
           "the trusted keys (default: $ARK_TRUST_DIR, else /etc/ark/trust.d)" },
-        { "version", 0, true, ARG_MODEL_VERSION, OPT_MODEL_VERSION, "VERSION", "which version of the model" },
+        { "version", 0, true, ARG_MODEL_VERSION, OPT_MODEL_VERSION, "VERSION",
+          "which version of the model" },
 };
 const size_t ctl_n_options = ELEMENTSOF(ctl_options);
 
@@ -210,8 +232,9 @@ static int parse_time_arg(const char *option, const char *value, uint64_t *ret) 
                         return 0;
                 }
         }
-        for (const char *const *f = (const char *const[]) { "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
-                                                            "%Y-%m-%dT%H:%M", "%Y-%m-%d", NULL };
+        for (const char *const *f =
+                     (const char *const[]) { "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
+                                             "%Y-%m-%dT%H:%M", "%Y-%m-%d", NULL };
              *f; f++) {
                 tm = (struct tm) {};
                 end = strptime(value, *f, &tm);
@@ -223,8 +246,9 @@ static int parse_time_arg(const char *option, const char *value, uint64_t *ret) 
                         }
                 }
         }
-        return usage_error("%s: '%s' is not a time (now, @SECONDS, YYYY-MM-DD[ HH:MM[:SS]] in UTC, or -N[smhd])",
-                           option, value);
+        return usage_error(
+                "%s: '%s' is not a time (now, @SECONDS, YYYY-MM-DD[ HH:MM[:SS]] in UTC, or -N[smhd])",
+                option, value);
 }
 
 int usage_error(const char *format, ...) {
@@ -295,8 +319,7 @@ static int parse_size_arg(const char *option, const char *value, uint64_t *ret) 
         if (r == -ERANGE)
                 return value_error("%s: '%s' is too large", option, value);
         if (r < 0)
-                return value_error("%s: '%s' is not a valid size (use e.g. 512M, 4G)", option,
-                                   value);
+                return value_error("%s: '%s' is not a valid size (use e.g. 512M, 4G)", option, value);
         return 0;
 }
 
@@ -332,8 +355,8 @@ static int find_verb(char **words, const Verb **ret, char ***ret_args) {
         args = words + (found->verb ? 2 : 1);
         n_args = strv_length(args);
         if (n_args < found->min_args)
-                return usage_error("'%s' needs %s (see 'arkctl %s --help')", ctl_verb_name(found), found->args,
-                                   ctl_verb_name(found));
+                return usage_error("'%s' needs %s (see 'arkctl %s --help')", ctl_verb_name(found),
+                                   found->args, ctl_verb_name(found));
         if (n_args > found->max_args)
                 return usage_error("'%s' takes %s%s; unexpected '%s'", ctl_verb_name(found),
                                    found->max_args == 0 ? "no arguments" : "only ",
@@ -355,7 +378,8 @@ static int check_verb_options(const Verb *v) {
 
         for (size_t i = 0; i < ELEMENTSOF(ctl_options); i++)
                 if ((v->required & ctl_options[i].bit) && !option_given[i])
-                        strbuf_printf(&b, "%s%s", b.len > 0 ? ", " : "", ctl_option_synopsis(&ctl_options[i]));
+                        strbuf_printf(&b, "%s%s", b.len > 0 ? ", " : "",
+                                      ctl_option_synopsis(&ctl_options[i]));
         missing = strbuf_steal(&b);
         if (!missing)
                 return -ENOMEM;
@@ -389,8 +413,8 @@ static void make_getopt_tables(unsigned context, struct option *opts, char *shor
 
                 if (!ctl_option_selected(o, context))
                         continue;
-                opts[n++] = (struct option) { o->name, o->takes_value ? required_argument : no_argument, NULL,
-                                              OPTION_BASE + (int) i };
+                opts[n++] = (struct option) { o->name, o->takes_value ? required_argument : no_argument,
+                                              NULL, OPTION_BASE + (int) i };
                 if (o->short_name) {
                         shorts[k++] = o->short_name;
                         if (o->takes_value)
@@ -513,7 +537,8 @@ static int parse_option(const CtlOption *o, const char *value) {
         case ARG_GPUS:
                 r = parse_u32_arg("--gpus", value, "a number of GPUs", &arg_gpus);
                 if (r == 0 && arg_gpus == 0)
-                        return value_error("--gpus: a VM asks for at least 1 GPU (leave the option out for none)");
+                        return value_error(
+                                "--gpus: a VM asks for at least 1 GPU (leave the option out for none)");
                 return r;
         case ARG_GPU_MODEL:
                 if (isempty(value))
@@ -566,11 +591,16 @@ static int parse_option(const CtlOption *o, const char *value) {
         case ARG_DTYPE:
         case ARG_RUNTIME:
         case ARG_LICENSE: {
-                const char **t = o->val == ARG_KIND ? &arg_bundle_kind : o->val == ARG_NAME ? &arg_bundle_name
-                                 : o->val == ARG_BUNDLE_VERSION ? &arg_bundle_version : o->val == ARG_KEY ? &arg_key
-                                 : o->val == ARG_OUT_FILE ? &arg_out_file : o->val == ARG_COMPRESS ? &arg_compress
-                                 : o->val == ARG_ARCHITECTURE ? &arg_architecture : o->val == ARG_DTYPE ? &arg_dtype
-                                 : o->val == ARG_RUNTIME ? &arg_runtime : &arg_license;
+                const char **t = o->val == ARG_KIND    ? &arg_bundle_kind
+                        : o->val == ARG_NAME           ? &arg_bundle_name
+                        : o->val == ARG_BUNDLE_VERSION ? &arg_bundle_version
+                        : o->val == ARG_KEY            ? &arg_key
+                        : o->val == ARG_OUT_FILE       ? &arg_out_file
+                        : o->val == ARG_COMPRESS       ? &arg_compress
+                        : o->val == ARG_ARCHITECTURE   ? &arg_architecture
+                        : o->val == ARG_DTYPE          ? &arg_dtype
+                        : o->val == ARG_RUNTIME        ? &arg_runtime
+                                                       : &arg_license;
 
                 if (isempty(value))
                         return value_error("--%s: the value may not be empty", o->name);
@@ -580,7 +610,8 @@ static int parse_option(const CtlOption *o, const char *value) {
         case ARG_PARAMETERS:
                 r = parse_u64(value, &arg_parameters);
                 if (r < 0 || arg_parameters == 0)
-                        return value_error("--parameters: '%s' is not a number of parameters (8000000000)", value);
+                        return value_error("--parameters: '%s' is not a number of parameters (8000000000)",
+                                           value);
                 return 0;
         case ARG_MIN_GPU_MEMORY:
                 return parse_size_arg("--min-gpu-memory", value, &arg_min_gpu_memory);
@@ -607,8 +638,7 @@ static int parse_option(const CtlOption *o, const char *value) {
 
 /* Returns 0 with *ret_verb set to the verb to run (NULL: nothing left to do, e.g. --help),
  * EXIT_USAGE after a usage error, or a negative errno. *ret_words is the positional words. */
-static int parse_argv(int argc, char *argv[], const Verb **ret_verb, char ***ret_words,
-                      char ***ret_args) {
+static int parse_argv(int argc, char *argv[], const Verb **ret_verb, char ***ret_words, char ***ret_args) {
         _cleanup_strv_free_ char **words = NULL;
         struct option opts[ELEMENTSOF(ctl_options) + 1];
         char shorts[2 + 2 * ELEMENTSOF(ctl_options) + 1];

@@ -22,7 +22,7 @@
 typedef enum OutputMode {
         OUTPUT_TABLE,
         OUTPUT_JSON,
-        OUTPUT_CSV,     /* usage report only */
+        OUTPUT_CSV, /* usage report only */
 } OutputMode;
 
 /* Options that only some verbs take; each entry of the dispatch table lists the ones it accepts. */
@@ -81,7 +81,8 @@ extern uint64_t arg_from, arg_to;
 extern bool arg_all;
 extern char **arg_member_users, **arg_member_groups; /* --user, --group (repeatable) */
 /* bundle create */
-extern const char *arg_bundle_kind, *arg_bundle_name, *arg_bundle_version, *arg_key, *arg_out_file, *arg_compress;
+extern const char *arg_bundle_kind, *arg_bundle_name, *arg_bundle_version, *arg_key, *arg_out_file,
+        *arg_compress;
 extern const char *arg_architecture, *arg_dtype, *arg_runtime, *arg_license;
 extern uint64_t arg_parameters, arg_min_gpu_memory;
 extern char **arg_compatible; /* --compatible, repeatable */
@@ -113,8 +114,8 @@ int ctl_new_call(sd_bus *bus, const char *path, const char *interface, const cha
 /* Sends m and waits up to timeout_usec (0 = the sd-bus default) for the reply. */
 int ctl_send(sd_bus *bus, sd_bus_message *m, uint64_t timeout_usec, sd_bus_message **ret_reply);
 /* ctl_new_call() + append `types` + ctl_send(). ret_reply may be NULL. */
-int ctl_call(sd_bus *bus, const char *path, const char *interface, const char *member,
-             uint64_t timeout_usec, sd_bus_message **ret_reply, const char *types, ...);
+int ctl_call(sd_bus *bus, const char *path, const char *interface, const char *member, uint64_t timeout_usec,
+             sd_bus_message **ret_reply, const char *types, ...);
 /* Prints why a call failed: the daemon's sentence for a named error, a hint when arkd is not on
  * the bus, the errno otherwise. Returns r (negative). */
 int ctl_log_call_error(int r, const sd_bus_error *error, const char *member);
@@ -125,8 +126,8 @@ int ctl_get_all(sd_bus *bus, const char *path, const char *interface, json_t **r
 int ctl_get_all_listed(sd_bus *bus, const char *path, const char *interface, json_t **ret);
 /* Calls the manager's `getter` (GetTenant, GetInstance) with name, then GetAll on the path it
  * returns. ret_path may be NULL. */
-int ctl_get_object(sd_bus *bus, const char *getter, const char *name, const char *interface,
-                   char **ret_path, json_t **ret_props);
+int ctl_get_object(sd_bus *bus, const char *getter, const char *name, const char *interface, char **ret_path,
+                   json_t **ret_props);
 
 /* Verbs. args holds the positional arguments after the command words (NULL-terminated); the
  * dispatcher has checked their number and which options were given. */

@@ -19,10 +19,10 @@ typedef struct AuditRow {
 static json_t *row_to_json(const AuditRow *a) {
         char when[OUTPUT_FORMAT_MAX];
 
-        return json_pack("{s:I, s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "seq", (json_int_t) a->seq, "time",
-                         format_timestamp(when, sizeof(when), a->usec), "usec", (json_int_t) a->usec, "uid",
-                         (json_int_t) a->uid, "caller", a->caller, "action", a->action, "object", a->object,
-                         "arguments", a->arguments, "result", a->result, "hash", a->hash);
+        return json_pack("{s:I, s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "seq", (json_int_t) a->seq,
+                         "time", format_timestamp(when, sizeof(when), a->usec), "usec", (json_int_t) a->usec,
+                         "uid", (json_int_t) a->uid, "caller", a->caller, "action", a->action, "object",
+                         a->object, "arguments", a->arguments, "result", a->result, "hash", a->hash);
 }
 
 /* Reads every row, a page at a time, handing each to `cb`. */
@@ -35,15 +35,16 @@ static int audit_walk(sd_bus *bus, int (*cb)(const AuditRow *a, void *userdata),
                 AuditRow a;
                 unsigned n = 0;
 
-                r = ctl_call(bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "ListAuditLog", 0, &reply, "tu", after,
-                             (uint32_t) AUDIT_PAGE);
+                r = ctl_call(bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "ListAuditLog", 0, &reply, "tu",
+                             after, (uint32_t) AUDIT_PAGE);
                 if (r < 0)
                         return r;
                 r = sd_bus_message_enter_container(reply, 'a', "(ttussssss)");
                 if (r < 0)
                         return ctl_log_call_error(r, NULL, "ListAuditLog");
-                while ((r = sd_bus_message_read(reply, "(ttussssss)", &a.seq, &a.usec, &a.uid, &a.caller, &a.action,
-                                                &a.object, &a.arguments, &a.result, &a.hash)) > 0) {
+                while ((r = sd_bus_message_read(reply, "(ttussssss)", &a.seq, &a.usec, &a.uid, &a.caller,
+                                                &a.action, &a.object, &a.arguments, &a.result, &a.hash)) >
+                       0) {
                         r = cb(&a, userdata);
                         if (r < 0)
                                 return r;
@@ -82,14 +83,17 @@ static int list_one(const AuditRow *a, void *userdata) {
                 return json_array_append_new(c->json, row_to_json(a)) < 0 ? ctl_oom() : 0;
         snprintf(seq, sizeof(seq), "%" PRIu64, a->seq);
         snprintf(uid, sizeof(uid), "%" PRIu32, a->uid);
-        return table_add_row(c->table, seq, format_timestamp(when, sizeof(when), a->usec), uid, a->caller, a->action,
-                             a->object, a->result) < 0 ? ctl_oom() : 0;
+        return table_add_row(c->table, seq, format_timestamp(when, sizeof(when), a->usec), uid, a->caller,
+                             a->action, a->object, a->result) < 0
+                ? ctl_oom()
+                : 0;
 }
 
 /* audit list: a table, or a JSON array. */
 int verb_audit_list(char **args) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(table_freep) Table *t = table_new("SEQ", "TIME", "UID", "CALLER", "ACTION", "OBJECT", "RESULT", NULL);
+        _cleanup_(table_freep) Table *t =
+                table_new("SEQ", "TIME", "UID", "CALLER", "ACTION", "OBJECT", "RESULT", NULL);
         _cleanup_(json_decrefp) json_t *j = arg_output == OUTPUT_JSON ? json_array() : NULL;
         ListCtx c = { .table = t, .json = j };
         int r;
@@ -145,9 +149,9 @@ int verb_audit_verify(char **args) {
         if (r < 0)
                 return ctl_log_call_error(r, NULL, "VerifyAuditLog");
         if (arg_output == OUTPUT_JSON) {
-                _cleanup_(json_decrefp) json_t *j = json_pack("{s:b, s:I, s:I, s:s}", "intact", intact, "rows",
-                                                              (json_int_t) rows, "first_bad", (json_int_t) bad,
-                                                              "reason", reason);
+                _cleanup_(json_decrefp) json_t *j =
+                        json_pack("{s:b, s:I, s:I, s:s}", "intact", intact, "rows", (json_int_t) rows,
+                                  "first_bad", (json_int_t) bad, "reason", reason);
                 r = ctl_print_json(j);
                 return r < 0 ? r : (intact ? 0 : 1);
         }
@@ -155,7 +159,7 @@ int verb_audit_verify(char **args) {
                 printf("The audit log is intact: %" PRIu64 " row%s.\n", rows, rows == 1 ? "" : "s");
                 return 0;
         }
-        fprintf(stderr, "arkctl: the audit log is broken: %s; the %" PRIu64 " row%s before it are intact.\n", reason,
-                rows, rows == 1 ? "" : "s");
+        fprintf(stderr, "arkctl: the audit log is broken: %s; the %" PRIu64 " row%s before it are intact.\n",
+                reason, rows, rows == 1 ? "" : "s");
         return 1;
 }

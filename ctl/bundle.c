@@ -51,13 +51,14 @@ int verb_bundle_keygen(char **args) {
                 return fail_with(r, TAKE_PTR(err));
         if (arg_output == OUTPUT_JSON) {
                 _cleanup_free_ char *k = strprintf("%s.key", args[0]), *p = strprintf("%s.pub", args[0]);
-                _cleanup_(json_decrefp) json_t *j = k && p ? json_pack("{s:s, s:s, s:s}", "key_id", id, "private_key", k,
-                                                                       "public_key", p) : NULL;
+                _cleanup_(json_decrefp) json_t *j = k && p
+                        ? json_pack("{s:s, s:s, s:s}", "key_id", id, "private_key", k, "public_key", p)
+                        : NULL;
 
                 return ctl_print_json(j);
         }
-        printf("Key %s: %s.key (private, keep it offline), %s.pub (give it to 'arkctl bundle trust add').\n", id,
-               args[0], args[0]);
+        printf("Key %s: %s.key (private, keep it offline), %s.pub (give it to 'arkctl bundle trust add').\n",
+               id, args[0], args[0]);
         return 0;
 }
 
@@ -70,22 +71,25 @@ static json_t *manifest_json(const Manifest *m) {
         json_t *files = json_array(), *j;
 
         for (size_t k = 0; files && k < m->n_files; k++)
-                if (json_array_append_new(files, json_pack("{s:s, s:I, s:s, s:s}", "path", m->files[k].path, "size",
-                                                           (json_int_t) m->files[k].size, "sha256", m->files[k].sha256,
-                                                           "mode", m->files[k].mode == 0755 ? "0755" : "0644")) < 0)
+                if (json_array_append_new(files,
+                                          json_pack("{s:s, s:I, s:s, s:s}", "path", m->files[k].path, "size",
+                                                    (json_int_t) m->files[k].size, "sha256",
+                                                    m->files[k].sha256, "mode",
+                                                    m->files[k].mode == 0755 ? "0755" : "0644")) < 0)
                         files = NULL;
         if (!files)
                 return NULL;
         j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:o}", "format", m->format, "kind",
-                      bundle_kind_to_string(m->kind), "name", m->name, "version", m->version, "created", m->created,
-                      "key_id", m->key_id, "total_bytes", (json_int_t) m->total_bytes, "files", files);
+                      bundle_kind_to_string(m->kind), "name", m->name, "version", m->version, "created",
+                      m->created, "key_id", m->key_id, "total_bytes", (json_int_t) m->total_bytes, "files",
+                      files);
         if (j && m->kind == BUNDLE_MODEL)
-                json_object_set_new(j, "model", json_pack("{s:s, s:I, s:s, s:I, s:s, s:s}", "architecture",
-                                                          m->model.architecture, "parameters",
-                                                          (json_int_t) m->model.parameters, "dtype", m->model.dtype,
-                                                          "min_gpu_memory_bytes",
-                                                          (json_int_t) m->model.min_gpu_memory_bytes, "runtime",
-                                                          m->model.runtime, "license", m->model.license));
+                json_object_set_new(
+                        j, "model",
+                        json_pack("{s:s, s:I, s:s, s:I, s:s, s:s}", "architecture", m->model.architecture,
+                                  "parameters", (json_int_t) m->model.parameters, "dtype", m->model.dtype,
+                                  "min_gpu_memory_bytes", (json_int_t) m->model.min_gpu_memory_bytes,
+                                  "runtime", m->model.runtime, "license", m->model.license));
         if (j && m->kind == BUNDLE_UPDATE) {
                 json_t *c = json_array();
 
@@ -128,7 +132,8 @@ static int print_manifest(const Manifest *m, const char *signature) {
                 table_add_row(t, "Architecture", m->model.architecture);
                 table_add_row(t, "Parameters", format_count(count, sizeof(count), m->model.parameters));
                 table_add_row(t, "Dtype", m->model.dtype);
-                table_add_row(t, "Min GPU memory", format_bytes(mem, sizeof(mem), m->model.min_gpu_memory_bytes));
+                table_add_row(t, "Min GPU memory",
+                              format_bytes(mem, sizeof(mem), m->model.min_gpu_memory_bytes));
                 table_add_row(t, "Runtime", m->model.runtime);
                 table_add_row(t, "License", m->model.license);
         }
@@ -162,8 +167,13 @@ int verb_bundle_create(char **args) {
         _cleanup_(manifest_freep) Manifest *m = NULL;
         _cleanup_free_ char *err = NULL;
         BundleCreateOptions o = {
-                .name = arg_bundle_name, .version = arg_bundle_version, .key_path = arg_key, .dir = args[0],
-                .output = arg_out_file, .compression = arg_compress, .compatible = arg_compatible,
+                .name = arg_bundle_name,
+                .version = arg_bundle_version,
+                .key_path = arg_key,
+                .dir = args[0],
+                .output = arg_out_file,
+                .compression = arg_compress,
+                .compatible = arg_compatible,
         };
         ProgressBar pb;
         int r;
@@ -175,17 +185,24 @@ int verb_bundle_create(char **args) {
         if (manifest_check_name(arg_bundle_name))
                 return usage_error("--name: '%s' %s", arg_bundle_name, manifest_check_name(arg_bundle_name));
         if (manifest_check_version(arg_bundle_version))
-                return usage_error("--version: '%s' %s", arg_bundle_version, manifest_check_version(arg_bundle_version));
+                return usage_error("--version: '%s' %s", arg_bundle_version,
+                                   manifest_check_version(arg_bundle_version));
         if (o.kind == BUNDLE_MODEL) {
                 if (!arg_architecture || !arg_parameters || !arg_dtype || !arg_runtime || !arg_license)
-                        return usage_error("a model bundle needs --architecture, --parameters, --dtype, --runtime and "
-                                           "--license (and --min-gpu-memory)");
-                o.model = (ManifestModel) { .architecture = (char *) arg_architecture, .parameters = arg_parameters,
-                                            .dtype = (char *) arg_dtype, .min_gpu_memory_bytes = arg_min_gpu_memory,
-                                            .runtime = (char *) arg_runtime, .license = (char *) arg_license };
-        } else if (arg_architecture || arg_parameters || arg_dtype || arg_runtime || arg_license || arg_min_gpu_memory)
-                return usage_error("--architecture, --parameters, --dtype, --min-gpu-memory, --runtime and --license "
-                                   "are for --kind model");
+                        return usage_error(
+                                "a model bundle needs --architecture, --parameters, --dtype, --runtime and "
+                                "--license (and --min-gpu-memory)");
+                o.model = (ManifestModel) { .architecture = (char *) arg_architecture,
+                                            .parameters = arg_parameters,
+                                            .dtype = (char *) arg_dtype,
+                                            .min_gpu_memory_bytes = arg_min_gpu_memory,
+                                            .runtime = (char *) arg_runtime,
+                                            .license = (char *) arg_license };
+        } else if (arg_architecture || arg_parameters || arg_dtype || arg_runtime || arg_license ||
+                   arg_min_gpu_memory)
+                return usage_error(
+                        "--architecture, --parameters, --dtype, --min-gpu-memory, --runtime and --license "
+                        "are for --kind model");
         if (o.kind == BUNDLE_UPDATE && strv_length(arg_compatible) == 0)
                 return usage_error("an update bundle needs --compatible VERSION (one per product version)");
         if (o.kind != BUNDLE_UPDATE && arg_compatible)
@@ -206,8 +223,9 @@ int verb_bundle_create(char **args) {
                 char size[OUTPUT_FORMAT_MAX];
 
                 printf("Created %s: %s %s %s, %zu file%s, %s, signed by key %s.\n", arg_out_file,
-                       bundle_kind_to_string(m->kind), m->name, m->version, m->n_files, m->n_files == 1 ? "" : "s",
-                       format_bytes(size, sizeof(size), m->total_bytes), m->key_id);
+                       bundle_kind_to_string(m->kind), m->name, m->version, m->n_files,
+                       m->n_files == 1 ? "" : "s", format_bytes(size, sizeof(size), m->total_bytes),
+                       m->key_id);
         }
         return 0;
 }
@@ -229,7 +247,9 @@ int verb_bundle_verify(char **args) {
         _cleanup_free_ char *err = NULL;
         BundleResult res = {};
         ProgressBar pb;
-        BundleReadOptions o = { .trust_dir = trust_dir(), .dest_fd = -1, .progress = progress_cb, .userdata = &pb };
+        BundleReadOptions o = {
+                .trust_dir = trust_dir(), .dest_fd = -1, .progress = progress_cb, .userdata = &pb
+        };
         uint64_t start = now_usec(CLOCK_MONOTONIC);
         int r;
 
@@ -242,20 +262,21 @@ int verb_bundle_verify(char **args) {
         if (r < 0)
                 return fail_with(r, TAKE_PTR(err));
         if (arg_output == OUTPUT_JSON) {
-                _cleanup_(json_decrefp) json_t *j = json_pack("{s:s, s:b, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "bundle", args[0], "valid", 1,
-                                             "kind", bundle_kind_to_string(res.manifest->kind), "name",
-                                             res.manifest->name, "version", res.manifest->version, "key_id",
-                                             res.manifest->key_id, "files", (json_int_t) res.manifest->n_files,
-                                             "payload_bytes", (json_int_t) res.manifest->total_bytes, "sha256",
-                                             res.sha256);
+                _cleanup_(json_decrefp) json_t *j = json_pack(
+                        "{s:s, s:b, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "bundle", args[0], "valid", 1,
+                        "kind", bundle_kind_to_string(res.manifest->kind), "name", res.manifest->name,
+                        "version", res.manifest->version, "key_id", res.manifest->key_id, "files",
+                        (json_int_t) res.manifest->n_files, "payload_bytes",
+                        (json_int_t) res.manifest->total_bytes, "sha256", res.sha256);
 
                 r = ctl_print_json(j);
         } else {
                 char size[OUTPUT_FORMAT_MAX], rate[64];
 
                 printf("%s: valid. %s %s %s, signed by trusted key %s; %zu file%s, %s, every SHA-256 matches (%s).\n",
-                       args[0], bundle_kind_to_string(res.manifest->kind), res.manifest->name, res.manifest->version,
-                       res.manifest->key_id, res.manifest->n_files, res.manifest->n_files == 1 ? "" : "s",
+                       args[0], bundle_kind_to_string(res.manifest->kind), res.manifest->name,
+                       res.manifest->version, res.manifest->key_id, res.manifest->n_files,
+                       res.manifest->n_files == 1 ? "" : "s",
                        format_bytes(size, sizeof(size), res.manifest->total_bytes),
                        progress_format_rate(rate, sizeof(rate), res.archive_bytes, res.archive_bytes,
                                             now_usec(CLOCK_MONOTONIC) - start));
@@ -270,7 +291,9 @@ int verb_bundle_inspect(char **args) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *err = NULL, *sig = NULL;
         BundleResult res = {};
-        BundleReadOptions o = { .trust_dir = trust_dir(), .dest_fd = -1, .manifest_only = true, .allow_untrusted = true };
+        BundleReadOptions o = {
+                .trust_dir = trust_dir(), .dest_fd = -1, .manifest_only = true, .allow_untrusted = true
+        };
         static const char *const sig_names[] = {
                 [BUNDLE_SIGNATURE_VALID] = "trusted",
                 [BUNDLE_SIGNATURE_UNKNOWN_KEY] = "unknown",
@@ -295,8 +318,9 @@ int verb_bundle_inspect(char **args) {
         } else {
                 sig = strprintf("key %s (%s)", res.manifest->key_id,
                                 res.signature == BUNDLE_SIGNATURE_VALID ? "trusted, the signature verifies"
-                                : res.signature == BUNDLE_SIGNATURE_REVOKED_KEY ? "REVOKED: import would be refused"
-                                : "not trusted here: import would be refused");
+                                        : res.signature == BUNDLE_SIGNATURE_REVOKED_KEY
+                                        ? "REVOKED: import would be refused"
+                                        : "not trusted here: import would be refused");
                 r = print_manifest(res.manifest, sig ?: "");
         }
         bundle_result_done(&res);
@@ -310,14 +334,18 @@ int verb_bundle_trust(char **args) {
         int r;
 
         if (!streq(op, "add") && !streq(op, "list") && !streq(op, "remove") && !streq(op, "revoke"))
-                return usage_error("'bundle trust' takes add FILE.pub, list, remove ID or revoke ID, not '%s'", op);
+                return usage_error(
+                        "'bundle trust' takes add FILE.pub, list, remove ID or revoke ID, not '%s'", op);
         if (streq(op, "list") ? arg != NULL : arg == NULL)
                 return usage_error(streq(op, "list") ? "'bundle trust list' takes no argument"
-                                   : streq(op, "add") ? "'bundle trust add' needs the public key file (PREFIX.pub)"
-                                                      : "'bundle trust %s' needs a key id", op);
+                                           : streq(op, "add")
+                                           ? "'bundle trust add' needs the public key file (PREFIX.pub)"
+                                           : "'bundle trust %s' needs a key id",
+                                   op);
         if (arg_trust_dir && !streq(op, "add"))
-                return usage_error("--trust-dir applies to 'bundle trust add' only (the daemon's keys are listed and "
-                                   "removed through it)");
+                return usage_error(
+                        "--trust-dir applies to 'bundle trust add' only (the daemon's keys are listed and "
+                        "removed through it)");
         if (streq(op, "add")) {
                 _cleanup_free_ char *pem = NULL;
                 const char *id;
@@ -367,13 +395,14 @@ int verb_bundle_trust(char **args) {
         if (r < 0)
                 return r;
         if (streq(op, "remove") || streq(op, "revoke")) {
-                r = ctl_call(bus, "/org/ark/Ark1", "org.ark.Ark1.Manager", streq(op, "remove") ? "UntrustKey" : "RevokeKey",
-                             0, NULL, "s", arg);
+                r = ctl_call(bus, "/org/ark/Ark1", "org.ark.Ark1.Manager",
+                             streq(op, "remove") ? "UntrustKey" : "RevokeKey", 0, NULL, "s", arg);
                 if (r < 0)
                         return r;
                 if (arg_output != OUTPUT_JSON)
                         printf(streq(op, "remove") ? "Key %s is no longer trusted.\n"
-                                                   : "Key %s is revoked: bundles it signed are refused.\n", arg);
+                                                   : "Key %s is revoked: bundles it signed are refused.\n",
+                               arg);
                 return 0;
         }
         {
@@ -384,7 +413,8 @@ int verb_bundle_trust(char **args) {
 
                 if (!t || !list)
                         return ctl_oom();
-                r = ctl_call(bus, "/org/ark/Ark1", "org.ark.Ark1.Manager", "ListTrustedKeys", 0, &reply, NULL);
+                r = ctl_call(bus, "/org/ark/Ark1", "org.ark.Ark1.Manager", "ListTrustedKeys", 0, &reply,
+                             NULL);
                 if (r < 0)
                         return r;
                 r = sd_bus_message_enter_container(reply, 'a', "(sbb)");
@@ -392,8 +422,9 @@ int verb_bundle_trust(char **args) {
                         const char *state = revoked ? "revoked" : "trusted";
 
                         table_add_row(t, id, state);
-                        json_array_append_new(list, json_pack("{s:s, s:b, s:b}", "key_id", id, "trusted",
-                                                              present && !revoked, "revoked", revoked));
+                        json_array_append_new(list,
+                                              json_pack("{s:s, s:b, s:b}", "key_id", id, "trusted",
+                                                        present && !revoked, "revoked", revoked));
                 }
                 if (r < 0)
                         return ctl_log_call_error(r, NULL, "ListTrustedKeys");
@@ -410,8 +441,8 @@ int verb_bundle_trust(char **args) {
 /* ------------------------------------------------------------------------------ import */
 
 typedef struct ImportWait {
-        const char *unique;     /* our unique bus name: only our import's progress is ours */
-        uint32_t id;            /* its id, once arkd said */
+        const char *unique; /* our unique bus name: only our import's progress is ours */
+        uint32_t id;        /* its id, once arkd said */
         bool answered;
         sd_bus_message *reply;
         sd_bus_error error;
@@ -511,15 +542,17 @@ int verb_bundle_import(char **args) {
                  * a second one stops waiting. */
                 if (interrupted > 1) {
                         progress_bar_end(&w.pb);
-                        fprintf(stderr, "arkctl: interrupted; %s\n", cancel_sent ? "arkd was asked to cancel the import"
-                                                                                 : "the import had not started");
+                        fprintf(stderr, "arkctl: interrupted; %s\n",
+                                cancel_sent ? "arkd was asked to cancel the import"
+                                            : "the import had not started");
                         r = -EINTR;
                         break;
                 }
                 if (interrupted && !cancel_sent && w.id > 0) {
                         _cleanup_(sd_bus_message_unrefp) sd_bus_message *c = NULL;
 
-                        if (ctl_new_call(bus, "/org/ark/Ark1", "org.ark.Ark1.Manager", "CancelImport", &c) >= 0 &&
+                        if (ctl_new_call(bus, "/org/ark/Ark1", "org.ark.Ark1.Manager", "CancelImport", &c) >=
+                                    0 &&
                             sd_bus_message_append(c, "u", w.id) >= 0)
                                 (void) sd_bus_send(bus, c, NULL);
                         cancel_sent = true;
@@ -554,12 +587,15 @@ int verb_bundle_import(char **args) {
         {
                 char size[OUTPUT_FORMAT_MAX];
 
-                printf("Imported %s %s %s%s%s: %" PRIu64 " file%s, %s, signed by key %s.\nBundle SHA-256: %s\n",
-                       props_string(props, "Kind"), props_string(props, "Name"), props_string(props, "Version"),
+                printf("Imported %s %s %s%s%s: %" PRIu64
+                       " file%s, %s, signed by key %s.\nBundle SHA-256: %s\n",
+                       props_string(props, "Kind"), props_string(props, "Name"),
+                       props_string(props, "Version"),
                        isempty(props_string(props, "Tenant")) ? " (shared)" : " for tenant ",
-                       props_string(props, "Tenant"), props_u64(props, "Files"), props_u64(props, "Files") == 1 ? "" : "s",
-                       format_bytes(size, sizeof(size), props_u64(props, "SizeBytes")), props_string(props, "KeyId"),
-                       props_string(props, "SHA256"));
+                       props_string(props, "Tenant"), props_u64(props, "Files"),
+                       props_u64(props, "Files") == 1 ? "" : "s",
+                       format_bytes(size, sizeof(size), props_u64(props, "SizeBytes")),
+                       props_string(props, "KeyId"), props_string(props, "SHA256"));
         }
         return 0;
 }

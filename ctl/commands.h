@@ -9,12 +9,12 @@
 
 typedef struct Verb {
         const char *noun;
-        const char *verb;     /* NULL: the noun is the whole command ("status") */
-        const char *args;     /* positional arguments as help shows them ("NAME", "[ADDRESS...]") */
+        const char *verb; /* NULL: the noun is the whole command ("status") */
+        const char *args; /* positional arguments as help shows them ("NAME", "[ADDRESS...]") */
         unsigned min_args, max_args;
-        unsigned options;     /* VerbOption bits the verb accepts */
-        unsigned required;    /* VerbOption bits it needs (a subset of options); the dispatcher checks */
-        const char *summary;  /* one line for help, lowercase, no final period */
+        unsigned options;    /* VerbOption bits the verb accepts */
+        unsigned required;   /* VerbOption bits it needs (a subset of options); the dispatcher checks */
+        const char *summary; /* one line for help, lowercase, no final period */
         int (*run)(char **args);
 } Verb;
 
@@ -69,13 +69,13 @@ enum {
  * command on the line accepts wins, else the global one (bit 0). So 'bundle create' reads
  * --version and -o as the bundle's version and file, every other command as arkctl's. */
 typedef struct CtlOption {
-        const char *name;     /* long name, without "--" */
-        char short_name;      /* 0: none */
+        const char *name; /* long name, without "--" */
+        char short_name;  /* 0: none */
         bool takes_value;
-        int val;              /* what the dispatcher switches on: ARG_* or the short name */
-        unsigned bit;         /* VerbOption bit; 0: a global option */
-        const char *value;    /* the value's name in help ("SIZE"); NULL with !takes_value */
-        const char *help;     /* one line; NULL: left out of help (--list-commands) */
+        int val;           /* what the dispatcher switches on: ARG_* or the short name */
+        unsigned bit;      /* VerbOption bit; 0: a global option */
+        const char *value; /* the value's name in help ("SIZE"); NULL with !takes_value */
+        const char *help;  /* one line; NULL: left out of help (--list-commands) */
 } CtlOption;
 
 extern const Verb ctl_verbs[];

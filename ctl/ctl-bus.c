@@ -44,14 +44,16 @@ int ctl_bus_open(sd_bus **ret) {
         int r;
 
         if (!isempty(arg_bus_address) && !bus_address_is_plausible(arg_bus_address)) {
-                fprintf(stderr, "arkctl: '%s' is not a D-Bus address (for example unix:path=/run/ark/bus); "
-                                "check --bus-address or ARK_BUS_ADDRESS\n", arg_bus_address);
+                fprintf(stderr,
+                        "arkctl: '%s' is not a D-Bus address (for example unix:path=/run/ark/bus); "
+                        "check --bus-address or ARK_BUS_ADDRESS\n",
+                        arg_bus_address);
                 return -EINVAL;
         }
         r = ark_bus_open(arg_bus_address, ret);
         if (r < 0)
-                fprintf(stderr, "arkctl: cannot connect to arkd %s: %s (is arkd running? %s)\n",
-                        bus_where(), strerror(-r), bus_hint());
+                fprintf(stderr, "arkctl: cannot connect to arkd %s: %s (is arkd running? %s)\n", bus_where(),
+                        strerror(-r), bus_hint());
         return r;
 }
 
@@ -65,8 +67,7 @@ int ctl_log_call_error(int r, const sd_bus_error *error, const char *member) {
         if (name && startswith(name, ARK_ERROR_PREFIX))
                 /* The daemon's own sentence, meant for the admin. */
                 fprintf(stderr, "arkctl: %s\n", message ?: name + strlen(ARK_ERROR_PREFIX));
-        else if (sd_bus_error_has_names(error, SD_BUS_ERROR_SERVICE_UNKNOWN,
-                                        SD_BUS_ERROR_NAME_HAS_NO_OWNER))
+        else if (sd_bus_error_has_names(error, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
                 fprintf(stderr,
                         "arkctl: arkd is not running %s (nobody owns the name %s; start arkd, "
                         "or %s)\n",
@@ -76,8 +77,8 @@ int ctl_log_call_error(int r, const sd_bus_error *error, const char *member) {
                         message ?: strerror(-r));
         else if (sd_bus_error_has_names(error, SD_BUS_ERROR_DISCONNECTED) || r == -ECONNRESET ||
                  r == -ENOTCONN)
-                fprintf(stderr, "arkctl: lost the connection to arkd %s during %s: %s\n",
-                        bus_where(), member, message ?: strerror(-r));
+                fprintf(stderr, "arkctl: lost the connection to arkd %s during %s: %s\n", bus_where(),
+                        member, message ?: strerror(-r));
         else
                 fprintf(stderr, "arkctl: %s failed: %s\n", member, message ?: strerror(-r));
         return r;
@@ -103,8 +104,8 @@ int ctl_send(sd_bus *bus, sd_bus_message *m, uint64_t timeout_usec, sd_bus_messa
         return 0;
 }
 
-int ctl_call(sd_bus *bus, const char *path, const char *interface, const char *member,
-             uint64_t timeout_usec, sd_bus_message **ret_reply, const char *types, ...) {
+int ctl_call(sd_bus *bus, const char *path, const char *interface, const char *member, uint64_t timeout_usec,
+             sd_bus_message **ret_reply, const char *types, ...) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         va_list ap;
         int r;
@@ -126,14 +127,12 @@ int ctl_get_all(sd_bus *bus, const char *path, const char *interface, json_t **r
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
-        r = ctl_call(bus, path, "org.freedesktop.DBus.Properties", "GetAll", 0, &reply, "s",
-                     interface);
+        r = ctl_call(bus, path, "org.freedesktop.DBus.Properties", "GetAll", 0, &reply, "s", interface);
         if (r < 0)
                 return r;
         r = bus_props_from_reply(reply, ret);
         if (r < 0)
-                fprintf(stderr, "arkctl: cannot read the properties of %s: %s\n", path,
-                        strerror(-r));
+                fprintf(stderr, "arkctl: cannot read the properties of %s: %s\n", path, strerror(-r));
         return r;
 }
 
@@ -142,8 +141,8 @@ int ctl_get_all_listed(sd_bus *bus, const char *path, const char *interface, jso
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
-        r = sd_bus_message_new_method_call(bus, &m, ARK_BUS_NAME, path,
-                                           "org.freedesktop.DBus.Properties", "GetAll");
+        r = sd_bus_message_new_method_call(bus, &m, ARK_BUS_NAME, path, "org.freedesktop.DBus.Properties",
+                                           "GetAll");
         if (r < 0)
                 return ctl_log_call_error(r, NULL, "GetAll");
         r = sd_bus_message_append(m, "s", interface);
@@ -152,8 +151,7 @@ int ctl_get_all_listed(sd_bus *bus, const char *path, const char *interface, jso
         r = sd_bus_call(bus, m, 0, &error, &reply);
         if (r < 0) {
                 /* Deleted between the list call and now: leave it out of the list. */
-                if (sd_bus_error_has_names(&error, SD_BUS_ERROR_UNKNOWN_OBJECT,
-                                           ARK_ERROR_NOT_FOUND)) {
+                if (sd_bus_error_has_names(&error, SD_BUS_ERROR_UNKNOWN_OBJECT, ARK_ERROR_NOT_FOUND)) {
                         *ret = NULL;
                         return 0;
                 }
@@ -161,13 +159,12 @@ int ctl_get_all_listed(sd_bus *bus, const char *path, const char *interface, jso
         }
         r = bus_props_from_reply(reply, ret);
         if (r < 0)
-                fprintf(stderr, "arkctl: cannot read the properties of %s: %s\n", path,
-                        strerror(-r));
+                fprintf(stderr, "arkctl: cannot read the properties of %s: %s\n", path, strerror(-r));
         return r;
 }
 
-int ctl_get_object(sd_bus *bus, const char *getter, const char *name, const char *interface,
-                   char **ret_path, json_t **ret_props) {
+int ctl_get_object(sd_bus *bus, const char *getter, const char *name, const char *interface, char **ret_path,
+                   json_t **ret_props) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_free_ char *p = NULL;
         const char *path;

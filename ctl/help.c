@@ -12,7 +12,7 @@
 
 #define HELP_WIDTH 79  /* the last column help writes to */
 #define HELP_COLUMN 32 /* where the second column of a help table begins */
-#define NBSP '\x01'     /* see print_wrapped() */
+#define NBSP '\x01'    /* see print_wrapped() */
 
 const char *ctl_verb_name(const Verb *v) {
         static char buf[64];
@@ -25,7 +25,8 @@ const char *ctl_option_synopsis(const CtlOption *o) {
         static char buf[96];
 
         if (o->short_name)
-                snprintf(buf, sizeof(buf), "-%c%s%s", o->short_name, o->value ? " " : "", strempty(o->value));
+                snprintf(buf, sizeof(buf), "-%c%s%s", o->short_name, o->value ? " " : "",
+                         strempty(o->value));
         else
                 snprintf(buf, sizeof(buf), "--%s%s%s", o->name, o->value ? " " : "", strempty(o->value));
         return buf;
@@ -104,7 +105,8 @@ static char *verb_synopsis(const Verb *v) {
                         continue;
                 if (o->bit & v->required)
                         strbuf_printf(&b, " %s%s%c%s", o->short_name ? "-" : "--",
-                                      o->short_name ? (char[]) { o->short_name, 0 } : o->name, NBSP, o->value);
+                                      o->short_name ? (char[]) { o->short_name, 0 } : o->name, NBSP,
+                                      o->value);
                 else
                         optional = true;
         }
@@ -154,8 +156,11 @@ static int help_global(void) {
                 if (ctl_options[i].bit == 0 && ctl_options[i].help)
                         print_option_row(&ctl_options[i], false);
         putchar('\n');
-        print_wrapped(0, "'arkctl NOUN --help' lists a noun's commands; 'arkctl NOUN VERB --help' (or 'arkctl help "
-                         "NOUN VERB') shows a command's arguments and options.", 0);
+        print_wrapped(
+                0,
+                "'arkctl NOUN --help' lists a noun's commands; 'arkctl NOUN VERB --help' (or 'arkctl help "
+                "NOUN VERB') shows a command's arguments and options.",
+                0);
         printf("\n"
                "SIZE takes binary units: 512M, 4G, 1.5T (K = 1024). Exit status: 0 success,\n"
                "1 failure (including every error arkd reports), 2 usage error.\n"
@@ -181,7 +186,8 @@ static int help_noun(const char *noun) {
 }
 
 static int help_verb(const Verb *v) {
-        _cleanup_free_ char *synopsis = verb_synopsis(v), *summary = strprintf("%s.", v->summary), *line = NULL;
+        _cleanup_free_ char *synopsis = verb_synopsis(v), *summary = strprintf("%s.", v->summary),
+                            *line = NULL;
         bool any = false;
         StrBuf b = {};
         char *global;
@@ -320,10 +326,11 @@ int ctl_unknown_command(char *const *words) {
         if (!list)
                 return ctl_oom();
         if (n == 1)
-                return usage_error("'%s' needs a verb: %s (see 'arkctl %s --help')", words[0], list, words[0]);
+                return usage_error("'%s' needs a verb: %s (see 'arkctl %s --help')", words[0], list,
+                                   words[0]);
         if (near.best)
-                return usage_error("unknown command '%s %s'; did you mean '%s %s'?", words[0], words[1], words[0],
-                                   near.best);
+                return usage_error("unknown command '%s %s'; did you mean '%s %s'?", words[0], words[1],
+                                   words[0], near.best);
         return usage_error("unknown command '%s %s' (use one of: %s)", words[0], words[1], list);
 }
 

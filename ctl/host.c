@@ -12,11 +12,7 @@
 #include "shared/bus-util.h"
 
 static const FieldMap numa_fields[] = {
-        { NULL, "id" },
-        { NULL, "cpus" },
-        { NULL, "memory_bytes" },
-        { NULL, "cpu_list" },
-        {},
+        { NULL, "id" }, { NULL, "cpus" }, { NULL, "memory_bytes" }, { NULL, "cpu_list" }, {},
 };
 
 static const FieldMap host_fields[] = {
@@ -81,13 +77,12 @@ static char *format_numa(json_t *nodes) {
         json_array_foreach(nodes, i, n) {
                 char mem[OUTPUT_FORMAT_MAX];
 
-                strbuf_printf(&b, "%s%" JSON_INTEGER_FORMAT ": %" JSON_INTEGER_FORMAT
-                                  " CPUs (%s), %s",
-                              i > 0 ? "\n" : "", json_integer_value(json_array_get(n, 0)),
-                              json_integer_value(json_array_get(n, 1)),
-                              strdash(json_string_value(json_array_get(n, 3))),
-                              format_bytes(mem, sizeof(mem),
-                                           (uint64_t) json_integer_value(json_array_get(n, 2))));
+                strbuf_printf(
+                        &b, "%s%" JSON_INTEGER_FORMAT ": %" JSON_INTEGER_FORMAT " CPUs (%s), %s",
+                        i > 0 ? "\n" : "", json_integer_value(json_array_get(n, 0)),
+                        json_integer_value(json_array_get(n, 1)),
+                        strdash(json_string_value(json_array_get(n, 3))),
+                        format_bytes(mem, sizeof(mem), (uint64_t) json_integer_value(json_array_get(n, 2))));
         }
         return strbuf_steal(&b);
 }
@@ -116,8 +111,7 @@ int verb_host_show(char **args) {
         sockets = props_u64(props, "Sockets");
         cores = props_u64(props, "CoresPerSocket");
         threads = props_u64(props, "ThreadsPerCore");
-        cpus = strprintf("%" PRIu64 " (%" PRIu64 " socket%s x %" PRIu64 " core%s x %" PRIu64
-                         " thread%s)",
+        cpus = strprintf("%" PRIu64 " (%" PRIu64 " socket%s x %" PRIu64 " core%s x %" PRIu64 " thread%s)",
                          props_u64(props, "CPUs"), sockets, sockets == 1 ? "" : "s", cores,
                          cores == 1 ? "" : "s", threads, threads == 1 ? "" : "s");
         numa = format_numa(json_object_get(props, "NUMANodes"));
@@ -141,8 +135,7 @@ int verb_host_show(char **args) {
 
 /* A short name for the kind of a PCI function, by its class code, for the lines listing the other
  * members of an accelerator's IOMMU group ("audio" and "USB" on consumer GPUs). */
-static const char *pci_class_description(uint32_t vendor, uint32_t class, bool bridge, char *buf,
-                                         size_t l) {
+static const char *pci_class_description(uint32_t vendor, uint32_t class, bool bridge, char *buf, size_t l) {
         unsigned base = (class >> 16) & 0xff, sub = (class >> 8) & 0xff;
 
         if (bridge)
@@ -238,14 +231,16 @@ static int add_accelerator_rows(Table *t, json_t *props) {
 
         /* Who has it, when anyone does: a line of its own, under MODEL like the group members. */
         {
-                const char *st = props_string(props, "ClaimState"), *reason = props_string(props, "HoldReason");
+                const char *st = props_string(props, "ClaimState"),
+                           *reason = props_string(props, "HoldReason");
                 _cleanup_free_ char *line = NULL;
 
                 /* Short: the table is fitted to 80 columns; -o json has it all. */
                 if (streq(st, "claimed"))
                         line = strprintf("claimed by '%s'", props_string(props, "ClaimedBy"));
                 else if (streq(st, "reserved") || streq(st, "quarantined"))
-                        line = strprintf("%s%s%s", streq(st, "reserved") ? "reserved for the host" : "quarantined",
+                        line = strprintf("%s%s%s",
+                                         streq(st, "reserved") ? "reserved for the host" : "quarantined",
                                          isempty(reason) ? "" : ": ", reason);
                 else if (streq(st, "unhealthy"))
                         line = strprintf("unhealthy: %s", props_string(props, "Health"));
@@ -269,10 +264,9 @@ static int add_accelerator_rows(Table *t, json_t *props) {
                         continue;
                 indented = strprintf("  %s", a);
                 what = strprintf("%s%s%s (%s)",
-                                 pci_class_description(
-                                         (uint32_t) json_integer_value(json_array_get(m, 1)),
-                                         (uint32_t) json_integer_value(json_array_get(m, 3)),
-                                         json_is_true(json_array_get(m, 5)), buf, sizeof(buf)),
+                                 pci_class_description((uint32_t) json_integer_value(json_array_get(m, 1)),
+                                                       (uint32_t) json_integer_value(json_array_get(m, 3)),
+                                                       json_is_true(json_array_get(m, 5)), buf, sizeof(buf)),
                                  isempty(ifname) ? "" : " ", strempty(ifname),
                                  isempty(driver) ? "no driver" : driver);
                 if (!indented || !what)
@@ -295,8 +289,7 @@ int verb_host_accelerators(char **args) {
         r = ctl_bus_open(&bus);
         if (r < 0)
                 return r;
-        r = ctl_call(bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "ListAccelerators", 0, &reply,
-                     NULL);
+        r = ctl_call(bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "ListAccelerators", 0, &reply, NULL);
         if (r < 0)
                 return r;
 
@@ -309,8 +302,7 @@ int verb_host_accelerators(char **args) {
         r = sd_bus_message_enter_container(reply, 'a', "(sssso)");
         if (r < 0)
                 return ctl_log_call_error(r, NULL, "ListAccelerators");
-        while ((r = sd_bus_message_read(reply, "(sssso)", &address, &vendor, &model, &driver,
-                                        &path)) > 0) {
+        while ((r = sd_bus_message_read(reply, "(sssso)", &address, &vendor, &model, &driver, &path)) > 0) {
                 _cleanup_(json_decrefp) json_t *props = NULL;
 
                 r = ctl_get_all_listed(bus, path, ARK_BUS_IFACE_ACCELERATOR, &props);
@@ -319,8 +311,7 @@ int verb_host_accelerators(char **args) {
                 if (!props)
                         continue;
                 if (arg_output == OUTPUT_JSON) {
-                        if (json_array_append_new(list, props_to_json(props, accelerator_fields)) <
-                            0)
+                        if (json_array_append_new(list, props_to_json(props, accelerator_fields)) < 0)
                                 return ctl_oom();
                 } else if (add_accelerator_rows(t, props) < 0)
                         return ctl_oom();
@@ -415,7 +406,8 @@ int verb_host_check(char **args) {
         if (r < 0)
                 return r;
         r = sd_bus_message_enter_container(list, 'a', "(sssso)");
-        while (r >= 0 && (r = sd_bus_message_read(list, "(sssso)", &address, &vendor, &model, &driver, &path)) > 0)
+        while (r >= 0 &&
+               (r = sd_bus_message_read(list, "(sssso)", &address, &vendor, &model, &driver, &path)) > 0)
                 if (json_object_set_new(models, address, json_string(model)) < 0)
                         return ctl_oom();
         if (r < 0)
@@ -424,10 +416,11 @@ int verb_host_check(char **args) {
         r = sd_bus_message_enter_container(reply, 'a', "(sssss)");
         if (r < 0)
                 return ctl_log_call_error(r, NULL, "CheckHost");
-        while ((r = sd_bus_message_read(reply, "(sssss)", &subject, &check, &status, &detail, &remedy)) > 0) {
+        while ((r = sd_bus_message_read(reply, "(sssss)", &subject, &check, &status, &detail, &remedy)) >
+               0) {
                 bool bad = streq(status, "not-ready");
-                json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "check", check, "status", status, "detail", detail,
-                                      "remedy", remedy);
+                json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "check", check, "status", status, "detail",
+                                      detail, "remedy", remedy);
 
                 if (!o)
                         return ctl_oom();
@@ -449,8 +442,8 @@ int verb_host_check(char **args) {
 
                         if (cur && json_is_true(json_object_get(cur, "ready")))
                                 n_acc_ready++;
-                        cur = json_pack("{s:s, s:s, s:b, s:[]}", "address", subject, "model", strempty(mod), "ready", 1,
-                                        "checks");
+                        cur = json_pack("{s:s, s:s, s:b, s:[]}", "address", subject, "model", strempty(mod),
+                                        "ready", 1, "checks");
                         if (!cur || json_array_append_new(accs, cur) < 0)
                                 return ctl_oom();
                         n_acc++;
@@ -477,9 +470,9 @@ int verb_host_check(char **args) {
                 n_acc_ready++;
 
         if (arg_output == OUTPUT_JSON) {
-                _cleanup_(json_decrefp) json_t *doc = json_pack("{s:b, s:O, s:O}", "ready",
-                                                               host_ready && n_acc_ready == n_acc, "host", host,
-                                                               "accelerators", accs);
+                _cleanup_(json_decrefp) json_t *doc =
+                        json_pack("{s:b, s:O, s:O}", "ready", host_ready && n_acc_ready == n_acc, "host",
+                                  host, "accelerators", accs);
                 _cleanup_free_ char *ignore = strbuf_steal(&not_ready);
 
                 r = ctl_print_json(doc);
@@ -493,9 +486,10 @@ int verb_host_check(char **args) {
                                n_acc > 0 ? " and " : "", n_acc, n_acc == 1 ? "" : "s");
                 else
                         printf("\nNot ready:%s%s%s%u of %u accelerator%s%s%s%s.\n",
-                               host_ready ? "" : " the host",
-                               host_ready ? " " : "; ", "", n_acc - n_acc_ready, n_acc, n_acc == 1 ? "" : "s",
-                               isempty(list_bad) ? "" : " (", strempty(list_bad), isempty(list_bad) ? "" : ")");
+                               host_ready ? "" : " the host", host_ready ? " " : "; ", "",
+                               n_acc - n_acc_ready, n_acc, n_acc == 1 ? "" : "s",
+                               isempty(list_bad) ? "" : " (", strempty(list_bad),
+                               isempty(list_bad) ? "" : ")");
         }
         /* 0 when everything asked about is ready, 1 otherwise (not an error of arkctl's). */
         return host_ready && n_acc_ready == n_acc ? 0 : 1;

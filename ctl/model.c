@@ -57,7 +57,8 @@ static int list_models(sd_bus *bus, ModelRef **ret, size_t *ret_n) {
         if (r < 0)
                 return r;
         r = sd_bus_message_enter_container(reply, 'a', "(sssso)");
-        while (r >= 0 && (r = sd_bus_message_read(reply, "(sssso)", &kind, &tenant, &name, &version, &path)) > 0) {
+        while (r >= 0 &&
+               (r = sd_bus_message_read(reply, "(sssso)", &kind, &tenant, &name, &version, &path)) > 0) {
                 ModelRef *nl;
 
                 if (!streq(kind, "model") || (arg_tenant && !streq(arg_tenant, tenant)))
@@ -98,8 +99,8 @@ static void format_parameters(char *buf, size_t size, uint64_t p) {
 
 int verb_model_list(char **args) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(table_freep) Table *t = table_new("NAME", "VERSION", "TENANT", "PARAMS", "DTYPE", "RUNTIME", "SIZE",
-                                                    "KEY", "IMPORTED", NULL);
+        _cleanup_(table_freep) Table *t = table_new("NAME", "VERSION", "TENANT", "PARAMS", "DTYPE",
+                                                    "RUNTIME", "SIZE", "KEY", "IMPORTED", NULL);
         _cleanup_(json_decrefp) json_t *list = json_array();
         ModelRef *l = NULL;
         size_t n = 0;
@@ -127,8 +128,9 @@ int verb_model_list(char **args) {
                 p = props_u64(props, "Parameters");
                 format_parameters(params, sizeof(params), p);
                 table_add_row(t, props_string(props, "Name"), props_string(props, "Version"),
-                              isempty(props_string(props, "Tenant")) ? "(shared)" : props_string(props, "Tenant"), params,
-                              props_string(props, "Dtype"), props_string(props, "Runtime"),
+                              isempty(props_string(props, "Tenant")) ? "(shared)"
+                                                                     : props_string(props, "Tenant"),
+                              params, props_string(props, "Dtype"), props_string(props, "Runtime"),
                               format_bytes(size, sizeof(size), props_u64(props, "SizeBytes")),
                               props_string(props, "KeyId"),
                               format_timestamp(when, sizeof(when), props_u64(props, "ImportedAt")));
@@ -156,7 +158,8 @@ static int find_model(sd_bus *bus, const char *name, char **ret_path) {
         if (r < 0)
                 return r;
         for (size_t k = 0; k < n; k++)
-                if (streq(l[k].name, name) && (!arg_model_version || streq(l[k].version, arg_model_version))) {
+                if (streq(l[k].name, name) &&
+                    (!arg_model_version || streq(l[k].version, arg_model_version))) {
                         strbuf_printf(&versions, "%s%s%s%s", hits ? ", " : "", l[k].version,
                                       isempty(l[k].tenant) ? " (shared)" : " of ", l[k].tenant);
                         hits++;
@@ -178,8 +181,9 @@ static int find_model(sd_bus *bus, const char *name, char **ret_path) {
         }
         {
                 _cleanup_free_ char *v = strbuf_steal(&versions);
-                fprintf(stderr, "arkctl: model '%s' has %zu matches (%s); say which with --version and --tenant\n", name,
-                        hits, strempty(v));
+                fprintf(stderr,
+                        "arkctl: model '%s' has %zu matches (%s); say which with --version and --tenant\n",
+                        name, hits, strempty(v));
         }
         return -EINVAL;
 }
@@ -212,11 +216,13 @@ int verb_model_show(char **args) {
         snprintf(params, sizeof(params), "%" PRIu64, props_u64(props, "Parameters"));
         table_add_row(t, "Name", props_string(props, "Name"));
         table_add_row(t, "Version", props_string(props, "Version"));
-        table_add_row(t, "Tenant", isempty(props_string(props, "Tenant")) ? "(shared)" : props_string(props, "Tenant"));
+        table_add_row(t, "Tenant",
+                      isempty(props_string(props, "Tenant")) ? "(shared)" : props_string(props, "Tenant"));
         table_add_row(t, "Architecture", props_string(props, "Architecture"));
         table_add_row(t, "Parameters", params);
         table_add_row(t, "Dtype", props_string(props, "Dtype"));
-        table_add_row(t, "Min GPU memory", format_bytes(a, sizeof(a), props_u64(props, "MinGPUMemoryBytes")));
+        table_add_row(t, "Min GPU memory",
+                      format_bytes(a, sizeof(a), props_u64(props, "MinGPUMemoryBytes")));
         table_add_row(t, "Runtime", props_string(props, "Runtime"));
         table_add_row(t, "License", props_string(props, "License"));
         table_add_row(t, "Size", format_bytes(b, sizeof(b), props_u64(props, "SizeBytes")));

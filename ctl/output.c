@@ -14,10 +14,10 @@
 
 struct Table {
         size_t n_columns;
-        bool fields;            /* label/value list instead of a table */
-        bool header;            /* print the first row (the headers) */
-        bool oom;               /* an add failed: table_print() reports -ENOMEM */
-        char **cells;           /* row-major; row 0 holds the headers of a table */
+        bool fields;  /* label/value list instead of a table */
+        bool header;  /* print the first row (the headers) */
+        bool oom;     /* an add failed: table_print() reports -ENOMEM */
+        char **cells; /* row-major; row 0 holds the headers of a table */
         size_t n_cells, n_alloc;
         bool *shrinkable;
         size_t *min_width;
@@ -225,8 +225,7 @@ static int table_print_fields(Table *t, FILE *f) {
                 fprintf(f, "%*s%s: ", (int) (label_width - lw), "", label);
                 /* Continuation lines start under the first character of the value. */
                 while ((nl = strchr(value, '\n'))) {
-                        fprintf(f, "%.*s\n%*s", (int) (nl - value), value, (int) label_width + 2,
-                                "");
+                        fprintf(f, "%.*s\n%*s", (int) (nl - value), value, (int) label_width + 2, "");
                         value = nl + 1;
                 }
                 fprintf(f, "%s\n", value);
@@ -286,8 +285,7 @@ int table_print(Table *t, FILE *f) {
 }
 
 int output_json(json_t *v) {
-        _cleanup_free_ char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
-                                                       JSON_ENCODE_ANY);
+        _cleanup_free_ char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
 
         if (!s)
                 return -ENOMEM;

@@ -10,7 +10,9 @@
 #include "basic/time-util.h"
 
 void progress_bar_init(ProgressBar *p, const char *label) {
-        *p = (ProgressBar) { .label = label, .start_usec = now_usec(CLOCK_MONOTONIC), .tty = isatty(STDERR_FILENO) };
+        *p = (ProgressBar) { .label = label,
+                             .start_usec = now_usec(CLOCK_MONOTONIC),
+                             .tty = isatty(STDERR_FILENO) };
 }
 
 const char *progress_format_rate(char *buf, size_t l, uint64_t done, uint64_t total, uint64_t elapsed_usec) {
@@ -24,9 +26,11 @@ const char *progress_format_rate(char *buf, size_t l, uint64_t done, uint64_t to
                 uint64_t left = (total - done) / bps;
 
                 if (left >= 3600)
-                        snprintf(buf, l, "%s/s, %" PRIu64 "h%02" PRIu64 "m left", rate, left / 3600, left / 60 % 60);
+                        snprintf(buf, l, "%s/s, %" PRIu64 "h%02" PRIu64 "m left", rate, left / 3600,
+                                 left / 60 % 60);
                 else if (left >= 60)
-                        snprintf(buf, l, "%s/s, %" PRIu64 "m%02" PRIu64 "s left", rate, left / 60, left % 60);
+                        snprintf(buf, l, "%s/s, %" PRIu64 "m%02" PRIu64 "s left", rate, left / 60,
+                                 left % 60);
                 else
                         snprintf(buf, l, "%s/s, %" PRIu64 "s left", rate, left);
         }
@@ -50,7 +54,8 @@ void progress_bar_update(ProgressBar *p, uint64_t done, uint64_t total) {
         bar[30] = 0;
         fprintf(stderr, "\r%s [%s] %3u%% %s of %s, %s\033[K", p->label, bar,
                 total > 0 ? (unsigned) (done * 100 / total) : 100, format_bytes(a, sizeof(a), done),
-                format_bytes(b, sizeof(b), total), progress_format_rate(rate, sizeof(rate), done, total, now - p->start_usec));
+                format_bytes(b, sizeof(b), total),
+                progress_format_rate(rate, sizeof(rate), done, total, now - p->start_usec));
         fflush(stderr);
 }
 

@@ -105,8 +105,7 @@ int verb_status(char **args) {
         table_add_row(t, "Instances", n[1]);
         table_add_row(t, "Accelerators", n[2]);
         table_add_row(t, "Last reconcile",
-                      format_timestamp(reconciled, sizeof(reconciled),
-                                       props_u64(props, "LastReconcile")));
+                      format_timestamp(reconciled, sizeof(reconciled), props_u64(props, "LastReconcile")));
         table_add_row(t, "Orphans", orphans);
         {
                 json_t *c = json_object_get(props, "Conflicts"), *e;
@@ -114,11 +113,14 @@ int verb_status(char **args) {
                 size_t k;
 
                 json_array_foreach(c, k, e)
-                        strbuf_printf(&b, "%s%s", k > 0 ? "\n" : "", strempty(json_string_value(json_array_get(e, 1))));
+                        strbuf_printf(&b, "%s%s", k > 0 ? "\n" : "",
+                                      strempty(json_string_value(json_array_get(e, 1))));
                 conflicts = strbuf_steal(&b);
                 if (!isempty(conflicts)) {
-                        char *with_hint = strprintf("%s\n(resolve each by hand: virsh edit the domain, or delete the "
-                                                    "VM; then 'arkctl reconcile')", conflicts);
+                        char *with_hint =
+                                strprintf("%s\n(resolve each by hand: virsh edit the domain, or delete the "
+                                          "VM; then 'arkctl reconcile')",
+                                          conflicts);
                         if (!with_hint)
                                 return ctl_oom();
                         free(conflicts);

@@ -53,8 +53,8 @@ int verb_tenant_create(char **args) {
         r = ctl_bus_open(&bus);
         if (r < 0)
                 return r;
-        r = ctl_call(bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateTenant", 0, &reply, "ss",
-                     name, strempty(arg_description));
+        r = ctl_call(bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateTenant", 0, &reply, "ss", name,
+                     strempty(arg_description));
         if (r < 0)
                 return r;
 
@@ -111,8 +111,7 @@ int verb_tenant_list(char **args) {
                         continue;
                 }
                 snprintf(n, sizeof(n), "%" PRIu64, props_u64(props, "NInstances"));
-                table_add_row(t, props_string(props, "Name"), n,
-                              props_string(props, "Description"));
+                table_add_row(t, props_string(props, "Name"), n, props_string(props, "Description"));
         }
         if (r < 0)
                 return ctl_log_call_error(r, NULL, "ListTenants");
@@ -148,8 +147,7 @@ int verb_tenant_delete(char **args) {
         r = ctl_bus_open(&bus);
         if (r < 0)
                 return r;
-        r = ctl_call(bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "DeleteTenant", 0, NULL, "s",
-                     args[0]);
+        r = ctl_call(bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "DeleteTenant", 0, NULL, "s", args[0]);
         if (r < 0)
                 return r;
         if (arg_output == OUTPUT_JSON)
@@ -183,13 +181,16 @@ int verb_tenant_member(char **args) {
                 return r;
         for (int kind = 0; kind < 2 && !list; kind++)
                 for (char **n = kind == 0 ? arg_member_users : arg_member_groups; n && *n; n++) {
-                        r = ctl_call(bus, path, ARK_BUS_IFACE_TENANT, streq(action, "add") ? "AddMember" : "RemoveMember",
-                                     0, NULL, "ss", kind == 0 ? "user" : "group", *n);
+                        r = ctl_call(bus, path, ARK_BUS_IFACE_TENANT,
+                                     streq(action, "add") ? "AddMember" : "RemoveMember", 0, NULL, "ss",
+                                     kind == 0 ? "user" : "group", *n);
                         if (r < 0)
                                 return r;
                         if (arg_output != OUTPUT_JSON)
-                                printf("%s %s '%s' %s tenant '%s'.\n", streq(action, "add") ? "Added" : "Removed",
-                                       kind == 0 ? "user" : "group", *n, streq(action, "add") ? "to" : "from", tenant);
+                                printf("%s %s '%s' %s tenant '%s'.\n",
+                                       streq(action, "add") ? "Added" : "Removed",
+                                       kind == 0 ? "user" : "group", *n,
+                                       streq(action, "add") ? "to" : "from", tenant);
                 }
         if (!list && arg_output != OUTPUT_JSON)
                 return 0;
@@ -208,12 +209,15 @@ int verb_tenant_member(char **args) {
                 json_array_foreach(members, k, m) {
                         char id[32];
 
-                        snprintf(id, sizeof(id), "%" JSON_INTEGER_FORMAT, json_integer_value(json_array_get(m, 2)));
+                        snprintf(id, sizeof(id), "%" JSON_INTEGER_FORMAT,
+                                 json_integer_value(json_array_get(m, 2)));
                         if (arg_output == OUTPUT_JSON) {
-                                if (json_array_append_new(out, json_pack("{s:s, s:s, s:I}", "kind",
-                                                                         json_string_value(json_array_get(m, 0)), "name",
-                                                                         json_string_value(json_array_get(m, 1)), "id",
-                                                                         json_integer_value(json_array_get(m, 2)))) < 0)
+                                if (json_array_append_new(
+                                            out,
+                                            json_pack("{s:s, s:s, s:I}", "kind",
+                                                      json_string_value(json_array_get(m, 0)), "name",
+                                                      json_string_value(json_array_get(m, 1)), "id",
+                                                      json_integer_value(json_array_get(m, 2)))) < 0)
                                         return ctl_oom();
                         } else
                                 table_add_row(t, json_string_value(json_array_get(m, 0)),
@@ -258,8 +262,9 @@ static int quota_set_one(sd_bus *bus, const char *path, const char *tenant, cons
         int r;
 
         if (!eq || eq == spec)
-                return usage_error("'%s' is not RESOURCE[:MODEL]=[GUARANTEE..]LIMIT (like gpus=4 or gpus:H100=1..2)",
-                                   spec);
+                return usage_error(
+                        "'%s' is not RESOURCE[:MODEL]=[GUARANTEE..]LIMIT (like gpus=4 or gpus:H100=1..2)",
+                        spec);
         key = strndup(spec, (size_t) (eq - spec));
         if (!key)
                 return ctl_oom();
@@ -282,7 +287,8 @@ static int quota_set_one(sd_bus *bus, const char *path, const char *tenant, cons
         r = parse_quota_amount(spec, key, dots ? dots + 2 : eq + 1, &limit);
         if (r != 0 || !bus)
                 return r;
-        r = ctl_call(bus, path, ARK_BUS_IFACE_TENANT, "SetQuota", 0, NULL, "sstt", key, model, guarantee, limit);
+        r = ctl_call(bus, path, ARK_BUS_IFACE_TENANT, "SetQuota", 0, NULL, "sstt", key, model, guarantee,
+                     limit);
         if (r < 0)
                 return r;
         if (arg_output != OUTPUT_JSON)
@@ -319,7 +325,8 @@ int verb_tenant_quota(char **args) {
         if (streq(action, "show") && args[2])
                 return usage_error("'tenant quota show' takes only the tenant");
         if (streq(action, "set") && !args[2])
-                return usage_error("'tenant quota set' needs RESOURCE[:MODEL]=[GUARANTEE..]LIMIT, like gpus=4");
+                return usage_error(
+                        "'tenant quota set' needs RESOURCE[:MODEL]=[GUARANTEE..]LIMIT, like gpus=4");
 
         /* Every spec is checked before any is sent. */
         for (char **s = args + 2; *s; s++) {
@@ -352,8 +359,10 @@ int verb_tenant_quota(char **args) {
                 return ctl_oom();
         /* Every resource with its usage; the quota where there is one. */
         json_array_foreach(usage, k, u) {
-                const char *res = json_string_value(json_array_get(u, 0)), *model = json_string_value(json_array_get(u, 1));
-                uint64_t used = (uint64_t) json_integer_value(json_array_get(u, 2)), guarantee = 0, limit = UINT64_MAX;
+                const char *res = json_string_value(json_array_get(u, 0)),
+                           *model = json_string_value(json_array_get(u, 1));
+                uint64_t used = (uint64_t) json_integer_value(json_array_get(u, 2)), guarantee = 0,
+                         limit = UINT64_MAX;
                 char b1[32], b2[32], b3[32];
                 size_t j;
 
@@ -364,10 +373,11 @@ int verb_tenant_quota(char **args) {
                                 limit = (uint64_t) json_integer_value(json_array_get(q, 3));
                         }
                 if (arg_output == OUTPUT_JSON) {
-                        if (json_array_append_new(out, json_pack("{s:s, s:s, s:I, s:I, s:o}", "resource", res, "model",
-                                                                 model, "used", (json_int_t) used, "guarantee",
-                                                                 (json_int_t) guarantee, "limit",
-                                                                 quota_json(limit))) < 0)
+                        if (json_array_append_new(out,
+                                                  json_pack("{s:s, s:s, s:I, s:I, s:o}", "resource", res,
+                                                            "model", model, "used", (json_int_t) used,
+                                                            "guarantee", (json_int_t) guarantee, "limit",
+                                                            quota_json(limit))) < 0)
                                 return ctl_oom();
                         continue;
                 }

@@ -27,8 +27,9 @@ static void csv_field(const char *s, bool last) {
 int verb_usage_report(char **args) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_(table_freep) Table *t = table_new("TENANT", "INSTANCE", "GPU MODELS", "INTERVALS", "SECONDS",
-                                                    "GPU-S", "CU-S", "GPU-MEM GIB-S", "VCPU-S", "MEM GIB-S", NULL);
+        _cleanup_(table_freep) Table *t =
+                table_new("TENANT", "INSTANCE", "GPU MODELS", "INTERVALS", "SECONDS", "GPU-S", "CU-S",
+                          "GPU-MEM GIB-S", "VCPU-S", "MEM GIB-S", NULL);
         _cleanup_(json_decrefp) json_t *j = json_array();
         uint64_t to = arg_to == UINT64_MAX ? now_usec(CLOCK_REALTIME) : arg_to;
         const char *tenant, *instance, *models;
@@ -43,8 +44,8 @@ int verb_usage_report(char **args) {
         r = ctl_bus_open(&bus);
         if (r < 0)
                 return r;
-        r = ctl_call(bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "GetUsageReport", 0, &reply, "stt", strempty(arg_tenant),
-                     arg_from, to);
+        r = ctl_call(bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "GetUsageReport", 0, &reply, "stt",
+                     strempty(arg_tenant), arg_from, to);
         if (r < 0)
                 return r;
         r = sd_bus_message_enter_container(reply, 'a', "(ssstdddddd)");
@@ -53,17 +54,18 @@ int verb_usage_report(char **args) {
         if (arg_output == OUTPUT_CSV)
                 printf("tenant,instance,gpu_models,intervals,seconds,gpu_seconds,compute_unit_seconds,"
                        "gpu_memory_gib_seconds,vcpu_seconds,memory_gib_seconds\n");
-        while ((r = sd_bus_message_read(reply, "(ssstdddddd)", &tenant, &instance, &models, &n, &s, &gs, &gms, &vs,
-                                        &ms, &cus)) > 0) {
+        while ((r = sd_bus_message_read(reply, "(ssstdddddd)", &tenant, &instance, &models, &n, &s, &gs,
+                                        &gms, &vs, &ms, &cus)) > 0) {
                 char c[6][32], ns[32];
 
                 if (arg_output == OUTPUT_JSON) {
-                        if (json_array_append_new(j, json_pack("{s:s, s:s, s:s, s:I, s:f, s:f, s:f, s:f, s:f, s:f}",
-                                                               "tenant", tenant, "instance", instance, "gpu_models",
-                                                               models, "intervals", (json_int_t) n, "seconds", s,
-                                                               "gpu_seconds", gs, "compute_unit_seconds", cus,
-                                                               "gpu_memory_gib_seconds", gms, "vcpu_seconds", vs,
-                                                               "memory_gib_seconds", ms)) < 0)
+                        if (json_array_append_new(
+                                    j,
+                                    json_pack("{s:s, s:s, s:s, s:I, s:f, s:f, s:f, s:f, s:f, s:f}", "tenant",
+                                              tenant, "instance", instance, "gpu_models", models,
+                                              "intervals", (json_int_t) n, "seconds", s, "gpu_seconds", gs,
+                                              "compute_unit_seconds", cus, "gpu_memory_gib_seconds", gms,
+                                              "vcpu_seconds", vs, "memory_gib_seconds", ms)) < 0)
                                 return ctl_oom();
                         continue;
                 }
@@ -83,7 +85,8 @@ int verb_usage_report(char **args) {
                                 csv_field(c[k], k == 5);
                         continue;
                 }
-                table_add_row(t, tenant, instance, *models ? models : "-", ns, c[0], c[1], c[2], c[3], c[4], c[5]);
+                table_add_row(t, tenant, instance, *models ? models : "-", ns, c[0], c[1], c[2], c[3], c[4],
+                              c[5]);
         }
         if (r < 0)
                 return ctl_log_call_error(r, NULL, "GetUsageReport");

@@ -49,8 +49,7 @@ static const FieldMap instance_fields[] = {
 static int print_instance(json_t *props) {
         _cleanup_(table_freep) Table *t = NULL;
         _cleanup_free_ char *state = NULL, *disk = NULL, *gpu_list = NULL;
-        char created[OUTPUT_FORMAT_MAX], mem[OUTPUT_FORMAT_MAX], size[OUTPUT_FORMAT_MAX],
-                vcpus[32];
+        char created[OUTPUT_FORMAT_MAX], mem[OUTPUT_FORMAT_MAX], size[OUTPUT_FORMAT_MAX], vcpus[32];
         const char *reason = props_string(props, "StateReason");
 
         if (arg_output == OUTPUT_JSON) {
@@ -154,8 +153,8 @@ static int absolute_path(const char *option, const char *path, char **ret) {
                 else {
                         cwd = getcwd(NULL, 0);
                         if (!cwd) {
-                                fprintf(stderr, "arkctl: %s: cannot resolve '%s': %s\n", option,
-                                        path, strerror(errno));
+                                fprintf(stderr, "arkctl: %s: cannot resolve '%s': %s\n", option, path,
+                                        strerror(errno));
                                 return negative_errno();
                         }
                         p = path_join(cwd, path);
@@ -191,8 +190,7 @@ int verb_vm_create(char **args) {
         if ((arg_given & OPT_INITRD) && isempty(arg_initrd))
                 return usage_error("--initrd: the path may not be empty");
         if ((arg_given & (OPT_INITRD | OPT_CMDLINE)) && !(arg_given & OPT_KERNEL))
-                return usage_error("%s needs --kernel", arg_given & OPT_INITRD ? "--initrd"
-                                                                                 : "--cmdline");
+                return usage_error("%s needs --kernel", arg_given & OPT_INITRD ? "--initrd" : "--cmdline");
 
         /* A file without '/' names a file in arkd's image store and goes as it is. */
         if (arg_image && strchr(arg_image, '/')) {
@@ -278,8 +276,8 @@ int verb_vm_create(char **args) {
                 return r;
 
         if (arg_output != OUTPUT_JSON) {
-                printf("Created %sVM '%s' for tenant '%s'.\n", arg_start ? "and started " : "",
-                       name, arg_tenant);
+                printf("Created %sVM '%s' for tenant '%s'.\n", arg_start ? "and started " : "", name,
+                       arg_tenant);
                 return 0;
         }
         r = sd_bus_message_read(reply, "o", &path);
@@ -323,8 +321,8 @@ int verb_vm_list(char **args) {
         r = sd_bus_message_enter_container(reply, 'a', "(sssssso)");
         if (r < 0)
                 return ctl_log_call_error(r, NULL, "ListInstances");
-        while ((r = sd_bus_message_read(reply, "(sssssso)", &name, &tenant, &type, &state,
-                                        &desired, &id, &path)) > 0) {
+        while ((r = sd_bus_message_read(reply, "(sssssso)", &name, &tenant, &type, &state, &desired, &id,
+                                        &path)) > 0) {
                 _cleanup_(json_decrefp) json_t *props = NULL;
                 char vcpus[32], mem[OUTPUT_FORMAT_MAX], disk[OUTPUT_FORMAT_MAX] = "-";
 
@@ -344,9 +342,8 @@ int verb_vm_list(char **args) {
                 if (props_u64(props, "DiskBytes") > 0)
                         format_bytes(disk, sizeof(disk), props_u64(props, "DiskBytes"));
                 table_add_row(t, props_string(props, "Name"), props_string(props, "Tenant"),
-                              props_string(props, "State"), props_string(props, "DesiredState"),
-                              vcpus, format_bytes(mem, sizeof(mem), props_u64(props, "MemoryBytes")),
-                              disk);
+                              props_string(props, "State"), props_string(props, "DesiredState"), vcpus,
+                              format_bytes(mem, sizeof(mem), props_u64(props, "MemoryBytes")), disk);
         }
         if (r < 0)
                 return ctl_log_call_error(r, NULL, "ListInstances");
@@ -419,8 +416,8 @@ int verb_vm_start(char **args) {
                 return r;
         /* Only for the message: starting a running VM succeeds and changes nothing. */
         (void) vm_state(bus, args[0], &before);
-        r = ctl_call(bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "StartInstance", CTL_SLOW_CALL_USEC,
-                     NULL, "s", args[0]);
+        r = ctl_call(bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "StartInstance", CTL_SLOW_CALL_USEC, NULL,
+                     "s", args[0]);
         if (r < 0)
                 return r;
         if (arg_output == OUTPUT_JSON)
@@ -441,8 +438,8 @@ int verb_vm_stop(char **args) {
         uint64_t wait_sec;
         int r;
 
-        wait_sec = (uint64_t) (arg_timeout > 0 ? arg_timeout : STOP_DEFAULT_TIMEOUT_MAX_SEC) +
-                   STOP_MARGIN_SEC;
+        wait_sec =
+                (uint64_t) (arg_timeout > 0 ? arg_timeout : STOP_DEFAULT_TIMEOUT_MAX_SEC) + STOP_MARGIN_SEC;
 
         r = ctl_bus_open(&bus);
         if (r < 0)
@@ -487,8 +484,8 @@ int verb_vm_delete(char **args) {
         r = ctl_bus_open(&bus);
         if (r < 0)
                 return r;
-        r = ctl_call(bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "DeleteInstance",
-                     CTL_SLOW_CALL_USEC, NULL, "s", args[0]);
+        r = ctl_call(bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "DeleteInstance", CTL_SLOW_CALL_USEC, NULL,
+                     "s", args[0]);
         if (r < 0)
                 return r;
         if (arg_output == OUTPUT_JSON)
@@ -548,7 +545,8 @@ int verb_vm_gpu(char **args) {
                 r = ctl_get_object(bus, "GetInstance", name, ARK_BUS_IFACE_INSTANCE, NULL, &props);
                 if (r < 0)
                         return r;
-                printf("VM '%s' has %s", name, json_array_size(json_object_get(props, "GPUs")) == 0 ? "no GPUs" : "GPUs");
+                printf("VM '%s' has %s", name,
+                       json_array_size(json_object_get(props, "GPUs")) == 0 ? "no GPUs" : "GPUs");
                 json_array_foreach(json_object_get(props, "GPUs"), k, g)
                         printf("%s%s", k == 0 ? " " : ", ", strempty(json_string_value(g)));
                 printf(".\n");

@@ -46,7 +46,8 @@ static int first_nic(char buf[static IF_NAMESIZE]) {
                 return r;
         r = -ENODEV;
         for (char **n = names; *n; n++) {
-                _cleanup_free_ char *dev = strprintf("%s/%s/device", dir, *n), *wl = strprintf("%s/%s/wireless", dir, *n);
+                _cleanup_free_ char *dev = strprintf("%s/%s/device", dir, *n),
+                                    *wl = strprintf("%s/%s/wireless", dir, *n);
 
                 if (r < 0 && dev && wl && file_exists(dev) && !file_exists(wl) && strlen(*n) < IF_NAMESIZE) {
                         snprintf(buf, IF_NAMESIZE, "%s", *n);
@@ -80,7 +81,15 @@ static int write_file(const char *path, const char *text, mode_t mode) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_DEVICE = 0x100, ARG_SEED_DIR, ARG_ROOT, ARG_USER, ARG_MARKER, ARG_TRUST, ARG_WAIT };
+        enum {
+                ARG_DEVICE = 0x100,
+                ARG_SEED_DIR,
+                ARG_ROOT,
+                ARG_USER,
+                ARG_MARKER,
+                ARG_TRUST,
+                ARG_WAIT
+        };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "device", required_argument, NULL, ARG_DEVICE },
@@ -114,12 +123,24 @@ int main(int argc, char *argv[]) {
                                "  --wait SECONDS   how long the first boot waits for the partition (default %u)\n",
                                arg_device, arg_marker, arg_trust_dir, arg_wait);
                         return 0;
-                case ARG_DEVICE: arg_device = optarg; break;
-                case ARG_SEED_DIR: arg_seed_dir = optarg; break;
-                case ARG_ROOT: arg_root = optarg; break;
-                case ARG_USER: arg_user = optarg; break;
-                case ARG_MARKER: arg_marker = optarg; break;
-                case ARG_TRUST: arg_trust_dir = optarg; break;
+                case ARG_DEVICE:
+                        arg_device = optarg;
+                        break;
+                case ARG_SEED_DIR:
+                        arg_seed_dir = optarg;
+                        break;
+                case ARG_ROOT:
+                        arg_root = optarg;
+                        break;
+                case ARG_USER:
+                        arg_user = optarg;
+                        break;
+                case ARG_MARKER:
+                        arg_marker = optarg;
+                        break;
+                case ARG_TRUST:
+                        arg_trust_dir = optarg;
+                        break;
                 case ARG_WAIT: {
                         char *end;
                         unsigned long w = strtoul(optarg, &end, 10);
@@ -131,7 +152,8 @@ int main(int argc, char *argv[]) {
                         arg_wait = (unsigned) w;
                         break;
                 }
-                default: return 2;
+                default:
+                        return 2;
                 }
         marker = rooted(arg_marker);
         if (!marker)
@@ -150,7 +172,8 @@ int main(int argc, char *argv[]) {
                 if (access(arg_device, F_OK) < 0) {
                         /* A seed is for the first boot only: a stick plugged in later must not add
                          * trusted keys or admin keys to a running appliance. */
-                        printf("ark-seed: no seed partition (%s); none will be taken from now on.\n", arg_device);
+                        printf("ark-seed: no seed partition (%s); none will be taken from now on.\n",
+                               arg_device);
                         r = write_file(arg_marker, "none: no seed partition on the first boot\n", 0644);
                         if (r < 0) {
                                 fprintf(stderr, "ark-seed: cannot write %s: %s\n", marker, strerror(-r));
@@ -162,10 +185,14 @@ int main(int argc, char *argv[]) {
                 (void) mkdir_p(dir, 0700);
                 r = -ENODEV;
                 for (size_t k = 0; k < ELEMENTSOF(types) && r < 0; k++)
-                        r = mount(arg_device, dir, types[k], MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 ? -errno : 0;
+                        r = mount(arg_device, dir, types[k], MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                                  NULL) < 0
+                                ? -errno
+                                : 0;
                 if (r < 0) {
-                        fprintf(stderr, "ark-seed: cannot mount %s read-only (vfat, ext4, iso9660, exfat): %s\n", arg_device,
-                                strerror(-r));
+                        fprintf(stderr,
+                                "ark-seed: cannot mount %s read-only (vfat, ext4, iso9660, exfat): %s\n",
+                                arg_device, strerror(-r));
                         return 1;
                 }
                 mounted = true;
@@ -188,7 +215,8 @@ int main(int argc, char *argv[]) {
 
                 r = p ? read_full_file(p, &pems[k], &pem_sizes[k]) : -ENOMEM;
                 if (r < 0) {
-                        fprintf(stderr, "ark-seed: TrustKey %s: %s; nothing was applied.\n", s.trust_keys[k], strerror(-r));
+                        fprintf(stderr, "ark-seed: TrustKey %s: %s; nothing was applied.\n", s.trust_keys[k],
+                                strerror(-r));
                         goto out;
                 }
                 r = ark_key_parse_public(s.trust_keys[k], pems[k], pem_sizes[k], &key, &err);
@@ -200,8 +228,9 @@ int main(int argc, char *argv[]) {
                 ark_key_free(key);
         }
         if (s.has_net && isempty(s.net.iface) && first_nic(s.net.iface) < 0) {
-                fprintf(stderr, "ark-seed: the seed sets a network but names no Interface=, and this machine has no "
-                                "wired NIC; nothing was applied.\n");
+                fprintf(stderr,
+                        "ark-seed: the seed sets a network but names no Interface=, and this machine has no "
+                        "wired NIC; nothing was applied.\n");
                 r = -ENODEV;
                 goto out;
         }
@@ -217,11 +246,13 @@ int main(int argc, char *argv[]) {
                 if ((r = write_file("/etc/hostname", line, 0644)) < 0)
                         goto out;
                 if (!*arg_root && sethostname(s.hostname, strlen(s.hostname)) < 0)
-                        fprintf(stderr, "ark-seed: the host name applies from the next boot: %s\n", strerror(errno));
+                        fprintf(stderr, "ark-seed: the host name applies from the next boot: %s\n",
+                                strerror(errno));
                 printf("Hostname: %s\n", s.hostname);
         }
         if (s.has_net) {
-                _cleanup_free_ char *path = strprintf("/etc/systemd/network/%s", NETCONF_FILE), *net = netconf_format(&s.net);
+                _cleanup_free_ char *path = strprintf("/etc/systemd/network/%s", NETCONF_FILE),
+                                    *net = netconf_format(&s.net);
 
                 if (!path || !net || (r = write_file(path, net, 0644)) < 0)
                         goto out;
@@ -229,8 +260,8 @@ int main(int argc, char *argv[]) {
         }
         if (s.n_admin_keys > 0) {
                 struct passwd *pw = getpwnam(arg_user);
-                _cleanup_free_ char *path = strprintf("%s/.ssh/authorized_keys", pw->pw_dir), *old = NULL, *sshdir = NULL,
-                                    *full = NULL;
+                _cleanup_free_ char *path = strprintf("%s/.ssh/authorized_keys", pw->pw_dir), *old = NULL,
+                                    *sshdir = NULL, *full = NULL;
                 size_t on = 0;
 
                 keys = strdup("");
@@ -247,14 +278,16 @@ int main(int argc, char *argv[]) {
                         goto out;
                 }
                 {
-                        _cleanup_free_ char *all = strprintf("%s%s%s", strempty(old), old && on && old[on - 1] != '\n' ? "\n" : "",
-                                                             keys);
+                        _cleanup_free_ char *all = strprintf(
+                                "%s%s%s", strempty(old), old && on && old[on - 1] != '\n' ? "\n" : "", keys);
                         if (!all || (r = write_file(path, all, 0600)) < 0)
                                 goto out;
                 }
                 sshdir = strprintf("%s%s/.ssh", arg_root, pw->pw_dir);
-                if (sshdir && (chown(sshdir, pw->pw_uid, pw->pw_gid) < 0 || chown(full, pw->pw_uid, pw->pw_gid) < 0))
-                        fprintf(stderr, "ark-seed: cannot give %s to %s: %s\n", full, arg_user, strerror(errno));
+                if (sshdir &&
+                    (chown(sshdir, pw->pw_uid, pw->pw_gid) < 0 || chown(full, pw->pw_uid, pw->pw_gid) < 0))
+                        fprintf(stderr, "ark-seed: cannot give %s to %s: %s\n", full, arg_user,
+                                strerror(errno));
                 printf("Admin SSH keys: %zu for %s\n", s.n_admin_keys, arg_user);
         }
         for (size_t k = 0; k < s.n_trust_keys; k++) {

@@ -64,7 +64,8 @@ static char *os_release_version(void) {
         const char *p;
         size_t n;
 
-        if (read_full_file("/etc/os-release", &text, &n) < 0 && read_full_file("/usr/lib/os-release", &text, &n) < 0)
+        if (read_full_file("/etc/os-release", &text, &n) < 0 &&
+            read_full_file("/usr/lib/os-release", &text, &n) < 0)
                 return NULL;
         for (p = text; p && !startswith(p, "IMAGE_VERSION="); p = strchr(p, '\n'), p = p ? p + 1 : NULL)
                 ;
@@ -105,11 +106,13 @@ static int print_status(const UpdateLayout *l, bool json) {
                 json_t *j = json_object(), *slots = json_array();
 
                 for (int k = 0; k < UPDATE_SLOTS; k++)
-                        json_array_append_new(slots, json_pack("{s:s, s:s, s:s, s:i, s:i, s:b, s:b}", "slot", slot_name(k),
-                                                               "state", slot_state_to_string(st.slot[k].state), "version",
-                                                               st.slot[k].version, "tries_left", (int) st.slot[k].left,
-                                                               "tries_done", (int) st.slot[k].done, "booted",
-                                                               st.booted == k, "default", st.default_slot == k));
+                        json_array_append_new(
+                                slots,
+                                json_pack("{s:s, s:s, s:s, s:i, s:i, s:b, s:b}", "slot", slot_name(k),
+                                          "state", slot_state_to_string(st.slot[k].state), "version",
+                                          st.slot[k].version, "tries_left", (int) st.slot[k].left,
+                                          "tries_done", (int) st.slot[k].done, "booted", st.booted == k,
+                                          "default", st.default_slot == k));
                 json_object_set_new(j, "slots", slots);
                 json_object_set_new(j, "last_install", json_string(st.last_install));
                 json_object_set_new(j, "last_error", json_string(st.last_error));
@@ -127,9 +130,10 @@ static int print_status(const UpdateLayout *l, bool json) {
 
                 if (st.slot[k].state == SLOT_TRYING || st.slot[k].state == SLOT_BAD)
                         snprintf(tries, sizeof(tries), "%u left", st.slot[k].left);
-                printf("%-4s  %-6s  %-8s  %-6s %-6s  %s\n", slot_name(k), slot_state_to_string(st.slot[k].state),
-                       isempty(st.slot[k].version) ? "-" : st.slot[k].version, tries, st.booted == k ? "yes" : "",
-                       st.default_slot == k ? "yes" : "");
+                printf("%-4s  %-6s  %-8s  %-6s %-6s  %s\n", slot_name(k),
+                       slot_state_to_string(st.slot[k].state),
+                       isempty(st.slot[k].version) ? "-" : st.slot[k].version, tries,
+                       st.booted == k ? "yes" : "", st.default_slot == k ? "yes" : "");
         }
         if (!isempty(st.last_install))
                 printf("Last install: %s\n", st.last_install);
@@ -163,19 +167,22 @@ static int print_firmware(const char *root, bool json) {
                 char *text;
 
                 for (size_t k = 0; k < n; k++)
-                        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s}", "device", l[k].device, "kind",
-                                                           l[k].kind, "model", l[k].model, "component", l[k].component,
-                                                           "version", l[k].version[0] ? l[k].version : NULL, "source",
-                                                           l[k].source));
+                        json_array_append_new(a,
+                                              json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s}", "device",
+                                                        l[k].device, "kind", l[k].kind, "model", l[k].model,
+                                                        "component", l[k].component, "version",
+                                                        l[k].version[0] ? l[k].version : NULL, "source",
+                                                        l[k].source));
                 text = json_dumps(a, JSON_INDENT(2));
                 puts(strempty(text));
                 free(text);
                 json_decref(a);
         } else {
-                printf("%-13s %-11s %-24s %-9s %-16s %s\n", "DEVICE", "KIND", "MODEL", "PART", "VERSION", "SOURCE");
+                printf("%-13s %-11s %-24s %-9s %-16s %s\n", "DEVICE", "KIND", "MODEL", "PART", "VERSION",
+                       "SOURCE");
                 for (size_t k = 0; k < n; k++)
-                        printf("%-13s %-11s %-24.24s %-9s %-16s %s\n", l[k].device, l[k].kind, l[k].model, l[k].component,
-                               l[k].version[0] ? l[k].version : "-", l[k].source);
+                        printf("%-13s %-11s %-24.24s %-9s %-16s %s\n", l[k].device, l[k].kind, l[k].model,
+                               l[k].component, l[k].version[0] ? l[k].version : "-", l[k].source);
         }
         free(l);
         return 0;
@@ -268,7 +275,8 @@ static void print_progress(const char *phase, uint64_t done, uint64_t total, voi
 static bool in_path(const char *name) {
         _cleanup_free_ char *path = strdup(getenv("PATH") ?: "/usr/sbin:/usr/bin:/sbin:/bin");
 
-        for (char *save = NULL, *d = path ? strtok_r(path, ":", &save) : NULL; d; d = strtok_r(NULL, ":", &save)) {
+        for (char *save = NULL, *d = path ? strtok_r(path, ":", &save) : NULL; d;
+             d = strtok_r(NULL, ":", &save)) {
                 _cleanup_free_ char *p = strprintf("%s/%s", d, name);
 
                 if (p && access(p, X_OK) == 0)
@@ -290,12 +298,15 @@ static int install_cabinet(const char *path) {
         }
         close(fd);
         if (n < 4 || memcmp(magic, "MSCF", 4) != 0) {
-                fprintf(stderr, "ark-update: %s: not a cabinet archive (an LVFS .cab starts with MSCF)\n", path);
+                fprintf(stderr, "ark-update: %s: not a cabinet archive (an LVFS .cab starts with MSCF)\n",
+                        path);
                 return 1;
         }
         if (!in_path("fwupdmgr")) {
-                fprintf(stderr, "ark-update: %s: fwupd is not installed on this system (no fwupdmgr in PATH); "
-                                "device firmware cannot be flashed here\n", path);
+                fprintf(stderr,
+                        "ark-update: %s: fwupd is not installed on this system (no fwupdmgr in PATH); "
+                        "device firmware cannot be flashed here\n",
+                        path);
                 return 1;
         }
         printf("Handing %s to fwupd...\n", path);
@@ -306,15 +317,32 @@ static int install_cabinet(const char *path) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_ESP = 0x100, ARG_SLOT_A, ARG_SLOT_B, ARG_STATE, ARG_BOOTED, ARG_RUNNING, ARG_TRUST, ARG_TRIES, ARG_FORCE,
-               ARG_VERSION, ARG_ROOT };
+        enum {
+                ARG_ESP = 0x100,
+                ARG_SLOT_A,
+                ARG_SLOT_B,
+                ARG_STATE,
+                ARG_BOOTED,
+                ARG_RUNNING,
+                ARG_TRUST,
+                ARG_TRIES,
+                ARG_FORCE,
+                ARG_VERSION,
+                ARG_ROOT
+        };
         static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },       { "version", no_argument, NULL, ARG_VERSION },
-                { "esp", required_argument, NULL, ARG_ESP }, { "slot-a", required_argument, NULL, ARG_SLOT_A },
-                { "slot-b", required_argument, NULL, ARG_SLOT_B }, { "state", required_argument, NULL, ARG_STATE },
-                { "booted", required_argument, NULL, ARG_BOOTED }, { "running", required_argument, NULL, ARG_RUNNING },
-                { "trust-dir", required_argument, NULL, ARG_TRUST }, { "tries", required_argument, NULL, ARG_TRIES },
-                { "force", no_argument, NULL, ARG_FORCE },  { "root", required_argument, NULL, ARG_ROOT },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "esp", required_argument, NULL, ARG_ESP },
+                { "slot-a", required_argument, NULL, ARG_SLOT_A },
+                { "slot-b", required_argument, NULL, ARG_SLOT_B },
+                { "state", required_argument, NULL, ARG_STATE },
+                { "booted", required_argument, NULL, ARG_BOOTED },
+                { "running", required_argument, NULL, ARG_RUNNING },
+                { "trust-dir", required_argument, NULL, ARG_TRUST },
+                { "tries", required_argument, NULL, ARG_TRIES },
+                { "force", no_argument, NULL, ARG_FORCE },
+                { "root", required_argument, NULL, ARG_ROOT },
                 {},
         };
         const char *trust = getenv("ARK_TRUST_DIR");
@@ -351,10 +379,20 @@ int main(int argc, char *argv[]) {
                         }
                         json = streq(optarg, "json");
                         break;
-                case ARG_ESP: l.esp = optarg; break;
-                case ARG_SLOT_A: l.slot[0] = optarg; slots_given = true; break;
-                case ARG_SLOT_B: l.slot[1] = optarg; slots_given = true; break;
-                case ARG_STATE: l.state_file = optarg; break;
+                case ARG_ESP:
+                        l.esp = optarg;
+                        break;
+                case ARG_SLOT_A:
+                        l.slot[0] = optarg;
+                        slots_given = true;
+                        break;
+                case ARG_SLOT_B:
+                        l.slot[1] = optarg;
+                        slots_given = true;
+                        break;
+                case ARG_STATE:
+                        l.state_file = optarg;
+                        break;
                 case ARG_BOOTED:
                         if (!streq(optarg, "a") && !streq(optarg, "b")) {
                                 fprintf(stderr, "ark-update: --booted: '%s' is not a or b\n", optarg);
@@ -362,8 +400,12 @@ int main(int argc, char *argv[]) {
                         }
                         l.booted = streq(optarg, "a") ? 0 : 1;
                         break;
-                case ARG_RUNNING: l.version = optarg; break;
-                case ARG_TRUST: l.trust_dir = optarg; break;
+                case ARG_RUNNING:
+                        l.version = optarg;
+                        break;
+                case ARG_TRUST:
+                        l.trust_dir = optarg;
+                        break;
                 case ARG_TRIES: {
                         char *end;
                         unsigned long t = strtoul(optarg, &end, 10);
@@ -375,14 +417,19 @@ int main(int argc, char *argv[]) {
                         l.tries = (unsigned) t;
                         break;
                 }
-                case ARG_FORCE: force = true; break;
-                case ARG_ROOT: root = optarg; break;
+                case ARG_FORCE:
+                        force = true;
+                        break;
+                case ARG_ROOT:
+                        root = optarg;
+                        break;
                 default:
                         fprintf(stderr, "ark-update: unknown option (see --help)\n");
                         return 2;
                 }
         if (optind >= argc) {
-                fprintf(stderr, "ark-update: needs a command: status, install FILE.ark, mark-good or rollback\n");
+                fprintf(stderr,
+                        "ark-update: needs a command: status, install FILE.ark, mark-good or rollback\n");
                 return 2;
         }
         verb = argv[optind];
@@ -416,8 +463,10 @@ int main(int argc, char *argv[]) {
                 if (isatty(STDOUT_FILENO))
                         putchar('\n');
                 if (r >= 0) {
-                        done = strprintf("Installed into slot %s; it boots next (%u tries), then 'ark-update mark-good' "
-                                         "once healthy.", slot_name(1 - l.booted), l.tries);
+                        done = strprintf(
+                                "Installed into slot %s; it boots next (%u tries), then 'ark-update mark-good' "
+                                "once healthy.",
+                                slot_name(1 - l.booted), l.tries);
                         puts(strna(done));
                 }
                 announce(&a, "Finished", "ssbs", argv[optind + 1], a.origin, r >= 0,
@@ -428,23 +477,22 @@ int main(int argc, char *argv[]) {
                 r = update_mark_good(&l, &err);
                 if (r >= 0)
                         changed = true;
-        }
-        else if (streq(verb, "on-trial") && optind + 1 == argc) {
+        } else if (streq(verb, "on-trial") && optind + 1 == argc) {
                 /* For the boot check: exit 0 when the booted slot is still counting its tries. */
                 UpdateStatus st;
 
                 r = update_status(&l, &st, &err);
                 if (r >= 0)
                         return update_on_trial(&st, l.booted) ? 0 : 1;
-        }
-        else if (streq(verb, "rollback") && optind + 1 == argc) {
+        } else if (streq(verb, "rollback") && optind + 1 == argc) {
                 r = update_rollback(&l, &err);
                 if (r >= 0) {
                         printf("Slot %s boots next.\n", slot_name(1 - l.booted));
                         changed = true;
                 }
         } else {
-                fprintf(stderr, "ark-update: '%s' is not status, install FILE.ark, mark-good or rollback (see --help)\n",
+                fprintf(stderr,
+                        "ark-update: '%s' is not status, install FILE.ark, mark-good or rollback (see --help)\n",
                         verb);
                 return 2;
         }

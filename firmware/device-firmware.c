@@ -73,7 +73,8 @@ static int nic_firmware(const char *ifname, char *version, size_t l, char *drive
         close(fd);
         if (r < 0)
                 return r;
-        snprintf(version, l, "%.*s", (int) strnlen(info.fw_version, sizeof(info.fw_version)), info.fw_version);
+        snprintf(version, l, "%.*s", (int) strnlen(info.fw_version, sizeof(info.fw_version)),
+                 info.fw_version);
         snprintf(driver, dl, "%.*s", (int) strnlen(info.driver, sizeof(info.driver)), info.driver);
         return 0;
 }
@@ -129,13 +130,16 @@ int firmware_list(const char *root, FirmwareItem **ret, size_t *ret_n) {
                 snprintf(rel, sizeof(rel), "sys/bus/pci/devices/%s/device", addr);
                 read_attr(root, rel, dev, sizeof(dev));
                 {
-                        _cleanup_free_ char *link = strprintf("%s/sys/bus/pci/devices/%s/driver", root, addr), *target = NULL;
+                        _cleanup_free_ char *link = strprintf("%s/sys/bus/pci/devices/%s/driver", root,
+                                                              addr),
+                                            *target = NULL;
                         char buf[512];
                         ssize_t m = link ? readlink(link, buf, sizeof(buf) - 1) : -1;
 
                         if (m > 0) {
                                 buf[m] = 0;
-                                snprintf(driver, sizeof(driver), "%.255s", strrchr(buf, '/') ? strrchr(buf, '/') + 1 : buf);
+                                snprintf(driver, sizeof(driver), "%.255s",
+                                         strrchr(buf, '/') ? strrchr(buf, '/') + 1 : buf);
                         }
                 }
                 if ((c >> 16) == 0x03 || (c >> 16) == 0x12)
@@ -145,10 +149,14 @@ int firmware_list(const char *root, FirmwareItem **ret, size_t *ret_n) {
                 else
                         continue;
                 snprintf(it.device, sizeof(it.device), "%.31s", addr);
-                snprintf(it.model, sizeof(it.model), "%s:%s", ven[0] ? ven + 2 : "?", dev[0] ? dev + 2 : "?");
-                snprintf(it.component, sizeof(it.component), "%s", streq(it.kind, "nic") ? "firmware" : "VBIOS");
+                snprintf(it.model, sizeof(it.model), "%s:%s", ven[0] ? ven + 2 : "?",
+                         dev[0] ? dev + 2 : "?");
+                snprintf(it.component, sizeof(it.component), "%s",
+                         streq(it.kind, "nic") ? "firmware" : "VBIOS");
                 if (streq(driver, "nvidia")) {
-                        _cleanup_free_ char *p = strprintf("%s/proc/driver/nvidia/gpus/%s/information", root, addr), *text = NULL;
+                        _cleanup_free_ char *p = strprintf("%s/proc/driver/nvidia/gpus/%s/information", root,
+                                                           addr),
+                                            *text = NULL;
                         char model[128];
                         size_t tn;
 
@@ -159,33 +167,39 @@ int firmware_list(const char *root, FirmwareItem **ret, size_t *ret_n) {
                                         snprintf(it.model, sizeof(it.model), "%s", model);
                                 snprintf(it.source, sizeof(it.source), "the NVIDIA driver");
                         } else
-                                snprintf(it.source, sizeof(it.source), "not known: the NVIDIA driver says nothing");
+                                snprintf(it.source, sizeof(it.source),
+                                         "not known: the NVIDIA driver says nothing");
                 } else if (streq(driver, "amdgpu")) {
                         snprintf(rel, sizeof(rel), "sys/bus/pci/devices/%s/vbios_version", addr);
                         read_attr(root, rel, it.version, sizeof(it.version));
-                        snprintf(it.source, sizeof(it.source), it.version[0] ? "amdgpu" : "not known: amdgpu says nothing");
+                        snprintf(it.source, sizeof(it.source),
+                                 it.version[0] ? "amdgpu" : "not known: amdgpu says nothing");
                 } else if (streq(it.kind, "nic")) {
                         char ifname[64], drv[32];
                         int q;
 
                         nic_name(root, addr, ifname, sizeof(ifname));
                         if (!ifname[0])
-                                snprintf(it.source, sizeof(it.source), "not known: no network interface (driver %s)",
+                                snprintf(it.source, sizeof(it.source),
+                                         "not known: no network interface (driver %s)",
                                          driver[0] ? driver : "none");
                         else if (!streq(root, "/"))
-                                snprintf(it.source, sizeof(it.source), "not known: %s is not live (fixture tree)", ifname);
-                        else if ((q = nic_firmware(ifname, it.version, sizeof(it.version), drv, sizeof(drv))) < 0)
-                                snprintf(it.source, sizeof(it.source), "not known: ethtool on %s: %s", ifname, strerror(-q));
+                                snprintf(it.source, sizeof(it.source),
+                                         "not known: %s is not live (fixture tree)", ifname);
+                        else if ((q = nic_firmware(ifname, it.version, sizeof(it.version), drv,
+                                                   sizeof(drv))) < 0)
+                                snprintf(it.source, sizeof(it.source), "not known: ethtool on %s: %s",
+                                         ifname, strerror(-q));
                         else if (!it.version[0] || streq(it.version, "N/A"))
-                                snprintf(it.source, sizeof(it.source), "not known: %s (%s) does not report it", ifname,
-                                         drv);
+                                snprintf(it.source, sizeof(it.source),
+                                         "not known: %s (%s) does not report it", ifname, drv);
                         else
                                 snprintf(it.source, sizeof(it.source), "ethtool (%s, %s)", ifname, drv);
                         if (streq(it.version, "N/A"))
                                 it.version[0] = 0;
-                }
-                else if (streq(driver, "vfio-pci"))
-                        snprintf(it.source, sizeof(it.source), "not known: passed through (vfio-pci), no host driver");
+                } else if (streq(driver, "vfio-pci"))
+                        snprintf(it.source, sizeof(it.source),
+                                 "not known: passed through (vfio-pci), no host driver");
                 else
                         snprintf(it.source, sizeof(it.source), "not known: driver %s does not report it",
                                  driver[0] ? driver : "none");

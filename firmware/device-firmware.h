@@ -7,12 +7,12 @@
 #include <stddef.h>
 
 typedef struct FirmwareItem {
-        char device[32];        /* "system" or a PCI address */
-        char kind[16];          /* "system", "gpu", "accelerator", "nic" */
+        char device[32]; /* "system" or a PCI address */
+        char kind[16];   /* "system", "gpu", "accelerator", "nic" */
         char model[128];
-        char component[16];     /* "BIOS", "VBIOS", "firmware" */
-        char version[64];       /* "" = not known */
-        char source[96];        /* where it was read, or why it could not be */
+        char component[16]; /* "BIOS", "VBIOS", "firmware" */
+        char version[64];   /* "" = not known */
+        char source[96];    /* where it was read, or why it could not be */
 } FirmwareItem;
 
 /* Every item, the system first, then devices by address. */

@@ -12,8 +12,13 @@
 #include "basic/string-util.h"
 
 static const char *const key_types[] = {
-        "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
-        "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com",
+        "ssh-ed25519",
+        "ssh-rsa",
+        "ecdsa-sha2-nistp256",
+        "ecdsa-sha2-nistp384",
+        "ecdsa-sha2-nistp521",
+        "sk-ssh-ed25519@openssh.com",
+        "sk-ecdsa-sha2-nistp256@openssh.com",
 };
 
 const char *ssh_key_invalid_reason(const char *line) {
@@ -23,7 +28,9 @@ const char *ssh_key_invalid_reason(const char *line) {
         if (!sp)
                 return "it is not 'TYPE BASE64 [COMMENT]'";
         for (size_t k = 0; k < ELEMENTSOF(key_types); k++)
-                known = known || (strlen(key_types[k]) == (size_t) (sp - line) && strncmp(line, key_types[k], sp - line) == 0);
+                known = known ||
+                        (strlen(key_types[k]) == (size_t) (sp - line) &&
+                         strncmp(line, key_types[k], sp - line) == 0);
         if (!known)
                 return "its type is not one OpenSSH takes (ssh-ed25519, ssh-rsa, ecdsa-sha2-*, sk-*)";
         body = sp + 1;
@@ -31,8 +38,8 @@ const char *ssh_key_invalid_reason(const char *line) {
         if (end - body < 16)
                 return "its key is too short";
         for (const char *p = body; p < end; p++)
-                if (!(('A' <= *p && *p <= 'Z') || ('a' <= *p && *p <= 'z') || ('0' <= *p && *p <= '9') || *p == '+' ||
-                      *p == '/' || *p == '='))
+                if (!(('A' <= *p && *p <= 'Z') || ('a' <= *p && *p <= 'z') || ('0' <= *p && *p <= '9') ||
+                      *p == '+' || *p == '/' || *p == '='))
                         return "its key is not base64";
         for (const char *p = end; *p; p++)
                 if ((unsigned char) *p < 0x20 || *p == 0x7f)
@@ -66,8 +73,8 @@ static bool locale_ok(const char *s) {
         if (n == 0 || n >= 64)
                 return false;
         for (const char *p = s; *p; p++)
-                if (!(('a' <= *p && *p <= 'z') || ('A' <= *p && *p <= 'Z') || ('0' <= *p && *p <= '9') || *p == '_' ||
-                      *p == '.' || *p == '-' || *p == '@'))
+                if (!(('a' <= *p && *p <= 'z') || ('A' <= *p && *p <= 'Z') || ('0' <= *p && *p <= '9') ||
+                      *p == '_' || *p == '.' || *p == '-' || *p == '@'))
                         return false;
         return true;
 }
@@ -80,7 +87,8 @@ void seed_done(Seed *s) {
         *s = (Seed) {};
 }
 
-static int line_error(char **ret_error, unsigned line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int line_error(char **ret_error, unsigned line, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 static int line_error(char **ret_error, unsigned line, const char *fmt, ...) {
         if (ret_error) {
                 char buf[512];
@@ -107,7 +115,8 @@ int seed_parse(const char *text, size_t n, Seed *ret, char **ret_error) {
                 *ret_error = NULL;
         if (n > SEED_MAX_SIZE) {
                 if (ret_error)
-                        *ret_error = strprintf("seed.conf is %zu bytes; at most %d are read", n, SEED_MAX_SIZE);
+                        *ret_error =
+                                strprintf("seed.conf is %zu bytes; at most %d are read", n, SEED_MAX_SIZE);
                 return -EINVAL;
         }
         if (memchr(text, 0, n)) {
@@ -153,19 +162,24 @@ int seed_parse(const char *text, size_t n, Seed *ret, char **ret_error) {
                         else
                                 snprintf(s.hostname, sizeof(s.hostname), "%s", value);
                 } else if (streq(key, "Interface")) {
-                        if (strlen(value) >= sizeof(s.net.iface) || isempty(value) || strpbrk(value, "/ *?["))
-                                r = line_error(ret_error, line, "Interface: '%s' is not a network interface name", value);
+                        if (strlen(value) >= sizeof(s.net.iface) || isempty(value) ||
+                            strpbrk(value, "/ *?["))
+                                r = line_error(ret_error, line,
+                                               "Interface: '%s' is not a network interface name", value);
                         else
                                 snprintf(s.net.iface, sizeof(s.net.iface), "%s", value);
                 } else if (streq(key, "DHCP")) {
                         if (!streq(value, "yes"))
-                                r = line_error(ret_error, line, "DHCP: '%s' is not yes (leave Address= out for DHCP)", value);
+                                r = line_error(ret_error, line,
+                                               "DHCP: '%s' is not yes (leave Address= out for DHCP)", value);
                         dhcp = true;
                 } else if (streq(key, "Address")) {
-                        if (strlen(value) >= sizeof(s.net.address) || strspn(value, "0123456789./") != strlen(value) ||
-                            !strchr(value, '/'))
-                                r = line_error(ret_error, line, "Address: '%s' is not an IPv4 address with a prefix (a.b.c.d/n)",
-                                               value);
+                        if (strlen(value) >= sizeof(s.net.address) ||
+                            strspn(value, "0123456789./") != strlen(value) || !strchr(value, '/'))
+                                r = line_error(
+                                        ret_error, line,
+                                        "Address: '%s' is not an IPv4 address with a prefix (a.b.c.d/n)",
+                                        value);
                         else
                                 snprintf(s.net.address, sizeof(s.net.address), "%s", value);
                         stat = true;
@@ -176,17 +190,21 @@ int seed_parse(const char *text, size_t n, Seed *ret, char **ret_error) {
                                 snprintf(s.net.gateway, sizeof(s.net.gateway), "%s", value);
                 } else if (streq(key, "DNS")) {
                         if (strlen(value) >= sizeof(s.net.dns) || !address_list_ok(value, false))
-                                r = line_error(ret_error, line, "DNS: '%s' is not a list of addresses", value);
+                                r = line_error(ret_error, line, "DNS: '%s' is not a list of addresses",
+                                               value);
                         else
                                 snprintf(s.net.dns, sizeof(s.net.dns), "%s", value);
                 } else if (streq(key, "NTP")) {
                         if (strlen(value) >= sizeof(s.net.ntp) || !address_list_ok(value, true))
-                                r = line_error(ret_error, line, "NTP: '%s' is not a list of names or addresses", value);
+                                r = line_error(ret_error, line,
+                                               "NTP: '%s' is not a list of names or addresses", value);
                         else
                                 snprintf(s.net.ntp, sizeof(s.net.ntp), "%s", value);
                 } else if (streq(key, "Locale")) {
                         if (!locale_ok(value))
-                                r = line_error(ret_error, line, "Locale: '%s' is not a locale name (such as zh_CN.UTF-8)", value);
+                                r = line_error(ret_error, line,
+                                               "Locale: '%s' is not a locale name (such as zh_CN.UTF-8)",
+                                               value);
                         else
                                 snprintf(s.locale, sizeof(s.locale), "%s", value);
                 } else if (streq(key, "AdminKey")) {
@@ -195,21 +213,27 @@ int seed_parse(const char *text, size_t n, Seed *ret, char **ret_error) {
                         if (why)
                                 r = line_error(ret_error, line, "AdminKey: %s", why);
                         else if (s.n_admin_keys >= SEED_MAX_KEYS)
-                                r = line_error(ret_error, line, "AdminKey: more than %d keys", SEED_MAX_KEYS);
+                                r = line_error(ret_error, line, "AdminKey: more than %d keys",
+                                               SEED_MAX_KEYS);
                         else if (!(s.admin_keys[s.n_admin_keys++] = strdup(value)))
                                 r = -ENOMEM;
                 } else if (streq(key, "TrustKey")) {
                         if (!relative_path_ok(value))
-                                r = line_error(ret_error, line,
-                                               "TrustKey: '%s' is not a path inside the seed partition (relative, no ..)", value);
+                                r = line_error(
+                                        ret_error, line,
+                                        "TrustKey: '%s' is not a path inside the seed partition (relative, no ..)",
+                                        value);
                         else if (s.n_trust_keys >= SEED_MAX_KEYS)
-                                r = line_error(ret_error, line, "TrustKey: more than %d keys", SEED_MAX_KEYS);
+                                r = line_error(ret_error, line, "TrustKey: more than %d keys",
+                                               SEED_MAX_KEYS);
                         else if (!(s.trust_keys[s.n_trust_keys++] = strdup(value)))
                                 r = -ENOMEM;
                 } else
-                        r = line_error(ret_error, line,
-                                       "'%s' is not a seed setting (Hostname, Interface, DHCP, Address, Gateway, DNS, NTP, "
-                                       "Locale, AdminKey, TrustKey)", key);
+                        r = line_error(
+                                ret_error, line,
+                                "'%s' is not a seed setting (Hostname, Interface, DHCP, Address, Gateway, DNS, NTP, "
+                                "Locale, AdminKey, TrustKey)",
+                                key);
         }
         if (r >= 0 && dhcp && stat)
                 r = line_error(ret_error, line, "both DHCP=yes and Address= are set");
@@ -223,7 +247,8 @@ int seed_parse(const char *text, size_t n, Seed *ret, char **ret_error) {
                 s.net.dhcp = dhcp;
                 probe.dhcp = dhcp;
                 if (isempty(probe.iface))
-                        snprintf(probe.iface, sizeof(probe.iface), "eth0"); /* the real one is found at apply time */
+                        snprintf(probe.iface, sizeof(probe.iface),
+                                 "eth0"); /* the real one is found at apply time */
                 if (netconf_validate(&probe, why, sizeof(why)))
                         r = line_error(ret_error, line, "the network: %s", why);
         }

@@ -14,8 +14,8 @@
 
 typedef struct Seed {
         char hostname[254];
-        NetConf net;            /* iface "" = the first physical NIC at apply time */
-        int has_net;            /* Address= (static) or DHCP=yes given */
+        NetConf net; /* iface "" = the first physical NIC at apply time */
+        int has_net; /* Address= (static) or DHCP=yes given */
         char locale[64];
         char *admin_keys[SEED_MAX_KEYS];
         size_t n_admin_keys;

@@ -20,7 +20,7 @@
 #include "shared/bundle.h"
 
 #define ROOT_FILE "root.img"
-#define UKI_FILE "ark.efi"       /* a kernel image for either slot; "ark-a.efi" / "ark-b.efi" for one */
+#define UKI_FILE "ark.efi" /* a kernel image for either slot; "ark-a.efi" / "ark-b.efi" for one */
 
 const char *slot_name(int slot) {
         return slot == 0 ? "a" : slot == 1 ? "b" : "?";
@@ -180,13 +180,15 @@ static int lock_slots(const UpdateLayout *l, int *ret_fd, char **ret_error) {
         (void) make_state_dir(l);
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
         if (fd < 0)
-                return set_error_sentence(ret_error, -errno, "Cannot open the lock %s: %s.", path, strerror(errno));
+                return set_error_sentence(ret_error, -errno, "Cannot open the lock %s: %s.", path,
+                                          strerror(errno));
         if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
                 int r = -errno;
 
                 close(fd);
                 if (r == -EWOULDBLOCK)
-                        return set_error_sentence(ret_error, -EBUSY, "Another ark-update is installing or changing "
+                        return set_error_sentence(ret_error, -EBUSY,
+                                                  "Another ark-update is installing or changing "
                                                   "the slots; try again when it has finished.");
                 return set_error_sentence(ret_error, r, "Cannot lock %s: %s.", path, strerror(-r));
         }
@@ -278,14 +280,16 @@ int update_status(const UpdateLayout *l, UpdateStatus *ret, char **ret_error) {
                 if (entry_parse(de->d_name, &slot, &s) < 0)
                         continue;
                 /* The newest entry of a slot is what it holds. */
-                if (st.slot[slot].state == SLOT_EMPTY || version_compare(s.version, st.slot[slot].version) > 0)
+                if (st.slot[slot].state == SLOT_EMPTY ||
+                    version_compare(s.version, st.slot[slot].version) > 0)
                         st.slot[slot] = s;
         }
         if (d)
                 closedir(d);
         st.default_slot = boots_first(&st);
         if (read_record(l, &j) >= 0) {
-                snprintf(st.last_error, sizeof(st.last_error), "%s", strempty(json_string_value(json_object_get(j, "last_error"))));
+                snprintf(st.last_error, sizeof(st.last_error), "%s",
+                         strempty(json_string_value(json_object_get(j, "last_error"))));
                 snprintf(st.last_install, sizeof(st.last_install), "%s",
                          strempty(json_string_value(json_object_get(j, "last_install"))));
                 json_decref(j);
@@ -298,8 +302,8 @@ typedef struct Install {
         const UpdateLayout *l;
         int slot;
         char *uki_tmp;
-        const char *uki_file;   /* the bundle's kernel image for this slot */
-        const Manifest *first;  /* what the first pass verified */
+        const char *uki_file;  /* the bundle's kernel image for this slot */
+        const Manifest *first; /* what the first pass verified */
         bool wrote_root, wrote_uki;
 } Install;
 
@@ -317,11 +321,13 @@ static int open_target(const ManifestFile *f, void *userdata, char **ret_error) 
                 return -ENOENT; /* release notes and the like: checked, not written */
         /* A partition is written in place, and never while mounted (O_EXCL: the running root would
          * be); an image file (tests) is replaced. */
-        fd = open(target, O_WRONLY | O_CLOEXEC | O_NOCTTY |
-                                  (stat(target, &st) >= 0 && S_ISBLK(st.st_mode) ? O_EXCL : O_CREAT | O_TRUNC),
+        fd = open(target,
+                  O_WRONLY | O_CLOEXEC | O_NOCTTY |
+                          (stat(target, &st) >= 0 && S_ISBLK(st.st_mode) ? O_EXCL : O_CREAT | O_TRUNC),
                   0600);
         if (fd < 0)
-                return set_error_sentence(ret_error, -errno, "Cannot write %s: %s.", target, strerror(errno));
+                return set_error_sentence(ret_error, -errno, "Cannot write %s: %s.", target,
+                                          strerror(errno));
         if (streq(f->path, ROOT_FILE))
                 in->wrote_root = true;
         else
@@ -361,9 +367,12 @@ static const char *manifest_uki(const Manifest *m, int slot) {
         return any;
 }
 
-static int check_manifest(const UpdateLayout *l, const char *bundle, bool force, Manifest **ret, char **ret_error) {
+static int check_manifest(const UpdateLayout *l, const char *bundle, bool force, Manifest **ret,
+                          char **ret_error) {
         _cleanup_close_ int fd = open(bundle, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        BundleReadOptions o = { .trust_dir = l->trust_dir, .dest_fd = -1, .progress = l->progress ? progress_verify : NULL,
+        BundleReadOptions o = { .trust_dir = l->trust_dir,
+                                .dest_fd = -1,
+                                .progress = l->progress ? progress_verify : NULL,
                                 .userdata = (void *) l };
         BundleResult res = {};
         bool root = false;
@@ -382,7 +391,8 @@ static int check_manifest(const UpdateLayout *l, const char *bundle, bool force,
                 goto out;
         }
         if (!version_is_valid(res.manifest->version)) {
-                r = set_error_sentence(ret_error, -EINVAL, "Update version '%s' is not dotted numbers such as 1.2.0.",
+                r = set_error_sentence(ret_error, -EINVAL,
+                                       "Update version '%s' is not dotted numbers such as 1.2.0.",
                                        printable(res.manifest->version));
                 goto out;
         }
@@ -398,15 +408,18 @@ static int check_manifest(const UpdateLayout *l, const char *bundle, bool force,
         if (!root || !uki) {
                 r = set_error_sentence(ret_error, -EINVAL, "Update %s lacks %s.", res.manifest->version,
                                        !root ? ROOT_FILE " (the root image)"
-                                             : (1 - l->booted) == 0 ? "ark-a.efi or ark.efi (the kernel image)"
-                                                                    : "ark-b.efi or ark.efi (the kernel image)");
+                                               : (1 - l->booted) == 0
+                                               ? "ark-a.efi or ark.efi (the kernel image)"
+                                               : "ark-b.efi or ark.efi (the kernel image)");
                 goto out;
         }
         if (!force && version_compare(res.manifest->version, l->version) <= 0) {
-                r = set_error_sentence(ret_error, -ESTALE, "Update %s is %s the running %s; --force installs it anyway.",
-                                       res.manifest->version,
-                                       version_compare(res.manifest->version, l->version) == 0 ? "the same as" : "older than",
-                                       l->version);
+                r = set_error_sentence(
+                        ret_error, -ESTALE, "Update %s is %s the running %s; --force installs it anyway.",
+                        res.manifest->version,
+                        version_compare(res.manifest->version, l->version) == 0 ? "the same as"
+                                                                                : "older than",
+                        l->version);
                 goto out;
         }
         *ret = TAKE_PTR(res.manifest);
@@ -425,7 +438,8 @@ static int admit_same(const Manifest *m, void *userdata, char **ret_error) {
         if (manifest_format(in->first, &a) < 0 || manifest_format(m, &b) < 0)
                 return -ENOMEM;
         if (!streq(a, b))
-                return set_error_sentence(ret_error, -EBADMSG, "The bundle changed between its check and its installation "
+                return set_error_sentence(ret_error, -EBADMSG,
+                                          "The bundle changed between its check and its installation "
                                           "(the medium or the file); nothing was written.");
         return 0;
 }
@@ -442,7 +456,9 @@ static int forget_slot(const UpdateLayout *l, int slot, char **ret_error) {
                 return -ENOMEM;
         d = opendir(dir);
         if (!d)
-                return errno == ENOENT ? 0 : set_error_sentence(ret_error, -errno, "Cannot read %s: %s.", dir, strerror(errno));
+                return errno == ENOENT
+                        ? 0
+                        : set_error_sentence(ret_error, -errno, "Cannot read %s: %s.", dir, strerror(errno));
         while ((de = readdir(d))) {
                 _cleanup_free_ char *path = NULL;
 
@@ -450,8 +466,8 @@ static int forget_slot(const UpdateLayout *l, int slot, char **ret_error) {
                         continue;
                 path = strprintf("%s/%s", dir, de->d_name);
                 if (!path || unlink(path) < 0) {
-                        r = set_error_sentence(ret_error, path ? -errno : -ENOMEM, "Cannot remove %s: %s.", strna(path),
-                                               strerror(path ? errno : ENOMEM));
+                        r = set_error_sentence(ret_error, path ? -errno : -ENOMEM, "Cannot remove %s: %s.",
+                                               strna(path), strerror(path ? errno : ENOMEM));
                         break;
                 }
         }
@@ -476,7 +492,8 @@ static int give_back_place(const UpdateLayout *l, char **ret_error) {
         snprintf(good, sizeof(good), "ark-%s-%s.efi", slot_name(l->booted), b->version);
         r = rename_entry(l, b->entry, good);
         if (r < 0)
-                return set_error_sentence(ret_error, r, "Cannot give %s its place back: %s.", b->entry, strerror(-r));
+                return set_error_sentence(ret_error, r, "Cannot give %s its place back: %s.", b->entry,
+                                          strerror(-r));
         record_set(l, "demoted", NULL);
         return 0;
 }
@@ -506,12 +523,13 @@ static int check_running(const UpdateLayout *l, bool force, char **ret_error) {
                 return 1;
         if (b->state == SLOT_GOOD || force)
                 return 0;
-        return set_error_sentence(ret_error, -EBUSY,
-                                  "The running slot %s (%s) is %s, not confirmed good: an update would overwrite the only "
-                                  "slot to go back to. Confirm it first (ark-update mark-good once it is healthy) or "
-                                  "go back (ark-update rollback); --force installs anyway.",
-                                  slot_name(l->booted), b->state == SLOT_EMPTY ? "unknown" : b->version,
-                                  b->state == SLOT_TRYING ? "on trial" : slot_state_to_string(b->state));
+        return set_error_sentence(
+                ret_error, -EBUSY,
+                "The running slot %s (%s) is %s, not confirmed good: an update would overwrite the only "
+                "slot to go back to. Confirm it first (ark-update mark-good once it is healthy) or "
+                "go back (ark-update rollback); --force installs anyway.",
+                slot_name(l->booted), b->state == SLOT_EMPTY ? "unknown" : b->version,
+                b->state == SLOT_TRYING ? "on trial" : slot_state_to_string(b->state));
 }
 
 int update_install(const UpdateLayout *l, const char *bundle, bool force, char **ret_error) {
@@ -527,7 +545,8 @@ int update_install(const UpdateLayout *l, const char *bundle, bool force, char *
         if (!dir)
                 return -ENOMEM;
         if (l->booted < 0 || l->booted >= UPDATE_SLOTS)
-                return set_error_sentence(ret_error, -ENXIO, "Which slot booted is unknown (ark.slot= on the kernel command "
+                return set_error_sentence(ret_error, -ENXIO,
+                                          "Which slot booted is unknown (ark.slot= on the kernel command "
                                           "line); not installing.");
         r = lock_slots(l, &lock, ret_error);
         if (r < 0)
@@ -570,8 +589,8 @@ int update_install(const UpdateLayout *l, const char *bundle, bool force, char *
         r = bundle_read(fd, bundle, &o, &res, ret_error);
         bundle_result_done(&res);
         if (r >= 0 && (!in.wrote_root || !in.wrote_uki))
-                r = set_error_sentence(ret_error, -EBADMSG, "Update %s wrote no %s; nothing of it boots.", m->version,
-                                       !in.wrote_root ? "root image" : "kernel image");
+                r = set_error_sentence(ret_error, -EBADMSG, "Update %s wrote no %s; nothing of it boots.",
+                                       m->version, !in.wrote_root ? "root image" : "kernel image");
         if (r < 0) {
                 (void) unlink(tmp);
                 record(l, NULL, NULL, ret_error ? *ret_error : "install failed");
@@ -588,13 +607,14 @@ int update_install(const UpdateLayout *l, const char *bundle, bool force, char *
          * slot goes to the end of the line (no tries left) so the new one boots next. Should the new
          * one never come up, systemd-boot boots the newest of two slots without tries, this one. The
          * record remembers it was good, for an install that replaces this one. */
-        if (update_status(l, &st, NULL) >= 0 && st.default_slot != in.slot && st.slot[l->booted].state != SLOT_EMPTY) {
+        if (update_status(l, &st, NULL) >= 0 && st.default_slot != in.slot &&
+            st.slot[l->booted].state != SLOT_EMPTY) {
                 char last[300], was[128];
 
                 snprintf(was, sizeof(was), "%s %s", slot_name(l->booted), st.slot[l->booted].version);
                 record_set(l, "demoted", was);
-                snprintf(last, sizeof(last), "ark-%s-%s+0-%u.efi", slot_name(l->booted), st.slot[l->booted].version,
-                         st.slot[l->booted].done);
+                snprintf(last, sizeof(last), "ark-%s-%s+0-%u.efi", slot_name(l->booted),
+                         st.slot[l->booted].version, st.slot[l->booted].done);
                 r = rename_entry(l, st.slot[l->booted].entry, last);
                 if (r < 0)
                         return set_error_sentence(ret_error, r, "Cannot put %s after the new slot: %s.",
@@ -621,8 +641,10 @@ static void note_fallback(const UpdateLayout *l, const UpdateStatus *st) {
         snprintf(installed, sizeof(installed), "%s %s", slot_name(other), o->version);
         if (!streq(st->last_install, installed))
                 return;
-        snprintf(what, sizeof(what), "Update %s in slot %s did not become healthy in %u %s; slot %s (%s) booted again.",
-                 o->version, slot_name(other), o->done, o->done == 1 ? "try" : "tries", slot_name(l->booted), b->version);
+        snprintf(what, sizeof(what),
+                 "Update %s in slot %s did not become healthy in %u %s; slot %s (%s) booted again.",
+                 o->version, slot_name(other), o->done, o->done == 1 ? "try" : "tries", slot_name(l->booted),
+                 b->version);
         if (!streq(st->last_error, what))
                 record(l, NULL, NULL, what);
 }
@@ -647,7 +669,8 @@ int update_mark_good(const UpdateLayout *l, char **ret_error) {
         if (s->state == SLOT_GOOD)
                 return 0;
         if (s->state == SLOT_EMPTY)
-                return set_error_sentence(ret_error, -ENOENT, "Slot %s has no boot entry.", slot_name(l->booted));
+                return set_error_sentence(ret_error, -ENOENT, "Slot %s has no boot entry.",
+                                          slot_name(l->booted));
         snprintf(good, sizeof(good), "ark-%s-%s.efi", slot_name(l->booted), s->version);
         r = rename_entry(l, s->entry, good);
         if (r < 0)
@@ -672,18 +695,19 @@ int update_rollback(const UpdateLayout *l, char **ret_error) {
                 return set_error_sentence(ret_error, -ENXIO, "Which slot booted is unknown.");
         other = 1 - l->booted;
         if (st.slot[other].state != SLOT_GOOD)
-                return set_error_sentence(ret_error, -ENOENT, "Slot %s holds no good system to go back to (it is %s).",
+                return set_error_sentence(ret_error, -ENOENT,
+                                          "Slot %s holds no good system to go back to (it is %s).",
                                           slot_name(other), slot_state_to_string(st.slot[other].state));
         /* The booted one: no tries left, so nothing boots it by itself again. */
         if (st.slot[l->booted].state != SLOT_EMPTY) {
                 char bad[300];
 
-                snprintf(bad, sizeof(bad), "ark-%s-%s+0-%u.efi", slot_name(l->booted), st.slot[l->booted].version,
-                         st.slot[l->booted].done + 1);
+                snprintf(bad, sizeof(bad), "ark-%s-%s+0-%u.efi", slot_name(l->booted),
+                         st.slot[l->booted].version, st.slot[l->booted].done + 1);
                 r = rename_entry(l, st.slot[l->booted].entry, bad);
                 if (r < 0)
-                        return set_error_sentence(ret_error, r, "Cannot mark %s bad: %s.", st.slot[l->booted].entry,
-                                                  strerror(-r));
+                        return set_error_sentence(ret_error, r, "Cannot mark %s bad: %s.",
+                                                  st.slot[l->booted].entry, strerror(-r));
         }
         record_set(l, "demoted", NULL);
         record(l, NULL, NULL, NULL);
@@ -720,8 +744,8 @@ static void partname(const char *part_dir, char *buf, size_t size) {
 }
 
 int update_find_slots(const char *sysfs, dev_t root_dev, char **ret_a, char **ret_b) {
-        _cleanup_free_ char *link = strprintf("%s/dev/block/%u:%u", sysfs, major(root_dev), minor(root_dev)), *part = NULL,
-                            *disk = NULL;
+        _cleanup_free_ char *link = strprintf("%s/dev/block/%u:%u", sysfs, major(root_dev), minor(root_dev)),
+                            *part = NULL, *disk = NULL;
         char *found[UPDATE_SLOTS] = {};
         DIR *d;
         struct dirent *de;

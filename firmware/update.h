@@ -32,28 +32,28 @@ typedef struct UpdateLayout {
 } UpdateLayout;
 
 typedef enum SlotState {
-        SLOT_EMPTY,                     /* no boot entry */
+        SLOT_EMPTY, /* no boot entry */
         SLOT_GOOD,
-        SLOT_TRYING,                    /* tries left */
-        SLOT_BAD,                       /* no tries left */
+        SLOT_TRYING, /* tries left */
+        SLOT_BAD,    /* no tries left */
 } SlotState;
 
 typedef struct SlotInfo {
         SlotState state;
         char version[64];
-        unsigned left, done;            /* the counter, when trying or bad */
-        char entry[256];                /* its UKI's file name */
+        unsigned left, done; /* the counter, when trying or bad */
+        char entry[256];     /* its UKI's file name */
 } SlotInfo;
 
 typedef struct UpdateStatus {
         SlotInfo slot[UPDATE_SLOTS];
-        int default_slot;               /* what systemd-boot boots next, -1 = none */
+        int default_slot; /* what systemd-boot boots next, -1 = none */
         int booted;
         char last_error[512];
-        char last_install[128];         /* "b 1.2.0" */
+        char last_install[128]; /* "b 1.2.0" */
 } UpdateStatus;
 
-const char *slot_name(int slot);        /* "a", "b" */
+const char *slot_name(int slot); /* "a", "b" */
 const char *slot_state_to_string(SlotState s);
 
 /* Reads the ESP and the record. */

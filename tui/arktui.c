@@ -118,7 +118,8 @@ static bool owned_and_closed(const char *path) {
  * its directory) this user's alone (the sandbox's restart-arkd restarts its own arkd), else NULL
  * (not done, and said so). */
 static char *simulated_command(const char *dir, const char *name) {
-        _cleanup_free_ char *cmds = strprintf("%s/commands", dir), *path = strprintf("%s/commands/%s", dir, name);
+        _cleanup_free_ char *cmds = strprintf("%s/commands", dir),
+                            *path = strprintf("%s/commands/%s", dir, name);
 
         if (!cmds || !path || access(path, X_OK) < 0 || !owned_and_closed(cmds) || !owned_and_closed(path))
                 return NULL;
@@ -134,14 +135,18 @@ static int resolve_host(void) {
         if (!isempty(given)) {
                 dir = realpath(given, NULL);
                 if (!dir || strpbrk(dir, "'\" \t\n\\") || !is_directory(dir)) {
-                        fprintf(stderr, "arktui: simulated host '%s': not an existing directory whose path has no "
-                                        "spaces or quotes\n", given);
+                        fprintf(stderr,
+                                "arktui: simulated host '%s': not an existing directory whose path has no "
+                                "spaces or quotes\n",
+                                given);
                         free(dir);
                         return -EINVAL;
                 }
                 if (!owned_and_closed(dir)) {
-                        fprintf(stderr, "arktui: simulated host '%s': not owned by this user alone (another user could "
-                                        "change what the console runs and writes there)\n", dir);
+                        fprintf(stderr,
+                                "arktui: simulated host '%s': not owned by this user alone (another user could "
+                                "change what the console runs and writes there)\n",
+                                dir);
                         free(dir);
                         return -EPERM;
                 }
@@ -168,9 +173,11 @@ static int resolve_host(void) {
                 if (!dir)
                         *d->arg = d->appliance;
                 else if (d->arg == &arg_cmd_update)
-                        *d->arg = strprintf("ark-update --esp %1$s/boot/efi --slot-a %1$s/slots/ark-root-a.img "
-                                            "--slot-b %1$s/slots/ark-root-b.img --state %1$s/var/lib/ark-update/state.json "
-                                            "--booted a --running %2$s", dir, ARK_VERSION);
+                        *d->arg = strprintf(
+                                "ark-update --esp %1$s/boot/efi --slot-a %1$s/slots/ark-root-a.img "
+                                "--slot-b %1$s/slots/ark-root-b.img --state %1$s/var/lib/ark-update/state.json "
+                                "--booted a --running %2$s",
+                                dir, ARK_VERSION);
                 else if (d->simulated && d->command)
                         *d->arg = simulated_command(dir, d->simulated);
                 else if (d->simulated)
@@ -237,7 +244,8 @@ static void setup_language(void) {
         }
         if (arg_lang) {
                 setenv("LANGUAGE", streq(arg_lang, "zh") ? "zh_CN" : "en", 1);
-                if (streq(strempty(setlocale(LC_MESSAGES, NULL)), "C") || streq(strempty(setlocale(LC_MESSAGES, NULL)), "POSIX"))
+                if (streq(strempty(setlocale(LC_MESSAGES, NULL)), "C") ||
+                    streq(strempty(setlocale(LC_MESSAGES, NULL)), "POSIX"))
                         setlocale(LC_MESSAGES, "C.UTF-8");
         }
         bindtextdomain("arktui", locale_dir(dir, sizeof(dir)));
@@ -246,15 +254,38 @@ static void setup_language(void) {
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_BUS = 0x100, ARG_DUMP, ARG_SIZE, ARG_LANG, ARG_ASCII, ARG_VERSION, ARG_LOG_FILE, ARG_MEDIA,
-               ARG_NETWORK_DIR, ARG_NETWORK_IFACE, ARG_NETWORK_RELOAD, ARG_REVERT, ARG_CMD_ARKD, ARG_CMD_LIBVIRTD,
-               ARG_CMD_REBOOT, ARG_CMD_POWEROFF, ARG_CONFIG, ARG_HOSTNAME_FILE, ARG_HOSTNAME_CMD, ARG_CMD_UPDATE,
-               ARG_SIMULATED_HOST };
+        enum {
+                ARG_BUS = 0x100,
+                ARG_DUMP,
+                ARG_SIZE,
+                ARG_LANG,
+                ARG_ASCII,
+                ARG_VERSION,
+                ARG_LOG_FILE,
+                ARG_MEDIA,
+                ARG_NETWORK_DIR,
+                ARG_NETWORK_IFACE,
+                ARG_NETWORK_RELOAD,
+                ARG_REVERT,
+                ARG_CMD_ARKD,
+                ARG_CMD_LIBVIRTD,
+                ARG_CMD_REBOOT,
+                ARG_CMD_POWEROFF,
+                ARG_CONFIG,
+                ARG_HOSTNAME_FILE,
+                ARG_HOSTNAME_CMD,
+                ARG_CMD_UPDATE,
+                ARG_SIMULATED_HOST
+        };
         static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },        { "version", no_argument, NULL, ARG_VERSION },
-                { "bus-address", required_argument, NULL, ARG_BUS }, { "dump", required_argument, NULL, ARG_DUMP },
-                { "size", required_argument, NULL, ARG_SIZE }, { "lang", required_argument, NULL, ARG_LANG },
-                { "ascii", no_argument, NULL, ARG_ASCII },  { "log-file", required_argument, NULL, ARG_LOG_FILE },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "bus-address", required_argument, NULL, ARG_BUS },
+                { "dump", required_argument, NULL, ARG_DUMP },
+                { "size", required_argument, NULL, ARG_SIZE },
+                { "lang", required_argument, NULL, ARG_LANG },
+                { "ascii", no_argument, NULL, ARG_ASCII },
+                { "log-file", required_argument, NULL, ARG_LOG_FILE },
                 { "media", required_argument, NULL, ARG_MEDIA },
                 { "network-dir", required_argument, NULL, ARG_NETWORK_DIR },
                 { "network-interface", required_argument, NULL, ARG_NETWORK_IFACE },
@@ -286,8 +317,10 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_DUMP:
                         if (screen_from_string(optarg) < 0) {
-                                fprintf(stderr, "arktui: --dump: '%s' is not a screen (dashboard, accelerators, tenants, "
-                                                "instances, network, bundles, logs, system)\n", optarg);
+                                fprintf(stderr,
+                                        "arktui: --dump: '%s' is not a screen (dashboard, accelerators, tenants, "
+                                        "instances, network, bundles, logs, system)\n",
+                                        optarg);
                                 return -EINVAL;
                         }
                         arg_dump = optarg;
@@ -297,9 +330,10 @@ static int parse_argv(int argc, char *argv[]) {
                         int end = 0;
 
                         if (sscanf(optarg, "%d%c%d%n", &arg_cols, &x, &arg_rows, &end) != 3 || x != 'x' ||
-                            optarg[end] != 0 || arg_cols < 80 ||
-                            arg_rows < 24 || arg_cols > 1000 || arg_rows > 1000) {
-                                fprintf(stderr, "arktui: --size: '%s' is not COLSxROWS of at least 80x24\n", optarg);
+                            optarg[end] != 0 || arg_cols < 80 || arg_rows < 24 || arg_cols > 1000 ||
+                            arg_rows > 1000) {
+                                fprintf(stderr, "arktui: --size: '%s' is not COLSxROWS of at least 80x24\n",
+                                        optarg);
                                 return -EINVAL;
                         }
                         break;
@@ -414,7 +448,8 @@ static int dump(void) {
         st.vlan_supported = vlan_supported();
         st.net_iface = default_iface();
         st.net_file = net_file;
-        if (net_file && read_full_file(net_file, &net_text, &net_n) >= 0 && netconf_parse(net_text, &net) >= 0)
+        if (net_file && read_full_file(net_file, &net_text, &net_n) >= 0 &&
+            netconf_parse(net_text, &net) >= 0)
                 st.net = &net;
         r = ark_bus_open(arg_bus_address ?: getenv("ARK_BUS_ADDRESS"), &bus);
         if (r >= 0)
@@ -457,12 +492,12 @@ typedef int (*ActionFn)(Console *con, const char *input);
 
 typedef struct Dialog {
         bool open, typing;
-        int confirms;           /* yes-answers still needed (2: double confirmation) */
+        int confirms; /* yes-answers still needed (2: double confirmation) */
         char title[128], text[512], question[512], again[512];
         char buf[256];
         size_t len;
-        bool fresh;             /* buf holds a choice, not typing: a key typed replaces it */
-        char target[256];       /* the tenant, instance or GPU acted on */
+        bool fresh;       /* buf holds a choice, not typing: a key typed replaces it */
+        char target[256]; /* the tenant, instance or GPU acted on */
         ActionFn act;
         /* What Up and Down put in the line to type (dialog_offer). */
         char choices[DIALOG_CHOICES_MAX][128];
@@ -486,8 +521,8 @@ typedef struct VmDraft {
         VmStep step;
         char tenant[64], name[64], image[256], gpu_model[64];
         uint32_t vcpus, gpus;
-        uint64_t memory, disk;          /* disk 0: none of its own size */
-        char images[DIALOG_CHOICES_MAX][128];   /* the store's, ListImages; n_images < 0: not known */
+        uint64_t memory, disk;                /* disk 0: none of its own size */
+        char images[DIALOG_CHOICES_MAX][128]; /* the store's, ListImages; n_images < 0: not known */
         int n_images;
 } VmDraft;
 
@@ -502,22 +537,22 @@ struct Console {
         Dialog dlg;
         VmDraft vm;
         char status[2048];
-        char pending[256];      /* the action waiting for arkd's answer */
+        char pending[256]; /* the action waiting for arkd's answer */
         LogView logs;
         MediaList media;
-        char progress[1024];            /* the import under way */
+        char progress[1024]; /* the import under way */
         int import_fd;
         uint64_t import_start;
         /* The management network: what the file says, and a change waiting to be kept. */
         NetConf net, edit;
         bool have_net;
-        char *net_file, *net_previous;  /* the file's text before the change, NULL = there was none */
+        char *net_file, *net_previous; /* the file's text before the change, NULL = there was none */
         char *hostname;
         bool net_pending, net_had_file;
         mode_t net_mode;
         int revert_left;
         sd_event_source *revert_timer;
-        sd_journal *journal_watch;      /* tells when the journal grew */
+        sd_journal *journal_watch; /* tells when the journal grew */
         sd_event_source *log_source;
         int inotify_fd;
         /* A system update: ark-update's status lines, and an install under way. */
@@ -526,9 +561,9 @@ struct Console {
         char update_line[512], update_version[64];
         sd_event_source *update_io;
         int update_fd;
-        char origin[32];                /* ARK_UPDATE_ORIGIN of the console's own installs */
-        sd_bus_track *remote_update;    /* an install started elsewhere, while its sender is there */
-        sd_event_source *remote_timer;  /* ... and while it keeps talking */
+        char origin[32];               /* ARK_UPDATE_ORIGIN of the console's own installs */
+        sd_bus_track *remote_update;   /* an install started elsewhere, while its sender is there */
+        sd_event_source *remote_timer; /* ... and while it keeps talking */
 };
 
 static attr_t curses_attr(const Console *con, uint8_t a) {
@@ -627,14 +662,15 @@ static void bus_connect(Console *con) {
         (void) sd_bus_set_method_call_timeout(con->bus, 2ULL * 1000000ULL);
         (void) sd_bus_attach_event(con->bus, con->event, 0);
         (void) sd_bus_match_signal(con->bus, NULL, ARK_BUS_NAME, NULL, NULL, NULL, on_signal, con);
-        (void) sd_bus_add_match(con->bus, NULL,
-                                "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
-                                "member='NameOwnerChanged',arg0='" ARK_BUS_NAME "'",
-                                on_signal, con);
-        (void) sd_bus_match_signal(con->bus, NULL, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "ImportProgress",
-                                   on_import_progress, con);
-        (void) sd_bus_match_signal(con->bus, NULL, ARK_UPDATE_BUS_NAME, ARK_UPDATE_BUS_PATH, ARK_UPDATE_BUS_IFACE, NULL,
-                                   on_update_signal, con);
+        (void) sd_bus_add_match(
+                con->bus, NULL,
+                "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
+                "member='NameOwnerChanged',arg0='" ARK_BUS_NAME "'",
+                on_signal, con);
+        (void) sd_bus_match_signal(con->bus, NULL, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
+                                   "ImportProgress", on_import_progress, con);
+        (void) sd_bus_match_signal(con->bus, NULL, ARK_UPDATE_BUS_NAME, ARK_UPDATE_BUS_PATH,
+                                   ARK_UPDATE_BUS_IFACE, NULL, on_update_signal, con);
 }
 
 static int refresh_now(Console *con) {
@@ -651,13 +687,15 @@ static int refresh_now(Console *con) {
                 con->bus = sd_bus_flush_close_unref(con->bus); /* reconnect next time */
         }
         {
-                int n = con->st.screen == SCREEN_BUNDLES ? (int) con->media.n : screen_rows(&con->model, con->st.screen);
+                int n = con->st.screen == SCREEN_BUNDLES ? (int) con->media.n
+                                                         : screen_rows(&con->model, con->st.screen);
                 if (con->st.selected >= n)
                         con->st.selected = MAX(n - 1, 0);
         }
         redraw(con);
         /* While arkd is unavailable, try again; when it answers, wait for its signals. */
-        return sd_event_source_set_time_relative(con->refresh_timer, con->model.connected ? 60ULL * 1000000ULL : RETRY_USEC);
+        return sd_event_source_set_time_relative(con->refresh_timer,
+                                                 con->model.connected ? 60ULL * 1000000ULL : RETRY_USEC);
 }
 
 static int on_refresh_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -729,7 +767,8 @@ static int call(Console *con, const char *what, const char *path, const char *if
 }
 
 static int act_create_tenant(Console *con, const char *input) {
-        return call(con, _("Create tenant"), ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateTenant", "ss", input, "");
+        return call(con, _("Create tenant"), ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateTenant", "ss",
+                    input, "");
 }
 
 /* "4" or "2..4": a limit, or a guarantee and a limit, of whole GPUs; "-" for none. */
@@ -745,14 +784,14 @@ static int act_gpu_quota(Console *con, const char *input) {
         else if (sscanf(input, "%llu%c", &l, &tail) == 1)
                 g = 0;
         else {
-                snprintf(con->status, sizeof(con->status), _("'%s' is not a number of GPUs (4, 2..4, or - for no limit)"),
-                         input);
+                snprintf(con->status, sizeof(con->status),
+                         _("'%s' is not a number of GPUs (4, 2..4, or - for no limit)"), input);
                 return -EINVAL;
         }
         if (sd_bus_path_encode(ARK_BUS_PREFIX_TENANT, con->dlg.target, &path) < 0)
                 return -ENOMEM;
-        return call(con, _("Set GPU quota"), path, ARK_BUS_IFACE_TENANT, "SetQuota", "sstt", "gpus", "", (uint64_t) g,
-                    (uint64_t) l);
+        return call(con, _("Set GPU quota"), path, ARK_BUS_IFACE_TENANT, "SetQuota", "sstt", "gpus", "",
+                    (uint64_t) g, (uint64_t) l);
 }
 
 /* "user NAME" or "group NAME" (a bare name is a user). */
@@ -765,7 +804,8 @@ static int act_add_member(Console *con, const char *input) {
                 snprintf(name, sizeof(name), "%s", input);
         }
         if (!streq(kind, "user") && !streq(kind, "group")) {
-                snprintf(con->status, sizeof(con->status), _("'%s': give 'user NAME' or 'group NAME'."), input);
+                snprintf(con->status, sizeof(con->status), _("'%s': give 'user NAME' or 'group NAME'."),
+                         input);
                 return -EINVAL;
         }
         if (sd_bus_path_encode(ARK_BUS_PREFIX_TENANT, con->dlg.target, &path) < 0)
@@ -774,19 +814,23 @@ static int act_add_member(Console *con, const char *input) {
 }
 
 static int act_delete_tenant(Console *con, const char *input) {
-        return call(con, _("Delete tenant"), ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "DeleteTenant", "s", con->dlg.target);
+        return call(con, _("Delete tenant"), ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "DeleteTenant", "s",
+                    con->dlg.target);
 }
 
 static int act_start(Console *con, const char *input) {
-        return call(con, _("Start"), ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "StartInstance", "s", con->dlg.target);
+        return call(con, _("Start"), ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "StartInstance", "s",
+                    con->dlg.target);
 }
 
 static int act_stop(Console *con, const char *input) {
-        return call(con, _("Stop"), ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "StopInstance", "sbu", con->dlg.target, 0, 0);
+        return call(con, _("Stop"), ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "StopInstance", "sbu",
+                    con->dlg.target, 0, 0);
 }
 
 static int act_force_off(Console *con, const char *input) {
-        return call(con, _("Force off"), ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "StopInstance", "sbu", con->dlg.target, 1, 0);
+        return call(con, _("Force off"), ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "StopInstance", "sbu",
+                    con->dlg.target, 1, 0);
 }
 
 static int accelerator_call(Console *con, const char *what, const char *member, const char *reason) {
@@ -811,8 +855,8 @@ static int act_release(Console *con, const char *input) {
         return accelerator_call(con, _("Release"), "Release", NULL);
 }
 
-static void dialog_open(Console *con, const char *title, const char *prompt, const char *question, const char *again,
-                        int confirms, const char *target, ActionFn act);
+static void dialog_open(Console *con, const char *title, const char *prompt, const char *question,
+                        const char *again, int confirms, const char *target, ActionFn act);
 
 /* ------------------------------------------------------------------------------ VM create */
 
@@ -842,8 +886,9 @@ static void vm_load_images(Console *con) {
         int r;
 
         v->n_images = -1;
-        if (!con->bus || sd_bus_call_method(con->bus, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "ListImages",
-                                            NULL, &reply, "s", v->tenant) < 0)
+        if (!con->bus ||
+            sd_bus_call_method(con->bus, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "ListImages",
+                               NULL, &reply, "s", v->tenant) < 0)
                 return;
         r = sd_bus_message_enter_container(reply, 'a', "(sst)");
         if (r < 0)
@@ -895,7 +940,8 @@ static void vm_ask(Console *con, const char *reason) {
         switch (v->step) {
         case VM_STEP_TENANT:
                 json_array_foreach(con->model.tenants, k, t)
-                        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", k ? ", " : "", jstr(t, "Name"));
+                        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", k ? ", " : "",
+                                 jstr(t, "Name"));
                 snprintf(prompt, sizeof(prompt), _("Tenant (Up/Down: %s):"), list);
                 q = prompt;
                 break;
@@ -906,9 +952,10 @@ static void vm_ask(Console *con, const char *reason) {
                         q = _("Image: the image store has none for this tenant (- for none):");
                 else {
                         for (int n = 0; n < v->n_images; n++)
-                                snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", n ? ", " : "",
-                                         v->images[n]);
-                        snprintf(prompt, sizeof(prompt), _("Image from the store (Up/Down: %s; - for none):"), list);
+                                snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+                                         n ? ", " : "", v->images[n]);
+                        snprintf(prompt, sizeof(prompt),
+                                 _("Image from the store (Up/Down: %s; - for none):"), list);
                         q = prompt;
                 }
                 break;
@@ -953,8 +1000,9 @@ static int act_create_vm(Console *con, const char *input) {
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "{sv}");
         if (r >= 0)
-                r = sd_bus_message_append(m, "{sv}{sv}{sv}{sv}{sv}", "Name", "s", v->name, "Tenant", "s", v->tenant,
-                                          "Type", "s", "vm", "VCPUs", "u", v->vcpus, "MemoryBytes", "t", v->memory);
+                r = sd_bus_message_append(m, "{sv}{sv}{sv}{sv}{sv}", "Name", "s", v->name, "Tenant", "s",
+                                          v->tenant, "Type", "s", "vm", "VCPUs", "u", v->vcpus,
+                                          "MemoryBytes", "t", v->memory);
         if (r >= 0 && v->disk > 0)
                 r = sd_bus_message_append(m, "{sv}", "DiskBytes", "t", v->disk);
         if (r >= 0 && !isempty(v->image))
@@ -1013,9 +1061,10 @@ static int vm_answer(Console *con, const char *input) {
         }
         case VM_STEP_NAME:
                 if (!ark_name_is_valid(input))
-                        snprintf(why, sizeof(why),
-                                 _("Name: '%s' is not valid (1-63 lowercase letters, digits and '-', starting with a letter)."),
-                                 input);
+                        snprintf(
+                                why, sizeof(why),
+                                _("Name: '%s' is not valid (1-63 lowercase letters, digits and '-', starting with a letter)."),
+                                input);
                 else
                         snprintf(v->name, sizeof(v->name), "%s", input);
                 break;
@@ -1025,25 +1074,28 @@ static int vm_answer(Console *con, const char *input) {
                 break;
         case VM_STEP_MEMORY:
                 if (parse_size(input, &v->memory) < 0 || v->memory == 0)
-                        snprintf(why, sizeof(why), _("Memory: '%s' is not a size (use e.g. 512M, 8G)."), input);
+                        snprintf(why, sizeof(why), _("Memory: '%s' is not a size (use e.g. 512M, 8G)."),
+                                 input);
                 break;
         case VM_STEP_DISK:
                 v->disk = 0;
                 if (!dash && (parse_size(input, &v->disk) < 0 || v->disk == 0))
-                        snprintf(why, sizeof(why), _("Disk size: '%s' is not a size (use e.g. 20G, or - for none)."), input);
+                        snprintf(why, sizeof(why),
+                                 _("Disk size: '%s' is not a size (use e.g. 20G, or - for none)."), input);
                 break;
         case VM_STEP_IMAGE:
                 v->image[0] = 0;
                 if (!dash && !vm_image_known(v, input))
-                        snprintf(why, sizeof(why), _("Image: '%s' is not in the image store of tenant '%s'."), input,
+                        snprintf(why, sizeof(why),
+                                 _("Image: '%s' is not in the image store of tenant '%s'."), input,
                                  v->tenant);
                 else if (!dash)
                         snprintf(v->image, sizeof(v->image), "%s", input);
                 break;
         case VM_STEP_GPUS:
                 if (vm_parse_gpus(v, input) < 0)
-                        snprintf(why, sizeof(why), _("GPUs: '%s' is not a number of GPUs (2, 2 H100, or - for none)."),
-                                 input);
+                        snprintf(why, sizeof(why),
+                                 _("GPUs: '%s' is not a number of GPUs (2, 2 H100, or - for none)."), input);
                 break;
         default:
                 return -EINVAL;
@@ -1065,9 +1117,11 @@ static int vm_answer(Console *con, const char *input) {
                 snprintf(gpus, sizeof(gpus), _("%u GPUs"), v->gpus);
         else
                 snprintf(gpus, sizeof(gpus), _("%u GPUs of model %s"), v->gpus ?: 1, v->gpu_model);
-        snprintf(q, sizeof(q), _("Create VM '%s' for tenant '%s': %u vCPUs, %s memory, disk %s, image %s, %s?"), v->name,
+        snprintf(q, sizeof(q),
+                 _("Create VM '%s' for tenant '%s': %u vCPUs, %s memory, disk %s, image %s, %s?"), v->name,
                  v->tenant, v->vcpus, format_bytes(mem, sizeof(mem), v->memory),
-                 v->disk > 0 ? format_bytes(disk, sizeof(disk), v->disk) : "-", isempty(v->image) ? "-" : v->image, gpus);
+                 v->disk > 0 ? format_bytes(disk, sizeof(disk), v->disk) : "-",
+                 isempty(v->image) ? "-" : v->image, gpus);
         dialog_open(con, _("New VM"), NULL, q, NULL, 1, v->name, act_create_vm);
         return 0;
 }
@@ -1090,7 +1144,8 @@ static int on_import_reply(sd_bus_message *m, void *userdata, sd_bus_error *e) {
         con->progress[0] = 0;
         con->import_fd = safe_close(con->import_fd);
         if (err)
-                snprintf(con->status, sizeof(con->status), "%s %s", _("Import refused:"), strempty(err->message));
+                snprintf(con->status, sizeof(con->status), "%s %s", _("Import refused:"),
+                         strempty(err->message));
         else
                 snprintf(con->status, sizeof(con->status), "%s %s", _("Imported:"), con->pending);
         con->pending[0] = 0;
@@ -1108,22 +1163,24 @@ static int on_import_progress(sd_bus_message *m, void *userdata, sd_bus_error *e
         int bar = 20, fill;
         char bars[64];
 
-        if (sd_bus_message_read(m, "usstttt", &id, &sender, &name, &done, &total, &rate, &left) < 0 || total == 0)
+        if (sd_bus_message_read(m, "usstttt", &id, &sender, &name, &done, &total, &rate, &left) < 0 ||
+            total == 0)
                 return 0;
         fill = (int) ((double) done / (double) total * bar);
         for (int k = 0; k < bar; k++)
                 bars[k] = k < fill ? '#' : '.';
         bars[bar] = 0;
-        snprintf(con->progress, sizeof(con->progress), _("Importing %s [%s] %u%% %s of %s, %s/s, %us left"), name, bars,
-                 (unsigned) (done * 100 / total), format_bytes(a, sizeof(a), done), format_bytes(b, sizeof(b), total),
-                 format_bytes(c, sizeof(c), rate), (unsigned) left);
+        snprintf(con->progress, sizeof(con->progress), _("Importing %s [%s] %u%% %s of %s, %s/s, %us left"),
+                 name, bars, (unsigned) (done * 100 / total), format_bytes(a, sizeof(a), done),
+                 format_bytes(b, sizeof(b), total), format_bytes(c, sizeof(c), rate), (unsigned) left);
         redraw(con);
         return 0;
 }
 
 static int act_import(Console *con, const char *input) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        const char *base = strrchr(con->dlg.target, '/') ? strrchr(con->dlg.target, '/') + 1 : con->dlg.target;
+        const char *base =
+                strrchr(con->dlg.target, '/') ? strrchr(con->dlg.target, '/') + 1 : con->dlg.target;
         int r;
 
         if (!con->bus)
@@ -1134,7 +1191,8 @@ static int act_import(Console *con, const char *input) {
                 snprintf(con->status, sizeof(con->status), "%s: %s", con->dlg.target, strerror(errno));
                 return -errno;
         }
-        r = sd_bus_message_new_method_call(con->bus, &m, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "ImportBundle");
+        r = sd_bus_message_new_method_call(con->bus, &m, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
+                                           "ImportBundle");
         if (r >= 0)
                 r = sd_bus_message_append(m, "hss", con->import_fd, base, "");
         if (r >= 0)
@@ -1151,8 +1209,10 @@ static int act_import(Console *con, const char *input) {
 /* Reads the bundle's manifest and says who signed it: the question before importing. */
 static void inspect_media_file(Console *con, const char *path) {
         const char *trust = getenv("ARK_TRUST_DIR");
-        BundleReadOptions o = { .trust_dir = isempty(trust) ? CONFIG_DEFAULT_TRUST_DIR : trust, .dest_fd = -1,
-                                .manifest_only = true, .allow_untrusted = true };
+        BundleReadOptions o = { .trust_dir = isempty(trust) ? CONFIG_DEFAULT_TRUST_DIR : trust,
+                                .dest_fd = -1,
+                                .manifest_only = true,
+                                .allow_untrusted = true };
         _cleanup_free_ char *err = NULL;
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         BundleResult res = {};
@@ -1163,11 +1223,13 @@ static void inspect_media_file(Console *con, const char *path) {
                 return;
         }
         snprintf(q, sizeof(q), _("%s %s %s, %zu files, %s, key %s (%s). Import it, shared?"),
-                 bundle_kind_to_string(res.manifest->kind), res.manifest->name, res.manifest->version, res.manifest->n_files,
-                 format_bytes(size, sizeof(size), res.manifest->total_bytes), res.manifest->key_id,
+                 bundle_kind_to_string(res.manifest->kind), res.manifest->name, res.manifest->version,
+                 res.manifest->n_files, format_bytes(size, sizeof(size), res.manifest->total_bytes),
+                 res.manifest->key_id,
                  res.signature == BUNDLE_SIGNATURE_VALID ? _("trusted")
-                 : res.signature == BUNDLE_SIGNATURE_REVOKED_KEY ? _("REVOKED: arkd will refuse it")
-                                                                 : _("NOT TRUSTED: arkd will refuse it"));
+                         : res.signature == BUNDLE_SIGNATURE_REVOKED_KEY
+                         ? _("REVOKED: arkd will refuse it")
+                         : _("NOT TRUSTED: arkd will refuse it"));
         dialog_open(con, _("Import bundle"), NULL, q, NULL, 1, path, act_import);
         bundle_result_done(&res);
 }
@@ -1181,7 +1243,8 @@ static char **update_argv(char *words, const char *a, const char *b) {
 
         if (!argv)
                 return NULL;
-        for (char *save = NULL, *w = strtok_r(words, " ", &save); w && n < 28; w = strtok_r(NULL, " ", &save))
+        for (char *save = NULL, *w = strtok_r(words, " ", &save); w && n < 28;
+             w = strtok_r(NULL, " ", &save))
                 argv[n++] = w;
         argv[n++] = (char *) a;
         if (b)
@@ -1262,7 +1325,8 @@ static int on_update_output(sd_event_source *s, int fd, uint32_t revents, void *
                 if (*line)
                         snprintf(con->update_line, sizeof(con->update_line), "%.511s", line);
         }
-        snprintf(con->progress, sizeof(con->progress), _("System update %s: %s"), con->update_version, con->update_line);
+        snprintf(con->progress, sizeof(con->progress), _("System update %s: %s"), con->update_version,
+                 con->update_line);
         redraw(con);
         return 0;
 }
@@ -1279,11 +1343,11 @@ static int on_update_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         con->update_fd = safe_close(con->update_fd);
         con->progress[0] = 0;
         if (code == 0)
-                snprintf(con->status, sizeof(con->status), _("System update %s installed: b reboots into it."),
-                         con->update_version);
+                snprintf(con->status, sizeof(con->status),
+                         _("System update %s installed: b reboots into it."), con->update_version);
         else
-                snprintf(con->status, sizeof(con->status), _("System update %s failed: %s"), con->update_version,
-                         con->update_line[0] ? con->update_line : strerror(EIO));
+                snprintf(con->status, sizeof(con->status), _("System update %s failed: %s"),
+                         con->update_version, con->update_line[0] ? con->update_line : strerror(EIO));
         sd_event_source_unref(s);
         load_update_status(con);
         redraw(con);
@@ -1335,29 +1399,36 @@ static int on_update_signal(sd_bus_message *m, void *userdata, sd_bus_error *e) 
                 if (sd_bus_message_read(m, "ssstt", &bundle, &origin, &phase, &done, &total) < 0 ||
                     streq(origin, con->origin) || (con->progress[0] && !con->remote_timer))
                         return 0; /* the console's own install or an import has the line */
-                if (!con->remote_update && sd_bus_track_new(con->bus, &con->remote_update, on_remote_update_gone, con) >= 0)
+                if (!con->remote_update &&
+                    sd_bus_track_new(con->bus, &con->remote_update, on_remote_update_gone, con) >= 0)
                         (void) sd_bus_track_add_sender(con->remote_update, m);
                 /* A sender gone before the track's match was in place is caught by its silence. */
                 if (con->remote_timer)
                         (void) sd_event_source_set_time_relative(con->remote_timer, REMOTE_SILENCE_USEC);
                 else
                         (void) sd_event_add_time_relative(con->event, &con->remote_timer, CLOCK_MONOTONIC,
-                                                          REMOTE_SILENCE_USEC, 0, on_remote_update_silent, con);
+                                                          REMOTE_SILENCE_USEC, 0, on_remote_update_silent,
+                                                          con);
                 (void) sd_event_source_set_enabled(con->remote_timer, SD_EVENT_ONESHOT);
-                snprintf(con->progress, sizeof(con->progress), _("System update from %s (started elsewhere): %s: %d%%"),
-                         printable(path_last(bundle)), streq(phase, "verify") ? _("verifying") : _("writing the inactive slot"),
+                snprintf(con->progress, sizeof(con->progress),
+                         _("System update from %s (started elsewhere): %s: %d%%"),
+                         printable(path_last(bundle)),
+                         streq(phase, "verify") ? _("verifying") : _("writing the inactive slot"),
                          total ? (int) (MIN(done, total) * 100 / total) : 100);
         } else if (sd_bus_message_is_signal(m, ARK_UPDATE_BUS_IFACE, "Finished")) {
-                if (sd_bus_message_read(m, "ssbs", &bundle, &origin, &ok, &message) < 0 || streq(origin, con->origin))
+                if (sd_bus_message_read(m, "ssbs", &bundle, &origin, &ok, &message) < 0 ||
+                    streq(origin, con->origin))
                         return 0;
                 if (con->remote_update || con->remote_timer)
                         remote_update_end(con, NULL);
                 if (ok)
-                        snprintf(con->status, sizeof(con->status),
-                                 _("System update from %s (started elsewhere) installed: b reboots into it."),
-                                 printable(path_last(bundle)));
+                        snprintf(
+                                con->status, sizeof(con->status),
+                                _("System update from %s (started elsewhere) installed: b reboots into it."),
+                                printable(path_last(bundle)));
                 else
-                        snprintf(con->status, sizeof(con->status), _("System update from %s (started elsewhere) failed: %s"),
+                        snprintf(con->status, sizeof(con->status),
+                                 _("System update from %s (started elsewhere) failed: %s"),
                                  printable(path_last(bundle)), printable(message));
         } else
                 return 0;
@@ -1393,7 +1464,8 @@ static int act_install_update(Console *con, const char *input) {
                 con->update_fd = safe_close(con->update_fd);
                 return r;
         }
-        snprintf(con->progress, sizeof(con->progress), _("System update %s: starting..."), con->update_version);
+        snprintf(con->progress, sizeof(con->progress), _("System update %s: starting..."),
+                 con->update_version);
         return 0;
 }
 
@@ -1418,8 +1490,10 @@ static int notes_open(const ManifestFile *f, void *userdata, char **ret_error) {
 static void read_notes(const char *path, char *buf, size_t size) {
         const char *trust = getenv("ARK_TRUST_DIR");
         Notes n = { .fd = -1 };
-        BundleReadOptions o = { .trust_dir = isempty(trust) ? CONFIG_DEFAULT_TRUST_DIR : trust, .dest_fd = -1,
-                                .open_file = notes_open, .userdata = &n };
+        BundleReadOptions o = { .trust_dir = isempty(trust) ? CONFIG_DEFAULT_TRUST_DIR : trust,
+                                .dest_fd = -1,
+                                .open_file = notes_open,
+                                .userdata = &n };
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         _cleanup_free_ char *err = NULL;
         BundleResult res = {};
@@ -1456,8 +1530,10 @@ static void pick_update(Console *con) {
         }
         (void) media_scan(&con->media, arg_sysfs_root, arg_media);
         for (size_t k = 0; k < con->media.n; k++) {
-                BundleReadOptions o = { .trust_dir = isempty(trust) ? CONFIG_DEFAULT_TRUST_DIR : trust, .dest_fd = -1,
-                                        .manifest_only = true, .allow_untrusted = true };
+                BundleReadOptions o = { .trust_dir = isempty(trust) ? CONFIG_DEFAULT_TRUST_DIR : trust,
+                                        .dest_fd = -1,
+                                        .manifest_only = true,
+                                        .allow_untrusted = true };
                 _cleanup_close_ int fd = open(con->media.files[k], O_RDONLY | O_CLOEXEC | O_NOCTTY);
                 _cleanup_free_ char *err = NULL;
                 BundleResult res = {};
@@ -1479,15 +1555,19 @@ static void pick_update(Console *con) {
                 return;
         }
         if (sig != BUNDLE_SIGNATURE_VALID) {
-                snprintf(con->status, sizeof(con->status), _("%s (%s) is signed by key %s, which is %s: it cannot be installed."),
-                         basename(best), best_version, key, sig == BUNDLE_SIGNATURE_REVOKED_KEY ? _("revoked") : _("not trusted"));
+                snprintf(con->status, sizeof(con->status),
+                         _("%s (%s) is signed by key %s, which is %s: it cannot be installed."),
+                         basename(best), best_version, key,
+                         sig == BUNDLE_SIGNATURE_REVOKED_KEY ? _("revoked") : _("not trusted"));
                 return;
         }
         read_notes(best, notes, sizeof(notes));
         snprintf(con->update_version, sizeof(con->update_version), "%s", best_version);
-        snprintf(q, sizeof(q), _("System update %s from %s, signed by trusted key %s. %s%s Install it into the inactive slot? "
-                                 "Nothing changes until you reboot."),
-                 best_version, basename(best), key, notes[0] ? _("Notes:") : _("No release notes."), notes);
+        snprintf(
+                q, sizeof(q),
+                _("System update %s from %s, signed by trusted key %s. %s%s Install it into the inactive slot? "
+                  "Nothing changes until you reboot."),
+                best_version, basename(best), key, notes[0] ? _("Notes:") : _("No release notes."), notes);
         dialog_open(con, _("System update"), NULL, q, NULL, 1, best, act_install_update);
 }
 
@@ -1508,12 +1588,14 @@ static const char *default_iface(void) {
                 bool network = false;
                 char *save = NULL;
 
-                for (char *line = strtok_r(conf, "\n", &save); line && !name[0]; line = strtok_r(NULL, "\n", &save)) {
+                for (char *line = strtok_r(conf, "\n", &save); line && !name[0];
+                     line = strtok_r(NULL, "\n", &save)) {
                         line = strstrip(line);
                         if (*line == '[')
                                 network = streq(line, "[Network]");
                         else if (network && startswith(line, "ManagementInterface="))
-                                snprintf(name, sizeof(name), "%s", strstrip(line + strlen("ManagementInterface=")));
+                                snprintf(name, sizeof(name), "%s",
+                                         strstrip(line + strlen("ManagementInterface=")));
                 }
         }
         for (int pass = 0; !name[0] && pass < 2; pass++) {
@@ -1556,7 +1638,7 @@ static void load_network(Console *con) {
         if (!con->net_file)
                 con->net_file = path_join(arg_network_dir, NETCONF_FILE);
         con->have_net = con->net_file && read_full_file(con->net_file, &text, &n) >= 0 &&
-                        netconf_parse(text, &con->net) >= 0;
+                netconf_parse(text, &con->net) >= 0;
         con->st.net = con->have_net ? &con->net : NULL;
         con->st.net_iface = default_iface();
         con->st.net_file = con->net_file;
@@ -1620,16 +1702,17 @@ static void revert_network(Console *con) {
                 r = write_string_file(con->net_file, con->net_previous, WRITE_CREATE | WRITE_ATOMIC);
                 if (r >= 0 && chmod(con->net_file, con->net_mode) < 0)
                         r = -errno;
-        }
-        else
+        } else
                 r = unlink(con->net_file) < 0 && errno != ENOENT ? -errno : 0;
         con->net_pending = false;
         con->revert_timer = sd_event_source_disable_unref(con->revert_timer);
         con->net_previous = mfree(con->net_previous);
         if (r < 0)
-                snprintf(con->status, sizeof(con->status), _("Cannot restore %s: %s."), con->net_file, strerror(-r));
+                snprintf(con->status, sizeof(con->status), _("Cannot restore %s: %s."), con->net_file,
+                         strerror(-r));
         else if (run_reload(con) >= 0)
-                snprintf(con->status, sizeof(con->status), "%s", _("Not kept: the previous network settings are back."));
+                snprintf(con->status, sizeof(con->status), "%s",
+                         _("Not kept: the previous network settings are back."));
         load_network(con);
 }
 
@@ -1671,12 +1754,14 @@ static int apply_network(Console *con, const char *input) {
         {
                 struct stat st;
 
-                con->net_mode = con->net_had_file && stat(con->net_file, &st) >= 0 ? st.st_mode & 07777 : 0644;
+                con->net_mode =
+                        con->net_had_file && stat(con->net_file, &st) >= 0 ? st.st_mode & 07777 : 0644;
         }
         (void) mkdir_p(arg_network_dir, 0755);
         r = write_string_file(con->net_file, text, WRITE_CREATE | WRITE_ATOMIC);
         if (r < 0) {
-                snprintf(con->status, sizeof(con->status), _("Cannot write %s: %s."), con->net_file, strerror(-r));
+                snprintf(con->status, sizeof(con->status), _("Cannot write %s: %s."), con->net_file,
+                         strerror(-r));
                 return r;
         }
         free(con->net_previous);
@@ -1689,17 +1774,20 @@ static int apply_network(Console *con, const char *input) {
 
                 memcpy(failed, con->status, sizeof(failed));
                 revert_network(con);
-                snprintf(con->status, sizeof(con->status), "%.1500s %s", failed, _("The previous settings are back."));
+                snprintf(con->status, sizeof(con->status), "%.1500s %s", failed,
+                         _("The previous settings are back."));
                 return -EIO;
         }
         con->revert_timer = sd_event_source_disable_unref(con->revert_timer);
-        (void) sd_event_add_time_relative(con->event, &con->revert_timer, CLOCK_MONOTONIC, 1000000, 0, on_revert_tick, con);
+        (void) sd_event_add_time_relative(con->event, &con->revert_timer, CLOCK_MONOTONIC, 1000000, 0,
+                                          on_revert_tick, con);
         if (arg_network_reload)
-                snprintf(con->status, sizeof(con->status), _("Applied. Press c to keep it; it reverts in %d s."),
-                         con->revert_left);
+                snprintf(con->status, sizeof(con->status),
+                         _("Applied. Press c to keep it; it reverts in %d s."), con->revert_left);
         else
                 snprintf(con->status, sizeof(con->status),
-                         _("Written to the simulated host's file only. c keeps it; it reverts in %d s."), con->revert_left);
+                         _("Written to the simulated host's file only. c keeps it; it reverts in %d s."),
+                         con->revert_left);
         load_network(con);
         return 0;
 }
@@ -1720,15 +1808,17 @@ static int net_ask_dns(Console *con, const char *input);
 static int net_ask_gateway(Console *con, const char *input);
 
 
-static void dialog_open(Console *con, const char *title, const char *prompt, const char *question, const char *again,
-                        int confirms, const char *target, ActionFn act);
+static void dialog_open(Console *con, const char *title, const char *prompt, const char *question,
+                        const char *again, int confirms, const char *target, ActionFn act);
 
 /* The last answer given: the whole setting shown, then asked once. */
 static int net_confirm(Console *con, const char *input) {
         char q[512];
 
-        snprintf(con->edit.ntp, sizeof(con->edit.ntp), "%s", streq(strempty(input), "-") ? "" : strempty(input));
-        snprintf(q, sizeof(q), _("Apply on %s: %s, gateway %s, DNS %s, NTP %s? It reverts in %u s unless kept."),
+        snprintf(con->edit.ntp, sizeof(con->edit.ntp), "%s",
+                 streq(strempty(input), "-") ? "" : strempty(input));
+        snprintf(q, sizeof(q),
+                 _("Apply on %s: %s, gateway %s, DNS %s, NTP %s? It reverts in %u s unless kept."),
                  default_iface(), con->edit.address, isempty(con->edit.gateway) ? "-" : con->edit.gateway,
                  isempty(con->edit.dns) ? "-" : con->edit.dns, isempty(con->edit.ntp) ? "-" : con->edit.ntp,
                  arg_revert_sec);
@@ -1736,20 +1826,22 @@ static int net_confirm(Console *con, const char *input) {
         return 0;
 }
 
-static void dialog_open(Console *con, const char *title, const char *prompt, const char *question, const char *again,
-                        int confirms, const char *target, ActionFn act);
+static void dialog_open(Console *con, const char *title, const char *prompt, const char *question,
+                        const char *again, int confirms, const char *target, ActionFn act);
 
 static int net_ask_ntp(Console *con, const char *input) {
-        snprintf(con->edit.dns, sizeof(con->edit.dns), "%s", streq(strempty(input), "-") ? "" : strempty(input));
-        dialog_open(con, _("Static address"), _("NTP servers (spaces between; - for none):"), "", NULL, 0, NULL,
-                    net_confirm); /* then the whole setting, asked */
+        snprintf(con->edit.dns, sizeof(con->edit.dns), "%s",
+                 streq(strempty(input), "-") ? "" : strempty(input));
+        dialog_open(con, _("Static address"), _("NTP servers (spaces between; - for none):"), "", NULL, 0,
+                    NULL, net_confirm); /* then the whole setting, asked */
         return 0;
 }
 
 static int net_ask_dns(Console *con, const char *input) {
-        snprintf(con->edit.gateway, sizeof(con->edit.gateway), "%s", streq(strempty(input), "-") ? "" : strempty(input));
-        dialog_open(con, _("Static address"), _("DNS servers (spaces between; - for none):"), "", NULL, 0, NULL,
-                    net_ask_ntp);
+        snprintf(con->edit.gateway, sizeof(con->edit.gateway), "%s",
+                 streq(strempty(input), "-") ? "" : strempty(input));
+        dialog_open(con, _("Static address"), _("DNS servers (spaces between; - for none):"), "", NULL, 0,
+                    NULL, net_ask_ntp);
         return 0;
 }
 
@@ -1783,11 +1875,13 @@ static int act_hostname(Console *con, const char *input) {
         }
         r = write_string_file(arg_hostname_file, input, WRITE_CREATE | WRITE_ATOMIC | WRITE_NEWLINE);
         if (r < 0) {
-                snprintf(con->status, sizeof(con->status), _("Cannot write %s: %s."), arg_hostname_file, strerror(-r));
+                snprintf(con->status, sizeof(con->status), _("Cannot write %s: %s."), arg_hostname_file,
+                         strerror(-r));
                 return r;
         }
         if (!arg_hostname_cmd) {
-                snprintf(con->status, sizeof(con->status), "%s", _("Host name set in the simulated host's file only."));
+                snprintf(con->status, sizeof(con->status), "%s",
+                         _("Host name set in the simulated host's file only."));
                 load_network(con);
                 return 0;
         }
@@ -1823,7 +1917,8 @@ static int on_job_exit(sd_event_source *s, const siginfo_t *si, void *userdata) 
         if (code == 0)
                 snprintf(con->status, sizeof(con->status), "%s: %s", j->what, _("done."));
         else
-                snprintf(con->status, sizeof(con->status), _("%s: '%s' failed (%d)."), j->what, j->cmd, code);
+                snprintf(con->status, sizeof(con->status), _("%s: '%s' failed (%d)."), j->what, j->cmd,
+                         code);
         free(j);
         sd_event_source_unref(s);
         redraw(con);
@@ -1838,7 +1933,8 @@ static int run_command(Console *con, const char *what, const char *cmd) {
 
         if (!cmd) {
                 free(j);
-                snprintf(con->status, sizeof(con->status), _("%s: not done; this is a simulated host (the sandbox)."), what);
+                snprintf(con->status, sizeof(con->status),
+                         _("%s: not done; this is a simulated host (the sandbox)."), what);
                 return 0;
         }
         if (!j)
@@ -1893,10 +1989,12 @@ static int act_support_bundle(Console *con, const char *input) {
                 char host[64];
 
                 snprintf(host, sizeof(host), "%s",
-                         isempty(jstr(con->model.manager, "Hostname")) ? "host" : jstr(con->model.manager, "Hostname"));
+                         isempty(jstr(con->model.manager, "Hostname"))
+                                 ? "host"
+                                 : jstr(con->model.manager, "Hostname"));
                 for (char *p = host; *p; p++)
-                        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-                              *p == '.'))
+                        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                              (*p >= '0' && *p <= '9') || *p == '-' || *p == '.'))
                                 *p = '_';
                 if (host[0] == '.')
                         host[0] = '_';
@@ -1916,8 +2014,8 @@ static int act_support_bundle(Console *con, const char *input) {
 }
 
 /* Opens a dialog: typing first when prompt is set, then the question (twice when confirms is 2). */
-static void dialog_open(Console *con, const char *title, const char *prompt, const char *question, const char *again,
-                        int confirms, const char *target, ActionFn act) {
+static void dialog_open(Console *con, const char *title, const char *prompt, const char *question,
+                        const char *again, int confirms, const char *target, ActionFn act) {
         Dialog *d = &con->dlg;
 
         *d = (Dialog) { .open = true, .typing = prompt != NULL, .confirms = confirms, .act = act };
@@ -1931,21 +2029,23 @@ static void dialog_open(Console *con, const char *title, const char *prompt, con
 /* The screen's action for a key, or false when the key is not one. */
 static bool screen_key(Console *con, wint_t key) {
         json_t *sel = screen_selected(&con->model, &con->st);
-        const char *name = sel ? jstr(sel, con->st.screen == SCREEN_ACCELERATORS ? "Address" : "Name") : NULL;
+        const char *name =
+                sel ? jstr(sel, con->st.screen == SCREEN_ACCELERATORS ? "Address" : "Name") : NULL;
         char ref[256];
         char q[512];
 
         switch (con->st.screen) {
         case SCREEN_TENANTS:
                 if (key == L'n') {
-                        dialog_open(con, _("New tenant"), _("Name (lowercase letters, digits, '-'):"), "", NULL, 1, NULL,
-                                    act_create_tenant);
+                        dialog_open(con, _("New tenant"), _("Name (lowercase letters, digits, '-'):"), "",
+                                    NULL, 1, NULL, act_create_tenant);
                         return true;
                 }
                 if (!name)
                         return false;
                 if (key == L'g') {
-                        snprintf(q, sizeof(q), _("Tenant '%s': GPUs (4, 2..4 guaranteed..limit, - none):"), name);
+                        snprintf(q, sizeof(q), _("Tenant '%s': GPUs (4, 2..4 guaranteed..limit, - none):"),
+                                 name);
                         dialog_open(con, _("GPU quota"), q, "", NULL, 1, name, act_gpu_quota);
                         return true;
                 }
@@ -1980,11 +2080,14 @@ static bool screen_key(Console *con, wint_t key) {
                         {
                                 _cleanup_free_ char *list = strbuf_steal(&b);
 
-                                snprintf(q, sizeof(q), _("%s of %s: %s, %" PRIu64 " vCPUs, %s, GPUs %s, model %s, disk %s"),
-                                         name, jstr(sel, "Tenant"), jstr(sel, "State"), ju64(sel, "VCPUs"),
-                                         format_bytes(mem, sizeof(mem), ju64(sel, "MemoryBytes")),
-                                         isempty(list) ? "-" : list, isempty(jstr(sel, "Model")) ? "-" : jstr(sel, "Model"),
-                                         isempty(jstr(sel, "DiskPath")) ? "-" : jstr(sel, "DiskPath"));
+                                snprintf(
+                                        q, sizeof(q),
+                                        _("%s of %s: %s, %" PRIu64 " vCPUs, %s, GPUs %s, model %s, disk %s"),
+                                        name, jstr(sel, "Tenant"), jstr(sel, "State"), ju64(sel, "VCPUs"),
+                                        format_bytes(mem, sizeof(mem), ju64(sel, "MemoryBytes")),
+                                        isempty(list) ? "-" : list,
+                                        isempty(jstr(sel, "Model")) ? "-" : jstr(sel, "Model"),
+                                        isempty(jstr(sel, "DiskPath")) ? "-" : jstr(sel, "DiskPath"));
                         }
                         dialog_open(con, _("Details"), NULL, q, NULL, 1, name, NULL);
                         return true;
@@ -2003,8 +2106,8 @@ static bool screen_key(Console *con, wint_t key) {
                         char again[512];
 
                         snprintf(q, sizeof(q), _("Force VM '%s' off?"), name);
-                        snprintf(again, sizeof(again), _("Really? '%s' loses what it has not written, like a pulled plug."),
-                                 name);
+                        snprintf(again, sizeof(again),
+                                 _("Really? '%s' loses what it has not written, like a pulled plug."), name);
                         dialog_open(con, _("Force off"), NULL, q, again, 2, ref, act_force_off);
                         return true;
                 }
@@ -2015,13 +2118,14 @@ static bool screen_key(Console *con, wint_t key) {
                         return true;
                 }
                 if (key == L'a') {
-                        dialog_open(con, _("Restart arkd"), NULL, _("Restart arkd? VMs keep running."), NULL, 1, NULL,
-                                    act_restart_arkd);
+                        dialog_open(con, _("Restart arkd"), NULL, _("Restart arkd? VMs keep running."), NULL,
+                                    1, NULL, act_restart_arkd);
                         return true;
                 }
                 if (key == L'l') {
-                        dialog_open(con, _("Restart libvirtd"), NULL, _("Restart libvirtd? VMs keep running."), NULL, 1,
-                                    NULL, act_restart_libvirtd);
+                        dialog_open(con, _("Restart libvirtd"), NULL,
+                                    _("Restart libvirtd? VMs keep running."), NULL, 1, NULL,
+                                    act_restart_libvirtd);
                         return true;
                 }
                 if (key == L'b') {
@@ -2030,9 +2134,10 @@ static bool screen_key(Console *con, wint_t key) {
                         return true;
                 }
                 if (key == L'o') {
-                        dialog_open(con, _("Power off"), NULL, _("Power the appliance off?"),
-                                    _("Really power off? Every VM stops, and someone must press the power button."), 2,
-                                    NULL, act_poweroff);
+                        dialog_open(
+                                con, _("Power off"), NULL, _("Power the appliance off?"),
+                                _("Really power off? Every VM stops, and someone must press the power button."),
+                                2, NULL, act_poweroff);
                         return true;
                 }
                 if (key == L'e') {
@@ -2042,9 +2147,12 @@ static bool screen_key(Console *con, wint_t key) {
                                          _("No removable medium to write to: plug in a USB stick."));
                                 return true;
                         }
-                        snprintf(q, sizeof(q), _("Write a support bundle (logs, inventory, configuration; no secrets) to %s?"),
-                                 con->media.roots[0]);
-                        dialog_open(con, _("Support bundle"), NULL, q, NULL, 1, con->media.roots[0], act_support_bundle);
+                        snprintf(
+                                q, sizeof(q),
+                                _("Write a support bundle (logs, inventory, configuration; no secrets) to %s?"),
+                                con->media.roots[0]);
+                        dialog_open(con, _("Support bundle"), NULL, q, NULL, 1, con->media.roots[0],
+                                    act_support_bundle);
                         return true;
                 }
                 return false;
@@ -2056,12 +2164,14 @@ static bool screen_key(Console *con, wint_t key) {
                         return true;
                 }
                 if (key == L's') {
-                        snprintf(q2, sizeof(q2), _("Address of %s with its prefix (192.0.2.10/24):"), default_iface());
+                        snprintf(q2, sizeof(q2), _("Address of %s with its prefix (192.0.2.10/24):"),
+                                 default_iface());
                         dialog_open(con, _("Static address"), q2, "", NULL, 0, NULL, net_ask_gateway);
                         return true;
                 }
                 if (key == L'h') {
-                        dialog_open(con, _("Host name"), _("The appliance's host name:"), "", NULL, 1, NULL, act_hostname);
+                        dialog_open(con, _("Host name"), _("The appliance's host name:"), "", NULL, 1, NULL,
+                                    act_hostname);
                         return true;
                 }
                 if (key == L'd') {
@@ -2074,7 +2184,8 @@ static bool screen_key(Console *con, wint_t key) {
         case SCREEN_BUNDLES:
                 if ((key == L'\n' || key == L'\r') && con->st.selected < (int) con->media.n) {
                         if (con->progress[0]) {
-                                snprintf(con->status, sizeof(con->status), "%s", _("An import is under way."));
+                                snprintf(con->status, sizeof(con->status), "%s",
+                                         _("An import is under way."));
                                 return true;
                         }
                         inspect_media_file(con, con->media.files[con->st.selected]);
@@ -2090,8 +2201,10 @@ static bool screen_key(Console *con, wint_t key) {
                 if (!name)
                         return false;
                 if (key == L'v' || key == L'x') {
-                        snprintf(q, sizeof(q), key == L'v' ? _("Reserve %s for the host; why?")
-                                                           : _("Quarantine %s (no new VMs); why?"), name);
+                        snprintf(q, sizeof(q),
+                                 key == L'v' ? _("Reserve %s for the host; why?")
+                                             : _("Quarantine %s (no new VMs); why?"),
+                                 name);
                         dialog_open(con, key == L'v' ? _("Reserve") : _("Quarantine"), q, "", NULL, 1, name,
                                     key == L'v' ? act_reserve : act_quarantine);
                         return true;
@@ -2109,7 +2222,8 @@ static bool screen_key(Console *con, wint_t key) {
 
 /* u, p and f on the Logs screen: the filter changed, said in the status line too. */
 static void logs_key(Console *con, wint_t key) {
-        static const char *const prios[8] = { "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug" };
+        static const char *const prios[8] = { "emerg",   "alert",  "crit", "err",
+                                              "warning", "notice", "info", "debug" };
         LogView *v = &con->logs;
 
         if (key == L'f') {
@@ -2119,8 +2233,9 @@ static void logs_key(Console *con, wint_t key) {
                                    : _("f: not following: the lines stay as they are."));
         } else if (v->file)
                 /* A log file's lines have no unit or priority to filter by. */
-                snprintf(con->status, sizeof(con->status), _("%lc: %s is a log file: every line shows (unit and priority "
-                                                             "filter the journal)."),
+                snprintf(con->status, sizeof(con->status),
+                         _("%lc: %s is a log file: every line shows (unit and priority "
+                           "filter the journal)."),
                          (wint_t) key, v->file);
         else if (key == L'u') {
                 v->unit = (LogUnit) ((v->unit + 1) % _LOG_UNIT_MAX);
@@ -2130,23 +2245,27 @@ static void logs_key(Console *con, wint_t key) {
                 if (v->max_priority >= 7)
                         snprintf(con->status, sizeof(con->status), "%s", _("p: showing every priority."));
                 else
-                        snprintf(con->status, sizeof(con->status), _("p: showing priority %s and more severe."),
-                                 prios[v->max_priority]);
+                        snprintf(con->status, sizeof(con->status),
+                                 _("p: showing priority %s and more severe."), prios[v->max_priority]);
         }
 }
 
 /* A key that does nothing here says so, rather than nothing at all. */
 static void unbound_key(Console *con, int r, wint_t key) {
-        if (r == OK && !con->model.connected && con->st.screen != SCREEN_SYSTEM && con->st.screen != SCREEN_NETWORK &&
-            con->st.screen != SCREEN_LOGS && screen_actions(con->st.screen) && iswprint((wint_t) key))
+        if (r == OK && !con->model.connected && con->st.screen != SCREEN_SYSTEM &&
+            con->st.screen != SCREEN_NETWORK && con->st.screen != SCREEN_LOGS &&
+            screen_actions(con->st.screen) && iswprint((wint_t) key))
                 snprintf(con->status, sizeof(con->status),
-                         _("%lc: not now, arkd does not answer; 7 shows its log, 8 restarts it."), (wint_t) key);
+                         _("%lc: not now, arkd does not answer; 7 shows its log, 8 restarts it."),
+                         (wint_t) key);
         else if (r == OK && key == 27)
                 snprintf(con->status, sizeof(con->status), "%s", _("Esc: nothing to close here."));
         else if (r == OK && iswprint((wint_t) key))
-                snprintf(con->status, sizeof(con->status), _("%lc: no action here; ? shows the keys."), (wint_t) key);
+                snprintf(con->status, sizeof(con->status), _("%lc: no action here; ? shows the keys."),
+                         (wint_t) key);
         else
-                snprintf(con->status, sizeof(con->status), "%s", _("That key has no action here; ? shows the keys."));
+                snprintf(con->status, sizeof(con->status), "%s",
+                         _("That key has no action here; ? shows the keys."));
 }
 
 /* A key while a dialog is open. */
@@ -2165,7 +2284,8 @@ static void dialog_key(Console *con, int r, wint_t key) {
         if (d->typing) {
                 if (r == OK && (key == L'\n' || key == L'\r')) {
                         if (d->len == 0) {
-                                snprintf(con->status, sizeof(con->status), "%s", _("Type an answer first; Esc cancels."));
+                                snprintf(con->status, sizeof(con->status), "%s",
+                                         _("Type an answer first; Esc cancels."));
                                 return;
                         }
                         d->typing = false;
@@ -2188,7 +2308,8 @@ static void dialog_key(Console *con, int r, wint_t key) {
                         snprintf(d->buf, sizeof(d->buf), "%s", d->choices[d->choice]);
                         d->len = strlen(d->buf);
                         d->fresh = true;
-                } else if ((r == KEY_CODE_YES && key == KEY_BACKSPACE) || (r == OK && (key == 127 || key == 8))) {
+                } else if ((r == KEY_CODE_YES && key == KEY_BACKSPACE) ||
+                           (r == OK && (key == 127 || key == 8))) {
                         d->fresh = false;
                         while (d->len > 0 && ((unsigned char) d->buf[d->len - 1] & 0xc0) == 0x80)
                                 d->len--;
@@ -2233,7 +2354,8 @@ static int on_input(sd_event_source *s, int fd, uint32_t revents, void *userdata
         int r;
 
         while ((r = get_wch(&key)) != ERR) {
-                int n = con->st.screen == SCREEN_BUNDLES ? (int) con->media.n : screen_rows(&con->model, con->st.screen);
+                int n = con->st.screen == SCREEN_BUNDLES ? (int) con->media.n
+                                                         : screen_rows(&con->model, con->st.screen);
 
                 if (con->dlg.open) {
                         dialog_key(con, r, key);
@@ -2250,12 +2372,15 @@ static int on_input(sd_event_source *s, int fd, uint32_t revents, void *userdata
                                 continue;
                         }
                 }
-                if (r == OK && (con->model.connected || con->st.screen == SCREEN_SYSTEM || con->st.screen == SCREEN_NETWORK) &&
+                if (r == OK &&
+                    (con->model.connected || con->st.screen == SCREEN_SYSTEM ||
+                     con->st.screen == SCREEN_NETWORK) &&
                     screen_key(con, key)) {
                         redraw(con);
                         continue;
                 }
-                if (r == OK && con->st.screen == SCREEN_LOGS && (key == L'u' || key == L'p' || key == L'f')) {
+                if (r == OK && con->st.screen == SCREEN_LOGS &&
+                    (key == L'u' || key == L'p' || key == L'f')) {
                         logs_key(con, key);
                         reload_logs(con);
                         redraw(con);
@@ -2356,7 +2481,9 @@ static void watch_logs(Console *con) {
 }
 
 static int interactive(void) {
-        Console con = { .inotify_fd = -1, .import_fd = -1, .update_fd = -1,
+        Console con = { .inotify_fd = -1,
+                        .import_fd = -1,
+                        .update_fd = -1,
                         .logs = { .file = arg_log_file, .max_priority = 6, .follow = true } };
         int r;
 
@@ -2391,7 +2518,8 @@ static int interactive(void) {
         }
         r = sd_event_add_io(con.event, &con.input, STDIN_FILENO, EPOLLIN, on_input, &con);
         if (r >= 0)
-                r = sd_event_add_time_relative(con.event, &con.refresh_timer, CLOCK_MONOTONIC, 0, 0, on_refresh_timer, &con);
+                r = sd_event_add_time_relative(con.event, &con.refresh_timer, CLOCK_MONOTONIC, 0, 0,
+                                               on_refresh_timer, &con);
         if (r >= 0)
                 bus_connect(&con);
         /* Ctrl-C, a hangup or a stop end the console as q does (a network change not kept is

@@ -14,23 +14,23 @@ typedef enum CanvasAttr {
         ATTR_NORMAL,
         ATTR_BOLD,
         ATTR_DIM,
-        ATTR_TITLE,     /* screen title and tab bar */
-        ATTR_SELECTED,  /* the selected row or tab */
-        ATTR_OK,        /* green */
-        ATTR_WARN,      /* yellow */
-        ATTR_BAD,       /* red */
-        ATTR_BAR,       /* a filled bar segment */
+        ATTR_TITLE,    /* screen title and tab bar */
+        ATTR_SELECTED, /* the selected row or tab */
+        ATTR_OK,       /* green */
+        ATTR_WARN,     /* yellow */
+        ATTR_BAD,      /* red */
+        ATTR_BAR,      /* a filled bar segment */
         _ATTR_MAX,
 } CanvasAttr;
 
 typedef struct Cell {
-        wchar_t ch;     /* 0 = the right half of the wide character before it */
+        wchar_t ch; /* 0 = the right half of the wide character before it */
         uint8_t attr;
 } Cell;
 
 typedef struct Canvas {
         int cols, rows;
-        bool ascii;     /* line drawing and bars in ASCII (a terminal without UTF-8) */
+        bool ascii; /* line drawing and bars in ASCII (a terminal without UTF-8) */
         Cell *cells;
 } Canvas;
 

@@ -16,14 +16,14 @@ typedef enum LogUnit {
 } LogUnit;
 
 typedef struct LogView {
-        const char *file;       /* NULL: the journal */
+        const char *file; /* NULL: the journal */
         LogUnit unit;
-        int max_priority;       /* 7 = everything, 3 = errors and worse */
-        bool follow;            /* keep showing the newest */
+        int max_priority; /* 7 = everything, 3 = errors and worse */
+        bool follow;      /* keep showing the newest */
         char **lines;
-        int *priorities;        /* per line; 6 (info) for a file's */
+        int *priorities; /* per line; 6 (info) for a file's */
         size_t n;
-        char *error;            /* why nothing can be read, a sentence */
+        char *error; /* why nothing can be read, a sentence */
 } LogView;
 
 void logs_done(LogView *v);

@@ -46,7 +46,8 @@ static int add_arks(MediaList *l, const char *dir, unsigned depth) {
                         continue;
                 if (S_ISDIR(st.st_mode) && depth == 0)
                         (void) add_arks(l, p, 1);
-                else if (S_ISREG(st.st_mode) && endswith(de->d_name, ".ark") && strv_extend(&l->files, p) < 0) {
+                else if (S_ISREG(st.st_mode) && endswith(de->d_name, ".ark") &&
+                         strv_extend(&l->files, p) < 0) {
                         closedir(d);
                         return -ENOMEM;
                 }
@@ -70,7 +71,8 @@ int media_scan(MediaList *l, const char *sysfs_root, char *const *extra) {
 
                 if (sscanf(line, "%511s %2047s", dev, mnt) != 2 || !startswith(dev, "/dev/"))
                         continue;
-                if (removable(sysfs_root, dev + 5) && !strv_contains(l->roots, mnt) && strv_extend(&l->roots, mnt) < 0) {
+                if (removable(sysfs_root, dev + 5) && !strv_contains(l->roots, mnt) &&
+                    strv_extend(&l->roots, mnt) < 0) {
                         fclose(f);
                         return -ENOMEM;
                 }

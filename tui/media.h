@@ -7,9 +7,9 @@
 #include <stddef.h>
 
 typedef struct MediaList {
-        char **files;           /* absolute paths, sorted */
+        char **files; /* absolute paths, sorted */
         size_t n;
-        char **roots;           /* where they were looked for */
+        char **roots; /* where they were looked for */
 } MediaList;
 
 void media_done(MediaList *l);

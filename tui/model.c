@@ -37,8 +37,8 @@ static int get_all(sd_bus *bus, const char *path, const char *iface, json_t **re
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
-        r = sd_bus_call_method(bus, ARK_BUS_NAME, path, "org.freedesktop.DBus.Properties", "GetAll", e, &reply, "s",
-                               iface);
+        r = sd_bus_call_method(bus, ARK_BUS_NAME, path, "org.freedesktop.DBus.Properties", "GetAll", e,
+                               &reply, "s", iface);
         if (r < 0)
                 return r;
         return bus_message_read_json(reply, ret);
@@ -54,7 +54,8 @@ static int list_objects(sd_bus *bus, const char *method, const char *iface, json
 
         if (!out)
                 return -ENOMEM;
-        r = sd_bus_call_method(bus, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, method, e, &reply, NULL);
+        r = sd_bus_call_method(bus, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, method, e, &reply,
+                               NULL);
         if (r >= 0)
                 r = bus_message_read_json(reply, &rows);
         json_array_foreach(rows, k, row) {
@@ -90,8 +91,8 @@ int model_refresh(TuiModel *m, sd_bus *bus) {
         if (r >= 0) {
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 
-                r = sd_bus_call_method(bus, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "ListBundles", &e, &reply,
-                                       NULL);
+                r = sd_bus_call_method(bus, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "ListBundles",
+                                       &e, &reply, NULL);
                 if (r >= 0)
                         r = bus_message_read_json(reply, &n.bundles);
         }
@@ -99,8 +100,8 @@ int model_refresh(TuiModel *m, sd_bus *bus) {
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 
                 /* Admins only: others see no readiness. */
-                if (sd_bus_call_method(bus, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CheckHost", NULL, &reply,
-                                       "as", 0) >= 0)
+                if (sd_bus_call_method(bus, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CheckHost",
+                                       NULL, &reply, "as", 0) >= 0)
                         (void) bus_message_read_json(reply, &n.checks);
         }
         if (r < 0) {

@@ -10,14 +10,14 @@
 #include <systemd/sd-bus.h>
 
 typedef struct TuiModel {
-        bool connected;         /* arkd answered */
-        char *error;            /* why not, a sentence */
-        json_t *manager;        /* object of Manager properties */
-        json_t *accelerators;   /* array of objects, by address */
-        json_t *tenants;        /* array, by name */
-        json_t *instances;      /* array, by name */
-        json_t *bundles;        /* array: kind, tenant, name, version (ListBundles) */
-        json_t *checks;         /* array of [subject, check, status, found, todo] (CheckHost; admins) */
+        bool connected;       /* arkd answered */
+        char *error;          /* why not, a sentence */
+        json_t *manager;      /* object of Manager properties */
+        json_t *accelerators; /* array of objects, by address */
+        json_t *tenants;      /* array, by name */
+        json_t *instances;    /* array, by name */
+        json_t *bundles;      /* array: kind, tenant, name, version (ListBundles) */
+        json_t *checks;       /* array of [subject, check, status, found, todo] (CheckHost; admins) */
 } TuiModel;
 
 void model_done(TuiModel *m);

@@ -16,15 +16,17 @@
 #include "basic/time-util.h"
 
 static const char *const screen_names[_SCREEN_MAX] = {
-        [SCREEN_DASHBOARD] = "dashboard", [SCREEN_ACCELERATORS] = "accelerators", [SCREEN_TENANTS] = "tenants",
-        [SCREEN_INSTANCES] = "instances", [SCREEN_NETWORK] = "network",           [SCREEN_BUNDLES] = "bundles",
+        [SCREEN_DASHBOARD] = "dashboard", [SCREEN_ACCELERATORS] = "accelerators",
+        [SCREEN_TENANTS] = "tenants",     [SCREEN_INSTANCES] = "instances",
+        [SCREEN_NETWORK] = "network",     [SCREEN_BUNDLES] = "bundles",
         [SCREEN_LOGS] = "logs",           [SCREEN_SYSTEM] = "system",
 };
 
 /* Tab labels, short enough that all eight fit on 80 columns in either language. */
 static const char *const screen_tabs[_SCREEN_MAX] = {
-        [SCREEN_DASHBOARD] = N_("Dashboard"), [SCREEN_ACCELERATORS] = N_("GPUs"), [SCREEN_TENANTS] = N_("Tenants"),
-        [SCREEN_INSTANCES] = N_("VMs"),       [SCREEN_NETWORK] = N_("Network"),   [SCREEN_BUNDLES] = N_("Bundles"),
+        [SCREEN_DASHBOARD] = N_("Dashboard"), [SCREEN_ACCELERATORS] = N_("GPUs"),
+        [SCREEN_TENANTS] = N_("Tenants"),     [SCREEN_INSTANCES] = N_("VMs"),
+        [SCREEN_NETWORK] = N_("Network"),     [SCREEN_BUNDLES] = N_("Bundles"),
         [SCREEN_LOGS] = N_("Logs"),           [SCREEN_SYSTEM] = N_("System"),
 };
 
@@ -79,12 +81,12 @@ static const char *tenant_of(const TuiModel *m, const char *instance) {
 /* A state as arkd names it (ClaimState, State), in the console's language. */
 static const char *state_label(const char *state) {
         static const char *const known[][2] = {
-                { "claimed", N_("claimed") },     { "free", N_("free") },
-                { "reserved", N_("reserved") },   { "quarantined", N_("quarantined") },
-                { "conflict", N_("conflict") },   { "unhealthy", N_("unhealthy") },
-                { "running", N_("running") },     { "stopped", N_("stopped") },
-                { "paused", N_("paused") },       { "shutting-down", N_("shutting down") },
-                { "crashed", N_("crashed") },     { "unknown", N_("unknown") },
+                { "claimed", N_("claimed") },   { "free", N_("free") },
+                { "reserved", N_("reserved") }, { "quarantined", N_("quarantined") },
+                { "conflict", N_("conflict") }, { "unhealthy", N_("unhealthy") },
+                { "running", N_("running") },   { "stopped", N_("stopped") },
+                { "paused", N_("paused") },     { "shutting-down", N_("shutting down") },
+                { "crashed", N_("crashed") },   { "unknown", N_("unknown") },
         };
 
         for (size_t k = 0; k < ELEMENTSOF(known); k++)
@@ -136,15 +138,18 @@ static void host_addresses(char *buf, size_t l) {
                 return;
         for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
                 char a[INET_ADDRSTRLEN];
-                struct sockaddr_in *sin = (struct sockaddr_in *) i->ifa_addr, *mask = (struct sockaddr_in *) i->ifa_netmask;
+                struct sockaddr_in *sin = (struct sockaddr_in *) i->ifa_addr,
+                                   *mask = (struct sockaddr_in *) i->ifa_netmask;
                 unsigned prefix = 0;
 
-                if (!sin || sin->sin_family != AF_INET || (i->ifa_flags & IFF_LOOPBACK) || !(i->ifa_flags & IFF_UP))
+                if (!sin || sin->sin_family != AF_INET || (i->ifa_flags & IFF_LOOPBACK) ||
+                    !(i->ifa_flags & IFF_UP))
                         continue;
                 if (mask)
                         prefix = (unsigned) __builtin_popcount(mask->sin_addr.s_addr);
                 inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
-                o += (size_t) snprintf(buf + o, o < l ? l - o : 0, "%s%s/%u (%s)", o ? ", " : "", a, prefix, i->ifa_name);
+                o += (size_t) snprintf(buf + o, o < l ? l - o : 0, "%s%s/%u (%s)", o ? ", " : "", a, prefix,
+                                       i->ifa_name);
                 if (o >= l)
                         break;
         }
@@ -152,11 +157,12 @@ static void host_addresses(char *buf, size_t l) {
 }
 
 static void draw_dashboard(Canvas *c, const TuiModel *m, const ScreenState *st, int y) {
-        const char *labels[] = { _("Version"), _("Host"), _("Management"), _("Health"), _("GPUs"), _("Tenants"),
-                                 _("Instances") };
+        const char *labels[] = { _("Version"), _("Host"),    _("Management"), _("Health"),
+                                 _("GPUs"),    _("Tenants"), _("Instances") };
         int w = label_width(labels, ELEMENTSOF(labels));
         char buf[512], a[64], b[64];
-        unsigned ready = 0, n = (unsigned) json_array_size(m->accelerators), running = 0, stopped = 0, other = 0;
+        unsigned ready = 0, n = (unsigned) json_array_size(m->accelerators), running = 0, stopped = 0,
+                 other = 0;
         json_t *x;
         size_t k;
         FILE *f;
@@ -171,15 +177,18 @@ static void draw_dashboard(Canvas *c, const TuiModel *m, const ScreenState *st, 
         y = field(c, y, w, labels[0], ATTR_NORMAL, jstr(m->manager, "Version"));
         snprintf(buf, sizeof(buf), _("%s, up %s (arkd up %s)"), jstr(m->manager, "Hostname"),
                  format_duration(a, sizeof(a), (uint64_t) up),
-                 format_duration(b, sizeof(b), (now_usec(CLOCK_REALTIME) - ju64(m->manager, "StartedAt")) / 1000000));
+                 format_duration(b, sizeof(b),
+                                 (now_usec(CLOCK_REALTIME) - ju64(m->manager, "StartedAt")) / 1000000));
         y = field(c, y, w, labels[1], ATTR_NORMAL, buf);
         host_addresses(buf, sizeof(buf));
-        y = field(c, y, w, labels[2], ATTR_NORMAL, buf[0] == 0 ? _("no address (set one on the Network screen)") : buf);
+        y = field(c, y, w, labels[2], ATTR_NORMAL,
+                  buf[0] == 0 ? _("no address (set one on the Network screen)") : buf);
         snprintf(buf, sizeof(buf), "arkd %s, libvirt %s", _("running"),
                  ju64(m->manager, "HypervisorConnected") ? _("connected") : _("not connected"));
         y = field(c, y, w, labels[3], ju64(m->manager, "HypervisorConnected") ? ATTR_OK : ATTR_BAD, buf);
         json_array_foreach(m->accelerators, k, x)
-                ready += model_gpu_ready(m, jstr(x, "Address"), NULL) && !streq(jstr(x, "ClaimState"), "unhealthy");
+                ready += model_gpu_ready(m, jstr(x, "Address"), NULL) &&
+                        !streq(jstr(x, "ClaimState"), "unhealthy");
         if (m->checks)
                 snprintf(buf, sizeof(buf), _("%u, %u ready for passthrough"), n, ready);
         else
@@ -194,8 +203,8 @@ static void draw_dashboard(Canvas *c, const TuiModel *m, const ScreenState *st, 
                 stopped += streq(s, "stopped");
                 other += !streq(s, "running") && !streq(s, "stopped");
         }
-        snprintf(buf, sizeof(buf), _("%zu: %u running, %u stopped, %u other"), json_array_size(m->instances), running,
-                 stopped, other);
+        snprintf(buf, sizeof(buf), _("%zu: %u running, %u stopped, %u other"), json_array_size(m->instances),
+                 running, stopped, other);
         y = field(c, y, w, labels[6], ATTR_NORMAL, buf);
         y++;
         /* A bar per GPU: filled when it is someone's. */
@@ -209,8 +218,10 @@ static void draw_dashboard(Canvas *c, const TuiModel *m, const ScreenState *st, 
                 used += 1 + canvas_cell(c, 1 + used + 1, y, 22, false, ATTR_NORMAL, jstr(x, "Model"));
                 canvas_bar(c, 1 + used + 1, y, bw, streq(jstr(x, "ClaimState"), "free") ? 0 : 1,
                            state_attr(jstr(x, "ClaimState")));
-                canvas_text(c, 1 + used + 1 + bw + 1, y, c->cols - used - bw - 4, state_attr(jstr(x, "ClaimState")),
-                            streq(jstr(x, "ClaimState"), "free") ? _("free") : gpu_owner(owner, sizeof(owner), m, x));
+                canvas_text(c, 1 + used + 1 + bw + 1, y, c->cols - used - bw - 4,
+                            state_attr(jstr(x, "ClaimState")),
+                            streq(jstr(x, "ClaimState"), "free") ? _("free")
+                                                                 : gpu_owner(owner, sizeof(owner), m, x));
                 y++;
         }
 }
@@ -229,12 +240,12 @@ static size_t list_first(int selected, size_t n, int room) {
  * owner is never cut. */
 typedef struct Column {
         const char *head;
-        int shrink;     /* 0: never cut; else the order columns give up room in, highest first */
-        int floor;      /* the narrowest a column that gives way becomes */
-        bool right;     /* numbers, right-aligned */
-        int pref;       /* the width it has when there is room, content or not */
-        int width;      /* the widest cell (column_measure), then the width it gets (table_fit) */
-        int content;    /* table_fit: the widest cell or the head */
+        int shrink;  /* 0: never cut; else the order columns give up room in, highest first */
+        int floor;   /* the narrowest a column that gives way becomes */
+        bool right;  /* numbers, right-aligned */
+        int pref;    /* the width it has when there is room, content or not */
+        int width;   /* the widest cell (column_measure), then the width it gets (table_fit) */
+        int content; /* table_fit: the widest cell or the head */
 } Column;
 
 #define TABLE_CELL_MAX 160
@@ -291,15 +302,26 @@ static void table_row(Canvas *c, int y, const Column *cols, size_t n, char cells
         int x = 1;
 
         for (size_t k = 0; k < n; k++) {
-                canvas_cell(c, x, y, cols[k].width, cols[k].right, selected ? ATTR_SELECTED : attrs[k], cells[k]);
+                canvas_cell(c, x, y, cols[k].width, cols[k].right, selected ? ATTR_SELECTED : attrs[k],
+                            cells[k]);
                 x += cols[k].width + 1;
         }
 }
 
-enum { ACC_ADDRESS, ACC_MODEL, ACC_STATE, ACC_OWNER, ACC_GROUP, ACC_NUMA, ACC_READY, _ACC_MAX };
+enum {
+        ACC_ADDRESS,
+        ACC_MODEL,
+        ACC_STATE,
+        ACC_OWNER,
+        ACC_GROUP,
+        ACC_NUMA,
+        ACC_READY,
+        _ACC_MAX
+};
 
 /* An accelerator's cells and their colours. */
-static void accelerator_cells(const TuiModel *m, json_t *a, char cells[][TABLE_CELL_MAX], CanvasAttr *attrs) {
+static void accelerator_cells(const TuiModel *m, json_t *a, char cells[][TABLE_CELL_MAX],
+                              CanvasAttr *attrs) {
         bool ready = model_gpu_ready(m, jstr(a, "Address"), NULL);
 
         for (size_t k = 0; k < _ACC_MAX; k++)
@@ -309,8 +331,10 @@ static void accelerator_cells(const TuiModel *m, json_t *a, char cells[][TABLE_C
         snprintf(cells[ACC_STATE], TABLE_CELL_MAX, "%s", state_label(jstr(a, "ClaimState")));
         attrs[ACC_STATE] = state_attr(jstr(a, "ClaimState"));
         gpu_owner(cells[ACC_OWNER], TABLE_CELL_MAX, m, a);
-        snprintf(cells[ACC_GROUP], TABLE_CELL_MAX, "%" PRId64, (int64_t) json_integer_value(json_object_get(a, "IOMMUGroup")));
-        snprintf(cells[ACC_NUMA], TABLE_CELL_MAX, "%" PRId64, (int64_t) json_integer_value(json_object_get(a, "NUMANode")));
+        snprintf(cells[ACC_GROUP], TABLE_CELL_MAX, "%" PRId64,
+                 (int64_t) json_integer_value(json_object_get(a, "IOMMUGroup")));
+        snprintf(cells[ACC_NUMA], TABLE_CELL_MAX, "%" PRId64,
+                 (int64_t) json_integer_value(json_object_get(a, "NUMANode")));
         snprintf(cells[ACC_READY], TABLE_CELL_MAX, "%s", !m->checks ? "?" : ready ? _("yes") : _("no"));
         attrs[ACC_READY] = ready ? ATTR_OK : ATTR_BAD;
 }
@@ -361,10 +385,12 @@ static void draw_accelerators(Canvas *c, const TuiModel *m, const ScreenState *s
                 if (!model_gpu_ready(m, jstr(sel, "Address"), &why))
                         canvas_printf(c, 1, y++, -1, ATTR_BAD, "%s %s", _("Not ready:"), strempty(why));
                 else if (!isempty(jstr(sel, "HoldReason")))
-                        canvas_printf(c, 1, y++, -1, ATTR_WARN, "%s %s", _("Held:"), jstr(sel, "HoldReason"));
+                        canvas_printf(c, 1, y++, -1, ATTR_WARN, "%s %s", _("Held:"),
+                                      jstr(sel, "HoldReason"));
                 else
-                        canvas_printf(c, 1, y++, -1, ATTR_NORMAL, "%s  %s  %s %s", jstr(sel, "Address"), jstr(sel, "Model"),
-                                      _("driver"), isempty(jstr(sel, "Driver")) ? "-" : jstr(sel, "Driver"));
+                        canvas_printf(c, 1, y++, -1, ATTR_NORMAL, "%s  %s  %s %s", jstr(sel, "Address"),
+                                      jstr(sel, "Model"), _("driver"),
+                                      isempty(jstr(sel, "Driver")) ? "-" : jstr(sel, "Driver"));
         }
 }
 
@@ -385,7 +411,14 @@ static void tenant_gpus(json_t *t, uint64_t *used, uint64_t *limit) {
                         *limit = (uint64_t) json_integer_value(json_array_get(q, 3));
 }
 
-enum { TEN_NAME, TEN_VMS, TEN_GPUS, TEN_BAR, TEN_DESCRIPTION, _TEN_MAX };
+enum {
+        TEN_NAME,
+        TEN_VMS,
+        TEN_GPUS,
+        TEN_BAR,
+        TEN_DESCRIPTION,
+        _TEN_MAX
+};
 
 static void tenant_cells(json_t *t, char cells[][TABLE_CELL_MAX], uint64_t *ret_used, uint64_t *ret_limit) {
         tenant_gpus(t, ret_used, ret_limit);
@@ -441,7 +474,16 @@ static void draw_tenants(Canvas *c, const TuiModel *m, const ScreenState *st, in
                 canvas_text(c, 1, y, -1, ATTR_DIM, _("No tenants yet."));
 }
 
-enum { INS_NAME, INS_TENANT, INS_STATE, INS_VCPUS, INS_MEMORY, INS_GPUS, INS_MODEL, _INS_MAX };
+enum {
+        INS_NAME,
+        INS_TENANT,
+        INS_STATE,
+        INS_VCPUS,
+        INS_MEMORY,
+        INS_GPUS,
+        INS_MODEL,
+        _INS_MAX
+};
 
 static void instance_cells(json_t *i, char cells[][TABLE_CELL_MAX], CanvasAttr *attrs) {
         for (size_t k = 0; k < _INS_MAX; k++)
@@ -496,7 +538,9 @@ static void draw_instances(Canvas *c, const TuiModel *m, const ScreenState *st, 
 static void draw_bundles(Canvas *c, const TuiModel *m, const ScreenState *st, int y) {
         /* ListBundles: kind, tenant, name, version; shown as kind, name, version, tenant. */
         static const size_t order[] = { 0, 2, 3, 1 };
-        Column cols[] = { { _("KIND"), .pref = 7 }, { _("NAME"), .pref = 30 }, { _("VERSION"), 1, 8, .pref = 14 },
+        Column cols[] = { { _("KIND"), .pref = 7 },
+                          { _("NAME"), .pref = 30 },
+                          { _("VERSION"), 1, 8, .pref = 14 },
                           { _("TENANT"), .pref = 20 } };
         char cells[ELEMENTSOF(cols)][TABLE_CELL_MAX];
         const CanvasAttr attrs[ELEMENTSOF(cols)] = {};
@@ -512,9 +556,11 @@ static void draw_bundles(Canvas *c, const TuiModel *m, const ScreenState *st, in
 
                 if (stat(media->files[f], &sb) >= 0)
                         format_bytes(size, sizeof(size), (uint64_t) sb.st_size);
-                canvas_cell(c, 3, y, c->cols - 28, false, (int) f == st->selected ? ATTR_SELECTED : ATTR_NORMAL,
+                canvas_cell(c, 3, y, c->cols - 28, false,
+                            (int) f == st->selected ? ATTR_SELECTED : ATTR_NORMAL,
                             slash ? slash + 1 : media->files[f]);
-                canvas_cell(c, c->cols - 24, y, 12, true, (int) f == st->selected ? ATTR_SELECTED : ATTR_NORMAL, size);
+                canvas_cell(c, c->cols - 24, y, 12, true,
+                            (int) f == st->selected ? ATTR_SELECTED : ATTR_NORMAL, size);
                 y++;
         }
         if (!media || media->n == 0)
@@ -532,7 +578,8 @@ static void draw_bundles(Canvas *c, const TuiModel *m, const ScreenState *st, in
                         for (size_t f = 0; f < ELEMENTSOF(cols); f++) {
                                 const char *v = json_string_value(json_array_get(b, order[f]));
 
-                                snprintf(cells[f], TABLE_CELL_MAX, "%s", f == 3 && isempty(v) ? _("(shared)") : strempty(v));
+                                snprintf(cells[f], TABLE_CELL_MAX, "%s",
+                                         f == 3 && isempty(v) ? _("(shared)") : strempty(v));
                                 if (pass == 0)
                                         column_measure(&cols[f], cells[f]);
                         }
@@ -549,7 +596,8 @@ static void draw_bundles(Canvas *c, const TuiModel *m, const ScreenState *st, in
 
 static void draw_logs(Canvas *c, const ScreenState *st, int y) {
         const LogView *v = st->logs;
-        static const char *const prios[8] = { "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug" };
+        static const char *const prios[8] = { "emerg",   "alert",  "crit", "err",
+                                              "warning", "notice", "info", "debug" };
         int room = c->rows - 2 - (y + 1);
         size_t first;
 
@@ -558,10 +606,12 @@ static void draw_logs(Canvas *c, const ScreenState *st, int y) {
                 return;
         }
         if (v->file)
-                canvas_printf(c, 1, y++, -1, ATTR_BOLD, "%s %s%s", _("File:"), v->file, v->follow ? _(", following") : "");
+                canvas_printf(c, 1, y++, -1, ATTR_BOLD, "%s %s%s", _("File:"), v->file,
+                              v->follow ? _(", following") : "");
         else
-                canvas_printf(c, 1, y++, -1, ATTR_BOLD, "%s %s, %s %s%s", _("Journal:"), log_unit_label(v->unit),
-                              _("up to"), v->max_priority >= 7 ? _("everything") : prios[v->max_priority],
+                canvas_printf(c, 1, y++, -1, ATTR_BOLD, "%s %s, %s %s%s", _("Journal:"),
+                              log_unit_label(v->unit), _("up to"),
+                              v->max_priority >= 7 ? _("everything") : prios[v->max_priority],
                               v->follow ? _(", following") : "");
         if (v->error) {
                 canvas_text(c, 1, y, -1, ATTR_BAD, v->error);
@@ -574,20 +624,26 @@ static void draw_logs(Canvas *c, const ScreenState *st, int y) {
         first = v->n > (size_t) room ? v->n - (size_t) room : 0;
         for (size_t k = first; k < v->n; k++)
                 canvas_text(c, 1, y++, c->cols - 2,
-                            v->priorities[k] <= 3 ? ATTR_BAD : v->priorities[k] == 4 ? ATTR_WARN : ATTR_NORMAL, v->lines[k]);
+                            v->priorities[k] <= 3           ? ATTR_BAD
+                                    : v->priorities[k] == 4 ? ATTR_WARN
+                                                            : ATTR_NORMAL,
+                            v->lines[k]);
 }
 
 static void draw_network(Canvas *c, const ScreenState *st, int y) {
-        const char *labels[] = { _("Interface"), _("Mode"), _("Address"), _("Gateway"), _("DNS"), _("NTP"), _("File"),
-                                 _("Host name"), _("VLAN") };
+        const char *labels[] = { _("Interface"), _("Mode"), _("Address"),   _("Gateway"), _("DNS"),
+                                 _("NTP"),       _("File"), _("Host name"), _("VLAN") };
         int w = label_width(labels, ELEMENTSOF(labels));
         const NetConf *n = st->net;
 
         if (st->simulated_host)
-                canvas_text(c, 1, y++, -1, ATTR_WARN, _("A simulated host (the sandbox): changes go to its files, not to this machine."));
+                canvas_text(
+                        c, 1, y++, -1, ATTR_WARN,
+                        _("A simulated host (the sandbox): changes go to its files, not to this machine."));
         y = field(c, y, w, labels[0], ATTR_NORMAL, strempty(st->net_iface));
         if (!n) {
-                y = field(c, y, w, labels[1], ATTR_DIM, _("not set by the console (the system's own configuration)"));
+                y = field(c, y, w, labels[1], ATTR_DIM,
+                          _("not set by the console (the system's own configuration)"));
         } else {
                 y = field(c, y, w, labels[1], ATTR_NORMAL, n->dhcp ? "DHCP" : _("static"));
                 if (!n->dhcp) {
@@ -604,11 +660,13 @@ static void draw_network(Canvas *c, const ScreenState *st, int y) {
                                      : _("not supported by this kernel (no 8021q module)"));
         y++;
         if (st->revert_left >= 0)
-                canvas_printf(c, 1, y++, -1, ATTR_WARN, _("New settings are active: press c to keep them. Reverting in %d s."),
+                canvas_printf(c, 1, y++, -1, ATTR_WARN,
+                              _("New settings are active: press c to keep them. Reverting in %d s."),
                               st->revert_left);
         else
-                canvas_text(c, 1, y++, -1, ATTR_DIM,
-                            _("A change is applied at once and undone after a countdown unless you keep it."));
+                canvas_text(
+                        c, 1, y++, -1, ATTR_DIM,
+                        _("A change is applied at once and undone after a countdown unless you keep it."));
 }
 
 static void draw_system(Canvas *c, const TuiModel *m, const ScreenState *st, int y) {
@@ -658,13 +716,16 @@ static void draw_system(Canvas *c, const TuiModel *m, const ScreenState *st, int
         y++;
         canvas_text(c, 1, y++, -1, ATTR_BOLD, _("Actions"));
         if (st->simulated_host)
-                canvas_text(c, 3, y++, -1, ATTR_WARN, _("A simulated host (the sandbox): these do not touch this machine."));
-        canvas_text(c, 3, y++, -1, ATTR_NORMAL, _("u install a system update from removable media, then b reboots into it"));
+                canvas_text(c, 3, y++, -1, ATTR_WARN,
+                            _("A simulated host (the sandbox): these do not touch this machine."));
+        canvas_text(c, 3, y++, -1, ATTR_NORMAL,
+                    _("u install a system update from removable media, then b reboots into it"));
         canvas_cell(c, 3, y, 24, false, ATTR_NORMAL, _("a restart arkd"));
         canvas_text(c, 28, y++, -1, ATTR_NORMAL, _("l restart libvirtd"));
         canvas_cell(c, 3, y, 24, false, ATTR_NORMAL, _("b reboot"));
         canvas_text(c, 28, y++, -1, ATTR_NORMAL, _("o power off (both ask twice)"));
-        canvas_text(c, 3, y++, -1, ATTR_NORMAL, _("e support bundle to removable media (logs, inventory, config; no secrets)"));
+        canvas_text(c, 3, y++, -1, ATTR_NORMAL,
+                    _("e support bundle to removable media (logs, inventory, config; no secrets)"));
 }
 
 /* Screens whose parts have not landed: what exists, what is missing; no made-up data. */
@@ -682,10 +743,14 @@ static void draw_missing(Canvas *c, ScreenId s, int y) {
 /* The keys: everywhere, then this screen's. */
 static void draw_help(Canvas *c, ScreenId screen, int y) {
         const char *lines[] = {
-                _("1-8       go to a screen"),        _("Tab/Right next screen, Shift-Tab/Left previous"),
-                _("Up/Down   select a row"),          _("r         refresh now"),
-                _("?         this help"),             _("Esc       close a dialog or this help"),
-                _("L         English / 中文"),         _("q         quit"),
+                _("1-8       go to a screen"),
+                _("Tab/Right next screen, Shift-Tab/Left previous"),
+                _("Up/Down   select a row"),
+                _("r         refresh now"),
+                _("?         this help"),
+                _("Esc       close a dialog or this help"),
+                _("L         English / 中文"),
+                _("q         quit"),
                 _("This screen:"),
         };
         int n = (int) ELEMENTSOF(lines);
@@ -717,9 +782,9 @@ int screen_rows(const TuiModel *m, ScreenId s) {
 
 json_t *screen_selected(const TuiModel *m, const ScreenState *st) {
         json_t *list = st->screen == SCREEN_ACCELERATORS ? m->accelerators
-                       : st->screen == SCREEN_TENANTS   ? m->tenants
-                       : st->screen == SCREEN_INSTANCES ? m->instances
-                                                        : NULL;
+                : st->screen == SCREEN_TENANTS           ? m->tenants
+                : st->screen == SCREEN_INSTANCES         ? m->instances
+                                                         : NULL;
 
         return list ? json_array_get(list, (size_t) st->selected) : NULL;
 }
@@ -767,17 +832,22 @@ void screen_draw(Canvas *c, const TuiModel *m, const ScreenState *st) {
 
         canvas_clear(c);
         /* Title: product and host; tabs; a line. */
-        canvas_printf(c, 1, 0, c->cols - 2, ATTR_TITLE, "Ark %s  %s", m->connected ? jstr(m->manager, "Version") : "",
+        canvas_printf(c, 1, 0, c->cols - 2, ATTR_TITLE, "Ark %s  %s",
+                      m->connected ? jstr(m->manager, "Version") : "",
                       m->connected ? jstr(m->manager, "Hostname") : "");
         for (int k = 0; k < _SCREEN_MAX; k++) {
                 char tab[64];
 
                 snprintf(tab, sizeof(tab), "%d %s", k + 1, _(screen_tabs[k]));
-                x += canvas_text(c, x, 1, c->cols - x - 1, k == (int) st->screen ? ATTR_SELECTED : ATTR_NORMAL, tab) + 2;
+                x += canvas_text(c, x, 1, c->cols - x - 1,
+                                 k == (int) st->screen ? ATTR_SELECTED : ATTR_NORMAL, tab) +
+                        2;
         }
         canvas_hline(c, 0, 2, c->cols);
-        if (!m->connected && st->screen != SCREEN_LOGS && st->screen != SCREEN_NETWORK && st->screen != SCREEN_SYSTEM) {
-                canvas_text(c, 1, y++, -1, ATTR_BAD, _("The control plane is unavailable: arkd does not answer."));
+        if (!m->connected && st->screen != SCREEN_LOGS && st->screen != SCREEN_NETWORK &&
+            st->screen != SCREEN_SYSTEM) {
+                canvas_text(c, 1, y++, -1, ATTR_BAD,
+                            _("The control plane is unavailable: arkd does not answer."));
                 canvas_printf(c, 1, y++, -1, ATTR_NORMAL, "%s", strempty(m->error));
                 y++;
                 canvas_text(c, 1, y++, -1, ATTR_NORMAL, _("The console retries every few seconds."));
@@ -818,7 +888,10 @@ void screen_draw(Canvas *c, const TuiModel *m, const ScreenState *st) {
                 draw_dialog(c, st);
         canvas_hline(c, 0, c->rows - 2, c->cols);
         canvas_text(c, 1, c->rows - 1, c->cols - 2, st->status ? ATTR_WARN : ATTR_DIM,
-                    st->status ?: screen_actions(m->connected || st->screen == SCREEN_LOGS || st->screen == SCREEN_NETWORK ||
-                                                                 st->screen == SCREEN_SYSTEM
-                                                         ? st->screen : SCREEN_DASHBOARD));
+                    st->status
+                            ?: screen_actions(m->connected || st->screen == SCREEN_LOGS ||
+                                                              st->screen == SCREEN_NETWORK ||
+                                                              st->screen == SCREEN_SYSTEM
+                                                      ? st->screen
+                                                      : SCREEN_DASHBOARD));
 }

@@ -33,25 +33,25 @@ ScreenId screen_from_string(const char *s);
 
 typedef struct ScreenState {
         ScreenId screen;
-        int selected;           /* the selected row of the screen's list */
-        const char *status;     /* a message for the status line, NULL = the key help */
-        bool help;              /* the help overlay */
+        int selected;       /* the selected row of the screen's list */
+        const char *status; /* a message for the status line, NULL = the key help */
+        bool help;          /* the help overlay */
         /* A dialog over the screen: a question to confirm, or a line to type. */
         const char *dialog_title;
         const char *dialog_text;
-        const char *dialog_input;       /* NULL: a yes/no question */
-        bool dialog_info;               /* nothing to answer: any key closes it */
-        const LogView *logs;            /* the Logs screen's lines */
-        const MediaList *media;         /* the Bundles screen's removable media */
-        const char *progress;           /* an import or a system update under way, as a line */
-        const char *update_status;      /* the System screen: `ark-update status`, lines; NULL = not known */
+        const char *dialog_input;  /* NULL: a yes/no question */
+        bool dialog_info;          /* nothing to answer: any key closes it */
+        const LogView *logs;       /* the Logs screen's lines */
+        const MediaList *media;    /* the Bundles screen's removable media */
+        const char *progress;      /* an import or a system update under way, as a line */
+        const char *update_status; /* the System screen: `ark-update status`, lines; NULL = not known */
         /* The Network screen: the management interface's settings as the file has them. */
-        const NetConf *net;             /* NULL: no file written by the console */
+        const NetConf *net; /* NULL: no file written by the console */
         const char *net_iface, *net_file;
-        const char *net_hostname;       /* the host name file's */
-        bool vlan_supported;            /* the kernel has 802.1Q (8021q) */
-        int revert_left;                /* seconds until a change reverts; < 0: none pending */
-        const char *simulated_host;     /* the directory the console acts on instead of this machine */
+        const char *net_hostname;   /* the host name file's */
+        bool vlan_supported;        /* the kernel has 802.1Q (8021q) */
+        int revert_left;            /* seconds until a change reverts; < 0: none pending */
+        const char *simulated_host; /* the directory the console acts on instead of this machine */
 } ScreenState;
 
 /* The selected row's object on the screen (NULL when none). */

@@ -29,7 +29,8 @@ static int add(struct archive *a, const char *name, const char *data, size_t n) 
         archive_entry_set_perm(e, 0644);
         archive_entry_set_size(e, (la_int64_t) n);
         archive_entry_set_mtime(e, time(NULL), 0);
-        if (archive_write_header(a, e) != ARCHIVE_OK || (n > 0 && archive_write_data(a, data, n) != (la_ssize_t) n))
+        if (archive_write_header(a, e) != ARCHIVE_OK ||
+            (n > 0 && archive_write_data(a, data, n) != (la_ssize_t) n))
                 r = -EIO;
         archive_entry_free(e);
         return r;
@@ -37,7 +38,9 @@ static int add(struct archive *a, const char *name, const char *data, size_t n) 
 
 /* A configuration file with the values of secret-looking keys removed. */
 static char *scrub(const char *text) {
-        static const char *const words[] = { "pass", "secret", "token", "key", "credential", "auth", "cert" };
+        static const char *const words[] = {
+                "pass", "secret", "token", "key", "credential", "auth", "cert"
+        };
         _cleanup_free_ char *copy = strdup(text);
         StrBuf b = {};
         char *save = NULL;
@@ -89,14 +92,14 @@ int support_bundle_write(const char *path, const TuiModel *m, const ScreenState 
         if (fd < 0)
                 return set_error_sentence(ret_error, -errno, "Cannot write %s: %s.", path, strerror(errno));
         a = archive_write_new();
-        if (!a || archive_write_set_format_pax_restricted(a) != ARCHIVE_OK || archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
-            archive_write_open_fd(a, fd) != ARCHIVE_OK)
+        if (!a || archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+            archive_write_add_filter_gzip(a) != ARCHIVE_OK || archive_write_open_fd(a, fd) != ARCHIVE_OK)
                 goto fail;
         /* arkd's view. */
         inv = json_pack("{s:o?, s:O?, s:O?, s:O?, s:O?, s:O?, s:b, s:s?}", "manager",
-                        m->manager ? json_deep_copy(m->manager) : NULL, "accelerators",
-                        m->accelerators, "tenants", m->tenants, "instances", m->instances, "bundles", m->bundles,
-                        "checks", m->checks, "connected", m->connected, "error", m->error);
+                        m->manager ? json_deep_copy(m->manager) : NULL, "accelerators", m->accelerators,
+                        "tenants", m->tenants, "instances", m->instances, "bundles", m->bundles, "checks",
+                        m->checks, "connected", m->connected, "error", m->error);
         if (inv)
                 scrub_uri(json_object_get(inv, "manager"));
         text = inv ? json_dumps(inv, JSON_INDENT(2)) : NULL;
@@ -163,7 +166,8 @@ int support_bundle_write(const char *path, const TuiModel *m, const ScreenState 
         return 0;
 fail:
         r = set_error_sentence(ret_error, -EIO, "Cannot write the support bundle %s: %s.", path,
-                               a && archive_error_string(a) ? archive_error_string(a) : strerror(errno ?: EIO));
+                               a && archive_error_string(a) ? archive_error_string(a)
+                                                            : strerror(errno ?: EIO));
         if (a)
                 archive_write_free(a);
         if (fd >= 0)

@@ -34,8 +34,8 @@
 #include "shared/bus-util.h"
 #include "shared/db.h"
 
-#define IMPORTS_MAX 4           /* at once, in all */
-#define IMPORTS_PER_USER_MAX 2  /* for a tenant member */
+#define IMPORTS_MAX 4          /* at once, in all */
+#define IMPORTS_PER_USER_MAX 2 /* for a tenant member */
 
 struct Import {
         Manager *manager;
@@ -43,14 +43,14 @@ struct Import {
         sd_bus_message *call;
         uint32_t uid;
         char *who, *sender;
-        char *tenant;                   /* NULL = shared */
-        char *name;                     /* for messages: what the caller called the file */
+        char *tenant; /* NULL = shared */
+        char *name;   /* for messages: what the caller called the file */
         char *staging;
         int fd, staging_fd, event_fd;
         sd_event_source *event_source;
         pthread_t thread;
         bool thread_started;
-        _Atomic uint64_t reserved;      /* of Manager.import_reserved, once admitted */
+        _Atomic uint64_t reserved; /* of Manager.import_reserved, once admitted */
         uint64_t start_usec;
         _Atomic uint64_t done, total;
         atomic_bool cancel, finished;
@@ -105,10 +105,12 @@ static int import_admit(const Manifest *mf, void *userdata, char **ret_error) {
         avail = (uint64_t) sv.f_bavail * sv.f_frsize;
         if (avail >= others + mf->total_bytes + (64ULL << 20))
                 return 0;
-        return set_error_sentence(ret_error, -ENOSPC,
-                                  "%s: the payload needs %s; the store has %s free, of which imports under way will take "
-                                  "%s.", im->name, format_bytes(a, sizeof(a), mf->total_bytes),
-                                  format_bytes(b, sizeof(b), avail), format_bytes((char[32]) {}, 32, others));
+        return set_error_sentence(
+                ret_error, -ENOSPC,
+                "%s: the payload needs %s; the store has %s free, of which imports under way will take "
+                "%s.",
+                im->name, format_bytes(a, sizeof(a), mf->total_bytes), format_bytes(b, sizeof(b), avail),
+                format_bytes((char[32]) {}, 32, others));
 }
 
 static void import_unreserve(Import *im) {
@@ -120,8 +122,12 @@ static void import_unreserve(Import *im) {
 
 static void *import_thread(void *userdata) {
         Import *im = userdata;
-        BundleReadOptions o = { .trust_dir = im->manager->config.trust_dir, .dest_fd = im->staging_fd, .sync = true,
-                                .progress = import_progress, .admit = import_admit, .userdata = im };
+        BundleReadOptions o = { .trust_dir = im->manager->config.trust_dir,
+                                .dest_fd = im->staging_fd,
+                                .sync = true,
+                                .progress = import_progress,
+                                .admit = import_admit,
+                                .userdata = im };
 
         im->result = bundle_read(im->fd, im->name, &o, &im->res, &im->error);
         atomic_store(&im->finished, true);
@@ -165,7 +171,8 @@ static void import_fail(Import *im, const char *name, const char *fmt, ...) {
         log_warning("Import of %s refused: %s", im->name, strna(msg));
         (void) sd_bus_error_set(&e, name, msg ?: "The import failed.");
         if (api_guard_reply_error(im->manager, im->call, &e) < 0)
-                (void) sd_bus_reply_method_errorf(im->call, name, "The import of %s failed.", printable(im->name));
+                (void) sd_bus_reply_method_errorf(im->call, name, "The import of %s failed.",
+                                                  printable(im->name));
         result = strprintf("%s: %s", name, strna(msg));
         audit_record_answer(im->manager, im->call, im->uid, im->who, result ?: name);
 }
@@ -182,10 +189,12 @@ static void import_install(Import *im) {
         int r;
 
         if (im->tenant && !manager_find_tenant(m, im->tenant))
-                return import_fail(im, ARK_ERROR_NOT_FOUND, "Tenant '%s' was deleted during the import.", im->tenant);
+                return import_fail(im, ARK_ERROR_NOT_FOUND, "Tenant '%s' was deleted during the import.",
+                                   im->tenant);
         if (bundle_find(m, kind, im->tenant, mf->name, mf->version))
-                return import_fail(im, ARK_ERROR_ALREADY_EXISTS, "%s %s %s is already installed%s%s%s; delete it first.",
-                                   kind, mf->name, mf->version, im->tenant ? " for tenant '" : " (shared)",
+                return import_fail(im, ARK_ERROR_ALREADY_EXISTS,
+                                   "%s %s %s is already installed%s%s%s; delete it first.", kind, mf->name,
+                                   mf->version, im->tenant ? " for tenant '" : " (shared)",
                                    strempty(im->tenant), im->tenant ? "'" : "");
         dir = bundle_directory(m, kind, im->tenant, mf->name, mf->version);
         parent = dir ? strdup(dir) : NULL;
@@ -199,8 +208,8 @@ static void import_install(Import *im) {
         if (r >= 0 && renameat2(AT_FDCWD, im->staging, AT_FDCWD, dir, RENAME_NOREPLACE) < 0)
                 r = -errno;
         if (r < 0)
-                return import_fail(im, SD_BUS_ERROR_FAILED, "Cannot move the verified payload to %s: %s.", dir,
-                                   strerror(-r));
+                return import_fail(im, SD_BUS_ERROR_FAILED, "Cannot move the verified payload to %s: %s.",
+                                   dir, strerror(-r));
         /* The rename, and the directories mkdir_p() may have made above it, down to the disk. */
         for (int k = 0; k < 4; k++) {
                 _cleanup_close_ int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -213,9 +222,18 @@ static void import_install(Import *im) {
                 *slash = 0; /* name, tenant, kind, bundles */
         }
         s = (StoreBundle) {
-                .kind = kind, .tenant = im->tenant, .name = mf->name, .version = mf->version, .key_id = mf->key_id,
-                .sha256 = im->res.sha256, .directory = dir, .manifest = text, .size_bytes = mf->total_bytes,
-                .files = (unsigned) mf->n_files, .imported_usec = now_usec(CLOCK_REALTIME), .imported_uid = im->uid,
+                .kind = kind,
+                .tenant = im->tenant,
+                .name = mf->name,
+                .version = mf->version,
+                .key_id = mf->key_id,
+                .sha256 = im->res.sha256,
+                .directory = dir,
+                .manifest = text,
+                .size_bytes = mf->total_bytes,
+                .files = (unsigned) mf->n_files,
+                .imported_usec = now_usec(CLOCK_REALTIME),
+                .imported_uid = im->uid,
         };
         r = db_transaction_begin(m->db, &tx);
         if (r >= 0)
@@ -227,7 +245,8 @@ static void import_install(Import *im) {
         if (r < 0) {
                 if (b)
                         bundle_free(b);
-                log_error_errno(r, "Failed to record bundle %s %s: %s", mf->name, mf->version, db_errmsg(m->db));
+                log_error_errno(r, "Failed to record bundle %s %s: %s", mf->name, mf->version,
+                                db_errmsg(m->db));
                 /* Back to staging, which import_free() removes. */
                 if (renameat2(AT_FDCWD, dir, AT_FDCWD, im->staging, RENAME_NOREPLACE) < 0)
                         (void) rm_rf(dir);
@@ -237,14 +256,15 @@ static void import_install(Import *im) {
         }
         im->staging = mfree(im->staging); /* it is the bundle's directory now */
         LIST_PREPEND(bundles, m->bundles, b);
-        log_info("Imported %s %s %s%s%s: %zu files, %" PRIu64 " bytes, signed by %s, bundle SHA-256 %s.", kind, mf->name,
-                 mf->version, im->tenant ? " for tenant " : " (shared)", strempty(im->tenant), mf->n_files,
-                 mf->total_bytes, mf->key_id, im->res.sha256);
-        (void) sd_bus_emit_signal(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "BundleNew", "so", b->name, b->path);
+        log_info("Imported %s %s %s%s%s: %zu files, %" PRIu64 " bytes, signed by %s, bundle SHA-256 %s.",
+                 kind, mf->name, mf->version, im->tenant ? " for tenant " : " (shared)",
+                 strempty(im->tenant), mf->n_files, mf->total_bytes, mf->key_id, im->res.sha256);
+        (void) sd_bus_emit_signal(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "BundleNew", "so", b->name,
+                                  b->path);
         (void) sd_bus_emit_object_added(m->bus, b->path);
         (void) sd_bus_reply_method_return(im->call, "o", b->path);
-        result = strprintf("ok: %s %s %s, bundle sha256 %s, key %s, %zu files, %" PRIu64 " bytes", kind, mf->name,
-                           mf->version, im->res.sha256, mf->key_id, mf->n_files, mf->total_bytes);
+        result = strprintf("ok: %s %s %s, bundle sha256 %s, key %s, %zu files, %" PRIu64 " bytes", kind,
+                           mf->name, mf->version, im->res.sha256, mf->key_id, mf->n_files, mf->total_bytes);
         audit_record_answer(m, im->call, im->uid, im->who, result ?: "ok");
 }
 
@@ -271,7 +291,8 @@ static void emit_progress(Import *im) {
         uint64_t rate = elapsed > 0 ? (uint64_t) ((double) done * 1e6 / (double) elapsed) : 0;
         uint64_t eta = rate > 0 && total > done ? (total - done + rate - 1) / rate : 0;
 
-        if (sd_bus_message_new_signal(im->manager->bus, &s, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "ImportProgress") >= 0 &&
+        if (sd_bus_message_new_signal(im->manager->bus, &s, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
+                                      "ImportProgress") >= 0 &&
             (isempty(im->sender) || sd_bus_message_set_destination(s, im->sender) >= 0) &&
             sd_bus_message_append(s, "usstttt", im->id, im->sender, im->name, done, total, rate, eta) >= 0)
                 (void) sd_bus_send(im->manager->bus, s, NULL);
@@ -296,8 +317,10 @@ void bundles_abort_all(Manager *m) {
                 im->thread_started = false;
                 LIST_REMOVE(imports, m->imports, im);
                 import_unreserve(im);
-                import_fail(im, ARK_ERROR_INVALID_STATE, "arkd is stopping; the import of %s was cancelled and left "
-                            "nothing behind.", im->name);
+                import_fail(im, ARK_ERROR_INVALID_STATE,
+                            "arkd is stopping; the import of %s was cancelled and left "
+                            "nothing behind.",
+                            im->name);
                 import_free(im);
         }
 }
@@ -317,11 +340,11 @@ int bundle_import_start(Manager *m, sd_bus_message *msg, const Caller *c, int fd
                         mine += x->uid == (uint32_t) c->uid;
                 }
                 if (all >= IMPORTS_MAX || (!c->admin && mine >= IMPORTS_PER_USER_MAX))
-                        return sd_bus_error_setf(error, ARK_ERROR_NO_CAPACITY,
-                                                 "%u imports are under way%s; start this one when %s finished.",
-                                                 all >= IMPORTS_MAX ? all : mine,
-                                                 all >= IMPORTS_MAX ? "" : " for this user",
-                                                 all >= IMPORTS_MAX ? "one has" : "one of them has");
+                        return sd_bus_error_setf(
+                                error, ARK_ERROR_NO_CAPACITY,
+                                "%u imports are under way%s; start this one when %s finished.",
+                                all >= IMPORTS_MAX ? all : mine, all >= IMPORTS_MAX ? "" : " for this user",
+                                all >= IMPORTS_MAX ? "one has" : "one of them has");
         }
         if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "%s is not a regular file.",
@@ -330,8 +353,12 @@ int bundle_import_start(Manager *m, sd_bus_message *msg, const Caller *c, int fd
         im = calloc(1, sizeof(Import));
         if (!im)
                 return -ENOMEM;
-        *im = (Import) { .manager = m, .id = ++m->last_import_id, .fd = -EBADF, .staging_fd = -EBADF,
-                         .event_fd = -EBADF, .start_usec = now_usec(CLOCK_MONOTONIC) };
+        *im = (Import) { .manager = m,
+                         .id = ++m->last_import_id,
+                         .fd = -EBADF,
+                         .staging_fd = -EBADF,
+                         .event_fd = -EBADF,
+                         .start_usec = now_usec(CLOCK_MONOTONIC) };
         im->name = strdup(isempty(name) ? "the bundle" : name);
         im->sender = strdup(strempty(sd_bus_message_get_sender(msg)));
         im->tenant = isempty(tenant) ? NULL : strdup(tenant);
@@ -349,8 +376,9 @@ int bundle_import_start(Manager *m, sd_bus_message *msg, const Caller *c, int fd
                 r = r < 0 ? r : -errno;
                 im->staging = mfree(im->staging);
                 import_free(im);
-                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Cannot create a staging directory under %s: %s.",
-                                         staging_root, strerror(-r));
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED,
+                                         "Cannot create a staging directory under %s: %s.", staging_root,
+                                         strerror(-r));
         }
         im->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
         im->staging_fd = open(im->staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -370,12 +398,14 @@ int bundle_import_start(Manager *m, sd_bus_message *msg, const Caller *c, int fd
         r = -pthread_create(&im->thread, NULL, import_thread, im);
         if (r < 0) {
                 import_free(im);
-                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Cannot start the import: %s.", strerror(-r));
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Cannot start the import: %s.",
+                                         strerror(-r));
         }
         im->thread_started = true;
         LIST_PREPEND(imports, m->imports, im);
-        log_info("Importing %s%s%s (import %u, %" PRIu64 " bytes).", im->name, im->tenant ? " for tenant " : " (shared)",
-                 strempty(im->tenant), im->id, (uint64_t) st.st_size);
+        log_info("Importing %s%s%s (import %u, %" PRIu64 " bytes).", im->name,
+                 im->tenant ? " for tenant " : " (shared)", strempty(im->tenant), im->id,
+                 (uint64_t) st.st_size);
         emit_progress(im);
         free(m->call_pending);
         m->call_pending = strprintf("pending: import %u of %s", im->id, im->name);

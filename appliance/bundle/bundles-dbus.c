@@ -20,10 +20,10 @@
 /* ------------------------------------------------------------------------------ trust */
 
 static int trust_error(sd_bus_error *error, int r, const char *sentence) {
-        const char *name = r == -EEXIST || r == -EALREADY ? ARK_ERROR_ALREADY_EXISTS
-                           : r == -ENOENT                   ? ARK_ERROR_NOT_FOUND
-                           : r == -EINVAL || r == -EKEYREVOKED || r == -EPROTONOSUPPORT ? ARK_ERROR_INVALID_ARGUMENT
-                                                                                        : NULL;
+        const char *name = r == -EEXIST || r == -EALREADY                    ? ARK_ERROR_ALREADY_EXISTS
+                : r == -ENOENT                                               ? ARK_ERROR_NOT_FOUND
+                : r == -EINVAL || r == -EKEYREVOKED || r == -EPROTONOSUPPORT ? ARK_ERROR_INVALID_ARGUMENT
+                                                                             : NULL;
 
         if (!name)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "%s", sentence ?: strerror(-r));
@@ -72,7 +72,8 @@ static int key_id_method(sd_bus_message *msg, Manager *m, const char *what,
 }
 
 int method_untrust_key(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        return key_id_method(msg, userdata, "remove trusted keys", trust_remove, "No longer trusting", error);
+        return key_id_method(msg, userdata, "remove trusted keys", trust_remove, "No longer trusting",
+                             error);
 }
 
 int method_revoke_key(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -94,7 +95,8 @@ int method_list_trusted_keys(sd_bus_message *msg, void *userdata, sd_bus_error *
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "(sbb)");
         for (size_t k = 0; r >= 0 && k < n; k++)
-                r = sd_bus_message_append(reply, "(sbb)", keys[k].id, (int) keys[k].present, (int) keys[k].revoked);
+                r = sd_bus_message_append(reply, "(sbb)", keys[k].id, (int) keys[k].present,
+                                          (int) keys[k].revoked);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         if (r < 0)
@@ -121,7 +123,8 @@ int method_import_bundle(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         if (r < 0)
                 return r;
         if (isempty(tenant)) {
-                r = access_require_admin(m, msg, "import shared bundles (give a tenant to import for it)", error);
+                r = access_require_admin(m, msg, "import shared bundles (give a tenant to import for it)",
+                                         error);
                 if (r < 0)
                         return r;
         } else {
@@ -130,9 +133,10 @@ int method_import_bundle(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                                                  printable(tenant));
                 /* The same sentence whether the tenant exists or not. */
                 if (!caller_in_tenant_named(m, &c, tenant))
-                        return sd_bus_error_setf(error, ARK_ERROR_ACCESS_DENIED,
-                                                 "User %u may not import bundles for tenant '%s': it is not a member.",
-                                                 (unsigned) c.uid, printable(tenant));
+                        return sd_bus_error_setf(
+                                error, ARK_ERROR_ACCESS_DENIED,
+                                "User %u may not import bundles for tenant '%s': it is not a member.",
+                                (unsigned) c.uid, printable(tenant));
         }
         return bundle_import_start(m, msg, &c, fd, name, tenant, error);
 }
@@ -152,7 +156,8 @@ int method_cancel_import(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                 return r;
         r = bundle_import_cancel(m, id, &c);
         if (r == -ENOENT)
-                return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "No import %u of yours is in progress.", id);
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "No import %u of yours is in progress.",
+                                         id);
         if (r < 0)
                 return r;
         return sd_bus_reply_method_return(msg, NULL);
@@ -172,8 +177,8 @@ int method_list_bundles(sd_bus_message *msg, void *userdata, sd_bus_error *error
                 r = sd_bus_message_open_container(reply, 'a', "(sssso)");
         LIST_FOREACH(bundles, b, m->bundles)
                 if (r >= 0 && caller_sees(m, &c, b))
-                        r = sd_bus_message_append(reply, "(sssso)", b->kind, strempty(b->tenant), b->name, b->version,
-                                                  b->path);
+                        r = sd_bus_message_append(reply, "(sssso)", b->kind, strempty(b->tenant), b->name,
+                                                  b->version, b->path);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         if (r < 0)
@@ -193,8 +198,9 @@ static int method_delete(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         if (r < 0)
                 return r;
         if (b->tenant ? !caller_in_tenant_named(m, &c, b->tenant) : !c.admin)
-                return sd_bus_error_setf(error, ARK_ERROR_ACCESS_DENIED, "User %u may not delete %s %s %s%s.",
-                                         (unsigned) c.uid, b->kind, b->name, b->version,
+                return sd_bus_error_setf(error, ARK_ERROR_ACCESS_DENIED,
+                                         "User %u may not delete %s %s %s%s.", (unsigned) c.uid, b->kind,
+                                         b->name, b->version,
                                          b->tenant ? "" : ": it is shared, only an admin may");
         r = bundle_delete(b, &c, error); /* frees b */
         if (r < 0)
@@ -206,19 +212,20 @@ static int property_get_string(sd_bus *bus, const char *path, const char *interf
                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Bundle *b = userdata;
         const ManifestModel *mm = &b->manifest->model;
-        const char *v = streq(property, "Kind") ? b->kind
-                        : streq(property, "Name") ? b->name
-                        : streq(property, "Version") ? b->version
-                        : streq(property, "Tenant") ? b->tenant
-                        : streq(property, "KeyId") ? b->key_id
-                        : streq(property, "SHA256") ? b->sha256
-                        : streq(property, "Directory") ? b->directory
-                        : streq(property, "Created") ? b->manifest->created
-                        : streq(property, "Architecture") ? mm->architecture
-                        : streq(property, "Dtype") ? mm->dtype
-                        : streq(property, "Runtime") ? mm->runtime
-                        : streq(property, "License") ? mm->license
-                        : streq(property, "Manifest") ? b->manifest_text : NULL;
+        const char *v = streq(property, "Kind")   ? b->kind
+                : streq(property, "Name")         ? b->name
+                : streq(property, "Version")      ? b->version
+                : streq(property, "Tenant")       ? b->tenant
+                : streq(property, "KeyId")        ? b->key_id
+                : streq(property, "SHA256")       ? b->sha256
+                : streq(property, "Directory")    ? b->directory
+                : streq(property, "Created")      ? b->manifest->created
+                : streq(property, "Architecture") ? mm->architecture
+                : streq(property, "Dtype")        ? mm->dtype
+                : streq(property, "Runtime")      ? mm->runtime
+                : streq(property, "License")      ? mm->license
+                : streq(property, "Manifest")     ? b->manifest_text
+                                                  : NULL;
 
         return sd_bus_message_append(reply, "s", strempty(v));
 }
@@ -226,16 +233,18 @@ static int property_get_string(sd_bus *bus, const char *path, const char *interf
 static int property_get_u64(sd_bus *bus, const char *path, const char *interface, const char *property,
                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Bundle *b = userdata;
-        uint64_t v = streq(property, "SizeBytes") ? b->size_bytes
-                     : streq(property, "ImportedAt") ? b->imported_usec
-                     : streq(property, "Parameters") ? b->manifest->model.parameters
-                     : streq(property, "MinGPUMemoryBytes") ? b->manifest->model.min_gpu_memory_bytes : 0;
+        uint64_t v = streq(property, "SizeBytes")      ? b->size_bytes
+                : streq(property, "ImportedAt")        ? b->imported_usec
+                : streq(property, "Parameters")        ? b->manifest->model.parameters
+                : streq(property, "MinGPUMemoryBytes") ? b->manifest->model.min_gpu_memory_bytes
+                                                       : 0;
 
         return sd_bus_message_append(reply, "t", v);
 }
 
-static int property_get_compatible(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+static int property_get_compatible(sd_bus *bus, const char *path, const char *interface,
+                                   const char *property, sd_bus_message *reply, void *userdata,
+                                   sd_bus_error *error) {
         Bundle *b = userdata;
 
         return sd_bus_message_append_strv(reply, b->manifest->compatible ?: (char *[]) { NULL });
@@ -254,7 +263,8 @@ const sd_bus_vtable bundle_vtable[] = {
         SD_BUS_PROPERTY("Directory", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Created", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("ImportedAt", "t", property_get_u64, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("ImportedBy", "u", NULL, offsetof(Bundle, imported_uid), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ImportedBy", "u", NULL, offsetof(Bundle, imported_uid),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Architecture", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Parameters", "t", property_get_u64, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Dtype", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -287,7 +297,8 @@ int bundle_object_find(sd_bus *bus, const char *path, const char *interface, voi
         return 0;
 }
 
-int bundle_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+int bundle_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+                           sd_bus_error *error) {
         _cleanup_strv_free_ char **l = NULL;
         _cleanup_(caller_done) Caller c = {};
         Manager *m = userdata;

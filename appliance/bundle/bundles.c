@@ -53,8 +53,12 @@ int bundle_new(Manager *m, const StoreBundle *s, Bundle **ret) {
 
         if (!b)
                 return -ENOMEM;
-        *b = (Bundle) { .manager = m, .id = s->id, .size_bytes = s->size_bytes, .imported_usec = s->imported_usec,
-                        .imported_uid = s->imported_uid, .files = s->files };
+        *b = (Bundle) { .manager = m,
+                        .id = s->id,
+                        .size_bytes = s->size_bytes,
+                        .imported_usec = s->imported_usec,
+                        .imported_uid = s->imported_uid,
+                        .files = s->files };
         b->kind = strdup(s->kind);
         b->tenant = s->tenant ? strdup(s->tenant) : NULL;
         b->name = strdup(s->name);
@@ -72,8 +76,8 @@ int bundle_new(Manager *m, const StoreBundle *s, Bundle **ret) {
                 return r;
         r = manifest_parse(b->manifest_text, strlen(b->manifest_text), &b->manifest, &err);
         if (r < 0)
-                return log_error_errno(r, "The store's manifest of bundle %s %s is unreadable: %s", b->name, b->version,
-                                       strna(err));
+                return log_error_errno(r, "The store's manifest of bundle %s %s is unreadable: %s", b->name,
+                                       b->version, strna(err));
         *ret = TAKE_PTR(b);
         return 0;
 }
@@ -110,11 +114,13 @@ int bundle_find_model(Manager *m, const char *tenant, const char *spec, Bundle *
         }
         if (manifest_check_name(name) || (version && manifest_check_version(version)))
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                         "Model '%s' is not NAME or NAME@VERSION of an imported model.", printable(spec));
+                                         "Model '%s' is not NAME or NAME@VERSION of an imported model.",
+                                         printable(spec));
         /* The tenant's own models first: they shadow a shared one of the same name and version. */
         for (int pass = 0; pass < 2 && hits == 0; pass++)
                 LIST_FOREACH(bundles, b, m->bundles) {
-                        if (!streq(b->kind, "model") || !streq(b->name, name) || (version && !streq(b->version, version)))
+                        if (!streq(b->kind, "model") || !streq(b->name, name) ||
+                            (version && !streq(b->version, version)))
                                 continue;
                         if (pass == 0 ? !streq_ptr(b->tenant, tenant) : b->tenant != NULL)
                                 continue;
@@ -129,20 +135,22 @@ int bundle_find_model(Manager *m, const char *tenant, const char *spec, Bundle *
         }
         if (hits == 0) {
                 strbuf_done(&versions);
-                return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
-                                         "Tenant '%s' has no model '%s'%s%s (see 'arkctl model list'; import it with "
-                                         "'arkctl bundle import').", tenant, name, version ? " version " : "",
-                                         strempty(version));
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_NOT_FOUND,
+                        "Tenant '%s' has no model '%s'%s%s (see 'arkctl model list'; import it with "
+                        "'arkctl bundle import').",
+                        tenant, name, version ? " version " : "", strempty(version));
         }
         {
                 _cleanup_free_ char *v = strbuf_steal(&versions);
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                         "Model '%s' has versions %s; say which (Model '%s@VERSION').", name, strna(v),
-                                         name);
+                                         "Model '%s' has versions %s; say which (Model '%s@VERSION').", name,
+                                         strna(v), name);
         }
 }
 
-Bundle *bundle_find(Manager *m, const char *kind, const char *tenant, const char *name, const char *version) {
+Bundle *bundle_find(Manager *m, const char *kind, const char *tenant, const char *name,
+                    const char *version) {
         LIST_FOREACH(bundles, b, m->bundles)
                 if (streq(b->kind, kind) && streq_ptr(b->tenant, tenant) && streq(b->name, name) &&
                     streq(b->version, version))
@@ -150,8 +158,10 @@ Bundle *bundle_find(Manager *m, const char *kind, const char *tenant, const char
         return NULL;
 }
 
-char *bundle_directory(Manager *m, const char *kind, const char *tenant, const char *name, const char *version) {
-        return strprintf("%s/bundles/%s/%s/%s/%s", m->config.state_dir, kind, tenant ?: SHARED_DIR, name, version);
+char *bundle_directory(Manager *m, const char *kind, const char *tenant, const char *name,
+                       const char *version) {
+        return strprintf("%s/bundles/%s/%s/%s/%s", m->config.state_dir, kind, tenant ?: SHARED_DIR, name,
+                         version);
 }
 
 static int load_one(const StoreBundle *s, void *userdata) {
@@ -173,8 +183,8 @@ static int load_one(const StoreBundle *s, void *userdata) {
         b->directory = dir;
         LIST_PREPEND(bundles, m->bundles, b);
         if (!file_exists(b->directory))
-                log_warning("Bundle %s %s %s is recorded but its directory %s is gone.", b->kind, b->name, b->version,
-                            b->directory);
+                log_warning("Bundle %s %s %s is recorded but its directory %s is gone.", b->kind, b->name,
+                            b->version, b->directory);
         return 0;
 }
 
@@ -229,13 +239,16 @@ static void remove_unrecorded(Manager *m) {
                                         vdir = path_join(ndir, v->d_name);
                                         /* By its names, not its path's spelling. */
                                         LIST_FOREACH(bundles, b, m->bundles)
-                                                known = known || (streq(b->kind, kinds[k]) &&
-                                                                  streq(b->tenant ?: SHARED_DIR, t->d_name) &&
-                                                                  streq(b->name, n->d_name) &&
-                                                                  streq(b->version, v->d_name));
+                                                known = known ||
+                                                        (streq(b->kind, kinds[k]) &&
+                                                         streq(b->tenant ?: SHARED_DIR, t->d_name) &&
+                                                         streq(b->name, n->d_name) &&
+                                                         streq(b->version, v->d_name));
                                         if (vdir && !known) {
-                                                log_warning("Removing %s: no bundle in the store installed it (an import "
-                                                            "cut short by a crash).", vdir);
+                                                log_warning(
+                                                        "Removing %s: no bundle in the store installed it (an import "
+                                                        "cut short by a crash).",
+                                                        vdir);
                                                 (void) rm_rf(vdir);
                                                 (void) rmdir(ndir);
                                                 (void) rmdir(tdir);
@@ -302,9 +315,9 @@ int bundle_delete(Bundle *b, const Caller *c, sd_bus_error *error) {
                         _cleanup_free_ char *named = isempty(l) ? strdup("") : strprintf(" (%s)", l);
 
                         return sd_bus_error_setf(error, ARK_ERROR_IN_USE,
-                                                 "%s %s %s is used by %u instance%s%s; delete %s first.", b->kind, b->name,
-                                                 b->version, n, n == 1 ? "" : "s", strempty(named),
-                                                 n == 1 ? "it" : "them");
+                                                 "%s %s %s is used by %u instance%s%s; delete %s first.",
+                                                 b->kind, b->name, b->version, n, n == 1 ? "" : "s",
+                                                 strempty(named), n == 1 ? "it" : "them");
                 }
         }
         /* Forgotten by the store first: from then on its directory is one the store does not know,
@@ -316,26 +329,29 @@ int bundle_delete(Bundle *b, const Caller *c, sd_bus_error *error) {
         if (r >= 0)
                 r = db_transaction_commit(&tx);
         if (r < 0)
-                return manager_store_error(m, error, r, "Cannot delete %s %s from the store", b->name, b->version);
+                return manager_store_error(m, error, r, "Cannot delete %s %s from the store", b->name,
+                                           b->version);
         staging_root = strprintf("%s/bundles/staging", m->config.state_dir);
         trash = staging_root ? strprintf("%s/delete-XXXXXX", staging_root) : NULL;
         if (trash && mkdir_p(staging_root, 0700) >= 0 && mkdtemp(trash) && rename(b->directory, trash) >= 0)
                 (void) rm_rf(trash);
         else {
-                log_warning_errno(errno ? -errno : -ENOMEM, "Cannot move %s out of the way (%m); it goes at the next start.",
+                log_warning_errno(errno ? -errno : -ENOMEM,
+                                  "Cannot move %s out of the way (%m); it goes at the next start.",
                                   b->directory);
                 if (trash)
                         (void) rmdir(trash);
         }
         remove_empty_parents(b->directory);
-        log_info("Deleted %s %s %s%s%s.", b->kind, b->name, b->version, b->tenant ? " of tenant " : " (shared)",
-                 strempty(b->tenant));
+        log_info("Deleted %s %s %s%s%s.", b->kind, b->name, b->version,
+                 b->tenant ? " of tenant " : " (shared)", strempty(b->tenant));
         free(m->call_pending);
-        m->call_pending = strprintf("ok: deleted %s %s %s%s%s, bundle sha256 %s, key %s", b->kind, b->name, b->version,
-                                    b->tenant ? " of tenant " : " (shared)", strempty(b->tenant), b->sha256, b->key_id);
+        m->call_pending = strprintf("ok: deleted %s %s %s%s%s, bundle sha256 %s, key %s", b->kind, b->name,
+                                    b->version, b->tenant ? " of tenant " : " (shared)", strempty(b->tenant),
+                                    b->sha256, b->key_id);
         path = strdup(b->path);
-        (void) sd_bus_emit_signal(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "BundleRemoved", "so", b->name,
-                                  strempty(path));
+        (void) sd_bus_emit_signal(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "BundleRemoved", "so",
+                                  b->name, strempty(path));
         (void) sd_bus_emit_object_removed(m->bus, b->path);
         LIST_REMOVE(bundles, m->bundles, b);
         bundle_free(b);

@@ -32,15 +32,15 @@ typedef struct StoreBundle StoreBundle;
 typedef struct Bundle Bundle;
 struct Bundle {
         Manager *manager;
-        int64_t id;             /* row id in the store */
-        char *kind, *tenant;    /* tenant NULL = shared */
+        int64_t id;          /* row id in the store */
+        char *kind, *tenant; /* tenant NULL = shared */
         char *name, *version, *key_id, *sha256, *directory;
         uint64_t size_bytes, imported_usec;
         uint32_t imported_uid;
         unsigned files;
         Manifest *manifest;
         char *manifest_text;
-        char *path;             /* D-Bus object path */
+        char *path; /* D-Bus object path */
         LIST_FIELDS(Bundle, bundles);
 };
 
@@ -53,7 +53,8 @@ int bundle_new(Manager *m, const StoreBundle *s, Bundle **ret);
 /* The installed bundle of that kind, tenant (NULL = shared), name and version; NULL if none. */
 Bundle *bundle_find(Manager *m, const char *kind, const char *tenant, const char *name, const char *version);
 /* <state>/bundles/<kind>/<tenant or @shared>/<name>/<version>, newly allocated; NULL on OOM. */
-char *bundle_directory(Manager *m, const char *kind, const char *tenant, const char *name, const char *version);
+char *bundle_directory(Manager *m, const char *kind, const char *tenant, const char *name,
+                       const char *version);
 /* Deletes b: refused (InUse, naming the instances c may see) while instances serve it; otherwise
  * forgotten by the store, its directory removed, signals sent, and b freed. */
 int bundle_delete(Bundle *b, const Caller *c, sd_bus_error *error);
@@ -81,4 +82,5 @@ int method_list_bundles(sd_bus_message *msg, void *userdata, sd_bus_error *error
 extern const sd_bus_vtable bundle_vtable[];
 int bundle_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                        sd_bus_error *error);
-int bundle_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error);
+int bundle_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+                           sd_bus_error *error);

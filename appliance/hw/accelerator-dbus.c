@@ -17,8 +17,9 @@ static int property_get_address(sd_bus *bus, const char *path, const char *inter
         return sd_bus_message_append(reply, "s", a->address);
 }
 
-static int property_get_vendor_name(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+static int property_get_vendor_name(sd_bus *bus, const char *path, const char *interface,
+                                    const char *property, sd_bus_message *reply, void *userdata,
+                                    sd_bus_error *error) {
         Accelerator *a = userdata;
         return sd_bus_message_append(reply, "s", strempty(a->vendor_name));
 }
@@ -41,18 +42,22 @@ static int property_get_members(sd_bus *bus, const char *path, const char *inter
         return sd_bus_message_close_container(reply);
 }
 
-static int property_get_claim_state(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+static int property_get_claim_state(sd_bus *bus, const char *path, const char *interface,
+                                    const char *property, sd_bus_message *reply, void *userdata,
+                                    sd_bus_error *error) {
         return sd_bus_message_append(reply, "s", accelerator_claim_state(userdata));
 }
 
 /* The instance holding it, for callers who may see that instance; "" for everyone else (they
  * still see that it is claimed, not by whom). */
-static int property_get_claimed_by(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+static int property_get_claimed_by(sd_bus *bus, const char *path, const char *interface,
+                                   const char *property, sd_bus_message *reply, void *userdata,
+                                   sd_bus_error *error) {
         _cleanup_(caller_done) Caller c = {};
         Accelerator *a = userdata;
-        Instance *i = a->claimed_by ? manager_find_instance_in(a->manager, a->claimed_by_tenant, a->claimed_by) : NULL;
+        Instance *i = a->claimed_by
+                ? manager_find_instance_in(a->manager, a->claimed_by_tenant, a->claimed_by)
+                : NULL;
         bool visible = false;
 
         if (a->claimed_by && caller_current(a->manager, bus, &c) >= 0)
@@ -80,7 +85,8 @@ static int method_hold(sd_bus_message *msg, void *userdata, sd_bus_error *error,
         r = sd_bus_message_read(msg, "s", &reason);
         if (r < 0)
                 return r;
-        r = access_require_admin(((Accelerator *) userdata)->manager, msg, "reserve or quarantine GPUs", error);
+        r = access_require_admin(((Accelerator *) userdata)->manager, msg, "reserve or quarantine GPUs",
+                                 error);
         if (r < 0)
                 return r;
         r = accelerator_hold(((Accelerator *) userdata)->manager, userdata, state, reason, error);
@@ -119,18 +125,26 @@ const sd_bus_vtable accelerator_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Class", "u", NULL, offsetof(Accelerator, class), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("VendorName", "s", property_get_vendor_name, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Model", "s", bus_property_get_string_ptr, offsetof(Accelerator, model), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("MemoryBytes", "t", NULL, offsetof(Accelerator, memory_bytes), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("IOMMUGroup", "i", NULL, offsetof(Accelerator, iommu_group), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("IOMMUGroupMembers", "a(sqqusbs)", property_get_members, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("NUMANode", "i", NULL, offsetof(Accelerator, numa_node), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Model", "s", bus_property_get_string_ptr, offsetof(Accelerator, model),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("MemoryBytes", "t", NULL, offsetof(Accelerator, memory_bytes),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("IOMMUGroup", "i", NULL, offsetof(Accelerator, iommu_group),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("IOMMUGroupMembers", "a(sqqusbs)", property_get_members, 0,
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("NUMANode", "i", NULL, offsetof(Accelerator, numa_node),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("LinkSpeed", "s", bus_property_get_string_ptr, offsetof(Accelerator, link_speed),
                         SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("LinkWidth", "u", NULL, offsetof(Accelerator, link_width), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("MaxLinkSpeed", "s", bus_property_get_string_ptr, offsetof(Accelerator, max_link_speed),
+        SD_BUS_PROPERTY("LinkWidth", "u", NULL, offsetof(Accelerator, link_width),
                         SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("MaxLinkWidth", "u", NULL, offsetof(Accelerator, max_link_width), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Driver", "s", bus_property_get_string_ptr, offsetof(Accelerator, driver), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("MaxLinkSpeed", "s", bus_property_get_string_ptr,
+                        offsetof(Accelerator, max_link_speed), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("MaxLinkWidth", "u", NULL, offsetof(Accelerator, max_link_width),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Driver", "s", bus_property_get_string_ptr, offsetof(Accelerator, driver),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("ClaimState", "s", property_get_claim_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("ClaimedBy", "s", property_get_claimed_by, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("HoldReason", "s", bus_property_get_string_ptr, offsetof(Accelerator, hold_reason),
@@ -158,7 +172,8 @@ Accelerator *manager_accelerator_of_function(Manager *m, const char *address) {
 
         for (size_t k = 0; !a && k < m->n_accelerators; k++)
                 for (size_t f = 0; f < m->accelerators[k].n_group; f++)
-                        if (!m->accelerators[k].group[f].is_bridge && streq(m->accelerators[k].group[f].address, address))
+                        if (!m->accelerators[k].group[f].is_bridge &&
+                            streq(m->accelerators[k].group[f].address, address))
                                 return &m->accelerators[k];
         return a;
 }
@@ -171,8 +186,8 @@ void accelerator_set_claim(Manager *m, const char *address, const Instance *owne
             free_and_strdup(&a->claimed_by_tenant, owner ? owner->tenant : NULL) < 0)
                 return;
         if (sd_bus_path_encode(ARK_BUS_PREFIX_ACCELERATOR, a->address, &path) >= 0)
-                (void) sd_bus_emit_properties_changed(m->bus, path, ARK_BUS_IFACE_ACCELERATOR, "ClaimState", "ClaimedBy",
-                                                      NULL);
+                (void) sd_bus_emit_properties_changed(m->bus, path, ARK_BUS_IFACE_ACCELERATOR, "ClaimState",
+                                                      "ClaimedBy", NULL);
 }
 
 static bool caller_current_may_see_accelerators(Manager *m, sd_bus *bus) {
@@ -181,8 +196,8 @@ static bool caller_current_may_see_accelerators(Manager *m, sd_bus *bus) {
         return caller_current(m, bus, &c) >= 0 && caller_in_any_tenant(m, &c);
 }
 
-int accelerator_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
-                            sd_bus_error *error) {
+int accelerator_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+                            void **found, sd_bus_error *error) {
         _cleanup_free_ char *address = NULL;
         Accelerator *a;
         int r;
@@ -200,7 +215,8 @@ int accelerator_object_find(sd_bus *bus, const char *path, const char *interface
         return 1;
 }
 
-int accelerator_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+int accelerator_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+                                sd_bus_error *error) {
         Manager *m = userdata;
         size_t n = caller_current_may_see_accelerators(m, bus) ? m->n_accelerators : 0;
         char **l;

@@ -21,8 +21,8 @@ static void emit_hold_changed(Manager *m, Accelerator *a) {
         _cleanup_free_ char *path = NULL;
 
         if (sd_bus_path_encode(ARK_BUS_PREFIX_ACCELERATOR, a->address, &path) >= 0)
-                (void) sd_bus_emit_properties_changed(m->bus, path, ARK_BUS_IFACE_ACCELERATOR, "ClaimState", "HoldReason",
-                                                      NULL);
+                (void) sd_bus_emit_properties_changed(m->bus, path, ARK_BUS_IFACE_ACCELERATOR, "ClaimState",
+                                                      "HoldReason", NULL);
 }
 
 static int reason_validate(const char *reason, sd_bus_error *error) {
@@ -36,7 +36,8 @@ static int reason_validate(const char *reason, sd_bus_error *error) {
         return 0;
 }
 
-int accelerator_hold(Manager *m, Accelerator *a, const char *state, const char *reason, sd_bus_error *error) {
+int accelerator_hold(Manager *m, Accelerator *a, const char *state, const char *reason,
+                     sd_bus_error *error) {
         _cleanup_transaction_ DbTransaction tx = {};
         _cleanup_free_ char *h = NULL, *why = NULL;
         char field[64];
@@ -48,14 +49,18 @@ int accelerator_hold(Manager *m, Accelerator *a, const char *state, const char *
         if (r < 0)
                 return r;
         if (a->hold_from_config)
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_STATE,
-                                         "%s is reserved by ReservedAccelerators= in the configuration; change "
-                                         "/etc/ark/ark.conf to change that.", a->address);
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_INVALID_STATE,
+                        "%s is reserved by ReservedAccelerators= in the configuration; change "
+                        "/etc/ark/ark.conf to change that.",
+                        a->address);
         /* A VM's GPU can be quarantined (it stays with the VM, no other gets it), not reserved. */
         if (streq(state, "reserved") && a->claimed_by)
-                return sd_bus_error_setf(error, ARK_ERROR_IN_USE,
-                                         "%s is claimed by instance '%s'; delete the VM first, or quarantine the GPU "
-                                         "instead.", a->address, a->claimed_by);
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_IN_USE,
+                        "%s is claimed by instance '%s'; delete the VM first, or quarantine the GPU "
+                        "instead.",
+                        a->address, a->claimed_by);
 
         h = strdup(state);
         why = strdup(reason);
@@ -75,8 +80,8 @@ int accelerator_hold(Manager *m, Accelerator *a, const char *state, const char *
         a->hold_reason = TAKE_PTR(why);
         snprintf(field, sizeof(field), "ARK_GPU=%s", a->address);
         log_struct(LOG_NOTICE, 0, LOG_FIELDS(field), "Accelerator %s is %s%s%s%s.", a->address,
-                   streq(state, "reserved") ? "reserved for the host" : "quarantined", isempty(reason) ? "" : " (",
-                   reason, isempty(reason) ? "" : ")");
+                   streq(state, "reserved") ? "reserved for the host" : "quarantined",
+                   isempty(reason) ? "" : " (", reason, isempty(reason) ? "" : ")");
         emit_hold_changed(m, a);
         return 0;
 }
@@ -87,9 +92,11 @@ int accelerator_release_hold(Manager *m, Accelerator *a, sd_bus_error *error) {
         int r;
 
         if (a->hold_from_config)
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_STATE,
-                                         "%s is reserved by ReservedAccelerators= in the configuration; remove it "
-                                         "there and restart arkd.", a->address);
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_INVALID_STATE,
+                        "%s is reserved by ReservedAccelerators= in the configuration; remove it "
+                        "there and restart arkd.",
+                        a->address);
         if (!a->hold)
                 return 0; /* nothing held: as asked */
 

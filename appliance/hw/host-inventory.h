@@ -14,14 +14,14 @@
 typedef struct PciFunction {
         char address[PCI_ADDRESS_MAX];
         uint16_t vendor, device;
-        uint32_t class;         /* 24-bit class code, e.g. 0x030200 */
-        char *driver;           /* bound driver name, NULL when unbound */
-        bool is_bridge;         /* class 0x0604 (PCI bridge / root port / switch port) */
-        uint64_t bar64_bytes;   /* sum of its 64-bit memory BARs (they go in a guest's 64-bit MMIO window) */
-        uint64_t bar32_bytes;   /* sum of its 32-bit memory BARs */
-        uint64_t bar64_max;     /* its largest 64-bit BAR (the guest window's alignment) */
-        char *netdev;           /* network functions: the host interface on it ("eno1"), NULL = none */
-        bool netdev_up;         /* ... and whether its link is up (operstate "up") */
+        uint32_t class;       /* 24-bit class code, e.g. 0x030200 */
+        char *driver;         /* bound driver name, NULL when unbound */
+        bool is_bridge;       /* class 0x0604 (PCI bridge / root port / switch port) */
+        uint64_t bar64_bytes; /* sum of its 64-bit memory BARs (they go in a guest's 64-bit MMIO window) */
+        uint64_t bar32_bytes; /* sum of its 32-bit memory BARs */
+        uint64_t bar64_max;   /* its largest 64-bit BAR (the guest window's alignment) */
+        char *netdev;         /* network functions: the host interface on it ("eno1"), NULL = none */
+        bool netdev_up;       /* ... and whether its link is up (operstate "up") */
 } PciFunction;
 
 /* Sums the memory BARs (lines 0-5) of a "resource" file: the kernel's "start end flags" table.
@@ -29,15 +29,15 @@ typedef struct PciFunction {
 int pci_parse_resource(const char *text, uint64_t *ret_bar64, uint64_t *ret_bar32, uint64_t *ret_bar64_max);
 
 typedef struct Accelerator {
-        char address[PCI_ADDRESS_MAX];       /* domain:bus:slot.function */
+        char address[PCI_ADDRESS_MAX]; /* domain:bus:slot.function */
         uint16_t vendor, device;
         uint16_t subsystem_vendor, subsystem_device;
         uint32_t class;
-        const char *vendor_name;             /* static: "NVIDIA", "AMD", "Huawei", "Cambricon" */
-        char *model;                         /* "NVIDIA H100 SXM5 80GB"; "10de:abcd" when unknown */
-        uint64_t memory_bytes;               /* device memory, 0 when unknown */
-        int iommu_group;                     /* -1 when the IOMMU is off / no group */
-        PciFunction *group;                  /* every function of the IOMMU group, sorted by address */
+        const char *vendor_name; /* static: "NVIDIA", "AMD", "Huawei", "Cambricon" */
+        char *model;             /* "NVIDIA H100 SXM5 80GB"; "10de:abcd" when unknown */
+        uint64_t memory_bytes;   /* device memory, 0 when unknown */
+        int iommu_group;         /* -1 when the IOMMU is off / no group */
+        PciFunction *group;      /* every function of the IOMMU group, sorted by address */
         size_t n_group;
         int numa_node;                       /* -1 when unknown */
         char *link_speed, *max_link_speed;   /* "32.0 GT/s PCIe"; NULL when absent */
@@ -45,20 +45,20 @@ typedef struct Accelerator {
         char *driver;                        /* bound driver, NULL when unbound */
         uint64_t bar64_bytes, bar32_bytes;   /* its own memory BARs (see PciFunction) */
         uint64_t bar64_max;
-        char *health;                        /* why it is unhealthy (fatal AER errors, link down); NULL = healthy */
-        bool no_reset;                       /* the kernel knows no way to reset it (empty reset_method) */
-        char *root_port;                     /* the root port it hangs off, NULL on a root bus */
-        char *switch_port;                   /* upstream port of the PCIe switch it sits behind, NULL
+        char *health;      /* why it is unhealthy (fatal AER errors, link down); NULL = healthy */
+        bool no_reset;     /* the kernel knows no way to reset it (empty reset_method) */
+        char *root_port;   /* the root port it hangs off, NULL on a root bus */
+        char *switch_port; /* upstream port of the PCIe switch it sits behind, NULL
                                               * when it is directly on a root port */
 
         /* arkd's runtime view, from the store (not from sysfs): who holds it. */
-        struct Manager *manager;             /* set by the manager after the scan; NULL in pure use */
-        char *claimed_by;                    /* instance name, NULL = not claimed */
-        char *claimed_by_tenant;             /* its tenant (instance names are unique per tenant) */
-        char *hold;                          /* "reserved" or "quarantined", NULL = none */
+        struct Manager *manager; /* set by the manager after the scan; NULL in pure use */
+        char *claimed_by;        /* instance name, NULL = not claimed */
+        char *claimed_by_tenant; /* its tenant (instance names are unique per tenant) */
+        char *hold;              /* "reserved" or "quarantined", NULL = none */
         char *hold_reason;
-        bool hold_from_config;               /* reserved by ReservedAccelerators=, not by the admin */
-        char *conflict;                      /* a domain passes it through although no claim says so:
+        bool hold_from_config; /* reserved by ReservedAccelerators=, not by the admin */
+        char *conflict;        /* a domain passes it through although no claim says so:
                                               * which one; it is not handed out while this lasts */
 } Accelerator;
 
@@ -94,15 +94,15 @@ const char *pci_vendor_name(uint16_t vendor);
 typedef struct NumaNode {
         int id;
         unsigned n_cpus;
-        char *cpulist;          /* "0-55,112-167" */
+        char *cpulist; /* "0-55,112-167" */
         uint64_t memory_bytes;
 } NumaNode;
 
 typedef struct HostInfo {
         char *hostname;
         char *cpu_model;
-        char *arch;             /* "x86_64", "aarch64" (libvirt's node info) */
-        unsigned phys_bits;     /* the CPU's physical address bits (x86 /proc/cpuinfo), 0 = unknown */
+        char *arch;         /* "x86_64", "aarch64" (libvirt's node info) */
+        unsigned phys_bits; /* the CPU's physical address bits (x86 /proc/cpuinfo), 0 = unknown */
         unsigned cpus, sockets, cores, threads, mhz;
         uint64_t memory_bytes;
         NumaNode *numa;

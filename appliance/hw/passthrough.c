@@ -56,10 +56,11 @@ PassthroughVerdict passthrough_check_group(const Accelerator *a, const Accelerat
         }
 
         if (a->no_reset) {
-                snprintf(why, sizeof(why),
-                         "%s (%s) cannot be passed through: the kernel knows no way to reset it, so it cannot go "
-                         "cleanly from one VM to the next",
-                         a->address, a->model);
+                snprintf(
+                        why, sizeof(why),
+                        "%s (%s) cannot be passed through: the kernel knows no way to reset it, so it cannot go "
+                        "cleanly from one VM to the next",
+                        a->address, a->model);
                 put(buf, l, why);
                 put(remedy, rl,
                     "update the GPU's firmware, or put it in a slot whose port can reset its link; until then "
@@ -84,24 +85,28 @@ PassthroughVerdict passthrough_check_group(const Accelerator *a, const Accelerat
                 /* Another GPU in the group goes to the same VM or the group cannot be used. */
                 if (other && !in_list(together, other->address)) {
                         if (other->claimed_by || other->hold)
-                                snprintf(why, sizeof(why),
-                                         "%s (%s) cannot be passed through: its IOMMU group %d also holds GPU %s, "
-                                         "which is %s%s%s",
-                                         a->address, a->model, a->iommu_group, f->address,
-                                         other->claimed_by ? "claimed by instance '" : other->hold,
-                                         other->claimed_by ? other->claimed_by : "", other->claimed_by ? "'" : "");
+                                snprintf(
+                                        why, sizeof(why),
+                                        "%s (%s) cannot be passed through: its IOMMU group %d also holds GPU %s, "
+                                        "which is %s%s%s",
+                                        a->address, a->model, a->iommu_group, f->address,
+                                        other->claimed_by ? "claimed by instance '" : other->hold,
+                                        other->claimed_by ? other->claimed_by : "",
+                                        other->claimed_by ? "'" : "");
                         else
-                                snprintf(why, sizeof(why),
-                                         "%s (%s) cannot be passed through alone: its IOMMU group %d also holds GPU "
-                                         "%s (%s), and a group goes to one VM as a whole",
-                                         a->address, a->model, a->iommu_group, other->address, other->model);
+                                snprintf(
+                                        why, sizeof(why),
+                                        "%s (%s) cannot be passed through alone: its IOMMU group %d also holds GPU "
+                                        "%s (%s), and a group goes to one VM as a whole",
+                                        a->address, a->model, a->iommu_group, other->address, other->model);
                         put(buf, l, why);
                         if (other->claimed_by || other->hold)
-                                put(remedy, rl, "a group goes to one VM as a whole: give both GPUs to one VM");
+                                put(remedy, rl,
+                                    "a group goes to one VM as a whole: give both GPUs to one VM");
                         else {
                                 char rem[160];
-                                snprintf(rem, sizeof(rem), "ask for both in one VM: --gpu %s --gpu %s", a->address,
-                                         other->address);
+                                snprintf(rem, sizeof(rem), "ask for both in one VM: --gpu %s --gpu %s",
+                                         a->address, other->address);
                                 put(remedy, rl, rem);
                         }
                         return PASSTHROUGH_GROUP;
@@ -109,11 +114,12 @@ PassthroughVerdict passthrough_check_group(const Accelerator *a, const Accelerat
                 if (other)
                         continue; /* its sibling GPU, going to the same VM */
                 if (function_is_mgmt_nic(f, mgmt_if)) {
-                        snprintf(why, sizeof(why),
-                                 "%s (%s) cannot be passed through: its IOMMU group %d also holds %s (network "
-                                 "controller %s), which carries the %s and must stay with the host",
-                                 a->address, a->model, a->iommu_group, f->address, f->netdev,
-                                 mgmt_if ? "management network" : "host's network (its link is up)");
+                        snprintf(
+                                why, sizeof(why),
+                                "%s (%s) cannot be passed through: its IOMMU group %d also holds %s (network "
+                                "controller %s), which carries the %s and must stay with the host",
+                                a->address, a->model, a->iommu_group, f->address, f->netdev,
+                                mgmt_if ? "management network" : "host's network (its link is up)");
                         put(buf, l, why);
                         put(remedy, rl,
                             mgmt_if ? "put the GPU in a slot with an IOMMU group of its own (a CPU-attached slot, or "
@@ -125,20 +131,22 @@ PassthroughVerdict passthrough_check_group(const Accelerator *a, const Accelerat
                         return PASSTHROUGH_GROUP;
                 }
                 if (base == 0x01 && f->driver && !streq(f->driver, "vfio-pci")) {
-                        snprintf(why, sizeof(why),
-                                 "%s (%s) cannot be passed through: its IOMMU group %d also holds %s (storage "
-                                 "controller, driver %s), which the host uses and must keep",
-                                 a->address, a->model, a->iommu_group, f->address, f->driver);
+                        snprintf(
+                                why, sizeof(why),
+                                "%s (%s) cannot be passed through: its IOMMU group %d also holds %s (storage "
+                                "controller, driver %s), which the host uses and must keep",
+                                a->address, a->model, a->iommu_group, f->address, f->driver);
                         put(buf, l, why);
                         put(remedy, rl, "put the GPU in a slot with an IOMMU group of its own");
                         return PASSTHROUGH_GROUP;
                 }
         }
         if (endpoints > PASSTHROUGH_FUNCTIONS_MAX) {
-                snprintf(why, sizeof(why),
-                         "%s (%s) cannot be passed through: its IOMMU group %d holds %zu devices that would go to the "
-                         "VM with it, more than the %d Ark passes through with one GPU",
-                         a->address, a->model, a->iommu_group, endpoints, PASSTHROUGH_FUNCTIONS_MAX);
+                snprintf(
+                        why, sizeof(why),
+                        "%s (%s) cannot be passed through: its IOMMU group %d holds %zu devices that would go to the "
+                        "VM with it, more than the %d Ark passes through with one GPU",
+                        a->address, a->model, a->iommu_group, endpoints, PASSTHROUGH_FUNCTIONS_MAX);
                 put(buf, l, why);
                 put(remedy, rl, "put the GPU in a slot with an IOMMU group of its own");
                 return PASSTHROUGH_GROUP;
@@ -146,8 +154,8 @@ PassthroughVerdict passthrough_check_group(const Accelerator *a, const Accelerat
         return PASSTHROUGH_OK;
 }
 
-PassthroughVerdict passthrough_check(const Accelerator *a, const Accelerator *all, size_t n_all, const char *mgmt_if,
-                                     char *const *together, char *buf, size_t l) {
+PassthroughVerdict passthrough_check(const Accelerator *a, const Accelerator *all, size_t n_all,
+                                     const char *mgmt_if, char *const *together, char *buf, size_t l) {
         char why[768], remedy[512];
         PassthroughVerdict v;
 
@@ -160,20 +168,26 @@ PassthroughVerdict passthrough_check(const Accelerator *a, const Accelerator *al
                 return PASSTHROUGH_HELD;
         }
         if (a->iommu_group >= 0 && a->conflict) {
-                snprintf(buf, l, "%s (%s) is passed through by %s although no claim gives it there; it is not handed "
-                         "out until that is resolved (see 'arkctl status')", a->address, a->model, a->conflict);
+                snprintf(
+                        buf, l,
+                        "%s (%s) is passed through by %s although no claim gives it there; it is not handed "
+                        "out until that is resolved (see 'arkctl status')",
+                        a->address, a->model, a->conflict);
                 return PASSTHROUGH_HELD;
         }
         if (a->iommu_group >= 0 && a->health) {
-                snprintf(buf, l, "%s (%s) is unhealthy: %s; check it (kernel log, vendor tools) before giving it to "
-                         "a VM", a->address, a->model, a->health);
+                snprintf(buf, l,
+                         "%s (%s) is unhealthy: %s; check it (kernel log, vendor tools) before giving it to "
+                         "a VM",
+                         a->address, a->model, a->health);
                 return PASSTHROUGH_UNHEALTHY;
         }
         if (a->iommu_group >= 0 && a->claimed_by) {
                 snprintf(buf, l, "%s (%s) is claimed by instance '%s'", a->address, a->model, a->claimed_by);
                 return PASSTHROUGH_HELD;
         }
-        v = passthrough_check_group(a, all, n_all, mgmt_if, together, why, sizeof(why), remedy, sizeof(remedy));
+        v = passthrough_check_group(a, all, n_all, mgmt_if, together, why, sizeof(why), remedy,
+                                    sizeof(remedy));
         if (v == PASSTHROUGH_OK)
                 put(buf, l, "");
         else

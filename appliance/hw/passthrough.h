@@ -12,10 +12,10 @@
 
 typedef enum PassthroughVerdict {
         PASSTHROUGH_OK,
-        PASSTHROUGH_NOT_READY,   /* the host cannot pass anything through (IOMMU off) */
-        PASSTHROUGH_HELD,        /* claimed by an instance, reserved or quarantined */
-        PASSTHROUGH_UNHEALTHY,   /* fatal PCIe errors, link down */
-        PASSTHROUGH_GROUP,       /* its IOMMU group holds a device that must stay with the host */
+        PASSTHROUGH_NOT_READY, /* the host cannot pass anything through (IOMMU off) */
+        PASSTHROUGH_HELD,      /* claimed by an instance, reserved or quarantined */
+        PASSTHROUGH_UNHEALTHY, /* fatal PCIe errors, link down */
+        PASSTHROUGH_GROUP,     /* its IOMMU group holds a device that must stay with the host */
 } PassthroughVerdict;
 
 /* Whether accelerator a (one of all[0..n_all)) can be given to a VM now. When not, writes one
@@ -25,8 +25,8 @@ typedef enum PassthroughVerdict {
  * interface; NULL means every NIC whose link is up may carry it. `together` lists the GPUs going to
  * the same VM (NULL-terminated, may be NULL): another GPU in a's group must be among them, or a
  * cannot go (a group goes to one VM as a whole). */
-PassthroughVerdict passthrough_check(const Accelerator *a, const Accelerator *all, size_t n_all, const char *mgmt_if,
-                                     char *const *together, char *buf, size_t l);
+PassthroughVerdict passthrough_check(const Accelerator *a, const Accelerator *all, size_t n_all,
+                                     const char *mgmt_if, char *const *together, char *buf, size_t l);
 
 /* The same without the holds (claims, reservations): only whether the host and a's IOMMU group
  * allow passing it through. The reason goes to buf, what to do about it to remedy (either may

@@ -24,10 +24,8 @@ static const struct {
         uint16_t vendor;
         const char *name;
 } vendors[] = {
-        { VENDOR_NVIDIA, "NVIDIA" },
-        { VENDOR_AMD, "AMD" },
-        { VENDOR_HUAWEI, "Huawei" },
-        { VENDOR_CAMBRICON, "Cambricon" },
+        { VENDOR_NVIDIA, "NVIDIA" },       { VENDOR_AMD, "AMD" },
+        { VENDOR_HUAWEI, "Huawei" },       { VENDOR_CAMBRICON, "Cambricon" },
         { VENDOR_HABANA, "Intel Habana" },
 };
 

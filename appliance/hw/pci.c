@@ -144,8 +144,8 @@ static char *function_attr(const char *address, const char *attr) {
 
 /* A number attribute ("0x10de", "16"), at most max. -ENOENT when absent, -EINVAL or -ERANGE when
  * malformed. */
-static int read_number(const char *root, const char *address, const char *attr, int64_t min,
-                       int64_t max, int64_t *ret) {
+static int read_number(const char *root, const char *address, const char *attr, int64_t min, int64_t max,
+                       int64_t *ret) {
         _cleanup_free_ char *rel = function_attr(address, attr);
         int64_t v;
         int r;
@@ -341,7 +341,8 @@ static void read_bars(const char *root, const char *address, uint64_t *ret_bar64
 /* The first host network interface on a NIC function (its net/ directory) and whether its link
  * is up. Nothing when it has none (unbound, or bound to vfio-pci). Fails only on OOM. */
 static int read_netdev(const char *root, const char *address, char **ret_name, bool *ret_up) {
-        _cleanup_free_ char *rel = function_attr(address, "net"), *path = NULL, *state_rel = NULL, *state = NULL;
+        _cleanup_free_ char *rel = function_attr(address, "net"), *path = NULL, *state_rel = NULL,
+                            *state = NULL;
         _cleanup_strv_free_ char **names = NULL;
         int r;
 
@@ -367,7 +368,8 @@ static int read_netdev(const char *root, const char *address, char **ret_name, b
 /* The PCI functions above `address`, from the devices/ link ("../../../devices/pci0000:15/
  * 0000:15:01.0/0000:16:00.0/0000:17:00.0/0000:18:00.0"): the root port and, behind a switch,
  * the switch's upstream port. Both NULL when the device sits on a root bus. */
-static int read_topology(const char *root, const char *address, char **ret_root_port, char **ret_switch_port) {
+static int read_topology(const char *root, const char *address, char **ret_root_port,
+                         char **ret_switch_port) {
         _cleanup_free_ char *rel = strprintf(PCI_DEVICES_DIR "/%s", address), *path = NULL;
         char target[PATH_MAX], *parts[32], *save = NULL, *tok;
         size_t n = 0;
@@ -380,7 +382,8 @@ static int read_topology(const char *root, const char *address, char **ret_root_
         if (k < 0)
                 return 0;
         target[k] = 0;
-        for (tok = strtok_r(target, "/", &save); tok && n < ELEMENTSOF(parts); tok = strtok_r(NULL, "/", &save))
+        for (tok = strtok_r(target, "/", &save); tok && n < ELEMENTSOF(parts);
+             tok = strtok_r(NULL, "/", &save))
                 if (pci_address_is_valid(tok))
                         parts[n++] = tok;
         /* parts[n-1] is the device itself. */
@@ -562,7 +565,8 @@ static int read_health(const char *root, const Accelerator *a, char **ret) {
                 unsigned long long n = strtoull(t + strlen("TOTAL_ERR_FATAL "), NULL, 10);
 
                 if (n > 0) {
-                        *ret = strprintf("%llu fatal PCIe error%s reported since boot (AER)", n, n == 1 ? "" : "s");
+                        *ret = strprintf("%llu fatal PCIe error%s reported since boot (AER)", n,
+                                         n == 1 ? "" : "s");
                         return *ret ? 0 : -ENOMEM;
                 }
         }

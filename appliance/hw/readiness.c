@@ -137,15 +137,16 @@ int readiness_check_host(const ReadinessInput *in, CheckList *l) {
         n_units = strv_length(units);
         cmdline = read_root_file(root, "proc/cmdline");
         if (n_units > 0)
-                r = add(l, NULL, "iommu", CHECK_READY, NULL, "on: %zu %s unit%s", n_units, iommu_kind(units[0]),
-                        n_units == 1 ? "" : "s");
+                r = add(l, NULL, "iommu", CHECK_READY, NULL, "on: %zu %s unit%s", n_units,
+                        iommu_kind(units[0]), n_units == 1 ? "" : "s");
         else
                 r = add(l, NULL, "iommu", CHECK_NOT_READY,
                         "turn on VT-d (Intel) or IOMMU/AMD-Vi (AMD) in the firmware setup; on Intel also boot with "
                         "intel_iommu=on (add it to GRUB_CMDLINE_LINUX in /etc/default/grub, run update-grub and "
                         "reboot)",
                         "off: no IOMMU unit in /sys/class/iommu, so no device can be passed through%s",
-                        cmdline && !cmdline_has(cmdline, "intel_iommu=on") && !cmdline_has(cmdline, "amd_iommu=on")
+                        cmdline && !cmdline_has(cmdline, "intel_iommu=on") &&
+                                        !cmdline_has(cmdline, "amd_iommu=on")
                                 ? " (the kernel was booted without intel_iommu=on)"
                                 : "");
         if (r < 0)
@@ -186,7 +187,8 @@ int readiness_check_host(const ReadinessInput *in, CheckList *l) {
                                 "%zu VT-d unit%s do not say whether they remap interrupts", unknown,
                                 unknown == 1 ? "" : "s");
                 else if (startswith(units[0], "dmar"))
-                        r = add(l, NULL, "interrupt-remapping", CHECK_READY, NULL, "every VT-d unit remaps interrupts");
+                        r = add(l, NULL, "interrupt-remapping", CHECK_READY, NULL,
+                                "every VT-d unit remaps interrupts");
                 else if (startswith(units[0], "smmu"))
                         r = add(l, NULL, "interrupt-remapping", CHECK_READY, NULL,
                                 "MSIs are translated by the SMMU and the interrupt controller (ITS)");
@@ -199,22 +201,22 @@ int readiness_check_host(const ReadinessInput *in, CheckList *l) {
                 /* iommu=pt: the host's own devices need no translation. */
                 if (startswith(units[0], "smmu"))
                         r = cmdline && cmdline_has(cmdline, "iommu.passthrough=1")
-                                    ? add(l, NULL, "iommu-mode", CHECK_READY, NULL,
-                                          "iommu.passthrough=1: the host's own devices bypass translation")
-                                    : add(l, NULL, "iommu-mode", CHECK_ADVICE,
-                                          "add iommu.passthrough=1 to the kernel command line; passthrough to VMs "
-                                          "is unaffected",
-                                          "the host's own devices go through IOMMU translation, which costs them "
-                                          "DMA performance");
+                                ? add(l, NULL, "iommu-mode", CHECK_READY, NULL,
+                                      "iommu.passthrough=1: the host's own devices bypass translation")
+                                : add(l, NULL, "iommu-mode", CHECK_ADVICE,
+                                      "add iommu.passthrough=1 to the kernel command line; passthrough to VMs "
+                                      "is unaffected",
+                                      "the host's own devices go through IOMMU translation, which costs them "
+                                      "DMA performance");
                 else
                         r = cmdline && cmdline_has(cmdline, "iommu=pt")
-                                    ? add(l, NULL, "iommu-mode", CHECK_READY, NULL,
-                                          "iommu=pt: the host's own devices bypass translation")
-                                    : add(l, NULL, "iommu-mode", CHECK_ADVICE,
-                                          "add iommu=pt to the kernel command line (GRUB_CMDLINE_LINUX in "
-                                          "/etc/default/grub); passthrough to VMs is unaffected",
-                                          "the host's own devices (NICs, NVMe) go through IOMMU translation, which "
-                                          "costs them DMA performance");
+                                ? add(l, NULL, "iommu-mode", CHECK_READY, NULL,
+                                      "iommu=pt: the host's own devices bypass translation")
+                                : add(l, NULL, "iommu-mode", CHECK_ADVICE,
+                                      "add iommu=pt to the kernel command line (GRUB_CMDLINE_LINUX in "
+                                      "/etc/default/grub); passthrough to VMs is unaffected",
+                                      "the host's own devices (NICs, NVMe) go through IOMMU translation, which "
+                                      "costs them DMA performance");
                 if (r < 0)
                         return r;
         }
@@ -234,10 +236,13 @@ int readiness_check_host(const ReadinessInput *in, CheckList *l) {
         if (root_exists(root, "sys/bus/pci/drivers/vfio-pci"))
                 r = add(l, NULL, "vfio-pci", CHECK_READY, NULL, "the vfio-pci driver is loaded");
         else {
-                _cleanup_free_ char *builtin_rel = release ? strprintf("lib/modules/%s/modules.builtin", release) : NULL,
+                _cleanup_free_ char *builtin_rel = release
+                        ? strprintf("lib/modules/%s/modules.builtin", release)
+                        : NULL,
                                     *builtin = builtin_rel ? read_root_file(root, builtin_rel) : NULL,
-                                    *mod_rel = release ? strprintf("lib/modules/%s/kernel/drivers/vfio/pci", release)
-                                                       : NULL;
+                                    *mod_rel = release
+                        ? strprintf("lib/modules/%s/kernel/drivers/vfio/pci", release)
+                        : NULL;
                 _cleanup_strv_free_ char **mods = NULL;
                 _cleanup_free_ char *mod_dir = mod_rel ? sysfs_path(root, mod_rel) : NULL;
                 bool module = false;
@@ -253,7 +258,8 @@ int readiness_check_host(const ReadinessInput *in, CheckList *l) {
                 else
                         r = add(l, NULL, "vfio-pci", CHECK_NOT_READY,
                                 "install a kernel with VFIO (CONFIG_VFIO_PCI), or load the module: modprobe vfio-pci",
-                                "the vfio-pci driver is neither loaded nor installed for kernel %s", strna(release));
+                                "the vfio-pci driver is neither loaded nor installed for kernel %s",
+                                strna(release));
         }
         if (r < 0)
                 return r;
@@ -290,8 +296,8 @@ int readiness_check_host(const ReadinessInput *in, CheckList *l) {
                                         "give such VMs less memory or fewer GPUs",
                                         "a VM with all %zu GPUs (a %s window) and all %s of memory needs %u physical "
                                         "address bits; the CPU has %u",
-                                        n, format_bytes(b1, sizeof(b1), window), format_bytes(b2, sizeof(b2), memory),
-                                        need, bits);
+                                        n, format_bytes(b1, sizeof(b1), window),
+                                        format_bytes(b2, sizeof(b2), memory), need, bits);
                         if (r < 0)
                                 return r;
                 }
@@ -325,8 +331,8 @@ int readiness_check_host(const ReadinessInput *in, CheckList *l) {
 
                 for (size_t k = 0; k < ELEMENTSOF(sizes); k++) {
                         _cleanup_free_ char *nr_rel = strprintf("%s/nr_hugepages", sizes[k].dir),
-                                            *free_rel = strprintf("%s/free_hugepages", sizes[k].dir), *nr = NULL,
-                                            *fr = NULL;
+                                            *free_rel = strprintf("%s/free_hugepages", sizes[k].dir),
+                                            *nr = NULL, *fr = NULL;
                         uint64_t v;
 
                         if (!nr_rel || !free_rel)
@@ -339,7 +345,8 @@ int readiness_check_host(const ReadinessInput *in, CheckList *l) {
                                 free_bytes += v * sizes[k].size;
                 }
                 if (!in->hugepages && total_bytes == 0)
-                        r = add(l, NULL, "hugepages", CHECK_READY, NULL, "not used (HugePages=no), none reserved");
+                        r = add(l, NULL, "hugepages", CHECK_READY, NULL,
+                                "not used (HugePages=no), none reserved");
                 else if (!in->hugepages)
                         r = add(l, NULL, "hugepages", CHECK_ADVICE,
                                 "set HugePages=yes in [Hypervisor] of /etc/ark/ark.conf, or stop reserving them on the "
@@ -353,8 +360,10 @@ int readiness_check_host(const ReadinessInput *in, CheckList *l) {
                                 "HugePages=yes, but no huge pages are free (%s reserved)",
                                 format_bytes(b1, sizeof(b1), total_bytes));
                 else
-                        r = add(l, NULL, "hugepages", CHECK_READY, NULL, "%s of huge pages free of %s reserved",
-                                format_bytes(b1, sizeof(b1), free_bytes), format_bytes(b2, sizeof(b2), total_bytes));
+                        r = add(l, NULL, "hugepages", CHECK_READY, NULL,
+                                "%s of huge pages free of %s reserved",
+                                format_bytes(b1, sizeof(b1), free_bytes),
+                                format_bytes(b2, sizeof(b2), total_bytes));
                 if (r < 0)
                         return r;
         }
@@ -373,14 +382,14 @@ static void describe_functions(const Accelerator *a, char *buf, size_t l) {
 
                 if (f->is_bridge || streq(f->address, a->address))
                         continue;
-                what = base == 0x04 ? "audio"
-                     : base == 0x0c && sub == 0x03 ? "USB"
-                     : base == 0x0c && f->vendor == 0x10de ? "USB-C"
-                     : base == 0x02 ? "network"
-                     : base == 0x03 ? "display"
-                     : "other";
-                used += (size_t) snprintf(buf + used, used < l ? l - used : 0, "%s%s %s", used > 0 ? ", " : "", what,
-                                          f->address);
+                what = base == 0x04                           ? "audio"
+                        : base == 0x0c && sub == 0x03         ? "USB"
+                        : base == 0x0c && f->vendor == 0x10de ? "USB-C"
+                        : base == 0x02                        ? "network"
+                        : base == 0x03                        ? "display"
+                                                              : "other";
+                used += (size_t) snprintf(buf + used, used < l ? l - used : 0, "%s%s %s",
+                                          used > 0 ? ", " : "", what, f->address);
                 if (used >= l)
                         break;
         }
@@ -398,20 +407,21 @@ int readiness_check_accelerator(const ReadinessInput *in, const Accelerator *a, 
                 Accelerator g = *a;
 
                 g.no_reset = false;
-                v = passthrough_check_group(&g, in->accelerators, in->n_accelerators, in->management_interface, NULL, why,
-                                            sizeof(why), remedy, sizeof(remedy));
+                v = passthrough_check_group(&g, in->accelerators, in->n_accelerators,
+                                            in->management_interface, NULL, why, sizeof(why), remedy,
+                                            sizeof(remedy));
         }
         describe_functions(a, funcs, sizeof(funcs));
         if (a->iommu_group < 0)
-                r = add(l, a->address, "iommu-group", CHECK_NOT_READY, "turn the IOMMU on (see the host's iommu check)",
+                r = add(l, a->address, "iommu-group", CHECK_NOT_READY,
+                        "turn the IOMMU on (see the host's iommu check)",
                         "no IOMMU group: the IOMMU is off on this host");
         else if (v != PASSTHROUGH_OK) {
                 /* The heading names the GPU already: "... cannot be passed through: <why>". */
                 const char *p = strstr(why, "cannot be passed through: ");
                 r = add(l, a->address, "iommu-group", CHECK_NOT_READY, remedy, "%s",
                         p ? p + strlen("cannot be passed through: ") : why);
-        }
-        else if (funcs[0] == 0)
+        } else if (funcs[0] == 0)
                 r = add(l, a->address, "iommu-group", CHECK_READY, NULL, "group %d holds the GPU alone%s",
                         a->iommu_group, a->n_group > 1 ? " (and bridges, which stay with the host)" : "");
         else
@@ -421,22 +431,23 @@ int readiness_check_accelerator(const ReadinessInput *in, const Accelerator *a, 
                 return r;
 
         /* Claim */
-        snprintf(remedy, sizeof(remedy),
-                 a->hold && streq(a->hold, "reserved")
-                         ? "to give it to VMs, release it: arkctl accelerator release %s"
-                         : "check the device (kernel log, vendor tools), then release it: arkctl accelerator release %s",
-                 a->address);
+        snprintf(
+                remedy, sizeof(remedy),
+                a->hold && streq(a->hold, "reserved")
+                        ? "to give it to VMs, release it: arkctl accelerator release %s"
+                        : "check the device (kernel log, vendor tools), then release it: arkctl accelerator release %s",
+                a->address);
         if (a->hold && streq(a->hold, "reserved") && a->hold_from_config)
                 r = add(l, a->address, "claim", CHECK_NOT_READY,
                         "remove it from ReservedAccelerators= in /etc/ark/ark.conf and restart arkd",
                         "reserved for the host by ReservedAccelerators= in the configuration");
         else if (a->hold && streq(a->hold, "reserved"))
-                r = add(l, a->address, "claim", CHECK_NOT_READY, remedy,
-                        "reserved for the host%s%s%s", isempty(a->hold_reason) ? "" : " (",
-                        strempty(a->hold_reason), isempty(a->hold_reason) ? "" : ")");
+                r = add(l, a->address, "claim", CHECK_NOT_READY, remedy, "reserved for the host%s%s%s",
+                        isempty(a->hold_reason) ? "" : " (", strempty(a->hold_reason),
+                        isempty(a->hold_reason) ? "" : ")");
         else if (a->hold)
-                r = add(l, a->address, "claim", CHECK_NOT_READY, remedy,
-                        "quarantined%s%s%s", isempty(a->hold_reason) ? "" : " (", strempty(a->hold_reason),
+                r = add(l, a->address, "claim", CHECK_NOT_READY, remedy, "quarantined%s%s%s",
+                        isempty(a->hold_reason) ? "" : " (", strempty(a->hold_reason),
                         isempty(a->hold_reason) ? "" : ")");
         else if (a->conflict)
                 r = add(l, a->address, "claim", CHECK_NOT_READY,
@@ -444,7 +455,8 @@ int readiness_check_accelerator(const ReadinessInput *in, const Accelerator *a, 
                         "or delete the domain, then run 'arkctl reconcile'",
                         "passed through by %s although no claim gives it there", a->conflict);
         else if (a->claimed_by)
-                r = add(l, a->address, "claim", CHECK_READY, NULL, "claimed by instance '%s'", a->claimed_by);
+                r = add(l, a->address, "claim", CHECK_READY, NULL, "claimed by instance '%s'",
+                        a->claimed_by);
         else
                 r = add(l, a->address, "claim", CHECK_READY, NULL, "free");
         if (r < 0)
@@ -453,7 +465,8 @@ int readiness_check_accelerator(const ReadinessInput *in, const Accelerator *a, 
         /* Health */
         snprintf(remedy, sizeof(remedy),
                  "check the GPU (kernel log: AER and Xid messages; vendor tools), reseat or replace it, and "
-                 "quarantine it meanwhile: arkctl accelerator quarantine %s", a->address);
+                 "quarantine it meanwhile: arkctl accelerator quarantine %s",
+                 a->address);
         if (a->health)
                 r = add(l, a->address, "health", CHECK_NOT_READY, remedy, "unhealthy: %s", a->health);
         else
@@ -491,8 +504,7 @@ int readiness_check_accelerator(const ReadinessInput *in, const Accelerator *a, 
                                 *c = '/';
                 r = add(l, a->address, "reset", CHECK_READY, NULL, "the kernel resets it by %s%s", reset,
                         strstr(reset, "flr") ? "" : " (no function-level reset)");
-        }
-        else {
+        } else {
                 _cleanup_free_ char *reset_file = strprintf(PCI_DEVICES_DIR "/%s/reset", a->address);
 
                 if (!reset_file)
@@ -518,7 +530,8 @@ int readiness_check_accelerator(const ReadinessInput *in, const Accelerator *a, 
                 if (a->n_group == 0)
                         bars = a->bar64_bytes;
                 r = add(l, a->address, "mmio", CHECK_READY, NULL,
-                        "64-bit BARs of %s; a VM with it gets a 64-bit PCI window of %s", format_bytes(b1, sizeof(b1), bars),
+                        "64-bit BARs of %s; a VM with it gets a 64-bit PCI window of %s",
+                        format_bytes(b1, sizeof(b1), bars),
                         format_bytes(b2, sizeof(b2), passthrough_mmio64_window(one, 1)));
                 if (r < 0)
                         return r;
@@ -531,8 +544,9 @@ int readiness_check_accelerator(const ReadinessInput *in, const Accelerator *a, 
                 for (size_t k = 0; in->host && k < in->host->n_numa; k++)
                         if (in->host->numa[k].id == a->numa_node)
                                 cpus = in->host->numa[k].cpulist;
-                r = add(l, a->address, "numa", CHECK_READY, NULL, "node %d%s%s%s: VMs with it are bound there",
-                        a->numa_node, cpus ? " (CPUs " : "", strempty(cpus), cpus ? ")" : "");
+                r = add(l, a->address, "numa", CHECK_READY, NULL,
+                        "node %d%s%s%s: VMs with it are bound there", a->numa_node, cpus ? " (CPUs " : "",
+                        strempty(cpus), cpus ? ")" : "");
         } else if (in->host && in->host->n_numa > 1)
                 r = add(l, a->address, "numa", CHECK_ADVICE,
                         "turn on ACPI SRAT / NUMA-aware PCI (proximity domains) in the firmware setup",
@@ -549,7 +563,8 @@ int readiness_check_accelerator(const ReadinessInput *in, const Accelerator *a, 
                         "its link is x%u of the x%u it can use, which limits its bandwidth to the host",
                         a->link_width, a->max_link_width);
         else if (a->link_width > 0)
-                r = add(l, a->address, "link", CHECK_READY, NULL, "%s x%u", strna(a->link_speed), a->link_width);
+                r = add(l, a->address, "link", CHECK_READY, NULL, "%s x%u", strna(a->link_speed),
+                        a->link_width);
         else
                 r = add(l, a->address, "link", CHECK_READY, NULL, "no PCIe link information");
         return r;
@@ -573,8 +588,8 @@ int readiness_host_blocker(const ReadinessInput *in, bool kvm, char **ret) {
                         gates = gates || streq(l.r[k].check, gating[g]);
                 if (!gates || l.r[k].status != CHECK_NOT_READY || (streq(l.r[k].check, "kvm") && !kvm))
                         continue;
-                *ret = strprintf("this host cannot pass GPUs through: %s (%s); %s", l.r[k].detail, l.r[k].check,
-                                 strempty(l.r[k].remedy));
+                *ret = strprintf("this host cannot pass GPUs through: %s (%s); %s", l.r[k].detail,
+                                 l.r[k].check, strempty(l.r[k].remedy));
                 return *ret ? 1 : -ENOMEM;
         }
         return 0;

@@ -25,8 +25,8 @@ typedef struct CheckResult {
         char subject[PCI_ADDRESS_MAX]; /* "" for the host, else the accelerator's address */
         const char *check;             /* static id: "iommu", "interrupt-remapping", "iommu-group", ... */
         CheckStatus status;
-        char *detail;                  /* what was found, one sentence without a final period */
-        char *remedy;                  /* what to do; NULL when ready */
+        char *detail; /* what was found, one sentence without a final period */
+        char *remedy; /* what to do; NULL when ready */
 } CheckResult;
 
 typedef struct CheckList {

@@ -45,7 +45,8 @@ int vfio_current_driver(const char *root, const char *address, char **ret) {
 }
 
 /* Writes value to <dir>/<name>/<attr> under the sysfs root. */
-static int write_attr(const char *root, const char *dir, const char *name, const char *attr, const char *value) {
+static int write_attr(const char *root, const char *dir, const char *name, const char *attr,
+                      const char *value) {
         _cleanup_free_ char *rel = strprintf("%s/%s/%s", dir, name, attr);
 
         if (!rel)

@@ -29,7 +29,7 @@ typedef struct Manager Manager;
 #define INSTANCE_TYPE_DEFAULT "vm"
 
 typedef struct InstanceDriver {
-        const char *type;       /* Instance.type, CreateInstance's Type: "vm" */
+        const char *type; /* Instance.type, CreateInstance's Type: "vm" */
 
         /* ---- the backend, with arkd */
 

@@ -73,23 +73,25 @@ static int store_lookup(const char *root, const char *dir, const char *field, co
                 return 0;
         *ret = canonical_below(path, root, streq(dir, root) ? NULL : dir, &reason);
         if (!*ret)
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "%s '%s' of the image store cannot be used: %s.",
-                                         field, name, reason);
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "%s '%s' of the image store cannot be used: %s.", field, name,
+                                         reason);
         return 1;
 }
 
-static int resolve_store_name(Manager *m, const char *tenant, const char *field, const char *name, char **ret,
-                              sd_bus_error *error) {
+static int resolve_store_name(Manager *m, const char *tenant, const char *field, const char *name,
+                              char **ret, sd_bus_error *error) {
         _cleanup_free_ char *store = manager_state_path(m, "images"), *root = NULL, *own = NULL;
         int r = 0;
 
         if (!store)
                 return -ENOMEM;
         if (!store_name_is_valid(name))
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                         "%s '%.80s' is not a valid image store name (letters, digits, '.', '_', '-'; "
-                                         "not starting with '.').",
-                                         field, name);
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_INVALID_ARGUMENT,
+                        "%s '%.80s' is not a valid image store name (letters, digits, '.', '_', '-'; "
+                        "not starting with '.').",
+                        field, name);
         root = realpath(store, NULL);
         /* The tenant's own first, then the shared ones. */
         if (root && tenant && ark_name_is_valid(tenant)) {
@@ -102,13 +104,15 @@ static int resolve_store_name(Manager *m, const char *tenant, const char *field,
                 r = store_lookup(root, root, field, name, ret, error);
         if (r != 0)
                 return r < 0 ? r : 0;
-        return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
-                                 "%s '%s' is not in the image store (an admin puts shared images in %s/ and tenant '%s' "
-                                 "images in %s/tenants/%s/).",
-                                 field, name, store, strempty(tenant), store, strempty(tenant));
+        return sd_bus_error_setf(
+                error, ARK_ERROR_NOT_FOUND,
+                "%s '%s' is not in the image store (an admin puts shared images in %s/ and tenant '%s' "
+                "images in %s/tenants/%s/).",
+                field, name, store, strempty(tenant), store, strempty(tenant));
 }
 
-static int resolve_admin_path(Manager *m, const char *field, const char *path, char **ret, sd_bus_error *error) {
+static int resolve_admin_path(Manager *m, const char *field, const char *path, char **ret,
+                              sd_bus_error *error) {
         _cleanup_free_ char *state = NULL, *store = NULL;
         const char *reason = NULL;
         char **dirs = m->config.image_admin_dirs;
@@ -124,14 +128,17 @@ static int resolve_admin_path(Manager *m, const char *field, const char *path, c
                                 continue;
                         root = realpath(*d, NULL);
                         if (!root)
-                                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                                         "%s '%.200s' cannot be used: directory %s of [Images] "
-                                                         "AdminDirectories= does not exist.",
-                                                         field, path, *d);
-                        p = canonical_below(path, root, root, &reason); /* anything below an admin directory */
+                                return sd_bus_error_setf(
+                                        error, ARK_ERROR_INVALID_ARGUMENT,
+                                        "%s '%.200s' cannot be used: directory %s of [Images] "
+                                        "AdminDirectories= does not exist.",
+                                        field, path, *d);
+                        p = canonical_below(path, root, root,
+                                            &reason); /* anything below an admin directory */
                         if (!p)
                                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                                         "%s '%.200s' cannot be used: %s.", field, path, reason);
+                                                         "%s '%.200s' cannot be used: %s.", field, path,
+                                                         reason);
                         /* arkd's own state (other instances' disks, the store, bundles) is never a
                          * base image, whatever the configuration says; the image store is. */
                         state = realpath(m->config.state_dir, NULL);
@@ -139,18 +146,20 @@ static int resolve_admin_path(Manager *m, const char *field, const char *path, c
                         if (state && (streq(p, state) || path_is_below(p, state)) &&
                             !(store && path_is_below(p, store))) {
                                 free(p);
-                                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                                         "%s '%.200s' cannot be used: it is part of arkd's state.",
-                                                         field, path);
+                                return sd_bus_error_setf(
+                                        error, ARK_ERROR_INVALID_ARGUMENT,
+                                        "%s '%.200s' cannot be used: it is part of arkd's state.", field,
+                                        path);
                         }
                         *ret = p;
                         return 0;
                 }
         if (strv_length(dirs) == 0)
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                         "%s '%.200s' is a path: give the name of a file in the image store, or set "
-                                         "[Images] AdminDirectories= to allow paths below a directory.",
-                                         field, path);
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_INVALID_ARGUMENT,
+                        "%s '%.200s' is a path: give the name of a file in the image store, or set "
+                        "[Images] AdminDirectories= to allow paths below a directory.",
+                        field, path);
         return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                  "%s '%.200s' is not a normalized path below a directory of [Images] "
                                  "AdminDirectories=.",
@@ -165,15 +174,17 @@ int image_store_resolve(Manager *m, const char *tenant, bool admin, const char *
                 return resolve_store_name(m, tenant, field, value, ret, error);
         if (!admin)
                 /* The same words for every path, existing or not. */
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                         "%s must be the name of a file in the image store: only admins may give a "
-                                         "path.",
-                                         field);
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_INVALID_ARGUMENT,
+                        "%s must be the name of a file in the image store: only admins may give a "
+                        "path.",
+                        field);
         return resolve_admin_path(m, field, value, ret, error);
 }
 
 /* The usable files of directory `dir` (below canonical `root`), sorted, each handed to fn. */
-static int store_list_dir(const char *root, const char *dir, const char *scope, ImageStoreFn fn, void *userdata) {
+static int store_list_dir(const char *root, const char *dir, const char *scope, ImageStoreFn fn,
+                          void *userdata) {
         struct dirent **names = NULL;
         int n, r = 0;
 
@@ -186,7 +197,8 @@ static int store_list_dir(const char *root, const char *dir, const char *scope, 
                 struct stat st;
 
                 /* What image_store_resolve() would take: a regular file or a block device. */
-                if (r >= 0 && store_name_is_valid(names[k]->d_name) && (path = path_join(dir, names[k]->d_name)) &&
+                if (r >= 0 && store_name_is_valid(names[k]->d_name) &&
+                    (path = path_join(dir, names[k]->d_name)) &&
                     (real = canonical_below(path, root, streq(dir, root) ? NULL : dir, &reason)) &&
                     stat(real, &st) >= 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
                         r = fn(names[k]->d_name, scope, (uint64_t) st.st_size, userdata);

@@ -144,27 +144,38 @@ static int property_get_gpus(sd_bus *bus, const char *path, const char *interfac
 
 const sd_bus_vtable instance_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY("Name", "s", bus_property_get_string_ptr, offsetof(Instance, name), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Name", "s", bus_property_get_string_ptr, offsetof(Instance, name),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Id", "s", property_get_uuid, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Tenant", "s", bus_property_get_string_ptr, offsetof(Instance, tenant), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Type", "s", bus_property_get_string_ptr, offsetof(Instance, type), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Tenant", "s", bus_property_get_string_ptr, offsetof(Instance, tenant),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Type", "s", bus_property_get_string_ptr, offsetof(Instance, type),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("VCPUs", "u", NULL, offsetof(Instance, vcpus), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("MemoryBytes", "t", NULL, offsetof(Instance, memory_bytes), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("MemoryBytes", "t", NULL, offsetof(Instance, memory_bytes),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("DiskPath", "s", bus_property_get_string_ptr, offsetof(Instance, disk_path),
                         SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("DiskBytes", "t", NULL, offsetof(Instance, disk_bytes), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("DiskOwned", "b", bus_property_get_bool, offsetof(Instance, disk_owned), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Image", "s", bus_property_get_string_ptr, offsetof(Instance, image), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Kernel", "s", bus_property_get_string_ptr, offsetof(Instance, kernel), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Initrd", "s", bus_property_get_string_ptr, offsetof(Instance, initrd), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Cmdline", "s", bus_property_get_string_ptr, offsetof(Instance, cmdline), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("DiskBytes", "t", NULL, offsetof(Instance, disk_bytes),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("DiskOwned", "b", bus_property_get_bool, offsetof(Instance, disk_owned),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Image", "s", bus_property_get_string_ptr, offsetof(Instance, image),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Kernel", "s", bus_property_get_string_ptr, offsetof(Instance, kernel),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Initrd", "s", bus_property_get_string_ptr, offsetof(Instance, initrd),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Cmdline", "s", bus_property_get_string_ptr, offsetof(Instance, cmdline),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("ConsoleLog", "s", bus_property_get_string_ptr, offsetof(Instance, console_log),
                         SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("StateReason", "s", bus_property_get_string_ptr, offsetof(Instance, state_reason),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("DesiredState", "s", property_get_desired, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("CreatedAt", "t", NULL, offsetof(Instance, created_usec), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("CreatedAt", "t", NULL, offsetof(Instance, created_usec),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("GPUs", "as", property_get_gpus, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Preemptible", "b", bus_property_get_bool, offsetof(Instance, preemptible),
                         SD_BUS_VTABLE_PROPERTY_CONST),
@@ -178,10 +189,10 @@ const sd_bus_vtable instance_vtable[] = {
         SD_BUS_METHOD("Delete", NULL, NULL, method_delete, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetXML", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", xml), method_get_xml,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("AddGPUs", SD_BUS_ARGS("u", count, "s", model, "as", addresses), SD_BUS_NO_RESULT,
-                                method_add_gpus, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("RemoveGPUs", SD_BUS_ARGS("as", addresses), SD_BUS_NO_RESULT, method_remove_gpus,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AddGPUs", SD_BUS_ARGS("u", count, "s", model, "as", addresses),
+                                SD_BUS_NO_RESULT, method_add_gpus, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RemoveGPUs", SD_BUS_ARGS("as", addresses), SD_BUS_NO_RESULT,
+                                method_remove_gpus, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 
@@ -200,14 +211,16 @@ int instance_object_find(sd_bus *bus, const char *path, const char *interface, v
         /* Another tenant's instance does not exist for the caller. */
         {
                 _cleanup_(caller_done) Caller c = {};
-                if (caller_current(userdata, bus, &c) < 0 || !caller_in_tenant_named(userdata, &c, i->tenant))
+                if (caller_current(userdata, bus, &c) < 0 ||
+                    !caller_in_tenant_named(userdata, &c, i->tenant))
                         return 0;
         }
         *found = i;
         return 1;
 }
 
-int instance_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+int instance_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+                             sd_bus_error *error) {
         _cleanup_strv_free_ char **l = NULL;
         Manager *m = userdata;
 

@@ -45,12 +45,9 @@
 #define VIRT_HIGHMEM_MMIO (UINT64_C(512) << 30) /* QEMU's arm64 'virt': its high PCI MMIO window */
 
 static const char *const state_table[_INSTANCE_STATE_MAX] = {
-        [INSTANCE_STOPPED] = "stopped",
-        [INSTANCE_RUNNING] = "running",
-        [INSTANCE_PAUSED] = "paused",
-        [INSTANCE_SHUTTING_DOWN] = "shutting-down",
-        [INSTANCE_CRASHED] = "crashed",
-        [INSTANCE_UNKNOWN] = "unknown",
+        [INSTANCE_STOPPED] = "stopped", [INSTANCE_RUNNING] = "running",
+        [INSTANCE_PAUSED] = "paused",   [INSTANCE_SHUTTING_DOWN] = "shutting-down",
+        [INSTANCE_CRASHED] = "crashed", [INSTANCE_UNKNOWN] = "unknown",
 };
 
 const char *instance_state_to_string(InstanceState s) {
@@ -187,10 +184,12 @@ static int load_instance(const StoreInstance *rec, void *userdata) {
         i->id = rec->id;
         snprintf(i->uuid, sizeof(i->uuid), "%s", rec->uuid);
         if (strdup_or_null(&i->name, rec->name) < 0 || strdup_or_null(&i->tenant, rec->tenant) < 0 ||
-            strdup_or_null(&i->type, rec->type) < 0 || strdup_or_null(&i->domain_name, rec->domain_name) < 0 ||
+            strdup_or_null(&i->type, rec->type) < 0 ||
+            strdup_or_null(&i->domain_name, rec->domain_name) < 0 ||
             strdup_or_null(&i->disk_path, rec->disk_path) < 0 || strdup_or_null(&i->image, rec->image) < 0 ||
             strdup_or_null(&i->kernel, rec->kernel) < 0 || strdup_or_null(&i->initrd, rec->initrd) < 0 ||
-            strdup_or_null(&i->cmdline, rec->cmdline) < 0 || strdup_or_null(&i->console_log, rec->console_log) < 0 ||
+            strdup_or_null(&i->cmdline, rec->cmdline) < 0 ||
+            strdup_or_null(&i->console_log, rec->console_log) < 0 ||
             strdup_or_null(&i->preempted_model, rec->preempted_model) < 0)
                 return -ENOMEM;
         i->vcpus = rec->vcpus;
@@ -218,9 +217,11 @@ int instance_load_all(Manager *m) {
 void instance_emit_state_changed(Instance *i) {
         Manager *m = i->manager;
 
-        (void) sd_bus_emit_properties_changed(m->bus, i->path, ARK_BUS_IFACE_INSTANCE, "State", "StateReason", NULL);
-        (void) sd_bus_emit_signal(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "InstanceStateChanged", "soss",
-                                  i->name, i->path, instance_state_to_string(i->state), strempty(i->state_reason));
+        (void) sd_bus_emit_properties_changed(m->bus, i->path, ARK_BUS_IFACE_INSTANCE, "State",
+                                              "StateReason", NULL);
+        (void) sd_bus_emit_signal(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "InstanceStateChanged",
+                                  "soss", i->name, i->path, instance_state_to_string(i->state),
+                                  strempty(i->state_reason));
 }
 
 void instance_set_state(Instance *i, InstanceState state, const char *reason) {
@@ -241,7 +242,8 @@ void instance_set_state(Instance *i, InstanceState state, const char *reason) {
         snprintf(f_instance, sizeof(f_instance), "ARK_INSTANCE=%s", i->name);
         snprintf(f_state, sizeof(f_state), "ARK_STATE=%s", strna(instance_state_to_string(state)));
         log_struct(LOG_INFO, 0, LOG_FIELDS("MESSAGE_ID=" ARK_MESSAGE_INSTANCE_STATE, f_instance, f_state),
-                   "Instance '%s' is %s (%s).", i->name, strna(instance_state_to_string(state)), strna(reason));
+                   "Instance '%s' is %s (%s).", i->name, strna(instance_state_to_string(state)),
+                   strna(reason));
         i->state = state;
         instance_emit_state_changed(i);
         meter_sync(i->manager);
@@ -285,8 +287,8 @@ static int instance_driver(Instance *i, const InstanceDriver **ret, sd_bus_error
 
         if (!d)
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_STATE,
-                                         "Instance '%s' is of type '%s', which this arkd has no driver for.", i->name,
-                                         strna(i->type));
+                                         "Instance '%s' is of type '%s', which this arkd has no driver for.",
+                                         i->name, strna(i->type));
         r = d->require(i->manager, error);
         if (r < 0)
                 return r;
@@ -303,39 +305,44 @@ static int validate_params(Manager *m, const InstanceCreateParams *p, sd_bus_err
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "The instance needs a name.");
         reason = ark_name_invalid_reason(p->name);
         if (reason)
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Invalid instance name '%.80s%s': %s.",
-                                         p->name, strlen(p->name) > 80 ? "..." : "", reason);
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Invalid instance name '%.80s%s': %s.", p->name,
+                                         strlen(p->name) > 80 ? "..." : "", reason);
         if (isempty(p->tenant))
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                          "Instance '%s' needs a tenant (Tenant).", p->name);
         if (!ark_name_is_valid(p->tenant))
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Invalid tenant name '%.80s': %s.",
-                                         p->tenant, ark_name_invalid_reason(p->tenant));
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Invalid tenant name '%.80s': %s.", p->tenant,
+                                         ark_name_invalid_reason(p->tenant));
         if (!manager_find_tenant(m, p->tenant))
-                return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
-                                         "Tenant '%s' does not exist (create it with 'arkctl tenant create %s').",
-                                         p->tenant, p->tenant);
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_NOT_FOUND,
+                        "Tenant '%s' does not exist (create it with 'arkctl tenant create %s').", p->tenant,
+                        p->tenant);
         if (!params_driver(p)) {
                 _cleanup_free_ char *types = instance_driver_types();
 
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                         "Instance type '%.40s' is not supported; arkd runs instances of type %s.",
-                                         p->type, strna(types));
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_INVALID_ARGUMENT,
+                        "Instance type '%.40s' is not supported; arkd runs instances of type %s.", p->type,
+                        strna(types));
         }
         if (!p->have_vcpus || p->vcpus < 1 || p->vcpus > VCPUS_MAX)
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                         "VCPUs must be between 1 and %u (got %s).", VCPUS_MAX,
-                                         p->have_vcpus ? (snprintf(b1, sizeof(b1), "%u", p->vcpus), b1) : "none");
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_INVALID_ARGUMENT, "VCPUs must be between 1 and %u (got %s).",
+                        VCPUS_MAX, p->have_vcpus ? (snprintf(b1, sizeof(b1), "%u", p->vcpus), b1) : "none");
         if (!p->have_memory)
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Instance '%s' needs MemoryBytes.",
-                                         p->name);
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Instance '%s' needs MemoryBytes.", p->name);
         if (p->memory_bytes < MEMORY_MIN)
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                          "Memory of %s is too small: a VM needs at least 16 MiB.",
                                          format_bytes(b1, sizeof(b1), p->memory_bytes));
         if (p->memory_bytes % 1024 != 0)
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                         "Memory of %" PRIu64 " bytes is not a whole number of KiB.", p->memory_bytes);
+                                         "Memory of %" PRIu64 " bytes is not a whole number of KiB.",
+                                         p->memory_bytes);
         if (m->host.memory_bytes > 0 && p->memory_bytes > m->host.memory_bytes)
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                          "Memory of %s is more than the host has (%s).",
@@ -347,7 +354,8 @@ static int validate_params(Manager *m, const InstanceCreateParams *p, sd_bus_err
                                          format_bytes(b1, sizeof(b1), p->disk_bytes));
         if (p->disk_bytes % 512 != 0)
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                         "Disk size of %" PRIu64 " bytes is not a whole number of 512-byte sectors.",
+                                         "Disk size of %" PRIu64
+                                         " bytes is not a whole number of 512-byte sectors.",
                                          p->disk_bytes);
         /* The files themselves are image_store_resolve()'s to check, in instance_create(). */
         if (isempty(p->kernel) && (!isempty(p->initrd) || !isempty(p->cmdline)))
@@ -369,30 +377,37 @@ static int validate_params(Manager *m, const InstanceCreateParams *p, sd_bus_err
                 size_t l = strlen(p->gpu_model);
 
                 if (l == 0 || l > 64)
-                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                                 "GPUModel must be 1 to 64 characters (part of a model name, e.g. 'H100').");
+                        return sd_bus_error_setf(
+                                error, ARK_ERROR_INVALID_ARGUMENT,
+                                "GPUModel must be 1 to 64 characters (part of a model name, e.g. 'H100').");
                 for (const char *c = p->gpu_model; *c; c++)
                         if ((unsigned char) *c < 0x20 || (unsigned char) *c >= 0x7f)
-                                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                                         "GPUModel may only contain printable ASCII characters.");
+                                return sd_bus_error_setf(
+                                        error, ARK_ERROR_INVALID_ARGUMENT,
+                                        "GPUModel may only contain printable ASCII characters.");
         }
         for (char **a = p->gpu_addresses; a && *a; a++) {
                 if (!pci_address_is_canonical(*a))
-                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                                 "GPU address '%.40s' is not a PCI address like 0000:3b:00.0.", *a);
+                        return sd_bus_error_setf(
+                                error, ARK_ERROR_INVALID_ARGUMENT,
+                                "GPU address '%.40s' is not a PCI address like 0000:3b:00.0.", *a);
                 for (char **b = p->gpu_addresses; b < a; b++)
                         if (streq(*a, *b))
-                                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "GPU %s is listed twice.", *a);
+                                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                                         "GPU %s is listed twice.", *a);
         }
-        if (p->gpu_addresses && p->gpu_addresses[0] && p->gpus > 0 && p->gpus != strv_length(p->gpu_addresses))
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                         "GPUs (%" PRIu32 ") and the %zu GPU addresses given disagree; give one or the other.",
-                                         p->gpus, strv_length(p->gpu_addresses));
+        if (p->gpu_addresses && p->gpu_addresses[0] && p->gpus > 0 &&
+            p->gpus != strv_length(p->gpu_addresses))
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_INVALID_ARGUMENT,
+                        "GPUs (%" PRIu32
+                        ") and the %zu GPU addresses given disagree; give one or the other.",
+                        p->gpus, strv_length(p->gpu_addresses));
         /* Unique within the tenant only: another tenant's instances are none of this caller's
          * business, not even their names. */
         if (manager_find_instance_in(m, p->tenant, p->name))
-                return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS, "Instance '%s' of tenant '%s' already exists.",
-                                         p->name, p->tenant);
+                return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS,
+                                         "Instance '%s' of tenant '%s' already exists.", p->name, p->tenant);
         return 0;
 }
 
@@ -405,11 +420,11 @@ typedef struct AdmissionView {
         AdmissionSnapshot s;
         AdmissionTenant *tenants;
         AdmissionInstance *instances;
-        Instance **objects;             /* instance k of the snapshot */
-        AdmissionGpu *gpus;             /* the manager's accelerators, in their order */
+        Instance **objects; /* instance k of the snapshot */
+        AdmissionGpu *gpus; /* the manager's accelerators, in their order */
         HostNuma *numa;
-        char *reasons;                  /* per GPU, VIEW_REASON_MAX each */
-        const char **functions;         /* per GPU, VIEW_FUNCTIONS_MAX + 1 each */
+        char *reasons;          /* per GPU, VIEW_REASON_MAX each */
+        const char **functions; /* per GPU, VIEW_FUNCTIONS_MAX + 1 each */
 } AdmissionView;
 
 #define VIEW_REASON_MAX 1280
@@ -464,8 +479,11 @@ static AdmissionHold view_hold(Manager *m, const Accelerator *a, char *const *to
                                                           sizeof(buf)) == PASSTHROUGH_OK;
         }
         if (pv == PASSTHROUGH_OK && reclaim_reserved(m, a->address)) {
-                snprintf(why, l, "%s (%s) is kept for an instance waiting for preemptible instances to give their GPUs "
-                         "back", a->address, a->model);
+                snprintf(
+                        why, l,
+                        "%s (%s) is kept for an instance waiting for preemptible instances to give their GPUs "
+                        "back",
+                        a->address, a->model);
                 return ADMISSION_GPU_KEPT;
         }
         if (pv == PASSTHROUGH_OK)
@@ -523,12 +541,15 @@ static int admission_view_make(Manager *m, char *const *together, AdmissionView 
                 };
         }
         for (size_t k = 0; k < m->host.n_numa; k++)
-                v.numa[k] = (HostNuma) { .id = m->host.numa[k].id, .n_cpus = m->host.numa[k].n_cpus,
+                v.numa[k] = (HostNuma) { .id = m->host.numa[k].id,
+                                         .n_cpus = m->host.numa[k].n_cpus,
                                          .memory_bytes = m->host.numa[k].memory_bytes };
         for (size_t k = 0; k < n; k++) {
                 const Accelerator *a = &m->accelerators[k];
                 const char **fn = v.functions + k * (VIEW_FUNCTIONS_MAX + 1);
-                Instance *holder = a->claimed_by ? manager_find_instance_in(m, a->claimed_by_tenant, a->claimed_by) : NULL;
+                Instance *holder = a->claimed_by
+                        ? manager_find_instance_in(m, a->claimed_by_tenant, a->claimed_by)
+                        : NULL;
                 char *why = v.reasons + k * VIEW_REASON_MAX;
                 size_t nf = 0;
                 bool free_if_released;
@@ -536,7 +557,8 @@ static int admission_view_make(Manager *m, char *const *together, AdmissionView 
 
                 /* The other functions of the device (its audio, say), which go with it. */
                 for (size_t f = 0; f < a->n_group && nf < VIEW_FUNCTIONS_MAX; f++)
-                        if (!streq(a->group[f].address, a->address) && strneq(a->group[f].address, a->address, 10))
+                        if (!streq(a->group[f].address, a->address) &&
+                            strneq(a->group[f].address, a->address, 10))
                                 fn[nf++] = a->group[f].address;
                 v.gpus[k] = (AdmissionGpu) {
                         .address = a->address,
@@ -551,10 +573,14 @@ static int admission_view_make(Manager *m, char *const *together, AdmissionView 
                 };
         }
         v.s = (AdmissionSnapshot) {
-                .tenants = v.tenants, .n_tenants = v.s.n_tenants,
-                .instances = v.instances, .n_instances = v.s.n_instances,
-                .gpus = v.gpus, .n_gpus = n,
-                .numa = v.numa, .n_numa = m->host.n_numa,
+                .tenants = v.tenants,
+                .n_tenants = v.s.n_tenants,
+                .instances = v.instances,
+                .n_instances = v.s.n_instances,
+                .gpus = v.gpus,
+                .n_gpus = n,
+                .numa = v.numa,
+                .n_numa = m->host.n_numa,
                 .workload = m->workload.n_shapes > 0 ? &m->workload : NULL,
                 .policy = (PoolPolicy) m->config.placement_policy,
                 .seed = m->config.placement_seed,
@@ -596,10 +622,11 @@ static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, Instanc
         if (p->gpus == 0 && strv_length(p->gpu_addresses) == 0 && !p->gpu_model)
                 return 0;
         if (!m->host.iommu_enabled)
-                return sd_bus_error_setf(error, ARK_ERROR_NOT_READY,
-                                         "GPU passthrough needs the IOMMU, which is off on this host: turn on VT-d or "
-                                         "AMD-Vi in the firmware setup and boot with intel_iommu=on or amd_iommu=on "
-                                         "('arkctl host check' tells more).");
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_NOT_READY,
+                        "GPU passthrough needs the IOMMU, which is off on this host: turn on VT-d or "
+                        "AMD-Vi in the firmware setup and boot with intel_iommu=on or amd_iommu=on "
+                        "('arkctl host check' tells more).");
         /* What 'arkctl host check' would say is not ready refuses the request now, not libvirt at
          * start time. */
         {
@@ -611,7 +638,8 @@ static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, Instanc
                 if (r < 0)
                         return r;
                 if (r > 0)
-                        return sd_bus_error_setf(error, ARK_ERROR_NOT_READY, "GPU passthrough is not ready: %s.", why);
+                        return sd_bus_error_setf(error, ARK_ERROR_NOT_READY,
+                                                 "GPU passthrough is not ready: %s.", why);
         }
         /* Exact devices and a model: each device must be of that model. */
         for (char **a = p->gpu_addresses; a && *a && p->gpu_model; a++) {
@@ -619,8 +647,8 @@ static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, Instanc
 
                 if (acc && !strcasestr(acc->model, p->gpu_model))
                         return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                                 "GPU %s (%s) does not match the model '%s'.", *a, acc->model,
-                                                 p->gpu_model);
+                                                 "GPU %s (%s) does not match the model '%s'.", *a,
+                                                 acc->model, p->gpu_model);
         }
         /* Health changes while arkd runs (AER counts fatal errors as they happen). */
         for (size_t k = 0; k < m->n_accelerators; k++)
@@ -653,7 +681,8 @@ static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, Instanc
         if (r < 0)
                 return r;
         if (d.verdict == ADMISSION_REFUSE)
-                return sd_bus_error_setf(error, refusal_error[d.refusal] ?: ARK_ERROR_NO_CAPACITY, "%s", d.message);
+                return sd_bus_error_setf(error, refusal_error[d.refusal] ?: ARK_ERROR_NO_CAPACITY, "%s",
+                                         d.message);
 
         for (size_t k = 0; k < d.n_gpus; k++)
                 if (strv_extend(&picked, m->accelerators[d.gpus[k]].address) < 0)
@@ -673,18 +702,20 @@ static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, Instanc
                                 all[na++] = manager_find_accelerator(m, *g);
                 window = passthrough_mmio64_window(all, na);
                 if (m->host.arch && streq(m->host.arch, "aarch64") && window > VIRT_HIGHMEM_MMIO)
-                        return sd_bus_error_setf(error, ARK_ERROR_NOT_READY,
-                                                 "These GPUs need a 64-bit PCI window of %s; QEMU's arm64 'virt' "
-                                                 "machine has 512 GiB; give the VM fewer GPUs.",
-                                                 format_bytes(b1, sizeof(b1), window));
+                        return sd_bus_error_setf(
+                                error, ARK_ERROR_NOT_READY,
+                                "These GPUs need a 64-bit PCI window of %s; QEMU's arm64 'virt' "
+                                "machine has 512 GiB; give the VM fewer GPUs.",
+                                format_bytes(b1, sizeof(b1), window));
                 if (m->host.phys_bits > 0 && streq(manager_domain_type(m), "kvm") &&
                     passthrough_phys_bits(memory_bytes, window) > m->host.phys_bits)
-                        return sd_bus_error_setf(error, ARK_ERROR_NOT_READY,
-                                                 "A VM with %s of memory and these GPUs (a %s window) needs %u physical "
-                                                 "address bits; this CPU has %u: give it less memory or fewer GPUs.",
-                                                 format_bytes(b1, sizeof(b1), memory_bytes),
-                                                 format_bytes(b2, sizeof(b2), window),
-                                                 passthrough_phys_bits(memory_bytes, window), m->host.phys_bits);
+                        return sd_bus_error_setf(
+                                error, ARK_ERROR_NOT_READY,
+                                "A VM with %s of memory and these GPUs (a %s window) needs %u physical "
+                                "address bits; this CPU has %u: give it less memory or fewer GPUs.",
+                                format_bytes(b1, sizeof(b1), memory_bytes),
+                                format_bytes(b2, sizeof(b2), window),
+                                passthrough_phys_bits(memory_bytes, window), m->host.phys_bits);
         }
         if (d.n_victims > 0) {
                 victims = calloc(d.n_victims + 1, sizeof(Instance *));
@@ -754,9 +785,11 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
          * request at a time, and the claims' primary key refuses a GPU taken twice regardless. */
         /* A name a call waiting on a reclaim will create is taken. */
         if (reclaim_pending_name(m, p->tenant, p->name))
-                return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS,
-                                         "Instance '%s' is being created already (waiting for preemptible instances to "
-                                         "give their GPUs back).", p->name);
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_ALREADY_EXISTS,
+                        "Instance '%s' is being created already (waiting for preemptible instances to "
+                        "give their GPUs back).",
+                        p->name);
         r = instance_pick_gpus(m, p, NULL, &gpus, ret_reclaim ? &victims : NULL, error);
         if (r < 0)
                 return r;
@@ -782,14 +815,15 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
                         return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                                  "Image '%s' cannot be a base image: %s.", base, why);
                 if (r < 0)
-                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Image '%s' cannot be read: %s.",
-                                                 base, strerror(-r));
-                if (disk_bytes > 0 && disk_bytes < img.virtual_size)
                         return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                                 "Disk size %s is smaller than image '%s' (%s); give at least %s, or "
-                                                 "no size to use the image's.",
-                                                 format_bytes(b1, sizeof(b1), disk_bytes), base,
-                                                 format_bytes(b2, sizeof(b2), img.virtual_size), b2);
+                                                 "Image '%s' cannot be read: %s.", base, strerror(-r));
+                if (disk_bytes > 0 && disk_bytes < img.virtual_size)
+                        return sd_bus_error_setf(
+                                error, ARK_ERROR_INVALID_ARGUMENT,
+                                "Disk size %s is smaller than image '%s' (%s); give at least %s, or "
+                                "no size to use the image's.",
+                                format_bytes(b1, sizeof(b1), disk_bytes), base,
+                                format_bytes(b2, sizeof(b2), img.virtual_size), b2);
                 if (disk_bytes == 0)
                         disk_bytes = img.virtual_size;
         }
@@ -817,12 +851,14 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
                 }
                 if (model->manifest->model.min_gpu_memory_bytes > 0 && known &&
                     have < model->manifest->model.min_gpu_memory_bytes)
-                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                                 "Model %s %s needs %s of GPU memory; %s.", model->name, model->version,
-                                                 format_bytes(b1, sizeof(b1), model->manifest->model.min_gpu_memory_bytes),
-                                                 gpus ? (snprintf(b3, sizeof(b3), "the VM's GPUs have %s",
-                                                                  format_bytes(b2, sizeof(b2), have)), b3)
-                                                      : "the VM has no GPUs (add GPUs or GPUModel)");
+                        return sd_bus_error_setf(
+                                error, ARK_ERROR_INVALID_ARGUMENT, "Model %s %s needs %s of GPU memory; %s.",
+                                model->name, model->version,
+                                format_bytes(b1, sizeof(b1), model->manifest->model.min_gpu_memory_bytes),
+                                gpus ? (snprintf(b3, sizeof(b3), "the VM's GPUs have %s",
+                                                 format_bytes(b2, sizeof(b2), have)),
+                                        b3)
+                                     : "the VM has no GPUs (add GPUs or GPUModel)");
         }
 
         /* A domain of that name that Ark does not know would make the define below fail with a
@@ -833,12 +869,14 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
         if (r < 0)
                 return r;
         if (driver->name_in_use(m, domain_name) > 0)
-                return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS,
-                                         "A libvirt domain named '%s' already exists and is not managed by Ark "
-                                         "(see 'arkctl status' for orphans).", domain_name);
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_ALREADY_EXISTS,
+                        "A libvirt domain named '%s' already exists and is not managed by Ark "
+                        "(see 'arkctl status' for orphans).",
+                        domain_name);
         if (manager_find_instance_in(m, p->tenant, p->name))
-                return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS, "Instance '%s' of tenant '%s' already exists.",
-                                         p->name, p->tenant);
+                return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS,
+                                         "Instance '%s' of tenant '%s' already exists.", p->name, p->tenant);
         /* Everything that could refuse the request has been asked: now the borrowers may be
          * stopped, and the call made again once they are. */
         if (victims) {
@@ -904,9 +942,11 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
         if (r >= 0)
                 r = instance_store_insert(i);
         if (r == -EEXIST)
-                return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS, "Instance '%s' already exists.", i->name);
+                return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS, "Instance '%s' already exists.",
+                                         i->name);
         if (r == -ENOENT)
-                return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "Tenant '%s' does not exist.", i->tenant);
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "Tenant '%s' does not exist.",
+                                         i->tenant);
         if (r < 0)
                 return manager_store_error(m, error, r, "Failed to store instance '%s'", i->name);
         for (char **g = i->gpus; g && *g; g++) {
@@ -914,15 +954,16 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
                 if (r == -EEXIST)
                         return sd_bus_error_setf(error, ARK_ERROR_IN_USE, "GPU %s is claimed already.", *g);
                 if (r < 0)
-                        return manager_store_error(m, error, r, "Failed to claim GPU %s for '%s'", *g, i->name);
+                        return manager_store_error(m, error, r, "Failed to claim GPU %s for '%s'", *g,
+                                                   i->name);
         }
 
         if (i->disk_path) {
                 r = disk_create_qcow2(i->disk_path, i->disk_bytes, i->image, img.format, &msg);
                 if (r < 0)
-                        return sd_bus_error_setf(error, i->image ? ARK_ERROR_INVALID_ARGUMENT : SD_BUS_ERROR_FAILED,
-                                                 "Failed to create the disk of '%s': %s.", i->name,
-                                                 msg ?: strerror(-r));
+                        return sd_bus_error_setf(
+                                error, i->image ? ARK_ERROR_INVALID_ARGUMENT : SD_BUS_ERROR_FAILED,
+                                "Failed to create the disk of '%s': %s.", i->name, msg ?: strerror(-r));
                 disk_created = true;
         }
 
@@ -949,19 +990,20 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
                 char f[96];
                 snprintf(f, sizeof(f), "ARK_INSTANCE=%s", added->name);
                 log_struct(LOG_INFO, 0, LOG_FIELDS(f),
-                           "Created instance '%s' (tenant '%s', %u vCPUs, %" PRIu64 " MiB, %zu GPU%s).", added->name,
-                           added->tenant, added->vcpus, added->memory_bytes >> 20, strv_length(added->gpus),
-                           strv_length(added->gpus) == 1 ? "" : "s");
+                           "Created instance '%s' (tenant '%s', %u vCPUs, %" PRIu64 " MiB, %zu GPU%s).",
+                           added->name, added->tenant, added->vcpus, added->memory_bytes >> 20,
+                           strv_length(added->gpus), strv_length(added->gpus) == 1 ? "" : "s");
         }
         for (char **g = added->gpus; g && *g; g++)
                 accelerator_set_claim(m, *g, added);
-        (void) sd_bus_emit_signal(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "InstanceNew", "so", added->name,
-                                  added->path);
+        (void) sd_bus_emit_signal(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "InstanceNew", "so",
+                                  added->name, added->path);
         (void) sd_bus_emit_object_added(m->bus, added->path);
         {
                 Tenant *t = manager_find_tenant(m, added->tenant);
                 if (t)
-                        (void) sd_bus_emit_properties_changed(m->bus, t->path, ARK_BUS_IFACE_TENANT, "NInstances", NULL);
+                        (void) sd_bus_emit_properties_changed(m->bus, t->path, ARK_BUS_IFACE_TENANT,
+                                                              "NInstances", NULL);
         }
         manager_emit_counts_changed(m);
 
@@ -972,8 +1014,8 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
                         _cleanup_free_ char *start_error = strdup(strempty(error->message));
                         sd_bus_error_free(error);
                         sd_bus_error_setf(error, ARK_ERROR_HYPERVISOR,
-                                          "Instance '%s' was created but could not be started: %s", added->name,
-                                          strempty(start_error));
+                                          "Instance '%s' was created but could not be started: %s",
+                                          added->name, strempty(start_error));
                         return r;
                 }
         }
@@ -992,7 +1034,8 @@ static int instance_set_desired_in(DbTransaction *tx, Instance *i, bool running,
         if (r >= 0)
                 r = store_instance_set_desired(m->db, i->id, running);
         if (r < 0)
-                return manager_store_error(m, error, r, "Failed to record the desired state of '%s'", i->name);
+                return manager_store_error(m, error, r, "Failed to record the desired state of '%s'",
+                                           i->name);
         return 0;
 }
 
@@ -1002,10 +1045,12 @@ static int instance_commit_desired(DbTransaction *tx, Instance *i, bool running,
 
         r = db_transaction_commit(tx);
         if (r < 0)
-                return manager_store_error(m, error, r, "Failed to record the desired state of '%s'", i->name);
+                return manager_store_error(m, error, r, "Failed to record the desired state of '%s'",
+                                           i->name);
         if (i->desired_running != running) {
                 i->desired_running = running;
-                (void) sd_bus_emit_properties_changed(m->bus, i->path, ARK_BUS_IFACE_INSTANCE, "DesiredState", NULL);
+                (void) sd_bus_emit_properties_changed(m->bus, i->path, ARK_BUS_IFACE_INSTANCE,
+                                                      "DesiredState", NULL);
         }
         return 0;
 }
@@ -1020,9 +1065,11 @@ int instance_start(Instance *i, sd_bus_error *error) {
         if (r < 0)
                 return r;
         if (i->preempting)
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_STATE,
-                                         "Instance '%s' is being stopped to give its GPUs back to the tenant guaranteed "
-                                         "them; start it once it has stopped.", i->name);
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_INVALID_STATE,
+                        "Instance '%s' is being stopped to give its GPUs back to the tenant guaranteed "
+                        "them; start it once it has stopped.",
+                        i->name);
         /* Start, like Stop, brings the instance to a state: already there is success. Only the
          * intent may need catching up (a domain started behind Ark's back). */
         if (i->state == INSTANCE_RUNNING) {
@@ -1038,7 +1085,8 @@ int instance_start(Instance *i, sd_bus_error *error) {
                                          "Instance '%s' is paused; stop it and start it again.", i->name);
         if (i->state == INSTANCE_SHUTTING_DOWN)
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_STATE,
-                                         "Instance '%s' is shutting down; start it once it has stopped.", i->name);
+                                         "Instance '%s' is shutting down; start it once it has stopped.",
+                                         i->name);
 
         /* Preempted: it asks for as many GPUs as were taken, of their model. */
         if (i->preempted_gpus > 0 && !i->gpus) {
@@ -1048,9 +1096,10 @@ int instance_start(Instance *i, sd_bus_error *error) {
 
                 r = instance_add_gpus(i, &q, &e);
                 if (r < 0) {
-                        sd_bus_error_setf(error, e.name, "Instance '%s' gave its %u GPU%s back to the tenant guaranteed "
-                                          "them and cannot get %u again now: %s", i->name, n, n == 1 ? "" : "s", n,
-                                          strempty(e.message));
+                        sd_bus_error_setf(error, e.name,
+                                          "Instance '%s' gave its %u GPU%s back to the tenant guaranteed "
+                                          "them and cannot get %u again now: %s",
+                                          i->name, n, n == 1 ? "" : "s", n, strempty(e.message));
                         sd_bus_error_free(&e);
                         return r;
                 }
@@ -1088,7 +1137,8 @@ static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         log_warning("Instance '%s' did not shut down in time; forcing it off.", i->name);
         if (instance_driver(i, &driver, &error) < 0 || driver->force_off(i, &error) < 0) {
                 log_debug("Forcing off instance '%s' failed: %s", i->name, strna(error.message));
-                instance_stop_complete(i, ARK_ERROR_TIMEOUT, "The instance did not stop and could not be forced off.");
+                instance_stop_complete(i, ARK_ERROR_TIMEOUT,
+                                       "The instance did not stop and could not be forced off.");
                 return 0;
         }
         instance_set_state(i, INSTANCE_STOPPED, "destroyed after stop timeout");
@@ -1189,17 +1239,18 @@ int instance_delete(Instance *i, sd_bus_error *error) {
         if (r < 0)
                 return r;
         if (driver->get_state(i, &state) >= 0 && state != INSTANCE_STOPPED)
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_STATE,
-                                         "Instance '%s' is %s; stop it first ('arkctl vm stop %s').", i->name,
-                                         instance_state_to_string(i->state == INSTANCE_UNKNOWN ? INSTANCE_RUNNING
-                                                                                              : i->state),
-                                         i->name);
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_INVALID_STATE,
+                        "Instance '%s' is %s; stop it first ('arkctl vm stop %s').", i->name,
+                        instance_state_to_string(i->state == INSTANCE_UNKNOWN ? INSTANCE_RUNNING : i->state),
+                        i->name);
 
         r = db_transaction_begin(m->db, &tx);
         if (r >= 0)
                 r = store_instance_delete(m->db, i->id);
         if (r < 0)
-                return manager_store_error(m, error, r, "Failed to delete instance '%s' from the store", i->name);
+                return manager_store_error(m, error, r, "Failed to delete instance '%s' from the store",
+                                           i->name);
         r = driver->remove(i, error);
         if (r < 0)
                 return r;
@@ -1209,7 +1260,8 @@ int instance_delete(Instance *i, sd_bus_error *error) {
                 sd_bus_error e = SD_BUS_ERROR_NULL;
                 (void) driver->define(i, &e);
                 sd_bus_error_free(&e);
-                return manager_store_error(m, error, r, "Failed to delete instance '%s' from the store", i->name);
+                return manager_store_error(m, error, r, "Failed to delete instance '%s' from the store",
+                                           i->name);
         }
 
         /* The store released the instance's claims with its row (ON DELETE CASCADE); so does
@@ -1217,7 +1269,8 @@ int instance_delete(Instance *i, sd_bus_error *error) {
         for (size_t k = 0; k < m->n_accelerators; k++) {
                 Accelerator *a = &m->accelerators[k];
 
-                if (!a->claimed_by || !streq(a->claimed_by, i->name) || !streq_ptr(a->claimed_by_tenant, i->tenant))
+                if (!a->claimed_by || !streq(a->claimed_by, i->name) ||
+                    !streq_ptr(a->claimed_by_tenant, i->tenant))
                         continue;
                 log_info("Released accelerator %s of deleted instance '%s'.", a->address, i->name);
                 accelerator_set_claim(m, a->address, NULL);
@@ -1231,14 +1284,15 @@ int instance_delete(Instance *i, sd_bus_error *error) {
                         for (size_t f = 0; f < n; f++) {
                                 int q = vfio_release(m->config.sysfs_root, functions[f]);
                                 if (q < 0)
-                                        log_warning_errno(q, "Failed to return %s to its host driver: %m", functions[f]);
+                                        log_warning_errno(q, "Failed to return %s to its host driver: %m",
+                                                          functions[f]);
                         }
                 }
         }
 
         if (i->disk_owned && i->disk_path && unlink(i->disk_path) < 0 && errno != ENOENT)
-                log_warning_errno(errno, "Failed to remove disk '%s' of deleted instance '%s': %m", i->disk_path,
-                                  i->name);
+                log_warning_errno(errno, "Failed to remove disk '%s' of deleted instance '%s': %m",
+                                  i->disk_path, i->name);
         if (i->console_log)
                 (void) unlink(i->console_log);
 
@@ -1251,12 +1305,13 @@ int instance_delete(Instance *i, sd_bus_error *error) {
         instance_free(i);
         log_info("Deleted instance '%s'.", strna(name));
         if (name && path)
-                (void) sd_bus_emit_signal(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "InstanceRemoved", "so", name,
-                                          path);
+                (void) sd_bus_emit_signal(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "InstanceRemoved",
+                                          "so", name, path);
         if (tenant) {
                 Tenant *t = manager_find_tenant(m, tenant);
                 if (t)
-                        (void) sd_bus_emit_properties_changed(m->bus, t->path, ARK_BUS_IFACE_TENANT, "NInstances", NULL);
+                        (void) sd_bus_emit_properties_changed(m->bus, t->path, ARK_BUS_IFACE_TENANT,
+                                                              "NInstances", NULL);
         }
         manager_emit_counts_changed(m);
         return 0;
@@ -1276,9 +1331,10 @@ int instance_get_xml(Instance *i, char **ret, sd_bus_error *error) {
 
 static int instance_require_stopped(Instance *i, const char *what, sd_bus_error *error) {
         if (i->state != INSTANCE_STOPPED && i->state != INSTANCE_CRASHED)
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_STATE,
-                                         "Instance '%s' is %s; stop it before %s its GPUs ('arkctl vm stop %s').",
-                                         i->name, instance_state_to_string(i->state), what, i->name);
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_INVALID_STATE,
+                        "Instance '%s' is %s; stop it before %s its GPUs ('arkctl vm stop %s').", i->name,
+                        instance_state_to_string(i->state), what, i->name);
         return 0;
 }
 
@@ -1335,9 +1391,11 @@ int instance_add_gpus(Instance *i, const InstanceCreateParams *p, sd_bus_error *
         if (r < 0)
                 return r;
         if (i->preempting)
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_STATE,
-                                         "Instance '%s' is giving its GPUs back to the tenant guaranteed them; add GPUs "
-                                         "once that is done.", i->name);
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_INVALID_STATE,
+                        "Instance '%s' is giving its GPUs back to the tenant guaranteed them; add GPUs "
+                        "once that is done.",
+                        i->name);
         if (p->gpus == 0 && !p->gpu_model && strv_length(p->gpu_addresses) == 0)
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                          "Say which GPUs to add: a count, a model or addresses.");
@@ -1346,19 +1404,22 @@ int instance_add_gpus(Instance *i, const InstanceCreateParams *p, sd_bus_error *
                                          DOMAIN_GPUS_MAX);
         for (char **a = p->gpu_addresses; a && *a; a++) {
                 if (!pci_address_is_canonical(*a))
-                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                                 "GPU address '%.40s' is not a PCI address like 0000:3b:00.0.", *a);
+                        return sd_bus_error_setf(
+                                error, ARK_ERROR_INVALID_ARGUMENT,
+                                "GPU address '%.40s' is not a PCI address like 0000:3b:00.0.", *a);
                 if (strv_contains(i->gpus, *a))
-                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Instance '%s' has GPU %s already.",
-                                                 i->name, *a);
+                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                                 "Instance '%s' has GPU %s already.", i->name, *a);
         }
         /* GPU VMs boot UEFI. A VM created without GPUs boots BIOS, and the system on its disk
          * would not boot under UEFI; one without a disk (direct kernel boot) can switch. */
         if (!i->uefi && i->disk_path)
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_STATE,
-                                         "Instance '%s' boots BIOS (it was created without GPUs) and the system on its "
-                                         "disk would not boot under the UEFI firmware GPU VMs need; create a VM with "
-                                         "--gpus instead.", i->name);
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_INVALID_STATE,
+                        "Instance '%s' boots BIOS (it was created without GPUs) and the system on its "
+                        "disk would not boot under the UEFI firmware GPU VMs need; create a VM with "
+                        "--gpus instead.",
+                        i->name);
         r = instance_pick_gpus(m, p, i, &picked, NULL, error);
         if (r < 0)
                 return r;
@@ -1403,7 +1464,8 @@ int instance_add_gpus(Instance *i, const InstanceCreateParams *p, sd_bus_error *
         if (i->preempted_gpus > 0) {
                 i->preempted_gpus = 0;
                 i->preempted_model = mfree(i->preempted_model);
-                (void) sd_bus_emit_properties_changed(m->bus, i->path, ARK_BUS_IFACE_INSTANCE, "PreemptedGPUs", NULL);
+                (void) sd_bus_emit_properties_changed(m->bus, i->path, ARK_BUS_IFACE_INSTANCE,
+                                                      "PreemptedGPUs", NULL);
         }
         return 0;
 }
@@ -1427,8 +1489,8 @@ static int instance_drop_gpus(Instance *i, char **addresses, bool preempted, sd_
         for (char **a = addresses; a && *a; a++)
                 if (!strv_contains(i->gpus, *a))
                         return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                                 "%.40s is not one of the GPUs of instance '%s'%s%s.", *a, i->name,
-                                                 i->gpus ? "; it has " : " (it has none)",
+                                                 "%.40s is not one of the GPUs of instance '%s'%s%s.", *a,
+                                                 i->name, i->gpus ? "; it has " : " (it has none)",
                                                  i->gpus ? i->gpus[0] : "");
         for (char **g = i->gpus; g && *g; g++) {
                 bool drop = strv_length(addresses) == 0 || strv_contains(addresses, *g);
@@ -1472,7 +1534,8 @@ static int instance_drop_gpus(Instance *i, char **addresses, bool preempted, sd_
                 i->preempted_gpus = n_preempted;
                 free(i->preempted_model);
                 i->preempted_model = TAKE_PTR(model);
-                (void) sd_bus_emit_properties_changed(m->bus, i->path, ARK_BUS_IFACE_INSTANCE, "PreemptedGPUs", NULL);
+                (void) sd_bus_emit_properties_changed(m->bus, i->path, ARK_BUS_IFACE_INSTANCE,
+                                                      "PreemptedGPUs", NULL);
         }
         for (char **g = gone; *g; g++) {
                 Accelerator *a = manager_find_accelerator(m, *g);

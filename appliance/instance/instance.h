@@ -27,31 +27,31 @@ const char *instance_state_to_string(InstanceState s);
 /* An instance: its stored spec and intent (desired state) plus what the hypervisor last said. */
 struct Instance {
         Manager *manager;
-        int64_t id;                 /* row id */
+        int64_t id; /* row id */
         char uuid[37];
-        char *name;                 /* unique within its tenant */
+        char *name; /* unique within its tenant */
         char *tenant;
-        char *domain_name;          /* its libvirt domain's, unique on the host: the name, or
+        char *domain_name; /* its libvirt domain's, unique on the host: the name, or
                                      * "<tenant>.<name>" when another tenant's domain has the name */
-        char *type;                 /* its driver's (driver.h): "vm" */
+        char *type;        /* its driver's (driver.h): "vm" */
         unsigned vcpus;
         uint64_t memory_bytes;
-        char *disk_path;            /* NULL = no disk */
+        char *disk_path; /* NULL = no disk */
         uint64_t disk_bytes;
         bool disk_owned;
-        char *image;                /* base image of the overlay, NULL = none */
+        char *image; /* base image of the overlay, NULL = none */
         char *kernel, *initrd, *cmdline;
         char *console_log;
         bool desired_running;
-        bool uefi;                  /* boots UEFI (GPU VMs); fixed at creation */
+        bool uefi; /* boots UEFI (GPU VMs); fixed at creation */
         uint64_t created_usec;
-        char **gpus;                /* PCI addresses of the GPUs it claims (from the store's claims),
+        char **gpus;             /* PCI addresses of the GPUs it claims (from the store's claims),
                                      * sorted; NULL = none */
-        bool preemptible;           /* may borrow other tenants' guaranteed GPUs (borrow.h); fixed
+        bool preemptible;        /* may borrow other tenants' guaranteed GPUs (borrow.h); fixed
                                      * at creation */
-        unsigned preempted_gpus;    /* GPUs taken from it by a reclaim, asked for again at start */
-        char *preempted_model;      /* their model, NULL = mixed or none */
-        int64_t model_id;           /* store row of the model bundle it serves (bundles.h), 0 = none;
+        unsigned preempted_gpus; /* GPUs taken from it by a reclaim, asked for again at start */
+        char *preempted_model;   /* their model, NULL = mixed or none */
+        int64_t model_id;        /* store row of the model bundle it serves (bundles.h), 0 = none;
                                      * fixed at creation */
 
         /* runtime */
@@ -60,9 +60,9 @@ struct Instance {
         char *state_reason;
         sd_bus_message **pending_stops; /* Stop() calls waiting for the instance to stop */
         size_t n_pending_stops;
-        sd_event_source *stop_timer;    /* forces off when a graceful stop takes too long */
-        int64_t usage_interval;         /* row of its open usage interval, 0 = none (meter.h) */
-        bool preempting;                /* being stopped to give its GPUs back (reclaim.h) */
+        sd_event_source *stop_timer; /* forces off when a graceful stop takes too long */
+        int64_t usage_interval;      /* row of its open usage interval, 0 = none (meter.h) */
+        bool preempting;             /* being stopped to give its GPUs back (reclaim.h) */
 
         LIST_FIELDS(Instance, instances);
 };
@@ -76,12 +76,12 @@ typedef struct InstanceCreateParams {
         const char *image, *kernel, *initrd, *cmdline;
         bool start;
         bool have_vcpus, have_memory;
-        uint32_t gpus;              /* whole GPUs wanted (any free ones, of gpu_model if set) */
-        const char *gpu_model;      /* case-insensitive part of the model name ("H100") */
-        char **gpu_addresses;       /* exact devices (owned by the caller) */
-        bool preemptible;           /* may borrow GPUs other tenants are guaranteed */
-        const char *model;          /* an imported model to serve: NAME or NAME@VERSION */
-        bool caller_admin;          /* may name host files by path (image-store.h); not from the spec */
+        uint32_t gpus;         /* whole GPUs wanted (any free ones, of gpu_model if set) */
+        const char *gpu_model; /* case-insensitive part of the model name ("H100") */
+        char **gpu_addresses;  /* exact devices (owned by the caller) */
+        bool preemptible;      /* may borrow GPUs other tenants are guaranteed */
+        const char *model;     /* an imported model to serve: NAME or NAME@VERSION */
+        bool caller_admin;     /* may name host files by path (image-store.h); not from the spec */
 } InstanceCreateParams;
 
 Instance *instance_free(Instance *i);

@@ -26,17 +26,17 @@
 
 struct Reclaim {
         Manager *manager;
-        bool linked;                    /* on manager->reclaims */
-        bool started;                   /* the victims were asked to stop */
+        bool linked;  /* on manager->reclaims */
+        bool started; /* the victims were asked to stop */
         sd_bus_message *call;
         ReclaimContinue cont;
         char *tenant, *instance;
-        char **gpus;                    /* the GPUs the call will take: kept for it until answered */
-        InstanceReclaim request;        /* its amounts (victims not used), counted as the tenant's */
-        char **victims;                 /* uuids */
-        bool *was_running;              /* per victim: restarted if the reclaim fails before release */
-        bool released;                  /* the victims' GPUs were taken */
-        uint32_t uid;                   /* the caller, as the audit log names it */
+        char **gpus;             /* the GPUs the call will take: kept for it until answered */
+        InstanceReclaim request; /* its amounts (victims not used), counted as the tenant's */
+        char **victims;          /* uuids */
+        bool *was_running;       /* per victim: restarted if the reclaim fails before release */
+        bool released;           /* the victims' GPUs were taken */
+        uint32_t uid;            /* the caller, as the audit log names it */
         char *who;
         sd_event_source *deadline;
         LIST_FIELDS(Reclaim, reclaims);
@@ -56,7 +56,8 @@ bool reclaim_reserved(Manager *m, const char *address) {
 
 bool reclaim_pending_name(Manager *m, const char *tenant, const char *name) {
         LIST_FOREACH(reclaims, rc, m->reclaims)
-                if (reclaim_counts(m, rc) && streq(rc->instance, strempty(name)) && streq(rc->tenant, strempty(tenant)))
+                if (reclaim_counts(m, rc) && streq(rc->instance, strempty(name)) &&
+                    streq(rc->tenant, strempty(tenant)))
                         return true;
         return false;
 }
@@ -109,8 +110,9 @@ static void reclaim_undo(Reclaim *rc) {
                 v->preempting = false;
                 if (instance_start(v, &e) < 0)
                         result = strprintf("%s: %s", strna(e.name), strempty(e.message));
-                audit_record_internal(m, "Instance.Start", v->path, "[]",
-                                      result ?: "ok: started again, the reclaim it was stopped for did not happen");
+                audit_record_internal(
+                        m, "Instance.Start", v->path, "[]",
+                        result ?: "ok: started again, the reclaim it was stopped for did not happen");
         }
 }
 
@@ -146,10 +148,11 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
                 (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
                 return 0;
         }
-        sd_bus_error_setf(&e, ARK_ERROR_TIMEOUT,
-                          "Preemptible instance '%s' did not stop, so the GPUs guaranteed to tenant '%s' could not be "
-                          "given back; see 'arkctl vm show %s'.",
-                          strna(stuck), rc->tenant, strna(stuck));
+        sd_bus_error_setf(
+                &e, ARK_ERROR_TIMEOUT,
+                "Preemptible instance '%s' did not stop, so the GPUs guaranteed to tenant '%s' could not be "
+                "given back; see 'arkctl vm show %s'.",
+                strna(stuck), rc->tenant, strna(stuck));
         reclaim_fail(rc, &e);
         return 0;
 }
@@ -161,8 +164,8 @@ static char *preempt_args(const Instance *v, const char *tenant, const char *ins
 
         for (char **g = v->gpus; gpus && g && *g; g++)
                 (void) json_array_append_new(gpus, json_string(*g));
-        o = json_pack("{s:s,s:s,s:o*,s:s,s:s}", "instance", v->name, "tenant", v->tenant, "gpus", gpus, "for_tenant",
-                      strempty(tenant), "for_instance", strempty(instance));
+        o = json_pack("{s:s,s:s,s:o*,s:s,s:s}", "instance", v->name, "tenant", v->tenant, "gpus", gpus,
+                      "for_tenant", strempty(tenant), "for_instance", strempty(instance));
         if (o)
                 s = json_dumps(o, JSON_COMPACT);
         json_decref(o);
@@ -197,26 +200,30 @@ static int reclaim_stop_victims(Reclaim *rc, sd_bus_error *error) {
                 if (r < 0) {
                         rc->was_running[k] = false; /* it never stopped: nothing to start again */
                         result = strprintf("%s: %s", strna(e.name), strempty(e.message));
-                        audit_record_internal(m, "Instance.Preempt", v->path, args ?: "{}", result ?: "failed");
-                        return sd_bus_error_setf(error, ARK_ERROR_HYPERVISOR,
-                                                 "Preemptible instance '%s' holds GPUs guaranteed to tenant '%s' and "
-                                                 "could not be stopped: %s",
-                                                 v->name, rc->tenant, strempty(e.message));
+                        audit_record_internal(m, "Instance.Preempt", v->path, args ?: "{}",
+                                              result ?: "failed");
+                        return sd_bus_error_setf(
+                                error, ARK_ERROR_HYPERVISOR,
+                                "Preemptible instance '%s' holds GPUs guaranteed to tenant '%s' and "
+                                "could not be stopped: %s",
+                                v->name, rc->tenant, strempty(e.message));
                 }
                 deadline = now_usec(CLOCK_MONOTONIC) + (uint64_t) m->config.stop_timeout_sec * USEC_PER_SEC;
                 if (v->stop_timer && sd_event_source_get_time(v->stop_timer, &at) >= 0 && at > deadline)
                         (void) sd_event_source_set_time(v->stop_timer, deadline);
-                result = strprintf("ok: stopping it (%s of tenant '%s', preemptible, youngest first) to give its "
-                                   "GPUs %s back to tenant '%s', which is guaranteed them and asked for them for "
-                                   "instance '%s'",
-                                   v->name, v->tenant, strna(gpu_list), rc->tenant, rc->instance);
+                result = strprintf(
+                        "ok: stopping it (%s of tenant '%s', preemptible, youngest first) to give its "
+                        "GPUs %s back to tenant '%s', which is guaranteed them and asked for them for "
+                        "instance '%s'",
+                        v->name, v->tenant, strna(gpu_list), rc->tenant, rc->instance);
                 audit_record_internal(m, "Instance.Preempt", v->path, args ?: "{}", result ?: "ok");
                 metrics_note_preemption(m);
                 snprintf(f, sizeof(f), "ARK_INSTANCE=%s", v->name);
-                log_struct(LOG_NOTICE, 0, LOG_FIELDS("MESSAGE_ID=" ARK_MESSAGE_PREEMPT, f),
-                           "Preempting instance '%s' of tenant '%s' (GPUs %s): tenant '%s' needs the GPUs it is "
-                           "guaranteed for instance '%s'.",
-                           v->name, v->tenant, strna(gpu_list), rc->tenant, rc->instance);
+                log_struct(
+                        LOG_NOTICE, 0, LOG_FIELDS("MESSAGE_ID=" ARK_MESSAGE_PREEMPT, f),
+                        "Preempting instance '%s' of tenant '%s' (GPUs %s): tenant '%s' needs the GPUs it is "
+                        "guaranteed for instance '%s'.",
+                        v->name, v->tenant, strna(gpu_list), rc->tenant, rc->instance);
         }
         return 0;
 }
@@ -239,7 +246,8 @@ static int reclaim_collect(Reclaim *rc, sd_bus_error *error) {
 
                 if (!v)
                         continue;
-                reason = strprintf("preempted: its GPUs went back to tenant '%s', which is guaranteed them", rc->tenant);
+                reason = strprintf("preempted: its GPUs went back to tenant '%s', which is guaranteed them",
+                                   rc->tenant);
                 r = instance_preempt_release(v, reason ?: "preempted", error);
                 if (r < 0)
                         return r;
@@ -302,8 +310,8 @@ static int victims_json(Instance *const *victims, size_t n, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-int reclaim_start(Manager *m, sd_bus_message *call, ReclaimContinue cont, const char *tenant, const char *instance,
-                  const InstanceReclaim *req, sd_bus_error *error) {
+int reclaim_start(Manager *m, sd_bus_message *call, ReclaimContinue cont, const char *tenant,
+                  const char *instance, const InstanceReclaim *req, sd_bus_error *error) {
         Instance *const *victims = req->victims;
         size_t n_victims = req->n_victims;
         _cleanup_free_ char *names = NULL;
@@ -321,7 +329,9 @@ int reclaim_start(Manager *m, sd_bus_message *call, ReclaimContinue cont, const 
         rc->instance = strdup(strempty(instance));
         rc->was_running = calloc(n_victims + 1, sizeof(bool));
         rc->request = (InstanceReclaim) {
-                .vcpus = req->vcpus, .memory_bytes = req->memory_bytes, .disk_bytes = req->disk_bytes,
+                .vcpus = req->vcpus,
+                .memory_bytes = req->memory_bytes,
+                .disk_bytes = req->disk_bytes,
         };
         if (!rc->tenant || !rc->instance || !rc->was_running || strv_copy(&rc->gpus, req->gpus) < 0 ||
             audit_caller(m, call, &rc->uid, &rc->who) < 0 || victims_json(victims, n_victims, &names) < 0) {
@@ -337,7 +347,8 @@ int reclaim_start(Manager *m, sd_bus_message *call, ReclaimContinue cont, const 
                 freed += strv_length(victims[k]->gpus);
         }
         r = sd_event_add_time_relative(m->event, &rc->deadline, CLOCK_MONOTONIC,
-                                       ((uint64_t) m->config.stop_timeout_sec + 30) * USEC_PER_SEC, 0, on_deadline, rc);
+                                       ((uint64_t) m->config.stop_timeout_sec + 30) * USEC_PER_SEC, 0,
+                                       on_deadline, rc);
         if (r < 0) {
                 reclaim_free(rc);
                 return sd_bus_error_set_errnof(error, r, "Failed to arm the reclaim deadline: %m");
@@ -350,8 +361,8 @@ int reclaim_start(Manager *m, sd_bus_message *call, ReclaimContinue cont, const 
         free(m->call_pending);
         m->call_pending = strprintf("pending: stopping %zu preemptible instance%s (%s) to free %" PRIu64
                                     " GPU%s guaranteed to tenant '%s'",
-                                    n_victims, n_victims == 1 ? "" : "s", names, freed, freed == 1 ? "" : "s",
-                                    strempty(tenant));
+                                    n_victims, n_victims == 1 ? "" : "s", names, freed,
+                                    freed == 1 ? "" : "s", strempty(tenant));
         reclaim_kick(m);
         return 0;
 }
@@ -360,10 +371,11 @@ void reclaim_abort_all(Manager *m) {
         while (m->reclaims) {
                 _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
 
-                sd_bus_error_setf(&e, ARK_ERROR_INVALID_STATE,
-                                  "arkd is shutting down; the GPUs guaranteed to tenant '%s' were not handed over, "
-                                  "ask again once it is back.",
-                                  m->reclaims->tenant);
+                sd_bus_error_setf(
+                        &e, ARK_ERROR_INVALID_STATE,
+                        "arkd is shutting down; the GPUs guaranteed to tenant '%s' were not handed over, "
+                        "ask again once it is back.",
+                        m->reclaims->tenant);
                 /* No restarts now: the instances a reclaim stopped stay stopped, as the audit says. */
                 m->reclaims->started = false;
                 reclaim_fail(m->reclaims, &e);

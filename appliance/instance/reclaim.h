@@ -33,8 +33,8 @@ typedef int (*ReclaimContinue)(Manager *m, sd_bus_message *call, sd_bus_error *e
  * name. The victims are asked to stop from the event loop (after the call's own audit row);
  * each gets an audit row and the state reason "preempted: ...". When the reclaim fails, the
  * victims it stopped are started again. */
-int reclaim_start(Manager *m, sd_bus_message *call, ReclaimContinue cont, const char *tenant, const char *instance,
-                  const InstanceReclaim *req, sd_bus_error *error);
+int reclaim_start(Manager *m, sd_bus_message *call, ReclaimContinue cont, const char *tenant,
+                  const char *instance, const InstanceReclaim *req, sd_bus_error *error);
 /* The requests of `tenant`'s waiting calls (not the one being answered): tenant_usage() counts
  * them as the tenant's, so quotas and guarantees see them (req->victims is not set). */
 typedef void (*ReclaimRequestFunc)(const InstanceReclaim *req, void *userdata);

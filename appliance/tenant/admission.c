@@ -12,16 +12,14 @@
 
 #define MIB (UINT64_C(1) << 20)
 
-void admission_decision_done(AdmissionDecision *d)
-{
+void admission_decision_done(AdmissionDecision *d) {
         free(d->victims);
         d->victims = NULL;
         d->n_victims = 0;
 }
 
 __attribute__((format(printf, 3, 4))) static void refuse(AdmissionDecision *d, AdmissionRefusal why,
-                                                         const char *fmt, ...)
-{
+                                                         const char *fmt, ...) {
         va_list ap;
 
         d->verdict = ADMISSION_REFUSE;
@@ -33,8 +31,7 @@ __attribute__((format(printf, 3, 4))) static void refuse(AdmissionDecision *d, A
 }
 
 /* Appends to the decision's message. */
-__attribute__((format(printf, 2, 3))) static void say_more(AdmissionDecision *d, const char *fmt, ...)
-{
+__attribute__((format(printf, 2, 3))) static void say_more(AdmissionDecision *d, const char *fmt, ...) {
         size_t l = strlen(d->message);
         va_list ap;
 
@@ -45,15 +42,13 @@ __attribute__((format(printf, 2, 3))) static void say_more(AdmissionDecision *d,
         va_end(ap);
 }
 
-static bool model_has(const char *model, const char *want)
-{
+static bool model_has(const char *model, const char *want) {
         return !want || strcasestr(model ?: "", want);
 }
 
-static const char *format_size(char *buf, size_t l, uint64_t bytes)
-{
-        static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-        double v = (double)bytes;
+static const char *format_size(char *buf, size_t l, uint64_t bytes) {
+        static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+        double v = (double) bytes;
         size_t u = 0;
 
         while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
@@ -70,8 +65,7 @@ static const char *format_size(char *buf, size_t l, uint64_t bytes)
 /* ------------------------------------------------------------------------------------------ */
 /* guarantees */
 
-static uint64_t guarantee_of(const AdmissionTenant *t)
-{
+static uint64_t guarantee_of(const AdmissionTenant *t) {
         uint64_t g = 0;
 
         for (size_t k = 0; k < t->n_quotas; k++)
@@ -80,15 +74,13 @@ static uint64_t guarantee_of(const AdmissionTenant *t)
         return g;
 }
 
-static uint64_t unused_of(const Quota *q, const QuotaUsage *u)
-{
+static uint64_t unused_of(const Quota *q, const QuotaUsage *u) {
         uint64_t used = quota_used(q, u);
 
         return q->guarantee > used ? q->guarantee - used : 0;
 }
 
-uint64_t admission_unused_guarantee(const AdmissionTenant *t)
-{
+uint64_t admission_unused_guarantee(const AdmissionTenant *t) {
         uint64_t n = 0;
 
         if (guarantee_of(t) == 0)
@@ -101,8 +93,7 @@ uint64_t admission_unused_guarantee(const AdmissionTenant *t)
 
 /* Whether the GPUs picked for tenant t are all within its unused guarantees (an any-GPU guarantee
  * beside a model one may count a GPU twice, as SetQuota counts both). */
-static bool entitled(const AdmissionSnapshot *s, const AdmissionTenant *t, const size_t *picked, size_t n)
-{
+static bool entitled(const AdmissionSnapshot *s, const AdmissionTenant *t, const size_t *picked, size_t n) {
         uint64_t covered = 0;
 
         if (guarantee_of(t) == 0 || admission_unused_guarantee(t) < n)
@@ -128,26 +119,24 @@ typedef struct Lending {
         BorrowInstance *bi;
 } Lending;
 
-static void lending_done(Lending *l)
-{
+static void lending_done(Lending *l) {
         free(l->bt);
         free(l->bi);
 }
 
-static int lending_make(const AdmissionSnapshot *s, Lending *l)
-{
+static int lending_make(const AdmissionSnapshot *s, Lending *l) {
         l->bt = calloc(s->n_tenants + 1, sizeof(BorrowTenant));
         l->bi = calloc(s->n_instances + 1, sizeof(BorrowInstance));
         if (!l->bt || !l->bi)
                 return -ENOMEM;
         for (size_t t = 0; t < s->n_tenants; t++)
-                l->bt[t] = (BorrowTenant){.guarantee = guarantee_of(&s->tenants[t]),
-                                          .held = s->tenants[t].pending_gpus};
+                l->bt[t] = (BorrowTenant) { .guarantee = guarantee_of(&s->tenants[t]),
+                                            .held = s->tenants[t].pending_gpus };
         for (size_t k = 0; k < s->n_instances; k++) {
                 const AdmissionInstance *i = &s->instances[k];
                 bool known = i->tenant < s->n_tenants;
 
-                l->bi[k] = (BorrowInstance){
+                l->bi[k] = (BorrowInstance) {
                         .name = i->name ?: "",
                         .tenant = known ? i->tenant : 0,
                         .created_usec = i->created_usec,
@@ -164,8 +153,7 @@ static int lending_make(const AdmissionSnapshot *s, Lending *l)
 /* Whether instance k holds a GPU the request can take that one of the requester's unused
  * guarantees covers. */
 static bool instance_useful(const AdmissionSnapshot *s, size_t k, const AdmissionRequest *req,
-                            const char *const *addresses)
-{
+                            const char *const *addresses) {
         const AdmissionTenant *t = &s->tenants[req->tenant];
 
         for (size_t g = 0; g < s->n_gpus; g++) {
@@ -190,8 +178,7 @@ static bool instance_useful(const AdmissionSnapshot *s, size_t k, const Admissio
  * tenant's unused GPU guarantee can still be met from the GPUs that are free, about to be freed,
  * or lent (no more of a tenant's than it holds beyond its guarantee). 1, 0 or -ENOMEM. */
 static int guarantees_kept(const AdmissionSnapshot *s, size_t requester, const size_t *picked,
-                           size_t n_picked, const bool *stopped)
-{
+                           size_t n_picked, const bool *stopped) {
         Lending l = {};
         BorrowDemand *d = NULL;
         const char **supply = NULL;
@@ -220,8 +207,8 @@ static int guarantees_kept(const AdmissionSnapshot *s, size_t requester, const s
                         continue;
                 for (size_t k = 0; k < o->n_quotas; k++)
                         if (o->quotas[k].resource == QUOTA_GPUS && unused_of(&o->quotas[k], &o->usage) > 0)
-                                d[nd++] = (BorrowDemand){o->quotas[k].model,
-                                                         unused_of(&o->quotas[k], &o->usage)};
+                                d[nd++] = (BorrowDemand) { o->quotas[k].model,
+                                                           unused_of(&o->quotas[k], &o->usage) };
         }
         if (nd == 0) {
                 r = 1;
@@ -267,8 +254,7 @@ finish:
 /* The refusal of a request the pool has no room for. False when no GPU of the model exists
  * (nothing to reclaim). */
 static bool refuse_no_room(const AdmissionSnapshot *s, const AdmissionRequest *req, unsigned count,
-                           const HostRequest *hr, const HostShortage *sh, AdmissionDecision *d)
-{
+                           const HostRequest *hr, const HostShortage *sh, AdmissionDecision *d) {
         unsigned by_hold[_ADMISSION_HOLD_MAX] = {}, shown = 0;
         bool model_exists = !req->model;
         const char *m = req->model;
@@ -296,12 +282,12 @@ static bool refuse_no_room(const AdmissionSnapshot *s, const AdmissionRequest *r
                 if (sh->cpu)
                         say_more(d, "%" PRId64 " vCPUs%s", hr->cpu_milli / 1000, sh->memory ? " and " : "");
                 if (sh->memory)
-                        say_more(d, "%s", format_size(b1, sizeof(b1), (uint64_t)hr->memory_mib * MIB));
+                        say_more(d, "%s", format_size(b1, sizeof(b1), (uint64_t) hr->memory_mib * MIB));
                 say_more(d,
                          " free for the VM: the most left beside such GPUs is %" PRId64
                          " vCPUs and %s; ask for less, "
                          "or stop a VM there.",
-                         sh->cpu_left / 1000, format_size(b2, sizeof(b2), (uint64_t)sh->memory_left * MIB));
+                         sh->cpu_left / 1000, format_size(b2, sizeof(b2), (uint64_t) sh->memory_left * MIB));
                 return true;
         }
         for (size_t k = 0; k < s->n_gpus; k++)
@@ -342,8 +328,7 @@ static bool refuse_no_room(const AdmissionSnapshot *s, const AdmissionRequest *r
 }
 
 static int exact_refusal(const AdmissionSnapshot *s, const char *const *addresses, int r, size_t bad,
-                         AdmissionDecision *d, bool *ret_short)
-{
+                         AdmissionDecision *d, bool *ret_short) {
         if (r == -ENOENT) {
                 /* Perhaps a function of a GPU (its audio, say), which goes with the GPU anyway. */
                 for (size_t k = 0; k < s->n_gpus; k++)
@@ -388,8 +373,7 @@ static int exact_refusal(const AdmissionSnapshot *s, const char *const *addresse
 /* One try: the request placed with the instances in `stopped` (NULL = none) as if stopped. Fills
  * the GPUs, or a refusal (*ret_short: one a reclaim may cure). <0 only for -ENOMEM. */
 static int place(const AdmissionSnapshot *s, const AdmissionRequest *req, unsigned count,
-                 const char *const *addresses, const bool *stopped, AdmissionDecision *d, bool *ret_short)
-{
+                 const char *const *addresses, const bool *stopped, AdmissionDecision *d, bool *ret_short) {
         HostGpu *hg = calloc(s->n_gpus + 1, sizeof(HostGpu));
         size_t *held = calloc(s->n_gpus + 1, sizeof(size_t)), bad = 0;
         HostPool h = {};
@@ -404,13 +388,13 @@ static int place(const AdmissionSnapshot *s, const AdmissionRequest *req, unsign
                 const AdmissionGpu *x = &s->gpus[k];
                 bool gone = x->holder < s->n_instances && stopped && stopped[x->holder];
 
-                hg[k] = (HostGpu){
+                hg[k] = (HostGpu) {
                         .address = x->address,
                         .model = x->model,
                         .numa_node = x->numa_node,
                         .switch_port = x->switch_port,
                         .blocked = x->hold != ADMISSION_GPU_FREE &&
-                                   !(gone && x->hold == ADMISSION_GPU_CLAIMED && x->free_if_released),
+                                !(gone && x->hold == ADMISSION_GPU_CLAIMED && x->free_if_released),
                         .held = x->holder != ADMISSION_NONE && !gone,
                 };
         }
@@ -438,16 +422,16 @@ static int place(const AdmissionSnapshot *s, const AdmissionRequest *req, unsign
                         if (s->gpus[k].holder == i)
                                 held[n++] = k;
                 if (n > 0)
-                        r = host_pool_occupy(&h, (int64_t)s->instances[i].vcpus * 1000,
-                                             (int64_t)((s->instances[i].memory_bytes + MIB - 1) / MIB), held,
-                                             n);
+                        r = host_pool_occupy(&h, (int64_t) s->instances[i].vcpus * 1000,
+                                             (int64_t) ((s->instances[i].memory_bytes + MIB - 1) / MIB),
+                                             held, n);
         }
         if (r >= 0) {
                 /* GPUs added to a VM that has some: its CPU and memory are booked with them. */
                 bool has_gpus = req->instance < s->n_instances && s->instances[req->instance].n_gpus > 0;
                 HostRequest hr = {
-                        .cpu_milli = has_gpus ? 0 : (int64_t)req->vcpus * 1000,
-                        .memory_mib = has_gpus ? 0 : (int64_t)((req->memory_bytes + MIB - 1) / MIB),
+                        .cpu_milli = has_gpus ? 0 : (int64_t) req->vcpus * 1000,
+                        .memory_mib = has_gpus ? 0 : (int64_t) ((req->memory_bytes + MIB - 1) / MIB),
                         .count = count,
                         .model = req->model,
                 };
@@ -474,8 +458,7 @@ finish:
  * On success the decision holds the GPUs and the victims whose GPUs they are; else it is left
  * as it was (the first refusal). */
 static int try_reclaim(const AdmissionSnapshot *s, const AdmissionRequest *req, unsigned count,
-                       const char *const *addresses, AdmissionDecision *d)
-{
+                       const char *const *addresses, AdmissionDecision *d) {
         AdmissionDecision t = {};
         Lending l = {};
         bool *stopped = calloc(s->n_instances + 1, sizeof(bool)), placed = false;
@@ -497,9 +480,9 @@ static int try_reclaim(const AdmissionSnapshot *s, const AdmissionRequest *req, 
 
                 if (v < 0)
                         break;
-                victims[n_victims++] = (size_t)v;
+                victims[n_victims++] = (size_t) v;
                 stopped[v] = true;
-                t = (AdmissionDecision){};
+                t = (AdmissionDecision) {};
                 r = place(s, req, count, addresses, stopped, &t, &again);
                 if (r < 0)
                         goto finish;
@@ -546,9 +529,8 @@ finish:
         return r;
 }
 
-int admission_decide(const AdmissionSnapshot *s, const AdmissionRequest *req, AdmissionDecision *ret)
-{
-        AdmissionDecision d = {.verdict = ADMISSION_PLACE};
+int admission_decide(const AdmissionSnapshot *s, const AdmissionRequest *req, AdmissionDecision *ret) {
+        AdmissionDecision d = { .verdict = ADMISSION_PLACE };
         const char *const *addresses = req->addresses && req->addresses[0] ? req->addresses : NULL;
         unsigned count = req->count, want;
         bool is_short = false;

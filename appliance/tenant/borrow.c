@@ -12,8 +12,8 @@ typedef struct Matching {
         const BorrowDemand *d;
         const char *const *supply;
         size_t n_supply;
-        size_t *unit_demand;    /* unit -> its demand */
-        ssize_t *owner;         /* GPU -> the unit it serves, -1 = none */
+        size_t *unit_demand; /* unit -> its demand */
+        ssize_t *owner;      /* GPU -> the unit it serves, -1 = none */
         bool *seen;
 } Matching;
 

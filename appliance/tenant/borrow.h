@@ -15,7 +15,7 @@
 
 /* GPUs one guarantee still promises: units GPUs of a model ("" = any). */
 typedef struct BorrowDemand {
-        const char *model;      /* whole words of a model name, as in a quota */
+        const char *model; /* whole words of a model name, as in a quota */
         uint64_t units;
 } BorrowDemand;
 
@@ -26,18 +26,18 @@ typedef struct BorrowDemand {
 int borrow_demands_met(const BorrowDemand *d, size_t n_demands, const char *const *supply, size_t n_supply);
 
 typedef struct BorrowTenant {
-        uint64_t guarantee;     /* its GPU guarantees added up */
-        uint64_t held;          /* GPUs its instances hold */
+        uint64_t guarantee; /* its GPU guarantees added up */
+        uint64_t held;      /* GPUs its instances hold */
 } BorrowTenant;
 
 typedef struct BorrowInstance {
         const char *name;
-        size_t tenant;          /* index into the caller's BorrowTenant table */
+        size_t tenant; /* index into the caller's BorrowTenant table */
         uint64_t created_usec;
-        unsigned gpus;          /* GPUs it holds */
+        unsigned gpus; /* GPUs it holds */
         bool preemptible;
-        bool useful;            /* holds a GPU the request at hand could take */
-        bool chosen;            /* picked by borrow_next_victim() */
+        bool useful; /* holds a GPU the request at hand could take */
+        bool chosen; /* picked by borrow_next_victim() */
 } BorrowInstance;
 
 /* Whether i runs on borrowed capacity and may be stopped for an owner: it is preemptible and its

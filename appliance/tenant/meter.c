@@ -35,15 +35,17 @@ static int exec_bound(sqlite3 *db, const char *sql, int64_t a, int64_t b) {
 }
 
 int meter_recover(Manager *m) {
-        int r = exec_bound(m->db, "UPDATE usage_intervals SET end_usec = last_alive_usec WHERE end_usec IS NULL",
-                           0, 0);
+        int r = exec_bound(
+                m->db, "UPDATE usage_intervals SET end_usec = last_alive_usec WHERE end_usec IS NULL", 0, 0);
         int n = sqlite3_changes(m->db);
 
         if (r < 0)
-                return log_error_errno(r, "Failed to close the usage intervals left open: %m (%s)", db_errmsg(m->db));
+                return log_error_errno(r, "Failed to close the usage intervals left open: %m (%s)",
+                                       db_errmsg(m->db));
         if (n > 0)
-                log_notice("Closed %d usage interval%s left open by the previous arkd at their last-alive time.", n,
-                           n == 1 ? "" : "s");
+                log_notice(
+                        "Closed %d usage interval%s left open by the previous arkd at their last-alive time.",
+                        n, n == 1 ? "" : "s");
         return 0;
 }
 
@@ -64,11 +66,12 @@ static int meter_insert_interval(Instance *i, uint64_t now) {
                 gpu_mem += a ? a->memory_bytes : 0;
         }
         ms = strbuf_steal(&models);
-        r = db_prepare(m->db,
-                       "INSERT INTO usage_intervals (instance_uuid, instance, tenant, start_usec, last_alive_usec, vcpus, "
-                       "memory_bytes, gpus, gpu_memory_bytes, gpu_models, tenant_uuid) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       &st);
+        r = db_prepare(
+                m->db,
+                "INSERT INTO usage_intervals (instance_uuid, instance, tenant, start_usec, last_alive_usec, vcpus, "
+                "memory_bytes, gpus, gpu_memory_bytes, gpu_models, tenant_uuid) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, i->uuid, -1, SQLITE_STATIC);
@@ -98,7 +101,8 @@ static int meter_insert_interval(Instance *i, uint64_t now) {
 
 static void meter_open(Instance *i, uint64_t now) {
         if (meter_insert_interval(i, now) < 0)
-                log_warning("Failed to open a usage interval for instance '%s': %s", i->name, db_errmsg(i->manager->db));
+                log_warning("Failed to open a usage interval for instance '%s': %s", i->name,
+                            db_errmsg(i->manager->db));
 }
 
 void meter_close(Instance *i) {
@@ -107,10 +111,13 @@ void meter_close(Instance *i) {
 
         if (i->usage_interval <= 0 || !m || !m->db)
                 return;
-        if (exec_bound(m->db, "UPDATE usage_intervals SET end_usec = MAX(?1, start_usec), last_alive_usec = MAX(?1, start_usec) "
-                       "WHERE id = ?2",
-                       (int64_t) now, i->usage_interval) < 0)
-                log_warning("Failed to close the usage interval of instance '%s': %s", i->name, db_errmsg(m->db));
+        if (exec_bound(
+                    m->db,
+                    "UPDATE usage_intervals SET end_usec = MAX(?1, start_usec), last_alive_usec = MAX(?1, start_usec) "
+                    "WHERE id = ?2",
+                    (int64_t) now, i->usage_interval) < 0)
+                log_warning("Failed to close the usage interval of instance '%s': %s", i->name,
+                            db_errmsg(m->db));
         i->usage_interval = 0;
 }
 
@@ -121,7 +128,7 @@ void meter_sync(Manager *m) {
                 return;
         LIST_FOREACH(instances, i, m->instances) {
                 bool running = i->state == INSTANCE_RUNNING || i->state == INSTANCE_PAUSED ||
-                               i->state == INSTANCE_SHUTTING_DOWN;
+                        i->state == INSTANCE_SHUTTING_DOWN;
 
                 /* Unknown (libvirt is away): the VM most likely runs on; reconciliation decides. */
                 if (i->state == INSTANCE_UNKNOWN)
@@ -160,8 +167,8 @@ static void sql_compute_units(sqlite3_context *ctx, int argc, sqlite3_value **ar
         sqlite3_result_double(ctx, compute_units_of_list((const char *) sqlite3_value_text(argv[0])));
 }
 
-int meter_report(Manager *m, const char *tenant, const char *tenant_uuid, uint64_t from, uint64_t to, UsageFunc cb,
-                 void *userdata) {
+int meter_report(Manager *m, const char *tenant, const char *tenant_uuid, uint64_t from, uint64_t to,
+                 UsageFunc cb, void *userdata) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int64_t now = (int64_t) now_usec(CLOCK_REALTIME);
         int r, rc;
@@ -172,16 +179,17 @@ int meter_report(Manager *m, const char *tenant, const char *tenant_uuid, uint64
                 return db_errno_of(m->db, rc);
 
         /* Each interval clipped to [from, to]; an open one runs until now. */
-        r = db_prepare(m->db,
-                       "WITH c AS (SELECT tenant, tenant_uuid, instance, gpu_models, gpus, gpu_memory_bytes, vcpus, "
-                       "  memory_bytes, MAX(0, MIN(COALESCE(end_usec, ?3), ?2) - MAX(start_usec, ?1)) / 1e6 AS s "
-                       "  FROM usage_intervals WHERE (?4 = '' OR tenant = ?4) AND (?5 = '' OR tenant_uuid = ?5) "
-                       "  AND start_usec < ?2 AND COALESCE(end_usec, ?3) > ?1) "
-                       "SELECT tenant, instance, group_concat(DISTINCT gpu_models), SUM(s), SUM(s * gpus), "
-                       "  SUM(s * gpu_memory_bytes / 1073741824.0), SUM(s * vcpus), SUM(s * memory_bytes / 1073741824.0), "
-                       "  COUNT(*), SUM(s * ark_compute_units(gpu_models)), tenant_uuid "
-                       "  FROM c GROUP BY tenant_uuid, tenant, instance ORDER BY tenant, instance",
-                       &st);
+        r = db_prepare(
+                m->db,
+                "WITH c AS (SELECT tenant, tenant_uuid, instance, gpu_models, gpus, gpu_memory_bytes, vcpus, "
+                "  memory_bytes, MAX(0, MIN(COALESCE(end_usec, ?3), ?2) - MAX(start_usec, ?1)) / 1e6 AS s "
+                "  FROM usage_intervals WHERE (?4 = '' OR tenant = ?4) AND (?5 = '' OR tenant_uuid = ?5) "
+                "  AND start_usec < ?2 AND COALESCE(end_usec, ?3) > ?1) "
+                "SELECT tenant, instance, group_concat(DISTINCT gpu_models), SUM(s), SUM(s * gpus), "
+                "  SUM(s * gpu_memory_bytes / 1073741824.0), SUM(s * vcpus), SUM(s * memory_bytes / 1073741824.0), "
+                "  COUNT(*), SUM(s * ark_compute_units(gpu_models)), tenant_uuid "
+                "  FROM c GROUP BY tenant_uuid, tenant, instance ORDER BY tenant, instance",
+                &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, (sqlite3_int64) MIN(from, (uint64_t) INT64_MAX));

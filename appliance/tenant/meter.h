@@ -31,11 +31,11 @@ int meter_start(Manager *m);
  * gone). */
 typedef struct UsageRow {
         const char *tenant, *instance, *gpu_models;
-        const char *tenant_uuid;        /* NULL: a tenant deleted before UUIDs were recorded */
+        const char *tenant_uuid; /* NULL: a tenant deleted before UUIDs were recorded */
         double seconds, gpu_seconds, gpu_memory_gib_seconds, vcpu_seconds, memory_gib_seconds;
-        double compute_unit_seconds;    /* GPU-seconds weighted by model (compute-unit.h) */
+        double compute_unit_seconds; /* GPU-seconds weighted by model (compute-unit.h) */
         uint64_t intervals;
 } UsageRow;
 typedef int (*UsageFunc)(const UsageRow *row, void *userdata);
-int meter_report(Manager *m, const char *tenant, const char *tenant_uuid, uint64_t from, uint64_t to, UsageFunc cb,
-                 void *userdata);
+int meter_report(Manager *m, const char *tenant, const char *tenant_uuid, uint64_t from, uint64_t to,
+                 UsageFunc cb, void *userdata);

@@ -8,11 +8,11 @@
 #include <stdint.h>
 
 typedef enum QuotaResource {
-        QUOTA_GPUS,         /* whole GPUs (count); with a model: GPUs whose model contains it */
-        QUOTA_GPU_MEMORY,   /* bytes of GPU memory */
+        QUOTA_GPUS,       /* whole GPUs (count); with a model: GPUs whose model contains it */
+        QUOTA_GPU_MEMORY, /* bytes of GPU memory */
         QUOTA_VCPUS,
-        QUOTA_MEMORY,       /* bytes */
-        QUOTA_DISK,         /* bytes */
+        QUOTA_MEMORY, /* bytes */
+        QUOTA_DISK,   /* bytes */
         QUOTA_INSTANCES,
         _QUOTA_RESOURCE_MAX,
         _QUOTA_RESOURCE_INVALID = -22,
@@ -28,9 +28,9 @@ bool quota_resource_is_bytes(QuotaResource r);
 
 typedef struct Quota {
         QuotaResource resource;
-        char model[64];         /* QUOTA_GPUS only: "" = any GPU, else whole words of a model name ("H100") */
-        uint64_t guarantee;     /* 0 = none */
-        uint64_t limit;         /* QUOTA_UNLIMITED = none */
+        char model[64];     /* QUOTA_GPUS only: "" = any GPU, else whole words of a model name ("H100") */
+        uint64_t guarantee; /* 0 = none */
+        uint64_t limit;     /* QUOTA_UNLIMITED = none */
 } Quota;
 
 /* What a tenant uses, or what a request adds. */

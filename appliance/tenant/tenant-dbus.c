@@ -27,7 +27,8 @@ static int property_get_members(sd_bus *bus, const char *path, const char *inter
         if (r < 0)
                 return r;
         for (size_t k = 0; k < t->n_members; k++) {
-                r = sd_bus_message_append(reply, "(ssu)", t->members[k].kind, t->members[k].name, t->members[k].id);
+                r = sd_bus_message_append(reply, "(ssu)", t->members[k].kind, t->members[k].name,
+                                          t->members[k].id);
                 if (r < 0)
                         return r;
         }
@@ -42,7 +43,8 @@ static int method_member(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         r = sd_bus_message_read(msg, "ss", &kind, &name);
         if (r < 0)
                 return r;
-        r = access_require_admin(t->manager, msg, add ? "add tenant members" : "remove tenant members", error);
+        r = access_require_admin(t->manager, msg, add ? "add tenant members" : "remove tenant members",
+                                 error);
         if (r < 0)
                 return r;
         r = add ? tenant_member_add(t, kind, name, error) : tenant_member_remove(t, kind, name, error);
@@ -129,7 +131,8 @@ static int property_get_usage(sd_bus *bus, const char *path, const char *interfa
         for (size_t k = 0; k < t->n_quotas; k++) {
                 if (t->quotas[k].model[0] == 0)
                         continue;
-                r = sd_bus_message_append(reply, "(sst)", "gpus", t->quotas[k].model, quota_used(&t->quotas[k], &u));
+                r = sd_bus_message_append(reply, "(sst)", "gpus", t->quotas[k].model,
+                                          quota_used(&t->quotas[k], &u));
                 if (r < 0)
                         return r;
         }
@@ -156,21 +159,24 @@ static int method_set_quota(sd_bus_message *msg, void *userdata, sd_bus_error *e
 
 const sd_bus_vtable tenant_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY("Name", "s", bus_property_get_string_ptr, offsetof(Tenant, name), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Name", "s", bus_property_get_string_ptr, offsetof(Tenant, name),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Description", "s", bus_property_get_string_ptr, offsetof(Tenant, description),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("CreatedAt", "t", NULL, offsetof(Tenant, created_usec), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("CreatedAt", "t", NULL, offsetof(Tenant, created_usec),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("NInstances", "u", property_get_n_instances, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("SetDescription", SD_BUS_ARGS("s", description), SD_BUS_NO_RESULT,
                                 method_set_description, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_PROPERTY("Members", "a(ssu)", property_get_members, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Quotas", "a(sstt)", property_get_quotas, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Usage", "a(sst)", property_get_usage, 0, 0),
-        SD_BUS_METHOD_WITH_ARGS("SetQuota", SD_BUS_ARGS("s", resource, "s", model, "t", guarantee, "t", limit),
+        SD_BUS_METHOD_WITH_ARGS("SetQuota",
+                                SD_BUS_ARGS("s", resource, "s", model, "t", guarantee, "t", limit),
                                 SD_BUS_NO_RESULT, method_set_quota, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Delete", NULL, NULL, method_delete, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("AddMember", SD_BUS_ARGS("s", kind, "s", name), SD_BUS_NO_RESULT, method_add_member,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AddMember", SD_BUS_ARGS("s", kind, "s", name), SD_BUS_NO_RESULT,
+                                method_add_member, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("RemoveMember", SD_BUS_ARGS("s", kind, "s", name), SD_BUS_NO_RESULT,
                                 method_remove_member, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
@@ -199,7 +205,8 @@ int tenant_object_find(sd_bus *bus, const char *path, const char *interface, voi
         return 1;
 }
 
-int tenant_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+int tenant_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+                           sd_bus_error *error) {
         _cleanup_strv_free_ char **l = NULL;
         Manager *m = userdata;
 

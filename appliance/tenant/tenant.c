@@ -119,13 +119,15 @@ int tenant_create(Manager *m, const char *name, const char *description, Tenant 
 
         reason = ark_name_invalid_reason(name);
         if (reason)
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Invalid tenant name '%.80s%s': %s.",
-                                         name, strlen(name) > 80 ? "..." : "", reason);
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Invalid tenant name '%.80s%s': %s.", name,
+                                         strlen(name) > 80 ? "..." : "", reason);
         if (tenant_description_validate(description, &reason) < 0)
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Invalid description for tenant '%s': %s.",
-                                         name, reason);
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Invalid description for tenant '%s': %s.", name, reason);
         if (manager_find_tenant(m, name))
-                return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS, "Tenant '%s' already exists.", name);
+                return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS, "Tenant '%s' already exists.",
+                                         name);
 
         r = tenant_new(m, name, description, &t);
         if (r < 0)
@@ -147,7 +149,8 @@ int tenant_create(Manager *m, const char *name, const char *description, Tenant 
         if (r >= 0)
                 r = db_transaction_commit(&tx);
         if (r == -EEXIST)
-                return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS, "Tenant '%s' already exists.", name);
+                return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS, "Tenant '%s' already exists.",
+                                         name);
         if (r < 0) {
                 log_error_errno(r, "Failed to store tenant '%s': %s", name, db_errmsg(m->db));
                 return manager_store_error(m, error, r, "Failed to store tenant '%s'", name);
@@ -158,7 +161,8 @@ int tenant_create(Manager *m, const char *name, const char *description, Tenant 
         char field[96];
         snprintf(field, sizeof(field), "ARK_TENANT=%s", name);
         log_struct(LOG_INFO, 0, LOG_FIELDS(field), "Created tenant '%s'.", name);
-        (void) sd_bus_emit_signal(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "TenantNew", "so", t->name, t->path);
+        (void) sd_bus_emit_signal(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "TenantNew", "so", t->name,
+                                  t->path);
         (void) sd_bus_emit_object_added(m->bus, t->path);
         manager_emit_counts_changed(m);
         if (ret)
@@ -188,15 +192,17 @@ int tenant_delete(Tenant *t, sd_bus_error *error) {
                         strbuf_printf(&b, " and %u more", n - 5);
                 names = strbuf_steal(&b);
                 return sd_bus_error_setf(error, ARK_ERROR_IN_USE,
-                                         "Tenant '%s' still owns %u instance%s (%s); delete %s first.", t->name, n,
-                                         n == 1 ? "" : "s", strna(names), n == 1 ? "it" : "them");
+                                         "Tenant '%s' still owns %u instance%s (%s); delete %s first.",
+                                         t->name, n, n == 1 ? "" : "s", strna(names),
+                                         n == 1 ? "it" : "them");
         }
         n = bundle_count_for_tenant(m, t->name);
         if (n > 0)
-                return sd_bus_error_setf(error, ARK_ERROR_IN_USE,
-                                         "Tenant '%s' still owns %u model%s or other bundles; delete %s first "
-                                         "('arkctl model list --tenant %s').", t->name, n, n == 1 ? "" : "s",
-                                         n == 1 ? "it" : "them", t->name);
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_IN_USE,
+                        "Tenant '%s' still owns %u model%s or other bundles; delete %s first "
+                        "('arkctl model list --tenant %s').",
+                        t->name, n, n == 1 ? "" : "s", n == 1 ? "it" : "them", t->name);
 
         r = db_transaction_begin(m->db, &tx);
         if (r >= 0)
@@ -204,9 +210,11 @@ int tenant_delete(Tenant *t, sd_bus_error *error) {
         if (r >= 0)
                 r = db_transaction_commit(&tx);
         if (r == -EBUSY)
-                return sd_bus_error_setf(error, ARK_ERROR_IN_USE, "Tenant '%s' still owns instances.", t->name);
+                return sd_bus_error_setf(error, ARK_ERROR_IN_USE, "Tenant '%s' still owns instances.",
+                                         t->name);
         if (r < 0) {
-                log_error_errno(r, "Failed to delete tenant '%s' from the store: %s", t->name, db_errmsg(m->db));
+                log_error_errno(r, "Failed to delete tenant '%s' from the store: %s", t->name,
+                                db_errmsg(m->db));
                 return manager_store_error(m, error, r, "Failed to delete tenant '%s'", t->name);
         }
 
@@ -217,7 +225,8 @@ int tenant_delete(Tenant *t, sd_bus_error *error) {
         tenant_free(t);
         log_info("Deleted tenant '%s'.", strna(name));
         if (name && path)
-                (void) sd_bus_emit_signal(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "TenantRemoved", "so", name, path);
+                (void) sd_bus_emit_signal(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "TenantRemoved", "so",
+                                          name, path);
         manager_emit_counts_changed(m);
         return 0;
 }
@@ -230,8 +239,8 @@ int tenant_set_description(Tenant *t, const char *description, sd_bus_error *err
         int r;
 
         if (tenant_description_validate(description, &reason) < 0)
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Invalid description for tenant '%s': %s.",
-                                         t->name, reason);
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Invalid description for tenant '%s': %s.", t->name, reason);
         copy = strdup(description);
         if (!copy)
                 return -ENOMEM;
@@ -271,22 +280,24 @@ static int resolve_member(const char *kind, const char *name, uint32_t *ret_id, 
         bool numeric = parse_u32(name, &n) >= 0;
 
         if (isempty(name) || strlen(name) > 64)
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "A %s name must be 1 to 64 characters.",
-                                         kind);
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "A %s name must be 1 to 64 characters.", kind);
         if (streq(kind, "user")) {
                 struct passwd *pw = numeric ? getpwuid(n) : getpwnam(name);
 
                 if (!pw)
-                        return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
-                                                 "There is no user '%.64s' on this host (see getent passwd).", name);
+                        return sd_bus_error_setf(
+                                error, ARK_ERROR_NOT_FOUND,
+                                "There is no user '%.64s' on this host (see getent passwd).", name);
                 *ret_id = pw->pw_uid;
                 *ret_name = strdup(pw->pw_name);
         } else if (streq(kind, "group")) {
                 struct group *gr = numeric ? getgrgid(n) : getgrnam(name);
 
                 if (!gr)
-                        return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
-                                                 "There is no group '%.64s' on this host (see getent group).", name);
+                        return sd_bus_error_setf(
+                                error, ARK_ERROR_NOT_FOUND,
+                                "There is no group '%.64s' on this host (see getent group).", name);
                 *ret_id = gr->gr_gid;
                 *ret_name = strdup(gr->gr_name);
         } else
@@ -296,7 +307,8 @@ static int resolve_member(const char *kind, const char *name, uint32_t *ret_id, 
 }
 
 static void emit_members_changed(Tenant *t) {
-        (void) sd_bus_emit_properties_changed(t->manager->bus, t->path, ARK_BUS_IFACE_TENANT, "Members", NULL);
+        (void) sd_bus_emit_properties_changed(t->manager->bus, t->path, ARK_BUS_IFACE_TENANT, "Members",
+                                              NULL);
 }
 
 int tenant_member_add(Tenant *t, const char *kind, const char *name, sd_bus_error *error) {
@@ -311,8 +323,10 @@ int tenant_member_add(Tenant *t, const char *kind, const char *name, sd_bus_erro
                 return r;
         for (size_t k = 0; k < t->n_members; k++)
                 if (streq(t->members[k].kind, kind) && t->members[k].id == id)
-                        return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS, "The %s '%s' is a member of tenant '%s' "
-                                                 "already.", kind, resolved, t->name);
+                        return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS,
+                                                 "The %s '%s' is a member of tenant '%s' "
+                                                 "already.",
+                                                 kind, resolved, t->name);
         r = db_transaction_begin(m->db, &tx);
         if (r >= 0)
                 r = store_member_insert(m->db, t->id, kind, id, resolved, now_usec(CLOCK_REALTIME));
@@ -341,7 +355,8 @@ int tenant_member_remove(Tenant *t, const char *kind, const char *name, sd_bus_e
                     (streq(t->members[k].name, name) || (parse_u32(name, &n) >= 0 && n == t->members[k].id)))
                         break;
         if (k == t->n_members)
-                return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "The %s '%.64s' is not a member of tenant '%s'.",
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
+                                         "The %s '%.64s' is not a member of tenant '%s'.",
                                          streq(kind, "group") ? "group" : "user", name, t->name);
         r = db_transaction_begin(m->db, &tx);
         if (r >= 0)
@@ -417,7 +432,7 @@ static void usage_add_gpus(Manager *m, QuotaUsage *u, const char **models, char 
 typedef struct PendingUsage {
         Manager *m;
         QuotaUsage *u;
-        const char **models;    /* NULL: only count the GPUs into n */
+        const char **models; /* NULL: only count the GPUs into n */
         size_t n;
 } PendingUsage;
 
@@ -466,8 +481,9 @@ int tenant_usage(Tenant *t, QuotaUsage *u) {
 
 static const char *quota_noun(const Quota *q, char *buf, size_t l) {
         static const char *const nouns[_QUOTA_RESOURCE_MAX] = {
-                [QUOTA_GPUS] = "GPUs", [QUOTA_GPU_MEMORY] = "GPU memory", [QUOTA_VCPUS] = "vCPUs",
-                [QUOTA_MEMORY] = "memory", [QUOTA_DISK] = "disk", [QUOTA_INSTANCES] = "instances",
+                [QUOTA_GPUS] = "GPUs",   [QUOTA_GPU_MEMORY] = "GPU memory",
+                [QUOTA_VCPUS] = "vCPUs", [QUOTA_MEMORY] = "memory",
+                [QUOTA_DISK] = "disk",   [QUOTA_INSTANCES] = "instances",
         };
 
         if (q->resource == QUOTA_GPUS && q->model[0])
@@ -487,10 +503,13 @@ static const char *quota_amount(const Quota *q, uint64_t v, char *buf, size_t l)
 int tenant_admit(Tenant *t, unsigned instances, unsigned vcpus, uint64_t memory_bytes, uint64_t disk_bytes,
                  char **request_gpus, sd_bus_error *error) {
         _cleanup_free_ const char **models = NULL;
-        QuotaUsage used = {}, req = {
-                .amount = { [QUOTA_INSTANCES] = instances, [QUOTA_VCPUS] = vcpus, [QUOTA_MEMORY] = memory_bytes,
-                            [QUOTA_DISK] = disk_bytes },
-        };
+        QuotaUsage used = {},
+                   req = {
+                           .amount = { [QUOTA_INSTANCES] = instances,
+                                       [QUOTA_VCPUS] = vcpus,
+                                       [QUOTA_MEMORY] = memory_bytes,
+                                       [QUOTA_DISK] = disk_bytes },
+                   };
         char b1[32], b2[32], b3[32], noun[96];
         uint64_t total = 0;
         size_t k = 0;
@@ -508,11 +527,13 @@ int tenant_admit(Tenant *t, unsigned instances, unsigned vcpus, uint64_t memory_
                 return r;
         r = quota_admit(t->quotas, t->n_quotas, &used, &req, &k, &total);
         if (r == -EDQUOT)
-                r = sd_bus_error_setf(error, ARK_ERROR_QUOTA_EXCEEDED, "Tenant '%s' would use %s of its %s %s (it uses %s now).",
-                                 t->name, quota_amount(&t->quotas[k], total, b1, sizeof(b1)),
-                                 quota_amount(&t->quotas[k], t->quotas[k].limit, b2, sizeof(b2)),
-                                 quota_noun(&t->quotas[k], noun, sizeof(noun)),
-                                 quota_amount(&t->quotas[k], quota_used(&t->quotas[k], &used), b3, sizeof(b3)));
+                r = sd_bus_error_setf(
+                        error, ARK_ERROR_QUOTA_EXCEEDED,
+                        "Tenant '%s' would use %s of its %s %s (it uses %s now).", t->name,
+                        quota_amount(&t->quotas[k], total, b1, sizeof(b1)),
+                        quota_amount(&t->quotas[k], t->quotas[k].limit, b2, sizeof(b2)),
+                        quota_noun(&t->quotas[k], noun, sizeof(noun)),
+                        quota_amount(&t->quotas[k], quota_used(&t->quotas[k], &used), b3, sizeof(b3)));
         free((void *) used.gpu_models);
         return r;
 }
@@ -552,25 +573,30 @@ int tenant_quota_set(Tenant *t, const char *resource, const char *model, uint64_
 
         q.resource = quota_resource_from_string(resource);
         if (q.resource < 0)
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                         "Unknown quota resource '%.40s'; use gpus, gpu-memory, vcpus, memory, disk or "
-                                         "instances.", resource);
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_INVALID_ARGUMENT,
+                        "Unknown quota resource '%.40s'; use gpus, gpu-memory, vcpus, memory, disk or "
+                        "instances.",
+                        resource);
         model = model ?: "";
         if (!isempty(model) && q.resource != QUOTA_GPUS)
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                          "Only the gpus quota can name a GPU model, not %s.", resource);
         if (strlen(model) >= sizeof(q.model) || !model_is_printable(model))
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                         "GPU model '%.40s' must be printable and shorter than %zu characters.", model,
-                                         sizeof(q.model));
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_INVALID_ARGUMENT,
+                        "GPU model '%.40s' must be printable and shorter than %zu characters.", model,
+                        sizeof(q.model));
         snprintf(q.model, sizeof(q.model), "%s", model);
         if (limit != QUOTA_UNLIMITED && guarantee > limit)
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                          "The guarantee on %s (%s) is above the limit (%s).",
-                                         quota_noun(&q, noun, sizeof(noun)), quota_amount(&q, guarantee, b1, sizeof(b1)),
+                                         quota_noun(&q, noun, sizeof(noun)),
+                                         quota_amount(&q, guarantee, b1, sizeof(b1)),
                                          quota_amount(&q, limit, b2, sizeof(b2)));
         if (guarantee > INT64_MAX || (limit != QUOTA_UNLIMITED && limit > INT64_MAX))
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Quota amounts must be below 2^63.");
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Quota amounts must be below 2^63.");
 
         /* A guarantee is a promise the host must be able to keep for every tenant at once. */
         if (q.resource == QUOTA_GPUS && guarantee > 0) {
@@ -594,14 +620,16 @@ int tenant_quota_set(Tenant *t, const char *resource, const char *model, uint64_
                         return sd_bus_error_setf(error, ARK_ERROR_NO_CAPACITY,
                                                  "Guaranteeing %" PRIu64 " %s to '%s' would promise %" PRIu64
                                                  " in all, and this host has %" PRIu64 ".",
-                                                 guarantee, quota_noun(&q, noun, sizeof(noun)), t->name, guaranteed, cap);
+                                                 guarantee, quota_noun(&q, noun, sizeof(noun)), t->name,
+                                                 guaranteed, cap);
                 cap = host_gpus(m, &any);
                 if (all > cap)
-                        return sd_bus_error_setf(error, ARK_ERROR_NO_CAPACITY,
-                                                 "Guaranteeing %" PRIu64 " %s to '%s' would promise %" PRIu64
-                                                 " GPUs in all (guarantees of every model add up), and this host "
-                                                 "has %" PRIu64 " to give out.",
-                                                 guarantee, quota_noun(&q, noun, sizeof(noun)), t->name, all, cap);
+                        return sd_bus_error_setf(
+                                error, ARK_ERROR_NO_CAPACITY,
+                                "Guaranteeing %" PRIu64 " %s to '%s' would promise %" PRIu64
+                                " GPUs in all (guarantees of every model add up), and this host "
+                                "has %" PRIu64 " to give out.",
+                                guarantee, quota_noun(&q, noun, sizeof(noun)), t->name, all, cap);
         }
 
         r = tenant_usage(t, &used);
@@ -610,10 +638,11 @@ int tenant_quota_set(Tenant *t, const char *resource, const char *model, uint64_
         now = quota_used(&q, &used);
         free((void *) used.gpu_models);
         if (limit != QUOTA_UNLIMITED && now > limit)
-                return sd_bus_error_setf(error, ARK_ERROR_IN_USE,
-                                         "Tenant '%s' uses %s %s now, above the limit of %s; remove instances first.",
-                                         t->name, quota_amount(&q, now, b1, sizeof(b1)),
-                                         quota_noun(&q, noun, sizeof(noun)), quota_amount(&q, limit, b2, sizeof(b2)));
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_IN_USE,
+                        "Tenant '%s' uses %s %s now, above the limit of %s; remove instances first.",
+                        t->name, quota_amount(&q, now, b1, sizeof(b1)), quota_noun(&q, noun, sizeof(noun)),
+                        quota_amount(&q, limit, b2, sizeof(b2)));
 
         r = db_transaction_begin(m->db, &tx);
         if (r >= 0)

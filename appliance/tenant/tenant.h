@@ -13,8 +13,8 @@ typedef struct Tenant Tenant;
 
 /* A member of a tenant: a Unix user or group. */
 typedef struct TenantMember {
-        char kind[8];           /* "user" or "group" */
-        uint32_t id;            /* uid or gid */
+        char kind[8]; /* "user" or "group" */
+        uint32_t id;  /* uid or gid */
         char *name;
 } TenantMember;
 
@@ -22,14 +22,14 @@ struct Tenant {
         Manager *manager;
         TenantMember *members;
         size_t n_members;
-        Quota *quotas;          /* sorted by resource, then model */
+        Quota *quotas; /* sorted by resource, then model */
         size_t n_quotas;
-        int64_t id;             /* row id in the store */
-        char uuid[37];          /* never reused: what history (usage) is keyed by */
+        int64_t id;    /* row id in the store */
+        char uuid[37]; /* never reused: what history (usage) is keyed by */
         char *name;
         char *description;
         uint64_t created_usec;
-        char *path;             /* D-Bus object path */
+        char *path; /* D-Bus object path */
         LIST_FIELDS(Tenant, tenants);
 };
 

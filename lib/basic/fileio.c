@@ -127,7 +127,8 @@ int write_string_file(const char *path, const char *s, WriteFlags flags) {
                 if (fd < 0)
                         return -EEXIST;
         } else
-                fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY | ((flags & WRITE_CREATE) ? O_CREAT | O_TRUNC : 0),
+                fd = open(path,
+                          O_WRONLY | O_CLOEXEC | O_NOCTTY | ((flags & WRITE_CREATE) ? O_CREAT | O_TRUNC : 0),
                           0644);
         if (fd < 0)
                 return -errno;
@@ -233,7 +234,8 @@ static int rm_rf_children(int dfd, unsigned depth) {
                 if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                         k = errno == ENOENT ? 0 : -errno;
                 else if (S_ISDIR(st.st_mode)) {
-                        int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        int sub = openat(dirfd(d), de->d_name,
+                                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
                         k = sub < 0 ? -errno : rm_rf_children(sub, depth + 1);
                         if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0 && k == 0 && errno != ENOENT)

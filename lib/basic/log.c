@@ -70,8 +70,8 @@ static bool use_journal(void) {
         return stderr_is_journal();
 }
 
-static int write_journal(int level, int error, const char *const *fields, size_t n_fields,
-                         const char *file, int line, const char *func, const char *msg) {
+static int write_journal(int level, int error, const char *const *fields, size_t n_fields, const char *file,
+                         int line, const char *func, const char *msg) {
         char prio[32], codeline[64], errnobuf[32];
         _cleanup_free_ char *codefile = NULL, *codefunc = NULL, *message = NULL, *idf = NULL;
         struct iovec iov[32];
@@ -89,10 +89,10 @@ static int write_journal(int level, int error, const char *const *fields, size_t
                 if (*p == '\n')
                         *p = ' ';
 
-#define ADD(s)                                                    \
-        do {                                                      \
+#define ADD(s) \
+        do { \
                 iov[n++] = (struct iovec) { (void *) (s), strlen(s) }; \
-                iov[n++] = (struct iovec) { (void *) "\n", 1 };   \
+                iov[n++] = (struct iovec) { (void *) "\n", 1 }; \
         } while (0)
 
         snprintf(prio, sizeof(prio), "PRIORITY=%d", level);
@@ -121,12 +121,11 @@ static int write_journal(int level, int error, const char *const *fields, size_t
         return 0;
 }
 
-static int log_dispatch(int level, int error, const char *const *fields, size_t n_fields,
-                        const char *file, int line, const char *func, const char *format,
-                        va_list ap) __attribute__((format(printf, 8, 0)));
-static int log_dispatch(int level, int error, const char *const *fields, size_t n_fields,
-                        const char *file, int line, const char *func, const char *format,
-                        va_list ap) {
+static int log_dispatch(int level, int error, const char *const *fields, size_t n_fields, const char *file,
+                        int line, const char *func, const char *format, va_list ap)
+        __attribute__((format(printf, 8, 0)));
+static int log_dispatch(int level, int error, const char *const *fields, size_t n_fields, const char *file,
+                        int line, const char *func, const char *format, va_list ap) {
         char buf[4096];
         int saved = errno;
 

@@ -9,7 +9,7 @@
 #include "macro.h"
 
 typedef enum LogTarget {
-        LOG_TARGET_AUTO,    /* journal if JOURNAL_STREAM matches stderr, else stderr */
+        LOG_TARGET_AUTO, /* journal if JOURNAL_STREAM matches stderr, else stderr */
         LOG_TARGET_STDERR,
         LOG_TARGET_JOURNAL,
 } LogTarget;
@@ -46,11 +46,11 @@ int log_internal(int level, int error, const char *const *fields, const char *fi
         log_internal((level), (error), (fields), __FILE__, __LINE__, __func__, __VA_ARGS__)
 
 /* Fixed message ids an operator can search the journal for. */
-#define ARK_MESSAGE_STARTED        "9a1c3e2f5b7d4e0aa1b2c3d4e5f60701"
+#define ARK_MESSAGE_STARTED "9a1c3e2f5b7d4e0aa1b2c3d4e5f60701"
 #define ARK_MESSAGE_INSTANCE_STATE "9a1c3e2f5b7d4e0aa1b2c3d4e5f60702"
-#define ARK_MESSAGE_ORPHAN_DOMAIN  "9a1c3e2f5b7d4e0aa1b2c3d4e5f60703"
-#define ARK_MESSAGE_HV_CONNECTION  "9a1c3e2f5b7d4e0aa1b2c3d4e5f60704"
+#define ARK_MESSAGE_ORPHAN_DOMAIN "9a1c3e2f5b7d4e0aa1b2c3d4e5f60703"
+#define ARK_MESSAGE_HV_CONNECTION "9a1c3e2f5b7d4e0aa1b2c3d4e5f60704"
 #define ARK_MESSAGE_CLAIM_CONFLICT "9a1c3e2f5b7d4e0aa1b2c3d4e5f60705"
-#define ARK_MESSAGE_AUDIT          "9a1c3e2f5b7d4e0aa1b2c3d4e5f60706"
-#define ARK_MESSAGE_PREEMPT        "9a1c3e2f5b7d4e0aa1b2c3d4e5f60707"
-#define ARK_MESSAGE_BUS_LOST       "9a1c3e2f5b7d4e0aa1b2c3d4e5f60708"
+#define ARK_MESSAGE_AUDIT "9a1c3e2f5b7d4e0aa1b2c3d4e5f60706"
+#define ARK_MESSAGE_PREEMPT "9a1c3e2f5b7d4e0aa1b2c3d4e5f60707"
+#define ARK_MESSAGE_BUS_LOST "9a1c3e2f5b7d4e0aa1b2c3d4e5f60708"

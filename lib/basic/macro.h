@@ -29,17 +29,17 @@
 #define IS_ENABLED(option) __ark_is_defined(option)
 
 /* Hand ownership on: returns the value and clears the variable so its cleanup does nothing. */
-#define TAKE_PTR(p)                                  \
-        ({                                           \
-                __typeof__(p) _ptr_ = (p);           \
-                (p) = NULL;                          \
-                _ptr_;                               \
+#define TAKE_PTR(p) \
+        ({ \
+                __typeof__(p) _ptr_ = (p); \
+                (p) = NULL; \
+                _ptr_; \
         })
-#define TAKE_FD(fd)                                  \
-        ({                                           \
-                int _fd_ = (fd);                     \
-                (fd) = -EBADF;                       \
-                _fd_;                                \
+#define TAKE_FD(fd) \
+        ({ \
+                int _fd_ = (fd); \
+                (fd) = -EBADF; \
+                _fd_; \
         })
 
 static inline void freep(void *p) {
@@ -67,15 +67,15 @@ static inline void fclosep(FILE **f) {
 #define _cleanup_fclose_ _cleanup_(fclosep)
 
 /* Declares `static inline void namep(type **p)` calling func(*p) when non-NULL. */
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)          \
-        static inline void func##p(type **p) {           \
-                if (*p)                                  \
-                        func(*p);                        \
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func) \
+        static inline void func##p(type **p) { \
+                if (*p) \
+                        func(*p); \
         }
 
-#define mfree(p)                \
-        ({                      \
-                free(p);        \
+#define mfree(p) \
+        ({ \
+                free(p); \
                 (__typeof__(p)) NULL; \
         })
 
@@ -84,9 +84,9 @@ static inline int negative_errno(void) {
         return errno > 0 ? -errno : -EIO;
 }
 
-#define RET_NERRNO(expr)                         \
-        ({                                       \
-                __typeof__(expr) _r_ = (expr);   \
+#define RET_NERRNO(expr) \
+        ({ \
+                __typeof__(expr) _r_ = (expr); \
                 _r_ < 0 ? negative_errno() : _r_; \
         })
 

@@ -40,7 +40,8 @@ static bool words_are(const char *s, bool addresses_only) {
         for (char *w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
                 struct in_addr a;
 
-                if (addresses_only ? !parse_ipv4(w, &a) : (strlen(w) > 253 || strpbrk(w, "\"'\\;=[]") != NULL))
+                if (addresses_only ? !parse_ipv4(w, &a)
+                                   : (strlen(w) > 253 || strpbrk(w, "\"'\\;=[]") != NULL))
                         return false;
         }
         return true;
@@ -66,7 +67,8 @@ const char *hostname_invalid_reason(const char *s) {
                         label = 0;
                         continue;
                 }
-                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '-'))
                         return N_("it may only hold letters, digits, '-' and '.'");
                 if (label == 0 && c == '-')
                         return N_("a label starts with '-'");
@@ -85,18 +87,23 @@ const char *netconf_validate(const NetConf *c, char *buf, size_t l) {
         if (!words_are(c->dns, true))
                 return snprintf(buf, l, "DNS '%s' must be IPv4 addresses separated by spaces", c->dns), buf;
         if (!words_are(c->ntp, false))
-                return snprintf(buf, l, "NTP '%s' must be names or addresses separated by spaces", c->ntp), buf;
+                return snprintf(buf, l, "NTP '%s' must be names or addresses separated by spaces", c->ntp),
+                       buf;
         if (c->dhcp)
                 return NULL;
         if (!parse_cidr(c->address, &a, &prefix))
-                return snprintf(buf, l, "the address '%s' is not a.b.c.d/prefix (192.0.2.10/24)", c->address), buf;
+                return snprintf(buf, l, "the address '%s' is not a.b.c.d/prefix (192.0.2.10/24)",
+                                c->address),
+                       buf;
         if (!isempty(c->gateway)) {
                 uint32_t mask = prefix == 32 ? 0xffffffffu : ~(0xffffffffu >> prefix);
 
                 if (!parse_ipv4(c->gateway, &g))
                         return snprintf(buf, l, "the gateway '%s' is not an IPv4 address", c->gateway), buf;
                 if ((ntohl(g.s_addr) & mask) != (ntohl(a.s_addr) & mask))
-                        return snprintf(buf, l, "the gateway %s is not in %s's subnet", c->gateway, c->address), buf;
+                        return snprintf(buf, l, "the gateway %s is not in %s's subnet", c->gateway,
+                                        c->address),
+                               buf;
         }
         return NULL;
 }
@@ -106,8 +113,10 @@ char *netconf_format(const NetConf *c) {
         char buf[256];
         char *save = NULL;
 
-        strbuf_printf(&b, "# Written by arktui (the Ark console): the management network.\n"
-                          "[Match]\nName=%s\n\n[Network]\n", c->iface);
+        strbuf_printf(&b,
+                      "# Written by arktui (the Ark console): the management network.\n"
+                      "[Match]\nName=%s\n\n[Network]\n",
+                      c->iface);
         if (c->dhcp)
                 strbuf_append(&b, "DHCP=ipv4\n");
         else {

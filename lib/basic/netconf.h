@@ -13,10 +13,10 @@
 typedef struct NetConf {
         char iface[IF_NAMESIZE];
         bool dhcp;
-        char address[64];       /* a.b.c.d/prefix */
-        char gateway[64];       /* a.b.c.d, "" = none */
-        char dns[256];          /* addresses separated by spaces */
-        char ntp[256];          /* names or addresses separated by spaces */
+        char address[64]; /* a.b.c.d/prefix */
+        char gateway[64]; /* a.b.c.d, "" = none */
+        char dns[256];    /* addresses separated by spaces */
+        char ntp[256];    /* names or addresses separated by spaces */
 } NetConf;
 
 /* NULL when s is a host name (RFC 1123: labels of letters, digits and '-', each 1-63, 253 in all),

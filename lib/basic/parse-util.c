@@ -78,8 +78,8 @@ int parse_size(const char *s, uint64_t *ret) {
                 const char *suffix;
                 unsigned shift;
         } units[] = {
-                { "", 0 },    { "B", 0 },    { "K", 10 }, { "KiB", 10 }, { "KB", 10 },
-                { "M", 20 },  { "MiB", 20 }, { "MB", 20 }, { "G", 30 },  { "GiB", 30 },
+                { "", 0 },    { "B", 0 },    { "K", 10 },   { "KiB", 10 }, { "KB", 10 },
+                { "M", 20 },  { "MiB", 20 }, { "MB", 20 },  { "G", 30 },   { "GiB", 30 },
                 { "GB", 30 }, { "T", 40 },   { "TiB", 40 }, { "TB", 40 },
         };
         unsigned long long whole;
@@ -172,7 +172,8 @@ const char *format_bytes(char *buf, size_t l, uint64_t bytes) {
 }
 
 bool pci_address_is_canonical(const char *s) {
-        if (!s || strlen(s) != 12 || s[4] != ':' || s[7] != ':' || s[10] != '.' || s[11] < '0' || s[11] > '7')
+        if (!s || strlen(s) != 12 || s[4] != ':' || s[7] != ':' || s[10] != '.' || s[11] < '0' ||
+            s[11] > '7')
                 return false;
         for (size_t k = 0; k < 10; k++)
                 if (k != 4 && k != 7 && !((s[k] >= '0' && s[k] <= '9') || (s[k] >= 'a' && s[k] <= 'f')))

@@ -154,8 +154,8 @@ static void walk_dir(Walk *w, int dfd, unsigned depth) {
         closedir(d);
 }
 
-int perm_tighten_tree(const char *top, mode_t max, const PermRule *rules, size_t n_rules, perm_report_t report,
-                      void *userdata) {
+int perm_tighten_tree(const char *top, mode_t max, const PermRule *rules, size_t n_rules,
+                      perm_report_t report, void *userdata) {
         Walk w = {
                 .max = max,
                 .rules = rules,

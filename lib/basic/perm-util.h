@@ -19,7 +19,8 @@ typedef struct PermRule {
 /* Called by perm_tighten_tree() for every entry whose mode it changed (error 0) and for every one
  * it could not look at or change (error a negative errno; old_mode 0 when it could not stat it).
  * relpath is relative to the top ("." for the top itself) and only valid during the call. */
-typedef void (*perm_report_t)(const char *relpath, mode_t old_mode, mode_t new_mode, int error, void *userdata);
+typedef void (*perm_report_t)(const char *relpath, mode_t old_mode, mode_t new_mode, int error,
+                              void *userdata);
 
 /* Walks the tree at `top` (the top itself may be a symbolic link to a directory; nothing below it
  * is followed: a symbolic link is left as it is and never leads out of the tree) and clears, on
@@ -31,8 +32,8 @@ typedef void (*perm_report_t)(const char *relpath, mode_t old_mode, mode_t new_m
  * not walked. Returns the number of entries changed, or a negative errno when the top cannot be
  * opened (then nothing is reported). Entries it cannot fix are reported and skipped; the walk
  * goes on. */
-int perm_tighten_tree(const char *top, mode_t max, const PermRule *rules, size_t n_rules, perm_report_t report,
-                      void *userdata);
+int perm_tighten_tree(const char *top, mode_t max, const PermRule *rules, size_t n_rules,
+                      perm_report_t report, void *userdata);
 
 /* mkdir -p in which every directory it creates gets exactly `mode` (changed after mkdir(), so the
  * umask does not narrow it); existing components are left as they are. -ENOTDIR when the path or

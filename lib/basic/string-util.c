@@ -54,7 +54,7 @@ char *strprintf(const char *format, ...) {
 /* Whether s is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
 bool unichar_is_bidi_control(uint32_t c) {
         return c == 0x061c || c == 0x200e || c == 0x200f || (c >= 0x202a && c <= 0x202e) ||
-               (c >= 0x2066 && c <= 0x2069);
+                (c >= 0x2066 && c <= 0x2069);
 }
 
 bool utf8_has_display_trap(const char *s) {
@@ -71,7 +71,8 @@ bool utf8_has_display_trap(const char *s) {
                         c = ((uint32_t) (u[0] & 0x1f) << 6) | (u[1] & 0x3f);
                         u += 2;
                 } else if ((u[0] & 0xf0) == 0xe0 && u[1] && u[2]) {
-                        c = ((uint32_t) (u[0] & 0x0f) << 12) | ((uint32_t) (u[1] & 0x3f) << 6) | (u[2] & 0x3f);
+                        c = ((uint32_t) (u[0] & 0x0f) << 12) | ((uint32_t) (u[1] & 0x3f) << 6) |
+                                (u[2] & 0x3f);
                         u += 3;
                 } else {
                         u++; /* four-byte characters (and stray bytes) hold none */
@@ -106,8 +107,8 @@ bool utf8_is_valid(const char *s) {
                                 return false;
                         cp = cp << 6 | (p[k] & 0x3f);
                 }
-                if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-                    (cp >= 0xd800 && cp <= 0xdfff))
+                if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+                    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
                         return false;
                 p += n + 1;
         }
@@ -122,7 +123,11 @@ const char *printable(const char *s) {
         size_t o = 0;
 
         while (*p && o < 200) {
-                unsigned n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : 9;
+                unsigned n = *p < 0x80        ? 0
+                        : (*p & 0xe0) == 0xc0 ? 1
+                        : (*p & 0xf0) == 0xe0 ? 2
+                        : (*p & 0xf8) == 0xf0 ? 3
+                                              : 9;
                 bool ok = n <= 3;
                 char one[5] = {};
 
@@ -151,7 +156,11 @@ void utf8_sanitize(char *s) {
         char one[5];
 
         for (unsigned char *p = (unsigned char *) s; p && *p;) {
-                unsigned n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : 9;
+                unsigned n = *p < 0x80        ? 0
+                        : (*p & 0xe0) == 0xc0 ? 1
+                        : (*p & 0xf0) == 0xe0 ? 2
+                        : (*p & 0xf8) == 0xf0 ? 3
+                                              : 9;
                 bool ok = n <= 3;
 
                 for (unsigned k = 1; ok && k <= n; k++)
@@ -278,11 +287,21 @@ char *xml_escape(const char *s) {
                 return NULL;
         for (; *s; s++) {
                 switch (*s) {
-                case '&': strbuf_append(&b, "&amp;"); break;
-                case '<': strbuf_append(&b, "&lt;"); break;
-                case '>': strbuf_append(&b, "&gt;"); break;
-                case '\'': strbuf_append(&b, "&apos;"); break;
-                case '"': strbuf_append(&b, "&quot;"); break;
+                case '&':
+                        strbuf_append(&b, "&amp;");
+                        break;
+                case '<':
+                        strbuf_append(&b, "&lt;");
+                        break;
+                case '>':
+                        strbuf_append(&b, "&gt;");
+                        break;
+                case '\'':
+                        strbuf_append(&b, "&apos;");
+                        break;
+                case '"':
+                        strbuf_append(&b, "&quot;");
+                        break;
                 default:
                         one[0] = *s;
                         strbuf_append(&b, one);

@@ -45,7 +45,8 @@ const char *printable(const char *s);
 /* For functions that explain a failure in a sentence: replaces *ret_error (when ret_error is not
  * NULL) with the formatted sentence and returns r, or -ENOMEM when the sentence could not be
  * made. */
-int set_error_sentence(char **ret_error, int r, const char *format, ...) __attribute__((format(printf, 3, 4)));
+int set_error_sentence(char **ret_error, int r, const char *format, ...)
+        __attribute__((format(printf, 3, 4)));
 
 /* Replaces *p with a copy of s (NULL allowed). Returns 0 or -ENOMEM; on failure *p is unchanged. */
 int free_and_strdup(char **p, const char *s);

@@ -10,19 +10,16 @@
 
 #define MIB (UINT64_C(1) << 20)
 
-static const char *model_of(const HostGpu *g)
-{
+static const char *model_of(const HostGpu *g) {
         return g->model ?: "";
 }
 
-static int compare_by_address(const void *a, const void *b, void *userdata)
-{
+static int compare_by_address(const void *a, const void *b, void *userdata) {
         const HostGpu *g = userdata;
-        return strcmp(g[*(const size_t *)a].address, g[*(const size_t *)b].address);
+        return strcmp(g[*(const size_t *) a].address, g[*(const size_t *) b].address);
 }
 
-void host_pool_done(HostPool *h)
-{
+void host_pool_done(HostPool *h) {
         for (size_t k = 0; h->names && k < h->pool.n_nodes; k++)
                 free(h->names[k]);
         free(h->names);
@@ -30,11 +27,10 @@ void host_pool_done(HostPool *h)
         free(h->order);
         free(h->slot);
         free(h->at);
-        *h = (HostPool){};
+        *h = (HostPool) {};
 }
 
-static const HostNuma *numa_find(const HostNuma *numa, size_t n, int id)
-{
+static const HostNuma *numa_find(const HostNuma *numa, size_t n, int id) {
         for (size_t k = 0; id >= 0 && k < n; k++)
                 if (numa[k].id == id)
                         return &numa[k];
@@ -49,20 +45,17 @@ typedef struct Plan {
         size_t n_nodes;
 } Plan;
 
-static void plan_done(Plan *p)
-{
+static void plan_done(Plan *p) {
         free(p->node_of);
         free(p->first);
         free(p->count);
 }
 
-static bool same_group(const HostGpu *a, const HostGpu *b)
-{
+static bool same_group(const HostGpu *a, const HostGpu *b) {
         return a->numa_node == b->numa_node && strcmp(model_of(a), model_of(b)) == 0;
 }
 
-static int plan_make(const HostPool *h, Plan *p)
-{
+static int plan_make(const HostPool *h, Plan *p) {
         size_t n = h->n_gpus;
 
         p->node_of = calloc(n + 1, sizeof(size_t));
@@ -93,8 +86,7 @@ static int plan_make(const HostPool *h, Plan *p)
 
 /* The CPU (milli) and memory (MiB) of node k: its NUMA node's, shared by GPUs (see host.h). */
 static void node_capacity(const HostPool *h, const Plan *p, const HostNuma *numa, size_t n_numa, size_t k,
-                          int64_t *ret_cpu, int64_t *ret_mem)
-{
+                          int64_t *ret_cpu, int64_t *ret_mem) {
         const HostGpu *g = &h->gpus[h->order[p->first[k]]];
         const HostNuma *nn = numa_find(numa, n_numa, g->numa_node);
         int64_t cpu, mem, cpu_given = 0, mem_given = 0;
@@ -105,8 +97,8 @@ static void node_capacity(const HostPool *h, const Plan *p, const HostNuma *numa
                 *ret_cpu = *ret_mem = HOST_UNLIMITED;
                 return;
         }
-        cpu = (int64_t)nn->n_cpus * 1000;
-        mem = (int64_t)(nn->memory_bytes / MIB);
+        cpu = (int64_t) nn->n_cpus * 1000;
+        mem = (int64_t) (nn->memory_bytes / MIB);
         for (size_t j = 0; j < p->n_nodes; j++)
                 if (h->gpus[h->order[p->first[j]]].numa_node == g->numa_node)
                         all += p->count[j];
@@ -122,11 +114,12 @@ static void node_capacity(const HostPool *h, const Plan *p, const HostNuma *numa
         *ret_mem = mem * p->count[k] / all + (first ? mem - mem_given : 0);
 }
 
-static int take_gpu(HostPool *h, size_t gpu)
-{
-        static const PoolRequest one = {.num_gpu = 1, .gpu_milli = POOL_MILLI};
+static int take_gpu(HostPool *h, size_t gpu) {
+        static const PoolRequest one = { .num_gpu = 1, .gpu_milli = POOL_MILLI };
         size_t s = h->slot[gpu];
-        PoolPlacement pl = {.node = s / POOL_GPUS_MAX, .n_gpus = 1, .gpus = {(uint8_t)(s % POOL_GPUS_MAX)}};
+        PoolPlacement pl = { .node = s / POOL_GPUS_MAX,
+                             .n_gpus = 1,
+                             .gpus = { (uint8_t) (s % POOL_GPUS_MAX) } };
 
         if (h->pool.nodes[pl.node].gpu[pl.gpus[0]].milli_left != POOL_MILLI)
                 return 0; /* taken already */
@@ -134,15 +127,14 @@ static int take_gpu(HostPool *h, size_t gpu)
 }
 
 int host_pool_make(HostPool *h, const HostGpu *gpus, size_t n, const HostNuma *numa, size_t n_numa,
-                   const PoolWorkload *w, uint64_t seed)
-{
+                   const PoolWorkload *w, uint64_t seed) {
         PoolWorkload dflt = {};
         Plan p = {};
         char **switches = NULL;
         size_t n_switches = 0;
         int r;
 
-        *h = (HostPool){.gpus = gpus, .n_gpus = n};
+        *h = (HostPool) { .gpus = gpus, .n_gpus = n };
         for (size_t k = 0; k < n; k++)
                 if (!gpus[k].address)
                         return -EINVAL;
@@ -155,7 +147,7 @@ int host_pool_make(HostPool *h, const HostGpu *gpus, size_t n, const HostNuma *n
         }
         for (size_t k = 0; k < n; k++)
                 h->order[k] = k;
-        qsort_r(h->order, n, sizeof(size_t), compare_by_address, (void *)gpus);
+        qsort_r(h->order, n, sizeof(size_t), compare_by_address, (void *) gpus);
         r = plan_make(h, &p);
         if (r < 0)
                 goto finish;
@@ -206,10 +198,10 @@ int host_pool_make(HostPool *h, const HostGpu *gpus, size_t n, const HostNuma *n
                         if (g->switch_port) {
                                 for (size_t s = 0; s < n_switches && sw < 0; s++)
                                         if (strcmp(switches[s], g->switch_port) == 0)
-                                                sw = (int)s;
+                                                sw = (int) s;
                                 if (sw < 0) {
-                                        switches[n_switches] = (char *)g->switch_port;
-                                        sw = (int)n_switches++;
+                                        switches[n_switches] = (char *) g->switch_port;
+                                        sw = (int) n_switches++;
                                 }
                         }
                         h->slot[h->order[i]] = node * POOL_GPUS_MAX + idx;
@@ -245,8 +237,7 @@ finish:
         return 0;
 }
 
-int host_pool_occupy(HostPool *h, int64_t cpu_milli, int64_t memory_mib, const size_t *gpus, size_t n)
-{
+int host_pool_occupy(HostPool *h, int64_t cpu_milli, int64_t memory_mib, const size_t *gpus, size_t n) {
         size_t first = SIZE_MAX;
         PoolNode *nd;
         int r;
@@ -263,15 +254,14 @@ int host_pool_occupy(HostPool *h, int64_t cpu_milli, int64_t memory_mib, const s
         {
                 /* Booked beyond what the node has: full (pool_commit() books no more than that). */
                 PoolRequest cm = {
-                        .cpu_milli = cpu_milli < 0              ? 0
-                                     : cpu_milli < nd->cpu_left ? cpu_milli
-                                                                : (nd->cpu_left > 0 ? nd->cpu_left : 0),
-                        .memory_mib = memory_mib < 0 ? 0
-                                      : memory_mib < nd->memory_left
-                                              ? memory_mib
-                                              : (nd->memory_left > 0 ? nd->memory_left : 0),
+                        .cpu_milli = cpu_milli < 0         ? 0
+                                : cpu_milli < nd->cpu_left ? cpu_milli
+                                                           : (nd->cpu_left > 0 ? nd->cpu_left : 0),
+                        .memory_mib = memory_mib < 0           ? 0
+                                : memory_mib < nd->memory_left ? memory_mib
+                                                               : (nd->memory_left > 0 ? nd->memory_left : 0),
                 };
-                PoolPlacement pl = {.node = h->slot[first] / POOL_GPUS_MAX};
+                PoolPlacement pl = { .node = h->slot[first] / POOL_GPUS_MAX };
 
                 r = pool_commit(&h->pool, &cm, &pl);
                 if (r < 0)
@@ -285,8 +275,7 @@ int host_pool_occupy(HostPool *h, int64_t cpu_milli, int64_t memory_mib, const s
         return 0;
 }
 
-static bool model_matches(const char *model, const char *want)
-{
+static bool model_matches(const char *model, const char *want) {
         size_t lw;
 
         if (!want || !*want)
@@ -299,8 +288,7 @@ static bool model_matches(const char *model, const char *want)
 }
 
 /* Whole free GPUs on node k; and those free or held by instances (what it could ever have). */
-static unsigned node_free(const HostPool *h, size_t k, unsigned *ret_capacity)
-{
+static unsigned node_free(const HostPool *h, size_t k, unsigned *ret_capacity) {
         const PoolNode *nd = &h->pool.nodes[k];
         unsigned f = 0, c = 0;
 
@@ -316,21 +304,18 @@ static unsigned node_free(const HostPool *h, size_t k, unsigned *ret_capacity)
         return f;
 }
 
-static bool node_accepted(const HostPool *h, size_t k, uint32_t models)
-{
+static bool node_accepted(const HostPool *h, size_t k, uint32_t models) {
         return h->pool.nodes[k].model >= 0 && (models == 0 || ((models >> h->pool.nodes[k].model) & 1));
 }
 
-static int compare_gpus(const void *a, const void *b, void *userdata)
-{
-        return compare_by_address(a, b, (void *)((const HostPool *)userdata)->gpus);
+static int compare_gpus(const void *a, const void *b, void *userdata) {
+        return compare_by_address(a, b, (void *) ((const HostPool *) userdata)->gpus);
 }
 
 /* As many as the fullest node has free, again and again (CPU and memory not checked). The parts
  * are booked while it goes and given back at the end. */
 static int place_spanning(HostPool *h, PoolPolicy policy, uint32_t models, unsigned count, size_t *ret,
-                          size_t *ret_n)
-{
+                          size_t *ret_n) {
         PoolRequest parts[HOST_GPUS_MAX];
         PoolPlacement pls[HOST_GPUS_MAX];
         size_t n_parts = 0, have = 0;
@@ -344,12 +329,13 @@ static int place_spanning(HostPool *h, PoolPolicy policy, uint32_t models, unsig
                                 unsigned f = node_free(h, k, NULL);
                                 most = f > most ? f : most;
                         }
-                want = most < count - have ? most : (unsigned)(count - have);
+                want = most < count - have ? most : (unsigned) (count - have);
                 if (want == 0) {
                         r = -ENOSPC;
                         break;
                 }
-                parts[n_parts] = (PoolRequest){.num_gpu = want, .gpu_milli = POOL_MILLI, .models = models};
+                parts[n_parts] =
+                        (PoolRequest) { .num_gpu = want, .gpu_milli = POOL_MILLI, .models = models };
                 r = pool_place(&h->pool, policy, &parts[n_parts], &pls[n_parts]);
                 if (r >= 0)
                         r = pool_commit(&h->pool, &parts[n_parts], &pls[n_parts]);
@@ -361,7 +347,7 @@ static int place_spanning(HostPool *h, PoolPolicy policy, uint32_t models, unsig
         }
         while (n_parts > 0) {
                 n_parts--;
-                (void)pool_release(&h->pool, &parts[n_parts], &pls[n_parts]);
+                (void) pool_release(&h->pool, &parts[n_parts], &pls[n_parts]);
         }
         if (r < 0)
                 return r;
@@ -370,9 +356,8 @@ static int place_spanning(HostPool *h, PoolPolicy policy, uint32_t models, unsig
 }
 
 int host_pool_place(HostPool *h, PoolPolicy policy, const HostRequest *req, size_t ret[static HOST_GPUS_MAX],
-                    size_t *ret_n, HostShortage *ret_short)
-{
-        HostShortage sh = {.why = HOST_SHORT_GPUS};
+                    size_t *ret_n, HostShortage *ret_short) {
+        HostShortage sh = { .why = HOST_SHORT_GPUS };
         uint32_t models = 0;
         unsigned most_cap = 0;
         bool model_any = !req->model || !*req->model, some = false;
@@ -404,11 +389,11 @@ int host_pool_place(HostPool *h, PoolPolicy policy, const HostRequest *req, size
                 goto refuse;
 
         if (req->count <= POOL_GPUS_MAX) {
-                pr = (PoolRequest){.cpu_milli = req->cpu_milli,
-                                   .memory_mib = req->memory_mib,
-                                   .num_gpu = req->count,
-                                   .gpu_milli = POOL_MILLI,
-                                   .models = models};
+                pr = (PoolRequest) { .cpu_milli = req->cpu_milli,
+                                     .memory_mib = req->memory_mib,
+                                     .num_gpu = req->count,
+                                     .gpu_milli = POOL_MILLI,
+                                     .models = models };
                 r = pool_place(&h->pool, policy, &pr, &pl);
                 if (r >= 0) {
                         for (unsigned g = 0; g < pl.n_gpus; g++)
@@ -457,8 +442,7 @@ done:
 }
 
 int host_gpus_exact(const HostGpu *gpus, size_t n, const char *const *addresses, unsigned count,
-                    size_t ret[static HOST_GPUS_MAX], size_t *ret_n, size_t *ret_index)
-{
+                    size_t ret[static HOST_GPUS_MAX], size_t *ret_n, size_t *ret_index) {
         size_t k = 0;
 
         for (; addresses && addresses[k]; k++) {
@@ -486,7 +470,7 @@ int host_gpus_exact(const HostGpu *gpus, size_t n, const char *const *addresses,
         }
         if (k == 0 || (count > 0 && count != k))
                 return -EINVAL;
-        qsort_r(ret, k, sizeof(size_t), compare_by_address, (void *)gpus);
+        qsort_r(ret, k, sizeof(size_t), compare_by_address, (void *) gpus);
         *ret_n = k;
         return 0;
 }

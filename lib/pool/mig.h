@@ -24,10 +24,10 @@ typedef enum MigProfile {
 } MigProfile;
 
 typedef struct MigProfileInfo {
-        const char *name;       /* "3g.40gb" */
-        unsigned compute;       /* compute slices */
-        unsigned slices;        /* memory slices */
-        uint8_t starts;         /* bit i: may start at memory slice i */
+        const char *name; /* "3g.40gb" */
+        unsigned compute; /* compute slices */
+        unsigned slices;  /* memory slices */
+        uint8_t starts;   /* bit i: may start at memory slice i */
 } MigProfileInfo;
 
 const MigProfileInfo *mig_profile_info(MigProfile p);
@@ -37,8 +37,8 @@ bool mig_model_supported(const char *model);
 
 /* The instances on one GPU. */
 typedef struct MigGpu {
-        uint8_t used;           /* memory slices taken, bit i = slice i */
-        unsigned compute;       /* compute slices taken */
+        uint8_t used;                 /* memory slices taken, bit i = slice i */
+        unsigned compute;             /* compute slices taken */
         int8_t at[MIG_MEMORY_SLICES]; /* the profile + 1 of the instance starting at a slice, 0 = none */
 } MigGpu;
 

@@ -81,7 +81,8 @@ int pool_model(Pool *p, const char *name) {
         return (int) p->n_models++;
 }
 
-int pool_add_node(Pool *p, const char *name, int64_t cpu_milli, int64_t memory_mib, int model, unsigned n_gpus) {
+int pool_add_node(Pool *p, const char *name, int64_t cpu_milli, int64_t memory_mib, int model,
+                  unsigned n_gpus) {
         PoolNode *n;
 
         if (n_gpus > POOL_GPUS_MAX || cpu_milli < 0 || memory_mib < 0 || (n_gpus > 0 && model < 0) ||
@@ -98,8 +99,13 @@ int pool_add_node(Pool *p, const char *name, int64_t cpu_milli, int64_t memory_m
         }
         n = &p->nodes[p->n_nodes];
         *n = (PoolNode) {
-                .name = name, .cpu_milli = cpu_milli, .memory_mib = memory_mib, .cpu_left = cpu_milli,
-                .memory_left = memory_mib, .model = n_gpus > 0 ? model : -1, .n_gpus = n_gpus,
+                .name = name,
+                .cpu_milli = cpu_milli,
+                .memory_mib = memory_mib,
+                .cpu_left = cpu_milli,
+                .memory_left = memory_mib,
+                .model = n_gpus > 0 ? model : -1,
+                .n_gpus = n_gpus,
         };
         for (unsigned g = 0; g < n_gpus; g++)
                 n->gpu[g] = (PoolGpu) { .milli_left = POOL_MILLI, .numa = -1, .sw = -1 };
@@ -129,7 +135,8 @@ int pool_set_workload(Pool *p, const PoolShape *shapes, size_t n) {
                 for (size_t k = 0; k < n; k++)
                         if (c[k].request.num_gpu > 0) {
                                 cpu += c[k].weight * (double) c[k].request.cpu_milli;
-                                gpu += c[k].weight * (double) (c[k].request.num_gpu * c[k].request.gpu_milli);
+                                gpu += c[k].weight *
+                                        (double) (c[k].request.num_gpu * c[k].request.gpu_milli);
                         }
                 p->cpu_per_gpu = gpu > 0 ? cpu / gpu : 0;
         }
@@ -245,7 +252,8 @@ static void apply(PoolNode *n, const PoolRequest *r, const PoolPlacement *pl, in
         n->memory_left -= sign * r->memory_mib;
         if (r->mig && pl->n_gpus == 1) {
                 if (sign > 0)
-                        (void) mig_add(&n->gpu[pl->gpus[0]].instances, (MigProfile) (r->mig - 1), pl->mig_start);
+                        (void) mig_add(&n->gpu[pl->gpus[0]].instances, (MigProfile) (r->mig - 1),
+                                       pl->mig_start);
                 else
                         mig_remove(&n->gpu[pl->gpus[0]].instances, (MigProfile) (r->mig - 1), pl->mig_start);
                 n->cache_valid = false;
@@ -253,7 +261,8 @@ static void apply(PoolNode *n, const PoolRequest *r, const PoolPlacement *pl, in
                 return;
         }
         for (unsigned k = 0; k < pl->n_gpus; k++)
-                n->gpu[pl->gpus[k]].milli_left = (uint16_t) (n->gpu[pl->gpus[k]].milli_left - sign * (int) r->gpu_milli);
+                n->gpu[pl->gpus[k]].milli_left =
+                        (uint16_t) (n->gpu[pl->gpus[k]].milli_left - sign * (int) r->gpu_milli);
         n->cache_valid = false;
         n->version++;
 }
@@ -313,7 +322,8 @@ void pool_reset(Pool *p) {
 static int placement_check(const Pool *p, const PoolRequest *r, const PoolPlacement *pl, bool take) {
         const PoolNode *n;
 
-        if (!request_valid(r) || pl->node >= p->n_nodes || pl->n_gpus != r->num_gpu || pl->n_gpus > POOL_GPUS_MAX)
+        if (!request_valid(r) || pl->node >= p->n_nodes || pl->n_gpus != r->num_gpu ||
+            pl->n_gpus > POOL_GPUS_MAX)
                 return -EINVAL;
         n = &p->nodes[pl->node];
         for (unsigned k = 0; k < pl->n_gpus; k++)
@@ -323,13 +333,14 @@ static int placement_check(const Pool *p, const PoolRequest *r, const PoolPlacem
                 if (n->cpu_left < r->cpu_milli || n->memory_left < r->memory_mib || !model_ok(n, r))
                         return -EBUSY;
                 if (r->mig)
-                        return n->gpu[pl->gpus[0]].mig
-                                       ? mig_check(&n->gpu[pl->gpus[0]].instances, (MigProfile) (r->mig - 1), pl->mig_start)
-                                       : -EBUSY;
+                        return n->gpu[pl->gpus[0]].mig ? mig_check(&n->gpu[pl->gpus[0]].instances,
+                                                                   (MigProfile) (r->mig - 1), pl->mig_start)
+                                                       : -EBUSY;
                 for (unsigned k = 0; k < pl->n_gpus; k++) {
                         const PoolGpu *g = &n->gpu[pl->gpus[k]];
 
-                        if (g->mig || g->milli_left < r->gpu_milli || (r->num_gpu > 1 && g->milli_left != POOL_MILLI))
+                        if (g->mig || g->milli_left < r->gpu_milli ||
+                            (r->num_gpu > 1 && g->milli_left != POOL_MILLI))
                                 return -EBUSY;
                 }
                 return 0;
@@ -338,9 +349,9 @@ static int placement_check(const Pool *p, const PoolRequest *r, const PoolPlacem
                 return -ENOENT;
         if (r->mig)
                 return n->gpu[pl->gpus[0]].mig && pl->mig_start < MIG_MEMORY_SLICES &&
-                                       n->gpu[pl->gpus[0]].instances.at[pl->mig_start] == r->mig
-                               ? 0
-                               : -ENOENT;
+                                n->gpu[pl->gpus[0]].instances.at[pl->mig_start] == r->mig
+                        ? 0
+                        : -ENOENT;
         for (unsigned k = 0; k < pl->n_gpus; k++) {
                 const PoolGpu *g = &n->gpu[pl->gpus[k]];
 
@@ -374,8 +385,8 @@ static unsigned free_in(const PoolNode *n, int numa, int sw) {
         unsigned c = 0;
 
         for (unsigned g = 0; g < n->n_gpus; g++)
-                c += n->gpu[g].milli_left == POOL_MILLI && !n->gpu[g].mig && (numa == -2 || n->gpu[g].numa == numa) &&
-                     (sw == -2 || n->gpu[g].sw == sw);
+                c += n->gpu[g].milli_left == POOL_MILLI && !n->gpu[g].mig &&
+                        (numa == -2 || n->gpu[g].numa == numa) && (sw == -2 || n->gpu[g].sw == sw);
         return c;
 }
 
@@ -463,7 +474,7 @@ static unsigned free_milli(const PoolNode *n) {
  * against the largest node spec of 128 CPUs and 8 GPUs, half and half), whole points. */
 static int best_fit_score(const PoolNode *n, const PoolRequest *r) {
         double s = 0.5 * (double) (n->cpu_left - score_cpu(r)) / 128000.0 +
-                   0.5 * ((double) free_milli(n) - (double) (r->num_gpu * r->gpu_milli)) / 8000.0;
+                0.5 * ((double) free_milli(n) - (double) (r->num_gpu * r->gpu_milli)) / 8000.0;
 
         return (int) ((1 - s) * 100);
 }
@@ -528,7 +539,8 @@ static int request_class(Pool *p, const PoolRequest *r) {
                 return found;
         /* A new class, or nodes added since the table was made: (re)make it. */
         if (found < 0 || p->n_classes == p->class_cap || p->scores_nodes != p->n_nodes) {
-                size_t cap = p->n_classes == p->class_cap ? (p->class_cap ? p->class_cap * 2 : 64) : p->class_cap;
+                size_t cap =
+                        p->n_classes == p->class_cap ? (p->class_cap ? p->class_cap * 2 : 64) : p->class_cap;
                 PoolRequest *c = realloc(p->classes, cap * sizeof(PoolRequest));
                 PoolScore *s;
 
@@ -547,8 +559,11 @@ static int request_class(Pool *p, const PoolRequest *r) {
         }
         if (found >= 0)
                 return found;
-        p->classes[p->n_classes] = (PoolRequest) { .cpu_milli = r->cpu_milli, .num_gpu = r->num_gpu,
-                                                   .gpu_milli = r->gpu_milli, .models = r->models, .mig = r->mig };
+        p->classes[p->n_classes] = (PoolRequest) { .cpu_milli = r->cpu_milli,
+                                                   .num_gpu = r->num_gpu,
+                                                   .gpu_milli = r->gpu_milli,
+                                                   .models = r->models,
+                                                   .mig = r->mig };
         return (int) p->n_classes++;
 }
 
@@ -587,8 +602,8 @@ static void compute_pressure(Pool *p) {
         for (size_t m = 0; m < POOL_MODELS_MAX; m++)
                 p->pressure[m] = tot > 0 && cap[m] > 0 ? (d[m] / tot) / (cap[m] / all) : 0;
         p->cpu_slack = all > 0 && tot > 0 && p->cpu_per_gpu > 0
-                               ? (pool_cpu / all - cpu_only / tot) / p->cpu_per_gpu
-                               : 0;
+                ? (pool_cpu / all - cpu_only / tot) / p->cpu_per_gpu
+                : 0;
 }
 
 /* Ark's policy (docs/pooler.md). Keys, most important first, packed into one number:
@@ -616,14 +631,15 @@ static double ark_score(Pool *p, PoolNode *n, const PoolRequest *r, PoolPlacemen
 
         if (r->num_gpu == 0) {
                 pl->n_gpus = 0;
-                return floor(((double) (n->cpu_left - r->cpu_milli) - (double) free_milli(n) * p->cpu_per_gpu) /
-                             ARK_CPU_STEP);
+                return floor(
+                        ((double) (n->cpu_left - r->cpu_milli) - (double) free_milli(n) * p->cpu_per_gpu) /
+                        ARK_CPU_STEP);
         }
         fgd = fgd_eval(p, n, r, pl, false);
         pressure = r->models == 0 && n->model >= 0 ? floor(p->pressure[n->model] * ARK_PRESSURE_STEPS) : 0;
         /* CPU left over beyond what the GPU milli left will need (negative: short). */
         excess = (double) (n->cpu_left - r->cpu_milli) -
-                 ((double) free_milli(n) - (double) (r->num_gpu * r->gpu_milli)) * p->cpu_per_gpu;
+                ((double) free_milli(n) - (double) (r->num_gpu * r->gpu_milli)) * p->cpu_per_gpu;
         if (p->cpu_slack > 1 && excess < 0)
                 shortfall = fmin(999, floor(-excess * (p->cpu_slack - 1) / ARK_SHORTFALL_STEP));
         balance = fmin(999, floor(fabs(excess) / ARK_BALANCE_STEP));
@@ -636,11 +652,12 @@ static double ark_score(Pool *p, PoolNode *n, const PoolRequest *r, PoolPlacemen
         /* Packed exactly (well below 2^53): each key within its range, most important highest. */
         pressure = fmin(pressure, 999);
         return ((((999 - pressure) * 1000 + (999 - shortfall)) * 101 + fgd) * 1000 + (999 - balance)) * 17 +
-               (16 - whole);
+                (16 - whole);
 }
 
 /* The fragmentation-based scores (FGD, ark) of node n for request r; GPUs in pl. */
-static double frag_policy_score(Pool *p, PoolPolicy policy, PoolNode *n, const PoolRequest *r, PoolPlacement *pl) {
+static double frag_policy_score(Pool *p, PoolPolicy policy, PoolNode *n, const PoolRequest *r,
+                                PoolPlacement *pl) {
         return policy == POOL_POLICY_FGD ? fgd_eval(p, n, r, pl, false) : ark_score(p, n, r, pl);
 }
 
@@ -672,7 +689,10 @@ int pool_place(Pool *p, PoolPolicy policy, const PoolRequest *r, PoolPlacement *
                                 score = -(double) mig_room(&t);
                         }
                         if (!found || score > best_score) {
-                                best = (PoolPlacement) { .node = k, .n_gpus = 1, .gpus = { (uint8_t) g }, .mig_start = (uint8_t) s };
+                                best = (PoolPlacement) { .node = k,
+                                                         .n_gpus = 1,
+                                                         .gpus = { (uint8_t) g },
+                                                         .mig_start = (uint8_t) s };
                                 best_score = score;
                                 found = true;
                         }
@@ -722,7 +742,8 @@ int pool_place(Pool *p, PoolPolicy policy, const PoolRequest *r, PoolPlacement *
                                         pick_first(n, r, &cur);
                         } else {
                                 score = frag_policy_score(p, policy, n, r, &cur);
-                                *e = (PoolScore) { .version = n->version + 1, .score = score,
+                                *e = (PoolScore) { .version = n->version + 1,
+                                                   .score = score,
                                                    .gpu = cur.n_gpus > 0 ? cur.gpus[0] : 0 };
                         }
                         break;

@@ -18,58 +18,58 @@
 
 #define POOL_GPUS_MAX 16
 #define POOL_MODELS_MAX 32
-#define POOL_MILLI 1000         /* a whole GPU */
+#define POOL_MILLI 1000 /* a whole GPU */
 
 typedef struct PoolGpu {
-        uint16_t milli_left;    /* POOL_MILLI = free; 0 while in MIG mode */
-        int16_t numa;           /* NUMA node, -1 = unknown (pool_set_topology()) */
-        int16_t sw;             /* PCIe switch it is behind, -1 = none or unknown */
-        bool mig;               /* partitioned into MIG instances (pool_set_mig()) */
+        uint16_t milli_left; /* POOL_MILLI = free; 0 while in MIG mode */
+        int16_t numa;        /* NUMA node, -1 = unknown (pool_set_topology()) */
+        int16_t sw;          /* PCIe switch it is behind, -1 = none or unknown */
+        bool mig;            /* partitioned into MIG instances (pool_set_mig()) */
         MigGpu instances;
 } PoolGpu;
 
 typedef struct PoolNode {
-        const char *name;       /* borrowed */
-        int64_t cpu_milli, memory_mib;  /* capacity (1000 = one vCPU) */
+        const char *name;              /* borrowed */
+        int64_t cpu_milli, memory_mib; /* capacity (1000 = one vCPU) */
         int64_t cpu_left, memory_left;
-        int model;              /* index into Pool.models; -1 = no GPUs */
+        int model; /* index into Pool.models; -1 = no GPUs */
         unsigned n_gpus;
         PoolGpu gpu[POOL_GPUS_MAX];
         /* Policy caches, valid until the node changes (pool_commit/pool_release). */
-        uint32_t version;       /* bumped on every change */
+        uint32_t version; /* bumped on every change */
         bool cache_valid;
-        double frag;            /* its fragmentation under the pool's workload (FGD, ark) */
+        double frag; /* its fragmentation under the pool's workload (FGD, ark) */
 } PoolNode;
 
 /* A node's score for one class of request (CPU, GPU count and milli: what scores depend on),
  * kept until the node changes: a decision rescans the nodes but scores only those changed since
  * the class was last seen. */
 typedef struct PoolScore {
-        uint32_t version;       /* the node's version + 1 when computed; 0 = none */
-        uint8_t gpu;            /* the share's GPU */
+        uint32_t version; /* the node's version + 1 when computed; 0 = none */
+        uint8_t gpu;      /* the share's GPU */
         double score;
 } PoolScore;
 
 typedef struct PoolRequest {
         int64_t cpu_milli, memory_mib;
-        unsigned num_gpu;       /* 0: no GPU */
-        unsigned gpu_milli;     /* per GPU: POOL_MILLI whole, 1..999 a share of one GPU (num_gpu 1) */
-        uint32_t models;        /* acceptable models, bit i = Pool.models[i]; 0 = any */
-        int8_t mig;             /* 0, or a MIG instance of profile mig - 1 (then num_gpu 1, gpu_milli 0) */
+        unsigned num_gpu;   /* 0: no GPU */
+        unsigned gpu_milli; /* per GPU: POOL_MILLI whole, 1..999 a share of one GPU (num_gpu 1) */
+        uint32_t models;    /* acceptable models, bit i = Pool.models[i]; 0 = any */
+        int8_t mig;         /* 0, or a MIG instance of profile mig - 1 (then num_gpu 1, gpu_milli 0) */
 } PoolRequest;
 
 typedef struct PoolPlacement {
         size_t node;
-        unsigned n_gpus;        /* as many as the request's num_gpu */
-        uint8_t gpus[POOL_GPUS_MAX];    /* GPU indices on the node, ascending */
-        uint8_t mig_start;      /* a MIG instance: its first memory slice */
+        unsigned n_gpus;             /* as many as the request's num_gpu */
+        uint8_t gpus[POOL_GPUS_MAX]; /* GPU indices on the node, ascending */
+        uint8_t mig_start;           /* a MIG instance: its first memory slice */
 } PoolPlacement;
 
 typedef enum PoolPolicy {
-        POOL_POLICY_FIRST_FIT,  /* the first node it fits on; the first GPUs that fit */
-        POOL_POLICY_BEST_FIT,   /* the node left with the least free resources */
-        POOL_POLICY_FGD,        /* fragmentation gradient descent (Weng et al., ATC'23) */
-        POOL_POLICY_ARK,        /* Ark's own (docs/pooler.md) */
+        POOL_POLICY_FIRST_FIT, /* the first node it fits on; the first GPUs that fit */
+        POOL_POLICY_BEST_FIT,  /* the node left with the least free resources */
+        POOL_POLICY_FGD,       /* fragmentation gradient descent (Weng et al., ATC'23) */
+        POOL_POLICY_ARK,       /* Ark's own (docs/pooler.md) */
         _POOL_POLICY_MAX,
         _POOL_POLICY_INVALID = -EINVAL,
 } PoolPolicy;
@@ -91,15 +91,15 @@ typedef struct Pool {
         size_t n_models;
         PoolShape *shapes;
         size_t n_shapes;
-        uint32_t *order;        /* order[i] = the node scored i-th; NULL = by index */
-        double cpu_per_gpu;     /* CPU milli the workload's GPU requests bring per GPU milli */
+        uint32_t *order;                  /* order[i] = the node scored i-th; NULL = by index */
+        double cpu_per_gpu;               /* CPU milli the workload's GPU requests bring per GPU milli */
         double pressure[POOL_MODELS_MAX]; /* per model: how wanted by requests bound to models */
-        double cpu_slack;       /* the pool's CPU per GPU milli, less what the workload's CPU-only
+        double cpu_slack;                 /* the pool's CPU per GPU milli, less what the workload's CPU-only
                                  * requests take of it, over cpu_per_gpu (> 1: CPU to spare) */
-        PoolRequest *classes;   /* request classes seen (cpu_milli, num_gpu, gpu_milli) */
+        PoolRequest *classes;             /* request classes seen (cpu_milli, num_gpu, gpu_milli) */
         size_t n_classes, class_cap;
-        PoolScore *scores;      /* n_nodes x class_cap */
-        size_t scores_nodes;    /* nodes the score table was made for */
+        PoolScore *scores;        /* n_nodes x class_cap */
+        size_t scores_nodes;      /* nodes the score table was made for */
         PoolPolicy scores_policy; /* the policy whose scores it holds */
 } Pool;
 
@@ -112,7 +112,8 @@ void pool_done(Pool *p);
 /* The index of a GPU model by name, added when new. -E2BIG past POOL_MODELS_MAX. */
 int pool_model(Pool *p, const char *name);
 /* Adds a node (name borrowed; model -1 when it has no GPUs). Returns its index or -errno. */
-int pool_add_node(Pool *p, const char *name, int64_t cpu_milli, int64_t memory_mib, int model, unsigned n_gpus);
+int pool_add_node(Pool *p, const char *name, int64_t cpu_milli, int64_t memory_mib, int model,
+                  unsigned n_gpus);
 /* The workload fragmentation is measured against (copied). */
 int pool_set_workload(Pool *p, const PoolShape *shapes, size_t n);
 

@@ -14,16 +14,14 @@
 
 static const char header[] = "cpu_milli,num_gpu,gpu_milli,gpu_spec,weight";
 
-void pool_workload_done(PoolWorkload *w)
-{
+void pool_workload_done(PoolWorkload *w) {
         for (size_t k = 0; k < w->n_shapes; k++)
                 free(w->shapes[k].spec);
         free(w->shapes);
-        *w = (PoolWorkload){};
+        *w = (PoolWorkload) {};
 }
 
-__attribute__((format(printf, 2, 3))) static int fail(char **ret_error, const char *fmt, ...)
-{
+__attribute__((format(printf, 2, 3))) static int fail(char **ret_error, const char *fmt, ...) {
         va_list ap;
 
         if (ret_error) {
@@ -36,8 +34,7 @@ __attribute__((format(printf, 2, 3))) static int fail(char **ret_error, const ch
 }
 
 /* A whole number 0..max, digits only. */
-static bool parse_count(const char *s, int64_t max, int64_t *ret)
-{
+static bool parse_count(const char *s, int64_t max, int64_t *ret) {
         int64_t v = 0;
 
         if (!*s)
@@ -53,8 +50,7 @@ static bool parse_count(const char *s, int64_t max, int64_t *ret)
         return true;
 }
 
-static bool spec_valid(const char *s)
-{
+static bool spec_valid(const char *s) {
         bool name = false;
 
         if (strlen(s) > POOL_WORKLOAD_SPEC_MAX)
@@ -64,7 +60,7 @@ static bool spec_valid(const char *s)
                         if (!name)
                                 return false;
                         name = false;
-                } else if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+                } else if ((unsigned char) *s < 0x20 || (unsigned char) *s >= 0x7f)
                         return false;
                 else
                         name = true;
@@ -73,8 +69,7 @@ static bool spec_valid(const char *s)
 }
 
 /* One data line (NUL-terminated, without its end of line) into *ret. */
-static int parse_line(const char *name, unsigned line, char *l, PoolWorkloadShape *ret, char **ret_error)
-{
+static int parse_line(const char *name, unsigned line, char *l, PoolWorkloadShape *ret, char **ret_error) {
         char *f[5], *e;
         size_t n = 0;
         int64_t cpu, ng, gm;
@@ -126,16 +121,16 @@ static int parse_line(const char *name, unsigned line, char *l, PoolWorkloadShap
                 return fail(ret_error,
                             "%s:%u: weight: '%.40s' is not a number greater than 0 (at most 1e12)", name,
                             line, f[4]);
-        *ret = (PoolWorkloadShape){.cpu_milli = cpu,
-                                   .num_gpu = (unsigned)ng,
-                                   .gpu_milli = (unsigned)gm,
-                                   .spec = strdup(f[3]),
-                                   .weight = w};
+        *ret = (PoolWorkloadShape) { .cpu_milli = cpu,
+                                     .num_gpu = (unsigned) ng,
+                                     .gpu_milli = (unsigned) gm,
+                                     .spec = strdup(f[3]),
+                                     .weight = w };
         return ret->spec ? 0 : -ENOMEM;
 }
 
-int pool_workload_parse(const char *name, const char *text, size_t size, PoolWorkload *ret, char **ret_error)
-{
+int pool_workload_parse(const char *name, const char *text, size_t size, PoolWorkload *ret,
+                        char **ret_error) {
         PoolWorkload w = {};
         size_t alloc = 0;
         unsigned line = 0;
@@ -199,16 +194,16 @@ int pool_workload_parse(const char *name, const char *text, size_t size, PoolWor
         return 0;
 }
 
-int pool_workload_default(PoolWorkload *ret)
-{
-        static const unsigned counts[] = {1, 2, 4, 8};
-        PoolWorkload w = {.shapes = calloc(4, sizeof(PoolWorkloadShape))};
+int pool_workload_default(PoolWorkload *ret) {
+        static const unsigned counts[] = { 1, 2, 4, 8 };
+        PoolWorkload w = { .shapes = calloc(4, sizeof(PoolWorkloadShape)) };
 
         if (!w.shapes)
                 return -ENOMEM;
         for (size_t k = 0; k < 4; k++) {
-                w.shapes[k] = (PoolWorkloadShape){
-                        .num_gpu = counts[k], .gpu_milli = POOL_MILLI, .spec = strdup(""), .weight = 1};
+                w.shapes[k] = (PoolWorkloadShape) {
+                        .num_gpu = counts[k], .gpu_milli = POOL_MILLI, .spec = strdup(""), .weight = 1
+                };
                 w.n_shapes++;
                 if (!w.shapes[k].spec) {
                         pool_workload_done(&w);
@@ -219,8 +214,7 @@ int pool_workload_default(PoolWorkload *ret)
         return 0;
 }
 
-uint32_t pool_spec_mask(const Pool *p, const char *spec)
-{
+uint32_t pool_spec_mask(const Pool *p, const char *spec) {
         uint32_t m = 0;
 
         if (!spec || !*spec)
@@ -238,20 +232,20 @@ uint32_t pool_spec_mask(const Pool *p, const char *spec)
         return m ? m : UINT32_C(1) << 31;
 }
 
-int pool_workload_apply(Pool *p, const PoolWorkload *w)
-{
+int pool_workload_apply(Pool *p, const PoolWorkload *w) {
         PoolShape *s = calloc(w->n_shapes + 1, sizeof(PoolShape));
         int r;
 
         if (!s)
                 return -ENOMEM;
         for (size_t k = 0; k < w->n_shapes; k++)
-                s[k] = (PoolShape){
-                        .request = {.cpu_milli = w->shapes[k].cpu_milli,
-                                    .num_gpu = w->shapes[k].num_gpu,
-                                    .gpu_milli = w->shapes[k].gpu_milli,
-                                    .models = w->shapes[k].num_gpu > 0 ? pool_spec_mask(p, w->shapes[k].spec)
-                                                                       : 0},
+                s[k] = (PoolShape) {
+                        .request = { .cpu_milli = w->shapes[k].cpu_milli,
+                                     .num_gpu = w->shapes[k].num_gpu,
+                                     .gpu_milli = w->shapes[k].gpu_milli,
+                                     .models = w->shapes[k].num_gpu > 0
+                                             ? pool_spec_mask(p, w->shapes[k].spec)
+                                             : 0 },
                         .weight = w->shapes[k].weight,
                 };
         r = pool_set_workload(p, s, w->n_shapes);

@@ -39,8 +39,8 @@ typedef struct Reader {
         struct archive *a;
         uint8_t *buf;
         Sha256 file_hash;
-        uint64_t raw;           /* bytes read from the file */
-        uint64_t limit;         /* decompressed bytes the archive may hold, as far as known */
+        uint64_t raw;   /* bytes read from the file */
+        uint64_t limit; /* decompressed bytes the archive may hold, as far as known */
         bool bomb, eof, io_error;
 } Reader;
 
@@ -49,7 +49,8 @@ typedef struct Reader {
 static bool expanded_too_far(Reader *rd) {
         int64_t out = archive_filter_bytes(rd->a, 0);
 
-        if (out > 0 && ((uint64_t) out > rd->limit || (uint64_t) out > IO_BUFFER + rd->raw * BUNDLE_MAX_EXPANSION))
+        if (out > 0 &&
+            ((uint64_t) out > rd->limit || (uint64_t) out > IO_BUFFER + rd->raw * BUNDLE_MAX_EXPANSION))
                 rd->bomb = true;
         return rd->bomb;
 }
@@ -94,7 +95,8 @@ static int archive_fail(Reader *rd, const char *after, char **ret_error) {
         int r = rd->io_error ? -EIO : -EINVAL;
 
         if (after)
-                return set_error_sentence(ret_error, r, "%s: %s (after the entry '%s').", rd->name, archive_why(rd), printable(after));
+                return set_error_sentence(ret_error, r, "%s: %s (after the entry '%s').", rd->name,
+                                          archive_why(rd), printable(after));
         return set_error_sentence(ret_error, r, "%s: %s.", rd->name, archive_why(rd));
 }
 
@@ -105,34 +107,41 @@ static int open_fail(Reader *rd, char **ret_error) {
 
         if (rd->bomb || rd->io_error || (rd->eof && e && !startswith(e, "Unrecognized")))
                 return archive_fail(rd, NULL, ret_error);
-        return set_error_sentence(ret_error, -EINVAL, "%s is not a bundle: %s (a bundle is a tar archive, plain or compressed "
-                         "with zstd or xz).", rd->name, e ?: "unreadable");
+        return set_error_sentence(ret_error, -EINVAL,
+                                  "%s is not a bundle: %s (a bundle is a tar archive, plain or compressed "
+                                  "with zstd or xz).",
+                                  rd->name, e ?: "unreadable");
 }
 
 /* A whole small member into a buffer of up to max bytes. */
-static int read_member(Reader *rd, struct archive_entry *e, const char *what, size_t max, char **ret, size_t *ret_n,
-                       char **ret_error) {
+static int read_member(Reader *rd, struct archive_entry *e, const char *what, size_t max, char **ret,
+                       size_t *ret_n, char **ret_error) {
         _cleanup_free_ char *b = NULL;
         size_t n = 0;
         la_ssize_t k;
 
         if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e))
-                return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%s' is not a regular file.", rd->name, what);
-        if (!archive_entry_size_is_set(e) || archive_entry_size(e) < 0 || (uint64_t) archive_entry_size(e) > max)
-                return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%s' is larger than %zu bytes.", rd->name, what, max);
+                return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%s' is not a regular file.",
+                                          rd->name, what);
+        if (!archive_entry_size_is_set(e) || archive_entry_size(e) < 0 ||
+            (uint64_t) archive_entry_size(e) > max)
+                return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%s' is larger than %zu bytes.",
+                                          rd->name, what, max);
         b = malloc(max + 1);
         if (!b)
                 return -ENOMEM;
         while ((k = archive_read_data(rd->a, b + n, max + 1 - n)) > 0) {
                 n += (size_t) k;
                 if (n > max)
-                        return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%s' is larger than %zu bytes.", rd->name, what,
-                                         max);
+                        return set_error_sentence(ret_error, -EINVAL,
+                                                  "%s: the entry '%s' is larger than %zu bytes.", rd->name,
+                                                  what, max);
         }
         if (k < 0)
                 return archive_fail(rd, what, ret_error);
         if (n != (size_t) archive_entry_size(e))
-                return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%s' is truncated.", rd->name, what);
+                return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%s' is truncated.", rd->name,
+                                          what);
         b[n] = 0;
         *ret = TAKE_PTR(b);
         *ret_n = n;
@@ -247,8 +256,8 @@ static int progress_step(Progress *p, uint64_t add, bool final) {
 }
 
 /* One payload entry: its data hashed and (dest_fd >= 0) written; checked against f. */
-static int read_payload(Reader *rd, const BundleReadOptions *o, const ManifestFile *f, char ***made, Progress *pg,
-                        char **ret_error) {
+static int read_payload(Reader *rd, const BundleReadOptions *o, const ManifestFile *f, char ***made,
+                        Progress *pg, char **ret_error) {
         _cleanup_close_ int pfd = -EBADF, fd = -EBADF;
         const char *base = strrchr(f->path, '/');
         uint64_t got = 0, synced = 0;
@@ -268,12 +277,13 @@ static int read_payload(Reader *rd, const BundleReadOptions *o, const ManifestFi
         } else if (o->dest_fd >= 0) {
                 pfd = open_parent(o->dest_fd, f->path, made);
                 if (pfd < 0)
-                        return set_error_sentence(ret_error, pfd, "%s: cannot create the directories of '%s': %s.", rd->name,
-                                         printable(f->path), strerror(-pfd));
+                        return set_error_sentence(ret_error, pfd,
+                                                  "%s: cannot create the directories of '%s': %s.", rd->name,
+                                                  printable(f->path), strerror(-pfd));
                 fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
                 if (fd < 0)
-                        return set_error_sentence(ret_error, -errno, "%s: cannot create '%s': %s.", rd->name, printable(f->path),
-                                         strerror(errno));
+                        return set_error_sentence(ret_error, -errno, "%s: cannot create '%s': %s.", rd->name,
+                                                  printable(f->path), strerror(errno));
         }
         r = sha256_init(&h);
         if (r < 0)
@@ -289,8 +299,9 @@ static int read_payload(Reader *rd, const BundleReadOptions *o, const ManifestFi
                 if (k < ARCHIVE_WARN || k == ARCHIVE_WARN) {
                         sha256_done(&h);
                         if (rd->eof || k == ARCHIVE_WARN)
-                                return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%s' is truncated.", rd->name,
-                                                 printable(f->path));
+                                return set_error_sentence(ret_error, -EINVAL,
+                                                          "%s: the entry '%s' is truncated.", rd->name,
+                                                          printable(f->path));
                         return archive_fail(rd, f->path, ret_error);
                 }
                 if (expanded_too_far(rd)) {
@@ -299,14 +310,16 @@ static int read_payload(Reader *rd, const BundleReadOptions *o, const ManifestFi
                 }
                 if (off < 0 || (uint64_t) off != got) {
                         sha256_done(&h);
-                        return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%s' has holes (a sparse file).",
-                                         rd->name, printable(f->path));
+                        return set_error_sentence(ret_error, -EINVAL,
+                                                  "%s: the entry '%s' has holes (a sparse file).", rd->name,
+                                                  printable(f->path));
                 }
                 if (len > f->size - got) {
                         sha256_done(&h);
-                        return set_error_sentence(ret_error, -EBADMSG,
-                                         "%s: the entry '%s' holds more than the %llu bytes the manifest declares.",
-                                         rd->name, printable(f->path), (unsigned long long) f->size);
+                        return set_error_sentence(
+                                ret_error, -EBADMSG,
+                                "%s: the entry '%s' holds more than the %llu bytes the manifest declares.",
+                                rd->name, printable(f->path), (unsigned long long) f->size);
                 }
                 got += len;
                 if (sha256_update(&h, block, len) < 0) {
@@ -317,38 +330,44 @@ static int read_payload(Reader *rd, const BundleReadOptions *o, const ManifestFi
                         r = full_write(fd, block, len);
                         if (r < 0) {
                                 sha256_done(&h);
-                                return set_error_sentence(ret_error, r, "%s: cannot write '%s': %s.", rd->name, printable(f->path),
-                                                 strerror(-r));
+                                return set_error_sentence(ret_error, r, "%s: cannot write '%s': %s.",
+                                                          rd->name, printable(f->path), strerror(-r));
                         }
                         /* Start writing back early, so that the final fsync has little left. */
                         if (o->sync && got - synced >= WRITEBACK_STEP) {
-                                (void) sync_file_range(fd, (off_t) synced, (off_t) (got - synced), SYNC_FILE_RANGE_WRITE);
+                                (void) sync_file_range(fd, (off_t) synced, (off_t) (got - synced),
+                                                       SYNC_FILE_RANGE_WRITE);
                                 synced = got;
                         }
                 }
                 r = progress_step(pg, len, false);
                 if (r < 0) {
                         sha256_done(&h);
-                        return set_error_sentence(ret_error, r, r == -ECANCELED ? "%s: cancelled." : "%s: stopped.", rd->name);
+                        return set_error_sentence(
+                                ret_error, r, r == -ECANCELED ? "%s: cancelled." : "%s: stopped.", rd->name);
                 }
         }
         r = sha256_final(&h, digest);
         if (r < 0)
                 return r;
         if (got != f->size)
-                return set_error_sentence(ret_error, -EBADMSG, "%s: the entry '%s' holds %llu bytes; the manifest declares %llu.",
-                                 rd->name, printable(f->path), (unsigned long long) got, (unsigned long long) f->size);
+                return set_error_sentence(ret_error, -EBADMSG,
+                                          "%s: the entry '%s' holds %llu bytes; the manifest declares %llu.",
+                                          rd->name, printable(f->path), (unsigned long long) got,
+                                          (unsigned long long) f->size);
         hex_encode(digest, SHA256_BYTES, hex);
         if (!streq(hex, f->sha256))
-                return set_error_sentence(ret_error, -EBADMSG,
-                                 "%s: the entry '%s' does not match its SHA-256 in the manifest (it is %s).", rd->name,
-                                 printable(f->path), hex);
+                return set_error_sentence(
+                        ret_error, -EBADMSG,
+                        "%s: the entry '%s' does not match its SHA-256 in the manifest (it is %s).",
+                        rd->name, printable(f->path), hex);
         if (fd >= 0) {
                 if ((!o->open_file && fchmod(fd, f->mode) < 0) || (o->sync && fsync(fd) < 0))
-                        return set_error_sentence(ret_error, -errno, "%s: cannot write '%s': %s.", rd->name, printable(f->path),
-                                         strerror(errno));
+                        return set_error_sentence(ret_error, -errno, "%s: cannot write '%s': %s.", rd->name,
+                                                  printable(f->path), strerror(errno));
                 if (close(TAKE_FD(fd)) < 0)
-                        return set_error_sentence(ret_error, -EIO, "%s: cannot write '%s'.", rd->name, printable(f->path));
+                        return set_error_sentence(ret_error, -EIO, "%s: cannot write '%s'.", rd->name,
+                                                  printable(f->path));
         }
         return 0;
 }
@@ -382,8 +401,9 @@ static int read_archive(Reader *rd, const BundleReadOptions *o, BundleResult *re
         if (r != ARCHIVE_OK)
                 return open_fail(rd, ret_error);
         if (!archive_entry_pathname(e) || !streq(archive_entry_pathname(e), "manifest.json"))
-                return set_error_sentence(ret_error, -EINVAL, "%s: the first entry is '%s', not manifest.json.", rd->name,
-                                 printable(archive_entry_pathname(e)));
+                return set_error_sentence(ret_error, -EINVAL,
+                                          "%s: the first entry is '%s', not manifest.json.", rd->name,
+                                          printable(archive_entry_pathname(e)));
         r = read_member(rd, e, "manifest.json", MANIFEST_MAX_BYTES, &manifest, &n_manifest, ret_error);
         if (r < 0)
                 return r;
@@ -393,24 +413,28 @@ static int read_archive(Reader *rd, const BundleReadOptions *o, BundleResult *re
         m = res->manifest;
         r = archive_read_next_header(rd->a, &e);
         if (r == ARCHIVE_EOF)
-                return set_error_sentence(ret_error, -EINVAL, "%s: the entry 'manifest.sig' is missing.", rd->name);
+                return set_error_sentence(ret_error, -EINVAL, "%s: the entry 'manifest.sig' is missing.",
+                                          rd->name);
         if (r != ARCHIVE_OK)
                 return archive_fail(rd, "manifest.json", ret_error);
         if (!archive_entry_pathname(e) || !streq(archive_entry_pathname(e), "manifest.sig"))
-                return set_error_sentence(ret_error, -EINVAL, "%s: the second entry is '%s', not manifest.sig.", rd->name,
-                                 printable(archive_entry_pathname(e)));
+                return set_error_sentence(ret_error, -EINVAL,
+                                          "%s: the second entry is '%s', not manifest.sig.", rd->name,
+                                          printable(archive_entry_pathname(e)));
         r = read_member(rd, e, "manifest.sig", ED25519_SIG_BYTES, &sig, &n_sig, ret_error);
         if (r < 0)
                 return r;
         if (n_sig != ED25519_SIG_BYTES)
-                return set_error_sentence(ret_error, -EINVAL, "%s: manifest.sig holds %zu bytes, not an Ed25519 signature (64).",
-                                 rd->name, n_sig);
+                return set_error_sentence(ret_error, -EINVAL,
+                                          "%s: manifest.sig holds %zu bytes, not an Ed25519 signature (64).",
+                                          rd->name, n_sig);
 
         /* The signature, before any payload byte. */
         r = trust_lookup(o->trust_dir, m->key_id, &key, &err);
         if (r < 0) {
                 res->signature = r == -EKEYREVOKED ? BUNDLE_SIGNATURE_REVOKED_KEY
-                                 : r == -ENOKEY ? BUNDLE_SIGNATURE_UNKNOWN_KEY : BUNDLE_SIGNATURE_BAD;
+                        : r == -ENOKEY             ? BUNDLE_SIGNATURE_UNKNOWN_KEY
+                                                   : BUNDLE_SIGNATURE_BAD;
                 if (o->manifest_only && o->allow_untrusted && (r == -ENOKEY || r == -EKEYREVOKED))
                         return 0;
                 return set_error_sentence(ret_error, r, "%s: %s", rd->name, err);
@@ -419,8 +443,11 @@ static int read_archive(Reader *rd, const BundleReadOptions *o, BundleResult *re
         if (r < 0) {
                 res->signature = BUNDLE_SIGNATURE_BAD;
                 if (r == -EBADMSG)
-                        return set_error_sentence(ret_error, r, "%s: the manifest's signature does not verify with key %s: the "
-                                         "manifest was changed or signed with another key.", rd->name, m->key_id);
+                        return set_error_sentence(
+                                ret_error, r,
+                                "%s: the manifest's signature does not verify with key %s: the "
+                                "manifest was changed or signed with another key.",
+                                rd->name, m->key_id);
                 return set_error_sentence(ret_error, r, "%s: cannot check the signature.", rd->name);
         }
         res->signature = BUNDLE_SIGNATURE_VALID;
@@ -428,8 +455,8 @@ static int read_archive(Reader *rd, const BundleReadOptions *o, BundleResult *re
                 return 0;
 
         /* What the rest may decompress to: the payload, and headers (pax records with long paths). */
-        rd->limit = archive_filter_bytes(rd->a, 0) + m->total_bytes + (m->n_files + 16) * (uint64_t) (4 * 512 + 3 * MANIFEST_PATH_MAX) +
-                    1024 * 1024;
+        rd->limit = archive_filter_bytes(rd->a, 0) + m->total_bytes +
+                (m->n_files + 16) * (uint64_t) (4 * 512 + 3 * MANIFEST_PATH_MAX) + 1024 * 1024;
         if (o->admit) {
                 r = o->admit(m, o->userdata, ret_error);
                 if (r < 0)
@@ -440,9 +467,11 @@ static int read_archive(Reader *rd, const BundleReadOptions *o, BundleResult *re
 
                 if (fstatvfs(o->dest_fd, &sv) >= 0 &&
                     (uint64_t) sv.f_bavail * sv.f_frsize < m->total_bytes + 16 * 1024 * 1024)
-                        return set_error_sentence(ret_error, -ENOSPC, "%s: the payload needs %llu MiB; the store has %llu MiB free.",
-                                         rd->name, (unsigned long long) (m->total_bytes >> 20) + 16,
-                                         (unsigned long long) (((uint64_t) sv.f_bavail * sv.f_frsize) >> 20));
+                        return set_error_sentence(
+                                ret_error, -ENOSPC,
+                                "%s: the payload needs %llu MiB; the store has %llu MiB free.", rd->name,
+                                (unsigned long long) (m->total_bytes >> 20) + 16,
+                                (unsigned long long) (((uint64_t) sv.f_bavail * sv.f_frsize) >> 20));
         }
         seen = calloc(m->n_files, sizeof(bool));
         if (!seen)
@@ -462,7 +491,8 @@ static int read_archive(Reader *rd, const BundleReadOptions *o, BundleResult *re
                         return archive_fail(rd, last, ret_error);
                 p = archive_entry_pathname(e);
                 if (!p)
-                        return set_error_sentence(ret_error, -EINVAL, "%s: an entry after '%s' has no name.", rd->name, printable(last));
+                        return set_error_sentence(ret_error, -EINVAL, "%s: an entry after '%s' has no name.",
+                                                  rd->name, printable(last));
                 path = strdup(p);
                 if (!path)
                         return -ENOMEM;
@@ -475,27 +505,36 @@ static int read_archive(Reader *rd, const BundleReadOptions *o, BundleResult *re
                 if (!why)
                         why = manifest_check_path(path);
                 if (why)
-                        return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%s' %s; a bundle holds regular files only, "
-                                         "under relative paths.", rd->name, printable(p), why);
+                        return set_error_sentence(
+                                ret_error, -EINVAL,
+                                "%s: the entry '%s' %s; a bundle holds regular files only, "
+                                "under relative paths.",
+                                rd->name, printable(p), why);
                 if (archive_entry_filetype(e) == AE_IFDIR) {
                         if (!is_manifest_directory(m, path))
-                                return set_error_sentence(ret_error, -EINVAL, "%s: the directory '%s' is not in the manifest.",
-                                                 rd->name, printable(p));
+                                return set_error_sentence(ret_error, -EINVAL,
+                                                          "%s: the directory '%s' is not in the manifest.",
+                                                          rd->name, printable(p));
                         continue; /* made as its files need it */
                 }
                 f = manifest_find(m, path);
                 if (!f)
-                        return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%s' is not in the manifest.", rd->name, printable(p));
+                        return set_error_sentence(ret_error, -EINVAL,
+                                                  "%s: the entry '%s' is not in the manifest.", rd->name,
+                                                  printable(p));
                 idx = (size_t) (f - m->files);
                 if (seen[idx])
-                        return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%s' comes twice.", rd->name, printable(p));
+                        return set_error_sentence(ret_error, -EINVAL, "%s: the entry '%s' comes twice.",
+                                                  rd->name, printable(p));
                 seen[idx] = true;
                 n_seen++;
                 if (!archive_entry_size_is_set(e) || archive_entry_size(e) < 0 ||
                     (uint64_t) archive_entry_size(e) != f->size)
-                        return set_error_sentence(ret_error, -EBADMSG,
-                                         "%s: the entry '%s' is %lld bytes; the manifest declares %llu.", rd->name, printable(p),
-                                         (long long) archive_entry_size(e), (unsigned long long) f->size);
+                        return set_error_sentence(
+                                ret_error, -EBADMSG,
+                                "%s: the entry '%s' is %lld bytes; the manifest declares %llu.", rd->name,
+                                printable(p), (long long) archive_entry_size(e),
+                                (unsigned long long) f->size);
                 r = read_payload(rd, o, f, &made, &pg, ret_error);
                 if (r < 0)
                         return r;
@@ -504,18 +543,21 @@ static int read_archive(Reader *rd, const BundleReadOptions *o, BundleResult *re
         if (n_seen != m->n_files)
                 for (size_t k = 0; k < m->n_files; k++)
                         if (!seen[k])
-                                return set_error_sentence(ret_error, -EINVAL,
-                                                 "%s: '%s' is in the manifest but not in the archive.", rd->name,
-                                                 printable(m->files[k].path));
+                                return set_error_sentence(
+                                        ret_error, -EINVAL,
+                                        "%s: '%s' is in the manifest but not in the archive.", rd->name,
+                                        printable(m->files[k].path));
         if (o->dest_fd >= 0 && o->sync) {
                 r = sync_directories(o->dest_fd, made);
                 if (r < 0)
-                        return set_error_sentence(ret_error, r, "%s: cannot sync the payload's directories: %s.", rd->name,
-                                         strerror(-r));
+                        return set_error_sentence(ret_error, r,
+                                                  "%s: cannot sync the payload's directories: %s.", rd->name,
+                                                  strerror(-r));
         }
         r = progress_step(&pg, 0, true);
         if (r < 0)
-                return set_error_sentence(ret_error, r, r == -ECANCELED ? "%s: cancelled." : "%s: stopped.", rd->name);
+                return set_error_sentence(ret_error, r, r == -ECANCELED ? "%s: cancelled." : "%s: stopped.",
+                                          rd->name);
         return 0;
 }
 
@@ -527,7 +569,8 @@ static void reader_done(Reader *rd) {
         sha256_done(&rd->file_hash);
 }
 
-static int read_in_locale(int fd, const char *name, const BundleReadOptions *o, BundleResult *ret, char **ret_error) {
+static int read_in_locale(int fd, const char *name, const BundleReadOptions *o, BundleResult *ret,
+                          char **ret_error) {
         _cleanup_(reader_done) Reader rd = { .fd = fd, .name = name, .limit = 4 * 1024 * 1024 };
         _cleanup_(bundle_result_done) BundleResult res = {};
         uint8_t digest[SHA256_BYTES];
@@ -537,7 +580,8 @@ static int read_in_locale(int fd, const char *name, const BundleReadOptions *o, 
         rd.a = archive_read_new();
         if (!rd.buf || !rd.a || sha256_init(&rd.file_hash) < 0)
                 return -ENOMEM;
-        if (archive_read_support_format_tar(rd.a) != ARCHIVE_OK || archive_read_support_filter_zstd(rd.a) != ARCHIVE_OK ||
+        if (archive_read_support_format_tar(rd.a) != ARCHIVE_OK ||
+            archive_read_support_filter_zstd(rd.a) != ARCHIVE_OK ||
             archive_read_support_filter_xz(rd.a) != ARCHIVE_OK ||
             archive_read_open(rd.a, &rd, NULL, reader_read, NULL) != ARCHIVE_OK)
                 return open_fail(&rd, ret_error);
@@ -581,12 +625,14 @@ static int walk(Walk *w, int dfd, const char *rel, unsigned depth, char **ret_er
         int r = 0;
 
         if (depth > 64)
-                return set_error_sentence(ret_error, -ELOOP, "%s/%s: directories nest too deep.", w->root, rel);
+                return set_error_sentence(ret_error, -ELOOP, "%s/%s: directories nest too deep.", w->root,
+                                          rel);
         d = fdopendir(dfd);
         if (!d) {
                 r = -errno;
                 close(dfd);
-                return set_error_sentence(ret_error, r, "Cannot read %s/%s: %s.", w->root, rel, strerror(-r));
+                return set_error_sentence(ret_error, r, "Cannot read %s/%s: %s.", w->root, rel,
+                                          strerror(-r));
         }
         while ((de = readdir(d))) {
                 _cleanup_free_ char *path = NULL;
@@ -601,14 +647,17 @@ static int walk(Walk *w, int dfd, const char *rel, unsigned depth, char **ret_er
                         break;
                 }
                 if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-                        r = set_error_sentence(ret_error, -errno, "Cannot stat %s/%s: %s.", w->root, path, strerror(errno));
+                        r = set_error_sentence(ret_error, -errno, "Cannot stat %s/%s: %s.", w->root, path,
+                                               strerror(errno));
                         break;
                 }
                 if (S_ISDIR(st.st_mode)) {
-                        int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        int sub = openat(dirfd(d), de->d_name,
+                                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
                         if (sub < 0) {
-                                r = set_error_sentence(ret_error, -errno, "Cannot open %s/%s: %s.", w->root, path, strerror(errno));
+                                r = set_error_sentence(ret_error, -errno, "Cannot open %s/%s: %s.", w->root,
+                                                       path, strerror(errno));
                                 break;
                         }
                         r = walk(w, sub, path, depth + 1, ret_error);
@@ -617,17 +666,21 @@ static int walk(Walk *w, int dfd, const char *rel, unsigned depth, char **ret_er
                         continue;
                 }
                 if (!S_ISREG(st.st_mode)) {
-                        r = set_error_sentence(ret_error, -EINVAL, "%s/%s is %s; a bundle holds regular files only.", w->root, path,
-                                      S_ISLNK(st.st_mode) ? "a symbolic link" : "not a regular file");
+                        r = set_error_sentence(
+                                ret_error, -EINVAL, "%s/%s is %s; a bundle holds regular files only.",
+                                w->root, path,
+                                S_ISLNK(st.st_mode) ? "a symbolic link" : "not a regular file");
                         break;
                 }
                 why = manifest_check_path(path);
                 if (why) {
-                        r = set_error_sentence(ret_error, -EINVAL, "%s/%s: its path %s.", w->root, path, why);
+                        r = set_error_sentence(ret_error, -EINVAL, "%s/%s: its path %s.", w->root, path,
+                                               why);
                         break;
                 }
                 if (w->n == w->cap) {
-                        ManifestFile *nf = realloc(w->files, (w->cap = w->cap ? w->cap * 2 : 64) * sizeof(ManifestFile));
+                        ManifestFile *nf = realloc(
+                                w->files, (w->cap = w->cap ? w->cap * 2 : 64) * sizeof(ManifestFile));
 
                         if (!nf) {
                                 r = -ENOMEM;
@@ -636,10 +689,12 @@ static int walk(Walk *w, int dfd, const char *rel, unsigned depth, char **ret_er
                         w->files = nf;
                 }
                 if (w->n >= MANIFEST_FILES_MAX) {
-                        r = set_error_sentence(ret_error, -E2BIG, "%s holds more than %d files.", w->root, MANIFEST_FILES_MAX);
+                        r = set_error_sentence(ret_error, -E2BIG, "%s holds more than %d files.", w->root,
+                                               MANIFEST_FILES_MAX);
                         break;
                 }
-                w->files[w->n++] = (ManifestFile) { .path = TAKE_PTR(path), .size = (uint64_t) st.st_size,
+                w->files[w->n++] = (ManifestFile) { .path = TAKE_PTR(path),
+                                                    .size = (uint64_t) st.st_size,
                                                     .mode = (st.st_mode & 0111) ? 0755 : 0644 };
                 w->total += (uint64_t) st.st_size;
         }
@@ -666,7 +721,8 @@ static int pass_file(const char *root, const ManifestFile *f, struct archive *a,
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0)
-                        return set_error_sentence(ret_error, -errno, "Cannot read %s: %s.", full, strerror(errno));
+                        return set_error_sentence(ret_error, -errno, "Cannot read %s: %s.", full,
+                                                  strerror(errno));
                 if (n == 0)
                         break;
                 got += (uint64_t) n;
@@ -675,7 +731,8 @@ static int pass_file(const char *root, const ManifestFile *f, struct archive *a,
                 if (sha256_update(h, buf, (size_t) n) < 0)
                         return -EIO;
                 if (a && archive_write_data(a, buf, (size_t) n) != n)
-                        return set_error_sentence(ret_error, -EIO, "Cannot write the bundle: %s.", archive_error_string(a) ?: "error");
+                        return set_error_sentence(ret_error, -EIO, "Cannot write the bundle: %s.",
+                                                  archive_error_string(a) ?: "error");
                 *done += (uint64_t) n;
                 if (o->progress && *done >= next) {
                         int r = o->progress(*done, total, o->userdata);
@@ -702,7 +759,8 @@ static int write_member(struct archive *a, const char *path, const void *data, s
         archive_entry_set_mtime(e, t, 0);
         archive_entry_set_uname(e, "root");
         archive_entry_set_gname(e, "root");
-        if (archive_write_header(a, e) != ARCHIVE_OK || (n > 0 && archive_write_data(a, data, n) != (la_ssize_t) n))
+        if (archive_write_header(a, e) != ARCHIVE_OK ||
+            (n > 0 && archive_write_data(a, data, n) != (la_ssize_t) n))
                 return -EIO;
         return 0;
 }
@@ -725,26 +783,30 @@ static int create_in_locale(const BundleCreateOptions *o, Manifest **ret_manifes
         int dfd, r;
 
         if (!streq(compression, "none") && !streq(compression, "zstd") && !streq(compression, "xz"))
-                return set_error_sentence(ret_error, -EINVAL, "Unknown compression '%s' (none, zstd or xz).", compression);
+                return set_error_sentence(ret_error, -EINVAL, "Unknown compression '%s' (none, zstd or xz).",
+                                          compression);
         r = ark_key_load_private(o->key_path, &key, &err);
         if (r < 0)
                 return set_error_sentence(ret_error, r, "%s", err);
         if (access(o->output, F_OK) >= 0)
-                return set_error_sentence(ret_error, -EEXIST, "%s already exists; not overwriting it.", o->output);
+                return set_error_sentence(ret_error, -EEXIST, "%s already exists; not overwriting it.",
+                                          o->output);
         buf = malloc(IO_BUFFER);
         m = calloc(1, sizeof(Manifest));
         if (!buf || !m)
                 return -ENOMEM;
         dfd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
-                return set_error_sentence(ret_error, -errno, "Cannot read the payload directory %s: %s.", o->dir, strerror(errno));
+                return set_error_sentence(ret_error, -errno, "Cannot read the payload directory %s: %s.",
+                                          o->dir, strerror(errno));
         r = walk(&w, dfd, "", 0, ret_error);
         m->files = w.files;
         m->n_files = w.n;
         if (r < 0)
                 return r;
         if (w.n == 0)
-                return set_error_sentence(ret_error, -EINVAL, "%s holds no files; a bundle needs at least one.", o->dir);
+                return set_error_sentence(ret_error, -EINVAL,
+                                          "%s holds no files; a bundle needs at least one.", o->dir);
         qsort(m->files, m->n_files, sizeof(ManifestFile), compare_files);
         m->total_bytes = w.total;
         m->format = MANIFEST_FORMAT;
@@ -760,7 +822,8 @@ static int create_in_locale(const BundleCreateOptions *o, Manifest **ret_manifes
         if (o->kind == BUNDLE_MODEL) {
                 const ManifestModel *s = &o->model;
 
-                m->model = (ManifestModel) { .parameters = s->parameters, .min_gpu_memory_bytes = s->min_gpu_memory_bytes };
+                m->model = (ManifestModel) { .parameters = s->parameters,
+                                             .min_gpu_memory_bytes = s->min_gpu_memory_bytes };
                 if ((s->architecture && !(m->model.architecture = strdup(s->architecture))) ||
                     (s->dtype && !(m->model.dtype = strdup(s->dtype))) ||
                     (s->runtime && !(m->model.runtime = strdup(s->runtime))) ||
@@ -809,7 +872,8 @@ static int create_in_locale(const BundleCreateOptions *o, Manifest **ret_manifes
                 return -ENOMEM;
         out = mkostemp(template, O_CLOEXEC);
         if (out < 0)
-                return set_error_sentence(ret_error, -errno, "Cannot create %s: %s.", o->output, strerror(errno));
+                return set_error_sentence(ret_error, -errno, "Cannot create %s: %s.", o->output,
+                                          strerror(errno));
         tmp = TAKE_PTR(template);
         (void) fchmod(out, 0644);
         a = archive_write_new();
@@ -818,11 +882,14 @@ static int create_in_locale(const BundleCreateOptions *o, Manifest **ret_manifes
         if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
             (streq(compression, "zstd") && archive_write_add_filter_zstd(a) != ARCHIVE_OK) ||
             (streq(compression, "xz") && archive_write_add_filter_xz(a) != ARCHIVE_OK) ||
-            archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK || archive_write_open_fd(a, out) != ARCHIVE_OK)
-                return set_error_sentence(ret_error, -EIO, "Cannot write %s: %s.", o->output, archive_error_string(a) ?: "error");
+            archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
+            archive_write_open_fd(a, out) != ARCHIVE_OK)
+                return set_error_sentence(ret_error, -EIO, "Cannot write %s: %s.", o->output,
+                                          archive_error_string(a) ?: "error");
         if (write_member(a, "manifest.json", text, strlen(text), now) < 0 ||
             write_member(a, "manifest.sig", sig, sizeof(sig), now) < 0)
-                return set_error_sentence(ret_error, -EIO, "Cannot write %s: %s.", o->output, archive_error_string(a) ?: "error");
+                return set_error_sentence(ret_error, -EIO, "Cannot write %s: %s.", o->output,
+                                          archive_error_string(a) ?: "error");
         for (size_t k = 0; k < m->n_files; k++) {
                 const ManifestFile *f = &m->files[k];
                 _cleanup_(archive_entry_freep) struct archive_entry *e = archive_entry_new();
@@ -852,15 +919,19 @@ static int create_in_locale(const BundleCreateOptions *o, Manifest **ret_manifes
                         return -EIO;
                 hex_encode(d, SHA256_BYTES, hex);
                 if (!streq(hex, f->sha256))
-                        return set_error_sentence(ret_error, -EBUSY, "%s/%s changed while the bundle was made.", o->dir,
+                        return set_error_sentence(ret_error, -EBUSY,
+                                                  "%s/%s changed while the bundle was made.", o->dir,
                                                   f->path);
         }
         if (archive_write_close(a) != ARCHIVE_OK)
-                return set_error_sentence(ret_error, -EIO, "Cannot write %s: %s.", o->output, archive_error_string(a) ?: "error");
+                return set_error_sentence(ret_error, -EIO, "Cannot write %s: %s.", o->output,
+                                          archive_error_string(a) ?: "error");
         archive_write_free(TAKE_PTR(a));
         if (fsync(out) < 0 || link(tmp, o->output) < 0)
-                return set_error_sentence(ret_error, -errno, errno == EEXIST ? "%s already exists; not overwriting it."
-                                                                    : "Cannot write %s.", o->output);
+                return set_error_sentence(ret_error, -errno,
+                                          errno == EEXIST ? "%s already exists; not overwriting it."
+                                                          : "Cannot write %s.",
+                                          o->output);
         if (ret_manifest)
                 *ret_manifest = TAKE_PTR(m);
         return 0;

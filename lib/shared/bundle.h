@@ -26,11 +26,11 @@ typedef int (*BundleProgressFn)(uint64_t done, uint64_t total, void *userdata);
 #define BUNDLE_MAX_EXPANSION 1024
 
 typedef struct BundleReadOptions {
-        const char *trust_dir;          /* the trusted keys (trust.h) */
-        int dest_fd;                    /* -1: verify only; else an empty directory for the payload */
-        bool sync;                      /* fsync the files and directories written */
-        bool manifest_only;             /* stop after the manifest and its signature */
-        bool allow_untrusted;           /* manifest_only: an unknown or revoked key is no error (inspect) */
+        const char *trust_dir; /* the trusted keys (trust.h) */
+        int dest_fd;           /* -1: verify only; else an empty directory for the payload */
+        bool sync;             /* fsync the files and directories written */
+        bool manifest_only;    /* stop after the manifest and its signature */
+        bool allow_untrusted;  /* manifest_only: an unknown or revoked key is no error (inspect) */
         BundleProgressFn progress;
         /* Called once the signature verified, before any payload byte: may refuse (a negative
          * errno and a sentence), e.g. when the space other imports took leaves too little. */
@@ -38,7 +38,7 @@ typedef struct BundleReadOptions {
         /* Where a payload file goes instead of dest_fd: an fd open for writing (closed here), or
          * -ENOENT to only check it, or another -errno (with a sentence) to stop. */
         int (*open_file)(const ManifestFile *f, void *userdata, char **ret_error);
-        void *userdata;                 /* of progress and admit */
+        void *userdata; /* of progress and admit */
 } BundleReadOptions;
 
 typedef enum BundleSignature {
@@ -51,8 +51,8 @@ typedef enum BundleSignature {
 typedef struct BundleResult {
         Manifest *manifest;
         BundleSignature signature;
-        char sha256[SHA256_HEX];        /* of the archive file's bytes (when read to its end) */
-        uint64_t archive_bytes;         /* read from the file */
+        char sha256[SHA256_HEX]; /* of the archive file's bytes (when read to its end) */
+        uint64_t archive_bytes;  /* read from the file */
 } BundleResult;
 
 void bundle_result_done(BundleResult *r);
@@ -66,13 +66,13 @@ int bundle_read(int fd, const char *name, const BundleReadOptions *o, BundleResu
 typedef struct BundleCreateOptions {
         BundleKind kind;
         const char *name, *version;
-        const char *key_path;           /* PREFIX.key */
-        const char *dir;                /* the payload: every regular file under it */
-        const char *output;             /* the .ark file; must not exist */
-        const char *compression;        /* "none" (NULL), "zstd" or "xz" */
-        ManifestModel model;            /* kind model */
-        char **compatible;              /* kind update */
-        time_t created;                 /* 0 = now */
+        const char *key_path;    /* PREFIX.key */
+        const char *dir;         /* the payload: every regular file under it */
+        const char *output;      /* the .ark file; must not exist */
+        const char *compression; /* "none" (NULL), "zstd" or "xz" */
+        ManifestModel model;     /* kind model */
+        char **compatible;       /* kind update */
+        time_t created;          /* 0 = now */
         BundleProgressFn progress;
         void *userdata;
 } BundleCreateOptions;

@@ -76,9 +76,9 @@ int ark_uuid_generate(char ret[static 37]) {
         r = sd_id128_randomize(&id);
         if (r < 0)
                 return r;
-        snprintf(ret, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", id.bytes[0],
-                 id.bytes[1], id.bytes[2], id.bytes[3], id.bytes[4], id.bytes[5], id.bytes[6], id.bytes[7],
-                 id.bytes[8], id.bytes[9], id.bytes[10], id.bytes[11], id.bytes[12], id.bytes[13], id.bytes[14],
-                 id.bytes[15]);
+        snprintf(ret, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                 id.bytes[0], id.bytes[1], id.bytes[2], id.bytes[3], id.bytes[4], id.bytes[5], id.bytes[6],
+                 id.bytes[7], id.bytes[8], id.bytes[9], id.bytes[10], id.bytes[11], id.bytes[12],
+                 id.bytes[13], id.bytes[14], id.bytes[15]);
         return 0;
 }

@@ -146,7 +146,8 @@ int ark_key_public_pem(const ArkKey *k, char **ret) {
         if (!b)
                 return -ENOMEM;
         ark_key_id(k, id);
-        if (BIO_printf(b, "# Ark bundle signing key %s (Ed25519)\n", id) <= 0 || PEM_write_bio_PUBKEY(b, k->pkey) != 1)
+        if (BIO_printf(b, "# Ark bundle signing key %s (Ed25519)\n", id) <= 0 ||
+            PEM_write_bio_PUBKEY(b, k->pkey) != 1)
                 r = -EIO;
         pem = r < 0 ? NULL : bio_steal(b);
         BIO_free(b);
@@ -189,7 +190,8 @@ int ark_key_generate(const char *prefix, char ret_id[static KEY_ID_HEX], char **
         if (!kpath || !ppath)
                 return -ENOMEM;
         if (file_exists(kpath) || file_exists(ppath)) {
-                *ret_error = strprintf("%s already exists; not overwriting a key.", file_exists(kpath) ? kpath : ppath);
+                *ret_error = strprintf("%s already exists; not overwriting a key.",
+                                       file_exists(kpath) ? kpath : ppath);
                 return -EEXIST;
         }
         pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
@@ -238,8 +240,8 @@ int ark_key_load_private(const char *path, ArkKey **ret, char **ret_error) {
                 return -errno;
         }
         if (st.st_mode & 0077) {
-                *ret_error = strprintf("The private key %s can be read by others (mode %04o); make it 0600.", path,
-                                       (unsigned) (st.st_mode & 07777));
+                *ret_error = strprintf("The private key %s can be read by others (mode %04o); make it 0600.",
+                                       path, (unsigned) (st.st_mode & 07777));
                 return -EPERM;
         }
         r = read_full_file(path, &data, &n);
@@ -309,8 +311,8 @@ int ark_sign(const ArkKey *k, const void *msg, size_t n, uint8_t sig[static ED25
         c = EVP_MD_CTX_new();
         if (!c)
                 return -ENOMEM;
-        if (EVP_DigestSignInit(c, NULL, NULL, NULL, k->pkey) != 1 || EVP_DigestSign(c, sig, &len, msg, n) != 1 ||
-            len != ED25519_SIG_BYTES)
+        if (EVP_DigestSignInit(c, NULL, NULL, NULL, k->pkey) != 1 ||
+            EVP_DigestSign(c, sig, &len, msg, n) != 1 || len != ED25519_SIG_BYTES)
                 r = -EIO;
         EVP_MD_CTX_free(c);
         return r;

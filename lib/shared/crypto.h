@@ -14,10 +14,10 @@
 #define SHA256_HEX (2 * SHA256_BYTES + 1)
 #define ED25519_SIG_BYTES 64
 #define ED25519_PUBLIC_BYTES 32
-#define KEY_ID_HEX 17           /* 16 hex digits and the NUL */
+#define KEY_ID_HEX 17 /* 16 hex digits and the NUL */
 
 typedef struct Sha256 {
-        void *ctx;              /* EVP_MD_CTX */
+        void *ctx; /* EVP_MD_CTX */
 } Sha256;
 
 int sha256_init(Sha256 *s);

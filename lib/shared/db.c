@@ -208,8 +208,8 @@ int db_open(const char *path, const DbMigration *migrations, size_t n_migrations
         sqlite3 *db = NULL;
         int r;
 
-        r = db_errno(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                     SQLITE_OPEN_NOMUTEX, NULL));
+        r = db_errno(sqlite3_open_v2(
+                path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL));
         if (r < 0 || !db) {
                 db_close(db);
                 return r < 0 ? r : -ENOMEM;

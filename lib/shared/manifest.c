@@ -60,7 +60,8 @@ static const char *check_token(const char *s, bool plus) {
                 if (k == 0 && !alnum)
                         return "must start with a letter or digit";
                 if (!alnum && c != '.' && c != '_' && c != '-' && !(plus && c == '+'))
-                        return plus ? "may only hold letters, digits and . _ - +" : "may only hold letters, digits and . _ -";
+                        return plus ? "may only hold letters, digits and . _ - +"
+                                    : "may only hold letters, digits and . _ -";
         }
         return NULL;
 }
@@ -158,12 +159,15 @@ static int check_keys(json_t *o, const char *where, const char *const *allowed, 
                 for (const char *const *a = allowed; *a && !ok; a++)
                         ok = streq(*a, key);
                 if (!ok)
-                        return set_error_sentence(ret_error, -EINVAL, "The manifest's %s has an unknown field '%s'.", where, printable(key));
+                        return set_error_sentence(ret_error, -EINVAL,
+                                                  "The manifest's %s has an unknown field '%s'.", where,
+                                                  printable(key));
         }
         return 0;
 }
 
-static int get_string(json_t *o, const char *where, const char *key, bool required, char **ret, char **ret_error) {
+static int get_string(json_t *o, const char *where, const char *key, bool required, char **ret,
+                      char **ret_error) {
         json_t *v = json_object_get(o, key);
 
         if (!v) {
@@ -172,9 +176,11 @@ static int get_string(json_t *o, const char *where, const char *key, bool requir
                 return set_error_sentence(ret_error, -EINVAL, "The manifest's %s lacks '%s'.", where, key);
         }
         if (!json_is_string(v))
-                return set_error_sentence(ret_error, -EINVAL, "The manifest's %s.%s must be a string.", where, key);
+                return set_error_sentence(ret_error, -EINVAL, "The manifest's %s.%s must be a string.",
+                                          where, key);
         if (json_string_length(v) != strlen(json_string_value(v)))
-                return set_error_sentence(ret_error, -EINVAL, "The manifest's %s.%s holds a NUL byte.", where, key);
+                return set_error_sentence(ret_error, -EINVAL, "The manifest's %s.%s holds a NUL byte.",
+                                          where, key);
         *ret = strdup(json_string_value(v));
         return *ret ? 0 : -ENOMEM;
 }
@@ -186,7 +192,9 @@ static int get_uint(json_t *o, const char *where, const char *key, uint64_t *ret
         if (!v)
                 return set_error_sentence(ret_error, -EINVAL, "The manifest's %s lacks '%s'.", where, key);
         if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > (INT64_C(1) << 53))
-                return set_error_sentence(ret_error, -EINVAL, "The manifest's %s.%s must be a whole number from 0 to 2^53.", where, key);
+                return set_error_sentence(ret_error, -EINVAL,
+                                          "The manifest's %s.%s must be a whole number from 0 to 2^53.",
+                                          where, key);
         *ret = (uint64_t) json_integer_value(v);
         return 0;
 }
@@ -209,7 +217,8 @@ static int parse_file(json_t *f, size_t index, ManifestFile *ret, char **ret_err
                 return r;
         why = manifest_check_path(ret->path);
         if (why)
-                return set_error_sentence(ret_error, -EINVAL, "The manifest's %s.path '%s' %s.", where, printable(ret->path), why);
+                return set_error_sentence(ret_error, -EINVAL, "The manifest's %s.path '%s' %s.", where,
+                                          printable(ret->path), why);
         r = get_uint(f, where, "size", &ret->size, ret_error);
         if (r < 0)
                 return r;
@@ -217,24 +226,35 @@ static int parse_file(json_t *f, size_t index, ManifestFile *ret, char **ret_err
         if (r < 0)
                 return r;
         if (!is_lower_hex(sha, SHA256_HEX - 1))
-                return set_error_sentence(ret_error, -EINVAL, "The manifest's %s.sha256 must be 64 lowercase hex digits.", where);
+                return set_error_sentence(ret_error, -EINVAL,
+                                          "The manifest's %s.sha256 must be 64 lowercase hex digits.",
+                                          where);
         memcpy(ret->sha256, sha, SHA256_HEX);
         r = get_string(f, where, "mode", true, &mode, ret_error);
         if (r < 0)
                 return r;
         if (!streq(mode, "0644") && !streq(mode, "0755"))
-                return set_error_sentence(ret_error, -EINVAL, "The manifest's %s.mode must be \"0644\" or \"0755\" (no setuid, setgid "
-                            "or other bits).", where);
+                return set_error_sentence(
+                        ret_error, -EINVAL,
+                        "The manifest's %s.mode must be \"0644\" or \"0755\" (no setuid, setgid "
+                        "or other bits).",
+                        where);
         ret->mode = streq(mode, "0644") ? 0644 : 0755;
         return 0;
 }
 
 static int parse_model(json_t *o, ManifestModel *m, char **ret_error) {
-        static const char *const keys[] = { "architecture", "parameters", "dtype", "min_gpu_memory_bytes", "runtime",
-                                            "license", NULL };
-        struct { const char *key; char **field; bool token; } strings[] = {
-                { "architecture", &m->architecture, true }, { "dtype", &m->dtype, true },
-                { "runtime", &m->runtime, true }, { "license", &m->license, false },
+        static const char *const keys[] = { "architecture", "parameters", "dtype", "min_gpu_memory_bytes",
+                                            "runtime",      "license",    NULL };
+        struct {
+                const char *key;
+                char **field;
+                bool token;
+        } strings[] = {
+                { "architecture", &m->architecture, true },
+                { "dtype", &m->dtype, true },
+                { "runtime", &m->runtime, true },
+                { "license", &m->license, false },
         };
         int r;
 
@@ -249,9 +269,11 @@ static int parse_model(json_t *o, ManifestModel *m, char **ret_error) {
                 r = get_string(o, "model", strings[k].key, true, strings[k].field, ret_error);
                 if (r < 0)
                         return r;
-                why = strings[k].token ? check_token(*strings[k].field, true) : check_text(*strings[k].field, 256);
+                why = strings[k].token ? check_token(*strings[k].field, true)
+                                       : check_text(*strings[k].field, 256);
                 if (why)
-                        return set_error_sentence(ret_error, -EINVAL, "The manifest's model.%s %s.", strings[k].key, why);
+                        return set_error_sentence(ret_error, -EINVAL, "The manifest's model.%s %s.",
+                                                  strings[k].key, why);
         }
         r = get_uint(o, "model", "parameters", &m->parameters, ret_error);
         if (r < 0)
@@ -260,7 +282,8 @@ static int parse_model(json_t *o, ManifestModel *m, char **ret_error) {
         if (r < 0)
                 return r;
         if (m->parameters == 0)
-                return set_error_sentence(ret_error, -EINVAL, "The manifest's model.parameters must be more than 0.");
+                return set_error_sentence(ret_error, -EINVAL,
+                                          "The manifest's model.parameters must be more than 0.");
         return 0;
 }
 
@@ -277,16 +300,21 @@ static int parse_update(json_t *o, char ***compatible, char **ret_error) {
                 return r;
         l = json_object_get(o, "compatible");
         if (!json_is_array(l) || json_array_size(l) == 0 || json_array_size(l) > 256)
-                return set_error_sentence(ret_error, -EINVAL, "The manifest's update.compatible must be a list of 1 to 256 product "
-                            "versions.");
+                return set_error_sentence(
+                        ret_error, -EINVAL,
+                        "The manifest's update.compatible must be a list of 1 to 256 product "
+                        "versions.");
         json_array_foreach(l, i, v) {
                 const char *why;
 
                 if (!json_is_string(v))
-                        return set_error_sentence(ret_error, -EINVAL, "The manifest's update.compatible[%zu] must be a string.", i);
+                        return set_error_sentence(ret_error, -EINVAL,
+                                                  "The manifest's update.compatible[%zu] must be a string.",
+                                                  i);
                 why = check_token(json_string_value(v), true);
                 if (why)
-                        return set_error_sentence(ret_error, -EINVAL, "The manifest's update.compatible[%zu] %s.", i, why);
+                        return set_error_sentence(ret_error, -EINVAL,
+                                                  "The manifest's update.compatible[%zu] %s.", i, why);
                 if (strv_extend(compatible, json_string_value(v)) < 0)
                         return -ENOMEM;
         }
@@ -303,10 +331,12 @@ int manifest_validate(const Manifest *m, char **ret_error) {
         int r;
 
         if (m->format != MANIFEST_FORMAT)
-                return set_error_sentence(ret_error, -EINVAL, "The manifest's format is %u; this Ark reads format %d.", m->format,
-                            MANIFEST_FORMAT);
+                return set_error_sentence(ret_error, -EINVAL,
+                                          "The manifest's format is %u; this Ark reads format %d.",
+                                          m->format, MANIFEST_FORMAT);
         if (!bundle_kind_to_string(m->kind))
-                return set_error_sentence(ret_error, -EINVAL, "The manifest's kind must be model, image or update.");
+                return set_error_sentence(ret_error, -EINVAL,
+                                          "The manifest's kind must be model, image or update.");
         why = manifest_check_name(m->name);
         if (why)
                 return set_error_sentence(ret_error, -EINVAL, "The manifest's name %s.", why);
@@ -314,53 +344,66 @@ int manifest_validate(const Manifest *m, char **ret_error) {
         if (why)
                 return set_error_sentence(ret_error, -EINVAL, "The manifest's version %s.", why);
         if (!m->created || !is_timestamp(m->created))
-                return set_error_sentence(ret_error, -EINVAL, "The manifest's created must be a UTC time like 2026-12-01T23:00:00Z.");
+                return set_error_sentence(
+                        ret_error, -EINVAL,
+                        "The manifest's created must be a UTC time like 2026-12-01T23:00:00Z.");
         if (!is_lower_hex(m->key_id, KEY_ID_HEX - 1))
-                return set_error_sentence(ret_error, -EINVAL, "The manifest's key_id must be 16 lowercase hex digits.");
+                return set_error_sentence(ret_error, -EINVAL,
+                                          "The manifest's key_id must be 16 lowercase hex digits.");
         if (m->n_files == 0 || m->n_files > MANIFEST_FILES_MAX)
-                return set_error_sentence(ret_error, -EINVAL, "The manifest must list 1 to %d payload files.", MANIFEST_FILES_MAX);
+                return set_error_sentence(ret_error, -EINVAL,
+                                          "The manifest must list 1 to %d payload files.",
+                                          MANIFEST_FILES_MAX);
         for (size_t k = 0; k < m->n_files; k++) {
                 why = manifest_check_path(m->files[k].path);
                 if (why)
-                        return set_error_sentence(ret_error, -EINVAL, "The manifest's path '%s' %s.", printable(m->files[k].path), why);
+                        return set_error_sentence(ret_error, -EINVAL, "The manifest's path '%s' %s.",
+                                                  printable(m->files[k].path), why);
                 if (k > 0 && strcmp(m->files[k - 1].path, m->files[k].path) >= 0)
-                        return set_error_sentence(ret_error, -EINVAL, streq(m->files[k - 1].path, m->files[k].path)
-                                    ? "The manifest lists '%s' twice."
-                                    : "The manifest's files are not in byte order of their paths (at '%s').",
-                                    printable(m->files[k].path));
+                        return set_error_sentence(
+                                ret_error, -EINVAL,
+                                streq(m->files[k - 1].path, m->files[k].path)
+                                        ? "The manifest lists '%s' twice."
+                                        : "The manifest's files are not in byte order of their paths (at '%s').",
+                                printable(m->files[k].path));
                 /* A file may not also be a directory of another: "a" and "a/b" (which need not be
                  * neighbours: "a", "a-b", "a/b"). */
                 for (char *slash = strchr(m->files[k].path, '/'); slash; slash = strchr(slash + 1, '/')) {
                         bool hit;
 
                         *slash = 0;
-                        hit = bsearch(m->files[k].path, m->files, k, sizeof(ManifestFile), compare_path_prefix) != NULL;
+                        hit = bsearch(m->files[k].path, m->files, k, sizeof(ManifestFile),
+                                      compare_path_prefix) != NULL;
                         *slash = '/';
                         if (hit) {
                                 *slash = 0;
-                                r = set_error_sentence(ret_error, -EINVAL,
-                                                       "The manifest lists '%s' both as a file and as a directory.",
-                                                       printable(m->files[k].path));
+                                r = set_error_sentence(
+                                        ret_error, -EINVAL,
+                                        "The manifest lists '%s' both as a file and as a directory.",
+                                        printable(m->files[k].path));
                                 *slash = '/';
                                 return r;
                         }
                 }
                 if (m->files[k].size > (UINT64_C(1) << 53) - total)
-                        return set_error_sentence(ret_error, -EINVAL, "The manifest's files add up to more than 2^53 bytes.");
+                        return set_error_sentence(ret_error, -EINVAL,
+                                                  "The manifest's files add up to more than 2^53 bytes.");
                 total += m->files[k].size;
         }
         if (total != m->total_bytes)
                 return set_error_sentence(ret_error, -EINVAL, "The manifest's sizes do not add up.");
         if (m->kind == BUNDLE_UPDATE && strv_length(m->compatible) == 0)
-                return set_error_sentence(ret_error, -EINVAL, "An update's manifest must list the compatible product versions.");
-        if (m->kind == BUNDLE_MODEL && (!m->model.architecture || !m->model.dtype || !m->model.runtime || !m->model.license))
+                return set_error_sentence(ret_error, -EINVAL,
+                                          "An update's manifest must list the compatible product versions.");
+        if (m->kind == BUNDLE_MODEL &&
+            (!m->model.architecture || !m->model.dtype || !m->model.runtime || !m->model.license))
                 return set_error_sentence(ret_error, -EINVAL, "A model's manifest must describe the model.");
         return 0;
 }
 
 int manifest_parse(const char *data, size_t n, Manifest **ret, char **ret_error) {
-        static const char *const keys[] = { "format", "kind", "name", "version", "created", "key_id", "files",
-                                            "model", "update", NULL };
+        static const char *const keys[] = { "format", "kind",  "name",  "version", "created",
+                                            "key_id", "files", "model", "update",  NULL };
         _cleanup_(manifest_freep) Manifest *m = NULL;
         _cleanup_free_ char *kind = NULL, *key_id = NULL;
         _cleanup_(json_decrefp) json_t *root = NULL;
@@ -374,8 +417,9 @@ int manifest_parse(const char *data, size_t n, Manifest **ret, char **ret_error)
                 return set_error_sentence(ret_error, -EINVAL, "The manifest is larger than 1 MiB.");
         root = json_loadb(data, n, JSON_REJECT_DUPLICATES, &jerr);
         if (!root)
-                return set_error_sentence(ret_error, -EINVAL, "The manifest is not valid UTF-8 JSON (line %d, column %d: %s).", jerr.line,
-                            jerr.column, jerr.text);
+                return set_error_sentence(ret_error, -EINVAL,
+                                          "The manifest is not valid UTF-8 JSON (line %d, column %d: %s).",
+                                          jerr.line, jerr.column, jerr.text);
         m = calloc(1, sizeof(Manifest));
         if (!m)
                 return -ENOMEM;
@@ -388,7 +432,8 @@ int manifest_parse(const char *data, size_t n, Manifest **ret, char **ret_error)
         if (r < 0)
                 return r;
         if (format != MANIFEST_FORMAT)
-                return set_error_sentence(ret_error, -EINVAL, "The manifest's format is %llu; this Ark reads format %d.",
+                return set_error_sentence(ret_error, -EINVAL,
+                                          "The manifest's format is %llu; this Ark reads format %d.",
                                           (unsigned long long) format, MANIFEST_FORMAT);
         m->format = (unsigned) format;
         r = get_string(root, "top level", "kind", true, &kind, ret_error);
@@ -396,7 +441,8 @@ int manifest_parse(const char *data, size_t n, Manifest **ret, char **ret_error)
                 return r;
         m->kind = bundle_kind_from_string(kind);
         if (m->kind < 0)
-                return set_error_sentence(ret_error, -EINVAL, "The manifest's kind '%s' is not one of model, image, update.",
+                return set_error_sentence(ret_error, -EINVAL,
+                                          "The manifest's kind '%s' is not one of model, image, update.",
                                           printable(kind));
         if ((r = get_string(root, "top level", "name", true, &m->name, ret_error)) < 0 ||
             (r = get_string(root, "top level", "version", true, &m->version, ret_error)) < 0 ||
@@ -404,11 +450,14 @@ int manifest_parse(const char *data, size_t n, Manifest **ret, char **ret_error)
             (r = get_string(root, "top level", "key_id", true, &key_id, ret_error)) < 0)
                 return r;
         if (!is_lower_hex(key_id, KEY_ID_HEX - 1))
-                return set_error_sentence(ret_error, -EINVAL, "The manifest's key_id must be 16 lowercase hex digits.");
+                return set_error_sentence(ret_error, -EINVAL,
+                                          "The manifest's key_id must be 16 lowercase hex digits.");
         memcpy(m->key_id, key_id, KEY_ID_HEX);
         files = json_object_get(root, "files");
-        if (!json_is_array(files) || json_array_size(files) == 0 || json_array_size(files) > MANIFEST_FILES_MAX)
-                return set_error_sentence(ret_error, -EINVAL, "The manifest's files must be a list of 1 to %d payload files.",
+        if (!json_is_array(files) || json_array_size(files) == 0 ||
+            json_array_size(files) > MANIFEST_FILES_MAX)
+                return set_error_sentence(ret_error, -EINVAL,
+                                          "The manifest's files must be a list of 1 to %d payload files.",
                                           MANIFEST_FILES_MAX);
         m->files = calloc(json_array_size(files), sizeof(ManifestFile));
         if (!m->files)
@@ -426,8 +475,10 @@ int manifest_parse(const char *data, size_t n, Manifest **ret, char **ret_error)
         v = json_object_get(root, "model");
         if (m->kind == BUNDLE_MODEL) {
                 if (!v)
-                        return set_error_sentence(ret_error, -EINVAL, "A model's manifest lacks 'model' (architecture, parameters, "
-                                                  "dtype, min_gpu_memory_bytes, runtime, license).");
+                        return set_error_sentence(
+                                ret_error, -EINVAL,
+                                "A model's manifest lacks 'model' (architecture, parameters, "
+                                "dtype, min_gpu_memory_bytes, runtime, license).");
                 r = parse_model(v, &m->model, ret_error);
                 if (r < 0)
                         return r;
@@ -436,7 +487,8 @@ int manifest_parse(const char *data, size_t n, Manifest **ret, char **ret_error)
         v = json_object_get(root, "update");
         if (m->kind == BUNDLE_UPDATE) {
                 if (!v)
-                        return set_error_sentence(ret_error, -EINVAL, "An update's manifest lacks 'update' (compatible).");
+                        return set_error_sentence(ret_error, -EINVAL,
+                                                  "An update's manifest lacks 'update' (compatible).");
                 r = parse_update(v, &m->compatible, ret_error);
                 if (r < 0)
                         return r;
@@ -479,20 +531,21 @@ int manifest_format(const Manifest *m, char **ret) {
         for (size_t k = 0; k < m->n_files; k++) {
                 const ManifestFile *f = &m->files[k];
 
-                if (json_array_append_new(files, json_pack("{s:s, s:I, s:s, s:s}", "path", f->path, "size",
-                                                           (json_int_t) f->size, "sha256", f->sha256, "mode",
-                                                           f->mode == 0755 ? "0755" : "0644")) < 0)
+                if (json_array_append_new(files,
+                                          json_pack("{s:s, s:I, s:s, s:s}", "path", f->path, "size",
+                                                    (json_int_t) f->size, "sha256", f->sha256, "mode",
+                                                    f->mode == 0755 ? "0755" : "0644")) < 0)
                         return -ENOMEM;
         }
         if (json_object_set(root, "files", files) < 0)
                 return -ENOMEM;
         if (m->kind == BUNDLE_MODEL &&
-            json_object_set_new(root, "model", json_pack("{s:s?, s:I, s:s?, s:I, s:s?, s:s?}", "architecture",
-                                                         m->model.architecture, "parameters",
-                                                         (json_int_t) m->model.parameters, "dtype", m->model.dtype,
-                                                         "min_gpu_memory_bytes",
-                                                         (json_int_t) m->model.min_gpu_memory_bytes, "runtime",
-                                                         m->model.runtime, "license", m->model.license)) < 0)
+            json_object_set_new(root, "model",
+                                json_pack("{s:s?, s:I, s:s?, s:I, s:s?, s:s?}", "architecture",
+                                          m->model.architecture, "parameters",
+                                          (json_int_t) m->model.parameters, "dtype", m->model.dtype,
+                                          "min_gpu_memory_bytes", (json_int_t) m->model.min_gpu_memory_bytes,
+                                          "runtime", m->model.runtime, "license", m->model.license)) < 0)
                 return -ENOMEM;
         if (m->kind == BUNDLE_UPDATE) {
                 _cleanup_(json_decrefp) json_t *c = compatible_to_json(m->compatible);

@@ -17,7 +17,7 @@
 #define MANIFEST_PATH_MAX 4096
 #define MANIFEST_FILES_MAX 65536
 #define MANIFEST_NAME_MAX 64
-#define MANIFEST_DEPTH_MAX 32   /* path components */
+#define MANIFEST_DEPTH_MAX 32 /* path components */
 
 typedef enum BundleKind {
         BUNDLE_MODEL,
@@ -31,18 +31,18 @@ const char *bundle_kind_to_string(BundleKind k);
 BundleKind bundle_kind_from_string(const char *s);
 
 typedef struct ManifestFile {
-        char *path;             /* relative, '/'-separated, normalized */
+        char *path; /* relative, '/'-separated, normalized */
         uint64_t size;
         char sha256[SHA256_HEX];
-        unsigned mode;          /* permission bits: 0644 or 0755 */
+        unsigned mode; /* permission bits: 0644 or 0755 */
 } ManifestFile;
 
 typedef struct ManifestModel {
-        char *architecture;     /* "llama", "qwen2" */
-        uint64_t parameters;    /* count */
-        char *dtype;            /* "bf16", "fp8", "int4-awq" */
+        char *architecture;  /* "llama", "qwen2" */
+        uint64_t parameters; /* count */
+        char *dtype;         /* "bf16", "fp8", "int4-awq" */
         uint64_t min_gpu_memory_bytes;
-        char *runtime;          /* serving runtime: "vllm", "sglang", "trt-llm" */
+        char *runtime; /* serving runtime: "vllm", "sglang", "trt-llm" */
         char *license;
 } ManifestModel;
 
@@ -50,13 +50,13 @@ typedef struct Manifest {
         unsigned format;
         BundleKind kind;
         char *name, *version;
-        char *created;          /* RFC 3339 UTC: 2026-12-01T23:00:00Z */
+        char *created; /* RFC 3339 UTC: 2026-12-01T23:00:00Z */
         char key_id[KEY_ID_HEX];
         ManifestFile *files;
         size_t n_files;
-        uint64_t total_bytes;   /* sum of the files' sizes */
-        ManifestModel model;    /* kind model */
-        char **compatible;      /* kind update: product versions it applies to */
+        uint64_t total_bytes; /* sum of the files' sizes */
+        ManifestModel model;  /* kind model */
+        char **compatible;    /* kind update: product versions it applies to */
 } Manifest;
 
 void manifest_free(Manifest *m);
@@ -81,4 +81,3 @@ const char *manifest_check_version(const char *s);
 const char *manifest_check_path(const char *s);
 /* The file of the manifest with that path, NULL when none (binary search: files are sorted). */
 const ManifestFile *manifest_find(const Manifest *m, const char *path);
-

@@ -46,7 +46,8 @@ static int read_revoked(const char *dir, char ***ret) {
                 line = strstrip(line);
                 if (!*line || *line == '#')
                         continue;
-                if (is_lower_hex(line, KEY_ID_HEX - 1) && !strv_contains(l, line) && strv_extend(&l, line) < 0) {
+                if (is_lower_hex(line, KEY_ID_HEX - 1) && !strv_contains(l, line) &&
+                    strv_extend(&l, line) < 0) {
                         strv_free(l);
                         return -ENOMEM;
                 }
@@ -77,25 +78,32 @@ int trust_lookup(const char *dir, const char *key_id, ArkKey **ret, char **ret_e
         int r;
 
         if (!is_lower_hex(key_id, KEY_ID_HEX - 1))
-                return set_error(ret_error, -EINVAL, strprintf("'%s' is not a key id (16 lowercase hex digits).", printable(key_id)));
+                return set_error(
+                        ret_error, -EINVAL,
+                        strprintf("'%s' is not a key id (16 lowercase hex digits).", printable(key_id)));
         r = read_revoked(dir, &revoked);
         if (r < 0)
-                return set_error(ret_error, r, strprintf("Cannot read the revocation list in %s: %s.", dir, strerror(-r)));
+                return set_error(ret_error, r,
+                                 strprintf("Cannot read the revocation list in %s: %s.", dir, strerror(-r)));
         if (strv_contains(revoked, key_id))
-                return set_error(ret_error, -EKEYREVOKED, strprintf("The signing key %s is revoked.", key_id));
+                return set_error(ret_error, -EKEYREVOKED,
+                                 strprintf("The signing key %s is revoked.", key_id));
         path = key_path(dir, key_id);
         if (!path)
                 return -ENOMEM;
         if (!file_exists(path))
-                return set_error(ret_error, -ENOKEY,
-                                 strprintf("The signing key %s is not trusted (no %s; see 'arkctl bundle trust add').",
-                                           key_id, path));
+                return set_error(
+                        ret_error, -ENOKEY,
+                        strprintf(
+                                "The signing key %s is not trusted (no %s; see 'arkctl bundle trust add').",
+                                key_id, path));
         r = ark_key_load_public(path, &k, &err);
         if (r < 0)
                 return set_error(ret_error, r, TAKE_PTR(err));
         ark_key_id(k, id);
         if (!streq(id, key_id))
-                return set_error(ret_error, -EBADMSG, strprintf("%s holds key %s, not %s.", path, id, key_id));
+                return set_error(ret_error, -EBADMSG,
+                                 strprintf("%s holds key %s, not %s.", path, id, key_id));
         *ret = TAKE_PTR(k);
         return 0;
 }
@@ -114,7 +122,8 @@ int trust_list(const char *dir, TrustedKey **ret, size_t *ret_n, char **ret_erro
 
         r = read_revoked(dir, &revoked);
         if (r < 0)
-                return set_error(ret_error, r, strprintf("Cannot read the revocation list in %s: %s.", dir, strerror(-r)));
+                return set_error(ret_error, r,
+                                 strprintf("Cannot read the revocation list in %s: %s.", dir, strerror(-r)));
         d = opendir(dir);
         if (!d && errno != ENOENT)
                 return set_error(ret_error, -errno, strprintf("Cannot read %s: %s.", dir, strerror(errno)));
@@ -189,12 +198,14 @@ int trust_add(const char *dir, const char *name, const char *pem, size_t n, char
                 return set_error(ret_error, r, TAKE_PTR(err));
         ark_key_id(k, id);
         if (trust_is_revoked(dir, id))
-                return set_error(ret_error, -EKEYREVOKED, strprintf("The key %s is revoked; it cannot be trusted again.", id));
+                return set_error(ret_error, -EKEYREVOKED,
+                                 strprintf("The key %s is revoked; it cannot be trusted again.", id));
         path = key_path(dir, id);
         if (!path)
                 return -ENOMEM;
         if (file_exists(path))
-                return set_error(ret_error, -EEXIST, strprintf("The key %s is already trusted (%s).", id, path));
+                return set_error(ret_error, -EEXIST,
+                                 strprintf("The key %s is already trusted (%s).", id, path));
         r = mkdir_p_mode(dir, 0755);
         if (r < 0)
                 return set_error(ret_error, r, strprintf("Cannot create %s: %s.", dir, strerror(-r)));
@@ -213,14 +224,17 @@ int trust_remove(const char *dir, const char *key_id, char **ret_error) {
         _cleanup_free_ char *path = NULL;
 
         if (!is_lower_hex(key_id, KEY_ID_HEX - 1))
-                return set_error(ret_error, -EINVAL, strprintf("'%s' is not a key id (16 lowercase hex digits).", printable(key_id)));
+                return set_error(
+                        ret_error, -EINVAL,
+                        strprintf("'%s' is not a key id (16 lowercase hex digits).", printable(key_id)));
         path = key_path(dir, key_id);
         if (!path)
                 return -ENOMEM;
         if (unlink(path) < 0) {
                 if (errno == ENOENT)
                         return set_error(ret_error, -ENOENT, strprintf("No trusted key %s.", key_id));
-                return set_error(ret_error, -errno, strprintf("Cannot remove %s: %s.", path, strerror(errno)));
+                return set_error(ret_error, -errno,
+                                 strprintf("Cannot remove %s: %s.", path, strerror(errno)));
         }
         return 0;
 }
@@ -231,17 +245,21 @@ int trust_revoke(const char *dir, const char *key_id, char **ret_error) {
         int r;
 
         if (!is_lower_hex(key_id, KEY_ID_HEX - 1))
-                return set_error(ret_error, -EINVAL, strprintf("'%s' is not a key id (16 lowercase hex digits).", printable(key_id)));
+                return set_error(
+                        ret_error, -EINVAL,
+                        strprintf("'%s' is not a key id (16 lowercase hex digits).", printable(key_id)));
         r = read_revoked(dir, &revoked);
         if (r < 0)
-                return set_error(ret_error, r, strprintf("Cannot read the revocation list in %s: %s.", dir, strerror(-r)));
+                return set_error(ret_error, r,
+                                 strprintf("Cannot read the revocation list in %s: %s.", dir, strerror(-r)));
         if (strv_contains(revoked, key_id))
                 return set_error(ret_error, -EALREADY, strprintf("The key %s is already revoked.", key_id));
         if (strv_extend(&revoked, key_id) < 0)
                 return -ENOMEM;
         strv_sort(revoked);
         joined = strv_join(revoked, "\n");
-        text = joined ? strprintf("# Revoked bundle signing keys, one key id per line.\n%s\n", joined) : NULL;
+        text = joined ? strprintf("# Revoked bundle signing keys, one key id per line.\n%s\n", joined)
+                      : NULL;
         path = path_join(dir, TRUST_REVOKED_FILE);
         if (!text || !path)
                 return -ENOMEM;

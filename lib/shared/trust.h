@@ -15,7 +15,7 @@
 typedef struct TrustedKey {
         char id[KEY_ID_HEX];
         bool revoked;
-        bool present;           /* its .pub file is there (a revoked id may have none) */
+        bool present; /* its .pub file is there (a revoked id may have none) */
 } TrustedKey;
 
 /* The key with that id: -ENOKEY when unknown, -EKEYREVOKED when revoked, -EBADMSG when its file

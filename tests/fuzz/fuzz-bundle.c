@@ -115,7 +115,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         abort();
                 memcpy(mf, data + 2, n);
                 mf[n] = 0;
-                for (p = memmem(mf, n, "0123456789abcdef", 16); p; p = memmem(p, n - (size_t) (p - mf), "0123456789abcdef", 16))
+                for (p = memmem(mf, n, "0123456789abcdef", 16); p;
+                     p = memmem(p, n - (size_t) (p - mf), "0123456789abcdef", 16))
                         memcpy(p, key_id, 16);
                 if (ark_sign(key, mf, n, sig) < 0)
                         abort();

@@ -28,7 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!m || err || manifest_validate(m, &err) < 0)
                 abort();
         for (size_t k = 0; k < m->n_files; k++)
-                if (manifest_check_path(m->files[k].path) || manifest_find(m, m->files[k].path) != &m->files[k])
+                if (manifest_check_path(m->files[k].path) ||
+                    manifest_find(m, m->files[k].path) != &m->files[k])
                         abort();
         if (manifest_format(m, &text) < 0)
                 abort();
@@ -36,7 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             again->total_bytes != m->total_bytes || strcmp(again->name, m->name) != 0)
                 abort();
         for (size_t k = 0; k < m->n_files; k++)
-                if (strcmp(again->files[k].path, m->files[k].path) != 0 || again->files[k].size != m->files[k].size ||
+                if (strcmp(again->files[k].path, m->files[k].path) != 0 ||
+                    again->files[k].size != m->files[k].size ||
                     strcmp(again->files[k].sha256, m->files[k].sha256) != 0)
                         abort();
         free(text);

@@ -14,12 +14,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         PoolWorkload w = {};
         Pool p = {};
         char *err = NULL;
-        int r = pool_workload_parse("workload.csv", (const char *)data, size, &w, &err);
+        int r = pool_workload_parse("workload.csv", (const char *) data, size, &w, &err);
 
         if (r < 0) {
                 if ((r != -EINVAL && r != -ENOMEM) ||
@@ -46,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (pool_workload_apply(&p, &w) < 0 || p.n_shapes != w.n_shapes)
                 abort();
         {
-                PoolRequest req = {.cpu_milli = 1000, .num_gpu = 1, .gpu_milli = POOL_MILLI};
+                PoolRequest req = { .cpu_milli = 1000, .num_gpu = 1, .gpu_milli = POOL_MILLI };
                 PoolPlacement pl;
 
                 if (pool_place(&p, POOL_POLICY_ARK, &req, &pl) < 0)

@@ -18,8 +18,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int r = seed_parse((const char *) data, size, &s, &err);
 
         if (r < 0) {
-                if ((r != -EINVAL && r != -ENOMEM) || (r == -EINVAL && (!err || !strstr(err, "seed.conf"))) ||
-                    s.n_admin_keys || s.n_trust_keys)
+                if ((r != -EINVAL && r != -ENOMEM) ||
+                    (r == -EINVAL && (!err || !strstr(err, "seed.conf"))) || s.n_admin_keys ||
+                    s.n_trust_keys)
                         abort();
                 free(err);
                 return 0;

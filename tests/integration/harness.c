@@ -114,8 +114,8 @@ int harness_setup(Harness *h, const char *host) {
         sock = strprintf("%s/bus", h->tmp);
         h->bus_address = strprintf("unix:path=%s", sock);
         conf = strprintf("%s/bus.conf", h->tmp);
-        if (!h->tmp || !h->fixture || !h->state_dir || !h->libvirt_uri || !h->sysfs_root || !h->arkd_log || !sock ||
-            !h->bus_address || !conf)
+        if (!h->tmp || !h->fixture || !h->state_dir || !h->libvirt_uri || !h->sysfs_root || !h->arkd_log ||
+            !sock || !h->bus_address || !conf)
                 return -ENOMEM;
 
         conf_text = strprintf(
@@ -166,7 +166,8 @@ sd_bus *harness_bus(Harness *h) {
                 sleep_ms(50);
         }
         if (!h->bus)
-                fprintf(stderr, "harness: cannot connect to the test bus %s: %s\n", h->bus_address, strerror(-r));
+                fprintf(stderr, "harness: cannot connect to the test bus %s: %s\n", h->bus_address,
+                        strerror(-r));
         return h->bus;
 }
 
@@ -207,7 +208,8 @@ int harness_start_arkd(Harness *h, ...) {
         _cleanup_free_ char *arkd = strprintf("%s/bin/arkd", harness_build_dir());
         /* Admins may name files by path below the test's own directory (the state directory
          * inside it excepted, as arkd always does). */
-        _cleanup_free_ char *conf_text = strprintf("[Images]\nAdminDirectories=%s\n%s", h->tmp, strempty(h->extra_conf));
+        _cleanup_free_ char *conf_text =
+                strprintf("[Images]\nAdminDirectories=%s\n%s", h->tmp, strempty(h->extra_conf));
         char *argv[32];
         size_t n = 0;
         const char *extra;
@@ -271,9 +273,11 @@ int harness_start_arkd(Harness *h, ...) {
                 }
                 /* The name's owner must be this arkd: after a kill -9 the bus may still show the
                  * dead one's for a moment. */
-                r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                                       "GetConnectionUnixProcessID", NULL, &reply, "s", ARK_BUS_NAME);
-                if (r >= 0 && sd_bus_message_read(reply, "u", &owner_pid) >= 0 && (pid_t) owner_pid == h->arkd_pid)
+                r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus", "GetConnectionUnixProcessID", NULL, &reply,
+                                       "s", ARK_BUS_NAME);
+                if (r >= 0 && sd_bus_message_read(reply, "u", &owner_pid) >= 0 &&
+                    (pid_t) owner_pid == h->arkd_pid)
                         has = 1;
                 sd_bus_message_unref(reply);
                 if (has)
@@ -483,7 +487,8 @@ char *harness_get_string(Harness *h, const char *path, const char *iface, const 
 
         r = sd_bus_get_property_string(harness_bus(h), ARK_BUS_NAME, path, iface, prop, &e, &s);
         if (r < 0) {
-                fprintf(stderr, "harness: cannot read %s.%s on %s: %s\n", iface, prop, path, e.message ?: strerror(-r));
+                fprintf(stderr, "harness: cannot read %s.%s on %s: %s\n", iface, prop, path,
+                        e.message ?: strerror(-r));
                 sd_bus_error_free(&e);
                 return NULL;
         }
@@ -496,8 +501,8 @@ char *harness_instance_path(Harness *h, const char *name) {
         const char *path;
         int r;
 
-        r = sd_bus_call_method(harness_bus(h), ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "GetInstance", &e,
-                               &reply, "s", name);
+        r = sd_bus_call_method(harness_bus(h), ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
+                               "GetInstance", &e, &reply, "s", name);
         if (r >= 0)
                 r = sd_bus_message_read(reply, "o", &path);
         if (r < 0) {

@@ -11,17 +11,17 @@
 #include <systemd/sd-bus.h>
 
 typedef struct Harness {
-        char *tmp;           /* private temp dir, removed on teardown */
+        char *tmp; /* private temp dir, removed on teardown */
         char *bus_address;
         pid_t bus_pid;
         pid_t arkd_pid;
-        char *state_dir;     /* kept across arkd restarts */
-        char *fixture;       /* tests/fixtures/hosts/<name> */
-        char *libvirt_uri;   /* default test://<fixture>/host.xml; tests may replace it */
-        char *sysfs_root;    /* default <fixture>/sysfs (read only); see harness_writable_sysfs() */
-        char *domain_type;   /* NULL = auto */
+        char *state_dir;   /* kept across arkd restarts */
+        char *fixture;     /* tests/fixtures/hosts/<name> */
+        char *libvirt_uri; /* default test://<fixture>/host.xml; tests may replace it */
+        char *sysfs_root;  /* default <fixture>/sysfs (read only); see harness_writable_sysfs() */
+        char *domain_type; /* NULL = auto */
         char *arkd_log;
-        char *trust_dir;     /* <tmp>/trust.d: arkd's --trust-dir, and $ARK_TRUST_DIR for arkctl */
+        char *trust_dir; /* <tmp>/trust.d: arkd's --trust-dir, and $ARK_TRUST_DIR for arkctl */
         unsigned arkd_starts;
         const char *extra_conf; /* appended to arkd's ark.conf at each start ("[Daemon]\nX=y\n"); borrowed */
         sd_bus *bus;

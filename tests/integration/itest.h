@@ -31,9 +31,10 @@ static inline char *itest_arkctl_expect(Harness *h, int code, const char *needle
         r = harness_arkctl_argv(h, &out, &err, args);
         const char *where = code == 0 ? out : err;
         if (r != code || (needle && (!where || !strstr(where, needle)))) {
-                fprintf(stderr, "arkctl %s %s: exited %d (want %d), want %s containing '%s'\nstdout: %s\nstderr: %s\n",
-                        args[0], n > 1 ? args[1] : "", r, code, code == 0 ? "stdout" : "stderr", needle ? needle : "",
-                        out ? out : "", err ? err : "");
+                fprintf(stderr,
+                        "arkctl %s %s: exited %d (want %d), want %s containing '%s'\nstdout: %s\nstderr: %s\n",
+                        args[0], n > 1 ? args[1] : "", r, code, code == 0 ? "stdout" : "stderr",
+                        needle ? needle : "", out ? out : "", err ? err : "");
                 free(err);
                 free(out);
                 fail_msg("unexpected arkctl result");
@@ -41,7 +42,8 @@ static inline char *itest_arkctl_expect(Harness *h, int code, const char *needle
         free(err);
         return out;
 }
-#define assert_arkctl(h, code, needle, ...) free(itest_arkctl_expect((h), (code), (needle), __VA_ARGS__, NULL))
+#define assert_arkctl(h, code, needle, ...) \
+        free(itest_arkctl_expect((h), (code), (needle), __VA_ARGS__, NULL))
 
 /* The entry of `address` in `arkctl -o json host accelerators` output (borrowed); fails the test
  * when it is not listed. */
@@ -68,8 +70,9 @@ static inline uint32_t itest_get_u32(Harness *h, const char *path, const char *i
 }
 
 /* Calls a method and asserts it fails with the named error; returns the error message (free it). */
-static inline char *itest_call_expect_error(Harness *h, const char *path, const char *iface, const char *method,
-                                            const char *error_name, const char *types, ...) {
+static inline char *itest_call_expect_error(Harness *h, const char *path, const char *iface,
+                                            const char *method, const char *error_name, const char *types,
+                                            ...) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         sd_bus_error e = SD_BUS_ERROR_NULL;
         char *msg;
@@ -88,7 +91,8 @@ static inline char *itest_call_expect_error(Harness *h, const char *path, const 
         if (r >= 0)
                 fail_msg("%s.%s succeeded; expected %s", iface, method, error_name);
         if (!sd_bus_error_has_name(&e, error_name))
-                fail_msg("%s.%s failed with %s (%s); expected %s", iface, method, e.name, e.message, error_name);
+                fail_msg("%s.%s failed with %s (%s); expected %s", iface, method, e.name, e.message,
+                         error_name);
         msg = strdup(e.message ? e.message : "");
         sd_bus_error_free(&e);
         return msg;

@@ -22,7 +22,7 @@
 typedef struct PendingShutdown {
         virConnectPtr conn;
         unsigned char uuid[VIR_UUID_BUFLEN];
-        unsigned id;            /* the domain's id when asked: the running guest that was asked */
+        unsigned id; /* the domain's id when asked: the running guest that was asked */
         int timer;
 } PendingShutdown;
 

@@ -56,7 +56,7 @@ ssize_t read(int fd, void *buf, size_t count) {
         ssize_t n;
 
         if (!real_read)
-                real_read = (ssize_t (*)(int, void *, size_t)) dlsym(RTLD_NEXT, "read");
+                real_read = (ssize_t(*)(int, void *, size_t)) dlsym(RTLD_NEXT, "read");
         if (!real_read) {
                 errno = ENOSYS;
                 return -1;
@@ -66,7 +66,8 @@ ssize_t read(int fd, void *buf, size_t count) {
         bps = bytes_per_sec();
         if (n > 0 && bps > 0 && is_bundle(fd)) {
                 uint64_t usec = (uint64_t) n * 1000000 / bps;
-                struct timespec ts = { .tv_sec = (time_t) (usec / 1000000), .tv_nsec = (long) (usec % 1000000) * 1000 };
+                struct timespec ts = { .tv_sec = (time_t) (usec / 1000000),
+                                       .tv_nsec = (long) (usec % 1000000) * 1000 };
 
                 while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
                         ;

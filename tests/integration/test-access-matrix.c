@@ -46,10 +46,10 @@ static Harness H;
 #define TENANT_B "mxbravo"
 #define DESC_A "Project Aurora"
 #define DESC_B "Project Zephyr"
-#define VM_A "alfvm"       /* running, holds GPU_A, serves MODEL_A */
-#define IDLE_A "alfidle"   /* stopped, no GPU and no disk, serves MODEL_SHARED */
-#define VM_B "brvvm"       /* running, holds GPU_B, serves MODEL_B */
-#define IDLE_B "brvidle"   /* stopped, no GPU and no disk */
+#define VM_A "alfvm"     /* running, holds GPU_A, serves MODEL_A */
+#define IDLE_A "alfidle" /* stopped, no GPU and no disk, serves MODEL_SHARED */
+#define VM_B "brvvm"     /* running, holds GPU_B, serves MODEL_B */
+#define IDLE_B "brvidle" /* stopped, no GPU and no disk */
 #define MODEL_A "mxa-model"
 #define MODEL_B "mxb-model"
 #define MODEL_SHARED "mxs-model"
@@ -106,7 +106,7 @@ static char *trusted_pem;
 /* ---------------------------------------------------------------------------------- targets */
 
 typedef enum Kind {
-        K_HOST,       /* the manager object, or a manager method that names no object */
+        K_HOST, /* the manager object, or a manager method that names no object */
         K_TENANT,
         K_INSTANCE,
         K_ACCEL,
@@ -115,18 +115,20 @@ typedef enum Kind {
 } Kind;
 
 static const char *const kind_iface[_K_MAX] = {
-        [K_HOST] = ARK_BUS_IFACE_MANAGER,       [K_TENANT] = ARK_BUS_IFACE_TENANT,
-        [K_INSTANCE] = ARK_BUS_IFACE_INSTANCE,  [K_ACCEL] = ARK_BUS_IFACE_ACCELERATOR,
+        [K_HOST] = ARK_BUS_IFACE_MANAGER,
+        [K_TENANT] = ARK_BUS_IFACE_TENANT,
+        [K_INSTANCE] = ARK_BUS_IFACE_INSTANCE,
+        [K_ACCEL] = ARK_BUS_IFACE_ACCELERATOR,
         [K_BUNDLE] = IFACE_BUNDLE,
 };
 
 typedef struct Target {
         const char *label;
         Kind kind;
-        int owner;           /* 0: nobody's (the host, a free accelerator, a shared bundle); 1: A's; 2: B's */
-        const char *name;    /* tenant or instance name, PCI address; NULL for the host and bundles */
-        const char *tenant;  /* the tenant it belongs to, NULL for none */
-        bool stopped;        /* an instance that is stopped (else it runs) */
+        int owner;          /* 0: nobody's (the host, a free accelerator, a shared bundle); 1: A's; 2: B's */
+        const char *name;   /* tenant or instance name, PCI address; NULL for the host and bundles */
+        const char *tenant; /* the tenant it belongs to, NULL for none */
+        bool stopped;       /* an instance that is stopped (else it runs) */
         char *path;
 } Target;
 
@@ -218,13 +220,14 @@ struct Row {
          * the arguments (NULL: none). */
         char *(*path)(Role role, const Target *t);
         int (*args)(sd_bus_message *m, Role role, const Target *t);
-        bool on_stopped;     /* K_INSTANCE: made on the stopped instances (else on the running ones) */
-        bool names_own;      /* the call also names act_tenant() and its idle instance */
-        bool repair;         /* allowed callers change fixtures: restored after each call */
-        bool witness;        /* property: where another role gets 'X', an 'O' must be non-empty */
+        bool on_stopped; /* K_INSTANCE: made on the stopped instances (else on the running ones) */
+        bool names_own;  /* the call also names act_tenant() and its idle instance */
+        bool repair;     /* allowed callers change fixtures: restored after each call */
+        bool witness;    /* property: where another role gets 'X', an 'O' must be non-empty */
 };
 
-#define METHOD(i, n, k, u, o, ...) { .interface = i, .member = n, .kind = k, .unowned = u, .owned = o, __VA_ARGS__ }
+#define METHOD(i, n, k, u, o, ...) \
+        { .interface = i, .member = n, .kind = k, .unowned = u, .owned = o, __VA_ARGS__ }
 #define PROPERTY(i, n, k, u, o, ...) \
         { .interface = i, .member = n, .property = true, .kind = k, .unowned = u, .owned = o, __VA_ARGS__ }
 
@@ -250,17 +253,17 @@ static int args_stop_instance(sd_bus_message *m, Role role, const Target *t) {
 
 /* A spec refused for its VCPUs (0), checked after who may create in the tenant. */
 static int args_create_in_tenant(sd_bus_message *m, Role role, const Target *t) {
-        return sd_bus_message_append(m, "a{sv}", 4, "Name", "s", "mxprobe", "Tenant", "s", t->name, "VCPUs", "u", 0,
-                                     "MemoryBytes", "t", GIB);
+        return sd_bus_message_append(m, "a{sv}", 4, "Name", "s", "mxprobe", "Tenant", "s", t->name, "VCPUs",
+                                     "u", 0, "MemoryBytes", "t", GIB);
 }
 
 /* A VM asking for the target GPU in the caller's tenant, serving a model that does not exist: a
  * claimed GPU is refused (InUse) before the model is looked up (NotFound), so nothing is created
  * either way. The InUse sentence is where the claimer leaked. */
 static int args_create_with_gpu(sd_bus_message *m, Role role, const Target *t) {
-        return sd_bus_message_append(m, "a{sv}", 6, "Name", "s", "mxprobe", "Tenant", "s", act_tenant(role, t),
-                                     "VCPUs", "u", 1, "MemoryBytes", "t", GIB, "GPUAddresses", "as", 1, t->name,
-                                     "Model", "s", "mx-no-such-model");
+        return sd_bus_message_append(m, "a{sv}", 6, "Name", "s", "mxprobe", "Tenant", "s",
+                                     act_tenant(role, t), "VCPUs", "u", 1, "MemoryBytes", "t", GIB,
+                                     "GPUAddresses", "as", 1, t->name, "Model", "s", "mx-no-such-model");
 }
 
 static int args_check_host(sd_bus_message *m, Role role, const Target *t) {
@@ -407,7 +410,8 @@ static const Row matrix[] = {
 
         /* ---- org.ark.Ark1.Manager: methods */
         METHOD(MANAGER, "ListTenants", K_HOST, "OOOD", NULL),
-        METHOD(MANAGER, "CreateTenant", K_TENANT, NULL, "RDDD", .later = "AlreadyExists", .args = args_create_tenant),
+        METHOD(MANAGER, "CreateTenant", K_TENANT, NULL, "RDDD", .later = "AlreadyExists",
+               .args = args_create_tenant),
         METHOD(MANAGER, "GetTenant", K_TENANT, NULL, "OOII", .args = args_name),
         METHOD(MANAGER, "DeleteTenant", K_TENANT, NULL, "RDII", .later = "InUse", .args = args_name),
         METHOD(MANAGER, "ListInstances", K_HOST, "OOOD", NULL),
@@ -421,8 +425,10 @@ static const Row matrix[] = {
         /* Starting a running instance and stopping a stopped one change nothing; a running one
          * cannot be deleted (InvalidState). */
         METHOD(MANAGER, "StartInstance", K_INSTANCE, NULL, "OOII", .args = args_name),
-        METHOD(MANAGER, "StopInstance", K_INSTANCE, NULL, "OOII", .args = args_stop_instance, .on_stopped = true),
-        METHOD(MANAGER, "DeleteInstance", K_INSTANCE, NULL, "RRII", .later = "InvalidState", .args = args_name),
+        METHOD(MANAGER, "StopInstance", K_INSTANCE, NULL, "OOII", .args = args_stop_instance,
+               .on_stopped = true),
+        METHOD(MANAGER, "DeleteInstance", K_INSTANCE, NULL, "RRII", .later = "InvalidState",
+               .args = args_name),
         METHOD(MANAGER, "ListAccelerators", K_HOST, "OOOD", NULL),
         METHOD(MANAGER, "CheckHost", K_HOST, "ODDD", NULL, .args = args_check_host),
         METHOD(MANAGER, "Reconcile", K_HOST, "ODDD", NULL),
@@ -430,16 +436,21 @@ static const Row matrix[] = {
         METHOD(MANAGER, "VerifyAuditLog", K_HOST, "ODDD", NULL),
         METHOD(MANAGER, "GetUsageReport", K_TENANT, NULL, "OOII", .args = args_usage_of_tenant),
         METHOD(MANAGER, "GetUsageReport", K_HOST, "OOOD", NULL, .args = args_usage_all),
-        METHOD(MANAGER, "TrustKey", K_HOST, "RDDD", NULL, .later = "AlreadyExists", .args = args_trusted_key),
-        METHOD(MANAGER, "UntrustKey", K_HOST, "RDDD", NULL, .later = "NotFound", .args = args_unknown_key_id),
-        METHOD(MANAGER, "RevokeKey", K_HOST, "RDDD", NULL, .later = "AlreadyExists", .args = args_revoked_key_id),
+        METHOD(MANAGER, "TrustKey", K_HOST, "RDDD", NULL, .later = "AlreadyExists",
+               .args = args_trusted_key),
+        METHOD(MANAGER, "UntrustKey", K_HOST, "RDDD", NULL, .later = "NotFound",
+               .args = args_unknown_key_id),
+        METHOD(MANAGER, "RevokeKey", K_HOST, "RDDD", NULL, .later = "AlreadyExists",
+               .args = args_revoked_key_id),
         METHOD(MANAGER, "ListTrustedKeys", K_HOST, "OOOO", NULL),
         METHOD(MANAGER, "ImportBundle", K_TENANT, NULL, "RRII", .later = "AlreadyExists",
                .args = args_import_for_tenant),
-        METHOD(MANAGER, "ImportBundle", K_HOST, "RDDD", NULL, .later = "AlreadyExists", .args = args_import_shared),
+        METHOD(MANAGER, "ImportBundle", K_HOST, "RDDD", NULL, .later = "AlreadyExists",
+               .args = args_import_shared),
         /* No import is in progress: who gets past the first gate. The user in no tenant can start
          * no import, so it has none to cancel. */
-        METHOD(MANAGER, "CancelImport", K_HOST, "RRRD", NULL, .later = "NotFound", .args = args_no_such_import),
+        METHOD(MANAGER, "CancelImport", K_HOST, "RRRD", NULL, .later = "NotFound",
+               .args = args_no_such_import),
         METHOD(MANAGER, "ListBundles", K_HOST, "OOOO", NULL),
         /* The image store: a tenant's files to its members (another tenant's reads as one that does
          * not exist), the shared ones and one's own tenants' with ""; nothing to a user in no
@@ -458,8 +469,10 @@ static const Row matrix[] = {
         METHOD(TENANT, "SetDescription", K_TENANT, NULL, "ODII", .args = args_description, .repair = true),
         METHOD(TENANT, "SetQuota", K_TENANT, NULL, "RDII", .later = "InUse", .args = args_quota_below_use),
         METHOD(TENANT, "Delete", K_TENANT, NULL, "RDII", .later = "InUse"),
-        METHOD(TENANT, "AddMember", K_TENANT, NULL, "RDII", .later = "AlreadyExists", .args = args_member_already),
-        METHOD(TENANT, "RemoveMember", K_TENANT, NULL, "RDII", .later = "NotFound", .args = args_not_a_member),
+        METHOD(TENANT, "AddMember", K_TENANT, NULL, "RDII", .later = "AlreadyExists",
+               .args = args_member_already),
+        METHOD(TENANT, "RemoveMember", K_TENANT, NULL, "RDII", .later = "NotFound",
+               .args = args_not_a_member),
 
         /* ---- org.ark.Ark1.Instance: its tenant's members and admins act on it */
         PROPERTY(INSTANCE, "Name", K_INSTANCE, NULL, "OOII"),
@@ -490,7 +503,8 @@ static const Row matrix[] = {
         METHOD(INSTANCE, "Delete", K_INSTANCE, NULL, "RRII", .later = "InvalidState"),
         METHOD(INSTANCE, "GetXML", K_INSTANCE, NULL, "OOII"),
         /* GPUs are added to stopped instances only. */
-        METHOD(INSTANCE, "AddGPUs", K_INSTANCE, NULL, "RRII", .later = "InvalidState", .args = args_add_one_gpu),
+        METHOD(INSTANCE, "AddGPUs", K_INSTANCE, NULL, "RRII", .later = "InvalidState",
+               .args = args_add_one_gpu),
         /* The target GPU added to the caller's stopped instance: a claimed one is InUse, and the
          * sentence must not name another tenant's claimer. A free one would be added: not probed. */
         METHOD(INSTANCE, "AddGPUs", K_ACCEL, "----", "RRRI", .later = "InUse", .path = path_idle_instance,
@@ -523,7 +537,8 @@ static const Row matrix[] = {
         PROPERTY(ACCEL, "Health", K_ACCEL, "OOOI", "OOOI"),
         PROPERTY(ACCEL, "Conflict", K_ACCEL, "OOOI", "OOOI"),
         /* A claimed GPU cannot be reserved (InUse); the holds that are made are released after. */
-        METHOD(ACCEL, "Reserve", K_ACCEL, "ODDI", "RDDI", .later = "InUse", .args = args_reason, .repair = true),
+        METHOD(ACCEL, "Reserve", K_ACCEL, "ODDI", "RDDI", .later = "InUse", .args = args_reason,
+               .repair = true),
         METHOD(ACCEL, "Quarantine", K_ACCEL, "ODDI", "ODDI", .args = args_reason, .repair = true),
         /* Nothing is held: a no-op. */
         METHOD(ACCEL, "Release", K_ACCEL, "ODDI", "ODDI"),
@@ -608,8 +623,8 @@ static unsigned matrix_check(const Row *rows, size_t n_rows, char *const *member
                 for (size_t k = 0; k < n_rows && !found; k++)
                         found = row_is_for(&rows[k], *m);
                 if (!found) {
-                        strbuf_printf(&b, "%s has no entry in the access matrix: decide who may %s it\n", name,
-                                      startswith(*m, "property ") ? "read" : "call");
+                        strbuf_printf(&b, "%s has no entry in the access matrix: decide who may %s it\n",
+                                      name, startswith(*m, "property ") ? "read" : "call");
                         problems++;
                 }
         }
@@ -620,17 +635,24 @@ static unsigned matrix_check(const Row *rows, size_t n_rows, char *const *member
                 bool has_owned = r->kind != K_HOST;
 
                 if (!strv_contains(members, key)) {
-                        strbuf_printf(&b, "the access matrix has a row for %s.%s, which arkd does not export: remove "
-                                      "the stale row\n", r->interface, r->member);
+                        strbuf_printf(
+                                &b,
+                                "the access matrix has a row for %s.%s, which arkd does not export: remove "
+                                "the stale row\n",
+                                r->interface, r->member);
                         problems++;
                 }
                 if ((has_unowned ? !expectation_valid(r->unowned, r->property, true) : r->unowned != NULL) ||
                     (has_owned ? !expectation_valid(r->owned, r->property, false) : r->owned != NULL) ||
                     (startswith(r->interface, "org.ark.") && !streq(r->interface, kind_iface[r->kind]) &&
                      !streq(r->interface, ARK_BUS_IFACE_MANAGER) && !r->path) ||
-                    (((r->unowned && strchr(r->unowned, 'R')) || (r->owned && strchr(r->owned, 'R'))) != !!r->later)) {
-                        strbuf_printf(&b, "the access matrix's row for %s.%s is malformed (expectations for its kind "
-                                      "of object, 'R' with the errors meant)\n", r->interface, r->member);
+                    (((r->unowned && strchr(r->unowned, 'R')) || (r->owned && strchr(r->owned, 'R'))) !=
+                     !!r->later)) {
+                        strbuf_printf(
+                                &b,
+                                "the access matrix's row for %s.%s is malformed (expectations for its kind "
+                                "of object, 'R' with the errors meant)\n",
+                                r->interface, r->member);
                         problems++;
                 }
         }
@@ -644,8 +666,8 @@ static unsigned matrix_check(const Row *rows, size_t n_rows, char *const *member
  * introspection document to the lists (no duplicates). Returns 0, or -EBADMSG when it is no such
  * document. */
 static int introspect_parse(const char *xml, char ***members, char ***children) {
-        xmlDocPtr doc = xmlReadMemory(xml, (int) strlen(xml), "introspect.xml", NULL, XML_PARSE_NONET | XML_PARSE_NOERROR |
-                                      XML_PARSE_NOWARNING);
+        xmlDocPtr doc = xmlReadMemory(xml, (int) strlen(xml), "introspect.xml", NULL,
+                                      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
         xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
         int r = 0;
 
@@ -658,7 +680,8 @@ static int introspect_parse(const char *xml, char ***members, char ***children) 
 
                 if (n->type != XML_ELEMENT_NODE || !(name = xmlGetProp(n, BAD_CAST "name")))
                         continue;
-                if (xmlStrEqual(n->name, BAD_CAST "node") && children && !strv_contains(*children, (char *) name))
+                if (xmlStrEqual(n->name, BAD_CAST "node") && children &&
+                    !strv_contains(*children, (char *) name))
                         r = strv_extend(children, (char *) name);
                 else if (xmlStrEqual(n->name, BAD_CAST "interface"))
                         for (xmlNodePtr c = n->children; c && r >= 0; c = c->next) {
@@ -688,7 +711,8 @@ static int introspect(sd_bus *bus, const char *path, char **ret_xml, sd_bus_erro
         const char *xml;
         int r;
 
-        r = sd_bus_call_method(bus, ARK_BUS_NAME, path, IFACE_INTROSPECTABLE, "Introspect", error, &reply, NULL);
+        r = sd_bus_call_method(bus, ARK_BUS_NAME, path, IFACE_INTROSPECTABLE, "Introspect", error, &reply,
+                               NULL);
         if (r >= 0)
                 r = sd_bus_message_read(reply, "s", &xml);
         if (r < 0)
@@ -750,10 +774,10 @@ typedef struct Reply {
         bool ok;
         char *error_name;
         char *error_message;
-        char *text;          /* what the caller learned: the reply dumped, or the error message */
-        bool empty;          /* a property's value is "", 0 or has no elements */
-        uint64_t number;     /* a numeric property's value */
-        uint32_t waited;     /* seconds waited for arkd to take calls of this user again */
+        char *text;      /* what the caller learned: the reply dumped, or the error message */
+        bool empty;      /* a property's value is "", 0 or has no elements */
+        uint64_t number; /* a numeric property's value */
+        uint32_t waited; /* seconds waited for arkd to take calls of this user again */
 } Reply;
 
 static void reply_done(Reply *r) {
@@ -810,8 +834,12 @@ static int variant_empty(sd_bus_message *m, uint64_t *ret_number) {
                 r = sd_bus_message_read_basic(m, type, &v);
                 if (r < 0)
                         return r;
-                *ret_number = type == 'y' ? v.y : type == 'b' ? (uint64_t) v.b : strchr("nq", type) ? v.q
-                              : strchr("iu", type) ? v.u : type == 'd' ? (uint64_t) v.d : v.t;
+                *ret_number = type == 'y'    ? v.y
+                        : type == 'b'        ? (uint64_t) v.b
+                        : strchr("nq", type) ? v.q
+                        : strchr("iu", type) ? v.u
+                        : type == 'd'        ? (uint64_t) v.d
+                                             : v.t;
                 return *ret_number == 0;
         }
         return 0;
@@ -871,10 +899,11 @@ static void managed_objects(sd_bus *bus, Reply *ret_paths, Reply *ret_text) {
         const char *path;
         int r;
 
-        r = sd_bus_call_method(bus, ARK_BUS_NAME, ARK_BUS_PATH, IFACE_OBJECT_MANAGER, "GetManagedObjects", &e, &reply,
-                               NULL);
+        r = sd_bus_call_method(bus, ARK_BUS_NAME, ARK_BUS_PATH, IFACE_OBJECT_MANAGER, "GetManagedObjects",
+                               &e, &reply, NULL);
         if (r < 0) {
-                *ret_paths = (Reply) { .error_name = strdup(strna(e.name)), .error_message = strdup(strna(e.message)) };
+                *ret_paths = (Reply) { .error_name = strdup(strna(e.name)),
+                                       .error_message = strdup(strna(e.message)) };
                 *ret_text = (Reply) { .text = strdup(strna(e.message)) };
                 return;
         }
@@ -969,12 +998,12 @@ static const uint8_t *read_reply(const uint8_t *p, const uint8_t *end, Reply *re
 }
 
 typedef enum ChildJob {
-        JOB_PROBE,   /* the row's call on the target, and on the phantom when one is given */
-        JOB_WALK,    /* the tree and GetManagedObjects as the role sees them */
+        JOB_PROBE, /* the row's call on the target, and on the phantom when one is given */
+        JOB_WALK,  /* the tree and GetManagedObjects as the role sees them */
 } ChildJob;
 
-static _noreturn_ void child(int fd, ChildJob job, Role role, const Account *a, const Row *row, const Target *t,
-                             const Target *phantom) {
+static _noreturn_ void child(int fd, ChildJob job, Role role, const Account *a, const Row *row,
+                             const Target *t, const Target *phantom) {
         sd_bus *bus = NULL;
         Reply r[4] = {};
         size_t n = 0;
@@ -1007,8 +1036,8 @@ static _noreturn_ void child(int fd, ChildJob job, Role role, const Account *a, 
 
 /* Runs a job in a child process that has become the role's user, with its own bus connection, and
  * reads its n replies. Fails the test when the child cannot run. */
-static void run_as(Role role, ChildJob job, const Row *row, const Target *t, const Target *phantom, Reply *ret,
-                   size_t n) {
+static void run_as(Role role, ChildJob job, const Row *row, const Target *t, const Target *phantom,
+                   Reply *ret, size_t n) {
         _cleanup_free_ uint8_t *buf = NULL;
         const uint8_t *p;
         size_t len = 0, alloc = 0;
@@ -1214,12 +1243,14 @@ static void judge(Tally *tl, const Row *row, const Target *t, Role role, char wa
         tl->probes++;
         for (size_t k = 0; k < (want == 'I' ? 2u : 1u); k++) {
                 tl->waited += r[k].waited;
-                tl->refused[role] += !r[k].ok && (streq_ptr(r[k].error_name, ARK_ERROR_ACCESS_DENIED) ||
-                                                  streq_ptr(r[k].error_name, ARK_ERROR_INVALID_ARGUMENT));
+                tl->refused[role] += !r[k].ok &&
+                        (streq_ptr(r[k].error_name, ARK_ERROR_ACCESS_DENIED) ||
+                         streq_ptr(r[k].error_name, ARK_ERROR_INVALID_ARGUMENT));
         }
         switch (want) {
         case 'O':
-                right = r[0].ok && !(row->witness && strchr(t->owner ? row->owned : row->unowned, 'X') && r[0].empty);
+                right = r[0].ok &&
+                        !(row->witness && strchr(t->owner ? row->owned : row->unowned, 'X') && r[0].empty);
                 break;
         case 'X':
                 right = r[0].ok && r[0].empty;
@@ -1237,29 +1268,34 @@ static void judge(Tally *tl, const Row *row, const Target *t, Role role, char wa
                 right = false;
         }
         if (!right) {
-                _cleanup_free_ char *got = describe(row, &r[0]), *ph = want == 'I' ? describe(row, &r[1]) : NULL;
+                _cleanup_free_ char *got = describe(row, &r[0]),
+                                    *ph = want == 'I' ? describe(row, &r[1]) : NULL;
                 _cleanup_free_ char *on_phantom = ph ? strprintf(" (on %s: %s)", pt->label, ph) : NULL;
 
                 tl->wrong++;
                 strbuf_printf(&tl->lines, "  %s.%s on %s as %s: expected %s%s%s, got %s%s\n", row->interface,
-                              row->member, t->label, roles[role].label, outcome_word(want), want == 'R' ? " " : "",
-                              want == 'R' ? row->later : "", got, strempty(on_phantom));
+                              row->member, t->label, roles[role].label, outcome_word(want),
+                              want == 'R' ? " " : "", want == 'R' ? row->later : "", got,
+                              strempty(on_phantom));
         }
         if (getenv("ARK_TEST_MATRIX_VERBOSE")) {
-                _cleanup_free_ char *got = describe(row, &r[0]), *ph = want == 'I' ? describe(row, &r[1]) : NULL;
+                _cleanup_free_ char *got = describe(row, &r[0]),
+                                    *ph = want == 'I' ? describe(row, &r[1]) : NULL;
 
-                fprintf(stderr, "%s %s.%s on %s as %s: %s: %s%s%s\n", right ? "ok  " : "FAIL", row->interface,
-                        row->member, t->label, roles[role].label, outcome_word(want), got, ph ? " | missing: " : "",
-                        strempty(ph));
+                fprintf(stderr, "%s %s.%s on %s as %s: %s: %s%s%s\n", right ? "ok  " : "FAIL",
+                        row->interface, row->member, t->label, roles[role].label, outcome_word(want), got,
+                        ph ? " | missing: " : "", strempty(ph));
         }
         for (size_t k = 0; role != ROLE_ADMIN && k < (want == 'I' ? 2u : 1u); k++)
                 if ((leak = leaked(role, row, k == 0 ? t : pt, r[k].text))) {
                         _cleanup_free_ char *flat = flatten(r[k].text);
 
                         tl->leaks++;
-                        strbuf_printf(&tl->lines, "  %s.%s on %s as %s: the answer names '%s' of another tenant: %.300s\n",
-                                      row->interface, row->member, k == 0 ? t->label : pt->label, roles[role].label,
-                                      leak, strempty(flat));
+                        strbuf_printf(
+                                &tl->lines,
+                                "  %s.%s on %s as %s: the answer names '%s' of another tenant: %.300s\n",
+                                row->interface, row->member, k == 0 ? t->label : pt->label,
+                                roles[role].label, leak, strempty(flat));
                 }
         reply_done(&r[0]);
         reply_done(&r[1]);
@@ -1270,10 +1306,11 @@ static void judge(Tally *tl, const Row *row, const Target *t, Role role, char wa
 static void cleanup_accounts(void) {
         _cleanup_free_ char *out = NULL, *err = NULL;
 
-        (void) harness_sh(&out, &err,
-                          "for u in %s %s %s; do for k in '' 1 2 3 4 5 6 7 8 9; do userdel $u$k 2>/dev/null; done; "
-                          "done; true",
-                          USER_A, USER_B, USER_NONE);
+        (void) harness_sh(
+                &out, &err,
+                "for u in %s %s %s; do for k in '' 1 2 3 4 5 6 7 8 9; do userdel $u$k 2>/dev/null; done; "
+                "done; true",
+                USER_A, USER_B, USER_NONE);
 }
 
 /* The role's users: USER_A, USER_A1, ... Returns 0 or -1 (printed). */
@@ -1285,9 +1322,12 @@ static int make_accounts(Role role) {
                 struct passwd *pw;
 
                 a->name = k == 0 ? strdup(roles[role].user) : strprintf("%s%u", roles[role].user, k);
-                if (!a->name || harness_sh(&out, &err, "useradd --system --no-create-home --shell /usr/sbin/nologin %s",
-                                           a->name) != 0 || !(pw = getpwnam(a->name))) {
-                        fprintf(stderr, "cannot create test user %s: %s %s\n", strna(a->name), strna(out), strna(err));
+                if (!a->name ||
+                    harness_sh(&out, &err, "useradd --system --no-create-home --shell /usr/sbin/nologin %s",
+                               a->name) != 0 ||
+                    !(pw = getpwnam(a->name))) {
+                        fprintf(stderr, "cannot create test user %s: %s %s\n", strna(a->name), strna(out),
+                                strna(err));
                         return -1;
                 }
                 a->uid = pw->pw_uid;
@@ -1300,7 +1340,8 @@ static int make_accounts(Role role) {
 
 static void add_members(const char *tenant, Role role) {
         for (unsigned k = 0; k < USERS_PER_ROLE; k++)
-                assert_arkctl(&H, 0, NULL, "tenant", "member", "add", tenant, "--user", accounts[role][k].name);
+                assert_arkctl(&H, 0, NULL, "tenant", "member", "add", tenant, "--user",
+                              accounts[role][k].name);
 }
 
 static char *bundle_path(const char *name) {
@@ -1309,11 +1350,12 @@ static char *bundle_path(const char *name) {
         char *found = NULL;
         int r;
 
-        r = sd_bus_call_method(harness_bus(&H), ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "ListBundles", NULL,
-                               &reply, NULL);
+        r = sd_bus_call_method(harness_bus(&H), ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
+                               "ListBundles", NULL, &reply, NULL);
         if (r >= 0)
                 r = sd_bus_message_enter_container(reply, 'a', "(sssso)");
-        while (r >= 0 && !found && (r = sd_bus_message_read(reply, "(sssso)", &kind, &tenant, &n, &version, &path)) > 0)
+        while (r >= 0 && !found &&
+               (r = sd_bus_message_read(reply, "(sssso)", &kind, &tenant, &n, &version, &path)) > 0)
                 if (streq(n, name))
                         found = strdup(path);
         return found;
@@ -1337,12 +1379,13 @@ static void make_bundles(void) {
         for (size_t k = 0; k < ELEMENTSOF(b); k++) {
                 _cleanup_free_ char *ark = strprintf("%s/%s.ark", dir, b[k].name);
 
-                assert_int_equal(harness_sh(NULL, NULL,
-                                            "'%s/bin/arkctl' bundle create '%s/m' --kind model --name %s --version 1 "
-                                            "--key '%s/k.key' -o '%s' --architecture llama --parameters 1000 "
-                                            "--dtype bf16 --runtime vllm --license x >/dev/null && chmod 644 '%s'",
-                                            harness_build_dir(), dir, b[k].name, dir, ark, ark),
-                                 0);
+                assert_int_equal(
+                        harness_sh(NULL, NULL,
+                                   "'%s/bin/arkctl' bundle create '%s/m' --kind model --name %s --version 1 "
+                                   "--key '%s/k.key' -o '%s' --architecture llama --parameters 1000 "
+                                   "--dtype bf16 --runtime vllm --license x >/dev/null && chmod 644 '%s'",
+                                   harness_build_dir(), dir, b[k].name, dir, ark, ark),
+                        0);
                 if (b[k].tenant)
                         assert_arkctl(&H, 0, NULL, "bundle", "import", ark, "--tenant", b[k].tenant);
                 else
@@ -1367,24 +1410,27 @@ static int setup(void **state) {
         add_members(TENANT_A, ROLE_A);
         add_members(TENANT_B, ROLE_B);
         make_bundles();
-        assert_arkctl(&H, 0, NULL, "vm", "create", VM_A, "--tenant", TENANT_A, "--vcpus", "1", "--memory", "1G", "--gpu",
-                      GPU_A, "--model", MODEL_A, "--start");
-        assert_arkctl(&H, 0, NULL, "vm", "create", IDLE_A, "--tenant", TENANT_A, "--vcpus", "1", "--memory", "1G",
-                      "--model", MODEL_SHARED);
-        assert_arkctl(&H, 0, NULL, "vm", "create", VM_B, "--tenant", TENANT_B, "--vcpus", "1", "--memory", "1G", "--gpu",
-                      GPU_B, "--model", MODEL_B, "--start");
-        assert_arkctl(&H, 0, NULL, "vm", "create", IDLE_B, "--tenant", TENANT_B, "--vcpus", "1", "--memory", "1G");
+        assert_arkctl(&H, 0, NULL, "vm", "create", VM_A, "--tenant", TENANT_A, "--vcpus", "1", "--memory",
+                      "1G", "--gpu", GPU_A, "--model", MODEL_A, "--start");
+        assert_arkctl(&H, 0, NULL, "vm", "create", IDLE_A, "--tenant", TENANT_A, "--vcpus", "1", "--memory",
+                      "1G", "--model", MODEL_SHARED);
+        assert_arkctl(&H, 0, NULL, "vm", "create", VM_B, "--tenant", TENANT_B, "--vcpus", "1", "--memory",
+                      "1G", "--gpu", GPU_B, "--model", MODEL_B, "--start");
+        assert_arkctl(&H, 0, NULL, "vm", "create", IDLE_B, "--tenant", TENANT_B, "--vcpus", "1", "--memory",
+                      "1G");
 
         for (size_t k = 0; k < _T_MAX; k++) {
                 Target *t = &targets[k];
                 const char *prefix = t->kind == K_TENANT ? ARK_BUS_PREFIX_TENANT
-                                     : t->kind == K_INSTANCE ? ARK_BUS_PREFIX_INSTANCE
-                                                             : ARK_BUS_PREFIX_ACCELERATOR;
+                        : t->kind == K_INSTANCE          ? ARK_BUS_PREFIX_INSTANCE
+                                                         : ARK_BUS_PREFIX_ACCELERATOR;
 
                 if (t->kind == K_HOST)
                         t->path = strdup(ARK_BUS_PATH);
                 else if (t->kind == K_BUNDLE)
-                        t->path = bundle_path(k == T_BUNDLE_A ? MODEL_A : k == T_BUNDLE_B ? MODEL_B : MODEL_SHARED);
+                        t->path = bundle_path(k == T_BUNDLE_A           ? MODEL_A
+                                                      : k == T_BUNDLE_B ? MODEL_B
+                                                                        : MODEL_SHARED);
                 else if (t->kind == K_INSTANCE)
                         t->path = instance_path(t->name);
                 else if (sd_bus_path_encode(prefix, t->name, &t->path) < 0)
@@ -1395,12 +1441,12 @@ static int setup(void **state) {
         for (Kind k = K_TENANT; k < _K_MAX; k++) {
                 Target *t = &phantoms[k];
                 const char *prefix = k == K_TENANT ? ARK_BUS_PREFIX_TENANT
-                                     : k == K_INSTANCE ? ARK_BUS_PREFIX_INSTANCE
-                                     : k == K_ACCEL ? ARK_BUS_PREFIX_ACCELERATOR
-                                                    : PREFIX_BUNDLE;
+                        : k == K_INSTANCE          ? ARK_BUS_PREFIX_INSTANCE
+                        : k == K_ACCEL             ? ARK_BUS_PREFIX_ACCELERATOR
+                                                   : PREFIX_BUNDLE;
 
-                if (k == K_INSTANCE ? sd_bus_path_encode_many(&t->path, ARK_BUS_PREFIX_INSTANCE "/%/%", TENANT_A,
-                                                              t->name) < 0
+                if (k == K_INSTANCE ? sd_bus_path_encode_many(&t->path, ARK_BUS_PREFIX_INSTANCE "/%/%",
+                                                              TENANT_A, t->name) < 0
                                     : sd_bus_path_encode(prefix, t->name ?: "999999", &t->path) < 0)
                         return -1;
         }
@@ -1453,7 +1499,8 @@ static void call_as_root(const char *path, const char *iface, const char *member
         if (r >= 0)
                 r = sd_bus_call(harness_bus(&H), m, 0, &e, NULL);
         if (r < 0)
-                fail_msg("restoring fixtures: %s.%s on %s: %s", iface, member, path, e.message ?: strerror(-r));
+                fail_msg("restoring fixtures: %s.%s on %s: %s", iface, member, path,
+                         e.message ?: strerror(-r));
 }
 
 /* As root: what the calls of .repair rows may have changed, back as it was. */
@@ -1470,7 +1517,9 @@ static void repair_fixtures(void) {
 static void check_fixtures(StrBuf *b, const char *after) {
         static const struct {
                 const char *instance, *state, *gpu;
-        } instances[] = { { VM_A, "running", GPU_A }, { IDLE_A, "stopped", NULL }, { VM_B, "running", GPU_B },
+        } instances[] = { { VM_A, "running", GPU_A },
+                          { IDLE_A, "stopped", NULL },
+                          { VM_B, "running", GPU_B },
                           { IDLE_B, "stopped", NULL } };
         static const struct {
                 const char *tenant, *description;
@@ -1482,8 +1531,8 @@ static void check_fixtures(StrBuf *b, const char *after) {
 
                 state = path ? harness_get_string(&H, path, ARK_BUS_IFACE_INSTANCE, "State") : NULL;
                 if (!streq_ptr(state, instances[k].state))
-                        strbuf_printf(b, "  fixture instance '%s' is %s after %s, not %s\n", instances[k].instance,
-                                      strna(state), after, instances[k].state);
+                        strbuf_printf(b, "  fixture instance '%s' is %s after %s, not %s\n",
+                                      instances[k].instance, strna(state), after, instances[k].state);
         }
         for (size_t k = 0; k < ELEMENTSOF(tenants); k++) {
                 _cleanup_free_ char *path = NULL, *d = NULL;
@@ -1491,15 +1540,16 @@ static void check_fixtures(StrBuf *b, const char *after) {
                 if (sd_bus_path_encode(ARK_BUS_PREFIX_TENANT, tenants[k].tenant, &path) >= 0)
                         d = harness_get_string(&H, path, ARK_BUS_IFACE_TENANT, "Description");
                 if (!streq_ptr(d, tenants[k].description))
-                        strbuf_printf(b, "  fixture tenant '%s' has description '%s' after %s\n", tenants[k].tenant,
-                                      strna(d), after);
+                        strbuf_printf(b, "  fixture tenant '%s' has description '%s' after %s\n",
+                                      tenants[k].tenant, strna(d), after);
         }
         for (size_t k = T_ACCEL_FREE; k <= T_ACCEL_B; k++) {
-                _cleanup_free_ char *s = harness_get_string(&H, targets[k].path, ARK_BUS_IFACE_ACCELERATOR, "ClaimState");
+                _cleanup_free_ char *s =
+                        harness_get_string(&H, targets[k].path, ARK_BUS_IFACE_ACCELERATOR, "ClaimState");
 
                 if (!streq_ptr(s, k == T_ACCEL_FREE ? "free" : "claimed"))
-                        strbuf_printf(b, "  fixture %s %s is %s after %s\n", targets[k].label, targets[k].name, strna(s),
-                                      after);
+                        strbuf_printf(b, "  fixture %s %s is %s after %s\n", targets[k].label,
+                                      targets[k].name, strna(s), after);
         }
         for (size_t k = T_BUNDLE_SHARED; k <= T_BUNDLE_B; k++) {
                 _cleanup_free_ char *s = harness_get_string(&H, targets[k].path, IFACE_BUNDLE, "Name");
@@ -1532,8 +1582,10 @@ static void test_introspection_is_covered(void **state) {
         skip_unless_root();
         /* The walk saw every kind of object. */
         static const char *const seen[] = {
-                "property " ARK_BUS_IFACE_MANAGER ".Version",    "property " ARK_BUS_IFACE_TENANT ".Name",
-                "property " ARK_BUS_IFACE_INSTANCE ".Name",      "property " ARK_BUS_IFACE_ACCELERATOR ".Address",
+                "property " ARK_BUS_IFACE_MANAGER ".Version",
+                "property " ARK_BUS_IFACE_TENANT ".Name",
+                "property " ARK_BUS_IFACE_INSTANCE ".Name",
+                "property " ARK_BUS_IFACE_ACCELERATOR ".Address",
                 "property " IFACE_BUNDLE ".Name",
         };
         for (size_t k = 0; k < ELEMENTSOF(seen); k++)
@@ -1558,12 +1610,15 @@ static void test_matrix_cannot_go_stale(void **state) {
 
         /* One row removed. */
         for (size_t k = 0; k < ELEMENTSOF(matrix); k++)
-                if (!(streq(matrix[k].interface, ARK_BUS_IFACE_INSTANCE) && streq(matrix[k].member, "ForceOff")))
+                if (!(streq(matrix[k].interface, ARK_BUS_IFACE_INSTANCE) &&
+                      streq(matrix[k].member, "ForceOff")))
                         fewer[n++] = matrix[k];
         assert_int_equal(n, ELEMENTSOF(matrix) - 1);
         assert_int_equal(matrix_check(fewer, n, exported, &report), 1);
-        assert_non_null(strstr(report, "org.ark.Ark1.Instance.ForceOff has no entry in the access matrix: decide who "
-                                       "may call it"));
+        assert_non_null(
+                strstr(report,
+                       "org.ark.Ark1.Instance.ForceOff has no entry in the access matrix: decide who "
+                       "may call it"));
         print_message("row removed: %s", report);
         report = mfree(report);
 
@@ -1579,10 +1634,13 @@ static void test_matrix_cannot_go_stale(void **state) {
         assert_int_equal(introspect_parse(xml, &more, NULL), 0);
         assert_int_equal(strv_length(more), strv_length(exported) + 2);
         assert_int_equal(matrix_check(matrix, ELEMENTSOF(matrix), more, &report), 2);
-        assert_non_null(strstr(report, "org.ark.Ark1.Instance.Frobnicate has no entry in the access matrix: decide who "
-                                       "may call it"));
-        assert_non_null(strstr(report, "org.ark.Ark1.Instance.Secret has no entry in the access matrix: decide who "
-                                       "may read it"));
+        assert_non_null(
+                strstr(report,
+                       "org.ark.Ark1.Instance.Frobnicate has no entry in the access matrix: decide who "
+                       "may call it"));
+        assert_non_null(strstr(report,
+                               "org.ark.Ark1.Instance.Secret has no entry in the access matrix: decide who "
+                               "may read it"));
         print_message("method and property injected: %s", report);
         report = mfree(report);
 
@@ -1591,7 +1649,8 @@ static void test_matrix_cannot_go_stale(void **state) {
                 if (!streq(*m, "method org.ark.Ark1.Manager.Reconcile"))
                         assert_int_equal(strv_extend(&less, *m), 0);
         assert_int_equal(matrix_check(matrix, ELEMENTSOF(matrix), less, &report), 1);
-        assert_non_null(strstr(report, "row for org.ark.Ark1.Manager.Reconcile, which arkd does not export"));
+        assert_non_null(
+                strstr(report, "row for org.ark.Ark1.Manager.Reconcile, which arkd does not export"));
         print_message("member removed: %s", report);
 }
 
@@ -1622,14 +1681,15 @@ static void test_access_matrix(void **state) {
                 }
         }
         check_fixtures(&tl.lines, "the matrix");
-        print_message("%u calls, %u disagree with the access matrix, %u answers name another tenant's objects; "
-                      "refused calls (AccessDenied, InvalidArgument) per role: %u %u %u %u; %u s waited for arkd's "
-                      "limit on refused calls\n",
-                      tl.probes, tl.wrong, tl.leaks, tl.refused[0], tl.refused[1], tl.refused[2], tl.refused[3],
-                      tl.waited);
+        print_message(
+                "%u calls, %u disagree with the access matrix, %u answers name another tenant's objects; "
+                "refused calls (AccessDenied, InvalidArgument) per role: %u %u %u %u; %u s waited for arkd's "
+                "limit on refused calls\n",
+                tl.probes, tl.wrong, tl.leaks, tl.refused[0], tl.refused[1], tl.refused[2], tl.refused[3],
+                tl.waited);
         snprintf(summary, sizeof(summary),
-                 "%u of %u calls disagree with the access matrix, %u answers name another tenant's objects", tl.wrong,
-                 tl.probes, tl.leaks);
+                 "%u of %u calls disagree with the access matrix, %u answers name another tenant's objects",
+                 tl.wrong, tl.probes, tl.leaks);
         fail_with_lines(strbuf_steal(&tl.lines), "The access matrix does not hold", summary);
 }
 
@@ -1639,8 +1699,9 @@ static void test_counts_as_seen(void **state) {
                 Role role;
                 const char *property;
                 uint64_t want;
-        } c[] = { { ROLE_A, "NTenants", 1 }, { ROLE_A, "NInstances", 2 }, { ROLE_B, "NTenants", 1 },
-                  { ROLE_B, "NInstances", 2 }, { ROLE_NONE, "NTenants", 0 }, { ROLE_NONE, "NInstances", 0 },
+        } c[] = { { ROLE_A, "NTenants", 1 },     { ROLE_A, "NInstances", 2 },
+                  { ROLE_B, "NTenants", 1 },     { ROLE_B, "NInstances", 2 },
+                  { ROLE_NONE, "NTenants", 0 },  { ROLE_NONE, "NInstances", 0 },
                   { ROLE_ADMIN, "NTenants", 2 }, { ROLE_ADMIN, "NInstances", 4 } };
         StrBuf b = {};
 
@@ -1651,8 +1712,9 @@ static void test_counts_as_seen(void **state) {
 
                 run_as(c[k].role, JOB_PROBE, &row, &targets[T_HOST], NULL, &r, 1);
                 if (!r.ok || r.number != c[k].want)
-                        strbuf_printf(&b, "  %s as %s: %" PRIu64 " (%s), expected %" PRIu64 "\n", c[k].property,
-                                      roles[c[k].role].label, r.number, r.ok ? "read" : strna(r.error_name), c[k].want);
+                        strbuf_printf(&b, "  %s as %s: %" PRIu64 " (%s), expected %" PRIu64 "\n",
+                                      c[k].property, roles[c[k].role].label, r.number,
+                                      r.ok ? "read" : strna(r.error_name), c[k].want);
                 reply_done(&r);
         }
         fail_with_lines(strbuf_steal(&b), "Counts", "counts are not as the caller sees them");
@@ -1687,27 +1749,31 @@ static void test_tree_as_each_role(void **state) {
 
                         /* Visible where Properties.GetAll of its kind is allowed. */
                         for (size_t k = 0; k < ELEMENTSOF(matrix); k++)
-                                if (streq(matrix[k].interface, IFACE_PROPERTIES) && matrix[k].kind == tg->kind)
+                                if (streq(matrix[k].interface, IFACE_PROPERTIES) &&
+                                    matrix[k].kind == tg->kind)
                                         visible = expected(&matrix[k], tg, role) == 'O';
                         if (in_tree != visible)
-                                strbuf_printf(&b, "  %s (%s) %s in the introspection tree as %s\n", tg->label, tg->path,
-                                              in_tree ? "shows" : "does not show", roles[role].label);
+                                strbuf_printf(&b, "  %s (%s) %s in the introspection tree as %s\n",
+                                              tg->label, tg->path, in_tree ? "shows" : "does not show",
+                                              roles[role].label);
                         if (in_managed != visible && r[2].ok)
-                                strbuf_printf(&b, "  %s (%s) %s in GetManagedObjects as %s\n", tg->label, tg->path,
-                                              in_managed ? "shows" : "does not show", roles[role].label);
+                                strbuf_printf(&b, "  %s (%s) %s in GetManagedObjects as %s\n", tg->label,
+                                              tg->path, in_managed ? "shows" : "does not show",
+                                              roles[role].label);
                 }
                 for (size_t k = 1; role != ROLE_ADMIN && k < 4; k += 2) {
                         const char *leak = leaked(role, NULL, &targets[T_HOST], r[k].text);
 
                         if (leak)
                                 strbuf_printf(&b, "  %s as %s names '%s' of another tenant\n",
-                                              k == 1 ? "the introspection tree" : "GetManagedObjects", roles[role].label,
-                                              leak);
+                                              k == 1 ? "the introspection tree" : "GetManagedObjects",
+                                              roles[role].label, leak);
                 }
                 for (size_t k = 0; k < 4; k++)
                         reply_done(&r[k]);
         }
-        fail_with_lines(strbuf_steal(&b), "Visibility", "objects show where they must not, or not where they must");
+        fail_with_lines(strbuf_steal(&b), "Visibility",
+                        "objects show where they must not, or not where they must");
 }
 
 int main(void) {

@@ -26,9 +26,10 @@ static Harness H;
 static void cleanup_accounts(void) {
         _cleanup_free_ char *out = NULL, *err = NULL;
 
-        (void) harness_sh(&out, &err,
-                          "for u in ark-t-risk ark-t-retail ark-t-none ark-t-viagroup ark-t-flood; do userdel $u 2>/dev/null; done; "
-                          "groupdel " GROUP " 2>/dev/null; true");
+        (void) harness_sh(
+                &out, &err,
+                "for u in ark-t-risk ark-t-retail ark-t-none ark-t-viagroup ark-t-flood; do userdel $u 2>/dev/null; done; "
+                "groupdel " GROUP " 2>/dev/null; true");
 }
 
 static int setup(void **state) {
@@ -41,7 +42,8 @@ static int setup(void **state) {
                        "groupadd --system " GROUP " && "
                        "for u in ark-t-risk ark-t-retail ark-t-none ark-t-flood; do "
                        "  useradd --system --no-create-home --shell /usr/sbin/nologin $u || exit 1; done && "
-                       "useradd --system --no-create-home --shell /usr/sbin/nologin -G " GROUP " ark-t-viagroup") != 0) {
+                       "useradd --system --no-create-home --shell /usr/sbin/nologin -G " GROUP
+                       " ark-t-viagroup") != 0) {
                 fprintf(stderr, "cannot create test users: %s %s\n", strna(out), strna(err));
                 return -1;
         }
@@ -65,8 +67,10 @@ static int teardown(void **state) {
 
 /* Runs arkctl as `user` (its own uid, gid and groups); returns the exit status, output in out and err. */
 static int arkctl_as(const char *user, char **out, char **err, const char *args) {
-        return harness_sh(out, err, "ARK_BUS_ADDRESS='%s' setpriv --reuid=%s --regid=%s --init-groups '%s/bin/arkctl' %s",
-                          H.bus_address, user, user, harness_build_dir(), args);
+        return harness_sh(
+                out, err,
+                "ARK_BUS_ADDRESS='%s' setpriv --reuid=%s --regid=%s --init-groups '%s/bin/arkctl' %s",
+                H.bus_address, user, user, harness_build_dir(), args);
 }
 
 static void expect_as(const char *user, int code, const char *needle, const char *args) {
@@ -74,8 +78,8 @@ static void expect_as(const char *user, int code, const char *needle, const char
         int r = arkctl_as(user, &out, &err, args);
 
         if (r != code || (needle && !strstr(code == 0 ? strempty(out) : strempty(err), needle)))
-                fail_msg("arkctl %s as %s: exit %d (want %d), want '%s'\nstdout: %s\nstderr: %s", args, user, r, code,
-                         strna(needle), strna(out), strna(err));
+                fail_msg("arkctl %s as %s: exit %d (want %d), want '%s'\nstdout: %s\nstderr: %s", args, user,
+                         r, code, strna(needle), strna(out), strna(err));
 }
 
 static void test_tenants_do_not_see_each_other(void **state) {
@@ -89,11 +93,12 @@ static void test_tenants_do_not_see_each_other(void **state) {
         assert_arkctl(&H, 0, NULL, "tenant", "create", "risk");
         assert_arkctl(&H, 0, NULL, "tenant", "create", "retail");
         assert_arkctl(&H, 0, NULL, "tenant", "member", "add", "risk", "--user", "ark-t-risk");
-        assert_arkctl(&H, 0, NULL, "tenant", "member", "add", "retail", "--user", "ark-t-retail", "--group", GROUP);
-        assert_arkctl(&H, 0, NULL, "vm", "create", "risk-vm1", "--tenant", "risk", "--vcpus", "1", "--memory", "1G",
-                      "--start");
-        assert_arkctl(&H, 0, NULL, "vm", "create", "retail-vm1", "--tenant", "retail", "--vcpus", "1", "--memory", "1G",
-                      "--gpus", "1");
+        assert_arkctl(&H, 0, NULL, "tenant", "member", "add", "retail", "--user", "ark-t-retail", "--group",
+                      GROUP);
+        assert_arkctl(&H, 0, NULL, "vm", "create", "risk-vm1", "--tenant", "risk", "--vcpus", "1",
+                      "--memory", "1G", "--start");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "retail-vm1", "--tenant", "retail", "--vcpus", "1",
+                      "--memory", "1G", "--gpus", "1");
 
         /* Acceptance: a member of retail lists only retail's VMs and cannot stop risk's. */
         assert_int_equal(arkctl_as("ark-t-retail", &out, &err, "vm list"), 0);
@@ -114,9 +119,11 @@ static void test_tenants_do_not_see_each_other(void **state) {
         expect_as("ark-t-retail", 0, "instances", "tenant quota show retail");
         expect_as("ark-t-retail", 1, "may not read the audit log", "audit list");
         expect_as("ark-t-retail", 1, "may not verify the audit log", "audit verify");
-        expect_as("ark-t-retail", 1, "may not read the usage of tenant 'risk'", "usage report --tenant risk");
+        expect_as("ark-t-retail", 1, "may not read the usage of tenant 'risk'",
+                  "usage report --tenant risk");
         expect_as("ark-t-retail", 0, NULL, "usage report --tenant retail");
-        expect_as("ark-t-retail", 1, "may not reserve or quarantine GPUs", "accelerator reserve 0000:18:00.0");
+        expect_as("ark-t-retail", 1, "may not reserve or quarantine GPUs",
+                  "accelerator reserve 0000:18:00.0");
         /* Counts and GPU owners of other tenants do not leak. */
         out = mfree(out);
         err = mfree(err);
@@ -157,9 +164,10 @@ static void test_members_survive_restart(void **state) {
         assert_int_equal(harness_start_arkd(&H, NULL), 0);
         expect_as("ark-t-risk", 0, "risk-vm1", "vm list");
         expect_as("ark-t-viagroup", 0, "retail-vm1", "vm list");
-        assert_arkctl(&H, 1, "not a member of tenant 'risk'", "tenant", "member", "remove", "risk", "--user", "ark-t-none");
-        assert_arkctl(&H, 1, "There is no user 'no-such-user-x'", "tenant", "member", "add", "risk", "--user",
-                      "no-such-user-x");
+        assert_arkctl(&H, 1, "not a member of tenant 'risk'", "tenant", "member", "remove", "risk", "--user",
+                      "ark-t-none");
+        assert_arkctl(&H, 1, "There is no user 'no-such-user-x'", "tenant", "member", "add", "risk",
+                      "--user", "no-such-user-x");
 }
 
 /* Bundles: a member imports for its own tenant only, never shared ones, trusts no keys, and other
@@ -173,14 +181,16 @@ static void test_bundles(void **state) {
         dir = strdup(mkdtemp(tmpl));
         assert_non_null(dir);
         /* Where the members can read it. */
-        assert_int_equal(harness_sh(&out, &err,
-                                    "chmod 755 '%s' && mkdir '%s/m' && echo weights > '%s/m/w.bin' && "
-                                    "'%s/bin/arkctl' bundle keygen '%s/k' >/dev/null && "
-                                    "'%s/bin/arkctl' bundle create '%s/m' --kind model --name shared-m --version 1 "
-                                    "--key '%s/k.key' -o '%s/b.ark' --architecture llama --parameters 1000 --dtype bf16 "
-                                    "--runtime vllm --license x >/dev/null && chmod 644 '%s/b.ark'",
-                                    dir, dir, dir, harness_build_dir(), dir, harness_build_dir(), dir, dir, dir, dir),
-                         0);
+        assert_int_equal(
+                harness_sh(
+                        &out, &err,
+                        "chmod 755 '%s' && mkdir '%s/m' && echo weights > '%s/m/w.bin' && "
+                        "'%s/bin/arkctl' bundle keygen '%s/k' >/dev/null && "
+                        "'%s/bin/arkctl' bundle create '%s/m' --kind model --name shared-m --version 1 "
+                        "--key '%s/k.key' -o '%s/b.ark' --architecture llama --parameters 1000 --dtype bf16 "
+                        "--runtime vllm --license x >/dev/null && chmod 644 '%s/b.ark'",
+                        dir, dir, dir, harness_build_dir(), dir, harness_build_dir(), dir, dir, dir, dir),
+                0);
         {
                 _cleanup_free_ char *pub = strprintf("%s/k.pub", dir), *ark = strprintf("%s/b.ark", dir),
                                     *import_risk = strprintf("bundle import %s --tenant risk", ark),
@@ -223,7 +233,8 @@ static int as_user(const char *user, int (*fn)(sd_bus *bus, void *userdata), voi
                 sd_bus *bus = NULL;
                 int r;
 
-                if (!pw || initgroups(user, pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
+                if (!pw || initgroups(user, pw->pw_gid) < 0 ||
+                    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
                     setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
                         _exit(250);
                 if (sd_bus_new(&bus) < 0 || sd_bus_set_address(bus, H.bus_address) < 0 ||
@@ -249,7 +260,7 @@ static uint64_t tree_bytes(const char *dir) {
 typedef struct Flood {
         size_t bytes;
         unsigned calls;
-        const char *only;       /* every answer must be this error; NULL: InvalidArgument, then TooManyRequests */
+        const char *only; /* every answer must be this error; NULL: InvalidArgument, then TooManyRequests */
         unsigned invalid, limited, other;
 } Flood;
 
@@ -270,8 +281,8 @@ static int flood_child(sd_bus *bus, void *userdata) {
                 sd_bus_error e = SD_BUS_ERROR_NULL;
                 int r;
 
-                r = sd_bus_call_method(bus, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "TrustKey", &e, &reply,
-                                       "s", big);
+                r = sd_bus_call_method(bus, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "TrustKey",
+                                       &e, &reply, "s", big);
                 if (r >= 0)
                         bad = 1, f->other++;
                 else if (f->only) {
@@ -287,8 +298,10 @@ static int flood_child(sd_bus *bus, void *userdata) {
                         fprintf(stderr, "call %u: %s: %s\n", k, strna(e.name), strna(e.message));
                         bad = 1, f->other++;
                 }
-                if (e.message && (strlen(e.message) > 512 || strstr(e.message, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))) {
-                        fprintf(stderr, "call %u: the answer echoes the argument (%zu bytes)\n", k, strlen(e.message));
+                if (e.message &&
+                    (strlen(e.message) > 512 || strstr(e.message, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))) {
+                        fprintf(stderr, "call %u: the answer echoes the argument (%zu bytes)\n", k,
+                                strlen(e.message));
                         bad = 1;
                 }
                 sd_bus_error_free(&e);
@@ -307,8 +320,8 @@ static int flood_child(sd_bus *bus, void *userdata) {
                 for (unsigned k = 0; k < 5; k++) {
                         sd_bus_error e = SD_BUS_ERROR_NULL;
 
-                        (void) sd_bus_call_method(again, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "TrustKey",
-                                                  &e, NULL, "s", "x");
+                        (void) sd_bus_call_method(again, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
+                                                  "TrustKey", &e, NULL, "s", "x");
                         limited += sd_bus_error_has_name(&e, ARK_ERROR_TOO_MANY_REQUESTS);
                         sd_bus_error_free(&e);
                 }
@@ -337,10 +350,11 @@ static int property_child(sd_bus *bus, void *userdata) {
         else
                 memset(name, 'A', f->bytes);
         name[f->only ? f->bytes / 3 * 3 : f->bytes] = 0;
-        (void) sd_bus_call_method(bus, ARK_BUS_NAME, ARK_BUS_PATH, "org.freedesktop.DBus.Properties", "Get", &e, NULL,
-                                  "ss", name, "Version");
-        bad = !sd_bus_error_has_name(&e, ARK_ERROR_INVALID_ARGUMENT) || !e.message || strlen(e.message) > 512 ||
-              strstr(e.message, "AAAAAAAAAAAAAAAAAAAAAAAA") || strstr(e.message, "\xe2\x80\xae");
+        (void) sd_bus_call_method(bus, ARK_BUS_NAME, ARK_BUS_PATH, "org.freedesktop.DBus.Properties", "Get",
+                                  &e, NULL, "ss", name, "Version");
+        bad = !sd_bus_error_has_name(&e, ARK_ERROR_INVALID_ARGUMENT) || !e.message ||
+                strlen(e.message) > 512 || strstr(e.message, "AAAAAAAAAAAAAAAAAAAAAAAA") ||
+                strstr(e.message, "\xe2\x80\xae");
         if (bad)
                 fprintf(stderr, "Get: %s: %.300s\n", strna(e.name), strna(e.message));
         sd_bus_error_free(&e);
@@ -387,7 +401,8 @@ static void test_flood_of_large_refused_calls(void **state) {
         json_array_foreach(rows, k, row) {
                 const char *args = json_string_value(json_object_get(row, "arguments"));
 
-                if (!streq(strempty(json_string_value(json_object_get(row, "action"))), "Manager.TrustKey") ||
+                if (!streq(strempty(json_string_value(json_object_get(row, "action"))),
+                           "Manager.TrustKey") ||
                     !streq(strempty(json_string_value(json_object_get(row, "caller"))), "none"))
                         continue;
                 mine++;
@@ -402,7 +417,8 @@ static void test_flood_of_large_refused_calls(void **state) {
         print_message("%u rows of the flood recorded in %u s\n", mine, seconds);
         assert_true(mine >= 20 && mine <= 20 + seconds);
         after = tree_bytes(H.state_dir);
-        print_message("state directory: %" PRIu64 " -> %" PRIu64 " bytes; %u audit rows\n", before, after, mine);
+        print_message("state directory: %" PRIu64 " -> %" PRIu64 " bytes; %u audit rows\n", before, after,
+                      mine);
         assert_true(after < before + 5 * 1000 * 1000);
 
         /* Once its bucket has refilled the user is answered again, and what it was refused in the
@@ -424,81 +440,102 @@ static void test_member_host_paths(void **state) {
         if (geteuid() != 0)
                 skip();
         images = strprintf("%s/images", H.state_dir);
-        assert_int_equal(harness_sh(&out, &err,
-                                    "mkdir -p '%s/tenants/retail' && qemu-img create -q -f qcow2 "
-                                    "'%s/tenants/retail/retail-only.qcow2' 64M && qemu-img create -q -f qcow2 "
-                                    "'%s/shared.qcow2' 64M && ln -s /etc/shadow '%s/escape.qcow2' && "
-                                    "echo kernel > '%s/vmlinuz' && mkdir -p '%s/tenants/risk' && "
-                                    "ln -s ../retail/retail-only.qcow2 '%s/tenants/risk/borrowed.qcow2'",
-                                    images, images, images, images, images, images, images),
-                         0);
+        assert_int_equal(
+                harness_sh(&out, &err,
+                           "mkdir -p '%s/tenants/retail' && qemu-img create -q -f qcow2 "
+                           "'%s/tenants/retail/retail-only.qcow2' 64M && qemu-img create -q -f qcow2 "
+                           "'%s/shared.qcow2' 64M && ln -s /etc/shadow '%s/escape.qcow2' && "
+                           "echo kernel > '%s/vmlinuz' && mkdir -p '%s/tenants/risk' && "
+                           "ln -s ../retail/retail-only.qcow2 '%s/tenants/risk/borrowed.qcow2'",
+                           images, images, images, images, images, images, images),
+                0);
         /* Another tenant's disk, a bundle's payload, the database, /etc/shadow, a file that does
          * not exist: one answer, whether the path exists or not. */
-        assert_arkctl(&H, 0, NULL, "vm", "create", "retail-disk", "--tenant", "retail", "--vcpus", "1", "--memory",
-                      "256M", "--disk", "16M");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "retail-disk", "--tenant", "retail", "--vcpus", "1",
+                      "--memory", "256M", "--disk", "16M");
         j = harness_arkctl_json(&H, "vm", "show", "retail-disk", NULL);
         assert_non_null(j);
         disk = strdup(json_string_value(json_object_get(j, "disk_path")));
         json_decref(j);
         db = strprintf("%s/ark.db", H.state_dir);
         {
-                const char *paths[] = { disk, db, "/etc/shadow", "/nonexistent/x.qcow2", "/var/lib/ark/bundles/x" };
+                const char *paths[] = { disk, db, "/etc/shadow", "/nonexistent/x.qcow2",
+                                        "/var/lib/ark/bundles/x" };
 
                 for (size_t k = 0; k < ELEMENTSOF(paths); k++)
                         for (size_t f = 0; f < 3; f++) {
                                 static const char *const opts[] = { "--image", "--kernel", "--initrd" };
-                                _cleanup_free_ char *args =
-                                        strprintf("vm create sneaky --tenant risk --vcpus 1 --memory 256M %s %s%s",
-                                                  opts[f], paths[k], f == 2 ? " --kernel vmlinuz" : "");
+                                _cleanup_free_ char *args = strprintf(
+                                        "vm create sneaky --tenant risk --vcpus 1 --memory 256M %s %s%s",
+                                        opts[f], paths[k], f == 2 ? " --kernel vmlinuz" : "");
 
                                 expect_as("ark-t-risk", 1, refusal, args);
                         }
         }
-        expect_as("ark-t-risk", 1, refusal, "vm create sneaky --tenant risk --vcpus 1 --memory 256M --image ../disks/x");
+        expect_as("ark-t-risk", 1, refusal,
+                  "vm create sneaky --tenant risk --vcpus 1 --memory 256M --image ../disks/x");
         /* Store names: the tenant's own images and the shared ones; not another tenant's. */
-        expect_as("ark-t-viagroup", 0, "Created", "vm create own-img --tenant retail --vcpus 1 --memory 256M "
-                                                "--image retail-only.qcow2");
-        expect_as("ark-t-risk", 1, "not in the image store", "vm create own-img2 --tenant risk --vcpus 1 --memory 256M "
-                                                             "--image retail-only.qcow2");
-        expect_as("ark-t-risk", 0, "Created", "vm create shared-img --tenant risk --vcpus 1 --memory 256M "
-                                              "--image shared.qcow2");
-        expect_as("ark-t-risk", 1, "link that leads out", "vm create esc --tenant risk --vcpus 1 --memory 256M "
-                                                          "--kernel escape.qcow2");
+        expect_as("ark-t-viagroup", 0, "Created",
+                  "vm create own-img --tenant retail --vcpus 1 --memory 256M "
+                  "--image retail-only.qcow2");
+        expect_as("ark-t-risk", 1, "not in the image store",
+                  "vm create own-img2 --tenant risk --vcpus 1 --memory 256M "
+                  "--image retail-only.qcow2");
+        expect_as("ark-t-risk", 0, "Created",
+                  "vm create shared-img --tenant risk --vcpus 1 --memory 256M "
+                  "--image shared.qcow2");
+        expect_as("ark-t-risk", 1, "link that leads out",
+                  "vm create esc --tenant risk --vcpus 1 --memory 256M "
+                  "--kernel escape.qcow2");
         /* A link in a tenant's directory into another tenant's: not that tenant's file. */
-        expect_as("ark-t-risk", 1, "link that leads out", "vm create esc2 --tenant risk --vcpus 1 --memory 256M "
-                                                          "--image borrowed.qcow2");
+        expect_as("ark-t-risk", 1, "link that leads out",
+                  "vm create esc2 --tenant risk --vcpus 1 --memory 256M "
+                  "--image borrowed.qcow2");
         /* ListImages: what each may name; not another tenant's files, nor the link that leads out. */
         {
-                static const char *const call = "setpriv --reuid=%s --regid=%s --init-groups busctl --address='%s' "
-                                                "call org.ark.Ark1 /org/ark/Ark1 org.ark.Ark1.Manager ListImages s %s";
+                static const char *const call =
+                        "setpriv --reuid=%s --regid=%s --init-groups busctl --address='%s' "
+                        "call org.ark.Ark1 /org/ark/Ark1 org.ark.Ark1.Manager ListImages s %s";
 
                 out = mfree(out), err = mfree(err);
-                assert_int_equal(harness_sh(&out, &err, call, "ark-t-viagroup", "ark-t-viagroup", H.bus_address,
-                                            "retail"), 0);
+                assert_int_equal(harness_sh(&out, &err, call, "ark-t-viagroup", "ark-t-viagroup",
+                                            H.bus_address, "retail"),
+                                 0);
                 assert_non_null(strstr(out, "\"retail-only.qcow2\" \"retail\" 196"));
                 assert_non_null(strstr(out, "\"shared.qcow2\" \"\""));
                 assert_non_null(strstr(out, "\"vmlinuz\" \"\" 7"));
                 assert_null(strstr(out, "escape"));
                 out = mfree(out), err = mfree(err);
-                assert_int_equal(harness_sh(&out, &err, call, "ark-t-risk", "ark-t-risk", H.bus_address, "''"), 0);
+                assert_int_equal(
+                        harness_sh(&out, &err, call, "ark-t-risk", "ark-t-risk", H.bus_address, "''"), 0);
                 assert_non_null(strstr(out, "shared.qcow2"));
                 assert_null(strstr(out, "retail"));
                 assert_null(strstr(out, "borrowed")); /* nor its size */
                 out = mfree(out), err = mfree(err);
                 /* Another tenant's, and one that does not exist: the same refusal. */
-                assert_int_not_equal(harness_sh(&out, &err, call, "ark-t-risk", "ark-t-risk", H.bus_address, "retail"), 0);
-                assert_non_null(strstr(err, "may not list the images of tenant 'retail': it is not a member"));
+                assert_int_not_equal(
+                        harness_sh(&out, &err, call, "ark-t-risk", "ark-t-risk", H.bus_address, "retail"),
+                        0);
+                assert_non_null(
+                        strstr(err, "may not list the images of tenant 'retail': it is not a member"));
                 assert_null(strstr(strempty(out), "retail-only"));
                 out = mfree(out), err = mfree(err);
-                assert_int_not_equal(harness_sh(&out, &err, call, "ark-t-risk", "ark-t-risk", H.bus_address, "nosuch"), 0);
-                assert_non_null(strstr(err, "may not list the images of tenant 'nosuch': it is not a member"));
+                assert_int_not_equal(
+                        harness_sh(&out, &err, call, "ark-t-risk", "ark-t-risk", H.bus_address, "nosuch"),
+                        0);
+                assert_non_null(
+                        strstr(err, "may not list the images of tenant 'nosuch': it is not a member"));
                 out = mfree(out), err = mfree(err);
-                assert_int_not_equal(harness_sh(&out, &err, call, "ark-t-none", "ark-t-none", H.bus_address, "''"), 0);
+                assert_int_not_equal(
+                        harness_sh(&out, &err, call, "ark-t-none", "ark-t-none", H.bus_address, "''"), 0);
                 assert_non_null(strstr(err, "is a member of no tenant"));
                 out = mfree(out), err = mfree(err);
                 /* The admin sees every tenant's with "". */
-                assert_int_equal(harness_sh(&out, &err, "busctl --address='%s' call org.ark.Ark1 /org/ark/Ark1 "
-                                            "org.ark.Ark1.Manager ListImages s ''", H.bus_address), 0);
+                assert_int_equal(harness_sh(&out, &err,
+                                            "busctl --address='%s' call org.ark.Ark1 /org/ark/Ark1 "
+                                            "org.ark.Ark1.Manager ListImages s ''",
+                                            H.bus_address),
+                                 0);
                 assert_non_null(strstr(out, "\"retail-only.qcow2\" \"retail\""));
                 out = mfree(out), err = mfree(err);
         }
@@ -536,8 +573,8 @@ static void test_claimer_not_named(void **state) {
         /* The admin is told who holds it. */
         free(args);
         args = strprintf("%s", addr);
-        assert_arkctl(&H, 1, "retail-vm1", "vm", "create", "grab", "--tenant", "risk", "--vcpus", "1", "--memory",
-                      "1G", "--gpu", addr);
+        assert_arkctl(&H, 1, "retail-vm1", "vm", "create", "grab", "--tenant", "risk", "--vcpus", "1",
+                      "--memory", "1G", "--gpu", addr);
 }
 
 /* Existence oracles: what a member is told about another tenant's names does not depend on
@@ -549,9 +586,11 @@ static void test_no_existence_oracles(void **state) {
                 skip();
         /* Importing for a tenant one is not in: an existing and a missing tenant read the same. */
         assert_int_equal(arkctl_as("ark-t-risk", &o1, &e1, "bundle import /dev/null --tenant retail"), 1);
-        assert_int_equal(arkctl_as("ark-t-risk", &o2, &e2, "bundle import /dev/null --tenant no-such-tenant"), 1);
+        assert_int_equal(
+                arkctl_as("ark-t-risk", &o2, &e2, "bundle import /dev/null --tenant no-such-tenant"), 1);
         assert_non_null(strstr(e1, "may not import bundles for tenant 'retail': it is not a member"));
-        assert_non_null(strstr(e2, "may not import bundles for tenant 'no-such-tenant': it is not a member"));
+        assert_non_null(
+                strstr(e2, "may not import bundles for tenant 'no-such-tenant': it is not a member"));
         o1 = mfree(o1), e1 = mfree(e1), o2 = mfree(o2), e2 = mfree(e2);
         /* Another tenant's instance named, or a missing one: the same words. */
         assert_int_equal(arkctl_as("ark-t-risk", &o1, &e1, "vm show retail-vm1"), 1);
@@ -582,8 +621,8 @@ static void test_instance_names_per_tenant(void **state) {
         expect_as("ark-t-risk", 1, "may not see instance 'retail/retail-vm1'", "vm show retail/retail-vm1");
         expect_as("ark-t-risk", 1, "may not see instance 'retail/no-such'", "vm show retail/no-such");
         /* The admin, who sees both, names one. */
-        assert_arkctl(&H, 1, "More than one tenant you may see has an instance named 'retail-vm1'", "vm", "show",
-                      "retail-vm1");
+        assert_arkctl(&H, 1, "More than one tenant you may see has an instance named 'retail-vm1'", "vm",
+                      "show", "retail-vm1");
         assert_arkctl(&H, 0, "risk", "vm", "show", "risk/retail-vm1");
         /* Its libvirt domain needs a name of its own on the host (only admins see it). */
         assert_arkctl(&H, 0, "<name>risk.retail-vm1</name>", "vm", "show", "risk/retail-vm1", "--xml");
@@ -598,27 +637,33 @@ static void test_accelerator_objects_hidden(void **state) {
 
         if (geteuid() != 0)
                 skip();
-        assert_int_equal(harness_sh(&o, &e,
-                                    "setpriv --reuid=ark-t-none --regid=ark-t-none --init-groups busctl --address='%s' "
-                                    "tree --list org.ark.Ark1",
-                                    H.bus_address),
-                         0);
+        assert_int_equal(
+                harness_sh(
+                        &o, &e,
+                        "setpriv --reuid=ark-t-none --regid=ark-t-none --init-groups busctl --address='%s' "
+                        "tree --list org.ark.Ark1",
+                        H.bus_address),
+                0);
         assert_null(strstr(o, "/org/ark/Ark1/accelerator/"));
         o = mfree(o), e = mfree(e);
-        assert_int_equal(harness_sh(&o, &e,
-                                    "setpriv --reuid=ark-t-none --regid=ark-t-none --init-groups busctl --address='%s' "
-                                    "get-property org.ark.Ark1 /org/ark/Ark1/accelerator/0000_3a18_3a00_2e0 "
-                                    "org.ark.Ark1.Accelerator ClaimState",
-                                    H.bus_address),
-                         1);
+        assert_int_equal(
+                harness_sh(
+                        &o, &e,
+                        "setpriv --reuid=ark-t-none --regid=ark-t-none --init-groups busctl --address='%s' "
+                        "get-property org.ark.Ark1 /org/ark/Ark1/accelerator/0000_3a18_3a00_2e0 "
+                        "org.ark.Ark1.Accelerator ClaimState",
+                        H.bus_address),
+                1);
         o = mfree(o), e = mfree(e);
         /* A member sees them (ListAccelerators answers it). */
-        assert_int_equal(harness_sh(&o, &e,
-                                    "setpriv --reuid=ark-t-risk --regid=ark-t-risk --init-groups busctl --address='%s' "
-                                    "get-property org.ark.Ark1 /org/ark/Ark1/accelerator/0000_3a18_3a00_2e0 "
-                                    "org.ark.Ark1.Accelerator ClaimState",
-                                    H.bus_address),
-                         0);
+        assert_int_equal(
+                harness_sh(
+                        &o, &e,
+                        "setpriv --reuid=ark-t-risk --regid=ark-t-risk --init-groups busctl --address='%s' "
+                        "get-property org.ark.Ark1 /org/ark/Ark1/accelerator/0000_3a18_3a00_2e0 "
+                        "org.ark.Ark1.Accelerator ClaimState",
+                        H.bus_address),
+                0);
 }
 
 /* A tenant deleted and created again under its name is another tenant: its new members see none
@@ -629,8 +674,8 @@ static void test_recreated_tenant_usage(void **state) {
         if (geteuid() != 0)
                 skip();
         assert_arkctl(&H, 0, NULL, "tenant", "create", "phoenix");
-        assert_arkctl(&H, 0, NULL, "vm", "create", "phoenix-old", "--tenant", "phoenix", "--vcpus", "1", "--memory",
-                      "256M", "--start");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "phoenix-old", "--tenant", "phoenix", "--vcpus", "1",
+                      "--memory", "256M", "--start");
         sleep(2);
         assert_arkctl(&H, 0, NULL, "vm", "stop", "phoenix-old", "--force");
         assert_arkctl(&H, 0, NULL, "vm", "delete", "phoenix-old");
@@ -645,7 +690,9 @@ static void test_recreated_tenant_usage(void **state) {
         assert_int_equal(arkctl_as("ark-t-none", &out, &err, "-o json usage report --tenant phoenix"), 0);
         assert_null(strstr(out, "phoenix-old"));
         out = mfree(out), err = mfree(err);
-        assert_int_equal(harness_arkctl(&H, &out, &err, "-o", "json", "usage", "report", "--tenant", "phoenix", NULL), 0);
+        assert_int_equal(
+                harness_arkctl(&H, &out, &err, "-o", "json", "usage", "report", "--tenant", "phoenix", NULL),
+                0);
         assert_null(strstr(out, "phoenix-old"));
         assert_arkctl(&H, 0, NULL, "tenant", "member", "remove", "phoenix", "--user", "ark-t-none");
         assert_arkctl(&H, 0, NULL, "tenant", "delete", "phoenix");
@@ -657,8 +704,8 @@ static void test_bidi_refused(void **state) {
 
         if (geteuid() != 0)
                 skip();
-        assert_arkctl(&H, 1, "bidirectional formatting character", "tenant", "create", "bidi", "--description",
-                      "payroll \u202Etxt.exe");
+        assert_arkctl(&H, 1, "bidirectional formatting character", "tenant", "create", "bidi",
+                      "--description", "payroll \u202Etxt.exe");
         assert_int_equal(harness_sh(&o, &e,
                                     "busctl --address='%s' call org.ark.Ark1 /org/ark/Ark1/tenant/risk "
                                     "org.ark.Ark1.Tenant SetDescription s $(printf 'evil\\342\\201\\246')",
@@ -666,11 +713,12 @@ static void test_bidi_refused(void **state) {
                          1);
         assert_non_null(strstr(e, "The argument 'description' of SetDescription contains a bidirectional"));
         o = mfree(o), e = mfree(e);
-        assert_int_equal(harness_sh(&o, &e,
-                                    "busctl --address='%s' call org.ark.Ark1 /org/ark/Ark1 org.ark.Ark1.Manager "
-                                    "CreateTenant ss bell \"$(printf 'ring\\007')\"",
-                                    H.bus_address),
-                         1);
+        assert_int_equal(
+                harness_sh(&o, &e,
+                           "busctl --address='%s' call org.ark.Ark1 /org/ark/Ark1 org.ark.Ark1.Manager "
+                           "CreateTenant ss bell \"$(printf 'ring\\007')\"",
+                           H.bus_address),
+                1);
         assert_non_null(strstr(e, "control character (U+0007)"));
         assert_arkctl(&H, 0, NULL, "tenant", "create", "bidi-ok", "--description", "风险 (risk) — ok");
         assert_arkctl(&H, 0, NULL, "tenant", "delete", "bidi-ok");

@@ -287,11 +287,11 @@ static void call_init(Call *c, Role role, const char *path, const char *iface, c
         bytes_left = CALL_BYTES_BUDGET;
         items_left = CALL_ITEMS_BUDGET;
         *c = (Call) { .role = role,
-                     .path = strdup(path),
-                     .iface = strdup(iface),
-                     .member = strdup(member),
-                     .args = { .type = 'r', .contents = strdup("") },
-                     .origin = origin };
+                      .path = strdup(path),
+                      .iface = strdup(iface),
+                      .member = strdup(member),
+                      .args = { .type = 'r', .contents = strdup("") },
+                      .origin = origin };
         assert_true(c->path && c->iface && c->member && c->args.contents);
 }
 
@@ -362,7 +362,7 @@ static const char *const bundle_pool[] = { "bq-orca", "bq-lynx" };
 
 static bool name_is_tracked(const char *s) {
         return startswith(s, "tq-") || startswith(s, "iq-") || startswith(s, "bq-") ||
-               startswith(s, GHOST_PREFIX);
+                startswith(s, GHOST_PREFIX);
 }
 
 static bool is_word_char(char c, bool path) {
@@ -487,10 +487,16 @@ static void describe_value(StrBuf *b, const Value *v) {
         case 'n':
         case 'q':
         case 'u':
-        case 't': strbuf_printf(b, "%" PRIu64, v->u); break;
+        case 't':
+                strbuf_printf(b, "%" PRIu64, v->u);
+                break;
         case 'i':
-        case 'x': strbuf_printf(b, "%" PRIi64, (int64_t) v->u); break;
-        case 'b': strbuf_append(b, v->u ? "true" : "false"); break;
+        case 'x':
+                strbuf_printf(b, "%" PRIi64, (int64_t) v->u);
+                break;
+        case 'b':
+                strbuf_append(b, v->u ? "true" : "false");
+                break;
         case 'd': {
                 double d;
                 memcpy(&d, &v->u, sizeof(d));
@@ -499,7 +505,9 @@ static void describe_value(StrBuf *b, const Value *v) {
         }
         case 's':
         case 'o':
-        case 'g': describe_string(b, v->s); break;
+        case 'g':
+                describe_string(b, v->s);
+                break;
         case 'h':
                 strbuf_printf(b, "<fd: %s", fd_kind_name[v->fd]);
                 if (v->fd == FD_BUNDLE || v->fd == FD_RANDOM)
@@ -571,9 +579,25 @@ static const char *cell(const Table *t, size_t r, size_t c) {
 }
 
 /* The columns the queries below select, in order. */
-enum { T_ID, T_NAME, T_DESCRIPTION, T_CREATED };
-enum { M_TENANT, M_KIND, M_ID, M_NAME };
-enum { Q_TENANT, Q_RESOURCE, Q_MODEL, Q_GUARANTEE, Q_LIMIT };
+enum {
+        T_ID,
+        T_NAME,
+        T_DESCRIPTION,
+        T_CREATED
+};
+enum {
+        M_TENANT,
+        M_KIND,
+        M_ID,
+        M_NAME
+};
+enum {
+        Q_TENANT,
+        Q_RESOURCE,
+        Q_MODEL,
+        Q_GUARANTEE,
+        Q_LIMIT
+};
 enum {
         I_ID,
         I_TENANT,
@@ -589,9 +613,23 @@ enum {
         I_DESIRED,
         I_PREEMPTED
 };
-enum { C_ADDRESS, C_INSTANCE };
-enum { H_ADDRESS, H_STATE, H_REASON };
-enum { B_ID, B_TENANT, B_KIND, B_NAME, B_VERSION, B_DIRECTORY };
+enum {
+        C_ADDRESS,
+        C_INSTANCE
+};
+enum {
+        H_ADDRESS,
+        H_STATE,
+        H_REASON
+};
+enum {
+        B_ID,
+        B_TENANT,
+        B_KIND,
+        B_NAME,
+        B_VERSION,
+        B_DIRECTORY
+};
 
 typedef struct Snap {
         Table tenants, members, quotas, instances, claims, holds, bundles;
@@ -740,8 +778,9 @@ static char *trust_listing(void) {
                         continue;
                 p = path_join(H.trust_dir, de->d_name);
                 if (p && stat(p, &st) >= 0)
-                        assert_true(strv_push(&l, strprintf("%s:%lld", de->d_name,
-                                                            (long long) st.st_size)) >= 0);
+                        assert_true(
+                                strv_push(&l, strprintf("%s:%lld", de->d_name, (long long) st.st_size)) >=
+                                0);
         }
         closedir(d);
         strv_sort(l);
@@ -1055,7 +1094,7 @@ static bool call_names(const Call *c, const char *name) {
         _cleanup_free_ char *el = path_element(name);
 
         return value_names(&c->args, name, el) || (el && find_word(c->path, strlen(c->path), el, true)) ||
-               call_bundle_fd_names(&c->args, name);
+                call_bundle_fd_names(&c->args, name);
 }
 
 static bool hist_allowed(const Hist *h, const Rights *r) {
@@ -1095,17 +1134,17 @@ static Needle *needles_for(const Call *c, size_t *ret_n) {
                 if (name_allowed(h->name, &r) || call_names(c, h->name))
                         continue;
                 n[count++] = (Needle) { .text = strdup(h->name),
-                                       .kind = h->kind,
-                                       .name = strdup(h->name),
-                                       .what = strprintf("%s '%s'", kind_noun(h->kind), h->name) };
+                                        .kind = h->kind,
+                                        .name = strdup(h->name),
+                                        .what = strprintf("%s '%s'", kind_noun(h->kind), h->name) };
                 el = path_element(h->name);
                 if (el && !streq(el, h->name))
                         n[count++] = (Needle) { .text = TAKE_PTR(el),
-                                               .path = true,
-                                               .kind = h->kind,
-                                               .name = strdup(h->name),
-                                               .what = strprintf("%s '%s' (its object path)",
-                                                                 kind_noun(h->kind), h->name) };
+                                                .path = true,
+                                                .kind = h->kind,
+                                                .name = strdup(h->name),
+                                                .what = strprintf("%s '%s' (its object path)",
+                                                                  kind_noun(h->kind), h->name) };
         }
         /* Instance names are unique within a tenant only: another tenant's instance may share a
          * name the caller may see; its object path is its own. */
@@ -1119,7 +1158,9 @@ static Needle *needles_for(const Call *c, size_t *ret_n) {
                 p = instance_path(tenant, cell(&F.snap.instances, k, I_NAME));
                 if (streq(p, c->path) || value_names(&c->args, "", p))
                         continue;
-                n[count++] = (Needle) { .text = TAKE_PTR(p), .path = true, .kind = 'i',
+                n[count++] = (Needle) { .text = TAKE_PTR(p),
+                                        .path = true,
+                                        .kind = 'i',
                                         .name = strdup(cell(&F.snap.instances, k, I_NAME)),
                                         .what = strprintf("the object of instance '%s' of tenant '%s'",
                                                           cell(&F.snap.instances, k, I_NAME), tenant) };
@@ -1134,13 +1175,13 @@ static Needle *needles_for(const Call *c, size_t *ret_n) {
                 if (streq(p, c->path) || value_names(&c->args, "", p))
                         continue;
                 n[count++] = (Needle) { .text = TAKE_PTR(p),
-                                       .path = true,
-                                       .kind = 'b',
-                                       .name = strdup(cell(&F.snap.bundles, k, B_NAME)),
-                                       .what = strprintf("the object of bundle %s '%s' of tenant '%s'",
-                                                         cell(&F.snap.bundles, k, B_ID),
-                                                         cell(&F.snap.bundles, k, B_NAME),
-                                                         strna(snap_tenant_name(&F.snap, t))) };
+                                        .path = true,
+                                        .kind = 'b',
+                                        .name = strdup(cell(&F.snap.bundles, k, B_NAME)),
+                                        .what = strprintf("the object of bundle %s '%s' of tenant '%s'",
+                                                          cell(&F.snap.bundles, k, B_ID),
+                                                          cell(&F.snap.bundles, k, B_NAME),
+                                                          strna(snap_tenant_name(&F.snap, t))) };
         }
         *ret_n = count;
         return n;
@@ -1163,7 +1204,9 @@ static int open_fd(const Value *v, int *held) {
         size_t n;
 
         switch (v->fd) {
-        case FD_DEV_ZERO: fd = open("/dev/zero", O_RDONLY | O_CLOEXEC); break;
+        case FD_DEV_ZERO:
+                fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+                break;
         case FD_RANDOM:
                 fd = memfd_create("fuzz", MFD_CLOEXEC);
                 n = v->fd_arg % sizeof(buf) + 1;
@@ -1189,9 +1232,14 @@ static int open_fd(const Value *v, int *held) {
         case FD_BUNDLE:
                 fd = open(F.bundle_files[v->fd_arg % ELEMENTSOF(F.bundle_files)], O_RDONLY | O_CLOEXEC);
                 break;
-        case FD_CORRUPT: fd = open(F.corrupt_bundle, O_RDONLY | O_CLOEXEC); break;
-        case FD_DIR: fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC); break;
-        default: break;
+        case FD_CORRUPT:
+                fd = open(F.corrupt_bundle, O_RDONLY | O_CLOEXEC);
+                break;
+        case FD_DIR:
+                fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                break;
+        default:
+                break;
         }
         if (fd < 0)
                 fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -1222,10 +1270,12 @@ static int marshal(sd_bus_message *m, const Value *v, int *held) {
         }
         case 'x':
         case 't':
-        case 'd': return sd_bus_message_append_basic(m, v->type, &v->u);
+        case 'd':
+                return sd_bus_message_append_basic(m, v->type, &v->u);
         case 's':
         case 'o':
-        case 'g': return sd_bus_message_append_basic(m, v->type, v->s);
+        case 'g':
+                return sd_bus_message_append_basic(m, v->type, v->s);
         case 'h': {
                 int fd = open_fd(v, held);
 
@@ -1276,8 +1326,9 @@ static void scan_text(Scan *sc, const char *text, const char *where) {
                 for (size_t j = 0; j < l; j++)
                         if ((unsigned char) ctx[j] < 0x20 || (unsigned char) ctx[j] >= 0x7f)
                                 ctx[j] = '?';
-                json_array_append_new(sc->leaks, json_pack("{s:I, s:s, s:s}", "needle", (json_int_t) k,
-                                                           "where", where, "context", ctx));
+                json_array_append_new(sc->leaks,
+                                      json_pack("{s:I, s:s, s:s}", "needle", (json_int_t) k, "where", where,
+                                                "context", ctx));
         }
 }
 
@@ -1550,11 +1601,11 @@ static void run_call(const Call *c, const Needle *needles, size_t n_needles, Res
 
                 if (n >= n_needles)
                         continue;
-                ret->leaks[ret->n_leaks++] =
-                        (Leak) { .needle = n,
-                                .where = strdup(strempty(json_string_value(json_object_get(l, "where")))),
-                                .context =
-                                        strdup(strempty(json_string_value(json_object_get(l, "context")))) };
+                ret->leaks[ret->n_leaks++] = (Leak) {
+                        .needle = n,
+                        .where = strdup(strempty(json_string_value(json_object_get(l, "where")))),
+                        .context = strdup(strempty(json_string_value(json_object_get(l, "context"))))
+                };
         }
         json_decref(j);
 }
@@ -1722,9 +1773,10 @@ static void check_new_instances(const Call *c, const Snap *before, const Snap *a
                 bool old = false;
 
                 for (size_t j = 0; j < before->instances.n; j++)
-                        old = old || (cell_i64(&before->instances, j, I_ID) == id &&
-                                      streq(cell(&before->instances, j, I_NAME),
-                                            cell(&after->instances, k, I_NAME)));
+                        old = old ||
+                                (cell_i64(&before->instances, j, I_ID) == id &&
+                                 streq(cell(&before->instances, j, I_NAME),
+                                       cell(&after->instances, k, I_NAME)));
                 if (old)
                         continue;
                 for (size_t j = 0; j < ELEMENTSOF(cols); j++) {
@@ -1796,7 +1848,7 @@ static const char *path_kind(const char *path) {
 static void check_visibility(const Call *c, const Result *res, const Snap *before, const char *desc) {
         Rights r = rights_of(before, c->role);
         bool std = streq(c->iface, "org.freedesktop.DBus.Peer") ||
-                   streq(c->iface, "org.freedesktop.DBus.Introspectable");
+                streq(c->iface, "org.freedesktop.DBus.Introspectable");
         bool props = streq(c->iface, "org.freedesktop.DBus.Properties") && !streq(c->member, "Set");
         int64_t owner = -1;
         bool owned = path_owner(before, c->path, &owner) > 0;
@@ -1812,10 +1864,11 @@ static void check_visibility(const Call *c, const Result *res, const Snap *befor
                         strna(snap_tenant_name(before, owner)));
         }
         if (r.n == 0) {
-                bool allowed = (streq(c->path, ARK_BUS_PATH) && (props || streq(c->member, "ListBundles") ||
-                                                                 streq(c->member, "ListTrustedKeys") ||
-                                                                 streq(c->member, "GetManagedObjects"))) ||
-                               (owned && owner == 0 && props);
+                bool allowed =
+                        (streq(c->path, ARK_BUS_PATH) &&
+                         (props || streq(c->member, "ListBundles") || streq(c->member, "ListTrustedKeys") ||
+                          streq(c->member, "GetManagedObjects"))) ||
+                        (owned && owner == 0 && props);
                 _cleanup_free_ char *key =
                         strprintf("none:%s:%s.%s", path_kind(c->path), c->iface, c->member);
 
@@ -2002,11 +2055,11 @@ static void check_limits(const Call *c, const Result *res, const char *desc) {
 
 static bool error_is_fatal(const char *name) {
         return streq(name, "org.freedesktop.DBus.Error.NoReply") ||
-               streq(name, "org.freedesktop.DBus.Error.ServiceUnknown") ||
-               streq(name, "org.freedesktop.DBus.Error.NameHasNoOwner") ||
-               streq(name, "org.freedesktop.DBus.Error.Disconnected") ||
-               streq(name, "org.freedesktop.DBus.Error.Timeout") ||
-               streq(name, "org.freedesktop.DBus.Error.TimedOut");
+                streq(name, "org.freedesktop.DBus.Error.ServiceUnknown") ||
+                streq(name, "org.freedesktop.DBus.Error.NameHasNoOwner") ||
+                streq(name, "org.freedesktop.DBus.Error.Disconnected") ||
+                streq(name, "org.freedesktop.DBus.Error.Timeout") ||
+                streq(name, "org.freedesktop.DBus.Error.TimedOut");
 }
 
 /* Every failure is a named error (docs/api.md, "Errors"); sd-bus' own for a malformed call. */
@@ -2014,9 +2067,9 @@ static bool error_is_named(const char *name) {
         if (startswith(name, "org.ark.Ark1.Error."))
                 return true;
         return startswith(name, "org.freedesktop.DBus.Error.") &&
-               !streq(name, "org.freedesktop.DBus.Error.Failed") &&
-               !streq(name, "org.freedesktop.DBus.Error.NoMemory") &&
-               !streq(name, "org.freedesktop.DBus.Error.LimitsExceeded") && !error_is_fatal(name);
+                !streq(name, "org.freedesktop.DBus.Error.Failed") &&
+                !streq(name, "org.freedesktop.DBus.Error.NoMemory") &&
+                !streq(name, "org.freedesktop.DBus.Error.LimitsExceeded") && !error_is_fatal(name);
 }
 
 static void check_call(const Call *c, const Result *res, const Needle *needles, const Snap *before,
@@ -2156,9 +2209,9 @@ static void exec_call(const Call *c, Result *ret) {
         }
         if (F.verbose)
                 fprintf(stderr, "api-fuzz: %s -> %s%s%.160s\n", desc,
-                        ret->ok         ? "ok"
-                        : ret->vanished ? "(gone)"
-                                        : strna(ret->error),
+                        ret->ok                 ? "ok"
+                                : ret->vanished ? "(gone)"
+                                                : strna(ret->error),
                         ret->message ? ": " : "", strempty(ret->message));
         check_call(c, ret, needles, &before, &F.snap, desc);
         if (!streq(c->origin, "ghost"))
@@ -2273,9 +2326,10 @@ static void differential(const Call *c, const Result *res, const Snap *before, c
         exec_call(&gc, &g);
         if (g.ok)
                 F.n_ghosts_answered++;
-        if (g.ok || (g.error && !g.timed_out && !streq(g.error, "org.ark.Ark1.Error.TooManyRequests") &&
-                     (!streq(g.error, res->error) ||
-                      !same_but_names(strempty(res->message), strempty(g.message), name, ghost, el, ghost_el)))) {
+        if (g.ok ||
+            (g.error && !g.timed_out && !streq(g.error, "org.ark.Ark1.Error.TooManyRequests") &&
+             (!streq(g.error, res->error) ||
+              !same_but_names(strempty(res->message), strempty(g.message), name, ghost, el, ghost_el)))) {
                 _cleanup_free_ char *key =
                         strprintf("oracle:%s.%s:%c:%s", c->iface, c->member, kind, role_name[c->role]);
 
@@ -2421,7 +2475,7 @@ static char *gen_text(void) {
         if (k < 2)
                 return gen_huge();
         if (k < 60)
-                return gen_fill(PICK(R, ((const size_t[]){ 256, 257, 1000, 4096 })), "x");
+                return gen_fill(PICK(R, ((const size_t[]) { 256, 257, 1000, 4096 })), "x");
         return strdup(PICK(R, texts));
 }
 
@@ -2432,9 +2486,12 @@ static char *gen_pick(char **list) {
 
 static char *gen_pool_name(void) {
         switch (rng_below(R, 3)) {
-        case 0: return strdup(PICK(R, tenant_pool));
-        case 1: return strdup(PICK(R, instance_pool));
-        default: return strdup(PICK(R, bundle_pool));
+        case 0:
+                return strdup(PICK(R, tenant_pool));
+        case 1:
+                return strdup(PICK(R, instance_pool));
+        default:
+                return strdup(PICK(R, bundle_pool));
         }
 }
 
@@ -2455,14 +2512,22 @@ static char *gen_generic(void) {
         switch (rng_below(R, 10)) {
         case 0:
         case 1:
-        case 2: return gen_pool_name();
-        case 3: return strdup(PICK(R, odd_strings));
-        case 4: return gen_pick(D.paths);
-        case 5: return gen_pick(D.addresses);
-        case 6: return strdup(rng_chance(R, 50) ? PICK(R, quota_resources) : PICK(R, gpu_models));
-        case 7: return gen_pick(D.users);
-        case 8: return gen_text();
-        default: return gen_junk();
+        case 2:
+                return gen_pool_name();
+        case 3:
+                return strdup(PICK(R, odd_strings));
+        case 4:
+                return gen_pick(D.paths);
+        case 5:
+                return gen_pick(D.addresses);
+        case 6:
+                return strdup(rng_chance(R, 50) ? PICK(R, quota_resources) : PICK(R, gpu_models));
+        case 7:
+                return gen_pick(D.users);
+        case 8:
+                return gen_text();
+        default:
+                return gen_junk();
         }
 }
 
@@ -2483,9 +2548,9 @@ static char *gen_string(const Ctx *ctx) {
                         if (strstr(m, "Tenant"))
                                 return strdup(PICK(R, tenant_pool));
                         if (strstr(m, "Instance"))
-                                return rng_chance(R, 25) ? strprintf("%s/%s", PICK(R, tenant_pool),
-                                                                     PICK(R, instance_pool))
-                                                         : strdup(PICK(R, instance_pool));
+                                return rng_chance(R, 25)
+                                        ? strprintf("%s/%s", PICK(R, tenant_pool), PICK(R, instance_pool))
+                                        : strdup(PICK(R, instance_pool));
                         if (streq(m, "ImportBundle"))
                                 return strdup(rng_chance(R, 50) ? "model.ark" : PICK(R, bundle_pool));
                 }
@@ -2508,9 +2573,10 @@ static char *gen_string(const Ctx *ctx) {
                         return gen_pick(D.addresses);
                 if (streq(a, "interface"))
                         return strdup(PICK(
-                                R, ((const char *const[]){ ARK_BUS_IFACE_MANAGER, ARK_BUS_IFACE_TENANT,
-                                                           ARK_BUS_IFACE_INSTANCE, ARK_BUS_IFACE_ACCELERATOR,
-                                                           "org.ark.Ark1.Bundle", "" })));
+                                R,
+                                ((const char *const[]) { ARK_BUS_IFACE_MANAGER, ARK_BUS_IFACE_TENANT,
+                                                         ARK_BUS_IFACE_INSTANCE, ARK_BUS_IFACE_ACCELERATOR,
+                                                         "org.ark.Ark1.Bundle", "" })));
         }
         return gen_generic();
 }
@@ -2521,36 +2587,46 @@ static uint64_t gen_int(const Ctx *ctx, unsigned bits) {
 
         if (rng_chance(R, 70)) {
                 if (streq(a, "timeout"))
-                        return PICK(R, ((const uint64_t[]){ 0, 1, 1, 2, 5 }));
+                        return PICK(R, ((const uint64_t[]) { 0, 1, 1, 2, 5 }));
                 if (streq(a, "count"))
-                        return PICK(R, ((const uint64_t[]){ 0, 1, 1, 2, 3, 9 }));
+                        return PICK(R, ((const uint64_t[]) { 0, 1, 1, 2, 3, 9 }));
                 if (streq(a, "max"))
-                        return PICK(R, ((const uint64_t[]){ 0, 1, 5, 100 }));
+                        return PICK(R, ((const uint64_t[]) { 0, 1, 5, 100 }));
                 if (streq(a, "after"))
-                        return PICK(R, ((const uint64_t[]){ 0, 1, 10, UINT64_MAX }));
+                        return PICK(R, ((const uint64_t[]) { 0, 1, 10, UINT64_MAX }));
                 if (streq(a, "from"))
-                        return PICK(R, ((const uint64_t[]){ 0, now - 3600 * USEC_PER_SEC, now }));
+                        return PICK(R, ((const uint64_t[]) { 0, now - 3600 * USEC_PER_SEC, now }));
                 if (streq(a, "to"))
                         return PICK(R,
-                                    ((const uint64_t[]){ 0, now, now + 3600 * USEC_PER_SEC, UINT64_MAX }));
+                                    ((const uint64_t[]) { 0, now, now + 3600 * USEC_PER_SEC, UINT64_MAX }));
                 if (streq(a, "guarantee"))
-                        return PICK(R, ((const uint64_t[]){ 0, 0, 1, 2, 4, 9 }));
+                        return PICK(R, ((const uint64_t[]) { 0, 0, 1, 2, 4, 9 }));
                 if (streq(a, "limit"))
-                        return PICK(R, ((const uint64_t[]){ 0, 1, 2, 4, 8, UINT64_MAX, UINT64_MAX,
-                                                            1ULL << 40 }));
+                        return PICK(
+                                R,
+                                ((const uint64_t[]) { 0, 1, 2, 4, 8, UINT64_MAX, UINT64_MAX, 1ULL << 40 }));
                 if (streq(a, "id"))
-                        return PICK(R, ((const uint64_t[]){ 0, 1, 2, 3 }));
+                        return PICK(R, ((const uint64_t[]) { 0, 1, 2, 3 }));
         }
         switch (rng_below(R, 9)) {
-        case 0: return 0;
-        case 1: return 1;
-        case 2: return 2;
-        case 3: return max;
-        case 4: return max - 1;
-        case 5: return max / 2;
-        case 6: return max / 2 + 1;
-        case 7: return rng_below(R, 16);
-        default: return rng_u64(R) & max;
+        case 0:
+                return 0;
+        case 1:
+                return 1;
+        case 2:
+                return 2;
+        case 3:
+                return max;
+        case 4:
+                return max - 1;
+        case 5:
+                return max / 2;
+        case 6:
+                return max / 2 + 1;
+        case 7:
+                return rng_below(R, 16);
+        default:
+                return rng_u64(R) & max;
         }
 }
 
@@ -2593,7 +2669,7 @@ static char *gen_object_path(void) {
         if (F.n_objects > 0 && rng_chance(R, 90))
                 return strdup(F.objects[rng_below(R, F.n_objects)].path);
         return strdup(PICK(
-                R, ((const char *const[]){ "/", "/org/ark/Ark1/instance/zz_2dnothing", "/org/ark/Ark1" })));
+                R, ((const char *const[]) { "/", "/org/ark/Ark1/instance/zz_2dnothing", "/org/ark/Ark1" })));
 }
 
 /* One value of a CreateInstance spec, mostly of the right type and in a plausible range. */
@@ -2618,19 +2694,21 @@ static void gen_spec_value(Value *spec, const char *key) {
         else if (streq(key, "Type"))
                 spec_str(spec, key,
                          rng_chance(R, 80) ? "vm"
-                                           : PICK(R, ((const char *const[]){ "container", "", "VM" })));
+                                           : PICK(R, ((const char *const[]) { "container", "", "VM" })));
         else if (streq(key, "VCPUs"))
                 spec_num(spec, key, "u",
-                         PICK(R, ((const uint64_t[]){ 1, 1, 2, 4, 0, 4096, 4097, UINT32_MAX })));
+                         PICK(R, ((const uint64_t[]) { 1, 1, 2, 4, 0, 4096, 4097, UINT32_MAX })));
         else if (streq(key, "MemoryBytes"))
                 spec_num(spec, key, "t",
-                         PICK(R, ((const uint64_t[]){ 64 << 20, 256 << 20, 256 << 20, 1 << 30, 16 << 20,
-                                                      (16 << 20) - 1024, 1, (1 << 30) + 1, UINT64_MAX,
-                                                      2ULL << 40 })));
+                         PICK(R,
+                              ((const uint64_t[]) { 64 << 20, 256 << 20, 256 << 20, 1 << 30, 16 << 20,
+                                                    (16 << 20) - 1024, 1, (1 << 30) + 1, UINT64_MAX,
+                                                    2ULL << 40 })));
         else if (streq(key, "DiskBytes"))
                 spec_num(spec, key, "t",
-                         PICK(R, ((const uint64_t[]){ 0, 1 << 20, 64 << 20, 513, (64ULL << 40) + 512,
-                                                      UINT64_MAX })));
+                         PICK(R,
+                              ((const uint64_t[]) { 0, 1 << 20, 64 << 20, 513, (64ULL << 40) + 512,
+                                                    UINT64_MAX })));
         else if (streq(key, "Image")) {
                 v = spec_entry(spec, key, "s");
                 v->s = rng_chance(R, 40) ? strdup(F.image_name) : gen_pick(D.paths);
@@ -2642,7 +2720,7 @@ static void gen_spec_value(Value *spec, const char *key) {
         else if (streq(key, "Start") || streq(key, "Preemptible"))
                 spec_num(spec, key, "b", rng_below(R, 2));
         else if (streq(key, "GPUs"))
-                spec_num(spec, key, "u", PICK(R, ((const uint64_t[]){ 0, 1, 1, 2, 3, 8, 9, UINT32_MAX })));
+                spec_num(spec, key, "u", PICK(R, ((const uint64_t[]) { 0, 1, 1, 2, 3, 8, 9, UINT32_MAX })));
         else if (streq(key, "GPUModel"))
                 spec_str(spec, key, PICK(R, gpu_models));
         else if (streq(key, "GPUAddresses")) {
@@ -2656,8 +2734,9 @@ static void gen_spec_value(Value *spec, const char *key) {
                 }
         } else if (streq(key, "Model"))
                 spec_str(spec, key,
-                         PICK(R, ((const char *const[]){ "bq-orca", "bq-orca@1", "bq-orca@2", "bq-lynx",
-                                                         "bq-lynx@1", "bq-orca@9", "@", "", "bq-orca@" })));
+                         PICK(R,
+                              ((const char *const[]) { "bq-orca", "bq-orca@1", "bq-orca@2", "bq-lynx",
+                                                       "bq-lynx@1", "bq-orca@9", "@", "", "bq-orca@" })));
         else
                 spec_entry(spec, key, "s")->s = gen_generic();
 }
@@ -2675,7 +2754,7 @@ static void gen_spec(Value *v) {
                         gen_spec_value(v, keys[k]);
         }
         if (rng_chance(R, 4))
-                gen_spec_value(v, PICK(R, ((const char *const[]){ "Bogus", "name", "", "Name" })));
+                gen_spec_value(v, PICK(R, ((const char *const[]) { "Bogus", "name", "", "Name" })));
 }
 
 static void gen_value_at(Value *v, const char *sig, size_t len, const Ctx *ctx);
@@ -2689,22 +2768,38 @@ static void gen_value(Value *v, const char *sig, size_t len, const Ctx *ctx) {
 static void gen_value_at(Value *v, const char *sig, size_t len, const Ctx *ctx) {
         *v = (Value) { .type = sig[0] };
         switch (sig[0]) {
-        case 'y': v->u = gen_int(ctx, 8); break;
-        case 'b': v->u = rng_below(R, 2); break;
+        case 'y':
+                v->u = gen_int(ctx, 8);
+                break;
+        case 'b':
+                v->u = rng_below(R, 2);
+                break;
         case 'n':
-        case 'q': v->u = gen_int(ctx, 16); break;
+        case 'q':
+                v->u = gen_int(ctx, 16);
+                break;
         case 'i':
-        case 'u': v->u = gen_int(ctx, 32); break;
+        case 'u':
+                v->u = gen_int(ctx, 32);
+                break;
         case 'x':
-        case 't': v->u = gen_int(ctx, 64); break;
+        case 't':
+                v->u = gen_int(ctx, 64);
+                break;
         case 'd': {
-                double d = PICK(R, ((const double[]){ 0.0, -1.0, 1e308, INFINITY, NAN, 0.5 }));
+                double d = PICK(R, ((const double[]) { 0.0, -1.0, 1e308, INFINITY, NAN, 0.5 }));
                 memcpy(&v->u, &d, sizeof(d));
                 break;
         }
-        case 's': v->s = gen_string(ctx); break;
-        case 'o': v->s = gen_object_path(); break;
-        case 'g': v->s = strdup(PICK(R, ((const char *const[]){ "", "s", "a{sv}", "(ii)", "aaai" }))); break;
+        case 's':
+                v->s = gen_string(ctx);
+                break;
+        case 'o':
+                v->s = gen_object_path();
+                break;
+        case 'g':
+                v->s = strdup(PICK(R, ((const char *const[]) { "", "s", "a{sv}", "(ii)", "aaai" })));
+                break;
         case 'h': {
                 static const FdKind kinds[] = { FD_BUNDLE,   FD_BUNDLE,   FD_BUNDLE,    FD_BUNDLE,
                                                 FD_BUNDLE,   FD_BUNDLE,   FD_BUNDLE,    FD_CORRUPT,
@@ -2715,7 +2810,9 @@ static void gen_value_at(Value *v, const char *sig, size_t len, const Ctx *ctx) 
                 v->fd_arg = (unsigned) rng_u64(R);
                 break;
         }
-        case 'v': gen_variant(v, ctx); break;
+        case 'v':
+                gen_variant(v, ctx);
+                break;
         case 'a': {
                 size_t n;
 
@@ -3020,7 +3117,9 @@ static void gen_call(Call *c) {
                 call_init(c, role, ARK_BUS_PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
                           "random");
                 break;
-        case 1: call_init(c, role, o->path, "org.freedesktop.DBus.Peer", "Ping", "random"); break;
+        case 1:
+                call_init(c, role, o->path, "org.freedesktop.DBus.Peer", "Ping", "random");
+                break;
         default:
                 call_init(c, role, o->path, "org.freedesktop.DBus.Introspectable", "Introspect", "random");
                 break;
@@ -3037,11 +3136,11 @@ static void scenario_start(void) {
         free(s->tenant);
         free(s->instance);
         *s = (Scenario) { .active = true,
-                         .who = rng_chance(R, 50) ? ROLE_A : ROLE_B,
-                         .tenant = strdup(PICK(R, tenant_pool)),
-                         .instance = strdup(PICK(R, instance_pool)),
-                         .gpus = (unsigned) rng_below(R, 3),
-                         .preemptible = rng_chance(R, 25) };
+                          .who = rng_chance(R, 50) ? ROLE_A : ROLE_B,
+                          .tenant = strdup(PICK(R, tenant_pool)),
+                          .instance = strdup(PICK(R, instance_pool)),
+                          .gpus = (unsigned) rng_below(R, 3),
+                          .preemptible = rng_chance(R, 25) };
         s->by_group = s->who == ROLE_B && rng_chance(R, 50);
         F.n_scenarios++;
 }
@@ -3156,7 +3255,9 @@ static bool scenario_step(Call *c) {
                                   "scenario");
                         call_str(c, s->tenant);
                         return true;
-                default: s->active = false; return false;
+                default:
+                        s->active = false;
+                        return false;
                 }
         }
 }
@@ -3258,7 +3359,8 @@ static void restore_roles(void) {
 
                 if (!startswith(name, GHOST_PREFIX))
                         continue;
-                full = strprintf("%s/%s", strna(snap_tenant_name(&F.snap, cell_i64(&F.snap.instances, k, I_TENANT))),
+                full = strprintf("%s/%s",
+                                 strna(snap_tenant_name(&F.snap, cell_i64(&F.snap.instances, k, I_TENANT))),
                                  name);
                 (void) root_call(NULL, NULL, ROOT_TIMEOUT, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
                                  "StopInstance", "sbu", full, 1, 0);
@@ -3463,7 +3565,8 @@ static bool reachable_by_others(const char *path) {
         _cleanup_free_ char *p = strdup(path);
         size_t l = strlen(H.state_dir);
 
-        for (char *slash = p ? strrchr(p, '/') : NULL; slash && (size_t) (slash - p) >= l; slash = strrchr(p, '/')) {
+        for (char *slash = p ? strrchr(p, '/') : NULL; slash && (size_t) (slash - p) >= l;
+             slash = strrchr(p, '/')) {
                 struct stat st;
 
                 *slash = 0;
@@ -3476,8 +3579,8 @@ static bool reachable_by_others(const char *path) {
 static int mode_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
         /* A directory others may pass through (0711: QEMU opens the disks) but not list is closed; a
          * file or directory below one they cannot pass through is closed whatever its mode. */
-        bool open_to_others = (S_ISDIR(st->st_mode) || S_ISREG(st->st_mode)) && (st->st_mode & S_IROTH) != 0 &&
-                              reachable_by_others(path);
+        bool open_to_others = (S_ISDIR(st->st_mode) || S_ISREG(st->st_mode)) &&
+                (st->st_mode & S_IROTH) != 0 && reachable_by_others(path);
 
         if (open_to_others) {
                 if (!open_example)
@@ -3613,8 +3716,7 @@ static void prepare(void) {
                 "cp orca1.ark corrupt.ark; printf X | dd of=corrupt.ark bs=1 seek=700 conv=notrunc "
                 "2>/dev/null; "
                 "head -c 4096 /dev/urandom > vmlinuz; chmod 644 *.ark vmlinuz; chmod 755 . m; "
-                "umask 077; mkdir -p '%3$s/images/tenants/" TENANT_A "' '%3$s/images/tenants/" TENANT_B
-                "'; "
+                "umask 077; mkdir -p '%3$s/images/tenants/" TENANT_A "' '%3$s/images/tenants/" TENANT_B "'; "
                 "qemu-img create -q -f qcow2 '%4$s' 16M; cp vmlinuz '%3$s/images/vmlinuz'; "
                 "qemu-img create -q -f qcow2 '%3$s/images/tenants/" TENANT_A "/amber.qcow2' 16M; "
                 "qemu-img create -q -f qcow2 '%3$s/images/tenants/" TENANT_B "/basalt.qcow2' 16M; "
@@ -3671,19 +3773,20 @@ static void prepare(void) {
         /* The dictionary. */
         assert_true(strv_copy(&D.addresses, F.addresses) >= 0);
         for (size_t k = 0; k < 7; k++)
-                assert_true(
-                        strv_extend(&D.addresses,
-                                    ((const char *const[]){ "0000:00:00.0", "0000:45:00.1", "ffff:ff:1f.7",
-                                                            "0000:18:00.0 ", "0000:18:00", "../0000:18:00.0",
-                                                            "0000:18:00.0\n" })[k]) >= 0);
+                assert_true(strv_extend(&D.addresses,
+                                        ((const char *const[]) { "0000:00:00.0", "0000:45:00.1",
+                                                                 "ffff:ff:1f.7", "0000:18:00.0 ",
+                                                                 "0000:18:00", "../0000:18:00.0",
+                                                                 "0000:18:00.0\n" })[k]) >= 0);
         for (Role role = 0; role < _ROLE_MAX; role++) {
                 assert_true(strv_extend(&D.users, role_user[role]) >= 0);
                 assert_true(strv_push(&D.users, strprintf("%u", (unsigned) creds[role].uid)) >= 0);
         }
         for (size_t k = 0; k < 8; k++)
-                assert_true(strv_extend(&D.users, ((const char *const[]){ GROUP_B, GROUP_B, "nobody",
-                                                                          "no-such-user-x", "ark-admin", "",
-                                                                          "-1", "4294967295" })[k]) >= 0);
+                assert_true(strv_extend(&D.users,
+                                        ((const char *const[]) { GROUP_B, GROUP_B, "nobody",
+                                                                 "no-such-user-x", "ark-admin", "", "-1",
+                                                                 "4294967295" })[k]) >= 0);
         assert_true(strv_extend(&D.pems, F.main_pem) >= 0);
         assert_true(strv_extend(&D.pems, F.spare_pem) >= 0);
         assert_true(strv_extend(&D.pems, private_pem) >= 0);
@@ -3793,8 +3896,8 @@ static void print_summary(void) {
         fprintf(stderr,
                 "), %u batches, %u invariant checks, %u tree walks, %u scenarios, %u ghost calls (%u "
                 "answered), %u callers gone before the answer, %u arkd restarts\n",
-                F.n_batches, F.n_checks, F.n_walks, F.n_scenarios, F.n_ghosts, F.n_ghosts_answered, F.n_vanished,
-                F.n_restarts);
+                F.n_batches, F.n_checks, F.n_walks, F.n_scenarios, F.n_ghosts, F.n_ghosts_answered,
+                F.n_vanished, F.n_restarts);
         fprintf(stderr, "api-fuzz: errors:");
         for (size_t k = 0; k < F.n_errors; k++)
                 fprintf(stderr, " %s %u%s", F.errors[k].name, F.errors[k].n, k + 1 < F.n_errors ? "," : "");

@@ -51,14 +51,15 @@ static int setup(void **state) {
                               "n-7,16000,122880,2,P100\n",
                               WRITE_CREATE) < 0)
                 return -1;
-        strbuf_append(&pods, "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,"
-                             "deletion_time,scheduled_time\n");
+        strbuf_append(&pods,
+                      "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,"
+                      "deletion_time,scheduled_time\n");
         for (int k = 0; k < 120; k++) {
                 static const char *const kinds[] = {
-                        "8000,16384,1,1000,",     "2500,4000,1,1000,",   "4000,8192,1,1000,T4",
-                        "16000,32768,2,1000,",    "4000,8192,1,460,",    "8000,16384,1,1000,V100M16",
-                        "12000,24576,0,0,",       "6000,12288,1,1000,",  "8000,16384,1,1000,V100M16|P100",
-                        "32000,65536,4,1000,",    "12000,16384,1,1000,", "1000,4096,1,1000,A10",
+                        "8000,16384,1,1000,",   "2500,4000,1,1000,",   "4000,8192,1,1000,T4",
+                        "16000,32768,2,1000,",  "4000,8192,1,460,",    "8000,16384,1,1000,V100M16",
+                        "12000,24576,0,0,",     "6000,12288,1,1000,",  "8000,16384,1,1000,V100M16|P100",
+                        "32000,65536,4,1000,",  "12000,16384,1,1000,", "1000,4096,1,1000,A10",
                         "8000,16384,4,1000,T4",
                 };
                 strbuf_printf(&pods, "pod-%03d,%s,LS,Running,0,0,0\n", k,
@@ -80,10 +81,11 @@ static int teardown(void **state) {
 static int arkd_replay(char **out, char **err, const char *policy, unsigned seed, unsigned arkd_seed) {
         _cleanup_free_ char *sub = strprintf("%s/%s-%u-%u", dir, policy, seed, arkd_seed);
 
-        return harness_sh(out, err,
-                          "'%s/bench/arkd-replay' --nodes '%s/nodes.csv' --pods '%s/pods.csv' --policy %s --seed %u "
-                          "--arkd-seed %u --count 1000 --node-count 8 --dir '%s'",
-                          harness_build_dir(), dir, dir, policy, seed, arkd_seed, sub);
+        return harness_sh(
+                out, err,
+                "'%s/bench/arkd-replay' --nodes '%s/nodes.csv' --pods '%s/pods.csv' --policy %s --seed %u "
+                "--arkd-seed %u --count 1000 --node-count 8 --dir '%s'",
+                harness_build_dir(), dir, dir, policy, seed, arkd_seed, sub);
 }
 
 static void test_same_placements(void **state) {
@@ -96,7 +98,8 @@ static void test_same_placements(void **state) {
                         int r = arkd_replay(&out, &err, policies[p], seeds[s], seeds[s]);
 
                         if (r != 0)
-                                fail_msg("%s seed %u: exit %d\n%s%s", policies[p], seeds[s], r, strna(out), strna(err));
+                                fail_msg("%s seed %u: exit %d\n%s%s", policies[p], seeds[s], r, strna(out),
+                                         strna(err));
                         assert_non_null(strstr(out, " 0 mismatches"));
                         /* Refusals were compared too: the trace has pods that fit nowhere. */
                         logpath = strprintf("%s/%s-%u-%u/log.csv", dir, policies[p], seeds[s], seeds[s]);
@@ -123,11 +126,13 @@ static void test_other_seed_mismatches(void **state) {
         assert_non_null(strstr(o1, "MISMATCH arrival"));
         assert_null(strstr(o1, " 0 mismatches"));
         /* The library on the same slice with seed 11 places otherwise than with seed 3. */
-        assert_int_equal(harness_sh(&o2, &e2,
-                                    "'%s/bench/trace-replay' --nodes '%s/nodes.csv' --pods '%s/pods.csv' --policy ark "
-                                    "--seed 11 --log '%s'",
-                                    harness_build_dir(), sub, sub, lb),
-                         0);
+        assert_int_equal(
+                harness_sh(
+                        &o2, &e2,
+                        "'%s/bench/trace-replay' --nodes '%s/nodes.csv' --pods '%s/pods.csv' --policy ark "
+                        "--seed 11 --log '%s'",
+                        harness_build_dir(), sub, sub, lb),
+                0);
         assert_int_equal(read_full_file(la, &a, NULL), 0);
         assert_int_equal(read_full_file(lb, &b, NULL), 0);
         assert_string_not_equal(a, b);
@@ -139,34 +144,39 @@ static void test_workload_out(void **state) {
         _cleanup_free_ char *out = NULL, *err = NULL, *o2 = NULL, *e2 = NULL, *wl = NULL,
                             *path = strprintf("%s/workload.csv", dir);
 
-        assert_int_equal(harness_sh(&out, &err,
-                                    "'%s/bench/trace-replay' --nodes '%s/nodes.csv' --pods '%s/pods.csv' --policy fgd "
-                                    "--seed 1 --workload-out '%s'",
-                                    harness_build_dir(), dir, dir, path),
-                         0);
+        assert_int_equal(
+                harness_sh(
+                        &out, &err,
+                        "'%s/bench/trace-replay' --nodes '%s/nodes.csv' --pods '%s/pods.csv' --policy fgd "
+                        "--seed 1 --workload-out '%s'",
+                        harness_build_dir(), dir, dir, path),
+                0);
         assert_int_equal(read_full_file(path, &wl, NULL), 0);
         /* 120 pods: 13 kinds 9 times each, 3 of 8 GPUs; the most frequent shapes that cover 95 %
          * of the pods (not the 8-GPU one), by count, then larger first: CPU, GPU milli, GPU count,
          * model list. */
-        assert_string_equal(wl, "cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n"
-                                "32000,4,1000,,9\n"
-                                "16000,2,1000,,9\n"
-                                "12000,1,1000,,9\n"
-                                "12000,0,0,,9\n"
-                                "8000,4,1000,T4,9\n"
-                                "8000,1,1000,V100M16|P100,9\n"
-                                "8000,1,1000,V100M16,9\n"
-                                "8000,1,1000,,9\n"
-                                "6000,1,1000,,9\n"
-                                "4000,1,1000,T4,9\n"
-                                "4000,1,460,,9\n"
-                                "2500,1,1000,,9\n"
-                                "1000,1,1000,A10,9\n");
-        assert_int_equal(harness_sh(&o2, &e2,
-                                    "'%s/bench/trace-replay' --nodes '%s/nodes.csv' --pods '%s/pods.csv' --policy fgd "
-                                    "--seed 1 --workload-out '%s/no/such/dir/w.csv'",
-                                    harness_build_dir(), dir, dir, dir),
-                         1);
+        assert_string_equal(wl,
+                            "cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n"
+                            "32000,4,1000,,9\n"
+                            "16000,2,1000,,9\n"
+                            "12000,1,1000,,9\n"
+                            "12000,0,0,,9\n"
+                            "8000,4,1000,T4,9\n"
+                            "8000,1,1000,V100M16|P100,9\n"
+                            "8000,1,1000,V100M16,9\n"
+                            "8000,1,1000,,9\n"
+                            "6000,1,1000,,9\n"
+                            "4000,1,1000,T4,9\n"
+                            "4000,1,460,,9\n"
+                            "2500,1,1000,,9\n"
+                            "1000,1,1000,A10,9\n");
+        assert_int_equal(
+                harness_sh(
+                        &o2, &e2,
+                        "'%s/bench/trace-replay' --nodes '%s/nodes.csv' --pods '%s/pods.csv' --policy fgd "
+                        "--seed 1 --workload-out '%s/no/such/dir/w.csv'",
+                        harness_build_dir(), dir, dir, dir),
+                1);
         assert_non_null(strstr(e2, "w.csv: No such file or directory"));
 }
 

@@ -52,9 +52,9 @@ static void test_calls_recorded(void **state) {
         assert_arkctl(&H, 0, NULL, "tenant", "create", "risk", "--description", "Risk models");
         assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "risk", "gpus=2");
         assert_arkctl(&H, 1, NULL, "tenant", "create", "Bad Name");
-        assert_arkctl(&H, 0, NULL, "tenant", "list");   /* a read: not recorded */
-        assert_arkctl(&H, 0, NULL, "vm", "create", "a", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpus",
-                      "1");
+        assert_arkctl(&H, 0, NULL, "tenant", "list"); /* a read: not recorded */
+        assert_arkctl(&H, 0, NULL, "vm", "create", "a", "--tenant", "risk", "--vcpus", "1", "--memory", "1G",
+                      "--gpus", "1");
         assert_arkctl(&H, 0, NULL, "vm", "delete", "a");
 
         rows = harness_arkctl_json(&H, "audit", "list", NULL);
@@ -121,11 +121,13 @@ static void test_change_and_row_commit_together(void **state) {
         json_t *rows;
 
         assert_arkctl(&H, 0, NULL, "tenant", "create", "risk");
-        assert_arkctl(&H, 0, NULL, "vm", "create", "a", "--tenant", "risk", "--vcpus", "1", "--memory", "1G");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "a", "--tenant", "risk", "--vcpus", "1", "--memory",
+                      "1G");
         sql("CREATE TRIGGER no_rows BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'the log is closed'); END");
 
         assert_int_not_equal(harness_arkctl(&H, &out, &err, "tenant", "create", "retail", NULL), 0);
-        assert_int_not_equal(harness_arkctl(&H, NULL, NULL, "tenant", "quota", "set", "risk", "gpus=2", NULL), 0);
+        assert_int_not_equal(
+                harness_arkctl(&H, NULL, NULL, "tenant", "quota", "set", "risk", "gpus=2", NULL), 0);
         assert_int_not_equal(harness_arkctl(&H, NULL, NULL, "vm", "start", "a", NULL), 0);
         assert_int_not_equal(harness_arkctl(&H, NULL, NULL, "vm", "delete", "a", NULL), 0);
         /* Nothing changed. */
@@ -177,7 +179,8 @@ static void test_pages_bounded(void **state) {
         assert_true(sd_bus_call_method(harness_bus(&H), ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
                                        "ListAuditLog", &e, &reply, "tu", UINT64_C(1490), UINT32_C(0)) >= 0);
         assert_true(sd_bus_message_enter_container(reply, 'a', "(ttussssss)") >= 0);
-        while (sd_bus_message_read(reply, "(ttussssss)", NULL, NULL, NULL, NULL, NULL, NULL, &args, NULL, NULL) > 0) {
+        while (sd_bus_message_read(reply, "(ttussssss)", NULL, NULL, NULL, NULL, NULL, NULL, &args, NULL,
+                                   NULL) > 0) {
                 n++;
                 assert_true(strlen(args) < 1024);
         }
@@ -196,8 +199,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_prestate_setup_teardown(test_calls_recorded, setup, teardown, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_tamper_detected, setup, teardown, "dgx-h100"),
-                cmocka_unit_test_prestate_setup_teardown(test_change_and_row_commit_together, setup, teardown,
-                                                         "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_change_and_row_commit_together, setup,
+                                                         teardown, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_pages_bounded, setup, teardown, "dgx-h100"),
         };
         return cmocka_run_group_tests_name("integration: audit", tests, NULL, NULL);

@@ -55,11 +55,12 @@ static char *make_payload(const char *name, size_t size, unsigned seed) {
         char *dir = wpath(name);
         _cleanup_free_ char *out = NULL, *err = NULL;
 
-        if (harness_sh(&out, &err,
-                       "mkdir -p '%s/weights' && printf '{\"seed\": %u}' > '%s/config.json' && "
-                       "openssl enc -aes-128-ctr -nosalt -pass pass:%u -in /dev/zero 2>/dev/null | head -c %zu > "
-                       "'%s/weights/model.bin'",
-                       dir, seed, dir, seed, size, dir) != 0)
+        if (harness_sh(
+                    &out, &err,
+                    "mkdir -p '%s/weights' && printf '{\"seed\": %u}' > '%s/config.json' && "
+                    "openssl enc -aes-128-ctr -nosalt -pass pass:%u -in /dev/zero 2>/dev/null | head -c %zu > "
+                    "'%s/weights/model.bin'",
+                    dir, seed, dir, seed, size, dir) != 0)
                 fail_msg("cannot make the payload: %s", strna(err));
         return dir;
 }
@@ -76,10 +77,10 @@ static char *make_bundle(const char *name, const char *payload, const char *vers
         char *ark = wpath(name);
 
         ensure_key();
-        assert_arkctl(&H, 0, "Created", "bundle", "create", payload, "--kind", "model", "--name", "llama-test",
-                      "--version", version, "--key", key_file, "-o", ark, "--compress", compress, "--architecture",
-                      "llama", "--parameters", "8000000000", "--dtype", "bf16", "--min-gpu-memory", "16G", "--runtime",
-                      "vllm", "--license", "Llama-3-Community");
+        assert_arkctl(&H, 0, "Created", "bundle", "create", payload, "--kind", "model", "--name",
+                      "llama-test", "--version", version, "--key", key_file, "-o", ark, "--compress",
+                      compress, "--architecture", "llama", "--parameters", "8000000000", "--dtype", "bf16",
+                      "--min-gpu-memory", "16G", "--runtime", "vllm", "--license", "Llama-3-Community");
         return ark;
 }
 
@@ -89,11 +90,12 @@ static char *store_snapshot(void) {
         char *out = NULL;
         _cleanup_free_ char *err = NULL;
 
-        if (harness_sh(&out, &err,
-                       "cd '%s' && mkdir -p bundles/staging && find bundles -printf '%%p %%s %%m\\n' | sort && "
-                       "find bundles -type f -exec sha256sum {} + | sort && "
-                       "sqlite3 ark.db .dump | grep -v '^INSERT INTO audit_log'",
-                       H.state_dir) != 0)
+        if (harness_sh(
+                    &out, &err,
+                    "cd '%s' && mkdir -p bundles/staging && find bundles -printf '%%p %%s %%m\\n' | sort && "
+                    "find bundles -type f -exec sha256sum {} + | sort && "
+                    "sqlite3 ark.db .dump | grep -v '^INSERT INTO audit_log'",
+                    H.state_dir) != 0)
                 fail_msg("snapshot: %s", strna(err));
         return out;
 }
@@ -102,12 +104,14 @@ static void assert_no_staging(void) {
         _cleanup_free_ char *out = NULL, *err = NULL;
 
         /* The staging directory itself may stay; nothing in it may. */
-        assert_int_equal(harness_sh(&out, &err, "ls -A '%s/bundles/staging' 2>/dev/null | wc -l", H.state_dir), 0);
+        assert_int_equal(
+                harness_sh(&out, &err, "ls -A '%s/bundles/staging' 2>/dev/null | wc -l", H.state_dir), 0);
         assert_string_equal(strstrip(out), "0");
 }
 
 static void test_import_model(void **state) {
-        _cleanup_free_ char *payload = make_payload("m1", 3 << 20, 1), *ark = make_bundle("m1.ark", payload, "1.0", "zstd");
+        _cleanup_free_ char *payload = make_payload("m1", 3 << 20, 1),
+                            *ark = make_bundle("m1.ark", payload, "1.0", "zstd");
         _cleanup_free_ char *out = NULL;
         json_t *list, *j, *rows, *row;
         size_t k;
@@ -118,14 +122,16 @@ static void test_import_model(void **state) {
         j = harness_arkctl_json(&H, "bundle", "inspect", ark, NULL);
         assert_non_null(j);
         assert_string_equal(json_string_value(json_object_get(j, "signature")), "trusted");
-        assert_string_equal(json_string_value(json_object_get(json_object_get(j, "model"), "runtime")), "vllm");
+        assert_string_equal(json_string_value(json_object_get(json_object_get(j, "model"), "runtime")),
+                            "vllm");
         assert_int_equal(json_array_size(json_object_get(j, "files")), 2);
         json_decref(j);
         out = itest_arkctl_expect(&H, 0, "Signed by: key", "bundle", "inspect", ark, NULL);
         assert_non_null(strstr(out, "weights/model.bin"));
         out = mfree(out);
 
-        out = itest_arkctl_expect(&H, 0, "Imported model llama-test 1.0 (shared)", "bundle", "import", ark, NULL);
+        out = itest_arkctl_expect(&H, 0, "Imported model llama-test 1.0 (shared)", "bundle", "import", ark,
+                                  NULL);
         list = harness_arkctl_json(&H, "model", "list", NULL);
         assert_int_equal(json_array_size(list), 1);
         j = json_array_get(list, 0);
@@ -138,7 +144,9 @@ static void test_import_model(void **state) {
                 _cleanup_free_ char *o = NULL, *e = NULL;
                 const char *dir = json_string_value(json_object_get(j, "directory"));
 
-                assert_int_equal(harness_sh(&o, &e, "cmp '%s/weights/model.bin' '%s/weights/model.bin'", dir, payload), 0);
+                assert_int_equal(harness_sh(&o, &e, "cmp '%s/weights/model.bin' '%s/weights/model.bin'", dir,
+                                            payload),
+                                 0);
         }
         json_decref(list);
         assert_no_staging();
@@ -149,7 +157,9 @@ static void test_import_model(void **state) {
         json_array_foreach(rows, k, row) {
                 const char *res = json_string_value(json_object_get(row, "result"));
 
-                found = found || (res && startswith(res, "ok: model llama-test 1.0, bundle sha256 ") && strstr(res, "key "));
+                found = found ||
+                        (res && startswith(res, "ok: model llama-test 1.0, bundle sha256 ") &&
+                         strstr(res, "key "));
         }
         json_decref(rows);
         assert_true(found);
@@ -184,9 +194,11 @@ static void expect_refused_unchanged(const char *ark, const char *says) {
 }
 
 static void test_refused(void **state) {
-        _cleanup_free_ char *payload = make_payload("m2", 1 << 20, 2), *good = make_bundle("good.ark", payload, "2.0", "none");
-        _cleanup_free_ char *flip = wpath("flip.ark"), *tamper = wpath("tamper.ark"), *other = wpath("other"),
-                            *untrusted = wpath("untrusted.ark"), *o = NULL, *e = NULL;
+        _cleanup_free_ char *payload = make_payload("m2", 1 << 20, 2),
+                            *good = make_bundle("good.ark", payload, "2.0", "none");
+        _cleanup_free_ char *flip = wpath("flip.ark"), *tamper = wpath("tamper.ark"),
+                            *other = wpath("other"), *untrusted = wpath("untrusted.ark"), *o = NULL,
+                            *e = NULL;
 
         /* Something installed already, so "unchanged" is not trivially an empty store. */
         assert_arkctl(&H, 0, "Imported", "bundle", "import", good);
@@ -201,9 +213,10 @@ static void test_refused(void **state) {
                 _cleanup_free_ char *key = strprintf("%s.key", other);
 
                 assert_arkctl(&H, 0, NULL, "bundle", "keygen", other);
-                assert_arkctl(&H, 0, NULL, "bundle", "create", payload, "--kind", "model", "--name", "llama-test",
-                              "--version", "3.0", "--key", key, "-o", untrusted, "--architecture", "llama",
-                              "--parameters", "8000000000", "--dtype", "bf16", "--runtime", "vllm", "--license", "x");
+                assert_arkctl(&H, 0, NULL, "bundle", "create", payload, "--kind", "model", "--name",
+                              "llama-test", "--version", "3.0", "--key", key, "-o", untrusted,
+                              "--architecture", "llama", "--parameters", "8000000000", "--dtype", "bf16",
+                              "--runtime", "vllm", "--license", "x");
                 expect_refused_unchanged(untrusted, "is not trusted");
                 assert_arkctl(&H, 1, "is not trusted", "bundle", "verify", untrusted);
                 assert_arkctl(&H, 0, "not trusted here", "bundle", "inspect", untrusted);
@@ -223,7 +236,11 @@ static void test_hostile(void **state) {
         const TEntry dotdot[] = { { "a.bin" }, { "../../../../evil", .data = "x" } };
         const TEntry symlink[] = { { "a.bin" }, { "dir/b.bin", AE_IFLNK, 0777, .symlink = "/etc/shadow" } };
         const TEntry setuid[] = { { "a.bin", .mode = 04755 }, { "dir/b.bin" } };
-        const struct { const TEntry *e; size_t n; const char *says; } cases[] = {
+        const struct {
+                const TEntry *e;
+                size_t n;
+                const char *says;
+        } cases[] = {
                 { absolute, 2, "is absolute" },
                 { dotdot, 2, "'../../../../evil' has a '..' component" },
                 { symlink, 2, "'dir/b.bin' is a symbolic link" },
@@ -257,8 +274,8 @@ static pid_t import_in_background(const char *ark, const char *log) {
         _cleanup_free_ char *out = NULL, *err = NULL;
         pid_t pid;
 
-        if (harness_sh(&out, &err, "'%s/bin/arkctl' bundle import '%s' >'%s' 2>&1 & echo $!", harness_build_dir(), ark,
-                       log) != 0 ||
+        if (harness_sh(&out, &err, "'%s/bin/arkctl' bundle import '%s' >'%s' 2>&1 & echo $!",
+                       harness_build_dir(), ark, log) != 0 ||
             sscanf(out, "%d", &pid) != 1)
                 fail_msg("cannot start the import: %s", strna(err));
         return pid;
@@ -270,7 +287,8 @@ static void wait_for_staging_data(void) {
                 _cleanup_free_ char *out = NULL, *err = NULL;
 
                 if (harness_sh(&out, &err, "find '%s/bundles/staging' -type f -size +1k 2>/dev/null | wc -l",
-                               H.state_dir) == 0 && atoi(out) > 0)
+                               H.state_dir) == 0 &&
+                    atoi(out) > 0)
                         return;
                 usleep(25000);
         }
@@ -296,7 +314,8 @@ static void restart_throttled(const char *bps) {
 }
 
 static void test_kill_during_import(void **state) {
-        _cleanup_free_ char *payload = make_payload("m3", 24 << 20, 3), *ark = make_bundle("m3.ark", payload, "3.0", "none");
+        _cleanup_free_ char *payload = make_payload("m3", 24 << 20, 3),
+                            *ark = make_bundle("m3.ark", payload, "3.0", "none");
         _cleanup_free_ char *log = wpath("kill.log"), *ghost = NULL, *out = NULL, *err = NULL;
         pid_t pid;
 
@@ -312,14 +331,16 @@ static void test_kill_during_import(void **state) {
         assert_arkctl(&H, 0, "No models.", "model", "list");
         assert_no_staging();
         assert_false(file_exists(ghost));
-        assert_int_equal(harness_sh(&out, &err, "grep -c 'Removing 1 staging directory' '%s'", H.arkd_log), 0);
+        assert_int_equal(harness_sh(&out, &err, "grep -c 'Removing 1 staging directory' '%s'", H.arkd_log),
+                         0);
         /* And the bundle imports fine afterwards. */
         assert_arkctl(&H, 0, "Imported", "bundle", "import", ark);
         assert_arkctl(&H, 0, NULL, "model", "delete", "llama-test");
 }
 
 static void test_cancel(void **state) {
-        _cleanup_free_ char *payload = make_payload("m4", 24 << 20, 4), *ark = make_bundle("m4.ark", payload, "4.0", "none");
+        _cleanup_free_ char *payload = make_payload("m4", 24 << 20, 4),
+                            *ark = make_bundle("m4.ark", payload, "4.0", "none");
         _cleanup_free_ char *log = wpath("cancel.log"), *text = NULL, *before = NULL, *after = NULL;
         json_t *rows, *row;
         bool recorded = false;
@@ -338,7 +359,8 @@ static void test_cancel(void **state) {
         for (uint64_t end = harness_wait_deadline(); !harness_wait_over(end);) {
                 _cleanup_free_ char *o = NULL, *e = NULL;
 
-                if (harness_sh(&o, &e, "ls -A '%s/bundles/staging' | wc -l", H.state_dir) == 0 && atoi(o) == 0)
+                if (harness_sh(&o, &e, "ls -A '%s/bundles/staging' | wc -l", H.state_dir) == 0 &&
+                    atoi(o) == 0)
                         break;
                 usleep(25000);
         }
@@ -347,8 +369,9 @@ static void test_cancel(void **state) {
         assert_string_equal(before, after);
         rows = harness_arkctl_json(&H, "audit", "list", NULL);
         json_array_foreach(rows, k, row)
-                recorded = recorded || strstr(strempty(json_string_value(json_object_get(row, "result"))),
-                                              "org.ark.Ark1.Error.Cancelled");
+                recorded = recorded ||
+                        strstr(strempty(json_string_value(json_object_get(row, "result"))),
+                               "org.ark.Ark1.Error.Cancelled");
         json_decref(rows);
         assert_true(recorded);
         restart_throttled(NULL);
@@ -357,7 +380,8 @@ static void test_cancel(void **state) {
 /* Three imports at once: two different bundles and a copy of one of them. */
 static void test_concurrent(void **state) {
         _cleanup_free_ char *p1 = make_payload("c1", 6 << 20, 5), *p2 = make_payload("c2", 6 << 20, 6);
-        _cleanup_free_ char *a1 = make_bundle("c1.ark", p1, "5.0", "none"), *a2 = make_bundle("c2.ark", p2, "6.0", "xz");
+        _cleanup_free_ char *a1 = make_bundle("c1.ark", p1, "5.0", "none"),
+                            *a2 = make_bundle("c2.ark", p2, "6.0", "xz");
         _cleanup_free_ char *l1 = wpath("c1.log"), *l2 = wpath("c2.log"), *l3 = wpath("c3.log");
         _cleanup_free_ char *t1 = NULL, *t2 = NULL, *t3 = NULL;
         json_t *list;
@@ -424,7 +448,8 @@ static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *e) {
 
 /* Over D-Bus, as the console will: progress signals count up to the total; tenant ownership. */
 static void test_progress_and_tenant(void **state) {
-        _cleanup_free_ char *payload = make_payload("m5", 20 << 20, 7), *ark = make_bundle("m5.ark", payload, "7.0", "none");
+        _cleanup_free_ char *payload = make_payload("m5", 20 << 20, 7),
+                            *ark = make_bundle("m5.ark", payload, "7.0", "none");
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *match = NULL, *slot = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
         _cleanup_close_ int fd = open(ark, O_RDONLY | O_CLOEXEC);
@@ -436,10 +461,10 @@ static void test_progress_and_tenant(void **state) {
         bus = harness_bus(&H);
         assert_arkctl(&H, 0, NULL, "tenant", "create", "risk");
         assert_true(fd >= 0);
-        assert_true(sd_bus_match_signal(bus, &match, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "ImportProgress",
-                                        on_progress, &p) >= 0);
-        assert_true(sd_bus_message_new_method_call(bus, &call, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
-                                                   "ImportBundle") >= 0);
+        assert_true(sd_bus_match_signal(bus, &match, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
+                                        "ImportProgress", on_progress, &p) >= 0);
+        assert_true(sd_bus_message_new_method_call(bus, &call, ARK_BUS_NAME, ARK_BUS_PATH,
+                                                   ARK_BUS_IFACE_MANAGER, "ImportBundle") >= 0);
         assert_true(sd_bus_message_append(call, "hss", fd, "m5.ark", "risk") >= 0);
         assert_true(sd_bus_call_async(bus, &slot, call, on_reply, &p, 120 * 1000000ULL) >= 0);
         for (int k = 0; k < 6000 && !p.answered; k++) { /* up to 600 s, past the call's own 120 s */
@@ -470,7 +495,8 @@ static void test_progress_and_tenant(void **state) {
 /* A VM that serves a model: the model's directory is shared with it read-only, and the model cannot
  * be deleted while the VM is there. */
 static void test_model_in_use(void **state) {
-        _cleanup_free_ char *payload = make_payload("m7", 1 << 16, 9), *ark = make_bundle("m7.ark", payload, "9.0", "none");
+        _cleanup_free_ char *payload = make_payload("m7", 1 << 16, 9),
+                            *ark = make_bundle("m7.ark", payload, "9.0", "none");
         _cleanup_free_ char *xml = NULL, *out = NULL;
         json_t *j;
 
@@ -478,25 +504,25 @@ static void test_model_in_use(void **state) {
         assert_arkctl(&H, 0, NULL, "tenant", "create", "other");
         assert_arkctl(&H, 0, "Imported", "bundle", "import", ark, "--tenant", "serve");
         /* The model asks for 16 GiB of GPU memory: a VM without GPUs cannot serve it. */
-        assert_arkctl(&H, 1, "needs 16 GiB of GPU memory; the VM has no GPUs", "vm", "create", "srv", "--tenant",
-                      "serve", "--vcpus", "2", "--memory", "1G", "--model", "llama-test");
+        assert_arkctl(&H, 1, "needs 16 GiB of GPU memory; the VM has no GPUs", "vm", "create", "srv",
+                      "--tenant", "serve", "--vcpus", "2", "--memory", "1G", "--model", "llama-test");
         /* Another tenant does not see it. */
-        assert_arkctl(&H, 1, "has no model 'llama-test'", "vm", "create", "srv", "--tenant", "other", "--vcpus", "2",
-                      "--memory", "1G", "--gpus", "1", "--model", "llama-test");
-        assert_arkctl(&H, 1, "has no model 'llama-test' version 1.0", "vm", "create", "srv", "--tenant", "serve",
-                      "--vcpus", "2", "--memory", "1G", "--gpus", "1", "--model", "llama-test@1.0");
-        assert_arkctl(&H, 1, "not NAME or NAME@VERSION", "vm", "create", "srv", "--tenant", "serve", "--vcpus", "2",
-                      "--memory", "1G", "--gpus", "1", "--model", "../etc");
-        assert_arkctl(&H, 0, NULL, "vm", "create", "srv", "--tenant", "serve", "--vcpus", "2", "--memory", "1G",
-                      "--gpus", "1", "--model", "llama-test@9.0");
+        assert_arkctl(&H, 1, "has no model 'llama-test'", "vm", "create", "srv", "--tenant", "other",
+                      "--vcpus", "2", "--memory", "1G", "--gpus", "1", "--model", "llama-test");
+        assert_arkctl(&H, 1, "has no model 'llama-test' version 1.0", "vm", "create", "srv", "--tenant",
+                      "serve", "--vcpus", "2", "--memory", "1G", "--gpus", "1", "--model", "llama-test@1.0");
+        assert_arkctl(&H, 1, "not NAME or NAME@VERSION", "vm", "create", "srv", "--tenant", "serve",
+                      "--vcpus", "2", "--memory", "1G", "--gpus", "1", "--model", "../etc");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "srv", "--tenant", "serve", "--vcpus", "2", "--memory",
+                      "1G", "--gpus", "1", "--model", "llama-test@9.0");
         j = harness_arkctl_json(&H, "vm", "show", "srv", NULL);
         assert_string_equal(json_string_value(json_object_get(j, "model")), "llama-test 9.0");
         json_decref(j);
         xml = itest_arkctl_expect(&H, 0, "<target dir='ark-model'/>", "vm", "show", "srv", "--xml", NULL);
         assert_non_null(strstr(xml, "/bundles/model/serve/llama-test/9.0'"));
         assert_non_null(strstr(xml, "<readonly/>"));
-        assert_arkctl(&H, 1, "is used by 1 instance ('srv'); delete it first", "model", "delete", "llama-test",
-                      "--tenant", "serve");
+        assert_arkctl(&H, 1, "is used by 1 instance ('srv'); delete it first", "model", "delete",
+                      "llama-test", "--tenant", "serve");
         /* The link survives a restart (the store keeps it). */
         restart_throttled(NULL);
         assert_arkctl(&H, 1, "is used by 1 instance", "model", "delete", "llama-test", "--tenant", "serve");
@@ -512,7 +538,8 @@ static void test_model_in_use(void **state) {
 /* The state directory spelled another way at the next start (here with a trailing '/'): the
  * installed models are still there, files and all. */
 static void test_state_dir_spelling(void **state) {
-        _cleanup_free_ char *payload = make_payload("m8", 1 << 16, 10), *ark = make_bundle("m8.ark", payload, "10.0", "none");
+        _cleanup_free_ char *payload = make_payload("m8", 1 << 16, 10),
+                            *ark = make_bundle("m8.ark", payload, "10.0", "none");
         _cleanup_free_ char *plain = NULL, *o = NULL, *e = NULL;
         json_t *list;
 
@@ -524,7 +551,9 @@ static void test_state_dir_spelling(void **state) {
         list = harness_arkctl_json(&H, "model", "list", NULL);
         assert_int_equal(json_array_size(list), 1);
         json_decref(list);
-        assert_int_equal(harness_sh(&o, &e, "test -s '%s/bundles/model/@shared/llama-test/10.0/weights/model.bin'", plain),
+        assert_int_equal(harness_sh(&o, &e,
+                                    "test -s '%s/bundles/model/@shared/llama-test/10.0/weights/model.bin'",
+                                    plain),
                          0);
         assert_arkctl(&H, 0, NULL, "model", "delete", "llama-test");
         assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
@@ -539,13 +568,18 @@ static void test_messages_reach_the_caller(void **state) {
         _cleanup_(ark_key_freep) ArkKey *key = NULL;
         _cleanup_free_ char *err = NULL, *ark = wpath("binary.ark"), *o = NULL, *e = NULL, *tenant = NULL;
         static const TFile two[] = { { "a.bin", "alpha" }, { "dir/b.bin", "bravo" } };
-        const TEntry binary[] = { { "a.bin" }, { "\xff\xfe" "evil", .data = "x" } };
+        const TEntry binary[] = { { "a.bin" },
+                                  { "\xff\xfe"
+                                    "evil",
+                                    .data = "x" } };
         StrBuf b = {};
 
         ensure_key();
         assert_int_equal(ark_key_load_private(key_file, &key, &err), 0);
         build_signed(key, ark, two, 2, binary, 2, "none");
-        assert_int_equal(harness_sh(&o, &e, "timeout 60 '%s/bin/arkctl' bundle import '%s'", harness_build_dir(), ark), 1);
+        assert_int_equal(harness_sh(&o, &e, "timeout 60 '%s/bin/arkctl' bundle import '%s'",
+                                    harness_build_dir(), ark),
+                         1);
         assert_non_null(strstr(e, "is not valid UTF-8"));
         o = mfree(o);
         e = mfree(e);
@@ -553,9 +587,11 @@ static void test_messages_reach_the_caller(void **state) {
         for (int k = 0; k < 40; k++)
                 strbuf_append(&b, "\xe9\x87\x91");
         tenant = strbuf_steal(&b);
-        assert_int_equal(harness_sh(&o, &e, "timeout 60 '%s/bin/arkctl' vm create x --tenant '%s' --vcpus 1 --memory 1G",
-                                    harness_build_dir(), tenant),
-                         1);
+        assert_int_equal(
+                harness_sh(&o, &e,
+                           "timeout 60 '%s/bin/arkctl' vm create x --tenant '%s' --vcpus 1 --memory 1G",
+                           harness_build_dir(), tenant),
+                1);
         assert_non_null(strstr(e, "Invalid tenant name"));
 }
 
@@ -578,12 +614,13 @@ static void test_import_limit(void **state) {
         for (uint64_t end = harness_wait_deadline(); !harness_wait_over(end);) {
                 _cleanup_free_ char *o = NULL, *e = NULL;
 
-                if (harness_sh(&o, &e, "ls '%s/bundles/staging' | grep -c import-", H.state_dir) == 0 && atoi(o) >= 4)
+                if (harness_sh(&o, &e, "ls '%s/bundles/staging' | grep -c import-", H.state_dir) == 0 &&
+                    atoi(o) >= 4)
                         break;
                 usleep(25000);
         }
-        assert_arkctl(&H, 1, "4 imports are under way; start this one when one has finished", "bundle", "import",
-                      arks[0]);
+        assert_arkctl(&H, 1, "4 imports are under way; start this one when one has finished", "bundle",
+                      "import", arks[0]);
         for (int k = 0; k < 4; k++)
                 assert_int_equal(kill(pids[k], SIGINT), 0);
         for (int k = 0; k < 4; k++) {
@@ -601,7 +638,8 @@ static void test_import_limit(void **state) {
 }
 
 static void test_trust_management(void **state) {
-        _cleanup_free_ char *payload = make_payload("m6", 1 << 16, 8), *ark = make_bundle("m6.ark", payload, "8.0", "none");
+        _cleanup_free_ char *payload = make_payload("m6", 1 << 16, 8),
+                            *ark = make_bundle("m6.ark", payload, "8.0", "none");
         _cleanup_free_ char *id = NULL, *out = NULL;
         json_t *keys;
 

@@ -47,9 +47,10 @@ static void populate(void) {
         assert_arkctl(&H, 0, NULL, "tenant", "create", "risk", "--description", "Risk analytics");
         assert_arkctl(&H, 0, NULL, "tenant", "create", "retail");
         assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "risk", "gpus=4");
-        assert_arkctl(&H, 0, NULL, "vm", "create", "train-1", "--tenant", "risk", "--vcpus", "8", "--memory", "32G",
-                      "--gpus", "2", "--start");
-        assert_arkctl(&H, 0, NULL, "vm", "create", "db-1", "--tenant", "retail", "--vcpus", "2", "--memory", "4G");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "train-1", "--tenant", "risk", "--vcpus", "8", "--memory",
+                      "32G", "--gpus", "2", "--start");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "db-1", "--tenant", "retail", "--vcpus", "2", "--memory",
+                      "4G");
         assert_arkctl(&H, 0, NULL, "accelerator", "reserve", "0000:db:00.0", "--reason", "host display");
 }
 
@@ -65,18 +66,23 @@ static char *dump_size(const char *screen, const char *lang, const char *size) {
         /* The Logs screen reads a file of known lines (the journal differs from machine to machine). */
         _cleanup_free_ char *hostfile = strprintf("%s/console-hostname", H.tmp);
 
-        assert_int_equal(write_string_file(log, "arkd: Starting arkd.\narkd: Failed to frobnicate: it is a test.\n"
-                                                "arkd: Ready.\n", WRITE_CREATE), 0);
+        assert_int_equal(
+                write_string_file(log,
+                                  "arkd: Starting arkd.\narkd: Failed to frobnicate: it is a test.\n"
+                                  "arkd: Ready.\n",
+                                  WRITE_CREATE),
+                0);
         assert_int_equal(write_string_file(hostfile, "ark-appliance-01", WRITE_CREATE | WRITE_NEWLINE), 0);
-        if (harness_sh(&o, &e,
-                       "'%s/bin/arktui' --dump %s --size %s --lang %s --log-file '%s' --network-dir '%s/net' "
-                       "--network-interface eth9 --hostname-file '%s' | sed -E "
-                       "-e '1s/^ Ark .*$/ Ark VERSION  HOST/' "
-                       "-e 's/^( Version +| 版本 +).*$/\\1VERSION/' "
-                       "-e 's/^( Host +| 主机 +)[^,，]+([,，] ?(up|已运行))/\\1HOST\\2/' "
-                       "-e 's/(up|已运行) [0-9]+[dhms]( [0-9]+[dhms])?/\\1 T/g' "
-                       "-e 's/^( Management | 管理地址 )(.*)$/\\1ADDRESSES/' -e 's|%s|TMP|g'",
-                       harness_build_dir(), screen, size, lang, log, H.tmp, hostfile, H.tmp) != 0)
+        if (harness_sh(
+                    &o, &e,
+                    "'%s/bin/arktui' --dump %s --size %s --lang %s --log-file '%s' --network-dir '%s/net' "
+                    "--network-interface eth9 --hostname-file '%s' | sed -E "
+                    "-e '1s/^ Ark .*$/ Ark VERSION  HOST/' "
+                    "-e 's/^( Version +| 版本 +).*$/\\1VERSION/' "
+                    "-e 's/^( Host +| 主机 +)[^,，]+([,，] ?(up|已运行))/\\1HOST\\2/' "
+                    "-e 's/(up|已运行) [0-9]+[dhms]( [0-9]+[dhms])?/\\1 T/g' "
+                    "-e 's/^( Management | 管理地址 )(.*)$/\\1ADDRESSES/' -e 's|%s|TMP|g'",
+                    harness_build_dir(), screen, size, lang, log, H.tmp, hostfile, H.tmp) != 0)
                 fail_msg("arktui --dump %s: %s", screen, strna(e));
         return o;
 }
@@ -86,15 +92,15 @@ static char *dump(const char *screen, const char *lang) {
 }
 
 static const char *const screens[] = { "dashboard", "accelerators", "tenants", "instances",
-                                       "network", "bundles", "logs", "system" };
+                                       "network",   "bundles",      "logs",    "system" };
 static const char *const langs[] = { "en", "zh" };
 
 /* The capture of a screen compared with its golden file (written instead under
  * ARK_REGENERATE_GOLDEN): the golden text, or NULL when it was written. */
 static char *golden_check(const char *screen, const char *lang, const char *size, const char *suffix) {
         _cleanup_free_ char *text = dump_size(screen, lang, size),
-                            *path = strprintf("%s/tests/integration/golden/console-%s-%s%s.txt", harness_src_dir(),
-                                              screen, lang, suffix);
+                            *path = strprintf("%s/tests/integration/golden/console-%s-%s%s.txt",
+                                              harness_src_dir(), screen, lang, suffix);
         char *want = NULL;
         size_t n;
 
@@ -121,8 +127,9 @@ static void test_golden_wide(void **state) {
  * in either language) is cut to "…" on any screen, at 80x24 or 120x40, in English or Chinese: no
  * leading part of one followed by the ellipsis. */
 static void test_no_cut_names(void **state) {
-        static const char *const names[] = { "risk", "retail", "train-1", "db-1", "risk/train-1",
-                                             "reserved for the host", "保留给主机" };
+        static const char *const names[] = { "risk",      "retail",       "train-1",
+                                             "db-1",      "risk/train-1", "reserved for the host",
+                                             "保留给主机" };
         static const char *const sizes[] = { "80x24", "120x40" };
 
         populate();
@@ -141,8 +148,9 @@ static void test_no_cut_names(void **state) {
                                                         continue;
                                                 cutname = strprintf("%.*s…", (int) cut, names[k]);
                                                 if (strstr(text, cutname))
-                                                        fail_msg("%s (%s, %s) cuts '%s' to '%s':\n%s", screens[s],
-                                                                 langs[l], sizes[z], names[k], cutname, text);
+                                                        fail_msg("%s (%s, %s) cuts '%s' to '%s':\n%s",
+                                                                 screens[s], langs[l], sizes[z], names[k],
+                                                                 cutname, text);
                                         }
                         }
 }
@@ -162,8 +170,9 @@ static void test_golden(void **state) {
                         /* docs/console.md shows the same (scripts/gen-console-doc). */
                         want[strlen(want) - 1] = 0; /* its trailing newline: the doc closes the block */
                         if (!strstr(doc, want))
-                                fail_msg("docs/console.md lacks the capture of %s (%s); run scripts/gen-console-doc",
-                                         screens[s], langs[l]);
+                                fail_msg(
+                                        "docs/console.md lacks the capture of %s (%s); run scripts/gen-console-doc",
+                                        screens[s], langs[l]);
                 }
 }
 
@@ -276,7 +285,8 @@ static char *pane_wait(const char *text) {
                 if (tmux(&o, "capture-pane -p -t console") == 0 && o && strstr(o, text))
                         return o;
                 if (now_usec(CLOCK_MONOTONIC) > deadline)
-                        fail_msg("the pane never showed '%s' in %d s; it shows:\n%s", text, PANE_WAIT_SEC, strna(o));
+                        fail_msg("the pane never showed '%s' in %d s; it shows:\n%s", text, PANE_WAIT_SEC,
+                                 strna(o));
                 free(o);
                 usleep(50000);
         }
@@ -312,8 +322,8 @@ static void test_interactive(void **state) {
                     H.bus_address);
         o = mfree(o);
         {
-                _cleanup_free_ char *run = strprintf("\"'%s/bin/arktui' --log-file '%s'\" Enter", harness_build_dir(),
-                                                     H.arkd_log);
+                _cleanup_free_ char *run = strprintf("\"'%s/bin/arktui' --log-file '%s'\" Enter",
+                                                     harness_build_dir(), H.arkd_log);
                 keys(run);
         }
         cap = pane_wait("risk/train-1");
@@ -404,12 +414,14 @@ static void test_actions(void **state) {
         free(pane_wait("Stop VM 'train-1'"));
         keys("n");
         free(pane_wait("Cancelled."));
-        cap = harness_get_string(&H, "/org/ark/Ark1/instance/risk/train_2d1", ARK_BUS_IFACE_INSTANCE, "State");
+        cap = harness_get_string(&H, "/org/ark/Ark1/instance/risk/train_2d1", ARK_BUS_IFACE_INSTANCE,
+                                 "State");
         assert_string_equal(cap, "running");
         cap = mfree(cap);
         keys("t y");
         free(pane_wait("Stop: done."));
-        cap = harness_get_string(&H, "/org/ark/Ark1/instance/risk/train_2d1", ARK_BUS_IFACE_INSTANCE, "State");
+        cap = harness_get_string(&H, "/org/ark/Ark1/instance/risk/train_2d1", ARK_BUS_IFACE_INSTANCE,
+                                 "State");
         assert_string_equal(cap, "stopped");
         cap = mfree(cap);
         keys("s y");
@@ -419,12 +431,14 @@ static void test_actions(void **state) {
         free(pane_wait("Force VM 'train-1' off?"));
         keys("y");
         free(pane_wait("Really?"));
-        cap = harness_get_string(&H, "/org/ark/Ark1/instance/risk/train_2d1", ARK_BUS_IFACE_INSTANCE, "State");
+        cap = harness_get_string(&H, "/org/ark/Ark1/instance/risk/train_2d1", ARK_BUS_IFACE_INSTANCE,
+                                 "State");
         assert_string_equal(cap, "running");
         cap = mfree(cap);
         keys("y");
         free(pane_wait("Force off: done."));
-        cap = harness_get_string(&H, "/org/ark/Ark1/instance/risk/train_2d1", ARK_BUS_IFACE_INSTANCE, "State");
+        cap = harness_get_string(&H, "/org/ark/Ark1/instance/risk/train_2d1", ARK_BUS_IFACE_INSTANCE,
+                                 "State");
         assert_string_equal(cap, "stopped");
         cap = mfree(cap);
         keys("q");
@@ -440,12 +454,15 @@ static void test_create_vm(void **state) {
         json_t *j;
 
         populate();
-        assert_int_equal(harness_sh(&o, &e, "mkdir -p '%s/images' && qemu-img create -q -f qcow2 '%s/images/base.qcow2' 64M",
-                                    H.state_dir, H.state_dir),
-                         0);
+        assert_int_equal(
+                harness_sh(&o, &e,
+                           "mkdir -p '%s/images' && qemu-img create -q -f qcow2 '%s/images/base.qcow2' 64M",
+                           H.state_dir, H.state_dir),
+                0);
         o = mfree(o);
-        console_new("-x 80 -y 24 -e ARK_BUS_ADDRESS='%s' -e LANG=C.UTF-8 -e TERM=screen \"'%s/bin/arktui' --log-file '%s'\"",
-                    H.bus_address, harness_build_dir(), H.arkd_log);
+        console_new(
+                "-x 80 -y 24 -e ARK_BUS_ADDRESS='%s' -e LANG=C.UTF-8 -e TERM=screen \"'%s/bin/arktui' --log-file '%s'\"",
+                H.bus_address, harness_build_dir(), H.arkd_log);
         free(pane_wait("risk/train-1"));
         keys("4");
         free(pane_wait("n new VM"));
@@ -528,19 +545,19 @@ static void test_create_vm(void **state) {
 static void test_import_from_media(void **state) {
         _cleanup_free_ char *media = strprintf("%s/usb", H.tmp), *prefix = strprintf("%s/pub", H.tmp),
                             *key = strprintf("%s.key", prefix), *pub = strprintf("%s.pub", prefix),
-                            *payload = strprintf("%s/payload", H.tmp), *ark = strprintf("%s/usb/llama-3.ark", H.tmp),
-                            *o = NULL, *e = NULL, *cap = NULL;
+                            *payload = strprintf("%s/payload", H.tmp),
+                            *ark = strprintf("%s/usb/llama-3.ark", H.tmp), *o = NULL, *e = NULL, *cap = NULL;
 
         populate();
         assert_int_equal(harness_sh(&o, &e,
-                                    "mkdir -p '%s' '%s' && head -c 25165824 /dev/urandom > '%s/weights.bin'", media,
-                                    payload, payload),
+                                    "mkdir -p '%s' '%s' && head -c 25165824 /dev/urandom > '%s/weights.bin'",
+                                    media, payload, payload),
                          0);
         assert_arkctl(&H, 0, NULL, "bundle", "keygen", prefix);
         assert_arkctl(&H, 0, NULL, "bundle", "trust", "add", pub);
-        assert_arkctl(&H, 0, NULL, "bundle", "create", payload, "--kind", "model", "--name", "llama-3", "--version", "1",
-                      "--key", key, "-o", ark, "--architecture", "llama", "--parameters", "8000000000", "--dtype",
-                      "bf16", "--runtime", "vllm", "--license", "test");
+        assert_arkctl(&H, 0, NULL, "bundle", "create", payload, "--kind", "model", "--name", "llama-3",
+                      "--version", "1", "--key", key, "-o", ark, "--architecture", "llama", "--parameters",
+                      "8000000000", "--dtype", "bf16", "--runtime", "vllm", "--license", "test");
         /* Slow, so that the progress can be seen. */
         assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
         assert_int_equal(harness_start_arkd_with(&H, "slow-import.so", "ARK_SLOW_IMPORT_BPS=8388608"), 0);
@@ -574,8 +591,10 @@ static void test_import_from_media(void **state) {
  * time leaves a loaded machine room between "applied" and the test's next look. */
 #define REVERT_SEC 10
 static void test_network_revert(void **state) {
-        _cleanup_free_ char *dir = strprintf("%s/netrev", H.tmp), *file = strprintf("%s/netrev/10-ark-management.network", H.tmp),
-                            *before = strdup("[Match]\nName=eth9\n\n[Network]\nDHCP=ipv4\n"), *now = NULL, *o = NULL;
+        _cleanup_free_ char *dir = strprintf("%s/netrev", H.tmp),
+                            *file = strprintf("%s/netrev/10-ark-management.network", H.tmp),
+                            *before = strdup("[Match]\nName=eth9\n\n[Network]\nDHCP=ipv4\n"), *now = NULL,
+                            *o = NULL;
         usec_t applied = 0;
         size_t n;
 
@@ -617,7 +636,8 @@ static void test_network_revert(void **state) {
                         keys("c");
                         free(pane_wait("Kept"));
                         /* Past the moment it would have reverted. */
-                        usleep(REVERT_SEC * USEC_PER_SEC + 500000 - MIN(now_usec(CLOCK_MONOTONIC) - applied, REVERT_SEC * USEC_PER_SEC));
+                        usleep(REVERT_SEC * USEC_PER_SEC + 500000 -
+                               MIN(now_usec(CLOCK_MONOTONIC) - applied, REVERT_SEC * USEC_PER_SEC));
                         assert_int_equal(read_full_file(file, &now, &n), 0);
                         assert_non_null(strstr(now, "Address=192.0.2.10/24"));
                         assert_non_null(strstr(now, "Gateway=192.0.2.1"));
@@ -651,13 +671,15 @@ static void test_network_revert(void **state) {
 /* System: restart arkd (the command given), reboot asks twice, a support bundle on the medium
  * without the secrets of the configuration. */
 static void test_system(void **state) {
-        _cleanup_free_ char *usb = strprintf("%s/usb-sys", H.tmp), *conf = strprintf("%s/sys-ark.conf", H.tmp),
-                            *marker = strprintf("%s/restarted", H.tmp), *rebooted = strprintf("%s/rebooted", H.tmp),
-                            *o = NULL, *e = NULL, *list = NULL;
+        _cleanup_free_ char *usb = strprintf("%s/usb-sys", H.tmp),
+                            *conf = strprintf("%s/sys-ark.conf", H.tmp),
+                            *marker = strprintf("%s/restarted", H.tmp),
+                            *rebooted = strprintf("%s/rebooted", H.tmp), *o = NULL, *e = NULL, *list = NULL;
 
         populate();
         assert_int_equal(mkdir_p(usb, 0755), 0);
-        assert_int_equal(write_string_file(conf, "[Daemon]\nLogLevel=info\nApiToken=hunter2\n", WRITE_CREATE), 0);
+        assert_int_equal(
+                write_string_file(conf, "[Daemon]\nLogLevel=info\nApiToken=hunter2\n", WRITE_CREATE), 0);
         console_new("-x 80 -y 24 -e ARK_BUS_ADDRESS='%s' "
                     "-e LANG=C.UTF-8 -e TERM=screen '%s/bin/arktui' --media '%s' --config '%s' "
                     "--log-file '%s' --restart-arkd-command 'touch %s' --reboot-command 'touch %s'",
@@ -686,7 +708,8 @@ static void test_system(void **state) {
         assert_non_null(strstr(list, "config/sys-ark.conf"));
         e = mfree(e);
         o = mfree(o);
-        assert_int_equal(harness_sh(&o, &e, "tar xzOf '%s'/ark-support-*.tar.gz config/sys-ark.conf", usb), 0);
+        assert_int_equal(harness_sh(&o, &e, "tar xzOf '%s'/ark-support-*.tar.gz config/sys-ark.conf", usb),
+                         0);
         assert_non_null(strstr(o, "ApiToken=<removed>"));
         assert_null(strstr(o, "hunter2"));
         o = mfree(o);
@@ -707,34 +730,40 @@ static void test_system_update(void **state) {
         size_t n;
 
         populate();
-        assert_int_equal(harness_sh(&o, &e,
-                                    "set -e; cd '%s/..' && rm -rf upd && mkdir -p upd/esp/EFI/Linux upd/esp/loader upd/usb "
-                                    "upd/payload && cd upd && echo uki-a > esp/EFI/Linux/ark-a-1.0.0.efi && "
-                                    "echo old-a > slot-a.img && echo old-b > slot-b.img && "
-                                    "head -c 3145728 /dev/urandom > payload/root.img && echo uki-b > payload/ark-b.efi && "
-                                    "echo uki-a-new > payload/ark-a.efi && "
-                                    "printf 'Fixes the frobnicator.\nSecond line.\n' > payload/RELEASE-NOTES",
-                                    d),
-                         0);
+        assert_int_equal(
+                harness_sh(
+                        &o, &e,
+                        "set -e; cd '%s/..' && rm -rf upd && mkdir -p upd/esp/EFI/Linux upd/esp/loader upd/usb "
+                        "upd/payload && cd upd && echo uki-a > esp/EFI/Linux/ark-a-1.0.0.efi && "
+                        "echo old-a > slot-a.img && echo old-b > slot-b.img && "
+                        "head -c 3145728 /dev/urandom > payload/root.img && echo uki-b > payload/ark-b.efi && "
+                        "echo uki-a-new > payload/ark-a.efi && "
+                        "printf 'Fixes the frobnicator.\nSecond line.\n' > payload/RELEASE-NOTES",
+                        d),
+                0);
         o = mfree(o);
         e = mfree(e);
         {
-                _cleanup_free_ char *prefix = strprintf("%s/vendor", d), *pub = strprintf("%s/vendor.pub", d),
+                _cleanup_free_ char *prefix = strprintf("%s/vendor", d),
+                                    *pub = strprintf("%s/vendor.pub", d),
                                     *key = strprintf("%s/vendor.key", d), *trust = strprintf("%s/trust", d),
-                                    *payload = strprintf("%s/payload", d), *ark = strprintf("%s/ark-1.1.0.ark", d);
+                                    *payload = strprintf("%s/payload", d),
+                                    *ark = strprintf("%s/ark-1.1.0.ark", d);
 
                 assert_arkctl(&H, 0, NULL, "bundle", "keygen", prefix);
                 assert_arkctl(&H, 0, NULL, "bundle", "trust", "add", "--trust-dir", trust, pub);
-                assert_arkctl(&H, 0, NULL, "bundle", "create", payload, "--kind", "update", "--name", "ark", "--version",
-                              "1.1.0", "--key", key, "-o", ark, "--compatible", "1.0.0");
+                assert_arkctl(&H, 0, NULL, "bundle", "create", payload, "--kind", "update", "--name", "ark",
+                              "--version", "1.1.0", "--key", key, "-o", ark, "--compatible", "1.0.0");
         }
-        cmd = strprintf("%s/bin/ark-update --esp %s/esp --slot-a %s/slot-a.img --slot-b %s/slot-b.img --state %s/state.json "
-                        "--booted a --running 1.0.0 --trust-dir %s/trust",
-                        harness_build_dir(), d, d, d, d, d);
-        console_new("-x 100 -y 30 -e ARK_BUS_ADDRESS='%s' "
-                    "-e ARK_TRUST_DIR='%s/trust' -e LANG=C.UTF-8 -e TERM=screen '%s/bin/arktui' --media '%s/usb' "
-                    "--update-command '%s'",
-                    H.bus_address, d, harness_build_dir(), d, cmd);
+        cmd = strprintf(
+                "%s/bin/ark-update --esp %s/esp --slot-a %s/slot-a.img --slot-b %s/slot-b.img --state %s/state.json "
+                "--booted a --running 1.0.0 --trust-dir %s/trust",
+                harness_build_dir(), d, d, d, d, d);
+        console_new(
+                "-x 100 -y 30 -e ARK_BUS_ADDRESS='%s' "
+                "-e ARK_TRUST_DIR='%s/trust' -e LANG=C.UTF-8 -e TERM=screen '%s/bin/arktui' --media '%s/usb' "
+                "--update-command '%s'",
+                H.bus_address, d, harness_build_dir(), d, cmd);
         o = mfree(o);
         keys("8");
         cap = pane_wait("System update (A/B slots)");
@@ -757,9 +786,12 @@ static void test_system_update(void **state) {
         cap = pane_wait("b     trying  1.1.0");
         cap = mfree(cap);
         /* Slot B holds the root image; its kernel image (the slot's own) is in place with tries. */
-        assert_int_equal(harness_sh(&o, &e, "cmp '%s/payload/root.img' '%s/slot-b.img' && cat '%s/esp/EFI/Linux/ark-b-1.1.0+3.efi'",
-                                    d, d, d),
-                         0);
+        assert_int_equal(
+                harness_sh(
+                        &o, &e,
+                        "cmp '%s/payload/root.img' '%s/slot-b.img' && cat '%s/esp/EFI/Linux/ark-b-1.1.0+3.efi'",
+                        d, d, d),
+                0);
         assert_string_equal(o, "uki-b\n");
         o = mfree(o);
         e = mfree(e);
@@ -772,25 +804,31 @@ static void test_system_update(void **state) {
         /* An install started elsewhere (over SSH, say) is announced on the bus, and the console
          * shows it: its progress, then its outcome; signals from users other than root are not
          * believed. */
-        assert_int_equal(harness_sh(&o, &e,
-                                    "cd '%s' && (dbus-monitor --address '%s' \"type='signal',interface='org.ark.Update1'\" "
-                                    "> mon.txt 2>&1 & echo $! > mon.pid) && for i in $(seq 900); do "
-                                    "grep -q NameAcquired mon.txt && exit 0; sleep 0.1; done; exit 1",
-                                    d, H.bus_address),
-                         0);
+        assert_int_equal(
+                harness_sh(
+                        &o, &e,
+                        "cd '%s' && (dbus-monitor --address '%s' \"type='signal',interface='org.ark.Update1'\" "
+                        "> mon.txt 2>&1 & echo $! > mon.pid) && for i in $(seq 900); do "
+                        "grep -q NameAcquired mon.txt && exit 0; sleep 0.1; done; exit 1",
+                        d, H.bus_address),
+                0);
         o = mfree(o);
         e = mfree(e);
-        assert_int_equal(harness_sh(&o, &e, "ARK_BUS_ADDRESS='%s' %s install '%s/ark-1.1.0.ark'", H.bus_address, cmd, d), 0);
+        assert_int_equal(harness_sh(&o, &e, "ARK_BUS_ADDRESS='%s' %s install '%s/ark-1.1.0.ark'",
+                                    H.bus_address, cmd, d),
+                         0);
         o = mfree(o);
         e = mfree(e);
         cap = pane_wait("System update from ark-1.1.0.ark (started elsewhere) installed");
         cap = mfree(cap);
         /* Until the monitor has printed the last signal (SlotsChanged follows Finished). */
-        assert_int_equal(harness_sh(&o, &e,
-                                    "for i in $(seq 900); do grep -q member=SlotsChanged '%s/mon.txt' && break; sleep 0.1; "
-                                    "done; kill $(cat '%s/mon.pid'); cat '%s/mon.txt'",
-                                    d, d, d),
-                         0);
+        assert_int_equal(
+                harness_sh(
+                        &o, &e,
+                        "for i in $(seq 900); do grep -q member=SlotsChanged '%s/mon.txt' && break; sleep 0.1; "
+                        "done; kill $(cat '%s/mon.pid'); cat '%s/mon.txt'",
+                        d, d, d),
+                0);
         {
                 const char *p = strstr(o, "member=Progress"), *fin = strstr(o, "member=Finished");
 
@@ -806,25 +844,29 @@ static void test_system_update(void **state) {
         /* An install elsewhere in progress (its bundle trickles through a FIFO), with its progress
          * on the console; a signal from a sender without the name is not believed; killed, the
          * install's line goes and the console says it stopped. */
-        assert_int_equal(harness_sh(&o, &e,
-                                    "mkfifo '%s/slow.ark' && (cd '%s' && timeout 30 sh -c 'for pass in 1 2; do "
-                                    "{ head -c 1048576 ark-1.1.0.ark; sleep 4; tail -c +1048577 ark-1.1.0.ark; } > slow.ark; "
-                                    "done' >/dev/null 2>&1 &) && (ARK_BUS_ADDRESS='%s' %s install '%s/slow.ark' >/dev/null 2>&1 & "
-                                    "echo $! > '%s/upd.pid')",
-                                    d, d, H.bus_address, cmd, d, d),
-                         0);
+        assert_int_equal(
+                harness_sh(
+                        &o, &e,
+                        "mkfifo '%s/slow.ark' && (cd '%s' && timeout 30 sh -c 'for pass in 1 2; do "
+                        "{ head -c 1048576 ark-1.1.0.ark; sleep 4; tail -c +1048577 ark-1.1.0.ark; } > slow.ark; "
+                        "done' >/dev/null 2>&1 &) && (ARK_BUS_ADDRESS='%s' %s install '%s/slow.ark' >/dev/null 2>&1 & "
+                        "echo $! > '%s/upd.pid')",
+                        d, d, H.bus_address, cmd, d, d),
+                0);
         o = mfree(o);
         e = mfree(e);
         cap = pane_wait("System update from slow.ark (started elsewhere): verifying: ");
         cap = mfree(cap);
-        assert_int_equal(harness_sh(&o, &e,
-                                    "setpriv --reuid=65534 --regid=65534 --clear-groups dbus-send --address='%s' --type=signal "
-                                    "/org/ark/Update1 org.ark.Update1.Finished string:/x/evil.ark string:ssh boolean:true "
-                                    "string:fake && dbus-send --address='%s' --type=signal /org/ark/Update1 "
-                                    "org.ark.Update1.Finished string:/x/evil2.ark string:ssh boolean:true string:fake && "
-                                    "kill -9 $(cat '%s/upd.pid')",
-                                    H.bus_address, H.bus_address, d),
-                         0);
+        assert_int_equal(
+                harness_sh(
+                        &o, &e,
+                        "setpriv --reuid=65534 --regid=65534 --clear-groups dbus-send --address='%s' --type=signal "
+                        "/org/ark/Update1 org.ark.Update1.Finished string:/x/evil.ark string:ssh boolean:true "
+                        "string:fake && dbus-send --address='%s' --type=signal /org/ark/Update1 "
+                        "org.ark.Update1.Finished string:/x/evil2.ark string:ssh boolean:true string:fake && "
+                        "kill -9 $(cat '%s/upd.pid')",
+                        H.bus_address, H.bus_address, d),
+                0);
         o = mfree(o);
         e = mfree(e);
         cap = pane_wait("The system update started elsewhere stopped without finishing.");
@@ -852,8 +894,8 @@ static void test_make_run(void **state) {
                     "'PS1=\"$ \" sh'");
         o = mfree(o);
         {
-                _cleanup_free_ char *run = strprintf("\"make -s -C '%s' O='%s' run\" Enter", harness_src_dir(),
-                                                     harness_build_dir());
+                _cleanup_free_ char *run = strprintf("\"make -s -C '%s' O='%s' run\" Enter",
+                                                     harness_src_dir(), harness_build_dir());
                 keys(run);
         }
         cap = pane_wait("NVIDIA H100 SXM5 80GB");
@@ -877,20 +919,23 @@ static void test_make_run(void **state) {
  * replaced by recorders that note any call. None is called, this machine's host name and network
  * files stay as they were, and restarting arkd restarts the sandbox's own. */
 static void test_sandbox_acts_on_itself(void **state) {
-        static const char *const recorded[] = { "systemctl", "hostnamectl", "networkctl", "reboot", "poweroff",
-                                                "shutdown", "halt" };
-        static const char *const host_files[] = { "/etc/hostname", "/etc/systemd/network/10-ark-management.network",
+        static const char *const recorded[] = { "systemctl", "hostnamectl", "networkctl", "reboot",
+                                                "poweroff",  "shutdown",    "halt" };
+        static const char *const host_files[] = { "/etc/hostname",
+                                                  "/etc/systemd/network/10-ark-management.network",
                                                   "/var/lib/ark-update/state.json" };
-        _cleanup_free_ char *rec = strprintf("%s/recorders", H.tmp), *calls = strprintf("%s/recorders/calls", H.tmp),
-                            *where = strprintf("%s/sandbox-dir", H.tmp), *sbx = NULL, *o = NULL, *e = NULL, *pidfile = NULL, *pid1 = NULL, *pid2 = NULL,
-                            *hostname = NULL, *cmdline = NULL;
+        _cleanup_free_ char *rec = strprintf("%s/recorders", H.tmp),
+                            *calls = strprintf("%s/recorders/calls", H.tmp),
+                            *where = strprintf("%s/sandbox-dir", H.tmp), *sbx = NULL, *o = NULL, *e = NULL,
+                            *pidfile = NULL, *pid1 = NULL, *pid2 = NULL, *hostname = NULL, *cmdline = NULL;
         char *before[ELEMENTSOF(host_files)] = {};
         size_t n;
 
         assert_int_equal(mkdir_p(rec, 0755), 0);
         for (size_t k = 0; k < ELEMENTSOF(recorded); k++) {
                 _cleanup_free_ char *path = strprintf("%s/%s", rec, recorded[k]),
-                                    *text = strprintf("#!/bin/sh\necho \"%s $*\" >> '%s'\nexit 1\n", recorded[k], calls);
+                                    *text = strprintf("#!/bin/sh\necho \"%s $*\" >> '%s'\nexit 1\n",
+                                                      recorded[k], calls);
 
                 assert_int_equal(write_string_file(path, text, WRITE_CREATE), 0);
                 assert_int_equal(chmod(path, 0755), 0);
@@ -966,23 +1011,26 @@ static void test_sandbox_acts_on_itself(void **state) {
                                     *trust = strprintf("%s/trust.d", sbx),
                                     *ark = strprintf("%s/host/media/usb/ark-99.0.0.ark", sbx);
 
-                assert_int_equal(harness_sh(&o, &e,
-                                            "set -e; mkdir -p '%s' && head -c 1048576 /dev/urandom > '%s/root.img' && "
-                                            "echo uki-b > '%s/ark-b.efi' && echo uki-a > '%s/ark-a.efi' && "
-                                            "echo 'Sandbox update.' > '%s/RELEASE-NOTES'",
-                                            payload, payload, payload, payload, payload),
-                                 0);
+                assert_int_equal(
+                        harness_sh(
+                                &o, &e,
+                                "set -e; mkdir -p '%s' && head -c 1048576 /dev/urandom > '%s/root.img' && "
+                                "echo uki-b > '%s/ark-b.efi' && echo uki-a > '%s/ark-a.efi' && "
+                                "echo 'Sandbox update.' > '%s/RELEASE-NOTES'",
+                                payload, payload, payload, payload, payload),
+                        0);
                 o = mfree(o);
                 e = mfree(e);
                 assert_arkctl(&H, 0, NULL, "bundle", "keygen", prefix);
                 assert_arkctl(&H, 0, NULL, "bundle", "trust", "add", "--trust-dir", trust, pub);
-                assert_arkctl(&H, 0, NULL, "bundle", "create", payload, "--kind", "update", "--name", "ark", "--version",
-                              "99.0.0", "--key", key, "-o", ark, "--compatible", ARK_VERSION);
+                assert_arkctl(&H, 0, NULL, "bundle", "create", payload, "--kind", "update", "--name", "ark",
+                              "--version", "99.0.0", "--key", key, "-o", ark, "--compatible", ARK_VERSION);
                 keys("u");
                 free(pane_wait("signed by trusted key")); /* then "Install it into the inactive slot?" */
                 keys("y");
                 free(pane_wait("System update 99.0.0 installed"));
-                assert_int_equal(harness_sh(&o, &e, "cmp -n 1048576 '%s/root.img' '%s/host/slots/ark-root-b.img' && "
+                assert_int_equal(harness_sh(&o, &e,
+                                            "cmp -n 1048576 '%s/root.img' '%s/host/slots/ark-root-b.img' && "
                                             "cat '%s/host/boot/efi/EFI/Linux/ark-b-99.0.0+3.efi'",
                                             payload, sbx, sbx),
                                  0);
@@ -1004,8 +1052,12 @@ static void test_sandbox_acts_on_itself(void **state) {
         free(pane_wait("Written to the simulated host's file only."));
         keys("c");
         free(pane_wait("Kept"));
-        assert_int_equal(harness_sh(&o, &e, "grep -q Address=192.0.2.10/24 '%s'/host/etc/systemd/network/10-ark-management.network",
-                                    sbx), 0);
+        assert_int_equal(
+                harness_sh(
+                        &o, &e,
+                        "grep -q Address=192.0.2.10/24 '%s'/host/etc/systemd/network/10-ark-management.network",
+                        sbx),
+                0);
         o = mfree(o);
         e = mfree(e);
         keys("d y");
@@ -1031,8 +1083,12 @@ static void test_sandbox_acts_on_itself(void **state) {
         /* Nothing reached this machine. */
         if (read_full_file(calls, &o, &n) >= 0)
                 fail_msg("the sandbox's console ran host commands:\n%s", o);
-        assert_int_equal(harness_sh(&o, &e, "find /boot /etc/systemd/network /etc/hostname /etc/ark -newer '%s/start-marker' "
-                                    "2>/dev/null; true", rec), 0);
+        assert_int_equal(
+                harness_sh(&o, &e,
+                           "find /boot /etc/systemd/network /etc/hostname /etc/ark -newer '%s/start-marker' "
+                           "2>/dev/null; true",
+                           rec),
+                0);
         if (!isempty(o))
                 fail_msg("the sandbox's console changed this machine's files:\n%s", o);
         o = mfree(o);
@@ -1051,9 +1107,10 @@ static void test_sandbox_acts_on_itself(void **state) {
 
 /* Review findings, each a test that failed before its fix. */
 static void test_review_fixes(void **state) {
-        _cleanup_free_ char *dir = strprintf("%s/netrev2", H.tmp), *file = strprintf("%s/netrev2/10-ark-management.network", H.tmp),
-                            *before = strdup("[Match]\nName=eth9\n\n[Network]\nDHCP=ipv4\n"), *now = NULL, *o = NULL,
-                            *cap = NULL, *e = NULL;
+        _cleanup_free_ char *dir = strprintf("%s/netrev2", H.tmp),
+                            *file = strprintf("%s/netrev2/10-ark-management.network", H.tmp),
+                            *before = strdup("[Match]\nName=eth9\n\n[Network]\nDHCP=ipv4\n"), *now = NULL,
+                            *o = NULL, *cap = NULL, *e = NULL;
         size_t n;
 
         populate();
@@ -1074,7 +1131,8 @@ static void test_review_fixes(void **state) {
          * crash. */
         assert_int_equal(tmux(&o, "resize-window -t console -x 100 -y 30"), 0);
         o = mfree(o);
-        free(pane_wait("────────────────────────────────────────────────────────────────────────────────────────────────────"));
+        free(pane_wait(
+                "────────────────────────────────────────────────────────────────────────────────────────────────────"));
         assert_int_equal(tmux(&o, "resize-window -t console -x 1001 -y 30"), 0);
         o = mfree(o);
         free(pane_wait("too large"));

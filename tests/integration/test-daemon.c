@@ -50,7 +50,8 @@ static void test_sd_notify(void **state) {
         unsetenv("NOTIFY_SOCKET");
         unsetenv("WATCHDOG_USEC");
 
-        for (uint64_t end = harness_wait_deadline(); !harness_wait_over(end) && !(ready && watchdog && status);) {
+        for (uint64_t end = harness_wait_deadline();
+             !harness_wait_over(end) && !(ready && watchdog && status);) {
                 char buf[1024];
                 ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
                 if (n <= 0)
@@ -111,7 +112,8 @@ static int libvirtd_start(Libvirtd *l) {
         }
         l->pid = pid;
         for (uint64_t end = harness_wait_deadline(); !harness_wait_over(end);) {
-                if (harness_sh(&out, &err, "virsh -q -c 'test+unix:///default?socket=%s' version >/dev/null 2>&1",
+                if (harness_sh(&out, &err,
+                               "virsh -q -c 'test+unix:///default?socket=%s' version >/dev/null 2>&1",
                                l->sock) == 0)
                         return 0;
                 free(out);
@@ -138,8 +140,9 @@ static bool wait_connected(Harness *h, int want, unsigned seconds) {
         for (unsigned k = 0; k < seconds * 10; k++) {
                 int connected = -1;
 
-                if (sd_bus_get_property_trivial(harness_bus(h), ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
-                                                "HypervisorConnected", NULL, 'b', &connected) >= 0 &&
+                if (sd_bus_get_property_trivial(harness_bus(h), ARK_BUS_NAME, ARK_BUS_PATH,
+                                                ARK_BUS_IFACE_MANAGER, "HypervisorConnected", NULL, 'b',
+                                                &connected) >= 0 &&
                     connected == want)
                         return true;
                 usleep(100000);
@@ -158,7 +161,8 @@ static void test_libvirtd_goes_away(void **state) {
         Libvirtd l = {};
         uint64_t before = 0, after = 0;
 
-        if (geteuid() != 0 || harness_sh(&out, &err, "command -v libvirtd && command -v runuser && id nobody") != 0) {
+        if (geteuid() != 0 ||
+            harness_sh(&out, &err, "command -v libvirtd && command -v runuser && id nobody") != 0) {
                 fprintf(stderr, "skipping: needs root, libvirtd, runuser and the user 'nobody'\n");
                 skip();
         }
@@ -166,8 +170,8 @@ static void test_libvirtd_goes_away(void **state) {
         l.sock = strprintf("%s/run/libvirt/libvirt-sock", l.dir);
         free(out);
         free(err);
-        assert_int_equal(harness_sh(&out, &err, "mkdir -p %s/run %s/home && chown nobody %s/run %s/home", l.dir, l.dir,
-                                    l.dir, l.dir),
+        assert_int_equal(harness_sh(&out, &err, "mkdir -p %s/run %s/home && chown nobody %s/run %s/home",
+                                    l.dir, l.dir, l.dir, l.dir),
                          0);
         if (libvirtd_start(&l) < 0) {
                 libvirtd_kill(&l);
@@ -180,11 +184,13 @@ static void test_libvirtd_goes_away(void **state) {
         assert_int_equal(harness_start_arkd(&H, NULL), 0);
         assert_true(wait_connected(&H, 1, 10));
         assert_arkctl(&H, 0, NULL, "tenant", "create", "risk");
-        assert_arkctl(&H, 0, NULL, "vm", "create", "up", "--tenant", "risk", "--vcpus", "1", "--memory", "256M",
-                      "--start");
-        assert_arkctl(&H, 0, NULL, "vm", "create", "down", "--tenant", "risk", "--vcpus", "1", "--memory", "256M");
-        assert_true(sd_bus_get_property_trivial(harness_bus(&H), ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
-                                                "LastReconcile", NULL, 't', &before) >= 0);
+        assert_arkctl(&H, 0, NULL, "vm", "create", "up", "--tenant", "risk", "--vcpus", "1", "--memory",
+                      "256M", "--start");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "down", "--tenant", "risk", "--vcpus", "1", "--memory",
+                      "256M");
+        assert_true(sd_bus_get_property_trivial(harness_bus(&H), ARK_BUS_NAME, ARK_BUS_PATH,
+                                                ARK_BUS_IFACE_MANAGER, "LastReconcile", NULL, 't',
+                                                &before) >= 0);
 
         /* libvirtd dies: arkd notices, says so, refuses hypervisor work with a clear sentence. */
         libvirtd_kill(&l);
@@ -198,8 +204,9 @@ static void test_libvirtd_goes_away(void **state) {
          * reconciles — both VMs defined again, 'up' running again, 'down' stopped. */
         assert_int_equal(libvirtd_start(&l), 0);
         assert_true(wait_connected(&H, 1, 30));
-        assert_true(sd_bus_get_property_trivial(harness_bus(&H), ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
-                                                "LastReconcile", NULL, 't', &after) >= 0);
+        assert_true(sd_bus_get_property_trivial(harness_bus(&H), ARK_BUS_NAME, ARK_BUS_PATH,
+                                                ARK_BUS_IFACE_MANAGER, "LastReconcile", NULL, 't',
+                                                &after) >= 0);
         assert_true(after > before);
         free(s);
         s = state_of(&H, "up");

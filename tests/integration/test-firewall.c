@@ -45,13 +45,14 @@ static int load(const char *conf, char **ret_out, char **ret_chain) {
         *ret_chain = mfree(*ret_chain);
 
         assert_int_equal(write_string_file(path, conf, WRITE_CREATE), 0);
-        assert_int_equal(harness_sh(&o, &e, "ip netns exec %s nft -f '%s/image/rootfs/etc/nftables.conf'", ns,
-                                    harness_src_dir()),
+        assert_int_equal(harness_sh(&o, &e, "ip netns exec %s nft -f '%s/image/rootfs/etc/nftables.conf'",
+                                    ns, harness_src_dir()),
                          0);
         o = mfree(o);
         e = mfree(e);
-        r = harness_sh(ret_out, &e, "ip netns exec %s '%s/image/rootfs/usr/lib/ark/firewall' '%s' '%s/firewall.d' 2>&1", ns,
-                       harness_src_dir(), path, dir);
+        r = harness_sh(ret_out, &e,
+                       "ip netns exec %s '%s/image/rootfs/usr/lib/ark/firewall' '%s' '%s/firewall.d' 2>&1",
+                       ns, harness_src_dir(), path, dir);
         e = mfree(e);
         assert_int_equal(harness_sh(ret_chain, &e, "ip netns exec %s nft list chain inet ark input", ns), 0);
         return r;

@@ -88,8 +88,8 @@ static void test_two_gpus_one_node(void **state) {
         json_int_t node;
         char needle[160];
 
-        assert_arkctl(&H, 0, NULL, "vm", "create", "train-1", "--tenant", "risk", "--vcpus", "16", "--memory", "64G",
-                      "--gpus", "2");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "train-1", "--tenant", "risk", "--vcpus", "16",
+                      "--memory", "64G", "--gpus", "2");
         gpus = vm_gpus("train-1");
         assert_int_equal(json_array_size(gpus), 2);
         g0 = json_string_value(json_array_get(gpus, 0));
@@ -97,7 +97,8 @@ static void test_two_gpus_one_node(void **state) {
 
         list = accelerators();
         node = json_integer_value(json_object_get(itest_accelerator(list, g0), "numa_node"));
-        assert_int_equal(json_integer_value(json_object_get(itest_accelerator(list, g1), "numa_node")), node);
+        assert_int_equal(json_integer_value(json_object_get(itest_accelerator(list, g1), "numa_node")),
+                         node);
         assert_string_equal(jstr(itest_accelerator(list, g0), "claim_state"), "claimed");
         assert_string_equal(jstr(itest_accelerator(list, g0), "claimed_by"), "train-1");
         assert_string_equal(jstr(itest_accelerator(list, g1), "claimed_by"), "train-1");
@@ -113,17 +114,20 @@ static void test_two_gpus_one_node(void **state) {
         xml = itest_arkctl_expect(&H, 0, NULL, "vm", "show", "train-1", "--xml", NULL);
         for (size_t k = 0; k < 2; k++) {
                 const char *g = k == 0 ? g0 : g1;
-                snprintf(needle, sizeof(needle), "<address domain='0x0000' bus='0x%.2s' slot='0x00' function='0x0'/>",
-                         g + 5);
+                snprintf(needle, sizeof(needle),
+                         "<address domain='0x0000' bus='0x%.2s' slot='0x00' function='0x0'/>", g + 5);
                 if (!strstr(xml, needle))
                         fail_msg("no hostdev for %s in:\n%s", g, xml);
         }
         assert_non_null(strstr(xml, "managed='yes'"));
         assert_non_null(strstr(xml, "machine='q35'"));
-        assert_non_null(strstr(xml, "<loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader>"));
+        assert_non_null(strstr(
+                xml, "<loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader>"));
         /* Two H100s: 2 x (128 GiB + 32 MiB) of 64-bit BARs. */
-        assert_true(xml_number(xml, "<pcihole64") * 1024 >= 2 * ((UINT64_C(128) << 30) + (UINT64_C(32) << 20)));
-        assert_true(xml_number(xml, "X-PciMmio64Mb") << 20 >= 2 * ((UINT64_C(128) << 30) + (UINT64_C(32) << 20)));
+        assert_true(xml_number(xml, "<pcihole64") * 1024 >=
+                    2 * ((UINT64_C(128) << 30) + (UINT64_C(32) << 20)));
+        assert_true(xml_number(xml, "X-PciMmio64Mb") << 20 >=
+                    2 * ((UINT64_C(128) << 30) + (UINT64_C(32) << 20)));
         snprintf(needle, sizeof(needle), "<vcpu placement='static' cpuset='%s'>16</vcpu>",
                  node == 0 ? "0-55,112-167" : "56-111,168-223");
         assert_non_null(strstr(xml, needle));
@@ -152,59 +156,67 @@ static void test_model_and_exact(void **state) {
         _cleanup_free_ char *msg = NULL;
         json_t *gpus;
 
-        assert_arkctl(&H, 0, NULL, "vm", "create", "by-model", "--tenant", "risk", "--vcpus", "4", "--memory", "8G",
-                      "--gpu-model", "h100");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "by-model", "--tenant", "risk", "--vcpus", "4",
+                      "--memory", "8G", "--gpu-model", "h100");
         gpus = vm_gpus("by-model");
         assert_int_equal(json_array_size(gpus), 1);
         json_decref(gpus);
-        assert_arkctl(&H, 1, "This host has no GPU matching 'A100' (it has NVIDIA H100 SXM5 80GB)", "vm", "create",
-                      "no-model", "--tenant", "risk", "--vcpus", "4", "--memory", "8G", "--gpu-model", "A100");
+        assert_arkctl(&H, 1, "This host has no GPU matching 'A100' (it has NVIDIA H100 SXM5 80GB)", "vm",
+                      "create", "no-model", "--tenant", "risk", "--vcpus", "4", "--memory", "8G",
+                      "--gpu-model", "A100");
 
         /* Exact devices, in any case of hex; one that is taken is refused with its holder. */
-        assert_arkctl(&H, 0, NULL, "vm", "create", "exact", "--tenant", "risk", "--vcpus", "4", "--memory", "8G",
-                      "--gpu", "0000:DB:00.0", "--gpu", "0000:ba:00.0");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "exact", "--tenant", "risk", "--vcpus", "4", "--memory",
+                      "8G", "--gpu", "0000:DB:00.0", "--gpu", "0000:ba:00.0");
         gpus = vm_gpus("exact");
         assert_int_equal(json_array_size(gpus), 2);
         assert_string_equal(json_string_value(json_array_get(gpus, 0)), "0000:ba:00.0");
         assert_string_equal(json_string_value(json_array_get(gpus, 1)), "0000:db:00.0");
         json_decref(gpus);
         assert_arkctl(&H, 1, "GPU 0000:db:00.0 (NVIDIA H100 SXM5 80GB) is claimed by instance 'exact'", "vm",
-                      "create", "again", "--tenant", "risk", "--vcpus", "4", "--memory", "8G", "--gpu", "0000:db:00.0");
+                      "create", "again", "--tenant", "risk", "--vcpus", "4", "--memory", "8G", "--gpu",
+                      "0000:db:00.0");
         assert_arkctl(&H, 1, "no accelerator at 0000:77:00.0", "vm", "create", "nowhere", "--tenant", "risk",
                       "--vcpus", "4", "--memory", "8G", "--gpu", "0000:77:00.0");
-        assert_arkctl(&H, 1, "not a PCI address", "vm", "create", "garbage", "--tenant", "risk", "--vcpus", "4",
-                      "--memory", "8G", "--gpu", "18:00.0");
+        assert_arkctl(&H, 1, "not a PCI address", "vm", "create", "garbage", "--tenant", "risk", "--vcpus",
+                      "4", "--memory", "8G", "--gpu", "18:00.0");
         assert_arkctl(&H, 2, "at least 1 GPU", "vm", "create", "zero", "--tenant", "risk", "--vcpus", "4",
                       "--memory", "8G", "--gpus", "0");
-        assert_arkctl(&H, 1, "disagree", "vm", "create", "both", "--tenant", "risk", "--vcpus", "4", "--memory", "8G",
-                      "--gpus", "3", "--gpu", "0000:18:00.0");
-        assert_arkctl(&H, 1, "GPU 0000:18:00.0 is listed twice", "vm", "create", "twice", "--tenant", "risk", "--vcpus",
-                      "4", "--memory", "8G", "--gpu", "0000:18:00.0", "--gpu", "0000:18:00.0");
-        assert_arkctl(&H, 1, "GPU 0000:18:00.0 (NVIDIA H100 SXM5 80GB) does not match the model 'A100'", "vm", "create",
-                      "mixed", "--tenant", "risk", "--vcpus", "4", "--memory", "8G", "--gpu", "0000:18:00.0",
-                      "--gpu-model", "A100");
+        assert_arkctl(&H, 1, "disagree", "vm", "create", "both", "--tenant", "risk", "--vcpus", "4",
+                      "--memory", "8G", "--gpus", "3", "--gpu", "0000:18:00.0");
+        assert_arkctl(&H, 1, "GPU 0000:18:00.0 is listed twice", "vm", "create", "twice", "--tenant", "risk",
+                      "--vcpus", "4", "--memory", "8G", "--gpu", "0000:18:00.0", "--gpu", "0000:18:00.0");
+        assert_arkctl(&H, 1, "GPU 0000:18:00.0 (NVIDIA H100 SXM5 80GB) does not match the model 'A100'",
+                      "vm", "create", "mixed", "--tenant", "risk", "--vcpus", "4", "--memory", "8G", "--gpu",
+                      "0000:18:00.0", "--gpu-model", "A100");
         {
-                _cleanup_free_ char *o = itest_arkctl_expect(&H, 0, NULL, "accelerator", "release", "0000:5d:00.0", NULL);
-                assert_non_null(strstr(o, "0000:5d:00.0 was neither reserved nor quarantined (it is free)."));
+                _cleanup_free_ char *o =
+                        itest_arkctl_expect(&H, 0, NULL, "accelerator", "release", "0000:5d:00.0", NULL);
+                assert_non_null(
+                        strstr(o, "0000:5d:00.0 was neither reserved nor quarantined (it is free)."));
         }
 
         /* The named errors, over D-Bus. */
-        msg = itest_call_expect_error(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateInstance", ARK_ERROR_IN_USE,
-                                      "a{sv}", 5, "Name", "s", "dbus-1", "Tenant", "s", "risk", "VCPUs", "u", 1,
-                                      "MemoryBytes", "t", UINT64_C(1) << 30, "GPUAddresses", "as", 1, "0000:db:00.0");
+        msg = itest_call_expect_error(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateInstance",
+                                      ARK_ERROR_IN_USE, "a{sv}", 5, "Name", "s", "dbus-1", "Tenant", "s",
+                                      "risk", "VCPUs", "u", 1, "MemoryBytes", "t", UINT64_C(1) << 30,
+                                      "GPUAddresses", "as", 1, "0000:db:00.0");
         free(msg);
-        msg = itest_call_expect_error(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateInstance", ARK_ERROR_NO_CAPACITY,
-                                      "a{sv}", 5, "Name", "s", "dbus-2", "Tenant", "s", "risk", "VCPUs", "u", 1,
-                                      "MemoryBytes", "t", UINT64_C(1) << 30, "GPUs", "u", 6);
+        msg = itest_call_expect_error(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateInstance",
+                                      ARK_ERROR_NO_CAPACITY, "a{sv}", 5, "Name", "s", "dbus-2", "Tenant",
+                                      "s", "risk", "VCPUs", "u", 1, "MemoryBytes", "t", UINT64_C(1) << 30,
+                                      "GPUs", "u", 6);
         assert_non_null(strstr(msg, "6 asked for, 5 can be given out"));
         free(msg);
         /* A GPU VM takes its CPU and memory from the NUMA node of its GPUs (112 CPUs and 1 TiB
          * each on this host): more than one has is refused, naming what is short. */
-        msg = itest_call_expect_error(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateInstance", ARK_ERROR_NO_CAPACITY,
-                                      "a{sv}", 5, "Name", "s", "dbus-3", "Tenant", "s", "risk", "VCPUs", "u", 113,
-                                      "MemoryBytes", "t", UINT64_C(1) << 30, "GPUs", "u", 1);
-        if (!strstr(msg, "No NUMA node with 1 free GPU has 113 vCPUs free for the VM: the most left beside such "
-                         "GPUs is 108 vCPUs and "))
+        msg = itest_call_expect_error(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateInstance",
+                                      ARK_ERROR_NO_CAPACITY, "a{sv}", 5, "Name", "s", "dbus-3", "Tenant",
+                                      "s", "risk", "VCPUs", "u", 113, "MemoryBytes", "t", UINT64_C(1) << 30,
+                                      "GPUs", "u", 1);
+        if (!strstr(msg,
+                    "No NUMA node with 1 free GPU has 113 vCPUs free for the VM: the most left beside such "
+                    "GPUs is 108 vCPUs and "))
                 fail_msg("unexpected refusal: %s", msg);
 
         /* Nothing of the refused requests was created or claimed. */
@@ -222,23 +234,26 @@ static void test_concurrent_and_kill9(void **state) {
         unsigned claimed = 0, won = 0, refused = 0;
         char owners[8][32] = {};
 
-        script = strprintf("for n in 1 2 3 4 5 6 7 8 9; do "
-                           "  ( ARK_BUS_ADDRESS='%s' '%s/bin/arkctl' vm create par-$n --tenant risk --vcpus 2 "
-                           "      --memory 4G --gpus 1 >'%s'/par-$n.out 2>&1; echo $? >'%s'/par-$n.rc ) & "
-                           "done; wait",
-                           H.bus_address, harness_build_dir(), H.tmp, H.tmp);
+        script = strprintf(
+                "for n in 1 2 3 4 5 6 7 8 9; do "
+                "  ( ARK_BUS_ADDRESS='%s' '%s/bin/arkctl' vm create par-$n --tenant risk --vcpus 2 "
+                "      --memory 4G --gpus 1 >'%s'/par-$n.out 2>&1; echo $? >'%s'/par-$n.rc ) & "
+                "done; wait",
+                H.bus_address, harness_build_dir(), H.tmp, H.tmp);
         assert_non_null(script);
         assert_int_equal(harness_sh(&out, &err, "%s", script), 0);
         for (int n = 1; n <= 9; n++) {
-                _cleanup_free_ char *rcfile = strprintf("%s/par-%d.rc", H.tmp, n), *outfile = strprintf("%s/par-%d.out", H.tmp, n),
-                                    *rc = NULL, *text = NULL;
+                _cleanup_free_ char *rcfile = strprintf("%s/par-%d.rc", H.tmp, n),
+                                    *outfile = strprintf("%s/par-%d.out", H.tmp, n), *rc = NULL,
+                                    *text = NULL;
 
                 assert_int_equal(read_full_file(rcfile, &rc, NULL), 0);
                 assert_int_equal(read_full_file(outfile, &text, NULL), 0);
                 if (streq(strstrip(rc), "0"))
                         won++;
                 else {
-                        assert_non_null(strstr(text, "Not enough free GPUs: 1 asked for, 0 can be given out"));
+                        assert_non_null(
+                                strstr(text, "Not enough free GPUs: 1 asked for, 0 can be given out"));
                         refused++;
                 }
         }
@@ -277,11 +292,12 @@ static void test_concurrent_and_kill9(void **state) {
         json_decref(list);
         /* ... and each VM's domain was defined again with its GPU. */
         for (unsigned j = 0; j < 8; j++) {
-                _cleanup_free_ char *xml = itest_arkctl_expect(&H, 0, NULL, "vm", "show", owners[j], "--xml", NULL);
+                _cleanup_free_ char *xml =
+                        itest_arkctl_expect(&H, 0, NULL, "vm", "show", owners[j], "--xml", NULL);
                 assert_non_null(strstr(xml, "<hostdev mode='subsystem' type='pci' managed='yes'>"));
         }
-        assert_arkctl(&H, 1, "Not enough free GPUs", "vm", "create", "par-10", "--tenant", "risk", "--vcpus", "2",
-                      "--memory", "4G", "--gpus", "1");
+        assert_arkctl(&H, 1, "Not enough free GPUs", "vm", "create", "par-10", "--tenant", "risk", "--vcpus",
+                      "2", "--memory", "4G", "--gpus", "1");
 }
 
 /* Acceptance 2: the GPU comes with its audio and USB-C functions; the one whose group holds the
@@ -290,8 +306,8 @@ static void test_ws_rtx(void **state) {
         _cleanup_free_ char *xml = NULL, *msg = NULL;
         json_t *gpus;
 
-        assert_arkctl(&H, 0, NULL, "vm", "create", "ws-1", "--tenant", "risk", "--vcpus", "4", "--memory", "8G",
-                      "--gpus", "1");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "ws-1", "--tenant", "risk", "--vcpus", "4", "--memory",
+                      "8G", "--gpus", "1");
         gpus = vm_gpus("ws-1");
         assert_int_equal(json_array_size(gpus), 1);
         assert_string_equal(json_string_value(json_array_get(gpus, 0)), "0000:17:00.0");
@@ -299,7 +315,8 @@ static void test_ws_rtx(void **state) {
         xml = itest_arkctl_expect(&H, 0, NULL, "vm", "show", "ws-1", "--xml", NULL);
         for (int f = 0; f < 4; f++) {
                 char needle[96];
-                snprintf(needle, sizeof(needle), "<address domain='0x0000' bus='0x17' slot='0x00' function='0x%d'/>", f);
+                snprintf(needle, sizeof(needle),
+                         "<address domain='0x0000' bus='0x17' slot='0x00' function='0x%d'/>", f);
                 if (!strstr(xml, needle))
                         fail_msg("function %d of the GPU is not passed through:\n%s", f, xml);
         }
@@ -310,23 +327,27 @@ static void test_ws_rtx(void **state) {
         assert_null(strstr(xml, "cpuset="));
         validate_xml(xml);
 
-        msg = itest_call_expect_error(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateInstance", ARK_ERROR_NOT_READY,
-                                      "a{sv}", 5, "Name", "s", "ws-2", "Tenant", "s", "risk", "VCPUs", "u", 1,
-                                      "MemoryBytes", "t", UINT64_C(1) << 30, "GPUAddresses", "as", 1, "0000:06:00.0");
+        msg = itest_call_expect_error(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateInstance",
+                                      ARK_ERROR_NOT_READY, "a{sv}", 5, "Name", "s", "ws-2", "Tenant", "s",
+                                      "risk", "VCPUs", "u", 1, "MemoryBytes", "t", UINT64_C(1) << 30,
+                                      "GPUAddresses", "as", 1, "0000:06:00.0");
         assert_non_null(strstr(msg, "0000:06:00.0 (NVIDIA GeForce RTX 2080 Ti)"));
         assert_non_null(strstr(msg, "0000:05:00.0 (network controller eno1)"));
         assert_non_null(strstr(msg, "must stay with the host"));
-        assert_arkctl(&H, 1, "also holds 0000:05:00.0 (network controller eno1)", "vm", "create", "ws-3", "--tenant",
-                      "risk", "--vcpus", "1", "--memory", "1G", "--gpu", "0000:06:00.0");
+        assert_arkctl(&H, 1, "also holds 0000:05:00.0 (network controller eno1)", "vm", "create", "ws-3",
+                      "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu", "0000:06:00.0");
         /* A function of a GPU is not a GPU: the sentence says which one to ask for. */
-        assert_arkctl(&H, 1, "0000:17:00.1 is a function of GPU 0000:17:00.0 (NVIDIA GeForce RTX 2080 SUPER), not a GPU",
-                      "vm", "create", "ws-5", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu",
-                      "0000:17:00.1");
+        assert_arkctl(
+                &H, 1,
+                "0000:17:00.1 is a function of GPU 0000:17:00.0 (NVIDIA GeForce RTX 2080 SUPER), not a GPU",
+                "vm", "create", "ws-5", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu",
+                "0000:17:00.1");
         /* Asking for any GPU when only that one is left says why it cannot go. */
-        assert_arkctl(&H, 1,
-                      "0 can be given out (1 claimed by VMs, 0 reserved for the host, 0 quarantined); 0000:06:00.0 "
-                      "(NVIDIA GeForce RTX 2080 Ti) cannot be passed through",
-                      "vm", "create", "ws-4", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpus", "1");
+        assert_arkctl(
+                &H, 1,
+                "0 can be given out (1 claimed by VMs, 0 reserved for the host, 0 quarantined); 0000:06:00.0 "
+                "(NVIDIA GeForce RTX 2080 Ti) cannot be passed through",
+                "vm", "create", "ws-4", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpus", "1");
         assert_int_equal(itest_get_u32(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 1);
 }
 
@@ -334,14 +355,16 @@ static void test_ws_rtx(void **state) {
 static void test_no_iommu(void **state) {
         _cleanup_free_ char *msg = NULL;
 
-        msg = itest_call_expect_error(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateInstance", ARK_ERROR_NOT_READY,
-                                      "a{sv}", 5, "Name", "s", "g", "Tenant", "s", "risk", "VCPUs", "u", 1,
-                                      "MemoryBytes", "t", UINT64_C(1) << 30, "GPUs", "u", 1);
+        msg = itest_call_expect_error(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateInstance",
+                                      ARK_ERROR_NOT_READY, "a{sv}", 5, "Name", "s", "g", "Tenant", "s",
+                                      "risk", "VCPUs", "u", 1, "MemoryBytes", "t", UINT64_C(1) << 30, "GPUs",
+                                      "u", 1);
         assert_non_null(strstr(msg, "the IOMMU, which is off on this host"));
-        assert_arkctl(&H, 1, "turn on VT-d or AMD-Vi", "vm", "create", "g", "--tenant", "risk", "--vcpus", "1",
-                      "--memory", "1G", "--gpus", "1");
+        assert_arkctl(&H, 1, "turn on VT-d or AMD-Vi", "vm", "create", "g", "--tenant", "risk", "--vcpus",
+                      "1", "--memory", "1G", "--gpus", "1");
         /* VMs without GPUs are fine. */
-        assert_arkctl(&H, 0, NULL, "vm", "create", "plain", "--tenant", "risk", "--vcpus", "1", "--memory", "1G");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "plain", "--tenant", "risk", "--vcpus", "1", "--memory",
+                      "1G");
         assert_int_equal(itest_get_u32(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 1);
 }
 
@@ -355,26 +378,34 @@ static void test_holds(void **state) {
         _cleanup_free_ char *msg = NULL, *out = NULL, *err = NULL;
         json_t *list;
 
-        assert_arkctl(&H, 0, NULL, "accelerator", "reserve", "0000:db:00.0", "--reason", "host inference service");
+        assert_arkctl(&H, 0, NULL, "accelerator", "reserve", "0000:db:00.0", "--reason",
+                      "host inference service");
         assert_arkctl(&H, 0, NULL, "accelerator", "quarantine", "0000:18:00.0");
         list = accelerators();
         assert_string_equal(claim_state(list, "0000:db:00.0"), "reserved");
-        assert_string_equal(jstr(itest_accelerator(list, "0000:db:00.0"), "hold_reason"), "host inference service");
+        assert_string_equal(jstr(itest_accelerator(list, "0000:db:00.0"), "hold_reason"),
+                            "host inference service");
         assert_string_equal(claim_state(list, "0000:18:00.0"), "quarantined");
         json_decref(list);
 
-        assert_arkctl(&H, 1, "0000:db:00.0 (NVIDIA H100 SXM5 80GB) is reserved for the host (host inference service)",
-                      "vm", "create", "x", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu", "0000:db:00.0");
-        msg = itest_call_expect_error(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateInstance", ARK_ERROR_NO_CAPACITY,
-                                      "a{sv}", 5, "Name", "s", "x", "Tenant", "s", "risk", "VCPUs", "u", 1,
-                                      "MemoryBytes", "t", UINT64_C(1) << 30, "GPUs", "u", 7);
-        assert_non_null(strstr(msg, "7 asked for, 6 can be given out (0 claimed by VMs, 1 reserved for the host, "
-                                    "1 quarantined)"));
+        assert_arkctl(
+                &H, 1,
+                "0000:db:00.0 (NVIDIA H100 SXM5 80GB) is reserved for the host (host inference service)",
+                "vm", "create", "x", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu",
+                "0000:db:00.0");
+        msg = itest_call_expect_error(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateInstance",
+                                      ARK_ERROR_NO_CAPACITY, "a{sv}", 5, "Name", "s", "x", "Tenant", "s",
+                                      "risk", "VCPUs", "u", 1, "MemoryBytes", "t", UINT64_C(1) << 30, "GPUs",
+                                      "u", 7);
+        assert_non_null(strstr(msg,
+                               "7 asked for, 6 can be given out (0 claimed by VMs, 1 reserved for the host, "
+                               "1 quarantined)"));
 
         /* A VM's GPU: quarantine yes (it stays), reserve no. */
-        assert_arkctl(&H, 0, NULL, "vm", "create", "v1", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu",
+        assert_arkctl(&H, 0, NULL, "vm", "create", "v1", "--tenant", "risk", "--vcpus", "1", "--memory",
+                      "1G", "--gpu", "0000:2a:00.0");
+        assert_arkctl(&H, 1, "claimed by instance 'v1'; delete the VM first", "accelerator", "reserve",
                       "0000:2a:00.0");
-        assert_arkctl(&H, 1, "claimed by instance 'v1'; delete the VM first", "accelerator", "reserve", "0000:2a:00.0");
         assert_arkctl(&H, 0, NULL, "accelerator", "quarantine", "0000:2a:00.0", "--reason", "Xid 79");
         list = accelerators();
         assert_string_equal(claim_state(list, "0000:2a:00.0"), "quarantined");
@@ -382,15 +413,19 @@ static void test_holds(void **state) {
         json_decref(list);
 
         /* Bad input. */
-        assert_arkctl(&H, 1, "contains a control character (U+000A)", "accelerator", "reserve", "0000:3a:00.0", "--reason", "a\nb");
+        assert_arkctl(&H, 1, "contains a control character (U+000A)", "accelerator", "reserve",
+                      "0000:3a:00.0", "--reason", "a\nb");
         assert_arkctl(&H, 1, "no accelerator at 0000:77:00.0", "accelerator", "reserve", "0000:77:00.0");
         assert_arkctl(&H, 1, "not a PCI address", "accelerator", "quarantine", "gpu0");
-        assert_arkctl(&H, 2, "--reason does not apply", "accelerator", "release", "0000:3a:00.0", "--reason", "x");
+        assert_arkctl(&H, 2, "--reason does not apply", "accelerator", "release", "0000:3a:00.0", "--reason",
+                      "x");
 
         /* Readiness says so, with the exact command to undo it. */
-        assert_int_equal(harness_sh(&out, &err, "COLUMNS=200 ARK_BUS_ADDRESS='%s' '%s/bin/arkctl' host check 0000:18:00.0",
-                                    H.bus_address, harness_build_dir()),
-                         1);
+        assert_int_equal(
+                harness_sh(&out, &err,
+                           "COLUMNS=200 ARK_BUS_ADDRESS='%s' '%s/bin/arkctl' host check 0000:18:00.0",
+                           H.bus_address, harness_build_dir()),
+                1);
         assert_non_null(strstr(out, "arkctl accelerator release 0000:18:00.0"));
 
         /* Holds are in the store. */
@@ -409,8 +444,8 @@ static void test_holds(void **state) {
         assert_string_equal(claim_state(list, "0000:db:00.0"), "free");
         assert_string_equal(claim_state(list, "0000:2a:00.0"), "claimed");
         json_decref(list);
-        assert_arkctl(&H, 0, NULL, "vm", "create", "v2", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu",
-                      "0000:db:00.0");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "v2", "--tenant", "risk", "--vcpus", "1", "--memory",
+                      "1G", "--gpu", "0000:db:00.0");
 }
 
 /* ReservedAccelerators= and VfioAtBoot= from the configuration, and a released GPU returned to its
@@ -421,46 +456,52 @@ static void test_config_and_vfio(void **state) {
 
         assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
         assert_int_equal(harness_writable_sysfs(&H), 0);
-        assert_int_equal(write_string_file(conf,
-                                           "[Hardware]\nReservedAccelerators=0000:db:00.0\nVfioAtBoot=0000:ba:00.0\n",
-                                           WRITE_CREATE),
-                         0);
+        assert_int_equal(
+                write_string_file(conf,
+                                  "[Hardware]\nReservedAccelerators=0000:db:00.0\nVfioAtBoot=0000:ba:00.0\n",
+                                  WRITE_CREATE),
+                0);
         /* 9a:00.0 was left on vfio-pci (a VM that crashed, or bound by hand); ab:00.0 had fatal
          * PCIe errors. */
-        assert_int_equal(harness_sh(&out, &err, "ln -sfn ../../../../bus/pci/drivers/vfio-pci "
-                                                "'%s/sys/bus/pci/devices/0000:9a:00.0/driver' && "
-                                                "sed -i 's/^TOTAL_ERR_FATAL 0/TOTAL_ERR_FATAL 2/' "
-                                                "'%s/sys/bus/pci/devices/0000:ab:00.0/aer_dev_fatal'",
+        assert_int_equal(harness_sh(&out, &err,
+                                    "ln -sfn ../../../../bus/pci/drivers/vfio-pci "
+                                    "'%s/sys/bus/pci/devices/0000:9a:00.0/driver' && "
+                                    "sed -i 's/^TOTAL_ERR_FATAL 0/TOTAL_ERR_FATAL 2/' "
+                                    "'%s/sys/bus/pci/devices/0000:ab:00.0/aer_dev_fatal'",
                                     H.sysfs_root, H.sysfs_root),
                          0);
         assert_int_equal(harness_start_arkd(&H, "--config", conf, NULL), 0);
 
         list = accelerators();
         assert_string_equal(claim_state(list, "0000:db:00.0"), "reserved");
-        assert_non_null(strstr(jstr(itest_accelerator(list, "0000:db:00.0"), "hold_reason"), "ReservedAccelerators="));
+        assert_non_null(strstr(jstr(itest_accelerator(list, "0000:db:00.0"), "hold_reason"),
+                               "ReservedAccelerators="));
         json_decref(list);
-        assert_arkctl(&H, 1, "reserved by ReservedAccelerators= in the configuration", "accelerator", "release",
-                      "0000:db:00.0");
+        assert_arkctl(&H, 1, "reserved by ReservedAccelerators= in the configuration", "accelerator",
+                      "release", "0000:db:00.0");
         /* Unhealthy: shown so, and not handed out. */
         list = accelerators();
         assert_string_equal(claim_state(list, "0000:ab:00.0"), "unhealthy");
         json_decref(list);
-        assert_arkctl(&H, 1, "0000:ab:00.0 (NVIDIA H100 SXM5 80GB) is unhealthy: 2 fatal PCIe errors reported since boot",
-                      "vm", "create", "sick", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu",
-                      "0000:ab:00.0");
+        assert_arkctl(
+                &H, 1,
+                "0000:ab:00.0 (NVIDIA H100 SXM5 80GB) is unhealthy: 2 fatal PCIe errors reported since boot",
+                "vm", "create", "sick", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu",
+                "0000:ab:00.0");
 
         /* VfioAtBoot: override, unbind from nvidia, probe. */
         out = mfree(out);
         err = mfree(err);
-        assert_int_equal(harness_sh(&out, &err, "head -c 8 '%s/sys/bus/pci/devices/0000:ba:00.0/driver_override'; echo; "
-                                                "cat '%s/sys/bus/pci/drivers/nvidia/unbind'; echo",
+        assert_int_equal(harness_sh(&out, &err,
+                                    "head -c 8 '%s/sys/bus/pci/devices/0000:ba:00.0/driver_override'; echo; "
+                                    "cat '%s/sys/bus/pci/drivers/nvidia/unbind'; echo",
                                     H.sysfs_root, H.sysfs_root),
                          0);
         assert_string_equal(out, "vfio-pci\n0000:ba:00.0\n");
 
         /* Released: back to the host driver, unless it is a VfioAtBoot device. */
-        assert_arkctl(&H, 0, NULL, "vm", "create", "v1", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu",
-                      "0000:9a:00.0", "--gpu", "0000:ba:00.0");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "v1", "--tenant", "risk", "--vcpus", "1", "--memory",
+                      "1G", "--gpu", "0000:9a:00.0", "--gpu", "0000:ba:00.0");
         assert_arkctl(&H, 0, NULL, "vm", "delete", "v1");
         text = strprintf("%s/sys/bus/pci/drivers/vfio-pci/unbind", H.sysfs_root);
         out = mfree(out);
@@ -489,31 +530,33 @@ static void test_placement_config(void **state) {
 
         /* Ark's policy: with a GPU of NUMA node 1 taken, the next single GPU comes from NUMA node 1
          * too, which keeps NUMA node 0 whole. */
-        assert_arkctl(&H, 0, NULL, "vm", "create", "one", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu",
-                      "0000:9a:00.0");
-        assert_arkctl(&H, 0, NULL, "vm", "create", "by-ark", "--tenant", "risk", "--vcpus", "1", "--memory", "1G",
-                      "--gpus", "1");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "one", "--tenant", "risk", "--vcpus", "1", "--memory",
+                      "1G", "--gpu", "0000:9a:00.0");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "by-ark", "--tenant", "risk", "--vcpus", "1", "--memory",
+                      "1G", "--gpus", "1");
         gpus = vm_gpus("by-ark");
         assert_string_equal(json_string_value(json_array_get(gpus, 0)), "0000:ab:00.0");
         json_decref(gpus);
         assert_arkctl(&H, 0, NULL, "vm", "delete", "by-ark");
 
         /* First fit, with a workload file: the first free GPU of the first NUMA node. */
-        assert_int_equal(write_string_file(wl, "cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n"
-                                               "8000,1,1000,,3\n16000,2,1000,NVIDIA H100 SXM5 80GB,1\n",
+        assert_int_equal(write_string_file(wl,
+                                           "cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n"
+                                           "8000,1,1000,,3\n16000,2,1000,NVIDIA H100 SXM5 80GB,1\n",
                                            WRITE_CREATE),
                          0);
         assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
         H.extra_conf = conf;
         assert_int_equal(harness_start_arkd(&H, NULL), 0);
-        assert_arkctl(&H, 0, NULL, "vm", "create", "by-first-fit", "--tenant", "risk", "--vcpus", "1", "--memory", "1G",
-                      "--gpus", "1");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "by-first-fit", "--tenant", "risk", "--vcpus", "1",
+                      "--memory", "1G", "--gpus", "1");
         gpus = vm_gpus("by-first-fit");
         assert_string_equal(json_string_value(json_array_get(gpus, 0)), "0000:18:00.0");
         json_decref(gpus);
 
         /* A workload arkd cannot parse: it does not start, and says where. */
-        assert_int_equal(write_string_file(bad, "cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n1000,1,1000,,0\n",
+        assert_int_equal(write_string_file(bad,
+                                           "cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n1000,1,1000,,0\n",
                                            WRITE_CREATE),
                          0);
         assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
@@ -521,7 +564,8 @@ static void test_placement_config(void **state) {
         assert_int_equal(harness_start_arkd(&H, NULL), -1);
         H.extra_conf = NULL;
         assert_int_equal(read_full_file(H.arkd_log, &log, NULL), 0);
-        if (!strstr(log, "Invalid placement workload ([Placement] Workload=): ") || !strstr(log, "bad.csv:2: weight: '0'"))
+        if (!strstr(log, "Invalid placement workload ([Placement] Workload=): ") ||
+            !strstr(log, "bad.csv:2: weight: '0'"))
                 fail_msg("arkd's log does not say what is wrong with the workload:\n%s", log);
 }
 
@@ -537,10 +581,11 @@ static char *instance_uuid(const char *name) {
 
 static const char *hostdev_xml(const char *bus) {
         static char buf[256];
-        snprintf(buf, sizeof(buf),
-                 "<devices><hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' "
-                 "bus='0x%s' slot='0x00' function='0x0'/></source></hostdev></devices>",
-                 bus);
+        snprintf(
+                buf, sizeof(buf),
+                "<devices><hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' "
+                "bus='0x%s' slot='0x00' function='0x0'/></source></hostdev></devices>",
+                bus);
         return buf;
 }
 
@@ -554,9 +599,10 @@ static void test_conflicts_from_domains(void **state) {
         char *close_tag;
         size_t k;
 
-        assert_arkctl(&H, 0, NULL, "vm", "create", "plain", "--tenant", "risk", "--vcpus", "1", "--memory", "1G");
-        assert_arkctl(&H, 0, NULL, "vm", "create", "withgpu", "--tenant", "risk", "--vcpus", "1", "--memory", "1G",
-                      "--gpu", "0000:2a:00.0");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "plain", "--tenant", "risk", "--vcpus", "1", "--memory",
+                      "1G");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "withgpu", "--tenant", "risk", "--vcpus", "1", "--memory",
+                      "1G", "--gpu", "0000:2a:00.0");
         plain_id = instance_uuid("plain");
         gpu_id = instance_uuid("withgpu");
         assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
@@ -606,7 +652,9 @@ static void test_conflicts_from_domains(void **state) {
                         json_t *e;
 
                         json_array_foreach(c, k, e)
-                                found = found || strstr(strempty(json_string_value(json_object_get(e, "message"))), want[w]);
+                                found = found ||
+                                        strstr(strempty(json_string_value(json_object_get(e, "message"))),
+                                               want[w]);
                         if (!found)
                                 fail_msg("conflict '%s' not reported; got %s", want[w], json_dumps(c, 0));
                 }
@@ -627,18 +675,22 @@ static void test_conflicts_from_domains(void **state) {
         assert_string_equal(claim_state(list, "0000:18:00.0"), "conflict");
         assert_string_equal(claim_state(list, "0000:3a:00.0"), "conflict");
         json_decref(list);
-        assert_arkctl(&H, 1, "0000:18:00.0 (NVIDIA H100 SXM5 80GB) is passed through by the Ark domain 'plain' although "
-                             "no claim gives it there",
-                      "vm", "create", "x", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu", "0000:18:00.0");
+        assert_arkctl(
+                &H, 1,
+                "0000:18:00.0 (NVIDIA H100 SXM5 80GB) is passed through by the Ark domain 'plain' although "
+                "no claim gives it there",
+                "vm", "create", "x", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu",
+                "0000:18:00.0");
         /* Five of eight can go: not 18 and 3a (held by domains), not 2a (claimed). */
-        assert_arkctl(&H, 1, "6 asked for, 5 can be given out", "vm", "create", "x", "--tenant", "risk", "--vcpus", "1",
-                      "--memory", "1G", "--gpus", "6");
-        assert_arkctl(&H, 0, NULL, "vm", "create", "x", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpus",
-                      "5");
+        assert_arkctl(&H, 1, "6 asked for, 5 can be given out", "vm", "create", "x", "--tenant", "risk",
+                      "--vcpus", "1", "--memory", "1G", "--gpus", "6");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "x", "--tenant", "risk", "--vcpus", "1", "--memory", "1G",
+                      "--gpus", "5");
         gpus = vm_gpus("x");
         for (k = 0; k < json_array_size(gpus); k++) {
                 const char *g = json_string_value(json_array_get(gpus, k));
-                assert_false(streq(g, "0000:18:00.0") || streq(g, "0000:3a:00.0") || streq(g, "0000:2a:00.0"));
+                assert_false(streq(g, "0000:18:00.0") || streq(g, "0000:3a:00.0") ||
+                             streq(g, "0000:2a:00.0"));
         }
         json_decref(gpus);
         /* host check says it and what to do. */
@@ -646,10 +698,12 @@ static void test_conflicts_from_domains(void **state) {
         status = NULL;
         {
                 _cleanup_free_ char *err = NULL;
-                assert_int_equal(harness_sh(&status, &err,
-                                            "COLUMNS=200 ARK_BUS_ADDRESS='%s' '%s/bin/arkctl' host check 0000:3a:00.0",
-                                            H.bus_address, harness_build_dir()),
-                                 1);
+                assert_int_equal(
+                        harness_sh(
+                                &status, &err,
+                                "COLUMNS=200 ARK_BUS_ADDRESS='%s' '%s/bin/arkctl' host check 0000:3a:00.0",
+                                H.bus_address, harness_build_dir()),
+                        1);
                 assert_non_null(strstr(status, "passed through by the non-Ark domain 'foreign'"));
         }
 }
@@ -660,9 +714,10 @@ static void test_gpu_add_remove(void **state) {
         _cleanup_free_ char *xml = NULL, *msg = NULL, *path = NULL;
         json_t *gpus, *list;
 
-        assert_arkctl(&H, 0, NULL, "vm", "create", "grow", "--tenant", "risk", "--vcpus", "4", "--memory", "8G");
-        assert_arkctl(&H, 0, "VM 'grow' has GPUs 0000:18:00.0, 0000:2a:00.0.", "vm", "gpu", "add", "grow", "--gpu",
-                      "0000:2a:00.0", "--gpu", "0000:18:00.0");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "grow", "--tenant", "risk", "--vcpus", "4", "--memory",
+                      "8G");
+        assert_arkctl(&H, 0, "VM 'grow' has GPUs 0000:18:00.0, 0000:2a:00.0.", "vm", "gpu", "add", "grow",
+                      "--gpu", "0000:2a:00.0", "--gpu", "0000:18:00.0");
         assert_arkctl(&H, 0, NULL, "vm", "gpu", "add", "grow", "--gpus", "1");
         gpus = vm_gpus("grow");
         assert_int_equal(json_array_size(gpus), 3);
@@ -681,16 +736,18 @@ static void test_gpu_add_remove(void **state) {
         /* Usage and bad input. */
         assert_arkctl(&H, 2, "needs --gpu ADDRESS... or --all", "vm", "gpu", "remove", "grow");
         assert_arkctl(&H, 2, "takes add or remove", "vm", "gpu", "swap", "grow");
-        assert_arkctl(&H, 1, "has GPU 0000:18:00.0 already", "vm", "gpu", "add", "grow", "--gpu", "0000:18:00.0");
-        assert_arkctl(&H, 1, "0000:db:00.0 is not one of the GPUs of instance 'grow'", "vm", "gpu", "remove", "grow",
-                      "--gpu", "0000:db:00.0");
+        assert_arkctl(&H, 1, "has GPU 0000:18:00.0 already", "vm", "gpu", "add", "grow", "--gpu",
+                      "0000:18:00.0");
+        assert_arkctl(&H, 1, "0000:db:00.0 is not one of the GPUs of instance 'grow'", "vm", "gpu", "remove",
+                      "grow", "--gpu", "0000:db:00.0");
         path = harness_instance_path(&H, "grow");
         assert_non_null(path);
-        msg = itest_call_expect_error(&H, path, ARK_BUS_IFACE_INSTANCE, "AddGPUs", ARK_ERROR_NO_CAPACITY, "usas", 6,
-                                      "", 0);
+        msg = itest_call_expect_error(&H, path, ARK_BUS_IFACE_INSTANCE, "AddGPUs", ARK_ERROR_NO_CAPACITY,
+                                      "usas", 6, "", 0);
         assert_non_null(strstr(msg, "6 asked for, 5 can be given out (3 claimed by VMs"));
 
-        assert_arkctl(&H, 0, "VM 'grow' has GPUs 0000:2a:00.0", "vm", "gpu", "remove", "grow", "--gpu", "0000:18:00.0");
+        assert_arkctl(&H, 0, "VM 'grow' has GPUs 0000:2a:00.0", "vm", "gpu", "remove", "grow", "--gpu",
+                      "0000:18:00.0");
         list = accelerators();
         assert_string_equal(claim_state(list, "0000:18:00.0"), "free");
         assert_string_equal(jstr(itest_accelerator(list, "0000:2a:00.0"), "claimed_by"), "grow");
@@ -710,9 +767,10 @@ static void test_gpu_add_remove(void **state) {
         /* Its firmware stays: the guest installed under UEFI still boots (and it survived kill -9). */
         assert_non_null(strstr(xml, "<loader readonly='yes' type='pflash'>"));
         /* A VM created without GPUs, with a disk, boots BIOS: adding GPUs would change that. */
-        assert_arkctl(&H, 0, NULL, "vm", "create", "bios", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--disk",
-                      "1G");
-        assert_arkctl(&H, 1, "boots BIOS (it was created without GPUs)", "vm", "gpu", "add", "bios", "--gpus", "1");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "bios", "--tenant", "risk", "--vcpus", "1", "--memory",
+                      "1G", "--disk", "1G");
+        assert_arkctl(&H, 1, "boots BIOS (it was created without GPUs)", "vm", "gpu", "add", "bios",
+                      "--gpus", "1");
         list = accelerators();
         for (size_t k = 0; k < json_array_size(list); k++)
                 assert_string_equal(jstr(json_array_get(list, k), "claim_state"), "free");
@@ -722,19 +780,23 @@ static void test_gpu_add_remove(void **state) {
 /* VfioAtBoot= on a GPU whose group holds the management NIC: nothing is unbound (the host keeps
  * its network), and the log says why. */
 static void test_vfio_at_boot_blocked(void **state) {
-        _cleanup_free_ char *conf = strprintf("%s/hw.conf", H.tmp), *unbind = NULL, *log = NULL, *file = NULL;
+        _cleanup_free_ char *conf = strprintf("%s/hw.conf", H.tmp), *unbind = NULL, *log = NULL,
+                            *file = NULL;
 
         assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
         assert_int_equal(harness_writable_sysfs(&H), 0);
-        assert_int_equal(write_string_file(conf, "[Hardware]\nVfioAtBoot=0000:06:00.0 0000:17:00.0\n", WRITE_CREATE),
-                         0);
+        assert_int_equal(
+                write_string_file(conf, "[Hardware]\nVfioAtBoot=0000:06:00.0 0000:17:00.0\n", WRITE_CREATE),
+                0);
         assert_int_equal(harness_start_arkd(&H, "--config", conf, NULL), 0);
         file = strprintf("%s/sys/bus/pci/drivers/igc/unbind", H.sysfs_root);
         assert_int_equal(read_full_file(file, &unbind, NULL), 0);
         assert_string_equal(unbind, "");
         assert_int_equal(read_full_file(H.arkd_log, &log, NULL), 0);
-        assert_non_null(strstr(log, "VfioAtBoot=: not binding 0000:06:00.0 to vfio-pci: 0000:06:00.0 (NVIDIA GeForce "
-                                    "RTX 2080 Ti) cannot be passed through: its IOMMU group 1 also holds 0000:05:00.0"));
+        assert_non_null(
+                strstr(log,
+                       "VfioAtBoot=: not binding 0000:06:00.0 to vfio-pci: 0000:06:00.0 (NVIDIA GeForce "
+                       "RTX 2080 Ti) cannot be passed through: its IOMMU group 1 also holds 0000:05:00.0"));
         /* The other GPU, whose group is its own, is bound with all its functions. */
         free(file);
         free(unbind);
@@ -750,33 +812,40 @@ static void test_not_ready_refused(void **state) {
 
         assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
         assert_int_equal(harness_writable_sysfs(&H), 0);
-        assert_int_equal(harness_sh(&out, &err, ": > '%s/sys/bus/pci/devices/0000:2a:00.0/reset_method'; "
-                                                "rm -f '%s/sys/bus/pci/devices/0000:2a:00.0/reset'",
+        assert_int_equal(harness_sh(&out, &err,
+                                    ": > '%s/sys/bus/pci/devices/0000:2a:00.0/reset_method'; "
+                                    "rm -f '%s/sys/bus/pci/devices/0000:2a:00.0/reset'",
                                     H.sysfs_root, H.sysfs_root),
                          0);
         assert_int_equal(harness_start_arkd(&H, NULL), 0);
-        assert_arkctl(&H, 1, "0000:2a:00.0 (NVIDIA H100 SXM5 80GB) cannot be passed through: the kernel knows no way to "
-                             "reset it",
-                      "vm", "create", "x", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu", "0000:2a:00.0");
-        assert_arkctl(&H, 1, "8 asked for, 7 can be given out", "vm", "create", "x", "--tenant", "risk", "--vcpus", "1",
-                      "--memory", "1G", "--gpus", "8");
+        assert_arkctl(
+                &H, 1,
+                "0000:2a:00.0 (NVIDIA H100 SXM5 80GB) cannot be passed through: the kernel knows no way to "
+                "reset it",
+                "vm", "create", "x", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu",
+                "0000:2a:00.0");
+        assert_arkctl(&H, 1, "8 asked for, 7 can be given out", "vm", "create", "x", "--tenant", "risk",
+                      "--vcpus", "1", "--memory", "1G", "--gpus", "8");
 
         /* Interrupt remapping off on every VT-d unit: no GPU VM at all, NotReady, with the remedy. */
         assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
         out = mfree(out);
         err = mfree(err);
-        assert_int_equal(harness_sh(&out, &err, "for f in '%s'/sys/devices/virtual/iommu/*/intel-iommu/ecap; do "
-                                                "echo f02056 > \"$f\"; done",
+        assert_int_equal(harness_sh(&out, &err,
+                                    "for f in '%s'/sys/devices/virtual/iommu/*/intel-iommu/ecap; do "
+                                    "echo f02056 > \"$f\"; done",
                                     H.sysfs_root),
                          0);
         assert_int_equal(harness_start_arkd(&H, NULL), 0);
-        msg = itest_call_expect_error(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateInstance", ARK_ERROR_NOT_READY,
-                                      "a{sv}", 5, "Name", "s", "x", "Tenant", "s", "risk", "VCPUs", "u", 1,
-                                      "MemoryBytes", "t", UINT64_C(1) << 30, "GPUs", "u", 1);
+        msg = itest_call_expect_error(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateInstance",
+                                      ARK_ERROR_NOT_READY, "a{sv}", 5, "Name", "s", "x", "Tenant", "s",
+                                      "risk", "VCPUs", "u", 1, "MemoryBytes", "t", UINT64_C(1) << 30, "GPUs",
+                                      "u", 1);
         assert_non_null(strstr(msg, "cannot remap interrupts"));
         assert_non_null(strstr(msg, "Interrupt Remapping"));
         /* VMs without GPUs do not care. */
-        assert_arkctl(&H, 0, NULL, "vm", "create", "plain", "--tenant", "risk", "--vcpus", "1", "--memory", "1G");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "plain", "--tenant", "risk", "--vcpus", "1", "--memory",
+                      "1G");
         assert_int_equal(itest_get_u32(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 1);
 }
 
@@ -811,7 +880,8 @@ static int on_create_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
                 r->exists++;
         else {
                 r->other++;
-                snprintf(r->other_error, sizeof(r->other_error), "%s: %s", strna(e->name), strna(e->message));
+                snprintf(r->other_error, sizeof(r->other_error), "%s: %s", strna(e->name),
+                         strna(e->message));
         }
         return 0;
 }
@@ -841,10 +911,12 @@ static void race_as(unsigned n, const char *prefix, const char *tenant, bool sam
                 assert_true(sd_bus_start(buses[k]) >= 0);
                 assert_true(sd_bus_message_new_method_call(buses[k], &m, ARK_BUS_NAME, ARK_BUS_PATH,
                                                            ARK_BUS_IFACE_MANAGER, "CreateInstance") >= 0);
-                assert_true(sd_bus_message_append(m, "a{sv}", 6, "Name", "s", name, "Tenant", "s", tenant, "VCPUs",
-                                                       "u", 1, "MemoryBytes", "t", UINT64_C(1) << 30, "GPUs", "u", gpus,
-                                                       "DiskBytes", "t", UINT64_C(1) << 30) >= 0);
-                assert_true(sd_bus_call_async(buses[k], &slots[k], m, on_create_reply, r, 120 * 1000000ULL) >= 0);
+                assert_true(sd_bus_message_append(m, "a{sv}", 6, "Name", "s", name, "Tenant", "s", tenant,
+                                                  "VCPUs", "u", 1, "MemoryBytes", "t", UINT64_C(1) << 30,
+                                                  "GPUs", "u", gpus, "DiskBytes", "t",
+                                                  UINT64_C(1) << 30) >= 0);
+                assert_true(sd_bus_call_async(buses[k], &slots[k], m, on_create_reply, r,
+                                              120 * 1000000ULL) >= 0);
         }
         while (r->done < n && (stop_after == 0 || r->done < stop_after)) {
                 bool progress = false;
@@ -870,8 +942,8 @@ static void race(unsigned n, const char *prefix, uint32_t gpus, unsigned stop_af
 static void test_race_last_gpu(void **state) {
         Race r;
 
-        assert_arkctl(&H, 0, NULL, "vm", "create", "big", "--tenant", "risk", "--vcpus", "8", "--memory", "8G", "--gpus",
-                      "7");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "big", "--tenant", "risk", "--vcpus", "8", "--memory",
+                      "8G", "--gpus", "7");
         race(12, "last", 1, 0, &r);
         if (r.other > 0)
                 fail_msg("unexpected reply: %s", r.other_error);
@@ -885,7 +957,8 @@ static void test_race_last_gpu(void **state) {
  * its disk, no GPU is claimed twice, nothing is claimed by nobody, no disk is left over and no
  * conflict is reported. */
 static void test_kill9_mid_workload(void **state) {
-        _cleanup_free_ char *disks = strprintf("%s/disks", H.state_dir), *out = NULL, *err = NULL, *orphans = NULL;
+        _cleanup_free_ char *disks = strprintf("%s/disks", H.state_dir), *out = NULL, *err = NULL,
+                            *orphans = NULL;
         json_t *list, *vms, *v;
         unsigned n_vms;
         size_t k;
@@ -908,8 +981,9 @@ static void test_kill9_mid_workload(void **state) {
         json_decref(vms);
         assert_int_equal(count_claimed(), n_vms);
         /* Every claim has its instance; every disk its instance. */
-        assert_int_equal(harness_sh(&out, &err, "sqlite3 '%s/ark.db' 'SELECT count(*) FROM claims WHERE instance_id NOT "
-                                                "IN (SELECT id FROM instances)'; ls '%s' | wc -l",
+        assert_int_equal(harness_sh(&out, &err,
+                                    "sqlite3 '%s/ark.db' 'SELECT count(*) FROM claims WHERE instance_id NOT "
+                                    "IN (SELECT id FROM instances)'; ls '%s' | wc -l",
                                     H.state_dir, disks),
                          0);
         {
@@ -932,20 +1006,25 @@ static void test_quota_limit(void **state) {
         size_t k;
         bool seen = false;
 
-        assert_arkctl(&H, 0, "Set quota gpus=2 on tenant 'risk'.", "tenant", "quota", "set", "risk", "gpus=2");
-        assert_arkctl(&H, 0, NULL, "vm", "create", "a", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpus", "1");
-        assert_arkctl(&H, 0, NULL, "vm", "create", "b", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpus", "1");
-        assert_arkctl(&H, 1, "Tenant 'risk' would use 3 of its 2 GPUs (it uses 2 now).", "vm", "create", "c", "--tenant",
-                      "risk", "--vcpus", "1", "--memory", "1G", "--gpus", "1");
-        assert_arkctl(&H, 1, "Tenant 'risk' would use 3 of its 2 GPUs", "vm", "gpu", "add", "a", "--gpus", "1");
+        assert_arkctl(&H, 0, "Set quota gpus=2 on tenant 'risk'.", "tenant", "quota", "set", "risk",
+                      "gpus=2");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "a", "--tenant", "risk", "--vcpus", "1", "--memory", "1G",
+                      "--gpus", "1");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "b", "--tenant", "risk", "--vcpus", "1", "--memory", "1G",
+                      "--gpus", "1");
+        assert_arkctl(&H, 1, "Tenant 'risk' would use 3 of its 2 GPUs (it uses 2 now).", "vm", "create", "c",
+                      "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpus", "1");
+        assert_arkctl(&H, 1, "Tenant 'risk' would use 3 of its 2 GPUs", "vm", "gpu", "add", "a", "--gpus",
+                      "1");
         assert_arkctl(&H, 1, "does not exist", "vm", "show", "c");
         /* A VM without GPUs is not held back by the GPU quota. */
-        assert_arkctl(&H, 0, NULL, "vm", "create", "d", "--tenant", "risk", "--vcpus", "1", "--memory", "1G");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "d", "--tenant", "risk", "--vcpus", "1", "--memory",
+                      "1G");
 
         /* Model quotas and byte quotas. */
         assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "risk", "gpus:H100=1..2", "memory=3G");
-        assert_arkctl(&H, 1, "Tenant 'risk' would use 4 GiB of its 3 GiB memory", "vm", "create", "e", "--tenant", "risk",
-                      "--vcpus", "1", "--memory", "1G");
+        assert_arkctl(&H, 1, "Tenant 'risk' would use 4 GiB of its 3 GiB memory", "vm", "create", "e",
+                      "--tenant", "risk", "--vcpus", "1", "--memory", "1G");
 
         /* Survives a restart. */
         assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
@@ -961,36 +1040,43 @@ static void test_quota_limit(void **state) {
                 }
         assert_true(seen);
         json_decref(q);
-        assert_arkctl(&H, 1, "would use 3 of its 2 GPUs", "vm", "create", "c", "--tenant", "risk", "--vcpus", "1",
-                      "--memory", "1G", "--gpus", "1");
+        assert_arkctl(&H, 1, "would use 3 of its 2 GPUs", "vm", "create", "c", "--tenant", "risk", "--vcpus",
+                      "1", "--memory", "1G", "--gpus", "1");
 
         /* Refusals: above the limit now, a guarantee above the limit or the host, bad input. */
-        assert_arkctl(&H, 1, "uses 2 GPUs now, above the limit of 1", "tenant", "quota", "set", "risk", "gpus=1");
+        assert_arkctl(&H, 1, "uses 2 GPUs now, above the limit of 1", "tenant", "quota", "set", "risk",
+                      "gpus=1");
         assert_arkctl(&H, 1, "is above the limit", "tenant", "quota", "set", "risk", "gpus=3..2");
         assert_arkctl(&H, 0, NULL, "tenant", "create", "ml");
         assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "ml", "gpus=6..8");
-        assert_arkctl(&H, 1, "would promise 9 in all, and this host has 8", "tenant", "quota", "set", "risk", "gpus=3..4");
+        assert_arkctl(&H, 1, "would promise 9 in all, and this host has 8", "tenant", "quota", "set", "risk",
+                      "gpus=3..4");
         /* Guarantees of different models add up too (ml 6 of any GPU + risk 3 H100s > 8)... */
-        assert_arkctl(&H, 1, "would promise 9 GPUs in all (guarantees of every model add up), and this host has 8",
+        assert_arkctl(&H, 1,
+                      "would promise 9 GPUs in all (guarantees of every model add up), and this host has 8",
                       "tenant", "quota", "set", "risk", "gpus:H100=3..3");
         /* ...and a quarantined GPU cannot be promised. */
         assert_arkctl(&H, 0, NULL, "accelerator", "quarantine", "0000:db:00.0");
-        assert_arkctl(&H, 1, "would promise 8 GPUs in all (guarantees of every model add up), and this host has 7",
+        assert_arkctl(&H, 1,
+                      "would promise 8 GPUs in all (guarantees of every model add up), and this host has 7",
                       "tenant", "quota", "set", "risk", "gpus:H100=2..2");
         assert_arkctl(&H, 0, NULL, "accelerator", "release", "0000:db:00.0");
         assert_arkctl(&H, 1, "Unknown quota resource 'tpus'", "tenant", "quota", "set", "risk", "tpus=1");
-        assert_arkctl(&H, 1, "Only the gpus quota can name a GPU model", "tenant", "quota", "set", "risk", "vcpus:H100=1");
+        assert_arkctl(&H, 1, "Only the gpus quota can name a GPU model", "tenant", "quota", "set", "risk",
+                      "vcpus:H100=1");
         assert_arkctl(&H, 2, "is not RESOURCE[:MODEL]", "tenant", "quota", "set", "risk", "gpus");
         assert_arkctl(&H, 2, "'lots' is not a whole number", "tenant", "quota", "set", "risk", "gpus=lots");
         /* ml has a quota of its own; risk's does not hold it back. */
-        assert_arkctl(&H, 0, NULL, "vm", "create", "m", "--tenant", "ml", "--vcpus", "1", "--memory", "1G", "--gpus", "3");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "m", "--tenant", "ml", "--vcpus", "1", "--memory", "1G",
+                      "--gpus", "3");
         /* Removing the limit lets risk grow again, but not into what ml is guaranteed and does
          * not use (3 of its 6, and 3 GPUs are free): only a preemptible instance may borrow that. */
-        assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "risk", "gpus=none", "gpus:H100=none", "memory=none");
-        assert_arkctl(&H, 1, "The free GPUs are guaranteed to other tenants", "vm", "create", "c", "--tenant", "risk",
-                      "--vcpus", "1", "--memory", "1G", "--gpus", "1");
-        assert_arkctl(&H, 0, NULL, "vm", "create", "c", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpus", "1",
-                      "--preemptible");
+        assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "risk", "gpus=none", "gpus:H100=none",
+                      "memory=none");
+        assert_arkctl(&H, 1, "The free GPUs are guaranteed to other tenants", "vm", "create", "c",
+                      "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpus", "1");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "c", "--tenant", "risk", "--vcpus", "1", "--memory", "1G",
+                      "--gpus", "1", "--preemptible");
 }
 
 static unsigned count_state(const char *tenant, const char *state) {
@@ -1023,8 +1109,8 @@ static void assert_vm(const char *name, const char *state, size_t n_gpus, const 
 }
 
 static void create_gpu_vm(const char *name, const char *tenant, const char *gpus, bool preemptible) {
-        assert_arkctl(&H, 0, NULL, "vm", "create", name, "--tenant", tenant, "--vcpus", "1", "--memory", "1G", "--gpus",
-                      gpus, "--start", preemptible ? "--preemptible" : NULL, NULL);
+        assert_arkctl(&H, 0, NULL, "vm", "create", name, "--tenant", tenant, "--vcpus", "1", "--memory",
+                      "1G", "--gpus", gpus, "--start", preemptible ? "--preemptible" : NULL, NULL);
 }
 
 /* Borrowing and reclaim: research is guaranteed 4 of the 8 GPUs and idle; risk takes 4 for good,
@@ -1042,18 +1128,18 @@ static void test_preemption(void **state) {
 
         create_gpu_vm("risk-big", "risk", "4", false);
         /* The 4 GPUs left are research's: not for anything that cannot give them back. */
-        assert_arkctl(&H, 1, "The free GPUs are guaranteed to other tenants", "vm", "create", "risk-more", "--tenant",
-                      "risk", "--vcpus", "1", "--memory", "1G", "--gpus", "1");
-        assert_arkctl(&H, 1, "only a preemptible instance may borrow them", "vm", "create", "retail-x", "--tenant",
-                      "retail", "--vcpus", "1", "--memory", "1G", "--gpus", "1");
+        assert_arkctl(&H, 1, "The free GPUs are guaranteed to other tenants", "vm", "create", "risk-more",
+                      "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpus", "1");
+        assert_arkctl(&H, 1, "only a preemptible instance may borrow them", "vm", "create", "retail-x",
+                      "--tenant", "retail", "--vcpus", "1", "--memory", "1G", "--gpus", "1");
         create_gpu_vm("p1", "retail", "1", true);
         create_gpu_vm("p2", "retail", "1", true);
         create_gpu_vm("p3", "retail", "1", true);
         create_gpu_vm("p4", "retail", "1", true);
         assert_arkctl(&H, 0, "Preemptible", "vm", "show", "p1");
         /* The host is full; retail, with no guarantee, cannot take more. */
-        assert_arkctl(&H, 1, "Not enough free GPUs", "vm", "create", "p5", "--tenant", "retail", "--vcpus", "1",
-                      "--memory", "1G", "--gpus", "1", "--preemptible");
+        assert_arkctl(&H, 1, "Not enough free GPUs", "vm", "create", "p5", "--tenant", "retail", "--vcpus",
+                      "1", "--memory", "1G", "--gpus", "1", "--preemptible");
 
         /* research asks for 2: the two youngest borrowers stop. */
         create_gpu_vm("r1", "research", "2", false);
@@ -1083,8 +1169,8 @@ static void test_preemption(void **state) {
 
         /* Beyond its guarantee research is like anyone else: nothing left to reclaim, and
          * risk's VM, not preemptible, is never touched. */
-        assert_arkctl(&H, 1, "Not enough free GPUs", "vm", "create", "r4", "--tenant", "research", "--vcpus", "1",
-                      "--memory", "1G", "--gpus", "1");
+        assert_arkctl(&H, 1, "Not enough free GPUs", "vm", "create", "r4", "--tenant", "research", "--vcpus",
+                      "1", "--memory", "1G", "--gpus", "1");
         assert_vm("risk-big", "running", 4, NULL);
 
         /* The audit log: who was stopped, in which order, and why. */
@@ -1095,7 +1181,8 @@ static void test_preemption(void **state) {
                         continue;
                 assert_true(preempt_rows < 4);
                 assert_string_equal(jstr(r, "caller"), "arkd");
-                assert_non_null(strstr(jstr(r, "result"), "back to tenant 'research', which is guaranteed them"));
+                assert_non_null(
+                        strstr(jstr(r, "result"), "back to tenant 'research', which is guaranteed them"));
                 order[preempt_rows++] = strrchr(jstr(r, "object"), '/') + 1;
         }
         assert_int_equal(preempt_rows, 4);
@@ -1110,7 +1197,8 @@ static void test_preemption(void **state) {
                         if (!streq(jstr(r, "action"), "Manager.CreateInstance") ||
                             !strstr(jstr(r, "arguments"), "\"Name\":\"r1\""))
                                 continue;
-                        if (strstr(jstr(r, "result"), "pending: stopping 2 preemptible instances ([\"p4\",\"p3\"])"))
+                        if (strstr(jstr(r, "result"),
+                                   "pending: stopping 2 preemptible instances ([\"p4\",\"p3\"])"))
                                 pending = true;
                         else if (pending && streq(jstr(r, "result"), "ok"))
                                 answered = true;
@@ -1122,8 +1210,8 @@ static void test_preemption(void **state) {
         assert_arkctl(&H, 0, "intact", "audit", "verify");
 
         /* A preempted VM asks for its GPU again when started: none free now, then one. */
-        assert_arkctl(&H, 1, "gave its 1 GPU back to the tenant guaranteed them and cannot get 1 again now", "vm",
-                      "start", "p1");
+        assert_arkctl(&H, 1, "gave its 1 GPU back to the tenant guaranteed them and cannot get 1 again now",
+                      "vm", "start", "p1");
         assert_vm("p1", "stopped", 0, NULL);
         assert_arkctl(&H, 0, NULL, "vm", "stop", "r3", "--force");
         assert_arkctl(&H, 0, NULL, "vm", "delete", "r3");
@@ -1162,20 +1250,22 @@ static void test_store_failure_all_or_nothing(void **state) {
         _cleanup_free_ char *out = NULL, *err = NULL, *xml_before = NULL, *xml_after = NULL, *disks = NULL;
         json_t *list, *gpus;
 
-        assert_arkctl(&H, 0, NULL, "vm", "create", "keep", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu",
-                      "0000:18:00.0");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "keep", "--tenant", "risk", "--vcpus", "1", "--memory",
+                      "1G", "--gpu", "0000:18:00.0");
         xml_before = itest_arkctl_expect(&H, 0, NULL, "vm", "show", "keep", "--xml", NULL);
         assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
-        assert_int_equal(harness_sh(&out, &err,
-                                    "sqlite3 '%s/ark.db' \"CREATE TRIGGER full BEFORE INSERT ON claims WHEN "
-                                    "NEW.address = '0000:ba:00.0' BEGIN SELECT RAISE(ABORT, 'database or disk is "
-                                    "full'); END;\"",
-                                    H.state_dir),
-                         0);
+        assert_int_equal(
+                harness_sh(&out, &err,
+                           "sqlite3 '%s/ark.db' \"CREATE TRIGGER full BEFORE INSERT ON claims WHEN "
+                           "NEW.address = '0000:ba:00.0' BEGIN SELECT RAISE(ABORT, 'database or disk is "
+                           "full'); END;\"",
+                           H.state_dir),
+                0);
         assert_int_equal(harness_start_arkd(&H, NULL), 0);
 
-        assert_arkctl(&H, 1, "Failed to claim GPU 0000:ba:00.0", "vm", "create", "doomed", "--tenant", "risk", "--vcpus",
-                      "1", "--memory", "1G", "--disk", "1G", "--gpu", "0000:db:00.0", "--gpu", "0000:ba:00.0");
+        assert_arkctl(&H, 1, "Failed to claim GPU 0000:ba:00.0", "vm", "create", "doomed", "--tenant",
+                      "risk", "--vcpus", "1", "--memory", "1G", "--disk", "1G", "--gpu", "0000:db:00.0",
+                      "--gpu", "0000:ba:00.0");
         assert_int_equal(itest_get_u32(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 1);
         assert_arkctl(&H, 1, "does not exist", "vm", "show", "doomed");
         disks = strprintf("%s/disks", H.state_dir);
@@ -1188,8 +1278,8 @@ static void test_store_failure_all_or_nothing(void **state) {
         assert_string_equal(claim_state(list, "0000:ba:00.0"), "free");
         json_decref(list);
 
-        assert_arkctl(&H, 1, "Failed to claim GPUs for 'keep'", "vm", "gpu", "add", "keep", "--gpu", "0000:db:00.0",
-                      "--gpu", "0000:ba:00.0");
+        assert_arkctl(&H, 1, "Failed to claim GPUs for 'keep'", "vm", "gpu", "add", "keep", "--gpu",
+                      "0000:db:00.0", "--gpu", "0000:ba:00.0");
         gpus = vm_gpus("keep");
         assert_int_equal(json_array_size(gpus), 1);
         json_decref(gpus);
@@ -1226,13 +1316,16 @@ static void test_shared_group(void **state) {
         assert_int_equal(write_string_file(conf, "[Network]\nManagementInterface=eno9\n", WRITE_CREATE), 0);
         restart_on_merged_groups(conf);
 
-        assert_arkctl(&H, 1, "0000:06:00.0 (NVIDIA GeForce RTX 2080 Ti) cannot be passed through alone: its IOMMU group "
-                             "1 also holds GPU 0000:17:00.0",
-                      "vm", "create", "one", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu", "0000:06:00.0");
-        assert_arkctl(&H, 1, "ask for both in one VM: --gpu 0000:17:00.0 --gpu 0000:06:00.0", "vm", "create", "one",
-                      "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu", "0000:17:00.0");
-        assert_arkctl(&H, 0, NULL, "vm", "create", "both", "--tenant", "risk", "--vcpus", "2", "--memory", "2G", "--gpu",
-                      "0000:06:00.0", "--gpu", "0000:17:00.0");
+        assert_arkctl(
+                &H, 1,
+                "0000:06:00.0 (NVIDIA GeForce RTX 2080 Ti) cannot be passed through alone: its IOMMU group "
+                "1 also holds GPU 0000:17:00.0",
+                "vm", "create", "one", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu",
+                "0000:06:00.0");
+        assert_arkctl(&H, 1, "ask for both in one VM: --gpu 0000:17:00.0 --gpu 0000:06:00.0", "vm", "create",
+                      "one", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu", "0000:17:00.0");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "both", "--tenant", "risk", "--vcpus", "2", "--memory",
+                      "2G", "--gpu", "0000:06:00.0", "--gpu", "0000:17:00.0");
         gpus = vm_gpus("both");
         assert_int_equal(json_array_size(gpus), 2);
         json_decref(gpus);
@@ -1259,19 +1352,21 @@ static void test_group_changed(void **state) {
         assert_int_equal(write_string_file(conf, "[Network]\nManagementInterface=eno9\n", WRITE_CREATE), 0);
         assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
         assert_int_equal(harness_start_arkd(&H, "--config", conf, NULL), 0);
-        assert_arkctl(&H, 0, NULL, "vm", "create", "a", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu",
-                      "0000:06:00.0");
-        assert_arkctl(&H, 0, NULL, "vm", "create", "b", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu",
-                      "0000:17:00.0");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "a", "--tenant", "risk", "--vcpus", "1", "--memory", "1G",
+                      "--gpu", "0000:06:00.0");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "b", "--tenant", "risk", "--vcpus", "1", "--memory", "1G",
+                      "--gpu", "0000:17:00.0");
         restart_on_merged_groups(conf);
         j = harness_arkctl_json(&H, "status", NULL);
         assert_non_null(j);
         c = json_object_get(j, "conflicts");
         json_array_foreach(c, k, e) {
                 const char *msg = json_string_value(json_object_get(e, "message"));
-                if (strstr(msg, "instance 'a' claims it, but 0000:06:00.0") && strstr(msg, "also holds GPU 0000:17:00.0"))
+                if (strstr(msg, "instance 'a' claims it, but 0000:06:00.0") &&
+                    strstr(msg, "also holds GPU 0000:17:00.0"))
                         found++;
-                if (strstr(msg, "instance 'b' claims it, but 0000:17:00.0") && strstr(msg, "also holds GPU 0000:06:00.0"))
+                if (strstr(msg, "instance 'b' claims it, but 0000:17:00.0") &&
+                    strstr(msg, "also holds GPU 0000:06:00.0"))
                         found++;
         }
         if (found != 2)
@@ -1291,12 +1386,13 @@ static void test_companion_function_conflict(void **state) {
         close_tag = strstr(orig, "</node>");
         assert_non_null(close_tag);
         *close_tag = 0;
-        patched = strprintf("%s<domain type='test'><name>media</name><memory>524288</memory><vcpu>1</vcpu>"
-                            "<os><type arch='x86_64'>hvm</type></os>"
-                            "<devices><hostdev mode='subsystem' type='pci' managed='yes'><source><address "
-                            "domain='0x0000' bus='0x17' slot='0x00' function='0x1'/></source></hostdev></devices>"
-                            "</domain></node>\n",
-                            orig);
+        patched = strprintf(
+                "%s<domain type='test'><name>media</name><memory>524288</memory><vcpu>1</vcpu>"
+                "<os><type arch='x86_64'>hvm</type></os>"
+                "<devices><hostdev mode='subsystem' type='pci' managed='yes'><source><address "
+                "domain='0x0000' bus='0x17' slot='0x00' function='0x1'/></source></hostdev></devices>"
+                "</domain></node>\n",
+                orig);
         uri = strprintf("%s/host-media.xml", H.tmp);
         assert_int_equal(write_string_file(uri, patched, WRITE_CREATE), 0);
         free(H.libvirt_uri);
@@ -1309,10 +1405,10 @@ static void test_companion_function_conflict(void **state) {
                 _cleanup_free_ char *st = itest_arkctl_expect(&H, 0, NULL, "status", NULL);
                 assert_non_null(strstr(st, "passes through 0000:17:00.1, a function of GPU 0000:17:00.0"));
         }
-        assert_arkctl(&H, 1, "held by domains outside Ark's claims", "vm", "create", "x", "--tenant", "risk", "--vcpus",
-                      "1", "--memory", "1G", "--gpus", "1");
-        assert_arkctl(&H, 1, "is passed through by the non-Ark domain 'media'", "vm", "create", "x", "--tenant", "risk",
-                      "--vcpus", "1", "--memory", "1G", "--gpu", "0000:17:00.0");
+        assert_arkctl(&H, 1, "held by domains outside Ark's claims", "vm", "create", "x", "--tenant", "risk",
+                      "--vcpus", "1", "--memory", "1G", "--gpus", "1");
+        assert_arkctl(&H, 1, "is passed through by the non-Ark domain 'media'", "vm", "create", "x",
+                      "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--gpu", "0000:17:00.0");
 }
 
 /* Puts `value` before the variable's value, joined by `sep`, and returns the old value (newly
@@ -1447,20 +1543,24 @@ static void test_reclaim_stop_fails(void **state) {
         /* p2 (the youngest) stops first; p1's desired state cannot be recorded. */
         store_sql("CREATE TRIGGER t_no_stop BEFORE UPDATE OF desired_state ON instances "
                   "WHEN NEW.name = 'p1' BEGIN SELECT RAISE(FAIL, 'refused by the test'); END;");
-        assert_arkctl(&H, 1, "Preemptible instance 'p1' holds GPUs guaranteed to tenant 'research' and could not be "
-                      "stopped", "vm", "create", "r1", "--tenant", "research", "--vcpus", "1", "--memory", "1G",
-                      "--gpus", "2", "--start");
+        assert_arkctl(
+                &H, 1,
+                "Preemptible instance 'p1' holds GPUs guaranteed to tenant 'research' and could not be "
+                "stopped",
+                "vm", "create", "r1", "--tenant", "research", "--vcpus", "1", "--memory", "1G", "--gpus",
+                "2", "--start");
         assert_arkctl(&H, 1, "does not exist", "vm", "show", "r1");
         assert_vm("p1", "running", 1, NULL);
         assert_vm("p2", "running", 1, NULL);
-        assert_arkctl(&H, 0, "started again, the reclaim it was stopped for did not happen", "audit", "list");
+        assert_arkctl(&H, 0, "started again, the reclaim it was stopped for did not happen", "audit",
+                      "list");
         store_sql("DROP TRIGGER t_no_stop");
         /* A fault after the borrowers gave their GPUs back (r1 cannot be stored): they get them
          * back and run again. */
         store_sql("CREATE TRIGGER t_no_r1 BEFORE INSERT ON instances "
                   "WHEN NEW.name = 'r1' BEGIN SELECT RAISE(FAIL, 'refused by the test'); END;");
-        assert_arkctl(&H, 1, "Failed to store instance 'r1'", "vm", "create", "r1", "--tenant", "research", "--vcpus",
-                      "1", "--memory", "1G", "--gpus", "2", "--start");
+        assert_arkctl(&H, 1, "Failed to store instance 'r1'", "vm", "create", "r1", "--tenant", "research",
+                      "--vcpus", "1", "--memory", "1G", "--gpus", "2", "--start");
         assert_vm("p1", "running", 1, NULL);
         assert_vm("p2", "running", 1, NULL);
         store_sql("DROP TRIGGER t_no_r1");
@@ -1504,10 +1604,11 @@ static void test_reclaim_shutdown(void **state) {
         one_borrower();
 
         bus = client_bus();
-        assert_true(sd_bus_message_new_method_call(bus, &m, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
-                                                   "CreateInstance") >= 0);
-        assert_true(sd_bus_message_append(m, "a{sv}", 5, "Name", "s", "r1", "Tenant", "s", "research", "VCPUs", "u", 1,
-                                          "MemoryBytes", "t", UINT64_C(1) << 30, "GPUs", "u", 1) >= 0);
+        assert_true(sd_bus_message_new_method_call(bus, &m, ARK_BUS_NAME, ARK_BUS_PATH,
+                                                   ARK_BUS_IFACE_MANAGER, "CreateInstance") >= 0);
+        assert_true(sd_bus_message_append(m, "a{sv}", 5, "Name", "s", "r1", "Tenant", "s", "research",
+                                          "VCPUs", "u", 1, "MemoryBytes", "t", UINT64_C(1) << 30, "GPUs",
+                                          "u", 1) >= 0);
         assert_true(sd_bus_call_async(bus, &slot, m, on_create_reply, &r, 60 * 1000000ULL) >= 0);
         /* Until p1 is shutting down: the call waits. */
         for (uint64_t end = harness_wait_deadline(); !harness_wait_over(end);) {
@@ -1556,14 +1657,15 @@ static void test_preemption_four(void **state) {
         assert_non_null(rows);
         json_array_foreach(rows, k, r)
                 if (streq(jstr(r, "action"), "Instance.Preempt") &&
-                    strstr(jstr(r, "result"), "to tenant 'research', which is guaranteed them and asked for them for "
-                                              "instance 'train'"))
+                    strstr(jstr(r, "result"),
+                           "to tenant 'research', which is guaranteed them and asked for them for "
+                           "instance 'train'"))
                         preempted++;
         json_decref(rows);
         assert_int_equal(preempted, 4);
         {
-                _cleanup_free_ char *file = strprintf("%s/metrics.address", H.state_dir), *addr = NULL, *out = NULL,
-                                    *err = NULL;
+                _cleanup_free_ char *file = strprintf("%s/metrics.address", H.state_dir), *addr = NULL,
+                                    *out = NULL, *err = NULL;
 
                 assert_int_equal(read_full_file(file, &addr, NULL), 0);
                 addr[strcspn(addr, "\n")] = 0;
@@ -1593,24 +1695,25 @@ static void test_reclaim_pending_quota(void **state) {
         g2 = vm_gpus("p2");
         /* One GPU is free; research's "ra" asks for p1's and p2's by address and waits. */
         bus = client_bus();
-        assert_true(sd_bus_message_new_method_call(bus, &m, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
-                                                   "CreateInstance") >= 0);
-        assert_true(sd_bus_message_append(m, "a{sv}", 5, "Name", "s", "ra", "Tenant", "s", "research", "VCPUs", "u", 1,
-                                          "MemoryBytes", "t", UINT64_C(1) << 30, "GPUAddresses", "as", 2,
-                                          json_string_value(json_array_get(g1, 0)),
+        assert_true(sd_bus_message_new_method_call(bus, &m, ARK_BUS_NAME, ARK_BUS_PATH,
+                                                   ARK_BUS_IFACE_MANAGER, "CreateInstance") >= 0);
+        assert_true(sd_bus_message_append(m, "a{sv}", 5, "Name", "s", "ra", "Tenant", "s", "research",
+                                          "VCPUs", "u", 1, "MemoryBytes", "t", UINT64_C(1) << 30,
+                                          "GPUAddresses", "as", 2, json_string_value(json_array_get(g1, 0)),
                                           json_string_value(json_array_get(g2, 0))) >= 0);
         assert_true(sd_bus_call_async(bus, &slot, m, on_create_reply, &r, 60 * 1000000ULL) >= 0);
-        for (uint64_t end = harness_wait_deadline(); !harness_wait_over(end) && count_state("retail", "shutting-down") < 1;) {
+        for (uint64_t end = harness_wait_deadline();
+             !harness_wait_over(end) && count_state("retail", "shutting-down") < 1;) {
                 while (sd_bus_process(bus, NULL) > 0)
                         ;
                 usleep(20000);
         }
         assert_int_equal(r.done, 0);
         /* The free GPU stays free, but research's quota is spoken for by ra. */
-        assert_arkctl(&H, 1, "Tenant 'research' would use 3 of its 2 GPUs (it uses 2 now).", "vm", "create", "rb",
-                      "--tenant", "research", "--vcpus", "1", "--memory", "1G", "--gpus", "1");
-        assert_arkctl(&H, 1, "is being created already", "vm", "create", "ra", "--tenant", "research", "--vcpus", "1",
-                      "--memory", "1G");
+        assert_arkctl(&H, 1, "Tenant 'research' would use 3 of its 2 GPUs (it uses 2 now).", "vm", "create",
+                      "rb", "--tenant", "research", "--vcpus", "1", "--memory", "1G", "--gpus", "1");
+        assert_arkctl(&H, 1, "is being created already", "vm", "create", "ra", "--tenant", "research",
+                      "--vcpus", "1", "--memory", "1G");
         wait_replies(bus, &r, 1);
         if (r.other > 0)
                 fail_msg("reply: %s", r.other_error);
@@ -1624,40 +1727,58 @@ static void test_reclaim_pending_quota(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_prestate_setup_teardown(test_two_gpus_one_node, setup_host, teardown_host, "dgx-h100"),
-                cmocka_unit_test_prestate_setup_teardown(test_model_and_exact, setup_host, teardown_host, "dgx-h100"),
-                cmocka_unit_test_prestate_setup_teardown(test_concurrent_and_kill9, setup_host, teardown_host,
+                cmocka_unit_test_prestate_setup_teardown(test_two_gpus_one_node, setup_host, teardown_host,
                                                          "dgx-h100"),
-                cmocka_unit_test_prestate_setup_teardown(test_race_last_gpu, setup_host, teardown_host, "dgx-h100"),
-                cmocka_unit_test_prestate_setup_teardown(test_kill9_mid_workload, setup_host, teardown_host, "dgx-h100"),
-                cmocka_unit_test_prestate_setup_teardown(test_store_failure_all_or_nothing, setup_host, teardown_host,
+                cmocka_unit_test_prestate_setup_teardown(test_model_and_exact, setup_host, teardown_host,
                                                          "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_concurrent_and_kill9, setup_host,
+                                                         teardown_host, "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_race_last_gpu, setup_host, teardown_host,
+                                                         "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_kill9_mid_workload, setup_host, teardown_host,
+                                                         "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_store_failure_all_or_nothing, setup_host,
+                                                         teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_holds, setup_host, teardown_host, "dgx-h100"),
-                cmocka_unit_test_prestate_setup_teardown(test_quota_limit, setup_host, teardown_host, "dgx-h100"),
-                cmocka_unit_test_prestate_setup_teardown(test_quota_race, setup_host, teardown_host, "dgx-h100"),
-                cmocka_unit_test_prestate_setup_teardown(test_preemption, setup_host, teardown_host, "dgx-h100"),
-                cmocka_unit_test_prestate_setup_teardown(test_preemption_four, setup_host, teardown_host, "dgx-h100"),
-                cmocka_unit_test_prestate_setup_teardown(test_reclaim_races, setup_host, teardown_host, "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_quota_limit, setup_host, teardown_host,
+                                                         "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_quota_race, setup_host, teardown_host,
+                                                         "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_preemption, setup_host, teardown_host,
+                                                         "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_preemption_four, setup_host, teardown_host,
+                                                         "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_reclaim_races, setup_host, teardown_host,
+                                                         "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_reclaim_stop_fails, setup_host, teardown_host,
                                                          "dgx-h100"),
-                cmocka_unit_test_prestate_setup_teardown(test_reclaim_forced, setup_host, teardown_host, "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_reclaim_forced, setup_host, teardown_host,
+                                                         "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_reclaim_shutdown, setup_host, teardown_host,
                                                          "dgx-h100"),
-                cmocka_unit_test_prestate_setup_teardown(test_reclaim_pending_quota, setup_host, teardown_host,
+                cmocka_unit_test_prestate_setup_teardown(test_reclaim_pending_quota, setup_host,
+                                                         teardown_host, "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_config_and_vfio, setup_host, teardown_host,
                                                          "dgx-h100"),
-                cmocka_unit_test_prestate_setup_teardown(test_config_and_vfio, setup_host, teardown_host, "dgx-h100"),
-                cmocka_unit_test_prestate_setup_teardown(test_placement_config, setup_host, teardown_host, "dgx-h100"),
-                cmocka_unit_test_prestate_setup_teardown(test_gpu_add_remove, setup_host, teardown_host, "dgx-h100"),
-                cmocka_unit_test_prestate_setup_teardown(test_conflicts_from_domains, setup_host, teardown_host,
+                cmocka_unit_test_prestate_setup_teardown(test_placement_config, setup_host, teardown_host,
                                                          "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_gpu_add_remove, setup_host, teardown_host,
+                                                         "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_conflicts_from_domains, setup_host,
+                                                         teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_ws_rtx, setup_host, teardown_host, "ws-rtx"),
-                cmocka_unit_test_prestate_setup_teardown(test_shared_group, setup_host, teardown_host, "ws-rtx"),
-                cmocka_unit_test_prestate_setup_teardown(test_group_changed, setup_host, teardown_host, "ws-rtx"),
-                cmocka_unit_test_prestate_setup_teardown(test_companion_function_conflict, setup_host, teardown_host,
+                cmocka_unit_test_prestate_setup_teardown(test_shared_group, setup_host, teardown_host,
                                                          "ws-rtx"),
-                cmocka_unit_test_prestate_setup_teardown(test_vfio_at_boot_blocked, setup_host, teardown_host, "ws-rtx"),
-                cmocka_unit_test_prestate_setup_teardown(test_not_ready_refused, setup_host, teardown_host, "dgx-h100"),
-                cmocka_unit_test_prestate_setup_teardown(test_no_iommu, setup_host, teardown_host, "no-iommu"),
+                cmocka_unit_test_prestate_setup_teardown(test_group_changed, setup_host, teardown_host,
+                                                         "ws-rtx"),
+                cmocka_unit_test_prestate_setup_teardown(test_companion_function_conflict, setup_host,
+                                                         teardown_host, "ws-rtx"),
+                cmocka_unit_test_prestate_setup_teardown(test_vfio_at_boot_blocked, setup_host,
+                                                         teardown_host, "ws-rtx"),
+                cmocka_unit_test_prestate_setup_teardown(test_not_ready_refused, setup_host, teardown_host,
+                                                         "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_no_iommu, setup_host, teardown_host,
+                                                         "no-iommu"),
         };
         return cmocka_run_group_tests_name("integration: gpu", tests, NULL, NULL);
 }

@@ -32,7 +32,8 @@ static char *arkctl_expect(int want, char *const *args) {
         int r = harness_arkctl_argv(NULL, &out, &err, args);
 
         if (r != want)
-                fail_msg("arkctl %s: exit %d, want %d\nstdout: %s\nstderr: %s", line, r, want, strna(out), strna(err));
+                fail_msg("arkctl %s: exit %d, want %d\nstdout: %s\nstderr: %s", line, r, want, strna(out),
+                         strna(err));
         return want == 0 ? TAKE_PTR(out) : TAKE_PTR(err);
 }
 
@@ -129,8 +130,10 @@ static void test_every_command_has_its_help(void **state) {
                 _cleanup_free_ char **after = args_with(c->words, "--help", false),
                                     **before = args_with(c->words, "--help", true),
                                     **with_help = args_with(c->words, "help", true);
-                _cleanup_free_ char *out = arkctl_expect(0, after), *usage = strprintf("Usage: arkctl %s", c->name);
-                _cleanup_free_ char *out_before = arkctl_expect(0, before), *out_help = arkctl_expect(0, with_help);
+                _cleanup_free_ char *out = arkctl_expect(0, after),
+                                    *usage = strprintf("Usage: arkctl %s", c->name);
+                _cleanup_free_ char *out_before = arkctl_expect(0, before),
+                                    *out_help = arkctl_expect(0, with_help);
 
                 if (!startswith(out, usage))
                         fail_msg("'arkctl %s --help' does not begin with '%s':\n%s", c->name, usage, out);
@@ -162,7 +165,8 @@ static void test_every_noun_lists_its_verbs(void **state) {
                 assert_string_equal(out_help, out);
                 usage = strprintf("Usage: arkctl %s VERB", c->words[0]);
                 if (!startswith(out, usage))
-                        fail_msg("'arkctl %s --help' does not begin with '%s':\n%s", c->words[0], usage, out);
+                        fail_msg("'arkctl %s --help' does not begin with '%s':\n%s", c->words[0], usage,
+                                 out);
                 for (size_t k = 0; k < n_commands; k++) {
                         _cleanup_free_ char *row = strprintf("\n  %s", commands[k].name);
 
@@ -204,24 +208,28 @@ static void test_did_you_mean(void **state) {
                 { { "bundel", "verify", "x.ark" }, "did you mean 'bundle'?" },
                 { { "help", "vm", "strat" }, "did you mean 'vm start'?" },
                 { { "staus" }, "did you mean 'status'?" },
-                { { "vm", "list", "--tenat", "risk" }, "arkctl: unknown option '--tenat'; did you mean '--tenant'?" },
+                { { "vm", "list", "--tenat", "risk" },
+                  "arkctl: unknown option '--tenat'; did you mean '--tenant'?" },
                 { { "vm", "list", "--tenat=risk" }, "unknown option '--tenat'; did you mean '--tenant'?" },
                 { { "vm", "create", "x", "--memroy", "1G" }, "did you mean '--memory'?" },
                 { { "frobnicate" }, "arkctl: unknown command 'frobnicate' (see 'arkctl --help')" },
                 { { "vm", "frobnicate" }, "arkctl: unknown command 'vm frobnicate' (use one of: create," },
-                { { "vm", "list", "--frobnicate" }, "arkctl: unknown option '--frobnicate' (see 'arkctl --help')" },
+                { { "vm", "list", "--frobnicate" },
+                  "arkctl: unknown option '--frobnicate' (see 'arkctl --help')" },
                 { { "frobnicate", "--help" }, "arkctl: unknown command 'frobnicate'" },
                 { { "vm" }, "'vm' needs a verb: create, list" },
-                { { "vm", "create", "x", "--tenant", "risk" }, "'vm create' needs --vcpus N, --memory SIZE" },
-                { { "vm", "list", "--force" }, "--force does not apply to 'vm list' (see 'arkctl vm list --help')" },
+                { { "vm", "create", "x", "--tenant", "risk" },
+                  "'vm create' needs --vcpus N, --memory SIZE" },
+                { { "vm", "list", "--force" },
+                  "--force does not apply to 'vm list' (see 'arkctl vm list --help')" },
         };
 
         for (size_t k = 0; k < ELEMENTSOF(cases); k++) {
                 _cleanup_free_ char *err = arkctl_expect(2, (char **) cases[k].args);
 
                 if (!strstr(err, cases[k].says))
-                        fail_msg("arkctl %s %s: want '%s' in: %s", cases[k].args[0], strempty(cases[k].args[1]),
-                                 cases[k].says, err);
+                        fail_msg("arkctl %s %s: want '%s' in: %s", cases[k].args[0],
+                                 strempty(cases[k].args[1]), cases[k].says, err);
         }
 }
 
@@ -257,7 +265,8 @@ static void test_docs_match_the_table(void **state) {
                         _cleanup_free_ char *escaped = man_escape(*o);
 
                         if (!strstr(man, escaped))
-                                fail_msg("docs/man/arkctl.1 does not describe %s ('%s')", *o, commands[i].name);
+                                fail_msg("docs/man/arkctl.1 does not describe %s ('%s')", *o,
+                                         commands[i].name);
                         if (!strstr(md, *o))
                                 fail_msg("docs/arkctl.md does not describe %s ('%s')", *o, commands[i].name);
                 }
@@ -333,7 +342,8 @@ static void test_completion_knows_the_table(void **state) {
                         row = strtok_r(NULL, "\n", &save);
                         assert_non_null(row);
                         if (!strstr(row, verb))
-                                fail_msg("'arkctl %s <Tab>' does not offer '%s': %s", c->words[0], c->words[1], row);
+                                fail_msg("'arkctl %s <Tab>' does not offer '%s': %s", c->words[0],
+                                         c->words[1], row);
                 }
                 row = strtok_r(NULL, "\n", &save);
                 assert_non_null(row);

@@ -28,13 +28,14 @@ static int setup(void **state) {
         if (!tree)
                 return -1;
         /* The build files as they are, each source file as an empty file of the same name. */
-        r = harness_sh(&out, &err,
-                       "cd '%s' && cp Makefile Kconfig VERSION '%s'/ && cp -r configs po '%s'/ && "
-                       "find . -path ./build -prune -o -path ./.git -prune -o \\( -name Kbuild -o -name Kconfig \\) -print | "
-                       "  while read -r f; do mkdir -p \"%s/$(dirname \"$f\")\" && cp \"$f\" \"%s/$f\"; done && "
-                       "find . -path ./build -prune -o -path ./.git -prune -o -name '*.c' -print | "
-                       "  while read -r f; do mkdir -p \"%s/$(dirname \"$f\")\" && : > \"%s/$f\"; done",
-                       harness_src_dir(), tree, tree, tree, tree, tree, tree);
+        r = harness_sh(
+                &out, &err,
+                "cd '%s' && cp Makefile Kconfig VERSION '%s'/ && cp -r configs po '%s'/ && "
+                "find . -path ./build -prune -o -path ./.git -prune -o \\( -name Kbuild -o -name Kconfig \\) -print | "
+                "  while read -r f; do mkdir -p \"%s/$(dirname \"$f\")\" && cp \"$f\" \"%s/$f\"; done && "
+                "find . -path ./build -prune -o -path ./.git -prune -o -name '*.c' -print | "
+                "  while read -r f; do mkdir -p \"%s/$(dirname \"$f\")\" && : > \"%s/$f\"; done",
+                harness_src_dir(), tree, tree, tree, tree, tree, tree);
         if (r != 0) {
                 fprintf(stderr, "copying the build files failed: %s %s\n", strna(out), strna(err));
                 return -1;
@@ -51,11 +52,13 @@ static int teardown(void **state) {
 
 /* `make -n` in the copy with configuration `defconfig` (a fresh O= each time), after `prepare`
  * (a shell command run in the copy); returns its exit status, output in *ret_out and *ret_err. */
-static int make_n(const char *defconfig, const char *prepare, const char *env, char **ret_out, char **ret_err) {
-        return harness_sh(ret_out, ret_err,
-                          "cd '%s' && rm -rf o && %s && %s make -s --no-print-directory O=o %s >/dev/null && "
-                          "%s make -n --no-print-directory O=o all",
-                          tree, prepare ?: "true", env ?: "", defconfig, env ?: "");
+static int make_n(const char *defconfig, const char *prepare, const char *env, char **ret_out,
+                  char **ret_err) {
+        return harness_sh(
+                ret_out, ret_err,
+                "cd '%s' && rm -rf o && %s && %s make -s --no-print-directory O=o %s >/dev/null && "
+                "%s make -n --no-print-directory O=o all",
+                tree, prepare ?: "true", env ?: "", defconfig, env ?: "");
 }
 
 static void test_the_copy_builds(void **state) {

@@ -66,12 +66,14 @@ static char *listed_state(const char *name) {
 }
 
 static void test_status(void **state) {
-        _cleanup_free_ char *version = harness_get_string(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "Version");
+        _cleanup_free_ char *version =
+                harness_get_string(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "Version");
         int connected = 0;
 
         assert_string_equal(version, ARK_VERSION);
-        assert_true(sd_bus_get_property_trivial(harness_bus(&H), ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
-                                                "HypervisorConnected", NULL, 'b', &connected) >= 0);
+        assert_true(sd_bus_get_property_trivial(harness_bus(&H), ARK_BUS_NAME, ARK_BUS_PATH,
+                                                ARK_BUS_IFACE_MANAGER, "HypervisorConnected", NULL, 'b',
+                                                &connected) >= 0);
         assert_true(connected);
         assert_int_equal(itest_get_u32(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NAccelerators"), 8);
         assert_int_equal(itest_get_u32(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CPUs"), 224);
@@ -85,8 +87,8 @@ static void test_status(void **state) {
                 const char *path;
 
                 assert_true(sd_bus_call_method(harness_bus(&H), ARK_BUS_NAME, ARK_BUS_PATH,
-                                               "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL, &reply,
-                                               NULL) >= 0);
+                                               "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
+                                               NULL, &reply, NULL) >= 0);
                 assert_true(sd_bus_message_enter_container(reply, 'a', "{oa{sa{sv}}}") >= 0);
                 while (sd_bus_message_enter_container(reply, 'e', "oa{sa{sv}}") > 0) {
                         assert_true(sd_bus_message_read(reply, "o", &path) >= 0);
@@ -120,21 +122,22 @@ static void test_tenant_lifecycle(void **state) {
         assert_arkctl(&H, 0, NULL, "tenant", "delete", "quant");
         assert_arkctl(&H, 1, "does not exist", "tenant", "show", "quant");
 
-        msg = itest_call_expect_error(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "GetTenant", ARK_ERROR_NOT_FOUND, "s",
-                                      "quant");
+        msg = itest_call_expect_error(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "GetTenant",
+                                      ARK_ERROR_NOT_FOUND, "s", "quant");
         assert_non_null(strstr(msg, "quant"));
 }
 
 static void test_vm_lifecycle(void **state) {
-        _cleanup_free_ char *xml = NULL, *xmlfile = NULL, *out = NULL, *err = NULL, *st = NULL, *disks = NULL;
+        _cleanup_free_ char *xml = NULL, *xmlfile = NULL, *out = NULL, *err = NULL, *st = NULL,
+                            *disks = NULL;
         _cleanup_free_ char *s1 = NULL, *s2 = NULL, *s3 = NULL;
         unsigned before;
         int r;
 
         disks = strprintf("%s/disks", H.state_dir);
         before = count_files(disks);
-        assert_arkctl(&H, 0, NULL, "vm", "create", "risk-vm1", "--tenant", "risk", "--vcpus", "4", "--memory", "8G",
-                      "--disk", "40G");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "risk-vm1", "--tenant", "risk", "--vcpus", "4",
+                      "--memory", "8G", "--disk", "40G");
         assert_int_equal(count_files(disks), before + 1);
         s1 = listed_state("risk-vm1");
         assert_string_equal(s1, "stopped");
@@ -174,15 +177,16 @@ static void test_vm_lifecycle(void **state) {
 
 /* --image: a qcow2 overlay on a given base file or on a store image, sized --disk when given. */
 static void test_vm_image(void **state) {
-        _cleanup_free_ char *base = NULL, *out = NULL, *err = NULL, *disk = NULL, *path = NULL, *images = NULL;
+        _cleanup_free_ char *base = NULL, *out = NULL, *err = NULL, *disk = NULL, *path = NULL,
+                            *images = NULL;
         json_t *j;
 
         base = strprintf("%s/base.qcow2", H.tmp);
         assert_int_equal(harness_sh(&out, &err, "qemu-img create -q -f qcow2 '%s' 1G", base), 0);
         out = mfree(out);
         err = mfree(err);
-        assert_arkctl(&H, 0, NULL, "vm", "create", "img-path", "--tenant", "risk", "--vcpus", "1", "--memory", "512M",
-                      "--image", base, "--disk", "4G");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "img-path", "--tenant", "risk", "--vcpus", "1",
+                      "--memory", "512M", "--image", base, "--disk", "4G");
         j = harness_arkctl_json(&H, "vm", "show", "img-path", NULL);
         assert_non_null(j);
         assert_string_equal(json_string_value(json_object_get(j, "image")), base);
@@ -200,29 +204,29 @@ static void test_vm_image(void **state) {
         assert_int_equal(harness_sh(&out, &err, "cp '%s' '%s/ubuntu.qcow2'", base, images), 0);
         out = mfree(out);
         err = mfree(err);
-        assert_arkctl(&H, 0, NULL, "vm", "create", "img-store", "--tenant", "risk", "--vcpus", "1", "--memory",
-                      "512M", "--image", "ubuntu.qcow2");
-        assert_arkctl(&H, 1, "not in the image store", "vm", "create", "img-missing", "--tenant", "risk", "--vcpus",
-                      "1", "--memory", "512M", "--image", "nope.qcow2");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "img-store", "--tenant", "risk", "--vcpus", "1",
+                      "--memory", "512M", "--image", "ubuntu.qcow2");
+        assert_arkctl(&H, 1, "not in the image store", "vm", "create", "img-missing", "--tenant", "risk",
+                      "--vcpus", "1", "--memory", "512M", "--image", "nope.qcow2");
         /* Paths: only below [Images] AdminDirectories= (the harness allows its temp dir), and the
          * refusal does not tell whether the file exists. */
-        assert_arkctl(&H, 1, "not a normalized path below a directory of [Images] AdminDirectories=", "vm", "create",
-                      "img-missing", "--tenant", "risk", "--vcpus", "1", "--memory", "512M", "--image",
-                      "/nonexistent/base.qcow2");
-        assert_arkctl(&H, 1, "not a normalized path below a directory of [Images] AdminDirectories=", "vm", "create",
-                      "img-missing", "--tenant", "risk", "--vcpus", "1", "--memory", "512M", "--image",
-                      "/etc/passwd");
+        assert_arkctl(&H, 1, "not a normalized path below a directory of [Images] AdminDirectories=", "vm",
+                      "create", "img-missing", "--tenant", "risk", "--vcpus", "1", "--memory", "512M",
+                      "--image", "/nonexistent/base.qcow2");
+        assert_arkctl(&H, 1, "not a normalized path below a directory of [Images] AdminDirectories=", "vm",
+                      "create", "img-missing", "--tenant", "risk", "--vcpus", "1", "--memory", "512M",
+                      "--image", "/etc/passwd");
         path = strprintf("%s/missing.qcow2", H.tmp);
-        assert_arkctl(&H, 1, "it does not exist", "vm", "create", "img-missing", "--tenant", "risk", "--vcpus", "1",
-                      "--memory", "512M", "--image", path);
+        assert_arkctl(&H, 1, "it does not exist", "vm", "create", "img-missing", "--tenant", "risk",
+                      "--vcpus", "1", "--memory", "512M", "--image", path);
         path = mfree(path);
         /* A link out of the allowed directory, and arkd's own state inside it, are refused too. */
         path = strprintf("%s/shadow-link", H.tmp);
         assert_int_equal(harness_sh(&out, &err, "ln -s /etc/shadow '%s'", path), 0);
         out = mfree(out);
         err = mfree(err);
-        assert_arkctl(&H, 1, "link that leads out of the directory", "vm", "create", "img-link", "--tenant", "risk",
-                      "--vcpus", "1", "--memory", "512M", "--kernel", path);
+        assert_arkctl(&H, 1, "link that leads out of the directory", "vm", "create", "img-link", "--tenant",
+                      "risk", "--vcpus", "1", "--memory", "512M", "--kernel", path);
         assert_arkctl(&H, 1, "it is part of arkd's state", "vm", "create", "img-state", "--tenant", "risk",
                       "--vcpus", "1", "--memory", "512M", "--image", disk);
         path = mfree(path);
@@ -238,30 +242,31 @@ static void test_vm_image(void **state) {
         json_decref(j);
 
         /* An overlay smaller than its image would cut the guest's disk off. */
-        assert_arkctl(&H, 1, "smaller than image", "vm", "create", "img-small", "--tenant", "risk", "--vcpus", "1",
-                      "--memory", "512M", "--image", base, "--disk", "512M");
+        assert_arkctl(&H, 1, "smaller than image", "vm", "create", "img-small", "--tenant", "risk",
+                      "--vcpus", "1", "--memory", "512M", "--image", base, "--disk", "512M");
         /* A file that is no disk image (here a copy of a host file an admin might name by mistake)
          * is refused before anything is created, with a named error. */
         path = strprintf("%s/passwd", H.tmp);
         assert_int_equal(harness_sh(&out, &err, "cp /etc/passwd '%s'", path), 0);
         out = mfree(out);
         err = mfree(err);
-        assert_arkctl(&H, 1, "cannot be a base image", "vm", "create", "img-passwd", "--tenant", "risk", "--vcpus",
-                      "1", "--memory", "512M", "--image", path);
+        assert_arkctl(&H, 1, "cannot be a base image", "vm", "create", "img-passwd", "--tenant", "risk",
+                      "--vcpus", "1", "--memory", "512M", "--image", path);
         path = mfree(path);
         path = strprintf("%s/chained.qcow2", H.tmp);
-        assert_int_equal(harness_sh(&out, &err, "qemu-img create -q -f qcow2 -b '%s' -F qcow2 '%s'", base, path), 0);
+        assert_int_equal(
+                harness_sh(&out, &err, "qemu-img create -q -f qcow2 -b '%s' -F qcow2 '%s'", base, path), 0);
         out = mfree(out);
         err = mfree(err);
-        assert_arkctl(&H, 1, "backing file of its own", "vm", "create", "img-chain", "--tenant", "risk", "--vcpus",
-                      "1", "--memory", "512M", "--image", path);
-        assert_int_equal(harness_sh(&out, &err, "head -c 4096 /dev/zero | tr '\\0' 'Q' | sed 's/^/QFI/' > '%s'",
-                                    path),
+        assert_arkctl(&H, 1, "backing file of its own", "vm", "create", "img-chain", "--tenant", "risk",
+                      "--vcpus", "1", "--memory", "512M", "--image", path);
+        assert_int_equal(harness_sh(&out, &err,
+                                    "head -c 4096 /dev/zero | tr '\\0' 'Q' | sed 's/^/QFI/' > '%s'", path),
                          0);
         out = mfree(out);
         err = mfree(err);
-        assert_arkctl(&H, 1, "cannot be a base image", "vm", "create", "img-junk", "--tenant", "risk", "--vcpus", "1",
-                      "--memory", "512M", "--image", path);
+        assert_arkctl(&H, 1, "cannot be a base image", "vm", "create", "img-junk", "--tenant", "risk",
+                      "--vcpus", "1", "--memory", "512M", "--image", path);
         assert_null(listed_state("img-small"));
         assert_null(listed_state("img-passwd"));
         assert_null(listed_state("img-chain"));
@@ -279,8 +284,8 @@ static void test_vm_image(void **state) {
 static void test_force_off(void **state) {
         _cleanup_free_ char *s = NULL;
 
-        assert_arkctl(&H, 0, NULL, "vm", "create", "risk-vm2", "--tenant", "risk", "--vcpus", "1", "--memory", "512M",
-                      "--start");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "risk-vm2", "--tenant", "risk", "--vcpus", "1",
+                      "--memory", "512M", "--start");
         s = instance_state("risk-vm2");
         assert_string_equal(s, "running");
         assert_arkctl(&H, 0, NULL, "vm", "stop", "risk-vm2", "--force");
@@ -305,8 +310,11 @@ static void test_exit_statuses(void **state) {
                 { 2, { "vm", "create", "x", "--tenant", "risk", "--vcpus", "1" } },
                 { 2, { "vm", "create", "x", "--tenant", "risk", "--vcpus", "1", "--memory", "8X" } },
                 { 2, { "vm", "create", "x", "--tenant", "risk", "--vcpus", "lots", "--memory", "1G" } },
-                { 2, { "vm", "create", "x", "--tenant", "risk", "--vcpus", "99999999999", "--memory", "1G" } },
-                { 2, { "vm", "create", "x", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--disk", "-1" } },
+                { 2,
+                  { "vm", "create", "x", "--tenant", "risk", "--vcpus", "99999999999", "--memory", "1G" } },
+                { 2,
+                  { "vm", "create", "x", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--disk",
+                    "-1" } },
                 { 2, { "usage", "report", "--from", "yesterday" } },
                 { 2, { "tenant", "quota", "set", "risk", "gpus=many" } },
                 { 2, { "vm", "show" } },
@@ -329,7 +337,8 @@ static void test_exit_statuses(void **state) {
                 /* the operation */
                 { 1, { "vm", "show", "no-such-vm" } },
                 { 1, { "tenant", "create", "Bad_Name" } },
-                { 1, { "vm", "create", "x", "--tenant", "no-such-tenant", "--vcpus", "1", "--memory", "1G" } },
+                { 1,
+                  { "vm", "create", "x", "--tenant", "no-such-tenant", "--vcpus", "1", "--memory", "1G" } },
                 { 1, { "vm", "create", "x", "--tenant", "risk", "--vcpus", "1", "--memory", "64T" } },
                 { 1, { "vm", "create", "x", "--tenant", "risk", "--vcpus", "5000", "--memory", "1G" } },
                 /* success */
@@ -351,9 +360,11 @@ static void test_exit_statuses(void **state) {
         {
                 _cleanup_free_ char *out = NULL, *err = NULL;
 
-                assert_int_equal(harness_sh(&out, &err, "ARK_BUS_ADDRESS=unix:path=/nonexistent/bus '%s/bin/arkctl' vm list",
-                                            harness_build_dir()),
-                                 1);
+                assert_int_equal(
+                        harness_sh(&out, &err,
+                                   "ARK_BUS_ADDRESS=unix:path=/nonexistent/bus '%s/bin/arkctl' vm list",
+                                   harness_build_dir()),
+                        1);
         }
 }
 
@@ -362,33 +373,36 @@ static void test_bad_input(void **state) {
         char longname[301];
         unsigned tenants, instances, files;
 
-        assert_arkctl(&H, 0, NULL, "vm", "create", "risk-keep", "--tenant", "risk", "--vcpus", "1", "--memory",
-                      "256M", "--disk", "1G");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "risk-keep", "--tenant", "risk", "--vcpus", "1",
+                      "--memory", "256M", "--disk", "1G");
         tenants = itest_get_u32(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NTenants");
         instances = itest_get_u32(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances");
         files = count_files(disks);
 
-        assert_arkctl(&H, 1, "'../x'", "vm", "create", "../x", "--tenant", "risk", "--vcpus", "1", "--memory", "1G",
-                      "--disk", "1G");
+        assert_arkctl(&H, 1, "'../x'", "vm", "create", "../x", "--tenant", "risk", "--vcpus", "1",
+                      "--memory", "1G", "--disk", "1G");
         memset(longname, 'a', 300);
         longname[300] = 0;
-        assert_arkctl(&H, 1, "at most 63 characters", "vm", "create", longname, "--tenant", "risk", "--vcpus", "1",
-                      "--memory", "1G");
-        assert_arkctl(&H, 2, "memory", "vm", "create", "okname", "--tenant", "risk", "--vcpus", "1", "--memory", "-1");
-        assert_arkctl(&H, 1, "not a whole number of KiB", "vm", "create", "okname", "--tenant", "risk", "--vcpus",
-                      "1", "--memory", "1073741825");
+        assert_arkctl(&H, 1, "at most 63 characters", "vm", "create", longname, "--tenant", "risk",
+                      "--vcpus", "1", "--memory", "1G");
+        assert_arkctl(&H, 2, "memory", "vm", "create", "okname", "--tenant", "risk", "--vcpus", "1",
+                      "--memory", "-1");
+        assert_arkctl(&H, 1, "not a whole number of KiB", "vm", "create", "okname", "--tenant", "risk",
+                      "--vcpus", "1", "--memory", "1073741825");
         assert_arkctl(&H, 1, "Memory of 15 MiB is too small", "vm", "create", "okname", "--tenant", "risk",
                       "--vcpus", "1", "--memory", "15M");
-        assert_arkctl(&H, 1, "Tenant 'nobody' does not exist", "vm", "create", "okname", "--tenant", "nobody",
-                      "--vcpus", "1", "--memory", "1G", "--disk", "1G");
-        assert_arkctl(&H, 1, "still owns 1 instance ('risk-keep'); delete it first", "tenant", "delete", "risk");
-        assert_arkctl(&H, 1, "VCPUs", "vm", "create", "okname", "--tenant", "risk", "--vcpus", "0", "--memory", "1G");
-        assert_arkctl(&H, 1, "more than the host has", "vm", "create", "okname", "--tenant", "risk", "--vcpus", "1",
-                      "--memory", "64T");
-        assert_arkctl(&H, 1, "Kernel", "vm", "create", "okname", "--tenant", "risk", "--vcpus", "1", "--memory", "1G",
-                      "--kernel", "/nonexistent/vmlinuz");
-        assert_arkctl(&H, 1, "already exists", "vm", "create", "risk-keep", "--tenant", "risk", "--vcpus", "1",
+        assert_arkctl(&H, 1, "Tenant 'nobody' does not exist", "vm", "create", "okname", "--tenant",
+                      "nobody", "--vcpus", "1", "--memory", "1G", "--disk", "1G");
+        assert_arkctl(&H, 1, "still owns 1 instance ('risk-keep'); delete it first", "tenant", "delete",
+                      "risk");
+        assert_arkctl(&H, 1, "VCPUs", "vm", "create", "okname", "--tenant", "risk", "--vcpus", "0",
                       "--memory", "1G");
+        assert_arkctl(&H, 1, "more than the host has", "vm", "create", "okname", "--tenant", "risk",
+                      "--vcpus", "1", "--memory", "64T");
+        assert_arkctl(&H, 1, "Kernel", "vm", "create", "okname", "--tenant", "risk", "--vcpus", "1",
+                      "--memory", "1G", "--kernel", "/nonexistent/vmlinuz");
+        assert_arkctl(&H, 1, "already exists", "vm", "create", "risk-keep", "--tenant", "risk", "--vcpus",
+                      "1", "--memory", "1G");
         assert_arkctl(&H, 1, "Invalid tenant name", "tenant", "create", "Bad_Name");
 
         assert_int_equal(itest_get_u32(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NTenants"), tenants);
@@ -423,8 +437,8 @@ static void test_named_errors(void **state) {
         const char *p;
 
         /* Unknown spec keys are named. */
-        assert_true(sd_bus_message_new_method_call(bus, &m, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
-                                                   "CreateInstance") >= 0);
+        assert_true(sd_bus_message_new_method_call(bus, &m, ARK_BUS_NAME, ARK_BUS_PATH,
+                                                   ARK_BUS_IFACE_MANAGER, "CreateInstance") >= 0);
         assert_true(append_spec(m, "named-err", "Colour") >= 0);
         assert_true(sd_bus_call(bus, m, 0, &e, NULL) < 0);
         assert_true(sd_bus_error_has_name(&e, ARK_ERROR_INVALID_ARGUMENT));
@@ -433,31 +447,36 @@ static void test_named_errors(void **state) {
         m = sd_bus_message_unref(m);
 
         /* A well-formed create over D-Bus works and returns the object path. */
-        assert_true(sd_bus_message_new_method_call(bus, &m, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
-                                                   "CreateInstance") >= 0);
+        assert_true(sd_bus_message_new_method_call(bus, &m, ARK_BUS_NAME, ARK_BUS_PATH,
+                                                   ARK_BUS_IFACE_MANAGER, "CreateInstance") >= 0);
         assert_true(append_spec(m, "named-err", NULL) >= 0);
         assert_true(sd_bus_call(bus, m, 0, &e, &reply) >= 0);
         assert_true(sd_bus_message_read(reply, "o", &p) >= 0);
         path = strdup(p);
         assert_string_equal(path, "/org/ark/Ark1/instance/risk/named_2derr");
 
-        msg = itest_call_expect_error(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "DeleteTenant", ARK_ERROR_IN_USE, "s",
-                                      "risk");
+        msg = itest_call_expect_error(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "DeleteTenant",
+                                      ARK_ERROR_IN_USE, "s", "risk");
         free(msg);
-        msg = itest_call_expect_error(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "GetInstance", ARK_ERROR_NOT_FOUND, "s",
-                                      "ghost");
+        msg = itest_call_expect_error(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "GetInstance",
+                                      ARK_ERROR_NOT_FOUND, "s", "ghost");
         free(msg);
-        assert_true(sd_bus_call_method(bus, ARK_BUS_NAME, path, ARK_BUS_IFACE_INSTANCE, "Start", &e, NULL, NULL) >= 0);
-        msg = itest_call_expect_error(&H, path, ARK_BUS_IFACE_INSTANCE, "Delete", ARK_ERROR_INVALID_STATE, NULL);
+        assert_true(sd_bus_call_method(bus, ARK_BUS_NAME, path, ARK_BUS_IFACE_INSTANCE, "Start", &e, NULL,
+                                       NULL) >= 0);
+        msg = itest_call_expect_error(&H, path, ARK_BUS_IFACE_INSTANCE, "Delete", ARK_ERROR_INVALID_STATE,
+                                      NULL);
         free(msg);
         /* Starting a running instance succeeds and changes nothing. */
-        assert_true(sd_bus_call_method(bus, ARK_BUS_NAME, path, ARK_BUS_IFACE_INSTANCE, "Start", &e, NULL, NULL) >= 0);
+        assert_true(sd_bus_call_method(bus, ARK_BUS_NAME, path, ARK_BUS_IFACE_INSTANCE, "Start", &e, NULL,
+                                       NULL) >= 0);
         msg = itest_call_expect_error(&H, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CreateTenant",
                                       ARK_ERROR_INVALID_ARGUMENT, "ss", "ok-name", "bad\ndescription");
         free(msg);
         msg = NULL;
-        assert_true(sd_bus_call_method(bus, ARK_BUS_NAME, path, ARK_BUS_IFACE_INSTANCE, "ForceOff", &e, NULL, NULL) >= 0);
-        assert_true(sd_bus_call_method(bus, ARK_BUS_NAME, path, ARK_BUS_IFACE_INSTANCE, "Delete", &e, NULL, NULL) >= 0);
+        assert_true(sd_bus_call_method(bus, ARK_BUS_NAME, path, ARK_BUS_IFACE_INSTANCE, "ForceOff", &e, NULL,
+                                       NULL) >= 0);
+        assert_true(sd_bus_call_method(bus, ARK_BUS_NAME, path, ARK_BUS_IFACE_INSTANCE, "Delete", &e, NULL,
+                                       NULL) >= 0);
 }
 
 static int on_state_changed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -481,14 +500,16 @@ static void test_signals(void **state) {
         sd_bus *bus = harness_bus(&H);
         int seen_signal = 0, seen_props = 0;
 
-        assert_arkctl(&H, 0, NULL, "vm", "create", "sig-vm", "--tenant", "risk", "--vcpus", "1", "--memory", "256M");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "sig-vm", "--tenant", "risk", "--vcpus", "1", "--memory",
+                      "256M");
         assert_true(sd_bus_match_signal(bus, &s1, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
                                         "InstanceStateChanged", on_state_changed, &seen_signal) >= 0);
         assert_true(sd_bus_match_signal(bus, &s2, ARK_BUS_NAME, "/org/ark/Ark1/instance/risk/sig_2dvm",
-                                        "org.freedesktop.DBus.Properties", "PropertiesChanged", on_props_changed,
-                                        &seen_props) >= 0);
+                                        "org.freedesktop.DBus.Properties", "PropertiesChanged",
+                                        on_props_changed, &seen_props) >= 0);
         assert_arkctl(&H, 0, NULL, "vm", "start", "sig-vm");
-        for (uint64_t end = harness_wait_deadline(); !harness_wait_over(end) && !(seen_signal && seen_props);) {
+        for (uint64_t end = harness_wait_deadline();
+             !harness_wait_over(end) && !(seen_signal && seen_props);) {
                 int r = sd_bus_process(bus, NULL);
                 assert_true(r >= 0);
                 if (r == 0)
@@ -507,8 +528,9 @@ static void check_doc_against_introspection(const char *doc, const char *heading
         const char *xml, *sec, *end;
         unsigned checked = 0;
 
-        assert_true(sd_bus_call_method(harness_bus(&H), ARK_BUS_NAME, path, "org.freedesktop.DBus.Introspectable",
-                                       "Introspect", NULL, &reply, NULL) >= 0);
+        assert_true(sd_bus_call_method(harness_bus(&H), ARK_BUS_NAME, path,
+                                       "org.freedesktop.DBus.Introspectable", "Introspect", NULL, &reply,
+                                       NULL) >= 0);
         assert_true(sd_bus_message_read(reply, "s", &xml) >= 0);
 
         sec = strstr(doc, heading);
@@ -541,8 +563,8 @@ static void check_doc_against_introspection(const char *doc, const char *heading
                         name[l] = 0;
                         snprintf(needle, sizeof(needle), "name=\"%s\"", name);
                         if (!strstr(xml, needle))
-                                fail_msg("docs/api.md lists '%s' under '%s' but %s does not have it", name, heading,
-                                         path);
+                                fail_msg("docs/api.md lists '%s' under '%s' but %s does not have it", name,
+                                         heading, path);
                         checked++;
                         cell = close + 1;
                         if (strncmp(cell, ", `", 3) == 0)
@@ -581,8 +603,8 @@ static void check_doc_against_introspection(const char *doc, const char *heading
                         name[l] = 0;
                         snprintf(needle, sizeof(needle), "`%s`", name);
                         if (!strstr(section, needle))
-                                fail_msg("%s has '%s', which docs/api.md does not document under '%s'", path, name,
-                                         heading);
+                                fail_msg("%s has '%s', which docs/api.md does not document under '%s'", path,
+                                         name, heading);
                 }
         }
 }
@@ -593,11 +615,13 @@ static void test_api_doc_matches_introspection(void **state) {
         json_t *j;
 
         assert_int_equal(read_full_file(docpath, &doc, NULL), 0);
-        assert_arkctl(&H, 0, NULL, "vm", "create", "doc-vm", "--tenant", "risk", "--vcpus", "1", "--memory", "256M");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "doc-vm", "--tenant", "risk", "--vcpus", "1", "--memory",
+                      "256M");
         j = harness_arkctl_json(&H, "host", "accelerators", NULL);
         assert_non_null(j);
         assert_true(sd_bus_path_encode(ARK_BUS_PREFIX_ACCELERATOR,
-                                       json_string_value(json_object_get(json_array_get(j, 0), "address")), &acc) >= 0);
+                                       json_string_value(json_object_get(json_array_get(j, 0), "address")),
+                                       &acc) >= 0);
         json_decref(j);
 
         check_doc_against_introspection(doc, "\n## Manager", ARK_BUS_PATH);
@@ -606,17 +630,21 @@ static void test_api_doc_matches_introspection(void **state) {
         check_doc_against_introspection(doc, "\n## Accelerator —", acc);
         /* A bundle object: a one-file model, signed and imported. */
         {
-                _cleanup_free_ char *dir = strprintf("%s/doc-model", H.tmp), *prefix = strprintf("%s/doc-key", H.tmp),
+                _cleanup_free_ char *dir = strprintf("%s/doc-model", H.tmp),
+                                    *prefix = strprintf("%s/doc-key", H.tmp),
                                     *key = strprintf("%s.key", prefix), *pub = strprintf("%s.pub", prefix),
-                                    *ark = strprintf("%s/doc.ark", H.tmp), *out = NULL, *err = NULL, *path = NULL;
+                                    *ark = strprintf("%s/doc.ark", H.tmp), *out = NULL, *err = NULL,
+                                    *path = NULL;
                 json_t *l;
 
-                assert_int_equal(harness_sh(&out, &err, "mkdir -p '%s' && echo weights > '%s/w.bin'", dir, dir), 0);
+                assert_int_equal(
+                        harness_sh(&out, &err, "mkdir -p '%s' && echo weights > '%s/w.bin'", dir, dir), 0);
                 assert_arkctl(&H, 0, NULL, "bundle", "keygen", prefix);
                 assert_arkctl(&H, 0, NULL, "bundle", "trust", "add", pub);
-                assert_arkctl(&H, 0, NULL, "bundle", "create", dir, "--kind", "model", "--name", "doc", "--version", "1",
-                              "--key", key, "-o", ark, "--architecture", "llama", "--parameters", "1000", "--dtype",
-                              "bf16", "--runtime", "vllm", "--license", "test");
+                assert_arkctl(&H, 0, NULL, "bundle", "create", dir, "--kind", "model", "--name", "doc",
+                              "--version", "1", "--key", key, "-o", ark, "--architecture", "llama",
+                              "--parameters", "1000", "--dtype", "bf16", "--runtime", "vllm", "--license",
+                              "test");
                 assert_arkctl(&H, 0, NULL, "bundle", "import", ark);
                 l = harness_arkctl_json(&H, "model", "list", NULL);
                 assert_int_equal(json_array_size(l), 1);
@@ -626,9 +654,11 @@ static void test_api_doc_matches_introspection(void **state) {
                         sd_bus_error e = SD_BUS_ERROR_NULL;
                         const char *kind, *tenant, *name, *version, *p;
 
-                        assert_true(sd_bus_call_method(harness_bus(&H), ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
-                                                       "ListBundles", &e, &reply, NULL) >= 0);
-                        assert_true(sd_bus_message_read(reply, "a(sssso)", 1, &kind, &tenant, &name, &version, &p) > 0);
+                        assert_true(sd_bus_call_method(harness_bus(&H), ARK_BUS_NAME, ARK_BUS_PATH,
+                                                       ARK_BUS_IFACE_MANAGER, "ListBundles", &e, &reply,
+                                                       NULL) >= 0);
+                        assert_true(sd_bus_message_read(reply, "a(sssso)", 1, &kind, &tenant, &name,
+                                                        &version, &p) > 0);
                         path = strdup(p);
                 }
                 check_doc_against_introspection(doc, "\n## Bundle —", path);
@@ -641,7 +671,8 @@ static void test_api_doc_matches_introspection(void **state) {
 static void test_bad_bus_address(void **state) {
         _cleanup_free_ char *out = NULL, *err = NULL;
 
-        assert_int_equal(harness_sh(&out, &err, "ARK_BUS_ADDRESS=garbage '%s/bin/arkctl' status", harness_build_dir()),
+        assert_int_equal(harness_sh(&out, &err, "ARK_BUS_ADDRESS=garbage '%s/bin/arkctl' status",
+                                    harness_build_dir()),
                          1);
         assert_non_null(strstr(strempty(err), "'garbage' is not a D-Bus address"));
         out = mfree(out);
@@ -655,16 +686,11 @@ static void test_bad_bus_address(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_status),
-                cmocka_unit_test(test_tenant_lifecycle),
-                cmocka_unit_test(test_vm_lifecycle),
-                cmocka_unit_test(test_vm_image),
-                cmocka_unit_test(test_force_off),
-                cmocka_unit_test(test_bad_input),
-                cmocka_unit_test(test_exit_statuses),
-                cmocka_unit_test(test_named_errors),
-                cmocka_unit_test(test_signals),
-                cmocka_unit_test(test_api_doc_matches_introspection),
+                cmocka_unit_test(test_status),          cmocka_unit_test(test_tenant_lifecycle),
+                cmocka_unit_test(test_vm_lifecycle),    cmocka_unit_test(test_vm_image),
+                cmocka_unit_test(test_force_off),       cmocka_unit_test(test_bad_input),
+                cmocka_unit_test(test_exit_statuses),   cmocka_unit_test(test_named_errors),
+                cmocka_unit_test(test_signals),         cmocka_unit_test(test_api_doc_matches_introspection),
                 cmocka_unit_test(test_bad_bus_address),
         };
         return cmocka_run_group_tests_name("integration: lifecycle", tests, group_setup, group_teardown);

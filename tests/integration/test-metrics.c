@@ -52,8 +52,8 @@ static char *fetch_as(const char *path, const char *authorization, int *ret_stat
         assert_int_equal(read_one_line_file(file, &addr), 0);
         if (authorization)
                 hdr = strprintf("-H 'Authorization: %s'", authorization);
-        r = harness_sh(&out, &err, "curl -s -D '%s' %s -o - -w '\\n%%{http_code}' 'http://%s%s'", hfile, strempty(hdr),
-                       addr, path);
+        r = harness_sh(&out, &err, "curl -s -D '%s' %s -o - -w '\\n%%{http_code}' 'http://%s%s'", hfile,
+                       strempty(hdr), addr, path);
         if (r != 0)
                 fail_msg("curl http://%s%s failed: %s", addr, path, strna(err));
         {
@@ -105,10 +105,11 @@ static void assert_unauthorized(const char *path, const char *authorization, con
 
         body = fetch_as(path, authorization, &status, &challenge);
         if (status != 401)
-                fail_msg("GET %s with Authorization '%s': %d, want 401\n%s", path, strna(authorization), status, body);
+                fail_msg("GET %s with Authorization '%s': %d, want 401\n%s", path, strna(authorization),
+                         status, body);
         if (!challenge || !streq(challenge, want_challenge))
-                fail_msg("GET %s with Authorization '%s': WWW-Authenticate '%s', want '%s'", path, strna(authorization),
-                         strna(challenge), want_challenge);
+                fail_msg("GET %s with Authorization '%s': WWW-Authenticate '%s', want '%s'", path,
+                         strna(authorization), strna(challenge), want_challenge);
         if (strstr(body, "ark_"))
                 fail_msg("a 401 carries metrics:\n%s", body);
 }
@@ -131,10 +132,10 @@ static void test_metrics(void **state) {
 
         assert_arkctl(&H, 0, NULL, "tenant", "create", "risk");
         assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "risk", "gpus=1", "memory=8G");
-        assert_arkctl(&H, 0, NULL, "vm", "create", "a", "--tenant", "risk", "--vcpus", "2", "--memory", "2G", "--gpu",
-                      "0000:18:00.0");
-        assert_arkctl(&H, 1, "would use 2 of its 1 GPUs", "vm", "create", "b", "--tenant", "risk", "--vcpus", "1",
-                      "--memory", "1G", "--gpus", "1");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "a", "--tenant", "risk", "--vcpus", "2", "--memory", "2G",
+                      "--gpu", "0000:18:00.0");
+        assert_arkctl(&H, 1, "would use 2 of its 1 GPUs", "vm", "create", "b", "--tenant", "risk", "--vcpus",
+                      "1", "--memory", "1G", "--gpus", "1");
 
         text = fetch("/metrics", &status);
         assert_int_equal(status, 200);
@@ -142,13 +143,18 @@ static void test_metrics(void **state) {
 
         assert_line(text, "ark_tenants 1");
         assert_line(text, "ark_tenant_quota_limit{tenant=\"risk\",resource=\"gpus\",model=\"\"} 1");
-        assert_line(text, "ark_tenant_quota_limit{tenant=\"risk\",resource=\"memory\",model=\"\"} 8589934592");
+        assert_line(text,
+                    "ark_tenant_quota_limit{tenant=\"risk\",resource=\"memory\",model=\"\"} 8589934592");
         assert_line(text, "ark_tenant_allocated{tenant=\"risk\",resource=\"gpus\"} 1");
         assert_line(text, "ark_tenant_allocated{tenant=\"risk\",resource=\"vcpus\"} 2");
         assert_line(text, "ark_instances{state=\"stopped\"} 1");
-        assert_line(text, "ark_accelerator_info{address=\"0000:18:00.0\",model=\"NVIDIA H100 SXM5 80GB\",state=\"claimed\","
-                          "instance=\"a\",tenant=\"risk\"} 1");
-        assert_line(text, "ark_admission_refusals_total{call=\"Manager.CreateInstance\",reason=\"QuotaExceeded\"} 1");
+        assert_line(
+                text,
+                "ark_accelerator_info{address=\"0000:18:00.0\",model=\"NVIDIA H100 SXM5 80GB\",state=\"claimed\","
+                "instance=\"a\",tenant=\"risk\"} 1");
+        assert_line(
+                text,
+                "ark_admission_refusals_total{call=\"Manager.CreateInstance\",reason=\"QuotaExceeded\"} 1");
         assert_line(text, "ark_preemptions_total 0");
         assert_line(text, "ark_metrics_unauthorized_total 0");
         assert_line(text, "ark_api_calls_total{method=\"Manager.CreateTenant\",result=\"ok\"} 1");
@@ -184,13 +190,15 @@ static void test_commits_per_lifecycle(void **state) {
 
         assert_arkctl(&H, 0, NULL, "tenant", "create", "risk");
         before = commits_now();
-        assert_arkctl(&H, 0, NULL, "vm", "create", "a", "--tenant", "risk", "--vcpus", "1", "--memory", "1G");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "a", "--tenant", "risk", "--vcpus", "1", "--memory",
+                      "1G");
         assert_arkctl(&H, 0, NULL, "vm", "start", "a");
         assert_arkctl(&H, 0, NULL, "vm", "stop", "a");
         assert_arkctl(&H, 0, NULL, "vm", "delete", "a");
         after = commits_now();
         if (after - before < 4 || after - before > 5)
-                fail_msg("a lifecycle made %" PRIu64 " commits, want 4 (5 with a heartbeat)", after - before);
+                fail_msg("a lifecycle made %" PRIu64 " commits, want 4 (5 with a heartbeat)",
+                         after - before);
         /* And all of it is recorded: four audit rows, one closed usage interval. */
         assert_arkctl(&H, 0, "The audit log is intact: 5 rows.", "audit", "verify");
 }
@@ -207,11 +215,15 @@ static void test_token(void **state) {
         assert_unauthorized("/metrics", NULL, "Bearer realm=\"ark\"");
         assert_unauthorized("/metrics", "Basic YWRtaW46" TOKEN, "Bearer realm=\"ark\"");
         /* Wrong credentials, one character off, a prefix, the token twice, empty, with quotes. */
-        assert_unauthorized("/metrics", "Bearer " TOKEN_WRONG, "Bearer realm=\"ark\", error=\"invalid_token\"");
-        assert_unauthorized("/metrics", "Bearer Zm9vYmFyLXRva2Vu", "Bearer realm=\"ark\", error=\"invalid_token\"");
-        assert_unauthorized("/metrics", "Bearer " TOKEN TOKEN, "Bearer realm=\"ark\", error=\"invalid_token\"");
+        assert_unauthorized("/metrics", "Bearer " TOKEN_WRONG,
+                            "Bearer realm=\"ark\", error=\"invalid_token\"");
+        assert_unauthorized("/metrics", "Bearer Zm9vYmFyLXRva2Vu",
+                            "Bearer realm=\"ark\", error=\"invalid_token\"");
+        assert_unauthorized("/metrics", "Bearer " TOKEN TOKEN,
+                            "Bearer realm=\"ark\", error=\"invalid_token\"");
         assert_unauthorized("/metrics", "Bearer", "Bearer realm=\"ark\", error=\"invalid_token\"");
-        assert_unauthorized("/metrics", "Bearer \"" TOKEN "\"", "Bearer realm=\"ark\", error=\"invalid_token\"");
+        assert_unauthorized("/metrics", "Bearer \"" TOKEN "\"",
+                            "Bearer realm=\"ark\", error=\"invalid_token\"");
         /* Every path asks for the token first: nothing is answered to a stranger. */
         assert_unauthorized("/other", NULL, "Bearer realm=\"ark\"");
 
@@ -256,7 +268,8 @@ static void test_token_created(void **state) {
         /* No temporary file left beside it. */
         {
                 _cleanup_free_ char *out = NULL;
-                assert_int_equal(harness_sh(&out, NULL, "ls '%s' | grep -c '^metrics.token' || true", H.tmp), 0);
+                assert_int_equal(harness_sh(&out, NULL, "ls '%s' | grep -c '^metrics.token' || true", H.tmp),
+                                 0);
                 assert_string_equal(out, "1\n");
         }
         /* The log says so, naming the file, so an admin knows to copy it to Prometheus. */
@@ -295,11 +308,12 @@ static void assert_refuses(const char *path, const char *reason) {
         int r;
 
         assert_int_equal(write_string_file(conf, "", WRITE_CREATE), 0);
-        r = harness_sh(&out, &err,
-                       "timeout 30 '%s/bin/arkd' --config '%s' --bus-address '%s' --state-dir '%s' --libvirt-uri '%s' "
-                       "--sysfs-root '%s' --trust-dir '%s' --metrics-address 127.0.0.1:0 --metrics-token-file '%s'",
-                       harness_build_dir(), conf, H.bus_address, H.state_dir, H.libvirt_uri, H.sysfs_root, H.trust_dir,
-                       path);
+        r = harness_sh(
+                &out, &err,
+                "timeout 30 '%s/bin/arkd' --config '%s' --bus-address '%s' --state-dir '%s' --libvirt-uri '%s' "
+                "--sysfs-root '%s' --trust-dir '%s' --metrics-address 127.0.0.1:0 --metrics-token-file '%s'",
+                harness_build_dir(), conf, H.bus_address, H.state_dir, H.libvirt_uri, H.sysfs_root,
+                H.trust_dir, path);
         if (r != 1)
                 fail_msg("arkd with token file %s (%s): exit %d, want 1\n%s", path, reason, r, strna(err));
         if (!strstr(err, want) || !strstr(err, reason) || !strstr(err, "refusing to start"))
@@ -315,10 +329,10 @@ static void test_token_refused(void **state) {
                 mode_t mode;
                 const char *reason;
         } cases[] = {
-                { TOKEN "\n", 0644, "mode 0644" },     /* readable by everyone */
-                { TOKEN "\n", 0640, "mode 0640" },     /* readable by the group */
-                { TOKEN "\n", 0604, "mode 0604" },     /* readable by others */
-                { TOKEN "\n", 0620, "mode 0620" },     /* the group may change it */
+                { TOKEN "\n", 0644, "mode 0644" }, /* readable by everyone */
+                { TOKEN "\n", 0640, "mode 0640" }, /* readable by the group */
+                { TOKEN "\n", 0604, "mode 0604" }, /* readable by others */
+                { TOKEN "\n", 0620, "mode 0620" }, /* the group may change it */
                 { "", 0600, "is empty" },
                 { "\n", 0600, "is empty" },
                 { TOKEN "\r\n", 0600, "characters other than" }, /* written on Windows */
@@ -365,7 +379,9 @@ static void test_non_loopback(void **state) {
 
         write_token_file(path, TOKEN "\n", 0600);
         assert_int_equal(truncate(H.arkd_log, 0), 0);
-        assert_int_equal(harness_start_arkd(&H, "--metrics-address", "0.0.0.0:0", "--metrics-token-file", path, NULL), 0);
+        assert_int_equal(
+                harness_start_arkd(&H, "--metrics-address", "0.0.0.0:0", "--metrics-token-file", path, NULL),
+                0);
         log = mfree(log);
         assert_int_equal(read_full_file(H.arkd_log, &log, NULL), 0);
         if (strstr(log, "is not a loopback address"))
@@ -376,11 +392,15 @@ static void test_non_loopback(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_prestate_setup_teardown(test_metrics, setup, teardown, "dgx-h100"),
-                cmocka_unit_test_prestate_setup_teardown(test_commits_per_lifecycle, setup, teardown, "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_commits_per_lifecycle, setup, teardown,
+                                                         "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_token, setup_bare, teardown, "dgx-h100"),
-                cmocka_unit_test_prestate_setup_teardown(test_token_created, setup_bare, teardown, "dgx-h100"),
-                cmocka_unit_test_prestate_setup_teardown(test_token_refused, setup_bare, teardown, "dgx-h100"),
-                cmocka_unit_test_prestate_setup_teardown(test_non_loopback, setup_bare, teardown, "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_token_created, setup_bare, teardown,
+                                                         "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_token_refused, setup_bare, teardown,
+                                                         "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_non_loopback, setup_bare, teardown,
+                                                         "dgx-h100"),
         };
         return cmocka_run_group_tests_name("integration: metrics", tests, NULL, NULL);
 }

@@ -39,10 +39,10 @@
 
 typedef struct Vm {
         char *name;
-        char *id;          /* Instance Id = domain UUID */
+        char *id; /* Instance Id = domain UUID */
         char *console_log;
         char *disk_path;
-        bool created;      /* a define was attempted: teardown cleans the domain up */
+        bool created; /* a define was attempted: teardown cleans the domain up */
 } Vm;
 
 static struct {
@@ -70,10 +70,10 @@ static void sleep_ms(unsigned ms) {
         nanosleep(&ts, NULL);
 }
 
-#define timing(...)                                                    \
-        do {                                                           \
-                fprintf(stderr, "[ timing   ] " __VA_ARGS__);          \
-                fputc('\n', stderr);                                   \
+#define timing(...) \
+        do { \
+                fprintf(stderr, "[ timing   ] " __VA_ARGS__); \
+                fputc('\n', stderr); \
         } while (0)
 
 /* Runs a shell command; returns its exit status and its trimmed stdout (free it) in *ret_out. */
@@ -160,9 +160,9 @@ static void expect_vm(const Vm *vm, const char *state, const char *desired) {
 
         if (!streq(jstr(j, "state"), state) || !streq(jstr(j, "desired_state"), desired)) {
                 harness_dump_log(&E.h);
-                fail_msg("VM '%s' is %s (%s), desired %s; expected %s, desired %s", vm->name, jstr(j, "state"),
-                         json_string_value(json_object_get(j, "state_reason")), jstr(j, "desired_state"), state,
-                         desired);
+                fail_msg("VM '%s' is %s (%s), desired %s; expected %s, desired %s", vm->name,
+                         jstr(j, "state"), json_string_value(json_object_get(j, "state_reason")),
+                         jstr(j, "desired_state"), state, desired);
         }
         assert_string_equal(jstr(j, "id"), vm->id);
 }
@@ -273,7 +273,8 @@ static int group_setup(void **state) {
                 double t0 = now_sec();
 
                 free(cmd);
-                cmd = strprintf("'%s/tests/integration/guest/build-initramfs.sh' '%s' 2>&1", harness_src_dir(), guest);
+                cmd = strprintf("'%s/tests/integration/guest/build-initramfs.sh' '%s' 2>&1",
+                                harness_src_dir(), guest);
                 out = mfree(out);
                 if (!cmd || sh(&build, cmd) != 0) {
                         fprintf(stderr, "%s\n", strna(build));
@@ -327,7 +328,8 @@ static int group_teardown(void **state) {
                 cleanup_domain(&E.a);
                 cleanup_domain(&E.b);
                 if (E.steps_ok < 5 && getenv("ARK_TEST_KEEP") == NULL)
-                        fprintf(stderr, "real-hypervisor: set ARK_TEST_KEEP=1 to keep %s (arkd log, guest)\n",
+                        fprintf(stderr,
+                                "real-hypervisor: set ARK_TEST_KEEP=1 to keep %s (arkd log, guest)\n",
                                 E.h.tmp);
                 harness_teardown(&E.h);
                 E.harness_up = false;
@@ -368,12 +370,12 @@ static void vm_create(Vm *vm, bool boot) {
         t0 = now_sec();
         if (boot)
                 j = harness_arkctl_json(&E.h, "vm", "create", vm->name, "--tenant", E.tenant, "--vcpus", "1",
-                                        "--memory", "256M", "--disk", "64M", "--kernel", E.kernel, "--initrd",
-                                        E.initrd, "--cmdline", cmdline, NULL);
+                                        "--memory", "256M", "--disk", "64M", "--kernel", E.kernel,
+                                        "--initrd", E.initrd, "--cmdline", cmdline, NULL);
         else
                 j = harness_arkctl_json(&E.h, "vm", "create", vm->name, "--tenant", E.tenant, "--vcpus", "1",
-                                        "--memory", "128M", "--kernel", E.kernel, "--initrd", E.initrd, "--cmdline",
-                                        cmdline, NULL);
+                                        "--memory", "128M", "--kernel", E.kernel, "--initrd", E.initrd,
+                                        "--cmdline", cmdline, NULL);
         if (!j) {
                 harness_dump_log(&E.h);
                 fail_msg("arkctl vm create %s failed", vm->name);
@@ -414,12 +416,15 @@ static char *wait_for_marker(const Vm *vm, bool arkd_runs, double *ret_sec) {
                 }
                 if (now_sec() - t0 > E.boot_timeout) {
                         _cleanup_free_ char *state = domain_field("domstate --reason", vm->name);
-                        _cleanup_free_ char *tail = NULL, *cmd = strprintf("tail -c 2000 '%s'", vm->console_log);
+                        _cleanup_free_ char *tail = NULL,
+                                            *cmd = strprintf("tail -c 2000 '%s'", vm->console_log);
 
                         (void) sh(&tail, cmd);
                         harness_dump_log(&E.h);
-                        fail_msg("no '%s' line from '%s' within %u s (domain state: %s); console log %s ends:\n%s",
-                                 MARKER, vm->name, E.boot_timeout, strna(state), vm->console_log, strna(tail));
+                        fail_msg(
+                                "no '%s' line from '%s' within %u s (domain state: %s); console log %s ends:\n%s",
+                                MARKER, vm->name, E.boot_timeout, strna(state), vm->console_log,
+                                strna(tail));
                 }
                 sleep_ms(250);
         }
@@ -440,8 +445,8 @@ static void restart(void) {
         {
                 int b = 0;
                 assert_true(sd_bus_get_property_trivial(harness_bus(&E.h), ARK_BUS_NAME, ARK_BUS_PATH,
-                                                        ARK_BUS_IFACE_MANAGER, "HypervisorConnected", NULL, 'b',
-                                                        &b) >= 0);
+                                                        ARK_BUS_IFACE_MANAGER, "HypervisorConnected", NULL,
+                                                        'b', &b) >= 0);
                 assert_true(b);
         }
 }
@@ -506,7 +511,8 @@ static void test_kill9_adopts_running(void **state) {
         domid2 = domain_field("domid", E.a.name);
         assert_non_null(domid2);
         if (!streq(domid, domid2))
-                fail_msg("domain '%s' was restarted across the arkd restart (id %s -> %s)", E.a.name, domid, domid2);
+                fail_msg("domain '%s' was restarted across the arkd restart (id %s -> %s)", E.a.name, domid,
+                         domid2);
         assert_int_equal(domains_named(E.a.name), 1);
         assert_int_equal(domains_of_run(), 1);
         assert_int_equal(itest_get_u32(&E.h, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 1);
@@ -603,7 +609,8 @@ static void test_stop_and_delete(void **state) {
         st = domain_field("domstate", E.a.name);
         assert_string_equal(st, "shut off");
         if (read_full_file(E.a.console_log, &log, NULL) >= 0 && !strstr(log, "ARK-GUEST-POWEROFF"))
-                fprintf(stderr, "[ note     ] the guest did not see the ACPI power button; arkd forced it off\n");
+                fprintf(stderr,
+                        "[ note     ] the guest did not see the ACPI power button; arkd forced it off\n");
 
         assert_arkctl(&E.h, 0, NULL, "vm", "delete", E.a.name);
         assert_arkctl(&E.h, 0, NULL, "vm", "delete", E.b.name);
@@ -620,7 +627,8 @@ static void test_stop_and_delete(void **state) {
                 if (!isempty(vm->disk_path) && file_exists(vm->disk_path))
                         fail_msg("disk '%s' of deleted VM '%s' is still there", vm->disk_path, vm->name);
                 if (file_exists(vm->console_log))
-                        fail_msg("console log '%s' of deleted VM '%s' is still there", vm->console_log, vm->name);
+                        fail_msg("console log '%s' of deleted VM '%s' is still there", vm->console_log,
+                                 vm->name);
                 vm->created = false;
         }
         assert_int_equal(domains_of_run(), 0);

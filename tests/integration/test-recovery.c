@@ -64,7 +64,8 @@ static void snapshot_take(Harness *h, Snapshot *s) {
                                        "ListInstances", NULL, &reply, NULL) >= 0);
         assert_true(sd_bus_message_enter_container(reply, 'a', "(sssssso)") >= 0);
         s->n = 0;
-        while (sd_bus_message_read(reply, "(sssssso)", &name, &tenant, &type, &state, &desired, &id, &path) > 0) {
+        while (sd_bus_message_read(reply, "(sssssso)", &name, &tenant, &type, &state, &desired, &id, &path) >
+               0) {
                 strbuf_printf(&b, "%s %s %s %s %s\n", name, tenant, state, desired, id);
                 append_full(h, &full, name);
                 s->n++;
@@ -78,27 +79,30 @@ static void snapshot_take(Harness *h, Snapshot *s) {
 static void create_world(Harness *h) {
         assert_arkctl(h, 0, NULL, "tenant", "create", "risk", "--description", "Risk");
         assert_arkctl(h, 0, NULL, "tenant", "create", "ops");
-        assert_arkctl(h, 0, NULL, "vm", "create", "risk-a", "--tenant", "risk", "--vcpus", "2", "--memory", "2G",
-                      "--disk", "10G", "--start");
-        assert_arkctl(h, 0, NULL, "vm", "create", "risk-b", "--tenant", "risk", "--vcpus", "1", "--memory", "1G");
-        assert_arkctl(h, 0, NULL, "vm", "create", "ops-a", "--tenant", "ops", "--vcpus", "4", "--memory", "4G",
-                      "--start");
-        assert_arkctl(h, 0, NULL, "vm", "create", "ops-b", "--tenant", "ops", "--vcpus", "1", "--memory", "512M",
-                      "--start");
+        assert_arkctl(h, 0, NULL, "vm", "create", "risk-a", "--tenant", "risk", "--vcpus", "2", "--memory",
+                      "2G", "--disk", "10G", "--start");
+        assert_arkctl(h, 0, NULL, "vm", "create", "risk-b", "--tenant", "risk", "--vcpus", "1", "--memory",
+                      "1G");
+        assert_arkctl(h, 0, NULL, "vm", "create", "ops-a", "--tenant", "ops", "--vcpus", "4", "--memory",
+                      "4G", "--start");
+        assert_arkctl(h, 0, NULL, "vm", "create", "ops-b", "--tenant", "ops", "--vcpus", "1", "--memory",
+                      "512M", "--start");
         assert_arkctl(h, 0, NULL, "vm", "stop", "ops-b");
         /* An overlay on a base image, and a direct kernel boot: the parts of a spec most easily
          * lost in a round trip through the store. */
         {
-                _cleanup_free_ char *base = strprintf("%s/base.qcow2", h->tmp), *kernel = strprintf("%s/vmlinuz", h->tmp),
-                                    *out = NULL, *err = NULL;
+                _cleanup_free_ char *base = strprintf("%s/base.qcow2", h->tmp),
+                                    *kernel = strprintf("%s/vmlinuz", h->tmp), *out = NULL, *err = NULL;
 
-                assert_int_equal(harness_sh(&out, &err, "qemu-img create -q -f qcow2 '%s' 2G && head -c 4096 "
-                                            "/dev/zero > '%s'", base, kernel),
+                assert_int_equal(harness_sh(&out, &err,
+                                            "qemu-img create -q -f qcow2 '%s' 2G && head -c 4096 "
+                                            "/dev/zero > '%s'",
+                                            base, kernel),
                                  0);
-                assert_arkctl(h, 0, NULL, "vm", "create", "ops-img", "--tenant", "ops", "--vcpus", "2", "--memory",
-                              "1G", "--image", base, "--disk", "8G", "--start");
-                assert_arkctl(h, 0, NULL, "vm", "create", "risk-kern", "--tenant", "risk", "--vcpus", "1", "--memory",
-                              "256M", "--kernel", kernel, "--cmdline", "console=ttyS0 quiet");
+                assert_arkctl(h, 0, NULL, "vm", "create", "ops-img", "--tenant", "ops", "--vcpus", "2",
+                              "--memory", "1G", "--image", base, "--disk", "8G", "--start");
+                assert_arkctl(h, 0, NULL, "vm", "create", "risk-kern", "--tenant", "risk", "--vcpus", "1",
+                              "--memory", "256M", "--kernel", kernel, "--cmdline", "console=ttyS0 quiet");
         }
 }
 
@@ -110,8 +114,8 @@ static void expect_same_world(Harness *h, const Snapshot *before) {
                 fail_msg("instances differ after restart:\nbefore:\n%safter:\n%s", before->text, after.text);
         /* The whole spec and the domain defined from it, not only names and states. */
         if (!streq(before->full, after.full)) {
-                _cleanup_free_ char *a = strprintf("%s/before.txt", h->tmp), *b = strprintf("%s/after.txt", h->tmp),
-                                    *out = NULL, *err = NULL;
+                _cleanup_free_ char *a = strprintf("%s/before.txt", h->tmp),
+                                    *b = strprintf("%s/after.txt", h->tmp), *out = NULL, *err = NULL;
 
                 assert_int_equal(write_string_file(a, before->full, WRITE_CREATE), 0);
                 assert_int_equal(write_string_file(b, after.full, WRITE_CREATE), 0);
@@ -175,16 +179,16 @@ static void test_kill9_right_after_mutation(void **state) {
                 snprintf(name, sizeof(name), "t%d", k);
                 assert_arkctl(hp, 0, NULL, "tenant", "create", name);
                 snprintf(name, sizeof(name), "vm%d", k);
-                assert_arkctl(hp, 0, NULL, "vm", "create", name, "--tenant", "t0", "--vcpus", "1", "--memory", "128M",
-                              "--start");
+                assert_arkctl(hp, 0, NULL, "vm", "create", name, "--tenant", "t0", "--vcpus", "1",
+                              "--memory", "128M", "--start");
                 assert_int_equal(harness_stop_arkd(hp, SIGKILL), 128 + SIGKILL);
         }
         assert_int_equal(harness_start_arkd(hp, NULL), 0);
         assert_int_equal(itest_get_u32(hp, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NTenants"), 3);
         assert_int_equal(itest_get_u32(hp, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 3);
         {
-                _cleanup_free_ char *s = harness_get_string(hp, "/org/ark/Ark1/instance/t0/vm2", ARK_BUS_IFACE_INSTANCE,
-                                                            "State");
+                _cleanup_free_ char *s = harness_get_string(hp, "/org/ark/Ark1/instance/t0/vm2",
+                                                            ARK_BUS_IFACE_INSTANCE, "State");
                 assert_string_equal(s, "running");
         }
 }
@@ -217,27 +221,29 @@ static void test_orphan_reported(void **state) {
         assert_int_equal(harness_start_arkd(hp, NULL), 0);
 
         for (int round = 0; round < 2; round++) {
-                assert_true(sd_bus_get_property(harness_bus(hp), ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
-                                                "Orphans", NULL, &reply, "a(sss)") >= 0);
+                assert_true(sd_bus_get_property(harness_bus(hp), ARK_BUS_NAME, ARK_BUS_PATH,
+                                                ARK_BUS_IFACE_MANAGER, "Orphans", NULL, &reply,
+                                                "a(sss)") >= 0);
                 assert_true(sd_bus_message_enter_container(reply, 'a', "(sss)") >= 0);
                 assert_true(sd_bus_message_read(reply, "(sss)", &dname, &duuid, &dtenant) > 0);
                 assert_string_equal(dname, "ghost-vm");
                 assert_string_equal(duuid, "5e1f1c1a-0000-4000-8000-00000000beef");
                 assert_string_equal(dtenant, "ghost");
-                assert_int_equal(sd_bus_message_read(reply, "(sss)", &dname, &duuid, &dtenant), 0); /* one only */
+                assert_int_equal(sd_bus_message_read(reply, "(sss)", &dname, &duuid, &dtenant),
+                                 0); /* one only */
                 reply = sd_bus_message_unref(reply);
                 /* Reconciling again never deletes it. */
-                assert_true(sd_bus_call_method(harness_bus(hp), ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
-                                               "Reconcile", NULL, NULL, NULL) >= 0);
+                assert_true(sd_bus_call_method(harness_bus(hp), ARK_BUS_NAME, ARK_BUS_PATH,
+                                               ARK_BUS_IFACE_MANAGER, "Reconcile", NULL, NULL, NULL) >= 0);
         }
         out = itest_arkctl_expect(hp, 0, NULL, "status", NULL);
         assert_non_null(strstr(out, "ghost-vm"));
         /* The name stays taken; the message says why. */
         assert_arkctl(hp, 0, NULL, "tenant", "create", "ghost");
-        assert_arkctl(hp, 1, "not managed by Ark", "vm", "create", "ghost-vm", "--tenant", "ghost", "--vcpus", "1",
-                      "--memory", "256M");
-        assert_arkctl(hp, 1, "not managed by Ark", "vm", "create", "foreign-vm", "--tenant", "ghost", "--vcpus", "1",
-                      "--memory", "256M");
+        assert_arkctl(hp, 1, "not managed by Ark", "vm", "create", "ghost-vm", "--tenant", "ghost",
+                      "--vcpus", "1", "--memory", "256M");
+        assert_arkctl(hp, 1, "not managed by Ark", "vm", "create", "foreign-vm", "--tenant", "ghost",
+                      "--vcpus", "1", "--memory", "256M");
         assert_int_equal(itest_get_u32(hp, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NInstances"), 0);
 }
 
@@ -248,7 +254,8 @@ static void test_newer_store_refused(void **state) {
         assert_int_equal(harness_start_arkd(hp, NULL), 0);
         assert_arkctl(hp, 0, NULL, "tenant", "create", "keepme");
         assert_int_equal(harness_stop_arkd(hp, SIGTERM), 0);
-        assert_int_equal(harness_sh(&out, &err, "sqlite3 '%s/ark.db' 'PRAGMA user_version = 99'", hp->state_dir), 0);
+        assert_int_equal(
+                harness_sh(&out, &err, "sqlite3 '%s/ark.db' 'PRAGMA user_version = 99'", hp->state_dir), 0);
         assert_int_not_equal(harness_start_arkd(hp, NULL), 0);
         assert_int_equal(read_full_file(hp->arkd_log, &log, NULL), 0);
         assert_non_null(strstr(log, "newer arkd"));
@@ -275,25 +282,27 @@ static void test_claims_survive_restart(void **state) {
 
         assert_int_equal(harness_start_arkd(hp, NULL), 0);
         assert_arkctl(hp, 0, NULL, "tenant", "create", "risk");
-        assert_arkctl(hp, 0, NULL, "vm", "create", "risk-a", "--tenant", "risk", "--vcpus", "1", "--memory", "1G");
+        assert_arkctl(hp, 0, NULL, "vm", "create", "risk-a", "--tenant", "risk", "--vcpus", "1", "--memory",
+                      "1G");
         j = harness_arkctl_json(hp, "host", "accelerators", NULL);
         assert_non_null(j);
-        assert_string_equal(json_string_value(json_object_get(itest_accelerator(j, "0000:18:00.0"),
-                                                              "claim_state")),
-                            "free");
+        assert_string_equal(
+                json_string_value(json_object_get(itest_accelerator(j, "0000:18:00.0"), "claim_state")),
+                "free");
         json_decref(j);
         assert_int_equal(harness_stop_arkd(hp, SIGKILL), 128 + SIGKILL);
 
         /* What the claim path writes (until VMs ask for GPUs through the API). */
-        assert_int_equal(harness_sh(&out, &err,
-                                    "sqlite3 '%s/ark.db' \"INSERT INTO claims (address, instance_id, created_usec) "
-                                    "SELECT '0000:18:00.0', id, 1 FROM instances WHERE name = 'risk-a'; "
-                                    "INSERT INTO claims (address, instance_id, created_usec) "
-                                    "SELECT '0000:ee:00.0', id, 1 FROM instances WHERE name = 'risk-a'; "
-                                    "INSERT INTO accelerator_holds VALUES ('0000:db:00.0', 'reserved', "
-                                    "'host inference service', 1);\"",
-                                    hp->state_dir),
-                         0);
+        assert_int_equal(
+                harness_sh(&out, &err,
+                           "sqlite3 '%s/ark.db' \"INSERT INTO claims (address, instance_id, created_usec) "
+                           "SELECT '0000:18:00.0', id, 1 FROM instances WHERE name = 'risk-a'; "
+                           "INSERT INTO claims (address, instance_id, created_usec) "
+                           "SELECT '0000:ee:00.0', id, 1 FROM instances WHERE name = 'risk-a'; "
+                           "INSERT INTO accelerator_holds VALUES ('0000:db:00.0', 'reserved', "
+                           "'host inference service', 1);\"",
+                           hp->state_dir),
+                0);
         assert_int_equal(harness_start_arkd(hp, NULL), 0);
         j = harness_arkctl_json(hp, "host", "accelerators", NULL);
         assert_non_null(j);
@@ -308,11 +317,13 @@ static void test_claims_survive_restart(void **state) {
         json_decref(j);
 
         assert_int_equal(read_full_file(hp->arkd_log, &log, NULL), 0);
-        assert_non_null(strstr(log, "Conflict: the store says accelerator 0000:ee:00.0 is claimed by instance risk-a"));
+        assert_non_null(strstr(
+                log, "Conflict: the store says accelerator 0000:ee:00.0 is claimed by instance risk-a"));
         out = mfree(out);
         err = mfree(err);
-        assert_int_equal(harness_sh(&out, &err, "sqlite3 '%s/ark.db' 'SELECT count(*) FROM claims'", hp->state_dir),
-                         0);
+        assert_int_equal(
+                harness_sh(&out, &err, "sqlite3 '%s/ark.db' 'SELECT count(*) FROM claims'", hp->state_dir),
+                0);
         assert_string_equal(strstrip(out), "2");
 
         /* Deleting the instance releases its claims, in the store and on the accelerators. */
@@ -325,22 +336,24 @@ static void test_claims_survive_restart(void **state) {
         json_decref(j);
         out = mfree(out);
         err = mfree(err);
-        assert_int_equal(harness_sh(&out, &err, "sqlite3 '%s/ark.db' 'SELECT count(*) FROM claims'", hp->state_dir),
-                         0);
+        assert_int_equal(
+                harness_sh(&out, &err, "sqlite3 '%s/ark.db' 'SELECT count(*) FROM claims'", hp->state_dir),
+                0);
         assert_string_equal(strstrip(out), "0");
 }
 
 /* A create interrupted by a crash (after the disk was made, before the record was committed)
  * leaves a disk no instance has: the next start removes it, and only what is Ark's. */
 static void test_stray_files_removed(void **state) {
-        _cleanup_free_ char *out = NULL, *err = NULL, *log = NULL, *stray = NULL, *nv = NULL, *notes = NULL, *kept = NULL;
+        _cleanup_free_ char *out = NULL, *err = NULL, *log = NULL, *stray = NULL, *nv = NULL, *notes = NULL,
+                            *kept = NULL;
         json_t *j;
         Harness *hp = &H;
 
         assert_int_equal(harness_start_arkd(hp, NULL), 0);
         assert_arkctl(hp, 0, NULL, "tenant", "create", "risk");
-        assert_arkctl(hp, 0, NULL, "vm", "create", "keep", "--tenant", "risk", "--vcpus", "1", "--memory", "1G", "--disk",
-                      "1G");
+        assert_arkctl(hp, 0, NULL, "vm", "create", "keep", "--tenant", "risk", "--vcpus", "1", "--memory",
+                      "1G", "--disk", "1G");
         j = harness_arkctl_json(hp, "vm", "show", "keep", NULL);
         assert_non_null(j);
         kept = strdup(json_string_value(json_object_get(j, "disk_path")));
@@ -350,7 +363,8 @@ static void test_stray_files_removed(void **state) {
         stray = strprintf("%s/disks/0b9e2c4d-1f3a-4e5b-8c7d-6a5b4c3d2e1f.qcow2", hp->state_dir);
         nv = strprintf("%s/nvram/0b9e2c4d-1f3a-4e5b-8c7d-6a5b4c3d2e1f_VARS.fd", hp->state_dir);
         notes = strprintf("%s/disks/notes.txt", hp->state_dir);
-        assert_int_equal(harness_sh(&out, &err, "qemu-img create -q -f qcow2 '%s' 1G && : > '%s' && : > '%s'", stray, nv,
+        assert_int_equal(harness_sh(&out, &err,
+                                    "qemu-img create -q -f qcow2 '%s' 1G && : > '%s' && : > '%s'", stray, nv,
                                     notes),
                          0);
         assert_int_equal(harness_start_arkd(hp, NULL), 0);
@@ -394,19 +408,22 @@ static void test_second_arkd_refused(void **state) {
  * locked, a Timeout, and changes nothing; not "no such tenant" or "still owns instances" (issue 16:
  * a lock and a foreign key were one errno). Afterwards the same calls work. */
 static void test_store_locked(void **state) {
-        _cleanup_free_ char *out = NULL, *err = NULL, *pidfile = strprintf("%s/locker.pid", H.tmp), *pid = NULL;
+        _cleanup_free_ char *out = NULL, *err = NULL, *pidfile = strprintf("%s/locker.pid", H.tmp),
+                            *pid = NULL;
         Harness *hp = &H;
         bool locked = false;
 
         assert_int_equal(harness_start_arkd(hp, NULL), 0);
         assert_arkctl(hp, 0, NULL, "tenant", "create", "held");
         /* The holder says when it has the lock (it waits for arkd's own writes first). */
-        assert_int_equal(harness_sh(&out, &err,
-                                    "setsid sh -c '(printf \".timeout 60000\\nBEGIN EXCLUSIVE;\\nSELECT 42424242;\\n\"; "
-                                    "sleep 300) | sqlite3 \"%s/ark.db\" > \"%s/locker.out\" 2>&1' >/dev/null 2>&1 & "
-                                    "echo $! > '%s'",
-                                    hp->state_dir, H.tmp, pidfile),
-                         0);
+        assert_int_equal(
+                harness_sh(
+                        &out, &err,
+                        "setsid sh -c '(printf \".timeout 60000\\nBEGIN EXCLUSIVE;\\nSELECT 42424242;\\n\"; "
+                        "sleep 300) | sqlite3 \"%s/ark.db\" > \"%s/locker.out\" 2>&1' >/dev/null 2>&1 & "
+                        "echo $! > '%s'",
+                        hp->state_dir, H.tmp, pidfile),
+                0);
         for (uint64_t end = harness_wait_deadline(); !locked && !harness_wait_over(end);) {
                 _cleanup_free_ char *said = NULL, *path = strprintf("%s/locker.out", H.tmp);
 
@@ -415,9 +432,10 @@ static void test_store_locked(void **state) {
                         usleep(50000);
         }
         assert_true(locked);
-        assert_arkctl(hp, 1, "the state database stayed locked by another process", "tenant", "member", "add", "held",
-                      "--user", "root");
-        assert_arkctl(hp, 1, "the state database stayed locked by another process", "tenant", "delete", "held");
+        assert_arkctl(hp, 1, "the state database stayed locked by another process", "tenant", "member",
+                      "add", "held", "--user", "root");
+        assert_arkctl(hp, 1, "the state database stayed locked by another process", "tenant", "delete",
+                      "held");
         assert_int_equal(read_one_line_file(pidfile, &pid), 0);
         assert_int_equal(kill(-atoi(pid), SIGKILL), 0);
 
@@ -428,22 +446,26 @@ static void test_store_locked(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_prestate_setup_teardown(test_restart_sigterm, setup_host, teardown_host, "dgx-h100"),
-                cmocka_unit_test_prestate_setup_teardown(test_restart_sigkill, setup_host, teardown_host, "dgx-h100"),
-                cmocka_unit_test_prestate_setup_teardown(test_kill9_right_after_mutation, setup_host, teardown_host,
-                                                         "ws-rtx"),
-                cmocka_unit_test_prestate_setup_teardown(test_orphan_reported, setup_host, teardown_host, "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_restart_sigterm, setup_host, teardown_host,
+                                                         "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_restart_sigkill, setup_host, teardown_host,
+                                                         "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_kill9_right_after_mutation, setup_host,
+                                                         teardown_host, "ws-rtx"),
+                cmocka_unit_test_prestate_setup_teardown(test_orphan_reported, setup_host, teardown_host,
+                                                         "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_newer_store_refused, setup_host, teardown_host,
                                                          "no-iommu"),
-                cmocka_unit_test_prestate_setup_teardown(test_claims_survive_restart, setup_host, teardown_host,
-                                                         "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_claims_survive_restart, setup_host,
+                                                         teardown_host, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_stray_files_removed, setup_host, teardown_host,
                                                          "no-iommu"),
                 cmocka_unit_test_prestate_setup_teardown(test_second_arkd_refused, setup_host, teardown_host,
                                                          "no-iommu"),
                 cmocka_unit_test_prestate_setup_teardown(test_bad_config_refused, setup_host, teardown_host,
                                                          "no-iommu"),
-                cmocka_unit_test_prestate_setup_teardown(test_store_locked, setup_host, teardown_host, "no-iommu"),
+                cmocka_unit_test_prestate_setup_teardown(test_store_locked, setup_host, teardown_host,
+                                                         "no-iommu"),
         };
         return cmocka_run_group_tests_name("integration: recovery", tests, NULL, NULL);
 }

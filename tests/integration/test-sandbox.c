@@ -20,10 +20,11 @@ static json_t *sandbox_json(const char *host, const char *args) {
         json_t *j;
         int r;
 
-        r = harness_sh(&out, &err, "'%s/scripts/sandbox' --host %s -- arkctl -o json %s", harness_src_dir(), host,
-                       args);
+        r = harness_sh(&out, &err, "'%s/scripts/sandbox' --host %s -- arkctl -o json %s", harness_src_dir(),
+                       host, args);
         if (r != 0)
-                fail_msg("sandbox --host %s -- arkctl %s exited %d: %s %s", host, args, r, strna(out), strna(err));
+                fail_msg("sandbox --host %s -- arkctl %s exited %d: %s %s", host, args, r, strna(out),
+                         strna(err));
         j = json_loads(out, 0, &jerr);
         if (!j)
                 fail_msg("not JSON (%s): %s", jerr.text, out);
@@ -83,7 +84,8 @@ static void test_ws_rtx_groups(void **state) {
 
                 json_array_foreach(members, l, m) {
                         const char *cls = jstr(m, "class");
-                        bool own = strneq(jstr(m, "address"), jstr(a, "address"), 10); /* one of its functions */
+                        bool own = strneq(jstr(m, "address"), jstr(a, "address"),
+                                          10); /* one of its functions */
 
                         if (json_is_true(json_object_get(m, "bridge")))
                                 bridges++;
@@ -121,7 +123,8 @@ static void test_ws_rtx_table(void **state) {
         unsigned lines = 0;
         int r;
 
-        r = harness_sh(&out, &err, "COLUMNS=80 '%s/scripts/sandbox' --host ws-rtx -- arkctl host accelerators",
+        r = harness_sh(&out, &err,
+                       "COLUMNS=80 '%s/scripts/sandbox' --host ws-rtx -- arkctl host accelerators",
                        harness_src_dir());
         if (r != 0)
                 fail_msg("sandbox --host ws-rtx -- arkctl host accelerators exited %d: %s", r, strna(err));
@@ -185,7 +188,8 @@ static void test_host_check(void **state) {
         err = mfree(err);
 
         /* The workstation: the 2080 Ti's group holds the NIC. */
-        r = harness_sh(&out, &err, "'%s/scripts/sandbox' --host ws-rtx -- arkctl host check", harness_src_dir());
+        r = harness_sh(&out, &err, "'%s/scripts/sandbox' --host ws-rtx -- arkctl host check",
+                       harness_src_dir());
         assert_int_equal(r, 1);
         assert_non_null(strstr(out, "NOT READY  iommu-group"));
         assert_non_null(strstr(out, "Remedy: put the GPU in a slot with an IOMMU"));
@@ -207,14 +211,16 @@ static void test_host_check(void **state) {
         err = mfree(err);
 
         /* Acceptance 3: no IOMMU, exit 1, says it is off and how to turn it on. */
-        r = harness_sh(&out, &err, "'%s/scripts/sandbox' --host no-iommu -- arkctl host check", harness_src_dir());
+        r = harness_sh(&out, &err, "'%s/scripts/sandbox' --host no-iommu -- arkctl host check",
+                       harness_src_dir());
         assert_int_equal(r, 1);
         assert_non_null(strstr(out, "NOT READY  iommu                off"));
         assert_non_null(strstr(out, "intel_iommu=on"));
         out = mfree(out);
         err = mfree(err);
 
-        r = harness_sh(&out, &err, "'%s/scripts/sandbox' --host no-iommu -- arkctl -o json host check", harness_src_dir());
+        r = harness_sh(&out, &err, "'%s/scripts/sandbox' --host no-iommu -- arkctl -o json host check",
+                       harness_src_dir());
         assert_int_equal(r, 1);
         j = json_loads(out, 0, NULL);
         assert_non_null(j);
@@ -237,21 +243,25 @@ static void test_state_kept_and_exit_status(void **state) {
         const char *src = harness_src_dir();
 
         assert_non_null(mkdtemp(tmpl));
-        assert_int_equal(harness_sh(&out, &err,
-                                    "'%s/scripts/sandbox' --state %s -- sh -c 'arkctl tenant create keep && "
-                                    "arkctl vm create keep-vm --tenant keep --vcpus 1 --memory 256M --start'",
-                                    src, tmpl), 0);
+        assert_int_equal(
+                harness_sh(&out, &err,
+                           "'%s/scripts/sandbox' --state %s -- sh -c 'arkctl tenant create keep && "
+                           "arkctl vm create keep-vm --tenant keep --vcpus 1 --memory 256M --start'",
+                           src, tmpl),
+                0);
         free(out);
         free(err);
         /* A second run on the same state sees it again, running (as after a host reboot). */
-        assert_int_equal(harness_sh(&out, &err, "'%s/scripts/sandbox' --state %s -- arkctl vm show keep-vm", src, tmpl),
+        assert_int_equal(harness_sh(&out, &err, "'%s/scripts/sandbox' --state %s -- arkctl vm show keep-vm",
+                                    src, tmpl),
                          0);
         assert_non_null(strstr(out, "running"));
         free(out);
         free(err);
 
         /* COMMAND's exit status is the sandbox's; its temp dir is gone afterwards. */
-        assert_int_equal(harness_sh(&out, &err, "'%s/scripts/sandbox' -- sh -c 'echo $ARK_SANDBOX; exit 7'", src), 7);
+        assert_int_equal(
+                harness_sh(&out, &err, "'%s/scripts/sandbox' -- sh -c 'echo $ARK_SANDBOX; exit 7'", src), 7);
         sbx = strdup(strstrip(out));
         assert_true(startswith(sbx, "/tmp/ark-sandbox."));
         assert_false(file_exists(sbx));
@@ -267,7 +277,8 @@ static void test_state_kept_and_exit_status(void **state) {
  * nor its dbus-daemon survives. Before the teardown ignored further signals, Ctrl-C then a hangup
  * (a terminal closed, tmux killing the pane) left the bus running. */
 static void tear_down_by(const int *signals, size_t n) {
-        _cleanup_free_ char *out = NULL, *err = NULL, *dirfile = NULL, *script = NULL, *cmd = NULL, *sbx = NULL;
+        _cleanup_free_ char *out = NULL, *err = NULL, *dirfile = NULL, *script = NULL, *cmd = NULL,
+                            *sbx = NULL;
         char tmpl[] = "/tmp/ark-sbx-int.XXXXXX";
         int status;
         pid_t pid;
@@ -321,21 +332,23 @@ static void test_signal_during_teardown(void **state) {
  * sources, and arkctl's bash completion is loaded and completes from the arkctl on PATH (issue
  * 15). */
 static void test_interactive_shell(void **state) {
-        static const char *const commands[] = { "", "-- bash -c 'exec bash --rcfile \"$ARK_SANDBOX_RC\" -i'" };
+        static const char *const commands[] = { "",
+                                                "-- bash -c 'exec bash --rcfile \"$ARK_SANDBOX_RC\" -i'" };
         _cleanup_free_ char *input = NULL;
         char tmpl[] = "/tmp/ark-sbx-shell.XXXXXX";
 
         assert_non_null(mkdtemp(tmpl));
         input = strprintf("%s/input", tmpl);
-        assert_int_equal(write_string_file(input,
-                                           "echo \"man: $(man -w arkctl)\"\n"
-                                           "man arkctl 2>/dev/null | grep -m1 -o 'ARKCTL(1)'\n"
-                                           "complete -p arkctl\n"
-                                           "COMP_WORDS=(arkctl vm cr); COMP_CWORD=2; COMP_LINE='arkctl vm cr'; "
-                                           "COMP_POINT=${#COMP_LINE}; _arkctl; echo \"completes: ${COMPREPLY[*]}\"\n"
-                                           "exit\n",
-                                           WRITE_CREATE),
-                         0);
+        assert_int_equal(
+                write_string_file(input,
+                                  "echo \"man: $(man -w arkctl)\"\n"
+                                  "man arkctl 2>/dev/null | grep -m1 -o 'ARKCTL(1)'\n"
+                                  "complete -p arkctl\n"
+                                  "COMP_WORDS=(arkctl vm cr); COMP_CWORD=2; COMP_LINE='arkctl vm cr'; "
+                                  "COMP_POINT=${#COMP_LINE}; _arkctl; echo \"completes: ${COMPREPLY[*]}\"\n"
+                                  "exit\n",
+                                  WRITE_CREATE),
+                0);
         for (size_t k = 0; k < ELEMENTSOF(commands); k++) {
                 _cleanup_free_ char *out = NULL, *err = NULL;
 
@@ -343,12 +356,13 @@ static void test_interactive_shell(void **state) {
                                             commands[k], input),
                                  0);
                 if (!strstr(out, "man: ") || !strstr(out, "docs/man/arkctl.1\n"))
-                        fail_msg("sandbox %s: man -w arkctl does not find docs/man/arkctl.1:\n%s\n%s", commands[k],
-                                 out, strna(err));
+                        fail_msg("sandbox %s: man -w arkctl does not find docs/man/arkctl.1:\n%s\n%s",
+                                 commands[k], out, strna(err));
                 assert_non_null(strstr(out, "ARKCTL(1)"));
                 assert_non_null(strstr(out, "complete -F _arkctl arkctl"));
                 if (!strstr(out, "completes: create\n"))
-                        fail_msg("sandbox %s: no completion in the shell:\n%s\n%s", commands[k], out, strna(err));
+                        fail_msg("sandbox %s: no completion in the shell:\n%s\n%s", commands[k], out,
+                                 strna(err));
                 /* The prompt says where one is. */
                 assert_non_null(strstr(strempty(err), "[ark-sandbox "));
         }

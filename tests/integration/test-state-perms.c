@@ -40,7 +40,8 @@ static int setup(void **state) {
                 return 0;
         cleanup_account();
         /* In no group but its own: not in libvirt-qemu (or qemu), the group arkd lets in. */
-        if (harness_sh(&out, &err, "useradd --system --no-create-home --shell /usr/sbin/nologin " USER) != 0) {
+        if (harness_sh(&out, &err, "useradd --system --no-create-home --shell /usr/sbin/nologin " USER) !=
+            0) {
                 fprintf(stderr, "cannot create the test user: %s %s\n", strna(out), strna(err));
                 return -1;
         }
@@ -64,39 +65,43 @@ static int test_teardown(void **state) {
         return 0;
 }
 
-#define skip_unless_root()                                                            \
-        do {                                                                          \
-                if (geteuid() != 0) {                                                 \
+#define skip_unless_root() \
+        do { \
+                if (geteuid() != 0) { \
                         print_message("not root: cannot create a user, skipping\n"); \
-                        skip();                                                       \
-                }                                                                     \
+                        skip(); \
+                } \
         } while (0)
 
 /* Runs `sh -c script` as USER (its own uid, gid and groups); returns the exit status. */
 static int sh_as_user(char **out, const char *script) {
         _cleanup_free_ char *err = NULL;
 
-        return harness_sh(out, &err, "setpriv --reuid=" USER " --regid=" USER " --init-groups sh -c '%s'", script);
+        return harness_sh(out, &err, "setpriv --reuid=" USER " --regid=" USER " --init-groups sh -c '%s'",
+                          script);
 }
 
 /* Every directory and file below (and including) dir, as root sees them, tried as USER: returns
  * what USER could list or read, one line each ("" when nothing), and the number of paths tried. */
 static char *what_user_can_read(const char *dir, unsigned *ret_tried) {
-        _cleanup_free_ char *list = strprintf("%s/paths.txt", H.tmp), *out = NULL, *err = NULL, *script = NULL;
+        _cleanup_free_ char *list = strprintf("%s/paths.txt", H.tmp), *out = NULL, *err = NULL,
+                            *script = NULL;
         char *seen = NULL;
 
         assert_non_null(list);
         /* Links are left out: they are not followed, and what they point to is not the state's. */
-        assert_int_equal(harness_sh(&out, &err, "find '%s' \\( -type d -o -type f \\) -printf '%%y %%p\\n' > '%s' && "
-                                                "chmod 644 '%s' && wc -l < '%s'",
+        assert_int_equal(harness_sh(&out, &err,
+                                    "find '%s' \\( -type d -o -type f \\) -printf '%%y %%p\\n' > '%s' && "
+                                    "chmod 644 '%s' && wc -l < '%s'",
                                     dir, list, list, list),
                          0);
         *ret_tried = (unsigned) strtoul(out, NULL, 10);
-        script = strprintf("while read -r t p; do "
-                           "  if [ \"$t\" = d ]; then ls -a -- \"$p\" >/dev/null 2>&1 && echo \"listable: $p\"; "
-                           "  else head -c 1 -- \"$p\" >/dev/null 2>&1 && echo \"readable: $p\"; fi; "
-                           "done < %s; true",
-                           list);
+        script = strprintf(
+                "while read -r t p; do "
+                "  if [ \"$t\" = d ]; then ls -a -- \"$p\" >/dev/null 2>&1 && echo \"listable: $p\"; "
+                "  else head -c 1 -- \"$p\" >/dev/null 2>&1 && echo \"readable: $p\"; fi; "
+                "done < %s; true",
+                list);
         assert_non_null(script);
         assert_int_equal(sh_as_user(&seen, script), 0);
         return seen ?: strdup("");
@@ -119,32 +124,35 @@ static void populate(Harness *h) {
         _cleanup_free_ char *out = NULL, *err = NULL;
 
         assert_arkctl(h, 0, NULL, "tenant", "create", "perms-a", "--description", "secret plans");
-        assert_arkctl(h, 0, NULL, "vm", "create", "perms-vm1", "--tenant", "perms-a", "--vcpus", "1", "--memory", "1G",
-                      "--disk", "1G", "--start");
+        assert_arkctl(h, 0, NULL, "vm", "create", "perms-vm1", "--tenant", "perms-a", "--vcpus", "1",
+                      "--memory", "1G", "--disk", "1G", "--start");
         /* A console log as virtlogd writes it (0600); images an admin put in the store, shared and
          * the tenant's own (in a directory made with the usual umask, 0755). */
-        assert_int_equal(harness_sh(&out, &err, "cd '%s' && (umask 022 && mkdir -p images/tenants/perms-a) && "
-                                                "umask 077 && qemu-img create -q -f qcow2 images/base.qcow2 64M && "
-                                                "qemu-img create -q -f qcow2 images/tenants/perms-a/own.qcow2 64M && "
-                                                "echo 'console output' > console/perms-vm1.log",
+        assert_int_equal(harness_sh(&out, &err,
+                                    "cd '%s' && (umask 022 && mkdir -p images/tenants/perms-a) && "
+                                    "umask 077 && qemu-img create -q -f qcow2 images/base.qcow2 64M && "
+                                    "qemu-img create -q -f qcow2 images/tenants/perms-a/own.qcow2 64M && "
+                                    "echo 'console output' > console/perms-vm1.log",
                                     h->state_dir),
                          0);
-        assert_arkctl(h, 0, NULL, "vm", "create", "perms-vm2", "--tenant", "perms-a", "--vcpus", "1", "--memory", "1G",
-                      "--image", "base.qcow2");
-        assert_arkctl(h, 0, NULL, "vm", "create", "perms-vm3", "--tenant", "perms-a", "--vcpus", "1", "--memory", "1G",
-                      "--image", "own.qcow2");
+        assert_arkctl(h, 0, NULL, "vm", "create", "perms-vm2", "--tenant", "perms-a", "--vcpus", "1",
+                      "--memory", "1G", "--image", "base.qcow2");
+        assert_arkctl(h, 0, NULL, "vm", "create", "perms-vm3", "--tenant", "perms-a", "--vcpus", "1",
+                      "--memory", "1G", "--image", "own.qcow2");
         out = mfree(out);
         err = mfree(err);
-        assert_int_equal(harness_sh(&out, &err,
-                                    "cd '%s' && mkdir -p m/sub && echo weights > m/sub/w.bin && "
-                                    "'%s/bin/arkctl' bundle keygen k >/dev/null && "
-                                    "'%s/bin/arkctl' bundle create m --kind model --name perms-m --version 1 "
-                                    "--key k.key -o b.ark --architecture llama --parameters 1000 --dtype bf16 "
-                                    "--runtime vllm --license x >/dev/null",
-                                    h->tmp, harness_build_dir(), harness_build_dir()),
-                         0);
+        assert_int_equal(
+                harness_sh(&out, &err,
+                           "cd '%s' && mkdir -p m/sub && echo weights > m/sub/w.bin && "
+                           "'%s/bin/arkctl' bundle keygen k >/dev/null && "
+                           "'%s/bin/arkctl' bundle create m --kind model --name perms-m --version 1 "
+                           "--key k.key -o b.ark --architecture llama --parameters 1000 --dtype bf16 "
+                           "--runtime vllm --license x >/dev/null",
+                           h->tmp, harness_build_dir(), harness_build_dir()),
+                0);
         {
-                _cleanup_free_ char *pub = strprintf("%s/k.pub", h->tmp), *ark = strprintf("%s/b.ark", h->tmp);
+                _cleanup_free_ char *pub = strprintf("%s/k.pub", h->tmp),
+                                    *ark = strprintf("%s/b.ark", h->tmp);
 
                 assert_non_null(pub);
                 assert_non_null(ark);
@@ -175,7 +183,7 @@ static void test_existing_state_is_closed(void **state) {
                          0);
         /* The test can tell: as it is now, the user reads the store and lists the disks. */
         seen = what_user_can_read(H.state_dir, &tried);
-        assert_non_null(strstr(seen, "readable: " ));
+        assert_non_null(strstr(seen, "readable: "));
         assert_non_null(strstr(seen, "/ark.db\n"));
         assert_non_null(strstr(seen, "listable: "));
         assert_non_null(strstr(seen, "/disks\n"));
@@ -207,8 +215,8 @@ static void test_existing_state_is_closed(void **state) {
         /* And everything still works: the store, the VMs, the bundle. */
         assert_arkctl(&H, 0, "perms-vm1", "vm", "list");
         assert_arkctl(&H, 0, "perms-m", "model", "list", "--tenant", "perms-a");
-        assert_arkctl(&H, 0, NULL, "vm", "create", "perms-vm4", "--tenant", "perms-a", "--vcpus", "1", "--memory",
-                      "1G", "--image", "own.qcow2");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "perms-vm4", "--tenant", "perms-a", "--vcpus", "1",
+                      "--memory", "1G", "--image", "own.qcow2");
 
         /* A second start has nothing left to close. */
         assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
@@ -250,8 +258,10 @@ static void test_new_state_is_closed(void **state) {
                         assert_int_equal(mode_of(p, NULL), 0711);
         }
         /* Everything else root's alone. */
-        static const char *const private_paths[] = { "console", "bundles", "ark.db", "ark.db-wal", "ark.db-shm",
-                                                     "arkd.lock", "metrics.address", "console/perms-vm1.log" };
+        static const char *const private_paths[] = { "console",         "bundles",
+                                                     "ark.db",          "ark.db-wal",
+                                                     "ark.db-shm",      "arkd.lock",
+                                                     "metrics.address", "console/perms-vm1.log" };
         for (size_t k = 0; k < ELEMENTSOF(private_paths); k++) {
                 p = mfree(p);
                 p = path_join(H.state_dir, private_paths[k]);
@@ -265,8 +275,9 @@ static void test_new_state_is_closed(void **state) {
                 /* Disks and every other file: 0600 or tighter. A bundle's payload has the modes its
                  * manifest gives (0644, 0755) inside its 0700 directory until the next start
                  * tightens them; unreachable either way (what_user_can_read() above). */
-                assert_int_equal(harness_sh(&out, &err, "find '%s' -path '%s/bundles/*/*/*/*/*' -prune -o "
-                                                        "-type f -perm /077 -print",
+                assert_int_equal(harness_sh(&out, &err,
+                                            "find '%s' -path '%s/bundles/*/*/*/*/*' -prune -o "
+                                            "-type f -perm /077 -print",
                                             H.state_dir, H.state_dir),
                                  0);
                 if (!isempty(out))

@@ -39,12 +39,18 @@ static int setup(void **state) {
                               "n-3,32000,131072,4,V100M16\n",
                               WRITE_CREATE) < 0)
                 return -1;
-        strbuf_append(&pods, "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,"
-                             "deletion_time,scheduled_time\n");
+        strbuf_append(&pods,
+                      "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,"
+                      "deletion_time,scheduled_time\n");
         for (int k = 0; k < 60; k++) {
                 static const char *const kinds[] = {
-                        "8000,16384,1,1000,", "4000,8192,1,460,", "6000,12288,1,650,", "16000,32768,2,1000,",
-                        "12000,24576,0,0,",   "4000,8192,1,300,T4", "8000,16384,1,1000,V100M16|P100",
+                        "8000,16384,1,1000,",
+                        "4000,8192,1,460,",
+                        "6000,12288,1,650,",
+                        "16000,32768,2,1000,",
+                        "12000,24576,0,0,",
+                        "4000,8192,1,300,T4",
+                        "8000,16384,1,1000,V100M16|P100",
                         "32000,65536,4,1000,",
                 };
                 strbuf_printf(&pods, "pod-%03d,%s,LS,Running,0,0,0\n", k, kinds[k % ELEMENTSOF(kinds)]);
@@ -71,7 +77,8 @@ static void test_policies_feasible(void **state) {
         static const char *const policies[] = { "first-fit", "best-fit", "fgd", "ark" };
 
         for (size_t k = 0; k < ELEMENTSOF(policies); k++) {
-                _cleanup_free_ char *out = NULL, *err = NULL, *args = NULL, *log = NULL, *o2 = NULL, *e2 = NULL;
+                _cleanup_free_ char *out = NULL, *err = NULL, *args = NULL, *log = NULL, *o2 = NULL,
+                                    *e2 = NULL;
                 _cleanup_free_ char *logpath = strprintf("%s/%s.log", dir, policies[k]);
 
                 args = strprintf("--policy %s --seed 42 --log '%s'", policies[k], logpath);
@@ -80,9 +87,11 @@ static void test_policies_feasible(void **state) {
                 assert_non_null(strstr(out, "every placement feasible: yes"));
                 assert_non_null(strstr(out, "us per decision"));
                 assert_int_equal(read_full_file(logpath, &log, NULL), 0);
-                assert_true(startswith(log, "seq,pod,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,node,gpus\n"));
+                assert_true(startswith(
+                        log, "seq,pod,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,node,gpus\n"));
                 assert_non_null(strstr(log, "FAIL")); /* 1.3 x the capacity arrives: some fail */
-                if (harness_sh(&o2, &e2, "'%s/bench/check-log' '%s/nodes.csv' '%s'", ARK_SRCDIR, dir, logpath) != 0)
+                if (harness_sh(&o2, &e2, "'%s/bench/check-log' '%s/nodes.csv' '%s'", ARK_SRCDIR, dir,
+                               logpath) != 0)
                         fail_msg("check-log %s: %s %s", policies[k], strna(o2), strna(e2));
                 assert_non_null(strstr(o2, "all feasible"));
         }
@@ -103,12 +112,15 @@ static void test_deterministic_and_checked(void **state) {
         assert_int_equal(read_full_file(l2, &b, NULL), 0);
         assert_string_equal(a, b);
         /* Two whole-GPU pods on the same GPU of n-0. */
-        assert_int_equal(write_string_file(bad,
-                                           "seq,pod,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,node,gpus\n"
-                                           "0,p0,1000,1024,1,1000,,n-0,3\n"
-                                           "1,p1,1000,1024,1,1000,,n-0,3\n",
-                                           WRITE_CREATE), 0);
-        assert_int_equal(harness_sh(&o3, &e3, "'%s/bench/check-log' '%s/nodes.csv' '%s'", ARK_SRCDIR, dir, bad), 1);
+        assert_int_equal(
+                write_string_file(bad,
+                                  "seq,pod,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,node,gpus\n"
+                                  "0,p0,1000,1024,1,1000,,n-0,3\n"
+                                  "1,p1,1000,1024,1,1000,,n-0,3\n",
+                                  WRITE_CREATE),
+                0);
+        assert_int_equal(
+                harness_sh(&o3, &e3, "'%s/bench/check-log' '%s/nodes.csv' '%s'", ARK_SRCDIR, dir, bad), 1);
         assert_non_null(strstr(e3, "arrival 1 (p1) on n-0: GPU 3 cannot take 1000 milli"));
 }
 
@@ -116,13 +128,22 @@ static void test_bad_input(void **state) {
         _cleanup_free_ char *o1 = NULL, *e1 = NULL, *o2 = NULL, *e2 = NULL, *o3 = NULL, *e3 = NULL;
         _cleanup_free_ char *badpods = strprintf("%s/bad.csv", dir);
 
-        assert_int_equal(harness_sh(&o1, &e1, "'%s/bench/trace-replay' --nodes '%s/none.csv' --pods '%s/pods.csv' "
-                                              "--policy ark --seed 1", harness_build_dir(), dir, dir), 1);
+        assert_int_equal(harness_sh(&o1, &e1,
+                                    "'%s/bench/trace-replay' --nodes '%s/none.csv' --pods '%s/pods.csv' "
+                                    "--policy ark --seed 1",
+                                    harness_build_dir(), dir, dir),
+                         1);
         assert_non_null(strstr(e1, "none.csv: No such file or directory"));
-        assert_int_equal(write_string_file(badpods, "name,cpu_milli,memory_mib,num_gpu,gpu_milli\np,1000,1,2,500\n",
-                                           WRITE_CREATE), 0);
-        assert_int_equal(harness_sh(&o2, &e2, "'%s/bench/trace-replay' --nodes '%s/nodes.csv' --pods '%s' --policy ark "
-                                              "--seed 1", harness_build_dir(), dir, badpods), 1);
+        assert_int_equal(write_string_file(badpods,
+                                           "name,cpu_milli,memory_mib,num_gpu,gpu_milli\np,1000,1,2,500\n",
+                                           WRITE_CREATE),
+                         0);
+        assert_int_equal(
+                harness_sh(&o2, &e2,
+                           "'%s/bench/trace-replay' --nodes '%s/nodes.csv' --pods '%s' --policy ark "
+                           "--seed 1",
+                           harness_build_dir(), dir, badpods),
+                1);
         assert_non_null(strstr(e2, "bad.csv:2:"));
         assert_int_equal(replay(&o3, &e3, "--policy worst-fit --seed 1"), 2);
         assert_non_null(strstr(e3, "unknown policy 'worst-fit'"));

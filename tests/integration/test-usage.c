@@ -38,8 +38,9 @@ static double now_s(void) {
 
 /* The report row of instance `name`: a new reference. */
 static json_t *report_row(const char *name, const char *from) {
-        json_t *j = from ? harness_arkctl_json(&H, "usage", "report", "--tenant", "risk", "--from", from, NULL)
-                         : harness_arkctl_json(&H, "usage", "report", "--tenant", "risk", NULL);
+        json_t *j = from
+                ? harness_arkctl_json(&H, "usage", "report", "--tenant", "risk", "--from", from, NULL)
+                : harness_arkctl_json(&H, "usage", "report", "--tenant", "risk", NULL);
         json_t *row, *found = NULL;
         size_t k;
 
@@ -67,7 +68,8 @@ static void test_known_time_and_kill9(void **state) {
         _cleanup_free_ char *from = NULL, *csv = NULL;
         json_t *row;
 
-        assert_arkctl(&H, 0, NULL, "vm", "create", "a", "--tenant", "risk", "--vcpus", "2", "--memory", "2G", "--gpus", "1");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "a", "--tenant", "risk", "--vcpus", "2", "--memory", "2G",
+                      "--gpus", "1");
         t0 = now_s();
         assert_arkctl(&H, 0, NULL, "vm", "start", "a");
         sleep(3);
@@ -80,7 +82,8 @@ static void test_known_time_and_kill9(void **state) {
         assert_near(num(row, "gpu_seconds"), num(row, "seconds"), 0.001, "gpu_seconds");
         assert_near(num(row, "vcpu_seconds"), 2 * num(row, "seconds"), 0.001, "vcpu_seconds");
         assert_near(num(row, "memory_gib_seconds"), 2 * num(row, "seconds"), 0.001, "memory_gib_seconds");
-        assert_near(num(row, "gpu_memory_gib_seconds"), 80 * num(row, "seconds"), 0.01, "gpu_memory_gib_seconds");
+        assert_near(num(row, "gpu_memory_gib_seconds"), 80 * num(row, "seconds"), 0.01,
+                    "gpu_memory_gib_seconds");
         /* An H100 SXM5 is 989 dense BF16 TFLOPS, 989/312 compute units of the A100 reference. */
         assert_near(num(row, "compute_unit_seconds"), 989.0 / 312.0 * num(row, "gpu_seconds"), 0.01,
                     "compute_unit_seconds");
@@ -113,8 +116,8 @@ static void test_known_time_and_kill9(void **state) {
         assert_near(num(row, "seconds"), t5 - ceil(t4), 1.0, "windowed seconds");
         json_decref(row);
 
-        csv = itest_arkctl_expect(&H, 0, "tenant,instance,gpu_models,intervals,seconds", "-o", "csv", "usage", "report",
-                                  NULL);
+        csv = itest_arkctl_expect(&H, 0, "tenant,instance,gpu_models,intervals,seconds", "-o", "csv",
+                                  "usage", "report", NULL);
         assert_non_null(strstr(csv, "\nrisk,a,NVIDIA H100"));
         assert_arkctl(&H, 2, "-o csv is only for 'usage report'", "-o", "csv", "tenant", "list");
         assert_arkctl(&H, 2, "is not a time", "usage", "report", "--from", "yesterday");
@@ -122,7 +125,8 @@ static void test_known_time_and_kill9(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_prestate_setup_teardown(test_known_time_and_kill9, setup, teardown, "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_known_time_and_kill9, setup, teardown,
+                                                         "dgx-h100"),
         };
         return cmocka_run_group_tests_name("integration: usage", tests, NULL, NULL);
 }

@@ -14,17 +14,17 @@
 #include "shared/crypto.h"
 #include "shared/manifest.h"
 
-typedef struct TFile {          /* what the manifest lists */
+typedef struct TFile { /* what the manifest lists */
         const char *path;
         const char *data;
-        size_t size;            /* 0: strlen(data) */
+        size_t size; /* 0: strlen(data) */
 } TFile;
 
-typedef struct TEntry {         /* what the archive holds after the manifest and signature */
+typedef struct TEntry { /* what the archive holds after the manifest and signature */
         const char *path;
-        unsigned type;          /* AE_IFREG (0 too), AE_IFDIR, AE_IFLNK, AE_IFCHR, AE_IFIFO */
-        unsigned mode;          /* 0: 0644 */
-        const char *data;       /* NULL: the manifest file's of that path */
+        unsigned type;    /* AE_IFREG (0 too), AE_IFDIR, AE_IFLNK, AE_IFCHR, AE_IFIFO */
+        unsigned mode;    /* 0: 0644 */
+        const char *data; /* NULL: the manifest file's of that path */
         size_t size;
         const char *hardlink, *symlink;
 } TEntry;
@@ -35,10 +35,13 @@ static size_t tsize(const TFile *f) {
 
 /* A signed manifest of files[], then entries[] (NULL: files[] as they are), written to out with
  * the filter ("none", "zstd", "xz"). */
-static void build_signed(ArkKey *key, const char *out, const TFile *files, size_t nf, const TEntry *entries, size_t ne,
-                         const char *filter) {
-        Manifest m = { .format = MANIFEST_FORMAT, .kind = BUNDLE_IMAGE, .name = (char *) "img",
-                       .version = (char *) "1", .created = (char *) "2026-12-01T00:00:00Z" };
+static void build_signed(ArkKey *key, const char *out, const TFile *files, size_t nf, const TEntry *entries,
+                         size_t ne, const char *filter) {
+        Manifest m = { .format = MANIFEST_FORMAT,
+                       .kind = BUNDLE_IMAGE,
+                       .name = (char *) "img",
+                       .version = (char *) "1",
+                       .created = (char *) "2026-12-01T00:00:00Z" };
         ManifestFile mf[16] = {};
         _cleanup_free_ char *text = NULL, *err = NULL;
         uint8_t sig[ED25519_SIG_BYTES];
@@ -52,7 +55,9 @@ static void build_signed(ArkKey *key, const char *out, const TFile *files, size_
                 uint8_t d[SHA256_BYTES];
 
                 assert_int_equal(sha256_buffer(files[k].data, tsize(&files[k]), d), 0);
-                mf[k] = (ManifestFile) { .path = (char *) files[k].path, .size = tsize(&files[k]), .mode = 0644 };
+                mf[k] = (ManifestFile) { .path = (char *) files[k].path,
+                                         .size = tsize(&files[k]),
+                                         .mode = 0644 };
                 hex_encode(d, SHA256_BYTES, mf[k].sha256);
                 m.total_bytes += mf[k].size;
         }
@@ -76,7 +81,8 @@ static void build_signed(ArkKey *key, const char *out, const TFile *files, size_
                 archive_entry_set_size(e, k == 0 ? (la_int64_t) strlen(text) : ED25519_SIG_BYTES);
                 assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
                 if (k == 0)
-                        assert_int_equal(archive_write_data(a, text, strlen(text)), (la_ssize_t) strlen(text));
+                        assert_int_equal(archive_write_data(a, text, strlen(text)),
+                                         (la_ssize_t) strlen(text));
                 else
                         assert_int_equal(archive_write_data(a, sig, sizeof(sig)), (la_ssize_t) sizeof(sig));
                 archive_entry_free(e);
@@ -104,7 +110,8 @@ static void build_signed(ArkKey *key, const char *out, const TFile *files, size_
                         archive_entry_set_symlink(e, t.symlink);
                 if (t.type == AE_IFCHR)
                         archive_entry_set_rdev(e, makedev(1, 3));
-                archive_entry_set_size(e, (!t.type || t.type == AE_IFREG) && !t.hardlink ? (la_int64_t) size : 0);
+                archive_entry_set_size(
+                        e, (!t.type || t.type == AE_IFREG) && !t.hardlink ? (la_int64_t) size : 0);
                 /* A name that is not UTF-8 makes libarchive warn (and write it as binary). */
                 assert_true(archive_write_header(a, e) >= ARCHIVE_WARN);
                 if (data && size && (!t.type || t.type == AE_IFREG) && !t.hardlink)
@@ -116,4 +123,3 @@ static void build_signed(ArkKey *key, const char *out, const TFile *files, size_
         uselocale(old);
         freelocale(utf8);
 }
-

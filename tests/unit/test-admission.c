@@ -29,7 +29,7 @@ static const char *const addresses[8] = {
         "0000:18:00.0", "0000:2a:00.0", "0000:3a:00.0", "0000:5d:00.0",
         "0000:9a:00.0", "0000:ab:00.0", "0000:ba:00.0", "0000:db:00.0",
 };
-static const char *const audio[] = {"0000:18:00.1", NULL};
+static const char *const audio[] = { "0000:18:00.1", NULL };
 
 typedef struct CaseTenant {
         const char *name;
@@ -72,7 +72,7 @@ typedef struct Case {
 static const Case cases[] = {
         {
                 .name = "free host: a pair on one NUMA node",
-                .tenants = {{"a"}},
+                .tenants = { { "a" } },
                 .count = 2,
                 .vcpus = 8,
                 .verdict = ADMISSION_PLACE,
@@ -81,7 +81,7 @@ static const Case cases[] = {
         },
         {
                 .name = "no GPUs asked for",
-                .tenants = {{"a"}},
+                .tenants = { { "a" } },
                 .verdict = ADMISSION_PLACE,
                 .n_gpus = 0,
                 .numa = -1,
@@ -89,7 +89,7 @@ static const Case cases[] = {
         {
                 .name = "a model alone means one of it",
                 .mixed = true,
-                .tenants = {{"a"}},
+                .tenants = { { "a" } },
                 .model = "l40s",
                 .vcpus = 1,
                 .verdict = ADMISSION_PLACE,
@@ -99,7 +99,7 @@ static const Case cases[] = {
         {
                 .name = "no GPU of the model",
                 .mixed = true,
-                .tenants = {{"a"}},
+                .tenants = { { "a" } },
                 .count = 1,
                 .model = "A100",
                 .verdict = ADMISSION_REFUSE,
@@ -109,7 +109,7 @@ static const Case cases[] = {
         },
         {
                 .name = "a NUMA node's CPUs: a VM larger than one is refused, naming the CPU",
-                .tenants = {{"a"}},
+                .tenants = { { "a" } },
                 .count = 1,
                 .vcpus = 113,
                 .verdict = ADMISSION_REFUSE,
@@ -122,8 +122,8 @@ static const Case cases[] = {
         },
         {
                 .name = "an instance's CPU is on the NUMA node of its first GPU",
-                .tenants = {{"a"}},
-                .instances = {{"big", 0, 10, false, false, 100, {0, END}}},
+                .tenants = { { "a" } },
+                .instances = { { "big", 0, 10, false, false, 100, { 0, END } } },
                 .count = 1,
                 .vcpus = 100,
                 .verdict = ADMISSION_PLACE,
@@ -132,9 +132,9 @@ static const Case cases[] = {
         },
         {
                 .name = "GPUs added to a VM that has some: its CPU is booked already",
-                .tenants = {{"a"}},
-                .instances = {{"big", 0, 10, false, false, 100, {0, END}},
-                              {"big2", 0, 11, false, false, 100, {4, END}}},
+                .tenants = { { "a" } },
+                .instances = { { "big", 0, 10, false, false, 100, { 0, END } },
+                               { "big2", 0, 11, false, false, 100, { 4, END } } },
                 .count = 1,
                 .vcpus = 100,
                 .extend = "big",
@@ -144,8 +144,8 @@ static const Case cases[] = {
         },
         {
                 .name = "the free GPUs are guaranteed: not for a VM that cannot give them back",
-                .tenants = {{"research", 4, ""}, {"risk"}},
-                .instances = {{"risk-big", 1, 10, false, false, 4, {0, 1, 2, 3, END}}},
+                .tenants = { { "research", 4, "" }, { "risk" } },
+                .instances = { { "risk-big", 1, 10, false, false, 4, { 0, 1, 2, 3, END } } },
                 .tenant = 1,
                 .count = 1,
                 .vcpus = 1,
@@ -156,8 +156,8 @@ static const Case cases[] = {
         },
         {
                 .name = "a preemptible VM borrows guaranteed GPUs",
-                .tenants = {{"research", 4, ""}, {"risk"}, {"retail"}},
-                .instances = {{"risk-big", 1, 10, false, false, 4, {0, 1, 2, 3, END}}},
+                .tenants = { { "research", 4, "" }, { "risk" }, { "retail" } },
+                .instances = { { "risk-big", 1, 10, false, false, 4, { 0, 1, 2, 3, END } } },
                 .tenant = 2,
                 .count = 1,
                 .vcpus = 1,
@@ -168,12 +168,12 @@ static const Case cases[] = {
         },
         {
                 .name = "the owner within its guarantee: the two youngest borrowers stop",
-                .tenants = {{"research", 4, ""}, {"risk"}, {"retail"}},
-                .instances = {{"risk-big", 1, 10, false, false, 4, {0, 1, 2, 3, END}},
-                              {"p1", 2, 100, true, false, 1, {4, END}},
-                              {"p2", 2, 200, true, false, 1, {5, END}},
-                              {"p4", 2, 400, true, false, 1, {7, END}},
-                              {"p3", 2, 300, true, false, 1, {6, END}}},
+                .tenants = { { "research", 4, "" }, { "risk" }, { "retail" } },
+                .instances = { { "risk-big", 1, 10, false, false, 4, { 0, 1, 2, 3, END } },
+                               { "p1", 2, 100, true, false, 1, { 4, END } },
+                               { "p2", 2, 200, true, false, 1, { 5, END } },
+                               { "p4", 2, 400, true, false, 1, { 7, END } },
+                               { "p3", 2, 300, true, false, 1, { 6, END } } },
                 .tenant = 0,
                 .count = 2,
                 .vcpus = 1,
@@ -185,12 +185,12 @@ static const Case cases[] = {
         },
         {
                 .name = "the same, from a caller that cannot wait",
-                .tenants = {{"research", 4, ""}, {"risk"}, {"retail"}},
-                .instances = {{"risk-big", 1, 10, false, false, 4, {0, 1, 2, 3, END}},
-                              {"p1", 2, 100, true, false, 1, {4, END}},
-                              {"p2", 2, 200, true, false, 1, {5, END}},
-                              {"p3", 2, 300, true, false, 1, {6, END}},
-                              {"p4", 2, 400, true, false, 1, {7, END}}},
+                .tenants = { { "research", 4, "" }, { "risk" }, { "retail" } },
+                .instances = { { "risk-big", 1, 10, false, false, 4, { 0, 1, 2, 3, END } },
+                               { "p1", 2, 100, true, false, 1, { 4, END } },
+                               { "p2", 2, 200, true, false, 1, { 5, END } },
+                               { "p3", 2, 300, true, false, 1, { 6, END } },
+                               { "p4", 2, 400, true, false, 1, { 7, END } } },
                 .tenant = 0,
                 .count = 2,
                 .vcpus = 1,
@@ -204,12 +204,12 @@ static const Case cases[] = {
         },
         {
                 .name = "one stopping already is not picked again",
-                .tenants = {{"research", 4, ""}, {"risk"}, {"retail"}},
-                .instances = {{"risk-big", 1, 10, false, false, 4, {0, 1, 2, 3, END}},
-                              {"p1", 2, 100, true, false, 1, {4, END}},
-                              {"p2", 2, 200, true, false, 1, {5, END}},
-                              {"p3", 2, 300, true, false, 1, {6, END}},
-                              {"p4", 2, 400, true, true, 1, {7, END}}},
+                .tenants = { { "research", 4, "" }, { "risk" }, { "retail" } },
+                .instances = { { "risk-big", 1, 10, false, false, 4, { 0, 1, 2, 3, END } },
+                               { "p1", 2, 100, true, false, 1, { 4, END } },
+                               { "p2", 2, 200, true, false, 1, { 5, END } },
+                               { "p3", 2, 300, true, false, 1, { 6, END } },
+                               { "p4", 2, 400, true, true, 1, { 7, END } } },
                 .tenant = 0,
                 .count = 1,
                 .vcpus = 1,
@@ -221,9 +221,9 @@ static const Case cases[] = {
         },
         {
                 .name = "beyond its guarantee the owner is like anyone else",
-                .tenants = {{"research", 4, ""}, {"risk"}, {"retail"}},
-                .instances = {{"risk-big", 1, 10, false, false, 4, {0, 1, 2, 3, END}},
-                              {"r1", 0, 500, false, false, 1, {4, 5, 6, 7, END}}},
+                .tenants = { { "research", 4, "" }, { "risk" }, { "retail" } },
+                .instances = { { "risk-big", 1, 10, false, false, 4, { 0, 1, 2, 3, END } },
+                               { "r1", 0, 500, false, false, 1, { 4, 5, 6, 7, END } } },
                 .tenant = 0,
                 .count = 1,
                 .vcpus = 1,
@@ -236,8 +236,8 @@ static const Case cases[] = {
         },
         {
                 .name = "a borrower that is not preemptible is never stopped",
-                .tenants = {{"research", 4, ""}, {"retail"}},
-                .instances = {{"big", 1, 10, false, false, 8, {0, 1, 2, 3, 4, 5, 6, 7, END}}},
+                .tenants = { { "research", 4, "" }, { "retail" } },
+                .instances = { { "big", 1, 10, false, false, 8, { 0, 1, 2, 3, 4, 5, 6, 7, END } } },
                 .tenant = 0,
                 .count = 1,
                 .vcpus = 1,
@@ -251,15 +251,15 @@ static const Case cases[] = {
         {
                 .name = "an L40S guarantee stops the youngest L40S borrower, not the youngest of all",
                 .mixed = true,
-                .tenants = {{"research", 1, "L40S"}, {"retail"}},
-                .instances = {{"p1", 1, 100, true, false, 1, {0, END}},
-                              {"p2", 1, 900, true, false, 1, {1, END}},
-                              {"p3", 1, 300, true, false, 1, {2, END}},
-                              {"p4", 1, 400, true, false, 1, {3, END}},
-                              {"p5", 1, 500, true, false, 1, {4, END}},
-                              {"p6", 1, 600, true, false, 1, {5, END}},
-                              {"p7", 1, 700, true, false, 1, {6, END}},
-                              {"p8", 1, 800, true, false, 1, {7, END}}},
+                .tenants = { { "research", 1, "L40S" }, { "retail" } },
+                .instances = { { "p1", 1, 100, true, false, 1, { 0, END } },
+                               { "p2", 1, 900, true, false, 1, { 1, END } },
+                               { "p3", 1, 300, true, false, 1, { 2, END } },
+                               { "p4", 1, 400, true, false, 1, { 3, END } },
+                               { "p5", 1, 500, true, false, 1, { 4, END } },
+                               { "p6", 1, 600, true, false, 1, { 5, END } },
+                               { "p7", 1, 700, true, false, 1, { 6, END } },
+                               { "p8", 1, 800, true, false, 1, { 7, END } } },
                 .tenant = 0,
                 .count = 1,
                 .vcpus = 1,
@@ -272,15 +272,15 @@ static const Case cases[] = {
         {
                 .name = "an L40S guarantee does not reclaim an H100",
                 .mixed = true,
-                .tenants = {{"research", 1, "L40S"}, {"retail"}},
-                .instances = {{"p1", 1, 100, true, false, 1, {0, END}},
-                              {"p2", 1, 900, true, false, 1, {1, END}},
-                              {"p3", 1, 300, true, false, 1, {2, END}},
-                              {"p4", 1, 400, true, false, 1, {3, END}},
-                              {"p5", 1, 500, true, false, 1, {4, END}},
-                              {"p6", 1, 600, true, false, 1, {5, END}},
-                              {"p7", 1, 700, true, false, 1, {6, END}},
-                              {"p8", 1, 800, true, false, 1, {7, END}}},
+                .tenants = { { "research", 1, "L40S" }, { "retail" } },
+                .instances = { { "p1", 1, 100, true, false, 1, { 0, END } },
+                               { "p2", 1, 900, true, false, 1, { 1, END } },
+                               { "p3", 1, 300, true, false, 1, { 2, END } },
+                               { "p4", 1, 400, true, false, 1, { 3, END } },
+                               { "p5", 1, 500, true, false, 1, { 4, END } },
+                               { "p6", 1, 600, true, false, 1, { 5, END } },
+                               { "p7", 1, 700, true, false, 1, { 6, END } },
+                               { "p8", 1, 800, true, false, 1, { 7, END } } },
                 .tenant = 0,
                 .count = 1,
                 .model = "H100",
@@ -294,12 +294,12 @@ static const Case cases[] = {
         },
         {
                 .name = "an exact GPU lent out: only its borrower stops",
-                .tenants = {{"research", 2, ""}, {"retail"}},
-                .instances = {{"p1", 1, 100, true, false, 1, {0, END}},
-                              {"p2", 1, 200, true, false, 1, {1, END}},
-                              {"rest", 1, 50, true, false, 6, {2, 3, 4, 5, 6, 7, END}}},
+                .tenants = { { "research", 2, "" }, { "retail" } },
+                .instances = { { "p1", 1, 100, true, false, 1, { 0, END } },
+                               { "p2", 1, 200, true, false, 1, { 1, END } },
+                               { "rest", 1, 50, true, false, 6, { 2, 3, 4, 5, 6, 7, END } } },
                 .tenant = 0,
-                .exact = {"0000:18:00.0"},
+                .exact = { "0000:18:00.0" },
                 .vcpus = 1,
                 .may_reclaim = true,
                 .verdict = ADMISSION_RECLAIM,
@@ -309,9 +309,9 @@ static const Case cases[] = {
         },
         {
                 .name = "an exact GPU held: InUse, with its holder",
-                .tenants = {{"a"}},
-                .instances = {{"x", 0, 100, false, false, 1, {7, END}}},
-                .exact = {"0000:db:00.0"},
+                .tenants = { { "a" } },
+                .instances = { { "x", 0, 100, false, false, 1, { 7, END } } },
+                .exact = { "0000:db:00.0" },
                 .verdict = ADMISSION_REFUSE,
                 .refusal = ADMISSION_IN_USE,
                 .reclaimable = true,
@@ -320,9 +320,9 @@ static const Case cases[] = {
         },
         {
                 .name = "an exact GPU reserved for the host",
-                .tenants = {{"a"}},
-                .hold = {[2] = ADMISSION_GPU_RESERVED},
-                .exact = {"0000:3a:00.0"},
+                .tenants = { { "a" } },
+                .hold = { [2] = ADMISSION_GPU_RESERVED },
+                .exact = { "0000:3a:00.0" },
                 .verdict = ADMISSION_REFUSE,
                 .refusal = ADMISSION_IN_USE,
                 .numa = -1,
@@ -330,9 +330,9 @@ static const Case cases[] = {
         },
         {
                 .name = "an exact GPU that cannot be passed through",
-                .tenants = {{"a"}},
-                .hold = {[3] = ADMISSION_GPU_NOT_READY},
-                .exact = {"0000:5d:00.0"},
+                .tenants = { { "a" } },
+                .hold = { [3] = ADMISSION_GPU_NOT_READY },
+                .exact = { "0000:5d:00.0" },
                 .verdict = ADMISSION_REFUSE,
                 .refusal = ADMISSION_NOT_READY,
                 .numa = -1,
@@ -340,8 +340,8 @@ static const Case cases[] = {
         },
         {
                 .name = "an exact address that is a GPU's function",
-                .tenants = {{"a"}},
-                .exact = {"0000:18:00.1"},
+                .tenants = { { "a" } },
+                .exact = { "0000:18:00.1" },
                 .verdict = ADMISSION_REFUSE,
                 .refusal = ADMISSION_NOT_FOUND,
                 .numa = -1,
@@ -349,8 +349,8 @@ static const Case cases[] = {
         },
         {
                 .name = "an exact address that is nothing here",
-                .tenants = {{"a"}},
-                .exact = {"0000:77:00.0"},
+                .tenants = { { "a" } },
+                .exact = { "0000:77:00.0" },
                 .verdict = ADMISSION_REFUSE,
                 .refusal = ADMISSION_NOT_FOUND,
                 .numa = -1,
@@ -358,8 +358,8 @@ static const Case cases[] = {
         },
         {
                 .name = "an exact address twice",
-                .tenants = {{"a"}},
-                .exact = {"0000:18:00.0", "0000:18:00.0"},
+                .tenants = { { "a" } },
+                .exact = { "0000:18:00.0", "0000:18:00.0" },
                 .verdict = ADMISSION_REFUSE,
                 .refusal = ADMISSION_INVALID,
                 .numa = -1,
@@ -367,11 +367,11 @@ static const Case cases[] = {
         },
         {
                 .name = "GPUs kept for a waiting call, reserved and not ready are named",
-                .tenants = {{"a"}},
-                .instances = {{"x", 0, 100, false, false, 1, {0, 1, 2, 3, 4, END}}},
-                .hold = {[5] = ADMISSION_GPU_KEPT,
-                         [6] = ADMISSION_GPU_RESERVED,
-                         [7] = ADMISSION_GPU_NOT_READY},
+                .tenants = { { "a" } },
+                .instances = { { "x", 0, 100, false, false, 1, { 0, 1, 2, 3, 4, END } } },
+                .hold = { [5] = ADMISSION_GPU_KEPT,
+                          [6] = ADMISSION_GPU_RESERVED,
+                          [7] = ADMISSION_GPU_NOT_READY },
                 .count = 1,
                 .vcpus = 1,
                 .verdict = ADMISSION_REFUSE,
@@ -387,8 +387,8 @@ static const Case cases[] = {
         },
         {
                 .name = "free GPUs one per NUMA node: a pair is refused, not spread",
-                .tenants = {{"a"}},
-                .instances = {{"x", 0, 100, false, false, 1, {0, 1, 2, 4, 5, 6, END}}},
+                .tenants = { { "a" } },
+                .instances = { { "x", 0, 100, false, false, 1, { 0, 1, 2, 4, 5, 6, END } } },
                 .count = 2,
                 .vcpus = 1,
                 .verdict = ADMISSION_REFUSE,
@@ -400,7 +400,7 @@ static const Case cases[] = {
         },
         {
                 .name = "an 8-GPU VM spans the two NUMA nodes",
-                .tenants = {{"a"}},
+                .tenants = { { "a" } },
                 .count = 8,
                 .vcpus = 200,
                 .verdict = ADMISSION_PLACE,
@@ -421,17 +421,16 @@ typedef struct Built {
         HostNuma numa[2];
 } Built;
 
-static void build(const Case *c, Built *b)
-{
+static void build(const Case *c, Built *b) {
         size_t nt = 0, ni = 0;
 
-        *b = (Built){};
+        *b = (Built) {};
         for (; nt < ELEMENTSOF(c->tenants) && c->tenants[nt].name; nt++) {
-                b->tenants[nt] = (AdmissionTenant){.name = c->tenants[nt].name};
+                b->tenants[nt] = (AdmissionTenant) { .name = c->tenants[nt].name };
                 if (c->tenants[nt].guarantee > 0) {
-                        b->quotas[nt] = (Quota){.resource = QUOTA_GPUS,
-                                                .guarantee = c->tenants[nt].guarantee,
-                                                .limit = QUOTA_UNLIMITED};
+                        b->quotas[nt] = (Quota) { .resource = QUOTA_GPUS,
+                                                  .guarantee = c->tenants[nt].guarantee,
+                                                  .limit = QUOTA_UNLIMITED };
                         snprintf(b->quotas[nt].model, sizeof(b->quotas[nt].model), "%s",
                                  c->tenants[nt].model);
                         b->tenants[nt].quotas = &b->quotas[nt];
@@ -442,7 +441,7 @@ static void build(const Case *c, Built *b)
         for (size_t g = 0; g < 8; g++) {
                 const char *model = c->mixed && g >= 4 ? L40S : H100;
 
-                b->gpus[g] = (AdmissionGpu){
+                b->gpus[g] = (AdmissionGpu) {
                         .address = addresses[g],
                         .model = model,
                         .numa_node = g < 4 ? 0 : 1,
@@ -470,7 +469,7 @@ static void build(const Case *c, Built *b)
                         b->models[i->tenant][t->usage.n_gpu_models++] = b->gpus[*g].model;
                         t->usage.amount[QUOTA_GPUS]++;
                 }
-                b->instances[ni] = (AdmissionInstance){
+                b->instances[ni] = (AdmissionInstance) {
                         .name = i->name,
                         .tenant = i->tenant,
                         .vcpus = i->vcpus,
@@ -481,9 +480,9 @@ static void build(const Case *c, Built *b)
                         .preempting = i->preempting,
                 };
         }
-        b->numa[0] = (HostNuma){0, 112, 1024 * GIB};
-        b->numa[1] = (HostNuma){1, 112, 1024 * GIB};
-        b->s = (AdmissionSnapshot){
+        b->numa[0] = (HostNuma) { 0, 112, 1024 * GIB };
+        b->numa[1] = (HostNuma) { 1, 112, 1024 * GIB };
+        b->s = (AdmissionSnapshot) {
                 .tenants = b->tenants,
                 .n_tenants = nt,
                 .instances = b->instances,
@@ -496,8 +495,7 @@ static void build(const Case *c, Built *b)
         };
 }
 
-static void test_cases(void **state)
-{
+static void test_cases(void **state) {
         for (size_t k = 0; k < ELEMENTSOF(cases); k++) {
                 const Case *c = &cases[k];
                 _cleanup_free_ Built *b = calloc(1, sizeof(Built));
@@ -555,16 +553,15 @@ static void test_cases(void **state)
 }
 
 /* The snapshot is not changed by a decision, and the same snapshot gives the same decision. */
-static void test_pure(void **state)
-{
+static void test_pure(void **state) {
         const Case *c = &cases[9]; /* the reclaim */
         _cleanup_free_ Built *b = calloc(1, sizeof(Built)), *copy = calloc(1, sizeof(Built));
-        AdmissionRequest req = {.tenant = 0,
-                                .vcpus = 1,
-                                .memory_bytes = GIB,
-                                .count = 2,
-                                .instance = ADMISSION_NONE,
-                                .may_reclaim = true};
+        AdmissionRequest req = { .tenant = 0,
+                                 .vcpus = 1,
+                                 .memory_bytes = GIB,
+                                 .count = 2,
+                                 .instance = ADMISSION_NONE,
+                                 .may_reclaim = true };
         AdmissionDecision d1 = {}, d2 = {};
 
         assert_non_null(b);
@@ -588,18 +585,19 @@ static void test_pure(void **state)
         assert_int_equal(admission_decide(&b->s, &req, &d1), -EINVAL);
 }
 
-static void test_unused_guarantee(void **state)
-{
-        const char *const used[] = {H100, L40S, H100};
+static void test_unused_guarantee(void **state) {
+        const char *const used[] = { H100, L40S, H100 };
         const Quota q[] = {
-                {.resource = QUOTA_GPUS, .model = "H100", .guarantee = 4, .limit = QUOTA_UNLIMITED},
-                {.resource = QUOTA_GPUS, .model = "", .guarantee = 2, .limit = QUOTA_UNLIMITED},
-                {.resource = QUOTA_VCPUS, .guarantee = 64, .limit = QUOTA_UNLIMITED},
+                { .resource = QUOTA_GPUS, .model = "H100", .guarantee = 4, .limit = QUOTA_UNLIMITED },
+                { .resource = QUOTA_GPUS, .model = "", .guarantee = 2, .limit = QUOTA_UNLIMITED },
+                { .resource = QUOTA_VCPUS, .guarantee = 64, .limit = QUOTA_UNLIMITED },
         };
-        AdmissionTenant t = {.name = "t",
-                             .quotas = q,
-                             .n_quotas = 3,
-                             .usage = {.gpu_models = used, .n_gpu_models = 3, .amount = {[QUOTA_GPUS] = 3}}};
+        AdmissionTenant t = {
+                .name = "t",
+                .quotas = q,
+                .n_quotas = 3,
+                .usage = { .gpu_models = used, .n_gpu_models = 3, .amount = { [QUOTA_GPUS] = 3 } }
+        };
 
         /* H100: 4 - 2; any: 2 - 3 -> 0. vCPUs are no GPUs. */
         assert_int_equal(admission_unused_guarantee(&t), 2);
@@ -607,8 +605,7 @@ static void test_unused_guarantee(void **state)
         assert_int_equal(admission_unused_guarantee(&t), 0);
 }
 
-int main(void)
-{
+int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_cases),
                 cmocka_unit_test(test_pure),

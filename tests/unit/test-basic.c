@@ -639,7 +639,10 @@ static void test_spawn_wait(void **state) {
         char *const ok[] = { "true", NULL };
         char *const three[] = { "sh", "-c", "exit 3", NULL };
         char *const noisy[] = {
-                "sh", "-c", "echo 'on stdout'; echo '  qemu-img: Could not open x  ' >&2; exit 1", NULL,
+                "sh",
+                "-c",
+                "echo 'on stdout'; echo '  qemu-img: Could not open x  ' >&2; exit 1",
+                NULL,
         };
         char *const quiet[] = { "sh", "-c", "echo only stdout", NULL };
         char *const flood[] = { "sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' x >&2; exit 7", NULL };
@@ -718,8 +721,8 @@ static void assert_list(Item *head, const int *keys, const int *seqs, size_t n) 
 
 static void test_list_insert_sorted(void **state) {
         Item items[] = {
-                { .key = 50 }, { .key = 10 }, { .key = 90 }, { .key = 50 }, { .key = 30 },
-                { .key = 10 }, { .key = 90 }, { .key = 5 },
+                { .key = 50 }, { .key = 10 }, { .key = 90 }, { .key = 50 },
+                { .key = 30 }, { .key = 10 }, { .key = 90 }, { .key = 5 },
         };
         Item *head = NULL;
 
@@ -786,9 +789,9 @@ static void test_display_traps(void **state) {
 
 static void test_message_ids(void **state) {
         static const char *const ids[] = {
-                ARK_MESSAGE_STARTED,        ARK_MESSAGE_INSTANCE_STATE, ARK_MESSAGE_ORPHAN_DOMAIN,
-                ARK_MESSAGE_HV_CONNECTION,  ARK_MESSAGE_CLAIM_CONFLICT, ARK_MESSAGE_AUDIT,
-                ARK_MESSAGE_PREEMPT,        ARK_MESSAGE_BUS_LOST,
+                ARK_MESSAGE_STARTED,       ARK_MESSAGE_INSTANCE_STATE, ARK_MESSAGE_ORPHAN_DOMAIN,
+                ARK_MESSAGE_HV_CONNECTION, ARK_MESSAGE_CLAIM_CONFLICT, ARK_MESSAGE_AUDIT,
+                ARK_MESSAGE_PREEMPT,       ARK_MESSAGE_BUS_LOST,
         };
 
         for (size_t a = 0; a < ELEMENTSOF(ids); a++) {

@@ -31,7 +31,9 @@ static void test_demands(void **state) {
         assert_int_equal(borrow_demands_met(&h100_2, 1, two_h100_one_l40s, 3), 1);
         assert_int_equal(borrow_demands_met(&(BorrowDemand) { "H100", 3 }, 1, two_h100_one_l40s, 3), 0);
         /* Whole words: an A10 guarantee is not met by an A100. */
-        assert_int_equal(borrow_demands_met(&(BorrowDemand) { "A10", 1 }, 1, (const char *const[]) { "NVIDIA A100" }, 1), 0);
+        assert_int_equal(borrow_demands_met(&(BorrowDemand) { "A10", 1 }, 1,
+                                            (const char *const[]) { "NVIDIA A100" }, 1),
+                         0);
 
         /* The any-model demand must not be counted on the GPUs the model demands need: the
          * L40S is the only GPU left for it. Taking GPUs in order would give the any-GPU unit an
@@ -60,15 +62,12 @@ static void test_victims(void **state) {
         /* 0 = research (guaranteed 4, asks), 1 = retail (no guarantee), 2 = risk (guaranteed 2). */
         BorrowTenant t[] = { { 4, 0 }, { 0, 5 }, { 2, 3 } };
         BorrowInstance in[] = {
-                { "p1", 1, 100, 1, true, true, false },
-                { "p2", 1, 200, 1, true, true, false },
-                { "p4", 1, 400, 1, true, true, false },
-                { "p3", 1, 300, 1, true, true, false },
-                { "big", 1, 50, 2, false, true, false },  /* not preemptible: never */
+                { "p1", 1, 100, 1, true, true, false },     { "p2", 1, 200, 1, true, true, false },
+                { "p4", 1, 400, 1, true, true, false },     { "p3", 1, 300, 1, true, true, false },
+                { "big", 1, 50, 2, false, true, false },   /* not preemptible: never */
                 { "l40s", 1, 500, 1, true, false, false }, /* of no use to the request */
-                { "risk-a", 2, 600, 1, true, true, false },
-                { "risk-b", 2, 700, 1, true, true, false },
-                { "own", 0, 900, 1, true, true, false },  /* the requester's own */
+                { "risk-a", 2, 600, 1, true, true, false }, { "risk-b", 2, 700, 1, true, true, false },
+                { "own", 0, 900, 1, true, true, false }, /* the requester's own */
         };
         ssize_t order[ELEMENTSOF(in)];
         size_t n = 0;

@@ -78,7 +78,8 @@ static void write_file(const char *dir, const char *rel, const void *data, size_
 
 /* ------------------------------------------------------------------------ hostile archives */
 
-static void build(const char *out, const TFile *files, size_t nf, const TEntry *entries, size_t ne, const char *filter) {
+static void build(const char *out, const TFile *files, size_t nf, const TEntry *entries, size_t ne,
+                  const char *filter) {
         build_signed(key, out, files, nf, entries, ne, filter);
 }
 
@@ -128,8 +129,8 @@ static int add_size(const char *path, const struct stat *st, int flag, struct FT
 
 /* Builds and imports; asserts the refusal (error r, sentence containing `says`) and that nothing
  * landed next to the staging directory. */
-static void refused(const TFile *files, size_t nf, const TEntry *entries, size_t ne, const char *filter, int r,
-                    const char *says) {
+static void refused(const TFile *files, size_t nf, const TEntry *entries, size_t ne, const char *filter,
+                    int r, const char *says) {
         _cleanup_tmpdir_ char *d = make_tmpdir();
         _cleanup_free_ char *ark = join(d, "b.ark"), *work = join(d, "work"), *err = NULL, *names = NULL;
 
@@ -154,8 +155,8 @@ static const TFile two[] = { { "a.bin", "alpha" }, { "dir/b.bin", "bravo" } };
 
 static void test_roundtrip(void **state) {
         _cleanup_tmpdir_ char *d = make_tmpdir();
-        _cleanup_free_ char *ark = join(d, "b.ark"), *err = NULL, *a = NULL, *b = NULL, *sa = join(d, "staging/a.bin"),
-                            *sb = join(d, "staging/dir/b.bin");
+        _cleanup_free_ char *ark = join(d, "b.ark"), *err = NULL, *a = NULL, *b = NULL,
+                            *sa = join(d, "staging/a.bin"), *sb = join(d, "staging/dir/b.bin");
         size_t n;
 
         build(ark, two, 2, NULL, 0, "none");
@@ -219,7 +220,10 @@ static void test_hostile_kinds(void **state) {
 /* Names: a tar entry whose name is not UTF-8 is refused with a sentence that is (its bytes as
  * \xNN); paths in any script round-trip, whatever the locale (tests run in the C locale). */
 static void test_names(void **state) {
-        const TEntry binary[] = { { "a.bin" }, { "\xff\xfe" "evil", .data = "x" } };
+        const TEntry binary[] = { { "a.bin" },
+                                  { "\xff\xfe"
+                                    "evil",
+                                    .data = "x" } };
         static const TFile intl[] = { { "mod\xc3\xa8le/\xe6\x9d\x83\xe9\x87\x8d.bin", "poids" },
                                       { "r\xc3\xa9sum\xc3\xa9.txt", "ok" } };
         const TEntry deep_e[] = { { "a.bin" }, { "dir/b.bin" } };
@@ -264,7 +268,8 @@ static void test_hostile_content(void **state) {
 
         refused(two, 2, dup, 3, "none", -EINVAL, "'a.bin' comes twice");
         refused(two, 2, extra, 3, "none", -EINVAL, "'c.bin' is not in the manifest");
-        refused(two, 2, missing, 1, "none", -EINVAL, "'dir/b.bin' is in the manifest but not in the archive");
+        refused(two, 2, missing, 1, "none", -EINVAL,
+                "'dir/b.bin' is in the manifest but not in the archive");
         refused(two, 2, bigger, 2, "none", -EBADMSG, "'a.bin' is 14 bytes; the manifest declares 5");
         refused(two, 2, smaller, 2, "none", -EBADMSG, "'a.bin' is 3 bytes; the manifest declares 5");
         refused(two, 2, changed, 2, "none", -EBADMSG, "'a.bin' does not match its SHA-256");
@@ -272,7 +277,8 @@ static void test_hostile_content(void **state) {
 
 static void test_truncated(void **state) {
         _cleanup_tmpdir_ char *d = make_tmpdir();
-        _cleanup_free_ char *ark = join(d, "b.ark"), *work = join(d, "work"), *err = NULL, *big = malloc(200000);
+        _cleanup_free_ char *ark = join(d, "b.ark"), *work = join(d, "work"), *err = NULL,
+                            *big = malloc(200000);
         const TFile f[] = { { "a.bin", big, 200000 } };
         struct stat st;
 
@@ -388,7 +394,8 @@ static void test_manifest_rules(void **state) {
                 { "{\"format\": 1, \"kind\": \"image\", \"name\": \"x\", \"version\": \"1\", \"created\": "
                   "\"2026-12-01T00:00:00Z\", \"key_id\": \"0123456789abcdef\", \"extra\": 1, \"files\": []}",
                   "unknown field 'extra'" },
-                { "{\"format\": 1, \"kind\": \"image\", \"name\": \"x\\u00e9\\u0000\", \"version\": \"1\"}", "" },
+                { "{\"format\": 1, \"kind\": \"image\", \"name\": \"x\\u00e9\\u0000\", \"version\": \"1\"}",
+                  "" },
                 { "{\"format\": 1, \"kind\": \"image\", \"name\": \"\xff\"}", "not valid UTF-8 JSON" },
         };
         for (size_t k = 0; k < ELEMENTSOF(bad); k++) {
@@ -420,7 +427,9 @@ static void test_manifest_rules(void **state) {
         /* A file name that displays as another ("gpj.exe" shown as "exe.jpg"). */
         assert_string_equal(manifest_check_path("weights/\u202Egpj.exe"),
                             "holds a bidirectional formatting or control character");
-        assert_string_equal(manifest_check_path("a\xc2\x85" "b"), "holds a bidirectional formatting or control character");
+        assert_string_equal(manifest_check_path("a\xc2\x85"
+                                                "b"),
+                            "holds a bidirectional formatting or control character");
         assert_null(manifest_check_path("权重/模型.bin"));
         assert_string_equal(manifest_check_path("manifest.json"), "is the name of the manifest itself");
         assert_null(manifest_check_path("weights/model-00001.safetensors"));
@@ -429,14 +438,22 @@ static void test_manifest_rules(void **state) {
 /* bundle_create: the payload directory to a bundle that reads back; what it refuses. */
 static void test_create(void **state) {
         _cleanup_tmpdir_ char *d = make_tmpdir();
-        _cleanup_free_ char *payload = join(d, "payload"), *ark = join(d, "m.ark"), *err = NULL, *link = NULL,
-                            *work = join(d, "work"), *copy = NULL, *text = NULL;
+        _cleanup_free_ char *payload = join(d, "payload"), *ark = join(d, "m.ark"), *err = NULL,
+                            *link = NULL, *work = join(d, "work"), *copy = NULL, *text = NULL;
         _cleanup_(manifest_freep) Manifest *m = NULL;
         BundleCreateOptions o = {
-                .kind = BUNDLE_MODEL, .name = "qwen2-7b", .version = "2.5.1", .key_path = key_path, .dir = payload,
-                .output = ark, .compression = "zstd",
-                .model = { .architecture = (char *) "qwen2", .parameters = 7600000000, .dtype = (char *) "bf16",
-                           .min_gpu_memory_bytes = 16ULL << 30, .runtime = (char *) "vllm",
+                .kind = BUNDLE_MODEL,
+                .name = "qwen2-7b",
+                .version = "2.5.1",
+                .key_path = key_path,
+                .dir = payload,
+                .output = ark,
+                .compression = "zstd",
+                .model = { .architecture = (char *) "qwen2",
+                           .parameters = 7600000000,
+                           .dtype = (char *) "bf16",
+                           .min_gpu_memory_bytes = 16ULL << 30,
+                           .runtime = (char *) "vllm",
                            .license = (char *) "Apache-2.0" },
         };
         size_t n;
@@ -476,7 +493,8 @@ static void test_create(void **state) {
 
 static void test_trust_dir(void **state) {
         _cleanup_tmpdir_ char *d = make_tmpdir();
-        _cleanup_free_ char *dir = join(d, "t"), *prefix = join(d, "k"), *pub = NULL, *pem = NULL, *err = NULL;
+        _cleanup_free_ char *dir = join(d, "t"), *prefix = join(d, "k"), *pub = NULL, *pem = NULL,
+                            *err = NULL;
         _cleanup_free_ TrustedKey *keys = NULL;
         ArkKey *k = NULL;
         char id[KEY_ID_HEX], id2[KEY_ID_HEX];
@@ -530,18 +548,12 @@ static void test_trust_dir(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_roundtrip),
-                cmocka_unit_test(test_hostile_paths),
-                cmocka_unit_test(test_hostile_kinds),
-                cmocka_unit_test(test_hostile_content),
-                cmocka_unit_test(test_names),
-                cmocka_unit_test(test_file_and_directory),
-                cmocka_unit_test(test_truncated),
-                cmocka_unit_test(test_bomb),
-                cmocka_unit_test(test_signature),
-                cmocka_unit_test(test_manifest_rules),
-                cmocka_unit_test(test_create),
-                cmocka_unit_test(test_trust_dir),
+                cmocka_unit_test(test_roundtrip),     cmocka_unit_test(test_hostile_paths),
+                cmocka_unit_test(test_hostile_kinds), cmocka_unit_test(test_hostile_content),
+                cmocka_unit_test(test_names),         cmocka_unit_test(test_file_and_directory),
+                cmocka_unit_test(test_truncated),     cmocka_unit_test(test_bomb),
+                cmocka_unit_test(test_signature),     cmocka_unit_test(test_manifest_rules),
+                cmocka_unit_test(test_create),        cmocka_unit_test(test_trust_dir),
         };
         return cmocka_run_group_tests_name("bundle", tests, group_setup, group_teardown);
 }

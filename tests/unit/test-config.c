@@ -87,7 +87,7 @@ static void test_defaults(void **state) {
         assert_null(c.metrics_token_file);                        /* the image's ark.conf sets one */
         assert_int_equal(c.placement_policy, POOL_POLICY_ARK);
         assert_int_equal(c.placement_seed, 0);
-        assert_null(c.placement_workload);                        /* the built-in workload */
+        assert_null(c.placement_workload); /* the built-in workload */
 
         /* The Kconfig defaults themselves must pass the file's own validation. */
         assert_true(CONFIG_DEFAULT_STATE_DIR[0] == '/');
@@ -105,20 +105,19 @@ static void test_defaults(void **state) {
         assert_null(c.state_dir);
 }
 
-static const char full_file[] =
-        "# /etc/ark/ark.conf\n"
-        "[Daemon]\n"
-        "StateDirectory=/srv/ark\n"
-        "BusAddress=unix:path=/run/ark/bus\n"
-        "LogLevel=debug\n"
-        "\n"
-        "[Hypervisor]\n"
-        "URI=test:///opt/ark/host.xml\n"
-        "DomainType=qemu\n"
-        "StopTimeoutSec=90\n"
-        "\n"
-        "[Hardware]\n"
-        "SysfsRoot=/srv/fixture\n";
+static const char full_file[] = "# /etc/ark/ark.conf\n"
+                                "[Daemon]\n"
+                                "StateDirectory=/srv/ark\n"
+                                "BusAddress=unix:path=/run/ark/bus\n"
+                                "LogLevel=debug\n"
+                                "\n"
+                                "[Hypervisor]\n"
+                                "URI=test:///opt/ark/host.xml\n"
+                                "DomainType=qemu\n"
+                                "StopTimeoutSec=90\n"
+                                "\n"
+                                "[Hardware]\n"
+                                "SysfsRoot=/srv/fixture\n";
 
 static void assert_full_file(const ArkConfig *c) {
         assert_string_equal(c->state_dir, "/srv/ark");
@@ -249,7 +248,9 @@ static void test_each_key(void **state) {
         assert_string_equal(config_firmware_code(&c, "aarch64"), "/usr/share/AAVMF/AAVMF_CODE.fd");
         assert_string_equal(config_firmware_vars(&c, "aarch64"), "/usr/share/AAVMF/AAVMF_VARS.fd");
         assert_false(c.hugepages);
-        parse_ok(&c, "[Hypervisor]\nFirmwareCode=/opt/edk2/CODE.fd\nFirmwareVars=/opt/edk2/VARS.fd\nHugePages=yes\n");
+        parse_ok(
+                &c,
+                "[Hypervisor]\nFirmwareCode=/opt/edk2/CODE.fd\nFirmwareVars=/opt/edk2/VARS.fd\nHugePages=yes\n");
         assert_string_equal(c.firmware_code, "/opt/edk2/CODE.fd");
         assert_string_equal(config_firmware_code(&c, "aarch64"), "/opt/edk2/CODE.fd"); /* configured wins */
         assert_string_equal(c.firmware_vars, "/opt/edk2/VARS.fd");
@@ -270,8 +271,9 @@ static void test_each_key(void **state) {
         assert_null(c.metrics_token_file);
 
         assert_null(c.vfio_at_boot);
-        parse_ok(&c, "[Hardware]\nVfioAtBoot=0000:18:00.0 0000:2a:00.0,0000:18:00.0\n"
-                     "ReservedAccelerators=0000:db:00.0\n");
+        parse_ok(&c,
+                 "[Hardware]\nVfioAtBoot=0000:18:00.0 0000:2a:00.0,0000:18:00.0\n"
+                 "ReservedAccelerators=0000:db:00.0\n");
         assert_int_equal(strv_length(c.vfio_at_boot), 2); /* the duplicate is dropped */
         assert_string_equal(c.vfio_at_boot[1], "0000:2a:00.0");
         assert_string_equal(c.reserved[0], "0000:db:00.0");
@@ -281,8 +283,9 @@ static void test_each_key(void **state) {
         /* Directories admins may name files below; the refused-call allowance. */
         assert_null(c.image_admin_dirs);
         assert_int_equal(c.refused_call_burst, 20);
-        parse_ok(&c, "[Images]\nAdminDirectories=/srv/images /mnt/usb /srv/images\n"
-                     "[Daemon]\nRefusedCallBurst=0\n");
+        parse_ok(&c,
+                 "[Images]\nAdminDirectories=/srv/images /mnt/usb /srv/images\n"
+                 "[Daemon]\nRefusedCallBurst=0\n");
         assert_int_equal(strv_length(c.image_admin_dirs), 2);
         assert_string_equal(c.image_admin_dirs[1], "/mnt/usb");
         assert_int_equal(c.refused_call_burst, 0);
@@ -440,8 +443,9 @@ static void test_bad_values(void **state) {
                                                      "[Daemon]\n\n[Hypervisor]\nStopTimeoutSec=0\n", &err,
                                                      NULL),
                                  -EINVAL);
-                assert_string_equal(err, "/etc/ark/ark.conf:4: invalid StopTimeoutSec= in [Hypervisor]: '0' "
-                                         "must be a number of seconds between 1 and 3600");
+                assert_string_equal(err,
+                                    "/etc/ark/ark.conf:4: invalid StopTimeoutSec= in [Hypervisor]: '0' "
+                                    "must be a number of seconds between 1 and 3600");
         }
 }
 
@@ -489,8 +493,8 @@ static void test_failed_parse_state(void **state) {
                          -EINVAL);
         assert_contains(err, "x.conf:3:");
         assert_string_equal(c.state_dir, "/srv/first"); /* half-applied, see above */
-        assert_int_equal(c.log_level, LOG_INFO);         /* the bad value left the old one */
-        assert_null(c.bus_address);                      /* after the error: not applied */
+        assert_int_equal(c.log_level, LOG_INFO);        /* the bad value left the old one */
+        assert_null(c.bus_address);                     /* after the error: not applied */
         assert_null(warn);
         err = mfree(err);
 
@@ -579,18 +583,12 @@ static void test_odd_inputs(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_defaults),
-                cmocka_unit_test(test_full_file),
-                cmocka_unit_test(test_each_key),
-                cmocka_unit_test(test_whitespace_and_comments),
-                cmocka_unit_test(test_unknown_keys),
-                cmocka_unit_test(test_malformed),
-                cmocka_unit_test(test_bad_values),
-                cmocka_unit_test(test_relative_paths),
-                cmocka_unit_test(test_line_numbers),
-                cmocka_unit_test(test_failed_parse_state),
-                cmocka_unit_test(test_domain_type),
-                cmocka_unit_test(test_odd_inputs),
+                cmocka_unit_test(test_defaults),     cmocka_unit_test(test_full_file),
+                cmocka_unit_test(test_each_key),     cmocka_unit_test(test_whitespace_and_comments),
+                cmocka_unit_test(test_unknown_keys), cmocka_unit_test(test_malformed),
+                cmocka_unit_test(test_bad_values),   cmocka_unit_test(test_relative_paths),
+                cmocka_unit_test(test_line_numbers), cmocka_unit_test(test_failed_parse_state),
+                cmocka_unit_test(test_domain_type),  cmocka_unit_test(test_odd_inputs),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

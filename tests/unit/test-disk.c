@@ -48,7 +48,7 @@ static char *tmp_file(const char *name) {
 static void qemu_img(const char *a1, const char *a2, const char *a3, const char *a4, const char *a5,
                      const char *a6, const char *a7, const char *a8) {
         char *argv[] = { (char *) "qemu-img", (char *) a1, (char *) a2, (char *) a3, (char *) a4,
-                         (char *) a5, (char *) a6, (char *) a7, (char *) a8, NULL };
+                         (char *) a5,         (char *) a6, (char *) a7, (char *) a8, NULL };
         _cleanup_free_ char *out = NULL;
         int r = spawn_wait(argv, &out);
 
@@ -150,8 +150,8 @@ static void test_parse_raw(void **state) {
 /* What qemu-img itself writes is accepted, with the size it was given; an overlay qemu-img made
  * (which has a backing file) is not a base image. */
 static void test_inspect_files(void **state) {
-        _cleanup_free_ char *q = tmp_file("base.qcow2"), *raw = tmp_file("base.raw"), *ov = tmp_file("ov.qcow2"),
-                            *missing = tmp_file("missing"), *msg = NULL;
+        _cleanup_free_ char *q = tmp_file("base.qcow2"), *raw = tmp_file("base.raw"),
+                            *ov = tmp_file("ov.qcow2"), *missing = tmp_file("missing"), *msg = NULL;
         DiskImage img = {};
         const char *reason = NULL;
 
@@ -176,8 +176,8 @@ static void test_inspect_files(void **state) {
 }
 
 static void test_create(void **state) {
-        _cleanup_free_ char *empty = tmp_file("empty.qcow2"), *base = tmp_file("b.raw"), *ov = tmp_file("ov2.qcow2"),
-                            *bad = tmp_file("no/such/dir/x.qcow2"), *msg = NULL;
+        _cleanup_free_ char *empty = tmp_file("empty.qcow2"), *base = tmp_file("b.raw"),
+                            *ov = tmp_file("ov2.qcow2"), *bad = tmp_file("no/such/dir/x.qcow2"), *msg = NULL;
         DiskImage img = {};
         struct stat st;
         mode_t old_umask = umask(022);

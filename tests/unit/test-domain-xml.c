@@ -301,18 +301,19 @@ static void test_schema_refuses(void **state) {
         assert_int_equal(domain_schema_validate(own_schema(), bad, reason, sizeof(reason)), -EBADMSG);
 
         /* Not XML at all. */
-        assert_int_equal(domain_schema_validate(own_schema(), "<domain type='test'>", reason, sizeof(reason)),
-                         -EBADMSG);
+        assert_int_equal(
+                domain_schema_validate(own_schema(), "<domain type='test'>", reason, sizeof(reason)),
+                -EBADMSG);
         assert_string_equal(reason, "not well-formed XML");
         assert_int_equal(domain_schema_load("/nonexistent/domain.rng", &(DomainSchema *) { NULL }), -ENOENT);
 }
 
 static void test_build_invalid(void **state) {
         static const char *const bad_text[] = {
-                "a\001b",     /* control character */
-                "a\033[1m",   /* terminal escape */
-                "\xff",       /* not UTF-8 */
-                "\xc0\xaf",   /* overlong '/' */
+                "a\001b",       /* control character */
+                "a\033[1m",     /* terminal escape */
+                "\xff",         /* not UTF-8 */
+                "\xc0\xaf",     /* overlong '/' */
                 "\xed\xa0\x80", /* surrogate */
         };
         DomainSpec s;
@@ -320,12 +321,12 @@ static void test_build_invalid(void **state) {
 
         assert_int_equal(domain_xml_build(NULL, &xml), -EINVAL);
 
-#define EXPECT_EINVAL(field, value)                                             \
-        do {                                                                    \
-                s = spec_kvm_disk;                                              \
-                s.field = value;                                                \
-                assert_int_equal(domain_xml_build(&s, &xml), -EINVAL);          \
-                assert_string_equal(xml, "untouched");                          \
+#define EXPECT_EINVAL(field, value) \
+        do { \
+                s = spec_kvm_disk; \
+                s.field = value; \
+                assert_int_equal(domain_xml_build(&s, &xml), -EINVAL); \
+                assert_string_equal(xml, "untouched"); \
         } while (0)
 
         /* Required fields missing. */
@@ -416,8 +417,7 @@ static void test_metadata_roundtrip(void **state) {
 
                 foreign = virDomainLookupByName(conn, "test");
                 assert_non_null(foreign);
-                assert_null(virDomainGetMetadata(foreign, VIR_DOMAIN_METADATA_ELEMENT,
-                                                 ARK_METADATA_NS, 0));
+                assert_null(virDomainGetMetadata(foreign, VIR_DOMAIN_METADATA_ELEMENT, ARK_METADATA_NS, 0));
                 assert_int_equal(virt_last_error(&msg), -ENOENT);
         }
 
@@ -460,9 +460,11 @@ static void test_metadata_variants(void **state) {
                     "risk", id);
         /* Default namespace; another prefix. */
         check_parse("<instance xmlns='https://ark.dev/xmlns/instance/1'><tenant>risk</tenant>"
-                    "<id>6f1f5a52-6c5e-4d6a-9a57-3b0e8d3c1a01</id></instance>", "risk", id);
+                    "<id>6f1f5a52-6c5e-4d6a-9a57-3b0e8d3c1a01</id></instance>",
+                    "risk", id);
         check_parse("<x:instance xmlns:x='urn:other'><x:id>6f1f5a52-6c5e-4d6a-9a57-3b0e8d3c1a01</x:id>"
-                    "<x:tenant>risk</x:tenant></x:instance>", "risk", id);
+                    "<x:tenant>risk</x:tenant></x:instance>",
+                    "risk", id);
         /* Whitespace, an XML declaration, comments, unknown elements, CDATA, uppercase id. */
         check_parse("<?xml version='1.0' encoding='UTF-8'?>\n<instance>\n  <!-- hi -->\n"
                     "  <tenant>\n    risk\n  </tenant>\n  <future a='1'><x/></future>\n"
@@ -614,8 +616,9 @@ static void test_gpu_single(void **state) {
 
 /* All eight H100s: they span both nodes, so nothing is pinned; the window holds 8 x 128 GiB. */
 static void test_gpu_eight(void **state) {
-        static const char *const gpus[] = { "0000:18:00.0", "0000:2a:00.0", "0000:3a:00.0", "0000:5d:00.0",
-                                            "0000:9a:00.0", "0000:ab:00.0", "0000:ba:00.0", "0000:db:00.0", NULL };
+        static const char *const gpus[] = { "0000:18:00.0", "0000:2a:00.0", "0000:3a:00.0",
+                                            "0000:5d:00.0", "0000:9a:00.0", "0000:ab:00.0",
+                                            "0000:ba:00.0", "0000:db:00.0", NULL };
         _cleanup_free_ char *xml = NULL;
         GpuHost h;
 
@@ -625,7 +628,8 @@ static void test_gpu_eight(void **state) {
         assert_null(strstr(xml, "<numatune>"));
         for (unsigned k = 1; k <= 8; k++) {
                 char needle[96];
-                snprintf(needle, sizeof(needle), "<controller type='pci' index='%u' model='pcie-root-port'/>", k);
+                snprintf(needle, sizeof(needle),
+                         "<controller type='pci' index='%u' model='pcie-root-port'/>", k);
                 assert_non_null(strstr(xml, needle));
         }
         gpu_host_done(&h);
@@ -697,8 +701,9 @@ static void test_gpu_missing(void **state) {
 
 /* The hostdevs of a domain, as arkd reads them back from libvirt to re-derive claims. */
 static void test_parse_hostdevs(void **state) {
-        static const char *const gpus[] = { "0000:18:00.0", "0000:2a:00.0", "0000:3a:00.0", "0000:5d:00.0",
-                                            "0000:9a:00.0", "0000:ab:00.0", "0000:ba:00.0", "0000:db:00.0", NULL };
+        static const char *const gpus[] = { "0000:18:00.0", "0000:2a:00.0", "0000:3a:00.0",
+                                            "0000:5d:00.0", "0000:9a:00.0", "0000:ab:00.0",
+                                            "0000:ba:00.0", "0000:db:00.0", NULL };
         _cleanup_free_ char *xml = NULL, *dumped = NULL;
         _cleanup_(virConnectClosep) virConnectPtr conn = NULL;
         _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
@@ -731,18 +736,19 @@ static void test_parse_hostdevs(void **state) {
         assert_int_equal(domain_xml_parse_hostdevs("<domain/>", &l), 0);
         assert_null(l);
         /* Decimal and upper-case hex, a duplicate, USB hostdevs and other places are ignored. */
-        assert_int_equal(domain_xml_parse_hostdevs(
-                                 "<domain><devices>"
-                                 "<hostdev mode='subsystem' type='pci'><source><address domain='0' bus='24' slot='0' "
-                                 "function='1'/></source></hostdev>"
-                                 "<hostdev type='pci'><source><address domain='0x0000' bus='0x18' slot='0x00' "
-                                 "function='0x1'/></source></hostdev>"
-                                 "<hostdev mode='subsystem' type='usb'><source><vendor id='0x1'/></source></hostdev>"
-                                 "<hostdev mode='subsystem' type='pci'><source><address domain='0x0000' bus='0xAB' "
-                                 "slot='0x1F' function='0x7'/></source></hostdev>"
-                                 "</devices><hostdev type='pci'/></domain>",
-                                 &l),
-                         0);
+        assert_int_equal(
+                domain_xml_parse_hostdevs(
+                        "<domain><devices>"
+                        "<hostdev mode='subsystem' type='pci'><source><address domain='0' bus='24' slot='0' "
+                        "function='1'/></source></hostdev>"
+                        "<hostdev type='pci'><source><address domain='0x0000' bus='0x18' slot='0x00' "
+                        "function='0x1'/></source></hostdev>"
+                        "<hostdev mode='subsystem' type='usb'><source><vendor id='0x1'/></source></hostdev>"
+                        "<hostdev mode='subsystem' type='pci'><source><address domain='0x0000' bus='0xAB' "
+                        "slot='0x1F' function='0x7'/></source></hostdev>"
+                        "</devices><hostdev type='pci'/></domain>",
+                        &l),
+                0);
         assert_int_equal(strv_length(l), 2);
         assert_string_equal(l[0], "0000:18:00.1");
         assert_string_equal(l[1], "0000:ab:1f.7");
@@ -750,7 +756,10 @@ static void test_parse_hostdevs(void **state) {
 
         /* Malformed: nothing returned. */
         static const char *const bad[] = {
-                "", "<domain", "<vm/>", "<domain><devices/><devices/></domain>",
+                "",
+                "<domain",
+                "<vm/>",
+                "<domain><devices/><devices/></domain>",
                 "<domain><devices><hostdev type='pci'><source/></hostdev></devices></domain>",
                 "<domain><devices><hostdev type='pci'><source><address domain='0' bus='256' slot='0' "
                 "function='0'/></source></hostdev></devices></domain>",
@@ -777,22 +786,14 @@ static void test_parse_hostdevs(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_build_kvm_disk),
-                cmocka_unit_test(test_build_model),
-                cmocka_unit_test(test_build_qemu_direct),
-                cmocka_unit_test(test_build_test_driver),
-                cmocka_unit_test(test_build_invalid),
-                cmocka_unit_test(test_schema_refuses),
-                cmocka_unit_test(test_build_optional),
-                cmocka_unit_test(test_gpu_single),
-                cmocka_unit_test(test_gpu_eight),
-                cmocka_unit_test(test_gpu_grouped_functions),
-                cmocka_unit_test(test_gpu_arm64),
-                cmocka_unit_test(test_gpu_missing),
-                cmocka_unit_test(test_parse_hostdevs),
-                cmocka_unit_test(test_metadata_roundtrip),
-                cmocka_unit_test(test_metadata_variants),
-                cmocka_unit_test(test_metadata_malformed),
+                cmocka_unit_test(test_build_kvm_disk),    cmocka_unit_test(test_build_model),
+                cmocka_unit_test(test_build_qemu_direct), cmocka_unit_test(test_build_test_driver),
+                cmocka_unit_test(test_build_invalid),     cmocka_unit_test(test_schema_refuses),
+                cmocka_unit_test(test_build_optional),    cmocka_unit_test(test_gpu_single),
+                cmocka_unit_test(test_gpu_eight),         cmocka_unit_test(test_gpu_grouped_functions),
+                cmocka_unit_test(test_gpu_arm64),         cmocka_unit_test(test_gpu_missing),
+                cmocka_unit_test(test_parse_hostdevs),    cmocka_unit_test(test_metadata_roundtrip),
+                cmocka_unit_test(test_metadata_variants), cmocka_unit_test(test_metadata_malformed),
         };
 
         return cmocka_run_group_tests(tests, setup, NULL);

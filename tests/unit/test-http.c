@@ -35,12 +35,13 @@ static void test_good(void **state) {
 static void test_authorization(void **state) {
         HttpRequest r;
 
-        assert_int_equal(parse("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:9464\r\nUser-Agent: Prometheus/2.45.3\r\n"
-                               "Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5\r\n"
-                               "Authorization: Bearer 0123456789abcdef0123456789abcdef\r\n"
-                               "X-Prometheus-Scrape-Timeout-Seconds: 10\r\nAccept-Encoding: gzip\r\n\r\n",
-                               &r),
-                         0);
+        assert_int_equal(
+                parse("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:9464\r\nUser-Agent: Prometheus/2.45.3\r\n"
+                      "Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5\r\n"
+                      "Authorization: Bearer 0123456789abcdef0123456789abcdef\r\n"
+                      "X-Prometheus-Scrape-Timeout-Seconds: 10\r\nAccept-Encoding: gzip\r\n\r\n",
+                      &r),
+                0);
         assert_string_equal(r.authorization, "Bearer 0123456789abcdef0123456789abcdef");
 
         /* The name in any case; white space around the value is not part of it. */
@@ -51,9 +52,10 @@ static void test_authorization(void **state) {
         /* Empty counts as none; other headers that merely start alike are not it. */
         assert_int_equal(parse("GET /metrics HTTP/1.1\r\nAuthorization:\r\n\r\n", &r), 0);
         assert_string_equal(r.authorization, "");
-        assert_int_equal(parse("GET /metrics HTTP/1.1\r\nAuthorization-X: Bearer x\r\nX-Authorization: Bearer y\r\n\r\n",
-                               &r),
-                         0);
+        assert_int_equal(
+                parse("GET /metrics HTTP/1.1\r\nAuthorization-X: Bearer x\r\nX-Authorization: Bearer y\r\n\r\n",
+                      &r),
+                0);
         assert_string_equal(r.authorization, "");
         /* Bytes above 0x7e (obs-text) are allowed in values; taking a token out refuses them. */
         assert_int_equal(parse("GET /metrics HTTP/1.1\r\nX-Name: caf\xc3\xa9\r\n\r\n", &r), 0);
@@ -66,12 +68,15 @@ static void test_bad_headers(void **state) {
         memset(&r, 0, sizeof(r));
         strcpy(r.path, "/untouched");
         /* Twice: which one counts would depend on who reads it. */
-        assert_int_equal(parse("GET /metrics HTTP/1.1\r\nAuthorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n", &r),
-                         -EBADMSG);
+        assert_int_equal(
+                parse("GET /metrics HTTP/1.1\r\nAuthorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n",
+                      &r),
+                -EBADMSG);
         assert_string_equal(r.path, "/untouched"); /* nothing written on failure */
         /* White space before the colon (RFC 9112 §5.1), a folded line, no colon, an empty name. */
         assert_int_equal(parse("GET /metrics HTTP/1.1\r\nAuthorization : Bearer a\r\n\r\n", &r), -EBADMSG);
-        assert_int_equal(parse("GET /metrics HTTP/1.1\r\nAuthorization: Bearer\r\n a\r\n\r\n", &r), -EBADMSG);
+        assert_int_equal(parse("GET /metrics HTTP/1.1\r\nAuthorization: Bearer\r\n a\r\n\r\n", &r),
+                         -EBADMSG);
         assert_int_equal(parse("GET /metrics HTTP/1.1\r\nX: 1\r\n\tcontinued\r\n\r\n", &r), -EBADMSG);
         assert_int_equal(parse("GET /metrics HTTP/1.1\r\nno colon here\r\n\r\n", &r), -EBADMSG);
         assert_int_equal(parse("GET /metrics HTTP/1.1\r\n: value\r\n\r\n", &r), -EBADMSG);
@@ -95,8 +100,8 @@ static void test_token_is_valid(void **state) {
                 "a", "0123456789abcdef", "A-Z.a_z~0+9/", "dG9rZW4=", "dG9rZW4x==", "x==========",
         };
         static const char *const bad[] = {
-                "", "=", "==abc", "a=b", "a b", "a\tb", "a\n", "a\r", "tok\"en", "tok,en", "tok;en",
-                "caf\xc3\xa9", "a:b", "a@b", "%41",
+                "",        "=",      "==abc",  "a=b",         "a b", "a\tb", "a\n", "a\r",
+                "tok\"en", "tok,en", "tok;en", "caf\xc3\xa9", "a:b", "a@b",  "%41",
         };
 
         for (size_t k = 0; k < sizeof(good) / sizeof(good[0]); k++)
@@ -152,8 +157,10 @@ static void test_token_equal(void **state) {
         assert_true(http_token_equal(secret, secret));
         assert_true(http_token_equal("abc", "abc"));
         /* A difference anywhere, a prefix, a longer string, the case of a letter. */
-        assert_false(http_token_equal("0f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", secret));
-        assert_false(http_token_equal("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a09", secret));
+        assert_false(http_token_equal("0f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                                      secret));
+        assert_false(http_token_equal("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a09",
+                                      secret));
         assert_false(http_token_equal("9f86d081884c7d65", secret));
         assert_false(http_token_equal("abcabc", "abc")); /* the comparison wraps around `expected` */
         assert_false(http_token_equal("ab", "abc"));
@@ -184,12 +191,9 @@ static void test_incomplete_and_bad(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_good),
-                cmocka_unit_test(test_incomplete_and_bad),
-                cmocka_unit_test(test_authorization),
-                cmocka_unit_test(test_bad_headers),
-                cmocka_unit_test(test_token_is_valid),
-                cmocka_unit_test(test_bearer_token),
+                cmocka_unit_test(test_good),           cmocka_unit_test(test_incomplete_and_bad),
+                cmocka_unit_test(test_authorization),  cmocka_unit_test(test_bad_headers),
+                cmocka_unit_test(test_token_is_valid), cmocka_unit_test(test_bearer_token),
                 cmocka_unit_test(test_token_equal),
         };
         return cmocka_run_group_tests_name("http", tests, NULL, NULL);

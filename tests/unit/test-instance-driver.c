@@ -33,7 +33,12 @@ static const char *const scanned[] = { "appliance", "lib", "ctl", "tui", "firmwa
 /* The compiler's -I folders, in the Makefile's order (a quoted include is looked up next to the
  * including file first). */
 static const char *const include_dirs[] = {
-        "lib", "appliance", "appliance/hw", "appliance/tenant", "appliance/instance", "appliance/instance/vm",
+        "lib",
+        "appliance",
+        "appliance/hw",
+        "appliance/tenant",
+        "appliance/instance",
+        "appliance/instance/vm",
         "appliance/bundle",
 };
 
@@ -174,18 +179,20 @@ static void test_libvirt_only_in_vm_driver(void **state) {
                 }
                 n_outside++;
                 if (chain) {
-                        fprintf(stderr, "%s reaches libvirt outside the VM driver (%s): %s\n", *f, VM_DRIVER_DIR,
-                                chain);
+                        fprintf(stderr, "%s reaches libvirt outside the VM driver (%s): %s\n", *f,
+                                VM_DRIVER_DIR, chain);
                         n_bad++;
                 }
         }
         /* The scan saw the tree (not an empty or wrong ARK_SRCDIR) and finds libvirt where it is. */
         if (n_outside < 100 || n_inside_libvirt == 0)
-                fail_msg("the scan of %s found %u files outside the VM driver and %u inside it using libvirt; wrong "
-                         "ARK_SRCDIR?", src_dir(), n_outside, n_inside_libvirt);
+                fail_msg(
+                        "the scan of %s found %u files outside the VM driver and %u inside it using libvirt; wrong "
+                        "ARK_SRCDIR?",
+                        src_dir(), n_outside, n_inside_libvirt);
         if (n_bad > 0)
-                fail_msg("%u file%s outside %s reach libvirt's headers (listed above)", n_bad, n_bad == 1 ? "" : "s",
-                         VM_DRIVER_DIR);
+                fail_msg("%u file%s outside %s reach libvirt's headers (listed above)", n_bad,
+                         n_bad == 1 ? "" : "s", VM_DRIVER_DIR);
 }
 
 /* ------------------------------------------------------------------------------ the table */
@@ -208,9 +215,10 @@ static void test_find(void **state) {
 static void test_complete(void **state) {
         const InstanceDriver *d = &vm_driver;
         const void *const ops[] = {
-                d->setup, d->teardown, d->connected, d->require, d->reconcile, d->name_in_use,
-                d->define, d->remove, d->start, d->stop, d->force_off, d->get_state, d->describe,
-                d->console, d->attach_device, d->detach_device, d->attach_network, d->detach_network,
+                d->setup,         d->teardown,       d->connected,      d->require, d->reconcile,
+                d->name_in_use,   d->define,         d->remove,         d->start,   d->stop,
+                d->force_off,     d->get_state,      d->describe,       d->console, d->attach_device,
+                d->detach_device, d->attach_network, d->detach_network,
         };
 
         /* A new member of the table must be added here (and to every driver). */
@@ -227,8 +235,9 @@ typedef struct Fixture {
 static void fixture_init(Fixture *f) {
         *f = (Fixture) {};
         assert_int_equal(config_init(&f->m.config), 0);
-        f->i = (Instance) { .manager = &f->m, .name = (char *) "web", .tenant = (char *) "risk",
-                            .type = (char *) "vm" };
+        f->i = (Instance) {
+                .manager = &f->m, .name = (char *) "web", .tenant = (char *) "risk", .type = (char *) "vm"
+        };
         memcpy(f->i.uuid, "3f6d2a1c-8b4e-4c7a-9e21-5d0c7b9a4e13", 37);
 }
 

@@ -14,14 +14,20 @@
 #include "basic/netconf.h"
 
 static void test_roundtrip(void **state) {
-        NetConf c = { .iface = "eno1", .address = "192.0.2.10/24", .gateway = "192.0.2.1", .dns = "192.0.2.53 192.0.2.54",
-                      .ntp = "ntp.example.com" }, back;
+        NetConf c = { .iface = "eno1",
+                      .address = "192.0.2.10/24",
+                      .gateway = "192.0.2.1",
+                      .dns = "192.0.2.53 192.0.2.54",
+                      .ntp = "ntp.example.com" },
+                back;
         char buf[256], *text;
 
         assert_null(netconf_validate(&c, buf, sizeof(buf)));
         text = netconf_format(&c);
         assert_non_null(strstr(text, "[Match]\nName=eno1\n"));
-        assert_non_null(strstr(text, "Address=192.0.2.10/24\nGateway=192.0.2.1\nDNS=192.0.2.53\nDNS=192.0.2.54\nNTP=ntp.example.com\n"));
+        assert_non_null(strstr(
+                text,
+                "Address=192.0.2.10/24\nGateway=192.0.2.1\nDNS=192.0.2.53\nDNS=192.0.2.54\nNTP=ntp.example.com\n"));
         assert_int_equal(netconf_parse(text, &back), 0);
         assert_string_equal(back.iface, "eno1");
         assert_false(back.dhcp);
@@ -44,7 +50,8 @@ static void test_refused(void **state) {
         NetConf c = { .iface = "eno1", .address = "192.0.2.10/24", .gateway = "198.51.100.1" };
         char buf[256];
 
-        assert_string_equal(netconf_validate(&c, buf, sizeof(buf)), "the gateway 198.51.100.1 is not in 192.0.2.10/24's subnet");
+        assert_string_equal(netconf_validate(&c, buf, sizeof(buf)),
+                            "the gateway 198.51.100.1 is not in 192.0.2.10/24's subnet");
         strcpy(c.gateway, "192.0.2.1");
         strcpy(c.address, "192.0.2.10");
         assert_non_null(strstr(netconf_validate(&c, buf, sizeof(buf)), "is not a.b.c.d/prefix"));
@@ -59,7 +66,8 @@ static void test_refused(void **state) {
         assert_null(hostname_invalid_reason("ark-01.plant.example"));
         assert_string_equal(hostname_invalid_reason("-ark"), "a label starts with '-'");
         assert_string_equal(hostname_invalid_reason("ark..x"), "it has an empty label");
-        assert_string_equal(hostname_invalid_reason("ark_01"), "it may only hold letters, digits, '-' and '.'");
+        assert_string_equal(hostname_invalid_reason("ark_01"),
+                            "it may only hold letters, digits, '-' and '.'");
         assert_int_equal(netconf_parse("no sections at all", &(NetConf) {}), -EINVAL);
         assert_int_equal(netconf_parse("[Network]\nDHCP=yes\n", &(NetConf) {}), -EINVAL); /* no interface */
 }

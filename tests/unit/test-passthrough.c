@@ -50,9 +50,11 @@ static Accelerator *by_address(Host *h, const char *address) {
         return NULL;
 }
 
-static void expect(Host *h, const char *address, const char *mgmt, PassthroughVerdict want, const char *needle) {
+static void expect(Host *h, const char *address, const char *mgmt, PassthroughVerdict want,
+                   const char *needle) {
         char buf[1024] = "unset";
-        PassthroughVerdict v = passthrough_check(by_address(h, address), h->a, h->n, mgmt, NULL, buf, sizeof(buf));
+        PassthroughVerdict v =
+                passthrough_check(by_address(h, address), h->a, h->n, mgmt, NULL, buf, sizeof(buf));
 
         if (v != want)
                 fail_msg("%s: verdict %d, want %d (%s)", address, v, want, buf);
@@ -77,11 +79,13 @@ static void test_held(void **state) {
         host_load("dgx-h100", &h);
         a = by_address(&h, "0000:18:00.0");
         a->claimed_by = strdup("risk-vm1");
-        expect(&h, "0000:18:00.0", NULL, PASSTHROUGH_HELD, "0000:18:00.0 (NVIDIA H100 SXM5 80GB) is claimed by instance 'risk-vm1'");
+        expect(&h, "0000:18:00.0", NULL, PASSTHROUGH_HELD,
+               "0000:18:00.0 (NVIDIA H100 SXM5 80GB) is claimed by instance 'risk-vm1'");
         a = by_address(&h, "0000:2a:00.0");
         a->hold = strdup("reserved");
         a->hold_reason = strdup("host inference service");
-        expect(&h, "0000:2a:00.0", NULL, PASSTHROUGH_HELD, "is reserved for the host (host inference service)");
+        expect(&h, "0000:2a:00.0", NULL, PASSTHROUGH_HELD,
+               "is reserved for the host (host inference service)");
         free(a->hold);
         a->hold = strdup("quarantined");
         a->hold_reason = mfree(a->hold_reason);
@@ -89,7 +93,8 @@ static void test_held(void **state) {
         expect(&h, "0000:3a:00.0", NULL, PASSTHROUGH_OK, NULL);
         a = by_address(&h, "0000:3a:00.0");
         a->health = strdup("its PCIe link is down");
-        expect(&h, "0000:3a:00.0", NULL, PASSTHROUGH_UNHEALTHY, "0000:3a:00.0 (NVIDIA H100 SXM5 80GB) is unhealthy: its PCIe link is down");
+        expect(&h, "0000:3a:00.0", NULL, PASSTHROUGH_UNHEALTHY,
+               "0000:3a:00.0 (NVIDIA H100 SXM5 80GB) is unhealthy: its PCIe link is down");
         assert_string_equal(accelerator_claim_state(a), "unhealthy");
         /* The admin's hold says more than the health. */
         a->hold = strdup("quarantined");
@@ -102,10 +107,12 @@ static void test_ws_rtx_group(void **state) {
         _cleanup_(host_done) Host h = {};
 
         host_load("ws-rtx", &h);
-        expect(&h, "0000:06:00.0", NULL, PASSTHROUGH_GROUP, "0000:06:00.0 (NVIDIA GeForce RTX 2080 Ti) cannot be passed through: its IOMMU group 1 also holds 0000:05:00.0 (network controller eno1)");
+        expect(&h, "0000:06:00.0", NULL, PASSTHROUGH_GROUP,
+               "0000:06:00.0 (NVIDIA GeForce RTX 2080 Ti) cannot be passed through: its IOMMU group 1 also holds 0000:05:00.0 (network controller eno1)");
         expect(&h, "0000:06:00.0", NULL, PASSTHROUGH_GROUP, "ManagementInterface=");
         /* Named: the same NIC is the management one. */
-        expect(&h, "0000:06:00.0", "eno1", PASSTHROUGH_GROUP, "which carries the management network and must stay with the host");
+        expect(&h, "0000:06:00.0", "eno1", PASSTHROUGH_GROUP,
+               "which carries the management network and must stay with the host");
         /* Named as another NIC: eno1 may go with the GPU. */
         expect(&h, "0000:06:00.0", "eno2", PASSTHROUGH_OK, NULL);
         expect(&h, "0000:17:00.0", NULL, PASSTHROUGH_OK, NULL);
@@ -210,14 +217,10 @@ static void test_phys_bits(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_dgx_all_free),
-                cmocka_unit_test(test_held),
-                cmocka_unit_test(test_ws_rtx_group),
-                cmocka_unit_test(test_no_iommu),
-                cmocka_unit_test(test_functions),
-                cmocka_unit_test(test_window),
-                cmocka_unit_test(test_numa),
-                cmocka_unit_test(test_phys_bits),
+                cmocka_unit_test(test_dgx_all_free), cmocka_unit_test(test_held),
+                cmocka_unit_test(test_ws_rtx_group), cmocka_unit_test(test_no_iommu),
+                cmocka_unit_test(test_functions),    cmocka_unit_test(test_window),
+                cmocka_unit_test(test_numa),         cmocka_unit_test(test_phys_bits),
         };
         return cmocka_run_group_tests_name("passthrough", tests, NULL, NULL);
 }

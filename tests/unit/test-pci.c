@@ -586,7 +586,7 @@ static void test_group_without_self(void **state) {
 /* Results come sorted by address as numbers, not as strings and not in directory order. */
 static void test_sorted(void **state) {
         static const char *const order[] = {
-                "0000:0a:00.0", "0000:0a:00.1", "0000:0a:1f.0", "0000:ff:00.0",
+                "0000:0a:00.0", "0000:0a:00.1", "0000:0a:1f.0",  "0000:ff:00.0",
                 "0001:00:00.0", "2000:00:00.0", "10000:00:00.0",
         };
         _cleanup_tmpdir_ char *d = make_tmpdir();
@@ -753,22 +753,14 @@ static void test_real_sysfs(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_dgx_h100),
-                cmocka_unit_test(test_ws_rtx),
-                cmocka_unit_test(test_ascend_910b),
-                cmocka_unit_test(test_no_iommu),
-                cmocka_unit_test(test_numa),
-                cmocka_unit_test(test_host_info_done),
-                cmocka_unit_test(test_model_lookup),
-                cmocka_unit_test(test_missing_root),
-                cmocka_unit_test(test_garbage_tree),
-                cmocka_unit_test(test_group_without_self),
-                cmocka_unit_test(test_sorted),
-                cmocka_unit_test(test_numa_garbage),
-                cmocka_unit_test(test_cpu_model),
-                cmocka_unit_test(test_bars_and_topology),
-                cmocka_unit_test(test_parse_resource),
-                cmocka_unit_test(test_real_sysfs),
+                cmocka_unit_test(test_dgx_h100),       cmocka_unit_test(test_ws_rtx),
+                cmocka_unit_test(test_ascend_910b),    cmocka_unit_test(test_no_iommu),
+                cmocka_unit_test(test_numa),           cmocka_unit_test(test_host_info_done),
+                cmocka_unit_test(test_model_lookup),   cmocka_unit_test(test_missing_root),
+                cmocka_unit_test(test_garbage_tree),   cmocka_unit_test(test_group_without_self),
+                cmocka_unit_test(test_sorted),         cmocka_unit_test(test_numa_garbage),
+                cmocka_unit_test(test_cpu_model),      cmocka_unit_test(test_bars_and_topology),
+                cmocka_unit_test(test_parse_resource), cmocka_unit_test(test_real_sysfs),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -184,7 +184,8 @@ static void test_dirs_below(void **state) {
 /* The top may be a link (a state directory moved to a bigger disk); what is below is not followed. */
 static void test_top_is_a_link(void **state) {
         _cleanup_tmpdir_ char *dir = make_tmpdir();
-        _cleanup_free_ char *real = join(dir, "real"), *lnk = join(dir, "link"), *missing = join(dir, "missing");
+        _cleanup_free_ char *real = join(dir, "real"), *lnk = join(dir, "link"),
+                            *missing = join(dir, "missing");
 
         make(dir, "real", 0755, true);
         make(real, "f", 0666, false);
@@ -253,12 +254,9 @@ static void test_mkdir_p_mode(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_tighten_open_tree),
-                cmocka_unit_test(test_never_loosens),
-                cmocka_unit_test(test_dirs_below),
-                cmocka_unit_test(test_top_is_a_link),
-                cmocka_unit_test(test_depth_limit),
-                cmocka_unit_test(test_mkdir_p_mode),
+                cmocka_unit_test(test_tighten_open_tree), cmocka_unit_test(test_never_loosens),
+                cmocka_unit_test(test_dirs_below),        cmocka_unit_test(test_top_is_a_link),
+                cmocka_unit_test(test_depth_limit),       cmocka_unit_test(test_mkdir_p_mode),
         };
         return cmocka_run_group_tests_name("perm-util", tests, tmp_root_setup, tmp_root_teardown);
 }

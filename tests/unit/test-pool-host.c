@@ -26,30 +26,28 @@
 /* 8 GPUs, 4 per NUMA node, each behind a switch of its own (dgx-h100): 112 CPUs and 1 TiB per
  * NUMA node. */
 static HostGpu dgx[] = {
-        {"0000:18:00.0", H100, 0, "0000:16:00.0"}, {"0000:2a:00.0", H100, 0, "0000:28:00.0"},
-        {"0000:3a:00.0", H100, 0, "0000:38:00.0"}, {"0000:5d:00.0", H100, 0, "0000:5b:00.0"},
-        {"0000:9a:00.0", H100, 1, "0000:98:00.0"}, {"0000:ab:00.0", H100, 1, "0000:a9:00.0"},
-        {"0000:ba:00.0", H100, 1, "0000:b8:00.0"}, {"0000:db:00.0", H100, 1, "0000:d9:00.0"},
+        { "0000:18:00.0", H100, 0, "0000:16:00.0" }, { "0000:2a:00.0", H100, 0, "0000:28:00.0" },
+        { "0000:3a:00.0", H100, 0, "0000:38:00.0" }, { "0000:5d:00.0", H100, 0, "0000:5b:00.0" },
+        { "0000:9a:00.0", H100, 1, "0000:98:00.0" }, { "0000:ab:00.0", H100, 1, "0000:a9:00.0" },
+        { "0000:ba:00.0", H100, 1, "0000:b8:00.0" }, { "0000:db:00.0", H100, 1, "0000:d9:00.0" },
 };
-static const HostNuma dgx_numa[] = {{0, 112, 1024 * GIB}, {1, 112, 1024 * GIB}};
+static const HostNuma dgx_numa[] = { { 0, 112, 1024 * GIB }, { 1, 112, 1024 * GIB } };
 
 /* 8 GPUs, 4 per NUMA node, two behind each switch; the model differs between the nodes. */
 static HostGpu paired[] = {
-        {"0000:1b:00.0", H100, 0, "0000:19:00.0"}, {"0000:1c:00.0", H100, 0, "0000:19:00.0"},
-        {"0000:3b:00.0", H100, 0, "0000:39:00.0"}, {"0000:3c:00.0", H100, 0, "0000:39:00.0"},
-        {"0000:9b:00.0", L40S, 1, "0000:99:00.0"}, {"0000:9c:00.0", L40S, 1, "0000:99:00.0"},
-        {"0000:bb:00.0", L40S, 1, "0000:b9:00.0"}, {"0000:bc:00.0", L40S, 1, "0000:b9:00.0"},
+        { "0000:1b:00.0", H100, 0, "0000:19:00.0" }, { "0000:1c:00.0", H100, 0, "0000:19:00.0" },
+        { "0000:3b:00.0", H100, 0, "0000:39:00.0" }, { "0000:3c:00.0", H100, 0, "0000:39:00.0" },
+        { "0000:9b:00.0", L40S, 1, "0000:99:00.0" }, { "0000:9c:00.0", L40S, 1, "0000:99:00.0" },
+        { "0000:bb:00.0", L40S, 1, "0000:b9:00.0" }, { "0000:bc:00.0", L40S, 1, "0000:b9:00.0" },
 };
-static const HostNuma paired_numa[] = {{0, 64, 512 * GIB}, {1, 64, 512 * GIB}};
+static const HostNuma paired_numa[] = { { 0, 64, 512 * GIB }, { 1, 64, 512 * GIB } };
 
-static void reset(HostGpu *c, size_t n)
-{
+static void reset(HostGpu *c, size_t n) {
         for (size_t k = 0; k < n; k++)
                 c[k].blocked = c[k].held = false;
 }
 
-static void claim(HostGpu *c, const size_t *idx, size_t n)
-{
+static void claim(HostGpu *c, const size_t *idx, size_t n) {
         for (size_t k = 0; k < n; k++) {
                 assert_false(c[idx[k]].blocked);
                 c[idx[k]].blocked = c[idx[k]].held = true;
@@ -58,8 +56,7 @@ static void claim(HostGpu *c, const size_t *idx, size_t n)
 
 /* Places a request on a fresh pool of the host under Ark's policy: 0 or -errno. */
 static int place(const HostGpu *c, size_t n, const HostNuma *numa, size_t n_numa, const HostRequest *req,
-                 size_t out[static HOST_GPUS_MAX], size_t *ret_n, HostShortage *sh)
-{
+                 size_t out[static HOST_GPUS_MAX], size_t *ret_n, HostShortage *sh) {
         HostPool h;
         int r;
 
@@ -70,9 +67,8 @@ static int place(const HostGpu *c, size_t n, const HostNuma *numa, size_t n_numa
 }
 
 static size_t pick(HostGpu *c, size_t n, const HostNuma *numa, size_t n_numa, unsigned count,
-                   const char *model, size_t out[static HOST_GPUS_MAX])
-{
-        HostRequest req = {.cpu_milli = 4000, .memory_mib = 16384, .count = count, .model = model};
+                   const char *model, size_t out[static HOST_GPUS_MAX]) {
+        HostRequest req = { .cpu_milli = 4000, .memory_mib = 16384, .count = count, .model = model };
         size_t got = 0;
 
         assert_int_equal(place(c, n, numa, n_numa, &req, out, &got, NULL), 0);
@@ -82,8 +78,7 @@ static size_t pick(HostGpu *c, size_t n, const HostNuma *numa, size_t n_numa, un
         return got;
 }
 
-static void test_two_on_one_node(void **state)
-{
+static void test_two_on_one_node(void **state) {
         size_t out[HOST_GPUS_MAX], n;
 
         reset(dgx, ELEMENTSOF(dgx));
@@ -102,8 +97,7 @@ static void test_two_on_one_node(void **state)
                 assert_int_equal(dgx[out[k]].numa_node, 1);
 }
 
-static void test_single_best_fit(void **state)
-{
+static void test_single_best_fit(void **state) {
         size_t out[HOST_GPUS_MAX], n;
 
         reset(dgx, ELEMENTSOF(dgx));
@@ -115,8 +109,7 @@ static void test_single_best_fit(void **state)
         assert_string_equal(dgx[out[0]].address, "0000:ab:00.0");
 }
 
-static void test_spans_nodes_when_it_must(void **state)
-{
+static void test_spans_nodes_when_it_must(void **state) {
         size_t out[HOST_GPUS_MAX], n;
         unsigned per_node[2] = {};
 
@@ -137,10 +130,9 @@ static void test_spans_nodes_when_it_must(void **state)
 /* A request a node could hold, but none holds now, is refused: it does not span (changed from
  * gpu-select, which spanned any request no node had free; the pooler places on one node or
  * refuses, as bench/trace-replay does). */
-static void test_spread_refused(void **state)
-{
+static void test_spread_refused(void **state) {
         size_t out[HOST_GPUS_MAX], n = 0;
-        HostRequest req = {.cpu_milli = 1000, .memory_mib = 1024, .count = 2};
+        HostRequest req = { .cpu_milli = 1000, .memory_mib = 1024, .count = 2 };
         HostShortage sh = {};
 
         reset(dgx, ELEMENTSOF(dgx));
@@ -160,8 +152,7 @@ static void test_spread_refused(void **state)
         assert_int_equal(n, 4);
 }
 
-static void test_same_switch(void **state)
-{
+static void test_same_switch(void **state) {
         size_t out[HOST_GPUS_MAX], n;
 
         reset(paired, ELEMENTSOF(paired));
@@ -173,10 +164,9 @@ static void test_same_switch(void **state)
         assert_string_equal(paired[out[1]].switch_port, "0000:39:00.0");
 }
 
-static void test_model(void **state)
-{
+static void test_model(void **state) {
         size_t out[HOST_GPUS_MAX], n = 99;
-        HostRequest req = {.count = 3, .model = "l40s"};
+        HostRequest req = { .count = 3, .model = "l40s" };
         HostShortage sh;
 
         reset(paired, ELEMENTSOF(paired));
@@ -187,16 +177,15 @@ static void test_model(void **state)
         assert_int_equal(place(paired, ELEMENTSOF(paired), paired_numa, 2, &req, out, &n, &sh), -ENOSPC);
         assert_int_equal(sh.why, HOST_SHORT_GPUS);
         assert_int_equal(sh.free_gpus, 4); /* how many L40S there are */
-        req = (HostRequest){.count = 1, .model = "A100"};
+        req = (HostRequest) { .count = 1, .model = "A100" };
         assert_int_equal(place(paired, ELEMENTSOF(paired), paired_numa, 2, &req, out, &n, &sh), -ENOSPC);
         assert_int_equal(sh.free_gpus, 0);
 }
 
 /* The last free GPU goes to exactly one request; the next gets -ENOSPC. */
-static void test_last_gpu(void **state)
-{
+static void test_last_gpu(void **state) {
         size_t out[HOST_GPUS_MAX], n;
-        HostRequest one = {.count = 1};
+        HostRequest one = { .count = 1 };
         HostShortage sh;
 
         reset(dgx, ELEMENTSOF(dgx));
@@ -208,14 +197,13 @@ static void test_last_gpu(void **state)
         assert_int_equal(sh.free_gpus, 0);
 }
 
-static void test_exact(void **state)
-{
-        const char *const ok[] = {"0000:ab:00.0", "0000:18:00.0", NULL};
-        const char *const unknown[] = {"0000:18:00.0", "0000:ff:00.0", NULL};
-        const char *const twice[] = {"0000:18:00.0", "0000:18:00.0", NULL};
-        const char *const none[] = {NULL};
+static void test_exact(void **state) {
+        const char *const ok[] = { "0000:ab:00.0", "0000:18:00.0", NULL };
+        const char *const unknown[] = { "0000:18:00.0", "0000:ff:00.0", NULL };
+        const char *const twice[] = { "0000:18:00.0", "0000:18:00.0", NULL };
+        const char *const none[] = { NULL };
         size_t out[HOST_GPUS_MAX], n = 0, bad = 99;
-        HostRequest req = {.count = 0};
+        HostRequest req = { .count = 0 };
 
         reset(dgx, ELEMENTSOF(dgx));
         assert_int_equal(host_gpus_exact(dgx, ELEMENTSOF(dgx), ok, 0, out, &n, &bad), 0);
@@ -240,15 +228,14 @@ static void test_exact(void **state)
 
 /* Without NUMA information (-1 everywhere) and without switches, GPUs are still given out, and
  * CPU and memory are not limited. */
-static void test_workstation(void **state)
-{
+static void test_workstation(void **state) {
         HostGpu ws[] = {
-                {"0000:17:00.0", "NVIDIA GeForce RTX 2080 SUPER", -1, NULL},
-                {"0000:39:00.0", "NVIDIA GeForce RTX 2080 Ti", -1, NULL, .blocked = true},
+                { "0000:17:00.0", "NVIDIA GeForce RTX 2080 SUPER", -1, NULL },
+                { "0000:39:00.0", "NVIDIA GeForce RTX 2080 Ti", -1, NULL, .blocked = true },
         };
-        const HostNuma numa[] = {{0, 32, 128 * GIB}};
+        const HostNuma numa[] = { { 0, 32, 128 * GIB } };
         size_t out[HOST_GPUS_MAX], n;
-        HostRequest two = {.count = 2}, one = {.count = 1, .cpu_milli = 1000000, .memory_mib = 1 << 30};
+        HostRequest two = { .count = 2 }, one = { .count = 1, .cpu_milli = 1000000, .memory_mib = 1 << 30 };
         HostShortage sh;
 
         assert_int_equal(place(ws, ELEMENTSOF(ws), numa, 1, &one, out, &n, &sh), 0);
@@ -261,8 +248,7 @@ static void test_workstation(void **state)
 
 /* Any model: a pair is never split across models; the fuller model's side gives the single GPU;
  * only a request no node holds alone spans them, all of the fuller side first. */
-static void test_models_mixed(void **state)
-{
+static void test_models_mixed(void **state) {
         size_t out[HOST_GPUS_MAX], n;
         unsigned h100 = 0;
 
@@ -287,17 +273,16 @@ static void test_models_mixed(void **state)
 }
 
 /* More GPUs of one model than a pool node holds (16): all of them still go to one VM. */
-static void test_many_gpus(void **state)
-{
+static void test_many_gpus(void **state) {
         HostGpu big[24];
-        const HostNuma numa[] = {{0, 64, 512 * GIB}, {1, 64, 512 * GIB}};
+        const HostNuma numa[] = { { 0, 64, 512 * GIB }, { 1, 64, 512 * GIB } };
         char addr[24][16];
         size_t out[HOST_GPUS_MAX], n;
         HostShortage sh;
 
         for (size_t k = 0; k < ELEMENTSOF(big); k++) {
                 snprintf(addr[k], sizeof(addr[k]), "0000:%02zx:00.0", k + 1);
-                big[k] = (HostGpu){addr[k], H100, (int)(k / 12), NULL};
+                big[k] = (HostGpu) { addr[k], H100, (int) (k / 12), NULL };
         }
         n = pick(big, ELEMENTSOF(big), numa, 2, 24, NULL, out);
         assert_int_equal(n, 24);
@@ -307,7 +292,7 @@ static void test_many_gpus(void **state)
         claim(big, out, n);
         n = pick(big, ELEMENTSOF(big), numa, 2, 12, NULL, out);
         claim(big, out, n);
-        assert_int_equal(place(big, ELEMENTSOF(big), numa, 2, &(HostRequest){.count = 1}, out, &n, &sh),
+        assert_int_equal(place(big, ELEMENTSOF(big), numa, 2, &(HostRequest) { .count = 1 }, out, &n, &sh),
                          -ENOSPC);
         assert_int_equal(sh.free_gpus, 0);
 }
@@ -315,26 +300,25 @@ static void test_many_gpus(void **state)
 /* ------------------------------------------------------------------------------------------ */
 /* the pool's shape */
 
-static void test_nodes(void **state)
-{
+static void test_nodes(void **state) {
         /* Addresses out of order; NUMA node 0 has two models; 20 GPUs of one model on NUMA node
          * 1 make two nodes (16 + 4); a GPU on an unknown NUMA node and one on a node the host
          * does not list are unlimited. */
         HostGpu g[26];
         char addr[26][16];
-        const HostNuma numa[] = {{1, 100, 100 * GIB}, {0, 30, 30 * GIB}};
+        const HostNuma numa[] = { { 1, 100, 100 * GIB }, { 0, 30, 30 * GIB } };
         HostPool h;
 
         for (size_t k = 0; k < 20; k++) {
                 snprintf(addr[k], sizeof(addr[k]), "0000:%02zx:00.0", 0x80 + k);
-                g[k] = (HostGpu){addr[k], H100, 1, NULL};
+                g[k] = (HostGpu) { addr[k], H100, 1, NULL };
         }
-        g[20] = (HostGpu){"0000:30:00.0", L40S, 0, NULL};
-        g[21] = (HostGpu){"0000:10:00.0", H100, 0, NULL};
-        g[22] = (HostGpu){"0000:11:00.0", H100, 0, NULL};
-        g[23] = (HostGpu){"0000:f0:00.0", L40S, -1, NULL};
-        g[24] = (HostGpu){"0000:f1:00.0", L40S, 7, NULL};
-        g[25] = (HostGpu){"0000:12:00.0", NULL, 0, NULL, .blocked = true};
+        g[20] = (HostGpu) { "0000:30:00.0", L40S, 0, NULL };
+        g[21] = (HostGpu) { "0000:10:00.0", H100, 0, NULL };
+        g[22] = (HostGpu) { "0000:11:00.0", H100, 0, NULL };
+        g[23] = (HostGpu) { "0000:f0:00.0", L40S, -1, NULL };
+        g[24] = (HostGpu) { "0000:f1:00.0", L40S, 7, NULL };
+        g[25] = (HostGpu) { "0000:12:00.0", NULL, 0, NULL, .blocked = true };
         assert_int_equal(host_pool_make(&h, g, ELEMENTSOF(g), numa, ELEMENTSOF(numa), NULL, 0), 0);
         assert_int_equal(h.pool.n_nodes, 7);
         /* numa0 H100 (10, 11), numa0 unknown model (12), numa0 L40S (30), numa1 H100 x16 (80..),
@@ -369,13 +353,12 @@ static void test_nodes(void **state)
 
 /* CPU and memory come from the NUMA node of the GPUs; a VM that fits no node is refused with
  * what is short. */
-static void test_cpu_memory(void **state)
-{
+static void test_cpu_memory(void **state) {
         size_t out[HOST_GPUS_MAX], n;
         HostShortage sh;
         HostPool h;
-        HostRequest big = {.cpu_milli = 100000, .memory_mib = 100 * 1024, .count = 1};
-        size_t first[] = {1, 2};
+        HostRequest big = { .cpu_milli = 100000, .memory_mib = 100 * 1024, .count = 1 };
+        size_t first[] = { 1, 2 };
 
         reset(dgx, ELEMENTSOF(dgx));
         assert_int_equal(host_pool_make(&h, dgx, ELEMENTSOF(dgx), dgx_numa, 2, NULL, 0), 0);
@@ -395,14 +378,14 @@ static void test_cpu_memory(void **state)
         assert_false(sh.memory);
         assert_int_equal(sh.cpu_left, 112000);
         /* Memory short. */
-        big = (HostRequest){.cpu_milli = 1000, .memory_mib = 2000 * 1024, .count = 1};
+        big = (HostRequest) { .cpu_milli = 1000, .memory_mib = 2000 * 1024, .count = 1 };
         assert_int_equal(host_pool_place(&h, POOL_POLICY_ARK, &big, out, &n, &sh), -ENOSPC);
         assert_false(sh.cpu);
         assert_true(sh.memory);
         assert_int_equal(sh.memory_left, 1024 * 1024);
         /* Booked beyond what a node has (a VM spanning nodes): the node is full, not negative. */
         {
-                size_t more[] = {3};
+                size_t more[] = { 3 };
 
                 assert_int_equal(host_pool_occupy(&h, 50000, 1, more, 1), 0);
                 assert_int_equal(h.pool.nodes[0].cpu_left, 0);
@@ -414,24 +397,22 @@ static void test_cpu_memory(void **state)
 /* ------------------------------------------------------------------------------------------ */
 /* equality with the plain pool */
 
-static uint64_t lcg(uint64_t *s)
-{
+static uint64_t lcg(uint64_t *s) {
         *s = *s * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
         return *s >> 33;
 }
 
 /* A node whose GPUs share one NUMA node and have no switch places exactly as a node without
  * topology (bench/trace-replay's nodes), under every policy and seed. */
-static void test_topology_neutral(void **state)
-{
+static void test_topology_neutral(void **state) {
         for (PoolPolicy policy = 0; policy < _POOL_POLICY_MAX; policy++)
                 for (uint64_t seed = 0; seed < 3; seed++) {
                         Pool a = {}, b = {};
                         PoolShape shapes[] = {
-                                {{.cpu_milli = 8000, .num_gpu = 1, .gpu_milli = 1000}, 3},
-                                {{.cpu_milli = 4000, .num_gpu = 1, .gpu_milli = 500}, 2},
-                                {{.cpu_milli = 16000, .num_gpu = 2, .gpu_milli = 1000}, 1},
-                                {{.cpu_milli = 2000}, 1},
+                                { { .cpu_milli = 8000, .num_gpu = 1, .gpu_milli = 1000 }, 3 },
+                                { { .cpu_milli = 4000, .num_gpu = 1, .gpu_milli = 500 }, 2 },
+                                { { .cpu_milli = 16000, .num_gpu = 2, .gpu_milli = 1000 }, 1 },
+                                { { .cpu_milli = 2000 }, 1 },
                         };
                         uint64_t s = seed + 1;
 
@@ -445,20 +426,20 @@ static void test_topology_neutral(void **state)
                                 assert_int_equal(pool_add_node(&a, "n", 64000, 256000, k % 2, gpus), k);
                                 assert_int_equal(pool_add_node(&b, "n", 64000, 256000, k % 2, gpus), k);
                                 for (unsigned g = 0; g < gpus; g++)
-                                        assert_int_equal(pool_set_topology(&b, (size_t)k, g, k, -1), 0);
+                                        assert_int_equal(pool_set_topology(&b, (size_t) k, g, k, -1), 0);
                         }
                         assert_int_equal(pool_set_workload(&a, shapes, ELEMENTSOF(shapes)), 0);
                         assert_int_equal(pool_set_workload(&b, shapes, ELEMENTSOF(shapes)), 0);
                         assert_int_equal(pool_seed(&a, seed), 0);
                         assert_int_equal(pool_seed(&b, seed), 0);
                         for (int e = 0; e < 200; e++) {
-                                static const unsigned counts[] = {1, 1, 1, 2, 4, 8};
+                                static const unsigned counts[] = { 1, 1, 1, 2, 4, 8 };
                                 unsigned c = counts[lcg(&s) % ELEMENTSOF(counts)];
-                                PoolRequest r = {.cpu_milli = (int64_t)(lcg(&s) % 16) * 1000,
-                                                 .memory_mib = (int64_t)(lcg(&s) % 64) * 1024,
-                                                 .num_gpu = c,
-                                                 .gpu_milli = c == 1 && lcg(&s) % 3 == 0 ? 250 : 1000,
-                                                 .models = (uint32_t)(lcg(&s) % 4) & 3};
+                                PoolRequest r = { .cpu_milli = (int64_t) (lcg(&s) % 16) * 1000,
+                                                  .memory_mib = (int64_t) (lcg(&s) % 64) * 1024,
+                                                  .num_gpu = c,
+                                                  .gpu_milli = c == 1 && lcg(&s) % 3 == 0 ? 250 : 1000,
+                                                  .models = (uint32_t) (lcg(&s) % 4) & 3 };
                                 PoolPlacement pa, pb;
                                 int ra = pool_place(&a, policy, &r, &pa),
                                     rb = pool_place(&b, policy, &r, &pb);
@@ -479,43 +460,42 @@ static void test_topology_neutral(void **state)
 
 /* The host pool with a workload file places as a plain pool made the way bench/trace-replay
  * makes one (nodes in the same order, the same workload, seed and policy). */
-static void test_same_as_plain_pool(void **state)
-{
+static void test_same_as_plain_pool(void **state) {
         static const char csv[] = "cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n"
                                   "4000,1,1000,,5\n8000,2,1000," H100 ",2\n16000,4,1000,,1\n";
         HostGpu g[12];
         char addr[12][16];
-        const HostNuma numa[] = {{0, 32, 64 * GIB}, {1, 16, 32 * GIB}, {2, 48, 64 * GIB}};
+        const HostNuma numa[] = { { 0, 32, 64 * GIB }, { 1, 16, 32 * GIB }, { 2, 48, 64 * GIB } };
         PoolWorkload w = {};
         HostPool h;
         Pool plain = {};
 
         for (size_t k = 0; k < ELEMENTSOF(g); k++) {
                 snprintf(addr[k], sizeof(addr[k]), "0000:%02zx:00.0", k * 16 + 1);
-                g[k] = (HostGpu){addr[k], k < 8 ? H100 : L40S, (int)(k / 4), NULL};
+                g[k] = (HostGpu) { addr[k], k < 8 ? H100 : L40S, (int) (k / 4), NULL };
         }
         assert_int_equal(pool_workload_parse("w.csv", csv, strlen(csv), &w, NULL), 0);
         for (uint64_t seed = 0; seed < 4; seed++) {
                 uint64_t s = seed + 7;
 
                 assert_int_equal(host_pool_make(&h, g, ELEMENTSOF(g), numa, ELEMENTSOF(numa), &w, seed), 0);
-                plain = (Pool){};
+                plain = (Pool) {};
                 for (int k = 0; k < 3; k++)
-                        assert_int_equal(pool_add_node(&plain, "n", (int64_t)numa[k].n_cpus * 1000,
-                                                       (int64_t)(numa[k].memory_bytes >> 20),
+                        assert_int_equal(pool_add_node(&plain, "n", (int64_t) numa[k].n_cpus * 1000,
+                                                       (int64_t) (numa[k].memory_bytes >> 20),
                                                        pool_model(&plain, k < 2 ? H100 : L40S), 4),
                                          k);
                 assert_int_equal(pool_workload_apply(&plain, &w), 0);
                 assert_int_equal(pool_seed(&plain, seed), 0);
                 for (int e = 0; e < 40; e++) {
                         unsigned c = 1u << (lcg(&s) % 3);
-                        HostRequest hr = {.cpu_milli = (int64_t)(1 + lcg(&s) % 12) * 1000,
-                                          .memory_mib = (int64_t)(1 + lcg(&s) % 16) * 1024,
-                                          .count = c};
-                        PoolRequest pr = {.cpu_milli = hr.cpu_milli,
-                                          .memory_mib = hr.memory_mib,
-                                          .num_gpu = c,
-                                          .gpu_milli = POOL_MILLI};
+                        HostRequest hr = { .cpu_milli = (int64_t) (1 + lcg(&s) % 12) * 1000,
+                                           .memory_mib = (int64_t) (1 + lcg(&s) % 16) * 1024,
+                                           .count = c };
+                        PoolRequest pr = { .cpu_milli = hr.cpu_milli,
+                                           .memory_mib = hr.memory_mib,
+                                           .num_gpu = c,
+                                           .gpu_milli = POOL_MILLI };
                         size_t out[HOST_GPUS_MAX], n;
                         PoolPlacement pl;
                         int rh = host_pool_place(&h, POOL_POLICY_ARK, &hr, out, &n, NULL);
@@ -539,8 +519,7 @@ static void test_same_as_plain_pool(void **state)
 /* ------------------------------------------------------------------------------------------ */
 /* the workload file */
 
-static void test_workload_parse(void **state)
-{
+static void test_workload_parse(void **state) {
         static const char ok[] = "# expected VMs\n"
                                  "cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\r\n"
                                  "\n"
@@ -550,27 +529,29 @@ static void test_workload_parse(void **state)
         static const struct {
                 const char *text, *needle;
         } bad[] = {
-                {"", "w.csv: no request shapes"},
-                {"cpu,gpus\n1,2\n", "w.csv:1: expected the header"},
-                {"cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n", "no request shapes"},
-                {"cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n1000,1,1000,,1\nx,1,1000,,1\n",
-                 "w.csv:3: cpu_milli: 'x'"},
-                {"cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n1000,17,1000,,1\n", "w.csv:2: num_gpu: '17'"},
-                {"cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n1000,1,1001,,1\n",
-                 "w.csv:2: gpu_milli: '1001'"},
-                {"cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n1000,2,500,,1\n",
-                 "w.csv:2: gpu_milli: a share"},
-                {"cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n1000,0,500,,1\n",
-                 "w.csv:2: gpu_milli: 500 with num_gpu 0"},
-                {"cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n1000,1,1000,A||B,1\n",
-                 "w.csv:2: gpu_spec: 'A||B'"},
-                {"cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n1000,1,1000,,0\n", "w.csv:2: weight: '0'"},
-                {"cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n1000,1,1000,,nan\n",
-                 "w.csv:2: weight: 'nan'"},
-                {"cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n1000,1,1000,\n", "w.csv:2: 4 fields"},
-                {"cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n1000,1,1000,,1,2\n",
-                 "w.csv:2: more than 5 fields"},
-                {"cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n-1,1,1000,,1\n", "w.csv:2: cpu_milli: '-1'"},
+                { "", "w.csv: no request shapes" },
+                { "cpu,gpus\n1,2\n", "w.csv:1: expected the header" },
+                { "cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n", "no request shapes" },
+                { "cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n1000,1,1000,,1\nx,1,1000,,1\n",
+                  "w.csv:3: cpu_milli: 'x'" },
+                { "cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n1000,17,1000,,1\n",
+                  "w.csv:2: num_gpu: '17'" },
+                { "cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n1000,1,1001,,1\n",
+                  "w.csv:2: gpu_milli: '1001'" },
+                { "cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n1000,2,500,,1\n",
+                  "w.csv:2: gpu_milli: a share" },
+                { "cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n1000,0,500,,1\n",
+                  "w.csv:2: gpu_milli: 500 with num_gpu 0" },
+                { "cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n1000,1,1000,A||B,1\n",
+                  "w.csv:2: gpu_spec: 'A||B'" },
+                { "cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n1000,1,1000,,0\n", "w.csv:2: weight: '0'" },
+                { "cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n1000,1,1000,,nan\n",
+                  "w.csv:2: weight: 'nan'" },
+                { "cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n1000,1,1000,\n", "w.csv:2: 4 fields" },
+                { "cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n1000,1,1000,,1,2\n",
+                  "w.csv:2: more than 5 fields" },
+                { "cpu_milli,num_gpu,gpu_milli,gpu_spec,weight\n-1,1,1000,,1\n",
+                  "w.csv:2: cpu_milli: '-1'" },
         };
         PoolWorkload w = {};
         char *err = NULL;
@@ -613,8 +594,7 @@ static void test_workload_parse(void **state)
         pool_workload_done(&w);
 }
 
-int main(void)
-{
+int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_two_on_one_node),
                 cmocka_unit_test(test_single_best_fit),

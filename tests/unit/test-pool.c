@@ -130,7 +130,8 @@ static void test_fragmentation(void **state) {
         assert_int_equal(pool_set_workload(&p, shapes, ELEMENTSOF(shapes)), 0);
         assert_float_equal(pool_node_fragmentation(&p, n), 1300, 1e-9);
         /* A multi-GPU request with too few whole GPUs: all fragment. */
-        shapes[0] = (PoolShape) { .request = { .cpu_milli = 2000, .num_gpu = 2, .gpu_milli = 1000 }, .weight = 1 };
+        shapes[0] = (PoolShape) { .request = { .cpu_milli = 2000, .num_gpu = 2, .gpu_milli = 1000 },
+                                  .weight = 1 };
         assert_int_equal(pool_set_workload(&p, shapes, 1), 0);
         assert_float_equal(pool_node_fragmentation(&p, n), 1300, 1e-9);
         n->gpu[1].milli_left = 1000;
@@ -243,8 +244,10 @@ static void test_cache_consistent(void **state) {
         for (int k = 0; k < 40; k++) {
                 int ma = pool_model(&a, k % 3 ? "T4" : "G2"), mb = pool_model(&b, k % 3 ? "T4" : "G2");
 
-                assert_int_equal(pool_add_node(&a, "n", 32000 + 8000 * (k % 4), 131072, ma, k % 3 ? 2 : 8), k);
-                assert_int_equal(pool_add_node(&b, "n", 32000 + 8000 * (k % 4), 131072, mb, k % 3 ? 2 : 8), k);
+                assert_int_equal(pool_add_node(&a, "n", 32000 + 8000 * (k % 4), 131072, ma, k % 3 ? 2 : 8),
+                                 k);
+                assert_int_equal(pool_add_node(&b, "n", 32000 + 8000 * (k % 4), 131072, mb, k % 3 ? 2 : 8),
+                                 k);
         }
         assert_int_equal(pool_set_workload(&a, shapes, ELEMENTSOF(shapes)), 0);
         assert_int_equal(pool_set_workload(&b, shapes, ELEMENTSOF(shapes)), 0);
@@ -285,7 +288,10 @@ static void test_ark(void **state) {
         int g2 = pool_model(&p, "G2"), t4 = pool_model(&p, "T4");
         PoolShape shapes[] = {
                 { .request = { .cpu_milli = 12000, .num_gpu = 1, .gpu_milli = 1000 }, .weight = 4 },
-                { .request = { .cpu_milli = 12000, .num_gpu = 1, .gpu_milli = 1000, .models = UINT32_C(1) << 1 },
+                { .request = { .cpu_milli = 12000,
+                               .num_gpu = 1,
+                               .gpu_milli = 1000,
+                               .models = UINT32_C(1) << 1 },
                   .weight = 4 },
         };
         PoolRequest cpu = { .cpu_milli = 8000, .memory_mib = 1024 }, any = gpu_req(12000, 1, 1000);
@@ -377,7 +383,7 @@ static void test_mig(void **state) {
         assert_int_equal(pool_place(&p, POOL_POLICY_ARK, &whole, &pl), 0);
         assert_int_equal(pl.gpus[0], 1);
         assert_int_equal(pool_commit(&p, &whole, &pl), 0);
-        assert_int_equal(pool_set_mig(&p, 0, 1, true), -EBUSY); /* in use */
+        assert_int_equal(pool_set_mig(&p, 0, 1, true), -EBUSY);  /* in use */
         assert_int_equal(pool_set_mig(&p, 0, 0, false), -EBUSY); /* has instances */
         /* Free one half: a 4g.40gb only starts at 0, so it fits only if the half at 0 is free. */
         assert_int_equal(pool_release(&p, &g3, a.mig_start == 0 ? &a : &b), 0);
@@ -401,12 +407,19 @@ static void test_commit_checks(void **state) {
         assert_int_equal(pool_commit(&p, &share, &g0), 0);
         assert_int_equal(pool_commit(&p, &share, &g0), -EBUSY); /* 600 + 600 > 1000 */
         assert_int_equal(p.nodes[0].gpu[0].milli_left, 400);
-        assert_int_equal(pool_commit(&p, &two, &(PoolPlacement) { .node = 0, .n_gpus = 2, .gpus = { 0, 1 } }), -EBUSY);
-        assert_int_equal(pool_commit(&p, &two, &(PoolPlacement) { .node = 0, .n_gpus = 2, .gpus = { 1, 1 } }), -EINVAL);
-        assert_int_equal(pool_commit(&p, &share, &(PoolPlacement) { .node = 0, .n_gpus = 1, .gpus = { 2 } }), -EINVAL);
+        assert_int_equal(
+                pool_commit(&p, &two, &(PoolPlacement) { .node = 0, .n_gpus = 2, .gpus = { 0, 1 } }),
+                -EBUSY);
+        assert_int_equal(
+                pool_commit(&p, &two, &(PoolPlacement) { .node = 0, .n_gpus = 2, .gpus = { 1, 1 } }),
+                -EINVAL);
+        assert_int_equal(pool_commit(&p, &share, &(PoolPlacement) { .node = 0, .n_gpus = 1, .gpus = { 2 } }),
+                         -EINVAL);
         assert_int_equal(pool_commit(&p, &share, &(PoolPlacement) { .node = 3, .n_gpus = 1 }), -EINVAL);
         assert_int_equal(pool_commit(&p, &share, &(PoolPlacement) { .node = 0, .n_gpus = 0 }), -EINVAL);
-        assert_int_equal(pool_release(&p, &share, &(PoolPlacement) { .node = 0, .n_gpus = 1, .gpus = { 1 } }), -ENOENT);
+        assert_int_equal(
+                pool_release(&p, &share, &(PoolPlacement) { .node = 0, .n_gpus = 1, .gpus = { 1 } }),
+                -ENOENT);
         assert_int_equal(pool_release(&p, &share, &g0), 0);
         assert_int_equal(pool_release(&p, &share, &g0), -ENOENT);
         assert_int_equal(p.nodes[0].gpu[0].milli_left, POOL_MILLI);
@@ -433,13 +446,15 @@ static void test_commit_checks(void **state) {
 static void test_topology(void **state) {
         Pool p = {};
         int m = pool_model(&p, "H100");
-        PoolRequest one = gpu_req(1000, 1, 1000), two = gpu_req(1000, 2, 1000), four = gpu_req(1000, 4, 1000);
+        PoolRequest one = gpu_req(1000, 1, 1000), two = gpu_req(1000, 2, 1000),
+                    four = gpu_req(1000, 4, 1000);
         PoolPlacement pl;
 
         /* 8 GPUs: 0-3 on NUMA 0 (switches 0: GPUs 0, 2; 1: GPUs 1, 3), 4-7 on NUMA 1 (switches 2, 3). */
         assert_int_equal(pool_add_node(&p, "dgx", 224000, 2097152, m, 8), 0);
         for (unsigned g = 0; g < 8; g++)
-                assert_int_equal(pool_set_topology(&p, 0, g, g < 4 ? 0 : 1, (int) (g < 4 ? g % 2 : 2 + g % 2)), 0);
+                assert_int_equal(
+                        pool_set_topology(&p, 0, g, g < 4 ? 0 : 1, (int) (g < 4 ? g % 2 : 2 + g % 2)), 0);
         assert_int_equal(pool_set_topology(&p, 0, 8, 0, 0), -EINVAL);
         assert_int_equal(pool_place(&p, POOL_POLICY_ARK, &two, &pl), 0);
         assert_int_equal(pl.n_gpus, 2);

@@ -26,8 +26,8 @@
 #define SOME_FILE ARK_SRCDIR "/README.md"
 
 typedef struct Host {
-        char *root;      /* sysfs root */
-        char *tmp;       /* a copy of the fixture, when the test changes it */
+        char *root; /* sysfs root */
+        char *tmp;  /* a copy of the fixture, when the test changes it */
         Accelerator *a;
         size_t n;
         HostInfo info;
@@ -93,21 +93,24 @@ static const CheckResult *find(const Host *h, const char *subject, const char *c
         return NULL;
 }
 
-static void expect(const Host *h, const char *subject, const char *check, CheckStatus status, const char *needle) {
+static void expect(const Host *h, const char *subject, const char *check, CheckStatus status,
+                   const char *needle) {
         const CheckResult *r = find(h, subject, check);
 
         if (!r)
                 fail_msg("no '%s' check for '%s'", check, strempty(subject));
         if (r->status != status)
-                fail_msg("'%s' of '%s' is %s (%s), want %s", check, strempty(subject), check_status_to_string(r->status),
-                         r->detail, check_status_to_string(status));
+                fail_msg("'%s' of '%s' is %s (%s), want %s", check, strempty(subject),
+                         check_status_to_string(r->status), r->detail, check_status_to_string(status));
         if (needle && !strstr(r->detail, needle))
-                fail_msg("'%s' of '%s': '%s' does not contain '%s'", check, strempty(subject), r->detail, needle);
+                fail_msg("'%s' of '%s': '%s' does not contain '%s'", check, strempty(subject), r->detail,
+                         needle);
         /* A remedy exactly when there is something to do. */
         if (status == CHECK_READY)
                 assert_null(r->remedy);
         else if (isempty(r->remedy))
-                fail_msg("'%s' of '%s' is %s without a remedy", check, strempty(subject), check_status_to_string(status));
+                fail_msg("'%s' of '%s' is %s without a remedy", check, strempty(subject),
+                         check_status_to_string(status));
 }
 
 static void check_all(Host *h) {
@@ -164,7 +167,8 @@ static void test_ws_rtx(void **state) {
         check_all(&h);
         expect(&h, NULL, "iommu-mode", CHECK_ADVICE, "go through IOMMU translation");
         expect(&h, NULL, "hugepages", CHECK_NOT_READY, "HugePages=yes, but no huge pages are free");
-        expect(&h, "0000:06:00.0", "iommu-group", CHECK_NOT_READY, "also holds 0000:05:00.0 (network controller eno1)");
+        expect(&h, "0000:06:00.0", "iommu-group", CHECK_NOT_READY,
+               "also holds 0000:05:00.0 (network controller eno1)");
         expect(&h, "0000:06:00.0", "reset", CHECK_READY, "no function-level reset");
         expect(&h, "0000:06:00.0", "link", CHECK_ADVICE, "x4 of the x16");
         expect(&h, "0000:17:00.0", "iommu-group", CHECK_READY,
@@ -212,14 +216,17 @@ static void test_broken_host(void **state) {
         _cleanup_(host_done) Host h;
 
         /* VT-d units without interrupt remapping (ecap bit 3 clear), no KVM, no vfio-pci. */
-        host_load_edited(&h, "dgx-h100",
-                         "for f in sys/devices/virtual/iommu/*/intel-iommu/ecap; do echo f02056 > $f; done && "
-                         "rm -r sys/class/misc/kvm sys/bus/pci/drivers/vfio-pci");
+        host_load_edited(
+                &h, "dgx-h100",
+                "for f in sys/devices/virtual/iommu/*/intel-iommu/ecap; do echo f02056 > $f; done && "
+                "rm -r sys/class/misc/kvm sys/bus/pci/drivers/vfio-pci");
         h.in.firmware_code = "/nonexistent/OVMF_CODE_4M.fd";
         check_all(&h);
-        expect(&h, NULL, "interrupt-remapping", CHECK_NOT_READY, "12 VT-d units (dmar0 first) cannot remap interrupts");
+        expect(&h, NULL, "interrupt-remapping", CHECK_NOT_READY,
+               "12 VT-d units (dmar0 first) cannot remap interrupts");
         expect(&h, NULL, "kvm", CHECK_NOT_READY, "no /dev/kvm");
-        expect(&h, NULL, "vfio-pci", CHECK_NOT_READY, "neither loaded nor installed for kernel 6.1.0-28-amd64");
+        expect(&h, NULL, "vfio-pci", CHECK_NOT_READY,
+               "neither loaded nor installed for kernel 6.1.0-28-amd64");
         expect(&h, NULL, "uefi-firmware", CHECK_NOT_READY, "/nonexistent/OVMF_CODE_4M.fd");
 }
 
@@ -249,10 +256,11 @@ static void test_broken_gpu(void **state) {
         Accelerator *a;
 
         /* The kernel knows no reset for one GPU; another has no NUMA node on a two-node host. */
-        host_load_edited(&h, "dgx-h100", ": > sys/bus/pci/devices/0000:2a:00.0/reset_method && "
-                                         "echo -1 > sys/bus/pci/devices/0000:3a:00.0/numa_node && "
-                                         "sed -i 's/^TOTAL_ERR_FATAL 0/TOTAL_ERR_FATAL 3/' "
-                                         "sys/bus/pci/devices/0000:ab:00.0/aer_dev_fatal");
+        host_load_edited(&h, "dgx-h100",
+                         ": > sys/bus/pci/devices/0000:2a:00.0/reset_method && "
+                         "echo -1 > sys/bus/pci/devices/0000:3a:00.0/numa_node && "
+                         "sed -i 's/^TOTAL_ERR_FATAL 0/TOTAL_ERR_FATAL 3/' "
+                         "sys/bus/pci/devices/0000:ab:00.0/aer_dev_fatal");
         a = &h.a[3];
         assert_string_equal(a->address, "0000:5d:00.0");
         a->hold = strdup("quarantined");
@@ -263,8 +271,10 @@ static void test_broken_gpu(void **state) {
         expect(&h, "0000:3a:00.0", "numa", CHECK_ADVICE, "no NUMA node for it");
         expect(&h, "0000:5d:00.0", "claim", CHECK_NOT_READY, "quarantined (Xid 79: fell off the bus)");
         expect(&h, "0000:9a:00.0", "claim", CHECK_READY, "claimed by instance 'train-1'");
-        expect(&h, "0000:ab:00.0", "health", CHECK_NOT_READY, "unhealthy: 3 fatal PCIe errors reported since boot (AER)");
-        assert_non_null(strstr(find(&h, "0000:ab:00.0", "health")->remedy, "arkctl accelerator quarantine 0000:ab:00.0"));
+        expect(&h, "0000:ab:00.0", "health", CHECK_NOT_READY,
+               "unhealthy: 3 fatal PCIe errors reported since boot (AER)");
+        assert_non_null(strstr(find(&h, "0000:ab:00.0", "health")->remedy,
+                               "arkctl accelerator quarantine 0000:ab:00.0"));
         assert_string_equal(accelerator_claim_state(&h.a[5]), "unhealthy");
         assert_true(check_list_has_not_ready(&h.l, "0000:2a:00.0"));
         assert_false(check_list_has_not_ready(&h.l, "0000:9a:00.0"));
@@ -272,14 +282,10 @@ static void test_broken_gpu(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_dgx_ready),
-                cmocka_unit_test(test_ws_rtx),
-                cmocka_unit_test(test_no_iommu),
-                cmocka_unit_test(test_ascend),
-                cmocka_unit_test(test_broken_host),
-                cmocka_unit_test(test_vfio_module),
-                cmocka_unit_test(test_address_bits),
-                cmocka_unit_test(test_broken_gpu),
+                cmocka_unit_test(test_dgx_ready),    cmocka_unit_test(test_ws_rtx),
+                cmocka_unit_test(test_no_iommu),     cmocka_unit_test(test_ascend),
+                cmocka_unit_test(test_broken_host),  cmocka_unit_test(test_vfio_module),
+                cmocka_unit_test(test_address_bits), cmocka_unit_test(test_broken_gpu),
         };
         return cmocka_run_group_tests_name("readiness", tests, NULL, NULL);
 }

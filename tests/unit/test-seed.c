@@ -48,9 +48,11 @@ static void test_parse(void **state) {
         Seed s = {};
 
         (void) state;
-        parse_ok("# a seed\n\nHostname=ark-01\nAddress=192.0.2.10/24\nGateway=192.0.2.1\nDNS=192.0.2.53 192.0.2.54\n"
-                 "NTP=ntp.example.com\nAdminKey=" KEY "\nAdminKey=" KEY "2\r\nTrustKey=keys/vendor.pub\nLocale=zh_CN.UTF-8\n",
-                 &s);
+        parse_ok(
+                "# a seed\n\nHostname=ark-01\nAddress=192.0.2.10/24\nGateway=192.0.2.1\nDNS=192.0.2.53 192.0.2.54\n"
+                "NTP=ntp.example.com\nAdminKey=" KEY "\nAdminKey=" KEY
+                "2\r\nTrustKey=keys/vendor.pub\nLocale=zh_CN.UTF-8\n",
+                &s);
         assert_string_equal(s.hostname, "ark-01");
         assert_true(s.has_net);
         assert_false(s.net.dhcp);
@@ -106,9 +108,10 @@ static int run_seed(const char *root, const char *seed_dir, char **ret_stderr) {
         /* The build's ark-seed (run-tests sets ARK_BUILD_DIR); AdminKey= is not used here, so no
          * account is needed. */
         const char *build = getenv("ARK_BUILD_DIR");
-        _cleanup_free_ char *cmd = strprintf("%s/bin/ark-seed --root %s --seed-dir %s --trust-dir /etc/ark/trust.d "
-                                             "--marker /var/lib/ark/seed.applied 2>%s/stderr >/dev/null",
-                                             build ?: ARK_SRCDIR "/build", root, seed_dir, root);
+        _cleanup_free_ char *cmd =
+                strprintf("%s/bin/ark-seed --root %s --seed-dir %s --trust-dir /etc/ark/trust.d "
+                          "--marker /var/lib/ark/seed.applied 2>%s/stderr >/dev/null",
+                          build ?: ARK_SRCDIR "/build", root, seed_dir, root);
         _cleanup_free_ char *errpath = strprintf("%s/stderr", root);
         size_t n;
         int st = system(cmd);
@@ -140,8 +143,9 @@ static void test_apply(void **state) {
         conf = join(seed, "seed.conf");
 
         /* A mistake on the last line: nothing at all is written. */
-        assert_int_equal(write_string_file(conf, "Hostname=ark-seeded\nAddress=192.0.2.10/24\nAdminKey=" KEY
-                                                 "\nTrustKey=keys/vendor.pub\nLocale=bogus locale\n",
+        assert_int_equal(write_string_file(conf,
+                                           "Hostname=ark-seeded\nAddress=192.0.2.10/24\nAdminKey=" KEY
+                                           "\nTrustKey=keys/vendor.pub\nLocale=bogus locale\n",
                                            WRITE_CREATE),
                          0);
         assert_int_equal(run_seed(root, seed, &text), 1);
@@ -159,7 +163,9 @@ static void test_apply(void **state) {
         p = join(pubdir, "broken.pub");
         assert_int_equal(write_string_file(p, "not a key\n", WRITE_CREATE), 0);
         free(p);
-        assert_int_equal(write_string_file(conf, "Hostname=ark-seeded\nTrustKey=keys/broken.pub\n", WRITE_CREATE | WRITE_ATOMIC), 0);
+        assert_int_equal(write_string_file(conf, "Hostname=ark-seeded\nTrustKey=keys/broken.pub\n",
+                                           WRITE_CREATE | WRITE_ATOMIC),
+                         0);
         assert_int_equal(run_seed(root, seed, &text), 1);
         assert_non_null(strstr(text, "TrustKey keys/broken.pub"));
         free(text);
@@ -169,10 +175,13 @@ static void test_apply(void **state) {
         free(p);
 
         /* Fixed: all of it, once. */
-        assert_int_equal(write_string_file(conf, "Hostname=ark-seeded\nAddress=192.0.2.10/24\nGateway=192.0.2.1\nTrustKey=keys/vendor.pub\n"
-                                                 "Locale=zh_CN.UTF-8\n",
-                                           WRITE_CREATE | WRITE_ATOMIC),
-                         0);
+        assert_int_equal(
+                write_string_file(
+                        conf,
+                        "Hostname=ark-seeded\nAddress=192.0.2.10/24\nGateway=192.0.2.1\nTrustKey=keys/vendor.pub\n"
+                        "Locale=zh_CN.UTF-8\n",
+                        WRITE_CREATE | WRITE_ATOMIC),
+                0);
         assert_int_equal(run_seed(root, seed, &text), 0);
         free(text);
         text = NULL;
@@ -210,8 +219,9 @@ static void test_apply(void **state) {
  * appliance would add trusted keys and admin keys). */
 static void test_first_boot_only(void **state) {
         _cleanup_tmpdir_ char *dir = make_tmpdir();
-        _cleanup_free_ char *root = join(dir, "root"), *seed = join(dir, "seed"), *conf = join(seed, "seed.conf"),
-                            *marker = NULL, *hostname = NULL, *text = NULL, *cmd = NULL;
+        _cleanup_free_ char *root = join(dir, "root"), *seed = join(dir, "seed"),
+                            *conf = join(seed, "seed.conf"), *marker = NULL, *hostname = NULL, *text = NULL,
+                            *cmd = NULL;
         const char *build = getenv("ARK_BUILD_DIR");
         size_t n;
         int st;
@@ -219,9 +229,10 @@ static void test_first_boot_only(void **state) {
         (void) state;
         assert_int_equal(mkdir_p(root, 0755), 0);
         assert_int_equal(mkdir_p(seed, 0755), 0);
-        cmd = strprintf("%s/bin/ark-seed --root %s --device %s/no-such-partition --wait 1 --marker /var/lib/ark/seed.applied "
-                        ">/dev/null 2>&1",
-                        build ?: ARK_SRCDIR "/build", root, root);
+        cmd = strprintf(
+                "%s/bin/ark-seed --root %s --device %s/no-such-partition --wait 1 --marker /var/lib/ark/seed.applied "
+                ">/dev/null 2>&1",
+                build ?: ARK_SRCDIR "/build", root, root);
         st = system(cmd);
         assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
         marker = strprintf("%s/var/lib/ark/seed.applied", root);

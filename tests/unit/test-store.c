@@ -69,7 +69,8 @@ static int64_t query_int(sqlite3 *db, const char *sql) {
 
 static bool table_exists(sqlite3 *db, const char *name) {
         _cleanup_free_ char *sql = strprintf("SELECT count(*) FROM sqlite_master"
-                                             " WHERE type = 'table' AND name = '%s'", name);
+                                             " WHERE type = 'table' AND name = '%s'",
+                                             name);
 
         assert_non_null(sql);
         return query_int(db, sql) > 0;
@@ -100,7 +101,9 @@ static void assert_integrity(sqlite3 *db) {
  * opened one). Returns what store_tenant_insert() returned; the row id in *ret_id. */
 static int insert_tenant(sqlite3 *db, const char *name, const char *description, int64_t *ret_id) {
         char uuid[37];
-        StoreTenant t = { .uuid = uuid, .name = name, .description = description, .created_usec = CREATED_USEC };
+        StoreTenant t = {
+                .uuid = uuid, .name = name, .description = description, .created_usec = CREATED_USEC
+        };
         int r;
 
         assert_int_equal(ark_uuid_generate(uuid), 0);
@@ -350,13 +353,16 @@ static void test_store_migrates_v0(void **state) {
 
 /* db_open() with migrations of our own: each step runs once, in order, in its own transaction. */
 static const DbMigration steps[] = {
-        { "one", "CREATE TABLE log (step INTEGER);"
-                 "INSERT INTO log VALUES (1);"
-                 "CREATE TABLE a (x INTEGER); INSERT INTO a VALUES (41);" },
-        { "two", "INSERT INTO log VALUES (2);"
-                 "CREATE TABLE b (y INTEGER); INSERT INTO b SELECT x + 1 FROM a;" },
-        { "three", "INSERT INTO log VALUES (3);"
-                   "ALTER TABLE b ADD COLUMN z TEXT NOT NULL DEFAULT 'three';" },
+        { "one",
+          "CREATE TABLE log (step INTEGER);"
+          "INSERT INTO log VALUES (1);"
+          "CREATE TABLE a (x INTEGER); INSERT INTO a VALUES (41);" },
+        { "two",
+          "INSERT INTO log VALUES (2);"
+          "CREATE TABLE b (y INTEGER); INSERT INTO b SELECT x + 1 FROM a;" },
+        { "three",
+          "INSERT INTO log VALUES (3);"
+          "ALTER TABLE b ADD COLUMN z TEXT NOT NULL DEFAULT 'three';" },
 };
 
 #define STEPS_RUN "SELECT group_concat(step, ',') FROM (SELECT step FROM log ORDER BY rowid)"
@@ -455,8 +461,9 @@ static void test_migration_failure(void **state) {
         _cleanup_free_ char *f = join(d, "fail.db");
         static const DbMigration bad[] = {
                 { "one", "CREATE TABLE a (x INTEGER); INSERT INTO a VALUES (1);" },
-                { "two, broken halfway", "CREATE TABLE c (x INTEGER); INSERT INTO a VALUES (2);"
-                                         "INSERT INTO no_such_table VALUES (1);" },
+                { "two, broken halfway",
+                  "CREATE TABLE c (x INTEGER); INSERT INTO a VALUES (2);"
+                  "INSERT INTO no_such_table VALUES (1);" },
         };
         sqlite3 *db = (sqlite3 *) 0x1;
 
@@ -513,7 +520,8 @@ static void test_tenants(void **state) {
 
         /* A tenant that owns an instance cannot be deleted. */
         {
-                StoreInstance i = instance_record("risk-vm1", "risk", "6f1f5a52-6c5e-4d6a-9a57-3b0e8d3c1a01");
+                StoreInstance i =
+                        instance_record("risk-vm1", "risk", "6f1f5a52-6c5e-4d6a-9a57-3b0e8d3c1a01");
 
                 assert_int_equal(store_instance_insert(db, &i), 0);
                 assert_int_equal(store_tenant_delete(db, risk), -EBUSY);
@@ -532,7 +540,10 @@ static void test_tenants(void **state) {
         add_tenant(db, "lab-2", "GPU lab");
         {
                 const StoreTenant want[] = {
-                        { .id = risk2, .name = "risk", .description = "second life", .created_usec = CREATED_USEC },
+                        { .id = risk2,
+                          .name = "risk",
+                          .description = "second life",
+                          .created_usec = CREATED_USEC },
                         { .id = ops, .name = "ops", .description = "", .created_usec = CREATED_USEC },
                         { .name = "lab-2", .description = "GPU lab", .created_usec = CREATED_USEC },
                 };
@@ -552,7 +563,9 @@ static void test_tenant_description_roundtrip(void **state) {
         _cleanup_(db_closep) sqlite3 *db = NULL;
         static const char description[] = "O'Brien's \"team\"; DROP TABLE tenants; -- caf\xc3\xa9";
         char uuid[37];
-        StoreTenant t = { .uuid = uuid, .name = "risk", .description = "first", .created_usec = CREATED_USEC };
+        StoreTenant t = {
+                .uuid = uuid, .name = "risk", .description = "first", .created_usec = CREATED_USEC
+        };
 
         open_store(d, &db);
         assert_int_equal(ark_uuid_generate(uuid), 0);
@@ -644,7 +657,8 @@ static void test_instance_roundtrip(void **state) {
         /* ...and what a reclaim took. */
         assert_int_equal(store_instance_set_preempted(db, full.id, 2, "NVIDIA H100 SXM5 80GB"), 0);
         assert_int_equal(store_instance_set_preempted(db, bare.id, 1, "NVIDIA L40S"), 0);
-        assert_int_equal(store_instance_set_preempted(db, bare.id, 0, "NVIDIA L40S"), 0); /* back: no model kept */
+        assert_int_equal(store_instance_set_preempted(db, bare.id, 0, "NVIDIA L40S"),
+                         0); /* back: no model kept */
         assert_int_equal(store_instance_set_preempted(db, same_name.id, 1, NULL), -ENOENT);
 
         /* ...and every field comes back as it went in, by name descending: "web-1", then "api". */
@@ -686,8 +700,9 @@ static void test_instance_order_and_bad_rows(void **state) {
                 assert_int_equal(store_instance_foreach(db, expect_instance, &e), 0);
                 assert_int_equal(e.seen, 2);
         }
-        assert_int_equal(db_exec(db, "UPDATE instances SET uuid = '1234' WHERE name = 'web' AND domain_name = 'web'"),
-                         0);
+        assert_int_equal(
+                db_exec(db, "UPDATE instances SET uuid = '1234' WHERE name = 'web' AND domain_name = 'web'"),
+                0);
         {
                 Expected e = { NULL, 0, 0 };
 
@@ -769,12 +784,13 @@ static _noreturn_ void child_commit_then_die(const char *dir, int fd) {
         for (int k = 0; k < N_COMMITS; k++) {
                 DbTransaction tx = {};
                 char name[32], uuid[37];
-                StoreTenant t = { .uuid = uuid, .name = name, .description = "committed",
-                                  .created_usec = CREATED_USEC };
+                StoreTenant t = {
+                        .uuid = uuid, .name = name, .description = "committed", .created_usec = CREATED_USEC
+                };
 
                 snprintf(name, sizeof(name), "t-%d", k);
-                if (ark_uuid_generate(uuid) < 0 || db_transaction_begin(db, &tx) < 0 || store_tenant_insert(db, &t) < 0 ||
-                    db_transaction_commit(&tx) < 0)
+                if (ark_uuid_generate(uuid) < 0 || db_transaction_begin(db, &tx) < 0 ||
+                    store_tenant_insert(db, &t) < 0 || db_transaction_commit(&tx) < 0)
                         _exit(4);
                 write_int(fd, k);
         }
@@ -858,8 +874,8 @@ static _noreturn_ void child_die_in_transaction(const char *dir, int fd) {
                 StoreTenant t = { .uuid = uuid, .name = name, .description = "" };
 
                 snprintf(name, sizeof(name), "c-%d", k);
-                if (ark_uuid_generate(uuid) < 0 || db_transaction_begin(db, &tx) < 0 || store_tenant_insert(db, &t) < 0 ||
-                    db_transaction_commit(&tx) < 0)
+                if (ark_uuid_generate(uuid) < 0 || db_transaction_begin(db, &tx) < 0 ||
+                    store_tenant_insert(db, &t) < 0 || db_transaction_commit(&tx) < 0)
                         _exit(4);
                 write_int(fd, k);
         }
@@ -955,7 +971,8 @@ static int collect_claim(const char *address, int64_t instance_id, void *userdat
         return 0;
 }
 
-static int collect_hold(const char *address, const char *st, const char *reason, uint64_t usec, void *userdata) {
+static int collect_hold(const char *address, const char *st, const char *reason, uint64_t usec,
+                        void *userdata) {
         Seen *s = userdata;
         size_t l = strlen(s->text);
 
@@ -1018,14 +1035,17 @@ static void test_holds(void **state) {
         Seen seen = {};
 
         open_store(d, &db);
-        assert_int_equal(store_hold_set(db, "0000:db:00.0", "reserved", "host inference service", CREATED_USEC), 0);
+        assert_int_equal(
+                store_hold_set(db, "0000:db:00.0", "reserved", "host inference service", CREATED_USEC), 0);
         assert_int_equal(store_hold_set(db, "0000:18:00.0", "quarantined", "", CREATED_USEC), 0);
         /* Setting again replaces the hold. */
-        assert_int_equal(store_hold_set(db, "0000:18:00.0", "quarantined", "Xid 79 three times", CREATED_USEC), 0);
+        assert_int_equal(
+                store_hold_set(db, "0000:18:00.0", "quarantined", "Xid 79 three times", CREATED_USEC), 0);
         assert_int_equal(store_hold_set(db, "0000:2a:00.0", "broken", "", CREATED_USEC), -EINVAL);
         assert_int_equal(store_hold_foreach(db, collect_hold, &seen), 0);
-        assert_string_equal(seen.text, "0000:18:00.0=quarantined(Xid 79 three times) "
-                                       "0000:db:00.0=reserved(host inference service) ");
+        assert_string_equal(seen.text,
+                            "0000:18:00.0=quarantined(Xid 79 three times) "
+                            "0000:db:00.0=reserved(host inference service) ");
         assert_int_equal(store_hold_clear(db, "0000:18:00.0"), 0);
         assert_int_equal(store_hold_clear(db, "0000:18:00.0"), -ENOENT);
         assert_int_equal(query_int(db, "SELECT count(*) FROM accelerator_holds"), 1);
@@ -1043,24 +1063,25 @@ static void test_migrate_v1_to_claims(void **state) {
         /* Back to what schema 1 had. */
         /* The instances table as schema 1 made it (a column with a foreign key cannot be dropped:
          * the table is made again). */
-        if (db_exec(db, "PRAGMA foreign_keys = OFF; DROP INDEX tenants_uuid; ALTER TABLE tenants DROP COLUMN uuid; "
-                                     "DROP TABLE tenant_quotas; DROP TABLE audit_log; "
-                                     "DROP TABLE usage_intervals; DROP TABLE tenant_members; DROP TABLE claims; "
-                                     "DROP TABLE accelerator_holds; "
-                                     "CREATE TABLE v1 ("
-                                     "  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, name TEXT NOT NULL UNIQUE,"
-                                     "  tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE RESTRICT,"
-                                     "  type TEXT NOT NULL, vcpus INTEGER NOT NULL, memory_bytes INTEGER NOT NULL,"
-                                     "  disk_path TEXT, disk_bytes INTEGER NOT NULL DEFAULT 0,"
-                                     "  disk_owned INTEGER NOT NULL DEFAULT 0, image TEXT, kernel TEXT, initrd TEXT,"
-                                     "  cmdline TEXT, console_log TEXT, desired_state TEXT NOT NULL CHECK (desired_state"
-                                     "  IN ('running', 'stopped')), created_usec INTEGER NOT NULL);"
-                                     "INSERT INTO v1 SELECT id, uuid, name, tenant_id, type, vcpus, memory_bytes, "
-                                     "disk_path, disk_bytes, disk_owned, image, kernel, initrd, cmdline, console_log, "
-                                     "desired_state, created_usec FROM instances; DROP TABLE instances; "
-                                     "DROP TABLE bundles; ALTER TABLE v1 RENAME TO instances; "
-                                     "CREATE INDEX instances_tenant ON instances(tenant_id); PRAGMA user_version = 1; "
-                                     "PRAGMA foreign_keys = ON") < 0)
+        if (db_exec(db,
+                    "PRAGMA foreign_keys = OFF; DROP INDEX tenants_uuid; ALTER TABLE tenants DROP COLUMN uuid; "
+                    "DROP TABLE tenant_quotas; DROP TABLE audit_log; "
+                    "DROP TABLE usage_intervals; DROP TABLE tenant_members; DROP TABLE claims; "
+                    "DROP TABLE accelerator_holds; "
+                    "CREATE TABLE v1 ("
+                    "  id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, name TEXT NOT NULL UNIQUE,"
+                    "  tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE RESTRICT,"
+                    "  type TEXT NOT NULL, vcpus INTEGER NOT NULL, memory_bytes INTEGER NOT NULL,"
+                    "  disk_path TEXT, disk_bytes INTEGER NOT NULL DEFAULT 0,"
+                    "  disk_owned INTEGER NOT NULL DEFAULT 0, image TEXT, kernel TEXT, initrd TEXT,"
+                    "  cmdline TEXT, console_log TEXT, desired_state TEXT NOT NULL CHECK (desired_state"
+                    "  IN ('running', 'stopped')), created_usec INTEGER NOT NULL);"
+                    "INSERT INTO v1 SELECT id, uuid, name, tenant_id, type, vcpus, memory_bytes, "
+                    "disk_path, disk_bytes, disk_owned, image, kernel, initrd, cmdline, console_log, "
+                    "desired_state, created_usec FROM instances; DROP TABLE instances; "
+                    "DROP TABLE bundles; ALTER TABLE v1 RENAME TO instances; "
+                    "CREATE INDEX instances_tenant ON instances(tenant_id); PRAGMA user_version = 1; "
+                    "PRAGMA foreign_keys = ON") < 0)
                 fail_msg("back to schema 1: %s", sqlite3_errmsg(db));
         db = db_close(db);
 
@@ -1085,13 +1106,14 @@ static void test_migrate_tenant_uuid(void **state) {
         add_tenant(db, "risk", "");
         /* Back to the schema before (and the one after it, which runs again harmlessly): no UUIDs;
          * one interval of an earlier 'risk', one of this one. */
-        sql = strprintf("DROP INDEX usage_intervals_tenant_uuid; ALTER TABLE usage_intervals DROP COLUMN tenant_uuid; "
-                        "DROP INDEX tenants_uuid; ALTER TABLE tenants DROP COLUMN uuid; "
-                        "INSERT INTO usage_intervals (instance_uuid, instance, tenant, start_usec, end_usec, "
-                        "last_alive_usec, vcpus, memory_bytes, gpus, gpu_memory_bytes, gpu_models) VALUES "
-                        "('u1', 'old-vm', 'risk', %" PRIu64 ", %" PRIu64 ", 0, 1, 1, 0, 0, ''), "
-                        "('u2', 'new-vm', 'risk', %" PRIu64 ", NULL, 0, 1, 1, 0, 0, ''); PRAGMA user_version = %d",
-                        CREATED_USEC - 1000, CREATED_USEC - 500, CREATED_USEC + 1000, store_schema_latest() - 2);
+        sql = strprintf(
+                "DROP INDEX usage_intervals_tenant_uuid; ALTER TABLE usage_intervals DROP COLUMN tenant_uuid; "
+                "DROP INDEX tenants_uuid; ALTER TABLE tenants DROP COLUMN uuid; "
+                "INSERT INTO usage_intervals (instance_uuid, instance, tenant, start_usec, end_usec, "
+                "last_alive_usec, vcpus, memory_bytes, gpus, gpu_memory_bytes, gpu_models) VALUES "
+                "('u1', 'old-vm', 'risk', %" PRIu64 ", %" PRIu64 ", 0, 1, 1, 0, 0, ''), "
+                "('u2', 'new-vm', 'risk', %" PRIu64 ", NULL, 0, 1, 1, 0, 0, ''); PRAGMA user_version = %d",
+                CREATED_USEC - 1000, CREATED_USEC - 500, CREATED_USEC + 1000, store_schema_latest() - 2);
         assert_non_null(sql);
         if (db_exec(db, sql) < 0)
                 fail_msg("back one schema: %s", sqlite3_errmsg(db));
@@ -1100,20 +1122,23 @@ static void test_migrate_tenant_uuid(void **state) {
         open_store(d, &db);
         assert_int_equal(db_schema_version(db), store_schema_latest());
         assert_int_equal(query_int(db, "SELECT count(*) FROM tenants WHERE length(uuid) = 36"), 1);
-        assert_int_equal(query_int(db, "SELECT count(*) FROM usage_intervals WHERE instance = 'old-vm' AND "
-                                       "tenant_uuid IS NULL"),
+        assert_int_equal(query_int(db,
+                                   "SELECT count(*) FROM usage_intervals WHERE instance = 'old-vm' AND "
+                                   "tenant_uuid IS NULL"),
                          1);
-        assert_int_equal(query_int(db, "SELECT count(*) FROM usage_intervals u JOIN tenants t ON u.tenant_uuid = "
-                                       "t.uuid WHERE u.instance = 'new-vm' AND t.name = 'risk'"),
-                         1);
+        assert_int_equal(
+                query_int(db,
+                          "SELECT count(*) FROM usage_intervals u JOIN tenants t ON u.tenant_uuid = "
+                          "t.uuid WHERE u.instance = 'new-vm' AND t.name = 'risk'"),
+                1);
 }
 
 static int collect_bundle(const StoreBundle *b, void *userdata) {
         Seen *s = userdata;
         size_t l = strlen(s->text);
 
-        snprintf(s->text + l, sizeof(s->text) - l, "%s:%s:%s:%s:%u ", b->kind, b->tenant ? b->tenant : "-", b->name,
-                 b->version, b->files);
+        snprintf(s->text + l, sizeof(s->text) - l, "%s:%s:%s:%s:%u ", b->kind, b->tenant ? b->tenant : "-",
+                 b->name, b->version, b->files);
         return 0;
 }
 
@@ -1123,9 +1148,16 @@ static void test_bundles(void **state) {
         _cleanup_tmpdir_ char *d = make_tmpdir();
         _cleanup_(db_closep) sqlite3 *db = NULL;
         int64_t t;
-        StoreBundle b = { .kind = "model", .name = "qwen", .version = "1", .key_id = "0123456789abcdef",
-                          .sha256 = "00", .size_bytes = 10, .files = 2, .directory = "/s/model/@shared/qwen/1",
-                          .manifest = "{}", .imported_usec = CREATED_USEC };
+        StoreBundle b = { .kind = "model",
+                          .name = "qwen",
+                          .version = "1",
+                          .key_id = "0123456789abcdef",
+                          .sha256 = "00",
+                          .size_bytes = 10,
+                          .files = 2,
+                          .directory = "/s/model/@shared/qwen/1",
+                          .manifest = "{}",
+                          .imported_usec = CREATED_USEC };
         Seen seen = {};
 
         open_store(d, &db);
@@ -1147,7 +1179,8 @@ static void test_bundles(void **state) {
         assert_int_equal(store_bundle_delete(db, b.id), -ENOENT);
 }
 
-static int collect_member(const char *tenant, const char *kind, uint32_t id, const char *name, void *userdata) {
+static int collect_member(const char *tenant, const char *kind, uint32_t id, const char *name,
+                          void *userdata) {
         Seen *s = userdata;
         size_t l = strlen(s->text);
 
@@ -1172,7 +1205,8 @@ static void test_members(void **state) {
         assert_int_equal(store_member_insert(db, risk, "role", 1, "x", CREATED_USEC), -EINVAL);
         assert_int_equal(store_member_insert(db, risk + ops + 10, "user", 1, "x", CREATED_USEC), -ENOENT);
         assert_int_equal(store_member_foreach(db, collect_member, &seen), 0);
-        assert_string_equal(seen.text, "ops:user:1001:alice risk:user:1001:alice risk:group:2000:risk-team ");
+        assert_string_equal(seen.text,
+                            "ops:user:1001:alice risk:user:1001:alice risk:group:2000:risk-team ");
 
         assert_int_equal(store_member_delete(db, risk, "user", 1001), 0);
         assert_int_equal(store_member_delete(db, risk, "user", 1001), -ENOENT);

@@ -88,9 +88,11 @@ static void create_fails(Manager *m, const char *name, const char *description, 
         assert_true(tenant_create(m, name, description, &t, &e) < 0);
         assert_ptr_equal(t, (Tenant *) 0x1);
         if (!sd_bus_error_has_name(&e, error_name))
-                fail_msg("creating '%s': got %s (%s), want %s", name, strna(e.name), strna(e.message), error_name);
+                fail_msg("creating '%s': got %s (%s), want %s", name, strna(e.name), strna(e.message),
+                         error_name);
         if (!strstr(strempty(e.message), needle))
-                fail_msg("creating '%s': message '%s' does not contain '%s'", name, strna(e.message), needle);
+                fail_msg("creating '%s': message '%s' does not contain '%s'", name, strna(e.message),
+                         needle);
         sd_bus_error_free(&e);
 }
 
@@ -163,8 +165,9 @@ static void test_store_failure_create(void **state) {
         sd_bus_error e = SD_BUS_ERROR_NULL;
         Tenant *t = NULL;
 
-        assert_int_equal(db_exec(f->m.db, "CREATE TRIGGER full BEFORE INSERT ON tenants "
-                                          "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"),
+        assert_int_equal(db_exec(f->m.db,
+                                 "CREATE TRIGGER full BEFORE INSERT ON tenants "
+                                 "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"),
                          0);
         assert_true(tenant_create(&f->m, "risk", "", &t, &e) < 0);
         assert_null(t);
@@ -202,8 +205,9 @@ static void test_delete(void **state) {
         LIST_REMOVE(instances, f->m.instances, &vm);
 
         /* A store that refuses the delete leaves the tenant where it was. */
-        assert_int_equal(db_exec(f->m.db, "CREATE TRIGGER nodel BEFORE DELETE ON tenants "
-                                          "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"),
+        assert_int_equal(db_exec(f->m.db,
+                                 "CREATE TRIGGER nodel BEFORE DELETE ON tenants "
+                                 "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"),
                          0);
         assert_true(tenant_delete(t, &e) < 0);
         assert_true(sd_bus_error_is_set(&e));
@@ -233,8 +237,9 @@ static void test_description(void **state) {
         sd_bus_error_free(&e);
         assert_string_equal(t->description, "new words");
 
-        assert_int_equal(db_exec(f->m.db, "CREATE TRIGGER noupd BEFORE UPDATE ON tenants "
-                                          "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"),
+        assert_int_equal(db_exec(f->m.db,
+                                 "CREATE TRIGGER noupd BEFORE UPDATE ON tenants "
+                                 "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"),
                          0);
         assert_true(tenant_set_description(t, "lost", &e) < 0);
         sd_bus_error_free(&e);
@@ -281,18 +286,36 @@ static void test_reload(void **state) {
         /* Instances: the spec from the record, runtime state unknown until the hypervisor says. */
         {
                 StoreInstance web_risk = {
-                        .uuid = "A1B2C3D4-E5F6-4A7B-8C9D-0E1F2A3B4C5D", .name = "web", .tenant = "risk",
-                        .type = "vm", .vcpus = 4, .memory_bytes = UINT64_C(8) << 30,
-                        .disk_path = "/var/lib/ark/disks/a.qcow2", .disk_owned = true, .cmdline = "",
-                        .desired_running = true, .uefi = true, .preemptible = true, .created_usec = 42,
+                        .uuid = "A1B2C3D4-E5F6-4A7B-8C9D-0E1F2A3B4C5D",
+                        .name = "web",
+                        .tenant = "risk",
+                        .type = "vm",
+                        .vcpus = 4,
+                        .memory_bytes = UINT64_C(8) << 30,
+                        .disk_path = "/var/lib/ark/disks/a.qcow2",
+                        .disk_owned = true,
+                        .cmdline = "",
+                        .desired_running = true,
+                        .uefi = true,
+                        .preemptible = true,
+                        .created_usec = 42,
                 };
                 StoreInstance web_lab = {
-                        .uuid = "0b9e2c4d-1f3a-4e5b-8c7d-6a5b4c3d2e1f", .name = "web", .tenant = "lab-2",
-                        .domain_name = "lab-2.web", .type = "vm", .vcpus = 1, .memory_bytes = 1,
+                        .uuid = "0b9e2c4d-1f3a-4e5b-8c7d-6a5b4c3d2e1f",
+                        .name = "web",
+                        .tenant = "lab-2",
+                        .domain_name = "lab-2.web",
+                        .type = "vm",
+                        .vcpus = 1,
+                        .memory_bytes = 1,
                 };
                 StoreInstance api = {
-                        .uuid = "11111111-2222-4333-8444-555555555555", .name = "api", .tenant = "ops",
-                        .type = "vm", .vcpus = 1, .memory_bytes = 1,
+                        .uuid = "11111111-2222-4333-8444-555555555555",
+                        .name = "api",
+                        .tenant = "ops",
+                        .type = "vm",
+                        .vcpus = 1,
+                        .memory_bytes = 1,
                 };
 
                 assert_int_equal(store_instance_insert(f->m.db, &web_risk), 0);

@@ -65,8 +65,13 @@ static int teardown(void **s) {
 }
 
 static UpdateLayout layout(int booted, const char *running) {
-        return (UpdateLayout) { .esp = esp, .slot = { slot_a, slot_b }, .state_file = state, .booted = booted,
-                                .version = running, .trust_dir = trust, .tries = 3 };
+        return (UpdateLayout) { .esp = esp,
+                                .slot = { slot_a, slot_b },
+                                .state_file = state,
+                                .booted = booted,
+                                .version = running,
+                                .trust_dir = trust,
+                                .tries = 3 };
 }
 
 static bool per_slot_uki; /* bundles carry ark-a.efi and ark-b.efi instead of ark.efi */
@@ -92,11 +97,17 @@ static void fresh(void) {
 
 /* An update bundle of `version` for `compatible`, root.img of n pseudo-random bytes. */
 static char *make_update(const char *version, const char *compatible, size_t n, const char *with_key) {
-        _cleanup_free_ char *payload = strprintf("%s/payload-%s", dir, version), *root = NULL, *uki = NULL, *err = NULL;
+        _cleanup_free_ char *payload = strprintf("%s/payload-%s", dir, version), *root = NULL, *uki = NULL,
+                            *err = NULL;
         char *out = strprintf("%s/update-%s-%s.ark", dir, version, compatible);
         char *compat[] = { (char *) compatible, NULL };
-        BundleCreateOptions o = { .kind = BUNDLE_UPDATE, .name = "ark", .version = version, .key_path = with_key ?: key,
-                                  .dir = payload, .output = out, .compatible = compat };
+        BundleCreateOptions o = { .kind = BUNDLE_UPDATE,
+                                  .name = "ark",
+                                  .version = version,
+                                  .key_path = with_key ?: key,
+                                  .dir = payload,
+                                  .output = out,
+                                  .compatible = compat };
         uint8_t *buf = malloc(n);
         FILE *f;
 
@@ -161,8 +172,8 @@ static int boot(void) {
         assert_true(slot >= 0);
         if (best.state == SLOT_TRYING) {
                 _cleanup_free_ char *from = strprintf("%s/%s", linux_dir, best.entry),
-                                    *to = strprintf("%s/ark-%s-%s+%u-%u.efi", linux_dir, slot_name(slot), best.version,
-                                                    best.left - 1, best.done + 1);
+                                    *to = strprintf("%s/ark-%s-%s+%u-%u.efi", linux_dir, slot_name(slot),
+                                                    best.version, best.left - 1, best.done + 1);
                 assert_int_equal(rename(from, to), 0);
         }
         return slot;
@@ -218,7 +229,8 @@ static void seen_progress(const char *phase, uint64_t done, uint64_t total, void
 }
 
 static void test_good_update(void **s) {
-        _cleanup_free_ char *ark = make_update("1.1.0", "1.0.0", 3 << 20, NULL), *err = NULL, *root = NULL, *slot = NULL;
+        _cleanup_free_ char *ark = make_update("1.1.0", "1.0.0", 3 << 20, NULL), *err = NULL, *root = NULL,
+                            *slot = NULL;
         UpdateLayout l = layout(0, "1.0.0");
         UpdateStatus st;
         size_t n1, n2;
@@ -259,8 +271,8 @@ static void test_good_update(void **s) {
 
 /* 1.2.0 never becomes healthy: three tries, then slot B (1.1.0, good) boots again by itself. */
 static void test_bad_update_rolls_back(void **s) {
-        _cleanup_free_ char *good = make_update("1.1.0", "1.0.0", 1 << 20, NULL), *bad = make_update("1.2.0", "1.1.0", 1 << 20, NULL),
-                            *err = NULL;
+        _cleanup_free_ char *good = make_update("1.1.0", "1.0.0", 1 << 20, NULL),
+                            *bad = make_update("1.2.0", "1.1.0", 1 << 20, NULL), *err = NULL;
         UpdateLayout l = layout(0, "1.0.0");
         UpdateStatus st;
 
@@ -279,8 +291,9 @@ static void test_bad_update_rolls_back(void **s) {
         /* The boot check on B says what happened. */
         assert_int_equal(update_mark_good(&l, &err), 0);
         assert_int_equal(update_status(&l, &st, &err), 0);
-        assert_string_equal(st.last_error, "Update 1.2.0 in slot a did not become healthy in 3 tries; slot b (1.1.0) "
-                                           "booted again.");
+        assert_string_equal(st.last_error,
+                            "Update 1.2.0 in slot a did not become healthy in 3 tries; slot b (1.1.0) "
+                            "booted again.");
         assert_string_equal(st.last_install, "a 1.2.0");
         /* An explicit rollback from a slot that boots but is unwell does the same at once. */
         fresh();
@@ -315,7 +328,8 @@ static void expect_refused(const char *ark, int want, const char *says) {
 }
 
 static void test_refused(void **s) {
-        _cleanup_free_ char *tampered = make_update("1.1.0", "1.0.0", 1 << 20, NULL), *other = strprintf("%s/stranger", dir),
+        _cleanup_free_ char *tampered = make_update("1.1.0", "1.0.0", 1 << 20, NULL),
+                            *other = strprintf("%s/stranger", dir),
                             *other_key = strprintf("%s/stranger.key", dir), *err = NULL;
         char id[KEY_ID_HEX];
 
@@ -418,7 +432,8 @@ static void test_one_at_a_time(void **s) {
  * rolled back from; --force takes them. A forced older install replaced before its reboot gives
  * the running slot its place back. */
 static void test_keeps_a_fallback(void **s) {
-        _cleanup_free_ char *v11 = make_update("1.1.0", "1.0.0", 1 << 16, NULL), *v12 = make_update("1.2.0", "1.1.0", 1 << 16, NULL),
+        _cleanup_free_ char *v11 = make_update("1.1.0", "1.0.0", 1 << 16, NULL),
+                            *v12 = make_update("1.2.0", "1.1.0", 1 << 16, NULL),
                             *v09 = make_update("0.9.0", "1.1.0", 1 << 16, NULL), *err = NULL;
         UpdateLayout l = layout(0, "1.0.0");
         UpdateStatus st;
@@ -482,8 +497,9 @@ static void test_keeps_a_fallback(void **s) {
 /* Every old entry of the inactive slot goes, even ones ark-update cannot read; versions that
  * would sort differently in systemd-boot are refused. */
 static void test_entries_and_versions(void **s) {
-        _cleanup_free_ char *v11 = make_update("1.1.0", "1.0.0", 1 << 16, NULL), *rc = make_update("1.1.0-rc1", "1.0.0", 1 << 16, NULL),
-                            *err = NULL, *linux_dir = strprintf("%s/EFI/Linux", esp);
+        _cleanup_free_ char *v11 = make_update("1.1.0", "1.0.0", 1 << 16, NULL),
+                            *rc = make_update("1.1.0-rc1", "1.0.0", 1 << 16, NULL), *err = NULL,
+                            *linux_dir = strprintf("%s/EFI/Linux", esp);
         static const char *const stale[] = { "ark-b-0.9.0.efi", "ark-b-1.0+git+2.efi", "ark-b-junk.efi" };
         UpdateLayout l = layout(0, "1.0.0");
         SlotInfo i;
@@ -568,7 +584,9 @@ static void test_bundle_swapped(void **s) {
  * with the image carries the same partition names). */
 static void test_find_slots(void **s) {
         _cleanup_free_ char *sys = path_join(dir, "sys"), *a = NULL, *b = NULL;
-        static const struct { const char *disk, *part, *name, *dev; } parts[] = {
+        static const struct {
+                const char *disk, *part, *name, *dev;
+        } parts[] = {
                 { "vda", "vda1", "ark-esp", "254:1" },    { "vda", "vda2", "ark-root-a", "254:2" },
                 { "vda", "vda3", "ark-root-b", "254:3" }, { "vda", "vda4", "ark-data", "254:4" },
                 { "sda", "sda1", "ark-esp", "8:1" },      { "sda", "sda2", "ark-root-a", "8:2" },
@@ -577,12 +595,15 @@ static void test_find_slots(void **s) {
 
         (void) rm_rf(sys);
         for (size_t k = 0; k < ELEMENTSOF(parts); k++) {
-                _cleanup_free_ char *pdir = strprintf("%s/devices/pci0000:00/block/%s/%s", sys, parts[k].disk, parts[k].part),
-                                    *uevent = strprintf("%s/uevent", pdir), *pfile = strprintf("%s/partition", pdir),
-                                    *text = strprintf("MAJOR=1\nDEVNAME=%s\nDEVTYPE=partition\n%s%s%s", parts[k].part,
-                                                      parts[k].name[0] ? "PARTNAME=" : "", parts[k].name,
-                                                      parts[k].name[0] ? "\n" : ""),
-                                    *devdir = strprintf("%s/dev/block", sys), *link = strprintf("%s/%s", devdir, parts[k].dev);
+                _cleanup_free_ char *pdir = strprintf("%s/devices/pci0000:00/block/%s/%s", sys,
+                                                      parts[k].disk, parts[k].part),
+                                    *uevent = strprintf("%s/uevent", pdir),
+                                    *pfile = strprintf("%s/partition", pdir),
+                                    *text = strprintf("MAJOR=1\nDEVNAME=%s\nDEVTYPE=partition\n%s%s%s",
+                                                      parts[k].part, parts[k].name[0] ? "PARTNAME=" : "",
+                                                      parts[k].name, parts[k].name[0] ? "\n" : ""),
+                                    *devdir = strprintf("%s/dev/block", sys),
+                                    *link = strprintf("%s/%s", devdir, parts[k].dev);
 
                 assert_int_equal(mkdir_p(pdir, 0755), 0);
                 assert_int_equal(mkdir_p(devdir, 0755), 0);

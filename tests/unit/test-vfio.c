@@ -33,8 +33,10 @@ static int setup(void **state) {
         tmp = strdup(t);
         root = strprintf("%s/sysfs", t);
         /* A private copy; 0000:17:00.1 (the 2080 SUPER's audio) is on vfio-pci already. */
-        cmd = strprintf("cp -a '" HOSTS_DIR "/ws-rtx/sysfs' '%s' && cd '%s/sys/bus/pci/devices/0000:17:00.1/' && "
-                        "ln -sfn ../../../../bus/pci/drivers/vfio-pci driver", t, root);
+        cmd = strprintf("cp -a '" HOSTS_DIR
+                        "/ws-rtx/sysfs' '%s' && cd '%s/sys/bus/pci/devices/0000:17:00.1/' && "
+                        "ln -sfn ../../../../bus/pci/drivers/vfio-pci driver",
+                        t, root);
         argv[2] = cmd;
         return tmp && root && cmd && spawn_wait(argv, &out) == 0 ? 0 : -1;
 }

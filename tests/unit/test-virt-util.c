@@ -86,8 +86,7 @@ static void test_last_error_mapping_live(void **state) {
         assert_non_null(strstr(msg, "not running"));
 
         /* Malformed XML. */
-        bad = virDomainDefineXMLFlags(conn, "<domain type='test'><name>x</nam>",
-                                      VIR_DOMAIN_DEFINE_VALIDATE);
+        bad = virDomainDefineXMLFlags(conn, "<domain type='test'><name>x</nam>", VIR_DOMAIN_DEFINE_VALIDATE);
         assert_null(bad);
         assert_int_equal(virt_last_error(&msg2), -EINVAL);
 
@@ -173,8 +172,7 @@ static void test_lifecycle_events(void **state) {
         conn = virConnectOpen("test:///default");
         assert_non_null(conn);
         cb = virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                              VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), &log,
-                                              NULL);
+                                              VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), &log, NULL);
         assert_true(cb >= 0);
 
         dom = virDomainLookupByName(conn, "test");

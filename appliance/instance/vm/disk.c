@@ -34,19 +34,22 @@ int disk_parse_header(const uint8_t *buf, size_t n, uint64_t file_size, DiskImag
                 else if ((version = be32(buf + 4)) != 2 && version != 3)
                         reason = "qcow2 version other than 2 or 3";
                 else if (be64(buf + 8) != 0 || be32(buf + 16) != 0)
-                        reason = "qcow2 image with a backing file of its own (flatten it with 'qemu-img convert')";
+                        reason =
+                                "qcow2 image with a backing file of its own (flatten it with 'qemu-img convert')";
                 else if ((cluster_bits = be32(buf + 20)) < 9 || cluster_bits > 21)
                         reason = "qcow2 header with an invalid cluster size";
                 else if ((crypt = be32(buf + 32)) != 0)
                         reason = "encrypted qcow2 image";
                 else if ((size = be64(buf + 24)) < DISK_IMAGE_MIN || size % 512 != 0)
-                        reason = "qcow2 image whose virtual size is not a whole number of 512-byte sectors of at least 1 MiB";
+                        reason =
+                                "qcow2 image whose virtual size is not a whole number of 512-byte sectors of at least 1 MiB";
                 else {
                         *ret = (DiskImage) { .format = "qcow2", .virtual_size = size };
                         return 0;
                 }
         } else if (file_size < DISK_IMAGE_MIN || file_size % 512 != 0)
-                reason = "not a qcow2 image, and too small or not a whole number of 512-byte sectors for a raw one";
+                reason =
+                        "not a qcow2 image, and too small or not a whole number of 512-byte sectors for a raw one";
         else {
                 *ret = (DiskImage) { .format = "raw", .virtual_size = file_size };
                 return 0;
@@ -122,8 +125,9 @@ int disk_create_qcow2(const char *path, uint64_t size, const char *backing, cons
         if (r != 0) {
                 (void) unlink(path);
                 if (ret_message)
-                        *ret_message = strprintf("qemu-img failed: %s",
-                                                 isempty(output) ? "no message" : strip_final_period(output));
+                        *ret_message =
+                                strprintf("qemu-img failed: %s",
+                                          isempty(output) ? "no message" : strip_final_period(output));
                 return -EIO;
         }
         /* A VM's disk is root's alone (libvirt hands it to QEMU's user while the VM runs), whatever

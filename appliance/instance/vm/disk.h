@@ -8,8 +8,8 @@
 
 /* What Ark needs to know of a base image before it builds an overlay on it. */
 typedef struct DiskImage {
-        const char *format;     /* "qcow2" or "raw" (static) */
-        uint64_t virtual_size;  /* bytes the guest sees */
+        const char *format;    /* "qcow2" or "raw" (static) */
+        uint64_t virtual_size; /* bytes the guest sees */
 } DiskImage;
 
 /* Bytes of an image's start that disk_parse_header() looks at. */

@@ -201,14 +201,15 @@ static void append_gpu(StrBuf *b, const DomainGpu *g, unsigned port) {
                 unsigned d, bus, sl, f;
 
                 (void) pci_address_split(g->functions[j], &d, &bus, &sl, &f); /* validated */
-                strbuf_printf(b,
-                              "    <hostdev mode='subsystem' type='pci' managed='yes'>\n"
-                              "      <source>\n"
-                              "        <address domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>\n"
-                              "      </source>\n"
-                              "      <address type='pci' domain='0x0000' bus='0x%02x' slot='0x00' function='0x%zx'%s/>\n"
-                              "    </hostdev>\n",
-                              d, bus, sl, f, port, j, j == 0 && g->n_functions > 1 ? " multifunction='on'" : "");
+                strbuf_printf(
+                        b,
+                        "    <hostdev mode='subsystem' type='pci' managed='yes'>\n"
+                        "      <source>\n"
+                        "        <address domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>\n"
+                        "      </source>\n"
+                        "      <address type='pci' domain='0x0000' bus='0x%02x' slot='0x00' function='0x%zx'%s/>\n"
+                        "    </hostdev>\n",
+                        d, bus, sl, f, port, j, j == 0 && g->n_functions > 1 ? " multifunction='on'" : "");
         }
 }
 
@@ -269,29 +270,34 @@ int domain_xml_build(const DomainSpec *spec, char **ret) {
 
         strbuf_printf(&b, "  <memory unit='KiB'>%" PRIu64 "</memory>\n", spec->memory_bytes / 1024);
         if (spec->hugepages)
-                strbuf_append(&b, "  <memoryBacking>\n"
-                                  "    <hugepages/>\n"
-                                  "  </memoryBacking>\n");
+                strbuf_append(&b,
+                              "  <memoryBacking>\n"
+                              "    <hugepages/>\n"
+                              "  </memoryBacking>\n");
         if (spec->cpuset)
-                strbuf_printf(&b, "  <vcpu placement='static' cpuset='%s'>%u</vcpu>\n", spec->cpuset, spec->vcpus);
+                strbuf_printf(&b, "  <vcpu placement='static' cpuset='%s'>%u</vcpu>\n", spec->cpuset,
+                              spec->vcpus);
         else
                 strbuf_printf(&b, "  <vcpu placement='static'>%u</vcpu>\n", spec->vcpus);
         if (spec->memory_nodes)
-                strbuf_printf(&b, "  <numatune>\n"
-                                  "    <memory mode='strict' nodeset='%s'/>\n"
-                                  "  </numatune>\n",
+                strbuf_printf(&b,
+                              "  <numatune>\n"
+                              "    <memory mode='strict' nodeset='%s'/>\n"
+                              "  </numatune>\n",
                               spec->memory_nodes);
         /* Debian 12's OVMF maps 32 GiB of 64-bit BARs unless told more through fw_cfg; one H100
          * alone has a 128 GiB BAR. */
         if (spec->firmware_code && spec->mmio64_bytes > 0 && !arm)
-                strbuf_printf(&b, "  <sysinfo type='fwcfg'>\n"
-                                  "    <entry name='opt/ovmf/X-PciMmio64Mb'>%" PRIu64 "</entry>\n"
-                                  "  </sysinfo>\n",
+                strbuf_printf(&b,
+                              "  <sysinfo type='fwcfg'>\n"
+                              "    <entry name='opt/ovmf/X-PciMmio64Mb'>%" PRIu64 "</entry>\n"
+                              "  </sysinfo>\n",
                               (spec->mmio64_bytes + (UINT64_C(1) << 20) - 1) >> 20);
 
         strbuf_append(&b, "  <os>\n");
-        strbuf_append(&b, arm ? "    <type arch='aarch64' machine='virt'>hvm</type>\n"
-                              : "    <type arch='x86_64' machine='q35'>hvm</type>\n");
+        strbuf_append(&b,
+                      arm ? "    <type arch='aarch64' machine='virt'>hvm</type>\n"
+                          : "    <type arch='x86_64' machine='q35'>hvm</type>\n");
         if (spec->kernel) {
                 append_element(&b, "    ", "kernel", spec->kernel);
                 if (spec->initrd)
@@ -318,68 +324,78 @@ int domain_xml_build(const DomainSpec *spec, char **ret) {
         }
         strbuf_append(&b, "  </os>\n");
 
-        strbuf_append(&b, arm ? "  <features>\n"
-                                "    <acpi/>\n"
-                                "    <gic version='3'/>\n"
-                                "  </features>\n"
-                              : "  <features>\n"
-                                "    <acpi/>\n"
-                                "    <apic/>\n"
-                                "  </features>\n");
+        strbuf_append(&b,
+                      arm ? "  <features>\n"
+                            "    <acpi/>\n"
+                            "    <gic version='3'/>\n"
+                            "  </features>\n"
+                          : "  <features>\n"
+                            "    <acpi/>\n"
+                            "    <apic/>\n"
+                            "  </features>\n");
         /* TCG cannot pass the host CPU through, and the test driver has no host CPU: leave the
          * CPU model to libvirt's default there. */
         /* A GPU VM's guest needs physical address bits for its 64-bit window above its RAM: the
          * host's under KVM, enough emulated ones elsewhere. */
         /* maxphysaddr is x86's; an arm64 guest takes the host's address size. */
         if (kvm && spec->n_gpus > 0 && !arm)
-                strbuf_append(&b, "  <cpu mode='host-passthrough' check='none' migratable='on'>\n"
-                                  "    <maxphysaddr mode='passthrough'/>\n"
-                                  "  </cpu>\n");
+                strbuf_append(&b,
+                              "  <cpu mode='host-passthrough' check='none' migratable='on'>\n"
+                              "    <maxphysaddr mode='passthrough'/>\n"
+                              "  </cpu>\n");
         else if (kvm)
                 strbuf_append(&b, "  <cpu mode='host-passthrough' check='none' migratable='on'/>\n");
         else if (arm)
                 /* QEMU's default CPU for 'virt' is a 32-bit Cortex-A15: emulate the most it can. */
                 strbuf_append(&b, "  <cpu mode='maximum' check='none'/>\n");
         else if (spec->phys_bits > 0)
-                strbuf_printf(&b, "  <cpu>\n"
-                                  "    <maxphysaddr mode='emulate' bits='%u'/>\n"
-                                  "  </cpu>\n",
+                strbuf_printf(&b,
+                              "  <cpu>\n"
+                              "    <maxphysaddr mode='emulate' bits='%u'/>\n"
+                              "  </cpu>\n",
                               spec->phys_bits);
-        strbuf_append(&b, "  <clock offset='utc'/>\n"
-                          "  <on_poweroff>destroy</on_poweroff>\n"
-                          "  <on_reboot>restart</on_reboot>\n"
-                          "  <on_crash>destroy</on_crash>\n");
+        strbuf_append(&b,
+                      "  <clock offset='utc'/>\n"
+                      "  <on_poweroff>destroy</on_poweroff>\n"
+                      "  <on_reboot>restart</on_reboot>\n"
+                      "  <on_crash>destroy</on_crash>\n");
 
         /* No <emulator>: libvirt picks the right binary for the domain type and architecture. */
         strbuf_append(&b, "  <devices>\n");
         /* QEMU's arm64 'virt' machine has a fixed high MMIO window of its own (512 GiB). */
         if (spec->mmio64_bytes > 0 && !arm)
-                strbuf_printf(&b, "    <controller type='pci' index='0' model='pcie-root'>\n"
-                                  "      <pcihole64 unit='KiB'>%" PRIu64 "</pcihole64>\n"
-                                  "    </controller>\n",
+                strbuf_printf(&b,
+                              "    <controller type='pci' index='0' model='pcie-root'>\n"
+                              "      <pcihole64 unit='KiB'>%" PRIu64 "</pcihole64>\n"
+                              "    </controller>\n",
                               (spec->mmio64_bytes + 1023) / 1024);
         for (size_t k = 0; k < spec->n_gpus; k++)
-                strbuf_printf(&b, "    <controller type='pci' index='%zu' model='pcie-root-port'/>\n", k + 1);
+                strbuf_printf(&b, "    <controller type='pci' index='%zu' model='pcie-root-port'/>\n",
+                              k + 1);
         for (size_t k = 0; k < spec->n_gpus; k++)
                 append_gpu(&b, &spec->gpus[k], (unsigned) (k + 1));
         if (spec->disk_path) {
-                strbuf_append(&b, "    <disk type='file' device='disk'>\n"
-                                  "      <driver name='qemu' type='qcow2'/>\n"
-                                  "      <source file='");
+                strbuf_append(&b,
+                              "    <disk type='file' device='disk'>\n"
+                              "      <driver name='qemu' type='qcow2'/>\n"
+                              "      <source file='");
                 strbuf_append_xml(&b, spec->disk_path);
-                strbuf_append(&b, "'/>\n"
-                                  "      <target dev='vda' bus='virtio'/>\n"
-                                  "    </disk>\n");
+                strbuf_append(&b,
+                              "'/>\n"
+                              "      <target dev='vda' bus='virtio'/>\n"
+                              "    </disk>\n");
         }
         /* The model it serves: read-only, so a tenant's VM cannot change what was verified. */
         if (spec->model_dir) {
-                strbuf_append(&b, "    <filesystem type='mount' accessmode='squash'>\n"
-                                  "      <source dir='");
+                strbuf_append(&b,
+                              "    <filesystem type='mount' accessmode='squash'>\n"
+                              "      <source dir='");
                 strbuf_append_xml(&b, spec->model_dir);
-                strbuf_append(&b, "'/>\n"
-                                  "      <target dir='ark-model'/>\n"
-                                  "      <readonly/>\n"
-                                  "    </filesystem>\n");
+                strbuf_append(&b,
+                              "'/>\n"
+                              "      <target dir='ark-model'/>\n"
+                              "      <readonly/>\n"
+                              "    </filesystem>\n");
         }
         strbuf_append(&b, "    <serial type='pty'>\n");
         if (spec->console_log) {
@@ -387,20 +403,21 @@ int domain_xml_build(const DomainSpec *spec, char **ret) {
                 strbuf_append_xml(&b, spec->console_log);
                 strbuf_append(&b, "' append='off'/>\n");
         }
-        strbuf_append(&b, "      <target port='0'/>\n"
-                          "    </serial>\n"
-                          "    <console type='pty'>\n"
-                          "      <target type='serial' port='0'/>\n"
-                          "    </console>\n");
+        strbuf_append(&b,
+                      "      <target port='0'/>\n"
+                      "    </serial>\n"
+                      "    <console type='pty'>\n"
+                      "      <target type='serial' port='0'/>\n"
+                      "    </console>\n");
         /* A VM with passthrough devices has all its memory pinned for DMA: a balloon could not
          * take any back. */
         strbuf_printf(&b, "    <memballoon model='%s'/>\n", spec->n_gpus > 0 ? "none" : "virtio");
         strbuf_append(&b,
-                          "    <rng model='virtio'>\n"
-                          "      <backend model='random'>/dev/urandom</backend>\n"
-                          "    </rng>\n"
-                          "  </devices>\n"
-                          "</domain>\n");
+                      "    <rng model='virtio'>\n"
+                      "      <backend model='random'>/dev/urandom</backend>\n"
+                      "    </rng>\n"
+                      "  </devices>\n"
+                      "</domain>\n");
 
         s = strbuf_steal(&b);
         if (!s)
@@ -447,7 +464,7 @@ int domain_xml_parse_metadata(const char *xml, char **ret_tenant, char **ret_id)
          * UTF-8 whatever its declaration says. */
         doc = xmlReadMemory(xml, (int) l, NULL, NULL,
                             XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-                            XML_PARSE_IGNORE_ENC);
+                                    XML_PARSE_IGNORE_ENC);
         if (!doc)
                 return -EBADMSG;
         /* libvirt never returns a document type declaration; one can only be an attempt at
@@ -521,7 +538,8 @@ int domain_xml_parse_hostdevs(const char *xml, char ***ret) {
         if (len == 0 || len > HOSTDEVS_XML_MAX)
                 return -EBADMSG;
         doc = xmlReadMemory(xml, (int) len, NULL, NULL,
-                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_IGNORE_ENC);
+                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+                                    XML_PARSE_IGNORE_ENC);
         if (!doc || doc->intSubset || doc->extSubset)
                 return -EBADMSG;
         root = xmlDocGetRootElement(doc);
@@ -544,7 +562,8 @@ int domain_xml_parse_hostdevs(const char *xml, char ***ret) {
                         continue;
                 mode = xmlGetProp(h, BAD_CAST "mode");
                 type = xmlGetProp(h, BAD_CAST "type");
-                if (!type || !xmlStrEqual(type, BAD_CAST "pci") || (mode && !xmlStrEqual(mode, BAD_CAST "subsystem")))
+                if (!type || !xmlStrEqual(type, BAD_CAST "pci") ||
+                    (mode && !xmlStrEqual(mode, BAD_CAST "subsystem")))
                         continue;
                 for (xmlNode *c = h->children; c; c = c->next)
                         if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST "source"))
@@ -554,8 +573,10 @@ int domain_xml_parse_hostdevs(const char *xml, char ***ret) {
                                 address = c;
                 if (!address)
                         return -EBADMSG; /* a PCI hostdev without a source address is not one libvirt wrote */
-                if (hex_attribute(address, "domain", 0xffff, &dom) < 0 || hex_attribute(address, "bus", 0xff, &bus) < 0 ||
-                    hex_attribute(address, "slot", 0x1f, &slot) < 0 || hex_attribute(address, "function", 7, &fn) < 0)
+                if (hex_attribute(address, "domain", 0xffff, &dom) < 0 ||
+                    hex_attribute(address, "bus", 0xff, &bus) < 0 ||
+                    hex_attribute(address, "slot", 0x1f, &slot) < 0 ||
+                    hex_attribute(address, "function", 7, &fn) < 0)
                         return -EBADMSG;
                 snprintf(buf, sizeof(buf), "%04lx:%02lx:%02lx.%lx", dom, bus, slot, fn);
                 if (!strv_contains(l, buf) && strv_extend(&l, buf) < 0)

@@ -23,26 +23,26 @@ typedef struct DomainGpu {
 
 /* Everything the builder needs. Strings may be NULL where noted. */
 typedef struct DomainSpec {
-        const char *name;          /* instance name = domain name */
-        const char *uuid;          /* instance id, 36-char UUID = domain UUID */
-        const char *tenant;        /* tenant name, recorded in the metadata */
-        const char *domain_type;   /* "kvm", "qemu" or "test" */
-        const char *arch;          /* "aarch64" for an arm64 guest (machine 'virt'); NULL = x86_64 (q35) */
+        const char *name;        /* instance name = domain name */
+        const char *uuid;        /* instance id, 36-char UUID = domain UUID */
+        const char *tenant;      /* tenant name, recorded in the metadata */
+        const char *domain_type; /* "kvm", "qemu" or "test" */
+        const char *arch;        /* "aarch64" for an arm64 guest (machine 'virt'); NULL = x86_64 (q35) */
         unsigned vcpus;
-        uint64_t memory_bytes;     /* rounded down to KiB in the XML */
-        const char *disk_path;     /* qcow2 file; NULL = no disk */
-        const char *kernel;        /* direct boot; NULL = boot from disk */
-        const char *initrd;        /* NULL allowed */
-        const char *cmdline;       /* NULL allowed */
-        const char *console_log;   /* file the serial console is logged to; NULL = none */
-        const char *model_dir;     /* an imported model's directory, shared read-only with the guest
+        uint64_t memory_bytes;   /* rounded down to KiB in the XML */
+        const char *disk_path;   /* qcow2 file; NULL = no disk */
+        const char *kernel;      /* direct boot; NULL = boot from disk */
+        const char *initrd;      /* NULL allowed */
+        const char *cmdline;     /* NULL allowed */
+        const char *console_log; /* file the serial console is logged to; NULL = none */
+        const char *model_dir;   /* an imported model's directory, shared read-only with the guest
                                     * (virtio 9p, mount tag "ark-model"); NULL = none */
-        uint64_t created_usec;     /* creation time (CLOCK_REALTIME, µs), recorded in the metadata */
+        uint64_t created_usec;   /* creation time (CLOCK_REALTIME, µs), recorded in the metadata */
 
         /* GPU VMs */
         const DomainGpu *gpus;
         size_t n_gpus;
-        uint64_t mmio64_bytes;     /* the guest's 64-bit PCI window (pcihole64 + OVMF's aperture); 0 = default */
+        uint64_t mmio64_bytes; /* the guest's 64-bit PCI window (pcihole64 + OVMF's aperture); 0 = default */
         const char *firmware_code; /* UEFI (OVMF) code: boots UEFI; NULL = BIOS */
         const char *firmware_vars; /* UEFI variable store template; needs firmware_code */
         const char *nvram;         /* this VM's variable store; needs firmware_code */

@@ -33,7 +33,7 @@ struct Hypervisor {
         sd_event_source *disconnect_defer;
         unsigned backoff_sec;
         unsigned attempts;
-        DomainSchema *schema;   /* compiled on the first define, kept across reconnects */
+        DomainSchema *schema; /* compiled on the first define, kept across reconnects */
         bool schema_unavailable;
 };
 
@@ -56,9 +56,10 @@ bool hypervisor_connected(Manager *m) {
 int hypervisor_require(Manager *m, sd_bus_error *error) {
         if (hypervisor_connected(m))
                 return 0;
-        sd_bus_error_setf(error, ARK_ERROR_HYPERVISOR_UNAVAILABLE,
-                          "The hypervisor (%s) is not connected; arkd keeps reconnecting, try again shortly.",
-                          m->config.libvirt_uri);
+        sd_bus_error_setf(
+                error, ARK_ERROR_HYPERVISOR_UNAVAILABLE,
+                "The hypervisor (%s) is not connected; arkd keeps reconnecting, try again shortly.",
+                m->config.libvirt_uri);
         return -ENOTCONN;
 }
 
@@ -114,8 +115,11 @@ static int hypervisor_validate(Hypervisor *hv, const Instance *i, const char *xm
                 r = domain_schema_load(DOMAIN_SCHEMA_PATH, &hv->schema);
                 if (r < 0) {
                         hv->schema_unavailable = true;
-                        log_warning_errno(r, "Cannot compile libvirt's domain schema '%s' (%m); libvirt validates "
-                                          "each definition instead, which is slower.", DOMAIN_SCHEMA_PATH);
+                        log_warning_errno(
+                                r,
+                                "Cannot compile libvirt's domain schema '%s' (%m); libvirt validates "
+                                "each definition instead, which is slower.",
+                                DOMAIN_SCHEMA_PATH);
                 }
         }
         if (!hv->schema) {
@@ -124,11 +128,14 @@ static int hypervisor_validate(Hypervisor *hv, const Instance *i, const char *xm
         }
         r = domain_schema_validate(hv->schema, xml, reason, sizeof(reason));
         if (r == -EBADMSG)
-                return sd_bus_error_setf(error, ARK_ERROR_HYPERVISOR,
-                                         "Failed to define instance '%s': its domain XML does not match libvirt's "
-                                         "schema %s: %s.", i->name, DOMAIN_SCHEMA_PATH, reason);
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_HYPERVISOR,
+                        "Failed to define instance '%s': its domain XML does not match libvirt's "
+                        "schema %s: %s.",
+                        i->name, DOMAIN_SCHEMA_PATH, reason);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Failed to check the domain XML of '%s': %m", i->name);
+                return sd_bus_error_set_errnof(error, r, "Failed to check the domain XML of '%s': %m",
+                                               i->name);
         *ret_flags = 0;
         return 0;
 }
@@ -150,14 +157,16 @@ int hypervisor_define(Instance *i, sd_bus_error *error) {
                 for (char **g = i->gpus; g && *g && !gone; g++)
                         if (!manager_find_accelerator(m, *g))
                                 gone = *g;
-                return sd_bus_error_setf(error, ARK_ERROR_NOT_READY,
-                                         "Instance '%s' claims GPU %s, which this host does not have (removed, or "
-                                         "moved to another slot?); put it back, or give it up with 'arkctl vm gpu "
-                                         "remove %s --gpu %s'.",
-                                         i->name, strna(gone), i->name, strna(gone));
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_NOT_READY,
+                        "Instance '%s' claims GPU %s, which this host does not have (removed, or "
+                        "moved to another slot?); put it back, or give it up with 'arkctl vm gpu "
+                        "remove %s --gpu %s'.",
+                        i->name, strna(gone), i->name, strna(gone));
         }
         if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Failed to build the domain XML of '%s': %m", i->name);
+                return sd_bus_error_set_errnof(error, r, "Failed to build the domain XML of '%s': %m",
+                                               i->name);
         r = hypervisor_validate(m->hv, i, xml, &flags, error);
         if (r < 0)
                 return r;
@@ -199,13 +208,20 @@ InstanceState hypervisor_instance_state(int state) {
 
 static const char *stopped_reason(int detail) {
         switch (detail) {
-        case VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN: return "shutdown";
-        case VIR_DOMAIN_EVENT_STOPPED_DESTROYED: return "destroyed";
-        case VIR_DOMAIN_EVENT_STOPPED_CRASHED: return "crashed";
-        case VIR_DOMAIN_EVENT_STOPPED_MIGRATED: return "migrated";
-        case VIR_DOMAIN_EVENT_STOPPED_SAVED: return "saved";
-        case VIR_DOMAIN_EVENT_STOPPED_FAILED: return "failed";
-        default: return "stopped";
+        case VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN:
+                return "shutdown";
+        case VIR_DOMAIN_EVENT_STOPPED_DESTROYED:
+                return "destroyed";
+        case VIR_DOMAIN_EVENT_STOPPED_CRASHED:
+                return "crashed";
+        case VIR_DOMAIN_EVENT_STOPPED_MIGRATED:
+                return "migrated";
+        case VIR_DOMAIN_EVENT_STOPPED_SAVED:
+                return "saved";
+        case VIR_DOMAIN_EVENT_STOPPED_FAILED:
+                return "failed";
+        default:
+                return "stopped";
         }
 }
 
@@ -232,7 +248,8 @@ static bool event_is_current(virDomainPtr dom, int event) {
         case VIR_DOMAIN_EVENT_SHUTDOWN: /* the guest was asked; it may still run for a while */
                 return state != VIR_DOMAIN_SHUTOFF;
         case VIR_DOMAIN_EVENT_STOPPED:
-                return state != VIR_DOMAIN_RUNNING && state != VIR_DOMAIN_BLOCKED && state != VIR_DOMAIN_PAUSED;
+                return state != VIR_DOMAIN_RUNNING && state != VIR_DOMAIN_BLOCKED &&
+                        state != VIR_DOMAIN_PAUSED;
         default:
                 return true;
         }
@@ -251,7 +268,8 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
                 return 0; /* not ours */
 
         if (!event_is_current(dom, event)) {
-                log_debug("Lifecycle event %d/%d for instance '%s' is stale; skipped.", event, detail, i->name);
+                log_debug("Lifecycle event %d/%d for instance '%s' is stale; skipped.", event, detail,
+                          i->name);
                 return 0;
         }
         log_debug("Lifecycle event %d/%d for instance '%s'.", event, detail, i->name);
@@ -272,16 +290,19 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
                         instance_set_state(i, INSTANCE_SHUTTING_DOWN, "guest shutdown");
                 break;
         case VIR_DOMAIN_EVENT_STOPPED:
-                instance_set_state(i, detail == VIR_DOMAIN_EVENT_STOPPED_CRASHED ? INSTANCE_CRASHED : INSTANCE_STOPPED,
-                                   stopped_reason(detail));
+                instance_set_state(
+                        i, detail == VIR_DOMAIN_EVENT_STOPPED_CRASHED ? INSTANCE_CRASHED : INSTANCE_STOPPED,
+                        stopped_reason(detail));
                 instance_stop_complete(i, NULL, NULL);
                 break;
         case VIR_DOMAIN_EVENT_CRASHED:
                 instance_set_state(i, INSTANCE_CRASHED, "crashed");
                 break;
         case VIR_DOMAIN_EVENT_UNDEFINED:
-                log_warning("The domain of instance '%s' was undefined outside of Ark; it is defined again on the "
-                            "next start or reconciliation.", i->name);
+                log_warning(
+                        "The domain of instance '%s' was undefined outside of Ark; it is defined again on the "
+                        "next start or reconciliation.",
+                        i->name);
                 break;
         default:
                 break;
@@ -292,8 +313,8 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
 /* ---------------------------------------------------------------------------------- connection */
 
 static void hypervisor_emit_connected(Manager *m) {
-        (void) sd_bus_emit_properties_changed(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "HypervisorConnected",
-                                              NULL);
+        (void) sd_bus_emit_properties_changed(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
+                                              "HypervisorConnected", NULL);
 }
 
 static int on_reconnect(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -309,7 +330,8 @@ static void hypervisor_schedule_reconnect(Hypervisor *hv) {
 
         if (hv->reconnect_timer)
                 return;
-        hv->backoff_sec = hv->backoff_sec == 0 ? 1 : MIN(hv->backoff_sec * 2, (unsigned) CONFIG_LIBVIRT_RECONNECT_MAX);
+        hv->backoff_sec =
+                hv->backoff_sec == 0 ? 1 : MIN(hv->backoff_sec * 2, (unsigned) CONFIG_LIBVIRT_RECONNECT_MAX);
         r = sd_event_add_time_relative(hv->manager->event, &hv->reconnect_timer, CLOCK_MONOTONIC,
                                        (uint64_t) hv->backoff_sec * USEC_PER_SEC, 0, on_reconnect, hv);
         if (r < 0)
@@ -343,8 +365,9 @@ static int on_disconnect(sd_event_source *s, void *userdata) {
         LIST_FOREACH(instances, i, m->instances) {
                 if (!is_vm(i))
                         continue;
-                instance_stop_complete(i, ARK_ERROR_HYPERVISOR_UNAVAILABLE,
-                                       "The connection to the hypervisor was lost; the stop is resumed after reconnect.");
+                instance_stop_complete(
+                        i, ARK_ERROR_HYPERVISOR_UNAVAILABLE,
+                        "The connection to the hypervisor was lost; the stop is resumed after reconnect.");
                 instance_set_state(i, INSTANCE_UNKNOWN, "hypervisor disconnected");
         }
         hypervisor_emit_connected(m);
@@ -378,8 +401,8 @@ static int hypervisor_connect(Hypervisor *hv) {
                 r = virt_last_error(&msg);
                 virResetLastError();
                 if (hv->attempts == 1 || log_get_max_level() >= LOG_DEBUG)
-                        log_warning_errno(r, "Cannot connect to the hypervisor at %s: %s", m->config.libvirt_uri,
-                                          strna(msg));
+                        log_warning_errno(r, "Cannot connect to the hypervisor at %s: %s",
+                                          m->config.libvirt_uri, strna(msg));
                 hypervisor_schedule_reconnect(hv);
                 return r;
         }
@@ -387,19 +410,21 @@ static int hypervisor_connect(Hypervisor *hv) {
         (void) virConnectSetKeepAlive(conn, 5, 3);
         if (virConnectRegisterCloseCallback(conn, on_close, hv, NULL) < 0)
                 virResetLastError();
-        hv->lifecycle_id = virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                                            VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), hv, NULL);
+        hv->lifecycle_id =
+                virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                                 VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), hv, NULL);
         if (hv->lifecycle_id < 0) {
                 r = virt_last_error(&msg);
-                log_error_errno(r, "Failed to subscribe to lifecycle events of %s: %s", m->config.libvirt_uri,
-                                strna(msg));
+                log_error_errno(r, "Failed to subscribe to lifecycle events of %s: %s",
+                                m->config.libvirt_uri, strna(msg));
                 hypervisor_drop(hv);
                 hypervisor_schedule_reconnect(hv);
                 return r;
         }
         hv->backoff_sec = 0;
-        log_struct(LOG_INFO, 0, LOG_FIELDS("MESSAGE_ID=" ARK_MESSAGE_HV_CONNECTION), "Connected to the hypervisor at %s%s.",
-                   m->config.libvirt_uri, hv->attempts > 1 ? " (reconnected)" : "");
+        log_struct(LOG_INFO, 0, LOG_FIELDS("MESSAGE_ID=" ARK_MESSAGE_HV_CONNECTION),
+                   "Connected to the hypervisor at %s%s.", m->config.libvirt_uri,
+                   hv->attempts > 1 ? " (reconnected)" : "");
         hv->attempts = 0;
 
         r = hypervisor_read_host(m);
@@ -496,8 +521,8 @@ static int numa_from_capabilities(const char *caps, NumaNode **ret, size_t *ret_
         NumaNode *nodes = NULL;
         size_t n = 0;
 
-        doc = xmlReadMemory(caps, (int) strlen(caps), "capabilities.xml", NULL, XML_PARSE_NONET | XML_PARSE_NOERROR |
-                            XML_PARSE_NOWARNING);
+        doc = xmlReadMemory(caps, (int) strlen(caps), "capabilities.xml", NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
         if (!doc)
                 return -EBADMSG;
         root = xmlDocGetRootElement(doc);
@@ -530,7 +555,8 @@ static int numa_from_capabilities(const char *caps, NumaNode **ret, size_t *ret_
                 for (xmlNode *c = cell->children; c; c = c->next)
                         if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST "memory")) {
                                 xmlChar *v = xmlNodeGetContent(c);
-                                nodes[n].memory_bytes = v ? strtoull((const char *) v, NULL, 10) * 1024ULL : 0;
+                                nodes[n].memory_bytes =
+                                        v ? strtoull((const char *) v, NULL, 10) * 1024ULL : 0;
                                 xmlFree(v);
                         }
                 nodes[n].n_cpus = count_cpus_in_cell(cell, &nodes[n].cpulist);
@@ -606,16 +632,17 @@ int hypervisor_read_host(Manager *m) {
         m->host.numa = numa;
         m->host.n_numa = n_numa;
 
-        (void) sd_bus_emit_properties_changed(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CPUModel", "CPUs",
-                                              "Sockets", "CoresPerSocket", "ThreadsPerCore", "MemoryBytes",
-                                              "NUMANodes", NULL);
+        (void) sd_bus_emit_properties_changed(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "CPUModel",
+                                              "CPUs", "Sockets", "CoresPerSocket", "ThreadsPerCore",
+                                              "MemoryBytes", "NUMANodes", NULL);
         return 0;
 }
 
 /* ---------------------------------------------------------------------------------- reconcile */
 
 static int domain_ark_metadata(virDomainPtr dom, char **ret_tenant, char **ret_id) {
-        _cleanup_free_ char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, ARK_METADATA_NS, 0);
+        _cleanup_free_ char *xml =
+                virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, ARK_METADATA_NS, 0);
 
         if (!xml) {
                 virResetLastError();
@@ -650,16 +677,20 @@ static void reconcile_domain_gpus(Manager *m, virDomainPtr dom, const char *name
                 /* Withheld while a domain holds it outside the claims: handing it to a VM now would
                  * give it to two. (A claimed one is given twice already; that is reported.) */
                 if (!a->claimed_by && !a->conflict)
-                        a->conflict = strprintf("%s domain '%s'", i ? "the Ark" : orphan ? "the orphan" : "the non-Ark",
+                        a->conflict = strprintf("%s domain '%s'",
+                                                i                ? "the Ark"
+                                                        : orphan ? "the orphan"
+                                                                 : "the non-Ark",
                                                 name);
                 if (i)
-                        manager_conflict_add(m, a->address,
-                                             "domain '%s' passes through %s%s%s, which the store does not give instance "
-                                             "'%s'%s%s%s",
-                                             name, *h, streq(*h, a->address) ? "" : ", a function of GPU ",
-                                             streq(*h, a->address) ? "" : a->address, i->name,
-                                             a->claimed_by ? " (it is claimed by instance '" : "",
-                                             strempty(a->claimed_by), a->claimed_by ? "')" : "");
+                        manager_conflict_add(
+                                m, a->address,
+                                "domain '%s' passes through %s%s%s, which the store does not give instance "
+                                "'%s'%s%s%s",
+                                name, *h, streq(*h, a->address) ? "" : ", a function of GPU ",
+                                streq(*h, a->address) ? "" : a->address, i->name,
+                                a->claimed_by ? " (it is claimed by instance '" : "",
+                                strempty(a->claimed_by), a->claimed_by ? "')" : "");
                 else
                         manager_conflict_add(m, a->address, "%s domain '%s' passes through %s%s%s%s%s%s",
                                              orphan ? "orphan" : "the non-Ark", name, *h,
@@ -670,10 +701,11 @@ static void reconcile_domain_gpus(Manager *m, virDomainPtr dom, const char *name
         }
         for (char **g = i ? i->gpus : NULL; g && *g; g++)
                 if (!strv_contains(hostdevs, *g))
-                        manager_conflict_add(m, *g,
-                                             "instance '%s' claims %s, but its domain on the hypervisor does not pass "
-                                             "it through (changed outside Ark?)",
-                                             i->name, *g);
+                        manager_conflict_add(
+                                m, *g,
+                                "instance '%s' claims %s, but its domain on the hypervisor does not pass "
+                                "it through (changed outside Ark?)",
+                                i->name, *g);
 }
 
 /* Conflicts again from the store and every domain, without touching any instance. */
@@ -688,7 +720,9 @@ static void hypervisor_refresh_conflicts(Manager *m) {
         for (int k = 0; k < n; k++) {
                 _cleanup_free_ char *tenant = NULL, *id = NULL;
                 char uuid[VIR_UUID_STRING_BUFLEN];
-                Instance *i = virDomainGetUUIDString(doms[k], uuid) >= 0 ? manager_find_instance_by_uuid(m, uuid) : NULL;
+                Instance *i = virDomainGetUUIDString(doms[k], uuid) >= 0
+                        ? manager_find_instance_by_uuid(m, uuid)
+                        : NULL;
                 bool orphan = !i && domain_ark_metadata(doms[k], &tenant, &id) >= 0;
 
                 reconcile_domain_gpus(m, doms[k], virDomainGetName(doms[k]), i, orphan);
@@ -696,13 +730,14 @@ static void hypervisor_refresh_conflicts(Manager *m) {
         }
         free(doms);
         virResetLastError();
-        (void) sd_bus_emit_properties_changed(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "Conflicts", NULL);
+        (void) sd_bus_emit_properties_changed(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "Conflicts",
+                                              NULL);
         for (size_t k = 0; k < m->n_accelerators; k++) {
                 _cleanup_free_ char *path = NULL;
 
                 if (sd_bus_path_encode(ARK_BUS_PREFIX_ACCELERATOR, m->accelerators[k].address, &path) >= 0)
-                        (void) sd_bus_emit_properties_changed(m->bus, path, ARK_BUS_IFACE_ACCELERATOR, "ClaimState",
-                                                              "Conflict", NULL);
+                        (void) sd_bus_emit_properties_changed(m->bus, path, ARK_BUS_IFACE_ACCELERATOR,
+                                                              "ClaimState", "Conflict", NULL);
         }
 }
 
@@ -746,16 +781,19 @@ int hypervisor_reconcile(Manager *m) {
                                 reconcile_domain_gpus(m, doms[k], name, NULL, false);
                                 continue;
                         }
-                        log_struct(LOG_WARNING, 0, LOG_FIELDS("MESSAGE_ID=" ARK_MESSAGE_ORPHAN_DOMAIN),
-                                   "Domain '%s' (%s) carries Ark metadata for tenant '%s' but has no record; "
-                                   "reported as an orphan, not touched.", name, uuid, tenant);
+                        log_struct(
+                                LOG_WARNING, 0, LOG_FIELDS("MESSAGE_ID=" ARK_MESSAGE_ORPHAN_DOMAIN),
+                                "Domain '%s' (%s) carries Ark metadata for tenant '%s' but has no record; "
+                                "reported as an orphan, not touched.",
+                                name, uuid, tenant);
                         (void) manager_orphan_add(m, name, uuid, tenant);
                         reconcile_domain_gpus(m, doms[k], name, NULL, true);
                         continue;
                 }
                 reconcile_domain_gpus(m, doms[k], name, i, false);
                 if (!streq(name, i->domain_name ?: i->name))
-                        log_warning("Domain %s of instance '%s' is named '%s' on the hypervisor.", uuid, i->name, name);
+                        log_warning("Domain %s of instance '%s' is named '%s' on the hypervisor.", uuid,
+                                    i->name, name);
                 if (virDomainGetState(doms[k], &state, &reason, 0) < 0) {
                         virResetLastError();
                         continue;
@@ -775,8 +813,10 @@ int hypervisor_reconcile(Manager *m) {
                          * A/B update, test driver restart). Define it again from the stored spec. */
                         r = hypervisor_define(i, &error);
                         if (r < 0) {
-                                log_error("Instance '%s' is missing on the hypervisor and could not be defined "
-                                          "again: %s", i->name, strna(error.message));
+                                log_error(
+                                        "Instance '%s' is missing on the hypervisor and could not be defined "
+                                        "again: %s",
+                                        i->name, strna(error.message));
                                 sd_bus_error_free(&error);
                                 free_and_strdup(&i->state_reason, "definition failed");
                                 instance_emit_state_changed(i);
@@ -786,7 +826,8 @@ int hypervisor_reconcile(Manager *m) {
                         seen = INSTANCE_STOPPED;
                 }
                 /* A preempted instance keeps saying why it stopped. */
-                if (!(i->state == seen && i->preempted_gpus > 0 && startswith(strempty(i->state_reason), "preempted")))
+                if (!(i->state == seen && i->preempted_gpus > 0 &&
+                      startswith(strempty(i->state_reason), "preempted")))
                         (void) free_and_strdup(&i->state_reason, "reconciled");
                 i->state = seen;
 
@@ -796,8 +837,8 @@ int hypervisor_reconcile(Manager *m) {
                                 _cleanup_free_ char *msg = NULL;
                                 (void) virt_last_error(&msg);
                                 virResetLastError();
-                                log_error("Failed to start instance '%s' to restore its desired state: %s", i->name,
-                                          strna(msg));
+                                log_error("Failed to start instance '%s' to restore its desired state: %s",
+                                          i->name, strna(msg));
                                 free_and_strdup(&i->state_reason, "restore failed");
                         } else {
                                 i->state = INSTANCE_RUNNING;
@@ -828,14 +869,16 @@ int hypervisor_reconcile(Manager *m) {
                 _cleanup_free_ char *path = NULL;
 
                 if (sd_bus_path_encode(ARK_BUS_PREFIX_ACCELERATOR, m->accelerators[k].address, &path) >= 0)
-                        (void) sd_bus_emit_properties_changed(m->bus, path, ARK_BUS_IFACE_ACCELERATOR, "ClaimState",
-                                                              "Conflict", NULL);
+                        (void) sd_bus_emit_properties_changed(m->bus, path, ARK_BUS_IFACE_ACCELERATOR,
+                                                              "ClaimState", "Conflict", NULL);
         }
         m->last_reconcile_usec = now_usec(CLOCK_REALTIME);
-        (void) sd_bus_emit_properties_changed(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "LastReconcile", "Orphans",
-                                              "Conflicts", NULL);
-        log_info("Reconciled with the hypervisor: %u adopted, %u defined again, %u started, %zu orphan%s, %zu "
-                 "conflict%s.", n_adopted, n_redefined, n_started, m->n_orphans, m->n_orphans == 1 ? "" : "s",
-                 m->n_conflicts, m->n_conflicts == 1 ? "" : "s");
+        (void) sd_bus_emit_properties_changed(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "LastReconcile",
+                                              "Orphans", "Conflicts", NULL);
+        log_info(
+                "Reconciled with the hypervisor: %u adopted, %u defined again, %u started, %zu orphan%s, %zu "
+                "conflict%s.",
+                n_adopted, n_redefined, n_started, m->n_orphans, m->n_orphans == 1 ? "" : "s",
+                m->n_conflicts, m->n_conflicts == 1 ? "" : "s");
         return 0;
 }

@@ -126,8 +126,8 @@ int virt_error_to_errno(const virError *error) {
                 /* On the RPC transport, failing to connect keeps its reason (the socket is
                  * missing, refused, not ours); any other failure (EOF, EPIPE, ECONNRESET, ...)
                  * means an established connection to the daemon is gone. */
-                if (error->domain == VIR_FROM_RPC &&
-                    e != ENOENT && e != ECONNREFUSED && e != EACCES && e != EPERM)
+                if (error->domain == VIR_FROM_RPC && e != ENOENT && e != ECONNREFUSED && e != EACCES &&
+                    e != EPERM)
                         return -ECONNRESET;
                 return -e;
         }
@@ -169,9 +169,9 @@ typedef struct VirtWatch VirtWatch;
 struct VirtWatch {
         VirtWatchKind kind;
         int id;
-        int fd;            /* handle: libvirt's fd, passed back to its callback */
-        int events;        /* handle: VIR_EVENT_HANDLE_* mask */
-        int frequency;     /* timeout: -1 off, 0 every iteration, N ms */
+        int fd;        /* handle: libvirt's fd, passed back to its callback */
+        int events;    /* handle: VIR_EVENT_HANDLE_* mask */
+        int frequency; /* timeout: -1 off, 0 every iteration, N ms */
         sd_event_source *source;
         virEventHandleCallback handle_cb;
         virEventTimeoutCallback timeout_cb;
@@ -182,8 +182,8 @@ struct VirtWatch {
 };
 
 static struct {
-        sd_event *event;      /* the loop we are attached to, NULL when detached */
-        sd_event_source *gc;  /* defer source running removed watches' free callbacks */
+        sd_event *event;     /* the loop we are attached to, NULL when detached */
+        sd_event_source *gc; /* defer source running removed watches' free callbacks */
         VirtWatch *watches;
         int last_handle_id, last_timeout_id;
         bool impl_registered; /* virEventRegisterImpl() done: it is once per process */
@@ -317,8 +317,7 @@ static int bridge_add_handle(int fd, int events, virEventHandleCallback cb, void
                 int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
                 if (copy < 0)
                         return -1;
-                r = sd_event_add_io(bridge.event, &w->source, copy, events_to_epoll(events),
-                                    io_handler, w);
+                r = sd_event_add_io(bridge.event, &w->source, copy, events_to_epoll(events), io_handler, w);
                 if (r < 0) {
                         safe_close(copy);
                         return -1;
@@ -329,8 +328,7 @@ static int bridge_add_handle(int fd, int events, virEventHandleCallback cb, void
                 return -1;
 
         id = next_id(&bridge.last_handle_id);
-        if (id < 0 ||
-            sd_event_source_set_enabled(w->source, events ? SD_EVENT_ON : SD_EVENT_OFF) < 0) {
+        if (id < 0 || sd_event_source_set_enabled(w->source, events ? SD_EVENT_ON : SD_EVENT_OFF) < 0) {
                 w->source = sd_event_source_disable_unref(w->source);
                 return -1;
         }
@@ -386,8 +384,7 @@ static int timeout_arm(VirtWatch *w) {
                 return r;
         /* Frequency 0 is due at once, i.e. it fires in every loop iteration as it is re-armed
          * after each firing; it must not wait for timer coalescing either. */
-        r = sd_event_source_set_time_accuracy(w->source, w->frequency == 0 ? 1 :
-                                              VIRT_TIMER_ACCURACY_USEC);
+        r = sd_event_source_set_time_accuracy(w->source, w->frequency == 0 ? 1 : VIRT_TIMER_ACCURACY_USEC);
         if (r < 0)
                 return r;
         r = sd_event_source_set_time(w->source, now + (uint64_t) w->frequency * 1000ULL);
@@ -406,8 +403,7 @@ static int time_handler(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static int bridge_add_timeout(int frequency, virEventTimeoutCallback cb, void *opaque,
-                              virFreeCallback ff) {
+static int bridge_add_timeout(int frequency, virEventTimeoutCallback cb, void *opaque, virFreeCallback ff) {
         _cleanup_free_ VirtWatch *w = NULL;
         int id;
 
@@ -418,8 +414,8 @@ static int bridge_add_timeout(int frequency, virEventTimeoutCallback cb, void *o
         if (!w)
                 return -1;
 
-        if (sd_event_add_time(bridge.event, &w->source, CLOCK_MONOTONIC, 0,
-                              VIRT_TIMER_ACCURACY_USEC, time_handler, w) < 0)
+        if (sd_event_add_time(bridge.event, &w->source, CLOCK_MONOTONIC, 0, VIRT_TIMER_ACCURACY_USEC,
+                              time_handler, w) < 0)
                 return -1;
 
         w->kind = VIRT_WATCH_TIMEOUT;
@@ -479,8 +475,7 @@ int virt_event_register_sd_event(sd_event *e) {
                 int before, id;
 
                 virEventRegisterImpl(bridge_add_handle, bridge_update_handle, bridge_remove_handle,
-                                     bridge_add_timeout, bridge_update_timeout,
-                                     bridge_remove_timeout);
+                                     bridge_add_timeout, bridge_update_timeout, bridge_remove_timeout);
 
                 /* libvirt silently ignores a second implementation. Find out whether ours is the
                  * one in force by adding a disabled timeout and seeing who got it. */

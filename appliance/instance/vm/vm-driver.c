@@ -24,8 +24,8 @@
  * window, NUMA binding. Pointers in *spec borrow from the manager's accelerators and from the
  * buffers passed in. -ENODEV when a claimed GPU is not on this host. */
 static int vm_gpu_spec(Instance *i, DomainSpec *spec, DomainGpu *gpus,
-                       const char *functions[][PASSTHROUGH_FUNCTIONS_MAX], const Accelerator **accels, char **nvram,
-                       char nodes[static 16]) {
+                       const char *functions[][PASSTHROUGH_FUNCTIONS_MAX], const Accelerator **accels,
+                       char **nvram, char nodes[static 16]) {
         Manager *m = i->manager;
         size_t n = strv_length(i->gpus), slots = 0;
         int node;
@@ -168,8 +168,10 @@ static int vm_remove(Instance *i, sd_bus_error *error) {
                 return 0;
         /* A GPU VM's UEFI variables go with it; libvirt versions that do not know a flag refuse
          * the call, so the plain undefine follows. */
-        if (virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
-                                                VIR_DOMAIN_UNDEFINE_NVRAM) < 0 &&
+        if (virDomainUndefineFlags(dom,
+                                   VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+                                           VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
+                                           VIR_DOMAIN_UNDEFINE_NVRAM) < 0 &&
             virDomainUndefine(dom) < 0) {
                 what = strprintf("Failed to undefine instance '%s'", i->name);
                 return hypervisor_error(error, what ?: "Failed to undefine instance");
@@ -187,7 +189,8 @@ static int vm_start(Instance *i, sd_bus_error *error) {
                 return r;
         dom = hypervisor_lookup(i->manager, i);
         if (!dom) {
-                log_warning("Domain of instance '%s' is missing on the hypervisor; defining it again.", i->name);
+                log_warning("Domain of instance '%s' is missing on the hypervisor; defining it again.",
+                            i->name);
                 r = hypervisor_define(i, error);
                 if (r < 0)
                         return r;
@@ -203,8 +206,8 @@ static int vm_start(Instance *i, sd_bus_error *error) {
 }
 
 static int vm_no_domain(Instance *i, sd_bus_error *error) {
-        sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "Instance '%s' has no domain on the hypervisor right now.",
-                          i->name);
+        sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
+                          "Instance '%s' has no domain on the hypervisor right now.", i->name);
         return -ENOENT;
 }
 
@@ -302,8 +305,8 @@ static int vm_describe(Instance *i, char **ret, sd_bus_error *error) {
 
 /* What the VM driver does not do yet (driver.h). */
 static int vm_not_yet(Instance *i, const char *what, sd_bus_error *error) {
-        sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED, "Instance '%s': %s is not supported for VMs yet.", i->name,
-                          what);
+        sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED,
+                          "Instance '%s': %s is not supported for VMs yet.", i->name, what);
         return -EOPNOTSUPP;
 }
 
