@@ -12,6 +12,7 @@
 #include "basic/log.h"
 #include "basic/macro.h"
 #include "basic/string-util.h"
+#include "basic/time-util.h"
 #include "manager.h"
 #include "shared/bus-util.h"
 #include "instance.h"
@@ -40,12 +41,87 @@ static int caller_copy(const Caller *c, Caller *ret) {
         return 0;
 }
 
+/* What the bus said about the callers of the last CALLER_CACHE_MAX bus names (unique names:
+ * ":1.42"), each for CALLER_CACHE_USEC. A unique name is never given to another connection while
+ * the bus runs, and a connection's uid is the one it connected with, so an entry can only be
+ * older than the caller's group list, by a second at most. Asking the bus costs a round trip to
+ * it and libsystemd's reads of /proc/PID/status and /proc/PID/stat, hundreds of syscalls (the
+ * bulk of a fast call); a client making many calls asks once a second. */
+#define CALLER_CACHE_MAX 32
+#define CALLER_CACHE_USEC (1 * USEC_PER_SEC)
+
+typedef struct CallerCacheEntry {
+        char *sender;
+        Caller caller;
+        uint64_t at_usec; /* CLOCK_MONOTONIC */
+} CallerCacheEntry;
+
+typedef struct CallerCache {
+        CallerCacheEntry entry[CALLER_CACHE_MAX];
+        size_t next; /* the slot replaced next (round robin: the oldest) */
+} CallerCache;
+
+static void caller_cache_free(CallerCache *cc) {
+        if (!cc)
+                return;
+        for (size_t k = 0; k < CALLER_CACHE_MAX; k++) {
+                free(cc->entry[k].sender);
+                caller_done(&cc->entry[k].caller);
+        }
+        free(cc);
+}
+
+static const Caller *caller_cache_find(Manager *m, const char *sender) {
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+
+        if (!m->caller_cache || !sender)
+                return NULL;
+        for (size_t k = 0; k < CALLER_CACHE_MAX; k++) {
+                CallerCacheEntry *e = &m->caller_cache->entry[k];
+
+                if (e->sender && streq(e->sender, sender) && now - e->at_usec < CALLER_CACHE_USEC)
+                        return &e->caller;
+        }
+        return NULL;
+}
+
+static void caller_cache_add(Manager *m, const char *sender, const Caller *c) {
+        CallerCacheEntry *e = NULL;
+        char *copy;
+        Caller cc;
+
+        if (!sender || sender[0] != ':') /* unique names only */
+                return;
+        if (!m->caller_cache) {
+                m->caller_cache = calloc(1, sizeof(CallerCache));
+                if (!m->caller_cache)
+                        return;
+        }
+        for (size_t k = 0; k < CALLER_CACHE_MAX && !e; k++)
+                if (m->caller_cache->entry[k].sender && streq(m->caller_cache->entry[k].sender, sender))
+                        e = &m->caller_cache->entry[k];
+        if (!e) {
+                e = &m->caller_cache->entry[m->caller_cache->next];
+                m->caller_cache->next = (m->caller_cache->next + 1) % CALLER_CACHE_MAX;
+        }
+        copy = strdup(sender);
+        if (!copy || caller_copy(c, &cc) < 0) {
+                free(copy);
+                return;
+        }
+        free(e->sender);
+        caller_done(&e->caller);
+        *e = (CallerCacheEntry) { .sender = copy, .caller = cc, .at_usec = now_usec(CLOCK_MONOTONIC) };
+}
+
 void caller_forget(Manager *m) {
         if (m->caller_of_msg) {
                 caller_done(m->caller_of_msg);
                 m->caller_of_msg = mfree(m->caller_of_msg);
         }
         m->caller_msg = sd_bus_message_unref(m->caller_msg);
+        caller_cache_free(m->caller_cache);
+        m->caller_cache = NULL;
 }
 
 /* One D-Bus call asks who its caller is several times (the audit trampoline, the handler,
@@ -55,7 +131,11 @@ void caller_forget(Manager *m) {
 static void caller_remember(Manager *m, sd_bus_message *msg, const Caller *c) {
         Caller *copy = calloc(1, sizeof(Caller));
 
-        caller_forget(m);
+        if (m->caller_of_msg) {
+                caller_done(m->caller_of_msg);
+                m->caller_of_msg = mfree(m->caller_of_msg);
+        }
+        m->caller_msg = sd_bus_message_unref(m->caller_msg);
         if (!copy || caller_copy(c, copy) < 0) {
                 free(copy);
                 return;
@@ -77,6 +157,16 @@ int caller_get(Manager *m, sd_bus_message *msg, Caller *ret, sd_bus_error *error
         }
         if (m && m->caller_msg == msg)
                 return caller_copy(m->caller_of_msg, ret);
+        if (m) {
+                const Caller *cached = caller_cache_find(m, sd_bus_message_get_sender(msg));
+
+                if (cached) {
+                        r = caller_copy(cached, ret);
+                        if (r >= 0)
+                                caller_remember(m, msg, cached);
+                        return r;
+                }
+        }
         r = sd_bus_query_sender_creds(msg,
                                       SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID |
                                               SD_BUS_CREDS_SUPPLEMENTARY_GIDS | SD_BUS_CREDS_AUGMENT,
@@ -101,8 +191,10 @@ int caller_get(Manager *m, sd_bus_message *msg, Caller *ret, sd_bus_error *error
                 struct group *gr = getgrnam(ARK_ADMIN_GROUP);
                 c.admin = gr && has_gid(&c, gr->gr_gid);
         }
-        if (m)
+        if (m) {
                 caller_remember(m, msg, &c);
+                caller_cache_add(m, sd_bus_message_get_sender(msg), &c);
+        }
         *ret = c;
         return 0;
 }

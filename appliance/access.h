@@ -26,8 +26,9 @@ void caller_done(Caller *c);
 
 /* The caller of `msg`. Fails (negative errno, `error` set) only when the bus cannot say who it is;
  * that caller is then refused. A NULL message (an internal call) is an admin. The bus is asked
- * once per message: the answer for the last message asked about is kept in m (with a reference
- * on the message) and copied to later askers. */
+ * at most once a second per connection: the answer for the last message asked about is kept in m
+ * (with a reference on the message), and the answers for the last connections by their unique
+ * bus name, for a second (access.c, "CallerCache"). */
 int caller_get(Manager *m, sd_bus_message *msg, Caller *ret, sd_bus_error *error);
 /* Drops what caller_get() keeps in m. */
 void caller_forget(Manager *m);

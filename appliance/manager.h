@@ -73,6 +73,7 @@ struct Manager {
         struct ApiGuard *guard;           /* refused calls per caller (api-guard.h) */
         sd_bus_message *caller_msg;       /* the last message whose caller was asked, referenced */
         struct Caller *caller_of_msg;     /* ... and its caller (access.h) */
+        struct CallerCache *caller_cache; /* callers by bus name, for a second (access.c) */
 };
 
 int manager_new(const ArkConfig *config, Manager **ret);
