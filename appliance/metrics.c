@@ -25,7 +25,7 @@
 #include "manager.h"
 #include "metrics.h"
 #include "shared/db.h"
-#include "quota.h"
+#include "pool/quota.h"
 #include "tenant.h"
 
 /* Latency buckets of ark_api_call_duration_seconds, in µs. */

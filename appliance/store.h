@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "quota.h"
+#include "pool/quota.h"
 
 #define STORE_FILE "ark.db"
 

@@ -5,7 +5,7 @@
 
 #include "basic/macro.h"
 #include "compute-unit.h"
-#include "quota.h"
+#include "pool/quota.h"
 
 /* More specific names first: "H100 NVL" before "H100". Dense (no sparsity) FP16/BF16 tensor
  * TFLOPS with FP32 accumulation, from the vendors' datasheets. */

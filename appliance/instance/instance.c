@@ -14,7 +14,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-id128.h>
 
-#include "admission.h"
+#include "pool/admission.h"
 #include "api-guard.h"
 #include "basic/fileio.h"
 #include "basic/log.h"

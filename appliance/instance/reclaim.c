@@ -14,7 +14,7 @@
 #include "basic/macro.h"
 #include "basic/string-util.h"
 #include "basic/time-util.h"
-#include "borrow.h"
+#include "pool/borrow.h"
 #include "instance.h"
 #include "host-inventory.h"
 #include "manager.h"

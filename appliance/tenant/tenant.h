@@ -6,7 +6,7 @@
 #include <errno.h>
 #include "basic/list.h"
 #include "basic/macro.h"
-#include "quota.h"
+#include "pool/quota.h"
 
 typedef struct Manager Manager;
 typedef struct Tenant Tenant;

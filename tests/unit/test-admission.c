@@ -1,4 +1,4 @@
-/* Tests for appliance/tenant/admission: admission, borrowing and reclaim decided on snapshots.
+/* Tests for lib/pool/admission: admission, borrowing and reclaim decided on snapshots.
  * Each case is a host (a DGX with 8 H100 on two NUMA nodes, or a server with 4 H100 and 4 L40S),
  * tenants with GPU guarantees, instances holding GPUs, and one request; the decision is checked:
  * the GPUs, the victims in order, or the refusal and its sentence. The daemon tests (test-gpu's
@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "admission.h"
+#include "pool/admission.h"
 #include "basic/macro.h"
 #include "basic/string-util.h"
 

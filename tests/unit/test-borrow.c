@@ -1,4 +1,4 @@
-/* Tests for appliance/borrow: whether unused guarantees can still be kept, and which borrowing
+/* Tests for lib/pool/borrow: whether unused guarantees can still be kept, and which borrowing
  * instances are stopped first. */
 
 #include <errno.h>
@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "basic/macro.h"
-#include "borrow.h"
+#include "pool/borrow.h"
 
 #define H100 "NVIDIA H100 SXM5 80GB"
 #define L40S "NVIDIA L40S"

@@ -1,4 +1,4 @@
-/* Tests for appliance/quota: resource names, usage by model, admission against limits. */
+/* Tests for lib/pool/quota: resource names, usage by model, admission against limits. */
 
 #include <errno.h>
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "basic/macro.h"
-#include "quota.h"
+#include "pool/quota.h"
 
 #define GiB(x) ((uint64_t) (x) << 30)
 

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "basic/macro.h"
-#include "borrow.h"
-#include "quota.h"
+#include "pool/borrow.h"
+#include "pool/quota.h"
 
 typedef struct Matching {
         const BorrowDemand *d;

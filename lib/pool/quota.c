@@ -6,7 +6,7 @@
 #include <strings.h>
 
 #include "basic/macro.h"
-#include "quota.h"
+#include "pool/quota.h"
 
 static const char *const resource_table[_QUOTA_RESOURCE_MAX] = {
         [QUOTA_GPUS] = "gpus",   [QUOTA_GPU_MEMORY] = "gpu-memory",

@@ -14,7 +14,7 @@
  *   from the GPUs that are free, lent or about to be freed.
  * Quota limits are not decided here: tenant_admit() checks them once the request's disk is known.
  *
- * It lives beside quota.h and borrow.h, whose types it uses, rather than in lib/pool. Pure: no
+ * It lives in lib/pool with the pool and quota.h and borrow.h, whose types it uses. Pure: no
  * I/O, no logging, no clock; the snapshot is not changed. */
 
 #include <stdbool.h>
@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #include "pool/host.h"
-#include "quota.h"
+#include "pool/quota.h"
 
 #define ADMISSION_NONE SIZE_MAX
 

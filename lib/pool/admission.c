@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "admission.h"
-#include "borrow.h"
+#include "pool/admission.h"
+#include "pool/borrow.h"
 
 #define MIB (UINT64_C(1) << 20)
 
