@@ -484,8 +484,11 @@ static int audit_trampoline(sd_bus_message *msg, void *userdata, sd_bus_error *e
         record = w->audited;
         if (r < 0 && m && have_caller && !c.admin && error_is_refusal(error))
                 record = api_guard_note_refusal(m, sd_bus_message_get_sender(msg), c.uid) && record;
-        if (!record || !m || !m->db)
+        if (!record || !m || !m->db) {
+                if (m)
+                        m->call_pending = mfree(m->call_pending);
                 return r;
+        }
         /* The row went into the handler's commit and says how the call ended. */
         if (recorded && r >= 0 && streq(recorded, m->call_pending ?: "ok")) {
                 m->call_pending = mfree(m->call_pending);

@@ -323,14 +323,21 @@ int bundle_delete(Bundle *b, const Caller *c, sd_bus_error *error) {
         /* Forgotten by the store first: from then on its directory is one the store does not know,
          * which the next start removes should this be cut short. Then out of sight at once (one
          * rename into staging), then removed. */
+        /* The call's result, before the commit that writes its audit row (audit.c). */
+        free(m->call_pending);
+        m->call_pending = strprintf("ok: deleted %s %s %s%s%s, bundle sha256 %s, key %s", b->kind, b->name,
+                                    b->version, b->tenant ? " of tenant " : " (shared)", strempty(b->tenant),
+                                    b->sha256, b->key_id);
         r = db_transaction_begin(m->db, &tx);
         if (r >= 0)
                 r = store_bundle_delete(m->db, b->id);
         if (r >= 0)
                 r = db_transaction_commit(&tx);
-        if (r < 0)
+        if (r < 0) {
+                m->call_pending = mfree(m->call_pending);
                 return manager_store_error(m, error, r, "Cannot delete %s %s from the store", b->name,
                                            b->version);
+        }
         staging_root = strprintf("%s/bundles/staging", m->config.state_dir);
         trash = staging_root ? strprintf("%s/delete-XXXXXX", staging_root) : NULL;
         if (trash && mkdir_p(staging_root, 0700) >= 0 && mkdtemp(trash) && rename(b->directory, trash) >= 0)
@@ -345,10 +352,6 @@ int bundle_delete(Bundle *b, const Caller *c, sd_bus_error *error) {
         remove_empty_parents(b->directory);
         log_info("Deleted %s %s %s%s%s.", b->kind, b->name, b->version,
                  b->tenant ? " of tenant " : " (shared)", strempty(b->tenant));
-        free(m->call_pending);
-        m->call_pending = strprintf("ok: deleted %s %s %s%s%s, bundle sha256 %s, key %s", b->kind, b->name,
-                                    b->version, b->tenant ? " of tenant " : " (shared)", strempty(b->tenant),
-                                    b->sha256, b->key_id);
         path = strdup(b->path);
         (void) sd_bus_emit_signal(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "BundleRemoved", "so",
                                   b->name, strempty(path));

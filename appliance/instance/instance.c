@@ -1058,7 +1058,7 @@ static int instance_commit_desired(DbTransaction *tx, Instance *i, bool running,
 int instance_start(Instance *i, sd_bus_error *error) {
         _cleanup_transaction_ DbTransaction tx = {};
         const InstanceDriver *driver;
-        InstanceState before;
+        int64_t interval;
         int r;
 
         r = instance_driver(i, &driver, error);
@@ -1110,21 +1110,21 @@ int instance_start(Instance *i, sd_bus_error *error) {
         r = driver->start(i, error);
         if (r < 0)
                 return r;
-        /* The lifecycle event follows; set the state now, so that a client that reads right after
-         * the reply sees it, and inside the transaction, so that the usage interval it opens
-         * (meter.h) commits with the desired state. */
-        before = i->state;
-        instance_set_state(i, INSTANCE_RUNNING, "started");
+        /* Its usage interval (meter.h) opens in the transaction of the intent, and commits with it. */
+        interval = i->usage_interval;
+        meter_begin(i);
         r = instance_commit_desired(&tx, i, true, error);
         if (r < 0) {
                 sd_bus_error e = SD_BUS_ERROR_NULL;
 
+                i->usage_interval = interval; /* the one opened went with the transaction */
                 (void) driver->force_off(i, &e);
                 sd_bus_error_free(&e);
-                i->usage_interval = 0; /* rolled back with the transaction */
-                instance_set_state(i, before, "the start could not be recorded");
                 return r;
         }
+        /* The lifecycle event follows; set it now so that a client that reads right after the
+         * reply sees the new state. */
+        instance_set_state(i, INSTANCE_RUNNING, "started");
         return 0;
 }
 
@@ -1149,6 +1149,7 @@ static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 int instance_stop(Instance *i, unsigned timeout_sec, sd_bus_message *reply_to, sd_bus_error *error) {
         _cleanup_transaction_ DbTransaction tx = {};
         const InstanceDriver *driver;
+        int64_t interval;
         InstanceState state;
         sd_bus_message **l;
         bool off;
@@ -1163,24 +1164,35 @@ int instance_stop(Instance *i, unsigned timeout_sec, sd_bus_message *reply_to, s
         r = instance_set_desired_in(&tx, i, false, error);
         if (r < 0)
                 return r;
-        /* Where the instance is off by the time the intent commits, its state is set before, so
-         * that the usage interval it closes (meter.h) commits with the intent. */
+        /* Where the instance is off by the time the intent commits, its usage interval (meter.h)
+         * closes in the same transaction; should that fail, the interval is still open, and
+         * closes when arkd next sees the instance off. */
+        interval = i->usage_interval;
         if (driver->get_state(i, &state) < 0 || state == INSTANCE_STOPPED) {
                 /* Already off: only the intent changes. */
+                meter_close(i);
+                r = instance_commit_desired(&tx, i, false, error);
+                if (r < 0) {
+                        i->usage_interval = interval;
+                        return r;
+                }
                 instance_set_state(i, INSTANCE_STOPPED, NULL);
-                return instance_commit_desired(&tx, i, false, error);
+                return 0;
         }
         r = driver->stop(i, error);
         if (r < 0)
                 return r;
         off = r > 0;
         if (off)
-                instance_set_state(i, INSTANCE_STOPPED, "shutdown");
+                meter_close(i);
         r = instance_commit_desired(&tx, i, false, error);
-        if (r < 0)
+        if (r < 0) {
+                i->usage_interval = interval;
                 return r;
+        }
 
         if (off) {
+                instance_set_state(i, INSTANCE_STOPPED, "shutdown");
                 instance_stop_complete(i, NULL, NULL);
                 return 0;
         }
@@ -1205,6 +1217,7 @@ int instance_stop(Instance *i, unsigned timeout_sec, sd_bus_message *reply_to, s
 int instance_force_off(Instance *i, sd_bus_error *error) {
         _cleanup_transaction_ DbTransaction tx = {};
         const InstanceDriver *driver;
+        int64_t interval;
         int r;
 
         r = instance_driver(i, &driver, error);
@@ -1218,11 +1231,16 @@ int instance_force_off(Instance *i, sd_bus_error *error) {
                 sd_bus_error_free(error); /* nothing on the backend: off */
         else if (r < 0)
                 return r;
-        /* Off now: the usage interval closes in the transaction of the intent. */
-        instance_set_state(i, INSTANCE_STOPPED, "forced off");
+        /* Off now: the usage interval closes in the transaction of the intent (or, should that
+         * fail, when arkd next sees the instance off). */
+        interval = i->usage_interval;
+        meter_close(i);
         r = instance_commit_desired(&tx, i, false, error);
-        if (r < 0)
+        if (r < 0) {
+                i->usage_interval = interval;
                 return r;
+        }
+        instance_set_state(i, INSTANCE_STOPPED, "forced off");
         instance_stop_complete(i, NULL, NULL);
         return 0;
 }

@@ -121,6 +121,11 @@ void meter_close(Instance *i) {
         i->usage_interval = 0;
 }
 
+void meter_begin(Instance *i) {
+        if (i->usage_interval <= 0 && i->manager && i->manager->db)
+                meter_open(i, now_usec(CLOCK_REALTIME));
+}
+
 void meter_sync(Manager *m) {
         uint64_t now = now_usec(CLOCK_REALTIME);
 

@@ -19,8 +19,12 @@ int meter_recover(Manager *m);
 /* Opens or closes intervals to match the instances' states (after a state change, after a
  * reconciliation). */
 void meter_sync(Manager *m);
-/* Closes i's interval (the instance goes away, or arkd stops). */
+/* Closes i's interval (the instance goes away, or arkd stops, or it is off now). */
 void meter_close(Instance *i);
+/* Opens i's interval now unless one is open (it runs from now). Called inside the transaction
+ * that records a start, so that the interval commits with it; when that transaction fails, the
+ * caller sets i->usage_interval back (meter_close() likewise). */
+void meter_begin(Instance *i);
 /* Starts the 1-second heartbeat. */
 int meter_start(Manager *m);
 

@@ -126,7 +126,9 @@ static Precommit precommit_of(sqlite3 *db) {
 int db_commit(sqlite3 *db) {
         Precommit p = precommit_of(db);
 
-        if (p.f) {
+        /* No transaction open (SQLite rolled it back by itself after an error): the COMMIT fails,
+         * and the function must not write on its own. */
+        if (p.f && !sqlite3_get_autocommit(db)) {
                 int r = p.f(db, p.userdata);
 
                 if (r < 0)

@@ -158,6 +158,41 @@ static void test_change_and_row_commit_together(void **state) {
         assert_arkctl(&H, 0, "The audit log is intact: 3 rows.", "audit", "verify");
 }
 
+static long sql_int(const char *statement) {
+        _cleanup_free_ char *out = NULL, *err = NULL;
+
+        if (harness_sh(&out, &err, "sqlite3 '%s/ark.db' \"%s\"", H.state_dir, statement) != 0)
+                fail_msg("sqlite3 %s: %s", statement, strna(err));
+        return strtol(out, NULL, 10);
+}
+
+/* A stop whose commit fails (its audit row cannot be written) has still stopped the VM: its usage
+ * interval must not stay open, counted on by the heartbeat, but close when arkd sees the VM off
+ * (a failed stop left it open for good, the heartbeat counting on; review of issue 16). A start
+ * whose commit fails leaves no interval either. */
+static void test_failed_commit_leaves_no_open_usage(void **state) {
+        const char *open_intervals = "SELECT count(*) FROM usage_intervals WHERE end_usec IS NULL";
+        uint64_t deadline = harness_wait_deadline();
+
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "risk");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "a", "--tenant", "risk", "--vcpus", "1", "--memory",
+                      "1G");
+        assert_arkctl(&H, 0, NULL, "vm", "start", "a");
+        assert_int_equal(sql_int(open_intervals), 1);
+        sql("CREATE TRIGGER no_rows BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'the log is closed'); END");
+
+        assert_int_not_equal(harness_arkctl(&H, NULL, NULL, "vm", "stop", "--force", "a", NULL), 0);
+        while (sql_int(open_intervals) != 0) {
+                if (harness_wait_over(deadline))
+                        fail_msg("the usage interval of a VM forced off stays open");
+                usleep(100 * 1000);
+        }
+        assert_int_not_equal(harness_arkctl(&H, NULL, NULL, "vm", "start", "a", NULL), 0);
+        usleep(1500 * 1000); /* a heartbeat */
+        assert_int_equal(sql_int(open_intervals), 0);
+        sql("DROP TRIGGER no_rows");
+}
+
 /* No reply may exceed the bus' limit on a message (arkd was dropped from the bus when one did,
  * issue 14): ListAuditLog answers a page of at most 1000 rows and a few MiB, fields written before
  * arguments were bounded come as a digest, and arkctl pages through everything. */
@@ -200,6 +235,8 @@ int main(void) {
                 cmocka_unit_test_prestate_setup_teardown(test_calls_recorded, setup, teardown, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_tamper_detected, setup, teardown, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_change_and_row_commit_together, setup,
+                                                         teardown, "dgx-h100"),
+                cmocka_unit_test_prestate_setup_teardown(test_failed_commit_leaves_no_open_usage, setup,
                                                          teardown, "dgx-h100"),
                 cmocka_unit_test_prestate_setup_teardown(test_pages_bounded, setup, teardown, "dgx-h100"),
         };

@@ -165,6 +165,24 @@ static void test_import_model(void **state) {
         assert_true(found);
         assert_arkctl(&H, 0, "Deleted model llama-test", "model", "delete", "llama-test");
         assert_arkctl(&H, 0, "No models.", "model", "list");
+        /* The delete has one row, written with the change, naming what went (not a bare "ok"
+         * followed by a second row). */
+        rows = harness_arkctl_json(&H, "audit", "list", NULL);
+        {
+                size_t deletes = 0;
+                json_t *last = NULL;
+
+                json_array_foreach(rows, k, row)
+                        if (streq(strempty(json_string_value(json_object_get(row, "action"))),
+                                  "Bundle.Delete")) {
+                                deletes++;
+                                last = row;
+                        }
+                assert_int_equal(deletes, 1);
+                assert_true(startswith(strempty(json_string_value(json_object_get(last, "result"))),
+                                       "ok: deleted model llama-test 1.0"));
+        }
+        json_decref(rows);
 }
 
 /* Rewrites one byte of the file at the first place `needle` occurs (+ offset), or at `at`. */

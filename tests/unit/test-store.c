@@ -448,6 +448,12 @@ static void test_precommit(void **state) {
         assert_int_equal(db_exec(other, "INSERT INTO log VALUES (30)"), 0);
         assert_int_equal(db_commit(other), 0);
         assert_int_equal(calls, 2);
+        /* No transaction open (SQLite rolled one back by itself): the function writes nothing on
+         * its own, and the COMMIT fails. */
+        assert_int_not_equal(db_commit(db), 0);
+        assert_int_equal(calls, 2);
+        assert_int_equal(query_int(other, "SELECT count(*) FROM log WHERE step = 100"), 1);
+
         assert_int_equal(db_set_precommit(db, NULL, NULL), 0);
         assert_int_equal(db_begin(db), 0);
         assert_int_equal(db_exec(db, "INSERT INTO log VALUES (40)"), 0);
