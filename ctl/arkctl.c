@@ -99,6 +99,8 @@ const Verb ctl_verbs[] = {
           "shut a VM down (ACPI, forced off after a timeout) and wait until it has stopped", verb_vm_stop },
         { "vm", "delete", "NAME", 1, 1, 0, 0, "delete a stopped VM with the disks Ark created for it",
           verb_vm_delete },
+        { "vm", "console", "NAME", 1, 1, 0, 0, "attach to a running VM's serial console (Ctrl-] leaves it)",
+          verb_vm_console },
         { "vm", "gpu", "add|remove NAME", 2, 2, OPT_GPUS | OPT_GPU_MODEL | OPT_GPU | OPT_ALL, 0,
           "add GPUs to a stopped VM, or remove them", verb_vm_gpu },
         { "usage", "report", NULL, 0, 0, OPT_TENANT | OPT_FROM_TO, 0,

@@ -136,6 +136,7 @@ int verb_host_show(char **args);
 int verb_host_accelerators(char **args);
 int verb_host_check(char **args);
 int verb_vm_gpu(char **args);
+int verb_vm_console(char **args);
 int verb_tenant_member(char **args);
 int verb_tenant_quota(char **args);
 int verb_usage_report(char **args);

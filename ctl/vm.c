@@ -1,9 +1,15 @@
-/* arkctl vm create | list | show | start | stop | delete. */
+/* arkctl vm create | list | show | start | stop | delete | console. */
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include "arkctl.h"
 #include "basic/time-util.h"
@@ -552,4 +558,115 @@ int verb_vm_gpu(char **args) {
                 printf(".\n");
         }
         return 0;
+}
+
+/* ------------------------------------------------------------------------------ vm console */
+
+#define CONSOLE_ESCAPE 0x1d /* Ctrl-] */
+
+static struct termios console_saved;
+static bool console_raw;
+
+static void console_restore(void) {
+        if (console_raw)
+                (void) tcsetattr(STDIN_FILENO, TCSANOW, &console_saved);
+        console_raw = false;
+}
+
+/* A terminal on stdin goes raw, so that keys reach the guest as typed (Ctrl-C included). */
+static void console_make_raw(void) {
+        struct termios raw;
+
+        if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &console_saved) < 0)
+                return;
+        raw = console_saved;
+        cfmakeraw(&raw);
+        if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
+                console_raw = true;
+}
+
+/* Copies stdin to the console and the console to stdout until the session ends, the escape key is
+ * typed on a terminal, or stdout goes. At the end of a non-terminal stdin the sending half is
+ * closed; the session ends there. */
+static int console_pump(int fd) {
+        struct pollfd p[2] = { { .fd = STDIN_FILENO, .events = POLLIN }, { .fd = fd, .events = POLLIN } };
+        char buf[4096];
+
+        for (;;) {
+                ssize_t n;
+                int r;
+
+                if (poll(p, 2, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        int e = errno;
+
+                        fprintf(stderr, "arkctl: waiting for the console failed: %s\n", strerror(e));
+                        return -e;
+                }
+                if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+                        n = read(fd, buf, sizeof(buf));
+                        if (n <= 0)
+                                return 0; /* the session ended */
+                        r = loop_write(STDOUT_FILENO, buf, (size_t) n);
+                        if (r < 0)
+                                return 0; /* nobody reads any more */
+                }
+                if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+                        n = read(STDIN_FILENO, buf, sizeof(buf));
+                        if (n <= 0) {
+                                (void) shutdown(fd, SHUT_WR);
+                                p[0].fd = -1; /* poll ignores it from now on */
+                                continue;
+                        }
+                        if (console_raw && memchr(buf, CONSOLE_ESCAPE, (size_t) n)) {
+                                n = (char *) memchr(buf, CONSOLE_ESCAPE, (size_t) n) - buf;
+                                (void) loop_write(fd, buf, (size_t) n);
+                                return 0;
+                        }
+                        r = loop_write(fd, buf, (size_t) n);
+                        if (r < 0)
+                                return 0; /* the session ended */
+                }
+        }
+}
+
+int verb_vm_console(char **args) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r, bus_fd;
+
+        r = ctl_bus_open(&bus);
+        if (r < 0)
+                return r;
+        r = ctl_get_object(bus, "GetInstance", args[0], ARK_BUS_IFACE_INSTANCE, &path, NULL);
+        if (r < 0)
+                return r;
+        r = ctl_call(bus, path, ARK_BUS_IFACE_INSTANCE, "OpenConsole", 0, &reply, NULL);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "h", &bus_fd);
+        if (r < 0)
+                return ctl_log_call_error(r, NULL, "OpenConsole");
+        fd = fcntl(bus_fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0) {
+                int e = errno;
+
+                fprintf(stderr, "arkctl: cannot take the console's descriptor: %s\n", strerror(e));
+                return -e;
+        }
+        reply = sd_bus_message_unref(reply);
+        /* Nothing more to say to arkd: the session runs on the descriptor. */
+        bus = sd_bus_flush_close_unref(bus);
+
+        if (isatty(STDIN_FILENO))
+                fprintf(stderr, "Connected to the console of VM '%s'; Ctrl-] leaves it.\r\n", args[0]);
+        console_make_raw();
+        r = console_pump(fd);
+        console_restore();
+        if (isatty(STDIN_FILENO))
+                fprintf(stderr, "\nLeft the console of VM '%s'.\n", args[0]);
+        return r;
 }

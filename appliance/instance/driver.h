@@ -14,9 +14,10 @@
  * it with a named Ark error and a sentence on failure and returns a negative errno; an instance's
  * backend object is found by the instance's UUID.
  *
- * Not done yet by the VM driver: console, attach_device, detach_device, attach_network and
- * detach_network return -EOPNOTSUPP with SD_BUS_ERROR_NOT_SUPPORTED and a sentence naming the
- * instance and the operation. */
+ * Devices are not plugged into running instances: an instance's GPUs change while it is stopped,
+ * through define() (a VM's UEFI firmware and 64-bit PCI window are sized for its GPUs at boot; a GPU
+ * hot-plugged into a window sized for fewer does not get its BARs). Network interfaces will come
+ * with tenant networks, as operations of their own. */
 
 #include <stdbool.h>
 #include <systemd/sd-bus.h>
@@ -75,14 +76,12 @@ typedef struct InstanceDriver {
          * NotFound when the backend has no such instance right now. */
         int (*describe)(Instance *i, char **ret, sd_bus_error *error);
 
-        /* A file descriptor on the instance's console (a VM's serial line), owned by the caller. */
+        /* An interactive session on the instance's console (a VM's serial line): a stream socket,
+         * owned by the caller, that carries what is typed to the instance and what it prints
+         * back. The session ends when either side closes. InvalidState when the instance is not
+         * running or a session is open already; NotSupported when the backend has no
+         * consoles. */
         int (*console)(Instance *i, int *ret_fd, sd_bus_error *error);
-        /* A host device (PCI address "0000:3b:00.0") given to or taken from a running instance. */
-        int (*attach_device)(Instance *i, const char *device, sd_bus_error *error);
-        int (*detach_device)(Instance *i, const char *device, sd_bus_error *error);
-        /* A tenant network (by name) plugged into or out of the instance. */
-        int (*attach_network)(Instance *i, const char *network, sd_bus_error *error);
-        int (*detach_network)(Instance *i, const char *network, sd_bus_error *error);
 } InstanceDriver;
 
 /* The VM driver (appliance/instance/vm/vm-driver.c). */

@@ -126,6 +126,16 @@ static int method_get_xml(sd_bus_message *msg, void *userdata, sd_bus_error *err
         return r;
 }
 
+static int method_open_console(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        r = instance_open_console(userdata, &fd, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, "h", fd);
+}
+
 /* "NAME VERSION" of the model it serves, "" = none. */
 static int property_get_model(sd_bus *bus, const char *path, const char *interface, const char *property,
                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -189,6 +199,8 @@ const sd_bus_vtable instance_vtable[] = {
         SD_BUS_METHOD("Delete", NULL, NULL, method_delete, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetXML", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", xml), method_get_xml,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("OpenConsole", SD_BUS_NO_ARGS, SD_BUS_RESULT("h", console),
+                                method_open_console, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("AddGPUs", SD_BUS_ARGS("u", count, "s", model, "as", addresses),
                                 SD_BUS_NO_RESULT, method_add_gpus, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("RemoveGPUs", SD_BUS_ARGS("as", addresses), SD_BUS_NO_RESULT,

@@ -1345,6 +1345,20 @@ int instance_get_xml(Instance *i, char **ret, sd_bus_error *error) {
         return driver->describe(i, ret, error);
 }
 
+int instance_open_console(Instance *i, int *ret_fd, sd_bus_error *error) {
+        const InstanceDriver *driver;
+        int r;
+
+        r = instance_driver(i, &driver, error);
+        if (r < 0)
+                return r;
+        if (i->state != INSTANCE_RUNNING)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_STATE,
+                                         "Instance '%s' is %s; start it to open its console.", i->name,
+                                         instance_state_to_string(i->state));
+        return driver->console(i, ret_fd, error);
+}
+
 /* ---------------------------------------------------------------------------------- GPUs */
 
 static int instance_require_stopped(Instance *i, const char *what, sd_bus_error *error) {

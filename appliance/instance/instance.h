@@ -128,6 +128,9 @@ int instance_stop(Instance *i, unsigned timeout_sec, sd_bus_message *reply_to, s
 int instance_force_off(Instance *i, sd_bus_error *error);
 int instance_delete(Instance *i, sd_bus_error *error);
 int instance_get_xml(Instance *i, char **ret, sd_bus_error *error);
+/* An interactive console session on the running instance (driver.h, console): *ret_fd is the
+ * caller's end. */
+int instance_open_console(Instance *i, int *ret_fd, sd_bus_error *error);
 /* GPUs of a stopped instance: added as CreateInstance picks them (p->gpus, gpu_model,
  * gpu_addresses), removed by address (NULL or empty: all). The claims and the redefined domain
  * change together or not at all. */

@@ -174,7 +174,7 @@ _arkctl() {
                     COMPREPLY=($(compgen -W "$(_arkctl_names tenant)" -- "$cur")) ;;
                 "host check"|"accelerator reserve"|"accelerator quarantine"|"accelerator release")
                     COMPREPLY=($(compgen -W "$(_arkctl_accelerators)" -- "$cur")) ;;
-                "vm show"|"vm start"|"vm stop"|"vm delete")
+                "vm show"|"vm start"|"vm stop"|"vm delete"|"vm console")
                     COMPREPLY=($(compgen -W "$(_arkctl_names vm)" -- "$cur")) ;;
                 "vm gpu")
                     COMPREPLY=($(compgen -W "add remove" -- "$cur")) ;;

@@ -89,7 +89,9 @@ int read_one_line_file(const char *path, char **ret) {
         return 0;
 }
 
-static int write_all(int fd, const char *s, size_t l) {
+int loop_write(int fd, const void *buf, size_t l) {
+        const char *s = buf;
+
         while (l > 0) {
                 ssize_t n = write(fd, s, l);
                 if (n < 0) {
@@ -133,9 +135,9 @@ int write_string_file(const char *path, const char *s, WriteFlags flags) {
         if (fd < 0)
                 return -errno;
 
-        r = write_all(fd, s, strlen(s));
+        r = loop_write(fd, s, strlen(s));
         if (r >= 0 && (flags & WRITE_NEWLINE))
-                r = write_all(fd, "\n", 1);
+                r = loop_write(fd, "\n", 1);
         if (r >= 0 && (flags & WRITE_ATOMIC) && fsync(fd) < 0)
                 r = -errno;
         if (r >= 0 && (flags & WRITE_ATOMIC) && rename(tmp, path) < 0)

@@ -22,6 +22,8 @@ typedef enum WriteFlags {
         WRITE_NEWLINE = 1 << 2,
 } WriteFlags;
 int write_string_file(const char *path, const char *s, WriteFlags flags);
+/* Writes all l bytes of buf to fd, again after EINTR and short writes. 0 or -errno. */
+int loop_write(int fd, const void *buf, size_t l);
 /* mkdir -p with mode for created components. -ENOTDIR if the path or a component exists and is
  * not a directory. Does not log. */
 int mkdir_p(const char *path, mode_t mode);

@@ -188,23 +188,6 @@ static bool is_manifest_directory(const Manifest *m, const char *dir) {
         return false;
 }
 
-static int full_write(int fd, const void *p, size_t n) {
-        const uint8_t *q = p;
-
-        while (n > 0) {
-                ssize_t k = write(fd, q, n);
-
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                q += k;
-                n -= (size_t) k;
-        }
-        return 0;
-}
-
 /* Opens (creating) the directories of path under dfd; returns the fd of the innermost, or -errno.
  * Directories it makes are recorded in *made (relative paths) for the final fsync. */
 static int open_parent(int dfd, const char *path, char ***made) {
@@ -327,7 +310,7 @@ static int read_payload(Reader *rd, const BundleReadOptions *o, const ManifestFi
                         return -EIO;
                 }
                 if (fd >= 0) {
-                        r = full_write(fd, block, len);
+                        r = loop_write(fd, block, len);
                         if (r < 0) {
                                 sha256_done(&h);
                                 return set_error_sentence(ret_error, r, "%s: cannot write '%s': %s.",

@@ -34,6 +34,7 @@
 #define ARK_ERROR_VERIFICATION_FAILED "org.ark.Ark1.Error.VerificationFailed"
 #define ARK_ERROR_CANCELLED "org.ark.Ark1.Error.Cancelled"
 #define ARK_ERROR_TOO_MANY_REQUESTS "org.ark.Ark1.Error.TooManyRequests"
+#define ARK_ERROR_NOT_SUPPORTED "org.ark.Ark1.Error.NotSupported"
 
 /* Registers the name <-> errno map of the errors above with sd-bus (idempotent). Returns 0 or a
  * negative errno. */

@@ -288,10 +288,14 @@ static void test_force_off(void **state) {
                       "--memory", "512M", "--start");
         s = instance_state("risk-vm2");
         assert_string_equal(s, "running");
+        /* libvirt's test driver has no consoles (the real one: test-real-hypervisor). */
+        assert_arkctl(&H, 1, "has no interactive consoles", "vm", "console", "risk-vm2");
         assert_arkctl(&H, 0, NULL, "vm", "stop", "risk-vm2", "--force");
         free(s);
         s = instance_state("risk-vm2");
         assert_string_equal(s, "stopped");
+        assert_arkctl(&H, 1, "is stopped; start it to open its console", "vm", "console", "risk-vm2");
+        assert_arkctl(&H, 1, "does not exist", "vm", "console", "no-such-vm");
         assert_arkctl(&H, 0, NULL, "vm", "delete", "risk-vm2");
 }
 

@@ -4,6 +4,8 @@
  * needing the ones before it:
  *   1. create a tenant and VM a (kernel, initrd, a 64 MiB disk), start it, wait for the marker in
  *      its ConsoleLog; the UUID in the marker is the instance Id;
+ *      then its interactive console (OpenConsole, and arkctl vm console): a line typed reaches the
+ *      guest, whose answer comes back; one session at a time; closing ends it;
  *   2. kill -9 arkd and start it again: a is adopted (same record, same QEMU process), one domain;
  *   3. create VM b (left stopped), kill -9 again: b stays stopped, a keeps running, nothing twice;
  *   4. kill -9, and while arkd is down destroy a and start b behind its back (virsh): arkd comes
@@ -20,7 +22,9 @@
 
 #include "itest.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -495,6 +499,119 @@ static void test_boot_to_marker(void **state) {
         E.steps_ok = 1;
 }
 
+/* Reads `fd` until `needle` has come by or `timeout_sec` passed; returns whether it came. */
+static bool read_until(int fd, const char *needle, unsigned timeout_sec, char **ret_seen) {
+        _cleanup_free_ char *seen = NULL;
+        size_t len = 0;
+        double t0 = now_sec();
+
+        while (now_sec() - t0 < timeout_sec) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                char buf[1024];
+                ssize_t n;
+
+                if (poll(&p, 1, 250) <= 0)
+                        continue;
+                n = read(fd, buf, sizeof(buf));
+                if (n <= 0)
+                        break;
+                seen = realloc(seen, len + (size_t) n + 1);
+                assert_non_null(seen);
+                memcpy(seen + len, buf, (size_t) n);
+                len += (size_t) n;
+                seen[len] = 0;
+                if (strstr(seen, needle))
+                        return true;
+        }
+        *ret_seen = TAKE_PTR(seen);
+        return false;
+}
+
+/* OpenConsole: a session fd, or the error's name in *ret_error (free it). */
+static int open_console(const Vm *vm, char **ret_error) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ char *path = harness_instance_path(&E.h, vm->name);
+        int r, fd;
+
+        assert_non_null(path);
+        r = sd_bus_call_method(harness_bus(&E.h), ARK_BUS_NAME, path, ARK_BUS_IFACE_INSTANCE, "OpenConsole",
+                               &e, &reply, NULL);
+        if (r < 0) {
+                *ret_error = strdup(strna(e.name));
+                return r;
+        }
+        assert_true(sd_bus_message_read(reply, "h", &fd) >= 0);
+        fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        assert_true(fd >= 0);
+        return fd;
+}
+
+static void test_console(void **state) {
+        _cleanup_free_ char *line = strprintf("ark-console-%d", (int) getpid()), *echo = NULL, *err = NULL,
+                            *seen = NULL, *out = NULL, *cmd = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        double t0;
+        int r;
+
+        require_steps(1);
+        echo = strprintf("ARK-GUEST-ECHO %s", line);
+        assert_true(line && echo);
+
+        fd = open_console(&E.a, &err);
+        if (fd < 0)
+                fail_msg("OpenConsole of '%s' failed: %s", E.a.name, strna(err));
+        /* A line typed goes to the guest's serial line; its answer comes back. */
+        assert_int_equal(write(fd, line, strlen(line)), (ssize_t) strlen(line));
+        assert_int_equal(write(fd, "\n", 1), 1);
+        if (!read_until(fd, echo, 30, &seen))
+                fail_msg("no '%s' from the console of '%s'; it said: %s", echo, E.a.name, strna(seen));
+
+        /* One session at a time. */
+        assert_int_equal(open_console(&E.a, &err), -EALREADY);
+        assert_string_equal(err, ARK_ERROR_INVALID_STATE);
+
+        /* Closing ends the session: the console opens again. */
+        fd = safe_close(fd);
+        t0 = now_sec();
+        for (;;) {
+                free(err);
+                err = NULL;
+                fd = open_console(&E.a, &err);
+                if (fd >= 0 || now_sec() - t0 > 10)
+                        break;
+                sleep_ms(100);
+        }
+        if (fd < 0)
+                fail_msg("the console of '%s' did not open again after the session was closed: %s", E.a.name,
+                         strna(err));
+        fd = safe_close(fd);
+
+        /* arkctl vm console: stdin to the guest, the guest to stdout, until stdin ends. */
+        free(echo);
+        echo = strprintf("ARK-GUEST-ECHO arkctl-%s", line);
+        t0 = now_sec();
+        do {
+                free(cmd);
+                free(out);
+                out = NULL;
+                cmd = strprintf("(printf 'arkctl-%s\\n'; sleep 3) | '%s/bin/arkctl' vm console '%s'", line,
+                                harness_build_dir(), E.a.name);
+                assert_non_null(cmd);
+                r = harness_sh(&out, NULL, "%s", cmd);
+        } while (r == 1 && now_sec() - t0 < 10); /* the session closed above may still be ending */
+        assert_int_equal(r, 0);
+        if (!strstr(strempty(out), echo))
+                fail_msg("arkctl vm console printed no '%s': %s", echo, strna(out));
+
+        /* Who opened a console is on record, refusals included. */
+        free(out);
+        out = NULL;
+        assert_int_equal(harness_arkctl(&E.h, &out, NULL, "audit", "list", NULL), 0);
+        assert_non_null(strstr(strempty(out), "Instance.OpenConsole"));
+        assert_non_null(strstr(strempty(out), "InvalidState"));
+}
+
 static void test_kill9_adopts_running(void **state) {
         _cleanup_free_ char *domid = NULL, *domid2 = NULL, *log = NULL;
 
@@ -640,6 +757,7 @@ static void test_stop_and_delete(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_boot_to_marker),
+                cmocka_unit_test(test_console),
                 cmocka_unit_test(test_kill9_adopts_running),
                 cmocka_unit_test(test_kill9_keeps_stopped),
                 cmocka_unit_test(test_kill9_restores_desired_states),

@@ -17,6 +17,7 @@
 #include "basic/time-util.h"
 #include "domain-xml.h"
 #include "driver.h"
+#include "console.h"
 #include "hypervisor.h"
 #include "meter.h"
 #include "manager.h"
@@ -35,6 +36,7 @@ struct Hypervisor {
         unsigned attempts;
         DomainSchema *schema; /* compiled on the first define, kept across reconnects */
         bool schema_unavailable;
+        VmConsole *consoles; /* open console sessions (console.h) */
 };
 
 static int hypervisor_connect(Hypervisor *hv);
@@ -47,6 +49,10 @@ static bool is_vm(const Instance *i) {
 
 virConnectPtr hypervisor_conn(Manager *m) {
         return m->hv ? m->hv->conn : NULL;
+}
+
+VmConsole **hypervisor_consoles(Manager *m) {
+        return m->hv ? &m->hv->consoles : NULL;
 }
 
 bool hypervisor_connected(Manager *m) {
@@ -343,6 +349,7 @@ static void hypervisor_schedule_reconnect(Hypervisor *hv) {
 static void hypervisor_drop(Hypervisor *hv) {
         if (!hv->conn)
                 return;
+        vm_console_close_all(&hv->consoles);
         if (hv->lifecycle_id >= 0)
                 (void) virConnectDomainEventDeregisterAny(hv->conn, hv->lifecycle_id);
         hv->lifecycle_id = -1;

@@ -27,6 +27,10 @@ void hypervisor_stop(Manager *m);
 virConnectPtr hypervisor_conn(Manager *m);
 bool hypervisor_connected(Manager *m);
 
+/* The console sessions of the connection (console.h); NULL before hypervisor_start(). */
+typedef struct VmConsole VmConsole;
+VmConsole **hypervisor_consoles(Manager *m);
+
 /* Fills `error` with HypervisorUnavailable and returns -ENOTCONN when there is no connection. */
 int hypervisor_require(Manager *m, sd_bus_error *error);
 

@@ -10,6 +10,7 @@
 #include "basic/log.h"
 #include "basic/string-util.h"
 #include "bundles.h"
+#include "console.h"
 #include "domain-xml.h"
 #include "driver.h"
 #include "hypervisor.h"
@@ -205,10 +206,21 @@ static int vm_start(Instance *i, sd_bus_error *error) {
         return 0;
 }
 
-static int vm_no_domain(Instance *i, sd_bus_error *error) {
-        sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
-                          "Instance '%s' has no domain on the hypervisor right now.", i->name);
-        return -ENOENT;
+/* The instance's domain into *ret: -ENOTCONN with HypervisorUnavailable without a connection,
+ * -ENOENT with NotFound when libvirt has no such domain right now. */
+static int vm_domain(Instance *i, virDomainPtr *ret, sd_bus_error *error) {
+        int r;
+
+        r = hypervisor_require(i->manager, error);
+        if (r < 0)
+                return r;
+        *ret = hypervisor_lookup(i->manager, i);
+        if (!*ret) {
+                sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
+                                  "Instance '%s' has no domain on the hypervisor right now.", i->name);
+                return -ENOENT;
+        }
+        return 0;
 }
 
 /* The power button: the guest's ACPI acts on it, or not. libvirt's test driver powers off at
@@ -218,12 +230,9 @@ static int vm_stop(Instance *i, sd_bus_error *error) {
         _cleanup_free_ char *what = NULL;
         int r, state, reason;
 
-        r = hypervisor_require(i->manager, error);
+        r = vm_domain(i, &dom, error);
         if (r < 0)
                 return r;
-        dom = hypervisor_lookup(i->manager, i);
-        if (!dom)
-                return vm_no_domain(i, error);
         if (virDomainShutdown(dom) < 0) {
                 what = strprintf("Failed to shut down instance '%s'", i->name);
                 return hypervisor_error(error, what ?: "Failed to shut down instance");
@@ -240,12 +249,9 @@ static int vm_force_off(Instance *i, sd_bus_error *error) {
         _cleanup_free_ char *what = NULL;
         int r;
 
-        r = hypervisor_require(i->manager, error);
+        r = vm_domain(i, &dom, error);
         if (r < 0)
                 return r;
-        dom = hypervisor_lookup(i->manager, i);
-        if (!dom)
-                return vm_no_domain(i, error);
         if (virDomainIsActive(dom) != 1) {
                 virResetLastError();
                 return 0;
@@ -288,12 +294,9 @@ static int vm_describe(Instance *i, char **ret, sd_bus_error *error) {
         char *xml;
         int r;
 
-        r = hypervisor_require(i->manager, error);
+        r = vm_domain(i, &dom, error);
         if (r < 0)
                 return r;
-        dom = hypervisor_lookup(i->manager, i);
-        if (!dom)
-                return vm_no_domain(i, error);
         xml = virDomainGetXMLDesc(dom, 0);
         if (!xml) {
                 what = strprintf("Failed to read the XML of '%s'", i->name);
@@ -303,31 +306,15 @@ static int vm_describe(Instance *i, char **ret, sd_bus_error *error) {
         return 0;
 }
 
-/* What the VM driver does not do yet (driver.h). */
-static int vm_not_yet(Instance *i, const char *what, sd_bus_error *error) {
-        sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED,
-                          "Instance '%s': %s is not supported for VMs yet.", i->name, what);
-        return -EOPNOTSUPP;
-}
-
 static int vm_console(Instance *i, int *ret_fd, sd_bus_error *error) {
-        return vm_not_yet(i, "an interactive console (its serial output is in ConsoleLog)", error);
-}
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        int r;
 
-static int vm_attach_device(Instance *i, const char *device, sd_bus_error *error) {
-        return vm_not_yet(i, "attaching a device to a running VM", error);
-}
-
-static int vm_detach_device(Instance *i, const char *device, sd_bus_error *error) {
-        return vm_not_yet(i, "detaching a device from a running VM", error);
-}
-
-static int vm_attach_network(Instance *i, const char *network, sd_bus_error *error) {
-        return vm_not_yet(i, "attaching a network", error);
-}
-
-static int vm_detach_network(Instance *i, const char *network, sd_bus_error *error) {
-        return vm_not_yet(i, "detaching a network", error);
+        r = vm_domain(i, &dom, error);
+        if (r < 0)
+                return r;
+        return vm_console_open(hypervisor_consoles(i->manager), i->manager->event,
+                               hypervisor_conn(i->manager), dom, i->name, ret_fd, error);
 }
 
 const InstanceDriver vm_driver = {
@@ -346,8 +333,4 @@ const InstanceDriver vm_driver = {
         .get_state = vm_get_state,
         .describe = vm_describe,
         .console = vm_console,
-        .attach_device = vm_attach_device,
-        .detach_device = vm_detach_device,
-        .attach_network = vm_attach_network,
-        .detach_network = vm_detach_network,
 };

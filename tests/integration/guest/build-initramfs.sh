@@ -7,8 +7,9 @@
 #   - prints one line on the serial console (boot with console=ttyS0):
 #         ARK-GUEST-READY marker=<ark.marker= from the command line> uuid=<SMBIOS UUID> up=<s>
 #     The SMBIOS UUID is the libvirt domain UUID, i.e. the Ark instance Id.
-#   - then idles; on the power button it prints ARK-GUEST-POWEROFF and powers off (unless booted
-#     with ark.noacpi: then only a forced power-off stops it).
+#   - then answers each line typed on the serial console with "ARK-GUEST-ECHO <line>" (for the
+#     interactive console test); on the power button it prints ARK-GUEST-POWEROFF and powers off
+#     (unless booted with ark.noacpi: then only a forced power-off stops it).
 # Everything is written world-readable (files 0644 in a 0755 OUTDIR): libvirt runs QEMU as
 # libvirt-qemu, and Debian installs /boot/vmlinuz-* mode 0600 on some systems.
 # Needs: busybox-static, cpio, gzip, and a linux-image package. Exit 0 on success, 1 with a
@@ -105,7 +106,13 @@ uuid=$(cat /sys/class/dmi/id/product_uuid 2>/dev/null)
 read up _ </proc/uptime
 echo "ARK-GUEST-READY marker=$marker uuid=$uuid up=$up"
 
-while :; do sleep 3600; done
+while :; do
+    if read -r line; then
+        echo "ARK-GUEST-ECHO $line"
+    else
+        sleep 1
+    fi
+done
 SCRIPT
 chmod 0755 "$stage/init" "$stage/etc/acpi/PWRF/00000080"
 
