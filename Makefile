@@ -39,11 +39,14 @@ endif
 endif
 
 # Features that have no code yet (Kconfig, "Features"): refused rather than silently not built.
-$(foreach f,CONTAINERS TENANT_NETWORKS FLEET HTTP_API MAAS,$(if $(filter y,$(CONFIG_$(f))),\
+$(foreach f,CONTAINERS FLEET HTTP_API MAAS,$(if $(filter y,$(CONFIG_$(f))),\
 	$(error CONFIG_$(f) is set, but that feature is not implemented yet: unset it (make menuconfig))))
 
 # ----------------------------------------------------------------------------- flags
 PKGS := libsystemd libvirt sqlite3 jansson libxml-2.0 libcrypto libarchive
+ifeq ($(CONFIG_TENANT_NETWORKS),y)
+PKGS += libnftables libnl-route-3.0
+endif
 # A library pkg-config does not know stops a build with its name. Goals that install what is
 # missing first (scripts/deps.sh) and then build are not stopped here.
 ifeq ($(NO_CONFIG_GOALS)$(filter test run fuzz deb image image-test,$(MAKECMDGOALS)),)
@@ -60,7 +63,7 @@ NCURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null)
 
 # arkd's folders (README, "Architecture"): the daemon core, then hardware, tenants, instances
 # (with the VM driver) and bundles.
-ARKD_DIRS := . hw tenant instance instance/vm bundle
+ARKD_DIRS := . hw tenant instance instance/vm network bundle
 
 WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
 	-Wundef -Wpointer-arith -Wno-unused-parameter -Wno-missing-field-initializers -Wvla
@@ -82,9 +85,9 @@ endif
 # kbuild style: each folder's Kbuild file adds its sources to a program's list by option
 # (`arkd-$(CONFIG_METRICS) += $(src)/metrics.c`). A source file in none of the lists (-y, -n or
 # an empty option) stops the build, naming it: nothing is built or left out by accident.
-KBUILD_DIRS := lib/basic lib/shared lib/pool appliance $(addprefix appliance/,$(filter-out .,$(ARKD_DIRS))) \
+KBUILD_DIRS := lib/basic lib/shared lib/pool lib/net appliance $(addprefix appliance/,$(filter-out .,$(ARKD_DIRS))) \
 	ctl tui firmware bench tests/unit tests/integration
-KBUILD_LISTS := basic shared pool arkd arkctl arktui update seed bench tests itests
+KBUILD_LISTS := basic shared pool net arkd arkctl arktui update seed bench tests itests
 $(foreach l,$(KBUILD_LISTS),$(eval $(l)-y :=)$(eval $(l)-n :=)$(eval $(l)- :=))
 $(foreach d,$(KBUILD_DIRS),$(eval src := $(SRCDIR)/$(d))$(eval include $(SRCDIR)/$(d)/Kbuild))
 KBUILD_LISTED := $(arkd-main) $(update-main) $(seed-main) $(itest-harness) $(itest-preload) \
@@ -114,6 +117,7 @@ BIN := $(O)/bin
 LIBBASIC := $(O)/lib/libbasic.a
 LIBSHARED := $(O)/lib/libshared.a
 LIBPOOL := $(O)/lib/libpool.a
+LIBNET := $(O)/lib/libnet.a
 LIBARKD := $(O)/lib/libarkd.a
 AUTOCONF := $(O)/include/generated/autoconf.h
 
@@ -146,13 +150,14 @@ $(O)/obj/%.o: $(SRCDIR)/%.c $(AUTOCONF)
 $(LIBBASIC): $(call obj,$(basic-y))
 $(LIBSHARED): $(call obj,$(shared-y))
 $(LIBPOOL): $(call obj,$(pool-y))
+$(LIBNET): $(call obj,$(net-y))
 $(LIBARKD): $(call obj,$(arkd-y))
 $(O)/lib/%.a:
 	$(quiet) AR $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-ALL_LIBS := $(LIBPOOL) $(LIBSHARED) $(LIBBASIC)
+ALL_LIBS := $(LIBPOOL) $(LIBNET) $(LIBSHARED) $(LIBBASIC)
 
 # The pooler benchmark: pure C, the pool library and libc only (make bench; bench/trace-replay).
 bench: $(O)/bench/trace-replay $(O)/bench/api $(O)/bench/arkd-replay $(BIN)/arkd $(BIN)/arkctl

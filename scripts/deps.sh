@@ -30,6 +30,9 @@ packages=(
     initramfs-tools-core procps
     # the image's firewall rules, tried in a network namespace (tests)
     nftables iproute2
+    # tenant networks: bridges and links (libnl), the rule set (libnftables), DHCP and DNS per
+    # network (dnsmasq), bench/net (iperf3)
+    libnl-3-dev libnl-route-3-dev libnftables-dev dnsmasq-base iperf3
 )
 
 mode=${1:-install}
