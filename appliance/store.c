@@ -214,6 +214,51 @@ static const DbMigration migrations[] = {
                 "INSERT INTO claims SELECT * FROM claims_kept;"
                 "DROP TABLE claims_kept;",
         },
+        {
+                "tenant networks",
+                /* A network belongs to one tenant and goes with it (a tenant is deleted only
+                 * without instances, so none of its networks has a NIC then). The segment is the
+                 * network's number on the host (its bridge's name) and, later, its VXLAN id across
+                 * a fleet. A NIC is an instance's port on a network with the MAC and address arkd
+                 * chose for it: kept across restarts, gone with the instance; a network with NICs
+                 * cannot be deleted. A forward reaches one NIC; ports on the host are unique per
+                 * protocol. */
+                "CREATE TABLE networks ("
+                "  id INTEGER PRIMARY KEY,"
+                "  uuid TEXT NOT NULL UNIQUE,"
+                "  name TEXT NOT NULL,"
+                "  tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+                "  mode TEXT NOT NULL CHECK (mode IN ('nat', 'isolated', 'vlan')),"
+                "  subnet4 TEXT NOT NULL,"
+                "  subnet6 TEXT,"
+                "  vlan_id INTEGER CHECK (vlan_id BETWEEN 1 AND 4094),"
+                "  uplink TEXT,"
+                "  segment INTEGER NOT NULL UNIQUE CHECK (segment BETWEEN 1 AND 16777215),"
+                "  mtu INTEGER NOT NULL CHECK (mtu BETWEEN 576 AND 9000),"
+                "  bridge TEXT NOT NULL UNIQUE,"
+                "  mac TEXT NOT NULL,"
+                "  created_usec INTEGER NOT NULL,"
+                "  UNIQUE (tenant_id, name));"
+                "CREATE TABLE nics ("
+                "  id INTEGER PRIMARY KEY,"
+                "  instance_id INTEGER NOT NULL REFERENCES instances(id) ON DELETE CASCADE,"
+                "  network_id INTEGER NOT NULL REFERENCES networks(id) ON DELETE RESTRICT,"
+                "  position INTEGER NOT NULL,"
+                "  mac TEXT NOT NULL UNIQUE,"
+                "  ip4 TEXT NOT NULL,"
+                "  ifname TEXT NOT NULL UNIQUE,"
+                "  UNIQUE (network_id, ip4),"
+                "  UNIQUE (instance_id, network_id));"
+                "CREATE INDEX nics_network ON nics(network_id);"
+                "CREATE TABLE forwards ("
+                "  id INTEGER PRIMARY KEY,"
+                "  nic_id INTEGER NOT NULL REFERENCES nics(id) ON DELETE CASCADE,"
+                "  proto TEXT NOT NULL CHECK (proto IN ('tcp', 'udp')),"
+                "  port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),"
+                "  to_port INTEGER NOT NULL CHECK (to_port BETWEEN 1 AND 65535),"
+                "  created_usec INTEGER NOT NULL,"
+                "  UNIQUE (proto, port));",
+        },
 };
 
 int store_schema_latest(void) {
@@ -785,6 +830,244 @@ int store_bundle_foreach(sqlite3 *db, StoreBundleFunc cb, void *userdata) {
                 };
 
                 r = cb(&b, userdata);
+                if (r < 0)
+                        return r;
+        }
+        return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
+/* ---------------------------------------------------------------------------------- networks */
+
+int store_network_insert(sqlite3 *db, StoreNetwork *n) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        if (!n->uuid || strlen(n->uuid) != 36)
+                return -EINVAL;
+        r = db_prepare(
+                db,
+                "INSERT INTO networks (uuid, name, tenant_id, mode, subnet4, subnet6, vlan_id, uplink,"
+                " segment, mtu, bridge, mac, created_usec)"
+                " SELECT ?1, ?2, t.id, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13"
+                " FROM tenants t WHERE t.name = ?3",
+                &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, n->uuid, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, n->name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, n->tenant, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 4, n->mode, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, n->subnet4, -1, SQLITE_TRANSIENT);
+        bind_text_or_null(st, 6, n->subnet6);
+        if (n->vlan_id > 0)
+                sqlite3_bind_int64(st, 7, n->vlan_id);
+        else
+                sqlite3_bind_null(st, 7);
+        bind_text_or_null(st, 8, n->uplink);
+        sqlite3_bind_int64(st, 9, n->segment);
+        sqlite3_bind_int64(st, 10, n->mtu);
+        sqlite3_bind_text(st, 11, n->bridge, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 12, n->mac, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 13, (sqlite3_int64) n->created_usec);
+        r = step_done(st);
+        if (r < 0)
+                return r;
+        if (sqlite3_changes(db) == 0)
+                return -ENOENT; /* no such tenant */
+        n->id = sqlite3_last_insert_rowid(db);
+        return 0;
+}
+
+/* Whether a row matches `sql` with `id` bound: 1, 0, or a negative errno. */
+static int exists_with_id(sqlite3 *db, const char *sql, int64_t id) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = db_prepare(db, sql, &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, id);
+        r = sqlite3_step(st);
+        if (r == SQLITE_ROW)
+                return 1;
+        return r == SQLITE_DONE ? 0 : db_errno_of(db, r);
+}
+
+static int delete_by_id(sqlite3 *db, const char *sql, int64_t id) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = db_prepare(db, sql, &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, id);
+        r = step_done(st);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(db) > 0 ? 0 : -ENOENT;
+}
+
+int store_network_delete(sqlite3 *db, int64_t id) {
+        int r;
+
+        /* Asked first, as for tenants: the foreign key's refusal cannot be told from others. */
+        r = exists_with_id(db, "SELECT 1 FROM nics WHERE network_id = ? LIMIT 1", id);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                return -EBUSY;
+        return delete_by_id(db, "DELETE FROM networks WHERE id = ?", id);
+}
+
+int store_network_foreach(sqlite3 *db, StoreNetworkFunc cb, void *userdata) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r, rc;
+
+        r = db_prepare(
+                db,
+                "SELECT n.id, n.uuid, n.name, t.name, n.mode, n.subnet4, n.subnet6, n.vlan_id, n.uplink,"
+                " n.segment, n.mtu, n.bridge, n.mac, n.created_usec"
+                " FROM networks n JOIN tenants t ON t.id = n.tenant_id ORDER BY n.name DESC, t.name DESC",
+                &st);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                StoreNetwork n = {
+                        .id = sqlite3_column_int64(st, 0),
+                        .uuid = column_text(st, 1),
+                        .name = column_text(st, 2),
+                        .tenant = column_text(st, 3),
+                        .mode = column_text(st, 4),
+                        .subnet4 = column_text(st, 5),
+                        .subnet6 = column_text(st, 6),
+                        .vlan_id = (unsigned) sqlite3_column_int64(st, 7),
+                        .uplink = column_text(st, 8),
+                        .segment = (uint32_t) sqlite3_column_int64(st, 9),
+                        .mtu = (unsigned) sqlite3_column_int64(st, 10),
+                        .bridge = column_text(st, 11),
+                        .mac = column_text(st, 12),
+                        .created_usec = (uint64_t) sqlite3_column_int64(st, 13),
+                };
+
+                if (!n.uuid || !n.name || !n.tenant || !n.mode || !n.subnet4 || !n.bridge || !n.mac)
+                        return -EBADMSG;
+                r = cb(&n, userdata);
+                if (r < 0)
+                        return r;
+        }
+        return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
+int store_nic_insert(sqlite3 *db, StoreNic *n) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = db_prepare(db,
+                       "INSERT INTO nics (instance_id, network_id, position, mac, ip4, ifname)"
+                       " VALUES (?, ?, ?, ?, ?, ?)",
+                       &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, n->instance_id);
+        sqlite3_bind_int64(st, 2, n->network_id);
+        sqlite3_bind_int64(st, 3, n->position);
+        sqlite3_bind_text(st, 4, n->mac, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, n->ip4, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 6, n->ifname, -1, SQLITE_TRANSIENT);
+        r = step_done(st);
+        if (r == -ENOLINK)
+                return -ENOENT; /* no such instance or network */
+        if (r < 0)
+                return r;
+        n->id = sqlite3_last_insert_rowid(db);
+        return 0;
+}
+
+int store_nic_delete(sqlite3 *db, int64_t id) {
+        return delete_by_id(db, "DELETE FROM nics WHERE id = ?", id);
+}
+
+int store_nic_foreach(sqlite3 *db, StoreNicFunc cb, void *userdata) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r, rc;
+
+        r = db_prepare(db,
+                       "SELECT id, instance_id, network_id, position, mac, ip4, ifname FROM nics"
+                       " ORDER BY instance_id, position",
+                       &st);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                StoreNic n = {
+                        .id = sqlite3_column_int64(st, 0),
+                        .instance_id = sqlite3_column_int64(st, 1),
+                        .network_id = sqlite3_column_int64(st, 2),
+                        .position = (unsigned) sqlite3_column_int64(st, 3),
+                        .mac = column_text(st, 4),
+                        .ip4 = column_text(st, 5),
+                        .ifname = column_text(st, 6),
+                };
+
+                if (!n.mac || !n.ip4 || !n.ifname)
+                        return -EBADMSG;
+                r = cb(&n, userdata);
+                if (r < 0)
+                        return r;
+        }
+        return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
+int store_forward_insert(sqlite3 *db, StoreForward *f) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = db_prepare(
+                db,
+                "INSERT INTO forwards (nic_id, proto, port, to_port, created_usec) VALUES (?, ?, ?, ?, ?)",
+                &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, f->nic_id);
+        sqlite3_bind_text(st, 2, f->proto, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, f->port);
+        sqlite3_bind_int64(st, 4, f->to_port);
+        sqlite3_bind_int64(st, 5, (sqlite3_int64) f->created_usec);
+        r = step_done(st);
+        if (r == -ENOLINK)
+                return -ENOENT; /* no such NIC */
+        if (r < 0)
+                return r;
+        f->id = sqlite3_last_insert_rowid(db);
+        return 0;
+}
+
+int store_forward_delete(sqlite3 *db, int64_t id) {
+        return delete_by_id(db, "DELETE FROM forwards WHERE id = ?", id);
+}
+
+int store_forward_foreach(sqlite3 *db, StoreForwardFunc cb, void *userdata) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r, rc;
+
+        r = db_prepare(
+                db,
+                "SELECT id, nic_id, proto, port, to_port, created_usec FROM forwards ORDER BY proto, port",
+                &st);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                StoreForward f = {
+                        .id = sqlite3_column_int64(st, 0),
+                        .nic_id = sqlite3_column_int64(st, 1),
+                        .proto = column_text(st, 2),
+                        .port = (unsigned) sqlite3_column_int64(st, 3),
+                        .to_port = (unsigned) sqlite3_column_int64(st, 4),
+                        .created_usec = (uint64_t) sqlite3_column_int64(st, 5),
+                };
+
+                if (!f.proto)
+                        return -EBADMSG;
+                r = cb(&f, userdata);
                 if (r < 0)
                         return r;
         }

@@ -124,3 +124,54 @@ int store_bundle_insert(sqlite3 *db, StoreBundle *b);
 int store_bundle_delete(sqlite3 *db, int64_t id);
 typedef int (*StoreBundleFunc)(const StoreBundle *b, void *userdata);
 int store_bundle_foreach(sqlite3 *db, StoreBundleFunc cb, void *userdata);
+
+/* Tenant networks (network.h). A network belongs to a tenant and is deleted with it; mode is
+ * "nat", "isolated" or "vlan"; subnet6 NULL = no IPv6; vlan_id 0 = none; uplink NULL = none (or
+ * the default one, for "nat"). Insert sets n->id: -EINVAL when n->uuid is not 36 characters,
+ * -EEXIST when the name (within the tenant), the UUID, the segment or the bridge is taken,
+ * -ENOENT when the tenant does not exist. Delete: -EBUSY while NICs are on it, -ENOENT. */
+typedef struct StoreNetwork {
+        int64_t id;
+        const char *uuid, *name, *tenant, *mode, *subnet4, *subnet6;
+        unsigned vlan_id;
+        const char *uplink;
+        uint32_t segment;
+        unsigned mtu;
+        const char *bridge, *mac;
+        uint64_t created_usec;
+} StoreNetwork;
+int store_network_insert(sqlite3 *db, StoreNetwork *n);
+int store_network_delete(sqlite3 *db, int64_t id);
+/* By name then tenant in descending order (an owner prepending to a list gets it sorted). */
+typedef int (*StoreNetworkFunc)(const StoreNetwork *n, void *userdata);
+int store_network_foreach(sqlite3 *db, StoreNetworkFunc cb, void *userdata);
+
+/* A NIC: an instance's port on a network, with the MAC, IPv4 address and host-side interface name
+ * arkd chose; position orders an instance's NICs. Deleted with its instance. Insert sets n->id:
+ * -EEXIST when the MAC, the address on that network, the interface name, or the instance's place
+ * on that network is taken; -ENOENT when the instance or the network does not exist. */
+typedef struct StoreNic {
+        int64_t id, instance_id, network_id;
+        unsigned position;
+        const char *mac, *ip4, *ifname;
+} StoreNic;
+int store_nic_insert(sqlite3 *db, StoreNic *n);
+int store_nic_delete(sqlite3 *db, int64_t id);
+/* By instance, then position. */
+typedef int (*StoreNicFunc)(const StoreNic *n, void *userdata);
+int store_nic_foreach(sqlite3 *db, StoreNicFunc cb, void *userdata);
+
+/* A forward: host port `port` (proto "tcp" or "udp") to port `to_port` of a NIC's address; deleted
+ * with the NIC. Insert sets f->id: -EEXIST when that protocol and port are forwarded already,
+ * -ENOENT when the NIC does not exist. */
+typedef struct StoreForward {
+        int64_t id, nic_id;
+        const char *proto;
+        unsigned port, to_port;
+        uint64_t created_usec;
+} StoreForward;
+int store_forward_insert(sqlite3 *db, StoreForward *f);
+int store_forward_delete(sqlite3 *db, int64_t id);
+/* By protocol, then port. */
+typedef int (*StoreForwardFunc)(const StoreForward *f, void *userdata);
+int store_forward_foreach(sqlite3 *db, StoreForwardFunc cb, void *userdata);

@@ -30,14 +30,14 @@ typedef struct DnsmasqHost {
 } DnsmasqHost;
 
 typedef struct DnsmasqConfig {
-        const char *bridge;   /* the interface to serve */
-        NetPrefix subnet4;    /* its IPv4 subnet */
-        NetAddr gateway4;     /* the bridge's address: router and DNS server handed out */
-        NetPrefix subnet6;    /* family 0 = no IPv6 */
-        const char *domain;   /* names are answered as <name>.<domain> (the tenant's name) */
-        unsigned mtu;         /* handed out as DHCP option 26 (0 = not sent) */
-        const char *run_dir;  /* where its files go (created 0750) */
-        const char *binary;   /* NULL = "dnsmasq" from PATH */
+        const char *bridge;  /* the interface to serve */
+        NetPrefix subnet4;   /* its IPv4 subnet */
+        NetAddr gateway4;    /* the bridge's address: router and DNS server handed out */
+        NetPrefix subnet6;   /* family 0 = no IPv6 */
+        const char *domain;  /* names are answered as <name>.<domain> (the tenant's name) */
+        unsigned mtu;        /* handed out as DHCP option 26 (0 = not sent) */
+        const char *run_dir; /* where its files go (created 0750) */
+        const char *binary;  /* NULL = "dnsmasq" from PATH */
 } DnsmasqConfig;
 
 /* Starts dnsmasq for `c` with these hosts. The strings of c are copied. -ENOENT when the binary

@@ -15,7 +15,7 @@
 #define NET_MAC_STRLEN 18 /* "52:54:00:ab:cd:ef" */
 
 typedef struct NetAddr {
-        int family;       /* AF_INET or AF_INET6; 0 = none */
+        int family;        /* AF_INET or AF_INET6; 0 = none */
         uint8_t bytes[16]; /* network byte order; AF_INET uses the first 4 */
 } NetAddr;
 
@@ -54,7 +54,8 @@ int net_ipam_pick(const NetPrefix *subnet, const NetAddr *used, size_t n_used, N
 /* A free subnet of length `len` inside `pool` that overlaps none of taken[] (n_taken): the
  * lowest such. -ENOSPC when there is none, -EINVAL when len is shorter than the pool's or the
  * families differ. Used to pick a network's subnet when none is asked for. */
-int net_subnet_pick(const NetPrefix *pool, unsigned len, const NetPrefix *taken, size_t n_taken, NetPrefix *ret);
+int net_subnet_pick(const NetPrefix *pool, unsigned len, const NetPrefix *taken, size_t n_taken,
+                    NetPrefix *ret);
 
 /* "52:54:00:ab:cd:ef" (case-insensitive in, lowercase out). -EINVAL unless six hex pairs; a
  * multicast or all-zero MAC is refused too (it cannot be a NIC's). */

@@ -46,10 +46,10 @@
 #define NET_RULES_TABLE "ark"
 
 /* Named counters (in table bridge ark unless said otherwise), read back for metrics. */
-#define NET_RULES_COUNTER_SPOOF "spoofed"         /* MAC / ARP / IPv4 / IPv6 source or ND target not the port's */
-#define NET_RULES_COUNTER_DHCP "rogue_dhcp"       /* DHCP or DHCPv6 server traffic from a port */
-#define NET_RULES_COUNTER_RA "router_adverts"     /* router advertisements from a port */
-#define NET_RULES_COUNTER_HOST "to_host"          /* table inet ark: input from a tenant bridge dropped */
+#define NET_RULES_COUNTER_SPOOF "spoofed"   /* MAC / ARP / IPv4 / IPv6 source or ND target not the port's */
+#define NET_RULES_COUNTER_DHCP "rogue_dhcp" /* DHCP or DHCPv6 server traffic from a port */
+#define NET_RULES_COUNTER_RA "router_adverts"      /* router advertisements from a port */
+#define NET_RULES_COUNTER_HOST "to_host"           /* table inet ark: input from a tenant bridge dropped */
 #define NET_RULES_COUNTER_FORWARD "forward_denied" /* table inet ark: forwarding dropped */
 
 typedef enum NetMode {
@@ -62,13 +62,13 @@ typedef enum NetMode {
 typedef struct NetRulesPort {
         const char *ifname; /* the host side of the NIC: a VM's tap, a container's veth */
         uint8_t mac[6];
-        NetAddr ip4;        /* its IPv4 address (family 0 = none) */
+        NetAddr ip4; /* its IPv4 address (family 0 = none) */
 } NetRulesPort;
 
 typedef struct NetRulesForward {
-        uint8_t proto;    /* IPPROTO_TCP or IPPROTO_UDP */
-        uint16_t port;    /* on the host's addresses (not on tenant bridges) */
-        NetAddr to;       /* an instance's IPv4 address on this network */
+        uint8_t proto; /* IPPROTO_TCP or IPPROTO_UDP */
+        uint16_t port; /* on the host's addresses (not on tenant bridges) */
+        NetAddr to;    /* an instance's IPv4 address on this network */
         uint16_t to_port;
 } NetRulesForward;
 

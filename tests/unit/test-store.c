@@ -1070,7 +1070,8 @@ static void test_migrate_v1_to_claims(void **state) {
         /* The instances table as schema 1 made it (a column with a foreign key cannot be dropped:
          * the table is made again). */
         if (db_exec(db,
-                    "PRAGMA foreign_keys = OFF; DROP INDEX tenants_uuid; ALTER TABLE tenants DROP COLUMN uuid; "
+                    "PRAGMA foreign_keys = OFF; DROP TABLE forwards; DROP TABLE nics; DROP TABLE networks; "
+                    "DROP INDEX tenants_uuid; ALTER TABLE tenants DROP COLUMN uuid; "
                     "DROP TABLE tenant_quotas; DROP TABLE audit_log; "
                     "DROP TABLE usage_intervals; DROP TABLE tenant_members; DROP TABLE claims; "
                     "DROP TABLE accelerator_holds; "
@@ -1110,16 +1111,17 @@ static void test_migrate_tenant_uuid(void **state) {
 
         open_store(d, &db);
         add_tenant(db, "risk", "");
-        /* Back to the schema before (and the one after it, which runs again harmlessly): no UUIDs;
-         * one interval of an earlier 'risk', one of this one. */
+        /* Back to the schema before (the one after it runs again harmlessly; the tenant networks
+         * after that are made again): no UUIDs; one interval of an earlier 'risk', one of this one. */
         sql = strprintf(
+                "DROP TABLE forwards; DROP TABLE nics; DROP TABLE networks; "
                 "DROP INDEX usage_intervals_tenant_uuid; ALTER TABLE usage_intervals DROP COLUMN tenant_uuid; "
                 "DROP INDEX tenants_uuid; ALTER TABLE tenants DROP COLUMN uuid; "
                 "INSERT INTO usage_intervals (instance_uuid, instance, tenant, start_usec, end_usec, "
                 "last_alive_usec, vcpus, memory_bytes, gpus, gpu_memory_bytes, gpu_models) VALUES "
                 "('u1', 'old-vm', 'risk', %" PRIu64 ", %" PRIu64 ", 0, 1, 1, 0, 0, ''), "
                 "('u2', 'new-vm', 'risk', %" PRIu64 ", NULL, 0, 1, 1, 0, 0, ''); PRAGMA user_version = %d",
-                CREATED_USEC - 1000, CREATED_USEC - 500, CREATED_USEC + 1000, store_schema_latest() - 2);
+                CREATED_USEC - 1000, CREATED_USEC - 500, CREATED_USEC + 1000, store_schema_latest() - 3);
         assert_non_null(sql);
         if (db_exec(db, sql) < 0)
                 fail_msg("back one schema: %s", sqlite3_errmsg(db));
@@ -1183,6 +1185,138 @@ static void test_bundles(void **state) {
         assert_int_not_equal(store_tenant_delete(db, t), 0); /* it owns a bundle */
         assert_int_equal(store_bundle_delete(db, b.id), 0);
         assert_int_equal(store_bundle_delete(db, b.id), -ENOENT);
+}
+
+static int collect_network(const StoreNetwork *n, void *userdata) {
+        Seen *s = userdata;
+        size_t l = strlen(s->text);
+
+        snprintf(s->text + l, sizeof(s->text) - l, "%s/%s:%s:%s:%s:%u:%u:%s ", n->tenant, n->name, n->mode,
+                 n->subnet4, n->subnet6 ?: "-", n->vlan_id, n->segment, n->bridge);
+        return 0;
+}
+
+static int collect_nic(const StoreNic *n, void *userdata) {
+        Seen *s = userdata;
+        size_t l = strlen(s->text);
+
+        snprintf(s->text + l, sizeof(s->text) - l, "%u:%s:%s:%s ", n->position, n->mac, n->ip4, n->ifname);
+        return 0;
+}
+
+static int collect_forward(const StoreForward *f, void *userdata) {
+        Seen *s = userdata;
+        size_t l = strlen(s->text);
+
+        snprintf(s->text + l, sizeof(s->text) - l, "%s:%u->%u ", f->proto, f->port, f->to_port);
+        return 0;
+}
+
+/* Tenant networks, their NICs and forwards: names per tenant, one segment and bridge each, one
+ * address per NIC on a network; a network with NICs stays; an instance takes its NICs and their
+ * forwards with it; a tenant its networks. */
+static void test_networks(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_(db_closep) sqlite3 *db = NULL;
+        StoreNetwork lab = { .uuid = "6a7e1c52-0a43-4f0e-8a53-2d1f6b8d9c01",
+                             .name = "lab",
+                             .tenant = "risk",
+                             .mode = "nat",
+                             .subnet4 = "10.20.0.0/24",
+                             .subnet6 = "fd12:3456:789a::/64",
+                             .segment = 1,
+                             .mtu = 1500,
+                             .bridge = "arkn000001",
+                             .mac = "52:54:00:00:00:01",
+                             .created_usec = CREATED_USEC };
+        StoreNetwork other = lab;
+        StoreInstance vm = instance_record("vm1", "risk", "0e5a3c1d-2b4f-4a6e-9c8d-7f1e2d3c4b5a");
+        StoreNic nic = {
+                .position = 0, .mac = "52:54:00:aa:bb:01", .ip4 = "10.20.0.2", .ifname = "arkt0001"
+        };
+        StoreForward fw = { .proto = "tcp", .port = 8443, .to_port = 443, .created_usec = CREATED_USEC };
+        int64_t risk;
+        Seen seen = {};
+
+        open_store(d, &db);
+        risk = add_tenant(db, "risk", "");
+        (void) add_tenant(db, "ops", "");
+        assert_int_equal(store_network_insert(db, &lab), 0);
+        assert_true(lab.id > 0);
+
+        /* The same name in another tenant, with another segment and bridge: fine. Taken ones: not. */
+        other.uuid = "6a7e1c52-0a43-4f0e-8a53-2d1f6b8d9c02";
+        other.tenant = "ops";
+        other.mode = "vlan";
+        other.subnet6 = NULL;
+        other.vlan_id = 42;
+        other.uplink = "eth1";
+        assert_int_equal(store_network_insert(db, &other), -EEXIST); /* segment 1 */
+        other.segment = 2;
+        assert_int_equal(store_network_insert(db, &other), -EEXIST); /* bridge arkn000001 */
+        other.bridge = "arkn000002";
+        assert_int_equal(store_network_insert(db, &other), 0);
+        other.uuid = "6a7e1c52-0a43-4f0e-8a53-2d1f6b8d9c03";
+        other.segment = 3;
+        other.bridge = "arkn000003";
+        assert_int_equal(store_network_insert(db, &other), -EEXIST); /* ops/lab again */
+        other.tenant = "nobody";
+        other.name = "x";
+        assert_int_equal(store_network_insert(db, &other), -ENOENT);
+        other.uuid = "short";
+        assert_int_equal(store_network_insert(db, &other), -EINVAL);
+        assert_int_equal(store_network_foreach(db, collect_network, &seen), 0);
+        assert_string_equal(seen.text,
+                            "risk/lab:nat:10.20.0.0/24:fd12:3456:789a::/64:0:1:arkn000001 "
+                            "ops/lab:vlan:10.20.0.0/24:-:42:2:arkn000002 ");
+
+        /* NICs and forwards. */
+        assert_int_equal(store_instance_insert(db, &vm), 0);
+        nic.instance_id = vm.id;
+        nic.network_id = lab.id;
+        assert_int_equal(store_nic_insert(db, &nic), 0);
+        assert_int_equal(store_nic_insert(db, &nic), -EEXIST); /* the same MAC, address, name */
+        nic.network_id = lab.id + 100;
+        nic.mac = "52:54:00:aa:bb:02";
+        nic.ifname = "arkt0002";
+        assert_int_equal(store_nic_insert(db, &nic), -ENOENT); /* no such network */
+        nic.network_id = lab.id;
+        assert_int_equal(store_nic_insert(db, &nic), -EEXIST); /* vm1 is on lab already */
+        nic.network_id = other.id;
+        nic.ip4 = "10.20.0.2"; /* the same address on another network: fine */
+        nic.position = 1;
+        assert_int_equal(store_nic_insert(db, &nic), 0);
+        memset(&seen, 0, sizeof(seen));
+        assert_int_equal(store_nic_foreach(db, collect_nic, &seen), 0);
+        assert_string_equal(
+                seen.text, "0:52:54:00:aa:bb:01:10.20.0.2:arkt0001 1:52:54:00:aa:bb:02:10.20.0.2:arkt0002 ");
+
+        fw.nic_id = nic.id;
+        assert_int_equal(store_forward_insert(db, &fw), 0);
+        assert_int_equal(store_forward_insert(db, &fw), -EEXIST); /* tcp 8443 is forwarded */
+        fw.proto = "udp";
+        assert_int_equal(store_forward_insert(db, &fw), 0);
+        fw.proto = "sctp";
+        fw.port = 1;
+        assert_int_not_equal(store_forward_insert(db, &fw), 0);
+        fw.proto = "tcp";
+        fw.nic_id = nic.id + 100;
+        assert_int_equal(store_forward_insert(db, &fw), -ENOENT);
+        memset(&seen, 0, sizeof(seen));
+        assert_int_equal(store_forward_foreach(db, collect_forward, &seen), 0);
+        assert_string_equal(seen.text, "tcp:8443->443 udp:8443->443 ");
+
+        /* Networks with NICs stay; the instance takes its NICs and their forwards. */
+        assert_int_equal(store_network_delete(db, lab.id), -EBUSY);
+        assert_int_equal(store_instance_delete(db, vm.id), 0);
+        assert_int_equal(query_int(db, "SELECT count(*) FROM nics"), 0);
+        assert_int_equal(query_int(db, "SELECT count(*) FROM forwards"), 0);
+        assert_int_equal(store_network_delete(db, lab.id), 0);
+        assert_int_equal(store_network_delete(db, lab.id), -ENOENT);
+        /* A tenant takes its networks. */
+        assert_int_equal(store_tenant_delete(db, risk), 0);
+        assert_int_equal(query_int(db, "SELECT count(*) FROM networks"), 1);
+        assert_integrity(db);
 }
 
 static int collect_member(const char *tenant, const char *kind, uint32_t id, const char *name,
@@ -1313,6 +1447,7 @@ int main(void) {
                 cmocka_unit_test(test_migrate_v1_to_claims),
                 cmocka_unit_test(test_migrate_tenant_uuid),
                 cmocka_unit_test(test_bundles),
+                cmocka_unit_test(test_networks),
                 cmocka_unit_test(test_members),
                 cmocka_unit_test(test_lock_timeout),
                 cmocka_unit_test(test_precommit),
