@@ -28,16 +28,20 @@ int net_links_open(NetLinks **ret);
 void net_links_close(NetLinks *l);
 
 /* Makes bridge `name` exist, up, with this MAC (so its address does not change when ports come
- * and go), this MTU, and exactly these addresses (addr4 and addr6 are the bridge's own address
- * with the subnet's prefix length, e.g. 10.20.0.1/24; family 0 = none): creates it, or corrects
- * one that exists. Addresses it holds beyond these are removed (IPv6 link-local ones excepted).
- * -EEXIST when a link of that name exists and is not a bridge. */
+ * and go), this MTU (pinned: the kernel would otherwise lower a bridge's MTU to its smallest
+ * port's), and exactly these addresses (addr4 and addr6 are the bridge's own address with the
+ * subnet's prefix length, e.g. 10.20.0.1/24; NULL or family 0 = none; IPv6 without duplicate
+ * address detection, so it is usable before the bridge has carrier): creates it, or corrects one
+ * that exists. Addresses it holds beyond these are removed (IPv6 link-local ones excepted).
+ * -EEXIST when a link of that name exists and is not a bridge; -EINVAL for a name that is no
+ * interface name, an address of the wrong family, an MTU outside 68-65535. */
 int net_bridge_ensure(NetLinks *l, const char *name, const uint8_t mac[static 6], unsigned mtu,
                       const NetPrefix *addr4, const NetPrefix *addr6);
 
 /* Makes the VLAN sub-interface `name` (VLAN `vid` on link `uplink`) exist, up, as a port of
- * `bridge`. -ENODEV when the uplink does not exist; -EOPNOTSUPP when the kernel has no VLAN
- * support (8021q). */
+ * `bridge`; one of that name with another VLAN id or uplink is made anew. -ENODEV when the
+ * uplink or the bridge does not exist; -EEXIST when a link of that name is no VLAN; -EINVAL
+ * unless vid is 1-4094; -EOPNOTSUPP when the kernel has no VLAN support (8021q). */
 int net_vlan_ensure(NetLinks *l, const char *name, const char *uplink, unsigned vid, const char *bridge);
 
 /* Makes link `port` a port of `bridge` (and up). -ENODEV when either does not exist. */
@@ -50,7 +54,7 @@ int net_link_delete(NetLinks *l, const char *name);
 int net_link_exists(NetLinks *l, const char *name);
 
 /* The names of the links whose name starts with `prefix`, sorted, NULL-terminated (free with
- * strv_free). */
+ * strv_free; an empty vector, not NULL, when there is none). */
 int net_links_list(NetLinks *l, const char *prefix, char ***ret);
 
 /* The counters of link `name` as the kernel keeps them. -ENODEV when there is no such link. */
@@ -58,5 +62,6 @@ int net_link_stats(NetLinks *l, const char *name, NetLinkStats *ret);
 
 /* Every IPv4 and IPv6 prefix configured on a link whose name does not start with
  * `except_prefix` (NULL: every link), link-local and loopback ones excluded: the networks the
- * host is on, which tenant subnets must not cover. Newly allocated array in *ret. */
+ * host is on, which tenant subnets must not cover. Each is its network address (host bits zero),
+ * listed once. Newly allocated array in *ret (NULL when there is none). */
 int net_host_prefixes(NetLinks *l, const char *except_prefix, NetPrefix **ret, size_t *ret_n);
