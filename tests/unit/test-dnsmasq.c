@@ -262,6 +262,22 @@ static void test_dhcp_dns(void **state) {
         assert_int_equal(stat(files, &st), 0);
         assert_int_equal(st.st_mode & 07777, 0750);
 
+        /* Router advertisements: the client makes its SLAAC address on the /64 (modified EUI-64
+         * of its MAC) and takes the network's MTU. */
+        for (int i = 0; i < 100; i++) {
+                out = mfree(out);
+                (void) run(&out, "ip -n %s -6 addr show dev " CLIENT_IF, client_ns);
+                if (strstr(out, "fd00:77::5054:ff:fe12:3456/64"))
+                        break;
+                usleep(50 * 1000);
+        }
+        assert_non_null(strstr(out, "fd00:77::5054:ff:fe12:3456/64"));
+        out = mfree(out);
+        assert_int_equal(
+                run(&out, "ip netns exec %s cat /proc/sys/net/ipv6/conf/" CLIENT_IF "/mtu", client_ns), 0);
+        assert_string_equal(strstrip(out), "1450");
+        out = mfree(out);
+
         /* The stored address, with the bridge as router and DNS server, the domain, the MTU and
          * the instance's name. */
         l = lease();
