@@ -215,6 +215,9 @@ int main(int argc, char *argv[]) {
         sigemptyset(&ss);
         sigaddset(&ss, SIGTERM);
         sigaddset(&ss, SIGINT);
+        /* Children (dnsmasq of tenant networks) are watched by sd-event, which needs SIGCHLD
+         * blocked; blocked here, before any thread starts, it is blocked in all of them. */
+        sigaddset(&ss, SIGCHLD);
         sigprocmask(SIG_BLOCK, &ss, NULL);
         (void) signal(SIGPIPE, SIG_IGN);
         if (sd_event_add_signal(m->event, NULL, SIGTERM, on_signal, m) < 0 ||

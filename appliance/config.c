@@ -13,11 +13,18 @@
 #include "config.h"
 #include "pool/pool.h"
 
+/* Where tenant subnets come from when none is asked for: 8,192 /24s, outside the ranges home and
+ * office routers and Docker use by default. */
+#define DEFAULT_NETWORK_POOL "10.96.0.0/11"
+
 int config_init(ArkConfig *c) {
         *c = (ArkConfig) {
                 .stop_timeout_sec = CONFIG_DEFAULT_STOP_TIMEOUT,
                 .log_level = LOG_INFO,
                 .placement_policy = POOL_POLICY_ARK,
+                .network_default = true,
+                .network_mtu = 1500,
+                .network_ipv6 = true,
         };
         c->state_dir = strdup(CONFIG_DEFAULT_STATE_DIR);
         c->trust_dir = strdup(CONFIG_DEFAULT_TRUST_DIR);
@@ -25,9 +32,14 @@ int config_init(ArkConfig *c) {
         c->domain_type = strdup("auto");
         c->sysfs_root = strdup(CONFIG_DEFAULT_SYSFS_ROOT);
         c->metrics_address = strdup("127.0.0.1:9464");
+        c->network_run_dir = strdup("/run/ark/networks");
         c->refused_call_burst = 20;
+        {
+                char reason[128];
+                (void) net_prefix_parse(DEFAULT_NETWORK_POOL, &c->network_pool, reason, sizeof(reason));
+        }
         if (!c->state_dir || !c->trust_dir || !c->libvirt_uri || !c->domain_type || !c->sysfs_root ||
-            !c->metrics_address) {
+            !c->metrics_address || !c->network_run_dir) {
                 config_done(c);
                 return -ENOMEM;
         }
@@ -47,6 +59,8 @@ void config_done(ArkConfig *c) {
         free(c->firmware_code);
         free(c->firmware_vars);
         free(c->management_interface);
+        free(c->network_uplink);
+        free(c->network_run_dir);
         strv_free(c->vfio_at_boot);
         strv_free(c->reserved);
         strv_free(c->image_admin_dirs);
@@ -300,6 +314,47 @@ static int config_assign(ArkConfig *c, const char *section, const char *key, con
                                 return -EINVAL;
                         }
                         return set_string(&c->management_interface, v, VALUE_STRING_OPT, reason);
+                }
+                if (streq(key, "Uplink")) {
+                        if (!isempty(v) && !interface_name_is_valid(v)) {
+                                *reason =
+                                        "must be a network interface name (1-15 characters, no '/', ':' or spaces)";
+                                return -EINVAL;
+                        }
+                        return set_string(&c->network_uplink, v, VALUE_STRING_OPT, reason);
+                }
+                if (streq(key, "DefaultTenantNetwork") || streq(key, "TenantIPv6")) {
+                        if (parse_boolean(v,
+                                          streq(key, "TenantIPv6") ? &c->network_ipv6
+                                                                   : &c->network_default) < 0) {
+                                *reason = "must be yes or no";
+                                return -EINVAL;
+                        }
+                        return 0;
+                }
+                if (streq(key, "TenantSubnetPool")) {
+                        char why[128];
+                        NetPrefix p;
+
+                        if (net_prefix_parse(v, &p, why, sizeof(why)) < 0 || p.addr.family != AF_INET ||
+                            p.len > 24) {
+                                *reason = "must be an IPv4 prefix of /24 or shorter, such as 10.96.0.0/11";
+                                return -EINVAL;
+                        }
+                        c->network_pool = p;
+                        return 0;
+                }
+                if (streq(key, "RuntimeDirectory"))
+                        return set_string(&c->network_run_dir, v, VALUE_PATH, reason);
+                if (streq(key, "TenantMTU")) {
+                        uint32_t u;
+
+                        if (parse_u32(v, &u) < 0 || u < 576 || u > 9000) {
+                                *reason = "must be a number between 576 and 9000";
+                                return -EINVAL;
+                        }
+                        c->network_mtu = u;
+                        return 0;
                 }
         }
         *known = false;

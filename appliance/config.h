@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "net/netaddr.h"
+
 typedef struct ArkConfig {
         char *state_dir;
         char *bus_address; /* NULL = system bus */
@@ -29,6 +31,12 @@ typedef struct ArkConfig {
         int placement_policy;       /* PoolPolicy (lib/pool/pool.h) GPU VMs are placed by */
         uint64_t placement_seed;    /* the pool's node order (pool_seed()); 0 = by index */
         char *placement_workload; /* the expected requests (lib/pool/workload.h); NULL = the default */
+        bool network_default;     /* each new tenant gets a network "default" (network.h) */
+        NetPrefix network_pool;   /* tenant subnets picked when none is asked for come from here */
+        char *network_uplink;     /* NAT networks' way out; NULL = the default route's interface */
+        unsigned network_mtu;     /* of tenant networks created without one */
+        bool network_ipv6;        /* tenant networks get an IPv6 /64 (unique local) */
+        char *network_run_dir;    /* dnsmasq's files: a directory its unprivileged user can reach */
 } ArkConfig;
 
 /* Whether s is "A.B.C.D:PORT" (MetricsAddress=). */

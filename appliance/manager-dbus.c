@@ -16,6 +16,7 @@
 #include "bundles.h"
 #include "meter.h"
 #include "shared/db.h"
+#include "network.h"
 #include "manager.h"
 #include "reclaim.h"
 #include "readiness.h"
@@ -349,6 +350,7 @@ static int read_spec_entry(sd_bus_message *msg, const char *key, InstanceCreateP
                 { "GPUAddresses", "as", offsetof(InstanceCreateParams, gpu_addresses) },
                 { "Preemptible", "b", offsetof(InstanceCreateParams, preemptible) },
                 { "Model", "s", offsetof(InstanceCreateParams, model) },
+                { "Networks", "as", offsetof(InstanceCreateParams, networks) },
         };
         const char *contents;
         char type;
@@ -396,6 +398,7 @@ static int read_spec_entry(sd_bus_message *msg, const char *key, InstanceCreateP
 
 static void instance_create_params_done(InstanceCreateParams *p) {
         p->gpu_addresses = strv_free(p->gpu_addresses);
+        p->networks = strv_free(p->networks);
 }
 
 static int read_create_spec(sd_bus_message *msg, InstanceCreateParams *p, sd_bus_error *error) {
@@ -856,6 +859,9 @@ static int method_list_images(sd_bus_message *msg, void *userdata, sd_bus_error 
 }
 
 static sd_bus_vtable *vt_manager, *vt_tenant, *vt_instance, *vt_accelerator, *vt_bundle;
+#ifdef CONFIG_TENANT_NETWORKS
+static sd_bus_vtable *vt_network;
+#endif
 
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
@@ -943,6 +949,22 @@ static const sd_bus_vtable manager_vtable[] = {
                                 method_list_bundles, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListImages", SD_BUS_ARGS("s", tenant), SD_BUS_RESULT("a(sst)", images),
                                 method_list_images, SD_BUS_VTABLE_UNPRIVILEGED),
+#ifdef CONFIG_TENANT_NETWORKS
+        SD_BUS_METHOD_WITH_ARGS("CreateNetwork", SD_BUS_ARGS("s", name, "s", tenant, "a{sv}", options),
+                                SD_BUS_RESULT("o", path), network_method_create, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListNetworks", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sssso)", networks),
+                                network_method_list, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetNetwork", SD_BUS_ARGS("s", name), SD_BUS_RESULT("o", path),
+                                network_method_get, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DeleteNetwork", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT,
+                                network_method_delete, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("PruneNetworkOrphans", NULL, NULL, network_method_prune_orphans,
+                      SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_PROPERTY("NetworkOrphans", "as", network_property_get_orphans, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_SIGNAL_WITH_ARGS("NetworkNew", SD_BUS_ARGS("s", tenant, "s", name, "o", path), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("NetworkRemoved", SD_BUS_ARGS("s", tenant, "s", name, "o", path), 0),
+#endif
 
         SD_BUS_SIGNAL_WITH_ARGS("TenantNew", SD_BUS_ARGS("s", name, "o", path), 0),
         SD_BUS_SIGNAL_WITH_ARGS("TenantRemoved", SD_BUS_ARGS("s", name, "o", path), 0),
@@ -1008,6 +1030,10 @@ int manager_bus_setup(Manager *m) {
                 r = audit_wrap_vtable(accelerator_vtable, ARK_BUS_IFACE_ACCELERATOR, &vt_accelerator);
         if (r >= 0)
                 r = audit_wrap_vtable(bundle_vtable, ARK_BUS_IFACE_BUNDLE, &vt_bundle);
+#ifdef CONFIG_TENANT_NETWORKS
+        if (r >= 0)
+                r = audit_wrap_vtable(network_vtable, ARK_BUS_IFACE_NETWORK, &vt_network);
+#endif
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the audit log's D-Bus hooks: %m");
         r = sd_bus_add_object_vtable(m->bus, NULL, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, vt_manager, m);
@@ -1036,6 +1062,14 @@ int manager_bus_setup(Manager *m) {
         if (r >= 0)
                 r = sd_bus_add_node_enumerator(m->bus, NULL, ARK_BUS_PREFIX_BUNDLE, bundle_node_enumerator,
                                                m);
+#ifdef CONFIG_TENANT_NETWORKS
+        if (r >= 0)
+                r = sd_bus_add_fallback_vtable(m->bus, NULL, ARK_BUS_PREFIX_NETWORK, ARK_BUS_IFACE_NETWORK,
+                                               vt_network, network_object_find, m);
+        if (r >= 0)
+                r = sd_bus_add_node_enumerator(m->bus, NULL, ARK_BUS_PREFIX_NETWORK, network_node_enumerator,
+                                               m);
+#endif
         if (r >= 0)
                 r = sd_bus_add_object_manager(m->bus, NULL, ARK_BUS_PATH);
         if (r < 0)

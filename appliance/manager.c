@@ -22,6 +22,7 @@
 #include "basic/time-util.h"
 #include "driver.h"
 #include "bundles.h"
+#include "network.h"
 #include "manager.h"
 #include "reclaim.h"
 #include "meter.h"
@@ -34,30 +35,37 @@
 #include "store.h"
 #include "vfio.h"
 
+/* A deep copy: every value as it is (so a new setting cannot be forgotten here), then a copy of
+ * every string and list of its own. */
 static int config_copy(ArkConfig *dst, const ArkConfig *src) {
-        *dst = (ArkConfig) {
-                .stop_timeout_sec = src->stop_timeout_sec,
-                .log_level = src->log_level,
-                .hugepages = src->hugepages,
-                .refused_call_burst = src->refused_call_burst,
-                .placement_policy = src->placement_policy,
-                .placement_seed = src->placement_seed,
+        char **strings[] = {
+                &dst->state_dir,       &dst->bus_address,
+                &dst->libvirt_uri,     &dst->domain_type,
+                &dst->sysfs_root,      &dst->firmware_code,
+                &dst->firmware_vars,   &dst->management_interface,
+                &dst->metrics_address, &dst->metrics_token_file,
+                &dst->trust_dir,       &dst->placement_workload,
+                &dst->network_uplink,  &dst->network_run_dir,
         };
-        if (free_and_strdup(&dst->state_dir, src->state_dir) < 0 ||
-            free_and_strdup(&dst->bus_address, src->bus_address) < 0 ||
-            free_and_strdup(&dst->libvirt_uri, src->libvirt_uri) < 0 ||
-            free_and_strdup(&dst->domain_type, src->domain_type) < 0 ||
-            free_and_strdup(&dst->sysfs_root, src->sysfs_root) < 0 ||
-            free_and_strdup(&dst->firmware_code, src->firmware_code) < 0 ||
-            free_and_strdup(&dst->firmware_vars, src->firmware_vars) < 0 ||
-            free_and_strdup(&dst->management_interface, src->management_interface) < 0 ||
-            free_and_strdup(&dst->metrics_address, src->metrics_address) < 0 ||
-            free_and_strdup(&dst->metrics_token_file, src->metrics_token_file) < 0 ||
-            free_and_strdup(&dst->trust_dir, src->trust_dir) < 0 ||
-            free_and_strdup(&dst->placement_workload, src->placement_workload) < 0 ||
-            strv_copy(&dst->vfio_at_boot, src->vfio_at_boot) < 0 ||
-            strv_copy(&dst->reserved, src->reserved) < 0 ||
-            strv_copy(&dst->image_admin_dirs, src->image_admin_dirs) < 0) {
+        char ***lists[] = { &dst->vfio_at_boot, &dst->reserved, &dst->image_admin_dirs };
+        int r = 0;
+
+        *dst = *src;
+        for (size_t k = 0; k < ELEMENTSOF(strings); k++) {
+                const char *s = *strings[k];
+
+                *strings[k] = NULL;
+                if (s && r >= 0)
+                        r = free_and_strdup(strings[k], s);
+        }
+        for (size_t k = 0; k < ELEMENTSOF(lists); k++) {
+                char **l = *lists[k];
+
+                *lists[k] = NULL;
+                if (r >= 0)
+                        r = strv_copy(lists[k], l);
+        }
+        if (r < 0) {
                 config_done(dst);
                 return -ENOMEM;
         }
@@ -152,6 +160,7 @@ Manager *manager_free(Manager *m) {
         api_guard_done(m);
         caller_forget(m);
         instance_drivers_teardown(m);
+        network_shutdown(m);
         metrics_free(m);
         m->meter_timer = sd_event_source_disable_unref(m->meter_timer);
         LIST_FOREACH_SAFE(instances, i, n, m->instances) {
@@ -752,6 +761,10 @@ int manager_startup(Manager *m) {
         if (r < 0)
                 return r;
 
+        /* Before the drivers: a VM defined again gets its NICs. */
+        r = network_startup(m);
+        if (r < 0)
+                return r;
         r = instance_drivers_setup(m);
         if (r < 0)
                 return r;

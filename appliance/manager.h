@@ -51,6 +51,8 @@ struct Manager {
 
         Tenant *tenants;
         Instance *instances;
+        struct Network *networks; /* tenant networks (network/network.h) */
+        struct NetState *net;     /* their data path; NULL when tenant networks are unavailable */
 
         Orphan *orphans;
         size_t n_orphans;

@@ -53,6 +53,10 @@ char **arg_compatible = NULL;
 const char *arg_trust_dir = NULL;
 const char *arg_model_version = NULL;
 const char *arg_model = NULL;
+char **arg_networks = NULL;
+const char *arg_net_mode = NULL, *arg_subnet = NULL, *arg_uplink = NULL, *arg_to_target = NULL;
+uint32_t arg_vlan = 0, arg_mtu = 0, arg_port = 0;
+bool arg_no_ipv6 = false, arg_udp = false;
 
 static int verb_help(char **args);
 
@@ -86,7 +90,8 @@ const Verb ctl_verbs[] = {
           "set a tenant's guarantees and limits, or show them with what it uses", verb_tenant_quota },
         { "vm", "create", "NAME", 1, 1,
           OPT_TENANT | OPT_VCPUS | OPT_MEMORY | OPT_DISK | OPT_IMAGE | OPT_KERNEL | OPT_INITRD |
-                  OPT_CMDLINE | OPT_START | OPT_GPUS | OPT_GPU_MODEL | OPT_GPU | OPT_PREEMPTIBLE | OPT_MODEL,
+                  OPT_CMDLINE | OPT_START | OPT_GPUS | OPT_GPU_MODEL | OPT_GPU | OPT_PREEMPTIBLE |
+                  OPT_MODEL | OPT_NETWORK,
           OPT_TENANT | OPT_VCPUS | OPT_MEMORY,
           "create a VM for a tenant and define it on the hypervisor, stopped unless --start",
           verb_vm_create },
@@ -103,6 +108,19 @@ const Verb ctl_verbs[] = {
           verb_vm_console },
         { "vm", "gpu", "add|remove NAME", 2, 2, OPT_GPUS | OPT_GPU_MODEL | OPT_GPU | OPT_ALL, 0,
           "add GPUs to a stopped VM, or remove them", verb_vm_gpu },
+        { "network", "create", "NAME", 1, 1, OPT_TENANT | OPT_NET_CREATE, OPT_TENANT,
+          "create a tenant network: a bridge, addresses by DHCP, NAT out (default), isolated, or a VLAN",
+          verb_network_create },
+        { "network", "list", NULL, 0, 0, OPT_TENANT, 0, "list the tenant networks", verb_network_list },
+        { "network", "show", "NAME", 1, 1, 0, 0, "a network with its instances, addresses and forwards",
+          verb_network_show },
+        { "network", "delete", "NAME", 1, 1, 0, 0, "delete a network; refused while instances are on it",
+          verb_network_delete },
+        { "network", "forward", "add|remove NETWORK", 2, 2, OPT_FORWARD, 0,
+          "forward a port of the host to an instance (admins), or stop forwarding it",
+          verb_network_forward },
+        { "network", "prune", NULL, 0, 0, 0, 0, "remove network links named as Ark's that no network owns",
+          verb_network_prune },
         { "usage", "report", NULL, 0, 0, OPT_TENANT | OPT_FROM_TO, 0,
           "per instance: run time, GPU-, compute-unit-, GPU-memory-, vCPU- and memory-seconds in a window",
           verb_usage_report },
@@ -169,6 +187,23 @@ const CtlOption ctl_options[] = {
           "may borrow GPUs other tenants are guaranteed; stopped when they want them" },
         { "model", 0, true, ARG_MODEL, OPT_MODEL, "NAME[@VERSION]",
           "serve an imported model (shared read-only)" },
+        { "network", 0, true, ARG_NETWORK, OPT_NETWORK, "NAME",
+          "plug the VM into this network of its tenant; repeat for more (default: its network 'default')" },
+        { "subnet", 0, true, ARG_SUBNET, OPT_NET_CREATE, "CIDR",
+          "the IPv4 subnet, /16 to /29 (default: a free /24 of TenantSubnetPool=)" },
+        { "nat", 0, false, ARG_NAT, OPT_NET_CREATE, NULL,
+          "reach out through the uplink, masqueraded (default)" },
+        { "isolated", 0, false, ARG_ISOLATED, OPT_NET_CREATE, NULL,
+          "no way out: the network's instances only" },
+        { "vlan", 0, true, ARG_VLAN, OPT_NET_CREATE, "ID",
+          "bridge to the site's VLAN ID (1-4094) on --uplink" },
+        { "uplink", 0, true, ARG_UPLINK, OPT_NET_CREATE, "IFACE",
+          "the host interface for NAT or the VLAN (admins; default for NAT: Uplink=, else the default route's)" },
+        { "mtu", 0, true, ARG_MTU, OPT_NET_CREATE, "N", "the MTU, 576-9000 (default: TenantMTU=, 1500)" },
+        { "no-ipv6", 0, false, ARG_NO_IPV6, OPT_NET_CREATE, NULL, "no IPv6 /64 for the network" },
+        { "port", 0, true, ARG_PORT, OPT_FORWARD, "PORT", "the host's port to forward" },
+        { "to", 0, true, ARG_TO_TARGET, OPT_FORWARD, "INSTANCE:PORT", "where the forwarded port goes" },
+        { "udp", 0, false, ARG_UDP, OPT_FORWARD, NULL, "forward UDP (default: TCP)" },
         { "start", 0, false, ARG_START, OPT_START, NULL, "start the VM right after creating it" },
         { "xml", 0, false, ARG_XML, OPT_XML, NULL, "print the domain XML as the hypervisor has it" },
         { "force", 0, false, ARG_FORCE, OPT_FORCE, NULL, "power the VM off at once" },
@@ -627,6 +662,47 @@ static int parse_option(const CtlOption *o, const char *value) {
                 if (isempty(value))
                         return value_error("--model: give NAME or NAME@VERSION of an imported model");
                 arg_model = value;
+                return 0;
+        case ARG_NETWORK:
+                if (isempty(value))
+                        return value_error("--network: the network name may not be empty");
+                if (strv_extend(&arg_networks, value) < 0)
+                        return -ENOMEM;
+                return 0;
+        case ARG_SUBNET:
+                arg_subnet = value;
+                return 0;
+        case ARG_NAT:
+        case ARG_ISOLATED:
+                if (arg_net_mode)
+                        return value_error("--nat, --isolated and --vlan exclude each other");
+                arg_net_mode = o->val == ARG_NAT ? "nat" : "isolated";
+                return 0;
+        case ARG_VLAN:
+                if (arg_net_mode)
+                        return value_error("--nat, --isolated and --vlan exclude each other");
+                arg_net_mode = "vlan";
+                return parse_u32_arg("--vlan", value, "a VLAN id", &arg_vlan);
+        case ARG_UPLINK:
+                if (isempty(value))
+                        return value_error("--uplink: the interface may not be empty");
+                arg_uplink = value;
+                return 0;
+        case ARG_MTU:
+                return parse_u32_arg("--mtu", value, "an MTU", &arg_mtu);
+        case ARG_NO_IPV6:
+                arg_no_ipv6 = true;
+                return 0;
+        case ARG_PORT:
+                r = parse_u32_arg("--port", value, "a port", &arg_port);
+                if (r == 0 && (arg_port < 1 || arg_port > 65535))
+                        return value_error("--port: %s is not a port (1-65535)", value);
+                return r;
+        case ARG_TO_TARGET:
+                arg_to_target = value;
+                return 0;
+        case ARG_UDP:
+                arg_udp = true;
                 return 0;
         case ARG_TRUST_DIR:
                 if (isempty(value))

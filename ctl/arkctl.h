@@ -53,6 +53,9 @@ typedef enum VerbOption {
         OPT_MODEL_VERSION = 1 << 23,
         OPT_MODEL = 1 << 24,
         OPT_BUNDLE_EXTRA = 1 << 25, /* --compress, --compatible, the model fields */
+        OPT_NETWORK = 1 << 26,      /* --network, repeatable */
+        OPT_NET_CREATE = 1 << 27,   /* --subnet, --nat, --isolated, --vlan, --uplink, --mtu, --no-ipv6 */
+        OPT_FORWARD = 1 << 28,      /* --port, --to, --udp */
 } VerbOption;
 
 extern OutputMode arg_output;
@@ -76,6 +79,10 @@ extern uint32_t arg_timeout;
 extern uint32_t arg_gpus;
 extern const char *arg_gpu_model;
 extern char **arg_gpu_addresses; /* --gpu, repeatable */
+extern char **arg_networks;      /* --network, repeatable */
+extern const char *arg_net_mode, *arg_subnet, *arg_uplink, *arg_to_target;
+extern uint32_t arg_vlan, arg_mtu, arg_port;
+extern bool arg_no_ipv6, arg_udp;
 extern const char *arg_reason;
 extern uint64_t arg_from, arg_to;
 extern bool arg_all;
@@ -137,6 +144,12 @@ int verb_host_accelerators(char **args);
 int verb_host_check(char **args);
 int verb_vm_gpu(char **args);
 int verb_vm_console(char **args);
+int verb_network_create(char **args);
+int verb_network_list(char **args);
+int verb_network_show(char **args);
+int verb_network_delete(char **args);
+int verb_network_forward(char **args);
+int verb_network_prune(char **args);
 int verb_tenant_member(char **args);
 int verb_tenant_quota(char **args);
 int verb_usage_report(char **args);

@@ -63,6 +63,17 @@ enum {
         ARG_TRUST_DIR,
         ARG_MODEL_VERSION,
         ARG_MODEL,
+        ARG_NETWORK,
+        ARG_SUBNET,
+        ARG_NAT,
+        ARG_ISOLATED,
+        ARG_VLAN,
+        ARG_UPLINK,
+        ARG_MTU,
+        ARG_NO_IPV6,
+        ARG_PORT,
+        ARG_TO_TARGET,
+        ARG_UDP,
 };
 
 /* One option. A name may have several entries with different bits: the one whose bit the

@@ -260,6 +260,19 @@ int verb_vm_create(char **args) {
                 if (r >= 0)
                         r = sd_bus_message_close_container(m);
         }
+        if (r >= 0 && arg_networks) {
+                r = sd_bus_message_open_container(m, 'e', "sv");
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "s", "Networks");
+                if (r >= 0)
+                        r = sd_bus_message_open_container(m, 'v', "as");
+                if (r >= 0)
+                        r = sd_bus_message_append_strv(m, arg_networks);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(m);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(m);
+        }
         if (r >= 0 && arg_preemptible)
                 r = sd_bus_message_append(m, "{sv}", "Preemptible", "b", 1);
         if (r >= 0 && arg_model)

@@ -26,6 +26,7 @@
 #include "driver.h"
 #include "image-store.h"
 #include "bundles.h"
+#include "network.h"
 #include "instance.h"
 #include "meter.h"
 #include "manager.h"
@@ -167,11 +168,6 @@ static int instance_store_insert(Instance *i) {
 }
 
 /* A copy of s, or NULL for NULL. */
-static int strdup_or_null(char **dst, const char *s) {
-        *dst = s ? strdup(s) : NULL;
-        return !s || *dst ? 0 : -ENOMEM;
-}
-
 static int load_instance(const StoreInstance *rec, void *userdata) {
         _cleanup_(instance_freep) Instance *i = calloc(1, sizeof(Instance));
         Manager *m = userdata;
@@ -770,6 +766,7 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
         _cleanup_free_ Instance **victims = NULL;
         Bundle *model = NULL;
         Instance *added;
+        Nic **nics = NULL;
         int r;
 
         if (ret_reclaim)
@@ -957,13 +954,19 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
                         return manager_store_error(m, error, r, "Failed to claim GPU %s for '%s'", *g,
                                                    i->name);
         }
+        /* Its NICs: addresses and MACs in the same transaction, the rule set told first. */
+        r = network_nics_allocate(m, i, p->networks, &nics, error);
+        if (r < 0)
+                return r;
 
         if (i->disk_path) {
                 r = disk_create_qcow2(i->disk_path, i->disk_bytes, i->image, img.format, &msg);
-                if (r < 0)
+                if (r < 0) {
+                        network_nics_abort(m, nics);
                         return sd_bus_error_setf(
                                 error, i->image ? ARK_ERROR_INVALID_ARGUMENT : SD_BUS_ERROR_FAILED,
                                 "Failed to create the disk of '%s': %s.", i->name, msg ?: strerror(-r));
+                }
                 disk_created = true;
         }
 
@@ -981,11 +984,13 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
         if (r < 0) {
                 if (disk_created)
                         (void) unlink(i->disk_path);
+                network_nics_abort(m, nics);
                 return r;
         }
 
         added = TAKE_PTR(i);
         LIST_INSERT_SORTED(instances, m->instances, added, instance_compare);
+        network_nics_commit(m, nics); /* dnsmasq serves it now */
         {
                 char f[96];
                 snprintf(f, sizeof(f), "ARK_INSTANCE=%s", added->name);
@@ -1282,6 +1287,7 @@ int instance_delete(Instance *i, sd_bus_error *error) {
                                            i->name);
         }
 
+        network_instance_deleted(m, i->id); /* its NICs and forwards went with its row */
         /* The store released the instance's claims with its row (ON DELETE CASCADE); so does
          * the accelerators' view, and clients hear of it. */
         for (size_t k = 0; k < m->n_accelerators; k++) {

@@ -78,6 +78,7 @@ typedef struct InstanceCreateParams {
         bool have_vcpus, have_memory;
         uint32_t gpus;         /* whole GPUs wanted (any free ones, of gpu_model if set) */
         const char *gpu_model; /* case-insensitive part of the model name ("H100") */
+        char **networks;       /* the tenant's networks to plug it into; NULL = its default network */
         char **gpu_addresses;  /* exact devices (owned by the caller) */
         bool preemptible;      /* may borrow GPUs other tenants are guaranteed */
         const char *model;     /* an imported model to serve: NAME or NAME@VERSION */

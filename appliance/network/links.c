@@ -510,7 +510,8 @@ static bool prefix_equal(const NetPrefix *a, const NetPrefix *b) {
                 memcmp(a->addr.bytes, b->addr.bytes, family_bytes(a->addr.family)) == 0;
 }
 
-int net_host_prefixes(NetLinks *l, const char *except_prefix, NetPrefix **ret, size_t *ret_n) {
+int net_host_prefixes(NetLinks *l, const char *except_prefix, char *const *except_links, NetPrefix **ret,
+                      size_t *ret_n) {
         _cleanup_(nl_cache_freep) struct nl_cache *links = NULL, *addrs = NULL;
         _cleanup_free_ NetPrefix *v = NULL;
         size_t n = 0, alloc = 0;
@@ -539,8 +540,10 @@ int net_host_prefixes(NetLinks *l, const char *except_prefix, NetPrefix **ret, s
                 if (p.len > family_bits(family) || addr_is_link_local(family, p.addr.bytes) ||
                     addr_is_loopback(family, p.addr.bytes))
                         continue;
-                if (except_prefix && rtnl_link_i2name(links, rtnl_addr_get_ifindex(a), name, sizeof(name)) &&
-                    startswith(name, except_prefix))
+                if ((except_prefix || except_links) &&
+                    rtnl_link_i2name(links, rtnl_addr_get_ifindex(a), name, sizeof(name)) &&
+                    ((except_prefix && startswith(name, except_prefix)) ||
+                     strv_contains((char **) except_links, name)))
                         continue;
                 prefix_normalize(&p);
                 for (size_t i = 0; i < n && !dup; i++)

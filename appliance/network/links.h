@@ -61,7 +61,9 @@ int net_links_list(NetLinks *l, const char *prefix, char ***ret);
 int net_link_stats(NetLinks *l, const char *name, NetLinkStats *ret);
 
 /* Every IPv4 and IPv6 prefix configured on a link whose name does not start with
- * `except_prefix` (NULL: every link), link-local and loopback ones excluded: the networks the
- * host is on, which tenant subnets must not cover. Each is its network address (host bits zero),
- * listed once. Newly allocated array in *ret (NULL when there is none). */
-int net_host_prefixes(NetLinks *l, const char *except_prefix, NetPrefix **ret, size_t *ret_n);
+ * `except_prefix` (NULL: every link) and is not in `except_links` (NULL: none), link-local and
+ * loopback ones excluded: the networks the host is on, which tenant subnets must not cover. Each is
+ * its network address (host bits zero), listed once. Newly allocated array in *ret (NULL when
+ * there is none). */
+int net_host_prefixes(NetLinks *l, const char *except_prefix, char *const *except_links, NetPrefix **ret,
+                      size_t *ret_n);

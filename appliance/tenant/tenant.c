@@ -21,6 +21,7 @@
 #include "shared/db.h"
 #include "store.h"
 #include "bundles.h"
+#include "network.h"
 #include "tenant.h"
 
 #define TENANT_DESCRIPTION_MAX 256
@@ -113,6 +114,7 @@ int tenant_description_validate(const char *description, const char **ret_reason
 int tenant_create(Manager *m, const char *name, const char *description, Tenant **ret, sd_bus_error *error) {
         _cleanup_transaction_ DbTransaction tx = {};
         _cleanup_(tenant_freep) Tenant *t = NULL;
+        Network *net = NULL;
         StoreTenant rec;
         const char *reason;
         int r;
@@ -146,8 +148,6 @@ int tenant_create(Manager *m, const char *name, const char *description, Tenant 
         r = db_transaction_begin(m->db, &tx);
         if (r >= 0)
                 r = store_tenant_insert(m->db, &rec);
-        if (r >= 0)
-                r = db_transaction_commit(&tx);
         if (r == -EEXIST)
                 return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS, "Tenant '%s' already exists.",
                                          name);
@@ -155,6 +155,25 @@ int tenant_create(Manager *m, const char *name, const char *description, Tenant 
                 log_error_errno(r, "Failed to store tenant '%s': %s", name, db_errmsg(m->db));
                 return manager_store_error(m, error, r, "Failed to store tenant '%s'", name);
         }
+        /* Its default network in the same transaction: a tenant comes with it, or not at all. */
+        if (m->config.network_default && network_available(m)) {
+                NetworkParams p;
+
+                network_default_params(m, name, &p);
+                p.tenant_pending = true;
+                r = network_create_pending(m, &p, &net, error);
+                if (r < 0)
+                        return r;
+        }
+        r = db_transaction_commit(&tx);
+        if (r < 0) {
+                if (net)
+                        network_create_undo(net);
+                log_error_errno(r, "Failed to store tenant '%s': %s", name, db_errmsg(m->db));
+                return manager_store_error(m, error, r, "Failed to store tenant '%s'", name);
+        }
+        if (net)
+                network_create_finish(net);
 
         t->id = rec.id;
         LIST_INSERT_SORTED(tenants, m->tenants, t, tenant_compare);
@@ -218,6 +237,7 @@ int tenant_delete(Tenant *t, sd_bus_error *error) {
                 return manager_store_error(m, error, r, "Failed to delete tenant '%s'", t->name);
         }
 
+        network_forget_tenant(m, t->name); /* their rows went with the tenant's */
         name = strdup(t->name);
         path = strdup(t->path);
         (void) sd_bus_emit_object_removed(m->bus, t->path);

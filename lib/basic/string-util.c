@@ -426,3 +426,8 @@ char **strv_sort(char **l) {
                 qsort(l, strv_length(l), sizeof(char *), compare_strings);
         return l;
 }
+
+int strdup_or_null(char **dst, const char *s) {
+        *dst = s ? strdup(s) : NULL;
+        return !s || *dst ? 0 : -ENOMEM;
+}

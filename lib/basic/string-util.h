@@ -87,3 +87,6 @@ static inline void strv_freep(char ***l) {
         strv_free(*l);
 }
 #define _cleanup_strv_free_ __attribute__((cleanup(strv_freep)))
+
+/* *dst = a copy of s, or NULL when s is NULL. 0, or -ENOMEM. */
+int strdup_or_null(char **dst, const char *s);

@@ -47,8 +47,9 @@ int net_prefix_host(const NetPrefix *p, uint64_t n, NetAddr *ret);
 uint64_t net_prefix_hosts(const NetPrefix *p);
 
 /* Address allocation on an IPv4 subnet: the gateway (the bridge) is host 1; instances get the
- * lowest host from 2 up that is not in used[] (n_used entries, any order). -ENOSPC when every
- * host is taken. */
+ * lowest host from 2 up that is not in used[] (n_used entries, any order; addresses outside the
+ * subnet are ignored). -ENOSPC when every host is taken, -EINVAL when subnet is not IPv4,
+ * -ENOMEM. */
 int net_ipam_pick(const NetPrefix *subnet, const NetAddr *used, size_t n_used, NetAddr *ret);
 
 /* A free subnet of length `len` inside `pool` that overlaps none of taken[] (n_taken): the

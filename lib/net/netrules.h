@@ -1,9 +1,9 @@
 #pragma once
 
 /* The nftables rule set of tenant networks, as one nft script that replaces Ark's two tables
- * (`table bridge ark` and `table inet ark`) in a single transaction: loaded with libnftables
- * (nft_run_cmd_from_buffer) or `nft -f`, it either applies whole or not at all, and it never
- * touches a table that is not Ark's. Pure: builds text from a plain description, no I/O.
+ * (`table bridge ark_net` and `table inet ark_net`) in a single transaction: loaded with
+ * libnftables (nft_run_cmd_from_buffer) or `nft -f`, it either applies whole or not at all, and it
+ * never touches a table that is not Ark's. Pure: builds text from a plain description, no I/O.
  *
  * What the rules do (docs/networking.md has the picture):
  *   bridge family, on every frame a tenant port sends (hook prerouting, so both frames to other
@@ -14,17 +14,22 @@
  *       (udp 68 -> 67), ARP probes with sender 0.0.0.0, IPv6 duplicate address detection from ::
  *       (neighbour solicitations and MLD reports). A port's IPv6 addresses are its EUI-64 link-local
  *       address and its EUI-64 address on the network's /64 (SLAAC);
- *     - IPv6 neighbour advertisements and solicitations may only name the port's own addresses as
- *       their target (nd target spoofing);
- *     - no DHCP or DHCPv6 server traffic (udp sport 67 / 547) and no router advertisements from a
- *       port;
+ *     - IPv6 neighbour advertisements may only name the port's own addresses as their target, and
+ *       so may neighbour solicitations from :: (duplicate address detection); other solicitations
+ *       name the address they resolve, anyone's (nd target spoofing);
+ *     - frames other than ARP (for Ethernet and IPv4), IPv4 and IPv6 are dropped, VLAN-tagged ones
+ *       included: the checks above cannot see into them;
+ *     - no DHCP or DHCPv6 server traffic (udp sport 67 / 547) and no router advertisements (nor
+ *       redirects) from a port;
  *     each of these drops counts in a named counter (NET_RULES_COUNTER_*);
  *     ports of the network's uplink (a VLAN sub-interface) are not tenant ports: not checked.
  *   inet family:
- *     - input from a tenant bridge: only DHCP (udp 67), DHCPv6 (udp 547), DNS (udp/tcp 53) to the
- *       bridge's own address, ICMP echo to the gateway, IPv6 neighbour discovery and router
- *       solicitations, and replies to connections the host made; everything else dropped
- *       (counted) -- so no tenant reaches the host's management address or its services;
+ *     - input from a tenant bridge: only DHCP (udp 67, to the bridge's address or broadcast),
+ *       DHCPv6 (udp 547, to the bridge's addresses or ff02::1:2), DNS (udp/tcp 53) to the
+ *       bridge's own addresses (its gateway addresses and its link-local one), ICMP echo to the
+ *       gateway, IPv6 neighbour discovery and router solicitations, and replies to connections
+ *       the host made; everything else dropped (counted) -- so no tenant reaches the host's
+ *       management address or its services;
  *     - forward: nothing between two tenant bridges (different tenants or not: networks are
  *       separate segments); nothing from a tenant bridge to a protected prefix (the management
  *       network); from a NAT network out of its uplink only, masqueraded; into a tenant
@@ -32,10 +37,13 @@
  *       isolated networks forward nothing; VLAN networks are bridged to the site by the kernel
  *       and have no routed path here;
  *     - forwards: TCP or UDP to a host port, from outside the tenant bridges, DNAT-ed to an
- *       instance's address and port (a map keyed by `l4proto . port`), and reachable from there.
+ *       instance's address and port (a map keyed by `l4proto . port`), and reachable from there;
+ *       only NAT networks have forwards (those of other networks are left out).
  *
- * Names: the tables are "ark" in both families; chains and sets are Ark's own and may change
- * between versions (nothing outside arkd should refer to them). */
+ * Names: the tables are NET_RULES_TABLE in both families (not "ark": that is the appliance
+ * firewall's inet table, image/rootfs/etc/nftables.conf, which replacing ours must not delete);
+ * chains and sets are Ark's own and may change between versions (nothing outside arkd should
+ * refer to them). */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -43,14 +51,14 @@
 
 #include "net/netaddr.h"
 
-#define NET_RULES_TABLE "ark"
+#define NET_RULES_TABLE "ark_net"
 
-/* Named counters (in table bridge ark unless said otherwise), read back for metrics. */
+/* Named counters (in the bridge table unless said otherwise), read back for metrics. */
 #define NET_RULES_COUNTER_SPOOF "spoofed"   /* MAC / ARP / IPv4 / IPv6 source or ND target not the port's */
 #define NET_RULES_COUNTER_DHCP "rogue_dhcp" /* DHCP or DHCPv6 server traffic from a port */
 #define NET_RULES_COUNTER_RA "router_adverts"      /* router advertisements from a port */
-#define NET_RULES_COUNTER_HOST "to_host"           /* table inet ark: input from a tenant bridge dropped */
-#define NET_RULES_COUNTER_FORWARD "forward_denied" /* table inet ark: forwarding dropped */
+#define NET_RULES_COUNTER_HOST "to_host"           /* the inet table: input from a tenant bridge dropped */
+#define NET_RULES_COUNTER_FORWARD "forward_denied" /* the inet table: forwarding dropped */
 
 typedef enum NetMode {
         NET_MODE_NAT,      /* masqueraded out of an uplink */
@@ -97,7 +105,10 @@ typedef struct NetRules {
 /* The script that makes Ark's tables exactly `r` (with no networks, the tables hold empty chains
  * and sets), newly allocated in *ret. -EINVAL when an entry would break the script (an ifname
  * longer than 15 characters or with characters other than letters, digits, '-', '_' and '.', a
- * forward without a port, two forwards on one protocol and port, a mode out of range), -ENOMEM.
+ * NAT network without an uplink, a subnet4 that is not IPv4, a subnet6 that is not an IPv6 /64, a
+ * port's ip4 that is not IPv4, a forward without a port, not TCP or UDP or not to an IPv4 address,
+ * two forwards on one protocol and port (in any networks), a protected prefix of no family, a
+ * mode out of range), -ENOMEM. Overlapping protected prefixes are fine.
  * arkd validates what it stores; this refuses only what nft could not take. */
 int net_rules_render(const NetRules *r, char **ret);
 

@@ -35,6 +35,9 @@
 #define ARK_ERROR_CANCELLED "org.ark.Ark1.Error.Cancelled"
 #define ARK_ERROR_TOO_MANY_REQUESTS "org.ark.Ark1.Error.TooManyRequests"
 #define ARK_ERROR_NOT_SUPPORTED "org.ark.Ark1.Error.NotSupported"
+#define ARK_ERROR_NETWORK "org.ark.Ark1.Error.NetworkError"
+#define ARK_BUS_IFACE_NETWORK "org.ark.Ark1.Network"
+#define ARK_BUS_PREFIX_NETWORK "/org/ark/Ark1/network"
 
 /* Registers the name <-> errno map of the errors above with sd-bus (idempotent). Returns 0 or a
  * negative errno. */

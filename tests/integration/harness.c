@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <stdarg.h>
@@ -56,8 +57,9 @@ static void sleep_ms(unsigned ms) {
 }
 
 /* fork + exec with PR_SET_PDEATHSIG: if the test program dies (crash, abort), arkd and the bus die
- * with it instead of lingering on the machine. */
-static pid_t spawn(char *const argv[], const char *out_path, const char *err_path) {
+ * with it instead of lingering on the machine. With netns, in that network namespace (a file such
+ * as /run/netns/NAME). */
+static pid_t spawn_in(char *const argv[], const char *out_path, const char *err_path, const char *netns) {
         pid_t parent = getpid(), pid;
 
         pid = fork();
@@ -76,11 +78,22 @@ static pid_t spawn(char *const argv[], const char *out_path, const char *err_pat
                         dup2(fd, STDOUT_FILENO);
                 if (err_path && (fd = open(err_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) >= 0)
                         dup2(fd, STDERR_FILENO);
+                if (netns) {
+                        fd = open(netns, O_RDONLY | O_CLOEXEC);
+                        if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
+                                fprintf(stderr, "harness: cannot enter network namespace %s: %m\n", netns);
+                                _exit(127);
+                        }
+                }
                 execvp(argv[0], argv);
                 fprintf(stderr, "harness: cannot run %s: %m\n", argv[0]);
                 _exit(127);
         }
         return pid;
+}
+
+static pid_t spawn(char *const argv[], const char *out_path, const char *err_path) {
+        return spawn_in(argv, out_path, err_path, NULL);
 }
 
 static int wait_status(pid_t pid) {
@@ -209,7 +222,9 @@ int harness_start_arkd(Harness *h, ...) {
         /* Admins may name files by path below the test's own directory (the state directory
          * inside it excepted, as arkd always does). */
         _cleanup_free_ char *conf_text =
-                strprintf("[Images]\nAdminDirectories=%s\n%s", h->tmp, strempty(h->extra_conf));
+                strprintf("[Images]\nAdminDirectories=%s\n[Network]\nDefaultTenantNetwork=%s\n"
+                          "RuntimeDirectory=%s/run/networks\n%s",
+                          h->tmp, h->default_networks ? "yes" : "no", h->tmp, strempty(h->extra_conf));
         char *argv[32];
         size_t n = 0;
         const char *extra;
@@ -253,7 +268,7 @@ int harness_start_arkd(Harness *h, ...) {
                         fclose(f);
                 }
         }
-        h->arkd_pid = spawn(argv, h->arkd_log, h->arkd_log);
+        h->arkd_pid = spawn_in(argv, h->arkd_log, h->arkd_log, h->netns);
         if (h->arkd_pid < 0)
                 return h->arkd_pid;
         h->arkd_starts++;

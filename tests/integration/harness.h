@@ -24,6 +24,11 @@ typedef struct Harness {
         char *trust_dir; /* <tmp>/trust.d: arkd's --trust-dir, and $ARK_TRUST_DIR for arkctl */
         unsigned arkd_starts;
         const char *extra_conf; /* appended to arkd's ark.conf at each start ("[Daemon]\nX=y\n"); borrowed */
+        /* Tenant networks: arkd runs in this network namespace (a file such as /run/netns/NAME;
+         * NULL = the test's own), and makes each new tenant a default network only when
+         * default_networks is set (DefaultTenantNetwork=; off by default in tests). Borrowed. */
+        const char *netns;
+        bool default_networks;
         sd_bus *bus;
 } Harness;
 

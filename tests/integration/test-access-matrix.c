@@ -50,6 +50,8 @@ static Harness H;
 #define IDLE_A "alfidle" /* stopped, no GPU and no disk, serves MODEL_SHARED */
 #define VM_B "brvvm"     /* running, holds GPU_B, serves MODEL_B */
 #define IDLE_B "brvidle" /* stopped, no GPU and no disk */
+#define NET_A "alfnet"   /* A's network, VM_A on it */
+#define NET_B "brvnet"   /* B's network, VM_B on it */
 #define MODEL_A "mxa-model"
 #define MODEL_B "mxb-model"
 #define MODEL_SHARED "mxs-model"
@@ -68,8 +70,8 @@ static Harness H;
 #define UNKNOWN_KEY_ID "fedcba9876543210"
 
 /* What a tenant's member must never read in anything arkd tells it about the other tenant. */
-static const char *const names_of_a[] = { TENANT_A, "Aurora", VM_A, IDLE_A, MODEL_A, USER_A, NULL };
-static const char *const names_of_b[] = { TENANT_B, "Zephyr", VM_B, IDLE_B, MODEL_B, USER_B, NULL };
+static const char *const names_of_a[] = { TENANT_A, "Aurora", VM_A, IDLE_A, MODEL_A, USER_A, NET_A, NULL };
+static const char *const names_of_b[] = { TENANT_B, "Zephyr", VM_B, IDLE_B, MODEL_B, USER_B, NET_B, NULL };
 
 /* ---------------------------------------------------------------------------------- roles */
 
@@ -100,6 +102,9 @@ typedef struct Account {
 static Account accounts[_ROLE_MAX][USERS_PER_ROLE];
 static unsigned next_account[_ROLE_MAX];
 
+/* The network namespace arkd runs in (its networks' bridges stay out of the machine's). */
+static char netns_name[64], netns_path[128];
+
 /* The fixture key's PEM text (TrustKey of a key trusted already). */
 static char *trusted_pem;
 
@@ -111,6 +116,7 @@ typedef enum Kind {
         K_INSTANCE,
         K_ACCEL,
         K_BUNDLE,
+        K_NETWORK,
         _K_MAX,
 } Kind;
 
@@ -120,6 +126,7 @@ static const char *const kind_iface[_K_MAX] = {
         [K_INSTANCE] = ARK_BUS_IFACE_INSTANCE,
         [K_ACCEL] = ARK_BUS_IFACE_ACCELERATOR,
         [K_BUNDLE] = IFACE_BUNDLE,
+        [K_NETWORK] = ARK_BUS_IFACE_NETWORK,
 };
 
 typedef struct Target {
@@ -146,6 +153,8 @@ enum {
         T_BUNDLE_SHARED,
         T_BUNDLE_A,
         T_BUNDLE_B,
+        T_NETWORK_A,
+        T_NETWORK_B,
         _T_MAX,
 };
 
@@ -163,6 +172,8 @@ static Target targets[_T_MAX] = {
         [T_BUNDLE_SHARED] = { "shared bundle", K_BUNDLE, 0, NULL, NULL },
         [T_BUNDLE_A] = { "bundle of A", K_BUNDLE, 1, NULL, TENANT_A },
         [T_BUNDLE_B] = { "bundle of B", K_BUNDLE, 2, NULL, TENANT_B },
+        [T_NETWORK_A] = { "network of A", K_NETWORK, 1, NET_A, TENANT_A },
+        [T_NETWORK_B] = { "network of B", K_NETWORK, 2, NET_B, TENANT_B },
 };
 
 /* Objects that do not exist, one per kind: an object the caller may not see must fail exactly as
@@ -172,6 +183,7 @@ static Target phantoms[_K_MAX] = {
         [K_INSTANCE] = { "an instance that does not exist", K_INSTANCE, 0, "ghostvm", NULL },
         [K_ACCEL] = { "an accelerator that does not exist", K_ACCEL, 0, "0000:ff:1f.7", NULL },
         [K_BUNDLE] = { "a bundle that does not exist", K_BUNDLE, 0, NULL, NULL },
+        [K_NETWORK] = { "a network that does not exist", K_NETWORK, 0, "ghostnet", NULL },
 };
 
 /* The tenant a role acts in when a call must name one: its own; for the user in no tenant always
@@ -236,6 +248,7 @@ struct Row {
 #define INSTANCE ARK_BUS_IFACE_INSTANCE
 #define ACCEL ARK_BUS_IFACE_ACCELERATOR
 #define BUNDLE IFACE_BUNDLE
+#define NETWORK ARK_BUS_IFACE_NETWORK
 
 #define GIB (UINT64_C(1) << 30)
 
@@ -365,6 +378,21 @@ static int args_reason(sd_bus_message *m, Role role, const Target *t) {
         return sd_bus_message_append(m, "s", "held by the access matrix");
 }
 
+/* A network refused for its subnet, checked after who may create in the tenant. */
+static int args_create_network(sd_bus_message *m, Role role, const Target *t) {
+        return sd_bus_message_append(m, "ssa{sv}", "mxprobe", t->name, 2, "Mode", "s", "isolated", "Subnet",
+                                     "s", "not-a-subnet");
+}
+
+/* A forward to an instance that does not exist; a port that is not forwarded. */
+static int args_forward_to_ghost(sd_bus_message *m, Role role, const Target *t) {
+        return sd_bus_message_append(m, "sqsq", "tcp", 40000, "ghostvm", 80);
+}
+
+static int args_no_forward(sd_bus_message *m, Role role, const Target *t) {
+        return sd_bus_message_append(m, "sq", "tcp", 40001);
+}
+
 static int args_interface(sd_bus_message *m, Role role, const Target *t) {
         return sd_bus_message_append(m, "s", kind_iface[t->kind]);
 }
@@ -457,6 +485,15 @@ static const Row matrix[] = {
          * tenant. */
         METHOD(MANAGER, "ListImages", K_TENANT, NULL, "OOII", .args = args_name),
         METHOD(MANAGER, "ListImages", K_HOST, "OOOD", NULL, .args = args_no_tenant),
+        /* Tenant networks: made by admins and members in their tenants (uplinks and VLANs by admins
+         * only); links no network owns are the admin's to see and remove (none in the fixture). */
+        METHOD(MANAGER, "CreateNetwork", K_TENANT, NULL, "RRII", .later = "InvalidArgument",
+               .args = args_create_network),
+        METHOD(MANAGER, "ListNetworks", K_HOST, "OOOD", NULL),
+        METHOD(MANAGER, "GetNetwork", K_NETWORK, NULL, "OOII", .args = args_name),
+        METHOD(MANAGER, "DeleteNetwork", K_NETWORK, NULL, "RRII", .later = "InUse", .args = args_name),
+        METHOD(MANAGER, "PruneNetworkOrphans", K_HOST, "ODDD", NULL),
+        PROPERTY(MANAGER, "NetworkOrphans", K_HOST, "OXXX", NULL),
 
         /* ---- org.ark.Ark1.Tenant: a member reads its tenant, only an admin changes it */
         PROPERTY(TENANT, "Name", K_TENANT, NULL, "OOII"),
@@ -569,17 +606,43 @@ static const Row matrix[] = {
         /* Every bundle is served by an instance: the allowed are refused with InUse. */
         METHOD(BUNDLE, "Delete", K_BUNDLE, "RDDD", "RRII", .later = "InUse"),
 
+        /* ---- org.ark.Ark1.Network: its tenant's members and admins; forwards open only by admins */
+        PROPERTY(NETWORK, "Name", K_NETWORK, NULL, "OOII"),
+        PROPERTY(NETWORK, "Id", K_NETWORK, NULL, "OOII"),
+        PROPERTY(NETWORK, "Tenant", K_NETWORK, NULL, "OOII"),
+        PROPERTY(NETWORK, "Mode", K_NETWORK, NULL, "OOII"),
+        PROPERTY(NETWORK, "Subnet", K_NETWORK, NULL, "OOII"),
+        PROPERTY(NETWORK, "Subnet6", K_NETWORK, NULL, "OOII"),
+        PROPERTY(NETWORK, "Gateway", K_NETWORK, NULL, "OOII"),
+        PROPERTY(NETWORK, "VLAN", K_NETWORK, NULL, "OOII"),
+        PROPERTY(NETWORK, "Uplink", K_NETWORK, NULL, "OOII"),
+        PROPERTY(NETWORK, "Segment", K_NETWORK, NULL, "OOII"),
+        PROPERTY(NETWORK, "MTU", K_NETWORK, NULL, "OOII"),
+        PROPERTY(NETWORK, "Bridge", K_NETWORK, NULL, "OOII"),
+        PROPERTY(NETWORK, "CreatedAt", K_NETWORK, NULL, "OOII"),
+        PROPERTY(NETWORK, "Problem", K_NETWORK, NULL, "OOII"),
+        PROPERTY(NETWORK, "Instances", K_NETWORK, NULL, "OOII"),
+        PROPERTY(NETWORK, "Forwards", K_NETWORK, NULL, "OOII"),
+        /* Its instance keeps it (InUse). */
+        METHOD(NETWORK, "Delete", K_NETWORK, NULL, "RRII", .later = "InUse"),
+        METHOD(NETWORK, "AddForward", K_NETWORK, NULL, "RDII", .later = "NotFound",
+               .args = args_forward_to_ghost),
+        METHOD(NETWORK, "RemoveForward", K_NETWORK, NULL, "RRII", .later = "NotFound",
+               .args = args_no_forward),
+
         /* ---- standard interfaces, as far as they show what an object holds */
         METHOD(IFACE_PROPERTIES, "GetAll", K_HOST, "OOOO", NULL, .args = args_interface),
         METHOD(IFACE_PROPERTIES, "GetAll", K_TENANT, NULL, "OOII", .args = args_interface),
         METHOD(IFACE_PROPERTIES, "GetAll", K_INSTANCE, NULL, "OOII", .args = args_interface),
         METHOD(IFACE_PROPERTIES, "GetAll", K_ACCEL, "OOOI", "OOOI", .args = args_interface),
         METHOD(IFACE_PROPERTIES, "GetAll", K_BUNDLE, "OOOO", "OOII", .args = args_interface),
+        METHOD(IFACE_PROPERTIES, "GetAll", K_NETWORK, NULL, "OOII", .args = args_interface),
         METHOD(IFACE_INTROSPECTABLE, "Introspect", K_HOST, "OOOO", NULL),
         METHOD(IFACE_INTROSPECTABLE, "Introspect", K_TENANT, NULL, "OOII"),
         METHOD(IFACE_INTROSPECTABLE, "Introspect", K_INSTANCE, NULL, "OOII"),
         METHOD(IFACE_INTROSPECTABLE, "Introspect", K_ACCEL, "OOOI", "OOOI"),
         METHOD(IFACE_INTROSPECTABLE, "Introspect", K_BUNDLE, "OOOO", "OOII"),
+        METHOD(IFACE_INTROSPECTABLE, "Introspect", K_NETWORK, NULL, "OOII"),
         /* What it lists per role: test_tree_as_each_role. */
         METHOD(IFACE_OBJECT_MANAGER, "GetManagedObjects", K_HOST, "OOOO", NULL),
 };
@@ -633,7 +696,7 @@ static unsigned matrix_check(const Row *rows, size_t n_rows, char *const *member
         for (size_t k = 0; k < n_rows; k++) {
                 const Row *r = &rows[k];
                 _cleanup_free_ char *key = member_key(r->property, r->interface, r->member);
-                bool has_unowned = r->kind != K_TENANT && r->kind != K_INSTANCE;
+                bool has_unowned = r->kind != K_TENANT && r->kind != K_INSTANCE && r->kind != K_NETWORK;
                 bool has_owned = r->kind != K_HOST;
 
                 if (!strv_contains(members, key)) {
@@ -1404,20 +1467,31 @@ static int setup(void **state) {
         for (Role r = ROLE_A; r < _ROLE_MAX; r++)
                 if (make_accounts(r) < 0)
                         return -1;
-        if (harness_setup(&H, "dgx-h100") < 0 || harness_start_arkd(&H, NULL) < 0)
+        /* Its networks' bridges in a namespace of their own, not on the machine. */
+        snprintf(netns_name, sizeof(netns_name), "ark-mx-%d", (int) getpid());
+        snprintf(netns_path, sizeof(netns_path), "/run/netns/%s", netns_name);
+        if (harness_sh(NULL, NULL, "ip netns add %s && ip -n %s link set lo up", netns_name, netns_name) !=
+            0)
+                return -1;
+        if (harness_setup(&H, "dgx-h100") < 0)
+                return -1;
+        H.netns = netns_path;
+        if (harness_start_arkd(&H, NULL) < 0)
                 return -1;
 
         assert_arkctl(&H, 0, NULL, "tenant", "create", TENANT_A, "--description", DESC_A);
         assert_arkctl(&H, 0, NULL, "tenant", "create", TENANT_B, "--description", DESC_B);
+        assert_arkctl(&H, 0, NULL, "network", "create", NET_A, "--tenant", TENANT_A, "--isolated");
+        assert_arkctl(&H, 0, NULL, "network", "create", NET_B, "--tenant", TENANT_B, "--isolated");
         add_members(TENANT_A, ROLE_A);
         add_members(TENANT_B, ROLE_B);
         make_bundles();
         assert_arkctl(&H, 0, NULL, "vm", "create", VM_A, "--tenant", TENANT_A, "--vcpus", "1", "--memory",
-                      "1G", "--gpu", GPU_A, "--model", MODEL_A, "--start");
+                      "1G", "--gpu", GPU_A, "--model", MODEL_A, "--network", NET_A, "--start");
         assert_arkctl(&H, 0, NULL, "vm", "create", IDLE_A, "--tenant", TENANT_A, "--vcpus", "1", "--memory",
                       "1G", "--model", MODEL_SHARED);
         assert_arkctl(&H, 0, NULL, "vm", "create", VM_B, "--tenant", TENANT_B, "--vcpus", "1", "--memory",
-                      "1G", "--gpu", GPU_B, "--model", MODEL_B, "--start");
+                      "1G", "--gpu", GPU_B, "--model", MODEL_B, "--network", NET_B, "--start");
         assert_arkctl(&H, 0, NULL, "vm", "create", IDLE_B, "--tenant", TENANT_B, "--vcpus", "1", "--memory",
                       "1G");
 
@@ -1435,7 +1509,11 @@ static int setup(void **state) {
                                                                         : MODEL_SHARED);
                 else if (t->kind == K_INSTANCE)
                         t->path = instance_path(t->name);
-                else if (sd_bus_path_encode(prefix, t->name, &t->path) < 0)
+                else if (t->kind == K_NETWORK) {
+                        if (sd_bus_path_encode_many(&t->path, ARK_BUS_PREFIX_NETWORK "/%/%", t->tenant,
+                                                    t->name) < 0)
+                                t->path = NULL;
+                } else if (sd_bus_path_encode(prefix, t->name, &t->path) < 0)
                         t->path = NULL;
                 if (!t->path)
                         return -1;
@@ -1447,9 +1525,12 @@ static int setup(void **state) {
                         : k == K_ACCEL             ? ARK_BUS_PREFIX_ACCELERATOR
                                                    : PREFIX_BUNDLE;
 
-                if (k == K_INSTANCE ? sd_bus_path_encode_many(&t->path, ARK_BUS_PREFIX_INSTANCE "/%/%",
-                                                              TENANT_A, t->name) < 0
-                                    : sd_bus_path_encode(prefix, t->name ?: "999999", &t->path) < 0)
+                if (k == K_INSTANCE || k == K_NETWORK
+                            ? sd_bus_path_encode_many(&t->path,
+                                                      k == K_INSTANCE ? ARK_BUS_PREFIX_INSTANCE "/%/%"
+                                                                      : ARK_BUS_PREFIX_NETWORK "/%/%",
+                                                      TENANT_A, t->name) < 0
+                            : sd_bus_path_encode(prefix, t->name ?: "999999", &t->path) < 0)
                         return -1;
         }
 
@@ -1465,6 +1546,9 @@ static int teardown(void **state) {
                 return 0;
         if (H.tmp)
                 harness_teardown(&H);
+        if (netns_name[0])
+                (void) harness_sh(NULL, NULL, "ip netns del %s", netns_name);
+        netns_name[0] = 0;
         cleanup_accounts();
         for (size_t k = 0; k < _T_MAX; k++)
                 targets[k].path = mfree(targets[k].path);

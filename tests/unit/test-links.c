@@ -314,7 +314,7 @@ static void test_host_prefixes(void **state) {
         sh("ip addr add 2001:db8:5::7/64 dev host0 nodad && ip addr add 169.254.3.3/16 dev host0");
         assert_int_equal(net_bridge_ensure(links, "arkbr0", mac1, 1500, &a4, &a6), 0);
 
-        assert_int_equal(net_host_prefixes(links, NET_LINK_PREFIX, &v, &n), 0);
+        assert_int_equal(net_host_prefixes(links, NET_LINK_PREFIX, NULL, &v, &n), 0);
         assert_int_equal(n, 3);
         assert_true(has_prefix(v, n, "192.0.2.0", 24));
         assert_true(has_prefix(v, n, "198.51.100.0", 24));
@@ -322,11 +322,19 @@ static void test_host_prefixes(void **state) {
 
         /* Without an exception, the bridge's networks are in as well; still no loopback or
          * link-local ones. */
-        assert_int_equal(net_host_prefixes(links, NULL, &all, &n_all), 0);
+        assert_int_equal(net_host_prefixes(links, NULL, NULL, &all, &n_all), 0);
         assert_int_equal(n_all, 5);
         assert_true(has_prefix(all, n_all, "10.77.0.0", 24));
         assert_true(has_prefix(all, n_all, "fd00:77::", 64));
         assert_false(has_prefix(all, n_all, "127.0.0.0", 8));
+        all = mfree(all);
+
+        /* Links named are left out (an uplink's own networks). */
+        assert_int_equal(net_host_prefixes(links, NET_LINK_PREFIX,
+                                           (char *const[]) { (char *) "host0x", NULL }, &all, &n_all),
+                         0);
+        assert_int_equal(n_all, 2);
+        assert_false(has_prefix(all, n_all, "198.51.100.0", 24));
 }
 
 static void test_delete(void **state) {

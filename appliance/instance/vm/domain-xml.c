@@ -191,6 +191,10 @@ static int spec_validate(const DomainSpec *spec) {
         /* An initrd or a command line without a kernel would be silently meaningless. */
         if (!spec->kernel && (spec->initrd || spec->cmdline))
                 return -EINVAL;
+        for (size_t k = 0; k < spec->n_nics; k++)
+                if (isempty(spec->nics[k].bridge) || isempty(spec->nics[k].mac) ||
+                    isempty(spec->nics[k].ifname))
+                        return -EINVAL;
         return gpus_validate(spec);
 }
 
@@ -396,6 +400,20 @@ int domain_xml_build(const DomainSpec *spec, char **ret) {
                               "      <target dir='ark-model'/>\n"
                               "      <readonly/>\n"
                               "    </filesystem>\n");
+        }
+        for (size_t k = 0; k < spec->n_nics; k++) {
+                const DomainNic *n = &spec->nics[k];
+
+                strbuf_append(&b, "    <interface type='bridge'>\n      <mac address='");
+                strbuf_append_xml(&b, n->mac);
+                strbuf_append(&b, "'/>\n      <source bridge='");
+                strbuf_append_xml(&b, n->bridge);
+                strbuf_append(&b, "'/>\n      <target dev='");
+                strbuf_append_xml(&b, n->ifname);
+                strbuf_append(&b, "'/>\n      <model type='virtio'/>\n");
+                if (n->mtu > 0)
+                        strbuf_printf(&b, "      <mtu size='%u'/>\n", n->mtu);
+                strbuf_append(&b, "    </interface>\n");
         }
         strbuf_append(&b, "    <serial type='pty'>\n");
         if (spec->console_log) {

@@ -22,6 +22,14 @@ typedef struct DomainGpu {
 } DomainGpu;
 
 /* Everything the builder needs. Strings may be NULL where noted. */
+/* A NIC: a virtio interface on a Linux bridge, with the MAC and host-side name arkd chose. */
+typedef struct DomainNic {
+        const char *bridge; /* the network's bridge */
+        const char *mac;    /* "52:54:00:xx:xx:xx" */
+        const char *ifname; /* the tap's name on the host */
+        unsigned mtu;       /* 0 = the bridge's */
+} DomainNic;
+
 typedef struct DomainSpec {
         const char *name;        /* instance name = domain name */
         const char *uuid;        /* instance id, 36-char UUID = domain UUID */
@@ -38,6 +46,8 @@ typedef struct DomainSpec {
         const char *model_dir;   /* an imported model's directory, shared read-only with the guest
                                     * (virtio 9p, mount tag "ark-model"); NULL = none */
         uint64_t created_usec;   /* creation time (CLOCK_REALTIME, µs), recorded in the metadata */
+        const DomainNic *nics;   /* tenant networks, in order */
+        size_t n_nics;
 
         /* GPU VMs */
         const DomainGpu *gpus;
@@ -55,7 +65,7 @@ typedef struct DomainSpec {
 
 /* Builds the domain XML. Returns 0 and a newly allocated string, -EINVAL when a required field is
  * missing (name, uuid, tenant, domain_type, vcpus, memory) or malformed (a PCI address, a CPU or
- * node list, more than 8 functions or 32 GPUs), -ENOMEM on OOM. */
+ * node list, more than 8 functions or 32 GPUs, a NIC without bridge, MAC or name), -ENOMEM on OOM. */
 int domain_xml_build(const DomainSpec *spec, char **ret);
 
 /* Parses the content of Ark's metadata element as returned by virDomainGetMetadata(...,

@@ -16,6 +16,7 @@
 #include "hypervisor.h"
 #include "instance.h"
 #include "manager.h"
+#include "network.h"
 #include "passthrough.h"
 #include "shared/bus-util.h"
 #include "virt-util.h"
@@ -97,6 +98,9 @@ int vm_build_xml(Instance *i, char **ret) {
         const char *functions[DOMAIN_GPUS_MAX][PASSTHROUGH_FUNCTIONS_MAX];
         const Accelerator *accels[DOMAIN_GPUS_MAX];
         _cleanup_free_ char *nvram = NULL;
+        _cleanup_free_ Nic **nics = network_instance_nics(i->manager, i->id);
+        DomainNic domain_nics[8];
+        char macs[8][NET_MAC_STRLEN];
         char nodes[16];
         int r;
         DomainSpec spec = {
@@ -117,6 +121,16 @@ int vm_build_xml(Instance *i, char **ret) {
         const Bundle *model = i->model_id > 0 ? bundle_by_id(i->manager, i->model_id) : NULL;
 
         spec.model_dir = model ? model->directory : NULL;
+        if (!nics)
+                return -ENOMEM;
+        for (size_t k = 0; nics[k] && k < ELEMENTSOF(domain_nics); k++) {
+                domain_nics[k] = (DomainNic) { .bridge = nics[k]->network->bridge,
+                                               .mac = net_mac_to_string(nics[k]->mac, macs[k]),
+                                               .ifname = nics[k]->ifname,
+                                               .mtu = nics[k]->network->mtu };
+                spec.n_nics = k + 1;
+        }
+        spec.nics = domain_nics;
 
         if (i->gpus) {
                 r = vm_gpu_spec(i, &spec, gpus, functions, accels, &nvram, nodes);
