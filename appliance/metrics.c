@@ -23,6 +23,7 @@
 #include "instance.h"
 #include "host-inventory.h"
 #include "manager.h"
+#include "network.h"
 #include "metrics.h"
 #include "shared/db.h"
 #include "pool/quota.h"
@@ -297,6 +298,7 @@ char *metrics_render(Manager *m) {
         render_tenants(m, &b);
         render_instances(m, &b);
         render_accelerators(m, &b);
+        network_metrics_render(m, &b);
         if (m->metrics)
                 render_api(m, &b);
         return strbuf_steal(&b);

@@ -13,19 +13,11 @@
 #include "shared/bus-util.h"
 
 static const FieldMap nic_members[] = {
-        { NULL, "instance" },
-        { NULL, "mac" },
-        { NULL, "ipv4" },
-        { NULL, "interface" },
-        {},
+        { NULL, "instance" }, { NULL, "mac" }, { NULL, "ipv4" }, { NULL, "interface" }, {},
 };
 
 static const FieldMap forward_members[] = {
-        { NULL, "protocol" },
-        { NULL, "port" },
-        { NULL, "instance" },
-        { NULL, "to_port" },
-        {},
+        { NULL, "protocol" }, { NULL, "port" }, { NULL, "instance" }, { NULL, "to_port" }, {},
 };
 
 static const FieldMap network_fields[] = {
@@ -61,7 +53,8 @@ static int print_network(json_t *props) {
                 return ctl_print_json(j);
         }
         if (streq(props_string(props, "Mode"), "vlan"))
-                mode = strprintf("vlan %" PRIu64 " on %s", props_u64(props, "VLAN"), props_string(props, "Uplink"));
+                mode = strprintf("vlan %" PRIu64 " on %s", props_u64(props, "VLAN"),
+                                 props_string(props, "Uplink"));
         else if (streq(props_string(props, "Mode"), "nat"))
                 mode = strprintf("nat out of %s", props_string(props, "Uplink"));
         else
@@ -110,7 +103,8 @@ static int print_network(json_t *props) {
         table_add_row(t, "Forwards", isempty(forwards) ? "none" : forwards);
         if (!isempty(props_string(props, "Problem")))
                 table_add_row(t, "Problem", props_string(props, "Problem"));
-        table_add_row(t, "Created", format_timestamp(created, sizeof(created), props_u64(props, "CreatedAt")));
+        table_add_row(t, "Created",
+                      format_timestamp(created, sizeof(created), props_u64(props, "CreatedAt")));
         return ctl_print_table(t);
 }
 
@@ -243,8 +237,8 @@ int verb_network_delete(char **args) {
         r = ctl_bus_open(&bus);
         if (r < 0)
                 return r;
-        r = ctl_call(bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "DeleteNetwork", CTL_SLOW_CALL_USEC, NULL, "s",
-                     args[0]);
+        r = ctl_call(bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "DeleteNetwork", CTL_SLOW_CALL_USEC, NULL,
+                     "s", args[0]);
         if (r < 0)
                 return r;
         if (arg_output == OUTPUT_JSON)
@@ -303,8 +297,8 @@ int verb_network_forward(char **args) {
         if (arg_output == OUTPUT_JSON)
                 return show_network(bus, args[1]);
         if (add)
-                printf("Forwarding %s port %u of the host to %s:%u (network '%s').\n", proto, arg_port, instance,
-                       to_port, args[1]);
+                printf("Forwarding %s port %u of the host to %s:%u (network '%s').\n", proto, arg_port,
+                       instance, to_port, args[1]);
         else
                 printf("Removed the forward of %s port %u (network '%s').\n", proto, arg_port, args[1]);
         return 0;
@@ -318,8 +312,8 @@ int verb_network_prune(char **args) {
         r = ctl_bus_open(&bus);
         if (r < 0)
                 return r;
-        r = sd_bus_get_property_strv(bus, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NetworkOrphans", NULL,
-                                     &orphans);
+        r = sd_bus_get_property_strv(bus, ARK_BUS_NAME, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER,
+                                     "NetworkOrphans", NULL, &orphans);
         if (r < 0)
                 return ctl_log_call_error(r, NULL, "NetworkOrphans");
         r = ctl_call(bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "PruneNetworkOrphans", 0, NULL, NULL);

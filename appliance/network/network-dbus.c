@@ -167,12 +167,16 @@ const sd_bus_vtable network_vtable[] = {
         SD_BUS_PROPERTY("Segment", "u", NULL, offsetof(Network, segment), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("MTU", "u", NULL, offsetof(Network, mtu), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Bridge", "s", property_get_bridge, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("CreatedAt", "t", NULL, offsetof(Network, created_usec), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("CreatedAt", "t", NULL, offsetof(Network, created_usec),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Problem", "s", property_get_problem, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Instances", "a(ssss)", property_get_instances, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Forwards", "a(sqsq)", property_get_forwards, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Instances", "a(ssss)", property_get_instances, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Forwards", "a(sqsq)", property_get_forwards, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD("Delete", NULL, NULL, method_delete, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("AddForward", SD_BUS_ARGS("s", protocol, "q", port, "s", instance, "q", to_port),
+        SD_BUS_METHOD_WITH_ARGS("AddForward",
+                                SD_BUS_ARGS("s", protocol, "q", port, "s", instance, "q", to_port),
                                 SD_BUS_NO_RESULT, method_add_forward, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("RemoveForward", SD_BUS_ARGS("s", protocol, "q", port), SD_BUS_NO_RESULT,
                                 method_remove_forward, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -205,7 +209,8 @@ int network_object_find(sd_bus *bus, const char *path, const char *interface, vo
         return 1;
 }
 
-int network_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+int network_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+                            sd_bus_error *error) {
         _cleanup_strv_free_ char **l = NULL;
         _cleanup_(caller_done) Caller c = {};
         Manager *m = userdata;
@@ -243,15 +248,15 @@ static int read_options(sd_bus_message *msg, NetworkParams *p, sd_bus_error *err
                 else if (streq(key, "IPv6"))
                         want = "b";
                 else
-                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Unknown network option '%.60s'.",
-                                                 key);
+                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                                 "Unknown network option '%.60s'.", key);
                 r = sd_bus_message_peek_type(msg, &type, &contents);
                 if (r < 0)
                         return r;
                 if (type != 'v' || !streq_ptr(contents, want))
                         return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                                 "Network option '%s' must be of type '%s', got '%s'.", key, want,
-                                                 strna(contents));
+                                                 "Network option '%s' must be of type '%s', got '%s'.", key,
+                                                 want, strna(contents));
                 if (streq(key, "Mode"))
                         r = sd_bus_message_read(msg, "v", "s", &p->mode);
                 else if (streq(key, "Subnet"))
@@ -296,10 +301,11 @@ int network_method_create(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 return r;
         if (!c.admin) {
                 if (!caller_in_tenant_named(m, &c, p.tenant))
-                        return sd_bus_error_setf(error, ARK_ERROR_ACCESS_DENIED,
-                                                 "User %u may not create networks in tenant '%.80s': it is not a "
-                                                 "member of it.",
-                                                 (unsigned) c.uid, p.tenant);
+                        return sd_bus_error_setf(
+                                error, ARK_ERROR_ACCESS_DENIED,
+                                "User %u may not create networks in tenant '%.80s': it is not a "
+                                "member of it.",
+                                (unsigned) c.uid, p.tenant);
                 /* The site's side (uplinks, VLANs) is the admin's. */
                 if (!isempty(p.uplink) || streq_ptr(p.mode, "vlan"))
                         return sd_bus_error_setf(error, ARK_ERROR_ACCESS_DENIED,
@@ -355,7 +361,7 @@ static Network *network_by_name_or_error(Manager *m, sd_bus_message *msg, const 
                 return NULL;
         LIST_FOREACH(networks, n, m->networks) {
                 bool match = slash ? strneq(n->tenant, name, (size_t) (slash - name)) &&
-                                             n->tenant[slash - name] == 0 && streq(n->name, slash + 1)
+                                n->tenant[slash - name] == 0 && streq(n->name, slash + 1)
                                    : streq(n->name, name);
 
                 if (match && caller_sees(m, &c, n)) {

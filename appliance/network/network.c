@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <inttypes.h>
+#include <jansson.h>
 #include <nftables/libnftables.h>
 
 #include "basic/fileio.h"
@@ -159,8 +161,9 @@ static int network_from_record(Manager *m, const StoreNetwork *rec, Network **re
             net_prefix_parse(rec->subnet4, &n->subnet4, reason, sizeof(reason)) < 0 ||
             n->subnet4.addr.family != AF_INET || net_mac_parse(rec->mac, n->mac) < 0)
                 return -EBADMSG;
-        if (rec->subnet6 && (net_prefix_parse(rec->subnet6, &n->subnet6, reason, sizeof(reason)) < 0 ||
-                             n->subnet6.addr.family != AF_INET6 || n->subnet6.len != 64))
+        if (rec->subnet6 &&
+            (net_prefix_parse(rec->subnet6, &n->subnet6, reason, sizeof(reason)) < 0 ||
+             n->subnet6.addr.family != AF_INET6 || n->subnet6.len != 64))
                 return -EBADMSG;
         n->vlan_id = rec->vlan_id;
         n->segment = rec->segment;
@@ -180,8 +183,8 @@ static int load_network(const StoreNetwork *rec, void *userdata) {
 
         r = network_from_record(m, rec, &n);
         if (r < 0)
-                return log_error_errno(r, "Network '%s' of tenant '%s' in the store is damaged: %m", rec->name,
-                                       rec->tenant);
+                return log_error_errno(r, "Network '%s' of tenant '%s' in the store is damaged: %m",
+                                       rec->name, rec->tenant);
         LIST_PREPEND(networks, m->networks, n);
         return 0;
 }
@@ -289,7 +292,8 @@ static void network_set_problem(Network *n, const char *problem) {
         if (streq_ptr(n->problem, problem))
                 return;
         (void) free_and_strdup(&n->problem, problem);
-        (void) sd_bus_emit_properties_changed(n->manager->bus, n->path, ARK_BUS_IFACE_NETWORK, "Problem", NULL);
+        (void) sd_bus_emit_properties_changed(n->manager->bus, n->path, ARK_BUS_IFACE_NETWORK, "Problem",
+                                              NULL);
 }
 
 /* NAT and forwards route IPv4 through the host. (IPv6 stays on its network: forwarding it would
@@ -311,14 +315,16 @@ static int network_up(Network *n, sd_bus_error *error) {
         size_t n_hosts;
         int r;
 
-        r = net_bridge_ensure(s->links, n->bridge, n->mac, n->mtu, &gw4, n->subnet6.addr.family ? &gw6 : NULL);
+        r = net_bridge_ensure(s->links, n->bridge, n->mac, n->mtu, &gw4,
+                              n->subnet6.addr.family ? &gw6 : NULL);
         if (r < 0)
-                return net_error(error, r, "Failed to set up bridge %s of network '%s': %m",
-                                               n->bridge, n->name);
+                return net_error(error, r, "Failed to set up bridge %s of network '%s': %m", n->bridge,
+                                 n->name);
         if (n->mode == NET_MODE_NAT) {
                 r = enable_ip_forward();
                 if (r < 0)
-                        return net_error(error, r, "Failed to enable IPv4 forwarding for network '%s': %m", n->name);
+                        return net_error(error, r, "Failed to enable IPv4 forwarding for network '%s': %m",
+                                         n->name);
         }
         if (n->mode == NET_MODE_VLAN) {
                 char vlan[IF_NAMESIZE];
@@ -326,13 +332,14 @@ static int network_up(Network *n, sd_bus_error *error) {
                 snprintf(vlan, sizeof(vlan), VLAN_FORMAT, n->segment);
                 r = net_vlan_ensure(s->links, vlan, n->uplink, n->vlan_id, n->bridge);
                 if (r == -EOPNOTSUPP)
-                        return sd_bus_error_setf(error, ARK_ERROR_NOT_SUPPORTED,
-                                                 "The kernel cannot make VLAN %u on '%s' for network '%s': VLAN "
-                                                 "support (the 8021q module) is missing.",
-                                                 n->vlan_id, n->uplink, n->name);
+                        return sd_bus_error_setf(
+                                error, ARK_ERROR_NOT_SUPPORTED,
+                                "The kernel cannot make VLAN %u on '%s' for network '%s': VLAN "
+                                "support (the 8021q module) is missing.",
+                                n->vlan_id, n->uplink, n->name);
                 if (r < 0)
                         return net_error(error, r, "Failed to set up VLAN %u on '%s' for network '%s': %m",
-                                                       n->vlan_id, n->uplink, n->name);
+                                         n->vlan_id, n->uplink, n->name);
         }
         hosts = calloc(count_nics(n) + 1, sizeof(DnsmasqHost));
         if (!hosts)
@@ -353,10 +360,11 @@ static int network_up(Network *n, sd_bus_error *error) {
                 r = dnsmasq_start(n->manager->event, &c, hosts, n_hosts, &n->dnsmasq);
         }
         if (r == -ENOENT)
-                return sd_bus_error_setf(error, ARK_ERROR_NOT_READY,
-                                         "dnsmasq is missing: network '%s' cannot hand out addresses (install "
-                                         "dnsmasq-base).",
-                                         n->name);
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_NOT_READY,
+                        "dnsmasq is missing: network '%s' cannot hand out addresses (install "
+                        "dnsmasq-base).",
+                        n->name);
         if (r < 0)
                 return net_error(error, r, "Failed to start DHCP and DNS of network '%s': %m", n->name);
         network_set_problem(n, NULL);
@@ -376,7 +384,8 @@ static void network_down(Network *n) {
                 snprintf(vlan, sizeof(vlan), VLAN_FORMAT, n->segment);
                 r = net_link_delete(s->links, vlan);
                 if (r < 0)
-                        log_warning_errno(r, "Failed to remove VLAN port %s of network '%s': %m", vlan, n->name);
+                        log_warning_errno(r, "Failed to remove VLAN port %s of network '%s': %m", vlan,
+                                          n->name);
         }
         r = net_link_delete(s->links, n->bridge);
         if (r < 0)
@@ -550,9 +559,10 @@ static int network_find_orphans(Manager *m) {
         for (char **l = links; l && *l; l++) {
                 if (ifname_known(m, *l))
                         continue;
-                log_warning("Network link %s looks like Ark's but belongs to no network in the store; it is left "
-                            "alone ('arkctl network prune' removes it).",
-                            *l);
+                log_warning(
+                        "Network link %s looks like Ark's but belongs to no network in the store; it is left "
+                        "alone ('arkctl network prune' removes it).",
+                        *l);
                 if (strv_extend(&s->orphans, *l) < 0)
                         return -ENOMEM;
         }
@@ -593,7 +603,8 @@ int network_startup(Manager *m) {
                 _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
 
                 if (network_up(n, &e) < 0) {
-                        log_error("Network '%s' of tenant '%s' is not up: %s", n->name, n->tenant, e.message);
+                        log_error("Network '%s' of tenant '%s' is not up: %s", n->name, n->tenant,
+                                  e.message);
                         network_set_problem(n, e.message);
                 }
         }
@@ -644,7 +655,8 @@ int network_orphans_prune(Manager *m, sd_bus_error *error) {
                 log_info("Removed network link %s, which belonged to no network.", *l);
         }
         m->net->orphans = strv_free(m->net->orphans);
-        (void) sd_bus_emit_properties_changed(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NetworkOrphans", NULL);
+        (void) sd_bus_emit_properties_changed(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NetworkOrphans",
+                                              NULL);
         return 0;
 }
 
@@ -662,8 +674,8 @@ static int default_route_interface(char buf[static IF_NAMESIZE]) {
                 char iface[IF_NAMESIZE + 1];
                 unsigned dest, mask;
 
-                if (sscanf(line + 1, "%16s %x %*x %*x %*d %*d %*d %x", iface, &dest, &mask) == 3 && dest == 0 &&
-                    mask == 0 && strlen(iface) < IF_NAMESIZE) {
+                if (sscanf(line + 1, "%16s %x %*x %*x %*d %*d %*d %x", iface, &dest, &mask) == 3 &&
+                    dest == 0 && mask == 0 && strlen(iface) < IF_NAMESIZE) {
                         strcpy(buf, iface);
                         return 0;
                 }
@@ -681,7 +693,8 @@ static int check_uplink(Manager *m, const char *uplink, const char *what, sd_bus
 
         if (strlen(uplink) >= IF_NAMESIZE || ark_link_name(uplink))
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                         "Uplink '%.40s' of %s is not an interface of the host's.", uplink, what);
+                                         "Uplink '%.40s' of %s is not an interface of the host's.", uplink,
+                                         what);
         r = net_link_exists(m->net->links, uplink);
         if (r < 0)
                 return net_error(error, r, "Failed to look up uplink '%s': %m", uplink);
@@ -711,31 +724,35 @@ static int network_pick_subnet(Manager *m, const NetworkParams *p, NetPrefix *re
 
         if (p->subnet) {
                 if (net_prefix_parse(p->subnet, ret, reason, sizeof(reason)) < 0)
-                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Invalid subnet: %s", reason);
+                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Invalid subnet: %s",
+                                                 reason);
                 if (ret->addr.family != AF_INET || ret->len < SUBNET_LEN_MIN || ret->len > SUBNET_LEN_MAX)
-                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                                 "Invalid subnet '%s': it must be IPv4, /%d to /%d (IPv6 addresses "
-                                                 "are given to every network by itself).",
-                                                 p->subnet, SUBNET_LEN_MIN, SUBNET_LEN_MAX);
+                        return sd_bus_error_setf(
+                                error, ARK_ERROR_INVALID_ARGUMENT,
+                                "Invalid subnet '%s': it must be IPv4, /%d to /%d (IPv6 addresses "
+                                "are given to every network by itself).",
+                                p->subnet, SUBNET_LEN_MIN, SUBNET_LEN_MAX);
                 for (size_t h = 0; h < n_host; h++)
                         if (net_prefix_overlaps(ret, &host[h]))
-                                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                                         "Invalid subnet '%s': it covers %s, a network this host is "
-                                                         "on (the management network or another of the host's).",
-                                                         net_prefix_to_string(ret, a),
-                                                         net_prefix_to_string(&host[h], b));
+                                return sd_bus_error_setf(
+                                        error, ARK_ERROR_INVALID_ARGUMENT,
+                                        "Invalid subnet '%s': it covers %s, a network this host is "
+                                        "on (the management network or another of the host's).",
+                                        net_prefix_to_string(ret, a), net_prefix_to_string(&host[h], b));
                 LIST_FOREACH(networks, n, m->networks) {
                         if (!net_prefix_overlaps(ret, &n->subnet4))
                                 continue;
                         if (streq(n->tenant, p->tenant))
-                                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                                         "Invalid subnet '%s': it overlaps %s of network '%s'.",
-                                                         p->subnet, net_prefix_to_string(&n->subnet4, a), n->name);
+                                return sd_bus_error_setf(
+                                        error, ARK_ERROR_INVALID_ARGUMENT,
+                                        "Invalid subnet '%s': it overlaps %s of network '%s'.", p->subnet,
+                                        net_prefix_to_string(&n->subnet4, a), n->name);
                         /* Another tenant's network is not named. */
-                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                                 "Invalid subnet '%s': it overlaps a subnet in use on this host; "
-                                                 "choose another, or leave it out to get a free one.",
-                                                 p->subnet);
+                        return sd_bus_error_setf(
+                                error, ARK_ERROR_INVALID_ARGUMENT,
+                                "Invalid subnet '%s': it overlaps a subnet in use on this host; "
+                                "choose another, or leave it out to get a free one.",
+                                p->subnet);
                 }
                 return 0;
         }
@@ -747,10 +764,11 @@ static int network_pick_subnet(Manager *m, const NetworkParams *p, NetPrefix *re
         n_taken = k;
         r = net_subnet_pick(&m->config.network_pool, SUBNET_LEN_DEFAULT, taken, n_taken, ret);
         if (r < 0)
-                return sd_bus_error_setf(error, ARK_ERROR_NO_CAPACITY,
-                                         "No free /%d is left in the tenant subnet pool %s (TenantSubnetPool= in "
-                                         "ark.conf); name a subnet with --subnet.",
-                                         SUBNET_LEN_DEFAULT, net_prefix_to_string(&m->config.network_pool, a));
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_NO_CAPACITY,
+                        "No free /%d is left in the tenant subnet pool %s (TenantSubnetPool= in "
+                        "ark.conf); name a subnet with --subnet.",
+                        SUBNET_LEN_DEFAULT, net_prefix_to_string(&m->config.network_pool, a));
         return 0;
 }
 
@@ -798,28 +816,31 @@ static int network_prepare(Manager *m, const NetworkParams *p, Network **ret, sd
 
         reason = ark_name_invalid_reason(p->name);
         if (reason)
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Invalid network name '%.80s': %s.",
-                                         p->name, reason);
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Invalid network name '%.80s': %s.", p->name, reason);
         if (!p->tenant_pending && !manager_find_tenant(m, p->tenant))
-                return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "Tenant '%.80s' does not exist.", p->tenant);
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "Tenant '%.80s' does not exist.",
+                                         p->tenant);
         if (network_find(m, p->tenant, p->name))
-                return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS, "Tenant '%s' has a network '%s' already.",
-                                         p->tenant, p->name);
+                return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS,
+                                         "Tenant '%s' has a network '%s' already.", p->tenant, p->name);
         if (!isempty(p->mode) && net_mode_from_string(p->mode, &mode) < 0)
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                         "Invalid mode '%.40s' for network '%s': it is one of nat, isolated, vlan.",
-                                         p->mode, p->name);
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_INVALID_ARGUMENT,
+                        "Invalid mode '%.40s' for network '%s': it is one of nat, isolated, vlan.", p->mode,
+                        p->name);
         if (p->vlan_id != 0 && mode != NET_MODE_VLAN)
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                         "Invalid VLAN id for network '%s': a VLAN id is for VLAN networks only.",
-                                         p->name);
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_INVALID_ARGUMENT,
+                        "Invalid VLAN id for network '%s': a VLAN id is for VLAN networks only.", p->name);
         if (mode == NET_MODE_VLAN && (p->vlan_id < 1 || p->vlan_id > 4094))
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                          "Invalid VLAN id %u for network '%s': it is 1 to 4094.", p->vlan_id,
                                          p->name);
         if (p->mtu != 0 && (p->mtu < 576 || p->mtu > 9000))
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                         "Invalid MTU %u for network '%s': it is 576 to 9000.", p->mtu, p->name);
+                                         "Invalid MTU %u for network '%s': it is 576 to 9000.", p->mtu,
+                                         p->name);
 
         n = calloc(1, sizeof(Network));
         if (!n)
@@ -836,15 +857,16 @@ static int network_prepare(Manager *m, const NetworkParams *p, Network **ret, sd
         switch (mode) {
         case NET_MODE_ISOLATED:
                 if (!isempty(p->uplink))
-                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                                 "Invalid uplink for network '%s': an isolated network has none.",
-                                                 p->name);
+                        return sd_bus_error_setf(
+                                error, ARK_ERROR_INVALID_ARGUMENT,
+                                "Invalid uplink for network '%s': an isolated network has none.", p->name);
                 break;
         case NET_MODE_VLAN:
                 if (isempty(p->uplink))
-                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                                 "Network '%s' needs an uplink: the interface that carries VLAN %u.",
-                                                 p->name, p->vlan_id);
+                        return sd_bus_error_setf(
+                                error, ARK_ERROR_INVALID_ARGUMENT,
+                                "Network '%s' needs an uplink: the interface that carries VLAN %u.", p->name,
+                                p->vlan_id);
                 r = check_uplink(m, p->uplink, "the network", error);
                 if (r < 0)
                         return r;
@@ -861,10 +883,11 @@ static int network_prepare(Manager *m, const NetworkParams *p, Network **ret, sd
                 else if (default_route_interface(uplink) >= 0 && !ark_link_name(uplink))
                         n->uplink = strdup(uplink);
                 else
-                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                                 "Network '%s' has no way out: the host has no default route; name "
-                                                 "an uplink, set Uplink= in ark.conf, or make it --isolated.",
-                                                 p->name);
+                        return sd_bus_error_setf(
+                                error, ARK_ERROR_INVALID_ARGUMENT,
+                                "Network '%s' has no way out: the host has no default route; name "
+                                "an uplink, set Uplink= in ark.conf, or make it --isolated.",
+                                p->name);
         }
         if ((mode != NET_MODE_ISOLATED) && !n->uplink)
                 return -ENOMEM;
@@ -879,7 +902,8 @@ static int network_prepare(Manager *m, const NetworkParams *p, Network **ret, sd
         }
         n->segment = free_segment(m);
         if (n->segment == 0)
-                return sd_bus_error_setf(error, ARK_ERROR_NO_CAPACITY, "This host has no network segment left.");
+                return sd_bus_error_setf(error, ARK_ERROR_NO_CAPACITY,
+                                         "This host has no network segment left.");
         snprintf(n->bridge, sizeof(n->bridge), BRIDGE_FORMAT, n->segment);
         r = random_mac(n->mac);
         if (r < 0)
@@ -924,8 +948,8 @@ static int network_insert(Network *n) {
 static void network_emit_added(Network *n) {
         Manager *m = n->manager;
 
-        (void) sd_bus_emit_signal(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NetworkNew", "sso", n->tenant,
-                                  n->name, n->path);
+        (void) sd_bus_emit_signal(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NetworkNew", "sso",
+                                  n->tenant, n->name, n->path);
         (void) sd_bus_emit_object_added(m->bus, n->path);
 }
 
@@ -934,14 +958,15 @@ int network_create_pending(Manager *m, const NetworkParams *p, Network **ret, sd
         int r;
 
         if (!m->net)
-                return sd_bus_error_setf(error, ARK_ERROR_NOT_READY, "Tenant networks are not available on this host.");
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_READY,
+                                         "Tenant networks are not available on this host.");
         r = network_prepare(m, p, &n, error);
         if (r < 0)
                 return r;
         r = network_insert(n);
         if (r == -EEXIST)
-                return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS, "Tenant '%s' has a network '%s' already.",
-                                         n->tenant, n->name);
+                return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS,
+                                         "Tenant '%s' has a network '%s' already.", n->tenant, n->name);
         if (r < 0)
                 return manager_store_error(m, error, r, "Failed to store network '%s'", n->name);
 
@@ -1004,8 +1029,8 @@ static void network_unlink(Network *n) {
         if (network_rules_sync(m, &e) < 0)
                 log_error("The network rule set still holds network '%s': %s", n->name, e.message);
         sd_bus_error_free(&e);
-        (void) sd_bus_emit_signal(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NetworkRemoved", "sso", n->tenant,
-                                  n->name, n->path);
+        (void) sd_bus_emit_signal(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "NetworkRemoved", "sso",
+                                  n->tenant, n->name, n->path);
         (void) sd_bus_emit_object_removed(m->bus, n->path);
         network_free(n);
 }
@@ -1019,10 +1044,11 @@ int network_delete(Network *n, sd_bus_error *error) {
                 Instance *i = instance_by_id(m, n->nics->instance_id);
                 size_t k = count_nics(n);
 
-                return sd_bus_error_setf(error, ARK_ERROR_IN_USE,
-                                         "Network '%s' still has %zu instance%s on it ('%s'%s); delete them or take "
-                                         "them off the network first.",
-                                         n->name, k, k == 1 ? "" : "s", i ? i->name : "?", k > 1 ? ", ..." : "");
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_IN_USE,
+                        "Network '%s' still has %zu instance%s on it ('%s'%s); delete them or take "
+                        "them off the network first.",
+                        n->name, k, k == 1 ? "" : "s", i ? i->name : "?", k > 1 ? ", ..." : "");
         }
         r = db_transaction_begin(m->db, &tx);
         if (r >= 0)
@@ -1030,7 +1056,8 @@ int network_delete(Network *n, sd_bus_error *error) {
         if (r >= 0)
                 r = db_transaction_commit(&tx);
         if (r == -EBUSY)
-                return sd_bus_error_setf(error, ARK_ERROR_IN_USE, "Network '%s' still has instances on it.", n->name);
+                return sd_bus_error_setf(error, ARK_ERROR_IN_USE, "Network '%s' still has instances on it.",
+                                         n->name);
         if (r < 0)
                 return manager_store_error(m, error, r, "Failed to delete network '%s'", n->name);
         log_info("Deleted network '%s' of tenant '%s'.", n->name, n->tenant);
@@ -1090,8 +1117,8 @@ static int nic_choose(Manager *m, Network *n, Nic **pending, Nic *c, sd_bus_erro
                 used[k++] = o->ip4;
         r = net_ipam_pick(&n->subnet4, used, k, &c->ip4);
         if (r == -ENOSPC)
-                return sd_bus_error_setf(error, ARK_ERROR_NO_CAPACITY, "Network '%s' has no free address left.",
-                                         n->name);
+                return sd_bus_error_setf(error, ARK_ERROR_NO_CAPACITY,
+                                         "Network '%s' has no free address left.", n->name);
         if (r < 0)
                 return r;
         for (unsigned tries = 0;; tries++) {
@@ -1135,7 +1162,8 @@ static void nics_detach(Nic **nics) {
                         LIST_REMOVE(nics, (*c)->network->nics, *c);
 }
 
-int network_nics_allocate(Manager *m, Instance *i, char *const *networks, Nic ***ret_nics, sd_bus_error *error) {
+int network_nics_allocate(Manager *m, Instance *i, char *const *networks, Nic ***ret_nics,
+                          sd_bus_error *error) {
         Nic **nics = NULL;
         size_t n_names = strv_length((char **) networks);
         int r = 0;
@@ -1149,8 +1177,8 @@ int network_nics_allocate(Manager *m, Instance *i, char *const *networks, Nic **
         }
         if (n_names > NICS_MAX)
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                         "Instance '%s' asks for %zu networks; at most %d.", i->name, n_names,
-                                         NICS_MAX);
+                                         "Instance '%s' asks for %zu networks; at most %d.", i->name,
+                                         n_names, NICS_MAX);
         nics = calloc(NICS_MAX + 1, sizeof(Nic *));
         if (!nics)
                 return -ENOMEM;
@@ -1177,8 +1205,8 @@ int network_nics_allocate(Manager *m, Instance *i, char *const *networks, Nic **
                 if (r < 0)
                         break;
                 if (!n) {
-                        r = sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "Tenant '%s' has no network '%.80s'.",
-                                              i->tenant, networks[k]);
+                        r = sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
+                                              "Tenant '%s' has no network '%.80s'.", i->tenant, networks[k]);
                         break;
                 }
                 c = calloc(1, sizeof(Nic));
@@ -1195,7 +1223,8 @@ int network_nics_allocate(Manager *m, Instance *i, char *const *networks, Nic **
                         r = nic_insert(m, c);
                         if (r < 0) {
                                 c->network = NULL;
-                                r = manager_store_error(m, error, r, "Failed to store the NICs of '%s'", i->name);
+                                r = manager_store_error(m, error, r, "Failed to store the NICs of '%s'",
+                                                        i->name);
                         } else
                                 LIST_PREPEND(nics, n->nics, c);
                 }
@@ -1226,10 +1255,12 @@ void network_nics_commit(Manager *m, Nic **nics) {
                 _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
 
                 if (network_up(n, &e) < 0) {
-                        log_error("Network '%s' does not serve its new instance yet: %s", n->name, e.message);
+                        log_error("Network '%s' does not serve its new instance yet: %s", n->name,
+                                  e.message);
                         network_set_problem(n, e.message);
                 }
-                (void) sd_bus_emit_properties_changed(m->bus, n->path, ARK_BUS_IFACE_NETWORK, "Instances", NULL);
+                (void) sd_bus_emit_properties_changed(m->bus, n->path, ARK_BUS_IFACE_NETWORK, "Instances",
+                                                      NULL);
         }
         free(nics); /* the NICs belong to their networks now */
 }
@@ -1262,8 +1293,8 @@ void network_instance_deleted(Manager *m, int64_t instance_id) {
 
                         if (network_up(n, &e) < 0)
                                 network_set_problem(n, e.message);
-                        (void) sd_bus_emit_properties_changed(m->bus, n->path, ARK_BUS_IFACE_NETWORK, "Instances",
-                                                              "Forwards", NULL);
+                        (void) sd_bus_emit_properties_changed(m->bus, n->path, ARK_BUS_IFACE_NETWORK,
+                                                              "Instances", "Forwards", NULL);
                 }
         }
         if (changed)
@@ -1303,7 +1334,8 @@ static Forward *forward_find(Manager *m, uint8_t proto, uint16_t port) {
 /* Whether a socket of the host listens on port (/proc/net/{tcp,udp}{,6}): a forward must not
  * take the host's own services (SSH) away from the site. */
 static bool host_listens(uint8_t proto, uint16_t port) {
-        const char *const files[2][2] = { { "/proc/net/tcp", "/proc/net/tcp6" }, { "/proc/net/udp", "/proc/net/udp6" } };
+        const char *const files[2][2] = { { "/proc/net/tcp", "/proc/net/tcp6" },
+                                          { "/proc/net/udp", "/proc/net/udp6" } };
 
         for (int k = 0; k < 2; k++) {
                 _cleanup_free_ char *text = NULL;
@@ -1334,13 +1366,15 @@ int network_forward_add(Network *n, const char *proto_name, uint16_t port, Insta
 
         if (proto_from_string(proto_name, &proto) < 0)
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                         "Invalid protocol '%.20s' for a forward: it is tcp or udp.", proto_name);
+                                         "Invalid protocol '%.20s' for a forward: it is tcp or udp.",
+                                         proto_name);
         if (n->mode != NET_MODE_NAT)
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                          "Network '%s' is %s: forwards reach NAT networks only.", n->name,
                                          net_mode_to_string(n->mode));
         if (port == 0 || to_port == 0)
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Invalid port 0 for a forward: 1 to 65535.");
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Invalid port 0 for a forward: 1 to 65535.");
         if (!streq(i->tenant, n->tenant))
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                          "Instance '%s' is not on network '%s'.", i->name, n->name);
@@ -1348,11 +1382,11 @@ int network_forward_add(Network *n, const char *proto_name, uint16_t port, Insta
                 if (c->instance_id == i->id)
                         nic = c;
         if (!nic)
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Instance '%s' is not on network '%s'.",
-                                         i->name, n->name);
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Instance '%s' is not on network '%s'.", i->name, n->name);
         if (forward_find(m, proto, port))
-                return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS, "%s port %u of the host is forwarded already.",
-                                         proto_name, port);
+                return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS,
+                                         "%s port %u of the host is forwarded already.", proto_name, port);
         if (host_listens(proto, port))
                 return sd_bus_error_setf(error, ARK_ERROR_IN_USE,
                                          "%s port %u is a service of the host's own; choose another port.",
@@ -1381,7 +1415,8 @@ int network_forward_add(Network *n, const char *proto_name, uint16_t port, Insta
                 free(f);
                 if (r == -EEXIST)
                         return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS,
-                                                 "%s port %u of the host is forwarded already.", proto_name, port);
+                                                 "%s port %u of the host is forwarded already.", proto_name,
+                                                 port);
                 return manager_store_error(m, error, r, "Failed to store the forward");
         }
         LIST_PREPEND(forwards, n->forwards, f);
@@ -1412,13 +1447,15 @@ int network_forward_remove(Network *n, const char *proto_name, uint16_t port, sd
 
         if (proto_from_string(proto_name, &proto) < 0)
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                         "Invalid protocol '%.20s' for a forward: it is tcp or udp.", proto_name);
+                                         "Invalid protocol '%.20s' for a forward: it is tcp or udp.",
+                                         proto_name);
         LIST_FOREACH(forwards, o, n->forwards)
                 if (o->proto == proto && o->port == port)
                         f = o;
         if (!f)
-                return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "Network '%s' has no forward of %s port %u.",
-                                         n->name, proto_name, port);
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
+                                         "Network '%s' has no forward of %s port %u.", n->name, proto_name,
+                                         port);
         r = db_transaction_begin(m->db, &tx);
         if (r >= 0)
                 r = store_forward_delete(m->db, f->id);
@@ -1444,13 +1481,124 @@ int network_forward_remove(Network *n, const char *proto_name, uint16_t port, sd
 
 void network_default_params(Manager *m, const char *tenant, NetworkParams *ret) {
         char uplink[IF_NAMESIZE];
-        bool way_out = m->config.network_uplink ||
-                       (default_route_interface(uplink) >= 0 && !ark_link_name(uplink));
+        bool way_out =
+                m->config.network_uplink || (default_route_interface(uplink) >= 0 && !ark_link_name(uplink));
 
         /* A host with no way out still gives the tenant a network of its own. */
-        *ret = (NetworkParams) { .name = NETWORK_DEFAULT_NAME, .tenant = tenant, .mode = way_out ? "nat" : "isolated" };
+        *ret = (NetworkParams) { .name = NETWORK_DEFAULT_NAME,
+                                 .tenant = tenant,
+                                 .mode = way_out ? "nat" : "isolated" };
 }
 
 bool network_available(Manager *m) {
         return m->net != NULL;
+}
+
+/* ---------------------------------------------------------------------------------- metrics */
+
+/* The named counters of Ark's tables (libnftables, JSON), into counts[] in the order of names[]. */
+static int read_nft_counters(NetState *s, const char *const *names, size_t n, uint64_t *counts) {
+        _cleanup_(json_decrefp) json_t *j = NULL;
+        const char *out;
+        json_t *items, *item;
+        size_t k;
+        int r;
+
+        nft_ctx_output_set_flags(s->nft, NFT_CTX_OUTPUT_JSON);
+        r = nft_ctx_buffer_output(s->nft);
+        if (r >= 0)
+                r = nft_run_cmd_from_buffer(s->nft, "list counters") == 0 ? 0 : -EIO;
+        out = nft_ctx_get_output_buffer(s->nft);
+        if (r >= 0)
+                j = json_loads(strempty(out), 0, NULL);
+        (void) nft_ctx_unbuffer_output(s->nft);
+        nft_ctx_output_set_flags(s->nft, 0);
+        if (r < 0 || !j)
+                return r < 0 ? r : -EBADMSG;
+        items = json_object_get(j, "nftables");
+        json_array_foreach(items, k, item) {
+                json_t *c = json_object_get(item, "counter");
+                const char *table = json_string_value(json_object_get(c, "table"));
+                const char *name = json_string_value(json_object_get(c, "name"));
+
+                if (!c || !streq_ptr(table, NET_RULES_TABLE))
+                        continue;
+                for (size_t i = 0; i < n; i++)
+                        if (streq_ptr(name, names[i]))
+                                counts[i] += (uint64_t) json_integer_value(json_object_get(c, "packets"));
+        }
+        return 0;
+}
+
+static void render_link(StrBuf *b, const char *what, const char *labels, const NetLinkStats *st) {
+        strbuf_printf(b, "ark_%s_receive_bytes_total{%s} %" PRIu64 "\n", what, labels, st->rx_bytes);
+        strbuf_printf(b, "ark_%s_transmit_bytes_total{%s} %" PRIu64 "\n", what, labels, st->tx_bytes);
+        strbuf_printf(b, "ark_%s_receive_drops_total{%s} %" PRIu64 "\n", what, labels, st->rx_dropped);
+        strbuf_printf(b, "ark_%s_transmit_drops_total{%s} %" PRIu64 "\n", what, labels, st->tx_dropped);
+}
+
+void network_metrics_render(Manager *m, StrBuf *b) {
+        static const char *const reasons[] = {
+                NET_RULES_COUNTER_SPOOF, NET_RULES_COUNTER_DHCP,    NET_RULES_COUNTER_RA,
+                NET_RULES_COUNTER_HOST,  NET_RULES_COUNTER_FORWARD,
+        };
+        uint64_t counts[ELEMENTSOF(reasons)] = {};
+
+        if (!m->net)
+                return;
+        strbuf_append(b, "# HELP ark_networks Tenant networks.\n# TYPE ark_networks gauge\n");
+        {
+                unsigned n = 0;
+
+                LIST_FOREACH(networks, net, m->networks)
+                        n++;
+                strbuf_printf(b, "ark_networks %u\n", n);
+        }
+        if (read_nft_counters(m->net, reasons, ELEMENTSOF(reasons), counts) >= 0) {
+                strbuf_append(
+                        b,
+                        "# HELP ark_network_dropped_packets_total Packets the tenant network rules dropped, "
+                        "by reason (spoofed: a source or ND target not the port's own; rogue_dhcp, "
+                        "router_adverts: served from a tenant port; to_host: to the host other than "
+                        "DHCP and DNS; forward_denied: routed where a tenant may not go).\n"
+                        "# TYPE ark_network_dropped_packets_total counter\n");
+                for (size_t k = 0; k < ELEMENTSOF(reasons); k++)
+                        strbuf_printf(b, "ark_network_dropped_packets_total{reason=\"%s\"} %" PRIu64 "\n",
+                                      reasons[k], counts[k]);
+        }
+        /* Seen from the host: what a network's bridge and an instance's port received is what
+         * the tenant sent. */
+        strbuf_append(
+                b,
+                "# HELP ark_network_receive_bytes_total Bytes and drops of each tenant network's bridge "
+                "(receive: from its instances; also ark_network_transmit_bytes_total, "
+                "ark_network_receive_drops_total, ark_network_transmit_drops_total).\n"
+                "# TYPE ark_network_receive_bytes_total counter\n");
+        LIST_FOREACH(networks, n, m->networks) {
+                _cleanup_free_ char *labels = strprintf("tenant=\"%s\",network=\"%s\"", n->tenant, n->name);
+                NetLinkStats st;
+
+                if (labels && net_link_stats(m->net->links, n->bridge, &st) >= 0)
+                        render_link(b, "network", labels, &st);
+        }
+        strbuf_append(
+                b,
+                "# HELP ark_nic_receive_bytes_total Bytes and drops of each instance's port on a tenant "
+                "network, from the host's side (receive: what the instance sent; also "
+                "ark_nic_transmit_bytes_total, ark_nic_receive_drops_total, "
+                "ark_nic_transmit_drops_total).\n"
+                "# TYPE ark_nic_receive_bytes_total counter\n");
+        LIST_FOREACH(networks, n, m->networks)
+                LIST_FOREACH(nics, c, n->nics) {
+                        Instance *i = instance_by_id(m, c->instance_id);
+                        _cleanup_free_ char *labels = NULL;
+                        NetLinkStats st;
+
+                        if (!i || net_link_stats(m->net->links, c->ifname, &st) < 0)
+                                continue; /* not running: no port */
+                        labels = strprintf("tenant=\"%s\",instance=\"%s\",network=\"%s\"", n->tenant,
+                                           i->name, n->name);
+                        if (labels)
+                                render_link(b, "nic", labels, &st);
+                }
 }

@@ -92,13 +92,16 @@ static inline int network_startup(Manager *m) {
 }
 static inline void network_shutdown(Manager *m) {
 }
+static inline void network_metrics_render(Manager *m, struct StrBuf *b) {
+}
 static inline bool network_available(Manager *m) {
         return false;
 }
 static inline void network_default_params(Manager *m, const char *tenant, NetworkParams *ret) {
         *ret = (NetworkParams) {};
 }
-static inline int network_create_pending(Manager *m, const NetworkParams *p, Network **ret, sd_bus_error *error) {
+static inline int network_create_pending(Manager *m, const NetworkParams *p, Network **ret,
+                                         sd_bus_error *error) {
         return -EOPNOTSUPP;
 }
 static inline void network_create_finish(Network *n) {
@@ -162,7 +165,8 @@ void network_forget_tenant(Manager *m, const char *tenant);
  * networks, the rule set loaded with them. *ret_nics is a NULL-terminated array (empty when the
  * instance gets no NIC); after the commit network_nics_commit(), after a rollback
  * network_nics_abort(). */
-int network_nics_allocate(Manager *m, Instance *i, char *const *networks, Nic ***ret_nics, sd_bus_error *error);
+int network_nics_allocate(Manager *m, Instance *i, char *const *networks, Nic ***ret_nics,
+                          sd_bus_error *error);
 /* After the commit: dnsmasq learns the new hosts. Takes the array. */
 void network_nics_commit(Manager *m, Nic **nics);
 /* When the transaction is rolled back: the NICs leave their networks (and the rule set). */
@@ -180,6 +184,10 @@ int network_forward_remove(Network *n, const char *proto, uint16_t port, sd_bus_
 
 /* Makes the rule set match the networks (one libnftables transaction). */
 int network_rules_sync(Manager *m, sd_bus_error *error);
+
+/* The networks' part of the metrics (metrics.h): drops by reason from the rule set's counters,
+ * bytes and drops of every network's bridge and every instance's port. */
+void network_metrics_render(Manager *m, struct StrBuf *b);
 
 /* Ark-named links the store does not know; borrowed NULL-terminated list (may be NULL). */
 char **network_orphans(Manager *m);
@@ -199,5 +207,6 @@ int network_property_get_orphans(sd_bus *bus, const char *path, const char *inte
 extern const sd_bus_vtable network_vtable[];
 int network_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                         sd_bus_error *error);
-int network_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error);
+int network_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+                            sd_bus_error *error);
 #endif

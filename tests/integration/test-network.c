@@ -73,7 +73,8 @@ static int group_setup(void **state) {
         if (harness_sh(&o, &e,
                        "ip netns add %1$s && ip netns add %2$s && "
                        "ip -n %1$s link set lo up && ip -n %2$s link set lo up && "
-                       "ip -n %1$s link add mgmt0 type bridge && ip -n %1$s addr add " MGMT_ADDR "/24 dev mgmt0 && "
+                       "ip -n %1$s link add mgmt0 type bridge && ip -n %1$s addr add " MGMT_ADDR
+                       "/24 dev mgmt0 && "
                        "ip -n %1$s link set mgmt0 up && "
                        "ip -n %1$s link add up0 type veth peer name site0 netns %2$s && "
                        "ip -n %1$s addr add " UPLINK_HOST "/30 dev up0 && ip -n %1$s link set up0 up && "
@@ -153,13 +154,13 @@ static const char *endpoint(const char *network, const char *instance, bool dhcp
         run("ip netns add %s && ip -n %s link add %s type veth peer name eth0 netns %s && "
             "ip -n %s link set %s master %s up && ip -n %s link set lo up && "
             "ip -n %s link set eth0 address %s && ip -n %s link set eth0 up",
-            ep, host_ns, jstr(nic, "interface"), ep, host_ns, jstr(nic, "interface"), jstr(net, "bridge"), ep, ep,
-            jstr(nic, "mac"), ep);
+            ep, host_ns, jstr(nic, "interface"), ep, host_ns, jstr(nic, "interface"), jstr(net, "bridge"),
+            ep, ep, jstr(nic, "mac"), ep);
         if (!dhcp) {
                 _cleanup_free_ char *prefix = strdup(strchr(jstr(net, "subnet"), '/'));
 
-                run("ip -n %s addr add %s%s dev eth0 && ip -n %s route add default via %s", ep, jstr(nic, "ipv4"),
-                    prefix, ep, jstr(net, "gateway"));
+                run("ip -n %s addr add %s%s dev eth0 && ip -n %s route add default via %s", ep,
+                    jstr(nic, "ipv4"), prefix, ep, jstr(net, "gateway"));
         }
         return ep;
 }
@@ -177,9 +178,10 @@ static void test_create_list_show(void **state) {
         require_setup();
         assert_arkctl(&H, 0, NULL, "tenant", "create", "red");
         assert_arkctl(&H, 0, NULL, "tenant", "create", "blue");
-        assert_arkctl(&H, 0, "Created network 'lab' of tenant 'red'", "network", "create", "lab", "--tenant", "red",
-                      "--subnet", "10.50.1.0/24");
-        assert_arkctl(&H, 0, NULL, "network", "create", "lab", "--tenant", "blue", "--subnet", "10.50.2.0/24");
+        assert_arkctl(&H, 0, "Created network 'lab' of tenant 'red'", "network", "create", "lab", "--tenant",
+                      "red", "--subnet", "10.50.1.0/24");
+        assert_arkctl(&H, 0, NULL, "network", "create", "lab", "--tenant", "blue", "--subnet",
+                      "10.50.2.0/24");
         assert_arkctl(&H, 0, NULL, "network", "create", "quiet", "--tenant", "red", "--isolated");
 
         net = network_json("red/lab");
@@ -216,10 +218,14 @@ static void test_bad_input(void **state) {
                 const char *needle;
                 const char *args[12];
         } cases[] = {
-                { "overlaps 10.50.1.0/24 of network 'lab'", { "--tenant", "red", "--subnet", "10.50.1.128/25" } },
-                { "overlaps a subnet in use on this host", { "--tenant", "red", "--subnet", "10.50.2.0/24" } },
-                { "covers 192.168.77.0/24, a network this host is on", { "--tenant", "red", "--subnet", "192.168.0.0/16" } },
-                { "Uplink 'nosuch0' of the network does not exist", { "--tenant", "red", "--uplink", "nosuch0" } },
+                { "overlaps 10.50.1.0/24 of network 'lab'",
+                  { "--tenant", "red", "--subnet", "10.50.1.128/25" } },
+                { "overlaps a subnet in use on this host",
+                  { "--tenant", "red", "--subnet", "10.50.2.0/24" } },
+                { "covers 192.168.77.0/24, a network this host is on",
+                  { "--tenant", "red", "--subnet", "192.168.0.0/16" } },
+                { "Uplink 'nosuch0' of the network does not exist",
+                  { "--tenant", "red", "--uplink", "nosuch0" } },
                 { "Invalid VLAN id 5000", { "--tenant", "red", "--vlan", "5000", "--uplink", "up0" } },
                 { "Invalid VLAN id 0", { "--tenant", "red", "--vlan", "0", "--uplink", "up0" } },
                 { "host bits", { "--tenant", "red", "--subnet", "10.60.0.1/24" } },
@@ -242,8 +248,8 @@ static void test_bad_input(void **state) {
                         args[n++] = cases[k].args[a];
                 r = harness_arkctl_argv(&H, &out, &err, (char *const *) args);
                 if (r != 1 || !strstr(strempty(err), cases[k].needle))
-                        fail_msg("network create %s: exit %d, stderr '%s'; want 1 and '%s'", cases[k].args[3] ?: "",
-                                 r, strna(err), cases[k].needle);
+                        fail_msg("network create %s: exit %d, stderr '%s'; want 1 and '%s'",
+                                 cases[k].args[3] ?: "", r, strna(err), cases[k].needle);
         }
         /* Nothing was left: no network, no link, no rule. */
         assert_arkctl(&H, 1, "does not exist", "network", "show", "red/bad");
@@ -259,12 +265,12 @@ static void test_dhcp_dns_and_isolation(void **state) {
         const char *a1, *a2, *b1;
 
         require_setup();
-        assert_arkctl(&H, 0, NULL, "vm", "create", "a1", "--tenant", "red", "--vcpus", "1", "--memory", "256M",
-                      "--network", "lab");
-        assert_arkctl(&H, 0, NULL, "vm", "create", "a2", "--tenant", "red", "--vcpus", "1", "--memory", "256M",
-                      "--network", "lab");
-        assert_arkctl(&H, 0, NULL, "vm", "create", "b1", "--tenant", "blue", "--vcpus", "1", "--memory", "256M",
-                      "--network", "lab");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "a1", "--tenant", "red", "--vcpus", "1", "--memory",
+                      "256M", "--network", "lab");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "a2", "--tenant", "red", "--vcpus", "1", "--memory",
+                      "256M", "--network", "lab");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "b1", "--tenant", "blue", "--vcpus", "1", "--memory",
+                      "256M", "--network", "lab");
         lab = network_json("red/lab");
         /* Addresses in order from .2; the domain XML carries the NIC. */
         assert_string_equal(json_string_value(json_object_get(nic_of(lab, "a1"), "ipv4")), "10.50.1.2");
@@ -302,6 +308,122 @@ static void test_dhcp_dns_and_isolation(void **state) {
         assert_int_equal(in_ns(a2, NULL, "busybox ping -c 1 -W 1 -I 10.50.1.99 10.50.1.2"), 1);
 }
 
+/* The global IPv6 address an endpoint took by SLAAC from its network's router advertisements
+ * (waits for it); "" when none came. */
+static char *ipv6_of(const char *ep) {
+        for (unsigned tries = 0; tries < 100; tries++) {
+                _cleanup_free_ char *out = NULL;
+
+                if (in_ns(ep, &out,
+                          "ip -6 -o addr show dev eth0 scope global | awk \"{print \\$4}\" | cut -d/ -f1") ==
+                            0 &&
+                    !isempty(out)) {
+                        char *nl = strchr(out, '\n');
+                        if (nl)
+                                *nl = 0;
+                        return TAKE_PTR(out);
+                }
+                usleep(100 * 1000);
+        }
+        return strdup("");
+}
+
+/* IPv6: the same network reaches itself over its /64; another tenant's network nothing. */
+static void test_ipv6(void **state) {
+        _cleanup_free_ char *a1 = NULL, *a2 = NULL, *b1 = NULL;
+
+        require_setup();
+        a1 = ipv6_of(endpoints[0]);
+        a2 = ipv6_of(endpoints[1]);
+        b1 = ipv6_of(endpoints[2]);
+        if (isempty(a1) || isempty(a2) || isempty(b1))
+                fail_msg(
+                        "no SLAAC address from the networks' router advertisements (a1 '%s', a2 '%s', b1 '%s')",
+                        a1, a2, b1);
+        assert_int_equal(in_ns(endpoints[0], NULL, "busybox ping -6 -c 1 -W 2 %s", a2), 0);
+        assert_int_not_equal(in_ns(endpoints[0], NULL, "busybox ping -6 -c 1 -W 1 %s", b1), 0);
+        assert_int_not_equal(in_ns(endpoints[2], NULL, "busybox ping -6 -c 1 -W 1 %s", a1), 0);
+}
+
+/* arkd's metrics, fetched inside its namespace. */
+static char *metrics(void) {
+        _cleanup_free_ char *file = strprintf("%s/metrics.address", H.state_dir), *addr = NULL, *out = NULL;
+
+        assert_int_equal(read_one_line_file(file, &addr), 0);
+        assert_int_equal(in_ns(host_ns, &out, "curl -sf http://%s/metrics", addr), 0);
+        return TAKE_PTR(out);
+}
+
+static uint64_t dropped(const char *reason) {
+        _cleanup_free_ char *text = metrics(),
+                            *needle = strprintf("ark_network_dropped_packets_total{reason=\"%s\"} ", reason);
+        const char *p = strstr(text, needle);
+
+        if (!p)
+                fail_msg("the metrics have no %s", needle);
+        return strtoull(p + strlen(needle), NULL, 10);
+}
+
+/* What a guest turned server would send: a DHCP offer from port 67, and a router advertisement
+ * (the kernel fills in the ICMPv6 checksum; the hop limit must be 255). */
+#define PY_ROGUE_DHCP \
+        "import socket\n" \
+        "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n" \
+        "s.bind(('', 67))\n" \
+        "s.sendto(b'offer', ('10.50.1.2', 68))\n"
+#define PY_RA \
+        "import socket\n" \
+        "s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)\n" \
+        "s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)\n" \
+        "s.sendto(bytes([134, 0, 0, 0, 64, 0, 7, 8] + [0] * 8), ('ff02::1', 0, 0, socket.if_nametoindex('eth0')))\n"
+
+/* Writes a script into the test's directory once; returns its path (static buffer per name). */
+static const char *script(const char *name, const char *text) {
+        static char paths[4][256];
+        static unsigned n;
+        char *p;
+
+        assert_true(n < ELEMENTSOF(paths));
+        p = paths[n++];
+        snprintf(p, sizeof(paths[0]), "%s/%s", H.tmp, name);
+        assert_int_equal(write_string_file(p, text, WRITE_CREATE), 0);
+        return p;
+}
+
+/* Acceptance 1: a spoofed MAC or address, a rogue DHCP offer, a router advertisement from an
+ * endpoint are dropped, and counted in the metrics. */
+static void test_drops_counted(void **state) {
+        const char *a2 = endpoints[1];
+        _cleanup_free_ char *text = NULL;
+        uint64_t before;
+
+        require_setup();
+        before = dropped("rogue_dhcp");
+        assert_int_equal(in_ns(a2, NULL, "python3 %s", script("rogue-dhcp.py", PY_ROGUE_DHCP)), 0);
+        assert_true(dropped("rogue_dhcp") > before);
+
+        before = dropped("router_adverts");
+        assert_int_equal(in_ns(a2, NULL, "python3 %s", script("ra.py", PY_RA)), 0);
+        assert_true(dropped("router_adverts") > before);
+
+        before = dropped("spoofed");
+        run("ip -n %s link set eth0 address 52:54:00:de:ad:01", a2);
+        assert_false(pings(a2, "10.50.1.2"));
+        assert_true(dropped("spoofed") > before);
+        {
+                _cleanup_(json_decrefp) json_t *lab = network_json("red/lab");
+                run("ip -n %s link set eth0 address %s", a2,
+                    json_string_value(json_object_get(nic_of(lab, "a2"), "mac")));
+        }
+        assert_true(pings(a2, "10.50.1.2"));
+
+        /* Bytes per network and per port. */
+        text = metrics();
+        assert_non_null(strstr(text, "ark_network_receive_bytes_total{tenant=\"red\",network=\"lab\"}"));
+        assert_non_null(
+                strstr(text, "ark_nic_receive_bytes_total{tenant=\"red\",instance=\"a1\",network=\"lab\"}"));
+}
+
 static void test_nat_and_forward(void **state) {
         _cleanup_free_ char *out = NULL;
         pid_t listener;
@@ -312,7 +434,8 @@ static void test_nat_and_forward(void **state) {
         assert_true(pings(a2, UPLINK_PEER));
 
         /* A forward: the site reaches a2's port through the host's uplink address. */
-        assert_arkctl(&H, 0, NULL, "network", "forward", "add", "red/lab", "--port", "18080", "--to", "a2:8080");
+        assert_arkctl(&H, 0, NULL, "network", "forward", "add", "red/lab", "--port", "18080", "--to",
+                      "a2:8080");
         listener = fork();
         assert_true(listener >= 0);
         if (listener == 0) {
@@ -327,7 +450,8 @@ static void test_nat_and_forward(void **state) {
         (void) waitpid(listener, NULL, 0);
 
         /* Not for tenants to open; gone when removed. */
-        assert_arkctl(&H, 1, "already", "network", "forward", "add", "red/lab", "--port", "18080", "--to", "a1:80");
+        assert_arkctl(&H, 1, "already", "network", "forward", "add", "red/lab", "--port", "18080", "--to",
+                      "a1:80");
         assert_arkctl(&H, 0, NULL, "network", "forward", "remove", "red/lab", "--port", "18080");
         free(out);
         out = NULL;
@@ -374,20 +498,23 @@ static void test_delete(void **state) {
         assert_int_not_equal(in_ns(host_ns, &out, "ip -o link show %s", jstr(quiet, "bridge")), 0);
         /* An instance deleted frees its address. */
         assert_arkctl(&H, 0, NULL, "vm", "delete", "red/a2");
-        assert_arkctl(&H, 0, NULL, "vm", "create", "a3", "--tenant", "red", "--vcpus", "1", "--memory", "256M",
-                      "--network", "lab");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "a3", "--tenant", "red", "--vcpus", "1", "--memory",
+                      "256M", "--network", "lab");
         {
                 _cleanup_(json_decrefp) json_t *lab = network_json("red/lab");
-                assert_string_equal(json_string_value(json_object_get(nic_of(lab, "a3"), "ipv4")), "10.50.1.3");
+                assert_string_equal(json_string_value(json_object_get(nic_of(lab, "a3"), "ipv4")),
+                                    "10.50.1.3");
         }
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_create_list_show), cmocka_unit_test(test_bad_input),
-                cmocka_unit_test(test_dhcp_dns_and_isolation), cmocka_unit_test(test_nat_and_forward),
-                cmocka_unit_test(test_restart_rebuilds), cmocka_unit_test(test_delete),
+                cmocka_unit_test(test_create_list_show),       cmocka_unit_test(test_bad_input),
+                cmocka_unit_test(test_dhcp_dns_and_isolation), cmocka_unit_test(test_ipv6),
+                cmocka_unit_test(test_drops_counted),          cmocka_unit_test(test_nat_and_forward),
+                cmocka_unit_test(test_restart_rebuilds),       cmocka_unit_test(test_delete),
         };
 
-        return cmocka_run_group_tests_name("integration: tenant networks", tests, group_setup, group_teardown);
+        return cmocka_run_group_tests_name("integration: tenant networks", tests, group_setup,
+                                           group_teardown);
 }
