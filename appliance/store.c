@@ -257,7 +257,20 @@ static const DbMigration migrations[] = {
                 "  port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),"
                 "  to_port INTEGER NOT NULL CHECK (to_port BETWEEN 1 AND 65535),"
                 "  created_usec INTEGER NOT NULL,"
-                "  UNIQUE (proto, port));",
+                "  UNIQUE (proto, port));"
+                /* Quotas on networks and forwards: a CHECK cannot be changed, the table is made
+                 * again. */
+                "CREATE TABLE tenant_quotas_new ("
+                "  tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+                "  resource TEXT NOT NULL CHECK (resource IN "
+                "    ('gpus', 'gpu-memory', 'vcpus', 'memory', 'disk', 'instances', 'networks', 'forwards')),"
+                "  model TEXT NOT NULL DEFAULT '',"
+                "  guarantee INTEGER NOT NULL DEFAULT 0 CHECK (guarantee >= 0),"
+                "  limit_amount INTEGER CHECK (limit_amount IS NULL OR limit_amount >= 0),"
+                "  PRIMARY KEY (tenant_id, resource, model));"
+                "INSERT INTO tenant_quotas_new SELECT * FROM tenant_quotas;"
+                "DROP TABLE tenant_quotas;"
+                "ALTER TABLE tenant_quotas_new RENAME TO tenant_quotas;",
         },
 };
 

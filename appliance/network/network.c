@@ -824,6 +824,13 @@ static int network_prepare(Manager *m, const NetworkParams *p, Network **ret, sd
         if (network_find(m, p->tenant, p->name))
                 return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS,
                                          "Tenant '%s' has a network '%s' already.", p->tenant, p->name);
+        if (!p->tenant_pending) {
+                QuotaUsage req = { .amount = { [QUOTA_NETWORKS] = 1 } };
+
+                r = tenant_admit_usage(manager_find_tenant(m, p->tenant), &req, error);
+                if (r < 0)
+                        return r;
+        }
         if (!isempty(p->mode) && net_mode_from_string(p->mode, &mode) < 0)
                 return sd_bus_error_setf(
                         error, ARK_ERROR_INVALID_ARGUMENT,
@@ -1387,6 +1394,14 @@ int network_forward_add(Network *n, const char *proto_name, uint16_t port, Insta
         if (forward_find(m, proto, port))
                 return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS,
                                          "%s port %u of the host is forwarded already.", proto_name, port);
+        {
+                QuotaUsage req = { .amount = { [QUOTA_FORWARDS] = 1 } };
+                Tenant *t = manager_find_tenant(m, n->tenant);
+
+                r = t ? tenant_admit_usage(t, &req, error) : 0;
+                if (r < 0)
+                        return r;
+        }
         if (host_listens(proto, port))
                 return sd_bus_error_setf(error, ARK_ERROR_IN_USE,
                                          "%s port %u is a service of the host's own; choose another port.",
@@ -1601,4 +1616,18 @@ void network_metrics_render(Manager *m, StrBuf *b) {
                         if (labels)
                                 render_link(b, "nic", labels, &st);
                 }
+}
+
+void network_tenant_usage(Manager *m, const char *tenant, uint64_t *ret_networks, uint64_t *ret_forwards) {
+        uint64_t nets = 0, fwds = 0;
+
+        LIST_FOREACH(networks, n, m->networks) {
+                if (!streq(n->tenant, tenant))
+                        continue;
+                nets++;
+                LIST_FOREACH(forwards, f, n->forwards)
+                        fwds++;
+        }
+        *ret_networks = nets;
+        *ret_forwards = fwds;
 }

@@ -94,6 +94,10 @@ static inline void network_shutdown(Manager *m) {
 }
 static inline void network_metrics_render(Manager *m, struct StrBuf *b) {
 }
+static inline void network_tenant_usage(Manager *m, const char *tenant, uint64_t *ret_networks,
+                                        uint64_t *ret_forwards) {
+        *ret_networks = *ret_forwards = 0;
+}
 static inline bool network_available(Manager *m) {
         return false;
 }
@@ -184,6 +188,10 @@ int network_forward_remove(Network *n, const char *proto, uint16_t port, sd_bus_
 
 /* Makes the rule set match the networks (one libnftables transaction). */
 int network_rules_sync(Manager *m, sd_bus_error *error);
+
+/* What a tenant's networks count against its quotas: networks, forwards (QUOTA_NETWORKS,
+ * QUOTA_FORWARDS). */
+void network_tenant_usage(Manager *m, const char *tenant, uint64_t *ret_networks, uint64_t *ret_forwards);
 
 /* The networks' part of the metrics (metrics.h): drops by reason from the rule set's counters,
  * bytes and drops of every network's bridge and every instance's port. */

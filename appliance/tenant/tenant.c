@@ -495,15 +495,17 @@ int tenant_usage(Tenant *t, QuotaUsage *u) {
                 u->amount[QUOTA_DISK] += i->disk_path ? i->disk_bytes : 0;
                 usage_add_gpus(t->manager, u, models, i->gpus);
         }
+        network_tenant_usage(t->manager, t->name, &u->amount[QUOTA_NETWORKS], &u->amount[QUOTA_FORWARDS]);
         u->gpu_models = models;
         return 0;
 }
 
 static const char *quota_noun(const Quota *q, char *buf, size_t l) {
         static const char *const nouns[_QUOTA_RESOURCE_MAX] = {
-                [QUOTA_GPUS] = "GPUs",   [QUOTA_GPU_MEMORY] = "GPU memory",
-                [QUOTA_VCPUS] = "vCPUs", [QUOTA_MEMORY] = "memory",
-                [QUOTA_DISK] = "disk",   [QUOTA_INSTANCES] = "instances",
+                [QUOTA_GPUS] = "GPUs",         [QUOTA_GPU_MEMORY] = "GPU memory",
+                [QUOTA_VCPUS] = "vCPUs",       [QUOTA_MEMORY] = "memory",
+                [QUOTA_DISK] = "disk",         [QUOTA_INSTANCES] = "instances",
+                [QUOTA_NETWORKS] = "networks", [QUOTA_FORWARDS] = "port forwards",
         };
 
         if (q->resource == QUOTA_GPUS && q->model[0])
@@ -523,17 +525,12 @@ static const char *quota_amount(const Quota *q, uint64_t v, char *buf, size_t l)
 int tenant_admit(Tenant *t, unsigned instances, unsigned vcpus, uint64_t memory_bytes, uint64_t disk_bytes,
                  char **request_gpus, sd_bus_error *error) {
         _cleanup_free_ const char **models = NULL;
-        QuotaUsage used = {},
-                   req = {
-                           .amount = { [QUOTA_INSTANCES] = instances,
-                                       [QUOTA_VCPUS] = vcpus,
-                                       [QUOTA_MEMORY] = memory_bytes,
-                                       [QUOTA_DISK] = disk_bytes },
-                   };
-        char b1[32], b2[32], b3[32], noun[96];
-        uint64_t total = 0;
-        size_t k = 0;
-        int r;
+        QuotaUsage req = {
+                .amount = { [QUOTA_INSTANCES] = instances,
+                            [QUOTA_VCPUS] = vcpus,
+                            [QUOTA_MEMORY] = memory_bytes,
+                            [QUOTA_DISK] = disk_bytes },
+        };
 
         if (t->n_quotas == 0)
                 return 0;
@@ -542,10 +539,22 @@ int tenant_admit(Tenant *t, unsigned instances, unsigned vcpus, uint64_t memory_
                 return -ENOMEM;
         usage_add_gpus(t->manager, &req, models, request_gpus);
         req.gpu_models = models;
+        return tenant_admit_usage(t, &req, error);
+}
+
+int tenant_admit_usage(Tenant *t, const QuotaUsage *req, sd_bus_error *error) {
+        QuotaUsage used = {};
+        char b1[32], b2[32], b3[32], noun[96];
+        uint64_t total = 0;
+        size_t k = 0;
+        int r;
+
+        if (t->n_quotas == 0)
+                return 0;
         r = tenant_usage(t, &used);
         if (r < 0)
                 return r;
-        r = quota_admit(t->quotas, t->n_quotas, &used, &req, &k, &total);
+        r = quota_admit(t->quotas, t->n_quotas, &used, req, &k, &total);
         if (r == -EDQUOT)
                 r = sd_bus_error_setf(
                         error, ARK_ERROR_QUOTA_EXCEEDED,

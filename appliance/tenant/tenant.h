@@ -75,6 +75,8 @@ int tenant_usage(Tenant *t, QuotaUsage *u);
  * with QuotaExceeded. */
 int tenant_admit(Tenant *t, unsigned instances, unsigned vcpus, uint64_t memory_bytes, uint64_t disk_bytes,
                  char **request_gpus, sd_bus_error *error);
+/* The same for any request (networks, forwards: quota.h). */
+int tenant_admit_usage(Tenant *t, const QuotaUsage *req, sd_bus_error *error);
 
 /* D-Bus side (tenant-dbus.c). */
 extern const struct sd_bus_vtable tenant_vtable[];

@@ -191,7 +191,7 @@ _arkctl() {
             esac ;;
         *)
             [ "$noun $verb" = "tenant quota" ] &&
-                COMPREPLY=($(compgen -W "gpus= gpu-memory= vcpus= memory= disk= instances=" -- "$cur")) ;;
+                COMPREPLY=($(compgen -W "gpus= gpu-memory= vcpus= memory= disk= instances= networks= forwards=" -- "$cur")) ;;
     esac
     return 0
 }

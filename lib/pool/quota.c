@@ -9,9 +9,10 @@
 #include "pool/quota.h"
 
 static const char *const resource_table[_QUOTA_RESOURCE_MAX] = {
-        [QUOTA_GPUS] = "gpus",   [QUOTA_GPU_MEMORY] = "gpu-memory",
-        [QUOTA_VCPUS] = "vcpus", [QUOTA_MEMORY] = "memory",
-        [QUOTA_DISK] = "disk",   [QUOTA_INSTANCES] = "instances",
+        [QUOTA_GPUS] = "gpus",         [QUOTA_GPU_MEMORY] = "gpu-memory",
+        [QUOTA_VCPUS] = "vcpus",       [QUOTA_MEMORY] = "memory",
+        [QUOTA_DISK] = "disk",         [QUOTA_INSTANCES] = "instances",
+        [QUOTA_NETWORKS] = "networks", [QUOTA_FORWARDS] = "forwards",
 };
 
 const char *quota_resource_to_string(QuotaResource r) {

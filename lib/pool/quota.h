@@ -14,11 +14,13 @@ typedef enum QuotaResource {
         QUOTA_MEMORY, /* bytes */
         QUOTA_DISK,   /* bytes */
         QUOTA_INSTANCES,
+        QUOTA_NETWORKS, /* tenant networks */
+        QUOTA_FORWARDS, /* ports of the host forwarded to the tenant's instances */
         _QUOTA_RESOURCE_MAX,
         _QUOTA_RESOURCE_INVALID = -22,
 } QuotaResource;
 
-/* "gpus", "gpu-memory", "vcpus", "memory", "disk", "instances" and back. */
+/* "gpus", "gpu-memory", "vcpus", "memory", "disk", "instances", "networks", "forwards" and back. */
 const char *quota_resource_to_string(QuotaResource r);
 QuotaResource quota_resource_from_string(const char *s);
 /* Whether amounts of the resource are bytes (shown and parsed as sizes). */

@@ -212,6 +212,17 @@ static void test_create_list_show(void **state) {
         assert_arkctl(&H, 1, "name it as TENANT/lab", "network", "show", "lab");
 }
 
+/* Networks and forwards count against the tenant's quotas. */
+static void test_quotas(void **state) {
+        require_setup();
+        assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "blue", "networks=1");
+        assert_arkctl(&H, 1, "Tenant 'blue' would use 2 of its 1 networks (it uses 1 now)", "network",
+                      "create", "more", "--tenant", "blue", "--isolated");
+        assert_arkctl(&H, 0, "networks", "tenant", "quota", "show", "blue");
+        assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "blue", "networks=none");
+        assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "red", "forwards=1");
+}
+
 /* Acceptance 4: bad input is refused with a sentence naming the field; nothing half-made. */
 static void test_bad_input(void **state) {
         static const struct {
@@ -308,14 +319,14 @@ static void test_dhcp_dns_and_isolation(void **state) {
         assert_int_equal(in_ns(a2, NULL, "busybox ping -c 1 -W 1 -I 10.50.1.99 10.50.1.2"), 1);
 }
 
-/* The global IPv6 address an endpoint took by SLAAC from its network's router advertisements
- * (waits for it); "" when none came. */
+/* The global IPv6 address an endpoint took by SLAAC from its network's router advertisements,
+ * once duplicate address detection is through (waits for it); "" when none came. */
 static char *ipv6_of(const char *ep) {
         for (unsigned tries = 0; tries < 100; tries++) {
                 _cleanup_free_ char *out = NULL;
 
                 if (in_ns(ep, &out,
-                          "ip -6 -o addr show dev eth0 scope global | awk \"{print \\$4}\" | cut -d/ -f1") ==
+                          "ip -6 -o addr show dev eth0 scope global -tentative | awk \"{print \\$4}\" | cut -d/ -f1") ==
                             0 &&
                     !isempty(out)) {
                         char *nl = strchr(out, '\n');
@@ -340,7 +351,8 @@ static void test_ipv6(void **state) {
                 fail_msg(
                         "no SLAAC address from the networks' router advertisements (a1 '%s', a2 '%s', b1 '%s')",
                         a1, a2, b1);
-        assert_int_equal(in_ns(endpoints[0], NULL, "busybox ping -6 -c 1 -W 2 %s", a2), 0);
+        /* The first echo may wait on neighbour discovery: a few tries. */
+        assert_int_equal(in_ns(endpoints[0], NULL, "busybox ping -6 -c 3 -W 3 %s | grep -q bytes", a2), 0);
         assert_int_not_equal(in_ns(endpoints[0], NULL, "busybox ping -6 -c 1 -W 1 %s", b1), 0);
         assert_int_not_equal(in_ns(endpoints[2], NULL, "busybox ping -6 -c 1 -W 1 %s", a1), 0);
 }
@@ -449,9 +461,11 @@ static void test_nat_and_forward(void **state) {
         kill(listener, SIGTERM);
         (void) waitpid(listener, NULL, 0);
 
-        /* Not for tenants to open; gone when removed. */
+        /* One port forwarded, red's quota (test_quotas); gone when removed. */
         assert_arkctl(&H, 1, "already", "network", "forward", "add", "red/lab", "--port", "18080", "--to",
                       "a1:80");
+        assert_arkctl(&H, 1, "would use 2 of its 1 port forwards", "network", "forward", "add", "red/lab",
+                      "--port", "18081", "--to", "a1:80");
         assert_arkctl(&H, 0, NULL, "network", "forward", "remove", "red/lab", "--port", "18080");
         free(out);
         out = NULL;
@@ -509,10 +523,15 @@ static void test_delete(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_create_list_show),       cmocka_unit_test(test_bad_input),
-                cmocka_unit_test(test_dhcp_dns_and_isolation), cmocka_unit_test(test_ipv6),
-                cmocka_unit_test(test_drops_counted),          cmocka_unit_test(test_nat_and_forward),
-                cmocka_unit_test(test_restart_rebuilds),       cmocka_unit_test(test_delete),
+                cmocka_unit_test(test_create_list_show),
+                cmocka_unit_test(test_quotas),
+                cmocka_unit_test(test_bad_input),
+                cmocka_unit_test(test_dhcp_dns_and_isolation),
+                cmocka_unit_test(test_ipv6),
+                cmocka_unit_test(test_drops_counted),
+                cmocka_unit_test(test_nat_and_forward),
+                cmocka_unit_test(test_restart_rebuilds),
+                cmocka_unit_test(test_delete),
         };
 
         return cmocka_run_group_tests_name("integration: tenant networks", tests, group_setup,
