@@ -144,6 +144,7 @@ int verb_host_accelerators(char **args);
 int verb_host_check(char **args);
 int verb_vm_gpu(char **args);
 int verb_vm_console(char **args);
+int verb_vm_network(char **args);
 int verb_network_create(char **args);
 int verb_network_list(char **args);
 int verb_network_show(char **args);

@@ -26,6 +26,10 @@
 #define STOP_DEFAULT_TIMEOUT_MAX_SEC 3600U
 #define STOP_MARGIN_SEC 30U
 
+static const FieldMap nic_members[] = {
+        { NULL, "network" }, { NULL, "mac" }, { NULL, "ipv4" }, { NULL, "interface" }, {},
+};
+
 static const FieldMap instance_fields[] = {
         { "Name", "name" },
         { "Id", "id" },
@@ -49,6 +53,7 @@ static const FieldMap instance_fields[] = {
         { "Preemptible", "preemptible" },
         { "Model", "model" },
         { "PreemptedGPUs", "preempted_gpus" },
+        { "Networks", "networks", FIELD_STRUCTS, nic_members },
         {},
 };
 
@@ -111,6 +116,20 @@ static int print_instance(json_t *props) {
         }
         if (!isempty(props_string(props, "Model")))
                 table_add_row(t, "Model", props_string(props, "Model"));
+        {
+                json_t *nics = json_object_get(props, "Networks"), *e;
+                _cleanup_free_ char *list = NULL;
+                StrBuf b = {};
+                size_t k;
+
+                json_array_foreach(nics, k, e)
+                        strbuf_printf(&b, "%s%s %s (%s)", k > 0 ? ", " : "",
+                                      strempty(json_string_value(json_array_get(e, 0))),
+                                      strempty(json_string_value(json_array_get(e, 2))),
+                                      strempty(json_string_value(json_array_get(e, 1))));
+                list = strbuf_steal(&b);
+                table_add_row(t, "Networks", isempty(list) ? "none" : list);
+        }
         table_add_row(t, "Image", strdash(props_string(props, "Image")));
         if (!isempty(props_string(props, "Kernel"))) {
                 table_add_row(t, "Kernel", props_string(props, "Kernel"));
@@ -511,6 +530,32 @@ int verb_vm_delete(char **args) {
                 puts("{}");
         else
                 printf("Deleted VM '%s'.\n", args[0]);
+        return 0;
+}
+
+/* vm network add|remove NAME NETWORK: a NIC plugged in or out (hot-plugged into a running VM). */
+int verb_vm_network(char **args) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *path = NULL;
+        const char *action = args[0], *name = args[1], *network = args[2];
+        bool add = streq(action, "add");
+        int r;
+
+        if (!add && !streq(action, "remove"))
+                return usage_error("'vm network' takes add or remove, not '%s'", action);
+        r = ctl_bus_open(&bus);
+        if (r < 0)
+                return r;
+        r = ctl_get_object(bus, "GetInstance", name, ARK_BUS_IFACE_INSTANCE, &path, NULL);
+        if (r < 0)
+                return r;
+        r = ctl_call(bus, path, ARK_BUS_IFACE_INSTANCE, add ? "AddNetwork" : "RemoveNetwork",
+                     CTL_SLOW_CALL_USEC, NULL, "s", network);
+        if (r < 0)
+                return r;
+        if (arg_output == OUTPUT_JSON)
+                return show_instance(bus, name);
+        printf(add ? "VM '%s' is on network '%s' now.\n" : "VM '%s' left network '%s'.\n", name, network);
         return 0;
 }
 

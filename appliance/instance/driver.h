@@ -16,8 +16,9 @@
  *
  * Devices are not plugged into running instances: an instance's GPUs change while it is stopped,
  * through define() (a VM's UEFI firmware and 64-bit PCI window are sized for its GPUs at boot; a GPU
- * hot-plugged into a window sized for fewer does not get its BARs). Network interfaces will come
- * with tenant networks, as operations of their own. */
+ * hot-plugged into a window sized for fewer does not get its BARs). A tenant network's NIC is
+ * plugged into a running instance (attach_nic) or out of it (detach_nic), and written into its
+ * definition by define(). */
 
 #include <stdbool.h>
 #include <systemd/sd-bus.h>
@@ -25,6 +26,7 @@
 #include "instance.h"
 
 typedef struct Manager Manager;
+typedef struct Nic Nic; /* network/network.h */
 
 /* The type of an instance created without one. */
 #define INSTANCE_TYPE_DEFAULT "vm"
@@ -82,6 +84,11 @@ typedef struct InstanceDriver {
          * running or a session is open already; NotSupported when the backend has no
          * consoles. */
         int (*console)(Instance *i, int *ret_fd, sd_bus_error *error);
+        /* Plugs the NIC into the running instance (a VM: a hot-plugged virtio NIC on the network's
+         * bridge), or out of it; the definition is not changed (define() does that). NotSupported
+         * when the backend cannot (libvirt's test driver). */
+        int (*attach_nic)(Instance *i, const Nic *nic, sd_bus_error *error);
+        int (*detach_nic)(Instance *i, const Nic *nic, sd_bus_error *error);
 } InstanceDriver;
 
 /* The VM driver (appliance/instance/vm/vm-driver.c). */

@@ -10,6 +10,7 @@
 #include "access.h"
 #include "bundles.h"
 #include "instance.h"
+#include "network.h"
 #include "manager.h"
 #include "shared/bus-util.h"
 
@@ -136,6 +137,51 @@ static int method_open_console(sd_bus_message *msg, void *userdata, sd_bus_error
         return sd_bus_reply_method_return(msg, "h", fd);
 }
 
+/* (network, MAC, IPv4 address, host-side interface) of each NIC, in order. */
+static int property_get_networks(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Instance *i = userdata;
+        _cleanup_free_ Nic **nics = network_instance_nics(i->manager, i->id);
+        int r;
+
+        if (!nics)
+                return -ENOMEM;
+        r = sd_bus_message_open_container(reply, 'a', "(ssss)");
+        if (r < 0)
+                return r;
+        for (Nic **c = nics; *c; c++) {
+                char mac[NET_MAC_STRLEN], ip[NET_ADDR_STRLEN];
+
+                r = sd_bus_message_append(reply, "(ssss)", (*c)->network->name,
+                                          net_mac_to_string((*c)->mac, mac),
+                                          net_addr_to_string(&(*c)->ip4, ip), (*c)->ifname);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int method_network(sd_bus_message *msg, void *userdata, sd_bus_error *error, bool add) {
+        const char *network;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &network);
+        if (r < 0)
+                return r;
+        r = instance_network(userdata, network, add, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_add_network(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return method_network(msg, userdata, error, true);
+}
+
+static int method_remove_network(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        return method_network(msg, userdata, error, false);
+}
+
 /* "NAME VERSION" of the model it serves, "" = none. */
 static int property_get_model(sd_bus *bus, const char *path, const char *interface, const char *property,
                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -190,6 +236,7 @@ const sd_bus_vtable instance_vtable[] = {
         SD_BUS_PROPERTY("Preemptible", "b", bus_property_get_bool, offsetof(Instance, preemptible),
                         SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Model", "s", property_get_model, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Networks", "a(ssss)", property_get_networks, 0, 0),
         SD_BUS_PROPERTY("PreemptedGPUs", "u", NULL, offsetof(Instance, preempted_gpus),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD("Start", NULL, NULL, method_start, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -201,6 +248,10 @@ const sd_bus_vtable instance_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("OpenConsole", SD_BUS_NO_ARGS, SD_BUS_RESULT("h", console),
                                 method_open_console, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AddNetwork", SD_BUS_ARGS("s", network), SD_BUS_NO_RESULT,
+                                method_add_network, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RemoveNetwork", SD_BUS_ARGS("s", network), SD_BUS_NO_RESULT,
+                                method_remove_network, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("AddGPUs", SD_BUS_ARGS("u", count, "s", model, "as", addresses),
                                 SD_BUS_NO_RESULT, method_add_gpus, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("RemoveGPUs", SD_BUS_ARGS("as", addresses), SD_BUS_NO_RESULT,

@@ -1365,6 +1365,23 @@ int instance_open_console(Instance *i, int *ret_fd, sd_bus_error *error) {
         return driver->console(i, ret_fd, error);
 }
 
+int instance_network(Instance *i, const char *network, bool add, sd_bus_error *error) {
+        const InstanceDriver *driver;
+        int r;
+
+        r = instance_driver(i, &driver, error);
+        if (r < 0)
+                return r;
+        if (i->preempting)
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_INVALID_STATE,
+                        "Instance '%s' is giving its GPUs back to the tenant guaranteed them; change its "
+                        "networks once that is done.",
+                        i->name);
+        return add ? network_instance_add(i, driver, network, error)
+                   : network_instance_remove(i, driver, network, error);
+}
+
 /* ---------------------------------------------------------------------------------- GPUs */
 
 static int instance_require_stopped(Instance *i, const char *what, sd_bus_error *error) {

@@ -132,6 +132,9 @@ int instance_get_xml(Instance *i, char **ret, sd_bus_error *error);
 /* An interactive console session on the running instance (driver.h, console): *ret_fd is the
  * caller's end. */
 int instance_open_console(Instance *i, int *ret_fd, sd_bus_error *error);
+/* Plugs the instance into a network of its tenant, or out of it (network.h,
+ * network_instance_add/remove). */
+int instance_network(Instance *i, const char *network, bool add, sd_bus_error *error);
 /* GPUs of a stopped instance: added as CreateInstance picks them (p->gpus, gpu_model,
  * gpu_addresses), removed by address (NULL or empty: all). The claims and the redefined domain
  * change together or not at all. */

@@ -20,6 +20,7 @@
 #include "basic/string-util.h"
 #include "basic/time-util.h"
 #include "dnsmasq.h"
+#include "driver.h"
 #include "instance.h"
 #include "links.h"
 #include "manager.h"
@@ -1630,4 +1631,197 @@ void network_tenant_usage(Manager *m, const char *tenant, uint64_t *ret_networks
         }
         *ret_networks = nets;
         *ret_forwards = fwds;
+}
+
+/* ---------------------------------------------------------------------------------- NICs of an existing instance */
+
+static Nic *instance_nic_on(Network *n, int64_t instance_id) {
+        LIST_FOREACH(nics, c, n->nics)
+                if (c->instance_id == instance_id)
+                        return c;
+        return NULL;
+}
+
+static int instance_live(Instance *i, sd_bus_error *error) {
+        switch (i->state) {
+        case INSTANCE_STOPPED:
+        case INSTANCE_CRASHED:
+                return 0;
+        case INSTANCE_RUNNING:
+        case INSTANCE_PAUSED:
+                return 1;
+        default:
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_INVALID_STATE,
+                        "Instance '%s' is %s; change its networks when it runs or is stopped.", i->name,
+                        instance_state_to_string(i->state));
+        }
+}
+
+int network_instance_add(Instance *i, const InstanceDriver *d, const char *network, sd_bus_error *error) {
+        _cleanup_transaction_ DbTransaction tx = {};
+        _cleanup_free_ Nic **mine = NULL;
+        Manager *m = i->manager;
+        Network *n;
+        Nic *c = NULL;
+        unsigned position = 0;
+        int live, r;
+
+        if (!m->net)
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_READY,
+                                         "Tenant networks are not available on this host.");
+        n = network_find(m, i->tenant, network);
+        if (!n)
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "Tenant '%s' has no network '%.80s'.",
+                                         i->tenant, network);
+        if (instance_nic_on(n, i->id))
+                return sd_bus_error_setf(error, ARK_ERROR_ALREADY_EXISTS,
+                                         "Instance '%s' is on network '%s' already.", i->name, n->name);
+        mine = network_instance_nics(m, i->id);
+        if (!mine)
+                return -ENOMEM;
+        for (Nic **o = mine; *o; o++)
+                position = MAX(position, (*o)->position + 1);
+        if (position >= NICS_MAX || mine[NICS_MAX - 1])
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Instance '%s' has %d NICs; at most %d.", i->name, NICS_MAX,
+                                         NICS_MAX);
+        live = instance_live(i, error);
+        if (live < 0)
+                return live;
+
+        c = calloc(1, sizeof(Nic));
+        if (!c)
+                return -ENOMEM;
+        c->instance_id = i->id;
+        c->position = position;
+        r = db_transaction_begin(m->db, &tx);
+        if (r < 0) {
+                free(c);
+                return manager_store_error(m, error, r, "Failed to store the NIC of '%s'", i->name);
+        }
+        r = nic_choose(m, n, NULL, c, error);
+        if (r >= 0) {
+                c->network = n;
+                r = nic_insert(m, c);
+                if (r < 0)
+                        r = manager_store_error(m, error, r, "Failed to store the NIC of '%s'", i->name);
+        }
+        if (r < 0) {
+                free(c);
+                return r;
+        }
+        /* Rules first (anti-spoofing knows the port before it exists), then the hypervisor, then
+         * the definition; undone in reverse when a step fails. */
+        LIST_PREPEND(nics, n->nics, c);
+        r = network_rules_sync(m, error);
+        if (r >= 0 && live) {
+                r = d->attach_nic(i, c, error);
+                if (r < 0)
+                        live = 0; /* nothing to unplug */
+        }
+        if (r >= 0)
+                r = d->define(i, error);
+        if (r >= 0) {
+                r = db_transaction_commit(&tx);
+                if (r < 0)
+                        r = manager_store_error(m, error, r, "Failed to store the NIC of '%s'", i->name);
+        }
+        if (r < 0) {
+                sd_bus_error e = SD_BUS_ERROR_NULL;
+
+                if (live)
+                        (void) d->detach_nic(i, c, &e);
+                sd_bus_error_free(&e);
+                LIST_REMOVE(nics, n->nics, c);
+                nic_free(c);
+                (void) d->define(i, &e); /* as the store still has it */
+                sd_bus_error_free(&e);
+                (void) network_rules_sync(m, NULL);
+                return r;
+        }
+        {
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+
+                if (network_up(n, &e) < 0)
+                        network_set_problem(n, e.message);
+        }
+        log_info("Instance '%s' joined network '%s' (%s).", i->name, n->name, c->ifname);
+        (void) sd_bus_emit_properties_changed(m->bus, n->path, ARK_BUS_IFACE_NETWORK, "Instances", NULL);
+        return 0;
+}
+
+int network_instance_remove(Instance *i, const InstanceDriver *d, const char *network, sd_bus_error *error) {
+        _cleanup_transaction_ DbTransaction tx = {};
+        Manager *m = i->manager;
+        Forward *held = NULL;
+        Network *n;
+        Nic *c;
+        int live, r;
+
+        n = m->net ? network_find(m, i->tenant, network) : NULL;
+        c = n ? instance_nic_on(n, i->id) : NULL;
+        if (!c)
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
+                                         "Instance '%s' is not on a network '%.80s'.", i->name, network);
+        live = instance_live(i, error);
+        if (live < 0)
+                return live;
+        r = db_transaction_begin(m->db, &tx);
+        if (r >= 0)
+                r = store_nic_delete(m->db, c->id); /* its forwards go with it (ON DELETE CASCADE) */
+        if (r < 0)
+                return manager_store_error(m, error, r, "Failed to remove the NIC of '%s'", i->name);
+        /* Out of the rules and the definition with its forwards, kept aside until the commit. */
+        LIST_REMOVE(nics, n->nics, c);
+        for (Forward *f = n->forwards, *next; f; f = next) {
+                next = f->forwards_next;
+                if (f->nic == c) {
+                        LIST_REMOVE(forwards, n->forwards, f);
+                        LIST_PREPEND(forwards, held, f);
+                }
+        }
+        r = live ? d->detach_nic(i, c, error) : 0;
+        if (r >= 0)
+                r = d->define(i, error);
+        if (r >= 0)
+                r = network_rules_sync(m, error);
+        if (r >= 0) {
+                r = db_transaction_commit(&tx);
+                if (r < 0)
+                        r = manager_store_error(m, error, r, "Failed to remove the NIC of '%s'", i->name);
+        }
+        if (r < 0) {
+                sd_bus_error e = SD_BUS_ERROR_NULL;
+
+                LIST_PREPEND(nics, n->nics, c);
+                while (held) {
+                        Forward *f = held;
+                        LIST_REMOVE(forwards, held, f);
+                        LIST_PREPEND(forwards, n->forwards, f);
+                }
+                if (live)
+                        (void) d->attach_nic(i, c, &e);
+                sd_bus_error_free(&e);
+                (void) d->define(i, &e);
+                sd_bus_error_free(&e);
+                (void) network_rules_sync(m, NULL);
+                return r;
+        }
+        while (held) {
+                Forward *f = held;
+                LIST_REMOVE(forwards, held, f);
+                free(f);
+        }
+        log_info("Instance '%s' left network '%s' (%s).", i->name, n->name, c->ifname);
+        nic_free(c);
+        {
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+
+                if (network_up(n, &e) < 0)
+                        network_set_problem(n, e.message);
+        }
+        (void) sd_bus_emit_properties_changed(m->bus, n->path, ARK_BUS_IFACE_NETWORK, "Instances",
+                                              "Forwards", NULL);
+        return 0;
 }

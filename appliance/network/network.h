@@ -30,8 +30,10 @@ typedef struct Manager Manager;
 typedef struct Instance Instance;
 typedef struct Network Network;
 typedef struct NetState NetState;
+struct InstanceDriver;
 
-typedef struct Nic {
+typedef struct Nic Nic;
+struct Nic {
         int64_t id;
         int64_t instance_id;
         Network *network;
@@ -40,7 +42,7 @@ typedef struct Nic {
         NetAddr ip4;
         char ifname[IF_NAMESIZE]; /* the host side: a VM's tap */
         LIST_FIELDS(struct Nic, nics);
-} Nic;
+};
 
 typedef struct Forward {
         int64_t id;
@@ -128,6 +130,15 @@ static inline void network_nics_abort(Manager *m, Nic **nics) {
 }
 static inline void network_instance_deleted(Manager *m, int64_t instance_id) {
 }
+static inline int network_instance_add(Instance *i, const struct InstanceDriver *d, const char *network,
+                                       sd_bus_error *error) {
+        return sd_bus_error_setf(error, "org.ark.Ark1.Error.NotSupported",
+                                 "This build of arkd has no tenant networks.");
+}
+static inline int network_instance_remove(Instance *i, const struct InstanceDriver *d, const char *network,
+                                          sd_bus_error *error) {
+        return network_instance_add(i, d, network, error);
+}
 static inline Nic **network_instance_nics(Manager *m, int64_t instance_id) {
         return (Nic **) calloc(1, sizeof(Nic *));
 }
@@ -180,6 +191,15 @@ void network_nics_free(Nic **nics);
 void network_instance_deleted(Manager *m, int64_t instance_id);
 /* The instance's NICs in order, borrowed, NULL-terminated (free the array only). */
 Nic **network_instance_nics(Manager *m, int64_t instance_id);
+
+/* An existing instance plugged into a network of its tenant, or out of one: the NIC stored (or
+ * deleted, with its forwards), the rules, the running instance (driver d's attach_nic or
+ * detach_nic) and its definition (define) changed together, or nothing. InvalidState while it is
+ * neither running nor stopped. */
+int network_instance_add(Instance *i, const struct InstanceDriver *d, const char *network,
+                         sd_bus_error *error);
+int network_instance_remove(Instance *i, const struct InstanceDriver *d, const char *network,
+                            sd_bus_error *error);
 
 /* Forwards: host port -> an instance's NIC on this network. Admin only (checked by the caller). */
 int network_forward_add(Network *n, const char *proto, uint16_t port, Instance *i, uint16_t to_port,

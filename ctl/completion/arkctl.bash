@@ -176,7 +176,7 @@ _arkctl() {
                     COMPREPLY=($(compgen -W "$(_arkctl_accelerators)" -- "$cur")) ;;
                 "vm show"|"vm start"|"vm stop"|"vm delete"|"vm console")
                     COMPREPLY=($(compgen -W "$(_arkctl_names vm)" -- "$cur")) ;;
-                "vm gpu")
+                "vm gpu"|"vm network")
                     COMPREPLY=($(compgen -W "add remove" -- "$cur")) ;;
                 "tenant member")
                     COMPREPLY=($(compgen -W "add remove list" -- "$cur")) ;;
@@ -184,7 +184,8 @@ _arkctl() {
                     COMPREPLY=($(compgen -W "set show" -- "$cur")) ;;
             esac ;;
         3)
-            [ "$noun $verb" = "vm gpu" ] && COMPREPLY=($(compgen -W "$(_arkctl_names vm)" -- "$cur"))
+            [ "$noun $verb" = "vm gpu" ] || [ "$noun $verb" = "vm network" ] &&
+                COMPREPLY=($(compgen -W "$(_arkctl_names vm)" -- "$cur"))
             case "$noun $verb" in
                 "tenant member"|"tenant quota")
                     COMPREPLY=($(compgen -W "$(_arkctl_names tenant)" -- "$cur")) ;;

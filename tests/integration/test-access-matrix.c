@@ -393,6 +393,14 @@ static int args_no_forward(sd_bus_message *m, Role role, const Target *t) {
         return sd_bus_message_append(m, "sq", "tcp", 40001);
 }
 
+static int args_own_network(sd_bus_message *m, Role role, const Target *t) {
+        return sd_bus_message_append(m, "s", t->owner == 2 ? NET_B : NET_A);
+}
+
+static int args_ghost_network(sd_bus_message *m, Role role, const Target *t) {
+        return sd_bus_message_append(m, "s", "ghostnet");
+}
+
 static int args_interface(sd_bus_message *m, Role role, const Target *t) {
         return sd_bus_message_append(m, "s", kind_iface[t->kind]);
 }
@@ -534,11 +542,17 @@ static const Row matrix[] = {
         PROPERTY(INSTANCE, "Preemptible", K_INSTANCE, NULL, "OOII"),
         PROPERTY(INSTANCE, "Model", K_INSTANCE, NULL, "OOII"),
         PROPERTY(INSTANCE, "PreemptedGPUs", K_INSTANCE, NULL, "OOII"),
+        PROPERTY(INSTANCE, "Networks", K_INSTANCE, NULL, "OOII"),
         METHOD(INSTANCE, "Start", K_INSTANCE, NULL, "OOII"),
         METHOD(INSTANCE, "Stop", K_INSTANCE, NULL, "OOII", .args = args_timeout, .on_stopped = true),
         METHOD(INSTANCE, "ForceOff", K_INSTANCE, NULL, "OOII", .on_stopped = true),
         METHOD(INSTANCE, "Delete", K_INSTANCE, NULL, "RRII", .later = "InvalidState"),
         METHOD(INSTANCE, "GetXML", K_INSTANCE, NULL, "OOII"),
+        /* The running instances are on their tenant's network already; no network "ghostnet". */
+        METHOD(INSTANCE, "AddNetwork", K_INSTANCE, NULL, "RRII", .later = "AlreadyExists",
+               .args = args_own_network),
+        METHOD(INSTANCE, "RemoveNetwork", K_INSTANCE, NULL, "RRII", .later = "NotFound",
+               .args = args_ghost_network),
         /* libvirt's test driver has no consoles: who gets past the gate hears so. */
         METHOD(INSTANCE, "OpenConsole", K_INSTANCE, NULL, "RRII", .later = "NotSupported"),
         /* GPUs are added to stopped instances only. */

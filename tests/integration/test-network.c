@@ -501,6 +501,52 @@ static void test_restart_rebuilds(void **state) {
         assert_int_not_equal(in_ns(host_ns, &out, "ip -o link show arkn0000ff"), 0);
 }
 
+static bool on_network(const char *network, const char *instance) {
+        _cleanup_(json_decrefp) json_t *net = network_json(network);
+        json_t *l = json_object_get(net, "instances"), *e;
+        size_t k;
+
+        json_array_foreach(l, k, e)
+                if (streq_ptr(json_string_value(json_object_get(e, "instance")), instance))
+                        return true;
+        return false;
+}
+
+/* vm network add|remove: a stopped VM's definition changes; a running one's NIC is hot-plugged,
+ * which libvirt's test driver cannot do (real VMs: test-real-hypervisor): refused, nothing changed. */
+static void test_vm_network_add_remove(void **state) {
+        _cleanup_free_ char *xml = NULL, *err = NULL;
+
+        require_setup();
+        assert_arkctl(&H, 0, NULL, "vm", "create", "solo", "--tenant", "red", "--vcpus", "1", "--memory",
+                      "256M");
+        assert_false(on_network("red/lab", "solo"));
+        assert_arkctl(&H, 0, "VM 'red/solo' is on network 'lab' now", "vm", "network", "add", "red/solo",
+                      "lab");
+        assert_true(on_network("red/lab", "solo"));
+        assert_arkctl(&H, 0, "<interface type='bridge'>", "vm", "show", "red/solo", "--xml");
+        assert_arkctl(&H, 0, "lab 10.50.1.", "vm", "show", "red/solo");
+        assert_arkctl(&H, 1, "is on network 'lab' already", "vm", "network", "add", "red/solo", "lab");
+        assert_arkctl(&H, 1, "has no network 'nowhere'", "vm", "network", "add", "red/solo", "nowhere");
+        /* A forward to it goes when it leaves the network. */
+        assert_arkctl(&H, 0, NULL, "network", "forward", "add", "red/lab", "--port", "18090", "--to",
+                      "solo:80");
+        assert_arkctl(&H, 0, "left network 'lab'", "vm", "network", "remove", "red/solo", "lab");
+        assert_false(on_network("red/lab", "solo"));
+        assert_arkctl(&H, 1, "no forward of tcp port 18090", "network", "forward", "remove", "red/lab",
+                      "--port", "18090");
+        assert_int_equal(harness_arkctl(&H, &xml, &err, "vm", "show", "red/solo", "--xml", NULL), 0);
+        assert_null(strstr(xml, "<interface type='bridge'>"));
+
+        /* Running on the test driver: refused, nothing half-made. */
+        assert_arkctl(&H, 0, NULL, "vm", "start", "red/solo");
+        assert_arkctl(&H, 1, "cannot plug NICs into running instance 'solo'", "vm", "network", "add",
+                      "red/solo", "lab");
+        assert_false(on_network("red/lab", "solo"));
+        assert_arkctl(&H, 0, NULL, "vm", "stop", "red/solo", "--force");
+        assert_arkctl(&H, 0, NULL, "vm", "delete", "red/solo");
+}
+
 static void test_delete(void **state) {
         _cleanup_(json_decrefp) json_t *quiet = NULL;
         _cleanup_free_ char *out = NULL;
@@ -531,6 +577,7 @@ int main(void) {
                 cmocka_unit_test(test_drops_counted),
                 cmocka_unit_test(test_nat_and_forward),
                 cmocka_unit_test(test_restart_rebuilds),
+                cmocka_unit_test(test_vm_network_add_remove),
                 cmocka_unit_test(test_delete),
         };
 

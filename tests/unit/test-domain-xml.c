@@ -272,6 +272,37 @@ static void test_build_test_driver(void **state) {
         assert_non_null(strstr(xml, "<name>web&amp;&lt;x&gt;&apos;s &quot;vm&quot;</name>"));
 }
 
+/* Tenant networks: one virtio NIC per network on its bridge, with the MAC and tap name arkd
+ * chose and the network's MTU; the hot-plug element is the same. */
+static void test_build_nics(void **state) {
+        static const DomainNic nics[] = {
+                { .bridge = "arkn000001",
+                  .mac = "52:54:00:12:34:56",
+                  .ifname = "arkt0a1b2c3d",
+                  .mtu = 1500 },
+                { .bridge = "arkn000002", .mac = "52:54:00:ab:cd:ef", .ifname = "arkt00000002" },
+        };
+        _cleanup_free_ char *one = NULL;
+        DomainSpec spec = spec_qemu_direct;
+        DomainNic bad = nics[0];
+
+        spec.nics = nics;
+        spec.n_nics = ELEMENTSOF(nics);
+        check_spec(&spec, "domain-nics.xml");
+        assert_int_equal(domain_xml_nic(&nics[0], &one), 0);
+        assert_non_null(strstr(one, "<source bridge='arkn000001'/>"));
+        assert_non_null(strstr(one, "<mtu size='1500'/>"));
+        bad.ifname = NULL;
+        spec.nics = &bad;
+        spec.n_nics = 1;
+        {
+                char *xml = NULL;
+                assert_int_equal(domain_xml_build(&spec, &xml), -EINVAL);
+                assert_null(xml);
+                assert_int_equal(domain_xml_nic(&bad, &xml), -EINVAL);
+        }
+}
+
 /* What libvirt's schema refuses, arkd's check refuses before libvirt sees it, saying where. */
 static void test_schema_refuses(void **state) {
         _cleanup_free_ char *xml = NULL, *bad = NULL;
@@ -786,14 +817,23 @@ static void test_parse_hostdevs(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_build_kvm_disk),    cmocka_unit_test(test_build_model),
-                cmocka_unit_test(test_build_qemu_direct), cmocka_unit_test(test_build_test_driver),
-                cmocka_unit_test(test_build_invalid),     cmocka_unit_test(test_schema_refuses),
-                cmocka_unit_test(test_build_optional),    cmocka_unit_test(test_gpu_single),
-                cmocka_unit_test(test_gpu_eight),         cmocka_unit_test(test_gpu_grouped_functions),
-                cmocka_unit_test(test_gpu_arm64),         cmocka_unit_test(test_gpu_missing),
-                cmocka_unit_test(test_parse_hostdevs),    cmocka_unit_test(test_metadata_roundtrip),
-                cmocka_unit_test(test_metadata_variants), cmocka_unit_test(test_metadata_malformed),
+                cmocka_unit_test(test_build_kvm_disk),
+                cmocka_unit_test(test_build_model),
+                cmocka_unit_test(test_build_qemu_direct),
+                cmocka_unit_test(test_build_test_driver),
+                cmocka_unit_test(test_build_nics),
+                cmocka_unit_test(test_build_invalid),
+                cmocka_unit_test(test_schema_refuses),
+                cmocka_unit_test(test_build_optional),
+                cmocka_unit_test(test_gpu_single),
+                cmocka_unit_test(test_gpu_eight),
+                cmocka_unit_test(test_gpu_grouped_functions),
+                cmocka_unit_test(test_gpu_arm64),
+                cmocka_unit_test(test_gpu_missing),
+                cmocka_unit_test(test_parse_hostdevs),
+                cmocka_unit_test(test_metadata_roundtrip),
+                cmocka_unit_test(test_metadata_variants),
+                cmocka_unit_test(test_metadata_malformed),
         };
 
         return cmocka_run_group_tests(tests, setup, NULL);

@@ -215,8 +215,9 @@ static void test_find(void **state) {
 static void test_complete(void **state) {
         const InstanceDriver *d = &vm_driver;
         const void *const ops[] = {
-                d->setup,  d->teardown, d->connected, d->require,   d->reconcile, d->name_in_use, d->define,
-                d->remove, d->start,    d->stop,      d->force_off, d->get_state, d->describe,    d->console,
+                d->setup,    d->teardown, d->connected,  d->require,    d->reconcile, d->name_in_use,
+                d->define,   d->remove,   d->start,      d->stop,       d->force_off, d->get_state,
+                d->describe, d->console,  d->attach_nic, d->detach_nic,
         };
 
         /* A new member of the table must be added here (and to every driver). */

@@ -198,6 +198,29 @@ static int spec_validate(const DomainSpec *spec) {
         return gpus_validate(spec);
 }
 
+static void append_nic(StrBuf *b, const DomainNic *n, const char *indent) {
+        strbuf_printf(b, "%s<interface type='bridge'>\n%s  <mac address='", indent, indent);
+        strbuf_append_xml(b, n->mac);
+        strbuf_printf(b, "'/>\n%s  <source bridge='", indent);
+        strbuf_append_xml(b, n->bridge);
+        strbuf_printf(b, "'/>\n%s  <target dev='", indent);
+        strbuf_append_xml(b, n->ifname);
+        strbuf_printf(b, "'/>\n%s  <model type='virtio'/>\n", indent);
+        if (n->mtu > 0)
+                strbuf_printf(b, "%s  <mtu size='%u'/>\n", indent, n->mtu);
+        strbuf_printf(b, "%s</interface>\n", indent);
+}
+
+int domain_xml_nic(const DomainNic *n, char **ret) {
+        StrBuf b = {};
+
+        if (isempty(n->bridge) || isempty(n->mac) || isempty(n->ifname))
+                return -EINVAL;
+        append_nic(&b, n, "");
+        *ret = strbuf_steal(&b);
+        return *ret ? 0 : -ENOMEM;
+}
+
 /* The hostdevs of one GPU: every function in guest slot 0 behind root port `port`, function 0
  * marked multifunction when there are siblings. */
 static void append_gpu(StrBuf *b, const DomainGpu *g, unsigned port) {
@@ -401,20 +424,8 @@ int domain_xml_build(const DomainSpec *spec, char **ret) {
                               "      <readonly/>\n"
                               "    </filesystem>\n");
         }
-        for (size_t k = 0; k < spec->n_nics; k++) {
-                const DomainNic *n = &spec->nics[k];
-
-                strbuf_append(&b, "    <interface type='bridge'>\n      <mac address='");
-                strbuf_append_xml(&b, n->mac);
-                strbuf_append(&b, "'/>\n      <source bridge='");
-                strbuf_append_xml(&b, n->bridge);
-                strbuf_append(&b, "'/>\n      <target dev='");
-                strbuf_append_xml(&b, n->ifname);
-                strbuf_append(&b, "'/>\n      <model type='virtio'/>\n");
-                if (n->mtu > 0)
-                        strbuf_printf(&b, "      <mtu size='%u'/>\n", n->mtu);
-                strbuf_append(&b, "    </interface>\n");
-        }
+        for (size_t k = 0; k < spec->n_nics; k++)
+                append_nic(&b, &spec->nics[k], "    ");
         strbuf_append(&b, "    <serial type='pty'>\n");
         if (spec->console_log) {
                 strbuf_append(&b, "      <log file='");

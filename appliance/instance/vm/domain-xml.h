@@ -67,6 +67,9 @@ typedef struct DomainSpec {
  * missing (name, uuid, tenant, domain_type, vcpus, memory) or malformed (a PCI address, a CPU or
  * node list, more than 8 functions or 32 GPUs, a NIC without bridge, MAC or name), -ENOMEM on OOM. */
 int domain_xml_build(const DomainSpec *spec, char **ret);
+/* The <interface> element of one NIC, as in the domain XML (for hot-plugging it). -EINVAL when a
+ * field is missing. */
+int domain_xml_nic(const DomainNic *n, char **ret);
 
 /* Parses the content of Ark's metadata element as returned by virDomainGetMetadata(...,
  * VIR_DOMAIN_METADATA_ELEMENT, ARK_METADATA_NS, ...), i.e. "<instance><tenant>..</tenant>

@@ -331,6 +331,48 @@ static int vm_console(Instance *i, int *ret_fd, sd_bus_error *error) {
                                hypervisor_conn(i->manager), dom, i->name, ret_fd, error);
 }
 
+/* A NIC plugged in or out of the running domain (AFFECT_LIVE: the persistent definition is
+ * define()'s). A virtio NIC goes out when the guest lets it go: the call returns before. */
+static int vm_nic(Instance *i, const Nic *nic, bool attach, sd_bus_error *error) {
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        _cleanup_free_ char *xml = NULL, *what = NULL;
+        char mac[NET_MAC_STRLEN];
+        DomainNic dn = { .bridge = nic->network->bridge,
+                         .mac = net_mac_to_string(nic->mac, mac),
+                         .ifname = nic->ifname,
+                         .mtu = nic->network->mtu };
+        int r;
+
+        r = vm_domain(i, &dom, error);
+        if (r < 0)
+                return r;
+        r = domain_xml_nic(&dn, &xml);
+        if (r < 0)
+                return r;
+        if ((attach ? virDomainAttachDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT_LIVE)
+                    : virDomainDetachDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT_LIVE)) >= 0)
+                return 0;
+        r = virt_last_error(NULL);
+        if (r == -EOPNOTSUPP) {
+                virResetLastError();
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_SUPPORTED,
+                                         "The hypervisor cannot plug NICs %s running instance '%s'; stop it "
+                                         "first.",
+                                         attach ? "into" : "out of", i->name);
+        }
+        what = strprintf("Failed to %s the NIC of network '%s' %s instance '%s'", attach ? "plug" : "unplug",
+                         nic->network->name, attach ? "into" : "out of", i->name);
+        return hypervisor_error(error, what ?: "Failed to plug a NIC");
+}
+
+static int vm_attach_nic(Instance *i, const Nic *nic, sd_bus_error *error) {
+        return vm_nic(i, nic, true, error);
+}
+
+static int vm_detach_nic(Instance *i, const Nic *nic, sd_bus_error *error) {
+        return vm_nic(i, nic, false, error);
+}
+
 const InstanceDriver vm_driver = {
         .type = "vm",
         .setup = hypervisor_start,
@@ -347,4 +389,6 @@ const InstanceDriver vm_driver = {
         .get_state = vm_get_state,
         .describe = vm_describe,
         .console = vm_console,
+        .attach_nic = vm_attach_nic,
+        .detach_nic = vm_detach_nic,
 };
