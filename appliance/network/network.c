@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <nftables/libnftables.h>
@@ -37,6 +38,8 @@
 #define SUBNET_LEN_MIN 16
 #define SUBNET_LEN_MAX 29
 #define SUBNET_LEN_DEFAULT 24
+#define NETWORKS_UNAVAILABLE \
+        "Tenant networks are not available: arkd lacks the right to manage network links (CAP_NET_ADMIN)."
 
 struct NetState {
         NetLinks *links;
@@ -570,10 +573,31 @@ static int network_find_orphans(Manager *m) {
         return 0;
 }
 
+/* Whether this process may manage links and rules (CAP_NET_ADMIN in its effective set). */
+static bool have_net_admin(void) {
+        _cleanup_free_ char *text = NULL;
+        const char *p;
+        unsigned long long caps;
+
+        if (read_full_file("/proc/self/status", &text, NULL) < 0 || !(p = strstr(text, "\nCapEff:")))
+                return geteuid() == 0;
+        if (sscanf(p + strlen("\nCapEff:"), "%llx", &caps) != 1)
+                return false;
+        return caps & (1ULL << 12); /* CAP_NET_ADMIN */
+}
+
 int network_startup(Manager *m) {
-        _cleanup_free_ NetState *s = calloc(1, sizeof(NetState));
+        _cleanup_free_ NetState *s = NULL;
         int r;
 
+        /* Without the right to make links and rules (a sandbox run as a user), arkd runs without
+         * tenant networks and says so; tenants then get none, VMs no NICs. */
+        if (!have_net_admin()) {
+                log_warning(
+                        "Tenant networks are off: arkd lacks CAP_NET_ADMIN (run it as root to have them).");
+                return 0;
+        }
+        s = calloc(1, sizeof(NetState));
         if (!s)
                 return log_error_errno(-ENOMEM, "Out of memory.");
         r = net_links_open(&s->links);
@@ -966,8 +990,7 @@ int network_create_pending(Manager *m, const NetworkParams *p, Network **ret, sd
         int r;
 
         if (!m->net)
-                return sd_bus_error_setf(error, ARK_ERROR_NOT_READY,
-                                         "Tenant networks are not available on this host.");
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_READY, NETWORKS_UNAVAILABLE);
         r = network_prepare(m, p, &n, error);
         if (r < 0)
                 return r;
@@ -1179,8 +1202,7 @@ int network_nics_allocate(Manager *m, Instance *i, char *const *networks, Nic **
         *ret_nics = NULL;
         if (!m->net) {
                 if (n_names > 0)
-                        return sd_bus_error_setf(error, ARK_ERROR_NOT_READY,
-                                                 "Tenant networks are not available on this host.");
+                        return sd_bus_error_setf(error, ARK_ERROR_NOT_READY, NETWORKS_UNAVAILABLE);
                 return 0;
         }
         if (n_names > NICS_MAX)
@@ -1668,8 +1690,7 @@ int network_instance_add(Instance *i, const InstanceDriver *d, const char *netwo
         int live, r;
 
         if (!m->net)
-                return sd_bus_error_setf(error, ARK_ERROR_NOT_READY,
-                                         "Tenant networks are not available on this host.");
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_READY, NETWORKS_UNAVAILABLE);
         n = network_find(m, i->tenant, network);
         if (!n)
                 return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "Tenant '%s' has no network '%.80s'.",

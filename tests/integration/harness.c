@@ -233,6 +233,8 @@ int harness_start_arkd(Harness *h, ...) {
 
         if (!sysfs || !conf || !arkd || !conf_text || write_string_file(conf, conf_text, WRITE_CREATE) < 0)
                 return -ENOMEM;
+        for (char *const *w = h->wrap; w && *w && n < 8; w++)
+                argv[n++] = *w;
         argv[n++] = arkd;
         argv[n++] = (char *) "--config";
         argv[n++] = conf;

@@ -29,6 +29,9 @@ typedef struct Harness {
          * default_networks is set (DefaultTenantNetwork=; off by default in tests). Borrowed. */
         const char *netns;
         bool default_networks;
+        /* A command arkd is started through ("setpriv", "--bounding-set", "-net_admin", NULL): at
+         * most 8 words; NULL = none. Borrowed. */
+        char *const *wrap;
         sd_bus *bus;
 } Harness;
 

@@ -547,6 +547,28 @@ static void test_vm_network_add_remove(void **state) {
         assert_arkctl(&H, 0, NULL, "vm", "delete", "red/solo");
 }
 
+/* arkd without CAP_NET_ADMIN (a sandbox run as a user) has no tenant networks and says why; its
+ * tenants then get no default network rather than failing. */
+static void test_without_net_admin(void **state) {
+        static char *const drop[] = { (char *) "setpriv", (char *) "--bounding-set", (char *) "-net_admin",
+                                      NULL };
+
+        require_setup();
+        assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
+        H.wrap = drop;
+        H.default_networks = true;
+        assert_int_equal(harness_start_arkd(&H, NULL), 0);
+        assert_arkctl(&H, 1, "lacks the right to manage network links", "network", "create", "more",
+                      "--tenant", "red", "--isolated");
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "green");
+        assert_arkctl(&H, 0, "No networks", "network", "list", "--tenant", "green");
+        H.wrap = NULL;
+        H.default_networks = false;
+        assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
+        assert_int_equal(harness_start_arkd(&H, NULL), 0);
+        assert_arkctl(&H, 0, NULL, "tenant", "delete", "green");
+}
+
 static void test_delete(void **state) {
         _cleanup_(json_decrefp) json_t *quiet = NULL;
         _cleanup_free_ char *out = NULL;
@@ -578,6 +600,7 @@ int main(void) {
                 cmocka_unit_test(test_nat_and_forward),
                 cmocka_unit_test(test_restart_rebuilds),
                 cmocka_unit_test(test_vm_network_add_remove),
+                cmocka_unit_test(test_without_net_admin),
                 cmocka_unit_test(test_delete),
         };
 
