@@ -17,6 +17,8 @@ void model_done(TuiModel *m) {
         json_decref(m->tenants);
         json_decref(m->instances);
         json_decref(m->bundles);
+        json_decref(m->networks);
+        free(m->networks_error);
         json_decref(m->checks);
         *m = (TuiModel) {};
 }
@@ -76,6 +78,45 @@ static int list_objects(sd_bus *bus, const char *method, const char *iface, json
         return 0;
 }
 
+/* Networks ordered by tenant, then name (arkd lists them in its own order). */
+static int network_cmp(json_t *a, json_t *b) {
+        int c = strcmp(jstr(a, "Tenant"), jstr(b, "Tenant"));
+
+        return c != 0 ? c : strcmp(jstr(a, "Name"), jstr(b, "Name"));
+}
+
+static void networks_sort(json_t *list) {
+        size_t n = json_array_size(list);
+
+        /* Insertion sort: a handful of networks; the array keeps its references. */
+        for (size_t k = 1; k < n; k++) {
+                json_t *v = json_incref(json_array_get(list, k));
+                size_t j = k;
+
+                while (j > 0 && network_cmp(json_array_get(list, j - 1), v) > 0) {
+                        json_array_set(list, j, json_array_get(list, j - 1));
+                        j--;
+                }
+                json_array_set_new(list, j, v);
+        }
+}
+
+/* The tenant networks, or why not: a refusal (AccessDenied for a user in no tenant, UnknownMethod
+ * from an arkd without them) leaves the rest of the model as it is. */
+static void fetch_networks(TuiModel *n, sd_bus *bus) {
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = list_objects(bus, "ListNetworks", ARK_BUS_IFACE_NETWORK, &n->networks, &e);
+        if (r >= 0)
+                networks_sort(n->networks);
+        else if (sd_bus_error_has_name(&e, SD_BUS_ERROR_UNKNOWN_METHOD))
+                n->networks_unsupported = true;
+        else
+                n->networks_error = strdup(sd_bus_error_is_set(&e) ? e.message : strerror(-r));
+        sd_bus_error_free(&e);
+}
+
 int model_refresh(TuiModel *m, sd_bus *bus) {
         sd_bus_error e = SD_BUS_ERROR_NULL;
         TuiModel n = {};
@@ -96,6 +137,8 @@ int model_refresh(TuiModel *m, sd_bus *bus) {
                 if (r >= 0)
                         r = bus_message_read_json(reply, &n.bundles);
         }
+        if (r >= 0)
+                fetch_networks(&n, bus);
         if (r >= 0) {
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 

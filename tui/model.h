@@ -1,9 +1,10 @@
 #pragma once
 
 /* What the console shows, as arkd reports it over D-Bus: the manager's properties and every
- * accelerator, tenant, instance and bundle (each object's properties as a JSON object, as GetAll
- * returns them), and the passthrough checks. Fetched whole; the console fetches again when arkd
- * signals a change. */
+ * accelerator, tenant, instance, tenant network and bundle (each object's properties as a JSON
+ * object, as GetAll returns them), and the passthrough checks. Fetched whole; the console fetches
+ * again when arkd signals a change (NetworkNew, NetworkRemoved and a network's PropertiesChanged
+ * included: any signal from arkd). */
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -17,7 +18,14 @@ typedef struct TuiModel {
         json_t *tenants;      /* array, by name */
         json_t *instances;    /* array, by name */
         json_t *bundles;      /* array: kind, tenant, name, version (ListBundles) */
-        json_t *checks;       /* array of [subject, check, status, found, todo] (CheckHost; admins) */
+        /* Tenant networks (ListNetworks), by tenant then name. NULL when arkd did not list them:
+         * an arkd built without them (networks_unsupported), or a refusal such as a user in no
+         * tenant (networks_error says why, in arkd's words). Neither makes the console
+         * disconnected. */
+        json_t *networks;
+        char *networks_error;
+        bool networks_unsupported;
+        json_t *checks; /* array of [subject, check, status, found, todo] (CheckHost; admins) */
 } TuiModel;
 
 void model_done(TuiModel *m);

@@ -630,7 +630,166 @@ static void draw_logs(Canvas *c, const ScreenState *st, int y) {
                             v->lines[k]);
 }
 
-static void draw_network(Canvas *c, const ScreenState *st, int y) {
+enum {
+        NET_NAME,
+        NET_TENANT,
+        NET_MODE,
+        NET_SUBNET,
+        NET_VMS,
+        NET_STATUS,
+        _NET_MAX
+};
+
+/* "NAT via eth0", "isolated", "VLAN 10 on eth1": the mode with what it leaves by. */
+static const char *network_mode(char *buf, size_t l, json_t *n) {
+        const char *mode = jstr(n, "Mode"), *uplink = jstr(n, "Uplink");
+
+        if (streq(mode, "nat") && !isempty(uplink))
+                snprintf(buf, l, _("NAT via %s"), uplink);
+        else if (streq(mode, "nat"))
+                snprintf(buf, l, "NAT");
+        else if (streq(mode, "isolated"))
+                snprintf(buf, l, "%s", _("isolated"));
+        else if (streq(mode, "vlan"))
+                snprintf(buf, l, _("VLAN %u on %s"), (unsigned) ju64(n, "VLAN"), uplink);
+        else
+                snprintf(buf, l, "%s", mode);
+        return buf;
+}
+
+/* How many VMs have a NIC on the network: its Instances a(ssss) name one per NIC, a VM's name again
+ * for a second NIC. */
+static size_t network_vms(json_t *n) {
+        json_t *nics = json_object_get(n, "Instances"), *a, *b;
+        size_t k, j, vms = 0;
+
+        json_array_foreach(nics, k, a) {
+                bool seen = false;
+
+                for (j = 0; j < k && !seen; j++) {
+                        b = json_array_get(nics, j);
+                        seen = streq(strempty(json_string_value(json_array_get(a, 0))),
+                                     strempty(json_string_value(json_array_get(b, 0))));
+                }
+                vms += !seen;
+        }
+        return vms;
+}
+
+static void network_cells(json_t *n, char cells[][TABLE_CELL_MAX], CanvasAttr *attrs) {
+        bool problem = !isempty(jstr(n, "Problem"));
+
+        for (size_t k = 0; k < _NET_MAX; k++)
+                attrs[k] = ATTR_NORMAL;
+        snprintf(cells[NET_NAME], TABLE_CELL_MAX, "%s", jstr(n, "Name"));
+        snprintf(cells[NET_TENANT], TABLE_CELL_MAX, "%s", jstr(n, "Tenant"));
+        network_mode(cells[NET_MODE], TABLE_CELL_MAX, n);
+        snprintf(cells[NET_SUBNET], TABLE_CELL_MAX, "%s", jstr(n, "Subnet"));
+        snprintf(cells[NET_VMS], TABLE_CELL_MAX, "%zu", network_vms(n));
+        snprintf(cells[NET_STATUS], TABLE_CELL_MAX, "%s", problem ? _("! problem") : _("ok"));
+        attrs[NET_STATUS] = problem ? ATTR_BAD : ATTR_OK;
+}
+
+/* The tenant networks arkd reports, below the management network: a table (the selected one in
+ * more words under it: bridge, gateway, MTU, its instances' addresses, and the problem in full).
+ * Read only: networks are made with arkctl. */
+static void draw_tenant_networks(Canvas *c, const TuiModel *m, const ScreenState *st, int y) {
+        /* The mode gives way first, then the status; names and subnets never. */
+        Column cols[_NET_MAX] = {
+                [NET_NAME] = { _("NAME"), .pref = 14 },
+                [NET_TENANT] = { _("TENANT"), .pref = 12 },
+                [NET_MODE] = { _("MODE"), 2, 8, .pref = 18 },
+                [NET_SUBNET] = { _("SUBNET"), .pref = 18 },
+                [NET_VMS] = { _("VMS"), .right = true, .pref = 4 },
+                [NET_STATUS] = { _("STATUS"), 1, 3, .pref = 10 },
+        };
+        char cells[_NET_MAX][TABLE_CELL_MAX];
+        CanvasAttr attrs[_NET_MAX];
+        int bottom = c->rows - 2, details = 0;
+        json_t *n, *sel = NULL;
+        size_t k, count = json_array_size(m->networks);
+        char more[3][512] = {}; /* the selected one's: bridge and gateway, VMs, problem */
+
+        if (y >= bottom)
+                return;
+        canvas_text(c, 1, y++, -1, ATTR_BOLD, _("Tenant networks"));
+        if (!m->connected) {
+                canvas_text(c, 1, y, -1, ATTR_DIM, _("Not known while arkd does not answer."));
+                return;
+        }
+        if (m->networks_unsupported) {
+                canvas_text(c, 1, y, -1, ATTR_DIM, _("This arkd has no tenant networks."));
+                return;
+        }
+        if (!m->networks) {
+                canvas_printf(c, 1, y, c->cols - 2, ATTR_DIM, "%s %s", _("Not available:"),
+                              strempty(m->networks_error));
+                return;
+        }
+        if (count == 0) {
+                canvas_text(c, 1, y, -1, ATTR_DIM,
+                            _("No tenant networks yet (arkctl network create makes one)."));
+                return;
+        }
+        json_array_foreach(m->networks, k, n) {
+                if ((int) k == st->selected)
+                        sel = n;
+                network_cells(n, cells, attrs);
+                for (size_t f = 0; f < _NET_MAX; f++)
+                        column_measure(&cols[f], cells[f]);
+        }
+        table_fit(cols, _NET_MAX, c->cols - 2);
+        table_header(c, y++, cols, _NET_MAX);
+        /* The selected one in more words (a rule, then bridge and gateway, its VMs and their
+         * addresses, the problem in full; each in two lines at most), after a blank line, when the
+         * table keeps room for three rows or all of them. */
+        if (sel) {
+                json_t *nic;
+                size_t o;
+
+                o = (size_t) snprintf(more[0], sizeof(more[0]), _("%s/%s: bridge %s, gateway %s, MTU %u"),
+                                      jstr(sel, "Tenant"), jstr(sel, "Name"), jstr(sel, "Bridge"),
+                                      jstr(sel, "Gateway"), (unsigned) ju64(sel, "MTU"));
+                if (!isempty(jstr(sel, "Subnet6")) && o < sizeof(more[0]))
+                        snprintf(more[0] + o, sizeof(more[0]) - o, _(", IPv6 %s"), jstr(sel, "Subnet6"));
+                /* Instances a(ssss): instance, MAC, IPv4, interface. */
+                if (json_array_size(json_object_get(sel, "Instances")) > 0) {
+                        o = (size_t) snprintf(more[1], sizeof(more[1]), "%s", _("VMs:"));
+                        json_array_foreach(json_object_get(sel, "Instances"), k, nic)
+                                if (o < sizeof(more[1]))
+                                        o += (size_t) snprintf(
+                                                more[1] + o, sizeof(more[1]) - o, "%s %s %s", k ? "," : "",
+                                                strempty(json_string_value(json_array_get(nic, 0))),
+                                                strempty(json_string_value(json_array_get(nic, 2))));
+                }
+                if (!isempty(jstr(sel, "Problem")))
+                        snprintf(more[2], sizeof(more[2]), "%s %s", _("Problem:"), jstr(sel, "Problem"));
+                details = 2;
+                for (size_t f = 0; f < ELEMENTSOF(more); f++)
+                        details += more[f][0] == 0 ? 0 : text_width(more[f]) <= c->cols - 2 ? 1 : 2;
+        }
+        if (bottom - y - details < (int) MIN(count, 3u))
+                details = 0;
+        size_t first = list_first(st->selected, count, bottom - details - y);
+
+        json_array_foreach(m->networks, k, n) {
+                if (k < first)
+                        continue;
+                if (y >= bottom - details)
+                        break;
+                network_cells(n, cells, attrs);
+                table_row(c, y++, cols, _NET_MAX, cells, attrs, (int) k == st->selected);
+        }
+        if (details == 0)
+                return;
+        canvas_hline(c, 1, ++y, c->cols - 2);
+        y++;
+        for (size_t f = 0; f < ELEMENTSOF(more); f++)
+                if (more[f][0] != 0)
+                        y += canvas_wrap(c, 1, y, c->cols - 2, 2, f == 2 ? ATTR_BAD : ATTR_NORMAL, more[f]);
+}
+
+static void draw_network(Canvas *c, const TuiModel *m, const ScreenState *st, int y) {
         const char *labels[] = { _("Interface"), _("Mode"), _("Address"),   _("Gateway"), _("DNS"),
                                  _("NTP"),       _("File"), _("Host name"), _("VLAN") };
         int w = label_width(labels, ELEMENTSOF(labels));
@@ -667,6 +826,8 @@ static void draw_network(Canvas *c, const ScreenState *st, int y) {
                 canvas_text(
                         c, 1, y++, -1, ATTR_DIM,
                         _("A change is applied at once and undone after a countdown unless you keep it."));
+        y++;
+        draw_tenant_networks(c, m, st, y);
 }
 
 static void draw_system(Canvas *c, const TuiModel *m, const ScreenState *st, int y) {
@@ -773,6 +934,8 @@ int screen_rows(const TuiModel *m, ScreenId s) {
                 return (int) json_array_size(m->tenants);
         case SCREEN_INSTANCES:
                 return (int) json_array_size(m->instances);
+        case SCREEN_NETWORK:
+                return (int) json_array_size(m->networks); /* the tenant networks' table */
         case SCREEN_BUNDLES:
                 return 0; /* the media list's: the console knows it (screen_rows_media) */
         default:
@@ -784,6 +947,7 @@ json_t *screen_selected(const TuiModel *m, const ScreenState *st) {
         json_t *list = st->screen == SCREEN_ACCELERATORS ? m->accelerators
                 : st->screen == SCREEN_TENANTS           ? m->tenants
                 : st->screen == SCREEN_INSTANCES         ? m->instances
+                : st->screen == SCREEN_NETWORK           ? m->networks
                                                          : NULL;
 
         return list ? json_array_get(list, (size_t) st->selected) : NULL;
@@ -873,7 +1037,7 @@ void screen_draw(Canvas *c, const TuiModel *m, const ScreenState *st) {
                         draw_logs(c, st, y);
                         break;
                 case SCREEN_NETWORK:
-                        draw_network(c, st, y);
+                        draw_network(c, m, st, y);
                         break;
                 case SCREEN_SYSTEM:
                         draw_system(c, m, st, y);

@@ -96,10 +96,10 @@ int support_bundle_write(const char *path, const TuiModel *m, const ScreenState 
             archive_write_add_filter_gzip(a) != ARCHIVE_OK || archive_write_open_fd(a, fd) != ARCHIVE_OK)
                 goto fail;
         /* arkd's view. */
-        inv = json_pack("{s:o?, s:O?, s:O?, s:O?, s:O?, s:O?, s:b, s:s?}", "manager",
+        inv = json_pack("{s:o?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:b, s:s?}", "manager",
                         m->manager ? json_deep_copy(m->manager) : NULL, "accelerators", m->accelerators,
-                        "tenants", m->tenants, "instances", m->instances, "bundles", m->bundles, "checks",
-                        m->checks, "connected", m->connected, "error", m->error);
+                        "tenants", m->tenants, "instances", m->instances, "networks", m->networks, "bundles",
+                        m->bundles, "checks", m->checks, "connected", m->connected, "error", m->error);
         if (inv)
                 scrub_uri(json_object_get(inv, "manager"));
         text = inv ? json_dumps(inv, JSON_INDENT(2)) : NULL;

@@ -1,10 +1,11 @@
 #pragma once
 
 /* A support bundle for the vendor: what the appliance is and what it said, without secrets. A
- * tar.gz with inventory.json (arkd's view: the manager, accelerators, tenants, instances, bundles
- * and the passthrough checks), a text file per console screen (screens/), log.txt, and the
- * configuration files given, with the values of keys that could hold secrets (password, secret,
- * token, key) removed. Written through a temporary file that is renamed into place. */
+ * tar.gz with inventory.json (arkd's view: the manager, accelerators, tenants, instances, tenant
+ * networks, bundles and the passthrough checks), a text file per console screen (screens/),
+ * log.txt, and the configuration files given, with the values of keys that could hold secrets
+ * (password, secret, token, key) removed. Written through a temporary file that is renamed into
+ * place. */
 
 #include "logs.h"
 #include "model.h"
