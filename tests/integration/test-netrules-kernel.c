@@ -85,6 +85,8 @@ static Endpoint *const endpoints[] = { &a1, &a2, &a3, &b1 };
 
 #define UPLINK_HOST "198.51.100.1" /* the host's address on its uplink, NAT's source */
 #define UPLINK_SITE "198.51.100.2"
+#define UPLINK_HOST6 "fd77:50::1"
+#define UPLINK_SITE6 "fd77:50::2"
 #define SITE_PROTECTED "203.0.113.1" /* behind the site, in a protected prefix */
 #define MGMT4 "192.168.77.1"         /* the host's management address, protected */
 #define MGMT6 "fd77:99::1"
@@ -128,6 +130,9 @@ static const char setup_script[] =
         "ip -n $H link add up0 type veth peer name eth0 netns $U\n"
         "ip -n $H addr add " UPLINK_HOST "/24 dev up0; ip -n $H link set up0 up\n"
         "ip -n $U addr add " UPLINK_SITE "/24 dev eth0; ip -n $U link set eth0 up\n"
+        "ip -n $H addr add " UPLINK_HOST6 "/64 dev up0 nodad; ip -n $U addr add " UPLINK_SITE6
+        "/64 dev eth0 nodad\n"
+        "ip -n $U -6 route add fd77::/16 via " UPLINK_HOST6 "\n"
         "ip -n $U addr add " SITE_PROTECTED "/32 dev lo\n"
         "ip -n $U route add 10.77.0.0/16 via " UPLINK_HOST "\n"
         "ip -n $H route add 203.0.113.0/24 via " UPLINK_SITE "\n"
@@ -822,6 +827,9 @@ static void test_without_rules(void **state) {
         if (!reaches(a3.ns, ns_site, SOCK_STREAM, UPLINK_SITE, 7000, UPLINK_SITE, 7000, true, peer))
                 fail_msg("without rules, the isolated network does not reach the site");
         assert_string_equal(peer, a3.ip4); /* the site routes the tenants' subnets back */
+        if (!reaches(a3.ns, ns_site, SOCK_STREAM, UPLINK_SITE6, 7000, UPLINK_SITE6, 7000, true, peer))
+                fail_msg("without rules, the isolated network does not reach the site over IPv6");
+        assert_string_equal(peer, a3.ip6);
         if (!reaches(a1.ns, ns_site, SOCK_STREAM, SITE_PROTECTED, 7001, SITE_PROTECTED, 7001, true, peer))
                 fail_msg("without rules, a1 does not reach the protected prefix behind the site");
 
@@ -942,6 +950,12 @@ static void test_nat(void **state) {
         if (!streq(peer, UPLINK_HOST))
                 fail_msg("the NAT network reaches the site from %s, not from the host's uplink address",
                          peer);
+        if (!reaches(a2.ns, ns_site, SOCK_STREAM, UPLINK_SITE6, 7000, UPLINK_SITE6, 7000, true, peer))
+                fail_msg("the NAT network does not reach the site over IPv6");
+        if (!streq(peer, UPLINK_HOST6))
+                fail_msg(
+                        "the NAT network reaches the site over IPv6 from %s, not from the host's uplink address",
+                        peer);
         if (!reaches(b1.ns, ns_site, SOCK_STREAM, UPLINK_SITE, 7000, UPLINK_SITE, 7000, true, peer))
                 fail_msg("tenant B's NAT network does not reach the site");
         assert_string_equal(peer, UPLINK_HOST);
@@ -949,6 +963,8 @@ static void test_nat(void **state) {
         fwd0 = counter("inet", NET_RULES_COUNTER_FORWARD);
         if (reaches(a3.ns, ns_site, SOCK_STREAM, UPLINK_SITE, 7000, UPLINK_SITE, 7000, false, peer))
                 fail_msg("the isolated network reaches the site (from %s)", peer);
+        if (reaches(a3.ns, ns_site, SOCK_STREAM, UPLINK_SITE6, 7000, UPLINK_SITE6, 7000, false, peer))
+                fail_msg("the isolated network reaches the site over IPv6 (from %s)", peer);
         if (reaches(a1.ns, ns_site, SOCK_STREAM, SITE_PROTECTED, 7001, SITE_PROTECTED, 7001, false, peer))
                 fail_msg("the NAT network reaches a protected prefix behind the uplink");
         if (counter("inet", NET_RULES_COUNTER_FORWARD) <= fwd0)
