@@ -107,17 +107,21 @@ static const char setup_script[] =
         "  ip netns add $n\n"
         "  ip -n $n link set lo up\n"
         "  ip netns exec $n sh -c 'echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad;"
-        " echo 0 > /proc/sys/net/ipv6/conf/all/accept_ra; echo 0 > /proc/sys/net/ipv6/conf/default/accept_ra;"
-        " echo 0 > /proc/sys/net/ipv4/conf/all/rp_filter; echo 0 > /proc/sys/net/ipv4/conf/default/rp_filter'\n"
+        " echo 0 > /proc/sys/net/ipv6/conf/all/accept_ra;"
+        " echo 0 > /proc/sys/net/ipv6/conf/default/accept_ra;"
+        " echo 0 > /proc/sys/net/ipv4/conf/all/rp_filter;"
+        " echo 0 > /proc/sys/net/ipv4/conf/default/rp_filter'\n"
         "done\n"
-        "ip netns exec $H sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward; echo 1 > /proc/sys/net/ipv6/conf/all/forwarding'\n"
+        "ip netns exec $H sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward;"
+        " echo 1 > /proc/sys/net/ipv6/conf/all/forwarding'\n"
         "mkbridge() { ip -n $H link add $1 type bridge mcast_snooping 0; ip -n $H link set $1 up;"
         " ip -n $H addr add $2 dev $1; ip -n $H addr add $3 dev $1 nodad; }\n"
         "mkbridge br-a1 10.77.1.1/24 fd77:1::1/64\n"
         "mkbridge br-a2 10.77.2.1/24 fd77:2::1/64\n"
         "mkbridge br-b1 10.77.3.1/24 fd77:3::1/64\n"
         /* endpoint NS PORT BRIDGE MAC IP4 GW4 IP6 GW6 */
-        "endpoint() { ip -n $H link add $2 type veth peer name eth0 netns $1; ip -n $1 link set eth0 address $4;"
+        "endpoint() { ip -n $H link add $2 type veth peer name eth0 netns $1;"
+        " ip -n $1 link set eth0 address $4;"
         " ip -n $H link set $2 master $3 up; ip -n $1 link set eth0 up; ip -n $1 addr add $5/24 dev eth0;"
         " ip -n $1 addr add $7/64 dev eth0 nodad; ip -n $1 route add default via $6;"
         " ip -n $1 -6 route add default via $8; }\n"
@@ -137,7 +141,8 @@ static const char setup_script[] =
         "ip -n $U route add 10.77.0.0/16 via " UPLINK_HOST "\n"
         "ip -n $H route add 203.0.113.0/24 via " UPLINK_SITE "\n"
         /* Another link of the host's (a veth pair: this kernel has no dummy links). */
-        "ip -n $H link add mgmt0 type veth peer name mgmt1; ip -n $H link set mgmt0 up; ip -n $H link set mgmt1 up\n"
+        "ip -n $H link add mgmt0 type veth peer name mgmt1\n"
+        "ip -n $H link set mgmt0 up; ip -n $H link set mgmt1 up\n"
         "ip -n $H addr add " MGMT4 "/24 dev mgmt0; ip -n $H addr add " MGMT6 "/64 dev mgmt0 nodad\n";
 
 static int group_setup(void **state) {
@@ -953,9 +958,9 @@ static void test_nat(void **state) {
         if (!reaches(a2.ns, ns_site, SOCK_STREAM, UPLINK_SITE6, 7000, UPLINK_SITE6, 7000, true, peer))
                 fail_msg("the NAT network does not reach the site over IPv6");
         if (!streq(peer, UPLINK_HOST6))
-                fail_msg(
-                        "the NAT network reaches the site over IPv6 from %s, not from the host's uplink address",
-                        peer);
+                fail_msg("the NAT network reaches the site over IPv6 from %s,"
+                         " not from the host's uplink address",
+                         peer);
         if (!reaches(b1.ns, ns_site, SOCK_STREAM, UPLINK_SITE, 7000, UPLINK_SITE, 7000, true, peer))
                 fail_msg("tenant B's NAT network does not reach the site");
         assert_string_equal(peer, UPLINK_HOST);
