@@ -121,7 +121,8 @@ static void render_bridge(FILE *f, const NetRules *r) {
         char a[NET_ADDR_STRLEN], m[NET_MAC_STRLEN];
         bool first;
 
-        fputs("# Frames tenant ports send, checked before the bridge forwards them or passes them to the host.\n"
+        fputs("# Frames tenant ports send, checked before the bridge forwards them or passes them to the\n"
+              "# host.\n"
               "add table bridge " T "\n"
               "delete table bridge " T "\n"
               "table bridge " T " {\n"
@@ -237,11 +238,12 @@ static void render_bridge(FILE *f, const NetRules *r) {
               "\t\ticmpv6 type { nd-router-advert, nd-redirect } counter name \"" NET_RULES_COUNTER_RA
               "\" drop\n"
               "\t\tudp sport 547 counter name \"" NET_RULES_COUNTER_DHCP "\" drop\n"
-              "\t\ticmpv6 type nd-neighbor-advert iifname . @th,64,128 != @port_nd counter name \"" NET_RULES_COUNTER_SPOOF
-              "\" drop\n"
-              "\t\tip6 saddr :: icmpv6 type nd-neighbor-solicit iifname . @th,64,128 != @port_nd counter name \"" NET_RULES_COUNTER_SPOOF
-              "\" drop\n"
-              "\t\tip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld-listener-report, mld2-listener-report } accept\n"
+              "\t\ticmpv6 type nd-neighbor-advert iifname . @th,64,128 != @port_nd"
+              " counter name \"" NET_RULES_COUNTER_SPOOF "\" drop\n"
+              "\t\tip6 saddr :: icmpv6 type nd-neighbor-solicit iifname . @th,64,128 != @port_nd"
+              " counter name \"" NET_RULES_COUNTER_SPOOF "\" drop\n"
+              "\t\tip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld-listener-report,"
+              " mld2-listener-report } accept\n"
               "\t\tiifname . ip6 saddr != @port_ip6 counter name \"" NET_RULES_COUNTER_SPOOF "\" drop\n"
               "\t\taccept\n"
               "\t}\n"
@@ -252,11 +254,15 @@ static void render_bridge(FILE *f, const NetRules *r) {
 /* Whether protected[k] lies in another entry (or repeats an earlier one): nft refuses
  * overlapping intervals in one set, and prefixes overlap only by nesting. */
 static bool protected_redundant(const NetRules *r, size_t k) {
-        for (size_t j = 0; j < r->n_protected; j++)
-                if (j != k && net_prefix_overlaps(&r->protected[j], &r -> protected[k]) &&
-                    (r->protected[j].len < r->protected[k].len ||
-                     (r->protected[j].len == r->protected[k].len && j < k)))
+        const NetPrefix *pk = r->protected + k;
+
+        for (size_t j = 0; j < r->n_protected; j++) {
+                const NetPrefix *pj = r->protected + j;
+
+                if (j != k && net_prefix_overlaps(pj, pk) &&
+                    (pj->len < pk->len || (pj->len == pk->len && j < k)))
                         return true;
+        }
         return false;
 }
 
@@ -264,7 +270,8 @@ static void render_inet(FILE *f, const NetRules *r) {
         char a[NET_ADDR_STRLEN], p[NET_PREFIX_STRLEN];
         bool first;
 
-        fputs("# Tenant bridges as the host sees them: what reaches the host, what is routed, NAT and forwards.\n"
+        fputs("# Tenant bridges as the host sees them: what reaches the host, what is routed, NAT and\n"
+              "# forwards.\n"
               "add table inet " T "\n"
               "delete table inet " T "\n"
               "table inet " T " {\n"
@@ -278,9 +285,10 @@ static void render_inet(FILE *f, const NetRules *r) {
                 set_element(f, &first, "\"%s\"", r->networks[k].bridge);
         set_close(f, first);
 
-        /* Every interface on the tenants' side. With bridge netfilter on (the kernel's default),
-         * a frame bridged to the host meets the inet prerouting hook with its port as the input
-         * interface, not the bridge. */
+        /* Every interface on the tenants' side. With bridge netfilter (br_netfilter, built into
+         * the kernels here, and calling the IP hooks unless told not to), a frame bridged to the
+         * host meets the inet prerouting hook with its port as the input interface, not the
+         * bridge. */
         set_open(f, "set", "tenant_side", "type ifname", NULL);
         first = true;
         for (size_t k = 0; k < r->n_networks; k++) {
