@@ -516,6 +516,15 @@ int network_rules_sync(Manager *m, sd_bus_error *error) {
 
         LIST_FOREACH(networks, n, m->networks)
                 nn++;
+        /* No networks, no tables: a host that never uses tenant networks keeps its nftables as it
+         * was (and tables an earlier arkd left go). */
+        if (nn == 0) {
+                r = nft_load(m->net, net_rules_remove_script(), &nft_error);
+                if (r < 0)
+                        return net_error(error, r, "Failed to remove the network rule set: %s",
+                                         strna(nft_error));
+                return 0;
+        }
         vlan_names = calloc(nn + 1, IF_NAMESIZE);
         if (!vlan_names)
                 return -ENOMEM;

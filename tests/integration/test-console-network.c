@@ -254,7 +254,8 @@ static void test_console_follows_signals(void **state) {
         /* A link that is not a bridge where the bridge was: the next change to the network (a VM
          * plugged in) cannot bring its data path up. Instances and Problem change together. */
         bridge = network_field("retail/shop", "bridge");
-        if (harness_sh(&o, NULL, "ip -n %1$s link del %2$s && ip -n %1$s link add %2$s type veth peer name stand0",
+        if (harness_sh(&o, NULL,
+                       "ip -n %1$s link del %2$s && ip -n %1$s link add %2$s type veth peer name stand0",
                        host_ns, bridge) != 0)
                 fail_msg("cannot replace bridge %s: %s", bridge, strna(o));
         o = mfree(o);
