@@ -1060,6 +1060,31 @@ static void test_tenant_network(void **state) {
         /* The tenant's endpoint still does: the failure above is the other tenant's alone. */
         assert_true(pings(E.netns[0], ip, 3));
 
+        /* Hot-plug (vm network remove|add on the running VM): the NIC leaves the domain (once the
+         * guest lets it go) and a new one comes. */
+        {
+                _cleanup_free_ char *list = NULL,
+                                    *iflist = strprintf("domiflist '%s' | grep -c bridge", E.net.name);
+                const char *net = strchr(E.net1.name, '/') + 1;
+                double t_unplug;
+
+                assert_non_null(iflist);
+                assert_arkctl(&E.h, 0, "left network", "vm", "network", "remove", E.net.name, net);
+                for (t_unplug = now_sec(); now_sec() - t_unplug < 30; sleep_ms(250)) {
+                        list = mfree(list);
+                        if (virsh(&list, iflist) != 0 || streq_ptr(list, "0"))
+                                break;
+                }
+                if (!streq_ptr(list, "0"))
+                        fail_msg("the NIC is still in '%s' 30 s after it was unplugged (%s)", E.net.name,
+                                 strna(list));
+                timing("NIC unplugged from '%s' in %.1f s", E.net.name, now_sec() - t_unplug);
+                assert_arkctl(&E.h, 0, "is on network", "vm", "network", "add", E.net.name, net);
+                list = mfree(list);
+                assert_int_equal(virsh(&list, iflist), 0);
+                assert_string_equal(list, "1");
+        }
+
         /* Everything through arkctl: endpoints first (their veths hold the NICs' names). */
         endpoints_delete();
         assert_arkctl(&E.h, 0, NULL, "vm", "stop", E.net.name, "--force");
