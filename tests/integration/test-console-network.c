@@ -58,13 +58,11 @@ static int group_setup(void **state) {
 }
 
 static int group_teardown(void **state) {
-        _cleanup_free_ char *o = NULL, *e = NULL;
-
-        (void) harness_sh(&o, &e, "tmux -L %s kill-server 2>/dev/null; true", tmux_socket);
+        (void) harness_sh(NULL, NULL, "tmux -L %s kill-server 2>/dev/null; true", tmux_socket);
         if (!skip_reason)
                 harness_teardown(&H);
         if (host_ns[0])
-                (void) harness_sh(&o, &e, "ip netns del %s", host_ns);
+                (void) harness_sh(NULL, NULL, "ip netns del %s", host_ns);
         free(skip_reason);
         return 0;
 }

@@ -174,6 +174,7 @@ static int group_setup(void **state) {
                 unavailable_why = "network namespaces cannot be made here";
                 return 0;
         }
+        out = mfree(out);
         err = mfree(err);
         if (harness_sh(&out, &err, "H=%s U=%s A1=%s A2=%s A3=%s B1=%s; %s", ns_host, ns_site, a1.ns, a2.ns,
                        a3.ns, b1.ns, setup_script) != 0)

@@ -93,14 +93,12 @@ static int group_setup(void **state) {
 }
 
 static int group_teardown(void **state) {
-        _cleanup_free_ char *o = NULL, *e = NULL;
-
         if (!skip_reason)
                 harness_teardown(&H);
         for (unsigned k = 0; k < n_endpoints; k++)
-                (void) harness_sh(&o, &e, "ip netns del %s", endpoints[k]);
+                (void) harness_sh(NULL, NULL, "ip netns del %s", endpoints[k]);
         if (host_ns[0])
-                (void) harness_sh(&o, &e, "ip netns del %s; ip netns del %s", host_ns, uplink_ns);
+                (void) harness_sh(NULL, NULL, "ip netns del %s; ip netns del %s", host_ns, uplink_ns);
         free(skip_reason);
         return 0;
 }
