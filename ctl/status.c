@@ -36,6 +36,7 @@ static const FieldMap status_fields[] = {
         { "Orphans", "orphans", FIELD_STRUCTS, orphan_fields },
         { "Conflicts", "conflicts", FIELD_STRUCTS, conflict_fields },
         { "LastReconcile", "last_reconcile" },
+        { "NetworkOrphans", "network_orphans" },
         {},
 };
 
@@ -107,6 +108,22 @@ int verb_status(char **args) {
         table_add_row(t, "Last reconcile",
                       format_timestamp(reconciled, sizeof(reconciled), props_u64(props, "LastReconcile")));
         table_add_row(t, "Orphans", orphans);
+        {
+                /* Links named as Ark's that no network owns (admins see them): 'network prune'. */
+                json_t *l = json_object_get(props, "NetworkOrphans"), *e;
+                _cleanup_free_ char *links = NULL;
+                StrBuf b = {};
+                size_t k;
+
+                json_array_foreach(l, k, e)
+                        strbuf_printf(&b, "%s%s", k > 0 ? ", " : "", strempty(json_string_value(e)));
+                links = strbuf_steal(&b);
+                if (!isempty(links)) {
+                        _cleanup_free_ char *row =
+                                strprintf("%s ('arkctl network prune' removes them)", links);
+                        table_add_row(t, "Network orphans", row ?: links);
+                }
+        }
         {
                 json_t *c = json_object_get(props, "Conflicts"), *e;
                 StrBuf b = {};

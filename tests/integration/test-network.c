@@ -499,6 +499,7 @@ static void test_restart_rebuilds(void **state) {
         free(out);
         out = NULL;
         /* The stray Ark-named bridge is reported, left, and removed on request. */
+        assert_arkctl(&H, 0, "arkn0000ff ('arkctl network prune' removes them)", "status");
         assert_arkctl(&H, 0, "Removed network link arkn0000ff", "network", "prune");
         assert_int_not_equal(in_ns(host_ns, &out, "ip -o link show arkn0000ff"), 0);
 }
