@@ -20,6 +20,7 @@
 #include "basic/string-util.h"
 #include "basic/time-util.h"
 #include "instance.h"
+#include "network.h"
 #include "manager.h"
 #include "metrics.h"
 #include "shared/bus-json.h"
@@ -367,6 +368,13 @@ static bool method_is_read_only(const char *member) {
                 streq(member, "VerifyAuditLog");
 }
 
+/* The interfaces whose objects manager_of() knows: a vtable of another one is refused by
+ * audit_wrap_vtable(), so that no interface's calls go unaudited and unguarded by oversight. */
+static const char *const known_interfaces[] = {
+        ARK_BUS_IFACE_MANAGER,     ARK_BUS_IFACE_TENANT, ARK_BUS_IFACE_INSTANCE,
+        ARK_BUS_IFACE_ACCELERATOR, ARK_BUS_IFACE_BUNDLE, ARK_BUS_IFACE_NETWORK,
+};
+
 static Manager *manager_of(const char *interface, void *userdata) {
         if (streq(interface, ARK_BUS_IFACE_MANAGER))
                 return userdata;
@@ -378,6 +386,8 @@ static Manager *manager_of(const char *interface, void *userdata) {
                 return ((Accelerator *) userdata)->manager;
         if (streq(interface, ARK_BUS_IFACE_BUNDLE))
                 return ((Bundle *) userdata)->manager;
+        if (streq(interface, ARK_BUS_IFACE_NETWORK))
+                return ((Network *) userdata)->manager;
         return NULL;
 }
 
@@ -581,6 +591,12 @@ void audit_record_internal(Manager *m, const char *action, const char *object, c
 int audit_wrap_vtable(const sd_bus_vtable *vtable, const char *interface, sd_bus_vtable **ret) {
         size_t n = 0;
         sd_bus_vtable *copy;
+        bool known = false;
+
+        for (size_t k = 0; k < ELEMENTSOF(known_interfaces); k++)
+                known = known || streq(known_interfaces[k], interface);
+        if (!known)
+                return -EINVAL; /* manager_of() must learn it first */
 
         while (vtable[n].type != _SD_BUS_VTABLE_END)
                 n++;

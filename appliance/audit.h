@@ -56,7 +56,9 @@ void audit_record_answer(Manager *m, sd_bus_message *msg, uint32_t uid, const ch
 void audit_record_internal(Manager *m, const char *action, const char *object, const char *arguments,
                            const char *result);
 
-/* A copy of `vtable` whose methods are counted and timed (metrics.h) and whose mutating ones (all
- * but List*, Get*, CheckHost and VerifyAuditLog) are recorded. The copy lives as long as the
- * process. */
+/* A copy of `vtable` whose methods are counted and timed (metrics.h), held to the API guard's
+ * limits (api-guard.h) and, the mutating ones (all but List*, Get*, CheckHost and
+ * VerifyAuditLog), recorded. The copy lives as long as the process. -EINVAL for an interface
+ * audit.c does not know how to find the manager from (audit.c, known_interfaces): every
+ * interface arkd exports must be added there, or its calls would pass unrecorded. */
 int audit_wrap_vtable(const sd_bus_vtable *vtable, const char *interface, sd_bus_vtable **ret);

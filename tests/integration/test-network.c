@@ -469,6 +469,16 @@ static void test_nat_and_forward(void **state) {
         assert_arkctl(&H, 1, "would use 2 of its 1 port forwards", "network", "forward", "add", "red/lab",
                       "--port", "18081", "--to", "a1:80");
         assert_arkctl(&H, 0, NULL, "network", "forward", "remove", "red/lab", "--port", "18080");
+        /* Every change is on record, refusals included. */
+        {
+                _cleanup_free_ char *log = NULL;
+
+                assert_int_equal(harness_arkctl(&H, &log, NULL, "audit", "list", NULL), 0);
+                assert_non_null(strstr(strempty(log), "Manager.CreateNetwork"));
+                assert_non_null(strstr(strempty(log), "Network.AddForward"));
+                assert_non_null(strstr(strempty(log), "Network.RemoveForward"));
+                assert_non_null(strstr(strempty(log), "QuotaExceeded"));
+        }
         free(out);
         out = NULL;
         assert_int_not_equal(in_ns(uplink_ns, &out, "echo | busybox nc -w 2 " UPLINK_HOST " 18080"), 0);
