@@ -13,6 +13,7 @@
 #include "basic/macro.h"
 #include "basic/string-util.h"
 #include "basic/time-util.h"
+#include "network.h"
 #include "manager.h"
 #include "shared/bus-util.h"
 #include "instance.h"
@@ -307,6 +308,12 @@ static bool name_is_foreign(Manager *m, const Caller *c, char *const *given, con
                                 return false;
                         foreign = true;
                 }
+        LIST_FOREACH(networks, n, m->networks)
+                if (strlen(n->name) == len && strneq(n->name, name, len)) {
+                        if (caller_in_tenant_named(m, c, n->tenant))
+                                return false;
+                        foreign = true;
+                }
         return foreign;
 }
 
@@ -339,6 +346,10 @@ char *access_redact(Manager *m, const Caller *c, char *const *given, const char 
                         from = p - strlen("instance ");
                         with = isupper((unsigned char) from[0]) ? "An instance of another tenant"
                                                                 : "an instance of another tenant";
+                } else if (ends_with_word(text, p, "network ")) {
+                        from = p - strlen("network ");
+                        with = isupper((unsigned char) from[0]) ? "A network of another tenant"
+                                                                : "a network of another tenant";
                 } else if (ends_with_word(text, p, "tenant ")) {
                         from = p - strlen("tenant ");
                         with = isupper((unsigned char) from[0]) ? "Another tenant" : "another tenant";

@@ -54,9 +54,10 @@ int access_require_member(Manager *m, sd_bus_message *msg, Caller *ret, const ch
  * `bus` (NULL when there is none: an internal call, which sees everything). */
 int caller_current(Manager *m, sd_bus *bus, Caller *ret);
 
-/* `text` (an error sentence about to go to caller c) with every quoted name of a tenant or instance
- * the caller may not see replaced: "instance 'x'" becomes "an instance of another tenant",
- * "tenant 'x'" "another tenant", any other 'x' "'(hidden)'". Names in `given` (what the caller
+/* `text` (an error sentence about to go to caller c) with every quoted name of a tenant, instance
+ * or network the caller may not see replaced: "instance 'x'" becomes "an instance of another
+ * tenant", "network 'x'" "a network of another tenant", "tenant 'x'" "another tenant", any other
+ * 'x' "'(hidden)'". Names in `given` (what the caller
  * itself sent) are left as they are: replacing those would tell it that they exist. The one
  * backstop that keeps other tenants' names out of what a member is told, whichever module wrote
  * the sentence. Returns a newly allocated string, or NULL when nothing needs replacing (admins:
