@@ -5,7 +5,7 @@
 #   make menuconfig           edit $(O)/.config
 #   make test                 build and run unit + integration tests
 #   make run                  build and open the sandbox (private bus, simulated host)
-#   make bench                build the benchmarks (bench/trace-replay, bench/api, bench/arkd-replay, bench/bundle-import)
+#   make bench                build the benchmarks (bench/trace-replay, bench/api, bench/arkd-replay, bench/net, ...)
 #   make fuzz                 run every libFuzzer target (FUZZ_SECONDS each, default 60)
 #   make deb / image          Debian packages / the appliance disk image and update bundle
 #   make image-test           boot the image under QEMU: updates, rollback, Secure Boot, seed
@@ -108,6 +108,8 @@ bin-$(CONFIG_ARK_UPDATE) += ark-update ark-seed
 # The console's message catalogs (gettext), next to the binaries: $(O)/locale/<lang>/LC_MESSAGES.
 locales-$(CONFIG_ARKTUI) += zh_CN
 
+bench-net-$(CONFIG_TENANT_NETWORKS) := $(O)/bench/net
+
 # Tests by name (test-x) from their sources.
 unit-tests := $(patsubst %.c,%,$(notdir $(tests-y)))
 integration-tests := $(patsubst %.c,%,$(notdir $(itests-y)))
@@ -124,7 +126,7 @@ AUTOCONF := $(O)/include/generated/autoconf.h
 .PHONY: all clean install deb image image-test distclean test check-unit check-integration run deps menuconfig help po \
 	oldconfig savedefconfig bench fuzz
 all: $(addprefix $(BIN)/,$(bin-y)) $(addprefix $(O)/tests/,$(unit-tests) $(integration-tests)) $(O)/bench/trace-replay $(O)/bench/api \
-	$(O)/bench/arkd-replay $(foreach l,$(locales-y),$(O)/locale/$(l)/LC_MESSAGES/arktui.mo)
+	$(O)/bench/arkd-replay $(bench-net-y) $(foreach l,$(locales-y),$(O)/locale/$(l)/LC_MESSAGES/arktui.mo)
 
 # A .config made before a Kconfig change gets the new options at their defaults (olddefconfig),
 # so the Makefile's lists and the generated header agree on them.
@@ -160,7 +162,7 @@ $(O)/lib/%.a:
 ALL_LIBS := $(LIBPOOL) $(LIBNET) $(LIBSHARED) $(LIBBASIC)
 
 # The pooler benchmark: pure C, the pool library and libc only (make bench; bench/trace-replay).
-bench: $(O)/bench/trace-replay $(O)/bench/api $(O)/bench/arkd-replay $(BIN)/arkd $(BIN)/arkctl
+bench: $(O)/bench/trace-replay $(O)/bench/api $(O)/bench/arkd-replay $(bench-net-y) $(BIN)/arkd $(BIN)/arkctl
 $(O)/bench/trace-replay: $(O)/obj/bench/trace-replay.o $(LIBPOOL)
 	$(quiet) LD $@
 	$(Q)mkdir -p $(dir $@)
@@ -180,6 +182,13 @@ $(O)/bench/arkd-replay: $(O)/obj/bench/arkd-replay.o $(O)/obj/tests/integration/
 	$(quiet) LD $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(PKG_LIBS)
+
+# The tenant network rule set: its load time and the throughput of a tenant network against a bare
+# veth pair (bench/net; lib/net and libnftables).
+$(O)/bench/net: $(O)/obj/bench/net.o $(LIBNET) $(LIBBASIC)
+	$(quiet) LD $@
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BIN)/arkd: $(call obj,$(arkd-main)) $(LIBARKD) $(ALL_LIBS)
 	$(quiet) LD $@
@@ -230,6 +239,7 @@ $(addprefix $(O)/tests/,$(integration-tests)): $(O)/tests/%: $(O)/obj/tests/inte
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 # test-arkd-replay runs bench/arkd-replay (which runs bench/trace-replay and arkd).
 $(O)/tests/test-arkd-replay: | $(O)/bench/arkd-replay
+$(O)/tests/test-bench-net: | $(O)/bench/net
 
 # Fakes at an edge, preloaded into arkd by tests (tests/integration/Kbuild): guests that take their
 # time to shut down (test-gpu's reclaim tests), bundles read slowly (imports caught in the middle).
