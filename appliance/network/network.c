@@ -1204,6 +1204,8 @@ static void nics_detach(Nic **nics) {
 
 int network_nics_allocate(Manager *m, Instance *i, char *const *networks, Nic ***ret_nics,
                           sd_bus_error *error) {
+        /* Static: the list is read after the block that picks it. */
+        static char *const default_only[] = { (char *) NETWORK_DEFAULT_NAME, NULL };
         Nic **nics = NULL;
         size_t n_names = strv_length((char **) networks);
         int r = 0;
@@ -1229,7 +1231,7 @@ int network_nics_allocate(Manager *m, Instance *i, char *const *networks, Nic **
                         *ret_nics = nics;
                         return 0;
                 }
-                networks = (char *const[]) { (char *) NETWORK_DEFAULT_NAME, NULL };
+                networks = default_only;
                 n_names = 1;
         }
         for (size_t k = 0; k < n_names && r >= 0; k++) {

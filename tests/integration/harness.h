@@ -24,10 +24,14 @@ typedef struct Harness {
         char *trust_dir; /* <tmp>/trust.d: arkd's --trust-dir, and $ARK_TRUST_DIR for arkctl */
         unsigned arkd_starts;
         const char *extra_conf; /* appended to arkd's ark.conf at each start ("[Daemon]\nX=y\n"); borrowed */
-        /* Tenant networks: arkd runs in this network namespace (a file such as /run/netns/NAME;
-         * NULL = the test's own), and makes each new tenant a default network only when
-         * default_networks is set (DefaultTenantNetwork=; off by default in tests). Borrowed. */
+        /* Tenant networks: arkd runs in this network namespace (a file such as /run/netns/NAME).
+         * harness_setup() makes one of its own when it runs as root (removed by teardown); a test
+         * may name another, or NULL for the machine's own (a real libvirtd's taps). arkd makes
+         * each new tenant a default network only when default_networks is set
+         * (DefaultTenantNetwork=; off by default in tests, unless a test's own --config says so).
+         * Borrowed. */
         const char *netns;
+        char own_netns[48], own_netns_path[80], netns_exec[128];
         bool default_networks;
         /* A command arkd is started through ("setpriv", "--bounding-set", "-net_admin", NULL): at
          * most 8 words; NULL = none. Borrowed. */
@@ -78,6 +82,10 @@ sd_bus *harness_bus(Harness *h);
 /* Property helpers on org.ark.Ark1 objects. Return newly allocated strings / values; abort the test
  * on failure. */
 char *harness_get_string(Harness *h, const char *path, const char *iface, const char *prop);
+
+/* "nsenter --net=PATH " when arkd runs in a network namespace of its own, else "": the prefix of
+ * a shell command that must reach arkd over the network (its metrics on 127.0.0.1). */
+const char *harness_in_netns(Harness *h);
 
 /* The object path of instance `name` (NAME or TENANT/NAME), as arkd answers GetInstance to root;
  * NULL (printed) when there is none. Paths are arkd's to make (instance/<tenant>/<name>). */

@@ -1669,7 +1669,9 @@ static void test_preemption_four(void **state) {
 
                 assert_int_equal(read_full_file(file, &addr, NULL), 0);
                 addr[strcspn(addr, "\n")] = 0;
-                assert_int_equal(harness_sh(&out, &err, "curl -sf 'http://%s/metrics'", addr), 0);
+                assert_int_equal(
+                        harness_sh(&out, &err, "%scurl -sf 'http://%s/metrics'", harness_in_netns(&H), addr),
+                        0);
                 assert_non_null(strstr(out, "\nark_preemptions_total 4\n"));
         }
 }

@@ -52,8 +52,8 @@ static char *fetch_as(const char *path, const char *authorization, int *ret_stat
         assert_int_equal(read_one_line_file(file, &addr), 0);
         if (authorization)
                 hdr = strprintf("-H 'Authorization: %s'", authorization);
-        r = harness_sh(&out, &err, "curl -s -D '%s' %s -o - -w '\\n%%{http_code}' 'http://%s%s'", hfile,
-                       strempty(hdr), addr, path);
+        r = harness_sh(&out, &err, "%scurl -s -D '%s' %s -o - -w '\\n%%{http_code}' 'http://%s%s'",
+                       harness_in_netns(&H), hfile, strempty(hdr), addr, path);
         if (r != 0)
                 fail_msg("curl http://%s%s failed: %s", addr, path, strna(err));
         {

@@ -576,10 +576,29 @@ static void test_without_net_admin(void **state) {
         assert_arkctl(&H, 0, NULL, "tenant", "create", "green");
         assert_arkctl(&H, 0, "No networks", "network", "list", "--tenant", "green");
         H.wrap = NULL;
-        H.default_networks = false;
         assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
         assert_int_equal(harness_start_arkd(&H, NULL), 0);
         assert_arkctl(&H, 0, NULL, "tenant", "delete", "green");
+}
+
+/* DefaultTenantNetwork=yes: a new tenant comes with its network "default" (isolated: arkd's host
+ * has a way out, but let it be either), and a VM created without --network joins it. */
+static void test_default_network(void **state) {
+        _cleanup_(json_decrefp) json_t *net = NULL;
+
+        require_setup();
+        assert_true(H.default_networks); /* test_without_net_admin left it on */
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "gold");
+        net = network_json("gold/default");
+        assert_arkctl(&H, 0, NULL, "vm", "create", "g1", "--tenant", "gold", "--vcpus", "1", "--memory",
+                      "256M");
+        assert_true(on_network("gold/default", "g1"));
+        assert_arkctl(&H, 0, "default ", "vm", "show", "gold/g1");
+        /* The tenant goes with its network (no instances left on it). */
+        assert_arkctl(&H, 0, NULL, "vm", "delete", "gold/g1");
+        assert_arkctl(&H, 0, NULL, "tenant", "delete", "gold");
+        assert_arkctl(&H, 1, "does not exist", "network", "show", "gold/default");
+        H.default_networks = false;
 }
 
 static void test_delete(void **state) {
@@ -614,6 +633,7 @@ int main(void) {
                 cmocka_unit_test(test_restart_rebuilds),
                 cmocka_unit_test(test_vm_network_add_remove),
                 cmocka_unit_test(test_without_net_admin),
+                cmocka_unit_test(test_default_network),
                 cmocka_unit_test(test_delete),
         };
 

@@ -293,6 +293,9 @@ static int group_setup(void **state) {
         E.harness_up = true; /* even on failure: the teardown stops what it started */
         if (r < 0)
                 return setup_failed(strerror(-r));
+        /* The machine's own network namespace: libvirtd puts the VMs' taps there, into the
+         * networks' bridges. */
+        E.h.netns = NULL;
         free(E.h.libvirt_uri);
         E.h.libvirt_uri = strdup(URI);
         E.h.domain_type = strdup("qemu"); /* TCG: guests do not run under KVM on these machines */
