@@ -312,6 +312,7 @@ int network_method_create(sd_bus_message *msg, void *userdata, sd_bus_error *err
                                                  "User %u may not choose uplinks or VLANs: ask an admin.",
                                                  (unsigned) c.uid);
         }
+        p.caller_admin = c.admin;
         r = network_create(m, &p, &n, error);
         if (r < 0)
                 return r;

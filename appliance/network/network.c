@@ -34,10 +34,11 @@
 #define SEGMENT_MAX 0xffffffU
 #define BRIDGE_FORMAT NET_LINK_PREFIX "n%06x" /* arkn000001 */
 #define VLAN_FORMAT NET_LINK_PREFIX "v%06x"   /* arkv000001 */
-#define NIC_PREFIX NET_LINK_PREFIX "t"        /* arkt + 8 hex digits */
+#define NIC_PREFIX NET_RULES_PORT_PREFIX      /* arkt + 8 hex digits */
 #define SUBNET_LEN_MIN 16
 #define SUBNET_LEN_MAX 29
 #define SUBNET_LEN_DEFAULT 24
+#define MEMBER_NETWORKS_MAX 16 /* networks a tenant's members may make without a quota */
 #define NETWORKS_UNAVAILABLE \
         "Tenant networks are not available: arkd lacks the right to manage network links (CAP_NET_ADMIN)."
 
@@ -311,6 +312,31 @@ static int enable_ip_forward(void) {
         return write_string_file("/proc/sys/net/ipv4/ip_forward", "1", 0);
 }
 
+/* The host's side of a tenant bridge: it answers ARP only for its own addresses on it (not the
+ * host's others: a tenant could map other tenants' gateways and the uplink), and takes no router
+ * advertisements from a tenant (no route or address of the host's own from there). */
+static int bridge_harden(const char *bridge) {
+        static const struct {
+                const char *family, *key, *value;
+        } settings[] = {
+                { "ipv4", "arp_ignore", "1" },       { "ipv4", "arp_announce", "2" },
+                { "ipv6", "accept_ra", "0" },        { "ipv6", "accept_redirects", "0" },
+                { "ipv4", "accept_redirects", "0" },
+        };
+
+        for (size_t k = 0; k < ELEMENTSOF(settings); k++) {
+                char path[128];
+                int r;
+
+                snprintf(path, sizeof(path), "/proc/sys/net/%s/conf/%s/%s", settings[k].family, bridge,
+                         settings[k].key);
+                r = write_string_file(path, settings[k].value, 0);
+                if (r < 0 && r != -ENOENT) /* IPv6 off on the host: nothing to set there */
+                        return r;
+        }
+        return 0;
+}
+
 /* Brings the network's bridge (and VLAN port) and dnsmasq up, or corrects them. */
 static int network_up(Network *n, sd_bus_error *error) {
         NetState *s = n->manager->net;
@@ -323,6 +349,10 @@ static int network_up(Network *n, sd_bus_error *error) {
                               n->subnet6.addr.family ? &gw6 : NULL);
         if (r < 0)
                 return net_error(error, r, "Failed to set up bridge %s of network '%s': %m", n->bridge,
+                                 n->name);
+        r = bridge_harden(n->bridge);
+        if (r < 0)
+                return net_error(error, r, "Failed to configure bridge %s of network '%s': %m", n->bridge,
                                  n->name);
         if (n->mode == NET_MODE_NAT) {
                 r = enable_ip_forward();
@@ -537,14 +567,28 @@ int network_rules_sync(Manager *m, sd_bus_error *error) {
                 return net_error(error, r, "Failed to make the network rule set: %m");
         r = nft_load(m->net, script, &nft_error);
         if (r < 0) {
+                /* nft's sentence quotes the rule set, every tenant's ports and addresses: the log
+                 * only. */
                 log_error("nftables refused the network rule set: %s", strna(nft_error));
-                return sd_bus_error_setf(error, ARK_ERROR_NOT_READY,
-                                         "nftables refused the network rule set: %s", strna(nft_error));
+                return sd_bus_error_setf(error, ARK_ERROR_NETWORK,
+                                         "nftables refused the network rule set; the system log says why.");
         }
         return 0;
 }
 
 /* ---------------------------------------------------------------------------------- start-up */
+
+/* Whether `name` is one arkd makes: arkn or arkv and 6 hex digits (a bridge, a VLAN port), arkt
+ * and 8 (a tap). Other links whose name happens to start with "ark" are not Ark's. */
+static bool ark_made_name(const char *name) {
+        const char *rest = startswith(name, NET_LINK_PREFIX);
+        size_t digits;
+
+        if (!rest || !strchr("ntv", rest[0]) || rest[0] == 0)
+                return false;
+        digits = strspn(rest + 1, "0123456789abcdef");
+        return rest[1 + digits] == 0 && digits == (rest[0] == 't' ? 8u : 6u);
+}
 
 static bool ifname_known(Manager *m, const char *name) {
         LIST_FOREACH(networks, n, m->networks) {
@@ -570,7 +614,7 @@ static int network_find_orphans(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to list network links: %m");
         for (char **l = links; l && *l; l++) {
-                if (ifname_known(m, *l))
+                if (ifname_known(m, *l) || !ark_made_name(*l))
                         continue;
                 log_warning(
                         "Network link %s looks like Ark's but belongs to no network in the store; it is left "
@@ -633,6 +677,23 @@ int network_startup(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to load networks from the store: %m");
 
+        /* The rules first: a bridge never carries a tenant's traffic unchecked. Without them (nft
+         * refused) no network comes up, and each says why (fail closed). */
+        {
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+
+                if (network_rules_sync(m, &e) < 0) {
+                        log_error(
+                                "The network rule set is not loaded, so no tenant network is brought up: %s",
+                                e.message);
+                        LIST_FOREACH(networks, n, m->networks)
+                                network_set_problem(
+                                        n,
+                                        "The network rule set could not be loaded; the system log "
+                                        "says why.");
+                        return network_find_orphans(m);
+                }
+        }
         LIST_FOREACH(networks, n, m->networks) {
                 _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
 
@@ -641,12 +702,6 @@ int network_startup(Manager *m) {
                                   e.message);
                         network_set_problem(n, e.message);
                 }
-        }
-        {
-                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-
-                if (network_rules_sync(m, &e) < 0)
-                        log_error("The network rule set is not loaded: %s", e.message);
         }
         return network_find_orphans(m);
 }
@@ -738,10 +793,111 @@ static int check_uplink(Manager *m, const char *uplink, const char *what, sd_bus
         return 0;
 }
 
+/* Subnets no network may have: this network, loopback, link-local, multicast, reserved. */
+static const char *const reserved_subnets[] = {
+        "0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "240.0.0.0/4",
+};
+
+/* What a subnet asked for must not be: reserved; a route of the host's (a bridge would take the
+ * host's traffic for it away from where it goes: the site's DNS, NTP, directory servers); and,
+ * asked for by a member, anything outside the tenant subnet pool or larger than a /24 (a
+ * member chooses among the addresses the admin set aside for tenants). */
+static int subnet_check_policy(Manager *m, const NetworkParams *p, const NetPrefix *s, sd_bus_error *error) {
+        char a[NET_PREFIX_STRLEN], b[NET_PREFIX_STRLEN];
+
+        for (size_t k = 0; k < ELEMENTSOF(reserved_subnets); k++) {
+                NetPrefix r;
+                char why[64];
+
+                if (net_prefix_parse(reserved_subnets[k], &r, why, sizeof(why)) >= 0 &&
+                    net_prefix_overlaps(s, &r))
+                        return sd_bus_error_setf(
+                                error, ARK_ERROR_INVALID_ARGUMENT,
+                                "Invalid subnet '%s': it overlaps %s, which no network may use "
+                                "(this host, loopback, link-local, multicast or reserved).",
+                                net_prefix_to_string(s, a), reserved_subnets[k]);
+        }
+        if (!p->caller_admin) {
+                NetPrefix start = { .addr = s->addr, .len = m->config.network_pool.len };
+
+                if (s->len < SUBNET_LEN_DEFAULT || s->len < m->config.network_pool.len ||
+                    !net_prefix_contains(&m->config.network_pool, &start.addr))
+                        return sd_bus_error_setf(
+                                error, ARK_ERROR_INVALID_ARGUMENT,
+                                "Invalid subnet '%s': members choose a /%d to /%d inside the tenant "
+                                "subnet pool %s; ask an admin for another.",
+                                net_prefix_to_string(s, a), SUBNET_LEN_DEFAULT, SUBNET_LEN_MAX,
+                                net_prefix_to_string(&m->config.network_pool, b));
+        }
+        return 0;
+}
+
+/* The host's IPv4 routes (/proc/net/route: destination and mask in the kernel's byte order) with
+ * the interface of each, the default route and Ark's own bridges aside. */
+typedef struct HostRoute {
+        NetPrefix prefix;
+        char iface[IF_NAMESIZE + 1];
+} HostRoute;
+
+static int host_routes(HostRoute **ret, size_t *ret_n) {
+        _cleanup_free_ char *text = NULL;
+        _cleanup_free_ HostRoute *v = NULL;
+        size_t n = 0, lines = 0;
+
+        *ret = NULL;
+        *ret_n = 0;
+        if (read_full_file("/proc/net/route", &text, NULL) < 0)
+                return 0; /* no procfs here: the connected prefixes still count */
+        for (const char *c = text; *c; c++)
+                lines += *c == '\n';
+        v = calloc(lines + 1, sizeof(HostRoute));
+        if (!v)
+                return -ENOMEM;
+        for (char *line = strchr(text, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+                HostRoute *h = &v[n];
+                unsigned dest, mask;
+
+                if (sscanf(line + 1, "%16s %x %*x %*x %*d %*d %*d %x", h->iface, &dest, &mask) != 3 ||
+                    mask == 0 || startswith(h->iface, NET_LINK_PREFIX))
+                        continue;
+                h->prefix.addr.family = AF_INET;
+                memcpy(h->prefix.addr.bytes, &dest, 4);
+                h->prefix.len = (unsigned) __builtin_popcount(mask);
+                n++;
+        }
+        *ret = TAKE_PTR(v);
+        *ret_n = n;
+        return 0;
+}
+
+/* A subnet must not take a route of the host's away from where it goes (the site's DNS, NTP,
+ * directory servers behind a gateway). */
+static int subnet_check_routes(const NetPrefix *s, sd_bus_error *error) {
+        _cleanup_free_ HostRoute *routes = NULL;
+        char a[NET_PREFIX_STRLEN], b[NET_PREFIX_STRLEN];
+        size_t n = 0;
+        int r;
+
+        r = host_routes(&routes, &n);
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < n; k++)
+                if (net_prefix_overlaps(s, &routes[k].prefix))
+                        return sd_bus_error_setf(
+                                error, ARK_ERROR_INVALID_ARGUMENT,
+                                "Invalid subnet '%s': it overlaps %s, a route of this host's "
+                                "(by %s).",
+                                net_prefix_to_string(s, a), net_prefix_to_string(&routes[k].prefix, b),
+                                routes[k].iface);
+        return 0;
+}
+
 /* The subnet asked for, or one picked from the configured pool: IPv4, not covering a network
  * the host is on, not overlapping another network of this host (two bridges with one subnet
  * would leave the host unable to route either). */
 static int network_pick_subnet(Manager *m, const NetworkParams *p, NetPrefix *ret, sd_bus_error *error) {
+        _cleanup_free_ HostRoute *routes = NULL;
+        size_t n_routes = 0;
         _cleanup_free_ NetPrefix *host = NULL, *taken = NULL;
         size_t n_host = 0, n_taken = 0, k = 0;
         char reason[160], a[NET_PREFIX_STRLEN], b[NET_PREFIX_STRLEN];
@@ -750,9 +906,12 @@ static int network_pick_subnet(Manager *m, const NetworkParams *p, NetPrefix *re
         r = net_host_prefixes(m->net->links, NET_LINK_PREFIX, NULL, &host, &n_host);
         if (r < 0)
                 return net_error(error, r, "Failed to read the host's networks: %m");
+        r = host_routes(&routes, &n_routes);
+        if (r < 0)
+                return r;
         LIST_FOREACH(networks, n, m->networks)
                 k++;
-        taken = calloc(k + n_host + 1, sizeof(NetPrefix));
+        taken = calloc(k + n_host + n_routes + 1, sizeof(NetPrefix));
         if (!taken)
                 return -ENOMEM;
 
@@ -766,6 +925,9 @@ static int network_pick_subnet(Manager *m, const NetworkParams *p, NetPrefix *re
                                 "Invalid subnet '%s': it must be IPv4, /%d to /%d (IPv6 addresses "
                                 "are given to every network by itself).",
                                 p->subnet, SUBNET_LEN_MIN, SUBNET_LEN_MAX);
+                r = subnet_check_policy(m, p, ret, error);
+                if (r < 0)
+                        return r;
                 for (size_t h = 0; h < n_host; h++)
                         if (net_prefix_overlaps(ret, &host[h]))
                                 return sd_bus_error_setf(
@@ -788,13 +950,15 @@ static int network_pick_subnet(Manager *m, const NetworkParams *p, NetPrefix *re
                                 "choose another, or leave it out to get a free one.",
                                 p->subnet);
                 }
-                return 0;
+                return subnet_check_routes(ret, error);
         }
         k = 0;
         LIST_FOREACH(networks, n, m->networks)
                 taken[k++] = n->subnet4;
         for (size_t h = 0; h < n_host; h++)
                 taken[k++] = host[h];
+        for (size_t h = 0; h < n_routes; h++)
+                taken[k++] = routes[h].prefix;
         n_taken = k;
         r = net_subnet_pick(&m->config.network_pool, SUBNET_LEN_DEFAULT, taken, n_taken, ret);
         if (r < 0)
@@ -818,15 +982,23 @@ static int random_ula(NetPrefix *ret) {
         return 0;
 }
 
+/* The lowest segment no network has and whose bridge and VLAN names no link of the host has
+ * (an orphan bridge, ports and all, is never taken over). */
 static uint32_t free_segment(Manager *m) {
         for (uint32_t s = 1; s <= SEGMENT_MAX; s++) {
+                char bridge[IF_NAMESIZE], vlan[IF_NAMESIZE];
                 bool used = false;
 
                 LIST_FOREACH(networks, n, m->networks)
                         if (n->segment == s)
                                 used = true;
-                if (!used)
-                        return s;
+                if (used)
+                        continue;
+                snprintf(bridge, sizeof(bridge), BRIDGE_FORMAT, s);
+                snprintf(vlan, sizeof(vlan), VLAN_FORMAT, s);
+                if (net_link_exists(m->net->links, bridge) != 0 || net_link_exists(m->net->links, vlan) != 0)
+                        continue;
+                return s;
         }
         return 0;
 }
@@ -838,6 +1010,13 @@ static int random_mac(uint8_t ret[static 6]) {
                 return -errno;
         net_mac_from_random(rnd, ret);
         return 0;
+}
+
+static bool tenant_has_quota(const Tenant *t, QuotaResource r) {
+        for (size_t k = 0; t && k < t->n_quotas; k++)
+                if (t->quotas[k].resource == r)
+                        return true;
+        return false;
 }
 
 /* Validates p into a new, unlinked Network. */
@@ -861,9 +1040,21 @@ static int network_prepare(Manager *m, const NetworkParams *p, Network **ret, sd
         if (!p->tenant_pending) {
                 QuotaUsage req = { .amount = { [QUOTA_NETWORKS] = 1 } };
 
-                r = tenant_admit_usage(manager_find_tenant(m, p->tenant), &req, error);
+                Tenant *t = manager_find_tenant(m, p->tenant);
+                uint64_t have = 0, forwards = 0;
+
+                r = tenant_admit_usage(t, &req, error);
                 if (r < 0)
                         return r;
+                /* Without a quota on networks, a member may make a handful: each one is a bridge, a
+                 * dnsmasq and a /24 of the pool, which a member could otherwise exhaust for everyone. */
+                network_tenant_usage(m, p->tenant, &have, &forwards);
+                if (!p->caller_admin && have >= MEMBER_NETWORKS_MAX && !tenant_has_quota(t, QUOTA_NETWORKS))
+                        return sd_bus_error_setf(error, ARK_ERROR_QUOTA_EXCEEDED,
+                                                 "Tenant '%s' has %" PRIu64
+                                                 " networks, as many as its members may "
+                                                 "make without a quota on networks; ask an admin.",
+                                                 p->tenant, have);
         }
         if (!isempty(p->mode) && net_mode_from_string(p->mode, &mode) < 0)
                 return sd_bus_error_setf(
@@ -1536,7 +1727,8 @@ void network_default_params(Manager *m, const char *tenant, NetworkParams *ret) 
         /* A host with no way out still gives the tenant a network of its own. */
         *ret = (NetworkParams) { .name = NETWORK_DEFAULT_NAME,
                                  .tenant = tenant,
-                                 .mode = way_out ? "nat" : "isolated" };
+                                 .mode = way_out ? "nat" : "isolated",
+                                 .caller_admin = true };
 }
 
 bool network_available(Manager *m) {
@@ -1712,8 +1904,12 @@ int network_instance_add(Instance *i, const InstanceDriver *d, const char *netwo
         mine = network_instance_nics(m, i->id);
         if (!mine)
                 return -ENOMEM;
-        for (Nic **o = mine; *o; o++)
-                position = MAX(position, (*o)->position + 1);
+        /* The first free place: one left by a NIC taken out is used again. */
+        for (bool taken = true; taken && position < NICS_MAX; position += taken) {
+                taken = false;
+                for (Nic **o = mine; *o && !taken; o++)
+                        taken = (*o)->position == position;
+        }
         if (position >= NICS_MAX || mine[NICS_MAX - 1])
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                          "Instance '%s' has %d NICs; at most %d.", i->name, NICS_MAX,

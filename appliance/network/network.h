@@ -84,6 +84,7 @@ typedef struct NetworkParams {
         unsigned mtu;       /* 0 = the configured default */
         bool no_ipv6;
         bool tenant_pending; /* the tenant is being created in the same transaction */
+        bool caller_admin;   /* an admin asks (members: subnets in the pool, a cap on networks) */
 } NetworkParams;
 
 #ifndef CONFIG_TENANT_NETWORKS

@@ -202,13 +202,30 @@ static void render_bridge(FILE *f, const NetRules *r) {
                 }
         set_close(f, first);
 
+        /* Frames to a link-local group address (01:80:c2:00:00:0X: STP, LACP, LLDP, 802.1X, ...)
+         * skip the bridge's prerouting hook and go up to the host on the port itself, through the
+         * input hook: the checks run there too. A port named as a tenant port that arkd does not
+         * know (a tap a guest did not let go of after its NIC was unplugged) sends nothing. (The
+         * bridge a frame came in by, meta ibrname, is not available to the bridge family on every
+         * kernel: the ports' names decide.) */
         fputs("\tchain prerouting {\n"
               "\t\ttype filter hook prerouting priority filter; policy accept;\n"
               "\t\tiifname @ports jump port\n"
+              "\t\tiifname \"" NET_RULES_PORT_PREFIX "*\" counter name \"" NET_RULES_COUNTER_SPOOF
+              "\" drop\n"
+              "\t}\n"
+              "\tchain input {\n"
+              "\t\ttype filter hook input priority filter; policy accept;\n"
+              "\t\tiifname @ports jump port\n"
+              "\t\tiifname \"" NET_RULES_PORT_PREFIX "*\" counter name \"" NET_RULES_COUNTER_SPOOF
+              "\" drop\n"
               "\t}\n"
               /* Anything but ARP, IPv4 and IPv6 would pass the checks below unseen: a VLAN tag moves
-               * the IP header out of their reach, for one. */
+               * the IP header out of their reach, for one. A guest has no business with the
+               * link-local group addresses of bridges and switches. */
               "\tchain port {\n"
+              "\t\tether daddr & ff:ff:ff:ff:ff:f0 == 01:80:c2:00:00:00 counter name \"" NET_RULES_COUNTER_SPOOF
+              "\" drop\n"
               "\t\tiifname . ether saddr != @port_mac counter name \"" NET_RULES_COUNTER_SPOOF "\" drop\n"
               "\t\tether type vmap { arp : jump port_arp, ip : jump port_ip4, ip6 : jump port_ip6 }\n"
               "\t\tcounter name \"" NET_RULES_COUNTER_SPOOF "\" drop\n"
@@ -380,9 +397,11 @@ static void render_inet(FILE *f, const NetRules *r) {
               "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
               "\t\tiifname . oifname @nat_out masquerade\n"
               "\t}\n"
+              /* From the tenants' side: the bridges, and their ports themselves (a frame the bridge
+               * passes up on the port, as it does for link-local group addresses). */
               "\tchain input {\n"
               "\t\ttype filter hook input priority filter; policy accept;\n"
-              "\t\tiifname @bridges jump from_tenant\n"
+              "\t\tiifname @tenant_side jump from_tenant\n"
               "\t}\n"
               /* DHCP comes broadcast (IPv4) or to the servers' multicast group (IPv6); the bridge's
                * link-local address is its own (a link-local destination is only ever the input
@@ -405,7 +424,7 @@ static void render_inet(FILE *f, const NetRules *r) {
               "\tchain forward {\n"
               "\t\ttype filter hook forward priority filter; policy accept;\n"
               "\t\tiifname . oifname @bridge_self accept\n"
-              "\t\tiifname @bridges jump from_tenant_routed\n"
+              "\t\tiifname @tenant_side jump from_tenant_routed\n"
               "\t\toifname @bridges jump to_tenant_routed\n"
               "\t}\n"
               /* Replies go before the protected prefixes: a forward may be used from the management

@@ -52,6 +52,9 @@
 #include "net/netaddr.h"
 
 #define NET_RULES_TABLE "ark_net"
+/* Tenant ports are named with this prefix (a VM's tap "arkt1a2b3c4d"): one the rules do not list
+ * sends nothing. */
+#define NET_RULES_PORT_PREFIX "arkt"
 
 /* Named counters (in the bridge table unless said otherwise), read back for metrics. */
 #define NET_RULES_COUNTER_SPOOF "spoofed"   /* MAC / ARP / IPv4 / IPv6 source or ND target not the port's */

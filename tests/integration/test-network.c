@@ -245,10 +245,15 @@ static void test_bad_input(void **state) {
                 { "Invalid subnet", { "--tenant", "red", "--subnet", "fd00::/64" } },
                 { "Invalid MTU", { "--tenant", "red", "--mtu", "100" } },
                 { "Tenant 'nobody' does not exist", { "--tenant", "nobody" } },
+                { "which no network may use", { "--tenant", "red", "--subnet", "127.0.0.0/16" } },
+                { "which no network may use", { "--tenant", "red", "--subnet", "169.254.0.0/16" } },
+                { "overlaps 198.18.0.0/24, a route of this host's (by up0)",
+                  { "--tenant", "red", "--subnet", "198.18.0.0/16" } },
         };
         _cleanup_free_ char *before = NULL, *after = NULL, *rules_before = NULL, *rules_after = NULL;
 
         require_setup();
+        run("ip -n %s route add 198.18.0.0/24 via " UPLINK_PEER, host_ns);
         assert_int_equal(in_ns(host_ns, &before, "ip -o link show | grep -c ark || true"), 0);
         assert_int_equal(in_ns(host_ns, &rules_before, "nft list ruleset | md5sum"), 0);
         for (size_t k = 0; k < ELEMENTSOF(cases); k++) {
@@ -263,6 +268,22 @@ static void test_bad_input(void **state) {
                 if (r != 1 || !strstr(strempty(err), cases[k].needle))
                         fail_msg("network create %s: exit %d, stderr '%s'; want 1 and '%s'",
                                  cases[k].args[3] ?: "", r, strna(err), cases[k].needle);
+        }
+        /* A member chooses inside the tenant subnet pool only (not a site prefix of the host's
+         * routes, nor a public one), at most a /24. */
+        {
+                _cleanup_free_ char *out = NULL, *err = NULL;
+
+                assert_arkctl(&H, 0, NULL, "tenant", "member", "add", "red", "--user", "nobody");
+                assert_int_equal(
+                        harness_sh(&out, &err,
+                                   "setpriv --reuid=nobody --regid=nogroup --clear-groups '%s/bin/arkctl' "
+                                   "network create bad --tenant red --isolated --subnet 203.0.113.0/24",
+                                   harness_build_dir()),
+                        1);
+                assert_non_null(
+                        strstr(strempty(err), "members choose a /24 to /29 inside the tenant subnet pool"));
+                assert_arkctl(&H, 0, NULL, "tenant", "member", "remove", "red", "--user", "nobody");
         }
         /* Nothing was left: no network, no link, no rule. */
         assert_arkctl(&H, 1, "does not exist", "network", "show", "red/bad");
@@ -430,6 +451,38 @@ static void test_drops_counted(void **state) {
                     json_string_value(json_object_get(nic_of(lab, "a2"), "mac")));
         }
         assert_true(pings(a2, "10.50.1.2"));
+
+        /* Frames to a bridges' link-local group address (01:80:c2:00:00:0e) are passed up to the
+         * host on the port itself, past the bridge's prerouting hook: the host's input rules take
+         * the port for the tenant's side too (review: another tenant's DNS and the management
+         * address were reachable that way). */
+        before = dropped("spoofed") + dropped("to_host");
+        run("ip -n %s neigh replace 10.50.1.1 lladdr 01:80:c2:00:00:0e dev eth0 nud permanent", a2);
+        assert_false(pings(a2, MGMT_ADDR));
+        assert_int_not_equal(in_ns(a2, NULL, "busybox nslookup b1.blue 10.50.2.1"), 0);
+        assert_true(dropped("spoofed") + dropped("to_host") > before);
+        run("ip -n %s neigh del 10.50.1.1 dev eth0", a2);
+        assert_true(pings(a2, "10.50.1.1"));
+
+        /* A port named as Ark's that arkd does not know (a tap whose guest never let go of it)
+         * sends nothing. */
+        before = dropped("spoofed");
+        {
+                _cleanup_(json_decrefp) json_t *lab = network_json("red/lab");
+                _cleanup_free_ char *bridge = strdup(jstr(lab, "bridge"));
+
+                assert_non_null(bridge);
+                run("ip netns add %s-x && ip -n %s link add arktdeadbeef type veth peer name eth0 netns %s-x && "
+                    "ip -n %s link set arktdeadbeef master %s up && ip -n %s-x link set eth0 up && "
+                    "ip -n %s-x addr add 10.50.1.250/24 dev eth0",
+                    a2, host_ns, a2, host_ns, bridge, a2, a2);
+        }
+        {
+                _cleanup_free_ char *stray = strprintf("%s-x", a2);
+                assert_false(pings(stray, "10.50.1.2"));
+        }
+        assert_true(dropped("spoofed") > before);
+        run("ip -n %s link del arktdeadbeef; ip netns del %s-x", host_ns, a2);
 
         /* Bytes per network and per port. */
         text = metrics();

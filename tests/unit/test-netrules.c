@@ -300,7 +300,8 @@ static void test_empty(void **state) {
         assert_in(s, "bridge " NET_RULES_TABLE, "set port_mac", "type ifname . ether_addr");
         assert_in(s, "bridge " NET_RULES_TABLE, "chain prerouting", "iifname @ports jump port");
         assert_in(s, "inet " NET_RULES_TABLE, "map forwards", "type inet_proto");
-        assert_in(s, "inet " NET_RULES_TABLE, "chain forward", "iifname @bridges jump from_tenant_routed");
+        assert_in(s, "inet " NET_RULES_TABLE, "chain forward",
+                  "iifname @tenant_side jump from_tenant_routed");
         assert_string_equal(net_rules_remove_script(),
                             "add table bridge ark_net\ndelete table bridge ark_net\n"
                             "add table inet ark_net\ndelete table inet ark_net\n");
