@@ -56,6 +56,7 @@ static void test_small_run(void **state) {
         assert_true(number_after(out, "ark/baseline throughput ratio: ") > 0);
         assert_true(number_after(out, "rule set load time: ") > 0);
 
+        e = mfree(e);
         assert_int_equal(harness_sh(&after, &e, "ls /run/netns 2>/dev/null | grep '^arkbn-' || true"), 0);
         assert_string_equal(strempty(before), strempty(after));
 }
@@ -95,6 +96,8 @@ static void test_bad_arguments(void **state) {
                 strstr(strempty(err), "--ports-per-network must be a number from 2 to 250, not '1'"));
         free(err);
         err = NULL;
+        out = mfree(out);
+        err = mfree(err);
         assert_int_equal(harness_sh(&out, &err, "'%s/bench/net' --runs x", harness_build_dir()), 2);
         assert_non_null(strstr(strempty(err), "--runs must be a number"));
 }

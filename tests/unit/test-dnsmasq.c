@@ -263,8 +263,9 @@ static void test_dhcp_dns(void **state) {
         assert_int_equal(st.st_mode & 07777, 0750);
 
         /* Router advertisements: the client makes its SLAAC address on the /64 (modified EUI-64
-         * of its MAC) and takes the network's MTU. */
-        for (int i = 0; i < 100; i++) {
+         * of its MAC) and takes the network's MTU. (Up to 30 s: on a loaded machine, under a
+         * sanitizer, the first advertisement and duplicate address detection take their time.) */
+        for (int i = 0; i < 600; i++) {
                 out = mfree(out);
                 (void) run(&out, "ip -n %s -6 addr show dev " CLIENT_IF, client_ns);
                 if (strstr(out, "fd00:77::5054:ff:fe12:3456/64"))
