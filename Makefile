@@ -39,7 +39,7 @@ endif
 endif
 
 # Features that have no code yet (Kconfig, "Features"): refused rather than silently not built.
-$(foreach f,CONTAINERS FLEET HTTP_API MAAS,$(if $(filter y,$(CONFIG_$(f))),\
+$(foreach f,FLEET HTTP_API MAAS,$(if $(filter y,$(CONFIG_$(f))),\
 	$(error CONFIG_$(f) is set, but that feature is not implemented yet: unset it (make menuconfig))))
 
 # ----------------------------------------------------------------------------- flags

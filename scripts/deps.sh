@@ -33,6 +33,8 @@ packages=(
     # tenant networks: bridges and links (libnl), the rule set (libnftables), DHCP and DNS per
     # network (dnsmasq), bench/net (iperf3)
     libnl-3-dev libnl-route-3-dev libnftables-dev dnsmasq-base iperf3
+    # containers: the runtime and its monitor; OCI images made independently of Ark for the tests
+    crun conmon umoci skopeo
 )
 
 mode=${1:-install}

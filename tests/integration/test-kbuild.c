@@ -93,12 +93,12 @@ static void test_option_off_leaves_files_out(void **state) {
 static void test_unbuilt_feature_is_refused(void **state) {
         _cleanup_free_ char *out = NULL, *err = NULL;
 
-        assert_int_not_equal(make_n("containers_defconfig",
-                                    "cp configs/dev_defconfig configs/containers_defconfig && "
-                                    "echo CONFIG_CONTAINERS=y >> configs/containers_defconfig",
+        assert_int_not_equal(make_n("fleet_defconfig",
+                                    "cp configs/dev_defconfig configs/fleet_defconfig && "
+                                    "echo CONFIG_FLEET=y >> configs/fleet_defconfig",
                                     NULL, &out, &err),
                              0);
-        assert_non_null(strstr(err, "CONFIG_CONTAINERS is set, but that feature is not implemented yet"));
+        assert_non_null(strstr(err, "CONFIG_FLEET is set, but that feature is not implemented yet"));
 }
 
 static void test_missing_library_is_named(void **state) {
