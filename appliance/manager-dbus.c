@@ -351,6 +351,8 @@ static int read_spec_entry(sd_bus_message *msg, const char *key, InstanceCreateP
                 { "Preemptible", "b", offsetof(InstanceCreateParams, preemptible) },
                 { "Model", "s", offsetof(InstanceCreateParams, model) },
                 { "Networks", "as", offsetof(InstanceCreateParams, networks) },
+                { "Args", "as", offsetof(InstanceCreateParams, args) },
+                { "Env", "as", offsetof(InstanceCreateParams, env) },
         };
         const char *contents;
         char type;
@@ -399,6 +401,8 @@ static int read_spec_entry(sd_bus_message *msg, const char *key, InstanceCreateP
 static void instance_create_params_done(InstanceCreateParams *p) {
         p->gpu_addresses = strv_free(p->gpu_addresses);
         p->networks = strv_free(p->networks);
+        p->args = strv_free(p->args);
+        p->env = strv_free(p->env);
 }
 
 static int read_create_spec(sd_bus_message *msg, InstanceCreateParams *p, sd_bus_error *error) {

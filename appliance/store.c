@@ -272,6 +272,24 @@ static const DbMigration migrations[] = {
                 "DROP TABLE tenant_quotas;"
                 "ALTER TABLE tenant_quotas_new RENAME TO tenant_quotas;",
         },
+        {
+                "containers",
+                /* An instance of type container runs a container image (a bundle, kept while an
+                 * instance uses it) with its command and environment (JSON arrays of strings; NULL
+                 * = the image's). Each tenant's containers run in a user namespace mapped onto a
+                 * range of host UIDs and GIDs of its own: a range is handed out once and never
+                 * again, also after its tenant is gone (files a deleted tenant left behind cannot
+                 * become another tenant's). */
+                "ALTER TABLE instances ADD COLUMN container_image_id INTEGER REFERENCES bundles(id) ON DELETE RESTRICT;"
+                "ALTER TABLE instances ADD COLUMN args TEXT;"
+                "ALTER TABLE instances ADD COLUMN env TEXT;"
+                "CREATE TABLE idmaps ("
+                "  base INTEGER PRIMARY KEY CHECK (base > 0),"
+                "  count INTEGER NOT NULL CHECK (count > 0),"
+                "  tenant_uuid TEXT NOT NULL UNIQUE,"
+                "  tenant_id INTEGER UNIQUE REFERENCES tenants(id) ON DELETE SET NULL,"
+                "  created_usec INTEGER NOT NULL);",
+        },
 };
 
 int store_schema_latest(void) {
@@ -396,8 +414,9 @@ int store_instance_insert(sqlite3 *db, StoreInstance *i) {
                 db,
                 "INSERT INTO instances (uuid, name, tenant_id, type, vcpus, memory_bytes, disk_path,"
                 " disk_bytes, disk_owned, image, kernel, initrd, cmdline, console_log, desired_state,"
-                " created_usec, firmware, preemptible, model_bundle_id, domain_name)"
-                " SELECT ?, ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM tenants WHERE name = ?",
+                " created_usec, firmware, preemptible, model_bundle_id, domain_name, container_image_id, args, env)"
+                " SELECT ?, ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM tenants"
+                " WHERE name = ?",
                 &st);
         if (r < 0)
                 return r;
@@ -423,7 +442,13 @@ int store_instance_insert(sqlite3 *db, StoreInstance *i) {
         else
                 sqlite3_bind_null(st, 18);
         sqlite3_bind_text(st, 19, i->domain_name ?: i->name, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 20, i->tenant, -1, SQLITE_TRANSIENT);
+        if (i->container_image_id > 0)
+                sqlite3_bind_int64(st, 20, i->container_image_id);
+        else
+                sqlite3_bind_null(st, 20);
+        bind_text_or_null(st, 21, i->args_json);
+        bind_text_or_null(st, 22, i->env_json);
+        sqlite3_bind_text(st, 23, i->tenant, -1, SQLITE_TRANSIENT);
         r = step_done(st);
         if (r < 0)
                 return r;
@@ -471,7 +496,7 @@ int store_instance_foreach(sqlite3 *db, StoreInstanceFunc cb, void *userdata) {
                 "SELECT i.id, i.uuid, i.name, t.name, i.type, i.vcpus, i.memory_bytes, i.disk_path,"
                 " i.disk_bytes, i.disk_owned, i.image, i.kernel, i.initrd, i.cmdline, i.console_log,"
                 " i.desired_state, i.created_usec, i.firmware, i.preemptible, i.preempted_gpus,"
-                " i.preempted_model, i.model_bundle_id, i.domain_name"
+                " i.preempted_model, i.model_bundle_id, i.domain_name, i.container_image_id, i.args, i.env"
                 " FROM instances i JOIN tenants t ON t.id = i.tenant_id ORDER BY i.name DESC, t.name DESC",
                 &st);
         if (r < 0)
@@ -501,6 +526,9 @@ int store_instance_foreach(sqlite3 *db, StoreInstanceFunc cb, void *userdata) {
                         .preempted_model = column_text(st, 20),
                         .model_id = sqlite3_column_int64(st, 21),
                         .domain_name = column_text(st, 22),
+                        .container_image_id = sqlite3_column_int64(st, 23),
+                        .args_json = column_text(st, 24),
+                        .env_json = column_text(st, 25),
                 };
 
                 if (!i.uuid || strlen(i.uuid) != 36 || !i.name || !i.tenant || !i.type)
@@ -1085,4 +1113,70 @@ int store_forward_foreach(sqlite3 *db, StoreForwardFunc cb, void *userdata) {
                         return r;
         }
         return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* idmaps */
+
+int store_idmap_get(sqlite3 *db, const char *tenant, uint32_t *ret_base, uint32_t *ret_count) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r, rc;
+
+        r = db_prepare(
+                db,
+                "SELECT m.base, m.count FROM idmaps m JOIN tenants t ON t.id = m.tenant_id WHERE t.name = ?",
+                &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, tenant, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return db_errno(rc);
+        *ret_base = (uint32_t) sqlite3_column_int64(st, 0);
+        *ret_count = (uint32_t) sqlite3_column_int64(st, 1);
+        return 0;
+}
+
+int store_idmap_allocate(sqlite3 *db, const char *tenant, uint32_t first, uint32_t count, uint64_t limit,
+                         uint64_t usec, uint32_t *ret_base) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        uint32_t base, n;
+        int64_t next;
+        int r, rc;
+
+        if (count == 0)
+                return -EINVAL;
+        if (store_idmap_get(db, tenant, &base, &n) == 0)
+                return -EEXIST;
+        r = db_prepare(db, "SELECT MAX(base + count) FROM idmaps", &st);
+        if (r < 0)
+                return r;
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW)
+                return db_errno(rc);
+        next = sqlite3_column_type(st, 0) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 0);
+        if (next < (int64_t) first)
+                next = first;
+        if ((uint64_t) next + count > limit)
+                return -ENOSPC;
+        sqlite3_finalize(TAKE_PTR(st));
+        r = db_prepare(db,
+                       "INSERT INTO idmaps (base, count, tenant_uuid, tenant_id, created_usec)"
+                       " SELECT ?, ?, uuid, id, ? FROM tenants WHERE name = ?",
+                       &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, next);
+        sqlite3_bind_int64(st, 2, count);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64) usec);
+        sqlite3_bind_text(st, 4, tenant, -1, SQLITE_TRANSIENT);
+        r = step_done(st);
+        if (r < 0)
+                return r;
+        if (sqlite3_changes(db) == 0)
+                return -ENOENT;
+        *ret_base = (uint32_t) next;
+        return 0;
 }

@@ -58,6 +58,10 @@ typedef struct StoreInstance {
         unsigned preempted_gpus;
         const char *preempted_model;
         int64_t model_id; /* 0 = none */
+        /* containers: the image's bundle row (0 = none), the command and environment as JSON
+         * arrays of strings (NULL = the image's) */
+        int64_t container_image_id;
+        const char *args_json, *env_json;
 } StoreInstance;
 
 /* Inserts i (id, preempted_gpus and preempted_model ignored) and sets i->id. -EEXIST when the name
@@ -175,3 +179,15 @@ int store_forward_delete(sqlite3 *db, int64_t id);
 /* By protocol, then port. */
 typedef int (*StoreForwardFunc)(const StoreForward *f, void *userdata);
 int store_forward_foreach(sqlite3 *db, StoreForwardFunc cb, void *userdata);
+
+/* ------------------------------------------------------------------------------------------ */
+/* The host UIDs and GIDs of a tenant's containers: [base, base + count). */
+
+/* The tenant's range: 0 and *ret_base, *ret_count; -ENOENT when it has none yet. */
+int store_idmap_get(sqlite3 *db, const char *tenant, uint32_t *ret_base, uint32_t *ret_count);
+/* Gives the tenant a range of `count` IDs above every range ever handed out (those of deleted
+ * tenants too), at `first` or higher, ending at or below `limit`. -EEXIST when it has one (*ret_base
+ * is not set then), -ENOENT when there is no such tenant, -ENOSPC when the IDs up to limit are
+ * spent. */
+int store_idmap_allocate(sqlite3 *db, const char *tenant, uint32_t first, uint32_t count, uint64_t limit,
+                         uint64_t usec, uint32_t *ret_base);

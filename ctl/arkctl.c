@@ -54,6 +54,8 @@ const char *arg_trust_dir = NULL;
 const char *arg_model_version = NULL;
 const char *arg_model = NULL;
 char **arg_networks = NULL;
+char **arg_env = NULL;
+bool arg_cpus_given = false;
 const char *arg_net_mode = NULL, *arg_subnet = NULL, *arg_uplink = NULL, *arg_to_target = NULL;
 uint32_t arg_vlan = 0, arg_mtu = 0, arg_port = 0;
 bool arg_no_ipv6 = false, arg_udp = false;
@@ -111,6 +113,24 @@ const Verb ctl_verbs[] = {
           verb_vm_network },
         { "vm", "gpu", "add|remove NAME", 2, 2, OPT_GPUS | OPT_GPU_MODEL | OPT_GPU | OPT_ALL, 0,
           "add GPUs to a stopped VM, or remove them", verb_vm_gpu },
+        { "ct", "create", "NAME [-- CMD...]", 1, 64,
+          OPT_TENANT | OPT_CT_CREATE | OPT_MEMORY | OPT_DISK | OPT_IMAGE | OPT_START | OPT_GPUS |
+                  OPT_GPU_MODEL | OPT_MODEL | OPT_NETWORK,
+          OPT_TENANT | OPT_IMAGE,
+          "create a container of an imported image for a tenant, stopped unless --start", verb_ct_create },
+        { "ct", "list", NULL, 0, 0, OPT_TENANT, 0, "list the containers with their state, CPUs and memory",
+          verb_ct_list },
+        { "ct", "show", "NAME", 1, 1, 0, 0, "every property of a container", verb_ct_show },
+        { "ct", "start", "NAME", 1, 1, 0, 0, "start a container", verb_ct_start },
+        { "ct", "stop", "NAME", 1, 1, OPT_FORCE | OPT_TIMEOUT, 0,
+          "stop a container (SIGTERM, SIGKILL after a timeout) and wait until it has stopped",
+          verb_ct_stop },
+        { "ct", "delete", "NAME", 1, 1, 0, 0, "delete a stopped container with its writable layer and log",
+          verb_ct_delete },
+        { "ct", "exec", "NAME -- CMD...", 2, 64, 0, 0,
+          "run a command in a running container; exits with its status", verb_ct_exec },
+        { "ct", "logs", "NAME", 1, 1, OPT_FOLLOW, 0, "what a container wrote to stdout and stderr",
+          verb_ct_logs },
         { "network", "create", "NAME", 1, 1, OPT_TENANT | OPT_NET_CREATE, OPT_TENANT,
           "create a tenant network: a bridge, addresses by DHCP, NAT out (default), isolated, or a VLAN",
           verb_network_create },
@@ -172,6 +192,10 @@ const CtlOption ctl_options[] = {
           "the tenant: the owner of what is made, or whose to list" },
         { "description", 0, true, ARG_DESCRIPTION, OPT_DESCRIPTION, "TEXT", "a description of the tenant" },
         { "vcpus", 0, true, ARG_VCPUS, OPT_VCPUS, "N", "the number of vCPUs" },
+        { "cpus", 0, true, ARG_CPUS, OPT_CT_CREATE, "N", "a container's CPUs (its CPU time limit)" },
+        { "env", 0, true, ARG_ENV, OPT_CT_CREATE, "KEY=VALUE",
+          "set a variable in the container's environment; repeat for more" },
+        { "follow", 0, false, ARG_FOLLOW, OPT_FOLLOW, NULL, "keep printing what comes until it stops" },
         { "memory", 0, true, ARG_MEMORY, OPT_MEMORY, "SIZE", "memory, e.g. 4G" },
         { "disk", 0, true, ARG_DISK, OPT_DISK, "SIZE",
           "create a qcow2 disk of this size (with --image, the overlay's)" },
@@ -544,6 +568,15 @@ static int parse_option(const CtlOption *o, const char *value) {
                 return 0;
         case ARG_VCPUS:
                 return parse_u32_arg("--vcpus", value, "a number of vCPUs", &arg_vcpus);
+        case ARG_CPUS:
+                arg_cpus_given = true;
+                return parse_u32_arg("--cpus", value, "a number of CPUs", &arg_vcpus);
+        case ARG_ENV:
+                if (strv_extend(&arg_env, value) < 0)
+                        return -ENOMEM;
+                return 0;
+        case ARG_FOLLOW:
+                return 0;
         case ARG_MEMORY:
                 return parse_size_arg("--memory", value, &arg_memory);
         case ARG_DISK:
@@ -803,5 +836,6 @@ int main(int argc, char *argv[]) {
         arg_member_users = strv_free(arg_member_users);
         arg_member_groups = strv_free(arg_member_groups);
         arg_compatible = strv_free(arg_compatible);
+        arg_env = strv_free(arg_env);
         return r < 0 ? EXIT_FAILURE : r;
 }

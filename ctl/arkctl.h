@@ -56,6 +56,8 @@ typedef enum VerbOption {
         OPT_NETWORK = 1 << 26,      /* --network, repeatable */
         OPT_NET_CREATE = 1 << 27,   /* --subnet, --nat, --isolated, --vlan, --uplink, --mtu, --no-ipv6 */
         OPT_FORWARD = 1 << 28,      /* --port, --to, --udp */
+        OPT_CT_CREATE = 1 << 29,    /* --cpus, --env (repeatable) */
+        OPT_FOLLOW = 1 << 30,
 } VerbOption;
 
 extern OutputMode arg_output;
@@ -80,6 +82,8 @@ extern uint32_t arg_gpus;
 extern const char *arg_gpu_model;
 extern char **arg_gpu_addresses; /* --gpu, repeatable */
 extern char **arg_networks;      /* --network, repeatable */
+extern char **arg_env;           /* --env K=V, repeatable */
+extern bool arg_cpus_given;      /* --cpus (into arg_vcpus) */
 extern const char *arg_net_mode, *arg_subnet, *arg_uplink, *arg_to_target;
 extern uint32_t arg_vlan, arg_mtu, arg_port;
 extern bool arg_no_ipv6, arg_udp;
@@ -171,6 +175,14 @@ int verb_vm_show(char **args);
 int verb_vm_start(char **args);
 int verb_vm_stop(char **args);
 int verb_vm_delete(char **args);
+int verb_ct_create(char **args);
+int verb_ct_list(char **args);
+int verb_ct_show(char **args);
+int verb_ct_start(char **args);
+int verb_ct_stop(char **args);
+int verb_ct_delete(char **args);
+int verb_ct_exec(char **args);
+int verb_ct_logs(char **args);
 int verb_bundle_keygen(char **args);
 int verb_bundle_create(char **args);
 int verb_bundle_verify(char **args);

@@ -74,6 +74,9 @@ enum {
         ARG_PORT,
         ARG_TO_TARGET,
         ARG_UDP,
+        ARG_CPUS,
+        ARG_ENV,
+        ARG_FOLLOW,
 };
 
 /* One option. A name may have several entries with different bits: the one whose bit the

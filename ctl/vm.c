@@ -57,6 +57,13 @@ static const FieldMap instance_fields[] = {
         {},
 };
 
+const char *ctl_instance_type = "vm";
+
+/* What the instances the command is about are called in messages. */
+static const char *word(void) {
+        return streq(ctl_instance_type, "container") ? "container" : "VM";
+}
+
 static int print_instance(json_t *props) {
         _cleanup_(table_freep) Table *t = NULL;
         _cleanup_free_ char *state = NULL, *disk = NULL, *gpu_list = NULL;
@@ -314,7 +321,7 @@ int verb_vm_create(char **args) {
                 return r;
 
         if (arg_output != OUTPUT_JSON) {
-                printf("Created %sVM '%s' for tenant '%s'.\n", arg_start ? "and started " : "", name,
+                printf("Created %s%s '%s' for tenant '%s'.\n", arg_start ? "and started " : "", word(), name,
                        arg_tenant);
                 return 0;
         }
@@ -364,7 +371,7 @@ int verb_vm_list(char **args) {
                 _cleanup_(json_decrefp) json_t *props = NULL;
                 char vcpus[32], mem[OUTPUT_FORMAT_MAX], disk[OUTPUT_FORMAT_MAX] = "-";
 
-                if (arg_tenant && !streq(tenant, arg_tenant))
+                if ((arg_tenant && !streq(tenant, arg_tenant)) || !streq(type, ctl_instance_type))
                         continue;
                 r = ctl_get_all_listed(bus, path, ARK_BUS_IFACE_INSTANCE, &props);
                 if (r < 0)
@@ -390,7 +397,7 @@ int verb_vm_list(char **args) {
                 return ctl_print_json(list);
         if (table_rows(t) == 0) {
                 if (arg_legend)
-                        puts(arg_tenant ? "No VMs for this tenant." : "No VMs.");
+                        printf(arg_tenant ? "No %ss for this tenant.\n" : "No %ss.\n", word());
                 return 0;
         }
         return ctl_print_table(t);
@@ -461,9 +468,9 @@ int verb_vm_start(char **args) {
         if (arg_output == OUTPUT_JSON)
                 return show_instance(bus, args[0]);
         if (streq_ptr(before, "running"))
-                printf("VM '%s' is already running.\n", args[0]);
+                printf("%s '%s' is already running.\n", word(), args[0]);
         else
-                printf("Started VM '%s'.\n", args[0]);
+                printf("Started %s '%s'.\n", word(), args[0]);
         return 0;
 }
 
@@ -509,9 +516,9 @@ int verb_vm_stop(char **args) {
         if (arg_output == OUTPUT_JSON)
                 return show_instance(bus, name);
         if (streq_ptr(before, "stopped"))
-                printf("VM '%s' is already stopped.\n", name);
+                printf("%s '%s' is already stopped.\n", word(), name);
         else
-                printf("%s VM '%s'.\n", arg_force ? "Powered off" : "Stopped", name);
+                printf("%s %s '%s'.\n", arg_force ? "Powered off" : "Stopped", word(), name);
         return 0;
 }
 
@@ -529,7 +536,7 @@ int verb_vm_delete(char **args) {
         if (arg_output == OUTPUT_JSON)
                 puts("{}");
         else
-                printf("Deleted VM '%s'.\n", args[0]);
+                printf("Deleted %s '%s'.\n", word(), args[0]);
         return 0;
 }
 
@@ -555,7 +562,8 @@ int verb_vm_network(char **args) {
                 return r;
         if (arg_output == OUTPUT_JSON)
                 return show_instance(bus, name);
-        printf(add ? "VM '%s' is on network '%s' now.\n" : "VM '%s' left network '%s'.\n", name, network);
+        printf(add ? "%s '%s' is on network '%s' now.\n" : "%s '%s' left network '%s'.\n", word(), name,
+               network);
         return 0;
 }
 

@@ -21,6 +21,7 @@
 #include "basic/parse-util.h"
 #include "basic/string-util.h"
 #include "basic/time-util.h"
+#include "shared/json-util.h"
 #include "disk.h"
 #include "domain-xml.h"
 #include "driver.h"
@@ -78,6 +79,8 @@ Instance *instance_free(Instance *i) {
         free(i->path);
         free(i->state_reason);
         strv_free(i->gpus);
+        strv_free(i->args);
+        strv_free(i->env);
         free(i);
         return NULL;
 }
@@ -136,6 +139,7 @@ Instance *manager_find_instance_by_uuid(Manager *m, const char *uuid) {
 /* Inserts i (its spec, as the store's record) in the caller's transaction and sets i->id. Errors
  * as store_instance_insert(). */
 static int instance_store_insert(Instance *i) {
+        _cleanup_free_ char *args = NULL, *env = NULL;
         StoreInstance rec = {
                 .uuid = i->uuid,
                 .name = i->name,
@@ -157,9 +161,14 @@ static int instance_store_insert(Instance *i) {
                 .created_usec = i->created_usec,
                 .preemptible = i->preemptible,
                 .model_id = i->model_id,
+                .container_image_id = i->container_image_id,
         };
         int r;
 
+        if ((i->args && !(args = strv_to_json(i->args))) || (i->env && !(env = strv_to_json(i->env))))
+                return -ENOMEM;
+        rec.args_json = args;
+        rec.env_json = env;
         r = store_instance_insert(i->manager->db, &rec);
         if (r < 0)
                 return r;
@@ -198,6 +207,10 @@ static int load_instance(const StoreInstance *rec, void *userdata) {
         i->preemptible = rec->preemptible;
         i->preempted_gpus = rec->preempted_gpus;
         i->model_id = rec->model_id;
+        i->container_image_id = rec->container_image_id;
+        if ((rec->args_json && strv_from_json(rec->args_json, &i->args) < 0) ||
+            (rec->env_json && strv_from_json(rec->env_json, &i->env) < 0))
+                return -EBADMSG;
         r = instance_object_path(i->tenant, i->name, &i->path);
         if (r < 0)
                 return r;

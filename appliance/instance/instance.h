@@ -53,6 +53,10 @@ struct Instance {
         char *preempted_model;   /* their model, NULL = mixed or none */
         int64_t model_id;        /* store row of the model bundle it serves (bundles.h), 0 = none;
                                      * fixed at creation */
+        /* containers (fixed at creation) */
+        int64_t container_image_id; /* store row of its image's bundle; 0 = none (a VM) */
+        char **args;                /* its command; NULL = the image's entrypoint and command */
+        char **env;                 /* K=V added to the image's environment; NULL = none */
 
         /* runtime */
         char *path;
@@ -82,6 +86,7 @@ typedef struct InstanceCreateParams {
         char **gpu_addresses;  /* exact devices (owned by the caller) */
         bool preemptible;      /* may borrow GPUs other tenants are guaranteed */
         const char *model;     /* an imported model to serve: NAME or NAME@VERSION */
+        char **args, **env;    /* containers: its command, K=V added to the image's environment */
         bool caller_admin;     /* may name host files by path (image-store.h); not from the spec */
 } InstanceCreateParams;
 

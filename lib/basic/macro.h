@@ -59,6 +59,14 @@ static inline void closep(int *fd) {
         safe_close(*fd);
 }
 #define _cleanup_close_ _cleanup_(closep)
+static inline void close_pairp(int (*p)[2]) {
+        safe_close((*p)[0]);
+        safe_close((*p)[1]);
+}
+/* A pipe's or socket pair's two ends, closed when they go out of scope. */
+#define _cleanup_close_pair_ _cleanup_(close_pairp)
+#define EBADF_PAIR \
+        { -EBADF, -EBADF }
 
 static inline void fclosep(FILE **f) {
         if (*f)

@@ -203,6 +203,9 @@ static int expect_instance(const StoreInstance *i, void *userdata) {
         assert_int_equal(i->preempted_gpus, want->preempted_gpus);
         assert_string_or_null(i->preempted_model, want->preempted_model);
         assert_int_equal(i->model_id, want->model_id);
+        assert_int_equal(i->container_image_id, want->container_image_id);
+        assert_string_or_null(i->args_json, want->args_json);
+        assert_string_or_null(i->env_json, want->env_json);
         return 0;
 }
 
@@ -630,6 +633,9 @@ static void test_instance_roundtrip(void **state) {
         /* What a reclaim took is set on its own (store_instance_set_preempted), not on insert. */
         full.preempted_gpus = 7;
         full.preempted_model = "ignored";
+        full.type = "container";
+        full.args_json = "[\"sh\", \"-c\", \"echo 'a\\nb'\"]";
+        full.env_json = "[\"A=1\", \"B=\u00e9\"]";
         assert_int_equal(store_instance_insert(db, &full), 0);
         assert_true(full.id > 0);
 
@@ -1070,7 +1076,8 @@ static void test_migrate_v1_to_claims(void **state) {
         /* The instances table as schema 1 made it (a column with a foreign key cannot be dropped:
          * the table is made again). */
         if (db_exec(db,
-                    "PRAGMA foreign_keys = OFF; DROP TABLE forwards; DROP TABLE nics; DROP TABLE networks; "
+                    "PRAGMA foreign_keys = OFF; DROP TABLE idmaps; DROP TABLE forwards; DROP TABLE nics; "
+                    "DROP TABLE networks; "
                     "DROP INDEX tenants_uuid; ALTER TABLE tenants DROP COLUMN uuid; "
                     "DROP TABLE tenant_quotas; DROP TABLE audit_log; "
                     "DROP TABLE usage_intervals; DROP TABLE tenant_members; DROP TABLE claims; "
@@ -1112,16 +1119,16 @@ static void test_migrate_tenant_uuid(void **state) {
         open_store(d, &db);
         add_tenant(db, "risk", "");
         /* Back to the schema before (the one after it runs again harmlessly; the tenant networks
-         * after that are made again): no UUIDs; one interval of an earlier 'risk', one of this one. */
+         * and containers after that are made again): no UUIDs; one interval of an earlier 'risk', one of this one. */
         sql = strprintf(
-                "DROP TABLE forwards; DROP TABLE nics; DROP TABLE networks; "
+                "DROP TABLE idmaps; DROP TABLE forwards; DROP TABLE nics; DROP TABLE networks; "
                 "DROP INDEX usage_intervals_tenant_uuid; ALTER TABLE usage_intervals DROP COLUMN tenant_uuid; "
                 "DROP INDEX tenants_uuid; ALTER TABLE tenants DROP COLUMN uuid; "
                 "INSERT INTO usage_intervals (instance_uuid, instance, tenant, start_usec, end_usec, "
                 "last_alive_usec, vcpus, memory_bytes, gpus, gpu_memory_bytes, gpu_models) VALUES "
                 "('u1', 'old-vm', 'risk', %" PRIu64 ", %" PRIu64 ", 0, 1, 1, 0, 0, ''), "
                 "('u2', 'new-vm', 'risk', %" PRIu64 ", NULL, 0, 1, 1, 0, 0, ''); PRAGMA user_version = %d",
-                CREATED_USEC - 1000, CREATED_USEC - 500, CREATED_USEC + 1000, store_schema_latest() - 3);
+                CREATED_USEC - 1000, CREATED_USEC - 500, CREATED_USEC + 1000, store_schema_latest() - 4);
         assert_non_null(sql);
         if (db_exec(db, sql) < 0)
                 fail_msg("back one schema: %s", sqlite3_errmsg(db));
@@ -1328,6 +1335,41 @@ static int collect_member(const char *tenant, const char *kind, uint32_t id, con
         return 0;
 }
 
+/* Each tenant gets its own range of host IDs for its containers, above every range handed out
+ * before, also those of deleted tenants: a range is never handed out twice. */
+static void test_idmaps(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_(db_closep) sqlite3 *db = NULL;
+        uint32_t base = 0, count = 0, b2 = 0, b3 = 0;
+
+        open_store(d, &db);
+        add_tenant(db, "risk", "");
+        add_tenant(db, "lab", "");
+        add_tenant(db, "ops", "");
+        assert_int_equal(store_idmap_get(db, "risk", &base, &count), -ENOENT);
+        assert_int_equal(store_idmap_allocate(db, "nobody", 100000, 65536, UINT32_MAX, 1, &base), -ENOENT);
+        assert_int_equal(store_idmap_allocate(db, "risk", 100000, 65536, UINT32_MAX, 1, &base), 0);
+        assert_int_equal(base, 100000);
+        assert_int_equal(store_idmap_allocate(db, "risk", 100000, 65536, UINT32_MAX, 1, &b2), -EEXIST);
+        assert_int_equal(store_idmap_allocate(db, "lab", 100000, 65536, UINT32_MAX, 1, &b2), 0);
+        assert_int_equal(b2, 100000 + 65536);
+        assert_int_equal(store_idmap_get(db, "lab", &b3, &count), 0);
+        assert_int_equal(b3, b2);
+        assert_int_equal(count, 65536);
+        /* lab goes: its range stays spent. */
+        assert_int_equal(sqlite3_exec(db, "DELETE FROM tenants WHERE name = 'lab'", NULL, NULL, NULL),
+                         SQLITE_OK);
+        assert_int_equal(query_int(db, "SELECT count(*) FROM idmaps WHERE tenant_id IS NULL"), 1);
+        assert_int_equal(store_idmap_allocate(db, "ops", 100000, 65536, UINT32_MAX, 1, &b3), 0);
+        assert_int_equal(b3, 100000 + 2 * 65536);
+        add_tenant(db, "lab", "");
+        assert_int_equal(store_idmap_allocate(db, "lab", 100000, 65536, 100000 + 4 * 65536 - 1, 1, &b3),
+                         -ENOSPC);
+        assert_int_equal(store_idmap_allocate(db, "lab", 100000, 65536, 100000 + 4 * 65536, 1, &b3), 0);
+        assert_int_equal(b3, 100000 + 3 * 65536);
+        assert_integrity(db);
+}
+
 static void test_members(void **state) {
         _cleanup_tmpdir_ char *d = make_tmpdir();
         _cleanup_(db_closep) sqlite3 *db = NULL;
@@ -1448,6 +1490,7 @@ int main(void) {
                 cmocka_unit_test(test_migrate_tenant_uuid),
                 cmocka_unit_test(test_bundles),
                 cmocka_unit_test(test_networks),
+                cmocka_unit_test(test_idmaps),
                 cmocka_unit_test(test_members),
                 cmocka_unit_test(test_lock_timeout),
                 cmocka_unit_test(test_precommit),
