@@ -415,14 +415,41 @@ static bool error_is_refusal(const sd_bus_error *error) {
                 sd_bus_error_has_name(error, ARK_ERROR_INVALID_ARGUMENT);
 }
 
+/* A container's environment carries secrets (tokens, passwords): the record keeps each variable's
+ * name, not its value. */
+static void redact_env(sd_bus_message *msg, json_t *args) {
+        json_t *env = json_object_get(json_array_get(args, 0), "Env"), *e;
+        size_t k;
+
+        if (!streq_ptr(sd_bus_message_get_member(msg), "CreateInstance") || !json_is_array(env))
+                return;
+        json_array_foreach(env, k, e) {
+                const char *s = json_string_value(e), *eq = s ? strchr(s, '=') : NULL;
+                _cleanup_free_ char *name = eq ? strndup(s, (size_t) (eq - s)) : NULL;
+                _cleanup_free_ char *kept = name ? strprintf("%s=(redacted)", name) : NULL;
+
+                json_t *v = kept ? json_string(kept) : NULL;
+
+                if (!v)
+                        v = json_string("(redacted)");
+                /* Should even that fail, the whole list goes: never the value. */
+                if (!v || json_array_set_new(env, k, v) < 0) {
+                        (void) json_array_clear(env);
+                        return;
+                }
+        }
+}
+
 /* The call's arguments as compact JSON; NULL when they cannot be read (or on OOM). */
 static char *arguments_json(sd_bus_message *msg) {
         _cleanup_(json_decrefp) json_t *j = NULL;
         char *s = NULL;
 
         (void) sd_bus_message_rewind(msg, true);
-        if (bus_message_read_json_all(msg, &j) >= 0)
+        if (bus_message_read_json_all(msg, &j) >= 0) {
+                redact_env(msg, j);
                 s = json_dumps(j, JSON_COMPACT);
+        }
         (void) sd_bus_message_rewind(msg, true);
         return s;
 }

@@ -16,6 +16,8 @@
 /* Where tenant subnets come from when none is asked for: 8,192 /24s, outside the ranges home and
  * office routers and Docker use by default. */
 #define DEFAULT_NETWORK_POOL "10.96.0.0/11"
+/* 2^30: far above the host's users and /etc/subuid's usual ranges (100000 + 65536 a user). */
+#define CONTAINER_ID_BASE_DEFAULT (UINT32_C(1) << 30)
 
 int config_init(ArkConfig *c) {
         *c = (ArkConfig) {
@@ -25,6 +27,8 @@ int config_init(ArkConfig *c) {
                 .network_default = true,
                 .network_mtu = 1500,
                 .network_ipv6 = true,
+                .container_id_base = CONTAINER_ID_BASE_DEFAULT,
+                .container_id_count = 65536,
         };
         c->state_dir = strdup(CONFIG_DEFAULT_STATE_DIR);
         c->trust_dir = strdup(CONFIG_DEFAULT_TRUST_DIR);
@@ -33,13 +37,17 @@ int config_init(ArkConfig *c) {
         c->sysfs_root = strdup(CONFIG_DEFAULT_SYSFS_ROOT);
         c->metrics_address = strdup("127.0.0.1:9464");
         c->network_run_dir = strdup("/run/ark/networks");
+        c->container_runtime = strdup("/usr/bin/crun");
+        c->container_monitor = strdup("/usr/bin/conmon");
+        c->container_run_dir = strdup("/run/ark/containers");
         c->refused_call_burst = 20;
         {
                 char reason[128];
                 (void) net_prefix_parse(DEFAULT_NETWORK_POOL, &c->network_pool, reason, sizeof(reason));
         }
         if (!c->state_dir || !c->trust_dir || !c->libvirt_uri || !c->domain_type || !c->sysfs_root ||
-            !c->metrics_address || !c->network_run_dir) {
+            !c->metrics_address || !c->network_run_dir || !c->container_runtime || !c->container_monitor ||
+            !c->container_run_dir) {
                 config_done(c);
                 return -ENOMEM;
         }
@@ -61,6 +69,9 @@ void config_done(ArkConfig *c) {
         free(c->management_interface);
         free(c->network_uplink);
         free(c->network_run_dir);
+        free(c->container_runtime);
+        free(c->container_monitor);
+        free(c->container_run_dir);
         strv_free(c->vfio_at_boot);
         strv_free(c->reserved);
         strv_free(c->image_admin_dirs);
@@ -354,6 +365,28 @@ static int config_assign(ArkConfig *c, const char *section, const char *key, con
                                 return -EINVAL;
                         }
                         c->network_mtu = u;
+                        return 0;
+                }
+        } else if (streq(section, "Containers")) {
+                if (streq(key, "Runtime"))
+                        return set_string(&c->container_runtime, v, VALUE_PATH, reason);
+                if (streq(key, "Monitor"))
+                        return set_string(&c->container_monitor, v, VALUE_PATH, reason);
+                if (streq(key, "RuntimeDirectory"))
+                        return set_string(&c->container_run_dir, v, VALUE_PATH, reason);
+                if (streq(key, "HostIdBase") || streq(key, "HostIdsPerTenant")) {
+                        bool base = streq(key, "HostIdBase");
+                        uint32_t u;
+
+                        /* Above the IDs of the host's own users (and of /etc/subuid's usual
+                         * ranges); a tenant needs at least 65536 IDs for an image's users. */
+                        if (parse_u32(v, &u) < 0 || (base ? u < 65536 || u > UINT32_MAX / 2
+                                                          : u < 65536 || u > (1U << 24))) {
+                                *reason = base ? "must be a number between 65536 and 2147483647"
+                                               : "must be a number between 65536 and 16777216";
+                                return -EINVAL;
+                        }
+                        *(base ? &c->container_id_base : &c->container_id_count) = u;
                         return 0;
                 }
         }

@@ -37,6 +37,11 @@ typedef struct ArkConfig {
         unsigned network_mtu;     /* of tenant networks created without one */
         bool network_ipv6;        /* tenant networks get an IPv6 /64 (unique local) */
         char *network_run_dir;    /* dnsmasq's files: a directory its unprivileged user can reach */
+        char *container_runtime;  /* the OCI runtime (crun) */
+        char *container_monitor;  /* each container's monitor (conmon) */
+        char *container_run_dir;  /* the runtime's state: gone at reboot, kept across arkd restarts */
+        uint32_t container_id_base;  /* the first host UID/GID handed to tenants' containers */
+        uint32_t container_id_count; /* host UIDs/GIDs per tenant */
 } ArkConfig;
 
 /* Whether s is "A.B.C.D:PORT" (MetricsAddress=). */

@@ -8,6 +8,9 @@
 
 static const InstanceDriver *const drivers[] = {
         &vm_driver,
+#if IS_ENABLED(CONFIG_CONTAINERS)
+        &container_driver,
+#endif
 };
 
 const InstanceDriver *instance_driver_find(const char *type) {

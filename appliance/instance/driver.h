@@ -21,6 +21,7 @@
  * definition by define(). */
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <systemd/sd-bus.h>
 
 #include "instance.h"
@@ -89,10 +90,21 @@ typedef struct InstanceDriver {
          * when the backend cannot (libvirt's test driver). */
         int (*attach_nic)(Instance *i, const Nic *nic, sd_bus_error *error);
         int (*detach_nic)(Instance *i, const Nic *nic, sd_bus_error *error);
+
+        /* Optional (NULL: NotSupported). Runs argv in the running instance with fds (stdin, stdout,
+         * stderr; borrowed, the callee dups what it keeps) as its standard streams; *ret_pid is a
+         * child of arkd that ends when the command does and exits with its status (128 + the
+         * signal when it was killed). InvalidState when it is not running. */
+        int (*exec)(Instance *i, char **argv, const int fds[3], pid_t *ret_pid, sd_bus_error *error);
+        /* Optional (NULL: NotSupported). A read-only descriptor of what the instance wrote to its
+         * standard output and error, owned by the caller; kept after it stopped. */
+        int (*open_log)(Instance *i, int *ret_fd, sd_bus_error *error);
 } InstanceDriver;
 
 /* The VM driver (appliance/instance/vm/vm-driver.c). */
 extern const InstanceDriver vm_driver;
+/* The container driver (appliance/instance/container/container-driver.c), with CONFIG_CONTAINERS. */
+extern const InstanceDriver container_driver;
 
 /* The driver of instances of `type` ("vm"); NULL when there is none (or type is NULL). */
 const InstanceDriver *instance_driver_find(const char *type);

@@ -1,9 +1,12 @@
 /* org.ark.Ark1.Instance objects. */
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
 
 #include "basic/macro.h"
 #include "basic/string-util.h"
@@ -137,6 +140,64 @@ static int method_open_console(sd_bus_message *msg, void *userdata, sd_bus_error
         return sd_bus_reply_method_return(msg, "h", fd);
 }
 
+/* An Exec call waiting for its command to end. */
+typedef struct ExecWait {
+        sd_bus_message *msg;
+        sd_event_source *child;
+} ExecWait;
+
+static int on_exec_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        ExecWait *w = userdata;
+        int status = si->si_code == CLD_EXITED ? si->si_status : 128 + si->si_status;
+
+        (void) sd_bus_reply_method_return(w->msg, "i", (int32_t) status);
+        sd_bus_message_unref(w->msg);
+        sd_event_source_disable_unref(w->child);
+        free(w);
+        return 0;
+}
+
+/* Exec(as command, h stdin, h stdout, h stderr) -> (i status): answered when the command ends. */
+static int method_exec(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Instance *i = userdata;
+        _cleanup_strv_free_ char **argv = NULL;
+        _cleanup_free_ ExecWait *w = NULL;
+        int fds[3], r;
+        pid_t pid;
+
+        r = sd_bus_message_read_strv(msg, &argv);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "hhh", &fds[0], &fds[1], &fds[2]);
+        if (r < 0)
+                return r;
+        w = calloc(1, sizeof(ExecWait));
+        if (!w)
+                return -ENOMEM;
+        r = instance_exec(i, argv, fds, &pid, error);
+        if (r < 0)
+                return r;
+        r = sd_event_add_child(i->manager->event, &w->child, pid, WEXITED, on_exec_exit, w);
+        if (r < 0) {
+                (void) kill(pid, SIGKILL);
+                return sd_bus_error_set_errnof(error, r, "Failed to watch the command: %m");
+        }
+        (void) sd_event_source_set_child_process_own(w->child, true);
+        w->msg = sd_bus_message_ref(msg);
+        TAKE_PTR(w);
+        return 1;
+}
+
+static int method_open_log(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        r = instance_open_log(userdata, &fd, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, "h", fd);
+}
+
 /* (network, MAC, IPv4 address, host-side interface) of each NIC, in order. */
 static int property_get_networks(sd_bus *bus, const char *path, const char *interface, const char *property,
                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -198,6 +259,12 @@ static int property_get_gpus(sd_bus *bus, const char *path, const char *interfac
         return sd_bus_message_append_strv(reply, i->gpus);
 }
 
+static int property_get_strv(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Instance *i = userdata;
+        return sd_bus_message_append_strv(reply, streq(property, "Args") ? i->args : i->env);
+}
+
 const sd_bus_vtable instance_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Name", "s", bus_property_get_string_ptr, offsetof(Instance, name),
@@ -218,6 +285,8 @@ const sd_bus_vtable instance_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Image", "s", bus_property_get_string_ptr, offsetof(Instance, image),
                         SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Args", "as", property_get_strv, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Env", "as", property_get_strv, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Kernel", "s", bus_property_get_string_ptr, offsetof(Instance, kernel),
                         SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Initrd", "s", bus_property_get_string_ptr, offsetof(Instance, initrd),
@@ -248,6 +317,10 @@ const sd_bus_vtable instance_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("OpenConsole", SD_BUS_NO_ARGS, SD_BUS_RESULT("h", console),
                                 method_open_console, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Exec", SD_BUS_ARGS("as", command, "h", stdin, "h", stdout, "h", stderr),
+                                SD_BUS_RESULT("i", status), method_exec, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("OpenLog", SD_BUS_NO_ARGS, SD_BUS_RESULT("h", log), method_open_log,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("AddNetwork", SD_BUS_ARGS("s", network), SD_BUS_NO_RESULT,
                                 method_add_network, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("RemoveNetwork", SD_BUS_ARGS("s", network), SD_BUS_NO_RESULT,

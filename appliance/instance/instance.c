@@ -21,6 +21,7 @@
 #include "basic/parse-util.h"
 #include "basic/string-util.h"
 #include "basic/time-util.h"
+#include "container/container.h"
 #include "shared/json-util.h"
 #include "disk.h"
 #include "domain-xml.h"
@@ -44,6 +45,9 @@
 #define DISK_MIN (1ULL << 20)
 #define DISK_MAX (64ULL << 40)
 #define CMDLINE_MAX 4096
+#define CONTAINER_ARGS_MAX 1024
+#define CONTAINER_ARGS_BYTES_MAX (256 * 1024)
+#define CONTAINER_MEMORY_DEFAULT (UINT64_C(256) << 20)
 #define VIRT_HIGHMEM_MMIO (UINT64_C(512) << 30) /* QEMU's arm64 'virt': its high PCI MMIO window */
 
 static const char *const state_table[_INSTANCE_STATE_MAX] = {
@@ -306,9 +310,65 @@ static int instance_driver(Instance *i, const InstanceDriver **ret, sd_bus_error
         return 0;
 }
 
+/* What a container's spec may hold (its image is looked up in instance_create()). */
+static int container_params_check(const InstanceCreateParams *p, sd_bus_error *error) {
+        size_t total = 0;
+
+        if (isempty(p->image))
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Container '%s' needs an Image: an imported container image, NAME or "
+                                         "NAME@VERSION ('arkctl image list').",
+                                         p->name);
+        if (!isempty(p->kernel) || !isempty(p->initrd) || !isempty(p->cmdline))
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Kernel, Initrd and Cmdline are for VMs, not containers.");
+        if (p->preemptible)
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_SUPPORTED,
+                                         "Preemptible containers are not supported yet.");
+        if (p->gpus > 0 || p->gpu_model || p->gpu_addresses)
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_SUPPORTED,
+                                         "GPUs for containers are not supported by this arkd yet.");
+        if (p->networks && p->networks[0])
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_SUPPORTED,
+                                         "Networks for containers are not supported by this arkd yet; a "
+                                         "container has its own network namespace with loopback only.");
+        if (strv_length(p->args) > CONTAINER_ARGS_MAX || strv_length(p->env) > CONTAINER_ARGS_MAX)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Args and Env may hold at most %d strings each.", CONTAINER_ARGS_MAX);
+        for (char **a = p->args; a && *a; a++)
+                total += strlen(*a) + 1;
+        for (char **e = p->env; e && *e; e++) {
+                const char *eq = strchr(*e, '=');
+
+                total += strlen(*e) + 1;
+                if (!eq || eq == *e)
+                        return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                                 "Env entry '%.60s' is not KEY=VALUE.", *e);
+                for (const char *c = *e; c < eq; c++)
+                        if (!(*c == '_' || (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+                              (c > *e && *c >= '0' && *c <= '9')))
+                                return sd_bus_error_setf(
+                                        error, ARK_ERROR_INVALID_ARGUMENT,
+                                        "Env entry '%.60s': a name holds letters, digits and '_', and does "
+                                        "not start with a digit.",
+                                        *e);
+        }
+        if (p->args && !p->args[0])
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Args may not be empty: leave it out to run the image's command.");
+        if (p->args && isempty(p->args[0]))
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Args: the program may not be empty.");
+        if (total > CONTAINER_ARGS_BYTES_MAX)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Args and Env hold %zu bytes; at most %d are allowed.", total,
+                                         CONTAINER_ARGS_BYTES_MAX);
+        return 0;
+}
+
 static int validate_params(Manager *m, const InstanceCreateParams *p, sd_bus_error *error) {
         const char *reason;
         char b1[32], b2[32];
+        int r;
 
         if (isempty(p->name))
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "The instance needs a name.");
@@ -412,6 +472,12 @@ static int validate_params(Manager *m, const InstanceCreateParams *p, sd_bus_err
                         "GPUs (%" PRIu32
                         ") and the %zu GPU addresses given disagree; give one or the other.",
                         p->gpus, strv_length(p->gpu_addresses));
+        r = streq_ptr(p->type, "container") ? container_params_check(p, error) : 0;
+        if (r < 0)
+                return r;
+        if (!streq_ptr(p->type, "container") && (p->args || p->env))
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Args and Env are for containers (Type 'container'), not VMs.");
         /* Unique within the tenant only: another tenant's instances are none of this caller's
          * business, not even their names. */
         if (manager_find_instance_in(m, p->tenant, p->name))
@@ -780,10 +846,23 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
         Bundle *model = NULL;
         Instance *added;
         Nic **nics = NULL;
+        bool container = streq_ptr(p->type, "container");
+        InstanceCreateParams defaults;
+        int64_t container_image_id = 0;
         int r;
 
         if (ret_reclaim)
                 *ret_reclaim = (InstanceReclaim) {};
+        /* A container without VCPUs or MemoryBytes gets one CPU and 256 MiB. */
+        if (container) {
+                defaults = *p;
+                if (!defaults.have_vcpus)
+                        defaults.vcpus = 1;
+                if (!defaults.have_memory)
+                        defaults.memory_bytes = CONTAINER_MEMORY_DEFAULT;
+                defaults.have_vcpus = defaults.have_memory = true;
+                p = &defaults;
+        }
         r = validate_params(m, p, error);
         if (r < 0)
                 return r;
@@ -814,7 +893,11 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
                 if (r < 0)
                         return r;
         }
-        if (!isempty(p->image)) {
+        if (container) {
+                r = container_image_resolve(m, p->tenant, p->image, &container_image_id, &base, error);
+                if (r < 0)
+                        return r;
+        } else if (!isempty(p->image)) {
                 char b1[32], b2[32];
 
                 r = image_store_resolve(m, p->tenant, p->caller_admin, "Image", p->image, &base, error);
@@ -838,7 +921,7 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
                         disk_bytes = img.virtual_size;
         }
         r = tenant_admit(manager_find_tenant(m, p->tenant), 1, p->vcpus, p->memory_bytes,
-                         p->disk_bytes > 0 || !isempty(p->image) ? disk_bytes : 0, gpus, error);
+                         p->disk_bytes > 0 || (!container && !isempty(p->image)) ? disk_bytes : 0, gpus, error);
         if (r < 0)
                 return r;
         if (!isempty(p->model)) {
@@ -926,19 +1009,27 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
         i->uefi = i->gpus != NULL;
         i->preemptible = p->preemptible;
         i->model_id = model ? model->id : 0;
+        i->container_image_id = container_image_id;
+        if (strv_copy(&i->args, p->args) < 0 || strv_copy(&i->env, p->env) < 0)
+                return -ENOMEM;
         r = instance_object_path(i->tenant, i->name, &i->path);
         if (r < 0)
                 return r;
 
-        consoles = manager_state_path(m, "console");
-        if (!consoles)
-                return -ENOMEM;
-        /* By tenant and name, so that the path says nothing about other tenants. */
-        i->console_log = strprintf("%s/%s.%s.log", consoles, i->tenant, i->name);
+        if (container)
+                /* What it writes: kept with the container, read with OpenLog. */
+                i->console_log = container_log_path(m, i->uuid);
+        else {
+                consoles = manager_state_path(m, "console");
+                if (!consoles)
+                        return -ENOMEM;
+                /* By tenant and name, so that the path says nothing about other tenants. */
+                i->console_log = strprintf("%s/%s.%s.log", consoles, i->tenant, i->name);
+        }
         if (!i->console_log)
                 return -ENOMEM;
 
-        if (p->disk_bytes > 0 || i->image) {
+        if (!container && (p->disk_bytes > 0 || i->image)) {
                 disks = manager_state_path(m, "disks");
                 if (!disks)
                         return -ENOMEM;
@@ -968,9 +1059,17 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
                                                    i->name);
         }
         /* Its NICs: addresses and MACs in the same transaction, the rule set told first. */
-        r = network_nics_allocate(m, i, p->networks, &nics, error);
-        if (r < 0)
-                return r;
+        if (!container) {
+                r = network_nics_allocate(m, i, p->networks, &nics, error);
+                if (r < 0)
+                        return r;
+        }
+        /* Its tenant's host IDs, handed out with its first container. */
+        if (container) {
+                r = container_idmap_ensure(m, i->tenant, NULL, NULL, error);
+                if (r < 0)
+                        return r;
+        }
 
         if (i->disk_path) {
                 r = disk_create_qcow2(i->disk_path, i->disk_bytes, i->image, img.format, &msg);
@@ -1376,6 +1475,45 @@ int instance_open_console(Instance *i, int *ret_fd, sd_bus_error *error) {
                                          "Instance '%s' is %s; start it to open its console.", i->name,
                                          instance_state_to_string(i->state));
         return driver->console(i, ret_fd, error);
+}
+
+int instance_exec(Instance *i, char **argv, const int fds[3], pid_t *ret_pid, sd_bus_error *error) {
+        const InstanceDriver *driver;
+        int r;
+
+        r = instance_driver(i, &driver, error);
+        if (r < 0)
+                return r;
+        if (!driver->exec)
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_SUPPORTED,
+                                         "Instance '%s' is a %s: commands run only in containers (use its "
+                                         "console).",
+                                         i->name, i->type);
+        if (!argv || isempty(argv[0]))
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Exec needs a command.");
+        if (strv_length(argv) > CONTAINER_ARGS_MAX)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "A command may have at most %d arguments.", CONTAINER_ARGS_MAX);
+        if (i->state != INSTANCE_RUNNING)
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_STATE,
+                                         "Instance '%s' is %s; start it to run commands in it.", i->name,
+                                         instance_state_to_string(i->state));
+        return driver->exec(i, argv, fds, ret_pid, error);
+}
+
+int instance_open_log(Instance *i, int *ret_fd, sd_bus_error *error) {
+        const InstanceDriver *driver;
+        int r;
+
+        r = instance_driver(i, &driver, error);
+        if (r < 0)
+                return r;
+        if (!driver->open_log)
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_SUPPORTED,
+                                         "Instance '%s' is a %s and keeps no log of its output (see its "
+                                         "ConsoleLog).",
+                                         i->name, i->type);
+        return driver->open_log(i, ret_fd, error);
 }
 
 int instance_network(Instance *i, const char *network, bool add, sd_bus_error *error) {

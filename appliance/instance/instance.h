@@ -137,6 +137,11 @@ int instance_get_xml(Instance *i, char **ret, sd_bus_error *error);
 /* An interactive console session on the running instance (driver.h, console): *ret_fd is the
  * caller's end. */
 int instance_open_console(Instance *i, int *ret_fd, sd_bus_error *error);
+/* A command run in the running instance (driver.h, exec): *ret_pid is arkd's child, which exits
+ * with the command's status. */
+int instance_exec(Instance *i, char **argv, const int fds[3], pid_t *ret_pid, sd_bus_error *error);
+/* What the instance wrote to stdout and stderr (driver.h, open_log), read-only. */
+int instance_open_log(Instance *i, int *ret_fd, sd_bus_error *error);
 /* Plugs the instance into a network of its tenant, or out of it (network.h,
  * network_instance_add/remove). */
 int instance_network(Instance *i, const char *network, bool add, sd_bus_error *error);

@@ -12,7 +12,15 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/bridge.h>
+#include <netlink/route/link/veth.h>
 #include <netlink/route/link/vlan.h>
+#include <netlink/route/route.h>
+#include <sched.h>
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "basic/log.h"
 #include "basic/macro.h"
@@ -440,6 +448,161 @@ int net_link_set_master(NetLinks *l, const char *port, const char *bridge) {
         if (r < 0)
                 return r;
         return link_set_master_up(l, link, bridge_index);
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct rtnl_route, rtnl_route_put);
+
+/* A route netlink socket in the network namespace netns_fd: the calling thread enters it, opens
+ * the socket there (a socket stays in the namespace it was made in) and goes back. */
+static int links_open_in(int netns_fd, NetLinks **ret) {
+        _cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        int r, back;
+
+        if (self < 0)
+                return -errno;
+        if (setns(netns_fd, CLONE_NEWNET) < 0)
+                return -errno;
+        r = net_links_open(ret);
+        back = setns(self, CLONE_NEWNET);
+        if (back < 0) {
+                /* Staying in a container's namespace would cut arkd off from every network. */
+                log_error_errno(-errno, "Failed to return to arkd's network namespace: %m");
+                abort();
+        }
+        return r;
+}
+
+static int netns_configure(NetLinks *in, const char *peer, const NetPrefix *addr4, const NetAddr *gw4) {
+        _cleanup_(rtnl_link_putp) struct rtnl_link *link = NULL, *lo = NULL;
+        int r, ifindex;
+
+        r = link_get(in, "lo", &lo);
+        if (r >= 0)
+                r = link_set_master_up(in, lo, 0);
+        if (r < 0)
+                return r;
+        r = link_get(in, peer, &link);
+        if (r < 0)
+                return r;
+        ifindex = rtnl_link_get_ifindex(link);
+        if (addr4) {
+                r = addr_add(in, ifindex, addr4);
+                if (r < 0)
+                        return r;
+        }
+        r = link_set_master_up(in, link, 0);
+        if (r < 0)
+                return r;
+        if (gw4) {
+                _cleanup_(rtnl_route_putp) struct rtnl_route *rt = rtnl_route_alloc();
+                _cleanup_(nl_addr_putp) struct nl_addr *dst = NULL, *via = NULL;
+                struct rtnl_nexthop *nh;
+
+                if (!rt)
+                        return -ENOMEM;
+                r = nl_addr_of(AF_INET, (const uint8_t[4]) {}, 0, &dst);
+                if (r >= 0)
+                        r = nl_addr_of(AF_INET, gw4->bytes, 32, &via);
+                if (r < 0)
+                        return r;
+                nh = rtnl_route_nh_alloc();
+                if (!nh)
+                        return -ENOMEM;
+                rtnl_route_nh_set_ifindex(nh, ifindex);
+                rtnl_route_nh_set_gateway(nh, via);
+                rtnl_route_set_family(rt, AF_INET);
+                rtnl_route_set_dst(rt, dst);
+                rtnl_route_set_table(rt, RT_TABLE_MAIN);
+                rtnl_route_set_protocol(rt, RTPROT_STATIC);
+                rtnl_route_add_nexthop(rt, nh);
+                r = rtnl_route_add(in->sk, rt, NLM_F_CREATE | NLM_F_REPLACE);
+                if (r < 0)
+                        return log_debug_errno(errno_of_nl(r), "Failed to add the default route: %s",
+                                               nl_geterror(r));
+        }
+        return 0;
+}
+
+int net_veth_into_netns(NetLinks *l, const char *host, const char *bridge, int netns_fd, const char *peer,
+                        const uint8_t mac[static 6], unsigned mtu, const NetPrefix *addr4, const NetAddr *gw4) {
+        _cleanup_(rtnl_link_putp) struct rtnl_link *veth = NULL, *made = NULL;
+        _cleanup_(nl_addr_putp) struct nl_addr *lladdr = NULL;
+        struct rtnl_link *other;
+        NetLinks *in = NULL;
+        int r, bridge_index;
+
+        if (!ifname_valid(host) || !ifname_valid(peer) || netns_fd < 0 || mtu < 68 || mtu > 65535 ||
+            (addr4 && addr4->addr.family != AF_INET) || (gw4 && gw4->family != AF_INET))
+                return -EINVAL;
+        r = link_get_ifindex(l, bridge, &bridge_index);
+        if (r < 0)
+                return r;
+        r = net_link_delete(l, host);
+        if (r < 0)
+                return r;
+        lladdr = nl_addr_build(AF_LLC, mac, 6);
+        veth = rtnl_link_veth_alloc();
+        if (!lladdr || !veth)
+                return -ENOMEM;
+        rtnl_link_set_name(veth, host);
+        rtnl_link_set_mtu(veth, mtu);
+        other = rtnl_link_veth_get_peer(veth);
+        rtnl_link_set_name(other, peer);
+        rtnl_link_set_addr(other, lladdr);
+        rtnl_link_set_mtu(other, mtu);
+        rtnl_link_set_ns_fd(other, netns_fd);
+        rtnl_link_put(other);
+        r = rtnl_link_add(l->sk, veth, NLM_F_CREATE | NLM_F_EXCL);
+        if (r < 0)
+                return log_debug_errno(errno_of_nl(r), "Failed to create veth '%s': %s", host, nl_geterror(r));
+        r = link_get(l, host, &made);
+        if (r >= 0)
+                r = link_set_master_up(l, made, bridge_index);
+        if (r >= 0)
+                r = links_open_in(netns_fd, &in);
+        if (r >= 0)
+                r = netns_configure(in, peer, addr4, gw4);
+        net_links_close(in);
+        if (r < 0)
+                (void) net_link_delete(l, host); /* its peer goes with it */
+        return r;
+}
+
+int net_netns_create(const char *path) {
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        int status;
+        pid_t pid;
+
+        if (fd < 0)
+                return -errno;
+        fd = safe_close(fd);
+        /* A child makes the namespace and binds it to the file: arkd's own threads stay where they
+         * are. */
+        pid = fork();
+        if (pid < 0) {
+                int e = -errno;
+                (void) unlink(path);
+                return e;
+        }
+        if (pid == 0) {
+                if (unshare(CLONE_NEWNET) < 0 || mount("/proc/self/ns/net", path, NULL, MS_BIND, NULL) < 0)
+                        _exit(errno & 0xff ?: 1);
+                _exit(0);
+        }
+        if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                int e = WIFEXITED(status) && WEXITSTATUS(status) ? -WEXITSTATUS(status) : -ECHILD;
+                (void) unlink(path);
+                return e;
+        }
+        return 0;
+}
+
+int net_netns_remove(const char *path) {
+        if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+                return -errno;
+        if (unlink(path) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
 }
 
 int net_link_delete(NetLinks *l, const char *name) {

@@ -47,6 +47,21 @@ int net_vlan_ensure(NetLinks *l, const char *name, const char *uplink, unsigned 
 /* Makes link `port` a port of `bridge` (and up). -ENODEV when either does not exist. */
 int net_link_set_master(NetLinks *l, const char *port, const char *bridge);
 
+/* A NIC of a container: a veth pair whose host end `host` is an up port of `bridge` and whose other
+ * end is made in the network namespace `netns_fd` as `peer` ("eth0") with this MAC and MTU, the
+ * address addr4 (its prefix length the subnet's), up, with a default route via gw4 when gw4 is not
+ * NULL; the namespace's loopback comes up too. A host end of that name that exists already is
+ * removed first (a leftover of a container that went). All or nothing: on failure the pair is
+ * removed. */
+int net_veth_into_netns(NetLinks *l, const char *host, const char *bridge, int netns_fd, const char *peer,
+                        const uint8_t mac[static 6], unsigned mtu, const NetPrefix *addr4, const NetAddr *gw4);
+
+/* A new network namespace, kept by a bind mount at `path` (a file it creates; its directory must
+ * exist) so that it outlives every process in it. -EEXIST when path exists. */
+int net_netns_create(const char *path);
+/* Unmounts and removes the namespace at `path`; 0 also when there is none. */
+int net_netns_remove(const char *path);
+
 /* Removes link `name`; 0 also when there is none. */
 int net_link_delete(NetLinks *l, const char *name);
 

@@ -1553,6 +1553,35 @@ Nic **network_instance_nics(Manager *m, int64_t instance_id) {
         return l;
 }
 
+int network_instance_plug_netns(Instance *i, int netns_fd, sd_bus_error *error) {
+        Manager *m = i->manager;
+        _cleanup_free_ Nic **nics = network_instance_nics(m, i->id);
+        int r;
+
+        if (!nics)
+                return -ENOMEM;
+        if (nics[0] && !m->net)
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_READY, "%s", NETWORKS_UNAVAILABLE);
+        for (Nic **c = nics; *c; c++) {
+                Network *n = (*c)->network;
+                NetPrefix addr = { .addr = (*c)->ip4, .len = n->subnet4.len };
+                NetPrefix gw = gateway_prefix(&n->subnet4);
+                char peer[IF_NAMESIZE];
+
+                if (n->problem)
+                        return sd_bus_error_setf(error, ARK_ERROR_NOT_READY, "Network '%s' is not up: %s",
+                                                 n->name, n->problem);
+                snprintf(peer, sizeof(peer), "eth%u", (*c)->position);
+                r = net_veth_into_netns(m->net->links, (*c)->ifname, n->bridge, netns_fd, peer, (*c)->mac, n->mtu,
+                                        &addr, n->mode == NET_MODE_NAT ? &gw.addr : NULL);
+                if (r < 0)
+                        return sd_bus_error_setf(error, ARK_ERROR_NOT_READY,
+                                                 "Failed to plug '%s' into network '%s': %s.", i->name, n->name,
+                                                 strerror(-r));
+        }
+        return 0;
+}
+
 /* ---------------------------------------------------------------------------------- forwards */
 
 static Forward *forward_find(Manager *m, uint8_t proto, uint16_t port) {

@@ -143,6 +143,9 @@ static inline int network_instance_remove(Instance *i, const struct InstanceDriv
 static inline Nic **network_instance_nics(Manager *m, int64_t instance_id) {
         return (Nic **) calloc(1, sizeof(Nic *));
 }
+static inline int network_instance_plug_netns(Instance *i, int netns_fd, sd_bus_error *error) {
+        return 0;
+}
 #else
 const char *net_mode_to_string(NetMode m);
 int net_mode_from_string(const char *s, NetMode *ret);
@@ -192,6 +195,11 @@ void network_nics_free(Nic **nics);
 void network_instance_deleted(Manager *m, int64_t instance_id);
 /* The instance's NICs in order, borrowed, NULL-terminated (free the array only). */
 Nic **network_instance_nics(Manager *m, int64_t instance_id);
+/* A container's NICs: each a veth pair, its host end (the NIC's ifname, with the same rules as a
+ * VM's tap) a port of the network's bridge, its other end eth<position> in the network namespace
+ * netns_fd with the NIC's MAC and address and, on a NAT network, the default route through the
+ * gateway. Unavailable networks: NotReady. */
+int network_instance_plug_netns(Instance *i, int netns_fd, sd_bus_error *error);
 
 /* An existing instance plugged into a network of its tenant, or out of one: the NIC stored (or
  * deleted, with its forwards), the rules, the running instance (driver d's attach_nic or

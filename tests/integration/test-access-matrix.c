@@ -397,6 +397,19 @@ static int args_own_network(sd_bus_message *m, Role role, const Target *t) {
         return sd_bus_message_append(m, "s", t->owner == 2 ? NET_B : NET_A);
 }
 
+/* `true` with /dev/null as its stdin, stdout and stderr. */
+static int args_exec(sd_bus_message *m, Role role, const Target *t) {
+        _cleanup_close_ int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        int r;
+
+        if (fd < 0)
+                return -errno;
+        r = sd_bus_message_append_strv(m, (char *[]) { (char *) "true", NULL });
+        if (r >= 0)
+                r = sd_bus_message_append(m, "hhh", fd, fd, fd);
+        return r;
+}
+
 static int args_ghost_network(sd_bus_message *m, Role role, const Target *t) {
         return sd_bus_message_append(m, "s", "ghostnet");
 }
@@ -530,6 +543,8 @@ static const Row matrix[] = {
         PROPERTY(INSTANCE, "DiskBytes", K_INSTANCE, NULL, "OOII"),
         PROPERTY(INSTANCE, "DiskOwned", K_INSTANCE, NULL, "OOII"),
         PROPERTY(INSTANCE, "Image", K_INSTANCE, NULL, "OOII"),
+        PROPERTY(INSTANCE, "Args", K_INSTANCE, NULL, "OOII"),
+        PROPERTY(INSTANCE, "Env", K_INSTANCE, NULL, "OOII"),
         PROPERTY(INSTANCE, "Kernel", K_INSTANCE, NULL, "OOII"),
         PROPERTY(INSTANCE, "Initrd", K_INSTANCE, NULL, "OOII"),
         PROPERTY(INSTANCE, "Cmdline", K_INSTANCE, NULL, "OOII"),
@@ -555,6 +570,10 @@ static const Row matrix[] = {
                .args = args_ghost_network),
         /* libvirt's test driver has no consoles: who gets past the gate hears so. */
         METHOD(INSTANCE, "OpenConsole", K_INSTANCE, NULL, "RRII", .later = "NotSupported"),
+        /* The targets are VMs: commands and output logs are containers' (test-container has the
+         * containers' own). */
+        METHOD(INSTANCE, "Exec", K_INSTANCE, NULL, "RRII", .later = "NotSupported", .args = args_exec),
+        METHOD(INSTANCE, "OpenLog", K_INSTANCE, NULL, "RRII", .later = "NotSupported"),
         /* GPUs are added to stopped instances only. */
         METHOD(INSTANCE, "AddGPUs", K_INSTANCE, NULL, "RRII", .later = "InvalidState",
                .args = args_add_one_gpu),

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -390,6 +391,55 @@ static void test_vlan(void **state) {
         assert_int_equal(net_vlan_ensure(links, "arkx0", "up0", 5, "arkbr0"), -EEXIST);
 }
 
+/* A container's NIC: the host end a port of the bridge, the other end in a namespace of its own
+ * (kept by a bind mount) as eth0 with the MAC, address and default route given; the gateway
+ * answers across it. A failure leaves no link behind. */
+static void test_veth_into_netns(void **state) {
+        _cleanup_free_ char *dir = NULL, *ns = NULL;
+        NetPrefix gw = prefix("10.79.5.1", 24), addr = prefix("10.79.5.20", 24);
+        _cleanup_close_ int fd = -EBADF;
+        json_t *link;
+
+        if (!in_netns)
+                skip();
+        dir = strdup("/tmp/test-links-ns.XXXXXX");
+        assert_non_null(mkdtemp(dir));
+        ns = strprintf("%s/ct", dir);
+        assert_int_equal(net_netns_create(ns), 0);
+        assert_int_equal(net_netns_create(ns), -EEXIST);
+        fd = open(ns, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(net_bridge_ensure(links, "arkbr5", mac1, 1400, &gw, NULL), 0);
+
+        assert_int_equal(net_veth_into_netns(links, "arkt5", "arkbr5", fd, "eth0", mac2, 1400, &addr, &gw.addr), 0);
+        link = ip_json("link show dev arkt5");
+        assert_string_equal(jstr(link, "master"), "arkbr5");
+        assert_true(has_flag(link, "UP"));
+        json_decref(link);
+        sh("nsenter --net=%s ip -4 addr show dev eth0 | grep -q 'inet 10.79.5.20/24'", ns);
+        sh("nsenter --net=%s ip link show dev eth0 | grep -q '02:00:00:aa:bb:02'", ns);
+        sh("nsenter --net=%s ip link show dev eth0 | grep -q 'mtu 1400'", ns);
+        sh("nsenter --net=%s ip route show default | grep -q 'via 10.79.5.1 dev eth0'", ns);
+        sh("nsenter --net=%s ip link show dev lo | grep -q 'UP'", ns);
+        sh("nsenter --net=%s busybox ping -c 1 -W 2 10.79.5.1 >/dev/null", ns);
+        /* Again: the old pair goes, a new one comes. */
+        assert_int_equal(net_veth_into_netns(links, "arkt5", "arkbr5", fd, "eth1", mac2, 1400, &addr, NULL), 0);
+        sh("nsenter --net=%s ip link show dev eth0 2>/dev/null; test $? -ne 0", ns);
+
+        /* No such bridge: nothing is made. */
+        assert_int_equal(net_veth_into_netns(links, "arkt6", "arkbr9", fd, "eth2", mac2, 1400, &addr, NULL), -ENODEV);
+        assert_int_equal(net_link_exists(links, "arkt6"), 0);
+
+        fd = safe_close(fd);
+        assert_int_equal(net_netns_remove(ns), 0);
+        assert_int_equal(net_netns_remove(ns), 0);
+        /* The namespace is gone, and with it the pair. */
+        for (int k = 0; k < 50 && net_link_exists(links, "arkt5") == 1; k++)
+                usleep(20000);
+        assert_int_equal(net_link_exists(links, "arkt5"), 0);
+        assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup(test_bridge_ensure, setup),
@@ -401,6 +451,7 @@ int main(void) {
                 cmocka_unit_test_setup(test_host_prefixes, setup),
                 cmocka_unit_test_setup(test_delete, setup),
                 cmocka_unit_test_setup(test_vlan, setup),
+                cmocka_unit_test_setup(test_veth_into_netns, setup),
         };
         int r;
 
