@@ -249,6 +249,15 @@ $(O)/tests/%.so: $(SRCDIR)/tests/integration/%.c $(AUTOCONF)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(filter-out -fsanitize=% -fno-sanitize-recover=%,$(ARK_CFLAGS)) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
 $(O)/tests/test-gpu: | $(O)/tests/slow-guest.so
+# The fake NVML (tests/fake-nvml/fake-nvml.c), loaded by appliance/hw/nvml.c in tests where
+# NVIDIA's libnvidia-ml.so.1 would be: the MIG geometry it enforces is lib/pool/mig.c's, compiled
+# in (position-independent and without sanitizers, like the preloaded fakes above).
+$(O)/tests/libnvidia-ml.so.1: $(SRCDIR)/tests/fake-nvml/fake-nvml.c $(SRCDIR)/lib/pool/mig.c $(AUTOCONF)
+	$(quiet) CC $@
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(filter-out -fsanitize=% -fno-sanitize-recover=%,$(ARK_CFLAGS)) $(CFLAGS) -fPIC -shared \
+		-fvisibility=hidden -Wl,-soname,libnvidia-ml.so.1 -o $@ $(filter %.c,$^)
+$(O)/tests/test-nvml: | $(O)/tests/libnvidia-ml.so.1
 $(O)/tests/test-bundles $(O)/tests/test-console: | $(O)/tests/slow-import.so
 
 # Objects made on the way to a test stay (they are not intermediate files to delete); a bare
