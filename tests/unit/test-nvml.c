@@ -130,7 +130,9 @@ static void test_mig_mode(void **state) {
 
         /* MIG off: no instance can be made, and NVML's answer becomes a sentence. */
         assert_int_equal(nvml_mig_create(n, "0000:18:00.0", MIG_3G_40GB, 0, &m, &err), -EOPNOTSUPP);
-        assert_string_equal(err, "GPU 0000:18:00.0 cannot make MIG instances: MIG mode is off: Not Supported (NVML error 3).");
+        assert_string_equal(
+                err,
+                "GPU 0000:18:00.0 cannot make MIG instances: MIG mode is off: Not Supported (NVML error 3).");
         err = mfree(err);
         assert_int_equal(nvml_set_mig(n, "0000:17:00.0", true, &err), -EOPNOTSUPP);
         assert_non_null(strstr(err, "GPU 0000:17:00.0 has no MIG mode"));
@@ -168,17 +170,21 @@ static void test_mig_create_geometry(void **state) {
 
         /* A start 3g.40gb never takes: NVML's INVALID_ARGUMENT, said with the legal starts. */
         assert_int_equal(nvml_mig_create(n, "0000:2a:00.0", MIG_3G_40GB, 2, &x, &err), -EINVAL);
-        assert_string_equal(err, "A 3g.40gb MIG instance cannot start at memory slice 2 of GPU 0000:2a:00.0: it starts "
-                                 "only at slices 0, 4: Invalid Argument (NVML error 2).");
+        assert_string_equal(
+                err,
+                "A 3g.40gb MIG instance cannot start at memory slice 2 of GPU 0000:2a:00.0: it starts "
+                "only at slices 0, 4: Invalid Argument (NVML error 2).");
         err = mfree(err);
         assert_int_equal(nvml_mig_create(n, "0000:2a:00.0", MIG_4G_40GB, 4, &x, &err), -EINVAL);
         assert_non_null(strstr(err, "it starts only at slice 0:"));
         err = mfree(err);
         /* A legal start over an instance already there: INSUFFICIENT_RESOURCES. */
         assert_int_equal(nvml_mig_create(n, "0000:2a:00.0", MIG_3G_40GB, 4, &x, &err), -ENOSPC);
-        assert_string_equal(err, "GPU 0000:2a:00.0 has no room for a 3g.40gb MIG instance at memory slice 4: memory "
-                                 "slices 4-7 or 3 compute slices are taken by instances already there: "
-                                 "Insufficient Resources (NVML error 23).");
+        assert_string_equal(
+                err,
+                "GPU 0000:2a:00.0 has no room for a 3g.40gb MIG instance at memory slice 4: memory "
+                "slices 4-7 or 3 compute slices are taken by instances already there: "
+                "Insufficient Resources (NVML error 23).");
         err = mfree(err);
         assert_int_equal(nvml_mig_create(n, "0000:2a:00.0", MIG_1G_10GB, 5, &x, &err), -ENOSPC);
         err = mfree(err);
@@ -336,7 +342,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_mig_mode, fixture_setup, fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_mig_create_geometry, fixture_setup, fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_compute_slices, fixture_setup, fixture_teardown),
-                cmocka_unit_test_setup_teardown(test_state_kept_across_reopen, fixture_setup, fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_state_kept_across_reopen, fixture_setup,
+                                                fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_adopt_gi_without_ci, fixture_setup, fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_compute_mode, fixture_setup, fixture_teardown),
         };
