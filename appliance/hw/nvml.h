@@ -74,7 +74,8 @@ int nvml_mig_create(Nvml *n, const char *address, MigProfile profile, unsigned s
  * cut short can be repeated). */
 int nvml_mig_destroy(Nvml *n, const char *address, unsigned gi_id, unsigned ci_id, char **ret_error);
 /* The MIG instances on the GPU at `address` (each GPU instance with its first compute instance;
- * ci_id UINT_MAX and no UUID when it has none), in (profile, GI id) order, into a new array
+ * ci_id UINT_MAX and no UUID when it has none), by profile and within a profile in NVML's order
+ * (the fake's: by GI id), into a new array
  * (*ret, caller frees; NULL when none). A GPU with MIG off or without MIG has none. */
 int nvml_mig_list(Nvml *n, const char *address, NvmlMigInstance **ret, size_t *ret_n, char **ret_error);
 
