@@ -290,6 +290,21 @@ static const DbMigration migrations[] = {
                 "  tenant_id INTEGER UNIQUE REFERENCES tenants(id) ON DELETE SET NULL,"
                 "  created_usec INTEGER NOT NULL);",
         },
+        {
+                "container image bundles",
+                /* Bundles of kind container-image (an OCI image layout). The CHECK on bundles.kind
+                 * only widens, which needs no new table (a new one could not replace bundles while
+                 * instances.model_bundle_id and container_image_id refer to it ON DELETE RESTRICT):
+                 * SQLite's documented way for a constraint that does not change what is on disk is
+                 * to edit the table's CREATE statement in sqlite_schema; RESET makes this
+                 * connection read it again. */
+                "PRAGMA writable_schema = ON;"
+                "UPDATE sqlite_schema SET sql = replace(sql, "
+                "  'kind IN (''model'', ''image'', ''update'')', "
+                "  'kind IN (''model'', ''image'', ''update'', ''container-image'')') "
+                "  WHERE type = 'table' AND name = 'bundles';"
+                "PRAGMA writable_schema = RESET;",
+        },
 };
 
 int store_schema_latest(void) {

@@ -1118,8 +1118,9 @@ static void test_migrate_tenant_uuid(void **state) {
 
         open_store(d, &db);
         add_tenant(db, "risk", "");
-        /* Back to the schema before (the one after it runs again harmlessly; the tenant networks
-         * and containers after that are made again): no UUIDs; one interval of an earlier 'risk', one of this one. */
+        /* Back to the schema before (the one after it runs again harmlessly; the tenant networks,
+         * containers and container image bundles after that are made again): no UUIDs; one interval
+         * of an earlier 'risk', one of this one. */
         sql = strprintf(
                 "DROP TABLE idmaps; DROP TABLE forwards; DROP TABLE nics; DROP TABLE networks; "
                 "DROP INDEX usage_intervals_tenant_uuid; ALTER TABLE usage_intervals DROP COLUMN tenant_uuid; "
@@ -1128,7 +1129,7 @@ static void test_migrate_tenant_uuid(void **state) {
                 "last_alive_usec, vcpus, memory_bytes, gpus, gpu_memory_bytes, gpu_models) VALUES "
                 "('u1', 'old-vm', 'risk', %" PRIu64 ", %" PRIu64 ", 0, 1, 1, 0, 0, ''), "
                 "('u2', 'new-vm', 'risk', %" PRIu64 ", NULL, 0, 1, 1, 0, 0, ''); PRAGMA user_version = %d",
-                CREATED_USEC - 1000, CREATED_USEC - 500, CREATED_USEC + 1000, store_schema_latest() - 4);
+                CREATED_USEC - 1000, CREATED_USEC - 500, CREATED_USEC + 1000, store_schema_latest() - 5);
         assert_non_null(sql);
         if (db_exec(db, sql) < 0)
                 fail_msg("back one schema: %s", sqlite3_errmsg(db));
