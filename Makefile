@@ -63,7 +63,7 @@ NCURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null)
 
 # arkd's folders (README, "Architecture"): the daemon core, then hardware, tenants, instances
 # (with the VM driver) and bundles.
-ARKD_DIRS := . hw tenant instance instance/vm network bundle
+ARKD_DIRS := . hw tenant instance instance/vm network bundle container
 
 WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
 	-Wundef -Wpointer-arith -Wno-unused-parameter -Wno-missing-field-initializers -Wvla

@@ -170,6 +170,14 @@ const Verb ctl_verbs[] = {
           verb_model_show },
         { "model", "delete", "NAME", 1, 1, OPT_TENANT | OPT_MODEL_VERSION, 0, "delete a model and its files",
           verb_model_delete },
+#if IS_ENABLED(CONFIG_CONTAINERS)
+        { "image", "list", NULL, 0, 0, OPT_TENANT, 0, "the container images the caller can see",
+          verb_image_list },
+        { "image", "show", "NAME[@VERSION]", 1, 1, OPT_TENANT | OPT_MODEL_VERSION, 0,
+          "one container image in full: entrypoint, cmd, env, layers", verb_image_show },
+        { "image", "delete", "NAME[@VERSION]", 1, 1, OPT_TENANT | OPT_MODEL_VERSION, 0,
+          "delete a container image, and its layers no other image has", verb_image_delete },
+#endif
         { "help", NULL, "[NOUN [VERB]]", 0, 64, 0, 0,
           "show this help, a noun's commands or a command's options", verb_help },
 };
@@ -243,7 +251,8 @@ const CtlOption ctl_options[] = {
         { "from", 0, true, ARG_FROM, OPT_FROM_TO, "TIME",
           "start of the window: now, @SECONDS, YYYY-MM-DD[ HH:MM[:SS]] (UTC), -N[smhd]" },
         { "to", 0, true, ARG_TO, OPT_FROM_TO, "TIME", "end of the window (default: now)" },
-        { "kind", 0, true, ARG_KIND, OPT_BUNDLE_CREATE, "model|image|update", "what the bundle holds" },
+        { "kind", 0, true, ARG_KIND, OPT_BUNDLE_CREATE, "model|image|update|container-image",
+          "what the bundle holds" },
         { "name", 0, true, ARG_NAME, OPT_BUNDLE_CREATE, "NAME", "the bundle's name" },
         { "version", 0, true, ARG_BUNDLE_VERSION, OPT_BUNDLE_CREATE, "VERSION", "the bundle's version" },
         { "key", 0, true, ARG_KEY, OPT_BUNDLE_CREATE, "PREFIX.key", "the signing key ('bundle keygen')" },
@@ -262,7 +271,7 @@ const CtlOption ctl_options[] = {
         { "trust-dir", 0, true, ARG_TRUST_DIR, OPT_TRUST_DIR, "DIR",
           "the trusted keys (default: $ARK_TRUST_DIR, else /etc/ark/trust.d)" },
         { "version", 0, true, ARG_MODEL_VERSION, OPT_MODEL_VERSION, "VERSION",
-          "which version of the model" },
+          "which version of the model or image" },
 };
 const size_t ctl_n_options = ELEMENTSOF(ctl_options);
 

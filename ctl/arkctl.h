@@ -192,3 +192,6 @@ int verb_bundle_import(char **args);
 int verb_model_list(char **args);
 int verb_model_show(char **args);
 int verb_model_delete(char **args);
+int verb_image_list(char **args);
+int verb_image_show(char **args);
+int verb_image_delete(char **args);

@@ -21,6 +21,7 @@
 #include "audit.h"
 #include "bundle-import.h"
 #include "bundles.h"
+#include "image.h"
 #include "manager.h"
 #include "store.h"
 #include "tenant.h"
@@ -58,6 +59,7 @@ struct Import {
         int result;
         char *error;
         BundleResult res;
+        ContainerImageStaging *container; /* kind container-image: its layers, checked and staged */
         LIST_FIELDS(Import, imports);
 };
 
@@ -78,6 +80,9 @@ static Import *import_free(Import *im) {
         free(im->name);
         free(im->error);
         bundle_result_done(&im->res);
+#if IS_ENABLED(CONFIG_CONTAINERS)
+        container_image_staging_free(im->container);
+#endif
         free(im);
         return NULL;
 }
@@ -130,6 +135,18 @@ static void *import_thread(void *userdata) {
                                 .userdata = im };
 
         im->result = bundle_read(im->fd, im->name, &o, &im->res, &im->error);
+        /* A container image is checked whole, and its new layers unpacked into layer staging, before
+         * the main thread records anything (image.h). */
+        if (im->result >= 0 && im->res.manifest->kind == BUNDLE_CONTAINER_IMAGE) {
+#if IS_ENABLED(CONFIG_CONTAINERS)
+                im->result = container_image_prepare(im->manager->config.state_dir, im->staging_fd, im->name,
+                                                     &im->container, &im->error);
+#else
+                im->result = set_error_sentence(
+                        &im->error, -EINVAL,
+                        "%s is a container image; this Ark is built without containers.", im->name);
+#endif
+        }
         atomic_store(&im->finished, true);
         (void) eventfd_write(im->event_fd, 1);
         return NULL;
@@ -202,14 +219,35 @@ static void import_install(Import *im) {
         if (!dir || !parent || r < 0)
                 return import_fail(im, SD_BUS_ERROR_NO_MEMORY, "Out of memory.");
         *strrchr(parent, '/') = 0;
+#if IS_ENABLED(CONFIG_CONTAINERS)
+        /* The image's new layers into the store first: until the record below they belong to no
+         * image, and a failure (or a crash) leaves them to container_layers_gc(). */
+        if (im->container) {
+                _cleanup_free_ char *err = NULL;
+
+                r = container_image_install(im->container, &err);
+                if (r < 0) {
+                        import_fail(im, r == -EAGAIN ? ARK_ERROR_INVALID_STATE : SD_BUS_ERROR_FAILED, "%s",
+                                    strna(err));
+                        container_layers_gc(m);
+                        return;
+                }
+        }
+#endif
         r = mkdir_p(parent, 0755);
         if (r >= 0 && file_exists(dir))
                 (void) rm_rf(dir); /* not in the store (checked above): left by a crash */
         if (r >= 0 && renameat2(AT_FDCWD, im->staging, AT_FDCWD, dir, RENAME_NOREPLACE) < 0)
                 r = -errno;
-        if (r < 0)
-                return import_fail(im, SD_BUS_ERROR_FAILED, "Cannot move the verified payload to %s: %s.",
-                                   dir, strerror(-r));
+        if (r < 0) {
+                import_fail(im, SD_BUS_ERROR_FAILED, "Cannot move the verified payload to %s: %s.", dir,
+                            strerror(-r));
+#if IS_ENABLED(CONFIG_CONTAINERS)
+                if (im->container)
+                        container_layers_gc(m);
+#endif
+                return;
+        }
         /* The rename, and the directories mkdir_p() may have made above it, down to the disk. */
         for (int k = 0; k < 4; k++) {
                 _cleanup_close_ int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -250,6 +288,10 @@ static void import_install(Import *im) {
                 /* Back to staging, which import_free() removes. */
                 if (renameat2(AT_FDCWD, dir, AT_FDCWD, im->staging, RENAME_NOREPLACE) < 0)
                         (void) rm_rf(dir);
+#if IS_ENABLED(CONFIG_CONTAINERS)
+                if (im->container)
+                        container_layers_gc(m);
+#endif
                 return import_fail(im, r == -EEXIST ? ARK_ERROR_ALREADY_EXISTS : SD_BUS_ERROR_FAILED,
                                    "Cannot record %s %s %s in the store: %s.", kind, mf->name, mf->version,
                                    strerror(-r));
@@ -259,6 +301,11 @@ static void import_install(Import *im) {
         log_info("Imported %s %s %s%s%s: %zu files, %" PRIu64 " bytes, signed by %s, bundle SHA-256 %s.",
                  kind, mf->name, mf->version, im->tenant ? " for tenant " : " (shared)",
                  strempty(im->tenant), mf->n_files, mf->total_bytes, mf->key_id, im->res.sha256);
+#if IS_ENABLED(CONFIG_CONTAINERS)
+        if (im->container)
+                log_info("Container image %s %s: %s.", mf->name, mf->version,
+                         container_image_staging_summary(im->container));
+#endif
         (void) sd_bus_emit_signal(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "BundleNew", "so", b->name,
                                   b->path);
         (void) sd_bus_emit_object_added(m->bus, b->path);

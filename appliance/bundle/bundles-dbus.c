@@ -2,6 +2,7 @@
  * Bundle objects. Who may do what is decided here; the work is in bundles.c and bundle-import.c. */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "basic/macro.h"
 #include "basic/string-util.h"
 #include "shared/bus-util.h"
+#include "shared/oci-image.h"
 #include "shared/trust.h"
 
 /* ------------------------------------------------------------------------------ trust */
@@ -250,6 +252,49 @@ static int property_get_compatible(sd_bus *bus, const char *path, const char *in
         return sd_bus_message_append_strv(reply, b->manifest->compatible ?: (char *[]) { NULL });
 }
 
+#if IS_ENABLED(CONFIG_CONTAINERS)
+/* A container image's layout, read once (it does not change); NULL for another kind or when it
+ * cannot be read (the properties are empty then). */
+static const OciImage *bundle_oci_image(Bundle *b) {
+        _cleanup_close_ int fd = -EBADF;
+
+        if (b->oci_image || !streq(b->kind, "container-image"))
+                return b->oci_image;
+        fd = open(b->directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0)
+                (void) oci_image_load(fd, NULL, &b->oci_image, NULL);
+        return b->oci_image;
+}
+
+static int property_get_image_strv(sd_bus *bus, const char *path, const char *interface,
+                                   const char *property, sd_bus_message *reply, void *userdata,
+                                   sd_bus_error *error) {
+        const OciImage *o = bundle_oci_image(userdata);
+        char **v = !o                                ? NULL
+                : streq(property, "ImageEntrypoint") ? o->config.entrypoint
+                : streq(property, "ImageCmd")        ? o->config.cmd
+                : streq(property, "ImageEnv")        ? o->config.env
+                : streq(property, "ImageLayers")     ? o->config.diff_ids
+                                                     : NULL;
+
+        return sd_bus_message_append_strv(reply, v ?: (char *[]) { NULL });
+}
+
+static int property_get_image_string(sd_bus *bus, const char *path, const char *interface,
+                                     const char *property, sd_bus_message *reply, void *userdata,
+                                     sd_bus_error *error) {
+        const OciImage *o = bundle_oci_image(userdata);
+        const char *v = !o                               ? NULL
+                : streq(property, "ImageWorkingDir")     ? o->config.working_dir
+                : streq(property, "ImageUser")           ? o->config.user
+                : streq(property, "ImageArchitecture")   ? o->config.architecture
+                : streq(property, "ImageManifestDigest") ? o->manifest_digest
+                                                         : NULL;
+
+        return sd_bus_message_append(reply, "s", strempty(v));
+}
+#endif
+
 const sd_bus_vtable bundle_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Kind", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -273,6 +318,18 @@ const sd_bus_vtable bundle_vtable[] = {
         SD_BUS_PROPERTY("License", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Compatible", "as", property_get_compatible, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Manifest", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+#if IS_ENABLED(CONFIG_CONTAINERS)
+        SD_BUS_PROPERTY("ImageEntrypoint", "as", property_get_image_strv, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ImageCmd", "as", property_get_image_strv, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ImageEnv", "as", property_get_image_strv, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ImageWorkingDir", "s", property_get_image_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ImageUser", "s", property_get_image_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ImageArchitecture", "s", property_get_image_string, 0,
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ImageManifestDigest", "s", property_get_image_string, 0,
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ImageLayers", "as", property_get_image_strv, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+#endif
         SD_BUS_METHOD("Delete", NULL, NULL, method_delete, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };

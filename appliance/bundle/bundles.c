@@ -11,6 +11,7 @@
 
 #include "access.h"
 #include "bundles.h"
+#include "image.h"
 #include "instance.h"
 #include "manager.h"
 #include "store.h"
@@ -20,6 +21,7 @@
 #include "basic/string-util.h"
 #include "shared/bus-util.h"
 #include "shared/db.h"
+#include "shared/oci-image.h"
 
 #define SHARED_DIR "@shared" /* the tenant directory of shared bundles; no tenant name has '@' */
 
@@ -40,6 +42,9 @@ Bundle *bundle_free(Bundle *b) {
         free(b->directory);
         manifest_free(b->manifest);
         free(b->manifest_text);
+#if IS_ENABLED(CONFIG_CONTAINERS)
+        oci_image_free(b->oci_image);
+#endif
         free(b->path);
         free(b);
         return NULL;
@@ -205,7 +210,7 @@ static void remove_empty_parents(const char *dir) {
 
 /* Removes whatever under <state>/bundles/<kind>/<tenant>/<name>/<version> the store does not know. */
 static void remove_unrecorded(Manager *m) {
-        static const char *const kinds[] = { "model", "image", "update" };
+        static const char *const kinds[] = { "model", "image", "update", "container-image" };
 
         for (size_t k = 0; k < ELEMENTSOF(kinds); k++) {
                 _cleanup_free_ char *kdir = strprintf("%s/bundles/%s", m->config.state_dir, kinds[k]);
@@ -283,6 +288,11 @@ int bundles_startup(Manager *m) {
                         log_warning_errno(r, "Failed to remove %s: %m", staging);
         }
         remove_unrecorded(m);
+#if IS_ENABLED(CONFIG_CONTAINERS)
+        r = container_layers_startup(m);
+        if (r < 0)
+                return r;
+#endif
         return 0;
 }
 
@@ -297,8 +307,16 @@ int bundle_delete(Bundle *b, const Caller *c, sd_bus_error *error) {
         _cleanup_transaction_ DbTransaction tx = {};
         _cleanup_free_ char *trash = NULL, *staging_root = NULL, *path = NULL;
         Manager *m = b->manager;
+        bool container_image _unused_ = streq(b->kind, "container-image");
         int r;
 
+#if IS_ENABLED(CONFIG_CONTAINERS)
+        if (container_image) {
+                r = container_image_in_use(m, b, error);
+                if (r < 0)
+                        return r;
+        }
+#endif
         {
                 StrBuf users = {};
                 unsigned n = 0;
@@ -358,5 +376,10 @@ int bundle_delete(Bundle *b, const Caller *c, sd_bus_error *error) {
         (void) sd_bus_emit_object_removed(m->bus, b->path);
         LIST_REMOVE(bundles, m->bundles, b);
         bundle_free(b);
+#if IS_ENABLED(CONFIG_CONTAINERS)
+        /* Its layers go unless another image has them. */
+        if (container_image)
+                container_layers_gc(m);
+#endif
         return 0;
 }

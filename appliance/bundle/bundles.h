@@ -40,7 +40,8 @@ struct Bundle {
         unsigned files;
         Manifest *manifest;
         char *manifest_text;
-        char *path; /* D-Bus object path */
+        struct OciImage *oci_image; /* kind container-image: its layout, read when first asked for */
+        char *path;                 /* D-Bus object path */
         LIST_FIELDS(Bundle, bundles);
 };
 

@@ -33,7 +33,7 @@ _arkctl_commands() {
 }
 
 _arkctl_names() {
-    # $1: the noun whose names to list (tenant or vm), through the same bus as the command line:
+    # $1: the noun whose names to list (tenant, vm or image), through the same bus as the command line:
     # its --bus-address, else $ARK_BUS_ADDRESS, else the system bus. No arkd: no names.
     local -a bus=()
     [ -n "$_arkctl_bus" ] && bus=(--bus-address "$_arkctl_bus")
@@ -133,7 +133,7 @@ _arkctl() {
                 compopt -o filenames 2>/dev/null
                 COMPREPLY=($(compgen -f -- "$cur")) ;;
             --kind)
-                COMPREPLY=($(compgen -W "model image update" -- "$cur")) ;;
+                COMPREPLY=($(compgen -W "model image update container-image" -- "$cur")) ;;
             --compress)
                 COMPREPLY=($(compgen -W "none zstd xz" -- "$cur")) ;;
             *)
@@ -176,6 +176,8 @@ _arkctl() {
                     COMPREPLY=($(compgen -W "$(_arkctl_accelerators)" -- "$cur")) ;;
                 "vm show"|"vm start"|"vm stop"|"vm delete"|"vm console")
                     COMPREPLY=($(compgen -W "$(_arkctl_names vm)" -- "$cur")) ;;
+                "image show"|"image delete")
+                    COMPREPLY=($(compgen -W "$(_arkctl_names image | sort -u)" -- "$cur")) ;;
                 "vm gpu"|"vm network")
                     COMPREPLY=($(compgen -W "add remove" -- "$cur")) ;;
                 "tenant member")

@@ -15,6 +15,7 @@ static const char *const kind_table[_BUNDLE_KIND_MAX] = {
         [BUNDLE_MODEL] = "model",
         [BUNDLE_IMAGE] = "image",
         [BUNDLE_UPDATE] = "update",
+        [BUNDLE_CONTAINER_IMAGE] = "container-image",
 };
 
 const char *bundle_kind_to_string(BundleKind k) {
@@ -335,8 +336,9 @@ int manifest_validate(const Manifest *m, char **ret_error) {
                                           "The manifest's format is %u; this Ark reads format %d.",
                                           m->format, MANIFEST_FORMAT);
         if (!bundle_kind_to_string(m->kind))
-                return set_error_sentence(ret_error, -EINVAL,
-                                          "The manifest's kind must be model, image or update.");
+                return set_error_sentence(
+                        ret_error, -EINVAL,
+                        "The manifest's kind must be model, image, update or container-image.");
         why = manifest_check_name(m->name);
         if (why)
                 return set_error_sentence(ret_error, -EINVAL, "The manifest's name %s.", why);
@@ -441,9 +443,10 @@ int manifest_parse(const char *data, size_t n, Manifest **ret, char **ret_error)
                 return r;
         m->kind = bundle_kind_from_string(kind);
         if (m->kind < 0)
-                return set_error_sentence(ret_error, -EINVAL,
-                                          "The manifest's kind '%s' is not one of model, image, update.",
-                                          printable(kind));
+                return set_error_sentence(
+                        ret_error, -EINVAL,
+                        "The manifest's kind '%s' is not one of model, image, update, container-image.",
+                        printable(kind));
         if ((r = get_string(root, "top level", "name", true, &m->name, ret_error)) < 0 ||
             (r = get_string(root, "top level", "version", true, &m->version, ret_error)) < 0 ||
             (r = get_string(root, "top level", "created", true, &m->created, ret_error)) < 0 ||

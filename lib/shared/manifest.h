@@ -23,6 +23,7 @@ typedef enum BundleKind {
         BUNDLE_MODEL,
         BUNDLE_IMAGE,
         BUNDLE_UPDATE,
+        BUNDLE_CONTAINER_IMAGE, /* an OCI image layout (oci-image.h) */
         _BUNDLE_KIND_MAX,
         _BUNDLE_KIND_INVALID = -1,
 } BundleKind;
