@@ -392,8 +392,8 @@ int oci_config_parse(const char *data, size_t n, const char *digest, OciConfig *
                                                   printable(c.working_dir));
         }
         rootfs = json_object_get(root, "rootfs");
-        if (!json_is_object(rootfs) || json_get_string(rootfs, "type", &type) < 0 ||
-            !streq_ptr(type, "layers"))
+        if (!json_is_object(rootfs) || json_get_string(rootfs, "type", &type) < 0 || !type ||
+            !streq(type, "layers"))
                 return set_error_sentence(ret_error, -EINVAL, "%s: rootfs.type must be \"layers\".", doc);
         ids = json_object_get(rootfs, "diff_ids");
         if (!json_is_array(ids) || json_array_size(ids) > OCI_LAYERS_MAX)
@@ -532,7 +532,7 @@ int oci_image_load(int dir_fd, const char *tag, OciImage **ret, char **ret_error
         r = load_json(layout, n, "oci-layout", &lj, ret_error);
         if (r < 0)
                 return r;
-        if (json_get_string(lj, "imageLayoutVersion", &version) < 0 || !streq_ptr(version, "1.0.0"))
+        if (json_get_string(lj, "imageLayoutVersion", &version) < 0 || !version || !streq(version, "1.0.0"))
                 return set_error_sentence(ret_error, -EINVAL,
                                           "oci-layout: imageLayoutVersion must be \"1.0.0\".");
         fd = safe_close(fd);
