@@ -158,6 +158,7 @@ static const char *import_error_name(int r) {
         case -EKEYREVOKED:
         case -EBADMSG:
         case -EINVAL:
+        case -EFBIG: /* a container image layer that decompresses past its bound */
                 return ARK_ERROR_VERIFICATION_FAILED;
         case -ENOSPC:
                 return ARK_ERROR_NO_CAPACITY;

@@ -636,6 +636,17 @@ static const Row matrix[] = {
         PROPERTY(BUNDLE, "License", K_BUNDLE, "OOOO", "OOII"),
         PROPERTY(BUNDLE, "Compatible", K_BUNDLE, "OOOO", "OOII"),
         PROPERTY(BUNDLE, "Manifest", K_BUNDLE, "OOOO", "OOII"),
+#if IS_ENABLED(CONFIG_CONTAINERS)
+        /* A container image's config, seen as its bundle is. */
+        PROPERTY(BUNDLE, "ImageEntrypoint", K_BUNDLE, "OOOO", "OOII"),
+        PROPERTY(BUNDLE, "ImageCmd", K_BUNDLE, "OOOO", "OOII"),
+        PROPERTY(BUNDLE, "ImageEnv", K_BUNDLE, "OOOO", "OOII"),
+        PROPERTY(BUNDLE, "ImageWorkingDir", K_BUNDLE, "OOOO", "OOII"),
+        PROPERTY(BUNDLE, "ImageUser", K_BUNDLE, "OOOO", "OOII"),
+        PROPERTY(BUNDLE, "ImageArchitecture", K_BUNDLE, "OOOO", "OOII"),
+        PROPERTY(BUNDLE, "ImageManifestDigest", K_BUNDLE, "OOOO", "OOII"),
+        PROPERTY(BUNDLE, "ImageLayers", K_BUNDLE, "OOOO", "OOII"),
+#endif
         /* Every bundle is served by an instance: the allowed are refused with InUse. */
         METHOD(BUNDLE, "Delete", K_BUNDLE, "RDDD", "RRII", .later = "InUse"),
 

@@ -252,11 +252,11 @@ static void test_hostile_refused(void **state) {
                 else {
                         /* The umoci image with one byte of its first layer changed (same size). */
                         _cleanup_(oci_image_freep) OciImage *img = NULL;
-                        _cleanup_free_ char *blob = NULL, *data = NULL, *e2 = NULL;
+                        _cleanup_free_ char *blob = NULL, *data = NULL, *e2 = NULL, *o2 = NULL, *e3 = NULL;
                         _cleanup_close_ int fd = -EBADF;
                         size_t n;
 
-                        assert_int_equal(harness_sh(&out, &err, "cp -a '%s/busybox' '%s'", work, dir), 0);
+                        assert_int_equal(harness_sh(&o2, &e3, "cp -a '%s/busybox' '%s'", work, dir), 0);
                         fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                         assert_int_equal(oci_image_load(fd, NULL, &img, &e2), 0);
                         blob = strprintf("%s/blobs/sha256/%s", dir, img->layers[0].digest);
