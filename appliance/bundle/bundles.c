@@ -312,7 +312,7 @@ int bundle_delete(Bundle *b, const Caller *c, sd_bus_error *error) {
 
 #if IS_ENABLED(CONFIG_CONTAINERS)
         if (container_image) {
-                r = container_image_in_use(m, b, error);
+                r = container_image_in_use(m, b, c, error);
                 if (r < 0)
                         return r;
         }

@@ -9,8 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "bundles.h"
 #include "image.h"
+#include "instance.h"
 #include "manager.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
@@ -154,10 +156,30 @@ int container_image_find(Manager *m, const char *tenant, const char *spec, Conta
         return 0;
 }
 
-int container_image_in_use(Manager *m, const Bundle *b, sd_bus_error *error) {
-        /* No container instance refers to an image yet: the container driver adds the check (as
-         * bundle_delete() does for models) when instances record their image. */
-        return 0;
+int container_image_in_use(Manager *m, const Bundle *b, const Caller *c, sd_bus_error *error) {
+        StrBuf users = {};
+        unsigned n = 0;
+
+        LIST_FOREACH(instances, i, m->instances)
+                if (i->container_image_id == b->id) {
+                        /* Another tenant's container is not named to this caller. */
+                        if (!c || caller_in_tenant_named(m, c, i->tenant))
+                                strbuf_printf(&users, "%s'%s'", users.len > 0 ? ", " : "", i->name);
+                        n++;
+                }
+        if (n == 0) {
+                strbuf_done(&users);
+                return 0;
+        }
+        {
+                _cleanup_free_ char *l = strbuf_steal(&users);
+                _cleanup_free_ char *named = isempty(l) ? strdup("") : strprintf(" (%s)", l);
+
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_IN_USE,
+                        "Container image %s %s is used by %u container%s%s; delete %s first.", b->name,
+                        b->version, n, n == 1 ? "" : "s", strempty(named), n == 1 ? "it" : "them");
+        }
 }
 
 /* ------------------------------------------------------------------------------ imports */

@@ -13,7 +13,8 @@
  * and unpacks the layers the store lacks into layer staging. Only then does the main thread move
  * them into the store (container_image_install()) and record the bundle. A refusal leaves no bundle
  * directory, no layer directory and no row. Images that share a layer share its directory; a layer
- * goes when the last image that has it is deleted (container_layers_gc()). At start-up, layer
+ * goes when the last image that has it is deleted (container_layers_gc()); an image a container
+ * runs is not deleted (container_image_in_use()). At start-up, layer
  * staging is removed and so is every layer no recorded image has (a crash between the move and
  * the record). */
 
@@ -21,6 +22,7 @@
 #include <systemd/sd-bus.h>
 
 typedef struct Bundle Bundle;
+typedef struct Caller Caller;
 typedef struct Manager Manager;
 
 #define CONTAINER_IMAGE_KIND "container-image"
@@ -51,10 +53,9 @@ int container_image_find(Manager *m, const char *tenant, const char *spec, Conta
  * layer directories, each of which must exist. -errno with a sentence; logs nothing. */
 int container_image_load(Manager *m, Bundle *b, ContainerImage **ret, char **ret_error);
 
-/* Whether instances run bundle b: < 0 with `error` (InUse, naming them to the caller) when they do.
- * Returns 0 for now: container instances are not wired to images yet (the container driver's part
- * of issue 18 fills this in). */
-int container_image_in_use(Manager *m, const Bundle *b, sd_bus_error *error);
+/* Whether containers run bundle b (Instance.container_image_id): < 0 with `error` (InUse, naming
+ * those of the caller's tenants; c NULL: all) when they do, else 0. */
+int container_image_in_use(Manager *m, const Bundle *b, const Caller *c, sd_bus_error *error);
 
 /* ------------------------------------------------------------------------------ imports */
 
