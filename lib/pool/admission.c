@@ -225,7 +225,7 @@ static int guarantees_kept(const AdmissionSnapshot *s, size_t requester, const s
                     x->hold == ADMISSION_GPU_CONFLICT || x->hold == ADMISSION_GPU_KEPT)
                         continue;
                 if (x->holder == ADMISSION_NONE)
-                        available = x->hold == ADMISSION_GPU_FREE;
+                        available = x->hold == ADMISSION_GPU_FREE && !x->mig && x->shares.n == 0;
                 else if (x->holder < s->n_instances) {
                         size_t j = x->holder;
 
@@ -316,6 +316,16 @@ static bool refuse_no_room(const AdmissionSnapshot *s, const AdmissionRequest *r
                                  ? ", and some held by domains outside Ark's claims: see 'arkctl status'"
                                  : "");
         }
+        {
+                unsigned parted = 0;
+
+                for (size_t k = 0; k < s->n_gpus; k++)
+                        parted += model_has(s->gpus[k].model, m) && s->gpus[k].hold == ADMISSION_GPU_FREE &&
+                                (s->gpus[k].mig || s->gpus[k].shares.n > 0);
+                if (parted > 0)
+                        say_more(d, "; %u carry containers' MIG instances or shares and are not given whole",
+                                 parted);
+        }
         /* Why the others that are not simply taken cannot go, so the admin knows what to change. */
         shown = 0;
         for (size_t k = 0; k < s->n_gpus && shown < 3; k++)
@@ -325,6 +335,191 @@ static bool refuse_no_room(const AdmissionSnapshot *s, const AdmissionRequest *r
                 }
         say_more(d, ".");
         return true;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* partitions */
+
+static bool is_partition(const AdmissionRequest *req) {
+        return req->mig || req->share_milli > 0;
+}
+
+static bool gpu_partitioned(const AdmissionGpu *x) {
+        return x->mig || x->shares.n > 0;
+}
+
+/* "0.25" */
+static const char *share_name(char *buf, size_t l, unsigned milli) {
+        size_t n;
+
+        snprintf(buf, l, "0.%03u", milli % 1000);
+        for (n = strlen(buf); n > 3 && buf[n - 1] == '0'; n--)
+                buf[n - 1] = 0;
+        return buf;
+}
+
+/* The distinct models of the GPUs matching `m`, joined by ", ". */
+static void say_models(AdmissionDecision *d, const AdmissionSnapshot *s, const char *m) {
+        unsigned shown = 0;
+
+        for (size_t k = 0; k < s->n_gpus; k++) {
+                bool seen = false;
+
+                if (!model_has(s->gpus[k].model, m))
+                        continue;
+                for (size_t j = 0; j < k && !seen; j++)
+                        seen = model_has(s->gpus[j].model, m) &&
+                                strcmp(s->gpus[j].model ?: "", s->gpus[k].model ?: "") == 0;
+                if (!seen)
+                        say_more(d, "%s%s", shown++ == 0 ? "" : ", ", s->gpus[k].model ?: "(unknown)");
+        }
+}
+
+static void say_instances(AdmissionDecision *d, const MigGpu *g) {
+        unsigned shown = 0;
+
+        for (unsigned st = 0; st < MIG_MEMORY_SLICES; st++)
+                if (g->at[st] > 0)
+                        say_more(d, "%s%s at slice %u", shown++ == 0 ? "" : ", ",
+                                 mig_profile_info((MigProfile) (g->at[st] - 1))->name, st);
+        if (shown == 0)
+                say_more(d, "no instances");
+}
+
+/* The refusal of a partition the pool has no room for. */
+static void refuse_partition(const AdmissionSnapshot *s, const AdmissionRequest *req, const HostRequest *hr,
+                             const HostShortage *sh, AdmissionDecision *d) {
+        const char *m = req->model, *tenant = s->tenants[req->tenant].name ?: "";
+        char what[64], b1[32], b2[32];
+        unsigned shown = 0, whole = 0, shared = 0;
+
+        if (req->mig)
+                snprintf(what, sizeof(what), "a %s MIG instance", mig_profile_info(req->mig_profile)->name);
+        else
+                snprintf(what, sizeof(what), "a %s share with %s of GPU memory",
+                         share_name(b1, sizeof(b1), req->share_milli),
+                         format_size(b2, sizeof(b2), req->share_memory));
+        switch (sh->why) {
+        case HOST_SHORT_MIG_MODEL:
+                refuse(d, ADMISSION_UNSUPPORTED,
+                       "MIG needs an A100 or H100 80GB; this host's GPUs%s%s%s are ", m ? " matching '" : "",
+                       m ?: "", m ? "'" : "");
+                say_models(d, s, m);
+                say_more(d, ".");
+                return;
+        case HOST_SHORT_MIG_ROOM:
+                refuse(d, ADMISSION_NO_CAPACITY, "No GPU has room for %s:", what);
+                for (size_t k = 0; k < s->n_gpus; k++) {
+                        const AdmissionGpu *x = &s->gpus[k];
+
+                        if (!model_has(x->model, m) || !mig_model_supported(x->model))
+                                continue;
+                        if (x->mig && x->hold == ADMISSION_GPU_FREE && shown++ < 4) {
+                                say_more(d, " %s has ", x->address);
+                                say_instances(d, &x->instances);
+                                say_more(d, ";");
+                        } else if (!x->mig && x->shares.n > 0)
+                                shared++;
+                        else if (!x->mig)
+                                whole++;
+                }
+                say_more(d,
+                         " and no GPU that could be put in MIG mode is wholly free (%u given whole or not "
+                         "free, %u carrying shares).",
+                         whole, shared);
+                return;
+        case HOST_SHORT_SHARE_MEMORY: {
+                uint64_t most = 0;
+                bool known = false;
+
+                for (size_t k = 0; k < s->n_gpus; k++) {
+                        const AdmissionGpu *x = &s->gpus[k];
+
+                        if (!model_has(x->model, m) || x->hold != ADMISSION_GPU_FREE || x->mig)
+                                continue;
+                        known = known || x->memory_bytes > 0;
+                        if (x->shares.n == 0)
+                                most = x->memory_bytes > most ? x->memory_bytes : most;
+                        else if (x->shares.tenant && strcmp(x->shares.tenant, tenant) == 0 &&
+                                 x->shares.milli == req->share_milli &&
+                                 x->shares.memory_bytes == req->share_memory &&
+                                 x->memory_bytes > x->shares.n * x->shares.memory_bytes)
+                                most = x->memory_bytes - x->shares.n * x->shares.memory_bytes > most
+                                        ? x->memory_bytes - x->shares.n * x->shares.memory_bytes
+                                        : most;
+                }
+                if (!known)
+                        refuse(d, ADMISSION_NO_CAPACITY,
+                               "No GPU can take %s: the memory of this host's GPUs%s%s%s is not known, and a "
+                               "share needs its memory counted.",
+                               what, m ? " matching '" : "", m ?: "", m ? "'" : "");
+                else
+                        refuse(d, ADMISSION_NO_CAPACITY,
+                               "No GPU has the memory for %s: the most a GPU it could go on has left is %s "
+                               "(the shares of a GPU together get no more than its memory).",
+                               what, format_size(b1, sizeof(b1), most));
+                return;
+        }
+        case HOST_SHORT_SHARE_JOIN:
+                refuse(d, ADMISSION_NO_CAPACITY,
+                       "No GPU%s%s%s can take %s for tenant '%s': the GPUs with room carry other tenants' "
+                       "shares or shares of another size (a GPU's shares are one tenant's, all of one size: "
+                       "one MPS server, one limit), and none is wholly free.",
+                       m ? " matching '" : "", m ?: "", m ? "'" : "", what, tenant);
+                return;
+        case HOST_SHORT_CPU_MEMORY:
+                refuse(d, ADMISSION_NO_CAPACITY, "No NUMA node with room for %s has ", what);
+                if (sh->cpu)
+                        say_more(d, "%" PRId64 " vCPUs%s", hr->cpu_milli / 1000, sh->memory ? " and " : "");
+                if (sh->memory)
+                        say_more(d, "%s", format_size(b1, sizeof(b1), (uint64_t) hr->memory_mib * MIB));
+                say_more(d,
+                         " free: the most left beside such GPUs is %" PRId64 " vCPUs and %s; ask for less, "
+                         "or stop an instance there.",
+                         sh->cpu_left / 1000, format_size(b2, sizeof(b2), (uint64_t) sh->memory_left * MIB));
+                return;
+        default:
+                (void) refuse_no_room(s, req, 1, hr, sh, d); /* no GPU of the model */
+                return;
+        }
+}
+
+/* A partition on the pool h of the snapshot. 0 with the placement or a refusal in d, <0 for -ENOMEM. */
+static int place_partition(const AdmissionSnapshot *s, const AdmissionRequest *req, HostPool *h,
+                           const HostRequest *whole, AdmissionDecision *d) {
+        HostRequest hr = *whole;
+        HostPartition pt = {};
+        HostShortage sh = {};
+        int r;
+
+        hr.count = 0;
+        hr.share_milli = req->mig ? 0 : req->share_milli;
+        hr.share_memory = req->mig ? 0 : req->share_memory;
+        hr.tenant = s->tenants[req->tenant].name ?: "";
+        hr.mig = req->mig;
+        hr.mig_profile = req->mig_profile;
+        r = host_pool_place_partition(h, s->policy, &hr, &pt, &sh);
+        if (r == -EINVAL) {
+                refuse(d, ADMISSION_INVALID,
+                       "The partition request is malformed: a MIG profile, or a share of 1 to 999 milli-GPU "
+                       "with its GPU memory, and no GPU count or devices.");
+                return 0;
+        }
+        if (r == -ENOSPC) {
+                refuse_partition(s, req, &hr, &sh, d);
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        d->verdict = ADMISSION_PLACE;
+        d->gpus[0] = pt.gpu;
+        d->n_gpus = 1;
+        d->partition = true;
+        d->mig_start = req->mig ? pt.mig_start : 0;
+        d->mig_enable = req->mig && pt.mig_enable;
+        d->share_milli = req->mig ? 0 : req->share_milli;
+        d->share_memory = req->mig ? 0 : req->share_memory;
+        return 0;
 }
 
 static int exact_refusal(const AdmissionSnapshot *s, const char *const *addresses, int r, size_t bad,
@@ -355,6 +550,13 @@ static int exact_refusal(const AdmissionSnapshot *s, const char *const *addresse
                                 x = &s->gpus[k];
                 if (!x)
                         return -EINVAL;
+                if (x->hold == ADMISSION_GPU_FREE && gpu_partitioned(x)) {
+                        refuse(d, ADMISSION_IN_USE,
+                               "GPU %s (%s) carries containers' %s and is not given whole until they are "
+                               "gone.",
+                               x->address, x->model ?: "", x->mig ? "MIG instances (MIG mode)" : "shares");
+                        return 0;
+                }
                 refuse(d, x->hold == ADMISSION_GPU_NOT_READY ? ADMISSION_NOT_READY : ADMISSION_IN_USE,
                        "GPU %s.", x->why ?: x->address);
                 *ret_short = x->hold == ADMISSION_GPU_CLAIMED;
@@ -396,6 +598,10 @@ static int place(const AdmissionSnapshot *s, const AdmissionRequest *req, unsign
                         .blocked = x->hold != ADMISSION_GPU_FREE &&
                                 !(gone && x->hold == ADMISSION_GPU_CLAIMED && x->free_if_released),
                         .held = x->holder != ADMISSION_NONE && !gone,
+                        .memory_bytes = x->memory_bytes,
+                        .mig = x->mig,
+                        .instances = x->instances,
+                        .shares = x->shares,
                 };
         }
         d->verdict = ADMISSION_PLACE;
@@ -418,9 +624,14 @@ static int place(const AdmissionSnapshot *s, const AdmissionRequest *req, unsign
 
                 if (stopped && stopped[i])
                         continue;
-                for (size_t k = 0; k < s->n_gpus; k++)
-                        if (s->gpus[k].holder == i)
+                for (size_t k = 0; k < s->n_gpus; k++) {
+                        bool holds = s->gpus[k].holder == i;
+
+                        for (size_t j = 0; j < s->gpus[k].n_partition_holders && !holds; j++)
+                                holds = s->gpus[k].partition_holders[j] == i;
+                        if (holds)
                                 held[n++] = k;
+                }
                 if (n > 0)
                         r = host_pool_occupy(&h, (int64_t) s->instances[i].vcpus * 1000,
                                              (int64_t) ((s->instances[i].memory_bytes + MIB - 1) / MIB),
@@ -437,6 +648,10 @@ static int place(const AdmissionSnapshot *s, const AdmissionRequest *req, unsign
                 };
                 HostShortage sh = {};
 
+                if (is_partition(req)) {
+                        r = place_partition(s, req, &h, &hr, d);
+                        goto finish;
+                }
                 r = host_pool_place(&h, s->policy, &hr, d->gpus, &d->n_gpus, &sh);
                 if (r == -ENOSPC) {
                         *ret_short = refuse_no_room(s, req, count, &hr, &sh, d);
@@ -539,6 +754,15 @@ int admission_decide(const AdmissionSnapshot *s, const AdmissionRequest *req, Ad
         if (req->tenant >= s->n_tenants ||
             (req->instance != ADMISSION_NONE && req->instance >= s->n_instances))
                 return -EINVAL;
+        if (is_partition(req)) {
+                if (count > 0 || addresses || (req->mig && req->share_milli > 0)) {
+                        refuse(&d, ADMISSION_INVALID,
+                               "A request asks for whole GPUs, a MIG instance or a share, one of them.");
+                        *ret = d;
+                        return 0;
+                }
+                count = 1;
+        }
         if (count == 0 && !addresses && !req->model) {
                 *ret = d; /* no GPUs asked for */
                 return 0;
@@ -552,7 +776,8 @@ int admission_decide(const AdmissionSnapshot *s, const AdmissionRequest *req, Ad
         r = place(s, req, count, addresses, NULL, &d, &is_short);
         if (r < 0)
                 return r;
-        d.reclaimable = d.verdict == ADMISSION_REFUSE && is_short;
+        /* Partitions take no reclaim (yet): borrowing is counted in whole GPUs. */
+        d.reclaimable = d.verdict == ADMISSION_REFUSE && is_short && !is_partition(req);
         if (d.reclaimable && req->may_reclaim && want > 0 &&
             admission_unused_guarantee(&s->tenants[req->tenant]) >= want) {
                 r = try_reclaim(s, req, count, addresses, &d);
@@ -561,7 +786,9 @@ int admission_decide(const AdmissionSnapshot *s, const AdmissionRequest *req, Ad
                         return r;
                 }
         }
-        if (d.verdict != ADMISSION_REFUSE && !req->preemptible && d.n_gpus > 0) {
+        /* A partition joining a partitioned GPU takes no whole GPU from anyone's guarantee. */
+        if (d.verdict != ADMISSION_REFUSE && !req->preemptible && d.n_gpus > 0 &&
+            !(d.partition && gpu_partitioned(&s->gpus[d.gpus[0]]))) {
                 bool *stopped = calloc(s->n_instances + 1, sizeof(bool));
 
                 if (!stopped) {

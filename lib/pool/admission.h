@@ -12,6 +12,10 @@
  *   within the requester's unused guarantees;
  * - a request that is not preemptible must leave every other tenant's unused guarantee keepable
  *   from the GPUs that are free, lent or about to be freed.
+ * - a partition (a MIG instance or a share, for a container) goes where host_pool_place_partition()
+ *   puts it, on a GPU that is free (hold ADMISSION_GPU_FREE) and carries no whole-GPU holder; a
+ *   partition takes no reclaim (a refusal is not reclaimable), and one that starts on a wholly free
+ *   GPU must leave the other tenants' guarantees keepable, as whole GPUs must.
  * Quota limits are not decided here: tenant_admit() checks them once the request's disk is known.
  *
  * It lives in lib/pool with the pool and quota.h and borrow.h, whose types it uses. Pure: no
@@ -67,6 +71,15 @@ typedef struct AdmissionGpu {
                           * ADMISSION_NONE = none */
         bool free_if_released;        /* held: it could be given out once its holder lets it go */
         const char *const *functions; /* its device's other functions (NULL-terminated; may be NULL) */
+        /* Partitions (containers). A GPU carrying them is ADMISSION_GPU_FREE with holder NONE (it is
+         * held by no one whole) unless it cannot be given out at all; it is then never given whole. */
+        uint64_t memory_bytes;           /* its memory; 0 = unknown (it takes no share) */
+        bool mig;                        /* in MIG mode */
+        MigGpu instances;                /* mig: its MIG instances */
+        HostShares shares;               /* its shares (one tenant's, one size; tenant by name) */
+        const size_t *partition_holders; /* the instances holding its partitions (their CPU and memory
+                                          * are booked beside it) */
+        size_t n_partition_holders;
 } AdmissionGpu;
 
 typedef struct AdmissionSnapshot {
@@ -94,6 +107,11 @@ typedef struct AdmissionRequest {
                                        * the GPUs it has); ADMISSION_NONE = a new instance */
         bool preemptible;
         bool may_reclaim; /* the caller can wait for victims to stop */
+        /* A partition instead of whole GPUs (count 0, no model-less addresses): */
+        unsigned share_milli;  /* a share of one GPU, 1..999, for the requester's tenant */
+        uint64_t share_memory; /* its GPU memory (> 0) */
+        bool mig;              /* a MIG instance of mig_profile */
+        MigProfile mig_profile;
 } AdmissionRequest;
 
 typedef enum AdmissionVerdict {
@@ -111,12 +129,19 @@ typedef enum AdmissionRefusal {
         ADMISSION_NO_CAPACITY, /* no GPU of the model; too few free; not on one NUMA node; CPU or
                                 * memory short */
         ADMISSION_GUARANTEED,  /* the free GPUs are guaranteed to other tenants */
+        ADMISSION_UNSUPPORTED, /* a MIG profile on a host whose GPUs (of the model) have no MIG */
 } AdmissionRefusal;
 
 typedef struct AdmissionDecision {
         AdmissionVerdict verdict;
         size_t gpus[HOST_GPUS_MAX]; /* PLACE, RECLAIM: the GPUs (indices, by address) */
         size_t n_gpus;
+        /* PLACE of a partition: its GPU is gpus[0] (n_gpus 1). */
+        bool partition;
+        unsigned mig_start;   /* MIG: the instance's first memory slice */
+        bool mig_enable;      /* MIG: put gpus[0] in MIG mode first (it is wholly free) */
+        unsigned share_milli; /* a share: its milli-GPU and memory (as asked) */
+        uint64_t share_memory;
         size_t *victims; /* RECLAIM: instances to stop, in the order picked (malloc'd) */
         size_t n_victims;
         AdmissionRefusal refusal;

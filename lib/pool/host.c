@@ -126,6 +126,50 @@ static int take_gpu(HostPool *h, size_t gpu) {
         return pool_commit(&h->pool, &one, &pl);
 }
 
+bool host_gpu_partitioned(const HostGpu *g) {
+        return g->mig || g->shares.n > 0;
+}
+
+static PoolPlacement placement_of(const HostPool *h, size_t gpu) {
+        size_t s = h->slot[gpu];
+
+        return (PoolPlacement) { .node = s / POOL_GPUS_MAX,
+                                 .n_gpus = 1,
+                                 .gpus = { (uint8_t) (s % POOL_GPUS_MAX) } };
+}
+
+/* A GPU's MIG mode and instances, or its shares, into the pool. */
+static int take_partitions(HostPool *h, size_t gpu) {
+        const HostGpu *x = &h->gpus[gpu];
+        PoolPlacement pl = placement_of(h, gpu);
+        PoolRequest pr = { .num_gpu = 1 };
+        int r;
+
+        if (x->mig) {
+                if (x->shares.n > 0)
+                        return -EINVAL;
+                r = pool_set_mig(&h->pool, pl.node, pl.gpus[0], true);
+                if (r < 0)
+                        return r;
+                for (unsigned s = 0; s < MIG_MEMORY_SLICES; s++) {
+                        if (x->instances.at[s] == 0)
+                                continue;
+                        pr.mig = x->instances.at[s];
+                        pl.mig_start = (uint8_t) s;
+                        if (pool_commit(&h->pool, &pr, &pl) < 0)
+                                return -EINVAL;
+                }
+                return 0;
+        }
+        if (x->shares.n == 0)
+                return 0;
+        if (x->shares.milli == 0 || x->shares.milli >= POOL_MILLI || x->shares.n > POOL_MILLI ||
+            x->shares.n * x->shares.milli > POOL_MILLI)
+                return -EINVAL;
+        pr.gpu_milli = x->shares.n * x->shares.milli;
+        return pool_commit(&h->pool, &pr, &pl) < 0 ? -EINVAL : 0;
+}
+
 int host_pool_make(HostPool *h, const HostGpu *gpus, size_t n, const HostNuma *numa, size_t n_numa,
                    const PoolWorkload *w, uint64_t seed) {
         PoolWorkload dflt = {};
@@ -215,6 +259,8 @@ int host_pool_make(HostPool *h, const HostGpu *gpus, size_t n, const HostNuma *n
         for (size_t k = 0; k < n && r >= 0; k++)
                 if (gpus[k].blocked)
                         r = take_gpu(h, k);
+                else
+                        r = take_partitions(h, k);
         if (r < 0)
                 goto finish;
         if (!w) {
@@ -461,7 +507,7 @@ int host_gpus_exact(const HostGpu *gpus, size_t n, const char *const *addresses,
                                 *ret_index = k;
                         return -ENOENT;
                 }
-                if (gpus[j].blocked) {
+                if (gpus[j].blocked || host_gpu_partitioned(&gpus[j])) {
                         if (ret_index)
                                 *ret_index = k;
                         return -EBUSY;
@@ -473,4 +519,219 @@ int host_gpus_exact(const HostGpu *gpus, size_t n, const char *const *addresses,
         qsort_r(ret, k, sizeof(size_t), compare_by_address, (void *) gpus);
         *ret_n = k;
         return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* partitions */
+
+/* The pool's GPU of GPU i. */
+static PoolGpu *pool_gpu(HostPool *h, size_t i) {
+        return &h->pool.nodes[h->slot[i] / POOL_GPUS_MAX].gpu[h->slot[i] % POOL_GPUS_MAX];
+}
+
+static bool gpu_accepted(const HostPool *h, size_t i, uint32_t models) {
+        return node_accepted(h, h->slot[i] / POOL_GPUS_MAX, models);
+}
+
+/* HOST_SHORT_CPU_MEMORY over the nodes marked in `room`. */
+static void short_cpu_memory(const HostPool *h, const HostRequest *req, const bool *room, HostShortage *sh) {
+        sh->why = HOST_SHORT_CPU_MEMORY;
+        sh->cpu = sh->memory = true;
+        sh->cpu_left = sh->memory_left = 0;
+        for (size_t k = 0; k < h->pool.n_nodes; k++) {
+                const PoolNode *nd = &h->pool.nodes[k];
+
+                if (!room[k])
+                        continue;
+                sh->cpu = sh->cpu && nd->cpu_left < req->cpu_milli;
+                sh->memory = sh->memory && nd->memory_left < req->memory_mib;
+                sh->cpu_left = nd->cpu_left > sh->cpu_left ? nd->cpu_left : sh->cpu_left;
+                sh->memory_left = nd->memory_left > sh->memory_left ? nd->memory_left : sh->memory_left;
+        }
+        if (!sh->cpu && !sh->memory)
+                sh->cpu = sh->memory = true; /* each somewhere, never together */
+}
+
+static int place_mig(HostPool *h, PoolPolicy policy, const HostRequest *req, uint32_t models,
+                     HostPartition *ret, HostShortage *sh, bool *room) {
+        PoolRequest pr = { .cpu_milli = req->cpu_milli,
+                           .memory_mib = req->memory_mib,
+                           .num_gpu = 1,
+                           .models = models,
+                           .mig = (int8_t) (req->mig_profile + 1) },
+                    whole = { .cpu_milli = req->cpu_milli,
+                              .memory_mib = req->memory_mib,
+                              .num_gpu = 1,
+                              .gpu_milli = POOL_MILLI,
+                              .models = models };
+        PoolPlacement pl, wp;
+        bool any = false;
+        int r;
+
+        r = pool_place(&h->pool, policy, &pr, &pl);
+        if (r >= 0) {
+                *ret = (HostPartition) { .gpu = h->at[pl.node * POOL_GPUS_MAX + pl.gpus[0]],
+                                         .mig_start = pl.mig_start };
+                return 0;
+        }
+        if (r != -ENOSPC)
+                return r;
+        /* None in MIG mode has room: the GPU the policy picks for one whole GPU, in MIG mode. */
+        r = pool_place(&h->pool, policy, &whole, &wp);
+        if (r >= 0) {
+                r = pool_set_mig(&h->pool, wp.node, wp.gpus[0], true);
+                if (r < 0)
+                        return r;
+                r = pool_place(&h->pool, policy, &pr, &pl);
+                (void) pool_set_mig(&h->pool, wp.node, wp.gpus[0], false);
+                if (r < 0)
+                        return r == -ENOSPC ? -EIO : r; /* a fresh GPU in MIG mode takes any profile */
+                *ret = (HostPartition) { .gpu = h->at[pl.node * POOL_GPUS_MAX + pl.gpus[0]],
+                                         .mig_start = pl.mig_start,
+                                         .mig_enable = pl.node == wp.node && pl.gpus[0] == wp.gpus[0] };
+                return 0;
+        }
+        if (r != -ENOSPC)
+                return r;
+        /* Room for it somewhere, but not with the CPU or memory? */
+        for (size_t i = 0; i < h->n_gpus; i++) {
+                const PoolGpu *g = pool_gpu(h, i);
+                unsigned s;
+
+                if (h->gpus[i].blocked || !gpu_accepted(h, i, models))
+                        continue;
+                if ((g->mig && mig_choose(&g->instances, req->mig_profile, &s) == 0) ||
+                    (!g->mig && g->milli_left == POOL_MILLI)) {
+                        room[h->slot[i] / POOL_GPUS_MAX] = true;
+                        any = true;
+                }
+                sh->free_gpus += !g->mig && g->milli_left == POOL_MILLI;
+        }
+        if (any)
+                short_cpu_memory(h, req, room, sh);
+        else
+                sh->why = HOST_SHORT_MIG_ROOM;
+        return -ENOSPC;
+}
+
+/* Whether a share may go on GPU i: 1 yes, 0 no, -1 only the memory is short. */
+static int share_fits(HostPool *h, size_t i, const HostRequest *req) {
+        const HostGpu *x = &h->gpus[i];
+        const PoolGpu *g = pool_gpu(h, i);
+        unsigned n = x->shares.n;
+
+        if (x->blocked || g->mig || g->milli_left < req->share_milli)
+                return 0;
+        if (n == 0) {
+                if (g->milli_left != POOL_MILLI)
+                        return 0;
+                return x->memory_bytes > 0 && req->share_memory <= x->memory_bytes ? 1 : -1;
+        }
+        if (!x->shares.tenant || !req->tenant || strcmp(x->shares.tenant, req->tenant) != 0 ||
+            x->shares.milli != req->share_milli || x->shares.memory_bytes != req->share_memory)
+                return 0;
+        /* (n + 1) x its memory within the GPU's. */
+        return req->share_memory <= x->memory_bytes / (n + 1) ? 1 : -1;
+}
+
+static int place_share(HostPool *h, PoolPolicy policy, const HostRequest *req, uint32_t models,
+                       HostPartition *ret, HostShortage *sh, bool *room) {
+        PoolRequest pr = { .cpu_milli = req->cpu_milli,
+                           .memory_mib = req->memory_mib,
+                           .num_gpu = 1,
+                           .gpu_milli = req->share_milli,
+                           .models = models };
+        PoolRequest *masks = calloc(h->n_gpus + 1, sizeof(PoolRequest));
+        PoolPlacement pl = {};
+        bool any = false, memory_short = false;
+        int r;
+
+        if (!masks)
+                return -ENOMEM;
+        /* The GPUs it may not go on are held back while it is placed. */
+        for (size_t i = 0; i < h->n_gpus; i++) {
+                PoolGpu *g = pool_gpu(h, i);
+                int f = share_fits(h, i, req);
+
+                if (f > 0 && gpu_accepted(h, i, models)) {
+                        room[h->slot[i] / POOL_GPUS_MAX] = true;
+                        any = true;
+                        continue;
+                }
+                memory_short = memory_short || (f < 0 && gpu_accepted(h, i, models));
+                if (g->milli_left > 0 && !g->mig) {
+                        PoolPlacement m = placement_of(h, i);
+
+                        masks[i] = (PoolRequest) { .num_gpu = 1, .gpu_milli = g->milli_left };
+                        r = pool_commit(&h->pool, &masks[i], &m);
+                        if (r < 0)
+                                goto finish;
+                }
+        }
+        r = any ? pool_place(&h->pool, policy, &pr, &pl) : -ENOSPC;
+finish:
+        for (size_t i = 0; i < h->n_gpus; i++)
+                if (masks[i].num_gpu > 0) {
+                        PoolPlacement m = placement_of(h, i);
+
+                        (void) pool_release(&h->pool, &masks[i], &m);
+                }
+        free(masks);
+        if (r >= 0) {
+                *ret = (HostPartition) { .gpu = h->at[pl.node * POOL_GPUS_MAX + pl.gpus[0]] };
+                return 0;
+        }
+        if (r != -ENOSPC)
+                return r;
+        for (size_t i = 0; i < h->n_gpus; i++)
+                sh->free_gpus += !h->gpus[i].blocked && gpu_accepted(h, i, models) && !pool_gpu(h, i)->mig &&
+                        pool_gpu(h, i)->milli_left == POOL_MILLI;
+        if (any)
+                short_cpu_memory(h, req, room, sh);
+        else
+                sh->why = memory_short ? HOST_SHORT_SHARE_MEMORY : HOST_SHORT_SHARE_JOIN;
+        return -ENOSPC;
+}
+
+int host_pool_place_partition(HostPool *h, PoolPolicy policy, const HostRequest *req, HostPartition *ret,
+                              HostShortage *ret_short) {
+        HostShortage sh = { .why = HOST_SHORT_GPUS };
+        uint32_t models = 0, all = 0;
+        bool some = false, *room = NULL;
+        int r;
+
+        if (req->count != 0 || req->cpu_milli < 0 || req->memory_mib < 0 ||
+            req->mig == (req->share_milli > 0))
+                return -EINVAL;
+        if (req->mig ? !mig_profile_info(req->mig_profile)
+                     : req->share_milli >= POOL_MILLI || req->share_memory == 0)
+                return -EINVAL;
+        for (size_t m = 0; m < h->pool.n_models; m++) {
+                all |= UINT32_C(1) << m;
+                if (!model_matches(h->pool.models[m], req->model))
+                        continue;
+                some = true;
+                if (!req->mig || mig_model_supported(h->pool.models[m]))
+                        models |= UINT32_C(1) << m;
+        }
+        if (!some)
+                goto refuse;
+        if (models == 0) {
+                sh.why = HOST_SHORT_MIG_MODEL;
+                goto refuse;
+        }
+        if (models == all)
+                models = 0; /* any model: as pool_place() is asked for any (Ark's policy weighs it so) */
+        room = calloc(h->pool.n_nodes + 1, sizeof(bool));
+        if (!room)
+                return -ENOMEM;
+        r = req->mig ? place_mig(h, policy, req, models, ret, &sh, room)
+                     : place_share(h, policy, req, models, ret, &sh, room);
+        free(room);
+        if (r != -ENOSPC)
+                return r;
+refuse:
+        if (ret_short)
+                *ret_short = sh;
+        return -ENOSPC;
 }

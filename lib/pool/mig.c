@@ -33,6 +33,19 @@ bool mig_model_supported(const char *model) {
         return strstr(model, "A100") || strstr(model, "H100");
 }
 
+unsigned mig_profile_milli(MigProfile p) {
+        const MigProfileInfo *i = mig_profile_info(p);
+
+        return i ? i->compute * 1000 / MIG_COMPUTE_SLICES : 0;
+}
+
+uint64_t mig_profile_memory(MigProfile p, uint64_t gpu_memory_bytes) {
+        const MigProfileInfo *i = mig_profile_info(p);
+        uint64_t slice = gpu_memory_bytes > 0 ? gpu_memory_bytes / MIG_MEMORY_SLICES : UINT64_C(10) << 30;
+
+        return i ? slice * i->slices : 0;
+}
+
 static uint8_t mask(const MigProfileInfo *i, unsigned start) {
         return (uint8_t) (((1u << i->slices) - 1) << start);
 }

@@ -35,6 +35,13 @@ MigProfile mig_profile_from_string(const char *s);
 /* Whether a GPU of that model name has this geometry (A100 and H100 with 80 GB). */
 bool mig_model_supported(const char *model);
 
+/* What an instance of p counts as, of its GPU (quotas, metering): its compute slices over 7 in
+ * milli-GPUs, rounded down (seven 1g never count more than the GPU; a 7g counts 1000); and its
+ * memory slices' part of the GPU's memory, gpu_memory_bytes / 8 a slice, or 10 GiB a slice when
+ * the GPU's memory is unknown (0). 0 for an invalid profile. */
+unsigned mig_profile_milli(MigProfile p);
+uint64_t mig_profile_memory(MigProfile p, uint64_t gpu_memory_bytes);
+
 /* The instances on one GPU. */
 typedef struct MigGpu {
         uint8_t used;                 /* memory slices taken, bit i = slice i */

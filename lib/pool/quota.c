@@ -45,29 +45,52 @@ bool quota_model_matches(const char *model, const char *want) {
         return false;
 }
 
-uint64_t quota_used(const Quota *q, const QuotaUsage *u) {
+static uint64_t add_sat(uint64_t a, uint64_t b) {
+        return a + b < a ? UINT64_MAX : a + b;
+}
+
+static uint64_t mul_sat(uint64_t a, uint64_t b) {
+        return b != 0 && a > UINT64_MAX / b ? UINT64_MAX : a * b;
+}
+
+uint64_t quota_used_fine(const Quota *q, const QuotaUsage *u) {
         uint64_t n = 0;
 
-        if (q->resource != QUOTA_GPUS || q->model[0] == 0)
+        if (q->resource != QUOTA_GPUS)
                 return u->amount[q->resource];
+        if (q->model[0] == 0)
+                return add_sat(mul_sat(u->amount[QUOTA_GPUS], QUOTA_MILLI_GPU), u->gpu_milli);
         for (size_t k = 0; k < u->n_gpu_models; k++)
-                n += quota_model_matches(u->gpu_models[k], q->model);
+                if (quota_model_matches(u->gpu_models[k], q->model))
+                        n += u->gpu_milli_of ? u->gpu_milli_of[k] : QUOTA_MILLI_GPU;
         return n;
+}
+
+/* Milli-GPUs back to GPUs, rounded up. */
+static uint64_t coarse(const Quota *q, uint64_t fine) {
+        if (q->resource != QUOTA_GPUS)
+                return fine;
+        return fine / QUOTA_MILLI_GPU + (fine % QUOTA_MILLI_GPU != 0);
+}
+
+uint64_t quota_used(const Quota *q, const QuotaUsage *u) {
+        return coarse(q, quota_used_fine(q, u));
 }
 
 int quota_admit(const Quota *quotas, size_t n, const QuotaUsage *used, const QuotaUsage *request,
                 size_t *ret_index, uint64_t *ret_total) {
         for (size_t k = 0; k < n; k++) {
-                uint64_t have = quota_used(&quotas[k], used), want = quota_used(&quotas[k], request), total;
+                const Quota *q = &quotas[k];
+                uint64_t have = quota_used_fine(q, used), want = quota_used_fine(q, request), total;
 
-                if (want == 0 || quotas[k].limit == QUOTA_UNLIMITED)
+                if (want == 0 || q->limit == QUOTA_UNLIMITED)
                         continue;
-                total = have + want < have ? UINT64_MAX : have + want; /* saturate */
-                if (total > quotas[k].limit) {
+                total = add_sat(have, want);
+                if (total > (q->resource == QUOTA_GPUS ? mul_sat(q->limit, QUOTA_MILLI_GPU) : q->limit)) {
                         if (ret_index)
                                 *ret_index = k;
                         if (ret_total)
-                                *ret_total = total;
+                                *ret_total = coarse(q, total);
                         return -EDQUOT;
                 }
         }

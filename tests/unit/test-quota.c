@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "basic/macro.h"
+#include "pool/mig.h"
 #include "pool/quota.h"
 
 #define GiB(x) ((uint64_t) (x) << 30)
@@ -95,10 +96,64 @@ static void test_admit(void **state) {
         assert_true(total == UINT64_MAX);
 }
 
+/* Partitions count fractions of a GPU, in milli-GPUs: a limit of 1 GPU holds four 0.25 shares, not
+ * five; a model quota counts each entry's milli; whole-GPU usage counts as before. */
+static void test_fractional(void **state) {
+        static const char *const models[] = { "NVIDIA H100 80GB HBM3", "NVIDIA H100 80GB HBM3",
+                                              "NVIDIA L40S" };
+        static const uint16_t milli[] = { 250, 1000, 500 };
+        Quota any = { .resource = QUOTA_GPUS, .limit = 1 },
+              h100 = { .resource = QUOTA_GPUS, .model = "H100", .limit = 1 };
+        QuotaUsage used = { .gpu_milli = 750 }, share = { .gpu_milli = 250 },
+                   mixed = {
+                           .gpu_models = models,
+                           .n_gpu_models = 3,
+                           .gpu_milli_of = milli,
+                           .gpu_milli = 750,
+                   };
+        size_t idx = 99;
+        uint64_t total = 0;
+
+        assert_int_equal(quota_used_fine(&any, &used), 750);
+        assert_int_equal(quota_used(&any, &used), 1); /* rounded up */
+        assert_int_equal(quota_admit(&any, 1, &used, &share, &idx, &total), 0);
+        used.gpu_milli = 1000;
+        assert_int_equal(quota_admit(&any, 1, &used, &share, &idx, &total), -EDQUOT);
+        assert_int_equal(idx, 0);
+        assert_int_equal(total, 2); /* 1.25 GPUs, rounded up */
+        /* Whole GPUs and partitions together. */
+        mixed.amount[QUOTA_GPUS] = 1;
+        assert_int_equal(quota_used_fine(&any, &mixed), 1750);
+        assert_int_equal(quota_used_fine(&h100, &mixed), 1250);
+        assert_int_equal(quota_used(&h100, &mixed), 2);
+        /* Without gpu_milli_of every entry is a whole GPU, as before. */
+        mixed.gpu_milli_of = NULL;
+        assert_int_equal(quota_used(&h100, &mixed), 2);
+        assert_int_equal(quota_used_fine(&h100, &mixed), 2000);
+        /* A MIG slice counts its compute over 7, rounded down, and its memory slices. */
+        assert_int_equal(mig_profile_milli(MIG_1G_10GB), 142);
+        assert_int_equal(mig_profile_milli(MIG_3G_40GB) + mig_profile_milli(MIG_4G_40GB), 999);
+        assert_int_equal(mig_profile_milli(MIG_7G_80GB), 1000);
+        assert_true(mig_profile_memory(MIG_3G_40GB, GiB(80)) == GiB(40));
+        assert_true(mig_profile_memory(MIG_1G_20GB, 0) == GiB(20));
+        assert_true(mig_profile_memory(_MIG_PROFILE_INVALID, GiB(80)) == 0);
+        /* A GPU memory quota counts a share's memory as bytes, as ever. */
+        {
+                Quota mem = { .resource = QUOTA_GPU_MEMORY, .limit = GiB(80) };
+                QuotaUsage u = { .amount = { [QUOTA_GPU_MEMORY] = GiB(60) } },
+                           r = { .amount = { [QUOTA_GPU_MEMORY] = GiB(20) } };
+
+                assert_int_equal(quota_admit(&mem, 1, &u, &r, NULL, NULL), 0);
+                r.amount[QUOTA_GPU_MEMORY]++;
+                assert_int_equal(quota_admit(&mem, 1, &u, &r, NULL, NULL), -EDQUOT);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_names),
                 cmocka_unit_test(test_admit),
+                cmocka_unit_test(test_fractional),
         };
         return cmocka_run_group_tests_name("quota", tests, NULL, NULL);
 }
