@@ -35,7 +35,7 @@ static const char *unavailable;
 static Runtime *rt;
 
 static char *const busybox_links[] = { "sh", "cat", "echo", "sleep", "dd", "id", "ls", "hostname", "test",
-                                       "mknod", "stat", "seq", "kill", "head", NULL };
+                                       "mknod", "stat", "seq", "kill", "head", "unshare", "mount", "true", NULL };
 
 static int make_layers(void) {
         _cleanup_free_ char *bin = path_join(layer1, "bin"), *etc = path_join(layer1, "etc"),
@@ -323,6 +323,21 @@ static void test_devices(void **state) {
                 print_message("note: no v1 device cgroup here; the eBPF filter is not inspected\n");
 }
 
+/* crun applied the seccomp profile: no new user namespace, no mount (root in the container has
+ * neither CAP_SYS_ADMIN nor the syscall). */
+static void test_seccomp(void **state) {
+        REQUIRE_RUNTIME();
+        _cleanup_free_ char *o1 = NULL, *e1 = NULL, *o2 = NULL, *e2 = NULL, *o3 = NULL;
+
+        assert_int_not_equal(exec_capture("web", (char *const[]) { "unshare", "-U", "true", NULL }, &o1, &e1), 0);
+        assert_non_null(strstr(e1, "ermitted"));
+        assert_int_not_equal(
+                exec_capture("web", (char *const[]) { "mount", "-t", "tmpfs", "none", "/tmp", NULL }, &o2, &e2), 0);
+        /* Without CLONE_NEWUSER, unshare is allowed (and refused by the kernel only for lack of
+         * capabilities): a new UTS namespace needs CAP_SYS_ADMIN, which is not there either. */
+        assert_int_equal(exec_capture("web", (char *const[]) { "true", NULL }, &o3, NULL), 0);
+}
+
 /* Over 64 MiB, the kernel kills the process and the state says so. */
 static void test_oom(void **state) {
         REQUIRE_RUNTIME();
@@ -460,6 +475,7 @@ static void test_start_error(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_run),       cmocka_unit_test(test_host_uid),    cmocka_unit_test(test_devices),
+                cmocka_unit_test(test_seccomp),
                 cmocka_unit_test(test_oom),       cmocka_unit_test(test_pids),        cmocka_unit_test(test_kill_delete),
                 cmocka_unit_test(test_adopt),     cmocka_unit_test(test_start_error),
         };
