@@ -62,8 +62,8 @@ CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 NCURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null)
 
 # arkd's folders (README, "Architecture"): the daemon core, then hardware, tenants, instances
-# (with the VM driver) and bundles.
-ARKD_DIRS := . hw tenant instance instance/vm network bundle container
+# (with the VM and container drivers), bundles and container images.
+ARKD_DIRS := . hw tenant instance instance/vm instance/container network bundle container
 
 WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
 	-Wundef -Wpointer-arith -Wno-unused-parameter -Wno-missing-field-initializers -Wvla
@@ -237,6 +237,11 @@ $(addprefix $(O)/tests/,$(integration-tests)): $(O)/tests/%: $(O)/obj/tests/inte
 	$(quiet) LD $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+# The container runtime's test and bench drive appliance/instance/container directly, without arkd.
+CONTAINER_OBJS := $(call obj,$(addprefix $(SRCDIR)/appliance/instance/container/,oci-config.c rootfs.c runtime.c))
+$(O)/obj/tests/integration/test-container-runtime.o $(O)/obj/bench/container-start.o: \
+	PROG_INCLUDES := -I$(SRCDIR)/appliance/instance/container
+$(O)/tests/test-container-runtime: $(CONTAINER_OBJS)
 # test-arkd-replay runs bench/arkd-replay (which runs bench/trace-replay and arkd).
 $(O)/tests/test-arkd-replay: | $(O)/bench/arkd-replay
 $(O)/tests/test-bench-net: | $(O)/bench/net
