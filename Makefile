@@ -236,7 +236,7 @@ $(addprefix $(O)/tests/,$(integration-tests)): $(O)/tests/%: $(O)/obj/tests/inte
 		$(O)/obj/tests/integration/harness.o $(ALL_LIBS)
 	$(quiet) LD $@
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(CMOCKA_LIBS)
 # The container runtime's test and bench drive appliance/instance/container directly, without arkd.
 CONTAINER_OBJS := $(call obj,$(addprefix $(SRCDIR)/appliance/instance/container/,oci-config.c rootfs.c runtime.c))
 $(O)/obj/tests/integration/test-container-runtime.o $(O)/obj/bench/container-start.o: \

@@ -115,6 +115,16 @@ static void caller_cache_add(Manager *m, const char *sender, const Caller *c) {
         *e = (CallerCacheEntry) { .sender = copy, .caller = cc, .at_usec = now_usec(CLOCK_MONOTONIC) };
 }
 
+void caller_release(Manager *m, sd_bus_message *msg) {
+        if (!m->caller_msg || m->caller_msg != msg)
+                return;
+        if (m->caller_of_msg) {
+                caller_done(m->caller_of_msg);
+                m->caller_of_msg = mfree(m->caller_of_msg);
+        }
+        m->caller_msg = sd_bus_message_unref(m->caller_msg);
+}
+
 void caller_forget(Manager *m) {
         if (m->caller_of_msg) {
                 caller_done(m->caller_of_msg);

@@ -30,6 +30,9 @@ void caller_done(Caller *c);
  * (with a reference on the message), and the answers for the last connections by their unique
  * bus name, for a second (access.c, "CallerCache"). */
 int caller_get(Manager *m, sd_bus_message *msg, Caller *ret, sd_bus_error *error);
+/* Drops the remembered caller when it is msg's, with the reference on msg: a call whose
+ * descriptors must close once it is answered (Instance.Exec's pipes) is not kept alive by it. */
+void caller_release(Manager *m, sd_bus_message *msg);
 /* Drops what caller_get() keeps in m. */
 void caller_forget(Manager *m);
 

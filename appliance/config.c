@@ -40,6 +40,7 @@ int config_init(ArkConfig *c) {
         c->container_runtime = strdup("/usr/bin/crun");
         c->container_monitor = strdup("/usr/bin/conmon");
         c->container_run_dir = strdup("/run/ark/containers");
+        c->container_dir = strdup("/var/lib/ark-containers");
         c->refused_call_burst = 20;
         {
                 char reason[128];
@@ -47,7 +48,7 @@ int config_init(ArkConfig *c) {
         }
         if (!c->state_dir || !c->trust_dir || !c->libvirt_uri || !c->domain_type || !c->sysfs_root ||
             !c->metrics_address || !c->network_run_dir || !c->container_runtime || !c->container_monitor ||
-            !c->container_run_dir) {
+            !c->container_run_dir || !c->container_dir) {
                 config_done(c);
                 return -ENOMEM;
         }
@@ -72,6 +73,7 @@ void config_done(ArkConfig *c) {
         free(c->container_runtime);
         free(c->container_monitor);
         free(c->container_run_dir);
+        free(c->container_dir);
         strv_free(c->vfio_at_boot);
         strv_free(c->reserved);
         strv_free(c->image_admin_dirs);
@@ -374,6 +376,8 @@ static int config_assign(ArkConfig *c, const char *section, const char *key, con
                         return set_string(&c->container_monitor, v, VALUE_PATH, reason);
                 if (streq(key, "RuntimeDirectory"))
                         return set_string(&c->container_run_dir, v, VALUE_PATH, reason);
+                if (streq(key, "Directory"))
+                        return set_string(&c->container_dir, v, VALUE_PATH, reason);
                 if (streq(key, "HostIdBase") || streq(key, "HostIdsPerTenant")) {
                         bool base = streq(key, "HostIdBase");
                         uint32_t u;

@@ -40,6 +40,8 @@ typedef struct ArkConfig {
         char *container_runtime;  /* the OCI runtime (crun) */
         char *container_monitor;  /* each container's monitor (conmon) */
         char *container_run_dir;  /* the runtime's state: gone at reboot, kept across arkd restarts */
+        char *container_dir; /* containers' bundles, writable layers and logs: a path every component
+                              * of which a container's unprivileged root may search (not the state dir) */
         uint32_t container_id_base;  /* the first host UID/GID handed to tenants' containers */
         uint32_t container_id_count; /* host UIDs/GIDs per tenant */
 } ArkConfig;

@@ -47,7 +47,7 @@ static int config_copy(ArkConfig *dst, const ArkConfig *src) {
                 &dst->trust_dir,       &dst->placement_workload,
                 &dst->network_uplink,  &dst->network_run_dir,
                 &dst->container_runtime, &dst->container_monitor,
-                &dst->container_run_dir,
+                &dst->container_run_dir, &dst->container_dir,
         };
         char ***lists[] = { &dst->vfio_at_boot, &dst->reserved, &dst->image_admin_dirs };
         int r = 0;

@@ -48,6 +48,7 @@ struct Manager {
         PoolWorkload workload; /* [Placement] Workload=; no shapes = the built-in default */
 
         Hypervisor *hv; /* the VM driver's libvirt connection (vm/hypervisor.c); opaque here */
+        struct Containers *containers; /* the container driver's runtime (container/); opaque here */
 
         Tenant *tenants;
         Instance *instances;

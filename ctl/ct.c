@@ -160,6 +160,17 @@ static int copy_some(int from, int to) {
         return loop_write(to, buf, (size_t) n) < 0 ? 0 : 1;
 }
 
+/* Copies what `from` holds now to `to`, without waiting for more. */
+static void drain(int from, int to) {
+        char buf[16384];
+        ssize_t n;
+
+        (void) fcntl(from, F_SETFL, O_NONBLOCK);
+        while ((n = read(from, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+                if (n > 0 && loop_write(to, buf, (size_t) n) < 0)
+                        return;
+}
+
 /* ct exec NAME -- CMD...: the command runs in the container with pipes for its stdin, stdout and
  * stderr, which arkctl copies from and to its own (no terminal of ours reaches the container).
  * Exits with the command's exit status. */
@@ -196,7 +207,12 @@ int verb_ct_exec(char **args) {
                 r = sd_bus_call_async(bus, &slot, m, exec_reply, &c, UINT64_MAX);
         if (r < 0)
                 return ctl_log_call_error(r, NULL, "Exec");
-        /* Our copies of the command's ends go: its output ends when it (and its children) do. */
+        /* Our copies of the command's ends go, the message's too once it is out: its output ends
+         * when it (and its children) do. */
+        r = sd_bus_flush(bus);
+        if (r < 0)
+                return ctl_log_call_error(r, NULL, "Exec");
+        m = sd_bus_message_unref(m);
         in[0] = safe_close(in[0]);
         out[1] = safe_close(out[1]);
         err[1] = safe_close(err[1]);
@@ -215,8 +231,16 @@ int verb_ct_exec(char **args) {
                         return ctl_log_call_error(r, NULL, "Exec");
                 if (c.done && c.r < 0)
                         break;
-                if (c.done && !out_open && !err_open)
+                if (c.done) {
+                        /* The command has ended (crun exec waits for it): what it wrote is in the
+                         * pipes. Its write ends may live on elsewhere (a process it left behind,
+                         * the call's message in arkd), so read what is there, not up to the end. */
+                        if (out_open)
+                                drain(out[0], STDOUT_FILENO);
+                        if (err_open)
+                                drain(err[0], STDERR_FILENO);
                         break;
+                }
                 if (poll(p, ELEMENTSOF(p), -1) < 0 && errno != EINTR) {
                         fprintf(stderr, "arkctl: poll failed: %m\n");
                         return -errno;

@@ -5,6 +5,8 @@
 #include "basic/macro.h"
 #include "basic/string-util.h"
 #include "driver.h"
+#include "instance.h"
+#include "manager.h"
 
 static const InstanceDriver *const drivers[] = {
         &vm_driver,
@@ -46,10 +48,22 @@ void instance_drivers_teardown(Manager *m) {
                 drivers[k - 1]->teardown(m);
 }
 
+/* Whether the manager has instances of the driver's type. */
+static bool has_instances(Manager *m, const InstanceDriver *d) {
+        LIST_FOREACH(instances, i, m->instances)
+                if (streq_ptr(i->type, d->type))
+                        return true;
+        return false;
+}
+
 int instance_drivers_reconcile(Manager *m, sd_bus_error *error) {
         int r;
 
         for (size_t k = 0; k < ELEMENTSOF(drivers); k++) {
+                /* A backend this host cannot have (no container runtime) fails nothing while no
+                 * instance needs it; the VM driver's hypervisor is always asked for. */
+                if (k > 0 && !drivers[k]->connected(m) && !has_instances(m, drivers[k]))
+                        continue;
                 r = drivers[k]->require(m, error);
                 if (r < 0)
                         return r;

@@ -114,5 +114,7 @@ char *instance_driver_types(void);
 /* Every driver's setup() / teardown(), in the table's order. setup returns the first failure. */
 int instance_drivers_setup(Manager *m);
 void instance_drivers_teardown(Manager *m);
-/* Every driver's require() and reconcile(); fills `error` and returns at the first failure. */
+/* Every driver's require() and reconcile(); fills `error` and returns at the first failure. A
+ * driver other than the first whose backend is not there is skipped while no instance is of its
+ * type. */
 int instance_drivers_reconcile(Manager *m, sd_bus_error *error);

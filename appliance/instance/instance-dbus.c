@@ -8,6 +8,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "basic/log.h"
 #include "basic/macro.h"
 #include "basic/string-util.h"
 #include "access.h"
@@ -142,6 +143,7 @@ static int method_open_console(sd_bus_message *msg, void *userdata, sd_bus_error
 
 /* An Exec call waiting for its command to end. */
 typedef struct ExecWait {
+        Manager *manager;
         sd_bus_message *msg;
         sd_event_source *child;
 } ExecWait;
@@ -150,7 +152,10 @@ static int on_exec_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
         ExecWait *w = userdata;
         int status = si->si_code == CLD_EXITED ? si->si_status : 128 + si->si_status;
 
+        log_debug("Exec: process %d ended with %d.", (int) si->si_pid, status);
+
         (void) sd_bus_reply_method_return(w->msg, "i", (int32_t) status);
+        caller_release(w->manager, w->msg);
         sd_bus_message_unref(w->msg);
         sd_event_source_disable_unref(w->child);
         free(w);
@@ -183,7 +188,9 @@ static int method_exec(sd_bus_message *msg, void *userdata, sd_bus_error *error)
                 return sd_bus_error_set_errnof(error, r, "Failed to watch the command: %m");
         }
         (void) sd_event_source_set_child_process_own(w->child, true);
+        log_debug("Exec: watching process %d.", (int) pid);
         w->msg = sd_bus_message_ref(msg);
+        w->manager = i->manager;
         TAKE_PTR(w);
         return 1;
 }

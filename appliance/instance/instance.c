@@ -328,10 +328,6 @@ static int container_params_check(const InstanceCreateParams *p, sd_bus_error *e
         if (p->gpus > 0 || p->gpu_model || p->gpu_addresses)
                 return sd_bus_error_setf(error, ARK_ERROR_NOT_SUPPORTED,
                                          "GPUs for containers are not supported by this arkd yet.");
-        if (p->networks && p->networks[0])
-                return sd_bus_error_setf(error, ARK_ERROR_NOT_SUPPORTED,
-                                         "Networks for containers are not supported by this arkd yet; a "
-                                         "container has its own network namespace with loopback only.");
         if (strv_length(p->args) > CONTAINER_ARGS_MAX || strv_length(p->env) > CONTAINER_ARGS_MAX)
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                          "Args and Env may hold at most %d strings each.", CONTAINER_ARGS_MAX);
@@ -671,6 +667,7 @@ static const char *const refusal_error[] = {
         [ADMISSION_NOT_READY] = ARK_ERROR_NOT_READY,
         [ADMISSION_NO_CAPACITY] = ARK_ERROR_NO_CAPACITY,
         [ADMISSION_GUARANTEED] = ARK_ERROR_NO_CAPACITY,
+        [ADMISSION_UNSUPPORTED] = ARK_ERROR_NOT_SUPPORTED,
 };
 
 /* Chooses the GPUs for p (a new instance of p->tenant, or GPUs added to `extend`) and writes their
@@ -1059,11 +1056,9 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
                                                    i->name);
         }
         /* Its NICs: addresses and MACs in the same transaction, the rule set told first. */
-        if (!container) {
-                r = network_nics_allocate(m, i, p->networks, &nics, error);
-                if (r < 0)
-                        return r;
-        }
+        r = network_nics_allocate(m, i, p->networks, &nics, error);
+        if (r < 0)
+                return r;
         /* Its tenant's host IDs, handed out with its first container. */
         if (container) {
                 r = container_idmap_ensure(m, i->tenant, NULL, NULL, error);
@@ -1258,7 +1253,7 @@ static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
                                        "The instance did not stop and could not be forced off.");
                 return 0;
         }
-        instance_set_state(i, INSTANCE_STOPPED, "destroyed after stop timeout");
+        instance_set_state(i, INSTANCE_STOPPED, "forced off after the stop timeout");
         instance_stop_complete(i, NULL, NULL);
         return 0;
 }

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "basic/perm-util.h"
 #include "basic/fileio.h"
 #include "basic/macro.h"
 #include "basic/string-util.h"
@@ -126,7 +127,7 @@ int rootfs_mount(const RootfsSpec *spec, char **ret_error) {
                         return set_error_sentence(ret_error, -errno, "layer '%s': %s", printable(spec->layers[i]),
                                                   strerror(errno));
         }
-        r = mkdir_p(spec->target, 0755);
+        r = mkdir_p_mode(spec->target, 0755);
         if (r < 0)
                 return set_error_sentence(ret_error, r, "cannot make the mount point '%s': %s", spec->target,
                                           strerror(-r));
@@ -144,7 +145,7 @@ int rootfs_mount(const RootfsSpec *spec, char **ret_error) {
         {
                 const char *dirs[] = { spec->state_dir, upper, work, ldir };
                 for (size_t i = 0; i < ELEMENTSOF(dirs) && r == 0; i++)
-                        r = mkdir_p(dirs[i], i == 0 ? 0711 : 0755);
+                        r = mkdir_p_mode(dirs[i], i == 0 ? 0711 : 0755);
         }
         if (r < 0)
                 return set_error_sentence(ret_error, r, "cannot make '%s': %s", spec->state_dir, strerror(-r));

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "basic/perm-util.h"
 #include "basic/fileio.h"
 #include "basic/macro.h"
 #include "basic/string-util.h"
@@ -79,10 +80,13 @@ int runtime_new(const RuntimeConfig *config, Runtime **ret) {
         /* systemd owns the cgroup tree where it is PID 1 on v2 (the appliance); elsewhere crun
          * writes the cgroups itself. */
         rt->systemd = rt->mode == CGROUP_MODE_UNIFIED && access("/run/systemd/system", F_OK) == 0;
-        r = mkdir_p(rt->base_dir, 0711);
+        r = mkdir_p_mode(rt->base_dir, 0711);
+        /* One made before (by an older arkd, under another umask) is opened to searching too. */
+        if (r >= 0 && chmod(rt->base_dir, 0711) < 0)
+                r = -errno;
         if (r < 0)
                 return r;
-        r = mkdir_p(rt->state_root, 0700);
+        r = mkdir_p_mode(rt->state_root, 0700);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(rt);
@@ -376,13 +380,13 @@ int runtime_prepare(Runtime *rt, const char *id, const ContainerSpec *spec, char
                 return set_error_sentence(ret_error, -EBUSY, "container '%s' is running", id);
         /* 0711: the container's root (an unprivileged host UID) goes through to its root file
          * system, and lists nothing. */
-        r = mkdir_p(dir, 0711);
+        r = mkdir_p_mode(dir, 0711);
         if (r >= 0)
-                r = mkdir_p(exits, 0700);
+                r = mkdir_p_mode(exits, 0700);
         if (r >= 0)
-                r = mkdir_p(persist, 0700);
+                r = mkdir_p_mode(persist, 0700);
         if (r >= 0)
-                r = mkdir_p(sock, 0700);
+                r = mkdir_p_mode(sock, 0700);
         if (r < 0)
                 return set_error_sentence(ret_error, r, "cannot make '%s': %s", dir, strerror(-r));
 

@@ -1,0 +1,386 @@
+/* Containers end to end, through arkctl and D-Bus against arkd with crun and conmon: an OCI image
+ * made by umoci (independently of Ark's code: busybox-static, two layers, a whiteout) is bundled,
+ * signed and imported; a container of it runs, `ct exec` and `ct logs` work and the whited-out
+ * file is absent; limits hold (memory: OOM-killed and reported; pids; a tenant-unique unprivileged
+ * host UID; no device nodes but the standard ones); kill -9 of arkd leaves containers running and
+ * the next arkd adopts them with their logs and exit statuses; the audit log keeps the names of
+ * environment variables, not their values. Needs root, crun, conmon and umoci: skipped with the
+ * reason otherwise. */
+
+#include "itest.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "basic/fileio.h"
+#include "basic/macro.h"
+#include "basic/string-util.h"
+#include "shared/bus-json.h"
+
+static Harness H;
+static char *work;
+static const char *skip_why;
+
+/* An OCI image layout at <work>/oci, tag bb: layer 1 holds busybox and /etc/kept, /etc/gone; layer 2
+ * deletes /etc/gone (a whiteout). Made with umoci, as a publisher would. */
+static int make_image(void) {
+        _cleanup_free_ char *out = NULL, *err = NULL;
+        int r;
+
+        r = harness_sh(&out, &err,
+                       "set -e; cd '%s'; umoci init --layout oci; umoci new --image oci:bb;"
+                       "umoci unpack --image oci:bb b >/dev/null; mkdir -p b/rootfs/bin b/rootfs/etc b/rootfs/tmp;"
+                       "chmod 1777 b/rootfs/tmp; cp /bin/busybox b/rootfs/bin/;"
+                       "for c in sh cat echo ls sleep id head dd seq grep wc mknod stat tail true false mkdir httpd nc ip hostname sort printf; do"
+                       "  ln -s busybox b/rootfs/bin/$c; done;"
+                       "echo gone > b/rootfs/etc/gone; echo kept > b/rootfs/etc/kept;"
+                       "umoci repack --image oci:bb b; rm -rf b;"
+                       "umoci unpack --image oci:bb b >/dev/null; rm b/rootfs/etc/gone; umoci repack --image oci:bb b;"
+                       "rm -rf b; umoci config --image oci:bb --config.cmd /bin/sh --config.cmd -c"
+                       "  --config.cmd 'echo hello from the image; exec sleep 1000' --config.env FROM_IMAGE=1;"
+                       "umoci gc --layout oci",
+                       work);
+        if (r != 0)
+                fprintf(stderr, "umoci failed: %s\n", strna(err));
+        return r == 0 ? 0 : -1;
+}
+
+static int setup(void **state) {
+        if (geteuid() != 0) {
+                skip_why = "not root";
+                return 0;
+        }
+        if (access("/usr/bin/crun", X_OK) < 0 || access("/usr/bin/conmon", X_OK) < 0 ||
+            access("/usr/bin/umoci", X_OK) < 0) {
+                skip_why = "crun, conmon or umoci is missing (scripts/deps.sh installs them)";
+                return 0;
+        }
+        if (harness_setup(&H, "dgx-h100") < 0)
+                return -1;
+        work = strprintf("%s/work", H.tmp);
+        if (!work || mkdir(work, 0755) < 0 || make_image() < 0)
+                return -1;
+        if (harness_start_arkd(&H, NULL) < 0)
+                return -1;
+        {
+                _cleanup_free_ char *key = strprintf("%s/pub", work), *keyfile = strprintf("%s/pub.key", work),
+                                    *pub = strprintf("%s/pub.pub", work), *oci = strprintf("%s/oci", work),
+                                    *ark = strprintf("%s/bb.ark", work);
+
+                assert_arkctl(&H, 0, NULL, "bundle", "keygen", key);
+                assert_arkctl(&H, 0, NULL, "bundle", "trust", "add", pub);
+                assert_arkctl(&H, 0, "Created", "bundle", "create", oci, "--kind", "container-image", "--name",
+                              "bb", "--version", "1", "--key", keyfile, "-o", ark);
+                assert_arkctl(&H, 0, "Imported", "bundle", "import", ark);
+        }
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "risk");
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "lab");
+        return 0;
+}
+
+static int teardown(void **state) {
+        if (H.tmp) {
+                /* Containers outlive arkd by design: the test's go after it. */
+                if (harness_arkd_alive(&H))
+                        (void) harness_stop_arkd(&H, SIGTERM);
+                (void) harness_sh(NULL, NULL,
+                                  "R=%s/run/containers/crun; for c in $(crun --root=$R list -q 2>/dev/null); do "
+                                  "crun --root=$R delete -f $c; done; pkill -f 'conmon.*%s'; "
+                                  "grep -o ' %s/[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l",
+                                  H.tmp, H.tmp, H.tmp);
+        }
+        harness_teardown(&H);
+        free(work);
+        return 0;
+}
+
+/* Waits until `ct show NAME` reports `state`; fails the test at the deadline. */
+static void wait_state(const char *name, const char *state) {
+        uint64_t deadline = harness_wait_deadline();
+        _cleanup_free_ char *last = NULL;
+
+        while (!harness_wait_over(deadline)) {
+                last = mfree(last);
+                if (harness_arkctl(&H, &last, NULL, "ct", "show", name, NULL) == 0 && last && strstr(last, state))
+                        return;
+                usleep(100 * 1000);
+        }
+        harness_dump_log(&H);
+        fail_msg("container '%s' did not become '%s'; it is:\n%s", name, state, strna(last));
+}
+
+/* Waits until `ct logs NAME` holds `needle`. */
+static void wait_log(const char *name, const char *needle) {
+        uint64_t deadline = harness_wait_deadline();
+        _cleanup_free_ char *last = NULL;
+
+        while (!harness_wait_over(deadline)) {
+                last = mfree(last);
+                if (harness_arkctl(&H, &last, NULL, "ct", "logs", name, NULL) == 0 && last &&
+                    strstr(last, needle))
+                        return;
+                usleep(100 * 1000);
+        }
+        fail_msg("the log of '%s' never held '%s'; it holds: %s", name, needle, strna(last));
+}
+
+/* The host UID of the process running `pattern` (its full command line). */
+static long host_uid_of(const char *pattern) {
+        _cleanup_free_ char *out = NULL;
+
+        if (harness_sh(&out, NULL, "ps -eo uid=,args= | grep -F -- '%s' | grep -v grep | head -1", pattern) != 0 ||
+            !out)
+                return -1;
+        return strtol(out, NULL, 10);
+}
+
+static void test_run_exec_logs(void **state) {
+        _cleanup_free_ char *out = NULL, *err = NULL;
+        long uid_risk, uid_lab;
+
+        if (skip_why) {
+                printf("# skipped: %s\n", skip_why);
+                skip();
+        }
+        assert_arkctl(&H, 0, "Created and started container 'web'", "ct", "create", "web", "--tenant", "risk",
+                      "--image", "bb", "--start", "--env", "SECRET_TOKEN=hunter2-value");
+        wait_state("web", "running");
+        wait_log("web", "hello from the image");
+
+        /* exec: the layers as the image says, the whiteout hides /etc/gone. */
+        out = itest_arkctl_expect(&H, 0, "kept", "ct", "exec", "web", "--", "cat", "/etc/kept", NULL);
+        out = mfree(out);
+        assert_int_equal(harness_arkctl(&H, &out, &err, "ct", "exec", "web", "--", "cat", "/etc/gone", NULL), 1);
+        assert_non_null(strstr(err, "No such file"));
+        out = mfree(out);
+        err = mfree(err);
+        /* The command's status is arkctl's; its environment is the image's with --env on top. */
+        assert_int_equal(harness_arkctl(&H, NULL, NULL, "ct", "exec", "web", "--", "sh", "-c", "exit 7", NULL), 7);
+        out = itest_arkctl_expect(&H, 0, "1 hunter2-value", "ct", "exec", "web", "--", "sh", "-c",
+                                  "echo $FROM_IMAGE $SECRET_TOKEN", NULL);
+        out = mfree(out);
+        /* stdin reaches it. */
+        assert_int_equal(harness_sh(&out, NULL, "echo typed | ARK_BUS_ADDRESS='%s' %s/bin/arkctl ct exec web -- cat",
+                                    H.bus_address, harness_build_dir()),
+                         0);
+        assert_non_null(strstr(out, "typed"));
+        out = mfree(out);
+
+        /* Root inside is an unprivileged host UID of the tenant's own range; another tenant's
+         * container runs as another. */
+        assert_arkctl(&H, 0, NULL, "ct", "create", "other", "--tenant", "lab", "--image", "bb", "--start", "--",
+                      "sh", "-c", "exec sleep 1001");
+        wait_state("other", "running");
+        uid_risk = host_uid_of("sleep 1000");
+        uid_lab = host_uid_of("sleep 1001");
+        assert_true(uid_risk >= 65536);
+        assert_true(uid_lab >= 65536);
+        assert_true(uid_risk != uid_lab);
+        assert_true(labs(uid_risk - uid_lab) >= 65536);
+        out = itest_arkctl_expect(&H, 0, NULL, "ct", "exec", "web", "--", "cat", "/proc/self/uid_map", NULL);
+        {
+                _cleanup_free_ char *want = strprintf("%ld", uid_risk);
+                assert_non_null(strstr(out, want));
+        }
+        out = mfree(out);
+
+        /* Devices: the standard ones; making one is refused, and none of the host's is there. */
+        assert_int_not_equal(harness_arkctl(&H, NULL, NULL, "ct", "exec", "web", "--", "mknod", "/tmp/mem", "c",
+                                            "1", "1", NULL),
+                             0);
+        assert_int_not_equal(harness_arkctl(&H, NULL, NULL, "ct", "exec", "web", "--", "cat", "/dev/mem", NULL), 0);
+        assert_int_equal(harness_arkctl(&H, NULL, NULL, "ct", "exec", "web", "--", "sh", "-c",
+                                        "echo x > /dev/null && head -c 1 /dev/urandom >/dev/null", NULL),
+                         0);
+
+        /* The audit log names the variable, never its value. */
+        assert_int_equal(harness_arkctl(&H, &out, NULL, "audit", "export", NULL), 0);
+        assert_non_null(strstr(out, "SECRET_TOKEN"));
+        assert_null(strstr(out, "hunter2-value"));
+        out = mfree(out);
+
+        /* Stop: SIGTERM; sleep is PID 1 and ignores it, so SIGKILL after the timeout. */
+        assert_arkctl(&H, 0, "Stopped container 'other'", "ct", "stop", "other", "--timeout", "1");
+        out = itest_arkctl_expect(&H, 0, "stopped (forced off after the stop timeout)", "ct", "show", "other", NULL);
+        out = mfree(out);
+        assert_arkctl(&H, 0, "Deleted container 'other'", "ct", "delete", "other");
+}
+
+static void test_limits(void **state) {
+        _cleanup_free_ char *out = NULL;
+
+        if (skip_why)
+                skip();
+        /* Memory: sort holds its 200 MiB line in a container that may have 64. */
+        assert_arkctl(&H, 0, NULL, "ct", "create", "hog", "--tenant", "risk", "--image", "bb", "--memory", "64M",
+                      "--start", "--", "sh", "-c", "dd if=/dev/zero bs=1M count=200 2>/dev/null | sort");
+        wait_state("hog", "out of memory");
+        assert_arkctl(&H, 0, NULL, "ct", "delete", "hog");
+
+        /* Pids: no more processes than the limit. */
+        assert_arkctl(&H, 0, NULL, "ct", "create", "forks", "--tenant", "risk", "--image", "bb", "--start", "--",
+                      "sh", "-c", "for i in $(seq 1500); do sleep 1000 & done 2>/dev/null; exec sleep 1000");
+        wait_state("forks", "running");
+        {
+                uint64_t deadline = harness_wait_deadline();
+                long n = 0, last = -1;
+
+                /* Until it stops growing. */
+                while (!harness_wait_over(deadline)) {
+                        out = mfree(out);
+                        assert_int_equal(harness_arkctl(&H, &out, NULL, "ct", "exec", "forks", "--", "sh", "-c",
+                                                        "ls /proc | grep -c '^[0-9]'", NULL),
+                                         0);
+                        n = strtol(out, NULL, 10);
+                        if (n == last)
+                                break;
+                        last = n;
+                        sleep(1);
+                }
+                assert_true(n > 100);
+                assert_true(n <= 1024);
+        }
+        assert_arkctl(&H, 0, NULL, "ct", "stop", "forks", "--force");
+        assert_arkctl(&H, 0, NULL, "ct", "delete", "forks");
+}
+
+/* kill -9 of arkd: the container runs on; the next arkd adopts it, its log and, once it ends
+ * while arkd is away, its exit status. */
+static void test_adoption(void **state) {
+        _cleanup_free_ char *out = NULL;
+
+        if (skip_why)
+                skip();
+        assert_arkctl(&H, 0, NULL, "ct", "create", "batch", "--tenant", "risk", "--image", "bb", "--start", "--",
+                      "sh", "-c", "echo started; while [ ! -e /tmp/go ]; do sleep 0.2; done; echo done; exit 3");
+        wait_state("batch", "running");
+        wait_log("batch", "started");
+        assert_int_equal(harness_stop_arkd(&H, SIGKILL), 128 + SIGKILL);
+        assert_int_equal(harness_start_arkd(&H, NULL), 0);
+        out = itest_arkctl_expect(&H, 0, "running", "ct", "show", "batch", NULL);
+        out = mfree(out);
+        wait_log("batch", "started");
+        assert_arkctl(&H, 0, NULL, "ct", "exec", "batch", "--", "true");
+
+        /* It ends while no arkd watches. */
+        assert_int_equal(harness_stop_arkd(&H, SIGKILL), 128 + SIGKILL);
+        {
+                _cleanup_free_ char *pid = NULL;
+
+                assert_int_equal(harness_sh(&pid, NULL,
+                                            "pgrep -f 'while \\[ ! -e /tmp/go' | head -1"),
+                                 0);
+                assert_int_equal(harness_sh(NULL, NULL, "touch /proc/%ld/root/tmp/go", strtol(pid, NULL, 10)), 0);
+        }
+        sleep(1);
+        assert_int_equal(harness_start_arkd(&H, NULL), 0);
+        wait_state("batch", "exited with status 3");
+        wait_log("batch", "done");
+        assert_arkctl(&H, 0, NULL, "ct", "delete", "batch");
+}
+
+/* The IPv4 address of the container's NIC on `network` (from `ct show -o json`). */
+static char *container_ip(const char *name) {
+        _cleanup_(json_decrefp) json_t *j = harness_arkctl_json(&H, "ct", "show", name, NULL);
+        json_t *nics;
+
+        assert_non_null(j);
+        nics = json_object_get(j, "networks");
+        assert_true(json_array_size(nics) >= 1);
+        return strdup(json_string_value(json_object_get(json_array_get(nics, 0), "ipv4")));
+}
+
+/* An HTTP GET of http://IP:8080/ from inside container `from`, through busybox nc (its wget
+ * resolves through NSS, which a static busybox cannot load); 0 and the answer in *ret. */
+static int http_get(const char *from, const char *ip, char **ret) {
+        _cleanup_free_ char *cmd = strprintf("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 %s 8080", ip);
+
+        assert_non_null(cmd);
+        return harness_arkctl(&H, ret, NULL, "ct", "exec", from, "--", "sh", "-c", cmd, NULL);
+}
+
+/* Two tenants' containers, each on its tenant's NAT network (a default route through the
+ * gateway, forwarding on: only the rules keep the tenants apart): a container reaches its own
+ * network's containers and nothing of the other tenant's, in either direction. */
+static void test_networks(void **state) {
+        _cleanup_free_ char *ip_srv = NULL, *ip_lab = NULL, *out = NULL;
+        const char *serve = "mkdir -p /www && echo served-by-$(hostname) > /www/index.html && "
+                            "exec httpd -f -p 8080 -h /www";
+
+        if (skip_why)
+                skip();
+        if (!H.netns) {
+                printf("# skipped: arkd runs without a network namespace of its own\n");
+                skip();
+        }
+        /* arkd's namespace gets a way out (NAT needs an uplink) and forwards. */
+        {
+                _cleanup_free_ char *err = NULL;
+
+                if (harness_sh(NULL, &err,
+                               "nsenter --net=%1$s ip link add up0 type veth peer name up0p && "
+                               "nsenter --net=%1$s ip addr add 192.0.2.1/24 dev up0 && "
+                               "nsenter --net=%1$s ip link set up0 up && nsenter --net=%1$s ip link set up0p up && "
+                               "nsenter --net=%1$s ip route add default via 192.0.2.254 && "
+                               "nsenter --net=%1$s sysctl -qw net.ipv4.ip_forward=1",
+                               H.netns) != 0)
+                        fail_msg("cannot give arkd's namespace a way out: %s", strna(err));
+        }
+        assert_arkctl(&H, 0, NULL, "network", "create", "rnet", "--tenant", "risk", "--nat");
+        assert_arkctl(&H, 0, NULL, "network", "create", "lnet", "--tenant", "lab", "--nat");
+        assert_arkctl(&H, 0, NULL, "ct", "create", "srv", "--tenant", "risk", "--image", "bb", "--network", "rnet",
+                      "--start", "--", "sh", "-c", serve);
+        assert_arkctl(&H, 0, NULL, "ct", "create", "cli", "--tenant", "risk", "--image", "bb", "--network", "rnet",
+                      "--start", "--", "sleep", "1000");
+        assert_arkctl(&H, 0, NULL, "ct", "create", "lsrv", "--tenant", "lab", "--image", "bb", "--network", "lnet",
+                      "--start", "--", "sh", "-c", serve);
+        wait_state("srv", "running");
+        wait_state("cli", "running");
+        wait_state("lsrv", "running");
+        ip_srv = container_ip("srv");
+        ip_lab = container_ip("lsrv");
+        assert_non_null(ip_srv);
+        assert_non_null(ip_lab);
+
+        /* Same network: served (httpd may take a moment to listen). */
+        for (int k = 0; k < 50; k++) {
+                out = mfree(out);
+                if (http_get("cli", ip_srv, &out) == 0 && strstr(out, "served-by-srv"))
+                        break;
+                usleep(200 * 1000);
+        }
+        assert_non_null(strstr(strempty(out), "served-by-srv"));
+        out = mfree(out);
+        /* Across tenants: nothing, either way (the route is there: the rules drop it). */
+        http_get("cli", ip_lab, &out);
+        assert_null(strstr(strempty(out), "served-by"));
+        out = mfree(out);
+        http_get("lsrv", ip_srv, &out);
+        assert_null(strstr(strempty(out), "served-by"));
+        out = mfree(out);
+        /* Its own network's gateway answers DNS-and-DHCP only, not other ports; and the container
+         * cannot take another address: it has no CAP_NET_ADMIN. */
+        assert_int_not_equal(harness_arkctl(&H, NULL, NULL, "ct", "exec", "cli", "--", "ip", "addr", "add",
+                                            "10.99.0.9/24", "dev", "eth0", NULL),
+                             0);
+        for (const char *const *n = (const char *const[]) { "srv", "cli", "lsrv", NULL }; *n; n++) {
+                assert_arkctl(&H, 0, NULL, "ct", "stop", *n, "--force");
+                assert_arkctl(&H, 0, NULL, "ct", "delete", *n);
+        }
+        assert_arkctl(&H, 0, NULL, "network", "delete", "rnet");
+        assert_arkctl(&H, 0, NULL, "network", "delete", "lnet");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_run_exec_logs),
+                cmocka_unit_test(test_limits),
+                cmocka_unit_test(test_adoption),
+                cmocka_unit_test(test_networks),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
