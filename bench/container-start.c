@@ -109,7 +109,9 @@ static int make_layer(const char *layer) {
 }
 
 int main(int argc, char *argv[]) {
-        static const struct option options[] = { { "runs", required_argument, NULL, 'r' }, { "help", no_argument, NULL, 'h' }, {} };
+        static const struct option options[] = { { "runs", required_argument, NULL, 'r' },
+                                                 { "help", no_argument, NULL, 'h' },
+                                                 {} };
         char tmp[] = "/tmp/bench-ct-XXXXXX";
         int runs = 10, c, rc = 1;
         Runtime *rt = NULL;
@@ -133,8 +135,10 @@ int main(int argc, char *argv[]) {
                 fprintf(stderr, "container-start: needs root (user namespaces, mounts, cgroups)\n");
                 return 1;
         }
-        if (access("/usr/bin/crun", X_OK) < 0 || access("/usr/bin/conmon", X_OK) < 0 || access("/bin/busybox", R_OK) < 0) {
-                fprintf(stderr, "container-start: needs crun, conmon and busybox-static (Debian packages)\n");
+        if (access("/usr/bin/crun", X_OK) < 0 || access("/usr/bin/conmon", X_OK) < 0 ||
+            access("/bin/busybox", R_OK) < 0) {
+                fprintf(stderr,
+                        "container-start: needs crun, conmon and busybox-static (Debian packages)\n");
                 return 1;
         }
         if (!mkdtemp(tmp) || chmod(tmp, 0711) < 0) {
@@ -198,21 +202,23 @@ int main(int argc, char *argv[]) {
                         fprintf(stderr, "container-start: crun run -d failed (%d)\n", r);
                         goto out;
                 }
-                (void) crun(runtime_cgroup_mode(rt), plain_root, (char *const[]) { "delete", "--force", "plain", NULL });
+                (void) crun(runtime_cgroup_mode(rt), plain_root,
+                            (char *const[]) { "delete", "--force", "plain", NULL });
         }
 
         double a = median(ark, runs), p = median(plain, runs);
         printf("container-start: %d runs, cgroup %s (%s)\n", runs,
-               runtime_cgroup_mode(rt) == CGROUP_MODE_UNIFIED  ? "v2"
-               : runtime_cgroup_mode(rt) == CGROUP_MODE_HYBRID ? "hybrid (v1 in a private mount namespace)"
-                                                               : "v1",
+               runtime_cgroup_mode(rt) == CGROUP_MODE_UNIFIED ? "v2"
+                       : runtime_cgroup_mode(rt) == CGROUP_MODE_HYBRID
+                       ? "hybrid (v1 in a private mount namespace)"
+                       : "v1",
                runtime_cgroup_manager(rt));
-        printf("  ark  create-to-running (prepare + start, conmon): median %.1f ms (min %.1f, max %.1f)\n", a, ark[0],
-               ark[runs - 1]);
-        printf("  crun run -d (same bundle, rootfs mounted):         median %.1f ms (min %.1f, max %.1f)\n", p,
-               plain[0], plain[runs - 1]);
-        printf("  ratio %.2fx (goal <= 1.5x: %s); Ark under 300 ms: %s\n", a / p, a / p <= 1.5 ? "met" : "not met",
-               a < 300 ? "yes" : "no");
+        printf("  ark  create-to-running (prepare + start, conmon): median %.1f ms (min %.1f, max %.1f)\n",
+               a, ark[0], ark[runs - 1]);
+        printf("  crun run -d (same bundle, rootfs mounted):         median %.1f ms (min %.1f, max %.1f)\n",
+               p, plain[0], plain[runs - 1]);
+        printf("  ratio %.2fx (goal <= 1.5x: %s); Ark under 300 ms: %s\n", a / p,
+               a / p <= 1.5 ? "met" : "not met", a < 300 ? "yes" : "no");
         rc = 0;
 out:
         if (rt) {
@@ -224,7 +230,8 @@ out:
                 }
         }
         if (plain_bundle)
-                (void) crun(runtime_cgroup_mode(rt), plain_root, (char *const[]) { "delete", "--force", "plain", NULL });
+                (void) crun(runtime_cgroup_mode(rt), plain_root,
+                            (char *const[]) { "delete", "--force", "plain", NULL });
         rt = runtime_free(rt);
         (void) rm_rf(tmp);
         free(ark);

@@ -92,7 +92,7 @@ typedef struct ContainerState {
         bool oom_killed;  /* the kernel OOM-killed a process of this container since it started */
 } ContainerState;
 
-/* The state, from conmon's files, crun and the cgroup; no process of ours needs to have started
+/* The state, from conmon's files and crun state; no process of ours needs to have started
  * the container. -ENOENT when there is no such container (nothing under base_dir). */
 int runtime_state(Runtime *rt, const char *id, ContainerState *ret);
 
