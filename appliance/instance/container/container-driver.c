@@ -76,8 +76,8 @@ int container_idmap_ensure(Manager *m, const char *tenant, uint32_t *ret_base, u
                                 " IDs from %" PRIu32 " on went to a tenant ([Containers] HostIdBase=).",
                                 count, m->config.container_id_base);
                 if (r >= 0)
-                        log_info("Tenant '%s' runs its containers as host IDs %" PRIu32 "-%" PRIu32 ".", tenant,
-                                 base, base + count - 1);
+                        log_info("Tenant '%s' runs its containers as host IDs %" PRIu32 "-%" PRIu32 ".",
+                                 tenant, base, base + count - 1);
         }
         if (r < 0)
                 return manager_store_error(m, error, r, "Failed to give tenant '%s' its host IDs", tenant);
@@ -118,7 +118,8 @@ static void container_ended(Instance *i, const RuntimeStatus *s) {
 
         exit_reason(s, reason, sizeof(reason));
         if (s->oom_killed)
-                log_warning("Container '%s' of tenant '%s' was killed at its memory limit.", i->name, i->tenant);
+                log_warning("Container '%s' of tenant '%s' was killed at its memory limit.", i->name,
+                            i->tenant);
         if (dir)
                 (void) runtime_cleanup(&containers(i->manager)->rt, i->uuid, dir);
         instance_set_state(i, INSTANCE_STOPPED, reason);
@@ -178,8 +179,8 @@ static int ct_setup(Manager *m) {
         c->ready = !c->why_not;
         if (!c->ready)
                 log_warning("Containers cannot run: %s.", strna(c->why_not));
-        r = sd_event_add_time_relative(m->event, &c->watch, CLOCK_MONOTONIC, CONTAINER_WATCH_USEC, 0, on_watch,
-                                       m);
+        r = sd_event_add_time_relative(m->event, &c->watch, CLOCK_MONOTONIC, CONTAINER_WATCH_USEC, 0,
+                                       on_watch, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch containers: %m");
         (void) sd_event_source_set_enabled(c->watch, SD_EVENT_ON);
@@ -232,20 +233,22 @@ static int ct_reconcile(Manager *m) {
                         continue;
                 r = container_status(i, &st);
                 if (r >= 0 && st.running) {
-                        instance_set_state(i, INSTANCE_RUNNING, i->state == INSTANCE_RUNNING ? NULL : "adopted");
+                        instance_set_state(i, INSTANCE_RUNNING,
+                                           i->state == INSTANCE_RUNNING ? NULL : "adopted");
                         n_adopted++;
                         continue;
                 }
                 if (r >= 0 && st.exists)
                         container_ended(i, &st); /* it ended while arkd was away */
                 else
-                        instance_set_state(i, INSTANCE_STOPPED, i->state == INSTANCE_UNKNOWN ? "not running" : NULL);
+                        instance_set_state(i, INSTANCE_STOPPED,
+                                           i->state == INSTANCE_UNKNOWN ? "not running" : NULL);
                 if (!i->desired_running)
                         continue;
                 r = container_driver.start(i, &error);
                 if (r < 0) {
-                        log_error("Container '%s' of tenant '%s' should run and could not be started: %s", i->name,
-                                  i->tenant, strna(error.message));
+                        log_error("Container '%s' of tenant '%s' should run and could not be started: %s",
+                                  i->name, i->tenant, strna(error.message));
                         sd_bus_error_free(&error);
                         continue;
                 }
@@ -272,7 +275,8 @@ static int ct_remove(Instance *i, sd_bus_error *error) {
         r = runtime_delete(&containers(i->manager)->rt, i->uuid, dir);
         if (r < 0)
                 return sd_bus_error_setf(error, ARK_ERROR_HYPERVISOR,
-                                         "Failed to remove the container of '%s': %s.", i->name, strerror(-r));
+                                         "Failed to remove the container of '%s': %s.", i->name,
+                                         strerror(-r));
         return 0;
 }
 

@@ -506,6 +506,9 @@ static int spawn_conmon(Runtime *rt, const char *id, char **ret_error) {
         if (pid == 0) {
                 child_setup(rt);
                 (void) setsid();
+                /* conmon writes some files (its "oom" mark among them) to its working directory. */
+                if (chdir(dir) < 0)
+                        _exit(126);
                 child_stdio((const int[3]) { -1, errfd, errfd }, sync[1]);
                 execve(argv[0], argv, envp);
                 _exit(127);
