@@ -109,6 +109,7 @@ bin-$(CONFIG_ARK_UPDATE) += ark-update ark-seed
 locales-$(CONFIG_ARKTUI) += zh_CN
 
 bench-net-$(CONFIG_TENANT_NETWORKS) := $(O)/bench/net
+bench-ct-$(CONFIG_CONTAINERS) := $(O)/bench/container-start
 
 # Tests by name (test-x) from their sources.
 unit-tests := $(patsubst %.c,%,$(notdir $(tests-y)))
@@ -126,7 +127,7 @@ AUTOCONF := $(O)/include/generated/autoconf.h
 .PHONY: all clean install deb image image-test distclean test check-unit check-integration run deps menuconfig help po \
 	oldconfig savedefconfig bench fuzz
 all: $(addprefix $(BIN)/,$(bin-y)) $(addprefix $(O)/tests/,$(unit-tests) $(integration-tests)) $(O)/bench/trace-replay $(O)/bench/api \
-	$(O)/bench/arkd-replay $(bench-net-y) $(foreach l,$(locales-y),$(O)/locale/$(l)/LC_MESSAGES/arktui.mo)
+	$(O)/bench/arkd-replay $(bench-net-y) $(bench-ct-y) $(foreach l,$(locales-y),$(O)/locale/$(l)/LC_MESSAGES/arktui.mo)
 
 # A .config made before a Kconfig change gets the new options at their defaults (olddefconfig),
 # so the Makefile's lists and the generated header agree on them.
@@ -160,9 +161,11 @@ $(O)/lib/%.a:
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 ALL_LIBS := $(LIBPOOL) $(LIBNET) $(LIBSHARED) $(LIBBASIC)
+# The container runtime layer, linked on its own by its integration test and bench.
+CONTAINER_OBJS := $(call obj,$(addprefix $(SRCDIR)/appliance/instance/container/,oci-config.c rootfs.c runtime.c))
 
 # The pooler benchmark: pure C, the pool library and libc only (make bench; bench/trace-replay).
-bench: $(O)/bench/trace-replay $(O)/bench/api $(O)/bench/arkd-replay $(bench-net-y) $(BIN)/arkd $(BIN)/arkctl
+bench: $(O)/bench/trace-replay $(O)/bench/api $(O)/bench/arkd-replay $(bench-net-y) $(bench-ct-y) $(BIN)/arkd $(BIN)/arkctl
 $(O)/bench/trace-replay: $(O)/obj/bench/trace-replay.o $(LIBPOOL)
 	$(quiet) LD $@
 	$(Q)mkdir -p $(dir $@)
@@ -186,6 +189,12 @@ $(O)/bench/arkd-replay: $(O)/obj/bench/arkd-replay.o $(O)/obj/tests/integration/
 # The tenant network rule set: its load time and the throughput of a tenant network against a bare
 # veth pair (bench/net; lib/net and libnftables).
 $(O)/bench/net: $(O)/obj/bench/net.o $(LIBNET) $(LIBBASIC)
+	$(quiet) LD $@
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# Ark's container start against a plain crun run (bench/container-start; the runtime layer only).
+$(O)/bench/container-start: $(O)/obj/bench/container-start.o $(CONTAINER_OBJS) $(LIBBASIC)
 	$(quiet) LD $@
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -238,7 +247,6 @@ $(addprefix $(O)/tests/,$(integration-tests)): $(O)/tests/%: $(O)/obj/tests/inte
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(PKG_LIBS) $(CMOCKA_LIBS)
 # The container runtime's test and bench drive appliance/instance/container directly, without arkd.
-CONTAINER_OBJS := $(call obj,$(addprefix $(SRCDIR)/appliance/instance/container/,oci-config.c rootfs.c runtime.c))
 $(O)/obj/tests/integration/test-container-runtime.o $(O)/obj/bench/container-start.o: \
 	PROG_INCLUDES := -I$(SRCDIR)/appliance/instance/container
 $(O)/tests/test-container-runtime: $(CONTAINER_OBJS)

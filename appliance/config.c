@@ -384,8 +384,8 @@ static int config_assign(ArkConfig *c, const char *section, const char *key, con
 
                         /* Above the IDs of the host's own users (and of /etc/subuid's usual
                          * ranges); a tenant needs at least 65536 IDs for an image's users. */
-                        if (parse_u32(v, &u) < 0 || (base ? u < 65536 || u > UINT32_MAX / 2
-                                                          : u < 65536 || u > (1U << 24))) {
+                        if (parse_u32(v, &u) < 0 ||
+                            (base ? u < 65536 || u > UINT32_MAX / 2 : u < 65536 || u > (1U << 24))) {
                                 *reason = base ? "must be a number between 65536 and 2147483647"
                                                : "must be a number between 65536 and 16777216";
                                 return -EINVAL;

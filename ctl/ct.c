@@ -62,8 +62,8 @@ int verb_ct_create(char **args) {
                 return r;
         r = sd_bus_message_open_container(m, 'a', "{sv}");
         if (r >= 0)
-                r = sd_bus_message_append(m, "{sv}{sv}{sv}{sv}", "Name", "s", name, "Tenant", "s", arg_tenant,
-                                          "Type", "s", "container", "Image", "s", arg_image);
+                r = sd_bus_message_append(m, "{sv}{sv}{sv}{sv}", "Name", "s", name, "Tenant", "s",
+                                          arg_tenant, "Type", "s", "container", "Image", "s", arg_image);
         if (r >= 0 && arg_cpus_given)
                 r = sd_bus_message_append(m, "{sv}", "VCPUs", "u", arg_vcpus);
         if (r >= 0 && (arg_given & OPT_MEMORY))
@@ -94,7 +94,8 @@ int verb_ct_create(char **args) {
         ctl_instance_type = "container";
         if (arg_output == OUTPUT_JSON)
                 return verb_vm_show(args);
-        printf("Created %scontainer '%s' for tenant '%s'.\n", arg_start ? "and started " : "", name, arg_tenant);
+        printf("Created %scontainer '%s' for tenant '%s'.\n", arg_start ? "and started " : "", name,
+               arg_tenant);
         return 0;
 }
 
@@ -353,8 +354,8 @@ int verb_ct_logs(char **args) {
                 if (!(arg_given & OPT_FOLLOW))
                         return 0;
                 /* Until it stops; what it wrote last is read once more after that. */
-                r = sd_bus_get_property_string(bus, ARK_BUS_NAME, path, ARK_BUS_IFACE_INSTANCE, "State", NULL,
-                                               &state);
+                r = sd_bus_get_property_string(bus, ARK_BUS_NAME, path, ARK_BUS_IFACE_INSTANCE, "State",
+                                               NULL, &state);
                 if (r < 0 || !streq(state, "running"))
                         return print_log_from(fd, &offset);
                 (void) nanosleep(&(struct timespec) { .tv_nsec = 200 * 1000 * 1000 }, NULL);

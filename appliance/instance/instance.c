@@ -315,10 +315,11 @@ static int container_params_check(const InstanceCreateParams *p, sd_bus_error *e
         size_t total = 0;
 
         if (isempty(p->image))
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                         "Container '%s' needs an Image: an imported container image, NAME or "
-                                         "NAME@VERSION ('arkctl image list').",
-                                         p->name);
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_INVALID_ARGUMENT,
+                        "Container '%s' needs an Image: an imported container image, NAME or "
+                        "NAME@VERSION ('arkctl image list').",
+                        p->name);
         if (!isempty(p->kernel) || !isempty(p->initrd) || !isempty(p->cmdline))
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                          "Kernel, Initrd and Cmdline are for VMs, not containers.");
@@ -330,7 +331,8 @@ static int container_params_check(const InstanceCreateParams *p, sd_bus_error *e
                                          "GPUs for containers are not supported by this arkd yet.");
         if (strv_length(p->args) > CONTAINER_ARGS_MAX || strv_length(p->env) > CONTAINER_ARGS_MAX)
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
-                                         "Args and Env may hold at most %d strings each.", CONTAINER_ARGS_MAX);
+                                         "Args and Env may hold at most %d strings each.",
+                                         CONTAINER_ARGS_MAX);
         for (char **a = p->args; a && *a; a++)
                 total += strlen(*a) + 1;
         for (char **e = p->env; e && *e; e++) {
@@ -353,7 +355,8 @@ static int container_params_check(const InstanceCreateParams *p, sd_bus_error *e
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                          "Args may not be empty: leave it out to run the image's command.");
         if (p->args && isempty(p->args[0]))
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "Args: the program may not be empty.");
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "Args: the program may not be empty.");
         if (total > CONTAINER_ARGS_BYTES_MAX)
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                          "Args and Env hold %zu bytes; at most %d are allowed.", total,
@@ -918,7 +921,8 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
                         disk_bytes = img.virtual_size;
         }
         r = tenant_admit(manager_find_tenant(m, p->tenant), 1, p->vcpus, p->memory_bytes,
-                         p->disk_bytes > 0 || (!container && !isempty(p->image)) ? disk_bytes : 0, gpus, error);
+                         p->disk_bytes > 0 || (!container && !isempty(p->image)) ? disk_bytes : 0, gpus,
+                         error);
         if (r < 0)
                 return r;
         if (!isempty(p->model)) {

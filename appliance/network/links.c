@@ -524,7 +524,8 @@ static int netns_configure(NetLinks *in, const char *peer, const NetPrefix *addr
 }
 
 int net_veth_into_netns(NetLinks *l, const char *host, const char *bridge, int netns_fd, const char *peer,
-                        const uint8_t mac[static 6], unsigned mtu, const NetPrefix *addr4, const NetAddr *gw4) {
+                        const uint8_t mac[static 6], unsigned mtu, const NetPrefix *addr4,
+                        const NetAddr *gw4) {
         _cleanup_(rtnl_link_putp) struct rtnl_link *veth = NULL, *made = NULL;
         _cleanup_(nl_addr_putp) struct nl_addr *lladdr = NULL;
         struct rtnl_link *other;
@@ -554,7 +555,8 @@ int net_veth_into_netns(NetLinks *l, const char *host, const char *bridge, int n
         rtnl_link_put(other);
         r = rtnl_link_add(l->sk, veth, NLM_F_CREATE | NLM_F_EXCL);
         if (r < 0)
-                return log_debug_errno(errno_of_nl(r), "Failed to create veth '%s': %s", host, nl_geterror(r));
+                return log_debug_errno(errno_of_nl(r), "Failed to create veth '%s': %s", host,
+                                       nl_geterror(r));
         r = link_get(l, host, &made);
         if (r >= 0)
                 r = link_set_master_up(l, made, bridge_index);

@@ -54,7 +54,8 @@ int net_link_set_master(NetLinks *l, const char *port, const char *bridge);
  * removed first (a leftover of a container that went). All or nothing: on failure the pair is
  * removed. */
 int net_veth_into_netns(NetLinks *l, const char *host, const char *bridge, int netns_fd, const char *peer,
-                        const uint8_t mac[static 6], unsigned mtu, const NetPrefix *addr4, const NetAddr *gw4);
+                        const uint8_t mac[static 6], unsigned mtu, const NetPrefix *addr4,
+                        const NetAddr *gw4);
 
 /* A new network namespace, kept by a bind mount at `path` (a file it creates; its directory must
  * exist) so that it outlives every process in it. -EEXIST when path exists. */

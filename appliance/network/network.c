@@ -1572,12 +1572,12 @@ int network_instance_plug_netns(Instance *i, int netns_fd, sd_bus_error *error) 
                         return sd_bus_error_setf(error, ARK_ERROR_NOT_READY, "Network '%s' is not up: %s",
                                                  n->name, n->problem);
                 snprintf(peer, sizeof(peer), "eth%u", (*c)->position);
-                r = net_veth_into_netns(m->net->links, (*c)->ifname, n->bridge, netns_fd, peer, (*c)->mac, n->mtu,
-                                        &addr, n->mode == NET_MODE_NAT ? &gw.addr : NULL);
+                r = net_veth_into_netns(m->net->links, (*c)->ifname, n->bridge, netns_fd, peer, (*c)->mac,
+                                        n->mtu, &addr, n->mode == NET_MODE_NAT ? &gw.addr : NULL);
                 if (r < 0)
                         return sd_bus_error_setf(error, ARK_ERROR_NOT_READY,
-                                                 "Failed to plug '%s' into network '%s': %s.", i->name, n->name,
-                                                 strerror(-r));
+                                                 "Failed to plug '%s' into network '%s': %s.", i->name,
+                                                 n->name, strerror(-r));
         }
         return 0;
 }

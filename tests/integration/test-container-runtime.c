@@ -34,8 +34,9 @@ static char *base, *layer1, *layer2, *tun_node;
 static const char *unavailable;
 static Runtime *rt;
 
-static char *const busybox_links[] = { "sh", "cat", "echo", "sleep", "dd", "id", "ls", "hostname", "test",
-                                       "mknod", "stat", "seq", "kill", "head", "unshare", "mount", "true", NULL };
+static char *const busybox_links[] = { "sh",   "cat",      "echo",    "sleep", "dd",   "id",
+                                       "ls",   "hostname", "test",    "mknod", "stat", "seq",
+                                       "kill", "head",     "unshare", "mount", "true", NULL };
 
 static int make_layers(void) {
         _cleanup_free_ char *bin = path_join(layer1, "bin"), *etc = path_join(layer1, "etc"),
@@ -231,7 +232,8 @@ static void test_run(void **state) {
         REQUIRE_RUNTIME();
         OciDevice tun;
         assert_int_equal(oci_device_from_node(tun_node, "/dev/net/tun", &tun), 0);
-        prepare("web", (char *const[]) { "sh", "-c", "echo hello; echo to-stderr >&2; sleep 1000", NULL }, &tun, 1);
+        prepare("web", (char *const[]) { "sh", "-c", "echo hello; echo to-stderr >&2; sleep 1000", NULL },
+                &tun, 1);
         start("web");
 
         ContainerState s = state_of("web");
@@ -245,17 +247,19 @@ static void test_run(void **state) {
         assert_true(log_has("web", "to-stderr"));
 
         _cleanup_free_ char *out = NULL, *hn = NULL, *gone = NULL, *kept = NULL, *owner = NULL;
-        assert_int_equal(exec_capture("web", (char *const[]) { "cat", "/etc/hostname", NULL }, &out, NULL), 0);
+        assert_int_equal(exec_capture("web", (char *const[]) { "cat", "/etc/hostname", NULL }, &out, NULL),
+                         0);
         assert_string_equal(out, "image-host");
         assert_int_equal(exec_capture("web", (char *const[]) { "hostname", NULL }, &hn, NULL), 0);
         assert_string_equal(hn, "web");
         /* The whiteout in layer 2 hides layer 1's file; layer 2's own file is there. */
-        assert_int_not_equal(exec_capture("web", (char *const[]) { "test", "-e", "/etc/gone", NULL }, &gone, NULL), 0);
+        assert_int_not_equal(
+                exec_capture("web", (char *const[]) { "test", "-e", "/etc/gone", NULL }, &gone, NULL), 0);
         assert_int_equal(exec_capture("web", (char *const[]) { "cat", "/etc/kept", NULL }, &kept, NULL), 0);
         assert_string_equal(kept, "from layer 2");
         /* Idmapped layers: the image's files belong to the container's root, not to nobody. */
-        assert_int_equal(exec_capture("web", (char *const[]) { "stat", "-c", "%u:%g", "/bin/busybox", NULL }, &owner,
-                                      NULL),
+        assert_int_equal(exec_capture("web", (char *const[]) { "stat", "-c", "%u:%g", "/bin/busybox", NULL },
+                                      &owner, NULL),
                          0);
         assert_string_equal(owner, "0:0");
 }
@@ -273,7 +277,8 @@ static void test_host_uid(void **state) {
         snprintf(expect, sizeof(expect), "Uid:\t%d\t%d\t%d\t%d\n", UID_BASE, UID_BASE, UID_BASE, UID_BASE);
         assert_non_null(strstr(status, expect));
 
-        assert_int_equal(exec_capture("web", (char *const[]) { "sh", "-c", "echo x > /root/written", NULL }, &out, NULL),
+        assert_int_equal(exec_capture("web", (char *const[]) { "sh", "-c", "echo x > /root/written", NULL },
+                                      &out, NULL),
                          0);
         struct stat st;
         _cleanup_free_ char *upper = strprintf("%s/web/fs/upper/root/written", base);
@@ -290,18 +295,25 @@ static void test_devices(void **state) {
         REQUIRE_RUNTIME();
         _cleanup_free_ char *ok = NULL, *image = NULL, *mem = NULL, *mk = NULL, *e = NULL;
 
-        assert_int_equal(exec_capture("web", (char *const[]) { "sh", "-c", "exec 3<>/dev/net/tun && echo opened", NULL },
-                                      &ok, NULL),
-                         0);
+        assert_int_equal(
+                exec_capture("web",
+                             (char *const[]) { "sh", "-c", "exec 3<>/dev/net/tun && echo opened", NULL },
+                             &ok, NULL),
+                0);
         assert_string_equal(ok, "opened");
-        assert_int_not_equal(exec_capture("web",
-                                          (char *const[]) { "sh", "-c", "exec 3<>/tun-in-image && echo opened", NULL },
-                                          &image, NULL),
-                             0);
+        assert_int_not_equal(
+                exec_capture("web",
+                             (char *const[]) { "sh", "-c", "exec 3<>/tun-in-image && echo opened", NULL },
+                             &image, NULL),
+                0);
         assert_string_equal(image, "");
         assert_int_not_equal(
-                exec_capture("web", (char *const[]) { "sh", "-c", "exec 3</dev/mem && echo opened", NULL }, &mem, NULL), 0);
-        assert_int_not_equal(exec_capture("web", (char *const[]) { "mknod", "/tmp/fuse", "c", "10", "229", NULL }, &mk, &e),
+                exec_capture("web", (char *const[]) { "sh", "-c", "exec 3</dev/mem && echo opened", NULL },
+                             &mem, NULL),
+                0);
+        assert_int_not_equal(exec_capture("web",
+                                          (char *const[]) { "mknod", "/tmp/fuse", "c", "10", "229", NULL },
+                                          &mk, &e),
                              0);
 
         /* cgroup v1 (this host): the device cgroup lists the standard nodes and the given one only. */
@@ -312,8 +324,10 @@ static void test_devices(void **state) {
         assert_int_equal(read_full_file(path, &cg, NULL), 0);
         const char *dev = strstr(cg, ":devices:");
         if (dev) {
-                _cleanup_free_ char *rel = strndup(dev + strlen(":devices:"), strcspn(dev + strlen(":devices:"), "\n"));
-                _cleanup_free_ char *list_path = strprintf("/sys/fs/cgroup/devices%s/devices.list", rel), *list = NULL;
+                _cleanup_free_ char *rel =
+                        strndup(dev + strlen(":devices:"), strcspn(dev + strlen(":devices:"), "\n"));
+                _cleanup_free_ char *list_path = strprintf("/sys/fs/cgroup/devices%s/devices.list", rel),
+                                    *list = NULL;
                 assert_int_equal(read_full_file(list_path, &list, NULL), 0);
                 assert_non_null(strstr(list, "c 10:200 rwm"));
                 assert_non_null(strstr(list, "c 1:3 rwm"));
@@ -329,10 +343,13 @@ static void test_seccomp(void **state) {
         REQUIRE_RUNTIME();
         _cleanup_free_ char *o1 = NULL, *e1 = NULL, *o2 = NULL, *e2 = NULL, *o3 = NULL;
 
-        assert_int_not_equal(exec_capture("web", (char *const[]) { "unshare", "-U", "true", NULL }, &o1, &e1), 0);
-        assert_non_null(strstr(e1, "ermitted"));
         assert_int_not_equal(
-                exec_capture("web", (char *const[]) { "mount", "-t", "tmpfs", "none", "/tmp", NULL }, &o2, &e2), 0);
+                exec_capture("web", (char *const[]) { "unshare", "-U", "true", NULL }, &o1, &e1), 0);
+        assert_non_null(strstr(e1, "ermitted"));
+        assert_int_not_equal(exec_capture("web",
+                                          (char *const[]) { "mount", "-t", "tmpfs", "none", "/tmp", NULL },
+                                          &o2, &e2),
+                             0);
         /* Without CLONE_NEWUSER, unshare is allowed (and refused by the kernel only for lack of
          * capabilities): a new UTS namespace needs CAP_SYS_ADMIN, which is not there either. */
         assert_int_equal(exec_capture("web", (char *const[]) { "true", NULL }, &o3, NULL), 0);
@@ -344,8 +361,9 @@ static void test_oom(void **state) {
         _cleanup_free_ char *out = NULL;
 
         assert_false(state_of("web").oom_killed);
-        int r = exec_capture("web", (char *const[]) { "dd", "if=/dev/zero", "of=/dev/null", "bs=128M", "count=1", NULL },
-                             &out, NULL);
+        int r = exec_capture(
+                "web", (char *const[]) { "dd", "if=/dev/zero", "of=/dev/null", "bs=128M", "count=1", NULL },
+                &out, NULL);
         assert_int_equal(r, 128 + SIGKILL);
         ContainerState s = state_of("web");
         assert_true(s.oom_killed);
@@ -357,10 +375,13 @@ static void test_pids(void **state) {
         REQUIRE_RUNTIME();
         _cleanup_free_ char *out = NULL, *err = NULL;
 
-        (void) exec_capture("web",
-                            (char *const[]) { "sh", "-c",
-                                              "n=0; while [ $n -lt 100 ]; do sleep 1000 </dev/null >/dev/null 2>&1 & n=$((n+1)); done; echo $n", NULL },
-                            &out, &err);
+        (void) exec_capture(
+                "web",
+                (char *const[]) {
+                        "sh", "-c",
+                        "n=0; while [ $n -lt 100 ]; do sleep 1000 </dev/null >/dev/null 2>&1 & n=$((n+1)); done; echo $n",
+                        NULL },
+                &out, &err);
         assert_string_not_equal(out, "100");
         assert_non_null(strstr(err, "can't fork"));
 }
@@ -406,7 +427,8 @@ static void test_adopt(void **state) {
                 RuntimeConfig c = { .base_dir = base };
                 char *const layers[] = { layer1, layer2, NULL };
                 ContainerSpec spec = {
-                        .oci = { .args = (char *const[]) { "sh", "-c", "echo adopted; sleep 2; exit 7", NULL },
+                        .oci = { .args = (char *const[]) { "sh", "-c", "echo adopted; sleep 2; exit 7",
+                                                           NULL },
                                  .host_uid_base = UID_BASE + ID_COUNT,
                                  .host_gid_base = UID_BASE + ID_COUNT,
                                  .id_count = ID_COUNT },
@@ -474,10 +496,11 @@ static void test_start_error(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_run),       cmocka_unit_test(test_host_uid),    cmocka_unit_test(test_devices),
-                cmocka_unit_test(test_seccomp),
-                cmocka_unit_test(test_oom),       cmocka_unit_test(test_pids),        cmocka_unit_test(test_kill_delete),
-                cmocka_unit_test(test_adopt),     cmocka_unit_test(test_start_error),
+                cmocka_unit_test(test_run),         cmocka_unit_test(test_host_uid),
+                cmocka_unit_test(test_devices),     cmocka_unit_test(test_seccomp),
+                cmocka_unit_test(test_oom),         cmocka_unit_test(test_pids),
+                cmocka_unit_test(test_kill_delete), cmocka_unit_test(test_adopt),
+                cmocka_unit_test(test_start_error),
         };
 
         return cmocka_run_group_tests(tests, group_setup, group_teardown);

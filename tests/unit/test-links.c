@@ -411,7 +411,8 @@ static void test_veth_into_netns(void **state) {
         assert_true(fd >= 0);
         assert_int_equal(net_bridge_ensure(links, "arkbr5", mac1, 1400, &gw, NULL), 0);
 
-        assert_int_equal(net_veth_into_netns(links, "arkt5", "arkbr5", fd, "eth0", mac2, 1400, &addr, &gw.addr), 0);
+        assert_int_equal(
+                net_veth_into_netns(links, "arkt5", "arkbr5", fd, "eth0", mac2, 1400, &addr, &gw.addr), 0);
         link = ip_json("link show dev arkt5");
         assert_string_equal(jstr(link, "master"), "arkbr5");
         assert_true(has_flag(link, "UP"));
@@ -423,11 +424,13 @@ static void test_veth_into_netns(void **state) {
         sh("nsenter --net=%s ip link show dev lo | grep -q 'UP'", ns);
         sh("nsenter --net=%s busybox ping -c 1 -W 2 10.79.5.1 >/dev/null", ns);
         /* Again: the old pair goes, a new one comes. */
-        assert_int_equal(net_veth_into_netns(links, "arkt5", "arkbr5", fd, "eth1", mac2, 1400, &addr, NULL), 0);
+        assert_int_equal(net_veth_into_netns(links, "arkt5", "arkbr5", fd, "eth1", mac2, 1400, &addr, NULL),
+                         0);
         sh("nsenter --net=%s ip link show dev eth0 2>/dev/null; test $? -ne 0", ns);
 
         /* No such bridge: nothing is made. */
-        assert_int_equal(net_veth_into_netns(links, "arkt6", "arkbr9", fd, "eth2", mac2, 1400, &addr, NULL), -ENODEV);
+        assert_int_equal(net_veth_into_netns(links, "arkt6", "arkbr9", fd, "eth2", mac2, 1400, &addr, NULL),
+                         -ENODEV);
         assert_int_equal(net_link_exists(links, "arkt6"), 0);
 
         fd = safe_close(fd);

@@ -94,7 +94,8 @@ static void test_process(void **state) {
         assert_true(json_is_true(json_object_get(p, "noNewPrivileges")));
         assert_false(json_is_true(json_object_get(p, "terminal")));
         assert_string_equal(json_string_value(json_object_get(c, "hostname")), "train-1");
-        assert_string_equal(json_string_value(json_object_get(json_object_get(c, "root"), "path")), "rootfs");
+        assert_string_equal(json_string_value(json_object_get(json_object_get(c, "root"), "path")),
+                            "rootfs");
 }
 
 static void test_capabilities(void **state) {
@@ -156,8 +157,10 @@ static void test_resources(void **state) {
 
         assert_string_equal(json_string_value(json_object_get(l, "cgroupsPath")), "/ark/t1");
         /* memory+swap = memory: over the limit is an OOM kill, never swap. */
-        assert_int_equal(json_integer_value(json_object_get(json_object_get(res, "memory"), "limit")), 64 << 20);
-        assert_int_equal(json_integer_value(json_object_get(json_object_get(res, "memory"), "swap")), 64 << 20);
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(res, "memory"), "limit")),
+                         64 << 20);
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(res, "memory"), "swap")),
+                         64 << 20);
         assert_int_equal(json_integer_value(json_object_get(json_object_get(res, "cpu"), "quota")), 150000);
         assert_int_equal(json_integer_value(json_object_get(json_object_get(res, "cpu"), "period")), 100000);
         assert_int_equal(json_integer_value(json_object_get(json_object_get(res, "pids"), "limit")), 128);
@@ -174,11 +177,16 @@ static void test_resources(void **state) {
 
 static void test_devices(void **state) {
         OciSpec s = base_spec();
-        OciDevice d[] = { { .host_path = "/dev/nvidia0", .path = "/dev/nvidia0", .type = 'c', .major = 195, .minor = 0 } };
+        OciDevice d[] = { { .host_path = "/dev/nvidia0",
+                            .path = "/dev/nvidia0",
+                            .type = 'c',
+                            .major = 195,
+                            .minor = 0 } };
         s.devices = d;
         s.n_devices = 1;
         _cleanup_(json_decrefp) json_t *c = build(&s);
-        json_t *rules = json_object_get(json_object_get(json_object_get(c, "linux"), "resources"), "devices");
+        json_t *rules =
+                json_object_get(json_object_get(json_object_get(c, "linux"), "resources"), "devices");
 
         /* Deny everything first, then allow. */
         json_t *first = json_array_get(rules, 0);
@@ -196,8 +204,9 @@ static void test_devices(void **state) {
                 json_int_t maj = json_integer_value(json_object_get(r, "major"));
                 json_int_t min = json_integer_value(json_object_get(r, "minor"));
                 null_ok = null_ok || (maj == 1 && min == 3);
-                gpu_ok = gpu_ok || (maj == 195 && min == 0 &&
-                                    strcmp(json_string_value(json_object_get(r, "type")), "c") == 0);
+                gpu_ok = gpu_ok ||
+                        (maj == 195 && min == 0 &&
+                         strcmp(json_string_value(json_object_get(r, "type")), "c") == 0);
         }
         assert_true(null_ok);
         assert_true(gpu_ok);
@@ -219,8 +228,10 @@ static void test_devices(void **state) {
 
 static void test_mounts_and_paths(void **state) {
         OciSpec s = base_spec();
-        OciMount m[] = { { .source = "/var/lib/ark/models/llama", .destination = "/models/llama", .readonly = true },
-                         { .source = "/srv/scratch", .destination = "/scratch" } };
+        OciMount m[] = {
+                { .source = "/var/lib/ark/models/llama", .destination = "/models/llama", .readonly = true },
+                { .source = "/srv/scratch", .destination = "/scratch" }
+        };
         s.mounts = m;
         s.n_mounts = 2;
         _cleanup_(json_decrefp) json_t *c = build(&s);
@@ -252,9 +263,10 @@ static void test_seccomp(void **state) {
         json_t *deny = json_array_get(json_object_get(sc, "syscalls"), 0);
         assert_string_equal(json_string_value(json_object_get(deny, "action")), "SCMP_ACT_ERRNO");
         assert_int_equal(json_integer_value(json_object_get(deny, "errnoRet")), EPERM);
-        const char *must[] = { "keyctl", "add_key", "request_key", "mount", "umount2", "pivot_root", "swapon",
-                               "reboot", "kexec_load", "init_module", "finit_module", "delete_module", "bpf",
-                               "perf_event_open", "open_by_handle_at" };
+        const char *must[] = { "keyctl",     "add_key",         "request_key",      "mount",
+                               "umount2",    "pivot_root",      "swapon",           "reboot",
+                               "kexec_load", "init_module",     "finit_module",     "delete_module",
+                               "bpf",        "perf_event_open", "open_by_handle_at" };
         for (size_t i = 0; i < ELEMENTSOF(must); i++)
                 if (!array_has_string(json_object_get(deny, "names"), must[i]))
                         fail_msg("'%s' is not denied", must[i]);
@@ -321,10 +333,14 @@ static void test_device_from_node(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_process),   cmocka_unit_test(test_capabilities),
-                cmocka_unit_test(test_namespaces_and_ids), cmocka_unit_test(test_resources),
-                cmocka_unit_test(test_devices),   cmocka_unit_test(test_mounts_and_paths),
-                cmocka_unit_test(test_seccomp),   cmocka_unit_test(test_refused),
+                cmocka_unit_test(test_process),
+                cmocka_unit_test(test_capabilities),
+                cmocka_unit_test(test_namespaces_and_ids),
+                cmocka_unit_test(test_resources),
+                cmocka_unit_test(test_devices),
+                cmocka_unit_test(test_mounts_and_paths),
+                cmocka_unit_test(test_seccomp),
+                cmocka_unit_test(test_refused),
                 cmocka_unit_test(test_device_from_node),
         };
 

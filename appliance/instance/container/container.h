@@ -13,8 +13,8 @@ typedef struct Manager Manager;
 /* The imported container image `spec` (NAME or NAME@VERSION) a container of `tenant` runs: the
  * tenant's own before a shared one. 0 with its bundle's store row in *ret_id and "NAME@VERSION"
  * (newly allocated) in *ret_ref; InvalidArgument or NotFound in `error` otherwise. */
-int container_image_resolve(Manager *m, const char *tenant, const char *spec, int64_t *ret_id, char **ret_ref,
-                            sd_bus_error *error);
+int container_image_resolve(Manager *m, const char *tenant, const char *spec, int64_t *ret_id,
+                            char **ret_ref, sd_bus_error *error);
 /* Where the container of that UUID keeps what it writes (newly allocated; NULL on OOM). */
 char *container_log_path(Manager *m, const char *uuid);
 /* The tenant's range of host UIDs and GIDs, handed out on first use in the caller's transaction

@@ -17,9 +17,9 @@
  * (CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_SYS_MODULE, CAP_SYS_PTRACE, CAP_SYS_RESOURCE, ...). podman
  * dropped CAP_NET_RAW, CAP_MKNOD and CAP_AUDIT_WRITE from its defaults; so do we. */
 const char *const oci_default_capabilities[] = {
-        "CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FOWNER",     "CAP_FSETID",
-        "CAP_KILL",   "CAP_NET_BIND_SERVICE", "CAP_SETFCAP", "CAP_SETGID",
-        "CAP_SETPCAP", "CAP_SETUID",      "CAP_SYS_CHROOT", NULL,
+        "CAP_CHOWN",   "CAP_DAC_OVERRIDE",     "CAP_FOWNER",     "CAP_FSETID",
+        "CAP_KILL",    "CAP_NET_BIND_SERVICE", "CAP_SETFCAP",    "CAP_SETGID",
+        "CAP_SETPCAP", "CAP_SETUID",           "CAP_SYS_CHROOT", NULL,
 };
 
 /* A deny list, not an allow list: a user namespace already takes away what root would have, and
@@ -31,26 +31,74 @@ const char *const oci_default_capabilities[] = {
  * Docker since kernel 4.8: debuggers and profilers need it and it cannot leave the pid
  * namespace. */
 const char *const oci_seccomp_denied[] = {
-        "acct",           "add_key",         "adjtimex",       "bpf",
-        "clock_adjtime",  "clock_settime",   "create_module",  "delete_module",
-        "finit_module",   "fsconfig",        "fsmount",        "fsopen",
-        "fspick",         "get_kernel_syms", "init_module",    "io_uring_enter",
-        "io_uring_register", "io_uring_setup", "ioperm",       "iopl",
-        "kexec_file_load", "kexec_load",     "keyctl",         "lookup_dcookie",
-        "mount",          "mount_setattr",   "move_mount",     "name_to_handle_at",
-        "nfsservctl",     "open_by_handle_at", "open_tree",    "perf_event_open",
-        "pivot_root",     "query_module",    "quotactl",       "quotactl_fd",
-        "reboot",         "request_key",     "setdomainname",  "sethostname",
-        "settimeofday",   "stime",           "swapoff",        "swapon",
-        "syslog",         "umount",          "umount2",        "uselib",
-        "userfaultfd",    "vm86",            "vm86old",        "_sysctl",
+        "acct",
+        "add_key",
+        "adjtimex",
+        "bpf",
+        "clock_adjtime",
+        "clock_settime",
+        "create_module",
+        "delete_module",
+        "finit_module",
+        "fsconfig",
+        "fsmount",
+        "fsopen",
+        "fspick",
+        "get_kernel_syms",
+        "init_module",
+        "io_uring_enter",
+        "io_uring_register",
+        "io_uring_setup",
+        "ioperm",
+        "iopl",
+        "kexec_file_load",
+        "kexec_load",
+        "keyctl",
+        "lookup_dcookie",
+        "mount",
+        "mount_setattr",
+        "move_mount",
+        "name_to_handle_at",
+        "nfsservctl",
+        "open_by_handle_at",
+        "open_tree",
+        "perf_event_open",
+        "pivot_root",
+        "query_module",
+        "quotactl",
+        "quotactl_fd",
+        "reboot",
+        "request_key",
+        "setdomainname",
+        "sethostname",
+        "settimeofday",
+        "stime",
+        "swapoff",
+        "swapon",
+        "syslog",
+        "umount",
+        "umount2",
+        "uselib",
+        "userfaultfd",
+        "vm86",
+        "vm86old",
+        "_sysctl",
         NULL,
 };
 
 static const char *const masked_paths[] = {
-        "/proc/acpi",         "/proc/asound",      "/proc/kcore",        "/proc/keys",
-        "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-        "/proc/scsi",         "/sys/firmware",     "/sys/fs/selinux",    "/sys/dev/block",
+        "/proc/acpi",
+        "/proc/asound",
+        "/proc/kcore",
+        "/proc/keys",
+        "/proc/latency_stats",
+        "/proc/timer_list",
+        "/proc/timer_stats",
+        "/proc/sched_debug",
+        "/proc/scsi",
+        "/sys/firmware",
+        "/sys/fs/selinux",
+        "/sys/dev/block",
         NULL,
 };
 
@@ -62,13 +110,13 @@ static const char *const readonly_paths[] = {
 static const struct {
         int major, minor;
 } safe_devices[] = {
-        { 1, 3 },   /* null */
-        { 1, 5 },   /* zero */
-        { 1, 7 },   /* full */
-        { 1, 8 },   /* random */
-        { 1, 9 },   /* urandom */
-        { 5, 0 },   /* tty */
-        { 5, 2 },   /* ptmx */
+        { 1, 3 },    /* null */
+        { 1, 5 },    /* zero */
+        { 1, 7 },    /* full */
+        { 1, 8 },    /* random */
+        { 1, 9 },    /* urandom */
+        { 5, 0 },    /* tty */
+        { 5, 2 },    /* ptmx */
         { 136, -1 }, /* pts */
 };
 
@@ -104,19 +152,24 @@ static int add_mounts(json_t *root, const OciSpec *spec) {
          * read-only bind of the host's /sys instead, masked as above. */
         bool own_netns = !spec->netns_path;
         json_t *entries[] = {
-                mount_entry("/proc", "proc", "proc", (const char *const[]) { "nosuid", "noexec", "nodev", NULL }),
-                mount_entry("/dev", "tmpfs", "tmpfs",
-                            (const char *const[]) { "nosuid", "strictatime", "mode=755", "size=65536k", NULL }),
+                mount_entry("/proc", "proc", "proc",
+                            (const char *const[]) { "nosuid", "noexec", "nodev", NULL }),
+                mount_entry(
+                        "/dev", "tmpfs", "tmpfs",
+                        (const char *const[]) { "nosuid", "strictatime", "mode=755", "size=65536k", NULL }),
                 mount_entry("/dev/pts", "devpts", "devpts",
-                            (const char *const[]) { "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620",
-                                                    NULL }),
+                            (const char *const[]) { "nosuid", "noexec", "newinstance", "ptmxmode=0666",
+                                                    "mode=0620", NULL }),
                 mount_entry("/dev/shm", "tmpfs", "shm",
-                            (const char *const[]) { "nosuid", "noexec", "nodev", "mode=1777", "size=65536k", NULL }),
-                mount_entry("/dev/mqueue", "mqueue", "mqueue", (const char *const[]) { "nosuid", "noexec", "nodev", NULL }),
+                            (const char *const[]) { "nosuid", "noexec", "nodev", "mode=1777", "size=65536k",
+                                                    NULL }),
+                mount_entry("/dev/mqueue", "mqueue", "mqueue",
+                            (const char *const[]) { "nosuid", "noexec", "nodev", NULL }),
                 own_netns ? mount_entry("/sys", "sysfs", "sysfs",
                                         (const char *const[]) { "nosuid", "noexec", "nodev", "ro", NULL })
                           : mount_entry("/sys", "none", "/sys",
-                                        (const char *const[]) { "rbind", "nosuid", "noexec", "nodev", "ro", NULL }),
+                                        (const char *const[]) { "rbind", "nosuid", "noexec", "nodev", "ro",
+                                                                NULL }),
                 mount_entry("/sys/fs/cgroup", "cgroup", "cgroup",
                             (const char *const[]) { "nosuid", "noexec", "nodev", "relatime", "ro", NULL }),
         };
@@ -133,9 +186,10 @@ static int add_mounts(json_t *root, const OciSpec *spec) {
 
                 if (!b->source || !b->destination || b->source[0] != '/' || b->destination[0] != '/')
                         return -EINVAL;
-                json_t *e = mount_entry(b->destination, "none", b->source,
-                                        b->readonly ? (const char *const[]) { "rbind", "nosuid", "nodev", "ro", NULL }
-                                                    : (const char *const[]) { "rbind", "nosuid", "nodev", NULL });
+                json_t *e = mount_entry(
+                        b->destination, "none", b->source,
+                        b->readonly ? (const char *const[]) { "rbind", "nosuid", "nodev", "ro", NULL }
+                                    : (const char *const[]) { "rbind", "nosuid", "nodev", NULL });
                 if (!e || json_array_append_new(m, e) < 0)
                         return -ENOMEM;
         }
@@ -173,12 +227,14 @@ static json_t *resources(const OciSpec *spec) {
         if (json_array_append_new(devs, device_rule(false, NULL, -1, -1)) < 0)
                 return NULL;
         for (size_t i = 0; i < ELEMENTSOF(safe_devices); i++)
-                if (json_array_append_new(devs, device_rule(true, "c", safe_devices[i].major, safe_devices[i].minor)) < 0)
+                if (json_array_append_new(
+                            devs, device_rule(true, "c", safe_devices[i].major, safe_devices[i].minor)) < 0)
                         return NULL;
         for (size_t i = 0; i < spec->n_devices; i++) {
                 const char t[2] = { spec->devices[i].type, 0 };
 
-                if (json_array_append_new(devs, device_rule(true, t, spec->devices[i].major, spec->devices[i].minor)) < 0)
+                if (json_array_append_new(
+                            devs, device_rule(true, t, spec->devices[i].major, spec->devices[i].minor)) < 0)
                         return NULL;
         }
         if (json_object_set(res, "devices", devs) < 0)
@@ -194,7 +250,8 @@ static json_t *resources(const OciSpec *spec) {
                 /* 100 ms periods; at least 1 ms of quota (the kernel's least). */
                 const uint64_t period = 100000;
                 uint64_t quota = MAX(spec->cpu_milli * period / 1000, (uint64_t) 1000);
-                json_t *cpu = json_pack("{s:I, s:I}", "quota", (json_int_t) quota, "period", (json_int_t) period);
+                json_t *cpu =
+                        json_pack("{s:I, s:I}", "quota", (json_int_t) quota, "period", (json_int_t) period);
 
                 if (!cpu || json_object_set_new(res, "cpu", cpu) < 0)
                         return NULL;
@@ -211,13 +268,13 @@ static json_t *seccomp(void) {
         _cleanup_(json_decrefp) json_t *s = NULL, *syscalls = json_array();
         /* x86_64 and arm64 hosts; their 32-bit compat ABIs are listed so that a 32-bit binary does
          * not run unfiltered. */
-        static const char *const arches[] = { "SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32",
+        static const char *const arches[] = { "SCMP_ARCH_X86_64",  "SCMP_ARCH_X86", "SCMP_ARCH_X32",
                                               "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", NULL };
 
         if (!syscalls)
                 return NULL;
-        s = json_pack("{s:s, s:o, s:O}", "defaultAction", "SCMP_ACT_ALLOW", "architectures", strv_to_json(arches),
-                      "syscalls", syscalls);
+        s = json_pack("{s:s, s:o, s:O}", "defaultAction", "SCMP_ACT_ALLOW", "architectures",
+                      strv_to_json(arches), "syscalls", syscalls);
         if (!s)
                 return NULL;
 
@@ -227,21 +284,22 @@ static json_t *seccomp(void) {
                 return NULL;
         /* New user namespaces: unshare(flags) and clone(flags, ...) take the flags in their first
          * argument on x86_64 and arm64. */
-        json_t *userns = json_pack("{s:[s,s], s:s, s:i, s:[{s:i, s:I, s:I, s:s}]}", "names", "unshare", "clone",
-                                   "action", "SCMP_ACT_ERRNO", "errnoRet", EPERM, "args", "index", 0, "value",
-                                   (json_int_t) CLONE_NEWUSER, "valueTwo", (json_int_t) CLONE_NEWUSER, "op",
-                                   "SCMP_CMP_MASKED_EQ");
+        json_t *userns = json_pack("{s:[s,s], s:s, s:i, s:[{s:i, s:I, s:I, s:s}]}", "names", "unshare",
+                                   "clone", "action", "SCMP_ACT_ERRNO", "errnoRet", EPERM, "args", "index",
+                                   0, "value", (json_int_t) CLONE_NEWUSER, "valueTwo",
+                                   (json_int_t) CLONE_NEWUSER, "op", "SCMP_CMP_MASKED_EQ");
         if (!userns || json_array_append_new(syscalls, userns) < 0)
                 return NULL;
-        json_t *clone3 = json_pack("{s:[s], s:s, s:i}", "names", "clone3", "action", "SCMP_ACT_ERRNO", "errnoRet",
-                                   ENOSYS);
+        json_t *clone3 = json_pack("{s:[s], s:s, s:i}", "names", "clone3", "action", "SCMP_ACT_ERRNO",
+                                   "errnoRet", ENOSYS);
         if (!clone3 || json_array_append_new(syscalls, clone3) < 0)
                 return NULL;
         return TAKE_PTR(s);
 }
 
 static json_t *id_mapping(uint32_t base, uint32_t count) {
-        return json_pack("[{s:i, s:I, s:I}]", "containerID", 0, "hostID", (json_int_t) base, "size", (json_int_t) count);
+        return json_pack("[{s:i, s:I, s:I}]", "containerID", 0, "hostID", (json_int_t) base, "size",
+                         (json_int_t) count);
 }
 
 int oci_config_build(const OciSpec *spec, json_t **ret) {
@@ -267,7 +325,9 @@ int oci_config_build(const OciSpec *spec, json_t **ret) {
                 has_term = has_term || startswith(*e, "TERM=");
         }
         if (!has_path &&
-            json_array_append_new(env, json_string("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")) < 0)
+            json_array_append_new(
+                    env, json_string("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")) <
+                    0)
                 return -ENOMEM;
         if (!has_term && json_array_append_new(env, json_string("TERM=xterm")) < 0)
                 return -ENOMEM;
@@ -275,19 +335,19 @@ int oci_config_build(const OciSpec *spec, json_t **ret) {
         json_t *caps = strv_to_json(oci_default_capabilities);
         if (!caps)
                 return -ENOMEM;
-        _cleanup_(json_decrefp) json_t *process = json_pack(
-                "{s:b, s:{s:I, s:I}, s:o, s:O, s:s, s:{s:O, s:O, s:O, s:[], s:[]}, s:b}", "terminal", false, "user",
-                "uid", (json_int_t) spec->uid, "gid", (json_int_t) spec->gid, "args",
-                strv_to_json((const char *const *) spec->args), "env", env, "cwd", spec->cwd ?: "/", "capabilities",
-                "bounding", caps, "effective", caps, "permitted", caps, "inheritable", "ambient", "noNewPrivileges",
-                true);
+        _cleanup_(json_decrefp) json_t *process =
+                json_pack("{s:b, s:{s:I, s:I}, s:o, s:O, s:s, s:{s:O, s:O, s:O, s:[], s:[]}, s:b}",
+                          "terminal", false, "user", "uid", (json_int_t) spec->uid, "gid",
+                          (json_int_t) spec->gid, "args", strv_to_json((const char *const *) spec->args),
+                          "env", env, "cwd", spec->cwd ?: "/", "capabilities", "bounding", caps, "effective",
+                          caps, "permitted", caps, "inheritable", "ambient", "noNewPrivileges", true);
         json_decref(caps);
         if (!process)
                 return -ENOMEM;
 
-        _cleanup_(json_decrefp) json_t *ns = json_pack("[{s:s}, {s:s}, {s:s}, {s:s}, {s:s}, {s:s}]", "type", "pid", "type",
-                                                       "ipc", "type", "uts", "type", "mount", "type", "user", "type",
-                                                       "cgroup");
+        _cleanup_(json_decrefp) json_t *ns =
+                json_pack("[{s:s}, {s:s}, {s:s}, {s:s}, {s:s}, {s:s}]", "type", "pid", "type", "ipc", "type",
+                          "uts", "type", "mount", "type", "user", "type", "cgroup");
         if (!ns)
                 return -ENOMEM;
         json_t *net = spec->netns_path ? json_pack("{s:s, s:s}", "type", "network", "path", spec->netns_path)
@@ -295,19 +355,21 @@ int oci_config_build(const OciSpec *spec, json_t **ret) {
         if (!net || json_array_append_new(ns, net) < 0)
                 return -ENOMEM;
 
-        _cleanup_(json_decrefp) json_t *linux_ = json_pack(
-                "{s:O, s:o, s:o, s:o, s:o, s:o, s:o}", "namespaces", ns, "uidMappings",
-                id_mapping(spec->host_uid_base, spec->id_count), "gidMappings",
-                id_mapping(spec->host_gid_base, spec->id_count), "resources", resources(spec), "seccomp", seccomp(),
-                "maskedPaths", strv_to_json(masked_paths), "readonlyPaths", strv_to_json(readonly_paths));
+        _cleanup_(json_decrefp) json_t *linux_ =
+                json_pack("{s:O, s:o, s:o, s:o, s:o, s:o, s:o}", "namespaces", ns, "uidMappings",
+                          id_mapping(spec->host_uid_base, spec->id_count), "gidMappings",
+                          id_mapping(spec->host_gid_base, spec->id_count), "resources", resources(spec),
+                          "seccomp", seccomp(), "maskedPaths", strv_to_json(masked_paths), "readonlyPaths",
+                          strv_to_json(readonly_paths));
         if (!linux_)
                 return -ENOMEM;
-        if (spec->cgroups_path && json_object_set_new(linux_, "cgroupsPath", json_string(spec->cgroups_path)) < 0)
+        if (spec->cgroups_path &&
+            json_object_set_new(linux_, "cgroupsPath", json_string(spec->cgroups_path)) < 0)
                 return -ENOMEM;
 
-        _cleanup_(json_decrefp) json_t *root = json_pack("{s:s, s:O, s:{s:s, s:b}, s:O}", "ociVersion", "1.0.2",
-                                                         "process", process, "root", "path", spec->rootfs ?: "rootfs",
-                                                         "readonly", false, "linux", linux_);
+        _cleanup_(json_decrefp) json_t *root =
+                json_pack("{s:s, s:O, s:{s:s, s:b}, s:O}", "ociVersion", "1.0.2", "process", process, "root",
+                          "path", spec->rootfs ?: "rootfs", "readonly", false, "linux", linux_);
         if (!root)
                 return -ENOMEM;
         if (spec->hostname && json_object_set_new(root, "hostname", json_string(spec->hostname)) < 0)

@@ -2,7 +2,7 @@
 
 /* The OCI runtime configuration (config.json) of one container, built from a plain spec.
  *
- * What every container gets, whatever the spec says (docs/containers.md):
+ * What every container gets, whatever the spec says:
  *   - a user namespace mapping container IDs 0..id_count-1 to host IDs base..base+id_count-1, and
  *     new pid, ipc, uts, mount and cgroup namespaces; the network namespace is new or the one at
  *     netns_path (never the host's);

@@ -93,7 +93,8 @@ int rootfs_umount(const char *target) {
 
 /* Attaches an idmapped clone of dir at mount point at. */
 static int attach_idmapped(const char *dir, int userns_fd, const char *at) {
-        _cleanup_close_ int tree = open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+        _cleanup_close_ int tree =
+                open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
         struct mount_attr attr = {
                 .attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID,
                 .userns_fd = (uint64_t) userns_fd,
@@ -118,14 +119,15 @@ int rootfs_mount(const RootfsSpec *spec, char **ret_error) {
 
         if (n == 0 || !spec->state_dir || !spec->target || spec->uid_base == 0 || spec->gid_base == 0 ||
             spec->id_count == 0)
-                return set_error_sentence(ret_error, -EINVAL, "the root filesystem needs layers and an ID range");
+                return set_error_sentence(ret_error, -EINVAL,
+                                          "the root filesystem needs layers and an ID range");
         for (size_t i = 0; i < n; i++) {
                 if (!path_is_normalized_absolute(spec->layers[i]))
                         return set_error_sentence(ret_error, -EINVAL, "layer '%s' is not an absolute path",
                                                   printable(spec->layers[i]));
                 if (access(spec->layers[i], F_OK) < 0)
-                        return set_error_sentence(ret_error, -errno, "layer '%s': %s", printable(spec->layers[i]),
-                                                  strerror(errno));
+                        return set_error_sentence(ret_error, -errno, "layer '%s': %s",
+                                                  printable(spec->layers[i]), strerror(errno));
         }
         r = mkdir_p_mode(spec->target, 0755);
         if (r < 0)
@@ -148,15 +150,18 @@ int rootfs_mount(const RootfsSpec *spec, char **ret_error) {
                         r = mkdir_p_mode(dirs[i], i == 0 ? 0711 : 0755);
         }
         if (r < 0)
-                return set_error_sentence(ret_error, r, "cannot make '%s': %s", spec->state_dir, strerror(-r));
+                return set_error_sentence(ret_error, r, "cannot make '%s': %s", spec->state_dir,
+                                          strerror(-r));
         /* The overlay's root is the upper directory's: owned by the container's root. */
-        if (chown(upper, spec->uid_base, spec->gid_base) < 0 || chown(work, spec->uid_base, spec->gid_base) < 0)
+        if (chown(upper, spec->uid_base, spec->gid_base) < 0 ||
+            chown(work, spec->uid_base, spec->gid_base) < 0)
                 return set_error_sentence(ret_error, -errno, "cannot give '%s' to UID %u: %s", upper,
                                           (unsigned) spec->uid_base, strerror(errno));
 
         userns = userns_open_mapped(spec->uid_base, spec->gid_base, spec->id_count);
         if (userns < 0)
-                return set_error_sentence(ret_error, userns, "cannot make a user namespace for the ID map: %s",
+                return set_error_sentence(ret_error, userns,
+                                          "cannot make a user namespace for the ID map: %s",
                                           strerror(-userns));
 
         /* overlayfs lists lower layers top first. */
@@ -166,12 +171,14 @@ int rootfs_mount(const RootfsSpec *spec, char **ret_error) {
                 if (!at)
                         goto oom;
                 if (mkdir(at, 0755) < 0 && errno != EEXIST) {
-                        r = set_error_sentence(ret_error, -errno, "cannot make '%s': %s", at, strerror(errno));
+                        r = set_error_sentence(ret_error, -errno, "cannot make '%s': %s", at,
+                                               strerror(errno));
                         goto fail;
                 }
                 r = attach_idmapped(spec->layers[i], userns, at);
                 if (r < 0) {
-                        r = set_error_sentence(ret_error, r, "cannot make an idmapped mount of layer '%s': %s",
+                        r = set_error_sentence(ret_error, r,
+                                               "cannot make an idmapped mount of layer '%s': %s",
                                                printable(spec->layers[i]), strerror(-r));
                         goto fail;
                 }
@@ -184,12 +191,13 @@ int rootfs_mount(const RootfsSpec *spec, char **ret_error) {
         if (!opts)
                 goto oom;
         if (strlen(opts) >= 4096) {
-                r = set_error_sentence(ret_error, -E2BIG, "%zu layers are too many for one overlay mount", n);
+                r = set_error_sentence(ret_error, -E2BIG, "%zu layers are too many for one overlay mount",
+                                       n);
                 goto fail;
         }
         if (mount("overlay", spec->target, "overlay", MS_NODEV | MS_NOSUID, opts) < 0) {
-                r = set_error_sentence(ret_error, -errno, "cannot mount the overlay on '%s': %s", spec->target,
-                                       strerror(errno));
+                r = set_error_sentence(ret_error, -errno, "cannot mount the overlay on '%s': %s",
+                                       spec->target, strerror(errno));
                 goto fail;
         }
         r = 0;

@@ -13,8 +13,9 @@
  * by tenants with different ID ranges stay shared. The upper layer is a plain directory owned by
  * the container's root (base:base), so what the container writes belongs to its host UIDs.
  *
- * crun 1.8.1 cannot do this itself: its "idmap" mount option applies to bind mounts, not to the
- * root filesystem (docs/containers.md).
+ * crun 1.8.1 cannot do this itself: its "idmap" mount option works on bind mounts in mounts[]
+ * (checked: a bind of a root-owned layer with "idmap" shows its files as the container's root's),
+ * but the OCI root has no such option, and crun does not build overlays of layers.
  *
  * Layout under state_dir: upper/ and work/ (the overlay's), l/<i> (where layer i is attached for
  * the moment of the overlay mount). Nothing here logs. */

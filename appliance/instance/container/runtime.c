@@ -68,7 +68,8 @@ int runtime_new(const RuntimeConfig *config, Runtime **ret) {
         rt->crun = strdup(config->crun ?: "/usr/bin/crun");
         rt->conmon = strdup(config->conmon ?: "/usr/bin/conmon");
         rt->base_dir = strdup(config->base_dir);
-        rt->state_root = config->state_root ? strdup(config->state_root) : path_join(config->base_dir, ".crun");
+        rt->state_root =
+                config->state_root ? strdup(config->state_root) : path_join(config->base_dir, ".crun");
         rt->cgroup_parent = strdup(config->cgroup_parent ?: "ark");
         if (!rt->crun || !rt->conmon || !rt->base_dir || !rt->state_root || !rt->cgroup_parent)
                 return -ENOMEM;
@@ -336,8 +337,8 @@ int runtime_state(Runtime *rt, const char *id, ContainerState *ret) {
                                 s.pid = (pid_t) pid;
                 }
                 /* Stopped a moment ago: conmon writes the code as soon as it has reaped. */
-                for (int i = 0; i < 100 && s.status == CONTAINER_STOPPED && s.exit_code < 0 && s.conmon_pid > 0 &&
-                                pid_alive(s.conmon_pid);
+                for (int i = 0; i < 100 && s.status == CONTAINER_STOPPED && s.exit_code < 0 &&
+                     s.conmon_pid > 0 && pid_alive(s.conmon_pid);
                      i++) {
                         (void) nanosleep(&(struct timespec) { .tv_nsec = 10 * 1000 * 1000 }, NULL);
                         s.exit_code = read_exit_file(rt, id);
@@ -357,13 +358,14 @@ static bool status_is_live(ContainerStatus s) {
 }
 
 int runtime_prepare(Runtime *rt, const char *id, const ContainerSpec *spec, char **ret_error) {
-        _cleanup_free_ char *dir = NULL, *fs = NULL, *target = NULL, *config = NULL, *cgpath = NULL, *exits = NULL,
-                            *persist = NULL, *sock = NULL;
+        _cleanup_free_ char *dir = NULL, *fs = NULL, *target = NULL, *config = NULL, *cgpath = NULL,
+                            *exits = NULL, *persist = NULL, *sock = NULL;
         ContainerState st;
         int r;
 
         if (!id_is_valid(id))
-                return set_error_sentence(ret_error, -EINVAL, "'%s' is not a valid container ID", printable(id));
+                return set_error_sentence(ret_error, -EINVAL, "'%s' is not a valid container ID",
+                                          printable(id));
         dir = ct_path(rt, id, NULL);
         fs = ct_path(rt, id, "fs");
         target = ct_path(rt, id, "rootfs");
@@ -409,8 +411,8 @@ int runtime_prepare(Runtime *rt, const char *id, const ContainerSpec *spec, char
         oci.cgroups_path = cgpath;
         r = oci_config_write(&oci, config);
         if (r < 0)
-                return set_error_sentence(ret_error, r, "cannot write the OCI config of container '%s': %s", id,
-                                          strerror(-r));
+                return set_error_sentence(ret_error, r, "cannot write the OCI config of container '%s': %s",
+                                          id, strerror(-r));
         return 0;
 }
 
@@ -428,7 +430,8 @@ static int read_sync(int fd, const char *id, char **ret_error) {
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k <= 0) {
-                        r = set_error_sentence(ret_error, -ETIMEDOUT, "conmon did not report on container '%s'", id);
+                        r = set_error_sentence(ret_error, -ETIMEDOUT,
+                                               "conmon did not report on container '%s'", id);
                         break;
                 }
                 ssize_t n = read(fd, buf, sizeof(buf) - 1);
@@ -442,7 +445,8 @@ static int read_sync(int fd, const char *id, char **ret_error) {
                         break;
         }
         if (r == 0) {
-                _cleanup_(json_decrefp) json_t *j = b.buf ? json_loads(b.buf, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+                _cleanup_(json_decrefp) json_t *j =
+                        b.buf ? json_loads(b.buf, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
                 json_int_t data = -1;
                 const char *msg = NULL;
 
@@ -472,11 +476,13 @@ static int spawn_conmon(Runtime *rt, const char *id, char **ret_error) {
             strv_extend(&argv, "-b") < 0 || strv_extend(&argv, dir) < 0 || strv_extend(&argv, "-p") < 0 ||
             strv_push(&argv, strprintf("%s/pid", dir)) < 0 || strv_extend(&argv, "--conmon-pidfile") < 0 ||
             strv_push(&argv, strprintf("%s/conmon.pid", dir)) < 0 || strv_extend(&argv, "-l") < 0 ||
-            strv_push(&argv, strprintf("k8s-file:%s/ctr.log", dir)) < 0 || strv_extend(&argv, "--exit-dir") < 0 ||
-            strv_push(&argv, strprintf("%s/exits", dir)) < 0 || strv_extend(&argv, "--persist-dir") < 0 ||
-            strv_push(&argv, strprintf("%s/persist", dir)) < 0 || strv_extend(&argv, "--socket-dir-path") < 0 ||
-            strv_push(&argv, strprintf("%s/sock", dir)) < 0 || strv_extend(&argv, "--runtime-arg") < 0 ||
-            strv_push(&argv, strprintf("--root=%s", rt->state_root)) < 0 || strv_extend(&argv, "--runtime-arg") < 0 ||
+            strv_push(&argv, strprintf("k8s-file:%s/ctr.log", dir)) < 0 ||
+            strv_extend(&argv, "--exit-dir") < 0 || strv_push(&argv, strprintf("%s/exits", dir)) < 0 ||
+            strv_extend(&argv, "--persist-dir") < 0 || strv_push(&argv, strprintf("%s/persist", dir)) < 0 ||
+            strv_extend(&argv, "--socket-dir-path") < 0 || strv_push(&argv, strprintf("%s/sock", dir)) < 0 ||
+            strv_extend(&argv, "--runtime-arg") < 0 ||
+            strv_push(&argv, strprintf("--root=%s", rt->state_root)) < 0 ||
+            strv_extend(&argv, "--runtime-arg") < 0 ||
             strv_push(&argv, strprintf("--cgroup-manager=%s", runtime_cgroup_manager(rt))) < 0)
                 return -ENOMEM;
         for (char **e = environ; e && *e; e++)
@@ -488,7 +494,8 @@ static int spawn_conmon(Runtime *rt, const char *id, char **ret_error) {
         _cleanup_free_ char *errlog = ct_path(rt, id, "conmon.err");
         if (!errlog)
                 return -ENOMEM;
-        _cleanup_close_ int errfd = open(errlog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        _cleanup_close_ int errfd =
+                open(errlog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (errfd < 0)
                 return -errno;
         if (pipe2(sync, O_CLOEXEC) < 0)
@@ -503,6 +510,9 @@ static int spawn_conmon(Runtime *rt, const char *id, char **ret_error) {
         if (pid == 0) {
                 child_setup(rt);
                 (void) setsid();
+                /* conmon writes some files (its "oom" mark among them) to its working directory. */
+                if (chdir(dir) < 0)
+                        _exit(126);
                 child_stdio((const int[3]) { -1, errfd, errfd }, sync[1]);
                 execve(argv[0], argv, envp);
                 _exit(127);
@@ -530,7 +540,8 @@ int runtime_start(Runtime *rt, const char *id, char **ret_error) {
         int r;
 
         if (!id_is_valid(id))
-                return set_error_sentence(ret_error, -EINVAL, "'%s' is not a valid container ID", printable(id));
+                return set_error_sentence(ret_error, -EINVAL, "'%s' is not a valid container ID",
+                                          printable(id));
         config = ct_path(rt, id, "config.json");
         target = ct_path(rt, id, "rootfs");
         if (!config || !target)
@@ -614,7 +625,8 @@ int runtime_delete(Runtime *rt, const char *id, bool keep_log, char **ret_error)
                 return -ENOMEM;
         r = rootfs_umount(target);
         if (r < 0 || rootfs_is_mounted(target))
-                return set_error_sentence(ret_error, -EBUSY, "cannot unmount the root filesystem of '%s': %s", id,
+                return set_error_sentence(ret_error, -EBUSY,
+                                          "cannot unmount the root filesystem of '%s': %s", id,
                                           strerror(r < 0 ? -r : EBUSY));
         if (!keep_log)
                 return rm_rf(dir);
@@ -637,8 +649,8 @@ int runtime_delete(Runtime *rt, const char *id, bool keep_log, char **ret_error)
         return r;
 }
 
-int runtime_exec(Runtime *rt, const char *id, char *const argv[], char *const env[], int stdin_fd, int stdout_fd,
-                 int stderr_fd, pid_t *ret_pid) {
+int runtime_exec(Runtime *rt, const char *id, char *const argv[], char *const env[], int stdin_fd,
+                 int stdout_fd, int stderr_fd, pid_t *ret_pid) {
         _cleanup_strv_free_ char **args = NULL, **full = NULL;
         ContainerState st;
         pid_t pid;

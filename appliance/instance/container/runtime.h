@@ -6,7 +6,7 @@
  * All the state is in files; a fresh Runtime finds a container again from its id alone
  * (runtime_state), running or ended while nobody watched.
  *
- * Layout, for container ID under base_dir (container/README: the integrator keeps it):
+ * Layout, for container ID under base_dir:
  *   <base>/<id>/config.json      the OCI config (oci-config.h)
  *   <base>/<id>/rootfs           the overlay's mount point (rootfs.h)
  *   <base>/<id>/fs/              upper and work layers
@@ -58,7 +58,7 @@ CgroupMode runtime_cgroup_mode(const Runtime *rt);
 const char *runtime_cgroup_manager(const Runtime *rt);
 
 typedef struct ContainerSpec {
-        OciSpec oci;        /* rootfs and cgroups_path are set by the runtime */
+        OciSpec oci;         /* rootfs and cgroups_path are set by the runtime */
         char *const *layers; /* the image's layer directories, lowest first */
 } ContainerSpec;
 
@@ -92,7 +92,7 @@ typedef struct ContainerState {
         bool oom_killed;  /* the kernel OOM-killed a process of this container since it started */
 } ContainerState;
 
-/* The state, from conmon's files, crun and the cgroup; no process of ours needs to have started
+/* The state, from conmon's files and crun state; no process of ours needs to have started
  * the container. -ENOENT when there is no such container (nothing under base_dir). */
 int runtime_state(Runtime *rt, const char *id, ContainerState *ret);
 
@@ -109,8 +109,8 @@ int runtime_delete(Runtime *rt, const char *id, bool keep_log, char **ret_error)
  * given fds as its stdin, stdout and stderr (-1: /dev/null); they are not closed. Returns at once
  * with the PID of crun exec in *ret_pid: the caller waits for it (waitpid), and its exit status is
  * the command's. -ESRCH when the container does not run. */
-int runtime_exec(Runtime *rt, const char *id, char *const argv[], char *const env[], int stdin_fd, int stdout_fd,
-                 int stderr_fd, pid_t *ret_pid);
+int runtime_exec(Runtime *rt, const char *id, char *const argv[], char *const env[], int stdin_fd,
+                 int stdout_fd, int stderr_fd, pid_t *ret_pid);
 
 /* The path of the container's log (caller frees); NULL on OOM. */
 char *runtime_log_path(Runtime *rt, const char *id);
