@@ -204,16 +204,21 @@ static void test_find(void **state) {
         assert_ptr_equal(d, &vm_driver);
         assert_string_equal(d->type, "vm");
         assert_ptr_equal(instance_driver_find(INSTANCE_TYPE_DEFAULT), &vm_driver);
+#if IS_ENABLED(CONFIG_CONTAINERS)
+        assert_ptr_equal(instance_driver_find("container"), &container_driver);
+        assert_string_equal(types, "'vm', 'container'");
+#else
         assert_null(instance_driver_find("container"));
+        assert_string_equal(types, "'vm'");
+#endif
         assert_null(instance_driver_find("VM"));
         assert_null(instance_driver_find(""));
         assert_null(instance_driver_find(NULL));
-        assert_string_equal(types, "'vm'");
 }
 
-/* Every operation is there: never a NULL call. */
-static void test_complete(void **state) {
-        const InstanceDriver *d = &vm_driver;
+/* Every required operation is there in every driver: never a NULL call. exec and open_log are
+ * optional (NULL: NotSupported, instance.c); the container driver has them. */
+static void check_complete(const InstanceDriver *d, bool optional) {
         const void *const ops[] = {
                 d->setup,    d->teardown, d->connected,  d->require,    d->reconcile, d->name_in_use,
                 d->define,   d->remove,   d->start,      d->stop,       d->force_off, d->get_state,
@@ -221,9 +226,22 @@ static void test_complete(void **state) {
         };
 
         /* A new member of the table must be added here (and to every driver). */
-        assert_int_equal(sizeof(InstanceDriver), sizeof(const char *) + sizeof(ops));
+        assert_int_equal(sizeof(InstanceDriver), sizeof(const char *) + sizeof(ops) + 2 * sizeof(void *));
         for (size_t k = 0; k < ELEMENTSOF(ops); k++)
                 assert_non_null(ops[k]);
+        if (optional) {
+                assert_non_null(d->exec);
+                assert_non_null(d->open_log);
+        }
+}
+
+static void test_complete(void **state) {
+        check_complete(&vm_driver, false);
+        assert_null(vm_driver.exec);
+        assert_null(vm_driver.open_log);
+#if IS_ENABLED(CONFIG_CONTAINERS)
+        check_complete(&container_driver, true);
+#endif
 }
 
 typedef struct Fixture {
