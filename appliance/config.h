@@ -30,17 +30,17 @@ typedef struct ArkConfig {
                 refused_call_burst; /* refused calls a non-admin may make at once (api-guard.h); 0 = no limit */
         int placement_policy;       /* PoolPolicy (lib/pool/pool.h) GPU VMs are placed by */
         uint64_t placement_seed;    /* the pool's node order (pool_seed()); 0 = by index */
-        char *placement_workload; /* the expected requests (lib/pool/workload.h); NULL = the default */
-        bool network_default;     /* each new tenant gets a network "default" (network.h) */
-        NetPrefix network_pool;   /* tenant subnets picked when none is asked for come from here */
-        char *network_uplink;     /* NAT networks' way out; NULL = the default route's interface */
-        unsigned network_mtu;     /* of tenant networks created without one */
-        bool network_ipv6;        /* tenant networks get an IPv6 /64 (unique local) */
-        char *network_run_dir;    /* dnsmasq's files: a directory its unprivileged user can reach */
-        char *container_runtime;  /* the OCI runtime (crun) */
-        char *container_monitor;  /* each container's monitor (conmon) */
-        char *container_run_dir;  /* the runtime's state: gone at reboot, kept across arkd restarts */
-        char *container_dir; /* containers' bundles, writable layers and logs: a path every component
+        char *placement_workload;    /* the expected requests (lib/pool/workload.h); NULL = the default */
+        bool network_default;        /* each new tenant gets a network "default" (network.h) */
+        NetPrefix network_pool;      /* tenant subnets picked when none is asked for come from here */
+        char *network_uplink;        /* NAT networks' way out; NULL = the default route's interface */
+        unsigned network_mtu;        /* of tenant networks created without one */
+        bool network_ipv6;           /* tenant networks get an IPv6 /64 (unique local) */
+        char *network_run_dir;       /* dnsmasq's files: a directory its unprivileged user can reach */
+        char *container_runtime;     /* the OCI runtime (crun) */
+        char *container_monitor;     /* each container's monitor (conmon) */
+        char *container_run_dir;     /* the runtime's state: gone at reboot, kept across arkd restarts */
+        char *container_dir;         /* containers' bundles, writable layers and logs: a path every component
                               * of which a container's unprivileged root may search (not the state dir) */
         uint32_t container_id_base;  /* the first host UID/GID handed to tenants' containers */
         uint32_t container_id_count; /* host UIDs/GIDs per tenant */

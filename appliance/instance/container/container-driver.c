@@ -69,8 +69,8 @@ static char *container_netns_path(Instance *i) {
         return strprintf("%s/%s", containers(i->manager)->netns, i->uuid);
 }
 
-int container_image_resolve(Manager *m, const char *tenant, const char *spec, int64_t *ret_id, char **ret_ref,
-                            sd_bus_error *error) {
+int container_image_resolve(Manager *m, const char *tenant, const char *spec, int64_t *ret_id,
+                            char **ret_ref, sd_bus_error *error) {
         _cleanup_(container_image_freep) ContainerImage *img = NULL;
         char *ref;
         int r;
@@ -103,8 +103,8 @@ int container_idmap_ensure(Manager *m, const char *tenant, uint32_t *ret_base, u
                                 " IDs from %" PRIu32 " on went to a tenant ([Containers] HostIdBase=).",
                                 count, m->config.container_id_base);
                 if (r >= 0)
-                        log_info("Tenant '%s' runs its containers as host IDs %" PRIu32 "-%" PRIu32 ".", tenant,
-                                 base, base + count - 1);
+                        log_info("Tenant '%s' runs its containers as host IDs %" PRIu32 "-%" PRIu32 ".",
+                                 tenant, base, base + count - 1);
         }
         if (r < 0)
                 return manager_store_error(m, error, r, "Failed to give tenant '%s' its host IDs", tenant);
@@ -198,7 +198,8 @@ static void container_ended(Instance *i, const ContainerState *s) {
 
         exit_reason(s, reason, sizeof(reason));
         if (s->oom_killed)
-                log_warning("Container '%s' of tenant '%s' was killed at its memory limit.", i->name, i->tenant);
+                log_warning("Container '%s' of tenant '%s' was killed at its memory limit.", i->name,
+                            i->tenant);
         if (netns)
                 (void) net_netns_remove(netns);
         instance_set_state(i, INSTANCE_STOPPED, reason);
@@ -260,17 +261,20 @@ static int ct_setup(Manager *m) {
 
                 r = runtime_new(&rc, &c->rt);
                 if (r == -ENOENT)
-                        c->why_not = strprintf("the runtime '%s' or the monitor '%s' is not there ([Containers] "
-                                               "Runtime=, Monitor=)",
-                                               rc.crun, rc.conmon);
+                        c->why_not =
+                                strprintf("the runtime '%s' or the monitor '%s' is not there ([Containers] "
+                                          "Runtime=, Monitor=)",
+                                          rc.crun, rc.conmon);
                 else if (r < 0)
                         c->why_not = strprintf("the runtime cannot be set up: %s", strerror(-r));
         }
         if (c->why_not)
                 log_warning("Containers cannot run: %s.", c->why_not);
         else
-                log_debug("Containers run under crun with cgroup manager '%s'.", runtime_cgroup_manager(c->rt));
-        r = sd_event_add_time_relative(m->event, &c->watch, CLOCK_MONOTONIC, CONTAINER_WATCH_USEC, 0, on_watch, m);
+                log_debug("Containers run under crun with cgroup manager '%s'.",
+                          runtime_cgroup_manager(c->rt));
+        r = sd_event_add_time_relative(m->event, &c->watch, CLOCK_MONOTONIC, CONTAINER_WATCH_USEC, 0,
+                                       on_watch, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch containers: %m");
         (void) sd_event_source_set_enabled(c->watch, c->rt ? SD_EVENT_ON : SD_EVENT_OFF);
@@ -331,7 +335,8 @@ static int container_prepare(Instance *i, sd_bus_error *error) {
         r = container_image_load(m, b, &img, &why);
         if (r < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED,
-                                         "The image of container '%s' cannot be read: %s", i->name, strna(why));
+                                         "The image of container '%s' cannot be read: %s", i->name,
+                                         strna(why));
         r = container_idmap_ensure(m, i->tenant, &base, &count, error);
         if (r < 0)
                 return r;
@@ -359,8 +364,10 @@ static int container_prepare(Instance *i, sd_bus_error *error) {
 
                 if (!model)
                         return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
-                                                 "The model of container '%s' is not installed any more.", i->name);
-                mounts[n_mounts++] = (OciMount) { .source = model->directory, .destination = "/model", .readonly = true };
+                                                 "The model of container '%s' is not installed any more.",
+                                                 i->name);
+                mounts[n_mounts++] =
+                        (OciMount) { .source = model->directory, .destination = "/model", .readonly = true };
         }
 
         netns = container_netns_path(i);
@@ -370,7 +377,8 @@ static int container_prepare(Instance *i, sd_bus_error *error) {
         r = net_netns_create(netns);
         if (r < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED,
-                                         "Failed to make the network namespace of '%s': %s.", i->name, strerror(-r));
+                                         "Failed to make the network namespace of '%s': %s.", i->name,
+                                         strerror(-r));
         netns_fd = open(netns, O_RDONLY | O_CLOEXEC);
         if (netns_fd < 0)
                 r = sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to open '%s': %m.", netns);
@@ -400,8 +408,8 @@ static int container_prepare(Instance *i, sd_bus_error *error) {
 
                 r = runtime_prepare(c->rt, i->uuid, &spec, &why);
                 if (r < 0)
-                        sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to prepare container '%s': %s", i->name,
-                                          strna(why));
+                        sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to prepare container '%s': %s",
+                                          i->name, strna(why));
         }
         if (r < 0)
                 (void) net_netns_remove(netns);
@@ -427,7 +435,8 @@ static int ct_reconcile(Manager *m) {
                         continue;
                 r = runtime_state(c->rt, i->uuid, &st);
                 if (r >= 0 && state_of(&st) != INSTANCE_STOPPED) {
-                        instance_set_state(i, state_of(&st), i->state == INSTANCE_UNKNOWN ? "adopted" : NULL);
+                        instance_set_state(i, state_of(&st),
+                                           i->state == INSTANCE_UNKNOWN ? "adopted" : NULL);
                         n_adopted++;
                         continue;
                 }
@@ -440,8 +449,8 @@ static int ct_reconcile(Manager *m) {
                 /* Desired running and never ended: the host rebooted under it. */
                 r = container_driver.start(i, &error);
                 if (r < 0) {
-                        log_error("Container '%s' of tenant '%s' should run and could not be started: %s", i->name,
-                                  i->tenant, strna(error.message));
+                        log_error("Container '%s' of tenant '%s' should run and could not be started: %s",
+                                  i->name, i->tenant, strna(error.message));
                         sd_bus_error_free(&error);
                         continue;
                 }
@@ -470,8 +479,8 @@ static int ct_remove(Instance *i, sd_bus_error *error) {
                 return r;
         r = runtime_delete(containers(i->manager)->rt, i->uuid, false, &why);
         if (r < 0)
-                return sd_bus_error_setf(error, ARK_ERROR_HYPERVISOR, "Failed to remove container '%s': %s", i->name,
-                                         strna(why));
+                return sd_bus_error_setf(error, ARK_ERROR_HYPERVISOR, "Failed to remove container '%s': %s",
+                                         i->name, strna(why));
         (void) net_netns_remove(netns);
         return 0;
 }
@@ -492,8 +501,8 @@ static int ct_start(Instance *i, sd_bus_error *error) {
 
                 if (netns)
                         (void) net_netns_remove(netns);
-                return sd_bus_error_setf(error, ARK_ERROR_HYPERVISOR, "Failed to start container '%s': %s", i->name,
-                                         strna(why));
+                return sd_bus_error_setf(error, ARK_ERROR_HYPERVISOR, "Failed to start container '%s': %s",
+                                         i->name, strna(why));
         }
         return 0;
 }
@@ -512,9 +521,10 @@ static int ct_stop(Instance *i, sd_bus_error *error) {
         if (r == -ESRCH)
                 return 1;
         if (r < 0)
-                return sd_bus_error_setf(error, ARK_ERROR_HYPERVISOR, "Failed to stop container '%s': %s", i->name,
-                                         strna(why));
-        if (runtime_state(containers(i->manager)->rt, i->uuid, &st) >= 0 && state_of(&st) == INSTANCE_STOPPED) {
+                return sd_bus_error_setf(error, ARK_ERROR_HYPERVISOR, "Failed to stop container '%s': %s",
+                                         i->name, strna(why));
+        if (runtime_state(containers(i->manager)->rt, i->uuid, &st) >= 0 &&
+            state_of(&st) == INSTANCE_STOPPED) {
                 container_ended(i, &st);
                 return 1;
         }
@@ -534,8 +544,8 @@ static int ct_force_off(Instance *i, sd_bus_error *error) {
         rt = containers(i->manager)->rt;
         r = runtime_kill(rt, i->uuid, SIGKILL, &why);
         if (r < 0 && r != -ESRCH)
-                return sd_bus_error_setf(error, ARK_ERROR_HYPERVISOR, "Failed to kill container '%s': %s", i->name,
-                                         strna(why));
+                return sd_bus_error_setf(error, ARK_ERROR_HYPERVISOR, "Failed to kill container '%s': %s",
+                                         i->name, strna(why));
         for (int k = 0; k < 200; k++) {
                 if (runtime_state(rt, i->uuid, &st) >= 0 && state_of(&st) == INSTANCE_STOPPED) {
                         _cleanup_free_ char *netns = container_netns_path(i);
@@ -546,8 +556,8 @@ static int ct_force_off(Instance *i, sd_bus_error *error) {
                 }
                 usleep(25 * 1000);
         }
-        return sd_bus_error_setf(error, ARK_ERROR_HYPERVISOR, "Container '%s' did not end within 5 s of SIGKILL.",
-                                 i->name);
+        return sd_bus_error_setf(error, ARK_ERROR_HYPERVISOR,
+                                 "Container '%s' did not end within 5 s of SIGKILL.", i->name);
 }
 
 static int ct_get_state(Instance *i, InstanceState *ret) {
@@ -565,25 +575,27 @@ static int ct_get_state(Instance *i, InstanceState *ret) {
 
 /* Its OCI configuration, as crun has it. */
 static int ct_describe(Instance *i, char **ret, sd_bus_error *error) {
-        _cleanup_free_ char *path = strprintf("%s/%s/config.json", containers(i->manager)->instances, i->uuid);
+        _cleanup_free_ char *path =
+                strprintf("%s/%s/config.json", containers(i->manager)->instances, i->uuid);
         int r;
 
         if (!path)
                 return -ENOMEM;
         r = read_full_file(path, ret, NULL);
         if (r == -ENOENT)
-                return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
-                                         "Container '%s' has no configuration yet: it is made when it starts.",
-                                         i->name);
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_NOT_FOUND,
+                        "Container '%s' has no configuration yet: it is made when it starts.", i->name);
         if (r < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to read '%s': %s.", path, strerror(-r));
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to read '%s': %s.", path,
+                                         strerror(-r));
         return 0;
 }
 
 static int ct_console(Instance *i, int *ret_fd, sd_bus_error *error) {
-        return sd_bus_error_setf(error, ARK_ERROR_NOT_SUPPORTED,
-                                 "Containers have no console: run a command in it ('arkctl ct exec %s -- sh').",
-                                 i->name);
+        return sd_bus_error_setf(
+                error, ARK_ERROR_NOT_SUPPORTED,
+                "Containers have no console: run a command in it ('arkctl ct exec %s -- sh').", i->name);
 }
 
 static int ct_nic(Instance *i, const Nic *nic, sd_bus_error *error) {
@@ -599,10 +611,11 @@ static int ct_exec(Instance *i, char **argv, const int fds[3], pid_t *ret_pid, s
                 return r;
         r = runtime_exec(containers(i->manager)->rt, i->uuid, argv, NULL, fds[0], fds[1], fds[2], ret_pid);
         if (r == -ESRCH)
-                return sd_bus_error_setf(error, ARK_ERROR_INVALID_STATE, "Container '%s' is not running.", i->name);
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_STATE, "Container '%s' is not running.",
+                                         i->name);
         if (r < 0)
-                return sd_bus_error_setf(error, ARK_ERROR_HYPERVISOR, "Failed to run a command in '%s': %s.", i->name,
-                                         strerror(-r));
+                return sd_bus_error_setf(error, ARK_ERROR_HYPERVISOR, "Failed to run a command in '%s': %s.",
+                                         i->name, strerror(-r));
         return 0;
 }
 
@@ -617,7 +630,8 @@ static int ct_open_log(Instance *i, int *ret_fd, sd_bus_error *error) {
                 return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND,
                                          "Container '%s' has written nothing yet: it has not run.", i->name);
         if (fd < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to open the log of '%s': %m.", i->name);
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to open the log of '%s': %m.",
+                                         i->name);
         *ret_fd = fd;
         return 0;
 }
