@@ -141,22 +141,30 @@ static int method_open_console(sd_bus_message *msg, void *userdata, sd_bus_error
         return sd_bus_reply_method_return(msg, "h", fd);
 }
 
-/* An Exec call waiting for its command to end. */
+/* Commands one instance may run at once through Exec: each holds a process of arkd's (crun
+ * exec) outside the container's limits. */
+#define INSTANCE_EXECS_MAX 16
+
+/* An Exec call waiting for its command to end: its answer, made when the call came, so that the
+ * call (with the caller's descriptors) is let go at once. */
 typedef struct ExecWait {
         Manager *manager;
-        sd_bus_message *msg;
+        char uuid[37];
+        sd_bus_message *reply;
         sd_event_source *child;
 } ExecWait;
 
 static int on_exec_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
         ExecWait *w = userdata;
         int status = si->si_code == CLD_EXITED ? si->si_status : 128 + si->si_status;
+        Instance *i = manager_find_instance_by_uuid(w->manager, w->uuid);
 
         log_debug("Exec: process %d ended with %d.", (int) si->si_pid, status);
-
-        (void) sd_bus_reply_method_return(w->msg, "i", (int32_t) status);
-        caller_release(w->manager, w->msg);
-        sd_bus_message_unref(w->msg);
+        if (i && i->n_execs > 0)
+                i->n_execs--;
+        if (sd_bus_message_append(w->reply, "i", (int32_t) status) >= 0)
+                (void) sd_bus_send(NULL, w->reply, NULL);
+        sd_bus_message_unref(w->reply);
         sd_event_source_disable_unref(w->child);
         free(w);
         return 0;
@@ -176,21 +184,35 @@ static int method_exec(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         r = sd_bus_message_read(msg, "hhh", &fds[0], &fds[1], &fds[2]);
         if (r < 0)
                 return r;
+        if (i->n_execs >= INSTANCE_EXECS_MAX)
+                return sd_bus_error_setf(error, ARK_ERROR_NO_CAPACITY,
+                                         "Instance '%s' runs %u commands already; wait for one to end.",
+                                         i->name, i->n_execs);
         w = calloc(1, sizeof(ExecWait));
         if (!w)
                 return -ENOMEM;
-        r = instance_exec(i, argv, fds, &pid, error);
+        r = sd_bus_message_new_method_return(msg, &w->reply);
         if (r < 0)
                 return r;
+        r = instance_exec(i, argv, fds, &pid, error);
+        if (r < 0) {
+                w->reply = sd_bus_message_unref(w->reply);
+                return r;
+        }
         r = sd_event_add_child(i->manager->event, &w->child, pid, WEXITED, on_exec_exit, w);
         if (r < 0) {
                 (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                w->reply = sd_bus_message_unref(w->reply);
                 return sd_bus_error_set_errnof(error, r, "Failed to watch the command: %m");
         }
         (void) sd_event_source_set_child_process_own(w->child, true);
         log_debug("Exec: watching process %d.", (int) pid);
-        w->msg = sd_bus_message_ref(msg);
         w->manager = i->manager;
+        memcpy(w->uuid, i->uuid, sizeof(w->uuid));
+        i->n_execs++;
+        /* The command has its own copies of the descriptors: the call's go with the call. */
+        caller_release(i->manager, msg);
         TAKE_PTR(w);
         return 1;
 }

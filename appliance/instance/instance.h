@@ -67,6 +67,7 @@ struct Instance {
         sd_event_source *stop_timer; /* forces off when a graceful stop takes too long */
         int64_t usage_interval;      /* row of its open usage interval, 0 = none (meter.h) */
         bool preempting;             /* being stopped to give its GPUs back (reclaim.h) */
+        unsigned n_execs;            /* Exec() calls whose commands run now */
 
         LIST_FIELDS(Instance, instances);
 };

@@ -51,6 +51,8 @@ static int make_image(void) {
 }
 
 static int setup(void **state) {
+        int r;
+
         if (geteuid() != 0) {
                 skip_why = "not root";
                 return 0;
@@ -65,8 +67,18 @@ static int setup(void **state) {
         work = strprintf("%s/work", H.tmp);
         if (!work || mkdir(work, 0755) < 0 || make_image() < 0)
                 return -1;
-        if (harness_start_arkd(&H, NULL) < 0)
-                return -1;
+        /* As under systemd (Type=notify): arkd's NOTIFY_SOCKET must not reach crun, which would
+         * then wait for the container to say READY=1. */
+        {
+                _cleanup_free_ char *sock = strprintf("%s/notify", H.tmp);
+
+                if (!sock || setenv("NOTIFY_SOCKET", sock, 1) < 0)
+                        return -1;
+                r = harness_start_arkd(&H, NULL);
+                (void) unsetenv("NOTIFY_SOCKET");
+                if (r < 0)
+                        return -1;
+        }
         {
                 _cleanup_free_ char *key = strprintf("%s/pub", work),
                                     *keyfile = strprintf("%s/pub.key", work),
@@ -211,6 +223,37 @@ static void test_run_exec_logs(void **state) {
         assert_non_null(strstr(out, "SECRET_TOKEN"));
         assert_null(strstr(out, "hunter2-value"));
         out = mfree(out);
+
+        /* No other user of the host gets into a container's files (the paths are in mountinfo). */
+        {
+                _cleanup_(json_decrefp) json_t *j = harness_arkctl_json(&H, "ct", "show", "web", NULL);
+                const char *id = json_string_value(json_object_get(j, "id"));
+
+                assert_non_null(id);
+                assert_int_equal(harness_sh(NULL, NULL, "cat %s/containers/%s/rootfs/etc/kept", H.tmp, id),
+                                 0);
+                assert_int_not_equal(harness_sh(NULL, NULL,
+                                                "setpriv --reuid=65534 --regid=65534 --clear-groups "
+                                                "cat %s/containers/%s/rootfs/etc/kept",
+                                                H.tmp, id),
+                                     0);
+                assert_int_not_equal(harness_sh(NULL, NULL,
+                                                "setpriv --reuid=65534 --regid=65534 --clear-groups "
+                                                "ls %s/containers/%s/fs",
+                                                H.tmp, id),
+                                     0);
+        }
+
+        /* Commands at once: at most 16 per container (each is a process of arkd's). */
+        assert_int_equal(
+                harness_sh(NULL, NULL,
+                           "for i in $(seq 16); do ARK_BUS_ADDRESS='%s' %s/bin/arkctl ct exec web -- "
+                           "sleep 15 </dev/null >/dev/null 2>&1 & done; sleep 3",
+                           H.bus_address, harness_build_dir()),
+                0);
+        assert_int_equal(harness_arkctl(&H, NULL, &err, "ct", "exec", "web", "--", "true", NULL), 1);
+        assert_non_null(strstr(err, "runs 16 commands already"));
+        err = mfree(err);
 
         /* Stop: SIGTERM; sleep is PID 1 and ignores it, so SIGKILL after the timeout. */
         assert_arkctl(&H, 0, "Stopped container 'other'", "ct", "stop", "other", "--timeout", "1");

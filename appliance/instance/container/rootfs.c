@@ -141,14 +141,16 @@ int rootfs_mount(const RootfsSpec *spec, char **ret_error) {
         ldir = path_join(spec->state_dir, "l");
         if (!upper || !work || !ldir)
                 return -ENOMEM;
-        /* The state directory holds no secret, but a container's root (an unprivileged host UID)
-         * must be able to go through it to reach its upper layer. */
+        /* Root's alone: the overlay reaches its layers with the mounter's rights, the container
+         * its files through the mount point, and nobody else of the host goes in. */
         r = 0;
         {
                 const char *dirs[] = { spec->state_dir, upper, work, ldir };
                 for (size_t i = 0; i < ELEMENTSOF(dirs) && r == 0; i++)
-                        r = mkdir_p_mode(dirs[i], i == 0 ? 0711 : 0755);
+                        r = mkdir_p_mode(dirs[i], i == 0 ? 0700 : 0755);
         }
+        if (r == 0 && chmod(spec->state_dir, 0700) < 0)
+                r = -errno;
         if (r < 0)
                 return set_error_sentence(ret_error, r, "cannot make '%s': %s", spec->state_dir,
                                           strerror(-r));

@@ -23,6 +23,9 @@
 #include "rootfs.h"
 #include "runtime.h"
 
+/* The most a container's log holds (bytes). */
+#define RUNTIME_LOG_SIZE_MAX "67108864"
+
 extern char **environ;
 
 struct Runtime {
@@ -127,6 +130,14 @@ static void child_setup(const Runtime *rt) {
                 (void) sigaction(sig, &sa, NULL);
         sigemptyset(&none);
         (void) sigprocmask(SIG_SETMASK, &none, NULL);
+        /* Nothing of arkd's service reaches crun: with NOTIFY_SOCKET, crun start would wait for
+         * the container to say READY=1 (a tenant's image that never does would hold arkd). */
+        (void) unsetenv("NOTIFY_SOCKET");
+        (void) unsetenv("WATCHDOG_PID");
+        (void) unsetenv("WATCHDOG_USEC");
+        (void) unsetenv("LISTEN_PID");
+        (void) unsetenv("LISTEN_FDS");
+        (void) unsetenv("LISTEN_FDNAMES");
         if (rt->mode == CGROUP_MODE_HYBRID) {
                 if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
                     umount2("/sys/fs/cgroup/unified", MNT_DETACH) < 0)
@@ -380,9 +391,12 @@ int runtime_prepare(Runtime *rt, const char *id, const ContainerSpec *spec, char
 
         if (runtime_state(rt, id, &st) == 0 && status_is_live(st.status))
                 return set_error_sentence(ret_error, -EBUSY, "container '%s' is running", id);
-        /* 0711: the container's root (an unprivileged host UID) goes through to its root file
-         * system, and lists nothing. */
-        r = mkdir_p_mode(dir, 0711);
+        /* root:<the container's root group> 0710: the container's root (an unprivileged host UID)
+         * goes through to its root file system, lists nothing, and no other user of the host (a
+         * tenant's, another container's root) gets in: the paths are not secret (mountinfo). */
+        r = mkdir_p_mode(dir, 0710);
+        if (r >= 0 && (chown(dir, 0, spec->oci.host_gid_base) < 0 || chmod(dir, 0710) < 0))
+                r = -errno;
         if (r >= 0)
                 r = mkdir_p_mode(exits, 0700);
         if (r >= 0)
@@ -477,6 +491,8 @@ static int spawn_conmon(Runtime *rt, const char *id, char **ret_error) {
             strv_push(&argv, strprintf("%s/pid", dir)) < 0 || strv_extend(&argv, "--conmon-pidfile") < 0 ||
             strv_push(&argv, strprintf("%s/conmon.pid", dir)) < 0 || strv_extend(&argv, "-l") < 0 ||
             strv_push(&argv, strprintf("k8s-file:%s/ctr.log", dir)) < 0 ||
+            /* A log that could fill the disk is cut (conmon starts it again past the size). */
+            strv_extend(&argv, "--log-size-max") < 0 || strv_extend(&argv, RUNTIME_LOG_SIZE_MAX) < 0 ||
             strv_extend(&argv, "--exit-dir") < 0 || strv_push(&argv, strprintf("%s/exits", dir)) < 0 ||
             strv_extend(&argv, "--persist-dir") < 0 || strv_push(&argv, strprintf("%s/persist", dir)) < 0 ||
             strv_extend(&argv, "--socket-dir-path") < 0 || strv_push(&argv, strprintf("%s/sock", dir)) < 0 ||
