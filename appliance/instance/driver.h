@@ -3,7 +3,8 @@
 /* Instance drivers: what runs an instance, behind a table of operations (as systemd's UnitVTable
  * is for unit types). instance.c decides: intent, the store transaction, claims, signals. The
  * driver carries the decision out on its backend (libvirt for "vm", in appliance/instance/vm/;
- * room for "container") and reports what happens there through instance_set_state() and
+ * crun under conmon for "container", in appliance/instance/container/) and reports what happens
+ * there through instance_set_state() and
  * instance_stop_complete() (instance.h).
  *
  * Everything here is in Ark's terms (Instance, InstanceState, sd_bus_error): no driver's library
