@@ -24,6 +24,25 @@ static int property_get_state(sd_bus *bus, const char *path, const char *interfa
         return sd_bus_message_append(reply, "s", instance_state_to_string(i->state));
 }
 
+/* A reason may name the tenant or instance that caused it (the one a preempted instance's GPUs
+ * went back to): a member of the instance's tenant only is told "another tenant". Outside a call
+ * (a PropertiesChanged signal from a timer) it is sent whole: only admins receive signals
+ * (org.ark.Ark1.conf). */
+static int property_get_state_reason(sd_bus *bus, const char *path, const char *interface,
+                                     const char *property, sd_bus_message *reply, void *userdata,
+                                     sd_bus_error *error) {
+        Instance *i = userdata;
+        _cleanup_free_ char *redacted = NULL;
+        Caller c;
+
+        if (!sd_bus_get_current_message(bus))
+                return sd_bus_message_append(reply, "s", strempty(i->state_reason));
+        if (caller_current(i->manager, bus, &c) < 0)
+                return sd_bus_message_append(reply, "s", "");
+        redacted = access_redact(i->manager, &c, NULL, i->state_reason);
+        return sd_bus_message_append(reply, "s", redacted ?: strempty(i->state_reason));
+}
+
 static int property_get_desired(sd_bus *bus, const char *path, const char *interface, const char *property,
                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Instance *i = userdata;
@@ -325,7 +344,7 @@ const sd_bus_vtable instance_vtable[] = {
         SD_BUS_PROPERTY("ConsoleLog", "s", bus_property_get_string_ptr, offsetof(Instance, console_log),
                         SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("StateReason", "s", bus_property_get_string_ptr, offsetof(Instance, state_reason),
+        SD_BUS_PROPERTY("StateReason", "s", property_get_state_reason, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("DesiredState", "s", property_get_desired, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("CreatedAt", "t", NULL, offsetof(Instance, created_usec),

@@ -698,6 +698,59 @@ static void test_recreated_tenant_usage(void **state) {
         assert_arkctl(&H, 0, NULL, "tenant", "delete", "phoenix");
 }
 
+/* A preempted instance's reason names the tenant its GPUs went back to, for the admin; a member
+ * of the preempted instance's tenant is told "another tenant" (the API fuzzer's finding, seed
+ * 13109040497013806496). */
+static void test_preemption_reason_hidden(void **state) {
+        _cleanup_free_ char *out = NULL, *err = NULL;
+        unsigned n = 0;
+
+        if (geteuid() != 0)
+                skip();
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "pr-lab");
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "pr-borrow");
+        assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "pr-lab", "gpus=1..8");
+        assert_arkctl(&H, 0, NULL, "tenant", "member", "add", "pr-borrow", "--user", "ark-t-none");
+        /* pr-borrow takes every free GPU, pr-lab's guaranteed one too, with preemptible VMs. */
+        for (;; n++) {
+                _cleanup_free_ char *name = strprintf("pb-%u", n), *o = NULL, *e = NULL;
+
+                assert_true(n < 16);
+                if (harness_arkctl(&H, &o, &e, "vm", "create", name, "--tenant", "pr-borrow", "--vcpus", "1",
+                                   "--memory", "256M", "--gpus", "1", "--preemptible", "--start",
+                                   NULL) != 0) {
+                        assert_non_null(strstr(strempty(e), "Not enough free GPUs"));
+                        break;
+                }
+        }
+        assert_true(n >= 1);
+        assert_arkctl(&H, 0, NULL, "vm", "create", "pr-job", "--tenant", "pr-lab", "--vcpus", "1",
+                      "--memory", "256M", "--gpus", "1", "--start");
+        {
+                _cleanup_free_ char *victim = strprintf("pb-%u", n - 1),
+                                    *args = strprintf("vm show %s", victim);
+
+                assert_arkctl(&H, 0, "tenant 'pr-lab'", "vm", "show", victim);
+                assert_int_equal(arkctl_as("ark-t-none", &out, &err, args), 0);
+                assert_non_null(strstr(out, "preempted: its GPUs went back to another tenant"));
+                assert_null(strstr(out, "pr-lab"));
+                out = mfree(out), err = mfree(err);
+                assert_int_equal(arkctl_as("ark-t-none", &out, &err, "-o json vm list"), 0);
+                assert_null(strstr(out, "pr-lab"));
+        }
+        assert_arkctl(&H, 0, NULL, "tenant", "member", "remove", "pr-borrow", "--user", "ark-t-none");
+        assert_arkctl(&H, 0, NULL, "vm", "stop", "pr-job", "--force");
+        assert_arkctl(&H, 0, NULL, "vm", "delete", "pr-job");
+        for (unsigned k = 0; k < n; k++) {
+                _cleanup_free_ char *name = strprintf("pb-%u", k);
+
+                (void) harness_arkctl(&H, NULL, NULL, "vm", "stop", name, "--force", NULL);
+                assert_arkctl(&H, 0, NULL, "vm", "delete", name);
+        }
+        assert_arkctl(&H, 0, NULL, "tenant", "delete", "pr-borrow");
+        assert_arkctl(&H, 0, NULL, "tenant", "delete", "pr-lab");
+}
+
 /* Bidirectional overrides are refused in every string argument, naming the field. */
 static void test_bidi_refused(void **state) {
         _cleanup_free_ char *o = NULL, *e = NULL;
@@ -737,6 +790,7 @@ int main(void) {
                 cmocka_unit_test(test_bidi_refused),
                 cmocka_unit_test(test_sd_bus_answers_bounded),
                 cmocka_unit_test(test_recreated_tenant_usage),
+                cmocka_unit_test(test_preemption_reason_hidden),
                 cmocka_unit_test(test_flood_of_large_refused_calls),
         };
         return cmocka_run_group_tests_name("integration: access", tests, setup, teardown);
