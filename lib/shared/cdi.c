@@ -441,6 +441,20 @@ static int check_node(const json_t *n, const char *where, char **ret_error) {
         return 0;
 }
 
+static const char *const mount_options[] = {
+        "ro", "rw", "bind", "rbind", "nosuid", "nodev", "noexec", NULL
+};
+
+static bool mount_has_option(const json_t *m, const char *option) {
+        json_t *v;
+        size_t k;
+
+        json_array_foreach(json_object_get(m, "options"), k, v)
+                if (streq_ptr(json_string_value(v), option))
+                        return true;
+        return false;
+}
+
 static int check_mount(const json_t *m, const char *where, char **ret_error) {
         static const char *const keys[] = { "hostPath", "containerPath", "type", "options" };
         json_t *options = json_object_get(m, "options"), *v;
@@ -453,17 +467,32 @@ static int check_mount(const json_t *m, const char *where, char **ret_error) {
             (r = check_path(m, "hostPath", where, true, ret_error)) < 0 ||
             (r = check_path(m, "containerPath", where, true, ret_error)) < 0)
                 return r;
-        if (json_object_get(m, "type") && isempty(plain_string(json_object_get(m, "type"))))
-                return set_error_sentence(ret_error, -EINVAL, "The CDI spec's %s.type must be a string.",
+        /* A mount is a bind of a host path, nothing more: no other filesystem type, and no option
+         * that would change propagation, ownership or what the mount means (cdi_edits_collect()'s
+         * callers know only read-only and noexec). */
+        if (json_object_get(m, "type") && !streq(strempty(plain_string(json_object_get(m, "type"))), "bind"))
+                return set_error_sentence(ret_error, -EINVAL, "The CDI spec's %s.type must be \"bind\".",
                                           where);
         if (options && !json_is_array(options))
                 return set_error_sentence(ret_error, -EINVAL, "The CDI spec's %s.options must be an array.",
                                           where);
-        json_array_foreach(options, k, v)
-                if (isempty(plain_string(v)))
+        json_array_foreach(options, k, v) {
+                const char *o = plain_string(v);
+
+                if (isempty(o))
                         return set_error_sentence(ret_error, -EINVAL,
                                                   "The CDI spec's %s.options[%zu] must be a string.", where,
                                                   k);
+                if (!strv_contains((char **) mount_options, o))
+                        return set_error_sentence(
+                                ret_error, -EINVAL,
+                                "The CDI spec's %s.options[%zu] '%s' is refused: Ark allows ro, rw, bind, "
+                                "rbind, nosuid, nodev and noexec.",
+                                where, k, printable(o));
+                if (streq(o, "ro") ? mount_has_option(m, "rw") : streq(o, "rw") && mount_has_option(m, "ro"))
+                        return set_error_sentence(ret_error, -EINVAL,
+                                                  "The CDI spec's %s.options has both ro and rw.", where);
+        }
         return 0;
 }
 
@@ -658,36 +687,191 @@ static void remove_matching(json_t *a, const char *key, const char *s) {
         }
 }
 
+/* Appends v (taken) to array a after removing the entries that `key` of v matches as above: for
+ * a string "NAME=value" (key NULL) the variables named NAME. */
+static int replace_add(json_t *a, const char *key, json_t *v) {
+        _cleanup_free_ char *prefix = NULL;
+        const char *s;
+
+        if (!v)
+                return -ENOMEM;
+        if (key)
+                s = json_string_value(json_object_get(v, key));
+        else {
+                s = json_string_value(v);
+                s = prefix = strndup(s, strchr(s, '=') - s + 1);
+        }
+        if (!s) {
+                json_decref(v);
+                return -ENOMEM;
+        }
+        remove_matching(a, key, s);
+        return array_add(a, v);
+}
+
 /* Variables that name devices: when several devices of one apply set them, their values are
  * joined with ',' ("GPU-a,GPU-b"), replacing what the image had. */
 static const char *const list_variables[] = { "NVIDIA_VISIBLE_DEVICES=", "ASCEND_VISIBLE_DEVICES=" };
 
-static int env_list_append(json_t *env, const char *prefix, const char *value) {
-        size_t k;
-        json_t *v;
+/* Adds "NAME=value" s to env: a list variable joined to the one env has, any other replacing it. */
+static int merge_env(json_t *env, const char *s) {
+        for (size_t j = 0; j < ELEMENTSOF(list_variables); j++) {
+                const char *value = startswith(s, list_variables[j]);
+                size_t k;
+                json_t *v;
 
-        json_array_foreach(env, k, v) {
-                const char *old = startswith(json_string_value(v), prefix);
-                _cleanup_free_ char *joined = NULL;
-
-                if (!old)
+                if (!value)
                         continue;
-                joined = strprintf("%s%s%s%s", prefix, old, *old ? "," : "", value);
-                return joined && json_array_set_new(env, k, json_string(joined)) == 0 ? 0 : -ENOMEM;
+                json_array_foreach(env, k, v) {
+                        const char *old = startswith(json_string_value(v), list_variables[j]);
+                        _cleanup_free_ char *joined = NULL;
+
+                        if (!old)
+                                continue;
+                        joined = strprintf("%s%s%s%s", list_variables[j], old, *old ? "," : "", value);
+                        return joined && json_array_set_new(env, k, json_string(joined)) == 0 ? 0 : -ENOMEM;
+                }
         }
-        {
-                _cleanup_free_ char *fresh = strprintf("%s%s", prefix, value);
-                return fresh && json_array_append_new(env, json_string(fresh)) == 0 ? 0 : -ENOMEM;
-        }
+        return replace_add(env, NULL, json_string(s));
 }
 
-/* `set`: the list variables this apply has set so far. */
-static int apply_edits(json_t *config, const json_t *edits, char ***set, char **ret_error) {
+/* Merges one containerEdits object into `merged` (one of the same shape, with all three arrays):
+ * the one place where later edits replace or join earlier ones. */
+static int merge_edits(json_t *merged, const json_t *edits) {
+        json_t *v;
+        size_t k;
+        int r;
+
+        json_array_foreach(json_object_get(edits, "env"), k, v)
+                if ((r = merge_env(json_object_get(merged, "env"), json_string_value(v))) < 0)
+                        return r;
+        json_array_foreach(json_object_get(edits, "deviceNodes"), k, v)
+                if ((r = replace_add(json_object_get(merged, "deviceNodes"), "path", json_deep_copy(v))) < 0)
+                        return r;
+        json_array_foreach(json_object_get(edits, "mounts"), k, v)
+                if ((r = replace_add(json_object_get(merged, "mounts"), "containerPath",
+                                     json_deep_copy(v))) < 0)
+                        return r;
+        return 0;
+}
+
+static const json_t *device_by_name(const json_t *spec, const char *name) {
+        json_t *d;
+        size_t k;
+
+        json_array_foreach(json_object_get(spec, "devices"), k, d)
+                if (streq(json_string_value(json_object_get(d, "name")), name))
+                        return d;
+        return NULL;
+}
+
+/* The spec's own edits and the named devices' merged into one containerEdits object with env,
+ * deviceNodes and mounts arrays (empty without names). */
+static int edits_merged(const json_t *spec, const char *const *names, json_t **ret, char **ret_error) {
+        _cleanup_(json_decrefp) json_t *merged = NULL;
+        int r;
+
+        r = cdi_spec_validate(spec, ret_error);
+        if (r < 0)
+                return r;
+        /* Every name first: nothing is merged for a device that is not there. */
+        for (const char *const *n = names; n && *n; n++)
+                if (!device_by_name(spec, *n))
+                        return set_error_sentence(
+                                ret_error, -ENOENT, "The CDI spec of %s has no device '%s'.",
+                                json_string_value(json_object_get(spec, "kind")), printable(*n));
+        merged = json_pack("{s:[], s:[], s:[]}", "env", "deviceNodes", "mounts");
+        if (!merged)
+                return -ENOMEM;
+        if (names && *names) {
+                r = merge_edits(merged, json_object_get(spec, "containerEdits"));
+                for (const char *const *n = names; r >= 0 && *n; n++)
+                        r = merge_edits(merged, json_object_get(device_by_name(spec, *n), "containerEdits"));
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(merged);
+        return 0;
+}
+
+void cdi_edits_done(CdiEdits *e) {
+        if (!e)
+                return;
+        strv_free(e->env);
+        for (size_t k = 0; k < e->n_nodes; k++) {
+                free(e->nodes[k].path);
+                free(e->nodes[k].host_path);
+        }
+        free(e->nodes);
+        for (size_t k = 0; k < e->n_mounts; k++) {
+                free(e->mounts[k].host_path);
+                free(e->mounts[k].container_path);
+        }
+        free(e->mounts);
+        *e = (CdiEdits) {};
+}
+
+int cdi_edits_collect(const json_t *spec, const char *const *names, CdiEdits *ret, char **ret_error) {
+        _cleanup_(json_decrefp) json_t *merged = NULL;
+        _cleanup_(cdi_edits_done) CdiEdits e = {};
+        json_t *nodes, *mounts, *v;
+        size_t k;
+        int r;
+
+        r = edits_merged(spec, names, &merged, ret_error);
+        if (r < 0)
+                return r;
+        json_array_foreach(json_object_get(merged, "env"), k, v)
+                if (strv_extend(&e.env, json_string_value(v)) < 0)
+                        return -ENOMEM;
+        nodes = json_object_get(merged, "deviceNodes");
+        mounts = json_object_get(merged, "mounts");
+        e.nodes = calloc(json_array_size(nodes) + 1, sizeof *e.nodes);
+        e.mounts = calloc(json_array_size(mounts) + 1, sizeof *e.mounts);
+        if (!e.nodes || !e.mounts)
+                return -ENOMEM;
+        json_array_foreach(nodes, k, v) {
+                const char *path = json_string_value(json_object_get(v, "path"));
+                const char *perm = json_string_value(json_object_get(v, "permissions"));
+                CdiNode *n = &e.nodes[e.n_nodes++];
+
+                /* Validated: an absolute path, type "c" or "b", numbers in range, permissions of rwm. */
+                n->path = strdup(path);
+                n->host_path = strdup(json_string_value(json_object_get(v, "hostPath")) ?: path);
+                n->type = json_string_value(json_object_get(v, "type"))[0];
+                n->major = (unsigned) json_integer_value(json_object_get(v, "major"));
+                n->minor = (unsigned) json_integer_value(json_object_get(v, "minor"));
+                snprintf(n->access, sizeof n->access, "%s", perm ?: "rwm");
+                if (!n->path || !n->host_path)
+                        return -ENOMEM;
+        }
+        json_array_foreach(mounts, k, v) {
+                CdiMount *m = &e.mounts[e.n_mounts++];
+
+                m->host_path = strdup(json_string_value(json_object_get(v, "hostPath")));
+                m->container_path = strdup(json_string_value(json_object_get(v, "containerPath")));
+                m->readonly = mount_has_option(v, "ro");
+                m->noexec = mount_has_option(v, "noexec");
+                if (!m->host_path || !m->container_path)
+                        return -ENOMEM;
+        }
+        *ret = e;
+        e = (CdiEdits) {};
+        return 0;
+}
+
+int cdi_apply(json_t *config, const json_t *spec, const char *const *names, char **ret_error) {
+        _cleanup_(json_decrefp) json_t *merged = NULL;
         json_t *v, *process, *env, *linux_, *devices, *resources, *rules, *mounts;
         size_t k;
         int r;
 
-        if (!edits)
+        if (!json_is_object(config))
+                return set_error_sentence(ret_error, -EINVAL, "The OCI config must be a JSON object.");
+        r = edits_merged(spec, names, &merged, ret_error);
+        if (r < 0)
+                return r;
+        if (!names || !*names)
                 return 0;
         process = member(config, "process", false);
         env = process ? member(process, "env", true) : NULL;
@@ -702,33 +886,15 @@ static int apply_edits(json_t *config, const json_t *edits, char ***set, char **
                         "The OCI config's process.env, linux.devices, linux.resources.devices or mounts "
                         "has the wrong type.");
 
-        json_array_foreach(json_object_get(edits, "env"), k, v) {
-                const char *s = json_string_value(v);
-                _cleanup_free_ char *prefix = strndup(s, strchr(s, '=') - s + 1);
-                bool list = false;
-
-                if (!prefix)
-                        return -ENOMEM;
-                for (size_t j = 0; j < ELEMENTSOF(list_variables) && !list; j++)
-                        list = streq(prefix, list_variables[j]);
-                if (list && strv_contains(*set, prefix)) {
-                        r = env_list_append(env, prefix, s + strlen(prefix));
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                remove_matching(env, NULL, prefix);
-                if (json_array_append_new(env, json_string(s)) < 0)
-                        return -ENOMEM;
-                if (list && strv_extend(set, prefix) < 0)
-                        return -ENOMEM;
-        }
-        json_array_foreach(json_object_get(edits, "deviceNodes"), k, v) {
+        /* The merged variables replace the image's: a list variable names this apply's devices only. */
+        json_array_foreach(json_object_get(merged, "env"), k, v)
+                if ((r = replace_add(env, NULL, json_incref(v))) < 0)
+                        return r;
+        json_array_foreach(json_object_get(merged, "deviceNodes"), k, v) {
                 const char *perm = json_string_value(json_object_get(v, "permissions"));
                 json_t *d = json_pack("{s:O, s:O, s:O, s:O}", "path", json_object_get(v, "path"), "type",
                                       json_object_get(v, "type"), "major", json_object_get(v, "major"),
                                       "minor", json_object_get(v, "minor"));
-                json_t *rule;
 
                 if (!d)
                         return -ENOMEM;
@@ -738,72 +904,26 @@ static int apply_edits(json_t *config, const json_t *edits, char ***set, char **
                                 json_decref(d);
                                 return -ENOMEM;
                         }
-                remove_matching(devices, "path", json_string_value(json_object_get(v, "path")));
-                if (json_array_append_new(devices, d) < 0)
-                        return -ENOMEM;
-                rule = json_pack("{s:b, s:O, s:O, s:O, s:s}", "allow", 1, "type", json_object_get(v, "type"),
-                                 "major", json_object_get(v, "major"), "minor", json_object_get(v, "minor"),
-                                 "access", perm ?: "rwm");
-                if (!rule || json_array_append_new(rules, rule) < 0)
-                        return -ENOMEM;
+                if ((r = replace_add(devices, "path", d)) < 0 ||
+                    (r = array_add(rules,
+                                   json_pack("{s:b, s:O, s:O, s:O, s:s}", "allow", 1, "type",
+                                             json_object_get(v, "type"), "major",
+                                             json_object_get(v, "major"), "minor",
+                                             json_object_get(v, "minor"), "access", perm ?: "rwm"))) < 0)
+                        return r;
         }
-        json_array_foreach(json_object_get(edits, "mounts"), k, v) {
+        json_array_foreach(json_object_get(merged, "mounts"), k, v) {
                 json_t *options = json_object_get(v, "options");
                 json_t *opts = options ? json_incref(options) : json_pack("[s]", "bind");
-                json_t *m = opts
-                        ? json_pack("{s:O, s:O, s:s, s:o}", "destination",
-                                    json_object_get(v, "containerPath"), "source",
-                                    json_object_get(v, "hostPath"), "type",
-                                    json_string_value(json_object_get(v, "type")) ?: "bind", "options", opts)
-                        : NULL;
 
-                if (!m)
-                        return -ENOMEM;
-                remove_matching(mounts, "destination",
-                                json_string_value(json_object_get(v, "containerPath")));
-                if (json_array_append_new(mounts, m) < 0)
-                        return -ENOMEM;
+                r = replace_add(mounts, "destination",
+                                opts ? json_pack("{s:O, s:O, s:s, s:o}", "destination",
+                                                 json_object_get(v, "containerPath"), "source",
+                                                 json_object_get(v, "hostPath"), "type", "bind", "options",
+                                                 opts)
+                                     : NULL);
+                if (r < 0)
+                        return r;
         }
         return 0;
-}
-
-int cdi_apply(json_t *config, const json_t *spec, const char *const *names, char **ret_error) {
-        _cleanup_(strv_freep) char **set = NULL;
-        json_t *devices;
-        int r;
-
-        if (!json_is_object(config))
-                return set_error_sentence(ret_error, -EINVAL, "The OCI config must be a JSON object.");
-        r = cdi_spec_validate(spec, ret_error);
-        if (r < 0)
-                return r;
-        devices = json_object_get(spec, "devices");
-        /* Every name first: a config is not half edited for a device that is not there. */
-        for (const char *const *n = names; n && *n; n++) {
-                bool found = false;
-                size_t k;
-                json_t *d;
-
-                json_array_foreach(devices, k, d)
-                        found = found || streq(json_string_value(json_object_get(d, "name")), *n);
-                if (!found)
-                        return set_error_sentence(
-                                ret_error, -ENOENT, "The CDI spec of %s has no device '%s'.",
-                                json_string_value(json_object_get(spec, "kind")), printable(*n));
-        }
-        if (!names || !*names)
-                return 0;
-        r = apply_edits(config, json_object_get(spec, "containerEdits"), &set, ret_error);
-        for (const char *const *n = names; r >= 0 && *n; n++) {
-                size_t k;
-                json_t *d;
-
-                json_array_foreach(devices, k, d)
-                        if (streq(json_string_value(json_object_get(d, "name")), *n)) {
-                                r = apply_edits(config, json_object_get(d, "containerEdits"), &set,
-                                                ret_error);
-                                break;
-                        }
-        }
-        return r;
 }

@@ -16,8 +16,14 @@
  * does not allow: hooks (a spec must not make the runtime run a program as root), intelRdt,
  * netDevices, additionalGids, device nodes other than character and block devices or without
  * type, major and minor (looking them up when applying would race with the node), device paths
- * outside /dev, relative or '..' paths, unknown fields, duplicate keys or device names. cdi_apply() adds the edits of named devices to an OCI config: linux.devices,
- * linux.resources.devices allow rules ("rwm" by type, major and minor), mounts and env.
+ * outside /dev, relative or '..' paths, unknown fields, duplicate keys or device names, mounts of
+ * a type other than "bind" or with options other than ro, rw, bind, rbind, nosuid, nodev and
+ * noexec (a mount is a bind of a host path, nothing else).
+ *
+ * Applying: cdi_edits_collect() merges the edits of named devices into plain lists (CdiEdits) for
+ * a caller that builds its own config; cdi_apply() merges the same edits into an OCI config:
+ * linux.devices, linux.resources.devices allow rules ("rwm" by type, major and minor), mounts and
+ * env. Both merge alike (see cdi_edits_collect()).
  *
  * jansson only; nothing here logs. */
 
@@ -84,12 +90,58 @@ int cdi_spec_parse(const char *data, size_t size, json_t **ret, char **ret_error
 /* Reads and parses a spec file. */
 int cdi_spec_load(const char *path, json_t **ret, char **ret_error);
 
-/* Applies the spec's own containerEdits and those of each named device (NULL-terminated names,
- * without the kind: "gpu0") to an OCI runtime config: env replaces a variable of the same name
- * (NVIDIA_VISIBLE_DEVICES and ASCEND_VISIBLE_DEVICES set by several of the devices are joined with
- * ','), a device node replaces one of the same path, a mount one of the same destination; each node gets
- * an allow rule in linux.resources.devices. The spec is validated first. -ENOENT with a sentence
- * for a name the spec lacks, -EINVAL for a config whose process, env, linux, devices or mounts
- * have the wrong JSON type. On failure the config may be partly edited: apply to a copy when that
- * matters. */
+/* A device node to give: its host node is host_path (the spec's hostPath, or path when it has
+ * none), which appears at path inside. type 'c' or 'b', the numbers as the spec gives them;
+ * access the spec's permissions ("rwm" when it has none), for the device cgroup. */
+typedef struct CdiNode {
+        char *path;
+        char *host_path;
+        char type;
+        unsigned major, minor;
+        char access[4];
+} CdiNode;
+
+/* A bind mount of host_path at container_path; readonly when the spec's options have "ro",
+ * noexec when they have "noexec" (nosuid and nodev are for the caller to add always). */
+typedef struct CdiMount {
+        char *host_path;
+        char *container_path;
+        bool readonly;
+        bool noexec;
+} CdiMount;
+
+/* The merged edits of some devices, all owned (cdi_edits_done() frees them). */
+typedef struct CdiEdits {
+        char **env; /* NULL-terminated "NAME=value", each name once; NULL when none */
+        CdiNode *nodes;
+        size_t n_nodes;
+        CdiMount *mounts;
+        size_t n_mounts;
+} CdiEdits;
+
+/* Merges the spec's own containerEdits and those of each named device (NULL-terminated names,
+ * without the kind: "gpu0"), in that order, into *ret: a variable replaces an earlier one of the
+ * same name, except NVIDIA_VISIBLE_DEVICES and ASCEND_VISIBLE_DEVICES, whose values are joined
+ * with ',' in the first one's place ("GPU-a,GPU-b"); a device node replaces an earlier one of the
+ * same path, a mount one of the same containerPath (the later one at the end). No names: empty
+ * edits (not even the spec's own). The spec is validated first. -EINVAL with a sentence for a
+ * spec that does not validate, -ENOENT with a sentence for a name the spec lacks, -ENOMEM. *ret
+ * is written only on success. */
+int cdi_edits_collect(const json_t *spec, const char *const *names, CdiEdits *ret, char **ret_error);
+/* Frees what e holds and zeroes it; an all-zero e is fine. */
+void cdi_edits_done(CdiEdits *e);
+
+/* Applies the edits cdi_edits_collect() merges for the names to an OCI runtime config: each
+ * variable replaces the config's of the same name (so NVIDIA_VISIBLE_DEVICES names this apply's
+ * devices, not what the image had), each device node one of the same path in linux.devices and
+ * gets an allow rule in linux.resources.devices (its permissions, "rwm" when none), each mount
+ * replaces one of the same destination (type and options as the spec has them, ["bind"] when
+ * none). No names: the config is left as it is. -ENOENT with a sentence for a name the spec lacks
+ * (nothing edited then), -EINVAL for a spec that does not validate or a config whose process,
+ * env, linux, devices or mounts have the wrong JSON type. On failure the config may be partly
+ * edited: apply to a copy when that matters.
+ *
+ * With a user namespace, where the runtime bind-mounts each node instead of making it, the
+ * runtime takes the node from its container path on the host: a hostPath that differs is lost
+ * here; build such configs from cdi_edits_collect(). */
 int cdi_apply(json_t *config, const json_t *spec, const char *const *names, char **ret_error);

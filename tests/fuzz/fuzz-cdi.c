@@ -1,9 +1,12 @@
-/* libFuzzer target for cdi_spec_parse() and cdi_apply() (lib/shared/cdi.c): a CDI spec is read back
- * from disk (/run/cdi), where whatever can write there could put anything, before arkd applies its
- * edits to a container's OCI config. Beyond the sanitizers it checks the contract: a refusal is
- * -EINVAL or -E2BIG with a sentence and no spec; an accepted spec validates again, prints as JSON
- * that parses back to an equal spec, and applying all its devices to an empty config succeeds and
- * yields only nodes under /dev with an allow rule each, absolute mounts and NAME=value variables. */
+/* libFuzzer target for cdi_spec_parse(), cdi_apply() and cdi_edits_collect() (lib/shared/cdi.c): a
+ * CDI spec is read back from disk (/run/cdi), where whatever can write there could put anything,
+ * before arkd applies its edits to a container's OCI config. Beyond the sanitizers it checks the
+ * contract: a refusal is -EINVAL or -E2BIG with a sentence and no spec; an accepted spec validates
+ * again, prints as JSON that parses back to an equal spec, and applying all its devices to an
+ * empty config succeeds and yields only nodes under /dev with an allow rule each, absolute mounts
+ * and NAME=value variables; collecting them yields the same variables, nodes and mounts in the
+ * same order, each node with an absolute host path, type c or b and access of rwm, each variable
+ * named once; an unknown name is -ENOENT with a sentence. */
 
 #include <errno.h>
 #include <stdint.h>
@@ -13,6 +16,45 @@
 #include "basic/macro.h"
 #include "basic/string-util.h"
 #include "shared/cdi.h"
+
+/* The collected edits against the config cdi_apply() made of the same names. */
+static void check_edits(const CdiEdits *e, json_t *config) {
+        json_t *env = json_object_get(json_object_get(config, "process"), "env");
+        json_t *devices = json_object_get(json_object_get(config, "linux"), "devices");
+        json_t *mounts = json_object_get(config, "mounts");
+
+        if (strv_length(e->env) != json_array_size(env) || e->n_nodes != json_array_size(devices) ||
+            e->n_mounts != json_array_size(mounts))
+                abort();
+        for (size_t k = 0; e->env && e->env[k]; k++) {
+                size_t l = strcspn(e->env[k], "=");
+
+                if (!streq(e->env[k], json_string_value(json_array_get(env, k))) || !e->env[k][l])
+                        abort();
+                for (size_t j = 0; j < k; j++)
+                        if (strncmp(e->env[j], e->env[k], l + 1) == 0)
+                                abort();
+        }
+        for (size_t k = 0; k < e->n_nodes; k++) {
+                const CdiNode *n = &e->nodes[k];
+                json_t *d = json_array_get(devices, k);
+
+                if (!streq(n->path, json_string_value(json_object_get(d, "path"))) ||
+                    n->host_path[0] != '/' || (n->type != 'c' && n->type != 'b') ||
+                    n->major != json_integer_value(json_object_get(d, "major")) ||
+                    n->minor != json_integer_value(json_object_get(d, "minor")) || !n->access[0] ||
+                    strspn(n->access, "rwm") != strlen(n->access))
+                        abort();
+        }
+        for (size_t k = 0; k < e->n_mounts; k++) {
+                json_t *m = json_array_get(mounts, k);
+
+                if (!streq(e->mounts[k].container_path,
+                           json_string_value(json_object_get(m, "destination"))) ||
+                    !streq(e->mounts[k].host_path, json_string_value(json_object_get(m, "source"))))
+                        abort();
+        }
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -68,6 +110,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (cdi_apply(config, spec, names, &err) < 0)
                 abort();
         check_config(config);
+        {
+                CdiEdits e = {};
+                const char *unknown[] = { "-", NULL };
+
+                if (cdi_edits_collect(spec, names, &e, &err) < 0)
+                        abort();
+                check_edits(&e, config);
+                cdi_edits_done(&e);
+                if (cdi_edits_collect(spec, unknown, &e, &err) != -ENOENT || !err || e.nodes || e.env)
+                        abort();
+                err = mfree(err);
+        }
         json_decref(config);
         free(names);
         free(text);

@@ -419,6 +419,7 @@ static void test_apply_built(void **state) {
                 { .type = CDI_ASCEND_NPU, .name = "npu2", .npu = 2 },
         };
         const char *two[] = { "npu0", "npu2", NULL };
+        _cleanup_(cdi_edits_done) CdiEdits e = {};
         json_t *devices;
 
         REQUIRE_NODES();
@@ -441,6 +442,137 @@ static void test_apply_built(void **state) {
         assert_int_equal(json_array_size(json_object_get(
                                  json_object_get(json_object_get(config, "linux"), "resources"), "devices")),
                          5);
+
+        /* The same as lists: the nodes from their paths under the device root, the variable joined. */
+        assert_int_equal(cdi_edits_collect(spec, two, &e, &err), 0);
+        assert_int_equal(e.n_nodes, 5);
+        assert_string_equal(e.nodes[3].path, "/dev/davinci0");
+        assert_true(startswith(e.nodes[3].host_path, dev_root));
+        assert_true(endswith(e.nodes[3].host_path, "/davinci0"));
+        assert_int_equal(e.nodes[4].minor, 2);
+        assert_int_equal(strv_length(e.env), 1);
+        assert_string_equal(e.env[0], "ASCEND_VISIBLE_DEVICES=0,2");
+}
+
+/* Two devices whose edits overlap each other and the spec's own. */
+static const char merge_spec[] =
+        "{\"cdiVersion\": \"0.6.0\", \"kind\": \"nvidia.com/gpu\","
+        " \"containerEdits\": {\"env\": [\"NVIDIA_DRIVER_CAPABILITIES=compute\", \"X=spec\"],"
+        "   \"deviceNodes\": [{\"path\": \"/dev/nvidiactl\", \"type\": \"c\", \"major\": 195, \"minor\": 255}]},"
+        " \"devices\": ["
+        "  {\"name\": \"gpu0\", \"containerEdits\": {"
+        "    \"env\": [\"NVIDIA_VISIBLE_DEVICES=GPU-a\", \"X=0\", \"ASCEND_VISIBLE_DEVICES=4\"],"
+        "    \"deviceNodes\": [{\"path\": \"/dev/nvidia0\", \"hostPath\": \"/srv/ark/dev/nvidia0\", \"type\": \"c\","
+        "                       \"major\": 195, \"minor\": 0},"
+        "                      {\"path\": \"/dev/nvidiactl\", \"type\": \"c\", \"major\": 195, \"minor\": 254,"
+        "                       \"permissions\": \"rw\"}],"
+        "    \"mounts\": [{\"hostPath\": \"/run/a\", \"containerPath\": \"/run/nvidia-mps\","
+        "                  \"options\": [\"ro\", \"nosuid\", \"noexec\", \"bind\"]},"
+        "                 {\"hostPath\": \"/run/shm-a\", \"containerPath\": \"/dev/shm\", \"type\": \"bind\"}]}},"
+        "  {\"name\": \"gpu1\", \"containerEdits\": {"
+        "    \"env\": [\"NVIDIA_VISIBLE_DEVICES=GPU-b\", \"X=1\", \"ASCEND_VISIBLE_DEVICES=5\"],"
+        "    \"deviceNodes\": [{\"path\": \"/dev/nvidia1\", \"type\": \"b\", \"major\": 195, \"minor\": 1}],"
+        "    \"mounts\": [{\"hostPath\": \"/run/b\", \"containerPath\": \"/run/nvidia-mps\"}]}},"
+        "  {\"name\": \"gpu2\"}"
+        " ]}";
+
+static void test_edits_collect(void **state) {
+        _cleanup_(json_decrefp) json_t *spec = NULL, *config = json_object();
+        _cleanup_(cdi_edits_done) CdiEdits e = {};
+        _cleanup_free_ char *err = NULL;
+        const char *both[] = { "gpu0", "gpu1", NULL }, *missing[] = { "gpu1", "gpu9", NULL };
+        const char *bare[] = { "gpu2", NULL };
+        json_t *env;
+
+        assert_int_equal(cdi_spec_parse(merge_spec, strlen(merge_spec), &spec, &err), 0);
+        assert_int_equal(cdi_edits_collect(spec, both, &e, &err), 0);
+
+        /* Later variables replace earlier ones (X), in the later one's place; the two that name
+         * devices keep the first one's place and join the values. */
+        assert_int_equal(strv_length(e.env), 4);
+        assert_string_equal(e.env[0], "NVIDIA_DRIVER_CAPABILITIES=compute");
+        assert_string_equal(e.env[1], "NVIDIA_VISIBLE_DEVICES=GPU-a,GPU-b");
+        assert_string_equal(e.env[2], "ASCEND_VISIBLE_DEVICES=4,5");
+        assert_string_equal(e.env[3], "X=1");
+
+        /* gpu0's nvidiactl replaces the spec's (its minor and permissions), at the end. */
+        assert_int_equal(e.n_nodes, 3);
+        assert_string_equal(e.nodes[0].path, "/dev/nvidia0");
+        assert_string_equal(e.nodes[0].host_path, "/srv/ark/dev/nvidia0"); /* hostPath kept */
+        assert_int_equal(e.nodes[0].type, 'c');
+        assert_int_equal(e.nodes[0].major, 195);
+        assert_int_equal(e.nodes[0].minor, 0);
+        assert_string_equal(e.nodes[0].access, "rwm");
+        assert_string_equal(e.nodes[1].path, "/dev/nvidiactl");
+        assert_string_equal(e.nodes[1].host_path, "/dev/nvidiactl"); /* no hostPath: the path */
+        assert_int_equal(e.nodes[1].minor, 254);
+        assert_string_equal(e.nodes[1].access, "rw");
+        assert_string_equal(e.nodes[2].path, "/dev/nvidia1");
+        assert_int_equal(e.nodes[2].type, 'b');
+        assert_int_equal(e.nodes[2].minor, 1);
+
+        /* gpu1's /run/nvidia-mps replaces gpu0's (read-only, noexec), after gpu0's /dev/shm. */
+        assert_int_equal(e.n_mounts, 2);
+        assert_string_equal(e.mounts[0].container_path, "/dev/shm");
+        assert_string_equal(e.mounts[0].host_path, "/run/shm-a");
+        assert_false(e.mounts[0].readonly);
+        assert_string_equal(e.mounts[1].container_path, "/run/nvidia-mps");
+        assert_string_equal(e.mounts[1].host_path, "/run/b");
+        assert_false(e.mounts[1].readonly);
+        assert_false(e.mounts[1].noexec);
+
+        /* cdi_apply() merges alike: the same variables, nodes and mounts in the same order. */
+        assert_int_equal(cdi_apply(config, spec, both, &err), 0);
+        env = json_object_get(json_object_get(config, "process"), "env");
+        assert_int_equal(json_array_size(env), 4);
+        for (size_t k = 0; k < 4; k++)
+                assert_string_equal(json_string_value(json_array_get(env, k)), e.env[k]);
+        for (size_t k = 0; k < e.n_nodes; k++)
+                assert_string_equal(
+                        json_string_value(json_object_get(
+                                json_array_get(json_object_get(json_object_get(config, "linux"), "devices"),
+                                               k),
+                                "path")),
+                        e.nodes[k].path);
+        assert_int_equal(json_array_size(json_object_get(config, "mounts")), 2);
+        cdi_edits_done(&e);
+
+        /* gpu0 alone: its mount read-only and noexec; its variables unjoined. */
+        assert_int_equal(cdi_edits_collect(spec, (const char *[]) { "gpu0", NULL }, &e, &err), 0);
+        assert_string_equal(e.env[1], "NVIDIA_VISIBLE_DEVICES=GPU-a");
+        assert_string_equal(e.mounts[0].container_path, "/run/nvidia-mps");
+        assert_true(e.mounts[0].readonly);
+        assert_true(e.mounts[0].noexec);
+        cdi_edits_done(&e);
+
+        /* A device without edits gets the spec's own. */
+        assert_int_equal(cdi_edits_collect(spec, bare, &e, &err), 0);
+        assert_int_equal(strv_length(e.env), 2);
+        assert_int_equal(e.n_nodes, 1);
+        assert_int_equal(e.nodes[0].minor, 255);
+        assert_int_equal(e.n_mounts, 0);
+        cdi_edits_done(&e);
+
+        /* No names: nothing, not even the spec's own. */
+        assert_int_equal(cdi_edits_collect(spec, NULL, &e, &err), 0);
+        assert_null(e.env);
+        assert_int_equal(e.n_nodes, 0);
+        assert_int_equal(e.n_mounts, 0);
+        cdi_edits_done(&e);
+
+        /* An unknown name: refused with a sentence, *ret untouched. */
+        e.n_nodes = 77;
+        assert_int_equal(cdi_edits_collect(spec, missing, &e, &err), -ENOENT);
+        assert_string_equal(err, "The CDI spec of nvidia.com/gpu has no device 'gpu9'.");
+        assert_int_equal(e.n_nodes, 77);
+        assert_null(e.nodes);
+        e.n_nodes = 0;
+        err = mfree(err);
+
+        /* A spec that does not validate. */
+        json_object_set_new(spec, "kind", json_string("gpu"));
+        assert_int_equal(cdi_edits_collect(spec, both, &e, &err), -EINVAL);
+        assert_string_equal(err, "The CDI spec's kind 'gpu' is not vendor.com/class.");
 }
 
 static void test_parse_refused(void **state) {
@@ -511,6 +643,19 @@ static void test_parse_refused(void **state) {
                   "[1]}]}}]}",
                   "The CDI spec's devices[0].containerEdits.mounts[0].options[0] must be a string." },
                 { "{\"cdiVersion\": \"0.6.0\", \"kind\": \"nvidia.com/gpu\", \"devices\": [{\"name\": \"a\", "
+                  "\"containerEdits\": {\"mounts\": [{\"hostPath\": \"/x\", \"containerPath\": \"/y\", \"options\": "
+                  "[\"bind\", \"rshared\"]}]}}]}",
+                  "The CDI spec's devices[0].containerEdits.mounts[0].options[1] 'rshared' is refused: Ark allows ro, "
+                  "rw, bind, rbind, nosuid, nodev and noexec." },
+                { "{\"cdiVersion\": \"0.6.0\", \"kind\": \"nvidia.com/gpu\", \"devices\": [{\"name\": \"a\", "
+                  "\"containerEdits\": {\"mounts\": [{\"hostPath\": \"/x\", \"containerPath\": \"/y\", \"options\": "
+                  "[\"ro\", \"bind\", \"rw\"]}]}}]}",
+                  "The CDI spec's devices[0].containerEdits.mounts[0].options has both ro and rw." },
+                { "{\"cdiVersion\": \"0.6.0\", \"kind\": \"nvidia.com/gpu\", \"devices\": [{\"name\": \"a\", "
+                  "\"containerEdits\": {\"mounts\": [{\"hostPath\": \"/x\", \"containerPath\": \"/y\", \"type\": "
+                  "\"tmpfs\"}]}}]}",
+                  "The CDI spec's devices[0].containerEdits.mounts[0].type must be \"bind\"." },
+                { "{\"cdiVersion\": \"0.6.0\", \"kind\": \"nvidia.com/gpu\", \"devices\": [{\"name\": \"a\", "
                   "\"containerEdits\": {\"deviceNodes\": {}}}]}",
                   "The CDI spec's devices[0].containerEdits.deviceNodes must be an array." },
                 { "{\"cdiVersion\": \"0.6.0\", \"kind\": \"nvidia.com/gpu\", \"devices\": [{\"name\": \"a\", "
@@ -568,7 +713,7 @@ int main(void) {
                 cmocka_unit_test(test_share),         cmocka_unit_test(test_ascend),
                 cmocka_unit_test(test_build_refused), cmocka_unit_test(test_write_load),
                 cmocka_unit_test(test_apply),         cmocka_unit_test(test_apply_built),
-                cmocka_unit_test(test_parse_refused),
+                cmocka_unit_test(test_parse_refused), cmocka_unit_test(test_edits_collect),
         };
 
         return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -12,11 +12,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include "basic/macro.h"
+#include "basic/string-util.h"
 #include "oci-config.h"
+#include "shared/cdi.h"
 
 static char *const args[] = { "sh", "-c", "echo hi", NULL };
 
@@ -331,6 +337,159 @@ static void test_device_from_node(void **state) {
         assert_int_equal(oci_device_from_node("/no/such/node", "/x", &d), -ENOENT);
 }
 
+static json_t *find_rule(json_t *c, const char *type, int major, int minor) {
+        size_t i;
+        json_t *r;
+
+        json_array_foreach(
+                json_object_get(json_object_get(json_object_get(c, "linux"), "resources"), "devices"), i, r)
+                if (json_is_true(json_object_get(r, "allow")) &&
+                    streq_ptr(json_string_value(json_object_get(r, "type")), type) &&
+                    json_integer_value(json_object_get(r, "major")) == major &&
+                    json_integer_value(json_object_get(r, "minor")) == minor)
+                        return r;
+        return NULL;
+}
+
+static size_t env_index(json_t *c, const char *s) {
+        json_t *env = json_object_get(json_object_get(c, "process"), "env"), *v;
+        size_t i;
+
+        json_array_foreach(env, i, v)
+                if (streq(json_string_value(v), s))
+                        return i;
+        return SIZE_MAX;
+}
+
+/* CDI edits from a spec whose nodes live in a temporary directory, not at their container paths:
+ * the config binds each from its host path. */
+static void test_cdi(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_free_ char *gpu = join(d, "nvidia0"), *ctl = join(d, "nvidiactl"), *text = NULL,
+                            *err = NULL;
+        _cleanup_(json_decrefp) json_t *spec = NULL, *c = NULL;
+        _cleanup_(cdi_edits_done) CdiEdits e = {};
+        _cleanup_(oci_spec_extra_done) OciSpecExtra x = {};
+        char *const env[] = { "FOO=image", "NVIDIA_VISIBLE_DEVICES=void", "KEEP=1", NULL };
+        const OciDevice null_dev = {
+                .host_path = "/dev/null", .path = "/dev/nvidia0", .type = 'c', .major = 1, .minor = 3
+        };
+        const OciMount model = { .source = "/srv/model", .destination = "/model", .readonly = true };
+        OciSpec s = base_spec();
+        json_t *m;
+
+        if (mknod(gpu, S_IFCHR | 0666, makedev(195, 0)) < 0) {
+                printf("# mknod is refused here (%s): this test needs root outside a user namespace\n",
+                       strerror(errno));
+                skip();
+        }
+        assert_int_equal(mknod(ctl, S_IFCHR | 0666, makedev(195, 255)), 0);
+        text = strprintf(
+                "{\"cdiVersion\": \"0.6.0\", \"kind\": \"nvidia.com/gpu\","
+                " \"containerEdits\": {\"env\": [\"NVIDIA_DRIVER_CAPABILITIES=compute\"],"
+                "   \"deviceNodes\": [{\"path\": \"/dev/nvidiactl\", \"hostPath\": \"%s\", \"type\": \"c\","
+                "                      \"major\": 195, \"minor\": 255, \"permissions\": \"rw\"}]},"
+                " \"devices\": [{\"name\": \"gpu0\", \"containerEdits\": {"
+                "   \"env\": [\"NVIDIA_VISIBLE_DEVICES=GPU-a\", \"FOO=cdi\"],"
+                "   \"deviceNodes\": [{\"path\": \"/dev/nvidia0\", \"hostPath\": \"%s\", \"type\": \"c\","
+                "                      \"major\": 195, \"minor\": 0}],"
+                "   \"mounts\": [{\"hostPath\": \"%s\", \"containerPath\": \"/run/nvidia-mps\","
+                "                 \"options\": [\"ro\", \"noexec\", \"bind\"]}]}}]}",
+                ctl, gpu, d);
+        assert_non_null(text);
+        assert_int_equal(cdi_spec_parse(text, strlen(text), &spec, &err), 0);
+        assert_int_equal(cdi_edits_collect(spec, (const char *[]) { "gpu0", NULL }, &e, &err), 0);
+
+        s.env = env;
+        s.devices = &null_dev;
+        s.n_devices = 1;
+        s.mounts = &model;
+        s.n_mounts = 1;
+        assert_int_equal(oci_spec_add_cdi(&s, &e, &x, &err), 0);
+        assert_ptr_equal(s.devices, x.devices);
+        assert_int_equal(s.n_devices, 2); /* the spec's /dev/nvidia0 replaced */
+        assert_int_equal(s.n_mounts, 2);
+        c = build(&s);
+
+        /* Each node a bind of its host node, at its container path; an allow rule each. */
+        m = find_mount(c, "/dev/nvidia0");
+        assert_non_null(m);
+        assert_string_equal(json_string_value(json_object_get(m, "source")), gpu);
+        assert_true(array_has_string(json_object_get(m, "options"), "bind"));
+        m = find_mount(c, "/dev/nvidiactl");
+        assert_non_null(m);
+        assert_string_equal(json_string_value(json_object_get(m, "source")), ctl);
+        assert_string_equal(json_string_value(json_object_get(find_rule(c, "c", 195, 0), "access")), "rwm");
+        assert_string_equal(json_string_value(json_object_get(find_rule(c, "c", 195, 255), "access")), "rw");
+        assert_null(find_rule(c, "c", 195, 3)); /* nothing else of the driver's */
+        assert_null(json_object_get(json_object_get(c, "linux"), "devices")); /* nothing for crun to mknod */
+
+        /* The CDI mount beside the spec's, read-only and noexec as the CDI spec says. */
+        assert_non_null(find_mount(c, "/model"));
+        m = find_mount(c, "/run/nvidia-mps");
+        assert_non_null(m);
+        assert_string_equal(json_string_value(json_object_get(m, "source")), d);
+        assert_true(array_has_string(json_object_get(m, "options"), "ro"));
+        assert_true(array_has_string(json_object_get(m, "options"), "noexec"));
+        assert_true(array_has_string(json_object_get(m, "options"), "nosuid"));
+        assert_true(array_has_string(json_object_get(m, "options"), "nodev"));
+
+        /* CDI's variables after the image's; one of the same name drops the image's. */
+        assert_int_equal(env_index(c, "KEEP=1"), 0);
+        assert_int_equal(env_index(c, "NVIDIA_DRIVER_CAPABILITIES=compute"), 1);
+        assert_int_equal(env_index(c, "NVIDIA_VISIBLE_DEVICES=GPU-a"), 2);
+        assert_int_equal(env_index(c, "FOO=cdi"), 3);
+        assert_int_equal(env_index(c, "FOO=image"), SIZE_MAX);
+        assert_int_equal(env_index(c, "NVIDIA_VISIBLE_DEVICES=void"), SIZE_MAX);
+
+        /* Storage in use is refused. */
+        assert_int_equal(oci_spec_add_cdi(&s, &e, &x, &err), -EINVAL);
+}
+
+/* A spec on disk may be stale: a node whose host node differs, is gone or is no device is
+ * refused with a sentence, and the OciSpec is left as it was. */
+static void test_cdi_stale(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_free_ char *gpu = join(d, "nvidia0"), *gone = join(d, "gone"), *err = NULL;
+        _cleanup_(oci_spec_extra_done) OciSpecExtra x = {};
+        CdiNode node = { .path = "/dev/nvidia0",
+                         .host_path = gpu,
+                         .type = 'c',
+                         .major = 195,
+                         .minor = 0,
+                         .access = "rwm" };
+        CdiEdits e = { .nodes = &node, .n_nodes = 1 };
+        OciSpec s = base_spec();
+
+        if (mknod(gpu, S_IFCHR | 0666, makedev(195, 1)) < 0) {
+                printf("# mknod is refused here (%s): this test needs root outside a user namespace\n",
+                       strerror(errno));
+                skip();
+        }
+        assert_int_equal(oci_spec_add_cdi(&s, &e, &x, &err), -ESTALE);
+        assert_true(startswith(err, "The CDI spec gives /dev/nvidia0 as c 195:0, but its host node "));
+        assert_true(endswith(err, " is c 195:1 now: the spec is stale."));
+        assert_null(s.devices);
+        assert_int_equal(s.n_devices, 0);
+        assert_null(x.devices);
+        node.minor = 1;
+        node.type = 'b';
+        assert_int_equal(oci_spec_add_cdi(&s, &e, &x, &err), -ESTALE);
+        node.type = 'c';
+        node.host_path = gone;
+        assert_int_equal(oci_spec_add_cdi(&s, &e, &x, &err), -ENOENT);
+        assert_non_null(strstr(err, "/gone: No such file or directory."));
+        node.host_path = d;
+        assert_int_equal(oci_spec_add_cdi(&s, &e, &x, &err), -ENODEV);
+        assert_non_null(strstr(err, "is no device node."));
+        assert_null(s.devices);
+        node.host_path = gpu;
+        assert_int_equal(oci_spec_add_cdi(&s, &e, &x, &err), 0);
+        assert_int_equal(s.n_devices, 1);
+        assert_int_equal(s.devices[0].minor, 1);
+        assert_string_equal(s.devices[0].access, "rwm");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_process),
@@ -342,7 +501,9 @@ int main(void) {
                 cmocka_unit_test(test_seccomp),
                 cmocka_unit_test(test_refused),
                 cmocka_unit_test(test_device_from_node),
+                cmocka_unit_test(test_cdi),
+                cmocka_unit_test(test_cdi_stale),
         };
 
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return cmocka_run_group_tests(tests, tmp_root_setup, tmp_root_teardown);
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -11,6 +12,7 @@
 #include "basic/macro.h"
 #include "basic/string-util.h"
 #include "oci-config.h"
+#include "shared/cdi.h"
 
 /* Other runtimes' defaults (Docker's and podman's) less what needs root on the host anyway:
  * enough for an image that switches users and binds low ports, nothing that reaches the kernel
@@ -186,10 +188,14 @@ static int add_mounts(json_t *root, const OciSpec *spec) {
 
                 if (!b->source || !b->destination || b->source[0] != '/' || b->destination[0] != '/')
                         return -EINVAL;
-                json_t *e = mount_entry(
-                        b->destination, "none", b->source,
-                        b->readonly ? (const char *const[]) { "rbind", "nosuid", "nodev", "ro", NULL }
-                                    : (const char *const[]) { "rbind", "nosuid", "nodev", NULL });
+                const char *opts[6] = { "rbind", "nosuid", "nodev" };
+                size_t n = 3;
+
+                if (b->noexec)
+                        opts[n++] = "noexec";
+                if (b->readonly)
+                        opts[n++] = "ro";
+                json_t *e = mount_entry(b->destination, "none", b->source, opts);
                 if (!e || json_array_append_new(m, e) < 0)
                         return -ENOMEM;
         }
@@ -205,8 +211,8 @@ static int add_mounts(json_t *root, const OciSpec *spec) {
         return 0;
 }
 
-static json_t *device_rule(bool allow, const char *type, int64_t major, int64_t minor) {
-        json_t *o = json_pack("{s:b, s:s}", "allow", allow, "access", "rwm");
+static json_t *device_rule(bool allow, const char *type, int64_t major, int64_t minor, const char *access) {
+        json_t *o = json_pack("{s:b, s:s}", "allow", allow, "access", access ?: "rwm");
 
         if (!o)
                 return NULL;
@@ -224,17 +230,19 @@ static json_t *resources(const OciSpec *spec) {
 
         if (!res || !devs)
                 return NULL;
-        if (json_array_append_new(devs, device_rule(false, NULL, -1, -1)) < 0)
+        if (json_array_append_new(devs, device_rule(false, NULL, -1, -1, NULL)) < 0)
                 return NULL;
         for (size_t i = 0; i < ELEMENTSOF(safe_devices); i++)
                 if (json_array_append_new(
-                            devs, device_rule(true, "c", safe_devices[i].major, safe_devices[i].minor)) < 0)
+                            devs,
+                            device_rule(true, "c", safe_devices[i].major, safe_devices[i].minor, NULL)) < 0)
                         return NULL;
         for (size_t i = 0; i < spec->n_devices; i++) {
                 const char t[2] = { spec->devices[i].type, 0 };
 
-                if (json_array_append_new(
-                            devs, device_rule(true, t, spec->devices[i].major, spec->devices[i].minor)) < 0)
+                if (json_array_append_new(devs,
+                                          device_rule(true, t, spec->devices[i].major,
+                                                      spec->devices[i].minor, spec->devices[i].access)) < 0)
                         return NULL;
         }
         if (json_object_set(res, "devices", devs) < 0)
@@ -312,7 +320,8 @@ int oci_config_build(const OciSpec *spec, json_t **ret) {
         for (size_t i = 0; i < spec->n_devices; i++) {
                 const OciDevice *d = &spec->devices[i];
                 if (!d->host_path || !d->path || d->host_path[0] != '/' || d->path[0] != '/' ||
-                    (d->type != 'c' && d->type != 'b'))
+                    (d->type != 'c' && d->type != 'b') ||
+                    (d->access && (!*d->access || strspn(d->access, "rwm") != strlen(d->access))))
                         return -EINVAL;
         }
 
@@ -410,5 +419,104 @@ int oci_device_from_node(const char *host_path, const char *path, OciDevice *ret
                 .major = major(st.st_rdev),
                 .minor = minor(st.st_rdev),
         };
+        return 0;
+}
+
+void oci_spec_extra_done(OciSpecExtra *x) {
+        if (!x)
+                return;
+        free(x->devices);
+        free(x->mounts);
+        free(x->env);
+        *x = (OciSpecExtra) {};
+}
+
+/* The node n as a device, from a stat() of its host node that must agree with the spec. */
+static int cdi_device(const CdiNode *n, OciDevice *ret, char **ret_error) {
+        int r = oci_device_from_node(n->host_path, n->path, ret);
+
+        if (r == -ENODEV)
+                return set_error_sentence(ret_error, r,
+                                          "The CDI device %s's host node %s is no device node.", n->path,
+                                          n->host_path);
+        if (r < 0)
+                return set_error_sentence(ret_error, r, "The CDI device %s's host node %s: %s.", n->path,
+                                          n->host_path, strerror(-r));
+        if (ret->type != n->type || ret->major != n->major || ret->minor != n->minor)
+                return set_error_sentence(
+                        ret_error, -ESTALE,
+                        "The CDI spec gives %s as %c %u:%u, but its host node %s is %c %u:%u now: the spec is "
+                        "stale.",
+                        n->path, n->type, n->major, n->minor, n->host_path, ret->type, ret->major,
+                        ret->minor);
+        ret->access = n->access;
+        return 0;
+}
+
+static bool env_named(char *const *env, const char *s) {
+        size_t l = strcspn(s, "=");
+
+        for (; env && *env; env++)
+                if (strncmp(*env, s, l) == 0 && (*env)[l] == '=')
+                        return true;
+        return false;
+}
+
+int oci_spec_add_cdi(OciSpec *spec, const CdiEdits *e, OciSpecExtra *storage, char **ret_error) {
+        _cleanup_(oci_spec_extra_done) OciSpecExtra x = {};
+        size_t n_devices = 0, n_mounts = 0, n_env = 0;
+        int r;
+
+        if (!spec || !e || !storage || storage->devices || storage->mounts || storage->env)
+                return -EINVAL;
+        x.devices = calloc(spec->n_devices + e->n_nodes + 1, sizeof *x.devices);
+        x.mounts = calloc(spec->n_mounts + e->n_mounts + 1, sizeof *x.mounts);
+        x.env = calloc(strv_length(spec->env) + strv_length(e->env) + 1, sizeof *x.env);
+        if (!x.devices || !x.mounts || !x.env)
+                return -ENOMEM;
+
+        /* The spec's own, less what a CDI edit of the same path, destination or name replaces. */
+        for (size_t i = 0; i < spec->n_devices; i++) {
+                bool replaced = false;
+
+                for (size_t j = 0; j < e->n_nodes && !replaced; j++)
+                        replaced = streq(spec->devices[i].path, e->nodes[j].path);
+                if (!replaced)
+                        x.devices[n_devices++] = spec->devices[i];
+        }
+        for (size_t i = 0; i < spec->n_mounts; i++) {
+                bool replaced = false;
+
+                for (size_t j = 0; j < e->n_mounts && !replaced; j++)
+                        replaced = streq(spec->mounts[i].destination, e->mounts[j].container_path);
+                if (!replaced)
+                        x.mounts[n_mounts++] = spec->mounts[i];
+        }
+        for (char *const *v = spec->env; v && *v; v++)
+                if (!env_named(e->env, *v))
+                        x.env[n_env++] = *v;
+
+        for (size_t j = 0; j < e->n_nodes; j++) {
+                r = cdi_device(&e->nodes[j], &x.devices[n_devices++], ret_error);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t j = 0; j < e->n_mounts; j++)
+                x.mounts[n_mounts++] = (OciMount) {
+                        .source = e->mounts[j].host_path,
+                        .destination = e->mounts[j].container_path,
+                        .readonly = e->mounts[j].readonly,
+                        .noexec = e->mounts[j].noexec,
+                };
+        for (char *const *v = e->env; v && *v; v++)
+                x.env[n_env++] = *v;
+
+        spec->devices = x.devices;
+        spec->n_devices = n_devices;
+        spec->mounts = x.mounts;
+        spec->n_mounts = n_mounts;
+        spec->env = x.env;
+        *storage = x;
+        x = (OciSpecExtra) {};
         return 0;
 }

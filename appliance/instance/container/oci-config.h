@@ -25,20 +25,25 @@
 
 struct json_t;
 
+struct CdiEdits;
+
 /* A device node given to the container: the host node is bind-mounted at `path` (crun cannot
- * mknod inside a user namespace) and the device cgroup allows it (read, write, mknod). */
+ * mknod inside a user namespace) and the device cgroup allows it (access, by default read, write,
+ * mknod). */
 typedef struct OciDevice {
         const char *host_path; /* the node on the host */
         const char *path;      /* where it appears inside, e.g. /dev/nvidia0 */
         char type;             /* 'c' or 'b' */
         unsigned major, minor;
+        const char *access; /* the cgroup rule's access, some of "rwm"; NULL: "rwm" */
 } OciDevice;
 
-/* A bind mount of a host path (a model directory, a CDI library). */
+/* A bind mount of a host path (a model directory, a CDI library), always nosuid and nodev. */
 typedef struct OciMount {
         const char *source;
         const char *destination;
         bool readonly;
+        bool noexec;
 } OciMount;
 
 typedef struct OciSpec {
@@ -86,3 +91,27 @@ int oci_config_write(const OciSpec *spec, const char *path);
 /* Fills *ret from the node at host_path (its type, major and minor) to appear at path (both kept
  * as pointers, not copied). -ENODEV when it is not a character or block device, -errno of stat. */
 int oci_device_from_node(const char *host_path, const char *path, OciDevice *ret);
+
+/* The arrays oci_spec_add_cdi() makes for an OciSpec, which then points into them. They point in
+ * turn at the strings of the spec's earlier arrays and of the CdiEdits: all of those must outlive
+ * the spec's use. */
+typedef struct OciSpecExtra {
+        OciDevice *devices;
+        OciMount *mounts;
+        char **env; /* the array only; its strings are borrowed */
+} OciSpecExtra;
+
+/* Frees the arrays and zeroes *x (an all-zero one is fine). */
+void oci_spec_extra_done(OciSpecExtra *x);
+
+/* Adds CDI edits (cdi_edits_collect()) to spec: each node becomes a device whose host node is its
+ * host_path, bind-mounted at its path, and replaces a device of the same path; each mount a bind
+ * mount replacing one of the same destination; the variables come after the spec's, and one
+ * drops the spec's variable of the same name (the image's NVIDIA_VISIBLE_DEVICES must not
+ * survive). The spec on disk may be stale: each node's type, major and minor are checked against
+ * a stat() of its host node now. storage must be all zero; spec's devices, mounts and env then
+ * point into it (free it with oci_spec_extra_done() once the config is built). 0, -ENOENT (or
+ * another -errno of stat) with a sentence for a host node that is missing, -ENODEV for one that
+ * is no device node, -ESTALE for one whose type or numbers differ from the spec's, -EINVAL for
+ * storage in use, -ENOMEM. On failure spec is unchanged and storage zero. */
+int oci_spec_add_cdi(OciSpec *spec, const struct CdiEdits *e, OciSpecExtra *storage, char **ret_error);
