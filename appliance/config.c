@@ -41,6 +41,10 @@ int config_init(ArkConfig *c) {
         c->container_monitor = strdup("/usr/bin/conmon");
         c->container_run_dir = strdup("/run/ark/containers");
         c->container_dir = strdup("/var/lib/ark-containers");
+        c->container_dev_root = strdup("/dev");
+        c->container_cdi_dir = strdup("/run/cdi");
+        c->container_mps_control = strdup("/usr/bin/nvidia-cuda-mps-control");
+        c->container_nvml = strdup("libnvidia-ml.so.1");
         c->refused_call_burst = 20;
         {
                 char reason[128];
@@ -48,7 +52,8 @@ int config_init(ArkConfig *c) {
         }
         if (!c->state_dir || !c->trust_dir || !c->libvirt_uri || !c->domain_type || !c->sysfs_root ||
             !c->metrics_address || !c->network_run_dir || !c->container_runtime || !c->container_monitor ||
-            !c->container_run_dir || !c->container_dir) {
+            !c->container_run_dir || !c->container_dir || !c->container_dev_root || !c->container_cdi_dir ||
+            !c->container_mps_control || !c->container_nvml) {
                 config_done(c);
                 return -ENOMEM;
         }
@@ -74,6 +79,10 @@ void config_done(ArkConfig *c) {
         free(c->container_monitor);
         free(c->container_run_dir);
         free(c->container_dir);
+        free(c->container_dev_root);
+        free(c->container_cdi_dir);
+        free(c->container_mps_control);
+        free(c->container_nvml);
         strv_free(c->vfio_at_boot);
         strv_free(c->reserved);
         strv_free(c->image_admin_dirs);
@@ -378,6 +387,15 @@ static int config_assign(ArkConfig *c, const char *section, const char *key, con
                         return set_string(&c->container_run_dir, v, VALUE_PATH, reason);
                 if (streq(key, "Directory"))
                         return set_string(&c->container_dir, v, VALUE_PATH, reason);
+                if (streq(key, "DeviceRoot"))
+                        return set_string(&c->container_dev_root, v, VALUE_PATH, reason);
+                if (streq(key, "CDIDirectory"))
+                        return set_string(&c->container_cdi_dir, v, VALUE_PATH, reason);
+                if (streq(key, "MPSControl"))
+                        return set_string(&c->container_mps_control, v, VALUE_PATH, reason);
+                /* A library name the loader looks up, or a path. */
+                if (streq(key, "NVML"))
+                        return set_string(&c->container_nvml, v, VALUE_STRING, reason);
                 if (streq(key, "HostIdBase") || streq(key, "HostIdsPerTenant")) {
                         bool base = streq(key, "HostIdBase");
                         uint32_t u;

@@ -42,6 +42,10 @@ typedef struct ArkConfig {
         char *container_run_dir;     /* the runtime's state: gone at reboot, kept across arkd restarts */
         char *container_dir;         /* containers' bundles, writable layers and logs: a path every component
                               * of which a container's unprivileged root may search (not the state dir) */
+        char *container_dev_root;    /* where the GPUs' device nodes are (/dev; tests: mknod'ed ones) */
+        char *container_cdi_dir;     /* where arkd writes its CDI specs (/run/cdi) */
+        char *container_mps_control; /* nvidia-cuda-mps-control, for GPU shares */
+        char *container_nvml;        /* the NVML library (libnvidia-ml.so.1), for MIG */
         uint32_t container_id_base;  /* the first host UID/GID handed to tenants' containers */
         uint32_t container_id_count; /* host UIDs/GIDs per tenant */
 } ArkConfig;

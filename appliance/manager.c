@@ -39,15 +39,28 @@
  * every string and list of its own. */
 static int config_copy(ArkConfig *dst, const ArkConfig *src) {
         char **strings[] = {
-                &dst->state_dir,         &dst->bus_address,
-                &dst->libvirt_uri,       &dst->domain_type,
-                &dst->sysfs_root,        &dst->firmware_code,
-                &dst->firmware_vars,     &dst->management_interface,
-                &dst->metrics_address,   &dst->metrics_token_file,
-                &dst->trust_dir,         &dst->placement_workload,
-                &dst->network_uplink,    &dst->network_run_dir,
-                &dst->container_runtime, &dst->container_monitor,
-                &dst->container_run_dir, &dst->container_dir,
+                &dst->state_dir,
+                &dst->bus_address,
+                &dst->libvirt_uri,
+                &dst->domain_type,
+                &dst->sysfs_root,
+                &dst->firmware_code,
+                &dst->firmware_vars,
+                &dst->management_interface,
+                &dst->metrics_address,
+                &dst->metrics_token_file,
+                &dst->trust_dir,
+                &dst->placement_workload,
+                &dst->network_uplink,
+                &dst->network_run_dir,
+                &dst->container_runtime,
+                &dst->container_monitor,
+                &dst->container_run_dir,
+                &dst->container_dir,
+                &dst->container_dev_root,
+                &dst->container_cdi_dir,
+                &dst->container_mps_control,
+                &dst->container_nvml,
         };
         char ***lists[] = { &dst->vfio_at_boot, &dst->reserved, &dst->image_admin_dirs };
         int r = 0;

@@ -126,3 +126,5 @@ unsigned sysfs_read_phys_bits(const char *sysfs_root);
 /* Reads a's health again (fatal AER errors since boot, link down) into a->health. Returns 0 or
  * -ENOMEM. */
 int pci_refresh_health(const char *sysfs_root, Accelerator *a);
+/* Reads a's bound driver again (a->driver; NULL when unbound). */
+int pci_refresh_driver(const char *sysfs_root, Accelerator *a);

@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "basic/macro.h"
 #include "basic/string-util.h"
@@ -154,38 +155,42 @@ PassthroughVerdict passthrough_check_group(const Accelerator *a, const Accelerat
         return PASSTHROUGH_OK;
 }
 
+/* The admin's hold, a conflict, the device's health and a claim, in that order: true with the
+ * verdict in *ret and the sentence in buf when one of them keeps `a` from going to `to` ("a VM"). */
+static bool check_holds(const Accelerator *a, const char *to, char *buf, size_t l, PassthroughVerdict *ret) {
+        *ret = PASSTHROUGH_HELD;
+        if (a->hold)
+                snprintf(buf, l, "%s (%s) is %s%s%s%s", a->address, a->model,
+                         streq(a->hold, "reserved") ? "reserved for the host" : "quarantined",
+                         isempty(a->hold_reason) ? "" : " (", strempty(a->hold_reason),
+                         isempty(a->hold_reason) ? "" : ")");
+        else if (a->conflict)
+                snprintf(
+                        buf, l,
+                        "%s (%s) is passed through by %s although no claim gives it there; it is not handed "
+                        "out until that is resolved (see 'arkctl status')",
+                        a->address, a->model, a->conflict);
+        else if (a->health) {
+                snprintf(
+                        buf, l,
+                        "%s (%s) is unhealthy: %s; check it (kernel log, vendor tools) before giving it to %s",
+                        a->address, a->model, a->health, to);
+                *ret = PASSTHROUGH_UNHEALTHY;
+        } else if (a->claimed_by)
+                snprintf(buf, l, "%s (%s) is claimed by instance '%s'", a->address, a->model, a->claimed_by);
+        else
+                return false;
+        return true;
+}
+
 PassthroughVerdict passthrough_check(const Accelerator *a, const Accelerator *all, size_t n_all,
                                      const char *mgmt_if, char *const *together, char *buf, size_t l) {
         char why[768], remedy[512];
         PassthroughVerdict v;
 
         /* The host first: a hold means nothing while nothing can be passed through at all. */
-        if (a->iommu_group >= 0 && a->hold) {
-                snprintf(buf, l, "%s (%s) is %s%s%s%s", a->address, a->model,
-                         streq(a->hold, "reserved") ? "reserved for the host" : "quarantined",
-                         isempty(a->hold_reason) ? "" : " (", strempty(a->hold_reason),
-                         isempty(a->hold_reason) ? "" : ")");
-                return PASSTHROUGH_HELD;
-        }
-        if (a->iommu_group >= 0 && a->conflict) {
-                snprintf(
-                        buf, l,
-                        "%s (%s) is passed through by %s although no claim gives it there; it is not handed "
-                        "out until that is resolved (see 'arkctl status')",
-                        a->address, a->model, a->conflict);
-                return PASSTHROUGH_HELD;
-        }
-        if (a->iommu_group >= 0 && a->health) {
-                snprintf(buf, l,
-                         "%s (%s) is unhealthy: %s; check it (kernel log, vendor tools) before giving it to "
-                         "a VM",
-                         a->address, a->model, a->health);
-                return PASSTHROUGH_UNHEALTHY;
-        }
-        if (a->iommu_group >= 0 && a->claimed_by) {
-                snprintf(buf, l, "%s (%s) is claimed by instance '%s'", a->address, a->model, a->claimed_by);
-                return PASSTHROUGH_HELD;
-        }
+        if (a->iommu_group >= 0 && check_holds(a, "a VM", buf, l, &v))
+                return v;
         v = passthrough_check_group(a, all, n_all, mgmt_if, together, why, sizeof(why), remedy,
                                     sizeof(remedy));
         if (v == PASSTHROUGH_OK)
@@ -193,6 +198,50 @@ PassthroughVerdict passthrough_check(const Accelerator *a, const Accelerator *al
         else
                 snprintf(buf, l, "%s; %s", why, remedy);
         return v;
+}
+
+PassthroughVerdict passthrough_check_container(const Accelerator *a, const char *proc_root, char *buf,
+                                               size_t l) {
+        const char *want = a->vendor == 0x10de ? "nvidia"
+                : a->vendor == 0x19e5          ? "devdrv_device_driver"
+                                               : NULL;
+        PassthroughVerdict v;
+
+        if (check_holds(a, "a container", buf, l, &v))
+                return v;
+        if (!want) {
+                snprintf(buf, l,
+                         "%s (%s) cannot go to a container: containers get NVIDIA GPUs and Ascend NPUs",
+                         a->address, a->model);
+                return PASSTHROUGH_NOT_READY;
+        }
+        if (streq_ptr(a->driver, "vfio-pci")) {
+                snprintf(buf, l,
+                         "%s (%s) is bound to vfio-pci, for VMs; a container needs it on %s (unbind it from "
+                         "vfio-pci and bind it to %s, or give it to a VM)",
+                         a->address, a->model, want, want);
+                return PASSTHROUGH_NOT_READY;
+        }
+        if (!streq_ptr(a->driver, want)) {
+                snprintf(buf, l, "%s (%s) is bound to %s; a container needs it on %s", a->address, a->model,
+                         a->driver ?: "no driver", want);
+                return PASSTHROUGH_NOT_READY;
+        }
+        if (a->vendor == 0x10de) {
+                char path[4096];
+
+                snprintf(path, sizeof(path), "%s/proc/driver/nvidia/gpus/%s/information",
+                         strempty(proc_root), a->address);
+                if (access(path, R_OK) < 0) {
+                        snprintf(buf, l,
+                                 "%s (%s) is bound to nvidia, but the driver does not list it (%s is "
+                                 "missing): is the NVIDIA kernel module loaded in full?",
+                                 a->address, a->model, path);
+                        return PASSTHROUGH_NOT_READY;
+                }
+        }
+        put(buf, l, "");
+        return PASSTHROUGH_OK;
 }
 
 size_t passthrough_functions(const Accelerator *a, const char **ret, size_t max) {

@@ -35,6 +35,16 @@ PassthroughVerdict passthrough_check_group(const Accelerator *a, const Accelerat
                                            const char *mgmt_if, char *const *together, char *buf, size_t l,
                                            char *remedy, size_t rl);
 
+/* Whether accelerator a can be given whole to a container now (no IOMMU needed): not reserved,
+ * quarantined, in conflict or claimed (a VM's GPU is a claim, so never offered), healthy, and
+ * bound to its vendor's driver, whose device files a container opens: nvidia (with its
+ * <proc_root>/proc/driver/nvidia/gpus/<address>/information, where the minor of /dev/nvidiaN is) or
+ * Ascend's devdrv_device_driver. A GPU on vfio-pci, whatever bound it, is a VM's and never a
+ * container's (PASSTHROUGH_NOT_READY), and so is an unbound one or another vendor's. The sentence
+ * goes to buf, as passthrough_check()'s. */
+PassthroughVerdict passthrough_check_container(const Accelerator *a, const char *proc_root, char *buf,
+                                               size_t l);
+
 #define PASSTHROUGH_FUNCTIONS_MAX 32
 
 /* The functions that go to the guest with a: a itself first, then the other endpoints of its

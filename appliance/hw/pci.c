@@ -983,6 +983,18 @@ unsigned sysfs_read_phys_bits(const char *sysfs_root) {
         return 0;
 }
 
+int pci_refresh_driver(const char *sysfs_root, Accelerator *a) {
+        char *d = NULL;
+        int r;
+
+        r = read_driver(root_or_slash(sysfs_root), a->address, &d);
+        if (r < 0)
+                return r;
+        free(a->driver);
+        a->driver = d;
+        return 0;
+}
+
 int pci_refresh_health(const char *sysfs_root, Accelerator *a) {
         char *h = NULL;
         int r;

@@ -326,9 +326,6 @@ static int container_params_check(const InstanceCreateParams *p, sd_bus_error *e
         if (p->preemptible)
                 return sd_bus_error_setf(error, ARK_ERROR_NOT_SUPPORTED,
                                          "Preemptible containers are not supported yet.");
-        if (p->gpus > 0 || p->gpu_model || p->gpu_addresses)
-                return sd_bus_error_setf(error, ARK_ERROR_NOT_SUPPORTED,
-                                         "GPUs for containers are not supported by this arkd yet.");
         if (strv_length(p->args) > CONTAINER_ARGS_MAX || strv_length(p->env) > CONTAINER_ARGS_MAX)
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                          "Args and Env may hold at most %d strings each.",
@@ -536,11 +533,19 @@ static size_t view_instance(const AdmissionView *v, const Instance *i) {
 }
 
 /* The GPU's state for admission, its reason in `why`: whether it can be given out to a VM with
- * `together` (passthrough_check()), or who holds it. */
-static AdmissionHold view_hold(Manager *m, const Accelerator *a, char *const *together, char *why, size_t l,
-                               bool *ret_free_if_released) {
-        PassthroughVerdict pv = passthrough_check(a, m->accelerators, m->n_accelerators,
-                                                  m->config.management_interface, together, why, l);
+ * `together` (passthrough_check()) or to a container (passthrough_check_container()), or who
+ * holds it. */
+static PassthroughVerdict view_check(Manager *m, const Accelerator *a, char *const *together, bool container,
+                                     char *why, size_t l) {
+        if (container)
+                return passthrough_check_container(a, m->config.sysfs_root, why, l);
+        return passthrough_check(a, m->accelerators, m->n_accelerators, m->config.management_interface,
+                                 together, why, l);
+}
+
+static AdmissionHold view_hold(Manager *m, const Accelerator *a, char *const *together, bool container,
+                               char *why, size_t l, bool *ret_free_if_released) {
+        PassthroughVerdict pv = view_check(m, a, together, container, why, l);
 
         *ret_free_if_released = false;
         if (a->claimed_by && !reclaim_reserved(m, a->address)) {
@@ -548,9 +553,8 @@ static AdmissionHold view_hold(Manager *m, const Accelerator *a, char *const *to
                 char buf[16];
 
                 released.claimed_by = NULL;
-                *ret_free_if_released = passthrough_check(&released, m->accelerators, m->n_accelerators,
-                                                          m->config.management_interface, together, buf,
-                                                          sizeof(buf)) == PASSTHROUGH_OK;
+                *ret_free_if_released =
+                        view_check(m, &released, together, container, buf, sizeof(buf)) == PASSTHROUGH_OK;
         }
         if (pv == PASSTHROUGH_OK && reclaim_reserved(m, a->address)) {
                 snprintf(
@@ -569,7 +573,8 @@ static AdmissionHold view_hold(Manager *m, const Accelerator *a, char *const *to
         return a->conflict ? ADMISSION_GPU_CONFLICT : ADMISSION_GPU_CLAIMED;
 }
 
-static int admission_view_make(Manager *m, char *const *together, AdmissionView *ret) {
+/* `container`: the GPUs as a container would get them (no IOMMU, the vendor's driver). */
+static int admission_view_make(Manager *m, char *const *together, bool container, AdmissionView *ret) {
         AdmissionView v = {};
         size_t nt = 0, ni = 0, n = m->n_accelerators;
         int r;
@@ -627,7 +632,8 @@ static int admission_view_make(Manager *m, char *const *together, AdmissionView 
                 char *why = v.reasons + k * VIEW_REASON_MAX;
                 size_t nf = 0;
                 bool free_if_released;
-                AdmissionHold hold = view_hold(m, a, together, why, VIEW_REASON_MAX, &free_if_released);
+                AdmissionHold hold =
+                        view_hold(m, a, together, container, why, VIEW_REASON_MAX, &free_if_released);
 
                 /* The other functions of the device (its audio, say), which go with it. */
                 for (size_t f = 0; f < a->n_group && nf < VIEW_FUNCTIONS_MAX; f++)
@@ -691,12 +697,15 @@ static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, Instanc
         _cleanup_free_ Instance **victims = NULL;
         char **already = extend ? extend->gpus : NULL;
         uint64_t memory_bytes = extend ? extend->memory_bytes : p->memory_bytes;
+        bool container = streq_ptr(extend ? extend->type : p->type, "container");
         AdmissionRequest req;
         int r;
 
         if (p->gpus == 0 && strv_length(p->gpu_addresses) == 0 && !p->gpu_model)
                 return 0;
-        if (!m->host.iommu_enabled)
+        /* A container opens the GPU's device files through its vendor's driver: no IOMMU, no
+         * window for BARs, none of passthrough's host checks. */
+        if (!container && !m->host.iommu_enabled)
                 return sd_bus_error_setf(
                         error, ARK_ERROR_NOT_READY,
                         "GPU passthrough needs the IOMMU, which is off on this host: turn on VT-d or "
@@ -704,7 +713,7 @@ static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, Instanc
                         "('arkctl host check' tells more).");
         /* What 'arkctl host check' would say is not ready refuses the request now, not libvirt at
          * start time. */
-        {
+        if (!container) {
                 _cleanup_free_ char *why = NULL;
                 ReadinessInput in;
 
@@ -725,9 +734,13 @@ static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, Instanc
                                                  "GPU %s (%s) does not match the model '%s'.", *a,
                                                  acc->model, p->gpu_model);
         }
-        /* Health changes while arkd runs (AER counts fatal errors as they happen). */
-        for (size_t k = 0; k < m->n_accelerators; k++)
+        /* Health changes while arkd runs (AER counts fatal errors as they happen), and so does the
+         * driver a GPU is bound to. */
+        for (size_t k = 0; k < m->n_accelerators; k++) {
                 (void) pci_refresh_health(m->config.sysfs_root, &m->accelerators[k]);
+                if (container)
+                        (void) pci_refresh_driver(m->config.sysfs_root, &m->accelerators[k]);
+        }
 
         /* The GPUs that will share the VM: another GPU of a group may only go with them. */
         if (strv_copy(&together, p->gpu_addresses) < 0)
@@ -735,7 +748,7 @@ static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, Instanc
         for (char **g = already; g && *g; g++)
                 if (strv_extend(&together, *g) < 0)
                         return -ENOMEM;
-        r = admission_view_make(m, together, &v);
+        r = admission_view_make(m, together, container, &v);
         if (r < 0)
                 return r;
         req = (AdmissionRequest) {
@@ -764,7 +777,7 @@ static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, Instanc
                         return -ENOMEM;
 
         /* The guest must be able to address its memory and the GPUs' BARs. */
-        {
+        if (!container) {
                 const Accelerator *all[DOMAIN_GPUS_MAX * 2];
                 size_t na = 0;
                 uint64_t window;

@@ -95,13 +95,15 @@ static int add_node(json_t *nodes, const CdiRoots *roots, const char *rel, bool 
         return array_add(nodes, TAKE_PTR(n));
 }
 
-/* "Device Minor: N" of the GPU at `address`, from the NVIDIA driver's information file. */
-static int nvidia_minor(const CdiRoots *roots, const char *address, unsigned *ret, char **ret_error) {
+/* The value of the line "KEY: \t VALUE" of the NVIDIA driver's information file of the GPU at
+ * `address` (newly allocated, without blanks around it). */
+static int nvidia_info(const CdiRoots *roots, const char *address, const char *key, char **ret,
+                       char **ret_error) {
         _cleanup_free_ char *p = strprintf("%s/proc/driver/nvidia/gpus/%s/information", roots->proc,
                                            address),
                             *text = NULL;
         const char *line;
-        unsigned v;
+        size_t kl = strlen(key);
         int r;
 
         if (!p)
@@ -110,11 +112,49 @@ static int nvidia_minor(const CdiRoots *roots, const char *address, unsigned *re
         if (r < 0)
                 return set_error_sentence(ret_error, r, "The NVIDIA driver has no GPU %s (%s: %s).", address,
                                           p, strerror(-r));
-        line = strstr(text, "Device Minor:");
-        if (!line || (line != text && line[-1] != '\n') || sscanf(line, "Device Minor: %u", &v) != 1 ||
-            v > 255)
-                return set_error_sentence(ret_error, -EIO, "%s gives no device minor.", p);
-        *ret = v;
+        for (line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+                size_t n;
+
+                if (strncmp(line, key, kl) != 0 || line[kl] != ':')
+                        continue;
+                line += kl + 1;
+                line += strspn(line, " \t");
+                n = strcspn(line, " \t\n");
+                if (n == 0)
+                        break;
+                *ret = strndup(line, n);
+                return *ret ? 0 : -ENOMEM;
+        }
+        return set_error_sentence(ret_error, -EIO, "%s gives no %s.", p, key);
+}
+
+/* "Device Minor: N" of the GPU at `address`, from the NVIDIA driver's information file. */
+static int nvidia_minor(const CdiRoots *roots, const char *address, unsigned *ret, char **ret_error) {
+        _cleanup_free_ char *v = NULL;
+        unsigned u;
+        int r;
+
+        r = nvidia_info(roots, address, "Device Minor", &v, ret_error);
+        if (r < 0)
+                return r;
+        if (sscanf(v, "%u", &u) != 1 || u > 255 || strspn(v, "0123456789") != strlen(v))
+                return set_error_sentence(ret_error, -EIO, "GPU %s has no valid device minor ('%s').",
+                                          address, printable(v));
+        *ret = u;
+        return 0;
+}
+
+int cdi_nvidia_uuid(const CdiRoots *roots, const char *address, char **ret, char **ret_error) {
+        _cleanup_free_ char *v = NULL;
+        int r;
+
+        r = nvidia_info(roots, address, "GPU UUID", &v, ret_error);
+        if (r < 0)
+                return r;
+        if (!startswith(v, "GPU-") || !cdi_name_valid(v, 128))
+                return set_error_sentence(ret_error, -EIO, "GPU %s has no valid UUID ('%s').", address,
+                                          printable(v));
+        *ret = TAKE_PTR(v);
         return 0;
 }
 

@@ -78,6 +78,11 @@ typedef struct CdiRoots {
 int cdi_spec_build(const CdiPartition *parts, size_t n, const CdiRoots *roots, json_t **ret,
                    char **ret_error);
 
+/* The UUID ("GPU-...") of the NVIDIA GPU at `address`, from the driver's information file under
+ * roots->proc ("GPU UUID:"), newly allocated. -ENOENT (or another -errno) with a sentence when the
+ * driver does not list it, -EIO when the file gives none. */
+int cdi_nvidia_uuid(const CdiRoots *roots, const char *address, char **ret, char **ret_error);
+
 /* Writes a spec to path atomically (a temporary file renamed), mode 0644. */
 int cdi_spec_write(const json_t *spec, const char *path);
 

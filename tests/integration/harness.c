@@ -240,8 +240,9 @@ int harness_start_arkd(Harness *h, ...) {
         _cleanup_free_ char *conf_text = strprintf(
                 "[Images]\nAdminDirectories=%s\n[Network]\nDefaultTenantNetwork=%s\n"
                 "RuntimeDirectory=%s/run/networks\n[Containers]\nRuntimeDirectory=%s/run/containers\n"
-                "Directory=%s/containers\n%s",
-                h->tmp, h->default_networks ? "yes" : "no", h->tmp, h->tmp, h->tmp, strempty(h->extra_conf));
+                "Directory=%s/containers\nDeviceRoot=%s/dev\nCDIDirectory=%s/run/cdi\n%s",
+                h->tmp, h->default_networks ? "yes" : "no", h->tmp, h->tmp, h->tmp, h->tmp, h->tmp,
+                strempty(h->extra_conf));
         char *argv[32];
         size_t n = 0;
         const char *extra;

@@ -50,9 +50,43 @@ static int make_image(void) {
         return r == 0 ? 0 : -1;
 }
 
-static int setup(void **state) {
+/* Starts arkd on `fixture` (its sysfs a private copy, so tests can rebind a GPU) with the image
+ * bundled, signed and imported, and tenants risk and lab. */
+static int start_host(Harness *h, const char *fixture) {
         int r;
 
+        if (harness_setup(h, fixture) < 0 || harness_writable_sysfs(h) < 0)
+                return -1;
+        /* As under systemd (Type=notify): arkd's NOTIFY_SOCKET must not reach crun, which would
+         * then wait for the container to say READY=1. */
+        {
+                _cleanup_free_ char *sock = strprintf("%s/notify", h->tmp);
+
+                if (!sock || setenv("NOTIFY_SOCKET", sock, 1) < 0)
+                        return -1;
+                r = harness_start_arkd(h, NULL);
+                (void) unsetenv("NOTIFY_SOCKET");
+                if (r < 0)
+                        return -1;
+        }
+        {
+                _cleanup_free_ char *key = strprintf("%s/pub", h->tmp),
+                                    *keyfile = strprintf("%s/pub.key", h->tmp),
+                                    *pub = strprintf("%s/pub.pub", h->tmp), *oci = strprintf("%s/oci", work),
+                                    *ark = strprintf("%s/bb.ark", h->tmp);
+
+                assert_arkctl(h, 0, NULL, "bundle", "keygen", key);
+                assert_arkctl(h, 0, NULL, "bundle", "trust", "add", pub);
+                assert_arkctl(h, 0, "Created", "bundle", "create", oci, "--kind", "container-image",
+                              "--name", "bb", "--version", "1", "--key", keyfile, "-o", ark);
+                assert_arkctl(h, 0, "Imported", "bundle", "import", ark);
+        }
+        assert_arkctl(h, 0, NULL, "tenant", "create", "risk");
+        assert_arkctl(h, 0, NULL, "tenant", "create", "lab");
+        return 0;
+}
+
+static int setup(void **state) {
         if (geteuid() != 0) {
                 skip_why = "not root";
                 return 0;
@@ -62,53 +96,31 @@ static int setup(void **state) {
                 skip_why = "crun, conmon or umoci is missing (scripts/deps.sh installs them)";
                 return 0;
         }
-        if (harness_setup(&H, "dgx-h100") < 0)
+        work = strdup("/tmp/ark-ct-work.XXXXXX");
+        if (!work || !mkdtemp(work) || chmod(work, 0755) < 0 || make_image() < 0)
                 return -1;
-        work = strprintf("%s/work", H.tmp);
-        if (!work || mkdir(work, 0755) < 0 || make_image() < 0)
-                return -1;
-        /* As under systemd (Type=notify): arkd's NOTIFY_SOCKET must not reach crun, which would
-         * then wait for the container to say READY=1. */
-        {
-                _cleanup_free_ char *sock = strprintf("%s/notify", H.tmp);
-
-                if (!sock || setenv("NOTIFY_SOCKET", sock, 1) < 0)
-                        return -1;
-                r = harness_start_arkd(&H, NULL);
-                (void) unsetenv("NOTIFY_SOCKET");
-                if (r < 0)
-                        return -1;
-        }
-        {
-                _cleanup_free_ char *key = strprintf("%s/pub", work),
-                                    *keyfile = strprintf("%s/pub.key", work),
-                                    *pub = strprintf("%s/pub.pub", work), *oci = strprintf("%s/oci", work),
-                                    *ark = strprintf("%s/bb.ark", work);
-
-                assert_arkctl(&H, 0, NULL, "bundle", "keygen", key);
-                assert_arkctl(&H, 0, NULL, "bundle", "trust", "add", pub);
-                assert_arkctl(&H, 0, "Created", "bundle", "create", oci, "--kind", "container-image",
-                              "--name", "bb", "--version", "1", "--key", keyfile, "-o", ark);
-                assert_arkctl(&H, 0, "Imported", "bundle", "import", ark);
-        }
-        assert_arkctl(&H, 0, NULL, "tenant", "create", "risk");
-        assert_arkctl(&H, 0, NULL, "tenant", "create", "lab");
-        return 0;
+        return start_host(&H, "dgx-h100");
 }
 
-static int teardown(void **state) {
-        if (H.tmp) {
-                /* Containers outlive arkd by design: the test's go after it. */
-                if (harness_arkd_alive(&H))
-                        (void) harness_stop_arkd(&H, SIGTERM);
+/* Stops arkd and the containers it left (they outlive arkd by design). */
+static void stop_host(Harness *h) {
+        if (h->tmp) {
+                if (harness_arkd_alive(h))
+                        (void) harness_stop_arkd(h, SIGTERM);
                 (void) harness_sh(
                         NULL, NULL,
                         "R=%s/run/containers/crun; for c in $(crun --root=$R list -q 2>/dev/null); do "
                         "crun --root=$R delete -f $c; done; pkill -f 'conmon.*%s'; "
                         "grep -o ' %s/[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l",
-                        H.tmp, H.tmp, H.tmp);
+                        h->tmp, h->tmp, h->tmp);
         }
-        harness_teardown(&H);
+        harness_teardown(h);
+}
+
+static int teardown(void **state) {
+        stop_host(&H);
+        if (work)
+                (void) harness_sh(NULL, NULL, "rm -rf '%s'", work);
         free(work);
         return 0;
 }
@@ -430,12 +442,212 @@ static void test_networks(void **state) {
         assert_arkctl(&H, 0, NULL, "network", "delete", "lnet");
 }
 
+/* Device nodes as the drivers make them, under the test's DeviceRoot (<tmp>/dev). */
+static void make_nodes(Harness *h, const char *script) {
+        _cleanup_free_ char *err = NULL;
+
+        if (harness_sh(NULL, &err, "set -e; cd '%s'; mkdir -p dev; cd dev; %s", h->tmp, script) != 0)
+                fail_msg("mknod: %s", strna(err));
+}
+
+/* Rebinds the GPU at `address` of h's sysfs copy to `driver` (the fixture's "driver" link). */
+static void rebind(Harness *h, const char *address, const char *driver) {
+        assert_int_equal(harness_sh(NULL, NULL,
+                                    "set -e; cd '%s/sys/bus/pci/devices/%s'; t=$(readlink driver); "
+                                    "ln -sfn \"${t%%/*}/%s\" driver",
+                                    h->sysfs_root, address, driver),
+                         0);
+}
+
+/* The value after `key` in the fixture's NVIDIA information file of the GPU. */
+static char *nvidia_info(Harness *h, const char *address, const char *key) {
+        _cleanup_free_ char *out = NULL;
+
+        assert_int_equal(
+                harness_sh(&out, NULL,
+                           "sed -n 's/^%s:[[:space:]]*//p' '%s/proc/driver/nvidia/gpus/%s/information'", key,
+                           h->sysfs_root, address),
+                0);
+        out[strcspn(out, "\n")] = 0;
+        return TAKE_PTR(out);
+}
+
+/* The one GPU of container `name`. */
+static char *gpu_of(Harness *h, const char *name, char **ret_uuid) {
+        _cleanup_(json_decrefp) json_t *j = harness_arkctl_json(h, "ct", "show", name, NULL);
+        json_t *g;
+
+        assert_non_null(j);
+        g = json_object_get(j, "gpus");
+        if (json_array_size(g) != 1)
+                fail_msg("container %s has %zu GPUs", name, json_array_size(g));
+        if (ret_uuid)
+                *ret_uuid = strdup(json_string_value(json_object_get(j, "id")));
+        return strdup(json_string_value(json_array_get(g, 0)));
+}
+
+/* Whether config.json of the container allows the device (type, major, minor) in its cgroup. */
+static bool config_allows(Harness *h, const char *uuid, unsigned major, unsigned minor) {
+        _cleanup_free_ char *path = strprintf("%s/containers/%s/config.json", h->tmp, uuid);
+        _cleanup_(json_decrefp) json_t *c = json_load_file(path, 0, NULL);
+        json_t *rules, *r;
+        size_t k;
+
+        assert_non_null(c);
+        rules = json_object_get(json_object_get(json_object_get(c, "linux"), "resources"), "devices");
+        json_array_foreach(rules, k, r)
+                if (json_is_true(json_object_get(r, "allow")) &&
+                    json_integer_value(json_object_get(r, "major")) == major &&
+                    json_integer_value(json_object_get(r, "minor")) == minor)
+                        return true;
+        return false;
+}
+
+/* Whole NVIDIA GPUs (acceptance 3): --gpus 1 gets exactly its GPU's nodes, the driver's shared
+ * ones, the cgroup rules and the UUID; a GPU a VM holds is never offered, nor one bound to
+ * vfio-pci; the CDI spec arkd writes lists the host's GPUs. */
+static void test_gpus(void **state) {
+        _cleanup_free_ char *gpu = NULL, *uuid = NULL, *minor = NULL, *gpu_uuid = NULL, *out = NULL,
+                            *err = NULL, *spec_path = NULL, *ls = NULL, *free_gpu = NULL, *g2 = NULL;
+        _cleanup_(json_decrefp) json_t *spec = NULL, *vm = NULL, *accs = NULL;
+        unsigned n_nodes = 0;
+        json_t *a;
+        size_t k;
+
+        if (skip_why)
+                skip();
+        make_nodes(&H,
+                   "for i in 0 1 2 3 4 5 6 7; do mknod nvidia$i c 195 $i; done; mknod nvidiactl c 195 255; "
+                   "mknod nvidia-uvm c 511 0; mknod nvidia-uvm-tools c 511 1");
+        assert_arkctl(&H, 0, NULL, "ct", "create", "g1", "--tenant", "risk", "--image", "bb", "--gpus", "1",
+                      "--start");
+        wait_state("g1", "running");
+        gpu = gpu_of(&H, "g1", &uuid);
+        minor = nvidia_info(&H, gpu, "Device Minor");
+        gpu_uuid = nvidia_info(&H, gpu, "GPU UUID");
+        assert_true(startswith(gpu_uuid, "GPU-"));
+
+        /* Exactly its node, and the driver's. */
+        ls = itest_arkctl_expect(&H, 0, "nvidiactl", "ct", "exec", "g1", "--", "ls", "/dev", NULL);
+        for (char *w = strtok(ls, " \n"); w; w = strtok(NULL, " \n"))
+                if (startswith(w, "nvidia") && w[6] >= '0' && w[6] <= '9') {
+                        assert_string_equal(w + 6, minor);
+                        n_nodes++;
+                }
+        assert_int_equal(n_nodes, 1);
+        {
+                _cleanup_free_ char *node = strprintf("/dev/nvidia%s", minor),
+                                    *want = strprintf("c3 %x", atoi(minor));
+
+                /* busybox stat prints the numbers in hex: 195 is c3. */
+                out = itest_arkctl_expect(&H, 0, want, "ct", "exec", "g1", "--", "stat", "-c", "%t %T", node,
+                                          NULL);
+                out = mfree(out);
+        }
+        out = itest_arkctl_expect(&H, 0, gpu_uuid, "ct", "exec", "g1", "--", "sh", "-c",
+                                  "echo $NVIDIA_VISIBLE_DEVICES", NULL);
+        out = mfree(out);
+        assert_true(config_allows(&H, uuid, 195, (unsigned) atoi(minor)));
+        assert_true(config_allows(&H, uuid, 195, 255));
+        assert_false(config_allows(&H, uuid, 195, (unsigned) (atoi(minor) + 1) % 8));
+        /* It is the container's. */
+        out = itest_arkctl_expect(&H, 0, "g1", "host", "accelerators", NULL);
+        out = mfree(out);
+
+        /* The CDI spec of the host's GPUs, written at start (the nodes are there now). */
+        assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
+        assert_int_equal(harness_start_arkd(&H, NULL), 0);
+        spec_path = strprintf("%s/run/cdi/ark-nvidia.json", H.tmp);
+        spec = json_load_file(spec_path, 0, NULL);
+        assert_non_null(spec);
+        assert_string_equal(json_string_value(json_object_get(spec, "kind")), "nvidia.com/gpu");
+        assert_int_equal(json_array_size(json_object_get(spec, "devices")), 8);
+        out = itest_arkctl_expect(&H, 0, "running", "ct", "show", "g1", NULL);
+        out = mfree(out);
+
+        /* A VM takes 6 GPUs, none of the container's; one is left. */
+        assert_arkctl(&H, 0, NULL, "vm", "create", "v6", "--tenant", "lab", "--vcpus", "1", "--memory", "1G",
+                      "--gpus", "6");
+        vm = harness_arkctl_json(&H, "vm", "show", "v6", NULL);
+        assert_non_null(vm);
+        json_array_foreach(json_object_get(vm, "gpus"), k, a)
+                assert_string_not_equal(json_string_value(a), gpu);
+        assert_arkctl(&H, 1, "Not enough free GPUs", "ct", "create", "g2", "--tenant", "lab", "--image",
+                      "bb", "--gpus", "2");
+        accs = harness_arkctl_json(&H, "host", "accelerators", NULL);
+        json_array_foreach(accs, k, a)
+                if (streq_ptr(json_string_value(json_object_get(a, "claim_state")), "free"))
+                        free_gpu = strdup(json_string_value(json_object_get(a, "address")));
+        assert_non_null(free_gpu);
+        /* On vfio-pci it is for VMs: never a container's, and the refusal says why. */
+        rebind(&H, free_gpu, "vfio-pci");
+        assert_int_equal(harness_arkctl(&H, &out, &err, "ct", "create", "g2", "--tenant", "lab", "--image",
+                                        "bb", "--gpus", "1", NULL),
+                         1);
+        assert_non_null(strstr(err, "bound to vfio-pci"));
+        out = mfree(out), err = mfree(err);
+        rebind(&H, free_gpu, "nvidia");
+        assert_arkctl(&H, 0, NULL, "ct", "create", "g2", "--tenant", "lab", "--image", "bb", "--gpus", "1",
+                      "--start");
+        wait_state("g2", "running");
+        g2 = gpu_of(&H, "g2", NULL);
+        assert_string_equal(g2, free_gpu);
+        /* And a container's GPU is never a VM's. */
+        assert_arkctl(&H, 1, "Not enough free GPUs", "vm", "gpu", "add", "v6", "--gpus", "1");
+
+        for (const char *const *n = (const char *const[]) { "g1", "g2", NULL }; *n; n++) {
+                assert_arkctl(&H, 0, NULL, "ct", "stop", *n, "--force");
+                assert_arkctl(&H, 0, NULL, "ct", "delete", *n);
+        }
+        assert_arkctl(&H, 0, NULL, "vm", "delete", "v6");
+}
+
+/* Ascend NPUs (acceptance 3): on ascend-910b, --gpus 2 gets two davinci devices and the driver's
+ * shared nodes, ASCEND_VISIBLE_DEVICES naming both. */
+static void test_ascend(void **state) {
+        Harness A = {};
+        _cleanup_free_ char *ls = NULL, *vis = NULL;
+        unsigned n = 0;
+
+        if (skip_why)
+                skip();
+        assert_int_equal(start_host(&A, "ascend-910b"), 0);
+        make_nodes(&A,
+                   "for i in 0 1 2 3 4 5 6 7; do mknod davinci$i c 236 $i; done; "
+                   "mknod davinci_manager c 237 0; mknod devmm_svm c 238 0; mknod hisi_hdc c 239 0");
+        assert_arkctl(&A, 0, NULL, "ct", "create", "npu", "--tenant", "risk", "--image", "bb", "--gpus", "2",
+                      "--start");
+        {
+                uint64_t deadline = harness_wait_deadline();
+                _cleanup_free_ char *o = NULL;
+
+                while (!harness_wait_over(deadline)) {
+                        o = mfree(o);
+                        if (harness_arkctl(&A, &o, NULL, "ct", "show", "npu", NULL) == 0 &&
+                            strstr(o, "running"))
+                                break;
+                        usleep(100 * 1000);
+                }
+        }
+        ls = itest_arkctl_expect(&A, 0, "davinci_manager", "ct", "exec", "npu", "--", "ls", "/dev", NULL);
+        assert_non_null(strstr(ls, "devmm_svm"));
+        assert_non_null(strstr(ls, "hisi_hdc"));
+        for (char *w = strtok(ls, " \n"); w; w = strtok(NULL, " \n"))
+                if (startswith(w, "davinci") && w[7] >= '0' && w[7] <= '9')
+                        n++;
+        assert_int_equal(n, 2);
+        vis = itest_arkctl_expect(&A, 0, ",", "ct", "exec", "npu", "--", "sh", "-c",
+                                  "echo $ASCEND_VISIBLE_DEVICES", NULL);
+        assert_arkctl(&A, 0, NULL, "ct", "stop", "npu", "--force");
+        assert_arkctl(&A, 0, NULL, "ct", "delete", "npu");
+        stop_host(&A);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_run_exec_logs),
-                cmocka_unit_test(test_limits),
-                cmocka_unit_test(test_adoption),
-                cmocka_unit_test(test_networks),
+                cmocka_unit_test(test_run_exec_logs), cmocka_unit_test(test_limits),
+                cmocka_unit_test(test_adoption),      cmocka_unit_test(test_networks),
+                cmocka_unit_test(test_gpus),          cmocka_unit_test(test_ascend),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

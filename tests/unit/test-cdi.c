@@ -164,6 +164,17 @@ static void test_whole_gpus(void **state) {
         assert_int_equal(cdi_spec_validate(spec, &err), 0);
 }
 
+/* The GPU's UUID from the driver's information file; one the driver does not list is -ENOENT. */
+static void test_nvidia_uuid(void **state) {
+        CdiRoots roots = dgx();
+        _cleanup_free_ char *uuid = NULL, *err = NULL;
+
+        assert_int_equal(cdi_nvidia_uuid(&roots, "0000:3a:00.0", &uuid, NULL), 0);
+        assert_string_equal(uuid, "GPU-00002330-ark0-fixt-ure0-000000000002");
+        assert_int_equal(cdi_nvidia_uuid(&roots, "0000:77:00.0", &uuid, &err), -ENOENT);
+        assert_non_null(strstr(err, "The NVIDIA driver has no GPU 0000:77:00.0"));
+}
+
 static void test_mig_instance(void **state) {
         _cleanup_(json_decrefp) json_t *spec = NULL;
         _cleanup_free_ char *err = NULL;
@@ -709,11 +720,12 @@ static int group_teardown(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_whole_gpus),    cmocka_unit_test(test_mig_instance),
-                cmocka_unit_test(test_share),         cmocka_unit_test(test_ascend),
-                cmocka_unit_test(test_build_refused), cmocka_unit_test(test_write_load),
-                cmocka_unit_test(test_apply),         cmocka_unit_test(test_apply_built),
-                cmocka_unit_test(test_parse_refused), cmocka_unit_test(test_edits_collect),
+                cmocka_unit_test(test_whole_gpus),    cmocka_unit_test(test_nvidia_uuid),
+                cmocka_unit_test(test_mig_instance),  cmocka_unit_test(test_share),
+                cmocka_unit_test(test_ascend),        cmocka_unit_test(test_build_refused),
+                cmocka_unit_test(test_write_load),    cmocka_unit_test(test_apply),
+                cmocka_unit_test(test_apply_built),   cmocka_unit_test(test_parse_refused),
+                cmocka_unit_test(test_edits_collect),
         };
 
         return cmocka_run_group_tests(tests, group_setup, group_teardown);

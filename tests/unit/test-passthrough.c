@@ -50,18 +50,23 @@ static Accelerator *by_address(Host *h, const char *address) {
         return NULL;
 }
 
-static void expect(Host *h, const char *address, const char *mgmt, PassthroughVerdict want,
-                   const char *needle) {
-        char buf[1024] = "unset";
-        PassthroughVerdict v =
-                passthrough_check(by_address(h, address), h->a, h->n, mgmt, NULL, buf, sizeof(buf));
-
+static void check_verdict(const char *address, PassthroughVerdict v, const char *buf,
+                          PassthroughVerdict want, const char *needle) {
         if (v != want)
                 fail_msg("%s: verdict %d, want %d (%s)", address, v, want, buf);
         if (needle && !strstr(buf, needle))
                 fail_msg("%s: '%s' does not contain '%s'", address, buf, needle);
         if (!needle)
                 assert_string_equal(buf, "");
+}
+
+static void expect(Host *h, const char *address, const char *mgmt, PassthroughVerdict want,
+                   const char *needle) {
+        char buf[1024] = "unset";
+        PassthroughVerdict v =
+                passthrough_check(by_address(h, address), h->a, h->n, mgmt, NULL, buf, sizeof(buf));
+
+        check_verdict(address, v, buf, want, needle);
 }
 
 static void test_dgx_all_free(void **state) {
@@ -215,12 +220,64 @@ static void test_phys_bits(void **state) {
         assert_int_equal(passthrough_phys_bits(UINT64_C(1) << 60, 0), 52);
 }
 
+static void expect_container(Host *h, const char *host, const char *address, PassthroughVerdict want,
+                             const char *needle) {
+        char buf[1024] = "unset", root[512];
+        PassthroughVerdict v;
+
+        snprintf(root, sizeof(root), HOSTS_DIR "/%s/sysfs", host);
+        v = passthrough_check_container(by_address(h, address), root, buf, sizeof(buf));
+        check_verdict(address, v, buf, want, needle);
+}
+
+/* For containers: no IOMMU needed, the vendor's driver (with the NVIDIA driver's own files) is;
+ * vfio-pci is a VM's; holds and claims as for VMs. */
+static void test_container(void **state) {
+        _cleanup_(host_done) Host h = {}, n = {}, a = {};
+        Accelerator *g;
+
+        host_load("dgx-h100", &h);
+        for (size_t k = 0; k < h.n; k++)
+                expect_container(&h, "dgx-h100", h.a[k].address, PASSTHROUGH_OK, NULL);
+        g = by_address(&h, "0000:18:00.0");
+        free(g->driver);
+        g->driver = strdup("vfio-pci");
+        expect_container(&h, "dgx-h100", "0000:18:00.0", PASSTHROUGH_NOT_READY,
+                         "0000:18:00.0 (NVIDIA H100 SXM5 80GB) is bound to vfio-pci, for VMs");
+        g->driver = mfree(g->driver);
+        expect_container(&h, "dgx-h100", "0000:18:00.0", PASSTHROUGH_NOT_READY,
+                         "is bound to no driver; a container needs it on nvidia");
+        g->driver = strdup("nvidia");
+        g->claimed_by = strdup("v1");
+        expect_container(&h, "dgx-h100", "0000:18:00.0", PASSTHROUGH_HELD, "is claimed by instance 'v1'");
+        g->claimed_by = mfree(g->claimed_by);
+        g->hold = strdup("reserved");
+        expect_container(&h, "dgx-h100", "0000:18:00.0", PASSTHROUGH_HELD, "is reserved for the host");
+        g->hold = mfree(g->hold);
+        g->health = strdup("its PCIe link is down");
+        expect_container(&h, "dgx-h100", "0000:18:00.0", PASSTHROUGH_UNHEALTHY, "its PCIe link is down");
+        g->health = mfree(g->health);
+        /* Bound to nvidia, but the driver does not list it. */
+        expect_container(&h, "ws-rtx", "0000:18:00.0", PASSTHROUGH_NOT_READY, "the driver does not list it");
+
+        /* Without an IOMMU a container still gets it. */
+        host_load("no-iommu", &n);
+        for (size_t k = 0; k < n.n; k++)
+                if (streq_ptr(n.a[k].driver, "nvidia"))
+                        expect_container(&n, "no-iommu", n.a[k].address, PASSTHROUGH_OK, NULL);
+        host_load("ascend-910b", &a);
+        assert_true(a.n > 0);
+        for (size_t k = 0; k < a.n; k++)
+                expect_container(&a, "ascend-910b", a.a[k].address, PASSTHROUGH_OK, NULL);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_dgx_all_free), cmocka_unit_test(test_held),
                 cmocka_unit_test(test_ws_rtx_group), cmocka_unit_test(test_no_iommu),
                 cmocka_unit_test(test_functions),    cmocka_unit_test(test_window),
                 cmocka_unit_test(test_numa),         cmocka_unit_test(test_phys_bits),
+                cmocka_unit_test(test_container),
         };
         return cmocka_run_group_tests_name("passthrough", tests, NULL, NULL);
 }

@@ -30,6 +30,7 @@
 #include "bundles.h"
 #include "container.h"
 #include "driver.h"
+#include "gpus.h"
 #include "image.h"
 #include "instance.h"
 #include "links.h"
@@ -268,6 +269,13 @@ static int ct_setup(Manager *m) {
                 else if (r < 0)
                         c->why_not = strprintf("the runtime cannot be set up: %s", strerror(-r));
         }
+        /* For other tools on the host: what arkd gives containers is built at each start. */
+        if (!c->why_not) {
+                r = container_cdi_refresh(m);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to write the CDI specs to '%s': %m",
+                                          m->config.container_cdi_dir);
+        }
         if (c->why_not)
                 log_warning("Containers cannot run: %s.", c->why_not);
         else
@@ -323,6 +331,8 @@ static int container_prepare(Instance *i, sd_bus_error *error) {
         _cleanup_free_ char *why = NULL, *netns = NULL;
         _cleanup_strv_free_ char **args = NULL, **env = NULL;
         _cleanup_close_ int netns_fd = -EBADF;
+        _cleanup_(cdi_edits_done) CdiEdits gpus = {};
+        _cleanup_(oci_spec_extra_done) OciSpecExtra extra = {};
         Bundle *b = bundle_by_id(m, i->container_image_id);
         uint32_t base = 0, count = 0, uid = 0, gid = 0;
         OciMount mounts[1];
@@ -356,6 +366,14 @@ static int container_prepare(Instance *i, sd_bus_error *error) {
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                          "Image %s %s has no command and container '%s' gives none (Args).",
                                          b->name, b->version, i->name);
+        /* The GPUs' device nodes, mounts and variables, made from the inventory now (gpus.h). */
+        r = container_gpu_edits(m, i, &gpus, &why);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_READY,
+                                         "The GPUs of container '%s' cannot be given: %s", i->name,
+                                         strna(why));
         r = env_merge(img->env, i->env, &env);
         if (r < 0)
                 return r;
@@ -406,10 +424,21 @@ static int container_prepare(Instance *i, sd_bus_error *error) {
                         .layers = img->layers,
                 };
 
-                r = runtime_prepare(c->rt, i->uuid, &spec, &why);
-                if (r < 0)
-                        sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Failed to prepare container '%s': %s",
-                                          i->name, strna(why));
+                /* The GPUs' nodes, mounts and variables, over the image's and the container's. */
+                r = oci_spec_add_cdi(&spec.oci, &gpus, &extra, &why);
+                if (r == -ENOMEM)
+                        ;
+                else if (r < 0)
+                        sd_bus_error_setf(error, ARK_ERROR_NOT_READY,
+                                          "The GPUs of container '%s' cannot be given: %s", i->name,
+                                          strna(why));
+                else {
+                        r = runtime_prepare(c->rt, i->uuid, &spec, &why);
+                        if (r < 0)
+                                sd_bus_error_setf(error, SD_BUS_ERROR_FAILED,
+                                                  "Failed to prepare container '%s': %s", i->name,
+                                                  strna(why));
+                }
         }
         if (r < 0)
                 (void) net_netns_remove(netns);
