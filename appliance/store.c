@@ -305,6 +305,105 @@ static const DbMigration migrations[] = {
                 "  WHERE type = 'table' AND name = 'bundles';"
                 "PRAGMA writable_schema = RESET;",
         },
+        {
+                "gpu partitions",
+                /* A container may hold a partition of one GPU instead of whole GPUs: a MIG instance
+                 * (a run of the GPU's 8 memory slices and some of its 7 compute slices) or an MPS
+                 * share (milli-GPUs and a memory limit). gi_id, ci_id and uuid are what NVML made,
+                 * NULL before that and after a reboot (MIG instances do not survive one). What
+                 * must never be true on a GPU is refused here, inside the transaction that would
+                 * make it so, as claims' primary key does for whole GPUs:
+                 * - MIG instances never overlap: one mig_slices row per memory slice, keyed by
+                 *   the slice. The rows are the partition's own (an AFTER INSERT trigger makes
+                 *   them from it, the foreign key takes them with it), so the partition and its
+                 *   slices go in, or fail, in one statement;
+                 * - a GPU is given whole (a claim) or in partitions, never both;
+                 * - a GPU carries MIG instances or shares, never both;
+                 * - the shares of a GPU are one tenant's and of one size: MPS runs one server per
+                 *   host UID, and its limits are the server's (docs/gpu-sharing.md); they add up
+                 *   to at most the GPU (1000 milli);
+                 * - the MIG instances of a GPU take at most its 7 compute slices;
+                 * - a partition's place does not change after the fact (only what NVML made).
+                 * The triggers name claims, instances and partitions: a later step that makes one
+                 * of them again (a new table, then RENAME) drops them first and makes them again,
+                 * as SQLite refuses ALTER TABLE while a trigger names a table that is gone. */
+                "CREATE TABLE partitions ("
+                "  instance_id INTEGER PRIMARY KEY REFERENCES instances(id) ON DELETE CASCADE,"
+                "  address TEXT NOT NULL,"
+                "  kind TEXT NOT NULL CHECK (kind IN ('mig', 'share')),"
+                "  profile TEXT,"
+                "  mig_start INTEGER,"
+                "  mig_slices INTEGER,"
+                "  compute_slices INTEGER NOT NULL DEFAULT 0,"
+                "  milli INTEGER NOT NULL CHECK (milli BETWEEN 1 AND 1000),"
+                "  memory_bytes INTEGER NOT NULL CHECK (memory_bytes > 0),"
+                "  gi_id INTEGER CHECK (gi_id >= 0),"
+                "  ci_id INTEGER CHECK (ci_id >= 0),"
+                "  uuid TEXT,"
+                "  created_usec INTEGER NOT NULL,"
+                /* IS NOT NULL first: a CHECK that comes out NULL passes. */
+                "  CHECK ((kind = 'mig' AND profile IS NOT NULL AND mig_start IS NOT NULL"
+                "          AND mig_slices IS NOT NULL AND mig_start BETWEEN 0 AND 7"
+                "          AND mig_slices BETWEEN 1 AND 8 AND mig_start + mig_slices <= 8"
+                "          AND compute_slices BETWEEN 1 AND 7)"
+                "      OR (kind = 'share' AND profile IS NULL AND mig_start IS NULL AND mig_slices IS NULL"
+                "          AND compute_slices = 0)));"
+                "CREATE INDEX partitions_address ON partitions(address);"
+                "CREATE TABLE mig_slices ("
+                "  address TEXT NOT NULL,"
+                "  slice INTEGER NOT NULL CHECK (slice BETWEEN 0 AND 7),"
+                "  instance_id INTEGER NOT NULL REFERENCES partitions(instance_id) ON DELETE CASCADE,"
+                "  PRIMARY KEY (address, slice));"
+                "CREATE INDEX mig_slices_instance ON mig_slices(instance_id);"
+                "CREATE TRIGGER claims_not_partitioned BEFORE INSERT ON claims"
+                " WHEN EXISTS (SELECT 1 FROM partitions WHERE address = NEW.address)"
+                " BEGIN SELECT RAISE(ABORT, 'the GPU carries partitions: it cannot be given whole'); END;"
+                "CREATE TRIGGER partitions_not_claimed BEFORE INSERT ON partitions"
+                " WHEN EXISTS (SELECT 1 FROM claims WHERE address = NEW.address)"
+                " BEGIN SELECT RAISE(ABORT, 'the GPU is given whole: it takes no partition'); END;"
+                "CREATE TRIGGER partitions_one_kind BEFORE INSERT ON partitions"
+                " WHEN EXISTS (SELECT 1 FROM partitions WHERE address = NEW.address AND kind <> NEW.kind)"
+                " BEGIN SELECT RAISE(ABORT, 'a GPU carries MIG instances or shares, never both'); END;"
+                "CREATE TRIGGER partitions_share_tenant BEFORE INSERT ON partitions"
+                " WHEN NEW.kind = 'share' AND EXISTS (SELECT 1 FROM partitions p"
+                "   JOIN instances i ON i.id = p.instance_id"
+                "   WHERE p.address = NEW.address AND p.kind = 'share'"
+                "   AND i.tenant_id <> (SELECT tenant_id FROM instances WHERE id = NEW.instance_id))"
+                " BEGIN SELECT RAISE(ABORT, 'the shares of a GPU belong to one tenant'); END;"
+                "CREATE TRIGGER partitions_share_size BEFORE INSERT ON partitions"
+                " WHEN NEW.kind = 'share' AND EXISTS (SELECT 1 FROM partitions"
+                "   WHERE address = NEW.address AND kind = 'share'"
+                "   AND (milli <> NEW.milli OR memory_bytes <> NEW.memory_bytes))"
+                " BEGIN SELECT RAISE(ABORT,"
+                "   'the shares of a GPU are all of one size (milli-GPUs and memory)'); END;"
+                "CREATE TRIGGER partitions_share_sum BEFORE INSERT ON partitions"
+                " WHEN NEW.kind = 'share' AND NEW.milli + (SELECT IFNULL(SUM(milli), 0) FROM partitions"
+                "   WHERE address = NEW.address AND kind = 'share') > 1000"
+                " BEGIN SELECT RAISE(ABORT,"
+                "   'the shares of a GPU add up to more than the GPU (1000 milli)'); END;"
+                "CREATE TRIGGER partitions_mig_compute BEFORE INSERT ON partitions"
+                " WHEN NEW.kind = 'mig' AND NEW.compute_slices + (SELECT IFNULL(SUM(compute_slices), 0)"
+                "   FROM partitions WHERE address = NEW.address AND kind = 'mig') > 7"
+                " BEGIN SELECT RAISE(ABORT,"
+                "   'the MIG instances of a GPU take more than its 7 compute slices'); END;"
+                /* Said in words before the slices' primary key would refuse it. */
+                "CREATE TRIGGER partitions_mig_overlap BEFORE INSERT ON partitions"
+                " WHEN NEW.kind = 'mig' AND EXISTS (SELECT 1 FROM mig_slices WHERE address = NEW.address"
+                "   AND slice >= NEW.mig_start AND slice < NEW.mig_start + NEW.mig_slices)"
+                " BEGIN SELECT RAISE(ABORT, 'the MIG instance overlaps another one''s memory slices'); END;"
+                /* A trigger's body cannot use WITH: the slices 0..7 are spelled out. */
+                "CREATE TRIGGER partitions_mig_slices AFTER INSERT ON partitions WHEN NEW.kind = 'mig'"
+                " BEGIN INSERT INTO mig_slices (address, slice, instance_id)"
+                "   SELECT NEW.address, s.n, NEW.instance_id FROM (SELECT 0 AS n UNION ALL SELECT 1"
+                "   UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5"
+                "   UNION ALL SELECT 6 UNION ALL SELECT 7) s"
+                "   WHERE s.n >= NEW.mig_start AND s.n < NEW.mig_start + NEW.mig_slices; END;"
+                "CREATE TRIGGER partitions_placed BEFORE UPDATE OF instance_id, address, kind, profile,"
+                " mig_start, mig_slices, compute_slices, milli, memory_bytes ON partitions"
+                " BEGIN SELECT RAISE(ABORT, 'a partition does not move: delete it and make another'); END;"
+                "CREATE TRIGGER mig_slices_placed BEFORE UPDATE ON mig_slices"
+                " BEGIN SELECT RAISE(ABORT, 'a partition does not move: delete it and make another'); END;",
+        },
 };
 
 int store_schema_latest(void) {
@@ -326,6 +425,21 @@ static int bind_text_or_null(sqlite3_stmt *st, int idx, const char *s) {
 static int step_done(sqlite3_stmt *st) {
         int rc = sqlite3_step(st);
         return rc == SQLITE_DONE ? 0 : db_errno_of(sqlite3_db_handle(st), rc);
+}
+
+/* Runs a statement with `id` bound; -ENOENT when it changed nothing. */
+static int delete_by_id(sqlite3 *db, const char *sql, int64_t id) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = db_prepare(db, sql, &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, id);
+        r = step_done(st);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(db) > 0 ? 0 : -ENOENT;
 }
 
 int store_tenant_insert(sqlite3 *db, StoreTenant *t) {
@@ -558,6 +672,21 @@ int store_instance_foreach(sqlite3 *db, StoreInstanceFunc cb, void *userdata) {
 /* ------------------------------------------------------------------------------------------ */
 /* claims and holds */
 
+/* Whether the GPU at address carries partitions: 1, 0, or a negative errno. */
+static int address_partitioned(sqlite3 *db, const char *address) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = db_prepare(db, "SELECT 1 FROM partitions WHERE address = ? LIMIT 1", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, address, -1, SQLITE_TRANSIENT);
+        r = sqlite3_step(st);
+        if (r == SQLITE_ROW)
+                return 1;
+        return r == SQLITE_DONE ? 0 : db_errno_of(db, r);
+}
+
 int store_claim_insert(sqlite3 *db, const char *address, int64_t instance_id, uint64_t usec) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
@@ -569,6 +698,16 @@ int store_claim_insert(sqlite3 *db, const char *address, int64_t instance_id, ui
         sqlite3_bind_int64(st, 2, instance_id);
         sqlite3_bind_int64(st, 3, (sqlite3_int64) usec);
         r = step_done(st);
+        if (r == -EIO && sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_TRIGGER) {
+                int k;
+
+                /* A trigger does not say which one refused: taken when it was the partitions'
+                 * (claims_not_partitioned); any other refusal stays a failure (-EIO). */
+                k = address_partitioned(db, address);
+                if (k < 0)
+                        return k;
+                return k > 0 ? -EEXIST : r;
+        }
         return r == -ENOLINK ? -ENOENT : r; /* foreign key: no such instance */
 }
 
@@ -600,6 +739,123 @@ int store_claim_foreach(sqlite3 *db, StoreClaimFunc cb, void *userdata) {
                 return r;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 r = cb((const char *) sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1), userdata);
+                if (r < 0)
+                        return r;
+        }
+        return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* partitions */
+
+static void bind_int_or_null(sqlite3_stmt *st, int idx, int64_t v) {
+        if (v >= 0)
+                sqlite3_bind_int64(st, idx, v);
+        else
+                sqlite3_bind_null(st, idx);
+}
+
+int store_partition_insert(sqlite3 *db, const StorePartition *p) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        bool mig = p->mig_start >= 0;
+        int r;
+
+        /* Said here, before a trigger comparing it with the GPU's other partitions could refuse
+         * it as taken; the table's CHECK judges the rest of its shape. */
+        if (!p->address || !p->kind || p->milli < 1 || p->milli > 1000 || p->memory_bytes == 0 ||
+            p->memory_bytes > INT64_MAX)
+                return -EINVAL;
+        r = db_prepare(db,
+                       "INSERT INTO partitions (instance_id, address, kind, profile, mig_start, mig_slices,"
+                       " compute_slices, milli, memory_bytes, gi_id, ci_id, uuid, created_usec)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, p->instance_id);
+        bind_text_or_null(st, 2, p->address);
+        bind_text_or_null(st, 3, p->kind);
+        bind_text_or_null(st, 4, p->profile);
+        /* A share has no slices: NULL, not 0 (the table's CHECK ties them to the kind). */
+        bind_int_or_null(st, 5, p->mig_start);
+        bind_int_or_null(st, 6, mig ? (int64_t) p->mig_slices : -1);
+        sqlite3_bind_int64(st, 7, p->compute_slices);
+        sqlite3_bind_int64(st, 8, p->milli);
+        sqlite3_bind_int64(st, 9, (sqlite3_int64) p->memory_bytes);
+        bind_int_or_null(st, 10, p->gi_id);
+        bind_int_or_null(st, 11, p->ci_id);
+        bind_text_or_null(st, 12, p->uuid);
+        sqlite3_bind_int64(st, 13, (sqlite3_int64) p->created_usec);
+        r = step_done(st);
+        if (r == -ENOLINK)
+                return -ENOENT; /* foreign key: no such instance */
+        if (r == -EIO)
+                switch (sqlite3_extended_errcode(db)) {
+                case SQLITE_CONSTRAINT_TRIGGER:
+                        return -EEXIST; /* the GPU's other partitions or a claim: taken */
+                case SQLITE_CONSTRAINT_CHECK:
+                case SQLITE_CONSTRAINT_NOTNULL:
+                        return -EINVAL; /* not a MIG instance nor a share */
+                }
+        return r;
+}
+
+int store_partition_set_nvml(sqlite3 *db, int64_t instance_id, int gi_id, int ci_id, const char *uuid) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = db_prepare(db, "UPDATE partitions SET gi_id = ?, ci_id = ?, uuid = ? WHERE instance_id = ?",
+                       &st);
+        if (r < 0)
+                return r;
+        bind_int_or_null(st, 1, gi_id);
+        bind_int_or_null(st, 2, ci_id);
+        bind_text_or_null(st, 3, uuid);
+        sqlite3_bind_int64(st, 4, instance_id);
+        r = step_done(st);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(db) > 0 ? 0 : -ENOENT;
+}
+
+int store_partition_delete(sqlite3 *db, int64_t instance_id) {
+        /* Its slices go with it (their foreign key, ON DELETE CASCADE). */
+        return delete_by_id(db, "DELETE FROM partitions WHERE instance_id = ?", instance_id);
+}
+
+int store_partition_foreach(sqlite3 *db, StorePartitionFunc cb, void *userdata) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r, rc;
+
+        r = db_prepare(db,
+                       "SELECT instance_id, address, kind, profile, mig_start, mig_slices, compute_slices,"
+                       " milli, memory_bytes, gi_id, ci_id, uuid, created_usec FROM partitions"
+                       " ORDER BY address, mig_start, instance_id",
+                       &st);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                StorePartition p = {
+                        .instance_id = sqlite3_column_int64(st, 0),
+                        .address = column_text(st, 1),
+                        .kind = column_text(st, 2),
+                        .profile = column_text(st, 3),
+                        .mig_start =
+                                sqlite3_column_type(st, 4) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 4),
+                        .mig_slices = (unsigned) sqlite3_column_int64(st, 5),
+                        .compute_slices = (unsigned) sqlite3_column_int64(st, 6),
+                        .milli = (uint32_t) sqlite3_column_int64(st, 7),
+                        .memory_bytes = (uint64_t) sqlite3_column_int64(st, 8),
+                        .gi_id = sqlite3_column_type(st, 9) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 9),
+                        .ci_id =
+                                sqlite3_column_type(st, 10) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 10),
+                        .uuid = column_text(st, 11),
+                        .created_usec = (uint64_t) sqlite3_column_int64(st, 12),
+                };
+
+                if (!p.address || !p.kind)
+                        return -EBADMSG;
+                r = cb(&p, userdata);
                 if (r < 0)
                         return r;
         }
@@ -947,20 +1203,6 @@ static int exists_with_id(sqlite3 *db, const char *sql, int64_t id) {
         if (r == SQLITE_ROW)
                 return 1;
         return r == SQLITE_DONE ? 0 : db_errno_of(db, r);
-}
-
-static int delete_by_id(sqlite3 *db, const char *sql, int64_t id) {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r;
-
-        r = db_prepare(db, sql, &st);
-        if (r < 0)
-                return r;
-        sqlite3_bind_int64(st, 1, id);
-        r = step_done(st);
-        if (r < 0)
-                return r;
-        return sqlite3_changes(db) > 0 ? 0 : -ENOENT;
 }
 
 int store_network_delete(sqlite3 *db, int64_t id) {

@@ -79,14 +79,53 @@ typedef int (*StoreInstanceFunc)(const StoreInstance *i, void *userdata);
 int store_instance_foreach(sqlite3 *db, StoreInstanceFunc cb, void *userdata);
 
 /* Claims: which instance holds which accelerator, by PCI address. -EEXIST when the address is
- * claimed already (by anyone: the primary key decides), -ENOENT when the instance does not exist.
- * Deleting an instance deletes its claims (ON DELETE CASCADE). */
+ * claimed already (by anyone: the primary key decides) or carries partitions (a trigger decides),
+ * -ENOENT when the instance does not exist. Deleting an instance deletes its claims (ON DELETE
+ * CASCADE). */
 int store_claim_insert(sqlite3 *db, const char *address, int64_t instance_id, uint64_t usec);
 /* -ENOENT when the address is not claimed. */
 int store_claim_delete(sqlite3 *db, const char *address);
 /* Calls cb for every claim in address order; stops at and returns the first negative result. */
 typedef int (*StoreClaimFunc)(const char *address, int64_t instance_id, void *userdata);
 int store_claim_foreach(sqlite3 *db, StoreClaimFunc cb, void *userdata);
+
+/* Partitions: the part of one GPU (by PCI address) a container holds instead of whole GPUs, at most
+ * one per instance: a MIG instance or an MPS share. The schema refuses, inside the caller's
+ * transaction, what must never be on a GPU: MIG instances whose memory slices overlap (one row per
+ * slice, keyed by the slice), a partition on a claimed GPU (and a claim on a partitioned one), MIG
+ * instances and shares on one GPU, shares of two tenants or of two sizes on one GPU (MPS: one
+ * server per host UID, its limits per server; docs/gpu-sharing.md), shares adding up to more than
+ * 1000 milli, MIG instances taking more than 7 compute slices. Deleting the instance deletes its
+ * partition and slices (ON DELETE CASCADE). */
+typedef struct StorePartition {
+        int64_t instance_id;
+        const char *address;
+        const char *kind;        /* "mig" or "share" */
+        const char *profile;     /* MIG: the profile's name ("3g.40gb"); NULL for a share */
+        int mig_start;           /* MIG: first memory slice, 0..7; -1 for a share */
+        unsigned mig_slices;     /* MIG: memory slices covered, from mig_start; 0 for a share */
+        unsigned compute_slices; /* MIG: 1..7; 0 for a share */
+        uint32_t milli;          /* what it counts as of its GPU, 1..1000 */
+        uint64_t memory_bytes;   /* > 0 */
+        int gi_id, ci_id;        /* the GPU and compute instance NVML made; -1: none (NULL) */
+        const char *uuid;        /* NVML's "MIG-..." UUID; NULL: none */
+        uint64_t created_usec;
+} StorePartition;
+/* Inserts p and, for a MIG instance, its memory slices: one statement (the slices come from a
+ * trigger), so all of it or nothing, also inside a transaction. -EEXIST when the schema refuses it
+ * (a trigger above, an overlapping slice, the instance has a partition already), -EINVAL for a
+ * record that is not a MIG instance nor a share as described above, -ENOENT when the instance does
+ * not exist. gi_id, ci_id and uuid are written as given. */
+int store_partition_insert(sqlite3 *db, const StorePartition *p);
+/* Records what NVML made for the instance's partition; -1, -1, NULL clears it (after a reboot).
+ * -ENOENT when the instance has no partition. */
+int store_partition_set_nvml(sqlite3 *db, int64_t instance_id, int gi_id, int ci_id, const char *uuid);
+/* Deletes the instance's partition and its slices; -ENOENT when it has none. */
+int store_partition_delete(sqlite3 *db, int64_t instance_id);
+/* Calls cb for every partition by address, then mig_start (shares first), then instance; stops at
+ * and returns the first negative result. -EBADMSG for a row without an address or kind. */
+typedef int (*StorePartitionFunc)(const StorePartition *p, void *userdata);
+int store_partition_foreach(sqlite3 *db, StorePartitionFunc cb, void *userdata);
 
 /* Holds: accelerators kept from VMs by the admin, "reserved" (for the host) or "quarantined"
  * (after failures), with a reason. Set replaces an earlier hold; -EINVAL for another state.

@@ -1076,7 +1076,9 @@ static void test_migrate_v1_to_claims(void **state) {
         /* The instances table as schema 1 made it (a column with a foreign key cannot be dropped:
          * the table is made again). */
         if (db_exec(db,
-                    "PRAGMA foreign_keys = OFF; DROP TABLE idmaps; DROP TABLE forwards; DROP TABLE nics; "
+                    "PRAGMA foreign_keys = OFF; DROP TRIGGER claims_not_partitioned; DROP TABLE mig_slices; "
+                    "DROP TABLE partitions; "
+                    "DROP TABLE idmaps; DROP TABLE forwards; DROP TABLE nics; "
                     "DROP TABLE networks; "
                     "DROP INDEX tenants_uuid; ALTER TABLE tenants DROP COLUMN uuid; "
                     "DROP TABLE tenant_quotas; DROP TABLE audit_log; "
@@ -1118,10 +1120,11 @@ static void test_migrate_tenant_uuid(void **state) {
 
         open_store(d, &db);
         add_tenant(db, "risk", "");
-        /* Back to the schema before (the one after it runs again harmlessly; the tenant networks,
-         * containers and container image bundles after that are made again): no UUIDs; one interval
-         * of an earlier 'risk', one of this one. */
+        /* Back to the schema before, 10 steps (the one after it runs again harmlessly; the tenant
+         * networks, containers, container image bundles and GPU partitions after that are made
+         * again): no UUIDs; one interval of an earlier 'risk', one of this one. */
         sql = strprintf(
+                "DROP TRIGGER claims_not_partitioned; DROP TABLE mig_slices; DROP TABLE partitions; "
                 "DROP TABLE idmaps; DROP TABLE forwards; DROP TABLE nics; DROP TABLE networks; "
                 "DROP INDEX usage_intervals_tenant_uuid; ALTER TABLE usage_intervals DROP COLUMN tenant_uuid; "
                 "DROP INDEX tenants_uuid; ALTER TABLE tenants DROP COLUMN uuid; "
@@ -1129,7 +1132,7 @@ static void test_migrate_tenant_uuid(void **state) {
                 "last_alive_usec, vcpus, memory_bytes, gpus, gpu_memory_bytes, gpu_models) VALUES "
                 "('u1', 'old-vm', 'risk', %" PRIu64 ", %" PRIu64 ", 0, 1, 1, 0, 0, ''), "
                 "('u2', 'new-vm', 'risk', %" PRIu64 ", NULL, 0, 1, 1, 0, 0, ''); PRAGMA user_version = %d",
-                CREATED_USEC - 1000, CREATED_USEC - 500, CREATED_USEC + 1000, store_schema_latest() - 5);
+                CREATED_USEC - 1000, CREATED_USEC - 500, CREATED_USEC + 1000, 10);
         assert_non_null(sql);
         if (db_exec(db, sql) < 0)
                 fail_msg("back one schema: %s", sqlite3_errmsg(db));
@@ -1466,6 +1469,479 @@ static void test_quotas(void **state) {
         assert_int_equal(query_int(db, "SELECT count(*) FROM tenant_quotas"), 0);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* GPU partitions */
+
+#define GPU_A "0000:18:00.0"
+#define GPU_B "0000:2a:00.0"
+#define GPU_C "0000:3a:00.0"
+#define GPU_D "0000:5d:00.0"
+#define GIB (UINT64_C(1) << 30)
+
+/* Inserts a container of the tenant; returns its row id. */
+static int64_t add_container(sqlite3 *db, const char *name, const char *tenant) {
+        char uuid[37];
+        StoreInstance i;
+        int r;
+
+        assert_int_equal(ark_uuid_generate(uuid), 0);
+        i = instance_record(name, tenant, uuid);
+        i.type = "container";
+        r = store_instance_insert(db, &i);
+        if (r < 0)
+                fail_msg("store_instance_insert(%s): %s (%s)", name, strerror(-r), db_errmsg(db));
+        return i.id;
+}
+
+/* A MIG instance of `slices` memory slices (10 GiB each) and `compute` compute slices. */
+static StorePartition mig_record(int64_t instance_id, const char *address, const char *profile, int start,
+                                 unsigned slices, unsigned compute) {
+        return (StorePartition) {
+                .instance_id = instance_id,
+                .address = address,
+                .kind = "mig",
+                .profile = profile,
+                .mig_start = start,
+                .mig_slices = slices,
+                .compute_slices = compute,
+                .milli = compute * 1000 / 7,
+                .memory_bytes = slices * 10 * GIB,
+                .gi_id = -1,
+                .ci_id = -1,
+                .created_usec = CREATED_USEC,
+        };
+}
+
+static StorePartition share_record(int64_t instance_id, const char *address, uint32_t milli,
+                                   uint64_t memory) {
+        return (StorePartition) {
+                .instance_id = instance_id,
+                .address = address,
+                .kind = "share",
+                .mig_start = -1,
+                .milli = milli,
+                .memory_bytes = memory,
+                .gi_id = -1,
+                .ci_id = -1,
+                .created_usec = CREATED_USEC,
+        };
+}
+
+/* Expects a refusal as -EEXIST whose message contains `why` (the trigger or key that said no, not
+ * another one). */
+static void assert_refused(sqlite3 *db, int r, const char *why) {
+        if (r != -EEXIST)
+                fail_msg("expected -EEXIST (%s), got %d (%s)", why, r, db_errmsg(db));
+        if (!strstr(db_errmsg(db), why))
+                fail_msg("refused for another reason: \"%s\", expected \"%s\"", db_errmsg(db), why);
+}
+
+static int collect_partition(const StorePartition *p, void *userdata) {
+        Seen *s = userdata;
+        size_t l = strlen(s->text);
+
+        assert_int_equal(p->created_usec, CREATED_USEC);
+        snprintf(s->text + l, sizeof(s->text) - l,
+                 "%" PRIi64 "@%s:%s:%s:%d+%u:c%u:%" PRIu32 "m:%" PRIu64 "G:%d/%d/%s ", p->instance_id,
+                 p->address, p->kind, p->profile ?: "-", p->mig_start, p->mig_slices, p->compute_slices,
+                 p->milli, p->memory_bytes / GIB, p->gi_id, p->ci_id, p->uuid ?: "-");
+        return 0;
+}
+
+static char *slices_of(sqlite3 *db, const char *address) {
+        _cleanup_free_ char *sql =
+                strprintf("SELECT group_concat(instance_id || ':' || slice, ' ') FROM"
+                          " (SELECT * FROM mig_slices WHERE address = '%s' ORDER BY slice)",
+                          address);
+
+        assert_non_null(sql);
+        return query_text(db, sql);
+}
+
+/* MIG instances on one GPU: listed in slice order with their memory slices recorded; one that
+ * overlaps another's slices is refused and leaves nothing, also inside a transaction that goes on;
+ * the compute slices of a GPU are at most 7; records that are not a MIG instance are -EINVAL. */
+static void test_partitions_mig(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_(db_closep) sqlite3 *db = NULL;
+        _cleanup_free_ char *want = NULL, *slices = NULL;
+        int64_t c[10];
+        StorePartition p;
+        Seen seen = {};
+
+        open_store(d, &db);
+        add_tenant(db, "risk", "");
+        for (size_t k = 0; k < ELEMENTSOF(c); k++) {
+                char name[16];
+
+                snprintf(name, sizeof(name), "c%zu", k);
+                c[k] = add_container(db, name, "risk");
+        }
+
+        p = mig_record(c[0], GPU_A, "3g.40gb", 4, 4, 3);
+        assert_int_equal(store_partition_insert(db, &p), 0);
+        p = mig_record(c[1], GPU_A, "2g.20gb", 0, 2, 2);
+        assert_int_equal(store_partition_insert(db, &p), 0);
+        assert_int_equal(store_partition_foreach(db, collect_partition, &seen), 0);
+        want = strprintf("%" PRIi64 "@" GPU_A ":mig:2g.20gb:0+2:c2:285m:20G:-1/-1/- "
+                         "%" PRIi64 "@" GPU_A ":mig:3g.40gb:4+4:c3:428m:40G:-1/-1/- ",
+                         c[1], c[0]);
+        assert_string_equal(seen.text, want);
+        slices = slices_of(db, GPU_A);
+        free(want);
+        want = strprintf("%" PRIi64 ":0 %" PRIi64 ":1 %" PRIi64 ":4 %" PRIi64 ":5 %" PRIi64 ":6 %" PRIi64
+                         ":7",
+                         c[1], c[1], c[0], c[0], c[0], c[0]);
+        assert_string_equal(slices, want);
+
+        /* Overlapping: refused, nothing of it written. */
+        p = mig_record(c[2], GPU_A, "1g.10gb", 5, 1, 1);
+        assert_refused(db, store_partition_insert(db, &p), "overlaps");
+        p = mig_record(c[2], GPU_A, "2g.20gb", 1, 2, 2);
+        assert_refused(db, store_partition_insert(db, &p), "overlaps");
+        assert_int_equal(query_int(db, "SELECT count(*) FROM partitions"), 2);
+        assert_int_equal(query_int(db, "SELECT count(*) FROM mig_slices"), 6);
+        /* The same slices on another GPU are another GPU's. */
+        p = mig_record(c[2], GPU_B, "1g.10gb", 5, 1, 1);
+        assert_int_equal(store_partition_insert(db, &p), 0);
+        /* One partition per instance. */
+        p = mig_record(c[2], GPU_A, "1g.10gb", 2, 1, 1);
+        assert_refused(db, store_partition_insert(db, &p),
+                       "UNIQUE constraint failed: partitions.instance_id");
+
+        /* Inside the caller's transaction: the refused one leaves nothing, the one before it stays. */
+        {
+                _cleanup_transaction_ DbTransaction tx = {};
+
+                assert_int_equal(db_transaction_begin(db, &tx), 0);
+                p = mig_record(c[3], GPU_A, "1g.10gb", 2, 1, 1);
+                assert_int_equal(store_partition_insert(db, &p), 0);
+                p = mig_record(c[4], GPU_A, "2g.20gb", 2, 2, 2);
+                assert_refused(db, store_partition_insert(db, &p), "overlaps");
+                assert_int_equal(db_transaction_commit(&tx), 0);
+        }
+        free(slices);
+        slices = slices_of(db, GPU_A);
+        free(want);
+        want = strprintf("%" PRIi64 ":0 %" PRIi64 ":1 %" PRIi64 ":2 %" PRIi64 ":4 %" PRIi64 ":5 %" PRIi64
+                         ":6 %" PRIi64 ":7",
+                         c[1], c[1], c[3], c[0], c[0], c[0], c[0]);
+        assert_string_equal(slices, want);
+        assert_int_equal(query_int(db,
+                                   "SELECT count(*) FROM partitions WHERE instance_id IN (SELECT id FROM"
+                                   " instances WHERE name = 'c4')"),
+                         0);
+
+        /* The slices' primary key holds without the trigger that says it in words, and the
+         * partition goes with its refused slices (one statement). */
+        assert_int_equal(db_exec(db, "DROP TRIGGER partitions_mig_overlap"), 0);
+        p = mig_record(c[4], GPU_A, "2g.20gb", 2, 2, 1); /* 1 compute slice: within the 7 */
+        assert_refused(db, store_partition_insert(db, &p), "mig_slices");
+        assert_int_equal(query_int(db, "SELECT count(*) FROM partitions WHERE address = '" GPU_A "'"), 3);
+        assert_int_equal(query_int(db, "SELECT count(*) FROM mig_slices WHERE address = '" GPU_A "'"), 7);
+
+        /* Compute slices: 3 + 2 + 1 taken on GPU A; slice 3 is free, but a 2-compute instance
+         * would make 8 of 7. One of 1 fits. */
+        p = mig_record(c[4], GPU_A, "1g.10gb", 3, 1, 2);
+        assert_refused(db, store_partition_insert(db, &p), "7 compute slices");
+        p = mig_record(c[4], GPU_A, "1g.10gb", 3, 1, 1);
+        assert_int_equal(store_partition_insert(db, &p), 0);
+        assert_int_equal(
+                query_int(db, "SELECT sum(compute_slices) FROM partitions WHERE address = '" GPU_A "'"), 7);
+
+        /* Not a MIG instance nor a share: -EINVAL. */
+        p = mig_record(c[5], GPU_C, "1g.10gb", -1, 1, 1); /* MIG without a start */
+        assert_int_equal(store_partition_insert(db, &p), -EINVAL);
+        p = mig_record(c[5], GPU_C, "3g.40gb", 6, 4, 3); /* beyond slice 7 */
+        assert_int_equal(store_partition_insert(db, &p), -EINVAL);
+        p = mig_record(c[5], GPU_C, NULL, 0, 1, 1); /* no profile */
+        assert_int_equal(store_partition_insert(db, &p), -EINVAL);
+        p = mig_record(c[5], GPU_C, "1g.10gb", 0, 1, 0); /* no compute */
+        assert_int_equal(store_partition_insert(db, &p), -EINVAL);
+        p = mig_record(c[5], GPU_C, "1g.10gb", 0, 1, 1);
+        p.kind = "vgpu";
+        assert_int_equal(store_partition_insert(db, &p), -EINVAL);
+        p = share_record(c[5], GPU_C, 250, 10 * GIB);
+        p.profile = "1g.10gb"; /* a share with a profile */
+        assert_int_equal(store_partition_insert(db, &p), -EINVAL);
+        p = share_record(c[5], GPU_C, 250, 10 * GIB);
+        p.milli = 0;
+        assert_int_equal(store_partition_insert(db, &p), -EINVAL);
+        p.milli = 1001;
+        assert_int_equal(store_partition_insert(db, &p), -EINVAL);
+        p = share_record(c[5], GPU_C, 250, 0);
+        assert_int_equal(store_partition_insert(db, &p), -EINVAL);
+        /* No such instance. */
+        p = mig_record(c[9] + 100, GPU_C, "1g.10gb", 0, 1, 1);
+        assert_int_equal(store_partition_insert(db, &p), -ENOENT);
+        assert_int_equal(query_int(db, "SELECT count(*) FROM partitions WHERE address = '" GPU_C "'"), 0);
+        assert_integrity(db);
+}
+
+/* Seven 1g instances take the 7 compute slices of a GPU: the eighth memory slice stays empty. */
+static void test_partitions_mig_compute(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_(db_closep) sqlite3 *db = NULL;
+        StorePartition p;
+        int64_t id;
+
+        open_store(d, &db);
+        add_tenant(db, "risk", "");
+        for (int k = 0; k < 7; k++) {
+                char name[16];
+
+                snprintf(name, sizeof(name), "c%d", k);
+                p = mig_record(add_container(db, name, "risk"), GPU_A, "1g.10gb", k, 1, 1);
+                assert_int_equal(store_partition_insert(db, &p), 0);
+        }
+        id = add_container(db, "c7", "risk");
+        p = mig_record(id, GPU_A, "1g.10gb", 7, 1, 1);
+        assert_refused(db, store_partition_insert(db, &p), "7 compute slices");
+        assert_int_equal(query_int(db, "SELECT count(*) FROM mig_slices"), 7);
+        p.address = GPU_B;
+        assert_int_equal(store_partition_insert(db, &p), 0);
+}
+
+/* A GPU is given whole or in partitions, never both, whichever came first. */
+static void test_partitions_claims(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_(db_closep) sqlite3 *db = NULL;
+        int64_t vm, c1, c2;
+        StorePartition p;
+
+        open_store(d, &db);
+        add_tenant(db, "risk", "");
+        vm = add_container(db, "vm", "risk");
+        c1 = add_container(db, "c1", "risk");
+        c2 = add_container(db, "c2", "risk");
+
+        assert_int_equal(store_claim_insert(db, GPU_A, vm, CREATED_USEC), 0);
+        p = mig_record(c1, GPU_A, "3g.40gb", 4, 4, 3);
+        assert_refused(db, store_partition_insert(db, &p), "given whole");
+        p = share_record(c1, GPU_A, 500, 20 * GIB);
+        assert_refused(db, store_partition_insert(db, &p), "given whole");
+        assert_int_equal(query_int(db, "SELECT count(*) FROM partitions"), 0);
+        assert_int_equal(query_int(db, "SELECT count(*) FROM mig_slices"), 0);
+
+        p = mig_record(c1, GPU_B, "3g.40gb", 4, 4, 3);
+        assert_int_equal(store_partition_insert(db, &p), 0);
+        p = share_record(c2, GPU_C, 500, 20 * GIB);
+        assert_int_equal(store_partition_insert(db, &p), 0);
+        assert_refused(db, store_claim_insert(db, GPU_B, vm, CREATED_USEC), "carries partitions");
+        assert_refused(db, store_claim_insert(db, GPU_C, vm, CREATED_USEC), "carries partitions");
+        assert_int_equal(query_int(db, "SELECT count(*) FROM claims"), 1);
+
+        /* Another trigger's refusal (a fault, as test-gpu injects) is not "taken". */
+        assert_int_equal(db_exec(db,
+                                 "CREATE TRIGGER fault BEFORE INSERT ON claims WHEN NEW.address = '" GPU_D
+                                 "' BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"),
+                         0);
+        assert_int_equal(store_claim_insert(db, GPU_D, vm, CREATED_USEC), -EIO);
+
+        /* Its partitions gone, the GPU can be given whole again. */
+        assert_int_equal(store_partition_delete(db, c1), 0);
+        assert_int_equal(store_claim_insert(db, GPU_B, vm, CREATED_USEC), 0);
+        assert_integrity(db);
+}
+
+/* Shares: never beside MIG instances, one tenant's and of one size on a GPU, at most the GPU. */
+static void test_partitions_shares(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_(db_closep) sqlite3 *db = NULL;
+        _cleanup_free_ char *want = NULL;
+        int64_t r[6], o;
+        StorePartition p;
+        Seen seen = {};
+
+        open_store(d, &db);
+        add_tenant(db, "risk", "");
+        add_tenant(db, "ops", "");
+        for (size_t k = 0; k < ELEMENTSOF(r); k++) {
+                char name[16];
+
+                snprintf(name, sizeof(name), "r%zu", k);
+                r[k] = add_container(db, name, "risk");
+        }
+        o = add_container(db, "o", "ops");
+
+        /* A share beside a MIG instance, and a MIG instance beside a share. */
+        p = mig_record(r[0], GPU_A, "1g.10gb", 0, 1, 1);
+        assert_int_equal(store_partition_insert(db, &p), 0);
+        p = share_record(r[1], GPU_A, 250, 10 * GIB);
+        assert_refused(db, store_partition_insert(db, &p), "never both");
+        p = share_record(r[1], GPU_B, 400, 20 * GIB);
+        assert_int_equal(store_partition_insert(db, &p), 0);
+        p = mig_record(r[2], GPU_B, "1g.10gb", 0, 1, 1);
+        assert_refused(db, store_partition_insert(db, &p), "never both");
+
+        /* Another tenant's share on risk's GPU, even of the same size. */
+        p = share_record(o, GPU_B, 400, 20 * GIB);
+        assert_refused(db, store_partition_insert(db, &p), "one tenant");
+        /* Another size: milli, or memory. */
+        p = share_record(r[2], GPU_B, 300, 20 * GIB);
+        assert_refused(db, store_partition_insert(db, &p), "one size");
+        p = share_record(r[2], GPU_B, 400, 10 * GIB);
+        assert_refused(db, store_partition_insert(db, &p), "one size");
+        /* 400 + 400 fits, a third does not. */
+        p = share_record(r[2], GPU_B, 400, 20 * GIB);
+        assert_int_equal(store_partition_insert(db, &p), 0);
+        p = share_record(r[3], GPU_B, 400, 20 * GIB);
+        assert_refused(db, store_partition_insert(db, &p), "more than the GPU");
+        /* Exactly the GPU fits. */
+        p = share_record(r[3], GPU_C, 500, 40 * GIB);
+        assert_int_equal(store_partition_insert(db, &p), 0);
+        p = share_record(r[4], GPU_C, 500, 40 * GIB);
+        assert_int_equal(store_partition_insert(db, &p), 0);
+        p = share_record(r[5], GPU_C, 500, 40 * GIB);
+        assert_refused(db, store_partition_insert(db, &p), "more than the GPU");
+        /* ops on a GPU of its own. */
+        p = share_record(o, GPU_D, 400, 20 * GIB);
+        assert_int_equal(store_partition_insert(db, &p), 0);
+
+        assert_int_equal(query_int(db, "SELECT count(*) FROM mig_slices"), 1);
+        assert_int_equal(store_partition_foreach(db, collect_partition, &seen), 0);
+        want = strprintf("%" PRIi64 "@" GPU_A ":mig:1g.10gb:0+1:c1:142m:10G:-1/-1/- "
+                         "%" PRIi64 "@" GPU_B ":share:-:-1+0:c0:400m:20G:-1/-1/- "
+                         "%" PRIi64 "@" GPU_B ":share:-:-1+0:c0:400m:20G:-1/-1/- "
+                         "%" PRIi64 "@" GPU_C ":share:-:-1+0:c0:500m:40G:-1/-1/- "
+                         "%" PRIi64 "@" GPU_C ":share:-:-1+0:c0:500m:40G:-1/-1/- "
+                         "%" PRIi64 "@" GPU_D ":share:-:-1+0:c0:400m:20G:-1/-1/- ",
+                         r[0], r[1], r[2], r[3], r[4], o);
+        assert_string_equal(seen.text, want);
+
+        /* The last share of risk's gone, another tenant's may come. */
+        assert_int_equal(store_partition_delete(db, r[1]), 0);
+        assert_int_equal(store_instance_delete(db, r[2]), 0);
+        p = share_record(o, GPU_B, 100, 5 * GIB);
+        assert_refused(db, store_partition_insert(db, &p),
+                       "UNIQUE constraint failed: partitions.instance_id");
+        assert_int_equal(store_partition_delete(db, o), 0);
+        assert_int_equal(store_partition_insert(db, &p), 0);
+        assert_integrity(db);
+}
+
+static int count_then_stop(const StorePartition *p, void *userdata) {
+        (*(unsigned *) userdata)++;
+        return -ECANCELED;
+}
+
+/* What NVML made is recorded and cleared; a partition does not move; it goes with its instance. */
+static void test_partitions_nvml_delete(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_(db_closep) sqlite3 *db = NULL;
+        _cleanup_free_ char *want = NULL;
+        int64_t c1, c2, c3;
+        StorePartition p;
+        unsigned calls = 0;
+        Seen seen = {};
+
+        open_store(d, &db);
+        add_tenant(db, "risk", "");
+        c1 = add_container(db, "c1", "risk");
+        c2 = add_container(db, "c2", "risk");
+        c3 = add_container(db, "c3", "risk");
+
+        p = mig_record(c1, GPU_A, "3g.40gb", 4, 4, 3);
+        assert_int_equal(store_partition_insert(db, &p), 0);
+        p = mig_record(c2, GPU_A, "3g.40gb", 0, 4, 3);
+        p.gi_id = 1;
+        p.ci_id = 0;
+        p.uuid = "MIG-0b6c1e3a-5d0f-5b8e-9d3c-6a1f2e4d5c7b";
+        assert_int_equal(store_partition_insert(db, &p), 0);
+        assert_int_equal(store_partition_set_nvml(db, c1, 2, 0, "MIG-7f3e2d1c-0b9a-5f8e-8d7c-6b5a4f3e2d1c"),
+                         0);
+        assert_int_equal(store_partition_set_nvml(db, c3, 2, 0, "MIG-x"), -ENOENT);
+        assert_int_equal(store_partition_foreach(db, collect_partition, &seen), 0);
+        want = strprintf("%" PRIi64 "@" GPU_A
+                         ":mig:3g.40gb:0+4:c3:428m:40G:1/0/MIG-0b6c1e3a-5d0f-5b8e-9d3c-6a1f2e4d5c7b "
+                         "%" PRIi64 "@" GPU_A
+                         ":mig:3g.40gb:4+4:c3:428m:40G:2/0/MIG-7f3e2d1c-0b9a-5f8e-8d7c-6b5a4f3e2d1c ",
+                         c2, c1);
+        assert_string_equal(seen.text, want);
+
+        /* After a reboot: cleared. */
+        assert_int_equal(store_partition_set_nvml(db, c1, -1, -1, NULL), 0);
+        assert_int_equal(store_partition_set_nvml(db, c2, -1, -1, NULL), 0);
+        seen = (Seen) {};
+        assert_int_equal(store_partition_foreach(db, collect_partition, &seen), 0);
+        free(want);
+        want = strprintf("%" PRIi64 "@" GPU_A ":mig:3g.40gb:0+4:c3:428m:40G:-1/-1/- "
+                         "%" PRIi64 "@" GPU_A ":mig:3g.40gb:4+4:c3:428m:40G:-1/-1/- ",
+                         c2, c1);
+        assert_string_equal(seen.text, want);
+        assert_int_equal(query_int(db,
+                                   "SELECT count(*) FROM partitions WHERE gi_id IS NULL AND ci_id IS NULL"
+                                   " AND uuid IS NULL"),
+                         2);
+
+        /* A callback's negative result stops the walk and is returned. */
+        assert_int_equal(store_partition_foreach(db, count_then_stop, &calls), -ECANCELED);
+        assert_int_equal(calls, 1);
+
+        /* Placement does not change under the slices. */
+        assert_int_not_equal(db_exec(db, "UPDATE partitions SET address = '" GPU_B "'"), 0);
+        assert_non_null(strstr(db_errmsg(db), "does not move"));
+        assert_int_not_equal(db_exec(db, "UPDATE mig_slices SET slice = slice"), 0);
+        assert_int_equal(query_int(db, "SELECT count(*) FROM partitions WHERE address = '" GPU_A "'"), 2);
+
+        /* Deleting the partition takes its slices, and the instance stays. */
+        assert_int_equal(store_partition_delete(db, c1), 0);
+        assert_int_equal(store_partition_delete(db, c1), -ENOENT);
+        assert_int_equal(query_int(db, "SELECT count(*) FROM mig_slices"), 4);
+        assert_int_equal(query_int(db, "SELECT count(*) FROM mig_slices WHERE slice >= 4"), 0);
+        assert_int_equal(query_int(db, "SELECT count(*) FROM instances"), 3);
+        /* Deleting the instance takes its partition and slices. */
+        assert_int_equal(store_instance_delete(db, c2), 0);
+        assert_int_equal(query_int(db, "SELECT count(*) FROM partitions"), 0);
+        assert_int_equal(query_int(db, "SELECT count(*) FROM mig_slices"), 0);
+        /* The slices are free again. */
+        p = mig_record(c3, GPU_A, "7g.80gb", 0, 8, 7);
+        assert_int_equal(store_partition_insert(db, &p), 0);
+        assert_int_equal(store_partition_delete(db, c3), 0);
+        assert_int_equal(store_partition_delete(db, c2), -ENOENT);
+        assert_integrity(db);
+}
+
+/* A store of the schema before GPU partitions, with tenants, instances and claims, is migrated
+ * with all of it kept, and the new rules hold on what was there. */
+static void test_migrate_partitions(void **state) {
+        _cleanup_tmpdir_ char *d = make_tmpdir();
+        _cleanup_(db_closep) sqlite3 *db = NULL;
+        _cleanup_free_ char *sql = NULL;
+        int64_t vm, ctr;
+        StorePartition p;
+
+        open_store(d, &db);
+        add_tenant(db, "risk", "kept");
+        vm = add_container(db, "vm", "risk");
+        ctr = add_container(db, "ctr", "risk");
+        assert_int_equal(store_claim_insert(db, GPU_A, vm, CREATED_USEC), 0);
+        sql = strprintf("DROP TRIGGER claims_not_partitioned; DROP TABLE mig_slices; DROP TABLE partitions;"
+                        "PRAGMA user_version = %d",
+                        store_schema_latest() - 1);
+        assert_non_null(sql);
+        if (db_exec(db, sql) < 0)
+                fail_msg("back one schema: %s", sqlite3_errmsg(db));
+        assert_false(table_exists(db, "partitions"));
+        db = db_close(db);
+
+        open_store(d, &db);
+        assert_int_equal(db_schema_version(db), store_schema_latest());
+        assert_true(table_exists(db, "partitions"));
+        assert_true(table_exists(db, "mig_slices"));
+        assert_int_equal(query_int(db, "SELECT count(*) FROM tenants WHERE description = 'kept'"), 1);
+        assert_int_equal(query_int(db, "SELECT count(*) FROM instances"), 2);
+        assert_int_equal(query_int(db, "SELECT count(*) FROM claims WHERE address = '" GPU_A "'"), 1);
+        p = mig_record(ctr, GPU_A, "3g.40gb", 4, 4, 3);
+        assert_refused(db, store_partition_insert(db, &p), "given whole");
+        p.address = GPU_B;
+        assert_int_equal(store_partition_insert(db, &p), 0);
+        assert_refused(db, store_claim_insert(db, GPU_B, vm, CREATED_USEC), "carries partitions");
+        assert_int_equal(store_instance_delete(db, ctr), 0);
+        assert_int_equal(query_int(db, "SELECT count(*) FROM mig_slices"), 0);
+        assert_integrity(db);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_open_creates_schema),
@@ -1496,6 +1972,12 @@ int main(void) {
                 cmocka_unit_test(test_lock_timeout),
                 cmocka_unit_test(test_precommit),
                 cmocka_unit_test(test_quotas),
+                cmocka_unit_test(test_partitions_mig),
+                cmocka_unit_test(test_partitions_mig_compute),
+                cmocka_unit_test(test_partitions_claims),
+                cmocka_unit_test(test_partitions_shares),
+                cmocka_unit_test(test_partitions_nvml_delete),
+                cmocka_unit_test(test_migrate_partitions),
         };
 
         return cmocka_run_group_tests(tests, tmp_root_setup, tmp_root_teardown);
