@@ -353,6 +353,9 @@ static int read_spec_entry(sd_bus_message *msg, const char *key, InstanceCreateP
                 { "Networks", "as", offsetof(InstanceCreateParams, networks) },
                 { "Args", "as", offsetof(InstanceCreateParams, args) },
                 { "Env", "as", offsetof(InstanceCreateParams, env) },
+                { "MIGProfile", "s", offsetof(InstanceCreateParams, mig_profile) },
+                { "GPUShareMilli", "u", offsetof(InstanceCreateParams, share_milli) },
+                { "GPUMemoryBytes", "t", offsetof(InstanceCreateParams, share_memory) },
         };
         const char *contents;
         char type;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pool/mig.h"
 #include "access.h"
 #include "api-guard.h"
 #include "basic/dirent-util.h"
@@ -504,10 +505,45 @@ static int load_hold(const char *address, const char *state, const char *reason,
         return 0;
 }
 
+/* A container's MIG instance or share, onto its instance. */
+static int load_partition(const StorePartition *rec, void *userdata) {
+        Manager *m = userdata;
+        Instance *owner = instance_by_id(m, rec->instance_id);
+        InstancePartition *p;
+
+        if (!owner)
+                return 0; /* the schema's foreign key keeps this from happening */
+        p = calloc(1, sizeof(InstancePartition));
+        if (!p)
+                return -ENOMEM;
+        *p = (InstancePartition) {
+                .address = strdup(rec->address),
+                .mig = streq(rec->kind, "mig"),
+                .profile = rec->profile ? mig_profile_from_string(rec->profile) : 0,
+                .mig_start = rec->mig_start >= 0 ? (unsigned) rec->mig_start : 0,
+                .milli = rec->milli,
+                .memory_bytes = rec->memory_bytes,
+                .gi_id = rec->gi_id,
+                .ci_id = rec->ci_id,
+                .uuid = rec->uuid ? strdup(rec->uuid) : NULL,
+        };
+        if (!p->address || (rec->uuid && !p->uuid) || p->profile < 0) {
+                int r = p->profile < 0 ? -EINVAL : -ENOMEM;
+
+                instance_partition_free(p);
+                return r;
+        }
+        instance_partition_free(owner->partition);
+        owner->partition = p;
+        return 0;
+}
+
 int manager_load_claims(Manager *m) {
         int r;
 
-        r = store_claim_foreach(m->db, load_claim, m);
+        r = store_partition_foreach(m->db, load_partition, m);
+        if (r >= 0)
+                r = store_claim_foreach(m->db, load_claim, m);
         if (r >= 0)
                 r = store_claim_foreach(m->db, load_claim_spec, m);
         if (r >= 0)

@@ -56,6 +56,9 @@ const char *arg_model = NULL;
 char **arg_networks = NULL;
 char **arg_env = NULL;
 bool arg_cpus_given = false;
+const char *arg_mig = NULL;
+uint32_t arg_gpu_share = 0;
+uint64_t arg_gpu_memory = 0;
 const char *arg_net_mode = NULL, *arg_subnet = NULL, *arg_uplink = NULL, *arg_to_target = NULL;
 uint32_t arg_vlan = 0, arg_mtu = 0, arg_port = 0;
 bool arg_no_ipv6 = false, arg_udp = false;
@@ -203,6 +206,12 @@ const CtlOption ctl_options[] = {
         { "cpus", 0, true, ARG_CPUS, OPT_CT_CREATE, "N", "a container's CPUs (its CPU time limit)" },
         { "env", 0, true, ARG_ENV, OPT_CT_CREATE, "KEY=VALUE",
           "set a variable in the container's environment; repeat for more" },
+        { "mig", 0, true, ARG_MIG, OPT_CT_CREATE, "PROFILE",
+          "a MIG instance of this profile, e.g. 3g.40gb" },
+        { "gpu-share", 0, true, ARG_GPU_SHARE, OPT_CT_CREATE, "FRACTION",
+          "a share of one GPU's compute, e.g. 0.25 (MPS; with --gpu-memory)" },
+        { "gpu-memory", 0, true, ARG_GPU_MEMORY, OPT_CT_CREATE, "SIZE",
+          "the GPU memory of a share, e.g. 10G" },
         { "follow", 0, false, ARG_FOLLOW, OPT_FOLLOW, NULL, "keep printing what comes until it stops" },
         { "memory", 0, true, ARG_MEMORY, OPT_MEMORY, "SIZE", "memory, e.g. 4G" },
         { "disk", 0, true, ARG_DISK, OPT_DISK, "SIZE",
@@ -586,6 +595,32 @@ static int parse_option(const CtlOption *o, const char *value) {
                 return 0;
         case ARG_FOLLOW:
                 return 0;
+        case ARG_MIG:
+                if (isempty(value))
+                        return usage_error("--mig: give a MIG profile, e.g. 3g.40gb");
+                arg_mig = value;
+                return 0;
+        case ARG_GPU_SHARE: {
+                /* A fraction with at most three decimals: 0.25 is 250 milli-GPUs. */
+                const char *dot = strchr(value, '.');
+                size_t decimals = dot ? strlen(dot + 1) : 0;
+                unsigned whole = 0, frac = 0;
+                char tail;
+
+                if (!dot || decimals == 0 || decimals > 3 || strspn(value, "0123456789.") != strlen(value) ||
+                    sscanf(value, "%u.%u%c", &whole, &frac, &tail) != 2 || whole != 0)
+                        return usage_error(
+                                "--gpu-share: '%s' is not a fraction of a GPU between 0.001 and 0.999",
+                                value);
+                for (size_t k = decimals; k < 3; k++)
+                        frac *= 10;
+                if (frac == 0)
+                        return usage_error("--gpu-share: '%s' is no share at all", value);
+                arg_gpu_share = frac;
+                return 0;
+        }
+        case ARG_GPU_MEMORY:
+                return parse_size_arg("--gpu-memory", value, &arg_gpu_memory);
         case ARG_MEMORY:
                 return parse_size_arg("--memory", value, &arg_memory);
         case ARG_DISK:

@@ -56,7 +56,7 @@ typedef enum VerbOption {
         OPT_NETWORK = 1 << 26,      /* --network, repeatable */
         OPT_NET_CREATE = 1 << 27,   /* --subnet, --nat, --isolated, --vlan, --uplink, --mtu, --no-ipv6 */
         OPT_FORWARD = 1 << 28,      /* --port, --to, --udp */
-        OPT_CT_CREATE = 1 << 29,    /* --cpus, --env (repeatable) */
+        OPT_CT_CREATE = 1 << 29,    /* --cpus, --env (repeatable), --mig, --gpu-share, --gpu-memory */
         OPT_FOLLOW = 1 << 30,
 } VerbOption;
 
@@ -84,6 +84,9 @@ extern char **arg_gpu_addresses; /* --gpu, repeatable */
 extern char **arg_networks;      /* --network, repeatable */
 extern char **arg_env;           /* --env K=V, repeatable */
 extern bool arg_cpus_given;      /* --cpus (into arg_vcpus) */
+extern const char *arg_mig;      /* --mig PROFILE */
+extern uint32_t arg_gpu_share;   /* --gpu-share FRACTION, in milli-GPUs (0 = none) */
+extern uint64_t arg_gpu_memory;  /* --gpu-memory SIZE */
 extern const char *arg_net_mode, *arg_subnet, *arg_uplink, *arg_to_target;
 extern uint32_t arg_vlan, arg_mtu, arg_port;
 extern bool arg_no_ipv6, arg_udp;

@@ -77,6 +77,9 @@ enum {
         ARG_CPUS,
         ARG_ENV,
         ARG_FOLLOW,
+        ARG_MIG,
+        ARG_GPU_SHARE,
+        ARG_GPU_MEMORY,
 };
 
 /* One option. A name may have several entries with different bits: the one whose bit the

@@ -53,6 +53,10 @@ int verb_ct_create(char **args) {
         for (char **e = arg_env; e && *e; e++)
                 if (!strchr(*e, '=') || **e == '=')
                         return usage_error("--env: '%s' is not KEY=VALUE", *e);
+        if ((arg_gpu_share > 0) != (arg_gpu_memory > 0))
+                return usage_error(
+                        "--gpu-share and --gpu-memory go together: a share is a fraction of a GPU's "
+                        "compute and an amount of its memory");
 
         r = ctl_bus_open(&bus);
         if (r < 0)
@@ -74,6 +78,12 @@ int verb_ct_create(char **args) {
                 r = sd_bus_message_append(m, "{sv}", "GPUs", "u", arg_gpus);
         if (r >= 0 && arg_gpu_model)
                 r = sd_bus_message_append(m, "{sv}", "GPUModel", "s", arg_gpu_model);
+        if (r >= 0 && arg_mig)
+                r = sd_bus_message_append(m, "{sv}", "MIGProfile", "s", arg_mig);
+        if (r >= 0 && arg_gpu_share > 0)
+                r = sd_bus_message_append(m, "{sv}", "GPUShareMilli", "u", arg_gpu_share);
+        if (r >= 0 && arg_gpu_memory > 0)
+                r = sd_bus_message_append(m, "{sv}", "GPUMemoryBytes", "t", arg_gpu_memory);
         if (r >= 0 && arg_networks)
                 r = append_strv_entry(m, "Networks", arg_networks);
         if (r >= 0 && arg_env)

@@ -11,6 +11,11 @@
 #include "basic/string-util.h"
 #include "shared/bus-util.h"
 
+static const FieldMap partition_fields[] = {
+        { NULL, "instance" },  { NULL, "tenant" }, { NULL, "kind" },         { NULL, "mig_profile" },
+        { NULL, "mig_start" }, { NULL, "milli" },  { NULL, "memory_bytes" }, {},
+};
+
 static const FieldMap numa_fields[] = {
         { NULL, "id" }, { NULL, "cpus" }, { NULL, "memory_bytes" }, { NULL, "cpu_list" }, {},
 };
@@ -61,6 +66,7 @@ static const FieldMap accelerator_fields[] = {
         { "Driver", "driver" },
         { "ClaimState", "claim_state" },
         { "ClaimedBy", "claimed_by" },
+        { "Partitions", "partitions", FIELD_STRUCTS, partition_fields },
         { "HoldReason", "hold_reason" },
         { "Health", "health" },
         { "Conflict", "conflict" },
@@ -248,6 +254,28 @@ static int add_accelerator_rows(Table *t, json_t *props) {
                         line = strprintf("conflict: held by %s", props_string(props, "Conflict"));
                 if (line && table_add_row(t, NULL, line, NULL, NULL, NULL, NULL, NULL) < 0)
                         return -ENOMEM;
+        }
+        /* Its partitions, a line each: "mig 3g.40gb: 'm1'", "share 0.250: 'infer'" (holders the
+         * caller may not see: "another tenant"). */
+        {
+                json_t *parts = json_object_get(props, "Partitions"), *p;
+                size_t k;
+
+                json_array_foreach(parts, k, p) {
+                        const char *who = json_string_value(json_array_get(p, 0));
+                        uint64_t milli = json_integer_value(json_array_get(p, 5));
+                        _cleanup_free_ char *line = NULL, *holder = NULL;
+
+                        holder = isempty(who) ? strdup("another tenant") : strprintf("'%s'", who);
+                        if (streq_ptr(json_string_value(json_array_get(p, 2)), "mig"))
+                                line = strprintf("mig %s: %s", json_string_value(json_array_get(p, 3)),
+                                                 strna(holder));
+                        else
+                                line = strprintf("share %" PRIu64 ".%03" PRIu64 ": %s", milli / 1000,
+                                                 milli % 1000, strna(holder));
+                        if (!line || table_add_row(t, NULL, line, NULL, NULL, NULL, NULL, NULL) < 0)
+                                return -ENOMEM;
+                }
         }
 
         /* The other functions in the IOMMU group go to a VM together with the accelerator: one

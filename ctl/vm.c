@@ -30,6 +30,16 @@ static const FieldMap nic_members[] = {
         { NULL, "network" }, { NULL, "mac" }, { NULL, "ipv4" }, { NULL, "interface" }, {},
 };
 
+static const FieldMap partition_members[] = {
+        { NULL, "kind" },
+        { NULL, "gpu" },
+        { NULL, "mig_profile" },
+        { NULL, "mig_start" },
+        { NULL, "milli" },
+        { NULL, "memory_bytes" },
+        {},
+};
+
 static const FieldMap instance_fields[] = {
         { "Name", "name" },
         { "Id", "id" },
@@ -50,6 +60,7 @@ static const FieldMap instance_fields[] = {
         { "ConsoleLog", "console_log" },
         { "CreatedAt", "created_at" },
         { "GPUs", "gpus" },
+        { "Partition", "partition", FIELD_STRUCTS, partition_members },
         { "Preemptible", "preemptible" },
         { "Model", "model" },
         { "PreemptedGPUs", "preempted_gpus" },
@@ -111,6 +122,29 @@ static int print_instance(json_t *props) {
                         strbuf_printf(&b, "%s%s", k > 0 ? ", " : "", strempty(json_string_value(g)));
                 gpu_list = strbuf_steal(&b);
                 table_add_row(t, "GPUs", isempty(gpu_list) ? "none" : gpu_list);
+        }
+        {
+                json_t *part = json_array_get(json_object_get(props, "Partition"), 0);
+
+                if (part) {
+                        _cleanup_free_ char *s = NULL;
+                        char gib[OUTPUT_FORMAT_MAX];
+                        uint64_t milli = json_integer_value(json_array_get(part, 4));
+
+                        if (streq_ptr(json_string_value(json_array_get(part, 0)), "mig"))
+                                s = strprintf("MIG instance %s of GPU %s (memory slices from %" PRIu64 ")",
+                                              json_string_value(json_array_get(part, 2)),
+                                              json_string_value(json_array_get(part, 1)),
+                                              (uint64_t) json_integer_value(json_array_get(part, 3)));
+                        else
+                                s = strprintf("%" PRIu64 ".%03" PRIu64
+                                              " of GPU %s with %s of its memory (MPS)",
+                                              milli / 1000, milli % 1000,
+                                              json_string_value(json_array_get(part, 1)),
+                                              format_bytes(gib, sizeof(gib),
+                                                           json_integer_value(json_array_get(part, 5))));
+                        table_add_row(t, "GPU partition", s ?: "?");
+                }
         }
         if (props_bool(props, "Preemptible")) {
                 _cleanup_free_ char *p = NULL;

@@ -8,7 +8,9 @@
 #include "basic/macro.h"
 #include "basic/string-util.h"
 #include "access.h"
+#include "instance.h"
 #include "manager.h"
+#include "pool/mig.h"
 #include "shared/bus-util.h"
 
 static int property_get_address(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -42,10 +44,52 @@ static int property_get_members(sd_bus *bus, const char *path, const char *inter
         return sd_bus_message_close_container(reply);
 }
 
+/* Whether containers hold partitions of it (MIG instances, shares). */
+static bool partitioned(const Accelerator *a) {
+        LIST_FOREACH(instances, i, a->manager->instances)
+                if (i->partition && streq(i->partition->address, a->address))
+                        return true;
+        return false;
+}
+
+/* "partitioned" for a GPU that is free but for containers' partitions. */
 static int property_get_claim_state(sd_bus *bus, const char *path, const char *interface,
                                     const char *property, sd_bus_message *reply, void *userdata,
                                     sd_bus_error *error) {
-        return sd_bus_message_append(reply, "s", accelerator_claim_state(userdata));
+        const char *st = accelerator_claim_state(userdata);
+
+        return sd_bus_message_append(reply, "s",
+                                     streq(st, "free") && partitioned(userdata) ? "partitioned" : st);
+}
+
+/* Its partitions: holder (the instance, for callers who may see it; "" for everyone else), kind
+ * ("mig", "share"), MIG profile, MIG start slice, milli-GPUs, GPU memory. */
+static int property_get_partitions(sd_bus *bus, const char *path, const char *interface,
+                                   const char *property, sd_bus_message *reply, void *userdata,
+                                   sd_bus_error *error) {
+        _cleanup_(caller_done) Caller c = {};
+        Accelerator *a = userdata;
+        bool known = caller_current(a->manager, bus, &c) >= 0;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(ssssuut)");
+        LIST_FOREACH(instances, i, a->manager->instances) {
+                const InstancePartition *p = i->partition;
+                bool visible;
+
+                if (r < 0)
+                        break;
+                if (!p || !streq(p->address, a->address))
+                        continue;
+                visible = known && (c.admin || caller_in_tenant_named(a->manager, &c, i->tenant));
+                r = sd_bus_message_append(reply, "(ssssuut)", visible ? i->name : "",
+                                          visible ? i->tenant : "", p->mig ? "mig" : "share",
+                                          p->mig ? mig_profile_info((MigProfile) p->profile)->name : "",
+                                          p->mig ? p->mig_start : 0, p->milli, p->memory_bytes);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
 }
 
 /* The instance holding it, for callers who may see that instance; "" for everyone else (they
@@ -147,6 +191,7 @@ const sd_bus_vtable accelerator_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("ClaimState", "s", property_get_claim_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("ClaimedBy", "s", property_get_claimed_by, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Partitions", "a(ssssuut)", property_get_partitions, 0, 0),
         SD_BUS_PROPERTY("HoldReason", "s", bus_property_get_string_ptr, offsetof(Accelerator, hold_reason),
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Health", "s", bus_property_get_string_ptr, offsetof(Accelerator, health),

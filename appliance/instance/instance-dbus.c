@@ -15,6 +15,7 @@
 #include "bundles.h"
 #include "instance.h"
 #include "network.h"
+#include "pool/mig.h"
 #include "manager.h"
 #include "shared/bus-util.h"
 
@@ -307,6 +308,24 @@ static int property_get_gpus(sd_bus *bus, const char *path, const char *interfac
         return sd_bus_message_append_strv(reply, i->gpus);
 }
 
+/* Its MIG instance or share, as one struct in an array (empty for none): kind ("mig", "share"),
+ * GPU, MIG profile, MIG start slice, milli-GPUs, GPU memory. */
+static int property_get_partition(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Instance *i = userdata;
+        const InstancePartition *p = i->partition;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(sssuut)");
+        if (r >= 0 && p)
+                r = sd_bus_message_append(reply, "(sssuut)", p->mig ? "mig" : "share", p->address,
+                                          p->mig ? mig_profile_info((MigProfile) p->profile)->name : "",
+                                          p->mig ? p->mig_start : 0, p->milli, p->memory_bytes);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
 static int property_get_strv(sd_bus *bus, const char *path, const char *interface, const char *property,
                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Instance *i = userdata;
@@ -350,6 +369,7 @@ const sd_bus_vtable instance_vtable[] = {
         SD_BUS_PROPERTY("CreatedAt", "t", NULL, offsetof(Instance, created_usec),
                         SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("GPUs", "as", property_get_gpus, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Partition", "a(sssuut)", property_get_partition, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Preemptible", "b", bus_property_get_bool, offsetof(Instance, preemptible),
                         SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Model", "s", property_get_model, 0, SD_BUS_VTABLE_PROPERTY_CONST),

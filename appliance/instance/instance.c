@@ -85,6 +85,7 @@ Instance *instance_free(Instance *i) {
         strv_free(i->gpus);
         strv_free(i->args);
         strv_free(i->env);
+        instance_partition_free(i->partition);
         free(i);
         return NULL;
 }
@@ -181,6 +182,30 @@ static int instance_store_insert(Instance *i) {
 }
 
 /* A copy of s, or NULL for NULL. */
+/* Its partition's row (and memory slices), in the caller's transaction. -EEXIST when the schema
+ * refuses it (the GPU taken otherwise meanwhile). */
+static int instance_store_partition(Instance *i) {
+        const InstancePartition *p = i->partition;
+        const MigProfileInfo *info = p->mig ? mig_profile_info((MigProfile) p->profile) : NULL;
+        StorePartition rec = {
+                .instance_id = i->id,
+                .address = p->address,
+                .kind = p->mig ? "mig" : "share",
+                .profile = info ? info->name : NULL,
+                .mig_start = p->mig ? (int) p->mig_start : -1,
+                .mig_slices = info ? info->slices : 0,
+                .compute_slices = info ? info->compute : 0,
+                .milli = p->milli,
+                .memory_bytes = p->memory_bytes,
+                .gi_id = p->gi_id,
+                .ci_id = p->ci_id,
+                .uuid = p->uuid,
+                .created_usec = i->created_usec,
+        };
+
+        return store_partition_insert(i->manager->db, &rec);
+}
+
 static int load_instance(const StoreInstance *rec, void *userdata) {
         _cleanup_(instance_freep) Instance *i = calloc(1, sizeof(Instance));
         Manager *m = userdata;
@@ -326,6 +351,30 @@ static int container_params_check(const InstanceCreateParams *p, sd_bus_error *e
         if (p->preemptible)
                 return sd_bus_error_setf(error, ARK_ERROR_NOT_SUPPORTED,
                                          "Preemptible containers are not supported yet.");
+        /* Whole GPUs, a MIG instance or a share: one of them. */
+        if ((p->mig_profile != NULL) + (p->share_milli > 0 || p->share_memory > 0) +
+                    (p->gpus > 0 || p->gpu_addresses != NULL) >
+            1)
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_INVALID_ARGUMENT,
+                        "Give a container whole GPUs (GPUs), a MIG instance (MIGProfile) or a "
+                        "share of a GPU (GPUShareMilli and GPUMemoryBytes), not several.");
+        if (p->mig_profile && mig_profile_from_string(p->mig_profile) < 0) {
+                char names[256] = "";
+
+                for (MigProfile k = 0; k < _MIG_PROFILE_MAX; k++)
+                        snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", k ? ", " : "",
+                                 mig_profile_info(k)->name);
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "MIGProfile '%.40s' is no MIG profile Ark knows; these are: %s.",
+                                         p->mig_profile, names);
+        }
+        if ((p->share_milli > 0 || p->share_memory > 0) &&
+            (p->share_milli == 0 || p->share_milli >= 1000 || p->share_memory == 0))
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_INVALID_ARGUMENT,
+                        "A share of a GPU needs GPUShareMilli between 1 and 999 (0.001 to 0.999 "
+                        "of the GPU) and GPUMemoryBytes above 0; for a whole GPU use GPUs.");
         if (strv_length(p->args) > CONTAINER_ARGS_MAX || strv_length(p->env) > CONTAINER_ARGS_MAX)
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                          "Args and Env may hold at most %d strings each.",
@@ -474,6 +523,11 @@ static int validate_params(Manager *m, const InstanceCreateParams *p, sd_bus_err
         if (!streq_ptr(p->type, "container") && (p->args || p->env))
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                          "Args and Env are for containers (Type 'container'), not VMs.");
+        if (!streq_ptr(p->type, "container") &&
+            (p->mig_profile || p->share_milli > 0 || p->share_memory > 0))
+                return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
+                                         "MIGProfile, GPUShareMilli and GPUMemoryBytes are for containers "
+                                         "(Type 'container'): a VM gets whole GPUs.");
         /* Unique within the tenant only: another tenant's instances are none of this caller's
          * business, not even their names. */
         if (manager_find_instance_in(m, p->tenant, p->name))
@@ -496,6 +550,7 @@ typedef struct AdmissionView {
         HostNuma *numa;
         char *reasons;          /* per GPU, VIEW_REASON_MAX each */
         const char **functions; /* per GPU, VIEW_FUNCTIONS_MAX + 1 each */
+        size_t *holders;        /* the partitions' holders, GPU after GPU */
 } AdmissionView;
 
 #define VIEW_REASON_MAX 1280
@@ -511,6 +566,7 @@ static void admission_view_done(AdmissionView *v) {
         free(v->numa);
         free(v->reasons);
         free(v->functions);
+        free(v->holders);
         *v = (AdmissionView) {};
 }
 
@@ -574,9 +630,32 @@ static AdmissionHold view_hold(Manager *m, const Accelerator *a, char *const *to
 }
 
 /* `container`: the GPUs as a container would get them (no IOMMU, the vendor's driver). */
+/* The partitions on g (containers' MIG instances and shares): a GPU carrying them is given out
+ * in partitions only (lib/pool). Their holders go to v->holders from *n_holders on. */
+static void view_partitions(AdmissionView *v, AdmissionGpu *g, size_t *n_holders) {
+        g->partition_holders = v->holders + *n_holders;
+        for (size_t k = 0; k < v->s.n_instances; k++) {
+                const InstancePartition *p = v->objects[k]->partition;
+
+                if (!p || !streq(p->address, g->address))
+                        continue;
+                if (p->mig) {
+                        g->mig = true;
+                        (void) mig_add(&g->instances, (MigProfile) p->profile, p->mig_start);
+                } else {
+                        g->shares.tenant = v->objects[k]->tenant;
+                        g->shares.n++;
+                        g->shares.milli = p->milli;
+                        g->shares.memory_bytes = p->memory_bytes;
+                }
+                v->holders[(*n_holders)++] = k;
+                g->n_partition_holders++;
+        }
+}
+
 static int admission_view_make(Manager *m, char *const *together, bool container, AdmissionView *ret) {
         AdmissionView v = {};
-        size_t nt = 0, ni = 0, n = m->n_accelerators;
+        size_t nt = 0, ni = 0, n = m->n_accelerators, n_holders = 0;
         int r;
 
         LIST_FOREACH(tenants, t, m->tenants)
@@ -590,7 +669,9 @@ static int admission_view_make(Manager *m, char *const *together, bool container
         v.numa = calloc(m->host.n_numa + 1, sizeof(HostNuma));
         v.reasons = calloc(n + 1, VIEW_REASON_MAX);
         v.functions = calloc((n + 1) * (VIEW_FUNCTIONS_MAX + 1), sizeof(char *));
-        if (!v.tenants || !v.instances || !v.objects || !v.gpus || !v.numa || !v.reasons || !v.functions) {
+        v.holders = calloc(ni + 1, sizeof(size_t));
+        if (!v.tenants || !v.instances || !v.objects || !v.gpus || !v.numa || !v.reasons || !v.functions ||
+            !v.holders) {
                 admission_view_done(&v);
                 return -ENOMEM;
         }
@@ -650,7 +731,9 @@ static int admission_view_make(Manager *m, char *const *together, bool container
                         .holder = view_instance(&v, holder),
                         .free_if_released = free_if_released,
                         .functions = fn,
+                        .memory_bytes = a->memory_bytes,
                 };
+                view_partitions(&v, &v.gpus[k], &n_holders);
         }
         v.s = (AdmissionSnapshot) {
                 .tenants = v.tenants,
@@ -678,6 +761,23 @@ static const char *const refusal_error[] = {
         [ADMISSION_GUARANTEED] = ARK_ERROR_NO_CAPACITY,
         [ADMISSION_UNSUPPORTED] = ARK_ERROR_NOT_SUPPORTED,
 };
+
+/* admission_decide() of req (for `tenant`) on the view; a refusal fills `error` with its sentence. */
+static int view_decide(AdmissionView *v, const AdmissionRequest *req, const char *tenant,
+                       AdmissionDecision *d, sd_bus_error *error) {
+        int r;
+
+        if (req->tenant == ADMISSION_NONE)
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "Tenant '%s' does not exist.",
+                                         strempty(tenant));
+        r = admission_decide(&v->s, req, d);
+        if (r < 0)
+                return r;
+        if (d->verdict == ADMISSION_REFUSE)
+                return sd_bus_error_setf(error, refusal_error[d->refusal] ?: ARK_ERROR_NO_CAPACITY, "%s",
+                                         d->message);
+        return 0;
+}
 
 /* Chooses the GPUs for p (a new instance of p->tenant, or GPUs added to `extend`) and writes their
  * addresses (sorted) to *ret, admission_decide() on a snapshot: a request that is not preemptible
@@ -762,15 +862,9 @@ static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, Instanc
                 .preemptible = extend ? extend->preemptible : p->preemptible,
                 .may_reclaim = ret_victims != NULL,
         };
-        if (req.tenant == ADMISSION_NONE)
-                return sd_bus_error_setf(error, ARK_ERROR_NOT_FOUND, "Tenant '%s' does not exist.",
-                                         extend ? extend->tenant : strempty(p->tenant));
-        r = admission_decide(&v.s, &req, &d);
+        r = view_decide(&v, &req, extend ? extend->tenant : p->tenant, &d, error);
         if (r < 0)
                 return r;
-        if (d.verdict == ADMISSION_REFUSE)
-                return sd_bus_error_setf(error, refusal_error[d.refusal] ?: ARK_ERROR_NO_CAPACITY, "%s",
-                                         d.message);
 
         for (size_t k = 0; k < d.n_gpus; k++)
                 if (strv_extend(&picked, m->accelerators[d.gpus[k]].address) < 0)
@@ -818,6 +912,78 @@ static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, Instanc
         return 0;
 }
 
+InstancePartition *instance_partition_free(InstancePartition *p) {
+        if (p) {
+                free(p->address);
+                free(p->uuid);
+                free(p);
+        }
+        return NULL;
+}
+
+/* Where a container's MIG instance or share goes (admission_decide() on a snapshot, as whole
+ * GPUs): *ret a new partition (not stored), *ret_mig_enable whether its GPU is to be put in MIG
+ * mode for it. A partition reclaims nothing: when there is no room it is refused. */
+static int instance_pick_partition(Manager *m, const InstanceCreateParams *p, InstancePartition **ret,
+                                   bool *ret_mig_enable, sd_bus_error *error) {
+        _cleanup_(admission_view_done) AdmissionView v = {};
+        _cleanup_(admission_decision_done) AdmissionDecision d = {};
+        _cleanup_(instance_partition_freep) InstancePartition *part = NULL;
+        const Accelerator *a;
+        AdmissionRequest req;
+        int r;
+
+        *ret = NULL;
+        *ret_mig_enable = false;
+        if (!p->mig_profile && p->share_milli == 0)
+                return 0;
+        r = container_partitions_require(m, error);
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < m->n_accelerators; k++) {
+                (void) pci_refresh_health(m->config.sysfs_root, &m->accelerators[k]);
+                (void) pci_refresh_driver(m->config.sysfs_root, &m->accelerators[k]);
+        }
+        r = admission_view_make(m, NULL, true, &v);
+        if (r < 0)
+                return r;
+        req = (AdmissionRequest) {
+                .tenant = view_tenant(&v, p->tenant),
+                .vcpus = p->vcpus,
+                .memory_bytes = p->memory_bytes,
+                .model = p->gpu_model,
+                .instance = ADMISSION_NONE,
+                .share_milli = p->share_milli,
+                .share_memory = p->share_memory,
+                .mig = p->mig_profile != NULL,
+                .mig_profile = p->mig_profile ? mig_profile_from_string(p->mig_profile) : 0,
+        };
+        r = view_decide(&v, &req, p->tenant, &d, error);
+        if (r < 0)
+                return r;
+        if (d.verdict != ADMISSION_PLACE || !d.partition || d.n_gpus != 1)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED,
+                                         "The pooler gave no partition for the request.");
+        a = &m->accelerators[d.gpus[0]];
+        part = calloc(1, sizeof(InstancePartition));
+        if (!part || !(part->address = strdup(a->address)))
+                return -ENOMEM;
+        part->mig = req.mig;
+        part->gi_id = part->ci_id = -1;
+        if (part->mig) {
+                part->profile = req.mig_profile;
+                part->mig_start = d.mig_start;
+                part->milli = mig_profile_milli(req.mig_profile);
+                part->memory_bytes = mig_profile_memory(req.mig_profile, a->memory_bytes);
+        } else {
+                part->milli = p->share_milli;
+                part->memory_bytes = p->share_memory;
+        }
+        *ret_mig_enable = d.mig_enable;
+        *ret = TAKE_PTR(part);
+        return 0;
+}
+
 static int strdup_opt(char **dst, const char *src) {
         if (isempty(src)) {
                 *dst = NULL;
@@ -859,7 +1025,8 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
         Bundle *model = NULL;
         Instance *added;
         Nic **nics = NULL;
-        bool container = streq_ptr(p->type, "container");
+        bool container = streq_ptr(p->type, "container"), mig_enable = false, part_made = false;
+        _cleanup_(instance_partition_freep) InstancePartition *part = NULL;
         InstanceCreateParams defaults;
         int64_t container_image_id = 0;
         int r;
@@ -895,6 +1062,11 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
         r = instance_pick_gpus(m, p, NULL, &gpus, ret_reclaim ? &victims : NULL, error);
         if (r < 0)
                 return r;
+        if (container) {
+                r = instance_pick_partition(m, p, &part, &mig_enable, error);
+                if (r < 0)
+                        return r;
+        }
         disk_bytes = p->disk_bytes;
         if (!isempty(p->kernel)) {
                 r = image_store_resolve(m, p->tenant, p->caller_admin, "Kernel", p->kernel, &kernel, error);
@@ -935,7 +1107,7 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
         }
         r = tenant_admit(manager_find_tenant(m, p->tenant), 1, p->vcpus, p->memory_bytes,
                          p->disk_bytes > 0 || (!container && !isempty(p->image)) ? disk_bytes : 0, gpus,
-                         error);
+                         part, error);
         if (r < 0)
                 return r;
         if (!isempty(p->model)) {
@@ -1020,6 +1192,7 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
         i->kernel = TAKE_PTR(kernel);
         i->initrd = TAKE_PTR(initrd);
         i->gpus = TAKE_PTR(gpus);
+        i->partition = TAKE_PTR(part);
         i->uefi = i->gpus != NULL;
         i->preemptible = p->preemptible;
         i->model_id = model ? model->id : 0;
@@ -1072,6 +1245,17 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
                         return manager_store_error(m, error, r, "Failed to claim GPU %s for '%s'", *g,
                                                    i->name);
         }
+        if (i->partition) {
+                r = instance_store_partition(i);
+                if (r == -EEXIST)
+                        return sd_bus_error_setf(
+                                error, ARK_ERROR_IN_USE,
+                                "GPU %s cannot take this partition: another took its place.",
+                                i->partition->address);
+                if (r < 0)
+                        return manager_store_error(m, error, r, "Failed to store the GPU partition of '%s'",
+                                                   i->name);
+        }
         /* Its NICs: addresses and MACs in the same transaction, the rule set told first. */
         r = network_nics_allocate(m, i, p->networks, &nics, error);
         if (r < 0)
@@ -1094,7 +1278,14 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
                 disk_created = true;
         }
 
-        r = driver->define(i, error);
+        /* Its MIG instance, last: NVML takes about a second for it on a real GPU. */
+        if (i->partition) {
+                r = container_partition_make(m, i, mig_enable, error);
+                part_made = r >= 0;
+        } else
+                r = 0;
+        if (r >= 0)
+                r = driver->define(i, error);
         if (r >= 0) {
                 r = db_transaction_commit(&tx);
                 if (r < 0) {
@@ -1106,6 +1297,8 @@ int instance_create(Manager *m, const InstanceCreateParams *p, InstanceReclaim *
                 }
         }
         if (r < 0) {
+                if (part_made)
+                        container_partition_undo(m, i->partition, mig_enable);
                 if (disk_created)
                         (void) unlink(i->disk_path);
                 network_nics_abort(m, nics);
@@ -1377,6 +1570,7 @@ int instance_force_off(Instance *i, sd_bus_error *error) {
 int instance_delete(Instance *i, sd_bus_error *error) {
         _cleanup_transaction_ DbTransaction tx = {};
         _cleanup_free_ char *name = NULL, *path = NULL, *tenant = NULL;
+        _cleanup_(instance_partition_freep) InstancePartition *part = NULL;
         const InstanceDriver *driver;
         Manager *m = i->manager;
         InstanceState state;
@@ -1447,10 +1641,14 @@ int instance_delete(Instance *i, sd_bus_error *error) {
         name = strdup(i->name);
         path = strdup(i->path);
         tenant = strdup(i->tenant);
+        part = TAKE_PTR(i->partition);
         (void) sd_bus_emit_object_removed(m->bus, i->path);
         instance_stop_complete(i, NULL, NULL);
         LIST_REMOVE(instances, m->instances, i);
         instance_free(i);
+        /* Its MIG instance goes, and its GPU's MPS daemon with the last share (the row went). */
+        if (part)
+                container_partition_release(m, part);
         log_info("Deleted instance '%s'.", strna(name));
         if (name && path)
                 (void) sd_bus_emit_signal(m->bus, ARK_BUS_PATH, ARK_BUS_IFACE_MANAGER, "InstanceRemoved",
@@ -1641,7 +1839,7 @@ int instance_add_gpus(Instance *i, const InstanceCreateParams *p, sd_bus_error *
         r = instance_pick_gpus(m, p, i, &picked, NULL, error);
         if (r < 0)
                 return r;
-        r = tenant_admit(manager_find_tenant(m, i->tenant), 0, 0, 0, 0, picked, error);
+        r = tenant_admit(manager_find_tenant(m, i->tenant), 0, 0, 0, 0, picked, NULL, error);
         if (r < 0)
                 return r;
         if (strv_length(i->gpus) + strv_length(picked) > DOMAIN_GPUS_MAX)

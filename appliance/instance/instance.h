@@ -11,6 +11,21 @@
 typedef struct Manager Manager;
 typedef struct Instance Instance;
 
+/* A container's part of one GPU (store: partitions): a MIG instance or an MPS share. */
+typedef struct InstancePartition {
+        char *address;         /* the GPU */
+        bool mig;              /* a MIG instance; else a share */
+        int profile;           /* MIG: its MigProfile (pool/mig.h) */
+        unsigned mig_start;    /* MIG: its first memory slice */
+        unsigned milli;        /* of the GPU's compute (MIG: its compute slices over 7) */
+        uint64_t memory_bytes; /* of the GPU's memory */
+        int gi_id, ci_id;      /* MIG: NVML's GPU and compute instance; -1 = none made (after a reboot) */
+        char *uuid;            /* MIG: "MIG-..."; NULL = none made */
+} InstancePartition;
+
+InstancePartition *instance_partition_free(InstancePartition *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(InstancePartition, instance_partition_free);
+
 typedef enum InstanceState {
         INSTANCE_STOPPED,
         INSTANCE_RUNNING,
@@ -54,9 +69,10 @@ struct Instance {
         int64_t model_id;        /* store row of the model bundle it serves (bundles.h), 0 = none;
                                      * fixed at creation */
         /* containers (fixed at creation) */
-        int64_t container_image_id; /* store row of its image's bundle; 0 = none (a VM) */
-        char **args;                /* its command; NULL = the image's entrypoint and command */
-        char **env;                 /* K=V added to the image's environment; NULL = none */
+        int64_t container_image_id;   /* store row of its image's bundle; 0 = none (a VM) */
+        char **args;                  /* its command; NULL = the image's entrypoint and command */
+        char **env;                   /* K=V added to the image's environment; NULL = none */
+        InstancePartition *partition; /* its MIG instance or share (instead of gpus); NULL = none */
 
         /* runtime */
         char *path;
@@ -81,14 +97,17 @@ typedef struct InstanceCreateParams {
         const char *image, *kernel, *initrd, *cmdline;
         bool start;
         bool have_vcpus, have_memory;
-        uint32_t gpus;         /* whole GPUs wanted (any free ones, of gpu_model if set) */
-        const char *gpu_model; /* case-insensitive part of the model name ("H100") */
-        char **networks;       /* the tenant's networks to plug it into; NULL = its default network */
-        char **gpu_addresses;  /* exact devices (owned by the caller) */
-        bool preemptible;      /* may borrow GPUs other tenants are guaranteed */
-        const char *model;     /* an imported model to serve: NAME or NAME@VERSION */
-        char **args, **env;    /* containers: its command, K=V added to the image's environment */
-        bool caller_admin;     /* may name host files by path (image-store.h); not from the spec */
+        uint32_t gpus;           /* whole GPUs wanted (any free ones, of gpu_model if set) */
+        const char *gpu_model;   /* case-insensitive part of the model name ("H100") */
+        char **networks;         /* the tenant's networks to plug it into; NULL = its default network */
+        char **gpu_addresses;    /* exact devices (owned by the caller) */
+        bool preemptible;        /* may borrow GPUs other tenants are guaranteed */
+        const char *model;       /* an imported model to serve: NAME or NAME@VERSION */
+        char **args, **env;      /* containers: its command, K=V added to the image's environment */
+        const char *mig_profile; /* containers: a MIG instance of this profile ("3g.40gb") */
+        uint32_t share_milli;    /* containers: a share of a GPU, in milli-GPUs (1..999) */
+        uint64_t share_memory;   /* ... with this much of its memory */
+        bool caller_admin;       /* may name host files by path (image-store.h); not from the spec */
 } InstanceCreateParams;
 
 Instance *instance_free(Instance *i);

@@ -439,20 +439,46 @@ int tenant_quota_put(Tenant *t, const Quota *q) {
         return 0;
 }
 
-static void usage_add_gpus(Manager *m, QuotaUsage *u, const char **models, char **gpus) {
+/* `models` has room for a milli-GPU (uint16_t) per entry after its `cap` pointers: the entries'
+ * milli-GPUs (u->gpu_milli_of), so that one free() of the models frees both. */
+static uint16_t *milli_of(const char **models, size_t cap) {
+        return (uint16_t *) (models + cap + 1);
+}
+
+static const char **models_new(size_t cap) {
+        return calloc(1, (cap + 1) * sizeof(char *) + (cap + 1) * sizeof(uint16_t));
+}
+
+static void usage_add_gpus(Manager *m, QuotaUsage *u, const char **models, size_t cap, char **gpus) {
         for (char **g = gpus; g && *g; g++) {
                 Accelerator *a = manager_find_accelerator(m, *g);
 
                 u->amount[QUOTA_GPUS]++;
                 u->amount[QUOTA_GPU_MEMORY] += a ? a->memory_bytes : 0;
+                milli_of(models, cap)[u->n_gpu_models] = QUOTA_MILLI_GPU;
                 models[u->n_gpu_models++] = a && a->model ? a->model : "";
         }
+}
+
+static void usage_add_partition(Manager *m, QuotaUsage *u, const char **models, size_t cap,
+                                const InstancePartition *p) {
+        Accelerator *a;
+
+        if (!p)
+                return;
+        a = manager_find_accelerator(m, p->address);
+        u->gpu_milli += p->milli;
+        u->amount[QUOTA_GPU_MEMORY] += p->memory_bytes;
+        milli_of(models, cap)[u->n_gpu_models] = (uint16_t) p->milli;
+        models[u->n_gpu_models++] = a && a->model ? a->model : "";
+        u->gpu_milli_of = milli_of(models, cap);
 }
 
 typedef struct PendingUsage {
         Manager *m;
         QuotaUsage *u;
         const char **models; /* NULL: only count the GPUs into n */
+        size_t cap;
         size_t n;
 } PendingUsage;
 
@@ -467,7 +493,7 @@ static void add_pending(const InstanceReclaim *req, void *userdata) {
         p->u->amount[QUOTA_VCPUS] += req->vcpus;
         p->u->amount[QUOTA_MEMORY] += req->memory_bytes;
         p->u->amount[QUOTA_DISK] += req->disk_bytes;
-        usage_add_gpus(p->m, p->u, p->models, req->gpus);
+        usage_add_gpus(p->m, p->u, p->models, p->cap, req->gpus);
 }
 
 int tenant_usage(Tenant *t, QuotaUsage *u) {
@@ -478,10 +504,11 @@ int tenant_usage(Tenant *t, QuotaUsage *u) {
         *u = (QuotaUsage) {};
         LIST_FOREACH(instances, i, t->manager->instances)
                 if (streq(i->tenant, t->name))
-                        n += strv_length(i->gpus);
+                        n += strv_length(i->gpus) + (i->partition ? 1 : 0);
         /* A create waiting on a reclaim has what it asked for, for quotas and guarantees. */
         reclaim_foreach_pending(t->manager, t->name, add_pending, &pending);
-        models = calloc(n + pending.n + 1, sizeof(char *));
+        pending.cap = n + pending.n;
+        models = models_new(pending.cap);
         if (!models)
                 return -ENOMEM;
         pending.models = models;
@@ -493,10 +520,12 @@ int tenant_usage(Tenant *t, QuotaUsage *u) {
                 u->amount[QUOTA_VCPUS] += i->vcpus;
                 u->amount[QUOTA_MEMORY] += i->memory_bytes;
                 u->amount[QUOTA_DISK] += i->disk_path ? i->disk_bytes : 0;
-                usage_add_gpus(t->manager, u, models, i->gpus);
+                usage_add_gpus(t->manager, u, models, pending.cap, i->gpus);
+                usage_add_partition(t->manager, u, models, pending.cap, i->partition);
         }
         network_tenant_usage(t->manager, t->name, &u->amount[QUOTA_NETWORKS], &u->amount[QUOTA_FORWARDS]);
         u->gpu_models = models;
+        u->gpu_milli_of = milli_of(models, pending.cap);
         return 0;
 }
 
@@ -523,7 +552,7 @@ static const char *quota_amount(const Quota *q, uint64_t v, char *buf, size_t l)
 }
 
 int tenant_admit(Tenant *t, unsigned instances, unsigned vcpus, uint64_t memory_bytes, uint64_t disk_bytes,
-                 char **request_gpus, sd_bus_error *error) {
+                 char **request_gpus, const InstancePartition *request_partition, sd_bus_error *error) {
         _cleanup_free_ const char **models = NULL;
         QuotaUsage req = {
                 .amount = { [QUOTA_INSTANCES] = instances,
@@ -532,13 +561,17 @@ int tenant_admit(Tenant *t, unsigned instances, unsigned vcpus, uint64_t memory_
                             [QUOTA_DISK] = disk_bytes },
         };
 
+        size_t cap = strv_length(request_gpus) + 1;
+
         if (t->n_quotas == 0)
                 return 0;
-        models = calloc(strv_length(request_gpus) + 1, sizeof(char *));
+        models = models_new(cap);
         if (!models)
                 return -ENOMEM;
-        usage_add_gpus(t->manager, &req, models, request_gpus);
+        usage_add_gpus(t->manager, &req, models, cap, request_gpus);
+        usage_add_partition(t->manager, &req, models, cap, request_partition);
         req.gpu_models = models;
+        req.gpu_milli_of = milli_of(models, cap);
         return tenant_admit_usage(t, &req, error);
 }
 

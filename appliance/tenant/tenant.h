@@ -68,13 +68,14 @@ int tenant_quota_set(Tenant *t, const char *resource, const char *model, uint64_
                      sd_bus_error *error);
 /* Appends a quota to t's runtime list (loading), replacing one on the same resource and model. */
 int tenant_quota_put(Tenant *t, const Quota *q);
-/* What the tenant's instances use, and its creates waiting on a reclaim (reclaim.h) will;
- * u->gpu_models is allocated (free it). */
+/* What the tenant's instances use (whole GPUs and partitions), and its creates waiting on a
+ * reclaim (reclaim.h) will; u->gpu_models is allocated, u->gpu_milli_of with it (free
+ * gpu_models only). */
 int tenant_usage(Tenant *t, QuotaUsage *u);
-/* Whether the tenant may add `request` (GPUs by address in request_gpus). Refusals fill `error`
- * with QuotaExceeded. */
+/* Whether the tenant may add `request` (GPUs by address in request_gpus, or a container's
+ * partition: its milli-GPUs and GPU memory). Refusals fill `error` with QuotaExceeded. */
 int tenant_admit(Tenant *t, unsigned instances, unsigned vcpus, uint64_t memory_bytes, uint64_t disk_bytes,
-                 char **request_gpus, sd_bus_error *error);
+                 char **request_gpus, const InstancePartition *request_partition, sd_bus_error *error);
 /* The same for any request (networks, forwards: quota.h). */
 int tenant_admit_usage(Tenant *t, const QuotaUsage *req, sd_bus_error *error);
 

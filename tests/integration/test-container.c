@@ -10,6 +10,7 @@
 #include "itest.h"
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,8 @@
 #include "basic/macro.h"
 #include "basic/string-util.h"
 #include "shared/bus-json.h"
+#include "../unit/partition-sequence.h"
+#include "pool/mig.h"
 
 static Harness H;
 static char *work;
@@ -602,6 +605,237 @@ static void test_gpus(void **state) {
         assert_arkctl(&H, 0, NULL, "vm", "delete", "v6");
 }
 
+/* The fake NVML's GPUs: dgx-h100's eight, with the UUIDs its driver files give. */
+static void write_nvml_state(Harness *h, const char *path) {
+        _cleanup_free_ char *err = NULL;
+
+        assert_int_equal(
+                harness_sh(
+                        NULL, &err,
+                        "for d in '%s'/proc/driver/nvidia/gpus/*; do a=$(basename $d); "
+                        "u=$(sed -n 's/^GPU UUID:[[:space:]]*//p' $d/information); "
+                        "echo \"gpu $a uuid=$u memory_mib=81559 mig=0 compute_mode=0 name=NVIDIA H100 80GB HBM3\"; "
+                        "done > '%s'",
+                        h->sysfs_root, path),
+                0);
+}
+
+/* The partition of container `name` from `ct show -o json`: its GPU, and its start slice (-1 for a
+ * share). */
+static char *partition_of(Harness *h, const char *name, int *ret_start) {
+        _cleanup_(json_decrefp) json_t *j = harness_arkctl_json(h, "ct", "show", name, NULL);
+        json_t *p;
+
+        assert_non_null(j);
+        p = json_array_get(json_object_get(j, "partition"), 0);
+        if (!p) {
+                json_t *g = json_object_get(j, "gpus");
+
+                *ret_start = -1;
+                return json_array_size(g) > 0 ? strdup(json_string_value(json_array_get(g, 0))) : NULL;
+        }
+        *ret_start = streq_ptr(json_string_value(json_object_get(p, "kind")), "mig")
+                ? (int) json_integer_value(json_object_get(p, "mig_start"))
+                : -1;
+        return strdup(json_string_value(json_object_get(p, "gpu")));
+}
+
+static int create_step(Harness *h, const PartitionStep *s, char **ret_err) {
+        char cpus[16], mem[32], milli[16], smem[32];
+        const char *argv[24];
+        size_t n = 0;
+
+        snprintf(cpus, sizeof(cpus), "%u", s->vcpus);
+        snprintf(mem, sizeof(mem), "%" PRIu64 "G", s->memory_bytes / PARTITION_GIB);
+        snprintf(milli, sizeof(milli), "0.%03u", s->share_milli);
+        snprintf(smem, sizeof(smem), "%" PRIu64 "G", s->share_memory / PARTITION_GIB);
+        argv[n++] = "ct", argv[n++] = "create", argv[n++] = s->name, argv[n++] = "--tenant",
+        argv[n++] = s->tenant, argv[n++] = "--image", argv[n++] = "bb", argv[n++] = "--cpus",
+        argv[n++] = cpus, argv[n++] = "--memory", argv[n++] = mem;
+        if (s->kind == PARTITION_WHOLE) {
+                static char gpus[8];
+
+                snprintf(gpus, sizeof(gpus), "%u", s->gpus);
+                argv[n++] = "--gpus", argv[n++] = gpus;
+        } else if (s->kind == PARTITION_MIG)
+                argv[n++] = "--mig", argv[n++] = s->profile;
+        else
+                argv[n++] = "--gpu-share", argv[n++] = milli, argv[n++] = "--gpu-memory", argv[n++] = smem;
+        argv[n] = NULL;
+        return harness_arkctl_argv(h, NULL, ret_err, (char *const *) argv);
+}
+
+/* MIG instances and shares (acceptance 3 and 4), with a fake NVML (tests/fake-nvml) and a fake
+ * MPS control daemon (tests/fake-mps-control): the sharing sequence of partition-sequence.h goes
+ * through arkd with the placements lib/pool makes for it, the next request is refused with its
+ * sentence; a MIG container gets its instance's caps and MIG UUID; a share's container gets the
+ * MPS pipe and its GPU's UUID, the daemon the share's limits and the tenant's UID, the GPU
+ * exclusive-process; deleting them destroys the instances and stops the daemon. */
+static void test_partitions(void **state) {
+        _cleanup_free_ char *nvml_state = NULL, *conf = NULL, *fake_mps = NULL, *out = NULL, *err = NULL,
+                            *nvml_text = NULL;
+        uint64_t milli = 0, memory = 0;
+        unsigned whole_only = 0, gpus_left = 8;
+
+        if (skip_why)
+                skip();
+        nvml_state = strprintf("%s/nvml.state", H.tmp);
+        fake_mps = strprintf("%s/fake-mps-control", H.tmp);
+        write_nvml_state(&H, nvml_state);
+        assert_int_equal(
+                harness_sh(NULL, NULL, "cp '%s/tests/fake-mps-control' '%s'", harness_src_dir(), fake_mps),
+                0);
+        conf = strprintf("NVML=%s/tests/libnvidia-ml.so.1\nMPSControl=%s\n", harness_build_dir(), fake_mps);
+        make_nodes(&H,
+                   "rm -f nvidia*; for i in 0 1 2 3 4 5 6 7; do mknod nvidia$i c 195 $i; done; "
+                   "mknod nvidiactl c 195 255; mknod nvidia-uvm c 511 0; mkdir -p nvidia-caps; "
+                   "awk '{print $2}' ../sysfs/proc/driver/nvidia-caps/mig-minors | "
+                   "while read m; do mknod nvidia-caps/nvidia-cap$m c 509 $m; done");
+        assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
+        H.extra_conf = conf;
+        assert_int_equal(setenv("ARK_FAKE_NVML_STATE", nvml_state, 1), 0);
+        assert_int_equal(harness_start_arkd(&H, NULL), 0);
+        for (const char *const *t = (const char *const[]) { "a", "b", "c", "d", "e", NULL }; *t; t++)
+                assert_arkctl(&H, 0, NULL, "tenant", "create", *t);
+
+        /* The sequence, as the library places it. */
+        for (size_t k = 0; k < ELEMENTSOF(partition_sequence); k++) {
+                const PartitionStep *s = &partition_sequence[k];
+                _cleanup_free_ char *e = NULL, *gpu = NULL;
+                int start;
+
+                if (create_step(&H, s, &e) != 0)
+                        fail_msg("step %s refused: %s", s->name, strna(e));
+                gpu = partition_of(&H, s->name, &start);
+                if (!streq_ptr(gpu, s->gpu) || start != s->mig_start)
+                        fail_msg("step %s: GPU %s start %d; the library: %s start %d", s->name, strna(gpu),
+                                 start, s->gpu, s->mig_start);
+                milli += s->kind == PARTITION_WHOLE ? s->gpus * 1000U
+                        : s->kind == PARTITION_MIG  ? mig_profile_milli(mig_profile_from_string(s->profile))
+                                                    : s->share_milli;
+                memory += s->kind == PARTITION_WHOLE ? s->gpus * 80 * PARTITION_GIB
+                        : s->kind == PARTITION_MIG
+                        ? mig_profile_memory(mig_profile_from_string(s->profile), 81559ULL << 20)
+                        : s->share_memory;
+                /* Whole GPUs only: each request takes whole GPUs while they last. */
+                if (gpus_left >= MAX(s->gpus, 1U)) {
+                        gpus_left -= MAX(s->gpus, 1U);
+                        whole_only++;
+                }
+        }
+        assert_int_equal(create_step(&H, &partition_refused, &err), 1);
+        if (!strstr(strempty(err), PARTITION_REFUSED_MESSAGE))
+                fail_msg("the refusal says: %s", strna(err));
+        err = mfree(err);
+        printf("# sharing: %zu requests admitted on 8 GPUs (whole GPUs only: %u), %.3f GPUs of compute and "
+               "%.1f GiB of GPU memory given out\n",
+               ELEMENTSOF(partition_sequence), whole_only, milli / 1000.0, (double) memory / PARTITION_GIB);
+        /* NVML has the instances where the pooler put them. */
+        assert_int_equal(read_full_file(nvml_state, &nvml_text, NULL), 0);
+        assert_non_null(strstr(nvml_text, "gi 0000:3a:00.0 id="));
+        assert_non_null(strstr(nvml_text, "profile=3g.40gb start=4"));
+        nvml_text = mfree(nvml_text);
+
+        /* The partitions in `host accelerators`: holders for the admin, and for a member of c only
+         * its own (b's MIG instances are "another tenant"). */
+        out = itest_arkctl_expect(&H, 0, "mig 3g.40gb: 'm3a'", "host", "accelerators", NULL);
+        assert_non_null(strstr(out, "share 0.500: 's5a'"));
+        out = mfree(out);
+        out = itest_arkctl_expect(&H, 0, "\"claim_state\": \"partitioned\"", "-o", "json", "host",
+                                  "accelerators", NULL);
+        out = mfree(out);
+        assert_int_equal(harness_sh(NULL, NULL,
+                                    "userdel ark-t-ctpart 2>/dev/null; useradd --system --no-create-home "
+                                    "--shell /usr/sbin/nologin ark-t-ctpart"),
+                         0);
+        assert_arkctl(&H, 0, NULL, "tenant", "member", "add", "c", "--user", "ark-t-ctpart");
+        assert_int_equal(harness_sh(&out, NULL,
+                                    "ARK_BUS_ADDRESS='%s' setpriv --reuid=ark-t-ctpart --regid=ark-t-ctpart "
+                                    "--init-groups '%s/bin/arkctl' host accelerators",
+                                    H.bus_address, harness_build_dir()),
+                         0);
+        (void) harness_sh(NULL, NULL, "userdel ark-t-ctpart");
+        assert_non_null(strstr(out, "share 0.500: 's5a'"));
+        assert_non_null(strstr(out, "mig 3g.40gb: another tenant"));
+        assert_null(strstr(out, "m3a"));
+        out = mfree(out);
+
+        /* A MIG container: its instance's access files, its MIG UUID. */
+        assert_arkctl(&H, 0, NULL, "ct", "start", "m3a");
+        wait_state("m3a", "running");
+        out = itest_arkctl_expect(&H, 0, "nvidia-cap", "ct", "exec", "m3a", "--", "ls", "/dev/nvidia-caps",
+                                  NULL);
+        {
+                unsigned caps = 0;
+
+                for (const char *c = out; (c = strstr(c, "nvidia-cap")); c++)
+                        caps++;
+                assert_int_equal(caps, 2);
+        }
+        out = mfree(out);
+        out = itest_arkctl_expect(&H, 0, "MIG-", "ct", "exec", "m3a", "--", "sh", "-c",
+                                  "echo $NVIDIA_VISIBLE_DEVICES", NULL);
+        out = mfree(out);
+
+        /* A share: the daemon serves the tenant's UID with the share's limits; the container sees
+         * its pipes and its GPU. */
+        assert_arkctl(&H, 0, NULL, "ct", "start", "s5a");
+        wait_state("s5a", "running");
+        out = itest_arkctl_expect(
+                &H, 0, "/run/nvidia-mps", "ct", "exec", "s5a", "--", "sh", "-c",
+                "echo $CUDA_MPS_PIPE_DIRECTORY $NVIDIA_VISIBLE_DEVICES; ls /run/nvidia-mps", NULL);
+        assert_non_null(strstr(out, "GPU-"));
+        assert_non_null(strstr(out, "control"));
+        out = mfree(out);
+        assert_int_equal(
+                harness_sh(&out, NULL, "cat '%s'/run/containers/mps/0000:5d:00.0/log/commands", H.tmp), 0);
+        assert_non_null(strstr(out, "set_default_active_thread_percentage 50"));
+        assert_non_null(strstr(out, "set_default_device_pinned_mem_limit 0 40G"));
+        assert_non_null(strstr(out, "start_server -uid "));
+        out = mfree(out);
+        assert_int_equal(read_full_file(nvml_state, &nvml_text, NULL), 0);
+        assert_non_null(strstr(nvml_text, "gpu 0000:5d:00.0 uuid="));
+        {
+                const char *line = strstr(nvml_text, "gpu 0000:5d:00.0 ");
+
+                assert_non_null(strstr(line, "compute_mode=3"));
+                assert_true(strstr(line, "compute_mode=3") < strchr(line, '\n'));
+        }
+        nvml_text = mfree(nvml_text);
+
+        /* kill -9 of arkd: the next one adopts the MIG instance and the daemon as they are. */
+        {
+                _cleanup_free_ char *before = NULL, *after = NULL, *pids = NULL;
+
+                assert_int_equal(read_full_file(nvml_state, &before, NULL), 0);
+                assert_int_equal(harness_stop_arkd(&H, SIGKILL), 128 + SIGKILL);
+                assert_int_equal(harness_start_arkd(&H, NULL), 0);
+                out = itest_arkctl_expect(&H, 0, "running", "ct", "show", "m3a", NULL);
+                out = mfree(out);
+                out = itest_arkctl_expect(&H, 0, "running", "ct", "show", "s5a", NULL);
+                out = mfree(out);
+                assert_arkctl(&H, 0, NULL, "ct", "exec", "s5a", "--", "true");
+                assert_int_equal(read_full_file(nvml_state, &after, NULL), 0);
+                assert_string_equal(before, after);
+                assert_int_equal(harness_sh(&pids, NULL, "pgrep -f '%s[ ]-f' | wc -l", fake_mps), 0);
+                assert_int_equal(atoi(pids), 1);
+        }
+
+        /* Gone with their containers: the instances, MIG mode, the daemon. */
+        assert_arkctl(&H, 0, NULL, "ct", "stop", "m3a", "--force");
+        assert_arkctl(&H, 0, NULL, "ct", "stop", "s5a", "--force");
+        for (size_t k = 0; k < ELEMENTSOF(partition_sequence); k++)
+                assert_arkctl(&H, 0, NULL, "ct", "delete", partition_sequence[k].name);
+        assert_int_equal(read_full_file(nvml_state, &nvml_text, NULL), 0);
+        assert_null(strstr(nvml_text, "\ngi "));
+        assert_null(strstr(nvml_text, "mig=1"));
+        assert_null(strstr(nvml_text, "compute_mode=3"));
+        /* (The pattern does not match pgrep's own shell, whose command line holds "[ ]".) */
+        assert_int_not_equal(harness_sh(NULL, NULL, "pgrep -f '%s[ ]-f'", fake_mps), 0);
+        for (const char *const *t = (const char *const[]) { "a", "b", "c", "d", "e", NULL }; *t; t++)
+                assert_arkctl(&H, 0, NULL, "tenant", "delete", *t);
+}
+
 /* Ascend NPUs (acceptance 3): on ascend-910b, --gpus 2 gets two davinci devices and the driver's
  * shared nodes, ASCEND_VISIBLE_DEVICES naming both. */
 static void test_ascend(void **state) {
@@ -647,7 +881,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_run_exec_logs), cmocka_unit_test(test_limits),
                 cmocka_unit_test(test_adoption),      cmocka_unit_test(test_networks),
-                cmocka_unit_test(test_gpus),          cmocka_unit_test(test_ascend),
+                cmocka_unit_test(test_gpus),          cmocka_unit_test(test_partitions),
+                cmocka_unit_test(test_ascend),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

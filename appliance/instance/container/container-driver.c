@@ -31,6 +31,7 @@
 #include "container.h"
 #include "driver.h"
 #include "gpus.h"
+#include "partitions.h"
 #include "image.h"
 #include "instance.h"
 #include "links.h"
@@ -52,6 +53,7 @@ typedef struct Containers {
         Runtime *rt;     /* NULL when containers cannot run here */
         char *why_not;   /* then: the sentence */
         sd_event_source *watch;
+        Partitions *parts; /* MIG instances and shares */
 } Containers;
 
 static Containers *containers(Manager *m) {
@@ -281,6 +283,10 @@ static int ct_setup(Manager *m) {
         else
                 log_debug("Containers run under crun with cgroup manager '%s'.",
                           runtime_cgroup_manager(c->rt));
+        r = partitions_new(m, &c->parts);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up GPU partitions: %m");
+        partitions_reconcile(m, c->parts);
         r = sd_event_add_time_relative(m->event, &c->watch, CLOCK_MONOTONIC, CONTAINER_WATCH_USEC, 0,
                                        on_watch, m);
         if (r < 0)
@@ -298,6 +304,7 @@ static void ct_teardown(Manager *m) {
         if (!c)
                 return;
         sd_event_source_disable_unref(c->watch);
+        partitions_free(c->parts);
         runtime_free(c->rt);
         free(c->instances);
         free(c->netns);
@@ -308,6 +315,33 @@ static void ct_teardown(Manager *m) {
 
 static bool ct_connected(Manager *m) {
         return containers(m) && containers(m)->rt;
+}
+
+static int ct_require(Manager *m, sd_bus_error *error);
+
+int container_partitions_require(Manager *m, sd_bus_error *error) {
+        int r;
+
+        r = ct_require(m, error);
+        if (r < 0)
+                return r;
+        if (partitions_why_not(containers(m)->parts))
+                return sd_bus_error_setf(error, ARK_ERROR_NOT_READY,
+                                         "MIG instances and GPU shares need NVIDIA's driver: %s.",
+                                         partitions_why_not(containers(m)->parts));
+        return 0;
+}
+
+int container_partition_make(Manager *m, Instance *i, bool mig_enable, sd_bus_error *error) {
+        return partitions_make(m, containers(m) ? containers(m)->parts : NULL, i, mig_enable, error);
+}
+
+void container_partition_undo(Manager *m, const InstancePartition *part, bool mig_enabled) {
+        partitions_undo(m, containers(m) ? containers(m)->parts : NULL, part, mig_enabled);
+}
+
+void container_partition_release(Manager *m, const InstancePartition *part) {
+        partitions_release(m, containers(m) ? containers(m)->parts : NULL, part);
 }
 
 static int ct_require(Manager *m, sd_bus_error *error) {
@@ -332,6 +366,7 @@ static int container_prepare(Instance *i, sd_bus_error *error) {
         _cleanup_strv_free_ char **args = NULL, **env = NULL;
         _cleanup_close_ int netns_fd = -EBADF;
         _cleanup_(cdi_edits_done) CdiEdits gpus = {};
+        _cleanup_(partition_device_done) PartitionDevice part = {};
         _cleanup_(oci_spec_extra_done) OciSpecExtra extra = {};
         Bundle *b = bundle_by_id(m, i->container_image_id);
         uint32_t base = 0, count = 0, uid = 0, gid = 0;
@@ -366,8 +401,14 @@ static int container_prepare(Instance *i, sd_bus_error *error) {
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                          "Image %s %s has no command and container '%s' gives none (Args).",
                                          b->name, b->version, i->name);
+        /* Its MIG instance there, or its GPU's MPS daemon serving its tenant (partitions.h). */
+        if (i->partition) {
+                r = partitions_prepare(m, c->parts, i, base, base, &part, error);
+                if (r < 0)
+                        return r;
+        }
         /* The GPUs' device nodes, mounts and variables, made from the inventory now (gpus.h). */
-        r = container_gpu_edits(m, i, &gpus, &why);
+        r = container_gpu_edits(m, i, i->partition ? &part.cdi : NULL, &gpus, &why);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)

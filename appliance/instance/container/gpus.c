@@ -85,7 +85,8 @@ static int part_make(Manager *m, const Accelerator *a, Part *ret, char **ret_err
         return 0;
 }
 
-int container_gpu_edits(Manager *m, const Instance *i, CdiEdits *ret, char **ret_error) {
+int container_gpu_edits(Manager *m, const Instance *i, const CdiPartition *partition, CdiEdits *ret,
+                        char **ret_error) {
         _cleanup_(json_decrefp) json_t *spec = NULL;
         _cleanup_free_ Part *parts = NULL;
         _cleanup_free_ CdiPartition *p = NULL;
@@ -95,6 +96,14 @@ int container_gpu_edits(Manager *m, const Instance *i, CdiEdits *ret, char **ret
         int r;
 
         *ret = (CdiEdits) {};
+        if (partition) {
+                const char *name[] = { partition->name, NULL };
+
+                r = cdi_spec_build(partition, 1, &roots, &spec, ret_error);
+                if (r < 0)
+                        return r;
+                return cdi_edits_collect(spec, name, ret, ret_error);
+        }
         if (n == 0)
                 return 0;
         parts = calloc(n, sizeof(Part));

@@ -24,11 +24,13 @@
 typedef struct Instance Instance;
 typedef struct Manager Manager;
 
-/* The CDI edits of the GPUs instance i holds (i->gpus; none: empty edits), for
+/* The CDI edits of the GPUs instance i holds (i->gpus), or of its partition (partitions.h's
+ * device; NULL: none); neither: empty edits. For
  * oci_spec_add_cdi(), which checks each node against the host's again. 0, or <0 with a sentence in
  * *ret_error: -ENOENT for a missing node or driver file, -ENODEV for a node of the wrong kind,
  * -EINVAL for GPUs of two vendors or one Ark cannot give to containers. */
-int container_gpu_edits(Manager *m, const Instance *i, CdiEdits *ret, char **ret_error);
+int container_gpu_edits(Manager *m, const Instance *i, const CdiPartition *partition, CdiEdits *ret,
+                        char **ret_error);
 
 /* Writes the CDI specs of the host's GPUs that containers can get (those bound to their vendor's
  * driver) to [Containers] CDIDirectory=, removing a vendor's file when it has none. A GPU whose
