@@ -404,6 +404,13 @@ static const DbMigration migrations[] = {
                 "CREATE TRIGGER mig_slices_placed BEFORE UPDATE ON mig_slices"
                 " BEGIN SELECT RAISE(ABORT, 'a partition does not move: delete it and make another'); END;",
         },
+        {
+                "metered partitions",
+                /* What an interval's GPUs are worth in milli-GPUs: 1000 a whole GPU, a partition
+                 * its fraction (gpus 0, gpu_models its GPU's model). */
+                "ALTER TABLE usage_intervals ADD COLUMN gpu_milli INTEGER NOT NULL DEFAULT 0;"
+                "UPDATE usage_intervals SET gpu_milli = gpus * 1000;",
+        },
 };
 
 int store_schema_latest(void) {

@@ -55,7 +55,7 @@ static int meter_insert_interval(Instance *i, uint64_t now) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         StrBuf models = {};
         _cleanup_free_ char *ms = NULL;
-        uint64_t gpu_mem = 0;
+        uint64_t gpu_mem = 0, milli;
         unsigned n = 0;
         int r, rc;
 
@@ -65,12 +65,22 @@ static int meter_insert_interval(Instance *i, uint64_t now) {
                 strbuf_printf(&models, "%s%s", n++ ? "," : "", a && a->model ? a->model : *g);
                 gpu_mem += a ? a->memory_bytes : 0;
         }
+        milli = (uint64_t) n * 1000;
+        /* A MIG instance or share: its GPU's model, its fraction and its memory. */
+        if (i->partition) {
+                Accelerator *a = manager_find_accelerator(m, i->partition->address);
+
+                strbuf_printf(&models, "%s%s", n ? "," : "",
+                              a && a->model ? a->model : i->partition->address);
+                gpu_mem += i->partition->memory_bytes;
+                milli += i->partition->milli;
+        }
         ms = strbuf_steal(&models);
         r = db_prepare(
                 m->db,
                 "INSERT INTO usage_intervals (instance_uuid, instance, tenant, start_usec, last_alive_usec, vcpus, "
-                "memory_bytes, gpus, gpu_memory_bytes, gpu_models, tenant_uuid) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "memory_bytes, gpus, gpu_memory_bytes, gpu_models, tenant_uuid, gpu_milli) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 &st);
         if (r < 0)
                 return r;
@@ -92,6 +102,7 @@ static int meter_insert_interval(Instance *i, uint64_t now) {
                 else
                         sqlite3_bind_null(st, 11);
         }
+        sqlite3_bind_int64(st, 12, (sqlite3_int64) milli);
         rc = sqlite3_step(st);
         if (rc != SQLITE_DONE)
                 return db_errno_of(m->db, rc);
@@ -167,9 +178,16 @@ int meter_start(Manager *m) {
         return 0;
 }
 
-/* ark_compute_units(gpu_models): the CUs of an interval's GPUs (compute-unit.h). */
+/* ark_compute_units(gpu_models, gpu_milli): the CUs of an interval's GPUs (compute-unit.h), by the
+ * fraction of them it holds: gpu_milli over 1000 per model listed (a whole GPU: all of its CUs; a
+ * MIG slice or a share: its part of its GPU's). */
 static void sql_compute_units(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-        sqlite3_result_double(ctx, compute_units_of_list((const char *) sqlite3_value_text(argv[0])));
+        const char *models = (const char *) sqlite3_value_text(argv[0]);
+        double n = 0, milli = (double) sqlite3_value_int64(argv[1]);
+
+        for (const char *c = models; c && *c; c++)
+                n += c == models || c[-1] == ',';
+        sqlite3_result_double(ctx, n > 0 ? compute_units_of_list(models) * milli / (1000.0 * n) : 0);
 }
 
 int meter_report(Manager *m, const char *tenant, const char *tenant_uuid, uint64_t from, uint64_t to,
@@ -178,7 +196,7 @@ int meter_report(Manager *m, const char *tenant, const char *tenant_uuid, uint64
         int64_t now = (int64_t) now_usec(CLOCK_REALTIME);
         int r, rc;
 
-        rc = sqlite3_create_function(m->db, "ark_compute_units", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+        rc = sqlite3_create_function(m->db, "ark_compute_units", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
                                      sql_compute_units, NULL, NULL);
         if (rc != SQLITE_OK)
                 return db_errno_of(m->db, rc);
@@ -186,13 +204,13 @@ int meter_report(Manager *m, const char *tenant, const char *tenant_uuid, uint64
         /* Each interval clipped to [from, to]; an open one runs until now. */
         r = db_prepare(
                 m->db,
-                "WITH c AS (SELECT tenant, tenant_uuid, instance, gpu_models, gpus, gpu_memory_bytes, vcpus, "
+                "WITH c AS (SELECT tenant, tenant_uuid, instance, gpu_models, gpu_milli, gpu_memory_bytes, vcpus, "
                 "  memory_bytes, MAX(0, MIN(COALESCE(end_usec, ?3), ?2) - MAX(start_usec, ?1)) / 1e6 AS s "
                 "  FROM usage_intervals WHERE (?4 = '' OR tenant = ?4) AND (?5 = '' OR tenant_uuid = ?5) "
                 "  AND start_usec < ?2 AND COALESCE(end_usec, ?3) > ?1) "
-                "SELECT tenant, instance, group_concat(DISTINCT gpu_models), SUM(s), SUM(s * gpus), "
+                "SELECT tenant, instance, group_concat(DISTINCT gpu_models), SUM(s), SUM(s * gpu_milli / 1000.0), "
                 "  SUM(s * gpu_memory_bytes / 1073741824.0), SUM(s * vcpus), SUM(s * memory_bytes / 1073741824.0), "
-                "  COUNT(*), SUM(s * ark_compute_units(gpu_models)), tenant_uuid "
+                "  COUNT(*), SUM(s * ark_compute_units(gpu_models, gpu_milli)), tenant_uuid "
                 "  FROM c GROUP BY tenant_uuid, tenant, instance ORDER BY tenant, instance",
                 &st);
         if (r < 0)

@@ -821,6 +821,34 @@ static void test_partitions(void **state) {
                 assert_int_equal(atoi(pids), 1);
         }
 
+        /* Metered by their fraction: GPU-seconds and CU-seconds are the partition's part of its
+         * GPU's. */
+        sleep(1);
+        {
+                _cleanup_(json_decrefp) json_t *rows = harness_arkctl_json(&H, "usage", "report", NULL);
+                json_t *row;
+                size_t k;
+                unsigned seen = 0;
+
+                assert_non_null(rows);
+                json_array_foreach(rows, k, row) {
+                        const char *inst = json_string_value(json_object_get(row, "instance"));
+                        double sec = json_real_value(json_object_get(row, "seconds")),
+                               gpu = json_real_value(json_object_get(row, "gpu_seconds"));
+                        double want = streq_ptr(inst, "s5a") ? 0.5 : streq_ptr(inst, "m3a") ? 3.0 / 7 : -1;
+
+                        if (want < 0)
+                                continue;
+                        seen++;
+                        assert_true(sec > 0.5);
+                        if (gpu < sec * want * 0.97 || gpu > sec * want * 1.03)
+                                fail_msg("%s: %.2f GPU-seconds in %.2f s, want %.3f of them", inst, gpu, sec,
+                                         want);
+                        assert_true(json_real_value(json_object_get(row, "compute_unit_seconds")) > 0);
+                }
+                assert_int_equal(seen, 2);
+        }
+
         /* Gone with their containers: the instances, MIG mode, the daemon. */
         assert_arkctl(&H, 0, NULL, "ct", "stop", "m3a", "--force");
         assert_arkctl(&H, 0, NULL, "ct", "stop", "s5a", "--force");

@@ -1125,7 +1125,7 @@ static void test_migrate_tenant_uuid(void **state) {
          * again): no UUIDs; one interval of an earlier 'risk', one of this one. */
         sql = strprintf(
                 "DROP TRIGGER claims_not_partitioned; DROP TABLE mig_slices; DROP TABLE partitions; "
-                "DROP TABLE idmaps; DROP TABLE forwards; DROP TABLE nics; DROP TABLE networks; "
+                "ALTER TABLE usage_intervals DROP COLUMN gpu_milli; DROP TABLE idmaps; DROP TABLE forwards; DROP TABLE nics; DROP TABLE networks; "
                 "DROP INDEX usage_intervals_tenant_uuid; ALTER TABLE usage_intervals DROP COLUMN tenant_uuid; "
                 "DROP INDEX tenants_uuid; ALTER TABLE tenants DROP COLUMN uuid; "
                 "INSERT INTO usage_intervals (instance_uuid, instance, tenant, start_usec, end_usec, "
@@ -1916,9 +1916,15 @@ static void test_migrate_partitions(void **state) {
         vm = add_container(db, "vm", "risk");
         ctr = add_container(db, "ctr", "risk");
         assert_int_equal(store_claim_insert(db, GPU_A, vm, CREATED_USEC), 0);
-        sql = strprintf("DROP TRIGGER claims_not_partitioned; DROP TABLE mig_slices; DROP TABLE partitions;"
-                        "PRAGMA user_version = %d",
-                        store_schema_latest() - 1);
+        /* Back two steps: the metered partitions' column goes too; an interval of 2 GPUs then. */
+        sql = strprintf(
+                "DROP TRIGGER claims_not_partitioned; DROP TABLE mig_slices; DROP TABLE partitions;"
+                "ALTER TABLE usage_intervals DROP COLUMN gpu_milli;"
+                "INSERT INTO usage_intervals (instance_uuid, instance, tenant, start_usec, end_usec, "
+                "last_alive_usec, vcpus, memory_bytes, gpus, gpu_memory_bytes, gpu_models) VALUES "
+                "('u1', 'vm', 'risk', 1, 2, 2, 1, 1, 2, 0, 'H100,H100');"
+                "PRAGMA user_version = %d",
+                store_schema_latest() - 2);
         assert_non_null(sql);
         if (db_exec(db, sql) < 0)
                 fail_msg("back one schema: %s", sqlite3_errmsg(db));
@@ -1932,6 +1938,9 @@ static void test_migrate_partitions(void **state) {
         assert_int_equal(query_int(db, "SELECT count(*) FROM tenants WHERE description = 'kept'"), 1);
         assert_int_equal(query_int(db, "SELECT count(*) FROM instances"), 2);
         assert_int_equal(query_int(db, "SELECT count(*) FROM claims WHERE address = '" GPU_A "'"), 1);
+        /* An interval from before counts its GPUs whole. */
+        assert_int_equal(query_int(db, "SELECT gpu_milli FROM usage_intervals WHERE instance_uuid = 'u1'"),
+                         2000);
         p = mig_record(ctr, GPU_A, "3g.40gb", 4, 4, 3);
         assert_refused(db, store_partition_insert(db, &p), "given whole");
         p.address = GPU_B;

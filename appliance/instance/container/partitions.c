@@ -37,9 +37,10 @@ int partitions_new(Manager *m, Partitions **ret) {
                 return r;
         }
         if (r < 0) {
-                p->why_not = strprintf("NVIDIA's management library cannot be used here ([Containers] NVML=%s: "
-                                       "%s)",
-                                       m->config.container_nvml, strna(why));
+                p->why_not =
+                        strprintf("NVIDIA's management library cannot be used here ([Containers] NVML=%s: "
+                                  "%s)",
+                                  m->config.container_nvml, strna(why));
                 if (!p->why_not) {
                         free(p);
                         return -ENOMEM;
@@ -106,18 +107,19 @@ int partitions_make(Manager *m, Partitions *p, Instance *i, bool mig_enable, sd_
         if (r < 0) {
                 if (mig_enable)
                         (void) nvml_set_mig(p->nvml, part->address, false, NULL);
-                return sd_bus_error_setf(error, r == -ENOSPC || r == -EINVAL ? ARK_ERROR_NO_CAPACITY
-                                                                             : ARK_ERROR_HYPERVISOR,
-                                         "Failed to make the %s MIG instance of '%s' on GPU %s: %s",
-                                         mig_profile_info((MigProfile) part->profile)->name, i->name,
-                                         part->address, strna(why));
+                return sd_bus_error_setf(
+                        error, r == -ENOSPC || r == -EINVAL ? ARK_ERROR_NO_CAPACITY : ARK_ERROR_HYPERVISOR,
+                        "Failed to make the %s MIG instance of '%s' on GPU %s: %s",
+                        mig_profile_info((MigProfile) part->profile)->name, i->name, part->address,
+                        strna(why));
         }
         r = record_nvml(m, i, &mi);
         if (r < 0) {
                 (void) nvml_mig_destroy(p->nvml, part->address, mi.gi_id, mi.ci_id, NULL);
                 if (mig_enable)
                         (void) nvml_set_mig(p->nvml, part->address, false, NULL);
-                return manager_store_error(m, error, r, "Failed to record the MIG instance of '%s'", i->name);
+                return manager_store_error(m, error, r, "Failed to record the MIG instance of '%s'",
+                                           i->name);
         }
         return 0;
 }
@@ -127,9 +129,10 @@ void partitions_undo(Manager *m, Partitions *p, const InstancePartition *part, b
 
         if (!part || !part->mig || !p || !p->nvml || part->gi_id < 0)
                 return;
-        if (nvml_mig_destroy(p->nvml, part->address, (unsigned) part->gi_id, (unsigned) part->ci_id, &why) < 0)
-                log_warning("Failed to destroy MIG instance %d of GPU %s again: %s", part->gi_id, part->address,
-                            strna(why));
+        if (nvml_mig_destroy(p->nvml, part->address, (unsigned) part->gi_id, (unsigned) part->ci_id, &why) <
+            0)
+                log_warning("Failed to destroy MIG instance %d of GPU %s again: %s", part->gi_id,
+                            part->address, strna(why));
         if (mig_enabled)
                 (void) nvml_set_mig(p->nvml, part->address, false, NULL);
 }
@@ -177,17 +180,19 @@ static int mig_ensure(Manager *m, Partitions *p, Instance *i, sd_bus_error *erro
 
         r = nvml_mig_list(p->nvml, part->address, &list, &n, &why);
         if (r < 0)
-                return sd_bus_error_setf(error, ARK_ERROR_HYPERVISOR, "Failed to list the MIG instances of GPU %s: %s",
-                                         part->address, strna(why));
+                return sd_bus_error_setf(error, ARK_ERROR_HYPERVISOR,
+                                         "Failed to list the MIG instances of GPU %s: %s", part->address,
+                                         strna(why));
         for (size_t k = 0; k < n; k++)
                 if (list[k].profile == (MigProfile) part->profile && list[k].start == part->mig_start &&
                     !isempty(list[k].uuid)) {
                         if (part->gi_id == (int) list[k].gi_id && streq_ptr(part->uuid, list[k].uuid))
                                 return 0;
                         r = record_nvml(m, i, &list[k]);
-                        return r < 0 ? manager_store_error(m, error, r, "Failed to record the MIG instance of '%s'",
-                                                           i->name)
-                                     : 0;
+                        return r < 0
+                                ? manager_store_error(m, error, r,
+                                                      "Failed to record the MIG instance of '%s'", i->name)
+                                : 0;
                 }
         /* Gone (the host rebooted): made again where it was, MIG mode on first if need be. */
         log_info("Making the MIG instance of '%s' on GPU %s again.", i->name, part->address);
@@ -236,8 +241,8 @@ int partitions_prepare(Manager *m, Partitions *p, Instance *i, uid_t uid, gid_t 
 
                 r = cdi_nvidia_uuid(&roots, part->address, &uuid, &why);
                 if (r < 0)
-                        return sd_bus_error_setf(error, ARK_ERROR_NOT_READY, "The share of container '%s': %s",
-                                                 i->name, strna(why));
+                        return sd_bus_error_setf(error, ARK_ERROR_NOT_READY,
+                                                 "The share of container '%s': %s", i->name, strna(why));
                 snprintf(d.uuid, sizeof(d.uuid), "%s", uuid);
                 s.uuid = d.uuid;
                 /* Only the MPS server may open the GPU: no client can go around its limits. */
@@ -249,7 +254,8 @@ int partitions_prepare(Manager *m, Partitions *p, Instance *i, uid_t uid, gid_t 
                 why = mfree(why);
                 r = mps_start(&p->mps, &s, &why);
                 if (r < 0)
-                        return sd_bus_error_setf(error, r == -EBUSY ? ARK_ERROR_IN_USE : ARK_ERROR_HYPERVISOR,
+                        return sd_bus_error_setf(error,
+                                                 r == -EBUSY ? ARK_ERROR_IN_USE : ARK_ERROR_HYPERVISOR,
                                                  "The MPS daemon of GPU %s cannot serve container '%s': %s",
                                                  part->address, i->name, strna(why));
                 r = mps_paths(&p->mps, part->address, &d.pipe_dir, &d.shm_dir);
@@ -291,7 +297,8 @@ void partitions_reconcile(Manager *m, Partitions *p) {
                         if (owner) {
                                 if (owner->partition->gi_id != (int) list[j].gi_id &&
                                     record_nvml(m, owner, &list[j]) < 0)
-                                        log_warning("Failed to record the MIG instance of '%s'.", owner->name);
+                                        log_warning("Failed to record the MIG instance of '%s'.",
+                                                    owner->name);
                                 continue;
                         }
                         /* Made for a container whose create did not commit (arkd died): nobody's. */
@@ -299,12 +306,14 @@ void partitions_reconcile(Manager *m, Partitions *p) {
                                 continue;
                         why = mfree(why);
                         if (nvml_mig_destroy(p->nvml, a->address, list[j].gi_id, list[j].ci_id, &why) < 0)
-                                log_warning("Failed to destroy MIG instance %u of GPU %s, which no container "
-                                            "has: %s",
-                                            list[j].gi_id, a->address, strna(why));
+                                log_warning(
+                                        "Failed to destroy MIG instance %u of GPU %s, which no container "
+                                        "has: %s",
+                                        list[j].gi_id, a->address, strna(why));
                         else
                                 log_notice("Destroyed MIG instance %u (%s) of GPU %s: no container has it.",
-                                           list[j].gi_id, mig_profile_info(list[j].profile)->name, a->address);
+                                           list[j].gi_id, mig_profile_info(list[j].profile)->name,
+                                           a->address);
                 }
         }
         /* Partitions whose instance is gone (a reboot) forget NVML's ids: made again at start. */
@@ -318,8 +327,9 @@ void partitions_reconcile(Manager *m, Partitions *p) {
                 if (nvml_mig_list(p->nvml, i->partition->address, &list, &n, NULL) < 0)
                         continue;
                 for (size_t j = 0; j < n; j++)
-                        found = found || ((int) list[j].gi_id == i->partition->gi_id &&
-                                          list[j].start == i->partition->mig_start);
+                        found = found ||
+                                ((int) list[j].gi_id == i->partition->gi_id &&
+                                 list[j].start == i->partition->mig_start);
                 if (!found)
                         (void) record_nvml(m, i, NULL);
         }
