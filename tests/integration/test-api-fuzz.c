@@ -2732,7 +2732,18 @@ static void gen_spec_value(Value *spec, const char *key) {
                         s->type = 's';
                         s->s = gen_pick(D.addresses);
                 }
-        } else if (streq(key, "Model"))
+        } else if (streq(key, "MIGProfile"))
+                spec_str(spec, key,
+                         PICK(R,
+                              ((const char *const[]) { "3g.40gb", "1g.10gb", "7g.80gb", "8g.90gb", "",
+                                                       "3G.40GB" })));
+        else if (streq(key, "GPUShareMilli"))
+                spec_num(spec, key, "u",
+                         PICK(R, ((const uint64_t[]) { 0, 1, 250, 500, 999, 1000, UINT32_MAX })));
+        else if (streq(key, "GPUMemoryBytes"))
+                spec_num(spec, key, "t",
+                         PICK(R, ((const uint64_t[]) { 0, 1, 10ULL << 30, 81ULL << 30, UINT64_MAX })));
+        else if (streq(key, "Model"))
                 spec_str(spec, key,
                          PICK(R,
                               ((const char *const[]) { "bq-orca", "bq-orca@1", "bq-orca@2", "bq-lynx",
@@ -2742,10 +2753,11 @@ static void gen_spec_value(Value *spec, const char *key) {
 }
 
 static void gen_spec(Value *v) {
-        static const char *const keys[] = { "Name",        "Tenant",       "Type",        "VCPUs",
-                                            "MemoryBytes", "DiskBytes",    "Image",       "Kernel",
-                                            "Initrd",      "Cmdline",      "Start",       "GPUs",
-                                            "GPUModel",    "GPUAddresses", "Preemptible", "Model" };
+        static const char *const keys[] = { "Name",        "Tenant",        "Type",          "VCPUs",
+                                            "MemoryBytes", "DiskBytes",     "Image",         "Kernel",
+                                            "Initrd",      "Cmdline",       "Start",         "GPUs",
+                                            "GPUModel",    "GPUAddresses",  "Preemptible",   "Model",
+                                            "MIGProfile",  "GPUShareMilli", "GPUMemoryBytes" };
 
         for (size_t k = 0; k < ELEMENTSOF(keys); k++) {
                 bool required = k == 0 || k == 1 || k == 3 || k == 4;

@@ -25,6 +25,7 @@
 
 /* The most a container's log holds (bytes). */
 #define RUNTIME_LOG_SIZE_MAX "67108864"
+#define SYSTEMD_RUN "/usr/bin/systemd-run"
 
 extern char **environ;
 
@@ -481,6 +482,17 @@ static int spawn_conmon(Runtime *rt, const char *id, char **ret_error) {
         pid_t pid;
 
         if (!dir)
+                return -ENOMEM;
+        /* Under systemd conmon gets a scope of its own in the containers' slice, so that stopping
+         * or restarting arkd.service (which kills its whole cgroup) leaves the monitors and their
+         * containers running; systemd-run --scope execs conmon in place, our descriptors and
+         * environment kept. */
+        if (rt->systemd &&
+            (strv_extend(&argv, SYSTEMD_RUN) < 0 || strv_extend(&argv, "--scope") < 0 ||
+             strv_extend(&argv, "--quiet") < 0 || strv_extend(&argv, "--collect") < 0 ||
+             strv_push(&argv, strprintf("--unit=ark-conmon-%s", id)) < 0 ||
+             strv_push(&argv, strprintf("--slice=%s.slice", rt->cgroup_parent)) < 0 ||
+             strv_extend(&argv, "--") < 0))
                 return -ENOMEM;
         /* conmon runs crun as --runtime with the global options before the verb (--runtime-arg). */
         if (strv_extend(&argv, rt->conmon) < 0 || strv_extend(&argv, "--api-version") < 0 ||
