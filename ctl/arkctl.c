@@ -118,7 +118,7 @@ const Verb ctl_verbs[] = {
           "add GPUs to a stopped VM, or remove them", verb_vm_gpu },
         { "ct", "create", "NAME [-- CMD...]", 1, 64,
           OPT_TENANT | OPT_CT_CREATE | OPT_MEMORY | OPT_DISK | OPT_IMAGE | OPT_START | OPT_GPUS |
-                  OPT_GPU_MODEL | OPT_MODEL | OPT_NETWORK,
+                  OPT_GPU_MODEL | OPT_MODEL | OPT_NETWORK | OPT_PREEMPTIBLE,
           OPT_TENANT | OPT_IMAGE,
           "create a container of an imported image for a tenant, stopped unless --start", verb_ct_create },
         { "ct", "list", NULL, 0, 0, OPT_TENANT, 0, "list the containers with their state, CPUs and memory",

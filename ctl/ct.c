@@ -92,6 +92,8 @@ int verb_ct_create(char **args) {
                 r = append_strv_entry(m, "Args", cmd);
         if (r >= 0 && arg_model)
                 r = sd_bus_message_append(m, "{sv}", "Model", "s", arg_model);
+        if (r >= 0 && arg_preemptible)
+                r = sd_bus_message_append(m, "{sv}", "Preemptible", "b", 1);
         if (r >= 0 && arg_start)
                 r = sd_bus_message_append(m, "{sv}", "Start", "b", 1);
         if (r >= 0)

@@ -1,5 +1,6 @@
 /* MPS control daemons, one per shared GPU; see mps.h. */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -592,13 +593,23 @@ static int wait_exit(int pidfd, uint64_t usec) {
 
 /* The daemon's last words for a sentence: the end of control.out. */
 static char *daemon_output(const Paths *p) {
-        _cleanup_free_ char *text = NULL;
-        size_t n;
+        _cleanup_close_ int fd = -EBADF;
+        char buf[301];
+        struct stat st;
+        ssize_t k;
 
-        if (read_full_file(p->out, &text, &n) < 0 || isempty(strstrip(text)))
+        /* In the tenant's log directory: never through a link it made, a regular file only; its
+         * last 300 bytes. */
+        fd = open(p->out, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
                 return strdup("it printed nothing.");
-        n = strlen(text);
-        return strdup(printable(n > 300 ? text + n - 300 : text));
+        k = pread(fd, buf, sizeof(buf) - 1, st.st_size > 300 ? st.st_size - 300 : 0);
+        if (k <= 0)
+                return strdup("it printed nothing.");
+        buf[k] = 0;
+        if (isempty(strstrip(buf)))
+                return strdup("it printed nothing.");
+        return strdup(printable(strstrip(buf)));
 }
 
 /* The control daemon creates its socket "control" in the pipe directory when it is ready ("Starting
@@ -626,30 +637,71 @@ static int wait_ready(const Paths *p, int pidfd, const char *address, char **ret
         }
 }
 
-/* Stops the daemon at pid: quit, then SIGKILL after the timeout. 0 gone after quit, -ETIMEDOUT
- * gone after SIGKILL, -EBUSY still there. */
-static int stop_daemon(const MpsConfig *c, const Env *env, const char *address, pid_t pid,
-                       char **ret_error) {
+/* The daemon's children (the MPS servers it started, as the tenant's UID), as pidfds in fds (at
+ * most max): they go with it. */
+static size_t daemon_children(pid_t pid, int *fds, size_t max) {
+        DIR *d = opendir("/proc");
+        struct dirent *e;
+        size_t n = 0;
+
+        while (d && n < max && (e = readdir(d))) {
+                _cleanup_free_ char *stat = NULL, *path = NULL;
+                const char *close_paren;
+                int ppid;
+
+                if (strspn(e->d_name, "0123456789") != strlen(e->d_name))
+                        continue;
+                path = strprintf("/proc/%s/stat", e->d_name);
+                if (!path || read_full_file(path, &stat, NULL) < 0)
+                        continue;
+                /* "pid (comm) state ppid ...": comm may hold anything, so from the last ')'. */
+                close_paren = strrchr(stat, ')');
+                if (!close_paren || sscanf(close_paren + 1, " %*c %d", &ppid) != 1 || ppid != pid)
+                        continue;
+                fds[n] = pidfd_open(atoi(e->d_name), 0);
+                if (fds[n] >= 0)
+                        n++;
+        }
+        if (d)
+                closedir(d);
+        return n;
+}
+
+/* Ends the daemon at pid: SIGTERM, SIGKILL after the timeout, through its pidfd, and its servers
+ * with it. 0 gone after SIGTERM, -ETIMEDOUT gone after SIGKILL, -EBUSY still there. Not with the
+ * client's `quit`: the client would connect to `control` in the pipe directory, which the tenant's
+ * containers can write (a symlink there would send root's `quit` to another GPU's daemon, or a
+ * socket that never answers would hold arkd). */
+static int stop_daemon(const char *address, pid_t pid, char **ret_error) {
         _cleanup_close_ int pidfd = pidfd_open(pid, 0);
-        _cleanup_free_ char *quit_error = NULL;
-        int r;
+        int kids[64], r;
+        size_t n_kids;
 
         if (pidfd < 0)
                 return errno == ESRCH ? 0 : -errno;
-        (void) send_command(c, env, address, "quit", NULL, &quit_error);
+        n_kids = daemon_children(pid, kids, ELEMENTSOF(kids));
+        (void) pidfd_send_signal(pidfd, SIGTERM, NULL, 0);
         r = wait_exit(pidfd, MPS_STOP_TIMEOUT_USEC);
-        if (r > 0)
-                return 0;
-        (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
-        if (wait_exit(pidfd, 1000000) > 0)
-                return set_error_sentence(ret_error, -ETIMEDOUT,
-                                          "The MPS control daemon of GPU %s did not quit within %llu s and "
-                                          "was killed%s%s",
-                                          address, MPS_STOP_TIMEOUT_USEC / 1000000ULL,
-                                          quit_error ? ": " : ".", strempty(quit_error));
-        return set_error_sentence(ret_error, -EBUSY,
-                                  "The MPS control daemon of GPU %s (PID %d) survived SIGKILL.", address,
-                                  (int) pid);
+        if (r <= 0) {
+                (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+                r = wait_exit(pidfd, 1000000) > 0 ? -ETIMEDOUT : -EBUSY;
+        } else
+                r = 0;
+        for (size_t k = 0; k < n_kids; k++) {
+                (void) pidfd_send_signal(kids[k], SIGKILL, NULL, 0);
+                safe_close(kids[k]);
+        }
+        if (r == -ETIMEDOUT)
+                return set_error_sentence(
+                        ret_error, r,
+                        "The MPS control daemon of GPU %s did not end within %llu s of SIGTERM "
+                        "and was killed.",
+                        address, MPS_STOP_TIMEOUT_USEC / 1000000ULL);
+        if (r == -EBUSY)
+                return set_error_sentence(ret_error, r,
+                                          "The MPS control daemon of GPU %s (PID %d) survived SIGKILL.",
+                                          address, (int) pid);
+        return 0;
 }
 
 /* "10G" for whole GiB, else MiB: the two units set_default_device_pinned_mem_limit takes. */
@@ -821,7 +873,7 @@ int mps_start(const MpsConfig *c, const MpsShare *s, char **ret_error) {
                         set_error_sentence(ret_error, r, "Cannot write '%s': %s.", p.pid, strerror(-r));
         }
         if (r < 0) {
-                (void) stop_daemon(c, &env, s->address, rec.pid, NULL);
+                (void) stop_daemon(s->address, rec.pid, NULL);
                 goto fail;
         }
         return tmpfs ? 0 : 2;
@@ -833,7 +885,6 @@ fail:
 
 int mps_stop(const MpsConfig *c, const char *address, char **ret_error) {
         _cleanup_(paths_done) Paths p = {};
-        _cleanup_(env_done) Env env = {};
         Record rec;
         int r, k;
 
@@ -847,10 +898,7 @@ int mps_stop(const MpsConfig *c, const char *address, char **ret_error) {
         if (r < 0)
                 return r;
         if (r > 0) {
-                r = env_make(c, &p, rec.uuid, &env);
-                if (r < 0)
-                        return r;
-                r = stop_daemon(c, &env, address, rec.pid, ret_error);
+                r = stop_daemon(address, rec.pid, ret_error);
                 if (r == -EBUSY)
                         return r;
         }

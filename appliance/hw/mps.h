@@ -94,8 +94,11 @@ typedef struct MpsShare {
  * directories are removed again. */
 int mps_start(const MpsConfig *c, const MpsShare *s, char **ret_error);
 
-/* Stops the GPU's daemon: `quit` through the client, then waits up to MPS_STOP_TIMEOUT_USEC for
- * it to exit; still there, it is killed (SIGKILL) and the call returns -ETIMEDOUT with a sentence.
+/* Stops the GPU's daemon: SIGTERM through its verified PID, then waits up to MPS_STOP_TIMEOUT_USEC
+ * for it to exit; still there, it is killed (SIGKILL) and the call returns -ETIMEDOUT with a
+ * sentence. Its children (the MPS servers) are killed after it. Not `quit` through the client: the
+ * client connects to the pipe directory's `control`, which the share's containers can replace (a
+ * symlink to another GPU's daemon, or a socket that never answers).
  * Once it is gone, unmounts shm/ and removes <runtime_dir>/mps/<pci>/. None running is 0 (what a
  * dead one left is removed too). -EBUSY when it survives SIGKILL (directories kept). */
 int mps_stop(const MpsConfig *c, const char *address, char **ret_error);

@@ -348,9 +348,11 @@ static int container_params_check(const InstanceCreateParams *p, sd_bus_error *e
         if (!isempty(p->kernel) || !isempty(p->initrd) || !isempty(p->cmdline))
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                          "Kernel, Initrd and Cmdline are for VMs, not containers.");
-        if (p->preemptible)
-                return sd_bus_error_setf(error, ARK_ERROR_NOT_SUPPORTED,
-                                         "Preemptible containers are not supported yet.");
+        if (p->preemptible && (p->mig_profile || p->share_milli > 0))
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_NOT_SUPPORTED,
+                        "A MIG instance or a share cannot be preemptible: only whole GPUs are "
+                        "lent and taken back.");
         /* Whole GPUs, a MIG instance or a share: one of them. */
         if ((p->mig_profile != NULL) + (p->share_milli > 0 || p->share_memory > 0) +
                     (p->gpus > 0 || p->gpu_addresses != NULL) >
@@ -370,11 +372,13 @@ static int container_params_check(const InstanceCreateParams *p, sd_bus_error *e
                                          p->mig_profile, names);
         }
         if ((p->share_milli > 0 || p->share_memory > 0) &&
-            (p->share_milli == 0 || p->share_milli >= 1000 || p->share_memory == 0))
+            (p->share_milli == 0 || p->share_milli >= 1000 || p->share_memory < (UINT64_C(1) << 20) ||
+             p->share_memory % (UINT64_C(1) << 20) != 0))
                 return sd_bus_error_setf(
                         error, ARK_ERROR_INVALID_ARGUMENT,
                         "A share of a GPU needs GPUShareMilli between 1 and 999 (0.001 to 0.999 "
-                        "of the GPU) and GPUMemoryBytes above 0; for a whole GPU use GPUs.");
+                        "of the GPU) and GPUMemoryBytes of at least 1 MiB, in whole MiB (MPS "
+                        "limits memory in MiB); for a whole GPU use GPUs.");
         if (strv_length(p->args) > CONTAINER_ARGS_MAX || strv_length(p->env) > CONTAINER_ARGS_MAX)
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                          "Args and Env may hold at most %d strings each.",
@@ -802,6 +806,10 @@ static int instance_pick_gpus(Manager *m, const InstanceCreateParams *p, Instanc
         int r;
 
         if (p->gpus == 0 && strv_length(p->gpu_addresses) == 0 && !p->gpu_model)
+                return 0;
+        /* GPUModel with a MIG instance or a share narrows where the partition goes
+         * (instance_pick_partition()): no whole GPU. */
+        if (!extend && (p->mig_profile || p->share_milli > 0))
                 return 0;
         /* A container opens the GPU's device files through its vendor's driver: no IOMMU, no
          * window for BARs, none of passthrough's host checks. */
@@ -1815,6 +1823,11 @@ int instance_add_gpus(Instance *i, const InstanceCreateParams *p, sd_bus_error *
         if (p->gpus == 0 && !p->gpu_model && strv_length(p->gpu_addresses) == 0)
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT,
                                          "Say which GPUs to add: a count, a model or addresses.");
+        if (i->partition)
+                return sd_bus_error_setf(
+                        error, ARK_ERROR_INVALID_ARGUMENT,
+                        "Container '%s' has a %s of a GPU: it gets no whole GPUs beside it.", i->name,
+                        i->partition->mig ? "MIG instance" : "share");
         if (p->gpus > DOMAIN_GPUS_MAX || strv_length(p->gpu_addresses) > DOMAIN_GPUS_MAX)
                 return sd_bus_error_setf(error, ARK_ERROR_INVALID_ARGUMENT, "A VM can have at most %d GPUs.",
                                          DOMAIN_GPUS_MAX);

@@ -460,16 +460,31 @@ static void usage_add_gpus(Manager *m, QuotaUsage *u, const char **models, size_
         }
 }
 
+/* Whether another instance of `tenant` than `self` holds a share of the GPU at `address`. */
+static bool tenant_shares_gpu(Manager *m, const char *tenant, const char *address, const Instance *self) {
+        LIST_FOREACH(instances, i, m->instances)
+                if (i != self && i->partition && !i->partition->mig && streq(i->tenant, tenant) &&
+                    streq(i->partition->address, address))
+                        return true;
+        return false;
+}
+
+/* A MIG instance counts its part of its GPU (the rest is for anyone). Shares are counted per GPU:
+ * a GPU carrying a tenant's shares serves that tenant alone (one MPS server, one UID, one size:
+ * docs/gpu-sharing.md), so it counts as a whole GPU, once, however many shares it carries; else a
+ * tenant could lock a GPU from everyone with a share of 0.001. `counted`: the tenant's shares of
+ * this GPU are counted already (an earlier instance, or the tenant's own when admitting). */
 static void usage_add_partition(Manager *m, QuotaUsage *u, const char **models, size_t cap,
-                                const InstancePartition *p) {
+                                const InstancePartition *p, bool counted) {
         Accelerator *a;
 
-        if (!p)
+        if (!p || (!p->mig && counted))
                 return;
         a = manager_find_accelerator(m, p->address);
-        u->gpu_milli += p->milli;
-        u->amount[QUOTA_GPU_MEMORY] += p->memory_bytes;
-        milli_of(models, cap)[u->n_gpu_models] = (uint16_t) p->milli;
+        u->gpu_milli += p->mig ? p->milli : QUOTA_MILLI_GPU;
+        u->amount[QUOTA_GPU_MEMORY] +=
+                p->mig || !a ? p->memory_bytes : MAX(a->memory_bytes, p->memory_bytes);
+        milli_of(models, cap)[u->n_gpu_models] = (uint16_t) (p->mig ? p->milli : QUOTA_MILLI_GPU);
         models[u->n_gpu_models++] = a && a->model ? a->model : "";
         u->gpu_milli_of = milli_of(models, cap);
 }
@@ -521,7 +536,17 @@ int tenant_usage(Tenant *t, QuotaUsage *u) {
                 u->amount[QUOTA_MEMORY] += i->memory_bytes;
                 u->amount[QUOTA_DISK] += i->disk_path ? i->disk_bytes : 0;
                 usage_add_gpus(t->manager, u, models, pending.cap, i->gpus);
-                usage_add_partition(t->manager, u, models, pending.cap, i->partition);
+                {
+                        bool counted = false;
+
+                        /* Each GPU of its shares once: at the first instance on the list. */
+                        for (Instance *j = t->manager->instances; i->partition && j && j != i;
+                             j = j->instances_next)
+                                counted = counted ||
+                                        (j->partition && !j->partition->mig && streq(j->tenant, t->name) &&
+                                         streq(j->partition->address, i->partition->address));
+                        usage_add_partition(t->manager, u, models, pending.cap, i->partition, counted);
+                }
         }
         network_tenant_usage(t->manager, t->name, &u->amount[QUOTA_NETWORKS], &u->amount[QUOTA_FORWARDS]);
         u->gpu_models = models;
@@ -569,7 +594,10 @@ int tenant_admit(Tenant *t, unsigned instances, unsigned vcpus, uint64_t memory_
         if (!models)
                 return -ENOMEM;
         usage_add_gpus(t->manager, &req, models, cap, request_gpus);
-        usage_add_partition(t->manager, &req, models, cap, request_partition);
+        usage_add_partition(
+                t->manager, &req, models, cap, request_partition,
+                request_partition &&
+                        tenant_shares_gpu(t->manager, t->name, request_partition->address, NULL));
         req.gpu_models = models;
         req.gpu_milli_of = milli_of(models, cap);
         return tenant_admit_usage(t, &req, error);

@@ -860,8 +860,81 @@ static void test_partitions(void **state) {
         assert_null(strstr(nvml_text, "compute_mode=3"));
         /* (The pattern does not match pgrep's own shell, whose command line holds "[ ]".) */
         assert_int_not_equal(harness_sh(NULL, NULL, "pgrep -f '%s[ ]-f'", fake_mps), 0);
+
+        /* GPUModel narrows where a partition goes, and takes no whole GPU beside it. */
+        assert_arkctl(&H, 0, NULL, "ct", "create", "mm", "--tenant", "a", "--image", "bb", "--mig",
+                      "1g.10gb", "--gpu-model", "H100");
+        {
+                int start;
+                _cleanup_free_ char *gpu = partition_of(&H, "mm", &start);
+                _cleanup_(json_decrefp) json_t *j = harness_arkctl_json(&H, "ct", "show", "mm", NULL);
+
+                assert_non_null(gpu);
+                assert_true(start >= 0);
+                assert_int_equal(json_array_size(json_object_get(j, "gpus")), 0);
+        }
+        assert_arkctl(&H, 1, "gets no whole GPUs beside it", "vm", "gpu", "add", "mm", "--gpus", "1");
+        assert_arkctl(&H, 0, NULL, "ct", "delete", "mm");
+
+        /* Quotas: a GPU carrying a tenant's shares serves it alone, so it counts as one whole GPU
+         * however many shares it carries; a share of another size needs another GPU. */
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "q");
+        assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "q", "gpus=1");
+        assert_arkctl(&H, 1, "in whole MiB", "ct", "create", "qx", "--tenant", "q", "--image", "bb",
+                      "--gpu-share", "0.25", "--gpu-memory", "1000000");
+        assert_arkctl(&H, 0, NULL, "ct", "create", "qa", "--tenant", "q", "--image", "bb", "--gpu-share",
+                      "0.25", "--gpu-memory", "10G");
+        assert_arkctl(&H, 0, NULL, "ct", "create", "qb", "--tenant", "q", "--image", "bb", "--gpu-share",
+                      "0.25", "--gpu-memory", "10G");
+        assert_arkctl(&H, 1, "would use 2 of its 1 GPUs", "ct", "create", "qc", "--tenant", "q", "--image",
+                      "bb", "--gpu-share", "0.5", "--gpu-memory", "10G");
+        for (const char *const *n = (const char *const[]) { "qa", "qb", NULL }; *n; n++)
+                assert_arkctl(&H, 0, NULL, "ct", "delete", *n);
+        assert_arkctl(&H, 0, NULL, "tenant", "delete", "q");
         for (const char *const *t = (const char *const[]) { "a", "b", "c", "d", "e", NULL }; *t; t++)
                 assert_arkctl(&H, 0, NULL, "tenant", "delete", *t);
+}
+
+/* A preemptible container borrows GPUs another tenant is guaranteed and gives them back when that
+ * tenant asks: stopped (its first process gets SIGTERM), its GPUs released, asked for again at its
+ * next start. A share cannot be preemptible. */
+static void test_preemptible(void **state) {
+        _cleanup_free_ char *out = NULL;
+        _cleanup_(json_decrefp) json_t *j = NULL;
+
+        if (skip_why)
+                skip();
+        assert_arkctl(&H, 0, NULL, "tenant", "create", "owner");
+        assert_arkctl(&H, 0, NULL, "tenant", "quota", "set", "owner", "gpus=8..8");
+        assert_arkctl(&H, 1, "only a preemptible instance may borrow them", "ct", "create", "nb", "--tenant",
+                      "risk", "--image", "bb", "--gpus", "2");
+        assert_arkctl(&H, 1, "cannot be preemptible", "ct", "create", "ps", "--tenant", "risk", "--image",
+                      "bb", "--gpu-share", "0.5", "--gpu-memory", "10G", "--preemptible");
+        assert_arkctl(&H, 0, NULL, "ct", "create", "borrow", "--tenant", "risk", "--image", "bb", "--gpus",
+                      "2", "--preemptible", "--start", "--", "sh", "-c",
+                      "trap 'exit 0' TERM; while :; do sleep 1; done");
+        wait_state("borrow", "running");
+        /* The owner asks for all its 8: the borrower gives its 2 back. */
+        assert_arkctl(&H, 0, NULL, "ct", "create", "own", "--tenant", "owner", "--image", "bb", "--gpus",
+                      "8");
+        j = harness_arkctl_json(&H, "ct", "show", "borrow", NULL);
+        assert_non_null(j);
+        assert_string_equal(json_string_value(json_object_get(j, "state")), "stopped");
+        assert_non_null(strstr(json_string_value(json_object_get(j, "state_reason")), "preempted"));
+        assert_int_equal(json_array_size(json_object_get(j, "gpus")), 0);
+        assert_int_equal(json_integer_value(json_object_get(j, "preempted_gpus")), 2);
+        json_decref(TAKE_PTR(j));
+        j = harness_arkctl_json(&H, "ct", "show", "own", NULL);
+        assert_int_equal(json_array_size(json_object_get(j, "gpus")), 8);
+        /* None to borrow now: its start says so. */
+        assert_arkctl(&H, 1, "cannot get 2 again now", "ct", "start", "borrow");
+        assert_arkctl(&H, 0, NULL, "ct", "delete", "own");
+        assert_arkctl(&H, 0, NULL, "ct", "start", "borrow");
+        wait_state("borrow", "running");
+        out = itest_arkctl_expect(&H, 0, "nvidia", "ct", "exec", "borrow", "--", "ls", "/dev", NULL);
+        assert_arkctl(&H, 0, NULL, "ct", "stop", "borrow", "--force");
+        assert_arkctl(&H, 0, NULL, "ct", "delete", "borrow");
+        assert_arkctl(&H, 0, NULL, "tenant", "delete", "owner");
 }
 
 /* Ascend NPUs (acceptance 3): on ascend-910b, --gpus 2 gets two davinci devices and the driver's
@@ -910,7 +983,7 @@ int main(void) {
                 cmocka_unit_test(test_run_exec_logs), cmocka_unit_test(test_limits),
                 cmocka_unit_test(test_adoption),      cmocka_unit_test(test_networks),
                 cmocka_unit_test(test_gpus),          cmocka_unit_test(test_partitions),
-                cmocka_unit_test(test_ascend),
+                cmocka_unit_test(test_preemptible),   cmocka_unit_test(test_ascend),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

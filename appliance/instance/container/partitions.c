@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "basic/log.h"
 #include "basic/macro.h"
@@ -98,10 +99,13 @@ int partitions_make(Manager *m, Partitions *p, Instance *i, bool mig_enable, sd_
                                          partitions_why_not(p));
         if (mig_enable) {
                 r = nvml_set_mig(p->nvml, part->address, true, &why);
-                if (r < 0)
+                if (r < 0) {
+                        /* Not left pending until the next reset either. */
+                        (void) nvml_set_mig(p->nvml, part->address, false, NULL);
                         return sd_bus_error_setf(error, ARK_ERROR_HYPERVISOR,
                                                  "Failed to put GPU %s in MIG mode: %s", part->address,
                                                  strna(why));
+                }
         }
         r = nvml_mig_create(p->nvml, part->address, (MigProfile) part->profile, part->mig_start, &mi, &why);
         if (r < 0) {
@@ -253,11 +257,26 @@ int partitions_prepare(Manager *m, Partitions *p, Instance *i, uid_t uid, gid_t 
                                                  part->address, strna(why));
                 why = mfree(why);
                 r = mps_start(&p->mps, &s, &why);
+                /* Its sentence names the other UID: said without it. */
+                if (r == -EBUSY)
+                        return sd_bus_error_setf(
+                                error, ARK_ERROR_IN_USE,
+                                "The MPS daemon of GPU %s serves other shares (another tenant's, "
+                                "or another size) and cannot serve container '%s'.",
+                                part->address, i->name);
                 if (r < 0)
-                        return sd_bus_error_setf(error,
-                                                 r == -EBUSY ? ARK_ERROR_IN_USE : ARK_ERROR_HYPERVISOR,
+                        return sd_bus_error_setf(error, ARK_ERROR_HYPERVISOR,
                                                  "The MPS daemon of GPU %s cannot serve container '%s': %s",
                                                  part->address, i->name, strna(why));
+                /* A plain directory as the shm would let the share fill /run: only where arkd could
+                 * not mount anything anyway (not root, in tests). */
+                if (r == 2 && geteuid() == 0) {
+                        (void) mps_stop(&p->mps, part->address, NULL);
+                        return sd_bus_error_setf(
+                                error, ARK_ERROR_HYPERVISOR,
+                                "The MPS daemon of GPU %s got no shared-memory tmpfs of its own.",
+                                part->address);
+                }
                 r = mps_paths(&p->mps, part->address, &d.pipe_dir, &d.shm_dir);
                 if (r < 0)
                         return r;
@@ -272,6 +291,19 @@ int partitions_prepare(Manager *m, Partitions *p, Instance *i, uid_t uid, gid_t 
         ret->cdi.name = ret->name;
         ret->cdi.uuid = ret->uuid;
         return 0;
+}
+
+/* Whether NVML says the GPU at `address` is in MIG mode. */
+static bool mig_enabled(Partitions *p, const char *address) {
+        _cleanup_free_ NvmlGpu *gpus = NULL;
+        size_t n = 0;
+
+        if (nvml_list_gpus(p->nvml, &gpus, &n, NULL) < 0)
+                return false;
+        for (size_t k = 0; k < n; k++)
+                if (streq(gpus[k].address, address))
+                        return gpus[k].mig_enabled;
+        return false;
 }
 
 void partitions_reconcile(Manager *m, Partitions *p) {
@@ -314,6 +346,34 @@ void partitions_reconcile(Manager *m, Partitions *p) {
                                 log_notice("Destroyed MIG instance %u (%s) of GPU %s: no container has it.",
                                            list[j].gi_id, mig_profile_info(list[j].profile)->name,
                                            a->address);
+                }
+        }
+        /* A GPU in MIG mode that no container's MIG instance is on (arkd died before it turned it
+         * off), and an MPS daemon of a GPU that carries no share (arkd died before it stopped it):
+         * back to what a whole GPU is. */
+        for (size_t k = 0; k < m->n_accelerators; k++) {
+                const Accelerator *a = &m->accelerators[k];
+                InstancePartition probe = { .address = (char *) a->address };
+                _cleanup_free_ char *why = NULL;
+
+                if (a->vendor != 0x10de || a->hold)
+                        continue;
+                probe.mig = true;
+                if (!others_on_gpu(m, &probe, true) && mig_enabled(p, a->address) &&
+                    nvml_set_mig(p->nvml, a->address, false, &why) >= 0)
+                        log_notice("Turned MIG mode off on GPU %s: no container has a MIG instance there.",
+                                   a->address);
+                probe.mig = false;
+                if (!others_on_gpu(m, &probe, false) && mps_running(&p->mps, a->address, NULL) > 0) {
+                        why = mfree(why);
+                        if (mps_stop(&p->mps, a->address, &why) < 0)
+                                log_warning(
+                                        "Failed to stop the MPS daemon of GPU %s, which serves no share: %s",
+                                        a->address, strna(why));
+                        else
+                                log_notice("Stopped the MPS daemon of GPU %s: it serves no share.",
+                                           a->address);
+                        (void) nvml_set_exclusive_process(p->nvml, a->address, false, NULL);
                 }
         }
         /* Partitions whose instance is gone (a reboot) forget NVML's ids: made again at start. */
