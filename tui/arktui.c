@@ -2033,6 +2033,7 @@ static bool screen_key(Console *con, wint_t key) {
                 sel ? jstr(sel, con->st.screen == SCREEN_ACCELERATORS ? "Address" : "Name") : NULL;
         char ref[256];
         char q[512];
+        bool container;
 
         switch (con->st.screen) {
         case SCREEN_TENANTS:
@@ -2067,45 +2068,52 @@ static bool screen_key(Console *con, wint_t key) {
                 }
                 if (!name)
                         return false;
-                /* Instance names are unique per tenant: act on TENANT/NAME. */
+                /* Instance names are unique per tenant: act on TENANT/NAME. Start, stop and force off
+                 * act on VMs and containers alike (StopInstance's force kills a container). */
                 snprintf(ref, sizeof(ref), "%s/%s", jstr(sel, "Tenant"), name);
+                container = streq(jstr(sel, "Type"), "container");
                 if (key == L'\n' || key == L'\r') {
-                        json_t *gpus = json_object_get(sel, "GPUs"), *g;
-                        StrBuf b = {};
-                        char mem[32];
-                        size_t k;
+                        char mem[32], gpus[512];
 
-                        json_array_foreach(gpus, k, g)
-                                strbuf_printf(&b, "%s%s", k ? " " : "", strempty(json_string_value(g)));
-                        {
-                                _cleanup_free_ char *list = strbuf_steal(&b);
-
+                        instance_gpus_label(gpus, sizeof(gpus), sel);
+                        format_bytes(mem, sizeof(mem), ju64(sel, "MemoryBytes"));
+                        /* A container's image where a VM's disk is (its command is in arkctl ct show). */
+                        if (container)
+                                snprintf(q, sizeof(q),
+                                         _("Container %s of %s: %s, %" PRIu64
+                                           " vCPUs, %s, GPUs %s, image %s"),
+                                         name, jstr(sel, "Tenant"), jstr(sel, "State"), ju64(sel, "VCPUs"),
+                                         mem, gpus, isempty(jstr(sel, "Image")) ? "-" : jstr(sel, "Image"));
+                        else
                                 snprintf(
                                         q, sizeof(q),
                                         _("%s of %s: %s, %" PRIu64 " vCPUs, %s, GPUs %s, model %s, disk %s"),
                                         name, jstr(sel, "Tenant"), jstr(sel, "State"), ju64(sel, "VCPUs"),
-                                        format_bytes(mem, sizeof(mem), ju64(sel, "MemoryBytes")),
-                                        isempty(list) ? "-" : list,
-                                        isempty(jstr(sel, "Model")) ? "-" : jstr(sel, "Model"),
+                                        mem, gpus, isempty(jstr(sel, "Model")) ? "-" : jstr(sel, "Model"),
                                         isempty(jstr(sel, "DiskPath")) ? "-" : jstr(sel, "DiskPath"));
-                        }
                         dialog_open(con, _("Details"), NULL, q, NULL, 1, name, NULL);
                         return true;
                 }
                 if (key == L's') {
-                        snprintf(q, sizeof(q), _("Start VM '%s'?"), name);
+                        snprintf(q, sizeof(q), container ? _("Start container '%s'?") : _("Start VM '%s'?"),
+                                 name);
                         dialog_open(con, _("Start"), NULL, q, NULL, 1, ref, act_start);
                         return true;
                 }
                 if (key == L't') {
-                        snprintf(q, sizeof(q), _("Stop VM '%s' (shut it down)?"), name);
+                        snprintf(q, sizeof(q),
+                                 container ? _("Stop container '%s' (SIGTERM to its processes)?")
+                                           : _("Stop VM '%s' (shut it down)?"),
+                                 name);
                         dialog_open(con, _("Stop"), NULL, q, NULL, 1, ref, act_stop);
                         return true;
                 }
                 if (key == L'f') {
                         char again[512];
 
-                        snprintf(q, sizeof(q), _("Force VM '%s' off?"), name);
+                        snprintf(q, sizeof(q),
+                                 container ? _("Kill container '%s' (SIGKILL)?") : _("Force VM '%s' off?"),
+                                 name);
                         snprintf(again, sizeof(again),
                                  _("Really? '%s' loses what it has not written, like a pulled plug."), name);
                         dialog_open(con, _("Force off"), NULL, q, again, 2, ref, act_force_off);

@@ -22,10 +22,11 @@ static const char *const screen_names[_SCREEN_MAX] = {
         [SCREEN_LOGS] = "logs",           [SCREEN_SYSTEM] = "system",
 };
 
-/* Tab labels, short enough that all eight fit on 80 columns in either language. */
+/* Tab labels, short enough that all eight fit on 80 columns in either language (one column apart
+ * there, two where there is room: screen_draw). */
 static const char *const screen_tabs[_SCREEN_MAX] = {
         [SCREEN_DASHBOARD] = N_("Dashboard"), [SCREEN_ACCELERATORS] = N_("GPUs"),
-        [SCREEN_TENANTS] = N_("Tenants"),     [SCREEN_INSTANCES] = N_("VMs"),
+        [SCREEN_TENANTS] = N_("Tenants"),     [SCREEN_INSTANCES] = N_("Instances"),
         [SCREEN_NETWORK] = N_("Network"),     [SCREEN_BUNDLES] = N_("Bundles"),
         [SCREEN_LOGS] = N_("Logs"),           [SCREEN_SYSTEM] = N_("System"),
 };
@@ -81,12 +82,19 @@ static const char *tenant_of(const TuiModel *m, const char *instance) {
 /* A state as arkd names it (ClaimState, State), in the console's language. */
 static const char *state_label(const char *state) {
         static const char *const known[][2] = {
-                { "claimed", N_("claimed") },   { "free", N_("free") },
-                { "reserved", N_("reserved") }, { "quarantined", N_("quarantined") },
-                { "conflict", N_("conflict") }, { "unhealthy", N_("unhealthy") },
-                { "running", N_("running") },   { "stopped", N_("stopped") },
-                { "paused", N_("paused") },     { "shutting-down", N_("shutting down") },
-                { "crashed", N_("crashed") },   { "unknown", N_("unknown") },
+                { "claimed", N_("claimed") },
+                { "free", N_("free") },
+                { "reserved", N_("reserved") },
+                { "quarantined", N_("quarantined") },
+                { "conflict", N_("conflict") },
+                { "unhealthy", N_("unhealthy") },
+                { "partitioned", N_("partitioned") },
+                { "running", N_("running") },
+                { "stopped", N_("stopped") },
+                { "paused", N_("paused") },
+                { "shutting-down", N_("shutting down") },
+                { "crashed", N_("crashed") },
+                { "unknown", N_("unknown") },
         };
 
         for (size_t k = 0; k < ELEMENTSOF(known); k++)
@@ -113,13 +121,77 @@ static const char *gpu_owner(char *buf, size_t l, const TuiModel *m, json_t *a) 
                 snprintf(buf, l, "%s", _("conflict"));
         else if (streq(state, "unhealthy"))
                 snprintf(buf, l, "%s", _("unhealthy"));
+        else if (streq(state, "partitioned"))
+                snprintf(buf, l, _("partitions: %zu"), json_array_size(json_object_get(a, "Partitions")));
         else
                 snprintf(buf, l, "%s", state);
         return buf;
 }
 
+const char *partition_label(char *buf, size_t l, const char *kind, const char *profile, uint64_t milli,
+                            uint64_t memory) {
+        char mem[32];
+
+        if (streq(kind, "mig"))
+                snprintf(buf, l, "MIG %s", profile);
+        else if (streq(kind, "share"))
+                snprintf(buf, l, _("share %u.%03u, %s"), (unsigned) (milli / 1000),
+                         (unsigned) (milli % 1000), format_bytes(mem, sizeof(mem), memory));
+        else
+                snprintf(buf, l, "%s", kind);
+        return buf;
+}
+
+const char *instance_gpus_label(char *buf, size_t l, json_t *i) {
+        /* Partition a(sssuut): kind, GPU, MIG profile, MIG start slice, milli-GPUs, GPU memory. */
+        json_t *p = json_array_get(json_object_get(i, "Partition"), 0), *g;
+        size_t k, o = 0;
+
+        buf[0] = 0;
+        if (p) {
+                const char *kind = strempty(json_string_value(json_array_get(p, 0))),
+                           *gpu = strempty(json_string_value(json_array_get(p, 1)));
+                uint64_t milli = (uint64_t) json_integer_value(json_array_get(p, 4)),
+                         memory = (uint64_t) json_integer_value(json_array_get(p, 5));
+                char mem[32];
+
+                if (streq(kind, "share"))
+                        snprintf(buf, l, _("share %u.%03u of %s, %s"), (unsigned) (milli / 1000),
+                                 (unsigned) (milli % 1000), gpu, format_bytes(mem, sizeof(mem), memory));
+                else
+                        snprintf(buf, l, _("MIG %s of %s"),
+                                 strempty(json_string_value(json_array_get(p, 2))), gpu);
+                return buf;
+        }
+        json_array_foreach(json_object_get(i, "GPUs"), k, g)
+                if (o < l)
+                        o += (size_t) snprintf(buf + o, l - o, "%s%s", k ? " " : "",
+                                               strempty(json_string_value(g)));
+        if (buf[0] == 0)
+                snprintf(buf, l, "-");
+        return buf;
+}
+
+/* How much of a GPU is given out, for its bar: none when free, its partitions' milli-GPUs when
+ * partitioned, all of it otherwise (claimed or held). */
+static double gpu_fill(json_t *a) {
+        const char *state = jstr(a, "ClaimState");
+        uint64_t milli = 0;
+        json_t *p;
+        size_t k;
+
+        if (streq(state, "free"))
+                return 0;
+        if (!streq(state, "partitioned"))
+                return 1;
+        /* Partitions a(ssssuut): instance, tenant, kind, MIG profile, MIG start, milli-GPUs, memory. */
+        json_array_foreach(json_object_get(a, "Partitions"), k, p)
+                milli += (uint64_t) json_integer_value(json_array_get(p, 5));
+        return (double) milli / 1000.0;
+}
+
 static CanvasAttr state_attr(const char *state) {
-        if (streq(state, "claimed") || streq(state, "running"))
+        if (streq(state, "claimed") || streq(state, "partitioned") || streq(state, "running"))
                 return ATTR_OK;
         if (streq(state, "free") || streq(state, "stopped"))
                 return ATTR_NORMAL;
@@ -216,8 +288,7 @@ static void draw_dashboard(Canvas *c, const TuiModel *m, const ScreenState *st, 
                         break;
                 used = canvas_cell(c, 1, y, 13, false, ATTR_NORMAL, jstr(x, "Address"));
                 used += 1 + canvas_cell(c, 1 + used + 1, y, 22, false, ATTR_NORMAL, jstr(x, "Model"));
-                canvas_bar(c, 1 + used + 1, y, bw, streq(jstr(x, "ClaimState"), "free") ? 0 : 1,
-                           state_attr(jstr(x, "ClaimState")));
+                canvas_bar(c, 1 + used + 1, y, bw, gpu_fill(x), state_attr(jstr(x, "ClaimState")));
                 canvas_text(c, 1 + used + 1 + bw + 1, y, c->cols - used - bw - 4,
                             state_attr(jstr(x, "ClaimState")),
                             streq(jstr(x, "ClaimState"), "free") ? _("free")
@@ -339,6 +410,33 @@ static void accelerator_cells(const TuiModel *m, json_t *a, char cells[][TABLE_C
         attrs[ACC_READY] = ready ? ATTR_OK : ATTR_BAD;
 }
 
+/* A partition's line under its GPU: what it is, and its holder. */
+static void partition_line(Canvas *c, int y, const Column *cols, json_t *p) {
+        const char *instance = strempty(json_string_value(json_array_get(p, 0))),
+                   *tenant = strempty(json_string_value(json_array_get(p, 1)));
+        int x = 1 + cols[ACC_ADDRESS].width + 1; /* the owner's column, below */
+        char what[96], holder[TABLE_CELL_MAX];
+
+        partition_label(what, sizeof(what), strempty(json_string_value(json_array_get(p, 2))),
+                        strempty(json_string_value(json_array_get(p, 3))),
+                        (uint64_t) json_integer_value(json_array_get(p, 5)),
+                        (uint64_t) json_integer_value(json_array_get(p, 6)));
+        /* The holder goes where the GPU's owner does; an empty instance: another tenant's. */
+        if (isempty(instance))
+                snprintf(holder, sizeof(holder), "%s", _("another tenant"));
+        else
+                snprintf(holder, sizeof(holder), "%s/%s", tenant, instance);
+        /* "   └ MIG 3g.40gb", the holder in the owner's column. */
+        x += cols[ACC_MODEL].width + 1 + cols[ACC_STATE].width + 1;
+        canvas_text(c, 3, y, 1, ATTR_DIM, "└");
+        canvas_cell(c, 5, y, x - 6, false, ATTR_NORMAL, what);
+        canvas_text(c, x, y, c->cols - x - 1, ATTR_NORMAL, holder);
+}
+
+static size_t gpu_partitions(json_t *a) {
+        return json_array_size(json_object_get(a, "Partitions"));
+}
+
 static void draw_accelerators(Canvas *c, const TuiModel *m, const ScreenState *st, int y) {
         /* The model gives way first (the line below the table shows the selected one's whole). */
         Column cols[_ACC_MAX] = {
@@ -352,27 +450,36 @@ static void draw_accelerators(Canvas *c, const TuiModel *m, const ScreenState *s
         };
         char cells[_ACC_MAX][TABLE_CELL_MAX];
         CanvasAttr attrs[_ACC_MAX];
-        json_t *a, *sel = NULL;
-        size_t k;
+        json_t *a, *p, *sel = NULL;
+        size_t k, j, lines = 0, sel_line = 0, line = 0;
 
         json_array_foreach(m->accelerators, k, a) {
                 accelerator_cells(m, a, cells, attrs);
                 for (size_t f = 0; f < _ACC_MAX; f++)
                         column_measure(&cols[f], cells[f]);
+                /* The selected GPU's line, and its last partition's: both in view when they fit. */
+                if ((int) k == st->selected)
+                        sel_line = lines + MIN(gpu_partitions(a), (size_t) MAX(c->rows - 5 - y, 1) - 1);
+                lines += 1 + gpu_partitions(a);
         }
         table_fit(cols, _ACC_MAX, c->cols - 2);
         table_header(c, y++, cols, _ACC_MAX);
-        size_t first = list_first(st->selected, json_array_size(m->accelerators), c->rows - 4 - y);
+        /* A GPU's partitions (containers' MIG instances and shares) each a line under it. */
+        size_t first = list_first((int) sel_line, lines, c->rows - 4 - y);
 
         json_array_foreach(m->accelerators, k, a) {
                 if ((int) k == st->selected)
                         sel = a;
-                if (k < first)
-                        continue;
-                if (y >= c->rows - 4)
-                        break;
-                accelerator_cells(m, a, cells, attrs);
-                table_row(c, y++, cols, _ACC_MAX, cells, attrs, (int) k == st->selected);
+                if (line >= first && y < c->rows - 4) {
+                        accelerator_cells(m, a, cells, attrs);
+                        table_row(c, y++, cols, _ACC_MAX, cells, attrs, (int) k == st->selected);
+                }
+                line++;
+                json_array_foreach(json_object_get(a, "Partitions"), j, p) {
+                        if (line >= first && y < c->rows - 4)
+                                partition_line(c, y++, cols, p);
+                        line++;
+                }
         }
         if (json_array_size(m->accelerators) == 0)
                 canvas_text(c, 1, y++, -1, ATTR_DIM, _("No accelerators found on this host."));
@@ -436,7 +543,7 @@ static void draw_tenants(Canvas *c, const TuiModel *m, const ScreenState *st, in
         /* The description gives way first, then the bar. */
         Column cols[_TEN_MAX] = {
                 [TEN_NAME] = { _("TENANT"), .pref = 16 },
-                [TEN_VMS] = { _("VMS"), .right = true, .pref = 6 },
+                [TEN_VMS] = { _("INSTANCES"), .right = true, .pref = 9 },
                 [TEN_GPUS] = { _("GPUS"), .right = true, .pref = 9 },
                 [TEN_BAR] = { "", 1, 4, .width = 12 },
                 [TEN_DESCRIPTION] = { _("DESCRIPTION"), 2, 11, .pref = 31 },
@@ -477,6 +584,7 @@ static void draw_tenants(Canvas *c, const TuiModel *m, const ScreenState *st, in
 enum {
         INS_NAME,
         INS_TENANT,
+        INS_TYPE,
         INS_STATE,
         INS_VCPUS,
         INS_MEMORY,
@@ -485,24 +593,43 @@ enum {
         _INS_MAX
 };
 
+const char *instance_type_label(json_t *i) {
+        return streq(jstr(i, "Type"), "container") ? _("container") : _("VM");
+}
+
 static void instance_cells(json_t *i, char cells[][TABLE_CELL_MAX], CanvasAttr *attrs) {
+        json_t *p;
+
         for (size_t k = 0; k < _INS_MAX; k++)
                 attrs[k] = ATTR_NORMAL;
         snprintf(cells[INS_NAME], TABLE_CELL_MAX, "%s", jstr(i, "Name"));
         snprintf(cells[INS_TENANT], TABLE_CELL_MAX, "%s", jstr(i, "Tenant"));
+        snprintf(cells[INS_TYPE], TABLE_CELL_MAX, "%s", instance_type_label(i));
         snprintf(cells[INS_STATE], TABLE_CELL_MAX, "%s", state_label(jstr(i, "State")));
         attrs[INS_STATE] = state_attr(jstr(i, "State"));
         snprintf(cells[INS_VCPUS], TABLE_CELL_MAX, "%" PRIu64, ju64(i, "VCPUs"));
         format_bytes(cells[INS_MEMORY], TABLE_CELL_MAX, ju64(i, "MemoryBytes"));
-        snprintf(cells[INS_GPUS], TABLE_CELL_MAX, "%zu", json_array_size(json_object_get(i, "GPUs")));
+        /* A container's partition: its MIG profile or its share of a GPU, where a count would say 1. */
+        p = json_array_get(json_object_get(i, "Partition"), 0);
+        if (p && streq(strempty(json_string_value(json_array_get(p, 0))), "mig"))
+                snprintf(cells[INS_GPUS], TABLE_CELL_MAX, "%s",
+                         strempty(json_string_value(json_array_get(p, 2))));
+        else if (p)
+                snprintf(cells[INS_GPUS], TABLE_CELL_MAX, "%u.%03u",
+                         (unsigned) (json_integer_value(json_array_get(p, 4)) / 1000),
+                         (unsigned) (json_integer_value(json_array_get(p, 4)) % 1000));
+        else
+                snprintf(cells[INS_GPUS], TABLE_CELL_MAX, "%zu",
+                         json_array_size(json_object_get(i, "GPUs")));
         snprintf(cells[INS_MODEL], TABLE_CELL_MAX, "%s", isempty(jstr(i, "Model")) ? "-" : jstr(i, "Model"));
 }
 
 static void draw_instances(Canvas *c, const TuiModel *m, const ScreenState *st, int y) {
-        /* The served model gives way first, then the state; names never. */
+        /* The served model gives way first, then the state; names and types never. */
         Column cols[_INS_MAX] = {
                 [INS_NAME] = { _("NAME"), .pref = 16 },
                 [INS_TENANT] = { _("TENANT"), .pref = 12 },
+                [INS_TYPE] = { _("TYPE"), .pref = 9 },
                 [INS_STATE] = { _("STATE"), 1, 7, .pref = 13 },
                 [INS_VCPUS] = { _("VCPUS"), .right = true, .pref = 5 },
                 [INS_MEMORY] = { _("MEMORY"), .right = true, .pref = 9 },
@@ -992,20 +1119,29 @@ static void draw_dialog(Canvas *c, const ScreenState *st) {
 }
 
 void screen_draw(Canvas *c, const TuiModel *m, const ScreenState *st) {
-        int x = 1, y = 3;
+        int x = 1, y = 3, gap = 2, total = -2;
 
         canvas_clear(c);
         /* Title: product and host; tabs; a line. */
         canvas_printf(c, 1, 0, c->cols - 2, ATTR_TITLE, "Ark %s  %s",
                       m->connected ? jstr(m->manager, "Version") : "",
                       m->connected ? jstr(m->manager, "Hostname") : "");
+        /* Two columns between tabs where they fit so, one at 80 columns. */
+        for (int k = 0; k < _SCREEN_MAX; k++) {
+                char tab[64];
+
+                snprintf(tab, sizeof(tab), "%d %s", k + 1, _(screen_tabs[k]));
+                total += text_width(tab) + 2;
+        }
+        if (total > c->cols - 2)
+                gap = 1;
         for (int k = 0; k < _SCREEN_MAX; k++) {
                 char tab[64];
 
                 snprintf(tab, sizeof(tab), "%d %s", k + 1, _(screen_tabs[k]));
                 x += canvas_text(c, x, 1, c->cols - x - 1,
                                  k == (int) st->screen ? ATTR_SELECTED : ATTR_NORMAL, tab) +
-                        2;
+                        gap;
         }
         canvas_hline(c, 0, 2, c->cols);
         if (!m->connected && st->screen != SCREEN_LOGS && st->screen != SCREEN_NETWORK &&

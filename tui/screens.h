@@ -59,6 +59,19 @@ json_t *screen_selected(const TuiModel *m, const ScreenState *st);
 /* The keys the screen's actions take, for the key line. */
 const char *screen_actions(ScreenId s);
 
+/* A GPU partition as the GPUs screen lists it under its GPU: "MIG 3g.40gb", "share 0.250, 10 GiB"
+ * (kind "mig" or "share" as arkd names it, the MIG profile, milli-GPUs and GPU memory in bytes;
+ * another kind as it is). Returns buf. */
+const char *partition_label(char *buf, size_t l, const char *kind, const char *profile, uint64_t milli,
+                            uint64_t memory);
+/* What an instance's GPUs are, for its details: its GPUs' addresses (space-separated), its
+ * container's partition ("MIG 3g.40gb of 0000:3a:00.0", "share 0.250 of 0000:5d:00.0, 10 GiB"),
+ * or "-". Returns buf. */
+const char *instance_gpus_label(char *buf, size_t l, json_t *i);
+
+/* "VM" or "container" (an instance's Type), in the console's language. */
+const char *instance_type_label(json_t *i);
+
 /* Draws the whole screen: title, tabs, the screen's content and the key line. */
 void screen_draw(Canvas *c, const TuiModel *m, const ScreenState *st);
 /* How many rows the screen's list has (for moving the selection). */

@@ -7,6 +7,7 @@
 #include "itest.h"
 
 #include <locale.h>
+#include <regex.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -1203,6 +1204,218 @@ static void test_arkd_away(void **state) {
         (void) tmux(&o, "kill-session -t console 2>/dev/null");
 }
 
+/* ------------------------------------------------------------------------------ containers */
+
+/* What a dialog in the pane says, its lines joined by a space: the text between "│ " and " │" of
+ * each line that has both. */
+static char *dialog_words(const char *pane) {
+        StrBuf b = {};
+
+        for (const char *l = pane; *l;) {
+                size_t n = strcspn(l, "\n");
+                _cleanup_free_ char *line = strndup(l, n);
+                char *open = line ? strstr(line, "│ ") : NULL, *close = open ? strstr(open + 1, " │") : NULL;
+
+                if (close) {
+                        char *end = close;
+
+                        while (end > open && end[-1] == ' ')
+                                end--;
+                        strbuf_printf(&b, "%s%.*s", b.len ? " " : "", (int) (end - open - strlen("│ ")),
+                                      open + strlen("│ "));
+                }
+                l += n + (l[n] == '\n');
+        }
+        return strbuf_steal(&b) ?: strdup("");
+}
+
+/* Whether the extended regular expression matches somewhere in text. */
+static bool matches(const char *text, const char *pattern) {
+        regex_t re;
+        bool m;
+
+        assert_int_equal(regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB), 0);
+        m = regexec(&re, text, 0, NULL, 0) == 0;
+        regfree(&re);
+        return m;
+}
+
+/* Containers and GPU partitions (issue 18): arkd restarted with the fake NVML and a fake MPS
+ * control daemon (as test-container's test_partitions), an image made with umoci, bundled and
+ * imported; a plain container, a MIG 3g.40gb one and a 0.25 share. The Instances screen lists them
+ * as containers with their profile or share, the details show the partition and the image, start
+ * asks about a container; the GPUs screen shows each partition under its GPU with its holder, and
+ * "another tenant" to a member of another tenant. Needs root, crun, conmon and umoci, and the fake
+ * NVML: skipped with the reason otherwise. Last: arkd keeps the fake NVML after it. */
+static void test_containers(void **state) {
+        static char *conf; /* H.extra_conf borrows it for every later start */
+        _cleanup_free_ char *work = strprintf("%s/ct-work", H.tmp),
+                            *nvml = strprintf("%s/tests/libnvidia-ml.so.1", harness_build_dir()),
+                            *nvml_state = strprintf("%s/nvml.state", H.tmp),
+                            *fake_mps = strprintf("%s/fake-mps-control", H.tmp), *o = NULL, *e = NULL,
+                            *cap = NULL, *text = NULL, *member = NULL;
+        char *line;
+        int down = -1, row = 0;
+
+        if (geteuid() != 0) {
+                printf("# skipped: not root (containers need it)\n");
+                skip();
+        }
+        if (access("/usr/bin/crun", X_OK) < 0 || access("/usr/bin/conmon", X_OK) < 0 ||
+            access("/usr/bin/umoci", X_OK) < 0) {
+                printf("# skipped: crun, conmon or umoci is missing (scripts/deps.sh installs them)\n");
+                skip();
+        }
+        if (access(nvml, R_OK) < 0) {
+                printf("# skipped: %s is not built (make builds it)\n", nvml);
+                skip();
+        }
+        populate();
+        /* The image: busybox and a command, one layer. */
+        if (harness_sh(&o, &e,
+                       "set -e; mkdir -p '%s'; cd '%s'; umoci init --layout oci; umoci new --image oci:bb;"
+                       "umoci unpack --image oci:bb b >/dev/null; mkdir -p b/rootfs/bin;"
+                       "cp /bin/busybox b/rootfs/bin/;"
+                       "ln -s busybox b/rootfs/bin/sh; ln -s busybox b/rootfs/bin/sleep;"
+                       "umoci repack --image oci:bb b; rm -rf b;"
+                       "umoci config --image oci:bb --config.cmd /bin/sleep --config.cmd 1000;"
+                       "umoci gc --layout oci",
+                       work, work) != 0)
+                fail_msg("umoci: %s", strna(e));
+        o = mfree(o);
+        e = mfree(e);
+        /* The fake NVML's GPUs (dgx-h100's, their UUIDs from the fixture) and the device nodes. */
+        assert_int_equal(harness_sh(NULL, NULL,
+                                    "for d in '%s'/proc/driver/nvidia/gpus/*; do a=$(basename $d); "
+                                    "u=$(sed -n 's/^GPU UUID:[[:space:]]*//p' $d/information); "
+                                    "echo \"gpu $a uuid=$u memory_mib=81559 mig=0 compute_mode=0 "
+                                    "name=NVIDIA H100 80GB HBM3\"; "
+                                    "done > '%s'",
+                                    H.sysfs_root, nvml_state),
+                         0);
+        assert_int_equal(
+                harness_sh(NULL, NULL, "cp '%s/tests/fake-mps-control' '%s'", harness_src_dir(), fake_mps),
+                0);
+        if (harness_sh(NULL, &e,
+                       "set -e; mkdir -p '%s/dev'; cd '%s/dev'; rm -f nvidia*; "
+                       "for i in 0 1 2 3 4 5 6 7; do mknod nvidia$i c 195 $i; done; "
+                       "mknod nvidiactl c 195 255; mknod nvidia-uvm c 511 0; mkdir -p nvidia-caps; "
+                       "awk '{print $2}' '%s/proc/driver/nvidia-caps/mig-minors' | "
+                       "while read m; do mknod nvidia-caps/nvidia-cap$m c 509 $m; done",
+                       H.tmp, H.tmp, H.sysfs_root) != 0)
+                fail_msg("mknod: %s", strna(e));
+        e = mfree(e);
+        conf = strprintf("NVML=%s\nMPSControl=%s\n", nvml, fake_mps);
+        assert_int_equal(harness_stop_arkd(&H, SIGTERM), 0);
+        H.extra_conf = conf;
+        assert_int_equal(setenv("ARK_FAKE_NVML_STATE", nvml_state, 1), 0);
+        assert_int_equal(harness_start_arkd(&H, NULL), 0);
+        {
+                _cleanup_free_ char *key = strprintf("%s/ctkey", H.tmp),
+                                    *keyfile = strprintf("%s/ctkey.key", H.tmp),
+                                    *pub = strprintf("%s/ctkey.pub", H.tmp),
+                                    *oci = strprintf("%s/oci", work), *ark = strprintf("%s/bb.ark", H.tmp);
+
+                assert_arkctl(&H, 0, NULL, "bundle", "keygen", key);
+                assert_arkctl(&H, 0, NULL, "bundle", "trust", "add", pub);
+                assert_arkctl(&H, 0, "Created", "bundle", "create", oci, "--kind", "container-image",
+                              "--name", "bb", "--version", "1", "--key", keyfile, "-o", ark);
+                assert_arkctl(&H, 0, "Imported", "bundle", "import", ark);
+        }
+        assert_arkctl(&H, 0, NULL, "ct", "create", "web", "--tenant", "risk", "--image", "bb", "--cpus", "1",
+                      "--memory", "1G");
+        assert_arkctl(&H, 0, NULL, "ct", "create", "m1", "--tenant", "retail", "--image", "bb", "--cpus",
+                      "1", "--memory", "1G", "--mig", "3g.40gb");
+        assert_arkctl(&H, 0, NULL, "ct", "create", "s1", "--tenant", "risk", "--image", "bb", "--cpus", "1",
+                      "--memory", "1G", "--gpu-share", "0.25", "--gpu-memory", "10G");
+
+        /* Instances: a type column, the partition where a count of GPUs is. */
+        text = dump("instances", "en");
+        assert_non_null(strstr(text, " 1 Dashboard 2 GPUs 3 Tenants 4 Instances 5 Network"));
+        for (const char *const *want =
+                     (const char *const[]) { "\n train-1 +risk +VM +[a-z]+ +8 ",
+                                             "\n db-1 +retail +VM +stopped",
+                                             "\n web +risk +container +stopped +1 +1 GiB +0 ",
+                                             "\n m1 +retail +container +stopped +1 +1 GiB +3g.40gb ",
+                                             "\n s1 +risk +container +stopped +1 +1 GiB +0.250 ", NULL };
+             *want; want++)
+                if (!matches(text, *want))
+                        fail_msg("the Instances screen lacks /%s/:\n%s", *want, text);
+        /* The row of m1, for the interactive part (the first row is selected). */
+        for (line = text; line && (line = strchr(line, '\n')); line++, row++)
+                if (startswith(line + 1, " m1 "))
+                        down = row - 3; /* line row + 1, below the title, the tabs, the line and the head */
+        assert_true(down >= 0);
+        text = mfree(text);
+        text = dump("instances", "zh");
+        assert_non_null(strstr(text, "4 实例"));
+        assert_non_null(strstr(text, "容器"));
+        text = mfree(text);
+
+        /* GPUs: partitioned, each partition a line under its GPU with its holder. */
+        text = dump("accelerators", "en");
+        if (!matches(text, "partitioned +partitions: 1[^\n]*\n +└ MIG 3g\\.40gb +retail/m1\n") ||
+            !matches(text, "partitioned +partitions: 1[^\n]*\n +└ share 0\\.250, 10 GiB +risk/s1\n"))
+                fail_msg("the GPUs screen lacks the partitions:\n%s", text);
+        text = mfree(text);
+        text = dump("dashboard", "en");
+        assert_non_null(strstr(text, "partitions: 1"));
+        text = mfree(text);
+        /* A member of risk sees its share's holder, and retail's MIG instance as another tenant's. */
+        assert_int_equal(harness_sh(NULL, NULL,
+                                    "userdel ark-t-conct 2>/dev/null; useradd --system --no-create-home "
+                                    "--shell /usr/sbin/nologin ark-t-conct"),
+                         0);
+        assert_arkctl(&H, 0, NULL, "tenant", "member", "add", "risk", "--user", "ark-t-conct");
+        assert_int_equal(
+                harness_sh(&member, NULL,
+                           "ARK_BUS_ADDRESS='%s' setpriv --reuid=ark-t-conct --regid=ark-t-conct "
+                           "--init-groups '%s/bin/arktui' --dump accelerators --size 80x24 --lang en",
+                           H.bus_address, harness_build_dir()),
+                0);
+        assert_arkctl(&H, 0, NULL, "tenant", "member", "remove", "risk", "--user", "ark-t-conct");
+        (void) harness_sh(NULL, NULL, "userdel ark-t-conct");
+        if (!strstr(member, "└ MIG 3g.40gb") || !strstr(member, "another tenant") ||
+            strstr(member, "retail/m1") || !strstr(member, "risk/s1"))
+                fail_msg("a member of risk sees:\n%s", member);
+
+        /* The console: m1's details (its partition and image, no disk), and start asks about a
+         * container. */
+        console_new("-x 80 -y 24 -e ARK_BUS_ADDRESS='%s' "
+                    "-e LANG=C.UTF-8 -e TERM=screen '%s/bin/arktui'",
+                    H.bus_address, harness_build_dir());
+        free(pane_wait("risk/train-1"));
+        keys("4");
+        free(pane_wait("container"));
+        for (int k = 0; k < down; k++)
+                keys("Down");
+        keys("Enter");
+        cap = pane_wait("Container m1 of retail");
+        {
+                _cleanup_free_ char *said = dialog_words(cap);
+
+                if (!matches(said, "GPUs MIG 3g\\.40gb of 0000:[0-9a-f]{2}:00\\.0, image bb") ||
+                    strstr(said, "disk"))
+                        fail_msg("m1's details: %s\n%s", said, cap);
+        }
+        cap = mfree(cap);
+        keys("x");
+        keys("s");
+        free(pane_wait("Start container 'm1'?"));
+        keys("n");
+        free(pane_wait("Cancelled."));
+        keys("q");
+        o = mfree(o);
+        (void) tmux(&o, "kill-session -t console 2>/dev/null");
+
+        /* Deleting the containers frees the GPUs again. */
+        for (const char *const *n = (const char *const[]) { "web", "m1", "s1", NULL }; *n; n++)
+                assert_arkctl(&H, 0, NULL, "ct", "delete", *n);
+        text = dump("accelerators", "en");
+        if (strstr(text, "partitioned") || strstr(text, "└"))
+                fail_msg("partitions left after the delete:\n%s", text);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_golden),
@@ -1221,6 +1434,7 @@ int main(void) {
                 cmocka_unit_test(test_sandbox_acts_on_itself),
                 cmocka_unit_test(test_review_fixes),
                 cmocka_unit_test(test_arkd_away),
+                cmocka_unit_test(test_containers),
         };
         return cmocka_run_group_tests_name("console", tests, setup, teardown);
 }
