@@ -160,6 +160,28 @@ static int exec_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_e
         return 0;
 }
 
+/* What a container prints reaches a terminal of ours with its control characters shown, not
+ * obeyed (terminal_escape()): an escape sequence could rewrite the screen, set the title, or
+ * worse. Pipes and files get it as it is. */
+static int write_out(int to, const char *buf, size_t n) {
+        char safe[2 * 4096];
+
+        if (!isatty(to))
+                return loop_write(to, buf, n);
+        for (size_t k = 0, l; k < n; k += l) {
+                int r;
+
+                /* Cut on a character boundary (not before a UTF-8 continuation byte). */
+                l = MIN(n - k, sizeof(safe) / 2);
+                while (k + l < n && l > 1 && ((unsigned char) buf[k + l] & 0xc0) == 0x80)
+                        l--;
+                r = loop_write(to, safe, terminal_escape(buf + k, l, safe));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* Copies what is available on `from` to `to`; returns 0 at the end of `from` (or when `to` is
  * gone), 1 when there may be more. */
 static int copy_some(int from, int to) {
@@ -170,7 +192,10 @@ static int copy_some(int from, int to) {
                 return 1;
         if (n <= 0)
                 return 0;
-        return loop_write(to, buf, (size_t) n) < 0 ? 0 : 1;
+        return (to == STDOUT_FILENO || to == STDERR_FILENO ? write_out(to, buf, (size_t) n)
+                                                           : loop_write(to, buf, (size_t) n)) < 0
+                ? 0
+                : 1;
 }
 
 /* Copies what `from` holds now to `to`, without waiting for more. */
@@ -180,7 +205,7 @@ static void drain(int from, int to) {
 
         (void) fcntl(from, F_SETFL, O_NONBLOCK);
         while ((n = read(from, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
-                if (n > 0 && loop_write(to, buf, (size_t) n) < 0)
+                if (n > 0 && write_out(to, buf, (size_t) n) < 0)
                         return;
 }
 
@@ -293,7 +318,8 @@ static void print_log_line(const char *line, size_t n) {
                         full = *p != 'P';
                 p = sp + 1;
         }
-        fwrite(p, 1, (size_t) (end - p), stdout);
+        fflush(stdout);
+        (void) write_out(STDOUT_FILENO, p, (size_t) (end - p));
         if (full)
                 fputc('\n', stdout);
 }

@@ -115,6 +115,42 @@ bool utf8_is_valid(const char *s) {
         return true;
 }
 
+size_t terminal_escape(const char *in, size_t n, char *out) {
+        const unsigned char *p = (const unsigned char *) in;
+        size_t o = 0;
+
+        for (size_t k = 0; k < n; k++) {
+                unsigned len = p[k] < 0x80      ? 1
+                        : (p[k] & 0xe0) == 0xc0 ? 2
+                        : (p[k] & 0xf0) == 0xe0 ? 3
+                        : (p[k] & 0xf8) == 0xf0 ? 4
+                                                : 0;
+                bool ok = len > 0 && k + len <= n;
+
+                if (len == 1) {
+                        if ((p[k] < 0x20 && p[k] != '\n' && p[k] != '\t') || p[k] == 0x7f) {
+                                out[o++] = '^';
+                                out[o++] = (char) (p[k] ^ 0x40);
+                        } else
+                                out[o++] = (char) p[k];
+                        continue;
+                }
+                for (unsigned j = 1; ok && j < len; j++)
+                        ok = (p[k + j] & 0xc0) == 0x80;
+                /* A C1 control (U+0080-U+009F: 0xc2 0x80-0x9f), a stray or cut byte: "?". */
+                if (!ok || (p[k] == 0xc2 && p[k + 1] <= 0x9f)) {
+                        out[o++] = '?';
+                        if (ok)
+                                k += len - 1;
+                        continue;
+                }
+                memcpy(out + o, p + k, len);
+                o += len;
+                k += len - 1;
+        }
+        return o;
+}
+
 const char *printable(const char *s) {
         static _Thread_local char bufs[4][260];
         static _Thread_local unsigned next;

@@ -41,6 +41,12 @@ bool utf8_has_display_trap(const char *s);
  * bytes on a character boundary ("..." then). Returns one of a few buffers of the calling thread,
  * so several can appear in one message. */
 const char *printable(const char *s);
+/* n bytes of untrusted output (a container's) made safe for a terminal, into out (room for 2 * n
+ * bytes): every C0 control but newline and tab, and DEL, in caret notation (ESC is "^["); a C1
+ * control (U+0080-U+009F, CSI among them), a byte that is not UTF-8 (a raw 0x9b is CSI to an 8-bit
+ * terminal) and a sequence cut at the end as "?". No escape sequence gets through; UTF-8 text is
+ * left as it is (a character cut between two calls shows as "?"). Returns the bytes written. */
+size_t terminal_escape(const char *in, size_t n, char *out);
 
 /* For functions that explain a failure in a sentence: replaces *ret_error (when ret_error is not
  * NULL) with the formatted sentence and returns r, or -ENOMEM when the sentence could not be

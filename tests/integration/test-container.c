@@ -204,6 +204,22 @@ static void test_run_exec_logs(void **state) {
                          0);
         assert_non_null(strstr(out, "typed"));
         out = mfree(out);
+        /* On a terminal (script(1) gives arkctl one) escape sequences from the container are shown,
+         * not obeyed: in what a command prints, and in the log. */
+        assert_arkctl(&H, 0, NULL, "ct", "exec", "web", "--", "sh", "-c",
+                      "printf 'LOG\\033[2J\\n' > /proc/1/fd/1");
+        assert_int_equal(harness_sh(&out, NULL,
+                                    "ARK_BUS_ADDRESS='%s' script -qec \"%s/bin/arkctl ct exec web -- printf "
+                                    "'A\\033]0;pwned\\007B'; %s/bin/arkctl ct logs web\" /dev/null",
+                                    H.bus_address, harness_build_dir(), harness_build_dir()),
+                         0);
+        assert_non_null(strstr(out, "A^[]0;pwned^GB"));
+        assert_non_null(strstr(out, "LOG^[[2J"));
+        assert_null(strchr(out, 0x1b));
+        out = mfree(out);
+        /* Through a pipe it comes as it is. */
+        out = itest_arkctl_expect(&H, 0, "LOG\033[2J", "ct", "logs", "web", NULL);
+        out = mfree(out);
 
         /* Root inside is an unprivileged host UID of the tenant's own range; another tenant's
          * container runs as another. */

@@ -402,6 +402,24 @@ static void test_strv(void **state) {
         }
 }
 
+/* A container's output on the admin's terminal: no escape sequence gets through. */
+static void test_terminal_escape(void **state) {
+        const char in[] = "ok\t\x1b[2J\x1b]0;pwned\x07\r\x7f \xc2\x9b"
+                          "31m \xe4\xb8\xad\n";
+        char out[2 * sizeof(in)];
+        size_t n = terminal_escape(in, sizeof(in) - 1, out);
+
+        out[n] = 0;
+        assert_string_equal(out, "ok\t^[[2J^[]0;pwned^G^M^? ?31m \xe4\xb8\xad\n");
+        assert_null(memchr(out, 0x1b, n));
+        /* A raw C1 byte, a lead byte cut at the end: "?". */
+        n = terminal_escape("a\x9b"
+                            "b\xc2",
+                            4, out);
+        out[n] = 0;
+        assert_string_equal(out, "a?b?");
+}
+
 static void test_string_misc(void **state) {
         char s1[] = " \t value with spaces \r\n", s2[] = "   ", s3[] = "x";
         _cleanup_free_ char *p = NULL;
@@ -849,6 +867,7 @@ int main(void) {
                 cmocka_unit_test(test_xml_escape),
                 cmocka_unit_test(test_strbuf),
                 cmocka_unit_test(test_strv),
+                cmocka_unit_test(test_terminal_escape),
                 cmocka_unit_test(test_string_misc),
                 cmocka_unit_test(test_string_distance),
                 cmocka_unit_test(test_path_join),
