@@ -327,6 +327,17 @@ int runtime_state(Runtime *rt, const char *id, ContainerState *ret) {
         /* conmon's exit file first: it outlives crun's state and our restarts. */
         s.exit_code = read_exit_file(rt, id);
         if (s.exit_code < 0) {
+                _cleanup_free_ char *crun_dir = path_join(rt->state_root, id);
+
+                if (!crun_dir)
+                        return -ENOMEM;
+                /* Not created (crun keeps <root>/<id>/ while it knows a container): no crun to
+                 * ask, which saves a process at every start. */
+                if (access(crun_dir, F_OK) < 0 && errno == ENOENT) {
+                        s.oom_killed = access(oom, F_OK) == 0;
+                        *ret = s;
+                        return 0;
+                }
                 r = run_crun(rt, (const char *const[]) { "state", id, NULL }, &out, NULL);
                 if (r < 0)
                         return r;
