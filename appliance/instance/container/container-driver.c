@@ -31,6 +31,7 @@
 #include "container.h"
 #include "driver.h"
 #include "gpus.h"
+#include "hostids.h"
 #include "partitions.h"
 #include "image.h"
 #include "instance.h"
@@ -233,7 +234,7 @@ static int ct_reconcile(Manager *m);
 
 static int ct_setup(Manager *m) {
         _cleanup_free_ Containers *c = calloc(1, sizeof(Containers));
-        _cleanup_free_ char *crun_root = NULL;
+        _cleanup_free_ char *crun_root = NULL, *why = NULL;
         int r;
 
         if (!c)
@@ -254,6 +255,10 @@ static int ct_setup(Manager *m) {
         /* Without a runtime arkd runs on (VMs need none); creating or starting a container says why. */
         if (geteuid() != 0)
                 c->why_not = strdup("arkd does not run as root");
+        else if (host_ids_check(
+                         &(const HostIdFiles) { "/etc/passwd", "/etc/group", "/etc/subuid", "/etc/subgid" },
+                         m->config.container_id_base, &why) < 0)
+                c->why_not = strprintf("the host IDs they would run as are not free: %s", strna(why));
         else {
                 RuntimeConfig rc = {
                         .crun = m->config.container_runtime,
