@@ -453,6 +453,16 @@ static void test_networks(void **state) {
         assert_int_not_equal(harness_arkctl(&H, NULL, NULL, "ct", "exec", "cli", "--", "ip", "addr", "add",
                                             "10.99.0.9/24", "dev", "eth0", NULL),
                              0);
+        /* /sys is the host's in a joined network namespace: its network devices (the host's,
+         * other containers' veth ends, the bridges) are masked. */
+        out = mfree(out);
+        assert_int_equal(harness_arkctl(&H, &out, NULL, "ct", "exec", "cli", "--", "ls", "/sys/class/net",
+                                        "/sys/devices/virtual/net", NULL),
+                         0);
+        assert_null(strstr(out, "veth"));
+        assert_null(strstr(out, "br"));
+        assert_null(strstr(out, "lo"));
+        out = mfree(out);
         for (const char *const *n = (const char *const[]) { "srv", "cli", "lsrv", NULL }; *n; n++) {
                 assert_arkctl(&H, 0, NULL, "ct", "stop", *n, "--force");
                 assert_arkctl(&H, 0, NULL, "ct", "delete", *n);

@@ -44,7 +44,8 @@ static void test_host_ids(void **state) {
         assert_null(err);
         /* A base below a user's UID. */
         assert_int_equal(host_ids_check(&f, 65000, &err), -EEXIST);
-        assert_non_null(strstr(err, "has 'nobody' with ID 65534, in the host IDs containers get from 65000"));
+        assert_non_null(
+                strstr(err, "has 'nobody' with ID 65534, in the host IDs containers get from 65000"));
         err = mfree(err);
         /* A subordinate range that reaches the base. */
         high = put(d, "subgid", "podman:1073676288:131072\n");

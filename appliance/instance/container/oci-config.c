@@ -104,6 +104,14 @@ static const char *const masked_paths[] = {
         NULL,
 };
 
+/* In a network namespace arkd made (joined, not its own), /sys is the host's (below): its network
+ * devices (the host's, other containers' veth ends, the bridges) are none of the container's. */
+static const char *const masked_host_net[] = {
+        "/sys/class/net",
+        "/sys/devices/virtual/net",
+        NULL,
+};
+
 static const char *const readonly_paths[] = {
         "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL,
 };
@@ -151,7 +159,8 @@ static int add_mounts(json_t *root, const OciSpec *spec) {
                 return -ENOMEM;
         /* With a user namespace of its own the container may mount sysfs only over a network
          * namespace it owns; over a joined one (created by arkd, owned by the host) it gets a
-         * read-only bind of the host's /sys instead, masked as above. */
+         * read-only bind of the host's /sys instead, masked as above (its network devices too:
+         * masked_host_net). */
         bool own_netns = !spec->netns_path;
         json_t *entries[] = {
                 mount_entry("/proc", "proc", "proc",
@@ -364,12 +373,16 @@ int oci_config_build(const OciSpec *spec, json_t **ret) {
         if (!net || json_array_append_new(ns, net) < 0)
                 return -ENOMEM;
 
-        _cleanup_(json_decrefp) json_t *linux_ =
-                json_pack("{s:O, s:o, s:o, s:o, s:o, s:o, s:o}", "namespaces", ns, "uidMappings",
-                          id_mapping(spec->host_uid_base, spec->id_count), "gidMappings",
-                          id_mapping(spec->host_gid_base, spec->id_count), "resources", resources(spec),
-                          "seccomp", seccomp(), "maskedPaths", strv_to_json(masked_paths), "readonlyPaths",
-                          strv_to_json(readonly_paths));
+        json_t *masked = strv_to_json(masked_paths);
+
+        for (const char *const *p = masked_host_net; masked && spec->netns_path && *p; p++)
+                if (json_array_append_new(masked, json_string(*p)) < 0)
+                        masked = json_drop(masked);
+        _cleanup_(json_decrefp) json_t *linux_ = json_pack(
+                "{s:O, s:o, s:o, s:o, s:o, s:o, s:o}", "namespaces", ns, "uidMappings",
+                id_mapping(spec->host_uid_base, spec->id_count), "gidMappings",
+                id_mapping(spec->host_gid_base, spec->id_count), "resources", resources(spec), "seccomp",
+                seccomp(), "maskedPaths", masked, "readonlyPaths", strv_to_json(readonly_paths));
         if (!linux_)
                 return -ENOMEM;
         if (spec->cgroups_path &&
