@@ -55,6 +55,17 @@ ifneq ($(PKGS_MISSING),)
 $(error pkg-config does not find $(PKGS_MISSING): install them with scripts/deps.sh (or make deps))
 endif
 endif
+# GLPK (the benchmark's bound, CONFIG_BENCH_BOUND) has no pkg-config file: its header is looked for.
+ifeq ($(CONFIG_BENCH_BOUND),y)
+GLPK_LIBS := -lglpk
+ifeq ($(NO_CONFIG_GOALS)$(filter test run fuzz deb image image-test,$(MAKECMDGOALS)),)
+HASH := \#
+ifneq ($(shell echo '$(HASH)include <glpk.h>' | $(CC) -E -x c - >/dev/null 2>&1 && echo y),y)
+$(error glpk.h is not found (CONFIG_BENCH_BOUND): install libglpk-dev with scripts/deps.sh (or make deps), \
+	or unset CONFIG_BENCH_BOUND (make menuconfig))
+endif
+endif
+endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 PKG_LIBS += -lm
@@ -166,10 +177,11 @@ CONTAINER_OBJS := $(call obj,$(addprefix $(SRCDIR)/appliance/instance/container/
 
 # The pooler benchmark: pure C, the pool library and libc only (make bench; bench/trace-replay).
 bench: $(O)/bench/trace-replay $(O)/bench/api $(O)/bench/arkd-replay $(bench-net-y) $(bench-ct-y) $(BIN)/arkd $(BIN)/arkctl
-$(O)/bench/trace-replay: $(O)/obj/bench/trace-replay.o $(LIBPOOL)
+# With CONFIG_BENCH_BOUND, its bound (bench/bound.c) through GLPK.
+$(O)/bench/trace-replay: $(O)/obj/bench/trace-replay.o $(O)/obj/bench/bound.o $(LIBPOOL)
 	$(quiet) LD $@
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lm
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(GLPK_LIBS) -lm
 
 # The API benchmark: arkd started by the integration tests' harness, and libvirt through the VM
 # driver's virt-util (bench/api).
@@ -239,6 +251,10 @@ $(O)/tests/test-%: $(O)/obj/tests/unit/test-%.o $(LIBARKD) $(ALL_LIBS)
 $(O)/tests/test-canvas: $(O)/obj/tui/canvas.o
 $(O)/tests/test-update: $(O)/obj/firmware/update.o $(O)/obj/firmware/device-firmware.o
 $(O)/tests/test-seed: $(O)/obj/firmware/seed.o $(BIN)/ark-seed
+# The benchmark's bound (bench/bound.c), with GLPK when CONFIG_BENCH_BOUND is set.
+$(O)/obj/tests/unit/test-bound.o: PROG_INCLUDES := -I$(SRCDIR)/bench
+$(O)/tests/test-bound: $(O)/obj/bench/bound.o
+$(O)/tests/test-bound: PKG_LIBS += $(GLPK_LIBS)
 
 # Integration tests share a harness (private dbus-daemon + arkd + arkctl runner).
 $(addprefix $(O)/tests/,$(integration-tests)): $(O)/tests/%: $(O)/obj/tests/integration/%.o \

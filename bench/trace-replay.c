@@ -3,7 +3,8 @@
  * unallocated. See bench/README.md and docs/pooler.md.
  *
  *   trace-replay --nodes FILE --pods FILE --policy P --seed N [--log FILE] [--workload-out FILE]
- *   trace-replay --summary --data DIR [--policies P,P...] [--seeds A-B]
+ *   trace-replay --nodes FILE --pods FILE --bound --seed N
+ *   trace-replay --summary --data DIR [--policies P,P...] [--seeds A-B] [--no-bound]
  */
 
 #include <errno.h>
@@ -15,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "basic/macro.h"
+#include "bound.h"
 #include "pool/pool.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -596,6 +599,67 @@ static int run(Trace *t, PoolPolicy policy, uint64_t seed, FILE *log, Result *re
         return 0;
 }
 
+typedef struct BoundResult {
+        double unalloc100; /* no placement of the same arrivals leaves fewer GPUs unallocated */
+        double cpu_seconds;
+        size_t solves, rows, cols;
+} BoundResult;
+
+/* The bound for a seed's arrivals (bench/bound.h): at every arrival that run() averages over for
+ * arrived = 100 %, the LP bound on the GPU milli any placement of the arrivals so far allocates,
+ * rounded and averaged as run() does. A policy's allocation at each of these arrivals is a
+ * placement of a subset of them, so its unallocated % is at least this. */
+static int bound_run(Trace *t, uint64_t seed, BoundResult *ret) {
+        _cleanup_free_ Pod *a = NULL;
+        _cleanup_free_ PoolRequest *reqs = NULL;
+        TraceBound *b = NULL;
+        size_t n = 0, cnt[3] = {};
+        double sum[3] = {}, cap = (double) t->total_gpus * 10;
+        int64_t arrived = 0;
+        int r;
+
+        r = make_arrivals(t, seed, &a, &n);
+        if (r < 0)
+                return r;
+        reqs = calloc(t->n_pods + 1, sizeof(PoolRequest));
+        if (!reqs)
+                return -ENOMEM;
+        for (size_t k = 0; k < t->n_pods; k++)
+                reqs[k] = t->pods[k].req; /* the arrivals are drawn from these */
+        r = trace_bound_new(&t->pool, reqs, t->n_pods, &b);
+        if (r < 0)
+                return r;
+        *ret = (BoundResult) {};
+        for (size_t e = 0; e < n && r >= 0; e++) {
+                double milli;
+                int x;
+
+                r = trace_bound_add(b, &a[e].req);
+                if (r < 0)
+                        break;
+                arrived += demand(&a[e]);
+                x = (int) nearbyint((double) arrived / cap);
+                if (x < 99 || x > 101)
+                        continue;
+                r = trace_bound_solve(b, &milli);
+                if (r < 0)
+                        break;
+                ret->solves++;
+                sum[x - 99] += round_to(milli / cap, 2);
+                cnt[x - 99]++;
+        }
+        trace_bound_stats(b, &ret->rows, &ret->cols, &ret->cpu_seconds);
+        trace_bound_free(b);
+        if (r < 0)
+                return r;
+        /* As run(): the arrivals at x = 100, else those at 99-101. */
+        ret->unalloc100 = cnt[1] ? 100 - sum[1] / (double) cnt[1]
+                : cnt[0] + cnt[1] + cnt[2]
+                ? 100 - (sum[0] + sum[1] + sum[2]) / (double) (cnt[0] + cnt[1] + cnt[2])
+                : NAN;
+        return 0;
+}
+
 static int load(Trace *t, const char *nodes, const char *pods, FILE *workload_out) {
         int r = read_nodes(t, nodes);
 
@@ -657,7 +721,7 @@ static bool listed(const char *list, const char *name) {
 }
 
 static int summary(const char *dir, const char *traces, const PoolPolicy *policies, size_t n_pol,
-                   unsigned seed_from, unsigned seed_to) {
+                   unsigned seed_from, unsigned seed_to, bool with_bound) {
         char nodes[4096], pods[4096];
         bool all_feasible = true;
 
@@ -665,6 +729,8 @@ static int summary(const char *dir, const char *traces, const PoolPolicy *polici
         printf("%-12s %9s %9s", "trace", "pub-BF", "pub-FGD");
         for (size_t k = 0; k < n_pol; k++)
                 printf(" %9s", pool_policy_to_string(policies[k]));
+        if (with_bound)
+                printf(" %9s", "bound");
         printf("   (unallocated GPU %% at arrived = 100 %%, mean of seeds %u-%u; us/pod last)\n", seed_from,
                seed_to);
         for (size_t tr = 0; tr < sizeof(published_traces) / sizeof(published_traces[0]); tr++) {
@@ -706,6 +772,23 @@ static int summary(const char *dir, const char *traces, const PoolPolicy *polici
                         }
                         printf(" %9.2f", sum / (seed_to - seed_from + 1));
                 }
+                if (with_bound) {
+                        double sum = 0;
+
+                        for (unsigned s = seed_from; s <= seed_to; s++) {
+                                BoundResult br;
+
+                                r = bound_run(&t, s, &br);
+                                if (r < 0) {
+                                        fprintf(stderr, "trace-replay: %s seed %u: the bound: %s\n",
+                                                published_traces[tr], s, strerror(-r));
+                                        trace_done(&t);
+                                        return r;
+                                }
+                                sum += br.unalloc100;
+                        }
+                        printf(" %9.2f", sum / (seed_to - seed_from + 1));
+                }
                 printf("   %.1f\n", us);
                 fflush(stdout);
                 trace_done(&t);
@@ -723,7 +806,9 @@ static void usage(FILE *f) {
         fprintf(f,
                 "Usage: trace-replay --nodes FILE --pods FILE --policy first-fit|best-fit|fgd|ark --seed N [--log FILE]\n"
                 "                    [--workload-out FILE]\n"
-                "       trace-replay --summary --data DIR [--policies P,P...] [--traces T,T...] [--seeds FROM-TO]\n");
+                "       trace-replay --nodes FILE --pods FILE --bound --seed N\n"
+                "       trace-replay --summary --data DIR [--policies P,P...] [--traces T,T...] [--seeds FROM-TO]\n"
+                "                    [--no-bound]\n");
 }
 
 int main(int argc, char **argv) {
@@ -740,6 +825,8 @@ int main(int argc, char **argv) {
                 { "help", no_argument, NULL, 'h' },
                 { "traces", required_argument, NULL, 'T' },
                 { "workload-out", required_argument, NULL, 'W' },
+                { "bound", no_argument, NULL, 'B' },
+                { "no-bound", no_argument, NULL, 'N' },
                 {},
         };
         const char *nodes = NULL, *pods = NULL, *logpath = NULL, *data = NULL,
@@ -747,7 +834,7 @@ int main(int argc, char **argv) {
         PoolPolicy policy = _POOL_POLICY_INVALID, list[_POOL_POLICY_MAX];
         unsigned long long seed = 42;
         unsigned seed_from = 42, seed_to = 51;
-        bool have_seed = false, do_summary = false;
+        bool have_seed = false, do_summary = false, do_bound = false, no_bound = false;
         size_t n_list = 0;
         int c, r;
 
@@ -785,6 +872,12 @@ int main(int argc, char **argv) {
                         break;
                 case 'S':
                         do_summary = true;
+                        break;
+                case 'B':
+                        do_bound = true;
+                        break;
+                case 'N':
+                        no_bound = true;
                         break;
                 case 'd':
                         data = optarg;
@@ -830,7 +923,37 @@ int main(int argc, char **argv) {
                         }
                         n_list++;
                 }
-                return summary(data, traces, list, n_list, seed_from, seed_to) < 0 ? 1 : 0;
+                return summary(data, traces, list, n_list, seed_from, seed_to,
+                               !no_bound && trace_bound_available()) < 0
+                        ? 1
+                        : 0;
+        }
+
+        if (do_bound) {
+                Trace t = {};
+                BoundResult br;
+
+                if (!nodes || !pods || !have_seed) {
+                        fprintf(stderr, "trace-replay: --bound needs --nodes, --pods and --seed\n");
+                        return 2;
+                }
+                if (!trace_bound_available()) {
+                        fprintf(stderr,
+                                "trace-replay: the bound is not built in (CONFIG_BENCH_BOUND, GLPK)\n");
+                        return 2;
+                }
+                r = load(&t, nodes, pods, NULL);
+                if (r >= 0)
+                        r = bound_run(&t, seed, &br);
+                trace_done(&t);
+                if (r < 0) {
+                        fprintf(stderr, "trace-replay: the bound: %s\n", strerror(-r));
+                        return 1;
+                }
+                printf("bound seed %llu: no placement of these arrivals leaves less than %.2f %% of the GPUs "
+                       "unallocated at arrived 100 %%; LP of %zu rows and %zu columns, %zu solves, %.3f s CPU\n",
+                       seed, br.unalloc100, br.rows, br.cols, br.solves, br.cpu_seconds);
+                return 0;
         }
 
         if (!nodes || !pods || policy < 0 || !have_seed) {

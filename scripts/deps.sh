@@ -35,6 +35,8 @@ packages=(
     libnl-3-dev libnl-route-3-dev libnftables-dev dnsmasq-base iperf3
     # containers: the runtime and its monitor; OCI images made independently of Ark for the tests
     crun conmon umoci skopeo
+    # the pooler benchmark's offline bound (bench/trace-replay --bound, CONFIG_BENCH_BOUND): GLPK
+    libglpk-dev
 )
 
 mode=${1:-install}
