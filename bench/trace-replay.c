@@ -5,7 +5,13 @@
  *   trace-replay --nodes FILE --pods FILE --policy P --seed N [--log FILE] [--workload-out FILE]
  *   trace-replay --nodes FILE --pods FILE --bound --seed N
  *   trace-replay --summary --data DIR [--policies P,P...] [--seeds A-B] [--no-bound]
- */
+ *   trace-replay --nodes FILE --pods FILE --mix SPEC (--mix-out FILE | --policy P --seed N ...)
+ *   trace-replay --mixes --data DIR [--mix SPEC]... [--mix-count N] [--seeds A-B]
+ *   trace-replay --list-mixes
+ *
+ * A mix is the trace's pods drawn again under another blend of request kinds, CPU and memory
+ * scales, model constraints and node pool, named by its parameters and seed (docs/pooler.md,
+ * "Generated mixes"). */
 
 #include <errno.h>
 #include <getopt.h>
@@ -15,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/types.h>
 
 #include "basic/macro.h"
 #include "bound.h"
@@ -47,6 +54,256 @@ static void trace_done(Trace *t) {
         pool_done(&t->pool);
         *t = (Trace) {};
 }
+
+/* ------------------------------------------------------------------------------------------ */
+/* generated mixes (docs/pooler.md, "Generated mixes") */
+
+/* The kinds of request a mix re-weights. Shares are split by size where the trace's own share
+ * sizes cluster: up to 330 milli, up to 550, and above. */
+typedef enum Kind {
+        KIND_CPU,     /* no GPU */
+        KIND_WHOLE,   /* one whole GPU */
+        KIND_MULTI,   /* several whole GPUs */
+        KIND_SHARE_S, /* a share of 1-330 milli */
+        KIND_SHARE_M, /* 331-550 */
+        KIND_SHARE_L, /* 551-999 */
+        _KIND_MAX,
+} Kind;
+
+static const char *const kind_names[_KIND_MAX] = {
+        "cpu", "whole", "multi", "share-s", "share-m", "share-l"
+};
+
+static Kind pod_kind(const PoolRequest *r) {
+        if (r->num_gpu == 0)
+                return KIND_CPU;
+        if (r->num_gpu > 1)
+                return KIND_MULTI;
+        if (r->gpu_milli >= POOL_MILLI)
+                return KIND_WHOLE;
+        return r->gpu_milli <= 330 ? KIND_SHARE_S : r->gpu_milli <= 550 ? KIND_SHARE_M : KIND_SHARE_L;
+}
+
+/* A family names a blend of kinds, in percent of the pods (cpu, whole, multi, share-s, share-m,
+ * share-l). "trace" keeps the base trace's own blend (the default trace: 13.3, 48.0, 0.9, 7.9,
+ * 12.6, 17.2). */
+typedef struct Family {
+        const char *name;
+        double w[_KIND_MAX];
+} Family;
+
+static const Family families[] = {
+        { "trace", { -1 } },
+        { "share-heavy", { 10, 20, 1, 20, 25, 24 } },
+        { "whole-heavy", { 10, 75, 3, 4, 4, 4 } },
+        { "multi-heavy", { 10, 40, 20, 10, 10, 10 } },
+        { "cpu-heavy", { 35, 35, 1, 9, 10, 10 } },
+        { "no-cpu", { 0, 55, 1, 10, 14, 20 } },
+        { "small-shares", { 13, 35, 1, 35, 8, 8 } },
+        { "mid-shares", { 13, 35, 1, 8, 35, 8 } },
+        { "large-shares", { 13, 35, 1, 5, 10, 36 } },
+        { "shares-only", { 10, 0, 0, 30, 30, 30 } },
+};
+
+/* Which of the trace's nodes make the pool. */
+typedef enum NodeSet {
+        NODES_ALL,
+        NODES_HALF,  /* each node kept with probability 1/2, drawn from the mix's seed */
+        NODES_BIG,   /* nodes with 8 GPUs or more */
+        NODES_SMALL, /* nodes with fewer than 8 GPUs */
+        _NODES_MAX,
+} NodeSet;
+
+static const char *const node_set_names[_NODES_MAX] = { "all", "half", "big", "small" };
+
+/* A mix: the base trace's pods drawn again under other weights and scales. Its name
+ * (mix_name()) is its parameters and seed, and parses back to the same mix. */
+typedef struct Mix {
+        const Family *family;
+        double w[_KIND_MAX]; /* kinds=: overrides the family's blend (w[0] < 0: not given) */
+        double cpu;          /* every pod's CPU x this */
+        double share_cpu;    /* a share's CPU x this as well */
+        double mem;          /* every pod's memory x this */
+        double spec;         /* < 0: pods keep their own gpu_spec; else the share of GPU pods that
+                                get one (drawn from gpuspec_blend), the others none */
+        NodeSet nodes;
+        size_t pods; /* how many pods; 0 = as many as the base trace has */
+        uint64_t seed;
+} Mix;
+
+/* The model constraints a mix with spec= gives, and how often: the blend of the published
+ * gpuspec traces (gpuspec33's constrained pods). A spec naming no model of the pool's nodes is
+ * left out of the draw. */
+static const struct {
+        const char *spec;
+        double weight;
+} gpuspec_blend[] = {
+        { "T4", 1291 },
+        { "G2", 331 },
+        { "P100", 279 },
+        { "V100M16|V100M32", 141 },
+        { "P100|V100M16|V100M32", 103 },
+        { "G3", 86 },
+        { "G2|P100|T4|V100M16|V100M32", 39 },
+        { "P100|T4|V100M16|V100M32", 33 },
+        { "A10|G2|T4|V100M16|V100M32", 24 },
+};
+
+static void mix_name(const Mix *m, char *buf, size_t size) {
+        size_t l = (size_t) snprintf(buf, size, "%s", m->family->name);
+
+#define APPEND(...) \
+        do { \
+                if (l < size) \
+                        l += (size_t) snprintf(buf + l, size - l, __VA_ARGS__); \
+        } while (0)
+        if (m->w[0] >= 0)
+                APPEND(":kinds=%g/%g/%g/%g/%g/%g", m->w[0], m->w[1], m->w[2], m->w[3], m->w[4], m->w[5]);
+        if (m->cpu != 1)
+                APPEND(":cpu=%g", m->cpu);
+        if (m->share_cpu != 1)
+                APPEND(":share-cpu=%g", m->share_cpu);
+        if (m->mem != 1)
+                APPEND(":mem=%g", m->mem);
+        if (m->spec >= 0)
+                APPEND(":spec=%g", m->spec);
+        if (m->nodes != NODES_ALL)
+                APPEND(":nodes=%s", node_set_names[m->nodes]);
+        if (m->pods)
+                APPEND(":pods=%zu", m->pods);
+        APPEND(":seed=%" PRIu64, m->seed);
+#undef APPEND
+}
+
+static int parse_scale(const char *key, const char *v, double lo, double hi, double *ret) {
+        char *e;
+        double d;
+
+        errno = 0;
+        d = strtod(v, &e);
+        if (errno || e == v || *e || !(d >= lo && d <= hi)) {
+                fprintf(stderr, "trace-replay: --mix: %s=%s is not a number from %g to %g\n", key, v, lo,
+                        hi);
+                return -EINVAL;
+        }
+        *ret = d;
+        return 0;
+}
+
+/* FAMILY[:kinds=C/W/M/S/M/L][:cpu=X][:share-cpu=X][:mem=X][:spec=P][:nodes=all|half|big|small]
+ * [:pods=N][:seed=N], in any order after the family (seed 1 when not given). */
+static int mix_parse(const char *s, Mix *ret) {
+        char buf[512], *tok, *save = NULL;
+        Mix m = { .w = { -1 }, .cpu = 1, .share_cpu = 1, .mem = 1, .spec = -1, .seed = 1 };
+
+        if (strlen(s) >= sizeof(buf)) {
+                fprintf(stderr, "trace-replay: --mix: too long\n");
+                return -EINVAL;
+        }
+        snprintf(buf, sizeof(buf), "%s", s);
+        tok = strtok_r(buf, ":", &save);
+        for (size_t k = 0; tok && k < sizeof(families) / sizeof(families[0]); k++)
+                if (strcmp(families[k].name, tok) == 0)
+                        m.family = &families[k];
+        if (!m.family) {
+                fprintf(stderr, "trace-replay: --mix: '%s' names no family (--list-mixes lists them)\n", s);
+                return -EINVAL;
+        }
+        while ((tok = strtok_r(NULL, ":", &save))) {
+                char *v = strchr(tok, '=');
+                int r = 0;
+
+                if (!v) {
+                        fprintf(stderr, "trace-replay: --mix: '%s' is not KEY=VALUE\n", tok);
+                        return -EINVAL;
+                }
+                *v++ = 0;
+                if (strcmp(tok, "kinds") == 0) {
+                        double sum = 0;
+                        char end;
+
+                        if (sscanf(v, "%lf/%lf/%lf/%lf/%lf/%lf%c", &m.w[0], &m.w[1], &m.w[2], &m.w[3],
+                                   &m.w[4], &m.w[5], &end) != 6)
+                                r = -EINVAL;
+                        for (size_t k = 0; k < _KIND_MAX; k++) {
+                                if (!(m.w[k] >= 0 && m.w[k] <= 1e6))
+                                        r = -EINVAL;
+                                sum += m.w[k];
+                        }
+                        if (r < 0 || sum <= 0) {
+                                fprintf(stderr,
+                                        "trace-replay: --mix: kinds=%s is not six weights >= 0 (cpu/whole/multi/"
+                                        "share-s/share-m/share-l), not all 0\n",
+                                        v);
+                                return -EINVAL;
+                        }
+                } else if (strcmp(tok, "cpu") == 0)
+                        r = parse_scale(tok, v, 0.01, 16, &m.cpu);
+                else if (strcmp(tok, "share-cpu") == 0)
+                        r = parse_scale(tok, v, 0.01, 16, &m.share_cpu);
+                else if (strcmp(tok, "mem") == 0)
+                        r = parse_scale(tok, v, 0.01, 16, &m.mem);
+                else if (strcmp(tok, "spec") == 0)
+                        r = parse_scale(tok, v, 0, 1, &m.spec);
+                else if (strcmp(tok, "nodes") == 0) {
+                        size_t k;
+
+                        for (k = 0; k < _NODES_MAX; k++)
+                                if (strcmp(node_set_names[k], v) == 0)
+                                        break;
+                        if (k == _NODES_MAX) {
+                                fprintf(stderr,
+                                        "trace-replay: --mix: nodes=%s is not all, half, big or small\n", v);
+                                return -EINVAL;
+                        }
+                        m.nodes = (NodeSet) k;
+                } else if (strcmp(tok, "pods") == 0 || strcmp(tok, "seed") == 0) {
+                        char *e;
+                        unsigned long long n;
+
+                        errno = 0;
+                        n = strtoull(v, &e, 10);
+                        if (errno || e == v || *e || (tok[0] == 'p' && (n < 1 || n > 10000000))) {
+                                fprintf(stderr, "trace-replay: --mix: %s=%s is not a number%s\n", tok, v,
+                                        tok[0] == 'p' ? " from 1 to 10000000" : "");
+                                return -EINVAL;
+                        }
+                        if (tok[0] == 'p')
+                                m.pods = (size_t) n;
+                        else
+                                m.seed = n;
+                } else {
+                        fprintf(stderr, "trace-replay: --mix: unknown key '%s'\n", tok);
+                        return -EINVAL;
+                }
+                if (r < 0)
+                        return r;
+        }
+        *ret = m;
+        return 0;
+}
+
+/* The listed mixes (--list-mixes, and what --mixes evaluates by default): every family plain,
+ * and each family with one change: CPU-intensive (x 1.5) or light (x 0.6), CPU-heavy shares
+ * (x 2), memory-heavy (x 2), model constraints on 30 % of GPU pods, and three node pools. */
+static const char *const mix_variants[] = {
+        "",          ":cpu=1.5",    ":cpu=0.6",   ":share-cpu=2", ":mem=2",
+        ":spec=0.3", ":nodes=half", ":nodes=big", ":nodes=small",
+};
+
+#define N_LISTED_MIXES \
+        (sizeof(families) / sizeof(families[0]) * sizeof(mix_variants) / sizeof(mix_variants[0]))
+
+/* The k-th listed mix's name, as mix_parse() reads it. */
+static void listed_mix(size_t k, char *buf, size_t size) {
+        size_t nv = sizeof(mix_variants) / sizeof(mix_variants[0]);
+
+        snprintf(buf, size, "%s%s:seed=1", families[k / nv].name, mix_variants[k % nv]);
+}
+
+/* Whether the mix's pool keeps the node; draws from *s for NODES_HALF (once per node, in the
+ * file's order, so the same seed keeps the same nodes). */
+static bool mix_keeps_node(const Mix *m, unsigned gpus, uint64_t *s);
 
 /* Splits a CSV line in place (no quoting in these files). Returns the number of fields. */
 static size_t split(char *line, char **f, size_t max) {
@@ -82,10 +339,11 @@ static int parse_i64(const char *s, int64_t *ret) {
         return 0;
 }
 
-static int read_nodes(Trace *t, const char *path) {
+static int read_nodes(Trace *t, const char *path, const Mix *mix) {
         FILE *f = fopen(path, "re");
         char line[512], *fl[8];
         unsigned lineno = 0;
+        uint64_t keep_seed = mix ? mix->seed ^ UINT64_C(0x6e6f6465732d6b65) : 0; /* "nodes-ke" */
 
         if (!f) {
                 fprintf(stderr, "trace-replay: %s: %s\n", path, strerror(errno));
@@ -110,6 +368,8 @@ static int read_nodes(Trace *t, const char *path) {
                         fclose(f);
                         return -EINVAL;
                 }
+                if (mix && !mix_keeps_node(mix, (unsigned) gpus, &keep_seed))
+                        continue;
                 if (gpus > 0) {
                         model = pool_model(&t->pool, fl[4]);
                         if (model < 0) {
@@ -294,6 +554,182 @@ static int make_arrivals(const Trace *t, uint64_t seed, Pod **ret, size_t *ret_n
                 }
         *ret = a;
         *ret_n = n;
+        return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* generating a mix */
+
+static bool mix_keeps_node(const Mix *m, unsigned gpus, uint64_t *s) {
+        switch (m->nodes) {
+        case NODES_HALF:
+                return rng_next(s) >> 63;
+        case NODES_BIG:
+                return gpus >= 8;
+        case NODES_SMALL:
+                return gpus < 8;
+        default:
+                return true;
+        }
+}
+
+static bool pool_has_model(const Pool *p, const char *name) {
+        for (size_t k = 0; k < p->n_nodes; k++)
+                if (p->nodes[k].model >= 0 && p->nodes[k].n_gpus > 0 &&
+                    strcmp(p->models[p->nodes[k].model], name) == 0)
+                        return true;
+        return false;
+}
+
+/* Whether a spec names a model that some node of the pool has. */
+static bool spec_placeable(const Pool *p, const char *spec) {
+        char buf[sizeof(((Pod *) NULL)->spec)], *s, *save = NULL;
+
+        snprintf(buf, sizeof(buf), "%s", spec);
+        for (s = strtok_r(buf, "|", &save); s; s = strtok_r(NULL, "|", &save))
+                if (pool_has_model(p, s))
+                        return true;
+        return false;
+}
+
+/* How many pods of each kind: n split by the weights, rounded by largest remainder (ties to the
+ * earlier kind), so a mix's blend is exact to one pod. */
+static void kind_counts(const double w[_KIND_MAX], size_t n, size_t ret[_KIND_MAX]) {
+        double sum = 0, frac[_KIND_MAX];
+        size_t given = 0;
+
+        for (size_t k = 0; k < _KIND_MAX; k++)
+                sum += w[k];
+        for (size_t k = 0; k < _KIND_MAX; k++) {
+                double exact = (double) n * w[k] / sum;
+
+                ret[k] = (size_t) floor(exact);
+                frac[k] = exact - (double) ret[k];
+                given += ret[k];
+        }
+        while (given < n) {
+                size_t best = 0;
+
+                for (size_t k = 1; k < _KIND_MAX; k++)
+                        if (frac[k] > frac[best])
+                                best = k;
+                ret[best]++;
+                frac[best] = -1;
+                given++;
+        }
+}
+
+/* Replaces the trace's pods with the mix drawn from them: for each kind its count of pods
+ * (kind_counts()), each a copy of a pod of that kind drawn uniformly (with replacement) from
+ * the seed, its CPU and memory scaled (rounded to the milli-CPU and MiB), its model constraint
+ * kept or drawn as spec= says; then shuffled and named mix-0000000 on. Call after the nodes are
+ * read (constraints are drawn among the pool's models). */
+static int mix_generate(Trace *t, const Mix *m) {
+        size_t *of_kind[_KIND_MAX] = {}, n_kind[_KIND_MAX] = {}, count[_KIND_MAX], n, e = 0;
+        double w[_KIND_MAX], blend_sum = 0;
+        bool blend_ok[sizeof(gpuspec_blend) / sizeof(gpuspec_blend[0])];
+        uint64_t s = m->seed ^ UINT64_C(0x6d69782d67656e21); /* "mix-gen!" */
+        Pod *out = NULL;
+        int r = 0;
+
+        for (size_t k = 0; k < _KIND_MAX; k++) {
+                of_kind[k] = malloc((t->n_pods + 1) * sizeof(size_t));
+                if (!of_kind[k]) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+        }
+        for (size_t k = 0; k < t->n_pods; k++) {
+                Kind kd = pod_kind(&t->pods[k].req);
+
+                of_kind[kd][n_kind[kd]++] = k;
+        }
+        for (size_t k = 0; k < _KIND_MAX; k++)
+                w[k] = m->w[0] >= 0 ? m->w[k] : m->family->w[0] >= 0 ? m->family->w[k] : (double) n_kind[k];
+        n = m->pods ? m->pods : t->n_pods;
+        kind_counts(w, n, count);
+        for (size_t k = 0; k < _KIND_MAX; k++)
+                if (count[k] > 0 && n_kind[k] == 0) {
+                        fprintf(stderr, "trace-replay: the mix wants %s pods and the base trace has none\n",
+                                kind_names[k]);
+                        r = -ENODATA;
+                        goto finish;
+                }
+        for (size_t b = 0; b < sizeof(gpuspec_blend) / sizeof(gpuspec_blend[0]); b++) {
+                blend_ok[b] = spec_placeable(&t->pool, gpuspec_blend[b].spec);
+                blend_sum += blend_ok[b] ? gpuspec_blend[b].weight : 0;
+        }
+        out = calloc(n + 1, sizeof(Pod));
+        if (!out) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        for (size_t k = 0; k < _KIND_MAX; k++)
+                for (size_t c = 0; c < count[k]; c++) {
+                        Pod *p = &out[e++];
+                        double cpu = m->cpu * (k >= KIND_SHARE_S ? m->share_cpu : 1);
+
+                        *p = t->pods[of_kind[k][rng_below(&s, n_kind[k])]];
+                        p->req.cpu_milli = llround((double) p->req.cpu_milli * cpu);
+                        p->req.memory_mib = llround((double) p->req.memory_mib * m->mem);
+                        if (m->spec >= 0 && p->req.num_gpu > 0) {
+                                /* Always two draws, so the pods drawn do not depend on the pool. */
+                                double u = (double) (rng_next(&s) >> 11) / 9007199254740992.0,
+                                       v = (double) (rng_next(&s) >> 11) / 9007199254740992.0 * blend_sum;
+
+                                p->spec[0] = 0;
+                                if (u < m->spec && blend_sum > 0)
+                                        for (size_t b = 0;
+                                             b < sizeof(gpuspec_blend) / sizeof(gpuspec_blend[0]); b++) {
+                                                if (!blend_ok[b])
+                                                        continue;
+                                                if (v < gpuspec_blend[b].weight) {
+                                                        snprintf(p->spec, sizeof(p->spec), "%s",
+                                                                 gpuspec_blend[b].spec);
+                                                        break;
+                                                }
+                                                v -= gpuspec_blend[b].weight;
+                                        }
+                        }
+                        p->req.models = spec_mask(&t->pool, p->spec);
+                }
+        for (size_t k = n; k > 1; k--) {
+                size_t j = rng_below(&s, k);
+                Pod tmp = out[k - 1];
+
+                out[k - 1] = out[j];
+                out[j] = tmp;
+        }
+        for (size_t k = 0; k < n; k++)
+                snprintf(out[k].name, sizeof(out[k].name), "mix-%07zu", k);
+        free(t->pods);
+        t->pods = out;
+        t->n_pods = n;
+        out = NULL;
+finish:
+        for (size_t k = 0; k < _KIND_MAX; k++)
+                free(of_kind[k]);
+        free(out);
+        return r;
+}
+
+/* The pods as a pod list trace-replay reads back (--pods). */
+static int write_pods(const Trace *t, const char *path) {
+        FILE *f = fopen(path, "we");
+
+        if (!f) {
+                fprintf(stderr, "trace-replay: %s: %s\n", path, strerror(errno));
+                return -errno;
+        }
+        fprintf(f, "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec\n");
+        for (size_t k = 0; k < t->n_pods; k++)
+                fprintf(f, "%s,%" PRId64 ",%" PRId64 ",%u,%u,%s\n", t->pods[k].name,
+                        t->pods[k].req.cpu_milli, t->pods[k].req.memory_mib, t->pods[k].req.num_gpu,
+                        t->pods[k].req.gpu_milli, t->pods[k].spec);
+        if (fclose(f) != 0) {
+                fprintf(stderr, "trace-replay: %s: %s\n", path, strerror(errno));
+                return -EIO;
+        }
         return 0;
 }
 
@@ -660,11 +1096,15 @@ static int bound_run(Trace *t, uint64_t seed, BoundResult *ret) {
         return 0;
 }
 
-static int load(Trace *t, const char *nodes, const char *pods, FILE *workload_out) {
-        int r = read_nodes(t, nodes);
+/* The trace, or with mix the mix drawn from its pods (and its node pool); the workload is then
+ * the mix's own. */
+static int load(Trace *t, const char *nodes, const char *pods, FILE *workload_out, const Mix *mix) {
+        int r = read_nodes(t, nodes, mix);
 
         if (r >= 0)
                 r = read_pods(t, pods);
+        if (r >= 0 && mix)
+                r = mix_generate(t, mix);
         if (r >= 0)
                 r = set_workload(t, workload_out);
         return r;
@@ -741,7 +1181,7 @@ static int summary(const char *dir, const char *traces, const PoolPolicy *polici
                 if (!listed(traces, published_traces[tr]))
                         continue;
                 snprintf(pods, sizeof(pods), "%s/openb_pod_list_%s.csv", dir, published_traces[tr]);
-                r = load(&t, nodes, pods, NULL);
+                r = load(&t, nodes, pods, NULL, NULL);
                 if (r < 0) {
                         fprintf(stderr, "trace-replay: cannot load %s: %s\n", pods, strerror(-r));
                         trace_done(&t);
@@ -800,42 +1240,176 @@ static int summary(const char *dir, const char *traces, const PoolPolicy *polici
         return 0;
 }
 
+
+/* ------------------------------------------------------------------------------------------ */
+/* evaluating mixes */
+
+#define MIXES_LOSS 0.2 /* points: a loss the policy work must fix (issue 19) */
+
+static ssize_t policy_index(const PoolPolicy *policies, size_t n, PoolPolicy p) {
+        for (size_t k = 0; k < n; k++)
+                if (policies[k] == p)
+                        return (ssize_t) k;
+        return -1;
+}
+
+/* Each mix, drawn from the default trace, replayed with every policy on every seed; the mean
+ * unallocated % at arrived = 100 % per policy, Ark's gap to the better of FGD and best-fit, and
+ * a summary: how often Ark is no worse, the mean and worst gap, and the mixes it loses by more
+ * than MIXES_LOSS. */
+static int mixes_eval(const char *dir, const char *const *names, size_t n_names, const PoolPolicy *policies,
+                      size_t n_pol, unsigned seed_from, unsigned seed_to) {
+        char nodes[4096], pods[4096], worst_mix[512] = "";
+        ssize_t i_ark = policy_index(policies, n_pol, POOL_POLICY_ARK),
+                i_fgd = policy_index(policies, n_pol, POOL_POLICY_FGD),
+                i_bf = policy_index(policies, n_pol, POOL_POLICY_BEST_FIT);
+        bool gaps = i_ark >= 0 && i_fgd >= 0 && i_bf >= 0, all_feasible = true;
+        double cpu_s[_POOL_POLICY_MAX] = {}, gap_sum = 0, worst = -INFINITY;
+        size_t decisions[_POOL_POLICY_MAX] = {}, wins = 0, done = 0, n_losses = 0;
+        char(*losses)[600] = calloc(n_names + 1, sizeof(*losses));
+        struct timespec w0, w1;
+
+        if (!losses)
+                return -ENOMEM;
+        clock_gettime(CLOCK_MONOTONIC, &w0);
+        snprintf(nodes, sizeof(nodes), "%s/openb_node_list_gpu_node.csv", dir);
+        snprintf(pods, sizeof(pods), "%s/openb_pod_list_default.csv", dir);
+        printf("%-40s", "mix");
+        for (size_t k = 0; k < n_pol; k++)
+                printf(" %9s", pool_policy_to_string(policies[k]));
+        if (gaps)
+                printf(" %7s", "gap");
+        printf("   (unallocated GPU %% at arrived = 100 %%, mean of seeds %u-%u; gap: ark - min(best-fit, fgd))\n",
+               seed_from, seed_to);
+        for (size_t mi = 0; mi < n_names; mi++) {
+                Trace t = {};
+                Mix mix;
+                char name[512];
+                double mean[_POOL_POLICY_MAX];
+                int r = mix_parse(names[mi], &mix);
+
+                if (r < 0) {
+                        free(losses);
+                        return r;
+                }
+                mix_name(&mix, name, sizeof(name));
+                r = load(&t, nodes, pods, NULL, &mix);
+                if (r < 0) {
+                        fprintf(stderr, "trace-replay: cannot make mix %s: %s\n", name, strerror(-r));
+                        trace_done(&t);
+                        free(losses);
+                        return r;
+                }
+                printf("%-40s", name);
+                for (size_t k = 0; k < n_pol; k++) {
+                        double sum = 0;
+
+                        for (unsigned s = seed_from; s <= seed_to; s++) {
+                                Result res;
+
+                                r = run(&t, policies[k], s, NULL, &res);
+                                if (r < 0) {
+                                        trace_done(&t);
+                                        free(losses);
+                                        return r;
+                                }
+                                sum += res.unalloc100;
+                                cpu_s[k] += res.cpu_seconds;
+                                decisions[k] += res.arrivals;
+                                if (!res.feasible) {
+                                        fprintf(stderr, "trace-replay: %s %s seed %u: infeasible: %s\n",
+                                                name, pool_policy_to_string(policies[k]), s, res.infeasible);
+                                        all_feasible = false;
+                                }
+                        }
+                        mean[k] = sum / (seed_to - seed_from + 1);
+                        printf(" %9.2f", mean[k]);
+                }
+                if (gaps) {
+                        double gap = mean[i_ark] - fmin(mean[i_fgd], mean[i_bf]);
+
+                        printf(" %+7.2f", gap);
+                        wins += gap <= 1e-9;
+                        gap_sum += gap;
+                        if (gap > worst) {
+                                worst = gap;
+                                snprintf(worst_mix, sizeof(worst_mix), "%s", name);
+                        }
+                        if (gap > MIXES_LOSS)
+                                snprintf(losses[n_losses++], sizeof(losses[0]),
+                                         "%s (ark %.2f, fgd %.2f, best-fit %.2f)", name, mean[i_ark],
+                                         mean[i_fgd], mean[i_bf]);
+                }
+                printf("\n");
+                fflush(stdout);
+                done++;
+                trace_done(&t);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &w1);
+        printf("\n%zu mixes x seeds %u-%u in %.0f s\n", done, seed_from, seed_to,
+               (double) (w1.tv_sec - w0.tv_sec) + (double) (w1.tv_nsec - w0.tv_nsec) / 1e9);
+        if (gaps && done > 0) {
+                printf("ark <= min(best-fit, fgd) on %zu of %zu mixes (%.1f %%); mean gap %+.3f points, worst %+.2f (%s)\n",
+                       wins, done, 100.0 * (double) wins / (double) done, gap_sum / (double) done, worst,
+                       worst_mix);
+                printf("mixes where ark loses by more than %.1f points: %zu\n", MIXES_LOSS, n_losses);
+                for (size_t k = 0; k < n_losses; k++)
+                        printf("  %s\n", losses[k]);
+        }
+        printf("CPU time per decision:");
+        for (size_t k = 0; k < n_pol; k++)
+                printf(" %s %.1f us%s", pool_policy_to_string(policies[k]),
+                       decisions[k] ? cpu_s[k] * 1e6 / (double) decisions[k] : 0.0,
+                       k + 1 < n_pol ? "," : "\n");
+        free(losses);
+        if (!all_feasible) {
+                fprintf(stderr, "trace-replay: a run ended infeasible\n");
+                return -EBADMSG;
+        }
+        return 0;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 static void usage(FILE *f) {
         fprintf(f,
                 "Usage: trace-replay --nodes FILE --pods FILE --policy first-fit|best-fit|fgd|ark --seed N [--log FILE]\n"
                 "                    [--workload-out FILE]\n"
+                "                    [--mix SPEC [--mix-out FILE]]\n"
                 "       trace-replay --nodes FILE --pods FILE --bound --seed N\n"
                 "       trace-replay --summary --data DIR [--policies P,P...] [--traces T,T...] [--seeds FROM-TO]\n"
-                "                    [--no-bound]\n");
+                "                    [--no-bound]\n"
+                "       trace-replay --mixes --data DIR [--mix SPEC]... [--mix-count N] [--policies P,P...]\n"
+                "                    [--seeds FROM-TO]\n"
+                "       trace-replay --list-mixes\n"
+                "A mix SPEC is FAMILY[:kinds=C/W/M/S/M/L][:cpu=X][:share-cpu=X][:mem=X][:spec=P]\n"
+                "[:nodes=all|half|big|small][:pods=N][:seed=N] (docs/pooler.md, \"Generated mixes\").\n");
 }
 
 int main(int argc, char **argv) {
         static const struct option opts[] = {
-                { "nodes", required_argument, NULL, 'n' },
-                { "pods", required_argument, NULL, 'p' },
-                { "policy", required_argument, NULL, 'P' },
-                { "seed", required_argument, NULL, 's' },
-                { "log", required_argument, NULL, 'l' },
-                { "summary", no_argument, NULL, 'S' },
-                { "data", required_argument, NULL, 'd' },
-                { "policies", required_argument, NULL, 'A' },
-                { "seeds", required_argument, NULL, 'R' },
-                { "help", no_argument, NULL, 'h' },
-                { "traces", required_argument, NULL, 'T' },
-                { "workload-out", required_argument, NULL, 'W' },
-                { "bound", no_argument, NULL, 'B' },
-                { "no-bound", no_argument, NULL, 'N' },
-                {},
+                { "nodes", required_argument, NULL, 'n' },  { "pods", required_argument, NULL, 'p' },
+                { "policy", required_argument, NULL, 'P' }, { "seed", required_argument, NULL, 's' },
+                { "log", required_argument, NULL, 'l' },    { "summary", no_argument, NULL, 'S' },
+                { "data", required_argument, NULL, 'd' },   { "policies", required_argument, NULL, 'A' },
+                { "seeds", required_argument, NULL, 'R' },  { "help", no_argument, NULL, 'h' },
+                { "traces", required_argument, NULL, 'T' }, { "workload-out", required_argument, NULL, 'W' },
+                { "mix", required_argument, NULL, 'm' },    { "mix-out", required_argument, NULL, 'o' },
+                { "mixes", no_argument, NULL, 'M' },        { "mix-count", required_argument, NULL, 'c' },
+                { "list-mixes", no_argument, NULL, 'L' },   { "bound", no_argument, NULL, 'B' },
+                { "no-bound", no_argument, NULL, 'N' },     {},
         };
         const char *nodes = NULL, *pods = NULL, *logpath = NULL, *data = NULL,
                    *policies = "best-fit,fgd,ark", *traces = NULL, *workload_out = NULL;
         PoolPolicy policy = _POOL_POLICY_INVALID, list[_POOL_POLICY_MAX];
         unsigned long long seed = 42;
         unsigned seed_from = 42, seed_to = 51;
-        bool have_seed = false, do_summary = false, do_bound = false, no_bound = false;
-        size_t n_list = 0;
+        bool have_seed = false, do_summary = false, do_mixes = false, have_mix = false, have_seeds = false,
+             do_bound = false, no_bound = false;
+        size_t n_list = 0, n_mix_args = 0, mix_count = N_LISTED_MIXES;
+        const char *mix_out = NULL;
+        _cleanup_free_ const char **mix_args = calloc((size_t) argc + 1, sizeof(char *));
+        Mix mix;
         int c, r;
 
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0)
@@ -870,6 +1444,35 @@ int main(int argc, char **argv) {
                 case 'W':
                         workload_out = optarg;
                         break;
+                case 'm':
+                        if (mix_parse(optarg, &mix) < 0)
+                                return 2;
+                        if (!mix_args)
+                                return 1;
+                        mix_args[n_mix_args++] = optarg;
+                        have_mix = true;
+                        break;
+                case 'o':
+                        mix_out = optarg;
+                        break;
+                case 'M':
+                        do_mixes = true;
+                        break;
+                case 'c':
+                        if (sscanf(optarg, "%zu", &mix_count) != 1 || mix_count < 1) {
+                                fprintf(stderr, "trace-replay: --mix-count: '%s' is not a number >= 1\n",
+                                        optarg);
+                                return 2;
+                        }
+                        break;
+                case 'L':
+                        for (size_t k = 0; k < N_LISTED_MIXES; k++) {
+                                char name[512];
+
+                                listed_mix(k, name, sizeof(name));
+                                printf("%s\n", name);
+                        }
+                        return 0;
                 case 'S':
                         do_summary = true;
                         break;
@@ -893,6 +1496,7 @@ int main(int argc, char **argv) {
                                 fprintf(stderr, "trace-replay: --seeds: '%s' is not FROM-TO\n", optarg);
                                 return 2;
                         }
+                        have_seeds = true;
                         break;
                 case 'h':
                         usage(stdout);
@@ -906,11 +1510,11 @@ int main(int argc, char **argv) {
                 return 2;
         }
 
-        if (do_summary) {
+        if (do_summary || do_mixes) {
                 char buf[256], *s, *save = NULL;
 
                 if (!data) {
-                        fprintf(stderr, "trace-replay: --summary needs --data DIR\n");
+                        fprintf(stderr, "trace-replay: --summary and --mixes need --data DIR\n");
                         return 2;
                 }
                 snprintf(buf, sizeof(buf), "%s", policies);
@@ -923,12 +1527,29 @@ int main(int argc, char **argv) {
                         }
                         n_list++;
                 }
-                return summary(data, traces, list, n_list, seed_from, seed_to,
-                               !no_bound && trace_bound_available()) < 0
-                        ? 1
-                        : 0;
-        }
+                if (do_summary)
+                        return summary(data, traces, list, n_list, seed_from, seed_to,
+                                       !no_bound && trace_bound_available()) < 0
+                                ? 1
+                                : 0;
+                if (!have_seeds) /* three seeds a mix, by default */
+                        seed_from = 42, seed_to = 44;
+                if (n_mix_args == 0) {
+                        _cleanup_free_ char *names = calloc(N_LISTED_MIXES, 512);
+                        const char *ptrs[N_LISTED_MIXES];
 
+                        if (!names)
+                                return 1;
+                        mix_count = mix_count < N_LISTED_MIXES ? mix_count : N_LISTED_MIXES;
+                        for (size_t k = 0; k < mix_count; k++) {
+                                listed_mix(k, names + k * 512, 512);
+                                ptrs[k] = names + k * 512;
+                        }
+                        return mixes_eval(data, ptrs, mix_count, list, n_list, seed_from, seed_to) < 0 ? 1
+                                                                                                       : 0;
+                }
+                return mixes_eval(data, mix_args, n_mix_args, list, n_list, seed_from, seed_to) < 0 ? 1 : 0;
+        }
         if (do_bound) {
                 Trace t = {};
                 BoundResult br;
@@ -942,7 +1563,7 @@ int main(int argc, char **argv) {
                                 "trace-replay: the bound is not built in (CONFIG_BENCH_BOUND, GLPK)\n");
                         return 2;
                 }
-                r = load(&t, nodes, pods, NULL);
+                r = load(&t, nodes, pods, NULL, NULL);
                 if (r >= 0)
                         r = bound_run(&t, seed, &br);
                 trace_done(&t);
@@ -954,6 +1575,26 @@ int main(int argc, char **argv) {
                        "unallocated at arrived 100 %%; LP of %zu rows and %zu columns, %zu solves, %.3f s CPU\n",
                        seed, br.unalloc100, br.rows, br.cols, br.solves, br.cpu_seconds);
                 return 0;
+        }
+        if (n_mix_args > 1) {
+                fprintf(stderr, "trace-replay: one --mix at a time, but with --mixes\n");
+                return 2;
+        }
+        if (mix_out && !have_mix) {
+                fprintf(stderr, "trace-replay: --mix-out needs --mix\n");
+                return 2;
+        }
+        /* Only the mix's pod list: nothing to replay. */
+        if (mix_out && nodes && pods && policy < 0 && !have_seed) {
+                Trace t = {};
+
+                r = load(&t, nodes, pods, NULL, &mix);
+                if (r >= 0)
+                        r = write_pods(&t, mix_out);
+                else
+                        fprintf(stderr, "trace-replay: cannot make the mix: %s\n", strerror(-r));
+                trace_done(&t);
+                return r < 0 ? 1 : 0;
         }
 
         if (!nodes || !pods || policy < 0 || !have_seed) {
@@ -973,7 +1614,7 @@ int main(int argc, char **argv) {
                                 return 1;
                         }
                 }
-                r = load(&t, nodes, pods, wl);
+                r = load(&t, nodes, pods, wl, have_mix ? &mix : NULL);
                 if (wl && fclose(wl) != 0 && r >= 0) {
                         fprintf(stderr, "trace-replay: %s: %s\n", workload_out, strerror(errno));
                         trace_done(&t);

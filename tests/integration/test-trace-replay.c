@@ -149,11 +149,145 @@ static void test_bad_input(void **state) {
         assert_non_null(strstr(e3, "unknown policy 'worst-fit'"));
 }
 
+/* Counts a generated pod list's pods by kind (cpu, whole, multi, shares up to 330, 550, 999
+ * milli), and checks every pod against check (NULL: none). */
+typedef struct MixPod {
+        long cpu, mem, num_gpu, gpu_milli;
+        char spec[64];
+} MixPod;
+
+static void count_kinds(const char *text, size_t ret[6], void (*check)(const MixPod *p)) {
+        const char *l = strchr(text, '\n');
+
+        memset(ret, 0, 6 * sizeof(size_t));
+        assert_non_null(l);
+        assert_true(startswith(text, "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec\n"));
+        for (l++; *l; l = strchr(l, '\n') + 1) {
+                MixPod p = {};
+                int n = sscanf(l, "mix-%*d,%ld,%ld,%ld,%ld,%63[^\n]", &p.cpu, &p.mem, &p.num_gpu,
+                               &p.gpu_milli, p.spec);
+
+                assert_true(n == 4 || n == 5);
+                ret[p.num_gpu == 0                ? 0
+                            : p.num_gpu > 1       ? 2
+                            : p.gpu_milli == 1000 ? 1
+                            : p.gpu_milli <= 330  ? 3
+                            : p.gpu_milli <= 550  ? 4
+                                                  : 5]++;
+                if (check)
+                        check(&p);
+        }
+}
+
+static int make_mix(char **text, const char *spec, const char *name) {
+        _cleanup_free_ char *out = NULL, *err = NULL, *path = strprintf("%s/%s.csv", dir, name),
+                            *args = strprintf("--mix '%s' --mix-out '%s'", spec, path);
+        int r = replay(&out, &err, args);
+
+        if (r != 0)
+                fail_msg("--mix %s: %s %s", spec, strna(out), strna(err));
+        return read_full_file(path, text, NULL);
+}
+
+/* The base pods: whole GPUs at 8 CPUs, shares at 4 and 6 CPUs. */
+static void check_share_cpu(const MixPod *p) {
+        if (p->num_gpu == 1 && p->gpu_milli < 1000)
+                assert_true(p->cpu == 8000 || p->cpu == 12000); /* doubled */
+        else if (p->num_gpu == 1)
+                assert_int_equal(p->cpu, 8000); /* as it was */
+}
+
+static void check_no_spec(const MixPod *p) {
+        assert_string_equal(p->spec, "");
+}
+
+/* A mix is the same pod list for the same name and another for another seed, its kinds are
+ * blended exactly as its name says (to one pod), and its scales and constraints are applied. */
+static void test_mix_generator(void **state) {
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL, *e = NULL, *f = NULL, *g = NULL;
+        size_t n[6];
+
+        assert_int_equal(make_mix(&a, "share-heavy:seed=7", "a"), 0);
+        assert_int_equal(make_mix(&b, "share-heavy:seed=7", "b"), 0);
+        assert_int_equal(make_mix(&c, "share-heavy:seed=8", "c"), 0);
+        assert_string_equal(a, b);
+        assert_string_not_equal(a, c);
+        /* share-heavy is 10/20/1/20/25/24 % of the base's 60 pods: 6, 12, 0.6, 12, 15, 14.4, the
+         * pod rounding leaves going to the largest remainder (multi). */
+        count_kinds(a, n, NULL);
+        assert_int_equal(n[0], 6);
+        assert_int_equal(n[1], 12);
+        assert_int_equal(n[2], 1);
+        assert_int_equal(n[3], 12);
+        assert_int_equal(n[4], 15);
+        assert_int_equal(n[5], 14);
+        assert_int_equal(make_mix(&d, "shares-only:pods=1000:seed=2", "d"), 0);
+        count_kinds(d, n, NULL);
+        assert_int_equal(n[0], 100);
+        assert_int_equal(n[1] + n[2], 0);
+        assert_int_equal(n[3], 300);
+        assert_int_equal(n[4], 300);
+        assert_int_equal(n[5], 300);
+        /* Explicit kinds, shares' CPU doubled, every model constraint dropped. */
+        assert_int_equal(make_mix(&e, "trace:kinds=1/1/0/0/0/2:share-cpu=2:spec=0:pods=400:seed=3", "e"), 0);
+        count_kinds(e, n, check_share_cpu);
+        assert_int_equal(n[0], 100);
+        assert_int_equal(n[1], 100);
+        assert_int_equal(n[5], 200);
+        count_kinds(e, n, check_no_spec);
+        /* "trace" keeps the base's own blend: 60 pods of 8 kinds in turn. */
+        assert_int_equal(make_mix(&f, "trace:seed=4", "f"), 0);
+        count_kinds(f, n, NULL);
+        assert_int_equal(n[0], 7);  /* 12000 CPU-only */
+        assert_int_equal(n[1], 15); /* two whole-GPU kinds */
+        assert_int_equal(n[2], 15); /* 2 and 4 GPUs */
+        assert_int_equal(n[3], 7);  /* 300 T4 */
+        assert_int_equal(n[4], 8);  /* 460 */
+        assert_int_equal(n[5], 8);  /* 650 */
+        /* The name is the mix: parameters in any order give the same pods. */
+        assert_int_equal(make_mix(&g, "trace:pods=400:seed=3:spec=0:share-cpu=2:kinds=1/1/0/0/0/2", "g"), 0);
+        assert_string_equal(e, g);
+}
+
+/* A mix's node pool: nodes=big keeps the 8-GPU node only; the list has 50 mixes or more, all
+ * different; a malformed name is refused. */
+static void test_mix_nodes_and_list(void **state) {
+        _cleanup_free_ char *o1 = NULL, *e1 = NULL, *o2 = NULL, *e2 = NULL, *o3 = NULL, *e3 = NULL,
+                            *log = NULL, *o4 = NULL, *e4 = NULL;
+        _cleanup_free_ char *logpath = strprintf("%s/big.log", dir),
+                            *args = strprintf(
+                                    "--mix trace:nodes=big:seed=5 --policy ark --seed 1 --log '%s'",
+                                    logpath);
+        size_t placed = 0;
+
+        if (replay(&o1, &e1, args) != 0)
+                fail_msg("%s %s", strna(o1), strna(e1));
+        assert_non_null(strstr(o1, "every placement feasible: yes"));
+        assert_int_equal(read_full_file(logpath, &log, NULL), 0);
+        for (const char *l = strchr(log, '\n') + 1; *l; l = strchr(l, '\n') + 1) {
+                const char *node = l;
+
+                for (int k = 0; k < 7; k++)
+                        node = strchr(node, ',') + 1;
+                assert_true(startswith(node, "n-0,") || startswith(node, "FAIL,"));
+                placed += startswith(node, "n-0,") != NULL;
+        }
+        assert_true(placed > 0);
+        assert_int_equal(harness_sh(&o2, &e2, "'%s/bench/trace-replay' --list-mixes | sort -u | wc -l",
+                                    harness_build_dir()),
+                         0);
+        assert_true(atoi(o2) >= 50);
+        assert_int_equal(replay(&o3, &e3, "--mix share-heavy:seed=x --mix-out /dev/null"), 2);
+        assert_non_null(strstr(e3, "seed=x is not a number"));
+        assert_int_equal(replay(&o4, &e4, "--mix heavy --mix-out /dev/null"), 2);
+        assert_non_null(strstr(e4, "'heavy' names no family"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_policies_feasible),
-                cmocka_unit_test(test_deterministic_and_checked),
-                cmocka_unit_test(test_bad_input),
+                cmocka_unit_test(test_policies_feasible),  cmocka_unit_test(test_deterministic_and_checked),
+                cmocka_unit_test(test_bad_input),          cmocka_unit_test(test_mix_generator),
+                cmocka_unit_test(test_mix_nodes_and_list),
         };
         return cmocka_run_group_tests_name("integration: trace-replay", tests, setup, teardown);
 }
