@@ -34,7 +34,7 @@ static int property_get_state_reason(sd_bus *bus, const char *path, const char *
                                      sd_bus_error *error) {
         Instance *i = userdata;
         _cleanup_free_ char *redacted = NULL;
-        Caller c;
+        _cleanup_(caller_done) Caller c = {};
 
         if (!sd_bus_get_current_message(bus))
                 return sd_bus_message_append(reply, "s", strempty(i->state_reason));
