@@ -20,6 +20,7 @@
 #include "basic/fileio.h"
 #include "basic/macro.h"
 #include "basic/perm-util.h"
+#include "basic/spawn-util.h"
 #include "basic/string-util.h"
 #include "mps.h"
 
@@ -283,31 +284,8 @@ static int env_make(const MpsConfig *c, const Paths *p, const char *uuid, Env *r
  * and every other fd is closed (arkd's database, its bus connection, its PID file lock). Only
  * async-signal-safe calls: arkd may have threads. */
 static void child_setup(const int fds[3], int keep) {
-        struct sigaction sa = { .sa_handler = SIG_DFL };
-        sigset_t none;
-        int tmp[4];
-
-        for (int sig = 1; sig < _NSIG; sig++)
-                (void) sigaction(sig, &sa, NULL);
-        sigemptyset(&none);
-        (void) sigprocmask(SIG_SETMASK, &none, NULL);
-        for (int i = 0; i < 4; i++) {
-                int fd = i < 3 ? fds[i] : keep;
-
-                if (i == 3 && fd < 0)
-                        break;
-                /* Each goes through a copy above them all first: one may sit where another goes. */
-                tmp[i] = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 10)
-                                 : open("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
-                if (tmp[i] < 0)
-                        _exit(126);
-        }
-        for (int i = 0; i < 3; i++)
-                if (dup2(tmp[i], i) < 0)
-                        _exit(126);
-        if (keep >= 0 && dup3(tmp[3], 3, O_CLOEXEC) < 0)
-                _exit(126);
-        (void) close_range(keep >= 0 ? 4 : 3, ~0U, 0);
+        child_reset_signals();
+        child_move_fds(fds, keep, true);
 }
 
 /* Runs the client with `command` on its stdin. Returns its exit status (0..255; 128+N when killed

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -65,4 +66,35 @@ int spawn_wait(char *const argv[], char **ret_output) {
         if (WIFEXITED(status))
                 return WEXITSTATUS(status);
         return -ECHILD;
+}
+
+void child_reset_signals(void) {
+        struct sigaction sa = { .sa_handler = SIG_DFL };
+        sigset_t none;
+
+        for (int sig = 1; sig < _NSIG; sig++)
+                (void) sigaction(sig, &sa, NULL);
+        sigemptyset(&none);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+void child_move_fds(const int fds[3], int fd3, bool fd3_cloexec) {
+        int tmp[4];
+
+        for (int i = 0; i < 4; i++) {
+                int fd = i < 3 ? fds[i] : fd3;
+
+                if (i == 3 && fd < 0)
+                        break;
+                tmp[i] = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 10)
+                                 : open("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+                if (tmp[i] < 0)
+                        _exit(126);
+        }
+        for (int i = 0; i < 3; i++)
+                if (dup2(tmp[i], i) < 0)
+                        _exit(126);
+        if (fd3 >= 0 && dup3(tmp[3], 3, fd3_cloexec ? O_CLOEXEC : 0) < 0)
+                _exit(126);
+        (void) close_range(fd3 >= 0 ? 4 : 3, ~0U, 0);
 }

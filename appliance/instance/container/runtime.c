@@ -19,6 +19,7 @@
 #include "basic/perm-util.h"
 #include "basic/fileio.h"
 #include "basic/macro.h"
+#include "basic/spawn-util.h"
 #include "basic/string-util.h"
 #include "rootfs.h"
 #include "runtime.h"
@@ -124,13 +125,7 @@ static char *ct_path(const Runtime *rt, const char *id, const char *sub) {
  * host the v2 mount is hidden in a private mount namespace, so crun takes cgroup v1. Only
  * async-signal-safe calls: arkd may have threads. */
 static void child_setup(const Runtime *rt) {
-        struct sigaction sa = { .sa_handler = SIG_DFL };
-        sigset_t none;
-
-        for (int sig = 1; sig < _NSIG; sig++)
-                (void) sigaction(sig, &sa, NULL);
-        sigemptyset(&none);
-        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+        child_reset_signals();
         /* Nothing of arkd's service reaches crun: with NOTIFY_SOCKET, crun start would wait for
          * the container to say READY=1 (a tenant's image that never does would hold arkd). */
         (void) unsetenv("NOTIFY_SOCKET");
@@ -146,25 +141,9 @@ static void child_setup(const Runtime *rt) {
         }
 }
 
-/* Moves fds[0..2] to 0, 1 and 2 (-1: /dev/null) and fd3 (when >= 0) to 3, and closes the rest.
- * Each goes through a copy above them all first, so one may already sit where another goes. */
+/* fds[0..2] to 0..2 and fd3 (when >= 0) to 3, inherited: conmon's sync pipe is its fd 3. */
 static void child_stdio(const int fds[3], int fd3) {
-        int tmp[4];
-
-        for (int i = 0; i < 4; i++) {
-                int fd = i < 3 ? fds[i] : fd3;
-
-                if (i == 3 && fd < 0)
-                        break;
-                tmp[i] = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 10)
-                                 : open("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
-                if (tmp[i] < 0)
-                        _exit(126);
-        }
-        for (int i = 0; i < (fd3 >= 0 ? 4 : 3); i++)
-                if (dup2(tmp[i], i) < 0)
-                        _exit(126);
-        (void) close_range(fd3 >= 0 ? 4 : 3, ~0U, 0);
+        child_move_fds(fds, fd3, false);
 }
 
 /* The global crun options, then the verb's arguments: argv for execv (caller strv_free()s). */
