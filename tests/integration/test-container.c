@@ -887,6 +887,17 @@ static void test_partitions(void **state) {
         /* (The pattern does not match pgrep's own shell, whose command line holds "[ ]".) */
         assert_int_not_equal(harness_sh(NULL, NULL, "pgrep -f '%s[ ]-f'", fake_mps), 0);
 
+        /* Bad requests: refused with the reason, nothing made. */
+        assert_arkctl(&H, 1, "is no MIG profile Ark knows; these are: 1g.10gb", "ct", "create", "bad",
+                      "--tenant", "a", "--image", "bb", "--mig", "9g.99gb");
+        assert_arkctl(&H, 1, "not several", "ct", "create", "bad", "--tenant", "a", "--image", "bb", "--mig",
+                      "1g.10gb", "--gpus", "1");
+        assert_arkctl(&H, 2, "is not a fraction of a GPU", "ct", "create", "bad", "--tenant", "a", "--image",
+                      "bb", "--gpu-share", "1.5", "--gpu-memory", "1G");
+        assert_arkctl(&H, 2, "go together", "ct", "create", "bad", "--tenant", "a", "--image", "bb",
+                      "--gpu-share", "0.5");
+        assert_arkctl(&H, 1, NULL, "ct", "show", "bad");
+
         /* GPUModel narrows where a partition goes, and takes no whole GPU beside it. */
         assert_arkctl(&H, 0, NULL, "ct", "create", "mm", "--tenant", "a", "--image", "bb", "--mig",
                       "1g.10gb", "--gpu-model", "H100");
