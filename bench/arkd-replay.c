@@ -311,7 +311,7 @@ static int run_trace_replay(const Slice *s) {
         r = harness_sh(
                 &out, &err,
                 "'%s/bench/trace-replay' --nodes '%s' --pods '%s' --policy '%s' --seed %llu --log '%s' "
-                "--workload-out '%s'",
+                "--workload-out '%s' --ark-keys",
                 harness_build_dir(), s->nodes, s->pods, arg_policy, arg_seed, s->log, s->workload);
         printf("trace-replay: %s", strempty(out));
         if (r != 0) {

@@ -44,6 +44,9 @@ typedef struct Trace {
         size_t n_pods;
         int64_t total_gpu_milli;
         unsigned total_gpus;
+        bool tuned;          /* tune() ran */
+        PoolTune tune;       /* what Ark's portfolio chose (pool_tune()) */
+        double tune_seconds; /* CPU time it took */
 } Trace;
 
 static void trace_done(Trace *t) {
@@ -932,7 +935,11 @@ static double round_to(double v, int digits) {
         return round(v * m) / m;
 }
 
-/* One run; the pool starts empty. */
+static bool arg_ark_keys = false; /* --ark-keys: Ark's own keys, untuned, as arkd places */
+static int tune(Trace *t);
+
+/* One run; the pool starts empty. Ark's policy chooses what it places under first (once per
+ * trace), unless --ark-keys. */
 static int run(Trace *t, PoolPolicy policy, uint64_t seed, FILE *log, Result *ret) {
         Pod *a = NULL;
         size_t n = 0;
@@ -943,6 +950,11 @@ static int run(Trace *t, PoolPolicy policy, uint64_t seed, FILE *log, Result *re
         struct timespec t0, t1;
         int r;
 
+        if (policy == POOL_POLICY_ARK && !arg_ark_keys && !t->tuned) {
+                r = tune(t);
+                if (r < 0)
+                        return r;
+        }
         pool_reset(&t->pool);
         r = pool_seed(&t->pool, seed);
         if (r < 0)
@@ -1096,6 +1108,72 @@ static int bound_run(Trace *t, uint64_t seed, BoundResult *ret) {
         return 0;
 }
 
+static int compare_request(const void *a, const void *b) {
+        const PoolRequest *x = a, *y = b;
+
+        if (x->cpu_milli != y->cpu_milli)
+                return x->cpu_milli < y->cpu_milli ? -1 : 1;
+        if (x->memory_mib != y->memory_mib)
+                return x->memory_mib < y->memory_mib ? -1 : 1;
+        if (x->num_gpu != y->num_gpu)
+                return x->num_gpu < y->num_gpu ? -1 : 1;
+        if (x->gpu_milli != y->gpu_milli)
+                return x->gpu_milli < y->gpu_milli ? -1 : 1;
+        return x->models < y->models ? -1 : x->models > y->models;
+}
+
+#define TUNE_ROUNDS 4
+#define TUNE_SEED UINT64_C(0x41726b) /* fixed: the choice is the same for every replay seed */
+
+/* Ark's portfolio (pool_tune()): the requests to expect are the pods' distribution, every
+ * request with its memory and how often it comes (the workload FGD is given keeps the 95 % most
+ * frequent CPU/GPU groups, without memory). Replays on the empty pool in the nodes' own order. */
+static int tune(Trace *t) {
+        PoolRequest *q = malloc((t->n_pods + 1) * sizeof(PoolRequest));
+        PoolShape *s = calloc(t->n_pods + 1, sizeof(PoolShape));
+        struct timespec t0, t1;
+        size_t n = 0;
+        int r;
+
+        if (!q || !s) {
+                free(q);
+                free(s);
+                return -ENOMEM;
+        }
+        for (size_t k = 0; k < t->n_pods; k++)
+                q[k] = t->pods[k].req;
+        qsort(q, t->n_pods, sizeof(PoolRequest), compare_request);
+        for (size_t k = 0; k < t->n_pods; k++) {
+                if (n == 0 || compare_request(&s[n - 1].request, &q[k]) != 0)
+                        s[n++].request = q[k];
+                s[n - 1].weight += 1;
+        }
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+        pool_reset(&t->pool);
+        pool_untune(&t->pool);
+        r = pool_seed(&t->pool, TUNE_SEED);
+        if (r >= 0)
+                r = pool_tune(&t->pool, s, n, TUNE_ROUNDS, TUNE_SEED, &t->tune);
+        pool_reset(&t->pool);
+        t->tuned = r >= 0;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+        t->tune_seconds = (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
+        free(q);
+        free(s);
+        return r;
+}
+
+/* What Ark's portfolio chose, from what, and what it cost. */
+static void print_tune(const Trace *t) {
+        printf("ark: placed under %s (%u streams of %zu requests: fgd allocated %.2f %%, ark's keys %.2f %% "
+               "(margin %+.2f), best-fit %.2f %% (margin %+.2f)); choosing took %.3f s CPU, once\n",
+               t->tune.chosen == POOL_POLICY_ARK ? "its own keys" : pool_policy_to_string(t->tune.chosen),
+               t->tune.rounds, t->tune.requests, 100 * t->tune.allocated[POOL_POLICY_FGD],
+               100 * t->tune.allocated[POOL_POLICY_ARK], 100 * t->tune.margin[POOL_POLICY_ARK],
+               100 * t->tune.allocated[POOL_POLICY_BEST_FIT], 100 * t->tune.margin[POOL_POLICY_BEST_FIT],
+               t->tune_seconds);
+}
+
 /* The trace, or with mix the mix drawn from its pods (and its node pool); the workload is then
  * the mix's own. */
 static int load(Trace *t, const char *nodes, const char *pods, FILE *workload_out, const Mix *mix) {
@@ -1171,8 +1249,9 @@ static int summary(const char *dir, const char *traces, const PoolPolicy *polici
                 printf(" %9s", pool_policy_to_string(policies[k]));
         if (with_bound)
                 printf(" %9s", "bound");
-        printf("   (unallocated GPU %% at arrived = 100 %%, mean of seeds %u-%u; us/pod last)\n", seed_from,
-               seed_to);
+        printf("   (unallocated GPU %% at arrived = 100 %%, mean of seeds %u-%u; us/pod of the last policy, "
+               "then what ark placed under)\n",
+               seed_from, seed_to);
         for (size_t tr = 0; tr < sizeof(published_traces) / sizeof(published_traces[0]); tr++) {
                 Trace t = {};
                 double us = 0;
@@ -1229,7 +1308,13 @@ static int summary(const char *dir, const char *traces, const PoolPolicy *polici
                         }
                         printf(" %9.2f", sum / (seed_to - seed_from + 1));
                 }
-                printf("   %.1f\n", us);
+                printf("   %.1f", us);
+                if (t.tuned)
+                        printf("   ark under %s (choosing: %.1f s)",
+                               t.tune.chosen == POOL_POLICY_ARK ? "its keys"
+                                                                : pool_policy_to_string(t.tune.chosen),
+                               t.tune_seconds);
+                printf("\n");
                 fflush(stdout);
                 trace_done(&t);
         }
@@ -1264,8 +1349,8 @@ static int mixes_eval(const char *dir, const char *const *names, size_t n_names,
                 i_fgd = policy_index(policies, n_pol, POOL_POLICY_FGD),
                 i_bf = policy_index(policies, n_pol, POOL_POLICY_BEST_FIT);
         bool gaps = i_ark >= 0 && i_fgd >= 0 && i_bf >= 0, all_feasible = true;
-        double cpu_s[_POOL_POLICY_MAX] = {}, gap_sum = 0, worst = -INFINITY;
-        size_t decisions[_POOL_POLICY_MAX] = {}, wins = 0, done = 0, n_losses = 0;
+        double cpu_s[_POOL_POLICY_MAX] = {}, gap_sum = 0, worst = -INFINITY, tune_s = 0;
+        size_t decisions[_POOL_POLICY_MAX] = {}, wins = 0, done = 0, n_losses = 0, tune_arrivals = 0;
         char(*losses)[600] = calloc(n_names + 1, sizeof(*losses));
         struct timespec w0, w1;
 
@@ -1279,6 +1364,8 @@ static int mixes_eval(const char *dir, const char *const *names, size_t n_names,
                 printf(" %9s", pool_policy_to_string(policies[k]));
         if (gaps)
                 printf(" %7s", "gap");
+        if (i_ark >= 0)
+                printf(" %-9s", "ark-under");
         printf("   (unallocated GPU %% at arrived = 100 %%, mean of seeds %u-%u; gap: ark - min(best-fit, fgd))\n",
                seed_from, seed_to);
         for (size_t mi = 0; mi < n_names; mi++) {
@@ -1340,6 +1427,13 @@ static int mixes_eval(const char *dir, const char *const *names, size_t n_names,
                                          "%s (ark %.2f, fgd %.2f, best-fit %.2f)", name, mean[i_ark],
                                          mean[i_fgd], mean[i_bf]);
                 }
+                if (i_ark >= 0 && t.tuned) {
+                        printf(" %-9s",
+                               t.tune.chosen == POOL_POLICY_ARK ? "keys"
+                                                                : pool_policy_to_string(t.tune.chosen));
+                        tune_s += t.tune_seconds;
+                        tune_arrivals += t.n_pods; /* about one replay's arrivals at 1.3 x */
+                }
                 printf("\n");
                 fflush(stdout);
                 done++;
@@ -1361,6 +1455,9 @@ static int mixes_eval(const char *dir, const char *const *names, size_t n_names,
                 printf(" %s %.1f us%s", pool_policy_to_string(policies[k]),
                        decisions[k] ? cpu_s[k] * 1e6 / (double) decisions[k] : 0.0,
                        k + 1 < n_pol ? "," : "\n");
+        if (i_ark >= 0 && done > 0)
+                printf("ark's choice of policy (pool_tune, once per mix): %.2f s CPU per mix\n",
+                       tune_s / (double) done);
         free(losses);
         if (!all_feasible) {
                 fprintf(stderr, "trace-replay: a run ended infeasible\n");
@@ -1374,7 +1471,7 @@ static int mixes_eval(const char *dir, const char *const *names, size_t n_names,
 static void usage(FILE *f) {
         fprintf(f,
                 "Usage: trace-replay --nodes FILE --pods FILE --policy first-fit|best-fit|fgd|ark --seed N [--log FILE]\n"
-                "                    [--workload-out FILE]\n"
+                "                    [--workload-out FILE] [--ark-keys]\n"
                 "                    [--mix SPEC [--mix-out FILE]]\n"
                 "       trace-replay --nodes FILE --pods FILE --bound --seed N\n"
                 "       trace-replay --summary --data DIR [--policies P,P...] [--traces T,T...] [--seeds FROM-TO]\n"
@@ -1388,16 +1485,27 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
         static const struct option opts[] = {
-                { "nodes", required_argument, NULL, 'n' },  { "pods", required_argument, NULL, 'p' },
-                { "policy", required_argument, NULL, 'P' }, { "seed", required_argument, NULL, 's' },
-                { "log", required_argument, NULL, 'l' },    { "summary", no_argument, NULL, 'S' },
-                { "data", required_argument, NULL, 'd' },   { "policies", required_argument, NULL, 'A' },
-                { "seeds", required_argument, NULL, 'R' },  { "help", no_argument, NULL, 'h' },
-                { "traces", required_argument, NULL, 'T' }, { "workload-out", required_argument, NULL, 'W' },
-                { "mix", required_argument, NULL, 'm' },    { "mix-out", required_argument, NULL, 'o' },
-                { "mixes", no_argument, NULL, 'M' },        { "mix-count", required_argument, NULL, 'c' },
-                { "list-mixes", no_argument, NULL, 'L' },   { "bound", no_argument, NULL, 'B' },
-                { "no-bound", no_argument, NULL, 'N' },     {},
+                { "nodes", required_argument, NULL, 'n' },
+                { "pods", required_argument, NULL, 'p' },
+                { "policy", required_argument, NULL, 'P' },
+                { "seed", required_argument, NULL, 's' },
+                { "log", required_argument, NULL, 'l' },
+                { "summary", no_argument, NULL, 'S' },
+                { "data", required_argument, NULL, 'd' },
+                { "policies", required_argument, NULL, 'A' },
+                { "seeds", required_argument, NULL, 'R' },
+                { "help", no_argument, NULL, 'h' },
+                { "traces", required_argument, NULL, 'T' },
+                { "workload-out", required_argument, NULL, 'W' },
+                { "mix", required_argument, NULL, 'm' },
+                { "mix-out", required_argument, NULL, 'o' },
+                { "mixes", no_argument, NULL, 'M' },
+                { "mix-count", required_argument, NULL, 'c' },
+                { "list-mixes", no_argument, NULL, 'L' },
+                { "bound", no_argument, NULL, 'B' },
+                { "no-bound", no_argument, NULL, 'N' },
+                { "ark-keys", no_argument, NULL, 'K' },
+                {},
         };
         const char *nodes = NULL, *pods = NULL, *logpath = NULL, *data = NULL,
                    *policies = "best-fit,fgd,ark", *traces = NULL, *workload_out = NULL;
@@ -1416,6 +1524,9 @@ int main(int argc, char **argv) {
                 switch (c) {
                 case 'n':
                         nodes = optarg;
+                        break;
+                case 'K':
+                        arg_ark_keys = true;
                         break;
                 case 'p':
                         pods = optarg;
@@ -1653,6 +1764,8 @@ int main(int argc, char **argv) {
                                "at 130 %%: %s; %.2f us per decision, %.3f s CPU in all; every placement feasible: %s\n",
                                pool_policy_to_string(policy), seed, res.arrivals, res.failed, u100, u130,
                                res.usec_per_pod, res.cpu_seconds, res.feasible ? "yes" : "NO");
+                        if (policy == POOL_POLICY_ARK && t.tuned)
+                                print_tune(&t);
                 }
                 if (!res.feasible)
                         fprintf(stderr, "trace-replay: infeasible: %s\n", res.infeasible);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/macro.h"
 #include "pool/pool.h"
 
 static const char *const policy_table[_POOL_POLICY_MAX] = {
@@ -669,6 +670,8 @@ int pool_place(Pool *p, PoolPolicy policy, const PoolRequest *r, PoolPlacement *
 
         if (!request_valid(r) || policy < 0 || policy >= _POOL_POLICY_MAX)
                 return -EINVAL;
+        if (policy == POOL_POLICY_ARK && p->tuned)
+                policy = p->ark_under;
         if (r->mig) {
                 /* MIG instances pack: the GPU (on any node) left with the least room. */
                 for (size_t i = 0; i < p->n_nodes; i++) {
@@ -761,5 +764,210 @@ int pool_place(Pool *p, PoolPolicy policy, const PoolRequest *r, PoolPlacement *
         if (!found)
                 return -ENOSPC;
         *ret = best;
+        return 0;
+}
+
+void pool_untune(Pool *p) {
+        p->tuned = false;
+        p->ark_under = POOL_POLICY_ARK;
+}
+
+#define TUNE_MORE 4
+
+/* A copy of the pool to replay on: its own nodes, order and score table; the models, shapes and
+ * node names borrowed. Freed with rollout_done(). */
+static int rollout_copy(const Pool *p, Pool *c) {
+        *c = *p;
+        c->nodes = malloc(p->n_nodes * sizeof(PoolNode) + 1);
+        c->order = p->order ? malloc(p->n_nodes * sizeof(uint32_t) + 1) : NULL;
+        c->classes = NULL;
+        c->scores = NULL;
+        c->n_classes = c->class_cap = c->scores_nodes = 0;
+        c->tuned = false;
+        if (!c->nodes || (p->order && !c->order)) {
+                free(c->nodes);
+                free(c->order);
+                return -ENOMEM;
+        }
+        memcpy(c->nodes, p->nodes, p->n_nodes * sizeof(PoolNode));
+        c->n_alloc = p->n_nodes;
+        if (p->order)
+                memcpy(c->order, p->order, p->n_nodes * sizeof(uint32_t));
+        return 0;
+}
+
+static void rollout_done(Pool *c) {
+        free(c->nodes);
+        free(c->order);
+        free(c->classes);
+        free(c->scores);
+}
+
+#define TUNE_CANDIDATES 3
+static const PoolPolicy tune_candidates[TUNE_CANDIDATES] = { POOL_POLICY_FGD, POOL_POLICY_ARK,
+                                                             POOL_POLICY_BEST_FIT };
+
+/* Requests drawn from the shapes (cum: their cumulative weights, total the last) until they bring
+ * `milli` GPU milli. */
+static int draw_stream(const PoolShape *expect, const double *cum, size_t n, double milli, uint64_t s,
+                       PoolRequest **stream, size_t *cap, size_t *ret_len) {
+        double total = cum[n - 1], arrived = 0;
+        size_t len = 0;
+
+        while (arrived < milli) {
+                double u = (double) (rng_next(&s) >> 11) * 0x1.0p-53 * total;
+                size_t lo = 0, hi = n - 1;
+
+                while (lo < hi) {
+                        size_t mid = (lo + hi) / 2;
+                        if (cum[mid] > u)
+                                hi = mid;
+                        else
+                                lo = mid + 1;
+                }
+                if (len == *cap) {
+                        size_t c = *cap ? *cap * 2 : 1024;
+                        PoolRequest *x = realloc(*stream, c * sizeof(PoolRequest));
+
+                        if (!x)
+                                return -ENOMEM;
+                        *stream = x;
+                        *cap = c;
+                }
+                (*stream)[len++] = expect[lo].request;
+                arrived += (double) (expect[lo].request.num_gpu * expect[lo].request.gpu_milli);
+        }
+        *ret_len = len;
+        return 0;
+}
+
+/* The GPU milli the policy allocates of the stream, arriving in order on a copy of the pool. */
+static int replay(const Pool *p, PoolPolicy policy, const PoolRequest *stream, size_t len, double *ret) {
+        Pool copy;
+        double got = 0;
+        int r = rollout_copy(p, &copy);
+
+        if (r < 0)
+                return r;
+        for (size_t e = 0; e < len && r >= 0; e++) {
+                PoolPlacement pl;
+                int x = pool_place(&copy, policy, &stream[e], &pl);
+
+                if (x == -ENOSPC)
+                        continue;
+                if (x >= 0)
+                        x = pool_commit(&copy, &stream[e], &pl);
+                if (x < 0)
+                        r = x;
+                else
+                        got += (double) (stream[e].num_gpu * stream[e].gpu_milli);
+        }
+        rollout_done(&copy);
+        *ret = got;
+        return r;
+}
+
+/* Mean and standard error of challenger c's gain over FGD in the rounds run so far. */
+static void gain(const double *got, unsigned rounds, size_t c, double *ret_mean, double *ret_se) {
+        double m = 0, v = 0;
+
+        for (unsigned i = 0; i < rounds; i++)
+                m += got[i * TUNE_CANDIDATES + c] - got[i * TUNE_CANDIDATES];
+        m /= rounds;
+        for (unsigned i = 0; i < rounds; i++) {
+                double d = got[i * TUNE_CANDIDATES + c] - got[i * TUNE_CANDIDATES] - m;
+                v += d * d;
+        }
+        *ret_mean = m;
+        *ret_se = rounds > 1 ? sqrt(v / (rounds - 1) / rounds) : INFINITY;
+}
+
+int pool_tune(Pool *p, const PoolShape *expect, size_t n, unsigned rounds, uint64_t seed, PoolTune *ret) {
+        unsigned max_rounds = rounds * TUNE_MORE, done = 0;
+        double *cum, *got, total = 0, free_milli_all = 0, best = -1;
+        PoolTune t = { .chosen = POOL_POLICY_ARK };
+        PoolRequest *stream = NULL;
+        size_t cap = 0;
+        int r = 0;
+
+        if (rounds == 0 || rounds > 1000 || n == 0)
+                return -EINVAL;
+        for (size_t k = 0; k < n; k++)
+                if (!request_valid(&expect[k].request) || expect[k].request.mig ||
+                    !(expect[k].weight >= 0) || !isfinite(expect[k].weight))
+                        return -EINVAL;
+        for (size_t k = 0; k < p->n_nodes; k++)
+                for (unsigned g = 0; g < p->nodes[k].n_gpus; g++)
+                        if (!p->nodes[k].gpu[g].mig)
+                                free_milli_all += p->nodes[k].gpu[g].milli_left;
+        cum = malloc(n * sizeof(double));
+        got = calloc((size_t) max_rounds * TUNE_CANDIDATES, sizeof(double));
+        if (!cum || !got) {
+                free(cum);
+                free(got);
+                return -ENOMEM;
+        }
+        for (size_t k = 0; k < n; k++)
+                cum[k] = total += expect[k].weight;
+        for (int k = 0; k < _POOL_POLICY_MAX; k++)
+                t.allocated[k] = t.margin[k] = NAN;
+
+        /* `rounds` rounds, then more while a challenger gains in the mean but not by two standard
+         * errors, up to TUNE_MORE times as many. */
+        while (total > 0 && free_milli_all > 0 && r >= 0 && done < max_rounds) {
+                bool unsure = false;
+                size_t len = 0;
+
+                r = draw_stream(expect, cum, n, free_milli_all, seed + done * UINT64_C(0x632be59bd9b4e019),
+                                &stream, &cap, &len);
+                for (size_t c = 0; c < TUNE_CANDIDATES && r >= 0; c++)
+                        r = replay(p, tune_candidates[c], stream, len, &got[done * TUNE_CANDIDATES + c]);
+                if (r < 0)
+                        break;
+                t.requests = len;
+                done++;
+                if (done < rounds)
+                        continue;
+                for (size_t c = 1; c < TUNE_CANDIDATES; c++) {
+                        double m, se;
+
+                        gain(got, done, c, &m, &se);
+                        unsure = unsure || (m > 0 && m - 2 * se <= 0);
+                }
+                if (!unsure)
+                        break;
+        }
+        if (r >= 0 && done > 0) {
+                /* FGD, unless a challenger gained by more than two standard errors; then the one
+                 * of those that allocated the most. */
+                t.chosen = POOL_POLICY_FGD;
+                for (size_t c = 0; c < TUNE_CANDIDATES; c++) {
+                        double sum = 0;
+
+                        for (unsigned i = 0; i < done; i++)
+                                sum += got[i * TUNE_CANDIDATES + c];
+                        t.allocated[tune_candidates[c]] = sum / done / free_milli_all;
+                }
+                for (size_t c = 1; c < TUNE_CANDIDATES; c++) {
+                        double m, se;
+
+                        gain(got, done, c, &m, &se);
+                        t.margin[tune_candidates[c]] = (m - 2 * se) / free_milli_all;
+                        if (m - 2 * se > 0 && t.allocated[tune_candidates[c]] > best) {
+                                best = t.allocated[tune_candidates[c]];
+                                t.chosen = tune_candidates[c];
+                        }
+                }
+        }
+        t.rounds = done;
+        free(got);
+        free(stream);
+        free(cum);
+        if (r < 0)
+                return r;
+        p->tuned = true;
+        p->ark_under = t.chosen;
+        if (ret)
+                *ret = t;
         return 0;
 }

@@ -101,6 +101,8 @@ typedef struct Pool {
         PoolScore *scores;        /* n_nodes x class_cap */
         size_t scores_nodes;      /* nodes the score table was made for */
         PoolPolicy scores_policy; /* the policy whose scores it holds */
+        bool tuned;               /* pool_tune() chose what POOL_POLICY_ARK places under: */
+        PoolPolicy ark_under;     /* POOL_POLICY_ARK = Ark's own keys, else that policy */
 } Pool;
 
 /* Puts the nodes in an order drawn from the seed (ties go to the earlier node); seed 0 = by
@@ -137,6 +139,30 @@ int pool_set_topology(Pool *p, size_t node, unsigned gpu, int numa, int sw);
 /* Puts a free GPU into MIG mode (it then only takes MIG instances) or back. -EOPNOTSUPP for a
  * model without the MIG geometry (mig.h), -EBUSY for a GPU in use, -EINVAL for no such GPU. */
 int pool_set_mig(Pool *p, size_t node, unsigned gpu, bool on);
+
+/* Ark's policy is a portfolio: its own keys, FGD and best-fit. pool_tune() replays, on copies
+ * of the pool as it is now, streams of requests drawn from the expected distribution (the shapes
+ * with their weights, memory included) until they bring the pool's free GPU milli, the same
+ * stream under each candidate: `rounds` streams, and more (up to 4 x rounds) while a challenger
+ * of FGD gains in the mean but not by two standard errors of the paired differences. From then
+ * on POOL_POLICY_ARK places under FGD, unless Ark's keys or best-fit gained by more than two
+ * standard errors; then under the one of those that allocated the most. Deterministic for the
+ * same pool, shapes, rounds and seed. Only the pool's state and the distribution are read. With
+ * no GPU milli free or no weight, Ark's keys. -EINVAL for no shapes, a bad shape or weight, or
+ * rounds outside 1..1000; -ENOMEM; the pool is then as it was. */
+typedef struct PoolTune {
+        PoolPolicy chosen;
+        double allocated[_POOL_POLICY_MAX]; /* per candidate: mean GPU milli allocated per round, as a
+                                             * share of the free milli (NAN: not a candidate) */
+        double margin[_POOL_POLICY_MAX];    /* per challenger of FGD: its mean gain over FGD less two
+                                             * standard errors, as a share (> 0: it beat FGD) */
+        unsigned rounds;                    /* streams replayed */
+        size_t requests;                    /* requests drawn in the last */
+} PoolTune;
+
+int pool_tune(Pool *p, const PoolShape *expect, size_t n, unsigned rounds, uint64_t seed, PoolTune *ret);
+/* Forgets the tuning: POOL_POLICY_ARK is Ark's own keys again. */
+void pool_untune(Pool *p);
 
 /* Every node empty again (what was committed is forgotten; MIG modes stay). */
 void pool_reset(Pool *p);

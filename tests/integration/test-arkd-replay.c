@@ -130,7 +130,7 @@ static void test_other_seed_mismatches(void **state) {
                 harness_sh(
                         &o2, &e2,
                         "'%s/bench/trace-replay' --nodes '%s/nodes.csv' --pods '%s/pods.csv' --policy ark "
-                        "--seed 11 --log '%s'",
+                        "--ark-keys --seed 11 --log '%s'",
                         harness_build_dir(), sub, sub, lb),
                 0);
         assert_int_equal(read_full_file(la, &a, NULL), 0);

@@ -124,6 +124,42 @@ static void test_deterministic_and_checked(void **state) {
         assert_non_null(strstr(e3, "arrival 1 (p1) on n-0: GPU 3 cannot take 1000 milli"));
 }
 
+/* Ark's portfolio: the run says what it placed under, and its log is that policy's log (Ark's
+ * own keys: --ark-keys). --ark-keys does not choose. check-log --where says where the GPUs left
+ * unallocated at arrived = 100 % are. */
+static void test_portfolio(void **state) {
+        _cleanup_free_ char *o1 = NULL, *e1 = NULL, *o2 = NULL, *e2 = NULL, *o3 = NULL, *e3 = NULL,
+                            *a = NULL, *b = NULL, *args2 = NULL;
+        _cleanup_free_ char *l1 = strprintf("%s/ark.log", dir), *l2 = strprintf("%s/under.log", dir),
+                            *args1 = strprintf("--policy ark --seed 3 --log '%s'", l1);
+        const char *under, *policy;
+
+        assert_int_equal(replay(&o1, &e1, args1), 0);
+        under = strstr(o1, "ark: placed under ");
+        assert_non_null(under);
+        under += strlen("ark: placed under ");
+        policy = startswith(under, "its own keys") ? "ark --ark-keys"
+                : startswith(under, "fgd ")        ? "fgd"
+                : startswith(under, "best-fit ")   ? "best-fit"
+                                                   : NULL;
+        assert_non_null(policy);
+        assert_non_null(strstr(o1, "streams of"));
+        args2 = strprintf("--policy %s --seed 3 --log '%s'", policy, l2);
+        assert_int_equal(replay(&o2, &e2, args2), 0);
+        assert_null(strstr(o2, "ark: placed under"));
+        assert_int_equal(read_full_file(l1, &a, NULL), 0);
+        assert_int_equal(read_full_file(l2, &b, NULL), 0);
+        assert_string_equal(a, b);
+
+        assert_int_equal(harness_sh(&o3, &e3, "'%s/bench/check-log' --where '%s/nodes.csv' '%s'", ARK_SRCDIR,
+                                    dir, l1),
+                         0);
+        assert_non_null(strstr(o3, "at arrived = 100 %: "));
+        assert_non_null(strstr(o3, "GPUs unallocated"));
+        assert_non_null(strstr(o3, "refused so far:"));
+        assert_non_null(strstr(o3, "placements, all feasible"));
+}
+
 static void test_bad_input(void **state) {
         _cleanup_free_ char *o1 = NULL, *e1 = NULL, *o2 = NULL, *e2 = NULL, *o3 = NULL, *e3 = NULL;
         _cleanup_free_ char *badpods = strprintf("%s/bad.csv", dir);
@@ -285,9 +321,9 @@ static void test_mix_nodes_and_list(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_policies_feasible),  cmocka_unit_test(test_deterministic_and_checked),
-                cmocka_unit_test(test_bad_input),          cmocka_unit_test(test_mix_generator),
-                cmocka_unit_test(test_mix_nodes_and_list),
+                cmocka_unit_test(test_policies_feasible), cmocka_unit_test(test_deterministic_and_checked),
+                cmocka_unit_test(test_bad_input),         cmocka_unit_test(test_mix_generator),
+                cmocka_unit_test(test_portfolio),         cmocka_unit_test(test_mix_nodes_and_list),
         };
         return cmocka_run_group_tests_name("integration: trace-replay", tests, setup, teardown);
 }

@@ -2,6 +2,7 @@
  * determinism, the score cache, and Ark's policy on small pools built by hand. */
 
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -478,6 +479,86 @@ static void test_topology(void **state) {
         pool_done(&p);
 }
 
+/* Ark's portfolio: pool_tune() replays the expected requests under FGD, Ark's keys and best-fit
+ * on copies and places under the one that allocated the most. */
+static void test_tune(void **state) {
+        Pool p = {};
+        int g2 = pool_model(&p, "G2"), t4 = pool_model(&p, "T4");
+        PoolShape shapes[] = {
+                { gpu_req(4000, 1, 1000), 4 },  { gpu_req(2000, 1, 500), 3 }, { gpu_req(8000, 1, 300), 2 },
+                { gpu_req(30000, 2, 1000), 1 }, { gpu_req(6000, 0, 0), 2 },
+        };
+        PoolShape whole[] = { { gpu_req(1000, 1, 1000), 1 } };
+        PoolTune t1, t2;
+        PoolNode before[12];
+        PoolPlacement a, b;
+
+        for (int k = 0; k < 12; k++)
+                assert_int_equal(pool_add_node(&p, "n", k % 3 ? 32000 : 96000, 262144, k % 2 ? g2 : t4,
+                                               k % 3 ? 4 : 8),
+                                 k);
+        assert_int_equal(pool_set_workload(&p, shapes, ELEMENTSOF(shapes)), 0);
+        assert_int_equal(pool_seed(&p, 7), 0);
+        /* A commitment first: the replays start from the pool as it is. */
+        assert_int_equal(pool_place(&p, POOL_POLICY_FGD, &shapes[3].request, &a), 0);
+        assert_int_equal(pool_commit(&p, &shapes[3].request, &a), 0);
+        memcpy(before, p.nodes, sizeof(before));
+
+        assert_int_equal(pool_tune(&p, shapes, ELEMENTSOF(shapes), 0, 1, &t1), -EINVAL);
+        assert_int_equal(pool_tune(&p, shapes, 0, 3, 1, &t1), -EINVAL);
+        {
+                PoolShape neg = { gpu_req(1000, 1, 1000), -1 };
+                assert_int_equal(pool_tune(&p, &neg, 1, 3, 1, &t1), -EINVAL);
+        }
+        assert_false(p.tuned);
+
+        assert_int_equal(pool_tune(&p, shapes, ELEMENTSOF(shapes), 3, 1, &t1), 0);
+        /* The pool itself is as it was. */
+        for (int k = 0; k < 12; k++) {
+                assert_int_equal(p.nodes[k].cpu_left, before[k].cpu_left);
+                assert_memory_equal(p.nodes[k].gpu, before[k].gpu, sizeof(before[k].gpu));
+        }
+        /* Three candidates, each allocated a share of the free milli. FGD, or a challenger that
+         * beat it by its margin and allocated the most of those that did. */
+        assert_true(isnan(t1.allocated[POOL_POLICY_FIRST_FIT]));
+        for (PoolPolicy c = POOL_POLICY_BEST_FIT; c <= POOL_POLICY_ARK; c++) {
+                assert_true(t1.allocated[c] > 0.3 && t1.allocated[c] <= 1.0);
+                if (c != POOL_POLICY_FGD && t1.margin[c] > 0)
+                        assert_true(t1.allocated[c] <= t1.allocated[t1.chosen]);
+        }
+        if (t1.chosen != POOL_POLICY_FGD) {
+                assert_true(t1.margin[t1.chosen] > 0);
+                assert_true(t1.allocated[t1.chosen] > t1.allocated[POOL_POLICY_FGD]);
+        }
+        assert_true(t1.requests > 0);
+        assert_true(p.tuned);
+        assert_int_equal(p.ark_under, t1.chosen);
+        /* Deterministic. */
+        assert_int_equal(pool_tune(&p, shapes, ELEMENTSOF(shapes), 3, 1, &t2), 0);
+        assert_int_equal(t2.chosen, t1.chosen);
+        assert_memory_equal(t2.allocated, t1.allocated, sizeof(t1.allocated));
+        /* Ark now places as the chosen policy does. */
+        for (size_t k = 0; k < ELEMENTSOF(shapes); k++) {
+                assert_int_equal(pool_place(&p, POOL_POLICY_ARK, &shapes[k].request, &a), 0);
+                assert_int_equal(pool_place(&p, t1.chosen, &shapes[k].request, &b), 0);
+                assert_int_equal(a.node, b.node);
+                assert_memory_equal(a.gpus, b.gpus, sizeof(a.gpus));
+        }
+
+        /* Whole single GPUs on plenty of CPU: every candidate allocates all the free milli; the
+         * tie goes to FGD, which no challenger beats. */
+        assert_int_equal(pool_tune(&p, whole, 1, 2, 5, &t1), 0);
+        for (PoolPolicy c = POOL_POLICY_BEST_FIT; c <= POOL_POLICY_ARK; c++)
+                assert_true(t1.allocated[c] == 1.0);
+        assert_true(t1.margin[POOL_POLICY_ARK] <= 0 && t1.margin[POOL_POLICY_BEST_FIT] <= 0);
+        assert_int_equal(t1.chosen, POOL_POLICY_FGD);
+
+        /* Forgotten: Ark's own keys again. */
+        pool_untune(&p);
+        assert_false(p.tuned);
+        pool_done(&p);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_names_and_validation),
@@ -492,6 +573,7 @@ int main(void) {
                 cmocka_unit_test(test_mig),
                 cmocka_unit_test(test_commit_checks),
                 cmocka_unit_test(test_topology),
+                cmocka_unit_test(test_tune),
         };
         return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
 }
