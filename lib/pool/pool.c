@@ -30,6 +30,7 @@ void pool_done(Pool *p) {
         for (size_t k = 0; k < p->n_models; k++)
                 free(p->models[k]);
         free(p->shapes);
+        free(p->shape_level);
         free(p->order);
         free(p->classes);
         free(p->scores);
@@ -37,6 +38,11 @@ void pool_done(Pool *p) {
 }
 
 static uint32_t *mfree_u32(uint32_t *p) {
+        free(p);
+        return NULL;
+}
+
+static uint8_t *mfree_u8(uint8_t *p) {
         free(p);
         return NULL;
 }
@@ -116,6 +122,34 @@ int pool_add_node(Pool *p, const char *name, int64_t cpu_milli, int64_t memory_m
 
 static void compute_pressure(Pool *p);
 
+/* The shapes' distinct GPU milli, and each shape's index among them; none (n_levels 0) when there
+ * are more than POOL_LEVELS_MAX or no memory for the index. */
+static void set_levels(Pool *p) {
+        p->shape_level = mfree_u8(p->shape_level);
+        p->n_levels = 0;
+        if (p->n_shapes == 0)
+                return;
+        p->shape_level = malloc(p->n_shapes);
+        if (!p->shape_level)
+                return;
+        for (size_t k = 0; k < p->n_shapes; k++) {
+                unsigned m = p->shapes[k].request.gpu_milli;
+                size_t j;
+
+                for (j = 0; j < p->n_levels && p->levels[j] != m; j++)
+                        ;
+                if (j == p->n_levels) {
+                        if (p->n_levels == POOL_LEVELS_MAX) {
+                                p->shape_level = mfree_u8(p->shape_level);
+                                p->n_levels = 0;
+                                return;
+                        }
+                        p->levels[p->n_levels++] = (uint16_t) m;
+                }
+                p->shape_level[k] = (uint8_t) j;
+        }
+}
+
 int pool_set_workload(Pool *p, const PoolShape *shapes, size_t n) {
         PoolShape *c = n > 0 ? malloc(n * sizeof(PoolShape)) : NULL;
 
@@ -126,6 +160,7 @@ int pool_set_workload(Pool *p, const PoolShape *shapes, size_t n) {
         free(p->shapes);
         p->shapes = c;
         p->n_shapes = n;
+        set_levels(p);
         for (size_t k = 0; k < p->n_nodes; k++) {
                 p->nodes[k].cache_valid = false;
                 p->nodes[k].version++;
@@ -230,6 +265,34 @@ static double request_fragmentation(const PoolNode *n, const PoolRequest *r) {
 double pool_node_fragmentation(const Pool *p, const PoolNode *n) {
         double f = 0, w = 0;
 
+        if (p->n_levels > 0) {
+                /* The same sum, with each level's GPUs counted once. */
+                unsigned big[POOL_LEVELS_MAX], unusable[POOL_LEVELS_MAX], free_total = 0;
+
+                for (unsigned g = 0; g < n->n_gpus; g++)
+                        free_total += n->gpu[g].milli_left;
+                for (size_t j = 0; j < p->n_levels; j++) {
+                        big[j] = unusable[j] = 0;
+                        for (unsigned g = 0; g < n->n_gpus; g++)
+                                if (n->gpu[g].milli_left >= p->levels[j])
+                                        big[j]++;
+                                else
+                                        unusable[j] += n->gpu[g].milli_left;
+                }
+                for (size_t k = 0; k < p->n_shapes; k++) {
+                        const PoolRequest *r = &p->shapes[k].request;
+                        size_t j = p->shape_level[k];
+                        unsigned x = free_total == 0 ? 0
+                                : r->num_gpu == 0 || !model_ok(n, r) || big[j] < r->num_gpu ||
+                                        n->cpu_left < r->cpu_milli
+                                ? free_total
+                                : unusable[j];
+
+                        f += p->shapes[k].weight * x;
+                        w += p->shapes[k].weight;
+                }
+                return w > 0 ? f / w : 0;
+        }
         for (size_t k = 0; k < p->n_shapes; k++) {
                 f += p->shapes[k].weight * request_fragmentation(n, &p->shapes[k].request);
                 w += p->shapes[k].weight;
@@ -538,8 +601,9 @@ static int request_class(Pool *p, const PoolRequest *r) {
                         found = (int) k;
         if (found >= 0 && p->scores_nodes == p->n_nodes)
                 return found;
-        /* A new class, or nodes added since the table was made: (re)make it. */
-        if (found < 0 || p->n_classes == p->class_cap || p->scores_nodes != p->n_nodes) {
+        /* A new class in a full table, or nodes added since the table was made: (re)make it. A new
+         * class with room left takes its column as it is (all zero: no scores yet). */
+        if ((found < 0 && p->n_classes == p->class_cap) || p->scores_nodes != p->n_nodes) {
                 size_t cap =
                         p->n_classes == p->class_cap ? (p->class_cap ? p->class_cap * 2 : 64) : p->class_cap;
                 PoolRequest *c = realloc(p->classes, cap * sizeof(PoolRequest));
@@ -804,6 +868,7 @@ static void rollout_done(Pool *c) {
 }
 
 #define TUNE_CANDIDATES 3
+#define TUNE_STREAM_MAX (1u << 24)
 static const PoolPolicy tune_candidates[TUNE_CANDIDATES] = { POOL_POLICY_FGD, POOL_POLICY_ARK,
                                                              POOL_POLICY_BEST_FIT };
 
@@ -825,6 +890,8 @@ static int draw_stream(const PoolShape *expect, const double *cum, size_t n, dou
                         else
                                 lo = mid + 1;
                 }
+                if (len == TUNE_STREAM_MAX)
+                        return -E2BIG;
                 if (len == *cap) {
                         size_t c = *cap ? *cap * 2 : 1024;
                         PoolRequest *x = realloc(*stream, c * sizeof(PoolRequest));
@@ -884,7 +951,7 @@ static void gain(const double *got, unsigned rounds, size_t c, double *ret_mean,
 
 int pool_tune(Pool *p, const PoolShape *expect, size_t n, unsigned rounds, uint64_t seed, PoolTune *ret) {
         unsigned max_rounds = rounds * TUNE_MORE, done = 0;
-        double *cum, *got, total = 0, free_milli_all = 0, best = -1;
+        double *cum, *got, total = 0, gpu_weight = 0, free_milli_all = 0, best = -1;
         PoolTune t = { .chosen = POOL_POLICY_ARK };
         PoolRequest *stream = NULL;
         size_t cap = 0;
@@ -907,14 +974,16 @@ int pool_tune(Pool *p, const PoolShape *expect, size_t n, unsigned rounds, uint6
                 free(got);
                 return -ENOMEM;
         }
-        for (size_t k = 0; k < n; k++)
+        for (size_t k = 0; k < n; k++) {
                 cum[k] = total += expect[k].weight;
+                gpu_weight += expect[k].weight * expect[k].request.num_gpu * expect[k].request.gpu_milli;
+        }
         for (int k = 0; k < _POOL_POLICY_MAX; k++)
                 t.allocated[k] = t.margin[k] = NAN;
 
         /* `rounds` rounds, then more while a challenger gains in the mean but not by two standard
          * errors, up to TUNE_MORE times as many. */
-        while (total > 0 && free_milli_all > 0 && r >= 0 && done < max_rounds) {
+        while (gpu_weight > 0 && free_milli_all > 0 && r >= 0 && done < max_rounds) {
                 bool unsure = false;
                 size_t len = 0;
 

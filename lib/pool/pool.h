@@ -19,6 +19,7 @@
 #define POOL_GPUS_MAX 16
 #define POOL_MODELS_MAX 32
 #define POOL_MILLI 1000 /* a whole GPU */
+#define POOL_LEVELS_MAX 64
 
 typedef struct PoolGpu {
         uint16_t milli_left; /* POOL_MILLI = free; 0 while in MIG mode */
@@ -91,6 +92,11 @@ typedef struct Pool {
         size_t n_models;
         PoolShape *shapes;
         size_t n_shapes;
+        /* The shapes' distinct GPU milli ("levels", at most POOL_LEVELS_MAX, else none) and each
+         * shape's: a node's fragmentation counts its GPUs once per level, not once per shape. */
+        uint16_t levels[POOL_LEVELS_MAX];
+        size_t n_levels;
+        uint8_t *shape_level;
         uint32_t *order;                  /* order[i] = the node scored i-th; NULL = by index */
         double cpu_per_gpu;               /* CPU milli the workload's GPU requests bring per GPU milli */
         double pressure[POOL_MODELS_MAX]; /* per model: how wanted by requests bound to models */
@@ -148,8 +154,9 @@ int pool_set_mig(Pool *p, size_t node, unsigned gpu, bool on);
  * on POOL_POLICY_ARK places under FGD, unless Ark's keys or best-fit gained by more than two
  * standard errors; then under the one of those that allocated the most. Deterministic for the
  * same pool, shapes, rounds and seed. Only the pool's state and the distribution are read. With
- * no GPU milli free or no weight, Ark's keys. -EINVAL for no shapes, a bad shape or weight, or
- * rounds outside 1..1000; -ENOMEM; the pool is then as it was. */
+ * no GPU milli free, or no weight on shapes with GPUs, Ark's keys. -EINVAL for no shapes, a bad
+ * shape or weight or rounds outside 1..1000; -E2BIG when a stream would take
+ * more than 2^24 requests; -ENOMEM; the pool is then as it was. */
 typedef struct PoolTune {
         PoolPolicy chosen;
         double allocated[_POOL_POLICY_MAX]; /* per candidate: mean GPU milli allocated per round, as a

@@ -479,6 +479,77 @@ static void test_topology(void **state) {
         pool_done(&p);
 }
 
+/* FGD's definition, written out again: the oracle for pool_node_fragmentation(). */
+static double oracle_fragmentation(const PoolShape *shapes, size_t n_shapes, const PoolNode *n) {
+        double f = 0, w = 0;
+
+        for (size_t k = 0; k < n_shapes; k++) {
+                const PoolRequest *r = &shapes[k].request;
+                unsigned free_total = 0, small = 0, fit = 0;
+                bool model = r->models == 0 || (r->models >> n->model) & 1;
+
+                for (unsigned g = 0; g < n->n_gpus; g++) {
+                        free_total += n->gpu[g].milli_left;
+                        if (n->gpu[g].milli_left >= r->gpu_milli)
+                                fit++;
+                        else
+                                small += n->gpu[g].milli_left;
+                }
+                f += shapes[k].weight *
+                        (r->num_gpu == 0 || !model || fit < r->num_gpu || n->cpu_left < r->cpu_milli
+                                 ? free_total
+                                 : small);
+                w += shapes[k].weight;
+        }
+        return f / w;
+}
+
+/* A node's fragmentation counts each distinct GPU milli of the workload once ("levels"), and
+ * falls back to a shape-by-shape count past POOL_LEVELS_MAX of them: both give FGD's value. */
+static void test_fragmentation_levels(void **state) {
+        uint64_t x = 12345;
+
+        for (size_t n_shapes = 10; n_shapes <= 100; n_shapes += 45) {
+                Pool p = {};
+                int m0 = pool_model(&p, "T4"), m1 = pool_model(&p, "G2");
+                PoolShape shapes[100];
+
+                for (size_t k = 0; k < n_shapes; k++) {
+                        x = x * 6364136223846793005u + 1442695040888963407u;
+                        shapes[k] = (PoolShape) {
+                                .request = { .cpu_milli = (int64_t) (x >> 40) % 16000,
+                                             .num_gpu = k % 7 == 0 ? 0
+                                                     : k % 5 == 0  ? 1 + (unsigned) (x >> 20) % 4
+                                                                   : 1,
+                                             .models = k % 3 == 0 ? UINT32_C(1) << (x >> 10) % 2 : 0 },
+                                .weight = 1 + (double) ((x >> 30) % 9),
+                        };
+                        if (shapes[k].request.num_gpu > 1)
+                                shapes[k].request.gpu_milli = POOL_MILLI;
+                        else if (shapes[k].request.num_gpu == 1)
+                                shapes[k].request.gpu_milli = n_shapes > 64
+                                        ? 1 + (unsigned) k * 9
+                                        : 1 + (unsigned) (x >> 12) % 1000;
+                }
+                for (int k = 0; k < 4; k++)
+                        assert_int_equal(pool_add_node(&p, "n", 16000, 65536, k % 2 ? m1 : m0, 8), k);
+                assert_int_equal(pool_set_workload(&p, shapes, n_shapes), 0);
+                assert_true(n_shapes > 64 ? p.n_levels == 0 : p.n_levels > 0);
+                for (int round = 0; round < 200; round++) {
+                        PoolNode *n = &p.nodes[round % 4];
+
+                        x = x * 6364136223846793005u + 1442695040888963407u;
+                        n->cpu_left = (int64_t) (x >> 33) % 16001;
+                        for (unsigned g = 0; g < n->n_gpus; g++)
+                                n->gpu[g].milli_left =
+                                        (uint16_t) ((x >> (g * 4)) % 3 == 0 ? 1000 : (x >> (g * 7)) % 1001);
+                        assert_float_equal(pool_node_fragmentation(&p, n),
+                                           oracle_fragmentation(shapes, n_shapes, n), 1e-6);
+                }
+                pool_done(&p);
+        }
+}
+
 /* Ark's portfolio: pool_tune() replays the expected requests under FGD, Ark's keys and best-fit
  * on copies and places under the one that allocated the most. */
 static void test_tune(void **state) {
@@ -553,6 +624,16 @@ static void test_tune(void **state) {
         assert_true(t1.margin[POOL_POLICY_ARK] <= 0 && t1.margin[POOL_POLICY_BEST_FIT] <= 0);
         assert_int_equal(t1.chosen, POOL_POLICY_FGD);
 
+        /* Nothing to learn from requests without GPUs: Ark's keys, at once. */
+        {
+                PoolShape cpu_only = { gpu_req(2000, 0, 0), 1 };
+
+                assert_int_equal(pool_tune(&p, &cpu_only, 1, 4, 1, &t1), 0);
+                assert_int_equal(t1.chosen, POOL_POLICY_ARK);
+                assert_int_equal(t1.rounds, 0);
+                assert_int_equal(p.ark_under, POOL_POLICY_ARK);
+        }
+
         /* Forgotten: Ark's own keys again. */
         pool_untune(&p);
         assert_false(p.tuned);
@@ -574,6 +655,7 @@ int main(void) {
                 cmocka_unit_test(test_commit_checks),
                 cmocka_unit_test(test_topology),
                 cmocka_unit_test(test_tune),
+                cmocka_unit_test(test_fragmentation_levels),
         };
         return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
 }
