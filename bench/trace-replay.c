@@ -1127,7 +1127,8 @@ static int compare_request(const void *a, const void *b) {
 
 /* Ark's portfolio (pool_tune()): the requests to expect are the pods' distribution, every
  * request with its memory and how often it comes (the workload FGD is given keeps the 95 % most
- * frequent CPU/GPU groups, without memory). Replays on the empty pool in the nodes' own order. */
+ * frequent CPU/GPU groups, without memory). Replays on the empty pool, its nodes in an order drawn
+ * from TUNE_SEED: the same for every replay seed, so every seed gets the same choice. */
 static int tune(Trace *t) {
         PoolRequest *q = malloc((t->n_pods + 1) * sizeof(PoolRequest));
         PoolShape *s = calloc(t->n_pods + 1, sizeof(PoolShape));
@@ -1350,7 +1351,7 @@ static int mixes_eval(const char *dir, const char *const *names, size_t n_names,
                 i_bf = policy_index(policies, n_pol, POOL_POLICY_BEST_FIT);
         bool gaps = i_ark >= 0 && i_fgd >= 0 && i_bf >= 0, all_feasible = true;
         double cpu_s[_POOL_POLICY_MAX] = {}, gap_sum = 0, worst = -INFINITY, tune_s = 0;
-        size_t decisions[_POOL_POLICY_MAX] = {}, wins = 0, done = 0, n_losses = 0, tune_arrivals = 0;
+        size_t decisions[_POOL_POLICY_MAX] = {}, wins = 0, done = 0, n_losses = 0;
         char(*losses)[600] = calloc(n_names + 1, sizeof(*losses));
         struct timespec w0, w1;
 
@@ -1432,7 +1433,6 @@ static int mixes_eval(const char *dir, const char *const *names, size_t n_names,
                                t.tune.chosen == POOL_POLICY_ARK ? "keys"
                                                                 : pool_policy_to_string(t.tune.chosen));
                         tune_s += t.tune_seconds;
-                        tune_arrivals += t.n_pods; /* about one replay's arrivals at 1.3 x */
                 }
                 printf("\n");
                 fflush(stdout);

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "basic/macro.h"
 #include "pool/pool.h"
 
 static const char *const policy_table[_POOL_POLICY_MAX] = {
@@ -123,7 +122,7 @@ int pool_add_node(Pool *p, const char *name, int64_t cpu_milli, int64_t memory_m
 static void compute_pressure(Pool *p);
 
 /* The shapes' distinct GPU milli, and each shape's index among them; none (n_levels 0) when there
- * are more than POOL_LEVELS_MAX or no memory for the index. */
+ * are more than POOL_LEVELS_MAX, a milli past a whole GPU, or no memory for the index. */
 static void set_levels(Pool *p) {
         p->shape_level = mfree_u8(p->shape_level);
         p->n_levels = 0;
@@ -139,7 +138,7 @@ static void set_levels(Pool *p) {
                 for (j = 0; j < p->n_levels && p->levels[j] != m; j++)
                         ;
                 if (j == p->n_levels) {
-                        if (p->n_levels == POOL_LEVELS_MAX) {
+                        if (p->n_levels == POOL_LEVELS_MAX || m > POOL_MILLI) {
                                 p->shape_level = mfree_u8(p->shape_level);
                                 p->n_levels = 0;
                                 return;
@@ -934,6 +933,14 @@ static int replay(const Pool *p, PoolPolicy policy, const PoolRequest *stream, s
         return r;
 }
 
+/* Student's t, one-sided 97.5 %, for the mean of `rounds` paired differences. */
+static double t_crit(unsigned rounds) {
+        static const double t[] = { 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306,
+                                    2.262,  2.228, 2.201, 2.179, 2.160, 2.145, 2.131 };
+
+        return rounds < 2 ? INFINITY : rounds - 2 < sizeof(t) / sizeof(t[0]) ? t[rounds - 2] : 1.96;
+}
+
 /* Mean and standard error of challenger c's gain over FGD in the rounds run so far. */
 static void gain(const double *got, unsigned rounds, size_t c, double *ret_mean, double *ret_se) {
         double m = 0, v = 0;
@@ -978,6 +985,18 @@ int pool_tune(Pool *p, const PoolShape *expect, size_t n, unsigned rounds, uint6
                 cum[k] = total += expect[k].weight;
                 gpu_weight += expect[k].weight * expect[k].request.num_gpu * expect[k].request.gpu_milli;
         }
+        if (!isfinite(total) || !isfinite(gpu_weight)) {
+                free(cum);
+                free(got);
+                return -EINVAL;
+        }
+        /* A stream takes about free / (GPU milli per request) requests: refuse a very long one
+         * before drawing it. */
+        if (gpu_weight > 0 && free_milli_all / (gpu_weight / total) > 0.5 * TUNE_STREAM_MAX) {
+                free(cum);
+                free(got);
+                return -E2BIG;
+        }
         for (int k = 0; k < _POOL_POLICY_MAX; k++)
                 t.allocated[k] = t.margin[k] = NAN;
 
@@ -1001,13 +1020,13 @@ int pool_tune(Pool *p, const PoolShape *expect, size_t n, unsigned rounds, uint6
                         double m, se;
 
                         gain(got, done, c, &m, &se);
-                        unsure = unsure || (m > 0 && m - 2 * se <= 0);
+                        unsure = unsure || (m > 0 && m - t_crit(done) * se <= 0);
                 }
                 if (!unsure)
                         break;
         }
         if (r >= 0 && done > 0) {
-                /* FGD, unless a challenger gained by more than two standard errors; then the one
+                /* FGD, unless a challenger gained by more than t standard errors; then the one
                  * of those that allocated the most. */
                 t.chosen = POOL_POLICY_FGD;
                 for (size_t c = 0; c < TUNE_CANDIDATES; c++) {
@@ -1021,8 +1040,8 @@ int pool_tune(Pool *p, const PoolShape *expect, size_t n, unsigned rounds, uint6
                         double m, se;
 
                         gain(got, done, c, &m, &se);
-                        t.margin[tune_candidates[c]] = (m - 2 * se) / free_milli_all;
-                        if (m - 2 * se > 0 && t.allocated[tune_candidates[c]] > best) {
+                        t.margin[tune_candidates[c]] = (m - t_crit(done) * se) / free_milli_all;
+                        if (m - t_crit(done) * se > 0 && t.allocated[tune_candidates[c]] > best) {
                                 best = t.allocated[tune_candidates[c]];
                                 t.chosen = tune_candidates[c];
                         }

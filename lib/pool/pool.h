@@ -150,18 +150,19 @@ int pool_set_mig(Pool *p, size_t node, unsigned gpu, bool on);
  * of the pool as it is now, streams of requests drawn from the expected distribution (the shapes
  * with their weights, memory included) until they bring the pool's free GPU milli, the same
  * stream under each candidate: `rounds` streams, and more (up to 4 x rounds) while a challenger
- * of FGD gains in the mean but not by two standard errors of the paired differences. From then
- * on POOL_POLICY_ARK places under FGD, unless Ark's keys or best-fit gained by more than two
- * standard errors; then under the one of those that allocated the most. Deterministic for the
- * same pool, shapes, rounds and seed. Only the pool's state and the distribution are read. With
- * no GPU milli free, or no weight on shapes with GPUs, Ark's keys. -EINVAL for no shapes, a bad
- * shape or weight or rounds outside 1..1000; -E2BIG when a stream would take
- * more than 2^24 requests; -ENOMEM; the pool is then as it was. */
+ * of FGD gains in the mean but not significantly: by less than Student's t (one-sided 97.5 %)
+ * standard errors of the paired differences. From then on POOL_POLICY_ARK places under FGD,
+ * unless Ark's keys or best-fit gained significantly; then under the one of those that allocated
+ * the most. Deterministic for the same pool, shapes, rounds and seed. Only the pool's state and
+ * the distribution are read. With no GPU milli free, or no weight on shapes with GPUs, Ark's keys.
+ * -EINVAL for no shapes, a bad or MIG shape, a negative or infinite weight, or rounds outside
+ * 1..1000; -E2BIG when a stream would take more than about 2^23 requests; -ENOMEM; the pool is
+ * then as it was. */
 typedef struct PoolTune {
         PoolPolicy chosen;
         double allocated[_POOL_POLICY_MAX]; /* per candidate: mean GPU milli allocated per round, as a
                                              * share of the free milli (NAN: not a candidate) */
-        double margin[_POOL_POLICY_MAX];    /* per challenger of FGD: its mean gain over FGD less two
+        double margin[_POOL_POLICY_MAX];    /* per challenger of FGD: its mean gain over FGD less t
                                              * standard errors, as a share (> 0: it beat FGD) */
         unsigned rounds;                    /* streams replayed */
         size_t requests;                    /* requests drawn in the last */

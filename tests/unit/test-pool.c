@@ -507,44 +507,52 @@ static double oracle_fragmentation(const PoolShape *shapes, size_t n_shapes, con
 /* A node's fragmentation counts each distinct GPU milli of the workload once ("levels"), and
  * falls back to a shape-by-shape count past POOL_LEVELS_MAX of them: both give FGD's value. */
 static void test_fragmentation_levels(void **state) {
+        static const size_t shares[] = { 8, 62, 63 }; /* 10, 64 and 65 levels with the 0 and 1000 below */
         uint64_t x = 12345;
 
-        for (size_t n_shapes = 10; n_shapes <= 100; n_shapes += 45) {
+        for (size_t c = 0; c < ELEMENTSOF(shares); c++) {
                 Pool p = {};
                 int m0 = pool_model(&p, "T4"), m1 = pool_model(&p, "G2");
-                PoolShape shapes[100];
+                PoolShape shapes[80];
+                size_t n = 0;
 
-                for (size_t k = 0; k < n_shapes; k++) {
+                for (size_t k = 0; k < shares[c]; k++) {
                         x = x * 6364136223846793005u + 1442695040888963407u;
-                        shapes[k] = (PoolShape) {
+                        shapes[n++] = (PoolShape) {
                                 .request = { .cpu_milli = (int64_t) (x >> 40) % 16000,
-                                             .num_gpu = k % 7 == 0 ? 0
-                                                     : k % 5 == 0  ? 1 + (unsigned) (x >> 20) % 4
-                                                                   : 1,
+                                             .num_gpu = 1,
+                                             .gpu_milli = 1 + (unsigned) k * 15,
                                              .models = k % 3 == 0 ? UINT32_C(1) << (x >> 10) % 2 : 0 },
                                 .weight = 1 + (double) ((x >> 30) % 9),
                         };
-                        if (shapes[k].request.num_gpu > 1)
-                                shapes[k].request.gpu_milli = POOL_MILLI;
-                        else if (shapes[k].request.num_gpu == 1)
-                                shapes[k].request.gpu_milli = n_shapes > 64
-                                        ? 1 + (unsigned) k * 9
-                                        : 1 + (unsigned) (x >> 12) % 1000;
                 }
+                shapes[n++] = (PoolShape) { .request = { .cpu_milli = 3000 }, .weight = 2 };
+                shapes[n++] = (PoolShape) { .request = { .cpu_milli = 1000, .num_gpu = 1, .mig = 1 },
+                                            .weight = 1 };
+                shapes[n++] = (PoolShape) {
+                        .request = { .cpu_milli = 8000, .num_gpu = 2, .gpu_milli = POOL_MILLI }, .weight = 3
+                };
+                shapes[n++] = (PoolShape) { .request = { .cpu_milli = 4000,
+                                                         .num_gpu = 1,
+                                                         .gpu_milli = POOL_MILLI,
+                                                         .models = UINT32_C(1) << m1 },
+                                            .weight = 2 };
                 for (int k = 0; k < 4; k++)
                         assert_int_equal(pool_add_node(&p, "n", 16000, 65536, k % 2 ? m1 : m0, 8), k);
-                assert_int_equal(pool_set_workload(&p, shapes, n_shapes), 0);
-                assert_true(n_shapes > 64 ? p.n_levels == 0 : p.n_levels > 0);
-                for (int round = 0; round < 200; round++) {
-                        PoolNode *n = &p.nodes[round % 4];
+                assert_int_equal(pool_set_workload(&p, shapes, n), 0);
+                assert_int_equal(p.n_levels, shares[c] + 2 <= POOL_LEVELS_MAX ? shares[c] + 2 : 0);
+                for (int round = 0; round < 300; round++) {
+                        PoolNode *nd = &p.nodes[round % 4];
 
                         x = x * 6364136223846793005u + 1442695040888963407u;
-                        n->cpu_left = (int64_t) (x >> 33) % 16001;
-                        for (unsigned g = 0; g < n->n_gpus; g++)
-                                n->gpu[g].milli_left =
-                                        (uint16_t) ((x >> (g * 4)) % 3 == 0 ? 1000 : (x >> (g * 7)) % 1001);
-                        assert_float_equal(pool_node_fragmentation(&p, n),
-                                           oracle_fragmentation(shapes, n_shapes, n), 1e-6);
+                        nd->cpu_left = (int64_t) (x >> 33) % 16001;
+                        for (unsigned g = 0; g < nd->n_gpus; g++)
+                                nd->gpu[g].milli_left = (uint16_t) ((x >> (g * 4)) % 3 == 0 ? 1000
+                                                                            : (x >> (g * 7)) % 5 == 0
+                                                                            ? 0
+                                                                            : (x >> (g * 7)) % 1001);
+                        assert_float_equal(pool_node_fragmentation(&p, nd),
+                                           oracle_fragmentation(shapes, n, nd), 1e-6);
                 }
                 pool_done(&p);
         }
@@ -623,6 +631,26 @@ static void test_tune(void **state) {
                 assert_true(t1.allocated[c] == 1.0);
         assert_true(t1.margin[POOL_POLICY_ARK] <= 0 && t1.margin[POOL_POLICY_BEST_FIT] <= 0);
         assert_int_equal(t1.chosen, POOL_POLICY_FGD);
+        /* Ark now places as FGD, not as its keys, which place some of these elsewhere. */
+        {
+                bool differs = false;
+
+                for (size_t k = 0; k < ELEMENTSOF(shapes); k++) {
+                        PoolPlacement keys;
+
+                        assert_int_equal(pool_place(&p, POOL_POLICY_ARK, &shapes[k].request, &a), 0);
+                        assert_int_equal(pool_place(&p, POOL_POLICY_FGD, &shapes[k].request, &b), 0);
+                        assert_int_equal(a.node, b.node);
+                        assert_memory_equal(a.gpus, b.gpus, sizeof(a.gpus));
+                        pool_untune(&p);
+                        assert_int_equal(pool_place(&p, POOL_POLICY_ARK, &shapes[k].request, &keys), 0);
+                        differs = differs || keys.node != a.node ||
+                                memcmp(keys.gpus, a.gpus, sizeof(a.gpus)) != 0;
+                        p.tuned = true;
+                        p.ark_under = POOL_POLICY_FGD;
+                }
+                assert_true(differs);
+        }
 
         /* Nothing to learn from requests without GPUs: Ark's keys, at once. */
         {
