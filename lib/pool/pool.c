@@ -1000,8 +1000,8 @@ int pool_tune(Pool *p, const PoolShape *expect, size_t n, unsigned rounds, uint6
         for (int k = 0; k < _POOL_POLICY_MAX; k++)
                 t.allocated[k] = t.margin[k] = NAN;
 
-        /* `rounds` rounds, then more while a challenger gains in the mean but not by two standard
-         * errors, up to TUNE_MORE times as many. */
+        /* `rounds` rounds, then more while a challenger gains in the mean but not significantly (by
+         * t_crit() standard errors), up to TUNE_MORE times as many. */
         while (gpu_weight > 0 && free_milli_all > 0 && r >= 0 && done < max_rounds) {
                 bool unsure = false;
                 size_t len = 0;

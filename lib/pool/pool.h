@@ -153,7 +153,8 @@ int pool_set_mig(Pool *p, size_t node, unsigned gpu, bool on);
  * of FGD gains in the mean but not significantly: by less than Student's t (one-sided 97.5 %)
  * standard errors of the paired differences. From then on POOL_POLICY_ARK places under FGD,
  * unless Ark's keys or best-fit gained significantly; then under the one of those that allocated
- * the most. Deterministic for the same pool, shapes, rounds and seed. Only the pool's state and
+ * the most, until pool_untune() or the next pool_tune() (a new workload does not undo it).
+ * Deterministic for the same pool, shapes, rounds and seed. Only the pool's state and
  * the distribution are read. With no GPU milli free, or no weight on shapes with GPUs, Ark's keys.
  * -EINVAL for no shapes, a bad or MIG shape, a negative or infinite weight, or rounds outside
  * 1..1000; -E2BIG when a stream would take more than about 2^23 requests; -ENOMEM; the pool is

@@ -589,6 +589,14 @@ static void test_tune(void **state) {
                 PoolShape neg = { gpu_req(1000, 1, 1000), -1 };
                 assert_int_equal(pool_tune(&p, &neg, 1, 3, 1, &t1), -EINVAL);
         }
+        {
+                /* So few GPU requests that a stream would be endless: refused before drawing. */
+                PoolShape sparse[] = { { gpu_req(1000, 0, 0), 1e12 }, { gpu_req(1000, 1, 1), 1 } };
+                PoolShape inf[] = { { gpu_req(1000, 1, 500), 1e308 }, { gpu_req(1000, 1, 500), 1e308 } };
+
+                assert_int_equal(pool_tune(&p, sparse, 2, 3, 1, &t1), -E2BIG);
+                assert_int_equal(pool_tune(&p, inf, 2, 3, 1, &t1), -EINVAL); /* weights add up to infinity */
+        }
         assert_false(p.tuned);
 
         assert_int_equal(pool_tune(&p, shapes, ELEMENTSOF(shapes), 3, 1, &t1), 0);
